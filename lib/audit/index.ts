@@ -1,0 +1,12 @@
+/** The shared normaliser: parsing, normalising, severity, OCSF and redaction. Pure: no I/O. */
+
+export { canonicalIp } from './ip.js';
+export { dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
+export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
+export type { ValidationResult } from './parse.js';
+export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';
+export { REDACTED, redactBody } from './redact.js';
+export type { SeverityInput, SeverityResult } from './severity.js';
+export { classifySeverity } from './severity.js';
+export { parseAuditTimestamp } from './time.js';
+export type * from './types.js';

@@ -1,0 +1,187 @@
+import * as crypto from 'node:crypto';
+import { toOcsfApiActivity } from './ocsf.js';
+import { redactBody } from './redact.js';
+import { classifySeverity } from './severity.js';
+import { parseAuditTimestamp } from './time.js';
+import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
+
+const DECISION = 'authorization.k8s.io/decision';
+const REASON = 'authorization.k8s.io/reason';
+
+function str(value: JsonValue | undefined): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+/** Non-empty string or null: an empty namespace or subresource means "none" in audit events. */
+function nonEmpty(value: JsonValue | undefined): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** `responseStatus.code` as an integer: numbers and numeric strings ("201") are read, junk is null. */
+export function readResponseCode(value: JsonValue | undefined): number | null {
+  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
+  if (typeof value === 'string' && /^\s*\d{1,6}\s*$/.test(value)) return Number(value);
+  return null;
+}
+
+/**
+ * The record's dedup key: a SHA-256 over (tenant, cluster, auditID, stage). The apiserver writes
+ * one event per request per stage, so this is unique per record and stable across resends.
+ */
+export function dedupKey(tenantId: string | null, clusterName: string | null, auditID: string, stage: string | null): string {
+  return sha256Hex(`${tenantId ?? ''}\u0000${clusterName ?? ''}\u0000${auditID}\u0000${stage ?? ''}`);
+}
+
+// One-shot crypto.hash (Node ≥ 20.12, and the nodejs22.x Lambda runtime) is about twice as fast
+// as createHash for short inputs; the fallback keeps older runtimes working.
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => string }).hash;
+const sha256Hex: (data: string) => string =
+  typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+function toIso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Normalises one validated audit event: the seed's flat fields, a severity from the seed's
+ * table, a dedup key and an OCSF 1.8.0 API Activity record. Secret values are redacted in
+ * `raw_event` and `ocsf`; the input object is never mutated. Never throws on a validated event.
+ */
+export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
+  const ref = event.objectRef ?? {};
+  const user = event.user ?? {};
+  const annotations =
+    typeof event.annotations === 'object' && event.annotations !== null && !Array.isArray(event.annotations) ? event.annotations : {};
+  const verb = nonEmpty(event.verb);
+  const resource = nonEmpty(ref.resource);
+  const subresource = nonEmpty(ref.subresource);
+  const namespace = nonEmpty(ref.namespace);
+  const stage = nonEmpty(event.stage);
+  const rs = event.responseStatus;
+  const responseCode = typeof rs === 'object' && rs !== null && !Array.isArray(rs) ? readResponseCode(rs.code) : null;
+  const impersonatedUser = str(event.impersonatedUser?.username);
+  const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
+  const groups = Array.isArray(user.groups) ? user.groups : [];
+
+  const isSecrets = resource === 'secrets';
+  const requestObject = redactBody(event.requestObject, isSecrets);
+  const responseObject = redactBody(event.responseObject, isSecrets);
+  let rawEvent = event;
+  if (requestObject !== event.requestObject || responseObject !== event.responseObject) {
+    rawEvent = { ...event };
+    if (requestObject !== undefined) rawEvent.requestObject = requestObject;
+    if (responseObject !== undefined) rawEvent.responseObject = responseObject;
+  }
+
+  let objectName = nonEmpty(ref.name);
+  if (
+    objectName === null &&
+    typeof event.responseObject === 'object' &&
+    event.responseObject !== null &&
+    !Array.isArray(event.responseObject)
+  ) {
+    // create with generateName: the name exists only in the response (as Panther reads it).
+    const meta = event.responseObject.metadata;
+    if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) objectName = nonEmpty(meta.name);
+  }
+
+  const received = parseAuditTimestamp(event.requestReceivedTimestamp);
+  const staged = parseAuditTimestamp(event.stageTimestamp);
+  const legacy = parseAuditTimestamp(event.timestamp);
+  const eventMs = received ?? staged ?? legacy;
+  const timeSource = eventMs === null ? 'received' : 'event';
+  const eventTime = eventMs ?? ctx.receivedAt;
+
+  const { severity, reason: severityReason } = classifySeverity({
+    verb,
+    resource,
+    subresource,
+    namespace,
+    responseCode,
+    impersonated: impersonatedUser !== null || (typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null),
+  });
+  const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage);
+  const k8sUser = str(user.username);
+  const apiGroup = str(ref.apiGroup);
+  const decision = str(annotations[DECISION]);
+  const reason = str(annotations[REASON]);
+  const userAgent = str(event.userAgent);
+  const requestUri = str(event.requestURI);
+
+  const ocsf = toOcsfApiActivity({
+    event,
+    tenantId: ctx.tenantId,
+    clusterName: ctx.clusterName,
+    dedupKey: key,
+    verb,
+    user: k8sUser,
+    groups,
+    resource,
+    subresource,
+    namespace,
+    objectName,
+    apiGroup,
+    responseCode,
+    decision,
+    reason,
+    sourceIps,
+    userAgent,
+    requestUri,
+    severity,
+    time: staged ?? eventTime,
+    startTime: received,
+    timeSource,
+    requestObject: ctx.ocsfBodies === true ? requestObject : undefined,
+    responseObject: ctx.ocsfBodies === true ? responseObject : undefined,
+    source: ctx.source,
+  });
+
+  return {
+    tenant_id: ctx.tenantId,
+    cluster_name: ctx.clusterName,
+    audit_id: event.auditID,
+    k8s_stage: stage,
+    event_time: toIso(eventTime),
+    k8s_user: k8sUser,
+    k8s_user_groups: groups,
+    k8s_impersonated_user: impersonatedUser,
+    k8s_verb: verb,
+    k8s_api_group: apiGroup,
+    k8s_resource: resource,
+    k8s_subresource: subresource,
+    k8s_namespace: namespace,
+    k8s_object_name: objectName,
+    k8s_response_code: responseCode,
+    k8s_decision: decision,
+    k8s_reason: reason,
+    src_ip: sourceIps[0] ?? null,
+    source_ips: sourceIps,
+    k8s_user_agent: userAgent,
+    request_uri: requestUri,
+    severity,
+    severity_reason: severityReason,
+    dedup_key: key,
+    raw_event: rawEvent,
+    ocsf,
+  };
+}
+
+const RAW_MARKER = ',"raw_event":0,"ocsf":';
+
+/**
+ * Serialises a record as one JSON line. When `rawText` is the source text of `event` and the
+ * record keeps that event unredacted, the text is written as `raw_event` as it came, instead of
+ * serialising the event a second time (it was parsed once to validate it; that is enough).
+ */
+export function serialiseRecord(record: NormalisedRecord, event?: AuditEvent, rawText?: string): string {
+  if (rawText === undefined || event === undefined || record.raw_event !== event) return JSON.stringify(record);
+  const raw = rawText.trim();
+  // A pretty-printed source would break the one-record-per-line output: serialise it instead.
+  if (raw.includes('\n') || raw.includes('\r')) return JSON.stringify(record);
+  const json = JSON.stringify({ ...record, raw_event: 0 });
+  // Every value before raw_event is a flat field whose quotes JSON escapes, so the first match of
+  // the marker is the raw_event key itself.
+  const at = json.indexOf(RAW_MARKER);
+  if (at === -1) return JSON.stringify(record);
+  return `${json.slice(0, at)},"raw_event":${raw},"ocsf":${json.slice(at + RAW_MARKER.length)}`;
+}

@@ -1,0 +1,237 @@
+import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
+
+/** Result of checking one candidate item. */
+export type ValidationResult = { ok: true; event: AuditEvent } | { ok: false; reason: string; auditID?: string };
+
+const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
+
+function isObject(value: unknown): value is Record<string, JsonValue> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function checkOptionalString(obj: Record<string, JsonValue>, key: string, path: string): string | null {
+  const v = obj[key];
+  if (v === undefined || v === null || typeof v === 'string') return null;
+  return `${path} must be a string, got ${typeName(v)}`;
+}
+
+function checkStringArray(value: JsonValue | undefined, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) return `${path} must be an array of strings, got ${typeName(value)}`;
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string') return `${path}[${i}] must be a string, got ${typeName(value[i])}`;
+  }
+  return null;
+}
+
+function checkUser(value: JsonValue | undefined, path: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isObject(value)) return `${path} must be an object, got ${typeName(value)}`;
+  return (
+    checkOptionalString(value, 'username', `${path}.username`) ??
+    checkOptionalString(value, 'uid', `${path}.uid`) ??
+    checkStringArray(value.groups, `${path}.groups`) ??
+    (value.extra !== undefined && value.extra !== null && !isObject(value.extra)
+      ? `${path}.extra must be an object, got ${typeName(value.extra)}`
+      : null)
+  );
+}
+
+const OBJECT_REF_STRING_FIELDS = [
+  'resource',
+  'subresource',
+  'namespace',
+  'name',
+  'uid',
+  'apiGroup',
+  'apiVersion',
+  'resourceVersion',
+] as const;
+
+/**
+ * Checks that a value is a usable audit Event: an object with an `auditID`, and the fields the
+ * normaliser reads (verb, user, objectRef, sourceIPs, ...) of the right JSON type. Returns the
+ * value typed, or the reason it cannot be used. Never throws.
+ */
+export function validateAuditEvent(value: unknown): ValidationResult {
+  if (!isObject(value)) return { ok: false, reason: `item is not a JSON object (got ${typeName(value)})` };
+  const rawId = value.auditID;
+  const auditID = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined;
+  const fail = (reason: string): ValidationResult => (auditID === undefined ? { ok: false, reason } : { ok: false, reason, auditID });
+
+  // Envelopes of other clouds' audit pipelines: say what they are instead of "no auditID".
+  if ('protoPayload' in value) {
+    return fail(
+      'item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; export the apiserver audit log instead',
+    );
+  }
+  if (isObject(value.properties) && 'log' in value.properties) {
+    return fail(
+      'item is an AKS diagnostic log record (properties.log), not a Kubernetes audit Event; send the parsed properties.log instead',
+    );
+  }
+  const kind = value.kind;
+  if (kind !== undefined && kind !== 'Event') {
+    return fail(`kind must be "Event", got ${typeof kind === 'string' ? JSON.stringify(kind) : typeName(kind)}`);
+  }
+  const apiVersion = value.apiVersion;
+  if (apiVersion !== undefined && apiVersion !== null) {
+    if (typeof apiVersion !== 'string') return fail(`apiVersion must be a string, got ${typeName(apiVersion)}`);
+    if (!apiVersion.startsWith('audit.k8s.io/')) {
+      return fail(`apiVersion ${JSON.stringify(apiVersion)} is not an audit.k8s.io version`);
+    }
+  }
+  if (rawId === undefined || rawId === null) return fail('item has no auditID');
+  if (typeof rawId !== 'string') return fail(`auditID must be a string, got ${typeName(rawId)}`);
+  if (rawId.length === 0) return fail('auditID is empty');
+
+  const problem =
+    checkOptionalString(value, 'verb', 'verb') ??
+    checkOptionalString(value, 'stage', 'stage') ??
+    checkUser(value.user, 'user') ??
+    checkUser(value.impersonatedUser, 'impersonatedUser') ??
+    checkStringArray(value.sourceIPs, 'sourceIPs') ??
+    checkObjectRef(value.objectRef);
+  if (problem !== null) return fail(problem);
+  return { ok: true, event: value as unknown as AuditEvent };
+}
+
+function checkObjectRef(value: JsonValue | undefined): string | null {
+  if (value === undefined || value === null) return null;
+  if (!isObject(value)) return `objectRef must be an object, got ${typeName(value)}`;
+  for (const key of OBJECT_REF_STRING_FIELDS) {
+    const problem = checkOptionalString(value, key, `objectRef.${key}`);
+    if (problem !== null) return problem;
+  }
+  return null;
+}
+
+/** Turns bytes into text: UTF-8 (invalid sequences become U+FFFD), BOM dropped. */
+export function decodeUtf8(input: string | Uint8Array): string {
+  const text = typeof input === 'string' ? input : decoder.decode(input);
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class Collector {
+  readonly events: AuditEvent[] = [];
+  readonly indexes: number[] = [];
+  readonly texts: (string | undefined)[] = [];
+  readonly rejected: RejectedItem[] = [];
+  next = 0;
+
+  add(value: unknown, line?: number, text?: string): void {
+    const index = this.next++;
+    const result = validateAuditEvent(value);
+    if (result.ok) {
+      this.events.push(result.event);
+      this.indexes.push(index);
+      this.texts.push(text);
+      return;
+    }
+    const item: RejectedItem = { index, reason: result.reason };
+    if (line !== undefined) item.line = line;
+    if (result.auditID !== undefined) item.auditID = result.auditID;
+    this.rejected.push(item);
+  }
+
+  reject(reason: string, line?: number): void {
+    const item: RejectedItem = { index: this.next++, reason };
+    if (line !== undefined) item.line = line;
+    this.rejected.push(item);
+  }
+
+  /** Adds a top-level document: an EventList's items, an array's entries, or one item. */
+  addDocument(doc: unknown, line?: number, text?: string): PayloadForm | { error: string } {
+    if (Array.isArray(doc)) {
+      for (const item of doc) this.add(item, line);
+      return 'array';
+    }
+    if (isObject(doc) && doc.kind === 'EventList') {
+      const items = doc.items;
+      if (items === undefined || items === null) return 'EventList';
+      if (!Array.isArray(items)) return { error: `EventList.items must be an array, got ${typeName(items)}` };
+      for (const item of items) this.add(item, line);
+      return 'EventList';
+    }
+    if (isObject(doc)) {
+      this.add(doc, line, text);
+      return 'Event';
+    }
+    return { error: `expected an EventList, an Event or an array of Events, got ${typeName(doc)}` };
+  }
+
+  result(form: PayloadForm, error?: string): ParsedPayload {
+    const out: ParsedPayload = {
+      form,
+      events: this.events,
+      indexes: this.indexes,
+      texts: this.texts,
+      rejected: this.rejected,
+      itemCount: this.next,
+    };
+    if (error !== undefined) out.error = error;
+    return out;
+  }
+}
+
+/**
+ * Reads an audit payload: an `EventList`, a single `Event`, a JSON array of Events, or NDJSON
+ * (one Event or EventList per line; blank lines, CRLF and a BOM are fine). Item-level problems
+ * become `rejected` entries and never fail the other items; only a payload that is none of these
+ * forms comes back as `form: 'invalid'` with an `error`. Never throws.
+ */
+export function parseAuditPayload(input: string | Uint8Array): ParsedPayload {
+  const text = decodeUtf8(input);
+  let whole: unknown;
+  let wholeError: unknown;
+  try {
+    whole = JSON.parse(text);
+  } catch (err) {
+    wholeError = err;
+  }
+  if (wholeError === undefined) {
+    const c = new Collector();
+    const form = c.addDocument(whole, undefined, text);
+    return typeof form === 'string' ? c.result(form) : c.result('invalid', form.error);
+  }
+  if (text.trim().length === 0) return new Collector().result('invalid', 'body is empty');
+  return parseNdjson(text, wholeError);
+}
+
+function parseNdjson(text: string, wholeError: unknown): ParsedPayload {
+  const c = new Collector();
+  let parsedLines = 0;
+  let lineNo = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    lineNo++;
+    let line = text.slice(start, end);
+    start = end + 1;
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.trim().length === 0) continue;
+    let doc: unknown;
+    try {
+      doc = JSON.parse(line);
+    } catch (err) {
+      c.reject(`line ${lineNo} is not valid JSON: ${errorMessage(err)}`, lineNo);
+      continue;
+    }
+    parsedLines++;
+    const form = c.addDocument(doc, lineNo, line);
+    if (typeof form !== 'string') c.reject(`line ${lineNo}: ${form.error}`, lineNo);
+  }
+  if (parsedLines === 0) return new Collector().result('invalid', `body is not JSON: ${errorMessage(wholeError)}`);
+  return c.result('ndjson');
+}

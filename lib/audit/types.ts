@@ -1,0 +1,161 @@
+/**
+ * Types for Kubernetes audit events (audit.k8s.io/v1, also read from v1beta1) and for the
+ * normalised record every transport produces. Field names follow the upstream Go types in
+ * k8s.io/apiserver/pkg/apis/audit/v1/types.go.
+ */
+
+/** A JSON value as `JSON.parse` returns it. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+/** A JSON object as `JSON.parse` returns it. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** `user` / `impersonatedUser` of an audit event (authentication.k8s.io UserInfo). */
+export interface AuditUserInfo {
+  username?: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, JsonValue>;
+  [key: string]: JsonValue | undefined;
+}
+
+/** `objectRef` of an audit event: the target of the request. */
+export interface AuditObjectRef {
+  resource?: string;
+  namespace?: string;
+  name?: string;
+  uid?: string;
+  apiGroup?: string;
+  apiVersion?: string;
+  resourceVersion?: string;
+  subresource?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+/** One audit.k8s.io Event, after `validateAuditEvent` has checked the fields we read. */
+export interface AuditEvent {
+  kind?: string;
+  apiVersion?: string;
+  level?: string;
+  auditID: string;
+  stage?: string;
+  requestURI?: string;
+  verb?: string;
+  user?: AuditUserInfo;
+  impersonatedUser?: AuditUserInfo;
+  sourceIPs?: string[];
+  userAgent?: string;
+  objectRef?: AuditObjectRef;
+  responseStatus?: JsonObject;
+  requestObject?: JsonValue;
+  responseObject?: JsonValue;
+  requestReceivedTimestamp?: string;
+  stageTimestamp?: string;
+  /** Legacy (audit.k8s.io/v1alpha1, v1beta1) event time. */
+  timestamp?: string;
+  annotations?: Record<string, JsonValue>;
+  [key: string]: unknown;
+}
+
+/** An item of a payload that could not be used, with the reason a user can act on. */
+export interface RejectedItem {
+  /** Position of the item in the payload (0-based, across all lines for NDJSON). */
+  index: number;
+  /** 1-based line number, for NDJSON input. */
+  line?: number;
+  /** The item's auditID when one could be read. */
+  auditID?: string;
+  reason: string;
+}
+
+/** The shape the whole payload had. `invalid` means it was none of the accepted forms. */
+export type PayloadForm = 'EventList' | 'Event' | 'array' | 'ndjson' | 'invalid';
+
+/** What `parseAuditPayload` returns: the usable events, the rejected items, and the form. */
+export interface ParsedPayload {
+  form: PayloadForm;
+  /** Set when `form` is `invalid`: why the payload as a whole could not be read. */
+  error?: string;
+  events: AuditEvent[];
+  /** The payload index of each entry of `events` (same length as `events`). */
+  indexes: number[];
+  /**
+   * The source text of each entry of `events` when it arrived as a document of its own (a single
+   * Event payload, or one Event per NDJSON line); `undefined` for items of an EventList or array.
+   * Lets `serialiseRecord` write `raw_event` without serialising the event again.
+   */
+  texts: (string | undefined)[];
+  rejected: RejectedItem[];
+  /** Number of items found (events + rejected). */
+  itemCount: number;
+}
+
+/** The seed's four-tier severity ladder. */
+export type Severity = 'high' | 'medium' | 'low' | 'info';
+
+/** Which severity row matched, named as in the README's severity table. */
+export type SeverityReason =
+  | 'impersonation'
+  | 'rbac-binding-change'
+  | 'sensitive-resource-change'
+  | 'pod-interactive-access'
+  | 'cluster-wide-secrets-read'
+  | 'workload-change'
+  | 'request-denied-or-failed'
+  | 'sensitive-read'
+  | 'steady-state';
+
+/** Where the events came from; fills OCSF `cloud` and `metadata.product.feature`. */
+export interface AuditSource {
+  platform: 'eks' | 'kubernetes';
+  /** AWS account id (from the CloudWatch Logs payload's `owner`). */
+  accountId?: string | null;
+  region?: string | null;
+}
+
+/** Everything the normaliser needs besides the event itself. */
+export interface NormaliseContext {
+  tenantId: string | null;
+  clusterName: string | null;
+  /** When the event reached us: used as `event_time` when the event has no usable time. */
+  receivedAt: number;
+  source?: AuditSource;
+  /**
+   * Copy request/response bodies into `ocsf.api.request.data` / `api.response.data` as well.
+   * Off by default: the bodies are already in `raw_event` (redacted), and a second copy would
+   * double the size of every stored record.
+   */
+  ocsfBodies?: boolean;
+}
+
+/** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */
+export type OcsfApiActivity = { [key: string]: JsonValue };
+
+/** One normalised audit event: the seed's flat fields, severity, dedup key and OCSF record. */
+export interface NormalisedRecord {
+  tenant_id: string | null;
+  cluster_name: string | null;
+  audit_id: string;
+  k8s_stage: string | null;
+  event_time: string;
+  k8s_user: string | null;
+  k8s_user_groups: string[];
+  k8s_impersonated_user: string | null;
+  k8s_verb: string | null;
+  k8s_api_group: string | null;
+  k8s_resource: string | null;
+  k8s_subresource: string | null;
+  k8s_namespace: string | null;
+  k8s_object_name: string | null;
+  k8s_response_code: number | null;
+  k8s_decision: string | null;
+  k8s_reason: string | null;
+  src_ip: string | null;
+  source_ips: string[];
+  k8s_user_agent: string | null;
+  request_uri: string | null;
+  severity: Severity;
+  severity_reason: SeverityReason;
+  dedup_key: string;
+  raw_event: AuditEvent;
+  ocsf: OcsfApiActivity;
+}

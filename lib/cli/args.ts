@@ -1,0 +1,57 @@
+/** A usage error: the command prints it with a pointer to `--help` and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Parsed command line: flags by name and the positional arguments in order. */
+export interface ParsedArgs {
+  flags: Map<string, string | true>;
+  positionals: string[];
+}
+
+/**
+ * Parses `--name value`, `--name=value` and boolean `--name` flags. `booleans` lists the flags
+ * that take no value; anything else that is not listed in `known` is a usage error, so a typo
+ * never silently falls back to a default.
+ */
+export function parseArgs(argv: string[], known: readonly string[], booleans: readonly string[] = []): ParsedArgs {
+  const flags = new Map<string, string | true>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('--') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq === -1 ? undefined : eq);
+    if (booleans.includes(name)) {
+      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, true);
+      continue;
+    }
+    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  return { flags, positionals };
+}
+
+/** The string value of a flag, or `undefined` when it was not given. */
+export function flag(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** A flag that must be a positive integer (seconds, counts, ports). */
+export function intFlag(args: ParsedArgs, name: string, min = 0): number | undefined {
+  const v = flag(args, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}

@@ -1,0 +1,75 @@
+/** The environment as a plain map; `lib` receives it from an entry point, never reads `process.env`. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** One or more invalid or missing variables, all named in one message. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+/**
+ * Collects problems while reading variables, so one error names every bad variable instead of
+ * the first. Call `done()` at the end: it throws a `ConfigError` when anything was wrong.
+ */
+export class EnvReader {
+  readonly problems: string[] = [];
+  constructor(readonly env: Env) {}
+
+  /** A string variable; empty counts as unset. */
+  string(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  /** A string variable that must be set. */
+  required(name: string, hint = ''): string {
+    const v = this.string(name);
+    if (v === undefined) {
+      this.problems.push(`${name} is required${hint ? ` (${hint})` : ''}`);
+      return '';
+    }
+    return v;
+  }
+
+  /** An integer variable within [min, max], or the default when unset. */
+  int(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const v = this.string(name);
+    if (v === undefined) return fallback;
+    if (!/^\d+$/.test(v.trim()) || Number(v) < min || Number(v) > max) {
+      this.problems.push(`${name} must be an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+      return fallback;
+    }
+    return Number(v);
+  }
+
+  /** A boolean variable (`true/false/1/0/yes/no`), or the default when unset. */
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.string(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(v)) return true;
+    if (['false', '0', 'no'].includes(v)) return false;
+    this.problems.push(`${name} must be true or false, got ${JSON.stringify(v)}`);
+    return fallback;
+  }
+
+  /** A URL variable (http or https). */
+  url(name: string, required: boolean): string | undefined {
+    const v = required ? this.required(name) : this.string(name);
+    if (v === undefined || v === '') return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+      return v;
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+  }
+
+  /** Throws one `ConfigError` naming every problem seen so far. */
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}

@@ -1,0 +1,89 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { NormalisedRecord } from '../../../lib/audit/index.js';
+import { main } from '../../../lib/cli/main.js';
+import { EKS_RAW, FALCO_DIR, falcoFiles } from '../../helpers/fixtures.js';
+import { ocsfErrors } from '../../helpers/ocsf.js';
+
+async function runCli(argv: string[], stdinText = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const stdin = new PassThrough();
+  stdin.end(stdinText);
+  const code = await main(argv, { stdout, stderr, stdin, env: {} });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+function records(stdout: string): NormalisedRecord[] {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as NormalisedRecord);
+}
+
+describe('aisoc-k8s-audit normalise', () => {
+  it('normalises every Falco trace and the EKS sample to schema-valid records, rejecting only {"kind": 0}', async () => {
+    const files = [...falcoFiles().map((f) => join(FALCO_DIR, f)), EKS_RAW];
+    const { code, stdout, stderr } = await runCli(['normalise', '--tenant', 'acme', '--cluster', 'minikube', ...files]);
+    const out = records(stdout);
+    expect(out).toHaveLength(52);
+    for (const r of out) {
+      expect(r.tenant_id).toBe('acme');
+      expect(r.cluster_name).toBe('minikube');
+      expect(ocsfErrors(r.ocsf)).toEqual([]);
+    }
+    expect(stderr).toContain(`rejected ${join(FALCO_DIR, 'fal_01_003.json')} item 0: kind must be "Event", got number\n`);
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 52, rejected 1');
+    expect(code).toBe(1);
+  });
+
+  it('reads NDJSON from stdin and exits 0 when nothing was rejected', async () => {
+    const lines = `${JSON.stringify({ auditID: 'a', verb: 'get' })}\n${JSON.stringify({ auditID: 'b', verb: 'list' })}\n`;
+    const { code, stdout, stderr } = await runCli(['normalise'], lines);
+    expect(records(stdout).map((r) => r.audit_id)).toEqual(['a', 'b']);
+    expect(stderr).toBe('normalised 2, rejected 0\n');
+    expect(code).toBe(0);
+  });
+
+  it('reports rejected NDJSON items with file, line and index', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-'));
+    const file = join(dir, 'audit.log');
+    writeFileSync(file, `${JSON.stringify({ auditID: 'a' })}\n{broken\n${JSON.stringify({ verb: 'get' })}\n`);
+    const { code, stderr } = await runCli(['normalise', file]);
+    expect(stderr).toContain(`rejected ${file}:2 item 1: line 2 is not valid JSON`);
+    expect(stderr).toContain(`rejected ${file}:3 item 2: item has no auditID\n`);
+    expect(stderr).toContain('normalised 1, rejected 2\n');
+    expect(code).toBe(1);
+  });
+
+  it('exits 2 for a file it cannot read and for a usage error', async () => {
+    const missing = await runCli(['normalise', '/nonexistent/audit.log']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('cannot read /nonexistent/audit.log: ENOENT');
+    const usage = await runCli(['normalise', '--tenat', 'x']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('unknown option --tenat');
+  });
+
+  it('explains itself with --help', async () => {
+    const { code, stdout } = await runCli(['normalise', '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('Usage: aisoc-k8s-audit normalise');
+    expect(stdout).toContain('Exit status');
+  });
+
+  it('names an unknown command and lists the commands', async () => {
+    const { code, stderr } = await runCli(['frobnicate']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown command "frobnicate"');
+    expect(stderr).toContain('normalise');
+  });
+});
