@@ -1,7 +1,8 @@
 /** The shared normaliser: parsing, normalising, severity, OCSF and redaction. Pure: no I/O. */
 
+export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export { canonicalIp } from './ip.js';
-export { dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
+export { cutDeepRecord, dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';

@@ -1,4 +1,5 @@
 import * as crypto from 'node:crypto';
+import { limitDepth } from './depth.js';
 import { toOcsfApiActivity } from './ocsf.js';
 import { redactBody } from './redact.js';
 import { classifySeverity } from './severity.js';
@@ -174,6 +175,30 @@ const RAW_MARKER = ',"raw_event":0,"ocsf":';
  * serialising the event a second time (it was parsed once to validate it; that is enough).
  */
 export function serialiseRecord(record: NormalisedRecord, event?: AuditEvent, rawText?: string): string {
+  try {
+    return serialiseFast(record, event, rawText);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return JSON.stringify(cutDeepRecord(record));
+  }
+}
+
+/**
+ * A record whose event nests too deep to serialise (JSON.stringify overflows the stack), with the
+ * deep parts cut and the cut flagged in `ocsf.metadata.is_truncated`: kept, never lost.
+ */
+export function cutDeepRecord(record: NormalisedRecord): NormalisedRecord {
+  const raw = limitDepth(record.raw_event);
+  const ocsf = limitDepth(record.ocsf);
+  const cutOcsf = ocsf.value as NormalisedRecord['ocsf'];
+  const metadata = cutOcsf.metadata;
+  if (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)) {
+    cutOcsf.metadata = { ...metadata, is_truncated: true };
+  }
+  return { ...record, raw_event: raw.value as AuditEvent, ocsf: cutOcsf };
+}
+
+function serialiseFast(record: NormalisedRecord, event?: AuditEvent, rawText?: string): string {
   if (rawText === undefined || event === undefined || record.raw_event !== event) return JSON.stringify(record);
   const raw = rawText.trim();
   // A pretty-printed source would break the one-record-per-line output: serialise it instead.

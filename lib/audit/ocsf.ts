@@ -1,4 +1,5 @@
 import { canonicalIp } from './ip.js';
+import { setOwn } from './redact.js';
 import type { AuditEvent, AuditSource, JsonValue, OcsfApiActivity, Severity } from './types.js';
 
 /** OCSF schema version the records validate against (`shared/schema/`). */
@@ -118,7 +119,7 @@ function otherAnnotations(annotations: AuditEvent['annotations']): JsonValue | u
     const v = annotations[key];
     if (MAPPED_ANNOTATIONS.has(key) || v === undefined) continue;
     out ??= {};
-    out[key] = v;
+    setOwn(out, key, v);
   }
   return out;
 }

@@ -12,10 +12,15 @@ function isObject(value: unknown): value is Obj {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Sets an own property even for keys like `__proto__`, which plain assignment would swallow. */
+export function setOwn(obj: Obj, key: string, value: JsonValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function redactValues(map: JsonValue | undefined): JsonValue | undefined {
   if (!isObject(map)) return map === undefined || map === null ? map : REDACTED;
   const out: Obj = {};
-  for (const key of Object.keys(map)) out[key] = REDACTED;
+  for (const key of Object.keys(map)) setOwn(out, key, REDACTED);
   return out;
 }
 
