@@ -1,4 +1,51 @@
-// Placeholder until the forwarder issue lands.
-export const handler = async (): Promise<void> => {
-  throw new Error('forwarder is not built yet');
+// The EKS audit forwarder: a CloudWatch Logs subscription (direct, or through Kinesis) in,
+// EventList POSTs to the ingest route out. Config and the shared secret are read once, at init.
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { forwardSubscriptionEvent } from '../lib/cloudwatch/forward.js';
+import { ForwardError, type ForwardReport, hasFailures } from '../lib/cloudwatch/report.js';
+import { forwardSettings, loadForwarderConfig, resolveForwarderToken } from '../lib/config.js';
+import { createMetrics, recordForwardCounts } from '../lib/metrics/index.js';
+
+const config = loadForwarderConfig(process.env);
+const settings = forwardSettings(config, await resolveForwarderToken(config));
+const metrics = createMetrics('forwarder', config.metricsNamespace);
+
+const log = (entry: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), service: 'aisoc-k8s-audit-forwarder', ...entry })}\n`);
 };
+
+type KinesisBatchResponse = { batchItemFailures: { itemIdentifier: string }[] };
+
+function summary(report: ForwardReport): Record<string, unknown> {
+  const { samples, failedRecords, ...counts } = report;
+  return { ...counts, failedRecords: failedRecords.length, samples };
+}
+
+const lambdaHandler = async (event: unknown, context: Context): Promise<KinesisBatchResponse | undefined> => {
+  const report = await forwardSubscriptionEvent(event, settings, {
+    remainingTimeMs: () => context.getRemainingTimeInMillis(),
+    log: (e) => log({ requestId: context.awsRequestId, ...e }),
+  });
+  recordForwardCounts(metrics, report);
+  const failed = hasFailures(report);
+  log({
+    level: failed ? 'error' : 'info',
+    msg: failed ? 'forwarding incomplete' : 'forwarded',
+    requestId: context.awsRequestId,
+    ...summary(report),
+  });
+  const partial = report.kind === 'kinesis' && config.kinesisBatchItemFailures;
+  // Only when every failure maps to a record: an empty list would tell Kinesis all went well.
+  if (partial && (!failed || report.failedRecords.length > 0))
+    return { batchItemFailures: report.failedRecords.map((itemIdentifier) => ({ itemIdentifier })) };
+  // Throwing keeps the event: Lambda retries an async invocation twice, then hands it to the
+  // on-failure destination; a Kinesis mapping retries the batch. The ingest dedups on auditID+stage.
+  if (failed) throw new ForwardError(report);
+  return undefined;
+};
+
+export const handler = middy<unknown, KinesisBatchResponse | undefined>()
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .handler(lambdaHandler);

@@ -1,5 +1,16 @@
-// Placeholder until the ingest issue lands: answers 503 like a stock install with the webhook off.
-export const handler = async (): Promise<{ statusCode: number; body: string }> => ({
-  statusCode: 503,
-  body: JSON.stringify({ error: 'ingest is not built yet' }),
-});
+import { loadIngestConfig } from '../lib/config.js';
+import { createIngestService } from '../lib/ingest/create.js';
+import { createIngestLambdaHandler } from '../lib/ingest/lambda.js';
+
+// Config is read and validated once, at init: a bad or missing variable fails the cold start with
+// a ConfigError that names it, instead of failing every request.
+const config = loadIngestConfig(process.env, { runtime: 'lambda' });
+// One JSON line per request on stdout: Lambda ships it to CloudWatch Logs.
+const log = (entry: Record<string, unknown>): void => {
+  process.stdout.write(`${JSON.stringify(entry)}\n`);
+};
+// Sink clients are created once per execution environment and reused by every invocation.
+const service = await createIngestService(config, { log });
+
+/** POST /v1/ingest/k8s-audit/{tenant_id} and POST /v1/inbox/{token} behind API Gateway (HTTP API or REST). */
+export const handler = createIngestLambdaHandler(service, log);

@@ -9,6 +9,20 @@ interface CommandEntry {
 // Each command is imported only when it runs, so `normalise` does not load the AWS SDK.
 const COMMANDS: Record<string, CommandEntry> = {
   normalise: { summary: 'normalise audit events from files or stdin to NDJSON records', load: () => import('./normalise.js') },
+  backfill: {
+    summary: 'replay a time range of an EKS audit log group (FilterLogEvents) into the ingest',
+    load: () => import('./backfill.js'),
+  },
+  redrive: { summary: "replay the forwarder's failure queue (SQS) and delete what was delivered", load: () => import('./redrive.js') },
+  serve: {
+    summary: 'run the ingest API locally (the same routes as the Lambda) with the embedded SQLite sink',
+    load: () => import('./serve.js'),
+  },
+  events: { summary: 'show the events and alerts the local ingest stored', load: () => import('./events.js') },
+  inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
+  invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
+  tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },
+  'test-connection': { summary: "check a connector config as the UI's Test connection does", load: () => import('./test-connection.js') },
 };
 
 const USAGE = `aisoc-k8s-audit: the AiSOC Kubernetes audit-log connector

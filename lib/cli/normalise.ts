@@ -1,5 +1,6 @@
 import type { AuditSource, ParsedPayload } from '../audit/index.js';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
+import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { flag, parseArgs } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { readInput } from './read-input.js';
@@ -11,7 +12,9 @@ the flat fields, severity and an OCSF 1.8.0 API Activity record, as the ingest e
 them. With no FILE, or with -, reads standard input.
 
 Accepted input: an audit.k8s.io EventList, a single Event, a JSON array of Events, or NDJSON
-(one Event or EventList per line).
+(one Event or EventList per line); also a saved CloudWatch Logs subscription event
+({"awslogs":{"data":...}}) or Kinesis event: the EKS audit events inside, with their account and
+the cluster from the log group.
 
 Options:
   --tenant ID      tenant id stamped on every record (default: none)
@@ -29,7 +32,7 @@ that cannot be read.
 /** Turns the raw bytes of one input into a parsed payload (an extension point for envelopes). */
 export type PayloadReader = (bytes: Buffer) => { parsed: ParsedPayload; source?: AuditSource; clusterName?: string | null };
 
-const readAuditPayload: PayloadReader = (bytes) => ({ parsed: parseAuditPayload(bytes) });
+const readAuditPayload: PayloadReader = (bytes) => readSubscriptionFile(bytes) ?? { parsed: parseAuditPayload(bytes) };
 
 /** `aisoc-k8s-audit normalise`: files or stdin in, NDJSON records out. */
 export async function run(argv: string[], io: CommandIo, reader: PayloadReader = readAuditPayload): Promise<number> {

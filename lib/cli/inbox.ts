@@ -1,0 +1,126 @@
+import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
+import { openInboxStore } from '../ingest/create.js';
+import { INBOX_TEMPLATE, type InboxStore, type InboxToken } from '../ingest/inbox.js';
+import { TENANT_ID_PATTERN } from '../ingest/request.js';
+import { flag, parseArgs, UsageError } from './args.js';
+import type { CommandIo } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit inbox create --tenant ID --label LABEL [--cluster NAME] [--template k8s-audit] [--json]
+       aisoc-k8s-audit inbox list [--json]
+       aisoc-k8s-audit inbox revoke ID
+
+Manages tokens for the legacy inbox path POST /v1/inbox/<token>, for control planes that cannot
+send the X-AiSOC-K8s-Token header. A token is bound at creation to a tenant, an optional cluster
+name and a normalisation template (k8s-audit); only its SHA-256 is stored, so \`create\` prints
+the token once and it cannot be shown again.
+
+Tokens are kept in DynamoDB when INBOX_TABLE is set (the AWS deployment), else in the SQLite
+file of the local ingest (AISOC_DATA_DIR, default .data).
+
+Options:
+  --tenant ID        tenant the events are attributed to
+  --cluster NAME     cluster name stamped on the events (a header or ?cluster= still overrides it)
+  --label LABEL      a human-readable name, e.g. prod-eks-legacy
+  --template NAME    normalisation template (default k8s-audit; others are refused with 403)
+  --data-dir DIR     SQLite data dir (default AISOC_DATA_DIR or .data)
+  --json             machine-readable output
+  --help             show this help
+`;
+
+async function openStore(env: CommandIo['env'], dataDir: string | undefined): Promise<InboxStore> {
+  let spec: InboxStoreSpec = loadInboxStoreSpec(env);
+  if (dataDir !== undefined && spec.kind === 'sqlite') spec = { kind: 'sqlite', dataDir };
+  if (spec.kind !== 'dynamodb') return (await openInboxStore(spec)) as InboxStore;
+  // The CLI's environment is injected (tests), so the client is configured from it, not process.env.
+  const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
+  const client = new DynamoDBClient({
+    ...(endpoint ? { endpoint } : {}),
+    ...(region ? { region } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+  return (await openInboxStore(spec, client)) as InboxStore;
+}
+
+function describe(t: InboxToken): string {
+  const state = t.revokedAt === null ? 'active' : `revoked ${t.revokedAt}`;
+  return `${t.id}  tenant=${t.tenantId}  cluster=${t.clusterName ?? '-'}  template=${t.template}  label=${JSON.stringify(t.label)}  created ${t.createdAt}  ${state}`;
+}
+
+/** `aisoc-k8s-audit inbox create|list|revoke`. */
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || rest.includes('--help')) {
+    io.stdout.write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  const args = parseArgs(rest, ['tenant', 'cluster', 'label', 'template', 'data-dir'], ['json']);
+  const json = args.flags.get('json') === true;
+  const dataDir = flag(args, 'data-dir');
+  switch (sub) {
+    case 'create': {
+      const tenantId = flag(args, 'tenant');
+      const label = flag(args, 'label');
+      if (tenantId === undefined) throw new UsageError('inbox create needs --tenant');
+      if (!TENANT_ID_PATTERN.test(tenantId)) throw new UsageError('--tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+      if (label === undefined || label.trim() === '') throw new UsageError('inbox create needs --label');
+      const store = await openStore(io.env, dataDir);
+      try {
+        const { token, binding } = await store.create({
+          tenantId,
+          clusterName: flag(args, 'cluster') ?? null,
+          label,
+          template: flag(args, 'template') ?? INBOX_TEMPLATE,
+        });
+        if (json) {
+          io.stdout.write(`${JSON.stringify({ token, ...binding })}\n`);
+        } else {
+          io.stdout.write(`${token}\n`);
+          io.stderr.write(
+            `Created inbox token ${binding.id} (${describe(binding)}).\nThis is the only time the token is shown: store it now.\nGive the apiserver: POST https://<your-aisoc-host>/v1/inbox/<token>\n`,
+          );
+        }
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    case 'list': {
+      const store = await openStore(io.env, dataDir);
+      try {
+        const tokens = await store.list();
+        for (const t of tokens) io.stdout.write(json ? `${JSON.stringify(t)}\n` : `${describe(t)}\n`);
+        if (!json && tokens.length === 0) io.stderr.write('no inbox tokens\n');
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    case 'revoke': {
+      const id = args.positionals[0];
+      if (id === undefined) throw new UsageError('inbox revoke needs the token id (from inbox list)');
+      const store = await openStore(io.env, dataDir);
+      try {
+        if (!(await store.revoke(id))) {
+          io.stderr.write(`no inbox token with id ${JSON.stringify(id)}\n`);
+          return 1;
+        }
+        io.stderr.write(`revoked inbox token ${id}\n`);
+        return 0;
+      } finally {
+        await store.close();
+      }
+    }
+    default:
+      throw new UsageError(`unknown inbox command ${JSON.stringify(sub)}; use create, list or revoke`);
+  }
+}

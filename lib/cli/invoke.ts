@@ -1,0 +1,262 @@
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { type CommandIo, write } from './io.js';
+import { readInput } from './read-input.js';
+
+const HELP = `Usage: aisoc-k8s-audit invoke <forwarder|ingest> --event FILE [--env FILE] [--timeout SECONDS] [--dist DIR]
+
+Runs a built Lambda bundle (dist/<function>/index.mjs, from \`npm run build\`) on one event, the
+way \`sam local invoke -e FILE\` does, without Docker or the SAM CLI: the bundle is imported in a
+child process whose environment is the function's (so its init reads the configuration like
+Lambda's), and its handler is called with a Lambda-like context (awsRequestId, functionName,
+invokedFunctionArn, memoryLimitInMB, logGroupName, logStreamName, getRemainingTimeInMillis
+counting down from the timeout).
+
+Options:
+  --event FILE       the event JSON (infra/events/*.json); - reads standard input
+  --env FILE         variables in sam local's --env-vars format: {"Parameters": {...}} for every
+                     function and/or {"Forwarder": {...}} / {"Ingest": {...}} per function
+                     (a flat {"NAME": "value"} object also works)
+  --timeout SECONDS  the function timeout (default: the template's, forwarder 120, ingest 29)
+  --dist DIR         where the bundles are (default: dist)
+  --help             show this help
+
+The child's environment is the Lambda runtime's variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION,
+...), PATH, HOME, TMPDIR, every AWS_* variable of this shell (credentials, region, endpoints),
+then the --env file. Nothing else of this shell leaks in, as with sam local.
+
+The handler's result is printed as JSON on stdout; everything the function logs goes to stderr.
+When the handler throws (or init fails, or the timeout passes), stdout gets Lambda's error shape
+{"errorType", "errorMessage", "trace"} and the exit status is 1.
+
+Exit status: 0 when the handler returned, 1 when it threw, 2 for usage errors (no bundle built,
+unreadable event or env file).
+`;
+
+/** The functions of the bundle, with the settings infra/template.yaml and serverless.yml give them. */
+const FUNCTIONS = {
+  forwarder: { logicalId: 'Forwarder', timeoutSeconds: 120, memoryMb: 512 },
+  ingest: { logicalId: 'Ingest', timeoutSeconds: 29, memoryMb: 1024 },
+} as const;
+type FunctionName = keyof typeof FUNCTIONS;
+
+/** Variables of this shell the child keeps: what the runtime and the AWS SDK need, nothing of the app. */
+const PASS_THROUGH = /^(PATH|HOME|TMPDIR|TMP|TEMP|LANG|LC_ALL|SYSTEMROOT|AWS_.+)$/;
+
+// Lambda sends no response for a handler past its deadline; the runtime is killed shortly after.
+const KILL_GRACE_MS = 1000;
+
+/** Lambda's error shape, as the runtime serialises a thrown error. */
+export interface LambdaError {
+  errorType: string;
+  errorMessage: string;
+  trace?: string[];
+}
+
+type ChildMessage = { kind: 'result'; result?: unknown } | { kind: 'error'; phase: 'init' | 'invoke'; error: LambdaError };
+
+// The child: waits for the invocation, imports the bundle (its init phase), calls the handler
+// once with a context whose remaining time counts down from the deadline, sends back the result
+// or the error, and exits without waiting for open sockets (Lambda freezes the sandbox there too).
+const RUNNER = `
+const serialise = (e) => e instanceof Error
+  ? { errorType: e.name || 'Error', errorMessage: e.message, trace: String(e.stack || '').split('\\n').filter((l) => !l.includes('[eval')) }
+  : { errorType: typeof e, errorMessage: String(e) };
+const send = (m) => new Promise((ok) => process.send(m, () => ok()));
+process.once('message', async (m) => {
+  let mod;
+  try {
+    mod = await import(m.bundleUrl);
+  } catch (e) {
+    await send({ kind: 'error', phase: 'init', error: serialise(e) });
+    process.exit(1);
+  }
+  const handler = mod.handler;
+  if (typeof handler !== 'function') {
+    await send({ kind: 'error', phase: 'init', error: { errorType: 'Runtime.HandlerNotFound', errorMessage: 'index.handler is undefined or not exported' } });
+    process.exit(1);
+  }
+  const deadline = Date.now() + m.timeoutMs;
+  const context = { ...m.context, getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+  try {
+    const result = await new Promise((ok, fail) => {
+      const cb = (err, value) => (err ? fail(err) : ok(value));
+      Object.assign(context, { done: cb, succeed: (v) => ok(v), fail: (e) => fail(e) });
+      const out = handler(m.event, context, cb);
+      if (out && typeof out.then === 'function') out.then(ok, fail);
+      else if (handler.length < 3) ok(out);
+    });
+    await send({ kind: 'result', result });
+    process.exit(0);
+  } catch (e) {
+    await send({ kind: 'error', phase: 'invoke', error: serialise(e) });
+    process.exit(0);
+  }
+});
+`;
+
+/** Reads a sam local --env-vars file: `Parameters` for all functions, then the function's own section. */
+export function envFromFile(content: unknown, logicalId: string, fn: string): Record<string, string> {
+  if (content === null || typeof content !== 'object' || Array.isArray(content)) throw new UsageError('--env must hold a JSON object');
+  const obj = content as Record<string, unknown>;
+  const flat = Object.values(obj).every((v) => typeof v !== 'object' || v === null);
+  const sections = flat
+    ? [obj]
+    : [
+        obj.Parameters,
+        ...Object.entries(obj)
+          .filter(([k]) => k === logicalId || k === fn)
+          .map(([, v]) => v),
+      ];
+  const env: Record<string, string> = {};
+  for (const section of sections) {
+    if (section === undefined) continue;
+    if (section === null || typeof section !== 'object' || Array.isArray(section))
+      throw new UsageError('--env sections must be JSON objects');
+    for (const [name, value] of Object.entries(section)) {
+      if (value === null || typeof value === 'object') throw new UsageError(`--env variable ${name} must be a string, number or boolean`);
+      env[name] = String(value);
+    }
+  }
+  return env;
+}
+
+/** The variables Lambda's Node.js runtime sets, for a function of this name, memory and region. */
+export function lambdaRuntimeEnv(functionName: string, memoryMb: number, region: string, requestDate: Date): Record<string, string> {
+  const day = requestDate.toISOString().slice(0, 10).replace(/-/g, '/');
+  return {
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    LAMBDA_TASK_ROOT: '/var/task',
+    TZ: ':UTC',
+  };
+}
+
+async function readJson(path: string, what: string, stdin: NodeJS.ReadableStream): Promise<unknown> {
+  let bytes: Buffer;
+  try {
+    bytes = path === '-' ? await readInput('-', stdin) : await readFile(path);
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new UsageError(`${what} ${path} is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** `aisoc-k8s-audit invoke`: one event through a built Lambda bundle, like `sam local invoke`. */
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, ['event', 'env', 'timeout', 'dist']);
+  const [fn, ...extra] = args.positionals;
+  if (fn === undefined || !(fn in FUNCTIONS))
+    throw new UsageError(`name the function: forwarder or ingest${fn === undefined ? '' : `, got ${JSON.stringify(fn)}`}`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const eventPath = flag(args, 'event');
+  if (eventPath === undefined) throw new UsageError('--event FILE is required');
+  const spec = FUNCTIONS[fn as FunctionName];
+  const timeoutSeconds = intFlag(args, 'timeout', 1) ?? spec.timeoutSeconds;
+
+  const bundle = resolve(flag(args, 'dist') ?? 'dist', fn, 'index.mjs');
+  try {
+    await access(bundle);
+  } catch {
+    throw new UsageError(`${bundle} is not built; run \`npm run build\` first`);
+  }
+  const event = await readJson(eventPath, 'event', io.stdin);
+  const envPath = flag(args, 'env');
+  const fileEnv = envPath === undefined ? {} : envFromFile(await readJson(envPath, 'env file', io.stdin), spec.logicalId, fn);
+
+  const inherited: Record<string, string> = {};
+  for (const [name, value] of Object.entries(io.env)) if (value !== undefined && PASS_THROUGH.test(name)) inherited[name] = value;
+  const region = fileEnv.AWS_REGION ?? inherited.AWS_REGION ?? inherited.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const functionName = fileEnv.AWS_LAMBDA_FUNCTION_NAME ?? `aisoc-k8s-audit-${fn}`;
+  const runtimeEnv = lambdaRuntimeEnv(functionName, spec.memoryMb, region, new Date());
+  const env = { ...inherited, ...runtimeEnv, ...fileEnv };
+  const awsRequestId = randomUUID();
+  const context = {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${region}:123456789012:function:${functionName}`,
+    memoryLimitInMB: String(spec.memoryMb),
+    awsRequestId,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+  };
+
+  io.stderr.write(`START RequestId: ${awsRequestId} Version: $LATEST\n`);
+  const started = Date.now();
+  const outcome = await runChild({ bundleUrl: pathToFileURL(bundle).href, event, context, timeoutMs: timeoutSeconds * 1000 }, env, io);
+  const ms = Date.now() - started;
+  io.stderr.write(`END RequestId: ${awsRequestId}\nREPORT RequestId: ${awsRequestId}\tDuration: ${ms} ms\n`);
+
+  if (outcome.kind === 'result') {
+    await write(io.stdout, `${JSON.stringify(outcome.result ?? null)}\n`);
+    return 0;
+  }
+  const { error } = outcome;
+  io.stderr.write(`${outcome.phase === 'init' ? 'Init error' : 'Invoke error'}: ${error.errorType}: ${error.errorMessage}\n`);
+  await write(io.stdout, `${JSON.stringify(error)}\n`);
+  return 1;
+}
+
+type Outcome = { kind: 'result'; result?: unknown } | { kind: 'error'; phase: 'init' | 'invoke' | 'runtime'; error: LambdaError };
+
+/** Runs the handler in a child process with `env`; its stdout and stderr are copied to `io.stderr`. */
+function runChild(
+  message: { bundleUrl: string; event: unknown; context: Record<string, unknown>; timeoutMs: number },
+  env: Record<string, string>,
+  io: CommandIo,
+): Promise<Outcome> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', RUNNER], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    child.stdout?.on('data', (chunk: Buffer) => io.stderr.write(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => io.stderr.write(chunk));
+    let outcome: Outcome | undefined;
+    const timer = setTimeout(() => {
+      const seconds = (message.timeoutMs / 1000).toFixed(2);
+      outcome ??= {
+        kind: 'error',
+        phase: 'runtime',
+        error: { errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${seconds} seconds` },
+      };
+      child.kill('SIGKILL');
+    }, message.timeoutMs + KILL_GRACE_MS);
+    child.on('message', (m: ChildMessage) => {
+      outcome ??= m;
+    });
+    child.on('error', (err) => {
+      outcome ??= { kind: 'error', phase: 'runtime', error: { errorType: 'Runtime.StartError', errorMessage: err.message } };
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      done(
+        outcome ?? {
+          kind: 'error',
+          phase: 'runtime',
+          error: {
+            errorType: 'Runtime.ExitError',
+            errorMessage: `the runtime exited without a response (${signal ?? `exit status ${code}`})`,
+          },
+        },
+      );
+    });
+    child.send(message);
+  });
+}

@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadIngestConfig } from '../config/ingest.js';
+import { startIngestServer } from '../ingest/server.js';
+import { flag, intFlag, parseArgs } from './args.js';
+import type { CommandIo } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev]
+
+Runs the ingest API on this machine: the same routes as the ingest Lambda,
+  POST /v1/ingest/k8s-audit/<tenant_id>   (X-AiSOC-K8s-Token: <shared secret>)
+  POST /v1/inbox/<token>                  (legacy inbox path)
+plus GET /healthz. Records go to EVENTS_SINK (default: the SQLite file in the data dir) and
+high-severity ones to ALERTS_SINK (default: the alerts table of the same file). One JSON log
+line per request goes to stderr. SIGTERM or SIGINT stops accepting, lets in-flight requests
+finish and closes the store.
+
+Options:
+  --host HOST       address to listen on (default 127.0.0.1)
+  --port PORT       port (default 8080; 0 picks a free one)
+  --data-dir DIR    where the SQLite file lives (default AISOC_DATA_DIR or .data)
+  --dev             development mode (npm start): when K8S_AUDIT_SHARED_SECRET is unset, use a
+                    random secret kept in <data-dir>/dev-shared-secret (mode 0600) and print it
+                    with a curl smoke test. Without --dev an unset secret keeps the webhook off
+                    (503), as in production.
+  --help            show this help
+
+Configuration comes from the environment: see docs/ingest.md (K8S_AUDIT_SHARED_SECRET,
+K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK, ALERTS_SINK, ...).
+`;
+
+/** The dev secret file under the data dir. */
+export const DEV_SECRET_FILE = 'dev-shared-secret';
+const DEV_TENANT = 'dev';
+
+/** Reads the dev secret from the data dir, creating it (mode 0600) on first use. */
+export function devSecret(dataDir: string): { secret: string; path: string; created: boolean } {
+  const path = join(dataDir, DEV_SECRET_FILE);
+  try {
+    const existing = readFileSync(path, 'utf8').trim();
+    if (existing !== '') return { secret: existing, path, created: false };
+  } catch {
+    // Not there yet: created below.
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // The seed's recommendation: openssl rand -base64 32.
+  const secret = randomBytes(32).toString('base64');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { secret, path, created: true };
+}
+
+/** The seed's curl smoke test against a local URL. */
+export function smokeTest(url: string, tenant: string, secret: string): string {
+  return [
+    `curl -X POST ${url}/v1/ingest/k8s-audit/${tenant} \\`,
+    `  -H "Content-Type: application/json" \\`,
+    `  -H "X-AiSOC-K8s-Token: ${secret}" \\`,
+    `  -d '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}'`,
+  ].join('\n');
+}
+
+/** `aisoc-k8s-audit serve`: the local ingest API until SIGTERM/SIGINT (or `io.signal` aborts). */
+export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal }): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, ['host', 'port', 'data-dir'], ['dev']);
+  const dev = args.flags.get('dev') === true;
+  const env: Record<string, string | undefined> = { ...io.env };
+  const dataDirFlag = flag(args, 'data-dir');
+  if (dataDirFlag !== undefined) env.AISOC_DATA_DIR = dataDirFlag;
+  let devNote: { secret: string; path: string; created: boolean } | undefined;
+  if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '') {
+    devNote = devSecret(env.AISOC_DATA_DIR || '.data');
+    env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
+  }
+  const config = loadIngestConfig(env, { runtime: 'local' });
+  const port = intFlag(args, 'port', 0) ?? 8080;
+  const host = flag(args, 'host') ?? '127.0.0.1';
+  const log = (entry: Record<string, unknown>) => {
+    io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
+  };
+  const server = await startIngestServer({ config, host, port, log, sinks: { stdout: io.stdout } });
+
+  const lines = [`aisoc-k8s-audit ingest listening on ${server.url} (${server.service.writer.describe()})`];
+  if (config.sharedSecret === null) {
+    lines.push('K8S_AUDIT_SHARED_SECRET is unset: the webhook route answers 503 until it is set (or run with --dev).');
+  } else if (devNote !== undefined) {
+    lines.push(
+      `Dev mode: K8S_AUDIT_SHARED_SECRET is unset, so this server uses the secret ${devNote.created ? 'created' : 'kept'} in ${devNote.path} (mode 0600):`,
+      '',
+      `  ${devNote.secret}`,
+      '',
+      'Smoke test (expect 200 {"accepted":0,"rejected":0,"duplicates":0,"errors":[]}):',
+      '',
+      smokeTest(server.url, DEV_TENANT, devNote.secret),
+      '',
+    );
+  }
+  if (config.eventsSink.kind === 'sqlite') lines.push(`Stored events: aisoc-k8s-audit events --data-dir ${config.dataDir}`);
+  // With the stdout sink, stdout carries records only; the banner goes to stderr.
+  (config.eventsSink.kind === 'stdout' || config.alertsSink.kind === 'stdout' ? io.stderr : io.stdout).write(`${lines.join('\n')}\n`);
+
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    io.signal?.addEventListener('abort', stop, { once: true });
+  });
+  await server.close();
+  return 0;
+}

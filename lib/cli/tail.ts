@@ -1,0 +1,163 @@
+import { hostname } from 'node:os';
+import { loadTailConfig } from '../config/tail.js';
+import { defaultCursorPath } from '../tail/connector-config.js';
+import { summarisePoll } from '../tail/health.js';
+import { tailShipper } from '../tail/ship.js';
+import { FileTailer, type PollResult } from '../tail/tailer.js';
+import { flag, parseArgs, UsageError } from './args.js';
+import type { CommandIo } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit tail --path FILE [--cursor FILE] [--cluster NAME] [--interval SECONDS] [--once]
+
+Tails a kube-apiserver audit log (--audit-log-path) and delivers every complete line to the
+AiSOC ingest route as audit.k8s.io/v1 EventLists: the connector's file_tail mode.
+
+Each poll reads forward from a byte cursor, at most AISOC_TAIL_MAX_BYTES (default 8 MiB). A
+final line without a newline is still being written and waits for the next poll. The cursor
+moves only past lines the ingest accepted, and is written atomically, so a crash or restart
+repeats at most one poll's events (the ingest drops repeats as duplicates). A truncated file
+(copytruncate) is read again from the top; after a rename rotation the previous file is first
+read to its end under its backup name (audit-<timestamp>.log). Lines that are not audit events,
+and single lines longer than the per-poll cap, are counted, logged and passed over.
+
+Options:
+  --path FILE         the audit log (default: AISOC_TAIL_PATH)
+  --cursor FILE       the cursor file (default: AISOC_TAIL_CURSOR, else <path>.aisoc-cursor)
+  --cluster NAME      cluster name stamped on every event (default: CLUSTER_NAME, else the host name)
+  --interval SECONDS  seconds between polls, decimals allowed (default: AISOC_TAIL_INTERVAL_SECONDS
+                      or 300); a poll that stopped at the byte cap is followed at once by the next
+  --once              run one poll and exit: 0 when every complete line read was delivered (or
+                      passed over as invalid), 1 when some could not be delivered
+  --help              show this help
+
+Environment:
+  AISOC_INGEST_URL          required: the full route, https://<host>/v1/ingest/k8s-audit/<tenant_id>
+  K8S_AUDIT_SHARED_SECRET   required: sent as X-AiSOC-K8s-Token (never logged)
+  CLUSTER_NAME              cluster name when --cluster is not given
+  AISOC_TAIL_MAX_BYTES      bytes read per poll at most (default 8388608)
+  AISOC_TAIL_MAX_BODY_BYTES, AISOC_TAIL_GZIP, AISOC_TAIL_REQUEST_TIMEOUT_MS   request shaping
+
+Log lines go to stderr, one JSON object per line (one "poll" line per poll). SIGTERM or SIGINT
+finishes the current poll, saves the cursor and exits 0; a second signal exits at once (the
+cursor on disk is always a consistent one).
+`;
+
+/** Shortest pause between polls when asked for one; guards against a busy loop from --interval 0. */
+const MIN_INTERVAL_MS = 10;
+/** Retries of one poll may use the whole interval, but at least this long (an outage of the ingest). */
+const MIN_RETRY_BUDGET_MS = 30_000;
+
+/** Process hooks, injectable so tests can send signals without touching the real process. */
+export interface TailDeps {
+  signals?: Pick<NodeJS.Process, 'on' | 'off'>;
+  exit?: (code: number) => void;
+  now?: () => number;
+}
+
+function parseInterval(value: string | undefined, fallbackSeconds: number): number {
+  if (value === undefined) return fallbackSeconds * 1000;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--interval must be a number of seconds, got ${JSON.stringify(value)}`);
+  return Math.max(MIN_INTERVAL_MS, Math.round(Number(value) * 1000));
+}
+
+/** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */
+export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, ['path', 'cursor', 'cluster', 'interval'], ['once']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const config = loadTailConfig(io.env);
+  const path = flag(args, 'path') ?? config.path;
+  if (path === null || path === '') throw new UsageError('--path is required (or set AISOC_TAIL_PATH)');
+  const cursorPath = flag(args, 'cursor') ?? config.cursorPath ?? defaultCursorPath(path);
+  const intervalMs = parseInterval(flag(args, 'interval'), config.intervalSeconds);
+  const once = args.flags.has('once');
+  const now = deps.now ?? Date.now;
+
+  const log = (entry: Record<string, unknown>): void => {
+    io.stderr.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
+  };
+
+  let cluster = flag(args, 'cluster') ?? config.clusterName;
+  if (cluster === null || cluster === '') {
+    cluster = hostname();
+    log({ level: 'warn', msg: 'neither --cluster nor CLUSTER_NAME is set; using the host name as the cluster name', cluster });
+  }
+
+  const stop = { requested: false, wake: null as (() => void) | null };
+  let deadline = 0;
+  const retryBudgetMs = Math.max(MIN_RETRY_BUDGET_MS, intervalMs);
+  const { ship, isOversize } = tailShipper({
+    url: config.ingestUrl,
+    token: config.token,
+    clusterName: cluster,
+    maxBodyBytes: config.maxBodyBytes,
+    gzip: config.gzip,
+    requestTimeoutMs: config.requestTimeoutMs,
+    // Once a stop is asked for, no new retry starts: the poll ends and the cursor is saved.
+    remainingTimeMs: () => (stop.requested ? 0 : Math.max(0, deadline - now())),
+    log,
+  });
+  const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });
+
+  const signals = deps.signals ?? process;
+  const exit = deps.exit ?? ((code: number) => process.exit(code));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.requested) {
+      log({ level: 'warn', msg: 'second signal; exiting now (the saved cursor is consistent)', signal });
+      exit(130);
+      return;
+    }
+    stop.requested = true;
+    log({ msg: 'stopping after the current poll', signal });
+    stop.wake?.();
+  };
+  signals.on('SIGTERM', onSignal);
+  signals.on('SIGINT', onSignal);
+
+  const ingest = new URL(config.ingestUrl);
+  log({
+    msg: 'tail starting',
+    path,
+    cursor: cursorPath,
+    cluster,
+    interval_s: intervalMs / 1000,
+    max_bytes: config.maxBytes,
+    ingest: `${ingest.origin}${ingest.pathname}`,
+    once,
+  });
+
+  const pollOnce = async (): Promise<PollResult> => {
+    deadline = now() + retryBudgetMs;
+    const result = await tailer.poll();
+    log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summarisePoll(result), error: result.error });
+    return result;
+  };
+
+  try {
+    if (once) {
+      const result = await pollOnce();
+      return result.complete ? 0 : 1;
+    }
+    while (!stop.requested) {
+      const result = await pollOnce();
+      if (stop.requested) break;
+      if (result.more && result.error === null) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        stop.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      stop.wake = null;
+    }
+    log({ msg: 'tail stopped; cursor saved', cursor: cursorPath });
+    return 0;
+  } finally {
+    signals.off('SIGTERM', onSignal);
+    signals.off('SIGINT', onSignal);
+  }
+}

@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
+import { type ConnectionCheck, type ConnectionReport, testConnection } from '../tail/test-connection.js';
+import { flag, parseArgs, UsageError } from './args.js';
+import type { CommandIo } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit test-connection --config FILE [--json]
+
+Checks one Kubernetes Audit Logs connector instance, as "Test connection" in the AiSOC UI does.
+
+FILE is JSON or YAML with the connector's fields:
+  mode                   webhook | file_tail (required)
+  cluster_name           human-readable cluster identifier (required)
+  webhook_route          dedicated (default) | inbox (the legacy inbox-token path)
+  inbox_token            the legacy inbox token (required for webhook_route: inbox)
+  audit_log_path         file_tail: default /var/log/kubernetes/audit/audit.log
+  cursor_path            file_tail: default <audit_log_path>.aisoc-cursor
+  poll_interval_seconds  default 300
+  ingest_url             the full route https://<host>/v1/ingest/k8s-audit/<tenant_id>
+                         (default: AISOC_INGEST_URL)
+  shared_secret          the ingest's shared secret (default: K8S_AUDIT_SHARED_SECRET; prefer the
+                         variable over writing the secret into the file)
+  capabilities           PULL_AUDIT, PULL_ALERTS (the default; nothing else exists)
+
+webhook mode POSTs the seed's empty EventList to the dedicated route with the shared secret
+(or to /v1/inbox/<token> on the same host for the inbox route): 200 means the route is reachable
+and the secret is configured, 503 that the ingest has no K8S_AUDIT_SHARED_SECRET, 401 that the
+secrets differ. file_tail mode checks the audit log exists and is readable, the cursor directory
+is writable, and, when ingest_url and the secret are known, the dedicated route as above.
+
+Options:
+  --config FILE   the connector config (JSON or YAML)
+  --json          print the report as JSON
+  --help          show this help
+
+Exit status: 0 when every check passed (warnings allowed), 1 when one failed or the config is
+invalid, 2 for usage errors or a config file that cannot be read or parsed.
+`;
+
+function line(c: ConnectionCheck): string {
+  const tag = c.status === 'ok' ? 'ok  ' : c.status === 'warn' ? 'warn' : 'FAIL';
+  return `${tag}  ${c.check.padEnd(13)} ${c.message}\n`;
+}
+
+function print(io: CommandIo, report: ConnectionReport | (Omit<ConnectionReport, 'mode'> & { mode: null }), json: boolean): void {
+  if (json) {
+    io.stdout.write(`${JSON.stringify(report)}\n`);
+    return;
+  }
+  for (const c of report.checks) io.stdout.write(line(c));
+  io.stdout.write(report.ok ? 'connection ok\n' : 'connection failed\n');
+}
+
+/** `aisoc-k8s-audit test-connection`: the seed's "Test connection" from the command line. */
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, ['config'], ['json']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const file = flag(args, 'config');
+  if (file === undefined) throw new UsageError('--config FILE is required');
+  const json = args.flags.has('json');
+
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    io.stderr.write(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 2;
+  }
+  let value: unknown;
+  try {
+    // YAML 1.2 is a superset of JSON, but JSON.parse gives the better message for a .json file.
+    value = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    io.stderr.write(`cannot parse ${file}: ${(err as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+
+  let config: ReturnType<typeof parseConnectorConfig>;
+  try {
+    config = parseConnectorConfig(value, { env: io.env });
+  } catch (err) {
+    if (!(err instanceof ConnectorConfigError)) throw err;
+    const checks: ConnectionCheck[] = err.problems.map((message) => ({ check: 'config', status: 'fail', message }));
+    print(io, { ok: false, mode: null, checks }, json);
+    return 1;
+  }
+  const report = await testConnection(config);
+  print(io, report, json);
+  return report.ok ? 0 : 1;
+}

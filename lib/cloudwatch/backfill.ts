@@ -1,0 +1,159 @@
+import type { FilterLogEventsCommandInput, FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
+import { clusterFromLogGroup, isAuditStream } from './eks.js';
+import { checkAuditLine } from './lines.js';
+import { emptyCounts, type ForwardCounts, type ForwardDeps, type ForwardFailureSample, type ForwardSettings } from './report.js';
+import { LineWindow } from './window.js';
+
+/**
+ * FilterLogEvents is limited to 5 transactions per second per account and region (CloudWatch Logs
+ * quotas); 4 leaves room for a forwarder or console in the same account.
+ */
+export const DEFAULT_BACKFILL_REQUESTS_PER_SECOND = 4;
+/** FilterLogEvents returns at most 10,000 events per call (API reference, `limit`). */
+export const MAX_FILTER_PAGE_SIZE = 10_000;
+
+/** The one call the backfill makes; a CloudWatchLogsClient wrapped by the caller (or a mock). */
+export type FilterLogEvents = (input: FilterLogEventsCommandInput) => Promise<FilterLogEventsCommandOutput>;
+
+/** Where the backfill is, after each page. */
+export interface BackfillProgress {
+  requests: number;
+  pages: number;
+  read: number;
+  forwarded: number;
+  failed: number;
+  /** Timestamp (epoch ms) of the last log event read. */
+  lastTimestamp: number | null;
+}
+
+/** What to backfill and how. */
+export interface BackfillOptions {
+  logGroup: string;
+  /** Inclusive bounds, epoch ms (FilterLogEvents startTime/endTime). */
+  startMs: number;
+  endMs: number;
+  /** Streams to read (server-side logStreamNamePrefix); default: the audit stream prefix of `settings`. */
+  streamPrefix?: string;
+  pageSize?: number;
+  requestsPerSecond?: number;
+  filterLogEvents: FilterLogEvents;
+  settings: ForwardSettings;
+  deps: ForwardDeps;
+  progress?: (p: BackfillProgress) => void;
+  /** Clock and sleep of the rate limiter, injectable for tests. */
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The outcome of a backfill. */
+export interface BackfillReport extends ForwardCounts {
+  requests: number;
+  pages: number;
+  cluster: string | null;
+  /** Earliest timestamp of an event not delivered: rerun from here (the ingest dedups the overlap). */
+  resumeFromMs: number | null;
+  samples: ForwardFailureSample[];
+}
+
+/** Spaces calls at least `1000 / rps` ms apart, so no one-second window holds more than `rps`. */
+function rateLimiter(rps: number, now: () => number, sleep: (ms: number) => Promise<void>): () => Promise<void> {
+  const gap = 1000 / rps;
+  let last = Number.NEGATIVE_INFINITY;
+  return async () => {
+    const wait = last + gap - now();
+    if (wait > 0) await sleep(wait);
+    last = now();
+  };
+}
+
+/**
+ * Replays a time range of an EKS log group into the ingest: FilterLogEvents page by page,
+ * following `nextToken` to the end with the query unchanged. Restarting a query at the last
+ * timestamp + 1 instead (falcosecurity/plugins#893) loses every event sharing that millisecond;
+ * the token continues exactly where the page ended.
+ */
+export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillReport> {
+  const { settings, deps } = opts;
+  const prefix = opts.streamPrefix ?? settings.streamPrefix;
+  const cluster = settings.clusterName ?? clusterFromLogGroup(opts.logGroup);
+  const report: BackfillReport = { ...emptyCounts(), requests: 0, pages: 0, cluster, resumeFromMs: null, samples: [] };
+  const window = new LineWindow(settings, deps, report);
+  await window.useCluster(cluster, prefix);
+  const throttle = rateLimiter(
+    opts.requestsPerSecond ?? DEFAULT_BACKFILL_REQUESTS_PER_SECOND,
+    opts.now ?? Date.now,
+    opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+  );
+  const pageSize = Math.min(MAX_FILTER_PAGE_SIZE, Math.max(1, opts.pageSize ?? MAX_FILTER_PAGE_SIZE));
+  let nextToken: string | undefined;
+  let lastTimestamp: number | null = null;
+  do {
+    await throttle();
+    const input: FilterLogEventsCommandInput = {
+      logGroupName: opts.logGroup,
+      startTime: opts.startMs,
+      endTime: opts.endMs,
+      limit: pageSize,
+    };
+    if (prefix !== '') input.logStreamNamePrefix = prefix;
+    if (nextToken !== undefined) input.nextToken = nextToken;
+    report.requests++;
+    const page = await opts.filterLogEvents(input);
+    report.pages++;
+    for (const e of page.events ?? []) {
+      const message = e.message ?? '';
+      const timestamp = e.timestamp ?? 0;
+      report.received++;
+      lastTimestamp = timestamp;
+      if (!isAuditStream(e.logStreamName ?? '', prefix)) {
+        report.skippedEvents++;
+        continue;
+      }
+      const verdict = checkAuditLine(message);
+      if (verdict.kind === 'event') {
+        await window.add(message, timestamp);
+        continue;
+      }
+      const where = { logGroup: opts.logGroup, logStream: e.logStreamName, eventId: e.eventId, timestamp, length: message.length };
+      if (verdict.kind === 'truncated') {
+        report.truncated++;
+        deps.log({
+          level: 'warn',
+          msg: 'audit line truncated by EKS ([Truncated...]): not forwardable',
+          auditID: verdict.auditID ?? null,
+          ...where,
+        });
+      } else {
+        report.invalid++;
+        deps.log({
+          level: 'warn',
+          msg: 'log line is not a valid audit event',
+          reason: verdict.reason,
+          auditID: verdict.auditID ?? null,
+          ...where,
+        });
+      }
+    }
+    nextToken = page.nextToken ?? undefined;
+    opts.progress?.({
+      requests: report.requests,
+      pages: report.pages,
+      read: report.received,
+      forwarded: report.forwarded,
+      failed: report.failed,
+      lastTimestamp,
+    });
+  } while (nextToken !== undefined);
+  await window.flush();
+  const failed = window.failedOrigins();
+  for (const ts of failed) if (report.resumeFromMs === null || ts < report.resumeFromMs) report.resumeFromMs = ts;
+  opts.progress?.({
+    requests: report.requests,
+    pages: report.pages,
+    read: report.received,
+    forwarded: report.forwarded,
+    failed: report.failed,
+    lastTimestamp,
+  });
+  return report;
+}

@@ -1,0 +1,141 @@
+import { openLogsData, readForwarderEvent } from './decode.js';
+import { clusterFromLogGroup, isAuditStream } from './eks.js';
+import type { PayloadView } from './envelope.js';
+import { checkAuditLine } from './lines.js';
+import { emptyCounts, type ForwardDeps, type ForwardReport, type ForwardSettings, MAX_SAMPLES } from './report.js';
+import type { EncodedPayload, LogEvent } from './types.js';
+import { LineWindow } from './window.js';
+
+async function forwardPayload(payload: PayloadView, origin: number, window: LineWindow, ctx: RunContext): Promise<void> {
+  const { report: r, settings: s, deps } = ctx;
+  if (payload.messageType === 'CONTROL_MESSAGE') {
+    // CloudWatch Logs checks a new destination with these; they carry no log data.
+    r.controlMessages++;
+    deps.log({ level: 'info', msg: 'control message skipped', logGroup: payload.logGroup });
+    return;
+  }
+  if (payload.messageType !== 'DATA_MESSAGE') {
+    r.undecodable++;
+    window.markFailed(origin);
+    deps.log({ level: 'error', msg: 'unknown subscription messageType', messageType: payload.messageType, logGroup: payload.logGroup });
+    return;
+  }
+  const count = payload.count;
+  r.received += count;
+  if (!isAuditStream(payload.logStream, s.streamPrefix)) {
+    r.skippedStreams++;
+    r.skippedEvents += count;
+    deps.log({
+      level: 'info',
+      msg: 'stream skipped: not an apiserver audit stream',
+      logGroup: payload.logGroup,
+      logStream: payload.logStream,
+      events: count,
+      streamPrefix: s.streamPrefix,
+    });
+    return;
+  }
+  const cluster = s.clusterName ?? clusterFromLogGroup(payload.logGroup);
+  if (cluster === null) {
+    deps.log({
+      level: 'warn',
+      msg: 'no cluster name: log group is not /aws/eks/<cluster>/cluster and CLUSTER_NAME is not set',
+      logGroup: payload.logGroup,
+    });
+  }
+  await window.useCluster(cluster, payload.logStream);
+  for (let i = 0; i < count; i++) {
+    let e: LogEvent;
+    try {
+      e = payload.event(i);
+    } catch (err) {
+      r.invalid++;
+      deps.log({
+        level: 'warn',
+        msg: 'log event is not readable',
+        reason: (err as Error).message,
+        logGroup: payload.logGroup,
+        logStream: payload.logStream,
+        index: i,
+      });
+      continue;
+    }
+    const verdict = checkAuditLine(e.message);
+    if (verdict.kind === 'event') {
+      await window.add(e.message, origin);
+      continue;
+    }
+    const where = {
+      logGroup: payload.logGroup,
+      logStream: payload.logStream,
+      eventId: e.id,
+      timestamp: e.timestamp,
+      length: e.message.length,
+    };
+    if (verdict.kind === 'truncated') {
+      r.truncated++;
+      deps.log({
+        level: 'warn',
+        msg: 'audit line truncated by EKS ([Truncated...]): not forwardable, lower the audit policy level for this resource',
+        auditID: verdict.auditID ?? null,
+        ...where,
+      });
+    } else {
+      r.invalid++;
+      deps.log({
+        level: 'warn',
+        msg: 'log line is not a valid audit event',
+        reason: verdict.reason,
+        auditID: verdict.auditID ?? null,
+        ...where,
+      });
+    }
+  }
+}
+
+interface RunContext {
+  report: ForwardReport;
+  settings: ForwardSettings;
+  deps: ForwardDeps;
+}
+
+/**
+ * The forwarder core: reads a CloudWatch Logs subscription event or a Kinesis batch of them,
+ * payload by payload, and ships every audit line through `lib/ship`. Returns what happened to
+ * every line; never throws for data problems (see `hasFailures` / `ForwardError`).
+ */
+export async function forwardSubscriptionEvent(event: unknown, settings: ForwardSettings, deps: ForwardDeps): Promise<ForwardReport> {
+  const shape = readForwarderEvent(event);
+  const report: ForwardReport = { ...emptyCounts(), kind: shape.kind, failedRecords: [], samples: [] };
+  const ctx: RunContext = { report, settings, deps };
+  const window = new LineWindow(settings, deps, report);
+  for (const [origin, encoded] of shape.payloads.entries()) {
+    const payload = decodeOne(encoded, origin, window, ctx);
+    if (payload === null) continue;
+    report.payloads++;
+    await forwardPayload(payload, origin, window, ctx);
+  }
+  await window.flush();
+  const failed = window.failedOrigins();
+  report.failedRecords = shape.payloads
+    .filter((p, i) => failed.has(i) && p.sequenceNumber !== undefined)
+    .map((p) => p.sequenceNumber as string);
+  return report;
+}
+
+function decodeOne(encoded: EncodedPayload, origin: number, window: LineWindow, ctx: RunContext): PayloadView | null {
+  try {
+    return openLogsData(encoded.data);
+  } catch (err) {
+    ctx.report.undecodable++;
+    window.markFailed(origin);
+    if (ctx.report.samples.length < MAX_SAMPLES) ctx.report.samples.push({ reason: (err as Error).message, retryable: false });
+    ctx.deps.log({
+      level: 'error',
+      msg: 'subscription payload cannot be decoded; the invocation will fail so the event is kept',
+      error: (err as Error).message,
+      sequenceNumber: encoded.sequenceNumber ?? null,
+    });
+    return null;
+  }
+}

@@ -1,0 +1,156 @@
+import { DEFAULT_AUDIT_STREAM_PREFIX } from '../cloudwatch/eks.js';
+import type { ForwardSettings } from '../cloudwatch/report.js';
+import { METRICS_NAMESPACE } from '../metrics/index.js';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_EVENTS_PER_BATCH,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SAFETY_MARGIN_MS,
+} from '../ship/index.js';
+import { ConfigError, type Env, EnvReader } from './env.js';
+
+/**
+ * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB
+ * forwarder holds only a few bodies at once.
+ */
+export const DEFAULT_FORWARDER_CONCURRENCY = 2;
+/** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
+const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
+
+// The ingest route's tenant id pattern (DESIGN.md, ingest contract), as the last path segments.
+const TENANT_ROUTE = /\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+// Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** The forwarder's configuration (also used by `backfill` and `redrive`), validated once at init. */
+export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
+  /** The shared secret from K8S_AUDIT_SHARED_SECRET; null when it comes from Secrets Manager. */
+  readonly token: string | null;
+  /** K8S_AUDIT_SHARED_SECRET_ARN: read once with `resolveForwarderToken`. */
+  readonly tokenSecretArn: string | null;
+  /** Answer a Kinesis batch with batchItemFailures instead of throwing (needs ReportBatchItemFailures on the mapping). */
+  readonly kinesisBatchItemFailures: boolean;
+  readonly metricsNamespace: string;
+}
+
+/** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
+export function loadForwarderConfig(env: Env): ForwarderConfig {
+  const r = new EnvReader(env);
+  const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
+  if (ingestUrl !== '' && !TENANT_ROUTE.test(new URL(ingestUrl).pathname)) {
+    r.problems.push('AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>');
+  }
+  const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
+  const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
+  if (token === null && tokenSecretArn === null) {
+    r.problems.push('K8S_AUDIT_SHARED_SECRET or K8S_AUDIT_SHARED_SECRET_ARN is required (the ingest shared secret)');
+  } else if (token !== null && tokenSecretArn !== null) {
+    r.problems.push('set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN');
+  } else if (tokenSecretArn !== null && !tokenSecretArn.startsWith('arn:')) {
+    r.problems.push('K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)');
+  }
+  const clusterName = r.string('CLUSTER_NAME') ?? null;
+  if (clusterName !== null && !HEADER_SAFE.test(clusterName)) {
+    r.problems.push('CLUSTER_NAME must be printable ASCII (it is sent as the X-AiSOC-Cluster-Name header)');
+  }
+  const config: ForwarderConfig = {
+    ingestUrl,
+    token,
+    tokenSecretArn,
+    clusterName,
+    streamPrefix: r.string('AUDIT_LOG_STREAM_PREFIX') ?? DEFAULT_AUDIT_STREAM_PREFIX,
+    maxEventsPerBatch: r.int('FORWARDER_MAX_BATCH_EVENTS', DEFAULT_MAX_EVENTS_PER_BATCH, 1, 100_000),
+    maxBodyBytes: r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, MAX_BODY_BYTES_LIMIT),
+    gzip: r.bool('FORWARDER_GZIP', false),
+    requestTimeoutMs: r.int('FORWARDER_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 900_000),
+    safetyMarginMs: r.int('FORWARDER_SAFETY_MARGIN_MS', DEFAULT_SAFETY_MARGIN_MS, 0, 900_000),
+    maxAttempts: r.int('FORWARDER_MAX_ATTEMPTS', DEFAULT_MAX_ATTEMPTS, 1, 100),
+    concurrency: r.int('FORWARDER_CONCURRENCY', DEFAULT_FORWARDER_CONCURRENCY, 1, 16),
+    kinesisBatchItemFailures: r.bool('FORWARDER_KINESIS_BATCH_ITEM_FAILURES', false),
+    metricsNamespace: r.string('POWERTOOLS_METRICS_NAMESPACE') ?? METRICS_NAMESPACE,
+  };
+  r.done();
+  return Object.freeze(config);
+}
+
+/** Reads a secret's value; injected so tests need no AWS. */
+export type ForwarderSecretReader = (arn: string) => Promise<string>;
+
+/** Reads a Secrets Manager secret with the AWS SDK (imported only when a secret ARN is configured). */
+export const readForwarderSecret: ForwarderSecretReader = async (arn) => {
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({});
+  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  if (out.SecretString !== undefined) return out.SecretString;
+  if (out.SecretBinary !== undefined) return Buffer.from(out.SecretBinary).toString('utf8');
+  throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} has no value`]);
+};
+
+/**
+ * The secret as stored: a plain string, or a JSON object holding it under
+ * `K8S_AUDIT_SHARED_SECRET`, `token` or `secret` (or its only key), as the Secrets Manager
+ * console's key/value editor stores it.
+ */
+export function forwarderSecretValue(stored: string, arn: string): string {
+  const trimmed = stored.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const obj = JSON.parse(trimmed) as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      const key =
+        ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
+      const value = key === undefined ? undefined : obj[key];
+      if (typeof value === 'string' && value.trim() !== '') return value.trim();
+    } catch {
+      // Not JSON after all: the whole string is the secret.
+      return trimmed;
+    }
+    throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is a JSON object without a K8S_AUDIT_SHARED_SECRET key`]);
+  }
+  if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
+  return trimmed;
+}
+
+/** The shared secret: from the environment, or read from Secrets Manager once (call at init and keep it). */
+export async function resolveForwarderToken(config: ForwarderConfig, read: ForwarderSecretReader = readForwarderSecret): Promise<string> {
+  if (config.token !== null) return config.token;
+  const arn = config.tokenSecretArn as string;
+  return forwarderSecretValue(await read(arn), arn);
+}
+
+/** The settings of the forwarder core, with the token resolved. */
+export function forwardSettings(config: ForwarderConfig, token: string): ForwardSettings {
+  return { ...config, token };
+}
+
+/** Config, token and settings in one step, for the commands (backfill, redrive) that run like the forwarder. */
+export async function loadForwarderSettings(env: Env, read: ForwarderSecretReader = readForwarderSecret): Promise<ForwardSettings> {
+  const config = loadForwarderConfig(env);
+  return forwardSettings(config, await resolveForwarderToken(config, read));
+}
+
+/** What `awsClientOptions` gives an AWS SDK client. */
+export interface AwsClientOptions {
+  region?: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  maxAttempts: number;
+}
+
+/**
+ * AWS client options from a command's environment: the region, static credentials when the
+ * environment holds them (else the SDK's default chain), and an endpoint such as a local moto's
+ * (AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, the SDK's own variables).
+ */
+export function awsClientOptions(env: Env, service: 'CLOUDWATCH_LOGS' | 'SQS'): AwsClientOptions {
+  // The SDK's standard retry mode backs off on ThrottlingException; more attempts ride out a busy account.
+  const opts: AwsClientOptions = { maxAttempts: 8 };
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (region) opts.region = region;
+  const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+  if (endpoint) opts.endpoint = endpoint;
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = env;
+  if (accessKeyId && secretAccessKey) opts.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
+  return opts;
+}

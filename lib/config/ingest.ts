@@ -1,0 +1,192 @@
+import { type Env, EnvReader } from './env.js';
+
+/** Default cap on a request body, before and after gzip inflation: the seed's documented 16 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * Default cap on items per batch. The apiserver sends at most --audit-webhook-batch-max-size
+ * events per batch (default 400, k8s.io/apiserver plugin/pkg/audit/webhook); 5000 leaves room for
+ * operators who raise it and for the shipper, while still bounding the work of one request.
+ */
+export const DEFAULT_MAX_BATCH_SIZE = 5000;
+/**
+ * AWS Lambda refuses a synchronous invocation whose payload (the whole API Gateway event JSON,
+ * body included) exceeds 6,291,456 bytes (Lambda quotas, "Invocation payload"); API Gateway's own
+ * cap is 10 MB. A body over this never reaches the function, so in Lambda it is the real limit.
+ */
+export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
+/** Default tries per sink call (the first plus retries of what failed) before answering 503. */
+export const DEFAULT_SINK_MAX_ATTEMPTS = 3;
+/** Where the embedded SQLite store and the dev secret live. */
+export const DEFAULT_DATA_DIR = '.data';
+
+/** Where records go. `none` is allowed for the alerts sink only. */
+export type SinkSpec =
+  | { kind: 'sqlite' }
+  | { kind: 'stdout' }
+  | { kind: 'none' }
+  | { kind: 'kinesis'; stream: string }
+  | { kind: 'firehose'; stream: string }
+  | { kind: 'sqs'; queueUrl: string }
+  | { kind: 'eventbridge'; bus: string };
+
+/** Where inbox tokens are kept: SQLite in the data dir locally, DynamoDB on AWS. */
+export type InboxStoreSpec = { kind: 'sqlite'; dataDir: string } | { kind: 'dynamodb'; table: string } | { kind: 'none' };
+
+/** The ingest endpoint's configuration, validated once at start. */
+export interface IngestConfig {
+  /** `lambda` applies the platform's limits and refuses non-durable sinks. */
+  readonly runtime: 'lambda' | 'local';
+  /** K8S_AUDIT_SHARED_SECRET; `null` keeps the webhook route off (503). */
+  readonly sharedSecret: string | null;
+  /** K8S_AUDIT_SHARED_SECRET_PREVIOUS, also accepted while the apiservers are moved to the new one. */
+  readonly previousSharedSecret: string | null;
+  /** Cap on the body after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
+  readonly maxBodyBytes: number;
+  /** Cap on the body as received: `maxBodyBytes`, or less where the platform refuses more. */
+  readonly maxWireBytes: number;
+  /** What sets `maxWireBytes`, as a 413 names it. */
+  readonly wireLimitName: string;
+  /** K8S_AUDIT_MAX_BATCH_SIZE. */
+  readonly maxBatchSize: number;
+  readonly eventsSink: SinkSpec;
+  readonly alertsSink: SinkSpec;
+  readonly dataDir: string;
+  readonly inbox: InboxStoreSpec;
+  /** Tries per sink call before the request answers 503. */
+  readonly sinkMaxAttempts: number;
+}
+
+/** Options the entry point knows better than the environment. */
+export interface LoadIngestOptions {
+  /** Forces the runtime; by default Lambda is detected from AWS_LAMBDA_FUNCTION_NAME. */
+  runtime?: 'lambda' | 'local';
+}
+
+const EVENTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose'] as const;
+const ALERTS_KINDS = ['sqlite', 'stdout', 'none', 'kinesis', 'firehose', 'sqs', 'eventbridge'] as const;
+
+/** Parses a sink spec (`sqlite`, `stdout`, `none`, `kinesis:<stream>`, ...); returns an error text on failure. */
+export function parseSinkSpec(value: string, allowed: readonly string[]): SinkSpec | string {
+  const colon = value.indexOf(':');
+  const kind = (colon === -1 ? value : value.slice(0, colon)).trim().toLowerCase();
+  const arg = colon === -1 ? '' : value.slice(colon + 1).trim();
+  if (!allowed.includes(kind)) return `must be one of ${allowed.map(sinkExample).join(', ')}, got ${JSON.stringify(value)}`;
+  const needsArg = kind === 'kinesis' || kind === 'firehose' || kind === 'sqs' || kind === 'eventbridge';
+  if (needsArg && arg === '') return `${kind} needs a target: ${sinkExample(kind)}`;
+  if (!needsArg && arg !== '') return `${kind} takes no target, got ${JSON.stringify(value)}`;
+  switch (kind) {
+    case 'kinesis':
+    case 'firehose':
+      return { kind, stream: arg };
+    case 'sqs':
+      if (!/^https?:\/\//.test(arg))
+        return `sqs needs a queue URL (sqs:https://sqs.<region>.amazonaws.com/<account>/<queue>), got ${JSON.stringify(arg)}`;
+      return { kind, queueUrl: arg };
+    case 'eventbridge':
+      return { kind, bus: arg };
+    default:
+      return { kind: kind as 'sqlite' | 'stdout' | 'none' };
+  }
+}
+
+function sinkExample(kind: string): string {
+  switch (kind) {
+    case 'kinesis':
+      return 'kinesis:<stream>';
+    case 'firehose':
+      return 'firehose:<delivery-stream>';
+    case 'sqs':
+      return 'sqs:<queue-url>';
+    case 'eventbridge':
+      return 'eventbridge:<bus>';
+    default:
+      return kind;
+  }
+}
+
+/** A secret as set in the environment; surrounding whitespace (a newline from a file) is not part of it. */
+function secret(r: EnvReader, name: string): string | null {
+  const v = r.string(name)?.trim();
+  return v === undefined || v === '' ? null : v;
+}
+
+/**
+ * Reads the ingest endpoint's configuration (EVENTS_SINK default `sqlite`, AISOC_DATA_DIR default
+ * `.data`, K8S_AUDIT_SHARED_SECRET, ...). Throws one `ConfigError` naming every bad variable.
+ */
+export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): IngestConfig {
+  const r = new EnvReader(env);
+  const runtime = opts.runtime ?? (r.string('AWS_LAMBDA_FUNCTION_NAME') !== undefined ? 'lambda' : 'local');
+  const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
+  const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_MAX_BATCH_SIZE, 1, 1_000_000);
+  const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
+  const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
+
+  const eventsRaw = r.string('EVENTS_SINK');
+  let eventsSink: SinkSpec = { kind: 'sqlite' };
+  if (eventsRaw === undefined) {
+    if (runtime === 'lambda') {
+      r.problems.push(
+        'EVENTS_SINK is required in AWS Lambda: the embedded SQLite file would be lost with the execution environment; set kinesis:<stream> or firehose:<delivery-stream> (or stdout for sam local)',
+      );
+    }
+  } else {
+    const parsed = parseSinkSpec(eventsRaw, EVENTS_KINDS);
+    if (typeof parsed === 'string') r.problems.push(`EVENTS_SINK ${parsed}`);
+    else eventsSink = parsed;
+    if (runtime === 'lambda' && eventsSink.kind === 'sqlite') {
+      r.problems.push(
+        'EVENTS_SINK=sqlite is not durable in AWS Lambda (the file is lost with the execution environment); use kinesis:<stream> or firehose:<delivery-stream>',
+      );
+    }
+  }
+
+  const alertsRaw = r.string('ALERTS_SINK');
+  // High-severity records also go to the alerts sink (the seed's PULL_ALERTS). By default that is
+  // the alerts table of the same SQLite file; with a cloud events sink there is no local file, and
+  // alerts stay findable in the events stream by `severity`.
+  let alertsSink: SinkSpec = eventsSink.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'none' };
+  if (alertsRaw !== undefined) {
+    const parsed = parseSinkSpec(alertsRaw, ALERTS_KINDS);
+    if (typeof parsed === 'string') r.problems.push(`ALERTS_SINK ${parsed}`);
+    else alertsSink = parsed;
+    if (runtime === 'lambda' && alertsSink.kind === 'sqlite') {
+      r.problems.push(
+        'ALERTS_SINK=sqlite is not durable in AWS Lambda; use sqs:<queue-url>, eventbridge:<bus>, kinesis:<stream>, firehose:<delivery-stream> or none',
+      );
+    }
+  }
+
+  const table = r.string('INBOX_TABLE');
+  const inbox: InboxStoreSpec =
+    table !== undefined ? { kind: 'dynamodb', table } : runtime === 'lambda' ? { kind: 'none' } : { kind: 'sqlite', dataDir };
+
+  const sharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET');
+  const previousSharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
+  r.done();
+
+  const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
+  return Object.freeze({
+    runtime,
+    sharedSecret,
+    previousSharedSecret,
+    maxBodyBytes,
+    maxWireBytes: lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes,
+    wireLimitName: lambdaCapped
+      ? `the AWS Lambda synchronous invocation payload limit (${LAMBDA_MAX_PAYLOAD_BYTES} bytes for the whole request event; API Gateway refuses larger requests before the function runs)`
+      : 'K8S_AUDIT_MAX_BODY_BYTES',
+    maxBatchSize,
+    eventsSink,
+    alertsSink,
+    dataDir,
+    inbox,
+    sinkMaxAttempts,
+  });
+}
+
+/** Reads only where inbox tokens are kept (for `aisoc-k8s-audit inbox`): INBOX_TABLE, else SQLite in AISOC_DATA_DIR. */
+export function loadInboxStoreSpec(env: Env): InboxStoreSpec {
+  const r = new EnvReader(env);
+  const table = r.string('INBOX_TABLE');
+  return table !== undefined ? { kind: 'dynamodb', table } : { kind: 'sqlite', dataDir: r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR };
+}

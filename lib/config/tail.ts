@@ -1,0 +1,62 @@
+import { type Env, EnvReader } from './env.js';
+
+/** The seed: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
+export const DEFAULT_TAIL_MAX_BYTES = 8 * 1024 * 1024;
+/** Below this a poll cannot hold even one ordinary audit line (Metadata-level events are ~1-3 KB). */
+export const MIN_TAIL_MAX_BYTES = 1024;
+/** Memory is the point of the cap; 256 MiB is already more than a connector pod should hold. */
+export const MAX_TAIL_MAX_BYTES = 256 * 1024 * 1024;
+/** The seed: "Default poll interval: 300 seconds (overrideable per instance)". */
+export const DEFAULT_TAIL_INTERVAL_SECONDS = 300;
+/**
+ * 3 MiB of JSON per request body, the shipper's default: it stays under Lambda's 6 MB invocation
+ * payload limit behind API Gateway even after JSON escaping (see lib/ship).
+ */
+export const DEFAULT_TAIL_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Per request; an ingest that answers at all answers in well under a second. */
+export const DEFAULT_TAIL_REQUEST_TIMEOUT_MS = 10_000;
+
+/** The `tail` command's environment, validated once at start. Flags override path, cursor, cluster and interval. */
+export interface TailConfig {
+  /** AISOC_INGEST_URL: the full tenant route, `https://<host>/v1/ingest/k8s-audit/<tenant_id>`. */
+  readonly ingestUrl: string;
+  /** K8S_AUDIT_SHARED_SECRET, sent as X-AiSOC-K8s-Token. Never logged. */
+  readonly token: string;
+  /** CLUSTER_NAME, stamped on every event by the ingest. */
+  readonly clusterName: string | null;
+  /** AISOC_TAIL_PATH, the audit log (the `--path` flag wins). */
+  readonly path: string | null;
+  /** AISOC_TAIL_CURSOR, the cursor file (the `--cursor` flag wins). */
+  readonly cursorPath: string | null;
+  /** AISOC_TAIL_MAX_BYTES. */
+  readonly maxBytes: number;
+  /** AISOC_TAIL_INTERVAL_SECONDS (the `--interval` flag wins). */
+  readonly intervalSeconds: number;
+  /** AISOC_TAIL_MAX_BODY_BYTES: byte cap of one EventList body. */
+  readonly maxBodyBytes: number;
+  /** AISOC_TAIL_GZIP: send bodies gzip-encoded. */
+  readonly gzip: boolean;
+  /** AISOC_TAIL_REQUEST_TIMEOUT_MS: per request. */
+  readonly requestTimeoutMs: number;
+}
+
+/** Reads the file tailer's environment; throws one `ConfigError` naming every bad variable. */
+export function loadTailConfig(env: Env): TailConfig {
+  const r = new EnvReader(env);
+  const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
+  const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the shared secret the ingest service checks in X-AiSOC-K8s-Token');
+  const config: TailConfig = {
+    ingestUrl,
+    token,
+    clusterName: r.string('CLUSTER_NAME') ?? null,
+    path: r.string('AISOC_TAIL_PATH') ?? null,
+    cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
+    maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
+    intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, 86_400),
+    maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_TAIL_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+    gzip: r.bool('AISOC_TAIL_GZIP', false),
+    requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_TAIL_REQUEST_TIMEOUT_MS, 100, 300_000),
+  };
+  r.done();
+  return Object.freeze(config);
+}

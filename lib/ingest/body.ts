@@ -1,0 +1,42 @@
+import { promisify } from 'node:util';
+import { gunzip, inflate } from 'node:zlib';
+import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js';
+
+const gunzipAsync = promisify(gunzip);
+const inflateAsync = promisify(inflate);
+
+/**
+ * Undoes `Content-Encoding` (identity, gzip, deflate) with a hard cap on the output: zlib's
+ * `maxOutputLength` stops inflating at the cap, so a gzip bomb costs no more memory than the cap.
+ * Throws 413 over the cap, 400 for a truncated or corrupt stream, 415 for another coding.
+ */
+export async function decodeContent(body: Buffer, contentEncoding: string | undefined, maxBytes: number): Promise<Buffer> {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0) return body;
+  if (codings.length > 1)
+    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity or gzip`);
+  const coding = codings[0];
+  const inflater = coding === 'gzip' || coding === 'x-gzip' ? gunzipAsync : coding === 'deflate' ? inflateAsync : null;
+  if (inflater === null)
+    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(coding)} is not supported; send identity or gzip`);
+  try {
+    return await inflater(body, { maxOutputLength: maxBytes });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PayloadTooLargeError(
+        `request body inflates to more than ${maxBytes} bytes (K8S_AUDIT_MAX_BODY_BYTES); lower the apiserver's --audit-webhook-batch-max-size or raise K8S_AUDIT_MAX_BODY_BYTES`,
+      );
+    }
+    throw new BadRequestError(`request body is not valid ${coding} data (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** Whether a Content-Type names JSON (`application/json`, `application/*+json`); a missing one is accepted. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType.trim() === '') return true;
+  const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'));
+}

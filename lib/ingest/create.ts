@@ -1,0 +1,54 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
+import { createRecordWriter, type SinkOptions } from '../sinks/index.js';
+import type { RecordWriter } from '../sinks/writer.js';
+import type { InboxStore } from './inbox.js';
+import { IngestService, type LogEntry } from './service.js';
+
+/** Everything `createIngestService` can take instead of building it from the config. */
+export interface CreateIngestOptions {
+  log?: (entry: LogEntry) => void;
+  /** Replaces the sinks the config names (tests, benchmarks). */
+  writer?: RecordWriter;
+  /** Replaces the inbox store the config names. */
+  inbox?: InboxStore | null;
+  /** Passed to the sinks: stdout stream, preconfigured AWS clients. */
+  sinks?: Omit<SinkOptions, 'dataDir' | 'maxAttempts'>;
+  dynamodb?: DynamoDBClient;
+  now?: () => number;
+}
+
+/** Opens the inbox store a config names: SQLite in the data dir, DynamoDB, or none. */
+export async function openInboxStore(spec: InboxStoreSpec, dynamodb?: DynamoDBClient): Promise<InboxStore | null> {
+  switch (spec.kind) {
+    case 'sqlite': {
+      const { SqliteInboxStore } = await import('./inbox-sqlite.js');
+      return new SqliteInboxStore(spec.dataDir);
+    }
+    case 'dynamodb': {
+      const { DynamoInboxStore } = await import('./inbox-dynamodb.js');
+      return new DynamoInboxStore({ table: spec.table, ...(dynamodb ? { client: dynamodb } : {}) });
+    }
+    case 'none':
+      return null;
+  }
+}
+
+/** Builds the ingest core from a validated config: sinks and inbox store, each imported only when configured. */
+export async function createIngestService(config: IngestConfig, opts: CreateIngestOptions = {}): Promise<IngestService> {
+  const writer =
+    opts.writer ??
+    (await createRecordWriter(config.eventsSink, config.alertsSink, {
+      dataDir: config.dataDir,
+      maxAttempts: config.sinkMaxAttempts,
+      ...opts.sinks,
+    }));
+  const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);
+  return new IngestService({
+    config,
+    writer,
+    inbox,
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+}

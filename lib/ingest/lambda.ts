@@ -1,0 +1,91 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { errorResponse, type IngestResponse } from './errors.js';
+import type { IngestRequest } from './request.js';
+import type { IngestService, LogEntry } from './service.js';
+
+/** An API Gateway proxy event: REST API (payload 1.0) or HTTP API (payload 2.0). */
+export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+
+function isV2(event: ApiGatewayEvent): event is APIGatewayProxyEventV2 {
+  return (event as APIGatewayProxyEventV2).version === '2.0' && 'rawPath' in event;
+}
+
+/** Drops a `/<stage>` prefix: HTTP API puts a named stage into `rawPath`. */
+function stripStage(path: string, stage: string | undefined): string {
+  if (stage === undefined || stage === '' || stage === '$default') return path;
+  const prefix = `/${stage}`;
+  return path === prefix ? '/' : path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
+}
+
+/**
+ * The route's path from the route template and its parameters, when API Gateway matched one: that
+ * holds behind a custom domain with a base path too, where the raw path has an extra prefix.
+ */
+function routedPath(template: string | undefined, params: Record<string, string | undefined> | null | undefined): string | undefined {
+  if (template === undefined || params === undefined || params === null) return undefined;
+  const path = template.replace(/^[A-Z]+ /, '');
+  if (path === '/v1/ingest/k8s-audit/{tenant_id}' && params.tenant_id !== undefined)
+    return `/v1/ingest/k8s-audit/${encodeURIComponent(params.tenant_id)}`;
+  if (path === '/v1/inbox/{token}' && params.token !== undefined) return `/v1/inbox/${encodeURIComponent(params.token)}`;
+  return undefined;
+}
+
+/** Turns an API Gateway v1 or v2 event into the core's request (body base64-decoded when flagged). */
+export function toIngestRequest(event: ApiGatewayEvent): IngestRequest {
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
+  if (isV2(event)) {
+    return {
+      method: event.requestContext.http.method,
+      path: routedPath(event.routeKey, event.pathParameters) ?? stripStage(event.rawPath, event.requestContext.stage),
+      query: new URLSearchParams(event.rawQueryString ?? ''),
+      headers: event.headers ?? {},
+      body,
+    };
+  }
+  const query: Record<string, string | undefined> = { ...(event.queryStringParameters ?? {}) };
+  return {
+    method: event.httpMethod,
+    path: routedPath(event.resource, event.pathParameters) ?? stripStage(event.path, event.requestContext?.stage),
+    query,
+    headers: event.headers ?? {},
+    body,
+  };
+}
+
+/** The core's response as an API Gateway proxy result (the same shape serves v1 and v2). */
+export function toApiGatewayResult(response: IngestResponse): APIGatewayProxyResult {
+  return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
+}
+
+/**
+ * The middy middleware around the ingest handler: API Gateway event in, proxy result out, and
+ * any error that escaped the core answered as a bare JSON 500 (logged by name, never shown).
+ */
+export function apiGatewayAdapter(log: (entry: LogEntry) => void): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
+  return {
+    before: (request) => {
+      (request as { event: unknown }).event = toIngestRequest(request.event);
+    },
+    after: (request) => {
+      request.response = toApiGatewayResult(request.response as unknown as IngestResponse);
+    },
+    onError: (request) => {
+      const err = request.error;
+      log({
+        level: 'error',
+        msg: 'unhandled error in the ingest handler',
+        error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+      });
+      request.response = toApiGatewayResult(errorResponse(new Error('internal')));
+    },
+  };
+}
+
+/** The ingest Lambda handler: a middy chain over API Gateway v1/v2 events calling the core. */
+export function createIngestLambdaHandler(service: IngestService, log: (entry: LogEntry) => void = () => {}) {
+  return middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
+    .use(apiGatewayAdapter(log))
+    .handler(async (event) => (await service.handle(event as unknown as IngestRequest)) as unknown as APIGatewayProxyResult);
+}

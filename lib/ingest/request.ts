@@ -1,0 +1,58 @@
+/** Header values as transports give them: node:http, API Gateway v1 and v2. */
+export type RawHeaders = Readonly<Record<string, string | readonly string[] | null | undefined>>;
+
+/** A request as the core sees it, whatever brought it (the Lambda or the local server). */
+export interface IngestRequest {
+  method: string;
+  /** The path without the query string and without an API Gateway stage prefix. */
+  path: string;
+  query?: URLSearchParams | Readonly<Record<string, string | undefined>>;
+  headers: RawHeaders;
+  body: Buffer;
+}
+
+/** The part of a request known before its body arrives. */
+export type RequestHead = Omit<IngestRequest, 'body'>;
+
+/** Tenant ids the route accepts (the design's contract): they name a tenant boundary, nothing else. */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Header names folded to lower case (HTTP header names are case-insensitive); repeated values joined. */
+export function lowerCaseHeaders(headers: RawHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || value === null) continue;
+    const key = name.toLowerCase();
+    const text = typeof value === 'string' ? value : value.join(', ');
+    out[key] = out[key] === undefined ? text : `${out[key]}, ${text}`;
+  }
+  return out;
+}
+
+/** One query parameter, from either form. */
+export function queryParam(query: IngestRequest['query'], name: string): string | undefined {
+  if (query === undefined) return undefined;
+  if (query instanceof URLSearchParams) return query.get(name) ?? undefined;
+  return query[name];
+}
+
+/** Which route a path names. */
+export type Route = { kind: 'ingest'; tenant: string } | { kind: 'inbox'; token: string } | { kind: 'none' };
+
+const INGEST_PREFIX = '/v1/ingest/k8s-audit/';
+const INBOX_PREFIX = '/v1/inbox/';
+
+/** Matches `/v1/ingest/k8s-audit/{tenant_id}` and `/v1/inbox/{token}` (a trailing slash is fine). */
+export function matchRoute(path: string): Route {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  for (const [prefix, kind] of [
+    [INGEST_PREFIX, 'ingest'],
+    [INBOX_PREFIX, 'inbox'],
+  ] as const) {
+    if (!trimmed.startsWith(prefix)) continue;
+    const segment = trimmed.slice(prefix.length);
+    if (segment === '' || segment.includes('/')) return { kind: 'none' };
+    return kind === 'ingest' ? { kind, tenant: segment } : { kind, token: segment };
+  }
+  return { kind: 'none' };
+}

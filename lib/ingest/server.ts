@@ -1,0 +1,204 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { IngestConfig } from '../config/ingest.js';
+import { type CreateIngestOptions, createIngestService } from './create.js';
+import { errorResponse, type IngestResponse, jsonResponse } from './errors.js';
+import type { IngestService, LogEntry, ReceivedBody } from './service.js';
+
+/** Options of the local ingest server. */
+export interface IngestServerOptions extends CreateIngestOptions {
+  config: IngestConfig;
+  /** Default 127.0.0.1: the local server is for this machine unless told otherwise. */
+  host?: string;
+  /** Default 0: an ephemeral port (read it back from `port`). */
+  port?: number;
+  log?: (entry: LogEntry) => void;
+  /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
+  drainTimeoutMs?: number;
+}
+
+/** A running local ingest server. */
+export interface IngestServer {
+  /** `http://<host>:<port>` */
+  url: string;
+  port: number;
+  service: IngestService;
+  /** Stops accepting, lets in-flight requests finish, then closes the sinks and the store. */
+  close(): Promise<void>;
+}
+
+// After answering a request whose body was not read (an early 401, a 413), the rest of the body
+// is read and thrown away for up to this long, so the client sees the answer instead of a reset
+// connection; then the socket is closed. Nothing of it is kept in memory.
+const LINGER_MS = 2000;
+
+/** Whether a promise settles within `ms`. */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads a request body into memory, stopping (without buffering more) once it exceeds `cap` bytes. */
+export function readBody(req: IncomingMessage, cap: number): Promise<ReceivedBody> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > cap) {
+        cleanup();
+        req.pause();
+        chunks.length = 0;
+        resolve({ tooLarge: true, receivedBytes: received });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(new Error('client aborted the request'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+function send(req: IncomingMessage, res: ServerResponse, response: IngestResponse, closing: boolean): void {
+  const unread = !req.complete;
+  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+  if (unread || closing) res.setHeader('Connection', 'close');
+  res.writeHead(response.status);
+  res.end(response.body);
+  if (unread) {
+    // Drain what the client is still sending, without keeping it, then hang up.
+    const socket = req.socket;
+    req.on('data', () => {});
+    req.resume();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  }
+}
+
+/**
+ * Starts the local ingest API on node:http: the same routes as the Lambda
+ * (`POST /v1/ingest/k8s-audit/{tenant_id}`, `POST /v1/inbox/{token}`) plus `GET /healthz`.
+ * Bodies are read only after the header checks pass, and never past the size cap.
+ */
+export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
+  const log = opts.log ?? (() => {});
+  const service = await createIngestService(opts.config, { ...opts, log });
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/healthz') {
+      const ok = req.method === 'GET' || req.method === 'HEAD';
+      send(
+        req,
+        res,
+        ok
+          ? jsonResponse(200, { status: closing ? 'closing' : 'ok' })
+          : jsonResponse(405, { error: 'method not allowed; use GET' }, { Allow: 'GET' }),
+        closing,
+      );
+      return;
+    }
+    const head = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };
+    const admitted = await service.admit(head);
+    if (!('route' in admitted)) {
+      send(req, res, admitted, closing);
+      return;
+    }
+    // `Expect: 100-continue` (curl sends it for bodies over 1 MB): the client waits for this
+    // before uploading, so a refused request costs it nothing to send.
+    if (expectsContinue) res.writeContinue();
+    let body: ReceivedBody;
+    try {
+      body = await readBody(req, opts.config.maxWireBytes);
+    } catch {
+      // The client went away mid-body: there is no one to answer, and nothing was stored.
+      res.destroy();
+      return;
+    }
+    send(req, res, await service.complete(admitted, body), closing);
+  };
+
+  const onRequest = (expectsContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {
+    const task = handle(req, res, expectsContinue).catch((err: unknown) => {
+      log({ level: 'error', msg: 'unexpected server error', error: err instanceof Error ? err.name : String(err) });
+      if (!res.headersSent) send(req, res, errorResponse(err), true);
+      else res.destroy();
+    });
+    inFlight.add(task);
+    void task.finally(() => inFlight.delete(task));
+  };
+  const server = createServer(onRequest(false));
+  server.on('checkContinue', onRequest(true));
+  // The apiserver's webhook times out after 30 s; a request that takes longer helps no one.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  log({ level: 'info', msg: 'ingest server listening', url, sinks: service.writer.describe(), runtime: opts.config.runtime });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (!(await within(Promise.allSettled([...inFlight]), opts.drainTimeoutMs ?? 10_000))) {
+        log({ level: 'warn', msg: 'drain timed out; closing connections', inFlight: inFlight.size });
+      }
+      // Answers sent while closing carry `Connection: close`; give them a moment to flush.
+      server.closeIdleConnections();
+      if (!(await within(stopped, 1000))) for (const socket of sockets) socket.destroy();
+      await stopped;
+      await service.close();
+      log({ level: 'info', msg: 'ingest server closed' });
+    })();
+    return closed;
+  };
+
+  return { url, port: address.port, service, close };
+}

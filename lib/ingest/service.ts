@@ -1,0 +1,431 @@
+import { performance } from 'node:perf_hooks';
+import {
+  type AuditEvent,
+  type NormalisedRecord,
+  normaliseAuditEvent,
+  parseAuditPayload,
+  type RejectedItem,
+  serialiseRecord,
+} from '../audit/index.js';
+import type { IngestConfig } from '../config/ingest.js';
+import type { OutgoingRecord, RecordPayload } from '../sinks/types.js';
+import type { RecordWriter, WriteOutcome, WriterBatch } from '../sinks/writer.js';
+import { SharedSecretVerifier } from './auth.js';
+import { decodeContent, isJsonContentType } from './body.js';
+import {
+  BadRequestError,
+  errorResponse,
+  ForbiddenError,
+  HttpError,
+  type IngestResponse,
+  jsonResponse,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnauthorizedError,
+  UnsupportedMediaTypeError,
+} from './errors.js';
+import { INBOX_TEMPLATE, type InboxStore, looksLikeInboxToken } from './inbox.js';
+import { type IngestRequest, lowerCaseHeaders, matchRoute, queryParam, type RequestHead, TENANT_ID_PATTERN } from './request.js';
+
+/** The header the apiserver's forwarder sets with the shared secret (the seed's contract). */
+export const TOKEN_HEADER = 'x-aisoc-k8s-token';
+/** The header that names the cluster; a `cluster` query parameter or the inbox binding are the fallbacks. */
+export const CLUSTER_HEADER = 'x-aisoc-cluster-name';
+/** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
+export const MAX_LISTED_ERRORS = 100;
+/**
+ * Seconds a 503 asks the sender to wait. The apiserver's webhook retries with its own backoff
+ * (--audit-webhook-initial-backoff, default 10 s); the shipper honours this header.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+// Cluster names are labels (EKS allows 100 characters); anything longer or with control
+// characters is a mistake, not a name to stamp on every record.
+const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;
+// Records handed to the writer per part. Small enough that the writer thread starts early, large
+// enough that posting parts costs little (each part is one message to the thread).
+const HAND_OVER_EVERY = 50;
+// The annotation the apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
+// adds when it drops requestObject and responseObject; a record shrunk to fit a sink says the same.
+const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
+
+/** One item the batch could not use, as the 200 answer lists it. */
+export interface ItemError {
+  index: number;
+  auditID: string | null;
+  reason: string;
+}
+
+/** The body of a 200 answer. */
+export interface IngestResult {
+  accepted: number;
+  rejected: number;
+  duplicates: number;
+  errors: ItemError[];
+  /** Errors beyond the first MAX_LISTED_ERRORS, counted. */
+  errorsOmitted?: number;
+}
+
+/** A structured log line; never holds a token or a secret. */
+export type LogEntry = Record<string, unknown>;
+
+/** What the core needs: config, where records go, where inbox tokens are, and a log. */
+export interface IngestServiceOptions {
+  config: IngestConfig;
+  writer: RecordWriter;
+  inbox?: InboxStore | null;
+  log?: (entry: LogEntry) => void;
+  /** Clock for `receivedAt` (epoch ms). */
+  now?: () => number;
+}
+
+/** A request that passed the checks that need no body: who it is for, and what to log. */
+export interface AdmittedRequest {
+  readonly route: 'ingest' | 'inbox';
+  readonly tenant: string;
+  readonly cluster: string | null;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly started: number;
+}
+
+/** The body as the transport got it: the bytes, or the count at which it stopped reading. */
+export type ReceivedBody = Buffer | { tooLarge: true; receivedBytes: number };
+
+interface LogState {
+  route: string;
+  tenant?: string | undefined;
+  cluster?: string | null | undefined;
+  bytes?: number;
+  inflatedBytes?: number;
+  items?: number;
+  accepted?: number;
+  rejected?: number;
+  duplicates?: number;
+  alerts?: number;
+  alertsRefused?: number;
+  /** Time to parse, normalise and serialise the batch, and time spent in the sinks. */
+  normaliseMs?: number;
+  sinkMs?: number;
+}
+
+/**
+ * The transport-free ingest endpoint: `(method, path, query, headers, body) → {status, headers,
+ * body}`. Checks run in the order of the design's contract table, cheapest first, and each one
+ * before any parsing of the body. Both the Lambda and the local server call it.
+ */
+export class IngestService {
+  readonly config: IngestConfig;
+  readonly writer: RecordWriter;
+  readonly #verifier: SharedSecretVerifier;
+  readonly #inbox: InboxStore | null;
+  readonly #log: (entry: LogEntry) => void;
+  readonly #now: () => number;
+
+  constructor(opts: IngestServiceOptions) {
+    this.config = opts.config;
+    this.writer = opts.writer;
+    this.#verifier = new SharedSecretVerifier(opts.config.sharedSecret, opts.config.previousSharedSecret);
+    this.#inbox = opts.inbox ?? null;
+    this.#log = opts.log ?? (() => {});
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** Handles a whole request whose body is already in memory (the Lambda). */
+  async handle(req: IngestRequest): Promise<IngestResponse> {
+    const admitted = await this.admit(req);
+    if (!('route' in admitted)) return admitted;
+    return this.complete(admitted, req.body);
+  }
+
+  /**
+   * The checks that need no body, in contract order: route, 503 when the secret is unset, 401,
+   * 400 for the tenant id (or, for the inbox route, the token's binding), and a declared
+   * Content-Length over the cap. A transport streams the body only when this admits the request.
+   */
+  async admit(head: RequestHead): Promise<AdmittedRequest | IngestResponse> {
+    const started = performance.now();
+    const route = matchRoute(head.path);
+    const state: LogState = { route: route.kind };
+    try {
+      if (route.kind === 'none') throw new NotFoundError('no such route; POST audit events to /v1/ingest/k8s-audit/<tenant_id>');
+      if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
+      const headers = lowerCaseHeaders(head.headers);
+      let tenant: string;
+      let boundCluster: string | null = null;
+      if (route.kind === 'ingest') {
+        if (!this.#verifier.configured) {
+          throw new ServiceUnavailableError(
+            'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
+          );
+        }
+        if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
+        if (!this.#verifier.verify(headers[TOKEN_HEADER])) {
+          throw new UnauthorizedError(
+            headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
+          );
+        }
+        tenant = safeDecode(route.tenant) ?? '';
+        if (!TENANT_ID_PATTERN.test(tenant)) {
+          throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+        }
+      } else {
+        const binding = await this.#lookupInbox(route.token);
+        tenant = binding.tenantId;
+        boundCluster = binding.clusterName;
+      }
+      state.tenant = tenant;
+      const cluster = headers[CLUSTER_HEADER] ?? queryParam(head.query, 'cluster') ?? boundCluster;
+      if (cluster !== null && !CLUSTER_NAME_PATTERN.test(cluster)) {
+        throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
+      }
+      state.cluster = cluster;
+      const declared = headers['content-length'];
+      if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
+        state.bytes = Number(declared);
+        throw this.#wireTooLarge(Number(declared), true);
+      }
+      return { route: route.kind, tenant, cluster, headers, started };
+    } catch (err) {
+      return this.#answer(err, state, started);
+    }
+  }
+
+  /** The checks and work that need the body: size, encoding, type, parse, batch size, normalise, store. */
+  async complete(req: AdmittedRequest, body: ReceivedBody): Promise<IngestResponse> {
+    const state: LogState = { route: req.route, tenant: req.tenant, cluster: req.cluster };
+    try {
+      if (!Buffer.isBuffer(body)) {
+        state.bytes = body.receivedBytes;
+        throw this.#wireTooLarge(body.receivedBytes, false);
+      }
+      state.bytes = body.length;
+      if (body.length > this.config.maxWireBytes) throw this.#wireTooLarge(body.length, true);
+      const decoded = await decodeContent(body, req.headers['content-encoding'], this.config.maxBodyBytes);
+      state.inflatedBytes = decoded.length;
+      if (!isJsonContentType(req.headers['content-type'])) {
+        throw new UnsupportedMediaTypeError(
+          `Content-Type ${JSON.stringify(req.headers['content-type'])} is not JSON; send application/json (an audit.k8s.io/v1 EventList)`,
+        );
+      }
+      const result = await this.#ingest(req, decoded, state);
+      return this.#finish(jsonResponse(200, result), state, req.started);
+    } catch (err) {
+      return this.#answer(err, state, req.started);
+    }
+  }
+
+  async #lookupInbox(token: string) {
+    if (this.#inbox === null) {
+      throw new ServiceUnavailableError('the legacy inbox path is not configured on this ingest service (set INBOX_TABLE)');
+    }
+    const decoded = safeDecode(token);
+    if (decoded === null || !looksLikeInboxToken(decoded)) throw new UnauthorizedError('unknown or revoked inbox token');
+    let binding: Awaited<ReturnType<InboxStore['lookup']>>;
+    try {
+      binding = await this.#inbox.lookup(decoded);
+    } catch (err) {
+      throw new ServiceUnavailableError('the inbox token store is unavailable; retry later', RETRY_AFTER_SECONDS, { cause: err });
+    }
+    if (binding === null || binding.revokedAt !== null) throw new UnauthorizedError('unknown or revoked inbox token');
+    if (binding.template !== INBOX_TEMPLATE) {
+      throw new ForbiddenError(`this inbox token is bound to the ${JSON.stringify(binding.template)} template, not ${INBOX_TEMPLATE}`);
+    }
+    return binding;
+  }
+
+  async #ingest(req: AdmittedRequest, body: Buffer, state: LogState): Promise<IngestResult> {
+    const t0 = performance.now();
+    const parsed = parseAuditPayload(body);
+    if (parsed.form === 'invalid') throw new BadRequestError(parsed.error ?? 'body is not an audit payload');
+    if (parsed.form === 'ndjson') {
+      throw new BadRequestError(
+        'body is not a JSON document; send an audit.k8s.io/v1 EventList, an Event or an array of Events (NDJSON is read by `aisoc-k8s-audit normalise` and the tailer)',
+      );
+    }
+    if (parsed.form === 'Event' && parsed.events.length === 0) {
+      // A lone object that is not an Event is a wrong payload, not a batch with a bad item.
+      throw new BadRequestError(`body is not an audit Event: ${parsed.rejected[0]?.reason ?? 'not an Event'}`);
+    }
+    state.items = parsed.itemCount;
+    if (parsed.itemCount > this.config.maxBatchSize) {
+      throw new PayloadTooLargeError(
+        `batch has ${parsed.itemCount} items, over K8S_AUDIT_MAX_BATCH_SIZE (${this.config.maxBatchSize}); lower the apiserver's --audit-webhook-batch-max-size`,
+      );
+    }
+
+    const errors: ItemError[] = parsed.rejected.map(itemError);
+    const receivedAt = this.#now();
+    const ctx = { tenantId: req.tenant, clusterName: req.cluster, receivedAt };
+    const limit = this.writer.maxRecordBytes;
+    const outgoing: OutgoingRecord[] = [];
+    const positions: number[] = [];
+    const seen = new Set<string>();
+    let duplicates = 0;
+    // Records go to the writer in parts as they are normalised, so a sink that stores on another
+    // thread (SQLite) works on the first parts while the rest of the batch is normalised.
+    let batch: WriterBatch | null = null;
+    let handedOver = 0;
+    try {
+      for (let i = 0; i < parsed.events.length; i++) {
+        const event = parsed.events[i] as AuditEvent;
+        const index = parsed.indexes[i] as number;
+        let record: NormalisedRecord;
+        try {
+          record = normaliseAuditEvent(event, ctx);
+        } catch (err) {
+          this.#log({ level: 'error', msg: 'normalise failed', tenant: req.tenant, index, error: (err as Error).name });
+          errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
+          continue;
+        }
+        // The same (tenant, cluster, auditID, stage) twice in one batch is stored once.
+        if (seen.has(record.dedup_key)) {
+          duplicates++;
+          continue;
+        }
+        seen.add(record.dedup_key);
+        const full = payload(record, limit, event, parsed.texts[i]);
+        const out: OutgoingRecord = full;
+        if (full.bytes > limit) {
+          const compactEvent = withoutBodies(event);
+          out.compact = payload(normaliseAuditEvent(compactEvent, ctx), limit, compactEvent);
+        }
+        outgoing.push(out);
+        positions.push(index);
+        if (outgoing.length - handedOver >= HAND_OVER_EVERY) {
+          batch ??= this.writer.begin();
+          batch.add(outgoing.slice(handedOver));
+          handedOver = outgoing.length;
+        }
+      }
+      if (outgoing.length > handedOver) {
+        batch ??= this.writer.begin();
+        batch.add(outgoing.slice(handedOver));
+      }
+    } catch (err) {
+      batch?.abort();
+      throw err;
+    }
+
+    const t1 = performance.now();
+    state.normaliseMs = round(t1 - t0);
+    let accepted = 0;
+    if (batch !== null) {
+      let outcome: WriteOutcome;
+      try {
+        outcome = await batch.finish();
+        state.sinkMs = round(performance.now() - t1);
+      } catch (err) {
+        state.sinkMs = round(performance.now() - t1);
+        this.#log({ level: 'error', msg: 'sink write failed', tenant: req.tenant, sinks: this.writer.describe(), error: describeError(err) });
+        throw new ServiceUnavailableError('the batch could not be stored (sink unavailable); nothing was acknowledged, retry later', RETRY_AFTER_SECONDS, {
+          cause: err,
+        });
+      }
+      duplicates += outcome.duplicates.size;
+      for (const [i, reason] of outcome.refused) {
+        errors.push({ index: positions[i] as number, auditID: (outgoing[i] as OutgoingRecord).record.audit_id, reason });
+      }
+      accepted = outgoing.length - outcome.duplicates.size - outcome.refused.size;
+      state.alerts = outcome.alertsSent;
+      if (outcome.alertsRefused.length > 0) {
+        state.alertsRefused = outcome.alertsRefused.length;
+        this.#log({
+          level: 'warn',
+          msg: 'alerts refused by the alerts sink',
+          tenant: req.tenant,
+          count: outcome.alertsRefused.length,
+          reasons: outcome.alertsRefused.slice(0, 5),
+        });
+      }
+    }
+
+    errors.sort((a, b) => a.index - b.index);
+    state.accepted = accepted;
+    state.rejected = errors.length;
+    state.duplicates = duplicates;
+    const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
+    if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
+    return result;
+  }
+
+  #wireTooLarge(bytes: number, exact: boolean): PayloadTooLargeError {
+    return new PayloadTooLargeError(
+      `request body is ${exact ? '' : 'at least '}${bytes} bytes, over ${this.config.maxWireBytes} bytes (${this.config.wireLimitName}); lower the apiserver's --audit-webhook-batch-max-size or send gzip`,
+    );
+  }
+
+  #answer(err: unknown, state: LogState, started: number): IngestResponse {
+    const response = errorResponse(err);
+    if (!(err instanceof HttpError)) {
+      this.#log({ level: 'error', msg: 'unexpected error', route: state.route, error: describeError(err) });
+    }
+    return this.#finish(response, state, started, err instanceof HttpError ? err.message : 'internal error');
+  }
+
+  #finish(response: IngestResponse, state: LogState, started: number, error?: string): IngestResponse {
+    this.#log({
+      level: response.status >= 500 ? 'error' : response.status >= 400 ? 'warn' : 'info',
+      msg: 'ingest request',
+      route: state.route,
+      tenant: state.tenant ?? null,
+      cluster: state.cluster ?? null,
+      status: response.status,
+      items: state.items ?? null,
+      accepted: state.accepted ?? 0,
+      rejected: state.rejected ?? 0,
+      duplicates: state.duplicates ?? 0,
+      alerts: state.alerts ?? 0,
+      ...(state.alertsRefused ? { alerts_refused: state.alertsRefused } : {}),
+      bytes: state.bytes ?? 0,
+      inflated_bytes: state.inflatedBytes ?? state.bytes ?? 0,
+      ms: round(performance.now() - started),
+      ...(state.normaliseMs === undefined ? {} : { normalise_ms: state.normaliseMs }),
+      ...(state.sinkMs === undefined ? {} : { sink_ms: state.sinkMs }),
+      ...(error === undefined ? {} : { error }),
+    });
+    return response;
+  }
+
+  /** Closes the sinks and the inbox store. */
+  async close(): Promise<void> {
+    await Promise.all([this.writer.close(), this.#inbox?.close()]);
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}
+
+function itemError(item: RejectedItem): ItemError {
+  return { index: item.index, auditID: item.auditID ?? null, reason: item.reason };
+}
+
+function payload(record: NormalisedRecord, limit: number, event: AuditEvent, text?: string): RecordPayload {
+  // serialiseRecord reuses the event's source text when it has one, and cuts (never loses) an
+  // event nested too deep for JSON.stringify.
+  const json = serialiseRecord(record, event, text);
+  // Sinks without a record limit (SQLite, stdout) never look at the size: skip counting it.
+  const bytes = limit === Number.POSITIVE_INFINITY ? json.length : Buffer.byteLength(json, 'utf8');
+  return { record, json, bytes };
+}
+
+/** The event without request and response bodies, marked as the apiserver marks a truncated event. */
+function withoutBodies(event: AuditEvent): AuditEvent {
+  const { requestObject: _req, responseObject: _res, ...rest } = event;
+  const annotations = typeof event.annotations === 'object' && event.annotations !== null ? event.annotations : {};
+  return { ...rest, annotations: { ...annotations, [TRUNCATED_ANNOTATION]: 'true' } } as AuditEvent;
+}
+
+function safeDecode(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}

@@ -1,0 +1,96 @@
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+
+const gzipAsync = promisify(gzipCallback);
+
+/** The headers the ingest route reads (see the ingest contract in DESIGN.md). */
+export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
+export const CLUSTER_HEADER = 'X-AiSOC-Cluster-Name';
+
+/** What one POST came back with. */
+export type PostOutcome =
+  | { kind: 'answer'; status: number; text: string; retryAfterMs: number | null }
+  | { kind: 'network'; code: string; message: string; stale: boolean; timeout: boolean }
+  | { kind: 'unsendable'; message: string };
+
+/** What one POST needs; the token is only ever put in the header. */
+export interface PostRequest {
+  url: string;
+  token: string;
+  clusterName?: string | null;
+  gzip: boolean;
+  timeoutMs: number;
+  fetch: typeof fetch;
+}
+
+// Errors of a keep-alive socket the server (or a NAT, or a Lambda freeze) closed while idle:
+// undici reports it as UND_ERR_SOCKET "other side closed"; plain sockets as ECONNRESET / EPIPE.
+const STALE_SOCKET_CODES = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e instanceof Error; depth++) {
+    parts.push(e.message);
+    e = e.cause;
+  }
+  return parts.join(': ') || String(err);
+}
+
+/** Reads a Retry-After header (seconds or an HTTP date) as milliseconds from now. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (value === null || value.trim() === '') return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** POSTs one EventList body to the ingest route and classifies what happened. Never throws. */
+export async function postEventList(body: string | Uint8Array, req: PostRequest): Promise<PostOutcome> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json', [TOKEN_HEADER]: req.token };
+  if (req.clusterName) headers[CLUSTER_HEADER] = req.clusterName;
+  let payload: string | Uint8Array = body;
+  if (req.gzip) {
+    headers['Content-Encoding'] = 'gzip';
+    payload = await gzipAsync(body);
+  }
+  try {
+    const res = await req.fetch(req.url, {
+      method: 'POST',
+      headers,
+      body: payload,
+      signal: AbortSignal.timeout(Math.max(1, Math.floor(req.timeoutMs))),
+    });
+    // Read the whole answer: it carries the counts, and an unread body keeps the socket from reuse.
+    const text = await res.text();
+    return { kind: 'answer', status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+  } catch (err) {
+    const name = err instanceof Error ? err.name : '';
+    if (name === 'TimeoutError' || name === 'AbortError') {
+      return { kind: 'network', code: 'TIMEOUT', message: `no answer within ${req.timeoutMs} ms`, stale: false, timeout: true };
+    }
+    const code = errorCode(err);
+    // fetch rejects with a bare TypeError (no cause) for requests it refuses to build: a malformed
+    // URL or a header value that is not a ByteString. Sending again cannot help.
+    if (code === undefined && err instanceof TypeError && err.cause === undefined) {
+      return { kind: 'unsendable', message: err.message };
+    }
+    return {
+      kind: 'network',
+      code: code ?? 'NETWORK',
+      message: errorText(err),
+      stale: code !== undefined && STALE_SOCKET_CODES.has(code),
+      timeout: false,
+    };
+  }
+}

@@ -1,0 +1,328 @@
+import { type EventText, eventListBytes, eventString, iteratePackRanges } from './pack.js';
+import { type PostOutcome, postEventList } from './post.js';
+import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult } from './types.js';
+
+/** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
+export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
+/**
+ * 3 MiB of JSON per body. Lambda's synchronous invocation payload limit is 6 MB (Lambda quotas)
+ * and API Gateway hands the body to the ingest Lambda inside a JSON event, where string escaping
+ * of every quote grows it by a fifth or more; 3 MiB stays clear of that, and far under the
+ * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Per request; an ingest that answers at all answers in well under a second. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Kept back from the Lambda's remaining time so the handler can still log, emit metrics and throw. */
+export const DEFAULT_SAFETY_MARGIN_MS = 3_000;
+export const DEFAULT_MAX_ATTEMPTS = 8;
+export const DEFAULT_BACKOFF_BASE_MS = 200;
+export const DEFAULT_BACKOFF_CAP_MS = 5_000;
+/** A request is not started with less time than this left: it could not finish. */
+const MIN_REQUEST_MS = 250;
+/** An ingest's Retry-After is honoured up to this, so a bad header cannot park a caller for hours. */
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** Statuses that mean the request itself is wrong (URL, tenant, token): sending again cannot help. */
+const CONFIG_ERROR_HINTS: Record<number, string> = {
+  400: 'the ingest rejected the request as malformed: check AISOC_INGEST_URL (the full /v1/ingest/k8s-audit/<tenant_id> route, a valid tenant id)',
+  401: 'the token was refused: the shared secret sent as X-AiSOC-K8s-Token does not match the ingest K8S_AUDIT_SHARED_SECRET',
+  403: 'access forbidden: check AISOC_INGEST_URL and any API Gateway resource policy or WAF in front of the ingest',
+  404: 'no such route: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
+  405: 'method not allowed: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
+  415: 'the ingest refused the content type or encoding: check the gzip setting against what the ingest accepts',
+};
+
+const AUDIT_ID_PATTERN = /"auditID"\s*:\s*"([^"\\]{1,128})"/;
+
+/** Reads the auditID out of an event's text without parsing it (also works on cut-off text). */
+export function readAuditId(text: string): string | undefined {
+  return AUDIT_ID_PATTERN.exec(text)?.[1];
+}
+
+interface Resolved {
+  url: string;
+  token: string;
+  clusterName: string | null;
+  maxEvents: number;
+  maxBytes: number;
+  gzip: boolean;
+  requestTimeoutMs: number;
+  remainingTimeMs: (() => number) | null;
+  safetyMarginMs: number;
+  maxAttempts: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  concurrency: number;
+  stopOnFailure: boolean;
+  fetch: typeof fetch;
+  log: (entry: Record<string, unknown>) => void;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+}
+
+function resolve(opts: ShipOptions): Resolved {
+  const stopOnFailure = opts.stopOnFailure ?? false;
+  return {
+    url: opts.url,
+    token: opts.token,
+    clusterName: opts.clusterName ?? null,
+    maxEvents: opts.maxEventsPerBatch ?? DEFAULT_MAX_EVENTS_PER_BATCH,
+    maxBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    gzip: opts.gzip ?? false,
+    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    remainingTimeMs: opts.remainingTimeMs ?? null,
+    safetyMarginMs: opts.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS,
+    maxAttempts: Math.max(1, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
+    backoffBaseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+    backoffCapMs: opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS,
+    concurrency: stopOnFailure ? 1 : Math.max(1, Math.floor(opts.concurrency ?? 1)),
+    stopOnFailure,
+    fetch: opts.fetch ?? globalThis.fetch,
+    log: opts.log ?? (() => {}),
+    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    random: opts.random ?? Math.random,
+  };
+}
+
+/** The URL without credentials or query, safe for a log line. */
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+function redact(text: string, token: string): string {
+  return token.length > 0 ? text.split(token).join('<redacted>') : text;
+}
+
+function describeAnswer(status: number, text: string, token: string): string {
+  let detail = '';
+  try {
+    const parsed = JSON.parse(text) as { error?: unknown };
+    if (typeof parsed?.error === 'string') detail = parsed.error;
+  } catch {
+    detail = text.slice(0, 200);
+  }
+  detail = redact(detail.replace(/\s+/g, ' ').trim(), token);
+  return detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`;
+}
+
+function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function readCount(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : 0;
+}
+
+/** Why the remaining events are not sent, once a run is stopped. */
+interface Stop {
+  reason: string;
+  status?: number;
+  retryable: boolean;
+}
+
+interface FailureInfo {
+  kind: ShipFailureKind;
+  reason: string;
+  retryable: boolean;
+  status?: number | undefined;
+}
+
+/**
+ * Packs events (each the original JSON text of one audit Event, or its UTF-8 bytes) into EventList
+ * bodies and POSTs them.
+ */
+export async function shipEvents(events: readonly EventText[], opts: ShipOptions): Promise<ShipResult> {
+  const o = resolve(opts);
+  const result: ShipResult = {
+    delivered: 0,
+    failed: [],
+    accepted: 0,
+    rejected: 0,
+    duplicates: 0,
+    batches: 0,
+    retries: 0,
+    bytes: 0,
+    oversize: 0,
+  };
+  let stop: Stop | null = null;
+  const target = safeUrl(o.url);
+
+  const fail = (first: number, count: number, info: FailureInfo): void => {
+    const { kind, reason, retryable, status } = info;
+    for (let i = first; i < first + count; i++) {
+      const failure: ShipFailure = { index: i, reason, retryable, kind };
+      const id = readAuditId(eventString(events[i] as EventText));
+      if (id !== undefined) failure.auditID = id;
+      if (status !== undefined) failure.status = status;
+      result.failed.push(failure);
+    }
+  };
+  const timeLeft = (): number => (o.remainingTimeMs === null ? Number.POSITIVE_INFINITY : o.remainingTimeMs() - o.safetyMarginMs);
+
+  const deliver = async (first: number, count: number, body: Buffer): Promise<void> => {
+    let attempt = 0;
+    let staleRetried = false;
+    for (;;) {
+      if (stop !== null) {
+        fail(first, count, { kind: 'stopped', reason: `not sent: ${stop.reason}`, retryable: stop.retryable, status: stop.status });
+        return;
+      }
+      const left = timeLeft();
+      if (left < MIN_REQUEST_MS) {
+        fail(first, count, { kind: 'deadline', reason: 'not sent: the invocation ran out of time (deadline)', retryable: true });
+        return;
+      }
+      const outcome: PostOutcome = await postEventList(body, {
+        url: o.url,
+        token: o.token,
+        clusterName: o.clusterName,
+        gzip: o.gzip,
+        timeoutMs: Math.min(o.requestTimeoutMs, left),
+        fetch: o.fetch,
+      });
+      let lastError: string;
+      let retryAfterMs: number | null = null;
+      let status: number | undefined;
+      if (outcome.kind === 'answer') {
+        status = outcome.status;
+        if (status >= 200 && status < 300) {
+          accept(outcome.text, first, count, body);
+          return;
+        }
+        if (status === 413) {
+          await split(first, count, outcome.text);
+          return;
+        }
+        const hint = CONFIG_ERROR_HINTS[status];
+        if (hint !== undefined) {
+          const reason = `configuration error: ${hint} (${describeAnswer(status, outcome.text, o.token)})`;
+          // Every later batch would get the same answer: stop here instead of hammering the ingest.
+          stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, status, retryable: false };
+          fail(first, count, { kind: 'config', reason, retryable: false, status });
+          o.log({ level: 'error', msg: 'ingest refused the batch', url: target, status, reason, events: count });
+          return;
+        }
+        if (!isRetryableStatus(status)) {
+          const reason = `ingest answered ${describeAnswer(status, outcome.text, o.token)}; not retried`;
+          fail(first, count, { kind: 'refused', reason, retryable: false, status });
+          o.log({ level: 'error', msg: 'ingest refused the batch', url: target, status, reason, events: count });
+          if (o.stopOnFailure) stop = { reason, status, retryable: false };
+          return;
+        }
+        lastError = describeAnswer(status, outcome.text, o.token);
+        retryAfterMs = outcome.retryAfterMs;
+      } else if (outcome.kind === 'unsendable') {
+        const reason = `configuration error: the request cannot be built (${redact(outcome.message, o.token)}): check AISOC_INGEST_URL, the cluster name and the token for characters not allowed in a URL or header`;
+        stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, retryable: false };
+        fail(first, count, { kind: 'config', reason, retryable: false });
+        o.log({ level: 'error', msg: 'request cannot be built', url: target, reason, events: count });
+        return;
+      } else {
+        lastError = `${outcome.code}: ${redact(outcome.message, o.token)}`;
+        if (outcome.stale && !staleRetried) {
+          // A socket that idled through a Lambda freeze fails the first request on it; a fresh
+          // connection almost always succeeds, so resend at once without spending an attempt.
+          staleRetried = true;
+          result.retries++;
+          o.log({ level: 'warn', msg: 'stale keep-alive socket, resending at once', url: target, error: lastError });
+          continue;
+        }
+      }
+      attempt++;
+      if (attempt >= o.maxAttempts) {
+        const reason = `gave up after ${attempt} attempts (last: ${lastError})`;
+        fail(first, count, { kind: 'gave-up', reason, retryable: true, status });
+        o.log({ level: 'error', msg: 'batch not delivered', url: target, reason, events: count });
+        if (o.stopOnFailure) stop = { reason, retryable: true, ...(status === undefined ? {} : { status }) };
+        return;
+      }
+      // Full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"): spreads the retries
+      // of many concurrent forwarders instead of having them all come back at once.
+      let delay = Math.floor(o.random() * Math.min(o.backoffCapMs, o.backoffBaseMs * 2 ** (attempt - 1)));
+      if (retryAfterMs !== null) delay = Math.max(delay, Math.min(retryAfterMs, MAX_RETRY_AFTER_MS));
+      if (timeLeft() - delay < MIN_REQUEST_MS) {
+        const reason = `not delivered before the deadline (last: ${lastError})`;
+        fail(first, count, { kind: 'deadline', reason, retryable: true, status });
+        o.log({ level: 'error', msg: 'batch not delivered', url: target, reason, events: count });
+        if (o.stopOnFailure) stop = { reason, retryable: true, ...(status === undefined ? {} : { status }) };
+        return;
+      }
+      result.retries++;
+      o.log({ level: 'warn', msg: 'retrying batch', url: target, attempt, delayMs: delay, error: lastError, events: count });
+      await o.sleep(delay);
+    }
+  };
+
+  const accept = (text: string, first: number, count: number, body: Buffer): void => {
+    result.delivered += count;
+    result.batches++;
+    result.bytes += body.length;
+    let parsed: unknown = null;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || typeof parsed !== 'object') {
+      o.log({ level: 'warn', msg: 'ingest answered 2xx without counts', url: target, events: count });
+      return;
+    }
+    const answer = parsed as { accepted?: unknown; rejected?: unknown; duplicates?: unknown; errors?: unknown };
+    result.accepted += readCount(answer.accepted);
+    result.rejected += readCount(answer.rejected);
+    result.duplicates += readCount(answer.duplicates);
+    if (Array.isArray(answer.errors) && answer.errors.length > 0) {
+      // Per-item rejections are final (the item itself is unusable); they are logged, not retried.
+      o.log({ level: 'warn', msg: 'ingest rejected items', first, rejected: answer.errors.length, errors: answer.errors.slice(0, 5) });
+    }
+  };
+
+  const split = async (first: number, count: number, text: string): Promise<void> => {
+    if (count === 1) {
+      result.oversize++;
+      const reason = `event too large for the ingest (${describeAnswer(413, text, o.token)}); raise K8S_AUDIT_MAX_BODY_BYTES on the ingest`;
+      fail(first, 1, { kind: 'oversize', reason, retryable: false, status: 413 });
+      o.log({
+        level: 'error',
+        msg: 'event too large for the ingest',
+        url: target,
+        auditID: readAuditId(eventString(events[first] as EventText)),
+      });
+      return;
+    }
+    // The ingest's caps (body bytes, batch size) may be lower than ours: halve until it fits.
+    const half = Math.ceil(count / 2);
+    o.log({ level: 'warn', msg: 'ingest answered 413, splitting the batch', url: target, events: count });
+    await deliver(first, half, eventListBytes(events, first, half));
+    await deliver(first + half, count - half, eventListBytes(events, first + half, count - half));
+  };
+
+  const steps = iteratePackRanges(events, o.maxEvents, o.maxBytes);
+  const worker = async (): Promise<void> => {
+    for (let step = steps.next(); !step.done; step = steps.next()) {
+      const s = step.value;
+      if (s.kind === 'oversize') {
+        result.oversize++;
+        const reason = `event is ${s.bytes} bytes as an EventList body, over the ${o.maxBytes}-byte cap`;
+        fail(s.index, 1, { kind: 'oversize', reason, retryable: false });
+        o.log({
+          level: 'error',
+          msg: 'event too large to send',
+          bytes: s.bytes,
+          auditID: readAuditId(eventString(events[s.index] as EventText)),
+        });
+        continue;
+      }
+      await deliver(s.first, s.count, eventListBytes(events, s.first, s.count, s.bytes));
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  result.failed.sort((a, b) => a.index - b.index);
+  return result;
+}

@@ -1,0 +1,82 @@
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { chunkBy, type ItemOutcome, type RetryOptions, sendWithRetry } from './batching.js';
+import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+
+// Amazon EventBridge quotas (PutEvents API reference): at most 10 entries and 256 KiB per call.
+// An entry's size is its Source, DetailType and Detail in UTF-8 (no Time or Resources are set).
+const MAX_ENTRIES_PER_CALL = 10;
+const MAX_BYTES_PER_CALL = 256 * 1024;
+
+/** The event source and detail type rules match on. */
+export const ALERT_SOURCE = 'aisoc.k8s-audit';
+export const ALERT_DETAIL_TYPE = 'Kubernetes Audit Alert';
+const ENVELOPE_BYTES = Buffer.byteLength(ALERT_SOURCE) + Buffer.byteLength(ALERT_DETAIL_TYPE);
+// Error codes PutEvents reports per entry that a later try can clear.
+const RETRYABLE_CODES = new Set(['InternalFailure', 'InternalException', 'ThrottlingException', 'ServiceUnavailable']);
+
+/** Options of the EventBridge alerts sink; `client` is injectable for tests. */
+export interface EventBridgeSinkOptions extends RetryOptions {
+  bus: string;
+  client?: EventBridgeClient;
+}
+
+interface Entry {
+  index: number;
+  payload: RecordPayload;
+}
+
+/** Puts alert records on an EventBridge bus (source `aisoc.k8s-audit`), retrying only failed entries. */
+export class EventBridgeSink implements RecordSink {
+  readonly name: string;
+  readonly maxRecordBytes = MAX_BYTES_PER_CALL - ENVELOPE_BYTES;
+  readonly #client: EventBridgeClient;
+  // A client passed in belongs to the caller, who may share it: only a client made here is destroyed.
+  readonly #ownsClient: boolean;
+
+  constructor(readonly opts: EventBridgeSinkOptions) {
+    this.name = `eventbridge:${opts.bus}`;
+    this.#client = opts.client ?? new EventBridgeClient({});
+    this.#ownsClient = opts.client === undefined;
+  }
+
+  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const refused = new Map<number, string>();
+    const entries: Entry[] = [];
+    records.forEach((record, index) => {
+      const payload = fitRecord(record, this.maxRecordBytes);
+      if (payload === null)
+        refused.set(index, `record is ${record.compact?.bytes ?? record.bytes} bytes, over the EventBridge 256 KiB entry limit`);
+      else entries.push({ index, payload });
+    });
+    for (const chunk of chunkBy(entries, MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + ENVELOPE_BYTES)) {
+      const failed = await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
+      for (const [entry, reason] of failed) refused.set(entry.index, reason);
+    }
+    return { duplicates: new Set(), refused };
+  }
+
+  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
+    const out = await this.#client.send(
+      new PutEventsCommand({
+        Entries: items.map((e) => ({
+          EventBusName: this.opts.bus,
+          Source: ALERT_SOURCE,
+          DetailType: ALERT_DETAIL_TYPE,
+          Detail: e.payload.json,
+        })),
+      }),
+    );
+    const results = out.Entries ?? [];
+    return items.map((_, i) => {
+      const r = results[i];
+      if (r === undefined) return 'missing result';
+      if (!r.ErrorCode) return null;
+      const reason = `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}`;
+      return RETRYABLE_CODES.has(r.ErrorCode) ? reason : { permanent: reason };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+}

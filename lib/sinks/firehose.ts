@@ -1,0 +1,72 @@
+import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import { chunkBy, type RetryOptions, sendWithRetry } from './batching.js';
+import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+
+// Amazon Data Firehose quotas (PutRecordBatch API reference): at most 500 records and 4 MiB per
+// call, and 1,000 KiB per record (before base64).
+const MAX_RECORDS_PER_CALL = 500;
+const MAX_BYTES_PER_CALL = 4 * 1024 * 1024;
+const MAX_RECORD_BYTES = 1000 * 1024;
+
+/** Options of the Firehose sink; `client` is injectable for tests. */
+export interface FirehoseSinkOptions extends RetryOptions {
+  stream: string;
+  client?: FirehoseClient;
+}
+
+interface Entry {
+  index: number;
+  payload: RecordPayload;
+}
+
+/**
+ * Sends records to a Firehose delivery stream with PutRecordBatch, one JSON line per record (so
+ * the S3 objects Firehose writes are NDJSON). Only the records a partial failure names are resent.
+ */
+export class FirehoseSink implements RecordSink {
+  readonly name: string;
+  // One byte per record goes to the newline that separates records in the delivered objects.
+  readonly maxRecordBytes = MAX_RECORD_BYTES - 1;
+  readonly #client: FirehoseClient;
+  // A client passed in belongs to the caller, who may share it: only a client made here is destroyed.
+  readonly #ownsClient: boolean;
+
+  constructor(readonly opts: FirehoseSinkOptions) {
+    this.name = `firehose:${opts.stream}`;
+    this.#client = opts.client ?? new FirehoseClient({});
+    this.#ownsClient = opts.client === undefined;
+  }
+
+  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const refused = new Map<number, string>();
+    const entries: Entry[] = [];
+    records.forEach((r, index) => {
+      const payload = fitRecord(r, this.maxRecordBytes);
+      if (payload === null) refused.set(index, `record is ${r.compact?.bytes ?? r.bytes} bytes, over the Firehose 1,000 KiB record limit`);
+      else entries.push({ index, payload });
+    });
+    for (const chunk of chunkBy(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + 1)) {
+      await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
+    }
+    return { duplicates: new Set(), refused };
+  }
+
+  async #put(items: readonly Entry[]): Promise<(string | null)[]> {
+    const out = await this.#client.send(
+      new PutRecordBatchCommand({
+        DeliveryStreamName: this.opts.stream,
+        Records: items.map((e) => ({ Data: Buffer.from(`${e.payload.json}\n`, 'utf8') })),
+      }),
+    );
+    const results = out.RequestResponses ?? [];
+    return items.map((_, i) => {
+      const r = results[i];
+      if (r === undefined) return 'missing result';
+      return r.ErrorCode ? `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}` : null;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+}

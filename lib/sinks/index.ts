@@ -1,0 +1,83 @@
+/**
+ * Where normalised records go. Each sink's module (and its AWS SDK client or native addon) is
+ * imported only when that sink is configured, so a Lambda with a Kinesis sink never loads SQLite.
+ */
+import type { Writable } from 'node:stream';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { FirehoseClient } from '@aws-sdk/client-firehose';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SinkSpec } from '../config/ingest.js';
+import type { RetryOptions } from './batching.js';
+import type { SqliteSinkMode } from './sqlite-rows.js';
+import type { RecordSink } from './types.js';
+import { RecordWriter } from './writer.js';
+
+export type { ItemOutcome, RetryOptions } from './batching.js';
+export { chunkBy, isRetryableError, sendWithRetry } from './batching.js';
+export type { OutgoingRecord, RecordPayload, RecordSink, SinkBatch, SinkWriteResult, StreamingSink } from './types.js';
+export { fitRecord, NOTHING_TO_REPORT, SinkUnavailableError } from './types.js';
+export type { WriteOutcome, WriterBatch } from './writer.js';
+export { RecordWriter } from './writer.js';
+
+/** What the sinks need besides their spec: where the SQLite file lives, streams, injectable clients. */
+export interface SinkOptions {
+  dataDir: string;
+  maxAttempts: number;
+  /** Where the stdout sink writes (default `process.stdout`). */
+  stdout?: Writable;
+  /** Preconfigured clients (a local endpoint, a test double); by default each sink makes its own. */
+  clients?: { kinesis?: KinesisClient; firehose?: FirehoseClient; sqs?: SQSClient; eventbridge?: EventBridgeClient };
+  sleep?: RetryOptions['sleep'];
+}
+
+/**
+ * The SQLite sink: the store opened on this thread (schema, background checkpoints, readers)
+ * and its writes on a writer thread, so storing a batch overlaps normalising it.
+ */
+async function sqliteSink(dataDir: string, mode: SqliteSinkMode): Promise<RecordSink> {
+  const [{ openEventStore }, { SqliteThreadSink }] = await Promise.all([import('./sqlite.js'), import('./sqlite-thread.js')]);
+  return new SqliteThreadSink(openEventStore(dataDir, { backgroundCheckpoints: true }), mode);
+}
+
+/** Builds the events and alerts sinks named by the config; with SQLite for both, one transaction writes both. */
+export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opts: SinkOptions): Promise<RecordWriter> {
+  if (events.kind === 'sqlite') {
+    if (alerts.kind === 'sqlite') return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts'), null);
+    return new RecordWriter(await sqliteSink(opts.dataDir, 'events'), alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts), alerts.kind === 'none' ? 'none' : undefined);
+  }
+  const eventsSink = await createSink(events, 'events', opts);
+  if (alerts.kind === 'none') return new RecordWriter(eventsSink, null, 'none');
+  return new RecordWriter(eventsSink, await createSink(alerts, 'alerts', opts));
+}
+
+/** Builds one sink from its spec, importing only that sink's module. */
+export async function createSink(spec: SinkSpec, role: 'events' | 'alerts', opts: SinkOptions): Promise<RecordSink> {
+  const retry = { maxAttempts: opts.maxAttempts, ...(opts.sleep ? { sleep: opts.sleep } : {}) };
+  switch (spec.kind) {
+    case 'sqlite':
+      return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events');
+    case 'stdout': {
+      const { StdoutSink } = await import('./stdout.js');
+      return new StdoutSink(opts.stdout ?? process.stdout, role);
+    }
+    case 'kinesis': {
+      const { KinesisSink } = await import('./kinesis.js');
+      return new KinesisSink({ stream: spec.stream, ...retry, ...(opts.clients?.kinesis ? { client: opts.clients.kinesis } : {}) });
+    }
+    case 'firehose': {
+      const { FirehoseSink } = await import('./firehose.js');
+      return new FirehoseSink({ stream: spec.stream, ...retry, ...(opts.clients?.firehose ? { client: opts.clients.firehose } : {}) });
+    }
+    case 'sqs': {
+      const { SqsSink } = await import('./sqs.js');
+      return new SqsSink({ queueUrl: spec.queueUrl, ...retry, ...(opts.clients?.sqs ? { client: opts.clients.sqs } : {}) });
+    }
+    case 'eventbridge': {
+      const { EventBridgeSink } = await import('./eventbridge.js');
+      return new EventBridgeSink({ bus: spec.bus, ...retry, ...(opts.clients?.eventbridge ? { client: opts.clients.eventbridge } : {}) });
+    }
+    case 'none':
+      throw new Error('the none sink takes no records');
+  }
+}

@@ -1,0 +1,74 @@
+import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { chunkBy, type RetryOptions, sendWithRetry } from './batching.js';
+import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+
+// Kinesis Data Streams quotas (PutRecords API reference): at most 500 records and 5 MiB per call,
+// and 1 MiB per record counting the data blob and the partition key together.
+const MAX_RECORDS_PER_CALL = 500;
+const MAX_BYTES_PER_CALL = 5 * 1024 * 1024;
+const MAX_RECORD_BYTES = 1024 * 1024;
+// The partition key is the record's dedup key: 64 hex characters.
+const PARTITION_KEY_BYTES = 64;
+
+/** Options of the Kinesis sink; `client` is injectable for local servers and tests. */
+export interface KinesisSinkOptions extends RetryOptions {
+  stream: string;
+  client?: KinesisClient;
+}
+
+interface Entry {
+  index: number;
+  payload: RecordPayload;
+  key: string;
+}
+
+/**
+ * Sends records to a Kinesis data stream with PutRecords, partitioned by dedup key so resends of
+ * one event land on one shard. Only the records a partial failure names are sent again.
+ */
+export class KinesisSink implements RecordSink {
+  readonly name: string;
+  readonly maxRecordBytes = MAX_RECORD_BYTES - PARTITION_KEY_BYTES;
+  readonly #client: KinesisClient;
+  // A client passed in belongs to the caller, who may share it: only a client made here is destroyed.
+  readonly #ownsClient: boolean;
+
+  constructor(readonly opts: KinesisSinkOptions) {
+    this.name = `kinesis:${opts.stream}`;
+    this.#client = opts.client ?? new KinesisClient({});
+    this.#ownsClient = opts.client === undefined;
+  }
+
+  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const refused = new Map<number, string>();
+    const entries: Entry[] = [];
+    records.forEach((r, index) => {
+      const payload = fitRecord(r, this.maxRecordBytes);
+      if (payload === null) refused.set(index, `record is ${r.compact?.bytes ?? r.bytes} bytes, over the Kinesis 1 MiB record limit`);
+      else entries.push({ index, payload, key: r.record.dedup_key });
+    });
+    for (const chunk of chunkBy(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + PARTITION_KEY_BYTES)) {
+      await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
+    }
+    return { duplicates: new Set(), refused };
+  }
+
+  async #put(items: readonly Entry[]): Promise<(string | null)[]> {
+    const out = await this.#client.send(
+      new PutRecordsCommand({
+        StreamName: this.opts.stream,
+        Records: items.map((e) => ({ Data: Buffer.from(e.payload.json, 'utf8'), PartitionKey: e.key })),
+      }),
+    );
+    const results = out.Records ?? [];
+    return items.map((_, i) => {
+      const r = results[i];
+      if (r === undefined) return 'missing result';
+      return r.ErrorCode ? `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}` : null;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) this.#client.destroy();
+  }
+}

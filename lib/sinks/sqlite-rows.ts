@@ -1,0 +1,152 @@
+import type Database from 'better-sqlite3';
+import type { OutgoingRecord } from './types.js';
+
+/** What a SQLite write stores of one record: its indexed fields and its JSON. */
+export interface StoreRow {
+  tenant_id: string | null;
+  cluster_name: string | null;
+  audit_id: string;
+  k8s_stage: string | null;
+  event_time: string;
+  severity: string;
+  severity_reason: string;
+  k8s_user: string | null;
+  k8s_verb: string | null;
+  k8s_resource: string | null;
+  k8s_subresource: string | null;
+  k8s_namespace: string | null;
+  k8s_object_name: string | null;
+  k8s_response_code: number | null;
+  src_ip: string | null;
+  dedup_key: string;
+  json: string;
+}
+
+/** Which tables a write fills: events (and alerts for the high ones), events only, or alerts only. */
+export type SqliteSinkMode = 'events+alerts' | 'events' | 'alerts';
+
+/** The row of an outgoing record (plain data, so it can be posted to the writer thread). */
+export function toStoreRow({ record: r, json }: OutgoingRecord): StoreRow {
+  return {
+    tenant_id: r.tenant_id,
+    cluster_name: r.cluster_name,
+    audit_id: r.audit_id,
+    k8s_stage: r.k8s_stage,
+    event_time: r.event_time,
+    severity: r.severity,
+    severity_reason: r.severity_reason,
+    k8s_user: r.k8s_user,
+    k8s_verb: r.k8s_verb,
+    k8s_resource: r.k8s_resource,
+    k8s_subresource: r.k8s_subresource,
+    k8s_namespace: r.k8s_namespace,
+    k8s_object_name: r.k8s_object_name,
+    k8s_response_code: r.k8s_response_code,
+    src_ip: r.src_ip,
+    dedup_key: r.dedup_key,
+    json,
+  };
+}
+
+/** Writes rows inside the caller's transaction; returns nothing, pushes duplicate positions. */
+export type RowWriter = (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string, offset: number, duplicates: number[]) => void;
+
+/**
+ * The insert logic of the events and alerts tables, for a connection in a transaction. It is
+ * self-contained (it names nothing outside its own body) because the writer thread runs its
+ * source text: one copy of the logic serves both threads.
+ *
+ * Dedup: the unique indexes hold the first 64 bits of `dedup_key` (the SHA-256 of tenant,
+ * cluster, auditID and stage); a hit is checked against the full key, and a true 64-bit
+ * collision is stored with `key_hash` NULL instead of being dropped. An alert written together
+ * with its event points to the events row instead of holding a second copy of the record.
+ */
+export function createRowWriter(db: Database.Database): RowWriter {
+  const insertEvent = db.prepare(
+    `INSERT OR IGNORE INTO events (tenant_id, cluster_name, audit_id, k8s_stage, event_time, stored_at, severity, severity_reason,
+      k8s_user, k8s_verb, k8s_resource, k8s_subresource, k8s_namespace, k8s_object_name, k8s_response_code, src_ip, dedup_key, key_hash,
+      record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertAlert = db.prepare(
+    `INSERT OR IGNORE INTO alerts (tenant_id, cluster_name, audit_id, k8s_stage, event_time, stored_at, severity, severity_reason,
+      dedup_key, key_hash, event_id, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const eventByHash = db.prepare('SELECT id, dedup_key FROM events WHERE key_hash = ?');
+  const eventUnhashed = db.prepare('SELECT id FROM events WHERE key_hash IS NULL AND dedup_key = ?').pluck();
+  const alertByHash = db.prepare('SELECT dedup_key FROM alerts WHERE key_hash = ?').pluck();
+  const alertUnhashed = db.prepare('SELECT id FROM alerts WHERE key_hash IS NULL AND dedup_key = ?').pluck();
+
+  const eventValues = (r: StoreRow, storedAt: string, hash: bigint | null) => [
+    r.tenant_id,
+    r.cluster_name,
+    r.audit_id,
+    r.k8s_stage,
+    r.event_time,
+    storedAt,
+    r.severity,
+    r.severity_reason,
+    r.k8s_user,
+    r.k8s_verb,
+    r.k8s_resource,
+    r.k8s_subresource,
+    r.k8s_namespace,
+    r.k8s_object_name,
+    r.k8s_response_code,
+    r.src_ip,
+    r.dedup_key,
+    hash,
+    r.json,
+  ];
+  const alertValues = (r: StoreRow, storedAt: string, hash: bigint | null, eventId: number | bigint | null) => [
+    r.tenant_id,
+    r.cluster_name,
+    r.audit_id,
+    r.k8s_stage,
+    r.event_time,
+    storedAt,
+    r.severity,
+    r.severity_reason,
+    r.dedup_key,
+    hash,
+    eventId,
+    eventId === null ? r.json : null,
+  ];
+
+  /** Stores the event unless its key is there; whether it was inserted, and the row id either way. */
+  const storeEvent = (r: StoreRow, storedAt: string, hash: bigint): [boolean, number | bigint] => {
+    const info = insertEvent.run(...eventValues(r, storedAt, hash));
+    if (info.changes > 0) return [true, info.lastInsertRowid];
+    const holder = eventByHash.get(hash) as { id: number; dedup_key: string };
+    if (holder.dedup_key === r.dedup_key) return [false, holder.id];
+    const unhashed = eventUnhashed.get(r.dedup_key) as number | undefined;
+    if (unhashed !== undefined) return [false, unhashed];
+    return [true, insertEvent.run(...eventValues(r, storedAt, null)).lastInsertRowid];
+  };
+
+  /** Stores the alert unless its key is there; whether it was inserted. */
+  const storeAlert = (r: StoreRow, storedAt: string, hash: bigint, eventId: number | bigint | null): boolean => {
+    if (insertAlert.run(...alertValues(r, storedAt, hash, eventId)).changes > 0) return true;
+    if (alertByHash.get(hash) === r.dedup_key) return false;
+    if (alertUnhashed.get(r.dedup_key) !== undefined) return false;
+    insertAlert.run(...alertValues(r, storedAt, null, eventId));
+    return true;
+  };
+
+  return (rows, mode, storedAt, offset, duplicates) => {
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i] as StoreRow;
+      const hash = BigInt.asIntN(64, BigInt(`0x${r.dedup_key.slice(0, 16)}`));
+      let eventId: number | bigint | null = null;
+      if (mode !== 'alerts') {
+        const [inserted, id] = storeEvent(r, storedAt, hash);
+        if (!inserted) duplicates.push(offset + i);
+        // Linked also for a resent event: its alert may be missing (stored in 'events' mode before).
+        eventId = id;
+      }
+      if (mode === 'alerts' || (mode === 'events+alerts' && r.severity === 'high')) {
+        const inserted = storeAlert(r, storedAt, hash, eventId);
+        if (mode === 'alerts' && !inserted) duplicates.push(offset + i);
+      }
+    }
+  };
+}

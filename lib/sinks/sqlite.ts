@@ -1,0 +1,272 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { NormalisedRecord, Severity } from '../audit/index.js';
+import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import { createRowWriter, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
+import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
+
+/** The file under the data dir that holds events, alerts and inbox tokens. */
+export const EVENT_STORE_FILE = 'aisoc-k8s-audit.sqlite';
+
+// How long a writer waits for another connection's lock (the CLI writing inbox tokens while the
+// server runs) before the write fails and the request answers 503.
+const BUSY_TIMEOUT_MS = 5000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT,
+  cluster_name TEXT,
+  audit_id TEXT NOT NULL,
+  k8s_stage TEXT,
+  event_time TEXT NOT NULL,
+  stored_at TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  severity_reason TEXT NOT NULL,
+  k8s_user TEXT,
+  k8s_verb TEXT,
+  k8s_resource TEXT,
+  k8s_subresource TEXT,
+  k8s_namespace TEXT,
+  k8s_object_name TEXT,
+  k8s_response_code INTEGER,
+  src_ip TEXT,
+  dedup_key TEXT NOT NULL,
+  key_hash INTEGER,
+  record TEXT NOT NULL
+);
+-- The unique key of the design is (tenant, cluster, auditID, stage); dedup_key is its SHA-256.
+-- auditIDs are random UUIDs, so every insert lands at a random place of the unique index and
+-- dirties a page of it: the index is kept on the first 64 bits of dedup_key (8 bytes a row instead
+-- of ~80), and a hit is checked against the full dedup_key, so a 64-bit collision stores the
+-- record with key_hash NULL instead of dropping it (events_unhashed finds those).
+CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events (key_hash);
+CREATE INDEX IF NOT EXISTS events_unhashed ON events (dedup_key) WHERE key_hash IS NULL;
+CREATE INDEX IF NOT EXISTS events_tenant_time ON events (tenant_id, event_time);
+CREATE INDEX IF NOT EXISTS events_severity_time ON events (severity, event_time);
+CREATE TABLE IF NOT EXISTS alerts (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT,
+  cluster_name TEXT,
+  audit_id TEXT NOT NULL,
+  k8s_stage TEXT,
+  event_time TEXT NOT NULL,
+  stored_at TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  severity_reason TEXT NOT NULL,
+  dedup_key TEXT NOT NULL,
+  key_hash INTEGER,
+  -- The alert's record: the events row it points to when both tables are written together
+  -- (high records are a large share of a batch; storing them twice would double that I/O),
+  -- else the record itself (alerts only, events in another sink).
+  event_id INTEGER REFERENCES events (id),
+  record TEXT,
+  CHECK (event_id IS NOT NULL OR record IS NOT NULL)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS alerts_key ON alerts (key_hash);
+CREATE INDEX IF NOT EXISTS alerts_unhashed ON alerts (dedup_key) WHERE key_hash IS NULL;
+CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts (severity, event_time);
+CREATE INDEX IF NOT EXISTS alerts_tenant_time ON alerts (tenant_id, event_time);
+`;
+
+/** The first 64 bits of a dedup key (SHA-256 hex) as a signed integer: the indexed part of the key. */
+export function keyHash(dedupKey: string): bigint {
+  return BigInt.asIntN(64, BigInt(`0x${dedupKey.slice(0, 16)}`));
+}
+
+/** Opens (and creates) the SQLite file under `dataDir` in WAL mode; shared by the event store and the inbox store. */
+export function openDatabase(dataDir: string): Database.Database {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = new Database(join(dataDir, EVENT_STORE_FILE));
+  // Records are ~2-5 KB of JSON each: with the default 4 KiB pages most of them spill into
+  // overflow pages. 16 KiB pages hold them whole; larger pages would make each random insert
+  // into the dedup index (auditIDs are random UUIDs) rewrite more bytes of WAL. It applies when
+  // the file is created.
+  db.pragma('page_size = 16384');
+  // WAL lets readers (the `events` command, tests) run while the server writes. synchronous=FULL
+  // fsyncs the WAL at every commit: a 200 means the batch survives a power cut, not only a crash.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  return db;
+}
+
+/** Filters for reading events or alerts back. */
+export interface EventQuery {
+  tenant?: string;
+  cluster?: string;
+  auditId?: string;
+  /** One severity or several (`['high', 'medium']`). */
+  severity?: Severity | readonly Severity[];
+  /** ISO 8601 bounds on `event_time` (inclusive). */
+  since?: string;
+  until?: string;
+  /** At most this many, newest first (default 100). */
+  limit?: number;
+}
+
+interface WhereClause {
+  sql: string;
+  params: unknown[];
+}
+
+function whereOf(q: EventQuery, alias = ''): WhereClause {
+  const parts: string[] = [];
+  const col = (name: string) => `${alias}${name}`;
+  const params: unknown[] = [];
+  if (q.tenant !== undefined) {
+    parts.push(`${col('tenant_id')} = ?`);
+    params.push(q.tenant);
+  }
+  if (q.cluster !== undefined) {
+    parts.push(`${col('cluster_name')} = ?`);
+    params.push(q.cluster);
+  }
+  if (q.auditId !== undefined) {
+    parts.push(`${col('audit_id')} = ?`);
+    params.push(q.auditId);
+  }
+  if (q.severity !== undefined) {
+    const list = typeof q.severity === 'string' ? [q.severity] : [...q.severity];
+    if (list.length > 0) {
+      parts.push(`${col('severity')} IN (${list.map(() => '?').join(', ')})`);
+      params.push(...list);
+    }
+  }
+  if (q.since !== undefined) {
+    parts.push(`${col('event_time')} >= ?`);
+    params.push(new Date(q.since).toISOString());
+  }
+  if (q.until !== undefined) {
+    parts.push(`${col('event_time')} <= ?`);
+    params.push(new Date(q.until).toISOString());
+  }
+  return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+}
+
+/**
+ * The embedded store: an events table keyed by (tenant, cluster, auditID, stage), so a resent
+ * batch is counted as duplicates instead of stored twice, and an alerts table of the high
+ * records, queryable by severity and time. One transaction per batch: all of it or none.
+ */
+export class EventStore {
+  readonly db: Database.Database;
+  readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => number[];
+  readonly #checkpointer: Checkpointer | null;
+
+  constructor(
+    readonly dataDir: string,
+    opts: EventStoreOptions = {},
+  ) {
+    this.db = openDatabase(dataDir);
+    this.db.exec(SCHEMA);
+    this.#checkpointer = null;
+    if (opts.backgroundCheckpoints) {
+      try {
+        this.#checkpointer = startCheckpointer(join(dataDir, EVENT_STORE_FILE));
+        this.db.pragma('wal_autocheckpoint = 0');
+      } catch {
+        // No worker threads here: keep SQLite's automatic checkpoints.
+      }
+    }
+    const write = createRowWriter(this.db);
+    this.#writeBatch = this.db.transaction((rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => {
+      const duplicates: number[] = [];
+      write(rows, mode, storedAt, 0, duplicates);
+      return duplicates;
+    });
+  }
+
+  /** Writes a batch in one transaction; returns the positions of records already stored. */
+  writeBatch(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): Set<number> {
+    return new Set(this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString()));
+  }
+
+  /** Stored events, newest first. */
+  queryEvents(q: EventQuery = {}): NormalisedRecord[] {
+    return this.#query('events', q);
+  }
+
+  /** Stored alerts (the high records), newest first. */
+  queryAlerts(q: EventQuery = {}): NormalisedRecord[] {
+    return this.#query('alerts', q);
+  }
+
+  /** How many events match. */
+  countEvents(q: EventQuery = {}): number {
+    const where = whereOf(q);
+    return (this.db.prepare(`SELECT count(*) AS n FROM events ${where.sql}`).get(...where.params) as { n: number }).n;
+  }
+
+  /** How many alerts match. */
+  countAlerts(q: EventQuery = {}): number {
+    const where = whereOf(q);
+    return (this.db.prepare(`SELECT count(*) AS n FROM alerts ${where.sql}`).get(...where.params) as { n: number }).n;
+  }
+
+  #query(table: 'events' | 'alerts', q: EventQuery): NormalisedRecord[] {
+    const where = whereOf(q, 't.');
+    const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
+    const sql =
+      table === 'events'
+        ? `SELECT t.record FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
+        : `SELECT coalesce(t.record, e.record) FROM alerts t LEFT JOIN events e ON e.id = t.event_id ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`;
+    const rows = this.db
+      .prepare(sql)
+      .pluck()
+      .all(...where.params, limit) as string[];
+    return rows.map((text) => JSON.parse(text) as NormalisedRecord);
+  }
+
+  /** Closes the file; safe to call twice. */
+  close(): void {
+    void this.#checkpointer?.close();
+    // The last connection to close checkpoints the WAL into the file and removes it.
+    if (this.db.open) this.db.close();
+  }
+
+  /** Closes the file and waits for the checkpoint thread to stop. */
+  async closeAndWait(): Promise<void> {
+    const stopped = this.#checkpointer?.close();
+    if (this.db.open) this.db.close();
+    await stopped;
+  }
+}
+
+/** How an EventStore is opened. */
+export interface EventStoreOptions {
+  /** Checkpoint the WAL from a background thread instead of inside commits (the ingest's writer). */
+  backgroundCheckpoints?: boolean;
+}
+
+/** Opens the embedded store under a data dir (creating it), e.g. to read back what the ingest stored. */
+export function openEventStore(dataDir: string, opts: EventStoreOptions = {}): EventStore {
+  return new EventStore(dataDir, opts);
+}
+
+export type { SqliteSinkMode } from './sqlite-rows.js';
+
+/** The SQLite store as a sink. With `events+alerts`, events and alerts commit in one transaction. */
+export class SqliteSink implements RecordSink {
+  readonly name = 'sqlite';
+  readonly maxRecordBytes = Number.POSITIVE_INFINITY;
+
+  constructor(
+    readonly store: EventStore,
+    readonly mode: SqliteSinkMode,
+  ) {}
+
+  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    if (records.length === 0) return NOTHING_TO_REPORT;
+    try {
+      return { duplicates: this.store.writeBatch(records, this.mode), refused: new Map() };
+    } catch (err) {
+      throw new SinkUnavailableError(this.name, `SQLite write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.closeAndWait();
+  }
+}

@@ -1,0 +1,79 @@
+import type { NormalisedRecord } from '../audit/index.js';
+
+/** One serialised form of a record: the JSON text a sink stores or sends, and its UTF-8 size. */
+export interface RecordPayload {
+  record: NormalisedRecord;
+  json: string;
+  bytes: number;
+}
+
+/**
+ * A record on its way to the sinks. `compact`, when present, is the same record without the
+ * request and response bodies (as the apiserver's own truncate backend does): a sink whose
+ * per-record limit the full form exceeds sends that instead.
+ */
+export interface OutgoingRecord extends RecordPayload {
+  compact?: RecordPayload;
+}
+
+/** What a sink reports back, by position in the array it was given. */
+export interface SinkWriteResult {
+  /** Records the sink already held (same tenant, cluster, auditID and stage). */
+  duplicates: ReadonlySet<number>;
+  /** Records the sink refused for good (too large even in compact form, malformed), with the reason. */
+  refused: ReadonlyMap<number, string>;
+}
+
+/** Where normalised records go. A write either stores every record it reports as stored, or throws. */
+export interface RecordSink {
+  /** `sqlite`, `stdout`, `kinesis:<stream>`, ...: for log lines. */
+  readonly name: string;
+  /** Largest record the sink accepts, in bytes (`Infinity` when it has no limit). */
+  readonly maxRecordBytes: number;
+  /** Stores or sends the records; throws `SinkUnavailableError` when that failed after retries. */
+  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult>;
+  /** Releases connections and files. */
+  close(): Promise<void>;
+}
+
+/** A sink could not take the records after its retries; the request answers 503 so the sender retries. */
+export class SinkUnavailableError extends Error {
+  override name = 'SinkUnavailableError';
+  constructor(
+    readonly sink: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** An empty result: nothing duplicate, nothing refused. */
+export const NOTHING_TO_REPORT: SinkWriteResult = Object.freeze({ duplicates: new Set<number>(), refused: new Map<number, string>() });
+
+/** Picks the form of a record that fits `limit` bytes: full, else compact, else `null`. */
+export function fitRecord(record: OutgoingRecord, limit: number): RecordPayload | null {
+  if (record.bytes <= limit) return record;
+  if (record.compact !== undefined && record.compact.bytes <= limit) return record.compact;
+  return null;
+}
+
+/** A batch handed to a sink in parts: records are added as they are ready, and committed at once. */
+export interface SinkBatch {
+  /** Adds records; positions in results count from the first record of the first `add`. */
+  add(records: readonly OutgoingRecord[]): void;
+  /** Stores everything added, in one transaction; throws `SinkUnavailableError` when that failed. */
+  finish(): Promise<SinkWriteResult>;
+  /** Drops the batch: nothing of it is stored. */
+  abort(): void;
+}
+
+/** A sink that takes a batch in parts, so storing can overlap normalising. */
+export interface StreamingSink extends RecordSink {
+  begin(): SinkBatch;
+}
+
+/** Whether a sink takes batches in parts. */
+export function isStreamingSink(sink: RecordSink): sink is StreamingSink {
+  return typeof (sink as Partial<StreamingSink>).begin === 'function';
+}

@@ -1,0 +1,205 @@
+import { isAbsolute } from 'node:path';
+
+/** The seed's two delivery modes; one per connector instance. */
+export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
+export type ConnectorMode = (typeof CONNECTOR_MODES)[number];
+
+/** Which webhook route the apiserver is pointed at: the dedicated route, or the legacy inbox. */
+export const WEBHOOK_ROUTES = ['dedicated', 'inbox'] as const;
+export type WebhookRoute = (typeof WEBHOOK_ROUTES)[number];
+
+/** The seed's capability table: audit logs are passive, so there is no BLOCK / ISOLATE. */
+export const CONNECTOR_CAPABILITIES = ['PULL_AUDIT', 'PULL_ALERTS'] as const;
+export type ConnectorCapability = (typeof CONNECTOR_CAPABILITIES)[number];
+
+/** The seed: "Audit log path: /var/log/kubernetes/audit/audit.log (default)". */
+export const DEFAULT_AUDIT_LOG_PATH = '/var/log/kubernetes/audit/audit.log';
+/** The seed: "Default poll interval: 300 seconds (overrideable per instance)". */
+export const DEFAULT_POLL_INTERVAL_SECONDS = 300;
+/** The seed: the cursor "defaults to <audit_log_path>.aisoc-cursor". */
+export const CURSOR_SUFFIX = '.aisoc-cursor';
+
+/** The cursor file used when none is configured: `<audit_log_path>.aisoc-cursor`. */
+export function defaultCursorPath(auditLogPath: string): string {
+  return `${auditLogPath}${CURSOR_SUFFIX}`;
+}
+
+/**
+ * One connector instance, as the seed's "Add connector" form describes it, validated. Field
+ * names are the seed's (`cluster_name`, `inbox_token`, `audit_log_path`, ...). `ingest_url` and
+ * `shared_secret` say where the connector itself delivers (file_tail) and what test-connection
+ * checks; they fall back to AISOC_INGEST_URL and K8S_AUDIT_SHARED_SECRET.
+ */
+export interface ConnectorConfig {
+  readonly mode: ConnectorMode;
+  readonly cluster_name: string;
+  /** webhook mode: `dedicated` (POST /v1/ingest/k8s-audit/<tenant>) or the legacy `inbox` path. */
+  readonly webhook_route: WebhookRoute;
+  /** The legacy inbox token (required for the inbox route; never logged). */
+  readonly inbox_token: string | null;
+  readonly audit_log_path: string;
+  readonly cursor_path: string;
+  readonly poll_interval_seconds: number;
+  /** The full dedicated route, `https://<host>/v1/ingest/k8s-audit/<tenant_id>`. */
+  readonly ingest_url: string | null;
+  /** The installation-wide secret sent as X-AiSOC-K8s-Token (never logged). */
+  readonly shared_secret: string | null;
+  readonly capabilities: readonly ConnectorCapability[];
+}
+
+/** One or more invalid fields of a connector config, all named in one message. */
+export class ConnectorConfigError extends Error {
+  override name = 'ConnectorConfigError';
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+const KNOWN_FIELDS = new Set([
+  'mode',
+  'cluster_name',
+  'webhook_route',
+  'inbox_token',
+  'audit_log_path',
+  'cursor_path',
+  'poll_interval_seconds',
+  'ingest_url',
+  'shared_secret',
+  'capabilities',
+]);
+
+// Sent as the X-AiSOC-Cluster-Name header and shown in the UI: printable ASCII, trimmed.
+const CLUSTER_NAME = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
+function isBlank(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
+}
+
+/** Where a field's fallback comes from when the config file leaves it out. */
+export interface ConnectorConfigDefaults {
+  /** The environment of the entry point (AISOC_INGEST_URL, K8S_AUDIT_SHARED_SECRET). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * Validates a connector config (as read from JSON or YAML) and applies the seed's defaults.
+ * Throws one `ConnectorConfigError` naming every invalid field.
+ */
+export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDefaults = {}): ConnectorConfig {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConnectorConfigError(['the connector config must be an object (a JSON object or a YAML mapping)']);
+  }
+  const v = value as Record<string, unknown>;
+  const env = defaults.env ?? {};
+  const problems: string[] = [];
+
+  for (const key of Object.keys(v)) {
+    if (!KNOWN_FIELDS.has(key)) problems.push(`unknown field ${JSON.stringify(key)}`);
+  }
+
+  let mode: ConnectorMode = 'webhook';
+  if (isBlank(v.mode)) problems.push(`mode is required (${CONNECTOR_MODES.join(' or ')})`);
+  else if (!CONNECTOR_MODES.includes(v.mode as ConnectorMode)) {
+    problems.push(`mode must be ${CONNECTOR_MODES.join(' or ')}, got ${JSON.stringify(v.mode)}`);
+  } else mode = v.mode as ConnectorMode;
+
+  let clusterName = '';
+  if (isBlank(v.cluster_name)) problems.push('cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1)');
+  else if (typeof v.cluster_name !== 'string' || !CLUSTER_NAME.test(v.cluster_name)) {
+    problems.push('cluster_name must be 1-256 printable ASCII characters without leading or trailing spaces');
+  } else clusterName = v.cluster_name;
+
+  let inboxToken: string | null = null;
+  if (!isBlank(v.inbox_token)) {
+    if (typeof v.inbox_token !== 'string') problems.push('inbox_token must be a string');
+    else inboxToken = v.inbox_token.trim();
+  }
+
+  let route: WebhookRoute = inboxToken === null ? 'dedicated' : 'inbox';
+  if (!isBlank(v.webhook_route)) {
+    if (!WEBHOOK_ROUTES.includes(v.webhook_route as WebhookRoute)) {
+      problems.push(`webhook_route must be ${WEBHOOK_ROUTES.join(' or ')}, got ${JSON.stringify(v.webhook_route)}`);
+    } else route = v.webhook_route as WebhookRoute;
+  }
+  if (mode === 'webhook' && route === 'inbox' && inboxToken === null) problems.push('inbox_token is required in webhook mode');
+
+  const path = (field: string, fallback: string): string => {
+    const raw = v[field];
+    if (isBlank(raw)) return fallback;
+    if (typeof raw !== 'string') {
+      problems.push(`${field} must be a string`);
+      return fallback;
+    }
+    if (!isAbsolute(raw.trim())) problems.push(`${field} must be an absolute path, got ${JSON.stringify(raw)}`);
+    return raw.trim();
+  };
+  const auditLogPath = path('audit_log_path', DEFAULT_AUDIT_LOG_PATH);
+  const cursorPath = path('cursor_path', defaultCursorPath(auditLogPath));
+
+  let interval = DEFAULT_POLL_INTERVAL_SECONDS;
+  if (!isBlank(v.poll_interval_seconds)) {
+    const raw = v.poll_interval_seconds;
+    const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 86_400) {
+      problems.push(`poll_interval_seconds must be an integer between 1 and 86400, got ${JSON.stringify(raw)}`);
+    } else interval = n;
+  }
+
+  let ingestUrl: string | null = null;
+  const rawUrl = isBlank(v.ingest_url) ? env.AISOC_INGEST_URL : v.ingest_url;
+  const urlSource = isBlank(v.ingest_url) ? 'AISOC_INGEST_URL' : 'ingest_url';
+  if (!isBlank(rawUrl)) {
+    if (typeof rawUrl !== 'string') problems.push(`${urlSource} must be a string`);
+    else {
+      try {
+        const u = new URL(rawUrl.trim());
+        if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+        ingestUrl = rawUrl.trim();
+      } catch {
+        problems.push(`${urlSource} must be an http(s) URL (the full /v1/ingest/k8s-audit/<tenant_id> route)`);
+      }
+    }
+  }
+
+  let secret: string | null = null;
+  const rawSecret = isBlank(v.shared_secret) ? env.K8S_AUDIT_SHARED_SECRET : v.shared_secret;
+  if (!isBlank(rawSecret)) {
+    if (typeof rawSecret !== 'string') problems.push('shared_secret must be a string');
+    else secret = rawSecret;
+  }
+
+  let capabilities: readonly ConnectorCapability[] = CONNECTOR_CAPABILITIES;
+  if (v.capabilities !== undefined) {
+    if (!Array.isArray(v.capabilities) || v.capabilities.some((c) => typeof c !== 'string')) {
+      problems.push('capabilities must be a list of PULL_AUDIT, PULL_ALERTS');
+    } else {
+      const bad = v.capabilities.filter((c) => !CONNECTOR_CAPABILITIES.includes(c as ConnectorCapability));
+      if (bad.length > 0) {
+        problems.push(`capabilities ${bad.join(', ')} not supported: Kubernetes audit logs are passive (PULL_AUDIT, PULL_ALERTS only)`);
+      } else capabilities = [...new Set(v.capabilities as ConnectorCapability[])];
+    }
+  }
+
+  if (problems.length > 0) throw new ConnectorConfigError(problems);
+  return Object.freeze({
+    mode,
+    cluster_name: clusterName,
+    webhook_route: route,
+    inbox_token: inboxToken,
+    audit_log_path: auditLogPath,
+    cursor_path: cursorPath,
+    poll_interval_seconds: interval,
+    ingest_url: ingestUrl,
+    shared_secret: secret,
+    capabilities: Object.freeze([...capabilities]),
+  });
+}
+
+/** The config as safe to print: the token and the secret replaced by whether they are set. */
+export function describeConnectorConfig(config: ConnectorConfig): Record<string, unknown> {
+  return {
+    ...config,
+    inbox_token: config.inbox_token === null ? null : '<set>',
+    shared_secret: config.shared_secret === null ? null : '<set>',
+  };
+}

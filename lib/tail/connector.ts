@@ -1,0 +1,107 @@
+import type { NormalisedRecord } from '../audit/index.js';
+import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
+import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
+import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
+import { tailShipper, tenantFromIngestUrl } from './ship.js';
+import { FileTailer, type TailShipFn } from './tailer.js';
+import { type ConnectionReport, type TestConnectionDeps, testConnection } from './test-connection.js';
+
+/** What one `fetchAlerts` poll returns: the alerts of the poll and the connector's health. */
+export interface FetchAlertsResult {
+  alerts: NormalisedRecord[];
+  health: ConnectorHealth;
+}
+
+export interface ConnectorDeps extends TestConnectionDeps {
+  log?: (entry: Record<string, unknown>) => void;
+  now?: () => number;
+  /** Bytes read per poll at most (file_tail); default 8 MiB, the seed's cap. */
+  maxBytes?: number;
+  /** Replaces the `lib/ship` delivery (tests). */
+  ship?: TailShipFn;
+}
+
+const WEBHOOK_NOTE =
+  'webhook mode: audit events arrive at the ingest route in real time and are normalised there; the poll only reports health';
+const FILE_TAIL_NOTE = 'file_tail mode: each poll reads the audit log forward from the byte cursor and returns its high-severity events';
+
+/**
+ * One Kubernetes Audit Logs connector instance (the seed's connector): `fetchAlerts` per poll,
+ * `health`, and `testConnection`. In webhook mode a poll returns no alerts (events do not pass
+ * through the connector); in file_tail mode it runs one tailer poll and returns the
+ * high-severity events that poll delivered (PULL_ALERTS).
+ */
+export class KubernetesAuditConnector {
+  readonly capabilities: readonly ConnectorCapability[];
+  private readonly tracker: HealthTracker;
+  private readonly now: () => number;
+  private tailer: FileTailer | null = null;
+
+  constructor(
+    readonly config: ConnectorConfig,
+    private readonly deps: ConnectorDeps = {},
+  ) {
+    this.capabilities = config.capabilities;
+    this.now = deps.now ?? Date.now;
+    this.tracker = new HealthTracker(config.mode, config.cluster_name, config.mode === 'webhook' ? WEBHOOK_NOTE : FILE_TAIL_NOTE);
+  }
+
+  /** The seed's "Test connection" for this instance. */
+  testConnection(): Promise<ConnectionReport> {
+    return testConnection(this.config, this.deps);
+  }
+
+  /** The connector's health: when the last poll ran, what it read, and the last error. */
+  health(): ConnectorHealth {
+    return this.tracker.snapshot();
+  }
+
+  /** One poll: webhook mode returns no alerts and the health; file_tail tails and returns the poll's high-severity events. */
+  async fetchAlerts(): Promise<FetchAlertsResult> {
+    const at = this.now();
+    if (this.config.mode === 'webhook') {
+      this.tracker.record(at, null, null);
+      return { alerts: [], health: this.health() };
+    }
+    const tailer = this.fileTailer();
+    if (typeof tailer === 'string') {
+      this.tracker.record(at, tailer, null);
+      return { alerts: [], health: this.health() };
+    }
+    const result = await tailer.poll();
+    this.tracker.record(result.startedAt, result.error, summarisePoll(result));
+    return { alerts: this.config.capabilities.includes('PULL_ALERTS') ? result.alerts : [], health: this.health() };
+  }
+
+  private fileTailer(): FileTailer | string {
+    if (this.tailer !== null) return this.tailer;
+    const c = this.config;
+    let ship = this.deps.ship;
+    let isOversize: ((line: string, bytes: number) => boolean) | undefined;
+    if (ship === undefined) {
+      if (c.ingest_url === null || c.shared_secret === null) {
+        return 'file_tail mode needs ingest_url (or AISOC_INGEST_URL) and shared_secret (or K8S_AUDIT_SHARED_SECRET) to deliver events';
+      }
+      const bound = tailShipper({
+        url: c.ingest_url,
+        token: c.shared_secret,
+        clusterName: c.cluster_name,
+        ...(this.deps.fetch === undefined ? {} : { fetch: this.deps.fetch }),
+        ...(this.deps.log === undefined ? {} : { log: this.deps.log }),
+      });
+      ship = bound.ship;
+      isOversize = bound.isOversize;
+    }
+    this.tailer = new FileTailer({
+      logPath: c.audit_log_path,
+      cursorPath: c.cursor_path,
+      maxBytes: this.deps.maxBytes ?? DEFAULT_TAIL_MAX_BYTES,
+      ship,
+      ...(isOversize === undefined ? {} : { isOversize }),
+      ...(this.deps.log === undefined ? {} : { log: this.deps.log }),
+      now: this.now,
+      alerts: { tenantId: c.ingest_url === null ? null : tenantFromIngestUrl(c.ingest_url), clusterName: c.cluster_name },
+    });
+    return this.tailer;
+  }
+}

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Where the tailer stands in the audit log: the file (by device + inode, so a rename rotation is
+ * noticed even though the path stays the same), the byte offset of the first byte not yet
+ * delivered, and a fingerprint of the file's first bytes so a file that was truncated and
+ * refilled past the cursor between two polls (copytruncate) is not mistaken for the same one.
+ */
+export interface TailCursor {
+  /** The audit log path the cursor was written for (informational; identity is dev + ino). */
+  path: string;
+  /** `st_dev` and `st_ino` as decimal strings: inode numbers may exceed 2^53. */
+  dev: string;
+  ino: string;
+  /** Byte offset of the next line to read; always at a line start unless `skipping`. */
+  offset: number;
+  /** True while passing over one line longer than the per-poll cap: read on to its `\n`. */
+  skipping: boolean;
+  /** Length and SHA-256 (hex) of the file's first bytes, at most `HEAD_FINGERPRINT_BYTES`. */
+  headBytes: number;
+  headHash: string;
+  /** When the cursor was written (ISO 8601), for operators reading the file. */
+  updatedAt: string;
+}
+
+/** What was found at the cursor path. A corrupt file is a finding, not an exception. */
+export type CursorReadResult = { state: 'ok'; cursor: TailCursor } | { state: 'missing' } | { state: 'corrupt'; problem: string };
+
+const CURSOR_VERSION = 1;
+
+function isDecimal(v: unknown): v is string {
+  return typeof v === 'string' && /^\d{1,20}$/.test(v);
+}
+
+/** Checks a parsed cursor document; returns the problem in words, or the cursor. */
+function checkCursor(value: unknown): TailCursor | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const v = value as Record<string, unknown>;
+  if (v.version !== CURSOR_VERSION) return `unknown cursor version ${JSON.stringify(v.version)}`;
+  if (typeof v.path !== 'string') return 'path is not a string';
+  if (!isDecimal(v.dev) || !isDecimal(v.ino)) return 'dev/ino are not decimal strings';
+  if (typeof v.offset !== 'number' || !Number.isSafeInteger(v.offset) || v.offset < 0) return 'offset is not a non-negative integer';
+  if (typeof v.skipping !== 'boolean') return 'skipping is not a boolean';
+  if (typeof v.headBytes !== 'number' || !Number.isSafeInteger(v.headBytes) || v.headBytes < 0) return 'headBytes is not an integer';
+  if (typeof v.headHash !== 'string' || !/^[0-9a-f]{64}$/.test(v.headHash)) return 'headHash is not a SHA-256 hex digest';
+  return {
+    path: v.path,
+    dev: v.dev,
+    ino: v.ino,
+    offset: v.offset,
+    skipping: v.skipping,
+    headBytes: v.headBytes,
+    headHash: v.headHash,
+    updatedAt: typeof v.updatedAt === 'string' ? v.updatedAt : '',
+  };
+}
+
+/** Reads the cursor file: `missing` when there is none, `corrupt` (with the reason) when it cannot be used. */
+export async function readCursor(cursorPath: string): Promise<CursorReadResult> {
+  let text: string;
+  try {
+    text = await readFile(cursorPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { state: 'missing' };
+    return { state: 'corrupt', problem: `cannot read the cursor file (${code ?? (err as Error).message})` };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { state: 'corrupt', problem: `the cursor file is not JSON (${text.length} bytes)` };
+  }
+  const checked = checkCursor(parsed);
+  if (typeof checked === 'string') return { state: 'corrupt', problem: `the cursor file is invalid: ${checked}` };
+  return { state: 'ok', cursor: checked };
+}
+
+/**
+ * Writes the cursor so that a crash at any instant leaves either the old or the new cursor on
+ * disk, never a torn one: write a temp file in the same directory, fsync it, rename it over the
+ * cursor (atomic within one filesystem, POSIX rename(2)), then fsync the directory so the rename
+ * itself survives a power loss.
+ */
+export async function writeCursor(cursorPath: string, cursor: TailCursor): Promise<void> {
+  const dir = dirname(cursorPath);
+  const tmp = join(dir, `.${basename(cursorPath)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const body = `${JSON.stringify({ version: CURSOR_VERSION, ...cursor })}\n`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(body, 'utf8');
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  try {
+    await rename(tmp, cursorPath);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDirectory(dir);
+}
+
+/** fsyncs a directory; filesystems that cannot (EINVAL, EISDIR on some platforms) are not an error. */
+async function fsyncDirectory(dir: string): Promise<void> {
+  let dh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    dh = await open(dir, 'r');
+    await dh.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'ENOTSUP') throw err;
+  } finally {
+    await dh?.close().catch(() => undefined);
+  }
+}

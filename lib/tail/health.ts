@@ -1,0 +1,97 @@
+import type { PollResult } from './tailer.js';
+
+/** What the last poll read and did, for the connector's status in the UI. */
+export interface PollSummary {
+  started_at: string;
+  duration_ms: number;
+  files: string[];
+  bytes_read: number;
+  bytes_consumed: number;
+  lines: number;
+  delivered: number;
+  invalid: number;
+  oversize_lines: number;
+  oversize_events: number;
+  undelivered: number;
+  held_back_bytes: number;
+  more: boolean;
+  resets: string[];
+  cursor_offset: number | null;
+  alerts: number;
+}
+
+/** The connector's health: when the last poll ran, what it read, and the last error. */
+export interface ConnectorHealth {
+  mode: 'webhook' | 'file_tail';
+  cluster_name: string;
+  /** `ok`: the last poll succeeded; `error`: it failed; `idle`: no poll yet. */
+  status: 'ok' | 'error' | 'idle';
+  polls: number;
+  last_poll_at: string | null;
+  last_success_at: string | null;
+  last_poll: PollSummary | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  /** What the mode means for the poll, in words. */
+  note: string;
+}
+
+/** Turns a poll result into the summary shown as health. */
+export function summarisePoll(r: PollResult): PollSummary {
+  return {
+    started_at: new Date(r.startedAt).toISOString(),
+    duration_ms: r.finishedAt - r.startedAt,
+    files: r.files,
+    bytes_read: r.bytesRead,
+    bytes_consumed: r.bytesConsumed,
+    lines: r.lines,
+    delivered: r.delivered,
+    invalid: r.invalid,
+    oversize_lines: r.oversizeLines,
+    oversize_events: r.oversizeEvents,
+    undelivered: r.undelivered,
+    held_back_bytes: r.heldBackBytes,
+    more: r.more,
+    resets: r.resets,
+    cursor_offset: r.cursor?.offset ?? null,
+    alerts: r.alerts.length,
+  };
+}
+
+/** Keeps the health of one connector instance across polls. */
+export class HealthTracker {
+  private state: ConnectorHealth;
+
+  constructor(mode: ConnectorHealth['mode'], clusterName: string, note: string) {
+    this.state = {
+      mode,
+      cluster_name: clusterName,
+      status: 'idle',
+      polls: 0,
+      last_poll_at: null,
+      last_success_at: null,
+      last_poll: null,
+      last_error: null,
+      last_error_at: null,
+      note,
+    };
+  }
+
+  /** Records a poll that ran at `at` (epoch ms); `error` is null when it succeeded. */
+  record(at: number, error: string | null, summary: PollSummary | null): void {
+    const when = new Date(at).toISOString();
+    this.state = {
+      ...this.state,
+      polls: this.state.polls + 1,
+      last_poll_at: when,
+      last_poll: summary,
+      status: error === null ? 'ok' : 'error',
+      ...(error === null ? { last_success_at: when } : { last_error: error, last_error_at: when }),
+    };
+  }
+
+  /** A copy of the current health. */
+  snapshot(): ConnectorHealth {
+    return { ...this.state };
+  }
+}

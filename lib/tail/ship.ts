@@ -1,0 +1,63 @@
+import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, shipEvents } from '../ship/index.js';
+import type { TailShipFn } from './tailer.js';
+
+const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
+/** Decoding replaces each invalid UTF-8 byte with U+FFFD (3 bytes), so the raw length is only a hint. */
+const UTF8_SLACK = 4096;
+
+/** Where and how the tailer delivers. */
+export interface TailShipSettings {
+  url: string;
+  /** Sent as X-AiSOC-K8s-Token; never logged. */
+  token: string;
+  clusterName: string | null;
+  maxBodyBytes?: number;
+  gzip?: boolean;
+  requestTimeoutMs?: number;
+  /** Time left for retries in this poll; 0 once a stop was asked for, so no new retry starts. */
+  remainingTimeMs?: () => number;
+  /** Attempts per batch and backoff base (lib/ship defaults: 8 and 200 ms). */
+  maxAttempts?: number;
+  backoffBaseMs?: number;
+  fetch?: typeof fetch;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * Binds `lib/ship` for the tailer: `stopOnFailure`, so delivery keeps file order and the cursor
+ * can stop at the first event not accepted; and the matching oversize test, so an event that
+ * can never fit one body is passed over before it reaches the shipper.
+ */
+export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: string, bytes: number) => boolean } {
+  const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const ship: TailShipFn = (events) =>
+    shipEvents(events, {
+      url: s.url,
+      token: s.token,
+      clusterName: s.clusterName,
+      maxBodyBytes,
+      stopOnFailure: true,
+      ...(s.gzip === undefined ? {} : { gzip: s.gzip }),
+      ...(s.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: s.requestTimeoutMs }),
+      ...(s.remainingTimeMs === undefined ? {} : { remainingTimeMs: s.remainingTimeMs, safetyMarginMs: 0 }),
+      ...(s.maxAttempts === undefined ? {} : { maxAttempts: s.maxAttempts }),
+      ...(s.backoffBaseMs === undefined ? {} : { backoffBaseMs: s.backoffBaseMs }),
+      ...(s.fetch === undefined ? {} : { fetch: s.fetch }),
+      ...(s.log === undefined ? {} : { log: s.log }),
+    });
+  const isOversize = (line: string, bytes: number): boolean => {
+    if (ENVELOPE_BYTES + bytes + UTF8_SLACK <= maxBodyBytes) return false;
+    return ENVELOPE_BYTES + Buffer.byteLength(line, 'utf8') > maxBodyBytes;
+  };
+  return { ship, isOversize };
+}
+
+/** The tenant id in a dedicated route URL (`.../v1/ingest/k8s-audit/<tenant_id>`), or null. */
+export function tenantFromIngestUrl(url: string): string | null {
+  try {
+    const m = /\/v1\/ingest\/k8s-audit\/([^/]+)\/?$/.exec(new URL(url).pathname);
+    return m?.[1] === undefined ? null : decodeURIComponent(m[1]);
+  } catch {
+    return null;
+  }
+}

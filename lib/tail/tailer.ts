@@ -1,0 +1,625 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, open } from 'node:fs/promises';
+import type { AuditEvent, NormalisedRecord } from '../audit/index.js';
+import { normaliseAuditEvent, validateAuditEvent } from '../audit/index.js';
+import { readCursor, type TailCursor, writeCursor } from './cursor.js';
+import { type BackupFile, listBackups } from './rotation.js';
+import { isHighSeverity } from './severity.js';
+
+/** The fingerprint covers the first line's start, which holds its unique auditID (~100 bytes in). */
+export const HEAD_FINGERPRINT_BYTES = 1024;
+
+/** Invalid lines logged one by one per poll; the rest only counted, so a garbage file cannot flood the log. */
+const INVALID_LINES_LOGGED = 20;
+
+/** Chunk size used while reading on to the end of a line that is longer than the cap. */
+const SKIP_CHUNK_BYTES = 64 * 1024;
+
+/** What the tailer needs from the shipper: the `lib/ship` `ShipResult` fields it reads. */
+export interface TailShipResult {
+  delivered: number;
+  failed: readonly { index: number; reason: string; status?: number; auditID?: string; retryable: boolean }[];
+}
+
+/** Ships events (the original JSON text of each line) in order, stopping at the first failure. */
+export type TailShipFn = (events: string[]) => Promise<TailShipResult>;
+
+export interface TailerOptions {
+  /** The audit log (`--audit-log-path` of the apiserver). */
+  logPath: string;
+  /** Where the byte cursor is kept (default `<logPath>.aisoc-cursor`). */
+  cursorPath: string;
+  /** Bytes read per poll at most (memory bound); a line longer than this is passed over. */
+  maxBytes: number;
+  ship: TailShipFn;
+  /**
+   * True for an event that can never fit one request body (the shipper's byte cap); such a line
+   * is counted and passed over instead of blocking the cursor forever.
+   */
+  isOversize?: (line: string, bytes: number) => boolean;
+  /** Structured log lines (never given a token: the tailer does not hold one). */
+  log?: (entry: Record<string, unknown>) => void;
+  now?: () => number;
+  /** When set, each poll returns the high-severity events it delivered, normalised (PULL_ALERTS). */
+  alerts?: { tenantId: string | null; clusterName: string | null };
+}
+
+/** Why the cursor did not simply continue where it was. */
+export type CursorReset = 'missing-cursor' | 'corrupt-cursor' | 'truncated' | 'rotated' | 'rotated-old-missing';
+
+/** What one poll did. `complete` is the `--once` exit status: every complete line read was delivered or passed over. */
+export interface PollResult {
+  startedAt: number;
+  finishedAt: number;
+  /** Files read this poll, in order (a rotated backup first, then the live file). */
+  files: string[];
+  bytesRead: number;
+  /** Bytes the cursor moved past (delivered lines, passed-over lines). */
+  bytesConsumed: number;
+  /** Complete, non-empty lines read. */
+  lines: number;
+  delivered: number;
+  /** Lines that are not JSON or not a valid audit Event: counted, logged, passed over. */
+  invalid: number;
+  /** Lines longer than the per-poll cap, passed over. */
+  oversizeLines: number;
+  /** Events too large for one request body, passed over. */
+  oversizeEvents: number;
+  /** Valid events the ingest did not accept: they are read again next poll. */
+  undelivered: number;
+  /** Bytes of a final line without `\n`, left for the next poll. */
+  heldBackBytes: number;
+  /** True when the poll stopped at the byte cap with more to read. */
+  more: boolean;
+  resets: CursorReset[];
+  cursor: TailCursor | null;
+  error: string | null;
+  alerts: NormalisedRecord[];
+  complete: boolean;
+}
+
+interface Segment {
+  cursor: TailCursor;
+  /** The file was read to its end (for a rotated backup: nothing more will come). */
+  finished: boolean;
+  /** Nothing more can be done this poll (ingest failed, budget spent). */
+  stop: boolean;
+}
+
+function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+const EMPTY_HASH = sha256(Buffer.alloc(0));
+
+function freshCursor(path: string, dev: string, ino: string): TailCursor {
+  return { path, dev, ino, offset: 0, skipping: false, headBytes: 0, headHash: EMPTY_HASH, updatedAt: '' };
+}
+
+async function readAt(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<number> {
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done;
+}
+
+/** Whether the open file starts with the bytes the cursor's fingerprint covers. */
+async function sameHead(fh: FileHandle, c: TailCursor): Promise<boolean> {
+  if (c.headBytes === 0) return false;
+  return (await headHash(fh, c.headBytes)) === c.headHash;
+}
+
+/** The backup that is the cursor's file under a new device number (same inode, same first bytes), or -1. */
+async function findRenumbered(backups: readonly BackupFile[], c: TailCursor): Promise<number> {
+  for (let i = 0; i < backups.length; i++) {
+    const b = backups[i] as BackupFile;
+    if (b.ino !== c.ino) continue;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(b.path, 'r');
+      if (await sameHead(fh, c)) return i;
+    } catch {
+      // Gone or unreadable: not the file.
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+  return -1;
+}
+
+async function headHash(fh: FileHandle, bytes: number): Promise<string> {
+  const buf = Buffer.allocUnsafe(bytes);
+  const n = await readAt(fh, buf, bytes, 0);
+  return sha256(buf.subarray(0, n));
+}
+
+function errCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+}
+
+/** The words a user sees when the audit log cannot be opened (test-connection uses the same). */
+export function describeOpenError(path: string, err: unknown): string {
+  const code = errCode(err);
+  if (code === 'ENOENT') return `audit log path ${path} not found`;
+  if (code === 'EACCES' || code === 'EPERM') return `audit log path ${path} is not readable (permission denied)`;
+  if (code === 'EISDIR') return `audit log path ${path} is a directory, not a file`;
+  return `audit log path ${path} cannot be opened (${code})`;
+}
+
+/**
+ * Tails one audit log forward from a byte cursor, one bounded poll at a time (the seed's
+ * file_tail mode). The cursor only ever moves past lines the ingest accepted or that can never
+ * be delivered (not JSON, not an audit Event, too long), so a crash at any point repeats
+ * deliveries at worst; the ingest drops repeats by (tenant, cluster, auditID, stage).
+ */
+export class FileTailer {
+  private readonly log: (entry: Record<string, unknown>) => void;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: TailerOptions) {
+    this.log = opts.log ?? (() => undefined);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Runs one poll: read at most `maxBytes` from the cursor, ship complete lines, save the cursor. */
+  async poll(): Promise<PollResult> {
+    const r: PollResult = {
+      startedAt: this.now(),
+      finishedAt: 0,
+      files: [],
+      bytesRead: 0,
+      bytesConsumed: 0,
+      lines: 0,
+      delivered: 0,
+      invalid: 0,
+      oversizeLines: 0,
+      oversizeEvents: 0,
+      undelivered: 0,
+      heldBackBytes: 0,
+      more: false,
+      resets: [],
+      cursor: null,
+      error: null,
+      alerts: [],
+      complete: false,
+    };
+    try {
+      await this.pollInto(r);
+    } catch (err) {
+      // Anything unexpected (EIO, a full disk for the cursor) ends this poll, never the process.
+      if (r.error === null) {
+        r.error = `poll failed: ${errCode(err)}`;
+        this.log({ level: 'error', msg: 'poll failed', error: r.error });
+      }
+    }
+    r.finishedAt = this.now();
+    r.complete = r.error === null && r.undelivered === 0;
+    return r;
+  }
+
+  private async pollInto(r: PollResult): Promise<void> {
+    const { logPath, cursorPath } = this.opts;
+    const found = await readCursor(cursorPath);
+    let saved: TailCursor | null = null;
+    if (found.state === 'ok') saved = found.cursor;
+    else if (found.state === 'missing') r.resets.push('missing-cursor');
+    else {
+      r.resets.push('corrupt-cursor');
+      this.log({
+        level: 'error',
+        msg: 'cursor file is unusable; restarting from offset 0 (the ingest drops repeated events as duplicates)',
+        cursor_path: cursorPath,
+        problem: found.problem,
+      });
+    }
+    r.cursor = saved;
+
+    let live: FileHandle;
+    try {
+      live = await open(logPath, 'r');
+    } catch (err) {
+      r.error = describeOpenError(logPath, err);
+      this.log({ level: 'error', msg: 'cannot open the audit log', error: r.error });
+      return;
+    }
+    try {
+      const st = await live.stat({ bigint: true });
+      if (!st.isFile()) {
+        r.error = `audit log path ${logPath} is not a regular file`;
+        this.log({ level: 'error', msg: 'cannot read the audit log', error: r.error });
+        return;
+      }
+      const dev = st.dev.toString();
+      const ino = st.ino.toString();
+      const budget = { left: this.opts.maxBytes };
+      let cursor: TailCursor | null = saved;
+
+      if (cursor !== null && cursor.dev !== dev && cursor.ino === ino && (await sameHead(live, cursor))) {
+        // Device numbers are not stable across reboots and remounts; the inode and the first
+        // bytes (with their unique auditID) still say it is the same file.
+        this.log({
+          level: 'info',
+          msg: 'the audit log device number changed; same file by inode and first bytes',
+          path: logPath,
+          previous_dev: cursor.dev,
+          dev,
+        });
+        cursor = { ...cursor, dev };
+      }
+      if (cursor !== null && (cursor.dev !== dev || cursor.ino !== ino)) {
+        r.resets.push('rotated');
+        const done = await this.finishRotated(r, cursor, budget, { dev, ino });
+        if (!done) return;
+        cursor = null;
+      }
+
+      let start = cursor ?? freshCursor(logPath, dev, ino);
+      start = { ...start, path: logPath };
+      const size = Number(st.size);
+      if (start.offset > size) {
+        r.resets.push('truncated');
+        this.log({
+          level: 'warn',
+          msg: 'audit log is smaller than the cursor (truncated); reading from offset 0',
+          path: logPath,
+          cursor_offset: start.offset,
+          size,
+        });
+        start = freshCursor(logPath, dev, ino);
+      } else if (start.headBytes > 0 && (await headHash(live, start.headBytes)) !== start.headHash) {
+        r.resets.push('truncated');
+        this.log({
+          level: 'warn',
+          msg: 'audit log was rewritten since the last poll (first bytes differ); reading from offset 0',
+          path: logPath,
+          cursor_offset: start.offset,
+        });
+        start = freshCursor(logPath, dev, ino);
+      }
+      r.files.push(logPath);
+      const seg = await this.drain(r, live, start, budget, false);
+      await this.save(r, seg.cursor, saved);
+    } finally {
+      await live.close().catch(() => undefined);
+    }
+  }
+
+  /**
+   * The path names a new file: finish the file the cursor was on if it is still beside the path
+   * under its backup name, then any later backups, oldest first. False when this poll must stop
+   * there (budget spent, ingest failing); the saved cursor then still points into the backup.
+   */
+  private async finishRotated(
+    r: PollResult,
+    old: TailCursor,
+    budget: { left: number },
+    live: { dev: string; ino: string },
+  ): Promise<boolean> {
+    const backups = await listBackups(this.opts.logPath);
+    let at = backups.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
+    if (at === -1) at = await findRenumbered(backups, old);
+    if (at === -1) {
+      r.resets.push('rotated-old-missing');
+      this.log({
+        level: 'warn',
+        msg: 'audit log was rotated and the previous file is no longer beside it; starting the new file at offset 0',
+        path: this.opts.logPath,
+        previous_dev: old.dev,
+        previous_ino: old.ino,
+        previous_offset: old.offset,
+      });
+      return true;
+    }
+    this.log({
+      level: 'info',
+      msg: 'audit log was rotated; finishing the previous file first',
+      path: this.opts.logPath,
+      previous: backups[at]?.path,
+      from_offset: old.offset,
+    });
+    let cursor: TailCursor = old;
+    for (let i = at; i < backups.length; i++) {
+      const b = backups[i] as BackupFile;
+      // Rotated again since the live file was opened: the handle already open is this file, and
+      // the live-file read below takes it from offset 0.
+      if (b.dev === live.dev && b.ino === live.ino) break;
+      if (i > at) cursor = freshCursor(b.path, b.dev, b.ino);
+      let fh: FileHandle;
+      try {
+        fh = await open(b.path, 'r');
+      } catch (err) {
+        this.log({ level: 'warn', msg: 'rotated audit log vanished before it was read to the end', file: b.path, error: errCode(err) });
+        continue;
+      }
+      try {
+        const st = await fh.stat({ bigint: true });
+        if (st.dev.toString() !== b.dev || st.ino.toString() !== b.ino) continue;
+        r.files.push(b.path);
+        const seg = await this.drain(r, fh, { ...cursor, path: b.path }, budget, true);
+        await this.save(r, seg.cursor, old);
+        if (!seg.finished || seg.stop) return false;
+      } finally {
+        await fh.close().catch(() => undefined);
+      }
+    }
+    return true;
+  }
+
+  private async save(r: PollResult, next: TailCursor, previous: TailCursor | null): Promise<void> {
+    r.cursor = next;
+    const unchanged =
+      previous !== null &&
+      previous.dev === next.dev &&
+      previous.ino === next.ino &&
+      previous.offset === next.offset &&
+      previous.skipping === next.skipping &&
+      previous.headBytes === next.headBytes &&
+      previous.headHash === next.headHash &&
+      r.resets.length === 0;
+    if (unchanged) return;
+    const stamped = { ...next, updatedAt: new Date(this.now()).toISOString() };
+    try {
+      await writeCursor(this.opts.cursorPath, stamped);
+      r.cursor = stamped;
+    } catch (err) {
+      r.error = `cannot save the cursor to ${this.opts.cursorPath} (${errCode(err)}); delivered events will be sent again`;
+      this.log({ level: 'error', msg: 'cannot save the cursor', error: r.error });
+      throw Object.assign(new Error(r.error), { code: 'ECURSOR' });
+    }
+  }
+
+  /**
+   * Reads one file forward from `cur` within the byte budget, ships its complete lines and
+   * returns the advanced cursor. `final` marks a rotated file that no longer grows: its last
+   * line counts as complete even without `\n`.
+   */
+  private async drain(r: PollResult, fh: FileHandle, cur: TailCursor, budget: { left: number }, final: boolean): Promise<Segment> {
+    const size = Number((await fh.stat()).size);
+    const c: TailCursor = { ...cur };
+    if (c.offset > size) return { cursor: c, finished: true, stop: false };
+
+    if (c.skipping) {
+      const found = await this.skipToNewline(fh, c.offset, size, budget);
+      r.bytesRead += found.scanned;
+      r.bytesConsumed += found.next - c.offset;
+      c.offset = found.next;
+      if (!found.found) {
+        if (final && c.offset >= size) return { cursor: await this.withHead(fh, c), finished: true, stop: false };
+        r.more = c.offset < size;
+        return { cursor: c, finished: false, stop: true };
+      }
+      c.skipping = false;
+      this.log({
+        level: 'warn',
+        msg: 'passed over a line longer than the per-poll cap',
+        file: c.path,
+        resumed_at: c.offset,
+        cap_bytes: this.opts.maxBytes,
+      });
+    }
+
+    const available = size - c.offset;
+    if (available <= 0) return { cursor: await this.withHead(fh, c), finished: true, stop: false };
+    const toRead = Math.min(available, budget.left);
+    if (toRead <= 0) {
+      r.more = true;
+      return { cursor: c, finished: false, stop: true };
+    }
+    const buf = Buffer.allocUnsafe(toRead);
+    const got = await readAt(fh, buf, toRead, c.offset);
+    // Fewer bytes than stat said: the file was cut meanwhile; the next poll sees the new size.
+    if (got === 0) return { cursor: c, finished: final, stop: true };
+    budget.left -= got;
+    r.bytesRead += got;
+    const atEof = c.offset + got >= size;
+
+    let end = buf.subarray(0, got).lastIndexOf(10) + 1;
+    if (final && atEof) end = got;
+    if (end === 0) {
+      if (got >= this.opts.maxBytes) {
+        // One line fills the whole cap: it can never be read in one poll. Pass over it (to its
+        // `\n`, possibly across polls) rather than leave the cursor stuck on it forever.
+        r.oversizeLines++;
+        this.log({
+          level: 'warn',
+          msg: 'line longer than the per-poll cap; passing over it',
+          file: c.path,
+          offset: c.offset,
+          cap_bytes: this.opts.maxBytes,
+        });
+        r.bytesConsumed += got;
+        c.offset += got;
+        c.skipping = true;
+        r.more = true;
+        return { cursor: await this.withHead(fh, c), finished: false, stop: true };
+      }
+      if (atEof) r.heldBackBytes += got;
+      else r.more = true;
+      return { cursor: c, finished: false, stop: true };
+    }
+    if (atEof) r.heldBackBytes += got - end;
+    else r.more = true;
+
+    const readFrom = c.offset;
+    const outcome = await this.shipLines(r, buf, end, readFrom, c.path);
+    r.bytesConsumed += outcome.consumed;
+    c.offset += outcome.consumed;
+    const next = await this.withHead(fh, c, readFrom === 0 ? buf : undefined);
+    if (outcome.failed) return { cursor: next, finished: false, stop: true };
+    const finished = c.offset >= size;
+    return { cursor: next, finished, stop: !finished };
+  }
+
+  /** Updates the head fingerprint while the cursor is still within the first bytes of the file. */
+  private async withHead(fh: FileHandle, c: TailCursor, fromZero?: Buffer): Promise<TailCursor> {
+    const want = Math.min(c.offset, HEAD_FINGERPRINT_BYTES);
+    if (want <= c.headBytes) return c;
+    const hash = fromZero !== undefined && fromZero.length >= want ? sha256(fromZero.subarray(0, want)) : await headHash(fh, want);
+    return { ...c, headBytes: want, headHash: hash };
+  }
+
+  private async skipToNewline(
+    fh: FileHandle,
+    from: number,
+    size: number,
+    budget: { left: number },
+  ): Promise<{ found: boolean; next: number; scanned: number }> {
+    const chunk = Buffer.allocUnsafe(SKIP_CHUNK_BYTES);
+    let pos = from;
+    let scanned = 0;
+    while (pos < size && budget.left > 0) {
+      const want = Math.min(SKIP_CHUNK_BYTES, size - pos, budget.left);
+      const got = await readAt(fh, chunk, want, pos);
+      if (got === 0) break;
+      budget.left -= got;
+      scanned += got;
+      const nl = chunk.subarray(0, got).indexOf(10);
+      if (nl !== -1) return { found: true, next: pos + nl + 1, scanned };
+      pos += got;
+    }
+    return { found: false, next: pos, scanned };
+  }
+
+  /**
+   * Validates each complete line of `buf[0, end)` and ships the valid ones in order. Returns the
+   * bytes the cursor may move past: everything up to the first event the ingest did not accept.
+   */
+  private async shipLines(
+    r: PollResult,
+    buf: Buffer,
+    end: number,
+    base: number,
+    file: string,
+  ): Promise<{ consumed: number; failed: boolean }> {
+    const events: string[] = [];
+    const starts: number[] = [];
+    const high: { index: number; event: AuditEvent }[] = [];
+    const wantAlerts = this.opts.alerts !== undefined;
+    let invalidLogged = 0;
+    const passOver = (offset: number, reason: string, auditID?: string): void => {
+      r.invalid++;
+      if (invalidLogged++ < INVALID_LINES_LOGGED) {
+        this.log({ level: 'warn', msg: 'line passed over', reason, file, offset, ...(auditID === undefined ? {} : { auditID }) });
+      }
+    };
+    let s = 0;
+    while (s < end) {
+      let nl = buf.indexOf(10, s);
+      if (nl === -1 || nl > end) nl = end;
+      let e = nl;
+      if (e > s && buf[e - 1] === 13) e--;
+      const offset = base + s;
+      const lineStart = s;
+      s = nl + 1;
+      if (e === lineStart) continue;
+      const text = buf.toString('utf8', lineStart, e);
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        if (text.trim() === '') continue;
+        r.lines++;
+        passOver(offset, 'line is not JSON');
+        continue;
+      }
+      r.lines++;
+      const checked = validateAuditEvent(value);
+      if (!checked.ok) {
+        passOver(offset, `not a valid audit event: ${checked.reason}`, checked.auditID);
+        continue;
+      }
+      if (this.opts.isOversize?.(text, e - lineStart)) {
+        r.oversizeEvents++;
+        this.log({
+          level: 'warn',
+          msg: 'event is larger than one request body may be; passed over',
+          file,
+          offset,
+          auditID: checked.event.auditID,
+          bytes: e - lineStart,
+        });
+        continue;
+      }
+      if (wantAlerts && isHighSeverity(checked.event)) high.push({ index: events.length, event: checked.event });
+      events.push(text);
+      starts.push(offset);
+    }
+    if (invalidLogged > INVALID_LINES_LOGGED) {
+      this.log({ level: 'warn', msg: 'more lines passed over than logged', file, not_logged: invalidLogged - INVALID_LINES_LOGGED });
+    }
+    if (events.length === 0) return { consumed: end, failed: false };
+
+    // Where delivery stopped: the first event not accepted, except events the ingest refused
+    // as too large on their own (413 for a single event), which no resend can deliver.
+    let accepted = events.length;
+    let firstReason: { reason: string; status?: number } | null = null;
+    const tooLarge = new Set<number>();
+    try {
+      const res = await this.opts.ship(events);
+      for (const f of res.failed) {
+        if (f.status === 413 && f.retryable === false) {
+          tooLarge.add(f.index);
+          continue;
+        }
+        if (f.index < accepted) {
+          accepted = f.index;
+          firstReason = { reason: f.reason, ...(f.status === undefined ? {} : { status: f.status }) };
+        }
+      }
+      if (res.failed.length === 0 && res.delivered < events.length) {
+        accepted = res.delivered;
+        firstReason = { reason: 'the ingest did not confirm these events' };
+      }
+    } catch (err) {
+      accepted = 0;
+      firstReason = { reason: (err as Error).message };
+    }
+    let refused = 0;
+    for (const i of tooLarge) {
+      if (i >= accepted) continue;
+      refused++;
+      r.oversizeEvents++;
+      this.log({
+        level: 'warn',
+        msg: 'the ingest refused an event as too large (413); passed over',
+        file,
+        offset: starts[i],
+        bytes: Buffer.byteLength(events[i] as string),
+      });
+    }
+    r.delivered += accepted - refused;
+    if (wantAlerts) this.collectAlerts(r, high, accepted, tooLarge);
+    if (accepted === events.length) return { consumed: end, failed: false };
+
+    r.undelivered += events.length - accepted;
+    const stoppedAt = starts[accepted] as number;
+    r.error = `the ingest did not accept ${events.length - accepted} event(s) from ${file} at byte ${stoppedAt}: ${firstReason?.reason ?? 'unknown'}${
+      firstReason?.status === undefined ? '' : ` (HTTP ${firstReason.status})`
+    }`;
+    this.log({
+      level: 'error',
+      msg: 'delivery stopped; the cursor stays before the first event not accepted',
+      file,
+      offset: stoppedAt,
+      error: r.error,
+    });
+    return { consumed: stoppedAt - base, failed: true };
+  }
+
+  private collectAlerts(r: PollResult, high: { index: number; event: AuditEvent }[], accepted: number, skipped: Set<number>): void {
+    const ctx = {
+      ...(this.opts.alerts as { tenantId: string | null; clusterName: string | null }),
+      receivedAt: this.now(),
+      source: { platform: 'kubernetes' as const },
+    };
+    for (const h of high) {
+      if (h.index >= accepted) break;
+      if (skipped.has(h.index)) continue;
+      const record = normaliseAuditEvent(h.event, ctx);
+      if (record.severity === 'high') r.alerts.push(record);
+    }
+  }
+}

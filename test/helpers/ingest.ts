@@ -1,0 +1,149 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
+import { dedupKey, normaliseAuditEvent } from '../../lib/audit/index.js';
+import { main } from '../../lib/cli/main.js';
+import { type IngestConfig, loadIngestConfig } from '../../lib/config/ingest.js';
+import {
+  fitRecord,
+  NOTHING_TO_REPORT,
+  type OutgoingRecord,
+  type RecordSink,
+  SinkUnavailableError,
+  type SinkWriteResult,
+} from '../../lib/sinks/types.js';
+import { allFalcoEvents } from './fixtures.js';
+
+/** The shared secret the ingest tests configure. */
+export const SECRET = 'test-shared-secret-0123456789abcdef';
+export const PREVIOUS_SECRET = 'previous-shared-secret-fedcba9876543210';
+
+/** A config from an environment, with the test secret unless the test says otherwise. */
+export function ingestConfig(env: Record<string, string | undefined> = {}): IngestConfig {
+  return loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, ...env }, { runtime: 'local' });
+}
+
+/** An audit.k8s.io/v1 EventList body. */
+export function eventList(items: unknown[]): string {
+  return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
+}
+
+/** The seed's smoke-test body. */
+export const EMPTY_EVENT_LIST = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}';
+
+/** The real Falco fixture events with one record per dedup key (the traces repeat a few auditID/stage pairs). */
+export function uniqueFalcoEvents(): AuditEvent[] {
+  const seen = new Set<string>();
+  return allFalcoEvents().filter((e) => {
+    const key = dedupKey('t', null, e.auditID, typeof e.stage === 'string' ? e.stage : null);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** A temporary data dir, removed by the returned function. */
+export function tempDataDir(prefix = 'aisoc-ingest-'): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A sink that keeps what it was given, and can be told to fail or to refuse records. */
+export class MemorySink implements RecordSink {
+  readonly records: NormalisedRecord[] = [];
+  readonly calls: number[] = [];
+  failWith: Error | null = null;
+  refuse: ((r: OutgoingRecord) => string | null) | null = null;
+  seen = new Set<string>();
+
+  constructor(
+    readonly name = 'memory',
+    readonly maxRecordBytes = Number.POSITIVE_INFINITY,
+    /** Report records already seen as duplicates (as SQLite does). */
+    readonly dedup = true,
+  ) {}
+
+  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    this.calls.push(records.length);
+    if (this.failWith !== null) throw new SinkUnavailableError(this.name, this.failWith.message, { cause: this.failWith });
+    if (records.length === 0) return NOTHING_TO_REPORT;
+    const duplicates = new Set<number>();
+    const refused = new Map<number, string>();
+    records.forEach((r, i) => {
+      const reason = this.refuse?.(r) ?? null;
+      if (reason !== null) {
+        refused.set(i, reason);
+        return;
+      }
+      if (this.dedup && this.seen.has(r.record.dedup_key)) {
+        duplicates.add(i);
+        return;
+      }
+      this.seen.add(r.record.dedup_key);
+      // As a real sink does: the compact form when the full one is over the limit.
+      this.records.push(JSON.parse((fitRecord(r, this.maxRecordBytes) ?? r).json) as NormalisedRecord);
+    });
+    return { duplicates, refused };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** `n` normalised records of real fixture events (distinct auditIDs), ready for a sink. */
+export function outgoingRecords(n: number, tenant = 'acme'): OutgoingRecord[] {
+  const base = uniqueFalcoEvents();
+  return Array.from({ length: n }, (_, i) => {
+    const event = { ...(base[i % base.length] as AuditEvent), auditID: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };
+    const record = normaliseAuditEvent(event, { tenantId: tenant, clusterName: 'prod', receivedAt: Date.parse('2024-05-01T12:00:00Z') });
+    const json = JSON.stringify(record);
+    return { record, json, bytes: Buffer.byteLength(json) };
+  });
+}
+
+/** A record whose JSON is padded to about `bytes` bytes (with a compact form of `compactBytes`, if given). */
+export function paddedRecord(bytes: number, compactBytes?: number): OutgoingRecord {
+  const [base] = outgoingRecords(1);
+  const r = base as OutgoingRecord;
+  const json = JSON.stringify({ ...r.record, padding: 'p'.repeat(Math.max(0, bytes - r.bytes - 14)) });
+  const out: OutgoingRecord = { record: r.record, json, bytes: Buffer.byteLength(json) };
+  if (compactBytes !== undefined) {
+    const cjson = JSON.stringify({ ...r.record, padding: 'c'.repeat(Math.max(0, compactBytes - r.bytes - 14)) });
+    out.compact = { record: r.record, json: cjson, bytes: Buffer.byteLength(cjson) };
+  }
+  return out;
+}
+
+/** Runs `aisoc-k8s-audit <argv>` in-process with an injected environment; returns what it printed. */
+export async function runCli(
+  argv: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const stdin = new PassThrough();
+  stdin.end();
+  const code = await main(argv, { stdout, stderr, stdin, env });
+  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+}
+
+/** The JSON body of an ingest answer (200 counts, or an error). */
+export interface IngestAnswer {
+  accepted: number;
+  rejected: number;
+  duplicates: number;
+  errors: { index: number; auditID: string | null; reason: string }[];
+  errorsOmitted?: number;
+  error?: string;
+  status?: string;
+}
+
+/** Reads an ingest response body as JSON. */
+export async function answer(res: Response): Promise<IngestAnswer> {
+  return (await res.json()) as IngestAnswer;
+}

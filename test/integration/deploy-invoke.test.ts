@@ -1,0 +1,186 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../lib/cli/main.js';
+import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
+
+const EVENTS = join(ROOT, 'infra/events');
+const LOCAL_ENV = JSON.parse(readFileSync(join(EVENTS, 'env.local.json'), 'utf8')) as Record<string, Record<string, string>>;
+const SECRET = LOCAL_ENV.Ingest?.K8S_AUDIT_SHARED_SECRET ?? '';
+
+interface Invocation {
+  code: number;
+  result: unknown;
+  stderr: string;
+}
+
+interface ProxyResult {
+  statusCode: number;
+  body: string;
+}
+
+const auditIdsOfBody = (event: { body: string; isBase64Encoded?: boolean }): string[] => {
+  const raw = event.isBase64Encoded ? gunzipSync(Buffer.from(event.body, 'base64')).toString() : event.body;
+  return (JSON.parse(raw) as { items: { auditID: string }[] }).items.map((i) => i.auditID);
+};
+
+// Every committed sam-local event through the real bundles (built by the real build script into a
+// scratch checkout), as `aisoc-k8s-audit invoke` runs them: the ingest with the stdout sinks of
+// env.local.json, the forwarder pointed at a real local ingest on loopback with the SQLite sink.
+describe('aisoc-k8s-audit invoke on infra/events', () => {
+  let scratch = { dir: '', cleanup: () => {} };
+  let dist = '';
+  let dataDir = '';
+  let ingest: IngestServer;
+
+  beforeAll(async () => {
+    scratch = scratchCheckout();
+    dist = await buildScratchBundles(scratch.dir);
+    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-invoke-e2e-'));
+    const config = loadIngestConfig(
+      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
+      { runtime: 'local' },
+    );
+    ingest = await startIngestServer({ config });
+  }, 120_000);
+
+  afterAll(async () => {
+    await ingest?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    scratch.cleanup();
+  });
+
+  /** An env file like env.local.json, with the forwarder shipping to the test ingest as `tenant`. */
+  function envFile(tenant: string, forwarder: Record<string, string> = {}): string {
+    const path = join(scratch.dir, `env-${tenant}.json`);
+    const env = {
+      ...LOCAL_ENV,
+      Forwarder: { ...LOCAL_ENV.Forwarder, AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/${tenant}`, ...forwarder },
+    };
+    writeFileSync(path, JSON.stringify(env));
+    return path;
+  }
+
+  async function invoke(fn: string, eventFile: string, env: string): Promise<Invocation> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = '';
+    let err = '';
+    stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    const code = await main(['invoke', fn, '--event', join(EVENTS, eventFile), '--env', env, '--dist', dist], {
+      stdout,
+      stderr,
+      stdin: new PassThrough(),
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    return { code, result: JSON.parse(out), stderr: err };
+  }
+
+  function stored(tenant: string): string[] {
+    const store = openEventStore(dataDir);
+    try {
+      return store
+        .queryEvents({ tenant, limit: 1000 })
+        .map((r) => r.audit_id ?? '')
+        .sort();
+    } finally {
+      store.close();
+    }
+  }
+
+  const ingestCases: Record<string, (r: Invocation, event: { body: string; isBase64Encoded?: boolean }) => void> = {
+    'ingest-http-api-eventlist.json': (r, event) => {
+      const res = r.result as ProxyResult;
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({ accepted: 9, rejected: 0, duplicates: 0, errors: [] });
+      // The stdout events sink wrote one record per audit event (the function's stdout goes to stderr here).
+      for (const id of auditIdsOfBody(event)) expect(r.stderr).toContain(`"audit_id":"${id}"`);
+    },
+    'ingest-http-api-empty.json': (r) => {
+      const res = r.result as ProxyResult;
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({ accepted: 0, rejected: 0, duplicates: 0, errors: [] });
+    },
+    'ingest-http-api-bad-token.json': (r) => {
+      const res = r.result as ProxyResult;
+      expect(res.statusCode).toBe(401);
+      expect(res.body).not.toContain('not-the-shared-secret');
+      expect(r.stderr).not.toContain('not-the-shared-secret');
+      expect(r.stderr).not.toContain('"audit_id"');
+    },
+    'ingest-http-api-gzip.json': (r, event) => {
+      const res = r.result as ProxyResult;
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ accepted: 9, rejected: 0 });
+      for (const id of auditIdsOfBody(event)) expect(r.stderr).toContain(`"audit_id":"${id}"`);
+    },
+    'ingest-rest-api-eventlist.json': (r) => {
+      const res = r.result as ProxyResult;
+      expect(res.statusCode).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ accepted: 9, rejected: 0 });
+    },
+  };
+
+  const forwarderCases: Record<string, { tenant: string; stored: number }> = {
+    'forwarder-cloudwatch-logs.json': { tenant: 'cwl-direct', stored: 9 },
+    'forwarder-kinesis.json': { tenant: 'cwl-kinesis', stored: 9 },
+    'forwarder-control-message.json': { tenant: 'cwl-control', stored: 0 },
+    'forwarder-other-stream.json': { tenant: 'cwl-other-stream', stored: 0 },
+  };
+
+  it('has an expectation for every event file', () => {
+    const files = readdirSync(EVENTS).filter((f) => f.endsWith('.json') && !f.startsWith('env'));
+    expect(files.sort()).toEqual([...Object.keys(ingestCases), ...Object.keys(forwarderCases)].sort());
+  });
+
+  for (const [file, check] of Object.entries(ingestCases)) {
+    it(`ingest answers ${file}`, async () => {
+      const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8'));
+      const r = await invoke('ingest', file, envFile('unused'));
+      expect(r.code).toBe(0);
+      check(r, event);
+    });
+  }
+
+  for (const [file, { tenant, stored: n }] of Object.entries(forwarderCases)) {
+    it(`forwarder handles ${file}: ${n} events reach the ingest`, async () => {
+      const r = await invoke('forwarder', file, envFile(tenant));
+      expect(r.code).toBe(0);
+      expect(r.result).toBeNull();
+      expect(stored(tenant)).toHaveLength(n);
+    });
+  }
+
+  it('forwarder exits 1 with its ForwardError when the ingest cannot be reached, so Lambda would retry', async () => {
+    const env = envFile('unreachable', {
+      AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/unreachable',
+      FORWARDER_MAX_ATTEMPTS: '1',
+      FORWARDER_REQUEST_TIMEOUT_MS: '2000',
+    });
+    const r = await invoke('forwarder', 'forwarder-cloudwatch-logs.json', env);
+    expect(r.code).toBe(1);
+    expect(r.result).toMatchObject({ errorType: 'ForwardError' });
+    expect((r.result as { errorMessage: string }).errorMessage).toContain('9 of 9 audit events not delivered');
+    expect(r.stderr).not.toContain(SECRET);
+  });
+
+  it('ingest fails its init with a ConfigError naming EVENTS_SINK when run as a Lambda without a sink', async () => {
+    const path = join(scratch.dir, 'env-no-sink.json');
+    writeFileSync(path, JSON.stringify({ Ingest: { K8S_AUDIT_SHARED_SECRET: SECRET } }));
+    const r = await invoke('ingest', 'ingest-http-api-empty.json', path);
+    expect(r.code).toBe(1);
+    expect(r.result).toMatchObject({ errorType: 'ConfigError' });
+    expect((r.result as { errorMessage: string }).errorMessage).toContain('EVENTS_SINK');
+  });
+});

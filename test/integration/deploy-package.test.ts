@@ -1,0 +1,190 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { inflateRawSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../lib/cli/main.js';
+import { npmRun, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
+
+interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+/** The files inside a zip, read from its central directory (no unzip tool needed): name and content. */
+function readZip(path: string): Map<string, Buffer> {
+  const buf = readFileSync(path);
+  const files = new Map<string, Buffer>();
+  const end = buf.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  let off = buf.readUInt32LE(end + 16);
+  for (let n = buf.readUInt16LE(end + 10); n > 0; n--) {
+    const method = buf.readUInt16LE(off + 10);
+    const size = buf.readUInt32LE(off + 20);
+    const nameLen = buf.readUInt16LE(off + 28);
+    const extraLen = buf.readUInt16LE(off + 30);
+    const commentLen = buf.readUInt16LE(off + 32);
+    const local = buf.readUInt32LE(off + 42);
+    const name = buf.toString('utf8', off + 46, off + 46 + nameLen);
+    const dataStart = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    const data = buf.subarray(dataStart, dataStart + size);
+    if (!name.endsWith('/')) files.set(name, method === 8 ? inflateRawSync(data) : Buffer.from(data));
+    off += 46 + nameLen + extraLen + commentLen;
+  }
+  return files;
+}
+
+/** Unpacks a zip into `dir`, as Lambda unpacks a function's code into /var/task. */
+function unzipInto(path: string, dir: string): void {
+  for (const [name, data] of readZip(path)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), data);
+  }
+}
+
+async function invokeBundle(dist: string, fn: string, event: string): Promise<{ code: number; out: string }> {
+  const stdout = new PassThrough();
+  let out = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  const argv = [
+    'invoke',
+    fn,
+    '--event',
+    join(ROOT, 'infra/events', event),
+    '--env',
+    join(ROOT, 'infra/events/env.local.json'),
+    '--dist',
+    dist,
+  ];
+  const code = await main(argv, { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env: { PATH: process.env.PATH ?? '' } });
+  return { code, out };
+}
+
+// `npm run package` (esbuild, then `osls package`) in a scratch checkout, offline and with no AWS
+// credentials at all, as CI and a fresh clone run it.
+describe('npm run package', () => {
+  let dir = '';
+  let cleanup = () => {};
+  let template: { Resources: Record<string, CfnResource> } = { Resources: {} };
+  const byType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  const fn = (name: string) => byType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `aisoc-k8s-audit-dev-${name}`);
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = scratchCheckout());
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+    await npmRun(dir, 'package', { ...env, HOME: dir });
+    template = JSON.parse(readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8'));
+  }, 240_000);
+  afterAll(() => cleanup());
+
+  it('writes the CloudFormation template and one zip per function', () => {
+    expect(readdirSync(join(dir, '.serverless')).sort()).toEqual(
+      expect.arrayContaining([
+        'cloudformation-template-create-stack.json',
+        'cloudformation-template-update-stack.json',
+        'forwarder.zip',
+        'ingest.zip',
+      ]),
+    );
+  });
+
+  it('zips only the function’s own bundle', () => {
+    for (const name of ['forwarder', 'ingest']) {
+      const entries = [...readZip(join(dir, '.serverless', `${name}.zip`)).keys()];
+      expect(entries).toContain(`dist/${name}/index.mjs`);
+      expect(entries.filter((e) => !e.startsWith(`dist/${name}/`))).toEqual([]);
+    }
+  });
+
+  it('ships zips that run on their own, with no node_modules beside them, as Lambda unpacks them', async () => {
+    const task = mkdtempSync(join(tmpdir(), 'aisoc-task-'));
+    try {
+      unzipInto(join(dir, '.serverless/ingest.zip'), task);
+      unzipInto(join(dir, '.serverless/forwarder.zip'), task);
+      const ingest = await invokeBundle(join(task, 'dist'), 'ingest', 'ingest-http-api-eventlist.json');
+      expect(ingest.code).toBe(0);
+      expect(JSON.parse(JSON.parse(ingest.out).body)).toMatchObject({ accepted: 9, rejected: 0 });
+      const forwarder = await invokeBundle(join(task, 'dist'), 'forwarder', 'forwarder-control-message.json');
+      expect(forwarder).toEqual({ code: 0, out: 'null\n' });
+    } finally {
+      rmSync(task, { recursive: true, force: true });
+    }
+  });
+
+  it('declares both functions on nodejs22.x arm64 with the bundle handler', () => {
+    for (const name of ['forwarder', 'ingest']) {
+      const props = fn(name)?.[1].Properties;
+      expect(props?.Runtime).toBe('nodejs22.x');
+      expect(props?.Architectures).toEqual(['arm64']);
+      expect(props?.Handler).toBe(`dist/${name}/index.handler`);
+    }
+  });
+
+  it('routes both POST paths of the HTTP API to the ingest function', () => {
+    const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
+    expect(routes.sort()).toEqual(['POST /v1/inbox/{token}', 'POST /v1/ingest/k8s-audit/{tenant_id}']);
+    const integrations = byType('AWS::ApiGatewayV2::Integration');
+    expect(integrations).toHaveLength(1);
+    expect(JSON.stringify(integrations[0]?.[1].Properties.IntegrationUri)).toContain(fn('ingest')?.[0]);
+    expect(integrations[0]?.[1].Properties.PayloadFormatVersion).toBe('2.0');
+  });
+
+  it('subscribes the forwarder to the EKS log group, with permission for CloudWatch Logs to invoke it', () => {
+    const [forwarderId] = fn('forwarder') ?? [];
+    const filters = byType('AWS::Logs::SubscriptionFilter');
+    expect(filters).toHaveLength(1);
+    expect(filters[0]?.[1].Properties).toEqual({
+      LogGroupName: '/aws/eks/aisoc-demo/cluster',
+      FilterPattern: '"auditID"',
+      DestinationArn: { 'Fn::GetAtt': [forwarderId, 'Arn'] },
+    });
+    const permission = byType('AWS::Lambda::Permission').find(([, r]) => JSON.stringify(r.Properties.Principal).includes('logs.'));
+    expect(JSON.stringify(permission?.[1].Properties.SourceArn)).toContain('/aws/eks/aisoc-demo/cluster');
+  });
+
+  it('sends failed asynchronous forwarder invocations to the SQS failure queue', () => {
+    const [forwarderId] = fn('forwarder') ?? [];
+    const configs = byType('AWS::Lambda::EventInvokeConfig');
+    expect(configs).toHaveLength(1);
+    expect(configs[0]?.[1].Properties).toMatchObject({
+      FunctionName: { Ref: forwarderId },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['ForwarderFailureQueue', 'Arn'] } } },
+    });
+    expect(template.Resources.ForwarderFailureQueue?.Type).toBe('AWS::SQS::Queue');
+  });
+
+  it('puts no secret in the artifacts', () => {
+    const text = readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8');
+    const ingestEnv = fn('ingest')?.[1].Properties.Environment as { Variables: Record<string, unknown> };
+    // A CloudFormation dynamic reference: resolved at deploy time, never a value in the template.
+    expect(ingestEnv.Variables.K8S_AUDIT_SHARED_SECRET).toEqual({ 'Fn::Sub': `{{resolve:secretsmanager:\${SharedSecret}:SecretString}}` });
+    expect(text).not.toMatch(/AKIA[0-9A-Z]{16}/);
+  });
+
+  it.skipIf(!hasCfnLint())('compiles to a template cfn-lint finds no error in', { timeout: 120_000 }, () => {
+    // Warnings (W3005: osls adds DependsOn next to a GetAtt) are osls's own; errors would block a deploy.
+    const out = cfnLint(join(dir, '.serverless/cloudformation-template-update-stack.json'));
+    expect(out.split('\n').filter((l) => /^E\d{4}/.test(l))).toEqual([]);
+  });
+});
+
+function hasCfnLint(): boolean {
+  try {
+    execFileSync('sh', ['-c', 'command -v cfn-lint'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function cfnLint(path: string): string {
+  try {
+    return execFileSync('cfn-lint', [path], { encoding: 'utf8' });
+  } catch (err) {
+    return String((err as { stdout?: string }).stdout ?? '');
+  }
+}

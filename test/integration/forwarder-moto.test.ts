@@ -1,0 +1,217 @@
+// The forwarder on a real CloudWatch Logs → Kinesis subscription, as moto_server implements it:
+// a log group with a subscription filter to a Kinesis stream, real PutLogEvents of audit lines,
+// the Kinesis records (the real gzipped payload) fed to the handler, the events in the sink.
+// Also the backfill's FilterLogEvents paging against the same log group.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  CreateLogStreamCommand,
+  PutLogEventsCommand,
+  PutSubscriptionFilterCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import {
+  CreateStreamCommand,
+  DescribeStreamCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  KinesisClient,
+} from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { runCommand } from '../unit/cloudwatch/cli-io.js';
+import { auditStream, truncateLine } from '../unit/cloudwatch/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
+import { distinctLines } from '../unit/ship/helpers.js';
+
+const hasMoto = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v moto_server'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const SECRET = 'forwarder-moto-secret-8d7c6b5a';
+const REGION = 'us-east-1';
+const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
+
+let moto: ChildProcess | null = null;
+let endpoint = '';
+let dir = '';
+let ingest: IngestServer | null = null;
+let store: EventStore | null = null;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForMoto(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error('moto_server did not start');
+}
+
+beforeAll(async () => {
+  if (!hasMoto) return;
+  const port = await freePort();
+  // Its own process group, so the stop below also reaches a python started by a wrapper (pyenv shim).
+  moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: true });
+  endpoint = `http://127.0.0.1:${port}`;
+  await waitForMoto(endpoint, moto);
+  dir = mkdtempSync(join(tmpdir(), 'aisoc-fwd-moto-'));
+  ingest = await startIngestServer({
+    config: loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dir }, { runtime: 'local' }),
+  });
+  store = openEventStore(dir);
+});
+
+afterAll(async () => {
+  store?.close();
+  await ingest?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (moto && moto.exitCode === null) {
+    const exited = new Promise((r) => moto?.once('exit', r));
+    if (moto.pid !== undefined) process.kill(-moto.pid, 'SIGTERM');
+    await exited;
+  }
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  vi.unstubAllEnvs();
+});
+
+/** A log group /aws/eks/<cluster>/cluster with an audit stream and a scheduler stream. */
+async function eksLogGroup(logs: CloudWatchLogsClient, cluster: string): Promise<string> {
+  const group = `/aws/eks/${cluster}/cluster`;
+  await logs.send(new CreateLogGroupCommand({ logGroupName: group }));
+  await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: auditStream() }));
+  await logs.send(new CreateLogStreamCommand({ logGroupName: group, logStreamName: 'kube-scheduler-0a1b2c3d' }));
+  return group;
+}
+
+describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
+  it.skipIf(!hasMoto)('delivers the audit lines of the real Kinesis records to the sink', async () => {
+    const logs = new CloudWatchLogsClient({ region: REGION, endpoint, credentials });
+    // The Kinesis client defaults to HTTP/2, which moto_server does not speak.
+    const kinesis = new KinesisClient({ region: REGION, endpoint, credentials, requestHandler: new NodeHttpHandler() });
+    const group = await eksLogGroup(logs, 'moto-eks');
+    await kinesis.send(new CreateStreamCommand({ StreamName: 'eks-audit', ShardCount: 1 }));
+    const stream = await kinesis.send(new DescribeStreamCommand({ StreamName: 'eks-audit' }));
+    await logs.send(
+      new PutSubscriptionFilterCommand({
+        logGroupName: group,
+        filterName: 'aisoc-k8s-audit',
+        filterPattern: '',
+        destinationArn: stream.StreamDescription?.StreamARN,
+        roleArn: 'arn:aws:iam::123456789012:role/cwl-to-kinesis',
+      }),
+    );
+    const lines = distinctLines(150, 'moto').map((l, i) => (i === 7 ? l.replace('"username":"', '"username":"jürgen-名前-') : l));
+    const now = Date.now();
+    const put = (streamName: string, messages: string[]) =>
+      logs.send(
+        new PutLogEventsCommand({
+          logGroupName: group,
+          logStreamName: streamName,
+          logEvents: messages.map((message, i) => ({ message, timestamp: now + Math.floor(i / 10) })),
+        }),
+      );
+    await put(auditStream(), lines.slice(0, 100));
+    await put(auditStream(), [...lines.slice(100), truncateLine(lines[0] as string)]);
+    await put('kube-scheduler-0a1b2c3d', ['I0501 10:00:00.000000 1 scheduler.go:123] scheduled pod']);
+
+    const shardId = stream.StreamDescription?.Shards?.[0]?.ShardId;
+    const iterator = await kinesis.send(
+      new GetShardIteratorCommand({ StreamName: 'eks-audit', ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    );
+    const got = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator }));
+    const records = got.Records ?? [];
+    expect(records.length).toBe(3);
+    const event = {
+      Records: records.map((r) => ({
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: r.PartitionKey,
+          sequenceNumber: r.SequenceNumber,
+          data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
+          approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? now) / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `${shardId}:${r.SequenceNumber}`,
+        eventName: 'aws:kinesis:record',
+        awsRegion: REGION,
+        eventSourceARN: stream.StreamDescription?.StreamARN,
+      })),
+    };
+    const out = captureStdout();
+    const handler = await loadForwarder({ AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`, K8S_AUDIT_SHARED_SECRET: SECRET });
+
+    await handler(event, lambdaContext());
+
+    expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-eks' })).toBe(150);
+    expect(store?.queryEvents({ auditId: 'moto-7' })[0]?.k8s_user).toMatch(/^jürgen-名前-/);
+    expect(out.emf()[0]).toMatchObject({
+      PayloadsReceived: 3,
+      EventsReceived: 152,
+      EventsForwarded: 150,
+      TruncatedLines: 1,
+      SkippedStreams: 1,
+    });
+  });
+
+  it.skipIf(!hasMoto)('backfills the same log group through FilterLogEvents pages, same-millisecond events included', async () => {
+    const logs = new CloudWatchLogsClient({ region: REGION, endpoint, credentials });
+    const group = await eksLogGroup(logs, 'moto-backfill');
+    const lines = distinctLines(60, 'mbf');
+    const now = Date.now() - 60_000;
+    await logs.send(
+      new PutLogEventsCommand({
+        logGroupName: group,
+        logStreamName: auditStream(),
+        logEvents: lines.map((message, i) => ({ message, timestamp: now + Math.floor(i / 6) })),
+      }),
+    );
+
+    const { code, stderr } = await runCommand(
+      ['backfill', '--log-group', group, '--start', String(now), '--end', String(now + 1000), '--page-size', '7', '--rate', '5'],
+      {
+        AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`,
+        K8S_AUDIT_SHARED_SECRET: SECRET,
+        AWS_REGION: REGION,
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      },
+    );
+
+    expect(stderr).toMatch(/backfill done: 60 read, 60 forwarded, 0 failed/);
+    expect(code).toBe(0);
+    expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-backfill' })).toBe(60);
+  });
+});

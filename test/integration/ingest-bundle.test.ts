@@ -1,0 +1,69 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The files an ESM entry loads at start: itself and what it imports statically, transitively. */
+function staticGraph(dir: string, entry: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    // esbuild writes static imports as `import ... from "./x.mjs"` or `import "./x.mjs"` at the top;
+    // dynamic ones as `import("./x.mjs")`, which this skips.
+    for (const m of text.matchAll(/^import\s+(?:[^'"()]*?\s+from\s+)?["'](\.[^"']+)["'];?$/gm)) visit(join(dirname(file), m[1] as string));
+  };
+  visit(join(dir, entry));
+  return [...seen];
+}
+
+describe('the ingest Lambda bundle', () => {
+  let out: string;
+  beforeAll(async () => {
+    mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
+    out = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'ingest-bundle-'));
+    // The options of scripts/build.mjs for functions/ingest.ts.
+    await build({
+      entryPoints: { index: join(ROOT, 'functions', 'ingest.ts') },
+      outdir: out,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      mainFields: ['module', 'main'],
+      external: ['better-sqlite3'],
+      logLevel: 'error',
+    });
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('loads no sink SDK client, no SQLite and no DynamoDB client at start: each comes with its sink', () => {
+    const graph = staticGraph(out, 'index.mjs');
+    const atStart = graph.map((f) => readFileSync(f, 'utf8')).join('\n');
+    const everything = readdirSync(join(out, 'chunks'))
+      .map((f) => readFileSync(join(out, 'chunks', f), 'utf8'))
+      .join('\n');
+
+    // The entry really imports shared chunks (the sink types, the audit code): the walk follows them.
+    expect(graph.length).toBeGreaterThan(1);
+    expect(atStart).toContain('SinkUnavailableError');
+    for (const marker of [
+      'PutRecordsCommand',
+      'PutRecordBatchCommand',
+      'SendMessageBatchCommand',
+      'PutEventsCommand',
+      'GetItemCommand',
+      'better-sqlite3',
+    ]) {
+      expect(atStart, marker).not.toContain(marker);
+      expect(everything, marker).toContain(marker);
+    }
+  });
+});

@@ -1,0 +1,245 @@
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalisedRecord } from '../../lib/audit/index.js';
+import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
+import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
+import { outgoingRecords, runCli, tempDataDir } from '../helpers/ingest.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const execFileAsync = promisify(execFile);
+const hasCurl = await execFileAsync('sh', ['-c', 'command -v curl']).then(
+  () => true,
+  () => false,
+);
+
+/** Runs `serve` in-process until `stop()`; stdout/stderr are collected as they come. */
+function startServe(argv: string[], env: Record<string, string>) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const abort = new AbortController();
+  const stdin = new PassThrough();
+  const done = serve(argv, { stdout, stderr, stdin, env, signal: abort.signal });
+  const url = async (): Promise<string> => {
+    for (let i = 0; i < 200; i++) {
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out + err);
+      if (m?.[1]) return m[1];
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`serve did not start: ${out}${err}`);
+  };
+  const stop = async (): Promise<number> => {
+    abort.abort();
+    return done;
+  };
+  return { url, out: () => out, err: () => err, stop };
+}
+
+describe('aisoc-k8s-audit serve', () => {
+  it('in --dev mode creates a 0600 secret in the data dir, prints it and a curl smoke test that works as printed', async () => {
+    const tmp = tempDataDir();
+    const s = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
+    try {
+      const url = await s.url();
+      const secretFile = join(tmp.dir, DEV_SECRET_FILE);
+      const printed = s.out();
+      const curl = printed.slice(printed.indexOf('curl -X POST'), printed.indexOf('items":[]}\'') + 'items":[]}\''.length);
+
+      expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      expect(printed).toContain(`curl -X POST ${url}/v1/ingest/k8s-audit/dev`);
+      expect(curl).toContain('-H "Content-Type: application/json"');
+      if (hasCurl) {
+        const { stdout } = await execFileAsync('sh', ['-c', curl.replace(/\\\n/g, ' ')]);
+        expect(JSON.parse(stdout)).toEqual({ accepted: 0, rejected: 0, duplicates: 0, errors: [] });
+      }
+    } finally {
+      expect(await s.stop()).toBe(0);
+      tmp.remove();
+    }
+  });
+
+  it('in --dev mode keeps the same secret across restarts', async () => {
+    const tmp = tempDataDir();
+    const secrets: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
+      await s.url();
+      secrets.push(/X-AiSOC-K8s-Token: ([^"]+)"/.exec(s.out())?.[1] ?? '');
+      await s.stop();
+    }
+    tmp.remove();
+
+    expect(secrets[0]).not.toBe('');
+    expect(secrets[0]).toBe(secrets[1]);
+  });
+
+  it('without --dev and without K8S_AUDIT_SHARED_SECRET answers 503 and writes no secret file', async () => {
+    const tmp = tempDataDir();
+    const s = startServe(['--port', '0', '--data-dir', tmp.dir], {});
+    try {
+      const url = await s.url();
+      const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      });
+
+      expect(res.status).toBe(503);
+      expect(s.out()).toMatch(/K8S_AUDIT_SHARED_SECRET is unset/);
+      expect(existsSync(join(tmp.dir, DEV_SECRET_FILE))).toBe(false);
+    } finally {
+      await s.stop();
+      tmp.remove();
+    }
+  });
+
+  it('logs one JSON line per request to stderr', async () => {
+    const tmp = tempDataDir();
+    const s = startServe(['--port', '0', '--data-dir', tmp.dir], { K8S_AUDIT_SHARED_SECRET: 'serve-secret-123' });
+    try {
+      const url = await s.url();
+      await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': 'serve-secret-123' },
+        body: '{"kind":"EventList","items":[]}',
+      });
+      const lines = s
+        .err()
+        .split('\n')
+        .filter((l) => l.includes('"ingest request"'))
+        .map((l) => JSON.parse(l));
+
+      expect(lines).toMatchObject([{ tenant: 'acme', status: 200 }]);
+      expect(s.err()).not.toContain('serve-secret-123');
+    } finally {
+      await s.stop();
+      tmp.remove();
+    }
+  });
+
+  describe('as a process', () => {
+    let cacheDir: string;
+    beforeAll(async () => {
+      // Bundled like dist/cli.mjs; kept under node_modules so better-sqlite3 (external) resolves.
+      mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
+      cacheDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'ingest-cli-'));
+      await build({
+        entryPoints: [join(ROOT, 'lib', 'cli', 'bin.ts')],
+        outfile: join(cacheDir, 'cli.mjs'),
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        external: ['better-sqlite3'],
+        logLevel: 'error',
+        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      });
+    });
+    afterAll(() => {
+      rmSync(cacheDir, { recursive: true, force: true });
+    });
+
+    it('drains and exits 0 on SIGTERM, closing the store', async () => {
+      const tmp = tempDataDir();
+      const child = spawn(process.execPath, [join(cacheDir, 'cli.mjs'), 'serve', '--port', '0', '--data-dir', tmp.dir], {
+        env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      for (let i = 0; i < 500 && !/listening on http/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+      const url = /listening on (http:\/\/[\d.:]+)/.exec(out)?.[1];
+      const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': 'proc-secret' },
+        body: '{"kind":"EventList","items":[]}',
+      });
+
+      child.kill('SIGTERM');
+      const code = await exited;
+
+      expect(res.status).toBe(200);
+      expect(code).toBe(0);
+      expect(err).toContain('"ingest server closed"');
+      tmp.remove();
+    });
+  });
+});
+
+describe('aisoc-k8s-audit events', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let records: NormalisedRecord[];
+  beforeAll(async () => {
+    tmp = tempDataDir();
+    const store = openEventStore(tmp.dir);
+    const outgoing = outgoingRecords(30, 'acme');
+    await new SqliteSink(store, 'events+alerts').write([...outgoing, ...outgoingRecords(2, 'other')]);
+    records = outgoing.map((r) => r.record);
+    store.close();
+  });
+  afterAll(() => tmp.remove());
+
+  it('prints a table, newest first, limited to 20 by default', async () => {
+    const { code, stdout, stderr } = await runCli(['events', '--data-dir', tmp.dir]);
+
+    const lines = stdout.trim().split('\n');
+    expect(code).toBe(0);
+    expect(lines[0]).toMatch(/^TIME\s+SEV\s+TENANT\s+CLUSTER\s+USER\s+VERB\s+CODE\s+TARGET/);
+    expect(lines).toHaveLength(21);
+    expect(stderr).toMatch(/20 of 32 events/);
+  });
+
+  it('prints NDJSON records with --json, filtered by tenant and severity', async () => {
+    const { stdout } = await runCli(['events', '--tenant', 'acme', '--severity', 'high,medium', '--limit', '100', '--json'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+
+    const out = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as NormalisedRecord);
+    const expected = records.filter((r) => r.severity === 'high' || r.severity === 'medium');
+    expect(out.map((r) => r.dedup_key).sort()).toEqual(expected.map((r) => r.dedup_key).sort());
+  });
+
+  it('reads the alerts table with --alerts', async () => {
+    const { stdout } = await runCli(['events', '--alerts', '--tenant', 'acme', '--limit', '100', '--json', '--data-dir', tmp.dir]);
+
+    const out = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as NormalisedRecord);
+    expect(out.length).toBe(records.filter((r) => r.severity === 'high').length);
+    expect(out.every((r) => r.severity === 'high')).toBe(true);
+  });
+
+  it('says so when there is no store yet, and refuses a bad severity', async () => {
+    const empty = tempDataDir();
+    const none = await runCli(['events', '--data-dir', empty.dir]);
+    const bad = await runCli(['events', '--severity', 'critical', '--data-dir', tmp.dir]);
+    empty.remove();
+
+    expect([none.code, bad.code]).toEqual([1, 2]);
+    expect(none.stderr).toMatch(/no event store/);
+  });
+});

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { answer, eventList, ingestConfig, runCli, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+
+describe('legacy inbox path, end to end with the CLI and the local server', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let server: IngestServer;
+  let store: EventStore;
+  let logs: string;
+  beforeAll(async () => {
+    tmp = tempDataDir();
+    logs = '';
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }), log: (e) => (logs += `${JSON.stringify(e)}\n`) });
+    store = openEventStore(tmp.dir);
+  });
+  afterAll(async () => {
+    await server.close();
+    store.close();
+    tmp.remove();
+  });
+
+  const postInbox = (token: string, body: string, headers: Record<string, string> = {}) =>
+    fetch(`${server.url}/v1/inbox/${token}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+
+  it('creates a token with the CLI, takes events on /v1/inbox/<token>, and stores them under the bound tenant and cluster', async () => {
+    const created = await runCli(['inbox', 'create', '--tenant', 'legacy-co', '--cluster', 'onprem-1', '--label', 'prod-legacy'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+    const token = created.stdout.trim();
+    const items = uniqueFalcoEvents();
+
+    const res = await postInbox(token, eventList(items));
+
+    expect(created.code).toBe(0);
+    expect(created.stderr).toMatch(/only time the token is shown/);
+    expect([res.status, (await answer(res)).accepted]).toEqual([200, items.length]);
+    const stored = store.queryEvents({ tenant: 'legacy-co', limit: 1000 });
+    expect(stored).toHaveLength(items.length);
+    expect(new Set(stored.map((r) => r.cluster_name))).toEqual(new Set(['onprem-1']));
+    expect(logs).not.toContain(token);
+  });
+
+  it('lists tokens without showing them and revokes one, after which the path answers 401', async () => {
+    const created = await runCli(['inbox', 'create', '--tenant', 'revoke-co', '--label', 'to-revoke', '--json'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+    const { token, id } = JSON.parse(created.stdout) as { token: string; id: string };
+    const before = await postInbox(token, eventList([]));
+
+    const listed = await runCli(['inbox', 'list'], { AISOC_DATA_DIR: tmp.dir });
+    const revoked = await runCli(['inbox', 'revoke', id], { AISOC_DATA_DIR: tmp.dir });
+    const after = await postInbox(token, eventList([]));
+
+    expect(before.status).toBe(200);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).not.toContain(token);
+    expect(revoked.code).toBe(0);
+    expect(after.status).toBe(401);
+    expect((await runCli(['inbox', 'list', '--json'], { AISOC_DATA_DIR: tmp.dir })).stdout).toMatch(
+      new RegExp(`"id":"${id}".*"revokedAt":"\\d{4}-`),
+    );
+  });
+
+  it('answers 403 for a token bound to another template, and 401 for an unknown one', async () => {
+    const other = await runCli(['inbox', 'create', '--tenant', 'x', '--label', 'okta', '--template', 'okta-system-log'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+
+    const forbidden = await postInbox(other.stdout.trim(), eventList([]));
+    const unknown = await postInbox('aik8s_thisTokenWasNeverIssuedByAnyoneAtAll000000', eventList([]));
+
+    expect([forbidden.status, unknown.status]).toEqual([403, 401]);
+  });
+
+  it('refuses a bad tenant and a missing label with usage errors', async () => {
+    const badTenant = await runCli(['inbox', 'create', '--tenant', '-x', '--label', 'l'], { AISOC_DATA_DIR: tmp.dir });
+    const noLabel = await runCli(['inbox', 'create', '--tenant', 'x'], { AISOC_DATA_DIR: tmp.dir });
+    const unknownId = await runCli(['inbox', 'revoke', 'ffffffffffffffff'], { AISOC_DATA_DIR: tmp.dir });
+
+    expect([badTenant.code, noLabel.code, unknownId.code]).toEqual([2, 2, 1]);
+  });
+});

@@ -1,0 +1,298 @@
+import { EventEmitter } from 'node:events';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { run as runTail } from '../../lib/cli/tail.js';
+import type { IngestServer } from '../../lib/ingest/server.js';
+import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { FileTailer, KubernetesAuditConnector, parseConnectorConfig, readCursor, tailShipper } from '../../lib/tail/index.js';
+import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
+import { captureIo, startLocalIngest } from './tail-support.js';
+
+const SECRET = 'tail-it-secret-2b4d6f8a';
+let tmp: { dir: string; cleanup: () => void };
+let dataDir: string;
+let ingest: IngestServer;
+let store: EventStore;
+
+/** A front for the real ingest that answers 503 while `down`, and forwards otherwise. */
+let front: Server;
+let frontUrl: string;
+let down = false;
+
+beforeAll(async () => {
+  tmp = tempDir('aisoc-tail-it-');
+  dataDir = join(tmp.dir, 'data');
+  ingest = await startLocalIngest(dataDir, SECRET);
+  store = openEventStore(dataDir);
+  const target = new URL(ingest.url);
+  front = createServer((req, res) => {
+    if (down) {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"events sink unavailable"}');
+      return;
+    }
+    const upstream = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  store?.close();
+  await new Promise<void>((resolve) => (front ? front.close(() => resolve()) : resolve()));
+  await ingest?.close();
+  tmp?.cleanup();
+});
+
+let dir: string;
+let cleanupDir: () => void;
+beforeEach(() => {
+  ({ dir, cleanup: cleanupDir } = tempDir('aisoc-tail-it-case-'));
+  down = false;
+});
+afterEach(() => cleanupDir());
+
+function stored(tenant: string, ids: string[]): string[] {
+  return ids.filter((id) => store.countEvents({ tenant, auditId: id }) > 0);
+}
+
+const env = (tenant: string, extra: Record<string, string> = {}) => ({
+  AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/${tenant}`,
+  K8S_AUDIT_SHARED_SECRET: SECRET,
+  CLUSTER_NAME: 'it-cluster',
+  ...extra,
+});
+
+describe('aisoc-k8s-audit tail against the local ingest', () => {
+  it('delivers every line of the file to the SQLite sink with --once and exits 0', async () => {
+    const events = uniqueEvents(120, 'once');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    const cap = captureIo(env('t-once'));
+
+    const code = await runTail(['--path', path, '--once'], cap.io);
+
+    expect(code).toBe(0);
+    expect(
+      stored(
+        't-once',
+        events.map((_, i) => `once-${i}`),
+      ),
+    ).toHaveLength(120);
+    expect(store.queryEvents({ tenant: 't-once', limit: 1 })[0]?.cluster_name).toBe('it-cluster');
+    const lines = cap
+      .err()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.find((l) => l.msg === 'poll')).toMatchObject({ delivered: 120, undelivered: 0, error: null });
+    expect(cap.err()).not.toContain(SECRET);
+  });
+
+  it('exits 1 and keeps the cursor when the ingest refuses the secret, then delivers once it is right', async () => {
+    const events = uniqueEvents(10, 'auth');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    const wrong = captureIo(env('t-auth', { K8S_AUDIT_SHARED_SECRET: 'wrong-secret-value' }));
+
+    const failed = await runTail(['--path', path, '--once'], wrong.io);
+    const cursor = await readCursor(`${path}.aisoc-cursor`);
+    const right = await runTail(['--path', path, '--once'], captureIo(env('t-auth')).io);
+
+    expect(failed).toBe(1);
+    expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(0);
+    expect(wrong.err()).toContain('HTTP 401');
+    expect(wrong.err()).not.toContain('wrong-secret-value');
+    expect(right).toBe(0);
+    expect(
+      stored(
+        't-auth',
+        events.map((_, i) => `auth-${i}`),
+      ),
+    ).toHaveLength(10);
+  });
+
+  it('does not move the cursor while the ingest fails, and delivers everything once it recovers', async () => {
+    const events = uniqueEvents(25, 'down');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    const { ship, isOversize } = tailShipper({
+      url: `${frontUrl}/v1/ingest/k8s-audit/t-down`,
+      token: SECRET,
+      clusterName: 'it-cluster',
+      maxAttempts: 2,
+      backoffBaseMs: 1,
+    });
+    const tailer = new FileTailer({ logPath: path, cursorPath: join(dir, 'cursor'), maxBytes: 1 << 20, ship, isOversize });
+    down = true;
+
+    const failing = await tailer.poll();
+    const cursorWhileDown = await readCursor(join(dir, 'cursor'));
+    down = false;
+    const recovered = await tailer.poll();
+
+    expect(failing.complete).toBe(false);
+    expect(failing.undelivered).toBe(25);
+    expect(failing.error).toContain('HTTP 503');
+    expect(cursorWhileDown.state === 'ok' && cursorWhileDown.cursor.offset).toBe(0);
+    expect(recovered.complete).toBe(true);
+    expect(
+      stored(
+        't-down',
+        events.map((_, i) => `down-${i}`),
+      ),
+    ).toHaveLength(25);
+  });
+
+  it('finishes the current poll, saves the cursor and exits 0 on SIGTERM', async () => {
+    const first = uniqueEvents(5, 'sig');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(first));
+    const signals = new EventEmitter();
+    const cap = captureIo(env('t-sig'));
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('"msg":"poll"')) signals.emit('SIGTERM', 'SIGTERM');
+    });
+
+    const code = await runTail(['--path', path, '--interval', '3600'], cap.io, {
+      signals: signals as unknown as NodeJS.Process,
+      exit: () => {
+        throw new Error('exit must not be called on the first signal');
+      },
+    });
+    const cursor = await readCursor(`${path}.aisoc-cursor`);
+
+    expect(code).toBe(0);
+    expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(asFile(first)));
+    expect(cap.err()).toContain('tail stopped; cursor saved');
+    expect(signals.listenerCount('SIGTERM')).toBe(0);
+  });
+
+  it('on SIGTERM during retries against a failing ingest, starts no new retry and exits with the cursor unmoved', async () => {
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(uniqueEvents(4, 'retry')));
+    down = true;
+    const signals = new EventEmitter();
+    const cap = captureIo({ ...env('t-retry'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-retry` });
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('"msg":"retrying batch"')) signals.emit('SIGTERM', 'SIGTERM');
+    });
+
+    const code = await runTail(['--path', path], cap.io, { signals: signals as unknown as NodeJS.Process });
+    const cursor = await readCursor(`${path}.aisoc-cursor`);
+
+    expect(code).toBe(0);
+    expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(0);
+    expect(cap.err().match(/"msg":"retrying batch"/g)).toHaveLength(1);
+    expect(cap.err()).toContain('tail stopped; cursor saved');
+  });
+
+  it('exits at once on a second signal', async () => {
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(uniqueEvents(2, 'twice')));
+    down = true;
+    const signals = new EventEmitter();
+    const exits: number[] = [];
+    const cap = captureIo({ ...env('t-twice'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-twice` });
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('"msg":"retrying batch"') && exits.length === 0) {
+        signals.emit('SIGINT', 'SIGINT');
+        signals.emit('SIGINT', 'SIGINT');
+      }
+    });
+
+    await runTail(['--path', path], cap.io, { signals: signals as unknown as NodeJS.Process, exit: (c) => exits.push(c) });
+
+    expect(exits).toEqual([130]);
+  });
+
+  it('keeps polling in a loop and picks up appended lines', async () => {
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(uniqueEvents(3, 'loop')));
+    const signals = new EventEmitter();
+    const cap = captureIo(env('t-loop'));
+    let polls = 0;
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (!line.includes('"msg":"poll"')) continue;
+        polls++;
+        if (polls === 1) appendFileSync(path, asFile(uniqueEvents(4, 'loop', 3)));
+        if (polls === 2) signals.emit('SIGTERM', 'SIGTERM');
+      }
+    });
+
+    const code = await runTail(['--path', path, '--interval', '0.05'], cap.io, { signals: signals as unknown as NodeJS.Process });
+
+    expect(code).toBe(0);
+    expect(stored('t-loop', ['loop-0', 'loop-1', 'loop-2', 'loop-3', 'loop-4', 'loop-5', 'loop-6'])).toHaveLength(7);
+  });
+});
+
+describe('KubernetesAuditConnector.fetchAlerts', () => {
+  it('returns no alerts in webhook mode, with a health status', async () => {
+    const connector = new KubernetesAuditConnector(parseConnectorConfig({ mode: 'webhook', cluster_name: 'prod' }));
+
+    const { alerts, health } = await connector.fetchAlerts();
+
+    expect(alerts).toEqual([]);
+    expect(health).toMatchObject({ mode: 'webhook', status: 'ok', polls: 1, last_error: null });
+    expect(health.last_poll_at).not.toBeNull();
+  });
+
+  it('returns the high-severity events of each file_tail poll and reports what the poll read', async () => {
+    const events = uniqueEvents(47, 'alert');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    const connector = new KubernetesAuditConnector(
+      parseConnectorConfig({
+        mode: 'file_tail',
+        cluster_name: 'prod',
+        audit_log_path: path,
+        ingest_url: `${ingest.url}/v1/ingest/k8s-audit/t-alerts`,
+        shared_secret: SECRET,
+      }),
+    );
+
+    const first = await connector.fetchAlerts();
+    const second = await connector.fetchAlerts();
+
+    const highInSink = store
+      .queryAlerts({ tenant: 't-alerts', limit: 1000 })
+      .map((r) => r.audit_id)
+      .sort();
+    expect(first.alerts.length).toBeGreaterThan(0);
+    expect(first.alerts.map((a) => a.audit_id).sort()).toEqual(highInSink);
+    expect(first.health).toMatchObject({ mode: 'file_tail', status: 'ok', last_error: null });
+    expect(first.health.last_poll).toMatchObject({ delivered: 47, lines: 47, cursor_offset: Buffer.byteLength(asFile(events)) });
+    expect(second.alerts).toEqual([]);
+    expect(second.health.polls).toBe(2);
+  });
+
+  it('reports the last error in its health when the audit log is missing', async () => {
+    const path = join(dir, 'nope.log');
+    const connector = new KubernetesAuditConnector(
+      parseConnectorConfig({
+        mode: 'file_tail',
+        cluster_name: 'prod',
+        audit_log_path: path,
+        ingest_url: `${ingest.url}/v1/ingest/k8s-audit/x`,
+        shared_secret: SECRET,
+      }),
+    );
+
+    const { health } = await connector.fetchAlerts();
+
+    expect(health.status).toBe('error');
+    expect(health.last_error).toBe(`audit log path ${path} not found`);
+  });
+});

@@ -1,0 +1,193 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envFromFile } from '../../../lib/cli/invoke.js';
+import { main } from '../../../lib/cli/main.js';
+
+async function runCli(argv: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const code = await main(argv, { stdout, stderr, stdin: new PassThrough(), env });
+  return { code, stdout: out, stderr: err };
+}
+
+// Stand-in bundles: what a handler sees (event, context, environment) is what `invoke` must get right.
+const BUNDLES: Record<string, string> = {
+  echo: `
+    console.log('init log line');
+    const atInit = process.env.APP_SETTING;
+    export const handler = async (event, context) => {
+      console.log('handler log line');
+      const first = context.getRemainingTimeInMillis();
+      await new Promise((r) => setTimeout(r, 50));
+      return {
+        event,
+        atInit,
+        env: { APP_SETTING: process.env.APP_SETTING, ONLY_INGEST: process.env.ONLY_INGEST, SHELL_ONLY: process.env.SHELL_ONLY ?? null,
+               AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL, AWS_LAMBDA_FUNCTION_NAME: process.env.AWS_LAMBDA_FUNCTION_NAME,
+               AWS_REGION: process.env.AWS_REGION },
+        context: { awsRequestId: context.awsRequestId, functionName: context.functionName, invokedFunctionArn: context.invokedFunctionArn,
+                   memoryLimitInMB: context.memoryLimitInMB, logGroupName: context.logGroupName, functionVersion: context.functionVersion },
+        remaining: [first, context.getRemainingTimeInMillis()],
+      };
+    };`,
+  throws: `
+    class ForwardError extends Error { name = 'ForwardError'; }
+    export const handler = async () => { throw new ForwardError('3 of 9 audit events not delivered'); };`,
+  initFails: `
+    class ConfigError extends Error { name = 'ConfigError'; }
+    throw new ConfigError('invalid configuration: EVENTS_SINK is required');
+    export const handler = async () => 'never';`,
+  hangs: `export const handler = () => new Promise(() => { setInterval(() => {}, 1000); });`,
+  callback: `export const handler = (event, context, callback) => { setTimeout(() => callback(null, { via: 'callback', n: event.n }), 10); };`,
+};
+
+describe('aisoc-k8s-audit invoke', () => {
+  let root = '';
+  const dist = (name: string) => join(root, name);
+
+  beforeAll(() => {
+    root = mkdtempSync(join(tmpdir(), 'aisoc-invoke-'));
+    for (const [name, code] of Object.entries(BUNDLES)) {
+      for (const fn of ['forwarder', 'ingest']) {
+        mkdirSync(join(root, name, fn), { recursive: true });
+        writeFileSync(join(root, name, fn, 'index.mjs'), code);
+      }
+    }
+    writeFileSync(join(root, 'event.json'), JSON.stringify({ n: 7, awslogs: { data: 'H4sI' } }));
+    writeFileSync(
+      join(root, 'env.json'),
+      JSON.stringify({ Parameters: { APP_SETTING: 'from-parameters' }, Ingest: { APP_SETTING: 'ingest-only', ONLY_INGEST: 1 } }),
+    );
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('calls the handler with the event and a Lambda-like context, and prints the result as JSON on stdout', async () => {
+    const { code, stdout, stderr } = await runCli([
+      'invoke',
+      'forwarder',
+      '--event',
+      join(root, 'event.json'),
+      '--dist',
+      dist('echo'),
+      '--timeout',
+      '30',
+    ]);
+    expect(code).toBe(0);
+    const result = JSON.parse(stdout);
+    expect(result.event).toEqual({ n: 7, awslogs: { data: 'H4sI' } });
+    expect(result.context).toMatchObject({
+      functionName: 'aisoc-k8s-audit-forwarder',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:aisoc-k8s-audit-forwarder',
+      memoryLimitInMB: '512',
+      logGroupName: '/aws/lambda/aisoc-k8s-audit-forwarder',
+      functionVersion: '$LATEST',
+    });
+    expect(result.context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
+    const [first, later] = result.remaining as [number, number];
+    expect(first).toBeLessThanOrEqual(30_000);
+    expect(first).toBeGreaterThan(0);
+    expect(later).toBeLessThan(first);
+    expect(stderr).toContain('init log line\n');
+    expect(stderr).toContain('handler log line\n');
+    expect(stderr).toMatch(new RegExp(`^START RequestId: ${result.context.awsRequestId} Version: \\$LATEST$`, 'm'));
+  });
+
+  it('gives the bundle its env-file variables at init, Parameters first and then the function section', async () => {
+    const env = join(root, 'env.json');
+    const fwd = JSON.parse(
+      (await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
+    );
+    const ing = JSON.parse(
+      (await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
+    );
+    expect(fwd.atInit).toBe('from-parameters');
+    expect(fwd.env.ONLY_INGEST).toBeUndefined();
+    expect(ing.atInit).toBe('ingest-only');
+    expect(ing.env.ONLY_INGEST).toBe('1');
+  });
+
+  it('passes AWS_* variables of the shell through but nothing else, like sam local', async () => {
+    const { stdout } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', dist('echo')], {
+      SHELL_ONLY: 'leak',
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
+      AWS_REGION: 'eu-west-1',
+      PATH: process.env.PATH ?? '',
+    });
+    const { env, context } = JSON.parse(stdout);
+    expect(env.SHELL_ONLY).toBeNull();
+    expect(env.AWS_ENDPOINT_URL).toBe('http://127.0.0.1:5000');
+    expect(env.AWS_REGION).toBe('eu-west-1');
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe('aisoc-k8s-audit-ingest');
+    expect(context.memoryLimitInMB).toBe('1024');
+  });
+
+  it('prints the error type and message like sam and exits 1 when the handler throws', async () => {
+    const { code, stdout, stderr } = await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--dist', dist('throws')]);
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ errorType: 'ForwardError', errorMessage: '3 of 9 audit events not delivered' });
+    expect(stderr).toContain('Invoke error: ForwardError: 3 of 9 audit events not delivered\n');
+  });
+
+  it('reports an error thrown while the bundle initialises, as Lambda does', async () => {
+    const { code, stdout, stderr } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', dist('initFails')]);
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toMatchObject({ errorType: 'ConfigError', errorMessage: 'invalid configuration: EVENTS_SINK is required' });
+    expect(stderr).toContain('Init error: ConfigError');
+  });
+
+  it('stops a handler that runs past the timeout', async () => {
+    const { code, stdout } = await runCli([
+      'invoke',
+      'forwarder',
+      '--event',
+      join(root, 'event.json'),
+      '--dist',
+      dist('hangs'),
+      '--timeout',
+      '1',
+    ]);
+    expect(code).toBe(1);
+    expect(JSON.parse(stdout)).toEqual({ errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 1.00 seconds' });
+  });
+
+  it('supports callback-style handlers', async () => {
+    const { code, stdout } = await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--dist', dist('callback')]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ via: 'callback', n: 7 });
+  });
+
+  it('says to build first when the bundle is missing', async () => {
+    const { code, stderr } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', join(root, 'nothing-here')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('is not built; run `npm run build` first');
+  });
+
+  it('refuses an unknown function, a missing --event and an unreadable event file', async () => {
+    expect((await runCli(['invoke', 'tailer', '--event', 'x.json'])).stderr).toContain('name the function: forwarder or ingest');
+    expect((await runCli(['invoke', 'ingest', '--dist', dist('echo')])).stderr).toContain('--event FILE is required');
+    const missing = await runCli(['invoke', 'ingest', '--event', join(root, 'missing.json'), '--dist', dist('echo')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('ENOENT');
+  });
+});
+
+describe('envFromFile', () => {
+  it('reads a flat {"NAME": "value"} object as variables for every function', () => {
+    expect(envFromFile({ A: 'x', B: 2, C: true }, 'Ingest', 'ingest')).toEqual({ A: 'x', B: '2', C: 'true' });
+  });
+
+  it('refuses nested values inside a section', () => {
+    expect(() => envFromFile({ Ingest: { A: { nested: 1 } } }, 'Ingest', 'ingest')).toThrow(/A must be a string/);
+  });
+});

@@ -1,0 +1,107 @@
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import type { CommandIo } from '../../../lib/cli/io.js';
+import { main } from '../../../lib/cli/main.js';
+
+function io(env: Record<string, string> = {}): { io: CommandIo; out: () => string; err: () => string } {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  return { io: { stdout, stderr, stdin: new PassThrough(), env }, out: () => out, err: () => err };
+}
+
+const env = { AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET: 'unit-secret-value' };
+
+describe('aisoc-k8s-audit tail', () => {
+  it('explains itself with --help', async () => {
+    const cap = io();
+
+    const code = await main(['tail', '--help'], cap.io);
+
+    expect(code).toBe(0);
+    expect(cap.out()).toContain('Usage: aisoc-k8s-audit tail --path FILE');
+    expect(cap.out()).toContain('AISOC_TAIL_MAX_BYTES');
+  });
+
+  it('is a usage error without --path', async () => {
+    const cap = io(env);
+
+    const code = await main(['tail', '--once'], cap.io);
+
+    expect(code).toBe(2);
+    expect(cap.err()).toContain('--path is required');
+  });
+
+  it('is a usage error with a bad --interval', async () => {
+    const cap = io(env);
+
+    const code = await main(['tail', '--path', '/x', '--interval', 'soon'], cap.io);
+
+    expect(code).toBe(2);
+    expect(cap.err()).toContain('--interval must be a number of seconds');
+  });
+
+  it('names every missing variable at once', async () => {
+    const cap = io();
+
+    const code = await main(['tail', '--path', '/x', '--once'], cap.io);
+
+    expect(code).toBe(1);
+    expect(cap.err()).toContain('AISOC_INGEST_URL is required');
+    expect(cap.err()).toContain('K8S_AUDIT_SHARED_SECRET is required');
+  });
+
+  it('warns when it falls back to the host name as the cluster name, and fails --once on a missing file', async () => {
+    const cap = io(env);
+    const path = join('/nonexistent-aisoc-dir', 'audit.log');
+
+    const code = await main(['tail', '--path', path, '--once'], cap.io);
+
+    const lines = cap
+      .err()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(code).toBe(1);
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      msg: 'neither --cluster nor CLUSTER_NAME is set; using the host name as the cluster name',
+    });
+    expect(lines.find((l) => l.msg === 'poll')).toMatchObject({ level: 'error', error: `audit log path ${path} not found` });
+    expect(cap.err()).not.toContain('unit-secret-value');
+  });
+});
+
+describe('aisoc-k8s-audit test-connection', () => {
+  it('explains the config file with --help', async () => {
+    const cap = io();
+
+    const code = await main(['test-connection', '--help'], cap.io);
+
+    expect(code).toBe(0);
+    expect(cap.out()).toContain('inbox_token');
+    expect(cap.out()).toContain('audit_log_path');
+  });
+
+  it('is a usage error without --config', async () => {
+    const cap = io();
+
+    expect(await main(['test-connection'], cap.io)).toBe(2);
+    expect(cap.err()).toContain('--config FILE is required');
+  });
+
+  it('exits 2 for a config file it cannot read', async () => {
+    const cap = io();
+
+    expect(await main(['test-connection', '--config', '/nonexistent-aisoc-dir/c.yaml'], cap.io)).toBe(2);
+    expect(cap.err()).toContain('cannot read /nonexistent-aisoc-dir/c.yaml: ENOENT');
+  });
+});

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ForwardError,
+  type ForwardReport,
+  type ForwardSettings,
+  forwardSubscriptionEvent,
+  hasFailures,
+} from '../../../lib/cloudwatch/index.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
+import { auditStream, awslogsEvent, controlPayload, eksPayload, kinesisEvent, sequenceNumbers, truncateLine } from './envelopes.js';
+
+const TOKEN = 'forwarder-test-token-9f8e7d6c5b4a';
+
+let server: FaultServer | null = null;
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+function settings(url: string, extra: Partial<ForwardSettings> = {}): ForwardSettings {
+  return {
+    ingestUrl: url,
+    token: TOKEN,
+    clusterName: null,
+    streamPrefix: 'kube-apiserver-audit-',
+    maxEventsPerBatch: 400,
+    maxBodyBytes: 3 * 1024 * 1024,
+    gzip: false,
+    requestTimeoutMs: 2_000,
+    safetyMarginMs: 0,
+    maxAttempts: 3,
+    concurrency: 2,
+    ...extra,
+  };
+}
+
+async function run(event: unknown, s: ForwardSettings): Promise<{ report: ForwardReport; logs: Record<string, unknown>[] }> {
+  const logs: Record<string, unknown>[] = [];
+  const report = await forwardSubscriptionEvent(event, s, { log: (e) => logs.push(e), sleep: async () => {} });
+  return { report, logs };
+}
+
+/** Every log event lands in exactly one bucket. */
+function expectBalanced(r: ForwardReport): void {
+  expect(r.skippedEvents + r.truncated + r.invalid + r.forwarded + r.failed).toBe(r.received);
+}
+
+describe('forwardSubscriptionEvent', () => {
+  it('forwards every audit line of an EKS subscription event with the cluster from the log group', async () => {
+    server = await startFaultServer();
+    const lines = distinctLines(900);
+
+    const { report } = await run(awslogsEvent(eksPayload(lines, { cluster: 'prod-eks-us-east-1' })), settings(server.url));
+
+    expect(report).toMatchObject({ kind: 'awslogs', payloads: 1, received: 900, forwarded: 900, failed: 0, batches: 3 });
+    expect(hasFailures(report)).toBe(false);
+    expect(server.delivered).toEqual(lines.map((_, i) => `evt-${i}`));
+    expect(server.requests.every((r) => r.headers['x-aisoc-cluster-name'] === 'prod-eks-us-east-1')).toBe(true);
+    expectBalanced(report);
+  });
+
+  it('sends each line as its original text', async () => {
+    server = await startFaultServer();
+    const lines = distinctLines(3).map((l) => l.replace('{"kind":"Event"', '{ "kind": "Event"'));
+
+    await run(awslogsEvent(eksPayload(lines)), settings(server.url));
+
+    for (const line of lines) expect(server.requests[0]?.body).toContain(line);
+  });
+
+  it('uses CLUSTER_NAME over the log group', async () => {
+    server = await startFaultServer();
+
+    await run(awslogsEvent(eksPayload(distinctLines(5))), settings(server.url, { clusterName: 'override' }));
+
+    expect(server.requests[0]?.headers['x-aisoc-cluster-name']).toBe('override');
+  });
+
+  it('skips and counts a CONTROL_MESSAGE without calling the ingest', async () => {
+    server = await startFaultServer();
+
+    const { report } = await run(awslogsEvent(controlPayload()), settings(server.url));
+
+    expect(report).toMatchObject({ controlMessages: 1, received: 0, forwarded: 0 });
+    expect(server.requests).toEqual([]);
+    expect(hasFailures(report)).toBe(false);
+  });
+
+  it('skips and counts streams that are not apiserver audit streams', async () => {
+    server = await startFaultServer();
+    const event = kinesisEvent([
+      eksPayload(distinctLines(4), { stream: 'kube-scheduler-4f0b7e3c' }),
+      eksPayload(distinctLines(6, 'b'), { stream: auditStream() }),
+    ]);
+
+    const { report, logs } = await run(event, settings(server.url));
+
+    expect(report).toMatchObject({ skippedStreams: 1, skippedEvents: 4, forwarded: 6, received: 10 });
+    expect(logs).toContainEqual(
+      expect.objectContaining({ msg: 'stream skipped: not an apiserver audit stream', logStream: 'kube-scheduler-4f0b7e3c' }),
+    );
+    expectBalanced(report);
+  });
+
+  it('counts and logs truncated and invalid lines with their auditID, and forwards the rest', async () => {
+    server = await startFaultServer();
+    const lines = distinctLines(10);
+    const mixed = [...lines.slice(0, 8), truncateLine(lines[8] as string), (lines[9] as string).slice(0, -3), 'plain text', '{"kind": 0}'];
+
+    const { report, logs } = await run(awslogsEvent(eksPayload(mixed)), settings(server.url));
+
+    expect(report).toMatchObject({ received: 12, forwarded: 8, truncated: 1, invalid: 3, failed: 0 });
+    expect(hasFailures(report)).toBe(false);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', auditID: 'evt-8', logStream: auditStream() }));
+    expect(logs).toContainEqual(expect.objectContaining({ msg: 'log line is not a valid audit event', auditID: 'evt-9' }));
+    expect(logs.filter((l) => l.msg === 'log line is not a valid audit event')).toHaveLength(3);
+    expectBalanced(report);
+  });
+
+  it('counts every line of the shared non-audit fixtures as skipped, or as invalid with an empty prefix', async () => {
+    server = await startFaultServer();
+    const event = JSON.parse(
+      readFileSync(join(import.meta.dirname, '../../fixtures/cwl/powertools-ts__kinesis-stream-cloudwatch-logs.json'), 'utf8'),
+    );
+
+    const skipped = (await run(event, settings(server.url))).report;
+    const all = (await run(event, settings(server.url, { streamPrefix: '' }))).report;
+
+    expect(skipped).toMatchObject({ payloads: 2, received: 6, skippedStreams: 2, skippedEvents: 6 });
+    expect(all).toMatchObject({ payloads: 2, received: 6, invalid: 6, forwarded: 0 });
+    expect(server.requests).toEqual([]);
+  });
+
+  it('keeps lines of different clusters in different requests and maps failures to Kinesis records', async () => {
+    server = await startFaultServer((_n, req) => (req.headers['x-aisoc-cluster-name'] === 'blue' ? status(503) : ok()));
+    const event = kinesisEvent([
+      eksPayload(distinctLines(3, 'g1'), { cluster: 'green' }),
+      eksPayload(distinctLines(3, 'b1'), { cluster: 'blue' }),
+      eksPayload(distinctLines(3, 'g2'), { cluster: 'green' }),
+    ]);
+    const seq = sequenceNumbers(event);
+
+    const { report } = await run(event, settings(server.url));
+
+    expect(report).toMatchObject({ kind: 'kinesis', forwarded: 6, failed: 3 });
+    expect(report.failedRecords).toEqual([seq[1]]);
+    expect(server.requests.filter((r) => r.answered === 200).map((r) => r.headers['x-aisoc-cluster-name'])).toEqual(['green', 'green']);
+    expect(report.samples[0]).toMatchObject({ auditID: 'b1-0', retryable: true });
+    expectBalanced(report);
+  });
+
+  it('counts an undecodable Kinesis record as a failure of that record', async () => {
+    server = await startFaultServer();
+    const event = kinesisEvent([eksPayload(distinctLines(2)), 'bm90IGd6aXA=']);
+
+    const { report } = await run(event, settings(server.url));
+
+    expect(report).toMatchObject({ undecodable: 1, forwarded: 2 });
+    expect(report.failedRecords).toEqual([sequenceNumbers(event)[1]]);
+    expect(hasFailures(report)).toBe(true);
+    expect(new ForwardError(report).message).toMatch(/1 payload\(s\) could not be decoded/);
+  });
+
+  it('stops sending after a configuration error and says so without the token', async () => {
+    server = await startFaultServer(() => status(401, 'bad token'));
+    const event = kinesisEvent([
+      eksPayload(distinctLines(500, 'a'), { cluster: 'a' }),
+      eksPayload(distinctLines(500, 'b'), { cluster: 'b' }),
+    ]);
+
+    const { report, logs } = await run(event, settings(server.url, { concurrency: 1 }));
+
+    expect(server.requests).toHaveLength(1);
+    expect(report).toMatchObject({ forwarded: 0, failed: 1000 });
+    const error = new ForwardError(report);
+    expect(error.message).toMatch(/^1000 of 1000 audit events not delivered \(first: configuration error: the token was refused/);
+    expect(`${error.message}${JSON.stringify(report)}${JSON.stringify(logs)}`).not.toContain(TOKEN);
+  });
+
+  it('splits on 413 and delivers everything', async () => {
+    server = await startFaultServer((_n, req) => (req.bodyBytes > 100_000 ? status(413) : ok()));
+    const lines = distinctLines(400);
+
+    const { report } = await run(awslogsEvent(eksPayload(lines)), settings(server.url));
+
+    expect(report).toMatchObject({ forwarded: 400, failed: 0 });
+    expect(new Set(server.delivered).size).toBe(400);
+  });
+});

@@ -1,0 +1,149 @@
+import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readRedriveRecord } from '../../../lib/cloudwatch/index.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
+import { runCommand } from './cli-io.js';
+import { awslogsEvent, eksPayload, kinesisEvent } from './envelopes.js';
+
+const TOKEN = 'redrive-test-token-27182818';
+const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/aisoc-k8s-audit-forwarder-failures';
+const sqs = mockClient(SQSClient);
+
+let server: FaultServer | null = null;
+beforeEach(() => sqs.reset());
+afterEach(async () => {
+  await server?.close();
+  server = null;
+});
+
+/** A Lambda asynchronous invocation record, as the on-failure destination sends it. */
+function invocationRecord(event: unknown): string {
+  return JSON.stringify({
+    version: '1.0',
+    timestamp: '2024-05-01T10:00:00.000Z',
+    requestContext: {
+      requestId: 'e4b46cbf-b738-xmpl-8880-a18cdf61200e',
+      functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:aisoc-k8s-audit-forwarder:$LATEST',
+      condition: 'RetriesExhausted',
+      approximateInvokeCount: 3,
+    },
+    requestPayload: event,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    responsePayload: { errorType: 'ForwardError', errorMessage: '3 of 3 audit events not delivered' },
+  });
+}
+
+/** Serves `messages` on the first receive, then an empty queue. */
+function queue(messages: Message[]): void {
+  sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages }).resolves({ Messages: [] });
+  sqs.on(DeleteMessageCommand).resolves({});
+}
+
+const env = (url: string): NodeJS.ProcessEnv => ({ AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: TOKEN, AWS_REGION: 'eu-west-1' });
+
+describe('readRedriveRecord', () => {
+  it('takes the requestPayload of an invocation record, or a bare event from a dead-letter queue', () => {
+    const event = awslogsEvent(eksPayload(distinctLines(1)));
+
+    expect(readRedriveRecord(invocationRecord(event))).toEqual({ kind: 'event', event });
+    expect(readRedriveRecord(JSON.stringify(event))).toEqual({ kind: 'event', event });
+  });
+
+  it('explains what it cannot replay', () => {
+    const kinesisPointer = JSON.stringify({
+      requestContext: { condition: 'RetryAttemptsExhausted' },
+      KinesisBatchInfo: {
+        shardId: 'shardId-000000000000',
+        startSequenceNumber: '4963',
+        endSequenceNumber: '4964',
+        arrivalTimestamp: '2024-05-01T10:00:00Z',
+      },
+    });
+
+    expect(readRedriveRecord(kinesisPointer)).toMatchObject({
+      kind: 'unreplayable',
+      reason: expect.stringMatching(/Kinesis batch pointer \(shard shardId-000000000000/),
+    });
+    expect(readRedriveRecord('nope')).toEqual({ kind: 'unreplayable', reason: 'message body is not JSON' });
+    expect(readRedriveRecord(invocationRecord({ foo: 1 }))).toMatchObject({ kind: 'unreplayable' });
+  });
+});
+
+describe('aisoc-k8s-audit redrive', () => {
+  it('replays each failure record and deletes only the ones fully delivered', async () => {
+    server = await startFaultServer((_n, req) => (req.headers['x-aisoc-cluster-name'] === 'blue' ? status(503) : ok()));
+    queue([
+      {
+        MessageId: 'm1',
+        ReceiptHandle: 'r1',
+        Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(3, 'one'), { cluster: 'green' }))),
+      },
+      {
+        MessageId: 'm2',
+        ReceiptHandle: 'r2',
+        Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(2, 'two'), { cluster: 'blue' }))),
+      },
+      {
+        MessageId: 'm3',
+        ReceiptHandle: 'r3',
+        Body: JSON.stringify(kinesisEvent([eksPayload(distinctLines(4, 'three'), { cluster: 'green' })])),
+      },
+      { MessageId: 'm4', ReceiptHandle: 'r4', Body: '{"hello":"world"}' },
+    ]);
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE], { ...env(server.url), FORWARDER_MAX_ATTEMPTS: '1' });
+
+    expect(code).toBe(1);
+    expect(sqs.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: QUEUE, ReceiptHandle: 'r1' },
+      { QueueUrl: QUEUE, ReceiptHandle: 'r3' },
+    ]);
+    expect(server.delivered.sort()).toEqual(['one-0', 'one-1', 'one-2', 'three-0', 'three-1', 'three-2', 'three-3']);
+    expect(stderr).toContain('redrive: message m1: 3 events delivered, deleted');
+    expect(stderr).toMatch(/redrive: message m2: kept in the queue: gave up after 1 attempts \(last: HTTP 503.*\(0 delivered, 2 failed\)/);
+    expect(stderr).toContain('redrive: message m4: kept in the queue: not a forwarder failure record');
+    expect(stderr).toContain('redrive done: 4 messages, 2 deleted, 2 kept, 7 events delivered');
+    expect(stderr).not.toContain(TOKEN);
+  });
+
+  it('exits 0 when the queue is drained', async () => {
+    server = await startFaultServer();
+    queue([{ MessageId: 'm1', ReceiptHandle: 'r1', Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(2)))) }]);
+
+    const { code } = await runCommand(['redrive', '--queue-url', QUEUE, '--visibility-timeout', '60'], env(server.url));
+
+    expect(code).toBe(0);
+    expect(sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input).toMatchObject({
+      QueueUrl: QUEUE,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 60,
+    });
+  });
+
+  it('stops after --max-messages', async () => {
+    server = await startFaultServer();
+    let next = 0;
+    sqs.on(ReceiveMessageCommand).callsFake((input: { MaxNumberOfMessages: number }) => ({
+      Messages: Array.from({ length: input.MaxNumberOfMessages }, (_, i) => ({
+        MessageId: `m-${next++}`,
+        ReceiptHandle: `r-${i}`,
+        Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(1)))),
+      })),
+    }));
+    sqs.on(DeleteMessageCommand).resolves({});
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE, '--max-messages', '3'], env(server.url));
+
+    expect(code).toBe(0);
+    expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(3);
+    expect(stderr).toContain('redrive done: 3 messages, 3 deleted, 0 kept');
+  });
+
+  it('needs --queue-url', async () => {
+    const { code, stderr } = await runCommand(['redrive'], env('http://127.0.0.1:9/v1/ingest/k8s-audit/t'));
+
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--queue-url is required/);
+  });
+});

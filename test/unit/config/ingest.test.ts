@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../lib/config/env.js';
+import {
+  DEFAULT_MAX_BATCH_SIZE,
+  DEFAULT_MAX_BODY_BYTES,
+  LAMBDA_MAX_PAYLOAD_BYTES,
+  loadInboxStoreSpec,
+  loadIngestConfig,
+  parseSinkSpec,
+} from '../../../lib/config/ingest.js';
+
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('no ConfigError');
+}
+
+describe('loadIngestConfig', () => {
+  it('applies the documented defaults locally: SQLite events and alerts under .data, 16 MiB, 5000 items', () => {
+    const config = loadIngestConfig({});
+
+    expect(config).toMatchObject({
+      runtime: 'local',
+      sharedSecret: null,
+      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      maxWireBytes: 16 * 1024 * 1024,
+      maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
+      eventsSink: { kind: 'sqlite' },
+      alertsSink: { kind: 'sqlite' },
+      dataDir: '.data',
+      inbox: { kind: 'sqlite', dataDir: '.data' },
+    });
+    expect(DEFAULT_MAX_BATCH_SIZE).toBeGreaterThan(400);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const config = loadIngestConfig({
+      K8S_AUDIT_SHARED_SECRET: ' s1 \n',
+      K8S_AUDIT_SHARED_SECRET_PREVIOUS: 's0',
+      K8S_AUDIT_MAX_BODY_BYTES: '1048576',
+      K8S_AUDIT_MAX_BATCH_SIZE: '800',
+      EVENTS_SINK: 'kinesis:audit-stream',
+      ALERTS_SINK: 'sqs:https://sqs.eu-west-1.amazonaws.com/123456789012/alerts.fifo',
+      AISOC_DATA_DIR: '/var/lib/aisoc',
+      INBOX_TABLE: 'inbox',
+      SINK_MAX_ATTEMPTS: '5',
+    });
+
+    expect(config).toMatchObject({
+      sharedSecret: 's1',
+      previousSharedSecret: 's0',
+      maxBodyBytes: 1048576,
+      maxBatchSize: 800,
+      eventsSink: { kind: 'kinesis', stream: 'audit-stream' },
+      alertsSink: { kind: 'sqs', queueUrl: 'https://sqs.eu-west-1.amazonaws.com/123456789012/alerts.fifo' },
+      dataDir: '/var/lib/aisoc',
+      inbox: { kind: 'dynamodb', table: 'inbox' },
+      sinkMaxAttempts: 5,
+    });
+  });
+
+  it('names every bad variable in one error', () => {
+    const message = problems(() =>
+      loadIngestConfig({ K8S_AUDIT_MAX_BODY_BYTES: 'lots', K8S_AUDIT_MAX_BATCH_SIZE: '0', EVENTS_SINK: 'kafka:x', ALERTS_SINK: 'sqs:' }),
+    );
+
+    for (const name of ['K8S_AUDIT_MAX_BODY_BYTES', 'K8S_AUDIT_MAX_BATCH_SIZE', 'EVENTS_SINK', 'ALERTS_SINK'])
+      expect(message).toContain(name);
+  });
+
+  it('defaults the alerts sink to none when the events go to a cloud sink', () => {
+    expect(loadIngestConfig({ EVENTS_SINK: 'firehose:audit' }).alertsSink).toEqual({ kind: 'none' });
+  });
+
+  it('refuses sqs and eventbridge as an events sink', () => {
+    expect(problems(() => loadIngestConfig({ EVENTS_SINK: 'sqs:https://sqs.x/1/q' }))).toContain('EVENTS_SINK');
+  });
+
+  describe('in AWS Lambda', () => {
+    it('fails naming EVENTS_SINK when it is not set explicitly', () => {
+      const message = problems(() => loadIngestConfig({ AWS_LAMBDA_FUNCTION_NAME: 'ingest' }));
+
+      expect(message).toMatch(/EVENTS_SINK is required in AWS Lambda/);
+    });
+
+    it('refuses SQLite as events or alerts sink', () => {
+      expect(problems(() => loadIngestConfig({ EVENTS_SINK: 'sqlite' }, { runtime: 'lambda' }))).toMatch(
+        /EVENTS_SINK=sqlite is not durable/,
+      );
+      expect(problems(() => loadIngestConfig({ EVENTS_SINK: 'stdout', ALERTS_SINK: 'sqlite' }, { runtime: 'lambda' }))).toMatch(
+        /ALERTS_SINK=sqlite/,
+      );
+    });
+
+    it('allows stdout explicitly (sam local) with no inbox store unless INBOX_TABLE is set', () => {
+      const config = loadIngestConfig({ EVENTS_SINK: 'stdout' }, { runtime: 'lambda' });
+
+      expect(config).toMatchObject({
+        runtime: 'lambda',
+        eventsSink: { kind: 'stdout' },
+        alertsSink: { kind: 'none' },
+        inbox: { kind: 'none' },
+      });
+    });
+
+    it('caps the body as received at the Lambda invocation payload limit and names it', () => {
+      const config = loadIngestConfig({ EVENTS_SINK: 'kinesis:s' }, { runtime: 'lambda' });
+
+      expect(config.maxWireBytes).toBe(LAMBDA_MAX_PAYLOAD_BYTES);
+      expect(config.maxBodyBytes).toBe(DEFAULT_MAX_BODY_BYTES);
+      expect(config.wireLimitName).toMatch(/AWS Lambda synchronous invocation payload limit/);
+    });
+
+    it('keeps a configured limit that is already below the Lambda limit', () => {
+      const config = loadIngestConfig({ EVENTS_SINK: 'kinesis:s', K8S_AUDIT_MAX_BODY_BYTES: '1048576' }, { runtime: 'lambda' });
+
+      expect([config.maxWireBytes, config.wireLimitName]).toEqual([1048576, 'K8S_AUDIT_MAX_BODY_BYTES']);
+    });
+  });
+});
+
+describe('parseSinkSpec', () => {
+  it.each([
+    ['sqlite', { kind: 'sqlite' }],
+    ['STDOUT', { kind: 'stdout' }],
+    ['kinesis:k8s-audit', { kind: 'kinesis', stream: 'k8s-audit' }],
+    ['firehose:to-s3', { kind: 'firehose', stream: 'to-s3' }],
+    ['eventbridge:default', { kind: 'eventbridge', bus: 'default' }],
+    ['sqs:https://sqs.us-east-1.amazonaws.com/1/q', { kind: 'sqs', queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/q' }],
+  ])('reads %s', (text, spec) => {
+    expect(parseSinkSpec(text, ['sqlite', 'stdout', 'kinesis', 'firehose', 'eventbridge', 'sqs'])).toEqual(spec);
+  });
+
+  it.each(['kinesis', 'sqlite:x', 'sqs:not-a-url', 'kafka:t'])('explains what is wrong with %s', (text) => {
+    expect(typeof parseSinkSpec(text, ['sqlite', 'kinesis', 'sqs'])).toBe('string');
+  });
+});
+
+describe('loadInboxStoreSpec', () => {
+  it('uses DynamoDB when INBOX_TABLE is set, else SQLite in the data dir', () => {
+    expect(loadInboxStoreSpec({ INBOX_TABLE: 't' })).toEqual({ kind: 'dynamodb', table: 't' });
+    expect(loadInboxStoreSpec({ AISOC_DATA_DIR: '/d' })).toEqual({ kind: 'sqlite', dataDir: '/d' });
+  });
+});

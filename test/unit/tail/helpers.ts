@@ -1,0 +1,104 @@
+// Test helpers for the file tailer: real audit lines (the Falco traces) with unique auditIDs,
+// temp directories, and a recording shipper that can be told to refuse events.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateAuditEvent } from '../../../lib/audit/index.js';
+import type { TailShipFn, TailShipResult } from '../../../lib/tail/index.js';
+
+const FALCO_DIR = join(import.meta.dirname, '../../fixtures/falco');
+
+let cached: string[] | null = null;
+
+/** Every line of the Falco k8s_audit traces that is a valid audit Event, as its original text. */
+export function falcoEventLines(): string[] {
+  if (cached !== null) return cached;
+  const lines: string[] = [];
+  for (const file of readdirSync(FALCO_DIR).sort()) {
+    for (const line of readFileSync(join(FALCO_DIR, file), 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        if (validateAuditEvent(JSON.parse(line)).ok) lines.push(line);
+      } catch {
+        // Not JSON (none are): not an event line.
+      }
+    }
+  }
+  cached = lines;
+  return lines;
+}
+
+/** The auditID of an event line. */
+export function auditIdOf(line: string): string {
+  return (JSON.parse(line) as { auditID: string }).auditID;
+}
+
+/** `n` real events, each with its auditID replaced in the original text by `<prefix>-<i>`. */
+export function uniqueEvents(n: number, prefix = 'evt', from = 0): string[] {
+  const base = falcoEventLines();
+  const out: string[] = [];
+  for (let i = from; i < from + n; i++) {
+    const line = base[i % base.length] as string;
+    out.push(line.replace(auditIdOf(line), `${prefix}-${i}`));
+  }
+  return out;
+}
+
+/** The events as file content: one per line, each ending in `\n`. */
+export function asFile(lines: readonly string[]): string {
+  return lines.map((l) => `${l}\n`).join('');
+}
+
+/** A fresh temp directory and its clean-up. */
+export function tempDir(label = 'aisoc-tail-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), label));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A shipper that records what it was given, in order. `refuseFrom(i)` makes the next call fail
+ * every event from index `i` of that call on (as `lib/ship` with `stopOnFailure` reports a batch
+ * the ingest did not accept).
+ */
+export class RecordingShipper {
+  readonly shipped: string[] = [];
+  calls = 0;
+  private refuse: { from: number; status?: number; retryable: boolean } | null = null;
+  private tooLarge = new Set<string>();
+
+  refuseFrom(from: number, status = 503): void {
+    this.refuse = { from, status, retryable: true };
+  }
+
+  /** The ingest answers 413 for this one event, on its own. */
+  refuseAsTooLarge(auditID: string): void {
+    this.tooLarge.add(auditID);
+  }
+
+  recover(): void {
+    this.refuse = null;
+  }
+
+  ids(): string[] {
+    return this.shipped.map(auditIdOf);
+  }
+
+  readonly ship: TailShipFn = async (events) => {
+    this.calls++;
+    const result: TailShipResult & { failed: TailShipResult['failed'][number][] } = { delivered: 0, failed: [] };
+    for (let i = 0; i < events.length; i++) {
+      const line = events[i] as string;
+      if (this.refuse !== null && i >= this.refuse.from) {
+        result.failed.push({ index: i, reason: 'ingest answered HTTP 503', status: this.refuse.status, retryable: true });
+        continue;
+      }
+      if (this.tooLarge.has(auditIdOf(line))) {
+        result.failed.push({ index: i, reason: 'event too large for the ingest', status: 413, retryable: false });
+        continue;
+      }
+      this.shipped.push(line);
+      result.delivered++;
+    }
+    return result;
+  };
+}

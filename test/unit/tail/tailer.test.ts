@@ -1,0 +1,389 @@
+import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { normaliseAuditEvent } from '../../../lib/audit/index.js';
+import { FileTailer, type PollResult, readCursor, type TailerOptions } from '../../../lib/tail/index.js';
+import { asFile, auditIdOf, RecordingShipper, tempDir, uniqueEvents } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+let logPath: string;
+let cursorPath: string;
+let shipper: RecordingShipper;
+let logs: Record<string, unknown>[];
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir());
+  logPath = join(dir, 'audit.log');
+  cursorPath = join(dir, 'audit.log.aisoc-cursor');
+  shipper = new RecordingShipper();
+  logs = [];
+});
+
+afterEach(() => cleanup());
+
+function tailer(overrides: Partial<TailerOptions> = {}): FileTailer {
+  return new FileTailer({
+    logPath,
+    cursorPath,
+    maxBytes: 8 * 1024 * 1024,
+    ship: shipper.ship,
+    log: (e) => logs.push(e),
+    ...overrides,
+  });
+}
+
+async function pollUntilIdle(t: FileTailer, limit = 50): Promise<PollResult[]> {
+  const results: PollResult[] = [];
+  for (let i = 0; i < limit; i++) {
+    const r = await t.poll();
+    results.push(r);
+    if (!r.more || r.error !== null) return results;
+  }
+  throw new Error(`still more to read after ${limit} polls`);
+}
+
+async function cursorOffset(): Promise<number> {
+  const c = await readCursor(cursorPath);
+  if (c.state !== 'ok') throw new Error(`cursor is ${c.state}`);
+  return c.cursor.offset;
+}
+
+describe('FileTailer', () => {
+  it('ships every complete line and saves the cursor at the end of the file', async () => {
+    const events = uniqueEvents(10, 'a');
+    writeFileSync(logPath, asFile(events));
+
+    const r = await tailer().poll();
+
+    expect(r.complete).toBe(true);
+    expect(r.delivered).toBe(10);
+    expect(shipper.shipped).toEqual(events);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('reads only what was appended since the last poll', async () => {
+    const first = uniqueEvents(5, 'a');
+    const second = uniqueEvents(5, 'b');
+    writeFileSync(logPath, asFile(first));
+    const t = tailer();
+    await t.poll();
+
+    appendFileSync(logPath, asFile(second));
+    const r = await t.poll();
+    const again = await tailer().poll();
+
+    expect(r.delivered).toBe(5);
+    expect(again.delivered).toBe(0);
+    expect(shipper.shipped).toEqual([...first, ...second]);
+  });
+
+  it('leaves a final line without a newline for the next poll, then ships it once complete', async () => {
+    const events = uniqueEvents(4, 'p');
+    const last = events[3] as string;
+    const half = Math.floor(last.length / 2);
+    writeFileSync(logPath, asFile(events.slice(0, 3)) + last.slice(0, half));
+
+    const r1 = await tailer().poll();
+    const offsetAfterFirst = await cursorOffset();
+    appendFileSync(logPath, `${last.slice(half)}\n`);
+    const r2 = await tailer().poll();
+
+    expect(r1.complete).toBe(true);
+    expect(r1.heldBackBytes).toBe(Buffer.byteLength(last.slice(0, half)));
+    expect(offsetAfterFirst).toBe(Buffer.byteLength(asFile(events.slice(0, 3))));
+    expect(r2.delivered).toBe(1);
+    expect(shipper.shipped).toEqual(events);
+  });
+
+  it('reads a truncated file (copytruncate) again from the top', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(5, 'old')));
+    await tailer().poll();
+
+    const fresh = uniqueEvents(2, 'new');
+    truncateSync(logPath, 0);
+    appendFileSync(logPath, asFile(fresh));
+    const r = await tailer().poll();
+
+    expect(r.resets).toContain('truncated');
+    expect(shipper.ids().slice(5)).toEqual(['new-0', 'new-1']);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('notices a file truncated and refilled past the cursor between two polls', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'old')));
+    await tailer().poll();
+
+    const fresh = uniqueEvents(12, 'new');
+    truncateSync(logPath, 0);
+    appendFileSync(logPath, asFile(fresh));
+    const r = await tailer().poll();
+
+    expect(r.resets).toContain('truncated');
+    expect(shipper.ids().slice(2)).toEqual(fresh.map(auditIdOf));
+  });
+
+  it('finishes the rotated file under its backup name before starting the new one', async () => {
+    const before = uniqueEvents(5, 'r1');
+    const unread = uniqueEvents(3, 'r1-tail', 5);
+    const after = uniqueEvents(4, 'r2');
+    writeFileSync(logPath, asFile(before));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(unread));
+    renameSync(logPath, join(dir, 'audit-2026-11-26T01-02-03.456.log'));
+    writeFileSync(logPath, asFile(after));
+
+    const r = await tailer().poll();
+    const cursor = await readCursor(cursorPath);
+
+    expect(r.resets).toContain('rotated');
+    expect(r.files).toEqual([join(dir, 'audit-2026-11-26T01-02-03.456.log'), logPath]);
+    expect(shipper.shipped).toEqual([...before, ...unread, ...after]);
+    expect(cursor.state === 'ok' && cursor.cursor.ino).toBe(String(statSync(logPath).ino));
+  });
+
+  it('follows several rotations between two polls, oldest backup first', async () => {
+    const a = uniqueEvents(3, 'a');
+    const b = uniqueEvents(3, 'b');
+    const c = uniqueEvents(3, 'c');
+    writeFileSync(logPath, asFile(a.slice(0, 1)));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(a.slice(1)));
+    renameSync(logPath, join(dir, 'audit-2026-01-01T00-00-00.000.log'));
+    writeFileSync(logPath, asFile(b));
+    renameSync(logPath, join(dir, 'audit-2026-01-01T00-10-00.000.log'));
+    writeFileSync(logPath, asFile(c));
+
+    await tailer().poll();
+
+    expect(shipper.shipped).toEqual([...a, ...b, ...c]);
+  });
+
+  it('keeps reading a rotated file across polls when it is larger than one poll', async () => {
+    const before = uniqueEvents(30, 'big');
+    const after = uniqueEvents(3, 'next');
+    writeFileSync(logPath, asFile(before.slice(0, 1)));
+    const t = tailer({ maxBytes: 8192 });
+    await t.poll();
+    appendFileSync(logPath, asFile(before.slice(1)));
+    renameSync(logPath, join(dir, 'audit-2026-11-26T01-02-03.456.log'));
+    writeFileSync(logPath, asFile(after));
+
+    const results = await pollUntilIdle(t);
+
+    expect(results.length).toBeGreaterThan(2);
+    expect(results.every((r) => r.bytesRead <= 8192)).toBe(true);
+    expect(shipper.shipped).toEqual([...before, ...after]);
+  });
+
+  it('keeps its place when only the device number changed (a reboot or remount)', async () => {
+    const first = uniqueEvents(3, 'dev');
+    writeFileSync(logPath, asFile(first));
+    await tailer().poll();
+    const saved = JSON.parse(readFileSync(cursorPath, 'utf8'));
+    writeFileSync(cursorPath, JSON.stringify({ ...saved, dev: '999999' }));
+    appendFileSync(logPath, asFile(uniqueEvents(1, 'dev', 3)));
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toEqual([]);
+    expect(shipper.ids()).toEqual(['dev-0', 'dev-1', 'dev-2', 'dev-3']);
+    expect(logs.some((l) => String(l.msg).includes('device number changed'))).toBe(true);
+  });
+
+  it('starts the new file at 0 and says so when the rotated file is gone', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'gone')));
+    await tailer().poll();
+    // The new file exists before the old one is deleted, so it cannot reuse the old inode.
+    writeFileSync(join(dir, 'next'), asFile(uniqueEvents(2, 'new')));
+    rmSync(logPath);
+    renameSync(join(dir, 'next'), logPath);
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toEqual(['rotated', 'rotated-old-missing']);
+    expect(shipper.ids()).toEqual(['gone-0', 'gone-1', 'new-0', 'new-1']);
+    expect(logs.some((l) => l.level === 'warn' && String(l.msg).includes('previous file is no longer beside it'))).toBe(true);
+  });
+
+  it('reads a recreated file from 0 even when it reuses the old inode', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'gone')));
+    await tailer().poll();
+    rmSync(logPath);
+    writeFileSync(logPath, asFile(uniqueEvents(3, 'new')));
+
+    const r = await tailer().poll();
+
+    expect(r.resets.length).toBeGreaterThan(0);
+    expect(shipper.ids()).toEqual(['gone-0', 'gone-1', 'new-0', 'new-1', 'new-2']);
+  });
+
+  it('passes over a line longer than the per-poll cap with a count and a log line', async () => {
+    const [one, two] = uniqueEvents(2, 'ok');
+    const huge = `{"kind":"Event","auditID":"huge","requestURI":"${'x'.repeat(20_000)}"}`;
+    writeFileSync(logPath, asFile([one as string, huge, two as string]));
+
+    const results = await pollUntilIdle(tailer({ maxBytes: 4096 }));
+
+    expect(results.reduce((n, r) => n + r.oversizeLines, 0)).toBe(1);
+    expect(shipper.ids()).toEqual(['ok-0', 'ok-1']);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+    expect(logs.some((l) => String(l.msg).includes('longer than the per-poll cap'))).toBe(true);
+  });
+
+  it('passes over an over-cap line that is still being written once its end arrives', async () => {
+    const [one, two] = uniqueEvents(2, 'w');
+    writeFileSync(logPath, `${one}\n${'y'.repeat(10_000)}`);
+    const t = tailer({ maxBytes: 4096 });
+    await pollUntilIdle(t);
+
+    appendFileSync(logPath, `${'y'.repeat(5000)}\n${two}\n`);
+    await pollUntilIdle(t);
+
+    expect(shipper.ids()).toEqual(['w-0', 'w-1']);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('counts, logs and passes over lines that are not JSON or not audit events', async () => {
+    const [good] = uniqueEvents(1, 'good');
+    writeFileSync(logPath, ['not json at all', '{"kind":0}', '{"metadata":{}}', '', good].join('\n').concat('\n'));
+
+    const r = await tailer().poll();
+
+    expect(r.invalid).toBe(3);
+    expect(r.complete).toBe(true);
+    expect(shipper.ids()).toEqual(['good-0']);
+    expect(logs.filter((l) => l.msg === 'line passed over').map((l) => l.reason)).toEqual([
+      'line is not JSON',
+      'not a valid audit event: kind must be "Event", got number',
+      'not a valid audit event: item has no auditID',
+    ]);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('reports a corrupt cursor, restarts from 0 and writes a good cursor', async () => {
+    const events = uniqueEvents(3, 'c');
+    writeFileSync(logPath, asFile(events));
+    writeFileSync(cursorPath, '{"version":1,"offset":');
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toContain('corrupt-cursor');
+    expect(r.complete).toBe(true);
+    expect(shipper.shipped).toEqual(events);
+    expect(
+      logs.some((l) => l.level === 'error' && String(l.msg).includes('cursor file is unusable') && String(l.problem).includes('not JSON')),
+    ).toBe(true);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('keeps the cursor before the first event the ingest did not accept, then recovers', async () => {
+    const events = uniqueEvents(5, 'f');
+    writeFileSync(logPath, asFile(events));
+    shipper.refuseFrom(2);
+
+    const failed = await tailer().poll();
+    const offsetAfterFailure = await cursorOffset();
+    shipper.recover();
+    const recovered = await tailer().poll();
+
+    expect(failed.complete).toBe(false);
+    expect(failed.undelivered).toBe(3);
+    expect(failed.error).toContain('did not accept 3 event(s)');
+    expect(offsetAfterFailure).toBe(Buffer.byteLength(asFile(events.slice(0, 2))));
+    expect(recovered.complete).toBe(true);
+    expect(shipper.shipped).toEqual(events);
+  });
+
+  it('does not move the cursor at all when nothing was accepted', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(3, 'n')));
+    shipper.refuseFrom(0);
+
+    const r = await tailer().poll();
+
+    expect(r.delivered).toBe(0);
+    expect(await cursorOffset()).toBe(0);
+  });
+
+  it('passes over an event the ingest refuses as too large on its own (413)', async () => {
+    const events = uniqueEvents(3, 'l');
+    writeFileSync(logPath, asFile(events));
+    shipper.refuseAsTooLarge('l-1');
+
+    const r = await tailer().poll();
+
+    expect(r.complete).toBe(true);
+    expect(r.oversizeEvents).toBe(1);
+    expect(r.delivered).toBe(2);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('passes over events that cannot fit one request body', async () => {
+    const events = uniqueEvents(3, 'o');
+    writeFileSync(logPath, asFile(events));
+
+    const r = await tailer({ isOversize: (line) => line === events[0] }).poll();
+
+    expect(r.oversizeEvents).toBe(1);
+    expect(shipper.ids()).toEqual(['o-1', 'o-2']);
+  });
+
+  it('reads at most maxBytes per poll and continues on the next poll', async () => {
+    const events = uniqueEvents(60, 'cap');
+    writeFileSync(logPath, asFile(events));
+
+    const results = await pollUntilIdle(tailer({ maxBytes: 8192 }));
+
+    expect(results.length).toBeGreaterThan(3);
+    expect(results.every((r) => r.bytesRead <= 8192)).toBe(true);
+    expect(shipper.shipped).toEqual(events);
+  });
+
+  it('returns the high-severity events it delivered as normalised alerts', async () => {
+    const events = uniqueEvents(47, 'sev');
+    writeFileSync(logPath, asFile(events));
+    const expected = events
+      .map((l) => normaliseAuditEvent(JSON.parse(l), { tenantId: 't1', clusterName: 'prod', receivedAt: 0 }))
+      .filter((rec) => rec.severity === 'high')
+      .map((rec) => rec.audit_id);
+
+    const r = await tailer({ alerts: { tenantId: 't1', clusterName: 'prod' } }).poll();
+
+    expect(expected.length).toBeGreaterThan(0);
+    expect(r.alerts.map((a) => a.audit_id)).toEqual(expected);
+    expect(r.alerts.every((a) => a.severity === 'high' && a.cluster_name === 'prod' && a.tenant_id === 't1')).toBe(true);
+  });
+
+  it('reports a missing audit log without touching the cursor', async () => {
+    const r = await tailer().poll();
+
+    expect(r.error).toBe(`audit log path ${logPath} not found`);
+    expect(r.complete).toBe(false);
+    expect((await readCursor(cursorPath)).state).toBe('missing');
+  });
+
+  it('reports a cursor that cannot be saved as an error of the poll, not a crash', async () => {
+    writeFileSync(logPath, asFile(uniqueEvents(1, 's')));
+    const blocked = join(dir, 'no-such-dir', 'cursor');
+
+    const r = await tailer({ cursorPath: blocked }).poll();
+
+    expect(r.complete).toBe(false);
+    expect(r.error).toContain('cannot save the cursor');
+  });
+
+  it('writes the cursor as a complete JSON document with no temp file left behind', async () => {
+    mkdirSync(join(dir, 'state'));
+    const path = join(dir, 'state', 'audit.cursor');
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'j')));
+
+    await tailer({ cursorPath: path }).poll();
+
+    const saved = JSON.parse(readFileSync(path, 'utf8'));
+    expect(saved).toMatchObject({ version: 1, path: logPath, offset: statSync(logPath).size, skipping: false });
+    expect(saved.ino).toBe(String(statSync(logPath).ino));
+    expect(readFileSync(path, 'utf8').endsWith('\n')).toBe(true);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(dir, 'state'))).toEqual(['audit.cursor']);
+  });
+});
