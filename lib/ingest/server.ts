@@ -159,6 +159,24 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   };
   const server = createServer(onRequest(false));
   server.on('checkContinue', onRequest(true));
+  // Requests node's HTTP parser refuses (malformed, headers too large, too slow) get a JSON answer
+  // too, instead of node's plain-text default.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === 0) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : [400, 'Bad Request'];
+    const body = JSON.stringify({ error: reason.toLowerCase() });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
   // The apiserver's webhook times out after 30 s; a request that takes longer helps no one.
   server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;

@@ -9,7 +9,7 @@ import {
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { OutgoingRecord, RecordPayload } from '../sinks/types.js';
-import type { RecordWriter, WriteOutcome, WriterBatch } from '../sinks/writer.js';
+import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
 import {
@@ -43,9 +43,6 @@ export const RETRY_AFTER_SECONDS = 5;
 // Cluster names are labels (EKS allows 100 characters); anything longer or with control
 // characters is a mistake, not a name to stamp on every record.
 const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;
-// Records handed to the writer per part. Small enough that the writer thread starts early, large
-// enough that posting parts costs little (each part is one message to the thread).
-const HAND_OVER_EVERY = 50;
 // The annotation the apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
 // adds when it drops requestObject and responseObject; a record shrunk to fit a sink says the same.
 const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
@@ -262,65 +259,57 @@ export class IngestService {
     const positions: number[] = [];
     const seen = new Set<string>();
     let duplicates = 0;
-    // Records go to the writer in parts as they are normalised, so a sink that stores on another
-    // thread (SQLite) works on the first parts while the rest of the batch is normalised.
-    let batch: WriterBatch | null = null;
-    let handedOver = 0;
-    try {
-      for (let i = 0; i < parsed.events.length; i++) {
-        const event = parsed.events[i] as AuditEvent;
-        const index = parsed.indexes[i] as number;
-        let record: NormalisedRecord;
-        try {
-          record = normaliseAuditEvent(event, ctx);
-        } catch (err) {
-          this.#log({ level: 'error', msg: 'normalise failed', tenant: req.tenant, index, error: (err as Error).name });
-          errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
-          continue;
-        }
-        // The same (tenant, cluster, auditID, stage) twice in one batch is stored once.
-        if (seen.has(record.dedup_key)) {
-          duplicates++;
-          continue;
-        }
-        seen.add(record.dedup_key);
-        const full = payload(record, limit, event, parsed.texts[i]);
-        const out: OutgoingRecord = full;
-        if (full.bytes > limit) {
-          const compactEvent = withoutBodies(event);
-          out.compact = payload(normaliseAuditEvent(compactEvent, ctx), limit, compactEvent);
-        }
-        outgoing.push(out);
-        positions.push(index);
-        if (outgoing.length - handedOver >= HAND_OVER_EVERY) {
-          batch ??= this.writer.begin();
-          batch.add(outgoing.slice(handedOver));
-          handedOver = outgoing.length;
-        }
+    for (let i = 0; i < parsed.events.length; i++) {
+      const event = parsed.events[i] as AuditEvent;
+      const index = parsed.indexes[i] as number;
+      let record: NormalisedRecord;
+      try {
+        record = normaliseAuditEvent(event, ctx);
+      } catch (err) {
+        this.#log({ level: 'error', msg: 'normalise failed', tenant: req.tenant, index, error: (err as Error).name });
+        errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
+        continue;
       }
-      if (outgoing.length > handedOver) {
-        batch ??= this.writer.begin();
-        batch.add(outgoing.slice(handedOver));
+      // The same (tenant, cluster, auditID, stage) twice in one batch is stored once.
+      if (seen.has(record.dedup_key)) {
+        duplicates++;
+        continue;
       }
-    } catch (err) {
-      batch?.abort();
-      throw err;
+      seen.add(record.dedup_key);
+      const full = payload(record, limit, event, parsed.texts[i]);
+      const out: OutgoingRecord = full;
+      if (full.bytes > limit) {
+        const compactEvent = withoutBodies(event);
+        out.compact = payload(normaliseAuditEvent(compactEvent, ctx), limit, compactEvent);
+      }
+      outgoing.push(out);
+      positions.push(index);
     }
 
     const t1 = performance.now();
     state.normaliseMs = round(t1 - t0);
     let accepted = 0;
-    if (batch !== null) {
+    if (outgoing.length > 0) {
       let outcome: WriteOutcome;
       try {
-        outcome = await batch.finish();
+        outcome = await this.writer.write(outgoing);
         state.sinkMs = round(performance.now() - t1);
       } catch (err) {
         state.sinkMs = round(performance.now() - t1);
-        this.#log({ level: 'error', msg: 'sink write failed', tenant: req.tenant, sinks: this.writer.describe(), error: describeError(err) });
-        throw new ServiceUnavailableError('the batch could not be stored (sink unavailable); nothing was acknowledged, retry later', RETRY_AFTER_SECONDS, {
-          cause: err,
+        this.#log({
+          level: 'error',
+          msg: 'sink write failed',
+          tenant: req.tenant,
+          sinks: this.writer.describe(),
+          error: describeError(err),
         });
+        throw new ServiceUnavailableError(
+          'the batch could not be stored (sink unavailable); nothing was acknowledged, retry later',
+          RETRY_AFTER_SECONDS,
+          {
+            cause: err,
+          },
+        );
       }
       duplicates += outcome.duplicates.size;
       for (const [i, reason] of outcome.refused) {

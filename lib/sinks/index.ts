@@ -15,9 +15,9 @@ import { RecordWriter } from './writer.js';
 
 export type { ItemOutcome, RetryOptions } from './batching.js';
 export { chunkBy, isRetryableError, sendWithRetry } from './batching.js';
-export type { OutgoingRecord, RecordPayload, RecordSink, SinkBatch, SinkWriteResult, StreamingSink } from './types.js';
+export type { OutgoingRecord, RecordPayload, RecordSink, SinkWriteResult } from './types.js';
 export { fitRecord, NOTHING_TO_REPORT, SinkUnavailableError } from './types.js';
-export type { WriteOutcome, WriterBatch } from './writer.js';
+export type { WriteOutcome } from './writer.js';
 export { RecordWriter } from './writer.js';
 
 /** What the sinks need besides their spec: where the SQLite file lives, streams, injectable clients. */
@@ -31,20 +31,21 @@ export interface SinkOptions {
   sleep?: RetryOptions['sleep'];
 }
 
-/**
- * The SQLite sink: the store opened on this thread (schema, background checkpoints, readers)
- * and its writes on a writer thread, so storing a batch overlaps normalising it.
- */
+/** The SQLite sink over the store in the data dir, with WAL checkpoints on a background thread. */
 async function sqliteSink(dataDir: string, mode: SqliteSinkMode): Promise<RecordSink> {
-  const [{ openEventStore }, { SqliteThreadSink }] = await Promise.all([import('./sqlite.js'), import('./sqlite-thread.js')]);
-  return new SqliteThreadSink(openEventStore(dataDir, { backgroundCheckpoints: true }), mode);
+  const { openEventStore, SqliteSink } = await import('./sqlite.js');
+  return new SqliteSink(openEventStore(dataDir, { backgroundCheckpoints: true }), mode);
 }
 
 /** Builds the events and alerts sinks named by the config; with SQLite for both, one transaction writes both. */
 export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opts: SinkOptions): Promise<RecordWriter> {
   if (events.kind === 'sqlite') {
     if (alerts.kind === 'sqlite') return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts'), null);
-    return new RecordWriter(await sqliteSink(opts.dataDir, 'events'), alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts), alerts.kind === 'none' ? 'none' : undefined);
+    return new RecordWriter(
+      await sqliteSink(opts.dataDir, 'events'),
+      alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts),
+      alerts.kind === 'none' ? 'none' : undefined,
+    );
   }
   const eventsSink = await createSink(events, 'events', opts);
   if (alerts.kind === 'none') return new RecordWriter(eventsSink, null, 'none');

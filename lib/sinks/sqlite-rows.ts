@@ -25,7 +25,7 @@ export interface StoreRow {
 /** Which tables a write fills: events (and alerts for the high ones), events only, or alerts only. */
 export type SqliteSinkMode = 'events+alerts' | 'events' | 'alerts';
 
-/** The row of an outgoing record (plain data, so it can be posted to the writer thread). */
+/** The row of an outgoing record: what the tables store of it. */
 export function toStoreRow({ record: r, json }: OutgoingRecord): StoreRow {
   return {
     tenant_id: r.tenant_id,
@@ -52,9 +52,7 @@ export function toStoreRow({ record: r, json }: OutgoingRecord): StoreRow {
 export type RowWriter = (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string, offset: number, duplicates: number[]) => void;
 
 /**
- * The insert logic of the events and alerts tables, for a connection in a transaction. It is
- * self-contained (it names nothing outside its own body) because the writer thread runs its
- * source text: one copy of the logic serves both threads.
+ * The insert logic of the events and alerts tables, for a connection inside a transaction.
  *
  * Dedup: the unique indexes hold the first 64 bits of `dedup_key` (the SHA-256 of tenant,
  * cluster, auditID and stage); a hit is checked against the full key, and a true 64-bit

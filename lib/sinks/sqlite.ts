@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NormalisedRecord, Severity } from '../audit/index.js';
@@ -78,7 +78,15 @@ export function keyHash(dedupKey: string): bigint {
 /** Opens (and creates) the SQLite file under `dataDir` in WAL mode; shared by the event store and the inbox store. */
 export function openDatabase(dataDir: string): Database.Database {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(dataDir, EVENT_STORE_FILE));
+  const file = join(dataDir, EVENT_STORE_FILE);
+  const db = new Database(file);
+  // Audit events name users, IPs and resources: owner-only, like the data dir. SQLite gives the
+  // -wal and -shm files it creates later the database file's permissions.
+  try {
+    chmodSync(file, 0o600);
+  } catch {
+    // Not the owner (a store opened read-side by another user): leave it as it is.
+  }
   // Records are ~2-5 KB of JSON each: with the default 4 KiB pages most of them spill into
   // overflow pages. 16 KiB pages hold them whole; larger pages would make each random insert
   // into the dedup index (auditIDs are random UUIDs) rewrite more bytes of WAL. It applies when

@@ -57,23 +57,3 @@ export function fitRecord(record: OutgoingRecord, limit: number): RecordPayload 
   if (record.compact !== undefined && record.compact.bytes <= limit) return record.compact;
   return null;
 }
-
-/** A batch handed to a sink in parts: records are added as they are ready, and committed at once. */
-export interface SinkBatch {
-  /** Adds records; positions in results count from the first record of the first `add`. */
-  add(records: readonly OutgoingRecord[]): void;
-  /** Stores everything added, in one transaction; throws `SinkUnavailableError` when that failed. */
-  finish(): Promise<SinkWriteResult>;
-  /** Drops the batch: nothing of it is stored. */
-  abort(): void;
-}
-
-/** A sink that takes a batch in parts, so storing can overlap normalising. */
-export interface StreamingSink extends RecordSink {
-  begin(): SinkBatch;
-}
-
-/** Whether a sink takes batches in parts. */
-export function isStreamingSink(sink: RecordSink): sink is StreamingSink {
-  return typeof (sink as Partial<StreamingSink>).begin === 'function';
-}

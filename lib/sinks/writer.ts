@@ -1,4 +1,4 @@
-import { isStreamingSink, type OutgoingRecord, type RecordSink, type SinkWriteResult } from './types.js';
+import type { OutgoingRecord, RecordSink } from './types.js';
 
 /** What a batch write did, by position in the records given. */
 export interface WriteOutcome {
@@ -10,15 +10,6 @@ export interface WriteOutcome {
   alertsSent: number;
   /** High records the alerts sink refused for good (still stored as events), with the reasons. */
   alertsRefused: string[];
-}
-
-/** A batch handed to the writer in parts (see `RecordWriter.begin`). */
-export interface WriterBatch {
-  add(records: readonly OutgoingRecord[]): void;
-  /** Stores everything added; throws when a sink failed after its retries. */
-  finish(): Promise<WriteOutcome>;
-  /** Drops the batch before `finish`: nothing of it is stored. */
-  abort(): void;
 }
 
 /**
@@ -47,29 +38,7 @@ export class RecordWriter {
 
   /** Writes a batch to the events sink, then its high records to the alerts sink. */
   async write(records: readonly OutgoingRecord[]): Promise<WriteOutcome> {
-    const batch = this.begin();
-    batch.add(records);
-    return batch.finish();
-  }
-
-  /**
-   * Starts a batch that is handed over in parts: a streaming events sink (SQLite's writer thread)
-   * stores each part while the caller normalises the next; others get the whole batch at `finish`.
-   */
-  begin(): WriterBatch {
-    const all: OutgoingRecord[] = [];
-    const streamed = isStreamingSink(this.events) ? this.events.begin() : null;
-    return {
-      add: (records) => {
-        for (const r of records) all.push(r);
-        streamed?.add(records);
-      },
-      finish: async () => this.#finish(all, streamed ? await streamed.finish() : await this.events.write(all)),
-      abort: () => streamed?.abort(),
-    };
-  }
-
-  async #finish(records: readonly OutgoingRecord[], ev: SinkWriteResult): Promise<WriteOutcome> {
+    const ev = await this.events.write(records);
     let alertsSent = 0;
     const alertsRefused: string[] = [];
     if (this.alerts !== null) {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -384,6 +385,32 @@ describe('Expect: 100-continue', () => {
 
       expect(refused).toEqual({ status: 401, continued: false });
       expect(accepted).toEqual({ status: 200, continued: true });
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  it('answers malformed HTTP with a JSON 400', async () => {
+    const s = await start();
+    try {
+      const { port } = s.server;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('POST /v1/ingest/k8s-audit/acme HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n'),
+        );
+        let text = '';
+        socket.on('data', (c) => {
+          text += c.toString();
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toMatch(/content-type: application\/json/i);
+      expect(answer.slice(answer.indexOf('\r\n\r\n') + 4)).toBe('{"error":"bad request"}');
     } finally {
       await s.stop();
     }

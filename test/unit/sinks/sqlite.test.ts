@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE, type EventStore, keyHash, openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
@@ -17,8 +17,11 @@ describe('EventStore and SqliteSink', () => {
     tmp.remove();
   });
 
-  it('creates the data dir and the file in WAL mode', () => {
-    expect(existsSync(join(tmp.dir, 'nested', 'data', EVENT_STORE_FILE))).toBe(true);
+  it('creates the data dir and an owner-only file in WAL mode', () => {
+    const file = join(tmp.dir, 'nested', 'data', EVENT_STORE_FILE);
+
+    expect(existsSync(file)).toBe(true);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
