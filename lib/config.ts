@@ -7,4 +7,5 @@ export type { Env } from './config/env.js';
 export { ConfigError, EnvReader } from './config/env.js';
 export * from './config/forwarder.js';
 export * from './config/ingest.js';
+export * from './config/secret.js';
 export * from './config/tail.js';

@@ -43,7 +43,9 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
       logGroup: payload.logGroup,
     });
   }
-  await window.useCluster(cluster, payload.logStream);
+  // The payload's owner is the AWS account of the log group (the events' own user.extra.arn may
+  // name another account, as in the Security Lake sample).
+  await window.useCluster(cluster, payload.logStream, /^\d{12}$/.test(payload.owner) ? payload.owner : null);
   for (let i = 0; i < count; i++) {
     let e: LogEvent;
     try {

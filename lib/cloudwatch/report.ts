@@ -4,6 +4,8 @@ export interface ForwardSettings {
   token: string;
   /** Overrides the cluster read from the log group. */
   clusterName: string | null;
+  /** The region the function runs in (AWS_REGION): a subscription delivers its own region's log groups. */
+  region?: string | null;
   streamPrefix: string;
   maxEventsPerBatch: number;
   maxBodyBytes: number;

@@ -14,6 +14,7 @@ export class LineWindow {
   private arena: Buffer | null = null;
   private used = 0;
   private cluster: string | null = null;
+  private account: string | null = null;
   private stream = '';
   private configFailure: ShipFailure | null = null;
   private readonly maxEvents: number;
@@ -33,10 +34,14 @@ export class LineWindow {
     this.capacity = settings.maxBodyBytes * inFlight;
   }
 
-  /** Starts lines of another cluster: the cluster header is per request, so flush first. */
-  async useCluster(cluster: string | null, stream: string): Promise<void> {
-    if (this.items.length > 0 && cluster !== this.cluster) await this.flush();
+  /**
+   * Starts lines of another cluster or AWS account: the cluster and source headers are per
+   * request, so flush first.
+   */
+  async useCluster(cluster: string | null, stream: string, account: string | null = null): Promise<void> {
+    if (this.items.length > 0 && (cluster !== this.cluster || account !== this.account)) await this.flush();
     this.cluster = cluster;
+    this.account = account;
     this.stream = stream;
   }
 
@@ -88,6 +93,7 @@ export class LineWindow {
       url: s.ingestUrl,
       token: s.token,
       clusterName: this.cluster,
+      source: { account: this.account, region: s.region ?? null },
       maxEventsPerBatch: s.maxEventsPerBatch,
       maxBodyBytes: s.maxBodyBytes,
       gzip: s.gzip,

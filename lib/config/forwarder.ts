@@ -8,7 +8,8 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SAFETY_MARGIN_MS,
 } from '../ship/index.js';
-import { ConfigError, type Env, EnvReader } from './env.js';
+import { type Env, EnvReader } from './env.js';
+import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
 /**
  * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB
@@ -43,13 +44,8 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   }
   const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
   const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
-  if (token === null && tokenSecretArn === null) {
-    r.problems.push('K8S_AUDIT_SHARED_SECRET or K8S_AUDIT_SHARED_SECRET_ARN is required (the ingest shared secret)');
-  } else if (token !== null && tokenSecretArn !== null) {
-    r.problems.push('set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN');
-  } else if (tokenSecretArn !== null && !tokenSecretArn.startsWith('arn:')) {
-    r.problems.push('K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)');
-  }
+  const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);
+  if (secretProblem !== null) r.problems.push(secretProblem);
   const clusterName = r.string('CLUSTER_NAME') ?? null;
   if (clusterName !== null && !HEADER_SAFE.test(clusterName)) {
     r.problems.push('CLUSTER_NAME must be printable ASCII (it is sent as the X-AiSOC-Cluster-Name header)');
@@ -59,6 +55,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
     token,
     tokenSecretArn,
     clusterName,
+    region: r.string('AWS_REGION') ?? null,
     streamPrefix: r.string('AUDIT_LOG_STREAM_PREFIX') ?? DEFAULT_AUDIT_STREAM_PREFIX,
     maxEventsPerBatch: r.int('FORWARDER_MAX_BATCH_EVENTS', DEFAULT_MAX_EVENTS_PER_BATCH, 1, 100_000),
     maxBodyBytes: r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, MAX_BODY_BYTES_LIMIT),
@@ -75,42 +72,11 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
 }
 
 /** Reads a secret's value; injected so tests need no AWS. */
-export type ForwarderSecretReader = (arn: string) => Promise<string>;
-
-/** Reads a Secrets Manager secret with the AWS SDK (imported only when a secret ARN is configured). */
-export const readForwarderSecret: ForwarderSecretReader = async (arn) => {
-  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({});
-  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
-  if (out.SecretString !== undefined) return out.SecretString;
-  if (out.SecretBinary !== undefined) return Buffer.from(out.SecretBinary).toString('utf8');
-  throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} has no value`]);
-};
-
-/**
- * The secret as stored: a plain string, or a JSON object holding it under
- * `K8S_AUDIT_SHARED_SECRET`, `token` or `secret` (or its only key), as the Secrets Manager
- * console's key/value editor stores it.
- */
-export function forwarderSecretValue(stored: string, arn: string): string {
-  const trimmed = stored.trim();
-  if (trimmed.startsWith('{')) {
-    try {
-      const obj = JSON.parse(trimmed) as Record<string, unknown>;
-      const keys = Object.keys(obj);
-      const key =
-        ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
-      const value = key === undefined ? undefined : obj[key];
-      if (typeof value === 'string' && value.trim() !== '') return value.trim();
-    } catch {
-      // Not JSON after all: the whole string is the secret.
-      return trimmed;
-    }
-    throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is a JSON object without a K8S_AUDIT_SHARED_SECRET key`]);
-  }
-  if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
-  return trimmed;
-}
+export type ForwarderSecretReader = SecretReader;
+/** Reads the shared secret from Secrets Manager (the same reader the ingest uses). */
+export const readForwarderSecret: ForwarderSecretReader = readSecretsManagerSecret;
+/** The shared secret out of its stored form (plain, or JSON with a K8S_AUDIT_SHARED_SECRET key). */
+export const forwarderSecretValue = sharedSecretValue;
 
 /** The shared secret: from the environment, or read from Secrets Manager once (call at init and keep it). */
 export async function resolveForwarderToken(config: ForwarderConfig, read: ForwarderSecretReader = readForwarderSecret): Promise<string> {

@@ -1,4 +1,5 @@
 import { type Env, EnvReader } from './env.js';
+import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
 /** Default cap on a request body, before and after gzip inflation: the seed's documented 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -38,6 +39,11 @@ export interface IngestConfig {
   readonly runtime: 'lambda' | 'local';
   /** K8S_AUDIT_SHARED_SECRET; `null` keeps the webhook route off (503). */
   readonly sharedSecret: string | null;
+  /**
+   * K8S_AUDIT_SHARED_SECRET_ARN: the secret lives in Secrets Manager and `withSharedSecret`
+   * reads it once at init, so the value never sits in the function's configuration.
+   */
+  readonly sharedSecretArn: string | null;
   /** K8S_AUDIT_SHARED_SECRET_PREVIOUS, also accepted while the apiservers are moved to the new one. */
   readonly previousSharedSecret: string | null;
   /** Cap on the body after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
@@ -162,6 +168,10 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     table !== undefined ? { kind: 'dynamodb', table } : runtime === 'lambda' ? { kind: 'none' } : { kind: 'sqlite', dataDir };
 
   const sharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET');
+  const sharedSecretArn = secret(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
+  // Unset is allowed: the route then answers 503 until an operator turns it on (the seed).
+  const secretProblem = sharedSecretSourceProblem(sharedSecret, sharedSecretArn, false);
+  if (secretProblem !== null) r.problems.push(secretProblem);
   const previousSharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
   r.done();
 
@@ -169,6 +179,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   return Object.freeze({
     runtime,
     sharedSecret,
+    sharedSecretArn,
     previousSharedSecret,
     maxBodyBytes,
     maxWireBytes: lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes,
@@ -182,6 +193,16 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     inbox,
     sinkMaxAttempts,
   });
+}
+
+/**
+ * The config with the shared secret read from Secrets Manager when K8S_AUDIT_SHARED_SECRET_ARN is
+ * set (once, at init; the entry point keeps the result). Otherwise the config as it is.
+ */
+export async function withSharedSecret(config: IngestConfig, read: SecretReader = readSecretsManagerSecret): Promise<IngestConfig> {
+  if (config.sharedSecretArn === null) return config;
+  const value = sharedSecretValue(await read(config.sharedSecretArn), config.sharedSecretArn);
+  return Object.freeze({ ...config, sharedSecret: value });
 }
 
 /** Reads only where inbox tokens are kept (for `aisoc-k8s-audit inbox`): INBOX_TABLE, else SQLite in AISOC_DATA_DIR. */

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   type AuditEvent,
+  type AuditSource,
   type NormalisedRecord,
   normaliseAuditEvent,
   parseAuditPayload,
@@ -33,6 +34,14 @@ import { type IngestRequest, lowerCaseHeaders, matchRoute, queryParam, type Requ
 export const TOKEN_HEADER = 'x-aisoc-k8s-token';
 /** The header that names the cluster; a `cluster` query parameter or the inbox binding are the fallbacks. */
 export const CLUSTER_HEADER = 'x-aisoc-cluster-name';
+/**
+ * The AWS account and region of an EKS log group, set by our forwarder from the subscription
+ * payload's `owner` and its own region; they fill OCSF `cloud` (Security Lake puts the account there).
+ */
+export const SOURCE_ACCOUNT_HEADER = 'x-aisoc-source-account';
+export const SOURCE_REGION_HEADER = 'x-aisoc-source-region';
+const AWS_ACCOUNT_PATTERN = /^\d{12}$/;
+const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
 export const MAX_LISTED_ERRORS = 100;
 /**
@@ -82,6 +91,8 @@ export interface AdmittedRequest {
   readonly route: 'ingest' | 'inbox';
   readonly tenant: string;
   readonly cluster: string | null;
+  /** Set when the sender named the EKS source (X-AiSOC-Source-Account / -Region). */
+  readonly source?: AuditSource;
   readonly headers: Readonly<Record<string, string>>;
   readonly started: number;
 }
@@ -177,12 +188,13 @@ export class IngestService {
         throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
       }
       state.cluster = cluster;
+      const source = readSource(headers);
       const declared = headers['content-length'];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
         state.bytes = Number(declared);
         throw this.#wireTooLarge(Number(declared), true);
       }
-      return { route: route.kind, tenant, cluster, headers, started };
+      return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started };
     } catch (err) {
       return this.#answer(err, state, started);
     }
@@ -253,7 +265,7 @@ export class IngestService {
 
     const errors: ItemError[] = parsed.rejected.map(itemError);
     const receivedAt = this.#now();
-    const ctx = { tenantId: req.tenant, clusterName: req.cluster, receivedAt };
+    const ctx = { tenantId: req.tenant, clusterName: req.cluster, receivedAt, ...(req.source === undefined ? {} : { source: req.source }) };
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
     const positions: number[] = [];
@@ -417,4 +429,18 @@ function safeDecode(segment: string): string | null {
 function describeError(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
+}
+
+/** The EKS source the forwarder named in its headers, or undefined; a malformed value is a 400. */
+function readSource(headers: Readonly<Record<string, string>>): AuditSource | undefined {
+  const account = headers[SOURCE_ACCOUNT_HEADER];
+  const region = headers[SOURCE_REGION_HEADER];
+  if (account === undefined && region === undefined) return undefined;
+  if (account !== undefined && !AWS_ACCOUNT_PATTERN.test(account)) {
+    throw new BadRequestError('X-AiSOC-Source-Account must be a 12-digit AWS account id');
+  }
+  if (region !== undefined && !AWS_REGION_PATTERN.test(region)) {
+    throw new BadRequestError('X-AiSOC-Source-Region must be an AWS region name such as us-east-1');
+  }
+  return { platform: 'eks', accountId: account ?? null, region: region ?? null };
 }

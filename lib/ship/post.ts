@@ -1,11 +1,14 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import type { ShipSource } from './types.js';
 
 const gzipAsync = promisify(gzipCallback);
 
 /** The headers the ingest route reads (see the ingest contract in DESIGN.md). */
 export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
 export const CLUSTER_HEADER = 'X-AiSOC-Cluster-Name';
+export const SOURCE_ACCOUNT_HEADER = 'X-AiSOC-Source-Account';
+export const SOURCE_REGION_HEADER = 'X-AiSOC-Source-Region';
 
 /** What one POST came back with. */
 export type PostOutcome =
@@ -18,6 +21,7 @@ export interface PostRequest {
   url: string;
   token: string;
   clusterName?: string | null;
+  source?: ShipSource | null;
   gzip: boolean;
   timeoutMs: number;
   fetch: typeof fetch;
@@ -59,6 +63,8 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export async function postEventList(body: string | Uint8Array, req: PostRequest): Promise<PostOutcome> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [TOKEN_HEADER]: req.token };
   if (req.clusterName) headers[CLUSTER_HEADER] = req.clusterName;
+  if (req.source?.account) headers[SOURCE_ACCOUNT_HEADER] = req.source.account;
+  if (req.source?.region) headers[SOURCE_REGION_HEADER] = req.source.region;
   let payload: string | Uint8Array = body;
   if (req.gzip) {
     headers['Content-Encoding'] = 'gzip';

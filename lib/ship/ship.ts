@@ -1,6 +1,6 @@
 import { type EventText, eventListBytes, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
-import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult } from './types.js';
+import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
 /** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
 export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
@@ -44,6 +44,7 @@ interface Resolved {
   url: string;
   token: string;
   clusterName: string | null;
+  source: ShipSource | null;
   maxEvents: number;
   maxBytes: number;
   gzip: boolean;
@@ -67,6 +68,7 @@ function resolve(opts: ShipOptions): Resolved {
     url: opts.url,
     token: opts.token,
     clusterName: opts.clusterName ?? null,
+    source: opts.source ?? null,
     maxEvents: opts.maxEventsPerBatch ?? DEFAULT_MAX_EVENTS_PER_BATCH,
     maxBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     gzip: opts.gzip ?? false,
@@ -182,6 +184,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         url: o.url,
         token: o.token,
         clusterName: o.clusterName,
+        source: o.source,
         gzip: o.gzip,
         timeoutMs: Math.min(o.requestTimeoutMs, left),
         fetch: o.fetch,

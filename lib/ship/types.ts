@@ -1,3 +1,12 @@
+/**
+ * The AWS account and region an EKS log group belongs to. The ingest fills OCSF `cloud` with them;
+ * the account comes from the subscription payload's `owner`, never from the events themselves.
+ */
+export interface ShipSource {
+  account?: string | null;
+  region?: string | null;
+}
+
 /** Options of `shipEvents`: where to POST, with which token, and the batching and retry limits. */
 export interface ShipOptions {
   /** The full ingest route, e.g. https://host/v1/ingest/k8s-audit/<tenant>. */
@@ -6,6 +15,8 @@ export interface ShipOptions {
   token: string;
   /** Sent as X-AiSOC-Cluster-Name. */
   clusterName?: string | null;
+  /** Where the events come from, sent as X-AiSOC-Source-Account / X-AiSOC-Source-Region. */
+  source?: ShipSource | null;
   /** Default 400 (the apiserver's --audit-webhook-batch-max-size default). */
   maxEventsPerBatch?: number;
   /** Byte-exact cap of one EventList body (before gzip). */

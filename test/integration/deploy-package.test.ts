@@ -160,8 +160,10 @@ describe('npm run package', () => {
   it('puts no secret in the artifacts', () => {
     const text = readFileSync(join(dir, '.serverless/cloudformation-template-update-stack.json'), 'utf8');
     const ingestEnv = fn('ingest')?.[1].Properties.Environment as { Variables: Record<string, unknown> };
-    // A CloudFormation dynamic reference: resolved at deploy time, never a value in the template.
-    expect(ingestEnv.Variables.K8S_AUDIT_SHARED_SECRET).toEqual({ 'Fn::Sub': `{{resolve:secretsmanager:\${SharedSecret}:SecretString}}` });
+    // Both functions get the secret's ARN and read the value at init: it is in no template and in
+    // no function configuration.
+    expect(ingestEnv.Variables.K8S_AUDIT_SHARED_SECRET_ARN).toEqual({ Ref: 'SharedSecret' });
+    expect(ingestEnv.Variables.K8S_AUDIT_SHARED_SECRET).toBeUndefined();
     expect(text).not.toMatch(/AKIA[0-9A-Z]{16}/);
   });
 

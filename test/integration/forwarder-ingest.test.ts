@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
-import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, truncateLine } from '../unit/cloudwatch/envelopes.js';
+import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from '../unit/cloudwatch/envelopes.js';
 import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
 import { distinctLines } from '../unit/ship/helpers.js';
 
@@ -95,7 +95,12 @@ describe('forwarder → local ingest', () => {
   it('lands every audit line of a subscription event in the SQLite sink, once, with the cluster of the log group', async () => {
     const lines = distinctLines(1000, 'direct');
     const event = awslogsEvent(eksPayload([...lines, truncateLine(lines[0] as string)], { cluster: 'prod-eks' }), 3);
-    const handler = await loadForwarder({ AISOC_INGEST_URL: route(ingest.url), K8S_AUDIT_SHARED_SECRET: SECRET, FORWARDER_GZIP: 'true' });
+    const handler = await loadForwarder({
+      AISOC_INGEST_URL: route(ingest.url),
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      FORWARDER_GZIP: 'true',
+      AWS_REGION: 'eu-west-1',
+    });
 
     await handler(event, lambdaContext());
     await handler(event, lambdaContext());
@@ -107,6 +112,11 @@ describe('forwarder → local ingest', () => {
     expect(second).toMatchObject({ EventsForwarded: 1000, IngestDuplicates: 1000 });
     const [record] = store.queryEvents({ tenant: TENANT, auditId: 'direct-5' });
     expect(record).toMatchObject({ cluster_name: 'prod-eks', audit_id: 'direct-5' });
+    // The log group's account (the payload's owner) and the function's region reach OCSF `cloud`.
+    expect(record?.ocsf).toMatchObject({
+      cloud: { provider: 'AWS', region: 'eu-west-1', account: { uid: OWNER } },
+      metadata: { product: { feature: { name: 'Elastic Kubernetes Service' } } },
+    });
   });
 
   it('lands a Kinesis batch of several clusters, skipping control messages and other streams', async () => {

@@ -20,6 +20,7 @@ describe('loadForwarderConfig', () => {
       token: 's3cret',
       tokenSecretArn: null,
       clusterName: null,
+      region: null,
       streamPrefix: 'kube-apiserver-audit-',
       maxEventsPerBatch: 400,
       maxBodyBytes: 3 * 1024 * 1024,

@@ -7,6 +7,7 @@ import {
   loadInboxStoreSpec,
   loadIngestConfig,
   parseSinkSpec,
+  withSharedSecret,
 } from '../../../lib/config/ingest.js';
 
 function problems(fn: () => unknown): string {
@@ -121,6 +122,43 @@ describe('loadIngestConfig', () => {
 
       expect([config.maxWireBytes, config.wireLimitName]).toEqual([1048576, 'K8S_AUDIT_MAX_BODY_BYTES']);
     });
+  });
+});
+
+describe('withSharedSecret', () => {
+  const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aisoc-k8s-audit-AbCdEf';
+
+  it('reads the secret named by K8S_AUDIT_SHARED_SECRET_ARN once, plain or as a JSON key', async () => {
+    const config = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN });
+    expect(config.sharedSecret).toBeNull();
+    const asked: string[] = [];
+    const plain = await withSharedSecret(config, async (arn) => {
+      asked.push(arn);
+      return 'from-secrets-manager\n';
+    });
+    expect(plain.sharedSecret).toBe('from-secrets-manager');
+    expect(asked).toEqual([ARN]);
+    const json = await withSharedSecret(config, async () => '{"K8S_AUDIT_SHARED_SECRET":"json-secret"}');
+    expect(json.sharedSecret).toBe('json-secret');
+  });
+
+  it('leaves a config without an ARN as it is, and reads nothing', async () => {
+    const config = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: 'env-secret' });
+    expect(await withSharedSecret(config, async () => expect.unreachable())).toBe(config);
+  });
+
+  it('refuses both sources at once, and an ARN that is none, naming the variables', () => {
+    expect(problems(() => loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: 'x', K8S_AUDIT_SHARED_SECRET_ARN: ARN }))).toContain(
+      'set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN',
+    );
+    expect(problems(() => loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: 'my-secret' }))).toContain(
+      'K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN',
+    );
+  });
+
+  it('names the ARN, never a value, when the stored secret is empty', async () => {
+    const config = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN });
+    await expect(withSharedSecret(config, async () => '  ')).rejects.toThrow(`the secret ${ARN} is empty`);
   });
 });
 

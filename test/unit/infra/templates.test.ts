@@ -247,12 +247,15 @@ describe('serverless.yml and infra/template.yaml', () => {
         alerts: config.alertsSink.kind,
         inbox: config.inbox.kind,
         secret: config.sharedSecret,
+        arn: config.sharedSecretArn,
       }).toEqual({
         template,
         events: 'kinesis',
         alerts: 'sqs',
         inbox: 'dynamodb',
-        secret: 'resolved-secret-value',
+        // The value is read from Secrets Manager at init, never set in the template.
+        secret: null,
+        arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aisoc-k8s-audit-AbCdEf',
       });
     }
     for (const [template, vars] of [

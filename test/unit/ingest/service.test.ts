@@ -481,6 +481,26 @@ describe('IngestService contract, in the order of the design table', () => {
       expect(events.records.map((r) => r.cluster_name)).toEqual(['from-header', 'from-query', null]);
     });
 
+    it('stamps the EKS account and region the forwarder names into OCSF cloud, and refuses malformed ones', async () => {
+      const { service, events } = harness();
+      const [item] = uniqueFalcoEvents();
+
+      const ok = await service.handle(
+        withHeaders(
+          { 'X-AiSOC-Source-Account': '123456789012', 'X-AiSOC-Source-Region': 'us-east-1' },
+          { body: Buffer.from(eventList([item])) },
+        ),
+      );
+      const bad = await service.handle(
+        withHeaders({ 'X-AiSOC-Source-Account': 'arn:aws:iam::1:root' }, { body: Buffer.from(eventList([item])) }),
+      );
+
+      expect(ok.status).toBe(200);
+      expect(events.records[0]?.ocsf).toMatchObject({ cloud: { provider: 'AWS', region: 'us-east-1', account: { uid: '123456789012' } } });
+      expect(bad.status).toBe(400);
+      expect(JSON.parse(bad.body).error).toBe('X-AiSOC-Source-Account must be a 12-digit AWS account id');
+    });
+
     it('answers 400 for a cluster name with control characters', async () => {
       const res = await harness().service.handle(request({ query: { cluster: 'bad\nname' } }));
 

@@ -57,13 +57,15 @@ describe('shipEvents', () => {
     server = await startFaultServer();
     const events = distinctLines(120);
 
-    const result = await shipEvents(events, harness(server.url).opts);
+    const result = await shipEvents(events, { ...harness(server.url).opts, source: { account: '123456789012', region: 'eu-west-1' } });
 
     expect(result).toMatchObject({ delivered: 120, failed: [], accepted: 120, batches: 3, retries: 0, oversize: 0 });
     expect(server.delivered).toEqual(events.map((_, i) => `evt-${i}`));
     const headers = server.requests[0]?.headers;
     expect(headers?.['x-aisoc-k8s-token']).toBe(TOKEN);
     expect(headers?.['x-aisoc-cluster-name']).toBe('prod-eks');
+    expect(headers?.['x-aisoc-source-account']).toBe('123456789012');
+    expect(headers?.['x-aisoc-source-region']).toBe('eu-west-1');
     expect(headers?.['content-type']).toBe('application/json');
     expect(result.bytes).toBe(server.requests.reduce((n, r) => n + r.bodyBytes, 0));
   });

@@ -1,0 +1,49 @@
+import { ConfigError } from './env.js';
+
+/** Reads a secret's value by ARN; injected so tests need no AWS. */
+export type SecretReader = (arn: string) => Promise<string>;
+
+/** Reads a Secrets Manager secret with the AWS SDK (imported only when a secret ARN is configured). */
+export const readSecretsManagerSecret: SecretReader = async (arn) => {
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const client = new SecretsManagerClient({});
+  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  if (out.SecretString !== undefined) return out.SecretString;
+  if (out.SecretBinary !== undefined) return Buffer.from(out.SecretBinary).toString('utf8');
+  throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} has no value`]);
+};
+
+/**
+ * The shared secret as stored in Secrets Manager: a plain string, or a JSON object holding it
+ * under `K8S_AUDIT_SHARED_SECRET`, `token` or `secret` (or its only key), as the Secrets Manager
+ * console's key/value editor stores it. The error names the ARN, never the value.
+ */
+export function sharedSecretValue(stored: string, arn: string): string {
+  const trimmed = stored.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      const obj = JSON.parse(trimmed) as Record<string, unknown>;
+      const keys = Object.keys(obj);
+      const key =
+        ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
+      const value = key === undefined ? undefined : obj[key];
+      if (typeof value === 'string' && value.trim() !== '') return value.trim();
+    } catch {
+      // Not JSON after all: the whole string is the secret.
+      return trimmed;
+    }
+    throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is a JSON object without a K8S_AUDIT_SHARED_SECRET key`]);
+  }
+  if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
+  return trimmed;
+}
+
+/** Checks the pair K8S_AUDIT_SHARED_SECRET / K8S_AUDIT_SHARED_SECRET_ARN; returns the problem, or null. */
+export function sharedSecretSourceProblem(value: string | null, arn: string | null, required: boolean): string | null {
+  if (value !== null && arn !== null) return 'set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN';
+  if (arn !== null && !arn.startsWith('arn:'))
+    return 'K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)';
+  if (required && value === null && arn === null)
+    return 'K8S_AUDIT_SHARED_SECRET or K8S_AUDIT_SHARED_SECRET_ARN is required (the ingest shared secret)';
+  return null;
+}
