@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadIngestConfig } from '../config/ingest.js';
+import { loadIngestConfig, withSharedSecret } from '../config/ingest.js';
 import { startIngestServer } from '../ingest/server.js';
 import { flag, intFlag, parseArgs } from './args.js';
 import type { CommandIo } from './io.js';
@@ -73,11 +73,12 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const dataDirFlag = flag(args, 'data-dir');
   if (dataDirFlag !== undefined) env.AISOC_DATA_DIR = dataDirFlag;
   let devNote: { secret: string; path: string; created: boolean } | undefined;
-  if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '') {
+  // A secret given by ARN is the operator's choice: dev mode only fills in when neither is set.
+  if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '' && (env.K8S_AUDIT_SHARED_SECRET_ARN ?? '').trim() === '') {
     devNote = devSecret(env.AISOC_DATA_DIR || '.data');
     env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
   }
-  const config = loadIngestConfig(env, { runtime: 'local' });
+  const config = await withSharedSecret(loadIngestConfig(env, { runtime: 'local' }));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const log = (entry: Record<string, unknown>) => {

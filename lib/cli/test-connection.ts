@@ -12,7 +12,8 @@ Checks one Kubernetes Audit Logs connector instance, as "Test connection" in the
 FILE is JSON or YAML with the connector's fields:
   mode                   webhook | file_tail (required)
   cluster_name           human-readable cluster identifier (required)
-  webhook_route          dedicated (default) | inbox (the legacy inbox-token path)
+  webhook_route          dedicated | inbox (the legacy inbox-token path); default: inbox when
+                         inbox_token is set, else dedicated
   inbox_token            the legacy inbox token (required for webhook_route: inbox)
   audit_log_path         file_tail: default /var/log/kubernetes/audit/audit.log
   cursor_path            file_tail: default <audit_log_path>.aisoc-cursor
