@@ -2,6 +2,7 @@
 
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export { canonicalIp } from './ip.js';
+export { eventListItemTexts } from './items.js';
 export { cutDeepRecord, dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { ValidationResult } from './parse.js';

@@ -264,7 +264,10 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
         })
       : undefined;
 
-  return compact({
+  // Built with named stores in the output order rather than through `compact`: an object that
+  // gets ~28 properties from keyed stores falls into V8's dictionary mode, and JSON.stringify of
+  // a dictionary-mode object is a third slower (the OCSF part is most of a record's JSON).
+  const out: Obj = {
     class_uid: 6003,
     class_name: 'API Activity',
     category_uid: 6,
@@ -274,25 +277,27 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
     type_uid: 600300 + activityId,
     type_name: `API Activity: ${activityName}`,
     time: i.time,
-    start_time: i.startTime ?? undefined,
-    severity_id: severityId,
-    severity: severityName,
-    status_id: statusId,
-    status: statusName,
-    status_code: i.responseCode !== null ? String(i.responseCode) : undefined,
-    // The authorization reason goes to policy.name, not here as well: one copy per record.
-    status_detail: stringOrUndefined(rs.message) ?? stringOrUndefined(rs.reason),
-    message: summary(i),
-    metadata,
-    actor,
-    api,
-    src_endpoint: srcEndpoint,
-    dst_endpoint: compact({ svc_name: 'kube-apiserver', name: i.clusterName ?? undefined }),
-    http_request: httpRequest,
-    resources: resources.length > 0 ? resources : undefined,
-    policy: i.reason !== null && i.reason !== '' ? { name: i.reason } : undefined,
-    cloud,
-    observables: observables.length > 0 ? observables : undefined,
-    unmapped,
-  });
+  };
+  if (i.startTime !== null) out.start_time = i.startTime;
+  out.severity_id = severityId;
+  out.severity = severityName;
+  out.status_id = statusId;
+  out.status = statusName;
+  if (i.responseCode !== null) out.status_code = String(i.responseCode);
+  // The authorization reason goes to policy.name, not here as well: one copy per record.
+  const statusDetail = stringOrUndefined(rs.message) ?? stringOrUndefined(rs.reason);
+  if (statusDetail !== undefined) out.status_detail = statusDetail;
+  out.message = summary(i);
+  out.metadata = metadata;
+  out.actor = actor;
+  out.api = api;
+  out.src_endpoint = srcEndpoint;
+  out.dst_endpoint = compact({ svc_name: 'kube-apiserver', name: i.clusterName ?? undefined });
+  if (httpRequest !== undefined) out.http_request = httpRequest;
+  if (resources.length > 0) out.resources = resources;
+  if (i.reason !== null && i.reason !== '') out.policy = { name: i.reason };
+  if (cloud !== undefined) out.cloud = cloud;
+  if (observables.length > 0) out.observables = observables;
+  out.unmapped = unmapped;
+  return out;
 }

@@ -1,3 +1,4 @@
+import { eventListItemTexts, nestsDeeperThan } from './items.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
 
 /** Result of checking one candidate item. */
@@ -160,11 +161,12 @@ class Collector {
       const items = doc.items;
       if (items === undefined || items === null) return 'EventList';
       if (!Array.isArray(items)) return { error: `EventList.items must be an array, got ${typeName(items)}` };
-      for (const item of items) this.add(item, line);
+      const texts = text === undefined ? null : eventListItemTexts(text, items.length);
+      for (let i = 0; i < items.length; i++) this.add(items[i], line, texts?.[i]);
       return 'EventList';
     }
     if (isObject(doc)) {
-      this.add(doc, line, text);
+      this.add(doc, line, text === undefined || nestsDeeperThan(text) ? undefined : text);
       return 'Event';
     }
     return { error: `expected an EventList, an Event or an array of Events, got ${typeName(doc)}` };

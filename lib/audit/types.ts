@@ -79,8 +79,9 @@ export interface ParsedPayload {
   /** The payload index of each entry of `events` (same length as `events`). */
   indexes: number[];
   /**
-   * The source text of each entry of `events` when it arrived as a document of its own (a single
-   * Event payload, or one Event per NDJSON line); `undefined` for items of an EventList or array.
+   * The source text of each entry of `events`: the document itself (a single Event payload, one
+   * Event per NDJSON line) or its slice of an EventList (see `eventListItemTexts`); `undefined`
+   * for entries of a bare array, or when an EventList's item texts could not be vouched for.
    * Lets `serialiseRecord` write `raw_event` without serialising the event again.
    */
   texts: (string | undefined)[];

@@ -90,6 +90,16 @@ function send(req: IncomingMessage, res: ServerResponse, response: IngestRespons
   const unread = !req.complete;
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   if (unread || closing) res.setHeader('Connection', 'close');
+  if (unread) {
+    // node ends a `Connection: close` answer with socket.destroySoon(), which closes the socket at
+    // once; closed with the unread body still queued, the kernel sends a TCP reset and the client
+    // loses the answer it had not read yet (RFC 9112 §9.6; curl missed the 413 for half of 17 MiB
+    // uploads). Half-close instead, and let the drain below and its timer end the connection.
+    const socket = req.socket;
+    socket.destroySoon = () => {
+      socket.end();
+    };
+  }
   res.writeHead(response.status);
   res.end(response.body);
   if (unread) {
@@ -161,7 +171,11 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   server.on('checkContinue', onRequest(true));
   // Requests node's HTTP parser refuses (malformed, headers too large, too slow) get a JSON answer
   // too, instead of node's plain-text default.
+  const answered = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Answered already: the parser reports its error again for every chunk the client still
+    // sends; the linger timer below closes the socket.
+    if (answered.has(socket)) return;
     if (!socket.writable || (err as { bytesParsed?: number }).bytesParsed === 0) {
       socket.destroy();
       return;
@@ -176,6 +190,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
     );
+    answered.add(socket);
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
   });
   // The apiserver's webhook times out after 30 s; a request that takes longer helps no one.
   server.requestTimeout = 60_000;

@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
+import { httpPost } from './http.js';
 import type { ShipSource } from './types.js';
 
 const gzipAsync = promisify(gzipCallback);
@@ -24,7 +25,8 @@ export interface PostRequest {
   source?: ShipSource | null;
   gzip: boolean;
   timeoutMs: number;
-  fetch: typeof fetch;
+  /** A fetch to use instead of node:http(s) (tests inject one). */
+  fetch?: typeof fetch | null;
 }
 
 // Errors of a keep-alive socket the server (or a NAT, or a Lambda freeze) closed while idle:
@@ -70,6 +72,14 @@ export async function postEventList(body: string | Uint8Array, req: PostRequest)
     headers['Content-Encoding'] = 'gzip';
     payload = await gzipAsync(body);
   }
+  if (!req.fetch) {
+    const posted = await httpPost(req.url, headers, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, req.timeoutMs);
+    if (posted.kind === 'answer') {
+      return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
+    }
+    if (posted.kind === 'unsendable') return posted;
+    return classifyError(posted.error, req.timeoutMs);
+  }
   try {
     const res = await req.fetch(req.url, {
       method: 'POST',
@@ -81,22 +91,27 @@ export async function postEventList(body: string | Uint8Array, req: PostRequest)
     const text = await res.text();
     return { kind: 'answer', status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
   } catch (err) {
-    const name = err instanceof Error ? err.name : '';
-    if (name === 'TimeoutError' || name === 'AbortError') {
-      return { kind: 'network', code: 'TIMEOUT', message: `no answer within ${req.timeoutMs} ms`, stale: false, timeout: true };
-    }
-    const code = errorCode(err);
-    // fetch rejects with a bare TypeError (no cause) for requests it refuses to build: a malformed
-    // URL or a header value that is not a ByteString. Sending again cannot help.
-    if (code === undefined && err instanceof TypeError && err.cause === undefined) {
-      return { kind: 'unsendable', message: err.message };
-    }
-    return {
-      kind: 'network',
-      code: code ?? 'NETWORK',
-      message: errorText(err),
-      stale: code !== undefined && STALE_SOCKET_CODES.has(code),
-      timeout: false,
-    };
+    return classifyError(err, req.timeoutMs);
   }
+}
+
+/** A failed POST as lib/ship reads it: a timeout, a request that cannot be built, or a network error. */
+function classifyError(err: unknown, timeoutMs: number): PostOutcome {
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return { kind: 'network', code: 'TIMEOUT', message: `no answer within ${timeoutMs} ms`, stale: false, timeout: true };
+  }
+  const code = errorCode(err);
+  // fetch rejects with a bare TypeError (no cause) for requests it refuses to build: a malformed
+  // URL or a header value that is not a ByteString. Sending again cannot help.
+  if (code === undefined && err instanceof TypeError && err.cause === undefined) {
+    return { kind: 'unsendable', message: err.message };
+  }
+  return {
+    kind: 'network',
+    code: code ?? 'NETWORK',
+    message: errorText(err),
+    stale: code !== undefined && STALE_SOCKET_CODES.has(code),
+    timeout: false,
+  };
 }

@@ -32,6 +32,11 @@ const CONFIG_ERROR_HINTS: Record<number, string> = {
   405: 'method not allowed: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
   415: 'the ingest refused the content type or encoding: check the gzip setting against what the ingest accepts',
 };
+// Redirects are not followed (a POST body must not be replayed to wherever a Location points):
+// the URL is wrong the same way for every batch.
+const REDIRECT_HINT =
+  'the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL to the final URL (https, the full /v1/ingest/k8s-audit/<tenant_id> route)';
+for (const status of [301, 302, 303, 307, 308]) CONFIG_ERROR_HINTS[status] = REDIRECT_HINT;
 
 const AUDIT_ID_PATTERN = /"auditID"\s*:\s*"([^"\\]{1,128})"/;
 
@@ -56,7 +61,7 @@ interface Resolved {
   backoffCapMs: number;
   concurrency: number;
   stopOnFailure: boolean;
-  fetch: typeof fetch;
+  fetch: typeof fetch | null;
   log: (entry: Record<string, unknown>) => void;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
@@ -80,7 +85,7 @@ function resolve(opts: ShipOptions): Resolved {
     backoffCapMs: opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS,
     concurrency: stopOnFailure ? 1 : Math.max(1, Math.floor(opts.concurrency ?? 1)),
     stopOnFailure,
-    fetch: opts.fetch ?? globalThis.fetch,
+    fetch: opts.fetch ?? null,
     log: opts.log ?? (() => {}),
     sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
     random: opts.random ?? Math.random,

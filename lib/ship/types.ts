@@ -38,7 +38,7 @@ export interface ShipOptions {
   concurrency?: number;
   /** Stop at the first batch that cannot be delivered (the tailer: cursor order). */
   stopOnFailure?: boolean;
-  /** Injectable for tests. */
+  /** A fetch to POST with instead of node:http(s) (tests inject one to stand in for the ingest). */
   fetch?: typeof fetch;
   /** Structured log lines. */
   log?: (entry: Record<string, unknown>) => void;

@@ -1,4 +1,5 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { chunkBy, type RetryOptions, sendWithRetry } from './batching.js';
 import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
 
@@ -35,7 +36,10 @@ export class KinesisSink implements RecordSink {
 
   constructor(readonly opts: KinesisSinkOptions) {
     this.name = `kinesis:${opts.stream}`;
-    this.#client = opts.client ?? new KinesisClient({});
+    // HTTP/1.1: the Kinesis client defaults to HTTP/2, which only SubscribeToShard needs; local
+    // and test endpoints (kinesalite, moto) and many proxies speak HTTP/1.1 only, where PutRecords
+    // over HTTP/2 fails with a protocol error.
+    this.#client = opts.client ?? new KinesisClient({ requestHandler: new NodeHttpHandler() });
     this.#ownsClient = opts.client === undefined;
   }
 

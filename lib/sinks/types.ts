@@ -1,4 +1,4 @@
-import type { NormalisedRecord } from '../audit/index.js';
+import type { AuditSource, NormalisedRecord } from '../audit/index.js';
 
 /** One serialised form of a record: the JSON text a sink stores or sends, and its UTF-8 size. */
 export interface RecordPayload {
@@ -14,6 +14,19 @@ export interface RecordPayload {
  */
 export interface OutgoingRecord extends RecordPayload {
   compact?: RecordPayload;
+  /**
+   * What the record was normalised from, when normalising that again gives the record back (the
+   * ingest's records). A store may keep only this, 40 % of the record's JSON, and derive the rest
+   * when it is read; `json` is then never needed (the ingest computes it lazily).
+   */
+  readonly origin?: RecordOrigin;
+}
+
+/** An event's text and the source the normaliser was given; tenant, cluster and receive time are the record's own. */
+export interface RecordOrigin {
+  /** The JSON text of `record.raw_event`. */
+  rawEventJson: string;
+  source: AuditSource | null;
 }
 
 /** What a sink reports back, by position in the array it was given. */

@@ -4,11 +4,14 @@
 //    input, against the floor of any correct forwarder: base64-decode + gunzip + JSON.parse of the
 //    envelope + JSON.parse of every message.
 // 2. Peak RSS of the bundled Lambda handler on 10 MB of raw lines, in a child process, against
-//    the same floor work in a child process; the goal is a 128 MB Lambda (< 100 MiB).
-import { spawnSync } from 'node:child_process';
+//    the same floor work in a child process; the goal is a 128 MB Lambda (< 100 MiB). The handler
+//    POSTs its bodies (node:http, as deployed) to a loopback ingest in this process.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -145,10 +148,9 @@ const peakKiB = () => {
   } catch {}
   return process.resourceUsage().maxRSS;
 };
-const [mode, bundle, eventFile, outFile] = process.argv.slice(2);
-process.env.AISOC_INGEST_URL = 'http://127.0.0.1:9/v1/ingest/k8s-audit/bench';
+const [mode, bundle, eventFile, outFile, ingestUrl] = process.argv.slice(2);
+process.env.AISOC_INGEST_URL = ingestUrl;
 process.env.K8S_AUDIT_SHARED_SECRET = 'bench-token';
-globalThis.fetch = async () => new Response('{"accepted":0,"rejected":0,"duplicates":0,"errors":[]}', { status: 200 });
 const handler = mode === 'handler' ? (await import(bundle)).handler : null;
 const baseline = peakKiB();
 const event = JSON.parse(readFileSync(eventFile, 'utf8'));
@@ -193,18 +195,32 @@ async function peakRss(ctx: BenchContext): Promise<BenchFigure> {
     const { event, gzipBytes } = subscriptionEvent(lines);
     writeFileSync(join(dir, 'event.json'), JSON.stringify(event));
     writeFileSync(join(dir, 'child.mjs'), CHILD);
+    // The ingest the handler posts to: reads each body and answers 200, as the real one does.
+    let received = 0;
+    const ingest = createServer((req, res) => {
+      req.on('data', (c: Buffer) => {
+        received += c.length;
+      });
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"accepted":0,"rejected":0,"duplicates":0,"errors":[]}');
+      });
+    });
+    await new Promise<void>((resolve) => ingest.listen(0, '127.0.0.1', resolve));
+    const ingestUrl = `http://127.0.0.1:${(ingest.address() as AddressInfo).port}/v1/ingest/k8s-audit/bench`;
     const measure = async (mode: 'handler' | 'floor'): Promise<{ baseline: number; peak: number }> => {
       const out = join(dir, `${mode}.json`);
-      const child = spawnSync(
+      const child = spawn(
         process.execPath,
-        [...LAMBDA_128_HEAP_FLAGS, join(dir, 'child.mjs'), mode, join(dir, 'forwarder.mjs'), join(dir, 'event.json'), out],
-        {
-          cwd: ctx.root,
-          encoding: 'utf8',
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
+        [...LAMBDA_128_HEAP_FLAGS, join(dir, 'child.mjs'), mode, join(dir, 'forwarder.mjs'), join(dir, 'event.json'), out, ingestUrl],
+        { cwd: ctx.root, stdio: ['ignore', 'ignore', 'pipe'] },
       );
-      if (child.status !== 0) throw new Error(`${mode} child failed: ${child.stderr}`);
+      let stderr = '';
+      child.stderr?.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      if (status !== 0) throw new Error(`${mode} child failed: ${stderr}`);
       const r = JSON.parse(await readFile(out, 'utf8')) as { baseline: number; peak: number };
       // Both in KiB.
       return { baseline: r.baseline / 1024, peak: r.peak / 1024 };
@@ -219,6 +235,8 @@ async function peakRss(ctx: BenchContext): Promise<BenchFigure> {
       baseline = h.baseline;
       floor.push((await measure('floor')).peak);
     }
+    ingest.close();
+    if (received === 0) throw new Error('the handler posted nothing to the loopback ingest');
     const value = Math.max(...handler);
     const floorValue = Math.max(...floor);
     return {

@@ -10,6 +10,7 @@ import type { BenchContext, BenchFigure } from './types.js';
 const SECRET = 'bench-shared-secret-0123456789';
 const BATCH = 400; // the apiserver's default --audit-webhook-batch-max-size
 const BURST = 15; // the apiserver webhook's default burst (--audit-webhook-batch-throttle-burst)
+const TIME_FIELDS = /"(requestReceivedTimestamp|stageTimestamp|timestamp)":"[^"]*"/g;
 
 /** The k-th quantile of sorted numbers. */
 function quantile(sorted: number[], q: number): number {
@@ -18,10 +19,13 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** Starts `dist/cli.mjs serve` (the built CLI, as `npm start` runs it) with the SQLite sink. */
-async function startServe(root: string, dataDir: string): Promise<{ url: string; child: ChildProcess; logs: Record<string, unknown>[] }> {
-  const cli = join(root, 'dist', 'cli.mjs');
+async function startServe(dist: string, dataDir: string): Promise<{ url: string; child: ChildProcess; logs: Record<string, unknown>[] }> {
+  const cli = join(dist, 'cli.mjs');
   if (!existsSync(cli)) throw new Error('dist/cli.mjs is missing: run `npm run build` (npm run bench does)');
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dataDir], {
+  // AISOC_BENCH_SERVE_FLAGS: node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // for a CPU profile of it, or "--trace-gc".
+  const nodeArgs = (process.env.AISOC_BENCH_SERVE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir], {
     env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -32,7 +36,10 @@ async function startServe(root: string, dataDir: string): Promise<{ url: string;
     pending += c.toString();
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
-    for (const line of lines) if (line.includes('"ingest request"')) logs.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of lines) {
+      if (line.includes('"ingest request"')) logs.push(JSON.parse(line) as Record<string, unknown>);
+      else if (nodeArgs.length > 0 && line.trim() !== '') process.stderr.write(`serve: ${line}\n`);
+    }
   });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -43,7 +50,8 @@ async function startServe(root: string, dataDir: string): Promise<{ url: string;
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
   });
-  child.stdout?.resume();
+  if (nodeArgs.length > 0) child.stdout?.on('data', (c: Buffer) => process.stderr.write(c));
+  else child.stdout?.resume();
   return { url, child, logs };
 }
 
@@ -122,13 +130,21 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const lines = auditLines(ctx.root, BATCH, ctx.seed);
   const template = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${lines.join(',')}]}`;
   // Every request gets fresh auditIDs (a random prefix per event, as real UUIDs are random), so
-  // no batch is a resend of another and the dedup index sees random inserts, as in production.
+  // no batch is a resend of another and the dedup index sees random keys, as in production; and
+  // the times of a live batch (the fixtures' own are from 2018 and repeat in every batch, which
+  // no apiserver sends): each event received within the last 400 ms, staged a few ms later.
   const parts = template.split('"auditID":"');
   const rand = prng(ctx.seed + 1);
+  const stamp = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}${String(Math.floor(rand() * 1000)).padStart(3, '0')}Z`;
   const makeBody = () => {
     let body = parts[0] as string;
     for (let i = 1; i < parts.length; i++) body += `"auditID":"${Math.floor(rand() * 0xffffffff).toString(16)}-${parts[i]}`;
-    return body;
+    const now = Date.now();
+    let k = 0;
+    return body.replace(TIME_FIELDS, (_m, key: string) => {
+      const received = now - BATCH + Math.floor(k++ / 2);
+      return `"${key}":"${stamp(key === 'stageTimestamp' ? received + 3 : received)}"`;
+    });
   };
 
   // Floor: what `aisoc-k8s-audit normalise` does with the same batch (parse, validate, normalise,
@@ -154,12 +170,15 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const floorMs = quantile(floorTimes, 0.5);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-bench-ingest-'));
-  const { url, child, logs } = await startServe(ctx.root, dataDir);
-  const median = (entries: Record<string, unknown>[], key: string) =>
+  const { url, child, logs } = await startServe(ctx.dist, dataDir);
+  const at = (entries: Record<string, unknown>[], key: string, q: number) =>
     quantile(
       entries.map((e) => Number(e[key] ?? 0)).sort((a, b) => a - b),
-      0.5,
+      q,
     );
+  // The server's own phase times at a quantile: where a batch's time goes, and where the slow ones' goes.
+  const phases = (entries: Record<string, unknown>[], q: number) =>
+    `total ${at(entries, 'ms', q).toFixed(1)} ms, parse+normalise ${at(entries, 'normalise_ms', q).toFixed(1)} ms, SQLite ${at(entries, 'sink_ms', q).toFixed(1)} ms`;
   try {
     const warm = ctx.quick ? 10 : 30;
     await load(url, makeBody, warm, 1);
@@ -167,25 +186,25 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const c1From = logs.length;
     const c1 = await load(url, makeBody, c1Total, 1);
     const c1Logs = logs.slice(c1From);
-    const inServer = `server-side medians: total ${median(c1Logs, 'ms').toFixed(1)} ms = parse+normalise+serialise ${median(c1Logs, 'normalise_ms').toFixed(1)} ms + SQLite ${median(c1Logs, 'sink_ms').toFixed(1)} ms + the rest`;
+    const inServer = `in the server, p50: ${phases(c1Logs, 0.5)}; p99: ${phases(c1Logs, 0.99)}`;
     const c15Total = ctx.quick ? 45 : 300;
     const c15 = await load(url, makeBody, c15Total, BURST);
     const eventsFloor = (BATCH / floorMs) * 1000;
     const batchNote = `${BATCH}-event batch, ${Math.round(template.length / 1024)} KiB; normalise-only ${floorMs.toFixed(2)} ms`;
     return [
       {
-        figure: 'ingest c=1 p99 per batch',
+        figure: 'ingest: 400-event batch over loopback, SQLite sink, c=1, p99',
         value: Math.round(c1.p99 * 100) / 100,
         unit: 'ms',
         floor: Math.round(floorMs * 100) / 100,
         floorLabel: 'normalise-only ms per batch (parse+normalise+serialise)',
         ratio: c1.p99 / floorMs,
-        goal: 'p99 ≤ 25 ms',
-        pass: c1.p99 <= 25 && c1.errors === 0,
+        goal: 'p99 ≤ 25 ms; ratio ≤ 2 (lower is better)',
+        pass: c1.p99 <= 25 && c1.p99 / floorMs <= 2 && c1.errors === 0,
         notes: `${c1Total} requests, errors ${c1.errors}; ${batchNote}`,
       },
       {
-        figure: 'ingest c=1 p50 per batch',
+        figure: 'ingest: the same, c=1, p50',
         value: Math.round(c1.p50 * 100) / 100,
         unit: 'ms',
         floor: Math.round(floorMs * 100) / 100,
@@ -196,7 +215,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         notes: inServer,
       },
       {
-        figure: 'ingest c=1 events/s',
+        figure: 'ingest: the same, c=1, events/s',
         value: Math.round(c1.eventsPerSecond),
         unit: 'events/s',
         floor: Math.round(eventsFloor),
@@ -206,13 +225,13 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         pass: c1.eventsPerSecond / eventsFloor >= 0.5,
       },
       {
-        figure: `ingest c=${BURST} events/s`,
+        figure: `ingest at ${BURST} concurrent posters: events/s`,
         value: Math.round(c15.eventsPerSecond),
         unit: 'events/s',
         floor: Math.round(eventsFloor),
         floorLabel: 'normalise-only events/s',
         ratio: c15.eventsPerSecond / eventsFloor,
-        goal: '0 errors',
+        goal: '0 errors; events/s reported',
         pass: c15.errors === 0,
         notes: `${c15Total} requests, errors ${c15.errors}, p50 ${c15.p50.toFixed(1)} ms, p99 ${c15.p99.toFixed(1)} ms`,
       },

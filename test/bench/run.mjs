@@ -3,8 +3,8 @@
 // floors and ratios. `--json FILE` also writes them for machines; `--quick` makes short runs;
 // `--only NAME` runs one benchmark; `--seed N` changes the generated inputs (default 1).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -31,12 +31,22 @@ const names = readdirSync(benchDir)
   .filter((n) => only === undefined || n === only)
   .sort();
 const out = mkdtempSync(join(tmpdir(), 'aisoc-bench-'));
+// The bundles as built for this run, copied aside: another build (a test, a second terminal)
+// deletes and rewrites dist/ and would pull them out from under a running benchmark. The copy
+// lives under node_modules/ so the bundles still resolve their external better-sqlite3.
+if (!existsSync(join(root, 'dist', 'cli.mjs')))
+  throw new Error('dist/ is missing: npm run bench builds it; run node scripts/build.mjs first');
+const cache = join(root, 'node_modules', '.cache');
+mkdirSync(cache, { recursive: true });
+const dist = join(mkdtempSync(join(cache, 'aisoc-bench-')), 'dist');
+cpSync(join(root, 'dist'), dist, { recursive: true });
+const loadBefore = loadavg()[0];
 const figures = [];
 for (const name of names) {
   const entry = join(out, `${name}.mjs`);
   await build({
     stdin: {
-      contents: `import { run } from ${JSON.stringify(join(benchDir, `${name}.bench.ts`))};\nconst figures = await run(${JSON.stringify({ seed, root, quick })});\nprocess.stdout.write('\\n@@FIGURES@@' + JSON.stringify(figures) + '\\n');\n`,
+      contents: `import { run } from ${JSON.stringify(join(benchDir, `${name}.bench.ts`))};\nconst figures = await run(${JSON.stringify({ seed, root, dist, quick })});\nprocess.stdout.write('\\n@@FIGURES@@' + JSON.stringify(figures) + '\\n');\n`,
       resolveDir: benchDir,
       loader: 'ts',
     },
@@ -50,7 +60,9 @@ for (const name of names) {
     logLevel: 'error',
   });
   process.stderr.write(`bench: running ${name} ...\n`);
-  const child = spawnSync(process.execPath, ['--expose-gc', entry], {
+  // AISOC_BENCH_FLAGS: node flags for each benchmark process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const flags = (process.env.AISOC_BENCH_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawnSync(process.execPath, [...flags, '--expose-gc', entry], {
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -69,11 +81,20 @@ for (const name of names) {
       ratio: null,
       goal: '',
       pass: false,
+      failed: true,
     });
     continue;
   }
   for (const f of JSON.parse(child.stdout.slice(marker + 11).split('\n')[0])) figures.push({ bench: name, ...f });
 }
+
+// Rows in the order of issue 7's goal table; anything else after them, in run order.
+const ROW_ORDER = [/^normalise/, /^forwarder MB\/s/, /^ingest/, /^tail/, /^cold start/, /^forwarder Lambda peak RSS/];
+const rank = (f) => {
+  const i = ROW_ORDER.findIndex((re) => re.test(f.figure));
+  return i === -1 ? ROW_ORDER.length : i;
+};
+figures.sort((a, b) => rank(a) - rank(b));
 
 const fmt = (n) => (n === null || n === undefined ? '—' : Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(2));
 const rows = figures.map((f) => [
@@ -91,7 +112,18 @@ const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).jo
 console.log(line(header));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const r of rows) console.log(line(r));
-const machine = `node ${process.version}, ${(await import('node:os')).cpus().length} × ${(await import('node:os')).cpus()[0]?.model ?? 'cpu'}, seed ${seed}${quick ? ', quick' : ''}`;
-console.log(`\n${machine}`);
+rmSync(dirname(dist), { recursive: true, force: true });
+rmSync(out, { recursive: true, force: true });
+// The machine and how busy it was: every figure is a ratio to a floor of the same run because
+// the machines these run on are shared, but a loaded machine still widens the tails (p99).
+const machine = {
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  loadAverage1m: { start: Math.round(loadBefore * 100) / 100, end: Math.round(loadavg()[0] * 100) / 100 },
+};
+console.log(
+  `\nnode ${machine.node}, ${machine.cpus} × ${machine.cpuModel}, load average (1 min) ${machine.loadAverage1m.start} at the start, ${machine.loadAverage1m.end} at the end; seed ${seed}${quick ? ', quick' : ''}`,
+);
 if (jsonOut) writeFileSync(jsonOut, `${JSON.stringify({ machine, seed, quick, figures }, null, 2)}\n`);
-if (figures.some((f) => f.figure.endsWith('failed'))) process.exitCode = 1;
+if (figures.some((f) => f.failed)) process.exitCode = 1;

@@ -23,8 +23,13 @@ export interface BenchFigure {
 export interface BenchContext {
   /** Seed for generated inputs, so a run can be repeated. */
   seed: number;
-  /** Root of the checkout (for fixtures and dist/). */
+  /** Root of the checkout (for fixtures). */
   root: string;
+  /**
+   * The built bundles (`npm run build`'s dist/), copied aside when the run started so a build
+   * running meanwhile (another terminal, a test) cannot swap them out under a benchmark.
+   */
+  dist: string;
   /** Shorter runs (used by a smoke test so the suite stays runnable). */
   quick: boolean;
 }

@@ -3,7 +3,8 @@
 // killed with SIGKILL at random points, many times over. Afterwards every event of the file must
 // be in the SQLite sink of the real local ingest, none missing and none stored twice.
 //
-// CI runs AISOC_TAIL_CRASH_RUNS=20 (the default); for a longer run:
+// CI runs AISOC_TAIL_CRASH_RUNS=100 (the default; about 40 s on a loaded 2-core machine); for a
+// longer run:
 //   AISOC_TAIL_CRASH_RUNS=300 npx vitest run test/integration/tail-crash.test.ts
 // A failure prints its seed; AISOC_TAIL_CRASH_SEED=<seed> repeats the same schedule.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -16,7 +17,7 @@ import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 import { buildCliBundle, startLocalIngest } from './tail-support.js';
 
-const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 20);
+const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 100);
 const SEED = Number(process.env.AISOC_TAIL_CRASH_SEED ?? Date.now() % 2 ** 31);
 const SECRET = 'crash-test-secret-5e7a9c1b';
 const TENANT = 'crash';

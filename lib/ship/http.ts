@@ -1,0 +1,79 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ClientRequest as NodeClientRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+
+// One keep-alive pool per process: a warm Lambda or a long-running tailer reuses its connection
+// to the ingest instead of paying a TCP (and TLS) handshake per batch.
+const httpAgent = new HttpAgent({ keepAlive: true });
+const httpsAgent = new HttpsAgent({ keepAlive: true });
+
+/** What a POST with node:http(s) came back with, before lib/ship classifies it. */
+export type HttpPostResult =
+  | { kind: 'answer'; status: number; text: string; retryAfter: string | null }
+  | { kind: 'error'; error: unknown }
+  | { kind: 'unsendable'; message: string };
+
+/**
+ * POSTs a body with node:http(s) and reads the whole answer. The body goes to the socket as it
+ * is: fetch (undici) copies a Uint8Array body and wraps it in a web stream first, which made a
+ * loopback POST of a 3 MiB EventList cost about twice what the socket write does. A request that
+ * cannot be built (a URL that is not http(s), a header value with control characters) is
+ * `unsendable`; every other failure is returned as the error it was. Never throws.
+ */
+export function httpPost(url: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpPostResult> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch (err) {
+    return Promise.resolve({ kind: 'unsendable', message: (err as Error).message });
+  }
+  const secure = target.protocol === 'https:';
+  if (!secure && target.protocol !== 'http:') {
+    return Promise.resolve({ kind: 'unsendable', message: `${target.protocol} URLs are not supported; use http or https` });
+  }
+  if (target.username !== '' || target.password !== '') {
+    return Promise.resolve({ kind: 'unsendable', message: 'the URL must not carry credentials' });
+  }
+  const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (result: HttpPostResult): void => {
+      if (settled) return;
+      settled = true;
+      // Past the deadline, whatever broke the exchange is reported as the timeout it is.
+      resolve(result.kind === 'error' && signal.aborted ? { kind: 'error', error: signal.reason } : result);
+    };
+    let req: NodeClientRequest;
+    try {
+      req = (secure ? httpsRequest : httpRequest)(target, {
+        method: 'POST',
+        headers: { ...headers, 'Content-Length': String(body.length) },
+        agent: secure ? httpsAgent : httpAgent,
+        signal,
+      });
+    } catch (err) {
+      // node:http validates header names and values as the request is built.
+      done({ kind: 'unsendable', message: (err as Error).message });
+      return;
+    }
+    req.once('error', (error) => done({ kind: 'error', error }));
+    req.once('response', (res: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('error', (error) => done({ kind: 'error', error }));
+      res.once('end', () => {
+        const retryAfter = res.headers['retry-after'];
+        done({
+          kind: 'answer',
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString('utf8'),
+          retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+        });
+      });
+      // The connection went away before the answer was complete.
+      res.once('close', () => {
+        if (!res.complete) done({ kind: 'error', error: Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }) });
+      });
+    });
+    req.end(body);
+  });
+}
