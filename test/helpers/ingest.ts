@@ -1,10 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
 import { dedupKey, normaliseAuditEvent } from '../../lib/audit/index.js';
-import { main } from '../../lib/cli/main.js';
 import { type IngestConfig, loadIngestConfig } from '../../lib/config/ingest.js';
 import {
   fitRecord,
@@ -115,22 +113,7 @@ export function paddedRecord(bytes: number, compactBytes?: number): OutgoingReco
   return out;
 }
 
-/** Runs `aisoc-k8s-audit <argv>` in-process with an injected environment; returns what it printed. */
-export async function runCli(
-  argv: string[],
-  env: Record<string, string | undefined> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(argv, { stdout, stderr, stdin, env });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-}
+export { runCli } from './cli.js';
 
 /** The JSON body of an ingest answer (200 counts, or an error). */
 export interface IngestAnswer {

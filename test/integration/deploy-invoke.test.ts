@@ -1,13 +1,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../lib/cli/main.js';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { runCli } from '../helpers/cli.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
 const EVENTS = join(ROOT, 'infra/events');
@@ -68,23 +67,10 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
   }
 
   async function invoke(fn: string, eventFile: string, env: string): Promise<Invocation> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (c: Buffer) => {
-      out += c.toString();
+    const { code, stdout, stderr } = await runCli(['invoke', fn, '--event', join(EVENTS, eventFile), '--env', env, '--dist', dist], {
+      PATH: process.env.PATH ?? '',
     });
-    stderr.on('data', (c: Buffer) => {
-      err += c.toString();
-    });
-    const code = await main(['invoke', fn, '--event', join(EVENTS, eventFile), '--env', env, '--dist', dist], {
-      stdout,
-      stderr,
-      stdin: new PassThrough(),
-      env: { PATH: process.env.PATH ?? '' },
-    });
-    return { code, result: JSON.parse(out), stderr: err };
+    return { code, result: JSON.parse(stdout), stderr };
   }
 
   function stored(tenant: string): string[] {

@@ -4,9 +4,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { build } from 'esbuild';
-import type { CommandIo } from '../../lib/cli/io.js';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 
@@ -42,16 +40,4 @@ export async function startLocalIngest(dataDir: string, secret: string | null): 
 }
 
 /** A CommandIo whose stdout and stderr are collected as text. */
-export function captureIo(env: Record<string, string | undefined>): { io: CommandIo; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { io: { stdout, stderr, stdin: new PassThrough(), env }, out: () => out, err: () => err };
-}
+export { captureIo } from '../helpers/cli.js';

@@ -1,24 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
-import { main } from '../../../lib/cli/main.js';
+import { runCli as runCommand } from '../../helpers/cli.js';
 import { EKS_RAW, FALCO_DIR, falcoFiles } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
-async function runCli(argv: string[], stdinText = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const stdin = new PassThrough();
-  stdin.end(stdinText);
-  const code = await main(argv, { stdout, stderr, stdin, env: {} });
-  return { code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+function runCli(argv: string[], stdinText = ''): ReturnType<typeof runCommand> {
+  return runCommand(argv, {}, stdinText);
 }
 
 function records(stdout: string): NormalisedRecord[] {

@@ -1,21 +1,10 @@
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { CommandIo } from '../../../lib/cli/io.js';
 import { main } from '../../../lib/cli/main.js';
+import { captureIo } from '../../helpers/cli.js';
 
-function io(env: Record<string, string> = {}): { io: CommandIo; out: () => string; err: () => string } {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on('data', (c: Buffer) => {
-    err += c.toString();
-  });
-  return { io: { stdout, stderr, stdin: new PassThrough(), env }, out: () => out, err: () => err };
+function io(env: Record<string, string> = {}): ReturnType<typeof captureIo> {
+  return captureIo(env);
 }
 
 const env = { AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET: 'unit-secret-value' };

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
-import { main } from '../../../lib/cli/main.js';
 import { readSubscriptionFile } from '../../../lib/cloudwatch/index.js';
+import { runCli } from '../../helpers/cli.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 import { distinctLines } from '../ship/helpers.js';
 import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from './envelopes.js';
@@ -24,19 +23,12 @@ function saved(event: unknown): string {
 }
 
 async function normalise(argv: string[]): Promise<{ code: number; records: NormalisedRecord[]; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const code = await main(['normalise', ...argv], { stdout, stderr, stdin: new PassThrough(), env: {} });
-  const text = Buffer.concat(out).toString();
-  const records = text
+  const { code, stdout, stderr } = await runCli(['normalise', ...argv]);
+  const records = stdout
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as NormalisedRecord);
-  return { code, records, stderr: Buffer.concat(err).toString() };
+  return { code, records, stderr };
 }
 
 describe('readSubscriptionFile', () => {
