@@ -1,6 +1,6 @@
 import type { FilterLogEventsCommandInput, FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { clusterFromLogGroup, isAuditStream } from './eks.js';
-import { checkAuditLine } from './lines.js';
+import { checkAuditLine, reportUnforwardable } from './lines.js';
 import { emptyCounts, type ForwardCounts, type ForwardDeps, type ForwardFailureSample, type ForwardSettings } from './report.js';
 import { LineWindow } from './window.js';
 
@@ -115,24 +115,7 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
         continue;
       }
       const where = { logGroup: opts.logGroup, logStream: e.logStreamName, eventId: e.eventId, timestamp, length: message.length };
-      if (verdict.kind === 'truncated') {
-        report.truncated++;
-        deps.log({
-          level: 'warn',
-          msg: 'audit line truncated by EKS ([Truncated...]): not forwardable',
-          auditID: verdict.auditID ?? null,
-          ...where,
-        });
-      } else {
-        report.invalid++;
-        deps.log({
-          level: 'warn',
-          msg: 'log line is not a valid audit event',
-          reason: verdict.reason,
-          auditID: verdict.auditID ?? null,
-          ...where,
-        });
-      }
+      reportUnforwardable(verdict, where, report, deps.log);
     }
     nextToken = page.nextToken ?? undefined;
     opts.progress?.({

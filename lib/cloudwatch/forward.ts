@@ -1,7 +1,7 @@
 import { openLogsData, readForwarderEvent } from './decode.js';
 import { clusterFromLogGroup, isAuditStream } from './eks.js';
 import type { PayloadView } from './envelope.js';
-import { checkAuditLine } from './lines.js';
+import { checkAuditLine, reportUnforwardable } from './lines.js';
 import { emptyCounts, type ForwardDeps, type ForwardReport, type ForwardSettings, MAX_SAMPLES } from './report.js';
 import type { EncodedPayload, LogEvent } from './types.js';
 import { LineWindow } from './window.js';
@@ -74,24 +74,7 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
       timestamp: e.timestamp,
       length: e.message.length,
     };
-    if (verdict.kind === 'truncated') {
-      r.truncated++;
-      deps.log({
-        level: 'warn',
-        msg: 'audit line truncated by EKS ([Truncated...]): not forwardable, lower the audit policy level for this resource',
-        auditID: verdict.auditID ?? null,
-        ...where,
-      });
-    } else {
-      r.invalid++;
-      deps.log({
-        level: 'warn',
-        msg: 'log line is not a valid audit event',
-        reason: verdict.reason,
-        auditID: verdict.auditID ?? null,
-        ...where,
-      });
-    }
+    reportUnforwardable(verdict, where, r, deps.log);
   }
 }
 

@@ -29,3 +29,28 @@ export function checkAuditLine(message: string): LineVerdict {
   if (checked.ok) return { kind: 'event' };
   return withId({ kind: 'invalid' as const, reason: checked.reason }, checked.auditID);
 }
+
+/**
+ * Counts and logs a line that cannot be forwarded: cut by EKS (`[Truncated...]`) or not a valid
+ * audit event. Never silent: the log line carries the auditID when one could be read, and where
+ * the line was (`where`: log group, stream, event id, time, length).
+ */
+export function reportUnforwardable(
+  verdict: Exclude<LineVerdict, { kind: 'event' }>,
+  where: Record<string, unknown>,
+  counts: { truncated: number; invalid: number },
+  log: (entry: Record<string, unknown>) => void,
+): void {
+  if (verdict.kind === 'truncated') {
+    counts.truncated++;
+    log({
+      level: 'warn',
+      msg: 'audit line truncated by EKS ([Truncated...]): not forwardable, lower the audit policy level for this resource',
+      auditID: verdict.auditID ?? null,
+      ...where,
+    });
+    return;
+  }
+  counts.invalid++;
+  log({ level: 'warn', msg: 'log line is not a valid audit event', reason: verdict.reason, auditID: verdict.auditID ?? null, ...where });
+}

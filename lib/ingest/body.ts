@@ -1,9 +1,15 @@
 import { promisify } from 'node:util';
-import { gunzip, inflate } from 'node:zlib';
 import { BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from './errors.js';
 
-const gunzipAsync = promisify(gunzip);
-const inflateAsync = promisify(inflate);
+type Inflate = (body: Buffer, opts: { maxOutputLength: number }) => Promise<Buffer>;
+
+// node:zlib is loaded by the first compressed body, not in a Lambda's init (most senders,
+// the apiserver's webhook among them, send identity).
+let inflaters: Promise<{ gunzip: Inflate; inflate: Inflate }> | undefined;
+const loadInflaters = () => {
+  inflaters ??= import('node:zlib').then((z) => ({ gunzip: promisify(z.gunzip) as Inflate, inflate: promisify(z.inflate) as Inflate }));
+  return inflaters;
+};
 
 /**
  * Undoes `Content-Encoding` (identity, gzip, deflate) with a hard cap on the output: zlib's
@@ -19,11 +25,12 @@ export async function decodeContent(body: Buffer, contentEncoding: string | unde
   if (codings.length > 1)
     throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity or gzip`);
   const coding = codings[0];
-  const inflater = coding === 'gzip' || coding === 'x-gzip' ? gunzipAsync : coding === 'deflate' ? inflateAsync : null;
-  if (inflater === null)
+  const gzip = coding === 'gzip' || coding === 'x-gzip';
+  if (!gzip && coding !== 'deflate')
     throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(coding)} is not supported; send identity or gzip`);
+  const { gunzip, inflate } = await loadInflaters();
   try {
-    return await inflater(body, { maxOutputLength: maxBytes });
+    return await (gzip ? gunzip : inflate)(body, { maxOutputLength: maxBytes });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new PayloadTooLargeError(

@@ -1,10 +1,27 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type ClientRequest as NodeClientRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent, IncomingMessage, ClientRequest as NodeClientRequest, RequestOptions } from 'node:http';
 
-// One keep-alive pool per process: a warm Lambda or a long-running tailer reuses its connection
-// to the ingest instead of paying a TCP (and TLS) handshake per batch.
-const httpAgent = new HttpAgent({ keepAlive: true });
-const httpsAgent = new HttpsAgent({ keepAlive: true });
+/** node:http or node:https with its keep-alive pool. */
+interface Transport {
+  request: (url: URL, options: RequestOptions) => NodeClientRequest;
+  agent: Agent;
+}
+
+// One keep-alive pool per process and protocol: a warm Lambda or a long-running tailer reuses
+// its connection to the ingest instead of paying a TCP (and TLS) handshake per batch. Loaded on
+// the first POST, not at import: node:https and node:tls would add ~15 ms to a Lambda's init.
+const transports = new Map<'http:' | 'https:', Promise<Transport>>();
+
+function transport(protocol: 'http:' | 'https:'): Promise<Transport> {
+  let t = transports.get(protocol);
+  if (t === undefined) {
+    t =
+      protocol === 'https:'
+        ? import('node:https').then((m) => ({ request: m.request, agent: new m.Agent({ keepAlive: true }) }))
+        : import('node:http').then((m) => ({ request: m.request, agent: new m.Agent({ keepAlive: true }) }));
+    transports.set(protocol, t);
+  }
+  return t;
+}
 
 /** What a POST with node:http(s) came back with, before lib/ship classifies it. */
 export type HttpPostResult =
@@ -19,20 +36,20 @@ export type HttpPostResult =
  * cannot be built (a URL that is not http(s), a header value with control characters) is
  * `unsendable`; every other failure is returned as the error it was. Never throws.
  */
-export function httpPost(url: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpPostResult> {
+export async function httpPost(url: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpPostResult> {
   let target: URL;
   try {
     target = new URL(url);
   } catch (err) {
-    return Promise.resolve({ kind: 'unsendable', message: (err as Error).message });
+    return { kind: 'unsendable', message: (err as Error).message };
   }
-  const secure = target.protocol === 'https:';
-  if (!secure && target.protocol !== 'http:') {
-    return Promise.resolve({ kind: 'unsendable', message: `${target.protocol} URLs are not supported; use http or https` });
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') {
+    return { kind: 'unsendable', message: `${target.protocol} URLs are not supported; use http or https` };
   }
   if (target.username !== '' || target.password !== '') {
-    return Promise.resolve({ kind: 'unsendable', message: 'the URL must not carry credentials' });
+    return { kind: 'unsendable', message: 'the URL must not carry credentials' };
   }
+  const { request, agent } = await transport(target.protocol);
   const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
   return new Promise((resolve) => {
     let settled = false;
@@ -44,12 +61,7 @@ export function httpPost(url: string, headers: Record<string, string>, body: Uin
     };
     let req: NodeClientRequest;
     try {
-      req = (secure ? httpsRequest : httpRequest)(target, {
-        method: 'POST',
-        headers: { ...headers, 'Content-Length': String(body.length) },
-        agent: secure ? httpsAgent : httpAgent,
-        signal,
-      });
+      req = request(target, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, agent, signal });
     } catch (err) {
       // node:http validates header names and values as the request is built.
       done({ kind: 'unsendable', message: (err as Error).message });

@@ -1,9 +1,13 @@
 import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
 import { httpPost } from './http.js';
 import type { ShipSource } from './types.js';
 
-const gzipAsync = promisify(gzipCallback);
+// node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.
+let gzipAsync: Promise<(body: string | Uint8Array) => Promise<Buffer>> | undefined;
+const loadGzip = () => {
+  gzipAsync ??= import('node:zlib').then((z) => promisify(z.gzip) as (body: string | Uint8Array) => Promise<Buffer>);
+  return gzipAsync;
+};
 
 /** The headers the ingest route reads (see the ingest contract in DESIGN.md). */
 export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
@@ -70,7 +74,7 @@ export async function postEventList(body: string | Uint8Array, req: PostRequest)
   let payload: string | Uint8Array = body;
   if (req.gzip) {
     headers['Content-Encoding'] = 'gzip';
-    payload = await gzipAsync(body);
+    payload = await (await loadGzip())(body);
   }
   if (!req.fetch) {
     const posted = await httpPost(req.url, headers, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, req.timeoutMs);

@@ -23,6 +23,9 @@ const MIN_REQUEST_MS = 250;
 /** An ingest's Retry-After is honoured up to this, so a bad header cannot park a caller for hours. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
+const REDIRECT_HINT =
+  'the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL to the final URL (https, the full /v1/ingest/k8s-audit/<tenant_id> route)';
+
 /** Statuses that mean the request itself is wrong (URL, tenant, token): sending again cannot help. */
 const CONFIG_ERROR_HINTS: Record<number, string> = {
   400: 'the ingest rejected the request as malformed: check AISOC_INGEST_URL (the full /v1/ingest/k8s-audit/<tenant_id> route, a valid tenant id)',
@@ -31,12 +34,14 @@ const CONFIG_ERROR_HINTS: Record<number, string> = {
   404: 'no such route: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
   405: 'method not allowed: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
   415: 'the ingest refused the content type or encoding: check the gzip setting against what the ingest accepts',
+  // Redirects are not followed (a POST body must not be replayed to wherever a Location points):
+  // the URL is wrong the same way for every batch.
+  301: REDIRECT_HINT,
+  302: REDIRECT_HINT,
+  303: REDIRECT_HINT,
+  307: REDIRECT_HINT,
+  308: REDIRECT_HINT,
 };
-// Redirects are not followed (a POST body must not be replayed to wherever a Location points):
-// the URL is wrong the same way for every batch.
-const REDIRECT_HINT =
-  'the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL to the final URL (https, the full /v1/ingest/k8s-audit/<tenant_id> route)';
-for (const status of [301, 302, 303, 307, 308]) CONFIG_ERROR_HINTS[status] = REDIRECT_HINT;
 
 const AUDIT_ID_PATTERN = /"auditID"\s*:\s*"([^"\\]{1,128})"/;
 
