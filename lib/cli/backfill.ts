@@ -1,21 +1,12 @@
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { backfillLogGroup, DEFAULT_BACKFILL_REQUESTS_PER_SECOND, MAX_FILTER_PAGE_SIZE } from '../cloudwatch/backfill.js';
 import { clusterFromLogGroup } from '../cloudwatch/eks.js';
-import { awsClientOptions, type ForwarderSecretReader, loadForwarderSettings } from '../config/forwarder.js';
+import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
-import type { CommandIo } from './io.js';
+import { type CommandIo, jsonLines, type ShippingCommandDeps } from './io.js';
 
 /** Injectable pieces of the command, for tests. */
-export interface BackfillDeps {
-  fetch?: typeof fetch;
-  readSecret?: ForwarderSecretReader;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-function stderrLog(io: CommandIo, now: () => number): (entry: Record<string, unknown>) => void {
-  return (entry) => io.stderr.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
-}
+export type BackfillDeps = ShippingCommandDeps;
 
 const HELP = `Usage: aisoc-k8s-audit backfill --log-group /aws/eks/<cluster>/cluster --start TIME [--end TIME] [options]
 
@@ -87,7 +78,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
-  const log = stderrLog(io, now);
+  const log = jsonLines(io.stderr, now);
   if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
     log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
   }

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { SecretReader } from '../config/secret.js';
 
 /** Where a command writes, and the environment it reads: injected so tests can capture both. */
 export interface CommandIo {
@@ -15,4 +16,17 @@ export type Command = (argv: string[], io: CommandIo) => Promise<number>;
 export function write(stream: Writable, chunk: string): Promise<void> | undefined {
   if (stream.write(chunk)) return undefined;
   return new Promise((resolve) => stream.once('drain', resolve));
+}
+
+/** A structured log: one JSON line per entry on `stream`, stamped with the time. */
+export function jsonLines(stream: Writable, now: () => number = Date.now): (entry: Record<string, unknown>) => void {
+  return (entry) => stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
+}
+
+/** Injectable pieces of the commands that ship like the forwarder (backfill, redrive), for tests. */
+export interface ShippingCommandDeps {
+  fetch?: typeof fetch;
+  readSecret?: SecretReader;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }

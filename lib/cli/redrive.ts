@@ -1,20 +1,11 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, redriveFailures } from '../cloudwatch/redrive.js';
-import { awsClientOptions, type ForwarderSecretReader, loadForwarderSettings } from '../config/forwarder.js';
+import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
-import type { CommandIo } from './io.js';
+import { type CommandIo, jsonLines, type ShippingCommandDeps } from './io.js';
 
 /** Injectable pieces of the command, for tests. */
-export interface RedriveDeps {
-  fetch?: typeof fetch;
-  readSecret?: ForwarderSecretReader;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
-
-function stderrLog(io: CommandIo, now: () => number): (entry: Record<string, unknown>) => void {
-  return (entry) => io.stderr.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
-}
+export type RedriveDeps = ShippingCommandDeps;
 
 const HELP = `Usage: aisoc-k8s-audit redrive --queue-url URL [--max-messages N] [--visibility-timeout SECONDS] [--cluster NAME]
 
@@ -53,7 +44,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
-  const log = stderrLog(io, deps.now ?? Date.now);
+  const log = jsonLines(io.stderr, deps.now ?? Date.now);
   const sqs = new SQSClient(awsClientOptions(io.env, 'SQS'));
   try {
     const report = await redriveFailures({

@@ -97,3 +97,32 @@ export async function sendWithRetry<T>(
   }
   return refused;
 }
+
+/** One entry of an AWS batch answer that lists a result per request entry, in order. */
+export interface OrderedResult {
+  ErrorCode?: string | undefined;
+  ErrorMessage?: string | undefined;
+}
+
+/**
+ * The outcome of each of `count` entries from an answer that lists results in request order
+ * (Kinesis PutRecords, Firehose PutRecordBatch, EventBridge PutEvents): `null` when stored, else
+ * the reason, made permanent when `isPermanent` says a resend would fail the same way.
+ */
+export function orderedOutcomes(
+  count: number,
+  results: readonly OrderedResult[],
+  isPermanent: (code: string) => boolean = () => false,
+): ItemOutcome[] {
+  const out: ItemOutcome[] = [];
+  for (let i = 0; i < count; i++) {
+    const r = results[i];
+    if (r === undefined) out.push('missing result');
+    else if (!r.ErrorCode) out.push(null);
+    else {
+      const reason = `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}`;
+      out.push(isPermanent(r.ErrorCode) ? { permanent: reason } : reason);
+    }
+  }
+  return out;
+}

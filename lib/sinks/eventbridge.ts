@@ -1,5 +1,5 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { chunkBy, type ItemOutcome, type RetryOptions, sendWithRetry } from './batching.js';
+import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
 import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
 
 // Amazon EventBridge quotas (PutEvents API reference): at most 10 entries and 256 KiB per call.
@@ -66,14 +66,7 @@ export class EventBridgeSink implements RecordSink {
         })),
       }),
     );
-    const results = out.Entries ?? [];
-    return items.map((_, i) => {
-      const r = results[i];
-      if (r === undefined) return 'missing result';
-      if (!r.ErrorCode) return null;
-      const reason = `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}`;
-      return RETRYABLE_CODES.has(r.ErrorCode) ? reason : { permanent: reason };
-    });
+    return orderedOutcomes(items.length, out.Entries ?? [], (code) => !RETRYABLE_CODES.has(code));
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
-import { chunkBy, type RetryOptions, sendWithRetry } from './batching.js';
+import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
 import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
 
 // Amazon Data Firehose quotas (PutRecordBatch API reference): at most 500 records and 4 MiB per
@@ -51,19 +51,14 @@ export class FirehoseSink implements RecordSink {
     return { duplicates: new Set(), refused };
   }
 
-  async #put(items: readonly Entry[]): Promise<(string | null)[]> {
+  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new PutRecordBatchCommand({
         DeliveryStreamName: this.opts.stream,
         Records: items.map((e) => ({ Data: Buffer.from(`${e.payload.json}\n`, 'utf8') })),
       }),
     );
-    const results = out.RequestResponses ?? [];
-    return items.map((_, i) => {
-      const r = results[i];
-      if (r === undefined) return 'missing result';
-      return r.ErrorCode ? `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}` : null;
-    });
+    return orderedOutcomes(items.length, out.RequestResponses ?? []);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { chunkBy, type RetryOptions, sendWithRetry } from './batching.js';
+import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
 import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
 
 // Kinesis Data Streams quotas (PutRecords API reference): at most 500 records and 5 MiB per call,
@@ -57,19 +57,14 @@ export class KinesisSink implements RecordSink {
     return { duplicates: new Set(), refused };
   }
 
-  async #put(items: readonly Entry[]): Promise<(string | null)[]> {
+  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new PutRecordsCommand({
         StreamName: this.opts.stream,
         Records: items.map((e) => ({ Data: Buffer.from(e.payload.json, 'utf8'), PartitionKey: e.key })),
       }),
     );
-    const results = out.Records ?? [];
-    return items.map((_, i) => {
-      const r = results[i];
-      if (r === undefined) return 'missing result';
-      return r.ErrorCode ? `${r.ErrorCode}${r.ErrorMessage ? `: ${r.ErrorMessage}` : ''}` : null;
-    });
+    return orderedOutcomes(items.length, out.Records ?? []);
   }
 
   async close(): Promise<void> {

@@ -3,37 +3,16 @@
 // set and its peak, from /proc/<pid>/status (Linux). Also a raw HTTP/1.1 client, for requests
 // fetch would not send as they are (a lying Content-Length, a 1 MB header, an unnormalised path).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { buildCliBundle, PROJECT_CACHE } from './cli-bundle.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const _ROOT = join(import.meta.dirname, '..', '..');
 
-/**
- * Bundles `lib/cli/bin.ts` as `npm run build` does, into a private directory (so a test never
- * races another one rebuilding dist/). It lies under node_modules/.cache so the bundle's external
- * `better-sqlite3` resolves from the project's node_modules.
- */
-export async function buildServeBundle(): Promise<{ cli: string; cleanup: () => void }> {
-  const cache = join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const outdir = mkdtempSync(join(cache, 'aisoc-serve-'));
-  await build({
-    absWorkingDir: ROOT,
-    entryPoints: { cli: 'lib/cli/bin.ts' },
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    splitting: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3'],
-    logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-  });
-  return { cli: join(outdir, 'cli.mjs'), cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+/** A private build of the CLI that can open the SQLite store (see `buildCliBundle`). */
+export function buildServeBundle(): Promise<{ cli: string; cleanup: () => void }> {
+  return buildCliBundle(PROJECT_CACHE, 'aisoc-serve-');
 }
 
 /** A running `serve` child process. */

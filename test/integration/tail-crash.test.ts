@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { tempDir, uniqueEvents } from '../unit/tail/helpers.js';
-import { buildCliBundle, startLocalIngest } from './tail-support.js';
+import { buildTailCliBundle, startLocalIngest } from './tail-support.js';
 
 const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 100);
 const SEED = Number(process.env.AISOC_TAIL_CRASH_SEED ?? Date.now() % 2 ** 31);
@@ -40,7 +40,7 @@ let ingest: IngestServer;
 
 beforeAll(async () => {
   tmp = tempDir('aisoc-tail-crash-');
-  cli = await buildCliBundle();
+  cli = await buildTailCliBundle();
   ingest = await startLocalIngest(join(tmp.dir, 'data'), SECRET);
 });
 

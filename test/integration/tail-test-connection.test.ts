@@ -9,7 +9,7 @@ import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { startIngestServer } from '../../lib/ingest/server.js';
 import { tempDir } from '../unit/tail/helpers.js';
-import { buildCliBundle, captureIo, startLocalIngest } from './tail-support.js';
+import { buildTailCliBundle, captureIo, startLocalIngest } from './tail-support.js';
 
 const SECRET = 'tc-secret-6f1d2a9b8c7e';
 let tmp: { dir: string; cleanup: () => void };
@@ -215,7 +215,7 @@ describe('aisoc-k8s-audit test-connection, file_tail mode', () => {
   describe('with an unreadable audit log', () => {
     let cli: { cli: string; cleanup: () => void };
     beforeAll(async () => {
-      cli = await buildCliBundle();
+      cli = await buildTailCliBundle();
     });
     afterAll(() => cli?.cleanup());
 

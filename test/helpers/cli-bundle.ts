@@ -1,0 +1,35 @@
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+/** Where a private CLI bundle goes: under node_modules (so `better-sqlite3` resolves) or any dir. */
+export const PROJECT_CACHE = join(ROOT, 'node_modules', '.cache');
+
+/**
+ * Bundles `lib/cli/bin.ts` as `npm run build` does, into a private directory under `parent`, so a
+ * test never races another one rebuilding dist/. The directory is world-readable: a test may run
+ * the bundle as an unprivileged user. Commands that open the SQLite store need `PROJECT_CACHE`,
+ * where the bundle's external `better-sqlite3` resolves from the project's node_modules.
+ */
+export async function buildCliBundle(parent: string, prefix = 'aisoc-cli-'): Promise<{ cli: string; cleanup: () => void }> {
+  mkdirSync(parent, { recursive: true });
+  const outdir = mkdtempSync(join(parent, prefix));
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: { cli: 'lib/cli/bin.ts' },
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['better-sqlite3'],
+    logLevel: 'error',
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  });
+  chmodSync(outdir, 0o755);
+  return { cli: join(outdir, 'cli.mjs'), cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+}
