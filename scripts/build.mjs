@@ -5,6 +5,40 @@ import { build } from 'esbuild';
 
 const quiet = process.argv.includes('--quiet');
 
+// Two Node builtins the AWS SDK imports at the top of modules every SDK client loads at init,
+// which cost a Lambda's cold start for nothing (docs/performance.md, "Cold start"):
+// - `node:http2` (with assert and the http2 internals: 10-25 ms of init here) is imported by
+//   @smithy/node-http-handler for its HTTP/2 handler, which the Kinesis client defaults to for
+//   SubscribeToShard. Our sinks send over HTTP/1.1 (NodeHttpHandler), so no Lambda of ours opens
+//   an HTTP/2 session; the stand-in loads the real module the first time anything touches it
+//   (`process.getBuiltinModule`: Node >= 20.16 and 22.3).
+// - `node:process` as an ES module (imported by the SDK's user-agent code) is a facade built by
+//   reading every property of `process`, lazily computed getters included (~7 ms here), where
+//   the global `process` is the same object for free.
+// A name a bundled module imports and a stand-in does not export fails the build, not a run.
+const LAZY_BUILTINS = {
+  http2: `
+let real;
+const load = () => (real ??= process.getBuiltinModule('node:http2'));
+export const connect = (...args) => load().connect(...args);
+export const constants = new Proxy({}, { get: (_, name) => load().constants[name] });
+export default { connect, constants };
+`,
+  process: `
+const p = globalThis.process;
+export const env = p.env;
+export const versions = p.versions;
+export default p;
+`,
+};
+const lazyBuiltins = {
+  name: 'aisoc-lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?(http2|process)$/ }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'aisoc-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'aisoc-builtin' }, (args) => ({ contents: LAZY_BUILTINS[args.path], loader: 'js' }));
+  },
+};
+
 // better-sqlite3 is a native addon: it cannot be bundled and is loaded only when the
 // SQLite sink is configured. The banner gives ESM bundles a `require` for CJS dependencies.
 const common = {
@@ -21,11 +55,15 @@ const common = {
     js: "import { createRequire as __aisocCreateRequire } from 'node:module'; const require = __aisocCreateRequire(import.meta.url);",
   },
 };
+// The Lambda bundles: builtins above, and minified (V8 compiles ~half the bytes at init: a few ms
+// per cold start with an SDK client); keepNames keeps function and class names in stack traces
+// and `constructor.name`.
+const lambda = { ...common, minify: true, keepNames: true, plugins: [lazyBuiltins] };
 
 await rm('dist', { recursive: true, force: true });
 await Promise.all([
   build({
-    ...common,
+    ...lambda,
     entryPoints: { index: 'functions/forwarder.ts' },
     outdir: 'dist/forwarder',
     outExtension: { '.js': '.mjs' },
@@ -33,7 +71,7 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
   }),
   build({
-    ...common,
+    ...lambda,
     entryPoints: { index: 'functions/ingest.ts' },
     outdir: 'dist/ingest',
     outExtension: { '.js': '.mjs' },

@@ -32,11 +32,18 @@ export type HttpPostResult =
 /**
  * POSTs a body with node:http(s) and reads the whole answer. The body goes to the socket as it
  * is: fetch (undici) copies a Uint8Array body and wraps it in a web stream first, which made a
- * loopback POST of a 3 MiB EventList cost about twice what the socket write does. A request that
- * cannot be built (a URL that is not http(s), a header value with control characters) is
- * `unsendable`; every other failure is returned as the error it was. Never throws.
+ * loopback POST of a 3 MiB EventList cost about twice what the socket write does. A body given
+ * in pieces (views of the caller's memory) is written corked, so the headers and the pieces leave
+ * in one writev, with their summed length as Content-Length. A request that cannot be built (a
+ * URL that is not http(s), a header value with control characters) is `unsendable`; every other
+ * failure is returned as the error it was. Never throws.
  */
-export async function httpPost(url: string, headers: Record<string, string>, body: Uint8Array, timeoutMs: number): Promise<HttpPostResult> {
+export async function httpPost(
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array | readonly Uint8Array[],
+  timeoutMs: number,
+): Promise<HttpPostResult> {
   let target: URL;
   try {
     target = new URL(url);
@@ -61,7 +68,8 @@ export async function httpPost(url: string, headers: Record<string, string>, bod
     };
     let req: NodeClientRequest;
     try {
-      req = request(target, { method: 'POST', headers: { ...headers, 'Content-Length': String(body.length) }, agent, signal });
+      const length = Array.isArray(body) ? body.reduce((n: number, c: Uint8Array) => n + c.length, 0) : (body as Uint8Array).length;
+      req = request(target, { method: 'POST', headers: { ...headers, 'Content-Length': String(length) }, agent, signal });
     } catch (err) {
       // node:http validates header names and values as the request is built.
       done({ kind: 'unsendable', message: (err as Error).message });
@@ -86,6 +94,10 @@ export async function httpPost(url: string, headers: Record<string, string>, bod
         if (!res.complete) done({ kind: 'error', error: Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }) });
       });
     });
-    req.end(body);
+    if (Array.isArray(body)) {
+      req.cork();
+      for (const chunk of body as readonly Uint8Array[]) req.write(chunk);
+      req.end();
+    } else req.end(body as Uint8Array);
   });
 }

@@ -10,6 +10,7 @@ const PREFIX_BYTES = Buffer.from(EVENT_LIST_PREFIX, 'utf8');
 const SUFFIX_BYTES = Buffer.from(EVENT_LIST_SUFFIX, 'utf8');
 const ENVELOPE_BYTES = PREFIX_BYTES.length + SUFFIX_BYTES.length;
 const COMMA = 0x2c;
+const COMMA_BYTES = Buffer.from(',', 'latin1');
 
 /** One event as its original JSON text, or as that text's UTF-8 bytes. */
 export type EventText = string | Uint8Array;
@@ -56,6 +57,78 @@ export function eventListBytes(events: readonly EventText[], first: number, coun
   }
   at += SUFFIX_BYTES.copy(out, at);
   return at === size ? out : out.subarray(0, at);
+}
+
+/** A body as it is written to the socket: pieces sent one after the other, `length` bytes in all. */
+export interface BodyChunks {
+  chunks: Uint8Array[];
+  length: number;
+}
+
+/** Bodies made of more pieces than this are copied into one buffer: each piece costs a write. */
+const MAX_BODY_CHUNKS = 64;
+
+/**
+ * The same body as `eventListBytes`, byte for byte, without copying the events when they lie in
+ * one buffer already separated by single commas (the tailer turns the newlines between the lines
+ * of its read into commas): then the body is the envelope around views of that buffer, written
+ * with one writev. Anything else is copied into one buffer by `eventListBytes`.
+ */
+export function eventListChunks(events: readonly EventText[], first: number, count: number, bytes?: number): BodyChunks {
+  const runs: [number, number][] = [];
+  let size = ENVELOPE_BYTES + count - 1;
+  let runStart = first;
+  // Where the previous event ends, and a view of the whole memory it lies in to read the byte
+  // there (made once per buffer, not per event).
+  let prevBuffer: ArrayBufferLike | null = null;
+  let prevEnd = -1;
+  let memory: Uint8Array | null = null;
+  for (let i = first; i < first + count; i++) {
+    const e = events[i] as EventText;
+    if (typeof e === 'string') {
+      const body = eventListBytes(events, first, count, bytes);
+      return { chunks: [body], length: body.length };
+    }
+    const buffer = e.buffer;
+    const offset = e.byteOffset;
+    const length = e.length;
+    size += length;
+    if (i > first) {
+      // This event follows the previous one with exactly one comma between them in the same
+      // memory: the bytes from the previous start to this end are then what the body holds.
+      let joined = false;
+      if (buffer === prevBuffer && offset === prevEnd + 1) {
+        if (memory === null || memory.buffer !== buffer) memory = new Uint8Array(buffer);
+        joined = memory[prevEnd] === COMMA;
+      }
+      if (!joined) {
+        runs.push([runStart, i - 1]);
+        runStart = i;
+        // Events that do not lie comma-joined (the forwarder's arena packs them back to back)
+        // are copied: give up on views as soon as they would make too many pieces.
+        if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) {
+          const body = eventListBytes(events, first, count, bytes);
+          return { chunks: [body], length: body.length };
+        }
+      }
+    }
+    prevBuffer = buffer;
+    prevEnd = offset + length;
+  }
+  runs.push([runStart, first + count - 1]);
+  if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) {
+    const body = eventListBytes(events, first, count, size);
+    return { chunks: [body], length: body.length };
+  }
+  const chunks: Uint8Array[] = [PREFIX_BYTES];
+  for (const [a, b] of runs) {
+    if (chunks.length > 1) chunks.push(COMMA_BYTES);
+    const head = events[a] as Uint8Array;
+    const tail = events[b] as Uint8Array;
+    chunks.push(new Uint8Array(head.buffer, head.byteOffset, tail.byteOffset + tail.length - head.byteOffset));
+  }
+  chunks.push(SUFFIX_BYTES);
+  return { chunks, length: size };
 }
 
 /**

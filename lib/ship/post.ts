@@ -1,5 +1,6 @@
 import { promisify } from 'node:util';
 import { httpPost } from './http.js';
+import type { BodyChunks } from './pack.js';
 import type { ShipSource } from './types.js';
 
 // node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.
@@ -65,25 +66,27 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-/** POSTs one EventList body to the ingest route and classifies what happened. Never throws. */
-export async function postEventList(body: string | Uint8Array, req: PostRequest): Promise<PostOutcome> {
+function isChunks(body: string | Uint8Array | BodyChunks): body is BodyChunks {
+  return typeof body === 'object' && !(body instanceof Uint8Array);
+}
+
+/**
+ * POSTs one EventList body to the ingest route and classifies what happened. Never throws. A body
+ * in pieces goes to the socket as they are; gzip and an injected fetch get it joined.
+ */
+export async function postEventList(body: string | Uint8Array | BodyChunks, req: PostRequest): Promise<PostOutcome> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [TOKEN_HEADER]: req.token };
   if (req.clusterName) headers[CLUSTER_HEADER] = req.clusterName;
   if (req.source?.account) headers[SOURCE_ACCOUNT_HEADER] = req.source.account;
   if (req.source?.region) headers[SOURCE_REGION_HEADER] = req.source.region;
-  let payload: string | Uint8Array = body;
+  if (isChunks(body) && !req.gzip && !req.fetch)
+    return postWithHttp(body.chunks.length === 1 ? (body.chunks[0] as Uint8Array) : body.chunks, headers, req);
+  let payload: string | Uint8Array = isChunks(body) ? joinChunks(body) : body;
   if (req.gzip) {
     headers['Content-Encoding'] = 'gzip';
-    payload = await (await loadGzip())(body);
+    payload = await (await loadGzip())(payload);
   }
-  if (!req.fetch) {
-    const posted = await httpPost(req.url, headers, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, req.timeoutMs);
-    if (posted.kind === 'answer') {
-      return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
-    }
-    if (posted.kind === 'unsendable') return posted;
-    return classifyError(posted.error, req.timeoutMs);
-  }
+  if (!req.fetch) return postWithHttp(typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, headers, req);
   try {
     const res = await req.fetch(req.url, {
       method: 'POST',
@@ -97,6 +100,23 @@ export async function postEventList(body: string | Uint8Array, req: PostRequest)
   } catch (err) {
     return classifyError(err, req.timeoutMs);
   }
+}
+
+async function postWithHttp(
+  body: Uint8Array | readonly Uint8Array[],
+  headers: Record<string, string>,
+  req: PostRequest,
+): Promise<PostOutcome> {
+  const posted = await httpPost(req.url, headers, body, req.timeoutMs);
+  if (posted.kind === 'answer') {
+    return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
+  }
+  if (posted.kind === 'unsendable') return posted;
+  return classifyError(posted.error, req.timeoutMs);
+}
+
+function joinChunks(body: BodyChunks): Buffer {
+  return Buffer.concat(body.chunks, body.length);
 }
 
 /** A failed POST as lib/ship reads it: a timeout, a request that cannot be built, or a network error. */

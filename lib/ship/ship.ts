@@ -1,4 +1,4 @@
-import { type EventText, eventListBytes, eventString, iteratePackRanges } from './pack.js';
+import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
@@ -177,7 +177,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
   };
   const timeLeft = (): number => (o.remainingTimeMs === null ? Number.POSITIVE_INFINITY : o.remainingTimeMs() - o.safetyMarginMs);
 
-  const deliver = async (first: number, count: number, body: Buffer): Promise<void> => {
+  const deliver = async (first: number, count: number, body: BodyChunks): Promise<void> => {
     let attempt = 0;
     let staleRetried = false;
     for (;;) {
@@ -272,7 +272,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
     }
   };
 
-  const accept = (text: string, first: number, count: number, body: Buffer): void => {
+  const accept = (text: string, first: number, count: number, body: BodyChunks): void => {
     result.delivered += count;
     result.batches++;
     result.bytes += body.length;
@@ -312,8 +312,8 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
     // The ingest's caps (body bytes, batch size) may be lower than ours: halve until it fits.
     const half = Math.ceil(count / 2);
     o.log({ level: 'warn', msg: 'ingest answered 413, splitting the batch', url: target, events: count });
-    await deliver(first, half, eventListBytes(events, first, half));
-    await deliver(first + half, count - half, eventListBytes(events, first + half, count - half));
+    await deliver(first, half, eventListChunks(events, first, half));
+    await deliver(first + half, count - half, eventListChunks(events, first + half, count - half));
   };
 
   const steps = iteratePackRanges(events, o.maxEvents, o.maxBytes);
@@ -332,7 +332,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         });
         continue;
       }
-      await deliver(s.first, s.count, eventListBytes(events, s.first, s.count, s.bytes));
+      await deliver(s.first, s.count, eventListChunks(events, s.first, s.count, s.bytes));
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));

@@ -20,6 +20,9 @@ export const EVENT_STORE_FILE = 'aisoc-k8s-audit.sqlite';
 // server runs) before the write fails and the request answers 503.
 const BUSY_TIMEOUT_MS = 5000;
 
+/** What the WAL file is cut back to when the log starts over (a few dozen 400-event batches). */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 // The tables. A row holds the record's JSON (`record`), or only its raw event's JSON (`raw_event`)
 // and the source (JSON, or NULL) when the record is the normaliser's output for them with the
 // row's tenant, cluster and event_time: the rest (flat fields, OCSF) is derived again when the
@@ -170,6 +173,9 @@ export function openDatabase(dataDir: string): Database.Database {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // A burst can grow the WAL (the checkpoint falls behind while batches keep coming); when the
+  // log next starts over, SQLite cuts the file back to this size instead of keeping it whole.
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   return db;
 }
 
@@ -283,7 +289,9 @@ export class EventStore {
 
   /** Writes a batch in one transaction; returns the positions of records already stored. */
   writeBatch(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): Set<number> {
-    return new Set(this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString()));
+    const duplicates = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+    this.#checkpointer?.committed();
+    return new Set(duplicates);
   }
 
   /** Stored events, newest first. */

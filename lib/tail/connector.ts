@@ -1,5 +1,6 @@
 import type { NormalisedRecord } from '../audit/index.js';
 import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
+import type { EventText } from '../ship/index.js';
 import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
 import { tailShipper, tenantFromIngestUrl } from './ship.js';
@@ -77,7 +78,7 @@ export class KubernetesAuditConnector {
     if (this.tailer !== null) return this.tailer;
     const c = this.config;
     let ship = this.deps.ship;
-    let isOversize: ((line: string, bytes: number) => boolean) | undefined;
+    let isOversize: ((line: EventText, bytes: number) => boolean) | undefined;
     if (ship === undefined) {
       if (c.ingest_url === null || c.shared_secret === null) {
         return 'file_tail mode needs ingest_url (or AISOC_INGEST_URL) and shared_secret (or K8S_AUDIT_SHARED_SECRET) to deliver events';

@@ -1,8 +1,11 @@
-import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, shipEvents } from '../ship/index.js';
+import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
 import type { TailShipFn } from './tailer.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
-/** Decoding replaces each invalid UTF-8 byte with U+FFFD (3 bytes), so the raw length is only a hint. */
+/**
+ * A line that is not valid UTF-8 is sent as its decoded text, where each invalid byte became U+FFFD
+ * (3 bytes): for such a line the raw length is only a hint. A line sent as its bytes is exact.
+ */
 const UTF8_SLACK = 4096;
 
 /** Where and how the tailer delivers. */
@@ -28,7 +31,7 @@ export interface TailShipSettings {
  * can stop at the first event not accepted; and the matching oversize test, so an event that
  * can never fit one body is passed over before it reaches the shipper.
  */
-export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: string, bytes: number) => boolean } {
+export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: EventText, bytes: number) => boolean } {
   const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const ship: TailShipFn = (events) =>
     shipEvents(events, {
@@ -45,7 +48,8 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
       ...(s.fetch === undefined ? {} : { fetch: s.fetch }),
       ...(s.log === undefined ? {} : { log: s.log }),
     });
-  const isOversize = (line: string, bytes: number): boolean => {
+  const isOversize = (line: EventText, bytes: number): boolean => {
+    if (typeof line !== 'string') return ENVELOPE_BYTES + line.length > maxBodyBytes;
     if (ENVELOPE_BYTES + bytes + UTF8_SLACK <= maxBodyBytes) return false;
     return ENVELOPE_BYTES + Buffer.byteLength(line, 'utf8') > maxBodyBytes;
   };

@@ -1,8 +1,9 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { AuditEvent, NormalisedRecord } from '../audit/index.js';
 import { normaliseAuditEvent, validateAuditEvent } from '../audit/index.js';
-import { readAuditId } from '../ship/index.js';
+import { type EventText, readAuditId } from '../ship/index.js';
 import { readCursor, type TailCursor, writeCursor } from './cursor.js';
 import { type BackupFile, listBackups } from './rotation.js';
 import { isHighSeverity } from './severity.js';
@@ -23,6 +24,7 @@ const CLOSE_BRACE = 0x7d;
  * kind, apiVersion and level (~70 bytes in); a line with it further on is checked the slow way.
  */
 const AUDIT_ID_WITHIN = 512;
+const AUDIT_ID_KEY = Buffer.from('"auditID"', 'latin1');
 
 /**
  * Whether a line has the shape of an apiserver audit line: one JSON object (`{` … `}`) with an
@@ -30,9 +32,42 @@ const AUDIT_ID_WITHIN = 512;
  * 80 % of a poll's work, and the ingest parses them anyway); a line that is not what it looks
  * like comes back as a per-item rejection or, when it is not JSON, as a 400 for its batch, and is
  * then checked and passed over here. Anything else is checked before it is sent, as always.
+ *
+ * Looks at the bytes of `buf[0, limit)`, lines in order: nothing is decoded for it. The key is
+ * searched from a line's start to its next occurrence anywhere in the read, which is remembered:
+ * lines before it need no search of their own, so a read of lines without the key is scanned once,
+ * not once per line (and an audit line costs one short search, with no view made of it).
  */
-function looksLikeAuditLine(buf: Buffer, start: number, end: number, text: string): boolean {
-  return buf[start] === OPEN_BRACE && buf[end - 1] === CLOSE_BRACE && text.lastIndexOf('"auditID"', AUDIT_ID_WITHIN) !== -1;
+function auditLineShape(buf: Buffer, limit: number): (start: number, end: number) => boolean {
+  let next = -1;
+  return (start, end) => {
+    if (buf[start] !== OPEN_BRACE || buf[end - 1] !== CLOSE_BRACE) return false;
+    if (next < start) {
+      next = buf.indexOf(AUDIT_ID_KEY, start);
+      if (next === -1 || next > limit) next = limit;
+    }
+    return next - start <= AUDIT_ID_WITHIN && next + AUDIT_ID_KEY.length <= end;
+  };
+}
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+
+/**
+ * Overwrites the newline between two lines that go out one after the other with a comma, in the
+ * poll's own read buffer (the lines' views do not cover it, and the buffer is not read again):
+ * lib/ship then sends a run of such lines as one view of the buffer inside the EventList envelope
+ * instead of copying every line into a new body. Nothing else changes: the body is byte for byte
+ * what it would be, and a line passed over later (the 400 re-check) simply ends a run.
+ */
+function joinAdjacent(buf: Buffer, lines: readonly OutgoingLine[]): void {
+  for (let k = 1; k < lines.length; k++) {
+    const a = (lines[k - 1] as OutgoingLine).data;
+    const b = (lines[k] as OutgoingLine).data;
+    if (typeof a === 'string' || typeof b === 'string') continue;
+    const at = a.byteOffset - buf.byteOffset + a.length;
+    if (b.byteOffset - buf.byteOffset === at + 1 && buf[at] === NEWLINE) buf[at] = COMMA;
+  }
 }
 
 /** A line's event, or why it cannot be delivered (not JSON, not an audit Event). */
@@ -51,11 +86,23 @@ function checkLine(text: string): LineCheck {
   return checked.auditID === undefined ? { reason } : { reason, auditID: checked.auditID };
 }
 
-/** One line on its way out: its text, where it starts in the file, and whether it was checked here. */
+/**
+ * One line on its way out: its bytes as they are in the file (a view into the poll's read buffer,
+ * never copied or decoded unless it has to be looked at), where it starts in the file, and whether
+ * it was checked here.
+ */
 interface OutgoingLine {
-  text: string;
+  data: EventText;
   offset: number;
   checked: boolean;
+}
+
+function eventBytes(data: EventText): number {
+  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
+}
+
+function lineText(data: EventText): string {
+  return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
 }
 
 /** How far a shipment got: the first line not accepted (or all), why, and lines refused as too large on their own. */
@@ -74,8 +121,11 @@ export interface TailShipResult {
   rejected?: number;
 }
 
-/** Ships events (the original JSON text of each line) in order, stopping at the first failure. */
-export type TailShipFn = (events: string[]) => Promise<TailShipResult>;
+/**
+ * Ships events in order, stopping at the first failure. Each is one line of the file: its bytes
+ * as read (valid UTF-8), or its decoded text when the bytes are not valid UTF-8.
+ */
+export type TailShipFn = (events: EventText[]) => Promise<TailShipResult>;
 
 export interface TailerOptions {
   /** The audit log (`--audit-log-path` of the apiserver). */
@@ -89,7 +139,7 @@ export interface TailerOptions {
    * True for an event that can never fit one request body (the shipper's byte cap); such a line
    * is counted and passed over instead of blocking the cursor forever.
    */
-  isOversize?: (line: string, bytes: number) => boolean;
+  isOversize?: (line: EventText, bytes: number) => boolean;
   /** Structured log lines (never given a token: the tailer does not hold one). */
   log?: (entry: Record<string, unknown>) => void;
   now?: () => number;
@@ -211,6 +261,11 @@ export function describeOpenError(path: string, err: unknown): string {
 export class FileTailer {
   private readonly log: (entry: Record<string, unknown>) => void;
   private readonly now: () => number;
+  /**
+   * The cursor file's name is on disk for good: a usable cursor was read there this poll, or
+   * written there with its directory fsynced (`writeCursor` leaves that fsync out only then).
+   */
+  private cursorNamed = false;
 
   constructor(private readonly opts: TailerOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -257,6 +312,7 @@ export class FileTailer {
     const { logPath, cursorPath } = this.opts;
     const found = await readCursor(cursorPath);
     let saved: TailCursor | null = null;
+    this.cursorNamed = found.state === 'ok';
     if (found.state === 'ok') saved = found.cursor;
     else if (found.state === 'missing') r.resets.push('missing-cursor');
     else {
@@ -415,7 +471,8 @@ export class FileTailer {
     if (unchanged) return;
     const stamped = { ...next, updatedAt: new Date(this.now()).toISOString() };
     try {
-      await writeCursor(this.opts.cursorPath, stamped);
+      await writeCursor(this.opts.cursorPath, stamped, { replacing: this.cursorNamed });
+      this.cursorNamed = true;
       r.cursor = stamped;
     } catch (err) {
       r.error = `cannot save the cursor to ${this.opts.cursorPath} (${errCode(err)}); delivered events will be sent again`;
@@ -497,10 +554,12 @@ export class FileTailer {
     else r.more = true;
 
     const readFrom = c.offset;
+    // The file's first bytes, for the fingerprint, taken before shipLines turns newlines into commas.
+    const head = readFrom === 0 ? Buffer.from(buf.subarray(0, Math.min(end, HEAD_FINGERPRINT_BYTES))) : undefined;
     const outcome = await this.shipLines(r, buf, end, readFrom, c.path);
     r.bytesConsumed += outcome.consumed;
     c.offset += outcome.consumed;
-    const next = await this.withHead(fh, c, readFrom === 0 ? buf : undefined);
+    const next = await this.withHead(fh, c, head);
     if (outcome.failed) return { cursor: next, finished: false, stop: true };
     const finished = c.offset >= size;
     return { cursor: next, finished, stop: !finished };
@@ -558,6 +617,10 @@ export class FileTailer {
         this.log({ level: 'warn', msg: 'line passed over', reason, file, offset, ...(auditID === undefined ? {} : { auditID }) });
       }
     };
+    // Lines are sent as the bytes read, which is what the file says when they are valid UTF-8 (one
+    // check of the whole read, the usual case). Otherwise a line that is not valid UTF-8 goes out
+    // as its decoded text, with replacement characters, as the ingest would read it anyway.
+    const looksLikeAuditLine = auditLineShape(buf, end);
     let s = 0;
     while (s < end) {
       let nl = buf.indexOf(10, s);
@@ -568,12 +631,14 @@ export class FileTailer {
       const lineStart = s;
       s = nl + 1;
       if (e === lineStart) continue;
-      const text = buf.toString('utf8', lineStart, e);
       // Alerts need each event parsed (its severity); without them, a line shaped like an audit
       // line goes out as it is and the ingest's parse is the check.
-      const optimistic = !wantAlerts && looksLikeAuditLine(buf, lineStart, e, text);
+      const optimistic = !wantAlerts && looksLikeAuditLine(lineStart, e);
+      const bytes = buf.subarray(lineStart, e);
+      let data: EventText = isUtf8(bytes) ? bytes : bytes.toString('utf8');
       let event: AuditEvent | undefined;
       if (!optimistic) {
+        const text = typeof data === 'string' ? data : bytes.toString('utf8');
         if (text.trim() === '') continue;
         const checked = checkLine(text);
         if (checked.event === undefined) {
@@ -582,21 +647,22 @@ export class FileTailer {
           continue;
         }
         event = checked.event;
+        if (typeof data === 'string') data = text;
       }
       r.lines++;
-      if (this.opts.isOversize?.(text, e - lineStart)) {
+      if (this.opts.isOversize?.(data, e - lineStart)) {
         r.oversizeEvents++;
         this.log({
           level: 'warn',
           msg: 'event is larger than one request body may be; passed over',
           file,
           offset,
-          auditID: event?.auditID ?? readAuditId(text),
+          auditID: event?.auditID ?? readAuditId(lineText(data)),
           bytes: e - lineStart,
         });
         continue;
       }
-      const line: OutgoingLine = { text, offset, checked: !optimistic };
+      const line: OutgoingLine = { data, offset, checked: !optimistic };
       if (wantAlerts && event !== undefined && isHighSeverity(event)) high.push({ line, event });
       lines.push(line);
     }
@@ -604,6 +670,7 @@ export class FileTailer {
       this.logNotLogged(file, invalidLogged);
       return { consumed: end, failed: false };
     }
+    joinAdjacent(buf, lines);
 
     let settled = await this.shipAll(lines);
     if (settled.firstReason?.status === 400 && lines.slice(settled.accepted).some((l) => !l.checked)) {
@@ -614,7 +681,7 @@ export class FileTailer {
       const rest: OutgoingLine[] = [];
       for (const line of lines.slice(from)) {
         if (!line.checked) {
-          const checked = checkLine(line.text);
+          const checked = checkLine(lineText(line.data));
           if (checked.event === undefined) {
             passOver(line.offset, checked.reason, checked.auditID);
             continue;
@@ -656,7 +723,7 @@ export class FileTailer {
         msg: 'the ingest refused an event as too large (413); passed over',
         file,
         offset: lines[i]?.offset,
-        bytes: Buffer.byteLength((lines[i] as OutgoingLine).text),
+        bytes: eventBytes((lines[i] as OutgoingLine).data),
       });
     }
     // Items the ingest rejected one by one were shipped unchecked and are not usable events:
@@ -704,7 +771,7 @@ export class FileTailer {
     const tooLarge = new Set<number>();
     let rejected = 0;
     try {
-      const res = await this.opts.ship(lines.map((l) => l.text));
+      const res = await this.opts.ship(lines.map((l) => l.data));
       for (const f of res.failed) {
         if (f.status === 413 && f.retryable === false) {
           tooLarge.add(f.index);

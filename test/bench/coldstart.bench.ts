@@ -21,20 +21,20 @@ const CASES: { label: string; fn: string; env: Record<string, string> }[] = [
   },
 ];
 
-/** Median wall time of a fresh `node` process running `args`, in ms. */
-function medianMs(args: string[], env: Record<string, string>, runs: number): number {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, args, {
-      env: { ...process.env, ...env, AWS_REGION: 'us-east-1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr.toString().slice(0, 500)}`);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+/** Wall time of one fresh `node` process running `args`, in ms. */
+function wallMs(args: string[], env: Record<string, string>): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(process.execPath, args, {
+    env: { ...process.env, ...env, AWS_REGION: 'us-east-1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  if (r.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${r.stderr.toString().slice(0, 500)}`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function median(times: number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 function dirBytes(dir: string): number {
@@ -53,11 +53,16 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   for (const { label, fn, env } of CASES) {
     const bundle = join(ctx.dist, fn, 'index.mjs');
     if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
-    // Interleave floor and import runs so machine noise hits both alike.
-    const floor = medianMs(['-e', ''], {}, runs);
-    const imported = medianMs(['--input-type=module', '-e', `await import(${JSON.stringify(bundle)})`], env, runs);
-    const floor2 = medianMs(['-e', ''], {}, runs);
-    const base = Math.min(floor, floor2);
+    // Floor and import alternate run by run, so a burst of load from other processes on the
+    // machine (it is shared) slows both alike instead of one block of runs.
+    const floorTimes: number[] = [];
+    const importTimes: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      floorTimes.push(wallMs(['-e', ''], {}));
+      importTimes.push(wallMs(['--input-type=module', '-e', `await import(${JSON.stringify(bundle)})`], env));
+    }
+    const base = median(floorTimes);
+    const imported = median(importTimes);
     const ratio = imported / base;
     figures.push({
       figure: `cold start: import ${label} bundle`,

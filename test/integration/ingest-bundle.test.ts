@@ -26,7 +26,8 @@ describe('the ingest Lambda bundle', () => {
   beforeAll(async () => {
     mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
     out = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'ingest-bundle-'));
-    // The options of scripts/build.mjs for functions/ingest.ts.
+    // The options of scripts/build.mjs for functions/ingest.ts, unminified so the walk can read the
+    // imports (minifying changes how each chunk is written, not which modules it holds).
     await build({
       entryPoints: { index: join(ROOT, 'functions', 'ingest.ts') },
       outdir: out,

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, packEventLists } from '../../../lib/ship/index.js';
+import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, packEventLists } from '../../../lib/ship/index.js';
+import { eventListChunks } from '../../../lib/ship/pack.js';
 import { distinctLines } from './helpers.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -92,6 +93,62 @@ describe('packEventLists', () => {
             for (let i = b.first; i < b.first + b.count; i++) seen.push(i);
           }
           expect(seen.sort((x, y) => x - y)).toEqual(events.map((_, i) => i));
+        },
+      ),
+    );
+  });
+});
+
+describe('eventListChunks', () => {
+  /** Events as views of one buffer, each followed by the given separator (as the tailer's read holds them). */
+  function viewsOf(texts: string[], separators: string[]): Buffer[] {
+    const buf = Buffer.from(texts.map((t, i) => t + (separators[i] ?? '')).join(''), 'utf8');
+    const views: Buffer[] = [];
+    let at = 0;
+    texts.forEach((t, i) => {
+      const n = Buffer.byteLength(t);
+      views.push(buf.subarray(at, at + n));
+      at += n + Buffer.byteLength(separators[i] ?? '');
+    });
+    return views;
+  }
+
+  it('sends events that lie one comma apart as one view of their buffer, byte for byte the packed body', () => {
+    const texts = ['{"a":1}', '{"b":"ü"}', '{"c":3}'];
+    const views = viewsOf(texts, [',', ',', '\n']);
+
+    const body = eventListChunks(views, 0, 3);
+
+    expect(body.chunks).toHaveLength(3);
+    expect(Buffer.concat(body.chunks).toString()).toBe(`${EVENT_LIST_PREFIX}${texts.join(',')}${EVENT_LIST_SUFFIX}`);
+    expect(body.length).toBe(Buffer.concat(body.chunks).length);
+  });
+
+  it('builds the same bytes as eventListBytes for any events, separators and range', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom(',', '\n', '\r\n', ',,', '', ' ,')), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.nat(),
+        fc.nat(),
+        fc.boolean(),
+        (items, a, b, asText) => {
+          const texts = items.map(([name], i) => JSON.stringify({ auditID: `a-${i}`, name }));
+          const views: (string | Buffer)[] = viewsOf(
+            texts,
+            items.map(([, sep]) => sep),
+          );
+          if (asText) views[a % views.length] = texts[a % views.length] as string;
+          const first = a % views.length;
+          const count = 1 + (b % (views.length - first));
+
+          const body = eventListChunks(views, first, count);
+
+          const joined = Buffer.concat(body.chunks);
+          expect(joined.equals(eventListBytes(views, first, count))).toBe(true);
+          expect(body.length).toBe(joined.length);
         },
       ),
     );

@@ -52,6 +52,18 @@ function expectAccounted(events: string[], result: ShipResult, srv: FaultServer)
   for (const f of result.failed) expect(f.auditID).toBe(`evt-${f.index}`);
 }
 
+/** The events as views of one buffer holding them joined by commas, as the tailer hands them over. */
+function commaJoinedViews(events: readonly string[]): Buffer[] {
+  const joined = Buffer.from(events.join(','));
+  const views: Buffer[] = [];
+  for (let at = 0, i = 0; i < events.length; i++) {
+    const n = Buffer.byteLength(events[i] as string);
+    views.push(joined.subarray(at, at + n));
+    at += n + 1;
+  }
+  return views;
+}
+
 describe('shipEvents', () => {
   it('POSTs EventLists with the token, cluster and content-type headers and sums the answers', async () => {
     server = await startFaultServer();
@@ -79,6 +91,35 @@ describe('shipEvents', () => {
     expect(result.delivered).toBe(30);
     expect(server.requests[0]?.headers['content-encoding']).toBe('gzip');
     expect(server.delivered).toHaveLength(30);
+  });
+
+  it.each([
+    ['as they are', {}],
+    ['gzipped', { gzip: true }],
+  ])("delivers events given as views of one comma-joined buffer (the tailer's lines), %s", async (_, extra) => {
+    server = await startFaultServer();
+    const events = distinctLines(120);
+    const views = commaJoinedViews(events);
+
+    const result = await shipEvents(views, harness(server.url, extra).opts);
+
+    expect(result).toMatchObject({ delivered: 120, failed: [], batches: 3 });
+    expect(server.delivered).toEqual(events.map((_, i) => `evt-${i}`));
+    expect(server.requests[0]?.body).toBe(
+      `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${events.slice(0, 50).join(',')}]}`,
+    );
+    expect(result.bytes).toBe(server.requests.reduce((n, r) => n + r.bodyBytes, 0));
+  });
+
+  it('splits a batch of comma-joined views in half on 413 and still delivers every event in order', async () => {
+    server = await startFaultServer((_n, req) => (req.auditIds.length > 12 ? status(413, 'too many items') : ok()));
+    const events = distinctLines(100);
+    const views = commaJoinedViews(events);
+
+    const result = await shipEvents(views, harness(server.url).opts);
+
+    expect(result.delivered).toBe(100);
+    expect(server.delivered).toEqual(events.map((_, i) => `evt-${i}`));
   });
 
   it('retries 503 and 429 with full-jitter exponential backoff, honouring Retry-After', async () => {

@@ -4,11 +4,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateAuditEvent } from '../../../lib/audit/index.js';
+import type { EventText } from '../../../lib/ship/index.js';
 import type { TailShipFn, TailShipResult } from '../../../lib/tail/index.js';
 
 const FALCO_DIR = join(import.meta.dirname, '../../fixtures/falco');
 
 let cached: string[] | null = null;
+
+/** The text of an event as the tailer hands it to its shipper (the line's bytes, or its text). */
+export function eventText(event: EventText): string {
+  return typeof event === 'string' ? event : Buffer.from(event).toString('utf8');
+}
 
 /** Every line of the Falco k8s_audit traces that is a valid audit Event, as its original text. */
 export function falcoEventLines(): string[] {
@@ -87,7 +93,7 @@ export class RecordingShipper {
     this.calls++;
     const result: TailShipResult & { failed: TailShipResult['failed'][number][] } = { delivered: 0, failed: [] };
     for (let i = 0; i < events.length; i++) {
-      const line = events[i] as string;
+      const line = eventText(events[i] as EventText);
       if (this.refuse !== null && i >= this.refuse.from) {
         result.failed.push({ index: i, reason: 'ingest answered HTTP 503', status: this.refuse.status, retryable: true });
         continue;
