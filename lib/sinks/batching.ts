@@ -1,4 +1,4 @@
-import { SinkUnavailableError } from './types.js';
+import { fitRecord, type OutgoingRecord, type RecordPayload, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /** Splits items into groups of at most `maxCount` items and `maxBytes` bytes (an item over `maxBytes` goes alone). */
 export function chunkBy<T>(items: readonly T[], maxCount: number, maxBytes: number, sizeOf: (item: T) => number): T[][] {
@@ -125,4 +125,50 @@ export function orderedOutcomes(
     }
   }
   return out;
+}
+
+/** A record a batching sink sends: its position in the write, the form that fits, and the record. */
+export interface BatchEntry {
+  index: number;
+  payload: RecordPayload;
+  record: OutgoingRecord;
+}
+
+/** The quotas of one AWS batch call, and how the sink names its record limit in a refusal. */
+export interface BatchLimits {
+  /** Largest record the sink takes (`RecordSink.maxRecordBytes`). */
+  maxRecordBytes: number;
+  maxEntriesPerCall: number;
+  maxBytesPerCall: number;
+  /** Bytes an entry costs on top of its record's (a partition key, a newline, the envelope). */
+  entryOverheadBytes: number;
+  /** Ends the refusal of a record too large even in compact form: `over the Kinesis 1 MiB record limit`. */
+  limitName: string;
+}
+
+/**
+ * What every AWS sink does with a write: each record in the form that fits the sink's record
+ * limit (full, else compact, else refused with its size), the rest cut into calls within the
+ * per-call quotas, each call sent with `sendWithRetry`. Returns the refusals by position.
+ */
+export async function sendInBatches(
+  sink: string,
+  records: readonly OutgoingRecord[],
+  limits: BatchLimits,
+  send: (entries: readonly BatchEntry[]) => Promise<ItemOutcome[]>,
+  opts: RetryOptions,
+): Promise<SinkWriteResult> {
+  const refused = new Map<number, string>();
+  const entries: BatchEntry[] = [];
+  records.forEach((record, index) => {
+    const payload = fitRecord(record, limits.maxRecordBytes);
+    if (payload === null) refused.set(index, `record is ${record.compact?.bytes ?? record.bytes} bytes, ${limits.limitName}`);
+    else entries.push({ index, payload, record });
+  });
+  const size = (e: BatchEntry) => e.payload.bytes + limits.entryOverheadBytes;
+  for (const chunk of chunkBy(entries, limits.maxEntriesPerCall, limits.maxBytesPerCall, size)) {
+    const failed = await sendWithRetry(sink, chunk, send, opts);
+    for (const [entry, reason] of failed) refused.set(entry.index, reason);
+  }
+  return { duplicates: new Set(), refused };
 }

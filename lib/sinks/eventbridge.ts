@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
-import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
+import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
 
 // Amazon EventBridge quotas (PutEvents API reference): at most 10 entries and 256 KiB per call.
 // An entry's size is its Source, DetailType and Detail in UTF-8 (no Time or Resources are set).
@@ -20,11 +20,6 @@ export interface EventBridgeSinkOptions extends RetryOptions {
   client?: EventBridgeClient;
 }
 
-interface Entry {
-  index: number;
-  payload: RecordPayload;
-}
-
 /** Puts alert records on an EventBridge bus (source `aisoc.k8s-audit`), retrying only failed entries. */
 export class EventBridgeSink implements RecordSink {
   readonly name: string;
@@ -39,23 +34,18 @@ export class EventBridgeSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
-    const refused = new Map<number, string>();
-    const entries: Entry[] = [];
-    records.forEach((record, index) => {
-      const payload = fitRecord(record, this.maxRecordBytes);
-      if (payload === null)
-        refused.set(index, `record is ${record.compact?.bytes ?? record.bytes} bytes, over the EventBridge 256 KiB entry limit`);
-      else entries.push({ index, payload });
-    });
-    for (const chunk of chunkBy(entries, MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + ENVELOPE_BYTES)) {
-      const failed = await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
-      for (const [entry, reason] of failed) refused.set(entry.index, reason);
-    }
-    return { duplicates: new Set(), refused };
+  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const limits = {
+      maxRecordBytes: this.maxRecordBytes,
+      maxEntriesPerCall: MAX_ENTRIES_PER_CALL,
+      maxBytesPerCall: MAX_BYTES_PER_CALL,
+      entryOverheadBytes: ENVELOPE_BYTES,
+      limitName: 'over the EventBridge 256 KiB entry limit',
+    };
+    return sendInBatches(this.name, records, limits, (entries) => this.#put(entries), this.opts);
   }
 
-  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
+  async #put(items: readonly BatchEntry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new PutEventsCommand({
         Entries: items.map((e) => ({

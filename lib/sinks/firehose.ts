@@ -1,6 +1,6 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
-import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
-import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
+import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
 
 // Amazon Data Firehose quotas (PutRecordBatch API reference): at most 500 records and 4 MiB per
 // call, and 1,000 KiB per record (before base64).
@@ -12,11 +12,6 @@ const MAX_RECORD_BYTES = 1000 * 1024;
 export interface FirehoseSinkOptions extends RetryOptions {
   stream: string;
   client?: FirehoseClient;
-}
-
-interface Entry {
-  index: number;
-  payload: RecordPayload;
 }
 
 /**
@@ -37,21 +32,19 @@ export class FirehoseSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
-    const refused = new Map<number, string>();
-    const entries: Entry[] = [];
-    records.forEach((r, index) => {
-      const payload = fitRecord(r, this.maxRecordBytes);
-      if (payload === null) refused.set(index, `record is ${r.compact?.bytes ?? r.bytes} bytes, over the Firehose 1,000 KiB record limit`);
-      else entries.push({ index, payload });
-    });
-    for (const chunk of chunkBy(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + 1)) {
-      await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
-    }
-    return { duplicates: new Set(), refused };
+  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const limits = {
+      maxRecordBytes: this.maxRecordBytes,
+      maxEntriesPerCall: MAX_RECORDS_PER_CALL,
+      maxBytesPerCall: MAX_BYTES_PER_CALL,
+      // Each record is sent with a newline after it.
+      entryOverheadBytes: 1,
+      limitName: 'over the Firehose 1,000 KiB record limit',
+    };
+    return sendInBatches(this.name, records, limits, (entries) => this.#put(entries), this.opts);
   }
 
-  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
+  async #put(items: readonly BatchEntry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new PutRecordBatchCommand({
         DeliveryStreamName: this.opts.stream,

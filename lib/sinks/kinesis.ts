@@ -1,7 +1,7 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { chunkBy, type ItemOutcome, orderedOutcomes, type RetryOptions, sendWithRetry } from './batching.js';
-import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
+import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
 
 // Kinesis Data Streams quotas (PutRecords API reference): at most 500 records and 5 MiB per call,
 // and 1 MiB per record counting the data blob and the partition key together.
@@ -15,12 +15,6 @@ const PARTITION_KEY_BYTES = 64;
 export interface KinesisSinkOptions extends RetryOptions {
   stream: string;
   client?: KinesisClient;
-}
-
-interface Entry {
-  index: number;
-  payload: RecordPayload;
-  key: string;
 }
 
 /**
@@ -43,25 +37,22 @@ export class KinesisSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
-    const refused = new Map<number, string>();
-    const entries: Entry[] = [];
-    records.forEach((r, index) => {
-      const payload = fitRecord(r, this.maxRecordBytes);
-      if (payload === null) refused.set(index, `record is ${r.compact?.bytes ?? r.bytes} bytes, over the Kinesis 1 MiB record limit`);
-      else entries.push({ index, payload, key: r.record.dedup_key });
-    });
-    for (const chunk of chunkBy(entries, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes + PARTITION_KEY_BYTES)) {
-      await sendWithRetry(this.name, chunk, (items) => this.#put(items), this.opts);
-    }
-    return { duplicates: new Set(), refused };
+  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const limits = {
+      maxRecordBytes: this.maxRecordBytes,
+      maxEntriesPerCall: MAX_RECORDS_PER_CALL,
+      maxBytesPerCall: MAX_BYTES_PER_CALL,
+      entryOverheadBytes: PARTITION_KEY_BYTES,
+      limitName: 'over the Kinesis 1 MiB record limit',
+    };
+    return sendInBatches(this.name, records, limits, (entries) => this.#put(entries), this.opts);
   }
 
-  async #put(items: readonly Entry[]): Promise<ItemOutcome[]> {
+  async #put(items: readonly BatchEntry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new PutRecordsCommand({
         StreamName: this.opts.stream,
-        Records: items.map((e) => ({ Data: Buffer.from(e.payload.json, 'utf8'), PartitionKey: e.key })),
+        Records: items.map((e) => ({ Data: Buffer.from(e.payload.json, 'utf8'), PartitionKey: e.record.record.dedup_key })),
       }),
     );
     return orderedOutcomes(items.length, out.Records ?? []);

@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { chunkBy, type ItemOutcome, type RetryOptions, sendWithRetry } from './batching.js';
-import { fitRecord, type OutgoingRecord, type RecordPayload, type RecordSink, type SinkWriteResult } from './types.js';
+import { type BatchEntry, type ItemOutcome, type RetryOptions, sendInBatches } from './batching.js';
+import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
 
 // Amazon SQS quotas (SendMessageBatch API reference): at most 10 messages per call, and 256 KiB
 // for the whole batch, which also caps one message. Queues may allow more today; 256 KiB works
@@ -12,12 +12,6 @@ const MAX_BYTES_PER_CALL = 256 * 1024;
 export interface SqsSinkOptions extends RetryOptions {
   queueUrl: string;
   client?: SQSClient;
-}
-
-interface Entry {
-  index: number;
-  payload: RecordPayload;
-  record: OutgoingRecord;
 }
 
 /**
@@ -39,23 +33,18 @@ export class SqsSink implements RecordSink {
     this.#fifo = opts.queueUrl.endsWith('.fifo');
   }
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
-    const refused = new Map<number, string>();
-    const entries: Entry[] = [];
-    records.forEach((record, index) => {
-      const payload = fitRecord(record, this.maxRecordBytes);
-      if (payload === null)
-        refused.set(index, `record is ${record.compact?.bytes ?? record.bytes} bytes, over the SQS 256 KiB message limit`);
-      else entries.push({ index, payload, record });
-    });
-    for (const chunk of chunkBy(entries, MAX_MESSAGES_PER_CALL, MAX_BYTES_PER_CALL, (e) => e.payload.bytes)) {
-      const failed = await sendWithRetry(this.name, chunk, (items) => this.#send(items), this.opts);
-      for (const [entry, reason] of failed) refused.set(entry.index, reason);
-    }
-    return { duplicates: new Set(), refused };
+  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+    const limits = {
+      maxRecordBytes: this.maxRecordBytes,
+      maxEntriesPerCall: MAX_MESSAGES_PER_CALL,
+      maxBytesPerCall: MAX_BYTES_PER_CALL,
+      entryOverheadBytes: 0,
+      limitName: 'over the SQS 256 KiB message limit',
+    };
+    return sendInBatches(this.name, records, limits, (entries) => this.#send(entries), this.opts);
   }
 
-  async #send(items: readonly Entry[]): Promise<ItemOutcome[]> {
+  async #send(items: readonly BatchEntry[]): Promise<ItemOutcome[]> {
     const out = await this.#client.send(
       new SendMessageBatchCommand({
         QueueUrl: this.opts.queueUrl,

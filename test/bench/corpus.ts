@@ -1,17 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { prng } from '../helpers/prng.js';
 
-/** A small, fast, seeded PRNG (mulberry32) so benchmark inputs can be regenerated exactly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The benchmarks' seeded PRNG is the tests' (one mulberry32 for both).
+export { prng };
 
 type Obj = Record<string, unknown>;
 

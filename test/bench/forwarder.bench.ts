@@ -10,7 +10,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,21 +169,6 @@ writeFileSync(outFile, JSON.stringify({ baseline, peak: peakKiB(), lines }));
 async function peakRss(ctx: BenchContext): Promise<BenchFigure> {
   const dir = mkdtempSync(join(tmpdir(), 'aisoc-fwd-bench-'));
   try {
-    // esbuild is resolved from the checkout: this file runs bundled from a temp dir.
-    const { build } = createRequire(join(ctx.root, 'package.json'))('esbuild') as typeof import('esbuild');
-    await build({
-      absWorkingDir: ctx.root,
-      entryPoints: { forwarder: 'functions/forwarder.ts' },
-      outdir: dir,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      external: ['better-sqlite3'],
-      logLevel: 'error',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
     const lines: string[] = [];
     let raw = 0;
     for (const line of auditLines(ctx.root, 8000, ctx.seed + 1)) {
@@ -208,11 +192,13 @@ async function peakRss(ctx: BenchContext): Promise<BenchFigure> {
     });
     await new Promise<void>((resolve) => ingest.listen(0, '127.0.0.1', resolve));
     const ingestUrl = `http://127.0.0.1:${(ingest.address() as AddressInfo).port}/v1/ingest/k8s-audit/bench`;
+    // The shipped bundle (npm run build), as Lambda loads it.
+    const bundle = join(ctx.dist, 'forwarder', 'index.mjs');
     const measure = async (mode: 'handler' | 'floor'): Promise<{ baseline: number; peak: number }> => {
       const out = join(dir, `${mode}.json`);
       const child = spawn(
         process.execPath,
-        [...LAMBDA_128_HEAP_FLAGS, join(dir, 'child.mjs'), mode, join(dir, 'forwarder.mjs'), join(dir, 'event.json'), out, ingestUrl],
+        [...LAMBDA_128_HEAP_FLAGS, join(dir, 'child.mjs'), mode, bundle, join(dir, 'event.json'), out, ingestUrl],
         { cwd: ctx.root, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       let stderr = '';

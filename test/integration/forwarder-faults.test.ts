@@ -13,6 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { prng } from '../helpers/prng.js';
 import { awslogsEvent, eksPayload, kinesisEvent, sequenceNumbers } from '../unit/cloudwatch/envelopes.js';
 import { captureStdout, type ForwarderHandler, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
 import { distinctLines } from '../unit/ship/helpers.js';
@@ -22,18 +23,6 @@ const SEED = Number(process.env.AISOC_FORWARDER_FAULT_SEED ?? Date.now() % 2 ** 
 const TOKEN = 'forwarder-faults-token-1f2e3d4c';
 const REQUEST_TIMEOUT_MS = 150;
 const SAFETY_MARGIN_MS = 3_000;
-
-/** mulberry32: a small seeded PRNG, so a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Fault = 'ok' | 503 | 429 | 500 | 413 | 'reset' | 'stall' | 'late';
 const FAULTS: readonly [Fault, number][] = [

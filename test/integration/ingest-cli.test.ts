@@ -1,17 +1,15 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../lib/audit/index.js';
 import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
 import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
+import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
 import { outgoingRecords, runCli, tempDataDir } from '../helpers/ingest.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const execFileAsync = promisify(execFile);
 const hasCurl = await execFileAsync('sh', ['-c', 'command -v curl']).then(
   () => true,
@@ -131,30 +129,17 @@ describe('aisoc-k8s-audit serve', () => {
   });
 
   describe('as a process', () => {
-    let cacheDir: string;
+    let cli: string;
+    let cleanup: () => void;
     beforeAll(async () => {
       // Bundled like dist/cli.mjs; kept under node_modules so better-sqlite3 (external) resolves.
-      mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-      cacheDir = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'ingest-cli-'));
-      await build({
-        entryPoints: [join(ROOT, 'lib', 'cli', 'bin.ts')],
-        outfile: join(cacheDir, 'cli.mjs'),
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        external: ['better-sqlite3'],
-        logLevel: 'error',
-        banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-      });
+      ({ cli, cleanup } = await buildCliBundle(PROJECT_CACHE, 'ingest-cli-'));
     });
-    afterAll(() => {
-      rmSync(cacheDir, { recursive: true, force: true });
-    });
+    afterAll(() => cleanup());
 
     it('drains and exits 0 on SIGTERM, closing the store', async () => {
       const tmp = tempDataDir();
-      const child = spawn(process.execPath, [join(cacheDir, 'cli.mjs'), 'serve', '--port', '0', '--data-dir', tmp.dir], {
+      const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', tmp.dir], {
         env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { prng } from '../helpers/prng.js';
 import { tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 import { buildTailCliBundle, startLocalIngest } from './tail-support.js';
 
@@ -21,18 +22,6 @@ const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 100);
 const SEED = Number(process.env.AISOC_TAIL_CRASH_SEED ?? Date.now() % 2 ** 31);
 const SECRET = 'crash-test-secret-5e7a9c1b';
 const TENANT = 'crash';
-
-/** mulberry32: a small seeded PRNG, so a failing schedule can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let tmp: { dir: string; cleanup: () => void };
 let cli: { cli: string; cleanup: () => void };

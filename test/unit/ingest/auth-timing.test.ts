@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { SharedSecretVerifier } from '../../../lib/ingest/auth.js';
+import { prng } from '../../helpers/prng.js';
 
 const seen = vi.hoisted(() => ({ record: false, calls: [] as [number, number][] }));
 
@@ -66,18 +67,6 @@ describe('SharedSecretVerifier, structurally', () => {
 });
 
 // ---- timing -----------------------------------------------------------------------------------
-
-/** mulberry32, for the order of each round. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] as number;
