@@ -87,6 +87,16 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
   const pageSize = Math.min(MAX_FILTER_PAGE_SIZE, Math.max(1, opts.pageSize ?? MAX_FILTER_PAGE_SIZE));
   let nextToken: string | undefined;
   let lastTimestamp: number | null = null;
+  // After each page, and once more when the last window is flushed.
+  const progress = () =>
+    opts.progress?.({
+      requests: report.requests,
+      pages: report.pages,
+      read: report.received,
+      forwarded: report.forwarded,
+      failed: report.failed,
+      lastTimestamp,
+    });
   do {
     await throttle();
     const input: FilterLogEventsCommandInput = {
@@ -118,25 +128,11 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
       reportUnforwardable(verdict, where, report, deps.log);
     }
     nextToken = page.nextToken ?? undefined;
-    opts.progress?.({
-      requests: report.requests,
-      pages: report.pages,
-      read: report.received,
-      forwarded: report.forwarded,
-      failed: report.failed,
-      lastTimestamp,
-    });
+    progress();
   } while (nextToken !== undefined);
   await window.flush();
   const failed = window.failedOrigins();
   for (const ts of failed) if (report.resumeFromMs === null || ts < report.resumeFromMs) report.resumeFromMs = ts;
-  opts.progress?.({
-    requests: report.requests,
-    pages: report.pages,
-    read: report.received,
-    forwarded: report.forwarded,
-    failed: report.failed,
-    lastTimestamp,
-  });
+  progress();
   return report;
 }
