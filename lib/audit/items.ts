@@ -1,13 +1,20 @@
 import { MAX_RECORD_DEPTH } from './depth.js';
+import {
+  BACKSLASH,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  type DepthOut,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+  skipContainer,
+  skipString,
+  skipValue,
+  skipWs,
+} from './json-bytes.js';
 
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const SPACE = 0x20;
-const QUOTE = 0x22;
 // In unicode mode a surrogate pair is one code point above the range: this finds lone ones only.
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -42,9 +49,9 @@ export function nestsDeeperThan(text: string, maxDepth = MAX_RECORD_DEPTH): bool
     const stop = quote === -1 ? n : quote;
     for (let j = pos; j < stop; j++) {
       const c = text.charCodeAt(j);
-      if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
         if (++depth > maxDepth) return true;
-      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+      } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
     }
     if (quote === -1) break;
     let end = quote + 1;
@@ -76,95 +83,62 @@ export interface EventListLayout {
  * The layout of an EventList read straight from its bytes, so the ingest never builds the whole
  * body as one string: decoding 757 KiB at once costs more than parsing it (a fresh large-object
  * allocation, every page of it faulted in), where each item's few KiB come from the young
- * generation. Structural bytes are ASCII and never occur inside a multi-byte UTF-8 sequence, so
- * the scan is exact on bytes. It vouches only for the structure it sees: the top level is one
- * object followed by whitespace, whose keys are written without escapes, with exactly one
- * `items` key holding an array of objects separated by single commas. Anything else gives null,
- * and the caller takes the path that decodes and parses the whole document (same answers,
- * same error messages). Whether each item and the rest of the envelope are JSON is for the
- * caller's `JSON.parse` of each range.
+ * generation. It vouches only for the structure it sees: the top level is one object followed by
+ * whitespace, whose keys are written without escapes, with exactly one `items` key holding an
+ * array of objects separated by single commas. Anything else gives null, and the caller takes
+ * the path that decodes and parses the whole document (same answers, same error messages).
+ * Whether each item and the rest of the envelope are JSON is for the caller's `JSON.parse` of
+ * each range.
  */
 export function eventListLayout(bytes: Uint8Array, start: number, maxDepth = MAX_RECORD_DEPTH): EventListLayout | null {
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = buf.length;
-  let depth = 0;
-  let expectKey = false;
-  let key = '';
+  let pos = skipWs(buf, start);
+  if (buf[pos] !== OPEN_OBJECT) return null;
+  pos = skipWs(buf, pos + 1);
   let open = -1;
   let close = -1;
-  let inItems = false;
-  // In `items`: whether an item or a comma came last (an item must follow `[` or a comma).
-  let afterItem = false;
-  let itemStart = -1;
-  let itemDeep = false;
-  let done = false;
   const ranges: number[] = [];
   const deep: boolean[] = [];
-  let pos = start;
-  while (pos < n) {
-    const quote = buf.indexOf(QUOTE, pos);
-    const stop = quote === -1 ? n : quote;
-    for (let j = pos; j < stop; j++) {
-      const c = buf[j] as number;
-      if (c === SPACE || c === 0x0a || c === 0x0d || c === 0x09) continue;
-      if (done) return null; // something after the top-level object
-      if (depth === 0 && c !== OPEN_BRACE) return null;
-      if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-        if (inItems && depth === 2) {
-          if (c !== OPEN_BRACE || afterItem) return null;
-          itemStart = j;
-        } else if (depth === 1 && c === OPEN_BRACKET && !expectKey && key === 'items') {
-          if (open !== -1) return null; // a second `items`: leave it to JSON.parse's rules
-          open = j;
-          inItems = true;
-          afterItem = false;
+  const depth: DepthOut = { maxDepth: 0 };
+  if (buf[pos] === CLOSE_OBJECT) return null;
+  for (;;) {
+    if (buf[pos] !== QUOTE) return null;
+    const keyEnd = skipString(buf, pos);
+    if (keyEnd === -1) return null;
+    const key = buf.toString('latin1', pos + 1, keyEnd - 1);
+    if (key.includes('\\')) return null;
+    pos = skipWs(buf, keyEnd);
+    if (buf[pos] !== COLON) return null;
+    pos = skipWs(buf, pos + 1);
+    if (key === 'items' && buf[pos] === OPEN_ARRAY) {
+      // A second `items`: JSON.parse keeps the last; leave that to it.
+      if (open !== -1) return null;
+      open = pos;
+      pos = skipWs(buf, pos + 1);
+      if (buf[pos] !== CLOSE_ARRAY) {
+        for (;;) {
+          if (buf[pos] !== OPEN_OBJECT) return null; // a scalar, string or array as an item
+          const end = skipContainer(buf, pos, depth);
+          if (end === -1) return null;
+          ranges.push(pos, end);
+          deep.push(depth.maxDepth > maxDepth);
+          pos = skipWs(buf, end);
+          if (buf[pos] === CLOSE_ARRAY) break;
+          if (buf[pos] !== COMMA) return null;
+          pos = skipWs(buf, pos + 1);
         }
-        depth++;
-        if (depth === 1) expectKey = true;
-        else if (itemStart !== -1 && depth - 2 > maxDepth) itemDeep = true;
-      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        depth--;
-        if (inItems && depth === 2 && itemStart !== -1) {
-          ranges.push(itemStart, j + 1);
-          deep.push(itemDeep);
-          itemStart = -1;
-          itemDeep = false;
-          afterItem = true;
-        } else if (inItems && depth === 1) {
-          if (!afterItem && ranges.length > 0) return null; // a trailing comma
-          close = j;
-          inItems = false;
-        } else if (depth === 0) done = true;
-        else if (depth < 0) return null;
-      } else if (c === COMMA) {
-        if (depth === 1) expectKey = true;
-        else if (inItems && depth === 2) {
-          if (!afterItem) return null;
-          afterItem = false;
-        }
-      } else if (inItems && depth === 2) {
-        return null; // a number, true, false or null as an item
       }
+      close = pos;
+      pos++;
+    } else {
+      pos = skipValue(buf, pos);
+      if (pos === -1) return null;
     }
-    if (quote === -1) break;
-    if (done || depth === 0) return null;
-    let end = quote + 1;
-    for (;;) {
-      end = buf.indexOf(QUOTE, end);
-      if (end === -1) return null;
-      let slashes = 0;
-      while (buf[end - 1 - slashes] === BACKSLASH) slashes++;
-      if (slashes % 2 === 0) break;
-      end++;
-    }
-    if (inItems && depth === 2) return null; // a string as an item
-    if (depth === 1 && expectKey) {
-      key = buf.toString('latin1', quote + 1, end);
-      if (key.includes('\\')) return null;
-      expectKey = false;
-    }
-    pos = end + 1;
+    pos = skipWs(buf, pos);
+    if (buf[pos] === CLOSE_OBJECT) break;
+    if (buf[pos] !== COMMA) return null;
+    pos = skipWs(buf, pos + 1);
   }
-  if (!done || open === -1 || close === -1) return null;
+  if (open === -1 || skipWs(buf, pos + 1) !== buf.length) return null;
   return { open, close, ranges, deep };
 }

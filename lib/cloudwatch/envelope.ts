@@ -1,3 +1,15 @@
+import {
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+  skipString as skipJsonString,
+  skipValue as skipJsonValue,
+  skipWs,
+} from '../audit/json-bytes.js';
 import type { LogEvent } from './types.js';
 
 /** The envelope of a subscription payload that does not have the documented shape. */
@@ -18,74 +30,25 @@ export interface PayloadView {
   event(i: number): LogEvent;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-
-function isWhitespace(c: number | undefined): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-function skipWs(buf: Buffer, pos: number): number {
-  while (isWhitespace(buf[pos])) pos++;
-  return pos;
-}
-
 function fail(what: string, pos: number): never {
   throw new EnvelopeError(`subscription payload is not JSON of the documented shape: ${what} at byte ${pos}`);
 }
 
-/** Returns the index just past the string that starts at `pos` (on its opening quote). */
+/** Past the string that opens at `pos`, or the envelope error naming where it started. */
 function skipString(buf: Buffer, pos: number): number {
-  const end = buf.length;
-  let i = pos + 1;
-  while (i < end) {
-    const c = buf[i];
-    if (c === BACKSLASH) i += 2;
-    else if (c === QUOTE) return i + 1;
-    else i++;
-  }
-  return fail('unterminated string', pos);
+  const end = skipJsonString(buf, pos);
+  return end === -1 ? fail('unterminated string', pos) : end;
 }
 
-/** Returns the index just past the object or array that starts at `pos`. */
-function skipContainer(buf: Buffer, pos: number): number {
-  const end = buf.length;
-  let depth = 0;
-  let i = pos;
-  while (i < end) {
-    const c = buf[i];
-    if (c === QUOTE) {
-      i = skipString(buf, i);
-      continue;
-    }
-    if (c === OPEN_OBJECT || c === OPEN_ARRAY) depth++;
-    else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      depth--;
-      if (depth === 0) return i + 1;
-    }
-    i++;
-  }
-  return fail('unterminated object or array', pos);
-}
-
-/** Returns the index just past the JSON value that starts at `pos`. */
+/** Past the JSON value that starts at `pos`, or the envelope error naming what is wrong there. */
 function skipValue(buf: Buffer, pos: number): number {
+  const end = skipJsonValue(buf, pos);
+  if (end !== -1) return end;
   const c = buf[pos];
-  if (c === QUOTE) return skipString(buf, pos);
-  if (c === OPEN_OBJECT || c === OPEN_ARRAY) return skipContainer(buf, pos);
-  let i = pos;
-  while (i < buf.length) {
-    const d = buf[i];
-    if (d === COMMA || d === CLOSE_OBJECT || d === CLOSE_ARRAY || isWhitespace(d)) break;
-    i++;
-  }
-  return i === pos ? fail('value expected', pos) : i;
+  return fail(
+    c === QUOTE ? 'unterminated string' : c === OPEN_OBJECT || c === OPEN_ARRAY ? 'unterminated object or array' : 'value expected',
+    pos,
+  );
 }
 
 function parseSlice(buf: Buffer, start: number, end: number): unknown {
