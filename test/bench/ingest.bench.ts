@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../../lib/audit/index.js';
+import { type ServeProcess, spawnServe } from '../helpers/serve-process.js';
 import { auditLines, prng } from './corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
@@ -19,40 +19,13 @@ function quantile(sorted: number[], q: number): number {
 }
 
 /** Starts `dist/cli.mjs serve` (the built CLI, as `npm start` runs it) with the SQLite sink. */
-async function startServe(dist: string, dataDir: string): Promise<{ url: string; child: ChildProcess; logs: Record<string, unknown>[] }> {
+async function startServe(dist: string, dataDir: string): Promise<ServeProcess> {
   const cli = join(dist, 'cli.mjs');
   if (!existsSync(cli)) throw new Error('dist/cli.mjs is missing: run `npm run build` (npm run bench does)');
   // AISOC_BENCH_SERVE_FLAGS: node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
-  // for a CPU profile of it, or "--trace-gc".
+  // for a CPU profile of it, or "--trace-gc" (its output is printed when the benchmark ends).
   const nodeArgs = (process.env.AISOC_BENCH_SERVE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir], {
-    env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: SECRET },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  // The server logs one JSON line per request on stderr, with its own phase times.
-  const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    pending += c.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('"ingest request"')) logs.push(JSON.parse(line) as Record<string, unknown>);
-      else if (nodeArgs.length > 0 && line.trim() !== '') process.stderr.write(`serve: ${line}\n`);
-    }
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  if (nodeArgs.length > 0) child.stdout?.on('data', (c: Buffer) => process.stderr.write(c));
-  else child.stdout?.resume();
-  return { url, child, logs };
+  return spawnServe(cli, dataDir, { K8S_AUDIT_SHARED_SECRET: SECRET }, nodeArgs);
 }
 
 interface Shot {
@@ -175,7 +148,8 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const floorMs = quantile(floorTimes, 0.5);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-bench-ingest-'));
-  const { url, child, logs } = await startServe(ctx.dist, dataDir);
+  const serve = await startServe(ctx.dist, dataDir);
+  const { url, logs } = serve;
   const at = (entries: Record<string, unknown>[], key: string, q: number) =>
     quantile(
       entries.map((e) => Number(e[key] ?? 0)).sort((a, b) => a - b),
@@ -190,7 +164,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     const c1Total = ctx.quick ? 30 : 200;
     const c1From = logs.length;
     const c1 = await load(url, makeBody, c1Total, 1);
-    const c1Logs = logs.slice(c1From);
+    const c1Logs = logs.slice(c1From).filter((e) => e.msg === 'ingest request');
     const inServer = `in the server, p50: ${phases(c1Logs, 0.5)}; p99: ${phases(c1Logs, 0.99)}`;
     const c15Total = ctx.quick ? 45 : 300;
     const c15 = await load(url, makeBody, c15Total, BURST);
@@ -242,8 +216,8 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       },
     ];
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await serve.stop();
+    if (process.env.AISOC_BENCH_SERVE_FLAGS) process.stderr.write(serve.output());
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -8,6 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_TEST_BUNDLE } from '../helpers/node-bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const argv = process.argv.slice(2);
@@ -51,13 +52,7 @@ for (const name of names) {
       loader: 'ts',
     },
     outfile: entry,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3', 'esbuild', 'autocannon'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'error',
+    ...NODE_TEST_BUNDLE,
   });
   process.stderr.write(`bench: running ${name} ...\n`);
   // AISOC_BENCH_FLAGS: node flags for each benchmark process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { NODE_TEST_BUNDLE } from './node-bundle.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -21,14 +22,8 @@ export async function buildCliBundle(parent: string, prefix = 'aisoc-cli-'): Pro
     entryPoints: { cli: 'lib/cli/bin.ts' },
     outdir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
+    ...NODE_TEST_BUNDLE,
     splitting: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3'],
-    logLevel: 'error',
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   });
   chmodSync(outdir, 0o755);
   return { cli: join(outdir, 'cli.mjs'), cleanup: () => rmSync(outdir, { recursive: true, force: true }) };

@@ -1,31 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { spawn } from 'node:child_process';
+import { freePort, hasCommand } from './host.js';
 
 /** True when moto's standalone server (`pip install 'moto[server]'`) is on PATH. */
 export function hasMoto(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v moto_server'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+  return hasCommand('moto_server');
 }
 
 export interface RunningMoto {
   endpoint: string;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

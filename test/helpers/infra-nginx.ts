@@ -1,8 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, hasCommand } from './host.js';
 
 /** The placeholders of infra/k8s/nginx-forwarder.conf, in the order its envsubst line lists them. */
 export const NGINX_PLACEHOLDERS = ['AISOC_K8S_TOKEN', 'AISOC_INGEST_ORIGIN', 'AISOC_TENANT_ID', 'AISOC_CLUSTER_NAME'] as const;
@@ -37,24 +38,7 @@ export function renderNginxForwarder(conf: string, v: NginxValues): string {
 
 /** True when Debian's nginx (or any nginx) is on PATH. */
 export function hasNginx(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v nginx'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  return hasCommand('nginx');
 }
 
 function canConnect(port: number): Promise<boolean> {

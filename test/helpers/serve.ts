@@ -2,85 +2,15 @@
 // on 127.0.0.1:0), so a test can measure the server's memory apart from its own: its resident
 // set and its peak, from /proc/<pid>/status (Linux). Also a raw HTTP/1.1 client, for requests
 // fetch would not send as they are (a lying Content-Length, a 1 MB header, an unnormalised path).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { buildCliBundle, PROJECT_CACHE } from './cli-bundle.js';
 
-const _ROOT = join(import.meta.dirname, '..', '..');
+export { type ServeProcess, spawnServe } from './serve-process.js';
 
 /** A private build of the CLI that can open the SQLite store (see `buildCliBundle`). */
 export function buildServeBundle(): Promise<{ cli: string; cleanup: () => void }> {
   return buildCliBundle(PROJECT_CACHE, 'aisoc-serve-');
-}
-
-/** A running `serve` child process. */
-export interface ServeProcess {
-  url: string;
-  port: number;
-  pid: number;
-  child: ChildProcess;
-  /** The server's JSON log lines (stderr), parsed. */
-  logs: Record<string, unknown>[];
-  /** Everything it wrote to stdout and stderr. */
-  output: () => string;
-  /** SIGTERM, then the exit code. */
-  stop: () => Promise<number | null>;
-}
-
-/** Spawns `node <cli> serve --port 0 --data-dir <dir>` with only the given environment (and PATH). */
-export async function spawnServe(
-  cli: string,
-  dataDir: string,
-  env: Record<string, string>,
-  nodeArgs: string[] = [],
-): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let out = '';
-  let pending = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString();
-    pending += c.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.startsWith('{')) continue;
-      try {
-        logs.push(JSON.parse(line) as Record<string, unknown>);
-      } catch {
-        // Not a log line: kept in `output` only.
-      }
-    }
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m?.[1]) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-  return {
-    url,
-    port: Number(new URL(url).port),
-    pid: child.pid as number,
-    child,
-    logs,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-  };
 }
 
 /** Whether /proc/<pid>/status can be read (Linux). */

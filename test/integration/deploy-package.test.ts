@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.js';
+import { hasCommand } from '../helpers/host.js';
 import { npmRun, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
 interface CfnResource {
@@ -167,21 +168,12 @@ describe('npm run package', () => {
     expect(text).not.toMatch(/AKIA[0-9A-Z]{16}/);
   });
 
-  it.skipIf(!hasCfnLint())('compiles to a template cfn-lint finds no error in', { timeout: 120_000 }, () => {
+  it.skipIf(!hasCommand('cfn-lint'))('compiles to a template cfn-lint finds no error in', { timeout: 120_000 }, () => {
     // Warnings (W3005: osls adds DependsOn next to a GetAtt) are osls's own; errors would block a deploy.
     const out = cfnLint(join(dir, '.serverless/cloudformation-template-update-stack.json'));
     expect(out.split('\n').filter((l) => /^E\d{4}/.test(l))).toEqual([]);
   });
 });
-
-function hasCfnLint(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v cfn-lint'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function cfnLint(path: string): string {
   try {

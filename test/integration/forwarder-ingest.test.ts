@@ -1,14 +1,13 @@
 // The forwarder handler against the real local ingest (SQLite sink), directly and through a
 // fault-injecting front that answers 503/429, resets connections and stalls.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { type Front, type FrontFault, startFront } from '../helpers/front.js';
 import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from '../unit/cloudwatch/envelopes.js';
 import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
 import { distinctLines } from '../unit/ship/helpers.js';
@@ -20,13 +19,12 @@ let dir: string;
 let ingest: IngestServer;
 let store: EventStore;
 
-/** What the front does with the n-th request: pass it on, or inject a fault. */
-type FrontFault = 'pass' | 503 | 429 | 'reset' | 'stall';
+/** What the front does with the n-th request of a test: pass it on, or inject a fault. */
 let plan: (n: number) => FrontFault = () => 'pass';
-let front: Server;
+let front: Front;
 let frontUrl: string;
-const frontSockets = new Set<Socket>();
-let frontRequests = 0;
+// The front's request count when the test started: `plan` counts from 1 in each test.
+let planFrom = 0;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aisoc-fwd-it-'));
@@ -37,42 +35,12 @@ beforeAll(async () => {
   );
   ingest = await startIngestServer({ config });
   store = openEventStore(dir);
-  const target = new URL(ingest.url);
-  front = createServer((req, res) => {
-    const fault = plan(++frontRequests);
-    if (fault === 'reset') {
-      req.socket.destroy();
-      return;
-    }
-    if (fault === 'stall') {
-      req.resume();
-      return;
-    }
-    if (fault !== 'pass') {
-      req.resume();
-      res.writeHead(fault, { 'content-type': 'application/json', 'retry-after': '0' }).end('{"error":"injected"}');
-      return;
-    }
-    const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    req.pipe(upstream);
-  });
-  front.on('connection', (s: Socket) => {
-    frontSockets.add(s);
-    s.on('close', () => frontSockets.delete(s));
-  });
-  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-  frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+  front = await startFront(ingest.url, (n) => plan(n - planFrom));
+  frontUrl = front.url;
 });
 
 afterAll(async () => {
-  for (const s of frontSockets) s.destroy();
-  await new Promise<void>((r) => (front ? front.close(() => r()) : r()));
+  await front?.close();
   store?.close();
   await ingest?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -81,7 +49,7 @@ afterAll(async () => {
 let out: ReturnType<typeof captureStdout>;
 beforeEach(() => {
   plan = () => 'pass';
-  frontRequests = 0;
+  planFrom = front.requests();
   out = captureStdout();
 });
 afterEach(() => {

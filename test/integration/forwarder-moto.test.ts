@@ -2,9 +2,7 @@
 // a log group with a subscription filter to a Kinesis stream, real PutLogEvents of audit lines,
 // the Kinesis records (the real gzipped payload) fed to the handler, the events in the sink.
 // Also the backfill's FilterLogEvents paging against the same log group.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -26,62 +24,27 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { runCommand } from '../unit/cloudwatch/cli-io.js';
 import { auditStream, truncateLine } from '../unit/cloudwatch/envelopes.js';
 import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
 import { distinctLines } from '../unit/ship/helpers.js';
 
-const hasMoto = (() => {
-  try {
-    execFileSync('sh', ['-c', 'command -v moto_server'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
+const hasMoto = motoOnPath();
 const SECRET = 'forwarder-moto-secret-8d7c6b5a';
 const REGION = 'us-east-1';
 const credentials = { accessKeyId: 'testing', secretAccessKey: 'testing' };
 
-let moto: ChildProcess | null = null;
+let moto: RunningMoto | null = null;
 let endpoint = '';
 let dir = '';
 let ingest: IngestServer | null = null;
 let store: EventStore | null = null;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForMoto(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 150; i++) {
-    if (child.exitCode !== null) throw new Error(`moto_server exited with ${child.exitCode}`);
-    try {
-      const res = await fetch(`${url}/moto-api/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error('moto_server did not start');
-}
-
 beforeAll(async () => {
   if (!hasMoto) return;
-  const port = await freePort();
-  // Its own process group, so the stop below also reaches a python started by a wrapper (pyenv shim).
-  moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', detached: true });
-  endpoint = `http://127.0.0.1:${port}`;
-  await waitForMoto(endpoint, moto);
+  moto = await startMoto();
+  endpoint = moto.endpoint;
   dir = mkdtempSync(join(tmpdir(), 'aisoc-fwd-moto-'));
   ingest = await startIngestServer({
     config: loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dir }, { runtime: 'local' }),
@@ -93,11 +56,7 @@ afterAll(async () => {
   store?.close();
   await ingest?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  if (moto && moto.exitCode === null) {
-    const exited = new Promise((r) => moto?.once('exit', r));
-    if (moto.pid !== undefined) process.kill(-moto.pid, 'SIGTERM');
-    await exited;
-  }
+  await moto?.close();
 });
 
 afterEach(() => {

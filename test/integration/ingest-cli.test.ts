@@ -8,13 +8,11 @@ import type { NormalisedRecord } from '../../lib/audit/index.js';
 import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
 import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
+import { hasCommand } from '../helpers/host.js';
 import { outgoingRecords, runCli, tempDataDir } from '../helpers/ingest.js';
 
 const execFileAsync = promisify(execFile);
-const hasCurl = await execFileAsync('sh', ['-c', 'command -v curl']).then(
-  () => true,
-  () => false,
-);
+const hasCurl = hasCommand('curl');
 
 /** Runs `serve` in-process until `stop()`; stdout/stderr are collected as they come. */
 function startServe(argv: string[], env: Record<string, string>) {

@@ -8,6 +8,7 @@ import type { IngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { falcoEvent, falcoEvents } from '../helpers/fixtures.js';
+import { hasCommand } from '../helpers/host.js';
 import {
   answer,
   EMPTY_EVENT_LIST,
@@ -20,10 +21,7 @@ import {
 } from '../helpers/ingest.js';
 
 const execFileAsync = promisify(execFile);
-const hasCurl = await execFileAsync('sh', ['-c', 'command -v curl']).then(
-  () => true,
-  () => false,
-);
+const hasCurl = hasCommand('curl');
 
 interface Started {
   server: IngestServer;

@@ -188,36 +188,38 @@ describe('the local ingest server', () => {
   });
 });
 
+type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
+
+/** Imports the ingest Lambda afresh with `env`, its stdout captured. */
+async function loadIngestLambda(env: Record<string, string>): Promise<{ handler: Handler; out: () => string }> {
+  const chunks: string[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
+    return true;
+  }) as typeof process.stdout.write);
+  vi.resetModules();
+  vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'aisoc-k8s-audit-ingest');
+  for (const name of [
+    'ALERTS_SINK',
+    'INBOX_TABLE',
+    'K8S_AUDIT_SHARED_SECRET',
+    'K8S_AUDIT_SHARED_SECRET_PREVIOUS',
+    'K8S_AUDIT_SHARED_SECRET_ARN',
+  ])
+    vi.stubEnv(name, '');
+  for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+  const mod = (await import('../../functions/ingest.js')) as { handler: Handler };
+  return { handler: mod.handler, out: () => chunks.join('') };
+}
+
 describe('the ingest Lambda', () => {
-  type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
   const context = { awsRequestId: 'req-secrets', getRemainingTimeInMillis: () => 29_000 } as unknown as Context;
 
   afterEach(() => {
     vi.restoreAllMocks();
     vi.unstubAllEnvs();
   });
-
-  async function load(env: Record<string, string>): Promise<{ handler: Handler; out: () => string }> {
-    const chunks: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-      return true;
-    }) as typeof process.stdout.write);
-    vi.resetModules();
-    vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'aisoc-k8s-audit-ingest');
-    for (const name of [
-      'ALERTS_SINK',
-      'INBOX_TABLE',
-      'K8S_AUDIT_SHARED_SECRET',
-      'K8S_AUDIT_SHARED_SECRET_PREVIOUS',
-      'K8S_AUDIT_SHARED_SECRET_ARN',
-    ])
-      vi.stubEnv(name, '');
-    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
-    const mod = (await import('../../functions/ingest.js')) as { handler: Handler };
-    return { handler: mod.handler, out: () => chunks.join('') };
-  }
 
   function v2(path: string, payload: string, headers: Record<string, string>): APIGatewayProxyEventV2 {
     return {
@@ -234,7 +236,11 @@ describe('the ingest Lambda', () => {
   }
 
   it('answers 200, 401, 400, 413 and 503 without a secret in any answer or log line', async () => {
-    const on = await load({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_SHARED_SECRET_PREVIOUS: PREVIOUS });
+    const on = await loadIngestLambda({
+      EVENTS_SINK: 'stdout',
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      K8S_AUDIT_SHARED_SECRET_PREVIOUS: PREVIOUS,
+    });
     const route = '/v1/ingest/k8s-audit/acme';
     const answers = [
       await on.handler(v2(route, body, { 'x-aisoc-k8s-token': SECRET }), context),
@@ -244,7 +250,7 @@ describe('the ingest Lambda', () => {
     ];
     const onOut = on.out();
     vi.restoreAllMocks();
-    const disabled = await load({ EVENTS_SINK: 'stdout' });
+    const disabled = await loadIngestLambda({ EVENTS_SINK: 'stdout' });
     answers.push(await disabled.handler(v2(route, body, { 'x-aisoc-k8s-token': SECRET }), context));
 
     expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 400, 413, 503]);
@@ -271,21 +277,7 @@ describe('the ingest Lambda with its secret in Secrets Manager', () => {
     secretsManager
       .on(GetSecretValueCommand, { SecretId: arn })
       .resolves({ SecretString: JSON.stringify({ K8S_AUDIT_SHARED_SECRET: SECRET }) });
-    const chunks: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-      return true;
-    }) as typeof process.stdout.write);
-    vi.resetModules();
-    vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'aisoc-k8s-audit-ingest');
-    for (const name of ['ALERTS_SINK', 'INBOX_TABLE', 'K8S_AUDIT_SHARED_SECRET', 'K8S_AUDIT_SHARED_SECRET_PREVIOUS']) vi.stubEnv(name, '');
-    vi.stubEnv('EVENTS_SINK', 'stdout');
-    vi.stubEnv('AWS_REGION', 'eu-west-1');
-    vi.stubEnv('K8S_AUDIT_SHARED_SECRET_ARN', arn);
-    const { handler } = (await import('../../functions/ingest.js')) as {
-      handler: (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
-    };
+    const { handler, out } = await loadIngestLambda({ EVENTS_SINK: 'stdout', AWS_REGION: 'eu-west-1', K8S_AUDIT_SHARED_SECRET_ARN: arn });
     const event = (token: string) => ({
       version: '2.0',
       routeKey: 'POST /v1/ingest/k8s-audit/{tenant_id}',
@@ -304,7 +296,7 @@ describe('the ingest Lambda with its secret in Secrets Manager', () => {
     expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
     expectNoSecretIn([
       ...answers.map((a, i) => ({ where: `lambda answer ${i}`, text: JSON.stringify(a) })),
-      { where: 'lambda stdout', text: chunks.join('') },
+      { where: 'lambda stdout', text: out() },
     ]);
   });
 });

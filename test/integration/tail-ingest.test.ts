@@ -1,13 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { FileTailer, KubernetesAuditConnector, parseConnectorConfig, readCursor, tailShipper } from '../../lib/tail/index.js';
+import { type Front, startFront } from '../helpers/front.js';
 import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 import { captureIo, startLocalIngest } from './tail-support.js';
 
@@ -18,7 +17,7 @@ let ingest: IngestServer;
 let store: EventStore;
 
 /** A front for the real ingest that answers 503 while `down`, and forwards otherwise. */
-let front: Server;
+let front: Front;
 let frontUrl: string;
 let down = false;
 
@@ -27,29 +26,13 @@ beforeAll(async () => {
   dataDir = join(tmp.dir, 'data');
   ingest = await startLocalIngest(dataDir, SECRET);
   store = openEventStore(dataDir);
-  const target = new URL(ingest.url);
-  front = createServer((req, res) => {
-    if (down) {
-      req.resume();
-      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"events sink unavailable"}');
-      return;
-    }
-    const upstream = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-  frontUrl = `http://127.0.0.1:${(front.address() as AddressInfo).port}`;
+  front = await startFront(ingest.url, () => (down ? 503 : 'pass'));
+  frontUrl = front.url;
 });
 
 afterAll(async () => {
   store?.close();
-  await new Promise<void>((resolve) => (front ? front.close(() => resolve()) : resolve()));
+  await front?.close();
   await ingest?.close();
   tmp?.cleanup();
 });

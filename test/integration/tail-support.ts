@@ -1,10 +1,7 @@
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { buildCliBundle } from '../helpers/cli-bundle.js';
-
-const _ROOT = join(import.meta.dirname, '../..');
 
 /** A private build of the CLI under the temp dir, where any user can run it (see `buildCliBundle`). */
 export function buildTailCliBundle(): Promise<{ cli: string; cleanup: () => void }> {

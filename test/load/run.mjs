@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { NODE_TEST_BUNDLE } from '../helpers/node-bundle.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const cache = join(root, 'node_modules', '.cache');
@@ -16,13 +17,7 @@ try {
   await build({
     entryPoints: [join(root, 'test', 'load', 'load.ts')],
     outfile: entry,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    external: ['better-sqlite3', 'esbuild', 'autocannon'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    logLevel: 'error',
+    ...NODE_TEST_BUNDLE,
   });
   const { main } = await import(pathToFileURL(entry).href);
   process.exitCode = await main(process.argv.slice(2), root);

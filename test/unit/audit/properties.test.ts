@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonObject } from '../../../lib/audit/index.js';
 import { DEPTH_MARKER, normaliseAuditEvent, parseAuditPayload, serialiseRecord, validateAuditEvent } from '../../../lib/audit/index.js';
+import { hostileJson } from '../../helpers/arbitraries.js';
 import { falcoEvent } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
@@ -11,19 +12,7 @@ const ctx = { tenantId: 'fuzz', clusterName: 'fuzz-cluster', receivedAt: Date.UT
 const KEY_COUNT = 26;
 
 /** Any JSON value, with the awkward keys an attacker would pick mixed into objects. */
-const hostileKey = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty'));
-const jsonValue = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small' },
-    fc.constant(null),
-    fc.boolean(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
-    fc.constantFrom(2 ** 53 + 1, -(2 ** 63), 1e308),
-    fc.string(),
-    fc.array(tie('value'), { maxLength: 4 }),
-    fc.dictionary(hostileKey, tie('value'), { maxKeys: 4 }),
-  ),
-})).value;
+const jsonValue = hostileJson({ maxItems: 4 });
 
 /** An audit event whose every field may have the wrong JSON type (or be absent). */
 const mangledEvent = fc.record(

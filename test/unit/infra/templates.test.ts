@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
 import { loadIngestConfig } from '../../../lib/config/ingest.js';
+import { hasCommand } from '../../helpers/host.js';
 import { loadCfnYaml } from '../../helpers/infra-cfn.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
@@ -272,7 +273,7 @@ describe('serverless.yml and infra/template.yaml', () => {
     }
   });
 
-  it.skipIf(!hasCfnLint())('infra/template.yaml passes cfn-lint', { timeout: 120_000 }, () => {
+  it.skipIf(!hasCommand('cfn-lint'))('infra/template.yaml passes cfn-lint', { timeout: 120_000 }, () => {
     expect(() => execFileSync('cfn-lint', [join(ROOT, 'infra/template.yaml')], { encoding: 'utf8' })).not.toThrow();
   });
 });
@@ -300,13 +301,4 @@ function samEnv(logicalId: string): Record<string, string> {
   const params = Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? '']));
   const vars = ((sam.Resources[logicalId]?.Properties.Environment as { Variables: Obj }) ?? { Variables: {} }).Variables;
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, fakeResolve(v, params)]));
-}
-
-function hasCfnLint(): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v cfn-lint'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }

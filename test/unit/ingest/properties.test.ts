@@ -15,6 +15,7 @@ import { TENANT_ID_PATTERN } from '../../../lib/ingest/request.js';
 import { type IngestResult, IngestService, MAX_LISTED_ERRORS } from '../../../lib/ingest/service.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, type SinkWriteResult } from '../../../lib/sinks/types.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
+import { hostileJson } from '../../helpers/arbitraries.js';
 import { FUZZ_RUNS, FuzzTally, fuzzTimeout } from '../../helpers/fuzz.js';
 import { ingestConfig, PREVIOUS_SECRET, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
 
@@ -90,19 +91,7 @@ const service = new IngestService({ config, writer: new RecordWriter(sink, null,
 
 // ---- generators -------------------------------------------------------------------------------
 
-const hostileKey = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString'));
-const jsonValue = fc.letrec<{ value: unknown }>((tie) => ({
-  value: fc.oneof(
-    { depthSize: 'small' },
-    fc.constant(null),
-    fc.boolean(),
-    fc.double({ noNaN: true, noDefaultInfinity: true }),
-    fc.constantFrom(2 ** 53 + 1, -(2 ** 63), 1e308, -0),
-    fc.string({ maxLength: 20 }),
-    fc.array(tie('value'), { maxLength: 3 }),
-    fc.dictionary(hostileKey, tie('value'), { maxKeys: 3 }),
-  ),
-})).value;
+const jsonValue = hostileJson({ maxItems: 3, maxStringLength: 20 });
 
 const realEvents = uniqueFalcoEvents();
 const FIELDS = ['auditID', 'verb', 'user', 'objectRef', 'responseStatus', 'sourceIPs', 'stage', 'requestObject', 'stageTimestamp', 'kind'];

@@ -1,0 +1,71 @@
+// `aisoc-k8s-audit serve` as a child process, for tests and the ingest benchmark. Kept apart from
+// serve.ts (which builds the CLI with esbuild) so a benchmark bundled into a temp dir can use it.
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/** A running `serve` child process. */
+export interface ServeProcess {
+  url: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  /** The server's JSON log lines (stderr), parsed. */
+  logs: Record<string, unknown>[];
+  /** Everything it wrote to stdout and stderr. */
+  output: () => string;
+  /** SIGTERM, then the exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/** Spawns `node <cli> serve --port 0 --data-dir <dir>` with only the given environment (and PATH). */
+export async function spawnServe(
+  cli: string,
+  dataDir: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let out = '';
+  let pending = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString();
+    pending += c.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // Not a log line: kept in `output` only.
+      }
+    }
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    pid: child.pid as number,
+    child,
+    logs,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
