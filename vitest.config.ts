@@ -1,9 +1,19 @@
 import { defineConfig } from 'vitest/config';
+import { yamlModule } from './scripts/yaml-data.mjs';
 
 // Two projects: `unit` (test/unit, pure code and in-memory fakes) and `integration`
 // (test/integration: real servers on loopback, spawned processes, the built bundles).
 // `npm test` runs both; `npm run test:unit` / `npm run test:integration` run one.
 export default defineConfig({
+  // The shipped detection rules (rules/*.yaml) are imported as data, as the esbuild bundles have them.
+  plugins: [
+    {
+      name: 'aisoc-yaml-data',
+      transform(code, id) {
+        return id.endsWith('.yaml') ? { code: yamlModule(code), map: null } : null;
+      },
+    },
+  ],
   test: {
     environment: 'node',
     // Integration tests start real servers on loopback; give them room on a shared 2-core machine.

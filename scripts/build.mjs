@@ -2,6 +2,7 @@
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
 import { chmod, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
 
@@ -51,6 +52,8 @@ const common = {
   legalComments: 'none',
   logLevel: quiet ? 'error' : 'info',
   external: ['better-sqlite3'],
+  // The shipped detection rules (rules/*.yaml), parsed here and bundled as data.
+  plugins: [yamlData],
   banner: {
     js: "import { createRequire as __aisocCreateRequire } from 'node:module'; const require = __aisocCreateRequire(import.meta.url);",
   },
@@ -58,7 +61,7 @@ const common = {
 // The Lambda bundles: builtins above, and minified (V8 compiles ~half the bytes at init: a few ms
 // per cold start with an SDK client); keepNames keeps function and class names in stack traces
 // and `constructor.name`.
-const lambda = { ...common, minify: true, keepNames: true, plugins: [lazyBuiltins] };
+const lambda = { ...common, minify: true, keepNames: true, plugins: [lazyBuiltins, yamlData] };
 
 await rm('dist', { recursive: true, force: true });
 await Promise.all([

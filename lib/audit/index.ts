@@ -1,6 +1,8 @@
 /** The shared normaliser: parsing, normalising, severity, OCSF and redaction. Pure: no I/O. */
 
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
+export type { DetectionResult } from './detect.js';
+export { decideSeverity, shippedDetection } from './detect.js';
 export { canonicalIp } from './ip.js';
 export { eventListItemTexts } from './items.js';
 export { cutDeepRecord, dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
@@ -9,6 +11,6 @@ export type { ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';
 export { REDACTED, redactBody } from './redact.js';
 export type { SeverityInput, SeverityResult } from './severity.js';
-export { classifySeverity } from './severity.js';
+export { classifySeverity, highestSeverity, refineSeverity } from './severity.js';
 export { parseAuditTimestamp } from './time.js';
 export type * from './types.js';

@@ -1,8 +1,8 @@
 import * as crypto from 'node:crypto';
 import { limitDepth } from './depth.js';
+import { decideSeverity } from './detect.js';
 import { toOcsfApiActivity } from './ocsf.js';
 import { redactBody } from './redact.js';
-import { classifySeverity } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
 
@@ -44,8 +44,8 @@ function toIso(ms: number): string {
 }
 
 /**
- * Normalises one validated audit event: the seed's flat fields, a severity from the seed's
- * table, a dedup key and an OCSF 1.8.0 API Activity record. Secret values are redacted in
+ * Normalises one validated audit event: the seed's flat fields, a severity (the seed's table,
+ * refined, raised by the detection rules that fire; `ctx.detection`), a dedup key and an OCSF 1.8.0 API Activity record. Secret values are redacted in
  * `raw_event` and `ocsf`; the input object is never mutated. Never throws on a validated event.
  */
 export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
@@ -93,16 +93,18 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const timeSource = eventMs === null ? 'received' : 'event';
   const eventTime = eventMs ?? ctx.receivedAt;
 
-  const { severity, reason: severityReason } = classifySeverity({
+  const k8sUser = str(user.username);
+  const severityInput = {
     verb,
     resource,
     subresource,
     namespace,
     responseCode,
     impersonated: impersonatedUser !== null || (typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null),
-  });
+  };
+  // Rules see `rawEvent`, the event as the record keeps it: a rule can never read a secret value.
+  const { severity, reason: severityReason, ruleIds } = decideSeverity(rawEvent, severityInput, k8sUser, ctx.detection);
   const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage);
-  const k8sUser = str(user.username);
   const apiGroup = str(ref.apiGroup);
   const decision = str(annotations[DECISION]);
   const reason = str(annotations[REASON]);
@@ -161,6 +163,7 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
     request_uri: requestUri,
     severity,
     severity_reason: severityReason,
+    rule_ids: ruleIds,
     dedup_key: key,
     raw_event: rawEvent,
     ocsf,

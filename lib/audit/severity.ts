@@ -56,3 +56,73 @@ export function classifySeverity(input: SeverityInput): SeverityResult {
   }
   return { severity: 'info', reason: 'steady-state' };
 }
+
+const RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3 };
+
+/**
+ * The highest of the table's result and every lift (detection rules, and any other flag that
+ * raises severity): the final severity. On a tie the earlier result keeps its reason, so the
+ * table's row stays named unless something ranks strictly higher.
+ */
+export function highestSeverity(base: SeverityResult, lifts: Iterable<SeverityResult>): SeverityResult {
+  let best = base;
+  for (const lift of lifts) if (RANK[lift.severity] > RANK[best.severity]) best = lift;
+  return best;
+}
+
+// Which objects each kube-controller-manager controller writes as it reconciles, by the service
+// account it runs as (--use-service-account-credentials, the default on EKS and kubeadm;
+// kubernetes/kubernetes cmd/kube-controller-manager, pkg/controller/*). `scale` is the
+// subresource the autoscaler writes.
+const CONTROLLER_OWNS: Record<string, readonly string[]> = {
+  'replicaset-controller': ['pods'],
+  'replication-controller': ['pods'],
+  'daemon-set-controller': ['pods'],
+  'statefulset-controller': ['pods'],
+  'job-controller': ['pods'],
+  'cronjob-controller': ['jobs'],
+  'deployment-controller': ['replicasets'],
+  'ttl-after-finished-controller': ['jobs'],
+  'generic-garbage-collector': ['pods', 'replicasets', 'jobs'],
+  'pod-garbage-collector': ['pods'],
+  'node-controller': ['pods'],
+  'horizontal-pod-autoscaler': ['deployments/scale', 'replicasets/scale', 'statefulsets/scale'],
+};
+const CONTROLLER_SA = 'system:serviceaccount:kube-system:';
+// The controller manager's own identity, when it runs without per-controller credentials.
+const CONTROLLER_MANAGER = 'system:kube-controller-manager';
+
+function controllerOwns(user: string, resource: string, subresource: string | null): boolean {
+  const key = subresource === null ? resource : `${resource}/${subresource}`;
+  if (user === CONTROLLER_MANAGER) return Object.values(CONTROLLER_OWNS).some((owned) => owned.includes(key));
+  if (!user.startsWith(CONTROLLER_SA)) return false;
+  return CONTROLLER_OWNS[user.slice(CONTROLLER_SA.length)]?.includes(key) ?? false;
+}
+
+/**
+ * The table's result with its routine control-plane cases brought down to info: a node's token
+ * requests for its own pods, the controller manager's tokens for its controllers, a node's final
+ * delete of its pods, and controllers writing the objects they own. Every other case of those
+ * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
+ */
+export function refineSeverity(input: SeverityInput, user: string | null, result: SeverityResult): SeverityResult {
+  if (user === null) return result;
+  const { verb, resource, subresource, namespace, responseCode } = input;
+  const allowed = responseCode !== null && responseCode < 400;
+  if (result.reason === 'sensitive-resource-change' && verb === 'create' && resource === 'serviceaccounts' && subresource === 'token') {
+    // NodeRestriction admits a node's TokenRequest only for a pod bound to that node, so an
+    // allowed one is the kubelet refreshing a projected token (every pod, hourly).
+    if (allowed && user.startsWith('system:node:')) return { severity: 'info', reason: 'routine-node-pod-token' };
+    if (allowed && user === CONTROLLER_MANAGER && namespace === 'kube-system')
+      return { severity: 'info', reason: 'routine-controller-token' };
+    return result;
+  }
+  if (result.reason !== 'workload-change' || resource === null) return result;
+  // 409 Conflict is how optimistic concurrency answers a reconcile racing another: routine too.
+  if (responseCode !== null && responseCode >= 400 && responseCode !== 409) return result;
+  if (verb === 'delete' && resource === 'pods' && subresource === null && user.startsWith('system:node:')) {
+    return { severity: 'info', reason: 'routine-node-pod-delete' };
+  }
+  if (controllerOwns(user, resource, subresource)) return { severity: 'info', reason: 'routine-controller-reconcile' };
+  return result;
+}

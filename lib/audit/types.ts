@@ -103,7 +103,14 @@ export type SeverityReason =
   | 'workload-change'
   | 'request-denied-or-failed'
   | 'sensitive-read'
-  | 'steady-state';
+  | 'steady-state'
+  // Refinements of the table for routine control-plane traffic (not with K8S_AUDIT_SEVERITY=spec).
+  | 'routine-node-pod-token'
+  | 'routine-controller-token'
+  | 'routine-node-pod-delete'
+  | 'routine-controller-reconcile'
+  // A detection rule decided the severity: `rule:<rule id>`.
+  | `rule:${string}`;
 
 /** Where the events came from; fills OCSF `cloud` and `metadata.product.feature`. */
 export interface AuditSource {
@@ -126,6 +133,24 @@ export interface NormaliseContext {
    * double the size of every stored record.
    */
   ocsfBodies?: boolean;
+  /**
+   * How severity is decided: the spec's table alone, or (the default) the table with its
+   * routine-traffic refinements and a compiled rule pack (the shipped one when not given).
+   */
+  detection?: Detection;
+}
+
+/** The severity configuration: `K8S_AUDIT_SEVERITY` and the rule pack it runs with. */
+export interface Detection {
+  /** `spec`: the documented table alone, unchanged; `default`: refinements and rules on top. */
+  severity: 'spec' | 'default';
+  /** The compiled pack (ignored with `spec`); null runs the refined table without rules. */
+  rules: DetectionRules | null;
+}
+
+/** What the normaliser needs of a compiled rule pack (lib/rules `RuleEngine`). */
+export interface DetectionRules {
+  match(event: AuditEvent): readonly { id: string; severity: Severity }[];
 }
 
 /** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */
@@ -156,6 +181,8 @@ export interface NormalisedRecord {
   request_uri: string | null;
   severity: Severity;
   severity_reason: SeverityReason;
+  /** Ids of the detection rules that fired on the event, in pack order (empty when none did). */
+  rule_ids: string[];
   dedup_key: string;
   raw_event: AuditEvent;
   ocsf: OcsfApiActivity;

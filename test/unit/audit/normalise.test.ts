@@ -28,6 +28,7 @@ const RECORD_KEYS = [
   'ocsf',
   'raw_event',
   'request_uri',
+  'rule_ids',
   'severity',
   'severity_reason',
   'source_ips',

@@ -9,7 +9,7 @@ import { ocsfErrors } from '../../helpers/ocsf.js';
 // CI runs a bounded number of cases; `npm run fuzz` sets FUZZ_RUNS=100000.
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const ctx = { tenantId: 'fuzz', clusterName: 'fuzz-cluster', receivedAt: Date.UTC(2026, 0, 1) };
-const KEY_COUNT = 26;
+const KEY_COUNT = 27;
 
 /** Any JSON value, with the awkward keys an attacker would pick mixed into objects. */
 const jsonValue = hostileJson({ maxItems: 4 });

@@ -3,7 +3,9 @@ import type { AuditEvent } from '../../../lib/audit/index.js';
 import { classifySeverity, normaliseAuditEvent } from '../../../lib/audit/index.js';
 import { falcoEvent } from '../../helpers/fixtures.js';
 
-const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0 };
+// The spec's table alone (K8S_AUDIT_SEVERITY=spec): it stays exactly as documented. The default
+// (refinements and rules) is tested in test/unit/rules/.
+const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0, detection: { severity: 'spec' as const, rules: null } };
 
 function severityOf(event: AuditEvent): [string, string] {
   const r = normaliseAuditEvent(event, ctx);

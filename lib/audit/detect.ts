@@ -1,0 +1,39 @@
+import { shippedRules } from '../rules/shipped.js';
+import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
+import type { AuditEvent, Detection } from './types.js';
+
+/** A decided severity and the ids of the rules that fired (shared, frozen, when none did). */
+export interface DetectionResult extends SeverityResult {
+  ruleIds: string[];
+}
+
+const NO_RULES: string[] = Object.freeze([]) as unknown as string[];
+
+let defaultDetection: Detection | undefined;
+
+/** The default: the refined table and the shipped rule pack (compiled on first use). */
+export function shippedDetection(): Detection {
+  defaultDetection ??= { severity: 'default', rules: shippedRules() };
+  return defaultDetection;
+}
+
+/**
+ * The final severity of an event: the spec's table (alone with `severity: 'spec'`), else the
+ * table with its routine refinements, raised to the highest rule that fires. Rules see the event
+ * as the record keeps it (secret values redacted; pod specs and other bodies as sent).
+ */
+export function decideSeverity(event: AuditEvent, input: SeverityInput, user: string | null, detection?: Detection): DetectionResult {
+  const table = classifySeverity(input);
+  const d = detection ?? shippedDetection();
+  if (d.severity === 'spec') return { ...table, ruleIds: NO_RULES };
+  const refined = refineSeverity(input, user, table);
+  const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event);
+  if (fired.length === 0) return { ...refined, ruleIds: NO_RULES };
+  const decided = highestSeverity(
+    refined,
+    fired.map((r) => ({ severity: r.severity, reason: `rule:${r.id}` as const })),
+  );
+  return { ...decided, ruleIds: fired.map((r) => r.id) };
+}
+
+const NO_RULES_FIRED: readonly { id: string; severity: never }[] = [];

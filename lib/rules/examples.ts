@@ -1,0 +1,69 @@
+import { normaliseAuditEvent } from '../audit/normalise.js';
+import { validateAuditEvent } from '../audit/parse.js';
+import type { JsonObject } from '../audit/types.js';
+import type { RuleEngine } from './engine.js';
+
+/** One example that did not do what its rule says, with the reason a rule author can act on. */
+export interface ExampleFailure {
+  ruleId: string;
+  file: string;
+  kind: 'match' | 'no_match';
+  index: number;
+  reason: string;
+}
+
+/** What running a pack's examples found. */
+export interface ExampleReport {
+  rules: number;
+  examples: number;
+  failures: ExampleFailure[];
+}
+
+let seq = 0;
+
+/**
+ * An example as a full audit event: the fields the apiserver always writes (kind, apiVersion,
+ * level, auditID, stage, timestamps) filled in where the example leaves them out.
+ */
+export function exampleEvent(example: JsonObject): JsonObject {
+  seq++;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `00000000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    requestReceivedTimestamp: '2026-01-01T00:00:00.000000Z',
+    stageTimestamp: '2026-01-01T00:00:00.010000Z',
+    sourceIPs: ['10.0.0.10'],
+    ...example,
+  };
+}
+
+/**
+ * Runs every rule's examples through the normaliser with `engine`: a `match` example must list
+ * the rule in `rule_ids`, a `no_match` example must not.
+ */
+export function runExamples(engine: RuleEngine): ExampleReport {
+  const failures: ExampleFailure[] = [];
+  let examples = 0;
+  const detection = { severity: 'default' as const, rules: engine };
+  for (const rule of engine.rules) {
+    for (const kind of ['match', 'no_match'] as const) {
+      rule.examples[kind].forEach((example, index) => {
+        examples++;
+        const fail = (reason: string) => failures.push({ ruleId: rule.id, file: rule.file, kind, index, reason });
+        const v = validateAuditEvent(exampleEvent(example));
+        if (!v.ok) {
+          fail(`not a valid audit event: ${v.reason}`);
+          return;
+        }
+        const record = normaliseAuditEvent(v.event, { tenantId: null, clusterName: null, receivedAt: 0, detection });
+        const fired = record.rule_ids.includes(rule.id);
+        if (kind === 'match' && !fired) fail('the rule did not fire');
+        if (kind === 'no_match' && fired) fail('the rule fired');
+      });
+    }
+  }
+  return { rules: engine.rules.length, examples, failures };
+}

@@ -1,0 +1,120 @@
+import { parse as parseYaml } from 'yaml';
+import type { JsonObject, JsonValue, Severity } from '../audit/types.js';
+import type { RuleDisable, RuleExamples, RuleMatch, RuleSpec } from './types.js';
+
+/** A pack that cannot be used: every problem named with its file and rule id, as init reports it. */
+export class RulePackError extends Error {
+  override name = 'RulePackError';
+  constructor(readonly problems: string[]) {
+    super(`invalid detection rules: ${problems.join('; ')}`);
+  }
+}
+
+const SEVERITIES = new Set<Severity>(['info', 'low', 'medium', 'high']);
+const ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
+const TECHNIQUE = /^T\d{4}(\.\d{3})?$/;
+const RULE_KEYS = new Set(['id', 'title', 'severity', 'description', 'mitre', 'source', 'match', 'condition', 'examples', 'disabled']);
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringList(v: unknown): string[] | null {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string' && s !== '') ? (v as string[]) : null;
+}
+
+/**
+ * Reads one pack file (YAML or JSON: `rules: [...]`) into rule specs and disables. Throws a
+ * `RulePackError` naming every problem, each as `<file>: <id>: <problem>`.
+ */
+export function parseRuleFile(text: string, file: string): (RuleSpec | RuleDisable)[] {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { maxAliasCount: 100 });
+  } catch (err) {
+    throw new RulePackError([`${file}: not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
+  }
+  return readRuleDocument(doc, file);
+}
+
+/** Reads a pack file's parsed document (`{rules: [...]}`); throws like `parseRuleFile`. */
+export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDisable)[] {
+  if (!isObject(doc) || !Array.isArray(doc.rules)) throw new RulePackError([`${file}: expected a mapping with a "rules" list`]);
+  const problems: string[] = [];
+  const out: (RuleSpec | RuleDisable)[] = [];
+  doc.rules.forEach((raw, i) => {
+    const where = `${file}: ${isObject(raw) && typeof raw.id === 'string' ? raw.id : `rule #${i + 1}`}`;
+    const rule = readRule(raw, file, (p) => problems.push(`${where}: ${p}`));
+    if (rule !== null) out.push(rule);
+  });
+  if (problems.length > 0) throw new RulePackError(problems);
+  return out;
+}
+
+function readRule(raw: JsonValue, file: string, problem: (p: string) => void): RuleSpec | RuleDisable | null {
+  if (!isObject(raw)) {
+    problem('a rule must be a mapping');
+    return null;
+  }
+  const before = { n: 0 };
+  const bad = (p: string) => {
+    before.n++;
+    problem(p);
+  };
+  for (const key of Object.keys(raw)) if (!RULE_KEYS.has(key)) bad(`unknown key "${key}"`);
+  const id = raw.id;
+  if (typeof id !== 'string' || !ID.test(id)) bad('id must be lower-case letters, digits and dashes (at most 80)');
+  if (raw.disabled !== undefined) {
+    if (raw.disabled !== true) bad('disabled must be true when present');
+    else if (Object.keys(raw).some((k) => k !== 'id' && k !== 'disabled')) bad('a disabling entry has only id and disabled: true');
+    return before.n === 0 ? { id: id as string, disabled: true, file } : null;
+  }
+  for (const key of ['title', 'description', 'source', 'condition'] as const) {
+    if (typeof raw[key] !== 'string' || (raw[key] as string).trim() === '') bad(`${key} must be a non-empty string`);
+  }
+  if (typeof raw.severity !== 'string' || !SEVERITIES.has(raw.severity as Severity)) bad('severity must be one of info, low, medium, high');
+  const mitre = stringList(raw.mitre);
+  if (mitre === null || mitre.length === 0 || !mitre.every((t) => TECHNIQUE.test(t)))
+    bad('mitre must list ATT&CK technique ids such as T1098 or T1611.001');
+  const match = readMatch(raw.match, bad);
+  const examples = readExamples(raw.examples, bad);
+  if (before.n > 0 || match === null || examples === null) return null;
+  return {
+    id: id as string,
+    title: (raw.title as string).trim(),
+    severity: raw.severity as Severity,
+    description: (raw.description as string).trim(),
+    mitre: mitre as string[],
+    source: (raw.source as string).trim(),
+    match,
+    condition: (raw.condition as string).trim(),
+    examples,
+    file,
+  };
+}
+
+function readMatch(raw: JsonValue | undefined, bad: (p: string) => void): RuleMatch | null {
+  if (!isObject(raw)) {
+    bad('match must be a mapping with verbs and resources');
+    return null;
+  }
+  const verbs = stringList(raw.verbs);
+  const resources = stringList(raw.resources);
+  if (verbs === null || verbs.length === 0) bad('match.verbs must list audit verbs (or "*")');
+  if (resources === null || resources.length === 0) bad('match.resources must list resources such as pods, pods/exec, pods/* (or "*")');
+  if (resources?.some((r) => r.split('/').length > 2)) bad('match.resources entries are resource or resource/subresource');
+  return verbs === null || resources === null ? null : { verbs, resources };
+}
+
+function readExamples(raw: JsonValue | undefined, bad: (p: string) => void): RuleExamples | null {
+  if (!isObject(raw)) {
+    bad('examples must be a mapping with match and no_match lists of audit events');
+    return null;
+  }
+  const match = raw.match;
+  const noMatch = raw.no_match;
+  const ok = (v: unknown): v is JsonObject[] => Array.isArray(v) && v.length > 0 && v.every(isObject);
+  if (!ok(match)) bad('examples.match must list at least one audit event the rule fires on');
+  if (!ok(noMatch)) bad('examples.no_match must list at least one audit event the rule must not fire on');
+  return ok(match) && ok(noMatch) ? { match, no_match: noMatch } : null;
+}

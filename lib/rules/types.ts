@@ -1,0 +1,40 @@
+import type { JsonObject, Severity } from '../audit/types.js';
+
+/** Events that must (`match`) and must not (`no_match`) fire a rule; run by `rules test`. */
+export interface RuleExamples {
+  match: JsonObject[];
+  no_match: JsonObject[];
+}
+
+/** Which requests a rule is evaluated on, as ValidatingAdmissionPolicy's `matchConstraints` name them. */
+export interface RuleMatch {
+  /** Audit verbs (`create`, `get`, ...), or `*` for any. */
+  verbs: string[];
+  /** `pods` (no subresource), `pods/exec`, `pods/*` (any subresource), `*` (anything, non-resource URLs too). */
+  resources: string[];
+}
+
+/** One detection rule as written in a pack file, checked but not compiled. */
+export interface RuleSpec {
+  id: string;
+  title: string;
+  severity: Severity;
+  description: string;
+  /** MITRE ATT&CK technique ids (T1098, T1611.001, ...). */
+  mitre: string[];
+  /** The public rule this one follows, named (repository, file, rule title). */
+  source: string;
+  match: RuleMatch;
+  /** A CEL expression over the audit event that yields a bool. */
+  condition: string;
+  examples: RuleExamples;
+  /** Where the rule was read from, for error messages and `rules list`. */
+  file: string;
+}
+
+/** An operator's entry that turns a shipped rule off: `{id, disabled: true}`. */
+export interface RuleDisable {
+  id: string;
+  disabled: true;
+  file: string;
+}

@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import { highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
+import { compileRules, isPrivateIp, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
+import { exampleEvent } from '../../../lib/rules/examples.js';
+import { parseRuleFile, RulePackError } from '../../../lib/rules/pack.js';
+import type { RuleSpec } from '../../../lib/rules/types.js';
+
+const EX = `
+    examples:
+      match: [{ verb: get }]
+      no_match: [{ verb: list }]`;
+
+function rule(id: string, condition: string, extra = ''): string {
+  return `
+  - id: ${id}
+    title: t
+    severity: high
+    description: d
+    mitre: [T1098]
+    source: s
+    match: { verbs: ['*'], resources: ['*'] }
+    condition: ${JSON.stringify(condition)}${extra}${EX}`;
+}
+
+function pack(...rules: string[]): RuleSpec[] {
+  return parseRuleFile(`rules:${rules.join('')}`, 'ops/extra.yaml') as RuleSpec[];
+}
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof RulePackError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('rule packs', () => {
+  it('a condition that does not compile fails init with its file, id and the CEL error', () => {
+    expect(problems(() => compileRules(pack(rule('typo', "verbb == 'get'"))))).toEqual([
+      expect.stringMatching(/^ops\/extra\.yaml: typo: condition does not compile: Unknown variable: verbb/),
+    ]);
+    expect(problems(() => compileRules(pack(rule('syntax', "verb == 'get' &&"))))).toEqual([
+      expect.stringMatching(/^ops\/extra\.yaml: syntax: condition does not compile: .*EOF/),
+    ]);
+    expect(problems(() => compileRules(pack(rule('not-bool', 'verb'))))).toEqual([
+      'ops/extra.yaml: not-bool: condition does not compile: the condition yields string, not bool',
+    ]);
+  });
+
+  it('a malformed rule names every problem', () => {
+    const text = 'rules:\n  - id: Bad_Id\n    severity: critical\n    mitre: [ATTACK-1]\n';
+    const found = problems(() => parseRuleFile(text, 'x.yaml'));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('x.yaml: Bad_Id: id must be'),
+        expect.stringContaining('severity must be one of info, low, medium, high'),
+        expect.stringContaining('mitre must list ATT&CK technique ids'),
+        expect.stringContaining('title must be a non-empty string'),
+        expect.stringContaining('match must be a mapping'),
+        expect.stringContaining('examples must be a mapping'),
+      ]),
+    );
+    expect(problems(() => parseRuleFile('rules: [a: b', 'y.yaml'))[0]).toMatch(/^y\.yaml: not valid YAML/);
+    expect(problems(() => parseRuleFile('- just a list', 'z.yaml'))).toEqual(['z.yaml: expected a mapping with a "rules" list']);
+    expect(problems(() => compileRules([...pack(rule('dup', 'true')), ...pack(rule('dup', 'true'))]))).toEqual([
+      'ops/extra.yaml: dup: the id is used twice',
+    ]);
+  });
+
+  it('operators override a rule by id, disable one, and add their own', () => {
+    const base = pack(rule('a', "verb == 'get'"), rule('b', "verb == 'get'"));
+    const extra = [
+      ...pack(rule('a', "verb == 'list'")),
+      ...(parseRuleFile('rules:\n  - id: b\n    disabled: true\n', 'ops/off.yaml') as never[]),
+      ...pack(rule('c', 'true')),
+    ];
+    const merged = mergeRules(base, extra);
+    expect(merged.map((r) => [r.id, r.condition])).toEqual([
+      ['a', "verb == 'list'"],
+      ['c', 'true'],
+    ]);
+    expect(
+      problems(() => mergeRules(base, parseRuleFile('rules:\n  - id: nope\n    disabled: true\n', 'ops/off.yaml') as never[])),
+    ).toEqual(['ops/off.yaml: nope: disables a rule that does not exist']);
+  });
+
+  it('evaluates a rule only on the verbs and resources it names', () => {
+    const specs = pack(rule('exec', 'true'), rule('any', 'true'));
+    (specs[0] as RuleSpec).match = { verbs: ['create'], resources: ['pods/exec'] };
+    (specs[1] as RuleSpec).match = { verbs: ['get'], resources: ['pods/*', 'secrets'] };
+    const engine = compileRules(specs);
+    const ids = (verb: string, resource: string, subresource = '') => engine.candidates(verb, resource, subresource).map((r) => r.id);
+    expect(ids('create', 'pods', 'exec')).toEqual(['exec']);
+    expect(ids('get', 'pods', 'exec')).toEqual(['any']);
+    expect(ids('get', 'pods')).toEqual([]);
+    expect(ids('get', 'secrets')).toEqual(['any']);
+    expect(ids('get', 'secrets', 'x')).toEqual([]);
+    expect(ids('watch', 'pods', 'log')).toEqual([]);
+  });
+
+  it('a rule cannot see secret values: it runs on the redacted event', () => {
+    const engine = compileRules(pack(rule('peek', "requestObject.?data.?password.orValue('') == 'aHVudGVyMg=='")));
+    const event = exampleEvent({
+      verb: 'get',
+      objectRef: { resource: 'secrets', namespace: 'a', name: 'db' },
+      requestObject: { kind: 'Secret', data: { password: 'aHVudGVyMg==' } },
+    });
+    const record = normaliseAuditEvent(event as never, {
+      tenantId: null,
+      clusterName: null,
+      receivedAt: 0,
+      detection: { severity: 'default', rules: engine },
+    });
+    expect(record.rule_ids).toEqual([]);
+    // The same shape on a ConfigMap (not redacted) fires: the rule itself works.
+    const cm = exampleEvent({ verb: 'get', objectRef: { resource: 'configmaps' }, requestObject: { data: { password: 'aHVudGVyMg==' } } });
+    expect(engine.match(cm as never).map((r) => r.id)).toEqual(['peek']);
+  });
+
+  it('an evaluation error (a field the event lacks) is no match, and missing top-level fields have empty values', () => {
+    const engine = compileRules(pack(rule('deep', 'requestObject.spec.hostPID == true'), rule('ns', "objectRef.namespace == ''")));
+    const fired = engine.match({ auditID: 'x', verb: 'get' } as never).map((r) => r.id);
+    expect(fired).toEqual(['ns']);
+    const act = ruleActivation({ auditID: 'x' } as never);
+    expect(act).toMatchObject({
+      verb: '',
+      user: { username: '', groups: [] },
+      sourceIPs: [],
+      responseStatus: { code: 0 },
+      podSpec: {},
+      containers: [],
+    });
+  });
+
+  it('reads the pod template of every workload kind like a pod', () => {
+    const c = { name: 'x', image: 'i' };
+    const spec = { containers: [c], initContainers: [c] };
+    const cases: [string, unknown][] = [
+      ['pods', { spec }],
+      ['deployments', { spec: { template: { spec } } }],
+      ['daemonsets', { spec: { template: { spec } } }],
+      ['statefulsets', { spec: { template: { spec } } }],
+      ['replicasets', { spec: { template: { spec } } }],
+      ['jobs', { spec: { template: { spec } } }],
+      ['cronjobs', { spec: { jobTemplate: { spec: { template: { spec } } } } }],
+    ];
+    for (const [resource, body] of cases) {
+      const act = ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource }, requestObject: body } as never);
+      expect(act.containers, resource).toHaveLength(2);
+    }
+    expect(ruleActivation({ auditID: 'x', objectRef: { resource: 'services' }, requestObject: { spec } } as never).containers).toEqual([]);
+  });
+
+  it('isPrivateIP knows the private, loopback, CGNAT, link-local and IPv6 local ranges', () => {
+    for (const ip of [
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '127.0.0.1',
+      '100.64.0.1',
+      '169.254.169.254',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ])
+      expect(isPrivateIp(ip), ip).toBe(true);
+    for (const ip of [
+      '8.8.8.8',
+      '172.32.0.1',
+      '100.128.0.1',
+      '203.0.113.5',
+      '2001:db8::1',
+      '::ffff:8.8.8.8',
+      'not-an-ip',
+      '10.0.0.300',
+      '',
+    ])
+      expect(isPrivateIp(ip), ip).toBe(false);
+  });
+});
+
+describe('severity: refinements and the highest of table and rules', () => {
+  const input = (over: Partial<SeverityInput>): SeverityInput => ({
+    verb: 'create',
+    resource: 'serviceaccounts',
+    subresource: 'token',
+    namespace: 'web',
+    responseCode: 201,
+    impersonated: false,
+    ...over,
+  });
+  const high = { severity: 'high' as const, reason: 'sensitive-resource-change' as const };
+  const medium = { severity: 'medium' as const, reason: 'workload-change' as const };
+
+  it('a node requesting a token (allowed) is routine; anyone else, or a denied request, keeps the row', () => {
+    expect(refineSeverity(input({}), 'system:node:ip-10-0-1-7.ec2.internal', high)).toEqual({
+      severity: 'info',
+      reason: 'routine-node-pod-token',
+    });
+    expect(refineSeverity(input({}), 'alice', high)).toBe(high);
+    expect(refineSeverity(input({ responseCode: 403 }), 'system:node:n1', high)).toBe(high);
+    expect(refineSeverity(input({ responseCode: null }), 'system:node:n1', high)).toBe(high);
+    expect(refineSeverity(input({ namespace: 'kube-system' }), 'system:kube-controller-manager', high).reason).toBe(
+      'routine-controller-token',
+    );
+    expect(refineSeverity(input({ namespace: 'web' }), 'system:kube-controller-manager', high)).toBe(high);
+    expect(refineSeverity(input({ subresource: null }), 'system:node:n1', high)).toBe(high);
+  });
+
+  it('controllers writing what they own are routine; the same writes by others, or of other kinds, keep the row', () => {
+    const pods = input({ resource: 'pods', subresource: null });
+    expect(refineSeverity(pods, 'system:serviceaccount:kube-system:replicaset-controller', medium).reason).toBe(
+      'routine-controller-reconcile',
+    );
+    expect(refineSeverity({ ...pods, responseCode: 409 }, 'system:serviceaccount:kube-system:job-controller', medium).reason).toBe(
+      'routine-controller-reconcile',
+    );
+    expect(refineSeverity({ ...pods, responseCode: 403 }, 'system:serviceaccount:kube-system:job-controller', medium)).toBe(medium);
+    expect(refineSeverity(pods, 'system:serviceaccount:kube-system:deployment-controller', medium)).toBe(medium);
+    expect(refineSeverity(pods, 'system:serviceaccount:web:replicaset-controller', medium)).toBe(medium);
+    expect(refineSeverity(pods, 'alice', medium)).toBe(medium);
+    expect(refineSeverity(pods, 'system:kube-controller-manager', medium).reason).toBe('routine-controller-reconcile');
+    expect(refineSeverity({ ...pods, verb: 'delete' }, 'system:node:n1', medium).reason).toBe('routine-node-pod-delete');
+    expect(refineSeverity({ ...pods, verb: 'create' }, 'system:node:n1', medium)).toBe(medium);
+    const scale = input({ resource: 'deployments', subresource: 'scale', verb: 'patch' });
+    expect(refineSeverity(scale, 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', medium).reason).toBe(
+      'routine-controller-reconcile',
+    );
+    expect(refineSeverity(scale, 'alice', medium)).toBe(medium);
+  });
+
+  it('highest wins; a tie keeps the earlier reason', () => {
+    const info = { severity: 'info' as const, reason: 'steady-state' as const };
+    expect(highestSeverity(info, [])).toBe(info);
+    expect(
+      highestSeverity(info, [
+        { severity: 'medium', reason: 'rule:a' },
+        { severity: 'high', reason: 'rule:b' },
+      ]),
+    ).toEqual({
+      severity: 'high',
+      reason: 'rule:b',
+    });
+    expect(highestSeverity(high, [{ severity: 'high', reason: 'rule:a' }])).toBe(high);
+  });
+});
