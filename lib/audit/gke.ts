@@ -74,12 +74,13 @@ export function gkeObjectRef(resourceName: string): AuditObjectRef | null {
   if (parts.length < 3 || parts.some((p) => p === '')) return null;
   const [group, version] = parts as [string, string];
   const ref: AuditObjectRef = {};
-  // A namespace is itself cluster-scoped: core/v1/namespaces/<name>/status (or /finalize) is
-  // the namespace's subresource, not a resource "status" inside it.
-  const namespaced =
-    parts[2] === 'namespaces' && parts.length >= 5 && !(parts.length === 5 && NAMESPACE_SUBRESOURCES.has(parts[4] as string));
+  // The apiserver's own reading of a path (k8s.io/apiserver, endpoints/request/requestinfo.go):
+  // after namespaces/<ns> comes a resource, unless it is a namespace subresource (status,
+  // finalize); a namespace object has its own name as its namespace.
+  const namespaced = parts[2] === 'namespaces' && parts.length >= 4;
   if (namespaced) ref.namespace = parts[3] as string;
-  const rest = parts.slice(namespaced ? 4 : 2);
+  const inside = namespaced && parts.length >= 5 && !NAMESPACE_SUBRESOURCES.has(parts[4] as string);
+  const rest = parts.slice(inside ? 4 : 2);
   ref.resource = rest[0] as string;
   if (rest[1] !== undefined) ref.name = rest[1];
   if (rest[2] !== undefined) ref.subresource = rest.slice(2).join('/');
@@ -94,12 +95,12 @@ export function gkeObjectRef(resourceName: string): AuditObjectRef | null {
  * logs no query string, so an exec's `?command=` is not in it. Falco's plugin uses
  * `/<resourceName>`, which no apiserver serves.
  */
-function requestPath(ref: AuditObjectRef): string {
+function requestPath(ref: AuditObjectRef, toCollection: boolean): string {
   const base = ref.apiGroup === undefined ? `/api/${ref.apiVersion}` : `/apis/${ref.apiGroup}/${ref.apiVersion}`;
   const segments = [base];
-  if (ref.namespace !== undefined) segments.push('namespaces', ref.namespace);
+  if (ref.namespace !== undefined && ref.resource !== 'namespaces') segments.push('namespaces', ref.namespace);
   if (ref.resource !== undefined) segments.push(ref.resource);
-  if (ref.name !== undefined) segments.push(ref.name);
+  if (ref.name !== undefined && !toCollection) segments.push(ref.name);
   if (ref.subresource !== undefined) segments.push(ref.subresource);
   return segments.join('/');
 }
@@ -198,6 +199,10 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   const authz = Array.isArray(payload.authorizationInfo) ? payload.authorizationInfo : [];
   const resourceName = str(payload.resourceName) ?? str(isObject(authz[0]) ? authz[0].resource : undefined);
   const objectRef = resourceName === undefined ? null : gkeObjectRef(resourceName);
+  // GKE names the created object in resourceName, but a create is a POST to the collection: the
+  // apiserver's path has no name, and a new namespace is not yet anyone's namespace (requestinfo.go).
+  const toCollection = verb === 'create' && objectRef !== null && objectRef.subresource === undefined;
+  if (toCollection && objectRef.resource === 'namespaces') delete objectRef.namespace;
   // Falco convert.go: exec and attach hold the connection open; their one event is ResponseStarted.
   const streaming = objectRef?.subresource === 'exec' || objectRef?.subresource === 'attach';
   const metadata = isObject(payload.requestMetadata) ? payload.requestMetadata : {};
@@ -224,7 +229,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
     level: levelOf(payload),
     auditID,
     stage: streaming ? 'ResponseStarted' : 'ResponseComplete',
-    requestURI: objectRef === null ? `/${resourceName ?? ''}` : requestPath(objectRef),
+    requestURI: objectRef === null ? `/${resourceName ?? ''}` : requestPath(objectRef, toCollection),
     verb,
     // Falco convert.go: principalEmail is the Kubernetes username (a Google account, a Google
     // service account, or system:serviceaccount:<ns>:<name>); GKE logs no groups.
