@@ -36,6 +36,44 @@ const HTTP_METHOD_BY_VERB: Record<string, string> = {
   deletecollection: 'DELETE',
 };
 
+const FEATURE_NAMES: Record<AuditSource['platform'], string> = {
+  eks: 'Elastic Kubernetes Service',
+  gke: 'Google Kubernetes Engine',
+  aks: 'Azure Kubernetes Service',
+  kubernetes: 'Kubernetes',
+};
+// A GKE location is a region (us-central1) or, for a zonal cluster, a zone (us-central1-c):
+// Compute Engine's naming, where a zone is its region plus a one-letter suffix.
+const GCP_ZONE = /^([a-z]+-[a-z]+\d+)-[a-z]$/;
+
+/** OCSF `cloud` for a managed cluster's source (the cloud profile requires `provider`); none for self-hosted. */
+function cloudOf(source: AuditSource): Obj | undefined {
+  const accountId = source.accountId ?? undefined;
+  const location = source.region ?? undefined;
+  switch (source.platform) {
+    case 'eks':
+      return compact({ provider: 'AWS', region: location, account: accountId ? { uid: accountId } : undefined });
+    case 'gke': {
+      const zone = location === undefined ? null : GCP_ZONE.exec(location);
+      return compact({
+        provider: 'GCP',
+        region: zone === null ? location : zone[1],
+        zone: zone === null ? undefined : location,
+        // project_uid is deprecated in OCSF 1.8: the project is an account of type GCP Project.
+        account: accountId ? { uid: accountId, type: 'GCP Project', type_id: 11 } : undefined,
+      });
+    }
+    case 'aks':
+      return compact({
+        provider: 'Azure',
+        region: location,
+        account: accountId ? { uid: accountId, type: 'Azure Subscription', type_id: 13 } : undefined,
+      });
+    case 'kubernetes':
+      return undefined;
+  }
+}
+
 /** OCSF activity_id for an audit verb (create 1, read 2, update 3, delete 4, other 99). */
 export function activityIdForVerb(verb: string | null): number {
   if (verb === null || verb === '') return 0;
@@ -232,7 +270,7 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
     product: {
       name: 'AiSOC K8s Audit',
       vendor_name: 'AiSOC',
-      feature: { name: i.source?.platform === 'eks' ? 'Elastic Kubernetes Service' : 'Kubernetes' },
+      feature: { name: FEATURE_NAMES[i.source?.platform ?? 'kubernetes'] },
       ...(typeof e.apiVersion === 'string' ? { version: e.apiVersion } : {}),
     },
     uid: i.dedupKey,
@@ -242,17 +280,10 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
     log_level: stringOrUndefined(e.level),
     log_name: stringOrUndefined(e.kind),
     labels: i.clusterName !== null ? [`cluster:${i.clusterName}`] : undefined,
-    profiles: i.source?.platform === 'eks' ? ['cloud'] : undefined,
+    profiles: i.source !== undefined && i.source.platform !== 'kubernetes' ? ['cloud'] : undefined,
   });
 
-  const cloud =
-    i.source?.platform === 'eks'
-      ? compact({
-          provider: 'AWS',
-          region: i.source.region ?? undefined,
-          account: i.source.accountId ? { uid: i.source.accountId } : undefined,
-        })
-      : undefined;
+  const cloud = i.source === undefined ? undefined : cloudOf(i.source);
 
   const url: Obj | undefined = i.requestUri !== null ? { path: i.requestUri } : undefined;
   const httpRequest =

@@ -114,9 +114,14 @@ export type SeverityReason =
 
 /** Where the events came from; fills OCSF `cloud` and `metadata.product.feature`. */
 export interface AuditSource {
-  platform: 'eks' | 'kubernetes';
-  /** AWS account id (from the CloudWatch Logs payload's `owner`). */
+  platform: 'eks' | 'gke' | 'aks' | 'kubernetes';
+  /**
+   * The cloud account: the AWS account id (from the CloudWatch Logs payload's `owner`), the GCP
+   * project id (the LogEntry's `resource.labels.project_id`) or the Azure subscription id (from
+   * the diagnostic record's `resourceId`).
+   */
   accountId?: string | null;
+  /** The AWS region, or the GKE cluster's location (a region, or a zone for a zonal cluster). */
   region?: string | null;
 }
 

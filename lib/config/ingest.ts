@@ -1,3 +1,4 @@
+import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
@@ -17,6 +18,26 @@ export const DEFAULT_MAX_BATCH_SIZE = 5000;
 export const LAMBDA_MAX_PAYLOAD_BYTES = 6_291_456;
 /** Default tries per sink call (the first plus retries of what failed) before answering 503. */
 export const DEFAULT_SINK_MAX_ATTEMPTS = 3;
+/**
+ * Google's published keys for the OIDC tokens Pub/Sub push signs (Pub/Sub "Authenticate push
+ * subscriptions": verify against https://www.googleapis.com/oauth2/v3/certs).
+ */
+export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
+
+/** One tenant's Pub/Sub push subscription: the token's audience and the service account that signs it. */
+export interface GkePushTenant {
+  readonly audience: string;
+  readonly serviceAccount: string;
+}
+
+/** The GKE route: which tenants take Pub/Sub pushes, and where Google's keys are. */
+export interface GkePushConfig {
+  /** K8S_AUDIT_GKE_PUSH, by tenant id; empty keeps the route off (503). */
+  readonly tenants: ReadonlyMap<string, GkePushTenant>;
+  /** K8S_AUDIT_GKE_JWKS_URL (tests point it at a local server). */
+  readonly jwksUrl: string;
+}
+
 /** Where the embedded SQLite store and the dev secret live. */
 export const DEFAULT_DATA_DIR = '.data';
 
@@ -60,6 +81,8 @@ export interface IngestConfig {
   readonly inbox: InboxStoreSpec;
   /** Tries per sink call before the request answers 503. */
   readonly sinkMaxAttempts: number;
+  /** The GKE route (Pub/Sub push of Cloud Logging entries). */
+  readonly gkePush: GkePushConfig;
 }
 
 /** Options the entry point knows better than the environment. */
@@ -173,6 +196,10 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const secretProblem = sharedSecretSourceProblem(sharedSecret, sharedSecretArn, false);
   if (secretProblem !== null) r.problems.push(secretProblem);
   const previousSharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
+  const gkePush: GkePushConfig = Object.freeze({
+    tenants: readGkePushTenants(r),
+    jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
+  });
   r.done();
 
   const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
@@ -192,7 +219,51 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     dataDir,
     inbox,
     sinkMaxAttempts,
+    gkePush,
   });
+}
+
+// A Google service account's address; Pub/Sub signs push tokens as one (its `email` claim).
+const SERVICE_ACCOUNT_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * K8S_AUDIT_GKE_PUSH: a JSON object from tenant id to `{"audience": "...", "serviceAccount": "..."}`,
+ * the values of each tenant's `gcloud pubsub subscriptions create --push-auth-token-audience
+ * --push-auth-service-account` (docs/gke.md).
+ */
+function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
+  const tenants = new Map<string, GkePushTenant>();
+  const raw = r.string('K8S_AUDIT_GKE_PUSH');
+  if (raw === undefined) return tenants;
+  const example =
+    '{"<tenant_id>":{"audience":"https://<host>/v1/ingest/gke-audit/<tenant_id>","serviceAccount":"<name>@<project>.iam.gserviceaccount.com"}}';
+  let doc: unknown;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    r.problems.push(`K8S_AUDIT_GKE_PUSH must be JSON such as ${example}`);
+    return tenants;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    r.problems.push(`K8S_AUDIT_GKE_PUSH must be a JSON object such as ${example}`);
+    return tenants;
+  }
+  for (const [tenant, value] of Object.entries(doc)) {
+    const where = `K8S_AUDIT_GKE_PUSH[${JSON.stringify(tenant)}]`;
+    if (!TENANT_ID_PATTERN.test(tenant)) {
+      r.problems.push(`${where}: the tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}`);
+      continue;
+    }
+    const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+    const audience = typeof v.audience === 'string' ? v.audience.trim() : '';
+    const serviceAccount = typeof v.serviceAccount === 'string' ? v.serviceAccount.trim() : '';
+    if (audience === '') r.problems.push(`${where}.audience must be the subscription's token audience (by default its push endpoint URL)`);
+    if (!SERVICE_ACCOUNT_PATTERN.test(serviceAccount)) {
+      r.problems.push(`${where}.serviceAccount must be the push subscription's service account email`);
+    }
+    if (audience !== '' && SERVICE_ACCOUNT_PATTERN.test(serviceAccount)) tenants.set(tenant, Object.freeze({ audience, serviceAccount }));
+  }
+  return tenants;
 }
 
 /**

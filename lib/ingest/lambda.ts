@@ -27,6 +27,8 @@ function routedPath(template: string | undefined, params: Record<string, string 
   const path = template.replace(/^[A-Z]+ /, '');
   if (path === '/v1/ingest/k8s-audit/{tenant_id}' && params.tenant_id !== undefined)
     return `/v1/ingest/k8s-audit/${encodeURIComponent(params.tenant_id)}`;
+  if (path === '/v1/ingest/gke-audit/{tenant_id}' && params.tenant_id !== undefined)
+    return `/v1/ingest/gke-audit/${encodeURIComponent(params.tenant_id)}`;
   if (path === '/v1/inbox/{token}' && params.token !== undefined) return `/v1/inbox/${encodeURIComponent(params.token)}`;
   return undefined;
 }

@@ -37,22 +37,29 @@ export function queryParam(query: IngestRequest['query'], name: string): string 
 }
 
 /** Which route a path names. */
-export type Route = { kind: 'ingest'; tenant: string } | { kind: 'inbox'; token: string } | { kind: 'none' };
+export type Route =
+  | { kind: 'ingest'; tenant: string }
+  | { kind: 'gke'; tenant: string }
+  | { kind: 'inbox'; token: string }
+  | { kind: 'none' };
 
 const INGEST_PREFIX = '/v1/ingest/k8s-audit/';
+/** Pub/Sub push deliveries of GKE audit LogEntries (docs/gke.md). */
+export const GKE_PREFIX = '/v1/ingest/gke-audit/';
 const INBOX_PREFIX = '/v1/inbox/';
 
-/** Matches `/v1/ingest/k8s-audit/{tenant_id}` and `/v1/inbox/{token}` (a trailing slash is fine). */
+/** Matches `/v1/ingest/k8s-audit/{tenant_id}`, `/v1/ingest/gke-audit/{tenant_id}` and `/v1/inbox/{token}` (a trailing slash is fine). */
 export function matchRoute(path: string): Route {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
   for (const [prefix, kind] of [
     [INGEST_PREFIX, 'ingest'],
+    [GKE_PREFIX, 'gke'],
     [INBOX_PREFIX, 'inbox'],
   ] as const) {
     if (!trimmed.startsWith(prefix)) continue;
     const segment = trimmed.slice(prefix.length);
     if (segment === '' || segment.includes('/')) return { kind: 'none' };
-    return kind === 'ingest' ? { kind, tenant: segment } : { kind, token: segment };
+    return kind === 'inbox' ? { kind, token: segment } : { kind, tenant: segment };
   }
   return { kind: 'none' };
 }

@@ -1,11 +1,15 @@
 import {
   type AuditEvent,
   type AuditSource,
+  gkeLogEntryToAuditEvent,
+  looksLikeAksRecords,
   type NormalisedRecord,
   normaliseAuditEvent,
+  parseAksRecords,
   parseAuditPayload,
   type RejectedItem,
   serialiseRecord,
+  validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
@@ -27,6 +31,7 @@ import {
   UnsupportedMediaTypeError,
 } from './errors.js';
 import { INBOX_TEMPLATE, type InboxStore, looksLikeInboxToken } from './inbox.js';
+import { PubSubPushVerifier } from './oidc.js';
 import { type IngestRequest, lowerCaseHeaders, matchRoute, queryParam, type RequestHead, TENANT_ID_PATTERN } from './request.js';
 
 /** The header the apiserver's forwarder sets with the shared secret (the seed's contract). */
@@ -70,6 +75,11 @@ export interface IngestResult {
   errors: ItemError[];
   /** Errors beyond the first MAX_LISTED_ERRORS, counted. */
   errorsOmitted?: number;
+  /**
+   * Items that are not Kubernetes audit events and were left alone (GKE entries of other logs,
+   * AKS records of other categories); present only on bodies that can hold such items.
+   */
+  skipped?: number;
 }
 
 /** A structured log line; never holds a token or a secret. */
@@ -87,7 +97,7 @@ export interface IngestServiceOptions {
 
 /** A request that passed the checks that need no body: who it is for, and what to log. */
 export interface AdmittedRequest {
-  readonly route: 'ingest' | 'inbox';
+  readonly route: 'ingest' | 'gke' | 'inbox';
   readonly tenant: string;
   readonly cluster: string | null;
   /** Set when the sender named the EKS source (X-AiSOC-Source-Account / -Region). */
@@ -111,6 +121,7 @@ interface LogState {
   duplicates?: number;
   alerts?: number;
   alertsRefused?: number;
+  skipped?: number;
   /** Time to parse, normalise and serialise the batch, and time spent in the sinks. */
   normaliseMs?: number;
   sinkMs?: number;
@@ -125,6 +136,7 @@ export class IngestService {
   readonly config: IngestConfig;
   readonly writer: RecordWriter;
   readonly #verifier: SharedSecretVerifier;
+  readonly #pushVerifier: PubSubPushVerifier;
   readonly #inbox: InboxStore | null;
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
@@ -133,6 +145,7 @@ export class IngestService {
     this.config = opts.config;
     this.writer = opts.writer;
     this.#verifier = new SharedSecretVerifier(opts.config.sharedSecret, opts.config.previousSharedSecret);
+    this.#pushVerifier = new PubSubPushVerifier(opts.config.gkePush);
     this.#inbox = opts.inbox ?? null;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
@@ -176,18 +189,28 @@ export class IngestService {
         if (!TENANT_ID_PATTERN.test(tenant)) {
           throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
         }
+      } else if (route.kind === 'gke') {
+        if (!this.#pushVerifier.configured) {
+          throw new ServiceUnavailableError(
+            'the GKE Pub/Sub push route is disabled: set K8S_AUDIT_GKE_PUSH on the ingest service to turn it on (docs/gke.md)',
+          );
+        }
+        tenant = safeDecode(route.tenant) ?? '';
+        if (TENANT_ID_PATTERN.test(tenant)) state.tenant = tenant;
+        await this.#pushVerifier.verify(tenant, headers.authorization);
       } else {
         const binding = await this.#lookupInbox(route.token);
         tenant = binding.tenantId;
         boundCluster = binding.clusterName;
       }
       state.tenant = tenant;
-      const cluster = headers[CLUSTER_HEADER] ?? queryParam(head.query, 'cluster') ?? boundCluster;
+      // A GKE entry names its own cluster (resource.labels.cluster_name); Pub/Sub sets no headers of ours.
+      const cluster = route.kind === 'gke' ? null : (headers[CLUSTER_HEADER] ?? queryParam(head.query, 'cluster') ?? boundCluster);
       if (cluster !== null && !CLUSTER_NAME_PATTERN.test(cluster)) {
         throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
       }
       state.cluster = cluster;
-      const source = readSource(headers);
+      const source = route.kind === 'gke' ? undefined : readSource(headers);
       const declared = headers['content-length'];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
         state.bytes = Number(declared);
@@ -244,35 +267,51 @@ export class IngestService {
 
   async #ingest(req: AdmittedRequest, body: Buffer, state: LogState): Promise<IngestResult> {
     const t0 = performance.now();
-    const parsed = parseAuditPayload(body);
-    if (parsed.form === 'invalid') throw new BadRequestError(parsed.error ?? 'body is not an audit payload');
-    if (parsed.form === 'ndjson') {
-      throw new BadRequestError(
-        'body is not a JSON document; send an audit.k8s.io/v1 EventList, an Event or an array of Events (NDJSON is read by `aisoc-k8s-audit normalise` and the tailer)',
-      );
-    }
-    if (parsed.form === 'Event' && parsed.events.length === 0) {
-      // A lone object that is not an Event is a wrong payload, not a batch with a bad item.
-      throw new BadRequestError(`body is not an audit Event: ${parsed.rejected[0]?.reason ?? 'not an Event'}`);
-    }
-    state.items = parsed.itemCount;
-    if (parsed.itemCount > this.config.maxBatchSize) {
+    const batch =
+      req.route === 'gke' ? readPush(body) : looksLikeAksRecords(body) ? readAks(body, req.cluster) : readAuditPayload(req, body);
+    state.items = batch.itemCount;
+    if (batch.itemCount > this.config.maxBatchSize) {
       throw new PayloadTooLargeError(
-        `batch has ${parsed.itemCount} items, over K8S_AUDIT_MAX_BATCH_SIZE (${this.config.maxBatchSize}); lower the apiserver's --audit-webhook-batch-max-size`,
+        `batch has ${batch.itemCount} items, over K8S_AUDIT_MAX_BATCH_SIZE (${this.config.maxBatchSize}); lower the apiserver's --audit-webhook-batch-max-size`,
       );
     }
+    if (batch.skipped !== undefined) {
+      state.skipped = batch.skipped;
+      if (batch.skipped > 0) {
+        this.#log({
+          level: 'info',
+          msg: 'items skipped',
+          route: req.route,
+          tenant: req.tenant,
+          count: batch.skipped,
+          reasons: batch.skippedReasons,
+        });
+      }
+    }
+    return this.#store(req, batch, state, t0);
+  }
 
-    const errors: ItemError[] = parsed.rejected.map(itemError);
+  /** Normalises a batch's events and hands them to the sinks; the 200 answer's counts. */
+  async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number): Promise<IngestResult> {
+    const errors: ItemError[] = batch.rejected.map(itemError);
     const receivedAt = this.#now();
-    const ctx = { tenantId: req.tenant, clusterName: req.cluster, receivedAt, ...(req.source === undefined ? {} : { source: req.source }) };
+    const shared = {
+      tenantId: req.tenant,
+      clusterName: batch.cluster,
+      receivedAt,
+      ...(batch.source === undefined ? {} : { source: batch.source }),
+    };
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
     const positions: number[] = [];
     const seen = new Set<string>();
     let duplicates = 0;
-    for (let i = 0; i < parsed.events.length; i++) {
-      const event = parsed.events[i] as AuditEvent;
-      const index = parsed.indexes[i] as number;
+    for (let i = 0; i < batch.events.length; i++) {
+      const event = batch.events[i] as AuditEvent;
+      const index = batch.indexes[i] as number;
+      const origin = batch.perEvent?.[i];
+      const ctx =
+        origin === undefined ? shared : { tenantId: req.tenant, clusterName: origin.clusterName, receivedAt, source: origin.source };
       let record: NormalisedRecord;
       try {
         record = normaliseAuditEvent(event, ctx);
@@ -287,7 +326,7 @@ export class IngestService {
         continue;
       }
       seen.add(record.dedup_key);
-      const out = new PendingRecord(record, event, parsed.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
+      const out = new PendingRecord(record, event, batch.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
       if (limit !== Number.POSITIVE_INFINITY && out.bytes > limit) {
         const compactEvent = withoutBodies(event);
         out.compact = payload(normaliseAuditEvent(compactEvent, ctx), limit, compactEvent);
@@ -345,6 +384,7 @@ export class IngestService {
     state.duplicates = duplicates;
     const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
+    if (batch.skipped !== undefined) result.skipped = batch.skipped;
     return result;
   }
 
@@ -376,6 +416,7 @@ export class IngestService {
       duplicates: state.duplicates ?? 0,
       alerts: state.alerts ?? 0,
       ...(state.alertsRefused ? { alerts_refused: state.alertsRefused } : {}),
+      ...(state.skipped ? { skipped: state.skipped } : {}),
       bytes: state.bytes ?? 0,
       inflated_bytes: state.inflatedBytes ?? state.bytes ?? 0,
       ms: round(performance.now() - started),
@@ -390,6 +431,138 @@ export class IngestService {
   async close(): Promise<void> {
     await Promise.all([this.writer.close(), this.#inbox?.close()]);
   }
+}
+
+/** The events of one request body, ready to normalise: each with the cluster and source it came from. */
+interface Batch {
+  events: AuditEvent[];
+  indexes: number[];
+  texts: (string | undefined)[];
+  rejected: RejectedItem[];
+  itemCount: number;
+  /** The cluster and source of every event, unless `perEvent` names each one's. */
+  cluster: string | null;
+  source: AuditSource | undefined;
+  perEvent?: { clusterName: string | null; source: AuditSource }[];
+  /** Items that are not audit events (counted, not rejected); set only for bodies that can hold them. */
+  skipped?: number;
+  skippedReasons?: string[];
+}
+
+/** An EventList, an Event or an array of Events, all for the request's cluster and source. */
+function readAuditPayload(req: AdmittedRequest, body: Buffer): Batch {
+  const parsed = parseAuditPayload(body);
+  if (parsed.form === 'invalid') throw new BadRequestError(parsed.error ?? 'body is not an audit payload');
+  if (parsed.form === 'ndjson') {
+    throw new BadRequestError(
+      'body is not a JSON document; send an audit.k8s.io/v1 EventList, an Event or an array of Events (NDJSON is read by `aisoc-k8s-audit normalise` and the tailer)',
+    );
+  }
+  if (parsed.form === 'Event' && parsed.events.length === 0) {
+    // A lone object that is not an Event is a wrong payload, not a batch with a bad item.
+    throw new BadRequestError(`body is not an audit Event: ${parsed.rejected[0]?.reason ?? 'not an Event'}`);
+  }
+  return {
+    events: parsed.events,
+    indexes: parsed.indexes,
+    texts: parsed.texts,
+    rejected: parsed.rejected,
+    itemCount: parsed.itemCount,
+    cluster: req.cluster,
+    source: req.source,
+  };
+}
+
+/**
+ * A Pub/Sub push delivery (`{"message":{"data":base64(LogEntry),...},"subscription":...}`), or
+ * the bare LogEntry a subscription created with `--push-no-wrapper` sends.
+ */
+function readPush(body: Buffer): Batch {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new BadRequestError(`body is not JSON: ${(err as Error).message}`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  let entry: unknown;
+  const perEvent: NonNullable<Batch['perEvent']> = [];
+  const batch: Batch = {
+    events: [],
+    indexes: [],
+    texts: [],
+    rejected: [],
+    itemCount: 1,
+    cluster: null,
+    source: undefined,
+    perEvent,
+    skipped: 0,
+    skippedReasons: [],
+  };
+  if (isObject(doc) && isObject(doc.message)) {
+    const data = doc.message.data;
+    const messageId = typeof doc.message.messageId === 'string' ? doc.message.messageId : null;
+    if (typeof data !== 'string' || data === '') {
+      batch.skipped = 1;
+      batch.skippedReasons?.push(`message ${messageId ?? '(no messageId)'} has no data`);
+      return batch;
+    }
+    try {
+      entry = JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
+    } catch (err) {
+      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${(err as Error).message}` });
+      return batch;
+    }
+  } else if (isObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
+    entry = doc;
+  } else {
+    throw new BadRequestError(
+      'body is not a Pub/Sub push delivery ({"message":{"data":"<base64 LogEntry>",...},"subscription":"..."}); this route takes GKE audit logs from a Pub/Sub push subscription (docs/gke.md)',
+    );
+  }
+  const converted = gkeLogEntryToAuditEvent(entry);
+  if (converted.kind === 'skipped') {
+    batch.skipped = 1;
+    batch.skippedReasons?.push(converted.reason);
+    return batch;
+  }
+  if (converted.kind === 'rejected') {
+    batch.rejected.push(
+      converted.auditID === undefined
+        ? { index: 0, reason: converted.reason }
+        : { index: 0, reason: converted.reason, auditID: converted.auditID },
+    );
+    return batch;
+  }
+  const checked = validateAuditEvent(converted.event);
+  if (!checked.ok) {
+    batch.rejected.push({ index: 0, reason: checked.reason, auditID: converted.event.auditID });
+    return batch;
+  }
+  batch.events.push(checked.event);
+  batch.indexes.push(0);
+  batch.texts.push(undefined);
+  perEvent.push(converted.origin);
+  return batch;
+}
+
+/** An Azure diagnostic-settings body: each record's event with the cluster its resourceId names. */
+function readAks(body: Buffer, cluster: string | null): Batch {
+  const aks = parseAksRecords(body);
+  if (typeof aks === 'string') throw new BadRequestError(aks);
+  return {
+    events: aks.events.map((e) => e.event),
+    indexes: aks.events.map((e) => e.index),
+    texts: aks.events.map((e) => e.text),
+    rejected: aks.rejected,
+    itemCount: aks.itemCount,
+    cluster: null,
+    source: undefined,
+    // The resourceId names the cluster; X-AiSOC-Cluster-Name (or ?cluster=) only fills a gap.
+    perEvent: aks.events.map((e) => ({ clusterName: e.clusterName ?? cluster, source: e.source })),
+    skipped: aks.skipped,
+    skippedReasons: aks.skippedReasons,
+  };
 }
 
 function round(ms: number): number {

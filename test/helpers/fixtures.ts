@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import type { AuditEvent } from '../../lib/audit/index.js';
 
 /** test/fixtures, resolved from this file so tests run from any working directory. */
@@ -40,4 +41,15 @@ export function allFalcoEvents(): AuditEvent[] {
 /** The EKS audit event from the OCSF examples (Security Lake's source sample). */
 export function eksRawEvent(): AuditEvent {
   return JSON.parse(readFileSync(EKS_RAW, 'utf8')) as AuditEvent;
+}
+
+export const GKE_DIR = join(FIXTURES, 'gke');
+
+/** The real GKE audit LogEntries (Google's KHI test logs, YAML as published), by file name. */
+export function gkeEntries(): Map<string, Record<string, unknown>> {
+  const out = new Map<string, Record<string, unknown>>();
+  for (const file of readdirSync(GKE_DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+    out.set(file, parseYaml(readFileSync(join(GKE_DIR, file), 'utf8')) as Record<string, unknown>);
+  }
+  return out;
 }

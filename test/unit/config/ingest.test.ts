@@ -3,6 +3,7 @@ import { ConfigError } from '../../../lib/config/env.js';
 import {
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_BODY_BYTES,
+  GOOGLE_JWKS_URL,
   LAMBDA_MAX_PAYLOAD_BYTES,
   loadInboxStoreSpec,
   loadIngestConfig,
@@ -183,5 +184,31 @@ describe('loadInboxStoreSpec', () => {
   it('uses DynamoDB when INBOX_TABLE is set, else SQLite in the data dir', () => {
     expect(loadInboxStoreSpec({ INBOX_TABLE: 't' })).toEqual({ kind: 'dynamodb', table: 't' });
     expect(loadInboxStoreSpec({ AISOC_DATA_DIR: '/d' })).toEqual({ kind: 'sqlite', dataDir: '/d' });
+  });
+});
+
+describe('K8S_AUDIT_GKE_PUSH', () => {
+  it('reads each tenant audience and push service account, with Google keys by default', () => {
+    const config = loadIngestConfig({
+      K8S_AUDIT_GKE_PUSH: JSON.stringify({ acme: { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' } }),
+    });
+    expect([...config.gkePush.tenants]).toEqual([['acme', { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' }]]);
+    expect(config.gkePush.jwksUrl).toBe(GOOGLE_JWKS_URL);
+    expect(loadIngestConfig({}).gkePush.tenants.size).toBe(0);
+  });
+
+  it('names every bad tenant, field and URL in one error', () => {
+    const message = problems(() =>
+      loadIngestConfig({
+        K8S_AUDIT_GKE_PUSH: JSON.stringify({ '-bad': { audience: 'a', serviceAccount: 'x@y.z' }, acme: { audience: '', serviceAccount: 'nope' } }),
+        K8S_AUDIT_GKE_JWKS_URL: 'ftp://keys',
+      }),
+    );
+    expect(message).toContain('K8S_AUDIT_GKE_PUSH["-bad"]: the tenant id must match');
+    expect(message).toContain('K8S_AUDIT_GKE_PUSH["acme"].audience');
+    expect(message).toContain('K8S_AUDIT_GKE_PUSH["acme"].serviceAccount');
+    expect(message).toContain('K8S_AUDIT_GKE_JWKS_URL must be an http(s) URL');
+    expect(problems(() => loadIngestConfig({ K8S_AUDIT_GKE_PUSH: 'acme=x' }))).toContain('K8S_AUDIT_GKE_PUSH must be JSON');
+    expect(problems(() => loadIngestConfig({ K8S_AUDIT_GKE_PUSH: '[]' }))).toContain('must be a JSON object');
   });
 });

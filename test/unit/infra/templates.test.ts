@@ -204,7 +204,7 @@ describe('serverless.yml and infra/template.yaml', () => {
       runtime: 'nodejs22.x',
       architecture: 'arm64',
       bundle: 'dist/ingest',
-      routes: ['POST /v1/inbox/{token}', 'POST /v1/ingest/k8s-audit/{tenant_id}'],
+      routes: ['POST /v1/inbox/{token}', 'POST /v1/ingest/gke-audit/{tenant_id}', 'POST /v1/ingest/k8s-audit/{tenant_id}'],
       onFailure: null,
     });
   });

@@ -69,7 +69,14 @@ describe('toIngestRequest', () => {
       pathParameters: { token: 'aik8s_x' },
     });
 
-    expect([rest.path, http.path]).toEqual(['/v1/ingest/k8s-audit/acme', '/v1/inbox/aik8s_x']);
+    const gke = toIngestRequest({
+      ...v2,
+      routeKey: 'POST /v1/ingest/gke-audit/{tenant_id}',
+      rawPath: '/aisoc/v1/ingest/gke-audit/acme',
+      pathParameters: { tenant_id: 'acme' },
+    });
+
+    expect([rest.path, http.path, gke.path]).toEqual(['/v1/ingest/k8s-audit/acme', '/v1/inbox/aik8s_x', '/v1/ingest/gke-audit/acme']);
   });
 
   it('treats a missing body as empty', () => {

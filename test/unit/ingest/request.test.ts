@@ -6,6 +6,8 @@ describe('matchRoute', () => {
     ['/v1/ingest/k8s-audit/acme', { kind: 'ingest', tenant: 'acme' }],
     ['/v1/ingest/k8s-audit/acme/', { kind: 'ingest', tenant: 'acme' }],
     ['/v1/inbox/aik8s_tok', { kind: 'inbox', token: 'aik8s_tok' }],
+    ['/v1/ingest/gke-audit/acme', { kind: 'gke', tenant: 'acme' }],
+    ['/v1/ingest/gke-audit/', { kind: 'none' }],
     ['/v1/ingest/k8s-audit/', { kind: 'none' }],
     ['/v1/ingest/k8s-audit/a/b', { kind: 'none' }],
     ['/v1/ingest/other/acme', { kind: 'none' }],

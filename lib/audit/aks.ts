@@ -1,0 +1,137 @@
+import { decodeUtf8, validateAuditEvent } from './parse.js';
+import type { AuditEvent, AuditSource, JsonObject, RejectedItem } from './types.js';
+
+/**
+ * AKS sends its apiserver audit events to Azure diagnostic settings, which deliver them (to Event
+ * Hubs, a storage account or Log Analytics) as resource-log records:
+ * `{"records":[{"category":"kube-audit","properties":{"log":"<audit Event JSON>"},"resourceId":
+ * ".../MANAGEDCLUSTERS/<name>",...}]}` (Azure Monitor's resource log schema; Falco's
+ * `k8saudit-aks` plugin, falcosecurity/plugins plugins/k8saudit-aks, reads `properties.log`).
+ */
+
+/** The two audit categories of an AKS cluster's diagnostic settings; the others carry klog text. */
+export const AKS_AUDIT_CATEGORIES: ReadonlySet<string> = new Set(['kube-audit', 'kube-audit-admin']);
+
+// /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.ContainerService/managedClusters/<name>;
+// diagnostic records write it in upper case, so it is matched without regard to case.
+const MANAGED_CLUSTER =
+  /^\/subscriptions\/([^/]+)\/resourcegroups\/[^/]+\/providers\/microsoft\.containerservice\/managedclusters\/([^/]+)$/i;
+
+/** The cluster and subscription a record's `resourceId` names, or null when it names no AKS cluster. */
+export function aksClusterOf(resourceId: unknown): { clusterName: string; subscriptionId: string } | null {
+  if (typeof resourceId !== 'string') return null;
+  const m = MANAGED_CLUSTER.exec(resourceId.trim());
+  if (m === null) return null;
+  // Azure resource names are case-insensitive and the record upper-cases them: the lower-case
+  // form is the one `az aks list` shows for the usual all-lower-case cluster names.
+  return { clusterName: (m[2] as string).toLowerCase(), subscriptionId: (m[1] as string).toLowerCase() };
+}
+
+/** One usable audit event of an AKS body, with the cluster and source of its record. */
+export interface AksEvent {
+  index: number;
+  event: AuditEvent;
+  /** `properties.log` as sent: the event's source text. */
+  text: string;
+  clusterName: string | null;
+  source: AuditSource;
+}
+
+/** What `parseAksRecords` found in a body. */
+export interface AksRecords {
+  events: AksEvent[];
+  rejected: RejectedItem[];
+  /** Records of other categories (kube-apiserver, cluster-autoscaler, ...): skipped, counted. */
+  skipped: number;
+  /** Reasons of the skipped records, at most one per distinct category. */
+  skippedReasons: string[];
+  itemCount: number;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether a body is an Azure diagnostic-settings body: a JSON object whose first key is
+ * `records`, the form Azure Monitor writes. Reads a few bytes, so an EventList never pays for it.
+ */
+export function looksLikeAksRecords(body: Uint8Array): boolean {
+  let i = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+  const skip = () => {
+    while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
+  };
+  skip();
+  if (body[i] !== 0x7b) return false;
+  i++;
+  skip();
+  const key = '"records"';
+  for (let k = 0; k < key.length; k++) if (body[i + k] !== key.charCodeAt(k)) return false;
+  return true;
+}
+
+/**
+ * Reads an Azure diagnostic-settings body: each `kube-audit` / `kube-audit-admin` record's
+ * `properties.log` as an audit Event with the cluster from its `resourceId`; records of other
+ * categories are skipped and counted; a broken audit record is rejected with its reason.
+ * Returns a string (the reason) when the body as a whole is not such a body. Never throws.
+ */
+export function parseAksRecords(input: Uint8Array | string): AksRecords | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(decodeUtf8(input));
+  } catch (err) {
+    return `body is not JSON: ${(err as Error).message}`;
+  }
+  if (!isObject(doc) || !Array.isArray(doc.records)) return 'body is not an Azure diagnostic-settings body ({"records":[...]})';
+  const out: AksRecords = { events: [], rejected: [], skipped: 0, skippedReasons: [], itemCount: doc.records.length };
+  const skippedCategories = new Set<string>();
+  doc.records.forEach((record, index) => {
+    if (!isObject(record)) {
+      out.rejected.push({ index, reason: 'record is not a JSON object' });
+      return;
+    }
+    const category = typeof record.category === 'string' ? record.category : '';
+    if (!AKS_AUDIT_CATEGORIES.has(category)) {
+      out.skipped++;
+      if (!skippedCategories.has(category) && skippedCategories.size < 10) {
+        skippedCategories.add(category);
+        out.skippedReasons.push(`category ${JSON.stringify(category)} is not kube-audit or kube-audit-admin`);
+      }
+      return;
+    }
+    const log = isObject(record.properties) ? record.properties.log : undefined;
+    if (typeof log !== 'string') {
+      out.rejected.push({ index, reason: `${category} record has no properties.log string` });
+      return;
+    }
+    let value: unknown;
+    try {
+      value = JSON.parse(log);
+    } catch (err) {
+      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${(err as Error).message}` });
+      return;
+    }
+    const checked = validateAuditEvent(value);
+    if (!checked.ok) {
+      out.rejected.push(
+        checked.auditID === undefined ? { index, reason: checked.reason } : { index, reason: checked.reason, auditID: checked.auditID },
+      );
+      return;
+    }
+    const cluster = aksClusterOf(record.resourceId);
+    out.events.push({
+      index,
+      event: checked.event,
+      text: log,
+      clusterName: cluster?.clusterName ?? null,
+      // `location` is optional in Azure Monitor's resource log schema ("the region of the resource").
+      source: {
+        platform: 'aks',
+        accountId: cluster?.subscriptionId ?? null,
+        region: typeof record.location === 'string' && record.location !== '' ? record.location : null,
+      },
+    });
+  });
+  return out;
+}
