@@ -1,7 +1,11 @@
 import type { AuditEvent } from '../../lib/audit/index.js';
 
 /** A Pub/Sub push delivery of one LogEntry, as a push subscription POSTs it (Pub/Sub "Receive messages using push"). */
-export function pushBody(entry: unknown, messageId = '2070443601311540', subscription = 'projects/acme-audit/subscriptions/aisoc-gke-audit'): string {
+export function pushBody(
+  entry: unknown,
+  messageId = '2070443601311540',
+  subscription = 'projects/acme-audit/subscriptions/aisoc-gke-audit',
+): string {
   return JSON.stringify({
     message: {
       data: Buffer.from(JSON.stringify(entry), 'utf8').toString('base64'),
