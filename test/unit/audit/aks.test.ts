@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { aksClusterOf, looksLikeAksRecords, normaliseAuditEvent, parseAksRecords } from '../../../lib/audit/index.js';
 import { aksBody, aksRecord } from '../../helpers/clouds.js';
-import { falcoEvent, falcoFiles, falcoEvents } from '../../helpers/fixtures.js';
+import { falcoEvent, falcoEvents, falcoFiles } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
 describe('aksClusterOf', () => {
