@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_BODY_BYTES } from '../ship/ship.js';
 import { type Env, EnvReader } from './env.js';
-import { TENANT_ROUTE } from './forwarder.js';
+import { readTenantRouteUrl } from './forwarder.js';
 
 /** The AKS forwarder's configuration (Azure Functions app settings), validated once at start. */
 export interface AksForwarderConfig {
@@ -15,10 +15,7 @@ export interface AksForwarderConfig {
 /** Reads the AKS forwarder's app settings; throws one `ConfigError` naming every bad one. */
 export function loadAksForwarderConfig(env: Env): AksForwarderConfig {
   const r = new EnvReader(env);
-  const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
-  if (ingestUrl !== '' && !TENANT_ROUTE.test(new URL(ingestUrl).pathname)) {
-    r.problems.push('AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>');
-  }
+  const ingestUrl = readTenantRouteUrl(r);
   const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the ingest shared secret; in Azure, a Key Vault reference').trim();
   const maxBodyBytes = r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 64 * 1024, 16 * 1024 * 1024);
   r.done();

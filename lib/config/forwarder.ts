@@ -19,8 +19,8 @@ export const DEFAULT_FORWARDER_CONCURRENCY = 2;
 /** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
 const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 
-/** The ingest tenant route a forwarder POSTs to, as the last path segments of AISOC_INGEST_URL (the tenant id pattern of the ingest contract). */
-export const TENANT_ROUTE = /\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+// The ingest route's tenant id pattern (DESIGN.md, ingest contract), as the last path segments.
+const TENANT_ROUTE = /\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 // Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
@@ -35,13 +35,19 @@ export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
   readonly metricsNamespace: string;
 }
 
-/** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
-export function loadForwarderConfig(env: Env): ForwarderConfig {
-  const r = new EnvReader(env);
+/** AISOC_INGEST_URL, required, and the full tenant route (`/v1/ingest/k8s-audit/<tenant_id>`); a problem is noted on `r`. */
+export function readTenantRouteUrl(r: EnvReader): string {
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
   if (ingestUrl !== '' && !TENANT_ROUTE.test(new URL(ingestUrl).pathname)) {
     r.problems.push('AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>');
   }
+  return ingestUrl;
+}
+
+/** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
+export function loadForwarderConfig(env: Env): ForwarderConfig {
+  const r = new EnvReader(env);
+  const ingestUrl = readTenantRouteUrl(r);
   const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
   const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
   const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);

@@ -4,7 +4,7 @@ import type { IngestConfig } from '../../../lib/config/ingest.js';
 import type { IngestRequest } from '../../../lib/ingest/request.js';
 import { IngestService, type LogEntry } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
-import { pushBody } from '../../helpers/clouds.js';
+import { pushBody, withoutCloud } from '../../helpers/clouds.js';
 import { gkeEntries } from '../../helpers/fixtures.js';
 import { LocalGoogleKeys } from '../../helpers/google-oidc.js';
 import { eventList, ingestConfig, MemorySink, SECRET } from '../../helpers/ingest.js';
@@ -59,14 +59,6 @@ function entry(file: string): Record<string, unknown> {
 
 function json(res: { body: string }): Record<string, unknown> {
   return JSON.parse(res.body) as Record<string, unknown>;
-}
-
-/** A record without the fields that say which cloud it came through. */
-function withoutCloud(record: NormalisedRecord): unknown {
-  const { cloud: _cloud, metadata, ...ocsf } = record.ocsf as Record<string, unknown>;
-  const { product, profiles: _profiles, ...meta } = metadata as Record<string, unknown>;
-  const { feature: _feature, ...prod } = product as Record<string, unknown>;
-  return { ...record, ocsf: { ...ocsf, metadata: { ...meta, product: prod } } };
 }
 
 describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
