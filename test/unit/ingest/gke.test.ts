@@ -131,6 +131,22 @@ describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
     expect(events.records).toHaveLength(1);
   });
 
+  it('answers 503 when the sink cannot store the event, so Pub/Sub delivers it again', async () => {
+    const { service, events } = harness();
+    events.failWith = new Error('stream throttled');
+    const body = pushBody(entry('khi__container_recorder_test_1_2.yaml'));
+    const token = await keys.sign(GOOD_CLAIMS);
+
+    const res = await service.handle(await push(body, token));
+    events.failWith = null;
+    const again = await service.handle(await push(body, token));
+
+    expect(res.status).toBe(503);
+    expect(res.headers['Retry-After']).toBe('5');
+    expect(again.status).toBe(200);
+    expect(events.records).toHaveLength(1);
+  });
+
   it('acknowledges and counts entries that are not GKE Kubernetes audit entries, storing nothing', async () => {
     const { service, events, logs } = harness();
     const token = await keys.sign(GOOD_CLAIMS);
