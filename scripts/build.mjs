@@ -1,6 +1,6 @@
 // Builds one tree-shaken ESM bundle per Lambda and the CLI with esbuild.
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 import { yamlData } from './yaml-data.mjs';
 
@@ -81,6 +81,16 @@ await Promise.all([
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
   }),
+  // The AKS forwarder for Azure Functions: one file (the v3 model loads `scriptFile` as is), with
+  // host.json and function.json beside it, so dist/azure is the function app to zip-deploy.
+  build({
+    ...common,
+    minify: true,
+    keepNames: true,
+    entryPoints: { index: 'infra/azure/aks-forwarder/index.ts' },
+    outdir: 'dist/azure/aks-forwarder',
+    outExtension: { '.js': '.mjs' },
+  }),
   build({
     ...common,
     entryPoints: { cli: 'lib/cli/bin.ts' },
@@ -92,3 +102,6 @@ await Promise.all([
   }),
 ]);
 await chmod('dist/cli.mjs', 0o755);
+await mkdir('dist/azure/aks-forwarder', { recursive: true });
+await copyFile('infra/azure/host.json', 'dist/azure/host.json');
+await copyFile('infra/azure/aks-forwarder/function.json', 'dist/azure/aks-forwarder/function.json');

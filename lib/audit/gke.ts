@@ -1,3 +1,4 @@
+import { setOwn } from './redact.js';
 import type { AuditEvent, AuditObjectRef, AuditSource, JsonObject, JsonValue } from './types.js';
 
 /**
@@ -215,7 +216,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   // audit annotations (authorization.k8s.io/decision and /reason, admission webhooks) there.
   const annotations: JsonObject = {};
   if (isObject(entry.labels)) {
-    for (const [key, value] of Object.entries(entry.labels)) if (typeof value === 'string') annotations[key] = value;
+    for (const [key, value] of Object.entries(entry.labels)) if (typeof value === 'string') setOwn(annotations, key, value);
   }
   if (annotations[DECISION] === undefined) {
     const decision = decisionOf(payload);

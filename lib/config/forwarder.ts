@@ -35,13 +35,19 @@ export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
   readonly metricsNamespace: string;
 }
 
-/** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
-export function loadForwarderConfig(env: Env): ForwarderConfig {
-  const r = new EnvReader(env);
+/** AISOC_INGEST_URL, required, and the full tenant route (`/v1/ingest/k8s-audit/<tenant_id>`); a problem is noted on `r`. */
+export function readTenantRouteUrl(r: EnvReader): string {
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
   if (ingestUrl !== '' && !TENANT_ROUTE.test(new URL(ingestUrl).pathname)) {
     r.problems.push('AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>');
   }
+  return ingestUrl;
+}
+
+/** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
+export function loadForwarderConfig(env: Env): ForwarderConfig {
+  const r = new EnvReader(env);
+  const ingestUrl = readTenantRouteUrl(r);
   const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
   const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
   const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);

@@ -1,7 +1,11 @@
-import type { AuditEvent } from '../../lib/audit/index.js';
+import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
 
 /** A Pub/Sub push delivery of one LogEntry, as a push subscription POSTs it (Pub/Sub "Receive messages using push"). */
-export function pushBody(entry: unknown, messageId = '2070443601311540', subscription = 'projects/acme-audit/subscriptions/aisoc-gke-audit'): string {
+export function pushBody(
+  entry: unknown,
+  messageId = '2070443601311540',
+  subscription = 'projects/acme-audit/subscriptions/aisoc-gke-audit',
+): string {
   return JSON.stringify({
     message: {
       data: Buffer.from(JSON.stringify(entry), 'utf8').toString('base64'),
@@ -37,4 +41,12 @@ export function aksRecord(event: AuditEvent | string, cluster = 'prod-aks', cate
 /** An Event Hubs body of diagnostic records. */
 export function aksBody(records: unknown[]): string {
   return JSON.stringify({ records });
+}
+
+/** A record without the fields that say which cloud it came through (OCSF cloud, product feature, profiles). */
+export function withoutCloud(record: NormalisedRecord): unknown {
+  const { cloud: _cloud, metadata, ...ocsf } = record.ocsf as Record<string, unknown>;
+  const { product, profiles: _profiles, ...meta } = metadata as Record<string, unknown>;
+  const { feature: _feature, ...prod } = product as Record<string, unknown>;
+  return { ...record, ocsf: { ...ocsf, metadata: { ...meta, product: prod } } };
 }

@@ -48,7 +48,9 @@ export const GKE_DIR = join(FIXTURES, 'gke');
 /** The real GKE audit LogEntries (Google's KHI test logs, YAML as published), by file name. */
 export function gkeEntries(): Map<string, Record<string, unknown>> {
   const out = new Map<string, Record<string, unknown>>();
-  for (const file of readdirSync(GKE_DIR).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(GKE_DIR)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     out.set(file, parseYaml(readFileSync(join(GKE_DIR, file), 'utf8')) as Record<string, unknown>);
   }
   return out;

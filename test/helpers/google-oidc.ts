@@ -36,7 +36,7 @@ export class LocalGoogleKeys {
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
     this.#privateKey = privateKey;
     this.#jwk = { ...(await exportJWK(publicKey)), kid: this.kid, alg: 'RS256', use: 'sig' };
-    this.#server = createServer((req, res) => {
+    this.#server = createServer((_req, res) => {
       this.fetches++;
       if (this.down) {
         res.writeHead(503).end('unavailable');

@@ -124,9 +124,13 @@ describe('npm run package', () => {
     }
   });
 
-  it('routes both POST paths of the HTTP API to the ingest function', () => {
+  it('routes the three POST paths of the HTTP API to the ingest function', () => {
     const routes = byType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
-    expect(routes.sort()).toEqual(['POST /v1/inbox/{token}', 'POST /v1/ingest/k8s-audit/{tenant_id}']);
+    expect(routes.sort()).toEqual([
+      'POST /v1/inbox/{token}',
+      'POST /v1/ingest/gke-audit/{tenant_id}',
+      'POST /v1/ingest/k8s-audit/{tenant_id}',
+    ]);
     const integrations = byType('AWS::ApiGatewayV2::Integration');
     expect(integrations).toHaveLength(1);
     expect(JSON.stringify(integrations[0]?.[1].Properties.IntegrationUri)).toContain(fn('ingest')?.[0]);

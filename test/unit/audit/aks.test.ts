@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { aksClusterOf, looksLikeAksRecords, normaliseAuditEvent, parseAksRecords } from '../../../lib/audit/index.js';
 import { aksBody, aksRecord } from '../../helpers/clouds.js';
-import { falcoEvent, falcoFiles, falcoEvents } from '../../helpers/fixtures.js';
+import { falcoEvent, falcoEvents, falcoFiles } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
 describe('aksClusterOf', () => {
   it('reads the cluster and subscription of a diagnostic record resourceId, in either case', () => {
     expect(
-      aksClusterOf('/SUBSCRIPTIONS/0B6CB75E-8BB1-426B-8C7E-ACD7C6599495/RESOURCEGROUPS/RG-SPOKE/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PRIVATE-AKS'),
+      aksClusterOf(
+        '/SUBSCRIPTIONS/0B6CB75E-8BB1-426B-8C7E-ACD7C6599495/RESOURCEGROUPS/RG-SPOKE/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/PRIVATE-AKS',
+      ),
     ).toEqual({ clusterName: 'private-aks', subscriptionId: '0b6cb75e-8bb1-426b-8c7e-acd7c6599495' });
     expect(
-      aksClusterOf('/subscriptions/0b6cb75e-8bb1-426b-8c7e-acd7c6599495/resourcegroups/rg-spoke/providers/Microsoft.ContainerService/managedClusters/private-aks'),
+      aksClusterOf(
+        '/subscriptions/0b6cb75e-8bb1-426b-8c7e-acd7c6599495/resourcegroups/rg-spoke/providers/Microsoft.ContainerService/managedClusters/private-aks',
+      ),
     ).toEqual({ clusterName: 'private-aks', subscriptionId: '0b6cb75e-8bb1-426b-8c7e-acd7c6599495' });
     expect(aksClusterOf('/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm-1')).toBeNull();
     expect(aksClusterOf(42)).toBeNull();
@@ -32,7 +36,9 @@ describe('parseAksRecords', () => {
     const events = falcoFiles()
       .filter((f) => f !== 'fal_01_003.json')
       .flatMap((f) => falcoEvents(f));
-    const records = events.map((e, i) => aksRecord(e, i % 2 === 0 ? 'prod-aks' : 'stage-aks', i % 3 === 0 ? 'kube-audit-admin' : 'kube-audit'));
+    const records = events.map((e, i) =>
+      aksRecord(e, i % 2 === 0 ? 'prod-aks' : 'stage-aks', i % 3 === 0 ? 'kube-audit-admin' : 'kube-audit'),
+    );
 
     const out = parseAksRecords(Buffer.from(aksBody(records)));
 
@@ -55,7 +61,9 @@ describe('parseAksRecords', () => {
 
   it('skips and counts records of other categories, which carry klog text (Falco k8saudit-aks, issue #1145)', () => {
     const klog = aksRecord('I0101 00:00:00.000000       1 controller.go:100] plain klog text', 'prod-aks', 'kube-apiserver');
-    const out = parseAksRecords(aksBody([klog, aksRecord(falcoEvent('create_configmap.json')), { ...klog, category: 'cluster-autoscaler' }]));
+    const out = parseAksRecords(
+      aksBody([klog, aksRecord(falcoEvent('create_configmap.json')), { ...klog, category: 'cluster-autoscaler' }]),
+    );
     if (typeof out === 'string') throw new Error(out);
     expect(out).toMatchObject({ skipped: 2, itemCount: 3, rejected: [] });
     expect(out.events.map((e) => e.index)).toEqual([1]);

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, GkeConversion } from '../../../lib/audit/index.js';
-import { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef, normaliseAuditEvent, validateAuditEvent } from '../../../lib/audit/index.js';
+import {
+  GKE_LOG_ANNOTATION,
+  gkeLogEntryToAuditEvent,
+  gkeObjectRef,
+  normaliseAuditEvent,
+  validateAuditEvent,
+} from '../../../lib/audit/index.js';
 import { allFalcoEvents, gkeEntries } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
@@ -67,7 +73,12 @@ describe('gkeLogEntryToAuditEvent', () => {
       requestURI: '/api/v1/namespaces/1-2-deployment-update/pods',
       user: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
       sourceIPs: ['172.16.0.3'],
-      objectRef: { resource: 'pods', namespace: '1-2-deployment-update', name: 'nginx-deployment-surge-8655b4b8c5-xf5f4', apiVersion: 'v1' },
+      objectRef: {
+        resource: 'pods',
+        namespace: '1-2-deployment-update',
+        name: 'nginx-deployment-surge-8655b4b8c5-xf5f4',
+        apiVersion: 'v1',
+      },
       responseStatus: { code: 201 },
       requestReceivedTimestamp: '2024-01-01T01:00:00Z',
     });
@@ -100,11 +111,21 @@ describe('gkeLogEntryToAuditEvent', () => {
   it('normalises every real GKE entry to a record with GCP cloud fields that validates as OCSF 1.8.0', () => {
     for (const [file, e] of gkeEntries()) {
       const { event, origin } = converted(e);
-      const record = normaliseAuditEvent(event, { tenantId: 'acme', clusterName: origin.clusterName, receivedAt: RECEIVED, source: origin.source });
+      const record = normaliseAuditEvent(event, {
+        tenantId: 'acme',
+        clusterName: origin.clusterName,
+        receivedAt: RECEIVED,
+        source: origin.source,
+      });
       expect(ocsfErrors(record.ocsf), file).toEqual([]);
       expect(record.cluster_name).toBe('sample-cluster');
       expect(record.event_time).toBe('2024-01-01T01:00:00.000Z');
-      expect(record.ocsf.cloud).toEqual({ provider: 'GCP', region: 'us-central1', zone: 'us-central1-a', account: { uid: 'sample-project', type: 'GCP Project', type_id: 11 } });
+      expect(record.ocsf.cloud).toEqual({
+        provider: 'GCP',
+        region: 'us-central1',
+        zone: 'us-central1-a',
+        account: { uid: 'sample-project', type: 'GCP Project', type_id: 11 },
+      });
       expect(record.ocsf.metadata).toMatchObject({ product: { feature: { name: 'Google Kubernetes Engine' } }, profiles: ['cloud'] });
     }
   });
@@ -117,7 +138,16 @@ describe('gkeLogEntryToAuditEvent', () => {
       const ref = original.objectRef ?? {};
       const mine = normaliseAuditEvent(event, { tenantId: 't', clusterName: 'c', receivedAt: RECEIVED });
       const theirs = normaliseAuditEvent(original, { tenantId: 't', clusterName: 'c', receivedAt: RECEIVED });
-      const fields = ['k8s_verb', 'k8s_resource', 'k8s_subresource', 'k8s_namespace', 'k8s_user', 'src_ip', 'k8s_user_agent', 'audit_id'] as const;
+      const fields = [
+        'k8s_verb',
+        'k8s_resource',
+        'k8s_subresource',
+        'k8s_namespace',
+        'k8s_user',
+        'src_ip',
+        'k8s_user_agent',
+        'audit_id',
+      ] as const;
       for (const f of fields) expect(mine[f], `${original.auditID} ${f}`).toEqual(theirs[f]);
       expect(mine.k8s_object_name, original.auditID).toBe(ref.name === undefined || ref.name === '' ? null : ref.name);
       expect(mine.k8s_api_group ?? '', original.auditID).toBe(ref.apiGroup ?? '');
@@ -134,11 +164,25 @@ describe('gkeLogEntryToAuditEvent', () => {
       ...base,
       protoPayload: {
         ...payload,
-        response: { '@type': 'core.k8s.io/v1.Status', kind: 'Status', apiVersion: 'v1', code: 403, reason: 'Forbidden', status: 'Failure', message: 'pods "x" is forbidden' },
+        response: {
+          '@type': 'core.k8s.io/v1.Status',
+          kind: 'Status',
+          apiVersion: 'v1',
+          code: 403,
+          reason: 'Forbidden',
+          status: 'Failure',
+          message: 'pods "x" is forbidden',
+        },
         status: { code: 7, message: 'pods "x" is forbidden' },
       },
     };
-    expect(converted(forbidden).event.responseStatus).toEqual({ metadata: {}, code: 403, status: 'Failure', message: 'pods "x" is forbidden', reason: 'Forbidden' });
+    expect(converted(forbidden).event.responseStatus).toEqual({
+      metadata: {},
+      code: 403,
+      status: 'Failure',
+      message: 'pods "x" is forbidden',
+      reason: 'Forbidden',
+    });
     const { response: _r, ...noResponse } = payload;
     const notFound = { ...base, protoPayload: { ...noResponse, status: { code: 5, message: 'not found' } } };
     expect(converted(notFound).event.responseStatus).toEqual({ metadata: {}, status: 'Failure', code: 404, message: 'not found' });
@@ -157,7 +201,11 @@ describe('gkeLogEntryToAuditEvent', () => {
       requestReceivedTimestamp: '2024-05-01T11:59:59.000000Z',
     });
     const { event } = converted(exec);
-    expect(event).toMatchObject({ stage: 'ResponseStarted', responseStatus: { code: 101 }, requestURI: '/api/v1/namespaces/default/pods/web-0/exec' });
+    expect(event).toMatchObject({
+      stage: 'ResponseStarted',
+      responseStatus: { code: 101 },
+      requestURI: '/api/v1/namespaces/default/pods/web-0/exec',
+    });
     const record = normaliseAuditEvent(event, { tenantId: 't', clusterName: 'c', receivedAt: RECEIVED });
     expect(record).toMatchObject({ severity: 'high', severity_reason: 'pod-interactive-access' });
   });
@@ -168,7 +216,10 @@ describe('gkeLogEntryToAuditEvent', () => {
       ...base,
       labels: {},
       logName: 'projects/sample-project/logs/cloudaudit.googleapis.com%2Fdata_access',
-      protoPayload: { ...(base.protoPayload as object), authorizationInfo: [{ granted: false, permission: 'io.k8s.core.v1.pods.status.patch' }] },
+      protoPayload: {
+        ...(base.protoPayload as object),
+        authorizationInfo: [{ granted: false, permission: 'io.k8s.core.v1.pods.status.patch' }],
+      },
     };
     const { event } = converted(denied);
     expect(event.annotations).toEqual({ 'authorization.k8s.io/decision': 'forbid', [GKE_LOG_ANNOTATION]: 'data_access' });
@@ -226,7 +277,12 @@ describe('gkeObjectRef', () => {
       apiVersion: 'v1',
     });
     expect(gkeObjectRef('core/v1/namespaces/default/pods')).toEqual({ namespace: 'default', resource: 'pods', apiVersion: 'v1' });
-    expect(gkeObjectRef('core/v1/nodes/node-1/proxy')).toEqual({ resource: 'nodes', name: 'node-1', subresource: 'proxy', apiVersion: 'v1' });
+    expect(gkeObjectRef('core/v1/nodes/node-1/proxy')).toEqual({
+      resource: 'nodes',
+      name: 'node-1',
+      subresource: 'proxy',
+      apiVersion: 'v1',
+    });
     expect(gkeObjectRef('healthz')).toBeNull();
     expect(gkeObjectRef('core//pods')).toBeNull();
   });

@@ -190,9 +190,13 @@ describe('loadInboxStoreSpec', () => {
 describe('K8S_AUDIT_GKE_PUSH', () => {
   it('reads each tenant audience and push service account, with Google keys by default', () => {
     const config = loadIngestConfig({
-      K8S_AUDIT_GKE_PUSH: JSON.stringify({ acme: { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' } }),
+      K8S_AUDIT_GKE_PUSH: JSON.stringify({
+        acme: { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' },
+      }),
     });
-    expect([...config.gkePush.tenants]).toEqual([['acme', { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' }]]);
+    expect([...config.gkePush.tenants]).toEqual([
+      ['acme', { audience: 'https://h/v1/ingest/gke-audit/acme', serviceAccount: 'push@p.iam.gserviceaccount.com' }],
+    ]);
     expect(config.gkePush.jwksUrl).toBe(GOOGLE_JWKS_URL);
     expect(loadIngestConfig({}).gkePush.tenants.size).toBe(0);
   });
@@ -200,7 +204,10 @@ describe('K8S_AUDIT_GKE_PUSH', () => {
   it('names every bad tenant, field and URL in one error', () => {
     const message = problems(() =>
       loadIngestConfig({
-        K8S_AUDIT_GKE_PUSH: JSON.stringify({ '-bad': { audience: 'a', serviceAccount: 'x@y.z' }, acme: { audience: '', serviceAccount: 'nope' } }),
+        K8S_AUDIT_GKE_PUSH: JSON.stringify({
+          '-bad': { audience: 'a', serviceAccount: 'x@y.z' },
+          acme: { audience: '', serviceAccount: 'nope' },
+        }),
         K8S_AUDIT_GKE_JWKS_URL: 'ftp://keys',
       }),
     );

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { NormalisedRecord } from '../../../lib/audit/index.js';
 import { IngestService, type LogEntry } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
-import { aksBody, aksRecord } from '../../helpers/clouds.js';
+import { aksBody, aksRecord, withoutCloud } from '../../helpers/clouds.js';
 import { falcoEvent } from '../../helpers/fixtures.js';
 import { eventList, ingestConfig, MemorySink, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
@@ -26,13 +25,6 @@ function post(body: string, headers: Record<string, string> = {}) {
     headers: { 'content-type': 'application/json', 'x-aisoc-k8s-token': SECRET, ...headers },
     body: Buffer.from(body),
   };
-}
-
-function withoutCloud(record: NormalisedRecord): unknown {
-  const { cloud: _cloud, metadata, ...ocsf } = record.ocsf as Record<string, unknown>;
-  const { product, profiles: _profiles, ...meta } = metadata as Record<string, unknown>;
-  const { feature: _feature, ...prod } = product as Record<string, unknown>;
-  return { ...record, ocsf: { ...ocsf, metadata: { ...meta, product: prod } } };
 }
 
 describe('AKS diagnostic-settings records on the EKS-style route', () => {

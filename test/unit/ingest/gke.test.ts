@@ -4,7 +4,7 @@ import type { IngestConfig } from '../../../lib/config/ingest.js';
 import type { IngestRequest } from '../../../lib/ingest/request.js';
 import { IngestService, type LogEntry } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
-import { pushBody } from '../../helpers/clouds.js';
+import { pushBody, withoutCloud } from '../../helpers/clouds.js';
 import { gkeEntries } from '../../helpers/fixtures.js';
 import { LocalGoogleKeys } from '../../helpers/google-oidc.js';
 import { eventList, ingestConfig, MemorySink, SECRET } from '../../helpers/ingest.js';
@@ -59,14 +59,6 @@ function entry(file: string): Record<string, unknown> {
 
 function json(res: { body: string }): Record<string, unknown> {
   return JSON.parse(res.body) as Record<string, unknown>;
-}
-
-/** A record without the fields that say which cloud it came through. */
-function withoutCloud(record: NormalisedRecord): unknown {
-  const { cloud: _cloud, metadata, ...ocsf } = record.ocsf as Record<string, unknown>;
-  const { product, profiles: _profiles, ...meta } = metadata as Record<string, unknown>;
-  const { feature: _feature, ...prod } = product as Record<string, unknown>;
-  return { ...record, ocsf: { ...ocsf, metadata: { ...meta, product: prod } } };
 }
 
 describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
@@ -139,13 +131,36 @@ describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
     expect(events.records).toHaveLength(1);
   });
 
+  it('answers 503 when the sink cannot store the event, so Pub/Sub delivers it again', async () => {
+    const { service, events } = harness();
+    events.failWith = new Error('stream throttled');
+    const body = pushBody(entry('khi__container_recorder_test_1_2.yaml'));
+    const token = await keys.sign(GOOD_CLAIMS);
+
+    const res = await service.handle(await push(body, token));
+    events.failWith = null;
+    const again = await service.handle(await push(body, token));
+
+    expect(res.status).toBe(503);
+    expect(res.headers['Retry-After']).toBe('5');
+    expect(again.status).toBe(200);
+    expect(events.records).toHaveLength(1);
+  });
+
   it('acknowledges and counts entries that are not GKE Kubernetes audit entries, storing nothing', async () => {
     const { service, events, logs } = harness();
     const token = await keys.sign(GOOD_CLAIMS);
     const clusterOp = {
       ...entry('khi__container_recorder_test_1_2.yaml'),
-      resource: { type: 'gke_cluster', labels: { cluster_name: 'sample-cluster', location: 'us-central1-a', project_id: 'sample-project' } },
-      protoPayload: { '@type': 'type.googleapis.com/google.cloud.audit.AuditLog', serviceName: 'container.googleapis.com', methodName: 'google.container.v1.ClusterManager.CreateCluster' },
+      resource: {
+        type: 'gke_cluster',
+        labels: { cluster_name: 'sample-cluster', location: 'us-central1-a', project_id: 'sample-project' },
+      },
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        serviceName: 'container.googleapis.com',
+        methodName: 'google.container.v1.ClusterManager.CreateCluster',
+      },
     };
 
     const res = await service.handle(await push(pushBody(clusterOp), token));
@@ -165,27 +180,60 @@ describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
     const garbage = JSON.stringify({ message: { data: Buffer.from('{not json').toString('base64'), messageId: '1' }, subscription: 's' });
     const res = await service.handle(await push(garbage, token));
     expect(res.status).toBe(200);
-    expect(json(res)).toMatchObject({ accepted: 0, rejected: 1, errors: [{ index: 0, reason: expect.stringContaining('not base64 of a JSON LogEntry') }] });
+    expect(json(res)).toMatchObject({
+      accepted: 0,
+      rejected: 1,
+      errors: [{ index: 0, reason: expect.stringContaining('not base64 of a JSON LogEntry') }],
+    });
   });
 
   describe('authentication as Pub/Sub push does it', () => {
     const cases: [string, () => Promise<string | undefined>, string, RegExp][] = [
       ['no Authorization header', async () => undefined, 'acme', /missing Authorization/],
-      ['a token signed with a key Google never published', async () => keys.sign(GOOD_CLAIMS, { key: await LocalGoogleKeys.otherKey() }), 'acme', /not a token signed by Google/],
-      ['a token naming an unknown key', async () => keys.sign(GOOD_CLAIMS, { kid: 'not-published' }), 'acme', /not a token signed by Google/],
+      [
+        'a token signed with a key Google never published',
+        async () => keys.sign(GOOD_CLAIMS, { key: await LocalGoogleKeys.otherKey() }),
+        'acme',
+        /not a token signed by Google/,
+      ],
+      [
+        'a token naming an unknown key',
+        async () => keys.sign(GOOD_CLAIMS, { kid: 'not-published' }),
+        'acme',
+        /not a token signed by Google/,
+      ],
       ['an expired token', async () => keys.sign({ ...GOOD_CLAIMS, expiresIn: -120, issuedAgo: 3720 }), 'acme', /expired/],
-      ['another audience', async () => keys.sign({ ...GOOD_CLAIMS, aud: 'https://evil.example.com/' }), 'acme', /not valid for this tenant/],
-      ['another service account', async () => keys.sign({ ...GOOD_CLAIMS, email: 'someone@evil.iam.gserviceaccount.com' }), 'acme', /not valid for this tenant/],
+      [
+        'another audience',
+        async () => keys.sign({ ...GOOD_CLAIMS, aud: 'https://evil.example.com/' }),
+        'acme',
+        /not valid for this tenant/,
+      ],
+      [
+        'another service account',
+        async () => keys.sign({ ...GOOD_CLAIMS, email: 'someone@evil.iam.gserviceaccount.com' }),
+        'acme',
+        /not valid for this tenant/,
+      ],
       ['an unverified email', async () => keys.sign({ ...GOOD_CLAIMS, email_verified: false }), 'acme', /not valid for this tenant/],
       ['an issuer other than Google', async () => keys.sign({ ...GOOD_CLAIMS, iss: 'https://evil.example.com' }), 'acme', /iss claim/],
-      ['a valid token for a tenant with no subscription configured', async () => keys.sign(GOOD_CLAIMS), 'other', /not valid for this tenant/],
+      [
+        'a valid token for a tenant with no subscription configured',
+        async () => keys.sign(GOOD_CLAIMS),
+        'other',
+        /not valid for this tenant/,
+      ],
       ['an unsigned token (alg none)', async () => unsigned(GOOD_CLAIMS), 'acme', /not a token signed by Google/],
       ['not a bearer token', async () => 'Basic dXNlcjpwYXNz', 'acme', /Bearer/],
     ];
     it.each(cases)('answers 401 to %s, stores nothing and never logs the token', async (_name, make, tenant, message) => {
       const { service, events, logs } = harness();
       const token = await make();
-      const req = await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), token?.startsWith('Basic ') ? undefined : token, tenant);
+      const req = await push(
+        pushBody(entry('khi__container_recorder_test_1_2.yaml')),
+        token?.startsWith('Basic ') ? undefined : token,
+        tenant,
+      );
       if (token?.startsWith('Basic ')) (req.headers as Record<string, string>).authorization = token;
 
       const res = await service.handle(req);
@@ -214,7 +262,9 @@ describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
       const { service, events } = harness();
       keys.down = true;
       try {
-        const res = await service.handle(await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), await keys.sign(GOOD_CLAIMS)));
+        const res = await service.handle(
+          await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), await keys.sign(GOOD_CLAIMS)),
+        );
         expect(res.status).toBe(503);
         expect(res.headers['Retry-After']).toBe('5');
         expect(events.records).toEqual([]);

@@ -1,0 +1,184 @@
+import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
+import { type PostOutcome, postEventList } from '../ship/post.js';
+import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../ship/ship.js';
+
+/**
+ * The AKS forwarder's work, free of Azure Functions: the Event Hubs messages of one invocation
+ * (each an Azure diagnostic-settings body, `{"records":[...]}`) in, the audit records re-packed
+ * into records bodies of at most 3 MiB and POSTed to the ingest's EKS-style route with the shared
+ * secret out. The ingest reads the cluster and subscription from each record's `resourceId`.
+ */
+
+/** Attempts per body inside one invocation; after that the invocation fails and the Functions retry policy runs it again. */
+export const DEFAULT_AKS_MAX_ATTEMPTS = 4;
+const MAX_RETRY_AFTER_MS = 30_000;
+
+/** Where and how the forwarder POSTs. */
+export interface AksForwardOptions {
+  /** The full ingest route, https://<host>/v1/ingest/k8s-audit/<tenant_id>. */
+  url: string;
+  /** The shared secret, sent as X-AiSOC-K8s-Token; never logged. */
+  token: string;
+  maxBodyBytes?: number;
+  maxAttempts?: number;
+  requestTimeoutMs?: number;
+  fetch?: typeof fetch;
+  log?: (entry: Record<string, unknown>) => void;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** What one invocation did. */
+export interface AksForwardReport {
+  messages: number;
+  /** Audit records sent and taken by the ingest (its `accepted` + `duplicates`). */
+  records: number;
+  accepted: number;
+  duplicates: number;
+  /** Records the ingest listed as rejected (a broken event: sending again cannot help). */
+  rejected: number;
+  /** Records of other categories, not sent. */
+  skipped: number;
+  /** Messages that were no diagnostic-settings body, not sent. */
+  unreadable: number;
+  bodies: number;
+  /** Why the invocation must be retried, when it must (the ingest could not take a body). */
+  failure: string | null;
+}
+
+/** An Event Hubs message as the Functions host gives it: a string, bytes, or JSON it already parsed. */
+function messageRecords(message: unknown): unknown[] | null {
+  let doc = message;
+  if (typeof doc === 'string' || Buffer.isBuffer(doc) || doc instanceof Uint8Array) {
+    try {
+      doc = JSON.parse(Buffer.isBuffer(doc) || doc instanceof Uint8Array ? Buffer.from(doc).toString('utf8') : doc);
+    } catch {
+      return null;
+    }
+  }
+  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { records?: unknown }).records)) return null;
+  return (doc as { records: unknown[] }).records;
+}
+
+function isAuditRecord(record: unknown): boolean {
+  const category = typeof record === 'object' && record !== null ? (record as { category?: unknown }).category : undefined;
+  return typeof category === 'string' && AKS_AUDIT_CATEGORIES.has(category);
+}
+
+/** Records bodies of at most `maxBytes` each (a record over it alone goes in a body of its own: the ingest says what it thinks). */
+export function packRecords(records: readonly string[], maxBytes: number): string[] {
+  const bodies: string[] = [];
+  const prefix = '{"records":[';
+  let current: string[] = [];
+  let bytes = prefix.length + 2;
+  for (const record of records) {
+    const size = Buffer.byteLength(record, 'utf8') + 1;
+    if (current.length > 0 && bytes + size > maxBytes) {
+      bodies.push(`${prefix}${current.join(',')}]}`);
+      current = [];
+      bytes = prefix.length + 2;
+    }
+    current.push(record);
+    bytes += size;
+  }
+  if (current.length > 0) bodies.push(`${prefix}${current.join(',')}]}`);
+  return bodies;
+}
+
+function retryable(outcome: PostOutcome): boolean {
+  if (outcome.kind === 'network') return true;
+  if (outcome.kind === 'unsendable') return false;
+  return outcome.status === 408 || outcome.status === 429 || outcome.status >= 500;
+}
+
+function describe(outcome: PostOutcome, token: string): string {
+  const text =
+    outcome.kind === 'answer'
+      ? `HTTP ${outcome.status}: ${outcome.text.slice(0, 300)}`
+      : outcome.kind === 'network'
+        ? `${outcome.code}: ${outcome.message}`
+        : outcome.message;
+  return token === '' ? text : text.split(token).join('<redacted>');
+}
+
+function counts(text: string): { accepted: number; duplicates: number; rejected: number } {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    return { accepted: n(body.accepted), duplicates: n(body.duplicates), rejected: n(body.rejected) };
+  } catch {
+    return { accepted: 0, duplicates: 0, rejected: 0 };
+  }
+}
+
+/**
+ * Forwards one invocation's messages. Resolves with a report; `failure` is set when a body could
+ * not be delivered (the caller throws, so the Functions retry policy runs the batch again: the
+ * ingest drops what it already has). Never throws.
+ */
+export async function forwardAksMessages(messages: readonly unknown[], opts: AksForwardOptions): Promise<AksForwardReport> {
+  const log = opts.log ?? (() => {});
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const random = opts.random ?? Math.random;
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_AKS_MAX_ATTEMPTS);
+  const report: AksForwardReport = {
+    messages: messages.length,
+    records: 0,
+    accepted: 0,
+    duplicates: 0,
+    rejected: 0,
+    skipped: 0,
+    unreadable: 0,
+    bodies: 0,
+    failure: null,
+  };
+  const audit: string[] = [];
+  for (const message of messages) {
+    const records = messageRecords(message);
+    if (records === null) {
+      report.unreadable++;
+      continue;
+    }
+    for (const record of records) {
+      // Only the audit categories go out: a diagnostic setting often routes kube-apiserver,
+      // autoscaler and other klog text to the same hub (Falco k8saudit-aks, issue #1145).
+      if (isAuditRecord(record)) audit.push(JSON.stringify(record));
+      else report.skipped++;
+    }
+  }
+  if (report.unreadable > 0)
+    log({ level: 'warn', msg: 'messages that are not diagnostic-settings bodies were not sent', count: report.unreadable });
+
+  for (const body of packRecords(audit, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+    report.bodies++;
+    let outcome: PostOutcome | null = null;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      outcome = await postEventList(body, {
+        url: opts.url,
+        token: opts.token,
+        gzip: false,
+        timeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      });
+      if (!retryable(outcome) || attempt === maxAttempts) break;
+      const backoff = random() * Math.min(DEFAULT_BACKOFF_CAP_MS, DEFAULT_BACKOFF_BASE_MS * 2 ** (attempt - 1));
+      const asked = outcome.kind === 'answer' ? outcome.retryAfterMs : null;
+      await sleep(asked === null ? backoff : Math.min(asked, MAX_RETRY_AFTER_MS));
+    }
+    if (outcome?.kind === 'answer' && outcome.status >= 200 && outcome.status < 300) {
+      const c = counts(outcome.text);
+      report.accepted += c.accepted;
+      report.duplicates += c.duplicates;
+      report.rejected += c.rejected;
+      report.records += c.accepted + c.duplicates;
+      if (c.rejected > 0)
+        log({ level: 'warn', msg: 'the ingest rejected records', count: c.rejected, answer: outcome.text.slice(0, 2000) });
+      continue;
+    }
+    // Anything else keeps the batch: a wrong secret or URL is fixed by the operator, and the
+    // retried invocation then delivers; nothing is dropped here.
+    report.failure = describe(outcome as PostOutcome, opts.token);
+    break;
+  }
+  return report;
+}

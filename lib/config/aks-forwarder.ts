@@ -1,0 +1,23 @@
+import { DEFAULT_MAX_BODY_BYTES } from '../ship/ship.js';
+import { type Env, EnvReader } from './env.js';
+import { readTenantRouteUrl } from './forwarder.js';
+
+/** The AKS forwarder's configuration (Azure Functions app settings), validated once at start. */
+export interface AksForwarderConfig {
+  /** AISOC_INGEST_URL: the full tenant route, https://<host>/v1/ingest/k8s-audit/<tenant_id>. */
+  readonly ingestUrl: string;
+  /** K8S_AUDIT_SHARED_SECRET (an app setting, best a Key Vault reference the host resolves). */
+  readonly token: string;
+  /** FORWARDER_MAX_BODY_BYTES: the cap of one records body (default 3 MiB, as the EKS forwarder). */
+  readonly maxBodyBytes: number;
+}
+
+/** Reads the AKS forwarder's app settings; throws one `ConfigError` naming every bad one. */
+export function loadAksForwarderConfig(env: Env): AksForwarderConfig {
+  const r = new EnvReader(env);
+  const ingestUrl = readTenantRouteUrl(r);
+  const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the ingest shared secret; in Azure, a Key Vault reference').trim();
+  const maxBodyBytes = r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 64 * 1024, 16 * 1024 * 1024);
+  r.done();
+  return Object.freeze({ ingestUrl, token, maxBodyBytes });
+}

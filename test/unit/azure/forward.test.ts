@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { forwardAksMessages, packRecords } from '../../../lib/azure/forward.js';
+import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
+import { aksBody, aksRecord } from '../../helpers/clouds.js';
+import { uniqueFalcoEvents } from '../../helpers/ingest.js';
+
+const URL = 'https://aisoc.example.com/v1/ingest/k8s-audit/acme';
+const TOKEN = 'aks-forwarder-secret-0123456789';
+
+/** A stand-in ingest: answers from a script, records what it was sent. */
+function ingest(answers: (() => Response)[]) {
+  const sent: { headers: Headers; body: { records: unknown[] } }[] = [];
+  const fetch = (async (_url: string, init: RequestInit) => {
+    sent.push({ headers: new Headers(init.headers), body: JSON.parse(String(init.body)) });
+    const next = answers.shift() ?? (() => Response.json({ accepted: 0, rejected: 0, duplicates: 0, errors: [] }));
+    return next();
+  }) as unknown as typeof globalThis.fetch;
+  return { sent, fetch };
+}
+
+const ok = (accepted: number) => () => Response.json({ accepted, rejected: 0, duplicates: 0, errors: [] });
+const messages = (n: number) => [
+  aksBody(
+    uniqueFalcoEvents()
+      .slice(0, n)
+      .map((e) => aksRecord(e, 'prod-aks')),
+  ),
+];
+
+describe('forwardAksMessages', () => {
+  it('sends only the audit records, with the shared secret, and counts the rest', async () => {
+    const { sent, fetch } = ingest([ok(3)]);
+    const batch = [
+      ...messages(3),
+      aksBody([aksRecord('I0501 plain klog text', 'prod-aks', 'kube-apiserver')]),
+      'not json',
+      { records: 'nope' },
+    ];
+
+    const report = await forwardAksMessages(batch, { url: URL, token: TOKEN, fetch });
+
+    expect(report).toMatchObject({ messages: 4, records: 3, accepted: 3, skipped: 1, unreadable: 2, bodies: 1, failure: null });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.headers.get('x-aisoc-k8s-token')).toBe(TOKEN);
+    expect(sent[0]?.body.records).toHaveLength(3);
+  });
+
+  it('takes messages the host already parsed, and bytes', async () => {
+    const { sent, fetch } = ingest([ok(2)]);
+    const [text] = messages(2) as [string];
+    await forwardAksMessages([JSON.parse(text), Buffer.from(text)], { url: URL, token: TOKEN, fetch });
+    expect(sent[0]?.body.records).toHaveLength(4);
+  });
+
+  it('retries 503 with backoff, honouring Retry-After, then delivers', async () => {
+    const { sent, fetch } = ingest([() => new Response('{"error":"busy"}', { status: 503, headers: { 'retry-after': '2' } }), ok(3)]);
+    const sleeps: number[] = [];
+    const report = await forwardAksMessages(messages(3), { url: URL, token: TOKEN, fetch, sleep: async (ms) => void sleeps.push(ms) });
+    expect(report).toMatchObject({ accepted: 3, failure: null });
+    expect(sent).toHaveLength(2);
+    expect(sleeps).toEqual([2000]);
+  });
+
+  it('reports a failure, never the secret, when the ingest refuses the token (the invocation is retried later)', async () => {
+    const { sent, fetch } = ingest([() => Response.json({ error: `X-AiSOC-K8s-Token does not match ${TOKEN}` }, { status: 401 })]);
+    const report = await forwardAksMessages(messages(3), { url: URL, token: TOKEN, fetch, sleep: async () => {} });
+    expect(sent).toHaveLength(1);
+    expect(report.failure).toMatch(/^HTTP 401/);
+    expect(report.failure).not.toContain(TOKEN);
+  });
+
+  it('gives up after its attempts and reports the last answer', async () => {
+    const fail = () => new Response('{"error":"down"}', { status: 502 });
+    const { sent, fetch } = ingest([fail, fail, fail, fail]);
+    const report = await forwardAksMessages(messages(1), { url: URL, token: TOKEN, fetch, sleep: async () => {}, maxAttempts: 4 });
+    expect(sent).toHaveLength(4);
+    expect(report.failure).toMatch(/^HTTP 502/);
+  });
+});
+
+describe('packRecords', () => {
+  it('keeps each body under the cap and every record in exactly one body', () => {
+    const records = Array.from({ length: 50 }, (_, i) => JSON.stringify({ category: 'kube-audit', n: i, pad: 'x'.repeat(900) }));
+    const bodies = packRecords(records, 10_000);
+    expect(bodies.length).toBeGreaterThan(4);
+    for (const b of bodies) expect(Buffer.byteLength(b)).toBeLessThanOrEqual(10_000);
+    expect(bodies.flatMap((b) => (JSON.parse(b) as { records: { n: number }[] }).records.map((r) => r.n))).toEqual(
+      records.map((_, i) => i),
+    );
+  });
+});
+
+describe('loadAksForwarderConfig', () => {
+  it('needs the tenant route and the secret, naming both', () => {
+    expect(() => loadAksForwarderConfig({})).toThrow(/AISOC_INGEST_URL is required.*K8S_AUDIT_SHARED_SECRET is required/);
+    expect(() => loadAksForwarderConfig({ AISOC_INGEST_URL: 'https://h/v1/other', K8S_AUDIT_SHARED_SECRET: 's' })).toThrow(
+      /full tenant route/,
+    );
+    expect(loadAksForwarderConfig({ AISOC_INGEST_URL: URL, K8S_AUDIT_SHARED_SECRET: ' s \n' })).toEqual({
+      ingestUrl: URL,
+      token: 's',
+      maxBodyBytes: 3 * 1024 * 1024,
+    });
+  });
+});
