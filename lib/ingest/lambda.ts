@@ -1,8 +1,9 @@
-import middy, { type MiddlewareObj } from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import type { LogFn } from '../log/index.js';
 import { errorResponse, type IngestResponse } from './errors.js';
 import type { IngestRequest } from './request.js';
-import type { IngestService, LogEntry } from './service.js';
+import type { IngestService } from './service.js';
 
 /** An API Gateway proxy event: REST API (payload 1.0) or HTTP API (payload 2.0). */
 export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
@@ -61,18 +62,18 @@ export function toApiGatewayResult(response: IngestResponse): APIGatewayProxyRes
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 
+/** The ingest core as a typed API Gateway handler: v1 or v2 event in, proxy result out. */
+export function apiGatewayHandler(service: IngestService): (event: ApiGatewayEvent) => Promise<APIGatewayProxyResult> {
+  return async (event) => toApiGatewayResult(await service.handle(toIngestRequest(event)));
+}
+
 /**
- * The middy middleware around the ingest handler: API Gateway event in, proxy result out, and
- * any error that escaped the core answered as a bare JSON 500 (logged by name, never shown).
+ * The middy error mapping of the ingest Lambda: an error that escaped the core is answered as a
+ * bare JSON 500 (logged by name and message, never shown to the client), so API Gateway never
+ * turns it into its own untyped 502.
  */
-export function apiGatewayAdapter(log: (entry: LogEntry) => void): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
+export function internalErrorAnswer(log: LogFn): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
   return {
-    before: (request) => {
-      (request as { event: unknown }).event = toIngestRequest(request.event);
-    },
-    after: (request) => {
-      request.response = toApiGatewayResult(request.response as unknown as IngestResponse);
-    },
     onError: (request) => {
       const err = request.error;
       log({
@@ -83,11 +84,4 @@ export function apiGatewayAdapter(log: (entry: LogEntry) => void): MiddlewareObj
       request.response = toApiGatewayResult(errorResponse(new Error('internal')));
     },
   };
-}
-
-/** The ingest Lambda handler: a middy chain over API Gateway v1/v2 events calling the core. */
-export function createIngestLambdaHandler(service: IngestService, log: (entry: LogEntry) => void = () => {}) {
-  return middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
-    .use(apiGatewayAdapter(log))
-    .handler(async (event) => (await service.handle(event as unknown as IngestRequest)) as unknown as APIGatewayProxyResult);
 }
