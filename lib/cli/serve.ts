@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadIngestConfig, withSharedSecret } from '../config/ingest.js';
 import { startIngestServer } from '../ingest/server.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -81,9 +82,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const config = await withSharedSecret(loadIngestConfig(env, { runtime: 'local' }));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
-  const log = (entry: Record<string, unknown>) => {
-    io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
-  };
+  const log = streamLog(io.stderr, LOG_SERVICES.serve, io.env);
   const server = await startIngestServer({ config, host, port, log, sinks: { stdout: io.stdout } });
 
   const lines = [`aisoc-k8s-audit ingest listening on ${server.url} (${server.service.writer.describe()})`];

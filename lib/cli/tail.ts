@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { loadTailConfig } from '../config/tail.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { defaultCursorPath } from '../tail/connector-config.js';
 import { summarisePoll } from '../tail/health.js';
 import { tailShipper } from '../tail/ship.js';
@@ -76,9 +77,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const once = args.flags.has('once');
   const now = deps.now ?? Date.now;
 
-  const log = (entry: Record<string, unknown>): void => {
-    io.stderr.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
-  };
+  const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);
 
   let cluster = flag(args, 'cluster') ?? config.clusterName;
   if (cluster === null || cluster === '') {

@@ -367,7 +367,7 @@ describe('the tail command', () => {
       const code = await main(['tail', '--path', log, '--cursor', join(tmp.dir, 'cursor'), '--once'], cap.io);
 
       expect(server.requests.length).toBeGreaterThan(0);
-      expect(cap.err()).toMatch(/"msg":"poll"/);
+      expect(cap.err()).toMatch(/"message":"poll"/);
       expect(code).toBe(server.delivered.length === 10 ? 0 : 1);
       expectNoSecretIn([
         { where: 'tail stderr', text: cap.err() },

@@ -78,7 +78,10 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.find((l) => l.msg === 'poll')).toMatchObject({ delivered: 120, undelivered: 0, error: null });
+    const poll = lines.find((l) => l.message === 'poll');
+    // Powertools drops null fields from a line: a poll without an error has no `error`.
+    expect(poll).toMatchObject({ level: 'INFO', service: 'aisoc-k8s-audit-tail', delivered: 120, undelivered: 0 });
+    expect(poll).not.toHaveProperty('error');
     expect(cap.err()).not.toContain(SECRET);
   });
 
@@ -144,7 +147,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const signals = new EventEmitter();
     const cap = captureIo(env('t-sig'));
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"poll"')) signals.emit('SIGTERM', 'SIGTERM');
+      if (chunk.toString().includes('"message":"poll"')) signals.emit('SIGTERM', 'SIGTERM');
     });
 
     const code = await runTail(['--path', path, '--interval', '3600'], cap.io, {
@@ -168,7 +171,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const signals = new EventEmitter();
     const cap = captureIo({ ...env('t-retry'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-retry` });
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"retrying batch"')) signals.emit('SIGTERM', 'SIGTERM');
+      if (chunk.toString().includes('"message":"retrying batch"')) signals.emit('SIGTERM', 'SIGTERM');
     });
 
     const code = await runTail(['--path', path], cap.io, { signals: signals as unknown as NodeJS.Process });
@@ -176,7 +179,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
 
     expect(code).toBe(0);
     expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(0);
-    expect(cap.err().match(/"msg":"retrying batch"/g)).toHaveLength(1);
+    expect(cap.err().match(/"message":"retrying batch"/g)).toHaveLength(1);
     expect(cap.err()).toContain('tail stopped; cursor saved');
   });
 
@@ -188,7 +191,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const exits: number[] = [];
     const cap = captureIo({ ...env('t-twice'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-twice` });
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"retrying batch"') && exits.length === 0) {
+      if (chunk.toString().includes('"message":"retrying batch"') && exits.length === 0) {
         signals.emit('SIGINT', 'SIGINT');
         signals.emit('SIGINT', 'SIGINT');
       }
@@ -207,7 +210,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     let polls = 0;
     cap.io.stderr.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
-        if (!line.includes('"msg":"poll"')) continue;
+        if (!line.includes('"message":"poll"')) continue;
         polls++;
         if (polls === 1) appendFileSync(path, asFile(uniqueEvents(4, 'loop', 3)));
         if (polls === 2) signals.emit('SIGTERM', 'SIGTERM');

@@ -43,13 +43,15 @@ describe('forwarder handler', () => {
     );
 
     expect(out.emf()).toEqual([expect.objectContaining({ EventsReceived: 30, EventsForwarded: 0, EventsFailed: 30, Retries: 1 })]);
-    expect(out.logs()).toContainEqual(expect.objectContaining({
+    expect(out.logs()).toContainEqual(
+      expect.objectContaining({
         level: 'ERROR',
         message: 'forwarding incomplete',
         failed: 30,
         function_request_id: 'req-1',
         service: 'aisoc-k8s-audit-forwarder',
-      }));
+      }),
+    );
     expect(out.text()).not.toContain(TOKEN);
   });
 

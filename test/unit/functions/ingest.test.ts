@@ -99,7 +99,9 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(records(out.lines()).map((r) => [r.audit_id, r.tenant_id, r.cluster_name])).toEqual(
       items.map((e) => [e.auditID, 'acme', 'eks-1']),
     );
-    expect(out.logs().filter((l) => l.message === 'ingest request')).toMatchObject([{ tenant: 'acme', status: 200, accepted: items.length }]);
+    expect(out.logs().filter((l) => l.message === 'ingest request')).toMatchObject([
+      { tenant: 'acme', status: 200, accepted: items.length },
+    ]);
     expect(out.text()).not.toContain(SECRET);
   });
 
