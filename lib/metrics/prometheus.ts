@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { INGEST_METRICS, type IngestOutcome, TAIL_METRICS } from './names.js';
 
@@ -81,4 +82,39 @@ export async function answerMetrics(registry: Registry, req: IncomingMessage, re
   const text = await registry.metrics();
   res.writeHead(200, { 'Content-Type': registry.contentType, 'Cache-Control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : text);
+}
+
+/** A running /metrics endpoint. */
+export interface MetricsServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves GET /metrics from a registry on its own port (the tailer, which has no other server); anything else is 404. */
+export async function startMetricsServer(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+  const server = createServer((req, res) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'application/json; charset=utf-8' });
+      res.end(JSON.stringify({ error: 'not found; scrape GET /metrics' }));
+      return;
+    }
+    answerMetrics(registry, req, res).catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${shown}:${address.port}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }

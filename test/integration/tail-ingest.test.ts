@@ -140,6 +140,51 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     ).toHaveLength(25);
   });
 
+  it('serves its metrics on /metrics while it runs: lines read, shipped, passed over, cursor lag, last success', async () => {
+    const events = uniqueEvents(30, 'prom');
+    const path = join(dir, 'audit.log');
+    // 30 events, a line that is not an event, and a last line still being written (no newline).
+    const partial = '{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"half-writ';
+    writeFileSync(path, `${asFile(events)}not json at all\n${partial}`);
+    const signals = new EventEmitter();
+    const cap = captureIo(env('t-prom'));
+    let url: string | undefined;
+    let scraped: Promise<string> | undefined;
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.includes('"message":"metrics listening"')) url = (JSON.parse(line) as { url: string }).url;
+        if (line.includes('"message":"poll"') && scraped === undefined && url !== undefined) {
+          scraped = fetch(url)
+            .then((r) => r.text())
+            .finally(() => signals.emit('SIGTERM', 'SIGTERM'));
+        }
+      }
+    });
+    const started = Date.now();
+
+    const code = await runTail(['--path', path, '--interval', '3600', '--metrics-port', '0'], cap.io, {
+      signals: signals as unknown as NodeJS.Process,
+      exit: () => {},
+    });
+
+    expect(code).toBe(0);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const text = await (scraped as Promise<string>);
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect({
+      read: value('aisoc_tail_lines_read_total'),
+      shipped: value('aisoc_tail_lines_shipped_total'),
+      invalid: value('aisoc_tail_lines_invalid_total'),
+      undelivered: value('aisoc_tail_lines_undelivered_total'),
+      polls: value('aisoc_tail_polls_total'),
+      errors: value('aisoc_tail_poll_errors_total'),
+      lag: value('aisoc_tail_cursor_lag_bytes'),
+    }).toEqual({ read: 31, shipped: 30, invalid: 1, undelivered: 0, polls: 1, errors: 0, lag: Buffer.byteLength(partial) });
+    expect(value('aisoc_tail_last_success_timestamp_seconds') * 1000).toBeGreaterThanOrEqual(started - 1000);
+    // The server is gone once the command returns.
+    await expect(fetch(url as string)).rejects.toThrow();
+  });
+
   it('finishes the current poll, saves the cursor and exits 0 on SIGTERM', async () => {
     const first = uniqueEvents(5, 'sig');
     const path = join(dir, 'audit.log');
