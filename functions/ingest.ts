@@ -10,7 +10,7 @@ import { loadIngestConfig, withSharedSecret } from '../lib/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
 import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/lambda.js';
 import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
-import { createMetrics, recordIngestOutcome } from '../lib/metrics/index.js';
+import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/metrics/index.js';
 
 const logger = lambdaLogger(LOG_SERVICES.ingest);
 const log = logTo(logger);
@@ -21,10 +21,11 @@ const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'ingest');
 // from Secrets Manager here, once per execution environment.
 const config = await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' }));
 // Sink clients are created once per execution environment and reused by every invocation.
-const service = await createIngestService(config, { log, observe: (outcome) => recordIngestOutcome(metrics, outcome) });
+const observe = (outcome: IngestOutcome) => recordIngestOutcome(metrics, outcome);
+const service = await createIngestService(config, { log, observe });
 
 export const handler = middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
   .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
   .use(logMetrics(metrics))
-  .use(internalErrorAnswer(log))
+  .use(internalErrorAnswer(log, observe))
   .handler(apiGatewayHandler(service));

@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import type { LogFn } from '../log/index.js';
+import type { IngestOutcome } from '../metrics/names.js';
 import { errorResponse, type IngestResponse } from './errors.js';
 import type { IngestRequest } from './request.js';
 import type { IngestService } from './service.js';
@@ -70,11 +71,30 @@ export function apiGatewayHandler(service: IngestService): (event: ApiGatewayEve
 /**
  * The middy error mapping of the ingest Lambda: an error that escaped the core is answered as a
  * bare JSON 500 (logged by name and message, never shown to the client), so API Gateway never
- * turns it into its own untyped 502.
+ * turns it into its own untyped 502. `observe` counts it as a 500 answer.
  */
-export function internalErrorAnswer(log: LogFn): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
+export function internalErrorAnswer(
+  log: LogFn,
+  observe: (outcome: IngestOutcome) => void = () => {},
+): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
   return {
     onError: (request) => {
+      // Counted as a 5xx answer like the core's own, so the 5xx alarm sees it.
+      observe({
+        route: 'unknown',
+        status: 500,
+        tenant: null,
+        cluster: null,
+        items: null,
+        accepted: 0,
+        rejected: 0,
+        duplicates: 0,
+        alerts: 0,
+        alertsRefused: 0,
+        bytes: 0,
+        inflatedBytes: 0,
+        ms: 0,
+      });
       const err = request.error;
       log({
         level: 'error',

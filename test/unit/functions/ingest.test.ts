@@ -277,5 +277,6 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(out.logs()).toContainEqual(
       expect.objectContaining({ level: 'ERROR', message: 'unhandled error in the ingest handler', function_request_id: 'req-1' }),
     );
+    expect(out.emf('Responses5xx')).toMatchObject([{ Requests: 1, Responses5xx: 1, EventsAccepted: 0 }]);
   });
 });
