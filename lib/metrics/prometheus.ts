@@ -27,7 +27,12 @@ export function ingestPrometheus(): PrometheusMetrics & { observe: (outcome: Ing
     const counter = new Counter({ name: m.prom, help: m.help, registers: [registry] });
     return (o: IngestOutcome) => counter.inc(m.value(o));
   });
-  return { registry, observe: (outcome) => feeds.forEach((feed) => feed(outcome)) };
+  return {
+    registry,
+    observe: (outcome) => {
+      for (const feed of feeds) feed(outcome);
+    },
+  };
 }
 
 /** What one tailer poll did, as the tailer's metrics read it. */

@@ -220,14 +220,15 @@ describe('serverless.yml and infra/template.yaml', () => {
     );
     // The functions' logical ids differ (osls names them <Name>LambdaFunction), and the alarm email
     // is a stage param in one and a template parameter in the other; everything else is equal.
+    const alarmEmailParam = ['${param:', 'alarmEmail}'].join('');
     const slsAsSam = JSON.parse(
       JSON.stringify(sls.resources.Resources)
         .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
         .replaceAll('"IngestLambdaFunction"', '"Ingest"')
-        .replaceAll('"${param:alarmEmail}"', '{"Ref":"AlarmEmail"}'),
+        .replaceAll(`"${alarmEmailParam}"`, '{"Ref":"AlarmEmail"}'),
     );
     expect(slsAsSam).toEqual(samOwn);
-    expect(sls.resources.Conditions).toEqual({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': ['${param:alarmEmail}', ''] }] } });
+    expect(sls.resources.Conditions).toEqual({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [alarmEmailParam, ''] }] } });
     expect((sam as Obj).Conditions).toMatchObject({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] } });
   });
 
