@@ -397,6 +397,11 @@ export class IngestService {
     state.rejected = errors.length;
     state.duplicates = duplicates;
     if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
+    // Every listed reject, at debug: off by default, on for a share of requests with
+    // POWERTOOLS_LOGGER_SAMPLE_RATE, so a bad sender can be looked into without flooding the log.
+    if (errors.length > MAX_LOGGED_REJECTS) {
+      this.#log({ level: 'debug', msg: 'rejected items', tenant: req.tenant, items: errors.slice(0, MAX_LISTED_ERRORS) });
+    }
     const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;

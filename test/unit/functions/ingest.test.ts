@@ -189,6 +189,25 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(off.emf('AuthUnavailable')).toMatchObject([{ AuthFailures: 0, AuthUnavailable: 1, Responses5xx: 1 }]);
   });
 
+  it('lists every reject of a bad batch at DEBUG only for the sampled share of requests', async () => {
+    const bad = Array.from({ length: 7 }, () => ({ kind: 'Event', apiVersion: 'audit.k8s.io/v1' }));
+    const body = eventList([...uniqueFalcoEvents().slice(0, 2), ...bad]);
+    const event = v2Event('/v1/ingest/k8s-audit/acme', body, { 'x-aisoc-k8s-token': SECRET });
+    const debugLines = async (env: Record<string, string>) => {
+      const out = captureStdout();
+      const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET, LOG_LEVEL: 'INFO', ...env });
+      expect((await handler(event, context)).statusCode).toBe(200);
+      const lines = out.logs();
+      vi.restoreAllMocks();
+      // The request line is there either way, naming the first five.
+      expect(lines.find((l) => l.message === 'ingest request')).toMatchObject({ rejected: 7, rejected_items: { length: 5 } });
+      return lines.filter((l) => l.level === 'DEBUG' && l.message === 'rejected items');
+    };
+
+    expect(await debugLines({ POWERTOOLS_LOGGER_SAMPLE_RATE: '0' })).toEqual([]);
+    expect(await debugLines({ POWERTOOLS_LOGGER_SAMPLE_RATE: '1' })).toMatchObject([{ tenant: 'acme', items: { length: 7 } }]);
+  });
+
   it('strips a named HTTP API stage from rawPath and reads a base64 gzip body', async () => {
     const out = captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
