@@ -17,7 +17,7 @@ const log = logTo(logger);
 const config = loadForwarderConfig(process.env);
 const settings = forwardSettings(config, await resolveForwarderToken(config));
 // The metrics' `service` dimension is the function's name: the templates' alarms select it.
-const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'forwarder', config.metricsNamespace);
+const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'forwarder', config.metricsNamespace);
 
 type KinesisBatchResponse = { batchItemFailures: { itemIdentifier: string }[] };
 

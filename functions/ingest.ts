@@ -15,7 +15,7 @@ import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/m
 const logger = lambdaLogger(LOG_SERVICES.ingest);
 const log = logTo(logger);
 // The metrics' `service` dimension is the function's name: the templates' alarms select it.
-const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'ingest');
+const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'ingest');
 // Config is read and validated once, at init: a bad or missing variable fails the cold start with
 // a ConfigError that names it, instead of failing every request. A secret given by ARN is read
 // from Secrets Manager here, once per execution environment.

@@ -31,7 +31,9 @@ describe('forwarder handler', () => {
     await expect(handler(awslogsEvent(eksPayload(distinctLines(50))), lambdaContext())).resolves.toBeUndefined();
 
     expect(server.delivered).toHaveLength(50);
-    expect(out.emf()).toEqual([expect.objectContaining({ EventsReceived: 50, EventsForwarded: 50, EventsFailed: 0, Batches: 1 })]);
+    expect(out.emf()).toEqual([
+      expect.objectContaining({ service: 'forwarder', EventsReceived: 50, EventsForwarded: 50, EventsFailed: 0, Batches: 1 }),
+    ]);
   });
 
   it('throws when events cannot be delivered and still emits the failure metrics', async () => {
