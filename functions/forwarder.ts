@@ -1,20 +1,23 @@
 // The EKS audit forwarder: a CloudWatch Logs subscription (direct, or through Kinesis) in,
 // EventList POSTs to the ingest route out. Config and the shared secret are read once, at init.
+// The middy chain: the logger (request id, cold start, function name on every line; the event is
+// never logged), then the EMF metrics, flushed once per invocation, also when it throws.
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { forwardSubscriptionEvent } from '../lib/cloudwatch/forward.js';
 import { ForwardError, type ForwardReport, hasFailures } from '../lib/cloudwatch/report.js';
 import { forwardSettings, loadForwarderConfig, resolveForwarderToken } from '../lib/config.js';
+import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, recordForwardCounts } from '../lib/metrics/index.js';
 
+const logger = lambdaLogger(LOG_SERVICES.forwarder);
+const log = logTo(logger);
 const config = loadForwarderConfig(process.env);
 const settings = forwardSettings(config, await resolveForwarderToken(config));
-const metrics = createMetrics('forwarder', config.metricsNamespace);
-
-const log = (entry: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), service: 'aisoc-k8s-audit-forwarder', ...entry })}\n`);
-};
+// The metrics' `service` dimension is the function's name: the templates' alarms select it.
+const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'forwarder', config.metricsNamespace);
 
 type KinesisBatchResponse = { batchItemFailures: { itemIdentifier: string }[] };
 
@@ -26,14 +29,13 @@ function summary(report: ForwardReport): Record<string, unknown> {
 const lambdaHandler = async (event: unknown, context: Context): Promise<KinesisBatchResponse | undefined> => {
   const report = await forwardSubscriptionEvent(event, settings, {
     remainingTimeMs: () => context.getRemainingTimeInMillis(),
-    log: (e) => log({ requestId: context.awsRequestId, ...e }),
+    log,
   });
   recordForwardCounts(metrics, report);
   const failed = hasFailures(report);
   log({
     level: failed ? 'error' : 'info',
     msg: failed ? 'forwarding incomplete' : 'forwarded',
-    requestId: context.awsRequestId,
     ...summary(report),
   });
   const partial = report.kind === 'kinesis' && config.kinesisBatchItemFailures;
@@ -46,6 +48,7 @@ const lambdaHandler = async (event: unknown, context: Context): Promise<KinesisB
   return undefined;
 };
 
-export const handler = middy<unknown, KinesisBatchResponse | undefined>()
+export const handler = middy<unknown, KinesisBatchResponse | undefined, Error, Context>()
+  .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .handler(lambdaHandler);

@@ -1,17 +1,31 @@
+// The ingest Lambda: POST /v1/ingest/k8s-audit/{tenant_id} and POST /v1/inbox/{token} behind API
+// Gateway (HTTP API or REST). The middy chain, outermost first: the logger (request id, cold start,
+// function name on every line; the event itself is never logged, it carries the token), the EMF
+// metrics (one document per request), the 500 for an error that escaped the core, then the core.
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { loadIngestConfig, withSharedSecret } from '../lib/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
-import { createIngestLambdaHandler } from '../lib/ingest/lambda.js';
+import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/lambda.js';
+import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
+import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/metrics/index.js';
 
+const logger = lambdaLogger(LOG_SERVICES.ingest);
+const log = logTo(logger);
+// The metrics' `service` dimension is the function's name: the templates' alarms select it.
+const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'ingest');
 // Config is read and validated once, at init: a bad or missing variable fails the cold start with
 // a ConfigError that names it, instead of failing every request. A secret given by ARN is read
 // from Secrets Manager here, once per execution environment.
 const config = await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' }));
-// One JSON line per request on stdout: Lambda ships it to CloudWatch Logs.
-const log = (entry: Record<string, unknown>): void => {
-  process.stdout.write(`${JSON.stringify(entry)}\n`);
-};
 // Sink clients are created once per execution environment and reused by every invocation.
-const service = await createIngestService(config, { log });
+const observe = (outcome: IngestOutcome) => recordIngestOutcome(metrics, outcome);
+const service = await createIngestService(config, { log, observe });
 
-/** POST /v1/ingest/k8s-audit/{tenant_id} and POST /v1/inbox/{token} behind API Gateway (HTTP API or REST). */
-export const handler = createIngestLambdaHandler(service, log);
+export const handler = middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
+  .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
+  .use(logMetrics(metrics))
+  .use(internalErrorAnswer(log, observe))
+  .handler(apiGatewayHandler(service));

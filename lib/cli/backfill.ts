@@ -2,8 +2,9 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { backfillLogGroup, DEFAULT_BACKFILL_REQUESTS_PER_SECOND, MAX_FILTER_PAGE_SIZE } from '../cloudwatch/backfill.js';
 import { clusterFromLogGroup } from '../cloudwatch/eks.js';
 import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
-import { type CommandIo, jsonLines, type ShippingCommandDeps } from './io.js';
+import type { CommandIo, ShippingCommandDeps } from './io.js';
 
 /** Injectable pieces of the command, for tests. */
 export type BackfillDeps = ShippingCommandDeps;
@@ -78,7 +79,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
-  const log = jsonLines(io.stderr, now);
+  const log = streamLog(io.stderr, LOG_SERVICES.backfill, io.env);
   if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
     log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
   }

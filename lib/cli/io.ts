@@ -18,11 +18,6 @@ export function write(stream: Writable, chunk: string): Promise<void> | undefine
   return new Promise((resolve) => stream.once('drain', resolve));
 }
 
-/** A structured log: one JSON line per entry on `stream`, stamped with the time. */
-export function jsonLines(stream: Writable, now: () => number = Date.now): (entry: Record<string, unknown>) => void {
-  return (entry) => stream.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
-}
-
 /** Injectable pieces of the commands that ship like the forwarder (backfill, redrive), for tests. */
 export interface ShippingCommandDeps {
   fetch?: typeof fetch;

@@ -1,8 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, redriveFailures } from '../cloudwatch/redrive.js';
 import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
-import { type CommandIo, jsonLines, type ShippingCommandDeps } from './io.js';
+import type { CommandIo, ShippingCommandDeps } from './io.js';
 
 /** Injectable pieces of the command, for tests. */
 export type RedriveDeps = ShippingCommandDeps;
@@ -44,7 +45,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
-  const log = jsonLines(io.stderr, deps.now ?? Date.now);
+  const log = streamLog(io.stderr, LOG_SERVICES.redrive, io.env);
   const sqs = new SQSClient(awsClientOptions(io.env, 'SQS'));
   try {
     const report = await redriveFailures({

@@ -3,6 +3,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadIngestConfig, withSharedSecret } from '../config/ingest.js';
 import { startIngestServer } from '../ingest/server.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
+import { ingestPrometheus } from '../metrics/prometheus.js';
 import { flag, intFlag, parseArgs } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -11,10 +13,12 @@ const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--d
 Runs the ingest API on this machine: the same routes as the ingest Lambda,
   POST /v1/ingest/k8s-audit/<tenant_id>   (X-AiSOC-K8s-Token: <shared secret>)
   POST /v1/inbox/<token>                  (legacy inbox path)
-plus GET /healthz. Records go to EVENTS_SINK (default: the SQLite file in the data dir) and
-high-severity ones to ALERTS_SINK (default: the alerts table of the same file). One JSON log
-line per request goes to stderr. SIGTERM or SIGINT stops accepting, lets in-flight requests
-finish and closes the store.
+plus GET /healthz and GET /metrics (the ingest's counters in the Prometheus text format, the
+same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it"). Records go to
+EVENTS_SINK (default: the SQLite file in the data dir) and high-severity ones to ALERTS_SINK
+(default: the alerts table of the same file). One JSON log line per request goes to stderr
+(level from LOG_LEVEL, default INFO). SIGTERM or SIGINT stops accepting, lets in-flight
+requests finish and closes the store.
 
 Options:
   --host HOST       address to listen on (default 127.0.0.1)
@@ -81,10 +85,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const config = await withSharedSecret(loadIngestConfig(env, { runtime: 'local' }));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
-  const log = (entry: Record<string, unknown>) => {
-    io.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
-  };
-  const server = await startIngestServer({ config, host, port, log, sinks: { stdout: io.stdout } });
+  const log = streamLog(io.stderr, LOG_SERVICES.serve, io.env);
+  const server = await startIngestServer({ config, host, port, log, sinks: { stdout: io.stdout }, prometheus: ingestPrometheus() });
 
   const lines = [`aisoc-k8s-audit ingest listening on ${server.url} (${server.service.writer.describe()})`];
   if (config.sharedSecret === null) {

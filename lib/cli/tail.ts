@@ -1,13 +1,18 @@
+import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadTailConfig } from '../config/tail.js';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
+import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
 import { defaultCursorPath } from '../tail/connector-config.js';
+import type { TailCursor } from '../tail/cursor.js';
 import { summarisePoll } from '../tail/health.js';
 import { tailShipper } from '../tail/ship.js';
 import { FileTailer, type PollResult } from '../tail/tailer.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit tail --path FILE [--cursor FILE] [--cluster NAME] [--interval SECONDS] [--once]
+                          [--metrics-port PORT] [--metrics-host HOST]
 
 Tails a kube-apiserver audit log (--audit-log-path) and delivers every complete line to the
 AiSOC ingest route as audit.k8s.io/v1 EventLists: the connector's file_tail mode.
@@ -28,6 +33,12 @@ Options:
                       or 300); a poll that stopped at the byte cap is followed at once by the next
   --once              run one poll and exit: 0 when every complete line read was delivered (or
                       passed over as invalid), 1 when some could not be delivered
+  --metrics-port PORT serve GET /metrics in the Prometheus text format on this port (default:
+                      AISOC_TAIL_METRICS_PORT; unset serves none; 0 picks a free one): lines read,
+                      shipped and passed over, polls and failed polls, cursor lag in bytes, the
+                      time of the last successful poll
+  --metrics-host HOST the address it listens on (default AISOC_TAIL_METRICS_HOST or 127.0.0.1;
+                      0.0.0.0 in a pod, so Prometheus can reach it)
   --help              show this help
 
 Environment:
@@ -36,6 +47,7 @@ Environment:
   CLUSTER_NAME              cluster name when --cluster is not given
   AISOC_TAIL_MAX_BYTES      bytes read per poll at most (default 8388608)
   AISOC_TAIL_MAX_BODY_BYTES, AISOC_TAIL_GZIP, AISOC_TAIL_REQUEST_TIMEOUT_MS   request shaping
+  LOG_LEVEL                 DEBUG, INFO (default), WARN or ERROR
 
 Log lines go to stderr, one JSON object per line (one "poll" line per poll). SIGTERM or SIGINT
 finishes the current poll, saves the cursor and exits 0; a second signal exits at once (the
@@ -66,7 +78,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['path', 'cursor', 'cluster', 'interval'], ['once']);
+  const args = parseArgs(argv, ['path', 'cursor', 'cluster', 'interval', 'metrics-port', 'metrics-host'], ['once']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const config = loadTailConfig(io.env);
   const path = flag(args, 'path') ?? config.path;
@@ -75,10 +87,10 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const intervalMs = parseInterval(flag(args, 'interval'), config.intervalSeconds);
   const once = args.flags.has('once');
   const now = deps.now ?? Date.now;
+  const metricsPort = intFlag(args, 'metrics-port') ?? config.metricsPort;
+  const metricsHost = flag(args, 'metrics-host') ?? config.metricsHost;
 
-  const log = (entry: Record<string, unknown>): void => {
-    io.stderr.write(`${JSON.stringify({ time: new Date(now()).toISOString(), level: 'info', ...entry })}\n`);
-  };
+  const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);
 
   let cluster = flag(args, 'cluster') ?? config.clusterName;
   if (cluster === null || cluster === '') {
@@ -129,14 +141,29 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     once,
   });
 
+  const prometheus = metricsPort === null ? null : tailPrometheus();
   const pollOnce = async (): Promise<PollResult> => {
     deadline = now() + retryBudgetMs;
     const result = await tailer.poll();
     log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summarisePoll(result), error: result.error });
+    prometheus?.recordPoll({
+      lines: result.lines,
+      delivered: result.delivered,
+      invalid: result.invalid + result.oversizeLines + result.oversizeEvents,
+      undelivered: result.undelivered,
+      lagBytes: cursorLag(path, result.cursor),
+      ok: result.error === null,
+      at: result.finishedAt,
+    });
     return result;
   };
 
+  let metricsServer: MetricsServer | null = null;
   try {
+    if (prometheus !== null && metricsPort !== null) {
+      metricsServer = await startMetricsServer(prometheus.registry, metricsHost, metricsPort);
+      log({ msg: 'metrics listening', url: metricsServer.url });
+    }
     if (once) {
       const result = await pollOnce();
       return result.complete ? 0 : 1;
@@ -159,5 +186,19 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   } finally {
     signals.off('SIGTERM', onSignal);
     signals.off('SIGINT', onSignal);
+    await metricsServer?.close();
   }
+}
+
+/** Bytes of the live log past the cursor: all of it when the cursor is on another file (or none); null when it cannot be read. */
+function cursorLag(path: string, cursor: TailCursor | null): number | null {
+  let st: BigIntStats;
+  try {
+    st = statSync(path, { bigint: true });
+  } catch {
+    return null;
+  }
+  const size = Number(st.size);
+  if (cursor === null || cursor.dev !== String(st.dev) || cursor.ino !== String(st.ino)) return size;
+  return Math.max(0, size - cursor.offset);
 }

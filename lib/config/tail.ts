@@ -38,6 +38,10 @@ export interface TailConfig {
   readonly gzip: boolean;
   /** AISOC_TAIL_REQUEST_TIMEOUT_MS: per request. */
   readonly requestTimeoutMs: number;
+  /** AISOC_TAIL_METRICS_PORT: serve GET /metrics (Prometheus) on this port; null (unset) serves none. */
+  readonly metricsPort: number | null;
+  /** AISOC_TAIL_METRICS_HOST: the address /metrics listens on (default 127.0.0.1; 0.0.0.0 in a pod). */
+  readonly metricsHost: string;
 }
 
 /** Reads the file tailer's environment; throws one `ConfigError` naming every bad variable. */
@@ -56,6 +60,8 @@ export function loadTailConfig(env: Env): TailConfig {
     maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_TAIL_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
     gzip: r.bool('AISOC_TAIL_GZIP', false),
     requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_TAIL_REQUEST_TIMEOUT_MS, 100, 300_000),
+    metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
+    metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
   };
   r.done();
   return Object.freeze(config);

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
+import type { IngestOutcome } from '../metrics/names.js';
 import { createRecordWriter, type SinkOptions } from '../sinks/index.js';
 import type { RecordWriter } from '../sinks/writer.js';
 import type { InboxStore } from './inbox.js';
@@ -16,6 +17,8 @@ export interface CreateIngestOptions {
   sinks?: Omit<SinkOptions, 'dataDir' | 'maxAttempts'>;
   dynamodb?: DynamoDBClient;
   now?: () => number;
+  /** Told what each request did (metrics). */
+  observe?: (outcome: IngestOutcome) => void;
 }
 
 /** Opens the inbox store a config names: SQLite in the data dir, DynamoDB, or none. */
@@ -50,5 +53,6 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
     inbox,
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.observe ? { observe: opts.observe } : {}),
   });
 }

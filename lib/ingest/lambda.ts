@@ -1,8 +1,10 @@
-import middy, { type MiddlewareObj } from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import type { LogFn } from '../log/index.js';
+import type { IngestOutcome } from '../metrics/names.js';
 import { errorResponse, type IngestResponse } from './errors.js';
 import type { IngestRequest } from './request.js';
-import type { IngestService, LogEntry } from './service.js';
+import type { IngestService } from './service.js';
 
 /** An API Gateway proxy event: REST API (payload 1.0) or HTTP API (payload 2.0). */
 export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
@@ -61,19 +63,38 @@ export function toApiGatewayResult(response: IngestResponse): APIGatewayProxyRes
   return { statusCode: response.status, headers: response.headers, body: response.body, isBase64Encoded: false };
 }
 
+/** The ingest core as a typed API Gateway handler: v1 or v2 event in, proxy result out. */
+export function apiGatewayHandler(service: IngestService): (event: ApiGatewayEvent) => Promise<APIGatewayProxyResult> {
+  return async (event) => toApiGatewayResult(await service.handle(toIngestRequest(event)));
+}
+
 /**
- * The middy middleware around the ingest handler: API Gateway event in, proxy result out, and
- * any error that escaped the core answered as a bare JSON 500 (logged by name, never shown).
+ * The middy error mapping of the ingest Lambda: an error that escaped the core is answered as a
+ * bare JSON 500 (logged by name and message, never shown to the client), so API Gateway never
+ * turns it into its own untyped 502. `observe` counts it as a 500 answer.
  */
-export function apiGatewayAdapter(log: (entry: LogEntry) => void): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
+export function internalErrorAnswer(
+  log: LogFn,
+  observe: (outcome: IngestOutcome) => void = () => {},
+): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
   return {
-    before: (request) => {
-      (request as { event: unknown }).event = toIngestRequest(request.event);
-    },
-    after: (request) => {
-      request.response = toApiGatewayResult(request.response as unknown as IngestResponse);
-    },
     onError: (request) => {
+      // Counted as a 5xx answer like the core's own, so the 5xx alarm sees it.
+      observe({
+        route: 'unknown',
+        status: 500,
+        tenant: null,
+        cluster: null,
+        items: null,
+        accepted: 0,
+        rejected: 0,
+        duplicates: 0,
+        alerts: 0,
+        alertsRefused: 0,
+        bytes: 0,
+        inflatedBytes: 0,
+        ms: 0,
+      });
       const err = request.error;
       log({
         level: 'error',
@@ -83,11 +104,4 @@ export function apiGatewayAdapter(log: (entry: LogEntry) => void): MiddlewareObj
       request.response = toApiGatewayResult(errorResponse(new Error('internal')));
     },
   };
-}
-
-/** The ingest Lambda handler: a middy chain over API Gateway v1/v2 events calling the core. */
-export function createIngestLambdaHandler(service: IngestService, log: (entry: LogEntry) => void = () => {}) {
-  return middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
-    .use(apiGatewayAdapter(log))
-    .handler(async (event) => (await service.handle(event as unknown as IngestRequest)) as unknown as APIGatewayProxyResult);
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { IngestConfig } from '../config/ingest.js';
+import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
 import { errorResponse, type IngestResponse, jsonResponse } from './errors.js';
 import type { IngestService, LogEntry, ReceivedBody } from './service.js';
@@ -15,6 +16,8 @@ export interface IngestServerOptions extends CreateIngestOptions {
   log?: (entry: LogEntry) => void;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
   drainTimeoutMs?: number;
+  /** When set, every request moves these counters and GET /metrics answers them (Prometheus text format). */
+  prometheus?: ReturnType<typeof ingestPrometheus>;
 }
 
 /** A running local ingest server. */
@@ -115,12 +118,25 @@ function send(req: IncomingMessage, res: ServerResponse, response: IngestRespons
 
 /**
  * Starts the local ingest API on node:http: the same routes as the Lambda
- * (`POST /v1/ingest/k8s-audit/{tenant_id}`, `POST /v1/inbox/{token}`) plus `GET /healthz`.
+ * (`POST /v1/ingest/k8s-audit/{tenant_id}`, `POST /v1/inbox/{token}`) plus `GET /healthz` and, with
+ * `prometheus`, `GET /metrics`.
  * Bodies are read only after the header checks pass, and never past the size cap.
  */
 export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   const log = opts.log ?? (() => {});
-  const service = await createIngestService(opts.config, { ...opts, log });
+  const { prometheus, observe } = opts;
+  const service = await createIngestService(opts.config, {
+    ...opts,
+    log,
+    ...(prometheus === undefined
+      ? {}
+      : {
+          observe: (outcome) => {
+            prometheus.observe(outcome);
+            observe?.(outcome);
+          },
+        }),
+  });
   const inFlight = new Set<Promise<void>>();
   let closing = false;
 
@@ -136,6 +152,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
           : jsonResponse(405, { error: 'method not allowed; use GET' }, { Allow: 'GET' }),
         closing,
       );
+      return;
+    }
+    if (url.pathname === '/metrics' && prometheus !== undefined) {
+      await answerMetrics(prometheus.registry, req, res);
       return;
     }
     const head = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };

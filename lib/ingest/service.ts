@@ -12,6 +12,7 @@ import {
   validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
+import type { IngestOutcome } from '../metrics/names.js';
 import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
@@ -48,6 +49,8 @@ const AWS_ACCOUNT_PATTERN = /^\d{12}$/;
 const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
 export const MAX_LISTED_ERRORS = 100;
+/** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
+export const MAX_LOGGED_REJECTS = 5;
 /**
  * Seconds a 503 asks the sender to wait. The apiserver's webhook retries with its own backoff
  * (--audit-webhook-initial-backoff, default 10 s); the shipper honours this header.
@@ -93,6 +96,8 @@ export interface IngestServiceOptions {
   log?: (entry: LogEntry) => void;
   /** Clock for `receivedAt` (epoch ms). */
   now?: () => number;
+  /** Told what each request did, once, as it is answered (metrics). */
+  observe?: (outcome: IngestOutcome) => void;
 }
 
 /** A request that passed the checks that need no body: who it is for, and what to log. */
@@ -125,6 +130,9 @@ interface LogState {
   /** Time to parse, normalise and serialise the batch, and time spent in the sinks. */
   normaliseMs?: number;
   sinkMs?: number;
+  failure?: IngestOutcome['failure'];
+  /** The first MAX_LOGGED_REJECTS rejected items, for the log line. */
+  rejects?: ItemError[];
 }
 
 /**
@@ -140,6 +148,7 @@ export class IngestService {
   readonly #inbox: InboxStore | null;
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
+  readonly #observe: (outcome: IngestOutcome) => void;
 
   constructor(opts: IngestServiceOptions) {
     this.config = opts.config;
@@ -149,6 +158,7 @@ export class IngestService {
     this.#inbox = opts.inbox ?? null;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
+    this.#observe = opts.observe ?? (() => {});
   }
 
   /** Handles a whole request whose body is already in memory (the Lambda). */
@@ -218,6 +228,9 @@ export class IngestService {
       }
       return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started };
     } catch (err) {
+      // Before the body, a 401 is a wrong token and a 503 means the token cannot be checked at all.
+      if (err instanceof UnauthorizedError) state.failure = 'unauthorized';
+      else if (err instanceof ServiceUnavailableError) state.failure = 'auth_unavailable';
       return this.#answer(err, state, started);
     }
   }
@@ -345,6 +358,7 @@ export class IngestService {
         state.sinkMs = round(performance.now() - t1);
       } catch (err) {
         state.sinkMs = round(performance.now() - t1);
+        state.failure = 'sink';
         this.#log({
           level: 'error',
           msg: 'sink write failed',
@@ -382,6 +396,12 @@ export class IngestService {
     state.accepted = accepted;
     state.rejected = errors.length;
     state.duplicates = duplicates;
+    if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
+    // Every listed reject, at debug: off by default, on for a share of requests with
+    // POWERTOOLS_LOGGER_SAMPLE_RATE, so a bad sender can be looked into without flooding the log.
+    if (errors.length > MAX_LOGGED_REJECTS) {
+      this.#log({ level: 'debug', msg: 'rejected items', tenant: req.tenant, items: errors.slice(0, MAX_LISTED_ERRORS) });
+    }
     const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;
@@ -403,27 +423,50 @@ export class IngestService {
   }
 
   #finish(response: IngestResponse, state: LogState, started: number, error?: string): IngestResponse {
-    this.#log({
-      level: response.status >= 500 ? 'error' : response.status >= 400 ? 'warn' : 'info',
-      msg: 'ingest request',
+    const outcome: IngestOutcome = {
       route: state.route,
+      status: response.status,
       tenant: state.tenant ?? null,
       cluster: state.cluster ?? null,
-      status: response.status,
       items: state.items ?? null,
       accepted: state.accepted ?? 0,
       rejected: state.rejected ?? 0,
       duplicates: state.duplicates ?? 0,
       alerts: state.alerts ?? 0,
-      ...(state.alertsRefused ? { alerts_refused: state.alertsRefused } : {}),
-      ...(state.skipped ? { skipped: state.skipped } : {}),
+      alertsRefused: state.alertsRefused ?? 0,
       bytes: state.bytes ?? 0,
-      inflated_bytes: state.inflatedBytes ?? state.bytes ?? 0,
+      inflatedBytes: state.inflatedBytes ?? state.bytes ?? 0,
       ms: round(performance.now() - started),
-      ...(state.normaliseMs === undefined ? {} : { normalise_ms: state.normaliseMs }),
-      ...(state.sinkMs === undefined ? {} : { sink_ms: state.sinkMs }),
+      ...(state.normaliseMs === undefined ? {} : { normaliseMs: state.normaliseMs }),
+      ...(state.sinkMs === undefined ? {} : { sinkMs: state.sinkMs }),
+      ...(state.failure === undefined ? {} : { failure: state.failure }),
+    };
+    // The one line per request (docs/ingest.md, "The request log line"): tenant and cluster are
+    // here and never metric dimensions, whose number must stay bounded.
+    this.#log({
+      level: response.status >= 500 ? 'error' : response.status >= 400 ? 'warn' : 'info',
+      msg: 'ingest request',
+      route: outcome.route,
+      tenant: outcome.tenant,
+      cluster: outcome.cluster,
+      status: outcome.status,
+      items: outcome.items,
+      accepted: outcome.accepted,
+      rejected: outcome.rejected,
+      ...(state.rejects === undefined ? {} : { rejected_items: state.rejects }),
+      duplicates: outcome.duplicates,
+      alerts: outcome.alerts,
+      ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
+      ...(state.skipped ? { skipped: state.skipped } : {}),
+      bytes: outcome.bytes,
+      inflated_bytes: outcome.inflatedBytes,
+      ms: outcome.ms,
+      ...(outcome.normaliseMs === undefined ? {} : { normalise_ms: outcome.normaliseMs }),
+      ...(outcome.sinkMs === undefined ? {} : { sink_ms: outcome.sinkMs }),
+      ...(outcome.failure === undefined ? {} : { failure: outcome.failure }),
       ...(error === undefined ? {} : { error }),
     });
+    this.#observe(outcome);
     return response;
   }
 

@@ -1,39 +1,35 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as MetricUnitValue } from '@aws-lambda-powertools/metrics/types';
 import type { ForwardCounts } from '../cloudwatch/report.js';
+import { FORWARDER_METRICS, INGEST_METRICS, type IngestOutcome, METRICS_NAMESPACE, type MetricUnitName } from './names.js';
 
-/** The one CloudWatch namespace every AiSOC K8s audit metric goes to. */
-export const METRICS_NAMESPACE = 'AiSOC/K8sAudit';
+export { FORWARDER_METRICS, INGEST_METRICS, type IngestOutcome, METRICS_NAMESPACE } from './names.js';
 
-/** Metric name and unit for each forwarder count; emitted even when zero, so alarms see a datapoint. */
-const FORWARDER_METRICS: readonly [keyof ForwardCounts, string, MetricUnitValue][] = [
-  ['payloads', 'PayloadsReceived', MetricUnit.Count],
-  ['received', 'EventsReceived', MetricUnit.Count],
-  ['forwarded', 'EventsForwarded', MetricUnit.Count],
-  ['failed', 'EventsFailed', MetricUnit.Count],
-  ['controlMessages', 'ControlMessages', MetricUnit.Count],
-  ['skippedStreams', 'SkippedStreams', MetricUnit.Count],
-  ['skippedEvents', 'SkippedEvents', MetricUnit.Count],
-  ['truncated', 'TruncatedLines', MetricUnit.Count],
-  ['invalid', 'InvalidLines', MetricUnit.Count],
-  ['oversize', 'OversizeEvents', MetricUnit.Count],
-  ['undecodable', 'UndecodablePayloads', MetricUnit.Count],
-  ['retries', 'Retries', MetricUnit.Count],
-  ['batches', 'Batches', MetricUnit.Count],
-  ['bytes', 'BytesSent', MetricUnit.Bytes],
-  ['rejected', 'IngestRejected', MetricUnit.Count],
-  ['duplicates', 'IngestDuplicates', MetricUnit.Count],
-];
+const UNITS: Record<MetricUnitName, MetricUnitValue> = {
+  Count: MetricUnit.Count,
+  Bytes: MetricUnit.Bytes,
+  Milliseconds: MetricUnit.Milliseconds,
+};
 
 /** The metric names the forwarder emits, for docs and tests. */
-export const FORWARDER_METRIC_NAMES: readonly string[] = FORWARDER_METRICS.map(([, name]) => name);
+export const FORWARDER_METRIC_NAMES: readonly string[] = Object.values(FORWARDER_METRICS);
+
+/** The metric names the ingest emits, for docs and tests. */
+export const INGEST_METRIC_NAMES: readonly string[] = INGEST_METRICS.map((m) => m.name);
 
 /** A Powertools Metrics (EMF) instance for one of the bundle's services. */
 export function createMetrics(serviceName: string, namespace: string = METRICS_NAMESPACE): Metrics {
   return new Metrics({ namespace, serviceName });
 }
 
-/** Adds every forwarder count to the metrics buffer (published by the middleware or `publishStoredMetrics`). */
+/** Adds every forwarder count to the metrics buffer (published by the middleware or `publishStoredMetrics`); zeros too, so alarms see a datapoint. */
 export function recordForwardCounts(metrics: Metrics, counts: ForwardCounts): void {
-  for (const [key, name, unit] of FORWARDER_METRICS) metrics.addMetric(name, unit, counts[key]);
+  for (const [key, name] of Object.entries(FORWARDER_METRICS) as [keyof ForwardCounts, string][]) {
+    metrics.addMetric(name, key === 'bytes' ? MetricUnit.Bytes : MetricUnit.Count, counts[key]);
+  }
+}
+
+/** Adds one ingest request's metrics to the buffer; `logMetrics` flushes them as one EMF document per request. */
+export function recordIngestOutcome(metrics: Metrics, outcome: IngestOutcome): void {
+  for (const m of INGEST_METRICS) metrics.addMetric(m.name, UNITS[m.unit], m.value(outcome));
 }

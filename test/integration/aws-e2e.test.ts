@@ -5,14 +5,13 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NormalisedRecord, normaliseAuditEvent, parseAuditPayload } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { createIngestService } from '../../lib/ingest/create.js';
 import { DynamoInboxStore, INBOX_TABLE_KEY_SCHEMA } from '../../lib/ingest/inbox-dynamodb.js';
-import { createIngestLambdaHandler } from '../../lib/ingest/lambda.js';
+import { apiGatewayHandler } from '../../lib/ingest/lambda.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
@@ -37,8 +36,6 @@ async function expectedRecords(): Promise<{ ids: string[]; highIds: string[] }> 
       .sort(),
   };
 }
-
-const lambdaContext = { awsRequestId: 'aws-e2e', getRemainingTimeInMillis: () => 29_000 } as unknown as Context;
 
 // The ingest with its AWS sinks against a real AWS-protocol server: moto, started here on a free
 // loopback port. Kinesis (events), SQS (alerts) and DynamoDB (inbox tokens), read back with the SDK.
@@ -110,14 +107,14 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
       { runtime: 'lambda' },
     );
     const service = await createIngestService(config, { sinks: { clients: { kinesis, sqs } }, dynamodb });
-    return createIngestLambdaHandler(service);
+    return apiGatewayHandler(service);
   }
 
   it('puts every event of an API Gateway request on the Kinesis stream and the high ones on the SQS queue', async () => {
     const target = await sinks('aisoc-e2e-direct');
     const handler = await handlerFor(target);
     const event = await load('ingest-http-api-eventlist.json');
-    const res = await handler({ ...event, headers: { ...event.headers, 'x-aisoc-k8s-token': SECRET } } as never, lambdaContext);
+    const res = await handler({ ...event, headers: { ...event.headers, 'x-aisoc-k8s-token': SECRET } } as never);
     const expected = await expectedRecords();
 
     expect(res.statusCode).toBe(200);
@@ -143,17 +140,14 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
     const event = await load('ingest-http-api-eventlist.json');
     // A control plane on the legacy path sets no headers of its own: no token, no cluster name.
     const { 'x-aisoc-k8s-token': _token, 'x-aisoc-cluster-name': _cluster, ...headers } = event.headers;
-    const res = await handler(
-      {
-        ...event,
-        headers,
-        routeKey: 'POST /v1/inbox/{token}',
-        rawPath: `/v1/inbox/${token}`,
-        pathParameters: { token },
-        requestContext: { ...(event.requestContext as object), http: { method: 'POST', path: `/v1/inbox/${token}` } },
-      } as never,
-      lambdaContext,
-    );
+    const res = await handler({
+      ...event,
+      headers,
+      routeKey: 'POST /v1/inbox/{token}',
+      rawPath: `/v1/inbox/${token}`,
+      pathParameters: { token },
+      requestContext: { ...(event.requestContext as object), http: { method: 'POST', path: `/v1/inbox/${token}` } },
+    } as never);
 
     expect(res.statusCode).toBe(200);
     const onStream = await streamRecords(target.stream);

@@ -353,6 +353,6 @@ describe('after the corpus', () => {
     expect(counts(answer).accepted).toBe(1);
     await expectHealthy();
     expect(serve.logs.filter((l) => l.status === 500)).toEqual([]);
-    expect(serve.logs.some((l) => l.msg === 'unexpected error' || l.msg === 'unexpected server error')).toBe(false);
+    expect(serve.logs.some((l) => l.message === 'unexpected error' || l.message === 'unexpected server error')).toBe(false);
   });
 });

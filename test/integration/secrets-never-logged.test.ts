@@ -192,12 +192,8 @@ type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
 
 /** Imports the ingest Lambda afresh with `env`, its stdout captured. */
 async function loadIngestLambda(env: Record<string, string>): Promise<{ handler: Handler; out: () => string }> {
-  const chunks: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
-    return true;
-  }) as typeof process.stdout.write);
+  // stdout and stderr: Powertools Logger writes warnings and errors to stderr, CloudWatch gets both.
+  const captured = captureStdout();
   vi.resetModules();
   vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'aisoc-k8s-audit-ingest');
   for (const name of [
@@ -210,7 +206,7 @@ async function loadIngestLambda(env: Record<string, string>): Promise<{ handler:
     vi.stubEnv(name, '');
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
   const mod = (await import('../../functions/ingest.js')) as { handler: Handler };
-  return { handler: mod.handler, out: () => chunks.join('') };
+  return { handler: mod.handler, out: captured.text };
 }
 
 describe('the ingest Lambda', () => {
@@ -240,6 +236,11 @@ describe('the ingest Lambda', () => {
       EVENTS_SINK: 'stdout',
       K8S_AUDIT_SHARED_SECRET: SECRET,
       K8S_AUDIT_SHARED_SECRET_PREVIOUS: PREVIOUS,
+      // The most an operator can turn on: debug everywhere, and Powertools' own event logging
+      // (the event holds the token header), which the middleware overrides.
+      LOG_LEVEL: 'DEBUG',
+      POWERTOOLS_LOGGER_LOG_EVENT: 'true',
+      POWERTOOLS_LOGGER_SAMPLE_RATE: '1',
     });
     const route = '/v1/ingest/k8s-audit/acme';
     const answers = [
@@ -254,6 +255,9 @@ describe('the ingest Lambda', () => {
     answers.push(await disabled.handler(v2(route, body, { 'x-aisoc-k8s-token': SECRET }), context));
 
     expect(answers.map((a) => a.statusCode)).toEqual([200, 401, 400, 413, 503]);
+    // The lines were written (and checked), one per request, in the Powertools shape.
+    expect(onOut.match(/"message":"ingest request"/g)).toHaveLength(4);
+    expect(onOut).not.toContain('Lambda invocation event');
     expectNoSecretIn([
       ...answers.map((a, i) => ({ where: `lambda answer ${i}`, text: JSON.stringify(a) })),
       { where: 'lambda stdout (logs and the stdout sink)', text: onOut },
@@ -367,7 +371,7 @@ describe('the tail command', () => {
       const code = await main(['tail', '--path', log, '--cursor', join(tmp.dir, 'cursor'), '--once'], cap.io);
 
       expect(server.requests.length).toBeGreaterThan(0);
-      expect(cap.err()).toMatch(/"msg":"poll"/);
+      expect(cap.err()).toMatch(/"message":"poll"/);
       expect(code).toBe(server.delivered.length === 10 ? 0 : 1);
       expectNoSecretIn([
         { where: 'tail stderr', text: cap.err() },

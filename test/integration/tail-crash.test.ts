@@ -126,9 +126,9 @@ describe('tail under SIGKILL', () => {
         const lines = pending.split('\n');
         pending = lines.pop() ?? '';
         for (const line of lines) {
-          if (!line.includes('"msg":"poll"')) continue;
-          const poll = JSON.parse(line) as { more: boolean; bytes_read: number; error: string | null };
-          if (poll.error === null && !poll.more && poll.bytes_read === 0) resolve(true);
+          if (!line.includes('"message":"poll"')) continue;
+          const poll = JSON.parse(line) as { more: boolean; bytes_read: number; error?: string };
+          if (poll.error === undefined && !poll.more && poll.bytes_read === 0) resolve(true);
         }
       });
       drainer.once('exit', () => resolve(false));

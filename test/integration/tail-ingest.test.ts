@@ -78,7 +78,10 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.find((l) => l.msg === 'poll')).toMatchObject({ delivered: 120, undelivered: 0, error: null });
+    const poll = lines.find((l) => l.message === 'poll');
+    // Powertools drops null fields from a line: a poll without an error has no `error`.
+    expect(poll).toMatchObject({ level: 'INFO', service: 'aisoc-k8s-audit-tail', delivered: 120, undelivered: 0 });
+    expect(poll).not.toHaveProperty('error');
     expect(cap.err()).not.toContain(SECRET);
   });
 
@@ -137,6 +140,51 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     ).toHaveLength(25);
   });
 
+  it('serves its metrics on /metrics while it runs: lines read, shipped, passed over, cursor lag, last success', async () => {
+    const events = uniqueEvents(30, 'prom');
+    const path = join(dir, 'audit.log');
+    // 30 events, a line that is not an event, and a last line still being written (no newline).
+    const partial = '{"kind":"Event","apiVersion":"audit.k8s.io/v1","auditID":"half-writ';
+    writeFileSync(path, `${asFile(events)}not json at all\n${partial}`);
+    const signals = new EventEmitter();
+    const cap = captureIo(env('t-prom'));
+    let url: string | undefined;
+    let scraped: Promise<string> | undefined;
+    cap.io.stderr.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n')) {
+        if (line.includes('"message":"metrics listening"')) url = (JSON.parse(line) as { url: string }).url;
+        if (line.includes('"message":"poll"') && scraped === undefined && url !== undefined) {
+          scraped = fetch(url)
+            .then((r) => r.text())
+            .finally(() => signals.emit('SIGTERM', 'SIGTERM'));
+        }
+      }
+    });
+    const started = Date.now();
+
+    const code = await runTail(['--path', path, '--interval', '3600', '--metrics-port', '0'], cap.io, {
+      signals: signals as unknown as NodeJS.Process,
+      exit: () => {},
+    });
+
+    expect(code).toBe(0);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    const text = await (scraped as Promise<string>);
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect({
+      read: value('aisoc_tail_lines_read_total'),
+      shipped: value('aisoc_tail_lines_shipped_total'),
+      invalid: value('aisoc_tail_lines_invalid_total'),
+      undelivered: value('aisoc_tail_lines_undelivered_total'),
+      polls: value('aisoc_tail_polls_total'),
+      errors: value('aisoc_tail_poll_errors_total'),
+      lag: value('aisoc_tail_cursor_lag_bytes'),
+    }).toEqual({ read: 31, shipped: 30, invalid: 1, undelivered: 0, polls: 1, errors: 0, lag: Buffer.byteLength(partial) });
+    expect(value('aisoc_tail_last_success_timestamp_seconds') * 1000).toBeGreaterThanOrEqual(started - 1000);
+    // The server is gone once the command returns.
+    await expect(fetch(url as string)).rejects.toThrow();
+  });
+
   it('finishes the current poll, saves the cursor and exits 0 on SIGTERM', async () => {
     const first = uniqueEvents(5, 'sig');
     const path = join(dir, 'audit.log');
@@ -144,7 +192,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const signals = new EventEmitter();
     const cap = captureIo(env('t-sig'));
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"poll"')) signals.emit('SIGTERM', 'SIGTERM');
+      if (chunk.toString().includes('"message":"poll"')) signals.emit('SIGTERM', 'SIGTERM');
     });
 
     const code = await runTail(['--path', path, '--interval', '3600'], cap.io, {
@@ -168,7 +216,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const signals = new EventEmitter();
     const cap = captureIo({ ...env('t-retry'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-retry` });
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"retrying batch"')) signals.emit('SIGTERM', 'SIGTERM');
+      if (chunk.toString().includes('"message":"retrying batch"')) signals.emit('SIGTERM', 'SIGTERM');
     });
 
     const code = await runTail(['--path', path], cap.io, { signals: signals as unknown as NodeJS.Process });
@@ -176,7 +224,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
 
     expect(code).toBe(0);
     expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(0);
-    expect(cap.err().match(/"msg":"retrying batch"/g)).toHaveLength(1);
+    expect(cap.err().match(/"message":"retrying batch"/g)).toHaveLength(1);
     expect(cap.err()).toContain('tail stopped; cursor saved');
   });
 
@@ -188,7 +236,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const exits: number[] = [];
     const cap = captureIo({ ...env('t-twice'), AISOC_INGEST_URL: `${frontUrl}/v1/ingest/k8s-audit/t-twice` });
     cap.io.stderr.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('"msg":"retrying batch"') && exits.length === 0) {
+      if (chunk.toString().includes('"message":"retrying batch"') && exits.length === 0) {
         signals.emit('SIGINT', 'SIGINT');
         signals.emit('SIGINT', 'SIGINT');
       }
@@ -207,7 +255,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     let polls = 0;
     cap.io.stderr.on('data', (chunk: Buffer) => {
       for (const line of chunk.toString().split('\n')) {
-        if (!line.includes('"msg":"poll"')) continue;
+        if (!line.includes('"message":"poll"')) continue;
         polls++;
         if (polls === 1) appendFileSync(path, asFile(uniqueEvents(4, 'loop', 3)));
         if (polls === 2) signals.emit('SIGTERM', 'SIGTERM');

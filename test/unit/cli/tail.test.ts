@@ -61,10 +61,11 @@ describe('aisoc-k8s-audit tail', () => {
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(code).toBe(1);
     expect(lines[0]).toMatchObject({
-      level: 'warn',
-      msg: 'neither --cluster nor CLUSTER_NAME is set; using the host name as the cluster name',
+      level: 'WARN',
+      service: 'aisoc-k8s-audit-tail',
+      message: 'neither --cluster nor CLUSTER_NAME is set; using the host name as the cluster name',
     });
-    expect(lines.find((l) => l.msg === 'poll')).toMatchObject({ level: 'error', error: `audit log path ${path} not found` });
+    expect(lines.find((l) => l.message === 'poll')).toMatchObject({ level: 'ERROR', error: `audit log path ${path} not found` });
     expect(cap.err()).not.toContain('unit-secret-value');
   });
 });

@@ -23,13 +23,25 @@ export async function loadForwarder(env: Record<string, string>): Promise<Forwar
   return mod.handler;
 }
 
-/** Captures process.stdout until `restore()`; `vi.restoreAllMocks()` also ends it. */
-export function captureStdout(): { text: () => string; emf: () => Record<string, unknown>[]; logs: () => Record<string, unknown>[] } {
+/**
+ * Captures what a Lambda writes until `vi.restoreAllMocks()`: stdout and stderr together, as
+ * CloudWatch Logs gets both (Powertools Logger writes warnings and errors to stderr). Write
+ * callbacks are called as a stream would (the stdout sink waits on them).
+ */
+export function captureStdout(): {
+  text: () => string;
+  lines: () => Record<string, unknown>[];
+  emf: (metric?: string) => Record<string, unknown>[];
+  logs: () => Record<string, unknown>[];
+} {
   const chunks: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+  const write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    (rest.find((r) => typeof r === 'function') as (() => void) | undefined)?.();
     return true;
-  });
+  }) as typeof process.stdout.write;
+  vi.spyOn(process.stdout, 'write').mockImplementation(write);
+  vi.spyOn(process.stderr, 'write').mockImplementation(write);
   const lines = (): string[] =>
     chunks
       .join('')
@@ -37,14 +49,16 @@ export function captureStdout(): { text: () => string; emf: () => Record<string,
       .filter((l) => l.startsWith('{'));
   return {
     text: () => chunks.join(''),
-    // The forwarder's own metrics document (the cold-start one is separate).
-    emf: () =>
+    lines: () => lines().map((l) => JSON.parse(l) as Record<string, unknown>),
+    // The function's own metrics documents (the cold-start one is separate): those carrying `metric`.
+    emf: (metric = 'EventsReceived') =>
       lines()
-        .filter((l) => l.includes('"_aws"') && l.includes('EventsReceived'))
+        .filter((l) => l.includes('"_aws"') && l.includes(`"${metric}"`))
         .map((l) => JSON.parse(l) as Record<string, unknown>),
+    // Log lines: the Powertools shape, `message` and `level` always there.
     logs: () =>
       lines()
-        .filter((l) => !l.includes('"_aws"'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((o) => typeof o.level === 'string' && typeof o.message === 'string' && 'timestamp' in o && 'service' in o),
   };
 }

@@ -31,7 +31,9 @@ describe('forwarder handler', () => {
     await expect(handler(awslogsEvent(eksPayload(distinctLines(50))), lambdaContext())).resolves.toBeUndefined();
 
     expect(server.delivered).toHaveLength(50);
-    expect(out.emf()).toEqual([expect.objectContaining({ EventsReceived: 50, EventsForwarded: 50, EventsFailed: 0, Batches: 1 })]);
+    expect(out.emf()).toEqual([
+      expect.objectContaining({ service: 'forwarder', EventsReceived: 50, EventsForwarded: 50, EventsFailed: 0, Batches: 1 }),
+    ]);
   });
 
   it('throws when events cannot be delivered and still emits the failure metrics', async () => {
@@ -43,7 +45,15 @@ describe('forwarder handler', () => {
     );
 
     expect(out.emf()).toEqual([expect.objectContaining({ EventsReceived: 30, EventsForwarded: 0, EventsFailed: 30, Retries: 1 })]);
-    expect(out.logs()).toContainEqual(expect.objectContaining({ level: 'error', msg: 'forwarding incomplete', failed: 30 }));
+    expect(out.logs()).toContainEqual(
+      expect.objectContaining({
+        level: 'ERROR',
+        message: 'forwarding incomplete',
+        failed: 30,
+        function_request_id: 'req-1',
+        service: 'aisoc-k8s-audit-forwarder',
+      }),
+    );
     expect(out.text()).not.toContain(TOKEN);
   });
 

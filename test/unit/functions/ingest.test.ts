@@ -4,8 +4,10 @@ import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
+import { INGEST_METRIC_NAMES, METRICS_NAMESPACE } from '../../../lib/metrics/index.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
 import { EMPTY_EVENT_LIST, eventList, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
+import { captureStdout } from './forwarder-support.js';
 
 type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
 
@@ -55,26 +57,6 @@ function v1Event(
   };
 }
 
-/** Captures process.stdout (the stdout sink and the log lines), calling write callbacks as a stream would. */
-function captureStdout(): { lines: () => Record<string, unknown>[]; text: () => string } {
-  const chunks: string[] = [];
-  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    cb?.();
-    return true;
-  }) as typeof process.stdout.write);
-  return {
-    text: () => chunks.join(''),
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 async function loadHandler(env: Record<string, string>): Promise<Handler> {
   vi.resetModules();
   vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', 'aisoc-k8s-audit-ingest');
@@ -117,8 +99,113 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(records(out.lines()).map((r) => [r.audit_id, r.tenant_id, r.cluster_name])).toEqual(
       items.map((e) => [e.auditID, 'acme', 'eks-1']),
     );
-    expect(out.lines().filter((l) => l.msg === 'ingest request')).toMatchObject([{ tenant: 'acme', status: 200, accepted: items.length }]);
+    expect(out.logs().filter((l) => l.message === 'ingest request')).toMatchObject([
+      { tenant: 'acme', status: 200, accepted: items.length },
+    ]);
     expect(out.text()).not.toContain(SECRET);
+  });
+
+  it('logs one line per request (request id, tenant, cluster, counts, rejects, timings) and emits one EMF document', async () => {
+    const out = captureStdout();
+    const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET, LOG_LEVEL: 'INFO' });
+    const items = uniqueFalcoEvents().slice(0, 6);
+    // Six real events, one of them again (a duplicate) and one item that is not an Event (a reject).
+    const body = eventList([...items, items[0], { kind: 'Event', apiVersion: 'audit.k8s.io/v1', stage: 'ResponseComplete' }]);
+
+    const res = await handler(
+      v2Event('/v1/ingest/k8s-audit/acme', body, { 'x-aisoc-k8s-token': SECRET, 'x-aisoc-cluster-name': 'eks-1' }),
+      context,
+    );
+
+    expect(res.statusCode).toBe(200);
+    const lines = out.logs().filter((l) => l.message === 'ingest request');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({
+      level: 'INFO',
+      service: 'aisoc-k8s-audit-ingest',
+      function_name: 'aisoc-k8s-audit-ingest',
+      function_request_id: 'req-1',
+      cold_start: expect.any(Boolean),
+      route: 'ingest',
+      tenant: 'acme',
+      cluster: 'eks-1',
+      status: 200,
+      items: 8,
+      accepted: 6,
+      rejected: 1,
+      rejected_items: [{ index: 7, auditID: null, reason: expect.any(String) }],
+      duplicates: 1,
+      bytes: Buffer.byteLength(body),
+    });
+    expect(lines[0]?.timestamp).toEqual(expect.any(String));
+    expect(lines[0]?.sink_ms).toEqual(expect.any(Number));
+    const docs = out.emf('EventsAccepted');
+    expect(docs).toHaveLength(1);
+    const doc = docs[0] as Record<string, unknown> & {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] };
+    };
+    const directive = doc._aws.CloudWatchMetrics[0];
+    expect(directive?.Namespace).toBe(METRICS_NAMESPACE);
+    // Tenant and cluster are never dimensions (unbounded): only the function's service name.
+    expect(directive?.Dimensions).toEqual([['service']]);
+    expect(directive?.Metrics.map((m) => m.Name).sort()).toEqual([...INGEST_METRIC_NAMES].sort());
+    expect(doc).toMatchObject({
+      service: 'aisoc-k8s-audit-ingest',
+      Requests: 1,
+      EventsAccepted: 6,
+      EventsRejected: 1,
+      EventsDuplicate: 1,
+      SinkFailures: 0,
+      AuthFailures: 0,
+      Responses5xx: 0,
+      BodyBytes: Buffer.byteLength(body),
+    });
+    expect(doc.HandlerTime).toEqual(expect.any(Number));
+    expect(doc).not.toHaveProperty('tenant');
+    expect(out.text()).not.toContain(SECRET);
+  });
+
+  it('counts a wrong token (401) and a webhook without a secret (503) as separate metrics, and logs neither token', async () => {
+    const out = captureStdout();
+    const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
+    const wrong = 'wrong-token-5f4e3d2c1b0a';
+
+    const res = await handler(v2Event('/v1/ingest/k8s-audit/acme', EMPTY_EVENT_LIST, { 'x-aisoc-k8s-token': wrong }), context);
+
+    expect(res.statusCode).toBe(401);
+    expect(out.emf('AuthFailures')).toMatchObject([{ AuthFailures: 1, AuthUnavailable: 0, Responses4xx: 1, Requests: 1 }]);
+    expect(out.logs().filter((l) => l.message === 'ingest request')).toMatchObject([
+      { level: 'WARN', status: 401, tenant: 'acme', failure: 'unauthorized' },
+    ]);
+    expect(out.text()).not.toContain(wrong);
+    expect(out.text()).not.toContain(SECRET);
+
+    vi.restoreAllMocks();
+    const off = captureStdout();
+    const disabled = await loadHandler({ EVENTS_SINK: 'stdout' });
+    const res503 = await disabled(v2Event('/v1/ingest/k8s-audit/acme', EMPTY_EVENT_LIST, { 'x-aisoc-k8s-token': wrong }), context);
+
+    expect(res503.statusCode).toBe(503);
+    expect(off.emf('AuthUnavailable')).toMatchObject([{ AuthFailures: 0, AuthUnavailable: 1, Responses5xx: 1 }]);
+  });
+
+  it('lists every reject of a bad batch at DEBUG only for the sampled share of requests', async () => {
+    const bad = Array.from({ length: 7 }, () => ({ kind: 'Event', apiVersion: 'audit.k8s.io/v1' }));
+    const body = eventList([...uniqueFalcoEvents().slice(0, 2), ...bad]);
+    const event = v2Event('/v1/ingest/k8s-audit/acme', body, { 'x-aisoc-k8s-token': SECRET });
+    const debugLines = async (env: Record<string, string>) => {
+      const out = captureStdout();
+      const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET, LOG_LEVEL: 'INFO', ...env });
+      expect((await handler(event, context)).statusCode).toBe(200);
+      const lines = out.logs();
+      vi.restoreAllMocks();
+      // The request line is there either way, naming the first five.
+      expect(lines.find((l) => l.message === 'ingest request')).toMatchObject({ rejected: 7, rejected_items: { length: 5 } });
+      return lines.filter((l) => l.level === 'DEBUG' && l.message === 'rejected items');
+    };
+
+    expect(await debugLines({ POWERTOOLS_LOGGER_SAMPLE_RATE: '0' })).toEqual([]);
+    expect(await debugLines({ POWERTOOLS_LOGGER_SAMPLE_RATE: '1' })).toMatchObject([{ tenant: 'acme', items: { length: 7 } }]);
   });
 
   it('strips a named HTTP API stage from rawPath and reads a base64 gzip body', async () => {
@@ -206,6 +293,9 @@ describe('functions/ingest (the ingest Lambda)', () => {
 
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: 'internal error' });
-    expect(out.lines().some((l) => l.level === 'error')).toBe(true);
+    expect(out.logs()).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'unhandled error in the ingest handler', function_request_id: 'req-1' }),
+    );
+    expect(out.emf('Responses5xx')).toMatchObject([{ Requests: 1, Responses5xx: 1, EventsAccepted: 0 }]);
   });
 });

@@ -13,7 +13,7 @@ const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as Obj & {
   provider: Obj;
   params: { default: Record<string, unknown> };
   functions: Record<string, Obj>;
-  resources: { Resources: Record<string, Obj> };
+  resources: { Resources: Record<string, Obj>; Conditions?: Obj };
 };
 const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as Obj & {
   Parameters: Record<string, { Default?: string }>;
@@ -21,7 +21,12 @@ const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as Obj & {
 };
 
 // serverless.yml's stage params and the SAM template's parameters carry the same choices.
-const PARAM_NAMES: Record<string, string> = { eksLogGroup: 'EksLogGroupName', tenantId: 'TenantId', clusterName: 'ClusterName' };
+const PARAM_NAMES: Record<string, string> = {
+  eksLogGroup: 'EksLogGroupName',
+  tenantId: 'TenantId',
+  clusterName: 'ClusterName',
+  alarmEmail: 'AlarmEmail',
+};
 
 /** The logical ids a value refers to (Ref, GetAtt, ${X} in Sub), pseudo parameters and template parameters left out. */
 function referencedResources(value: unknown, resources: Record<string, unknown>): string[] {
@@ -213,7 +218,18 @@ describe('serverless.yml and infra/template.yaml', () => {
     const samOwn = Object.fromEntries(
       Object.entries(sam.Resources).filter(([, r]) => !r.Type.startsWith('AWS::Serverless::') && r.Type !== 'AWS::Logs::LogGroup'),
     );
-    expect(sls.resources.Resources).toEqual(samOwn);
+    // The functions' logical ids differ (osls names them <Name>LambdaFunction), and the alarm email
+    // is a stage param in one and a template parameter in the other; everything else is equal.
+    const alarmEmailParam = ['${param:', 'alarmEmail}'].join('');
+    const slsAsSam = JSON.parse(
+      JSON.stringify(sls.resources.Resources)
+        .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
+        .replaceAll('"IngestLambdaFunction"', '"Ingest"')
+        .replaceAll(`"${alarmEmailParam}"`, '{"Ref":"AlarmEmail"}'),
+    );
+    expect(slsAsSam).toEqual(samOwn);
+    expect(sls.resources.Conditions).toEqual({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [alarmEmailParam, ''] }] } });
+    expect((sam as Obj).Conditions).toMatchObject({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] } });
   });
 
   it('default the shared parameters to the same values', () => {

@@ -4,13 +4,13 @@
 // error with a reason, every item of a 200 either stored or listed with a reason.
 // CI runs FUZZ_RUNS (default 1,000) cases per property; `npm run fuzz` runs 100,000.
 import { deflateSync, gzipSync } from 'node:zlib';
-import type { APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../lib/audit/index.js';
 import { hashToken } from '../../../lib/ingest/auth.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken } from '../../../lib/ingest/inbox.js';
-import { createIngestLambdaHandler } from '../../../lib/ingest/lambda.js';
+import { apiGatewayHandler } from '../../../lib/ingest/lambda.js';
 import { TENANT_ID_PATTERN } from '../../../lib/ingest/request.js';
 import { type IngestResult, IngestService, MAX_LISTED_ERRORS } from '../../../lib/ingest/service.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, type SinkWriteResult } from '../../../lib/sinks/types.js';
@@ -395,8 +395,7 @@ describe('the ingest core under hostile requests', () => {
 });
 
 describe('the ingest Lambda adapter under hostile API Gateway events', () => {
-  const handler = createIngestLambdaHandler(service);
-  const context = { awsRequestId: 'fuzz', getRemainingTimeInMillis: () => 29_000 } as unknown as Context;
+  const handler = apiGatewayHandler(service);
 
   it('answers every HTTP API event with a JSON status that is never a 500', { timeout: fuzzTimeout(20) }, async () => {
     const tally = new FuzzTally('ingest Lambda (API Gateway v2 events)');
@@ -421,7 +420,7 @@ describe('the ingest Lambda adapter under hostile API Gateway events', () => {
         } as unknown as APIGatewayProxyEventV2;
         let res: APIGatewayProxyResult;
         try {
-          res = await handler(event, context);
+          res = await handler(event);
         } catch (err) {
           tally.crashes++;
           throw err;

@@ -1,0 +1,150 @@
+// The alarms and the dashboard of both templates reference only metrics the code emits: the names
+// come from lib/metrics/names.ts, the same constants the Lambdas' EMF documents are built from
+// (test/unit/functions/*.test.ts check those documents hold exactly these names).
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FORWARDER_METRIC_NAMES, INGEST_METRIC_NAMES, METRICS_NAMESPACE } from '../../../lib/metrics/index.js';
+import { SERVICE_DIMENSION } from '../../../lib/metrics/names.js';
+import { loadCfnYaml } from '../../helpers/infra-cfn.js';
+
+const ROOT = join(import.meta.dirname, '../../..');
+type Obj = Record<string, unknown>;
+type Resource = { Type: string; Condition?: string; Properties: Obj };
+
+/** Each template's resources, with its functions' logical ids as the SAM template names them. */
+function templates(): Record<string, Record<string, Resource>> {
+  const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as { Resources: Record<string, Resource> };
+  const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as { resources: { Resources: Record<string, Resource> } };
+  const slsResources = JSON.parse(
+    JSON.stringify(sls.resources.Resources)
+      .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
+      .replaceAll('"IngestLambdaFunction"', '"Ingest"'),
+  ) as Record<string, Resource>;
+  return { 'infra/template.yaml': sam.Resources, 'serverless.yml': slsResources };
+}
+
+/** What each function emits in the AiSOC namespace. */
+const EMITTED: Record<string, readonly string[]> = { Forwarder: FORWARDER_METRIC_NAMES, Ingest: INGEST_METRIC_NAMES };
+
+/** An alarm's metric: namespace, name, and the function its dimension names. */
+interface MetricRef {
+  where: string;
+  namespace: string;
+  name: string;
+  fn: string | undefined;
+}
+
+function alarmMetrics(resources: Record<string, Resource>): MetricRef[] {
+  return Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map(([id, r]) => {
+      const dims = (r.Properties.Dimensions ?? []) as { Name: string; Value: { Ref?: string; 'Fn::GetAtt'?: string[] } }[];
+      return {
+        where: id,
+        namespace: String(r.Properties.Namespace),
+        name: String(r.Properties.MetricName),
+        fn: dims.map((d) => d.Value.Ref ?? d.Value['Fn::GetAtt']?.[0]).find((v) => v !== undefined),
+      };
+    });
+}
+
+/** The dashboard body with its substitutions bound to the logical ids they stand for, parsed. */
+function dashboardMetrics(resources: Record<string, Resource>): { body: string; metrics: MetricRef[] } {
+  const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+  if (dashboard === undefined) throw new Error('no dashboard');
+  const [body, vars] = (dashboard.Properties.DashboardBody as { 'Fn::Sub': [string, Record<string, Obj>] })['Fn::Sub'];
+  const bound = body.replace(/\$\{(\w+)\}/g, (_, name: string) => {
+    const v = vars[name];
+    if (v === undefined) throw new Error(`unbound \${${name}} in the dashboard`);
+    return `@${(v.Ref as string | undefined) ?? (v['Fn::GetAtt'] as string[])[0]}`;
+  });
+  const parsed = JSON.parse(bound) as { widgets: { properties: { title: string; metrics: unknown[][] } }[] };
+  const metrics = parsed.widgets.flatMap((w) =>
+    w.properties.metrics.map((m) => ({
+      where: w.properties.title,
+      namespace: String(m[0]),
+      name: String(m[1]),
+      fn: typeof m[3] === 'string' && m[3].startsWith('@') ? m[3].slice(1) : undefined,
+    })),
+  );
+  return { body, metrics };
+}
+
+/** The references that name an AiSOC metric the function does not emit (or no function at all). */
+function drift(refs: MetricRef[]): string[] {
+  return refs
+    .filter((r) => r.namespace === METRICS_NAMESPACE)
+    .filter((r) => r.fn === undefined || !(EMITTED[r.fn] ?? []).includes(r.name))
+    .map((r) => `${r.where}: ${r.name} of ${r.fn ?? '?'}`);
+}
+
+describe.each(Object.entries(templates()))('%s operations', (_name, resources) => {
+  const alarms = alarmMetrics(resources);
+
+  it('alarms and charts only metrics the code emits, with the function as the service dimension', () => {
+    expect(drift(alarms)).toEqual([]);
+    expect(drift(dashboardMetrics(resources).metrics)).toEqual([]);
+    for (const r of Object.values(resources)) {
+      if (r.Type !== 'AWS::CloudWatch::Alarm' || r.Properties.Namespace !== METRICS_NAMESPACE) continue;
+      expect((r.Properties.Dimensions as { Name: string }[]).map((d) => d.Name)).toEqual([SERVICE_DIMENSION]);
+    }
+  });
+
+  it('catches a metric renamed in the code but not in the template', () => {
+    const renamed = alarms.map((a) => (a.name === 'SinkFailures' ? { ...a, name: 'SinkErrors' } : a));
+
+    expect(drift(renamed)).toEqual(['IngestSinkFailuresAlarm: SinkErrors of Ingest']);
+  });
+
+  it('holds the alarms the issue names, each notifying the alarm topic', () => {
+    const has = (namespace: string, name: string, fn: string) =>
+      alarms.some((a) => a.namespace === namespace && a.name === name && a.fn === fn);
+    expect(has('AWS/Lambda', 'Errors', 'Forwarder')).toBe(true);
+    expect(has('AWS/Lambda', 'Throttles', 'Forwarder')).toBe(true);
+    expect(has('AWS/Lambda', 'Throttles', 'Ingest')).toBe(true);
+    expect(has(METRICS_NAMESPACE, 'Responses5xx', 'Ingest')).toBe(true);
+    expect(has(METRICS_NAMESPACE, 'SinkFailures', 'Ingest')).toBe(true);
+    // The failure destination: depth > 0 for 5 minutes.
+    const depth = Object.values(resources).find(
+      (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
+    )?.Properties as Obj;
+    expect(depth).toMatchObject({
+      Namespace: 'AWS/SQS',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['ForwarderFailureQueue', 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect((depth.Period as number) * (depth.DatapointsToAlarm as number)).toBe(300);
+    for (const r of Object.values(resources)) {
+      if (r.Type !== 'AWS::CloudWatch::Alarm') continue;
+      expect(r.Properties.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    }
+    expect(resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
+    expect(resources.AlarmEmailSubscription).toMatchObject({ Condition: 'HasAlarmEmail', Properties: { Protocol: 'email' } });
+  });
+
+  it('charts events in, alerts, rejects and failures of each function on one dashboard', () => {
+    const { metrics } = dashboardMetrics(resources);
+    const charted = (name: string, fn: string) => metrics.some((m) => m.name === name && m.fn === fn);
+    for (const [name, fn] of [
+      ['EventsReceived', 'Forwarder'],
+      ['EventsAccepted', 'Ingest'],
+      ['AlertsSent', 'Ingest'],
+      ['EventsRejected', 'Ingest'],
+      ['EventsFailed', 'Forwarder'],
+      ['SinkFailures', 'Ingest'],
+      ['Errors', 'Forwarder'],
+      ['Errors', 'Ingest'],
+      ['ApproximateNumberOfMessagesVisible', 'ForwarderFailureQueue'],
+    ] as const) {
+      expect(charted(name, fn), `${name} of ${fn}`).toBe(true);
+    }
+  });
+});
+
+describe('the dashboard', () => {
+  it('has one body in both templates', () => {
+    const [sam, sls] = Object.values(templates()).map((r) => dashboardMetrics(r).body);
+    expect(sls).toBe(sam);
+  });
+});
