@@ -77,7 +77,8 @@ function cloudOf(source: AuditSource): Obj | undefined {
 /** OCSF activity_id for an audit verb (create 1, read 2, update 3, delete 4, other 99). */
 export function activityIdForVerb(verb: string | null): number {
   if (verb === null || verb === '') return 0;
-  return ACTIVITY_BY_VERB[verb] ?? 99;
+  // Own keys only: a verb such as "toString" or "constructor" must not find Object.prototype's.
+  return Object.hasOwn(ACTIVITY_BY_VERB, verb) ? (ACTIVITY_BY_VERB[verb] as number) : 99;
 }
 
 /** The values the normaliser already read out of the event, shared with the OCSF builder. */
@@ -291,7 +292,7 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
       ? compact({
           url,
           user_agent: i.userAgent ?? undefined,
-          http_method: i.verb !== null ? HTTP_METHOD_BY_VERB[i.verb] : undefined,
+          http_method: i.verb !== null && Object.hasOwn(HTTP_METHOD_BY_VERB, i.verb) ? HTTP_METHOD_BY_VERB[i.verb] : undefined,
         })
       : undefined;
 

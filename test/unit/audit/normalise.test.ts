@@ -93,6 +93,16 @@ describe('normaliseAuditEvent', () => {
     });
   });
 
+  it("reads verbs named like Object.prototype's members as other verbs, never as its functions", () => {
+    // Found by the GKE mapping's property test: a methodName ending in ".toString" made a verb
+    // "toString", and the verb tables returned Object.prototype.toString as the activity id.
+    for (const verb of ['toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      const record = normaliseAuditEvent({ ...falcoEvent('create_configmap.json'), verb }, ctx);
+      expect(record.ocsf, verb).toMatchObject({ activity_id: 99, type_uid: 600399 });
+      expect(ocsfErrors(record.ocsf), verb).toEqual([]);
+    }
+  });
+
   it('produces a schema-valid OCSF record for every real event', () => {
     const events = [...allFalcoEvents(), eksRawEvent()];
     expect(events).toHaveLength(52);
