@@ -109,6 +109,7 @@ export type SeverityReason =
   | 'routine-controller-token'
   | 'routine-node-pod-delete'
   | 'routine-controller-reconcile'
+  | 'routine-controller-secrets-watch'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`;
 
