@@ -13,7 +13,10 @@ let defaultDetection: Detection | undefined;
 
 /** The default: the refined table and the shipped rule pack (compiled when the first event needs it). */
 export function shippedDetection(): Detection {
-  defaultDetection ??= { severity: 'default', rules: { match: (event) => shippedRules().match(event) } };
+  defaultDetection ??= {
+    severity: 'default',
+    rules: { match: (event) => shippedRules().match(event), describe: (id) => shippedRules().describe(id) },
+  };
   return defaultDetection;
 }
 

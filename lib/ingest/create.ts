@@ -1,4 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { shippedDetection } from '../audit/index.js';
 import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { createRecordWriter, type SinkOptions } from '../sinks/index.js';
@@ -44,6 +45,7 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
     (await createRecordWriter(config.eventsSink, config.alertsSink, {
       dataDir: config.dataDir,
       maxAttempts: config.sinkMaxAttempts,
+      describeRule: (id) => (config.detection ?? shippedDetection()).rules?.describe?.(id),
       ...opts.sinks,
     }));
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);

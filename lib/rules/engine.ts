@@ -271,6 +271,11 @@ export class RuleEngine {
   readonly #memo = new Map<string, CompiledRule[]>();
   constructor(readonly rules: readonly CompiledRule[]) {}
 
+  /** A rule of the pack by id. */
+  describe(id: string): CompiledRule | undefined {
+    return this.rules.find((r) => r.id === id);
+  }
+
   /** The rules whose verbs and resources admit this request, in pack order. */
   candidates(verb: string, resource: string, subresource: string): CompiledRule[] {
     const key = `${verb}\u0000${resourceKey(resource, subresource)}`;

@@ -24,7 +24,12 @@ describe('the shipped rule pack', () => {
         const v = validateAuditEvent(exampleEvent(example));
         if (!v.ok) throw new Error(v.reason);
         const record = normaliseAuditEvent(v.event, { tenantId: null, clusterName: null, receivedAt: 0 });
-        const table = normaliseAuditEvent(v.event, { tenantId: null, clusterName: null, receivedAt: 0, detection: { severity: 'spec', rules: null } });
+        const table = normaliseAuditEvent(v.event, {
+          tenantId: null,
+          clusterName: null,
+          receivedAt: 0,
+          detection: { severity: 'spec', rules: null },
+        });
         expect(RANK[record.severity], rule.id).toBeGreaterThanOrEqual(RANK.medium);
         expect(RANK[record.severity], rule.id).toBeGreaterThanOrEqual(RANK[rule.severity]);
         if (RANK[rule.severity] > RANK[table.severity]) expect(record.severity_reason, rule.id).toMatch(/^rule:/);
