@@ -301,7 +301,9 @@ export class RuleEngine {
     for (const rule of candidates) {
       if (!rule.admitsUser(event.user)) continue;
       activation ??= ruleActivation(event);
-      if (rule.test(activation)) (fired ??= []).push(rule);
+      if (!rule.test(activation)) continue;
+      fired ??= [];
+      fired.push(rule);
     }
     return fired ?? NONE;
   }
