@@ -11,9 +11,12 @@ const NO_RULES: string[] = Object.freeze([]) as unknown as string[];
 
 let defaultDetection: Detection | undefined;
 
-/** The default: the refined table and the shipped rule pack (compiled on first use). */
+/** The default: the refined table and the shipped rule pack (compiled when the first event needs it). */
 export function shippedDetection(): Detection {
-  defaultDetection ??= { severity: 'default', rules: shippedRules() };
+  defaultDetection ??= {
+    severity: 'default',
+    rules: { match: (event) => shippedRules().match(event), describe: (id) => shippedRules().describe(id) },
+  };
   return defaultDetection;
 }
 

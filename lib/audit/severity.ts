@@ -100,9 +100,10 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
 }
 
 /**
- * The table's result with its routine control-plane cases brought down to info: a node's token
- * requests for its own pods, the controller manager's tokens for its controllers, a node's final
- * delete of its pods, and controllers writing the objects they own. Every other case of those
+ * The table's result with its routine control-plane cases brought down: a node's token requests
+ * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
+ * its pods, and controllers writing the objects they own (to info); the controller manager's
+ * cluster-wide secret watch (to low, as row 8 scores reads). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
 export function refineSeverity(input: SeverityInput, user: string | null, result: SeverityResult): SeverityResult {
@@ -116,6 +117,11 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
     if (allowed && user === CONTROLLER_MANAGER && namespace === 'kube-system')
       return { severity: 'info', reason: 'routine-controller-token' };
     return result;
+  }
+  if (result.reason === 'cluster-wide-secrets-read' && user === CONTROLLER_MANAGER && allowed) {
+    // The controller manager's shared secret informer lists and watches every namespace, and its
+    // reflector reopens the watch every 5-10 minutes: a read, as row 8 scores reads.
+    return { severity: 'low', reason: 'routine-controller-secrets-watch' };
   }
   if (result.reason !== 'workload-change' || resource === null) return result;
   // 409 Conflict is how optimistic concurrency answers a reconcile racing another: routine too.

@@ -109,6 +109,7 @@ export type SeverityReason =
   | 'routine-controller-token'
   | 'routine-node-pod-delete'
   | 'routine-controller-reconcile'
+  | 'routine-controller-secrets-watch'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`;
 
@@ -156,6 +157,10 @@ export interface Detection {
 /** What the normaliser needs of a compiled rule pack (lib/rules `RuleEngine`). */
 export interface DetectionRules {
   match(event: AuditEvent): readonly { id: string; severity: Severity }[];
+  /** A rule of the pack by id, for the Detection Finding of an alert it decided. */
+  describe?(
+    id: string,
+  ): { id: string; title: string; description: string; severity: Severity; mitre: readonly string[]; source: string } | undefined;
 }
 
 /** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */

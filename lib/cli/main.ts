@@ -22,6 +22,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
   tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },
+  rules: { summary: 'list the detection rules, or run their examples (rules list|test [DIR])', load: () => import('./rules.js') },
   'test-connection': { summary: "check a connector config as the UI's Test connection does", load: () => import('./test-connection.js') },
 };
 

@@ -1,6 +1,7 @@
 import type { AuditSource, ParsedPayload } from '../audit/index.js';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
+import { loadDetection } from '../config/detection.js';
 import { flag, parseArgs } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { readInput } from './read-input.js';
@@ -20,6 +21,9 @@ Options:
   --tenant ID      tenant id stamped on every record (default: none)
   --cluster NAME   cluster name stamped on every record (default: none)
   --help           show this help
+
+Environment: K8S_AUDIT_SEVERITY=spec scores with the spec's severity table alone; K8S_AUDIT_RULES
+names a directory of extra detection rules (see aisoc-k8s-audit rules --help).
 
 Each rejected item is reported on stderr as
   rejected <file>:<line> item <index>: <reason>
@@ -44,6 +48,8 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
   const tenantId = flag(args, 'tenant') ?? null;
   const cluster = flag(args, 'cluster') ?? null;
   const files = args.positionals.length > 0 ? args.positionals : ['-'];
+  // K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES, as the ingest reads them; a bad rule stops here.
+  const detection = loadDetection(io.env);
   let normalised = 0;
   let rejected = 0;
   let unreadable = false;
@@ -70,7 +76,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       io.stderr.write(`rejected ${where} item ${item.index}${id}: ${item.reason}\n`);
     }
     const receivedAt = Date.now();
-    const ctx = { tenantId, clusterName: cluster ?? clusterName ?? null, receivedAt, ...(source ? { source } : {}) };
+    const ctx = { tenantId, clusterName: cluster ?? clusterName ?? null, receivedAt, detection, ...(source ? { source } : {}) };
     for (let i = 0; i < parsed.events.length; i++) {
       const event = parsed.events[i] as (typeof parsed.events)[number];
       const record = normaliseAuditEvent(event, ctx);

@@ -1,4 +1,6 @@
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
+import type { Detection } from '../audit/types.js';
+import { readDetection } from './detection.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
@@ -83,6 +85,8 @@ export interface IngestConfig {
   readonly sinkMaxAttempts: number;
   /** The GKE route (Pub/Sub push of Cloud Logging entries). */
   readonly gkePush: GkePushConfig;
+  /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES; absent: the refined table and the shipped pack. */
+  readonly detection?: Detection;
 }
 
 /** Options the entry point knows better than the environment. */
@@ -200,6 +204,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     tenants: readGkePushTenants(r),
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
   });
+  const detection = readDetection(r);
   r.done();
 
   const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
@@ -220,6 +225,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     inbox,
     sinkMaxAttempts,
     gkePush,
+    detection,
   });
 }
 

@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { shippedDetection } from '../audit/index.js';
 import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import { shippedRules } from '../rules/shipped.js';
 import { createRecordWriter, type SinkOptions } from '../sinks/index.js';
 import type { RecordWriter } from '../sinks/writer.js';
 import type { InboxStore } from './inbox.js';
@@ -44,9 +46,12 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
     (await createRecordWriter(config.eventsSink, config.alertsSink, {
       dataDir: config.dataDir,
       maxAttempts: config.sinkMaxAttempts,
+      describeRule: (id) => (config.detection ?? shippedDetection()).rules?.describe?.(id),
       ...opts.sinks,
     }));
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);
+  // Compile the shipped rule pack now (tens of ms), at init, not inside the first request.
+  if (config.detection === undefined || config.detection === shippedDetection()) shippedRules();
   return new IngestService({
     config,
     writer,

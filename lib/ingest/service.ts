@@ -3,6 +3,7 @@ import {
   type AuditSource,
   gkeLogEntryToAuditEvent,
   looksLikeAksRecords,
+  type NormaliseContext,
   type NormalisedRecord,
   normaliseAuditEvent,
   parseAksRecords,
@@ -10,6 +11,7 @@ import {
   type RejectedItem,
   serialiseRecord,
   validateAuditEvent,
+  shippedDetection,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
@@ -308,11 +310,13 @@ export class IngestService {
   async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number): Promise<IngestResult> {
     const errors: ItemError[] = batch.rejected.map(itemError);
     const receivedAt = this.#now();
-    const shared = {
+    const detection = this.config.detection;
+    const shared: NormaliseContext = {
       tenantId: req.tenant,
       clusterName: batch.cluster,
       receivedAt,
       ...(batch.source === undefined ? {} : { source: batch.source }),
+      ...(detection === undefined ? {} : { detection }),
     };
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
@@ -323,8 +327,8 @@ export class IngestService {
       const event = batch.events[i] as AuditEvent;
       const index = batch.indexes[i] as number;
       const origin = batch.perEvent?.[i];
-      const ctx =
-        origin === undefined ? shared : { tenantId: req.tenant, clusterName: origin.clusterName, receivedAt, source: origin.source };
+      const ctx: NormaliseContext =
+        origin === undefined ? shared : { ...shared, clusterName: origin.clusterName, source: origin.source };
       let record: NormalisedRecord;
       try {
         record = normaliseAuditEvent(event, ctx);
@@ -340,9 +344,13 @@ export class IngestService {
       }
       seen.add(record.dedup_key);
       const out = new PendingRecord(record, event, batch.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
+      // The SQLite sink stores the raw event and normalises it again on read, with the default
+      // detection: under another (K8S_AUDIT_SEVERITY=spec, K8S_AUDIT_RULES) it stores the record.
+      if (ctx.detection !== undefined && ctx.detection !== shippedDetection()) out.reproducible = false;
       if (limit !== Number.POSITIVE_INFINITY && out.bytes > limit) {
         const compactEvent = withoutBodies(event);
-        out.compact = payload(normaliseAuditEvent(compactEvent, ctx), limit, compactEvent);
+        // The rules decided on the bodies: the compact record keeps that severity, not a lower one.
+        out.compact = payload(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), limit, compactEvent);
       }
       outgoing.push(out);
       positions.push(index);
@@ -624,6 +632,8 @@ function itemError(item: RejectedItem): ItemError {
  */
 class PendingRecord implements OutgoingRecord {
   compact?: RecordPayload;
+  /** False when normalising the stored raw event again would not give this record back. */
+  reproducible = true;
   #json: string | undefined;
   #bytes: number | undefined;
   #origin: RecordOrigin | null | undefined;
@@ -650,6 +660,7 @@ class PendingRecord implements OutgoingRecord {
   }
 
   get origin(): RecordOrigin | undefined {
+    if (!this.reproducible) return undefined;
     if (this.#origin === undefined) {
       const raw = this.record.raw_event;
       let rawEventJson: string | null = raw === this.event && this.text !== undefined ? this.text : null;
@@ -665,6 +676,17 @@ class PendingRecord implements OutgoingRecord {
     }
     return this.#origin ?? undefined;
   }
+}
+
+/** `compact` with the severity, reason and rules decided on the full event (`full`). */
+function keepSeverity(compact: NormalisedRecord, full: NormalisedRecord): NormalisedRecord {
+  return {
+    ...compact,
+    severity: full.severity,
+    severity_reason: full.severity_reason,
+    rule_ids: full.rule_ids,
+    ocsf: { ...compact.ocsf, severity_id: full.ocsf.severity_id ?? null, severity: full.ocsf.severity ?? null },
+  };
 }
 
 function payload(record: NormalisedRecord, limit: number, event: AuditEvent, text?: string): RecordPayload {

@@ -7,6 +7,8 @@ import type { RuleDisable, RuleSpec } from './types.js';
 export interface CompiledRule extends RuleSpec {
   /** True when the condition holds on the activation; an evaluation error counts as no match. */
   test(activation: RuleActivation): boolean;
+  /** False when `match.users`/`match.groups` leave this requester out (the condition is then not run). */
+  admitsUser(user: unknown): boolean;
 }
 
 /** The variables a rule's CEL condition sees (documented in docs/detection-rules.md). */
@@ -119,43 +121,96 @@ function containersOf(spec: JsonObject): JsonObject[] {
   return out;
 }
 
+const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
+const NONE: never[] = Object.freeze([]) as never[];
+
+function withStrings(obj: JsonObject, keys: readonly string[]): JsonObject {
+  for (const k of keys) if (typeof obj[k] !== 'string') return fillStrings(obj, keys);
+  return obj;
+}
+
+function fillStrings(obj: JsonObject, keys: readonly string[]): JsonObject {
+  const out: JsonObject = { ...obj };
+  for (const k of keys) if (typeof out[k] !== 'string') out[k] = '';
+  return out;
+}
+
+function userInfo(v: unknown): JsonObject {
+  if (!isObject(v)) return { username: '', groups: NONE };
+  if (typeof v.username === 'string' && Array.isArray(v.groups)) return v;
+  return { ...v, username: str(v.username), groups: Array.isArray(v.groups) ? v.groups : NONE };
+}
+
+const REF_KEYS = ['resource', 'subresource', 'namespace', 'name', 'apiGroup'] as const;
+
 /**
  * The activation of an event: each variable always present with the type the environment
  * declares (absent strings are '', absent objects {}), so conditions need `has()` only inside
- * request bodies. Takes the event as the record keeps it, secret values already redacted.
+ * request bodies. Variables are computed when a condition first reads them, so a rule that looks
+ * only at `user` costs only `user`. Takes the event as the record keeps it, secret values redacted.
  */
+class Activation implements RuleActivation {
+  #objectRef?: JsonObject;
+  #user?: JsonObject;
+  #podSpec?: JsonObject;
+  #containers?: JsonObject[];
+  constructor(readonly event: AuditEvent) {}
+  get verb(): string {
+    return str(this.event.verb);
+  }
+  get stage(): string {
+    return str(this.event.stage);
+  }
+  get requestURI(): string {
+    return str(this.event.requestURI);
+  }
+  get userAgent(): string {
+    return str(this.event.userAgent);
+  }
+  get objectRef(): JsonObject {
+    this.#objectRef ??= withStrings(isObject(this.event.objectRef) ? this.event.objectRef : EMPTY, REF_KEYS);
+    return this.#objectRef;
+  }
+  get user(): JsonObject {
+    this.#user ??= userInfo(this.event.user);
+    return this.#user;
+  }
+  get impersonatedUser(): JsonObject {
+    return userInfo(this.event.impersonatedUser);
+  }
+  get sourceIPs(): string[] {
+    const ips = this.event.sourceIPs;
+    return Array.isArray(ips) ? ips.filter((ip): ip is string => typeof ip === 'string') : NONE;
+  }
+  get responseStatus(): JsonObject {
+    const rs = isObject(this.event.responseStatus) ? this.event.responseStatus : EMPTY;
+    return typeof rs.code === 'number' ? rs : { ...rs, code: Number(rs.code) || 0 };
+  }
+  get requestObject(): JsonObject {
+    return isObject(this.event.requestObject) ? this.event.requestObject : EMPTY;
+  }
+  get responseObject(): JsonObject {
+    return isObject(this.event.responseObject) ? this.event.responseObject : EMPTY;
+  }
+  get annotations(): JsonObject {
+    return isObject(this.event.annotations) ? (this.event.annotations as JsonObject) : EMPTY;
+  }
+  get podSpec(): JsonObject {
+    if (this.#podSpec === undefined) {
+      const ref = this.objectRef;
+      this.#podSpec = podSpecOf(ref.resource as string, ref.subresource as string, this.requestObject);
+    }
+    return this.#podSpec;
+  }
+  get containers(): JsonObject[] {
+    this.#containers ??= containersOf(this.podSpec);
+    return this.#containers;
+  }
+}
+
+/** The variables a rule's condition sees for an event (computed as they are read). */
 export function ruleActivation(event: AuditEvent): RuleActivation {
-  const ref = isObject(event.objectRef) ? event.objectRef : {};
-  const resource = str(ref.resource);
-  const subresource = str(ref.subresource);
-  const user = isObject(event.user) ? event.user : {};
-  const imp = isObject(event.impersonatedUser) ? event.impersonatedUser : {};
-  const rs = isObject(event.responseStatus) ? event.responseStatus : {};
-  const body = isObject(event.requestObject) ? event.requestObject : {};
-  const podSpec = podSpecOf(resource, subresource, body);
-  return {
-    verb: str(event.verb),
-    stage: str(event.stage),
-    requestURI: str(event.requestURI),
-    userAgent: str(event.userAgent),
-    objectRef: {
-      ...ref,
-      resource,
-      subresource,
-      namespace: str(ref.namespace),
-      name: str(ref.name),
-      apiGroup: str(ref.apiGroup),
-    },
-    user: { ...user, username: str(user.username), groups: Array.isArray(user.groups) ? user.groups : [] },
-    impersonatedUser: { ...imp, username: str(imp.username), groups: Array.isArray(imp.groups) ? imp.groups : [] },
-    sourceIPs: Array.isArray(event.sourceIPs) ? event.sourceIPs.filter((ip): ip is string => typeof ip === 'string') : [],
-    responseStatus: { ...rs, code: typeof rs.code === 'number' ? rs.code : Number(rs.code) || 0 },
-    requestObject: body,
-    responseObject: isObject(event.responseObject) ? event.responseObject : {},
-    annotations: isObject(event.annotations) ? (event.annotations as JsonObject) : {},
-    podSpec,
-    containers: containersOf(podSpec),
-  };
+  return new Activation(event);
 }
 
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
@@ -164,8 +219,23 @@ function compileRule(spec: RuleSpec): CompiledRule {
   if (!checked.valid) throw new Error(checked.error?.message ?? 'does not type-check');
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
   const program = ENV.parse(spec.condition);
+  const users = spec.match.users;
+  const groups = spec.match.groups;
   return {
     ...spec,
+    admitsUser:
+      users === undefined && groups === undefined
+        ? () => true
+        : (user) => {
+            const info = isObject(user) ? user : EMPTY;
+            const name = str(info.username);
+            if (users?.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p))) return true;
+            const have = Array.isArray(info.groups) ? info.groups : NONE;
+            return (
+              groups?.some((p) => have.some((g) => typeof g === 'string' && (p.endsWith('*') ? g.startsWith(p.slice(0, -1)) : g === p))) ??
+              false
+            );
+          },
     test(activation) {
       try {
         return program(activation as unknown as Record<string, unknown>) === true;
@@ -201,6 +271,11 @@ export class RuleEngine {
   readonly #memo = new Map<string, CompiledRule[]>();
   constructor(readonly rules: readonly CompiledRule[]) {}
 
+  /** A rule of the pack by id. */
+  describe(id: string): CompiledRule | undefined {
+    return this.rules.find((r) => r.id === id);
+  }
+
   /** The rules whose verbs and resources admit this request, in pack order. */
   candidates(verb: string, resource: string, subresource: string): CompiledRule[] {
     const key = `${verb}\u0000${resourceKey(resource, subresource)}`;
@@ -218,13 +293,19 @@ export class RuleEngine {
 
   /** The rules that fire on an event (the record's redacted form), in pack order. */
   match(event: AuditEvent): CompiledRule[] {
-    const ref = isObject(event.objectRef) ? event.objectRef : {};
+    const ref = isObject(event.objectRef) ? event.objectRef : EMPTY;
     const candidates = this.candidates(str(event.verb), str(ref.resource), str(ref.subresource));
     if (candidates.length === 0) return candidates;
-    const activation = ruleActivation(event);
-    const fired: CompiledRule[] = [];
-    for (const rule of candidates) if (rule.test(activation)) fired.push(rule);
-    return fired;
+    let activation: RuleActivation | undefined;
+    let fired: CompiledRule[] | undefined;
+    for (const rule of candidates) {
+      if (!rule.admitsUser(event.user)) continue;
+      activation ??= ruleActivation(event);
+      if (!rule.test(activation)) continue;
+      fired ??= [];
+      fired.push(rule);
+    }
+    return fired ?? NONE;
   }
 }
 

@@ -103,7 +103,15 @@ function readMatch(raw: JsonValue | undefined, bad: (p: string) => void): RuleMa
   if (verbs === null || verbs.length === 0) bad('match.verbs must list audit verbs (or "*")');
   if (resources === null || resources.length === 0) bad('match.resources must list resources such as pods, pods/exec, pods/* (or "*")');
   if (resources?.some((r) => r.split('/').length > 2)) bad('match.resources entries are resource or resource/subresource');
-  return verbs === null || resources === null ? null : { verbs, resources };
+  const who: Pick<RuleMatch, 'users' | 'groups'> = {};
+  for (const key of ['users', 'groups'] as const) {
+    if (raw[key] === undefined) continue;
+    const list = stringList(raw[key]);
+    if (list === null || list.length === 0) bad(`match.${key} must list names (a trailing * matches a prefix) when present`);
+    else who[key] = list;
+  }
+  for (const key of Object.keys(raw)) if (!['verbs', 'resources', 'users', 'groups'].includes(key)) bad(`unknown key "match.${key}"`);
+  return verbs === null || resources === null ? null : { verbs, resources, ...who };
 }
 
 function readExamples(raw: JsonValue | undefined, bad: (p: string) => void): RuleExamples | null {

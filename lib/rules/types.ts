@@ -12,6 +12,12 @@ export interface RuleMatch {
   verbs: string[];
   /** `pods` (no subresource), `pods/exec`, `pods/*` (any subresource), `*` (anything, non-resource URLs too). */
   resources: string[];
+  /**
+   * Optional: evaluate only for these user names (exact, or a prefix ending in `*`) or members of
+   * these groups. Absent: any user. Lets rules about who asks skip every other request unseen.
+   */
+  users?: string[];
+  groups?: string[];
 }
 
 /** One detection rule as written in a pack file, checked but not compiled. */

@@ -7,6 +7,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { RuleLookup } from '../audit/finding.js';
 import type { SinkSpec } from '../config/ingest.js';
 import type { RetryOptions } from './batching.js';
 import type { SqliteSinkMode } from './sqlite-rows.js';
@@ -29,6 +30,8 @@ export interface SinkOptions {
   /** Preconfigured clients (a local endpoint, a test double); by default each sink makes its own. */
   clients?: { kinesis?: KinesisClient; firehose?: FirehoseClient; sqs?: SQSClient; eventbridge?: EventBridgeClient };
   sleep?: RetryOptions['sleep'];
+  /** The running pack's rules by id, for the Detection Finding each alert carries. */
+  describeRule?: RuleLookup;
 }
 
 /** The SQLite sink over the store in the data dir, with WAL checkpoints on a background thread. */
@@ -45,11 +48,12 @@ export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opt
       await sqliteSink(opts.dataDir, 'events'),
       alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts),
       alerts.kind === 'none' ? 'none' : undefined,
+      opts.describeRule,
     );
   }
   const eventsSink = await createSink(events, 'events', opts);
   if (alerts.kind === 'none') return new RecordWriter(eventsSink, null, 'none');
-  return new RecordWriter(eventsSink, await createSink(alerts, 'alerts', opts));
+  return new RecordWriter(eventsSink, await createSink(alerts, 'alerts', opts), undefined, opts.describeRule);
 }
 
 /** Builds one sink from its spec, importing only that sink's module. */

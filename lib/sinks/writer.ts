@@ -1,4 +1,6 @@
-import type { OutgoingRecord, RecordSink } from './types.js';
+import { type RuleLookup, toDetectionFinding } from '../audit/finding.js';
+import type { NormalisedRecord } from '../audit/types.js';
+import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 
 /** What a batch write did, by position in the records given. */
 export interface WriteOutcome {
@@ -24,6 +26,8 @@ export class RecordWriter {
     readonly events: RecordSink,
     readonly alerts: RecordSink | null,
     readonly alertsName: string = alerts?.name ?? events.name,
+    /** The running pack's rules by id, to name them in each alert's Detection Finding. */
+    readonly describeRule?: RuleLookup,
   ) {}
 
   /** Largest record any sink takes whole; bigger records also get a compact form. */
@@ -44,7 +48,7 @@ export class RecordWriter {
     if (this.alerts !== null) {
       const high = records.filter((r, i) => r.record.severity === 'high' && !ev.refused.has(i));
       if (high.length > 0) {
-        const al = await this.alerts.write(high);
+        const al = await this.alerts.write(high.map((r) => new AlertRecord(r, this.describeRule)));
         alertsSent = high.length - al.refused.size;
         alertsRefused.push(...al.refused.values());
       }
@@ -58,4 +62,46 @@ export class RecordWriter {
   async close(): Promise<void> {
     await Promise.all([this.events.close(), this.alerts?.close()]);
   }
+}
+
+/**
+ * An alert as the alerts sink sends it: the record with `finding`, its OCSF 1.8.0 Detection
+ * Finding (2004), added as the last key. Built only when a sink reads it.
+ */
+class AlertRecord implements OutgoingRecord {
+  #json: string | undefined;
+  #compact: RecordPayload | null | undefined;
+  constructor(
+    private readonly base: OutgoingRecord,
+    private readonly describe: RuleLookup | undefined,
+  ) {}
+
+  get record(): NormalisedRecord {
+    return this.base.record;
+  }
+
+  get json(): string {
+    this.#json ??= withFinding(this.base.json, this.base.record, this.describe);
+    return this.#json;
+  }
+
+  get bytes(): number {
+    return Buffer.byteLength(this.json, 'utf8');
+  }
+
+  get compact(): RecordPayload | undefined {
+    if (this.#compact === undefined) {
+      const c = this.base.compact;
+      if (c === undefined) this.#compact = null;
+      else {
+        const json = withFinding(c.json, c.record, this.describe);
+        this.#compact = { record: c.record, json, bytes: Buffer.byteLength(json, 'utf8') };
+      }
+    }
+    return this.#compact ?? undefined;
+  }
+}
+
+function withFinding(json: string, record: NormalisedRecord, describe: RuleLookup | undefined): string {
+  return `${json.slice(0, json.lastIndexOf('}'))},"finding":${JSON.stringify(toDetectionFinding(record, describe))}}`;
 }

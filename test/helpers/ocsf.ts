@@ -17,3 +17,12 @@ export function ocsfErrors(record: unknown): string[] {
   if (validate(record)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
 }
+
+const findingSchema = JSON.parse(readFileSync(join(FIXTURES, 'schema', 'ocsf-1.8.0-detection-finding-2004.schema.json'), 'utf8')) as object;
+const validateFinding = ajv.compile(findingSchema);
+
+/** Validates an OCSF record against the 1.8.0 Detection Finding (2004) schema; returns the errors, empty when valid. */
+export function findingErrors(record: unknown): string[] {
+  if (validateFinding(record)) return [];
+  return (validateFinding.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
+}

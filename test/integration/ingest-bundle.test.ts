@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { yamlData } from '../../scripts/yaml-data.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -40,6 +41,7 @@ describe('the ingest Lambda bundle', () => {
       target: 'node22',
       mainFields: ['module', 'main'],
       external: ['better-sqlite3'],
+      plugins: [yamlData],
       logLevel: 'error',
     });
   });

@@ -1,0 +1,130 @@
+import type { JsonValue, NormalisedRecord, Severity, SeverityReason } from './types.js';
+
+type Obj = { [key: string]: JsonValue };
+
+/** What a finding says about a detection rule: from the pack (lib/rules), by id. */
+export interface RuleInfo {
+  id: string;
+  title: string;
+  description: string;
+  severity: Severity;
+  mitre: readonly string[];
+  source: string;
+}
+
+/** Looks a rule up by id (the running pack's); undefined for an id it does not know. */
+export type RuleLookup = (id: string) => RuleInfo | undefined;
+
+// The spec table's high rows as analytics: a title, why, and the ATT&CK technique each row is
+// about (MITRE ATT&CK for Containers).
+const TABLE_ROWS: Partial<Record<SeverityReason, { title: string; desc: string; mitre: string[] }>> = {
+  impersonation: {
+    title: 'Request made through impersonation',
+    desc: 'An impersonate request, or a request made as another user: who acted is hidden.',
+    mitre: ['T1078'],
+  },
+  'rbac-binding-change': {
+    title: 'RBAC binding changed',
+    desc: 'A (Cluster)RoleBinding was written: granting a role is the last step of privilege escalation.',
+    mitre: ['T1098.006'],
+  },
+  'sensitive-resource-change': {
+    title: 'Credential or permission object changed',
+    desc: 'A Secret, ServiceAccount (or its token), Role, ClusterRole or CertificateSigningRequest was written.',
+    mitre: ['T1098', 'T1528'],
+  },
+  'pod-interactive-access': {
+    title: 'Interactive access to a pod',
+    desc: 'exec, attach, port-forward or proxy into a running pod.',
+    mitre: ['T1609'],
+  },
+  'cluster-wide-secrets-read': {
+    title: 'Every secret of the cluster read',
+    desc: 'A list or watch of secrets across all namespaces.',
+    mitre: ['T1552.007'],
+  },
+};
+
+const SEVERITY_IDS: Record<Severity, [number, string]> = {
+  info: [1, 'Informational'],
+  low: [2, 'Low'],
+  medium: [3, 'Medium'],
+  high: [4, 'High'],
+};
+
+function attackOf(id: string): Obj {
+  const [technique, sub] = id.split('.');
+  const url = (path: string) => `https://attack.mitre.org/techniques/${path}/`;
+  const out: Obj = { technique: { uid: technique as string, src_url: url(technique as string) } };
+  if (sub !== undefined) out.sub_technique = { uid: id, src_url: url(`${technique}/${sub}`) };
+  return out;
+}
+
+function isObject(v: JsonValue | undefined): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The OCSF 1.8.0 Detection Finding (class 2004) of an alert: the rule that decided its severity
+ * (or the spec table's row) as the analytic, the severity, the ATT&CK techniques of every rule that
+ * fired, and the API Activity (6003) record as evidence.
+ */
+export function toDetectionFinding(record: NormalisedRecord, describe: RuleLookup = () => undefined): Obj {
+  const reason = record.severity_reason;
+  const decidingRule = reason.startsWith('rule:') ? reason.slice(5) : null;
+  const rules = record.rule_ids.map(
+    (id) => describe(id) ?? { id, title: id, description: '', severity: record.severity, mitre: [], source: '' },
+  );
+  const row = TABLE_ROWS[reason as SeverityReason];
+  const decided = decidingRule === null ? undefined : rules.find((r) => r.id === decidingRule);
+  const title = decided?.title ?? row?.title ?? `Severity table: ${reason}`;
+  const desc = decided?.description || row?.desc;
+  const techniques = new Set<string>([...(decidingRule === null ? (row?.mitre ?? []) : []), ...rules.flatMap((r) => r.mitre)]);
+  const ocsf = record.ocsf;
+  const [severityId, severityName] = SEVERITY_IDS[record.severity];
+  const metadata: Obj = isObject(ocsf.metadata)
+    ? { ...ocsf.metadata, uid: `finding:${record.dedup_key}` }
+    : { version: '1.8.0', product: { name: 'AiSOC K8s Audit', vendor_name: 'AiSOC' }, uid: `finding:${record.dedup_key}` };
+  const findingInfo: Obj = {
+    uid: record.dedup_key,
+    title,
+    analytic: {
+      uid: decidingRule ?? reason,
+      name: decidingRule ?? `severity table: ${reason}`,
+      type_id: 1,
+      type: 'Rule',
+      ...(decided?.source ? { desc: `after ${decided.source}` } : {}),
+    },
+    types: ['Kubernetes Audit'],
+    data_sources: ['Kubernetes audit log'],
+    related_events: [{ uid: record.audit_id, type_uid: typeof ocsf.type_uid === 'number' ? ocsf.type_uid : 600300 }],
+  };
+  if (desc) findingInfo.desc = desc;
+  if (techniques.size > 0) findingInfo.attacks = [...techniques].map(attackOf);
+  const evidence: Obj = { data: { api_activity: ocsf } };
+  for (const key of ['api', 'actor', 'src_endpoint', 'resources'] as const)
+    if (ocsf[key] !== undefined) evidence[key] = ocsf[key] as JsonValue;
+  const out: Obj = {
+    class_uid: 2004,
+    class_name: 'Detection Finding',
+    category_uid: 2,
+    category_name: 'Findings',
+    activity_id: 1,
+    activity_name: 'Create',
+    type_uid: 200401,
+    type_name: 'Detection Finding: Create',
+    time: typeof ocsf.time === 'number' ? ocsf.time : Date.parse(record.event_time),
+    severity_id: severityId,
+    severity: severityName,
+    status_id: 1,
+    status: 'New',
+    is_alert: true,
+    message: `${title}: ${typeof ocsf.message === 'string' ? ocsf.message : record.audit_id}`,
+    metadata,
+    finding_info: findingInfo,
+    evidences: [evidence],
+  };
+  if (isObject(ocsf.cloud)) out.cloud = ocsf.cloud;
+  if (record.rule_ids.length > 0) out.unmapped = { rule_ids: record.rule_ids };
+  return out;
+}

@@ -1,0 +1,476 @@
+/**
+ * One hour of a healthy 50-node, 1,500-pod EKS cluster's routine API traffic, as audit events, to
+ * measure how loud the severity table and the rule pack are on traffic no one should be paged
+ * for. Seeded (test/helpers/prng.ts): the same seed gives the same hour.
+ *
+ * Each stream below is modelled on how the control plane behaves, with the source of its rate:
+ * - node leases: the kubelet renews its Lease in kube-node-lease every 10 s (nodeLeaseDurationSeconds
+ *   40, renewed at a quarter of it; Kubernetes docs, "Node heartbeats"): 360 per node per hour.
+ * - node status: the kubelet patches nodes/status every 5 min when nothing changed
+ *   (nodeStatusReportFrequency; kubelet configuration reference): 12 per node per hour.
+ * - projected tokens: the kubelet requests a new token for every pod when the old one is past
+ *   80% of its life (Kubernetes docs, "Bound service account token volume"; EKS issues 1 h tokens
+ *   to pods): 1.25 per pod per hour, `create serviceaccounts/token` by `system:node:<node>`.
+ * - leader elections: kube-controller-manager, kube-scheduler, and three add-on controllers
+ *   renew a Lease every 2 s (client-go leaderelection RetryPeriod): 1,800 each per hour.
+ * - pod churn: 5% of pods replaced per hour (rollouts, evictions, autoscaling): per pod the
+ *   replicaset-controller creates it (with its spec), the scheduler writes pods/binding, the
+ *   kubelet gets a token, patches pods/status three times and writes events, the controller
+ *   deletes the old pod, the kubelet finishes the delete, the endpointslice-controller updates
+ *   slices; rollouts go through the deployment-controller (replicasets) and HPAs scale.
+ * - node churn: one node replaced per hour (Karpenter/cluster-autoscaler): it registers, its
+ *   DaemonSet pods (VPC CNI, kube-proxy, EBS CSI node, from the EKS add-on registry) are
+ *   created by the daemon-set-controller, the old node's are deleted by the pod GC.
+ * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
+ *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
+ *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
+ * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
+ * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
+ */
+import { prng } from '../helpers/prng.js';
+
+type Obj = Record<string, unknown>;
+
+/** The cluster's shape: what the README's steady-state figures are for. */
+export const STEADY_STATE = { nodes: 50, pods: 1500, hours: 1 } as const;
+
+const HOUR_MS = 3_600_000;
+const START = Date.UTC(2026, 2, 2, 9, 0, 0);
+const EKS_REGISTRY = '602401143452.dkr.ecr.us-east-1.amazonaws.com';
+const NAMESPACES = ['web', 'payments', 'search', 'checkout', 'catalog', 'monitoring', 'ingest', 'batch'];
+const PEOPLE = [
+  'arn:aws:iam::123456789012:role/sre-alice',
+  'arn:aws:iam::123456789012:role/sre-bob',
+  'alice@example.com',
+  'dev-carol',
+  'dev-dan',
+  'dev-erin',
+];
+const SA = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+
+/** One hour of routine traffic as audit events, in time order; deterministic for a seed. */
+export function steadyStateHour(seed = 1): Obj[] {
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const events: Obj[] = [];
+  let n = 0;
+  const nodes = Array.from({ length: STEADY_STATE.nodes }, (_, i) => `ip-10-0-${Math.floor(i / 8)}-${10 + i}.ec2.internal`);
+  // ip-10-0-1-17.ec2.internal is 10.0.1.17, as EKS names nodes.
+  const nodeIp = (node: string) => node.slice(3, node.indexOf('.')).replace(/-/g, '.');
+  const pods = Array.from({ length: STEADY_STATE.pods }, (_, i) => ({
+    ns: NAMESPACES[i % NAMESPACES.length] as string,
+    name: `app${i % 60}-${(i * 7919).toString(36).slice(-5)}-${(i * 104729).toString(36).slice(-5)}`,
+    node: nodes[i % nodes.length] as string,
+    sa: `app${i % 60}`,
+  }));
+
+  const emit = (at: number, user: string, groups: string[], verb: string, ref: Obj, code: number, extra: Obj = {}) => {
+    n++;
+    const t = new Date(START + Math.floor(at)).toISOString().replace('Z', '000Z');
+    events.push({
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: extra.requestObject === undefined ? 'Metadata' : 'Request',
+      auditID: `5f1c0000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`,
+      stage: 'ResponseComplete',
+      requestURI: uriOf(ref, verb),
+      verb,
+      user: { username: user, groups },
+      sourceIPs: [
+        user.startsWith('system:node:')
+          ? nodeIp(user.slice(12))
+          : user.startsWith('system:serviceaccount:')
+            ? `10.0.${Math.floor(rand() * 32)}.${Math.floor(rand() * 250) + 2}`
+            : user.startsWith('system:kube-')
+              ? '10.0.100.5'
+              : '10.20.30.40',
+      ],
+      userAgent: extra.userAgent ?? 'kubernetes-client',
+      objectRef: { apiVersion: 'v1', ...ref },
+      responseStatus: { metadata: {}, code },
+      requestReceivedTimestamp: t,
+      stageTimestamp: t,
+      annotations: { 'authorization.k8s.io/decision': code === 403 ? 'forbid' : 'allow', 'authorization.k8s.io/reason': '' },
+      ...(extra.requestObject === undefined ? {} : { requestObject: extra.requestObject }),
+    });
+  };
+  const nodeUser = (node: string) => `system:node:${node}`;
+  const NODE_GROUPS = ['system:nodes', 'system:authenticated'];
+  const SA_GROUPS = (ns: string) => ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
+  const every = (periodMs: number, fn: (at: number) => void) => {
+    for (let at = rand() * periodMs; at < HOUR_MS; at += periodMs) fn(at);
+  };
+
+  for (const node of nodes) {
+    every(10_000, (at) =>
+      emit(
+        at,
+        nodeUser(node),
+        NODE_GROUPS,
+        'update',
+        { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: 'kube-node-lease', name: node },
+        200,
+      ),
+    );
+    every(300_000, (at) => emit(at, nodeUser(node), NODE_GROUPS, 'patch', { resource: 'nodes', subresource: 'status', name: node }, 200));
+    // Reflectors of the kubelet (pods on this node, nodes, services), kube-proxy and aws-node.
+    for (const [user, groups, resources] of [
+      [nodeUser(node), NODE_GROUPS, ['pods', 'nodes', 'services']],
+      [SA('kube-system', 'kube-proxy'), SA_GROUPS('kube-system'), ['services', 'endpointslices', 'nodes']],
+      [SA('kube-system', 'aws-node'), SA_GROUPS('kube-system'), ['pods', 'nodes']],
+    ] as const) {
+      for (const resource of resources) every(300_000 + rand() * 300_000, (at) => emit(at, user, [...groups], 'watch', { resource }, 200));
+    }
+  }
+  // Projected service-account tokens, refreshed at 80% of an hour.
+  for (const pod of pods) {
+    every(HOUR_MS / 1.25, (at) =>
+      emit(
+        at,
+        nodeUser(pod.node),
+        NODE_GROUPS,
+        'create',
+        { resource: 'serviceaccounts', subresource: 'token', namespace: pod.ns, name: pod.sa },
+        201,
+      ),
+    );
+  }
+  // The add-ons' own pods get tokens too, from their nodes.
+  for (const node of nodes) {
+    for (const sa of ['aws-node', 'kube-proxy', 'ebs-csi-node-sa']) {
+      every(HOUR_MS / 1.25, (at) =>
+        emit(
+          at,
+          nodeUser(node),
+          NODE_GROUPS,
+          'create',
+          { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: sa },
+          201,
+        ),
+      );
+    }
+  }
+  // The controller manager's tokens for its controllers (--use-service-account-credentials).
+  for (const c of [
+    'replicaset-controller',
+    'deployment-controller',
+    'endpointslice-controller',
+    'daemon-set-controller',
+    'job-controller',
+    'generic-garbage-collector',
+    'horizontal-pod-autoscaler',
+    'node-controller',
+  ]) {
+    every(HOUR_MS / 1.25, (at) =>
+      emit(
+        at,
+        'system:kube-controller-manager',
+        ['system:authenticated'],
+        'create',
+        { resource: 'serviceaccounts', subresource: 'token', namespace: 'kube-system', name: c },
+        201,
+      ),
+    );
+  }
+  // Leader elections.
+  for (const [user, ns, name] of [
+    ['system:kube-controller-manager', 'kube-system', 'kube-controller-manager'],
+    ['system:kube-scheduler', 'kube-system', 'kube-scheduler'],
+    [SA('kube-system', 'aws-load-balancer-controller'), 'kube-system', 'aws-load-balancer-controller-leader'],
+    [SA('kube-system', 'cluster-autoscaler'), 'kube-system', 'cluster-autoscaler'],
+    [SA('kube-system', 'ebs-csi-controller-sa'), 'kube-system', 'external-attacher-leader-ebs-csi-aws-com'],
+  ] as const) {
+    every(2_000, (at) =>
+      emit(at, user, ['system:authenticated'], 'update', { resource: 'leases', apiGroup: 'coordination.k8s.io', namespace: ns, name }, 200),
+    );
+  }
+  // Control-plane and add-on reflectors.
+  const WATCHERS: [string, string[]][] = [
+    [SA('kube-system', 'coredns'), ['endpointslices', 'services', 'namespaces']],
+    [SA('kube-system', 'coredns'), ['endpointslices', 'services', 'namespaces']],
+    [
+      'system:kube-scheduler',
+      ['pods', 'nodes', 'persistentvolumeclaims', 'services', 'replicasets', 'statefulsets', 'csinodes', 'poddisruptionbudgets'],
+    ],
+    [
+      'system:kube-controller-manager',
+      [
+        'pods',
+        'nodes',
+        'deployments',
+        'replicasets',
+        'daemonsets',
+        'statefulsets',
+        'jobs',
+        'cronjobs',
+        'services',
+        'endpointslices',
+        'serviceaccounts',
+        'secrets',
+        'configmaps',
+        'namespaces',
+        'leases',
+        'horizontalpodautoscalers',
+      ],
+    ],
+    [SA('kube-system', 'metrics-server'), ['nodes', 'pods']],
+    [SA('kube-system', 'aws-load-balancer-controller'), ['services', 'ingresses', 'endpointslices', 'pods', 'nodes']],
+    [SA('kube-system', 'cluster-autoscaler'), ['pods', 'nodes', 'poddisruptionbudgets', 'replicasets', 'statefulsets']],
+  ];
+  for (const [user, resources] of WATCHERS) {
+    for (const resource of resources) {
+      every(300_000 + rand() * 300_000, (at) => {
+        // A reflector lists then watches; the controller manager's secret informer is cluster-wide.
+        emit(at, user, ['system:authenticated'], 'watch', { resource }, 200);
+      });
+    }
+  }
+  // HPA metrics reads.
+  for (let h = 0; h < 10; h++) {
+    const ns = NAMESPACES[h % NAMESPACES.length] as string;
+    every(15_000, (at) =>
+      emit(
+        at,
+        SA('kube-system', 'horizontal-pod-autoscaler'),
+        SA_GROUPS('kube-system'),
+        'list',
+        { resource: 'pods', apiGroup: 'metrics.k8s.io', namespace: ns },
+        200,
+      ),
+    );
+  }
+
+  // Pod churn: 5% of the pods replaced.
+  const churn = Math.round(STEADY_STATE.pods * 0.05);
+  for (let i = 0; i < churn; i++) {
+    const old = pick(pods);
+    const at = rand() * (HOUR_MS - 120_000);
+    const name = `${old.name.slice(0, old.name.lastIndexOf('-'))}-${Math.floor(rand() * 36 ** 5).toString(36)}`;
+    const node = pick(nodes);
+    const spec = {
+      serviceAccountName: old.sa,
+      containers: [
+        {
+          name: 'app',
+          image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${old.sa}:v${1 + Math.floor(rand() * 40)}`,
+          securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+        },
+      ],
+    };
+    const rsUser = SA('kube-system', 'replicaset-controller');
+    emit(at, rsUser, SA_GROUPS('kube-system'), 'create', { resource: 'pods', namespace: old.ns }, 201, {
+      requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { generateName: `${old.sa}-`, namespace: old.ns }, spec },
+    });
+    emit(
+      at + 50,
+      'system:kube-scheduler',
+      ['system:authenticated'],
+      'create',
+      { resource: 'pods', subresource: 'binding', namespace: old.ns, name },
+      201,
+    );
+    emit(
+      at + 2_000,
+      nodeUser(node),
+      NODE_GROUPS,
+      'create',
+      { resource: 'serviceaccounts', subresource: 'token', namespace: old.ns, name: old.sa },
+      201,
+    );
+    for (let k = 0; k < 3; k++)
+      emit(
+        at + 3_000 + k * 4_000,
+        nodeUser(node),
+        NODE_GROUPS,
+        'patch',
+        { resource: 'pods', subresource: 'status', namespace: old.ns, name },
+        200,
+      );
+    for (const reason of ['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']) {
+      emit(
+        at + 1_000,
+        reason === 'Scheduled' ? 'system:kube-scheduler' : nodeUser(node),
+        ['system:authenticated'],
+        'create',
+        { resource: 'events', namespace: old.ns },
+        201,
+      );
+    }
+    emit(
+      at + 20_000,
+      SA('kube-system', 'endpointslice-controller'),
+      SA_GROUPS('kube-system'),
+      'update',
+      { resource: 'endpointslices', apiGroup: 'discovery.k8s.io', namespace: old.ns, name: `${old.sa}-x1` },
+      200,
+    );
+    // The old pod goes: the controller deletes it (a 409 when it raced), the kubelet finishes.
+    emit(
+      at + 30_000,
+      rsUser,
+      SA_GROUPS('kube-system'),
+      'delete',
+      { resource: 'pods', namespace: old.ns, name: old.name },
+      rand() < 0.05 ? 409 : 200,
+    );
+    emit(at + 60_000, nodeUser(old.node), NODE_GROUPS, 'delete', { resource: 'pods', namespace: old.ns, name: old.name }, 200);
+    emit(
+      at + 61_000,
+      SA('kube-system', 'endpointslice-controller'),
+      SA_GROUPS('kube-system'),
+      'update',
+      { resource: 'endpointslices', apiGroup: 'discovery.k8s.io', namespace: old.ns, name: `${old.sa}-x1` },
+      200,
+    );
+    if (i % 5 === 0) {
+      // A rollout step: the deployment controller scales the ReplicaSets.
+      emit(
+        at - 1_000,
+        SA('kube-system', 'deployment-controller'),
+        SA_GROUPS('kube-system'),
+        'update',
+        { resource: 'replicasets', apiGroup: 'apps', namespace: old.ns, name: `${old.sa}-7d4b9` },
+        200,
+      );
+      emit(
+        at - 900,
+        SA('kube-system', 'replicaset-controller'),
+        SA_GROUPS('kube-system'),
+        'update',
+        { resource: 'replicasets', subresource: 'status', apiGroup: 'apps', namespace: old.ns, name: `${old.sa}-7d4b9` },
+        200,
+      );
+    }
+    if (i % 8 === 0) {
+      emit(
+        at - 2_000,
+        SA('kube-system', 'horizontal-pod-autoscaler'),
+        SA_GROUPS('kube-system'),
+        'patch',
+        { resource: 'deployments', subresource: 'scale', apiGroup: 'apps', namespace: old.ns, name: old.sa },
+        200,
+      );
+    }
+    old.name = name;
+    old.node = node;
+  }
+
+  // Node churn: one node replaced.
+  {
+    const at = rand() * (HOUR_MS / 2);
+    const node = `ip-10-0-9-${200 + Math.floor(rand() * 50)}.ec2.internal`;
+    emit(at, nodeUser(node), NODE_GROUPS, 'create', { resource: 'nodes' }, 201);
+    const DS: [string, Obj][] = [
+      [
+        'aws-node',
+        {
+          hostNetwork: true,
+          containers: [
+            {
+              name: 'aws-node',
+              image: `${EKS_REGISTRY}/amazon-k8s-cni:v1.18.3-eksbuild.1`,
+              securityContext: { capabilities: { add: ['NET_ADMIN', 'NET_RAW'] } },
+            },
+          ],
+          volumes: [
+            { name: 'cni-bin-dir', hostPath: { path: '/opt/cni/bin' } },
+            { name: 'run-dir', hostPath: { path: '/var/run/aws-node' } },
+          ],
+        },
+      ],
+      [
+        'kube-proxy',
+        {
+          hostNetwork: true,
+          containers: [
+            {
+              name: 'kube-proxy',
+              image: `${EKS_REGISTRY}/eks/kube-proxy:v1.30.0-minimal-eksbuild.3`,
+              securityContext: { privileged: true },
+            },
+          ],
+          volumes: [{ name: 'lib-modules', hostPath: { path: '/lib/modules' } }],
+        },
+      ],
+      [
+        'ebs-csi-node',
+        {
+          containers: [
+            { name: 'ebs-plugin', image: `${EKS_REGISTRY}/eks/aws-ebs-csi-driver:v1.31.0`, securityContext: { privileged: true } },
+          ],
+          volumes: [
+            { name: 'kubelet-dir', hostPath: { path: '/var/lib/kubelet' } },
+            { name: 'device-dir', hostPath: { path: '/dev' } },
+          ],
+        },
+      ],
+    ];
+    for (const [name, spec] of DS) {
+      emit(
+        at + 5_000,
+        SA('kube-system', 'daemon-set-controller'),
+        SA_GROUPS('kube-system'),
+        'create',
+        { resource: 'pods', namespace: 'kube-system' },
+        201,
+        {
+          requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { generateName: `${name}-`, namespace: 'kube-system' }, spec },
+        },
+      );
+    }
+    const gone = nodes[0] as string;
+    for (const name of ['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i']) {
+      emit(
+        at + 600_000,
+        SA('kube-system', 'pod-garbage-collector'),
+        SA_GROUPS('kube-system'),
+        'delete',
+        { resource: 'pods', namespace: 'kube-system', name },
+        200,
+      );
+    }
+    emit(at + 590_000, SA('kube-system', 'cluster-autoscaler'), SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200);
+  }
+
+  // People with kubectl: reads, logs, a describe.
+  for (const person of PEOPLE) {
+    for (let k = 0; k < 40; k++) {
+      const ns = pick(NAMESPACES);
+      const at = rand() * HOUR_MS;
+      const r = rand();
+      const groups = ['system:authenticated'];
+      if (r < 0.35)
+        emit(at, person, groups, 'list', { resource: 'pods', namespace: ns }, 200, {
+          userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+        });
+      else if (r < 0.55)
+        emit(at, person, groups, 'get', { resource: 'pods', namespace: ns, name: pick(pods).name }, 200, {
+          userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+        });
+      else if (r < 0.7)
+        emit(at, person, groups, 'get', { resource: 'pods', subresource: 'log', namespace: ns, name: pick(pods).name }, 200, {
+          userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+        });
+      else if (r < 0.85)
+        emit(at, person, groups, 'list', { resource: 'deployments', apiGroup: 'apps', namespace: ns }, 200, {
+          userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+        });
+      else
+        emit(at, person, groups, 'list', { resource: 'events', namespace: ns }, 200, {
+          userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+        });
+    }
+  }
+  // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
+  const at = (e: Obj) => e.requestReceivedTimestamp as string;
+  events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));
+  return events;
+}
+
+function uriOf(ref: Obj, verb: string): string {
+  const group = typeof ref.apiGroup === 'string' && ref.apiGroup !== '' ? `/apis/${ref.apiGroup}/v1` : '/api/v1';
+  const ns = typeof ref.namespace === 'string' ? `/namespaces/${ref.namespace}` : '';
+  const name = typeof ref.name === 'string' ? `/${ref.name}` : '';
+  const sub = typeof ref.subresource === 'string' ? `/${ref.subresource}` : '';
+  return `${group}${ns}/${ref.resource}${name}${sub}${verb === 'watch' ? '?watch=true' : ''}`;
+}

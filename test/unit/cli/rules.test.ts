@@ -1,0 +1,117 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../lib/config/env.js';
+import { loadIngestConfig } from '../../../lib/config/ingest.js';
+import { runCli } from '../../helpers/cli.js';
+import { FALCO_DIR, FIXTURES } from '../../helpers/fixtures.js';
+
+const OPERATOR_RULES = join(FIXTURES, 'operator-rules');
+const scratch = mkdtempSync(join(tmpdir(), 'aisoc-rules-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function dirWith(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+const BROKEN = `rules:
+  - id: broken
+    title: t
+    severity: high
+    description: d
+    mitre: [T1098]
+    source: s
+    match: { verbs: [get], resources: [pods] }
+    condition: "objectRef.resourse == 'pods' &&"
+    examples: { match: [{ verb: get }], no_match: [{ verb: list }] }
+`;
+
+describe('aisoc-k8s-audit rules', () => {
+  it('list prints every shipped rule with its severity, techniques and source', async () => {
+    const r = await runCli(['rules', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^eks-aws-auth-configmap-change +high +T1098,T1098\.006 +EKS aws-auth ConfigMap/m);
+    expect(r.stdout).toContain('rules/eks.yaml; after Elastic detection-rules');
+    expect(r.stdout).toMatch(/^22 rules\n$/m);
+    const json = (await runCli(['rules', 'list', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(json).toHaveLength(22);
+    expect(json[0]).toMatchObject({ id: 'anonymous-request-allowed', severity: 'high', file: 'rules/access.yaml' });
+    expect(Object.keys(json[0])).toContain('condition');
+  });
+
+  it('test runs every example of the shipped pack', async () => {
+    const r = await runCli(['rules', 'test']);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^22 rules, \d+ examples, 0 failed\n$/);
+  });
+
+  it("applies an operators' directory: an override, a disable and a new rule (the three worked examples)", async () => {
+    const list = await runCli(['rules', 'list', OPERATOR_RULES]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain('service-proxy-access');
+    expect(list.stdout).toMatch(/^cryptominer-image +high +T1496/m);
+    expect(list.stdout).toContain(`${join(OPERATOR_RULES, '10-nat-egress.yaml')}; after shipped rule service-account-from-public-address`);
+    expect(list.stdout).toMatch(/^22 rules \(shipped pack with /m);
+    const test = await runCli(['rules', 'test'], { K8S_AUDIT_RULES: OPERATOR_RULES });
+    expect(test.stdout).toMatch(/^22 rules, \d+ examples, 0 failed\n$/);
+    expect(test.code).toBe(0);
+  });
+
+  it('a rule that does not compile fails with its file, id and CEL error; a failing example names itself', async () => {
+    const broken = dirWith('broken', { 'x.yaml': BROKEN });
+    const r = await runCli(['rules', 'test', broken]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${join(broken, 'x.yaml')}: broken: condition does not compile:`);
+    const wrong = dirWith('wrong', { 'y.yml': BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, `"objectRef.resource == 'pods'"`) });
+    const t = await runCli(['rules', 'test', wrong]);
+    expect(t.code).toBe(1);
+    expect(t.stderr).toContain(`FAIL ${join(wrong, 'y.yml')}: broken: examples.match[0]: the rule did not fire`);
+    expect(t.stdout).toMatch(/23 rules, \d+ examples, 1 failed/);
+    expect((await runCli(['rules', 'frobnicate'])).code).toBe(2);
+    expect((await runCli(['rules', 'list', join(scratch, 'missing')])).stderr).toContain('cannot read the rules directory (ENOENT)');
+  });
+
+  it('the ingest refuses to start on a broken pack or an unknown K8S_AUDIT_SEVERITY, naming both', () => {
+    const broken = dirWith('broken-ingest', { 'x.yaml': BROKEN });
+    let err: unknown;
+    try {
+      loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).message).toContain('K8S_AUDIT_SEVERITY must be default or spec, got "loud"');
+    expect(loadIngestConfig({ K8S_AUDIT_SEVERITY: 'spec' }).detection).toEqual({ severity: 'spec', rules: null });
+    expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken })).toThrow(/K8S_AUDIT_RULES: .*x\.yaml: broken: condition does not compile/);
+  });
+
+  it("normalise scores with K8S_AUDIT_SEVERITY=spec and with an operators' rule", async () => {
+    const file = join(FALCO_DIR, 'create_nginx_pod_privileged.json');
+    const last = (out: string) => JSON.parse(out.trim().split('\n').at(-1) as string);
+    expect(last((await runCli(['normalise', file])).stdout)).toMatchObject({
+      severity: 'high',
+      severity_reason: 'rule:privileged-container',
+    });
+    expect(last((await runCli(['normalise', file], { K8S_AUDIT_SEVERITY: 'spec' })).stdout)).toMatchObject({
+      severity: 'medium',
+      severity_reason: 'workload-change',
+      rule_ids: [],
+    });
+    const miner = dirWith('miner', {
+      'm.yaml': BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, `"containers.exists(c, c.image == 'nginx')"`).replace(
+        'verbs: [get]',
+        'verbs: [create]',
+      ),
+    });
+    const custom = last((await runCli(['normalise', file], { K8S_AUDIT_RULES: miner })).stdout);
+    expect(custom.rule_ids).toEqual(['privileged-container', 'broken']);
+  });
+});
