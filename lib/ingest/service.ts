@@ -10,8 +10,8 @@ import {
   parseAuditPayload,
   type RejectedItem,
   serialiseRecord,
-  validateAuditEvent,
   shippedDetection,
+  validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
@@ -327,8 +327,7 @@ export class IngestService {
       const event = batch.events[i] as AuditEvent;
       const index = batch.indexes[i] as number;
       const origin = batch.perEvent?.[i];
-      const ctx: NormaliseContext =
-        origin === undefined ? shared : { ...shared, clusterName: origin.clusterName, source: origin.source };
+      const ctx: NormaliseContext = origin === undefined ? shared : { ...shared, clusterName: origin.clusterName, source: origin.source };
       let record: NormalisedRecord;
       try {
         record = normaliseAuditEvent(event, ctx);
