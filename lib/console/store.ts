@@ -1,0 +1,257 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { NormalisedRecord, Severity } from '../audit/index.js';
+import { EVENT_STORE_FILE, readRecord, type StoredRecord } from '../sinks/sqlite.js';
+import { attackTechnique, ruleIdsOf } from './rules.js';
+
+// The console's reads of the embedded store. Every query is bounded: by a LIMIT (lists), by a
+// time range on the (tenant_id, event_time) index (the timeline, the last hour's counts) or by
+// an index alone (each cluster's last event); no query reads the store whole, and each one is
+// scoped to one tenant in its WHERE clause, never filtered afterwards.
+
+/** The severities, highest first: the order the console shows them in. */
+export const SEVERITIES: readonly Severity[] = ['high', 'medium', 'low', 'info'];
+
+/** Page size bounds of the lists. */
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 200;
+
+/** The widest timeline the console draws: 7 days (hour buckets beyond 6 hours). */
+export const MAX_TIMELINE_MS = 7 * 24 * 3_600_000;
+const MINUTE_BUCKETS_UP_TO_MS = 6 * 3_600_000;
+
+/** Filters of the event search; every one optional, combined with AND. */
+export interface EventFilter {
+  user?: string;
+  verb?: string;
+  resource?: string;
+  namespace?: string;
+  cluster?: string;
+  /** Events without a cluster name (`cluster_name` NULL). */
+  noCluster?: boolean;
+  severity?: readonly Severity[];
+  /** ISO 8601 bounds on `event_time`, inclusive. */
+  since?: string;
+  until?: string;
+}
+
+/** Where a page starts: after the row with this time and id (newest first). */
+export interface PageCursor {
+  time: string;
+  id: number;
+}
+
+/** One event as a list shows it: the flat fields a row holds, no JSON parsed. */
+export interface EventSummary {
+  id: number;
+  event_time: string;
+  cluster_name: string | null;
+  audit_id: string;
+  severity: Severity;
+  severity_reason: string;
+  k8s_user: string | null;
+  k8s_verb: string | null;
+  k8s_resource: string | null;
+  k8s_subresource: string | null;
+  k8s_namespace: string | null;
+  k8s_object_name: string | null;
+  k8s_response_code: number | null;
+  src_ip: string | null;
+}
+
+/** One alert as the alerts list shows it: the record's flat fields, the rules that raised it and their ATT&CK technique. */
+export interface AlertSummary extends EventSummary {
+  /** The event's id in the events table, when it is stored there (the detail view opens it). */
+  event_id: number | null;
+  /** The detection rule ids on the record; `[severity_reason]` for records written before rules existed. */
+  rule_ids: string[];
+  /** The MITRE ATT&CK technique id of the rule, e.g. `T1609`, or null. */
+  attack_technique: string | null;
+}
+
+/** A page of a list and the cursor of the next one (null on the last page). */
+export interface Page<T> {
+  items: T[];
+  next: PageCursor | null;
+}
+
+/** One bucket of the timeline: its start (ISO 8601 UTC) and the count per severity. */
+export interface TimelineBucket {
+  start: string;
+  high: number;
+  medium: number;
+  low: number;
+  info: number;
+}
+
+/** The timeline over a range, in buckets of `bucketMs`. Empty buckets are left out. */
+export interface Timeline {
+  since: string;
+  until: string;
+  bucketMs: number;
+  buckets: TimelineBucket[];
+}
+
+const SUMMARY_COLUMNS =
+  'id, event_time, cluster_name, audit_id, severity, severity_reason, k8s_user, k8s_verb, k8s_resource, k8s_subresource, ' +
+  'k8s_namespace, k8s_object_name, k8s_response_code, src_ip';
+
+interface Where {
+  sql: string;
+  params: unknown[];
+}
+
+function filterWhere(tenant: string, f: EventFilter, cursor: PageCursor | null): Where {
+  const parts = ['tenant_id = ?'];
+  const params: unknown[] = [tenant];
+  const eq = (column: string, value: string | undefined) => {
+    if (value === undefined) return;
+    parts.push(`${column} = ?`);
+    params.push(value);
+  };
+  eq('k8s_user', f.user);
+  eq('k8s_verb', f.verb);
+  eq('k8s_resource', f.resource);
+  eq('k8s_namespace', f.namespace);
+  if (f.noCluster) parts.push('cluster_name IS NULL');
+  else eq('cluster_name', f.cluster);
+  if (f.severity !== undefined && f.severity.length > 0) {
+    parts.push(`severity IN (${f.severity.map(() => '?').join(', ')})`);
+    params.push(...f.severity);
+  }
+  if (f.since !== undefined) {
+    parts.push('event_time >= ?');
+    params.push(f.since);
+  }
+  if (f.until !== undefined) {
+    parts.push('event_time <= ?');
+    params.push(f.until);
+  }
+  if (cursor !== null) {
+    // Keyset paging: the (tenant_id, event_time) index ends in the rowid, so the next page starts
+    // where the last one stopped instead of skipping OFFSET rows.
+    parts.push('(event_time, id) < (?, ?)');
+    params.push(cursor.time, cursor.id);
+  }
+  return { sql: parts.join(' AND '), params };
+}
+
+function pageOf<T extends { id: number; event_time: string }>(rows: T[], limit: number): Page<T> {
+  const more = rows.length > limit;
+  const items = more ? rows.slice(0, limit) : rows;
+  const last = items.at(-1);
+  return { items, next: more && last !== undefined ? { time: last.event_time, id: last.id } : null };
+}
+
+/**
+ * A read-only connection to the SQLite store for the console: it cannot write (the file is opened
+ * `readonly`), and every method takes the tenant the session belongs to.
+ */
+export class ConsoleStore {
+  readonly db: Database.Database;
+
+  constructor(dataDir: string) {
+    // The ingest's sink created the file (and its tables) before the console opens it.
+    this.db = new Database(join(dataDir, EVENT_STORE_FILE), { readonly: true, fileMustExist: true });
+  }
+
+  /** A page of a tenant's events matching the filter, newest first. */
+  searchEvents(tenant: string, filter: EventFilter, limit = DEFAULT_PAGE, cursor: PageCursor | null = null): Page<EventSummary> {
+    const where = filterWhere(tenant, filter, cursor);
+    const rows = this.db
+      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM events WHERE ${where.sql} ORDER BY event_time DESC, id DESC LIMIT ?`)
+      .all(...where.params, limit + 1) as EventSummary[];
+    return pageOf(rows, limit);
+  }
+
+  /** One event of a tenant: the flat record (OCSF included) and the raw audit event; undefined when not the tenant's. */
+  event(tenant: string, id: number): NormalisedRecord | undefined {
+    const row = this.db
+      .prepare('SELECT record, raw_event, source, tenant_id, cluster_name, event_time FROM events WHERE id = ? AND tenant_id = ?')
+      .get(id, tenant) as StoredRecord | undefined;
+    return row === undefined ? undefined : readRecord(row);
+  }
+
+  /** A page of a tenant's alerts, newest first, each with the rules that raised it. */
+  alerts(tenant: string, limit = DEFAULT_PAGE, cursor: PageCursor | null = null): Page<AlertSummary> {
+    const params: unknown[] = [tenant];
+    let keyset = '';
+    if (cursor !== null) {
+      keyset = 'AND (a.event_time, a.id) < (?, ?)';
+      params.push(cursor.time, cursor.id);
+    }
+    // The page's records are read whole (at most MAX_PAGE of them) for their rule ids and the
+    // fields an alerts-only row does not hold as columns.
+    const rows = this.db
+      .prepare(
+        'SELECT a.id, a.event_id, a.event_time, ' +
+          'CASE WHEN a.event_id IS NULL THEN a.record ELSE e.record END AS record, ' +
+          'CASE WHEN a.event_id IS NULL THEN a.raw_event ELSE e.raw_event END AS raw_event, ' +
+          'CASE WHEN a.event_id IS NULL THEN a.source ELSE e.source END AS source, a.tenant_id, a.cluster_name ' +
+          `FROM alerts a LEFT JOIN events e ON e.id = a.event_id WHERE a.tenant_id = ? ${keyset} ` +
+          'ORDER BY a.event_time DESC, a.id DESC LIMIT ?',
+      )
+      .all(...params, limit + 1) as (StoredRecord & { id: number; event_id: number | null })[];
+    const page = pageOf(rows, limit);
+    return { next: page.next, items: page.items.map((row) => alertSummary(row, readRecord(row))) };
+  }
+
+  /** Counts of a tenant's events per bucket and severity over [since, until). */
+  timeline(tenant: string, since: number, until: number, cluster?: string): Timeline {
+    const bucketMs = until - since <= MINUTE_BUCKETS_UP_TO_MS ? 60_000 : 3_600_000;
+    // event_time is ISO 8601 UTC ("2026-12-04T15:09:27.123Z"): its first 16 characters name the
+    // minute, its first 13 the hour, so the grouping needs no date arithmetic in SQL.
+    const prefix = bucketMs === 60_000 ? 16 : 13;
+    const params: unknown[] = [tenant, new Date(since).toISOString(), new Date(until).toISOString()];
+    let clusterSql = '';
+    if (cluster !== undefined) {
+      clusterSql = 'AND cluster_name = ?';
+      params.push(cluster);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT substr(event_time, 1, ${prefix}) AS bucket, severity, count(*) AS n FROM events ` +
+          `WHERE tenant_id = ? AND event_time >= ? AND event_time < ? ${clusterSql} GROUP BY bucket, severity ORDER BY bucket`,
+      )
+      .all(...params) as { bucket: string; severity: Severity; n: number }[];
+    const buckets = new Map<string, TimelineBucket>();
+    for (const row of rows) {
+      const start = `${row.bucket}${prefix === 16 ? ':00.000Z' : ':00:00.000Z'}`;
+      let b = buckets.get(start);
+      if (b === undefined) {
+        b = { start, high: 0, medium: 0, low: 0, info: 0 };
+        buckets.set(start, b);
+      }
+      if (SEVERITIES.includes(row.severity)) b[row.severity] += row.n;
+    }
+    return { since: new Date(since).toISOString(), until: new Date(until).toISOString(), bucketMs, buckets: [...buckets.values()] };
+  }
+
+  /** Closes the connection; safe to call twice. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function alertSummary(row: { id: number; event_id: number | null }, r: NormalisedRecord): AlertSummary {
+  const rules = ruleIdsOf(r);
+  return {
+    id: row.id,
+    event_id: row.event_id,
+    event_time: r.event_time,
+    cluster_name: r.cluster_name,
+    audit_id: r.audit_id,
+    severity: r.severity,
+    severity_reason: r.severity_reason,
+    k8s_user: r.k8s_user,
+    k8s_verb: r.k8s_verb,
+    k8s_resource: r.k8s_resource,
+    k8s_subresource: r.k8s_subresource,
+    k8s_namespace: r.k8s_namespace,
+    k8s_object_name: r.k8s_object_name,
+    k8s_response_code: r.k8s_response_code,
+    src_ip: r.src_ip,
+    rule_ids: rules,
+    attack_technique: attackTechnique(r),
+  };
+}
