@@ -100,7 +100,23 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
   }),
+  // The console `serve` hosts under /console: one browser script, no framework and nothing
+  // fetched from a CDN (it works offline); served from dist/console/ beside the CLI.
+  build({
+    entryPoints: { app: 'web/console/app.ts' },
+    outdir: 'dist/console',
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    logLevel: quiet ? 'error' : 'info',
+  }),
 ]);
+await mkdir('dist/console', { recursive: true });
+await Promise.all(['index.html', 'app.css'].map((f) => copyFile(`web/console/${f}`, `dist/console/${f}`)));
 await chmod('dist/cli.mjs', 0o755);
 await mkdir('dist/azure/aks-forwarder', { recursive: true });
 await copyFile('infra/azure/host.json', 'dist/azure/host.json');
