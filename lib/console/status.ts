@@ -57,8 +57,12 @@ export function clusterStatus(db: Database.Database, tenant: string, now: number
     .all(tenant, hourAgo) as { cluster_name: string | null; n: number }[];
   for (const r of alerts) row(r.cluster_name).alerts_last_hour = r.n;
   for (const [name, n] of rejects?.lastHour(tenant, now) ?? []) row(name).rejects_last_hour = n;
+  // Named clusters, the most recently heard first; the events without a cluster last.
   const list = [...clusters.values()].sort(
-    (a, b) => (b.last_event ?? '').localeCompare(a.last_event ?? '') || (a.cluster_name ?? '').localeCompare(b.cluster_name ?? ''),
+    (a, b) =>
+      Number(a.cluster_name === null) - Number(b.cluster_name === null) ||
+      (b.last_event ?? '').localeCompare(a.last_event ?? '') ||
+      (a.cluster_name ?? '').localeCompare(b.cluster_name ?? ''),
   );
   return {
     tenant,
