@@ -1,7 +1,8 @@
 // Builds one tree-shaken ESM bundle per Lambda and the CLI with esbuild.
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
-import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { buildConsole } from './console-build.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
@@ -100,23 +101,9 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
   }),
-  // The console `serve` hosts under /console: one browser script, no framework and nothing
-  // fetched from a CDN (it works offline); served from dist/console/ beside the CLI.
-  build({
-    entryPoints: { app: 'web/console/app.ts' },
-    outdir: 'dist/console',
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    sourcemap: false,
-    legalComments: 'none',
-    logLevel: quiet ? 'error' : 'info',
-  }),
+  // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
+  buildConsole('.', 'dist/console', { quiet }),
 ]);
-await mkdir('dist/console', { recursive: true });
-await Promise.all(['index.html', 'app.css'].map((f) => copyFile(`web/console/${f}`, `dist/console/${f}`)));
 await chmod('dist/cli.mjs', 0o755);
 await mkdir('dist/azure/aks-forwarder', { recursive: true });
 await copyFile('infra/azure/host.json', 'dist/azure/host.json');

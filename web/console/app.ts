@@ -177,7 +177,9 @@ async function drawTimeline(): Promise<void> {
   const slots = Math.ceil((Date.parse(t.until) - from) / t.bucketMs);
   const byStart = new Map(t.buckets.map((b) => [Date.parse(b.start), b]));
   const max = Math.max(1, ...t.buckets.map((b) => b.high + b.medium + b.low + b.info));
-  const W = 960;
+  const box = $('#timeline');
+  // Drawn at the box's own width, so text and bars keep their size whatever the window.
+  const W = Math.max(480, box.clientWidth);
   const H = 180;
   const left = 40;
   const bottom = 20;
@@ -218,7 +220,6 @@ async function drawTimeline(): Promise<void> {
     }
     root.append(g);
   }
-  const box = $('#timeline');
   box.replaceChildren(root);
   box.dataset.total = String(total);
 }
@@ -260,12 +261,12 @@ async function loadAlerts(cursor: string | null): Promise<void> {
   const rows = page.items.map((a) => {
     const tr = el('tr');
     tr.append(
-      el('td', when(a.event_time)),
+      el('td', when(a.event_time), 'nowrap'),
       el('td', a.rule_ids.join(', '), 'rule'),
-      el('td', a.attack_technique ?? '—'),
+      el('td', a.attack_technique ?? '—', 'nowrap'),
       el('td', a.k8s_user ?? '—'),
-      el('td', a.src_ip ?? '—'),
-      el('td', a.k8s_verb ?? '—'),
+      el('td', a.src_ip ?? '—', 'nowrap'),
+      el('td', a.k8s_verb ?? '—', 'nowrap'),
       el('td', objectOf(a)),
       el('td', a.cluster_name ?? '—'),
     );
@@ -310,7 +311,7 @@ async function loadEvents(cursor: string | null): Promise<void> {
     tr.dataset.id = String(e.id);
     tr.tabIndex = 0;
     tr.append(
-      el('td', when(e.event_time)),
+      el('td', when(e.event_time), 'nowrap'),
       el('td', e.severity, `sev-text-${e.severity}`),
       el('td', e.severity_reason),
       el('td', e.k8s_user ?? '—'),
@@ -319,7 +320,7 @@ async function loadEvents(cursor: string | null): Promise<void> {
       el('td', e.k8s_namespace ?? '—'),
       el('td', e.k8s_object_name ?? '—'),
       el('td', e.k8s_response_code === null ? '—' : String(e.k8s_response_code), 'num'),
-      el('td', e.src_ip ?? '—'),
+      el('td', e.src_ip ?? '—', 'nowrap'),
       el('td', e.cluster_name ?? '—'),
     );
     tr.addEventListener('click', () => void openDetail(e.id));
