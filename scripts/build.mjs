@@ -102,7 +102,7 @@ await Promise.all([
     banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
   }),
   // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
-  buildConsole('.', 'dist/console', { quiet }),
+  buildConsole(process.cwd(), 'dist/console', { quiet }),
 ]);
 await chmod('dist/cli.mjs', 0o755);
 await mkdir('dist/azure/aks-forwarder', { recursive: true });

@@ -1,7 +1,7 @@
 // How the console's browser files are built: shared by scripts/build.mjs (dist/console/) and the
 // tests' private CLI bundles, so both serve the same thing.
 import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 
 /** The console's files copied as they are, beside the bundled app.js. */
@@ -12,6 +12,8 @@ export const CONSOLE_STATIC_FILES = ['index.html', 'app.css'];
  * browser script, no framework, nothing fetched from a CDN (the console works offline).
  */
 export async function buildConsole(root, outdir, { quiet = true } = {}) {
+  root = resolve(root);
+  outdir = resolve(root, outdir);
   await build({
     absWorkingDir: root,
     entryPoints: { app: 'web/console/app.ts' },

@@ -17,7 +17,7 @@ import {
 } from '../ingest/errors.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import type { ConsoleAssets } from './assets.js';
-import { LoginThrottle, type Session, SessionStore, SESSION_MAX_MS } from './session.js';
+import { LoginThrottle, SESSION_MAX_MS, type Session, SessionStore } from './session.js';
 import { clusterStatus, RejectCounter } from './status.js';
 import { ConsoleStore, DEFAULT_PAGE, type EventFilter, MAX_PAGE, MAX_TIMELINE_MS, type PageCursor, SEVERITIES } from './store.js';
 
@@ -137,7 +137,8 @@ function severityParam(q: URLSearchParams): Severity[] | undefined {
   if (v === undefined) return undefined;
   const list = v.split(',').map((s) => s.trim());
   for (const s of list) {
-    if (!SEVERITIES.includes(s as Severity)) throw new BadRequestError(`severity must be a comma-separated list of ${SEVERITIES.join(', ')}`);
+    if (!SEVERITIES.includes(s as Severity))
+      throw new BadRequestError(`severity must be a comma-separated list of ${SEVERITIES.join(', ')}`);
   }
   return list as Severity[];
 }
@@ -284,7 +285,13 @@ export class ConsoleRoutes {
       }
       case 'events': {
         const page = this.#storeOpen.searchEvents(tenant, filterOf(q), limitParam(q), cursorParam(q));
-        return jsonResponse(200, { items: page.items, next: page.next === null ? null : encodeCursor(page.next) });
+        return jsonResponse(200, {
+          items: page.items,
+          next: page.next === null ? null : encodeCursor(page.next),
+          // Set when the request's scan budget ran out before a page was found: older events
+          // were not looked at yet; `next` continues from there.
+          scanned_to: page.scannedTo,
+        });
       }
       case 'alerts': {
         const page = this.#storeOpen.alerts(tenant, limitParam(q), cursorParam(q));

@@ -96,29 +96,18 @@ const SUMMARY_COLUMNS =
   'id, event_time, cluster_name, audit_id, severity, severity_reason, k8s_user, k8s_verb, k8s_resource, k8s_subresource, ' +
   'k8s_namespace, k8s_object_name, k8s_response_code, src_ip';
 
+/** How many of a tenant's events one search request examines at most (newest first, from its cursor). */
+export const SEARCH_SCAN_BUDGET = 10_000;
+
 interface Where {
   sql: string;
   params: unknown[];
 }
 
-function filterWhere(tenant: string, f: EventFilter, cursor: PageCursor | null): Where {
+/** The part of a search the (tenant_id, event_time) index answers: the tenant, the time range, the cursor. */
+function windowWhere(tenant: string, f: EventFilter, cursor: PageCursor | null): Where {
   const parts = ['tenant_id = ?'];
   const params: unknown[] = [tenant];
-  const eq = (column: string, value: string | undefined) => {
-    if (value === undefined) return;
-    parts.push(`${column} = ?`);
-    params.push(value);
-  };
-  eq('k8s_user', f.user);
-  eq('k8s_verb', f.verb);
-  eq('k8s_resource', f.resource);
-  eq('k8s_namespace', f.namespace);
-  if (f.noCluster) parts.push('cluster_name IS NULL');
-  else eq('cluster_name', f.cluster);
-  if (f.severity !== undefined && f.severity.length > 0) {
-    parts.push(`severity IN (${f.severity.map(() => '?').join(', ')})`);
-    params.push(...f.severity);
-  }
   if (f.since !== undefined) {
     parts.push('event_time >= ?');
     params.push(f.since);
@@ -128,12 +117,34 @@ function filterWhere(tenant: string, f: EventFilter, cursor: PageCursor | null):
     params.push(f.until);
   }
   if (cursor !== null) {
-    // Keyset paging: the (tenant_id, event_time) index ends in the rowid, so the next page starts
-    // where the last one stopped instead of skipping OFFSET rows.
+    // Keyset paging: the index ends in the rowid, so the next page starts where the last one
+    // stopped instead of skipping OFFSET rows.
     parts.push('(event_time, id) < (?, ?)');
     params.push(cursor.time, cursor.id);
   }
   return { sql: parts.join(' AND '), params };
+}
+
+/** The filters checked on the rows of the window. */
+function rowWhere(f: EventFilter): Where {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const eq = (column: string, value: string | undefined) => {
+    if (value === undefined) return;
+    parts.push(`e.${column} = ?`);
+    params.push(value);
+  };
+  eq('k8s_user', f.user);
+  eq('k8s_verb', f.verb);
+  eq('k8s_resource', f.resource);
+  eq('k8s_namespace', f.namespace);
+  if (f.noCluster) parts.push('e.cluster_name IS NULL');
+  else eq('cluster_name', f.cluster);
+  if (f.severity !== undefined && f.severity.length > 0) {
+    parts.push(`e.severity IN (${f.severity.map(() => '?').join(', ')})`);
+    params.push(...f.severity);
+  }
+  return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
 }
 
 function pageOf<T extends { id: number; event_time: string }>(rows: T[], limit: number): Page<T> {
@@ -155,13 +166,39 @@ export class ConsoleStore {
     this.db = new Database(join(dataDir, EVENT_STORE_FILE), { readonly: true, fileMustExist: true });
   }
 
-  /** A page of a tenant's events matching the filter, newest first. */
-  searchEvents(tenant: string, filter: EventFilter, limit = DEFAULT_PAGE, cursor: PageCursor | null = null): Page<EventSummary> {
-    const where = filterWhere(tenant, filter, cursor);
-    const rows = this.db
-      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM events WHERE ${where.sql} ORDER BY event_time DESC, id DESC LIMIT ?`)
-      .all(...where.params, limit + 1) as EventSummary[];
-    return pageOf(rows, limit);
+  /**
+   * A page of a tenant's events matching the filter, newest first. One request examines at most
+   * `SEARCH_SCAN_BUDGET` events (a window of the (tenant, time) index from the cursor): a filter
+   * that matches little returns what that window held, with `next` where it stopped and
+   * `scannedTo` the oldest time it covered, so the cost of a request never grows with the store.
+   */
+  searchEvents(
+    tenant: string,
+    filter: EventFilter,
+    limit = DEFAULT_PAGE,
+    cursor: PageCursor | null = null,
+    budget = SEARCH_SCAN_BUDGET,
+  ): Page<EventSummary> & { scannedTo: string | null } {
+    const win = windowWhere(tenant, filter, cursor);
+    const rows = rowWhere(filter);
+    const window = `SELECT id, event_time FROM events WHERE ${win.sql} ORDER BY event_time DESC, id DESC LIMIT ?`;
+    const found = this.db
+      .prepare(
+        `WITH w AS (${window}) SELECT ${SUMMARY_COLUMNS.split(', ')
+          .map((c) => `e.${c}`)
+          .join(', ')} FROM w JOIN events e ON e.id = w.id ${rows.sql} ORDER BY e.event_time DESC, e.id DESC LIMIT ?`,
+      )
+      .all(...win.params, budget, ...rows.params, limit + 1) as EventSummary[];
+    const page = pageOf(found, limit);
+    if (page.next !== null || rows.sql === '') return { ...page, scannedTo: null };
+    // Fewer matches than a page: either the window reached the end, or the budget ran out first.
+    const edge = this.db.prepare(`SELECT id, event_time FROM (${window}) ORDER BY event_time, id LIMIT 1`).get(...win.params, budget) as
+      | { id: number; event_time: string }
+      | undefined;
+    // One more than the budget: whether anything older than the window is left to search.
+    const more = (this.db.prepare(`SELECT count(*) AS n FROM (${window})`).get(...win.params, budget + 1) as { n: number }).n > budget;
+    if (edge === undefined || !more) return { ...page, scannedTo: null };
+    return { items: page.items, next: { time: edge.event_time, id: edge.id }, scannedTo: edge.event_time };
   }
 
   /** One event of a tenant: the flat record (OCSF included) and the raw audit event; undefined when not the tenant's. */

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { IngestConfig } from '../config/ingest.js';
+import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
-import { ConsoleRoutes, type ConsoleOptions } from '../console/routes.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
 import { errorResponse, type IngestResponse, jsonResponse } from './errors.js';
 import type { IngestService, LogEntry, ReceivedBody } from './service.js';

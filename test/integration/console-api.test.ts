@@ -94,7 +94,7 @@ describe('console API: access control and tenant scoping', () => {
     }
   });
 
-  it('refuses bad logins with the ingest\'s error shapes, and never echoes the secret', async () => {
+  it("refuses bad logins with the ingest's error shapes, and never echoes the secret", async () => {
     const cases: [RequestInit, number, RegExp][] = [
       [{ body: JSON.stringify({ tenant: 'acme', secret: 'wrong-secret' }) }, 401, /neither the shared secret nor the console token/],
       [{ body: JSON.stringify({ tenant: '../etc', secret: SECRET }) }, 400, /tenant must match/],
@@ -149,12 +149,17 @@ describe('console API: access control and tenant scoping', () => {
     expect(alerts.items.length).toBeGreaterThan(0);
     expect(alerts.items.every((a) => a.cluster_name === 'prod' && a.rule_ids.length > 0)).toBe(true);
 
-    const status = (await (await get('status', acme)).json()) as { tenant: string; clusters: { cluster_name: string; events_last_hour: number }[] };
+    const status = (await (await get('status', acme)).json()) as {
+      tenant: string;
+      clusters: { cluster_name: string; events_last_hour: number }[];
+    };
     expect(status.tenant).toBe('acme');
     expect(status.clusters.map((c) => c.cluster_name)).toEqual(['prod']);
     expect(status.clusters[0]?.events_last_hour).toBe(acmeEvents.items.length);
 
-    const timeline = (await (await get('timeline', acme)).json()) as { buckets: { high: number; medium: number; low: number; info: number }[] };
+    const timeline = (await (await get('timeline', acme)).json()) as {
+      buckets: { high: number; medium: number; low: number; info: number }[];
+    };
     expect(timeline.buckets.reduce((n, b) => n + b.high + b.medium + b.low + b.info, 0)).toBe(acmeEvents.items.length);
   });
 
@@ -206,16 +211,14 @@ describe('console API: access control and tenant scoping', () => {
     expect((await fetch(`${server.url}/console/secrets.json`)).status).toBe(404);
   });
 
-  it('counts a batch\'s rejected items in the cluster\'s status', async () => {
+  it("counts a batch's rejected items in the cluster's status", async () => {
     const cookie = cookieOf(await login('initech', SECRET));
     const good = freshEvents('initech', 2);
     const res = await ingest('initech', [...good, { kind: 'Event', stage: 'ResponseComplete' }, 42], 'initech-eks');
     expect(((await res.json()) as { rejected: number }).rejected).toBe(2);
 
     const status = (await (await get('status', cookie)).json()) as { clusters: Record<string, unknown>[] };
-    expect(status.clusters).toEqual([
-      expect.objectContaining({ cluster_name: 'initech-eks', events_last_hour: 2, rejects_last_hour: 2 }),
-    ]);
+    expect(status.clusters).toEqual([expect.objectContaining({ cluster_name: 'initech-eks', events_last_hour: 2, rejects_last_hour: 2 })]);
   });
 });
 
@@ -289,7 +292,7 @@ describe('console API: new events are pushed as Server-Sent Events', () => {
     tmp.remove();
   });
 
-  it('tells a tenant\'s stream about its stored batches and not about another tenant\'s; logout ends the stream', async () => {
+  it("tells a tenant's stream about its stored batches and not about another tenant's; logout ends the stream", async () => {
     const login = await fetch(`${server.url}/console/api/login`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

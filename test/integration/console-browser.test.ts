@@ -22,6 +22,22 @@ if (CHROMIUM === undefined) {
   console.warn('console-browser: no chromium found (apt-get install chromium, or set CHROMIUM_PATH); the browser test is skipped');
 }
 
+// The page's globals, as far as the callbacks below (which run in the browser) use them: the
+// project's tsconfig is Node's and has no DOM types.
+interface PageElement {
+  textContent: string | null;
+  value: string;
+  childElementCount: number;
+  children: ArrayLike<PageElement>;
+  dataset: Record<string, string | undefined>;
+}
+declare const document: {
+  cookie: string;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement>;
+};
+declare const window: { __xss?: number };
+
 // A user name that is markup: the console must show it as text and never run it.
 const XSS_USER = '<img src=x onerror="window.__xss=1">';
 
@@ -50,7 +66,10 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
   const shot = async (name: string) => {
     await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) as `${string}.png`, fullPage: true });
   };
-  const rows = (table: string) => page.$$eval(`${table} tbody tr`, (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? '')));
+  const rows = (table: string) =>
+    page.$$eval(`${table} tbody tr`, (trs) =>
+      trs.map((tr) => Array.from(tr.children as unknown as ArrayLike<PageElement>, (td) => td.textContent ?? '')),
+    );
   const ingest = (items: unknown[]) =>
     fetch(`${serve.url}/v1/ingest/k8s-audit/dev`, {
       method: 'POST',
@@ -95,7 +114,7 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     await page.waitForFunction(() => document.querySelector('#login-error')?.textContent !== '');
     expect(await page.$eval('#login-error', (e) => e.textContent)).toMatch(/neither the shared secret nor the console token/);
     await page.$eval('#secret', (e) => {
-      (e as HTMLInputElement).value = '';
+      (e as unknown as PageElement).value = '';
     });
     await page.type('#secret', consoleToken);
     await page.click('#login-form button[type=submit]');
@@ -108,9 +127,9 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     const items = batch('e2e');
     const answer = (await (await ingest(items)).json()) as { accepted: number };
     expect(answer.accepted).toBe(items.length);
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#timeline')?.dataset.total ?? 0) > 0);
+    await page.waitForFunction(() => Number(document.querySelector('#timeline')?.dataset.total ?? 0) > 0);
     await page.waitForFunction(() => document.querySelector('#clusters tbody')?.textContent?.includes('kind-e2e'));
-    expect(await page.$eval('#timeline', (e) => Number((e as HTMLElement).dataset.total))).toBe(items.length);
+    expect(await page.$eval('#timeline', (e) => Number((e as unknown as PageElement).dataset.total))).toBe(items.length);
     const clusters = await rows('#clusters');
     expect(clusters[0]?.[0]).toBe('kind-e2e');
     expect(Number(clusters[0]?.[2])).toBe(items.length);
@@ -142,7 +161,7 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     await page.select('#search-form select[name=severity]', 'high');
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction(() =>
-      [...document.querySelectorAll('#events-table tbody tr')].every((tr) => tr.children[4]?.textContent === 'delete'),
+      Array.from(document.querySelectorAll('#events-table tbody tr')).every((tr) => tr.children[4]?.textContent === 'delete'),
     );
     const deletes = await rows('#events-table');
     const expected = items.filter((e) => e.verb === 'delete');
@@ -164,12 +183,14 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     await page.click('#search-form button[type=submit]');
     await page.waitForFunction(() => document.querySelector('#events-table tbody')?.childElementCount === 1);
     expect((await rows('#events-table'))[0]?.[3]).toBe(XSS_USER);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
 
     // One click to the record, one more to the raw event.
     await page.click('#events-table tbody tr');
     await page.waitForSelector('#detail', { visible: true });
-    const flat = await page.$$eval('#detail-flat tr', (trs) => Object.fromEntries(trs.map((tr) => [tr.children[0]?.textContent, tr.children[1]?.textContent])));
+    const flat = await page.$$eval('#detail-flat tr', (trs) =>
+      Object.fromEntries(trs.map((tr) => [tr.children[0]?.textContent, tr.children[1]?.textContent])),
+    );
     expect(flat.audit_id).toBe('e2e-xss');
     expect(flat.k8s_user).toBe(XSS_USER);
     expect(flat.cluster_name).toBe('kind-e2e');

@@ -27,6 +27,8 @@ interface AlertSummary extends EventSummary {
 interface Page<T> {
   items: T[];
   next: string | null;
+  /** Events search only: the scan stopped at this time before a page was found. */
+  scanned_to?: string | null;
 }
 interface Bucket {
   start: string;
@@ -201,7 +203,10 @@ async function drawTimeline(): Promise<void> {
     const x = left + i * slotW;
     if (i % Math.ceil(slots / 6) === 0) {
       const label = svg('text', { x, y: H - 4 });
-      label.textContent = new Date(start).toISOString().slice(t.bucketMs === 60_000 ? 11 : 5, 16).replace('T', ' ');
+      label.textContent = new Date(start)
+        .toISOString()
+        .slice(t.bucketMs === 60_000 ? 11 : 5, 16)
+        .replace('T', ' ');
       root.append(label);
     }
     if (b === undefined) continue;
@@ -329,7 +334,10 @@ async function loadEvents(cursor: string | null): Promise<void> {
   if (cursor === null) body.replaceChildren(...rows);
   else body.append(...rows);
   eventsNext = page.next;
-  $('#events-more').hidden = eventsNext === null;
+  const more = $('#events-more');
+  more.hidden = eventsNext === null;
+  // A search that matched little stops at its scan budget: say how far back it looked.
+  more.textContent = page.scanned_to ? `Searched back to ${when(page.scanned_to)}: search older events` : 'More';
 }
 
 // ---- one event: the flat record, the raw event, the OCSF record

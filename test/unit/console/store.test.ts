@@ -10,7 +10,10 @@ import { tempDataDir, uniqueFalcoEvents } from '../../helpers/ingest.js';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 
 /** Real Falco events re-timed and re-keyed: `n` of them, one per `stepMs` back from `end`. */
-function records(n: number, opts: { tenant: string; cluster: string | null; end: number; stepMs?: number; tag?: string }): OutgoingRecord[] {
+function records(
+  n: number,
+  opts: { tenant: string; cluster: string | null; end: number; stepMs?: number; tag?: string },
+): OutgoingRecord[] {
   const base = uniqueFalcoEvents();
   return Array.from({ length: n }, (_, i) => {
     const time = new Date(opts.end - i * (opts.stepMs ?? 1000)).toISOString();
@@ -95,6 +98,33 @@ describe('ConsoleStore', () => {
     expect(found.map((e) => e.id)).toEqual(expected.map((e) => e.id));
     expect(found.map((e) => e.id)).toContain(pick.id);
     expect(store.searchEvents('other', filter, 50).items).toEqual([]);
+  });
+
+  it('stops a sparse search at its scan budget, says how far back it looked, and continues from there', () => {
+    // 300 events a second apart; the only matches are the 5 oldest (made to be by "rare-user").
+    const batch = records(300, { tenant: 'acme', cluster: 'prod', end: NOW });
+    for (const r of batch.slice(-5)) {
+      r.record = { ...r.record, k8s_user: 'rare-user' };
+      r.json = JSON.stringify(r.record);
+    }
+    writer.writeBatch(batch);
+
+    const first = store.searchEvents('acme', { user: 'rare-user' }, 50, null, 100);
+    expect(first.items).toEqual([]);
+    expect(first.scannedTo).toBe(batch[99]?.record.event_time);
+    const found: EventSummary[] = [];
+    let page = first;
+    let requests = 1;
+    while (page.next !== null) {
+      page = store.searchEvents('acme', { user: 'rare-user' }, 50, page.next, 100);
+      found.push(...page.items);
+      requests++;
+    }
+    expect(requests).toBe(3);
+    expect(page.scannedTo).toBeNull();
+    expect(found.map((e) => e.audit_id)).toEqual(batch.slice(-5).map((r) => r.record.audit_id));
+    // Without filters a page is always full: the budget never cuts it.
+    expect(store.searchEvents('acme', {}, 50, null, 100).items).toHaveLength(50);
   });
 
   it('opens one event only for its own tenant, with the raw event as stored', () => {
@@ -193,7 +223,11 @@ describe('clusterStatus', () => {
       alerts_last_hour: prod.filter((r) => r.record.severity === 'high').length,
       rejects_last_hour: 3,
     });
-    expect(by.get('staging')).toMatchObject({ last_event: new Date(NOW - 2 * 3_600_000).toISOString(), events_last_hour: 0, rejects_last_hour: 0 });
+    expect(by.get('staging')).toMatchObject({
+      last_event: new Date(NOW - 2 * 3_600_000).toISOString(),
+      events_last_hour: 0,
+      rejects_last_hour: 0,
+    });
     expect(by.get('edge')).toMatchObject({ last_event: null, events_last_hour: 0, rejects_last_hour: 2 });
     expect(by.get(null)).toMatchObject({ events_last_hour: 5 });
     expect(s.events_without_cluster_last_hour).toBe(5);
@@ -201,16 +235,28 @@ describe('clusterStatus', () => {
     expect(clusterStatus(writer.db, 'nobody', NOW).clusters).toEqual([]);
   });
 
-  it('reads each cluster\'s last event from the (tenant, cluster, time) index, and the hour from a time range', () => {
-    const plans = ['SELECT cluster_name, max(event_time) AS t FROM events WHERE tenant_id = ? GROUP BY cluster_name'].map((sql) =>
-      (writer.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('acme') as { detail: string }[]).map((r) => r.detail).join(' | '),
+  it('answers the status and timeline from indexes alone, and the search window from the (tenant, time) index', () => {
+    const plan = (sql: string, ...params: unknown[]) =>
+      (writer.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ');
+
+    expect(plan('SELECT cluster_name, max(event_time) AS t FROM events WHERE tenant_id = ? GROUP BY cluster_name', 'a')).toMatch(
+      /COVERING INDEX events_tenant_cluster_time/,
     );
-    expect(plans[0]).toMatch(/COVERING INDEX events_tenant_cluster_time/);
-    const hour = (writer.db
-      .prepare('EXPLAIN QUERY PLAN SELECT cluster_name, count(*) FROM events WHERE tenant_id = ? AND event_time >= ? GROUP BY cluster_name')
-      .all('acme', 'x') as { detail: string }[]).map((r) => r.detail).join(' | ');
-    expect(hour).toMatch(/INDEX events_tenant_(cluster_)?time/);
-    expect(hour).not.toMatch(/SCAN events\b(?! USING)/);
+    expect(
+      plan('SELECT cluster_name, count(*) AS n FROM events WHERE tenant_id = ? AND event_time >= ? GROUP BY cluster_name', 'a', 'x'),
+    ).toMatch(/COVERING INDEX events_tenant_time_sev/);
+    expect(
+      plan(
+        'SELECT substr(event_time, 1, 16) AS bucket, severity, count(*) AS n FROM events WHERE tenant_id = ? AND event_time >= ? AND event_time < ? GROUP BY bucket, severity',
+        'a',
+        'x',
+        'y',
+      ),
+    ).toMatch(/COVERING INDEX events_tenant_time_sev/);
+    const window = plan('SELECT id, event_time FROM events WHERE tenant_id = ? ORDER BY event_time DESC, id DESC LIMIT 10', 'a');
+    expect(window).toMatch(/COVERING INDEX events_tenant_time_sev/);
+    // Read in time order from the index; only events of the same instant are sorted by id.
+    expect(window).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
   });
 });
 
