@@ -65,7 +65,9 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     // a console that loaded the store whole would pay on each view.
     const whole = time(3, () =>
       store.db
-        .prepare('SELECT id, event_time, severity, k8s_user, k8s_verb, k8s_resource, k8s_namespace, cluster_name FROM events WHERE tenant_id = ?')
+        .prepare(
+          'SELECT id, event_time, severity, k8s_user, k8s_verb, k8s_resource, k8s_namespace, cluster_name FROM events WHERE tenant_id = ?',
+        )
         .all('acme'),
     );
     const first = store.searchEvents('acme', {}, 50);
