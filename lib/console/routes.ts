@@ -56,6 +56,13 @@ export interface ConsoleOptions {
   /** The built page, script and stylesheet; null serves a JSON 503 that says to build them. */
   assets: ConsoleAssets | null;
   now?: () => number;
+  /** One JSON line per console request: method, path, status, tenant, ms (never a query string, secret or cookie). */
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/** The tenant a request acted for, filled in as the route learns it (for the log line). */
+interface Who {
+  tenant: string | null;
 }
 
 interface Stream {
@@ -195,13 +202,26 @@ export class ConsoleRoutes {
 
   /** Answers one request under `/console`. */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const started = performance.now();
+    const who: Who = { tenant: null };
     try {
-      const answer = await this.#route(req, res, url);
+      const answer = await this.#route(req, res, url, who);
       if (answer !== null) sendResponse(res, answer);
     } catch (err) {
       if (!res.headersSent) sendResponse(res, errorResponse(err));
       else res.destroy();
     }
+    // Who looked at what: the path only (a search's values stay out of the log), and the tenant
+    // of the session, or the one a login asked for.
+    this.#opts.log?.({
+      level: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      msg: 'console request',
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      status: res.statusCode,
+      tenant: who.tenant,
+      ms: Math.round((performance.now() - started) * 100) / 100,
+    });
   }
 
   /**
@@ -243,7 +263,7 @@ export class ConsoleRoutes {
     return this.#store;
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, url: URL): Promise<IngestResponse | null> {
+  async #route(req: IncomingMessage, res: ServerResponse, url: URL, who: Who): Promise<IngestResponse | null> {
     const path = url.pathname;
     const method = req.method ?? 'GET';
     if (path === CONSOLE_PREFIX) {
@@ -254,11 +274,12 @@ export class ConsoleRoutes {
     const route = path.slice(`${CONSOLE_PREFIX}/api/`.length);
     if (route === 'login') {
       if (method !== 'POST') throw new MethodNotAllowedError('POST');
-      return this.#login(req);
+      return this.#login(req, who);
     }
     // Everything else needs a session: an unknown route included, so nothing of the API is
     // discoverable without logging in.
     const session = this.#session(req);
+    who.tenant = session.tenant;
     if (route === 'logout') {
       if (method !== 'POST') throw new MethodNotAllowedError('POST');
       this.#checkOrigin(req);
@@ -358,7 +379,7 @@ export class ConsoleRoutes {
     return `${SESSION_COOKIE}=${value}; Path=${CONSOLE_PREFIX}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
   }
 
-  async #login(req: IncomingMessage): Promise<IngestResponse> {
+  async #login(req: IncomingMessage, who: Who): Promise<IngestResponse> {
     this.#checkOrigin(req);
     const address = req.socket.remoteAddress ?? 'unknown';
     const wait = this.#throttle.retryAfter(address);
@@ -381,6 +402,7 @@ export class ConsoleRoutes {
     if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
       throw new BadRequestError('tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
     }
+    who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');
     // Both checks run, so the time taken does not say which kind of secret was close.
     const ok = [this.#verifier.verify(secret), this.#tokenVerifier.verify(secret)].includes(true);
