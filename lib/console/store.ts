@@ -131,20 +131,20 @@ function rowWhere(f: EventFilter): Where {
   const params: unknown[] = [];
   const eq = (column: string, value: string | undefined) => {
     if (value === undefined) return;
-    parts.push(`e.${column} = ?`);
+    parts.push(`${column} = ?`);
     params.push(value);
   };
   eq('k8s_user', f.user);
   eq('k8s_verb', f.verb);
   eq('k8s_resource', f.resource);
   eq('k8s_namespace', f.namespace);
-  if (f.noCluster) parts.push('e.cluster_name IS NULL');
+  if (f.noCluster) parts.push('cluster_name IS NULL');
   else eq('cluster_name', f.cluster);
   if (f.severity !== undefined && f.severity.length > 0) {
-    parts.push(`e.severity IN (${f.severity.map(() => '?').join(', ')})`);
+    parts.push(`severity IN (${f.severity.map(() => '?').join(', ')})`);
     params.push(...f.severity);
   }
-  return { sql: parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`, params };
+  return { sql: parts.join(' AND '), params };
 }
 
 function pageOf<T extends { id: number; event_time: string }>(rows: T[], limit: number): Page<T> {
@@ -181,23 +181,31 @@ export class ConsoleStore {
   ): Page<EventSummary> & { scannedTo: string | null } {
     const win = windowWhere(tenant, filter, cursor);
     const rows = rowWhere(filter);
-    const window = `SELECT id, event_time FROM events WHERE ${win.sql} ORDER BY event_time DESC, id DESC LIMIT ?`;
+    const order = 'ORDER BY event_time DESC, id DESC';
+    if (rows.sql === '') {
+      // Nothing to check on the rows: the page is the next `limit` entries of the index.
+      const found = this.db
+        .prepare(`SELECT ${SUMMARY_COLUMNS} FROM events WHERE ${win.sql} ${order} LIMIT ?`)
+        .all(...win.params, limit + 1) as EventSummary[];
+      return { ...pageOf(found, limit), scannedTo: null };
+    }
+    // The budget-th entry of the window, from the index alone: the oldest event this request may
+    // look at. The rows are then read newest first down to it, stopping at a full page.
+    const edge = this.db
+      .prepare(`SELECT id, event_time FROM events WHERE ${win.sql} ${order} LIMIT 1 OFFSET ?`)
+      .get(...win.params, budget - 1) as { id: number; event_time: string } | undefined;
+    const bound = edge === undefined ? '' : 'AND (event_time, id) >= (?, ?)';
+    const boundParams = edge === undefined ? [] : [edge.event_time, edge.id];
     const found = this.db
-      .prepare(
-        `WITH w AS (${window}) SELECT ${SUMMARY_COLUMNS.split(', ')
-          .map((c) => `e.${c}`)
-          .join(', ')} FROM w JOIN events e ON e.id = w.id ${rows.sql} ORDER BY e.event_time DESC, e.id DESC LIMIT ?`,
-      )
-      .all(...win.params, budget, ...rows.params, limit + 1) as EventSummary[];
+      .prepare(`SELECT ${SUMMARY_COLUMNS} FROM events WHERE ${win.sql} ${bound} AND ${rows.sql} ${order} LIMIT ?`)
+      .all(...win.params, ...boundParams, ...rows.params, limit + 1) as EventSummary[];
     const page = pageOf(found, limit);
-    if (page.next !== null || rows.sql === '') return { ...page, scannedTo: null };
-    // Fewer matches than a page: either the window reached the end, or the budget ran out first.
-    const edge = this.db.prepare(`SELECT id, event_time FROM (${window}) ORDER BY event_time, id LIMIT 1`).get(...win.params, budget) as
-      | { id: number; event_time: string }
-      | undefined;
-    // One more than the budget: whether anything older than the window is left to search.
-    const more = (this.db.prepare(`SELECT count(*) AS n FROM (${window})`).get(...win.params, budget + 1) as { n: number }).n > budget;
-    if (edge === undefined || !more) return { ...page, scannedTo: null };
+    if (page.next !== null || edge === undefined) return { ...page, scannedTo: null };
+    // Fewer matches than a page, and the budget ran out: is anything older left to search?
+    const older = this.db
+      .prepare(`SELECT 1 FROM events WHERE ${win.sql} AND (event_time, id) < (?, ?) LIMIT 1`)
+      .get(...win.params, edge.event_time, edge.id);
+    if (older === undefined) return { ...page, scannedTo: null };
     return { items: page.items, next: { time: edge.event_time, id: edge.id }, scannedTo: edge.event_time };
   }
 
