@@ -1,26 +1,10 @@
 import type Database from 'better-sqlite3';
+import type { ClusterStatus, TenantStatus } from './api-types.js';
+
+export type { ClusterStatus, TenantStatus } from './api-types.js';
 
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
-
-/** One cluster of a tenant as the status view shows it; `cluster_name` null gathers the events sent without one. */
-export interface ClusterStatus {
-  cluster_name: string | null;
-  /** The newest `event_time` stored for the cluster (ISO 8601), or null when only rejects were seen. */
-  last_event: string | null;
-  events_last_hour: number;
-  alerts_last_hour: number;
-  /** Items refused in the last hour (rejected items of accepted batches, and whole batches refused with a 4xx). */
-  rejects_last_hour: number;
-}
-
-/** A tenant's status: one row per cluster, and how many of the last hour's events named no cluster. */
-export interface TenantStatus {
-  tenant: string;
-  generated_at: string;
-  clusters: ClusterStatus[];
-  events_without_cluster_last_hour: number;
-}
 
 /** Rejects per tenant and cluster over the last hour, as the server counted them (see `RejectCounter`). */
 export interface RejectSource {

@@ -2,7 +2,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NormalisedRecord, Severity } from '../audit/index.js';
 import { EVENT_STORE_FILE, readRecord, type StoredRecord } from '../sinks/sqlite.js';
+import { type AlertSummary, type EventSummary, SUMMARY_FIELDS, type Timeline, type TimelineBucket } from './api-types.js';
 import { attackTechnique, ruleIdsOf } from './rules.js';
+
+export type { AlertSummary, EventSummary, Timeline, TimelineBucket } from './api-types.js';
 
 // The console's reads of the embedded store. Every query is bounded: by a LIMIT (lists), by a
 // time range on the (tenant_id, event_time) index (the timeline, the last hour's counts) or by
@@ -41,60 +44,13 @@ export interface PageCursor {
   id: number;
 }
 
-/** One event as a list shows it: the flat fields a row holds, no JSON parsed. */
-export interface EventSummary {
-  id: number;
-  event_time: string;
-  cluster_name: string | null;
-  audit_id: string;
-  severity: Severity;
-  severity_reason: string;
-  k8s_user: string | null;
-  k8s_verb: string | null;
-  k8s_resource: string | null;
-  k8s_subresource: string | null;
-  k8s_namespace: string | null;
-  k8s_object_name: string | null;
-  k8s_response_code: number | null;
-  src_ip: string | null;
-}
-
-/** One alert as the alerts list shows it: the record's flat fields, the rules that raised it and their ATT&CK technique. */
-export interface AlertSummary extends EventSummary {
-  /** The event's id in the events table, when it is stored there (the detail view opens it). */
-  event_id: number | null;
-  /** The detection rule ids on the record; `[severity_reason]` for records written before rules existed. */
-  rule_ids: string[];
-  /** The MITRE ATT&CK technique id of the rule, e.g. `T1609`, or null. */
-  attack_technique: string | null;
-}
-
 /** A page of a list and the cursor of the next one (null on the last page). */
 export interface Page<T> {
   items: T[];
   next: PageCursor | null;
 }
 
-/** One bucket of the timeline: its start (ISO 8601 UTC) and the count per severity. */
-export interface TimelineBucket {
-  start: string;
-  high: number;
-  medium: number;
-  low: number;
-  info: number;
-}
-
-/** The timeline over a range, in buckets of `bucketMs`. Empty buckets are left out. */
-export interface Timeline {
-  since: string;
-  until: string;
-  bucketMs: number;
-  buckets: TimelineBucket[];
-}
-
-const SUMMARY_COLUMNS =
-  'id, event_time, cluster_name, audit_id, severity, severity_reason, k8s_user, k8s_verb, k8s_resource, k8s_subresource, ' +
-  'k8s_namespace, k8s_object_name, k8s_response_code, src_ip';
+const SUMMARY_COLUMNS = SUMMARY_FIELDS.join(', ');
 
 /** How many of a tenant's events one search request examines at most (newest first, from its cursor). */
 export const SEARCH_SCAN_BUDGET = 10_000;
@@ -280,22 +236,11 @@ export class ConsoleStore {
 
 function alertSummary(row: { id: number; event_id: number | null }, r: NormalisedRecord): AlertSummary {
   const rules = ruleIdsOf(r);
+  const flat = Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, r[f as keyof NormalisedRecord] ?? null]));
   return {
+    ...(flat as unknown as EventSummary),
     id: row.id,
     event_id: row.event_id,
-    event_time: r.event_time,
-    cluster_name: r.cluster_name,
-    audit_id: r.audit_id,
-    severity: r.severity,
-    severity_reason: r.severity_reason,
-    k8s_user: r.k8s_user,
-    k8s_verb: r.k8s_verb,
-    k8s_resource: r.k8s_resource,
-    k8s_subresource: r.k8s_subresource,
-    k8s_namespace: r.k8s_namespace,
-    k8s_object_name: r.k8s_object_name,
-    k8s_response_code: r.k8s_response_code,
-    src_ip: r.src_ip,
     rule_ids: rules,
     attack_technique: attackTechnique(r),
   };

@@ -1,59 +1,9 @@
 // The console's page script: plain DOM, no framework. Every value from the store is set with
 // textContent (never as HTML): audit events carry names chosen by whoever sent the request.
+import type { Severity } from '../../lib/audit/types.js';
+import type { AlertSummary, EventSummary, ApiPage as Page, TenantStatus, Timeline } from '../../lib/console/api-types.js';
 
-type Severity = 'high' | 'medium' | 'low' | 'info';
 const SEVERITIES: Severity[] = ['high', 'medium', 'low', 'info'];
-
-interface EventSummary {
-  id: number;
-  event_time: string;
-  cluster_name: string | null;
-  severity: Severity;
-  severity_reason: string;
-  k8s_user: string | null;
-  k8s_verb: string | null;
-  k8s_resource: string | null;
-  k8s_subresource: string | null;
-  k8s_namespace: string | null;
-  k8s_object_name: string | null;
-  k8s_response_code: number | null;
-  src_ip: string | null;
-}
-interface AlertSummary extends EventSummary {
-  event_id: number | null;
-  rule_ids: string[];
-  attack_technique: string | null;
-}
-interface Page<T> {
-  items: T[];
-  next: string | null;
-  /** Events search only: the scan stopped at this time before a page was found. */
-  scanned_to?: string | null;
-}
-interface Bucket {
-  start: string;
-  high: number;
-  medium: number;
-  low: number;
-  info: number;
-}
-interface Timeline {
-  since: string;
-  until: string;
-  bucketMs: number;
-  buckets: Bucket[];
-}
-interface ClusterStatus {
-  cluster_name: string | null;
-  last_event: string | null;
-  events_last_hour: number;
-  alerts_last_hour: number;
-  rejects_last_hour: number;
-}
-interface TenantStatus {
-  clusters: ClusterStatus[];
-  events_without_cluster_last_hour: number;
-}
 
 const $ = <T extends HTMLElement = HTMLElement>(selector: string): T => {
   const found = document.querySelector<T>(selector);
