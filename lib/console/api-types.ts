@@ -45,8 +45,8 @@ export interface AlertSummary extends EventSummary {
   event_id: number | null;
   /** The detection rule ids on the record; `[severity_reason]` for records written before rules existed. */
   rule_ids: string[];
-  /** The MITRE ATT&CK technique id of the rule, e.g. `T1609`, or null. */
-  attack_technique: string | null;
+  /** The MITRE ATT&CK techniques of those rules (`T1609`, `T1552.007`, ...); empty when none is known. */
+  attack_techniques: string[];
 }
 
 /** One bucket of the timeline: its start (ISO 8601 UTC) and the count per severity. */

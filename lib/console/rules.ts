@@ -1,9 +1,10 @@
 import type { NormalisedRecord } from '../audit/index.js';
+import { shippedRuleSpecs } from '../rules/shipped.js';
 
-// What the alerts list shows as "rule" and "ATT&CK technique". The detection-rules work adds a
-// list of matching rule ids to each record (`rule_ids`); a record without it (written before, or
-// by a normaliser without rules) is shown with the severity row that made it high, which is the
-// closest thing to a rule it has.
+// What the alerts list shows as "rule" and "ATT&CK": the detection rules that fired on the
+// record (`rule_ids`) and the MITRE techniques their pack entries name. A record no rule fired
+// on (high by the severity table alone, or stored before rules existed) shows the table row
+// that made it high, and that row's technique.
 
 /**
  * MITRE ATT&CK technique of each high-severity row of the severity table (source: MITRE ATT&CK,
@@ -20,11 +21,17 @@ const TECHNIQUE_OF_REASON: Readonly<Record<string, string>> = {
   impersonation: 'T1078',
 };
 
-const TECHNIQUE_PATTERN = /^T\d{4}(\.\d{3})?$/;
+let techniquesOfRule: Map<string, readonly string[]> | undefined;
 
-/** The detection rule ids on a record, or `[severity_reason]` when it carries none. */
+/** The shipped pack's `mitre` lists by rule id (the pack the normaliser runs), read once. */
+function ruleTechniques(): Map<string, readonly string[]> {
+  techniquesOfRule ??= new Map(shippedRuleSpecs().map((r) => [r.id, r.mitre]));
+  return techniquesOfRule;
+}
+
+/** The detection rule ids on a record, or `[severity_reason]` when none fired (or it was stored before rules). */
 export function ruleIdsOf(record: NormalisedRecord): string[] {
-  const ids = (record as unknown as { rule_ids?: unknown }).rule_ids;
+  const ids: unknown = record.rule_ids;
   if (Array.isArray(ids)) {
     const strings = ids.filter((id): id is string => typeof id === 'string');
     if (strings.length > 0) return strings;
@@ -32,9 +39,13 @@ export function ruleIdsOf(record: NormalisedRecord): string[] {
   return [record.severity_reason];
 }
 
-/** The ATT&CK technique of a record: one the record names itself, else that of its severity row; null when neither. */
-export function attackTechnique(record: NormalisedRecord): string | null {
-  const own = (record as unknown as { attack_technique?: unknown }).attack_technique;
-  if (typeof own === 'string' && TECHNIQUE_PATTERN.test(own)) return own;
-  return TECHNIQUE_OF_REASON[record.severity_reason] ?? null;
+/** The ATT&CK techniques of a record's rules, in order without repeats; else its severity row's; else none. */
+export function attackTechniques(record: NormalisedRecord): string[] {
+  const out = new Set<string>();
+  for (const id of ruleIdsOf(record)) for (const t of ruleTechniques().get(id) ?? []) out.add(t);
+  if (out.size === 0) {
+    const own = TECHNIQUE_OF_REASON[record.severity_reason];
+    if (own !== undefined) out.add(own);
+  }
+  return [...out];
 }

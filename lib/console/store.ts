@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import type { NormalisedRecord, Severity } from '../audit/index.js';
 import { EVENT_STORE_FILE, readRecord, type StoredRecord } from '../sinks/sqlite.js';
 import { type AlertSummary, type EventSummary, SUMMARY_FIELDS, type Timeline, type TimelineBucket } from './api-types.js';
-import { attackTechnique, ruleIdsOf } from './rules.js';
+import { attackTechniques, ruleIdsOf } from './rules.js';
 
 export type { AlertSummary, EventSummary, Timeline, TimelineBucket } from './api-types.js';
 
@@ -242,6 +242,6 @@ function alertSummary(row: { id: number; event_id: number | null }, r: Normalise
     id: row.id,
     event_id: row.event_id,
     rule_ids: rules,
-    attack_technique: attackTechnique(r),
+    attack_techniques: attackTechniques(r),
   };
 }

@@ -144,6 +144,8 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     const alerts = await rows('#alerts-table');
     const exec = alerts.find((r) => r[1] === 'pod-interactive-access');
     expect(exec?.[2]).toBe('T1609');
+    // A shipped detection rule that fired, with the techniques its pack entry names.
+    expect(alerts.find((r) => r[1] === 'cluster-admin-binding')?.[2]).toBe('T1098.006');
     expect(exec?.[5]).toBe('create');
     expect(exec?.[6]).toContain('pods/exec');
     await shot('alerts');

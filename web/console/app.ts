@@ -218,7 +218,7 @@ async function loadAlerts(cursor: string | null): Promise<void> {
     tr.append(
       el('td', when(a.event_time), 'nowrap'),
       el('td', a.rule_ids.join(', '), 'rule'),
-      el('td', a.attack_technique ?? '—', 'nowrap'),
+      el('td', a.attack_techniques.join(', ') || '—', 'nowrap'),
       el('td', a.k8s_user ?? '—'),
       el('td', a.src_ip ?? '—', 'nowrap'),
       el('td', a.k8s_verb ?? '—', 'nowrap'),

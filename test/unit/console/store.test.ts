@@ -139,26 +139,35 @@ describe('ConsoleStore', () => {
     expect(store.event('other', first?.id as number)).toBeUndefined();
   });
 
-  it('lists alerts with their rule (the severity row until records carry rule ids) and ATT&CK technique', () => {
-    const exec = falcoEvent('exec_pod.json');
-    const crb = falcoEvent('create_clusterrolebinding.json');
-    const make = (e: AuditEvent, extra: Record<string, unknown> = {}) => {
-      const record = { ...normaliseAuditEvent(e, { tenantId: 'acme', clusterName: 'prod', receivedAt: NOW }), ...extra };
+  it('lists alerts with the rules that fired and their ATT&CK techniques, else the severity row and its technique', () => {
+    const make = (file: string) => {
+      const record = normaliseAuditEvent(falcoEvent(file), { tenantId: 'acme', clusterName: 'prod', receivedAt: NOW });
       const json = JSON.stringify(record);
       return { record, json, bytes: Buffer.byteLength(json) } as OutgoingRecord;
     };
-    writer.writeBatch([make(exec), make(crb, { rule_ids: ['k8s-cluster-admin-binding'] })]);
+    // Falco's traces: a cluster-admin binding (the shipped rule cluster-admin-binding fires) and an
+    // exec into a pod (high by the severity table alone).
+    const admin = make('attach_cluster_admin_role.json');
+    const exec = make('exec_pod.json');
+    expect(admin.record.rule_ids).toEqual(['cluster-admin-binding']);
+    expect(exec.record.rule_ids).toEqual([]);
+    writer.writeBatch([admin, exec]);
 
     const alerts = store.alerts('acme').items;
 
-    const byReason = new Map(alerts.map((a) => [a.severity_reason, a]));
-    expect(byReason.get('pod-interactive-access')).toMatchObject({
+    const byAudit = new Map(alerts.map((a) => [a.audit_id, a]));
+    expect(byAudit.get(admin.record.audit_id)).toMatchObject({
+      rule_ids: ['cluster-admin-binding'],
+      // rules/rbac.yaml: cluster-admin-binding, mitre [T1098.006]
+      attack_techniques: ['T1098.006'],
+      k8s_resource: 'clusterrolebindings',
+    });
+    expect(byAudit.get(exec.record.audit_id)).toMatchObject({
       rule_ids: ['pod-interactive-access'],
-      attack_technique: 'T1609',
+      attack_techniques: ['T1609'],
       k8s_verb: 'create',
       k8s_subresource: 'exec',
     });
-    expect(byReason.get('rbac-binding-change')).toMatchObject({ rule_ids: ['k8s-cluster-admin-binding'], attack_technique: 'T1098' });
     expect(alerts.every((a) => a.event_id !== null && store.event('acme', a.event_id) !== undefined)).toBe(true);
     expect(store.alerts('other').items).toEqual([]);
   });
