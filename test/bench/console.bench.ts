@@ -70,10 +70,12 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         )
         .all('acme'),
     );
-    const first = store.searchEvents('acme', {}, 50);
+    // The cursor of the 21st page (1,000 events deep), as a user paging down would hold it.
+    let deep = store.searchEvents('acme', {}, 50).next;
+    for (let i = 0; i < 19 && deep !== null; i++) deep = store.searchEvents('acme', {}, 50, deep).next;
     const reads: [string, () => unknown][] = [
       ['search, first page (50)', () => store.searchEvents('acme', {}, 50)],
-      ['search, 20th page', () => store.searchEvents('acme', {}, 50, { time: first.items[49]?.event_time as string, id: 0 })],
+      ['search, a page 1,000 events deep', () => store.searchEvents('acme', {}, 50, deep)],
       ['search by user + verb', () => store.searchEvents('acme', { user: 'alice@example.com', verb: 'delete' }, 50)],
       ['search matching nothing (one scan budget)', () => store.searchEvents('acme', { user: 'nobody' }, 50)],
       ['alerts page (50 records)', () => store.alerts('acme', 50)],
