@@ -404,6 +404,9 @@ export class ConsoleRoutes {
     }
     who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');
+    if (!this.#verifier.configured && !this.#tokenVerifier.configured) {
+      throw new HttpError(503, 'the console has nothing to check a login against: set K8S_AUDIT_SHARED_SECRET (or run serve --dev)');
+    }
     // Both checks run, so the time taken does not say which kind of secret was close.
     const ok = [this.#verifier.verify(secret), this.#tokenVerifier.verify(secret)].includes(true);
     if (!ok) {

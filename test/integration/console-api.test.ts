@@ -249,6 +249,26 @@ describe('console API: logins are throttled per address', () => {
     expect(((await blocked.json()) as { error: string }).error).toMatch(/too many failed logins/);
   });
 
+  it('says what to set when there is neither a shared secret nor a console token', async () => {
+    const dir = tempDataDir('aisoc-console-off-');
+    const off = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: dir.dir, K8S_AUDIT_SHARED_SECRET: '' }),
+      console: { assets: null },
+    });
+    try {
+      const res = await fetch(`${off.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret: 'anything' }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toMatch(/set K8S_AUDIT_SHARED_SECRET/);
+    } finally {
+      await off.close();
+      dir.remove();
+    }
+  });
+
   it('says how to build the page when it was not built', async () => {
     const res = await fetch(`${server.url}/console/`);
     expect(res.status).toBe(503);
