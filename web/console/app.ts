@@ -11,6 +11,15 @@ const $ = <T extends HTMLElement = HTMLElement>(selector: string): T => {
   return found;
 };
 
+/** Makes a table row open something on click and on Enter (rows are focusable with Tab). */
+function clickable(tr: HTMLElement, open: () => void): void {
+  tr.tabIndex = 0;
+  tr.addEventListener('click', open);
+  tr.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter') open();
+  });
+}
+
 function el(tag: string, text?: string | null, className?: string): HTMLElement {
   const e = document.createElement(tag);
   if (text !== undefined && text !== null) e.textContent = text;
@@ -227,8 +236,7 @@ async function loadAlerts(cursor: string | null): Promise<void> {
     );
     if (a.event_id !== null) {
       const id = a.event_id;
-      tr.tabIndex = 0;
-      tr.addEventListener('click', () => void openDetail(id));
+      clickable(tr, () => void openDetail(id));
     }
     return tr;
   });
@@ -264,7 +272,6 @@ async function loadEvents(cursor: string | null): Promise<void> {
   const rows = page.items.map((e) => {
     const tr = el('tr');
     tr.dataset.id = String(e.id);
-    tr.tabIndex = 0;
     tr.append(
       el('td', when(e.event_time), 'nowrap'),
       el('td', e.severity, `sev-text-${e.severity}`),
@@ -278,7 +285,7 @@ async function loadEvents(cursor: string | null): Promise<void> {
       el('td', e.src_ip ?? '—', 'nowrap'),
       el('td', e.cluster_name ?? '—'),
     );
-    tr.addEventListener('click', () => void openDetail(e.id));
+    clickable(tr, () => void openDetail(e.id));
     return tr;
   });
   if (cursor === null) body.replaceChildren(...rows);
