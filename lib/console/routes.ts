@@ -208,6 +208,16 @@ export class ConsoleRoutes {
       const answer = await this.#route(req, res, url, who);
       if (answer !== null) sendResponse(res, answer);
     } catch (err) {
+      // An unexpected error answers a bare 500; its name and message (a store error: no request
+      // data, no secret) go to the log for the operator.
+      if (!(err instanceof HttpError)) {
+        this.#opts.log?.({
+          level: 'error',
+          msg: 'console error',
+          path: url.pathname,
+          error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
+        });
+      }
       if (!res.headersSent) sendResponse(res, errorResponse(err));
       else res.destroy();
     }

@@ -1,8 +1,11 @@
+import { rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import type { ConsoleAssets } from '../../lib/console/assets.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
 import { eventList, ingestConfig, PREVIOUS_SECRET, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 
@@ -247,6 +250,34 @@ describe('console API: logins are throttled per address', () => {
     expect(blocked.status).toBe(429);
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await blocked.json()) as { error: string }).error).toMatch(/too many failed logins/);
+  });
+
+  it('answers a bare JSON 500 when the store cannot be read, and logs why', async () => {
+    const dir = tempDataDir('aisoc-console-gone-');
+    const logs: Record<string, unknown>[] = [];
+    const gone = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: dir.dir }),
+      console: { assets: null },
+      log: (e) => logs.push(e),
+    });
+    try {
+      const login = await fetch(`${gone.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret: SECRET }),
+      });
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      // The file is gone before the console first opens it (its read connection is opened on first use).
+      rmSync(join(dir.dir, EVENT_STORE_FILE));
+      const res = await fetch(`${gone.url}/console/api/events`, { headers: { Cookie: cookie } });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ error: 'internal error' });
+      expect(logs.find((l) => l.msg === 'console error')).toMatchObject({ level: 'error', path: '/console/api/events' });
+      expect(logs.find((l) => l.msg === 'console request' && l.status === 500)).toMatchObject({ tenant: 'acme' });
+    } finally {
+      await gone.close();
+      dir.remove();
+    }
   });
 
   it('says what to set when there is neither a shared secret nor a console token', async () => {
