@@ -1,6 +1,6 @@
 // Builds one tree-shaken ESM bundle per Lambda and the CLI with esbuild.
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
 import { buildConsole } from './console-build.mjs';
 import { yamlData } from './yaml-data.mjs';

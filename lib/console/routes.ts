@@ -16,6 +16,7 @@ import {
   UnsupportedMediaTypeError,
 } from '../ingest/errors.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
+import type { IngestOutcome } from '../metrics/names.js';
 import type { ConsoleAssets } from './assets.js';
 import { LoginThrottle, SESSION_MAX_MS, type Session, SessionStore } from './session.js';
 import { clusterStatus, RejectCounter } from './status.js';
@@ -235,25 +236,20 @@ export class ConsoleRoutes {
   }
 
   /**
-   * Sees the ingest's request log lines: counts what a tenant's senders had refused (for the
+   * Sees every ingest request's outcome: counts what a tenant's senders had refused (for the
    * status view) and tells the tenant's open consoles that events were stored.
    */
-  observe(entry: Record<string, unknown>): void {
-    if (entry.msg !== 'ingest request' || typeof entry.tenant !== 'string') return;
-    const tenant = entry.tenant;
-    const cluster = typeof entry.cluster === 'string' ? entry.cluster : null;
-    const status = entry.status;
+  observe(outcome: IngestOutcome): void {
+    const { tenant, cluster, status } = outcome;
+    if (tenant === null) return;
     const now = this.#now();
     if (status === 200) {
-      const rejected = typeof entry.rejected === 'number' ? entry.rejected : 0;
-      this.rejects.add(tenant, cluster, rejected, now);
-      const accepted = typeof entry.accepted === 'number' ? entry.accepted : 0;
-      if (accepted > 0) this.#notify(tenant, { accepted, alerts: entry.alerts ?? 0, cluster });
+      this.rejects.add(tenant, cluster, outcome.rejected, now);
+      if (outcome.accepted > 0) this.#notify(tenant, { accepted: outcome.accepted, alerts: outcome.alerts, cluster });
     } else if (status === 400 || status === 413 || status === 415) {
       // Refused after the sender authenticated (every check before these statuses): the whole
       // batch is lost to the store, so it counts as many rejects as it had items, or one.
-      const items = typeof entry.items === 'number' && entry.items > 0 ? entry.items : 1;
-      this.rejects.add(tenant, cluster, items, now);
+      this.rejects.add(tenant, cluster, outcome.items !== null && outcome.items > 0 ? outcome.items : 1, now);
     }
   }
 
