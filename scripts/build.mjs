@@ -2,6 +2,7 @@
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
 import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { build } from 'esbuild';
+import { buildConsole } from './console-build.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
@@ -100,6 +101,8 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
   }),
+  // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
+  buildConsole(process.cwd(), 'dist/console', { quiet }),
 ]);
 await chmod('dist/cli.mjs', 0o755);
 await mkdir('dist/azure/aks-forwarder', { recursive: true });

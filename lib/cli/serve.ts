@@ -2,19 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadIngestConfig, withSharedSecret } from '../config/ingest.js';
+import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/server.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus } from '../metrics/prometheus.js';
 import { flag, intFlag, parseArgs } from './args.js';
 import type { CommandIo } from './io.js';
 
-const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev]
+const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev] [--no-console]
 
 Runs the ingest API on this machine: the same routes as the ingest Lambda,
   POST /v1/ingest/k8s-audit/<tenant_id>   (X-AiSOC-K8s-Token: <shared secret>)
   POST /v1/inbox/<token>                  (legacy inbox path)
-plus GET /healthz and GET /metrics (the ingest's counters in the Prometheus text format, the
-same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it"). Records go to
+plus GET /healthz, GET /metrics (the ingest's counters in the Prometheus text format, the
+same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it") and a
+read-only console at /console/ (events, alerts, cluster status; log in with a tenant id and the
+shared secret, or in dev mode the console token it prints: docs/console.md). Records go to
 EVENTS_SINK (default: the SQLite file in the data dir) and high-severity ones to ALERTS_SINK
 (default: the alerts table of the same file). One JSON log line per request goes to stderr
 (level from LOG_LEVEL, default INFO). SIGTERM or SIGINT stops accepting, lets in-flight
@@ -27,11 +30,14 @@ Options:
   --dev             development mode (npm start): when K8S_AUDIT_SHARED_SECRET is unset, use a
                     random secret kept in <data-dir>/dev-shared-secret (mode 0600) and print it
                     with a curl smoke test. Without --dev an unset secret keeps the webhook off
-                    (503), as in production.
+                    (503), as in production. Also prints a console token (new at each start)
+                    that logs in to the console for any tenant.
+  --no-console      do not serve /console (it is served only with the SQLite events sink)
   --help            show this help
 
 Configuration comes from the environment: see docs/ingest.md (K8S_AUDIT_SHARED_SECRET,
-K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK, ALERTS_SINK, ...).
+K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK, ALERTS_SINK, ...); the
+console: docs/console.md.
 `;
 
 /** The dev secret file under the data dir. */
@@ -71,7 +77,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['host', 'port', 'data-dir'], ['dev']);
+  const args = parseArgs(argv, ['host', 'port', 'data-dir'], ['dev', 'no-console']);
   const dev = args.flags.get('dev') === true;
   const env: Record<string, string | undefined> = { ...io.env };
   const dataDirFlag = flag(args, 'data-dir');
@@ -86,7 +92,18 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const log = streamLog(io.stderr, LOG_SERVICES.serve, io.env);
-  const server = await startIngestServer({ config, host, port, log, sinks: { stdout: io.stdout }, prometheus: ingestPrometheus() });
+  // The console reads the SQLite store, so it is there only when events go to it.
+  const withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
+  const consoleToken = withConsole && dev ? randomBytes(24).toString('base64url') : null;
+  const server = await startIngestServer({
+    config,
+    host,
+    port,
+    log,
+    sinks: { stdout: io.stdout },
+    prometheus: ingestPrometheus(),
+    ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
+  });
 
   const lines = [`aisoc-k8s-audit ingest listening on ${server.url} (${server.service.writer.describe()})`];
   if (config.sharedSecret === null) {
@@ -104,6 +121,13 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     );
   }
   if (config.eventsSink.kind === 'sqlite') lines.push(`Stored events: aisoc-k8s-audit events --data-dir ${config.dataDir}`);
+  if (withConsole) {
+    lines.push(
+      consoleToken === null
+        ? `Console: ${server.url}/console/ (log in with a tenant id and the shared secret)`
+        : `Console: ${server.url}/console/ (log in with tenant ${DEV_TENANT} and the console token ${consoleToken}, or the shared secret)`,
+    );
+  }
   // With the stdout sink, stdout carries records only; the banner goes to stderr.
   (config.eventsSink.kind === 'stdout' || config.alertsSink.kind === 'stdout' ? io.stderr : io.stdout).write(`${lines.join('\n')}\n`);
 

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { IngestConfig } from '../config/ingest.js';
+import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
 import { errorResponse, type IngestResponse, jsonResponse } from './errors.js';
@@ -18,6 +19,11 @@ export interface IngestServerOptions extends CreateIngestOptions {
   drainTimeoutMs?: number;
   /** When set, every request moves these counters and GET /metrics answers them (Prometheus text format). */
   prometheus?: ReturnType<typeof ingestPrometheus>;
+  /**
+   * Serve the read-only console under `/console` (docs/console.md): its files, and whether a
+   * console token logs in too. Needs the SQLite events sink; the Lambda never serves it.
+   */
+  console?: Pick<ConsoleOptions, 'assets' | 'consoleToken'>;
 }
 
 /** A running local ingest server. */
@@ -26,6 +32,8 @@ export interface IngestServer {
   url: string;
   port: number;
   service: IngestService;
+  /** The console's routes, when it is served. */
+  console: ConsoleRoutes | null;
   /** Stops accepting, lets in-flight requests finish, then closes the sinks and the store. */
   close(): Promise<void>;
 }
@@ -125,23 +133,39 @@ function send(req: IncomingMessage, res: ServerResponse, response: IngestRespons
 export async function startIngestServer(opts: IngestServerOptions): Promise<IngestServer> {
   const log = opts.log ?? (() => {});
   const { prometheus, observe } = opts;
+  let consoleRoutes: ConsoleRoutes | null = null;
+  // Every request's outcome goes to the Prometheus counters, the caller's hook, and the console
+  // (rejects for its status view, and a nudge to the tenant's open consoles when events were stored).
   const service = await createIngestService(opts.config, {
     ...opts,
     log,
-    ...(prometheus === undefined
-      ? {}
-      : {
-          observe: (outcome) => {
-            prometheus.observe(outcome);
-            observe?.(outcome);
-          },
-        }),
+    observe: (outcome) => {
+      prometheus?.observe(outcome);
+      observe?.(outcome);
+      consoleRoutes?.observe(outcome);
+    },
   });
+  if (opts.console !== undefined) {
+    if (opts.config.eventsSink.kind !== 'sqlite') {
+      throw new Error(`the console reads the SQLite store; EVENTS_SINK is ${opts.config.eventsSink.kind} (serve it with --no-console)`);
+    }
+    consoleRoutes = new ConsoleRoutes({
+      dataDir: opts.config.dataDir,
+      sharedSecret: opts.config.sharedSecret,
+      previousSharedSecret: opts.config.previousSharedSecret,
+      log,
+      ...opts.console,
+    });
+  }
   const inFlight = new Set<Promise<void>>();
   let closing = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (consoleRoutes?.handles(url.pathname)) {
+      await consoleRoutes.handle(req, res, url);
+      return;
+    }
     if (url.pathname === '/healthz') {
       const ok = req.method === 'GET' || req.method === 'HEAD';
       send(
@@ -241,6 +265,8 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      // Open event streams would hold their connections until the drain timeout.
+      consoleRoutes?.endStreams();
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       if (!(await within(Promise.allSettled([...inFlight]), opts.drainTimeoutMs ?? 10_000))) {
@@ -250,11 +276,12 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       server.closeIdleConnections();
       if (!(await within(stopped, 1000))) for (const socket of sockets) socket.destroy();
       await stopped;
+      consoleRoutes?.close();
       await service.close();
       log({ level: 'info', msg: 'ingest server closed' });
     })();
     return closed;
   };
 
-  return { url, port: address.port, service, close };
+  return { url, port: address.port, service, console: consoleRoutes, close };
 }

@@ -4,7 +4,7 @@
 // `--only NAME` runs one benchmark; `--seed N` changes the generated inputs (default 1).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -31,7 +31,6 @@ const names = readdirSync(benchDir)
   .map((f) => f.replace(/\.bench\.ts$/, ''))
   .filter((n) => only === undefined || n === only)
   .sort();
-const out = mkdtempSync(join(tmpdir(), 'aisoc-bench-'));
 // The bundles as built for this run, copied aside: another build (a test, a second terminal)
 // deletes and rewrites dist/ and would pull them out from under a running benchmark. The copy
 // lives under node_modules/ so the bundles still resolve their external better-sqlite3.
@@ -39,6 +38,9 @@ if (!existsSync(join(root, 'dist', 'cli.mjs')))
   throw new Error('dist/ is missing: npm run bench builds it; run node scripts/build.mjs first');
 const cache = join(root, 'node_modules', '.cache');
 mkdirSync(cache, { recursive: true });
+// The bundled benchmarks live under node_modules/ too: one that opens the SQLite store itself
+// (the console's) imports the external better-sqlite3, which ESM resolves only by walking up.
+const out = mkdtempSync(join(cache, 'aisoc-bench-run-'));
 const dist = join(mkdtempSync(join(cache, 'aisoc-bench-')), 'dist');
 cpSync(join(root, 'dist'), dist, { recursive: true });
 const loadBefore = loadavg()[0];

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import { buildConsole } from '../../scripts/console-build.mjs';
 import { NODE_TEST_BUNDLE } from './node-bundle.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -14,7 +15,11 @@ export const PROJECT_CACHE = join(ROOT, 'node_modules', '.cache');
  * the bundle as an unprivileged user. Commands that open the SQLite store need `PROJECT_CACHE`,
  * where the bundle's external `better-sqlite3` resolves from the project's node_modules.
  */
-export async function buildCliBundle(parent: string, prefix = 'aisoc-cli-'): Promise<{ cli: string; cleanup: () => void }> {
+export async function buildCliBundle(
+  parent: string,
+  prefix = 'aisoc-cli-',
+  opts: { console?: boolean } = {},
+): Promise<{ cli: string; cleanup: () => void }> {
   mkdirSync(parent, { recursive: true });
   const outdir = mkdtempSync(join(parent, prefix));
   await build({
@@ -25,6 +30,8 @@ export async function buildCliBundle(parent: string, prefix = 'aisoc-cli-'): Pro
     ...NODE_TEST_BUNDLE,
     splitting: true,
   });
+  // `serve` finds the console's files in console/ beside the CLI, as in dist/.
+  if (opts.console) await buildConsole(ROOT, join(outdir, 'console'));
   chmodSync(outdir, 0o755);
   return { cli: join(outdir, 'cli.mjs'), cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
 }

@@ -17,7 +17,7 @@ export const ROOT = join(import.meta.dirname, '../..');
  */
 export function scratchCheckout(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'aisoc-deploy-'));
-  for (const name of ['lib', 'functions', 'scripts', 'node_modules', 'infra', 'test', 'tsconfig.json']) {
+  for (const name of ['lib', 'functions', 'scripts', 'web', 'node_modules', 'infra', 'test', 'tsconfig.json']) {
     symlinkSync(join(ROOT, name), join(dir, name));
   }
   for (const name of ['package.json', 'serverless.yml']) copyFileSync(join(ROOT, name), join(dir, name));

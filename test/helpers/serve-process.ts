@@ -16,14 +16,15 @@ export interface ServeProcess {
   stop: () => Promise<number | null>;
 }
 
-/** Spawns `node <cli> serve --port 0 --data-dir <dir>` with only the given environment (and PATH). */
+/** Spawns `node <cli> serve --port 0 --data-dir <dir> [serveArgs]` with only the given environment (and PATH). */
 export async function spawnServe(
   cli: string,
   dataDir: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  serveArgs: string[] = [],
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir], {
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'serve', '--port', '0', '--data-dir', dataDir, ...serveArgs], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

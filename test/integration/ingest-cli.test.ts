@@ -67,6 +67,47 @@ describe('aisoc-k8s-audit serve', () => {
     }
   });
 
+  it('prints the console URL, with a console token in --dev mode that logs in; --no-console and a cloud sink leave it out', async () => {
+    const login = (url: string, secret: string) =>
+      fetch(`${url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'dev', secret }),
+      });
+    const tmp = tempDataDir();
+    try {
+      const dev = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
+      const devUrl = await dev.url();
+      const token = /Console: (\S+) \(log in with tenant dev and the console token ([A-Za-z0-9_-]{32}), or the shared secret\)/.exec(
+        dev.out(),
+      );
+      expect(token?.[1]).toBe(`${devUrl}/console/`);
+      expect((await login(devUrl, token?.[2] as string)).status).toBe(200);
+      expect(await dev.stop()).toBe(0);
+
+      const plain = startServe(['--port', '0', '--data-dir', tmp.dir], { K8S_AUDIT_SHARED_SECRET: 'serve-secret-123' });
+      const plainUrl = await plain.url();
+      expect(plain.out()).toContain(`Console: ${plainUrl}/console/ (log in with a tenant id and the shared secret)`);
+      // A token from an earlier dev run does not outlive it.
+      expect((await login(plainUrl, token?.[2] as string)).status).toBe(401);
+      expect((await login(plainUrl, 'serve-secret-123')).status).toBe(200);
+      await plain.stop();
+
+      for (const [argv, env] of [
+        [['--no-console'], { K8S_AUDIT_SHARED_SECRET: 'serve-secret-123' }],
+        [[], { K8S_AUDIT_SHARED_SECRET: 'serve-secret-123', EVENTS_SINK: 'stdout' }],
+      ] as const) {
+        const off = startServe([...argv, '--port', '0', '--data-dir', tmp.dir], env);
+        const offUrl = await off.url();
+        expect(off.out() + off.err()).not.toContain('Console:');
+        expect((await login(offUrl, 'serve-secret-123')).status).toBe(404);
+        await off.stop();
+      }
+    } finally {
+      tmp.remove();
+    }
+  });
+
   it('in --dev mode keeps the same secret across restarts', async () => {
     const tmp = tempDataDir();
     const secrets: string[] = [];

@@ -25,10 +25,11 @@ import { captureIo } from './tail-support.js';
 const SECRET = 'k8s-audit-shared-secret-Zq4vN8pW2xR7tY1u';
 const PREVIOUS = 'k8s-audit-previous-secret-Hm3bC6dF9gJ0kL5';
 const FORWARDER_TOKEN = SECRET;
+const CONSOLE_TOKEN = 'console-token-Vb7nQ2mX9kD4sW6e';
 const inboxTokens: Record<'ok' | 'revoked' | 'otherTemplate', string> = { ok: '', revoked: '', otherTemplate: '' };
 
 function secrets(): string[] {
-  const values = [SECRET, PREVIOUS, ...Object.values(inboxTokens)].filter((v) => v !== '');
+  const values = [SECRET, PREVIOUS, CONSOLE_TOKEN, ...Object.values(inboxTokens)].filter((v) => v !== '');
   return [...values, ...values.map(hashToken)];
 }
 
@@ -79,6 +80,7 @@ describe('the local ingest server', () => {
         K8S_AUDIT_MAX_BATCH_SIZE: '10',
       }),
       log: (e) => logs.push(e),
+      console: { assets: null, consoleToken: CONSOLE_TOKEN },
     });
     off = await startIngestServer({
       config: ingestConfig({ K8S_AUDIT_SHARED_SECRET: '', AISOC_DATA_DIR: join(tmp.dir, 'off') }),
@@ -161,9 +163,38 @@ describe('the local ingest server', () => {
       Buffer.from('{}'),
     );
     capture('431: answer', `${JSON.stringify(headerTooLarge.headers)}\n${headerTooLarge.body}`);
+    // The console: logins with each secret, a near miss, and reads with the session they open.
+    const consoleCall = async (label: string, path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${server.url}/console/api/${path}`, init);
+      capture(`console ${label}: answer`, `${JSON.stringify([...res.headers])}\n${await res.text()}`);
+      return res;
+    };
+    const login = (label: string, secret: string) =>
+      consoleCall(label, 'login', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret }),
+      });
+    for (const [label, secret] of [
+      ['login, secret', SECRET],
+      ['login, previous', PREVIOUS],
+      ['login, token', CONSOLE_TOKEN],
+      ['login, prefix', `${CONSOLE_TOKEN.slice(0, -2)}xx`],
+    ] as const) {
+      const res = await login(label, secret);
+      statuses[label] = res.status;
+      const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      if (res.status === 200) {
+        for (const path of ['events', 'alerts', 'status', 'session']) await consoleCall(path, path, { headers: { Cookie: cookie } });
+      }
+    }
     capture('server log', logs.map((l) => JSON.stringify(l)).join('\n'));
 
     expect(statuses).toEqual({
+      'login, secret': 200,
+      'login, previous': 200,
+      'login, token': 200,
+      'login, prefix': 401,
       ok: 200,
       previous: 200,
       missing: 401,
@@ -183,7 +214,10 @@ describe('the local ingest server', () => {
     });
     expect([health.status, notFound.status, wrongMethod.status, headerTooLarge.status]).toEqual([200, 404, 405, 431]);
     // One line per request (the 404 and 405 too; not /healthz, nor what the HTTP parser refused).
-    expect(logs.filter((l) => l.msg === 'ingest request')).toHaveLength(Object.keys(statuses).length + 2);
+    const consoleLogins = Object.keys(statuses).filter((k) => k.startsWith('login')).length;
+    expect(logs.filter((l) => l.msg === 'ingest request')).toHaveLength(Object.keys(statuses).length - consoleLogins + 2);
+    // The console's too: 4 logins, and 4 reads after each of the 3 that worked.
+    expect(logs.filter((l) => l.msg === 'console request')).toHaveLength(consoleLogins + 3 * 4);
     expectNoSecretIn(captured);
   });
 });

@@ -208,6 +208,22 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(await debugLines({ POWERTOOLS_LOGGER_SAMPLE_RATE: '1' })).toMatchObject([{ tenant: 'acme', items: { length: 7 } }]);
   });
 
+  it('serves no console: /console and its API are a JSON 404 in the Lambda, even with the secret', async () => {
+    captureStdout();
+    const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
+
+    for (const path of ['/console/', '/console/api/events', '/console/api/login']) {
+      // A catch-all route ($default) hands the Lambda whatever path the browser asked for.
+      const event = {
+        ...v2Event(path, JSON.stringify({ tenant: 'acme', secret: SECRET }), { 'x-aisoc-k8s-token': SECRET }),
+        routeKey: '$default',
+      };
+      const res = await handler(event, context);
+      expect([path, res.statusCode]).toEqual([path, 404]);
+      expect(JSON.parse(res.body).error).toMatch(/no such route/);
+    }
+  });
+
   it('strips a named HTTP API stage from rawPath and reads a base64 gzip body', async () => {
     const out = captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });

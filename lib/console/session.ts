@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+
+/** A logged-in browser: the tenant it may read, and when it logged in and was last seen (epoch ms). */
+export interface Session {
+  readonly id: string;
+  readonly tenant: string;
+  readonly created: number;
+  lastSeen: number;
+}
+
+/** A session ends after this long without a request, and this long after login whatever happens. */
+export const SESSION_IDLE_MS = 8 * 3_600_000;
+export const SESSION_MAX_MS = 24 * 3_600_000;
+/** Most live sessions; the oldest goes when a login would pass it (memory stays bounded). */
+export const MAX_SESSIONS = 1000;
+
+/**
+ * Console sessions, in memory: a restart logs everyone out, which is what a local console wants
+ * (no session secret to keep on disk). The id is 256 random bits, sent only in the cookie.
+ */
+export class SessionStore {
+  readonly #sessions = new Map<string, Session>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Starts a session for a tenant. */
+  create(tenant: string): Session {
+    if (this.#sessions.size >= MAX_SESSIONS) {
+      // Map iteration is insertion order: the first key is the oldest login.
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#sessions.delete(oldest);
+    }
+    const t = this.now();
+    const session: Session = { id: randomBytes(32).toString('base64url'), tenant, created: t, lastSeen: t };
+    this.#sessions.set(session.id, session);
+    return session;
+  }
+
+  /** The live session with this id, touched; undefined when unknown or expired (and then forgotten). */
+  get(id: string | undefined): Session | undefined {
+    if (id === undefined) return undefined;
+    const s = this.#sessions.get(id);
+    if (s === undefined) return undefined;
+    const t = this.now();
+    if (t - s.lastSeen > SESSION_IDLE_MS || t - s.created > SESSION_MAX_MS) {
+      this.#sessions.delete(id);
+      return undefined;
+    }
+    s.lastSeen = t;
+    return s;
+  }
+
+  /** Ends a session. */
+  delete(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  /** How many sessions are held (expired ones included until looked up). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+}
+
+/** Failed logins a client address may make per window before it gets 429s. */
+export const MAX_LOGIN_FAILURES = 10;
+export const LOGIN_WINDOW_MS = 5 * 60_000;
+
+/**
+ * Counts failed logins per client address over a sliding window, so the console's login cannot
+ * be used to guess the shared secret at the speed of the loopback (the secret is 256 bits when
+ * made as documented; a human-chosen one is the case this guards).
+ */
+export class LoginThrottle {
+  readonly #failures = new Map<string, number[]>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** Seconds until this address may try again, or 0 when it may now. */
+  retryAfter(address: string): number {
+    const list = this.#recent(address);
+    if (list.length < MAX_LOGIN_FAILURES) return 0;
+    return Math.max(1, Math.ceil(((list[0] as number) + LOGIN_WINDOW_MS - this.now()) / 1000));
+  }
+
+  /** Counts a failed login. */
+  fail(address: string): void {
+    const list = this.#recent(address);
+    list.push(this.now());
+    this.#failures.set(address, list);
+    if (this.#failures.size > MAX_SESSIONS) {
+      const oldest = this.#failures.keys().next().value;
+      if (oldest !== undefined) this.#failures.delete(oldest);
+    }
+  }
+
+  /** Forgets an address's failures (it logged in). */
+  succeed(address: string): void {
+    this.#failures.delete(address);
+  }
+
+  #recent(address: string): number[] {
+    const from = this.now() - LOGIN_WINDOW_MS;
+    return (this.#failures.get(address) ?? []).filter((t) => t > from);
+  }
+}

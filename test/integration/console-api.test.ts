@@ -1,0 +1,380 @@
+import { rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
+import type { ConsoleAssets } from '../../lib/console/assets.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
+import { falcoEvent } from '../helpers/fixtures.js';
+import { eventList, ingestConfig, PREVIOUS_SECRET, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+
+const CONSOLE_TOKEN = 'console-token-for-tests-0123456789';
+const ASSETS: ConsoleAssets = {
+  html: Buffer.from('<!doctype html><title>console</title>'),
+  js: Buffer.from('void 0;'),
+  css: Buffer.from('body{}'),
+};
+
+/** Every console API route a browser uses, with its method. */
+const API_ROUTES: [string, string][] = [
+  ['GET', 'session'],
+  ['GET', 'status'],
+  ['GET', 'timeline'],
+  ['GET', 'events'],
+  ['GET', 'events?user=admin&severity=high'],
+  ['GET', 'events/1'],
+  ['GET', 'alerts'],
+  ['GET', 'stream'],
+  ['POST', 'logout'],
+  ['GET', 'no-such-route'],
+];
+
+/** Real Falco events, re-timed to now so the last hour's views see them. */
+function freshEvents(tag: string, n?: number): AuditEvent[] {
+  const now = new Date().toISOString();
+  return uniqueFalcoEvents()
+    .slice(0, n)
+    .map((e, i) => ({ ...e, auditID: `${tag}-${i}`, requestReceivedTimestamp: now, stageTimestamp: now }));
+}
+
+describe('console API: access control and tenant scoping', () => {
+  const tmp = tempDataDir('aisoc-console-api-');
+  let server: IngestServer;
+  const base = () => `${server.url}/console/api`;
+
+  const ingest = (tenant: string, items: unknown[], cluster = 'prod') =>
+    fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': cluster },
+      body: eventList(items),
+    });
+  const login = (tenant: string, secret: string, headers: Record<string, string> = {}) =>
+    fetch(`${base()}/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body: JSON.stringify({ tenant, secret }),
+    });
+  const cookieOf = (res: Response) => (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  const get = (path: string, cookie: string) => fetch(`${base()}/${path}`, { headers: { Cookie: cookie } });
+
+  beforeAll(async () => {
+    server = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_SHARED_SECRET_PREVIOUS: PREVIOUS_SECRET }),
+      console: { assets: ASSETS, consoleToken: CONSOLE_TOKEN },
+    });
+    expect((await ingest('acme', freshEvents('acme'))).status).toBe(200);
+    expect((await ingest('globex', freshEvents('globex', 10), 'globex-prod')).status).toBe(200);
+  });
+  afterAll(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  it('answers every API route with a JSON 401 without a session, and with a made-up or stale cookie', async () => {
+    for (const cookie of [undefined, 'aisoc_console=forged', 'aisoc_console=']) {
+      for (const [method, route] of API_ROUTES) {
+        const res = await fetch(`${base()}/${route}`, { method, headers: cookie === undefined ? {} : { Cookie: cookie } });
+        expect([route, res.status]).toEqual([route, 401]);
+        expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(await res.json()).toEqual({ error: 'log in to the console first' });
+      }
+    }
+  });
+
+  it('logs in with the shared secret, the previous one during a rotation, or the console token; the cookie is HttpOnly and SameSite=Strict', async () => {
+    for (const secret of [SECRET, PREVIOUS_SECRET, CONSOLE_TOKEN]) {
+      const res = await login('acme', secret);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ tenant: 'acme' });
+      const cookie = res.headers.get('set-cookie') ?? '';
+      expect(cookie).toMatch(/^aisoc_console=[A-Za-z0-9_-]{43}; /);
+      expect(cookie).toMatch(/; HttpOnly/);
+      expect(cookie).toMatch(/; SameSite=Strict/);
+      expect(cookie).toMatch(/; Path=\/console/);
+      expect(cookie).not.toContain(secret);
+      expect((await get('session', cookieOf(res))).status).toBe(200);
+    }
+  });
+
+  it("refuses bad logins with the ingest's error shapes, and never echoes the secret", async () => {
+    const cases: [RequestInit, number, RegExp][] = [
+      [{ body: JSON.stringify({ tenant: 'acme', secret: 'wrong-secret' }) }, 401, /neither the shared secret nor the console token/],
+      [{ body: JSON.stringify({ tenant: '../etc', secret: SECRET }) }, 400, /tenant must match/],
+      [{ body: JSON.stringify({ tenant: 'acme' }) }, 400, /secret is required/],
+      [{ body: '{"tenant":' }, 400, /not JSON/],
+      [{ body: JSON.stringify({ tenant: 'acme', secret: SECRET }), headers: { 'Content-Type': 'text/plain' } }, 415, /application\/json/],
+      [{ body: 'x'.repeat(5000) }, 413, /over 4096 bytes/],
+    ];
+    for (const [init, status, message] of cases) {
+      const res = await fetch(`${base()}/login`, {
+        method: 'POST',
+        ...init,
+        headers: { 'Content-Type': 'application/json', ...(init.headers as Record<string, string>) },
+      });
+      const text = await res.text();
+      expect([status, res.status]).toEqual([status, res.status]);
+      expect(res.status).toBe(status);
+      expect(JSON.parse(text).error).toMatch(message);
+      expect(text).not.toContain(SECRET);
+      expect(res.headers.get('set-cookie')).toBeNull();
+    }
+    const get = await fetch(`${base()}/login`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+    // A login posted from another site's page (its Origin) is refused even with the secret.
+    const cross = await login('acme', SECRET, { Origin: 'https://evil.example' });
+    expect(cross.status).toBe(403);
+    expect(cross.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('shows a session only its own tenant: lists, status, timeline and single events', async () => {
+    const acme = cookieOf(await login('acme', SECRET));
+    const globex = cookieOf(await login('globex', SECRET));
+
+    const acmeEvents = (await (await get('events?limit=200', acme)).json()) as { items: { id: number; cluster_name: string }[] };
+    const globexEvents = (await (await get('events?limit=200', globex)).json()) as { items: { id: number; cluster_name: string }[] };
+    expect(acmeEvents.items.length).toBe(freshEvents('acme').length);
+    expect(globexEvents.items.length).toBe(10);
+    expect(acmeEvents.items.every((e) => e.cluster_name === 'prod')).toBe(true);
+    expect(globexEvents.items.every((e) => e.cluster_name === 'globex-prod')).toBe(true);
+
+    const globexId = globexEvents.items[0]?.id as number;
+    const mine = await get(`events/${globexId}`, globex);
+    expect(mine.status).toBe(200);
+    expect(((await mine.json()) as { record: { tenant_id: string } }).record.tenant_id).toBe('globex');
+    const theirs = await get(`events/${globexId}`, acme);
+    const missing = await get('events/999999999', acme);
+    expect([theirs.status, await theirs.json()]).toEqual([404, { error: 'no such event' }]);
+    expect([missing.status, await missing.json()]).toEqual([404, { error: 'no such event' }]);
+
+    const alerts = (await (await get('alerts', acme)).json()) as { items: { cluster_name: string; rule_ids: string[] }[] };
+    expect(alerts.items.length).toBeGreaterThan(0);
+    expect(alerts.items.every((a) => a.cluster_name === 'prod' && a.rule_ids.length > 0)).toBe(true);
+
+    const status = (await (await get('status', acme)).json()) as {
+      tenant: string;
+      clusters: { cluster_name: string; events_last_hour: number }[];
+    };
+    expect(status.tenant).toBe('acme');
+    expect(status.clusters.map((c) => c.cluster_name)).toEqual(['prod']);
+    expect(status.clusters[0]?.events_last_hour).toBe(acmeEvents.items.length);
+
+    const timeline = (await (await get('timeline', acme)).json()) as {
+      buckets: { high: number; medium: number; low: number; info: number }[];
+    };
+    expect(timeline.buckets.reduce((n, b) => n + b.high + b.medium + b.low + b.info, 0)).toBe(acmeEvents.items.length);
+  });
+
+  it('pages with the cursor it hands out and refuses bad parameters with 400', async () => {
+    const acme = cookieOf(await login('acme', SECRET));
+    const first = (await (await get('events?limit=7', acme)).json()) as { items: { id: number }[]; next: string };
+    const second = (await (await get(`events?limit=7&cursor=${first.next}`, acme)).json()) as { items: { id: number }[] };
+    expect(first.items).toHaveLength(7);
+    expect(second.items).toHaveLength(7);
+    expect(second.items.some((e) => first.items.some((f) => f.id === e.id))).toBe(false);
+
+    for (const [query, message] of [
+      ['events?limit=0', /limit must be 1 to 200/],
+      ['events?limit=201', /limit must be 1 to 200/],
+      ['events?severity=critical', /severity must be/],
+      ['events?since=yesterday', /since must be an ISO 8601 time/],
+      ['events?cursor=not-a-cursor', /cursor is not one this API handed out/],
+      ['timeline?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z', /since must be before until/],
+      ['timeline?since=2020-01-01T00:00:00Z&until=2026-01-01T00:00:00Z', /at most 7 days/],
+    ] as const) {
+      const res = await get(query, acme);
+      expect([query, res.status]).toEqual([query, 400]);
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+    }
+  });
+
+  it('logs out: the cookie is cleared and no longer opens anything', async () => {
+    const acme = cookieOf(await login('acme', SECRET));
+    const out = await fetch(`${base()}/logout`, { method: 'POST', headers: { Cookie: acme } });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/^aisoc_console=; .*Max-Age=0/);
+    for (const [method, route] of API_ROUTES) {
+      const res = await fetch(`${base()}/${route}`, { method, headers: { Cookie: acme } });
+      expect([route, res.status]).toEqual([route, 401]);
+    }
+  });
+
+  it('serves the page with a strict Content-Security-Policy; /console redirects to it', async () => {
+    const page = await fetch(`${server.url}/console/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+    expect(page.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
+    expect(await page.text()).toBe(ASSETS.html.toString());
+    const redirect = await fetch(`${server.url}/console`, { redirect: 'manual' });
+    expect([redirect.status, redirect.headers.get('location')]).toEqual([302, '/console/']);
+    const unknown = await fetch(`${server.url}/console/../../etc/passwd`);
+    expect(unknown.status).toBe(404);
+    expect((await fetch(`${server.url}/console/secrets.json`)).status).toBe(404);
+  });
+
+  it("counts a batch's rejected items in the cluster's status", async () => {
+    const cookie = cookieOf(await login('initech', SECRET));
+    const good = freshEvents('initech', 2);
+    const res = await ingest('initech', [...good, { kind: 'Event', stage: 'ResponseComplete' }, 42], 'initech-eks');
+    expect(((await res.json()) as { rejected: number }).rejected).toBe(2);
+
+    const status = (await (await get('status', cookie)).json()) as { clusters: Record<string, unknown>[] };
+    expect(status.clusters).toEqual([expect.objectContaining({ cluster_name: 'initech-eks', events_last_hour: 2, rejects_last_hour: 2 })]);
+  });
+});
+
+describe('console API: logins are throttled per address', () => {
+  const tmp = tempDataDir('aisoc-console-throttle-');
+  let server: IngestServer;
+  beforeAll(async () => {
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }), console: { assets: null } });
+  });
+  afterAll(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  it('answers 429 with Retry-After after 10 failures, even to the right secret; no console token without dev mode', async () => {
+    const attempt = (secret: string) =>
+      fetch(`${server.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret }),
+      });
+    // Without a console token configured, no token-looking value logs in.
+    expect((await attempt(CONSOLE_TOKEN)).status).toBe(401);
+    for (let i = 0; i < 9; i++) expect((await attempt(`guess-${i}`)).status).toBe(401);
+    const blocked = await attempt(SECRET);
+    expect(blocked.status).toBe(429);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await blocked.json()) as { error: string }).error).toMatch(/too many failed logins/);
+  });
+
+  it('answers a bare JSON 500 when the store cannot be read, and logs why', async () => {
+    const dir = tempDataDir('aisoc-console-gone-');
+    const logs: Record<string, unknown>[] = [];
+    const gone = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: dir.dir }),
+      console: { assets: null },
+      log: (e) => logs.push(e),
+    });
+    try {
+      const login = await fetch(`${gone.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret: SECRET }),
+      });
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+      // The file is gone before the console first opens it (its read connection is opened on first use).
+      rmSync(join(dir.dir, EVENT_STORE_FILE));
+      const res = await fetch(`${gone.url}/console/api/events`, { headers: { Cookie: cookie } });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ error: 'internal error' });
+      expect(logs.find((l) => l.msg === 'console error')).toMatchObject({ level: 'error', path: '/console/api/events' });
+      expect(logs.find((l) => l.msg === 'console request' && l.status === 500)).toMatchObject({ tenant: 'acme' });
+    } finally {
+      await gone.close();
+      dir.remove();
+    }
+  });
+
+  it('says what to set when there is neither a shared secret nor a console token', async () => {
+    const dir = tempDataDir('aisoc-console-off-');
+    const off = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: dir.dir, K8S_AUDIT_SHARED_SECRET: '' }),
+      console: { assets: null },
+    });
+    try {
+      const res = await fetch(`${off.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'acme', secret: 'anything' }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: string }).error).toMatch(/set K8S_AUDIT_SHARED_SECRET/);
+    } finally {
+      await off.close();
+      dir.remove();
+    }
+  });
+
+  it('says how to build the page when it was not built', async () => {
+    const res = await fetch(`${server.url}/console/`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toMatch(/npm run build/);
+  });
+});
+
+/** Reads Server-Sent Events off a response until `count` events of type `type` arrived. */
+function readEvents(res: IncomingMessage, type: string, count: number): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const found: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => reject(new Error(`only ${found.length} ${type} events: ${text}`)), 10_000);
+    res.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      let end = text.indexOf('\n\n');
+      while (end !== -1) {
+        const block = text.slice(0, end);
+        text = text.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event === type && data !== undefined) found.push(JSON.parse(data) as Record<string, unknown>);
+        end = text.indexOf('\n\n');
+      }
+      if (found.length >= count) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+  });
+}
+
+describe('console API: new events are pushed as Server-Sent Events', () => {
+  const tmp = tempDataDir('aisoc-console-sse-');
+  let server: IngestServer;
+  beforeAll(async () => {
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }), console: { assets: ASSETS } });
+  });
+  afterAll(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  it("tells a tenant's stream about its stored batches and not about another tenant's; logout ends the stream", async () => {
+    const login = await fetch(`${server.url}/console/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tenant: 'acme', secret: SECRET }),
+    });
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/console/api/stream`, { headers: { Cookie: cookie } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    const hello = readEvents(res, 'hello', 1);
+    expect(await hello).toEqual([{ tenant: 'acme' }]);
+    const stored = readEvents(res, 'stored', 1);
+
+    const post = (tenant: string, items: unknown[], cluster: string) =>
+      fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': cluster },
+        body: eventList(items),
+      });
+    // Another tenant's batch first: the acme stream must not hear of it.
+    expect((await post('globex', freshEvents('globex', 3), 'globex-prod')).status).toBe(200);
+    expect((await post('acme', [falcoEvent('exec_pod.json')], 'prod')).status).toBe(200);
+
+    expect(await stored).toEqual([{ accepted: 1, alerts: 1, cluster: 'prod' }]);
+
+    const ended = new Promise<void>((resolve) => res.once('end', resolve));
+    await fetch(`${server.url}/console/api/logout`, { method: 'POST', headers: { Cookie: cookie } });
+    await ended;
+  });
+});
