@@ -5,10 +5,10 @@ export { AKS_AUDIT_CATEGORIES, aksClusterOf, looksLikeAksRecords, parseAksRecord
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export type { DetectionResult } from './detect.js';
 export { decideSeverity, shippedDetection } from './detect.js';
-export type { GkeConversion, GkeEntryOrigin } from './gke.js';
-export { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
 export type { RuleInfo, RuleLookup } from './finding.js';
 export { toDetectionFinding } from './finding.js';
+export type { GkeConversion, GkeEntryOrigin } from './gke.js';
+export { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
 export { canonicalIp } from './ip.js';
 export { eventListItemTexts } from './items.js';
 export { cutDeepRecord, dedupKey, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';

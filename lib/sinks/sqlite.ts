@@ -10,6 +10,7 @@ import {
   type Severity,
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import { CommitError, GroupCommitter } from './sqlite-committer.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
@@ -263,6 +264,7 @@ export class EventStore {
   readonly db: Database.Database;
   readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => number[];
   readonly #checkpointer: Checkpointer | null;
+  readonly #committer: GroupCommitter | null;
 
   constructor(
     readonly dataDir: string,
@@ -279,6 +281,15 @@ export class EventStore {
         // No worker threads here: keep SQLite's automatic checkpoints.
       }
     }
+    this.#committer = opts.groupCommit
+      ? new GroupCommitter({
+          file: join(dataDir, EVENT_STORE_FILE),
+          busyTimeoutMs: BUSY_TIMEOUT_MS,
+          walSizeLimitBytes: WAL_SIZE_LIMIT_BYTES,
+          noAutoCheckpoint: this.#checkpointer !== null,
+          onCommit: () => this.#checkpointer?.committed(),
+        })
+      : null;
     const write = createRowWriter(this.db);
     this.#writeBatch = this.db.transaction((rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => {
       const duplicates: number[] = [];
@@ -292,6 +303,24 @@ export class EventStore {
     const duplicates = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
     this.#checkpointer?.committed();
     return new Set(duplicates);
+  }
+
+  /**
+   * Writes a batch durably: in the next group transaction when the store was opened with
+   * `groupCommit` (shared with the batches of other requests, on the commit thread), else in its
+   * own. A batch whose `signal` aborts before its group forms is not written (rejects with the reason).
+   */
+  async writeBatchDurably(records: readonly OutgoingRecord[], mode: SqliteSinkMode, signal?: AbortSignal): Promise<Set<number>> {
+    if (this.#committer === null) {
+      signal?.throwIfAborted();
+      return this.writeBatch(records, mode);
+    }
+    return new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal));
+  }
+
+  /** Group commits so far: transactions and the batches they held (zero without `groupCommit`). */
+  get commitStats(): { commits: number; batches: number } {
+    return { ...(this.#committer?.stats ?? { commits: 0, batches: 0 }) };
   }
 
   /** Stored events, newest first. */
@@ -332,6 +361,7 @@ export class EventStore {
 
   /** Closes the file; safe to call twice. */
   close(): void {
+    void this.#committer?.close();
     void this.#checkpointer?.close();
     // The last connection to close checkpoints the WAL into the file and removes it.
     if (this.db.open) this.db.close();
@@ -339,16 +369,26 @@ export class EventStore {
 
   /** Closes the file and waits for the checkpoint thread to stop. */
   async closeAndWait(): Promise<void> {
+    await this.#committer?.close();
     const stopped = this.#checkpointer?.close();
     if (this.db.open) this.db.close();
     await stopped;
   }
 }
 
+/** What a failed SQLite write tells the sender (through the 503's reason): a full disk by name. */
+function sqliteFailure(err: unknown): string {
+  const code = err instanceof CommitError ? err.code : (err as { code?: unknown }).code;
+  if (code === 'SQLITE_FULL') return 'SQLite write failed: the disk holding the event store is full';
+  return `SQLite write failed: ${(err as Error).message}`;
+}
+
 /** How an EventStore is opened. */
 export interface EventStoreOptions {
   /** Checkpoint the WAL from a background thread instead of inside commits (the ingest's writer). */
   backgroundCheckpoints?: boolean;
+  /** Share transactions and fsyncs between concurrent batches, committed on a worker thread (the ingest's writer). */
+  groupCommit?: boolean;
 }
 
 /** Opens the embedded store under a data dir (creating it), e.g. to read back what the ingest stored. */
@@ -368,12 +408,14 @@ export class SqliteSink implements RecordSink {
     readonly mode: SqliteSinkMode,
   ) {}
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  async write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult> {
     if (records.length === 0) return NOTHING_TO_REPORT;
     try {
-      return { duplicates: this.store.writeBatch(records, this.mode), refused: new Map() };
+      return { duplicates: await this.store.writeBatchDurably(records, this.mode, signal), refused: new Map() };
     } catch (err) {
-      throw new SinkUnavailableError(this.name, `SQLite write failed: ${(err as Error).message}`, { cause: err });
+      // Not written because the request was given up (its client left, its deadline passed): that reason, as it is.
+      if (signal?.aborted && err === signal.reason) throw err;
+      throw new SinkUnavailableError(this.name, sqliteFailure(err), { cause: err });
     }
   }
 

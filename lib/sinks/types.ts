@@ -43,8 +43,11 @@ export interface RecordSink {
   readonly name: string;
   /** Largest record the sink accepts, in bytes (`Infinity` when it has no limit). */
   readonly maxRecordBytes: number;
-  /** Stores or sends the records; throws `SinkUnavailableError` when that failed after retries. */
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult>;
+  /**
+   * Stores or sends the records; throws `SinkUnavailableError` when that failed after retries. A
+   * sink that queues may skip records whose `signal` aborted while they waited, throwing its reason.
+   */
+  write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }
