@@ -30,6 +30,10 @@ parentPort.on('message', (message) => {
     parentPort.close();
     return;
   }
+  if (message.maxPageCount !== undefined) {
+    db.pragma('max_page_count = ' + message.maxPageCount);
+    return;
+  }
   try {
     parentPort.postMessage({ seq: message.seq, duplicates: commit(message.batches) });
   } catch (err) {
@@ -87,7 +91,11 @@ export class GroupCommitter {
   /** Transactions committed, and batches they held (for the benchmark's note and tests). */
   readonly stats = { commits: 0, batches: 0 };
 
-  constructor(private readonly opts: CommitterOptions) {}
+  constructor(private readonly opts: CommitterOptions) {
+    // Started now, not on the first write: loading the driver and opening the file takes the
+    // thread a while (seconds on a loaded machine), which the first request would wait out.
+    this.#ensureWorker().unref();
+  }
 
   /** Writes one batch's rows in the next group transaction; resolves with its duplicate positions once durable. */
   write(rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string, signal?: AbortSignal): Promise<number[]> {
@@ -181,6 +189,15 @@ export class GroupCommitter {
     worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
     this.#worker = worker;
     return worker;
+  }
+
+  /**
+   * Caps the file of the commit thread's connection at `pages` (SQLite's `max_page_count`): past
+   * it a commit fails with SQLITE_FULL, as on a full disk. For tests where no small filesystem
+   * can be mounted. Applies to the commits after this call.
+   */
+  setMaxPageCount(pages: number): void {
+    this.#ensureWorker().postMessage({ maxPageCount: Math.floor(pages) });
   }
 
   /** Lets the commits under way and queued finish, then stops the thread. */

@@ -318,6 +318,15 @@ export class EventStore {
     return new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal));
   }
 
+  /**
+   * Caps the store's file at `pages` pages for every writing connection (`max_page_count`): past
+   * it a write fails with SQLITE_FULL, as on a full disk (tests without a small filesystem).
+   */
+  setMaxPageCount(pages: number): void {
+    this.db.pragma(`max_page_count = ${Math.floor(pages)}`);
+    this.#committer?.setMaxPageCount(pages);
+  }
+
   /** Group commits so far: transactions and the batches they held (zero without `groupCommit`). */
   get commitStats(): { commits: number; batches: number } {
     return { ...(this.#committer?.stats ?? { commits: 0, batches: 0 }) };

@@ -188,14 +188,13 @@ describe('SQLite sink: locked and full', () => {
     const both = [...first, ...batch('full-b')];
     expect((await post(server, first)).status).toBe(200);
     // The server's own connection may not grow the file past its current size: a full disk, as SQLite sees one.
-    const db = (server.service.writer.events as SqliteSink).store.db;
-    const pages = db.pragma('page_count', { simple: true }) as number;
-    db.pragma(`max_page_count = ${pages}`);
+    const sinkStore = (server.service.writer.events as SqliteSink).store;
+    sinkStore.setMaxPageCount(sinkStore.db.pragma('page_count', { simple: true }) as number);
     const beforeRefusal = [store.countEvents({ tenant: 'acme' }), store.countAlerts({ tenant: 'acme' })];
 
     const refused = await post(server, both);
     const afterRefusal = [store.countEvents({ tenant: 'acme' }), store.countAlerts({ tenant: 'acme' })];
-    db.pragma('max_page_count = 1073741823');
+    sinkStore.setMaxPageCount(1073741823);
     const resent = await post(server, both);
 
     await expect503(refused);
