@@ -102,7 +102,25 @@ export class GroupCommitter {
     if (this.#closed) return Promise.reject(new CommitError('the event store is closed', undefined));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ batch: { rows, mode, storedAt }, signal, resolve, reject });
+      const pending: Pending = { batch: { rows, mode, storedAt }, signal, resolve, reject };
+      // Given up while queued: out of the queue and answered at once, not when the commit under
+      // way ends (a request never waits past its own deadline). Once its group is sent, it stays.
+      const onAbort = () => {
+        const i = this.#queue.indexOf(pending);
+        if (i === -1) return;
+        this.#queue.splice(i, 1);
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pending.resolve = (d) => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(d);
+      };
+      pending.reject = (e) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(e);
+      };
+      this.#queue.push(pending);
       this.#schedule();
     });
   }
