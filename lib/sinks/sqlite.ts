@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -144,6 +144,9 @@ function createOrMigrate(db: Database.Database): void {
       db.pragma(`user_version = ${LAYOUT_VERSION}`);
     }).immediate();
   }
+  if ((db.pragma('application_id', { simple: true }) as number) !== APPLICATION_ID) {
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+  }
   db.exec(TABLES + INDEXES);
 }
 
@@ -152,11 +155,75 @@ export function keyHash(dedupKey: string): bigint {
   return BigInt.asIntN(64, BigInt(`0x${dedupKey.slice(0, 16)}`));
 }
 
+/** `PRAGMA application_id` of an aisoc-k8s-audit store ("AISC"): a SQLite file of another program has another or none. */
+const APPLICATION_ID = 0x41495343;
+/** The tables an aisoc-k8s-audit store may hold (events_v1 and alerts_v1 only while a migration runs). */
+const OWN_TABLES = new Set(['events', 'alerts', 'inbox_tokens', 'events_v1', 'alerts_v1']);
+/** The first 16 bytes of every SQLite 3 database file. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** The store's file is not one this program may write: corrupt, not SQLite, or another program's database. */
+export class StoreFileError extends Error {
+  override name = 'StoreFileError';
+}
+
+/** The first bytes of a file (fewer when it is shorter); null when it does not exist. */
+function fileHead(file: string, n: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const head = Buffer.alloc(n);
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Refuses, before anything is written to it, a file at the store's path that is not an
+ * aisoc-k8s-audit store: not SQLite, or a SQLite database of another program (another
+ * application_id, or tables that are not ours). Switching it to WAL or creating our tables in it
+ * would change a file that is not ours; the operator moves it away instead.
+ */
+function checkOwnFile(db: Database.Database, file: string): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  // Read even for our own file: a damaged first page shows here, before anything is written.
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").pluck().all() as string[];
+  if (appId === APPLICATION_ID) return;
+  const foreign = tables.filter((t) => !OWN_TABLES.has(t));
+  if (appId !== 0 || foreign.length > 0) {
+    throw new StoreFileError(
+      `${file} is a SQLite database of another program (${appId !== 0 ? `application_id ${appId}` : `tables ${foreign.slice(0, 5).join(', ')}`}), not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
+    );
+  }
+}
+
 /** Opens (and creates) the SQLite file under `dataDir` in WAL mode; shared by the event store and the inbox store. */
 export function openDatabase(dataDir: string): Database.Database {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, EVENT_STORE_FILE);
+  const head = fileHead(file, SQLITE_HEADER.length);
+  if (head !== null && head.length > 0 && !head.equals(SQLITE_HEADER)) {
+    throw new StoreFileError(
+      `${file} is not a SQLite database (it does not start with the SQLite header), so not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
+    );
+  }
   const db = new Database(file);
+  try {
+    checkOwnFile(db, file);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreFileError) throw err;
+    throw new StoreFileError(
+      `${file} cannot be read as an aisoc-k8s-audit event store (${(err as Error).message}); it may be corrupt; nothing in it was changed: move it away (keep it for recovery) or set another data dir`,
+      { cause: err },
+    );
+  }
   // Audit events name users, IPs and resources: owner-only, like the data dir. SQLite gives the
   // -wal and -shm files it creates later the database file's permissions.
   try {
