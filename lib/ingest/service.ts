@@ -15,7 +15,7 @@ import {
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
-import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
+import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
@@ -381,8 +381,9 @@ export class IngestService {
           sinks: this.writer.describe(),
           error: describeError(err),
         });
+        const reason = err instanceof SinkUnavailableError && err.publicReason !== undefined ? `: ${err.publicReason}` : '';
         throw new ServiceUnavailableError(
-          'the batch could not be stored (sink unavailable); nothing was acknowledged, retry later',
+          `the batch could not be stored (sink unavailable${reason}); nothing was acknowledged, retry later`,
           RETRY_AFTER_SECONDS,
           {
             cause: err,

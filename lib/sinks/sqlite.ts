@@ -452,11 +452,13 @@ export class EventStore {
   }
 }
 
-/** What a failed SQLite write tells the sender (through the 503's reason): a full disk by name. */
-function sqliteFailure(err: unknown): string {
+/** The reason a 503 gives when SQLite found the disk full (SQLITE_FULL). */
+const DISK_FULL = 'the disk holding the event store is full';
+
+/** The SQLite result code of a failed write (`SQLITE_FULL`, ...), from this thread or the commit thread. */
+function sqliteCode(err: unknown): string | undefined {
   const code = err instanceof CommitError ? err.code : (err as { code?: unknown }).code;
-  if (code === 'SQLITE_FULL') return 'SQLite write failed: the disk holding the event store is full';
-  return `SQLite write failed: ${(err as Error).message}`;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** How an EventStore is opened. */
@@ -491,7 +493,11 @@ export class SqliteSink implements RecordSink {
     } catch (err) {
       // Not written because the request was given up (its client left, its deadline passed): that reason, as it is.
       if (signal?.aborted && err === signal.reason) throw err;
-      throw new SinkUnavailableError(this.name, sqliteFailure(err), { cause: err });
+      const full = sqliteCode(err) === 'SQLITE_FULL';
+      throw new SinkUnavailableError(this.name, full ? `SQLite write failed: ${DISK_FULL}` : `SQLite write failed: ${(err as Error).message}`, {
+        cause: err,
+        ...(full ? { publicReason: DISK_FULL } : {}),
+      });
     }
   }
 

@@ -58,10 +58,13 @@ export class SinkUnavailableError extends Error {
   constructor(
     readonly sink: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; publicReason?: string },
   ) {
     super(message, options);
+    this.publicReason = options?.publicReason;
   }
+  /** A reason safe to show the sender (no names, no internals), when the sink knows one: "the disk … is full". */
+  readonly publicReason: string | undefined;
 }
 
 /** An empty result: nothing duplicate, nothing refused. */

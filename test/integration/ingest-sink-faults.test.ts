@@ -36,7 +36,7 @@ function post(server: IngestServer, events: AuditEvent[]): Promise<Response> {
 async function expect503(res: Response): Promise<void> {
   expect(res.status).toBe(503);
   expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-  expect((await answer(res)).error).toMatch(/could not be stored \(sink unavailable\); nothing was acknowledged/);
+  expect((await answer(res)).error).toMatch(/could not be stored \(sink unavailable(: [^)]*)?\); nothing was acknowledged/);
 }
 
 describe('Kinesis sink: throttling and partial PutRecords failures', () => {
@@ -197,6 +197,8 @@ describe('SQLite sink: locked and full', () => {
     sinkStore.setMaxPageCount(1073741823);
     const resent = await post(server, both);
 
+    expect(refused.headers.get('content-type')).toMatch(/json/);
+    expect(((await refused.clone().json()) as { error: string }).error).toMatch(/\(sink unavailable: the disk holding the event store is full\)/);
     await expect503(refused);
     expect(beforeRefusal[0]).toBe(first.length);
     expect(afterRefusal).toEqual(beforeRefusal);
