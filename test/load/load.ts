@@ -12,6 +12,7 @@ import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { auditLines } from '../bench/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 import { describeOverload, overload } from './overload.js';
+import { soak } from './soak.js';
 
 /** The apiserver's defaults: --audit-webhook-batch-max-size 400, --audit-webhook-batch-throttle-burst 15. */
 const BATCH = 400;
@@ -99,16 +100,27 @@ export async function main(argv: string[], root: string): Promise<number> {
       [
         'Usage: npm run load -- [--duration SECONDS (20)] [--connections N (15)] [--seed N (1)]',
         '       npm run load -- --overload [--duration SECONDS (30)] [--factor X (2)] [--seed N (1)]',
+        '       npm run load -- --soak [--duration SECONDS (600)] [--rate EVENTS_PER_S (2000)] [--seed N (1)]   (npm run soak)',
         '',
         'The first: N closed-loop connections of 400-event EventLists against serve.',
         'The second: the apiserver stand-in (test/helpers/apiserver.ts) at X times the capacity measured',
         'first in the same run: 0 timeouts, answers 200 or 429, each event answered 200 stored once,',
         'RSS bounded, goodput at least 90 % of capacity.',
+        'The third: the stand-in at the apiserver defaults: 0 dropped, stored = delivered, RSS growth < 10 %, WAL bounded.',
       ].join('\n'),
     );
     return 0;
   }
   const o = parseArgs(argv, root);
+  if (argv.includes('--soak')) {
+    const rate = Number(argv[argv.indexOf('--rate') + 1] ?? 2000);
+    return soak(join(o.root, 'dist', 'cli.mjs'), {
+      root: o.root,
+      durationS: argv.includes('--duration') ? o.durationS : 600,
+      eventsPerSecond: argv.includes('--rate') && Number.isFinite(rate) && rate > 0 ? rate : 2000,
+      seed: o.seed,
+    });
+  }
   if (argv.includes('--overload')) {
     const factor = Number(argv[argv.indexOf('--factor') + 1] ?? 2);
     const r = await overload(join(o.root, 'dist', 'cli.mjs'), {
