@@ -186,7 +186,7 @@ export class GroupCommitter {
         this.stats.commits++;
         this.stats.batches += group.length;
         this.opts.onCommit?.();
-        group.forEach((p, i) => p.resolve(m.duplicates?.[i] ?? []));
+        for (const [i, p] of group.entries()) p.resolve(m.duplicates[i] ?? []);
       } else {
         const err = new CommitError(m.error?.message ?? 'commit failed', m.error?.code);
         for (const p of group) p.reject(err);

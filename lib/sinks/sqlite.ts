@@ -494,10 +494,14 @@ export class SqliteSink implements RecordSink {
       // Not written because the request was given up (its client left, its deadline passed): that reason, as it is.
       if (signal?.aborted && err === signal.reason) throw err;
       const full = sqliteCode(err) === 'SQLITE_FULL';
-      throw new SinkUnavailableError(this.name, full ? `SQLite write failed: ${DISK_FULL}` : `SQLite write failed: ${(err as Error).message}`, {
-        cause: err,
-        ...(full ? { publicReason: DISK_FULL } : {}),
-      });
+      throw new SinkUnavailableError(
+        this.name,
+        full ? `SQLite write failed: ${DISK_FULL}` : `SQLite write failed: ${(err as Error).message}`,
+        {
+          cause: err,
+          ...(full ? { publicReason: DISK_FULL } : {}),
+        },
+      );
     }
   }
 

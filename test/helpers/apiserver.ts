@@ -67,6 +67,7 @@ export interface StandInReport {
 }
 
 const FATE = { notSent: 0, droppedBuffer: 1, sent: 2, delivered: 3, givenUp: 4 } as const;
+
 export { FATE };
 
 /** Runs the stand-in until its events are generated, sent and settled (or `signal` aborts). */
@@ -151,7 +152,8 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
         res.on('error', () => resolve('error'));
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.name === 'AbortError' || err.name === 'TimeoutError') resolve(performance.now() - started >= timeoutMs - 5 ? 'timeout' : 'error');
+        if (err.name === 'AbortError' || err.name === 'TimeoutError')
+          resolve(performance.now() - started >= timeoutMs - 5 ? 'timeout' : 'error');
         else if (err.code === 'ECONNREFUSED') resolve('connect');
         else resolve('error');
       });

@@ -153,7 +153,9 @@ describe('admission control', () => {
 
     expect(second.status).toBe(429);
     expect(second.headers.get('retry-after')).toBe('1');
-    expect((await answer(second)).error).toMatch(/could not begin storing this batch within 300 ms \(K8S_AUDIT_QUEUE_DEADLINE_MS\); nothing was stored/);
+    expect((await answer(second)).error).toMatch(
+      /could not begin storing this batch within 300 ms \(K8S_AUDIT_QUEUE_DEADLINE_MS\); nothing was stored/,
+    );
     expect(firstAnswer.status).toBe(200);
     const store = openEventStore(tmp.dir);
     try {

@@ -68,7 +68,9 @@ function storedCounts(dataDir: string): Map<string, number> {
 }
 
 describe('serve under SIGKILL', () => {
-  it(`keeps every event it answered 200 for, across ${RUNS} kills at random points (seed ${SEED})`, { timeout: 60_000 + RUNS * 8_000 }, async () => {
+  it(`keeps every event it answered 200 for, across ${RUNS} kills at random points (seed ${SEED})`, {
+    timeout: 60_000 + RUNS * 8_000,
+  }, async () => {
     const random = prng(SEED);
     const base = uniqueFalcoEvents();
     const batches = new Map<string, AuditEvent[]>();
@@ -97,7 +99,9 @@ describe('serve under SIGKILL', () => {
       serve.child.kill('SIGKILL');
       stop = true;
       await Promise.all(posters);
-      await new Promise((resolve) => (serve.child.exitCode !== null || serve.child.signalCode !== null ? resolve(null) : serve.child.once('exit', resolve)));
+      await new Promise((resolve) =>
+        serve.child.exitCode !== null || serve.child.signalCode !== null ? resolve(null) : serve.child.once('exit', resolve),
+      );
       // Before anything else opens the store: what was answered 200 is there.
       const stored = storedCounts(tmp.dir);
       for (const id of answered200) for (const e of batches.get(id) ?? []) if (stored.get(e.auditID) !== 1) missingAfterKill++;
@@ -119,6 +123,11 @@ describe('serve under SIGKILL', () => {
       `ingest crash: ${RUNS} kills, ${batches.size} batches (${answered200.size} answered 200, ${killedMidRequest} requests cut by a kill), ${all.length} events; missing after a kill ${missingAfterKill}, at the end ${missing}, stored twice ${twice} (seed ${SEED})`,
     );
     expect(answered200.size).toBeGreaterThan(0);
-    expect({ missingAfterKill, missing, twice, stored: stored.size }).toEqual({ missingAfterKill: 0, missing: 0, twice: 0, stored: all.length });
+    expect({ missingAfterKill, missing, twice, stored: stored.size }).toEqual({
+      missingAfterKill: 0,
+      missing: 0,
+      twice: 0,
+      stored: all.length,
+    });
   });
 });

@@ -38,7 +38,9 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
       const store = openEventStore(tmp.dir);
       let rows: { audit_id: string; n: number }[];
       try {
-        rows = store.db.prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'ovl-%' GROUP BY audit_id").all() as typeof rows;
+        rows = store.db
+          .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'ovl-%' GROUP BY audit_id")
+          .all() as typeof rows;
       } finally {
         store.close();
       }

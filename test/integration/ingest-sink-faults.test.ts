@@ -198,7 +198,9 @@ describe('SQLite sink: locked and full', () => {
     const resent = await post(server, both);
 
     expect(refused.headers.get('content-type')).toMatch(/json/);
-    expect(((await refused.clone().json()) as { error: string }).error).toMatch(/\(sink unavailable: the disk holding the event store is full\)/);
+    expect(((await refused.clone().json()) as { error: string }).error).toMatch(
+      /\(sink unavailable: the disk holding the event store is full\)/,
+    );
     await expect503(refused);
     expect(beforeRefusal[0]).toBe(first.length);
     expect(afterRefusal).toEqual(beforeRefusal);

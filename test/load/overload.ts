@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { load } from '../bench/ingest.bench.js';
 import { auditLines } from '../bench/corpus.js';
+import { load } from '../bench/ingest.bench.js';
 import { FATE, runApiserverStandIn, type StandInReport } from '../helpers/apiserver.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 

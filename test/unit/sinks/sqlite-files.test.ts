@@ -39,7 +39,9 @@ describe('a file at the store path that is not an aisoc-k8s-audit store', () => 
     const other = new Database(file);
     other.exec("CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT); INSERT INTO moz_places (url) VALUES ('https://example.com')");
     other.close();
-    expectRefused(/is a SQLite database of another program \(tables moz_places\), not an aisoc-k8s-audit event store; nothing in it was changed/);
+    expectRefused(
+      /is a SQLite database of another program \(tables moz_places\), not an aisoc-k8s-audit event store; nothing in it was changed/,
+    );
 
     const tagged = new Database(file);
     tagged.exec('DROP TABLE moz_places');
