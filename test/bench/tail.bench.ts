@@ -236,7 +236,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         ratio: bestPoll / withOnePost,
         goal: 'ratio ≥ 0.8',
         pass: bestPoll / withOnePost >= 0.8,
-        notes: `one POST of ${(oneBody[0]?.length ?? 0) / 1048576 > 0 ? ((oneBody[0]?.length ?? 0) / 1048576).toFixed(2) : '0'} MiB: ${postOneMs.toFixed(1)} ms`,
+        notes: `one POST of ${((oneBody[0]?.length ?? 0) / 1048576).toFixed(2)} MiB: ${postOneMs.toFixed(1)} ms; read+split ${floorMs.toFixed(1)} ms`,
       },
       {
         figure: 'tail: the same poll vs read + split + loopback POST',
