@@ -1,3 +1,4 @@
+import { availableParallelism, totalmem } from 'node:os';
 import type { Detection } from '../audit/types.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { readDetection } from './detection.js';
@@ -40,6 +41,16 @@ export interface GkePushConfig {
   readonly jwksUrl: string;
 }
 
+/**
+ * How long an admitted request may wait in the local server, from its last body byte to the
+ * start of the commit that stores it, before it is answered 429 instead. Well inside the 10 s
+ * request timeout of our shipper (lib/ship) and the apiserver webhook's 30 s
+ * (k8s.io/apiserver/pkg/util/webhook, defaultRequestTimeout): a request is answered while its
+ * client still listens, so the client never resends work the server is still doing.
+ */
+export const DEFAULT_QUEUE_DEADLINE_MS = 5000;
+/** Seconds a 429 asks the sender to wait: short, the server sheds load in milliseconds. */
+export const DEFAULT_BUSY_RETRY_AFTER_SECONDS = 1;
 /** Where the embedded SQLite store and the dev secret live. */
 export const DEFAULT_DATA_DIR = '.data';
 
@@ -55,6 +66,50 @@ export type SinkSpec =
 
 /** Where inbox tokens are kept: SQLite in the data dir locally, DynamoDB on AWS. */
 export type InboxStoreSpec = { kind: 'sqlite'; dataDir: string } | { kind: 'dynamodb'; table: string } | { kind: 'none' };
+
+/** How much work the local server holds at once (`aisoc-k8s-audit serve`); the Lambda has its own limits. */
+export interface AdmissionLimits {
+  /** K8S_AUDIT_MAX_INFLIGHT_REQUESTS: requests admitted and not yet answered. */
+  readonly maxRequests: number;
+  /** K8S_AUDIT_MAX_INFLIGHT_BYTES: body bytes (declared or read) of those requests. */
+  readonly maxBytes: number;
+  /** K8S_AUDIT_QUEUE_DEADLINE_MS: see DEFAULT_QUEUE_DEADLINE_MS. */
+  readonly queueDeadlineMs: number;
+  /** The Retry-After of a 429. */
+  readonly retryAfterSeconds: number;
+}
+
+/** The machine the defaults are sized from. */
+export interface MachineSize {
+  cpus: number;
+  memoryBytes: number;
+}
+
+/** This machine: its usable CPUs and its memory, or the cgroup's limit when lower (a container). */
+export function thisMachine(): MachineSize {
+  const total = totalmem();
+  const constrained = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0;
+  return { cpus: availableParallelism(), memoryBytes: constrained > 0 && constrained < total ? constrained : total };
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The default admission limits of a machine. Requests: 8 per CPU, 16 to 256: the server
+ * normalises on one thread and commits on another, so more requests in flight than that only
+ * wait (16 holds the apiserver's burst of 15 from one cluster at once). Bytes: 1/64 of the
+ * memory, 32 to 256 MiB, and never below one largest body: a request costs about 6 times its
+ * body at its peak (docs/reliability.md), so the bound keeps that near a tenth of the memory.
+ */
+export function defaultAdmission(machine: MachineSize, maxWireBytes: number): AdmissionLimits {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.floor(v)));
+  return {
+    maxRequests: clamp(8 * machine.cpus, 16, 256),
+    maxBytes: Math.max(maxWireBytes, clamp(machine.memoryBytes / 64, 32 * MiB, 256 * MiB)),
+    queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
+    retryAfterSeconds: DEFAULT_BUSY_RETRY_AFTER_SECONDS,
+  };
+}
 
 /** The ingest endpoint's configuration, validated once at start. */
 export interface IngestConfig {
@@ -87,12 +142,21 @@ export interface IngestConfig {
   readonly gkePush: GkePushConfig;
   /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES; absent: the refined table and the shipped pack. */
   readonly detection?: Detection;
+  /** What the local server holds at once before it answers 429. */
+  readonly admission: AdmissionLimits;
+  /**
+   * AISOC_SQLITE_GROUP_COMMIT (default on): concurrent requests share one SQLite transaction and
+   * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
+   */
+  readonly groupCommit: boolean;
 }
 
 /** Options the entry point knows better than the environment. */
 export interface LoadIngestOptions {
   /** Forces the runtime; by default Lambda is detected from AWS_LAMBDA_FUNCTION_NAME. */
   runtime?: 'lambda' | 'local';
+  /** The machine the admission defaults are sized from (default: this one). */
+  machine?: MachineSize;
 }
 
 const EVENTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose'] as const;
@@ -154,6 +218,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_MAX_BATCH_SIZE, 1, 1_000_000);
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
+  const groupCommit = r.bool('AISOC_SQLITE_GROUP_COMMIT', true);
 
   const eventsRaw = r.string('EVENTS_SINK');
   let eventsSink: SinkSpec = { kind: 'sqlite' };
@@ -205,16 +270,18 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
   });
   const detection = readDetection(r);
-  r.done();
 
   const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
+  const maxWireBytes = lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes;
+  const admission = readAdmission(r, defaultAdmission(opts.machine ?? thisMachine(), maxWireBytes), maxWireBytes);
+  r.done();
   return Object.freeze({
     runtime,
     sharedSecret,
     sharedSecretArn,
     previousSharedSecret,
     maxBodyBytes,
-    maxWireBytes: lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes,
+    maxWireBytes,
     wireLimitName: lambdaCapped
       ? `the AWS Lambda synchronous invocation payload limit (${LAMBDA_MAX_PAYLOAD_BYTES} bytes for the whole request event; API Gateway refuses larger requests before the function runs)`
       : 'K8S_AUDIT_MAX_BODY_BYTES',
@@ -226,7 +293,25 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     sinkMaxAttempts,
     gkePush,
     detection,
+    admission: Object.freeze(admission),
+    groupCommit,
   });
+}
+
+/** The admission variables over the machine's defaults; a byte bound below one largest body is refused. */
+function readAdmission(r: EnvReader, defaults: AdmissionLimits, maxWireBytes: number): AdmissionLimits {
+  const maxBytes = r.int('K8S_AUDIT_MAX_INFLIGHT_BYTES', defaults.maxBytes, 1024, 64 * 1024 * MiB);
+  if (maxBytes < maxWireBytes) {
+    r.problems.push(
+      `K8S_AUDIT_MAX_INFLIGHT_BYTES (${maxBytes}) must be at least the largest body a request may have (${maxWireBytes} bytes, K8S_AUDIT_MAX_BODY_BYTES), or such a request could never be admitted`,
+    );
+  }
+  return {
+    maxRequests: r.int('K8S_AUDIT_MAX_INFLIGHT_REQUESTS', defaults.maxRequests, 1, 100_000),
+    maxBytes,
+    queueDeadlineMs: r.int('K8S_AUDIT_QUEUE_DEADLINE_MS', defaults.queueDeadlineMs, 10, 600_000),
+    retryAfterSeconds: defaults.retryAfterSeconds,
+  };
 }
 
 // A Google service account's address; Pub/Sub signs push tokens as one (its `email` claim).

@@ -47,6 +47,7 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
       dataDir: config.dataDir,
       maxAttempts: config.sinkMaxAttempts,
       describeRule: (id) => (config.detection ?? shippedDetection()).rules?.describe?.(id),
+      groupCommit: config.groupCommit,
       ...opts.sinks,
     }));
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);

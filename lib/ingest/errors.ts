@@ -73,6 +73,25 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
+/** 429: the server holds as much work as it may; nothing of this request was read or stored. */
+export class TooManyRequestsError extends HttpError {
+  override name = 'TooManyRequestsError';
+  constructor(message: string, retryAfterSeconds: number) {
+    super(429, message, { 'Retry-After': String(retryAfterSeconds) });
+  }
+}
+
+/**
+ * 499 (nginx's "client closed request"): the client left before its batch was stored, so the
+ * server stopped working on it. Nobody reads this answer; it names the case in the log.
+ */
+export class ClientClosedRequestError extends HttpError {
+  override name = 'ClientClosedRequestError';
+  constructor() {
+    super(499, 'the client closed the connection before the batch was stored; nothing was stored');
+  }
+}
+
 /** 503: the route is switched off, or a sink failed after its retries; `Retry-After` says when to retry. */
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';

@@ -3,8 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { IngestConfig } from '../config/ingest.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
+import { AdmissionGate } from './admission.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
-import { errorResponse, type IngestResponse, jsonResponse } from './errors.js';
+import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from './errors.js';
 import type { IngestService, LogEntry, ReceivedBody } from './service.js';
 
 /** Options of the local ingest server. */
@@ -42,6 +43,8 @@ export interface IngestServer {
 // is read and thrown away for up to this long, so the client sees the answer instead of a reset
 // connection; then the socket is closed. Nothing of it is kept in memory.
 const LINGER_MS = 2000;
+/** Load shedding is logged as one line per this period with the count, not one line per 429. */
+const SHED_LOG_MS = 1000;
 
 /** Whether a promise settles within `ms`. */
 async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -159,6 +162,35 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   }
   const inFlight = new Set<Promise<void>>();
   let closing = false;
+  const limits = opts.config.admission;
+  const gate = new AdmissionGate(limits);
+  let shed = 0;
+  let shedLoggedAt = 0;
+  const busy = (): IngestResponse => {
+    shed++;
+    const now = Date.now();
+    if (now - shedLoggedAt >= SHED_LOG_MS) {
+      const held = gate.held;
+      log({
+        level: 'warn',
+        msg: 'load shed',
+        status: 429,
+        refused: shed,
+        in_flight: held.requests,
+        in_flight_bytes: held.bytes,
+        max_in_flight: limits.maxRequests,
+        max_in_flight_bytes: limits.maxBytes,
+      });
+      shed = 0;
+      shedLoggedAt = now;
+    }
+    return errorResponse(
+      new TooManyRequestsError(
+        `the ingest holds as much work as it may (K8S_AUDIT_MAX_INFLIGHT_REQUESTS ${limits.maxRequests}, K8S_AUDIT_MAX_INFLIGHT_BYTES ${limits.maxBytes}); nothing was read or stored, retry after ${limits.retryAfterSeconds} s`,
+        limits.retryAfterSeconds,
+      ),
+    );
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -188,18 +220,50 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       send(req, res, admitted, closing);
       return;
     }
-    // `Expect: 100-continue` (curl sends it for bodies over 1 MB): the client waits for this
-    // before uploading, so a refused request costs it nothing to send.
-    if (expectsContinue) res.writeContinue();
-    let body: ReceivedBody;
-    try {
-      body = await readBody(req, opts.config.maxWireBytes);
-    } catch {
-      // The client went away mid-body: there is no one to answer, and nothing was stored.
-      res.destroy();
+    // Admission, before a byte of the body is read: charged its declared length, or the largest
+    // body allowed when it declares none (chunked); past the bound, 429 at once.
+    const declared = req.headers['content-length'];
+    const ticket = gate.enter(declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes);
+    if (ticket === null) {
+      send(req, res, busy(), closing);
       return;
     }
-    send(req, res, await service.complete(admitted, body), closing);
+    // A request is given up (nothing more done, nothing stored) when its client leaves, or when
+    // it has waited past K8S_AUDIT_QUEUE_DEADLINE_MS since its body arrived without its commit
+    // beginning: its client would time out and resend it while the server still worked on it.
+    const giveUp = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) giveUp.abort(new ClientClosedRequestError());
+    };
+    res.once('close', onClose);
+    let deadline: NodeJS.Timeout | undefined;
+    try {
+      // `Expect: 100-continue` (curl sends it for bodies over 1 MB): the client waits for this
+      // before uploading, so a refused request costs it nothing to send.
+      if (expectsContinue) res.writeContinue();
+      let body: ReceivedBody;
+      try {
+        body = await readBody(req, opts.config.maxWireBytes);
+      } catch {
+        // The client went away mid-body: there is no one to answer, and nothing was stored.
+        res.destroy();
+        return;
+      }
+      if (Buffer.isBuffer(body)) ticket.resize(body.length);
+      deadline = setTimeout(() => {
+        giveUp.abort(
+          new TooManyRequestsError(
+            `the ingest could not begin storing this batch within ${limits.queueDeadlineMs} ms (K8S_AUDIT_QUEUE_DEADLINE_MS); nothing was stored, retry after ${limits.retryAfterSeconds} s`,
+            limits.retryAfterSeconds,
+          ),
+        );
+      }, limits.queueDeadlineMs);
+      send(req, res, await service.complete(admitted, body, giveUp.signal), closing);
+    } finally {
+      clearTimeout(deadline);
+      res.off('close', onClose);
+      ticket.release();
+    }
   };
 
   const onRequest = (expectsContinue: boolean) => (req: IncomingMessage, res: ServerResponse) => {

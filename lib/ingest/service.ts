@@ -15,7 +15,7 @@ import {
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
-import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
+import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
@@ -237,10 +237,15 @@ export class IngestService {
     }
   }
 
-  /** The checks and work that need the body: size, encoding, type, parse, batch size, normalise, store. */
-  async complete(req: AdmittedRequest, body: ReceivedBody): Promise<IngestResponse> {
+  /**
+   * The checks and work that need the body: size, encoding, type, parse, batch size, normalise,
+   * store. `signal` (the local server's) gives the request up: once it aborts, nothing more is
+   * done for it unless its commit has begun, and the answer is the signal's reason (an HttpError).
+   */
+  async complete(req: AdmittedRequest, body: ReceivedBody, signal?: AbortSignal): Promise<IngestResponse> {
     const state: LogState = { route: req.route, tenant: req.tenant, cluster: req.cluster };
     try {
+      signal?.throwIfAborted();
       if (!Buffer.isBuffer(body)) {
         state.bytes = body.receivedBytes;
         throw this.#wireTooLarge(body.receivedBytes, false);
@@ -254,7 +259,7 @@ export class IngestService {
           `Content-Type ${JSON.stringify(req.headers['content-type'])} is not JSON; send application/json (an audit.k8s.io/v1 EventList)`,
         );
       }
-      const result = await this.#ingest(req, decoded, state);
+      const result = await this.#ingest(req, decoded, state, signal);
       return this.#finish(jsonResponse(200, result), state, req.started);
     } catch (err) {
       return this.#answer(err, state, req.started);
@@ -280,7 +285,7 @@ export class IngestService {
     return binding;
   }
 
-  async #ingest(req: AdmittedRequest, body: Buffer, state: LogState): Promise<IngestResult> {
+  async #ingest(req: AdmittedRequest, body: Buffer, state: LogState, signal: AbortSignal | undefined): Promise<IngestResult> {
     const t0 = performance.now();
     const batch =
       req.route === 'gke' ? readPush(body) : looksLikeAksRecords(body) ? readAks(body, req.cluster) : readAuditPayload(req, body);
@@ -303,11 +308,11 @@ export class IngestService {
         });
       }
     }
-    return this.#store(req, batch, state, t0);
+    return this.#store(req, batch, state, t0, signal);
   }
 
   /** Normalises a batch's events and hands them to the sinks; the 200 answer's counts. */
-  async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number): Promise<IngestResult> {
+  async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number, signal?: AbortSignal): Promise<IngestResult> {
     const errors: ItemError[] = batch.rejected.map(itemError);
     const receivedAt = this.#now();
     const detection = this.config.detection;
@@ -361,11 +366,14 @@ export class IngestService {
     if (outgoing.length > 0) {
       let outcome: WriteOutcome;
       try {
-        outcome = await this.writer.write(outgoing);
+        signal?.throwIfAborted();
+        outcome = await this.writer.write(outgoing, signal);
         state.sinkMs = round(performance.now() - t1);
       } catch (err) {
         state.sinkMs = round(performance.now() - t1);
         state.failure = 'sink';
+        // Given up before its commit began: nothing of the batch was stored.
+        if (signal?.aborted && err === signal.reason) throw err;
         this.#log({
           level: 'error',
           msg: 'sink write failed',
@@ -373,8 +381,9 @@ export class IngestService {
           sinks: this.writer.describe(),
           error: describeError(err),
         });
+        const reason = err instanceof SinkUnavailableError && err.publicReason !== undefined ? `: ${err.publicReason}` : '';
         throw new ServiceUnavailableError(
-          'the batch could not be stored (sink unavailable); nothing was acknowledged, retry later',
+          `the batch could not be stored (sink unavailable${reason}); nothing was acknowledged, retry later`,
           RETRY_AFTER_SECONDS,
           {
             cause: err,

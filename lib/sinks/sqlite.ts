@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -10,6 +10,7 @@ import {
   type Severity,
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import { CommitError, GroupCommitter } from './sqlite-committer.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
@@ -148,6 +149,9 @@ function createOrMigrate(db: Database.Database): void {
       db.pragma(`user_version = ${LAYOUT_VERSION}`);
     }).immediate();
   }
+  if ((db.pragma('application_id', { simple: true }) as number) !== APPLICATION_ID) {
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+  }
   db.exec(TABLES + INDEXES);
 }
 
@@ -156,11 +160,75 @@ export function keyHash(dedupKey: string): bigint {
   return BigInt.asIntN(64, BigInt(`0x${dedupKey.slice(0, 16)}`));
 }
 
+/** `PRAGMA application_id` of an aisoc-k8s-audit store ("AISC"): a SQLite file of another program has another or none. */
+const APPLICATION_ID = 0x41495343;
+/** The tables an aisoc-k8s-audit store may hold (events_v1 and alerts_v1 only while a migration runs). */
+const OWN_TABLES = new Set(['events', 'alerts', 'inbox_tokens', 'events_v1', 'alerts_v1']);
+/** The first 16 bytes of every SQLite 3 database file. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/** The store's file is not one this program may write: corrupt, not SQLite, or another program's database. */
+export class StoreFileError extends Error {
+  override name = 'StoreFileError';
+}
+
+/** The first bytes of a file (fewer when it is shorter); null when it does not exist. */
+function fileHead(file: string, n: number): Buffer | null {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  try {
+    const head = Buffer.alloc(n);
+    return head.subarray(0, readSync(fd, head, 0, n, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Refuses, before anything is written to it, a file at the store's path that is not an
+ * aisoc-k8s-audit store: not SQLite, or a SQLite database of another program (another
+ * application_id, or tables that are not ours). Switching it to WAL or creating our tables in it
+ * would change a file that is not ours; the operator moves it away instead.
+ */
+function checkOwnFile(db: Database.Database, file: string): void {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  // Read even for our own file: a damaged first page shows here, before anything is written.
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").pluck().all() as string[];
+  if (appId === APPLICATION_ID) return;
+  const foreign = tables.filter((t) => !OWN_TABLES.has(t));
+  if (appId !== 0 || foreign.length > 0) {
+    throw new StoreFileError(
+      `${file} is a SQLite database of another program (${appId !== 0 ? `application_id ${appId}` : `tables ${foreign.slice(0, 5).join(', ')}`}), not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
+    );
+  }
+}
+
 /** Opens (and creates) the SQLite file under `dataDir` in WAL mode; shared by the event store and the inbox store. */
 export function openDatabase(dataDir: string): Database.Database {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, EVENT_STORE_FILE);
+  const head = fileHead(file, SQLITE_HEADER.length);
+  if (head !== null && head.length > 0 && !head.equals(SQLITE_HEADER)) {
+    throw new StoreFileError(
+      `${file} is not a SQLite database (it does not start with the SQLite header), so not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
+    );
+  }
   const db = new Database(file);
+  try {
+    checkOwnFile(db, file);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreFileError) throw err;
+    throw new StoreFileError(
+      `${file} cannot be read as an aisoc-k8s-audit event store (${(err as Error).message}); it may be corrupt; nothing in it was changed: move it away (keep it for recovery) or set another data dir`,
+      { cause: err },
+    );
+  }
   // Audit events name users, IPs and resources: owner-only, like the data dir. SQLite gives the
   // -wal and -shm files it creates later the database file's permissions.
   try {
@@ -268,6 +336,7 @@ export class EventStore {
   readonly db: Database.Database;
   readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => number[];
   readonly #checkpointer: Checkpointer | null;
+  readonly #committer: GroupCommitter | null;
 
   constructor(
     readonly dataDir: string,
@@ -284,6 +353,15 @@ export class EventStore {
         // No worker threads here: keep SQLite's automatic checkpoints.
       }
     }
+    this.#committer = opts.groupCommit
+      ? new GroupCommitter({
+          file: join(dataDir, EVENT_STORE_FILE),
+          busyTimeoutMs: BUSY_TIMEOUT_MS,
+          walSizeLimitBytes: WAL_SIZE_LIMIT_BYTES,
+          noAutoCheckpoint: this.#checkpointer !== null,
+          onCommit: () => this.#checkpointer?.committed(),
+        })
+      : null;
     const write = createRowWriter(this.db);
     this.#writeBatch = this.db.transaction((rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => {
       const duplicates: number[] = [];
@@ -297,6 +375,33 @@ export class EventStore {
     const duplicates = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
     this.#checkpointer?.committed();
     return new Set(duplicates);
+  }
+
+  /**
+   * Writes a batch durably: in the next group transaction when the store was opened with
+   * `groupCommit` (shared with the batches of other requests, on the commit thread), else in its
+   * own. A batch whose `signal` aborts before its group forms is not written (rejects with the reason).
+   */
+  async writeBatchDurably(records: readonly OutgoingRecord[], mode: SqliteSinkMode, signal?: AbortSignal): Promise<Set<number>> {
+    if (this.#committer === null) {
+      signal?.throwIfAborted();
+      return this.writeBatch(records, mode);
+    }
+    return new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal));
+  }
+
+  /**
+   * Caps the store's file at `pages` pages for every writing connection (`max_page_count`): past
+   * it a write fails with SQLITE_FULL, as on a full disk (tests without a small filesystem).
+   */
+  setMaxPageCount(pages: number): void {
+    this.db.pragma(`max_page_count = ${Math.floor(pages)}`);
+    this.#committer?.setMaxPageCount(pages);
+  }
+
+  /** Group commits so far: transactions and the batches they held (zero without `groupCommit`). */
+  get commitStats(): { commits: number; batches: number } {
+    return { ...(this.#committer?.stats ?? { commits: 0, batches: 0 }) };
   }
 
   /** Stored events, newest first. */
@@ -337,6 +442,7 @@ export class EventStore {
 
   /** Closes the file; safe to call twice. */
   close(): void {
+    void this.#committer?.close();
     void this.#checkpointer?.close();
     // The last connection to close checkpoints the WAL into the file and removes it.
     if (this.db.open) this.db.close();
@@ -344,16 +450,28 @@ export class EventStore {
 
   /** Closes the file and waits for the checkpoint thread to stop. */
   async closeAndWait(): Promise<void> {
+    await this.#committer?.close();
     const stopped = this.#checkpointer?.close();
     if (this.db.open) this.db.close();
     await stopped;
   }
 }
 
+/** The reason a 503 gives when SQLite found the disk full (SQLITE_FULL). */
+const DISK_FULL = 'the disk holding the event store is full';
+
+/** The SQLite result code of a failed write (`SQLITE_FULL`, ...), from this thread or the commit thread. */
+function sqliteCode(err: unknown): string | undefined {
+  const code = err instanceof CommitError ? err.code : (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
 /** How an EventStore is opened. */
 export interface EventStoreOptions {
   /** Checkpoint the WAL from a background thread instead of inside commits (the ingest's writer). */
   backgroundCheckpoints?: boolean;
+  /** Share transactions and fsyncs between concurrent batches, committed on a worker thread (the ingest's writer). */
+  groupCommit?: boolean;
 }
 
 /** Opens the embedded store under a data dir (creating it), e.g. to read back what the ingest stored. */
@@ -373,12 +491,22 @@ export class SqliteSink implements RecordSink {
     readonly mode: SqliteSinkMode,
   ) {}
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  async write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult> {
     if (records.length === 0) return NOTHING_TO_REPORT;
     try {
-      return { duplicates: this.store.writeBatch(records, this.mode), refused: new Map() };
+      return { duplicates: await this.store.writeBatchDurably(records, this.mode, signal), refused: new Map() };
     } catch (err) {
-      throw new SinkUnavailableError(this.name, `SQLite write failed: ${(err as Error).message}`, { cause: err });
+      // Not written because the request was given up (its client left, its deadline passed): that reason, as it is.
+      if (signal?.aborted && err === signal.reason) throw err;
+      const full = sqliteCode(err) === 'SQLITE_FULL';
+      throw new SinkUnavailableError(
+        this.name,
+        full ? `SQLite write failed: ${DISK_FULL}` : `SQLite write failed: ${(err as Error).message}`,
+        {
+          cause: err,
+          ...(full ? { publicReason: DISK_FULL } : {}),
+        },
+      );
     }
   }
 

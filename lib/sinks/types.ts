@@ -43,8 +43,11 @@ export interface RecordSink {
   readonly name: string;
   /** Largest record the sink accepts, in bytes (`Infinity` when it has no limit). */
   readonly maxRecordBytes: number;
-  /** Stores or sends the records; throws `SinkUnavailableError` when that failed after retries. */
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult>;
+  /**
+   * Stores or sends the records; throws `SinkUnavailableError` when that failed after retries. A
+   * sink that queues may skip records whose `signal` aborted while they waited, throwing its reason.
+   */
+  write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult>;
   /** Releases connections and files. */
   close(): Promise<void>;
 }
@@ -55,10 +58,13 @@ export class SinkUnavailableError extends Error {
   constructor(
     readonly sink: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; publicReason?: string },
   ) {
     super(message, options);
+    this.publicReason = options?.publicReason;
   }
+  /** A reason safe to show the sender (no names, no internals), when the sink knows one: "the disk … is full". */
+  readonly publicReason: string | undefined;
 }
 
 /** An empty result: nothing duplicate, nothing refused. */

@@ -41,8 +41,8 @@ export class RecordWriter {
   }
 
   /** Writes a batch to the events sink, then its high records to the alerts sink. */
-  async write(records: readonly OutgoingRecord[]): Promise<WriteOutcome> {
-    const ev = await this.events.write(records);
+  async write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<WriteOutcome> {
+    const ev = await this.events.write(records, signal);
     let alertsSent = 0;
     const alertsRefused: string[] = [];
     if (this.alerts !== null) {

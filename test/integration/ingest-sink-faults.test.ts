@@ -36,7 +36,7 @@ function post(server: IngestServer, events: AuditEvent[]): Promise<Response> {
 async function expect503(res: Response): Promise<void> {
   expect(res.status).toBe(503);
   expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-  expect((await answer(res)).error).toMatch(/could not be stored \(sink unavailable\); nothing was acknowledged/);
+  expect((await answer(res)).error).toMatch(/could not be stored \(sink unavailable(: [^)]*)?\); nothing was acknowledged/);
 }
 
 describe('Kinesis sink: throttling and partial PutRecords failures', () => {
@@ -188,16 +188,19 @@ describe('SQLite sink: locked and full', () => {
     const both = [...first, ...batch('full-b')];
     expect((await post(server, first)).status).toBe(200);
     // The server's own connection may not grow the file past its current size: a full disk, as SQLite sees one.
-    const db = (server.service.writer.events as SqliteSink).store.db;
-    const pages = db.pragma('page_count', { simple: true }) as number;
-    db.pragma(`max_page_count = ${pages}`);
+    const sinkStore = (server.service.writer.events as SqliteSink).store;
+    sinkStore.setMaxPageCount(sinkStore.db.pragma('page_count', { simple: true }) as number);
     const beforeRefusal = [store.countEvents({ tenant: 'acme' }), store.countAlerts({ tenant: 'acme' })];
 
     const refused = await post(server, both);
     const afterRefusal = [store.countEvents({ tenant: 'acme' }), store.countAlerts({ tenant: 'acme' })];
-    db.pragma('max_page_count = 1073741823');
+    sinkStore.setMaxPageCount(1073741823);
     const resent = await post(server, both);
 
+    expect(refused.headers.get('content-type')).toMatch(/json/);
+    expect(((await refused.clone().json()) as { error: string }).error).toMatch(
+      /\(sink unavailable: the disk holding the event store is full\)/,
+    );
     await expect503(refused);
     expect(beforeRefusal[0]).toBe(first.length);
     expect(afterRefusal).toEqual(beforeRefusal);

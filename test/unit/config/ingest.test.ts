@@ -3,6 +3,8 @@ import { ConfigError } from '../../../lib/config/env.js';
 import {
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_QUEUE_DEADLINE_MS,
+  defaultAdmission,
   GOOGLE_JWKS_URL,
   LAMBDA_MAX_PAYLOAD_BYTES,
   loadInboxStoreSpec,
@@ -123,6 +125,55 @@ describe('loadIngestConfig', () => {
 
       expect([config.maxWireBytes, config.wireLimitName]).toEqual([1048576, 'K8S_AUDIT_MAX_BODY_BYTES']);
     });
+  });
+});
+
+describe('admission limits of the local server', () => {
+  const MiB = 1024 * 1024;
+  const GiB = 1024 * MiB;
+
+  it('are sized from the machine: 8 requests per CPU (16 to 256), 1/64 of the memory (32 to 256 MiB, at least one largest body)', () => {
+    expect(defaultAdmission({ cpus: 2, memoryBytes: 24 * GiB }, 16 * MiB)).toEqual({
+      maxRequests: 16,
+      maxBytes: 256 * MiB,
+      queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
+      retryAfterSeconds: 1,
+    });
+    expect(defaultAdmission({ cpus: 8, memoryBytes: 4 * GiB }, 16 * MiB)).toMatchObject({ maxRequests: 64, maxBytes: 64 * MiB });
+    expect(defaultAdmission({ cpus: 1, memoryBytes: 512 * MiB }, 16 * MiB)).toMatchObject({ maxRequests: 16, maxBytes: 32 * MiB });
+    expect(defaultAdmission({ cpus: 64, memoryBytes: 512 * MiB }, 48 * MiB)).toMatchObject({ maxRequests: 256, maxBytes: 48 * MiB });
+    // The deadline answers well before our shipper's 10 s request timeout.
+    expect(DEFAULT_QUEUE_DEADLINE_MS).toBeLessThan(10_000);
+  });
+
+  it('come from the machine by default and from the environment when set; group commit is on unless turned off', () => {
+    const machine = { cpus: 4, memoryBytes: 8 * GiB };
+    expect(loadIngestConfig({}, { machine })).toMatchObject({ admission: { maxRequests: 32, maxBytes: 128 * MiB }, groupCommit: true });
+    const config = loadIngestConfig(
+      {
+        K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '3',
+        K8S_AUDIT_MAX_INFLIGHT_BYTES: String(20 * MiB),
+        K8S_AUDIT_QUEUE_DEADLINE_MS: '750',
+        AISOC_SQLITE_GROUP_COMMIT: 'false',
+      },
+      { machine },
+    );
+    expect(config.admission).toEqual({ maxRequests: 3, maxBytes: 20 * MiB, queueDeadlineMs: 750, retryAfterSeconds: 1 });
+    expect(config.groupCommit).toBe(false);
+    expect(Object.isFrozen(config.admission)).toBe(true);
+  });
+
+  it('refuse a byte bound below one largest body, and bad numbers, naming the variables', () => {
+    const text = problems(() =>
+      loadIngestConfig({
+        K8S_AUDIT_MAX_INFLIGHT_BYTES: String(4 * MiB),
+        K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '0',
+        K8S_AUDIT_QUEUE_DEADLINE_MS: 'soon',
+      }),
+    );
+    expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES \(4194304\) must be at least the largest body a request may have \(16777216 bytes/);
+    expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS must be an integer between 1 and 100000, got "0"/);
+    expect(text).toMatch(/K8S_AUDIT_QUEUE_DEADLINE_MS must be an integer between 10 and 600000, got "soon"/);
   });
 });
 

@@ -55,6 +55,7 @@ interface FunctionModel {
   handler: string;
   timeout: unknown;
   memory: unknown;
+  reservedConcurrency: unknown;
   role: string[];
   env: Record<string, string | string[]>;
   routes: string[];
@@ -99,6 +100,7 @@ function slsModel(name: string): FunctionModel {
     handler: `index.${handler.slice(handler.lastIndexOf('.') + 1)}`,
     timeout: f.timeout,
     memory: f.memorySize,
+    reservedConcurrency: f.reservedConcurrency,
     role: [String(f.role)],
     env: envModel(env, resources),
     routes: (f.events ?? []).flatMap((e) => (e.httpApi ? [`${(e.httpApi as Obj).method} ${(e.httpApi as Obj).path}`] : [])).sort(),
@@ -135,6 +137,7 @@ function samModel(logicalId: string): FunctionModel {
     handler: String(p.Handler),
     timeout: p.Timeout,
     memory: p.MemorySize,
+    reservedConcurrency: p.ReservedConcurrentExecutions,
     role: referencedResources(p.Role, sam.Resources),
     env: envModel(p.Environment?.Variables ?? {}, sam.Resources),
     routes: events
@@ -205,6 +208,8 @@ describe('serverless.yml and infra/template.yaml', () => {
   it('give the ingest the same bundle, runtime, variables and routes', () => {
     const model = slsModel('ingest');
     expect(model).toEqual({ ...samModel('Ingest'), role: ['IngestRole'] });
+    // The ingest's own bound on requests in flight (docs/deploy.md); the forwarder's is the log group's shards.
+    expect(model.reservedConcurrency).toBe(100);
     expect(model).toMatchObject({
       runtime: 'nodejs22.x',
       architecture: 'arm64',

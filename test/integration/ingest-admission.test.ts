@@ -1,0 +1,250 @@
+// The local server under more work than it may hold, over loopback: admission control answers
+// 429 with Retry-After before reading a byte of the body, frees its slots as requests end (or
+// their clients leave), gives up a request that waited past its deadline without storing it,
+// stops working on a request whose client left, and shares SQLite commits between concurrent
+// requests while each 200 still means stored. The events are the real Falco fixture events.
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { EVENT_STORE_FILE, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
+import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+
+const PATH = '/v1/ingest/k8s-audit/acme';
+
+function batch(prefix: string, n?: number): AuditEvent[] {
+  const all = uniqueFalcoEvents().map((e) => ({ ...e, auditID: `${prefix}-${e.auditID}` }));
+  return n === undefined ? all : all.slice(0, n);
+}
+
+function post(server: IngestServer, events: AuditEvent[]): Promise<Response> {
+  return fetch(`${server.url}${PATH}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
+    body: eventList(events),
+  });
+}
+
+/** A request whose head (declaring `length` body bytes) is sent now and whose body is sent when told. */
+interface HeldRequest {
+  socket: Socket;
+  /** Everything the server has written back so far. */
+  received: () => string;
+  /** Resolves once the server has written anything back. */
+  answered: Promise<void>;
+  sendBody: (body: Buffer) => void;
+}
+
+function holdRequest(server: IngestServer, length: number): Promise<HeldRequest> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let text = '';
+    let onAnswer: () => void = () => {};
+    const answered = new Promise<void>((r) => {
+      onAnswer = r;
+    });
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      onAnswer();
+    });
+    socket.on('error', () => {});
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(
+        `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n`,
+      );
+      resolve({ socket, received: () => text, answered, sendBody: (b) => socket.write(b) });
+    });
+  });
+}
+
+/** Waits until `check` holds (the server noticed something), at most `ms`. */
+async function until(check: () => boolean, ms = 5000): Promise<void> {
+  const t0 = Date.now();
+  while (!check()) {
+    if (Date.now() - t0 > ms) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('admission control', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let server: IngestServer;
+  let logs: Record<string, unknown>[];
+
+  async function start(env: Record<string, string>): Promise<void> {
+    tmp = tempDataDir('aisoc-admission-');
+    logs = [];
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, ...env }), log: (e) => logs.push(e) });
+  }
+
+  afterEach(async () => {
+    await server?.close();
+    tmp?.remove();
+  });
+
+  it('answers 429 with Retry-After before reading the body once the requests in flight are at the bound, and admits again when one ends', async () => {
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' });
+    const events = batch('held');
+    const body = Buffer.from(eventList(events));
+    const held = [await holdRequest(server, body.length), await holdRequest(server, body.length)];
+    // Both held requests are admitted (their heads read) before the third arrives.
+    await new Promise((r) => setTimeout(r, 100));
+
+    const third = await holdRequest(server, body.length);
+    await third.answered;
+    // Not one byte of the third body was sent: the answer came on the head alone.
+    expect(third.received()).toMatch(/^HTTP\/1\.1 429 /);
+    expect(third.received()).toMatch(/\r\nRetry-After: 1\r\n/i);
+    expect(third.received()).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS 2/);
+    expect(third.received()).toMatch(/nothing was read or stored/);
+    third.socket.destroy();
+    expect(logs.some((e) => e.msg === 'load shed' && e.status === 429 && e.in_flight === 2)).toBe(true);
+
+    // One held request completes: its slot is free again.
+    held[0]?.sendBody(body);
+    await held[0]?.answered;
+    await until(() => /"accepted":\d+/.test(held[0]?.received() ?? ''));
+    expect(held[0]?.received()).toMatch(/^HTTP\/1\.1 200 /);
+    const fourth = await post(server, batch('fourth', 3));
+    expect(fourth.status).toBe(200);
+    // The other held client leaves mid-request: its slot is freed too, nothing of it stored.
+    held[1]?.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const results = await Promise.all([post(server, batch('fifth', 2)), post(server, batch('sixth', 2))]);
+    expect(results.map((r) => r.status)).toEqual([200, 200]);
+    const store = openEventStore(tmp.dir);
+    try {
+      expect(store.countEvents({ tenant: 'acme' })).toBe(events.length + 3 + 2 + 2);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('charges the declared body bytes: a request that would pass the byte bound is refused, a smaller one admitted', async () => {
+    // The bound must hold one largest body (1 MiB here); 1.5 MiB holds one such request, not two.
+    await start({ K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024), K8S_AUDIT_MAX_INFLIGHT_BYTES: String(1536 * 1024) });
+    const big = await holdRequest(server, 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await holdRequest(server, 1024 * 1024);
+    await second.answered;
+    expect(second.received()).toMatch(/^HTTP\/1\.1 429 /);
+    expect(second.received()).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES 1572864/);
+    second.socket.destroy();
+    const small = await post(server, batch('small', 5));
+    expect([small.status, (await answer(small)).accepted]).toEqual([200, 5]);
+    big.socket.destroy();
+  });
+
+  it('gives up a request whose commit could not begin within K8S_AUDIT_QUEUE_DEADLINE_MS: 429, and nothing of it stored', async () => {
+    await start({ K8S_AUDIT_QUEUE_DEADLINE_MS: '300' });
+    // Another connection holds SQLite's write lock, so the first commit waits (up to the 5 s busy timeout).
+    const other = new Database(join(tmp.dir, EVENT_STORE_FILE));
+    other.exec('BEGIN IMMEDIATE');
+    const first = post(server, batch('first', 4));
+    await new Promise((r) => setTimeout(r, 150));
+    // The second waits behind the first's commit, past its deadline.
+    const second = await post(server, batch('second', 4));
+    other.exec('ROLLBACK');
+    other.close();
+    const firstAnswer = await first;
+
+    expect(second.status).toBe(429);
+    expect(second.headers.get('retry-after')).toBe('1');
+    expect((await answer(second)).error).toMatch(
+      /could not begin storing this batch within 300 ms \(K8S_AUDIT_QUEUE_DEADLINE_MS\); nothing was stored/,
+    );
+    expect(firstAnswer.status).toBe(200);
+    const store = openEventStore(tmp.dir);
+    try {
+      expect(store.countEvents({ tenant: 'acme' })).toBe(4);
+      expect(store.countEvents({ auditId: batch('second', 1)[0]?.auditID })).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stores nothing of a request whose client left while it waited for its commit, and logs it as 499', async () => {
+    await start({});
+    const other = new Database(join(tmp.dir, EVENT_STORE_FILE));
+    other.exec('BEGIN IMMEDIATE');
+    const first = post(server, batch('first', 4));
+    await new Promise((r) => setTimeout(r, 150));
+    const leaving = batch('leaving', 6);
+    const body = Buffer.from(eventList(leaving));
+    const req = await holdRequest(server, body.length);
+    req.sendBody(body);
+    // The server has the whole body and queued the batch behind the locked commit; then the client goes.
+    await new Promise((r) => setTimeout(r, 200));
+    req.socket.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    other.exec('ROLLBACK');
+    other.close();
+    expect((await first).status).toBe(200);
+    await until(() => logs.some((e) => e.msg === 'ingest request' && e.status === 499));
+    const store = openEventStore(tmp.dir);
+    try {
+      expect(store.countEvents({ tenant: 'acme' })).toBe(4);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('group commit', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let server: IngestServer;
+
+  afterEach(async () => {
+    await server?.close();
+    tmp?.remove();
+  });
+
+  it('concurrent requests share transactions, every 200 is in the store when answered, and a resend in the same group is a duplicate', async () => {
+    tmp = tempDataDir('aisoc-group-');
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }) });
+    const store = (server.service.writer.events as SqliteSink).store;
+    const reader = openEventStore(tmp.dir);
+    try {
+      const batches = Array.from({ length: 12 }, (_, k) => batch(`g${k}`));
+      // Each answer is checked against the file, through another connection, the moment it arrives.
+      const seenAtAnswer: number[] = [];
+      const statuses = await Promise.all(
+        [...batches, batches[0] as AuditEvent[]].map(async (events) => {
+          const res = await post(server, events);
+          seenAtAnswer.push(reader.countEvents({ auditId: events[events.length - 1]?.auditID }));
+          return [res.status, await answer(res)] as const;
+        }),
+      );
+      expect(statuses.map(([s]) => s)).toEqual(Array(13).fill(200));
+      expect(seenAtAnswer).toEqual(Array(13).fill(1));
+      const perBatch = batches[0]?.length ?? 0;
+      const accepted = statuses.reduce((a, [, b]) => a + b.accepted, 0);
+      const duplicates = statuses.reduce((a, [, b]) => a + b.duplicates, 0);
+      expect([accepted, duplicates]).toEqual([12 * perBatch, perBatch]);
+      expect(reader.countEvents({ tenant: 'acme' })).toBe(12 * perBatch);
+      // Fewer transactions than batches: they were shared.
+      const stats = store.commitStats;
+      expect(stats.batches).toBe(13);
+      expect(stats.commits).toBeLessThan(13);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('AISOC_SQLITE_GROUP_COMMIT=false commits each request on its own', async () => {
+    tmp = tempDataDir('aisoc-group-off-');
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, AISOC_SQLITE_GROUP_COMMIT: 'false' }) });
+    const results = await Promise.all(Array.from({ length: 4 }, (_, k) => post(server, batch(`o${k}`, 5))));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect((server.service.writer.events as SqliteSink).store.commitStats).toEqual({ commits: 0, batches: 0 });
+    const reader = openEventStore(tmp.dir);
+    try {
+      expect(reader.countEvents({ tenant: 'acme' })).toBe(20);
+    } finally {
+      reader.close();
+    }
+  });
+});

@@ -1,0 +1,63 @@
+// The apiserver stand-in (test/helpers/apiserver.ts) against `serve` far past what it may hold:
+// admission is set to 2 requests in flight, and the stand-in, its throttle raised, offers
+// batches as fast as a fleet of clusters would. Every answer is 200 or 429 (no timeout, no
+// reset, no 5xx), every event answered 200 is stored exactly once, and nothing else is stored.
+// The full measurement (2× the closed-loop capacity, goodput, RSS) is `npm run load -- --overload`.
+import { describe, expect, it } from 'vitest';
+import { startIngestServer } from '../../lib/ingest/server.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { auditLines } from '../bench/corpus.js';
+import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
+import { ingestConfig, SECRET, tempDataDir } from '../helpers/ingest.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+describe('serve under the apiserver stand-in past its admission bound', () => {
+  it('answers only 200 or 429 and stores each event answered 200 exactly once', { timeout: 60_000 }, async () => {
+    const tmp = tempDataDir('aisoc-overload-');
+    const server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' }) });
+    try {
+      const report = await runApiserverStandIn({
+        url: `${server.url}/v1/ingest/k8s-audit/acme`,
+        token: SECRET,
+        runId: 'ovl',
+        templates: auditLines(ROOT, 100, 7),
+        // 40 batches a second of 100 real events for 1.5 s, each sent as it fills (small
+        // batches keep the test short on a loaded machine; the load script sends 400).
+        eventsPerSecond: 4000,
+        durationMs: 1500,
+        batchMaxSize: 100,
+        throttleQps: 100,
+        throttleBurst: 100,
+        // Scaled from the apiserver's 10 s, so refused batches are retried within the test.
+        initialBackoffMs: 300,
+        backoffSteps: 8,
+        // Far below the apiserver's 30 s: an answer must come at once, admitted or not.
+        requestTimeoutMs: 15_000,
+      });
+      const store = openEventStore(tmp.dir);
+      let rows: { audit_id: string; n: number }[];
+      try {
+        rows = store.db
+          .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'ovl-%' GROUP BY audit_id")
+          .all() as typeof rows;
+      } finally {
+        store.close();
+      }
+      const stored = new Set(rows.map((r) => Number(r.audit_id.slice(4))));
+      const delivered = [...report.fate.keys()].filter((n) => report.fate[n] === FATE.delivered);
+      console.log(
+        `overload: ${report.requests} requests (${JSON.stringify(report.statuses)}), ${report.delivered} events delivered, ${report.droppedAfterRetries} given up after retries, ${report.droppedBufferFull} dropped at the sender, max latency ${Math.round(Math.max(...report.latencies))} ms`,
+      );
+      expect(Object.keys(report.statuses).sort()).toEqual(['200', '429']);
+      expect([report.timeouts, report.connectErrors, report.otherErrors]).toEqual([0, 0, 0]);
+      expect(rows.filter((r) => r.n !== 1)).toEqual([]);
+      expect(delivered.filter((n) => !stored.has(n))).toEqual([]);
+      expect(stored.size).toBe(delivered.length);
+      expect(report.delivered).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
