@@ -7,15 +7,23 @@ export class UsageError extends Error {
 export interface ParsedArgs {
   flags: Map<string, string | true>;
   positionals: string[];
+  /** Every value of each flag listed as repeatable, in order. */
+  repeated: Map<string, string[]>;
 }
 
 /**
  * Parses `--name value`, `--name=value` and boolean `--name` flags. `booleans` lists the flags
  * that take no value; anything else that is not listed in `known` is a usage error, so a typo
- * never silently falls back to a default.
+ * never silently falls back to a default. A flag listed in `repeatable` may be given more than once.
  */
-export function parseArgs(argv: string[], known: readonly string[], booleans: readonly string[] = []): ParsedArgs {
+export function parseArgs(
+  argv: string[],
+  known: readonly string[],
+  booleans: readonly string[] = [],
+  repeatable: readonly string[] = [],
+): ParsedArgs {
   const flags = new Map<string, string | true>();
+  const repeated = new Map<string, string[]>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -38,8 +46,14 @@ export function parseArgs(argv: string[], known: readonly string[], booleans: re
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
     flags.set(name, value);
+    if (repeatable.includes(name)) repeated.set(name, [...(repeated.get(name) ?? []), value]);
   }
-  return { flags, positionals };
+  return { flags, positionals, repeated };
+}
+
+/** Every value of a repeatable flag, in the order given. */
+export function multiFlag(args: ParsedArgs, name: string): string[] {
+  return args.repeated.get(name) ?? [];
 }
 
 /** The string value of a flag, or `undefined` when it was not given. */
