@@ -19,6 +19,10 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./serve.js'),
   },
   events: { summary: 'show the events and alerts the local ingest stored', load: () => import('./events.js') },
+  status: {
+    summary: "a tenant's clusters, last events, and the last hour's events, alerts and rejects, from a running serve",
+    load: () => import('./status.js'),
+  },
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
   tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },

@@ -83,6 +83,8 @@ export interface IngestConfig {
   readonly sinkMaxAttempts: number;
   /** The GKE route (Pub/Sub push of Cloud Logging entries). */
   readonly gkePush: GkePushConfig;
+  /** K8S_AUDIT_REQUIRE_CLUSTER: a batch that names no cluster is refused (400) instead of stored with `cluster_name: null`. */
+  readonly requireCluster: boolean;
 }
 
 /** Options the entry point knows better than the environment. */
@@ -150,6 +152,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_MAX_BATCH_SIZE, 1, 1_000_000);
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
+  const requireCluster = r.bool('K8S_AUDIT_REQUIRE_CLUSTER', false);
 
   const eventsRaw = r.string('EVENTS_SINK');
   let eventsSink: SinkSpec = { kind: 'sqlite' };
@@ -220,6 +223,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     inbox,
     sinkMaxAttempts,
     gkePush,
+    requireCluster,
   });
 }
 

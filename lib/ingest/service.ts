@@ -12,6 +12,7 @@ import {
   validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
+import type { EventStore } from '../sinks/sqlite.js';
 import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
@@ -32,7 +33,16 @@ import {
 } from './errors.js';
 import { INBOX_TEMPLATE, type InboxStore, looksLikeInboxToken } from './inbox.js';
 import { PubSubPushVerifier } from './oidc.js';
-import { type IngestRequest, lowerCaseHeaders, matchRoute, queryParam, type RequestHead, TENANT_ID_PATTERN } from './request.js';
+import {
+  type IngestRequest,
+  lowerCaseHeaders,
+  matchRoute,
+  matchStatusRoute,
+  queryParam,
+  type RequestHead,
+  TENANT_ID_PATTERN,
+} from './request.js';
+import { RecentCounts, tenantStatus } from './status.js';
 
 /** The header the apiserver's forwarder sets with the shared secret (the seed's contract). */
 export const TOKEN_HEADER = 'x-aisoc-k8s-token';
@@ -140,6 +150,8 @@ export class IngestService {
   readonly #inbox: InboxStore | null;
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
+  /** Per-tenant rejects of the last hour, for the status route. */
+  readonly recent: RecentCounts;
 
   constructor(opts: IngestServiceOptions) {
     this.config = opts.config;
@@ -149,6 +161,38 @@ export class IngestService {
     this.#inbox = opts.inbox ?? null;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
+    this.recent = new RecentCounts(this.#now());
+  }
+
+  /**
+   * `GET /v1/status/k8s-audit/{tenant_id}`: the tenant's clusters, last event per cluster, events,
+   * alerts and rejects of the last hour. Authenticated like the ingest route (X-AiSOC-K8s-Token).
+   * `store` is the embedded SQLite store (serve); without one the route answers 404.
+   */
+  status(head: RequestHead, store: EventStore | null): IngestResponse {
+    const started = performance.now();
+    const route = matchStatusRoute(head.path);
+    const state: LogState = { route: 'status' };
+    try {
+      if (route === null) throw new NotFoundError('no such route');
+      if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
+      if (!this.#verifier.configured) {
+        throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
+      }
+      const headers = lowerCaseHeaders(head.headers);
+      if (!this.#verifier.verify(headers[TOKEN_HEADER])) {
+        throw new UnauthorizedError(
+          headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
+        );
+      }
+      const tenant = safeDecode(route) ?? '';
+      if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+      state.tenant = tenant;
+      if (store === null) throw new NotFoundError('the status route reads the embedded SQLite store: run serve with EVENTS_SINK=sqlite');
+      return this.#finish(jsonResponse(200, tenantStatus(store, tenant, this.#now(), this.recent)), state, started);
+    } catch (err) {
+      return this.#answer(err, state, started);
+    }
   }
 
   /** Handles a whole request whose body is already in memory (the Lambda). */
@@ -210,6 +254,13 @@ export class IngestService {
         throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
       }
       state.cluster = cluster;
+      // The GKE route names its clusters in each entry's resource labels, not in a header.
+      if (cluster === null && this.config.requireCluster && route.kind !== 'gke') {
+        this.recent.add(tenant, 'refused_without_cluster', 1, this.#now());
+        throw new BadRequestError(
+          'no cluster name: K8S_AUDIT_REQUIRE_CLUSTER is on, so every batch must name its cluster (X-AiSOC-Cluster-Name header or ?cluster=)',
+        );
+      }
       const source = route.kind === 'gke' ? undefined : readSource(headers);
       const declared = headers['content-length'];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
@@ -403,6 +454,12 @@ export class IngestService {
   }
 
   #finish(response: IngestResponse, state: LogState, started: number, error?: string): IngestResponse {
+    if (state.tenant !== undefined && state.route !== 'status') {
+      const now = this.#now();
+      if (response.status >= 400 && response.status < 500 && response.status !== 401)
+        this.recent.add(state.tenant, 'refused_requests', 1, now);
+      if (state.rejected) this.recent.add(state.tenant, 'rejected_items', state.rejected, now);
+    }
     this.#log({
       level: response.status >= 500 ? 'error' : response.status >= 400 ? 'warn' : 'info',
       msg: 'ingest request',
@@ -417,6 +474,7 @@ export class IngestService {
       alerts: state.alerts ?? 0,
       ...(state.alertsRefused ? { alerts_refused: state.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),
+      ...(state.cluster === null && state.accepted ? { cluster_missing: true } : {}),
       bytes: state.bytes ?? 0,
       inflated_bytes: state.inflatedBytes ?? state.bytes ?? 0,
       ms: round(performance.now() - started),
