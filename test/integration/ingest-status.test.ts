@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClusterStatus, TenantStatus } from '../../lib/ingest/status.js';
 import { falcoEvents } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/host.js';
 import { eventList, SECRET, tempDataDir } from '../helpers/ingest.js';
@@ -68,7 +69,7 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     expect((await fetch(url, { method: 'POST', headers: { 'X-AiSOC-K8s-Token': SECRET } })).status).toBe(405);
     const res = await fetch(url, { headers: { 'X-AiSOC-K8s-Token': SECRET } });
     expect(res.status).toBe(200);
-    const status = await res.json();
+    const status = (await res.json()) as TenantStatus;
     expect(status).toMatchObject({
       tenant: 'acme',
       events_last_hour: withCluster.length + withoutCluster.length,
@@ -76,8 +77,8 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
       rejected_items_last_hour: 1,
       refused_requests_last_hour: 1,
     });
-    expect(status.clusters.map((c: { cluster_name: string | null }) => c.cluster_name).sort()).toEqual([null, 'prod-eu-1'].sort());
-    const prod = status.clusters.find((c: { cluster_name: string | null }) => c.cluster_name === 'prod-eu-1');
+    expect(status.clusters.map((c) => c.cluster_name).sort()).toEqual([null, 'prod-eu-1'].sort());
+    const prod = status.clusters.find((c) => c.cluster_name === 'prod-eu-1') as ClusterStatus;
     const newest = withCluster
       .map((e) => e.requestReceivedTimestamp as string)
       .sort()
@@ -126,10 +127,12 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
   it('K8S_AUDIT_REQUIRE_CLUSTER=true answers 400 for a batch without a cluster name and counts it', async () => {
     const refused = await post(strict.url, eventList(withoutCluster));
     expect(refused.status).toBe(400);
-    expect((await refused.json()).error).toContain('X-AiSOC-Cluster-Name');
+    expect(((await refused.json()) as { error: string }).error).toContain('X-AiSOC-Cluster-Name');
     expect((await post(strict.url, eventList(withCluster), { 'X-AiSOC-Cluster-Name': 'prod-eu-1' })).status).toBe(200);
     expect((await post(`${strict.url}`, eventList(withCluster).replace('"items"', '"items"'), {})).status).toBe(400);
-    const status = await (await fetch(`${strict.url}/v1/status/k8s-audit/acme`, { headers: { 'X-AiSOC-K8s-Token': SECRET } })).json();
+    const status = (await (
+      await fetch(`${strict.url}/v1/status/k8s-audit/acme`, { headers: { 'X-AiSOC-K8s-Token': SECRET } })
+    ).json()) as TenantStatus;
     expect(status).toMatchObject({
       events_without_cluster_last_hour: 0,
       refused_without_cluster_last_hour: 2,
