@@ -25,6 +25,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
+  connector: {
+    summary: 'run one connector instance from its config (connector run --config FILE), or check its health',
+    load: () => import('./connector.js'),
+  },
   tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },
   'test-connection': { summary: "check a connector config as the UI's Test connection does", load: () => import('./test-connection.js') },
 };

@@ -16,7 +16,7 @@ describe('aisoc-k8s-audit tail', () => {
     const code = await main(['tail', '--help'], cap.io);
 
     expect(code).toBe(0);
-    expect(cap.out()).toContain('Usage: aisoc-k8s-audit tail --path FILE');
+    expect(cap.out()).toContain('Usage: aisoc-k8s-audit tail [--config FILE] [--path FILE]');
     expect(cap.out()).toContain('AISOC_TAIL_MAX_BYTES');
   });
 
