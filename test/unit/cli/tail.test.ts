@@ -43,7 +43,8 @@ describe('aisoc-k8s-audit tail', () => {
 
     const code = await main(['tail', '--path', '/x', '--once'], cap.io);
 
-    expect(code).toBe(1);
+    // A configuration error is the user's to fix: exit 2, like a usage error.
+    expect(code).toBe(2);
     expect(cap.err()).toContain('AISOC_INGEST_URL is required');
     expect(cap.err()).toContain('K8S_AUDIT_SHARED_SECRET is required');
   });
