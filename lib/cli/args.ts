@@ -69,3 +69,32 @@ export function intFlag(args: ParsedArgs, name: string, min = 0): number | undef
   if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return Number(v);
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Reads a time flag: ISO 8601, epoch ms, `now`, or an age like `6h` (s, m, h, d), as kubectl's --since. */
+export function parseTime(value: string, name: string, now: number): number {
+  const v = value.trim();
+  if (v === 'now') return now;
+  if (/^\d{12,}$/.test(v)) return Number(v);
+  const age = /^(\d+)([smhd])$/.exec(v);
+  if (age) return now - Number(age[1]) * (UNIT_MS[age[2] as string] as number);
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new UsageError(`--${name} must be an ISO 8601 time, epoch milliseconds, "now" or an age like 6h, got ${JSON.stringify(value)}`);
+  return t;
+}
+
+/** The output format of a listing command: `-o wide`, `-o json` or `--json`, else the table. */
+export function outputFormat(args: ParsedArgs): 'table' | 'wide' | 'json' {
+  const o = flag(args, 'output');
+  if (args.flags.get('json') === true || o === 'json') return 'json';
+  if (o === undefined) return 'table';
+  if (o === 'wide') return 'wide';
+  throw new UsageError(`-o takes wide or json, got ${JSON.stringify(o)}`);
+}
+
+/** `-o X` as `--output X`, so listing commands take kubectl's short form. */
+export function withShortOutput(argv: readonly string[]): string[] {
+  return argv.map((a) => (a === '-o' ? '--output' : a));
+}

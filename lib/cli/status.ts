@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TenantStatus } from '../ingest/status.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
 
@@ -26,15 +26,6 @@ The shared secret is sent as X-AiSOC-K8s-Token: K8S_AUDIT_SHARED_SECRET, else th
 Exit status: 0 when the status was printed, 1 when the ingest could not be reached or refused
 (401, 404 without the SQLite store), 2 for usage errors.
 `;
-
-type Output = 'table' | 'wide' | 'json';
-
-function outputOf(value: string | undefined, json: boolean): Output {
-  if (json) return 'json';
-  if (value === undefined) return 'table';
-  if (value === 'wide' || value === 'json') return value;
-  throw new UsageError(`-o takes wide or json, got ${JSON.stringify(value)}`);
-}
 
 function cell(value: string | number | null, width: number): string {
   const text = value === null ? '(none)' : String(value);
@@ -93,13 +84,9 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(
-    argv.map((a) => (a === '-o' ? '--output' : a)),
-    ['tenant', 'url', 'output'],
-    ['json'],
-  );
+  const args = parseArgs(withShortOutput(argv), ['tenant', 'url', 'output'], ['json']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
-  const output = outputOf(flag(args, 'output'), args.flags.get('json') === true);
+  const output = outputFormat(args);
   let fromEnv: URL | undefined;
   if (io.env.AISOC_INGEST_URL) {
     try {

@@ -92,7 +92,9 @@ describe('aisoc-k8s-audit normalise', () => {
   it('prints its version and takes help <command> as <command> --help', async () => {
     const version = await runCli(['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout).toBe(`aisoc-k8s-audit ${JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')).version}\n`);
+    expect(version.stdout).toBe(
+      `aisoc-k8s-audit ${JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')).version}\n`,
+    );
     const help = await runCli(['help', 'tail']);
     expect(help.code).toBe(0);
     expect(help.stdout).toBe((await runCli(['tail', '--help'])).stdout);
