@@ -78,11 +78,16 @@ async function inputsDigest() {
     for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile()) hash.update(`${path}\0`).update(await readFile(path)).update('\0');
+      else if (entry.isFile())
+        hash
+          .update(`${path}\0`)
+          .update(await readFile(path))
+          .update('\0');
     }
   };
   for (const dir of ['lib', 'functions', 'rules']) await walk(dir);
-  for (const file of ['scripts/build.mjs', 'package-lock.json', 'tsconfig.json']) hash.update(`${file}\0`).update(await readFile(file).catch(() => ''));
+  for (const file of ['scripts/build.mjs', 'package-lock.json', 'tsconfig.json'])
+    hash.update(`${file}\0`).update(await readFile(file).catch(() => ''));
   return hash.digest('hex');
 }
 

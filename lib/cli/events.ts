@@ -128,9 +128,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const wide = output === 'wide';
     // A terminal gets lines no wider than it is; a pipe or file, and -o wide, get them whole.
     const columns = (io.stdout as { isTTY?: boolean; columns?: number }).isTTY ? (io.stdout as { columns?: number }).columns : undefined;
-    const fit = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
-    await write(io.stdout, `${fit(wide ? WIDE_HEADER : HEADER)}\n`);
-    for (const r of records) await write(io.stdout, `${fit(wide ? wideRow(r) : tableRow(r))}\n`);
+    const toWidth = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
+    await write(io.stdout, `${toWidth(wide ? WIDE_HEADER : HEADER)}\n`);
+    for (const r of records) await write(io.stdout, `${toWidth(wide ? wideRow(r) : tableRow(r))}\n`);
     const { limit: _limit, ...filter } = query;
     const total = alerts ? store.countAlerts(filter) : store.countEvents(filter);
     io.stderr.write(`${records.length} of ${total} ${alerts ? 'alerts' : 'events'}\n`);
