@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -136,6 +136,57 @@ describe('aisoc-k8s-audit serve', () => {
       ({ cli, cleanup } = await buildCliBundle(PROJECT_CACHE, 'ingest-cli-'));
     });
     afterAll(() => cleanup());
+
+    it('fails at once with exit 2 on a data dir it cannot create (it used to spin at 98 % CPU on /proc/nope)', async () => {
+      for (const dir of ['/proc/nope', '/proc/nope/deeper']) {
+        const started = Date.now();
+        const r = await execFileAsync(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dir], {
+          env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
+          timeout: 20_000,
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`the data dir ${dir} cannot be created or written`);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+    });
+
+    it('creates the data dir 0700 and reports an existing one others can read', async () => {
+      const parent = tempDataDir();
+      const fresh = join(parent.dir, 'a', 'b');
+      const wide = join(parent.dir, 'wide');
+      mkdirSync(wide, { mode: 0o755 });
+      chmodSync(wide, 0o755);
+      try {
+        for (const dir of [fresh, wide]) {
+          const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dir], {
+            env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          child.stdout?.on('data', (c: Buffer) => {
+            out += c.toString();
+          });
+          child.stderr?.on('data', (c: Buffer) => {
+            out += c.toString();
+          });
+          const exited = new Promise((resolve) => child.on('exit', resolve));
+          for (let i = 0; i < 500 && !/listening on http/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+          child.kill('SIGTERM');
+          await exited;
+          if (dir === fresh) {
+            expect(statSync(fresh).mode & 0o777).toBe(0o700);
+            expect(out).not.toContain('warning: the data dir');
+          } else {
+            expect(out).toContain(`warning: the data dir ${wide} is open to other users (mode 0755)`);
+          }
+        }
+      } finally {
+        parent.remove();
+      }
+    });
 
     it('drains and exits 0 on SIGTERM, closing the store', async () => {
       const tmp = tempDataDir();
