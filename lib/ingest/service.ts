@@ -265,7 +265,7 @@ export class IngestService {
       const declared = headers['content-length'];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
         state.bytes = Number(declared);
-        throw this.#wireTooLarge(Number(declared), true);
+        throw this.#wireTooLarge(Number(declared), true, headers['content-encoding']);
       }
       return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started };
     } catch (err) {
@@ -279,10 +279,10 @@ export class IngestService {
     try {
       if (!Buffer.isBuffer(body)) {
         state.bytes = body.receivedBytes;
-        throw this.#wireTooLarge(body.receivedBytes, false);
+        throw this.#wireTooLarge(body.receivedBytes, false, req.headers['content-encoding']);
       }
       state.bytes = body.length;
-      if (body.length > this.config.maxWireBytes) throw this.#wireTooLarge(body.length, true);
+      if (body.length > this.config.maxWireBytes) throw this.#wireTooLarge(body.length, true, req.headers['content-encoding']);
       const decoded = await decodeContent(body, req.headers['content-encoding'], this.config.maxBodyBytes);
       state.inflatedBytes = decoded.length;
       if (!isJsonContentType(req.headers['content-type'])) {
@@ -439,9 +439,19 @@ export class IngestService {
     return result;
   }
 
-  #wireTooLarge(bytes: number, exact: boolean): PayloadTooLargeError {
+  #wireTooLarge(bytes: number, exact: boolean, contentEncoding: string | undefined): PayloadTooLargeError {
+    const { maxWireBytes, maxBodyBytes } = this.config;
+    const compressed = (contentEncoding ?? '').trim() !== '' && contentEncoding?.trim().toLowerCase() !== 'identity';
+    // gzip helps only a plain body that is over the cap on the wire (Lambda's payload limit) yet
+    // within the cap on the inflated body; one that is over K8S_AUDIT_MAX_BODY_BYTES as it is
+    // would be refused again once inflated, and a compressed one is compressed already.
+    const advice = compressed
+      ? "lower the apiserver's --audit-webhook-batch-max-size (the body is compressed already)"
+      : maxWireBytes < maxBodyBytes && exact && bytes <= maxBodyBytes
+        ? `lower the apiserver's --audit-webhook-batch-max-size or send gzip (the inflated body may be up to ${maxBodyBytes} bytes)`
+        : `lower the apiserver's --audit-webhook-batch-max-size${maxWireBytes < maxBodyBytes ? '' : ' or raise K8S_AUDIT_MAX_BODY_BYTES'}; gzip would not help: the body inflated is capped at ${maxBodyBytes} bytes`;
     return new PayloadTooLargeError(
-      `request body is ${exact ? '' : 'at least '}${bytes} bytes, over ${this.config.maxWireBytes} bytes (${this.config.wireLimitName}); lower the apiserver's --audit-webhook-batch-max-size or send gzip`,
+      `request body is ${exact ? '' : 'at least '}${bytes} bytes, over ${maxWireBytes} bytes (${this.config.wireLimitName}); ${advice}`,
     );
   }
 
