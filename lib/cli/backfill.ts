@@ -1,7 +1,7 @@
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { backfillLogGroup, DEFAULT_BACKFILL_REQUESTS_PER_SECOND, MAX_FILTER_PAGE_SIZE } from '../cloudwatch/backfill.js';
 import { clusterFromLogGroup } from '../cloudwatch/eks.js';
-import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
+import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import { type CommandIo, jsonLines, type ShippingCommandDeps } from './io.js';
 
@@ -69,7 +69,9 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
     log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
   }
-  const client = new CloudWatchLogsClient(awsClientOptions(io.env, 'CLOUDWATCH_LOGS'));
+  const clientOptions = awsClientOptions(io.env, 'CLOUDWATCH_LOGS');
+  const endpoint = awsEndpointOf(clientOptions, 'logs');
+  const client = new CloudWatchLogsClient(clientOptions);
   const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
   try {
     const report = await backfillLogGroup({
@@ -79,7 +81,10 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
       ...(flag(args, 'stream-prefix') === undefined ? {} : { streamPrefix: flag(args, 'stream-prefix') as string }),
       ...(pageSize === undefined ? {} : { pageSize }),
       requestsPerSecond: rate,
-      filterLogEvents: (input) => client.send(new FilterLogEventsCommand(input)),
+      filterLogEvents: (input) =>
+        client.send(new FilterLogEventsCommand(input)).catch((err: unknown) => {
+          throw awsCallError('CloudWatch Logs', endpoint, err);
+        }),
       settings,
       deps: { log, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       progress: (p) =>
