@@ -75,7 +75,9 @@ const lambda = { ...common, minify: true, keepNames: true, plugins: [lazyBuiltin
 async function inputsDigest() {
   const hash = createHash('sha256');
   const walk = async (dir) => {
-    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    // A directory a checkout does not have (a scratch copy without rules/) adds nothing.
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
       const path = join(dir, entry.name);
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile())
