@@ -81,10 +81,13 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
       ...(flag(args, 'stream-prefix') === undefined ? {} : { streamPrefix: flag(args, 'stream-prefix') as string }),
       ...(pageSize === undefined ? {} : { pageSize }),
       requestsPerSecond: rate,
-      filterLogEvents: (input) =>
-        client.send(new FilterLogEventsCommand(input)).catch((err: unknown) => {
+      filterLogEvents: async (input) => {
+        try {
+          return await client.send(new FilterLogEventsCommand(input));
+        } catch (err) {
           throw awsCallError('CloudWatch Logs', endpoint, err);
-        }),
+        }
+      },
       settings,
       deps: { log, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       progress: (p) =>

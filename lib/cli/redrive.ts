@@ -51,10 +51,13 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   try {
     const report = await redriveFailures({
       sqs: {
-        send: ((command: Parameters<SQSClient['send']>[0]) =>
-          sqs.send(command).catch((err: unknown) => {
+        send: (async (command: Parameters<SQSClient['send']>[0]) => {
+          try {
+            return await sqs.send(command);
+          } catch (err) {
             throw awsCallError('SQS', endpoint, err);
-          })) as SQSClient['send'],
+          }
+        }) as SQSClient['send'],
       },
       queueUrl,
       settings,
