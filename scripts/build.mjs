@@ -1,11 +1,19 @@
 // Builds one tree-shaken ESM bundle per Lambda and the CLI with esbuild.
 // Lambda runtime is nodejs22.x, hence --target=node22 (nodejs20.x is deprecated on Lambda).
-import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildConsole } from './console-build.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
+// --if-changed (npm run cli, npm start, npm test): skip the build when its inputs are the ones
+// dist/ was built from, and otherwise put the new files in place one rename at a time, keeping
+// the old chunks: a running `npm start` that lazily imports a chunk after the rebuild still finds
+// it. A plain build (npm run build, npm run package) replaces dist/ whole, without stale chunks.
+const ifChanged = process.argv.includes('--if-changed');
+const STAMP = '.build-inputs';
 
 // Two Node builtins the AWS SDK imports at the top of modules every SDK client loads at init,
 // which cost a Lambda's cold start for nothing (docs/performance.md, "Cold start"):
@@ -64,47 +72,104 @@ const common = {
 // and `constructor.name`.
 const lambda = { ...common, minify: true, keepNames: true, plugins: [lazyBuiltins, yamlData] };
 
-await rm('dist', { recursive: true, force: true });
-await Promise.all([
-  build({
-    ...lambda,
-    entryPoints: { index: 'functions/forwarder.ts' },
-    outdir: 'dist/forwarder',
-    outExtension: { '.js': '.mjs' },
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-  }),
-  build({
-    ...lambda,
-    entryPoints: { index: 'functions/ingest.ts' },
-    outdir: 'dist/ingest',
-    outExtension: { '.js': '.mjs' },
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-  }),
-  // The AKS forwarder for Azure Functions: one file (the v3 model loads `scriptFile` as is), with
-  // host.json and function.json beside it, so dist/azure is the function app to zip-deploy.
-  build({
-    ...common,
-    minify: true,
-    keepNames: true,
-    entryPoints: { index: 'infra/azure/aks-forwarder/index.ts' },
-    outdir: 'dist/azure/aks-forwarder',
-    outExtension: { '.js': '.mjs' },
-  }),
-  build({
-    ...common,
-    entryPoints: { cli: 'lib/cli/bin.ts' },
-    outdir: 'dist',
-    outExtension: { '.js': '.mjs' },
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
-  }),
-  // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
-  buildConsole(process.cwd(), 'dist/console', { quiet }),
-]);
-await chmod('dist/cli.mjs', 0o755);
-await mkdir('dist/azure/aks-forwarder', { recursive: true });
-await copyFile('infra/azure/host.json', 'dist/azure/host.json');
-await copyFile('infra/azure/aks-forwarder/function.json', 'dist/azure/aks-forwarder/function.json');
+/** A digest of everything the bundles are built from. */
+async function inputsDigest() {
+  const hash = createHash('sha256');
+  const walk = async (dir) => {
+    // A directory a checkout does not have (a scratch copy without rules/) adds nothing.
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile())
+        hash
+          .update(`${path}\0`)
+          .update(await readFile(path))
+          .update('\0');
+    }
+  };
+  for (const dir of ['lib', 'functions', 'rules', 'infra/azure', 'web', 'scripts']) await walk(dir);
+  for (const file of ['scripts/build.mjs', 'package-lock.json', 'tsconfig.json'])
+    hash.update(`${file}\0`).update(await readFile(file).catch(() => ''));
+  return hash.digest('hex');
+}
+
+const digest = await inputsDigest();
+if (ifChanged && (await readFile(join('dist', STAMP), 'utf8').catch(() => '')) === digest) process.exit(0);
+
+const out = `dist.tmp-${process.pid}`;
+await rm(out, { recursive: true, force: true });
+try {
+  await Promise.all([
+    build({
+      ...lambda,
+      entryPoints: { index: 'functions/forwarder.ts' },
+      outdir: `${out}/forwarder`,
+      outExtension: { '.js': '.mjs' },
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+    }),
+    build({
+      ...lambda,
+      entryPoints: { index: 'functions/ingest.ts' },
+      outdir: `${out}/ingest`,
+      outExtension: { '.js': '.mjs' },
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+    }),
+    build({
+      ...common,
+      entryPoints: { cli: 'lib/cli/bin.ts' },
+      outdir: out,
+      outExtension: { '.js': '.mjs' },
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
+    }),
+    // The AKS forwarder for Azure Functions: one file (the v3 model loads `scriptFile` as is), with
+    // host.json and function.json beside it, so dist/azure is the function app to zip-deploy.
+    build({
+      ...common,
+      minify: true,
+      keepNames: true,
+      entryPoints: { index: 'infra/azure/aks-forwarder/index.ts' },
+      outdir: `${out}/azure/aks-forwarder`,
+      outExtension: { '.js': '.mjs' },
+    }),
+    // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
+    buildConsole(process.cwd(), `${out}/console`, { quiet }),
+  ]);
+  await chmod(`${out}/cli.mjs`, 0o755);
+  await mkdir(`${out}/azure/aks-forwarder`, { recursive: true });
+  await copyFile('infra/azure/host.json', `${out}/azure/host.json`);
+  await copyFile('infra/azure/aks-forwarder/function.json', `${out}/azure/aks-forwarder/function.json`);
+  await writeFile(join(out, STAMP), digest);
+  if (ifChanged) {
+    // Chunks first, entry points last: an entry point never names a chunk that is not there yet.
+    const files = [];
+    const walk = async (dir) => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else files.push(relative(out, path));
+      }
+    };
+    await walk(out);
+    files.sort((a, b) => Number(a.includes('chunks/') === false) - Number(b.includes('chunks/') === false));
+    for (const file of files) {
+      await mkdir(join('dist', file, '..'), { recursive: true });
+      await rename(join(out, file), join('dist', file));
+    }
+  } else {
+    const old = `dist.old-${process.pid}`;
+    const had = await stat('dist').then(
+      () => true,
+      () => false,
+    );
+    if (had) await rename('dist', old);
+    await rename(out, 'dist');
+    if (had) await rm(old, { recursive: true, force: true });
+  }
+} finally {
+  await rm(out, { recursive: true, force: true });
+}

@@ -202,17 +202,25 @@ function restApiEvent({ body, token, requestId }) {
   };
 }
 
-/** Variables for local runs: the ingest writes to stdout (a Lambda refuses the SQLite sink). */
+/**
+ * Variables for local runs: the ingest writes to stdout (a Lambda refuses the SQLite sink). sam
+ * local sets only variables the template declares and resolves `!Ref SharedSecret` to the logical
+ * id "SharedSecret", so the files empty the ARN and give the declared K8S_AUDIT_SHARED_SECRET
+ * (and the inbox table, whose !Ref would name the logical id too).
+ */
 function localEnv(ingestOrigin) {
   return {
     Forwarder: {
       AISOC_INGEST_URL: `${ingestOrigin}/v1/ingest/k8s-audit/${TENANT}`,
+      K8S_AUDIT_SHARED_SECRET_ARN: '',
       K8S_AUDIT_SHARED_SECRET: LOCAL_SHARED_SECRET,
     },
     Ingest: {
+      K8S_AUDIT_SHARED_SECRET_ARN: '',
       K8S_AUDIT_SHARED_SECRET: LOCAL_SHARED_SECRET,
       EVENTS_SINK: 'stdout',
       ALERTS_SINK: 'stdout',
+      INBOX_TABLE: '',
     },
   };
 }

@@ -7,15 +7,23 @@ export class UsageError extends Error {
 export interface ParsedArgs {
   flags: Map<string, string | true>;
   positionals: string[];
+  /** Every value of each flag listed as repeatable, in order. */
+  repeated: Map<string, string[]>;
 }
 
 /**
  * Parses `--name value`, `--name=value` and boolean `--name` flags. `booleans` lists the flags
  * that take no value; anything else that is not listed in `known` is a usage error, so a typo
- * never silently falls back to a default.
+ * never silently falls back to a default. A flag listed in `repeatable` may be given more than once.
  */
-export function parseArgs(argv: string[], known: readonly string[], booleans: readonly string[] = []): ParsedArgs {
+export function parseArgs(
+  argv: string[],
+  known: readonly string[],
+  booleans: readonly string[] = [],
+  repeatable: readonly string[] = [],
+): ParsedArgs {
   const flags = new Map<string, string | true>();
+  const repeated = new Map<string, string[]>();
   const positionals: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -38,8 +46,14 @@ export function parseArgs(argv: string[], known: readonly string[], booleans: re
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
     flags.set(name, value);
+    if (repeatable.includes(name)) repeated.set(name, [...(repeated.get(name) ?? []), value]);
   }
-  return { flags, positionals };
+  return { flags, positionals, repeated };
+}
+
+/** Every value of a repeatable flag, in the order given. */
+export function multiFlag(args: ParsedArgs, name: string): string[] {
+  return args.repeated.get(name) ?? [];
 }
 
 /** The string value of a flag, or `undefined` when it was not given. */
@@ -54,4 +68,33 @@ export function intFlag(args: ParsedArgs, name: string, min = 0): number | undef
   if (v === undefined) return undefined;
   if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   return Number(v);
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Reads a time flag: ISO 8601, epoch ms, `now`, or an age like `6h` (s, m, h, d), as kubectl's --since. */
+export function parseTime(value: string, name: string, now: number): number {
+  const v = value.trim();
+  if (v === 'now') return now;
+  if (/^\d{12,}$/.test(v)) return Number(v);
+  const age = /^(\d+)([smhd])$/.exec(v);
+  if (age) return now - Number(age[1]) * (UNIT_MS[age[2] as string] as number);
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new UsageError(`--${name} must be an ISO 8601 time, epoch milliseconds, "now" or an age like 6h, got ${JSON.stringify(value)}`);
+  return t;
+}
+
+/** The output format of a listing command: `-o wide`, `-o json` or `--json`, else the table. */
+export function outputFormat(args: ParsedArgs): 'table' | 'wide' | 'json' {
+  const o = flag(args, 'output');
+  if (args.flags.get('json') === true || o === 'json') return 'json';
+  if (o === undefined) return 'table';
+  if (o === 'wide') return 'wide';
+  throw new UsageError(`-o takes wide or json, got ${JSON.stringify(o)}`);
+}
+
+/** `-o X` as `--output X`, so listing commands take kubectl's short form. */
+export function withShortOutput(argv: readonly string[]): string[] {
+  return argv.map((a) => (a === '-o' ? '--output' : a));
 }

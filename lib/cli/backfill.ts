@@ -1,9 +1,9 @@
 import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { backfillLogGroup, DEFAULT_BACKFILL_REQUESTS_PER_SECOND, MAX_FILTER_PAGE_SIZE } from '../cloudwatch/backfill.js';
 import { clusterFromLogGroup } from '../cloudwatch/eks.js';
-import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
+import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
 
 /** Injectable pieces of the command, for tests. */
@@ -39,20 +39,7 @@ line was delivered (truncated and invalid lines are counted and logged), 1 when 
 (the last line says which --start to rerun from), 2 for usage errors.
 `;
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Reads a time flag: ISO 8601, epoch ms, `now`, or an age like `6h`. */
-export function parseTime(value: string, name: string, now: number): number {
-  const v = value.trim();
-  if (v === 'now') return now;
-  if (/^\d{12,}$/.test(v)) return Number(v);
-  const age = /^(\d+)([smhd])$/.exec(v);
-  if (age) return now - Number(age[1]) * (UNIT_MS[age[2] as string] as number);
-  const t = Date.parse(v);
-  if (Number.isNaN(t))
-    throw new UsageError(`--${name} must be an ISO 8601 time, epoch milliseconds, "now" or an age like 6h, got ${JSON.stringify(value)}`);
-  return t;
-}
+export { parseTime };
 
 /** `aisoc-k8s-audit backfill`: a log group's time range, through lib/ship, to the ingest. */
 export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}): Promise<number> {
@@ -83,7 +70,9 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
     log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
   }
-  const client = new CloudWatchLogsClient(awsClientOptions(io.env, 'CLOUDWATCH_LOGS'));
+  const clientOptions = awsClientOptions(io.env, 'CLOUDWATCH_LOGS');
+  const endpoint = awsEndpointOf(clientOptions, 'logs');
+  const client = new CloudWatchLogsClient(clientOptions);
   const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
   try {
     const report = await backfillLogGroup({
@@ -93,7 +82,13 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
       ...(flag(args, 'stream-prefix') === undefined ? {} : { streamPrefix: flag(args, 'stream-prefix') as string }),
       ...(pageSize === undefined ? {} : { pageSize }),
       requestsPerSecond: rate,
-      filterLogEvents: (input) => client.send(new FilterLogEventsCommand(input)),
+      filterLogEvents: async (input) => {
+        try {
+          return await client.send(new FilterLogEventsCommand(input));
+        } catch (err) {
+          throw awsCallError('CloudWatch Logs', endpoint, err);
+        }
+      },
       settings,
       deps: { log, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       progress: (p) =>

@@ -3,23 +3,25 @@ import { join } from 'node:path';
 import type { NormalisedRecord, Severity } from '../audit/index.js';
 import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { EVENT_STORE_FILE, type EventQuery, openEventStore } from '../sinks/sqlite.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, outputFormat, parseArgs, parseTime, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit events [--tenant ID] [--cluster NAME] [--severity high,medium]
-                              [--since TIME] [--limit N] [--alerts] [--json] [--data-dir DIR]
+                              [--since TIME] [--limit N] [--alerts] [-o wide|json] [--json] [--data-dir DIR]
 
-Shows what the local ingest stored in its SQLite file, newest first: a table by default, one
-normalised record per line (NDJSON) with --json.
+Shows what the local ingest stored in its SQLite file, newest first: a table cut to the
+terminal's width by default, every column in full with -o wide, one normalised record per line
+(NDJSON) with -o json or --json.
 
 Options:
   --tenant ID        only this tenant
   --cluster NAME     only this cluster
   --severity LIST    only these severities (high, medium, low, info; comma-separated)
-  --since TIME       only events at or after this ISO 8601 time
+  --since TIME       only events at or after this time: an age (30m, 6h, 2d), ISO 8601 or epoch ms
   --limit N          at most N records (default 20)
   --alerts           read the alerts table (the high-severity records) instead of events
-  --json             one JSON record per line
+  -o wide            more columns (stage, source IP, audit ID), nothing cut
+  -o json, --json    one JSON record per line
   --data-dir DIR     where the SQLite file lives (default AISOC_DATA_DIR or .data)
   --help             show this help
 `;
@@ -77,18 +79,31 @@ const HEADER = [
   'TARGET',
 ].join(' ');
 
+const WIDE_HEADER = `${HEADER.slice(0, -'TARGET'.length)}${cell('STAGE', 16)} ${cell('SOURCE IP', 15)} ${cell('AUDIT ID', 36)} TARGET`;
+
+/** A table row with the stage, source IP and audit ID too, for -o wide. */
+function wideRow(r: NormalisedRecord): string {
+  const base = tableRow(r);
+  const fixed = HEADER.length - 'TARGET'.length;
+  return `${base.slice(0, fixed).padEnd(fixed)}${cell(r.k8s_stage, 16)} ${cell(r.src_ip, 15)} ${cell(r.audit_id, 36)} ${base.slice(fixed)}`.trimEnd();
+}
+
 /** `aisoc-k8s-audit events`: reads back the local SQLite store. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['tenant', 'cluster', 'severity', 'since', 'limit', 'data-dir'], ['alerts', 'json']);
+  const args = parseArgs(
+    withShortOutput(argv),
+    ['tenant', 'cluster', 'severity', 'since', 'limit', 'data-dir', 'output'],
+    ['alerts', 'json'],
+  );
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const output = outputFormat(args);
   const dataDir = flag(args, 'data-dir') ?? (io.env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
-  const since = flag(args, 'since');
-  if (since !== undefined && Number.isNaN(Date.parse(since)))
-    throw new UsageError(`--since must be an ISO 8601 time, got ${JSON.stringify(since)}`);
+  const sinceFlag = flag(args, 'since');
+  const since = sinceFlag === undefined ? undefined : new Date(parseTime(sinceFlag, 'since', Date.now())).toISOString();
   const query: EventQuery = { limit: intFlag(args, 'limit', 1) ?? 20 };
   const tenant = flag(args, 'tenant');
   const cluster = flag(args, 'cluster');
@@ -106,12 +121,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   try {
     const alerts = args.flags.get('alerts') === true;
     const records = alerts ? store.queryAlerts(query) : store.queryEvents(query);
-    if (args.flags.get('json') === true) {
+    if (output === 'json') {
       for (const r of records) await write(io.stdout, `${JSON.stringify(r)}\n`);
       return 0;
     }
-    await write(io.stdout, `${HEADER}\n`);
-    for (const r of records) await write(io.stdout, `${tableRow(r)}\n`);
+    const wide = output === 'wide';
+    // A terminal gets lines no wider than it is; a pipe or file, and -o wide, get them whole.
+    const columns = (io.stdout as { isTTY?: boolean; columns?: number }).isTTY ? (io.stdout as { columns?: number }).columns : undefined;
+    const toWidth = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
+    await write(io.stdout, `${toWidth(wide ? WIDE_HEADER : HEADER)}\n`);
+    for (const r of records) await write(io.stdout, `${toWidth(wide ? wideRow(r) : tableRow(r))}\n`);
     const { limit: _limit, ...filter } = query;
     const total = alerts ? store.countAlerts(filter) : store.countEvents(filter);
     io.stderr.write(`${records.length} of ${total} ${alerts ? 'alerts' : 'events'}\n`);

@@ -1,13 +1,14 @@
 import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
+import { hashToken } from '../ingest/auth.js';
 import { openInboxStore } from '../ingest/create.js';
-import { INBOX_TEMPLATE, type InboxStore, type InboxToken } from '../ingest/inbox.js';
+import { INBOX_TEMPLATE, type InboxStore, type InboxToken, inboxTokenId, looksLikeInboxToken } from '../ingest/inbox.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { flag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit inbox create --tenant ID --label LABEL [--cluster NAME] [--template k8s-audit] [--json]
        aisoc-k8s-audit inbox list [--json]
-       aisoc-k8s-audit inbox revoke ID
+       aisoc-k8s-audit inbox revoke ID|TOKEN
 
 Manages tokens for the legacy inbox path POST /v1/inbox/<token>, for control planes that cannot
 send the X-AiSOC-K8s-Token header. A token is bound at creation to a tenant, an optional cluster
@@ -21,10 +22,13 @@ Options:
   --tenant ID        tenant the events are attributed to
   --cluster NAME     cluster name stamped on the events (a header or ?cluster= still overrides it)
   --label LABEL      a human-readable name, e.g. prod-eks-legacy
-  --template NAME    normalisation template (default k8s-audit; others are refused with 403)
+  --template NAME    normalisation template: k8s-audit (the default, and the only one this
+                     connector normalises; anything else is refused)
   --data-dir DIR     SQLite data dir (default AISOC_DATA_DIR or .data)
   --json             machine-readable output
   --help             show this help
+
+revoke takes the token's id (from inbox list) or the token itself; the token is never printed.
 `;
 
 async function openStore(env: CommandIo['env'], dataDir: string | undefined): Promise<InboxStore> {
@@ -73,13 +77,20 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       if (tenantId === undefined) throw new UsageError('inbox create needs --tenant');
       if (!TENANT_ID_PATTERN.test(tenantId)) throw new UsageError('--tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
       if (label === undefined || label.trim() === '') throw new UsageError('inbox create needs --label');
+      const template = flag(args, 'template') ?? INBOX_TEMPLATE;
+      // A token bound to another template would be refused (403) on every request it brings.
+      if (template !== INBOX_TEMPLATE) {
+        throw new UsageError(
+          `--template must be ${INBOX_TEMPLATE} (the only template this connector normalises), got ${JSON.stringify(template)}`,
+        );
+      }
       const store = await openStore(io.env, dataDir);
       try {
         const { token, binding } = await store.create({
           tenantId,
           clusterName: flag(args, 'cluster') ?? null,
           label,
-          template: flag(args, 'template') ?? INBOX_TEMPLATE,
+          template,
         });
         if (json) {
           io.stdout.write(`${JSON.stringify({ token, ...binding })}\n`);
@@ -106,12 +117,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       }
     }
     case 'revoke': {
-      const id = args.positionals[0];
-      if (id === undefined) throw new UsageError('inbox revoke needs the token id (from inbox list)');
+      const given = args.positionals[0];
+      if (given === undefined) throw new UsageError('inbox revoke needs the token id (from inbox list) or the token');
+      // The token itself is accepted too (an id is 16 hex digits, a token longer): its id is
+      // derived from its hash, and it is never echoed.
+      const isToken = !/^[0-9a-f]{16}$/.test(given) && looksLikeInboxToken(given);
+      const id = isToken ? inboxTokenId(hashToken(given)) : given;
       const store = await openStore(io.env, dataDir);
       try {
         if (!(await store.revoke(id))) {
-          io.stderr.write(`no inbox token with id ${JSON.stringify(id)}\n`);
+          io.stderr.write(isToken ? 'no inbox token matches the token given\n' : `no inbox token with id ${JSON.stringify(id)}\n`);
           return 1;
         }
         io.stderr.write(`revoked inbox token ${id}\n`);

@@ -1,48 +1,60 @@
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, multiFlag, parseArgs, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
+import { packageRoot } from './package-root.js';
 import { readInput } from './read-input.js';
+import { parseCfnYaml, parseParameterOverrides, resolveSamFunction } from './sam-template.js';
 
-const HELP = `Usage: aisoc-k8s-audit invoke <forwarder|ingest> --event FILE [--env FILE] [--timeout SECONDS] [--dist DIR]
+const HELP = `Usage: aisoc-k8s-audit invoke <Forwarder|Ingest> --event FILE [--env-vars FILE]
+         [--template FILE] [--parameter-overrides 'Key=Value ...'] [--timeout SECONDS] [--dist DIR]
 
-Runs a built Lambda bundle (dist/<function>/index.mjs, from \`npm run build\`) on one event, the
-way \`sam local invoke -e FILE\` does, without Docker or the SAM CLI: the bundle is imported in a
-child process whose environment is the function's (so its init reads the configuration like
-Lambda's), and its handler is called with a Lambda-like context (awsRequestId, functionName,
-invokedFunctionArn, memoryLimitInMB, logGroupName, logStreamName, getRemainingTimeInMillis
-counting down from the timeout).
+Runs a built Lambda bundle (from \`npm run build\`) on one event the way
+\`sam local invoke -t TEMPLATE FUNCTION -e FILE --env-vars FILE\` does, without Docker or the SAM
+CLI: the bundle is imported in a child process whose environment is the function's as SAM
+resolves it (so its init reads the configuration like Lambda's), and its handler is called with a
+Lambda-like context (awsRequestId, functionName, invokedFunctionArn, memoryLimitInMB,
+logGroupName, logStreamName, getRemainingTimeInMillis counting down from the timeout).
 
 Options:
-  --event FILE       the event JSON (infra/events/*.json); - reads standard input
-  --env FILE         variables in sam local's --env-vars format: {"Parameters": {...}} for every
-                     function and/or {"Forwarder": {...}} / {"Ingest": {...}} per function
-                     (a flat {"NAME": "value"} object also works)
-  --timeout SECONDS  the function timeout (default: the template's, forwarder 120, ingest 29)
-  --dist DIR         where the bundles are (default: dist)
-  --help             show this help
+  -e, --event FILE              the event JSON (infra/events/*.json); - reads standard input
+  -n, --env-vars FILE           variables in sam local's --env-vars format (also --env):
+                                {"Parameters": {...}} for every function, then {"Forwarder": {...}}
+                                or {"Ingest": {...}} for one
+  -t, --template FILE           the SAM template (default: infra/template.yaml of this package)
+  --parameter-overrides PAIRS   template parameters, 'Key=Value Key2=Value2' (repeatable)
+  --timeout SECONDS             the function timeout (default: the template's Timeout)
+  --dist DIR                    run DIR/<function>/index.mjs instead of the template's CodeUri
+  --help                        show this help
 
-The child's environment is the Lambda runtime's variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION,
-...), PATH, HOME, TMPDIR, every AWS_* variable of this shell (credentials, region, endpoints),
-then the --env file. Nothing else of this shell leaks in, as with sam local.
+The function's environment, as sam local builds it (aws/aws-sam-cli
+samcli/local/lambdafn/env_vars.py):
+  - only the variables the template declares for the function are set; each starts from the
+    template's value, with !Ref to a parameter giving its --parameter-overrides value or Default,
+    !Ref to a resource giving its logical id (e.g. SharedSecret) and an unresolvable value "";
+  - a declared variable set in this shell takes the shell's value;
+  - the env file's "Parameters" then the function's own section override declared variables; a
+    variable the template does not declare is dropped (with a warning on stderr).
+Then the Lambda runtime's variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...), PATH, HOME,
+TMPDIR and every AWS_* variable of this shell (credentials, region, endpoints). Nothing else of
+this shell leaks in.
+
+The bundle is found from the template's CodeUri and Handler (relative to the template), so the
+command works from any directory.
 
 The handler's result is printed as JSON on stdout; everything the function logs goes to stderr.
 When the handler throws (or init fails, or the timeout passes), stdout gets Lambda's error shape
 {"errorType", "errorMessage", "trace"} and the exit status is 1.
 
 Exit status: 0 when the handler returned, 1 when it threw, 2 for usage errors (no bundle built,
-unreadable event or env file).
+unknown function, unreadable event, env file or template).
 `;
 
-/** The functions of the bundle, with the settings infra/template.yaml and serverless.yml give them. */
-const FUNCTIONS = {
-  forwarder: { logicalId: 'Forwarder', timeoutSeconds: 120, memoryMb: 512 },
-  ingest: { logicalId: 'Ingest', timeoutSeconds: 29, memoryMb: 1024 },
-} as const;
-type FunctionName = keyof typeof FUNCTIONS;
+// sam local invoke's short options.
+const SHORT: Record<string, string> = { '-e': '--event', '-n': '--env-vars', '-t': '--template' };
 
 /** Variables of this shell the child keeps: what the runtime and the AWS SDK need, nothing of the app. */
 const PASS_THROUGH = /^(PATH|HOME|TMPDIR|TMP|TEMP|LANG|LC_ALL|SYSTEMROOT|AWS_.+)$/;
@@ -99,32 +111,6 @@ process.once('message', async (m) => {
 });
 `;
 
-/** Reads a sam local --env-vars file: `Parameters` for all functions, then the function's own section. */
-export function envFromFile(content: unknown, logicalId: string, fn: string): Record<string, string> {
-  if (content === null || typeof content !== 'object' || Array.isArray(content)) throw new UsageError('--env must hold a JSON object');
-  const obj = content as Record<string, unknown>;
-  const flat = Object.values(obj).every((v) => typeof v !== 'object' || v === null);
-  const sections = flat
-    ? [obj]
-    : [
-        obj.Parameters,
-        ...Object.entries(obj)
-          .filter(([k]) => k === logicalId || k === fn)
-          .map(([, v]) => v),
-      ];
-  const env: Record<string, string> = {};
-  for (const section of sections) {
-    if (section === undefined) continue;
-    if (section === null || typeof section !== 'object' || Array.isArray(section))
-      throw new UsageError('--env sections must be JSON objects');
-    for (const [name, value] of Object.entries(section)) {
-      if (value === null || typeof value === 'object') throw new UsageError(`--env variable ${name} must be a string, number or boolean`);
-      env[name] = String(value);
-    }
-  }
-  return env;
-}
-
 /** The variables Lambda's Node.js runtime sets, for a function of this name, memory and region. */
 export function lambdaRuntimeEnv(functionName: string, memoryMb: number, region: string, requestDate: Date): Record<string, string> {
   const day = requestDate.toISOString().slice(0, 10).replace(/-/g, '/');
@@ -140,6 +126,20 @@ export function lambdaRuntimeEnv(functionName: string, memoryMb: number, region:
     LAMBDA_TASK_ROOT: '/var/task',
     TZ: ':UTC',
   };
+}
+
+/** The module a `Handler` names (`index.handler` -> index.mjs or index.js) under CodeUri, relative to the template. */
+async function handlerModule(templateDir: string, codeUri: string, handler: string): Promise<string> {
+  const base = resolve(templateDir, codeUri, handler.slice(0, handler.lastIndexOf('.')) || 'index');
+  for (const ext of ['.mjs', '.js']) {
+    try {
+      await access(base + ext);
+      return base + ext;
+    } catch {
+      // try the next extension
+    }
+  }
+  return `${base}.mjs`;
 }
 
 async function readJson(path: string, what: string, stdin: NodeJS.ReadableStream): Promise<unknown> {
@@ -162,32 +162,56 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['event', 'env', 'timeout', 'dist']);
-  const [fn, ...extra] = args.positionals;
-  if (fn === undefined || !(fn in FUNCTIONS))
-    throw new UsageError(`name the function: forwarder or ingest${fn === undefined ? '' : `, got ${JSON.stringify(fn)}`}`);
+  const args = parseArgs(
+    argv.map((a) => SHORT[a] ?? a),
+    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist'],
+    [],
+    ['parameter-overrides'],
+  );
+  const [fnName, ...extra] = args.positionals;
+  if (fnName === undefined) throw new UsageError("name the function: Forwarder or Ingest (the template's logical id)");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const eventPath = flag(args, 'event');
   if (eventPath === undefined) throw new UsageError('--event FILE is required');
-  const spec = FUNCTIONS[fn as FunctionName];
+  if (args.flags.has('env') && args.flags.has('env-vars')) throw new UsageError('give --env-vars or --env, not both');
+  const envPath = flag(args, 'env-vars') ?? flag(args, 'env');
+
+  const templatePath = resolve(flag(args, 'template') ?? join(packageRoot(), 'infra', 'template.yaml'));
+  let template: Record<string, unknown>;
+  try {
+    template = parseCfnYaml(await readFile(templatePath, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read the template ${templatePath}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const envVars = envPath === undefined ? undefined : await readJson(envPath, 'env file', io.stdin);
+  const inherited: Record<string, string> = {};
+  for (const [name, value] of Object.entries(io.env)) if (value !== undefined && PASS_THROUGH.test(name)) inherited[name] = value;
+  const spec = resolveSamFunction(template, fnName, {
+    envVars,
+    parameterOverrides: parseParameterOverrides(multiFlag(args, 'parameter-overrides')),
+    shellEnv: io.env,
+  });
+  for (const name of spec.dropped)
+    io.stderr.write(
+      `invoke: the env file sets ${name}, which ${templatePath} does not declare for ${spec.logicalId}: sam local drops it, and so does invoke\n`,
+    );
+  const fn = spec.logicalId.toLowerCase();
   const timeoutSeconds = intFlag(args, 'timeout', 1) ?? spec.timeoutSeconds;
 
-  const bundle = resolve(flag(args, 'dist') ?? 'dist', fn, 'index.mjs');
+  const dist = flag(args, 'dist');
+  const bundle =
+    dist === undefined ? await handlerModule(dirname(templatePath), spec.codeUri, spec.handler) : resolve(dist, fn, 'index.mjs');
   try {
     await access(bundle);
   } catch {
     throw new UsageError(`${bundle} is not built; run \`npm run build\` first`);
   }
   const event = await readJson(eventPath, 'event', io.stdin);
-  const envPath = flag(args, 'env');
-  const fileEnv = envPath === undefined ? {} : envFromFile(await readJson(envPath, 'env file', io.stdin), spec.logicalId, fn);
 
-  const inherited: Record<string, string> = {};
-  for (const [name, value] of Object.entries(io.env)) if (value !== undefined && PASS_THROUGH.test(name)) inherited[name] = value;
-  const region = fileEnv.AWS_REGION ?? inherited.AWS_REGION ?? inherited.AWS_DEFAULT_REGION ?? 'us-east-1';
-  const functionName = fileEnv.AWS_LAMBDA_FUNCTION_NAME ?? `aisoc-k8s-audit-${fn}`;
+  const region = spec.env.AWS_REGION || inherited.AWS_REGION || inherited.AWS_DEFAULT_REGION || 'us-east-1';
+  const functionName = spec.env.AWS_LAMBDA_FUNCTION_NAME || `aisoc-k8s-audit-${fn}`;
   const runtimeEnv = lambdaRuntimeEnv(functionName, spec.memoryMb, region, new Date());
-  const env = { ...inherited, ...runtimeEnv, ...fileEnv };
+  const env = { ...inherited, ...runtimeEnv, ...spec.env };
   const awsRequestId = randomUUID();
   const context = {
     callbackWaitsForEmptyEventLoop: true,

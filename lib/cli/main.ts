@@ -1,5 +1,7 @@
+import { ConfigError } from '../config/env.js';
 import { UsageError } from './args.js';
 import type { Command, CommandIo } from './io.js';
+import { packageVersion } from './package-root.js';
 
 interface CommandEntry {
   summary: string;
@@ -19,8 +21,16 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./serve.js'),
   },
   events: { summary: 'show the events and alerts the local ingest stored', load: () => import('./events.js') },
+  status: {
+    summary: "a tenant's clusters, last events, and the last hour's events, alerts and rejects, from a running serve",
+    load: () => import('./status.js'),
+  },
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
+  connector: {
+    summary: 'run one connector instance from its config (connector run --config FILE), or check its health',
+    load: () => import('./connector.js'),
+  },
   tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },
   rules: { summary: 'list the detection rules, or run their examples (rules list|test [DIR])', load: () => import('./rules.js') },
   'test-connection': { summary: "check a connector config as the UI's Test connection does", load: () => import('./test-connection.js') },
@@ -29,7 +39,11 @@ const COMMANDS: Record<string, CommandEntry> = {
 const USAGE = `aisoc-k8s-audit: the AiSOC Kubernetes audit-log connector
 
 Usage: aisoc-k8s-audit <command> [options]
-       aisoc-k8s-audit <command> --help
+       aisoc-k8s-audit help <command>       (or <command> --help)
+       aisoc-k8s-audit --version
+
+Exit status: 0 success, 1 a runtime failure (something could not be reached, delivered or
+read), 2 a usage or configuration error.
 
 Commands:
 ${Object.entries(COMMANDS)
@@ -37,16 +51,49 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 `;
 
+/** The known command closest to a mistyped one (edit distance at most 3, or a prefix), if any. */
+export function closestCommand(name: string, names: readonly string[] = Object.keys(COMMANDS)): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const cur = [i];
+      for (let j = 1; j <= b.length; j++) {
+        cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+      prev = cur;
+    }
+    return prev[b.length] as number;
+  };
+  const prefixed = names.filter((n) => n.startsWith(name) && name.length >= 2);
+  if (prefixed.length === 1) return prefixed[0];
+  let best: { name: string; d: number } | undefined;
+  for (const n of names) {
+    const d = distance(name, n);
+    if (d <= Math.min(3, Math.floor(n.length / 2)) && (best === undefined || d < best.d)) best = { name: n, d };
+  }
+  return best?.name;
+}
+
 /** Runs the command named by `argv[0]`; resolves to the process exit code. */
 export async function main(argv: string[], io: CommandIo): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`aisoc-k8s-audit ${packageVersion()}\n`);
+    return 0;
+  }
+  // `help <command>` is `<command> --help`, as in kubectl and git.
+  if (name === 'help' && rest[0] !== undefined) [name, rest] = [rest[0], ['--help']];
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
   const entry = COMMANDS[name];
   if (entry === undefined) {
-    io.stderr.write(`aisoc-k8s-audit: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    const close = closestCommand(name);
+    io.stderr.write(
+      `aisoc-k8s-audit: unknown command ${JSON.stringify(name)}${close === undefined ? '' : `; did you mean ${JSON.stringify(close)}?`}\n` +
+        `Run 'aisoc-k8s-audit --help' for the commands.\n`,
+    );
     return 2;
   }
   try {
@@ -55,6 +102,11 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr.write(`aisoc-k8s-audit ${name}: ${err.message}\nRun 'aisoc-k8s-audit ${name} --help' for usage.\n`);
+      return 2;
+    }
+    // A configuration error is the user's to fix, like a usage error: exit 2 (kubectl, aws).
+    if (err instanceof ConfigError) {
+      io.stderr.write(`aisoc-k8s-audit ${name}: ${err.message}\n`);
       return 2;
     }
     io.stderr.write(`aisoc-k8s-audit ${name}: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, redriveFailures } from '../cloudwatch/redrive.js';
-import { awsClientOptions, loadForwarderSettings } from '../config/forwarder.js';
+import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
@@ -46,10 +46,20 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
   const log = streamLog(io.stderr, LOG_SERVICES.redrive, io.env);
-  const sqs = new SQSClient(awsClientOptions(io.env, 'SQS'));
+  const clientOptions = awsClientOptions(io.env, 'SQS');
+  const endpoint = awsEndpointOf(clientOptions, 'sqs');
+  const sqs = new SQSClient(clientOptions);
   try {
     const report = await redriveFailures({
-      sqs,
+      sqs: {
+        send: (async (command: Parameters<SQSClient['send']>[0]) => {
+          try {
+            return await sqs.send(command);
+          } catch (err) {
+            throw awsCallError('SQS', endpoint, err);
+          }
+        }) as SQSClient['send'],
+      },
       queueUrl,
       settings,
       deps: { log, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },

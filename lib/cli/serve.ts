@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadIngestConfig, withSharedSecret } from '../config/ingest.js';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError } from '../config/env.js';
+import { DEFAULT_DATA_DIR, loadIngestConfig, withSharedSecret } from '../config/ingest.js';
 import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/server.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
@@ -26,7 +27,9 @@ requests finish and closes the store.
 Options:
   --host HOST       address to listen on (default 127.0.0.1)
   --port PORT       port (default 8080; 0 picks a free one)
-  --data-dir DIR    where the SQLite file lives (default AISOC_DATA_DIR or .data)
+  --data-dir DIR    where the SQLite file lives (default AISOC_DATA_DIR or .data); created with
+                    mode 0700, a wider existing one is reported, one that cannot be created or
+                    written stops serve at once (exit 2)
   --dev             development mode (npm start): when K8S_AUDIT_SHARED_SECRET is unset, use a
                     random secret kept in <data-dir>/dev-shared-secret (mode 0600) and print it
                     with a curl smoke test. Without --dev an unset secret keeps the webhook off
@@ -61,6 +64,41 @@ export function devSecret(dataDir: string): { secret: string; path: string; crea
   return { secret, path, created: true };
 }
 
+/**
+ * `mkdir -p` one level at a time. Node's `mkdirSync(..., { recursive: true })` spins forever when
+ * the kernel answers ENOENT for a directory whose parent exists (`/proc/nope`: 98 % CPU, no error).
+ */
+function makeDirs(path: string): void {
+  if (existsSync(path)) return;
+  const parent = dirname(path);
+  if (parent !== path) makeDirs(parent);
+  mkdirSync(path, { mode: 0o700 });
+}
+
+/**
+ * Creates the data dir (mode 0700: it holds the events and the dev secret) or checks the one
+ * there: a path that cannot be created or written is a configuration error named at once, and
+ * a directory others can read is reported. Returns the warning, or null.
+ */
+export function prepareDataDir(dataDir: string): string | null {
+  try {
+    makeDirs(resolve(dataDir));
+    accessSync(dataDir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError([
+      `the data dir ${dataDir} cannot be created or written (${code}): give --data-dir (or AISOC_DATA_DIR) a directory this user can write`,
+    ]);
+  }
+  const st = statSync(dataDir);
+  if (!st.isDirectory()) throw new ConfigError([`the data dir ${dataDir} is not a directory`]);
+  const mode = st.mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    return `the data dir ${dataDir} is open to other users (mode ${mode.toString(8).padStart(4, '0')}); it holds the stored events and the dev secret: chmod 700 ${dataDir}`;
+  }
+  return null;
+}
+
 /** The seed's curl smoke test against a local URL. */
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
@@ -82,6 +120,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const env: Record<string, string | undefined> = { ...io.env };
   const dataDirFlag = flag(args, 'data-dir');
   if (dataDirFlag !== undefined) env.AISOC_DATA_DIR = dataDirFlag;
+  const dataDirWarning = prepareDataDir(env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
+  if (dataDirWarning !== null) io.stderr.write(`warning: ${dataDirWarning}\n`);
   let devNote: { secret: string; path: string; created: boolean } | undefined;
   // A secret given by ARN is the operator's choice: dev mode only fills in when neither is set.
   if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '' && (env.K8S_AUDIT_SHARED_SECRET_ARN ?? '').trim() === '') {

@@ -3,16 +3,18 @@ import { hostname } from 'node:os';
 import { loadTailConfig } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
-import { defaultCursorPath } from '../tail/connector-config.js';
+import { ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
-import { summarisePoll } from '../tail/health.js';
+import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
 import { tailShipper } from '../tail/ship.js';
 import { FileTailer, type PollResult } from '../tail/tailer.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { readConnectorFile } from './connector-file.js';
 import type { CommandIo } from './io.js';
 
-const HELP = `Usage: aisoc-k8s-audit tail --path FILE [--cursor FILE] [--cluster NAME] [--interval SECONDS] [--once]
-                          [--metrics-port PORT] [--metrics-host HOST]
+const HELP = `Usage: aisoc-k8s-audit tail [--config FILE] [--path FILE] [--cursor FILE] [--cluster NAME]
+                            [--interval SECONDS] [--once] [--health-file PATH]
+                            [--metrics-port PORT] [--metrics-host HOST]
 
 Tails a kube-apiserver audit log (--audit-log-path) and delivers every complete line to the
 AiSOC ingest route as audit.k8s.io/v1 EventLists: the connector's file_tail mode.
@@ -26,6 +28,10 @@ read to its end under its backup name (audit-<timestamp>.log). Lines that are no
 and single lines longer than the per-poll cap, are counted, logged and passed over.
 
 Options:
+  --config FILE       a connector config (JSON or YAML, as \`connector run\` and \`test-connection\`
+                      read): audit_log_path, cursor_path, cluster_name, poll_interval_seconds,
+                      ingest_url and shared_secret, each overridden by its variable below and by
+                      the flags
   --path FILE         the audit log (default: AISOC_TAIL_PATH)
   --cursor FILE       the cursor file (default: AISOC_TAIL_CURSOR, else <path>.aisoc-cursor)
   --cluster NAME      cluster name stamped on every event (default: CLUSTER_NAME, else the host name)
@@ -33,6 +39,8 @@ Options:
                       or 300); a poll that stopped at the byte cap is followed at once by the next
   --once              run one poll and exit: 0 when every complete line read was delivered (or
                       passed over as invalid), 1 when some could not be delivered
+  --health-file PATH  keep the health after each poll in PATH, for
+                      \`aisoc-k8s-audit connector health --health-file PATH\` (the Deployment's probes)
   --metrics-port PORT serve GET /metrics in the Prometheus text format on this port (default:
                       AISOC_TAIL_METRICS_PORT; unset serves none; 0 picks a free one): lines read,
                       shipped and passed over, polls and failed polls, cursor lag in bytes, the
@@ -66,6 +74,31 @@ export interface TailDeps {
   now?: () => number;
 }
 
+/**
+ * The environment with a connector config file's fields as defaults: a variable that is set wins
+ * over the file (and the flags over both), as kubectl and aws order their sources.
+ */
+async function envWithConnectorFile(file: string, env: CommandIo['env']): Promise<Record<string, string | undefined>> {
+  let c: ReturnType<typeof parseConnectorConfig>;
+  try {
+    c = parseConnectorConfig(await readConnectorFile(file), { env });
+  } catch (err) {
+    if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
+    throw err;
+  }
+  const fromFile: Record<string, string | null> = {
+    AISOC_INGEST_URL: c.ingest_url,
+    K8S_AUDIT_SHARED_SECRET: c.shared_secret,
+    CLUSTER_NAME: c.cluster_name,
+    AISOC_TAIL_PATH: c.audit_log_path,
+    AISOC_TAIL_CURSOR: c.cursor_path,
+    AISOC_TAIL_INTERVAL_SECONDS: String(c.poll_interval_seconds),
+  };
+  const out: Record<string, string | undefined> = { ...env };
+  for (const [name, value] of Object.entries(fromFile)) if (!env[name] && value !== null) out[name] = value;
+  return out;
+}
+
 function parseInterval(value: string | undefined, fallbackSeconds: number): number {
   if (value === undefined) return fallbackSeconds * 1000;
   if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--interval must be a number of seconds, got ${JSON.stringify(value)}`);
@@ -78,9 +111,14 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['path', 'cursor', 'cluster', 'interval', 'metrics-port', 'metrics-host'], ['once']);
+  const args = parseArgs(
+    argv,
+    ['config', 'path', 'cursor', 'cluster', 'interval', 'health-file', 'metrics-port', 'metrics-host'],
+    ['once'],
+  );
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
-  const config = loadTailConfig(io.env);
+  const configFile = flag(args, 'config');
+  const config = loadTailConfig(configFile === undefined ? io.env : await envWithConnectorFile(configFile, io.env));
   const path = flag(args, 'path') ?? config.path;
   if (path === null || path === '') throw new UsageError('--path is required (or set AISOC_TAIL_PATH)');
   const cursorPath = flag(args, 'cursor') ?? config.cursorPath ?? defaultCursorPath(path);
@@ -113,6 +151,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     log,
   });
   const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });
+  const healthFile = flag(args, 'health-file');
+  const tracker = new HealthTracker('file_tail', cluster, 'tail: each poll reads the audit log forward from the byte cursor');
 
   const signals = deps.signals ?? process;
   const exit = deps.exit ?? ((code: number) => process.exit(code));
@@ -145,7 +185,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const pollOnce = async (): Promise<PollResult> => {
     deadline = now() + retryBudgetMs;
     const result = await tailer.poll();
-    log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summarisePoll(result), error: result.error });
+    const summary = summarisePoll(result);
+    log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summary, error: result.error });
     prometheus?.recordPoll({
       lines: result.lines,
       delivered: result.delivered,
@@ -155,6 +196,14 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
       ok: result.error === null,
       at: result.finishedAt,
     });
+    if (healthFile !== undefined) {
+      tracker.record(result.startedAt, result.error, summary);
+      try {
+        await writeHealthFile(healthFile, tracker.snapshot(), intervalMs / 1000, now());
+      } catch (err) {
+        log({ level: 'error', msg: 'cannot write the health file', path: healthFile, error: (err as NodeJS.ErrnoException).code });
+      }
+    }
     return result;
   };
 

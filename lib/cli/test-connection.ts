@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
 import { type ConnectionCheck, type ConnectionReport, testConnection } from '../tail/test-connection.js';
 import { flag, parseArgs, UsageError } from './args.js';
+import { readConnectorFile } from './connector-file.js';
 import type { CommandIo } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit test-connection --config FILE [--json]
@@ -65,19 +64,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (file === undefined) throw new UsageError('--config FILE is required');
   const json = args.flags.has('json');
 
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    io.stderr.write(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
-    return 2;
-  }
   let value: unknown;
   try {
-    // YAML 1.2 is a superset of JSON, but JSON.parse gives the better message for a .json file.
-    value = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
+    value = await readConnectorFile(file);
   } catch (err) {
-    io.stderr.write(`cannot parse ${file}: ${(err as Error).message.split('\n')[0]}\n`);
+    io.stderr.write(`${(err as Error).message}\n`);
     return 2;
   }
 

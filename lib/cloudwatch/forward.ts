@@ -35,11 +35,14 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
     });
     return;
   }
-  const cluster = s.clusterName ?? clusterFromLogGroup(payload.logGroup);
+  // Never shipped without a cluster name: a log group not named /aws/eks/<cluster>/cluster (and no
+  // CLUSTER_NAME) names its events by the log group, which is at least stable and findable.
+  let cluster = s.clusterName ?? clusterFromLogGroup(payload.logGroup);
   if (cluster === null) {
+    cluster = payload.logGroup;
     deps.log({
       level: 'warn',
-      msg: 'no cluster name: log group is not /aws/eks/<cluster>/cluster and CLUSTER_NAME is not set',
+      msg: 'no cluster name: log group is not /aws/eks/<cluster>/cluster and CLUSTER_NAME is not set; using the log group name',
       logGroup: payload.logGroup,
     });
   }

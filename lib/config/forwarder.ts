@@ -126,3 +126,21 @@ export function awsClientOptions(env: Env, service: 'CLOUDWATCH_LOGS' | 'SQS'): 
   if (accessKeyId && secretAccessKey) opts.credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
   return opts;
 }
+
+/** The endpoint an AWS client of these options calls, as an operator would look it up. */
+export function awsEndpointOf(opts: AwsClientOptions, host: string): string {
+  return opts.endpoint ?? `https://${host}.${opts.region ?? '<region>'}.amazonaws.com`;
+}
+
+/**
+ * An AWS call's failure as the user should read it, naming the service and the endpoint:
+ * `CloudWatch Logs at http://127.0.0.1:4566: connect ECONNREFUSED 127.0.0.1:4566`.
+ */
+export function awsCallError(service: string, endpoint: string, err: unknown): Error {
+  const e = err as { name?: string; message?: string; code?: string; syscall?: string };
+  const reason =
+    e.message && e.message !== ''
+      ? `${e.name && !['Error', 'AggregateError'].includes(e.name) ? `${e.name}: ` : ''}${e.message}`
+      : [e.syscall, e.code ?? String(err)].filter(Boolean).join(' ');
+  return new Error(`${service} at ${endpoint}: ${reason}`, { cause: err });
+}

@@ -149,6 +149,8 @@ export interface IngestConfig {
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
    */
   readonly groupCommit: boolean;
+  /** K8S_AUDIT_REQUIRE_CLUSTER: a batch that names no cluster is refused (400) instead of stored with `cluster_name: null`. */
+  readonly requireCluster: boolean;
 }
 
 /** Options the entry point knows better than the environment. */
@@ -219,6 +221,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
   const groupCommit = r.bool('AISOC_SQLITE_GROUP_COMMIT', true);
+  const requireCluster = r.bool('K8S_AUDIT_REQUIRE_CLUSTER', false);
 
   const eventsRaw = r.string('EVENTS_SINK');
   let eventsSink: SinkSpec = { kind: 'sqlite' };
@@ -295,6 +298,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     detection,
     admission: Object.freeze(admission),
     groupCommit,
+    requireCluster,
   });
 }
 

@@ -41,8 +41,13 @@ export function sharedSecretValue(stored: string, arn: string): string {
 /** Checks the pair K8S_AUDIT_SHARED_SECRET / K8S_AUDIT_SHARED_SECRET_ARN; returns the problem, or null. */
 export function sharedSecretSourceProblem(value: string | null, arn: string | null, required: boolean): string | null {
   if (value !== null && arn !== null) return 'set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN';
-  if (arn !== null && !arn.startsWith('arn:'))
-    return 'K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)';
+  if (arn !== null && !arn.startsWith('arn:')) {
+    // `sam local` resolves the template's `!Ref SharedSecret` to the logical id itself.
+    const samLocal = /^[A-Za-z0-9]+$/.test(arn)
+      ? `, got the logical id ${JSON.stringify(arn)} as sam local resolves !Ref; locally, set it to "" and K8S_AUDIT_SHARED_SECRET in the --env-vars file`
+      : '';
+    return `K8S_AUDIT_SHARED_SECRET_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)${samLocal}`;
+  }
   if (required && value === null && arn === null)
     return 'K8S_AUDIT_SHARED_SECRET or K8S_AUDIT_SHARED_SECRET_ARN is required (the ingest shared secret)';
   return null;

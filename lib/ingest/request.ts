@@ -63,3 +63,13 @@ export function matchRoute(path: string): Route {
   }
   return { kind: 'none' };
 }
+
+const STATUS_PREFIX = '/v1/status/k8s-audit/';
+
+/** Whether a path is the status route, `/v1/status/k8s-audit/{tenant_id}`; its raw tenant segment, or null. */
+export function matchStatusRoute(path: string): string | null {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (!trimmed.startsWith(STATUS_PREFIX)) return null;
+  const segment = trimmed.slice(STATUS_PREFIX.length);
+  return segment === '' || segment.includes('/') ? null : segment;
+}

@@ -3,9 +3,11 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { IngestConfig } from '../config/ingest.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
+import type { EventStore } from '../sinks/sqlite.js';
 import { AdmissionGate } from './admission.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
 import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from './errors.js';
+import { matchStatusRoute } from './request.js';
 import type { IngestService, LogEntry, ReceivedBody } from './service.js';
 
 /** Options of the local ingest server. */
@@ -129,7 +131,8 @@ function send(req: IncomingMessage, res: ServerResponse, response: IngestRespons
 
 /**
  * Starts the local ingest API on node:http: the same routes as the Lambda
- * (`POST /v1/ingest/k8s-audit/{tenant_id}`, `POST /v1/inbox/{token}`) plus `GET /healthz` and, with
+ * (`POST /v1/ingest/k8s-audit/{tenant_id}`, `POST /v1/inbox/{token}`) plus `GET /healthz`, the
+ * authenticated `GET /v1/status/k8s-audit/{tenant_id}` over the SQLite store and, with
  * `prometheus`, `GET /metrics`.
  * Bodies are read only after the header checks pass, and never past the size cap.
  */
@@ -191,6 +194,16 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       ),
     );
   };
+  // The status route reads the SQLite file the events sink writes, over its own connection
+  // (WAL: readers never block the writer), opened on first use.
+  let store: EventStore | null | undefined;
+  const statusStore = async (): Promise<EventStore | null> => {
+    if (store === undefined) {
+      if (opts.config.eventsSink.kind !== 'sqlite' || opts.writer !== undefined) store = null;
+      else store = (await import('../sinks/sqlite.js')).openEventStore(opts.config.dataDir);
+    }
+    return store;
+  };
 
   const handle = async (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -215,6 +228,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       return;
     }
     const head = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };
+    if (matchStatusRoute(url.pathname) !== null) {
+      send(req, res, service.status(head, await statusStore()), closing);
+      return;
+    }
     const admitted = await service.admit(head);
     if (!('route' in admitted)) {
       send(req, res, admitted, closing);
@@ -342,6 +359,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       await stopped;
       consoleRoutes?.close();
       await service.close();
+      store?.close();
       log({ level: 'info', msg: 'ingest server closed' });
     })();
     return closed;

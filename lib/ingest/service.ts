@@ -15,6 +15,7 @@ import {
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
@@ -35,7 +36,16 @@ import {
 } from './errors.js';
 import { INBOX_TEMPLATE, type InboxStore, looksLikeInboxToken } from './inbox.js';
 import { PubSubPushVerifier } from './oidc.js';
-import { type IngestRequest, lowerCaseHeaders, matchRoute, queryParam, type RequestHead, TENANT_ID_PATTERN } from './request.js';
+import {
+  type IngestRequest,
+  lowerCaseHeaders,
+  matchRoute,
+  matchStatusRoute,
+  queryParam,
+  type RequestHead,
+  TENANT_ID_PATTERN,
+} from './request.js';
+import { RecentCounts, tenantStatus } from './status.js';
 
 /** The header the apiserver's forwarder sets with the shared secret (the seed's contract). */
 export const TOKEN_HEADER = 'x-aisoc-k8s-token';
@@ -151,6 +161,8 @@ export class IngestService {
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
   readonly #observe: (outcome: IngestOutcome) => void;
+  /** Per-tenant rejects of the last hour, for the status route. */
+  readonly recent: RecentCounts;
 
   constructor(opts: IngestServiceOptions) {
     this.config = opts.config;
@@ -161,6 +173,38 @@ export class IngestService {
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#observe = opts.observe ?? (() => {});
+    this.recent = new RecentCounts(this.#now());
+  }
+
+  /**
+   * `GET /v1/status/k8s-audit/{tenant_id}`: the tenant's clusters, last event per cluster, events,
+   * alerts and rejects of the last hour. Authenticated like the ingest route (X-AiSOC-K8s-Token).
+   * `store` is the embedded SQLite store (serve); without one the route answers 404.
+   */
+  status(head: RequestHead, store: EventStore | null): IngestResponse {
+    const started = performance.now();
+    const route = matchStatusRoute(head.path);
+    const state: LogState = { route: 'status' };
+    try {
+      if (route === null) throw new NotFoundError('no such route');
+      if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
+      if (!this.#verifier.configured) {
+        throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
+      }
+      const headers = lowerCaseHeaders(head.headers);
+      if (!this.#verifier.verify(headers[TOKEN_HEADER])) {
+        throw new UnauthorizedError(
+          headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
+        );
+      }
+      const tenant = safeDecode(route) ?? '';
+      if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+      state.tenant = tenant;
+      if (store === null) throw new NotFoundError('the status route reads the embedded SQLite store: run serve with EVENTS_SINK=sqlite');
+      return this.#finish(jsonResponse(200, tenantStatus(store, tenant, this.#now(), this.recent)), state, started);
+    } catch (err) {
+      return this.#answer(err, state, started);
+    }
   }
 
   /** Handles a whole request whose body is already in memory (the Lambda). */
@@ -222,11 +266,18 @@ export class IngestService {
         throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
       }
       state.cluster = cluster;
+      // The GKE route names its clusters in each entry's resource labels, not in a header.
+      if (cluster === null && this.config.requireCluster && route.kind !== 'gke') {
+        this.recent.add(tenant, 'refused_without_cluster', 1, this.#now());
+        throw new BadRequestError(
+          'no cluster name: K8S_AUDIT_REQUIRE_CLUSTER is on, so every batch must name its cluster (X-AiSOC-Cluster-Name header or ?cluster=)',
+        );
+      }
       const source = route.kind === 'gke' ? undefined : readSource(headers);
       const declared = headers['content-length'];
       if (declared !== undefined && /^\d+$/.test(declared) && Number(declared) > this.config.maxWireBytes) {
         state.bytes = Number(declared);
-        throw this.#wireTooLarge(Number(declared), true);
+        throw this.#wireTooLarge(Number(declared), true, headers['content-encoding']);
       }
       return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started };
     } catch (err) {
@@ -248,10 +299,10 @@ export class IngestService {
       signal?.throwIfAborted();
       if (!Buffer.isBuffer(body)) {
         state.bytes = body.receivedBytes;
-        throw this.#wireTooLarge(body.receivedBytes, false);
+        throw this.#wireTooLarge(body.receivedBytes, false, req.headers['content-encoding']);
       }
       state.bytes = body.length;
-      if (body.length > this.config.maxWireBytes) throw this.#wireTooLarge(body.length, true);
+      if (body.length > this.config.maxWireBytes) throw this.#wireTooLarge(body.length, true, req.headers['content-encoding']);
       const decoded = await decodeContent(body, req.headers['content-encoding'], this.config.maxBodyBytes);
       state.inflatedBytes = decoded.length;
       if (!isJsonContentType(req.headers['content-type'])) {
@@ -424,9 +475,19 @@ export class IngestService {
     return result;
   }
 
-  #wireTooLarge(bytes: number, exact: boolean): PayloadTooLargeError {
+  #wireTooLarge(bytes: number, exact: boolean, contentEncoding: string | undefined): PayloadTooLargeError {
+    const { maxWireBytes, maxBodyBytes } = this.config;
+    const compressed = (contentEncoding ?? '').trim() !== '' && contentEncoding?.trim().toLowerCase() !== 'identity';
+    // gzip helps only a plain body that is over the cap on the wire (Lambda's payload limit) yet
+    // within the cap on the inflated body; one that is over K8S_AUDIT_MAX_BODY_BYTES as it is
+    // would be refused again once inflated, and a compressed one is compressed already.
+    const advice = compressed
+      ? "lower the apiserver's --audit-webhook-batch-max-size (the body is compressed already)"
+      : maxWireBytes < maxBodyBytes && exact && bytes <= maxBodyBytes
+        ? `lower the apiserver's --audit-webhook-batch-max-size or send gzip (the inflated body may be up to ${maxBodyBytes} bytes)`
+        : `lower the apiserver's --audit-webhook-batch-max-size${maxWireBytes < maxBodyBytes ? '' : ' or raise K8S_AUDIT_MAX_BODY_BYTES'}; gzip would not help: the body inflated is capped at ${maxBodyBytes} bytes`;
     return new PayloadTooLargeError(
-      `request body is ${exact ? '' : 'at least '}${bytes} bytes, over ${this.config.maxWireBytes} bytes (${this.config.wireLimitName}); lower the apiserver's --audit-webhook-batch-max-size or send gzip`,
+      `request body is ${exact ? '' : 'at least '}${bytes} bytes, over ${maxWireBytes} bytes (${this.config.wireLimitName}); ${advice}`,
     );
   }
 
@@ -439,6 +500,12 @@ export class IngestService {
   }
 
   #finish(response: IngestResponse, state: LogState, started: number, error?: string): IngestResponse {
+    if (state.tenant !== undefined && state.route !== 'status') {
+      const now = this.#now();
+      if (response.status >= 400 && response.status < 500 && response.status !== 401)
+        this.recent.add(state.tenant, 'refused_requests', 1, now);
+      if (state.rejected) this.recent.add(state.tenant, 'rejected_items', state.rejected, now);
+    }
     const outcome: IngestOutcome = {
       route: state.route,
       status: response.status,
@@ -474,6 +541,7 @@ export class IngestService {
       alerts: outcome.alerts,
       ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),
+      ...(state.cluster === null && state.accepted ? { cluster_missing: true } : {}),
       bytes: outcome.bytes,
       inflated_bytes: outcome.inflatedBytes,
       ms: outcome.ms,

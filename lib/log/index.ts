@@ -24,6 +24,7 @@ export const LOG_SERVICES = {
   tail: 'aisoc-k8s-audit-tail',
   backfill: 'aisoc-k8s-audit-backfill',
   redrive: 'aisoc-k8s-audit-redrive',
+  connector: 'aisoc-k8s-audit-connector',
 } as const;
 
 /** The level an entry asks for, as a Logger method; anything unknown is info. */

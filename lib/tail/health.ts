@@ -95,3 +95,44 @@ export class HealthTracker {
     return { ...this.state };
   }
 }
+
+/** The health file `connector run` and `tail` keep for the Deployment's probes: the health and the poll interval. */
+export interface HealthFile extends ConnectorHealth {
+  poll_interval_seconds: number;
+  written_at: string;
+}
+
+/** Writes the health file atomically (a reader never sees half of it): a temporary file renamed over it. */
+export async function writeHealthFile(path: string, health: ConnectorHealth, intervalSeconds: number, now: number): Promise<void> {
+  const { rename, writeFile } = await import('node:fs/promises');
+  const body: HealthFile = { ...health, poll_interval_seconds: intervalSeconds, written_at: new Date(now).toISOString() };
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(body)}\n`, { mode: 0o644 });
+  await rename(tmp, path);
+}
+
+/**
+ * Whether a health file says the instance is alive: its last successful poll is at most
+ * `maxAgeSeconds` old (default two poll intervals and a minute, so one slow or failed poll is
+ * not a restart). Returns the reason when it is not.
+ */
+export function healthProblem(text: string, now: number, maxAgeSeconds?: number): string | null {
+  let h: HealthFile;
+  try {
+    h = JSON.parse(text) as HealthFile;
+  } catch {
+    return 'the health file is not JSON';
+  }
+  const maxAge = maxAgeSeconds ?? 2 * (h.poll_interval_seconds || 300) + 60;
+  if (h.last_success_at === null || h.last_success_at === undefined) {
+    // No poll succeeded yet: alive while the first one may still be running.
+    const since = Date.parse(h.written_at);
+    if (Number.isFinite(since) && now - since <= maxAge * 1000 && h.status !== 'error') return null;
+    return `no successful poll yet${h.last_error ? `; last error: ${h.last_error}` : ''}`;
+  }
+  const age = (now - Date.parse(h.last_success_at)) / 1000;
+  if (age > maxAge) {
+    return `the last successful poll was ${Math.round(age)} s ago (at ${h.last_success_at}), over ${maxAge} s${h.last_error ? `; last error: ${h.last_error}` : ''}`;
+  }
+  return null;
+}

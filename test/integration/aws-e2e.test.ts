@@ -174,7 +174,15 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
       // The events sink stays stdout here: the ingest's own Kinesis client speaks HTTP/2, which moto does not.
       writeFileSync(
         envFile,
-        JSON.stringify({ Ingest: { EVENTS_SINK: 'stdout', ALERTS_SINK: `sqs:${target.queueUrl}`, INBOX_TABLE: target.table } }),
+        // As sam local resolves the template, K8S_AUDIT_SHARED_SECRET_ARN is the logical id unless emptied.
+        JSON.stringify({
+          Ingest: {
+            K8S_AUDIT_SHARED_SECRET_ARN: '',
+            EVENTS_SINK: 'stdout',
+            ALERTS_SINK: `sqs:${target.queueUrl}`,
+            INBOX_TABLE: target.table,
+          },
+        }),
       );
       const event = await load('ingest-http-api-gzip.json');
       // A control plane on the legacy path sets no headers of its own: no token, no cluster name.

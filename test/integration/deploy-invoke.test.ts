@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIngestConfig } from '../../lib/config/ingest.js';
@@ -10,8 +12,45 @@ import { runCli } from '../helpers/cli.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
 const EVENTS = join(ROOT, 'infra/events');
+
+interface Recipe {
+  index: number;
+  where: string;
+  event: string;
+  args: string[];
+}
+
+/**
+ * The `sam local invoke` command lines of README.md, docs/deploy.md (its table gives the
+ * function and event, the header the rest) and the template's own comment.
+ */
+function documentedSamRecipes(): Recipe[] {
+  const lines: { where: string; line: string }[] = [];
+  for (const file of ['README.md', 'docs/deploy.md', 'infra/template.yaml']) {
+    const text = readFileSync(join(ROOT, file), 'utf8').replace(/\\\n#?\s*/g, ' ');
+    for (const m of text.matchAll(/sam local invoke (-t [^\s`]+ \w+ -e [^\s`]+ --env-vars [^\s`]+)/g))
+      lines.push({ where: file, line: m[1] as string });
+    for (const m of text.matchAll(/^\| [^|]+ \| `(Forwarder|Ingest) -e (infra\/events\/[^`\s]+)` \|/gm))
+      lines.push({ where: `${file} table`, line: `-t infra/template.yaml ${m[1]} -e ${m[2]} --env-vars infra/events/env.json` });
+  }
+  return lines.map(({ where, line }, index) => {
+    const args = line.split(/\s+/);
+    return { index, where, args, event: basename(args[args.indexOf('-e') + 1] as string) };
+  });
+}
 const LOCAL_ENV = JSON.parse(readFileSync(join(EVENTS, 'env.local.json'), 'utf8')) as Record<string, Record<string, string>>;
 const SECRET = LOCAL_ENV.Ingest?.K8S_AUDIT_SHARED_SECRET ?? '';
+
+const execFileAsync = promisify(execFile);
+async function execFileP(file: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
+  try {
+    const { stdout, stderr } = await execFileAsync(file, args, opts);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 interface Invocation {
   code: number;
@@ -161,9 +200,89 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
     expect(r.stderr).not.toContain(SECRET);
   });
 
+  // Every `sam local invoke` recipe the docs and the template show, run through `invoke` with the
+  // same arguments: invoke resolves the environment with SAM's rules (declared variables only,
+  // !Ref to a resource as its logical id), so a template or env file that SAM would not start
+  // fails here. The forwarder's env file is copied with the ingest URL pointed at the test ingest.
+  const recipes = documentedSamRecipes();
+  it('finds the documented sam local invoke recipes', () => {
+    expect(recipes.length).toBeGreaterThanOrEqual(11);
+    expect(new Set(recipes.map((r) => r.event))).toEqual(new Set([...Object.keys(ingestCases), ...Object.keys(forwarderCases)]));
+  });
+  for (const recipe of recipes) {
+    it(`runs the documented recipe ${recipe.where}: sam local invoke ${recipe.args.join(' ')}`, async () => {
+      const args = recipe.args.map((a) => (a.startsWith('infra/') ? join(scratch.dir, a) : a));
+      const forwarder = forwarderCases[recipe.event];
+      if (forwarder !== undefined) {
+        const envAt = args.indexOf('--env-vars') + 1;
+        const env = JSON.parse(readFileSync(args[envAt] as string, 'utf8'));
+        env.Forwarder.AISOC_INGEST_URL = `${ingest.url}/v1/ingest/k8s-audit/recipe-${recipe.index}`;
+        args[envAt] = join(scratch.dir, `recipe-${recipe.index}.json`);
+        writeFileSync(args[envAt] as string, JSON.stringify(env));
+      }
+      const { code, stdout, stderr } = await runCli(['invoke', ...args], { PATH: process.env.PATH ?? '' });
+      expect(stderr).not.toContain('does not declare');
+      expect(code, stderr).toBe(0);
+      const result = JSON.parse(stdout);
+      if (forwarder !== undefined) {
+        expect(result).toBeNull();
+        expect(stored(`recipe-${recipe.index}`)).toHaveLength(forwarder.stored);
+      } else {
+        const event = JSON.parse(readFileSync(join(EVENTS, recipe.event), 'utf8'));
+        ingestCases[recipe.event]?.({ code, result, stderr }, event);
+      }
+    });
+  }
+
+  it('fails as sam local does when the template stops declaring the local secret (the env file value is dropped)', async () => {
+    const template = readFileSync(join(ROOT, 'infra/template.yaml'), 'utf8').replace(/^ {10}K8S_AUDIT_SHARED_SECRET: ""\n/gm, '');
+    const path = join(scratch.dir, 'infra-undeclared.yaml');
+    writeFileSync(path, template);
+    const env = join(EVENTS, 'env.json');
+    const r = await runCli([
+      'invoke',
+      'Ingest',
+      '-t',
+      path,
+      '-e',
+      join(EVENTS, 'ingest-http-api-eventlist.json'),
+      '--env-vars',
+      env,
+      '--dist',
+      dist,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('the env file sets K8S_AUDIT_SHARED_SECRET, which');
+    // With the secret dropped, the route is off: SAM would answer 503, never the documented 200.
+    expect(JSON.parse(r.stdout)).toMatchObject({ statusCode: 503 });
+  });
+
+  it('the built CLI finds the template and bundles of its package from any working directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'aisoc-invoke-cwd-'));
+    try {
+      const { stdout, code } = await execFileP(
+        process.execPath,
+        [
+          join(scratch.dir, 'dist/cli.mjs'),
+          'invoke',
+          'Ingest',
+          '-e',
+          join(EVENTS, 'ingest-http-api-eventlist.json'),
+          '--env-vars',
+          join(EVENTS, 'env.json'),
+        ],
+        { cwd, env: { PATH: process.env.PATH ?? '' } },
+      );
+      expect(code).toBe(0);
+      expect(JSON.parse(JSON.parse(stdout).body)).toMatchObject({ accepted: 9, rejected: 0 });
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('ingest fails its init with a ConfigError naming EVENTS_SINK when run as a Lambda without a sink', async () => {
     const path = join(scratch.dir, 'env-no-sink.json');
-    writeFileSync(path, JSON.stringify({ Ingest: { K8S_AUDIT_SHARED_SECRET: SECRET } }));
+    writeFileSync(path, JSON.stringify({ Ingest: { K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_SHARED_SECRET_ARN: '', EVENTS_SINK: '' } }));
     const r = await invoke('ingest', 'ingest-http-api-empty.json', path);
     expect(r.code).toBe(1);
     expect(r.result).toMatchObject({ errorType: 'ConfigError' });

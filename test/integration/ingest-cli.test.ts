@@ -1,12 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../lib/audit/index.js';
+import { main } from '../../lib/cli/main.js';
 import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
 import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
+import { captureIo } from '../helpers/cli.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
 import { hasCommand } from '../helpers/host.js';
 import { outgoingRecords, runCli, tempDataDir } from '../helpers/ingest.js';
@@ -176,6 +178,57 @@ describe('aisoc-k8s-audit serve', () => {
     });
     afterAll(() => cleanup());
 
+    it('fails at once with exit 2 on a data dir it cannot create (it used to spin at 98 % CPU on /proc/nope)', async () => {
+      for (const dir of ['/proc/nope', '/proc/nope/deeper']) {
+        const started = Date.now();
+        const r = await execFileAsync(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dir], {
+          env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
+          timeout: 20_000,
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain(`the data dir ${dir} cannot be created or written`);
+        expect(Date.now() - started).toBeLessThan(15_000);
+      }
+    });
+
+    it('creates the data dir 0700 and reports an existing one others can read', async () => {
+      const parent = tempDataDir();
+      const fresh = join(parent.dir, 'a', 'b');
+      const wide = join(parent.dir, 'wide');
+      mkdirSync(wide, { mode: 0o755 });
+      chmodSync(wide, 0o755);
+      try {
+        for (const dir of [fresh, wide]) {
+          const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', dir], {
+            env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'proc-secret' },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          child.stdout?.on('data', (c: Buffer) => {
+            out += c.toString();
+          });
+          child.stderr?.on('data', (c: Buffer) => {
+            out += c.toString();
+          });
+          const exited = new Promise((resolve) => child.on('exit', resolve));
+          for (let i = 0; i < 500 && !/listening on http/.test(out); i++) await new Promise((r) => setTimeout(r, 10));
+          child.kill('SIGTERM');
+          await exited;
+          if (dir === fresh) {
+            expect(statSync(fresh).mode & 0o777).toBe(0o700);
+            expect(out).not.toContain('warning: the data dir');
+          } else {
+            expect(out).toContain(`warning: the data dir ${wide} is open to other users (mode 0755)`);
+          }
+        }
+      } finally {
+        parent.remove();
+      }
+    });
+
     it('drains and exits 0 on SIGTERM, closing the store', async () => {
       const tmp = tempDataDir();
       const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', tmp.dir], {
@@ -255,6 +308,42 @@ describe('aisoc-k8s-audit events', () => {
       .map((l) => JSON.parse(l) as NormalisedRecord);
     expect(out.length).toBe(records.filter((r) => r.severity === 'high').length);
     expect(out.every((r) => r.severity === 'high')).toBe(true);
+  });
+
+  it('takes --since as an age (6h, 4000d) as well as a time, and refuses what it cannot read', async () => {
+    // The Falco traces are from 2018: none is in the last 6 hours, all are in the last 4000 days.
+    const recent = await runCli(['events', '--since', '6h', '--json', '--data-dir', tmp.dir]);
+    const old = await runCli(['events', '--since', '4000d', '--limit', '100', '--json', '--data-dir', tmp.dir]);
+    const bad = await runCli(['events', '--since', 'yesterday-ish', '--data-dir', tmp.dir]);
+    expect([recent.code, old.code, bad.code]).toEqual([0, 0, 2]);
+    expect(recent.stdout).toBe('');
+    expect(old.stdout.trim().split('\n')).toHaveLength(32);
+    expect(bad.stderr).toContain('an age like 6h');
+  });
+
+  it('cuts table lines to a terminal, prints every column with -o wide and NDJSON with -o json', async () => {
+    const cap = captureIo({});
+    Object.assign(cap.io.stdout, { isTTY: true, columns: 60 });
+    expect(await main(['events', '--data-dir', tmp.dir], cap.io)).toBe(0);
+    const lines = cap.out().trim().split('\n');
+    expect(lines.every((l) => l.length <= 60)).toBe(true);
+    expect(lines.some((l) => l.endsWith('…'))).toBe(true);
+
+    const wide = captureIo({});
+    Object.assign(wide.io.stdout, { isTTY: true, columns: 60 });
+    expect(await main(['events', '-o', 'wide', '--tenant', 'acme', '--data-dir', tmp.dir], wide.io)).toBe(0);
+    const [head, first] = wide.out().split('\n');
+    expect(head).toMatch(/^TIME\s+SEV\s+TENANT\s+CLUSTER\s+USER\s+VERB\s+CODE\s+STAGE\s+SOURCE IP\s+AUDIT ID\s+TARGET$/);
+    expect(first).toContain('00000000-0000-4000-8000-');
+
+    const json = await runCli(['events', '-o', 'json', '--limit', '3', '--data-dir', tmp.dir]);
+    expect(
+      json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as NormalisedRecord).tenant_id),
+    ).toHaveLength(3);
+    expect((await runCli(['events', '-o', 'yaml', '--data-dir', tmp.dir])).code).toBe(2);
   });
 
   it('says so when there is no store yet, and refuses a bad severity', async () => {

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openInboxStore } from '../../lib/ingest/create.js';
+import type { InboxStore } from '../../lib/ingest/inbox.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, runCli, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
@@ -62,12 +64,39 @@ describe('legacy inbox path, end to end with the CLI and the local server', () =
     );
   });
 
-  it('answers 403 for a token bound to another template, and 401 for an unknown one', async () => {
+  it('revokes by the token itself without echoing it', async () => {
+    const created = await runCli(['inbox', 'create', '--tenant', 'revoke-co', '--label', 'by-token', '--json'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+    const { token } = JSON.parse(created.stdout) as { token: string };
+
+    const revoked = await runCli(['inbox', 'revoke', token], { AISOC_DATA_DIR: tmp.dir });
+    const again = await runCli(['inbox', 'revoke', 'aik8s_thisTokenWasNeverIssuedByAnyoneAtAll000000'], { AISOC_DATA_DIR: tmp.dir });
+
+    expect(revoked.code).toBe(0);
+    expect(revoked.stdout + revoked.stderr).not.toContain(token);
+    expect((await postInbox(token, eventList([]))).status).toBe(401);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no inbox token matches the token given');
+    expect(again.stderr).not.toContain('aik8s_thisToken');
+  });
+
+  it('refuses to create a token for a template this connector does not normalise', async () => {
     const other = await runCli(['inbox', 'create', '--tenant', 'x', '--label', 'okta', '--template', 'okta-system-log'], {
       AISOC_DATA_DIR: tmp.dir,
     });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('--template must be k8s-audit');
+    expect(other.stdout).toBe('');
+  });
 
-    const forbidden = await postInbox(other.stdout.trim(), eventList([]));
+  it('answers 403 for a token bound to another template, and 401 for an unknown one', async () => {
+    // Bound by another component of the platform, straight into the store.
+    const store = (await openInboxStore({ kind: 'sqlite', dataDir: tmp.dir })) as InboxStore;
+    const other = await store.create({ tenantId: 'x', clusterName: null, label: 'okta', template: 'okta-system-log' });
+    await store.close();
+
+    const forbidden = await postInbox(other.token, eventList([]));
     const unknown = await postInbox('aik8s_thisTokenWasNeverIssuedByAnyoneAtAll000000', eventList([]));
 
     expect([forbidden.status, unknown.status]).toEqual([403, 401]);

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envFromFile } from '../../../lib/cli/invoke.js';
-import { runCli } from '../../helpers/cli.js';
+import { parseCfnYaml, parseParameterOverrides, resolveSamFunction } from '../../../lib/cli/sam-template.js';
+import { runCli as runCliRaw } from '../../helpers/cli.js';
 
 // Stand-in bundles: what a handler sees (event, context, environment) is what `invoke` must get right.
 const BUNDLES: Record<string, string> = {
@@ -36,9 +36,37 @@ const BUNDLES: Record<string, string> = {
   callback: `export const handler = (event, context, callback) => { setTimeout(() => callback(null, { via: 'callback', n: event.n }), 10); };`,
 };
 
+// The stand-ins' template: the variables they read are declared, as sam local requires.
+const STANDIN_TEMPLATE = `
+Resources:
+  Forwarder:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../dist/forwarder/
+      Handler: index.handler
+      Timeout: 120
+      MemorySize: 512
+      Environment:
+        Variables:
+          APP_SETTING: template-default
+  Ingest:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ../dist/ingest/
+      Handler: index.handler
+      Timeout: 29
+      MemorySize: 1024
+      Environment:
+        Variables:
+          APP_SETTING: template-default
+          ONLY_INGEST: ""
+`;
+
 describe('aisoc-k8s-audit invoke', () => {
   let root = '';
   const dist = (name: string) => join(root, name);
+  const runCli = (argv: string[], env?: Record<string, string | undefined>) =>
+    runCliRaw([...argv, '--template', join(root, 'template.yaml')], env);
 
   beforeAll(() => {
     root = mkdtempSync(join(tmpdir(), 'aisoc-invoke-'));
@@ -53,6 +81,7 @@ describe('aisoc-k8s-audit invoke', () => {
       join(root, 'env.json'),
       JSON.stringify({ Parameters: { APP_SETTING: 'from-parameters' }, Ingest: { APP_SETTING: 'ingest-only', ONLY_INGEST: 1 } }),
     );
+    writeFileSync(join(root, 'template.yaml'), STANDIN_TEMPLATE);
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -96,6 +125,7 @@ describe('aisoc-k8s-audit invoke', () => {
       (await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
     );
     expect(fwd.atInit).toBe('from-parameters');
+    // ONLY_INGEST is not declared for the Forwarder: SAM does not set it, and neither does invoke.
     expect(fwd.env.ONLY_INGEST).toBeUndefined();
     expect(ing.atInit).toBe('ingest-only');
     expect(ing.env.ONLY_INGEST).toBe('1');
@@ -158,7 +188,9 @@ describe('aisoc-k8s-audit invoke', () => {
   });
 
   it('refuses an unknown function, a missing --event and an unreadable event file', async () => {
-    expect((await runCli(['invoke', 'tailer', '--event', 'x.json'])).stderr).toContain('name the function: forwarder or ingest');
+    expect((await runCli(['invoke', 'tailer', '--event', 'x.json'])).stderr).toContain(
+      'the template has no function "tailer"; it has Forwarder, Ingest',
+    );
     expect((await runCli(['invoke', 'ingest', '--dist', dist('echo')])).stderr).toContain('--event FILE is required');
     const missing = await runCli(['invoke', 'ingest', '--event', join(root, 'missing.json'), '--dist', dist('echo')]);
     expect(missing.code).toBe(2);
@@ -166,12 +198,85 @@ describe('aisoc-k8s-audit invoke', () => {
   });
 });
 
-describe('envFromFile', () => {
-  it('reads a flat {"NAME": "value"} object as variables for every function', () => {
-    expect(envFromFile({ A: 'x', B: 2, C: true }, 'Ingest', 'ingest')).toEqual({ A: 'x', B: '2', C: 'true' });
+describe("resolveSamFunction (sam local invoke's environment rules)", () => {
+  const template = parseCfnYaml(`
+Parameters:
+  TenantId: { Type: String, Default: default }
+  ClusterName: { Type: String, Default: "" }
+Conditions:
+  HasCluster: !Not [!Equals [!Ref ClusterName, ""]]
+Globals:
+  Function:
+    Timeout: 10
+    Environment:
+      Variables:
+        FROM_GLOBALS: g
+Resources:
+  Queue: { Type: AWS::SQS::Queue }
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "\${AWS::StackName}-fn"
+      CodeUri: ../dist/fn/
+      Handler: index.handler
+      Environment:
+        Variables:
+          SECRET_ARN: !Ref Queue
+          URL: !Sub "https://\${Queue}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}/t/\${TenantId}"
+          QUEUE_ARN: !GetAtt Queue.Arn
+          CLUSTER: !If [HasCluster, !Ref ClusterName, "from-log-group"]
+          FLAG: true
+          UNRESOLVABLE: !Select [0, [a, b]]
+          DROPPED: !Ref AWS::NoValue
+          SHELL_SET: template
+          DECLARED_EMPTY: ""
+`);
+
+  it('resolves Ref to a resource as its logical id, parameters from defaults, pseudo parameters as local stand-ins', () => {
+    const fn = resolveSamFunction(template, 'fn');
+    expect(fn.logicalId).toBe('Fn');
+    expect(fn.env).toEqual({
+      FROM_GLOBALS: 'g',
+      SECRET_ARN: 'Queue',
+      URL: 'https://Queue.execute-api.us-east-1.amazonaws.com/t/default',
+      QUEUE_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:Queue',
+      CLUSTER: 'from-log-group',
+      FLAG: 'true',
+      UNRESOLVABLE: '',
+      SHELL_SET: 'template',
+      DECLARED_EMPTY: '',
+    });
+    expect(fn.timeoutSeconds).toBe(10);
+    expect(fn.memoryMb).toBe(128);
+    expect(fn.codeUri).toBe('../dist/fn/');
   });
 
-  it('refuses nested values inside a section', () => {
-    expect(() => envFromFile({ Ingest: { A: { nested: 1 } } }, 'Ingest', 'ingest')).toThrow(/A must be a string/);
+  it('applies --parameter-overrides, then the shell, then the env file, for declared variables only', () => {
+    const fn = resolveSamFunction(template, 'Fn', {
+      parameterOverrides: parseParameterOverrides(['TenantId=acme ClusterName="prod-1"']),
+      shellEnv: { SHELL_SET: 'shell', NOT_DECLARED: 'x', AWS_REGION: 'eu-west-1' },
+      envVars: {
+        Parameters: { DECLARED_EMPTY: 'p', FROM_GLOBALS: 'p' },
+        Fn: { FROM_GLOBALS: 'fn', EXTRA: 'y' },
+        Other: { SHELL_SET: 'z' },
+      },
+    });
+    expect(fn.env.URL).toBe('https://Queue.execute-api.eu-west-1.amazonaws.com/t/acme');
+    expect(fn.env.CLUSTER).toBe('prod-1');
+    expect(fn.env.SHELL_SET).toBe('shell');
+    expect(fn.env.DECLARED_EMPTY).toBe('p');
+    expect(fn.env.FROM_GLOBALS).toBe('fn');
+    expect(fn.env).not.toHaveProperty('NOT_DECLARED');
+    expect(fn.env).not.toHaveProperty('EXTRA');
+    expect(fn.dropped).toEqual(['EXTRA']);
+  });
+
+  it('finds the function section by FunctionName too, and refuses what sam refuses', () => {
+    expect(resolveSamFunction(template, 'Fn', { envVars: { 'local-fn': { SHELL_SET: 'by-name' } } }).env.SHELL_SET).toBe('by-name');
+    expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: 'flat' } })).toThrow(/must be an object of variables/);
+    expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: { A: { nested: 1 } } } })).toThrow(/A must be a string/);
+    expect(() => resolveSamFunction(template, 'Fn', { parameterOverrides: { Nope: 'x' } })).toThrow(/no parameter Nope/);
+    expect(() => parseParameterOverrides(['novalue'])).toThrow(/Key=Value/);
+    expect(parseParameterOverrides(['ParameterKey=TenantId,ParameterValue=a b'.replace(' ', '')])).toEqual({ TenantId: 'ab' });
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -70,10 +70,33 @@ describe('aisoc-k8s-audit normalise', () => {
     expect(stdout).toContain('Exit status');
   });
 
-  it('names an unknown command and lists the commands', async () => {
+  it('names an unknown command and suggests the closest one', async () => {
     const { code, stderr } = await runCli(['frobnicate']);
     expect(code).toBe(2);
     expect(stderr).toContain('unknown command "frobnicate"');
-    expect(stderr).toContain('normalise');
+    expect(stderr).toContain("Run 'aisoc-k8s-audit --help' for the commands.");
+    for (const [typo, meant] of [
+      ['normalize', 'normalise'],
+      ['stauts', 'status'],
+      ['evnets', 'events'],
+      ['tial', 'tail'],
+      ['test-conection', 'test-connection'],
+      ['conn', 'connector'],
+    ] as const) {
+      const r = await runCli([typo]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`did you mean "${meant}"?`);
+    }
+  });
+
+  it('prints its version and takes help <command> as <command> --help', async () => {
+    const version = await runCli(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(
+      `aisoc-k8s-audit ${JSON.parse(readFileSync(join(import.meta.dirname, '../../../package.json'), 'utf8')).version}\n`,
+    );
+    const help = await runCli(['help', 'tail']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe((await runCli(['tail', '--help'])).stdout);
   });
 });

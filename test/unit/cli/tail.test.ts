@@ -16,7 +16,7 @@ describe('aisoc-k8s-audit tail', () => {
     const code = await main(['tail', '--help'], cap.io);
 
     expect(code).toBe(0);
-    expect(cap.out()).toContain('Usage: aisoc-k8s-audit tail --path FILE');
+    expect(cap.out()).toContain('Usage: aisoc-k8s-audit tail [--config FILE] [--path FILE]');
     expect(cap.out()).toContain('AISOC_TAIL_MAX_BYTES');
   });
 
@@ -43,7 +43,8 @@ describe('aisoc-k8s-audit tail', () => {
 
     const code = await main(['tail', '--path', '/x', '--once'], cap.io);
 
-    expect(code).toBe(1);
+    // A configuration error is the user's to fix: exit 2, like a usage error.
+    expect(code).toBe(2);
     expect(cap.err()).toContain('AISOC_INGEST_URL is required');
     expect(cap.err()).toContain('K8S_AUDIT_SHARED_SECRET is required');
   });

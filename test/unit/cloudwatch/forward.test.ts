@@ -78,6 +78,16 @@ describe('forwardSubscriptionEvent', () => {
     expect(server.requests[0]?.headers['x-aisoc-cluster-name']).toBe('override');
   });
 
+  it('names the events by the log group when it is not an EKS one and CLUSTER_NAME is unset, never leaving the cluster out', async () => {
+    server = await startFaultServer();
+
+    const payload = { ...eksPayload(distinctLines(5)), logGroup: '/k8s/self-managed/audit' };
+    const { logs } = await run(awslogsEvent(payload), settings(server.url));
+
+    expect(server.requests[0]?.headers['x-aisoc-cluster-name']).toBe('/k8s/self-managed/audit');
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', logGroup: '/k8s/self-managed/audit' }));
+  });
+
   it('skips and counts a CONTROL_MESSAGE without calling the ingest', async () => {
     server = await startFaultServer();
 

@@ -215,6 +215,25 @@ describe('IngestService contract, in the order of the design table', () => {
       expect(body(res).error).toMatch(/4096 bytes \(K8S_AUDIT_MAX_BODY_BYTES\)/);
     });
 
+    it('gives advice that is true for the limit hit: gzip only where the inflated body would fit', async () => {
+      // Locally the wire cap is the inflated cap: a plain body over it would be over it inflated too.
+      const local = await harness(config()).service.handle(request({ body: Buffer.alloc(4097, 0x20) }));
+      expect(body(local).error).toContain('gzip would not help: the body inflated is capped at 4096 bytes');
+      expect(body(local).error).toContain('raise K8S_AUDIT_MAX_BODY_BYTES');
+      // A compressed body over the wire cap is compressed already.
+      const gz = await harness(config()).service.handle(withHeaders({ 'Content-Encoding': 'gzip' }, { body: Buffer.alloc(4097, 0x20) }));
+      expect(body(gz).error).toContain('(the body is compressed already)');
+      expect(body(gz).error).not.toContain('send gzip');
+      // In Lambda a 7 MB plain body is over the 6,291,456-byte invocation payload but within the
+      // 16 MiB inflated cap: gzip is the fix there.
+      const lambda = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'stdout' }, { runtime: 'lambda' });
+      const inLambda = await harness(lambda).service.handle(request({ body: Buffer.alloc(7_000_000, 0x20) }));
+      expect(inLambda.status).toBe(413);
+      expect(body(inLambda).error).toContain('or send gzip (the inflated body may be up to 16777216 bytes)');
+      const tooBig = await harness(lambda).service.handle(request({ body: Buffer.alloc(17 * 1024 * 1024, 0x20) }));
+      expect(body(tooBig).error).toContain('gzip would not help');
+    });
+
     it('answers 413 from a declared Content-Length before reading the body', async () => {
       const admitted = await harness(config()).service.admit(withHeaders({ 'Content-Length': '5000' }));
 

@@ -23,7 +23,15 @@ interface Deployment {
     strategy: { type: string };
     template: {
       spec: {
-        containers: { name: string; args: string[]; env: EnvVar[]; volumeMounts: Mount[]; securityContext: Record<string, unknown> }[];
+        containers: {
+          name: string;
+          args: string[];
+          env: EnvVar[];
+          volumeMounts: Mount[];
+          securityContext: Record<string, unknown>;
+          livenessProbe?: { exec?: { command: string[] } };
+          startupProbe?: { exec?: { command: string[] } };
+        }[];
         volumes: { name: string; hostPath?: { path: string; type: string }; persistentVolumeClaim?: { claimName: string } }[];
       };
     };
@@ -38,7 +46,7 @@ const pvc = parse(readFileSync(join(K8S, 'tailer-pvc.yaml'), 'utf8')) as {
 };
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0]!;
-const args = parseArgs(container.args.slice(1), ['path', 'cursor', 'cluster', 'interval'], ['once']);
+const args = parseArgs(container.args.slice(1), ['config', 'path', 'cursor', 'cluster', 'interval', 'health-file'], ['once']);
 
 function mountFor(path: string): { mount: Mount; volume: (typeof pod.volumes)[number] } {
   const mount = container.volumeMounts.find((m) => path.startsWith(`${m.mountPath}/`));
@@ -83,6 +91,16 @@ describe('infra/k8s/tailer-deployment.yaml', () => {
     expect(env.get('K8S_AUDIT_SHARED_SECRET')?.valueFrom?.secretKeyRef).toEqual({ name: 'aisoc-k8s-audit', key: 'shared-secret' });
     expect(env.get('AISOC_INGEST_URL')?.value).toMatch(/^https:\/\/[^/]+\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]*$/);
     expect(env.get('CLUSTER_NAME')?.value).toBeTruthy();
+  });
+
+  it('probes the last successful poll through the health file tail keeps on its writable volume', () => {
+    const args = container.args as string[];
+    const healthFile = args[args.indexOf('--health-file') + 1] as string;
+    const mount = container.volumeMounts.find((m) => healthFile.startsWith(`${m.mountPath}/`));
+    expect(mount?.readOnly).not.toBe(true);
+    for (const probe of [container.livenessProbe, container.startupProbe]) {
+      expect(probe?.exec?.command).toEqual(['node', '/app/dist/cli.mjs', 'connector', 'health', '--health-file', healthFile]);
+    }
   });
 
   it('drops every capability and keeps the root filesystem read-only', () => {

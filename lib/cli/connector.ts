@@ -1,0 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { LOG_SERVICES, streamLog } from '../log/index.js';
+import { KubernetesAuditConnector } from '../tail/connector.js';
+import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
+import { healthProblem, writeHealthFile } from '../tail/health.js';
+import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { readConnectorFile } from './connector-file.js';
+import { type CommandIo, write } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit connector run --config FILE [--once] [--interval SECONDS] [--health-file PATH]
+       aisoc-k8s-audit connector health --health-file PATH [--max-age SECONDS]
+
+run: runs one instance of the Kubernetes Audit Logs connector from its config (the same JSON or
+YAML file \`test-connection --config\` reads; fields in \`aisoc-k8s-audit test-connection --help\`),
+polling every poll_interval_seconds (300 by default):
+  file_tail  each poll reads the audit log forward from the byte cursor (cursor_path, default
+             <audit_log_path>.aisoc-cursor) and delivers every complete line to ingest_url, with
+             the cursor rules of \`tail\`; the poll's high-severity events (fetch_alerts, with the
+             PULL_ALERTS capability) are printed on stdout, one JSON record per line.
+  webhook    events arrive at the ingest route; each poll only reports the instance's health
+             (fetch_alerts returns []).
+Every poll logs its health as a JSON line on stderr, and --health-file keeps it in a file for
+\`connector health\` (a Kubernetes exec probe). SIGTERM or SIGINT ends the current poll, saves the
+cursor and exits 0. ingest_url and shared_secret fall back to AISOC_INGEST_URL and
+K8S_AUDIT_SHARED_SECRET (prefer the variable to writing the secret into the file).
+
+health: exit 0 when the health file's last successful poll is recent enough, else 1 with the
+reason on stderr.
+
+Options:
+  --config FILE         the connector config (JSON or YAML)
+  --once                one poll, then exit: 0 when it succeeded, 1 when not
+  --interval SECONDS    overrides poll_interval_seconds
+  --health-file PATH    run: where to keep the health after each poll; health: the file to read
+  --max-age SECONDS     health: the oldest acceptable successful poll (default: twice the
+                        instance's poll interval plus 60 s)
+  --help                show this help
+
+Exit status: 0 success, 1 a failed poll (--once) or stale health, 2 usage or config errors.
+`;
+
+/** `aisoc-k8s-audit connector`: run one connector instance from its config, or check its health file. */
+export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal; now?: () => number }): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+    io.stdout.write(HELP);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const [sub, ...rest] = argv;
+  const now = io.now ?? Date.now;
+  if (sub === 'health') return health(rest, io, now);
+  if (sub !== 'run') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}: run or health`);
+
+  const args = parseArgs(rest, ['config', 'interval', 'health-file'], ['once']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const file = flag(args, 'config');
+  if (file === undefined) throw new UsageError('--config FILE is required');
+  let config: ReturnType<typeof parseConnectorConfig>;
+  try {
+    config = parseConnectorConfig(await readConnectorFile(file), { env: io.env });
+  } catch (err) {
+    if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
+    throw err;
+  }
+  const intervalSeconds = intFlag(args, 'interval', 1) ?? config.poll_interval_seconds;
+  const healthFile = flag(args, 'health-file');
+  const once = args.flags.has('once');
+  const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
+  const connector = new KubernetesAuditConnector(config, { log, now });
+  log({
+    msg: 'connector starting',
+    mode: config.mode,
+    cluster: config.cluster_name,
+    interval_s: intervalSeconds,
+    ...(config.mode === 'file_tail' ? { path: config.audit_log_path, cursor: config.cursor_path } : {}),
+  });
+
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const stop = () => {
+    stopped = true;
+    wake?.();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  io.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for (;;) {
+      const { alerts, health } = await connector.fetchAlerts();
+      for (const alert of alerts) await write(io.stdout, `${JSON.stringify(alert)}\n`);
+      log({ level: health.status === 'error' ? 'error' : 'info', msg: 'poll', alerts: alerts.length, health });
+      if (healthFile !== undefined) {
+        try {
+          await writeHealthFile(healthFile, health, intervalSeconds, now());
+        } catch (err) {
+          log({ level: 'error', msg: 'cannot write the health file', path: healthFile, error: (err as NodeJS.ErrnoException).code });
+        }
+      }
+      if (once) return health.status === 'ok' ? 0 : 1;
+      // A file_tail poll that stopped at its byte cap goes on at once, as `tail` does.
+      const more = health.last_poll?.more === true && health.status === 'ok';
+      if (stopped) break;
+      if (!more) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, intervalSeconds * 1000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+      }
+      if (stopped) break;
+    }
+    log({ msg: 'connector stopped', ...(config.mode === 'file_tail' ? { cursor: config.cursor_path } : {}) });
+    return 0;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+async function health(argv: string[], io: CommandIo, now: () => number): Promise<number> {
+  const args = parseArgs(argv, ['health-file', 'max-age']);
+  const file = flag(args, 'health-file');
+  if (file === undefined) throw new UsageError('--health-file PATH is required');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    io.stderr.write(`unhealthy: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+    return 1;
+  }
+  const problem = healthProblem(text, now(), intFlag(args, 'max-age', 1));
+  if (problem !== null) {
+    io.stderr.write(`unhealthy: ${problem}\n`);
+    return 1;
+  }
+  io.stdout.write('healthy\n');
+  return 0;
+}

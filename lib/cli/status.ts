@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TenantStatus } from '../ingest/status.js';
+import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
+import { type CommandIo, write } from './io.js';
+import { DEV_SECRET_FILE } from './serve.js';
+
+const HELP = `Usage: aisoc-k8s-audit status [--tenant ID] [--url URL] [-o wide|json] [--json]
+
+Asks a running ingest (\`aisoc-k8s-audit serve\`, \`npm start\`) how a tenant is doing, from its
+authenticated route GET /v1/status/k8s-audit/<tenant_id>: the clusters its events came from with
+the last event of each, and the events, alerts and rejects of the last hour. Events that arrived
+without a cluster name are listed as cluster "(none)" and counted, with what to change.
+
+Options:
+  --tenant ID     the tenant (default: the one in AISOC_INGEST_URL)
+  --url URL       the ingest's origin (default: the origin of AISOC_INGEST_URL, else
+                  http://127.0.0.1:8080)
+  -o wide         more columns (events in total, last received)
+  -o json, --json the status as the route answers it (one JSON object)
+  --help          show this help
+
+The shared secret is sent as X-AiSOC-K8s-Token: K8S_AUDIT_SHARED_SECRET, else the dev secret
+\`serve --dev\` keeps in <AISOC_DATA_DIR or .data>/${DEV_SECRET_FILE}. It is never printed.
+
+Exit status: 0 when the status was printed, 1 when the ingest could not be reached or refused
+(401, 404 without the SQLite store), 2 for usage errors.
+`;
+
+function cell(value: string | number | null, width: number): string {
+  const text = value === null ? '(none)' : String(value);
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+}
+
+/** The status as a person reads it: counts, one row per cluster, and what a missing cluster name means. */
+export function formatStatus(s: TenantStatus, wide: boolean): string {
+  const rejects =
+    s.rejected_items_last_hour === null
+      ? ''
+      : `  rejected items: ${s.rejected_items_last_hour}  refused requests: ${s.refused_requests_last_hour}`;
+  const lines = [
+    `tenant ${s.tenant}, last hour (received since ${s.window_start}):`,
+    `  events: ${s.events_last_hour}  alerts: ${s.alerts_last_hour}  without cluster: ${s.events_without_cluster_last_hour}${rejects}`,
+    '',
+  ];
+  if (s.clusters.length === 0) lines.push('no events stored for this tenant yet');
+  else {
+    const head = [cell('CLUSTER', 24), cell('LAST EVENT', 25), cell('EVENTS/1H', 10)];
+    if (wide) head.push(cell('EVENTS', 10), cell('LAST RECEIVED', 25));
+    lines.push(head.join(' ').trimEnd());
+    for (const c of s.clusters) {
+      const row = [cell(c.cluster_name, 24), cell(c.last_event_time, 25), cell(c.events_last_hour, 10)];
+      if (wide) row.push(cell(c.events, 10), cell(c.last_received_at, 25));
+      lines.push(row.join(' ').trimEnd());
+    }
+  }
+  const missing = s.clusters.find((c) => c.cluster_name === null);
+  if (missing !== undefined) {
+    lines.push(
+      '',
+      `warning: ${missing.events} events (${missing.events_last_hour} in the last hour) arrived without a cluster name. Set it where they`,
+      'come from: X-AiSOC-Cluster-Name in the nginx forwarder, CLUSTER_NAME for the forwarder Lambda, --cluster for tail,',
+      'cluster_name for connector run; K8S_AUDIT_REQUIRE_CLUSTER=true makes the ingest refuse such batches (400).',
+    );
+  }
+  if (s.refused_without_cluster_last_hour) {
+    lines.push('', `${s.refused_without_cluster_last_hour} requests of the last hour were refused for naming no cluster.`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** A dev secret `serve --dev` left in the data dir, if any. */
+function devSecretIn(dataDir: string): string | undefined {
+  try {
+    return readFileSync(join(dataDir, DEV_SECRET_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `aisoc-k8s-audit status`: a tenant's status from a running ingest. */
+export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch }): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(withShortOutput(argv), ['tenant', 'url', 'output'], ['json']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const output = outputFormat(args);
+  let fromEnv: URL | undefined;
+  if (io.env.AISOC_INGEST_URL) {
+    try {
+      fromEnv = new URL(io.env.AISOC_INGEST_URL);
+    } catch {
+      throw new UsageError(`AISOC_INGEST_URL is not a URL: ${JSON.stringify(io.env.AISOC_INGEST_URL)}`);
+    }
+  }
+  const tenant = flag(args, 'tenant') ?? /\/v1\/ingest\/k8s-audit\/([^/]+)\/?$/.exec(fromEnv?.pathname ?? '')?.[1];
+  if (tenant === undefined) throw new UsageError('name the tenant: --tenant ID (or set AISOC_INGEST_URL to its ingest route)');
+  let origin: string;
+  try {
+    origin = new URL(flag(args, 'url') ?? fromEnv?.origin ?? 'http://127.0.0.1:8080').origin;
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(flag(args, 'url'))}`);
+  }
+  const secret = io.env.K8S_AUDIT_SHARED_SECRET?.trim() || devSecretIn(io.env.AISOC_DATA_DIR || '.data');
+  if (secret === undefined) {
+    throw new UsageError(
+      `set K8S_AUDIT_SHARED_SECRET to the ingest's shared secret (or run serve --dev, whose secret is kept in the data dir)`,
+    );
+  }
+
+  const url = `${origin}/v1/status/k8s-audit/${encodeURIComponent(tenant)}`;
+  let res: Response;
+  try {
+    res = await (io.fetch ?? fetch)(url, { headers: { 'X-AiSOC-K8s-Token': secret }, signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+  }
+  const text = await res.text();
+  if (!res.ok) {
+    let message = text;
+    try {
+      message = (JSON.parse(text) as { error?: string }).error ?? text;
+    } catch {
+      // not JSON: the text as it came
+    }
+    throw new Error(`ingest at ${url}: ${res.status} ${message}`);
+  }
+  const status = JSON.parse(text) as TenantStatus;
+  await write(io.stdout, output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, output === 'wide'));
+  return 0;
+}

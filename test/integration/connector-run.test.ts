@@ -1,0 +1,181 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NormalisedRecord } from '../../lib/audit/index.js';
+import type { IngestServer } from '../../lib/ingest/server.js';
+import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import type { HealthFile } from '../../lib/tail/health.js';
+import { uniqueFalcoEvents } from '../helpers/ingest.js';
+import { tempDir } from '../unit/tail/helpers.js';
+import { buildTailCliBundle, startLocalIngest } from './tail-support.js';
+
+const exec = promisify(execFile);
+const SECRET = 'connector-run-secret-5e6f7a8b';
+
+// The real Falco k8saudit traces, one JSON Event per line: what a kube-apiserver's
+// --audit-log-path file holds.
+const EVENTS = uniqueFalcoEvents();
+const asLines = (events: readonly unknown[]) => events.map((e) => `${JSON.stringify(e)}\n`).join('');
+
+describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest', () => {
+  let bundle = { cli: '', cleanup: () => {} };
+  let tmp: { dir: string; cleanup: () => void };
+  let ingest: IngestServer;
+  let store: EventStore;
+
+  beforeAll(async () => {
+    tmp = tempDir('aisoc-connector-run-');
+    [bundle, ingest] = await Promise.all([buildTailCliBundle(), startLocalIngest(join(tmp.dir, 'data'), SECRET)]);
+    store = openEventStore(join(tmp.dir, 'data'));
+  }, 120_000);
+
+  afterAll(async () => {
+    store?.close();
+    await ingest?.close();
+    bundle.cleanup();
+    tmp?.cleanup();
+  });
+
+  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await exec(process.execPath, [bundle.cli, ...args], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        maxBuffer: 64 * 1024 * 1024,
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  /** A connector config as an operator writes it (YAML); the secret comes from the environment. */
+  function configFile(name: string, fields: Record<string, string | number>): string {
+    const path = join(tmp.dir, `${name}.yaml`);
+    writeFileSync(
+      path,
+      `${Object.entries(fields)
+        .map(([k, v]) => `${k}: ${typeof v === 'number' ? v : JSON.stringify(v)}`)
+        .join('\n')}\n`,
+    );
+    return path;
+  }
+
+  it('file_tail --once: delivers the audit log with the config cluster name, prints the high events, keeps the health', async () => {
+    const log = join(tmp.dir, 'once-audit.log');
+    writeFileSync(log, asLines(EVENTS));
+    const config = configFile('once', {
+      mode: 'file_tail',
+      cluster_name: 'selfhosted-1',
+      audit_log_path: log,
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-once`,
+    });
+    const health = join(tmp.dir, 'once.health');
+
+    const r = await cli(['connector', 'run', '--config', config, '--once', '--health-file', health], { K8S_AUDIT_SHARED_SECRET: SECRET });
+
+    expect(r.code, r.stderr).toBe(0);
+    expect(store.countEvents({ tenant: 'conn-once', cluster: 'selfhosted-1' })).toBe(EVENTS.length);
+    const alerts = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as NormalisedRecord);
+    expect(alerts.length).toBe(store.countAlerts({ tenant: 'conn-once' }));
+    expect(alerts.every((a) => a.severity === 'high' && a.cluster_name === 'selfhosted-1')).toBe(true);
+    // The cursor is where the spec puts it by default, past every line.
+    expect(JSON.parse(readFileSync(`${log}.aisoc-cursor`, 'utf8')).offset).toBe(readFileSync(log).length);
+    const h = JSON.parse(readFileSync(health, 'utf8')) as HealthFile;
+    expect(h).toMatchObject({ mode: 'file_tail', cluster_name: 'selfhosted-1', status: 'ok', poll_interval_seconds: 300 });
+    expect(h.last_poll?.delivered).toBe(EVENTS.length);
+    expect(r.stdout + r.stderr).not.toContain(SECRET);
+
+    expect(await cli(['connector', 'health', '--health-file', health])).toMatchObject({ code: 0, stdout: 'healthy\n' });
+    // A last success older than the allowed age is unhealthy, with the reason.
+    writeFileSync(health, JSON.stringify({ ...h, last_success_at: '2020-01-01T00:00:00.000Z' }));
+    const stale = await cli(['connector', 'health', '--health-file', health]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain('unhealthy: the last successful poll was');
+    expect((await cli(['connector', 'health', '--health-file', join(tmp.dir, 'missing')])).code).toBe(1);
+  });
+
+  it('file_tail runs every poll_interval_seconds until SIGTERM, picking up appended lines, and exits 0', async () => {
+    const log = join(tmp.dir, 'loop-audit.log');
+    const [first, second] = [EVENTS.slice(0, 10), EVENTS.slice(10, 25)];
+    writeFileSync(log, asLines(first));
+    const config = configFile('loop', {
+      mode: 'file_tail',
+      cluster_name: 'selfhosted-2',
+      audit_log_path: log,
+      poll_interval_seconds: 1,
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-loop`,
+    });
+    const child: ChildProcess = spawn(process.execPath, [bundle.cli, 'connector', 'run', '--config', config], {
+      env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: SECRET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const until = async (n: number) => {
+      for (let i = 0; i < 100 && store.countEvents({ tenant: 'conn-loop' }) < n; i++) await new Promise((r) => setTimeout(r, 100));
+      return store.countEvents({ tenant: 'conn-loop' });
+    };
+    try {
+      expect(await until(first.length)).toBe(first.length);
+      appendFileSync(log, asLines(second));
+      expect(await until(first.length + second.length)).toBe(first.length + second.length);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('"msg":"connector stopped"');
+    expect(stderr.match(/"msg":"poll"/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+  });
+
+  it('webhook mode: each poll reports health and fetch_alerts is empty', async () => {
+    const config = configFile('webhook', { mode: 'webhook', cluster_name: 'eks-prod', ingest_url: `${ingest.url}/v1/ingest/k8s-audit/w` });
+    const r = await cli(['connector', 'run', '--config', config, '--once']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    const poll = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === 'poll');
+    expect(poll).toMatchObject({ alerts: 0, health: { mode: 'webhook', status: 'ok', cluster_name: 'eks-prod' } });
+  });
+
+  it('tail --config reads the same file, the environment and flags overriding it', async () => {
+    const log = join(tmp.dir, 'tail-audit.log');
+    writeFileSync(log, asLines(EVENTS.slice(0, 7)));
+    const config = configFile('tail', {
+      mode: 'file_tail',
+      cluster_name: 'from-file',
+      audit_log_path: log,
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-tail`,
+    });
+    const r = await cli(['tail', '--config', config, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(r.code, r.stderr).toBe(0);
+    expect(store.countEvents({ tenant: 'conn-tail', cluster: 'from-file' })).toBe(7);
+    appendFileSync(log, asLines(EVENTS.slice(7, 9)));
+    const flagged = await cli(['tail', '--config', config, '--once', '--cluster', 'from-flag'], {
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/conn-tail-env`,
+    });
+    expect(flagged.code, flagged.stderr).toBe(0);
+    expect(store.countEvents({ tenant: 'conn-tail-env', cluster: 'from-flag' })).toBe(2);
+  });
+
+  it('refuses a config that is invalid or unreadable with exit 2, naming the problem', async () => {
+    const bad = configFile('bad', { mode: 'file_tail', poll_interval_seconds: 'soon' });
+    const r = await cli(['connector', 'run', '--config', bad, '--once']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cluster_name is required');
+    expect((await cli(['connector', 'run', '--config', join(tmp.dir, 'nope.yaml')])).stderr).toContain('ENOENT');
+    expect((await cli(['connector', 'explode'])).code).toBe(2);
+  });
+});
