@@ -18,6 +18,7 @@ import {
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import type { ConsoleAssets } from './assets.js';
+import type { DescribeRule } from './rules.js';
 import { LoginThrottle, SESSION_MAX_MS, type Session, SessionStore } from './session.js';
 import { clusterStatus, RejectCounter } from './status.js';
 import { ConsoleStore, DEFAULT_PAGE, type EventFilter, MAX_PAGE, MAX_TIMELINE_MS, type PageCursor, SEVERITIES } from './store.js';
@@ -57,6 +58,8 @@ export interface ConsoleOptions {
   /** The built page, script and stylesheet; null serves a JSON 503 that says to build them. */
   assets: ConsoleAssets | null;
   now?: () => number;
+  /** The ingest's rule pack by id (its `mitre` techniques are shown with each alert). */
+  describeRule?: DescribeRule;
   /** One JSON line per console request: method, path, status, tenant, ms (never a query string, secret or cookie). */
   log?: (entry: Record<string, unknown>) => void;
 }
@@ -265,7 +268,7 @@ export class ConsoleRoutes {
   }
 
   get #storeOpen(): ConsoleStore {
-    this.#store ??= new ConsoleStore(this.#opts.dataDir);
+    this.#store ??= new ConsoleStore(this.#opts.dataDir, this.#opts.describeRule);
     return this.#store;
   }
 

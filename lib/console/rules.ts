@@ -1,8 +1,7 @@
-import type { NormalisedRecord } from '../audit/index.js';
-import { shippedRuleSpecs } from '../rules/shipped.js';
+import type { DetectionRules, NormalisedRecord } from '../audit/index.js';
 
 // What the alerts list shows as "rule" and "ATT&CK": the detection rules that fired on the
-// record (`rule_ids`) and the MITRE techniques their pack entries name. A record no rule fired
+// record (`rule_ids`) and the MITRE techniques their entries in the ingest's pack name. A record no rule fired
 // on (high by the severity table alone, or stored before rules existed) shows the table row
 // that made it high, and that row's technique.
 
@@ -21,13 +20,8 @@ const TECHNIQUE_OF_REASON: Readonly<Record<string, string>> = {
   impersonation: 'T1078',
 };
 
-let techniquesOfRule: Map<string, readonly string[]> | undefined;
-
-/** The shipped pack's `mitre` lists by rule id (the pack the normaliser runs), read once. */
-function ruleTechniques(): Map<string, readonly string[]> {
-  techniquesOfRule ??= new Map(shippedRuleSpecs().map((r) => [r.id, r.mitre]));
-  return techniquesOfRule;
-}
+/** Looks a rule up by id in the pack the ingest runs (the shipped one, or the operator's). */
+export type DescribeRule = NonNullable<DetectionRules['describe']>;
 
 /** The detection rule ids on a record, or `[severity_reason]` when none fired (or it was stored before rules). */
 export function ruleIdsOf(record: NormalisedRecord): string[] {
@@ -40,9 +34,9 @@ export function ruleIdsOf(record: NormalisedRecord): string[] {
 }
 
 /** The ATT&CK techniques of a record's rules, in order without repeats; else its severity row's; else none. */
-export function attackTechniques(record: NormalisedRecord): string[] {
+export function attackTechniques(record: NormalisedRecord, describe?: DescribeRule): string[] {
   const out = new Set<string>();
-  for (const id of ruleIdsOf(record)) for (const t of ruleTechniques().get(id) ?? []) out.add(t);
+  for (const id of ruleIdsOf(record)) for (const t of describe?.(id)?.mitre ?? []) out.add(t);
   if (out.size === 0) {
     const own = TECHNIQUE_OF_REASON[record.severity_reason];
     if (own !== undefined) out.add(own);

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import type { NormalisedRecord, Severity } from '../audit/index.js';
 import { EVENT_STORE_FILE, readRecord, type StoredRecord } from '../sinks/sqlite.js';
 import { type AlertSummary, type EventSummary, SUMMARY_FIELDS, type Timeline, type TimelineBucket } from './api-types.js';
-import { attackTechniques, ruleIdsOf } from './rules.js';
+import { attackTechniques, type DescribeRule, ruleIdsOf } from './rules.js';
 
 export type { AlertSummary, EventSummary, Timeline, TimelineBucket } from './api-types.js';
 
@@ -117,7 +117,11 @@ function pageOf<T extends { id: number; event_time: string }>(rows: T[], limit: 
 export class ConsoleStore {
   readonly db: Database.Database;
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    /** The ingest's rule pack, for the techniques of the rules on an alert. */
+    private readonly describeRule?: DescribeRule,
+  ) {
     // The ingest's sink created the file (and its tables) before the console opens it.
     this.db = new Database(join(dataDir, EVENT_STORE_FILE), { readonly: true, fileMustExist: true });
   }
@@ -194,7 +198,7 @@ export class ConsoleStore {
       )
       .all(...params, limit + 1) as (StoredRecord & { id: number; event_id: number | null })[];
     const page = pageOf(rows, limit);
-    return { next: page.next, items: page.items.map((row) => alertSummary(row, readRecord(row))) };
+    return { next: page.next, items: page.items.map((row) => alertSummary(row, readRecord(row), this.describeRule)) };
   }
 
   /** Counts of a tenant's events per bucket and severity over [since, until). */
@@ -234,7 +238,7 @@ export class ConsoleStore {
   }
 }
 
-function alertSummary(row: { id: number; event_id: number | null }, r: NormalisedRecord): AlertSummary {
+function alertSummary(row: { id: number; event_id: number | null }, r: NormalisedRecord, describe?: DescribeRule): AlertSummary {
   const rules = ruleIdsOf(r);
   const flat = Object.fromEntries(SUMMARY_FIELDS.map((f) => [f, r[f as keyof NormalisedRecord] ?? null]));
   return {
@@ -242,6 +246,6 @@ function alertSummary(row: { id: number; event_id: number | null }, r: Normalise
     id: row.id,
     event_id: row.event_id,
     rule_ids: rules,
-    attack_techniques: attackTechniques(r),
+    attack_techniques: attackTechniques(r, describe),
   };
 }

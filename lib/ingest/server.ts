@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { shippedDetection } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
@@ -159,6 +160,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       dataDir: opts.config.dataDir,
       sharedSecret: opts.config.sharedSecret,
       previousSharedSecret: opts.config.previousSharedSecret,
+      describeRule: (id) => (opts.config.detection ?? shippedDetection()).rules?.describe?.(id),
       log,
       ...opts.console,
     });

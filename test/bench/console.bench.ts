@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type AuditEvent, normaliseAuditEvent } from '../../lib/audit/index.js';
+import { type AuditEvent, normaliseAuditEvent, shippedDetection } from '../../lib/audit/index.js';
 import { clusterStatus, RejectCounter } from '../../lib/console/status.js';
 import { ConsoleStore } from '../../lib/console/store.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
@@ -58,7 +58,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const now = Date.now();
   try {
     seedStore(dir, ctx.root, count, ctx.seed, now);
-    const store = new ConsoleStore(dir);
+    const store = new ConsoleStore(dir, (id) => shippedDetection().rules?.describe?.(id));
     const rejects = new RejectCounter();
     const n = ctx.quick ? 5 : 20;
     // The floor: read the list columns of every one of the tenant's events (no JSON), the least

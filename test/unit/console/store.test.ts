@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AuditEvent, normaliseAuditEvent } from '../../../lib/audit/index.js';
+import { type AuditEvent, normaliseAuditEvent, shippedDetection } from '../../../lib/audit/index.js';
 import { clusterStatus, RejectCounter } from '../../../lib/console/status.js';
 import { ConsoleStore, type EventSummary } from '../../../lib/console/store.js';
 import { type EventStore, openEventStore } from '../../../lib/sinks/sqlite.js';
@@ -36,7 +36,8 @@ describe('ConsoleStore', () => {
   beforeEach(() => {
     tmp = tempDataDir('aisoc-console-');
     writer = openEventStore(tmp.dir);
-    store = new ConsoleStore(tmp.dir);
+    // With the ingest's default pack (the shipped rules), as serve passes it.
+    store = new ConsoleStore(tmp.dir, (id) => shippedDetection().rules?.describe?.(id));
   });
   afterEach(() => {
     store.close();
