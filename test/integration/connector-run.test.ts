@@ -132,8 +132,8 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
-    expect(stderr).toContain('"msg":"connector stopped"');
-    expect(stderr.match(/"msg":"poll"/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+    expect(stderr).toContain('"message":"connector stopped"');
+    expect(stderr.match(/"message":"poll"/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
   });
 
   it('webhook mode: each poll reports health and fetch_alerts is empty', async () => {
@@ -145,7 +145,7 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
-      .find((l) => l.msg === 'poll');
+      .find((l) => l.message === 'poll');
     expect(poll).toMatchObject({ alerts: 0, health: { mode: 'webhook', status: 'ok', cluster_name: 'eks-prod' } });
   });
 
