@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { httpPost } from './http.js';
 import type { BodyChunks } from './pack.js';
+import type { ShipTls } from './tls.js';
 import type { ShipSource } from './types.js';
 
 // node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.
@@ -30,6 +31,8 @@ export interface PostRequest {
   source?: ShipSource | null;
   gzip: boolean;
   timeoutMs: number;
+  /** A private CA and a client certificate; null for Node's defaults. */
+  tls?: ShipTls | null;
   /** A fetch to use instead of node:http(s) (tests inject one). */
   fetch?: typeof fetch | null;
 }
@@ -107,7 +110,7 @@ async function postWithHttp(
   headers: Record<string, string>,
   req: PostRequest,
 ): Promise<PostOutcome> {
-  const posted = await httpPost(req.url, headers, body, req.timeoutMs);
+  const posted = await httpPost(req.url, headers, body, req.timeoutMs, req.tls ?? null);
   if (posted.kind === 'answer') {
     return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
   }

@@ -1,5 +1,6 @@
 import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
+import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls, warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
 /** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
@@ -55,6 +56,7 @@ interface Resolved {
   token: string;
   clusterName: string | null;
   source: ShipSource | null;
+  tls: ShipTls;
   maxEvents: number;
   maxBytes: number;
   gzip: boolean;
@@ -79,6 +81,7 @@ function resolve(opts: ShipOptions): Resolved {
     token: opts.token,
     clusterName: opts.clusterName ?? null,
     source: opts.source ?? null,
+    tls: opts.tls ?? DEFAULT_SHIP_TLS,
     maxEvents: opts.maxEventsPerBatch ?? DEFAULT_MAX_EVENTS_PER_BATCH,
     maxBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     gzip: opts.gzip ?? false,
@@ -175,6 +178,17 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
       result.failed.push(failure);
     }
   };
+  // The shared secret never goes over plain http to another machine unless the operator said so;
+  // checked here, not only in the config loaders, so every caller of lib/ship is covered.
+  if (!o.tls.allowInsecureHttp) {
+    const problem = plaintextUrlProblem(o.url);
+    if (problem !== null) {
+      const reason = `configuration error: ${problem}`;
+      fail(0, events.length, { kind: 'config', reason, retryable: false });
+      o.log({ level: 'error', msg: 'refusing to send the shared secret in clear text', url: target, reason, events: events.length });
+      return result;
+    }
+  } else warnInsecureOnce(o.url, o.log);
   const timeLeft = (): number => (o.remainingTimeMs === null ? Number.POSITIVE_INFINITY : o.remainingTimeMs() - o.safetyMarginMs);
 
   const deliver = async (first: number, count: number, body: BodyChunks): Promise<void> => {
@@ -196,6 +210,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         clusterName: o.clusterName,
         source: o.source,
         gzip: o.gzip,
+        tls: o.tls,
         timeoutMs: Math.min(o.requestTimeoutMs, left),
         fetch: o.fetch,
       });
