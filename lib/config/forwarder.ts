@@ -9,8 +9,8 @@ import {
   DEFAULT_SAFETY_MARGIN_MS,
 } from '../ship/index.js';
 import { type Env, EnvReader } from './env.js';
-import { loadShipTls } from './tls.js';
 import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import { loadShipTls } from './tls.js';
 
 /**
  * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB

@@ -1,7 +1,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ALLOW_INSECURE_HTTP_VAR, plaintextUrlProblem, type ShipTls } from '../ship/tls.js';
-import type { EnvReader } from './env.js';
+import { EnvReader } from './env.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
@@ -101,4 +101,23 @@ export function loadShipTls(r: EnvReader, url: string, urlVar = 'AISOC_INGEST_UR
     clientCert: pair?.cert ?? null,
     clientKey: pair?.key ?? null,
   });
+}
+
+/** Where `serve` reads its certificate, key and (for mTLS) client CAs, each with the name the operator set it by. */
+export interface ServeTlsFiles {
+  cert: { path: string; name: string };
+  key: { path: string; name: string };
+  clientCa: { path: string; name: string } | null;
+}
+
+/**
+ * Reads `serve`'s TLS files (at start, and again on SIGHUP): the certificate chain and its key,
+ * checked to belong together, and the client CAs. Throws one `ConfigError` naming every problem.
+ */
+export function readServeTls(files: ServeTlsFiles): { cert: string; key: string; clientCa: string | null } {
+  const r = new EnvReader({});
+  const pair = readKeyPair(r, files.cert.name, files.cert.path, files.key.name, files.key.path);
+  const clientCa = files.clientCa === null ? null : readCertificates(r, files.clientCa.name, files.clientCa.path);
+  r.done();
+  return { cert: (pair as { cert: string }).cert, key: (pair as { key: string }).key, clientCa: clientCa?.join('\n') ?? null };
 }
