@@ -1,7 +1,7 @@
 // TLS on every self-hosted path, with a private PKI made in the test (openssl): a TLS `serve`
 // accepts the tailer and the forwarder that trust the test CA through AISOC_CA_FILE, refuses a
 // client that does not, takes only TLS 1.2 or newer, and checks client certificates when told.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js
 import { shipEvents } from '../../lib/ship/index.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { runCli } from '../helpers/cli.js';
+import { hasNginx, type RunningNginx, renderNginxForwarder, startNginx } from '../helpers/infra-nginx.js';
 import { HAS_OPENSSL, makePki, type TestPki } from '../helpers/pki.js';
 import { awslogsEvent, eksPayload } from '../unit/cloudwatch/envelopes.js';
 import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
@@ -97,7 +98,7 @@ describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
   });
 
   it('listens with https only, TLS 1.2 or newer', async () => {
-    const ca = (await import('node:fs')).readFileSync(pki.caCert, 'utf8');
+    const ca = readFileSync(pki.caCert, 'utf8');
     expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(await handshake(server.port, { ca, minVersion: 'TLSv1.2' })).toMatch(/^TLSv1\.[23]$/);
     expect(await handshake(server.port, { ca, maxVersion: 'TLSv1.2' })).toBe('TLSv1.2');
@@ -169,7 +170,7 @@ describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
   });
 
   it('refuses a client that trusts another CA, and a server whose certificate the shipper cannot verify', async () => {
-    const other = (await import('node:fs')).readFileSync(pki.otherCaCert, 'utf8');
+    const other = readFileSync(pki.otherCaCert, 'utf8');
     expect(await post(route, other)).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN/);
     expect(await post(route, undefined)).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN/);
     // lib/ship with Node's default trust store: a network failure, never a delivery.
@@ -219,5 +220,64 @@ describe.skipIf(!HAS_OPENSSL)('mTLS: serve with --tls-client-ca and the shipper 
     const delivered = await shipEvents(distinctLines(3, 'client-cert'), { url, token: SECRET, tls: withCert.tls });
     expect(delivered).toMatchObject({ delivered: 3, accepted: 3, failed: [] });
     expect(storedIds(dataDir)).toEqual(['client-cert-0', 'client-cert-1', 'client-cert-2']);
+  });
+});
+
+// The header-injecting nginx of the apiserver wiring, rendered the documented way with
+// AISOC_CA_FILE, in front of a TLS serve: it verifies the ingest's certificate before the token
+// leaves it.
+describe.skipIf(!HAS_OPENSSL || !hasNginx())('infra/k8s/nginx-forwarder.conf to a TLS serve', () => {
+  const CONF = readFileSync(join(import.meta.dirname, '../../infra/k8s/nginx-forwarder.conf'), 'utf8');
+  let pki: TestPki;
+  let dataDir: string;
+  let server: IngestServer;
+  let trusting: RunningNginx;
+  let defaultTrust: RunningNginx;
+
+  beforeAll(async () => {
+    pki = makePki();
+    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-tls-nginx-'));
+    const config = loadIngestConfig(
+      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
+      { runtime: 'local' },
+    );
+    const tls = readServeTls({
+      cert: { path: pki.serverCert, name: '--tls-cert' },
+      key: { path: pki.serverKey, name: '--tls-key' },
+      clientCa: null,
+    });
+    server = await startIngestServer({ config, tls });
+    // The certificate names DNS:localhost; nginx checks the name of the proxy_pass host.
+    const origin = `https://localhost:${server.port}`;
+    const values = { token: SECRET, origin, tenant: 'acme', cluster: 'selfhosted' };
+    trusting = await startNginx(renderNginxForwarder(CONF, { ...values, caFile: pki.caCert }));
+    defaultTrust = await startNginx(renderNginxForwarder(CONF, values));
+  });
+
+  afterAll(async () => {
+    await trusting?.close();
+    await defaultTrust?.close();
+    await server?.close();
+    pki?.remove();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('delivers what the apiserver posts when it trusts the test CA, and stops at a 502 when it does not', async () => {
+    const lines = distinctLines(20, 'nginx-tls');
+    const body = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${lines.join(',')}]}`;
+    const ok = await fetch(`${trusting.url}/forward`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ accepted: 20, rejected: 0 });
+
+    const refused = await fetch(`${defaultTrust.url}/forward`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: body.replaceAll('nginx-tls-', 'nginx-untrusted-'),
+    });
+    expect(refused.status).toBe(502);
+    await refused.text();
+    const stored = storedIds(dataDir);
+    expect(stored.filter((id) => id.startsWith('nginx-tls-'))).toHaveLength(20);
+    expect(stored.filter((id) => id.startsWith('nginx-untrusted-'))).toEqual([]);
   });
 });
