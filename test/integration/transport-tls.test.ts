@@ -155,6 +155,25 @@ describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
     }
   });
 
+  it('passes test-connection with AISOC_CA_FILE, and fails it with a reason without', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-tls-tc-'));
+    try {
+      const file = join(dir, 'connector.json');
+      writeFileSync(file, JSON.stringify({ mode: 'webhook', cluster_name: 'selfhosted', ingest_url: route }));
+      const trusted = await runCli(['test-connection', '--config', file], { K8S_AUDIT_SHARED_SECRET: SECRET, AISOC_CA_FILE: pki.caCert });
+      expect(trusted.stdout).toContain('connection ok');
+      expect(trusted.code).toBe(0);
+      const untrusted = await runCli(['test-connection', '--config', file], { K8S_AUDIT_SHARED_SECRET: SECRET });
+      expect(untrusted.code).toBe(1);
+      expect(untrusted.stdout).toMatch(
+        /cannot reach the ingest at https:\/\/127\.0\.0\.1:\d+\/v1\/ingest\/k8s-audit\/acme: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)/,
+      );
+      expect(untrusted.stdout + trusted.stdout).not.toContain(SECRET);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('accepts the EKS forwarder Lambda that trusts the test CA through AISOC_CA_FILE', async () => {
     const handler = await loadForwarder({
       AISOC_INGEST_URL: route,
