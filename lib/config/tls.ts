@@ -5,15 +5,20 @@ import { EnvReader } from './env.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
-/** The PEM certificates of a file, each checked to parse; a problem naming the variable otherwise. */
-function readCertificates(r: EnvReader, name: string, path: string): string[] | null {
-  let text: string;
+/** A file's text, or null with a problem naming the setting (never the content). */
+function readText(r: EnvReader, name: string, path: string): string | null {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     r.problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     return null;
   }
+}
+
+/** The PEM certificates of a file, each checked to parse; a problem naming the variable otherwise. */
+function readCertificates(r: EnvReader, name: string, path: string): string[] | null {
+  const text = readText(r, name, path);
+  if (text === null) return null;
   const pems = text.match(PEM_CERTIFICATE) ?? [];
   if (pems.length === 0) {
     r.problems.push(`${name}: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
@@ -42,14 +47,8 @@ export function readKeyPair(
   keyPath: string,
 ): { cert: string; key: string } | null {
   const chain = readCertificates(r, certName, certPath);
-  let key: string;
-  try {
-    key = readFileSync(keyPath, 'utf8');
-  } catch (err) {
-    r.problems.push(`${keyName}: cannot read ${keyPath} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-    return null;
-  }
-  if (chain === null) return null;
+  const key = readText(r, keyName, keyPath);
+  if (chain === null || key === null) return null;
   try {
     const leaf = new X509Certificate(chain[0] as string);
     if (!leaf.checkPrivateKey(createPrivateKey(key))) {

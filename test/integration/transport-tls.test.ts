@@ -64,32 +64,51 @@ function post(url: string, ca: string | undefined): Promise<number | string> {
   });
 }
 
+/** A TLS `serve` core on 127.0.0.1 with the SQLite sink in a fresh data dir, its certificate from `pki`. */
+async function startTlsIngest(
+  pki: TestPki,
+  prefix: string,
+  clientCa = false,
+): Promise<{ server: IngestServer; dataDir: string; close: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const config = loadIngestConfig(
+    { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
+    { runtime: 'local' },
+  );
+  const tls = readServeTls({
+    cert: { path: pki.serverCert, name: '--tls-cert' },
+    key: { path: pki.serverKey, name: '--tls-key' },
+    clientCa: clientCa ? { path: pki.caCert, name: '--tls-client-ca' } : null,
+  });
+  const server = await startIngestServer({ config, tls });
+  return {
+    server,
+    dataDir,
+    close: async () => {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
   let pki: TestPki;
+  let ingest: Awaited<ReturnType<typeof startTlsIngest>>;
   let dataDir: string;
   let server: IngestServer;
   let route: string;
 
   beforeAll(async () => {
     pki = makePki();
-    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-tls-'));
-    const config = loadIngestConfig(
-      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
-      { runtime: 'local' },
-    );
-    const tls = readServeTls({
-      cert: { path: pki.serverCert, name: '--tls-cert' },
-      key: { path: pki.serverKey, name: '--tls-key' },
-      clientCa: null,
-    });
-    server = await startIngestServer({ config, tls });
+    ingest = await startTlsIngest(pki, 'aisoc-tls-');
+    server = ingest.server;
+    dataDir = ingest.dataDir;
     route = `${server.url}${ROUTE}`;
   });
 
   afterAll(async () => {
-    await server?.close();
+    await ingest?.close();
     pki?.remove();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   afterEach(() => {
@@ -202,28 +221,20 @@ describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
 
 describe.skipIf(!HAS_OPENSSL)('mTLS: serve with --tls-client-ca and the shipper with a client certificate', () => {
   let pki: TestPki;
+  let ingest: Awaited<ReturnType<typeof startTlsIngest>>;
   let dataDir: string;
   let server: IngestServer;
 
   beforeAll(async () => {
     pki = makePki();
-    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-mtls-'));
-    const config = loadIngestConfig(
-      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
-      { runtime: 'local' },
-    );
-    const tls = readServeTls({
-      cert: { path: pki.serverCert, name: '--tls-cert' },
-      key: { path: pki.serverKey, name: '--tls-key' },
-      clientCa: { path: pki.caCert, name: '--tls-client-ca' },
-    });
-    server = await startIngestServer({ config, tls });
+    ingest = await startTlsIngest(pki, 'aisoc-mtls-', true);
+    server = ingest.server;
+    dataDir = ingest.dataDir;
   });
 
   afterAll(async () => {
-    await server?.close();
+    await ingest?.close();
     pki?.remove();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('delivers with AISOC_CLIENT_CERT_FILE / AISOC_CLIENT_KEY_FILE and refuses the same shipper without them', async () => {
@@ -248,6 +259,7 @@ describe.skipIf(!HAS_OPENSSL)('mTLS: serve with --tls-client-ca and the shipper 
 describe.skipIf(!HAS_OPENSSL || !hasNginx())('infra/k8s/nginx-forwarder.conf to a TLS serve', () => {
   const CONF = readFileSync(join(import.meta.dirname, '../../infra/k8s/nginx-forwarder.conf'), 'utf8');
   let pki: TestPki;
+  let ingest: Awaited<ReturnType<typeof startTlsIngest>>;
   let dataDir: string;
   let server: IngestServer;
   let trusting: RunningNginx;
@@ -255,17 +267,9 @@ describe.skipIf(!HAS_OPENSSL || !hasNginx())('infra/k8s/nginx-forwarder.conf to 
 
   beforeAll(async () => {
     pki = makePki();
-    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-tls-nginx-'));
-    const config = loadIngestConfig(
-      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir },
-      { runtime: 'local' },
-    );
-    const tls = readServeTls({
-      cert: { path: pki.serverCert, name: '--tls-cert' },
-      key: { path: pki.serverKey, name: '--tls-key' },
-      clientCa: null,
-    });
-    server = await startIngestServer({ config, tls });
+    ingest = await startTlsIngest(pki, 'aisoc-tls-nginx-');
+    server = ingest.server;
+    dataDir = ingest.dataDir;
     // The certificate names DNS:localhost; nginx checks the name of the proxy_pass host.
     const origin = `https://localhost:${server.port}`;
     const values = { token: SECRET, origin, tenant: 'acme', cluster: 'selfhosted' };
@@ -276,9 +280,8 @@ describe.skipIf(!HAS_OPENSSL || !hasNginx())('infra/k8s/nginx-forwarder.conf to 
   afterAll(async () => {
     await trusting?.close();
     await defaultTrust?.close();
-    await server?.close();
+    await ingest?.close();
     pki?.remove();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('delivers what the apiserver posts when it trusts the test CA, and stops at a 502 when it does not', async () => {
