@@ -120,6 +120,8 @@ export function prepareDataDir(dataDir: string): string | null {
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
     `curl -X POST ${url}/v1/ingest/k8s-audit/${tenant} \\`,
+    // A private CA's certificate is not in curl's bundle.
+    ...(url.startsWith('https:') ? ['  --cacert <the CA that issued the --tls-cert certificate> \\'] : []),
     `  -H "Content-Type: application/json" \\`,
     `  -H "X-AiSOC-K8s-Token: ${secret}" \\`,
     `  -d '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}'`,
