@@ -50,6 +50,7 @@ describe('loggablePath', () => {
 
   it('keeps the ingest route and plain route words', () => {
     expect(loggablePath('/v1/ingest/k8s-audit/acme')).toBe('/v1/ingest/k8s-audit/acme');
+    expect(loggablePath('/v1/ingest/gke-audit/acme')).toBe('/v1/ingest/gke-audit/acme');
     expect(loggablePath('/healthz')).toBe('/healthz');
     expect(loggablePath('/forward')).toBe('/forward');
   });
