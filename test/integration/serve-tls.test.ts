@@ -91,7 +91,7 @@ function postList(url: string, agent: Agent, body: string): Promise<number | str
 
 async function waitForLog(proc: ServeProcess, msg: string, from: number): Promise<Record<string, unknown>> {
   for (let i = 0; i < 200; i++) {
-    const hit = proc.logs.slice(from).find((l) => l.msg === msg);
+    const hit = proc.logs.slice(from).find((l) => l.message === msg);
     if (hit) return hit;
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -133,7 +133,10 @@ describe.skipIf(!HAS_OPENSSL)('serve --tls-cert --tls-key, rotated on SIGHUP', (
   it('serves https on loopback and logs which certificate it serves, never the key', async () => {
     expect(proc.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     expect(await peerFingerprint(proc.port, ca)).toBe(fingerprintOf(pki.serverCert));
-    expect(proc.logs.find((l) => l.msg === 'TLS on')).toMatchObject({ sha256: fingerprintOf(pki.serverCert), client_certificates: false });
+    expect(proc.logs.find((l) => l.message === 'TLS on')).toMatchObject({
+      sha256: fingerprintOf(pki.serverCert),
+      client_certificates: false,
+    });
     expect(proc.output()).not.toContain('PRIVATE KEY');
   });
 
@@ -169,7 +172,7 @@ describe.skipIf(!HAS_OPENSSL)('serve --tls-cert --tls-key, rotated on SIGHUP', (
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
     expect(statuses).toHaveLength(60);
     expect(await peerFingerprint(proc.port, ca)).toBe(fingerprintOf(pki.rotatedCert));
-    expect(proc.logs.find((l) => l.msg === 'TLS certificate reloaded')).toMatchObject({ sha256: fingerprintOf(pki.rotatedCert) });
+    expect(proc.logs.find((l) => l.message === 'TLS certificate reloaded')).toMatchObject({ sha256: fingerprintOf(pki.rotatedCert) });
     const store = openEventStore(join(dir, 'data'));
     try {
       const stored = store.queryEvents({ tenant: 'acme', limit: 1000 }).map((r) => r.audit_id as string);
