@@ -9,3 +9,4 @@ export * from './config/forwarder.js';
 export * from './config/ingest.js';
 export * from './config/secret.js';
 export * from './config/tail.js';
+export * from './config/tls.js';

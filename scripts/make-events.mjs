@@ -208,12 +208,15 @@ function restApiEvent({ body, token, requestId }) {
  * id "SharedSecret", so the files empty the ARN and give the declared K8S_AUDIT_SHARED_SECRET
  * (and the inbox table, whose !Ref would name the logical id too).
  */
-function localEnv(ingestOrigin) {
+function localEnv(ingestOrigin, insecure = false) {
   return {
     Forwarder: {
       AISOC_INGEST_URL: `${ingestOrigin}/v1/ingest/k8s-audit/${TENANT}`,
       K8S_AUDIT_SHARED_SECRET_ARN: '',
       K8S_AUDIT_SHARED_SECRET: LOCAL_SHARED_SECRET,
+      // host.docker.internal is not loopback, so lib/ship refuses plain http to it unless told:
+      // the container reaches the host over Docker's private bridge, with a secret for local use only.
+      ...(insecure ? { AISOC_ALLOW_INSECURE_HTTP: 'true' } : {}),
     },
     Ingest: {
       K8S_AUDIT_SHARED_SECRET_ARN: '',
@@ -264,7 +267,7 @@ export function buildEvents() {
     // sam local invoke --env-vars: per-function variables, keyed by the template's logical ids.
     // The function runs in a container there, so the forwarder reaches `npm start` (the local
     // ingest, port 8080) on the host as host.docker.internal.
-    'env.json': localEnv('http://host.docker.internal:8080'),
+    'env.json': localEnv('http://host.docker.internal:8080', true),
     // The same for `aisoc-k8s-audit invoke`, which runs the bundle on this machine.
     'env.local.json': localEnv('http://127.0.0.1:8080'),
   };

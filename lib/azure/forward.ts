@@ -1,6 +1,7 @@
 import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
 import { type PostOutcome, postEventList } from '../ship/post.js';
 import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../ship/ship.js';
+import type { ShipTls } from '../ship/tls.js';
 
 /**
  * The AKS forwarder's work, free of Azure Functions: the Event Hubs messages of one invocation
@@ -19,6 +20,8 @@ export interface AksForwardOptions {
   url: string;
   /** The shared secret, sent as X-AiSOC-K8s-Token; never logged. */
   token: string;
+  /** A private CA, a client certificate, plain http allowed (lib/ship's defaults when absent). */
+  tls?: ShipTls | null;
   maxBodyBytes?: number;
   maxAttempts?: number;
   requestTimeoutMs?: number;
@@ -156,6 +159,7 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
       outcome = await postEventList(body, {
         url: opts.url,
         token: opts.token,
+        tls: opts.tls ?? null,
         gzip: false,
         timeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
         ...(opts.fetch ? { fetch: opts.fetch } : {}),

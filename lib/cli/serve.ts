@@ -1,16 +1,19 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/env.js';
 import { DEFAULT_DATA_DIR, loadIngestConfig, withSharedSecret } from '../config/ingest.js';
+import { readServeTls, type ServeTlsFiles } from '../config/tls.js';
 import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/server.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus } from '../metrics/prometheus.js';
-import { flag, intFlag, parseArgs } from './args.js';
+import { isLoopbackHost } from '../ship/tls.js';
+import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev] [--no-console]
+                             [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--insecure]
 
 Runs the ingest API on this machine: the same routes as the ingest Lambda,
   POST /v1/ingest/k8s-audit/<tenant_id>   (X-AiSOC-K8s-Token: <shared secret>)
@@ -36,7 +39,21 @@ Options:
                     (503), as in production. Also prints a console token (new at each start)
                     that logs in to the console for any tenant.
   --no-console      do not serve /console (it is served only with the SQLite events sink)
+  --tls-cert FILE   terminate TLS (1.2 or newer) with this PEM certificate chain (env
+                    AISOC_TLS_CERT_FILE); the server then speaks https only
+  --tls-key FILE    its PEM private key (env AISOC_TLS_KEY_FILE)
+  --tls-client-ca FILE
+                    require a client certificate issued by these PEM CAs (mTLS; env
+                    AISOC_TLS_CLIENT_CA_FILE)
+  --insecure        allow plain http on a non-loopback --host. Without TLS every request's
+                    shared secret (X-AiSOC-K8s-Token) and inbox token (in the path) crosses the
+                    network in clear text, so serve refuses that unless told: use it only on a
+                    private network you vouch for, or behind a TLS proxy on another address
   --help            show this help
+
+SIGHUP re-reads the certificate, key and client CAs (cert-manager rotates them in place): new
+connections get the new certificate, open ones finish on the old; a pair that does not load is
+logged and the current one kept.
 
 Configuration comes from the environment: see docs/ingest.md (K8S_AUDIT_SHARED_SECRET,
 K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK, ALERTS_SINK, ...); the
@@ -103,10 +120,44 @@ export function prepareDataDir(dataDir: string): string | null {
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
     `curl -X POST ${url}/v1/ingest/k8s-audit/${tenant} \\`,
+    // A private CA's certificate is not in curl's bundle.
+    ...(url.startsWith('https:') ? ['  --cacert <the CA that issued the --tls-cert certificate> \\'] : []),
     `  -H "Content-Type: application/json" \\`,
     `  -H "X-AiSOC-K8s-Token: ${secret}" \\`,
     `  -d '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}'`,
   ].join('\n');
+}
+
+/** The TLS files from the flags, else the environment; null when neither names a certificate or key. */
+function serveTlsFiles(args: ReturnType<typeof parseArgs>, env: Readonly<Record<string, string | undefined>>): ServeTlsFiles | null {
+  const pick = (flagName: string, envName: string): { path: string; name: string } | null => {
+    const fromFlag = flag(args, flagName);
+    if (fromFlag !== undefined) return { path: fromFlag, name: `--${flagName}` };
+    const fromEnv = env[envName];
+    return fromEnv === undefined || fromEnv === '' ? null : { path: fromEnv, name: envName };
+  };
+  const cert = pick('tls-cert', 'AISOC_TLS_CERT_FILE');
+  const key = pick('tls-key', 'AISOC_TLS_KEY_FILE');
+  const clientCa = pick('tls-client-ca', 'AISOC_TLS_CLIENT_CA_FILE');
+  if (cert === null && key === null) {
+    if (clientCa !== null)
+      throw new UsageError(`${clientCa.name} needs --tls-cert and --tls-key: client certificates are checked only over TLS`);
+    return null;
+  }
+  if (cert === null || key === null) {
+    throw new UsageError('--tls-cert and --tls-key go together (or AISOC_TLS_CERT_FILE and AISOC_TLS_KEY_FILE)');
+  }
+  return { cert, key, clientCa };
+}
+
+/** What a log line may say about a certificate: public facts only. */
+function certificateFacts(pem: string): Record<string, string> {
+  try {
+    const c = new X509Certificate(pem);
+    return { subject: c.subject.replace(/\n/g, ', '), not_after: new Date(c.validTo).toISOString(), sha256: c.fingerprint256 };
+  } catch {
+    return {};
+  }
 }
 
 /** `aisoc-k8s-audit serve`: the local ingest API until SIGTERM/SIGINT (or `io.signal` aborts). */
@@ -115,7 +166,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['host', 'port', 'data-dir'], ['dev', 'no-console']);
+  const args = parseArgs(argv, ['host', 'port', 'data-dir', 'tls-cert', 'tls-key', 'tls-client-ca'], ['dev', 'no-console', 'insecure']);
   const dev = args.flags.get('dev') === true;
   const env: Record<string, string | undefined> = { ...io.env };
   const dataDirFlag = flag(args, 'data-dir');
@@ -131,6 +182,16 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const config = await withSharedSecret(loadIngestConfig(env, { runtime: 'local' }));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
+  const insecure = args.flags.get('insecure') === true;
+  const tlsFiles = serveTlsFiles(args, io.env);
+  if (tlsFiles === null && !isLoopbackHost(host) && !insecure) {
+    throw new UsageError(
+      `refusing to listen on ${host} without TLS: every request's shared secret (X-AiSOC-K8s-Token) and inbox token would cross the network in clear text. ` +
+        'Give --tls-cert and --tls-key (or AISOC_TLS_CERT_FILE and AISOC_TLS_KEY_FILE), or keep --host 127.0.0.1 behind a TLS proxy on this machine, ' +
+        'or pass --insecure for a private network you vouch for',
+    );
+  }
+  const tls = tlsFiles === null ? null : readServeTls(tlsFiles);
   const log = streamLog(io.stderr, LOG_SERVICES.serve, io.env);
   // The console reads the SQLite store, so it is there only when events go to it.
   const withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
@@ -140,10 +201,28 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     host,
     port,
     log,
+    tls,
     sinks: { stdout: io.stdout },
     prometheus: ingestPrometheus(),
     ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
   });
+  if (tls !== null) log({ level: 'info', msg: 'TLS on', ...certificateFacts(tls.cert), client_certificates: tls.clientCa !== null });
+  else if (!isLoopbackHost(host)) {
+    log({ level: 'warn', msg: `plain http on ${host} (--insecure): shared secrets and inbox tokens cross the network in clear text` });
+  }
+  // cert-manager (and most rotation tools) replace the files in place and expect a reload signal.
+  const reload = (): void => {
+    if (tlsFiles === null) return;
+    try {
+      const next = readServeTls(tlsFiles);
+      server.setTls(next);
+      log({ level: 'info', msg: 'TLS certificate reloaded', ...certificateFacts(next.cert) });
+    } catch (err) {
+      log({ level: 'error', msg: 'TLS reload failed; keeping the current certificate', error: (err as Error).message });
+    }
+  };
+  // Only with TLS: without it SIGHUP keeps its default (a closed terminal ends the server).
+  if (tlsFiles !== null) process.on('SIGHUP', reload);
 
   const lines = [`aisoc-k8s-audit ingest listening on ${server.url} (${server.service.writer.describe()})`];
   if (config.sharedSecret === null) {
@@ -173,6 +252,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
 
   await new Promise<void>((resolve) => {
     const stop = () => {
+      process.off('SIGHUP', reload);
       process.off('SIGTERM', stop);
       process.off('SIGINT', stop);
       resolve();

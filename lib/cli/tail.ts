@@ -142,6 +142,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const { ship, isOversize } = tailShipper({
     url: config.ingestUrl,
     token: config.token,
+    tls: config.tls,
     clusterName: cluster,
     maxBodyBytes: config.maxBodyBytes,
     gzip: config.gzip,

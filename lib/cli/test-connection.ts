@@ -1,3 +1,5 @@
+import { EnvReader } from '../config/env.js';
+import { loadShipTls } from '../config/tls.js';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
 import { type ConnectionCheck, type ConnectionReport, testConnection } from '../tail/test-connection.js';
 import { flag, parseArgs, UsageError } from './args.js';
@@ -28,6 +30,9 @@ webhook mode POSTs the seed's empty EventList to the dedicated route with the sh
 and the secret is configured, 503 that the ingest has no K8S_AUDIT_SHARED_SECRET, 401 that the
 secrets differ. file_tail mode checks the audit log exists and is readable, the cursor directory
 is writable, and, when ingest_url and the secret are known, the dedicated route as above.
+The requests go as the shippers' would: plain http only to a loopback address (unless
+AISOC_ALLOW_INSECURE_HTTP=true), trusting AISOC_CA_FILE besides the public CAs, with the client
+certificate of AISOC_CLIENT_CERT_FILE / AISOC_CLIENT_KEY_FILE when set (docs/tls.md).
 
 Options:
   --config FILE   the connector config (JSON or YAML)
@@ -81,7 +86,14 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     print(io, { ok: false, mode: null, checks }, json);
     return 1;
   }
-  const report = await testConnection(config);
+  // The shippers' TLS settings, so the test trusts (and refuses) what they will.
+  const r = new EnvReader(io.env);
+  const tls = loadShipTls(r, '');
+  if (r.problems.length > 0) {
+    print(io, { ok: false, mode: config.mode, checks: r.problems.map((message) => ({ check: 'config', status: 'fail', message })) }, json);
+    return 1;
+  }
+  const report = await testConnection(config, { tls });
   print(io, report, json);
   return report.ok ? 0 : 1;
 }

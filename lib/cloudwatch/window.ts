@@ -93,6 +93,7 @@ export class LineWindow {
       url: s.ingestUrl,
       token: s.token,
       clusterName: this.cluster,
+      tls: s.tls ?? null,
       source: { account: this.account, region: s.region ?? null },
       maxEventsPerBatch: s.maxEventsPerBatch,
       maxBodyBytes: s.maxBodyBytes,

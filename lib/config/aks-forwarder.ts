@@ -1,11 +1,15 @@
 import { DEFAULT_MAX_BODY_BYTES } from '../ship/ship.js';
+import type { ShipTls } from '../ship/tls.js';
 import { type Env, EnvReader } from './env.js';
 import { readTenantRouteUrl } from './forwarder.js';
+import { loadShipTls } from './tls.js';
 
 /** The AKS forwarder's configuration (Azure Functions app settings), validated once at start. */
 export interface AksForwarderConfig {
   /** AISOC_INGEST_URL: the full tenant route, https://<host>/v1/ingest/k8s-audit/<tenant_id>. */
   readonly ingestUrl: string;
+  /** AISOC_CA_FILE, AISOC_CLIENT_CERT_FILE / _KEY_FILE, AISOC_ALLOW_INSECURE_HTTP (docs/tls.md). */
+  readonly tls: ShipTls;
   /** K8S_AUDIT_SHARED_SECRET (an app setting, best a Key Vault reference the host resolves). */
   readonly token: string;
   /** FORWARDER_MAX_BODY_BYTES: the cap of one records body (default 3 MiB, as the EKS forwarder). */
@@ -16,8 +20,9 @@ export interface AksForwarderConfig {
 export function loadAksForwarderConfig(env: Env): AksForwarderConfig {
   const r = new EnvReader(env);
   const ingestUrl = readTenantRouteUrl(r);
+  const tls = loadShipTls(r, ingestUrl);
   const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the ingest shared secret; in Azure, a Key Vault reference').trim();
   const maxBodyBytes = r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 64 * 1024, 16 * 1024 * 1024);
   r.done();
-  return Object.freeze({ ingestUrl, token, maxBodyBytes });
+  return Object.freeze({ ingestUrl, tls, token, maxBodyBytes });
 }

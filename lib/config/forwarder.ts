@@ -10,6 +10,7 @@ import {
 } from '../ship/index.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import { loadShipTls } from './tls.js';
 
 /**
  * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB
@@ -48,6 +49,7 @@ export function readTenantRouteUrl(r: EnvReader): string {
 export function loadForwarderConfig(env: Env): ForwarderConfig {
   const r = new EnvReader(env);
   const ingestUrl = readTenantRouteUrl(r);
+  const tls = loadShipTls(r, ingestUrl);
   const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
   const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
   const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);
@@ -58,6 +60,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   }
   const config: ForwarderConfig = {
     ingestUrl,
+    tls,
     token,
     tokenSecretArn,
     clusterName,

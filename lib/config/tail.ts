@@ -1,4 +1,6 @@
+import type { ShipTls } from '../ship/tls.js';
 import { type Env, EnvReader } from './env.js';
+import { loadShipTls } from './tls.js';
 
 /** The seed: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
 export const DEFAULT_TAIL_MAX_BYTES = 8 * 1024 * 1024;
@@ -20,6 +22,8 @@ export const DEFAULT_TAIL_REQUEST_TIMEOUT_MS = 10_000;
 export interface TailConfig {
   /** AISOC_INGEST_URL: the full tenant route, `https://<host>/v1/ingest/k8s-audit/<tenant_id>`. */
   readonly ingestUrl: string;
+  /** AISOC_CA_FILE, AISOC_CLIENT_CERT_FILE / _KEY_FILE, AISOC_ALLOW_INSECURE_HTTP. */
+  readonly tls: ShipTls;
   /** K8S_AUDIT_SHARED_SECRET, sent as X-AiSOC-K8s-Token. Never logged. */
   readonly token: string;
   /** CLUSTER_NAME, stamped on every event by the ingest. */
@@ -48,9 +52,11 @@ export interface TailConfig {
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
+  const tls = loadShipTls(r, ingestUrl);
   const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the shared secret the ingest service checks in X-AiSOC-K8s-Token');
   const config: TailConfig = {
     ingestUrl,
+    tls,
     token,
     clusterName: r.string('CLUSTER_NAME') ?? null,
     path: r.string('AISOC_TAIL_PATH') ?? null,

@@ -1,3 +1,6 @@
+import { hashToken } from './auth.js';
+import { inboxTokenId } from './inbox.js';
+
 /** Header values as transports give them: node:http, API Gateway v1 and v2. */
 export type RawHeaders = Readonly<Record<string, string | readonly string[] | null | undefined>>;
 
@@ -72,4 +75,43 @@ export function matchStatusRoute(path: string): string | null {
   if (!trimmed.startsWith(STATUS_PREFIX)) return null;
   const segment = trimmed.slice(STATUS_PREFIX.length);
   return segment === '' || segment.includes('/') ? null : segment;
+}
+
+// Path segments a log line shows as they are: route words (v1, ingest, k8s-audit, healthz). Anything
+// longer or stranger could be a credential sent to the wrong path, and is not shown.
+const PLAIN_SEGMENT = /^[A-Za-z0-9._:-]{1,15}$/;
+const MAX_LOGGED_PATH = 256;
+
+/**
+ * The request path as a log line may show it, with no credential in it: an inbox token
+ * (`/v1/inbox/<token>`, and whatever follows it) becomes its public id, as `inbox list` shows
+ * it (`/v1/inbox/<id:0123456789abcdef>`); the ingest routes keep a valid tenant id; in any other
+ * path, a segment that is not a short plain word becomes `<redacted>`. Every logger of request
+ * paths (the ingest's request line, serve's access log) goes through this one function.
+ */
+export function loggablePath(path: string): string {
+  const bare = path.split('?', 1)[0] ?? '';
+  if (bare.startsWith(INBOX_PREFIX)) {
+    const rest = bare.slice(INBOX_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const token = slash === -1 ? rest : rest.slice(0, slash);
+    if (token === '') return INBOX_PREFIX;
+    let decoded = token;
+    try {
+      decoded = decodeURIComponent(token);
+    } catch {
+      // Not valid percent-encoding: the id of the raw segment still identifies it.
+    }
+    const tail = slash === -1 ? '' : rest.length === slash + 1 ? '/' : '/<redacted>';
+    return `${INBOX_PREFIX}<id:${inboxTokenId(hashToken(decoded))}>${tail}`;
+  }
+  const route = matchRoute(bare);
+  if ((route.kind === 'ingest' || route.kind === 'gke') && TENANT_ID_PATTERN.test(route.tenant)) return bare.slice(0, MAX_LOGGED_PATH);
+  const statusTenant = matchStatusRoute(bare);
+  if (statusTenant !== null && TENANT_ID_PATTERN.test(statusTenant)) return bare.slice(0, MAX_LOGGED_PATH);
+  const shown = bare
+    .split('/')
+    .map((segment) => (segment === '' || PLAIN_SEGMENT.test(segment) ? segment : '<redacted>'))
+    .join('/');
+  return shown.length > MAX_LOGGED_PATH ? `${shown.slice(0, MAX_LOGGED_PATH)}…` : shown;
 }

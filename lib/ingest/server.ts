@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { shippedDetection } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
@@ -11,6 +12,24 @@ import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonRespo
 import { matchStatusRoute } from './request.js';
 import type { IngestService, LogEntry, ReceivedBody } from './service.js';
 
+/** A server certificate chain and key (PEM), and optionally the CAs whose client certificates it requires. */
+export interface ServerTls {
+  cert: string;
+  key: string;
+  /** When set, every client must present a certificate issued by one of these CAs (mTLS). */
+  clientCa?: string | null;
+}
+
+/** Node's TLS server options for `tls`: TLS 1.2 or newer, Node's default (modern, forward-secret) ciphers. */
+function tlsOptions(tls: ServerTls): HttpsServerOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.2',
+    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
 /** Options of the local ingest server. */
 export interface IngestServerOptions extends CreateIngestOptions {
   config: IngestConfig;
@@ -19,6 +38,8 @@ export interface IngestServerOptions extends CreateIngestOptions {
   /** Default 0: an ephemeral port (read it back from `port`). */
   port?: number;
   log?: (entry: LogEntry) => void;
+  /** Terminate TLS with this certificate (https); plain http without it. */
+  tls?: ServerTls | null;
   /** How long `close()` waits for in-flight requests before cutting connections (default 10 s). */
   drainTimeoutMs?: number;
   /** When set, every request moves these counters and GET /metrics answers them (Prometheus text format). */
@@ -32,12 +53,17 @@ export interface IngestServerOptions extends CreateIngestOptions {
 
 /** A running local ingest server. */
 export interface IngestServer {
-  /** `http://<host>:<port>` */
+  /** `http://<host>:<port>`, or `https://` with TLS */
   url: string;
   port: number;
   service: IngestService;
   /** The console's routes, when it is served. */
   console: ConsoleRoutes | null;
+  /**
+   * Replaces the certificate (and client CAs) for new connections; connections already open keep
+   * theirs and finish what they carry. Throws when the server has no TLS or the pair is unusable.
+   */
+  setTls(tls: ServerTls): void;
   /** Stops accepting, lets in-flight requests finish, then closes the sinks and the store. */
   close(): Promise<void>;
 }
@@ -294,7 +320,9 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     inFlight.add(task);
     void task.finally(() => inFlight.delete(task));
   };
-  const server = createServer(onRequest(false));
+  const https = opts.tls ? await import('node:https') : null;
+  const server: Server | HttpsServer =
+    https !== null && opts.tls ? https.createServer(tlsOptions(opts.tls), onRequest(false)) : createServer(onRequest(false));
   server.on('checkContinue', onRequest(true));
   // Requests node's HTTP parser refuses (malformed, headers too large, too slow) get a JSON answer
   // too, instead of node's plain-text default.
@@ -341,7 +369,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${https === null ? 'http' : 'https'}://${host}:${address.port}`;
   log({ level: 'info', msg: 'ingest server listening', url, sinks: service.writer.describe(), runtime: opts.config.runtime });
 
   let closed: Promise<void> | undefined;
@@ -367,5 +395,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     return closed;
   };
 
-  return { url, port: address.port, service, console: consoleRoutes, close };
+  const setTls = (tls: ServerTls): void => {
+    if (https === null) throw new Error('this server was started without TLS');
+    (server as HttpsServer).setSecureContext(tlsOptions(tls));
+  };
+
+  return { url, port: address.port, service, console: consoleRoutes, setTls, close };
 }

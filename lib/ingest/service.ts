@@ -38,6 +38,7 @@ import { INBOX_TEMPLATE, type InboxStore, looksLikeInboxToken } from './inbox.js
 import { PubSubPushVerifier } from './oidc.js';
 import {
   type IngestRequest,
+  loggablePath,
   lowerCaseHeaders,
   matchRoute,
   matchStatusRoute,
@@ -121,6 +122,8 @@ export interface AdmittedRequest {
   readonly source?: AuditSource;
   readonly headers: Readonly<Record<string, string>>;
   readonly started: number;
+  /** The path as log lines show it: an inbox token replaced by its id. */
+  readonly logPath: string;
 }
 
 /** The body as the transport got it: the bytes, or the count at which it stopped reading. */
@@ -128,6 +131,8 @@ export type ReceivedBody = Buffer | { tooLarge: true; receivedBytes: number };
 
 interface LogState {
   route: string;
+  /** The request path with any token replaced (`loggablePath`). */
+  path: string;
   tenant?: string | undefined;
   cluster?: string | null | undefined;
   bytes?: number;
@@ -184,7 +189,7 @@ export class IngestService {
   status(head: RequestHead, store: EventStore | null): IngestResponse {
     const started = performance.now();
     const route = matchStatusRoute(head.path);
-    const state: LogState = { route: 'status' };
+    const state: LogState = { route: 'status', path: loggablePath(head.path) };
     try {
       if (route === null) throw new NotFoundError('no such route');
       if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
@@ -222,7 +227,7 @@ export class IngestService {
   async admit(head: RequestHead): Promise<AdmittedRequest | IngestResponse> {
     const started = performance.now();
     const route = matchRoute(head.path);
-    const state: LogState = { route: route.kind };
+    const state: LogState = { route: route.kind, path: loggablePath(head.path) };
     try {
       if (route.kind === 'none') throw new NotFoundError('no such route; POST audit events to /v1/ingest/k8s-audit/<tenant_id>');
       if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
@@ -279,7 +284,7 @@ export class IngestService {
         state.bytes = Number(declared);
         throw this.#wireTooLarge(Number(declared), true, headers['content-encoding']);
       }
-      return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started };
+      return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started, logPath: state.path };
     } catch (err) {
       // Before the body, a 401 is a wrong token and a 503 means the token cannot be checked at all.
       if (err instanceof UnauthorizedError) state.failure = 'unauthorized';
@@ -294,7 +299,7 @@ export class IngestService {
    * done for it unless its commit has begun, and the answer is the signal's reason (an HttpError).
    */
   async complete(req: AdmittedRequest, body: ReceivedBody, signal?: AbortSignal): Promise<IngestResponse> {
-    const state: LogState = { route: req.route, tenant: req.tenant, cluster: req.cluster };
+    const state: LogState = { route: req.route, path: req.logPath, tenant: req.tenant, cluster: req.cluster };
     try {
       signal?.throwIfAborted();
       if (!Buffer.isBuffer(body)) {
@@ -530,6 +535,7 @@ export class IngestService {
       level: response.status >= 500 ? 'error' : response.status >= 400 ? 'warn' : 'info',
       msg: 'ingest request',
       route: outcome.route,
+      path: state.path,
       tenant: outcome.tenant,
       cluster: outcome.cluster,
       status: outcome.status,

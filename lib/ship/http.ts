@@ -1,4 +1,5 @@
 import type { Agent, IncomingMessage, ClientRequest as NodeClientRequest, RequestOptions } from 'node:http';
+import type { ShipTls } from './tls.js';
 
 /** node:http or node:https with its keep-alive pool. */
 interface Transport {
@@ -11,7 +12,29 @@ interface Transport {
 // the first POST, not at import: node:https and node:tls would add ~15 ms to a Lambda's init.
 const transports = new Map<'http:' | 'https:', Promise<Transport>>();
 
-function transport(protocol: 'http:' | 'https:'): Promise<Transport> {
+// A private CA or a client certificate needs its own pool (the agent holds the TLS options); one
+// per settings object, which a process builds once from its configuration.
+const tlsTransports = new WeakMap<ShipTls, Promise<Transport>>();
+
+function transport(protocol: 'http:' | 'https:', tls: ShipTls | null): Promise<Transport> {
+  if (protocol === 'https:' && tls !== null && (tls.extraCa !== null || tls.clientCert !== null)) {
+    let t = tlsTransports.get(tls);
+    if (t === undefined) {
+      t = Promise.all([import('node:https'), import('node:tls')]).then(([https, nodeTls]) => ({
+        request: https.request,
+        agent: new https.Agent({
+          keepAlive: true,
+          minVersion: 'TLSv1.2',
+          // Node replaces its whole trust store with `ca` (NODE_EXTRA_CA_CERTS included), so the
+          // defaults go in first: AISOC_CA_FILE adds to them (lib/config put NODE_EXTRA_CA_CERTS in extraCa).
+          ...(tls.extraCa === null ? {} : { ca: [...nodeTls.rootCertificates, ...tls.extraCa] }),
+          ...(tls.clientCert === null || tls.clientKey === null ? {} : { cert: tls.clientCert, key: tls.clientKey }),
+        }),
+      }));
+      tlsTransports.set(tls, t);
+    }
+    return t;
+  }
   let t = transports.get(protocol);
   if (t === undefined) {
     t =
@@ -43,6 +66,7 @@ export async function httpPost(
   headers: Record<string, string>,
   body: Uint8Array | readonly Uint8Array[],
   timeoutMs: number,
+  tls: ShipTls | null = null,
 ): Promise<HttpPostResult> {
   let target: URL;
   try {
@@ -56,7 +80,7 @@ export async function httpPost(
   if (target.username !== '' || target.password !== '') {
     return { kind: 'unsendable', message: 'the URL must not carry credentials' };
   }
-  const { request, agent } = await transport(target.protocol);
+  const { request, agent } = await transport(target.protocol, tls);
   const signal = AbortSignal.timeout(Math.max(1, Math.floor(timeoutMs)));
   return new Promise((resolve) => {
     let settled = false;

@@ -13,4 +13,5 @@ export {
   readAuditId,
   shipEvents,
 } from './ship.js';
+export { ALLOW_INSECURE_HTTP_VAR, DEFAULT_SHIP_TLS, isLoopbackHost, plaintextUrlProblem, type ShipTls } from './tls.js';
 export type { PackedBody, ShipFailure, ShipFailureKind, ShipOptions, ShipResult } from './types.js';

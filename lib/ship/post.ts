@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { httpPost } from './http.js';
 import type { BodyChunks } from './pack.js';
+import { plaintextUrlProblem, type ShipTls } from './tls.js';
 import type { ShipSource } from './types.js';
 
 // node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.
@@ -30,6 +31,8 @@ export interface PostRequest {
   source?: ShipSource | null;
   gzip: boolean;
   timeoutMs: number;
+  /** A private CA and a client certificate; null for Node's defaults. */
+  tls?: ShipTls | null;
   /** A fetch to use instead of node:http(s) (tests inject one). */
   fetch?: typeof fetch | null;
 }
@@ -75,6 +78,12 @@ function isChunks(body: string | Uint8Array | BodyChunks): body is BodyChunks {
  * in pieces goes to the socket as they are; gzip and an injected fetch get it joined.
  */
 export async function postEventList(body: string | Uint8Array | BodyChunks, req: PostRequest): Promise<PostOutcome> {
+  // The last line of defence for callers that post without shipEvents: no secret in clear text
+  // to another machine unless the operator allowed it (shipEvents refuses earlier, and warns).
+  if (!req.tls?.allowInsecureHttp) {
+    const problem = plaintextUrlProblem(req.url);
+    if (problem !== null) return { kind: 'unsendable', message: problem };
+  }
   const headers: Record<string, string> = { 'Content-Type': 'application/json', [TOKEN_HEADER]: req.token };
   if (req.clusterName) headers[CLUSTER_HEADER] = req.clusterName;
   if (req.source?.account) headers[SOURCE_ACCOUNT_HEADER] = req.source.account;
@@ -107,7 +116,7 @@ async function postWithHttp(
   headers: Record<string, string>,
   req: PostRequest,
 ): Promise<PostOutcome> {
-  const posted = await httpPost(req.url, headers, body, req.timeoutMs);
+  const posted = await httpPost(req.url, headers, body, req.timeoutMs, req.tls ?? null);
   if (posted.kind === 'answer') {
     return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
   }

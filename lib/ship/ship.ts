@@ -1,5 +1,6 @@
 import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
+import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls, warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
 /** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
@@ -43,6 +44,38 @@ const CONFIG_ERROR_HINTS: Record<number, string> = {
   308: REDIRECT_HINT,
 };
 
+// Node's codes for an ingest certificate this process does not trust (OpenSSL's verify errors, and
+// the host name check), and for the alerts of an ingest that refuses our client certificate.
+const UNTRUSTED_SERVER_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+const REFUSED_CLIENT_CODES = new Set([
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+]);
+
+/** What to fix when a TLS handshake failed for a reason a retry cannot cure; null otherwise. */
+function tlsHint(code: string): string | null {
+  if (UNTRUSTED_SERVER_CODES.has(code)) {
+    return "the ingest's TLS certificate is not trusted: when a private CA issued it, set AISOC_CA_FILE to that CA's PEM certificate; check that the host name in AISOC_INGEST_URL is one the certificate names and that it has not expired";
+  }
+  if (REFUSED_CLIENT_CODES.has(code)) {
+    return 'the ingest refused this client: it asks for a client certificate (mTLS); set AISOC_CLIENT_CERT_FILE and AISOC_CLIENT_KEY_FILE to one its CA issued';
+  }
+  return null;
+}
+
 const AUDIT_ID_PATTERN = /"auditID"\s*:\s*"([^"\\]{1,128})"/;
 
 /** Reads the auditID out of an event's text without parsing it (also works on cut-off text). */
@@ -55,6 +88,7 @@ interface Resolved {
   token: string;
   clusterName: string | null;
   source: ShipSource | null;
+  tls: ShipTls;
   maxEvents: number;
   maxBytes: number;
   gzip: boolean;
@@ -79,6 +113,7 @@ function resolve(opts: ShipOptions): Resolved {
     token: opts.token,
     clusterName: opts.clusterName ?? null,
     source: opts.source ?? null,
+    tls: opts.tls ?? DEFAULT_SHIP_TLS,
     maxEvents: opts.maxEventsPerBatch ?? DEFAULT_MAX_EVENTS_PER_BATCH,
     maxBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     gzip: opts.gzip ?? false,
@@ -175,6 +210,17 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
       result.failed.push(failure);
     }
   };
+  // The shared secret never goes over plain http to another machine unless the operator said so;
+  // checked here, not only in the config loaders, so every caller of lib/ship is covered.
+  if (!o.tls.allowInsecureHttp) {
+    const problem = plaintextUrlProblem(o.url);
+    if (problem !== null) {
+      const reason = `configuration error: ${problem}`;
+      fail(0, events.length, { kind: 'config', reason, retryable: false });
+      o.log({ level: 'error', msg: 'refusing to send the shared secret in clear text', url: target, reason, events: events.length });
+      return result;
+    }
+  } else warnInsecureOnce(o.url, o.log);
   const timeLeft = (): number => (o.remainingTimeMs === null ? Number.POSITIVE_INFINITY : o.remainingTimeMs() - o.safetyMarginMs);
 
   const deliver = async (first: number, count: number, body: BodyChunks): Promise<void> => {
@@ -196,6 +242,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         clusterName: o.clusterName,
         source: o.source,
         gzip: o.gzip,
+        tls: o.tls,
         timeoutMs: Math.min(o.requestTimeoutMs, left),
         fetch: o.fetch,
       });
@@ -235,6 +282,13 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, retryable: false };
         fail(first, count, { kind: 'config', reason, retryable: false });
         o.log({ level: 'error', msg: 'request cannot be built', url: target, reason, events: count });
+        return;
+      } else if (tlsHint(outcome.code) !== null) {
+        // Sending again cannot make the ingest's certificate trusted or ours accepted: stop and say what to set.
+        const reason = `configuration error: ${tlsHint(outcome.code)} (${outcome.code}: ${redact(outcome.message, o.token)})`;
+        stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, retryable: false };
+        fail(first, count, { kind: 'config', reason, retryable: false });
+        o.log({ level: 'error', msg: 'TLS handshake refused', url: target, reason, events: count });
         return;
       } else {
         lastError = `${outcome.code}: ${redact(outcome.message, o.token)}`;

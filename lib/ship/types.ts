@@ -1,3 +1,5 @@
+import type { ShipTls } from './tls.js';
+
 /**
  * The AWS account and region an EKS log group belongs to. The ingest fills OCSF `cloud` with them;
  * the account comes from the subscription payload's `owner`, never from the events themselves.
@@ -15,6 +17,12 @@ export interface ShipOptions {
   token: string;
   /** Sent as X-AiSOC-Cluster-Name. */
   clusterName?: string | null;
+  /**
+   * How the connection is secured: a private CA, a client certificate, and whether plain http to
+   * a non-loopback host is allowed. Without it (or with `allowInsecureHttp` false) an http:// URL
+   * to anything but loopback is refused before a byte is sent.
+   */
+  tls?: ShipTls | null;
   /** Where the events come from, sent as X-AiSOC-Source-Account / X-AiSOC-Source-Region. */
   source?: ShipSource | null;
   /** Default 400 (the apiserver's --audit-webhook-batch-max-size default). */

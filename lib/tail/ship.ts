@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
+import type { ShipTls } from '../ship/tls.js';
 import type { TailShipFn } from './tailer.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
@@ -14,6 +15,8 @@ export interface TailShipSettings {
   /** Sent as X-AiSOC-K8s-Token; never logged. */
   token: string;
   clusterName: string | null;
+  /** A private CA, a client certificate, plain http allowed (lib/ship's defaults when absent). */
+  tls?: ShipTls | null;
   maxBodyBytes?: number;
   gzip?: boolean;
   requestTimeoutMs?: number;
@@ -38,6 +41,7 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
       url: s.url,
       token: s.token,
       clusterName: s.clusterName,
+      tls: s.tls ?? null,
       maxBodyBytes,
       stopOnFailure: true,
       ...(s.gzip === undefined ? {} : { gzip: s.gzip }),

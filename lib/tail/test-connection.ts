@@ -1,6 +1,8 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { httpPost } from '../ship/http.js';
+import { plaintextUrlProblem, type ShipTls } from '../ship/tls.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
 import { describeOpenError } from './tailer.js';
@@ -28,6 +30,15 @@ export interface ConnectionReport {
 export interface TestConnectionDeps {
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** The shippers' transport settings (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP), so the test sees what they will. */
+  tls?: ShipTls | null;
+}
+
+/** Why the check must not send its credential to `url` (plain http off loopback, not allowed), or null. */
+function plaintextRefusal(url: string, deps: TestConnectionDeps): string | null {
+  if (deps.tls?.allowInsecureHttp) return null;
+  const problem = plaintextUrlProblem(url, 'ingest_url (AISOC_INGEST_URL)');
+  return problem === null ? null : `not sent: ${problem}`;
 }
 
 const INGEST_PATH = /^(.*)\/v1\/ingest\/k8s-audit\/[^/]+\/?$/;
@@ -101,8 +112,31 @@ async function post(
   headers: Record<string, string>,
   deps: TestConnectionDeps,
 ): Promise<{ status: number; error: string } | { network: string }> {
-  const f = deps.fetch ?? globalThis.fetch;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TEST_TIMEOUT_MS;
+  if (deps.fetch === undefined) {
+    // lib/ship's transport: the same trust (AISOC_CA_FILE) and client certificate as the shippers.
+    const res = await httpPost(
+      url,
+      { 'Content-Type': 'application/json', ...headers },
+      Buffer.from(EMPTY_EVENT_LIST),
+      timeoutMs,
+      deps.tls ?? null,
+    );
+    if (res.kind === 'unsendable') return { network: res.message };
+    if (res.kind === 'error') {
+      const e = res.error as Error & { code?: string };
+      return { network: e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message) };
+    }
+    let error = '';
+    try {
+      const body = JSON.parse(res.text) as { error?: unknown };
+      if (typeof body?.error === 'string') error = body.error;
+    } catch {
+      error = '';
+    }
+    return { status: res.status, error };
+  }
+  const f = deps.fetch;
   try {
     const res = await f(url, {
       method: 'POST',
@@ -143,6 +177,8 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
     };
   }
   const url = config.ingest_url;
+  const refusal = plaintextRefusal(url, deps);
+  if (refusal !== null) return { check: 'ingest-route', status: 'fail', message: refusal };
   const res = await post(url, { 'X-AiSOC-K8s-Token': config.shared_secret, 'X-AiSOC-Cluster-Name': config.cluster_name }, deps);
   if ('network' in res)
     return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${shown(url)}: ${res.network}` };
@@ -194,6 +230,8 @@ async function checkInboxRoute(config: ConnectorConfig, deps: TestConnectionDeps
   }
   const url = inboxUrlFor(config.ingest_url, token);
   const where = `${new URL(url).origin}/v1/inbox/<token>`;
+  const refusal = plaintextRefusal(url, deps);
+  if (refusal !== null) return { check: 'inbox-route', status: 'fail', message: refusal };
   const res = await post(url, {}, deps);
   if ('network' in res) return { check: 'inbox-route', status: 'fail', message: `cannot reach the inbox at ${where}: ${res.network}` };
   if (res.status >= 200 && res.status < 300) {

@@ -6,13 +6,21 @@ import { join } from 'node:path';
 import { freePort, hasCommand } from './host.js';
 
 /** The placeholders of infra/k8s/nginx-forwarder.conf, in the order its envsubst line lists them. */
-export const NGINX_PLACEHOLDERS = ['AISOC_K8S_TOKEN', 'AISOC_INGEST_ORIGIN', 'AISOC_TENANT_ID', 'AISOC_CLUSTER_NAME'] as const;
+export const NGINX_PLACEHOLDERS = [
+  'AISOC_K8S_TOKEN',
+  'AISOC_INGEST_ORIGIN',
+  'AISOC_TENANT_ID',
+  'AISOC_CLUSTER_NAME',
+  'AISOC_CA_FILE',
+] as const;
 
 export interface NginxValues {
   token: string;
   origin: string;
   tenant: string;
   cluster: string;
+  /** The CAs nginx trusts for the ingest; default the system bundle (Debian's path). */
+  caFile?: string;
 }
 
 /**
@@ -25,6 +33,7 @@ export function renderNginxForwarder(conf: string, v: NginxValues): string {
     AISOC_INGEST_ORIGIN: v.origin,
     AISOC_TENANT_ID: v.tenant,
     AISOC_CLUSTER_NAME: v.cluster,
+    AISOC_CA_FILE: v.caFile ?? '/etc/ssl/certs/ca-certificates.crt',
   };
   for (const [name, value] of Object.entries(values)) {
     if (/["$;\s{}]/.test(value)) throw new Error(`${name} holds a character nginx would read as syntax`);

@@ -220,6 +220,43 @@ describe('the local ingest server', () => {
     expect(logs.filter((l) => l.msg === 'console request')).toHaveLength(consoleLogins + 3 * 4);
     expectNoSecretIn(captured);
   });
+
+  it('logs an inbox request path with the token replaced by its id, however the path is written', async () => {
+    const seen = logs.length;
+    const id = hashToken(inboxTokens.ok).slice(0, 16);
+    const paths = [
+      `/v1/inbox/${inboxTokens.ok}`,
+      `/v1/inbox/${inboxTokens.ok}/`,
+      `/v1/inbox/${inboxTokens.ok}/extra`,
+      `/v1/inbox/${encodeURIComponent(inboxTokens.ok).replace(/_/g, '%5F')}`,
+      `/V1/INBOX/${inboxTokens.ok}`,
+      `/v1//inbox/${inboxTokens.ok}`,
+      `/v1/inbox/${inboxTokens.ok}?cluster=legacy`,
+    ];
+    for (const [i, path] of paths.entries()) {
+      const events5 = eventList(events.map((e: AuditEvent) => ({ ...e, auditID: `ib-${i}-${e.auditID}` })));
+      await call(`inbox path ${path.replace(inboxTokens.ok, '<token>')}`, path, null, events5);
+    }
+    const lines = logs.slice(seen).filter((l) => l.msg === 'ingest request');
+    capture('server log (inbox paths)', lines.map((l) => JSON.stringify(l)).join('\n'));
+    expect(lines.map((l) => [l.status, l.path])).toEqual([
+      [200, `/v1/inbox/<id:${id}>`],
+      [200, `/v1/inbox/<id:${id}>/`],
+      [404, `/v1/inbox/<id:${id}>/<redacted>`],
+      [200, `/v1/inbox/<id:${id}>`],
+      [404, '/V1/INBOX/<redacted>'],
+      [404, '/v1//inbox/<redacted>'],
+      [200, `/v1/inbox/<id:${id}>`],
+    ]);
+    // The id is the one `inbox list` shows for the token, so an operator can find and revoke it.
+    const inbox = new SqliteInboxStore(tmp.dir);
+    try {
+      expect((await inbox.list()).map((b) => b.id)).toContain(id);
+    } finally {
+      await inbox.close();
+    }
+    expectNoSecretIn(captured);
+  });
 });
 
 type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;

@@ -26,6 +26,7 @@ export default async function aksForwarder(context: FunctionContext, messages: u
   const report = await forwardAksMessages(batch, {
     url: config.ingestUrl,
     token: config.token,
+    tls: config.tls,
     maxBodyBytes: config.maxBodyBytes,
     log: (e) => context.log(line({ invocationId: context.invocationId ?? null, ...e })),
   });

@@ -98,8 +98,38 @@ describe('loadAksForwarderConfig', () => {
     );
     expect(loadAksForwarderConfig({ AISOC_INGEST_URL: URL, K8S_AUDIT_SHARED_SECRET: ' s \n' })).toEqual({
       ingestUrl: URL,
+      tls: { allowInsecureHttp: false, extraCa: null, clientCert: null, clientKey: null },
       token: 's',
       maxBodyBytes: 3 * 1024 * 1024,
     });
+  });
+});
+
+describe('forwardAksMessages and plain http', () => {
+  it('sends no secret over http to a non-loopback host, failing the invocation with what to set', async () => {
+    const { sent, fetch } = ingest([ok(3)]);
+    const report = await forwardAksMessages(messages(3), { url: 'http://10.0.0.5/v1/ingest/k8s-audit/acme', token: TOKEN, fetch });
+    expect(sent).toEqual([]);
+    expect(report.failure).toContain('AISOC_INGEST_URL is plain http:// to 10.0.0.5');
+    expect(report.failure).toContain('AISOC_ALLOW_INSECURE_HTTP=true');
+    expect(report.failure).not.toContain(TOKEN);
+  });
+
+  it('sends when AISOC_ALLOW_INSECURE_HTTP allows it', async () => {
+    const { sent, fetch } = ingest([ok(3)]);
+    const tls = loadAksForwarderConfig({
+      AISOC_INGEST_URL: 'http://10.0.0.5/v1/ingest/k8s-audit/acme',
+      K8S_AUDIT_SHARED_SECRET: TOKEN,
+      AISOC_ALLOW_INSECURE_HTTP: 'true',
+    }).tls;
+    const report = await forwardAksMessages(messages(3), { url: 'http://10.0.0.5/v1/ingest/k8s-audit/acme', token: TOKEN, tls, fetch });
+    expect(report.failure).toBeNull();
+    expect(sent).toHaveLength(1);
+  });
+
+  it('refuses the setting at start without AISOC_ALLOW_INSECURE_HTTP', () => {
+    expect(() =>
+      loadAksForwarderConfig({ AISOC_INGEST_URL: 'http://10.0.0.5/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET: TOKEN }),
+    ).toThrow(/AISOC_INGEST_URL is plain http:\/\/ to 10\.0\.0\.5/);
   });
 });

@@ -17,6 +17,7 @@ describe('loadForwarderConfig', () => {
 
     expect(config).toEqual({
       ingestUrl: URL_OK,
+      tls: { allowInsecureHttp: false, extraCa: null, clientCert: null, clientKey: null },
       token: 's3cret',
       tokenSecretArn: null,
       clusterName: null,

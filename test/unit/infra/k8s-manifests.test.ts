@@ -119,6 +119,10 @@ describe('infra/k8s/nginx-forwarder.conf', () => {
     expect(location).toContain('proxy_set_header Content-Type application/json;');
     expect(location).toContain(`proxy_pass ${placeholder('AISOC_INGEST_ORIGIN')}/v1/ingest/k8s-audit/${placeholder('AISOC_TENANT_ID')};`);
     expect(location).toContain('proxy_ssl_server_name on;');
+    // TLS to the ingest, verified against the rendered CA file, 1.2 or newer.
+    expect(location).toContain('proxy_ssl_verify on;');
+    expect(location).toContain(`proxy_ssl_trusted_certificate ${placeholder('AISOC_CA_FILE')};`);
+    expect(location).toContain('proxy_ssl_protocols TLSv1.2 TLSv1.3;');
   });
 
   it('documents an envsubst line that names every placeholder the file uses', () => {
@@ -186,7 +190,12 @@ describe('infra/k8s/aisoc-audit-forwarder.yaml', () => {
     const pod = load('aisoc-audit-forwarder.yaml') as unknown as PodSnippet & { spec: { hostNetwork: boolean } };
     const nginx = pod.spec.containers[0]!;
     expect(pod.spec.hostNetwork).toBe(true);
-    expect(nginx.volumeMounts).toEqual([{ name: 'aisoc-forwarder-conf', mountPath: '/etc/nginx/conf.d/default.conf', readOnly: true }]);
+    expect(nginx.volumeMounts).toEqual([
+      { name: 'aisoc-forwarder-conf', mountPath: '/etc/nginx/conf.d/default.conf', readOnly: true },
+      { name: 'aisoc-forwarder-tls', mountPath: '/etc/nginx/aisoc', readOnly: true },
+    ]);
     expect(pod.spec.volumes[0]?.hostPath).toEqual({ path: '/etc/kubernetes/aisoc/aisoc-forwarder.conf', type: 'File' });
+    // The private CA the rendered config may name (AISOC_CA_FILE=/etc/nginx/aisoc/ca.crt) lives next to it on the node.
+    expect(pod.spec.volumes[1]?.hostPath).toEqual({ path: '/etc/kubernetes/aisoc', type: 'Directory' });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { lowerCaseHeaders, matchRoute, queryParam, TENANT_ID_PATTERN } from '../../../lib/ingest/request.js';
+import { hashToken } from '../../../lib/ingest/auth.js';
+import { loggablePath, lowerCaseHeaders, matchRoute, queryParam, TENANT_ID_PATTERN } from '../../../lib/ingest/request.js';
 
 describe('matchRoute', () => {
   it.each([
@@ -40,5 +41,34 @@ describe('TENANT_ID_PATTERN', () => {
   it('allows 1 to 128 characters starting with a letter or digit', () => {
     expect(['a', '0', 'a.b_c:d-e', 'x'.repeat(128)].every((t) => TENANT_ID_PATTERN.test(t))).toBe(true);
     expect(['', '_a', 'x'.repeat(129), 'a b', 'a/b', 'é'].some((t) => TENANT_ID_PATTERN.test(t))).toBe(false);
+  });
+});
+
+describe('loggablePath', () => {
+  const secret = 'k8s-audit-shared-secret-Zq4vN8pW2xR7tY1u';
+  const token = 'aik8s_Qm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg';
+
+  it('keeps the ingest route and plain route words', () => {
+    expect(loggablePath('/v1/ingest/k8s-audit/acme')).toBe('/v1/ingest/k8s-audit/acme');
+    expect(loggablePath('/v1/ingest/gke-audit/acme')).toBe('/v1/ingest/gke-audit/acme');
+    expect(loggablePath('/healthz')).toBe('/healthz');
+    expect(loggablePath('/forward')).toBe('/forward');
+  });
+
+  it('replaces an inbox token by the id `inbox list` shows, and whatever follows it', () => {
+    const id = hashToken(token).slice(0, 16);
+    expect(loggablePath(`/v1/inbox/${token}`)).toBe(`/v1/inbox/<id:${id}>`);
+    expect(loggablePath(`/v1/inbox/${token}/x/y`)).toBe(`/v1/inbox/<id:${id}>/<redacted>`);
+    expect(loggablePath(`/v1/inbox/${token}?cluster=a`)).toBe(`/v1/inbox/<id:${id}>`);
+    expect(loggablePath('/v1/inbox/')).toBe('/v1/inbox/');
+  });
+
+  it('redacts anything else that could be a credential sent to the wrong path', () => {
+    expect(loggablePath(`/v1/ingest/${secret}`)).toBe('/v1/ingest/<redacted>');
+    expect(loggablePath(`/v1/ingest/k8s-audit/${encodeURIComponent('a/../b')}`)).toBe('/v1/ingest/k8s-audit/<redacted>');
+    expect(loggablePath(`/inbox/${token}`)).toBe('/inbox/<redacted>');
+    // A base64 secret cut at its own slashes: pieces of 16 characters or more, or with + or =, are not shown.
+    expect(loggablePath('/v1/inbox-typo/Zq4vN8pW2xR7tY1u/abc+def=')).toBe('/v1/inbox-typo/<redacted>/<redacted>');
+    expect(loggablePath(`/${'a/'.repeat(300)}`).length).toBeLessThanOrEqual(257);
   });
 });

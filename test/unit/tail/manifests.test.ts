@@ -32,7 +32,12 @@ interface Deployment {
           livenessProbe?: { exec?: { command: string[] } };
           startupProbe?: { exec?: { command: string[] } };
         }[];
-        volumes: { name: string; hostPath?: { path: string; type: string }; persistentVolumeClaim?: { claimName: string } }[];
+        volumes: {
+          name: string;
+          hostPath?: { path: string; type: string };
+          persistentVolumeClaim?: { claimName: string };
+          secret?: { secretName: string; items?: { key: string; path: string }[] };
+        }[];
       };
     };
   };
@@ -101,6 +106,17 @@ describe('infra/k8s/tailer-deployment.yaml', () => {
     for (const probe of [container.livenessProbe, container.startupProbe]) {
       expect(probe?.exec?.command).toEqual(['node', '/app/dist/cli.mjs', 'connector', 'health', '--health-file', healthFile]);
     }
+  });
+
+  it('sends over https, trusting the CA mounted from a Secret (the CA certificate only)', () => {
+    const env = new Map(container.env.map((e) => [e.name, e]));
+    expect(new URL(env.get('AISOC_INGEST_URL')?.value ?? '').protocol).toBe('https:');
+    expect(env.has('AISOC_ALLOW_INSECURE_HTTP')).toBe(false);
+    const caFile = env.get('AISOC_CA_FILE')?.value as string;
+    const { mount, volume } = mountFor(caFile);
+    expect(mount.readOnly).toBe(true);
+    expect(volume.secret).toEqual({ secretName: 'aisoc-k8s-audit-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+    expect(caFile).toBe(`${mount.mountPath}/ca.crt`);
   });
 
   it('drops every capability and keeps the root filesystem read-only', () => {

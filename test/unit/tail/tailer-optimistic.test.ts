@@ -47,7 +47,7 @@ afterEach(() => cleanup());
 
 function tailer(fetchImpl: typeof fetch): FileTailer {
   const { ship, isOversize } = tailShipper({
-    url: 'http://ingest.test/v1/ingest/k8s-audit/acme',
+    url: 'https://ingest.test/v1/ingest/k8s-audit/acme',
     token: 't0ken',
     clusterName: 'c',
     fetch: fetchImpl,

@@ -94,3 +94,36 @@ describe('testConnection', () => {
     expect(JSON.stringify(report)).not.toContain('aik8s_secret-token-value');
   });
 });
+
+describe('testConnection and plain http', () => {
+  it('sends neither the shared secret nor an inbox token over plain http to another host', async () => {
+    const seen: Seen[] = [];
+    const url = 'http://10.0.0.5:8080/v1/ingest/k8s-audit/acme';
+    const dedicated = await testConnection(webhook({ ingest_url: url }), { fetch: fakeFetch(200, {}, seen) });
+    const inbox = await testConnection(webhook({ ingest_url: url, inbox_token: 'aik8s_abcdefghijklmnop' }), {
+      fetch: fakeFetch(200, {}, seen),
+    });
+
+    expect(seen).toEqual([]);
+    for (const report of [dedicated, inbox]) {
+      expect(report.ok).toBe(false);
+      expect(report.checks[0]?.message).toMatch(
+        /^not sent: ingest_url \(AISOC_INGEST_URL\) is plain http:\/\/ to 10\.0\.0\.5.*AISOC_ALLOW_INSECURE_HTTP=true/,
+      );
+    }
+  });
+
+  it('sends when AISOC_ALLOW_INSECURE_HTTP allows it, and to loopback always', async () => {
+    const seen: Seen[] = [];
+    const tls = { allowInsecureHttp: true, extraCa: null, clientCert: null, clientKey: null };
+    const allowed = await testConnection(webhook({ ingest_url: 'http://10.0.0.5/v1/ingest/k8s-audit/acme' }), {
+      fetch: fakeFetch(200, {}, seen),
+      tls,
+    });
+    const loopback = await testConnection(webhook({ ingest_url: 'http://127.0.0.1:8080/v1/ingest/k8s-audit/acme' }), {
+      fetch: fakeFetch(200, {}, seen),
+    });
+    expect([allowed.ok, loopback.ok]).toEqual([true, true]);
+    expect(seen.map((s) => new URL(s.url).hostname)).toEqual(['10.0.0.5', '127.0.0.1']);
+  });
+});
