@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { EnvReader } from '../config/env.js';
+import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { KubernetesAuditConnector } from '../tail/connector.js';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
@@ -65,7 +67,11 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const healthFile = flag(args, 'health-file');
   const once = args.flags.has('once');
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
-  const connector = new KubernetesAuditConnector(config, { log, now });
+  // The shippers' transport settings (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP; docs/tls.md).
+  const r = new EnvReader(io.env);
+  const tls = loadShipTls(r, config.mode === 'file_tail' ? (config.ingest_url ?? '') : '');
+  r.done();
+  const connector = new KubernetesAuditConnector(config, { log, now, tls });
   log({
     msg: 'connector starting',
     mode: config.mode,

@@ -87,6 +87,7 @@ export class KubernetesAuditConnector {
         url: c.ingest_url,
         token: c.shared_secret,
         clusterName: c.cluster_name,
+        ...(this.deps.tls == null ? {} : { tls: this.deps.tls }),
         ...(this.deps.fetch === undefined ? {} : { fetch: this.deps.fetch }),
         ...(this.deps.log === undefined ? {} : { log: this.deps.log }),
       });
