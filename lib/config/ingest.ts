@@ -1,5 +1,5 @@
-import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import type { Detection } from '../audit/types.js';
+import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { readDetection } from './detection.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';

@@ -1,6 +1,7 @@
 import {
   type AuditEvent,
   type AuditSource,
+  flagReusedAuditId,
   gkeLogEntryToAuditEvent,
   looksLikeAksRecords,
   type NormaliseContext,
@@ -9,9 +10,10 @@ import {
   parseAksRecords,
   parseAuditPayload,
   type RejectedItem,
+  recordSlot,
   serialiseRecord,
-  validateAuditEvent,
   shippedDetection,
+  validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
@@ -77,6 +79,11 @@ export interface IngestResult {
   accepted: number;
   rejected: number;
   duplicates: number;
+  /**
+   * Stored events whose auditID and stage an event with other content already held (in this
+   * batch, or in the store across batches): flagged `reused-audit-id`. Present when not zero.
+   */
+  reusedAuditIds?: number;
   errors: ItemError[];
   /** Errors beyond the first MAX_LISTED_ERRORS, counted. */
   errorsOmitted?: number;
@@ -126,6 +133,7 @@ interface LogState {
   accepted?: number;
   rejected?: number;
   duplicates?: number;
+  reusedAuditIds?: number;
   alerts?: number;
   alertsRefused?: number;
   skipped?: number;
@@ -321,14 +329,19 @@ export class IngestService {
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
     const positions: number[] = [];
+    // A duplicate is a resend of the same event (same dedup key: see lib/audit/identity.ts); two
+    // events with different content in one auditID and stage are both kept, the later one flagged.
     const seen = new Set<string>();
+    const slots = new Set<string>();
     let duplicates = 0;
+    /** Positions in `outgoing` of records flagged here (a resend of the pair is a duplicate, not a reuse). */
+    const flagged: number[] = [];
+    let reused = 0;
     for (let i = 0; i < batch.events.length; i++) {
       const event = batch.events[i] as AuditEvent;
       const index = batch.indexes[i] as number;
       const origin = batch.perEvent?.[i];
-      const ctx: NormaliseContext =
-        origin === undefined ? shared : { ...shared, clusterName: origin.clusterName, source: origin.source };
+      const ctx: NormaliseContext = origin === undefined ? shared : { ...shared, clusterName: origin.clusterName, source: origin.source };
       let record: NormalisedRecord;
       try {
         record = normaliseAuditEvent(event, ctx);
@@ -337,20 +350,32 @@ export class IngestService {
         errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
         continue;
       }
-      // The same (tenant, cluster, auditID, stage) twice in one batch is stored once.
       if (seen.has(record.dedup_key)) {
         duplicates++;
         continue;
       }
       seen.add(record.dedup_key);
+      const slot = recordSlot(record);
+      if (slots.has(slot)) {
+        record = flagReusedAuditId(record);
+        flagged.push(outgoing.length);
+      } else {
+        slots.add(slot);
+      }
       const out = new PendingRecord(record, event, batch.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
       // The SQLite sink stores the raw event and normalises it again on read, with the default
       // detection: under another (K8S_AUDIT_SEVERITY=spec, K8S_AUDIT_RULES) it stores the record.
       if (ctx.detection !== undefined && ctx.detection !== shippedDetection()) out.reproducible = false;
       if (limit !== Number.POSITIVE_INFINITY && out.bytes > limit) {
+        // The compact form is the same event, cut: it keeps the full event's identity and flag.
         const compactEvent = withoutBodies(event);
-        // The rules decided on the bodies: the compact record keeps that severity, not a lower one.
-        out.compact = payload(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), limit, compactEvent);
+        // The rules decided on the bodies: the compact record keeps that severity (and a reuse flag),
+        // and the full event's identity.
+        out.compact = payload(
+          sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key),
+          limit,
+          compactEvent,
+        );
       }
       outgoing.push(out);
       positions.push(index);
@@ -383,6 +408,7 @@ export class IngestService {
         );
       }
       duplicates += outcome.duplicates.size;
+      reused = (outcome.reused?.size ?? 0) + flagged.filter((i) => !outcome.duplicates.has(i) && !outcome.refused.has(i)).length;
       for (const [i, reason] of outcome.refused) {
         errors.push({ index: positions[i] as number, auditID: (outgoing[i] as OutgoingRecord).record.audit_id, reason });
       }
@@ -410,7 +436,9 @@ export class IngestService {
     if (errors.length > MAX_LOGGED_REJECTS) {
       this.#log({ level: 'debug', msg: 'rejected items', tenant: req.tenant, items: errors.slice(0, MAX_LISTED_ERRORS) });
     }
+    state.reusedAuditIds = reused;
     const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
+    if (reused > 0) result.reusedAuditIds = reused;
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;
     return result;
@@ -463,6 +491,7 @@ export class IngestService {
       rejected: outcome.rejected,
       ...(state.rejects === undefined ? {} : { rejected_items: state.rejects }),
       duplicates: outcome.duplicates,
+      ...(state.reusedAuditIds ? { reused_audit_ids: state.reusedAuditIds } : {}),
       alerts: outcome.alerts,
       ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),
@@ -696,6 +725,16 @@ function payload(record: NormalisedRecord, limit: number, event: AuditEvent, tex
   // Sinks without a record limit (SQLite, stdout) never look at the size: skip counting it.
   const bytes = limit === Number.POSITIVE_INFINITY ? json.length : Buffer.byteLength(json, 'utf8');
   return { record, json, bytes };
+}
+
+/** A record with another record's identity (dedup key, and OCSF `metadata.uid` which holds it). */
+function sameIdentity(record: NormalisedRecord, key: string): NormalisedRecord {
+  const metadata = record.ocsf.metadata;
+  const ocsf =
+    typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
+      ? { ...record.ocsf, metadata: { ...metadata, uid: key } }
+      : record.ocsf;
+  return { ...record, dedup_key: key, ocsf };
 }
 
 /** The event without request and response bodies, marked as the apiserver marks a truncated event. */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { type NormalisedRecord, parseAuditTimestamp } from '../audit/index.js';
+import { flagReusedAuditId, type NormalisedRecord, parseAuditTimestamp, type Severity, withReusedAuditId } from '../audit/index.js';
+import type { SlotWindow } from './sqlite-slots.js';
 import type { OutgoingRecord } from './types.js';
 
 /** What a SQLite write stores of one record: its indexed fields, and its JSON or its raw event's. */
@@ -70,14 +71,36 @@ export function toStoreRow(o: OutgoingRecord): StoreRow {
   };
 }
 
-/** Writes rows inside the caller's transaction; returns nothing, pushes duplicate positions. */
-export type RowWriter = (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string, offset: number, duplicates: number[]) => void;
+/** The row of the later of two different events in one auditID and stage, flagged as the normaliser flags it. */
+function flagReusedRow(r: StoreRow): StoreRow {
+  const { severity, reason } = withReusedAuditId({
+    severity: r.severity as Severity,
+    reason: r.severity_reason as NormalisedRecord['severity_reason'],
+  });
+  const record = r.record === null ? null : JSON.stringify(flagReusedAuditId(JSON.parse(r.record) as NormalisedRecord));
+  return { ...r, severity, severity_reason: reason, record };
+}
+
+/**
+ * Writes rows inside the caller's transaction; returns nothing, pushes the positions of
+ * duplicates, and of events stored flagged `reused-audit-id` (when `slots` is given: the
+ * recent events whose auditID and stage another event would reuse).
+ */
+export type RowWriter = (
+  rows: readonly StoreRow[],
+  mode: SqliteSinkMode,
+  storedAt: string,
+  offset: number,
+  duplicates: number[],
+  reused?: number[],
+  slots?: SlotWindow,
+) => void;
 
 /**
  * The insert logic of the events and alerts tables, for a connection inside a transaction.
  *
  * Dedup: the unique indexes hold the event's own time (`keyTime`) and the first 64 bits of
- * `dedup_key` (the SHA-256 of tenant, cluster, auditID and stage); a hit is checked against the
+ * `dedup_key` (the SHA-256 of tenant, cluster, auditID, stage and content); a hit is checked against the
  * full key, and a true collision is stored with `key_hash` NULL instead of being dropped. An alert written together
  * with its event points to the events row instead of holding a second copy of the record.
  */
@@ -158,14 +181,20 @@ export function createRowWriter(db: Database.Database): RowWriter {
     return true;
   };
 
-  return (rows, mode, storedAt, offset, duplicates) => {
+  return (rows, mode, storedAt, offset, duplicates, reused, slots) => {
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i] as StoreRow;
+      let r = rows[i] as StoreRow;
       const hash = BigInt.asIntN(64, BigInt(`0x${r.dedup_key.slice(0, 16)}`));
       let eventId: number | bigint | null = null;
       if (mode !== 'alerts') {
+        // An event whose slot another event already holds is stored flagged (a resend of the
+        // flagged event finds its own key and stays a duplicate).
+        const flag = slots !== undefined && r.severity_reason !== 'reused-audit-id' && slots.holdsOther(r, r.dedup_key);
+        if (flag) r = flagReusedRow(r);
         const [inserted, id] = storeEvent(r, storedAt, hash);
         if (!inserted) duplicates.push(offset + i);
+        else if (flag) reused?.push(offset + i);
+        if (inserted) slots?.add(r, r.dedup_key);
         // Linked also for a resent event: its alert may be missing (stored in 'events' mode before).
         eventId = id;
       }

@@ -11,6 +11,7 @@ import {
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
+import { SlotWindow } from './sqlite-slots.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /** The file under the data dir that holds events, alerts and inbox tokens. */
@@ -78,7 +79,8 @@ CREATE TABLE IF NOT EXISTS alerts (
   CHECK (event_id IS NOT NULL OR record IS NOT NULL OR raw_event IS NOT NULL)
 );
 `;
-// The unique key of the design is (tenant, cluster, auditID, stage); dedup_key is its SHA-256.
+// The unique key is the event's identity (tenant, cluster, auditID, stage, content: see
+// lib/audit/identity.ts); dedup_key is its SHA-256.
 // The unique indexes hold the event's own time and the first 64 bits of dedup_key (16 bytes a
 // row instead of ~80): led by the time, a batch of live events lands at the end of the index
 // instead of on a random page per insert (auditIDs are random UUIDs). A hit is checked against
@@ -187,6 +189,7 @@ interface StoredRecord {
   tenant_id: string | null;
   cluster_name: string | null;
   event_time: string;
+  severity_reason: string;
 }
 
 /**
@@ -197,6 +200,8 @@ interface StoredRecord {
 function readRecord(row: StoredRecord): NormalisedRecord {
   if (row.record !== null) return JSON.parse(row.record) as NormalisedRecord;
   const ctx: NormaliseContext = { tenantId: row.tenant_id, clusterName: row.cluster_name, receivedAt: Date.parse(row.event_time) };
+  // The reuse flag is the one thing the event alone does not say: the row keeps it.
+  if (row.severity_reason === 'reused-audit-id') ctx.auditIdReused = true;
   if (row.source !== null) ctx.source = JSON.parse(row.source) as AuditSource;
   return normaliseAuditEvent(JSON.parse(row.raw_event as string) as AuditEvent, ctx);
 }
@@ -255,14 +260,16 @@ function whereOf(q: EventQuery, alias = ''): WhereClause {
 }
 
 /**
- * The embedded store: an events table keyed by (tenant, cluster, auditID, stage), so a resent
+ * The embedded store: an events table keyed by the event's identity (lib/audit/identity.ts), so a resent
  * batch is counted as duplicates instead of stored twice, and an alerts table of the high
  * records, queryable by severity and time. One transaction per batch: all of it or none.
  */
 export class EventStore {
   readonly db: Database.Database;
-  readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => number[];
+  readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => { duplicates: number[]; reused: number[] };
   readonly #checkpointer: Checkpointer | null;
+  /** The recent events' auditID slots (a reused auditID across batches); read from the table at the first write. */
+  #slots: SlotWindow | null = null;
 
   constructor(
     readonly dataDir: string,
@@ -281,17 +288,52 @@ export class EventStore {
     }
     const write = createRowWriter(this.db);
     this.#writeBatch = this.db.transaction((rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => {
+      this.#slots ??= this.#recentSlots();
       const duplicates: number[] = [];
-      write(rows, mode, storedAt, 0, duplicates);
-      return duplicates;
+      const reused: number[] = [];
+      write(rows, mode, storedAt, 0, duplicates, reused, this.#slots);
+      return { duplicates, reused };
     });
   }
 
   /** Writes a batch in one transaction; returns the positions of records already stored. */
   writeBatch(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): Set<number> {
-    const duplicates = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+    return new Set(this.writeBatchReporting(records, mode).duplicates);
+  }
+
+  /** Writes a batch in one transaction; the positions of duplicates and of events stored flagged `reused-audit-id`. */
+  writeBatchReporting(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): SinkWriteResult {
+    let written: { duplicates: number[]; reused: number[] };
+    try {
+      written = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+    } catch (err) {
+      this.#slots?.rollback();
+      throw err;
+    }
+    this.#slots?.commit();
+    const { duplicates, reused } = written;
     this.#checkpointer?.committed();
-    return new Set(duplicates);
+    return { duplicates: new Set(duplicates), refused: new Map(), ...(reused.length > 0 ? { reused: new Set(reused) } : {}) };
+  }
+
+  /** The slots of the newest events already stored, oldest first, so a restart still finds a recent reuse. */
+  #recentSlots(): SlotWindow {
+    const slots = new SlotWindow();
+    const rows = this.db
+      .prepare('SELECT tenant_id, cluster_name, audit_id, k8s_stage, dedup_key FROM events ORDER BY id DESC LIMIT ?')
+      .all(slots.capacity) as {
+      tenant_id: string | null;
+      cluster_name: string | null;
+      audit_id: string;
+      k8s_stage: string | null;
+      dedup_key: string;
+    }[];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const r = rows[i] as (typeof rows)[number];
+      slots.add(r, r.dedup_key);
+    }
+    slots.commit();
+    return slots;
   }
 
   /** Stored events, newest first. */
@@ -321,10 +363,10 @@ export class EventStore {
     const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
     const sql =
       table === 'events'
-        ? `SELECT t.record, t.raw_event, t.source, t.tenant_id, t.cluster_name, t.event_time FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
+        ? `SELECT t.record, t.raw_event, t.source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
         : 'SELECT CASE WHEN t.event_id IS NULL THEN t.record ELSE e.record END AS record, ' +
           'CASE WHEN t.event_id IS NULL THEN t.raw_event ELSE e.raw_event END AS raw_event, ' +
-          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time ' +
+          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason ' +
           `FROM alerts t LEFT JOIN events e ON e.id = t.event_id ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...where.params, limit) as StoredRecord[];
     return rows.map(readRecord);
@@ -371,7 +413,7 @@ export class SqliteSink implements RecordSink {
   async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
     if (records.length === 0) return NOTHING_TO_REPORT;
     try {
-      return { duplicates: this.store.writeBatch(records, this.mode), refused: new Map() };
+      return this.store.writeBatchReporting(records, this.mode);
     } catch (err) {
       throw new SinkUnavailableError(this.name, `SQLite write failed: ${(err as Error).message}`, { cause: err });
     }

@@ -6,6 +6,8 @@ import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 export interface WriteOutcome {
   /** Records the events sink already held. */
   duplicates: ReadonlySet<number>;
+  /** Records the events sink stored flagged `reused-audit-id` (see `SinkWriteResult.reused`). */
+  reused?: ReadonlySet<number>;
   /** Records the events sink refused for good, with the reason (they count as rejected). */
   refused: ReadonlyMap<number, string>;
   /** High records sent to a separate alerts sink. */
@@ -55,7 +57,7 @@ export class RecordWriter {
     } else if (this.alertsName === this.events.name) {
       alertsSent = records.filter((r, i) => r.record.severity === 'high' && !ev.refused.has(i)).length;
     }
-    return { duplicates: ev.duplicates, refused: ev.refused, alertsSent, alertsRefused };
+    return { duplicates: ev.duplicates, refused: ev.refused, ...(ev.reused ? { reused: ev.reused } : {}), alertsSent, alertsRefused };
   }
 
   /** Closes both sinks. */
