@@ -16,6 +16,7 @@ export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, readResponseCode
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';
+export type { BodyTarget } from './redact.js';
 export { REDACTED, redactBody } from './redact.js';
 export type { SeverityInput, SeverityResult } from './severity.js';
 export { classifySeverity, highestSeverity, refineSeverity, withReusedAuditId } from './severity.js';

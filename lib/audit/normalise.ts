@@ -51,9 +51,9 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
 
-  const isSecrets = resource === 'secrets';
-  const requestObject = redactBody(event.requestObject, isSecrets);
-  const responseObject = redactBody(event.responseObject, isSecrets);
+  const target = { resource, subresource };
+  const requestObject = redactBody(event.requestObject, target);
+  const responseObject = redactBody(event.responseObject, target);
   let rawEvent = event;
   if (requestObject !== event.requestObject || responseObject !== event.responseObject) {
     rawEvent = { ...event };
