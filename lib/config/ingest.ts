@@ -2,7 +2,7 @@ import type { Detection } from '../audit/types.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { readDetection } from './detection.js';
 import { type Env, EnvReader } from './env.js';
-import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
 /** Default cap on a request body, before and after gzip inflation: the seed's documented 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -138,7 +138,7 @@ function sinkExample(kind: string): string {
 }
 
 /** A secret as set in the environment; surrounding whitespace (a newline from a file) is not part of it. */
-function secret(r: EnvReader, name: string): string | null {
+function trimmed(r: EnvReader, name: string): string | null {
   const v = r.string(name)?.trim();
   return v === undefined || v === '' ? null : v;
 }
@@ -194,12 +194,16 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const inbox: InboxStoreSpec =
     table !== undefined ? { kind: 'dynamodb', table } : runtime === 'lambda' ? { kind: 'none' } : { kind: 'sqlite', dataDir };
 
-  const sharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET');
-  const sharedSecretArn = secret(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
+  const sharedSecret = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems);
+  const sharedSecretArn = trimmed(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
   // Unset is allowed: the route then answers 503 until an operator turns it on (the seed).
   const secretProblem = sharedSecretSourceProblem(sharedSecret, sharedSecretArn, false);
   if (secretProblem !== null) r.problems.push(secretProblem);
-  const previousSharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
+  const previousSharedSecret = readSharedSecret(
+    r.string('K8S_AUDIT_SHARED_SECRET_PREVIOUS'),
+    'K8S_AUDIT_SHARED_SECRET_PREVIOUS',
+    r.problems,
+  );
   const gkePush: GkePushConfig = Object.freeze({
     tenants: readGkePushTenants(r),
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,

@@ -1,4 +1,5 @@
 import { type Env, EnvReader } from './env.js';
+import { readSharedSecret } from './secret.js';
 
 /** The seed: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
 export const DEFAULT_TAIL_MAX_BYTES = 8 * 1024 * 1024;
@@ -48,7 +49,10 @@ export interface TailConfig {
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
-  const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the shared secret the ingest service checks in X-AiSOC-K8s-Token');
+  const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
+  if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
+    r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)');
+  }
   const config: TailConfig = {
     ingestUrl,
     token,
