@@ -17,7 +17,7 @@ export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';
 export type { BodyTarget } from './redact.js';
-export { REDACTED, redactBody } from './redact.js';
+export { REDACTED, redactBody, redactEvent, redactRejectedItem } from './redact.js';
 export type { SeverityInput, SeverityResult } from './severity.js';
 export { classifySeverity, highestSeverity, refineSeverity, withReusedAuditId } from './severity.js';
 export { parseAuditTimestamp } from './time.js';

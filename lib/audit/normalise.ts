@@ -2,7 +2,7 @@ import { limitDepth } from './depth.js';
 import { decideSeverity } from './detect.js';
 import { contentDigest, dedupKey } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
-import { redactBody } from './redact.js';
+import { redactEvent } from './redact.js';
 import { withReusedAuditId } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
@@ -51,15 +51,8 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
 
-  const target = { resource, subresource };
-  const requestObject = redactBody(event.requestObject, target);
-  const responseObject = redactBody(event.responseObject, target);
-  let rawEvent = event;
-  if (requestObject !== event.requestObject || responseObject !== event.responseObject) {
-    rawEvent = { ...event };
-    if (requestObject !== undefined) rawEvent.requestObject = requestObject;
-    if (responseObject !== undefined) rawEvent.responseObject = responseObject;
-  }
+  const rawEvent = redactEvent(event, { resource, subresource });
+  const { requestObject, responseObject } = rawEvent;
 
   let objectName = nonEmpty(ref.name);
   if (

@@ -1,4 +1,5 @@
-import type { JsonValue } from './types.js';
+import { limitDepth } from './depth.js';
+import type { AuditEvent, JsonValue } from './types.js';
 
 /** What a redacted secret value is replaced with; the key stays so detections still see it. */
 export const REDACTED = '[REDACTED]';
@@ -177,4 +178,56 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
   return hasCredentialKind(value) ? redactSecretObject(value, false) : value;
+}
+
+const REJECT_SECRET_MAPS = new Set(['data', 'stringData']);
+const REJECT_SECRET_VALUES = new Set(['token', LAST_APPLIED]);
+const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
+
+/**
+ * Redacts an item the ingest rejected, which is not a valid event and may hold anything: every
+ * `data` / `stringData` map (keys kept), every `token` and last-applied-configuration value, every
+ * JSON patch `value` and any body given as text, wherever they are. Conservative by design: the
+ * item is kept so a person can fix and replay it, not for detections. Never mutates.
+ */
+export function redactRejectedItem(value: unknown): JsonValue {
+  // Cut first: a hostile item may nest deeper than the walk's stack.
+  return redactRejectedValue(limitDepth(value).value, null);
+}
+
+function redactRejectedValue(value: unknown, key: string | null): JsonValue {
+  if (value === null || value === undefined) return null;
+  if (key !== null) {
+    if (REJECT_SECRET_MAPS.has(key)) return isObject(value) ? (redactValues(value) as JsonValue) : REDACTED;
+    if (REJECT_SECRET_VALUES.has(key)) return REDACTED;
+    if (REJECT_BODIES.has(key) && typeof value === 'string') return REDACTED;
+  }
+  if (Array.isArray(value)) {
+    // A JSON patch under a body: every operation's value goes.
+    const patch = key !== null && REJECT_BODIES.has(key);
+    return value.map((v) => redactRejectedValue(v, patch && isObject(v) ? '\u0000patch-op' : null));
+  }
+  if (typeof value !== 'object') return value as JsonValue;
+  const obj = value as Obj;
+  const out: Obj = {};
+  const isPatchOp = key === '\u0000patch-op';
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    setOwn(out, k, isPatchOp && k === 'value' ? REDACTED : redactRejectedValue(v, k));
+  }
+  return out;
+}
+
+/**
+ * The event as a record keeps it: its request and response bodies through `redactBody` for the
+ * event's target. The event itself when nothing was redacted, a copy otherwise; never mutates.
+ */
+export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
+  const requestObject = redactBody(event.requestObject, target);
+  const responseObject = redactBody(event.responseObject, target);
+  if (requestObject === event.requestObject && responseObject === event.responseObject) return event;
+  const out: AuditEvent = { ...event };
+  if (requestObject !== undefined) out.requestObject = requestObject;
+  if (responseObject !== undefined) out.responseObject = responseObject;
+  return out;
 }

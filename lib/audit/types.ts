@@ -65,6 +65,8 @@ export interface RejectedItem {
   /** The item's auditID when one could be read. */
   auditID?: string;
   reason: string;
+  /** The item as parsed, when it was JSON: kept (redacted, cut) by the ingest's rejects sink. */
+  item?: unknown;
 }
 
 /** The shape the whole payload had. `invalid` means it was none of the accepted forms. */

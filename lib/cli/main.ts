@@ -19,6 +19,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./serve.js'),
   },
   events: { summary: 'show the events and alerts the local ingest stored', load: () => import('./events.js') },
+  rejected: { summary: 'list the items the local ingest rejected, or replay them (--replay)', load: () => import('./rejected.js') },
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
   tail: { summary: 'tail an apiserver audit log file and deliver it to the ingest (file_tail mode)', load: () => import('./tail.js') },

@@ -79,6 +79,8 @@ export interface IngestConfig {
   readonly maxBatchSize: number;
   readonly eventsSink: SinkSpec;
   readonly alertsSink: SinkSpec;
+  /** REJECTS_SINK: where rejected items are kept (SQLite `rejected` table, a stream or queue, or stdout). */
+  readonly rejectsSink: SinkSpec;
   readonly dataDir: string;
   readonly inbox: InboxStoreSpec;
   /** Tries per sink call before the request answers 503. */
@@ -97,6 +99,8 @@ export interface LoadIngestOptions {
 
 const EVENTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose'] as const;
 const ALERTS_KINDS = ['sqlite', 'stdout', 'none', 'kinesis', 'firehose', 'sqs', 'eventbridge'] as const;
+// No `none`: a rejected item is always kept somewhere (stdout is CloudWatch Logs in Lambda).
+const REJECTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose', 'sqs', 'eventbridge'] as const;
 
 /** Parses a sink spec (`sqlite`, `stdout`, `none`, `kinesis:<stream>`, ...); returns an error text on failure. */
 export function parseSinkSpec(value: string, allowed: readonly string[]): SinkSpec | string {
@@ -190,6 +194,21 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     }
   }
 
+  // Rejected items go with the events by default: the SQLite file locally; otherwise stdout
+  // (CloudWatch Logs in Lambda) until an operator names a stream or queue.
+  let rejectsSink: SinkSpec = eventsSink.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'stdout' };
+  const rejectsRaw = r.string('REJECTS_SINK');
+  if (rejectsRaw !== undefined) {
+    const parsed = parseSinkSpec(rejectsRaw, REJECTS_KINDS);
+    if (typeof parsed === 'string') r.problems.push(`REJECTS_SINK ${parsed}`);
+    else rejectsSink = parsed;
+    if (runtime === 'lambda' && rejectsSink.kind === 'sqlite') {
+      r.problems.push(
+        'REJECTS_SINK=sqlite is not durable in AWS Lambda; use sqs:<queue-url>, kinesis:<stream>, firehose:<delivery-stream>, eventbridge:<bus> or stdout',
+      );
+    }
+  }
+
   const table = r.string('INBOX_TABLE');
   const inbox: InboxStoreSpec =
     table !== undefined ? { kind: 'dynamodb', table } : runtime === 'lambda' ? { kind: 'none' } : { kind: 'sqlite', dataDir };
@@ -225,6 +244,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     maxBatchSize,
     eventsSink,
     alertsSink,
+    rejectsSink,
     dataDir,
     inbox,
     sinkMaxAttempts,

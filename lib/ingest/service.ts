@@ -17,6 +17,7 @@ import {
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { OutgoingRecord, RecordOrigin, RecordPayload } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier } from './auth.js';
@@ -102,6 +103,8 @@ export interface IngestServiceOptions {
   config: IngestConfig;
   writer: RecordWriter;
   inbox?: InboxStore | null;
+  /** Where rejected items are kept with their reason (null: counted and logged only). */
+  rejects?: RejectSink | null;
   log?: (entry: LogEntry) => void;
   /** Clock for `receivedAt` (epoch ms). */
   now?: () => number;
@@ -156,6 +159,7 @@ export class IngestService {
   readonly #verifier: SharedSecretVerifier;
   readonly #pushVerifier: PubSubPushVerifier;
   readonly #inbox: InboxStore | null;
+  readonly #rejects: RejectSink | null;
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
   readonly #observe: (outcome: IngestOutcome) => void;
@@ -166,6 +170,7 @@ export class IngestService {
     this.#verifier = new SharedSecretVerifier(opts.config.sharedSecret, opts.config.previousSharedSecret);
     this.#pushVerifier = new PubSubPushVerifier(opts.config.gkePush);
     this.#inbox = opts.inbox ?? null;
+    this.#rejects = opts.rejects ?? null;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#observe = opts.observe ?? (() => {});
@@ -317,6 +322,9 @@ export class IngestService {
   /** Normalises a batch's events and hands them to the sinks; the 200 answer's counts. */
   async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number): Promise<IngestResult> {
     const errors: ItemError[] = batch.rejected.map(itemError);
+    // What each rejected item was, for the rejects sink (by its index in the batch).
+    const rejectedItems = new Map<number, unknown>();
+    for (const r of batch.rejected) if (r.item !== undefined) rejectedItems.set(r.index, r.item);
     const receivedAt = this.#now();
     const detection = this.config.detection;
     const shared: NormaliseContext = {
@@ -348,6 +356,7 @@ export class IngestService {
       } catch (err) {
         this.#log({ level: 'error', msg: 'normalise failed', tenant: req.tenant, index, error: (err as Error).name });
         errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
+        rejectedItems.set(index, event);
         continue;
       }
       if (seen.has(record.dedup_key)) {
@@ -411,6 +420,7 @@ export class IngestService {
       reused = (outcome.reused?.size ?? 0) + flagged.filter((i) => !outcome.duplicates.has(i) && !outcome.refused.has(i)).length;
       for (const [i, reason] of outcome.refused) {
         errors.push({ index: positions[i] as number, auditID: (outgoing[i] as OutgoingRecord).record.audit_id, reason });
+        rejectedItems.set(positions[i] as number, (outgoing[i] as OutgoingRecord).record.raw_event);
       }
       accepted = outgoing.length - outcome.duplicates.size - outcome.refused.size;
       state.alerts = outcome.alertsSent;
@@ -427,6 +437,7 @@ export class IngestService {
     }
 
     errors.sort((a, b) => a.index - b.index);
+    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt);
     state.accepted = accepted;
     state.rejected = errors.length;
     state.duplicates = duplicates;
@@ -442,6 +453,32 @@ export class IngestService {
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;
     return result;
+  }
+
+  /** Keeps every rejected item with its reason; a rejects sink that fails makes the request a 503 (the sender resends, the stored events are then duplicates). */
+  async #keepRejects(req: AdmittedRequest, errors: readonly ItemError[], items: ReadonlyMap<number, unknown>, at: number): Promise<void> {
+    if (this.#rejects === null) return;
+    const records = errors.map((e) =>
+      toRejectRecord({ index: e.index, auditID: e.auditID, reason: e.reason, item: items.get(e.index) }, req.tenant, req.cluster, at),
+    );
+    try {
+      await this.#rejects.write(records);
+    } catch (err) {
+      this.#log({
+        level: 'error',
+        msg: 'rejects sink write failed',
+        tenant: req.tenant,
+        sink: this.#rejects.name,
+        error: describeError(err),
+      });
+      throw new ServiceUnavailableError(
+        'the rejected items could not be kept (rejects sink unavailable); retry later',
+        RETRY_AFTER_SECONDS,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   #wireTooLarge(bytes: number, exact: boolean): PayloadTooLargeError {
@@ -509,7 +546,7 @@ export class IngestService {
 
   /** Closes the sinks and the inbox store. */
   async close(): Promise<void> {
-    await Promise.all([this.writer.close(), this.#inbox?.close()]);
+    await Promise.all([this.writer.close(), this.#inbox?.close(), this.#rejects?.close()]);
   }
 }
 

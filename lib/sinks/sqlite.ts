@@ -10,6 +10,7 @@ import {
   type Severity,
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import type { RejectRecord, RejectSink } from './rejects.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
 import { SlotWindow } from './sqlite-slots.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
@@ -78,6 +79,21 @@ CREATE TABLE IF NOT EXISTS alerts (
   source TEXT,
   CHECK (event_id IS NOT NULL OR record IS NOT NULL OR raw_event IS NOT NULL)
 );
+-- Items the ingest rejected, with the reason and their redacted text cut to a bound
+-- (lib/sinks/rejects.ts): nothing is rejected silently.
+CREATE TABLE IF NOT EXISTS rejected (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  cluster_name TEXT,
+  rejected_at TEXT NOT NULL,
+  item_index INTEGER NOT NULL,
+  audit_id TEXT,
+  reason TEXT NOT NULL,
+  item TEXT,
+  item_truncated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejected_tenant_time ON rejected (tenant_id, rejected_at);
+CREATE INDEX IF NOT EXISTS rejected_time ON rejected (rejected_at);
 `;
 // The unique key is the event's identity (tenant, cluster, auditID, stage, content: see
 // lib/audit/identity.ts); dedup_key is its SHA-256.
@@ -336,6 +352,70 @@ export class EventStore {
     return slots;
   }
 
+  /** Keeps rejected items, in one transaction. */
+  writeRejects(rejects: readonly RejectRecord[]): void {
+    if (rejects.length === 0) return;
+    const insert = this.db.prepare(
+      'INSERT INTO rejected (tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of rejects) {
+        insert.run(r.tenant_id, r.cluster_name, r.rejected_at, r.index, r.audit_id, r.reason, r.item, r.item_truncated ? 1 : 0);
+      }
+    })();
+  }
+
+  /** Kept rejects, newest first, with their row id (for `rejected --replay`). */
+  queryRejects(q: { tenant?: string; since?: string; limit?: number } = {}): (RejectRecord & { id: number })[] {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (q.tenant !== undefined) {
+      parts.push('tenant_id = ?');
+      params.push(q.tenant);
+    }
+    if (q.since !== undefined) {
+      parts.push('rejected_at >= ?');
+      params.push(new Date(q.since).toISOString());
+    }
+    const where = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`;
+    const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
+    const rows = this.db
+      .prepare(
+        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
+      )
+      .all(...params, limit) as {
+      id: number;
+      tenant_id: string;
+      cluster_name: string | null;
+      rejected_at: string;
+      item_index: number;
+      audit_id: string | null;
+      reason: string;
+      item: string | null;
+      item_truncated: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      kind: 'k8s_audit_reject',
+      tenant_id: r.tenant_id,
+      cluster_name: r.cluster_name,
+      rejected_at: r.rejected_at,
+      index: r.item_index,
+      audit_id: r.audit_id,
+      reason: r.reason,
+      item: r.item,
+      item_truncated: r.item_truncated === 1,
+    }));
+  }
+
+  /** Removes kept rejects by row id (replayed and now stored). */
+  deleteRejects(ids: readonly number[]): void {
+    const del = this.db.prepare('DELETE FROM rejected WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
+  }
+
   /** Stored events, newest first. */
   queryEvents(q: EventQuery = {}): NormalisedRecord[] {
     return this.#query('events', q);
@@ -416,6 +496,25 @@ export class SqliteSink implements RecordSink {
       return this.store.writeBatchReporting(records, this.mode);
     } catch (err) {
       throw new SinkUnavailableError(this.name, `SQLite write failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.closeAndWait();
+  }
+}
+
+/** The SQLite `rejected` table as the rejects sink. */
+export class SqliteRejectSink implements RejectSink {
+  readonly name = 'sqlite';
+
+  constructor(readonly store: EventStore) {}
+
+  async write(rejects: readonly RejectRecord[]): Promise<void> {
+    try {
+      this.store.writeRejects(rejects);
+    } catch (err) {
+      throw new SinkUnavailableError(this.name, `SQLite write of rejects failed: ${(err as Error).message}`, { cause: err });
     }
   }
 
