@@ -80,6 +80,23 @@ export function dedupKey(
   return sha256Hex(`${tenantId ?? ''}\u0000${clusterName ?? ''}\u0000${auditID}\u0000${stage ?? ''}\u0000${digest}`);
 }
 
+/**
+ * The key of a record's alert: one alert per request (tenant, cluster, auditID), from the first
+ * stage that makes it high, so one exec is one alert and not one per stage. A record flagged
+ * `reused-audit-id` is another event than the one that holds the auditID: it keeps an alert of
+ * its own (its dedup key), or a client could hide a high event behind an earlier one.
+ */
+export function alertKey(record: {
+  tenant_id: string | null;
+  cluster_name: string | null;
+  audit_id: string;
+  severity_reason: string;
+  dedup_key: string;
+}): string {
+  if (record.severity_reason === 'reused-audit-id') return record.dedup_key;
+  return sha256Hex(`alert\u0000${record.tenant_id ?? ''}\u0000${record.cluster_name ?? ''}\u0000${record.audit_id}`);
+}
+
 /** The slot key of a normalised record (its tenant, cluster, auditID and stage). */
 export function recordSlot(record: {
   tenant_id: string | null;

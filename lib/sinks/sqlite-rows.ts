@@ -1,5 +1,12 @@
 import type Database from 'better-sqlite3';
-import { flagReusedAuditId, type NormalisedRecord, parseAuditTimestamp, type Severity, withReusedAuditId } from '../audit/index.js';
+import {
+  alertKey,
+  flagReusedAuditId,
+  type NormalisedRecord,
+  parseAuditTimestamp,
+  type Severity,
+  withReusedAuditId,
+} from '../audit/index.js';
 import type { SlotWindow } from './sqlite-slots.js';
 import type { OutgoingRecord } from './types.js';
 
@@ -21,6 +28,8 @@ export interface StoreRow {
   k8s_response_code: number | null;
   src_ip: string | null;
   dedup_key: string;
+  /** The key of the record's alert (`alertKey`): one alert per request, whatever its stages. */
+  alert_key: string;
   key_time: number;
   /** The record's JSON, or null when `raw` and `source` are stored instead (the record is derived from them when read). */
   record: string | null;
@@ -64,6 +73,7 @@ export function toStoreRow(o: OutgoingRecord): StoreRow {
     k8s_response_code: r.k8s_response_code,
     src_ip: r.src_ip,
     dedup_key: r.dedup_key,
+    alert_key: alertKey(r),
     key_time: keyTime(r),
     record: origin === undefined ? o.json : null,
     raw: origin === undefined ? null : origin.rawEventJson,
@@ -152,7 +162,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
     storedAt,
     r.severity,
     r.severity_reason,
-    r.dedup_key,
+    r.alert_key,
     r.key_time,
     hash,
     eventId,
@@ -175,8 +185,8 @@ export function createRowWriter(db: Database.Database): RowWriter {
   /** Stores the alert unless its key is there; whether it was inserted. */
   const storeAlert = (r: StoreRow, storedAt: string, hash: bigint, eventId: number | bigint | null): boolean => {
     if (insertAlert.run(...alertValues(r, storedAt, hash, eventId)).changes > 0) return true;
-    if (alertByHash.get(r.key_time, hash) === r.dedup_key) return false;
-    if (alertUnhashed.get(r.dedup_key) !== undefined) return false;
+    if (alertByHash.get(r.key_time, hash) === r.alert_key) return false;
+    if (alertUnhashed.get(r.alert_key) !== undefined) return false;
     insertAlert.run(...alertValues(r, storedAt, null, eventId));
     return true;
   };
@@ -199,7 +209,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
         eventId = id;
       }
       if (mode === 'alerts' || (mode === 'events+alerts' && r.severity === 'high')) {
-        const inserted = storeAlert(r, storedAt, hash, eventId);
+        const inserted = storeAlert(r, storedAt, BigInt.asIntN(64, BigInt(`0x${r.alert_key.slice(0, 16)}`)), eventId);
         if (mode === 'alerts' && !inserted) duplicates.push(offset + i);
       }
     }

@@ -107,6 +107,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_dedup ON events (key_time, key_hash);
 CREATE INDEX IF NOT EXISTS events_unhashed ON events (dedup_key) WHERE key_hash IS NULL;
 CREATE INDEX IF NOT EXISTS events_tenant_time ON events (tenant_id, event_time);
 CREATE INDEX IF NOT EXISTS events_severity_time ON events (severity, event_time);
+-- An alert's key is its request's (lib/audit/identity.ts alertKey): one alert per request,
+-- from the first stage that made it high; key_time (requestReceivedTimestamp) is the same for every stage.
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_dedup ON alerts (key_time, key_hash);
 CREATE INDEX IF NOT EXISTS alerts_unhashed ON alerts (dedup_key) WHERE key_hash IS NULL;
 CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts (severity, event_time);

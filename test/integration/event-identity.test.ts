@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { allFalcoEvents, falcoEvent } from '../helpers/fixtures.js';
 import { answer, eventList, reserialised, reusedAuditIdPair, SECRET, tempDataDir } from '../helpers/ingest.js';
 import { asFile, tempDir } from '../unit/tail/helpers.js';
 import { captureIo, startLocalIngest } from './tail-support.js';
@@ -105,7 +106,6 @@ describe('two events in one auditID and stage, through the local ingest into SQL
   });
 
   it('stores both events of the real Falco traces that share an auditID and stage', async () => {
-    const { allFalcoEvents } = await import('../helpers/fixtures.js');
     const shared = allFalcoEvents().filter((e) => e.auditID === '841d3e6d-90d2-43df-8da4-684738bee3d5');
 
     const body = await answer(await post(eventList(shared), 't-falco'));
@@ -144,5 +144,32 @@ describe('two events in one auditID and stage, through tail', () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe('one alert per action', () => {
+  it('raises one alert for an exec logged at three stages, from the first stage, in one batch or across batches', async () => {
+    const exec = { ...falcoEvent('exec_pod.json'), auditID: 'exec-one-alert-0001' };
+    const stages = ['RequestReceived', 'ResponseStarted', 'ResponseComplete'].map((stage) => ({ ...exec, stage }));
+    const other = { ...exec, auditID: 'exec-one-alert-0002' };
+
+    const together = await answer(await post(eventList(stages), 't-alert-one'));
+    await post(eventList([stages[0]]), 't-alert-two');
+    await post(eventList(stages.slice(1)), 't-alert-two');
+    await post(eventList(stages.map((s) => ({ ...s, ...other, stage: s.stage }))), 't-alert-two');
+
+    expect(together.accepted).toBe(3);
+    expect(store.countEvents({ tenant: 't-alert-one' })).toBe(3);
+    expect(store.queryAlerts({ tenant: 't-alert-one' }).map((r) => [r.audit_id, r.k8s_stage])).toEqual([[exec.auditID, 'RequestReceived']]);
+    expect(
+      store
+        .queryAlerts({ tenant: 't-alert-two' })
+        .map((r) => [r.audit_id, r.k8s_stage])
+        .sort(),
+    ).toEqual([
+      [exec.auditID, 'RequestReceived'],
+      [other.auditID, 'RequestReceived'],
+    ]);
+    expect(logs.find((l) => l.msg === 'ingest request' && l.tenant === 't-alert-one')).toMatchObject({ alerts: 1 });
   });
 });
