@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
 import { loadIngestConfig, withSharedSecret } from '../../../lib/config/ingest.js';
@@ -47,6 +48,7 @@ describe('the one shared secret reader', () => {
     });
     expect(loadForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
     expect(loadTailConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
+    expect(loadAksForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
     const connector = { mode: 'file_tail', cluster_name: 'c1', audit_log_path: '/var/log/audit.log', ingest_url: URL_OK };
     expect(parseConnectorConfig({ ...connector, shared_secret: PRINTED }, {}).shared_secret).toBe(VALUE);
     expect(parseConnectorConfig(connector, { env: { K8S_AUDIT_SHARED_SECRET: PRINTED } }).shared_secret).toBe(VALUE);
@@ -70,6 +72,7 @@ describe('the one shared secret reader', () => {
       ],
       ['K8S_AUDIT_SHARED_SECRET', () => loadForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
       ['K8S_AUDIT_SHARED_SECRET', () => loadTailConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
+      ['K8S_AUDIT_SHARED_SECRET', () => loadAksForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
       ['shared_secret', () => parseConnectorConfig({ ...connector, shared_secret: bad }, {})],
       [`K8S_AUDIT_SHARED_SECRET_ARN (the secret ${ARN})`, () => sharedSecretValue(bad, ARN)],
       [`K8S_AUDIT_SHARED_SECRET_ARN (the secret ${ARN})`, () => sharedSecretValue(JSON.stringify({ token: bad }), ARN)],
