@@ -1,8 +1,9 @@
-import * as crypto from 'node:crypto';
 import { limitDepth } from './depth.js';
 import { decideSeverity } from './detect.js';
-import { toOcsfApiActivity } from './ocsf.js';
-import { redactBody } from './redact.js';
+import { contentDigest, dedupKey } from './identity.js';
+import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
+import { redactEvent } from './redact.js';
+import { withReusedAuditId } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
 
@@ -24,20 +25,6 @@ export function readResponseCode(value: JsonValue | undefined): number | null {
   if (typeof value === 'string' && /^\s*\d{1,6}\s*$/.test(value)) return Number(value);
   return null;
 }
-
-/**
- * The record's dedup key: a SHA-256 over (tenant, cluster, auditID, stage). The apiserver writes
- * one event per request per stage, so this is unique per record and stable across resends.
- */
-export function dedupKey(tenantId: string | null, clusterName: string | null, auditID: string, stage: string | null): string {
-  return sha256Hex(`${tenantId ?? ''}\u0000${clusterName ?? ''}\u0000${auditID}\u0000${stage ?? ''}`);
-}
-
-// One-shot crypto.hash (Node ≥ 20.12, and the nodejs22.x Lambda runtime) is about twice as fast
-// as createHash for short inputs; the fallback keeps older runtimes working.
-const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => string }).hash;
-const sha256Hex: (data: string) => string =
-  typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 function toIso(ms: number): string {
   return new Date(ms).toISOString();
@@ -64,15 +51,8 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
 
-  const isSecrets = resource === 'secrets';
-  const requestObject = redactBody(event.requestObject, isSecrets);
-  const responseObject = redactBody(event.responseObject, isSecrets);
-  let rawEvent = event;
-  if (requestObject !== event.requestObject || responseObject !== event.responseObject) {
-    rawEvent = { ...event };
-    if (requestObject !== undefined) rawEvent.requestObject = requestObject;
-    if (responseObject !== undefined) rawEvent.responseObject = responseObject;
-  }
+  const rawEvent = redactEvent(event, { resource, subresource });
+  const { requestObject, responseObject } = rawEvent;
 
   let objectName = nonEmpty(ref.name);
   if (
@@ -101,10 +81,15 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
     namespace,
     responseCode,
     impersonated: impersonatedUser !== null || (typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null),
+    auditIdReused: ctx.auditIdReused === true,
   };
   // Rules see `rawEvent`, the event as the record keeps it: a rule can never read a secret value.
-  const { severity, reason: severityReason, ruleIds } = decideSeverity(rawEvent, severityInput, k8sUser, ctx.detection);
-  const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage);
+  const decided = decideSeverity(rawEvent, severityInput, k8sUser, ctx.detection);
+  // A reused auditID is named whatever the table, its refinements or a rule decided (at least medium).
+  const { severity, reason: severityReason } = ctx.auditIdReused === true ? withReusedAuditId(decided) : decided;
+  const { ruleIds } = decided;
+  // The identity is the stored (redacted) event's content: see lib/audit/identity.ts.
+  const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage, contentDigest(rawEvent));
   const apiGroup = str(ref.apiGroup);
   const decision = str(annotations[DECISION]);
   const reason = str(annotations[REASON]);
@@ -168,6 +153,18 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
     raw_event: rawEvent,
     ocsf,
   };
+}
+
+/**
+ * The record flagged as the later of two different events in one auditID and stage: severity at
+ * least medium, `severity_reason` `reused-audit-id`, in the flat fields and the OCSF record alike.
+ * The same as normalising with `auditIdReused` set; returns a copy.
+ */
+export function flagReusedAuditId(record: NormalisedRecord): NormalisedRecord {
+  if (record.severity_reason === 'reused-audit-id') return record;
+  const { severity, reason } = withReusedAuditId({ severity: record.severity, reason: record.severity_reason });
+  const [severityId, severityName] = ocsfSeverity(severity);
+  return { ...record, severity, severity_reason: reason, ocsf: { ...record.ocsf, severity_id: severityId, severity: severityName } };
 }
 
 const RAW_MARKER = ',"raw_event":0,"ocsf":';

@@ -25,6 +25,11 @@ const SEVERITY_IDS: Record<Severity, [number, string]> = {
   medium: [3, 'Medium'],
   high: [4, 'High'],
 };
+/** OCSF `severity_id` and `severity` of a severity band. */
+export function ocsfSeverity(severity: Severity): [number, string] {
+  return SEVERITY_IDS[severity];
+}
+
 const HTTP_METHOD_BY_VERB: Record<string, string> = {
   get: 'GET',
   list: 'GET',

@@ -140,7 +140,7 @@ class Collector {
       this.texts.push(text);
       return;
     }
-    const item: RejectedItem = { index, reason: result.reason };
+    const item: RejectedItem = { index, reason: result.reason, item: value };
     if (line !== undefined) item.line = line;
     if (result.auditID !== undefined) item.auditID = result.auditID;
     this.rejected.push(item);

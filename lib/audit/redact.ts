@@ -1,10 +1,22 @@
-import type { JsonValue } from './types.js';
+import { limitDepth } from './depth.js';
+import type { AuditEvent, JsonValue } from './types.js';
 
 /** What a redacted secret value is replaced with; the key stays so detections still see it. */
 export const REDACTED = '[REDACTED]';
 
+// Which credentials an audit event can carry at Request / RequestResponse level, from the
+// Kubernetes API reference (the README's redaction table lists them, and why the rest are safe):
+// - Secret `data` / `stringData` (core/v1 Secret): in create, update, get, list, delete and watch
+//   bodies, in every patch form sent to `secrets`, and in the Secret's own
+//   `kubectl.kubernetes.io/last-applied-configuration` annotation;
+// - TokenRequest `status.token` (authentication.k8s.io/v1, `serviceaccounts/token`): a live
+//   bearer token in the response;
+// - TokenReview `spec.token` (authentication.k8s.io/v1, `tokenreviews`): the bearer token under
+//   review, in the request and echoed in the response.
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const SECRET_FIELDS = ['data', 'stringData'] as const;
+// Top-level JSON patch paths of a Secret whose values are never credentials.
+const SAFE_PATCH_FIELDS = new Set(['type', 'immutable', 'kind', 'apiVersion']);
 
 type Obj = { [key: string]: JsonValue };
 
@@ -17,6 +29,7 @@ export function setOwn(obj: Obj, key: string, value: JsonValue): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Keys stay, every value becomes the marker; a value that is not a map becomes the marker (null stays null: nothing to hide). */
 function redactValues(map: JsonValue | undefined): JsonValue | undefined {
   if (!isObject(map)) return map === undefined || map === null ? map : REDACTED;
   const out: Obj = {};
@@ -24,8 +37,14 @@ function redactValues(map: JsonValue | undefined): JsonValue | undefined {
   return out;
 }
 
+function copy(obj: Obj): Obj {
+  const out: Obj = {};
+  for (const key of Object.keys(obj)) setOwn(out, key, obj[key] as JsonValue);
+  return out;
+}
+
 function redactLastApplied(value: JsonValue | undefined): JsonValue | undefined {
-  if (typeof value !== 'string') return value;
+  if (typeof value !== 'string') return value === undefined || value === null ? value : REDACTED;
   try {
     const parsed: unknown = JSON.parse(value);
     if (isObject(parsed)) return JSON.stringify(redactSecretObject(parsed, true));
@@ -35,45 +54,180 @@ function redactLastApplied(value: JsonValue | undefined): JsonValue | undefined 
   return REDACTED;
 }
 
+/** `metadata` with the last-applied-configuration annotation redacted (the rest as it was). */
+function redactMetadata(metadata: JsonValue | undefined): JsonValue | undefined {
+  if (!isObject(metadata) || !isObject(metadata.annotations) || !Object.hasOwn(metadata.annotations, LAST_APPLIED)) return metadata;
+  const annotations = copy(metadata.annotations);
+  setOwn(annotations, LAST_APPLIED, redactLastApplied(metadata.annotations[LAST_APPLIED]) as JsonValue);
+  const out = copy(metadata);
+  setOwn(out, 'annotations', annotations);
+  return out;
+}
+
 /**
- * Returns a copy of a Secret-shaped object with `data`/`stringData` values and the
- * last-applied-configuration annotation redacted. `force` treats the object as a Secret even
- * without `kind: Secret` (a patch body sent to the `secrets` resource has no kind).
+ * A copy of a Secret-shaped object with `data`/`stringData` values and the last-applied-configuration
+ * annotation redacted. `force` treats the object as a Secret without `kind: Secret` (a merge or
+ * strategic-merge patch sent to `secrets` has no kind). List forms (SecretList, List) redact their
+ * items; a WatchEvent its `object`.
  */
 function redactSecretObject(obj: Obj, force: boolean): Obj {
   const kind = obj.kind;
   if (Array.isArray(obj.items) && (kind === 'SecretList' || kind === 'List' || force)) {
-    return { ...obj, items: obj.items.map((item) => (isObject(item) ? redactSecretObject(item, kind === 'SecretList' || force) : item)) };
+    const out = copy(obj);
+    setOwn(
+      out,
+      'items',
+      obj.items.map((item) => (isObject(item) ? redactSecretObject(item, kind === 'SecretList' || force) : item)),
+    );
+    return out;
   }
+  // A watch event (`{type, object}`; the kind is often left out on the wire).
+  if ((kind === 'WatchEvent' || force) && isObject(obj.object)) {
+    const out = copy(obj);
+    setOwn(out, 'object', redactSecretObject(obj.object, force));
+    return out;
+  }
+  if (kind === 'TokenRequest') return redactAt(obj, 'status', 'token');
+  if (kind === 'TokenReview') return redactAt(obj, 'spec', 'token');
   if (!force && kind !== 'Secret') return obj;
-  const out: Obj = { ...obj };
+  const out = copy(obj);
   for (const field of SECRET_FIELDS) {
-    if (field in out) out[field] = redactValues(out[field]) as JsonValue;
+    if (Object.hasOwn(out, field)) setOwn(out, field, redactValues(out[field]) as JsonValue);
   }
-  const metadata = out.metadata;
-  if (isObject(metadata) && isObject(metadata.annotations) && LAST_APPLIED in metadata.annotations) {
-    out.metadata = {
-      ...metadata,
-      annotations: { ...metadata.annotations, [LAST_APPLIED]: redactLastApplied(metadata.annotations[LAST_APPLIED]) as JsonValue },
-    };
+  if (Object.hasOwn(out, 'metadata')) setOwn(out, 'metadata', redactMetadata(out.metadata) as JsonValue);
+  return out;
+}
+
+/** A copy with `obj[outer][inner]` replaced by the marker, when it is there. */
+function redactAt(obj: Obj, outer: string, inner: string): Obj {
+  const part = obj[outer];
+  if (!isObject(part) || !Object.hasOwn(part, inner) || part[inner] === null) return obj;
+  const partOut = copy(part);
+  setOwn(partOut, inner, REDACTED);
+  const out = copy(obj);
+  setOwn(out, outer, partOut);
+  return out;
+}
+
+/** The first segment of a JSON pointer (RFC 6901), unescaped. */
+function firstSegment(path: string): string {
+  const seg = path.split('/')[1] ?? '';
+  return seg.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+/** The `value` of a JSON patch operation (RFC 6902) on a Secret, redacted by where it goes. */
+function redactPatchValue(path: JsonValue | undefined, value: JsonValue): JsonValue {
+  // No usable path: nothing says where the value goes, so it may be secret.
+  if (typeof path !== 'string') return isObject(value) ? redactSecretObject(value, true) : REDACTED;
+  if (path === '' || path === '/') return isObject(value) ? redactSecretObject(value, true) : REDACTED;
+  const field = firstSegment(path);
+  if (SAFE_PATCH_FIELDS.has(field)) return value;
+  if (field === 'metadata') {
+    if (path.includes('last-applied-configuration')) return redactLastApplied(value) as JsonValue;
+    if (path === '/metadata') return redactMetadata(value) as JsonValue;
+    if (path === '/metadata/annotations' && isObject(value)) {
+      const metadata = redactMetadata({ annotations: value });
+      return isObject(metadata) ? (metadata.annotations as JsonValue) : value;
+    }
+    return value;
+  }
+  // `data`, `stringData`, and any other field: keys stay, values go.
+  return isObject(value) ? (redactValues(value) as JsonValue) : value === null ? null : REDACTED;
+}
+
+/** A JSON patch (an array of operations) sent to `secrets`, with every value that can be secret redacted. */
+function redactJsonPatch(ops: JsonValue[]): JsonValue[] {
+  return ops.map((op) => {
+    if (!isObject(op)) return op === null ? op : REDACTED;
+    if (!Object.hasOwn(op, 'value')) return op;
+    const out = copy(op);
+    setOwn(out, 'value', redactPatchValue(op.path, op.value as JsonValue));
+    return out;
+  });
+}
+
+/** Where a body was sent: the fields of `objectRef` that decide what it can hold. */
+export interface BodyTarget {
+  resource: string | null;
+  subresource: string | null;
+}
+
+function hasCredentialKind(value: Obj): boolean {
+  const kind = value.kind;
+  if (kind === 'Secret' || kind === 'SecretList' || kind === 'TokenRequest' || kind === 'TokenReview') return true;
+  if (kind === 'WatchEvent') return isObject(value.object) && hasCredentialKind(value.object);
+  return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isObject(item) && hasCredentialKind(item));
+}
+
+/**
+ * Redacts every credential a request or response body can carry: Secret `data` / `stringData`
+ * (objects, lists, watch events, every patch form sent to `secrets`, the last-applied-configuration
+ * annotation), TokenRequest `status.token` and TokenReview `spec.token`. Returns the input itself
+ * when there is nothing to redact, a redacted copy otherwise; never mutates.
+ */
+export function redactBody(value: JsonValue | undefined, target: BodyTarget): JsonValue | undefined {
+  if (value === undefined || value === null) return value;
+  if (target.resource === 'secrets') {
+    // A JSON patch is an array of operations; a patch or body the apiserver logged as text
+    // (not JSON) cannot be read, so all of it goes.
+    if (Array.isArray(value)) return redactJsonPatch(value);
+    if (!isObject(value)) return REDACTED;
+    return redactSecretObject(value, true);
+  }
+  if (!isObject(value)) return value;
+  if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
+  if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
+  return hasCredentialKind(value) ? redactSecretObject(value, false) : value;
+}
+
+const REJECT_SECRET_MAPS = new Set(['data', 'stringData']);
+const REJECT_SECRET_VALUES = new Set(['token', LAST_APPLIED]);
+const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
+
+/**
+ * Redacts an item the ingest rejected, which is not a valid event and may hold anything: every
+ * `data` / `stringData` map (keys kept), every `token` and last-applied-configuration value, every
+ * JSON patch `value` and any body given as text, wherever they are. Conservative by design: the
+ * item is kept so a person can fix and replay it, not for detections. Never mutates.
+ */
+export function redactRejectedItem(value: unknown): JsonValue {
+  // Cut first: a hostile item may nest deeper than the walk's stack.
+  return redactRejectedValue(limitDepth(value).value, null);
+}
+
+function redactRejectedValue(value: unknown, key: string | null): JsonValue {
+  if (value === null || value === undefined) return null;
+  if (key !== null) {
+    if (REJECT_SECRET_MAPS.has(key)) return isObject(value) ? (redactValues(value) as JsonValue) : REDACTED;
+    if (REJECT_SECRET_VALUES.has(key)) return REDACTED;
+    if (REJECT_BODIES.has(key) && typeof value === 'string') return REDACTED;
+  }
+  if (Array.isArray(value)) {
+    // A JSON patch under a body: every operation's value goes.
+    const patch = key !== null && REJECT_BODIES.has(key);
+    return value.map((v) => redactRejectedValue(v, patch && isObject(v) ? '\u0000patch-op' : null));
+  }
+  if (typeof value !== 'object') return value as JsonValue;
+  const obj = value as Obj;
+  const out: Obj = {};
+  const isPatchOp = key === '\u0000patch-op';
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    setOwn(out, k, isPatchOp && k === 'value' ? REDACTED : redactRejectedValue(v, k));
   }
   return out;
 }
 
-function needsRedaction(value: JsonValue | undefined, isSecretsResource: boolean): boolean {
-  if (!isObject(value)) return false;
-  if (isSecretsResource) return true;
-  const kind = value.kind;
-  if (kind === 'Secret' || kind === 'SecretList') return true;
-  return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isObject(item) && item.kind === 'Secret');
-}
-
 /**
- * Redacts secret material in a request or response body: `data` and `stringData` values of
- * Secrets (single objects, list items, and the last-applied-configuration annotation). Returns
- * the input itself when there is nothing to redact, a redacted copy otherwise; never mutates.
+ * The event as a record keeps it: its request and response bodies through `redactBody` for the
+ * event's target. The event itself when nothing was redacted, a copy otherwise; never mutates.
  */
-export function redactBody(value: JsonValue | undefined, isSecretsResource: boolean): JsonValue | undefined {
-  if (!needsRedaction(value, isSecretsResource)) return value;
-  return redactSecretObject(value as Obj, isSecretsResource);
+export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
+  const requestObject = redactBody(event.requestObject, target);
+  const responseObject = redactBody(event.responseObject, target);
+  if (requestObject === event.requestObject && responseObject === event.responseObject) return event;
+  const out: AuditEvent = { ...event };
+  if (requestObject !== undefined) out.requestObject = requestObject;
+  if (responseObject !== undefined) out.responseObject = responseObject;
+  return out;
 }

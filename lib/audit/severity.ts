@@ -8,6 +8,11 @@ export interface SeverityInput {
   namespace: string | null;
   responseCode: number | null;
   impersonated: boolean;
+  /**
+   * Another event with different content holds the same (tenant, cluster, auditID, stage): set
+   * by whoever saw both (the ingest within a batch, the SQLite store across batches).
+   */
+  auditIdReused?: boolean;
 }
 
 /** A severity and the rule that gave it. */
@@ -32,6 +37,20 @@ const SENSITIVE_READ = new Set(['secrets', 'serviceaccounts', 'clusterroles', 'c
  * match wins; the README's severity table documents each row and why it is there.
  */
 export function classifySeverity(input: SeverityInput): SeverityResult {
+  const row = classifyRow(input);
+  return input.auditIdReused === true ? withReusedAuditId(row) : row;
+}
+
+/**
+ * A severity for an event whose auditID and stage another event with other content already
+ * holds: at least medium, and the reason names the reuse (a real apiserver writes one event per
+ * request and stage; two are a client choosing its own Audit-ID, e.g. to hide one behind another).
+ */
+export function withReusedAuditId(row: SeverityResult): SeverityResult {
+  return { severity: RANK[row.severity] >= RANK.medium ? row.severity : 'medium', reason: 'reused-audit-id' };
+}
+
+function classifyRow(input: SeverityInput): SeverityResult {
   const { verb, resource, subresource, namespace, responseCode } = input;
   const isWrite = verb !== null && WRITE_VERBS.has(verb);
   if (verb === 'impersonate' || input.impersonated) return { severity: 'high', reason: 'impersonation' };

@@ -65,6 +65,8 @@ export interface RejectedItem {
   /** The item's auditID when one could be read. */
   auditID?: string;
   reason: string;
+  /** The item as parsed, when it was JSON: kept (redacted, cut) by the ingest's rejects sink. */
+  item?: unknown;
 }
 
 /** The shape the whole payload had. `invalid` means it was none of the accepted forms. */
@@ -111,7 +113,9 @@ export type SeverityReason =
   | 'routine-controller-reconcile'
   | 'routine-controller-secrets-watch'
   // A detection rule decided the severity: `rule:<rule id>`.
-  | `rule:${string}`;
+  | `rule:${string}`
+  // Another event with other content already holds this auditID and stage (lib/audit/identity.ts).
+  | 'reused-audit-id';
 
 /** Where the events came from; fills OCSF `cloud` and `metadata.product.feature`. */
 export interface AuditSource {
@@ -144,6 +148,8 @@ export interface NormaliseContext {
    * routine-traffic refinements and a compiled rule pack (the shipped one when not given).
    */
   detection?: Detection;
+  /** Another event with other content already holds this event's auditID and stage (see `lib/audit/identity.ts`). */
+  auditIdReused?: boolean;
 }
 
 /** The severity configuration: `K8S_AUDIT_SEVERITY` and the rule pack it runs with. */

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, CommandEntry> = {
     summary: "a tenant's clusters, last events, and the last hour's events, alerts and rejects, from a running serve",
     load: () => import('./status.js'),
   },
+  rejected: { summary: 'list the items the local ingest rejected, or replay them (--replay)', load: () => import('./rejected.js') },
   inbox: { summary: 'create, list and revoke legacy inbox tokens (k8s-audit template)', load: () => import('./inbox.js') },
   invoke: { summary: 'run a built Lambda bundle on an event file, like sam local invoke', load: () => import('./invoke.js') },
   connector: {

@@ -2,6 +2,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../ship/ship.js';
 import type { ShipTls } from '../ship/tls.js';
 import { type Env, EnvReader } from './env.js';
 import { readTenantRouteUrl } from './forwarder.js';
+import { readSharedSecret } from './secret.js';
 import { loadShipTls } from './tls.js';
 
 /** The AKS forwarder's configuration (Azure Functions app settings), validated once at start. */
@@ -21,7 +22,11 @@ export function loadAksForwarderConfig(env: Env): AksForwarderConfig {
   const r = new EnvReader(env);
   const ingestUrl = readTenantRouteUrl(r);
   const tls = loadShipTls(r, ingestUrl);
-  const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the ingest shared secret; in Azure, a Key Vault reference').trim();
+  // The one reader of the shared secret (lib/config/secret.ts), as every other path reads it.
+  const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
+  if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
+    r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the ingest shared secret; in Azure, a Key Vault reference)');
+  }
   const maxBodyBytes = r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 64 * 1024, 16 * 1024 * 1024);
   r.done();
   return Object.freeze({ ingestUrl, tls, token, maxBodyBytes });

@@ -9,7 +9,7 @@ import {
   DEFAULT_SAFETY_MARGIN_MS,
 } from '../ship/index.js';
 import { type Env, EnvReader } from './env.js';
-import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 import { loadShipTls } from './tls.js';
 
 /**
@@ -50,8 +50,8 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   const r = new EnvReader(env);
   const ingestUrl = readTenantRouteUrl(r);
   const tls = loadShipTls(r, ingestUrl);
-  const token = r.string('K8S_AUDIT_SHARED_SECRET') ?? null;
-  const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN') ?? null;
+  const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems);
+  const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN')?.trim() || null;
   const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);
   if (secretProblem !== null) r.problems.push(secretProblem);
   const clusterName = r.string('CLUSTER_NAME') ?? null;

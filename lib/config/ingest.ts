@@ -2,8 +2,8 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Detection } from '../audit/types.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import { readDetection } from './detection.js';
-import { type Env, EnvReader } from './env.js';
-import { readSecretsManagerSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import { ConfigError, type Env, EnvReader } from './env.js';
+import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
 /** Default cap on a request body, before and after gzip inflation: the seed's documented 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -124,6 +124,14 @@ export interface IngestConfig {
   readonly sharedSecretArn: string | null;
   /** K8S_AUDIT_SHARED_SECRET_PREVIOUS, also accepted while the apiservers are moved to the new one. */
   readonly previousSharedSecret: string | null;
+  /**
+   * Optional per-tenant secrets (K8S_AUDIT_TENANT_SECRETS_FILE locally, K8S_AUDIT_TENANT_SECRETS_ARN
+   * in AWS: a JSON map of tenant id to secret), read by `withSharedSecret`. A tenant in the map is
+   * opened only by its own secret; the others by the installation-wide one. `null`: not used.
+   */
+  readonly tenantSecrets: ReadonlyMap<string, string> | null;
+  readonly tenantSecretsFile: string | null;
+  readonly tenantSecretsArn: string | null;
   /** Cap on the body after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
   readonly maxBodyBytes: number;
   /** Cap on the body as received: `maxBodyBytes`, or less where the platform refuses more. */
@@ -134,6 +142,8 @@ export interface IngestConfig {
   readonly maxBatchSize: number;
   readonly eventsSink: SinkSpec;
   readonly alertsSink: SinkSpec;
+  /** REJECTS_SINK: where rejected items are kept (SQLite `rejected` table, a stream or queue, or stdout). */
+  readonly rejectsSink: SinkSpec;
   readonly dataDir: string;
   readonly inbox: InboxStoreSpec;
   /** Tries per sink call before the request answers 503. */
@@ -163,6 +173,8 @@ export interface LoadIngestOptions {
 
 const EVENTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose'] as const;
 const ALERTS_KINDS = ['sqlite', 'stdout', 'none', 'kinesis', 'firehose', 'sqs', 'eventbridge'] as const;
+// No `none`: a rejected item is always kept somewhere (stdout is CloudWatch Logs in Lambda).
+const REJECTS_KINDS = ['sqlite', 'stdout', 'kinesis', 'firehose', 'sqs', 'eventbridge'] as const;
 
 /** Parses a sink spec (`sqlite`, `stdout`, `none`, `kinesis:<stream>`, ...); returns an error text on failure. */
 export function parseSinkSpec(value: string, allowed: readonly string[]): SinkSpec | string {
@@ -204,7 +216,7 @@ function sinkExample(kind: string): string {
 }
 
 /** A secret as set in the environment; surrounding whitespace (a newline from a file) is not part of it. */
-function secret(r: EnvReader, name: string): string | null {
+function trimmed(r: EnvReader, name: string): string | null {
   const v = r.string(name)?.trim();
   return v === undefined || v === '' ? null : v;
 }
@@ -258,16 +270,43 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     }
   }
 
+  // Rejected items go with the events by default: the SQLite file locally; otherwise stdout
+  // (CloudWatch Logs in Lambda) until an operator names a stream or queue.
+  let rejectsSink: SinkSpec = eventsSink.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'stdout' };
+  const rejectsRaw = r.string('REJECTS_SINK');
+  if (rejectsRaw !== undefined) {
+    const parsed = parseSinkSpec(rejectsRaw, REJECTS_KINDS);
+    if (typeof parsed === 'string') r.problems.push(`REJECTS_SINK ${parsed}`);
+    else rejectsSink = parsed;
+    if (runtime === 'lambda' && rejectsSink.kind === 'sqlite') {
+      r.problems.push(
+        'REJECTS_SINK=sqlite is not durable in AWS Lambda; use sqs:<queue-url>, kinesis:<stream>, firehose:<delivery-stream>, eventbridge:<bus> or stdout',
+      );
+    }
+  }
+
   const table = r.string('INBOX_TABLE');
   const inbox: InboxStoreSpec =
     table !== undefined ? { kind: 'dynamodb', table } : runtime === 'lambda' ? { kind: 'none' } : { kind: 'sqlite', dataDir };
 
-  const sharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET');
-  const sharedSecretArn = secret(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
+  const sharedSecret = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems);
+  const sharedSecretArn = trimmed(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
   // Unset is allowed: the route then answers 503 until an operator turns it on (the seed).
   const secretProblem = sharedSecretSourceProblem(sharedSecret, sharedSecretArn, false);
   if (secretProblem !== null) r.problems.push(secretProblem);
-  const previousSharedSecret = secret(r, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
+  const tenantSecretsFile = trimmed(r, 'K8S_AUDIT_TENANT_SECRETS_FILE');
+  const tenantSecretsArn = trimmed(r, 'K8S_AUDIT_TENANT_SECRETS_ARN');
+  if (tenantSecretsFile !== null && tenantSecretsArn !== null) {
+    r.problems.push('set only one of K8S_AUDIT_TENANT_SECRETS_FILE and K8S_AUDIT_TENANT_SECRETS_ARN');
+  }
+  if (tenantSecretsArn !== null && !tenantSecretsArn.startsWith('arn:')) {
+    r.problems.push('K8S_AUDIT_TENANT_SECRETS_ARN must be a Secrets Manager secret ARN (arn:aws:secretsmanager:...)');
+  }
+  const previousSharedSecret = readSharedSecret(
+    r.string('K8S_AUDIT_SHARED_SECRET_PREVIOUS'),
+    'K8S_AUDIT_SHARED_SECRET_PREVIOUS',
+    r.problems,
+  );
   const gkePush: GkePushConfig = Object.freeze({
     tenants: readGkePushTenants(r),
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
@@ -283,6 +322,9 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     sharedSecret,
     sharedSecretArn,
     previousSharedSecret,
+    tenantSecrets: null,
+    tenantSecretsFile,
+    tenantSecretsArn,
     maxBodyBytes,
     maxWireBytes,
     wireLimitName: lambdaCapped
@@ -291,6 +333,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     maxBatchSize,
     eventsSink,
     alertsSink,
+    rejectsSink,
     dataDir,
     inbox,
     sinkMaxAttempts,
@@ -365,10 +408,60 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
  * The config with the shared secret read from Secrets Manager when K8S_AUDIT_SHARED_SECRET_ARN is
  * set (once, at init; the entry point keeps the result). Otherwise the config as it is.
  */
-export async function withSharedSecret(config: IngestConfig, read: SecretReader = readSecretsManagerSecret): Promise<IngestConfig> {
-  if (config.sharedSecretArn === null) return config;
-  const value = sharedSecretValue(await read(config.sharedSecretArn), config.sharedSecretArn);
-  return Object.freeze({ ...config, sharedSecret: value });
+export async function withSharedSecret(
+  config: IngestConfig,
+  read: SecretReader = readSecretsManagerSecret,
+  readFile: (path: string) => Promise<string> = (path) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')),
+): Promise<IngestConfig> {
+  let out = config;
+  if (config.sharedSecretArn !== null) {
+    out = { ...out, sharedSecret: sharedSecretValue(await read(config.sharedSecretArn), config.sharedSecretArn) };
+  }
+  if (config.tenantSecretsArn !== null) {
+    const source = `K8S_AUDIT_TENANT_SECRETS_ARN (the secret ${config.tenantSecretsArn})`;
+    out = { ...out, tenantSecrets: parseTenantSecrets(await read(config.tenantSecretsArn), source) };
+  } else if (config.tenantSecretsFile !== null) {
+    const source = `K8S_AUDIT_TENANT_SECRETS_FILE (${config.tenantSecretsFile})`;
+    let text: string;
+    try {
+      text = await readFile(config.tenantSecretsFile);
+    } catch (err) {
+      throw new ConfigError([`${source} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    }
+    out = { ...out, tenantSecrets: parseTenantSecrets(text, source) };
+  }
+  return out === config ? config : Object.freeze(out);
+}
+
+/**
+ * A per-tenant secrets map: a JSON object of tenant id to secret, each secret read by
+ * `readSharedSecret`. Errors name the source and the tenant, never a value.
+ */
+export function parseTenantSecrets(text: string, source: string): ReadonlyMap<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError([`${source} is not JSON: it must be an object of tenant id to secret`]);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError([`${source} must be a JSON object of tenant id to secret`]);
+  }
+  const problems: string[] = [];
+  const map = new Map<string, string>();
+  for (const [tenant, value] of Object.entries(parsed)) {
+    if (!TENANT_ID_PATTERN.test(tenant)) {
+      problems.push(`${source}: ${JSON.stringify(tenant.slice(0, 64))} is not a tenant id ([A-Za-z0-9][A-Za-z0-9._:-]{0,127})`);
+      continue;
+    }
+    const secret = typeof value === 'string' ? readSharedSecret(value, `${source} tenant ${tenant}`, problems) : null;
+    if (secret === null && !problems.some((p) => p.startsWith(`${source} tenant ${tenant} `))) {
+      problems.push(`${source} tenant ${tenant} has no secret (a non-empty string)`);
+    }
+    if (secret !== null) map.set(tenant, secret);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return map;
 }
 
 /** Reads only where inbox tokens are kept (for `aisoc-k8s-audit inbox`): INBOX_TABLE, else SQLite in AISOC_DATA_DIR. */

@@ -1,5 +1,30 @@
 import { ConfigError } from './env.js';
 
+// What an HTTP header value can carry as sent by every client here: visible ASCII, with spaces or
+// tabs only inside (RFC 9110 field-value, without obs-text: bytes past 0x7F would reach the ingest
+// as whatever encoding the sender used). Node refuses control characters with "Invalid character
+// in header content", so a secret with a newline inside could never be sent.
+const HEADER_SAFE_SECRET = /^[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?$/;
+
+/**
+ * The one reader of the shared secret, for every path (ingest, forwarder, `tail`,
+ * `test-connection`, `backfill`, `redrive`; from the environment, a config file or Secrets
+ * Manager): surrounding whitespace is stripped (the newline `openssl rand -base64 32` prints, or a
+ * file saved with one), empty is `null`, and a value that cannot go in the X-AiSOC-K8s-Token
+ * header is refused with a problem naming `name`, never the value. With `problems`, the problem is
+ * pushed there (an EnvReader collecting every bad variable) instead of thrown.
+ */
+export function readSharedSecret(raw: string | null | undefined, name: string, problems?: string[]): string | null {
+  if (raw === null || raw === undefined) return null;
+  const value = raw.trim();
+  if (value === '') return null;
+  if (HEADER_SAFE_SECRET.test(value)) return value;
+  const problem = `${name} holds a character that cannot be sent in the X-AiSOC-K8s-Token header (a control character, a line break inside, or non-ASCII): use printable ASCII, e.g. the output of openssl rand -base64 32`;
+  if (problems === undefined) throw new ConfigError([problem]);
+  problems.push(problem);
+  return null;
+}
+
 /** Reads a secret's value by ARN; injected so tests need no AWS. */
 export type SecretReader = (arn: string) => Promise<string>;
 
@@ -27,15 +52,17 @@ export function sharedSecretValue(stored: string, arn: string): string {
       const key =
         ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
       const value = key === undefined ? undefined : obj[key];
-      if (typeof value === 'string' && value.trim() !== '') return value.trim();
-    } catch {
+      const secret = typeof value === 'string' ? readSharedSecret(value, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) : null;
+      if (secret !== null) return secret;
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
       // Not JSON after all: the whole string is the secret.
-      return trimmed;
+      return readSharedSecret(trimmed, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) as string;
     }
     throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is a JSON object without a K8S_AUDIT_SHARED_SECRET key`]);
   }
   if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
-  return trimmed;
+  return readSharedSecret(trimmed, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) as string;
 }
 
 /** Checks the pair K8S_AUDIT_SHARED_SECRET / K8S_AUDIT_SHARED_SECRET_ARN; returns the problem, or null. */

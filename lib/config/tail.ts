@@ -1,5 +1,6 @@
 import type { ShipTls } from '../ship/tls.js';
 import { type Env, EnvReader } from './env.js';
+import { readSharedSecret } from './secret.js';
 import { loadShipTls } from './tls.js';
 
 /** The seed: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
@@ -53,7 +54,10 @@ export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
   const tls = loadShipTls(r, ingestUrl);
-  const token = r.required('K8S_AUDIT_SHARED_SECRET', 'the shared secret the ingest service checks in X-AiSOC-K8s-Token');
+  const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
+  if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
+    r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)');
+  }
   const config: TailConfig = {
     ingestUrl,
     tls,

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 function sha256(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -29,6 +29,28 @@ export class SharedSecretVerifier {
     // No early exit: a token matching the previous secret costs the same as one matching none.
     for (const digest of this.#digests) ok = timingSafeEqual(presented, digest) || ok;
     return ok;
+  }
+}
+
+/**
+ * Optional per-tenant secrets: a tenant in the map is opened only by its own secret. The check
+ * costs one 32-byte comparison whether the tenant is in the map or not (a random digest stands in),
+ * so the timing shows neither the secret nor whether a tenant has one.
+ */
+export class TenantSecretVerifier {
+  readonly #digests = new Map<string, Buffer>();
+  readonly #standIn = sha256(randomBytes(32).toString('hex'));
+
+  constructor(secrets: ReadonlyMap<string, string>) {
+    for (const [tenant, secret] of secrets) this.#digests.set(tenant, sha256(secret));
+  }
+
+  /** `null` when the tenant has no secret of its own; else whether the token is that secret. */
+  verify(tenant: string, token: string | undefined): boolean | null {
+    const digest = this.#digests.get(tenant);
+    const same = timingSafeEqual(sha256(token ?? ''), digest ?? this.#standIn);
+    if (digest === undefined) return null;
+    return token !== undefined && token !== '' && same;
   }
 }
 

@@ -3,7 +3,7 @@ import { shippedDetection } from '../audit/index.js';
 import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { shippedRules } from '../rules/shipped.js';
-import { createRecordWriter, type SinkOptions } from '../sinks/index.js';
+import { createRecordWriter, createRejectSink, type RejectSink, type SinkOptions } from '../sinks/index.js';
 import type { RecordWriter } from '../sinks/writer.js';
 import type { InboxStore } from './inbox.js';
 import { IngestService, type LogEntry } from './service.js';
@@ -13,6 +13,8 @@ export interface CreateIngestOptions {
   log?: (entry: LogEntry) => void;
   /** Replaces the sinks the config names (tests, benchmarks). */
   writer?: RecordWriter;
+  /** Replaces the rejects sink the config names (null: rejected items are only counted, as in tests). */
+  rejects?: RejectSink | null;
   /** Replaces the inbox store the config names. */
   inbox?: InboxStore | null;
   /** Passed to the sinks: stdout stream, preconfigured AWS clients. */
@@ -53,10 +55,15 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);
   // Compile the shipped rule pack now (tens of ms), at init, not inside the first request.
   if (config.detection === undefined || config.detection === shippedDetection()) shippedRules();
+  const rejects =
+    opts.rejects !== undefined
+      ? opts.rejects
+      : await createRejectSink(config.rejectsSink, { dataDir: config.dataDir, maxAttempts: config.sinkMaxAttempts, ...opts.sinks });
   return new IngestService({
     config,
     writer,
     inbox,
+    rejects,
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.observe ? { observe: opts.observe } : {}),

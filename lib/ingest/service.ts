@@ -1,6 +1,7 @@
 import {
   type AuditEvent,
   type AuditSource,
+  flagReusedAuditId,
   gkeLogEntryToAuditEvent,
   looksLikeAksRecords,
   type NormaliseContext,
@@ -9,16 +10,18 @@ import {
   parseAksRecords,
   parseAuditPayload,
   type RejectedItem,
+  recordSlot,
   serialiseRecord,
   shippedDetection,
   validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
-import { SharedSecretVerifier } from './auth.js';
+import { SharedSecretVerifier, TenantSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
 import {
   BadRequestError,
@@ -88,6 +91,11 @@ export interface IngestResult {
   accepted: number;
   rejected: number;
   duplicates: number;
+  /**
+   * Stored events whose auditID and stage an event with other content already held (in this
+   * batch, or in the store across batches): flagged `reused-audit-id`. Present when not zero.
+   */
+  reusedAuditIds?: number;
   errors: ItemError[];
   /** Errors beyond the first MAX_LISTED_ERRORS, counted. */
   errorsOmitted?: number;
@@ -106,6 +114,8 @@ export interface IngestServiceOptions {
   config: IngestConfig;
   writer: RecordWriter;
   inbox?: InboxStore | null;
+  /** Where rejected items are kept with their reason (null: counted and logged only). */
+  rejects?: RejectSink | null;
   log?: (entry: LogEntry) => void;
   /** Clock for `receivedAt` (epoch ms). */
   now?: () => number;
@@ -141,6 +151,7 @@ interface LogState {
   accepted?: number;
   rejected?: number;
   duplicates?: number;
+  reusedAuditIds?: number;
   alerts?: number;
   alertsRefused?: number;
   skipped?: number;
@@ -162,7 +173,9 @@ export class IngestService {
   readonly writer: RecordWriter;
   readonly #verifier: SharedSecretVerifier;
   readonly #pushVerifier: PubSubPushVerifier;
+  readonly #tenantSecrets: TenantSecretVerifier | null;
   readonly #inbox: InboxStore | null;
+  readonly #rejects: RejectSink | null;
   readonly #log: (entry: LogEntry) => void;
   readonly #now: () => number;
   readonly #observe: (outcome: IngestOutcome) => void;
@@ -174,7 +187,9 @@ export class IngestService {
     this.writer = opts.writer;
     this.#verifier = new SharedSecretVerifier(opts.config.sharedSecret, opts.config.previousSharedSecret);
     this.#pushVerifier = new PubSubPushVerifier(opts.config.gkePush);
+    this.#tenantSecrets = opts.config.tenantSecrets ? new TenantSecretVerifier(opts.config.tenantSecrets) : null;
     this.#inbox = opts.inbox ?? null;
+    this.#rejects = opts.rejects ?? null;
     this.#log = opts.log ?? (() => {});
     this.#now = opts.now ?? Date.now;
     this.#observe = opts.observe ?? (() => {});
@@ -235,13 +250,16 @@ export class IngestService {
       let tenant: string;
       let boundCluster: string | null = null;
       if (route.kind === 'ingest') {
-        if (!this.#verifier.configured) {
+        if (!this.#verifier.configured && this.#tenantSecrets === null) {
           throw new ServiceUnavailableError(
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
-        if (!this.#verifier.verify(headers[TOKEN_HEADER])) {
+        // Both checks always run: the time taken says nothing about which one decided.
+        const shared = this.#verifier.verify(headers[TOKEN_HEADER]);
+        const own = this.#tenantSecrets?.verify(safeDecode(route.tenant) ?? '', headers[TOKEN_HEADER]) ?? null;
+        if (!(own ?? shared)) {
           throw new UnauthorizedError(
             headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
           );
@@ -370,6 +388,9 @@ export class IngestService {
   /** Normalises a batch's events and hands them to the sinks; the 200 answer's counts. */
   async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number, signal?: AbortSignal): Promise<IngestResult> {
     const errors: ItemError[] = batch.rejected.map(itemError);
+    // What each rejected item was, for the rejects sink (by its index in the batch).
+    const rejectedItems = new Map<number, unknown>();
+    for (const r of batch.rejected) if (r.item !== undefined) rejectedItems.set(r.index, r.item);
     const receivedAt = this.#now();
     const detection = this.config.detection;
     const shared: NormaliseContext = {
@@ -382,8 +403,14 @@ export class IngestService {
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
     const positions: number[] = [];
+    // A duplicate is a resend of the same event (same dedup key: see lib/audit/identity.ts); two
+    // events with different content in one auditID and stage are both kept, the later one flagged.
     const seen = new Set<string>();
+    const slots = new Set<string>();
     let duplicates = 0;
+    /** Positions in `outgoing` of records flagged here (a resend of the pair is a duplicate, not a reuse). */
+    const flagged: number[] = [];
+    let reused = 0;
     for (let i = 0; i < batch.events.length; i++) {
       const event = batch.events[i] as AuditEvent;
       const index = batch.indexes[i] as number;
@@ -395,22 +422,35 @@ export class IngestService {
       } catch (err) {
         this.#log({ level: 'error', msg: 'normalise failed', tenant: req.tenant, index, error: (err as Error).name });
         errors.push({ index, auditID: event.auditID, reason: 'event could not be normalised' });
+        rejectedItems.set(index, event);
         continue;
       }
-      // The same (tenant, cluster, auditID, stage) twice in one batch is stored once.
       if (seen.has(record.dedup_key)) {
         duplicates++;
         continue;
       }
       seen.add(record.dedup_key);
+      const slot = recordSlot(record);
+      if (slots.has(slot)) {
+        record = flagReusedAuditId(record);
+        flagged.push(outgoing.length);
+      } else {
+        slots.add(slot);
+      }
       const out = new PendingRecord(record, event, batch.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
       // The SQLite sink stores the raw event and normalises it again on read, with the default
       // detection: under another (K8S_AUDIT_SEVERITY=spec, K8S_AUDIT_RULES) it stores the record.
       if (ctx.detection !== undefined && ctx.detection !== shippedDetection()) out.reproducible = false;
       if (limit !== Number.POSITIVE_INFINITY && out.bytes > limit) {
+        // The compact form is the same event, cut: it keeps the full event's identity and flag.
         const compactEvent = withoutBodies(event);
-        // The rules decided on the bodies: the compact record keeps that severity, not a lower one.
-        out.compact = payload(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), limit, compactEvent);
+        // The rules decided on the bodies: the compact record keeps that severity (and a reuse flag),
+        // and the full event's identity.
+        out.compact = payload(
+          sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key),
+          limit,
+          compactEvent,
+        );
       }
       outgoing.push(out);
       positions.push(index);
@@ -447,8 +487,10 @@ export class IngestService {
         );
       }
       duplicates += outcome.duplicates.size;
+      reused = (outcome.reused?.size ?? 0) + flagged.filter((i) => !outcome.duplicates.has(i) && !outcome.refused.has(i)).length;
       for (const [i, reason] of outcome.refused) {
         errors.push({ index: positions[i] as number, auditID: (outgoing[i] as OutgoingRecord).record.audit_id, reason });
+        rejectedItems.set(positions[i] as number, (outgoing[i] as OutgoingRecord).record.raw_event);
       }
       accepted = outgoing.length - outcome.duplicates.size - outcome.refused.size;
       state.alerts = outcome.alertsSent;
@@ -465,6 +507,7 @@ export class IngestService {
     }
 
     errors.sort((a, b) => a.index - b.index);
+    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt);
     state.accepted = accepted;
     state.rejected = errors.length;
     state.duplicates = duplicates;
@@ -474,10 +517,38 @@ export class IngestService {
     if (errors.length > MAX_LOGGED_REJECTS) {
       this.#log({ level: 'debug', msg: 'rejected items', tenant: req.tenant, items: errors.slice(0, MAX_LISTED_ERRORS) });
     }
+    state.reusedAuditIds = reused;
     const result: IngestResult = { accepted, rejected: errors.length, duplicates, errors: errors.slice(0, MAX_LISTED_ERRORS) };
+    if (reused > 0) result.reusedAuditIds = reused;
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;
     return result;
+  }
+
+  /** Keeps every rejected item with its reason; a rejects sink that fails makes the request a 503 (the sender resends, the stored events are then duplicates). */
+  async #keepRejects(req: AdmittedRequest, errors: readonly ItemError[], items: ReadonlyMap<number, unknown>, at: number): Promise<void> {
+    if (this.#rejects === null) return;
+    const records = errors.map((e) =>
+      toRejectRecord({ index: e.index, auditID: e.auditID, reason: e.reason, item: items.get(e.index) }, req.tenant, req.cluster, at),
+    );
+    try {
+      await this.#rejects.write(records);
+    } catch (err) {
+      this.#log({
+        level: 'error',
+        msg: 'rejects sink write failed',
+        tenant: req.tenant,
+        sink: this.#rejects.name,
+        error: describeError(err),
+      });
+      throw new ServiceUnavailableError(
+        'the rejected items could not be kept (rejects sink unavailable); retry later',
+        RETRY_AFTER_SECONDS,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   #wireTooLarge(bytes: number, exact: boolean, contentEncoding: string | undefined): PayloadTooLargeError {
@@ -544,6 +615,7 @@ export class IngestService {
       rejected: outcome.rejected,
       ...(state.rejects === undefined ? {} : { rejected_items: state.rejects }),
       duplicates: outcome.duplicates,
+      ...(state.reusedAuditIds ? { reused_audit_ids: state.reusedAuditIds } : {}),
       alerts: outcome.alerts,
       ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),
@@ -562,7 +634,7 @@ export class IngestService {
 
   /** Closes the sinks and the inbox store. */
   async close(): Promise<void> {
-    await Promise.all([this.writer.close(), this.#inbox?.close()]);
+    await Promise.all([this.writer.close(), this.#inbox?.close(), this.#rejects?.close()]);
   }
 }
 
@@ -778,6 +850,16 @@ function payload(record: NormalisedRecord, limit: number, event: AuditEvent, tex
   // Sinks without a record limit (SQLite, stdout) never look at the size: skip counting it.
   const bytes = limit === Number.POSITIVE_INFINITY ? json.length : Buffer.byteLength(json, 'utf8');
   return { record, json, bytes };
+}
+
+/** A record with another record's identity (dedup key, and OCSF `metadata.uid` which holds it). */
+function sameIdentity(record: NormalisedRecord, key: string): NormalisedRecord {
+  const metadata = record.ocsf.metadata;
+  const ocsf =
+    typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
+      ? { ...record.ocsf, metadata: { ...metadata, uid: key } }
+      : record.ocsf;
+  return { ...record, dedup_key: key, ocsf };
 }
 
 /** The event without request and response bodies, marked as the apiserver marks a truncated event. */

@@ -10,12 +10,14 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { RuleLookup } from '../audit/finding.js';
 import type { SinkSpec } from '../config/ingest.js';
 import type { RetryOptions } from './batching.js';
+import type { RejectSink } from './rejects.js';
 import type { SqliteSinkMode } from './sqlite-rows.js';
 import type { RecordSink } from './types.js';
 import { RecordWriter } from './writer.js';
 
 export type { ItemOutcome, RetryOptions } from './batching.js';
 export { chunkBy, isRetryableError, sendWithRetry } from './batching.js';
+export type { RejectRecord, RejectSink } from './rejects.js';
 export type { OutgoingRecord, RecordPayload, RecordSink, SinkWriteResult } from './types.js';
 export { fitRecord, NOTHING_TO_REPORT, SinkUnavailableError } from './types.js';
 export type { WriteOutcome } from './writer.js';
@@ -56,6 +58,16 @@ export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opt
   const eventsSink = await createSink(events, 'events', opts);
   if (alerts.kind === 'none') return new RecordWriter(eventsSink, null, 'none');
   return new RecordWriter(eventsSink, await createSink(alerts, 'alerts', opts), undefined, opts.describeRule);
+}
+
+/** Builds the rejects sink: the SQLite `rejected` table, or one of the record sinks carrying reject records. */
+export async function createRejectSink(spec: SinkSpec, opts: SinkOptions): Promise<RejectSink> {
+  if (spec.kind === 'sqlite') {
+    const { openEventStore, SqliteRejectSink } = await import('./sqlite.js');
+    return new SqliteRejectSink(openEventStore(opts.dataDir));
+  }
+  const { StreamRejectSink } = await import('./rejects.js');
+  return new StreamRejectSink(await createSink(spec, 'events', opts));
 }
 
 /** Builds one sink from its spec, importing only that sink's module. */

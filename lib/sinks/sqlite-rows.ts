@@ -1,5 +1,13 @@
 import type Database from 'better-sqlite3';
-import { type NormalisedRecord, parseAuditTimestamp } from '../audit/index.js';
+import {
+  alertKey,
+  flagReusedAuditId,
+  type NormalisedRecord,
+  parseAuditTimestamp,
+  type Severity,
+  withReusedAuditId,
+} from '../audit/index.js';
+import type { SlotWindow } from './sqlite-slots.js';
 import type { OutgoingRecord } from './types.js';
 
 /** What a SQLite write stores of one record: its indexed fields, and its JSON or its raw event's. */
@@ -20,6 +28,8 @@ export interface StoreRow {
   k8s_response_code: number | null;
   src_ip: string | null;
   dedup_key: string;
+  /** The key of the record's alert (`alertKey`): one alert per request, whatever its stages. */
+  alert_key: string;
   key_time: number;
   /** The record's JSON, or null when `raw` and `source` are stored instead (the record is derived from them when read). */
   record: string | null;
@@ -63,6 +73,7 @@ export function toStoreRow(o: OutgoingRecord): StoreRow {
     k8s_response_code: r.k8s_response_code,
     src_ip: r.src_ip,
     dedup_key: r.dedup_key,
+    alert_key: alertKey(r),
     key_time: keyTime(r),
     record: origin === undefined ? o.json : null,
     raw: origin === undefined ? null : origin.rawEventJson,
@@ -70,14 +81,36 @@ export function toStoreRow(o: OutgoingRecord): StoreRow {
   };
 }
 
-/** Writes rows inside the caller's transaction; returns nothing, pushes duplicate positions. */
-export type RowWriter = (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string, offset: number, duplicates: number[]) => void;
+/** The row of the later of two different events in one auditID and stage, flagged as the normaliser flags it. */
+function flagReusedRow(r: StoreRow): StoreRow {
+  const { severity, reason } = withReusedAuditId({
+    severity: r.severity as Severity,
+    reason: r.severity_reason as NormalisedRecord['severity_reason'],
+  });
+  const record = r.record === null ? null : JSON.stringify(flagReusedAuditId(JSON.parse(r.record) as NormalisedRecord));
+  return { ...r, severity, severity_reason: reason, record };
+}
+
+/**
+ * Writes rows inside the caller's transaction; returns nothing, pushes the positions of
+ * duplicates, and of events stored flagged `reused-audit-id` (when `slots` is given: the
+ * recent events whose auditID and stage another event would reuse).
+ */
+export type RowWriter = (
+  rows: readonly StoreRow[],
+  mode: SqliteSinkMode,
+  storedAt: string,
+  offset: number,
+  duplicates: number[],
+  reused?: number[],
+  slots?: SlotWindow,
+) => void;
 
 /**
  * The insert logic of the events and alerts tables, for a connection inside a transaction.
  *
  * Dedup: the unique indexes hold the event's own time (`keyTime`) and the first 64 bits of
- * `dedup_key` (the SHA-256 of tenant, cluster, auditID and stage); a hit is checked against the
+ * `dedup_key` (the SHA-256 of tenant, cluster, auditID, stage and content); a hit is checked against the
  * full key, and a true collision is stored with `key_hash` NULL instead of being dropped. An alert written together
  * with its event points to the events row instead of holding a second copy of the record.
  */
@@ -129,7 +162,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
     storedAt,
     r.severity,
     r.severity_reason,
-    r.dedup_key,
+    r.alert_key,
     r.key_time,
     hash,
     eventId,
@@ -152,25 +185,31 @@ export function createRowWriter(db: Database.Database): RowWriter {
   /** Stores the alert unless its key is there; whether it was inserted. */
   const storeAlert = (r: StoreRow, storedAt: string, hash: bigint, eventId: number | bigint | null): boolean => {
     if (insertAlert.run(...alertValues(r, storedAt, hash, eventId)).changes > 0) return true;
-    if (alertByHash.get(r.key_time, hash) === r.dedup_key) return false;
-    if (alertUnhashed.get(r.dedup_key) !== undefined) return false;
+    if (alertByHash.get(r.key_time, hash) === r.alert_key) return false;
+    if (alertUnhashed.get(r.alert_key) !== undefined) return false;
     insertAlert.run(...alertValues(r, storedAt, null, eventId));
     return true;
   };
 
-  return (rows, mode, storedAt, offset, duplicates) => {
+  return (rows, mode, storedAt, offset, duplicates, reused, slots) => {
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i] as StoreRow;
+      let r = rows[i] as StoreRow;
       const hash = BigInt.asIntN(64, BigInt(`0x${r.dedup_key.slice(0, 16)}`));
       let eventId: number | bigint | null = null;
       if (mode !== 'alerts') {
+        // An event whose slot another event already holds is stored flagged (a resend of the
+        // flagged event finds its own key and stays a duplicate).
+        const flag = slots !== undefined && r.severity_reason !== 'reused-audit-id' && slots.holdsOther(r, r.dedup_key);
+        if (flag) r = flagReusedRow(r);
         const [inserted, id] = storeEvent(r, storedAt, hash);
         if (!inserted) duplicates.push(offset + i);
+        else if (flag) reused?.push(offset + i);
+        if (inserted) slots?.add(r, r.dedup_key);
         // Linked also for a resent event: its alert may be missing (stored in 'events' mode before).
         eventId = id;
       }
       if (mode === 'alerts' || (mode === 'events+alerts' && r.severity === 'high')) {
-        const inserted = storeAlert(r, storedAt, hash, eventId);
+        const inserted = storeAlert(r, storedAt, BigInt.asIntN(64, BigInt(`0x${r.alert_key.slice(0, 16)}`)), eventId);
         if (mode === 'alerts' && !inserted) duplicates.push(offset + i);
       }
     }

@@ -10,8 +10,10 @@ import {
   type Severity,
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
+import type { RejectRecord, RejectSink } from './rejects.js';
 import { CommitError, GroupCommitter } from './sqlite-committer.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
+import { SlotWindow } from './sqlite-slots.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /** The file under the data dir that holds events, alerts and inbox tokens. */
@@ -78,8 +80,24 @@ CREATE TABLE IF NOT EXISTS alerts (
   source TEXT,
   CHECK (event_id IS NOT NULL OR record IS NOT NULL OR raw_event IS NOT NULL)
 );
+-- Items the ingest rejected, with the reason and their redacted text cut to a bound
+-- (lib/sinks/rejects.ts): nothing is rejected silently.
+CREATE TABLE IF NOT EXISTS rejected (
+  id INTEGER PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  cluster_name TEXT,
+  rejected_at TEXT NOT NULL,
+  item_index INTEGER NOT NULL,
+  audit_id TEXT,
+  reason TEXT NOT NULL,
+  item TEXT,
+  item_truncated INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rejected_tenant_time ON rejected (tenant_id, rejected_at);
+CREATE INDEX IF NOT EXISTS rejected_time ON rejected (rejected_at);
 `;
-// The unique key of the design is (tenant, cluster, auditID, stage); dedup_key is its SHA-256.
+// The unique key is the event's identity (tenant, cluster, auditID, stage, content: see
+// lib/audit/identity.ts); dedup_key is its SHA-256.
 // The unique indexes hold the event's own time and the first 64 bits of dedup_key (16 bytes a
 // row instead of ~80): led by the time, a batch of live events lands at the end of the index
 // instead of on a random page per insert (auditIDs are random UUIDs). A hit is checked against
@@ -95,6 +113,8 @@ DROP INDEX IF EXISTS events_tenant_time;
 CREATE INDEX IF NOT EXISTS events_tenant_time_sev ON events (tenant_id, event_time, severity, cluster_name);
 -- The console's per-cluster status (last event of each cluster), from the index alone.
 CREATE INDEX IF NOT EXISTS events_tenant_cluster_time ON events (tenant_id, cluster_name, event_time);
+-- An alert's key is its request's (lib/audit/identity.ts alertKey): one alert per request,
+-- from the first stage that made it high; key_time (requestReceivedTimestamp) is the same for every stage.
 CREATE UNIQUE INDEX IF NOT EXISTS alerts_dedup ON alerts (key_time, key_hash);
 CREATE INDEX IF NOT EXISTS alerts_unhashed ON alerts (dedup_key) WHERE key_hash IS NULL;
 CREATE INDEX IF NOT EXISTS alerts_severity_time ON alerts (severity, event_time);
@@ -260,6 +280,7 @@ export interface StoredRecord {
   tenant_id: string | null;
   cluster_name: string | null;
   event_time: string;
+  severity_reason: string;
 }
 
 /**
@@ -270,6 +291,8 @@ export interface StoredRecord {
 export function readRecord(row: StoredRecord): NormalisedRecord {
   if (row.record !== null) return JSON.parse(row.record) as NormalisedRecord;
   const ctx: NormaliseContext = { tenantId: row.tenant_id, clusterName: row.cluster_name, receivedAt: Date.parse(row.event_time) };
+  // The reuse flag is the one thing the event alone does not say: the row keeps it.
+  if (row.severity_reason === 'reused-audit-id') ctx.auditIdReused = true;
   if (row.source !== null) ctx.source = JSON.parse(row.source) as AuditSource;
   return normaliseAuditEvent(JSON.parse(row.raw_event as string) as AuditEvent, ctx);
 }
@@ -328,15 +351,17 @@ function whereOf(q: EventQuery, alias = ''): WhereClause {
 }
 
 /**
- * The embedded store: an events table keyed by (tenant, cluster, auditID, stage), so a resent
+ * The embedded store: an events table keyed by the event's identity (lib/audit/identity.ts), so a resent
  * batch is counted as duplicates instead of stored twice, and an alerts table of the high
  * records, queryable by severity and time. One transaction per batch: all of it or none.
  */
 export class EventStore {
   readonly db: Database.Database;
-  readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => number[];
+  readonly #writeBatch: (rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => { duplicates: number[]; reused: number[] };
   readonly #checkpointer: Checkpointer | null;
   readonly #committer: GroupCommitter | null;
+  /** The recent events' auditID slots (a reused auditID across batches); read from the table at the first write. */
+  #slots: SlotWindow | null = null;
 
   constructor(
     readonly dataDir: string,
@@ -364,17 +389,116 @@ export class EventStore {
       : null;
     const write = createRowWriter(this.db);
     this.#writeBatch = this.db.transaction((rows: readonly StoreRow[], mode: SqliteSinkMode, storedAt: string) => {
+      this.#slots ??= this.#recentSlots();
       const duplicates: number[] = [];
-      write(rows, mode, storedAt, 0, duplicates);
-      return duplicates;
+      const reused: number[] = [];
+      write(rows, mode, storedAt, 0, duplicates, reused, this.#slots);
+      return { duplicates, reused };
     });
   }
 
   /** Writes a batch in one transaction; returns the positions of records already stored. */
   writeBatch(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): Set<number> {
-    const duplicates = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+    return new Set(this.writeBatchReporting(records, mode).duplicates);
+  }
+
+  /** Writes a batch in one transaction; the positions of duplicates and of events stored flagged `reused-audit-id`. */
+  writeBatchReporting(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): SinkWriteResult {
+    let written: { duplicates: number[]; reused: number[] };
+    try {
+      written = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+    } catch (err) {
+      this.#slots?.rollback();
+      throw err;
+    }
+    this.#slots?.commit();
+    const { duplicates, reused } = written;
     this.#checkpointer?.committed();
-    return new Set(duplicates);
+    return { duplicates: new Set(duplicates), refused: new Map(), ...(reused.length > 0 ? { reused: new Set(reused) } : {}) };
+  }
+
+  /** The slots of the newest events already stored, oldest first, so a restart still finds a recent reuse. */
+  #recentSlots(): SlotWindow {
+    const slots = new SlotWindow();
+    const rows = this.db
+      .prepare('SELECT tenant_id, cluster_name, audit_id, k8s_stage, dedup_key FROM events ORDER BY id DESC LIMIT ?')
+      .all(slots.capacity) as {
+      tenant_id: string | null;
+      cluster_name: string | null;
+      audit_id: string;
+      k8s_stage: string | null;
+      dedup_key: string;
+    }[];
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const r = rows[i] as (typeof rows)[number];
+      slots.add(r, r.dedup_key);
+    }
+    slots.commit();
+    return slots;
+  }
+
+  /** Keeps rejected items, in one transaction. */
+  writeRejects(rejects: readonly RejectRecord[]): void {
+    if (rejects.length === 0) return;
+    const insert = this.db.prepare(
+      'INSERT INTO rejected (tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of rejects) {
+        insert.run(r.tenant_id, r.cluster_name, r.rejected_at, r.index, r.audit_id, r.reason, r.item, r.item_truncated ? 1 : 0);
+      }
+    })();
+  }
+
+  /** Kept rejects, newest first, with their row id (for `rejected --replay`). */
+  queryRejects(q: { tenant?: string; since?: string; limit?: number } = {}): (RejectRecord & { id: number })[] {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    if (q.tenant !== undefined) {
+      parts.push('tenant_id = ?');
+      params.push(q.tenant);
+    }
+    if (q.since !== undefined) {
+      parts.push('rejected_at >= ?');
+      params.push(new Date(q.since).toISOString());
+    }
+    const where = parts.length === 0 ? '' : `WHERE ${parts.join(' AND ')}`;
+    const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
+    const rows = this.db
+      .prepare(
+        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
+      )
+      .all(...params, limit) as {
+      id: number;
+      tenant_id: string;
+      cluster_name: string | null;
+      rejected_at: string;
+      item_index: number;
+      audit_id: string | null;
+      reason: string;
+      item: string | null;
+      item_truncated: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      kind: 'k8s_audit_reject',
+      tenant_id: r.tenant_id,
+      cluster_name: r.cluster_name,
+      rejected_at: r.rejected_at,
+      index: r.item_index,
+      audit_id: r.audit_id,
+      reason: r.reason,
+      item: r.item,
+      item_truncated: r.item_truncated === 1,
+    }));
+  }
+
+  /** Removes kept rejects by row id (replayed and now stored). */
+  deleteRejects(ids: readonly number[]): void {
+    const del = this.db.prepare('DELETE FROM rejected WHERE id = ?');
+    this.db.transaction(() => {
+      for (const id of ids) del.run(id);
+    })();
   }
 
   /**
@@ -382,12 +506,17 @@ export class EventStore {
    * `groupCommit` (shared with the batches of other requests, on the commit thread), else in its
    * own. A batch whose `signal` aborts before its group forms is not written (rejects with the reason).
    */
-  async writeBatchDurably(records: readonly OutgoingRecord[], mode: SqliteSinkMode, signal?: AbortSignal): Promise<Set<number>> {
+  async writeBatchDurably(records: readonly OutgoingRecord[], mode: SqliteSinkMode, signal?: AbortSignal): Promise<SinkWriteResult> {
     if (this.#committer === null) {
       signal?.throwIfAborted();
-      return this.writeBatch(records, mode);
+      return this.writeBatchReporting(records, mode);
     }
-    return new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal));
+    // The commit thread has no window of recent auditID slots: a reuse across batches is not
+    // flagged there (within a batch the ingest flags it before any sink; docs/configuration.md).
+    return {
+      duplicates: new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal)),
+      refused: new Map(),
+    };
   }
 
   /**
@@ -431,10 +560,10 @@ export class EventStore {
     const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
     const sql =
       table === 'events'
-        ? `SELECT t.record, t.raw_event, t.source, t.tenant_id, t.cluster_name, t.event_time FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
+        ? `SELECT t.record, t.raw_event, t.source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
         : 'SELECT CASE WHEN t.event_id IS NULL THEN t.record ELSE e.record END AS record, ' +
           'CASE WHEN t.event_id IS NULL THEN t.raw_event ELSE e.raw_event END AS raw_event, ' +
-          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time ' +
+          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason ' +
           `FROM alerts t LEFT JOIN events e ON e.id = t.event_id ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`;
     const rows = this.db.prepare(sql).all(...where.params, limit) as StoredRecord[];
     return rows.map(readRecord);
@@ -494,7 +623,7 @@ export class SqliteSink implements RecordSink {
   async write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult> {
     if (records.length === 0) return NOTHING_TO_REPORT;
     try {
-      return { duplicates: await this.store.writeBatchDurably(records, this.mode, signal), refused: new Map() };
+      return await this.store.writeBatchDurably(records, this.mode, signal);
     } catch (err) {
       // Not written because the request was given up (its client left, its deadline passed): that reason, as it is.
       if (signal?.aborted && err === signal.reason) throw err;
@@ -507,6 +636,25 @@ export class SqliteSink implements RecordSink {
           ...(full ? { publicReason: DISK_FULL } : {}),
         },
       );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.closeAndWait();
+  }
+}
+
+/** The SQLite `rejected` table as the rejects sink. */
+export class SqliteRejectSink implements RejectSink {
+  readonly name = 'sqlite';
+
+  constructor(readonly store: EventStore) {}
+
+  async write(rejects: readonly RejectRecord[]): Promise<void> {
+    try {
+      this.store.writeRejects(rejects);
+    } catch (err) {
+      throw new SinkUnavailableError(this.name, `SQLite write of rejects failed: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -31,8 +31,13 @@ export interface RecordOrigin {
 
 /** What a sink reports back, by position in the array it was given. */
 export interface SinkWriteResult {
-  /** Records the sink already held (same tenant, cluster, auditID and stage). */
+  /** Records the sink already held (same dedup key: the same event, resent). */
   duplicates: ReadonlySet<number>;
+  /**
+   * Records the sink stored flagged `reused-audit-id`: another event with other content was
+   * already stored in their auditID and stage (only a store that keeps events can tell).
+   */
+  reused?: ReadonlySet<number>;
   /** Records the sink refused for good (too large even in compact form, malformed), with the reason. */
   refused: ReadonlyMap<number, string>;
 }

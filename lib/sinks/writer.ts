@@ -1,4 +1,5 @@
 import { type RuleLookup, toDetectionFinding } from '../audit/finding.js';
+import { alertKey } from '../audit/identity.js';
 import type { NormalisedRecord } from '../audit/types.js';
 import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 
@@ -6,6 +7,8 @@ import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 export interface WriteOutcome {
   /** Records the events sink already held. */
   duplicates: ReadonlySet<number>;
+  /** Records the events sink stored flagged `reused-audit-id` (see `SinkWriteResult.reused`). */
+  reused?: ReadonlySet<number>;
   /** Records the events sink refused for good, with the reason (they count as rejected). */
   refused: ReadonlyMap<number, string>;
   /** High records sent to a separate alerts sink. */
@@ -15,7 +18,8 @@ export interface WriteOutcome {
 }
 
 /**
- * Sends every record to the events sink and the high-severity ones to the alerts sink. The events
+ * Sends every record to the events sink and the first high record of each request (`alertKey`)
+ * to the alerts sink. The events
  * sink goes first; the alerts sink then gets every high record of the batch, duplicates included,
  * so a batch resent after an alerts failure still delivers its alerts (at least once; alerts
  * carry `dedup_key` for consumers). Either failure throws, and the request answers 503.
@@ -45,17 +49,25 @@ export class RecordWriter {
     const ev = await this.events.write(records, signal);
     let alertsSent = 0;
     const alertsRefused: string[] = [];
+    // One alert per request: the first high stage of each alert key (lib/audit/identity.ts).
+    const keys = new Set<string>();
+    const high = records.filter((r, i) => {
+      if (r.record.severity !== 'high' || ev.refused.has(i)) return false;
+      const key = alertKey(r.record);
+      if (keys.has(key)) return false;
+      keys.add(key);
+      return true;
+    });
     if (this.alerts !== null) {
-      const high = records.filter((r, i) => r.record.severity === 'high' && !ev.refused.has(i));
       if (high.length > 0) {
         const al = await this.alerts.write(high.map((r) => new AlertRecord(r, this.describeRule)));
         alertsSent = high.length - al.refused.size;
         alertsRefused.push(...al.refused.values());
       }
     } else if (this.alertsName === this.events.name) {
-      alertsSent = records.filter((r, i) => r.record.severity === 'high' && !ev.refused.has(i)).length;
+      alertsSent = high.length;
     }
-    return { duplicates: ev.duplicates, refused: ev.refused, alertsSent, alertsRefused };
+    return { duplicates: ev.duplicates, refused: ev.refused, ...(ev.reused ? { reused: ev.reused } : {}), alertsSent, alertsRefused };
   }
 
   /** Closes both sinks. */

@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { readSharedSecret } from '../config/secret.js';
 
 /** The seed's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
@@ -162,10 +163,11 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   }
 
   let secret: string | null = null;
+  const secretSource = isBlank(v.shared_secret) ? 'K8S_AUDIT_SHARED_SECRET' : 'shared_secret';
   const rawSecret = isBlank(v.shared_secret) ? env.K8S_AUDIT_SHARED_SECRET : v.shared_secret;
   if (!isBlank(rawSecret)) {
     if (typeof rawSecret !== 'string') problems.push('shared_secret must be a string');
-    else secret = rawSecret;
+    else secret = readSharedSecret(rawSecret, secretSource, problems);
   }
 
   let capabilities: readonly ConnectorCapability[] = CONNECTOR_CAPABILITIES;

@@ -1,5 +1,5 @@
 import type { AuditEvent, Detection, JsonValue } from '../audit/index.js';
-import { decideSeverity, readResponseCode, redactBody } from '../audit/index.js';
+import { decideSeverity, readResponseCode, redactEvent } from '../audit/index.js';
 
 function nonEmpty(value: JsonValue | undefined): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
@@ -16,10 +16,7 @@ export function isHighSeverity(event: AuditEvent, detection?: Detection): boolea
   const impersonated = event.impersonatedUser;
   const resource = nonEmpty(ref.resource);
   // Rules see what the record keeps: secret bodies redacted (normaliseAuditEvent does the same).
-  const redacted =
-    resource === 'secrets' && (event.requestObject !== undefined || event.responseObject !== undefined)
-      ? { ...event, requestObject: redactBody(event.requestObject, true), responseObject: redactBody(event.responseObject, true) }
-      : event;
+  const redacted = redactEvent(event, { resource, subresource: nonEmpty(ref.subresource) });
   return (
     decideSeverity(
       redacted,

@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { httpPost } from '../ship/http.js';
+import { postEventList } from '../ship/post.js';
 import { plaintextUrlProblem, type ShipTls } from '../ship/tls.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
@@ -107,6 +108,16 @@ async function checkCursor(cursorPath: string): Promise<ConnectionCheck> {
   };
 }
 
+/** The `error` of an ingest answer's JSON body, or ''. */
+function errorOf(text: string): string {
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    return typeof body?.error === 'string' ? body.error : '';
+  } catch {
+    return '';
+  }
+}
+
 async function post(
   url: string,
   headers: Record<string, string>,
@@ -144,15 +155,7 @@ async function post(
       body: EMPTY_EVENT_LIST,
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const text = await res.text();
-    let error = '';
-    try {
-      const body = JSON.parse(text) as { error?: unknown };
-      if (typeof body?.error === 'string') error = body.error;
-    } catch {
-      error = '';
-    }
-    return { status: res.status, error };
+    return { status: res.status, error: errorOf(await res.text()) };
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     if (e.name === 'TimeoutError' || e.name === 'AbortError') return { network: `no answer within ${timeoutMs} ms` };
@@ -179,10 +182,24 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
   const url = config.ingest_url;
   const refusal = plaintextRefusal(url, deps);
   if (refusal !== null) return { check: 'ingest-route', status: 'fail', message: refusal };
-  const res = await post(url, { 'X-AiSOC-K8s-Token': config.shared_secret, 'X-AiSOC-Cluster-Name': config.cluster_name }, deps);
-  if ('network' in res)
-    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${shown(url)}: ${res.network}` };
-  return { check: 'ingest-route', ...dedicatedAnswer(res.status, res.error, url) };
+  // The request the tailer and the forwarder send (lib/ship): same headers, same client, so a
+  // secret or cluster name they could not send fails here too instead of passing.
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TEST_TIMEOUT_MS;
+  const res = await postEventList(EMPTY_EVENT_LIST, {
+    url,
+    token: config.shared_secret,
+    clusterName: config.cluster_name,
+    gzip: false,
+    timeoutMs,
+    fetch: deps.fetch ?? null,
+    tls: deps.tls ?? null,
+  });
+  if (res.kind === 'unsendable') return { check: 'ingest-route', status: 'fail', message: `cannot send to ${shown(url)}: ${res.message}` };
+  if (res.kind === 'network') {
+    const why = res.timeout ? `no answer within ${timeoutMs} ms` : res.code;
+    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${shown(url)}: ${why}` };
+  }
+  return { check: 'ingest-route', ...dedicatedAnswer(res.status, errorOf(res.text), url) };
 }
 
 function dedicatedAnswer(status: number, error: string, url: string): Pick<ConnectionCheck, 'status' | 'message'> {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
-import { dedupKey, normaliseAuditEvent } from '../../lib/audit/index.js';
+import { auditIdSlot, normaliseAuditEvent } from '../../lib/audit/index.js';
 import { type IngestConfig, loadIngestConfig } from '../../lib/config/ingest.js';
 import {
   fitRecord,
@@ -31,11 +31,14 @@ export function eventList(items: unknown[]): string {
 /** The seed's smoke-test body. */
 export const EMPTY_EVENT_LIST = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}';
 
-/** The real Falco fixture events with one record per dedup key (the traces repeat a few auditID/stage pairs). */
+/**
+ * The real Falco fixture events with one event per auditID and stage: the traces hold two pairs
+ * of different events that share one (hand-edited copies), which the ingest stores and flags.
+ */
 export function uniqueFalcoEvents(): AuditEvent[] {
   const seen = new Set<string>();
   return allFalcoEvents().filter((e) => {
-    const key = dedupKey('t', null, e.auditID, typeof e.stage === 'string' ? e.stage : null);
+    const key = auditIdSlot('t', null, e.auditID, typeof e.stage === 'string' ? e.stage : null);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;
@@ -120,6 +123,7 @@ export interface IngestAnswer {
   accepted: number;
   rejected: number;
   duplicates: number;
+  reusedAuditIds?: number;
   errors: { index: number; auditID: string | null; reason: string }[];
   errorsOmitted?: number;
   error?: string;
@@ -129,4 +133,46 @@ export interface IngestAnswer {
 /** Reads an ingest response body as JSON. */
 export async function answer(res: Response): Promise<IngestAnswer> {
   return (await res.json()) as IngestAnswer;
+}
+
+/**
+ * Two different events a client made share one auditID and stage (kube-apiserver takes auditID
+ * from the client's Audit-ID header): a `list pods` as the Kubernetes audit documentation shows
+ * it, then the real Falco trace's `create clusterrolebindings`, renamed `pwn`.
+ */
+export function reusedAuditIdPair(auditID = 'a1b2c3d4-0000-4000-8000-000000000001'): [AuditEvent, AuditEvent] {
+  const list: AuditEvent = {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/default/pods?limit=500',
+    verb: 'list',
+    user: { username: 'mallory', groups: ['system:authenticated'] },
+    sourceIPs: ['10.0.0.7'],
+    userAgent: 'kubectl/v1.29.0 (linux/amd64) kubernetes/3f7a50f',
+    objectRef: { resource: 'pods', namespace: 'default', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2024-05-01T11:59:58.000000Z',
+    stageTimestamp: '2024-05-01T11:59:58.010000Z',
+    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+  };
+  const falco = allFalcoEvents().find((e) => e.verb === 'create' && e.objectRef?.resource === 'clusterrolebindings') as AuditEvent;
+  const binding: AuditEvent = { ...falco, auditID, stage: 'ResponseComplete', objectRef: { ...falco.objectRef, name: 'pwn' } };
+  return [list, binding];
+}
+
+/** The same event as other JSON text: keys in reverse order at every level, and spaces. */
+export function reserialised(value: unknown): string {
+  const reorder = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(reorder);
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(
+      Object.keys(v)
+        .reverse()
+        .map((k) => [k, reorder((v as Record<string, unknown>)[k])]),
+    );
+  };
+  return JSON.stringify(reorder(value), null, 1).replace(/\n/g, ' ');
 }

@@ -9,10 +9,14 @@ export function buildTailCliBundle(): Promise<{ cli: string; cleanup: () => void
 }
 
 /** The real local ingest on 127.0.0.1 with the SQLite sink in `dataDir`. */
-export async function startLocalIngest(dataDir: string, secret: string | null): Promise<IngestServer> {
+export async function startLocalIngest(
+  dataDir: string,
+  secret: string | null,
+  log?: (entry: Record<string, unknown>) => void,
+): Promise<IngestServer> {
   const env: Record<string, string> = { EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir };
   if (secret !== null) env.K8S_AUDIT_SHARED_SECRET = secret;
-  return startIngestServer({ config: loadIngestConfig(env, { runtime: 'local' }) });
+  return startIngestServer({ config: loadIngestConfig(env, { runtime: 'local' }), ...(log ? { log } : {}) });
 }
 
 /** A CommandIo whose stdout and stderr are collected as text. */

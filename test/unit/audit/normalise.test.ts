@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonObject } from '../../../lib/audit/index.js';
-import { dedupKey, normaliseAuditEvent, REDACTED, serialiseRecord } from '../../../lib/audit/index.js';
+import { contentDigest, dedupKey, normaliseAuditEvent, REDACTED, serialiseRecord } from '../../../lib/audit/index.js';
 import { allFalcoEvents, eksRawEvent, falcoEvent } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
@@ -178,7 +178,7 @@ describe('normaliseAuditEvent', () => {
     expect(otherStage.dedup_key).not.toBe(a.dedup_key);
     expect(otherTenant.dedup_key).not.toBe(a.dedup_key);
     expect((a.ocsf.metadata as JsonObject).uid).toBe(a.dedup_key);
-    expect(a.dedup_key).toBe(dedupKey('acme', 'prod-eks-us-east-1', event.auditID, 'ResponseStarted'));
+    expect(a.dedup_key).toBe(dedupKey('acme', 'prod-eks-us-east-1', event.auditID, 'ResponseStarted', contentDigest(event)));
   });
 
   it('reads the response code as an integer: "201" becomes 201, junk becomes null', () => {

@@ -121,7 +121,7 @@ describe('parseAuditPayload', () => {
     const parsed = parseAuditPayload(readFileSync(join(FALCO_DIR, 'fal_01_003.json')));
     expect(parsed.form).toBe('Event');
     expect(parsed.events).toEqual([]);
-    expect(parsed.rejected).toEqual([{ index: 0, reason: 'kind must be "Event", got number' }]);
+    expect(parsed.rejected).toEqual([{ index: 0, reason: 'kind must be "Event", got number', item: { kind: 0 } }]);
   });
 
   it('reads invalid UTF-8 as replacement characters instead of failing', () => {

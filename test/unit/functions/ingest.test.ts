@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
 import { INGEST_METRIC_NAMES, METRICS_NAMESPACE } from '../../../lib/metrics/index.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
-import { EMPTY_EVENT_LIST, eventList, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
+import { EMPTY_EVENT_LIST, eventList, reserialised, reusedAuditIdPair, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
 import { captureStdout } from './forwarder-support.js';
 
 type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
@@ -222,6 +222,22 @@ describe('functions/ingest (the ingest Lambda)', () => {
       expect([path, res.statusCode]).toEqual([path, 404]);
       expect(JSON.parse(res.body).error).toMatch(/no such route/);
     }
+  });
+
+  it('writes both of two different events in one auditID and stage, flags the later, and drops a re-serialised resend', async () => {
+    const out = captureStdout();
+    const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
+    const [list, binding] = reusedAuditIdPair();
+    const body = `{"kind":"EventList","items":[${JSON.stringify(list)},${JSON.stringify(binding)},${reserialised(list)}]}`;
+
+    const res = await handler(v2Event('/v1/ingest/k8s-audit/acme', body, { 'x-aisoc-k8s-token': SECRET }), context);
+
+    expect(JSON.parse(res.body)).toEqual({ accepted: 2, rejected: 0, duplicates: 1, reusedAuditIds: 1, errors: [] });
+    expect(records(out.lines()).map((r) => [r.k8s_resource, r.severity, r.severity_reason])).toEqual([
+      ['pods', 'info', 'steady-state'],
+      ['clusterrolebindings', 'high', 'reused-audit-id'],
+    ]);
+    expect(out.logs().find((l) => l.message === 'ingest request')).toMatchObject({ accepted: 2, duplicates: 1, reused_audit_ids: 1 });
   });
 
   it('strips a named HTTP API stage from rawPath and reads a base64 gzip body', async () => {

@@ -64,11 +64,12 @@ const NGINX_CAP_BYTES = (() => {
 })();
 
 describe('infra/k8s/audit-policy.yaml', () => {
-  const policy = load('audit-policy.yaml') as { apiVersion: string; kind: string; rules: PolicyRule[] };
+  const policy = load('audit-policy.yaml') as { apiVersion: string; kind: string; omitStages?: string[]; rules: PolicyRule[] };
 
   it('is an audit.k8s.io/v1 Policy with the seed rules in the seed order', () => {
     expect(policy.apiVersion).toBe('audit.k8s.io/v1');
     expect(policy.kind).toBe('Policy');
+    expect(policy.omitStages).toEqual(['RequestReceived']);
     expect(policy.rules).toEqual([
       {
         level: 'RequestResponse',

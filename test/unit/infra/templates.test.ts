@@ -163,6 +163,7 @@ function fakeResolve(value: unknown, params: Record<string, string>): string {
     SharedSecret: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aisoc-k8s-audit-AbCdEf',
     AuditEventsStream: 'aisoc-k8s-audit-AuditEventsStream-1A2B3C',
     AuditAlertsQueue: 'https://sqs.us-east-1.amazonaws.com/123456789012/aisoc-k8s-audit-AuditAlertsQueue-1A2B3C',
+    AuditRejectsQueue: 'https://sqs.us-east-1.amazonaws.com/123456789012/aisoc-k8s-audit-AuditRejectsQueue-1A2B3C',
     InboxTokensTable: 'aisoc-k8s-audit-InboxTokensTable-1A2B3C',
     ...params,
   };

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { normaliseAuditEvent } from '../../../lib/audit/index.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
+import { falcoEvent } from '../../helpers/fixtures.js';
 import { MemorySink, outgoingRecords } from '../../helpers/ingest.js';
 
 describe('RecordWriter', () => {
@@ -43,5 +45,29 @@ describe('RecordWriter', () => {
 
     expect([writer.describe(), writer.maxRecordBytes]).toEqual(['events=kinesis:s alerts=sqs:q', 500]);
     expect(new RecordWriter(new MemorySink('stdout'), null, 'none').describe()).toBe('events=stdout alerts=none');
+  });
+});
+
+describe('RecordWriter alerts', () => {
+  it('sends one alert per request to a separate alerts sink: the first high stage of each auditID', async () => {
+    const exec = falcoEvent('exec_pod.json');
+    const records = ['ResponseStarted', 'ResponseComplete'].flatMap((stage) =>
+      ['a', 'b'].map((id) => {
+        const record = normaliseAuditEvent({ ...exec, auditID: id, stage }, { tenantId: 't', clusterName: null, receivedAt: 0 });
+        const json = JSON.stringify(record);
+        return { record, json, bytes: json.length };
+      }),
+    );
+    const events = new MemorySink('events');
+    const alerts = new MemorySink('alerts');
+
+    const outcome = await new RecordWriter(events, alerts).write(records);
+
+    expect(events.records).toHaveLength(4);
+    expect(alerts.records.map((r) => [r.audit_id, r.k8s_stage])).toEqual([
+      ['a', 'ResponseStarted'],
+      ['b', 'ResponseStarted'],
+    ]);
+    expect(outcome.alertsSent).toBe(2);
   });
 });

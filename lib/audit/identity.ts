@@ -1,0 +1,108 @@
+import * as crypto from 'node:crypto';
+import { limitDepth } from './depth.js';
+import type { AuditEvent } from './types.js';
+
+// The identity of an event, defined here once for every sink and transport.
+//
+// kube-apiserver takes `auditID` from the client's `Audit-ID` request header when one is sent
+// (k8s.io/apiserver/pkg/endpoints/filters/audit_init.go), so a client chooses it: auditID and
+// stage alone do not name one event. A duplicate is a resend of the same event (the apiserver's
+// webhook retrying a batch, the forwarder retrying, `backfill` or `redrive` replaying), and a
+// resend carries the same content. So an event is (tenant, cluster, auditID, stage, content),
+// where content is the stored event (after redaction) in canonical JSON: keys sorted, no
+// whitespace, so a resend re-serialised with another key order or spacing is still the same
+// event. Two events with the same auditID and stage and different content are two events, both
+// stored; the later one is flagged (`reused-audit-id`), since a real apiserver never writes two.
+// The content is hashed after redaction, so the key cannot be used to guess a redacted value.
+
+// One-shot crypto.hash (Node ≥ 20.12, and the nodejs22.x Lambda runtime) is about twice as fast
+// as createHash for short inputs; the fallback keeps older runtimes working.
+const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => string }).hash;
+const sha256Hex: (data: string) => string =
+  typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
+
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return value === undefined ? 'null' : JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i]);
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = obj[key];
+    // JSON.stringify drops undefined members; so does the canonical form.
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(v)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/** A JSON value in canonical form (object keys sorted, no whitespace): equal for equal content. */
+export function canonicalJson(value: unknown): string {
+  try {
+    return canonical(value);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    // Nested too deep for the stack: the same cut the stored record gets.
+    return canonical(limitDepth(value).value);
+  }
+}
+
+/** SHA-256 (hex) of an event's content in canonical form: the same for a resend, whatever its spacing or key order. */
+export function contentDigest(event: AuditEvent): string {
+  return sha256Hex(canonicalJson(event));
+}
+
+/**
+ * The key of the (tenant, cluster, auditID, stage) slot: one event per request per stage from a
+ * real apiserver. Two different events in one slot mean the auditID was reused.
+ */
+export function auditIdSlot(tenantId: string | null, clusterName: string | null, auditID: string, stage: string | null): string {
+  return JSON.stringify([tenantId, clusterName, auditID, stage]);
+}
+
+/**
+ * The record's dedup key: SHA-256 over (tenant, cluster, auditID, stage, content digest). Equal
+ * for a resend of the same event, different for another event in the same auditID and stage.
+ */
+export function dedupKey(
+  tenantId: string | null,
+  clusterName: string | null,
+  auditID: string,
+  stage: string | null,
+  digest: string,
+): string {
+  return sha256Hex(`${tenantId ?? ''}\u0000${clusterName ?? ''}\u0000${auditID}\u0000${stage ?? ''}\u0000${digest}`);
+}
+
+/**
+ * The key of a record's alert: one alert per request (tenant, cluster, auditID), from the first
+ * stage that makes it high, so one exec is one alert and not one per stage. A record flagged
+ * `reused-audit-id` is another event than the one that holds the auditID: it keeps an alert of
+ * its own (its dedup key), or a client could hide a high event behind an earlier one.
+ */
+export function alertKey(record: {
+  tenant_id: string | null;
+  cluster_name: string | null;
+  audit_id: string;
+  severity_reason: string;
+  dedup_key: string;
+}): string {
+  if (record.severity_reason === 'reused-audit-id') return record.dedup_key;
+  return sha256Hex(`alert\u0000${record.tenant_id ?? ''}\u0000${record.cluster_name ?? ''}\u0000${record.audit_id}`);
+}
+
+/** The slot key of a normalised record (its tenant, cluster, auditID and stage). */
+export function recordSlot(record: {
+  tenant_id: string | null;
+  cluster_name: string | null;
+  audit_id: string;
+  k8s_stage: string | null;
+}): string {
+  return auditIdSlot(record.tenant_id, record.cluster_name, record.audit_id, record.k8s_stage);
+}

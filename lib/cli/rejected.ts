@@ -1,0 +1,138 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_DATA_DIR } from '../config/ingest.js';
+import { readSharedSecret } from '../config/secret.js';
+import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX } from '../ship/pack.js';
+import { postEventList } from '../ship/post.js';
+import type { RejectRecord } from '../sinks/rejects.js';
+import { EVENT_STORE_FILE, openEventStore } from '../sinks/sqlite.js';
+import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { type CommandIo, write } from './io.js';
+
+const HELP = `Usage: aisoc-k8s-audit rejected [--tenant ID] [--since TIME] [--limit N] [--json] [--data-dir DIR]
+       aisoc-k8s-audit rejected --replay [--tenant ID] [--since TIME] [--limit N] [--data-dir DIR]
+
+Lists the items the local ingest rejected, newest first, with the reason and the item's text
+(credentials redacted, cut to 64 KiB): a table by default, one JSON object per line with --json.
+
+--replay sends the listed items back through the ingest (once the cause is fixed: a newer
+version, a raised limit), one EventList per tenant and cluster, to AISOC_INGEST_URL's host with
+K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
+stored is stored, what it rejected again it kept again, with the new reason. Items cut to the
+bound cannot be replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
+
+Options:
+  --tenant ID        only this tenant
+  --since TIME       only items rejected at or after this ISO 8601 time
+  --limit N          at most N items (default 20; 1000 with --replay)
+  --json             one JSON object per line
+  --replay           send the items back through the ingest
+  --data-dir DIR     where the SQLite file lives (default AISOC_DATA_DIR or .data)
+  --help             show this help
+`;
+
+const INGEST_ROUTE = /^(.*)\/v1\/ingest\/k8s-audit\/[^/]+\/?$/;
+
+function cell(value: string | number | null, width: number): string {
+  const text = value === null ? '-' : String(value);
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+}
+
+/** One table row for a kept reject. */
+function tableRow(r: RejectRecord): string {
+  return [cell(r.rejected_at, 24), cell(r.tenant_id, 12), cell(r.cluster_name, 14), cell(r.index, 5), cell(r.audit_id, 36), r.reason].join(
+    ' ',
+  );
+}
+
+const HEADER = [cell('REJECTED AT', 24), cell('TENANT', 12), cell('CLUSTER', 14), cell('INDEX', 5), cell('AUDIT ID', 36), 'REASON'].join(
+  ' ',
+);
+
+/** `aisoc-k8s-audit rejected`: lists (or replays) the items the local ingest rejected. */
+export async function run(argv: string[], io: CommandIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const args = parseArgs(argv, ['tenant', 'since', 'limit', 'data-dir'], ['json', 'replay']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+  const replay = args.flags.get('replay') === true;
+  const dataDir = flag(args, 'data-dir') ?? (io.env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
+  const since = flag(args, 'since');
+  if (since !== undefined && Number.isNaN(Date.parse(since)))
+    throw new UsageError(`--since must be an ISO 8601 time, got ${JSON.stringify(since)}`);
+  const query: { tenant?: string; since?: string; limit: number } = { limit: intFlag(args, 'limit', 1) ?? (replay ? 1000 : 20) };
+  const tenant = flag(args, 'tenant');
+  if (tenant !== undefined) query.tenant = tenant;
+  if (since !== undefined) query.since = since;
+
+  if (!existsSync(join(dataDir, EVENT_STORE_FILE))) {
+    io.stderr.write(`no event store in ${dataDir} yet: nothing was rejected\n`);
+    return replay ? 0 : 1;
+  }
+  const store = openEventStore(dataDir);
+  try {
+    const rejects = store.queryRejects(query);
+    if (replay) return await replayRejects(rejects, io, (ids) => store.deleteRejects(ids));
+    if (args.flags.get('json') === true) {
+      for (const { id: _id, ...r } of rejects) await write(io.stdout, `${JSON.stringify(r)}\n`);
+      return 0;
+    }
+    await write(io.stdout, `${HEADER}\n`);
+    for (const r of rejects) await write(io.stdout, `${tableRow(r)}\n`);
+    io.stderr.write(`${rejects.length} rejected item${rejects.length === 1 ? '' : 's'}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function replayRejects(
+  rejects: readonly (RejectRecord & { id: number })[],
+  io: CommandIo,
+  done: (ids: number[]) => void,
+): Promise<number> {
+  const url = io.env.AISOC_INGEST_URL?.trim() ?? '';
+  const m = INGEST_ROUTE.exec(url);
+  if (m === null) throw new UsageError('--replay needs AISOC_INGEST_URL, the full /v1/ingest/k8s-audit/<tenant_id> route of the ingest');
+  const token = readSharedSecret(io.env.K8S_AUDIT_SHARED_SECRET, 'K8S_AUDIT_SHARED_SECRET');
+  if (token === null) throw new UsageError('--replay needs K8S_AUDIT_SHARED_SECRET, the ingest shared secret');
+  const base = m[1] as string;
+  const groups = new Map<string, (RejectRecord & { id: number })[]>();
+  let skipped = 0;
+  for (const r of rejects) {
+    if (r.item === null || r.item_truncated) {
+      skipped++;
+      continue;
+    }
+    const key = JSON.stringify([r.tenant_id, r.cluster_name]);
+    (groups.get(key) ?? groups.set(key, []).get(key) ?? []).push(r);
+  }
+  let failed = 0;
+  let replayed = 0;
+  for (const group of groups.values()) {
+    const first = group[0] as RejectRecord;
+    const body = `${EVENT_LIST_PREFIX}${group.map((r) => r.item).join(',')}${EVENT_LIST_SUFFIX}`;
+    const res = await postEventList(body, {
+      url: `${base}/v1/ingest/k8s-audit/${encodeURIComponent(first.tenant_id)}`,
+      token,
+      clusterName: first.cluster_name,
+      gzip: false,
+      timeoutMs: 30_000,
+    });
+    if (res.kind === 'answer' && res.status === 200) {
+      done(group.map((r) => r.id));
+      replayed += group.length;
+      io.stderr.write(`tenant ${first.tenant_id} cluster ${first.cluster_name ?? '-'}: ${res.text}\n`);
+    } else {
+      failed++;
+      const why = res.kind === 'answer' ? `HTTP ${res.status} ${res.text.slice(0, 300)}` : res.message;
+      io.stderr.write(`tenant ${first.tenant_id} cluster ${first.cluster_name ?? '-'}: not replayed: ${why}\n`);
+    }
+  }
+  io.stderr.write(
+    `replayed ${replayed} item(s)${skipped > 0 ? `, ${skipped} cut to the bound and kept` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
+  );
+  return failed > 0 ? 1 : 0;
+}

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
+import { ConfigError } from '../../../lib/config/env.js';
+import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
+import { loadIngestConfig, withSharedSecret } from '../../../lib/config/ingest.js';
+import { readSharedSecret, sharedSecretValue } from '../../../lib/config/secret.js';
+import { loadTailConfig } from '../../../lib/config/tail.js';
+import { parseConnectorConfig } from '../../../lib/tail/connector-config.js';
+
+// What `openssl rand -base64 32` prints, newline included (the value our docs recommend).
+const PRINTED = 'q3Vb8yV0mZ2c9QeH1rT5uW7xA4sD6fG8hJ0kL2nP4rQ=\n';
+const VALUE = PRINTED.trim();
+const URL_OK = 'https://aisoc.example.com/v1/ingest/k8s-audit/acme';
+const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:k8s-audit-AbCdEf';
+
+function problemOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError || (err as Error).name === 'ConnectorConfigError') return (err as Error).message;
+    throw err;
+  }
+  return '';
+}
+
+describe('the one shared secret reader', () => {
+  it('strips the newline and surrounding whitespace, and reads blank as unset', () => {
+    expect(readSharedSecret(PRINTED, 'X')).toBe(VALUE);
+    expect(readSharedSecret(`  ${VALUE}\r\n`, 'X')).toBe(VALUE);
+    expect(readSharedSecret(' \n', 'X')).toBeNull();
+    expect(readSharedSecret(undefined, 'X')).toBeNull();
+  });
+
+  it('refuses what cannot go in a header, naming the variable and never the value', () => {
+    for (const bad of ['abc\ndef-secret', 'abc\u0000def-secret', 'pässwörd-secret', 'abc\u007fdef-secret']) {
+      const message = problemOf(() => readSharedSecret(bad, 'K8S_AUDIT_SHARED_SECRET'));
+      expect(message, JSON.stringify(bad)).toContain('K8S_AUDIT_SHARED_SECRET holds a character that cannot be sent');
+      expect(message).not.toContain('def-secret');
+    }
+  });
+
+  it('is what every path reads: ingest, forwarder (backfill, redrive), tail, test-connection, Secrets Manager', async () => {
+    expect(
+      loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: PRINTED, K8S_AUDIT_SHARED_SECRET_PREVIOUS: PRINTED }, { runtime: 'local' }),
+    ).toMatchObject({
+      sharedSecret: VALUE,
+      previousSharedSecret: VALUE,
+    });
+    expect(loadForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
+    expect(loadTailConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
+    expect(loadAksForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: PRINTED }).token).toBe(VALUE);
+    const connector = { mode: 'file_tail', cluster_name: 'c1', audit_log_path: '/var/log/audit.log', ingest_url: URL_OK };
+    expect(parseConnectorConfig({ ...connector, shared_secret: PRINTED }, {}).shared_secret).toBe(VALUE);
+    expect(parseConnectorConfig(connector, { env: { K8S_AUDIT_SHARED_SECRET: PRINTED } }).shared_secret).toBe(VALUE);
+    expect(sharedSecretValue(PRINTED, ARN)).toBe(VALUE);
+    expect(sharedSecretValue(JSON.stringify({ K8S_AUDIT_SHARED_SECRET: PRINTED }), ARN)).toBe(VALUE);
+    const fromArn = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN }, { runtime: 'local' }),
+      async () => PRINTED,
+    );
+    expect(fromArn.sharedSecret).toBe(VALUE);
+  });
+
+  it('refuses a bad value on every path with the name of where it came from', () => {
+    const bad = 'abc\ndef-secret';
+    const connector = { mode: 'file_tail', cluster_name: 'c1', audit_log_path: '/var/log/audit.log', ingest_url: URL_OK };
+    const cases: [string, () => unknown][] = [
+      ['K8S_AUDIT_SHARED_SECRET', () => loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: bad }, { runtime: 'local' })],
+      [
+        'K8S_AUDIT_SHARED_SECRET_PREVIOUS',
+        () => loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: VALUE, K8S_AUDIT_SHARED_SECRET_PREVIOUS: bad }),
+      ],
+      ['K8S_AUDIT_SHARED_SECRET', () => loadForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
+      ['K8S_AUDIT_SHARED_SECRET', () => loadTailConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
+      ['K8S_AUDIT_SHARED_SECRET', () => loadAksForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: bad })],
+      ['shared_secret', () => parseConnectorConfig({ ...connector, shared_secret: bad }, {})],
+      [`K8S_AUDIT_SHARED_SECRET_ARN (the secret ${ARN})`, () => sharedSecretValue(bad, ARN)],
+      [`K8S_AUDIT_SHARED_SECRET_ARN (the secret ${ARN})`, () => sharedSecretValue(JSON.stringify({ token: bad }), ARN)],
+    ];
+    for (const [name, load] of cases) {
+      const message = problemOf(load);
+      expect(message, name).toContain(`${name} holds a character that cannot be sent`);
+      expect(message).not.toContain('def-secret');
+    }
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../lib/config/env.js';
+import { loadIngestConfig, parseTenantSecrets, withSharedSecret } from '../../../lib/config/ingest.js';
+import { IngestService } from '../../../lib/ingest/service.js';
+import { RecordWriter } from '../../../lib/sinks/writer.js';
+import { EMPTY_EVENT_LIST, MemorySink, SECRET } from '../../helpers/ingest.js';
+
+const ACME = 'acme-own-secret-7Yq2LmZ0pW4rT8vX';
+const GLOBEX = 'globex-own-secret-3Kd9HsQ1nB6cJ5f';
+const ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:tenant-secrets-AbCdEf';
+
+async function service(env: Record<string, string>, file: string): Promise<IngestService> {
+  const config = await withSharedSecret(
+    loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/etc/aisoc/tenants.json', ...env }, { runtime: 'local' }),
+    undefined,
+    async () => file,
+  );
+  return new IngestService({ config, writer: new RecordWriter(new MemorySink('events'), null) });
+}
+
+async function status(s: IngestService, tenant: string, token: string): Promise<number> {
+  const res = await s.handle({
+    method: 'POST',
+    path: `/v1/ingest/k8s-audit/${tenant}`,
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': token },
+    body: Buffer.from(EMPTY_EVENT_LIST),
+  });
+  return res.status;
+}
+
+describe('per-tenant secrets', () => {
+  it('open only their own tenant; the installation-wide secret opens only the tenants without one', async () => {
+    const s = await service({ K8S_AUDIT_SHARED_SECRET: SECRET }, `${JSON.stringify({ acme: `${ACME}\n`, globex: GLOBEX })}\n`);
+
+    expect(await status(s, 'acme', ACME)).toBe(200);
+    expect(await status(s, 'globex', GLOBEX)).toBe(200);
+    expect(await status(s, 'acme', GLOBEX)).toBe(401);
+    expect(await status(s, 'acme', SECRET)).toBe(401);
+    expect(await status(s, 'initech', SECRET)).toBe(200);
+    expect(await status(s, 'initech', ACME)).toBe(401);
+  });
+
+  it('turn the route on by themselves: without an installation-wide secret, other tenants get 401', async () => {
+    const s = await service({}, JSON.stringify({ acme: ACME }));
+
+    expect(await status(s, 'acme', ACME)).toBe(200);
+    expect(await status(s, 'initech', ACME)).toBe(401);
+  });
+
+  it('are read from Secrets Manager by ARN, and a bad map is refused naming the source and tenant, never a value', async () => {
+    const config = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_ARN: ARN, EVENTS_SINK: 'stdout' }, { runtime: 'lambda' }),
+      async (arn) => (arn === ARN ? JSON.stringify({ acme: ACME }) : ''),
+    );
+    expect([...(config.tenantSecrets ?? [])]).toEqual([['acme', ACME]]);
+
+    const problems = (text: string) => {
+      try {
+        parseTenantSecrets(text, 'SRC');
+      } catch (err) {
+        return (err as ConfigError).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problems('{"acme": "ab\\ncd-hidden"}')).toContain('SRC tenant acme holds a character that cannot be sent');
+    expect(problems('{"acme": "ab\\ncd-hidden"}')).not.toContain('hidden');
+    expect(problems('{"../x": "s"}')).toContain('is not a tenant id');
+    expect(problems('{"acme": 7}')).toContain('SRC tenant acme has no secret');
+    expect(problems('{"acme": "secret-not-json-hidden"')).toBe('SRC is not JSON: it must be an object of tenant id to secret');
+    expect(() => loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/a', K8S_AUDIT_TENANT_SECRETS_ARN: ARN })).toThrow(ConfigError);
+  });
+});

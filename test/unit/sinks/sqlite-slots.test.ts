@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AuditEvent, normaliseAuditEvent } from '../../../lib/audit/index.js';
+import { openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
+import { SlotWindow } from '../../../lib/sinks/sqlite-slots.js';
+import type { OutgoingRecord } from '../../../lib/sinks/types.js';
+import { reusedAuditIdPair, tempDataDir } from '../../helpers/ingest.js';
+
+function outgoing(event: AuditEvent, tenant = 'acme'): OutgoingRecord {
+  const record = normaliseAuditEvent(event, { tenantId: tenant, clusterName: 'c1', receivedAt: 0 });
+  const json = JSON.stringify(record);
+  return { record, json, bytes: json.length };
+}
+
+const fields = (auditID: string) => ({ tenant_id: 't', cluster_name: null, audit_id: auditID, k8s_stage: 'ResponseComplete' });
+const KEY_A = 'a'.repeat(64);
+const KEY_B = 'b'.repeat(64);
+
+let cleanup: (() => void) | undefined;
+afterEach(() => cleanup?.());
+
+describe('a reused auditID across batches in the SQLite store', () => {
+  it('is found after the store is closed and opened again (the window is read from the table)', async () => {
+    const tmp = tempDataDir('aisoc-slots-');
+    cleanup = tmp.remove;
+    const [list, binding] = reusedAuditIdPair();
+    const first = openEventStore(tmp.dir);
+    await new SqliteSink(first, 'events+alerts').write([outgoing(list)]);
+    first.close();
+
+    const second = openEventStore(tmp.dir);
+    const sink = new SqliteSink(second, 'events+alerts');
+    const result = await sink.write([outgoing(binding)]);
+    const otherTenant = await sink.write([outgoing(binding, 'other')]);
+    const stored = second.queryEvents({ tenant: 'acme' }).map((r) => [r.k8s_verb, r.severity_reason]);
+    second.close();
+
+    expect([...(result.reused ?? [])]).toEqual([0]);
+    expect(otherTenant.reused).toBeUndefined();
+    expect(stored.sort()).toEqual([
+      ['create', 'reused-audit-id'],
+      ['list', 'steady-state'],
+    ]);
+  });
+});
+
+describe('SlotWindow', () => {
+  it('tells another event in a held slot from the same event, and forgets the oldest slots past its capacity', () => {
+    const w = new SlotWindow(2);
+    w.add(fields('one'), KEY_A);
+    w.add(fields('two'), KEY_A);
+    expect(w.holdsOther(fields('one'), KEY_B)).toBe(true);
+    w.commit();
+    w.add(fields('three'), KEY_A);
+    w.commit();
+
+    expect(w.holdsOther(fields('one'), KEY_B)).toBe(false);
+    expect(w.holdsOther(fields('two'), KEY_B)).toBe(true);
+    expect(w.holdsOther(fields('two'), KEY_A)).toBe(false);
+  });
+
+  it('drops what a failed transaction added', () => {
+    const w = new SlotWindow();
+    w.add(fields('one'), KEY_A);
+    w.rollback();
+    w.commit();
+
+    expect(w.holdsOther(fields('one'), KEY_B)).toBe(false);
+  });
+});
