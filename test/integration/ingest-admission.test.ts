@@ -204,7 +204,7 @@ describe('group commit', () => {
 
   it('concurrent requests share transactions, every 200 is in the store when answered, and a resend in the same group is a duplicate', async () => {
     tmp = tempDataDir('aisoc-group-');
-    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }) });
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, AISOC_SQLITE_GROUP_COMMIT: 'true' }) });
     const store = (server.service.writer.events as SqliteSink).store;
     const reader = openEventStore(tmp.dir);
     try {

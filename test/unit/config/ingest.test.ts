@@ -148,18 +148,18 @@ describe('admission limits of the local server', () => {
 
   it('come from the machine by default and from the environment when set; group commit is on unless turned off', () => {
     const machine = { cpus: 4, memoryBytes: 8 * GiB };
-    expect(loadIngestConfig({}, { machine })).toMatchObject({ admission: { maxRequests: 32, maxBytes: 128 * MiB }, groupCommit: true });
+    expect(loadIngestConfig({}, { machine })).toMatchObject({ admission: { maxRequests: 32, maxBytes: 128 * MiB }, groupCommit: false });
     const config = loadIngestConfig(
       {
         K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '3',
         K8S_AUDIT_MAX_INFLIGHT_BYTES: String(20 * MiB),
         K8S_AUDIT_QUEUE_DEADLINE_MS: '750',
-        AISOC_SQLITE_GROUP_COMMIT: 'false',
+        AISOC_SQLITE_GROUP_COMMIT: 'true',
       },
       { machine },
     );
     expect(config.admission).toEqual({ maxRequests: 3, maxBytes: 20 * MiB, queueDeadlineMs: 750, retryAfterSeconds: 1 });
-    expect(config.groupCommit).toBe(false);
+    expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
   });
 
