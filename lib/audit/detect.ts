@@ -1,4 +1,6 @@
 import { shippedRules } from '../rules/shipped.js';
+import { nonEmpty, readResponseCode } from './fields.js';
+import { redactEvent } from './redact.js';
 import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
 import type { AuditEvent, Detection } from './types.js';
 
@@ -40,3 +42,32 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
 }
 
 const NO_RULES_FIRED: readonly { id: string; severity: never }[] = [];
+
+/**
+ * The severity table's inputs read out of an event: the one reading, shared by the normaliser and
+ * the tailer's alert check, so the alert path cannot drift from the records.
+ */
+export function severityInputOf(event: AuditEvent, auditIdReused = false): SeverityInput {
+  const ref = event.objectRef ?? {};
+  const rs = event.responseStatus;
+  return {
+    verb: nonEmpty(event.verb),
+    resource: nonEmpty(ref.resource),
+    subresource: nonEmpty(ref.subresource),
+    namespace: nonEmpty(ref.namespace),
+    responseCode: typeof rs === 'object' && rs !== null && !Array.isArray(rs) ? readResponseCode(rs.code) : null,
+    impersonated: typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null,
+    auditIdReused,
+  };
+}
+
+/**
+ * An event's severity as `normaliseAuditEvent` decides it, without building the record: the same
+ * inputs, rules run on the same redacted event. For callers that normalise only what is high.
+ */
+export function decideEventSeverity(event: AuditEvent, detection?: Detection): DetectionResult {
+  const input = severityInputOf(event);
+  const redacted = redactEvent(event, { resource: input.resource, subresource: input.subresource });
+  const user = event.user?.username;
+  return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection);
+}

@@ -4,7 +4,8 @@ export type { AksEvent, AksRecords } from './aks.js';
 export { AKS_AUDIT_CATEGORIES, aksClusterOf, looksLikeAksRecords, parseAksRecords } from './aks.js';
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export type { DetectionResult } from './detect.js';
-export { decideSeverity, shippedDetection } from './detect.js';
+export { decideEventSeverity, decideSeverity, severityInputOf, shippedDetection } from './detect.js';
+export { nonEmpty, readResponseCode } from './fields.js';
 export type { RuleInfo, RuleLookup } from './finding.js';
 export { toDetectionFinding } from './finding.js';
 export type { GkeConversion, GkeEntryOrigin } from './gke.js';
@@ -12,7 +13,7 @@ export { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke
 export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot } from './identity.js';
 export { canonicalIp } from './ip.js';
 export { eventListItemTexts } from './items.js';
-export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, readResponseCode, serialiseRecord } from './normalise.js';
+export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, serialiseRecord } from './normalise.js';
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, validateAuditEvent } from './parse.js';

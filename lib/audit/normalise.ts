@@ -1,5 +1,6 @@
 import { limitDepth } from './depth.js';
-import { decideSeverity } from './detect.js';
+import { decideSeverity, severityInputOf } from './detect.js';
+import { nonEmpty, readResponseCode } from './fields.js';
 import { contentDigest, dedupKey } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
 import { redactEvent } from './redact.js';
@@ -12,18 +13,6 @@ const REASON = 'authorization.k8s.io/reason';
 
 function str(value: JsonValue | undefined): string | null {
   return typeof value === 'string' ? value : null;
-}
-
-/** Non-empty string or null: an empty namespace or subresource means "none" in audit events. */
-function nonEmpty(value: JsonValue | undefined): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
-}
-
-/** `responseStatus.code` as an integer: numbers and numeric strings ("201") are read, junk is null. */
-export function readResponseCode(value: JsonValue | undefined): number | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) ? value : null;
-  if (typeof value === 'string' && /^\s*\d{1,6}\s*$/.test(value)) return Number(value);
-  return null;
 }
 
 function toIso(ms: number): string {
@@ -74,15 +63,7 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const eventTime = eventMs ?? ctx.receivedAt;
 
   const k8sUser = str(user.username);
-  const severityInput = {
-    verb,
-    resource,
-    subresource,
-    namespace,
-    responseCode,
-    impersonated: impersonatedUser !== null || (typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null),
-    auditIdReused: ctx.auditIdReused === true,
-  };
+  const severityInput = severityInputOf(event, ctx.auditIdReused === true);
   // Rules see `rawEvent`, the event as the record keeps it: a rule can never read a secret value.
   const decided = decideSeverity(rawEvent, severityInput, k8sUser, ctx.detection);
   // A reused auditID is named whatever the table, its refinements or a rule decided (at least medium).

@@ -21,7 +21,6 @@ export type { ConnectorHealth, PollSummary } from './health.js';
 export { HealthTracker, summarisePoll } from './health.js';
 export type { BackupFile } from './rotation.js';
 export { backupNamePattern, listBackups } from './rotation.js';
-export { isHighSeverity } from './severity.js';
 export type { TailShipSettings } from './ship.js';
 export { tailShipper, tenantFromIngestUrl } from './ship.js';
 export type { CursorReset, PollResult, TailerOptions, TailShipFn, TailShipResult } from './tailer.js';

@@ -2,11 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { AuditEvent, NormalisedRecord } from '../audit/index.js';
-import { normaliseAuditEvent, validateAuditEvent } from '../audit/index.js';
+import { decideEventSeverity, normaliseAuditEvent, validateAuditEvent } from '../audit/index.js';
 import { type EventText, readAuditId } from '../ship/index.js';
 import { readCursor, type TailCursor, writeCursor } from './cursor.js';
 import { type BackupFile, listBackups } from './rotation.js';
-import { isHighSeverity } from './severity.js';
 
 /** The fingerprint covers the first line's start, which holds its unique auditID (~100 bytes in). */
 export const HEAD_FINGERPRINT_BYTES = 1024;
@@ -663,7 +662,7 @@ export class FileTailer {
         continue;
       }
       const line: OutgoingLine = { data, offset, checked: !optimistic };
-      if (wantAlerts && event !== undefined && isHighSeverity(event)) high.push({ line, event });
+      if (wantAlerts && event !== undefined && decideEventSeverity(event).severity === 'high') high.push({ line, event });
       lines.push(line);
     }
     if (lines.length === 0) {
