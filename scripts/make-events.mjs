@@ -223,6 +223,7 @@ function localEnv(ingestOrigin, insecure = false) {
       K8S_AUDIT_SHARED_SECRET: LOCAL_SHARED_SECRET,
       EVENTS_SINK: 'stdout',
       ALERTS_SINK: 'stdout',
+      REJECTS_SINK: 'stdout',
       INBOX_TABLE: '',
     },
   };

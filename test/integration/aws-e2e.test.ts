@@ -180,6 +180,8 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
             K8S_AUDIT_SHARED_SECRET_ARN: '',
             EVENTS_SINK: 'stdout',
             ALERTS_SINK: `sqs:${target.queueUrl}`,
+            // The template's rejects queue resolves to its logical id locally, as the other Refs do.
+            REJECTS_SINK: 'stdout',
             INBOX_TABLE: target.table,
           },
         }),
