@@ -20,7 +20,7 @@ function toIso(ms: number): string {
 }
 
 /**
- * Normalises one validated audit event: the seed's flat fields, a severity (the seed's table,
+ * Normalises one validated audit event: the connector documentation's flat fields, a severity (the connector documentation's table,
  * refined, raised by the detection rules that fire; `ctx.detection`), a dedup key and an OCSF 1.8.0 API Activity record. Secret values are redacted in
  * `raw_event` and `ocsf`; the input object is never mutated. Never throws on a validated event.
  */

@@ -33,7 +33,7 @@ const WORKLOAD_SUBRESOURCES = new Set(['scale', 'ephemeralcontainers', 'resize']
 const SENSITIVE_READ = new Set(['secrets', 'serviceaccounts', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings']);
 
 /**
- * Buckets an event into the seed's four-tier ladder. Rows are checked in order and the first
+ * Buckets an event into the connector documentation's four-tier ladder. Rows are checked in order and the first
  * match wins; the README's severity table documents each row and why it is there.
  */
 export function classifySeverity(input: SeverityInput): SeverityResult {

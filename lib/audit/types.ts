@@ -92,7 +92,7 @@ export interface ParsedPayload {
   itemCount: number;
 }
 
-/** The seed's four-tier severity ladder. */
+/** The connector documentation's four-tier severity ladder. */
 export type Severity = 'high' | 'medium' | 'low' | 'info';
 
 /** Which severity row matched, named as in the README's severity table. */
@@ -172,7 +172,7 @@ export interface DetectionRules {
 /** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */
 export type OcsfApiActivity = { [key: string]: JsonValue };
 
-/** One normalised audit event: the seed's flat fields, severity, dedup key and OCSF record. */
+/** One normalised audit event: the connector documentation's flat fields, severity, dedup key and OCSF record. */
 export interface NormalisedRecord {
   tenant_id: string | null;
   cluster_name: string | null;

@@ -74,7 +74,7 @@ export function devSecret(dataDir: string): { secret: string; path: string; crea
     // Not there yet: created below.
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  // The seed's recommendation: openssl rand -base64 32.
+  // The connector documentation's recommendation: openssl rand -base64 32.
   const secret = randomBytes(32).toString('base64');
   writeFileSync(path, `${secret}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);
@@ -116,7 +116,7 @@ export function prepareDataDir(dataDir: string): string | null {
   return null;
 }
 
-/** The seed's curl smoke test against a local URL. */
+/** The connector documentation's curl smoke test against a local URL. */
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
     `curl -X POST ${url}/v1/ingest/k8s-audit/${tenant} \\`,

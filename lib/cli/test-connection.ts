@@ -25,7 +25,7 @@ FILE is JSON or YAML with the connector's fields:
                          variable over writing the secret into the file)
   capabilities           PULL_AUDIT, PULL_ALERTS (the default; nothing else exists)
 
-webhook mode POSTs the seed's empty EventList to the dedicated route with the shared secret
+webhook mode POSTs the connector documentation's empty EventList to the dedicated route with the shared secret
 (or to /v1/inbox/<token> on the same host for the inbox route): 200 means the route is reachable
 and the secret is configured, 503 that the ingest has no K8S_AUDIT_SHARED_SECRET, 401 that the
 secrets differ. file_tail mode checks the audit log exists and is readable, the cursor directory
@@ -57,7 +57,7 @@ function print(io: CommandIo, report: ConnectionReport | (Omit<ConnectionReport,
   io.stdout.write(report.ok ? 'connection ok\n' : 'connection failed\n');
 }
 
-/** `aisoc-k8s-audit test-connection`: the seed's "Test connection" from the command line. */
+/** `aisoc-k8s-audit test-connection`: the connector documentation's "Test connection" from the command line. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stdout.write(HELP);

@@ -20,7 +20,7 @@ export const DEFAULT_FORWARDER_CONCURRENCY = 2;
 /** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
 const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
 
-// The ingest route's tenant id pattern (DESIGN.md, ingest contract), as the last path segments.
+// The ingest route's tenant id pattern (the ingest contract, docs/ingest.md), as the last path segments.
 const TENANT_ROUTE = /\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 // Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;

@@ -5,7 +5,7 @@ import { readDetection } from './detection.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
-/** Default cap on a request body, before and after gzip inflation: the seed's documented 16 MiB. */
+/** Default cap on a request body, before and after gzip inflation: the connector documentation's documented 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /**
  * Default cap on items per batch. The apiserver sends at most --audit-webhook-batch-max-size
@@ -258,7 +258,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   }
 
   const alertsRaw = r.string('ALERTS_SINK');
-  // High-severity records also go to the alerts sink (the seed's PULL_ALERTS). By default that is
+  // High-severity records also go to the alerts sink (the connector documentation's PULL_ALERTS). By default that is
   // the alerts table of the same SQLite file; with a cloud events sink there is no local file, and
   // alerts stay findable in the events stream by `severity`.
   let alertsSink: SinkSpec = eventsSink.kind === 'sqlite' ? { kind: 'sqlite' } : { kind: 'none' };
@@ -294,7 +294,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
 
   const sharedSecret = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems);
   const sharedSecretArn = trimmed(r, 'K8S_AUDIT_SHARED_SECRET_ARN');
-  // Unset is allowed: the route then answers 503 until an operator turns it on (the seed).
+  // Unset is allowed: the route then answers 503 until an operator turns it on (the connector documentation).
   const secretProblem = sharedSecretSourceProblem(sharedSecret, sharedSecretArn, false);
   if (secretProblem !== null) r.problems.push(secretProblem);
   const tenantSecretsFile = trimmed(r, 'K8S_AUDIT_TENANT_SECRETS_FILE');

@@ -3,13 +3,13 @@ import { type Env, EnvReader } from './env.js';
 import { readSharedSecret } from './secret.js';
 import { loadShipTls } from './tls.js';
 
-/** The seed: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
+/** The connector documentation: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
 export const DEFAULT_TAIL_MAX_BYTES = 8 * 1024 * 1024;
 /** Below this a poll cannot hold even one ordinary audit line (Metadata-level events are ~1-3 KB). */
 export const MIN_TAIL_MAX_BYTES = 1024;
 /** Memory is the point of the cap; 256 MiB is already more than a connector pod should hold. */
 export const MAX_TAIL_MAX_BYTES = 256 * 1024 * 1024;
-/** The seed: "Default poll interval: 300 seconds (overrideable per instance)". */
+/** The connector documentation: "Default poll interval: 300 seconds (overrideable per instance)". */
 export const DEFAULT_TAIL_INTERVAL_SECONDS = 300;
 /**
  * 3 MiB of JSON per request body, the shipper's default: it stays under Lambda's 6 MB invocation

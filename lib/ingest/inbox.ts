@@ -4,7 +4,7 @@ import { hashToken } from './auth.js';
 /** The normalisation template an inbox token must be bound to for the k8s-audit pipeline. */
 export const INBOX_TEMPLATE = 'k8s-audit';
 
-// 32 random bytes: the same strength as the seed's `openssl rand -base64 32` shared secret.
+// 32 random bytes: the same strength as the connector documentation's `openssl rand -base64 32` shared secret.
 const TOKEN_BYTES = 32;
 const TOKEN_PREFIX = 'aik8s_';
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;

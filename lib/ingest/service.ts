@@ -51,7 +51,7 @@ import {
 } from './request.js';
 import { RecentCounts, tenantStatus } from './status.js';
 
-/** The header the apiserver's forwarder sets with the shared secret (the seed's contract). */
+/** The header the apiserver's forwarder sets with the shared secret (the connector documentation's contract). */
 export const TOKEN_HEADER = 'x-aisoc-k8s-token';
 /** The header that names the cluster; a `cluster` query parameter or the inbox binding are the fallbacks. */
 export const CLUSTER_HEADER = 'x-aisoc-cluster-name';

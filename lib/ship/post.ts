@@ -11,7 +11,7 @@ const loadGzip = () => {
   return gzipAsync;
 };
 
-/** The headers the ingest route reads (see the ingest contract in DESIGN.md). */
+/** The headers the ingest route reads (the ingest contract, docs/ingest.md). */
 export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
 export const CLUSTER_HEADER = 'X-AiSOC-Cluster-Name';
 export const SOURCE_ACCOUNT_HEADER = 'X-AiSOC-Source-Account';

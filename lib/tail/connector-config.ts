@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { readSharedSecret } from '../config/secret.js';
 
-/** The seed's two delivery modes; one per connector instance. */
+/** The connector documentation's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
 export type ConnectorMode = (typeof CONNECTOR_MODES)[number];
 
@@ -9,15 +9,15 @@ export type ConnectorMode = (typeof CONNECTOR_MODES)[number];
 export const WEBHOOK_ROUTES = ['dedicated', 'inbox'] as const;
 export type WebhookRoute = (typeof WEBHOOK_ROUTES)[number];
 
-/** The seed's capability table: audit logs are passive, so there is no BLOCK / ISOLATE. */
+/** The connector documentation's capability table: audit logs are passive, so there is no BLOCK / ISOLATE. */
 export const CONNECTOR_CAPABILITIES = ['PULL_AUDIT', 'PULL_ALERTS'] as const;
 export type ConnectorCapability = (typeof CONNECTOR_CAPABILITIES)[number];
 
-/** The seed: "Audit log path: /var/log/kubernetes/audit/audit.log (default)". */
+/** The connector documentation: "Audit log path: /var/log/kubernetes/audit/audit.log (default)". */
 export const DEFAULT_AUDIT_LOG_PATH = '/var/log/kubernetes/audit/audit.log';
-/** The seed: "Default poll interval: 300 seconds (overrideable per instance)". */
+/** The connector documentation: "Default poll interval: 300 seconds (overrideable per instance)". */
 export const DEFAULT_POLL_INTERVAL_SECONDS = 300;
-/** The seed: the cursor "defaults to <audit_log_path>.aisoc-cursor". */
+/** The connector documentation: the cursor "defaults to <audit_log_path>.aisoc-cursor". */
 export const CURSOR_SUFFIX = '.aisoc-cursor';
 
 /** The cursor file used when none is configured: `<audit_log_path>.aisoc-cursor`. */
@@ -26,8 +26,8 @@ export function defaultCursorPath(auditLogPath: string): string {
 }
 
 /**
- * One connector instance, as the seed's "Add connector" form describes it, validated. Field
- * names are the seed's (`cluster_name`, `inbox_token`, `audit_log_path`, ...). `ingest_url` and
+ * One connector instance, as the connector documentation's "Add connector" form describes it, validated. Field
+ * names are the connector documentation's (`cluster_name`, `inbox_token`, `audit_log_path`, ...). `ingest_url` and
  * `shared_secret` say where the connector itself delivers (file_tail) and what test-connection
  * checks; they fall back to AISOC_INGEST_URL and K8S_AUDIT_SHARED_SECRET.
  */
@@ -83,7 +83,7 @@ export interface ConnectorConfigDefaults {
 }
 
 /**
- * Validates a connector config (as read from JSON or YAML) and applies the seed's defaults.
+ * Validates a connector config (as read from JSON or YAML) and applies the connector documentation's defaults.
  * Throws one `ConnectorConfigError` naming every invalid field.
  */
 export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDefaults = {}): ConnectorConfig {

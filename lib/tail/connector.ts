@@ -16,7 +16,7 @@ export interface FetchAlertsResult {
 export interface ConnectorDeps extends TestConnectionDeps {
   log?: (entry: Record<string, unknown>) => void;
   now?: () => number;
-  /** Bytes read per poll at most (file_tail); default 8 MiB, the seed's cap. */
+  /** Bytes read per poll at most (file_tail); default 8 MiB, the connector documentation's cap. */
   maxBytes?: number;
   /** Replaces the `lib/ship` delivery (tests). */
   ship?: TailShipFn;
@@ -27,7 +27,7 @@ const WEBHOOK_NOTE =
 const FILE_TAIL_NOTE = 'file_tail mode: each poll reads the audit log forward from the byte cursor and returns its high-severity events';
 
 /**
- * One Kubernetes Audit Logs connector instance (the seed's connector): `fetchAlerts` per poll,
+ * One Kubernetes Audit Logs connector instance (the connector documentation's connector): `fetchAlerts` per poll,
  * `health`, and `testConnection`. In webhook mode a poll returns no alerts (events do not pass
  * through the connector); in file_tail mode it runs one tailer poll and returns the
  * high-severity events that poll delivered (PULL_ALERTS).
@@ -47,7 +47,7 @@ export class KubernetesAuditConnector {
     this.tracker = new HealthTracker(config.mode, config.cluster_name, config.mode === 'webhook' ? WEBHOOK_NOTE : FILE_TAIL_NOTE);
   }
 
-  /** The seed's "Test connection" for this instance. */
+  /** The connector documentation's "Test connection" for this instance. */
   testConnection(): Promise<ConnectionReport> {
     return testConnection(this.config, this.deps);
   }

@@ -252,7 +252,7 @@ export function describeOpenError(path: string, err: unknown): string {
 }
 
 /**
- * Tails one audit log forward from a byte cursor, one bounded poll at a time (the seed's
+ * Tails one audit log forward from a byte cursor, one bounded poll at a time (the connector documentation's
  * file_tail mode). The cursor only ever moves past lines the ingest accepted or that can never
  * be delivered (not JSON, not an audit Event, too long), so a crash at any point repeats
  * deliveries at worst; the ingest drops repeats by (tenant, cluster, auditID, stage).

@@ -8,7 +8,7 @@ import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
 import { describeOpenError } from './tailer.js';
 
-/** The seed's smoke test body: an empty EventList, which a working route answers with 200. */
+/** The connector documentation's smoke test body: an empty EventList, which a working route answers with 200. */
 export const EMPTY_EVENT_LIST = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}';
 
 /** A test-connection answer is quick or it is a failure: the UI waits on it. */
@@ -272,8 +272,8 @@ async function checkInboxRoute(config: ConnectorConfig, deps: TestConnectionDeps
 }
 
 /**
- * The seed's "Test connection": webhook mode checks the route the apiserver will use (the
- * dedicated route by POSTing the seed's empty EventList, or the legacy inbox with the token);
+ * The connector documentation's "Test connection": webhook mode checks the route the apiserver will use (the
+ * dedicated route by POSTing the connector documentation's empty EventList, or the legacy inbox with the token);
  * file_tail checks the audit log exists and is readable, the cursor can be written, and, when
  * configured, the route the tailer delivers to. No secret appears in any message.
  */

@@ -11,7 +11,7 @@ import { FileTailer, type TailCursor, tailShipper, writeCursor } from '../../lib
 import { auditLines } from './corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
-/** The seed's per-poll cap: one full poll is what this benchmark measures. */
+/** The connector documentation's per-poll cap: one full poll is what this benchmark measures. */
 const POLL_BYTES = 8 * 1024 * 1024;
 
 // A loopback ingest that reads each body and answers 200 at once, in its own thread so its work

@@ -28,7 +28,7 @@ export function eventList(items: unknown[]): string {
   return JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items });
 }
 
-/** The seed's smoke-test body. */
+/** The connector documentation's smoke-test body. */
 export const EMPTY_EVENT_LIST = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}';
 
 /**

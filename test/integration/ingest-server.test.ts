@@ -165,14 +165,14 @@ describe('local ingest server over loopback HTTP', () => {
     });
   });
 
-  it("answers the seed's smoke test with 200 {accepted:0, rejected:0, ...}", async () => {
+  it("answers the connector documentation's smoke test with 200 {accepted:0, rejected:0, ...}", async () => {
     const res = await post(s.server, '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}');
 
     expect(res.status).toBe(200);
     expect(await answer(res)).toEqual({ accepted: 0, rejected: 0, duplicates: 0, errors: [] });
   });
 
-  it.skipIf(!hasCurl)("answers the seed's curl command, run as written", async () => {
+  it.skipIf(!hasCurl)("answers the connector documentation's curl command, run as written", async () => {
     const { stdout } = await execFileAsync('curl', [
       '-sS',
       '-X',

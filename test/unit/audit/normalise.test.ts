@@ -64,7 +64,7 @@ describe('normaliseAuditEvent', () => {
     expect(ocsfErrors(bare.ocsf)).toEqual([]);
   });
 
-  it('maps the seed flat fields from an exec event', () => {
+  it('maps the connector documentation flat fields from an exec event', () => {
     const record = normaliseAuditEvent(falcoEvent('exec_pod.json'), ctx);
     expect(record).toMatchObject({
       tenant_id: 'acme',

@@ -5,7 +5,7 @@ import { loadTailConfig } from '../../../lib/config/tail.js';
 const base = { AISOC_INGEST_URL: 'https://aisoc.example/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET: 's3cret' };
 
 describe('loadTailConfig', () => {
-  it("applies the seed's defaults: 8 MiB per poll, a poll every 300 s", () => {
+  it("applies the connector documentation's defaults: 8 MiB per poll, a poll every 300 s", () => {
     const c = loadTailConfig(base);
 
     expect(c).toMatchObject({

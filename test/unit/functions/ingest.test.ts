@@ -291,7 +291,7 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(JSON.parse(res.body).error).toMatch(/X-AiSOC-K8s-Token/);
   });
 
-  it("answers 503 naming K8S_AUDIT_SHARED_SECRET when it is unset, as the seed's stock install does", async () => {
+  it("answers 503 naming K8S_AUDIT_SHARED_SECRET when it is unset, as the connector documentation's stock install does", async () => {
     captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout' });
 

@@ -66,7 +66,7 @@ const NGINX_CAP_BYTES = (() => {
 describe('infra/k8s/audit-policy.yaml', () => {
   const policy = load('audit-policy.yaml') as { apiVersion: string; kind: string; omitStages?: string[]; rules: PolicyRule[] };
 
-  it('is an audit.k8s.io/v1 Policy with the seed rules in the seed order', () => {
+  it('is an audit.k8s.io/v1 Policy with the connector documentation rules in the connector documentation order', () => {
     expect(policy.apiVersion).toBe('audit.k8s.io/v1');
     expect(policy.kind).toBe('Policy');
     expect(policy.omitStages).toEqual(['RequestReceived']);
@@ -150,7 +150,7 @@ describe('infra/k8s/nginx-forwarder.conf', () => {
 describe('infra/k8s/kube-apiserver-webhook.yaml', () => {
   const { pod, flags } = apiserver('kube-apiserver-webhook.yaml');
 
-  it('turns on the webhook backend with the seed batching and the shipped policy and kubeconfig', () => {
+  it('turns on the webhook backend with the connector documentation batching and the shipped policy and kubeconfig', () => {
     expect(flags.get('audit-policy-file')).toBe('/etc/kubernetes/audit-policy.yaml');
     expect(flags.get('audit-webhook-config-file')).toBe('/etc/kubernetes/audit-webhook.yaml');
     expect(flags.get('audit-webhook-batch-max-size')).toBe('400');
@@ -171,7 +171,7 @@ describe('infra/k8s/kube-apiserver-webhook.yaml', () => {
 describe('infra/k8s/kube-apiserver-file.yaml', () => {
   const { pod, flags } = apiserver('kube-apiserver-file.yaml');
 
-  it('writes the audit log where the tailer reads it, with the seed rotation', () => {
+  it('writes the audit log where the tailer reads it, with the connector documentation rotation', () => {
     expect(flags.get('audit-policy-file')).toBe('/etc/kubernetes/audit-policy.yaml');
     expect(flags.get('audit-log-path')).toBe('/var/log/kubernetes/audit/audit.log');
     expect([flags.get('audit-log-maxage'), flags.get('audit-log-maxbackup'), flags.get('audit-log-maxsize')]).toEqual(['30', '10', '100']);

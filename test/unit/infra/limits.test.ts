@@ -73,7 +73,7 @@ describe('body caps against the Lambda invocation payload limit', () => {
     expect(invocationBytes(eventList(densest, { maxBytes: forwarderCap }))).toBeLessThan(LAMBDA_MAX_PAYLOAD_BYTES);
   });
 
-  it('would not fit at the seed’s 16 MiB default, which is why the AWS deployment caps lower', () => {
+  it('would not fit at the connector documentation’s 16 MiB default, which is why the AWS deployment caps lower', () => {
     const body = eventList(largest, { maxBytes: 16 * 1024 * 1024 });
     expect(invocationBytes(body)).toBeGreaterThan(LAMBDA_MAX_PAYLOAD_BYTES);
   });

@@ -1,4 +1,4 @@
-// The shared-secret check must not leak how much of a guess is right (the seed: "compared with
+// The shared-secret check must not leak how much of a guess is right (the connector documentation: "compared with
 // constant-time equality so a partial-prefix attacker cannot brute-force it byte by byte").
 // Two parts: structurally, every comparison is timingSafeEqual over two SHA-256 digests (32
 // bytes, whatever the token), with no early exit across the current and previous secrets; and

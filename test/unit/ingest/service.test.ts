@@ -379,7 +379,7 @@ describe('IngestService contract, in the order of the design table', () => {
   });
 
   describe('row 9: 200 with counts', () => {
-    it('answers the seed smoke test with zeros', async () => {
+    it('answers the connector documentation smoke test with zeros', async () => {
       const res = await harness().service.handle(request());
 
       expect(res.status).toBe(200);

@@ -12,7 +12,7 @@ function problemsOf(value: unknown, env: Record<string, string> = {}): string[] 
 }
 
 describe('parseConnectorConfig', () => {
-  it("applies the seed's defaults to a minimal webhook instance", () => {
+  it("applies the connector documentation's defaults to a minimal webhook instance", () => {
     const c = parseConnectorConfig({ mode: 'webhook', cluster_name: 'prod-eks-us-east-1' });
 
     expect(c).toEqual({

@@ -62,7 +62,7 @@ function mountFor(path: string): { mount: Mount; volume: (typeof pod.volumes)[nu
 }
 
 describe('infra/k8s/tailer-deployment.yaml', () => {
-  it('runs the tail command on the seed paths', () => {
+  it('runs the tail command on the connector documentation paths', () => {
     expect(container.args[0]).toBe('tail');
     expect(args.flags.get('path')).toBe('/var/log/kubernetes/audit/audit.log');
     expect(args.flags.get('cursor')).toBe('/var/lib/aisoc/k8s-audit/audit.cursor');

@@ -36,7 +36,7 @@ describe('inboxUrlFor', () => {
 });
 
 describe('testConnection', () => {
-  it("POSTs the seed's empty EventList with the token and cluster headers", async () => {
+  it("POSTs the connector documentation's empty EventList with the token and cluster headers", async () => {
     const seen: Seen[] = [];
 
     const report = await testConnection(webhook(), { fetch: fakeFetch(200, { accepted: 0, rejected: 0 }, seen) });
