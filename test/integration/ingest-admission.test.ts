@@ -139,7 +139,7 @@ describe('admission control', () => {
   });
 
   it('gives up a request whose commit could not begin within K8S_AUDIT_QUEUE_DEADLINE_MS: 429, and nothing of it stored', async () => {
-    await start({ K8S_AUDIT_QUEUE_DEADLINE_MS: '300' });
+    await start({ K8S_AUDIT_QUEUE_DEADLINE_MS: '300', AISOC_SQLITE_GROUP_COMMIT: 'true' });
     // Another connection holds SQLite's write lock, so the first commit waits (up to the 5 s busy timeout).
     const other = new Database(join(tmp.dir, EVENT_STORE_FILE));
     other.exec('BEGIN IMMEDIATE');
@@ -167,7 +167,8 @@ describe('admission control', () => {
   });
 
   it('stores nothing of a request whose client left while it waited for its commit, and logs it as 499', async () => {
-    await start({});
+    // The commit queue where a request can wait is the group commit's (opt-in).
+    await start({ AISOC_SQLITE_GROUP_COMMIT: 'true' });
     const other = new Database(join(tmp.dir, EVENT_STORE_FILE));
     other.exec('BEGIN IMMEDIATE');
     const first = post(server, batch('first', 4));

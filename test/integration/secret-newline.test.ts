@@ -71,7 +71,7 @@ describe('a shared secret that cannot go in a header', () => {
     const tailCode = await main(['tail', '--path', path, '--once'], tail.io);
     const checkCode = await main(['test-connection', '--config', config], check.io);
 
-    expect(tailCode).toBe(1);
+    expect(tailCode).toBe(2);
     expect(checkCode).not.toBe(0);
     for (const text of [tail.err(), check.out() + check.err()]) {
       expect(text).toContain('K8S_AUDIT_SHARED_SECRET holds a character that cannot be sent');
