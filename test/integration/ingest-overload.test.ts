@@ -15,7 +15,9 @@ const ROOT = new URL('../..', import.meta.url).pathname;
 describe('serve under the apiserver stand-in past its admission bound', () => {
   it('answers only 200 or 429 and stores each event answered 200 exactly once', { timeout: 60_000 }, async () => {
     const tmp = tempDataDir('aisoc-overload-');
-    const server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' }) });
+    const server = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2', AISOC_SQLITE_GROUP_COMMIT: 'true' }),
+    });
     try {
       const report = await runApiserverStandIn({
         url: `${server.url}/v1/ingest/k8s-audit/acme`,
