@@ -10,8 +10,10 @@ import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
 // comes from LOG_LEVEL (or POWERTOOLS_LOG_LEVEL), debug sampling from POWERTOOLS_LOGGER_SAMPLE_RATE.
 // lib code never imports this: it takes a `LogFn` and stays free of any logging library.
 
-/** A structured log entry as lib code writes it: `msg`, an optional `level`, and plain fields; never a token or a secret. */
-export type LogEntry = Record<string, unknown>;
+import type { LogEntry } from '../ingest/service.js';
+
+/** A structured log entry as lib code writes it (`msg`, an optional `level`, plain fields), defined once in the ingest core. */
+export type { LogEntry };
 
 /** Where lib code logs. */
 export type LogFn = (entry: LogEntry) => void;

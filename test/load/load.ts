@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { auditLines } from '../bench/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
+import { median } from '../helpers/stats.js';
 import { describeOverload, overload } from './overload.js';
 import { soak } from './soak.js';
 
@@ -69,11 +70,6 @@ export interface LoadOptions {
   durationS: number;
   connections: number;
   seed: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 }
 
 function parseArgs(argv: string[], root: string): LoadOptions {

@@ -11,6 +11,7 @@ import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { auditLines } from '../bench/corpus.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
+import { median } from '../helpers/stats.js';
 
 const SECRET = 'soak-shared-secret-6f2c8e1d';
 const TENANT = 'soak';
@@ -24,11 +25,6 @@ export interface SoakOptions {
   durationS: number;
   eventsPerSecond: number;
   seed: number;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : (s[Math.floor((s.length - 1) / 2)] as number);
 }
 
 /** Runs the soak and prints its figures and checks; resolves to the exit code. */
