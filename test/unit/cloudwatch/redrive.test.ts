@@ -2,6 +2,8 @@ import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } 
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRedriveRecord } from '../../../lib/cloudwatch/index.js';
+import { redactMessageBody } from '../../../lib/cloudwatch/redrive.js';
+import { jsonLines, progressLines } from '../../helpers/cli.js';
 import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
 import { runCommand } from './cli-io.js';
 import { awslogsEvent, eksPayload, kinesisEvent } from './envelopes.js';
@@ -100,10 +102,29 @@ describe('aisoc-k8s-audit redrive', () => {
       { QueueUrl: QUEUE, ReceiptHandle: 'r3' },
     ]);
     expect(server.delivered.sort()).toEqual(['one-0', 'one-1', 'one-2', 'three-0', 'three-1', 'three-2', 'three-3']);
-    expect(stderr).toContain('redrive: message m1: 3 events delivered, deleted');
-    expect(stderr).toMatch(/redrive: message m2: kept in the queue: gave up after 1 attempts \(last: HTTP 503.*\(0 delivered, 2 failed\)/);
-    expect(stderr).toContain('redrive: message m4: kept in the queue: not a forwarder failure record');
-    expect(stderr).toContain('redrive done: 4 messages, 2 deleted, 2 kept, 7 events delivered');
+    const lines = jsonLines(stderr);
+    const byMessage = (id: string) => lines.find((l) => l.messageId === id);
+    expect(byMessage('m1')).toMatchObject({ message: 'message replayed and deleted', delivered: 3, failed: 0 });
+    expect(byMessage('m2')).toMatchObject({
+      level: 'WARN',
+      message: 'message kept in the queue',
+      reason: expect.stringMatching(/^gave up after 1 attempts \(last: HTTP 503/),
+      delivered: 0,
+      failed: 2,
+    });
+    expect(byMessage('m4')).toMatchObject({
+      message: 'message kept in the queue',
+      reason: 'not a forwarder failure record (it can never be replayed: --set-aside FILE moves it out of the queue)',
+    });
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({
+      level: 'WARN',
+      messagesRead: 4,
+      messagesDeleted: 2,
+      messagesKept: 2,
+      messagesSetAside: 0,
+      eventsShipped: 7,
+      eventsFailed: 2,
+    });
     expect(stderr).not.toContain(TOKEN);
   });
 
@@ -137,7 +158,7 @@ describe('aisoc-k8s-audit redrive', () => {
 
     expect(code).toBe(0);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(3);
-    expect(stderr).toContain('redrive done: 3 messages, 3 deleted, 0 kept');
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({ messagesRead: 3, messagesDeleted: 3, messagesKept: 0 });
   });
 
   it('needs --queue-url', async () => {
