@@ -95,8 +95,8 @@ export function renderProgressLine(opts: ProgressOptions, snapshot: ProgressSnap
   const parts = [opts.command];
   if (snapshot.fraction !== undefined) parts.push(renderBar(snapshot.fraction));
   parts.push(opts.counters.map((c) => `${count(snapshot.counts[c.key] ?? 0)} ${c.label}`).join(', '));
-  parts.push(`${count(ratePerSecond(snapshot.counts[opts.rate.key] ?? 0, elapsedMs))} ${opts.rate.unit}`);
   parts.push(formatElapsed(elapsedMs));
+  parts.push(`${count(ratePerSecond(snapshot.counts[opts.rate.key] ?? 0, elapsedMs))} ${opts.rate.unit}`);
   for (const [key, value] of Object.entries(snapshot.extra ?? {})) if (value !== null) parts.push(`${key} ${value}`);
   const line = parts.join('  ');
   const max = Math.max(20, columns - 1);
@@ -137,7 +137,8 @@ export function startProgress(opts: ProgressOptions): Progress {
   let drawn = false;
   let lastDraw = Number.NEGATIVE_INFINITY;
   let done = false;
-  const columns = () => opts.stream.columns ?? 80;
+  // A pseudo-terminal may report 0 columns (no size set): take the usual 80.
+  const columns = () => opts.stream.columns || 80;
 
   const draw = () => {
     const t = now();

@@ -43,7 +43,7 @@ export function readRedriveRecord(body: string): RedriveRecord {
     const info = value.KinesisBatchInfo;
     return {
       kind: 'unreplayable',
-      reason: `a Kinesis batch pointer (shard ${String(info.shardId)}, sequence ${String(info.startSequenceNumber)} to ${String(info.endSequenceNumber)}, ${String(info.arrivalTimestamp ?? '')}): re-read the stream, or backfill that time range`,
+      reason: `a Kinesis batch pointer (shard ${String(info.shardId)}, sequence ${String(info.startSequenceNumber)} to ${String(info.endSequenceNumber)}${info.arrivalTimestamp === undefined ? '' : `, ${String(info.arrivalTimestamp)}`}): re-read the stream, or backfill that time range`,
     };
   }
   if (isObject(value.requestContext)) return { kind: 'unreplayable', reason: 'the invocation record has no requestPayload' };

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -166,5 +169,105 @@ describe('aisoc-k8s-audit redrive', () => {
 
     expect(code).toBe(2);
     expect(stderr).toMatch(/--queue-url is required/);
+  });
+});
+
+describe('redactMessageBody', () => {
+  const SECRET = 'the-shared-secret-0123456789';
+
+  it('drops credential headers in any casing, token and Secret data values from a JSON body', () => {
+    // An API Gateway HTTP API event (payload format 2.0) sent to the wrong queue, and a Secret inside it.
+    const body = JSON.stringify({
+      version: '2.0',
+      headers: { 'X-AiSOC-K8s-Token': 'abc123', authorization: 'Bearer eyJ.x.y', Cookie: 'session=1', 'content-type': 'application/json' },
+      multiValueHeaders: { 'x-aisoc-k8s-token': ['abc123'] },
+      body: { kind: 'Secret', data: { password: 'aHVudGVyMg==' }, status: { token: 'sa-token' } },
+    });
+
+    const out = redactMessageBody(body, [SECRET]);
+
+    expect(out.redacted).toBe(true);
+    expect(JSON.parse(out.body)).toEqual({
+      version: '2.0',
+      headers: { 'X-AiSOC-K8s-Token': '[REDACTED]', authorization: '[REDACTED]', Cookie: '[REDACTED]', 'content-type': 'application/json' },
+      multiValueHeaders: { 'x-aisoc-k8s-token': '[REDACTED]' },
+      body: { kind: 'Secret', data: { password: '[REDACTED]' }, status: { token: '[REDACTED]' } },
+    });
+  });
+
+  it('drops header values, inbox tokens and the shared secret from any text, escaped JSON included', () => {
+    const text = [
+      `curl -H "X-AiSOC-K8s-Token: abc123" -H 'Authorization: Bearer eyJ.x.y' https://h/v1/inbox/aik8s_QWxhZGRpbjpvcGVuIHNlc2FtZQ`,
+      `{"nested":"{\\"x-aisoc-k8s-token\\":\\"def456\\"}"}`,
+      `the secret was ${SECRET} in prose`,
+    ].join('\n');
+
+    const out = redactMessageBody(text, [SECRET]);
+
+    expect(out.body).not.toMatch(/abc123|eyJ|aik8s_QWxh|def456/);
+    expect(out.body).not.toContain(SECRET);
+    expect(out.body).toContain('X-AiSOC-K8s-Token: [REDACTED]');
+    expect(out.body).toContain('/v1/inbox/[REDACTED]');
+    expect(out.body).toContain('the secret was [REDACTED] in prose');
+  });
+
+  it('keeps a body with nothing to hide as it was', () => {
+    const body = JSON.stringify({ KinesisBatchInfo: { shardId: 'shardId-000000000000' } });
+
+    expect(redactMessageBody(body, [SECRET])).toEqual({ body, redacted: false });
+    expect(redactMessageBody('not json', [SECRET])).toEqual({ body: 'not json', redacted: false });
+  });
+});
+
+describe('aisoc-k8s-audit redrive --set-aside', () => {
+  it('writes an unreplayable message to the file before it deletes it, and keeps delivery failures in the queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-set-aside-'));
+    server = await startFaultServer(() => status(503));
+    const order: string[] = [];
+    const file = join(dir, 'aside.jsonl');
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          { MessageId: 'bad', ReceiptHandle: 'r-bad', Body: `{"headers":{"X-AiSOC-K8s-Token":"${TOKEN}"}}` },
+          { MessageId: 'retry', ReceiptHandle: 'r-retry', Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(2)))) },
+          { MessageId: 'odd', ReceiptHandle: 'r-odd', Body: JSON.stringify({ awslogs: { data: 42 } }) },
+        ],
+      })
+      .resolves({ Messages: [] });
+    sqs.on(DeleteMessageCommand).callsFake((input: { ReceiptHandle: string }) => {
+      order.push(`delete ${input.ReceiptHandle}: ${readFileSync(file, 'utf8').split('\n').filter(Boolean).length} lines on disk`);
+      return {};
+    });
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE, '--set-aside', file], {
+      ...env(server.url),
+      FORWARDER_MAX_ATTEMPTS: '1',
+    });
+
+    expect(code).toBe(1);
+    expect(order).toEqual(['delete r-bad: 1 lines on disk', 'delete r-odd: 2 lines on disk']);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        messageId: 'bad',
+        reason: 'not a forwarder failure record',
+        body: '{"headers":{"X-AiSOC-K8s-Token":"[REDACTED]"}}',
+        redacted: true,
+      }),
+      expect.objectContaining({ messageId: 'odd', reason: 'awslogs.data must be a base64 string', queueUrl: QUEUE }),
+    ]);
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({
+      messagesRead: 3,
+      messagesSetAside: 2,
+      messagesKept: 1,
+      messagesDeleted: 0,
+    });
+    expect(jsonLines(stderr).find((l) => l.messageId === 'bad')).toMatchObject({ message: 'message set aside', file });
+    expect(stderr + readFileSync(file, 'utf8')).not.toContain(TOKEN);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
