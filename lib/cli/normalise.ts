@@ -84,7 +84,7 @@ function describeNotJson(text: string, bytes: Buffer): string {
       .replace(/(..)(?=.)/g, '$1 ');
     return `got binary data (${bytes.length} bytes, starting ${magic}), not text`;
   }
-  if (/^(---\s|apiVersion:|kind:)/m.test(head.slice(0, 200)) && !head.startsWith('{')) {
+  if (/^(---\s|#|apiVersion:|kind:|[A-Za-z_][\w.-]*:\s)/.test(head) && !head.startsWith('{')) {
     return 'got YAML, not JSON: convert it first (yq -o=json FILE, or kubectl ... -o json)';
   }
   if (head.startsWith('<')) return 'got HTML or XML, not JSON (a saved web page or an error page?)';

@@ -68,23 +68,27 @@ function classifyAll(doc: unknown): Found[] | null {
   return out;
 }
 
-const KIND_NAMES: Record<Found['kind'], [string, string]> = {
-  event: ['a CloudWatch Logs subscription Lambda event', 'CloudWatch Logs subscription Lambda events'],
-  kinesis: ['a Kinesis event of CloudWatch Logs payloads', 'Kinesis events of CloudWatch Logs payloads'],
-  raw: [
-    'a raw CloudWatch Logs subscription payload (base64 of gzip, as in awslogs.data)',
-    'raw CloudWatch Logs subscription payloads (base64 of gzip, as in awslogs.data)',
-  ],
-  decoded: ['a decoded CloudWatch Logs subscription payload (the JSON with logEvents)', 'decoded CloudWatch Logs subscription payloads'],
+// Each shape's name, alone and counted.
+const KIND_NAMES: Record<Found['kind'], { one: string; many: string }> = {
+  event: { one: 'a CloudWatch Logs subscription Lambda event', many: 'CloudWatch Logs subscription Lambda events' },
+  kinesis: { one: 'a Kinesis event of CloudWatch Logs payloads', many: 'Kinesis events of CloudWatch Logs payloads' },
+  raw: {
+    one: 'a raw CloudWatch Logs subscription payload (base64 of gzip, as in awslogs.data)',
+    many: 'raw CloudWatch Logs subscription payloads (base64 of gzip, as in awslogs.data)',
+  },
+  decoded: {
+    one: 'a decoded CloudWatch Logs subscription payload (the JSON with logEvents)',
+    many: 'decoded CloudWatch Logs subscription payloads (the JSON with logEvents)',
+  },
 };
 
 /** What the file was, in words: the shape and its container; the caller adds the counts. */
 function describe(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip'): string {
   if (container === 'gzip') return 'the gzip bytes of a CloudWatch Logs subscription payload (awslogs.data, base64-decoded)';
   const kinds = [...new Set(found.map((f) => f.kind))];
-  const names = kinds.map((k) => (KIND_NAMES[k] as [string, string])[found.length === 1 ? 0 : 1]).join(' and ');
-  if (container === 'one') return names;
-  return `${container === 'array' ? 'a JSON array of' : 'one per line,'} ${found.length} ${names}`;
+  if (container === 'one') return KIND_NAMES[kinds[0] as Found['kind']].one;
+  const names = kinds.map((k) => KIND_NAMES[k].many).join(' and ');
+  return `${container === 'array' ? 'a JSON array of' : 'one per line:'} ${found.length} ${names}`;
 }
 
 /**

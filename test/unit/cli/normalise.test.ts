@@ -39,7 +39,7 @@ describe('aisoc-k8s-audit normalise', () => {
     const lines = `${JSON.stringify({ auditID: 'a', verb: 'get' })}\n${JSON.stringify({ auditID: 'b', verb: 'list' })}\n`;
     const { code, stdout, stderr } = await runCli(['normalise'], lines);
     expect(records(stdout).map((r) => r.audit_id)).toEqual(['a', 'b']);
-    expect(stderr).toBe('normalised 2, rejected 0\n');
+    expect(stderr).toBe('normalise: <stdin>: JSON lines (2 items)\nnormalised 2, rejected 0\n');
     expect(code).toBe(0);
   });
 
