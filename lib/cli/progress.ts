@@ -5,7 +5,7 @@ import { UsageError } from './args.js';
 // a user meets: on a terminal one line redrawn in place (a bar when the command knows how far it
 // is, the counts, the rate, the elapsed time) and a summary line at the end; anywhere else (a
 // pipe, a CI log, a log shipper) JSON lines in the shape of the log lines, one per interval and a
-// final one, so stderr stays one object per line. docs/commands.md, "Progress", shows both.
+// final one, so stderr stays one object per line. docs/forwarder.md, "Progress", shows both.
 
 /** A stream the progress writes to; `isTTY` and `columns` as process.stderr has them on a terminal. */
 export type ProgressStream = Writable & { isTTY?: boolean; columns?: number };
