@@ -71,7 +71,7 @@ function countsOf(r: RedriveReport): ProgressSnapshot['counts'] {
 async function openSetAside(
   path: string,
   queueUrl: string,
-): Promise<{ write: (m: SetAsideMessage) => Promise<void>; close: () => Promise<void> }> {
+): Promise<{ write: (m: SetAsideMessage) => Promise<void>; close: () => Promise<void>; mode: number }> {
   let file: FileHandle;
   try {
     file = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
@@ -80,7 +80,10 @@ async function openSetAside(
       `--set-aside ${path}: cannot open for appending: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
     ]);
   }
+  // An existing file keeps its mode: said, not changed (the operator may share it on purpose).
+  const mode = (await file.stat()).mode & 0o777;
   return {
+    mode,
     write: async (m) => {
       const line = {
         messageId: m.messageId,
@@ -135,6 +138,12 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
     intervalMs,
   });
   const log = streamLog(progress.logStream, LOG_SERVICES.redrive, io.env);
+  if (setAside !== null && (setAside.mode & 0o077) !== 0) {
+    log({
+      level: 'warn',
+      msg: `--set-aside ${setAsidePath} can be read by other users (mode ${setAside.mode.toString(8).padStart(4, '0')}); the bodies in it are redacted, but chmod 600 it unless that is meant`,
+    });
+  }
   const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
   let finished = false;
   try {

@@ -2,11 +2,10 @@
 // Logs and SQS and a real ingest: the progress on stderr (JSON lines when stderr is a pipe, a
 // redrawn line on a pseudo-terminal from util-linux `script`), and redrive's --set-aside file.
 // The audit lines are the real Falco trace events (test/fixtures/falco).
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,13 +13,12 @@ import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { progressLines } from '../helpers/cli.js';
-import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
+import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
 import { allFalcoEvents } from '../helpers/fixtures.js';
 import { hasCommand } from '../helpers/host.js';
 import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { auditStream, awslogsEvent, eksPayload } from '../unit/cloudwatch/envelopes.js';
 
-const exec = promisify(execFile);
 const hasMoto = motoOnPath();
 const hasScript = hasCommand('script');
 const SECRET = 'progress-moto-secret-4b3a2c1d0e';
@@ -52,10 +50,7 @@ function cliEnv(): Record<string, string> {
 
 /** Runs the built CLI with stderr on a pipe. */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return exec(process.execPath, [bundle.cli, ...args], { env: cliEnv(), timeout: 60_000 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+  return runBuiltCli(bundle.cli, args, { env: cliEnv() });
 }
 
 /** Runs the built CLI on a pseudo-terminal (`script`): everything it writes, as the terminal received it. */
@@ -286,6 +281,42 @@ describe('redrive --set-aside', () => {
     expect(stderr).not.toContain(SECRET);
     sqs.destroy();
   });
+
+  it.skipIf(!hasMoto || !hasScript)(
+    'on a terminal, prints each message set aside above the redrawn line and ends with a summary',
+    async () => {
+      const sqs = new SQSClient({ region: REGION, endpoint: moto?.endpoint ?? '', credentials });
+      const { QueueUrl: queueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'aisoc-k8s-audit-tty-failures' }));
+      const lines = falcoLines('rdt');
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify(awslogsEvent(eksPayload(lines, { cluster: 'redrive-tty' }))),
+        }),
+      );
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `X-AiSOC-K8s-Token: ${SECRET}` }));
+      const setAside = join(dir, 'tty-set-aside.jsonl');
+
+      const { code, output } = await cliOnTty(['redrive', '--queue-url', queueUrl as string, '--set-aside', setAside], 160);
+
+      expect(code).toBe(0);
+      expect(output).toMatch(
+        new RegExp(
+          `\\r\\x1b\\[2Kredrive: message [\\w-]+: set aside to ${setAside.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: message body is not JSON\\r?\\n`,
+        ),
+      );
+      expect(output).toMatch(
+        /redrive {2}\d+ messages, \d+ deleted, 0 kept, \d+ set aside, \d+ events shipped, 0 failed {2}\d+:\d\d {2}\d+ messages\/s/,
+      );
+      expect(output).toMatch(
+        new RegExp(`redrive done: 2 messages, 1 deleted, 0 kept, 1 set aside, ${lines.length} events delivered {2}\\(\\d+:\\d\\d\\)`),
+      );
+      expect(output).not.toContain(SECRET);
+      expect(readFileSync(setAside, 'utf8')).toContain('X-AiSOC-K8s-Token: [REDACTED]');
+      expect(store?.countEvents({ tenant: 'acme', cluster: 'redrive-tty' })).toBe(lines.length);
+      sqs.destroy();
+    },
+  );
 
   it.skipIf(!hasMoto)('refuses a --set-aside file it cannot open before touching the queue', async () => {
     const { code, stderr } = await cli([

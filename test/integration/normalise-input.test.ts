@@ -3,13 +3,12 @@
 // EKS sample) wrapped the way CloudWatch Logs wraps them (raw base64 of gzip, the gzip bytes, the
 // decoded JSON, the Lambda event, arrays and lines of these), pretty-printed EventLists and Events,
 // `jq .` output; and what it cannot read (a broken or cut-off file, YAML, a web page, binary).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
+import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
 import { allFalcoEvents, EKS_RAW, eksRawEvent, FALCO_DIR, FIXTURES } from '../helpers/fixtures.js';
 import { controlPayload, eksPayload } from '../unit/cloudwatch/envelopes.js';
 
@@ -27,21 +26,9 @@ afterAll(() => {
 
 /** Runs `normalise` on a file (or stdin for input given as bytes). */
 function normalise(input: { file: string } | { stdin: Buffer | string }): Promise<{ code: number; stdout: string; stderr: string }> {
-  const args = 'file' in input ? [bundle.cli, 'normalise', input.file] : [bundle.cli, 'normalise'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '' }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end('stdin' in input ? input.stdin : '');
-  });
+  return 'file' in input
+    ? runBuiltCli(bundle.cli, ['normalise', input.file])
+    : runBuiltCli(bundle.cli, ['normalise'], { stdin: input.stdin });
 }
 
 function write(name: string, content: Buffer | string): string {

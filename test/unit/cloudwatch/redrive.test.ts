@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -268,6 +268,30 @@ describe('aisoc-k8s-audit redrive --set-aside', () => {
     });
     expect(jsonLines(stderr).find((l) => l.messageId === 'bad')).toMatchObject({ message: 'message set aside', file });
     expect(stderr + readFileSync(file, 'utf8')).not.toContain(TOKEN);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(stderr).not.toContain('can be read by other users');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says when an existing set-aside file can be read by others, and appends to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-set-aside-'));
+    const file = join(dir, 'shared.jsonl');
+    writeFileSync(file, '{"messageId":"earlier"}\n', { mode: 0o644 });
+    server = await startFaultServer();
+    queue([{ MessageId: 'x', ReceiptHandle: 'r-x', Body: 'not json' }]);
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE, '--set-aside', file], env(server.url));
+
+    expect(code).toBe(0);
+    expect(
+      jsonLines(stderr).find((l) => l.level === 'WARN' && String(l.message).includes('can be read by other users (mode 0644)')),
+    ).toBeDefined();
+    expect(
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { messageId: string }).messageId),
+    ).toEqual(['earlier', 'x']);
     rmSync(dir, { recursive: true, force: true });
   });
 });
