@@ -123,6 +123,8 @@ export const readAuditPayload: PayloadReader = (bytes) => {
     return { parsed: { ...parsed, error: `${describeNotJson(text, bytes)}; ${ACCEPTED}` } };
   }
   const split = splitJsonDocuments(text);
+  // JSON lines whose first line is broken: the other lines are events, so each line stands alone.
+  if (!split.ok && parsed.form === 'ndjson' && parsed.events.length > 0) return { parsed, shape: describeAudit(parsed) };
   if (!split.ok) {
     return {
       parsed: { ...parsed, form: 'invalid', error: `${split.at.line}:${split.at.column}: not valid JSON: ${split.error}; ${ACCEPTED}` },

@@ -21,14 +21,13 @@ interface FoundPayload {
 /** What one JSON document of a file holds, when it is a subscription shape. */
 type Found = { payloads: FoundPayload[]; kind: 'event' | 'kinesis' | 'raw' | 'decoded' };
 
-// Base64 as `awslogs.data` holds it (standard or URL-safe alphabet, padded or not); a raw payload
-// is never this short (a gzip header alone is 10 bytes, 16 in base64).
-const BASE64 = /^[A-Za-z0-9+/_-]{16,}={0,2}$/;
+// Base64 as `awslogs.data` holds it (standard or URL-safe alphabet, padded or not) of gzip
+// (1f 8b 08: "H4sI") or of the JSON itself ('{"': "eyJ"), so a word is never taken for one.
+const BASE64 = /^(?:H4sI|eyJ)[A-Za-z0-9+/_-]{12,}={0,2}$/;
 
 // The first key of a Lambda event, a Kinesis event or a decoded payload, alone, in an array, or
 // as the first of JSON lines; or an array of base64 strings.
-const SNIFF =
-  /^\[?\s*(?:\{\s*"(?:awslogs|Records|messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"\s*:|"[A-Za-z0-9+/_-]{16})/;
+const SNIFF = /^\[?\s*(?:\{\s*"(?:awslogs|Records|messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"\s*:|"(?:H4sI|eyJ))/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -100,3 +100,21 @@ describe('aisoc-k8s-audit normalise', () => {
     expect(help.stdout).toBe((await runCli(['tail', '--help'])).stdout);
   });
 });
+
+describe('aisoc-k8s-audit normalise, input shapes', () => {
+  it('keeps reading JSON lines whose first line is broken, line by line', async () => {
+    const { code, stdout, stderr } = await runCli(['normalise'], `{broken\n${JSON.stringify({ auditID: 'a', verb: 'get' })}\n`);
+
+    expect(records(stdout).map((r) => r.audit_id)).toEqual(['a']);
+    expect(stderr).toContain('normalise: <stdin>: JSON lines (2 items)');
+    expect(stderr).toContain('rejected <stdin>:1 item 0: line 1 is not valid JSON');
+    expect(code).toBe(1);
+  });
+
+  it('does not take a plain word for a base64 payload', async () => {
+    const { code, stderr } = await runCli(['normalise'], 'HelloWorldHelloWorldHelloWorld\n');
+
+    expect(stderr).toContain('rejected <stdin>: got text that is not JSON, starting "HelloWorldHelloWorldHelloWorld"');
+    expect(code).toBe(1);
+  });
+});
