@@ -38,6 +38,8 @@ export interface ProgressOptions {
   rate: { key: string; unit: string };
   /** JSON: one line per interval (0: one per update). Terminal: redrawn at most this often, and at least every second. */
   intervalMs: number;
+  /** The first line's snapshot (default: every count at zero, no bar). */
+  initial?: ProgressSnapshot;
   /** Forces the form; by default a terminal when `stream.isTTY`. */
   tty?: boolean;
   now?: () => number;
@@ -133,7 +135,7 @@ export function startProgress(opts: ProgressOptions): Progress {
   const now = opts.now ?? Date.now;
   const tty = opts.tty ?? opts.stream.isTTY === true;
   const started = now();
-  let latest: ProgressSnapshot = { counts: Object.fromEntries(opts.counters.map((c) => [c.key, 0])) };
+  let latest: ProgressSnapshot = opts.initial ?? { counts: Object.fromEntries(opts.counters.map((c) => [c.key, 0])) };
   let drawn = false;
   let lastDraw = Number.NEGATIVE_INFINITY;
   let done = false;

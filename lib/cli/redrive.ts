@@ -1,13 +1,19 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, type RedriveReport, redriveFailures, type SetAsideMessage } from '../cloudwatch/redrive.js';
 import { ConfigError } from '../config/env.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
-import { DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
+import {
+  DEFAULT_PROGRESS_INTERVAL_SECONDS,
+  type ProgressSnapshot,
+  type ProgressStream,
+  progressIntervalMs,
+  startProgress,
+} from './progress.js';
 
 /** Injectable pieces of the command, for tests. */
 export type RedriveDeps = ShippingCommandDeps;
@@ -40,9 +46,10 @@ Options:
 Environment: AISOC_INGEST_URL and K8S_AUDIT_SHARED_SECRET (or K8S_AUDIT_SHARED_SECRET_ARN), as for
 the forwarder Lambda; the AWS credentials and region of the SDK's default chain.
 
-Progress goes to stderr. On a terminal: one line redrawn in place (messages read, deleted, kept
-and set aside, events shipped and failed, messages per second, elapsed time), a line for each
-message kept or set aside, and a summary line at the end. Otherwise JSON lines, as the log lines
+Progress goes to stderr. On a terminal: one line redrawn in place (a bar over the queue's
+depth at the start as SQS estimates it, when sqs:GetQueueAttributes is allowed; messages read,
+deleted, kept and set aside, events shipped and failed, elapsed time, messages per second), a
+line for each message kept or set aside, and a summary line at the end. Otherwise JSON lines, as the log lines
 are: one per message kept or set aside ("message kept in the queue", "message set aside"), a
 {"message":"redrive progress", "messagesRead", "messagesDeleted", "messagesKept",
 "messagesSetAside", "eventsShipped", "eventsFailed", "elapsedSeconds", ...} every
@@ -62,6 +69,21 @@ function countsOf(r: RedriveReport): ProgressSnapshot['counts'] {
     eventsShipped: r.forwarded,
     eventsFailed: r.failed,
   };
+}
+
+/**
+ * How many messages the queue holds, as SQS estimates it (ApproximateNumberOfMessages), for the
+ * terminal's bar; null when it cannot say (no sqs:GetQueueAttributes permission, say): the run
+ * goes on without a bar.
+ */
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number | null> {
+  try {
+    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    const n = Number(out?.Attributes?.ApproximateNumberOfMessages);
+    return Number.isFinite(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -122,7 +144,14 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const clientOptions = awsClientOptions(io.env, 'SQS');
   const endpoint = awsEndpointOf(clientOptions, 'sqs');
   const sqs = new SQSClient(clientOptions);
+  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
+  // The bar's end: the queue's depth when the run starts (an estimate), or --max-messages if fewer.
+  const depth = (io.stderr as ProgressStream).isTTY === true ? await queueDepth(sqs, queueUrl) : null;
+  const expected = depth === null ? null : Math.min(depth, maxMessages ?? depth);
+  const snapshot = (r: RedriveReport): ProgressSnapshot =>
+    expected === null ? { counts: countsOf(r) } : { counts: countsOf(r), fraction: Math.min(1, r.messages / expected) };
   const progress = startProgress({
+    initial: snapshot(totals),
     command: 'redrive',
     service: LOG_SERVICES.redrive,
     stream: io.stderr,
@@ -144,7 +173,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
       msg: `--set-aside ${setAsidePath} can be read by other users (mode ${setAside.mode.toString(8).padStart(4, '0')}); the bodies in it are redacted, but chmod 600 it unless that is meant`,
     });
   }
-  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
+
   let finished = false;
   try {
     const report = await redriveFailures({
@@ -183,11 +212,11 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
         } else if (!progress.tty) {
           log({ level: 'info', msg: 'message replayed and deleted', messageId: m.messageId, ...counts });
         }
-        progress.update({ counts: countsOf(totals) });
+        progress.update(snapshot(totals));
       },
     });
     progress.finish(
-      { counts: countsOf(report) },
+      snapshot(report),
       `redrive done: ${report.messages} messages, ${report.deleted} deleted, ${report.kept} kept, ${report.setAside} set aside, ${report.forwarded} events delivered`,
       report.kept > 0 ? 'WARN' : 'INFO',
     );

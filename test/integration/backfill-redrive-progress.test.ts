@@ -305,8 +305,10 @@ describe('redrive --set-aside', () => {
           `\\r\\x1b\\[2Kredrive: message [\\w-]+: set aside to ${setAside.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: message body is not JSON\\r?\\n`,
         ),
       );
+      // Two messages in the queue at the start (ApproximateNumberOfMessages): the bar starts at 0 %.
+      expect(output).toContain('\r\x1b[2Kredrive  [....................]   0%  0 messages, 0 deleted, 0 kept, 0 set aside');
       expect(output).toMatch(
-        /redrive {2}\d+ messages, \d+ deleted, 0 kept, \d+ set aside, \d+ events shipped, 0 failed {2}\d+:\d\d {2}\d+ messages\/s/,
+        /redrive {2}\[[#.]{20}\] +\d+% {2}\d+ messages, \d+ deleted, 0 kept, \d+ set aside, \d+ events shipped, 0 failed {2}\d+:\d\d {2}\d+ messages\/s/,
       );
       expect(output).toMatch(
         new RegExp(`redrive done: 2 messages, 1 deleted, 0 kept, 1 set aside, ${lines.length} events delivered {2}\\(\\d+:\\d\\d\\)`),
