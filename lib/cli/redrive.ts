@@ -78,7 +78,10 @@ function countsOf(r: RedriveReport): ProgressSnapshot['counts'] {
  */
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number | null> {
   try {
-    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    // A bar is not worth a wait: an endpoint that does not answer fails the receive that follows.
+    const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }), {
+      abortSignal: AbortSignal.timeout(3000),
+    });
     const n = Number(out?.Attributes?.ApproximateNumberOfMessages);
     return Number.isFinite(n) && n > 0 ? n : null;
   } catch {
