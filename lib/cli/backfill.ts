@@ -5,6 +5,7 @@ import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } 
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
+import { DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
 
 /** Injectable pieces of the command, for tests. */
 export type BackfillDeps = ShippingCommandDeps;
@@ -29,14 +30,21 @@ Options:
   --rate N               FilterLogEvents requests per second, 1 to 5 (default ${DEFAULT_BACKFILL_REQUESTS_PER_SECOND};
                          the API allows 5 per account and region)
   --page-size N          events per FilterLogEvents page, 1 to ${MAX_FILTER_PAGE_SIZE} (default ${MAX_FILTER_PAGE_SIZE})
+  --progress-interval S  seconds between progress lines when stderr is not a terminal
+                         (default ${DEFAULT_PROGRESS_INTERVAL_SECONDS}; 0: one per page)
   --help                 show this help
 
 Environment: AISOC_INGEST_URL and K8S_AUDIT_SHARED_SECRET (or K8S_AUDIT_SHARED_SECRET_ARN), as for
 the forwarder Lambda; the AWS credentials and region of the SDK's default chain.
 
-Progress goes to stderr, one line per page; log lines are JSON. Exit status: 0 when every audit
-line was delivered (truncated and invalid lines are counted and logged), 1 when some were not
-(the last line says which --start to rerun from), 2 for usage errors.
+Progress goes to stderr. On a terminal: one line redrawn in place (a bar over the time range, events
+read, shipped and failed, events per second, elapsed time) and a summary line at the end. Otherwise
+JSON lines, as the log lines are: {"message":"backfill progress", "eventsRead", "eventsShipped",
+"eventsFailed", "eventsUnreadable", "eventsSkipped", "percent", "elapsedSeconds", ...} every
+--progress-interval, and a final {"message":"backfill done", ...} with the totals.
+
+Exit status: 0 when every audit line was delivered (truncated and invalid lines are counted and
+logged), 1 when some were not (the last line says which --start to rerun from), 2 for usage errors.
 `;
 
 export { parseTime };
@@ -47,7 +55,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['log-group', 'start', 'end', 'stream-prefix', 'cluster', 'rate', 'page-size']);
+  const args = parseArgs(argv, ['log-group', 'start', 'end', 'stream-prefix', 'cluster', 'rate', 'page-size', 'progress-interval']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const now = deps.now ?? Date.now;
   const logGroup = flag(args, 'log-group');
@@ -62,18 +70,34 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   const pageSize = intFlag(args, 'page-size', 1);
   if (pageSize !== undefined && pageSize > MAX_FILTER_PAGE_SIZE)
     throw new UsageError(`--page-size must be at most ${MAX_FILTER_PAGE_SIZE}`);
+  const intervalMs = progressIntervalMs(flag(args, 'progress-interval'));
 
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
-  const log = streamLog(io.stderr, LOG_SERVICES.backfill, io.env);
-  if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
-    log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
-  }
   const clientOptions = awsClientOptions(io.env, 'CLOUDWATCH_LOGS');
   const endpoint = awsEndpointOf(clientOptions, 'logs');
   const client = new CloudWatchLogsClient(clientOptions);
+  const progress = startProgress({
+    command: 'backfill',
+    service: LOG_SERVICES.backfill,
+    stream: io.stderr,
+    counters: [
+      { key: 'eventsRead', label: 'read' },
+      { key: 'eventsShipped', label: 'shipped' },
+      { key: 'eventsFailed', label: 'failed' },
+    ],
+    rate: { key: 'eventsRead', unit: 'events/s' },
+    intervalMs,
+  });
+  const log = streamLog(progress.logStream, LOG_SERVICES.backfill, io.env);
+  if (settings.clusterName === null && clusterFromLogGroup(logGroup) === null) {
+    log({ level: 'warn', msg: 'no cluster name: the log group is not /aws/eks/<cluster>/cluster; pass --cluster' });
+  }
   const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
+  // How far through the time range the last event read is: FilterLogEvents returns events in time order.
+  const fractionAt = (ms: number | null) => (ms === null ? 0 : endMs > startMs ? (ms - startMs) / (endMs - startMs) : 1);
+  let finished = false;
   try {
     const report = await backfillLogGroup({
       logGroup,
@@ -92,23 +116,52 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
       settings,
       deps: { log, ...(deps.fetch ? { fetch: deps.fetch } : {}), ...(deps.sleep ? { sleep: deps.sleep } : {}) },
       progress: (p) =>
-        io.stderr.write(
-          `backfill: page ${p.pages}, ${p.read} events read, ${p.forwarded} forwarded, ${p.failed} failed, at ${iso(p.lastTimestamp)}\n`,
-        ),
+        progress.update({
+          counts: {
+            pages: p.pages,
+            eventsRead: p.read,
+            eventsShipped: p.forwarded,
+            eventsFailed: p.failed,
+            eventsUnreadable: p.unreadable,
+            eventsSkipped: p.skipped,
+          },
+          fraction: fractionAt(p.lastTimestamp),
+          extra: { at: p.lastTimestamp === null ? null : iso(p.lastTimestamp) },
+        }),
       now,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
     });
-    io.stderr.write(
-      `backfill done: ${report.received} read, ${report.forwarded} forwarded, ${report.failed} failed, ${report.truncated} truncated, ${report.invalid} invalid, ${report.skippedEvents} skipped, ${report.duplicates} duplicates, ${report.requests} requests\n`,
+    const final: ProgressSnapshot = {
+      counts: {
+        pages: report.pages,
+        requests: report.requests,
+        eventsRead: report.received,
+        eventsShipped: report.forwarded,
+        eventsFailed: report.failed,
+        eventsUnreadable: report.truncated + report.invalid,
+        eventsSkipped: report.skippedEvents,
+        truncated: report.truncated,
+        invalid: report.invalid,
+        duplicates: report.duplicates,
+      },
+      fraction: report.failed > 0 ? fractionAt(report.resumeFromMs) : 1,
+      extra: { resumeFrom: report.failed > 0 ? iso(report.resumeFromMs) : null },
+    };
+    progress.finish(
+      final,
+      `backfill done: ${report.received} read, ${report.forwarded} forwarded, ${report.failed} failed, ${report.truncated} truncated, ${report.invalid} invalid, ${report.skippedEvents} skipped, ${report.duplicates} duplicates, ${report.requests} requests`,
+      report.failed > 0 ? 'ERROR' : 'INFO',
     );
+    finished = true;
     if (report.failed > 0) {
-      io.stderr.write(
-        `backfill: ${report.failed} events not delivered (${report.samples[0]?.reason ?? 'see the log'}); rerun with --start ${iso(report.resumeFromMs)}\n`,
-      );
+      const advice = `backfill: ${report.failed} events not delivered (${report.samples[0]?.reason ?? 'see the log'}); rerun with --start ${iso(report.resumeFromMs)}`;
+      if (progress.tty) progress.note(advice);
+      else log({ level: 'error', msg: advice, resumeFrom: iso(report.resumeFromMs) });
       return 1;
     }
     return 0;
   } finally {
+    if (!finished) progress.stop();
     client.destroy();
   }
 }

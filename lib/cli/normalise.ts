@@ -1,9 +1,10 @@
 import type { AuditSource, ParsedPayload } from '../audit/index.js';
-import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
+import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { loadDetection } from '../config/detection.js';
 import { flag, parseArgs } from './args.js';
 import { type CommandIo, write } from './io.js';
+import { splitJsonDocuments } from './json-documents.js';
 import { readInput } from './read-input.js';
 
 const HELP = `Usage: aisoc-k8s-audit normalise [--tenant ID] [--cluster NAME] [FILE|-]...
@@ -12,10 +13,16 @@ Reads Kubernetes audit events and writes one normalised record per line (NDJSON)
 the flat fields, severity and an OCSF 1.8.0 API Activity record, as the ingest endpoint stores
 them. With no FILE, or with -, reads standard input.
 
-Accepted input: an audit.k8s.io EventList, a single Event, a JSON array of Events, or NDJSON
-(one Event or EventList per line); also a saved CloudWatch Logs subscription event
-({"awslogs":{"data":...}}) or Kinesis event: the EKS audit events inside, with their account and
-the cluster from the log group.
+Accepted input, recognised by its content (the first line on stderr says what it was read as):
+  - an audit.k8s.io EventList, a single Event or a JSON array of Events, compact or pretty-printed;
+  - JSON lines (one Event or EventList per line, as the apiserver's log backend writes them);
+  - pretty-printed documents one after another (what \`jq . audit.log\` prints);
+  - a CloudWatch Logs subscription payload: raw (the base64 of gzip in awslogs.data, or the gzip
+    bytes), decoded (the JSON with logEvents), the whole Lambda event {"awslogs":{"data":...}},
+    a Kinesis event of them, an array of these or one per line: the EKS audit events inside,
+    with their account and the cluster from the log group.
+Input it cannot read is reported with what it looked like, the line and column of the first
+JSON error, and what to hand it instead.
 
 Options:
   --tenant ID      tenant id stamped on every record (default: none)
@@ -25,18 +32,119 @@ Options:
 Environment: K8S_AUDIT_SEVERITY=spec scores with the spec's severity table alone; K8S_AUDIT_RULES
 names a directory of extra detection rules (see aisoc-k8s-audit rules --help).
 
-Each rejected item is reported on stderr as
+On stderr, each input first says what it was read as:
+  normalise: <file>: <what it is>
+each rejected item is reported as
   rejected <file>:<line> item <index>: <reason>
-and the last line on stderr is the summary: normalised N, rejected M.
+an input that cannot be read at all as
+  rejected <file>[:<line>:<column>]: <what is wrong>; <what it accepts>
+and the last line is the summary: normalised N, rejected M.
 
 Exit status: 0 when nothing was rejected, 1 when some items were, 2 for usage errors or files
 that cannot be read.
 `;
 
-/** Turns the raw bytes of one input into a parsed payload (an extension point for envelopes). */
-export type PayloadReader = (bytes: Buffer) => { parsed: ParsedPayload; source?: AuditSource; clusterName?: string | null };
+/** Turns the raw bytes of one input into a parsed payload, and says what the input was. */
+export type PayloadReader = (bytes: Buffer) => {
+  parsed: ParsedPayload;
+  source?: AuditSource;
+  clusterName?: string | null;
+  /** What the input was read as, for the user. */
+  shape?: string;
+};
 
-const readAuditPayload: PayloadReader = (bytes) => readSubscriptionFile(bytes) ?? { parsed: parseAuditPayload(bytes) };
+const ACCEPTED =
+  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, or a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event); see aisoc-k8s-audit normalise --help';
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+/** What an audit payload was read as. */
+function describeAudit(parsed: ParsedPayload): string {
+  switch (parsed.form) {
+    case 'EventList':
+      return `an audit.k8s.io EventList (${plural(parsed.itemCount, 'item')})`;
+    case 'Event':
+      return 'a single audit Event';
+    case 'array':
+      return `a JSON array (${plural(parsed.itemCount, 'item')})`;
+    default:
+      return `JSON lines (${plural(parsed.itemCount, 'item')})`;
+  }
+}
+
+/** What a text that is not JSON looks like, so the user knows what they handed over. */
+function describeNotJson(text: string, bytes: Buffer): string {
+  const head = text.trimStart();
+  if (bytes.includes(0) || (text.match(/\uFFFD/g)?.length ?? 0) > 4) {
+    const magic = bytes
+      .subarray(0, 4)
+      .toString('hex')
+      .replace(/(..)(?=.)/g, '$1 ');
+    return `got binary data (${bytes.length} bytes, starting ${magic}), not text`;
+  }
+  if (/^(---\s|#|apiVersion:|kind:|[A-Za-z_][\w.-]*:\s)/.test(head) && !head.startsWith('{')) {
+    return 'got YAML, not JSON: convert it first (yq -o=json FILE, or kubectl ... -o json)';
+  }
+  if (head.startsWith('<')) return 'got HTML or XML, not JSON (a saved web page or an error page?)';
+  const first = head.split('\n', 1)[0] ?? '';
+  return `got text that is not JSON, starting ${JSON.stringify(first.length > 40 ? `${first.slice(0, 40)}…` : first)}`;
+}
+
+/** Whether the first non-empty line of a text is a JSON document of its own (JSON lines), or only the start of one. */
+function firstLineIsJson(text: string): boolean {
+  const first = text.split('\n').find((l) => l.trim() !== '');
+  if (first === undefined) return false;
+  try {
+    JSON.parse(first);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads one input: a CloudWatch Logs subscription shape (lib/cloudwatch, the forwarder's decoding),
+ * else an audit payload; pretty-printed documents one after another are read one by one, and text
+ * that is none of these says what it is and where the first JSON error is.
+ */
+export const readAuditPayload: PayloadReader = (bytes) => {
+  const subscription = readSubscriptionFile(bytes);
+  if (subscription !== null) return subscription;
+  const parsed = parseAuditPayload(bytes);
+  if (parsed.form !== 'invalid' && parsed.form !== 'ndjson') return { parsed, shape: describeAudit(parsed) };
+  const text = decodeUtf8(bytes);
+  const head = text.trimStart()[0];
+  const multiLineJson = (head === '{' || head === '[') && !firstLineIsJson(text);
+  if (!multiLineJson) {
+    if (parsed.form === 'ndjson') return { parsed, shape: describeAudit(parsed) };
+    if (parsed.error === 'body is empty') return { parsed: { ...parsed, error: `the input is empty; ${ACCEPTED}` } };
+    return { parsed: { ...parsed, error: `${describeNotJson(text, bytes)}; ${ACCEPTED}` } };
+  }
+  const split = splitJsonDocuments(text);
+  // JSON lines whose first line is broken: the other lines are events, so each line stands alone.
+  if (!split.ok && parsed.form === 'ndjson' && parsed.events.length > 0) return { parsed, shape: describeAudit(parsed) };
+  if (!split.ok) {
+    return {
+      parsed: { ...parsed, form: 'invalid', error: `${split.at.line}:${split.at.column}: not valid JSON: ${split.error}; ${ACCEPTED}` },
+    };
+  }
+  // Each document on a line of its own: the audit parser's JSON lines, with its reasons pointed
+  // back at the line each document starts on.
+  const docs = split.docs;
+  const lines = parseAuditPayload(docs.map((d) => JSON.stringify(d.value)).join('\n'));
+  const startLine = (k: number) => docs[k - 1]?.line ?? k;
+  lines.rejected = lines.rejected.map((item) => ({
+    ...item,
+    ...(item.line === undefined ? {} : { line: startLine(item.line) }),
+    reason: item.reason.replace(/^line (\d+)/, (_m, k: string) => `document ${k} (line ${startLine(Number(k))})`),
+  }));
+  return {
+    parsed: lines,
+    shape: `${plural(docs.length, 'pretty-printed JSON document')}, one after another (${plural(lines.itemCount, 'item')})`,
+  };
+};
 
 /** `aisoc-k8s-audit normalise`: files or stdin in, NDJSON records out. */
 export async function run(argv: string[], io: CommandIo, reader: PayloadReader = readAuditPayload): Promise<number> {
@@ -63,12 +171,15 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       unreadable = true;
       continue;
     }
-    const { parsed, source, clusterName } = reader(bytes);
+    const { parsed, source, clusterName, shape } = reader(bytes);
     if (parsed.form === 'invalid') {
       rejected++;
-      io.stderr.write(`rejected ${name}: ${parsed.error ?? 'not an audit payload'}\n`);
+      // A JSON error's place reads as file:line:column, the form editors and terminals link.
+      const error = parsed.error ?? 'not an audit payload';
+      io.stderr.write(`rejected ${name}${/^\d+:\d+: /.test(error) ? ':' : ': '}${error}\n`);
       continue;
     }
+    if (shape !== undefined) io.stderr.write(`normalise: ${name}: ${shape}\n`);
     for (const item of parsed.rejected) {
       rejected++;
       const where = item.line === undefined ? name : `${name}:${item.line}`;

@@ -22,6 +22,10 @@ export interface BackfillProgress {
   read: number;
   forwarded: number;
   failed: number;
+  /** Lines set aside: truncated by CloudWatch Logs, or not an audit event. */
+  unreadable: number;
+  /** Log events of other streams. */
+  skipped: number;
   /** Timestamp (epoch ms) of the last log event read. */
   lastTimestamp: number | null;
 }
@@ -95,6 +99,8 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
       read: report.received,
       forwarded: report.forwarded,
       failed: report.failed,
+      unreadable: report.truncated + report.invalid,
+      skipped: report.skippedEvents,
       lastTimestamp,
     });
   do {
@@ -124,7 +130,14 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
         await window.add(message, timestamp);
         continue;
       }
-      const where = { logGroup: opts.logGroup, logStream: e.logStreamName, eventId: e.eventId, timestamp, length: message.length };
+      // Not `timestamp`: the log line's own key, which Powertools drops with a warning line.
+      const where = {
+        logGroup: opts.logGroup,
+        logStream: e.logStreamName,
+        eventId: e.eventId,
+        logEventTimestamp: timestamp,
+        length: message.length,
+      };
       reportUnforwardable(verdict, where, report, deps.log);
     }
     nextToken = page.nextToken ?? undefined;

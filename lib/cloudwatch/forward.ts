@@ -74,7 +74,8 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
       logGroup: payload.logGroup,
       logStream: payload.logStream,
       eventId: e.id,
-      timestamp: e.timestamp,
+      // Not `timestamp`: the log line's own key, which Powertools drops with a warning line.
+      logEventTimestamp: e.timestamp,
       length: e.message.length,
     };
     reportUnforwardable(verdict, where, r, deps.log);

@@ -2,34 +2,144 @@ import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../au
 import { decodeLogsData, readForwarderEvent, UnsupportedEventError } from './decode.js';
 import { clusterFromLogGroup, DEFAULT_AUDIT_STREAM_PREFIX, isAuditStream } from './eks.js';
 import { checkAuditLine } from './lines.js';
+import type { EncodedPayload } from './types.js';
 
-/** The audit events of a saved forwarder event, with where they came from. */
+/** The audit events of a saved forwarder event, with where they came from and what the input was. */
 export interface SubscriptionFileContents {
   parsed: ParsedPayload;
   source: AuditSource;
   clusterName: string | null;
+  /** What the input was recognised as, for the user ("a CloudWatch Logs subscription Lambda event (1 payload)"). */
+  shape: string;
 }
 
-// A saved Lambda event starts with one of these keys; anything else is left to the audit parser
-// without being parsed twice.
-const SNIFF = /^\s*\{\s*"(?:awslogs|Records)"\s*:/;
+/** One subscription payload found in a file: still encoded (base64, gzip) or already decoded JSON. */
+interface FoundPayload {
+  encoded: EncodedPayload;
+}
+
+/** What one JSON document of a file holds, when it is a subscription shape. */
+type Found = { payloads: FoundPayload[]; kind: 'event' | 'kinesis' | 'raw' | 'decoded' };
+
+// Base64 as `awslogs.data` holds it (standard or URL-safe alphabet, padded or not) of gzip
+// (1f 8b 08: "H4sI") or of the JSON itself ('{"': "eyJ"), so a word is never taken for one.
+const BASE64 = /^(?:H4sI|eyJ)[A-Za-z0-9+/_-]{12,}={0,2}$/;
+
+// The first key of a Lambda event, a Kinesis event or a decoded payload, alone, in an array, or
+// as the first of JSON lines; or an array of base64 strings.
+const SNIFF = /^\[?\s*(?:\{\s*"(?:awslogs|Records|messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"\s*:|"(?:H4sI|eyJ))/;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A document that is a subscription shape, or null: a Lambda event, a Kinesis event, a decoded payload, a base64 string. */
+function classify(doc: unknown): Found | null {
+  if (isObject(doc) && (isObject(doc.awslogs) || Array.isArray(doc.Records))) {
+    let shape: ReturnType<typeof readForwarderEvent>;
+    try {
+      shape = readForwarderEvent(doc);
+    } catch (err) {
+      if (err instanceof UnsupportedEventError) return null;
+      throw err;
+    }
+    return { kind: shape.kind === 'awslogs' ? 'event' : 'kinesis', payloads: shape.payloads.map((encoded) => ({ encoded })) };
+  }
+  // The decoded payload (CloudWatch Logs User Guide, "Subscription filters"): read again from its
+  // own JSON by the forwarder's decoder, so both paths check the same shape.
+  if (isObject(doc) && typeof doc.messageType === 'string' && Array.isArray(doc.logEvents)) {
+    return { kind: 'decoded', payloads: [{ encoded: { data: Buffer.from(JSON.stringify(doc), 'utf8') } }] };
+  }
+  if (typeof doc === 'string' && BASE64.test(doc.trim())) return { kind: 'raw', payloads: [{ encoded: { data: doc } }] };
+  return null;
+}
+
+/** Every document of an array (one level), or the document itself, as subscription shapes; null if any one is not. */
+function classifyAll(doc: unknown): Found[] | null {
+  const docs = Array.isArray(doc) ? doc : [doc];
+  if (docs.length === 0) return null;
+  const out: Found[] = [];
+  for (const d of docs) {
+    const found = classify(d);
+    if (found === null) return null;
+    out.push(found);
+  }
+  return out;
+}
+
+// Each shape's name, alone and counted.
+const KIND_NAMES: Record<Found['kind'], { one: string; many: string }> = {
+  event: { one: 'a CloudWatch Logs subscription Lambda event', many: 'CloudWatch Logs subscription Lambda events' },
+  kinesis: { one: 'a Kinesis event of CloudWatch Logs payloads', many: 'Kinesis events of CloudWatch Logs payloads' },
+  raw: {
+    one: 'a raw CloudWatch Logs subscription payload (base64 of gzip, as in awslogs.data)',
+    many: 'raw CloudWatch Logs subscription payloads (base64 of gzip, as in awslogs.data)',
+  },
+  decoded: {
+    one: 'a decoded CloudWatch Logs subscription payload (the JSON with logEvents)',
+    many: 'decoded CloudWatch Logs subscription payloads (the JSON with logEvents)',
+  },
+};
+
+/** What the file was, in words: the shape and its container; the caller adds the counts. */
+function describe(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip'): string {
+  if (container === 'gzip') return 'the gzip bytes of a CloudWatch Logs subscription payload (awslogs.data, base64-decoded)';
+  const kinds = [...new Set(found.map((f) => f.kind))];
+  if (container === 'one') return KIND_NAMES[kinds[0] as Found['kind']].one;
+  const names = kinds.map((k) => KIND_NAMES[k].many).join(' and ');
+  return `${container === 'array' ? 'a JSON array of' : 'one per line:'} ${found.length} ${names}`;
+}
 
 /**
- * Reads a saved CloudWatch Logs subscription event (`{"awslogs":{"data":...}}`) or Kinesis event
- * into the audit events inside; returns null for anything else. In an EKS log group only the
+ * Reads what people save of a CloudWatch Logs subscription into the audit events inside: the
+ * Lambda event (`{"awslogs":{"data":...}}`) or a Kinesis event of payloads, the raw payload
+ * (`awslogs.data`: base64 of gzip, or the gzip bytes), the decoded payload (the JSON with
+ * `logEvents`), an array of these, or one per line. Returns null for anything else (left to the
+ * audit parser). Decoding is the forwarder's own (`decodeLogsData`). In an EKS log group only the
  * apiserver audit streams are read; in other groups every line must be an audit event. Lines
  * that are not become `rejected` items, with the auditID when one can be read.
  */
 export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFileContents | null {
-  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  if (!SNIFF.test(text.slice(0, 64).replace(/^\uFEFF/, ''))) return null;
-  let shape: ReturnType<typeof readForwarderEvent>;
-  try {
-    shape = readForwarderEvent(JSON.parse(text.replace(/^\uFEFF/, '')));
-  } catch (err) {
-    if (err instanceof SyntaxError || err instanceof UnsupportedEventError) return null;
-    throw err;
+  const buf = typeof bytes === 'string' ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf !== null && buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    return readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
   }
+  const text = (buf === null ? (bytes as string) : buf.toString('utf8')).replace(/^\uFEFF/, '');
+  const trimmed = text.trim();
+  if (trimmed === '') return null;
+  // The raw payload: one base64 text, or one per line.
+  const lines = trimmed.split(/\r?\n/).filter((l) => l.trim() !== '');
+  if (lines.every((l) => BASE64.test(l.trim()))) {
+    return readPayloads(
+      lines.map((l) => ({ kind: 'raw' as const, payloads: [{ encoded: { data: l.trim() } }] })),
+      lines.length === 1 ? 'one' : 'lines',
+    );
+  }
+  // Only what starts like a subscription shape is parsed here: an EventList is parsed once, by the audit parser.
+  if (!SNIFF.test(trimmed.slice(0, 256))) return null;
+  let whole: unknown;
+  try {
+    whole = JSON.parse(trimmed);
+  } catch {
+    // JSON lines of subscription shapes, or not a subscription shape at all.
+    const docs: unknown[] = [];
+    for (const l of lines) {
+      try {
+        docs.push(JSON.parse(l));
+      } catch {
+        return null;
+      }
+    }
+    const found = docs.map(classify);
+    if (found.some((f) => f === null)) return null;
+    return readPayloads(found as Found[], 'lines');
+  }
+  const found = classifyAll(whole);
+  if (found === null) return null;
+  return readPayloads(found, Array.isArray(whole) ? 'array' : 'one');
+}
+
+function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip'): SubscriptionFileContents {
   const events: AuditEvent[] = [];
   const indexes: number[] = [];
   const texts: string[] = [];
@@ -37,7 +147,9 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
   const source: AuditSource = { platform: 'eks' };
   let clusterName: string | null = null;
   let index = 0;
-  for (const [n, encoded] of shape.payloads.entries()) {
+  const logGroups = new Set<string>();
+  const all = found.flatMap((f) => f.payloads);
+  for (const [n, { encoded }] of all.entries()) {
     let payload: ReturnType<typeof decodeLogsData>;
     try {
       payload = decodeLogsData(encoded.data);
@@ -46,6 +158,7 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
       continue;
     }
     if (payload.messageType !== 'DATA_MESSAGE') continue;
+    logGroups.add(payload.logGroup);
     const cluster = clusterFromLogGroup(payload.logGroup);
     if (cluster !== null && !isAuditStream(payload.logStream, DEFAULT_AUDIT_STREAM_PREFIX)) continue;
     clusterName ??= cluster;
@@ -69,5 +182,17 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
       rejected.push(item);
     }
   }
-  return { parsed: { form: 'array', events, indexes, texts, rejected, itemCount: index }, source, clusterName };
+  return {
+    parsed: { form: 'array', events, indexes, texts, rejected, itemCount: index },
+    source,
+    clusterName,
+    shape: `${describe(found, container)}: ${all.length} payload${all.length === 1 ? '' : 's'}${groupsNote([...logGroups], clusterName)}`,
+  };
+}
+
+/** The log groups read, and a word when none is an EKS control-plane group (its lines are rarely audit events). */
+function groupsNote(groups: string[], cluster: string | null): string {
+  if (groups.length === 0) return '';
+  const named = `, log group${groups.length === 1 ? '' : 's'} ${groups.slice(0, 3).join(', ')}${groups.length > 3 ? ', …' : ''}`;
+  return cluster === null ? `${named} (not an EKS control-plane log group, /aws/eks/<cluster>/cluster)` : named;
 }

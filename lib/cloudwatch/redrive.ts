@@ -1,4 +1,7 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { REDACTED, redactRejectedItem } from '../audit/index.js';
+import { INBOX_TOKEN_IN_TEXT } from '../ingest/inbox.js';
+import { UnsupportedEventError } from './decode.js';
 import { forwardSubscriptionEvent } from './forward.js';
 import { type ForwardDeps, type ForwardSettings, hasFailures } from './report.js';
 
@@ -40,17 +43,71 @@ export function readRedriveRecord(body: string): RedriveRecord {
     const info = value.KinesisBatchInfo;
     return {
       kind: 'unreplayable',
-      reason: `a Kinesis batch pointer (shard ${String(info.shardId)}, sequence ${String(info.startSequenceNumber)} to ${String(info.endSequenceNumber)}, ${String(info.arrivalTimestamp ?? '')}): re-read the stream, or backfill that time range`,
+      reason: `a Kinesis batch pointer (shard ${String(info.shardId)}, sequence ${String(info.startSequenceNumber)} to ${String(info.endSequenceNumber)}${info.arrivalTimestamp === undefined ? '' : `, ${String(info.arrivalTimestamp)}`}): re-read the stream, or backfill that time range`,
     };
   }
   if (isObject(value.requestContext)) return { kind: 'unreplayable', reason: 'the invocation record has no requestPayload' };
   return { kind: 'unreplayable', reason: 'not a forwarder failure record' };
 }
 
+// Header names whose value is a credential, in any casing: the ingest's own token header, HTTP
+// authentication, cookies, API Gateway keys and AWS session tokens.
+const CREDENTIAL_KEY = /^(x-aisoc-k8s-token|authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-amz-security-token)$/i;
+// The same names followed by a value in free text (`X-AiSOC-K8s-Token: abc`, `authorization=Bearer x`):
+// the value goes up to the end of the line or a quote.
+const CREDENTIAL_IN_TEXT =
+  /(x-aisoc-k8s-token|proxy-authorization|authorization|set-cookie|cookie|x-api-key|x-amz-security-token)(\\?["']?\s*[:=]\s*\\?["']?)([^"'\\\r\n]+)/gi;
+
+function redactCredentialKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactCredentialKeys);
+  if (!isObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = CREDENTIAL_KEY.test(key) && value[key] !== null ? REDACTED : redactCredentialKeys(value[key]);
+    Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/**
+ * A message body as it may be written to a set-aside file: every value that could be a credential
+ * replaced by the marker. Such a message is not a failure record, so it may be anything (an API
+ * Gateway event with its headers, a log line): a JSON body loses its credential headers (any
+ * casing), `token` and Secret `data` values (as a rejected item does); any text loses the values
+ * after a credential header name, generated inbox tokens, and every `secrets` value given (the
+ * shared secret the command holds) wherever it appears.
+ */
+export function redactMessageBody(body: string, secrets: readonly string[]): { body: string; redacted: boolean } {
+  let text = body;
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null) text = JSON.stringify(redactCredentialKeys(redactRejectedItem(parsed)));
+  } catch {
+    // Not JSON: only the text rules below apply.
+  }
+  text = text.replace(CREDENTIAL_IN_TEXT, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
+  text = text.replace(INBOX_TOKEN_IN_TEXT, REDACTED);
+  for (const secret of secrets) if (secret.length >= 8) text = text.split(secret).join(REDACTED);
+  return { body: text, redacted: text !== body };
+}
+
+/** A message set aside: written (redacted) to the set-aside file, then deleted from the queue. */
+export interface SetAsideMessage {
+  messageId: string;
+  reason: string;
+  /** The body after `redactMessageBody`. */
+  body: string;
+  redacted: boolean;
+}
+
 /** One message's outcome, for progress output. */
 export interface RedriveMessageOutcome {
   messageId: string;
   deleted: boolean;
+  /** It can never be replayed (not a failure record, a Kinesis batch pointer, undecodable payloads). */
+  unreplayable?: boolean;
+  /** Deleted after it was written to the set-aside file. */
+  setAside?: boolean;
   forwarded: number;
   failed: number;
   reason?: string;
@@ -59,8 +116,11 @@ export interface RedriveMessageOutcome {
 /** Totals of a redrive run. */
 export interface RedriveReport {
   messages: number;
+  /** Replayed and deleted. */
   deleted: number;
   kept: number;
+  /** Unreplayable, written to the set-aside file and deleted. */
+  setAside: number;
   forwarded: number;
   failed: number;
 }
@@ -76,6 +136,14 @@ export interface RedriveOptions {
   waitSeconds?: number;
   visibilitySeconds?: number;
   onMessage?: (outcome: RedriveMessageOutcome) => void;
+  /**
+   * Where messages that can never be replayed go (not a failure record, a Kinesis batch pointer, a
+   * payload that cannot be decoded): resolved once the message is stored durably, then it is
+   * deleted. Without it they stay in the queue.
+   */
+  setAside?: (message: SetAsideMessage) => Promise<void>;
+  /** Values to redact from set-aside bodies wherever they appear (the shared secret). */
+  secrets?: readonly string[];
 }
 
 /**
@@ -83,7 +151,7 @@ export interface RedriveOptions {
  * message only once everything in it was delivered; the rest stay in the queue.
  */
 export async function redriveFailures(opts: RedriveOptions): Promise<RedriveReport> {
-  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, forwarded: 0, failed: 0 };
+  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
   const seen = new Set<string>();
   const max = opts.maxMessages ?? Number.POSITIVE_INFINITY;
   while (report.messages < max) {
@@ -103,10 +171,18 @@ export async function redriveFailures(opts: RedriveOptions): Promise<RedriveRepo
       const messageId = m.MessageId as string;
       seen.add(messageId);
       report.messages++;
-      const outcome = await replayOne(m.Body ?? '', messageId, opts);
+      const body = m.Body ?? '';
+      const outcome = await replayOne(body, messageId, opts);
+      if (outcome.unreplayable && opts.setAside) {
+        // Stored first, deleted after: a crash in between leaves it in both, never in neither.
+        await opts.setAside({ messageId, reason: outcome.reason ?? 'unreplayable', ...redactMessageBody(body, opts.secrets ?? []) });
+        outcome.setAside = true;
+        outcome.deleted = true;
+      }
       if (outcome.deleted) {
         await opts.sqs.send(new DeleteMessageCommand({ QueueUrl: opts.queueUrl, ReceiptHandle: m.ReceiptHandle }));
-        report.deleted++;
+        if (outcome.setAside) report.setAside++;
+        else report.deleted++;
       } else {
         report.kept++;
       }
@@ -120,14 +196,27 @@ export async function redriveFailures(opts: RedriveOptions): Promise<RedriveRepo
 
 async function replayOne(body: string, messageId: string, opts: RedriveOptions): Promise<RedriveMessageOutcome> {
   const record = readRedriveRecord(body);
-  if (record.kind === 'unreplayable') return { messageId, deleted: false, forwarded: 0, failed: 0, reason: record.reason };
+  if (record.kind === 'unreplayable')
+    return { messageId, deleted: false, unreplayable: true, forwarded: 0, failed: 0, reason: record.reason };
   try {
     const r = await forwardSubscriptionEvent(record.event, opts.settings, opts.deps);
     const done = !hasFailures(r);
     const outcome: RedriveMessageOutcome = { messageId, deleted: done, forwarded: r.forwarded, failed: r.failed };
     if (!done) outcome.reason = r.samples[0]?.reason ?? `${r.undecodable} payload(s) could not be decoded`;
+    // Nothing failed to send, only payloads that cannot be decoded: no replay will ever succeed
+    // (what was decodable was delivered, and the ingest drops it as a duplicate if it comes again).
+    if (!done && r.failed === 0 && r.undecodable > 0) outcome.unreplayable = true;
     return outcome;
   } catch (err) {
-    return { messageId, deleted: false, forwarded: 0, failed: 0, reason: (err as Error).message };
+    // An event the forwarder core refuses (neither awslogs nor Kinesis records) is unreplayable too.
+    const unsupported = err instanceof UnsupportedEventError;
+    return {
+      messageId,
+      deleted: false,
+      forwarded: 0,
+      failed: 0,
+      reason: (err as Error).message,
+      ...(unsupported ? { unreplayable: true } : {}),
+    };
   }
 }

@@ -9,6 +9,9 @@ const TOKEN_BYTES = 32;
 const TOKEN_PREFIX = 'aik8s_';
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 
+/** A generated inbox token anywhere in a text (a URL path, a log line), for redaction. */
+export const INBOX_TOKEN_IN_TEXT = new RegExp(`${TOKEN_PREFIX}[A-Za-z0-9_-]{16,}`, 'g');
+
 /** An inbox token's binding as stored (never the token itself, only its hash). */
 export interface InboxToken {
   /** Short public id for `list` and `revoke`: the first 16 hex digits of the token's SHA-256. */

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -34,4 +35,32 @@ export async function buildCliBundle(
   if (opts.console) await buildConsole(ROOT, join(outdir, 'console'));
   chmodSync(outdir, 0o755);
   return { cli: join(outdir, 'cli.mjs'), cleanup: () => rmSync(outdir, { recursive: true, force: true }) };
+}
+
+/**
+ * Runs a built CLI bundle as a user would (its own process, `env` on top of PATH alone, `stdin`
+ * piped in); resolves to its exit code and what it wrote. Killed after `timeoutMs`.
+ */
+export function runBuiltCli(
+  cli: string,
+  args: string[],
+  opts: { env?: Record<string, string>; stdin?: Buffer | string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(opts.stdin ?? '');
+  });
 }

@@ -28,3 +28,29 @@ export async function runCli(
   const code = await main(argv, cap.io);
   return { code, stdout: cap.out(), stderr: cap.err() };
 }
+
+/** Every line of a command's stderr parsed as JSON (fails the test on a line that is not), as a log shipper reads them. */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`stderr line is not JSON: ${l}`);
+      }
+    });
+}
+
+/** The progress lines (`<command> progress`) and the final one (`<command> done`) of a command's JSON stderr. */
+export function progressLines(
+  text: string,
+  command: string,
+): { progress: Record<string, unknown>[]; done: Record<string, unknown> | undefined } {
+  const lines = jsonLines(text);
+  return {
+    progress: lines.filter((l) => l.message === `${command} progress`),
+    done: lines.find((l) => l.message === `${command} done`),
+  };
+}

@@ -24,6 +24,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { loadIngestConfig } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { progressLines } from '../helpers/cli.js';
 import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { runCommand } from '../unit/cloudwatch/cli-io.js';
 import { auditStream, truncateLine } from '../unit/cloudwatch/envelopes.js';
@@ -169,7 +170,7 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
       },
     );
 
-    expect(stderr).toMatch(/backfill done: 60 read, 60 forwarded, 0 failed/);
+    expect(progressLines(stderr, 'backfill').done).toMatchObject({ eventsRead: 60, eventsShipped: 60, eventsFailed: 0 });
     expect(code).toBe(0);
     expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-backfill' })).toBe(60);
   });

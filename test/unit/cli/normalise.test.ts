@@ -39,7 +39,7 @@ describe('aisoc-k8s-audit normalise', () => {
     const lines = `${JSON.stringify({ auditID: 'a', verb: 'get' })}\n${JSON.stringify({ auditID: 'b', verb: 'list' })}\n`;
     const { code, stdout, stderr } = await runCli(['normalise'], lines);
     expect(records(stdout).map((r) => r.audit_id)).toEqual(['a', 'b']);
-    expect(stderr).toBe('normalised 2, rejected 0\n');
+    expect(stderr).toBe('normalise: <stdin>: JSON lines (2 items)\nnormalised 2, rejected 0\n');
     expect(code).toBe(0);
   });
 
@@ -98,5 +98,23 @@ describe('aisoc-k8s-audit normalise', () => {
     const help = await runCli(['help', 'tail']);
     expect(help.code).toBe(0);
     expect(help.stdout).toBe((await runCli(['tail', '--help'])).stdout);
+  });
+});
+
+describe('aisoc-k8s-audit normalise, input shapes', () => {
+  it('keeps reading JSON lines whose first line is broken, line by line', async () => {
+    const { code, stdout, stderr } = await runCli(['normalise'], `{broken\n${JSON.stringify({ auditID: 'a', verb: 'get' })}\n`);
+
+    expect(records(stdout).map((r) => r.audit_id)).toEqual(['a']);
+    expect(stderr).toContain('normalise: <stdin>: JSON lines (2 items)');
+    expect(stderr).toContain('rejected <stdin>:1 item 0: line 1 is not valid JSON');
+    expect(code).toBe(1);
+  });
+
+  it('does not take a plain word for a base64 payload', async () => {
+    const { code, stderr } = await runCli(['normalise'], 'HelloWorldHelloWorldHelloWorld\n');
+
+    expect(stderr).toContain('rejected <stdin>: got text that is not JSON, starting "HelloWorldHelloWorldHelloWorld"');
+    expect(code).toBe(1);
   });
 });

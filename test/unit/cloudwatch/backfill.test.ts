@@ -7,6 +7,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backfillLogGroup, type ForwardSettings } from '../../../lib/cloudwatch/index.js';
+import { progressLines } from '../../helpers/cli.js';
 import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
 import { runCommand } from './cli-io.js';
 import { auditStream, truncateLine } from './envelopes.js';
@@ -69,6 +70,8 @@ describe('aisoc-k8s-audit backfill', () => {
         '5',
         '--page-size',
         '10',
+        '--progress-interval',
+        '0',
       ],
       env(server.url),
     );
@@ -80,8 +83,15 @@ describe('aisoc-k8s-audit backfill', () => {
     );
     expect(calls.map((c) => c.nextToken)).toEqual([undefined, ...Array.from({ length: 11 }, (_, i) => `t${i + 1}`)]);
     expect(server.requests.every((r) => r.headers['x-aisoc-cluster-name'] === 'prod-eks')).toBe(true);
-    expect(stderr).toMatch(/^backfill: page 2, 10 events read, 0 forwarded, 0 failed, at 2024-05-01T10:00:00.002Z$/m);
-    expect(stderr).toMatch(/backfill done: 103 read, 103 forwarded, 0 failed, 0 truncated, 0 invalid, 0 skipped/);
+    // One JSON line per page (--progress-interval 0), counts moving up to the final totals.
+    const { progress, done } = progressLines(stderr, 'backfill');
+    expect(progress).toHaveLength(13); // 12 pages, and the last window flushed
+    expect(progress[2]).toMatchObject({ service: 'aisoc-k8s-audit-backfill', pages: 3, eventsRead: 20, at: '2024-05-01T10:00:00.004Z' });
+    expect(progress.map((p) => p.eventsRead)).toEqual([10, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 103, 103]);
+    const shipped = progress.map((p) => p.eventsShipped as number);
+    expect(shipped.every((n, i) => i === 0 || n >= (shipped[i - 1] as number))).toBe(true);
+    expect(shipped.at(-1)).toBe(103);
+    expect(done).toMatchObject({ level: 'INFO', eventsRead: 103, eventsShipped: 103, eventsFailed: 0, eventsUnreadable: 0, percent: 100 });
   });
 
   it('counts truncated and invalid lines and skips other streams', async () => {
@@ -100,8 +110,17 @@ describe('aisoc-k8s-audit backfill', () => {
 
     expect(code).toBe(0);
     expect(server.delivered).toHaveLength(4);
-    expect(stderr).toMatch(/backfill done: 7 read, 4 forwarded, 0 failed, 1 truncated, 1 invalid, 1 skipped/);
+    expect(progressLines(stderr, 'backfill').done).toMatchObject({
+      eventsRead: 7,
+      eventsShipped: 4,
+      eventsFailed: 0,
+      eventsUnreadable: 2,
+      truncated: 1,
+      invalid: 1,
+      eventsSkipped: 1,
+    });
     expect(stderr).toContain('"auditID":"mix-4"');
+    expect(stderr).not.toContain('reserved key');
   });
 
   it('exits 1 and says where to resume when events cannot be delivered', async () => {
@@ -115,6 +134,11 @@ describe('aisoc-k8s-audit backfill', () => {
     });
 
     expect(code).toBe(1);
+    expect(progressLines(stderr, 'backfill').done).toMatchObject({
+      level: 'ERROR',
+      eventsFailed: 10,
+      resumeFrom: new Date(START + 12).toISOString(),
+    });
     expect(stderr).toMatch(/backfill: 10 events not delivered \(gave up after 1 attempts \(last: HTTP 500/);
     expect(stderr).toContain(`rerun with --start ${new Date(START + 12).toISOString()}`);
     expect(stderr).not.toContain(TOKEN);

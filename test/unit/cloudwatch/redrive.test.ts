@@ -1,7 +1,12 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRedriveRecord } from '../../../lib/cloudwatch/index.js';
+import { redactMessageBody } from '../../../lib/cloudwatch/redrive.js';
+import { jsonLines, progressLines } from '../../helpers/cli.js';
 import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
 import { runCommand } from './cli-io.js';
 import { awslogsEvent, eksPayload, kinesisEvent } from './envelopes.js';
@@ -100,10 +105,29 @@ describe('aisoc-k8s-audit redrive', () => {
       { QueueUrl: QUEUE, ReceiptHandle: 'r3' },
     ]);
     expect(server.delivered.sort()).toEqual(['one-0', 'one-1', 'one-2', 'three-0', 'three-1', 'three-2', 'three-3']);
-    expect(stderr).toContain('redrive: message m1: 3 events delivered, deleted');
-    expect(stderr).toMatch(/redrive: message m2: kept in the queue: gave up after 1 attempts \(last: HTTP 503.*\(0 delivered, 2 failed\)/);
-    expect(stderr).toContain('redrive: message m4: kept in the queue: not a forwarder failure record');
-    expect(stderr).toContain('redrive done: 4 messages, 2 deleted, 2 kept, 7 events delivered');
+    const lines = jsonLines(stderr);
+    const byMessage = (id: string) => lines.find((l) => l.messageId === id);
+    expect(byMessage('m1')).toMatchObject({ message: 'message replayed and deleted', delivered: 3, failed: 0 });
+    expect(byMessage('m2')).toMatchObject({
+      level: 'WARN',
+      message: 'message kept in the queue',
+      reason: expect.stringMatching(/^gave up after 1 attempts \(last: HTTP 503/),
+      delivered: 0,
+      failed: 2,
+    });
+    expect(byMessage('m4')).toMatchObject({
+      message: 'message kept in the queue',
+      reason: 'not a forwarder failure record (it can never be replayed: --set-aside FILE moves it out of the queue)',
+    });
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({
+      level: 'WARN',
+      messagesRead: 4,
+      messagesDeleted: 2,
+      messagesKept: 2,
+      messagesSetAside: 0,
+      eventsShipped: 7,
+      eventsFailed: 2,
+    });
     expect(stderr).not.toContain(TOKEN);
   });
 
@@ -137,7 +161,7 @@ describe('aisoc-k8s-audit redrive', () => {
 
     expect(code).toBe(0);
     expect(sqs.commandCalls(DeleteMessageCommand)).toHaveLength(3);
-    expect(stderr).toContain('redrive done: 3 messages, 3 deleted, 0 kept');
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({ messagesRead: 3, messagesDeleted: 3, messagesKept: 0 });
   });
 
   it('needs --queue-url', async () => {
@@ -145,5 +169,129 @@ describe('aisoc-k8s-audit redrive', () => {
 
     expect(code).toBe(2);
     expect(stderr).toMatch(/--queue-url is required/);
+  });
+});
+
+describe('redactMessageBody', () => {
+  const SECRET = 'the-shared-secret-0123456789';
+
+  it('drops credential headers in any casing, token and Secret data values from a JSON body', () => {
+    // An API Gateway HTTP API event (payload format 2.0) sent to the wrong queue, and a Secret inside it.
+    const body = JSON.stringify({
+      version: '2.0',
+      headers: { 'X-AiSOC-K8s-Token': 'abc123', authorization: 'Bearer eyJ.x.y', Cookie: 'session=1', 'content-type': 'application/json' },
+      multiValueHeaders: { 'x-aisoc-k8s-token': ['abc123'] },
+      body: { kind: 'Secret', data: { password: 'aHVudGVyMg==' }, status: { token: 'sa-token' } },
+    });
+
+    const out = redactMessageBody(body, [SECRET]);
+
+    expect(out.redacted).toBe(true);
+    expect(JSON.parse(out.body)).toEqual({
+      version: '2.0',
+      headers: { 'X-AiSOC-K8s-Token': '[REDACTED]', authorization: '[REDACTED]', Cookie: '[REDACTED]', 'content-type': 'application/json' },
+      multiValueHeaders: { 'x-aisoc-k8s-token': '[REDACTED]' },
+      body: { kind: 'Secret', data: { password: '[REDACTED]' }, status: { token: '[REDACTED]' } },
+    });
+  });
+
+  it('drops header values, inbox tokens and the shared secret from any text, escaped JSON included', () => {
+    const text = [
+      `curl -H "X-AiSOC-K8s-Token: abc123" -H 'Authorization: Bearer eyJ.x.y' https://h/v1/inbox/aik8s_QWxhZGRpbjpvcGVuIHNlc2FtZQ`,
+      `{"nested":"{\\"x-aisoc-k8s-token\\":\\"def456\\"}"}`,
+      `the secret was ${SECRET} in prose`,
+    ].join('\n');
+
+    const out = redactMessageBody(text, [SECRET]);
+
+    expect(out.body).not.toMatch(/abc123|eyJ|aik8s_QWxh|def456/);
+    expect(out.body).not.toContain(SECRET);
+    expect(out.body).toContain('X-AiSOC-K8s-Token: [REDACTED]');
+    expect(out.body).toContain('/v1/inbox/[REDACTED]');
+    expect(out.body).toContain('the secret was [REDACTED] in prose');
+  });
+
+  it('keeps a body with nothing to hide as it was', () => {
+    const body = JSON.stringify({ KinesisBatchInfo: { shardId: 'shardId-000000000000' } });
+
+    expect(redactMessageBody(body, [SECRET])).toEqual({ body, redacted: false });
+    expect(redactMessageBody('not json', [SECRET])).toEqual({ body: 'not json', redacted: false });
+  });
+});
+
+describe('aisoc-k8s-audit redrive --set-aside', () => {
+  it('writes an unreplayable message to the file before it deletes it, and keeps delivery failures in the queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-set-aside-'));
+    server = await startFaultServer(() => status(503));
+    const order: string[] = [];
+    const file = join(dir, 'aside.jsonl');
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({
+        Messages: [
+          { MessageId: 'bad', ReceiptHandle: 'r-bad', Body: `{"headers":{"X-AiSOC-K8s-Token":"${TOKEN}"}}` },
+          { MessageId: 'retry', ReceiptHandle: 'r-retry', Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(2)))) },
+          { MessageId: 'odd', ReceiptHandle: 'r-odd', Body: JSON.stringify({ awslogs: { data: 42 } }) },
+        ],
+      })
+      .resolves({ Messages: [] });
+    sqs.on(DeleteMessageCommand).callsFake((input: { ReceiptHandle: string }) => {
+      order.push(`delete ${input.ReceiptHandle}: ${readFileSync(file, 'utf8').split('\n').filter(Boolean).length} lines on disk`);
+      return {};
+    });
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE, '--set-aside', file], {
+      ...env(server.url),
+      FORWARDER_MAX_ATTEMPTS: '1',
+    });
+
+    expect(code).toBe(1);
+    expect(order).toEqual(['delete r-bad: 1 lines on disk', 'delete r-odd: 2 lines on disk']);
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        messageId: 'bad',
+        reason: 'not a forwarder failure record',
+        body: '{"headers":{"X-AiSOC-K8s-Token":"[REDACTED]"}}',
+        redacted: true,
+      }),
+      expect.objectContaining({ messageId: 'odd', reason: 'awslogs.data must be a base64 string', queueUrl: QUEUE }),
+    ]);
+    expect(progressLines(stderr, 'redrive').done).toMatchObject({
+      messagesRead: 3,
+      messagesSetAside: 2,
+      messagesKept: 1,
+      messagesDeleted: 0,
+    });
+    expect(jsonLines(stderr).find((l) => l.messageId === 'bad')).toMatchObject({ message: 'message set aside', file });
+    expect(stderr + readFileSync(file, 'utf8')).not.toContain(TOKEN);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(stderr).not.toContain('can be read by other users');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says when an existing set-aside file can be read by others, and appends to it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-set-aside-'));
+    const file = join(dir, 'shared.jsonl');
+    writeFileSync(file, '{"messageId":"earlier"}\n', { mode: 0o644 });
+    server = await startFaultServer();
+    queue([{ MessageId: 'x', ReceiptHandle: 'r-x', Body: 'not json' }]);
+
+    const { code, stderr } = await runCommand(['redrive', '--queue-url', QUEUE, '--set-aside', file], env(server.url));
+
+    expect(code).toBe(0);
+    expect(
+      jsonLines(stderr).find((l) => l.level === 'WARN' && String(l.message).includes('can be read by other users (mode 0644)')),
+    ).toBeDefined();
+    expect(
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { messageId: string }).messageId),
+    ).toEqual(['earlier', 'x']);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

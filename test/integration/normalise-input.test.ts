@@ -1,0 +1,234 @@
+// The built CLI's `normalise` handed what people actually hand it: the real public CloudWatch Logs
+// subscription events (test/fixtures/cwl), real audit events (the Falco traces, the OCSF examples'
+// EKS sample) wrapped the way CloudWatch Logs wraps them (raw base64 of gzip, the gzip bytes, the
+// decoded JSON, the Lambda event, arrays and lines of these), pretty-printed EventLists and Events,
+// `jq .` output; and what it cannot read (a broken or cut-off file, YAML, a web page, binary).
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
+import { allFalcoEvents, EKS_RAW, eksRawEvent, FALCO_DIR, FIXTURES } from '../helpers/fixtures.js';
+import { controlPayload, eksPayload } from '../unit/cloudwatch/envelopes.js';
+
+let bundle = { cli: '', cleanup: () => {} };
+let dir = '';
+
+beforeAll(async () => {
+  bundle = await buildCliBundle(PROJECT_CACHE, 'aisoc-normalise-');
+  dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-input-'));
+}, 60_000);
+afterAll(() => {
+  bundle.cleanup();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs `normalise` on a file (or stdin for input given as bytes). */
+function normalise(input: { file: string } | { stdin: Buffer | string }): Promise<{ code: number; stdout: string; stderr: string }> {
+  return 'file' in input
+    ? runBuiltCli(bundle.cli, ['normalise', input.file])
+    : runBuiltCli(bundle.cli, ['normalise'], { stdin: input.stdin });
+}
+
+function write(name: string, content: Buffer | string): string {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+const auditIds = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { audit_id: string }).audit_id);
+
+// Real audit lines as EKS writes them to CloudWatch Logs, one auditID each.
+const eks = eksRawEvent();
+const falco = allFalcoEvents().map((e, i) => ({ ...e, auditID: `falco-${i}` }));
+const payload = eksPayload([JSON.stringify(eks), ...falco.slice(0, 9).map((e) => JSON.stringify(e))], { cluster: 'demo' });
+const gzipped = gzipSync(JSON.stringify(payload));
+const base64 = gzipped.toString('base64');
+// The health check CloudWatch Logs sends a new destination: no audit events in it.
+const control = gzipSync(JSON.stringify(controlPayload())).toString('base64');
+const expectedIds = [eks.auditID, ...falco.slice(0, 9).map((e) => e.auditID)];
+
+describe('normalise recognises CloudWatch Logs subscription shapes', () => {
+  it.each([
+    [
+      'the raw payload as Lambda receives it in awslogs.data',
+      () => ({ stdin: `${base64}\n` }),
+      /a raw CloudWatch Logs subscription payload \(base64 of gzip, as in awslogs\.data\): 1 payload, log group \/aws\/eks\/demo\/cluster/,
+    ],
+    ['the gzip bytes', () => ({ file: write('payload.gz', gzipped) }), /the gzip bytes of a CloudWatch Logs subscription payload/],
+    [
+      'the decoded payload, pretty-printed',
+      () => ({ file: write('decoded.json', JSON.stringify(payload, null, 2)) }),
+      /a decoded CloudWatch Logs subscription payload \(the JSON with logEvents\): 1 payload/,
+    ],
+    [
+      'the whole Lambda event',
+      () => ({ stdin: JSON.stringify({ awslogs: { data: base64 } }) }),
+      /a CloudWatch Logs subscription Lambda event: 1 payload/,
+    ],
+    [
+      'a JSON array of raw payloads',
+      () => ({ stdin: JSON.stringify([base64]) }),
+      /a JSON array of 1 raw CloudWatch Logs subscription payloads \(base64 of gzip, as in awslogs\.data\): 1 payload/,
+    ],
+    [
+      'Lambda events one per line',
+      () => ({ stdin: `${JSON.stringify({ awslogs: { data: base64 } })}\n${JSON.stringify({ awslogs: { data: control } })}\n` }),
+      /one per line: 2 CloudWatch Logs subscription Lambda events: 2 payloads/,
+    ],
+  ])('reads %s', async (_name, input, shape) => {
+    const { code, stdout, stderr } = await normalise(input());
+
+    expect(stderr).toMatch(shape);
+    expect(auditIds(stdout)).toEqual(expectedIds);
+    expect((JSON.parse(stdout.split('\n')[0] as string) as { cluster_name: string }).cluster_name).toBe('demo');
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 10, rejected 0');
+    expect(code).toBe(0);
+  });
+
+  it('reads an array of Lambda events and says how many payloads it found', async () => {
+    const second = gzipSync(
+      JSON.stringify(
+        eksPayload(
+          falco.slice(9, 12).map((e) => JSON.stringify(e)),
+          { cluster: 'demo' },
+        ),
+      ),
+    ).toString('base64');
+
+    const { code, stdout, stderr } = await normalise({
+      stdin: JSON.stringify([{ awslogs: { data: base64 } }, { awslogs: { data: second } }], null, 2),
+    });
+
+    expect(stderr).toMatch(/a JSON array of 2 CloudWatch Logs subscription Lambda events: 2 payloads/);
+    expect(auditIds(stdout)).toEqual([...expectedIds, 'falco-9', 'falco-10', 'falco-11']);
+    expect(code).toBe(0);
+  });
+
+  it('reads the real public subscription events and names their log group, which is not EKS', async () => {
+    const { code, stdout, stderr } = await normalise({ file: join(FIXTURES, 'cwl', 'sumologic__testevent.json') });
+
+    expect(stdout).toBe('');
+    expect(stderr).toContain(
+      'a CloudWatch Logs subscription Lambda event: 1 payload, log group testLogGroup (not an EKS control-plane log group',
+    );
+    expect(stderr).toMatch(/rejected .* item 0: testLogStream event eventId1: line is not JSON/);
+    expect(code).toBe(1);
+
+    const kinesis = await normalise({ file: join(FIXTURES, 'cwl', 'powertools-ts__kinesis-stream-cloudwatch-logs.json') });
+    expect(kinesis.stderr).toMatch(/a Kinesis event of CloudWatch Logs payloads: 2 payloads, log group /);
+    expect(kinesis.stderr).toContain('normalised 0, rejected 6');
+  });
+});
+
+describe('normalise recognises audit payloads however they are printed', () => {
+  it('reads a pretty-printed EventList and a pretty-printed Event', async () => {
+    const list = await normalise({
+      stdin: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: falco.slice(0, 5) }, null, 2),
+    });
+    expect(list.stderr).toMatch(/^normalise: <stdin>: an audit.k8s.io EventList \(5 items\)$/m);
+    expect(auditIds(list.stdout)).toEqual(falco.slice(0, 5).map((e) => e.auditID));
+
+    const one = await normalise({ stdin: JSON.stringify(eks, null, 4) });
+    expect(one.stderr).toMatch(/^normalise: <stdin>: a single audit Event$/m);
+    expect(auditIds(one.stdout)).toEqual([eks.auditID]);
+  });
+
+  it('reads `jq .` output: pretty-printed Events one after another', async () => {
+    const text = falco
+      .slice(0, 4)
+      .map((e) => JSON.stringify(e, null, 2))
+      .join('\n');
+
+    const { code, stdout, stderr } = await normalise({ file: write('jq.json', text) });
+
+    expect(stderr).toMatch(/: 4 pretty-printed JSON documents, one after another \(4 items\)$/m);
+    expect(auditIds(stdout)).toEqual(falco.slice(0, 4).map((e) => e.auditID));
+    expect(code).toBe(0);
+  });
+
+  it('reads JSON lines (a Falco trace as saved) and says so', async () => {
+    const { stderr, code } = await normalise({ file: join(FALCO_DIR, 'create_configmap_sensitive_values.json') });
+
+    expect(stderr).toMatch(/: JSON lines \(6 items\)$/m);
+    expect(code).toBe(0);
+  });
+
+  it('points at the rejected document of a `jq .` stream by the line it starts on', async () => {
+    const docs = [falco[0], { kind: 'Event', verb: 'get' }, falco[1]].map((e) => JSON.stringify(e, null, 2));
+    const secondAt = docs[0]?.split('\n').length ?? 0;
+    const file = write('jq-reject.json', docs.join('\n'));
+
+    const { code, stderr } = await normalise({ file });
+
+    expect(stderr).toContain(`rejected ${file}:${secondAt + 1} item 1: item has no auditID`);
+    expect(code).toBe(1);
+  });
+});
+
+describe('normalise says what it got and what to do when it cannot read the input', () => {
+  const pretty = JSON.stringify(eks, null, 2);
+
+  it('gives file:line:column of the first JSON error in a pretty-printed file', async () => {
+    // A missing comma after "verb": line and column of the next member, as an editor shows them.
+    const broken = pretty.replace('"verb": "create",', '"verb": "create"');
+    const lines = broken.split('\n');
+    const line = lines.findIndex((l) => l.includes('"verb": "create"')) + 2;
+    const column = (lines[line - 1]?.indexOf('"') ?? 0) + 1;
+    const file = write('broken.json', broken);
+
+    const { code, stdout, stderr } = await normalise({ file });
+
+    expect(stdout).toBe('');
+    expect(stderr).toContain(`rejected ${file}:${line}:${column}: not valid JSON: Expected ',' or '}' after property value;`);
+    expect(stderr).toContain('normalise reads an audit.k8s.io EventList or Event');
+    expect(code).toBe(1);
+  });
+
+  it('says a cut-off file ends inside a document', async () => {
+    const { stderr } = await normalise({ stdin: pretty.slice(0, 400) });
+
+    expect(stderr).toMatch(
+      /rejected <stdin>:\d+:\d+: not valid JSON: .*the text ends inside the document that starts at line 1 \(cut off\?\)/,
+    );
+  });
+
+  it.each([
+    [
+      'YAML',
+      readFileSync(join(FIXTURES, 'gke', 'khi__container_recorder_test_1_1.yaml')),
+      /got YAML, not JSON: convert it first \(yq -o=json FILE/,
+    ],
+    ['a web page', '<!DOCTYPE html><html><body>502 Bad Gateway</body></html>', /got HTML or XML, not JSON/],
+    [
+      'binary data',
+      Buffer.from([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0x08, 0]),
+      /got binary data \(10 bytes, starting 50 4b 03 04\), not text/,
+    ],
+    ['an empty input', '', /the input is empty; normalise reads/],
+    [
+      'plain text',
+      'I0501 10:00:00.000000 1 scheduler.go:123] scheduled pod',
+      /got text that is not JSON, starting "I0501 10:00:00.000000 1 scheduler.go:123…"/,
+    ],
+  ])('names %s', async (_name, stdin, message) => {
+    const { code, stderr } = await normalise({ stdin });
+
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain('see aisoc-k8s-audit normalise --help');
+    expect(code).toBe(1);
+  });
+
+  it('still reads the EKS sample file as it was saved', async () => {
+    const { code, stderr } = await normalise({ file: EKS_RAW });
+
+    expect(stderr).toMatch(/: a single audit Event$/m);
+    expect(code).toBe(0);
+  });
+});
