@@ -1,6 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { Detection } from '../audit/types.js';
-import { TENANT_ID_PATTERN } from '../ingest/request.js';
+import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { readDetection } from './detection.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
@@ -376,8 +376,7 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
   const tenants = new Map<string, GkePushTenant>();
   const raw = r.string('K8S_AUDIT_GKE_PUSH');
   if (raw === undefined) return tenants;
-  const example =
-    '{"<tenant_id>":{"audience":"https://<host>/v1/ingest/gke-audit/<tenant_id>","serviceAccount":"<name>@<project>.iam.gserviceaccount.com"}}';
+  const example = `{"<tenant_id>":{"audience":"https://<host>${GKE_PREFIX}<tenant_id>","serviceAccount":"<name>@<project>.iam.gserviceaccount.com"}}`;
   let doc: unknown;
   try {
     doc = JSON.parse(raw);

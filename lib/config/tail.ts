@@ -1,3 +1,4 @@
+import { TOKEN_HEADER } from '../protocol.js';
 import type { ShipTls } from '../ship/tls.js';
 import { type Env, EnvReader } from './env.js';
 import { readSharedSecret } from './secret.js';
@@ -56,7 +57,7 @@ export function loadTailConfig(env: Env): TailConfig {
   const tls = loadShipTls(r, ingestUrl);
   const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
   if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
-    r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)');
+    r.problems.push(`K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in ${TOKEN_HEADER})`);
   }
   const config: TailConfig = {
     ingestUrl,

@@ -1,4 +1,5 @@
 import { promisify } from 'node:util';
+import { CLUSTER_HEADER, SOURCE_ACCOUNT_HEADER, SOURCE_REGION_HEADER, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from './http.js';
 import type { BodyChunks } from './pack.js';
 import { plaintextUrlProblem, type ShipTls } from './tls.js';
@@ -10,12 +11,6 @@ const loadGzip = () => {
   gzipAsync ??= import('node:zlib').then((z) => promisify(z.gzip) as (body: string | Uint8Array) => Promise<Buffer>);
   return gzipAsync;
 };
-
-/** The headers the ingest route reads (the ingest contract, docs/ingest.md). */
-export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
-export const CLUSTER_HEADER = 'X-AiSOC-Cluster-Name';
-export const SOURCE_ACCOUNT_HEADER = 'X-AiSOC-Source-Account';
-export const SOURCE_REGION_HEADER = 'X-AiSOC-Source-Region';
 
 /** What one POST came back with. */
 export type PostOutcome =
