@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { readSharedSecret } from '../config/secret.js';
+import { INGEST_PREFIX } from '../protocol.js';
 
 /** The connector documentation's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
@@ -157,7 +158,7 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
         ingestUrl = rawUrl.trim();
       } catch {
-        problems.push(`${urlSource} must be an http(s) URL (the full /v1/ingest/k8s-audit/<tenant_id> route)`);
+        problems.push(`${urlSource} must be an http(s) URL (the full ${INGEST_PREFIX}<tenant_id> route)`);
       }
     }
   }

@@ -59,13 +59,3 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
   };
   return { ship, isOversize };
 }
-
-/** The tenant id in a dedicated route URL (`.../v1/ingest/k8s-audit/<tenant_id>`), or null. */
-export function tenantFromIngestUrl(url: string): string | null {
-  try {
-    const m = /\/v1\/ingest\/k8s-audit\/([^/]+)\/?$/.exec(new URL(url).pathname);
-    return m?.[1] === undefined ? null : decodeURIComponent(m[1]);
-  } catch {
-    return null;
-  }
-}
