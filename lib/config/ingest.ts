@@ -1,5 +1,6 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { Detection } from '../audit/types.js';
+import { isJsonObject } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { readDetection } from './detection.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
@@ -384,7 +385,7 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
     r.problems.push(`K8S_AUDIT_GKE_PUSH must be JSON such as ${example}`);
     return tenants;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+  if (!isJsonObject(doc)) {
     r.problems.push(`K8S_AUDIT_GKE_PUSH must be a JSON object such as ${example}`);
     return tenants;
   }
@@ -446,7 +447,7 @@ export function parseTenantSecrets(text: string, source: string): ReadonlyMap<st
   } catch {
     throw new ConfigError([`${source} is not JSON: it must be an object of tenant id to secret`]);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isJsonObject(parsed)) {
     throw new ConfigError([`${source} must be a JSON object of tenant id to secret`]);
   }
   const problems: string[] = [];

@@ -16,6 +16,7 @@ import {
   validateAuditEvent,
 } from '../audit/index.js';
 import type { IngestConfig } from '../config/ingest.js';
+import { isJsonObject } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import {
   CLUSTER_HEADER,
@@ -689,7 +690,6 @@ function readPush(body: Buffer): Batch {
   } catch (err) {
     throw new BadRequestError(`body is not JSON: ${(err as Error).message}`);
   }
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   let entry: unknown;
   const perEvent: NonNullable<Batch['perEvent']> = [];
   const batch: Batch = {
@@ -704,7 +704,7 @@ function readPush(body: Buffer): Batch {
     skipped: 0,
     skippedReasons: [],
   };
-  if (isObject(doc) && isObject(doc.message)) {
+  if (isJsonObject(doc) && isJsonObject(doc.message)) {
     const data = doc.message.data;
     const messageId = typeof doc.message.messageId === 'string' ? doc.message.messageId : null;
     if (typeof data !== 'string' || data === '') {
@@ -718,7 +718,7 @@ function readPush(body: Buffer): Batch {
       batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${(err as Error).message}` });
       return batch;
     }
-  } else if (isObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
+  } else if (isJsonObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
     entry = doc;
   } else {
     throw new BadRequestError(
@@ -855,10 +855,7 @@ function payload(record: NormalisedRecord, limit: number, event: AuditEvent, tex
 /** A record with another record's identity (dedup key, and OCSF `metadata.uid` which holds it). */
 function sameIdentity(record: NormalisedRecord, key: string): NormalisedRecord {
   const metadata = record.ocsf.metadata;
-  const ocsf =
-    typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
-      ? { ...record.ocsf, metadata: { ...metadata, uid: key } }
-      : record.ocsf;
+  const ocsf = isJsonObject(metadata) ? { ...record.ocsf, metadata: { ...metadata, uid: key } } : record.ocsf;
   return { ...record, dedup_key: key, ocsf };
 }
 

@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { readSharedSecret } from '../config/secret.js';
+import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX } from '../protocol.js';
 
 /** The connector documentation's two delivery modes; one per connector instance. */
@@ -88,7 +89,7 @@ export interface ConnectorConfigDefaults {
  * Throws one `ConnectorConfigError` naming every invalid field.
  */
 export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDefaults = {}): ConnectorConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new ConnectorConfigError(['the connector config must be an object (a JSON object or a YAML mapping)']);
   }
   const v = value as Record<string, unknown>;
