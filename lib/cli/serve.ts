@@ -2,14 +2,14 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/env.js';
-import { DEFAULT_DATA_DIR, loadIngestConfig, withSharedSecret } from '../config/ingest.js';
-import { readServeTls, type ServeTlsFiles } from '../config/tls.js';
+import { DEFAULT_DATA_DIR, withSharedSecret } from '../config/ingest.js';
+import { isLoopbackHost, readServeTls, type ServeTlsFiles } from '../config/tls.js';
 import { findConsoleAssets } from '../console/assets.js';
+import { loadIngestConfig } from '../ingest/config.js';
 import { startIngestServer } from '../ingest/server.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus } from '../metrics/prometheus.js';
 import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
-import { isLoopbackHost } from '../ship/tls.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 

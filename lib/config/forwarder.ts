@@ -1,17 +1,17 @@
-import { DEFAULT_AUDIT_STREAM_PREFIX } from '../cloudwatch/eks.js';
-import type { ForwardSettings } from '../cloudwatch/report.js';
-import { METRICS_NAMESPACE } from '../metrics/index.js';
 import { CLUSTER_HEADER, INGEST_PREFIX, splitIngestPath, TENANT_ID_PATTERN } from '../protocol.js';
 import {
+  DEFAULT_AUDIT_STREAM_PREFIX,
+  DEFAULT_INGEST_MAX_BODY_BYTES,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_EVENTS_PER_BATCH,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SAFETY_MARGIN_MS,
-} from '../ship/index.js';
+  METRICS_NAMESPACE,
+} from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
-import { loadShipTls } from './tls.js';
+import { loadShipTls, type ShipTls } from './tls.js';
 
 /**
  * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB
@@ -19,10 +19,30 @@ import { loadShipTls } from './tls.js';
  */
 export const DEFAULT_FORWARDER_CONCURRENCY = 2;
 /** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
-const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
+const MAX_BODY_BYTES_LIMIT = DEFAULT_INGEST_MAX_BODY_BYTES;
 
 // Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** What the forwarder core needs from its configuration (lib/cloudwatch; `loadForwarderConfig` reads it). */
+export interface ForwardSettings {
+  ingestUrl: string;
+  token: string;
+  /** How the connection to the ingest is secured (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP); lib/ship's defaults when absent. */
+  tls?: ShipTls | null;
+  /** Overrides the cluster read from the log group. */
+  clusterName: string | null;
+  /** The region the function runs in (AWS_REGION): a subscription delivers its own region's log groups. */
+  region?: string | null;
+  streamPrefix: string;
+  maxEventsPerBatch: number;
+  maxBodyBytes: number;
+  gzip: boolean;
+  requestTimeoutMs: number;
+  safetyMarginMs: number;
+  maxAttempts: number;
+  concurrency: number;
+}
 
 /** The forwarder's configuration (also used by `backfill` and `redrive`), validated once at init. */
 export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {

@@ -2,11 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { shippedDetection } from '../audit/index.js';
-import type { IngestConfig } from '../config/ingest.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { AdmissionGate } from './admission.js';
+import type { IngestConfig } from './config.js';
 import { type CreateIngestOptions, createIngestService } from './create.js';
 import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from './errors.js';
 import { matchStatusRoute } from './request.js';

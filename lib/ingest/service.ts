@@ -15,7 +15,6 @@ import {
   shippedDetection,
   validateAuditEvent,
 } from '../audit/index.js';
-import type { IngestConfig } from '../config/ingest.js';
 import { isJsonObject } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import {
@@ -34,6 +33,7 @@ import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavail
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier, TenantSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
+import type { IngestConfig } from './config.js';
 import {
   BadRequestError,
   errorResponse,

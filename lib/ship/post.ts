@@ -1,8 +1,8 @@
 import { promisify } from 'node:util';
+import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { CLUSTER_HEADER, SOURCE_ACCOUNT_HEADER, SOURCE_REGION_HEADER, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from './http.js';
 import type { BodyChunks } from './pack.js';
-import { plaintextUrlProblem, type ShipTls } from './tls.js';
 import type { ShipSource } from './types.js';
 
 // node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.

@@ -1,25 +1,19 @@
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_CAP_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_EVENTS_PER_BATCH,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SAFETY_MARGIN_MS,
+} from '../config/defaults.js';
+import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
-import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls, warnInsecureOnce } from './tls.js';
+import { warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
-/** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
-export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
-/**
- * 3 MiB of JSON per body. Lambda's synchronous invocation payload limit is 6 MB (Lambda quotas)
- * and API Gateway hands the body to the ingest Lambda inside a JSON event, where string escaping
- * of every quote grows it by a fifth or more; 3 MiB stays clear of that, and far under the
- * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
- */
-export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
-/** Per request; an ingest that answers at all answers in well under a second. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** Kept back from the Lambda's remaining time so the handler can still log, emit metrics and throw. */
-export const DEFAULT_SAFETY_MARGIN_MS = 3_000;
-export const DEFAULT_MAX_ATTEMPTS = 8;
-export const DEFAULT_BACKOFF_BASE_MS = 200;
-export const DEFAULT_BACKOFF_CAP_MS = 5_000;
 /** A request is not started with less time than this left: it could not finish. */
 const MIN_REQUEST_MS = 250;
 /** An ingest's Retry-After is honoured up to this, so a bad header cannot park a caller for hours. */

@@ -1,10 +1,10 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INBOX_PREFIX, INGEST_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from '../ship/http.js';
 import { postEventList } from '../ship/post.js';
-import { plaintextUrlProblem, type ShipTls } from '../ship/tls.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
 import { describeOpenError } from './tailer.js';

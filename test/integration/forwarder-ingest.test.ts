@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { type Front, type FrontFault, startFront } from '../helpers/front.js';

@@ -21,7 +21,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { progressLines } from '../helpers/cli.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { aksBody, aksRecord, pushBody } from '../helpers/clouds.js';

@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IngestConfig } from '../../lib/config/ingest.js';
+import type { IngestConfig } from '../../lib/ingest/config.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { falcoEvent, falcoEvents } from '../helpers/fixtures.js';

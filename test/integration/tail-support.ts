@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { buildCliBundle } from '../helpers/cli-bundle.js';
 

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/cli/test-connection.js';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
 import type { IngestServer } from '../../lib/ingest/server.js';
 import { startIngestServer } from '../../lib/ingest/server.js';

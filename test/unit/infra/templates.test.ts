@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
-import { loadIngestConfig } from '../../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../../lib/ingest/config.js';
 import { hasCommand } from '../../helpers/host.js';
 import { loadCfnYaml } from '../../helpers/infra-cfn.js';
 

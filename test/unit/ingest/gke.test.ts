@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gkeLogEntryToAuditEvent, type NormalisedRecord } from '../../../lib/audit/index.js';
-import type { IngestConfig } from '../../../lib/config/ingest.js';
+import type { IngestConfig } from '../../../lib/ingest/config.js';
 import type { IngestRequest } from '../../../lib/ingest/request.js';
 import { IngestService, type LogEntry } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
