@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { allFalcoEvents, falcoEvent } from '../helpers/fixtures.js';
 import { answer, eventList, reserialised, reusedAuditIdPair, SECRET, tempDataDir } from '../helpers/ingest.js';

@@ -21,8 +21,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { progressLines } from '../helpers/cli.js';
 import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { buildCliBundle } from '../helpers/cli-bundle.js';
 
 /** A private build of the CLI under the temp dir, where any user can run it (see `buildCliBundle`). */

@@ -4,10 +4,10 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/cli/test-connection.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
+import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
-import { startIngestServer } from '../../lib/ingest/server.js';
 import { tempDir } from '../unit/tail/helpers.js';
 import { buildTailCliBundle, captureIo, startLocalIngest } from './tail-support.js';
 

@@ -46,3 +46,24 @@ describe('lib/config is a leaf', () => {
     expect(importsOf(text)).toEqual(['../ship/a.js', '../audit/types.js', '../cloudwatch/c.js', '../metrics/d.js', '../tail/e.js']);
   });
 });
+
+// A transport's modules: the node:http(s) server and its sockets, the Lambda event types and middy.
+const TRANSPORT = /^(node:)?(http|https|http2|net|tls)$|^aws-lambda$|^@middy\//;
+
+describe('the ingest core is transport-free', () => {
+  it('no file of lib/ingest outside lib/ingest/adapters imports node:http, node:net, aws-lambda or middy', () => {
+    const core = sourceFiles('lib/ingest').filter((file) => !file.startsWith('lib/ingest/adapters/'));
+    expect(core.length).toBeGreaterThan(5);
+    const transports = core.flatMap((file) =>
+      importsOf(sourceText(file))
+        .filter((spec) => TRANSPORT.test(spec))
+        .map((spec) => `${file} → ${spec}`),
+    );
+    expect(transports).toEqual([]);
+  });
+
+  it('the adapters are where the transports are', () => {
+    expect(importsOf(sourceText('lib/ingest/adapters/server.ts'))).toContain('node:http');
+    expect(importsOf(sourceText('lib/ingest/adapters/lambda.ts'))).toContain('aws-lambda');
+  });
+});

@@ -1,11 +1,11 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
-import type { LogFn } from '../log/index.js';
-import type { IngestOutcome } from '../metrics/names.js';
-import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX } from '../protocol.js';
-import { errorResponse, type IngestResponse } from './errors.js';
-import type { IngestRequest } from './request.js';
-import type { IngestService } from './service.js';
+import type { LogFn } from '../../log/index.js';
+import type { IngestOutcome } from '../../metrics/names.js';
+import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX } from '../../protocol.js';
+import { errorResponse, type IngestResponse } from '../errors.js';
+import type { IngestRequest } from '../request.js';
+import type { IngestService } from '../service.js';
 
 /** An API Gateway proxy event: REST API (payload 1.0) or HTTP API (payload 2.0). */
 export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
