@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { auditLines } from '../bench/corpus.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
+import { auditLines } from '../helpers/corpus.js';
 import { ingestConfig, SECRET, tempDataDir } from '../helpers/ingest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -14,11 +14,11 @@ import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { shipEvents } from '../../lib/ship/index.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { runCli } from '../helpers/cli.js';
+import { awslogsEvent, eksPayload } from '../helpers/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
 import { hasNginx, type RunningNginx, renderNginxForwarder, startNginx } from '../helpers/infra-nginx.js';
 import { HAS_OPENSSL, makePki, type TestPki } from '../helpers/pki.js';
-import { awslogsEvent, eksPayload } from '../unit/cloudwatch/envelopes.js';
-import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
-import { distinctLines } from '../unit/ship/helpers.js';
+import { distinctLines } from '../helpers/ship.js';
 
 const SECRET = 'tls-test-shared-secret-0123456789abcdef';
 const ROUTE = '/v1/ingest/k8s-audit/acme';

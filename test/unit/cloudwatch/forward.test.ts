@@ -8,8 +8,16 @@ import {
   forwardSubscriptionEvent,
   hasFailures,
 } from '../../../lib/cloudwatch/index.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
-import { auditStream, awslogsEvent, controlPayload, eksPayload, kinesisEvent, sequenceNumbers, truncateLine } from './envelopes.js';
+import {
+  auditStream,
+  awslogsEvent,
+  controlPayload,
+  eksPayload,
+  kinesisEvent,
+  sequenceNumbers,
+  truncateLine,
+} from '../../helpers/envelopes.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../../helpers/ship.js';
 
 const TOKEN = 'forwarder-test-token-9f8e7d6c5b4a';
 

@@ -8,7 +8,7 @@ import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
 import { loadTailConfig } from '../../../lib/config/tail.js';
 import { isLoopbackHost, plaintextUrlProblem, shipEvents } from '../../../lib/ship/index.js';
 import { HAS_OPENSSL, makePki, type TestPki } from '../../helpers/pki.js';
-import { distinctLines, startFaultServer } from './helpers.js';
+import { distinctLines, startFaultServer } from '../../helpers/ship.js';
 
 const ROUTE = '/v1/ingest/k8s-audit/acme';
 

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { validateAuditEvent } from '../../../lib/audit/index.js';
+import { validateAuditEvent } from '../../lib/audit/index.js';
 
 const FALCO_DIR = join(import.meta.dirname, '../../fixtures/falco');
 
