@@ -8,8 +8,8 @@ import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import type { HealthFile } from '../../lib/tail/health.js';
 import { uniqueFalcoEvents } from '../helpers/ingest.js';
+import { tempDir } from '../helpers/tail.js';
 import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
-import { tempDir } from '../unit/tail/helpers.js';
 
 const exec = promisify(execFile);
 const SECRET = 'connector-run-secret-5e6f7a8b';

@@ -10,8 +10,8 @@ import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { allFalcoEvents, falcoEvent } from '../helpers/fixtures.js';
 import { answer, eventList, reserialised, reusedAuditIdPair, SECRET, tempDataDir } from '../helpers/ingest.js';
+import { asFile, tempDir } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
-import { asFile, tempDir } from '../unit/tail/helpers.js';
 
 let tmp: { dir: string; remove: () => void };
 let server: IngestServer;

@@ -10,8 +10,8 @@ import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { type Front, startFront } from '../helpers/front.js';
 import { answer, eventList, SECRET, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { prng } from '../helpers/prng.js';
+import { tempDir } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
-import { tempDir } from '../unit/tail/helpers.js';
 
 const PASSWORD = 'c3VwZXJzZWNyZXQtcmVqZWN0ZWQtMTIzNDU=';
 let tmp: { dir: string; cleanup: () => void };

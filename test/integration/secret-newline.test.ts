@@ -9,8 +9,8 @@ import { run as runTail } from '../../lib/cli/tail.js';
 import { run as runTestConnection } from '../../lib/cli/test-connection.js';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
-import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 
 const SECRET = 'q3Vb8yV0mZ2c9QeH1rT5uW7xA4sD6fG8hJ0kL2nP4rQ=';
 let tmp: { dir: string; cleanup: () => void };

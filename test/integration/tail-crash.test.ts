@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { prng } from '../helpers/prng.js';
+import { tempDir, uniqueEvents } from '../helpers/tail.js';
 import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
-import { tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 
 const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 100);
 const SEED = Number(process.env.AISOC_TAIL_CRASH_SEED ?? Date.now() % 2 ** 31);

@@ -7,8 +7,8 @@ import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { FileTailer, KubernetesAuditConnector, parseConnectorConfig, readCursor, tailShipper } from '../../lib/tail/index.js';
 import { type Front, startFront } from '../helpers/front.js';
+import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
-import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
 
 const SECRET = 'tail-it-secret-2b4d6f8a';
 let tmp: { dir: string; cleanup: () => void };

@@ -8,8 +8,8 @@ import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
+import { tempDir } from '../helpers/tail.js';
 import { buildTailCliBundle, captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
-import { tempDir } from '../unit/tail/helpers.js';
 
 const SECRET = 'tc-secret-6f1d2a9b8c7e';
 let tmp: { dir: string; cleanup: () => void };
