@@ -2,6 +2,7 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import { REDACTED, redactRejectedItem } from '../audit/index.js';
 import { INBOX_TOKEN_IN_TEXT } from '../ingest/inbox.js';
 import { isJsonObject } from '../json.js';
+import { TOKEN_HEADER } from '../protocol.js';
 import { UnsupportedEventError } from './decode.js';
 import { forwardSubscriptionEvent } from './forward.js';
 import { type ForwardDeps, type ForwardSettings, hasFailures } from './report.js';
@@ -50,11 +51,15 @@ export function readRedriveRecord(body: string): RedriveRecord {
 
 // Header names whose value is a credential, in any casing: the ingest's own token header, HTTP
 // authentication, cookies, API Gateway keys and AWS session tokens.
-const CREDENTIAL_KEY = /^(x-aisoc-k8s-token|authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-amz-security-token)$/i;
+const CREDENTIAL_NAMES = `${TOKEN_HEADER.toLowerCase()}|authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-amz-security-token`;
+const CREDENTIAL_KEY = new RegExp(`^(${CREDENTIAL_NAMES})$`, 'i');
 // The same names followed by a value in free text (`X-AiSOC-K8s-Token: abc`, `authorization=Bearer x`):
 // the value goes up to the end of the line or a quote.
-const CREDENTIAL_IN_TEXT =
-  /(x-aisoc-k8s-token|proxy-authorization|authorization|set-cookie|cookie|x-api-key|x-amz-security-token)(\\?["']?\s*[:=]\s*\\?["']?)([^"'\\\r\n]+)/gi;
+// (proxy-authorization before authorization, set-cookie before cookie: the longer name matches first.)
+const CREDENTIAL_IN_TEXT = new RegExp(
+  `(${TOKEN_HEADER.toLowerCase()}|proxy-authorization|authorization|set-cookie|cookie|x-api-key|x-amz-security-token)(\\\\?["']?\\s*[:=]\\s*\\\\?["']?)([^"'\\\\\\r\\n]+)`,
+  'gi',
+);
 
 function redactCredentialKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactCredentialKeys);
