@@ -6,9 +6,10 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { loadIngestConfig, withSharedSecret } from '../lib/config.js';
+import { withSharedSecret } from '../lib/config.js';
+import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/adapters/lambda.js';
+import { loadIngestConfig } from '../lib/ingest/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
-import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/lambda.js';
 import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/metrics/index.js';
 

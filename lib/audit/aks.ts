@@ -1,5 +1,6 @@
+import { isJsonObject } from '../json.js';
 import { decodeUtf8, validateAuditEvent } from './parse.js';
-import type { AuditEvent, AuditSource, JsonObject, RejectedItem } from './types.js';
+import type { AuditEvent, AuditSource, RejectedItem } from './types.js';
 
 /**
  * AKS sends its apiserver audit events to Azure diagnostic settings, which deliver them (to Event
@@ -48,10 +49,6 @@ export interface AksRecords {
   itemCount: number;
 }
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Whether a body is an Azure diagnostic-settings body: a JSON object whose first key is
  * `records`, the form Azure Monitor writes. Reads a few bytes, so an EventList never pays for it.
@@ -83,11 +80,11 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
   } catch (err) {
     return `body is not JSON: ${(err as Error).message}`;
   }
-  if (!isObject(doc) || !Array.isArray(doc.records)) return 'body is not an Azure diagnostic-settings body ({"records":[...]})';
+  if (!isJsonObject(doc) || !Array.isArray(doc.records)) return 'body is not an Azure diagnostic-settings body ({"records":[...]})';
   const out: AksRecords = { events: [], rejected: [], skipped: 0, skippedReasons: [], itemCount: doc.records.length };
   const skippedCategories = new Set<string>();
   doc.records.forEach((record, index) => {
-    if (!isObject(record)) {
+    if (!isJsonObject(record)) {
       out.rejected.push({ index, reason: 'record is not a JSON object' });
       return;
     }
@@ -100,7 +97,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
       }
       return;
     }
-    const log = isObject(record.properties) ? record.properties.log : undefined;
+    const log = isJsonObject(record.properties) ? record.properties.log : undefined;
     if (typeof log !== 'string') {
       out.rejected.push({ index, reason: `${category} record has no properties.log string` });
       return;

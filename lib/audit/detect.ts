@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { redactEvent } from './redact.js';
@@ -55,7 +56,7 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
     resource: nonEmpty(ref.resource),
     subresource: nonEmpty(ref.subresource),
     namespace: nonEmpty(ref.namespace),
-    responseCode: typeof rs === 'object' && rs !== null && !Array.isArray(rs) ? readResponseCode(rs.code) : null,
+    responseCode: isJsonObject(rs) ? readResponseCode(rs.code) : null,
     impersonated: typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null,
     auditIdReused,
   };

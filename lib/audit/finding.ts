@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import type { JsonValue, NormalisedRecord, Severity, SeverityReason } from './types.js';
 
 type Obj = { [key: string]: JsonValue };
@@ -60,10 +61,6 @@ function attackOf(id: string): Obj {
   return out;
 }
 
-function isObject(v: JsonValue | undefined): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * The OCSF 1.8.0 Detection Finding (class 2004) of an alert: the rule that decided its severity
  * (or the spec table's row) as the analytic, the severity, the ATT&CK techniques of every rule that
@@ -82,7 +79,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   const techniques = new Set<string>([...(decidingRule === null ? (row?.mitre ?? []) : []), ...rules.flatMap((r) => r.mitre)]);
   const ocsf = record.ocsf;
   const [severityId, severityName] = SEVERITY_IDS[record.severity];
-  const metadata: Obj = isObject(ocsf.metadata)
+  const metadata: Obj = isJsonObject(ocsf.metadata)
     ? { ...ocsf.metadata, uid: `finding:${record.dedup_key}` }
     : { version: '1.8.0', product: { name: 'AiSOC K8s Audit', vendor_name: 'AiSOC' }, uid: `finding:${record.dedup_key}` };
   const findingInfo: Obj = {
@@ -124,7 +121,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     finding_info: findingInfo,
     evidences: [evidence],
   };
-  if (isObject(ocsf.cloud)) out.cloud = ocsf.cloud;
+  if (isJsonObject(ocsf.cloud)) out.cloud = ocsf.cloud;
   if (record.rule_ids.length > 0) out.unmapped = { rule_ids: record.rule_ids };
   return out;
 }

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import { setOwn } from './redact.js';
 import type { AuditEvent, AuditObjectRef, AuditSource, JsonObject, JsonValue } from './types.js';
 
@@ -55,10 +56,6 @@ export type GkeConversion =
   /** A GKE Kubernetes audit entry that cannot be used, with the reason. */
   | { kind: 'rejected'; reason: string; auditID?: string };
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function str(value: JsonValue | undefined): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
@@ -108,7 +105,7 @@ function requestPath(ref: AuditObjectRef, toCollection: boolean): string {
 
 /** A request or response body without the `@type` GKE adds (the apiserver's object has `apiVersion`/`kind`). */
 function body(value: JsonValue | undefined): JsonValue | undefined {
-  if (!isObject(value)) return value;
+  if (!isJsonObject(value)) return value;
   if (!('@type' in value)) return value;
   const { '@type': _type, ...rest } = value;
   return rest;
@@ -122,7 +119,7 @@ function body(value: JsonValue | undefined): JsonValue | undefined {
  */
 function responseStatus(payload: JsonObject, verb: string | undefined, streaming: boolean): JsonObject {
   const response = payload.response;
-  if (isObject(response) && response.kind === 'Status' && typeof response.code === 'number') {
+  if (isJsonObject(response) && response.kind === 'Status' && typeof response.code === 'number') {
     const out: JsonObject = { metadata: {}, code: response.code };
     for (const key of ['status', 'message', 'reason'] as const) {
       const v = str(response[key]);
@@ -130,7 +127,7 @@ function responseStatus(payload: JsonObject, verb: string | undefined, streaming
     }
     return out;
   }
-  const status = isObject(payload.status) ? payload.status : {};
+  const status = isJsonObject(payload.status) ? payload.status : {};
   const rpc = typeof status.code === 'number' ? status.code : 0;
   if (rpc !== 0) {
     const out: JsonObject = { metadata: {}, status: 'Failure', code: HTTP_BY_RPC_CODE[rpc] ?? 500 };
@@ -155,7 +152,7 @@ function levelOf(payload: JsonObject): string {
 function decisionOf(payload: JsonObject): string | undefined {
   const info = payload.authorizationInfo;
   if (!Array.isArray(info) || info.length === 0) return undefined;
-  const granted = info.map((i) => (isObject(i) ? i.granted : undefined));
+  const granted = info.map((i) => (isJsonObject(i) ? i.granted : undefined));
   if (granted.some((g) => g === false)) return 'forbid';
   if (granted.every((g) => g === true)) return 'allow';
   return undefined;
@@ -167,21 +164,21 @@ function decisionOf(payload: JsonObject): string | undefined {
  * Pure: the input is never mutated. Never throws.
  */
 export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
-  if (!isObject(entry)) return { kind: 'skipped', reason: 'message data is not a JSON object (a Cloud Logging LogEntry)' };
+  if (!isJsonObject(entry)) return { kind: 'skipped', reason: 'message data is not a JSON object (a Cloud Logging LogEntry)' };
   // Falco source.go `isValidLogEntry`: the Admin Activity or Data Access audit log, resource k8s_cluster.
   const logName = str(entry.logName) ?? '';
   const log = AUDIT_LOG_SUFFIXES.find((suffix) => logName.endsWith(`/logs/${suffix}`));
   if (log === undefined) {
     return { kind: 'skipped', reason: `logName ${JSON.stringify(logName)} is not a Cloud Audit Logs activity or data_access log` };
   }
-  const resource = isObject(entry.resource) ? entry.resource : {};
+  const resource = isJsonObject(entry.resource) ? entry.resource : {};
   if (resource.type !== 'k8s_cluster') {
     return { kind: 'skipped', reason: `resource.type ${JSON.stringify(resource.type ?? null)} is not k8s_cluster (a GKE cluster)` };
   }
   const payload = entry.protoPayload;
   // Falco source.go: the payload must be an AuditLog of the service k8s.io (the apiserver's own;
   // container.googleapis.com entries are GKE's control plane API, not Kubernetes audit events).
-  if (!isObject(payload) || payload['@type'] !== AUDIT_LOG_TYPE) {
+  if (!isJsonObject(payload) || payload['@type'] !== AUDIT_LOG_TYPE) {
     return { kind: 'skipped', reason: 'protoPayload is not a google.cloud.audit.AuditLog' };
   }
   if (payload.serviceName !== 'k8s.io') {
@@ -189,7 +186,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   }
 
   // Falco convert.go uses insertId as the auditID; the GKE page says operation.id holds the same value.
-  const operation = isObject(entry.operation) ? entry.operation : {};
+  const operation = isJsonObject(entry.operation) ? entry.operation : {};
   const auditID = str(entry.insertId) ?? str(operation.id);
   if (auditID === undefined) return { kind: 'rejected', reason: 'GKE audit entry has no insertId (its audit ID)' };
   const methodName = str(payload.methodName);
@@ -198,7 +195,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   // methodName is io.k8s.<group>.<version>.<resource>[.<subresource>].<verb> (GKE page; Falco getVerb).
   const verb = methodName.slice(methodName.lastIndexOf('.') + 1);
   const authz = Array.isArray(payload.authorizationInfo) ? payload.authorizationInfo : [];
-  const resourceName = str(payload.resourceName) ?? str(isObject(authz[0]) ? authz[0].resource : undefined);
+  const resourceName = str(payload.resourceName) ?? str(isJsonObject(authz[0]) ? authz[0].resource : undefined);
   const objectRef = resourceName === undefined ? null : gkeObjectRef(resourceName);
   // GKE names the created object in resourceName, but a create is a POST to the collection: the
   // apiserver's path has no name, and a new namespace is not yet anyone's namespace (requestinfo.go).
@@ -206,8 +203,8 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   if (toCollection && objectRef.resource === 'namespaces') delete objectRef.namespace;
   // Falco convert.go: exec and attach hold the connection open; their one event is ResponseStarted.
   const streaming = objectRef?.subresource === 'exec' || objectRef?.subresource === 'attach';
-  const metadata = isObject(payload.requestMetadata) ? payload.requestMetadata : {};
-  const auth = isObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
+  const metadata = isJsonObject(payload.requestMetadata) ? payload.requestMetadata : {};
+  const auth = isJsonObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
   // LogEntry.timestamp is when the request happened; receiveTimestamp, which Falco uses, is when
   // Cloud Logging got the entry (seconds later): the fallback only.
   const time = str(entry.timestamp) ?? str(entry.receiveTimestamp);
@@ -215,7 +212,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   // Falco convert.go copies the entry's labels into the annotations: GKE writes the apiserver's
   // audit annotations (authorization.k8s.io/decision and /reason, admission webhooks) there.
   const annotations: JsonObject = {};
-  if (isObject(entry.labels)) {
+  if (isJsonObject(entry.labels)) {
     for (const [key, value] of Object.entries(entry.labels)) if (typeof value === 'string') setOwn(annotations, key, value);
   }
   if (annotations[DECISION] === undefined) {
@@ -252,7 +249,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   }
   event.annotations = annotations;
 
-  const labels = isObject(resource.labels) ? resource.labels : {};
+  const labels = isJsonObject(resource.labels) ? resource.labels : {};
   return {
     kind: 'event',
     event,

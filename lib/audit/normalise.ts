@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
 import { decideSeverity, severityInputOf } from './detect.js';
 import { nonEmpty, readResponseCode } from './fields.js';
@@ -27,15 +28,14 @@ function toIso(ms: number): string {
 export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
   const ref = event.objectRef ?? {};
   const user = event.user ?? {};
-  const annotations =
-    typeof event.annotations === 'object' && event.annotations !== null && !Array.isArray(event.annotations) ? event.annotations : {};
+  const annotations = isJsonObject(event.annotations) ? event.annotations : {};
   const verb = nonEmpty(event.verb);
   const resource = nonEmpty(ref.resource);
   const subresource = nonEmpty(ref.subresource);
   const namespace = nonEmpty(ref.namespace);
   const stage = nonEmpty(event.stage);
   const rs = event.responseStatus;
-  const responseCode = typeof rs === 'object' && rs !== null && !Array.isArray(rs) ? readResponseCode(rs.code) : null;
+  const responseCode = isJsonObject(rs) ? readResponseCode(rs.code) : null;
   const impersonatedUser = str(event.impersonatedUser?.username);
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
@@ -44,15 +44,10 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const { requestObject, responseObject } = rawEvent;
 
   let objectName = nonEmpty(ref.name);
-  if (
-    objectName === null &&
-    typeof event.responseObject === 'object' &&
-    event.responseObject !== null &&
-    !Array.isArray(event.responseObject)
-  ) {
+  if (objectName === null && isJsonObject(event.responseObject)) {
     // create with generateName: the name exists only in the response (as Panther reads it).
     const meta = event.responseObject.metadata;
-    if (typeof meta === 'object' && meta !== null && !Array.isArray(meta)) objectName = nonEmpty(meta.name);
+    if (isJsonObject(meta)) objectName = nonEmpty(meta.name);
   }
 
   const received = parseAuditTimestamp(event.requestReceivedTimestamp);
@@ -173,7 +168,7 @@ export function cutDeepRecord(record: NormalisedRecord): NormalisedRecord {
   const ocsf = limitDepth(record.ocsf);
   const cutOcsf = ocsf.value as NormalisedRecord['ocsf'];
   const metadata = cutOcsf.metadata;
-  if (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)) {
+  if (isJsonObject(metadata)) {
     cutOcsf.metadata = { ...metadata, is_truncated: true };
   }
   return { ...record, raw_event: raw.value as AuditEvent, ocsf: cutOcsf };

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import { canonicalIp } from './ip.js';
 import { setOwn } from './redact.js';
 import type { AuditEvent, AuditSource, JsonValue, OcsfApiActivity, Severity } from './types.js';
@@ -157,7 +158,7 @@ const MAPPED_ANNOTATIONS = new Set(['authorization.k8s.io/decision', 'authorizat
 
 /** Annotations other than the authorization decision and reason, which have OCSF places of their own. */
 function otherAnnotations(annotations: AuditEvent['annotations']): JsonValue | undefined {
-  if (typeof annotations !== 'object' || annotations === null || Array.isArray(annotations)) return undefined;
+  if (!isJsonObject(annotations)) return undefined;
   let out: Obj | undefined;
   for (const key in annotations) {
     const v = annotations[key];

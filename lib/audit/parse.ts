@@ -1,4 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
+import { isJsonObject } from '../json.js';
 import { eventListItemTexts, eventListLayout, nestsDeeperThan } from './items.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
 
@@ -6,10 +7,6 @@ import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } 
 export type ValidationResult = { ok: true; event: AuditEvent } | { ok: false; reason: string; auditID?: string };
 
 const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: false });
-
-function isObject(value: unknown): value is Record<string, JsonValue> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
@@ -34,12 +31,12 @@ function checkStringArray(value: JsonValue | undefined, path: string): string | 
 
 function checkUser(value: JsonValue | undefined, path: string): string | null {
   if (value === undefined || value === null) return null;
-  if (!isObject(value)) return `${path} must be an object, got ${typeName(value)}`;
+  if (!isJsonObject(value)) return `${path} must be an object, got ${typeName(value)}`;
   return (
     checkOptionalString(value, 'username', `${path}.username`) ??
     checkOptionalString(value, 'uid', `${path}.uid`) ??
     checkStringArray(value.groups, `${path}.groups`) ??
-    (value.extra !== undefined && value.extra !== null && !isObject(value.extra)
+    (value.extra !== undefined && value.extra !== null && !isJsonObject(value.extra)
       ? `${path}.extra must be an object, got ${typeName(value.extra)}`
       : null)
   );
@@ -62,7 +59,7 @@ const OBJECT_REF_STRING_FIELDS = [
  * value typed, or the reason it cannot be used. Never throws.
  */
 export function validateAuditEvent(value: unknown): ValidationResult {
-  if (!isObject(value)) return { ok: false, reason: `item is not a JSON object (got ${typeName(value)})` };
+  if (!isJsonObject(value)) return { ok: false, reason: `item is not a JSON object (got ${typeName(value)})` };
   const rawId = value.auditID;
   const auditID = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined;
   const fail = (reason: string): ValidationResult => (auditID === undefined ? { ok: false, reason } : { ok: false, reason, auditID });
@@ -73,7 +70,7 @@ export function validateAuditEvent(value: unknown): ValidationResult {
       'item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; export the apiserver audit log instead',
     );
   }
-  if (isObject(value.properties) && 'log' in value.properties) {
+  if (isJsonObject(value.properties) && 'log' in value.properties) {
     return fail(
       'item is an AKS diagnostic log record (properties.log), not a Kubernetes audit Event; send the parsed properties.log instead',
     );
@@ -106,7 +103,7 @@ export function validateAuditEvent(value: unknown): ValidationResult {
 
 function checkObjectRef(value: JsonValue | undefined): string | null {
   if (value === undefined || value === null) return null;
-  if (!isObject(value)) return `objectRef must be an object, got ${typeName(value)}`;
+  if (!isJsonObject(value)) return `objectRef must be an object, got ${typeName(value)}`;
   for (const key of OBJECT_REF_STRING_FIELDS) {
     const problem = checkOptionalString(value, key, `objectRef.${key}`);
     if (problem !== null) return problem;
@@ -158,7 +155,7 @@ class Collector {
       for (const item of doc) this.add(item, line);
       return 'array';
     }
-    if (isObject(doc) && doc.kind === 'EventList') {
+    if (isJsonObject(doc) && doc.kind === 'EventList') {
       const items = doc.items;
       if (items === undefined || items === null) return 'EventList';
       if (!Array.isArray(items)) return { error: `EventList.items must be an array, got ${typeName(items)}` };
@@ -166,7 +163,7 @@ class Collector {
       for (let i = 0; i < items.length; i++) this.add(items[i], line, texts?.[i]);
       return 'EventList';
     }
-    if (isObject(doc)) {
+    if (isJsonObject(doc)) {
       this.add(doc, line, text === undefined || nestsDeeperThan(text) ? undefined : text);
       return 'Event';
     }
@@ -238,7 +235,7 @@ function parseEventListBytes(input: Uint8Array): ParsedPayload | null {
   } catch {
     return null;
   }
-  if (!isObject(envelope) || envelope.kind !== 'EventList') return null;
+  if (!isJsonObject(envelope) || envelope.kind !== 'EventList') return null;
   const c = new Collector();
   const { ranges, deep } = layout;
   for (let k = 0; k < deep.length; k++) {

@@ -1,3 +1,4 @@
+import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
@@ -20,10 +21,6 @@ const SAFE_PATCH_FIELDS = new Set(['type', 'immutable', 'kind', 'apiVersion']);
 
 type Obj = { [key: string]: JsonValue };
 
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Sets an own property even for keys like `__proto__`, which plain assignment would swallow. */
 export function setOwn(obj: Obj, key: string, value: JsonValue): void {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
@@ -31,7 +28,7 @@ export function setOwn(obj: Obj, key: string, value: JsonValue): void {
 
 /** Keys stay, every value becomes the marker; a value that is not a map becomes the marker (null stays null: nothing to hide). */
 function redactValues(map: JsonValue | undefined): JsonValue | undefined {
-  if (!isObject(map)) return map === undefined || map === null ? map : REDACTED;
+  if (!isJsonObject(map)) return map === undefined || map === null ? map : REDACTED;
   const out: Obj = {};
   for (const key of Object.keys(map)) setOwn(out, key, REDACTED);
   return out;
@@ -47,7 +44,7 @@ function redactLastApplied(value: JsonValue | undefined): JsonValue | undefined 
   if (typeof value !== 'string') return value === undefined || value === null ? value : REDACTED;
   try {
     const parsed: unknown = JSON.parse(value);
-    if (isObject(parsed)) return JSON.stringify(redactSecretObject(parsed, true));
+    if (isJsonObject(parsed)) return JSON.stringify(redactSecretObject(parsed, true));
   } catch {
     // Not JSON: the whole annotation may hold secret values, so it goes.
   }
@@ -56,7 +53,7 @@ function redactLastApplied(value: JsonValue | undefined): JsonValue | undefined 
 
 /** `metadata` with the last-applied-configuration annotation redacted (the rest as it was). */
 function redactMetadata(metadata: JsonValue | undefined): JsonValue | undefined {
-  if (!isObject(metadata) || !isObject(metadata.annotations) || !Object.hasOwn(metadata.annotations, LAST_APPLIED)) return metadata;
+  if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations) || !Object.hasOwn(metadata.annotations, LAST_APPLIED)) return metadata;
   const annotations = copy(metadata.annotations);
   setOwn(annotations, LAST_APPLIED, redactLastApplied(metadata.annotations[LAST_APPLIED]) as JsonValue);
   const out = copy(metadata);
@@ -77,12 +74,12 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
     setOwn(
       out,
       'items',
-      obj.items.map((item) => (isObject(item) ? redactSecretObject(item, kind === 'SecretList' || force) : item)),
+      obj.items.map((item) => (isJsonObject(item) ? redactSecretObject(item, kind === 'SecretList' || force) : item)),
     );
     return out;
   }
   // A watch event (`{type, object}`; the kind is often left out on the wire).
-  if ((kind === 'WatchEvent' || force) && isObject(obj.object)) {
+  if ((kind === 'WatchEvent' || force) && isJsonObject(obj.object)) {
     const out = copy(obj);
     setOwn(out, 'object', redactSecretObject(obj.object, force));
     return out;
@@ -101,7 +98,7 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
 /** A copy with `obj[outer][inner]` replaced by the marker, when it is there. */
 function redactAt(obj: Obj, outer: string, inner: string): Obj {
   const part = obj[outer];
-  if (!isObject(part) || !Object.hasOwn(part, inner) || part[inner] === null) return obj;
+  if (!isJsonObject(part) || !Object.hasOwn(part, inner) || part[inner] === null) return obj;
   const partOut = copy(part);
   setOwn(partOut, inner, REDACTED);
   const out = copy(obj);
@@ -118,27 +115,27 @@ function firstSegment(path: string): string {
 /** The `value` of a JSON patch operation (RFC 6902) on a Secret, redacted by where it goes. */
 function redactPatchValue(path: JsonValue | undefined, value: JsonValue): JsonValue {
   // No usable path: nothing says where the value goes, so it may be secret.
-  if (typeof path !== 'string') return isObject(value) ? redactSecretObject(value, true) : REDACTED;
-  if (path === '' || path === '/') return isObject(value) ? redactSecretObject(value, true) : REDACTED;
+  if (typeof path !== 'string') return isJsonObject(value) ? redactSecretObject(value, true) : REDACTED;
+  if (path === '' || path === '/') return isJsonObject(value) ? redactSecretObject(value, true) : REDACTED;
   const field = firstSegment(path);
   if (SAFE_PATCH_FIELDS.has(field)) return value;
   if (field === 'metadata') {
     if (path.includes('last-applied-configuration')) return redactLastApplied(value) as JsonValue;
     if (path === '/metadata') return redactMetadata(value) as JsonValue;
-    if (path === '/metadata/annotations' && isObject(value)) {
+    if (path === '/metadata/annotations' && isJsonObject(value)) {
       const metadata = redactMetadata({ annotations: value });
-      return isObject(metadata) ? (metadata.annotations as JsonValue) : value;
+      return isJsonObject(metadata) ? (metadata.annotations as JsonValue) : value;
     }
     return value;
   }
   // `data`, `stringData`, and any other field: keys stay, values go.
-  return isObject(value) ? (redactValues(value) as JsonValue) : value === null ? null : REDACTED;
+  return isJsonObject(value) ? (redactValues(value) as JsonValue) : value === null ? null : REDACTED;
 }
 
 /** A JSON patch (an array of operations) sent to `secrets`, with every value that can be secret redacted. */
 function redactJsonPatch(ops: JsonValue[]): JsonValue[] {
   return ops.map((op) => {
-    if (!isObject(op)) return op === null ? op : REDACTED;
+    if (!isJsonObject(op)) return op === null ? op : REDACTED;
     if (!Object.hasOwn(op, 'value')) return op;
     const out = copy(op);
     setOwn(out, 'value', redactPatchValue(op.path, op.value as JsonValue));
@@ -155,8 +152,8 @@ export interface BodyTarget {
 function hasCredentialKind(value: Obj): boolean {
   const kind = value.kind;
   if (kind === 'Secret' || kind === 'SecretList' || kind === 'TokenRequest' || kind === 'TokenReview') return true;
-  if (kind === 'WatchEvent') return isObject(value.object) && hasCredentialKind(value.object);
-  return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isObject(item) && hasCredentialKind(item));
+  if (kind === 'WatchEvent') return isJsonObject(value.object) && hasCredentialKind(value.object);
+  return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isJsonObject(item) && hasCredentialKind(item));
 }
 
 /**
@@ -171,10 +168,10 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
     // A JSON patch is an array of operations; a patch or body the apiserver logged as text
     // (not JSON) cannot be read, so all of it goes.
     if (Array.isArray(value)) return redactJsonPatch(value);
-    if (!isObject(value)) return REDACTED;
+    if (!isJsonObject(value)) return REDACTED;
     return redactSecretObject(value, true);
   }
-  if (!isObject(value)) return value;
+  if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
   return hasCredentialKind(value) ? redactSecretObject(value, false) : value;
@@ -198,14 +195,14 @@ export function redactRejectedItem(value: unknown): JsonValue {
 function redactRejectedValue(value: unknown, key: string | null): JsonValue {
   if (value === null || value === undefined) return null;
   if (key !== null) {
-    if (REJECT_SECRET_MAPS.has(key)) return isObject(value) ? (redactValues(value) as JsonValue) : REDACTED;
+    if (REJECT_SECRET_MAPS.has(key)) return isJsonObject(value) ? (redactValues(value) as JsonValue) : REDACTED;
     if (REJECT_SECRET_VALUES.has(key)) return REDACTED;
     if (REJECT_BODIES.has(key) && typeof value === 'string') return REDACTED;
   }
   if (Array.isArray(value)) {
     // A JSON patch under a body: every operation's value goes.
     const patch = key !== null && REJECT_BODIES.has(key);
-    return value.map((v) => redactRejectedValue(v, patch && isObject(v) ? '\u0000patch-op' : null));
+    return value.map((v) => redactRejectedValue(v, patch && isJsonObject(v) ? '\u0000patch-op' : null));
   }
   if (typeof value !== 'object') return value as JsonValue;
   const obj = value as Obj;

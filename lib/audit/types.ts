@@ -4,10 +4,9 @@
  * k8s.io/apiserver/pkg/apis/audit/v1/types.go.
  */
 
-/** A JSON value as `JSON.parse` returns it. */
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-/** A JSON object as `JSON.parse` returns it. */
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from '../json.js';
+
+export type { JsonObject, JsonValue } from '../json.js';
 
 /** `user` / `impersonatedUser` of an audit event (authentication.k8s.io UserInfo). */
 export interface AuditUserInfo {

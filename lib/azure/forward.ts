@@ -1,7 +1,8 @@
 import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
+import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import type { ShipTls } from '../config/tls.js';
+import { isJsonObject } from '../json.js';
 import { type PostOutcome, postEventList } from '../ship/post.js';
-import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../ship/ship.js';
-import type { ShipTls } from '../ship/tls.js';
 
 /**
  * The AKS forwarder's work, free of Azure Functions: the Event Hubs messages of one invocation
@@ -59,7 +60,7 @@ function messageRecords(message: unknown): unknown[] | null {
       return null;
     }
   }
-  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { records?: unknown }).records)) return null;
+  if (!isJsonObject(doc) || !Array.isArray(doc.records)) return null;
   return (doc as { records: unknown[] }).records;
 }
 

@@ -2,7 +2,7 @@ import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
 import { hashToken } from '../ingest/auth.js';
 import { openInboxStore } from '../ingest/create.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken, inboxTokenId, looksLikeInboxToken } from '../ingest/inbox.js';
-import { TENANT_ID_PATTERN } from '../ingest/request.js';
+import { INBOX_PREFIX, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { flag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -10,8 +10,8 @@ const HELP = `Usage: aisoc-k8s-audit inbox create --tenant ID --label LABEL [--c
        aisoc-k8s-audit inbox list [--json]
        aisoc-k8s-audit inbox revoke ID|TOKEN
 
-Manages tokens for the legacy inbox path POST /v1/inbox/<token>, for control planes that cannot
-send the X-AiSOC-K8s-Token header. A token is bound at creation to a tenant, an optional cluster
+Manages tokens for the legacy inbox path POST ${INBOX_PREFIX}<token>, for control planes that cannot
+send the ${TOKEN_HEADER} header. A token is bound at creation to a tenant, an optional cluster
 name and a normalisation template (k8s-audit); only its SHA-256 is stored, so \`create\` prints
 the token once and it cannot be shown again.
 
@@ -75,7 +75,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       const tenantId = flag(args, 'tenant');
       const label = flag(args, 'label');
       if (tenantId === undefined) throw new UsageError('inbox create needs --tenant');
-      if (!TENANT_ID_PATTERN.test(tenantId)) throw new UsageError('--tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+      if (!TENANT_ID_PATTERN.test(tenantId)) throw new UsageError(`--tenant must match ${TENANT_ID_RULE}`);
       if (label === undefined || label.trim() === '') throw new UsageError('inbox create needs --label');
       const template = flag(args, 'template') ?? INBOX_TEMPLATE;
       // A token bound to another template would be refused (403) on every request it brings.
@@ -97,7 +97,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         } else {
           io.stdout.write(`${token}\n`);
           io.stderr.write(
-            `Created inbox token ${binding.id} (${describe(binding)}).\nThis is the only time the token is shown: store it now.\nGive the apiserver: POST https://<your-aisoc-host>/v1/inbox/<token>\n`,
+            `Created inbox token ${binding.id} (${describe(binding)}).\nThis is the only time the token is shown: store it now.\nGive the apiserver: POST https://<your-aisoc-host>${INBOX_PREFIX}<token>\n`,
           );
         }
         return 0;

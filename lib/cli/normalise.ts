@@ -1,7 +1,7 @@
 import type { AuditSource, ParsedPayload } from '../audit/index.js';
 import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
-import { loadDetection } from '../config/detection.js';
+import { loadDetection } from '../rules/load.js';
 import { flag, parseArgs } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { splitJsonDocuments } from './json-documents.js';

@@ -5,6 +5,7 @@ import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, type RedriveReport, redriveFailures
 import { ConfigError } from '../config/env.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
+import { TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
 import {
@@ -30,7 +31,7 @@ A message that can never be replayed (not a failure record, a Kinesis batch poin
 that is not base64 gzip) stays in the queue too, unless --set-aside FILE is given: it is then
 appended to FILE as one JSON line {"messageId", "setAsideAt", "queueUrl", "reason", "body",
 "redacted"}, flushed to disk, and only then deleted from the queue. The body is redacted first:
-no X-AiSOC-K8s-Token, Authorization or cookie value, inbox token, \`token\` or Secret data
+no ${TOKEN_HEADER}, Authorization or cookie value, inbox token, \`token\` or Secret data
 value, nor the shared secret itself reaches the file. FILE is created 0600.
 
 Options:

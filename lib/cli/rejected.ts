@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { readSharedSecret } from '../config/secret.js';
+import { INGEST_PREFIX, splitIngestPath } from '../protocol.js';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX } from '../ship/pack.js';
 import { postEventList } from '../ship/post.js';
 import type { RejectRecord } from '../sinks/rejects.js';
@@ -30,8 +31,6 @@ Options:
   --data-dir DIR     where the SQLite file lives (default AISOC_DATA_DIR or .data)
   --help             show this help
 `;
-
-const INGEST_ROUTE = /^(.*)\/v1\/ingest\/k8s-audit\/[^/]+\/?$/;
 
 function cell(value: string | number | null, width: number): string {
   const text = value === null ? '-' : String(value);
@@ -94,11 +93,12 @@ async function replayRejects(
   done: (ids: number[]) => void,
 ): Promise<number> {
   const url = io.env.AISOC_INGEST_URL?.trim() ?? '';
-  const m = INGEST_ROUTE.exec(url);
-  if (m === null) throw new UsageError('--replay needs AISOC_INGEST_URL, the full /v1/ingest/k8s-audit/<tenant_id> route of the ingest');
+  // The whole URL, split like a path: what precedes the route is scheme, host and any stage prefix.
+  const route = splitIngestPath(url);
+  if (route === null) throw new UsageError(`--replay needs AISOC_INGEST_URL, the full ${INGEST_PREFIX}<tenant_id> route of the ingest`);
   const token = readSharedSecret(io.env.K8S_AUDIT_SHARED_SECRET, 'K8S_AUDIT_SHARED_SECRET');
   if (token === null) throw new UsageError('--replay needs K8S_AUDIT_SHARED_SECRET, the ingest shared secret');
-  const base = m[1] as string;
+  const base = route.prefix;
   const groups = new Map<string, (RejectRecord & { id: number })[]>();
   let skipped = 0;
   for (const r of rejects) {
@@ -115,7 +115,7 @@ async function replayRejects(
     const first = group[0] as RejectRecord;
     const body = `${EVENT_LIST_PREFIX}${group.map((r) => r.item).join(',')}${EVENT_LIST_SUFFIX}`;
     const res = await postEventList(body, {
-      url: `${base}/v1/ingest/k8s-audit/${encodeURIComponent(first.tenant_id)}`,
+      url: `${base}${INGEST_PREFIX}${encodeURIComponent(first.tenant_id)}`,
       token,
       clusterName: first.cluster_name,
       gzip: false,

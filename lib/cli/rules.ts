@@ -1,6 +1,6 @@
-import { compilePack } from '../config/detection.js';
 import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
+import { compilePack } from '../rules/load.js';
 import { RulePackError } from '../rules/pack.js';
 import { parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';

@@ -1,4 +1,5 @@
 import { parse, type Tags } from 'yaml';
+import { isJsonObject } from '../json.js';
 import { UsageError } from './args.js';
 
 // How `sam local invoke` builds a function's environment, so `aisoc-k8s-audit invoke` fails where
@@ -65,7 +66,6 @@ export interface SamResolveOptions {
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Reads `Key=Value Key2=Value2` and `ParameterKey=K,ParameterValue=V` as `sam --parameter-overrides` does. */
 export function parseParameterOverrides(values: readonly string[]): Record<string, string> {
@@ -117,12 +117,12 @@ class Resolver {
   }
 
   condition(name: string): boolean {
-    const conditions = isObj(this.template.Conditions) ? this.template.Conditions : {};
+    const conditions = isJsonObject(this.template.Conditions) ? this.template.Conditions : {};
     return this.truth(conditions[name]);
   }
 
   private truth(v: unknown): boolean {
-    if (!isObj(v)) return v === true || v === 'true';
+    if (!isJsonObject(v)) return v === true || v === 'true';
     if ('Condition' in v) return this.condition(String(v.Condition));
     const [fn, arg] = Object.entries(v)[0] ?? [];
     const args = Array.isArray(arg) ? arg : [];
@@ -143,7 +143,7 @@ class Resolver {
   /** The value of a template node with every intrinsic it can resolve resolved. */
   value(v: unknown): unknown {
     if (Array.isArray(v)) return v.map((x) => this.value(x));
-    if (!isObj(v)) return v;
+    if (!isJsonObject(v)) return v;
     const keys = Object.keys(v);
     if (keys.length !== 1) return Object.fromEntries(keys.map((k) => [k, this.value(v[k])]));
     const key = keys[0] as string;
@@ -162,7 +162,7 @@ class Resolver {
       case 'Fn::Join': {
         const [sep, list] = Array.isArray(arg) ? arg : [];
         const items = this.value(list);
-        if (!Array.isArray(items) || items.some((i) => isObj(i) || Array.isArray(i))) return v;
+        if (!Array.isArray(items) || items.some((i) => isJsonObject(i) || Array.isArray(i))) return v;
         return items.join(String(sep));
       }
       case 'Fn::Sub':
@@ -173,7 +173,7 @@ class Resolver {
   }
 
   private sub(arg: unknown): string | undefined {
-    const [text, vars] = Array.isArray(arg) ? [arg[0], isObj(arg[1]) ? arg[1] : {}] : [arg, {}];
+    const [text, vars] = Array.isArray(arg) ? [arg[0], isJsonObject(arg[1]) ? arg[1] : {}] : [arg, {}];
     if (typeof text !== 'string') return undefined;
     let unresolved = false;
     const out = text.replace(/\$\{([^}]*)\}/g, (whole, name: string) => {
@@ -201,7 +201,7 @@ function stringify(v: unknown): string {
 /** The `--env-vars` overrides for one function: `Parameters`, then its logical id's (or name's) section. */
 export function envVarsOverrides(envVars: unknown, names: readonly string[]): Record<string, string> {
   if (envVars === undefined) return {};
-  if (!isObj(envVars)) throw new UsageError('the env file must hold a JSON object');
+  if (!isJsonObject(envVars)) throw new UsageError('the env file must hold a JSON object');
   const out: Record<string, string> = {};
   const sections = [
     envVars.Parameters,
@@ -211,7 +211,7 @@ export function envVarsOverrides(envVars: unknown, names: readonly string[]): Re
       .slice(0, 1),
   ];
   for (const [key, section] of Object.entries(envVars)) {
-    if (!isObj(section))
+    if (!isJsonObject(section))
       throw new UsageError(
         `the env file's ${JSON.stringify(key)} must be an object of variables ({"Parameters": {...}} or {"<LogicalId>": {...}})`,
       );
@@ -232,21 +232,22 @@ export function envVarsOverrides(envVars: unknown, names: readonly string[]): Re
  * configuration and environment as `sam local invoke` would (rules in the comment above).
  */
 export function resolveSamFunction(template: Obj, name: string, opts: SamResolveOptions = {}): SamFunction {
-  const resources = isObj(template.Resources) ? template.Resources : {};
-  const functions = Object.entries(resources).filter(([, r]) => isObj(r) && r.Type === 'AWS::Serverless::Function');
+  const resources = isJsonObject(template.Resources) ? template.Resources : {};
+  const functions = Object.entries(resources).filter(([, r]) => isJsonObject(r) && r.Type === 'AWS::Serverless::Function');
   const found = functions.find(([id]) => id.toLowerCase() === name.toLowerCase());
   if (found === undefined)
     throw new UsageError(
       `the template has no function ${JSON.stringify(name)}; it has ${functions.map(([id]) => id).join(', ') || 'none'}`,
     );
   const [logicalId, resource] = found as [string, Obj];
-  const props = isObj(resource.Properties) ? resource.Properties : {};
-  const globals = isObj(template.Globals) && isObj(template.Globals.Function) ? template.Globals.Function : {};
+  const props = isJsonObject(resource.Properties) ? resource.Properties : {};
+  const globals = isJsonObject(template.Globals) && isJsonObject(template.Globals.Function) ? template.Globals.Function : {};
 
   const shell = opts.shellEnv ?? {};
   const parameters: Record<string, string> = {};
-  const declaredParams = isObj(template.Parameters) ? template.Parameters : {};
-  for (const [key, p] of Object.entries(declaredParams)) if (isObj(p) && p.Default !== undefined) parameters[key] = String(p.Default);
+  const declaredParams = isJsonObject(template.Parameters) ? template.Parameters : {};
+  for (const [key, p] of Object.entries(declaredParams))
+    if (isJsonObject(p) && p.Default !== undefined) parameters[key] = String(p.Default);
   for (const [key, value] of Object.entries(opts.parameterOverrides ?? {})) {
     if (!(key in declaredParams)) throw new UsageError(`--parameter-overrides: the template has no parameter ${key}`);
     parameters[key] = value;
@@ -254,8 +255,8 @@ export function resolveSamFunction(template: Obj, name: string, opts: SamResolve
   const resolver = new Resolver(template, parameters, shell.AWS_REGION || 'us-east-1');
 
   const variables: Obj = {
-    ...(isObj(globals.Environment) && isObj(globals.Environment.Variables) ? globals.Environment.Variables : {}),
-    ...(isObj(props.Environment) && isObj(props.Environment.Variables) ? props.Environment.Variables : {}),
+    ...(isJsonObject(globals.Environment) && isJsonObject(globals.Environment.Variables) ? globals.Environment.Variables : {}),
+    ...(isJsonObject(props.Environment) && isJsonObject(props.Environment.Variables) ? props.Environment.Variables : {}),
   };
   const functionName = resolver.value(props.FunctionName);
   const overrides = envVarsOverrides(opts.envVars, typeof functionName === 'string' ? [logicalId, functionName] : [logicalId]);

@@ -2,13 +2,14 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/env.js';
-import { DEFAULT_DATA_DIR, loadIngestConfig, withSharedSecret } from '../config/ingest.js';
-import { readServeTls, type ServeTlsFiles } from '../config/tls.js';
+import { DEFAULT_DATA_DIR, withSharedSecret } from '../config/ingest.js';
+import { isLoopbackHost, readServeTls, type ServeTlsFiles } from '../config/tls.js';
 import { findConsoleAssets } from '../console/assets.js';
-import { startIngestServer } from '../ingest/server.js';
+import { startIngestServer } from '../ingest/adapters/server.js';
+import { loadIngestConfig } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus } from '../metrics/prometheus.js';
-import { isLoopbackHost } from '../ship/tls.js';
+import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
@@ -16,8 +17,8 @@ const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--d
                              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--insecure]
 
 Runs the ingest API on this machine: the same routes as the ingest Lambda,
-  POST /v1/ingest/k8s-audit/<tenant_id>   (X-AiSOC-K8s-Token: <shared secret>)
-  POST /v1/inbox/<token>                  (legacy inbox path)
+  POST ${INGEST_PREFIX}<tenant_id>   (${TOKEN_HEADER}: <shared secret>)
+  POST ${INBOX_PREFIX}<token>                  (legacy inbox path)
 plus GET /healthz, GET /metrics (the ingest's counters in the Prometheus text format, the
 same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it") and a
 read-only console at /console/ (events, alerts, cluster status; log in with a tenant id and the
@@ -46,7 +47,7 @@ Options:
                     require a client certificate issued by these PEM CAs (mTLS; env
                     AISOC_TLS_CLIENT_CA_FILE)
   --insecure        allow plain http on a non-loopback --host. Without TLS every request's
-                    shared secret (X-AiSOC-K8s-Token) and inbox token (in the path) crosses the
+                    shared secret (${TOKEN_HEADER}) and inbox token (in the path) crosses the
                     network in clear text, so serve refuses that unless told: use it only on a
                     private network you vouch for, or behind a TLS proxy on another address
   --help            show this help
@@ -119,11 +120,11 @@ export function prepareDataDir(dataDir: string): string | null {
 /** The connector documentation's curl smoke test against a local URL. */
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
-    `curl -X POST ${url}/v1/ingest/k8s-audit/${tenant} \\`,
+    `curl -X POST ${url}${INGEST_PREFIX}${tenant} \\`,
     // A private CA's certificate is not in curl's bundle.
     ...(url.startsWith('https:') ? ['  --cacert <the CA that issued the --tls-cert certificate> \\'] : []),
     `  -H "Content-Type: application/json" \\`,
-    `  -H "X-AiSOC-K8s-Token: ${secret}" \\`,
+    `  -H "${TOKEN_HEADER}: ${secret}" \\`,
     `  -d '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}'`,
   ].join('\n');
 }
@@ -186,7 +187,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const tlsFiles = serveTlsFiles(args, io.env);
   if (tlsFiles === null && !isLoopbackHost(host) && !insecure) {
     throw new UsageError(
-      `refusing to listen on ${host} without TLS: every request's shared secret (X-AiSOC-K8s-Token) and inbox token would cross the network in clear text. ` +
+      `refusing to listen on ${host} without TLS: every request's shared secret (${TOKEN_HEADER}) and inbox token would cross the network in clear text. ` +
         'Give --tls-cert and --tls-key (or AISOC_TLS_CERT_FILE and AISOC_TLS_KEY_FILE), or keep --host 127.0.0.1 behind a TLS proxy on this machine, ' +
         'or pass --insecure for a private network you vouch for',
     );

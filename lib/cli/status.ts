@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TenantStatus } from '../ingest/status.js';
+import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
@@ -8,7 +9,7 @@ import { DEV_SECRET_FILE } from './serve.js';
 const HELP = `Usage: aisoc-k8s-audit status [--tenant ID] [--url URL] [-o wide|json] [--json]
 
 Asks a running ingest (\`aisoc-k8s-audit serve\`, \`npm start\`) how a tenant is doing, from its
-authenticated route GET /v1/status/k8s-audit/<tenant_id>: the clusters its events came from with
+authenticated route GET ${STATUS_PREFIX}<tenant_id>: the clusters its events came from with
 the last event of each, and the events, alerts and rejects of the last hour. Events that arrived
 without a cluster name are listed as cluster "(none)" and counted, with what to change.
 
@@ -20,7 +21,7 @@ Options:
   -o json, --json the status as the route answers it (one JSON object)
   --help          show this help
 
-The shared secret is sent as X-AiSOC-K8s-Token: K8S_AUDIT_SHARED_SECRET, else the dev secret
+The shared secret is sent as ${TOKEN_HEADER}: K8S_AUDIT_SHARED_SECRET, else the dev secret
 \`serve --dev\` keeps in <AISOC_DATA_DIR or .data>/${DEV_SECRET_FILE}. It is never printed.
 
 Exit status: 0 when the status was printed, 1 when the ingest could not be reached or refused
@@ -59,7 +60,7 @@ export function formatStatus(s: TenantStatus, wide: boolean): string {
     lines.push(
       '',
       `warning: ${missing.events} events (${missing.events_last_hour} in the last hour) arrived without a cluster name. Set it where they`,
-      'come from: X-AiSOC-Cluster-Name in the nginx forwarder, CLUSTER_NAME for the forwarder Lambda, --cluster for tail,',
+      `come from: ${CLUSTER_HEADER} in the nginx forwarder, CLUSTER_NAME for the forwarder Lambda, --cluster for tail,`,
       'cluster_name for connector run; K8S_AUDIT_REQUIRE_CLUSTER=true makes the ingest refuse such batches (400).',
     );
   }
@@ -95,7 +96,7 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
       throw new UsageError(`AISOC_INGEST_URL is not a URL: ${JSON.stringify(io.env.AISOC_INGEST_URL)}`);
     }
   }
-  const tenant = flag(args, 'tenant') ?? /\/v1\/ingest\/k8s-audit\/([^/]+)\/?$/.exec(fromEnv?.pathname ?? '')?.[1];
+  const tenant = flag(args, 'tenant') ?? splitIngestPath(fromEnv?.pathname ?? '')?.tenant;
   if (tenant === undefined) throw new UsageError('name the tenant: --tenant ID (or set AISOC_INGEST_URL to its ingest route)');
   let origin: string;
   try {
@@ -110,10 +111,10 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     );
   }
 
-  const url = `${origin}/v1/status/k8s-audit/${encodeURIComponent(tenant)}`;
+  const url = `${origin}${STATUS_PREFIX}${encodeURIComponent(tenant)}`;
   let res: Response;
   try {
-    res = await (io.fetch ?? fetch)(url, { headers: { 'X-AiSOC-K8s-Token': secret }, signal: AbortSignal.timeout(10_000) });
+    res = await (io.fetch ?? fetch)(url, { headers: { [TOKEN_HEADER]: secret }, signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);

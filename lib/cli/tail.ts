@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { loadTailConfig } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
+import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
@@ -50,8 +51,8 @@ Options:
   --help              show this help
 
 Environment:
-  AISOC_INGEST_URL          required: the full route, https://<host>/v1/ingest/k8s-audit/<tenant_id>
-  K8S_AUDIT_SHARED_SECRET   required: sent as X-AiSOC-K8s-Token (never logged)
+  AISOC_INGEST_URL          required: the full route, https://<host>${INGEST_PREFIX}<tenant_id>
+  K8S_AUDIT_SHARED_SECRET   required: sent as ${TOKEN_HEADER} (never logged)
   CLUSTER_NAME              cluster name when --cluster is not given
   AISOC_TAIL_MAX_BYTES      bytes read per poll at most (default 8388608)
   AISOC_TAIL_MAX_BODY_BYTES, AISOC_TAIL_GZIP, AISOC_TAIL_REQUEST_TIMEOUT_MS   request shaping

@@ -1,5 +1,6 @@
 import { EnvReader } from '../config/env.js';
 import { loadShipTls } from '../config/tls.js';
+import { INBOX_PREFIX, INGEST_PREFIX } from '../protocol.js';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
 import { type ConnectionCheck, type ConnectionReport, testConnection } from '../tail/test-connection.js';
 import { flag, parseArgs, UsageError } from './args.js';
@@ -19,14 +20,14 @@ FILE is JSON or YAML with the connector's fields:
   audit_log_path         file_tail: default /var/log/kubernetes/audit/audit.log
   cursor_path            file_tail: default <audit_log_path>.aisoc-cursor
   poll_interval_seconds  default 300
-  ingest_url             the full route https://<host>/v1/ingest/k8s-audit/<tenant_id>
+  ingest_url             the full route https://<host>${INGEST_PREFIX}<tenant_id>
                          (default: AISOC_INGEST_URL)
   shared_secret          the ingest's shared secret (default: K8S_AUDIT_SHARED_SECRET; prefer the
                          variable over writing the secret into the file)
   capabilities           PULL_AUDIT, PULL_ALERTS (the default; nothing else exists)
 
 webhook mode POSTs the connector documentation's empty EventList to the dedicated route with the shared secret
-(or to /v1/inbox/<token> on the same host for the inbox route): 200 means the route is reachable
+(or to ${INBOX_PREFIX}<token> on the same host for the inbox route): 200 means the route is reachable
 and the secret is configured, 503 that the ingest has no K8S_AUDIT_SHARED_SECRET, 401 that the
 secrets differ. file_tail mode checks the audit log exists and is readable, the cursor directory
 is writable, and, when ingest_url and the secret are known, the dedicated route as above.

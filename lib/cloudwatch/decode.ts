@@ -1,4 +1,5 @@
 import { gunzipSync } from 'node:zlib';
+import { isJsonObject } from '../json.js';
 import { EnvelopeError, type PayloadView, viewSubscriptionJson } from './envelope.js';
 import type { EncodedPayload, ForwarderEventShape, LogEvent, SubscriptionPayload } from './types.js';
 
@@ -12,21 +13,17 @@ export class UnsupportedEventError extends Error {
   override name = 'UnsupportedEventError';
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** Says which forwarder event this is and lists its encoded payloads, without decoding any. */
 export function readForwarderEvent(event: unknown): ForwarderEventShape {
-  if (isObject(event) && isObject(event.awslogs)) {
+  if (isJsonObject(event) && isJsonObject(event.awslogs)) {
     const data = event.awslogs.data;
     if (typeof data !== 'string') throw new UnsupportedEventError('awslogs.data must be a base64 string');
     return { kind: 'awslogs', payloads: [{ data }] };
   }
-  if (isObject(event) && Array.isArray(event.Records)) {
+  if (isJsonObject(event) && Array.isArray(event.Records)) {
     const payloads: EncodedPayload[] = [];
     for (const [i, record] of event.Records.entries()) {
-      if (!isObject(record) || !isObject(record.kinesis) || typeof record.kinesis.data !== 'string') {
+      if (!isJsonObject(record) || !isJsonObject(record.kinesis) || typeof record.kinesis.data !== 'string') {
         throw new UnsupportedEventError(`Records[${i}] is not a Kinesis record (kinesis.data missing)`);
       }
       const p: EncodedPayload = { data: record.kinesis.data };

@@ -1,5 +1,6 @@
-/** EKS sends audit lines to streams named kube-apiserver-audit-<hash> (EKS User Guide, "Control plane logs"). */
-export const DEFAULT_AUDIT_STREAM_PREFIX = 'kube-apiserver-audit-';
+import { DEFAULT_AUDIT_STREAM_PREFIX } from '../config/defaults.js';
+
+export { DEFAULT_AUDIT_STREAM_PREFIX };
 
 /** The suffix EKS leaves on an audit line it cut to fit a CloudWatch Logs event (falcosecurity/plugins#297). */
 export const TRUNCATED_SUFFIX = '[Truncated...]';

@@ -1,4 +1,5 @@
 import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
+import { isJsonObject } from '../json.js';
 import { decodeLogsData, readForwarderEvent, UnsupportedEventError } from './decode.js';
 import { clusterFromLogGroup, DEFAULT_AUDIT_STREAM_PREFIX, isAuditStream } from './eks.js';
 import { checkAuditLine } from './lines.js';
@@ -29,13 +30,9 @@ const BASE64 = /^(?:H4sI|eyJ)[A-Za-z0-9+/_-]{12,}={0,2}$/;
 // as the first of JSON lines; or an array of base64 strings.
 const SNIFF = /^\[?\s*(?:\{\s*"(?:awslogs|Records|messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"\s*:|"(?:H4sI|eyJ))/;
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** A document that is a subscription shape, or null: a Lambda event, a Kinesis event, a decoded payload, a base64 string. */
 function classify(doc: unknown): Found | null {
-  if (isObject(doc) && (isObject(doc.awslogs) || Array.isArray(doc.Records))) {
+  if (isJsonObject(doc) && (isJsonObject(doc.awslogs) || Array.isArray(doc.Records))) {
     let shape: ReturnType<typeof readForwarderEvent>;
     try {
       shape = readForwarderEvent(doc);
@@ -47,7 +44,7 @@ function classify(doc: unknown): Found | null {
   }
   // The decoded payload (CloudWatch Logs User Guide, "Subscription filters"): read again from its
   // own JSON by the forwarder's decoder, so both paths check the same shape.
-  if (isObject(doc) && typeof doc.messageType === 'string' && Array.isArray(doc.logEvents)) {
+  if (isJsonObject(doc) && typeof doc.messageType === 'string' && Array.isArray(doc.logEvents)) {
     return { kind: 'decoded', payloads: [{ encoded: { data: Buffer.from(JSON.stringify(doc), 'utf8') } }] };
   }
   if (typeof doc === 'string' && BASE64.test(doc.trim())) return { kind: 'raw', payloads: [{ encoded: { data: doc } }] };

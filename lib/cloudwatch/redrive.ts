@@ -1,6 +1,8 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { REDACTED, redactRejectedItem } from '../audit/index.js';
 import { INBOX_TOKEN_IN_TEXT } from '../ingest/inbox.js';
+import { isJsonObject } from '../json.js';
+import { TOKEN_HEADER } from '../protocol.js';
 import { UnsupportedEventError } from './decode.js';
 import { forwardSubscriptionEvent } from './forward.js';
 import { type ForwardDeps, type ForwardSettings, hasFailures } from './report.js';
@@ -15,10 +17,6 @@ export const DEFAULT_REDRIVE_VISIBILITY_SECONDS = 300;
 /** What a failure-destination message holds: an event to replay, or why it cannot be replayed. */
 export type RedriveRecord = { kind: 'event'; event: unknown } | { kind: 'unreplayable'; reason: string };
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * Reads one message of the forwarder's failure queue: a Lambda async-invocation record
  * (`{requestContext, requestPayload, ...}`, Lambda Developer Guide "Capturing records of
@@ -31,14 +29,15 @@ export function readRedriveRecord(body: string): RedriveRecord {
   } catch {
     return { kind: 'unreplayable', reason: 'message body is not JSON' };
   }
-  if (!isObject(value)) return { kind: 'unreplayable', reason: 'message body is not a JSON object' };
+  if (!isJsonObject(value)) return { kind: 'unreplayable', reason: 'message body is not a JSON object' };
   if ('requestPayload' in value) {
     const payload = value.requestPayload;
-    if (isObject(payload) && (isObject(payload.awslogs) || Array.isArray(payload.Records))) return { kind: 'event', event: payload };
+    if (isJsonObject(payload) && (isJsonObject(payload.awslogs) || Array.isArray(payload.Records)))
+      return { kind: 'event', event: payload };
     return { kind: 'unreplayable', reason: 'the invocation record has no CloudWatch Logs or Kinesis requestPayload' };
   }
-  if (isObject(value.awslogs) || Array.isArray(value.Records)) return { kind: 'event', event: value };
-  if (isObject(value.KinesisBatchInfo)) {
+  if (isJsonObject(value.awslogs) || Array.isArray(value.Records)) return { kind: 'event', event: value };
+  if (isJsonObject(value.KinesisBatchInfo)) {
     // A Kinesis event source mapping's on-failure record names the records, it does not hold them.
     const info = value.KinesisBatchInfo;
     return {
@@ -46,21 +45,25 @@ export function readRedriveRecord(body: string): RedriveRecord {
       reason: `a Kinesis batch pointer (shard ${String(info.shardId)}, sequence ${String(info.startSequenceNumber)} to ${String(info.endSequenceNumber)}${info.arrivalTimestamp === undefined ? '' : `, ${String(info.arrivalTimestamp)}`}): re-read the stream, or backfill that time range`,
     };
   }
-  if (isObject(value.requestContext)) return { kind: 'unreplayable', reason: 'the invocation record has no requestPayload' };
+  if (isJsonObject(value.requestContext)) return { kind: 'unreplayable', reason: 'the invocation record has no requestPayload' };
   return { kind: 'unreplayable', reason: 'not a forwarder failure record' };
 }
 
 // Header names whose value is a credential, in any casing: the ingest's own token header, HTTP
 // authentication, cookies, API Gateway keys and AWS session tokens.
-const CREDENTIAL_KEY = /^(x-aisoc-k8s-token|authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-amz-security-token)$/i;
+const CREDENTIAL_NAMES = `${TOKEN_HEADER.toLowerCase()}|authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-amz-security-token`;
+const CREDENTIAL_KEY = new RegExp(`^(${CREDENTIAL_NAMES})$`, 'i');
 // The same names followed by a value in free text (`X-AiSOC-K8s-Token: abc`, `authorization=Bearer x`):
 // the value goes up to the end of the line or a quote.
-const CREDENTIAL_IN_TEXT =
-  /(x-aisoc-k8s-token|proxy-authorization|authorization|set-cookie|cookie|x-api-key|x-amz-security-token)(\\?["']?\s*[:=]\s*\\?["']?)([^"'\\\r\n]+)/gi;
+// (proxy-authorization before authorization, set-cookie before cookie: the longer name matches first.)
+const CREDENTIAL_IN_TEXT = new RegExp(
+  `(${TOKEN_HEADER.toLowerCase()}|proxy-authorization|authorization|set-cookie|cookie|x-api-key|x-amz-security-token)(\\\\?["']?\\s*[:=]\\s*\\\\?["']?)([^"'\\\\\\r\\n]+)`,
+  'gi',
+);
 
 function redactCredentialKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactCredentialKeys);
-  if (!isObject(value)) return value;
+  if (!isJsonObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     const v = CREDENTIAL_KEY.test(key) && value[key] !== null ? REDACTED : redactCredentialKeys(value[key]);

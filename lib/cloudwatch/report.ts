@@ -1,23 +1,4 @@
-import type { ShipTls } from '../ship/tls.js';
-/** What the forwarder core needs from its configuration (see `loadForwarderConfig`). */
-export interface ForwardSettings {
-  ingestUrl: string;
-  token: string;
-  /** How the connection to the ingest is secured (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP); lib/ship's defaults when absent. */
-  tls?: ShipTls | null;
-  /** Overrides the cluster read from the log group. */
-  clusterName: string | null;
-  /** The region the function runs in (AWS_REGION): a subscription delivers its own region's log groups. */
-  region?: string | null;
-  streamPrefix: string;
-  maxEventsPerBatch: number;
-  maxBodyBytes: number;
-  gzip: boolean;
-  requestTimeoutMs: number;
-  safetyMarginMs: number;
-  maxAttempts: number;
-  concurrency: number;
-}
+export type { ForwardSettings } from '../config/forwarder.js';
 
 /** What the forwarder core needs from its caller: the clock, the network, the log. */
 export interface ForwardDeps {

@@ -1,16 +1,17 @@
-import { DEFAULT_AUDIT_STREAM_PREFIX } from '../cloudwatch/eks.js';
-import type { ForwardSettings } from '../cloudwatch/report.js';
-import { METRICS_NAMESPACE } from '../metrics/index.js';
+import { CLUSTER_HEADER, INGEST_PREFIX, splitIngestPath, TENANT_ID_PATTERN } from '../protocol.js';
 import {
+  DEFAULT_AUDIT_STREAM_PREFIX,
+  DEFAULT_INGEST_MAX_BODY_BYTES,
   DEFAULT_MAX_ATTEMPTS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_EVENTS_PER_BATCH,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SAFETY_MARGIN_MS,
-} from '../ship/index.js';
+  METRICS_NAMESPACE,
+} from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
-import { loadShipTls } from './tls.js';
+import { loadShipTls, type ShipTls } from './tls.js';
 
 /**
  * Two batches in flight: enough to overlap one POST's round trip with the next, while a 128 MB
@@ -18,12 +19,30 @@ import { loadShipTls } from './tls.js';
  */
 export const DEFAULT_FORWARDER_CONCURRENCY = 2;
 /** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
-const MAX_BODY_BYTES_LIMIT = 16 * 1024 * 1024;
+const MAX_BODY_BYTES_LIMIT = DEFAULT_INGEST_MAX_BODY_BYTES;
 
-// The ingest route's tenant id pattern (the ingest contract, docs/ingest.md), as the last path segments.
-const TENANT_ROUTE = /\/v1\/ingest\/k8s-audit\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 // Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** What the forwarder core needs from its configuration (lib/cloudwatch; `loadForwarderConfig` reads it). */
+export interface ForwardSettings {
+  ingestUrl: string;
+  token: string;
+  /** How the connection to the ingest is secured (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP); lib/ship's defaults when absent. */
+  tls?: ShipTls | null;
+  /** Overrides the cluster read from the log group. */
+  clusterName: string | null;
+  /** The region the function runs in (AWS_REGION): a subscription delivers its own region's log groups. */
+  region?: string | null;
+  streamPrefix: string;
+  maxEventsPerBatch: number;
+  maxBodyBytes: number;
+  gzip: boolean;
+  requestTimeoutMs: number;
+  safetyMarginMs: number;
+  maxAttempts: number;
+  concurrency: number;
+}
 
 /** The forwarder's configuration (also used by `backfill` and `redrive`), validated once at init. */
 export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
@@ -39,8 +58,10 @@ export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
 /** AISOC_INGEST_URL, required, and the full tenant route (`/v1/ingest/k8s-audit/<tenant_id>`); a problem is noted on `r`. */
 export function readTenantRouteUrl(r: EnvReader): string {
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
-  if (ingestUrl !== '' && !TENANT_ROUTE.test(new URL(ingestUrl).pathname)) {
-    r.problems.push('AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>');
+  // The tenant segment as sent (not decoded) must be a valid tenant id, with nothing after it.
+  const route = ingestUrl === '' ? null : splitIngestPath(new URL(ingestUrl).pathname);
+  if (ingestUrl !== '' && (route === null || route.trailingSlash || !TENANT_ID_PATTERN.test(route.tenant))) {
+    r.problems.push(`AISOC_INGEST_URL must be the full tenant route, ending in ${INGEST_PREFIX}<tenant_id>`);
   }
   return ingestUrl;
 }
@@ -56,7 +77,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   if (secretProblem !== null) r.problems.push(secretProblem);
   const clusterName = r.string('CLUSTER_NAME') ?? null;
   if (clusterName !== null && !HEADER_SAFE.test(clusterName)) {
-    r.problems.push('CLUSTER_NAME must be printable ASCII (it is sent as the X-AiSOC-Cluster-Name header)');
+    r.problems.push(`CLUSTER_NAME must be printable ASCII (it is sent as the ${CLUSTER_HEADER} header)`);
   }
   const config: ForwarderConfig = {
     ingestUrl,

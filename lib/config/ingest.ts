@@ -1,12 +1,12 @@
 import { availableParallelism, totalmem } from 'node:os';
-import type { Detection } from '../audit/types.js';
-import { TENANT_ID_PATTERN } from '../ingest/request.js';
-import { readDetection } from './detection.js';
+import { isJsonObject } from '../json.js';
+import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
+import { DEFAULT_INGEST_MAX_BODY_BYTES } from './defaults.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
-/** Default cap on a request body, before and after gzip inflation: the connector documentation's documented 16 MiB. */
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Default cap on a request body, before and after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
+export const DEFAULT_MAX_BODY_BYTES = DEFAULT_INGEST_MAX_BODY_BYTES;
 /**
  * Default cap on items per batch. The apiserver sends at most --audit-webhook-batch-max-size
  * events per batch (default 400, k8s.io/apiserver plugin/pkg/audit/webhook); 5000 leaves room for
@@ -111,8 +111,11 @@ export function defaultAdmission(machine: MachineSize, maxWireBytes: number): Ad
   };
 }
 
-/** The ingest endpoint's configuration, validated once at start. */
-export interface IngestConfig {
+/**
+ * The ingest endpoint's settings as the environment gives them, validated once at start; the
+ * rule pack is compiled beside them (`loadIngestConfig` in lib/ingest/config.ts).
+ */
+export interface IngestSettings {
   /** `lambda` applies the platform's limits and refuses non-durable sinks. */
   readonly runtime: 'lambda' | 'local';
   /** K8S_AUDIT_SHARED_SECRET; `null` keeps the webhook route off (503). */
@@ -150,8 +153,6 @@ export interface IngestConfig {
   readonly sinkMaxAttempts: number;
   /** The GKE route (Pub/Sub push of Cloud Logging entries). */
   readonly gkePush: GkePushConfig;
-  /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES; absent: the refined table and the shipped pack. */
-  readonly detection?: Detection;
   /** What the local server holds at once before it answers 429. */
   readonly admission: AdmissionLimits;
   /**
@@ -225,11 +226,11 @@ function trimmed(r: EnvReader, name: string): string | null {
 }
 
 /**
- * Reads the ingest endpoint's configuration (EVENTS_SINK default `sqlite`, AISOC_DATA_DIR default
- * `.data`, K8S_AUDIT_SHARED_SECRET, ...). Throws one `ConfigError` naming every bad variable.
+ * Reads the ingest endpoint's settings (EVENTS_SINK default `sqlite`, AISOC_DATA_DIR default
+ * `.data`, K8S_AUDIT_SHARED_SECRET, ...); every problem goes to `r`, whose `done()` the caller
+ * calls once the rest of its variables are read, so one `ConfigError` names every bad one.
  */
-export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): IngestConfig {
-  const r = new EnvReader(env);
+export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): IngestSettings {
   const runtime = opts.runtime ?? (r.string('AWS_LAMBDA_FUNCTION_NAME') !== undefined ? 'lambda' : 'local');
   const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
   const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_MAX_BATCH_SIZE, 1, 1_000_000);
@@ -314,13 +315,11 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     tenants: readGkePushTenants(r),
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
   });
-  const detection = readDetection(r);
 
   const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
   const maxWireBytes = lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes;
   const admission = readAdmission(r, defaultAdmission(opts.machine ?? thisMachine(), maxWireBytes), maxWireBytes);
-  r.done();
-  return Object.freeze({
+  return {
     runtime,
     sharedSecret,
     sharedSecretArn,
@@ -341,11 +340,10 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     inbox,
     sinkMaxAttempts,
     gkePush,
-    detection,
     admission: Object.freeze(admission),
     groupCommit,
     requireCluster,
-  });
+  };
 }
 
 /** The admission variables over the machine's defaults; a byte bound below one largest body is refused. */
@@ -376,8 +374,7 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
   const tenants = new Map<string, GkePushTenant>();
   const raw = r.string('K8S_AUDIT_GKE_PUSH');
   if (raw === undefined) return tenants;
-  const example =
-    '{"<tenant_id>":{"audience":"https://<host>/v1/ingest/gke-audit/<tenant_id>","serviceAccount":"<name>@<project>.iam.gserviceaccount.com"}}';
+  const example = `{"<tenant_id>":{"audience":"https://<host>${GKE_PREFIX}<tenant_id>","serviceAccount":"<name>@<project>.iam.gserviceaccount.com"}}`;
   let doc: unknown;
   try {
     doc = JSON.parse(raw);
@@ -385,7 +382,7 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
     r.problems.push(`K8S_AUDIT_GKE_PUSH must be JSON such as ${example}`);
     return tenants;
   }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+  if (!isJsonObject(doc)) {
     r.problems.push(`K8S_AUDIT_GKE_PUSH must be a JSON object such as ${example}`);
     return tenants;
   }
@@ -411,11 +408,11 @@ function readGkePushTenants(r: EnvReader): ReadonlyMap<string, GkePushTenant> {
  * The config with the shared secret read from Secrets Manager when K8S_AUDIT_SHARED_SECRET_ARN is
  * set (once, at init; the entry point keeps the result). Otherwise the config as it is.
  */
-export async function withSharedSecret(
-  config: IngestConfig,
+export async function withSharedSecret<T extends IngestSettings>(
+  config: T,
   read: SecretReader = readSecretsManagerSecret,
   readFile: (path: string) => Promise<string> = (path) => import('node:fs/promises').then((fs) => fs.readFile(path, 'utf8')),
-): Promise<IngestConfig> {
+): Promise<T> {
   let out = config;
   if (config.sharedSecretArn !== null) {
     out = { ...out, sharedSecret: sharedSecretValue(await read(config.sharedSecretArn), config.sharedSecretArn) };
@@ -447,7 +444,7 @@ export function parseTenantSecrets(text: string, source: string): ReadonlyMap<st
   } catch {
     throw new ConfigError([`${source} is not JSON: it must be an object of tenant id to secret`]);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+  if (!isJsonObject(parsed)) {
     throw new ConfigError([`${source} must be a JSON object of tenant id to secret`]);
   }
   const problems: string[] = [];

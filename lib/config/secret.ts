@@ -1,3 +1,4 @@
+import { TOKEN_HEADER } from '../protocol.js';
 import { ConfigError } from './env.js';
 
 // What an HTTP header value can carry as sent by every client here: visible ASCII, with spaces or
@@ -19,7 +20,7 @@ export function readSharedSecret(raw: string | null | undefined, name: string, p
   const value = raw.trim();
   if (value === '') return null;
   if (HEADER_SAFE_SECRET.test(value)) return value;
-  const problem = `${name} holds a character that cannot be sent in the X-AiSOC-K8s-Token header (a control character, a line break inside, or non-ASCII): use printable ASCII, e.g. the output of openssl rand -base64 32`;
+  const problem = `${name} holds a character that cannot be sent in the ${TOKEN_HEADER} header (a control character, a line break inside, or non-ASCII): use printable ASCII, e.g. the output of openssl rand -base64 32`;
   if (problems === undefined) throw new ConfigError([problem]);
   problems.push(problem);
   return null;

@@ -1,7 +1,8 @@
-import type { ShipTls } from '../ship/tls.js';
+import { TOKEN_HEADER } from '../protocol.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readSharedSecret } from './secret.js';
-import { loadShipTls } from './tls.js';
+import { loadShipTls, type ShipTls } from './tls.js';
 
 /** The connector documentation: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
 export const DEFAULT_TAIL_MAX_BYTES = 8 * 1024 * 1024;
@@ -11,13 +12,10 @@ export const MIN_TAIL_MAX_BYTES = 1024;
 export const MAX_TAIL_MAX_BYTES = 256 * 1024 * 1024;
 /** The connector documentation: "Default poll interval: 300 seconds (overrideable per instance)". */
 export const DEFAULT_TAIL_INTERVAL_SECONDS = 300;
-/**
- * 3 MiB of JSON per request body, the shipper's default: it stays under Lambda's 6 MB invocation
- * payload limit behind API Gateway even after JSON escaping (see lib/ship).
- */
-export const DEFAULT_TAIL_MAX_BODY_BYTES = 3 * 1024 * 1024;
-/** Per request; an ingest that answers at all answers in well under a second. */
-export const DEFAULT_TAIL_REQUEST_TIMEOUT_MS = 10_000;
+/** The shipper's body cap (lib/config/defaults.ts: under Lambda's payload limit behind API Gateway). */
+export const DEFAULT_TAIL_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
+/** The shipper's per-request timeout. */
+export const DEFAULT_TAIL_REQUEST_TIMEOUT_MS = DEFAULT_REQUEST_TIMEOUT_MS;
 
 /** The `tail` command's environment, validated once at start. Flags override path, cursor, cluster and interval. */
 export interface TailConfig {
@@ -56,7 +54,7 @@ export function loadTailConfig(env: Env): TailConfig {
   const tls = loadShipTls(r, ingestUrl);
   const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
   if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
-    r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)');
+    r.problems.push(`K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in ${TOKEN_HEADER})`);
   }
   const config: TailConfig = {
     ingestUrl,

@@ -15,8 +15,8 @@ import {
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../ingest/errors.js';
-import { TENANT_ID_PATTERN } from '../ingest/request.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import { TENANT_ID_PATTERN } from '../protocol.js';
 import type { ConsoleAssets } from './assets.js';
 import type { DescribeRule } from './rules.js';
 import { LoginThrottle, SESSION_MAX_MS, type Session, SessionStore } from './session.js';

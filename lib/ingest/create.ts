@@ -1,10 +1,11 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { shippedDetection } from '../audit/index.js';
-import type { InboxStoreSpec, IngestConfig } from '../config/ingest.js';
+import type { InboxStoreSpec } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { shippedRules } from '../rules/shipped.js';
 import { createRecordWriter, createRejectSink, type RejectSink, type SinkOptions } from '../sinks/index.js';
 import type { RecordWriter } from '../sinks/writer.js';
+import type { IngestConfig } from './config.js';
 import type { InboxStore } from './inbox.js';
 import { IngestService, type LogEntry } from './service.js';
 

@@ -1,3 +1,4 @@
+import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX, STATUS_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { hashToken } from './auth.js';
 import { inboxTokenId } from './inbox.js';
 
@@ -16,9 +17,6 @@ export interface IngestRequest {
 
 /** The part of a request known before its body arrives. */
 export type RequestHead = Omit<IngestRequest, 'body'>;
-
-/** Tenant ids the route accepts (the design's contract): they name a tenant boundary, nothing else. */
-export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Header names folded to lower case (HTTP header names are case-insensitive); repeated values joined. */
 export function lowerCaseHeaders(headers: RawHeaders): Record<string, string> {
@@ -46,11 +44,6 @@ export type Route =
   | { kind: 'inbox'; token: string }
   | { kind: 'none' };
 
-const INGEST_PREFIX = '/v1/ingest/k8s-audit/';
-/** Pub/Sub push deliveries of GKE audit LogEntries (docs/gke.md). */
-export const GKE_PREFIX = '/v1/ingest/gke-audit/';
-const INBOX_PREFIX = '/v1/inbox/';
-
 /** Matches `/v1/ingest/k8s-audit/{tenant_id}`, `/v1/ingest/gke-audit/{tenant_id}` and `/v1/inbox/{token}` (a trailing slash is fine). */
 export function matchRoute(path: string): Route {
   const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
@@ -66,8 +59,6 @@ export function matchRoute(path: string): Route {
   }
   return { kind: 'none' };
 }
-
-const STATUS_PREFIX = '/v1/status/k8s-audit/';
 
 /** Whether a path is the status route, `/v1/status/k8s-audit/{tenant_id}`; its raw tenant segment, or null. */
 export function matchStatusRoute(path: string): string | null {

@@ -15,14 +15,25 @@ import {
   shippedDetection,
   validateAuditEvent,
 } from '../audit/index.js';
-import type { IngestConfig } from '../config/ingest.js';
+import { isJsonObject } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import {
+  CLUSTER_HEADER,
+  CLUSTER_QUERY,
+  INGEST_PREFIX,
+  SOURCE_ACCOUNT_HEADER,
+  SOURCE_REGION_HEADER,
+  TENANT_ID_PATTERN,
+  TENANT_ID_RULE,
+  TOKEN_HEADER,
+} from '../protocol.js';
 import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier, TenantSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
+import type { IngestConfig } from './config.js';
 import {
   BadRequestError,
   errorResponse,
@@ -47,20 +58,14 @@ import {
   matchStatusRoute,
   queryParam,
   type RequestHead,
-  TENANT_ID_PATTERN,
 } from './request.js';
 import { RecentCounts, tenantStatus } from './status.js';
 
-/** The header the apiserver's forwarder sets with the shared secret (the connector documentation's contract). */
-export const TOKEN_HEADER = 'x-aisoc-k8s-token';
-/** The header that names the cluster; a `cluster` query parameter or the inbox binding are the fallbacks. */
-export const CLUSTER_HEADER = 'x-aisoc-cluster-name';
-/**
- * The AWS account and region of an EKS log group, set by our forwarder from the subscription
- * payload's `owner` and its own region; they fill OCSF `cloud` (Security Lake puts the account there).
- */
-export const SOURCE_ACCOUNT_HEADER = 'x-aisoc-source-account';
-export const SOURCE_REGION_HEADER = 'x-aisoc-source-region';
+// Header names as lowerCaseHeaders gives them (HTTP header names are case-insensitive).
+const TOKEN_KEY = TOKEN_HEADER.toLowerCase();
+const CLUSTER_KEY = CLUSTER_HEADER.toLowerCase();
+const SOURCE_ACCOUNT_KEY = SOURCE_ACCOUNT_HEADER.toLowerCase();
+const SOURCE_REGION_KEY = SOURCE_REGION_HEADER.toLowerCase();
 const AWS_ACCOUNT_PATTERN = /^\d{12}$/;
 const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
@@ -212,13 +217,11 @@ export class IngestService {
         throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
       }
       const headers = lowerCaseHeaders(head.headers);
-      if (!this.#verifier.verify(headers[TOKEN_HEADER])) {
-        throw new UnauthorizedError(
-          headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
-        );
+      if (!this.#verifier.verify(headers[TOKEN_KEY])) {
+        throw new UnauthorizedError(tokenRefusal(headers));
       }
       const tenant = safeDecode(route) ?? '';
-      if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+      if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
       state.tenant = tenant;
       if (store === null) throw new NotFoundError('the status route reads the embedded SQLite store: run serve with EVENTS_SINK=sqlite');
       return this.#finish(jsonResponse(200, tenantStatus(store, tenant, this.#now(), this.recent)), state, started);
@@ -244,7 +247,7 @@ export class IngestService {
     const route = matchRoute(head.path);
     const state: LogState = { route: route.kind, path: loggablePath(head.path) };
     try {
-      if (route.kind === 'none') throw new NotFoundError('no such route; POST audit events to /v1/ingest/k8s-audit/<tenant_id>');
+      if (route.kind === 'none') throw new NotFoundError(`no such route; POST audit events to ${INGEST_PREFIX}<tenant_id>`);
       if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
       const headers = lowerCaseHeaders(head.headers);
       let tenant: string;
@@ -257,16 +260,14 @@ export class IngestService {
         }
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
         // Both checks always run: the time taken says nothing about which one decided.
-        const shared = this.#verifier.verify(headers[TOKEN_HEADER]);
-        const own = this.#tenantSecrets?.verify(safeDecode(route.tenant) ?? '', headers[TOKEN_HEADER]) ?? null;
+        const shared = this.#verifier.verify(headers[TOKEN_KEY]);
+        const own = this.#tenantSecrets?.verify(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY]) ?? null;
         if (!(own ?? shared)) {
-          throw new UnauthorizedError(
-            headers[TOKEN_HEADER] === undefined ? 'missing X-AiSOC-K8s-Token header' : 'X-AiSOC-K8s-Token does not match the shared secret',
-          );
+          throw new UnauthorizedError(tokenRefusal(headers));
         }
         tenant = safeDecode(route.tenant) ?? '';
         if (!TENANT_ID_PATTERN.test(tenant)) {
-          throw new BadRequestError('tenant id must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
+          throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
         }
       } else if (route.kind === 'gke') {
         if (!this.#pushVerifier.configured) {
@@ -284,16 +285,16 @@ export class IngestService {
       }
       state.tenant = tenant;
       // A GKE entry names its own cluster (resource.labels.cluster_name); Pub/Sub sets no headers of ours.
-      const cluster = route.kind === 'gke' ? null : (headers[CLUSTER_HEADER] ?? queryParam(head.query, 'cluster') ?? boundCluster);
+      const cluster = route.kind === 'gke' ? null : (headers[CLUSTER_KEY] ?? queryParam(head.query, CLUSTER_QUERY) ?? boundCluster);
       if (cluster !== null && !CLUSTER_NAME_PATTERN.test(cluster)) {
-        throw new BadRequestError('cluster name (X-AiSOC-Cluster-Name or ?cluster=) must be 1 to 256 printable characters');
+        throw new BadRequestError(`cluster name (${CLUSTER_HEADER} or ?${CLUSTER_QUERY}=) must be 1 to 256 printable characters`);
       }
       state.cluster = cluster;
       // The GKE route names its clusters in each entry's resource labels, not in a header.
       if (cluster === null && this.config.requireCluster && route.kind !== 'gke') {
         this.recent.add(tenant, 'refused_without_cluster', 1, this.#now());
         throw new BadRequestError(
-          'no cluster name: K8S_AUDIT_REQUIRE_CLUSTER is on, so every batch must name its cluster (X-AiSOC-Cluster-Name header or ?cluster=)',
+          `no cluster name: K8S_AUDIT_REQUIRE_CLUSTER is on, so every batch must name its cluster (${CLUSTER_HEADER} header or ?${CLUSTER_QUERY}=)`,
         );
       }
       const source = route.kind === 'gke' ? undefined : readSource(headers);
@@ -689,7 +690,6 @@ function readPush(body: Buffer): Batch {
   } catch (err) {
     throw new BadRequestError(`body is not JSON: ${(err as Error).message}`);
   }
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   let entry: unknown;
   const perEvent: NonNullable<Batch['perEvent']> = [];
   const batch: Batch = {
@@ -704,7 +704,7 @@ function readPush(body: Buffer): Batch {
     skipped: 0,
     skippedReasons: [],
   };
-  if (isObject(doc) && isObject(doc.message)) {
+  if (isJsonObject(doc) && isJsonObject(doc.message)) {
     const data = doc.message.data;
     const messageId = typeof doc.message.messageId === 'string' ? doc.message.messageId : null;
     if (typeof data !== 'string' || data === '') {
@@ -718,7 +718,7 @@ function readPush(body: Buffer): Batch {
       batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${(err as Error).message}` });
       return batch;
     }
-  } else if (isObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
+  } else if (isJsonObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
     entry = doc;
   } else {
     throw new BadRequestError(
@@ -855,10 +855,7 @@ function payload(record: NormalisedRecord, limit: number, event: AuditEvent, tex
 /** A record with another record's identity (dedup key, and OCSF `metadata.uid` which holds it). */
 function sameIdentity(record: NormalisedRecord, key: string): NormalisedRecord {
   const metadata = record.ocsf.metadata;
-  const ocsf =
-    typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)
-      ? { ...record.ocsf, metadata: { ...metadata, uid: key } }
-      : record.ocsf;
+  const ocsf = isJsonObject(metadata) ? { ...record.ocsf, metadata: { ...metadata, uid: key } } : record.ocsf;
   return { ...record, dedup_key: key, ocsf };
 }
 
@@ -882,16 +879,21 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
+/** Why a request's token was refused: none sent, or not the shared secret. */
+function tokenRefusal(headers: Readonly<Record<string, string>>): string {
+  return headers[TOKEN_KEY] === undefined ? `missing ${TOKEN_HEADER} header` : `${TOKEN_HEADER} does not match the shared secret`;
+}
+
 /** The EKS source the forwarder named in its headers, or undefined; a malformed value is a 400. */
 function readSource(headers: Readonly<Record<string, string>>): AuditSource | undefined {
-  const account = headers[SOURCE_ACCOUNT_HEADER];
-  const region = headers[SOURCE_REGION_HEADER];
+  const account = headers[SOURCE_ACCOUNT_KEY];
+  const region = headers[SOURCE_REGION_KEY];
   if (account === undefined && region === undefined) return undefined;
   if (account !== undefined && !AWS_ACCOUNT_PATTERN.test(account)) {
-    throw new BadRequestError('X-AiSOC-Source-Account must be a 12-digit AWS account id');
+    throw new BadRequestError(`${SOURCE_ACCOUNT_HEADER} must be a 12-digit AWS account id`);
   }
   if (region !== undefined && !AWS_REGION_PATTERN.test(region)) {
-    throw new BadRequestError('X-AiSOC-Source-Region must be an AWS region name such as us-east-1');
+    throw new BadRequestError(`${SOURCE_REGION_HEADER} must be an AWS region name such as us-east-1`);
   }
   return { platform: 'eks', accountId: account ?? null, region: region ?? null };
 }

@@ -3,8 +3,7 @@
 // alarms and the dashboard of both templates read these same constants, so a rename that misses a
 // template fails a test instead of silencing an alarm.
 
-/** The one CloudWatch namespace every AiSOC K8s audit metric goes to. */
-export const METRICS_NAMESPACE = 'AiSOC/K8sAudit';
+export { METRICS_NAMESPACE } from '../config/defaults.js';
 
 /**
  * The EMF dimension every metric carries: Powertools' `service`, set to the Lambda's function

@@ -1,5 +1,6 @@
 import { Environment } from '@marcbachmann/cel-js';
 import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
+import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
 import type { RuleDisable, RuleSpec } from './types.js';
 
@@ -82,10 +83,6 @@ const ENV = (() => {
   return env;
 })();
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
 }
@@ -99,24 +96,24 @@ const TEMPLATE_OWNERS = new Set(['deployments', 'daemonsets', 'statefulsets', 'r
 function podSpecOf(resource: string, subresource: string, body: JsonObject): JsonObject {
   if (subresource !== '' && subresource !== 'ephemeralcontainers') return {};
   const spec = body.spec;
-  if (!isObject(spec)) return {};
+  if (!isJsonObject(spec)) return {};
   if (resource === 'pods') return spec;
   let template: JsonValue | undefined;
   if (TEMPLATE_OWNERS.has(resource)) template = spec.template;
   else if (resource === 'cronjobs') {
     const job = spec.jobTemplate;
-    const jobSpec = isObject(job) ? job.spec : undefined;
-    template = isObject(jobSpec) ? jobSpec.template : undefined;
+    const jobSpec = isJsonObject(job) ? job.spec : undefined;
+    template = isJsonObject(jobSpec) ? jobSpec.template : undefined;
   }
-  const podSpec = isObject(template) ? template.spec : undefined;
-  return isObject(podSpec) ? podSpec : {};
+  const podSpec = isJsonObject(template) ? template.spec : undefined;
+  return isJsonObject(podSpec) ? podSpec : {};
 }
 
 function containersOf(spec: JsonObject): JsonObject[] {
   const out: JsonObject[] = [];
   for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
     const list = spec[key];
-    if (Array.isArray(list)) for (const c of list) if (isObject(c)) out.push(c);
+    if (Array.isArray(list)) for (const c of list) if (isJsonObject(c)) out.push(c);
   }
   return out;
 }
@@ -136,7 +133,7 @@ function fillStrings(obj: JsonObject, keys: readonly string[]): JsonObject {
 }
 
 function userInfo(v: unknown): JsonObject {
-  if (!isObject(v)) return { username: '', groups: NONE };
+  if (!isJsonObject(v)) return { username: '', groups: NONE };
   if (typeof v.username === 'string' && Array.isArray(v.groups)) return v;
   return { ...v, username: str(v.username), groups: Array.isArray(v.groups) ? v.groups : NONE };
 }
@@ -168,7 +165,7 @@ class Activation implements RuleActivation {
     return str(this.event.userAgent);
   }
   get objectRef(): JsonObject {
-    this.#objectRef ??= withStrings(isObject(this.event.objectRef) ? this.event.objectRef : EMPTY, REF_KEYS);
+    this.#objectRef ??= withStrings(isJsonObject(this.event.objectRef) ? this.event.objectRef : EMPTY, REF_KEYS);
     return this.#objectRef;
   }
   get user(): JsonObject {
@@ -183,17 +180,17 @@ class Activation implements RuleActivation {
     return Array.isArray(ips) ? ips.filter((ip): ip is string => typeof ip === 'string') : NONE;
   }
   get responseStatus(): JsonObject {
-    const rs = isObject(this.event.responseStatus) ? this.event.responseStatus : EMPTY;
+    const rs = isJsonObject(this.event.responseStatus) ? this.event.responseStatus : EMPTY;
     return typeof rs.code === 'number' ? rs : { ...rs, code: Number(rs.code) || 0 };
   }
   get requestObject(): JsonObject {
-    return isObject(this.event.requestObject) ? this.event.requestObject : EMPTY;
+    return isJsonObject(this.event.requestObject) ? this.event.requestObject : EMPTY;
   }
   get responseObject(): JsonObject {
-    return isObject(this.event.responseObject) ? this.event.responseObject : EMPTY;
+    return isJsonObject(this.event.responseObject) ? this.event.responseObject : EMPTY;
   }
   get annotations(): JsonObject {
-    return isObject(this.event.annotations) ? (this.event.annotations as JsonObject) : EMPTY;
+    return isJsonObject(this.event.annotations) ? (this.event.annotations as JsonObject) : EMPTY;
   }
   get podSpec(): JsonObject {
     if (this.#podSpec === undefined) {
@@ -227,7 +224,7 @@ function compileRule(spec: RuleSpec): CompiledRule {
       users === undefined && groups === undefined
         ? () => true
         : (user) => {
-            const info = isObject(user) ? user : EMPTY;
+            const info = isJsonObject(user) ? user : EMPTY;
             const name = str(info.username);
             if (users?.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p))) return true;
             const have = Array.isArray(info.groups) ? info.groups : NONE;
@@ -293,7 +290,7 @@ export class RuleEngine {
 
   /** The rules that fire on an event (the record's redacted form), in pack order. */
   match(event: AuditEvent): CompiledRule[] {
-    const ref = isObject(event.objectRef) ? event.objectRef : EMPTY;
+    const ref = isJsonObject(event.objectRef) ? event.objectRef : EMPTY;
     const candidates = this.candidates(str(event.verb), str(ref.resource), str(ref.subresource));
     if (candidates.length === 0) return candidates;
     let activation: RuleActivation | undefined;

@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import type { JsonObject, JsonValue, Severity } from '../audit/types.js';
+import { isJsonObject } from '../json.js';
 import type { RuleDisable, RuleExamples, RuleMatch, RuleSpec } from './types.js';
 
 /** A pack that cannot be used: every problem named with its file and rule id, as init reports it. */
@@ -14,10 +15,6 @@ const SEVERITIES = new Set<Severity>(['info', 'low', 'medium', 'high']);
 const ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const TECHNIQUE = /^T\d{4}(\.\d{3})?$/;
 const RULE_KEYS = new Set(['id', 'title', 'severity', 'description', 'mitre', 'source', 'match', 'condition', 'examples', 'disabled']);
-
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function stringList(v: unknown): string[] | null {
   return Array.isArray(v) && v.every((s) => typeof s === 'string' && s !== '') ? (v as string[]) : null;
@@ -39,11 +36,11 @@ export function parseRuleFile(text: string, file: string): (RuleSpec | RuleDisab
 
 /** Reads a pack file's parsed document (`{rules: [...]}`); throws like `parseRuleFile`. */
 export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDisable)[] {
-  if (!isObject(doc) || !Array.isArray(doc.rules)) throw new RulePackError([`${file}: expected a mapping with a "rules" list`]);
+  if (!isJsonObject(doc) || !Array.isArray(doc.rules)) throw new RulePackError([`${file}: expected a mapping with a "rules" list`]);
   const problems: string[] = [];
   const out: (RuleSpec | RuleDisable)[] = [];
   doc.rules.forEach((raw, i) => {
-    const where = `${file}: ${isObject(raw) && typeof raw.id === 'string' ? raw.id : `rule #${i + 1}`}`;
+    const where = `${file}: ${isJsonObject(raw) && typeof raw.id === 'string' ? raw.id : `rule #${i + 1}`}`;
     const rule = readRule(raw, file, (p) => problems.push(`${where}: ${p}`));
     if (rule !== null) out.push(rule);
   });
@@ -52,7 +49,7 @@ export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDi
 }
 
 function readRule(raw: JsonValue, file: string, problem: (p: string) => void): RuleSpec | RuleDisable | null {
-  if (!isObject(raw)) {
+  if (!isJsonObject(raw)) {
     problem('a rule must be a mapping');
     return null;
   }
@@ -94,7 +91,7 @@ function readRule(raw: JsonValue, file: string, problem: (p: string) => void): R
 }
 
 function readMatch(raw: JsonValue | undefined, bad: (p: string) => void): RuleMatch | null {
-  if (!isObject(raw)) {
+  if (!isJsonObject(raw)) {
     bad('match must be a mapping with verbs and resources');
     return null;
   }
@@ -115,13 +112,13 @@ function readMatch(raw: JsonValue | undefined, bad: (p: string) => void): RuleMa
 }
 
 function readExamples(raw: JsonValue | undefined, bad: (p: string) => void): RuleExamples | null {
-  if (!isObject(raw)) {
+  if (!isJsonObject(raw)) {
     bad('examples must be a mapping with match and no_match lists of audit events');
     return null;
   }
   const match = raw.match;
   const noMatch = raw.no_match;
-  const ok = (v: unknown): v is JsonObject[] => Array.isArray(v) && v.length > 0 && v.every(isObject);
+  const ok = (v: unknown): v is JsonObject[] => Array.isArray(v) && v.length > 0 && v.every(isJsonObject);
   if (!ok(match)) bad('examples.match must list at least one audit event the rule fires on');
   if (!ok(noMatch)) bad('examples.no_match must list at least one audit event the rule must not fire on');
   return ok(match) && ok(noMatch) ? { match, no_match: noMatch } : null;

@@ -1,5 +1,5 @@
 import type { Agent, IncomingMessage, ClientRequest as NodeClientRequest, RequestOptions } from 'node:http';
-import type { ShipTls } from './tls.js';
+import type { ShipTls } from '../config/tls.js';
 
 /** node:http or node:https with its keep-alive pool. */
 interface Transport {

@@ -1,7 +1,8 @@
 import { promisify } from 'node:util';
+import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
+import { CLUSTER_HEADER, SOURCE_ACCOUNT_HEADER, SOURCE_REGION_HEADER, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from './http.js';
 import type { BodyChunks } from './pack.js';
-import { plaintextUrlProblem, type ShipTls } from './tls.js';
 import type { ShipSource } from './types.js';
 
 // node:zlib is loaded by the first gzip body (AISOC_TAIL_GZIP and the like), not at import.
@@ -10,12 +11,6 @@ const loadGzip = () => {
   gzipAsync ??= import('node:zlib').then((z) => promisify(z.gzip) as (body: string | Uint8Array) => Promise<Buffer>);
   return gzipAsync;
 };
-
-/** The headers the ingest route reads (the ingest contract, docs/ingest.md). */
-export const TOKEN_HEADER = 'X-AiSOC-K8s-Token';
-export const CLUSTER_HEADER = 'X-AiSOC-Cluster-Name';
-export const SOURCE_ACCOUNT_HEADER = 'X-AiSOC-Source-Account';
-export const SOURCE_REGION_HEADER = 'X-AiSOC-Source-Region';
 
 /** What one POST came back with. */
 export type PostOutcome =

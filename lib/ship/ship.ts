@@ -1,39 +1,34 @@
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_CAP_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_EVENTS_PER_BATCH,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SAFETY_MARGIN_MS,
+} from '../config/defaults.js';
+import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
+import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
-import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls, warnInsecureOnce } from './tls.js';
+import { warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
-/** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
-export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
-/**
- * 3 MiB of JSON per body. Lambda's synchronous invocation payload limit is 6 MB (Lambda quotas)
- * and API Gateway hands the body to the ingest Lambda inside a JSON event, where string escaping
- * of every quote grows it by a fifth or more; 3 MiB stays clear of that, and far under the
- * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
- */
-export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
-/** Per request; an ingest that answers at all answers in well under a second. */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** Kept back from the Lambda's remaining time so the handler can still log, emit metrics and throw. */
-export const DEFAULT_SAFETY_MARGIN_MS = 3_000;
-export const DEFAULT_MAX_ATTEMPTS = 8;
-export const DEFAULT_BACKOFF_BASE_MS = 200;
-export const DEFAULT_BACKOFF_CAP_MS = 5_000;
 /** A request is not started with less time than this left: it could not finish. */
 const MIN_REQUEST_MS = 250;
 /** An ingest's Retry-After is honoured up to this, so a bad header cannot park a caller for hours. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
-const REDIRECT_HINT =
-  'the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL to the final URL (https, the full /v1/ingest/k8s-audit/<tenant_id> route)';
+const ROUTE = `${INGEST_PREFIX}<tenant_id>`;
+const REDIRECT_HINT = `the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL to the final URL (https, the full ${ROUTE} route)`;
 
 /** Statuses that mean the request itself is wrong (URL, tenant, token): sending again cannot help. */
 const CONFIG_ERROR_HINTS: Record<number, string> = {
-  400: 'the ingest rejected the request as malformed: check AISOC_INGEST_URL (the full /v1/ingest/k8s-audit/<tenant_id> route, a valid tenant id)',
-  401: 'the token was refused: the shared secret sent as X-AiSOC-K8s-Token does not match the ingest K8S_AUDIT_SHARED_SECRET',
+  400: `the ingest rejected the request as malformed: check AISOC_INGEST_URL (the full ${ROUTE} route, a valid tenant id)`,
+  401: `the token was refused: the shared secret sent as ${TOKEN_HEADER} does not match the ingest K8S_AUDIT_SHARED_SECRET`,
   403: 'access forbidden: check AISOC_INGEST_URL and any API Gateway resource policy or WAF in front of the ingest',
-  404: 'no such route: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
-  405: 'method not allowed: check AISOC_INGEST_URL (it must be the full /v1/ingest/k8s-audit/<tenant_id> route)',
+  404: `no such route: check AISOC_INGEST_URL (it must be the full ${ROUTE} route)`,
+  405: `method not allowed: check AISOC_INGEST_URL (it must be the full ${ROUTE} route)`,
   415: 'the ingest refused the content type or encoding: check the gzip setting against what the ingest accepts',
   // Redirects are not followed (a POST body must not be replayed to wherever a Location points):
   // the URL is wrong the same way for every batch.

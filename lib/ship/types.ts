@@ -1,4 +1,4 @@
-import type { ShipTls } from './tls.js';
+import type { ShipTls } from '../config/tls.js';
 
 /**
  * The AWS account and region an EKS log group belongs to. The ingest fills OCSF `cloud` with them;

@@ -1,4 +1,4 @@
-import { fitRecord, type OutgoingRecord, type RecordPayload, SinkUnavailableError, type SinkWriteResult } from './types.js';
+import { fitRecord, type KeyedOutgoing, type KeyedPayload, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /** Splits items into groups of at most `maxCount` items and `maxBytes` bytes (an item over `maxBytes` goes alone). */
 export function chunkBy<T>(items: readonly T[], maxCount: number, maxBytes: number, sizeOf: (item: T) => number): T[][] {
@@ -130,8 +130,8 @@ export function orderedOutcomes(
 /** A record a batching sink sends: its position in the write, the form that fits, and the record. */
 export interface BatchEntry {
   index: number;
-  payload: RecordPayload;
-  record: OutgoingRecord;
+  payload: KeyedPayload;
+  record: KeyedOutgoing;
 }
 
 /** The quotas of one AWS batch call, and how the sink names its record limit in a refusal. */
@@ -153,7 +153,7 @@ export interface BatchLimits {
  */
 export async function sendInBatches(
   sink: string,
-  records: readonly OutgoingRecord[],
+  records: readonly KeyedOutgoing[],
   limits: BatchLimits,
   send: (entries: readonly BatchEntry[]) => Promise<ItemOutcome[]>,
   opts: RetryOptions,

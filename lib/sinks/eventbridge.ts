@@ -1,6 +1,6 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
-import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
+import type { KeyedOutgoing, KeyedSink, SinkWriteResult } from './types.js';
 
 // Amazon EventBridge quotas (PutEvents API reference): at most 10 entries and 256 KiB per call.
 // An entry's size is its Source, DetailType and Detail in UTF-8 (no Time or Resources are set).
@@ -21,7 +21,7 @@ export interface EventBridgeSinkOptions extends RetryOptions {
 }
 
 /** Puts alert records on an EventBridge bus (source `aisoc.k8s-audit`), retrying only failed entries. */
-export class EventBridgeSink implements RecordSink {
+export class EventBridgeSink implements KeyedSink {
   readonly name: string;
   readonly maxRecordBytes = MAX_BYTES_PER_CALL - ENVELOPE_BYTES;
   readonly #client: EventBridgeClient;
@@ -34,7 +34,7 @@ export class EventBridgeSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  write(records: readonly KeyedOutgoing[]): Promise<SinkWriteResult> {
     const limits = {
       maxRecordBytes: this.maxRecordBytes,
       maxEntriesPerCall: MAX_ENTRIES_PER_CALL,

@@ -1,6 +1,6 @@
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
 import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
-import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
+import type { KeyedOutgoing, KeyedSink, SinkWriteResult } from './types.js';
 
 // Amazon Data Firehose quotas (PutRecordBatch API reference): at most 500 records and 4 MiB per
 // call, and 1,000 KiB per record (before base64).
@@ -18,7 +18,7 @@ export interface FirehoseSinkOptions extends RetryOptions {
  * Sends records to a Firehose delivery stream with PutRecordBatch, one JSON line per record (so
  * the S3 objects Firehose writes are NDJSON). Only the records a partial failure names are resent.
  */
-export class FirehoseSink implements RecordSink {
+export class FirehoseSink implements KeyedSink {
   readonly name: string;
   // One byte per record goes to the newline that separates records in the delivered objects.
   readonly maxRecordBytes = MAX_RECORD_BYTES - 1;
@@ -32,7 +32,7 @@ export class FirehoseSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  write(records: readonly KeyedOutgoing[]): Promise<SinkWriteResult> {
     const limits = {
       maxRecordBytes: this.maxRecordBytes,
       maxEntriesPerCall: MAX_RECORDS_PER_CALL,

@@ -12,13 +12,22 @@ import type { SinkSpec } from '../config/ingest.js';
 import type { RetryOptions } from './batching.js';
 import type { RejectSink } from './rejects.js';
 import type { SqliteSinkMode } from './sqlite-rows.js';
-import type { RecordSink } from './types.js';
+import type { KeyedSink, RecordSink } from './types.js';
 import { RecordWriter } from './writer.js';
 
 export type { ItemOutcome, RetryOptions } from './batching.js';
 export { chunkBy, isRetryableError, sendWithRetry } from './batching.js';
 export type { RejectRecord, RejectSink } from './rejects.js';
-export type { OutgoingRecord, RecordPayload, RecordSink, SinkWriteResult } from './types.js';
+export type {
+  KeyedOutgoing,
+  KeyedPayload,
+  KeyedSink,
+  OutgoingRecord,
+  RecordKey,
+  RecordPayload,
+  RecordSink,
+  SinkWriteResult,
+} from './types.js';
 export { fitRecord, NOTHING_TO_REPORT, SinkUnavailableError } from './types.js';
 export type { WriteOutcome } from './writer.js';
 export { RecordWriter } from './writer.js';
@@ -66,16 +75,26 @@ export async function createRejectSink(spec: SinkSpec, opts: SinkOptions): Promi
     const { openEventStore, SqliteRejectSink } = await import('./sqlite.js');
     return new SqliteRejectSink(openEventStore(opts.dataDir));
   }
+  if (spec.kind === 'none') throw new Error('the none sink takes no records');
   const { StreamRejectSink } = await import('./rejects.js');
-  return new StreamRejectSink(await createSink(spec, 'events', opts));
+  return new StreamRejectSink(await createKeyedSink(spec, 'events', opts));
 }
 
 /** Builds one sink from its spec, importing only that sink's module. */
 export async function createSink(spec: SinkSpec, role: 'events' | 'alerts', opts: SinkOptions): Promise<RecordSink> {
+  if (spec.kind === 'sqlite') return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false);
+  if (spec.kind === 'none') throw new Error('the none sink takes no records');
+  return createKeyedSink(spec, role, opts);
+}
+
+/** Builds a sink that reads only the key and JSON of what it carries (stdout and the AWS streams): records or rejects. */
+async function createKeyedSink(
+  spec: Exclude<SinkSpec, { kind: 'sqlite' | 'none' }>,
+  role: 'events' | 'alerts',
+  opts: SinkOptions,
+): Promise<KeyedSink> {
   const retry = { maxAttempts: opts.maxAttempts, ...(opts.sleep ? { sleep: opts.sleep } : {}) };
   switch (spec.kind) {
-    case 'sqlite':
-      return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false);
     case 'stdout': {
       const { StdoutSink } = await import('./stdout.js');
       return new StdoutSink(opts.stdout ?? process.stdout, role);
@@ -96,7 +115,5 @@ export async function createSink(spec: SinkSpec, role: 'events' | 'alerts', opts
       const { EventBridgeSink } = await import('./eventbridge.js');
       return new EventBridgeSink({ bus: spec.bus, ...retry, ...(opts.clients?.eventbridge ? { client: opts.clients.eventbridge } : {}) });
     }
-    case 'none':
-      throw new Error('the none sink takes no records');
   }
 }

@@ -1,7 +1,7 @@
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { type BatchEntry, type ItemOutcome, orderedOutcomes, type RetryOptions, sendInBatches } from './batching.js';
-import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
+import type { KeyedOutgoing, KeyedSink, SinkWriteResult } from './types.js';
 
 // Kinesis Data Streams quotas (PutRecords API reference): at most 500 records and 5 MiB per call,
 // and 1 MiB per record counting the data blob and the partition key together.
@@ -21,7 +21,7 @@ export interface KinesisSinkOptions extends RetryOptions {
  * Sends records to a Kinesis data stream with PutRecords, partitioned by dedup key so resends of
  * one event land on one shard. Only the records a partial failure names are sent again.
  */
-export class KinesisSink implements RecordSink {
+export class KinesisSink implements KeyedSink {
   readonly name: string;
   readonly maxRecordBytes = MAX_RECORD_BYTES - PARTITION_KEY_BYTES;
   readonly #client: KinesisClient;
@@ -37,7 +37,7 @@ export class KinesisSink implements RecordSink {
     this.#ownsClient = opts.client === undefined;
   }
 
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  write(records: readonly KeyedOutgoing[]): Promise<SinkWriteResult> {
     const limits = {
       maxRecordBytes: this.maxRecordBytes,
       maxEntriesPerCall: MAX_RECORDS_PER_CALL,

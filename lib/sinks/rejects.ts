@@ -1,7 +1,6 @@
 import * as crypto from 'node:crypto';
-import type { NormalisedRecord } from '../audit/index.js';
 import { redactRejectedItem } from '../audit/index.js';
-import type { RecordSink } from './types.js';
+import type { KeyedOutgoing, KeyedSink } from './types.js';
 
 /** How much of a rejected item's (redacted) JSON is kept: enough to read and fix it, bounded per item. */
 export const MAX_REJECT_ITEM_CHARS = 64 * 1024;
@@ -69,7 +68,7 @@ export interface RejectSink {
  * own (SHA-256 of tenant, time, index and text), so a retried batch is not merged with another.
  */
 export class StreamRejectSink implements RejectSink {
-  constructor(readonly sink: RecordSink) {}
+  constructor(readonly sink: KeyedSink) {}
 
   get name(): string {
     return this.sink.name;
@@ -77,11 +76,14 @@ export class StreamRejectSink implements RejectSink {
 
   async write(rejects: readonly RejectRecord[]): Promise<void> {
     if (rejects.length === 0) return;
-    const out = rejects.map((r) => {
+    const out = rejects.map((r): KeyedOutgoing => {
       const json = JSON.stringify(r);
       const dedup = crypto.createHash('sha256').update(json).digest('hex');
-      const record = { tenant_id: r.tenant_id, cluster_name: r.cluster_name, dedup_key: dedup } as unknown as NormalisedRecord;
-      return { record, json, bytes: Buffer.byteLength(json, 'utf8') };
+      return {
+        record: { tenant_id: r.tenant_id, cluster_name: r.cluster_name, dedup_key: dedup },
+        json,
+        bytes: Buffer.byteLength(json, 'utf8'),
+      };
     });
     const result = await this.sink.write(out);
     if (result.refused.size > 0) {

@@ -1,6 +1,6 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type BatchEntry, type ItemOutcome, type RetryOptions, sendInBatches } from './batching.js';
-import type { OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
+import type { KeyedOutgoing, KeyedSink, SinkWriteResult } from './types.js';
 
 // Amazon SQS quotas (SendMessageBatch API reference): at most 10 messages per call, and 256 KiB
 // for the whole batch, which also caps one message. Queues may allow more today; 256 KiB works
@@ -18,7 +18,7 @@ export interface SqsSinkOptions extends RetryOptions {
  * Sends alert records to an SQS queue with SendMessageBatch. On a FIFO queue the dedup key is the
  * MessageDeduplicationId, so a resent batch within SQS's 5-minute window is not queued twice.
  */
-export class SqsSink implements RecordSink {
+export class SqsSink implements KeyedSink {
   readonly name: string;
   readonly maxRecordBytes = MAX_BYTES_PER_CALL;
   readonly #client: SQSClient;
@@ -33,7 +33,7 @@ export class SqsSink implements RecordSink {
     this.#fifo = opts.queueUrl.endsWith('.fifo');
   }
 
-  write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  write(records: readonly KeyedOutgoing[]): Promise<SinkWriteResult> {
     const limits = {
       maxRecordBytes: this.maxRecordBytes,
       maxEntriesPerCall: MAX_MESSAGES_PER_CALL,

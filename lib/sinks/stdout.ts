@@ -1,12 +1,12 @@
 import type { Writable } from 'node:stream';
-import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
+import { type KeyedOutgoing, type KeyedSink, NOTHING_TO_REPORT, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /**
  * Writes records as NDJSON to a stream (stdout: CloudWatch Logs in Lambda, a pipe locally).
  * Event lines are the normalised record itself, as `aisoc-k8s-audit normalise` prints it; alert
  * lines wrap it as `{"alert": record}` so both can share one stream.
  */
-export class StdoutSink implements RecordSink {
+export class StdoutSink implements KeyedSink {
   readonly name = 'stdout';
   readonly maxRecordBytes = Number.POSITIVE_INFINITY;
 
@@ -15,7 +15,7 @@ export class StdoutSink implements RecordSink {
     readonly role: 'events' | 'alerts' = 'events',
   ) {}
 
-  async write(records: readonly OutgoingRecord[]): Promise<SinkWriteResult> {
+  async write(records: readonly KeyedOutgoing[]): Promise<SinkWriteResult> {
     if (records.length === 0) return NOTHING_TO_REPORT;
     const text = records.map((r) => (this.role === 'alerts' ? `{"alert":${r.json}}\n` : `${r.json}\n`)).join('');
     await new Promise<void>((resolve, reject) => {

@@ -1,10 +1,26 @@
 import type { AuditSource, NormalisedRecord } from '../audit/index.js';
 
-/** One serialised form of a record: the JSON text a sink stores or sends, and its UTF-8 size. */
-export interface RecordPayload {
-  record: NormalisedRecord;
+/**
+ * What a stream sink reads of what it carries besides the JSON: the tenant and cluster it belongs
+ * to and its dedup key (a Kinesis partition key, an SQS FIFO group and deduplication id).
+ */
+export type RecordKey = Pick<NormalisedRecord, 'tenant_id' | 'cluster_name' | 'dedup_key'>;
+
+/** One serialised form of something a stream sink carries (a record, or a reject record): its key, its JSON text and UTF-8 size. */
+export interface KeyedPayload {
+  record: RecordKey;
   json: string;
   bytes: number;
+}
+
+/** A keyed payload on its way to a stream sink, with the compact form of a record when it has one. */
+export interface KeyedOutgoing extends KeyedPayload {
+  compact?: KeyedPayload;
+}
+
+/** One serialised form of a record: the JSON text a sink stores or sends, and its UTF-8 size. */
+export interface RecordPayload extends KeyedPayload {
+  record: NormalisedRecord;
 }
 
 /**
@@ -57,6 +73,14 @@ export interface RecordSink {
   close(): Promise<void>;
 }
 
+/**
+ * A sink that reads only the key and the JSON of what it carries: stdout and the AWS stream
+ * sinks. Any normalised record is one (so it is a `RecordSink`), and so is a reject record.
+ */
+export interface KeyedSink extends Omit<RecordSink, 'write'> {
+  write(records: readonly KeyedOutgoing[], signal?: AbortSignal): Promise<SinkWriteResult>;
+}
+
 /** A sink could not take the records after its retries; the request answers 503 so the sender retries. */
 export class SinkUnavailableError extends Error {
   override name = 'SinkUnavailableError';
@@ -76,7 +100,7 @@ export class SinkUnavailableError extends Error {
 export const NOTHING_TO_REPORT: SinkWriteResult = Object.freeze({ duplicates: new Set<number>(), refused: new Map<number, string>() });
 
 /** Picks the form of a record that fits `limit` bytes: full, else compact, else `null`. */
-export function fitRecord(record: OutgoingRecord, limit: number): RecordPayload | null {
+export function fitRecord<P extends KeyedPayload>(record: P & { compact?: P }, limit: number): P | null {
   if (record.bytes <= limit) return record;
   if (record.compact !== undefined && record.compact.bytes <= limit) return record.compact;
   return null;

@@ -1,5 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { readSharedSecret } from '../config/secret.js';
+import { isJsonObject } from '../json.js';
+import { INGEST_PREFIX } from '../protocol.js';
 
 /** The connector documentation's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
@@ -87,7 +89,7 @@ export interface ConnectorConfigDefaults {
  * Throws one `ConnectorConfigError` naming every invalid field.
  */
 export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDefaults = {}): ConnectorConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new ConnectorConfigError(['the connector config must be an object (a JSON object or a YAML mapping)']);
   }
   const v = value as Record<string, unknown>;
@@ -157,7 +159,7 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
         ingestUrl = rawUrl.trim();
       } catch {
-        problems.push(`${urlSource} must be an http(s) URL (the full /v1/ingest/k8s-audit/<tenant_id> route)`);
+        problems.push(`${urlSource} must be an http(s) URL (the full ${INGEST_PREFIX}<tenant_id> route)`);
       }
     }
   }

@@ -1,9 +1,10 @@
 import type { NormalisedRecord } from '../audit/index.js';
 import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
+import { tenantFromIngestUrl } from '../protocol.js';
 import type { EventText } from '../ship/index.js';
 import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
-import { tailShipper, tenantFromIngestUrl } from './ship.js';
+import { tailShipper } from './ship.js';
 import { FileTailer, type TailShipFn } from './tailer.js';
 import { type ConnectionReport, type TestConnectionDeps, testConnection } from './test-connection.js';
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isJsonObject } from '../json.js';
 
 /**
  * Where the tailer stands in the audit log: the file (by device + inode, so a rename rotation is
@@ -36,7 +37,7 @@ function isDecimal(v: unknown): v is string {
 
 /** Checks a parsed cursor document; returns the problem in words, or the cursor. */
 function checkCursor(value: unknown): TailCursor | string {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  if (!isJsonObject(value)) return 'not a JSON object';
   const v = value as Record<string, unknown>;
   if (v.version !== CURSOR_VERSION) return `unknown cursor version ${JSON.stringify(v.version)}`;
   if (typeof v.path !== 'string') return 'path is not a string';

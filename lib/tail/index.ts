@@ -22,7 +22,7 @@ export { HealthTracker, summarisePoll } from './health.js';
 export type { BackupFile } from './rotation.js';
 export { backupNamePattern, listBackups } from './rotation.js';
 export type { TailShipSettings } from './ship.js';
-export { tailShipper, tenantFromIngestUrl } from './ship.js';
+export { tailShipper } from './ship.js';
 export type { CursorReset, PollResult, TailerOptions, TailShipFn, TailShipResult } from './tailer.js';
 export { describeOpenError, FileTailer, HEAD_FINGERPRINT_BYTES } from './tailer.js';
 export type { ConnectionCheck, ConnectionReport, TestConnectionDeps } from './test-connection.js';

@@ -1,5 +1,5 @@
+import type { ShipTls } from '../config/tls.js';
 import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
-import type { ShipTls } from '../ship/tls.js';
 import type { TailShipFn } from './tailer.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
@@ -58,14 +58,4 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
     return ENVELOPE_BYTES + Buffer.byteLength(line, 'utf8') > maxBodyBytes;
   };
   return { ship, isOversize };
-}
-
-/** The tenant id in a dedicated route URL (`.../v1/ingest/k8s-audit/<tenant_id>`), or null. */
-export function tenantFromIngestUrl(url: string): string | null {
-  try {
-    const m = /\/v1\/ingest\/k8s-audit\/([^/]+)\/?$/.exec(new URL(url).pathname);
-    return m?.[1] === undefined ? null : decodeURIComponent(m[1]);
-  } catch {
-    return null;
-  }
 }

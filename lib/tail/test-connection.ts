@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
+import { INBOX_PREFIX, INGEST_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from '../ship/http.js';
 import { postEventList } from '../ship/post.js';
-import { plaintextUrlProblem, type ShipTls } from '../ship/tls.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
 import { describeOpenError } from './tailer.js';
@@ -42,17 +43,14 @@ function plaintextRefusal(url: string, deps: TestConnectionDeps): string | null 
   return problem === null ? null : `not sent: ${problem}`;
 }
 
-const INGEST_PATH = /^(.*)\/v1\/ingest\/k8s-audit\/[^/]+\/?$/;
-
 /**
  * The legacy inbox URL on the same host (and API Gateway stage prefix) as the dedicated route:
  * `<prefix>/v1/ingest/k8s-audit/<tenant>` → `<prefix>/v1/inbox/<token>`.
  */
 export function inboxUrlFor(ingestUrl: string, token: string): string {
   const u = new URL(ingestUrl);
-  const m = INGEST_PATH.exec(u.pathname);
-  const prefix = m ? (m[1] ?? '') : '';
-  return `${u.origin}${prefix}/v1/inbox/${encodeURIComponent(token)}`;
+  const prefix = splitIngestPath(u.pathname)?.prefix ?? '';
+  return `${u.origin}${prefix}${INBOX_PREFIX}${encodeURIComponent(token)}`;
 }
 
 /** The URL as safe to show: origin and path, no query or credentials. */
@@ -169,7 +167,7 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
     return {
       check: 'ingest-route',
       status: missing,
-      message: 'ingest route not checked: set ingest_url (or AISOC_INGEST_URL) to the full /v1/ingest/k8s-audit/<tenant_id> route',
+      message: `ingest route not checked: set ingest_url (or AISOC_INGEST_URL) to the full ${INGEST_PREFIX}<tenant_id> route`,
     };
   }
   if (config.shared_secret === null) {
@@ -219,13 +217,13 @@ function dedicatedAnswer(status: number, error: string, url: string): Pick<Conne
   if (status === 401) {
     return {
       status: 'fail',
-      message: 'the shared secret does not match the one on the ingest service (HTTP 401): check the value sent as X-AiSOC-K8s-Token',
+      message: `the shared secret does not match the one on the ingest service (HTTP 401): check the value sent as ${TOKEN_HEADER}`,
     };
   }
   if (status === 404 || status === 405) {
     return {
       status: 'fail',
-      message: `no ingest route at ${shown(url)} (HTTP ${status}): ingest_url must be the full /v1/ingest/k8s-audit/<tenant_id> route`,
+      message: `no ingest route at ${shown(url)} (HTTP ${status}): ingest_url must be the full ${INGEST_PREFIX}<tenant_id> route`,
     };
   }
   if (status === 400)
@@ -246,7 +244,7 @@ async function checkInboxRoute(config: ConnectorConfig, deps: TestConnectionDeps
     };
   }
   const url = inboxUrlFor(config.ingest_url, token);
-  const where = `${new URL(url).origin}/v1/inbox/<token>`;
+  const where = `${new URL(url).origin}${INBOX_PREFIX}<token>`;
   const refusal = plaintextRefusal(url, deps);
   if (refusal !== null) return { check: 'inbox-route', status: 'fail', message: refusal };
   const res = await post(url, {}, deps);

@@ -10,7 +10,7 @@ import { clusterStatus, RejectCounter } from '../../lib/console/status.js';
 import { ConsoleStore } from '../../lib/console/store.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import type { OutgoingRecord } from '../../lib/sinks/types.js';
-import { auditLines } from './corpus.js';
+import { auditLines } from '../helpers/corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 const CLUSTERS = ['prod-eks-us-east-1', 'staging-eks', 'kind-dev', null];

@@ -18,7 +18,7 @@ import { forwardSubscriptionEvent } from '../../lib/cloudwatch/forward.js';
 import type { ForwardSettings } from '../../lib/cloudwatch/report.js';
 import { DEFAULT_FORWARDER_CONCURRENCY } from '../../lib/config/forwarder.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS_PER_BATCH } from '../../lib/ship/index.js';
-import { auditLines } from './corpus.js';
+import { auditLines } from '../helpers/corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 const MiB = 1024 * 1024;

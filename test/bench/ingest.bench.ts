@@ -3,8 +3,8 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../../lib/audit/index.js';
+import { auditLines, prng } from '../helpers/corpus.js';
 import { type ServeProcess, spawnServe } from '../helpers/serve-process.js';
-import { auditLines, prng } from './corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 const SECRET = 'bench-shared-secret-0123456789';

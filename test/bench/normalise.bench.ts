@@ -1,5 +1,5 @@
 import { normaliseAuditEvent, serialiseRecord, validateAuditEvent } from '../../lib/audit/index.js';
-import { auditLines } from './corpus.js';
+import { auditLines } from '../helpers/corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 /** Best of several rounds: the least-disturbed run on a shared machine. */

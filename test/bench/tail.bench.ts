@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { validateAuditEvent } from '../../lib/audit/index.js';
 import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS_PER_BATCH, packEventLists } from '../../lib/ship/index.js';
 import { FileTailer, type TailCursor, tailShipper, writeCursor } from '../../lib/tail/index.js';
-import { auditLines } from './corpus.js';
+import { auditLines } from '../helpers/corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 /** The connector documentation's per-poll cap: one full poll is what this benchmark measures. */

@@ -3,11 +3,12 @@ import { copyFileSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { REPO_ROOT } from './source.js';
 
 const run = promisify(execFile);
 
 /** The root of this checkout. */
-export const ROOT = join(import.meta.dirname, '../..');
+export const ROOT = REPO_ROOT;
 
 /**
  * A scratch copy of the checkout in a temporary directory: sources, scripts and node_modules are

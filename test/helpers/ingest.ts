@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
 import { auditIdSlot, normaliseAuditEvent } from '../../lib/audit/index.js';
-import { type IngestConfig, loadIngestConfig } from '../../lib/config/ingest.js';
+import { type IngestConfig, loadIngestConfig } from '../../lib/ingest/config.js';
 import {
   fitRecord,
   NOTHING_TO_REPORT,

@@ -8,10 +8,10 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NormalisedRecord, normaliseAuditEvent, parseAuditPayload } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import { apiGatewayHandler } from '../../lib/ingest/adapters/lambda.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { createIngestService } from '../../lib/ingest/create.js';
 import { DynamoInboxStore, INBOX_TABLE_KEY_SCHEMA } from '../../lib/ingest/inbox-dynamodb.js';
-import { apiGatewayHandler } from '../../lib/ingest/lambda.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 

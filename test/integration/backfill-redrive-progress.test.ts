@@ -9,15 +9,15 @@ import { join } from 'node:path';
 import { CloudWatchLogsClient, CreateLogGroupCommand, CreateLogStreamCommand, PutLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { progressLines } from '../helpers/cli.js';
 import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
+import { auditStream, awslogsEvent, eksPayload } from '../helpers/envelopes.js';
 import { allFalcoEvents } from '../helpers/fixtures.js';
 import { hasCommand } from '../helpers/host.js';
 import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
-import { auditStream, awslogsEvent, eksPayload } from '../unit/cloudwatch/envelopes.js';
 
 const hasMoto = motoOnPath();
 const hasScript = hasCommand('script');

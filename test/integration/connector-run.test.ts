@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../lib/audit/index.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import type { HealthFile } from '../../lib/tail/health.js';
 import { uniqueFalcoEvents } from '../helpers/ingest.js';
-import { tempDir } from '../unit/tail/helpers.js';
-import { buildTailCliBundle, startLocalIngest } from './tail-support.js';
+import { tempDir } from '../helpers/tail.js';
+import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const exec = promisify(execFile);
 const SECRET = 'connector-run-secret-5e6f7a8b';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import type { ConsoleAssets } from '../../lib/console/assets.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
 import { eventList, ingestConfig, PREVIOUS_SECRET, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE, openEventStore } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, SECRET, tempDataDir } from '../helpers/ingest.js';
-import { startLocalIngest } from './tail-support.js';
+import { startLocalIngest } from '../helpers/tail-ingest.js';
 
 const PASSWORD = 'c3VwZXJzZWNyZXQtcGFzc3dvcmQtOTg3NjU0MzIx';
 const TOKEN = 'eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDphcHAifQ.c2lnbmF0dXJl';

@@ -6,12 +6,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { allFalcoEvents, falcoEvent } from '../helpers/fixtures.js';
 import { answer, eventList, reserialised, reusedAuditIdPair, SECRET, tempDataDir } from '../helpers/ingest.js';
-import { asFile, tempDir } from '../unit/tail/helpers.js';
-import { captureIo, startLocalIngest } from './tail-support.js';
+import { asFile, tempDir } from '../helpers/tail.js';
+import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 let tmp: { dir: string; remove: () => void };
 let server: IngestServer;

@@ -13,10 +13,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { awslogsEvent, eksPayload, kinesisEvent, sequenceNumbers } from '../helpers/envelopes.js';
+import { captureStdout, type ForwarderHandler, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
 import { prng } from '../helpers/prng.js';
-import { awslogsEvent, eksPayload, kinesisEvent, sequenceNumbers } from '../unit/cloudwatch/envelopes.js';
-import { captureStdout, type ForwarderHandler, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
-import { distinctLines } from '../unit/ship/helpers.js';
+import { distinctLines } from '../helpers/ship.js';
 
 const RUNS = Number(process.env.AISOC_FORWARDER_FAULT_RUNS ?? 30);
 const SEED = Number(process.env.AISOC_FORWARDER_FAULT_SEED ?? Date.now() % 2 ** 31);

@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from '../helpers/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
 import { type Front, type FrontFault, startFront } from '../helpers/front.js';
-import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from '../unit/cloudwatch/envelopes.js';
-import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
-import { distinctLines } from '../unit/ship/helpers.js';
+import { distinctLines } from '../helpers/ship.js';
 
 const SECRET = 'forwarder-it-secret-5e6f7a8b9c0d';
 const TENANT = 'acme';

@@ -21,15 +21,15 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { progressLines } from '../helpers/cli.js';
+import { runCommand } from '../helpers/cli-io.js';
+import { auditStream, truncateLine } from '../helpers/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
 import { hasMoto as motoOnPath, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
-import { runCommand } from '../unit/cloudwatch/cli-io.js';
-import { auditStream, truncateLine } from '../unit/cloudwatch/envelopes.js';
-import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
-import { distinctLines } from '../unit/ship/helpers.js';
+import { distinctLines } from '../helpers/ship.js';
 
 const hasMoto = motoOnPath();
 const SECRET = 'forwarder-moto-secret-8d7c6b5a';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { aksBody, aksRecord, pushBody } from '../helpers/clouds.js';
 import { gkeEntries } from '../helpers/fixtures.js';

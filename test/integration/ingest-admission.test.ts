@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 

@@ -3,9 +3,9 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, ScanCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { hashToken } from '../../lib/ingest/auth.js';
 import { DynamoInboxStore, INBOX_TABLE_KEY_SCHEMA } from '../../lib/ingest/inbox-dynamodb.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, runCli, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openInboxStore } from '../../lib/ingest/create.js';
 import type { InboxStore } from '../../lib/ingest/inbox.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, runCli, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 

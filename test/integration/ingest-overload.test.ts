@@ -4,10 +4,10 @@
 // reset, no 5xx), every event answered 200 is stored exactly once, and nothing else is stored.
 // The full measurement (2× the closed-loop capacity, goodput, RSS) is `npm run load -- --overload`.
 import { describe, expect, it } from 'vitest';
-import { startIngestServer } from '../../lib/ingest/server.js';
+import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { auditLines } from '../bench/corpus.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
+import { auditLines } from '../helpers/corpus.js';
 import { ingestConfig, SECRET, tempDataDir } from '../helpers/ingest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

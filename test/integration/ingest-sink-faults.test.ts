@@ -14,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE, type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 

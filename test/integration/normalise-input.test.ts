@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
+import { controlPayload, eksPayload } from '../helpers/envelopes.js';
 import { allFalcoEvents, EKS_RAW, eksRawEvent, FALCO_DIR, FIXTURES } from '../helpers/fixtures.js';
-import { controlPayload, eksPayload } from '../unit/cloudwatch/envelopes.js';
 
 let bundle = { cli: '', cleanup: () => {} };
 let dir = '';

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { type Front, startFront } from '../helpers/front.js';
 import { answer, eventList, SECRET, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { prng } from '../helpers/prng.js';
-import { tempDir } from '../unit/tail/helpers.js';
-import { captureIo, startLocalIngest } from './tail-support.js';
+import { tempDir } from '../helpers/tail.js';
+import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const PASSWORD = 'c3VwZXJzZWNyZXQtcmVqZWN0ZWQtMTIzNDU=';
 let tmp: { dir: string; cleanup: () => void };

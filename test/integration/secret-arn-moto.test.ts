@@ -1,7 +1,8 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadForwarderConfig, resolveForwarderToken } from '../../lib/config/forwarder.js';
-import { loadIngestConfig, withSharedSecret } from '../../lib/config/ingest.js';
+import { withSharedSecret } from '../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 
 // The deployed stacks hand both functions the secret's ARN; each reads the value once at init with

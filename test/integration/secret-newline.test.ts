@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../lib/cli/main.js';
 import { run as runTail } from '../../lib/cli/tail.js';
 import { run as runTestConnection } from '../../lib/cli/test-connection.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
-import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
-import { captureIo, startLocalIngest } from './tail-support.js';
+import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
+import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const SECRET = 'q3Vb8yV0mZ2c9QeH1rT5uW7xA4sD6fG8hJ0kL2nP4rQ=';
 let tmp: { dir: string; cleanup: () => void };

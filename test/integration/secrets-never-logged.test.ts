@@ -10,16 +10,16 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { hashToken } from '../../lib/ingest/auth.js';
 import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { awslogsEvent, eksPayload } from '../helpers/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
 import { eventList, ingestConfig, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { rawRequest } from '../helpers/serve.js';
-import { awslogsEvent, eksPayload } from '../unit/cloudwatch/envelopes.js';
-import { captureStdout, lambdaContext, loadForwarder } from '../unit/functions/forwarder-support.js';
-import { distinctLines, type Fault, ok, startFaultServer, status } from '../unit/ship/helpers.js';
-import { captureIo } from './tail-support.js';
+import { distinctLines, type Fault, ok, startFaultServer, status } from '../helpers/ship.js';
+import { captureIo } from '../helpers/tail-ingest.js';
 
 // Distinct, recognisable values: any of them (or its SHA-256 hex) in captured output is a leak.
 const SECRET = 'k8s-audit-shared-secret-Zq4vN8pW2xR7tY1u';

@@ -12,11 +12,11 @@ import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { prng } from '../helpers/prng.js';
-import { tempDir, uniqueEvents } from '../unit/tail/helpers.js';
-import { buildTailCliBundle, startLocalIngest } from './tail-support.js';
+import { tempDir, uniqueEvents } from '../helpers/tail.js';
+import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const RUNS = Number(process.env.AISOC_TAIL_CRASH_RUNS ?? 100);
 const SEED = Number(process.env.AISOC_TAIL_CRASH_SEED ?? Date.now() % 2 ** 31);

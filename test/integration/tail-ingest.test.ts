@@ -3,12 +3,12 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { FileTailer, KubernetesAuditConnector, parseConnectorConfig, readCursor, tailShipper } from '../../lib/tail/index.js';
 import { type Front, startFront } from '../helpers/front.js';
-import { asFile, tempDir, uniqueEvents } from '../unit/tail/helpers.js';
-import { captureIo, startLocalIngest } from './tail-support.js';
+import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
+import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const SECRET = 'tail-it-secret-2b4d6f8a';
 let tmp: { dir: string; cleanup: () => void };

@@ -4,12 +4,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../lib/cli/test-connection.js';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
+import { startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { SqliteInboxStore } from '../../lib/ingest/inbox-sqlite.js';
-import type { IngestServer } from '../../lib/ingest/server.js';
-import { startIngestServer } from '../../lib/ingest/server.js';
-import { tempDir } from '../unit/tail/helpers.js';
-import { buildTailCliBundle, captureIo, startLocalIngest } from './tail-support.js';
+import { tempDir } from '../helpers/tail.js';
+import { buildTailCliBundle, captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const SECRET = 'tc-secret-6f1d2a9b8c7e';
 let tmp: { dir: string; cleanup: () => void };

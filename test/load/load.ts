@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { auditLines } from '../bench/corpus.js';
+import { auditLines } from '../helpers/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 import { median } from '../helpers/stats.js';
 import { describeOverload, overload } from './overload.js';

@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { auditLines } from '../bench/corpus.js';
 import { load } from '../bench/ingest.bench.js';
 import { FATE, runApiserverStandIn, type StandInReport } from '../helpers/apiserver.js';
+import { auditLines } from '../helpers/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 
 const SECRET = 'overload-shared-secret-41b7d2aa';

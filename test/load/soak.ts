@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { auditLines } from '../bench/corpus.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
+import { auditLines } from '../helpers/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 import { median } from '../helpers/stats.js';
 

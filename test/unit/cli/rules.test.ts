@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/config/env.js';
-import { loadIngestConfig } from '../../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../../lib/ingest/config.js';
 import { runCli } from '../../helpers/cli.js';
 import { FALCO_DIR, FIXTURES } from '../../helpers/fixtures.js';
 

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeLogsData, PayloadDecodeError, readForwarderEvent, UnsupportedEventError } from '../../../lib/cloudwatch/index.js';
-import { distinctLines } from '../ship/helpers.js';
-import { awslogsEvent, eksPayload, gzipPayload, kinesisEvent } from './envelopes.js';
+import { awslogsEvent, eksPayload, gzipPayload, kinesisEvent } from '../../helpers/envelopes.js';
+import { distinctLines } from '../../helpers/ship.js';
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(join(import.meta.dirname, '../../fixtures/cwl', name), 'utf8'));
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EnvelopeError, type PayloadView, viewSubscriptionJson } from '../../../lib/cloudwatch/index.js';
-import { distinctLines } from '../ship/helpers.js';
-import { eksPayload } from './envelopes.js';
+import { eksPayload } from '../../helpers/envelopes.js';
+import { distinctLines } from '../../helpers/ship.js';
 
 function all(view: PayloadView): unknown[] {
   return Array.from({ length: view.count }, (_, i) => view.event(i));

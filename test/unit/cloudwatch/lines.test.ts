@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkAuditLine } from '../../../lib/cloudwatch/index.js';
-import { auditIdOf, falcoLines } from '../ship/helpers.js';
-import { truncateLine } from './envelopes.js';
+import { truncateLine } from '../../helpers/envelopes.js';
+import { auditIdOf, falcoLines } from '../../helpers/ship.js';
 
 describe('checkAuditLine', () => {
   it('accepts every real audit event of the Falco traces', () => {

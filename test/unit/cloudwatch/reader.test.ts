@@ -5,9 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
 import { readSubscriptionFile } from '../../../lib/cloudwatch/index.js';
 import { runCli } from '../../helpers/cli.js';
+import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from '../../helpers/envelopes.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
-import { distinctLines } from '../ship/helpers.js';
-import { awslogsEvent, controlPayload, eksPayload, kinesisEvent, OWNER, truncateLine } from './envelopes.js';
+import { distinctLines } from '../../helpers/ship.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -8,10 +8,10 @@ import {
   GOOGLE_JWKS_URL,
   LAMBDA_MAX_PAYLOAD_BYTES,
   loadInboxStoreSpec,
-  loadIngestConfig,
   parseSinkSpec,
   withSharedSecret,
 } from '../../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../../lib/ingest/config.js';
 
 function problems(fn: () => unknown): string {
   try {

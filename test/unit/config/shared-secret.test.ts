@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
-import { loadIngestConfig, withSharedSecret } from '../../../lib/config/ingest.js';
+import { withSharedSecret } from '../../../lib/config/ingest.js';
 import { readSharedSecret, sharedSecretValue } from '../../../lib/config/secret.js';
 import { loadTailConfig } from '../../../lib/config/tail.js';
+import { loadIngestConfig } from '../../../lib/ingest/config.js';
 import { parseConnectorConfig } from '../../../lib/tail/connector-config.js';
 
 // What `openssl rand -base64 32` prints, newline included (the value our docs recommend).

@@ -6,8 +6,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
 import { INGEST_METRIC_NAMES, METRICS_NAMESPACE } from '../../../lib/metrics/index.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
+import { captureStdout } from '../../helpers/forwarder.js';
 import { EMPTY_EVENT_LIST, eventList, reserialised, reusedAuditIdPair, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
-import { captureStdout } from './forwarder-support.js';
 
 type Handler = (event: unknown, ctx: Context) => Promise<APIGatewayProxyResult>;
 

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { toApiGatewayResult, toIngestRequest } from '../../../lib/ingest/adapters/lambda.js';
 import { jsonResponse } from '../../../lib/ingest/errors.js';
-import { toApiGatewayResult, toIngestRequest } from '../../../lib/ingest/lambda.js';
 import { FIXTURES } from '../../helpers/fixtures.js';
 
 const v2 = JSON.parse(

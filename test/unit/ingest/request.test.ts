@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashToken } from '../../../lib/ingest/auth.js';
-import { loggablePath, lowerCaseHeaders, matchRoute, queryParam, TENANT_ID_PATTERN } from '../../../lib/ingest/request.js';
+import { loggablePath, lowerCaseHeaders, matchRoute, queryParam } from '../../../lib/ingest/request.js';
+import { TENANT_ID_PATTERN } from '../../../lib/protocol.js';
 
 describe('matchRoute', () => {
   it.each([

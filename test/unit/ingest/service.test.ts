@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../lib/audit/index.js';
-import { type IngestConfig, loadIngestConfig } from '../../../lib/config/ingest.js';
+import { type IngestConfig, loadIngestConfig } from '../../../lib/ingest/config.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken } from '../../../lib/ingest/inbox.js';
 import type { IngestRequest } from '../../../lib/ingest/request.js';
 import { IngestService, type LogEntry, MAX_LISTED_ERRORS } from '../../../lib/ingest/service.js';

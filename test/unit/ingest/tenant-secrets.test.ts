@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/config/env.js';
-import { loadIngestConfig, parseTenantSecrets, withSharedSecret } from '../../../lib/config/ingest.js';
+import { parseTenantSecrets, withSharedSecret } from '../../../lib/config/ingest.js';
+import { loadIngestConfig } from '../../../lib/ingest/config.js';
 import { IngestService } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
 import { EMPTY_EVENT_LIST, MemorySink, SECRET } from '../../helpers/ingest.js';

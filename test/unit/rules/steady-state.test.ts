@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type NormalisedRecord, normaliseAuditEvent, validateAuditEvent } from '../../../lib/audit/index.js';
-import { STEADY_STATE, steadyStateHour } from '../../corpus/steady-state.js';
+import { STEADY_STATE, steadyStateHour } from '../../helpers/steady-state.js';
 
 const ctx = { tenantId: 'acme', clusterName: 'prod', receivedAt: 0 };
 

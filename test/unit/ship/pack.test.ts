@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, packEventLists } from '../../../lib/ship/index.js';
 import { eventListChunks } from '../../../lib/ship/pack.js';
-import { distinctLines } from './helpers.js';
+import { distinctLines } from '../../helpers/ship.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE, openEventStore, StoreFileError } from '../../../lib/sinks/sqlite.js';
-import { runCli, tempDataDir } from '../../helpers/ingest.js';
+import { tempDataDir } from '../../helpers/ingest.js';
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -66,14 +66,5 @@ describe('a file at the store path that is not an aisoc-k8s-audit store', () => 
     expect(db.pragma('application_id', { simple: true })).toBe(0x41495343);
     db.close();
     expect(() => openEventStore(tmp.dir).close()).not.toThrow();
-  });
-
-  it('serve stops at start with the reason and exit code 1', async () => {
-    writeFileSync(file, 'not a database');
-    const before = sha(file);
-    const r = await runCli(['serve', '--port', '0', '--data-dir', tmp.dir], { K8S_AUDIT_SHARED_SECRET: 'files-secret-0123456789' });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/aisoc-k8s-audit serve: .*aisoc-k8s-audit\.sqlite is not a SQLite database/);
-    expect(sha(file)).toBe(before);
   });
 });

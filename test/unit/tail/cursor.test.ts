@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readCursor, type TailCursor, writeCursor } from '../../../lib/tail/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../helpers/tail.js';
 
 let dir: string;
 let cleanup: () => void;

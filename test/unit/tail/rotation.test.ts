@@ -2,7 +2,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupNamePattern, listBackups } from '../../../lib/tail/index.js';
-import { tempDir } from './helpers.js';
+import { tempDir } from '../../helpers/tail.js';
 
 describe('backupNamePattern', () => {
   const pattern = backupNamePattern('/var/log/kubernetes/audit/audit.log');

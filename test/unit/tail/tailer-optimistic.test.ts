@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAuditPayload } from '../../../lib/audit/index.js';
 import { FileTailer, readCursor, tailShipper } from '../../../lib/tail/index.js';
-import { asFile, auditIdOf, tempDir, uniqueEvents } from './helpers.js';
+import { asFile, auditIdOf, tempDir, uniqueEvents } from '../../helpers/tail.js';
 
 interface Posted {
   status: number;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normaliseAuditEvent } from '../../../lib/audit/index.js';
 import { FileTailer, type PollResult, readCursor, type TailerOptions } from '../../../lib/tail/index.js';
-import { asFile, auditIdOf, eventText, RecordingShipper, tempDir, uniqueEvents } from './helpers.js';
+import { asFile, auditIdOf, eventText, RecordingShipper, tempDir, uniqueEvents } from '../../helpers/tail.js';
 
 let dir: string;
 let cleanup: () => void;

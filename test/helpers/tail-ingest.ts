@@ -1,7 +1,7 @@
 import { tmpdir } from 'node:os';
-import { loadIngestConfig } from '../../lib/config/ingest.js';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/server.js';
-import { buildCliBundle } from '../helpers/cli-bundle.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
+import { buildCliBundle } from './cli-bundle.js';
 
 /** A private build of the CLI under the temp dir, where any user can run it (see `buildCliBundle`). */
 export function buildTailCliBundle(): Promise<{ cli: string; cleanup: () => void }> {
@@ -20,4 +20,4 @@ export async function startLocalIngest(
 }
 
 /** A CommandIo whose stdout and stderr are collected as text. */
-export { captureIo } from '../helpers/cli.js';
+export { captureIo } from './cli.js';

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gkeLogEntryToAuditEvent, type NormalisedRecord } from '../../../lib/audit/index.js';
-import type { IngestConfig } from '../../../lib/config/ingest.js';
-import type { IngestRequest } from '../../../lib/ingest/request.js';
-import { IngestService, type LogEntry } from '../../../lib/ingest/service.js';
-import { RecordWriter } from '../../../lib/sinks/writer.js';
-import { pushBody, withoutCloud } from '../../helpers/clouds.js';
-import { gkeEntries } from '../../helpers/fixtures.js';
-import { LocalGoogleKeys } from '../../helpers/google-oidc.js';
-import { eventList, ingestConfig, MemorySink, SECRET } from '../../helpers/ingest.js';
-import { ocsfErrors } from '../../helpers/ocsf.js';
+import { gkeLogEntryToAuditEvent, type NormalisedRecord } from '../../lib/audit/index.js';
+import type { IngestConfig } from '../../lib/ingest/config.js';
+import type { IngestRequest } from '../../lib/ingest/request.js';
+import { IngestService, type LogEntry } from '../../lib/ingest/service.js';
+import { RecordWriter } from '../../lib/sinks/writer.js';
+import { pushBody, withoutCloud } from '../helpers/clouds.js';
+import { gkeEntries } from '../helpers/fixtures.js';
+import { LocalGoogleKeys } from '../helpers/google-oidc.js';
+import { eventList, ingestConfig, MemorySink, SECRET } from '../helpers/ingest.js';
+import { ocsfErrors } from '../helpers/ocsf.js';
 
 const AUDIENCE = 'https://aisoc.example.com/v1/ingest/gke-audit/acme';
 const PUSH_SA = 'aisoc-push@acme-audit.iam.gserviceaccount.com';

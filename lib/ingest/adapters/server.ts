@@ -1,16 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { shippedDetection } from '../audit/index.js';
-import type { IngestConfig } from '../config/ingest.js';
-import { type ConsoleOptions, ConsoleRoutes } from '../console/routes.js';
-import { answerMetrics, type ingestPrometheus } from '../metrics/prometheus.js';
-import type { EventStore } from '../sinks/sqlite.js';
-import { AdmissionGate } from './admission.js';
-import { type CreateIngestOptions, createIngestService } from './create.js';
-import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from './errors.js';
-import { matchStatusRoute } from './request.js';
-import type { IngestService, LogEntry, ReceivedBody } from './service.js';
+import { shippedDetection } from '../../audit/index.js';
+import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
+import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
+import type { EventStore } from '../../sinks/sqlite.js';
+import { AdmissionGate } from '../admission.js';
+import type { IngestConfig } from '../config.js';
+import { type CreateIngestOptions, createIngestService } from '../create.js';
+import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from '../errors.js';
+import { matchStatusRoute } from '../request.js';
+import type { IngestService, LogEntry, ReceivedBody } from '../service.js';
 
 /** A server certificate chain and key (PEM), and optionally the CAs whose client certificates it requires. */
 export interface ServerTls {
@@ -228,7 +228,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const statusStore = async (): Promise<EventStore | null> => {
     if (store === undefined) {
       if (opts.config.eventsSink.kind !== 'sqlite' || opts.writer !== undefined) store = null;
-      else store = (await import('../sinks/sqlite.js')).openEventStore(opts.config.dataDir);
+      else store = (await import('../../sinks/sqlite.js')).openEventStore(opts.config.dataDir);
     }
     return store;
   };

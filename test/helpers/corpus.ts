@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prng } from '../helpers/prng.js';
+import { prng } from './prng.js';
 
 // The benchmarks' seeded PRNG is the tests' (one mulberry32 for both).
 export { prng };

@@ -2,7 +2,7 @@
 // CloudWatch Logs produce them: JSON, then gzip, then base64 (CloudWatch Logs User Guide,
 // "Subscription filters"). No public file has an EKS one, so they are derived here.
 import { gzipSync } from 'node:zlib';
-import type { SubscriptionPayload } from '../../../lib/cloudwatch/index.js';
+import type { SubscriptionPayload } from '../../lib/cloudwatch/index.js';
 
 export const OWNER = '123456789012';
 

@@ -1,2 +1,2 @@
 // Runs an aisoc-k8s-audit command with captured output, as a user would see it.
-export { runCli as runCommand } from '../../helpers/cli.js';
+export { runCli as runCommand } from './cli.js';

@@ -3,11 +3,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateAuditEvent } from '../../../lib/audit/index.js';
-import type { EventText } from '../../../lib/ship/index.js';
-import type { TailShipFn, TailShipResult } from '../../../lib/tail/index.js';
+import { validateAuditEvent } from '../../lib/audit/index.js';
+import type { EventText } from '../../lib/ship/index.js';
+import type { TailShipFn, TailShipResult } from '../../lib/tail/index.js';
 
-const FALCO_DIR = join(import.meta.dirname, '../../fixtures/falco');
+const FALCO_DIR = join(import.meta.dirname, '../fixtures/falco');
 
 let cached: string[] | null = null;
 

@@ -7,9 +7,17 @@ import {
   type ForwardSettings,
   forwardSubscriptionEvent,
   hasFailures,
-} from '../../../lib/cloudwatch/index.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
-import { auditStream, awslogsEvent, controlPayload, eksPayload, kinesisEvent, sequenceNumbers, truncateLine } from './envelopes.js';
+} from '../../lib/cloudwatch/index.js';
+import {
+  auditStream,
+  awslogsEvent,
+  controlPayload,
+  eksPayload,
+  kinesisEvent,
+  sequenceNumbers,
+  truncateLine,
+} from '../helpers/envelopes.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 'forwarder-test-token-9f8e7d6c5b4a';
 
@@ -132,7 +140,7 @@ describe('forwardSubscriptionEvent', () => {
   it('counts every line of the shared non-audit fixtures as skipped, or as invalid with an empty prefix', async () => {
     server = await startFaultServer();
     const event = JSON.parse(
-      readFileSync(join(import.meta.dirname, '../../fixtures/cwl/powertools-ts__kinesis-stream-cloudwatch-logs.json'), 'utf8'),
+      readFileSync(join(import.meta.dirname, '../fixtures/cwl/powertools-ts__kinesis-stream-cloudwatch-logs.json'), 'utf8'),
     );
 
     const skipped = (await run(event, settings(server.url))).report;

@@ -1,10 +1,11 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
-import type { LogFn } from '../log/index.js';
-import type { IngestOutcome } from '../metrics/names.js';
-import { errorResponse, type IngestResponse } from './errors.js';
-import type { IngestRequest } from './request.js';
-import type { IngestService } from './service.js';
+import type { LogFn } from '../../log/index.js';
+import type { IngestOutcome } from '../../metrics/names.js';
+import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX } from '../../protocol.js';
+import { errorResponse, type IngestResponse } from '../errors.js';
+import type { IngestRequest } from '../request.js';
+import type { IngestService } from '../service.js';
 
 /** An API Gateway proxy event: REST API (payload 1.0) or HTTP API (payload 2.0). */
 export type ApiGatewayEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
@@ -27,11 +28,10 @@ function stripStage(path: string, stage: string | undefined): string {
 function routedPath(template: string | undefined, params: Record<string, string | undefined> | null | undefined): string | undefined {
   if (template === undefined || params === undefined || params === null) return undefined;
   const path = template.replace(/^[A-Z]+ /, '');
-  if (path === '/v1/ingest/k8s-audit/{tenant_id}' && params.tenant_id !== undefined)
-    return `/v1/ingest/k8s-audit/${encodeURIComponent(params.tenant_id)}`;
-  if (path === '/v1/ingest/gke-audit/{tenant_id}' && params.tenant_id !== undefined)
-    return `/v1/ingest/gke-audit/${encodeURIComponent(params.tenant_id)}`;
-  if (path === '/v1/inbox/{token}' && params.token !== undefined) return `/v1/inbox/${encodeURIComponent(params.token)}`;
+  for (const prefix of [INGEST_PREFIX, GKE_PREFIX]) {
+    if (path === `${prefix}{tenant_id}` && params.tenant_id !== undefined) return `${prefix}${encodeURIComponent(params.tenant_id)}`;
+  }
+  if (path === `${INBOX_PREFIX}{token}` && params.token !== undefined) return `${INBOX_PREFIX}${encodeURIComponent(params.token)}`;
   return undefined;
 }
 

@@ -19,7 +19,7 @@ export async function loadForwarder(env: Record<string, string>): Promise<Forwar
   vi.resetModules();
   vi.stubEnv('AWS_LAMBDA_FUNCTION_NAME', '');
   for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
-  const mod = (await import('../../../functions/forwarder.js')) as { handler: ForwarderHandler };
+  const mod = (await import('../../functions/forwarder.js')) as { handler: ForwarderHandler };
   return mod.handler;
 }
 

@@ -5,9 +5,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { validateAuditEvent } from '../../../lib/audit/index.js';
+import { validateAuditEvent } from '../../lib/audit/index.js';
 
-const FALCO_DIR = join(import.meta.dirname, '../../fixtures/falco');
+const FALCO_DIR = join(import.meta.dirname, '../fixtures/falco');
 
 /** Every line of the Falco k8s_audit traces that is a valid audit Event, as its original text. */
 export function falcoLines(): string[] {

@@ -27,7 +27,7 @@
  * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
  * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
  */
-import { prng } from '../helpers/prng.js';
+import { prng } from './prng.js';
 
 type Obj = Record<string, unknown>;
 

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readRedriveRecord } from '../../../lib/cloudwatch/index.js';
-import { redactMessageBody } from '../../../lib/cloudwatch/redrive.js';
-import { jsonLines, progressLines } from '../../helpers/cli.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
-import { runCommand } from './cli-io.js';
-import { awslogsEvent, eksPayload, kinesisEvent } from './envelopes.js';
+import { readRedriveRecord } from '../../lib/cloudwatch/index.js';
+import { redactMessageBody } from '../../lib/cloudwatch/redrive.js';
+import { jsonLines, progressLines } from '../helpers/cli.js';
+import { runCommand } from '../helpers/cli-io.js';
+import { awslogsEvent, eksPayload, kinesisEvent } from '../helpers/envelopes.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 'redrive-test-token-27182818';
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/aisoc-k8s-audit-forwarder-failures';

@@ -6,11 +6,11 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backfillLogGroup, type ForwardSettings } from '../../../lib/cloudwatch/index.js';
-import { progressLines } from '../../helpers/cli.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
-import { runCommand } from './cli-io.js';
-import { auditStream, truncateLine } from './envelopes.js';
+import { backfillLogGroup, type ForwardSettings } from '../../lib/cloudwatch/index.js';
+import { progressLines } from '../helpers/cli.js';
+import { runCommand } from '../helpers/cli-io.js';
+import { auditStream, truncateLine } from '../helpers/envelopes.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 'backfill-test-token-31415926';
 const GROUP = '/aws/eks/prod-eks/cluster';

@@ -1,9 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { awslogsEvent, eksPayload, kinesisEvent, sequenceNumbers } from '../cloudwatch/envelopes.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../ship/helpers.js';
-import { captureStdout, lambdaContext, loadForwarder } from './forwarder-support.js';
+import { awslogsEvent, eksPayload, kinesisEvent, sequenceNumbers } from '../helpers/envelopes.js';
+import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
+import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 'handler-test-token-0a1b2c3d4e5f';
 const secrets = mockClient(SecretsManagerClient);

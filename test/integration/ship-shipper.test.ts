@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ShipOptions, type ShipResult, shipEvents } from '../../../lib/ship/index.js';
-import { distinctLines, type Fault, type FaultServer, ok, startFaultServer, status } from './helpers.js';
+import { type ShipOptions, type ShipResult, shipEvents } from '../../lib/ship/index.js';
+import { distinctLines, type Fault, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 's3cr3t-token-value-0123456789';
 

@@ -3,12 +3,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lib/config/env.js';
-import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
-import { loadTailConfig } from '../../../lib/config/tail.js';
-import { isLoopbackHost, plaintextUrlProblem, shipEvents } from '../../../lib/ship/index.js';
-import { HAS_OPENSSL, makePki, type TestPki } from '../../helpers/pki.js';
-import { distinctLines, startFaultServer } from './helpers.js';
+import { ConfigError } from '../../lib/config/env.js';
+import { loadForwarderConfig } from '../../lib/config/forwarder.js';
+import { loadTailConfig } from '../../lib/config/tail.js';
+import { isLoopbackHost, plaintextUrlProblem, shipEvents } from '../../lib/ship/index.js';
+import { HAS_OPENSSL, makePki, type TestPki } from '../helpers/pki.js';
+import { distinctLines, startFaultServer } from '../helpers/ship.js';
 
 const ROUTE = '/v1/ingest/k8s-audit/acme';
 

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
-import { compileRules, mergeRules, type RuleEngine } from '../rules/engine.js';
-import { parseRuleFile, RulePackError } from '../rules/pack.js';
-import { shippedRuleSpecs } from '../rules/shipped.js';
-import type { RuleDisable, RuleSpec } from '../rules/types.js';
-import { type Env, EnvReader } from './env.js';
+import { type Env, EnvReader } from '../config/env.js';
+import { compileRules, mergeRules, type RuleEngine } from './engine.js';
+import { parseRuleFile, RulePackError } from './pack.js';
+import { shippedRuleSpecs } from './shipped.js';
+import type { RuleDisable, RuleSpec } from './types.js';
 
 const RULE_FILE = /\.(ya?ml|json)$/i;
 

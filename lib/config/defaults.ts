@@ -1,0 +1,32 @@
+/**
+ * Defaults that a config loader applies and a library module also falls back on when called
+ * without config (a test, `backfill`): each is defined here once and the owning module imports it,
+ * so lib/config imports nothing of lib (CONTRIBUTING.md, "Dependencies").
+ */
+
+/** The ingest's cap on a request body, before and after gzip inflation: the connector documentation's 16 MiB. */
+export const DEFAULT_INGEST_MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+// The shipper (lib/ship): the forwarder Lambda, `tail`, `backfill`, `redrive`, the AKS forwarder.
+/** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
+export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
+/**
+ * 3 MiB of JSON per body. Lambda's synchronous invocation payload limit is 6 MB (Lambda quotas)
+ * and API Gateway hands the body to the ingest Lambda inside a JSON event, where string escaping
+ * of every quote grows it by a fifth or more; 3 MiB stays clear of that, and far under the
+ * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/** Per request; an ingest that answers at all answers in well under a second. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/** Kept back from the Lambda's remaining time so the handler can still log, emit metrics and throw. */
+export const DEFAULT_SAFETY_MARGIN_MS = 3_000;
+export const DEFAULT_MAX_ATTEMPTS = 8;
+export const DEFAULT_BACKOFF_BASE_MS = 200;
+export const DEFAULT_BACKOFF_CAP_MS = 5_000;
+
+/** The one CloudWatch namespace every AiSOC K8s audit metric goes to (lib/metrics). */
+export const METRICS_NAMESPACE = 'AiSOC/K8sAudit';
+
+/** EKS sends audit lines to streams named kube-apiserver-audit-<hash> (EKS User Guide, "Control plane logs"). */
+export const DEFAULT_AUDIT_STREAM_PREFIX = 'kube-apiserver-audit-';
