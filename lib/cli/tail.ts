@@ -6,8 +6,9 @@ import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metri
 import { ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
+import type { PollResult } from '../tail/poll.js';
 import { tailShipper } from '../tail/ship.js';
-import { FileTailer, type PollResult } from '../tail/tailer.js';
+import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import type { CommandIo } from './io.js';

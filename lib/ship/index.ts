@@ -1,7 +1,7 @@
 /** The shared shipper: packs audit events into EventList bodies and POSTs them with retries. */
 
 export type { EventText, JoinedLines } from './pack.js';
-export { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, packEventLists, withoutJoins } from './pack.js';
+export { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventBytes, eventListBytes, eventString, packEventLists, withoutJoins } from './pack.js';
 export {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_CAP_MS,

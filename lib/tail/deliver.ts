@@ -1,7 +1,7 @@
 import type { NormalisedRecord } from '../audit/index.js';
 import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
-import type { JoinedLines } from '../ship/index.js';
-import { checkLine, joinLines, lineBytes, lineText, type OutgoingLine, type SplitLines } from './lines.js';
+import { eventBytes, eventString, type JoinedLines } from '../ship/index.js';
+import { checkLine, joinLines, type OutgoingLine, type SplitLines } from './lines.js';
 
 // Delivery: the lines of one read go out through lib/ship in file order, and the answer becomes
 // how far the cursor may move, what was passed over, and the alerts of what was delivered.
@@ -160,7 +160,7 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
         rest.push(line);
         continue;
       }
-      const checked = checkLine(lineText(line.data));
+      const checked = checkLine(eventString(line.data));
       if (checked.event === undefined) {
         invalid++;
         passOver.invalid(line.offset, checked.reason, checked.auditID);
@@ -201,7 +201,7 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
       msg: 'the ingest refused an event as too large (413); passed over',
       file,
       offset: lines[i]?.offset,
-      bytes: lineBytes((lines[i] as OutgoingLine).data),
+      bytes: eventBytes((lines[i] as OutgoingLine).data),
     });
   }
   // Items the ingest rejected one by one were shipped unchecked and are not usable events:

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { AuditEvent } from '../audit/index.js';
 import { readAuditLine } from '../audit/index.js';
-import { type EventText, type JoinedLines, readAuditId } from '../ship/index.js';
+import { type EventText, eventString, type JoinedLines, readAuditId } from '../ship/index.js';
 
 // Line splitting: pure functions over the bytes of one read (no files, no network), and the one
 // place that writes into the read buffer (`joinLines`).
@@ -84,16 +84,6 @@ export interface SplitOptions {
   isOversize?: ((line: EventText, bytes: number) => boolean) | undefined;
 }
 
-/** The UTF-8 bytes of a line as it is sent. */
-export function lineBytes(data: EventText): number {
-  return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
-}
-
-/** A line's text, decoded from its bytes when it is a view. */
-export function lineText(data: EventText): string {
-  return typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
-}
-
 /**
  * Splits `buf[0, end)` (whole lines read at file offset `base`) into lines: `\n` ends a line and
  * a `\r` before it is dropped; blank lines are skipped. Lines are the bytes read, which is what
@@ -138,7 +128,7 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
       if (typeof data === 'string') data = text;
     } else count++;
     if (opts.isOversize?.(data, e - lineStart)) {
-      const auditID = event?.auditID ?? readAuditId(lineText(data));
+      const auditID = event?.auditID ?? readAuditId(eventString(data));
       skipped.push({ kind: 'oversize', offset, bytes: e - lineStart, ...(auditID === undefined ? {} : { auditID }) });
       continue;
     }

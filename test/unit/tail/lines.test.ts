@@ -1,12 +1,12 @@
 // The tailer's line splitter, on bytes alone (no file, no shipper): real audit lines from the Falco
 // traces, with the line ends, blank lines, bad bytes and oversize events a real log can hold.
 import { describe, expect, it } from 'vitest';
-import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes } from '../../../lib/ship/index.js';
+import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, eventString } from '../../../lib/ship/index.js';
 import { eventListChunks } from '../../../lib/ship/pack.js';
-import { joinLines, lineText, splitLines } from '../../../lib/tail/lines.js';
+import { joinLines, splitLines } from '../../../lib/tail/lines.js';
 import { auditIdOf, uniqueEvents } from './helpers.js';
 
-const texts = (lines: readonly { data: string | Uint8Array }[]): string[] => lines.map((l) => lineText(l.data));
+const texts = (lines: readonly { data: string | Uint8Array }[]): string[] => lines.map((l) => eventString(l.data));
 
 describe('splitLines', () => {
   it('splits LF and CRLF lines, skips blank ones and gives each line its file offset', () => {
@@ -74,7 +74,7 @@ describe('splitLines', () => {
     const [a, big, c] = uniqueEvents(3, 'big') as [string, string, string];
     const buf = Buffer.from(`${a}\n${big}\n${c}\n`);
 
-    const split = splitLines(buf, buf.length, 0, { checkAll: false, isOversize: (line) => lineText(line).includes('big-1') });
+    const split = splitLines(buf, buf.length, 0, { checkAll: false, isOversize: (line) => eventString(line).includes('big-1') });
 
     expect(texts(split.lines)).toEqual([a, c]);
     expect(split.skipped).toEqual([{ kind: 'oversize', offset: a.length + 1, bytes: big.length, auditID: auditIdOf(big) }]);
