@@ -97,11 +97,11 @@ async function shipAll(ship: TailShipFn, lines: JoinedLines): Promise<Settled> {
   return { accepted, firstReason, tooLarge, rejected };
 }
 
-/**
- * Logs the lines passed over (the first INVALID_LINES_LOGGED invalid ones of a read one by one,
- * the rest counted at the end) and counts them.
- */
-function passOverLog(file: string, log: DeliveryContext['log']) {
+/** The log of a read's invalid lines: the first INVALID_LINES_LOGGED one by one, how many more at the end. */
+function passOverLog(
+  file: string,
+  log: DeliveryContext['log'],
+): { invalid: (offset: number, reason: string, auditID?: string) => void; done: () => void } {
   let invalidLogged = 0;
   return {
     invalid(offset: number, reason: string, auditID?: string): void {
