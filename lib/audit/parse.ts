@@ -111,6 +111,36 @@ function checkObjectRef(value: JsonValue | undefined): string | null {
   return null;
 }
 
+/**
+ * What one line of text is: `event`, a usable audit Event; `not-json`, not one JSON value
+ * (`error` is the parser's message); `invalid`, JSON but not a usable audit Event (`reason` and
+ * `auditID` as `validateAuditEvent` gives them; `value` is the parsed JSON, for a reader that also
+ * takes an EventList or an array on one line).
+ */
+export type AuditLineCheck =
+  | { kind: 'event'; event: AuditEvent }
+  | { kind: 'not-json'; error: string }
+  | { kind: 'invalid'; reason: string; auditID?: string; value: unknown };
+
+/**
+ * Whether one line is an apiserver audit Event: the one definition the file tailer, the CloudWatch
+ * forwarder and the NDJSON parser share, so a line is accepted or refused the same way on every
+ * path. Framing (line ends, blank lines, EKS's `[Truncated...]`) is the caller's. Never throws.
+ */
+export function readAuditLine(line: string): AuditLineCheck {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    return { kind: 'not-json', error: errorMessage(err) };
+  }
+  const checked = validateAuditEvent(value);
+  if (checked.ok) return { kind: 'event', event: checked.event };
+  return checked.auditID === undefined
+    ? { kind: 'invalid', reason: checked.reason, value }
+    : { kind: 'invalid', reason: checked.reason, auditID: checked.auditID, value };
+}
+
 /** Turns bytes into text: UTF-8 (invalid sequences become U+FFFD), BOM dropped. */
 export function decodeUtf8(input: string | Uint8Array): string {
   const text = typeof input === 'string' ? input : decoder.decode(input);
@@ -129,18 +159,22 @@ class Collector {
   next = 0;
 
   add(value: unknown, line?: number, text?: string): void {
-    const index = this.next++;
     const result = validateAuditEvent(value);
     if (result.ok) {
-      this.events.push(result.event);
-      this.indexes.push(index);
-      this.texts.push(text);
+      this.accept(result.event, text);
       return;
     }
-    const item: RejectedItem = { index, reason: result.reason, item: value };
+    const item: RejectedItem = { index: this.next++, reason: result.reason, item: value };
     if (line !== undefined) item.line = line;
     if (result.auditID !== undefined) item.auditID = result.auditID;
     this.rejected.push(item);
+  }
+
+  /** Adds an item already checked to be an audit Event, with its own text when it has one. */
+  accept(event: AuditEvent, text?: string): void {
+    this.indexes.push(this.next++);
+    this.events.push(event);
+    this.texts.push(text);
   }
 
   reject(reason: string, line?: number): void {
@@ -264,15 +298,18 @@ function parseNdjson(text: string, wholeError: unknown): ParsedPayload {
     start = end + 1;
     if (line.endsWith('\r')) line = line.slice(0, -1);
     if (line.trim().length === 0) continue;
-    let doc: unknown;
-    try {
-      doc = JSON.parse(line);
-    } catch (err) {
-      c.reject(`line ${lineNo} is not valid JSON: ${errorMessage(err)}`, lineNo);
+    const read = readAuditLine(line);
+    if (read.kind === 'not-json') {
+      c.reject(`line ${lineNo} is not valid JSON: ${read.error}`, lineNo);
       continue;
     }
     parsedLines++;
-    const form = c.addDocument(doc, lineNo, line);
+    if (read.kind === 'event') {
+      c.accept(read.event, nestsDeeperThan(line) ? undefined : line);
+      continue;
+    }
+    // JSON but not one Event: an EventList or an array of Events on one line, or an item to reject.
+    const form = c.addDocument(read.value, lineNo, line);
     if (typeof form !== 'string') c.reject(`line ${lineNo}: ${form.error}`, lineNo);
   }
   if (parsedLines === 0) return new Collector().result('invalid', `body is not JSON: ${errorMessage(wholeError)}`);

@@ -1,4 +1,4 @@
-import { validateAuditEvent } from '../audit/index.js';
+import { readAuditLine } from '../audit/index.js';
 import { readAuditId } from '../ship/index.js';
 import { TRUNCATED_SUFFIX } from './eks.js';
 
@@ -13,21 +13,18 @@ function withId<T extends object>(verdict: T, auditID: string | undefined): T & 
 }
 
 /**
- * Checks one CloudWatch Logs message: parsed once to validate it, then dropped, so the caller
- * forwards the original text. Never throws.
+ * Checks one CloudWatch Logs message: EKS's `[Truncated...]` cut first, then lib/audit's line check
+ * (parsed once to validate it, then dropped, so the caller forwards the original text). Never throws.
  */
 export function checkAuditLine(message: string): LineVerdict {
   const end = message.trimEnd();
   if (end.endsWith(TRUNCATED_SUFFIX)) return withId({ kind: 'truncated' as const }, readAuditId(message));
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch (err) {
-    return withId({ kind: 'invalid' as const, reason: `line is not JSON: ${(err as Error).message}` }, readAuditId(message));
+  const read = readAuditLine(message);
+  if (read.kind === 'event') return { kind: 'event' };
+  if (read.kind === 'not-json') {
+    return withId({ kind: 'invalid' as const, reason: `line is not JSON: ${read.error}` }, readAuditId(message));
   }
-  const checked = validateAuditEvent(value);
-  if (checked.ok) return { kind: 'event' };
-  return withId({ kind: 'invalid' as const, reason: checked.reason }, checked.auditID);
+  return withId({ kind: 'invalid' as const, reason: read.reason }, read.auditID);
 }
 
 /**

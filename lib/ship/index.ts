@@ -10,7 +10,7 @@ export {
   DEFAULT_SAFETY_MARGIN_MS,
 } from '../config/defaults.js';
 export { ALLOW_INSECURE_HTTP_VAR, DEFAULT_SHIP_TLS, isLoopbackHost, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
-export type { EventText } from './pack.js';
-export { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, packEventLists } from './pack.js';
+export type { EventText, JoinedLines } from './pack.js';
+export { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventBytes, eventListBytes, eventString, packEventLists, withoutJoins } from './pack.js';
 export { readAuditId, shipEvents } from './ship.js';
 export type { PackedBody, ShipFailure, ShipFailureKind, ShipOptions, ShipResult } from './types.js';

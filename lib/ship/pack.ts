@@ -65,55 +65,68 @@ export interface BodyChunks {
   length: number;
 }
 
+/**
+ * Events on their way to lib/ship, and how they lie in memory. `joined[i]` (i ≥ 1) claims that
+ * `events[i - 1]` and `events[i]` are views of one buffer with a single comma byte between them,
+ * written there by the producer (the tailer overwrites the newline between two lines of its own
+ * read buffer: `joinLines` in lib/tail/lines.ts). A run of such events is sent as one view of
+ * that buffer inside the EventList envelope, with no copy. Each claim is checked (same memory,
+ * one byte apart, a comma there) and a claim that does not hold ends the run, so a wrong claim
+ * costs a copy, never a wrong body. A plain array of events is read as having no joins.
+ */
+export interface JoinedLines {
+  readonly events: readonly EventText[];
+  readonly joined: readonly boolean[];
+}
+
+/** Events given as a plain array: no joins claimed, every event is copied into its body. */
+export function withoutJoins(events: readonly EventText[]): JoinedLines {
+  return { events, joined: [] };
+}
+
 /** Bodies made of more pieces than this are copied into one buffer: each piece costs a write. */
 const MAX_BODY_CHUNKS = 64;
 
 /**
- * The same body as `eventListBytes`, byte for byte, without copying the events when they lie in
- * one buffer already separated by single commas (the tailer turns the newlines between the lines
- * of its read into commas): then the body is the envelope around views of that buffer, written
- * with one writev. Anything else is copied into one buffer by `eventListBytes`.
+ * The same body as `eventListBytes`, byte for byte. Runs of events the input joins (see
+ * `JoinedLines`) are views of their buffer inside the envelope, written with one writev; without
+ * joins, or when they would make too many pieces, the events are copied into one buffer.
  */
-export function eventListChunks(events: readonly EventText[], first: number, count: number, bytes?: number): BodyChunks {
+export function eventListChunks(lines: JoinedLines, first: number, count: number, bytes?: number): BodyChunks {
+  const { events, joined } = lines;
+  const copied = (): BodyChunks => {
+    const body = eventListBytes(events, first, count, bytes);
+    return { chunks: [body], length: body.length };
+  };
+  if (joined.length === 0) return copied();
   const runs: [number, number][] = [];
   let size = ENVELOPE_BYTES + count - 1;
   let runStart = first;
-  // Where the previous event ends, and a view of the whole memory it lies in to read the byte
-  // there (made once per buffer, not per event).
-  let prevBuffer: ArrayBufferLike | null = null;
-  let prevEnd = -1;
+  // A view of the whole memory the previous event lies in, to read the byte after it (made once
+  // per buffer, not per event).
   let memory: Uint8Array | null = null;
+  let prev: Uint8Array | null = null;
   for (let i = first; i < first + count; i++) {
     const e = events[i] as EventText;
-    if (typeof e === 'string') {
-      const body = eventListBytes(events, first, count, bytes);
-      return { chunks: [body], length: body.length };
-    }
-    const buffer = e.buffer;
-    const offset = e.byteOffset;
-    const length = e.length;
-    size += length;
-    if (i > first) {
-      // This event follows the previous one with exactly one comma between them in the same
-      // memory: the bytes from the previous start to this end are then what the body holds.
-      let joined = false;
-      if (buffer === prevBuffer && offset === prevEnd + 1) {
-        if (memory === null || memory.buffer !== buffer) memory = new Uint8Array(buffer);
-        joined = memory[prevEnd] === COMMA;
+    if (typeof e === 'string') return copied();
+    size += e.length;
+    if (prev !== null) {
+      // The claim holds when this event starts one byte after the previous one ends, in the same
+      // memory, and that byte is a comma: the bytes from the run's start to this end are then what
+      // the body holds.
+      let holds = false;
+      const gap = prev.byteOffset + prev.length;
+      if (joined[i] === true && e.buffer === prev.buffer && e.byteOffset === gap + 1) {
+        if (memory === null || memory.buffer !== e.buffer) memory = new Uint8Array(e.buffer);
+        holds = memory[gap] === COMMA;
       }
-      if (!joined) {
+      if (!holds) {
         runs.push([runStart, i - 1]);
         runStart = i;
-        // Events that do not lie comma-joined (the forwarder's arena packs them back to back)
-        // are copied: give up on views as soon as they would make too many pieces.
-        if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) {
-          const body = eventListBytes(events, first, count, bytes);
-          return { chunks: [body], length: body.length };
-        }
+        if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) return copied();
       }
     }
-    prevBuffer = buffer;
-    prevEnd = offset + length;
+    prev = e;
   }
   runs.push([runStart, first + count - 1]);
   if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) {

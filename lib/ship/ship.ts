@@ -9,7 +9,15 @@ import {
 } from '../config/defaults.js';
 import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
-import { type BodyChunks, type EventText, eventListChunks, eventString, iteratePackRanges } from './pack.js';
+import {
+  type BodyChunks,
+  type EventText,
+  eventListChunks,
+  eventString,
+  iteratePackRanges,
+  type JoinedLines,
+  withoutJoins,
+} from './pack.js';
 import { type PostOutcome, postEventList } from './post.js';
 import { warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
@@ -162,6 +170,10 @@ function readCount(value: unknown): number {
 }
 
 /** Why the remaining events are not sent, once a run is stopped. */
+function isJoinedLines(input: readonly EventText[] | JoinedLines): input is JoinedLines {
+  return !Array.isArray(input);
+}
+
 interface Stop {
   reason: string;
   status?: number;
@@ -177,9 +189,11 @@ interface FailureInfo {
 
 /**
  * Packs events (each the original JSON text of one audit Event, or its UTF-8 bytes) into EventList
- * bodies and POSTs them.
+ * bodies and POSTs them. Given as `JoinedLines`, runs of comma-joined views go out without a copy.
  */
-export async function shipEvents(events: readonly EventText[], opts: ShipOptions): Promise<ShipResult> {
+export async function shipEvents(input: readonly EventText[] | JoinedLines, opts: ShipOptions): Promise<ShipResult> {
+  const lines = isJoinedLines(input) ? input : withoutJoins(input);
+  const events = lines.events;
   const o = resolve(opts);
   const result: ShipResult = {
     delivered: 0,
@@ -361,8 +375,8 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
     // The ingest's caps (body bytes, batch size) may be lower than ours: halve until it fits.
     const half = Math.ceil(count / 2);
     o.log({ level: 'warn', msg: 'ingest answered 413, splitting the batch', url: target, events: count });
-    await deliver(first, half, eventListChunks(events, first, half));
-    await deliver(first + half, count - half, eventListChunks(events, first + half, count - half));
+    await deliver(first, half, eventListChunks(lines, first, half));
+    await deliver(first + half, count - half, eventListChunks(lines, first + half, count - half));
   };
 
   const steps = iteratePackRanges(events, o.maxEvents, o.maxBytes);
@@ -381,7 +395,7 @@ export async function shipEvents(events: readonly EventText[], opts: ShipOptions
         });
         continue;
       }
-      await deliver(s.first, s.count, eventListChunks(events, s.first, s.count, s.bytes));
+      await deliver(s.first, s.count, eventListChunks(lines, s.first, s.count, s.bytes));
     }
   };
   await Promise.all(Array.from({ length: o.concurrency }, worker));

@@ -3,9 +3,10 @@ import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
 import { tenantFromIngestUrl } from '../protocol.js';
 import type { EventText } from '../ship/index.js';
 import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
+import type { TailShipFn } from './deliver.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
 import { tailShipper } from './ship.js';
-import { FileTailer, type TailShipFn } from './tailer.js';
+import { FileTailer } from './tailer.js';
 import { type ConnectionReport, type TestConnectionDeps, testConnection } from './test-connection.js';
 
 /** What one `fetchAlerts` poll returns: the alerts of the poll and the connector's health. */

@@ -1,4 +1,4 @@
-import type { PollResult } from './tailer.js';
+import type { PollResult } from './poll.js';
 
 /** What the last poll read and did, for the connector's status in the UI. */
 export interface PollSummary {

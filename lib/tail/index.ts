@@ -17,13 +17,16 @@ export {
 } from './connector-config.js';
 export type { CursorReadResult, TailCursor } from './cursor.js';
 export { readCursor, writeCursor } from './cursor.js';
+export type { TailShipFn, TailShipResult } from './deliver.js';
+export { describeOpenError, HEAD_FINGERPRINT_BYTES } from './file.js';
 export type { ConnectorHealth, PollSummary } from './health.js';
 export { HealthTracker, summarisePoll } from './health.js';
+export type { CursorReset, PollResult } from './poll.js';
 export type { BackupFile } from './rotation.js';
 export { backupNamePattern, listBackups } from './rotation.js';
 export type { TailShipSettings } from './ship.js';
 export { tailShipper } from './ship.js';
-export type { CursorReset, PollResult, TailerOptions, TailShipFn, TailShipResult } from './tailer.js';
-export { describeOpenError, FileTailer, HEAD_FINGERPRINT_BYTES } from './tailer.js';
+export type { TailerOptions } from './tailer.js';
+export { FileTailer } from './tailer.js';
 export type { ConnectionCheck, ConnectionReport, TestConnectionDeps } from './test-connection.js';
 export { DEFAULT_TEST_TIMEOUT_MS, EMPTY_EVENT_LIST, inboxUrlFor, testConnection } from './test-connection.js';

@@ -1,6 +1,6 @@
 import type { ShipTls } from '../config/tls.js';
 import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
-import type { TailShipFn } from './tailer.js';
+import type { TailShipFn } from './deliver.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
 /**

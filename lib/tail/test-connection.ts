@@ -7,7 +7,7 @@ import { httpPost } from '../ship/http.js';
 import { postEventList } from '../ship/post.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
-import { describeOpenError } from './tailer.js';
+import { describeOpenError } from './file.js';
 
 /** The connector documentation's smoke test body: an empty EventList, which a working route answers with 200. */
 export const EMPTY_EVENT_LIST = '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}';

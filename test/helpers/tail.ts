@@ -89,7 +89,7 @@ export class RecordingShipper {
     return this.shipped.map(auditIdOf);
   }
 
-  readonly ship: TailShipFn = async (events) => {
+  readonly ship: TailShipFn = async ({ events }) => {
     this.calls++;
     const result: TailShipResult & { failed: TailShipResult['failed'][number][] } = { delivered: 0, failed: [] };
     for (let i = 0; i < events.length; i++) {

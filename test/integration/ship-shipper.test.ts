@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ShipOptions, type ShipResult, shipEvents } from '../../lib/ship/index.js';
+import { type JoinedLines, type ShipOptions, type ShipResult, shipEvents } from '../../lib/ship/index.js';
 import { distinctLines, type Fault, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 's3cr3t-token-value-0123456789';
@@ -53,7 +53,7 @@ function expectAccounted(events: string[], result: ShipResult, srv: FaultServer)
 }
 
 /** The events as views of one buffer holding them joined by commas, as the tailer hands them over. */
-function commaJoinedViews(events: readonly string[]): Buffer[] {
+function commaJoinedViews(events: readonly string[]): JoinedLines {
   const joined = Buffer.from(events.join(','));
   const views: Buffer[] = [];
   for (let at = 0, i = 0; i < events.length; i++) {
@@ -61,7 +61,7 @@ function commaJoinedViews(events: readonly string[]): Buffer[] {
     views.push(joined.subarray(at, at + n));
     at += n + 1;
   }
-  return views;
+  return { events: views, joined: views.map((_, i) => i > 0) };
 }
 
 describe('shipEvents', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, packEventLists } from '../../../lib/ship/index.js';
-import { eventListChunks } from '../../../lib/ship/pack.js';
+import { eventListChunks, type JoinedLines, withoutJoins } from '../../../lib/ship/pack.js';
 import { distinctLines } from '../../helpers/ship.js';
 
 const bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
@@ -100,8 +100,11 @@ describe('packEventLists', () => {
 });
 
 describe('eventListChunks', () => {
-  /** Events as views of one buffer, each followed by the given separator (as the tailer's read holds them). */
-  function viewsOf(texts: string[], separators: string[]): Buffer[] {
+  /**
+   * Events as views of one buffer, each followed by the given separator (as the tailer's read holds
+   * them), with a join claimed where the separator is one comma (as the tailer's `joinLines` does).
+   */
+  function viewsOf(texts: string[], separators: string[]): JoinedLines & { events: Buffer[] } {
     const buf = Buffer.from(texts.map((t, i) => t + (separators[i] ?? '')).join(''), 'utf8');
     const views: Buffer[] = [];
     let at = 0;
@@ -110,7 +113,7 @@ describe('eventListChunks', () => {
       views.push(buf.subarray(at, at + n));
       at += n + Buffer.byteLength(separators[i] ?? '');
     });
-    return views;
+    return { events: views, joined: views.map((_, i) => i > 0 && separators[i - 1] === ',') };
   }
 
   it('sends events that lie one comma apart as one view of their buffer, byte for byte the packed body', () => {
@@ -124,31 +127,59 @@ describe('eventListChunks', () => {
     expect(body.length).toBe(Buffer.concat(body.chunks).length);
   });
 
-  it('builds the same bytes as eventListBytes for any events, separators and range', () => {
+  it('copies events given as a plain array: no join is assumed from the bytes around them', () => {
+    const texts = ['{"a":1}', '{"b":"ü"}', '{"c":3}'];
+    const views = viewsOf(texts, [',', ',', '\n']);
+
+    const body = eventListChunks(withoutJoins(views.events), 0, 3);
+
+    expect(body.chunks).toHaveLength(1);
+    expect(Buffer.concat(body.chunks).toString()).toBe(`${EVENT_LIST_PREFIX}${texts.join(',')}${EVENT_LIST_SUFFIX}`);
+  });
+
+  it('checks every claimed join: a claim over a newline, a gap or another buffer still gives the right bytes', () => {
+    const texts = ['{"a":1}', '{"b":2}', '{"c":3}', '{"d":4}'];
+    const views = viewsOf(texts, ['\n', ',,', ',', '']);
+    const other = Buffer.from(texts[3] as string);
+    const lying: JoinedLines = { events: [...views.events.slice(0, 3), other], joined: [false, true, true, true] };
+
+    const body = eventListChunks(lying, 0, 4);
+
+    expect(Buffer.concat(body.chunks).toString()).toBe(`${EVENT_LIST_PREFIX}${texts.join(',')}${EVENT_LIST_SUFFIX}`);
+    expect(body.length).toBe(Buffer.concat(body.chunks).length);
+  });
+
+  it('builds the same bytes as eventListBytes for any events, separators, claims and range', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom(',', '\n', '\r\n', ',,', '', ' ,')), {
-          minLength: 1,
-          maxLength: 40,
-        }),
+        fc.array(
+          fc.tuple(fc.string({ unit: 'grapheme', maxLength: 20 }), fc.constantFrom(',', '\n', '\r\n', ',,', '', ' ,'), fc.boolean()),
+          {
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
         fc.nat(),
         fc.nat(),
         fc.boolean(),
         (items, a, b, asText) => {
           const texts = items.map(([name], i) => JSON.stringify({ auditID: `a-${i}`, name }));
-          const views: (string | Buffer)[] = viewsOf(
+          const joinedViews = viewsOf(
             texts,
             items.map(([, sep]) => sep),
           );
+          const views: (string | Buffer)[] = [...joinedViews.events];
           if (asText) views[a % views.length] = texts[a % views.length] as string;
+          // Claims as the tailer makes them, some flipped: a false claim must never change the bytes.
+          const joined = joinedViews.joined.map((j, i) => (items[i]?.[2] === true ? !j : j));
           const first = a % views.length;
           const count = 1 + (b % (views.length - first));
 
-          const body = eventListChunks(views, first, count);
+          const body = eventListChunks({ events: views, joined }, first, count);
 
-          const joined = Buffer.concat(body.chunks);
-          expect(joined.equals(eventListBytes(views, first, count))).toBe(true);
-          expect(body.length).toBe(joined.length);
+          const all = Buffer.concat(body.chunks);
+          expect(all.equals(eventListBytes(views, first, count))).toBe(true);
+          expect(body.length).toBe(all.length);
         },
       ),
     );

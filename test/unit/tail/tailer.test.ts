@@ -372,6 +372,20 @@ describe('FileTailer', () => {
     expect(r.error).toContain('cannot save the cursor');
   });
 
+  it('keeps what the poll did before the cursor could not be saved: the events went out and will be sent again', async () => {
+    const events = uniqueEvents(3, 'kept');
+    writeFileSync(logPath, asFile(events));
+    const blocked = join(dir, 'no-such-dir', 'cursor');
+
+    const r = await tailer({ cursorPath: blocked }).poll();
+
+    expect(r).toMatchObject({ complete: false, files: [logPath], lines: 3, delivered: 3, bytesRead: statSync(logPath).size });
+    expect(r.bytesConsumed).toBe(statSync(logPath).size);
+    expect(r.cursor?.offset).toBe(statSync(logPath).size);
+    expect(r.error).toContain('delivered events will be sent again');
+    expect(shipper.shipped).toEqual(events);
+  });
+
   it('writes the cursor as a complete JSON document with no temp file left behind', async () => {
     mkdirSync(join(dir, 'state'));
     const path = join(dir, 'state', 'audit.cursor');

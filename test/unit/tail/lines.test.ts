@@ -1,0 +1,129 @@
+// The tailer's line splitter, on bytes alone (no file, no shipper): real audit lines from the Falco
+// traces, with the line ends, blank lines, bad bytes and oversize events a real log can hold.
+import { describe, expect, it } from 'vitest';
+import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, eventString } from '../../../lib/ship/index.js';
+import { eventListChunks } from '../../../lib/ship/pack.js';
+import { joinLines, splitLines } from '../../../lib/tail/lines.js';
+import { auditIdOf, uniqueEvents } from '../../helpers/tail.js';
+
+const texts = (lines: readonly { data: string | Uint8Array }[]): string[] => lines.map((l) => eventString(l.data));
+
+describe('splitLines', () => {
+  it('splits LF and CRLF lines, skips blank ones and gives each line its file offset', () => {
+    const [a, b, c] = uniqueEvents(3, 'split') as [string, string, string];
+    const buf = Buffer.from(`${a}\n\n${b}\r\n   \n${c}\n`);
+
+    const split = splitLines(buf, buf.length, 1000, { checkAll: false });
+
+    expect(texts(split.lines)).toEqual([a, b, c]);
+    expect(split.lines.map((l) => l.offset)).toEqual([1000, 1000 + a.length + 2, 1000 + a.length + 2 + b.length + 2 + 4]);
+    expect(split.count).toBe(3);
+    expect(split.skipped).toEqual([]);
+  });
+
+  it('reads only up to `end`: bytes after it belong to the next poll', () => {
+    const [a, b] = uniqueEvents(2, 'end') as [string, string];
+    const buf = Buffer.from(`${a}\n${b.slice(0, 40)}`);
+
+    const split = splitLines(buf, a.length + 1, 0, { checkAll: false });
+
+    expect(texts(split.lines)).toEqual([a]);
+  });
+
+  it('ships audit-shaped lines unparsed unless asked to check all, and checks every other line', () => {
+    const [a] = uniqueEvents(1, 'shape') as [string];
+    const shapedButNot = '{"auditID":"x-1","user":"not-an-object"}';
+    const buf = Buffer.from(`${a}\n${shapedButNot}\nnot json at all\n{"kind": 0}\n`);
+
+    const fast = splitLines(buf, buf.length, 0, { checkAll: false });
+    const checked = splitLines(buf, buf.length, 0, { checkAll: true });
+
+    expect(texts(fast.lines)).toEqual([a, shapedButNot]);
+    expect(fast.lines.every((l) => l.event === undefined)).toBe(true);
+    expect(fast.skipped.map((s) => s.kind === 'invalid' && s.reason)).toEqual([
+      'line is not JSON',
+      'not a valid audit event: kind must be "Event", got number',
+    ]);
+    expect(texts(checked.lines)).toEqual([a]);
+    expect(checked.lines[0]?.event?.auditID).toBe('shape-0');
+    expect(checked.skipped).toEqual([
+      { kind: 'invalid', offset: a.length + 1, reason: 'not a valid audit event: user must be an object, got string', auditID: 'x-1' },
+      { kind: 'invalid', offset: a.length + 1 + shapedButNot.length + 1, reason: 'line is not JSON' },
+      {
+        kind: 'invalid',
+        offset: a.length + 1 + shapedButNot.length + 1 + 16,
+        reason: 'not a valid audit event: kind must be "Event", got number',
+      },
+    ]);
+    expect(checked.count).toBe(4);
+  });
+
+  it('sends a line that is not valid UTF-8 as its decoded text, and its neighbours as bytes', () => {
+    const [a, b] = uniqueEvents(2, 'utf') as [string, string];
+    const bad = Buffer.from(b.replace('"verb":"', '"verb":"\u00ff'), 'latin1');
+    const buf = Buffer.concat([Buffer.from(`${a}\n`), bad, Buffer.from('\n')]);
+
+    const split = splitLines(buf, buf.length, 0, { checkAll: false });
+
+    expect(typeof split.lines[0]?.data).not.toBe('string');
+    expect(typeof split.lines[1]?.data).toBe('string');
+    expect(split.lines[1]?.data).toContain('\ufffd');
+  });
+
+  it("passes over an event too large for one body, with its auditID, as the shipper's cap says", () => {
+    const [a, big, c] = uniqueEvents(3, 'big') as [string, string, string];
+    const buf = Buffer.from(`${a}\n${big}\n${c}\n`);
+
+    const split = splitLines(buf, buf.length, 0, { checkAll: false, isOversize: (line) => eventString(line).includes('big-1') });
+
+    expect(texts(split.lines)).toEqual([a, c]);
+    expect(split.skipped).toEqual([{ kind: 'oversize', offset: a.length + 1, bytes: big.length, auditID: auditIdOf(big) }]);
+    expect(split.count).toBe(3);
+  });
+});
+
+describe('joinLines', () => {
+  it('turns the newline between adjacent lines into a comma and claims those joins, so lib/ship sends one view', () => {
+    const events = uniqueEvents(4, 'join');
+    const buf = Buffer.from(events.map((e) => `${e}\n`).join(''));
+    const split = splitLines(buf, buf.length, 0, { checkAll: false });
+
+    const joined = joinLines(buf, split.lines);
+
+    expect(joined.joined).toEqual([false, true, true, true]);
+    expect(buf.toString()).toBe(`${events.join(',')}\n`);
+    const body = eventListChunks(joined, 0, 4);
+    expect(body.chunks).toHaveLength(3);
+    expect(Buffer.concat(body.chunks).toString()).toBe(`${EVENT_LIST_PREFIX}${events.join(',')}${EVENT_LIST_SUFFIX}`);
+  });
+
+  it('claims no join across a CRLF, a passed-over line or a decoded line, and still builds the exact body', () => {
+    const [a, b, c, d] = uniqueEvents(4, 'gap') as [string, string, string, string];
+    const bad = Buffer.from(d.replace('"verb":"', '"verb":"\u00ff'), 'latin1');
+    const buf = Buffer.concat([Buffer.from(`${a}\r\n${b}\nnot json\n${c}\n`), bad, Buffer.from('\n')]);
+    const split = splitLines(buf, buf.length, 0, { checkAll: false });
+
+    const joined = joinLines(buf, split.lines);
+
+    expect(joined.joined).toEqual([false, false, false, false]);
+    expect(buf.includes(',not json')).toBe(false);
+    const body = eventListChunks(joined, 0, 4);
+    expect(Buffer.concat(body.chunks).equals(eventListBytes(joined.events, 0, 4))).toBe(true);
+  });
+
+  it('called again on the lines left after a re-check, claims only the joins still adjacent', () => {
+    const events = uniqueEvents(5, 'again');
+    const buf = Buffer.from(events.map((e) => `${e}\n`).join(''));
+    const lines = splitLines(buf, buf.length, 0, { checkAll: false }).lines;
+    joinLines(buf, lines);
+
+    const rest = joinLines(buf, [lines[0], lines[1], lines[3], lines[4]] as typeof lines);
+
+    expect(rest.joined).toEqual([false, true, false, true]);
+    const body = eventListChunks(rest, 0, 4);
+    expect(body.chunks).toHaveLength(5);
+    expect(Buffer.concat(body.chunks).toString()).toBe(
+      `${EVENT_LIST_PREFIX}${[0, 1, 3, 4].map((i) => events[i]).join(',')}${EVENT_LIST_SUFFIX}`,
+    );
+  });
+});
