@@ -6,7 +6,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { loadIngestConfig, withSharedSecret } from '../lib/config.js';
+import { loadIngestConfig, withRulesObject, withSharedSecret } from '../lib/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
 import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/lambda.js';
 import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
@@ -18,8 +18,9 @@ const log = logTo(logger);
 const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'ingest');
 // Config is read and validated once, at init: a bad or missing variable fails the cold start with
 // a ConfigError that names it, instead of failing every request. A secret given by ARN is read
-// from Secrets Manager here, once per execution environment.
-const config = await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' }));
+// from Secrets Manager here, once per execution environment, and so is an operators' rule file
+// given as K8S_AUDIT_RULES=s3://bucket/key.
+const config = await withRulesObject(await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' })));
 // Sink clients are created once per execution environment and reused by every invocation.
 const observe = (outcome: IngestOutcome) => recordIngestOutcome(metrics, outcome);
 const service = await createIngestService(config, { log, observe });

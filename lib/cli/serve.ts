@@ -2,7 +2,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/env.js';
-import { DEFAULT_DATA_DIR, loadIngestConfig, withSharedSecret } from '../config/ingest.js';
+import { DEFAULT_DATA_DIR, loadIngestConfig, withRulesObject, withSharedSecret } from '../config/ingest.js';
 import { readServeTls, type ServeTlsFiles } from '../config/tls.js';
 import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/server.js';
@@ -179,7 +179,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     devNote = devSecret(env.AISOC_DATA_DIR || '.data');
     env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
   }
-  const config = await withSharedSecret(loadIngestConfig(env, { runtime: 'local' }));
+  const config = await withRulesObject(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const insecure = args.flags.get('insecure') === true;

@@ -1,7 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import type { Detection } from '../audit/types.js';
 import { TENANT_ID_PATTERN } from '../ingest/request.js';
-import { readDetection } from './detection.js';
+import { compileRulesObject, type RulesObject, type RulesObjectReader, readDetectionSetting, readS3RulesObject } from './detection.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
@@ -152,6 +152,11 @@ export interface IngestConfig {
   readonly gkePush: GkePushConfig;
   /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES; absent: the refined table and the shipped pack. */
   readonly detection?: Detection;
+  /**
+   * K8S_AUDIT_RULES=s3://bucket/key: the rule file `withRulesObject` reads once at init (it then
+   * sets `detection` and clears this). The ingest core refuses to start while it is set.
+   */
+  readonly rulesObject: RulesObject | null;
   /** What the local server holds at once before it answers 429. */
   readonly admission: AdmissionLimits;
   /**
@@ -314,7 +319,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     tenants: readGkePushTenants(r),
     jwksUrl: r.url('K8S_AUDIT_GKE_JWKS_URL', false) ?? GOOGLE_JWKS_URL,
   });
-  const detection = readDetection(r);
+  const { detection, rulesObject } = readDetectionSetting(r);
 
   const lambdaCapped = runtime === 'lambda' && maxBodyBytes > LAMBDA_MAX_PAYLOAD_BYTES;
   const maxWireBytes = lambdaCapped ? LAMBDA_MAX_PAYLOAD_BYTES : maxBodyBytes;
@@ -342,6 +347,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     sinkMaxAttempts,
     gkePush,
     detection,
+    rulesObject,
     admission: Object.freeze(admission),
     groupCommit,
     requireCluster,
@@ -434,6 +440,18 @@ export async function withSharedSecret(
     out = { ...out, tenantSecrets: parseTenantSecrets(text, source) };
   }
   return out === config ? config : Object.freeze(out);
+}
+
+/**
+ * The config with the operators' rule file read from S3 when K8S_AUDIT_RULES is s3://bucket/key
+ * (once, at init, like the secrets: the entry point keeps the result), merged over the shipped
+ * pack and compiled. A missing, unreadable or malformed object fails the start with a ConfigError
+ * naming the bucket and key. Otherwise the config as it is.
+ */
+export async function withRulesObject(config: IngestConfig, read: RulesObjectReader = readS3RulesObject): Promise<IngestConfig> {
+  if (config.rulesObject === null) return config;
+  const rules = await compileRulesObject(config.rulesObject, read);
+  return Object.freeze({ ...config, detection: { severity: 'default' as const, rules }, rulesObject: null });
 }
 
 /**
