@@ -39,15 +39,19 @@ export interface SinkOptions {
 }
 
 /** The SQLite sink over the store in the data dir, with WAL checkpoints on a background thread. */
-async function sqliteSink(dataDir: string, mode: SqliteSinkMode, groupCommit: boolean): Promise<RecordSink> {
+async function sqliteSink(dataDir: string, mode: SqliteSinkMode, groupCommit: boolean, describeRule?: RuleLookup): Promise<RecordSink> {
   const { openEventStore, SqliteSink } = await import('./sqlite.js');
-  return new SqliteSink(openEventStore(dataDir, { backgroundCheckpoints: true, groupCommit }), mode);
+  return new SqliteSink(
+    openEventStore(dataDir, { backgroundCheckpoints: true, groupCommit, ...(describeRule ? { describeRule } : {}) }),
+    mode,
+  );
 }
 
 /** Builds the events and alerts sinks named by the config; with SQLite for both, one transaction writes both. */
 export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opts: SinkOptions): Promise<RecordWriter> {
   if (events.kind === 'sqlite') {
-    if (alerts.kind === 'sqlite') return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts', opts.groupCommit ?? false), null);
+    if (alerts.kind === 'sqlite')
+      return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts', opts.groupCommit ?? false, opts.describeRule), null);
     return new RecordWriter(
       await sqliteSink(opts.dataDir, 'events', opts.groupCommit ?? false),
       alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts),
@@ -75,7 +79,7 @@ export async function createSink(spec: SinkSpec, role: 'events' | 'alerts', opts
   const retry = { maxAttempts: opts.maxAttempts, ...(opts.sleep ? { sleep: opts.sleep } : {}) };
   switch (spec.kind) {
     case 'sqlite':
-      return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false);
+      return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false, opts.describeRule);
     case 'stdout': {
       const { StdoutSink } = await import('./stdout.js');
       return new StdoutSink(opts.stdout ?? process.stdout, role);
