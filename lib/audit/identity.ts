@@ -21,22 +21,78 @@ const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => st
 const sha256Hex: (data: string) => string =
   typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
+// The canonical form is written by JSON.stringify wherever it can be: on an object whose keys are
+// already in order at every depth (what Go's encoding/json writes for every map: labels,
+// annotations, Secret data, ...), native JSON.stringify writes exactly the canonical bytes, several
+// times faster than assembling them here. Only objects out of order (the apiserver's structs, in
+// field order) are assembled key by key. JSON.stringify and the canonical form agree on every other
+// point: undefined members dropped, undefined in arrays and non-finite numbers written as null,
+// and data parsed from JSON has no toJSON function.
+
+/** True when every object in `value` has its keys in sorted (UTF-16 code unit) order. */
+function inOrder(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!inOrder(value[i])) return false;
+    return true;
+  }
+  let prev: string | undefined;
+  for (const key in value) {
+    if (prev !== undefined && !(prev < key)) return false;
+    prev = key;
+  }
+  for (const key in value) if (!inOrder((value as Record<string, unknown>)[key])) return false;
+  return true;
+}
+
+// Quoted keys, memoised: an event's keys come from a small vocabulary (Kubernetes field names).
+// Bounded, since keys of maps (labels, annotations) come from the sender.
+const quotedKeys = new Map<string, string>();
+const MAX_QUOTED_KEYS = 8192;
+
+function quoted(key: string): string {
+  let q = quotedKeys.get(key);
+  if (q === undefined) {
+    q = JSON.stringify(key);
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, q);
+  }
+  return q;
+}
+
 function canonical(value: unknown): string {
   if (value === null || typeof value !== 'object') return value === undefined ? 'null' : JSON.stringify(value);
   if (Array.isArray(value)) {
+    if (inOrder(value)) return JSON.stringify(value);
     let out = '[';
     for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i]);
     return `${out}]`;
   }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort();
+  const keys = Object.keys(obj);
+  let sorted = true;
+  for (let i = 1; i < keys.length; i++) {
+    if (!((keys[i - 1] as string) < (keys[i] as string))) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) {
+    let deep = true;
+    for (const key of keys) {
+      if (!inOrder(obj[key])) {
+        deep = false;
+        break;
+      }
+    }
+    if (deep) return JSON.stringify(obj);
+  } else keys.sort();
   let out = '{';
   let first = true;
   for (const key of keys) {
     const v = obj[key];
     // JSON.stringify drops undefined members; so does the canonical form.
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${JSON.stringify(key)}:${canonical(v)}`;
+    out += `${first ? '' : ','}${quoted(key)}:${canonical(v)}`;
     first = false;
   }
   return `${out}}`;

@@ -19,7 +19,9 @@ Options:
   --severity LIST    only these severities (high, medium, low, info; comma-separated)
   --since TIME       only events at or after this time: an age (30m, 6h, 2d), ISO 8601 or epoch ms
   --limit N          at most N records (default 20)
-  --alerts           read the alerts table (the high-severity records) instead of events
+  --alerts           read the alerts table (the high-severity records) instead of events: the
+                     table names the rule (or severity-table row) that raised each; -o json
+                     adds "finding", its OCSF 1.8.0 Detection Finding (class 2004)
   -o wide            more columns (stage, source IP, audit ID), nothing cut
   -o json, --json    one JSON record per line
   --data-dir DIR     where the SQLite file lives (default AISOC_DATA_DIR or .data)
@@ -88,6 +90,18 @@ function wideRow(r: NormalisedRecord): string {
   return `${base.slice(0, fixed).padEnd(fixed)}${cell(r.k8s_stage, 16)} ${cell(r.src_ip, 15)} ${cell(r.audit_id, 36)} ${base.slice(fixed)}`.trimEnd();
 }
 
+/** The rule an alert's Detection Finding names (its analytic): a rule id, or the severity table's row. */
+function ruleOf(r: NormalisedRecord & { finding?: { finding_info?: { analytic?: { name?: string } } } }): string {
+  return r.finding?.finding_info?.analytic?.name ?? r.severity_reason;
+}
+
+/** An alerts table row: the rule that raised it before the target. */
+function alertRow(r: NormalisedRecord, wide: boolean): string {
+  const base = wide ? wideRow(r) : tableRow(r);
+  const fixed = (wide ? WIDE_HEADER : HEADER).length - 'TARGET'.length;
+  return `${base.slice(0, fixed).padEnd(fixed)}${cell(ruleOf(r), 36)} ${base.slice(fixed)}`.trimEnd();
+}
+
 /** `aisoc-k8s-audit events`: reads back the local SQLite store. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -129,8 +143,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     // A terminal gets lines no wider than it is; a pipe or file, and -o wide, get them whole.
     const columns = (io.stdout as { isTTY?: boolean; columns?: number }).isTTY ? (io.stdout as { columns?: number }).columns : undefined;
     const toWidth = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
-    await write(io.stdout, `${toWidth(wide ? WIDE_HEADER : HEADER)}\n`);
-    for (const r of records) await write(io.stdout, `${toWidth(wide ? wideRow(r) : tableRow(r))}\n`);
+    const header = wide ? WIDE_HEADER : HEADER;
+    await write(io.stdout, `${toWidth(alerts ? `${header.slice(0, -'TARGET'.length)}${cell('RULE', 36)} TARGET` : header)}\n`);
+    for (const r of records) await write(io.stdout, `${toWidth(alerts ? alertRow(r, wide) : wide ? wideRow(r) : tableRow(r))}\n`);
     const { limit: _limit, ...filter } = query;
     const total = alerts ? store.countAlerts(filter) : store.countEvents(filter);
     io.stderr.write(`${records.length} of ${total} ${alerts ? 'alerts' : 'events'}\n`);

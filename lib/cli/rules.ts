@@ -1,6 +1,7 @@
+import { ConfigError } from '../config/env.js';
 import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
-import { compilePack } from '../rules/load.js';
+import { compilePack, compileRulesObject, parseRulesObjectUrl } from '../rules/load.js';
 import { RulePackError } from '../rules/pack.js';
 import { parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
@@ -18,8 +19,10 @@ the spec's table and every rule that fires; the record lists the rules in rule_i
 
 DIR is an operators' rules directory as K8S_AUDIT_RULES names one (*.yaml, *.yml, *.json): its
 rules override shipped rules with the same id, "{id, disabled: true}" turns one off, and new ids
-are added. Without DIR: K8S_AUDIT_RULES when set, else the shipped pack alone. A rule that does
-not compile is reported with its file, id and the CEL error. Format: docs/detection-rules.md.
+are added. DIR may also be s3://bucket/key, one rule file in S3 as the ingest reads it at init
+(with the AWS credentials and region of the environment). Without DIR: K8S_AUDIT_RULES when set,
+else the shipped pack alone. A rule that does not compile is reported with its file, id and the
+CEL error. Format: docs/detection-rules.md.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
 2 for usage errors.
@@ -38,9 +41,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const dir = args.positionals[0] ?? (io.env.K8S_AUDIT_RULES || undefined);
   let engine: RuleEngine;
   try {
-    engine = compilePack(dir);
+    const object = dir?.startsWith('s3://') ? parseRulesObjectUrl(dir) : undefined;
+    if (typeof object === 'string') throw new ConfigError([object]);
+    engine = object === undefined ? compilePack(dir) : await compileRulesObject(object);
   } catch (err) {
-    if (!(err instanceof RulePackError)) throw err;
+    if (!(err instanceof RulePackError) && !(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
     io.stderr.write(`the pack does not load: ${err.problems.length} problem(s)\n`);
     return 1;

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { shippedDetection } from '../audit/index.js';
+import { ConfigError } from '../config/env.js';
 import type { InboxStoreSpec } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { shippedRules } from '../rules/shipped.js';
@@ -44,6 +45,11 @@ export async function openInboxStore(spec: InboxStoreSpec, dynamodb?: DynamoDBCl
 
 /** Builds the ingest core from a validated config: sinks and inbox store, each imported only when configured. */
 export async function createIngestService(config: IngestConfig, opts: CreateIngestOptions = {}): Promise<IngestService> {
+  // Scoring with the shipped pack instead of the operators' rules would pass for working: refuse.
+  if (config.rulesObject !== null) {
+    const { bucket, key } = config.rulesObject;
+    throw new ConfigError([`K8S_AUDIT_RULES: s3://${bucket}/${key} was not read at init (withRulesObject)`]);
+  }
   const writer =
     opts.writer ??
     (await createRecordWriter(config.eventsSink, config.alertsSink, {

@@ -151,7 +151,16 @@ class Activation implements RuleActivation {
   #user?: JsonObject;
   #podSpec?: JsonObject;
   #containers?: JsonObject[];
-  constructor(readonly event: AuditEvent) {}
+  constructor(public event: AuditEvent) {}
+  /** Points the activation at another event: one activation serves every event an engine matches. */
+  reset(event: AuditEvent): this {
+    this.event = event;
+    this.#objectRef = undefined;
+    this.#user = undefined;
+    this.#podSpec = undefined;
+    this.#containers = undefined;
+    return this;
+  }
   get verb(): string {
     return str(this.event.verb);
   }
@@ -210,28 +219,45 @@ export function ruleActivation(event: AuditEvent): RuleActivation {
   return new Activation(event);
 }
 
+/** User or group names a rule admits: exact names in a set, `prefix*` patterns as prefixes. */
+interface NamePatterns {
+  admits(name: string): boolean;
+}
+
+function namePatterns(patterns: string[] | undefined): NamePatterns | null {
+  if (patterns === undefined) return null;
+  const exact = new Set(patterns.filter((p) => !p.endsWith('*')));
+  const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+  return {
+    admits(name) {
+      if (exact.has(name)) return true;
+      for (const p of prefixes) if (name.startsWith(p)) return true;
+      return false;
+    },
+  };
+}
+
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
 function compileRule(spec: RuleSpec): CompiledRule {
   const checked = ENV.check(spec.condition);
   if (!checked.valid) throw new Error(checked.error?.message ?? 'does not type-check');
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
   const program = ENV.parse(spec.condition);
-  const users = spec.match.users;
-  const groups = spec.match.groups;
+  const users = namePatterns(spec.match.users);
+  const groups = namePatterns(spec.match.groups);
   return {
     ...spec,
     admitsUser:
-      users === undefined && groups === undefined
+      users === null && groups === null
         ? () => true
         : (user) => {
+            // Runs on every request a who-asks rule indexes (`*` verbs and resources): plain loops,
+            // nothing allocated per event.
             const info = isJsonObject(user) ? user : EMPTY;
-            const name = str(info.username);
-            if (users?.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p))) return true;
-            const have = Array.isArray(info.groups) ? info.groups : NONE;
-            return (
-              groups?.some((p) => have.some((g) => typeof g === 'string' && (p.endsWith('*') ? g.startsWith(p.slice(0, -1)) : g === p))) ??
-              false
-            );
+            if (users?.admits(str(info.username))) return true;
+            if (groups === null || !Array.isArray(info.groups)) return false;
+            for (const g of info.groups) if (typeof g === 'string' && groups.admits(g)) return true;
+            return false;
           },
     test(activation) {
       try {
@@ -245,10 +271,6 @@ function compileRule(spec: RuleSpec): CompiledRule {
   };
 }
 
-function resourceKey(resource: string, subresource: string): string {
-  return subresource === '' ? resource : `${resource}/${subresource}`;
-}
-
 function matchesResource(pattern: string, resource: string, subresource: string): boolean {
   if (pattern === '*') return true;
   if (resource === '') return false;
@@ -259,13 +281,17 @@ function matchesResource(pattern: string, resource: string, subresource: string)
   return base === resource && subresource !== '' && (sub === '*' || sub === subresource);
 }
 
-// Candidates per (verb, resource key) are memoised; verbs and resources come from the request,
-// so the memo is bounded: past this many keys the lookup is computed and not kept.
+// Candidates per (verb, resource, subresource) are memoised in nested maps (no key string built
+// per event); verbs and resources come from the request, so the memo is bounded: past this many
+// entries the lookup is computed and not kept.
 const MAX_MEMO = 4096;
 
 /** A compiled pack, indexed by verb and resource like Falco indexes rules by event type. */
 export class RuleEngine {
-  readonly #memo = new Map<string, CompiledRule[]>();
+  readonly #memo = new Map<string, Map<string, Map<string, CompiledRule[]>>>();
+  // Matching is synchronous and CEL programs do not keep their activation, so one is reused.
+  readonly #activation = new Activation({} as AuditEvent);
+  #memoSize = 0;
   constructor(readonly rules: readonly CompiledRule[]) {}
 
   /** A rule of the pack by id. */
@@ -275,15 +301,27 @@ export class RuleEngine {
 
   /** The rules whose verbs and resources admit this request, in pack order. */
   candidates(verb: string, resource: string, subresource: string): CompiledRule[] {
-    const key = `${verb}\u0000${resourceKey(resource, subresource)}`;
-    let list = this.#memo.get(key);
+    let byResource = this.#memo.get(verb);
+    let bySub = byResource?.get(resource);
+    let list = bySub?.get(subresource);
     if (list === undefined) {
       list = this.rules.filter(
         (r) =>
           (r.match.verbs.includes('*') || r.match.verbs.includes(verb)) &&
           r.match.resources.some((p) => matchesResource(p, resource, subresource)),
       );
-      if (this.#memo.size < MAX_MEMO) this.#memo.set(key, list);
+      if (this.#memoSize < MAX_MEMO) {
+        if (byResource === undefined) {
+          byResource = new Map();
+          this.#memo.set(verb, byResource);
+        }
+        if (bySub === undefined) {
+          bySub = new Map();
+          byResource.set(resource, bySub);
+        }
+        bySub.set(subresource, list);
+        this.#memoSize++;
+      }
     }
     return list;
   }
@@ -297,7 +335,7 @@ export class RuleEngine {
     let fired: CompiledRule[] | undefined;
     for (const rule of candidates) {
       if (!rule.admitsUser(event.user)) continue;
-      activation ??= ruleActivation(event);
+      activation ??= this.#activation.reset(event);
       if (!rule.test(activation)) continue;
       fired ??= [];
       fired.push(rule);

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
-import { type Env, EnvReader } from '../config/env.js';
+import { ConfigError, type Env, EnvReader } from '../config/env.js';
 import { compileRules, mergeRules, type RuleEngine } from './engine.js';
 import { parseRuleFile, RulePackError } from './pack.js';
 import { shippedRuleSpecs } from './shipped.js';
@@ -45,26 +45,118 @@ export function compilePack(dir: string | undefined): RuleEngine {
   return compileRules(dir === undefined ? specs : mergeRules(specs, readRulesDir(dir)));
 }
 
+/** An S3 object holding one rule file (`rules: [...]`), as K8S_AUDIT_RULES=s3://bucket/key names it. */
+export interface RulesObject {
+  bucket: string;
+  key: string;
+}
+
+// S3 bucket names (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html): 3-63
+// lower-case letters, digits, dots and hyphens. Keys: up to 1024 bytes of UTF-8.
+const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** `s3://bucket/key` read as a bucket and key; a string naming the problem when it is not one. */
+export function parseRulesObjectUrl(value: string): RulesObject | string {
+  const m = /^s3:\/\/([^/]*)\/(.*)$/.exec(value);
+  if (m === null) return `K8S_AUDIT_RULES: ${JSON.stringify(value)} is not s3://bucket/key`;
+  const [, bucket, key] = m as unknown as [string, string, string];
+  if (!BUCKET.test(bucket)) return `K8S_AUDIT_RULES: ${JSON.stringify(bucket)} is not an S3 bucket name`;
+  if (key === '' || key.endsWith('/') || Buffer.byteLength(key) > 1024)
+    return `K8S_AUDIT_RULES: s3://${bucket}/${key} does not name one object (a YAML file holding a rules list)`;
+  return { bucket, key };
+}
+
+/** The largest rules object read at init: a pack is kilobytes; anything near this is not one. */
+export const MAX_RULES_OBJECT_BYTES = 1024 * 1024;
+
+/** Reads an S3 object's text; injected so tests can use a stand-in. Throws `ConfigError` naming the object. */
+export type RulesObjectReader = (object: RulesObject) => Promise<string>;
+
+/** Reads a rules object with the AWS SDK, imported only when K8S_AUDIT_RULES names one. */
+export const readS3RulesObject: RulesObjectReader = async ({ bucket, key }) => {
+  const { GetObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
+  const where = `K8S_AUDIT_RULES: s3://${bucket}/${key}`;
+  let text: string;
+  try {
+    const out = await new S3Client({}).send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    if ((out.ContentLength ?? 0) > MAX_RULES_OBJECT_BYTES)
+      throw new ConfigError([`${where} is ${out.ContentLength} bytes, more than a rules file holds (at most ${MAX_RULES_OBJECT_BYTES})`]);
+    text = (await out.Body?.transformToString('utf8')) ?? '';
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // The SDK's error name and message (NoSuchKey, NoSuchBucket, AccessDenied, ...) say what is
+    // wrong; neither carries the function's credentials.
+    const e = err as Error;
+    throw new ConfigError([`${where} cannot be read: ${e.name}: ${e.message.split('\n')[0]?.slice(0, 200)}`]);
+  }
+  if (Buffer.byteLength(text) > MAX_RULES_OBJECT_BYTES)
+    throw new ConfigError([`${where} is more than a rules file holds (at most ${MAX_RULES_OBJECT_BYTES} bytes)`]);
+  return text;
+};
+
+/** The detection settings as read from the environment: ready, or waiting for an S3 object. */
+export interface DetectionSetting {
+  detection: Detection;
+  /** Set when K8S_AUDIT_RULES names an S3 object: `withRulesObject` reads it at init. */
+  rulesObject: RulesObject | null;
+}
+
 /**
  * K8S_AUDIT_SEVERITY (`default`, or `spec` for the spec's table alone) and K8S_AUDIT_RULES (a
- * directory of operators' rules). Problems go to the reader, so one ConfigError names them all;
- * a rule that does not compile is one of them, with its file, id and CEL error.
+ * directory of operators' rules, or `s3://bucket/key` of one rule file, read later by
+ * `withRulesObject`). Problems go to the reader, so one ConfigError names them all; a rule that
+ * does not compile is one of them, with its file, id and CEL error.
  */
-export function readDetection(r: EnvReader): Detection {
+export function readDetectionSetting(r: EnvReader): DetectionSetting {
   const mode = r.string('K8S_AUDIT_SEVERITY')?.trim().toLowerCase() ?? 'default';
-  const dir = r.string('K8S_AUDIT_RULES');
+  const dir = r.string('K8S_AUDIT_RULES')?.trim() || undefined;
+  const ready = (detection: Detection): DetectionSetting => ({ detection, rulesObject: null });
   if (mode !== 'default' && mode !== 'spec') {
     r.problems.push(`K8S_AUDIT_SEVERITY must be default or spec, got ${JSON.stringify(r.string('K8S_AUDIT_SEVERITY'))}`);
-    return shippedDetection();
+    return ready(shippedDetection());
   }
-  if (mode === 'spec') return { severity: 'spec', rules: null };
-  if (dir === undefined) return shippedDetection();
+  if (mode === 'spec') return ready({ severity: 'spec', rules: null });
+  if (dir === undefined) return ready(shippedDetection());
+  if (dir.startsWith('s3://')) {
+    const object = parseRulesObjectUrl(dir);
+    if (typeof object === 'string') {
+      r.problems.push(object);
+      return ready(shippedDetection());
+    }
+    return { detection: shippedDetection(), rulesObject: object };
+  }
   try {
-    return { severity: 'default', rules: compilePack(dir) };
+    return ready({ severity: 'default', rules: compilePack(dir) });
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     r.problems.push(`K8S_AUDIT_RULES: ${err.problems.join('; ')}`);
-    return shippedDetection();
+    return ready(shippedDetection());
+  }
+}
+
+/** `readDetectionSetting` for callers that read no S3 object: `s3://` is a problem named for them. */
+export function readDetection(r: EnvReader): Detection {
+  const setting = readDetectionSetting(r);
+  if (setting.rulesObject !== null) {
+    r.problems.push(
+      'K8S_AUDIT_RULES: an s3:// rules object is read by the ingest (serve and the Lambda) only; here, download it (aws s3 cp) and name its directory',
+    );
+  }
+  return setting.detection;
+}
+
+/**
+ * The shipped pack with the rule file held in an S3 object applied (overrides, disables,
+ * additions), compiled. Throws a ConfigError naming s3://bucket/key and every problem in it.
+ */
+export async function compileRulesObject(object: RulesObject, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
+  const name = `s3://${object.bucket}/${object.key}`;
+  const text = await read(object);
+  try {
+    return compileRules(mergeRules(shippedRuleSpecs(), parseRuleFile(text, name)));
+  } catch (err) {
+    if (!(err instanceof RulePackError)) throw err;
+    throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);
   }
 }
 

@@ -48,15 +48,19 @@ export interface SinkOptions {
 }
 
 /** The SQLite sink over the store in the data dir, with WAL checkpoints on a background thread. */
-async function sqliteSink(dataDir: string, mode: SqliteSinkMode, groupCommit: boolean): Promise<RecordSink> {
+async function sqliteSink(dataDir: string, mode: SqliteSinkMode, groupCommit: boolean, describeRule?: RuleLookup): Promise<RecordSink> {
   const { openEventStore, SqliteSink } = await import('./sqlite.js');
-  return new SqliteSink(openEventStore(dataDir, { backgroundCheckpoints: true, groupCommit }), mode);
+  return new SqliteSink(
+    openEventStore(dataDir, { backgroundCheckpoints: true, groupCommit, ...(describeRule ? { describeRule } : {}) }),
+    mode,
+  );
 }
 
 /** Builds the events and alerts sinks named by the config; with SQLite for both, one transaction writes both. */
 export async function createRecordWriter(events: SinkSpec, alerts: SinkSpec, opts: SinkOptions): Promise<RecordWriter> {
   if (events.kind === 'sqlite') {
-    if (alerts.kind === 'sqlite') return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts', opts.groupCommit ?? false), null);
+    if (alerts.kind === 'sqlite')
+      return new RecordWriter(await sqliteSink(opts.dataDir, 'events+alerts', opts.groupCommit ?? false, opts.describeRule), null);
     return new RecordWriter(
       await sqliteSink(opts.dataDir, 'events', opts.groupCommit ?? false),
       alerts.kind === 'none' ? null : await createSink(alerts, 'alerts', opts),
@@ -82,7 +86,8 @@ export async function createRejectSink(spec: SinkSpec, opts: SinkOptions): Promi
 
 /** Builds one sink from its spec, importing only that sink's module. */
 export async function createSink(spec: SinkSpec, role: 'events' | 'alerts', opts: SinkOptions): Promise<RecordSink> {
-  if (spec.kind === 'sqlite') return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false);
+  if (spec.kind === 'sqlite')
+    return sqliteSink(opts.dataDir, role === 'alerts' ? 'alerts' : 'events', opts.groupCommit ?? false, opts.describeRule);
   if (spec.kind === 'none') throw new Error('the none sink takes no records');
   return createKeyedSink(spec, role, opts);
 }

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { RuleLookup } from '../audit/finding.js';
 import {
   alertKey,
   flagReusedAuditId,
@@ -35,6 +36,12 @@ export interface StoreRow {
   record: string | null;
   raw: string | null;
   source: string | null;
+  /**
+   * The alerts table's `rules`: the rules that fired on a high record as the writing pack
+   * describes them (JSON), so the alert's Detection Finding names them when read back, whatever
+   * pack the reader runs. Null for other records, or when no rule fired.
+   */
+  rules: string | null;
 }
 
 /** Which tables a write fills: events (and alerts for the high ones), events only, or alerts only. */
@@ -52,8 +59,18 @@ export function keyTime(record: NormalisedRecord): number {
   return parseAuditTimestamp(e.requestReceivedTimestamp) ?? parseAuditTimestamp(e.stageTimestamp) ?? parseAuditTimestamp(e.timestamp) ?? 0;
 }
 
+/** The rules of a high record as `describe` (the running pack) knows them, as JSON; null when none fired. */
+function rulesOf(r: NormalisedRecord, describe: RuleLookup | undefined): string | null {
+  if (r.severity !== 'high' || r.rule_ids.length === 0 || describe === undefined) return null;
+  const known = r.rule_ids.map((id) => describe(id)).filter((d) => d !== undefined);
+  if (known.length === 0) return null;
+  return JSON.stringify(
+    known.map(({ id, title, description, severity, mitre, source }) => ({ id, title, description, severity, mitre, source })),
+  );
+}
+
 /** The row of an outgoing record: what the tables store of it (its raw event's JSON when it has one). */
-export function toStoreRow(o: OutgoingRecord): StoreRow {
+export function toStoreRow(o: OutgoingRecord, describe?: RuleLookup): StoreRow {
   const r = o.record;
   const origin = o.origin;
   return {
@@ -78,6 +95,7 @@ export function toStoreRow(o: OutgoingRecord): StoreRow {
     record: origin === undefined ? o.json : null,
     raw: origin === undefined ? null : origin.rawEventJson,
     source: origin?.source ? JSON.stringify(origin.source) : null,
+    rules: rulesOf(r, describe),
   };
 }
 
@@ -122,7 +140,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
   );
   const insertAlert = db.prepare(
     `INSERT OR IGNORE INTO alerts (tenant_id, cluster_name, audit_id, k8s_stage, event_time, stored_at, severity, severity_reason,
-      dedup_key, key_time, key_hash, event_id, record, raw_event, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      dedup_key, key_time, key_hash, event_id, record, raw_event, source, rules) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const eventByHash = db.prepare('SELECT id, dedup_key FROM events WHERE key_time = ? AND key_hash = ?');
   const eventUnhashed = db.prepare('SELECT id FROM events WHERE key_hash IS NULL AND dedup_key = ?').pluck();
@@ -169,6 +187,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
     eventId === null ? r.record : null,
     eventId === null ? r.raw : null,
     eventId === null ? r.source : null,
+    r.rules,
   ];
 
   /** Stores the event unless its key is there; whether it was inserted, and the row id either way. */

@@ -1,9 +1,11 @@
 import { chmodSync, closeSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { type RuleInfo, type RuleLookup, toDetectionFinding } from '../audit/finding.js';
 import {
   type AuditEvent,
   type AuditSource,
+  type JsonValue,
   type NormaliseContext,
   type NormalisedRecord,
   normaliseAuditEvent,
@@ -78,6 +80,9 @@ CREATE TABLE IF NOT EXISTS alerts (
   record TEXT,
   raw_event TEXT,
   source TEXT,
+  -- The rules that fired, as the writing pack described them (JSON; lib/sinks/sqlite-rows.ts):
+  -- the alert's Detection Finding (OCSF 2004) is built from them and the record when read.
+  rules TEXT,
   CHECK (event_id IS NOT NULL OR record IS NOT NULL OR raw_event IS NOT NULL)
 );
 -- Items the ingest rejected, with the reason and their redacted text cut to a bound
@@ -167,6 +172,14 @@ function createOrMigrate(db: Database.Database): void {
       }
       db.exec(TABLES + INDEXES);
       db.pragma(`user_version = ${LAYOUT_VERSION}`);
+    }).immediate();
+  }
+  // A store of this layout written before alerts kept their rules gains the column (NULL there:
+  // those findings name the rule ids only, as the reader's pack knows them).
+  const hasRules = () => (db.pragma('table_info(alerts)') as { name: string }[]).some((c) => c.name === 'rules');
+  if (!hasRules()) {
+    db.transaction(() => {
+      if (!hasRules()) db.exec('ALTER TABLE alerts ADD COLUMN rules TEXT');
     }).immediate();
   }
   if ((db.pragma('application_id', { simple: true }) as number) !== APPLICATION_ID) {
@@ -297,6 +310,9 @@ export function readRecord(row: StoredRecord): NormalisedRecord {
   return normaliseAuditEvent(JSON.parse(row.raw_event as string) as AuditEvent, ctx);
 }
 
+/** An alert as read back: its record and its OCSF 1.8.0 Detection Finding (2004). */
+export type AlertRecord = NormalisedRecord & { finding: Record<string, JsonValue> };
+
 /** Filters for reading events or alerts back. */
 export interface EventQuery {
   tenant?: string;
@@ -362,11 +378,13 @@ export class EventStore {
   readonly #committer: GroupCommitter | null;
   /** The recent events' auditID slots (a reused auditID across batches); read from the table at the first write. */
   #slots: SlotWindow | null = null;
+  readonly #describeRule: RuleLookup | undefined;
 
   constructor(
     readonly dataDir: string,
     opts: EventStoreOptions = {},
   ) {
+    this.#describeRule = opts.describeRule;
     this.db = openDatabase(dataDir);
     createOrMigrate(this.db);
     this.#checkpointer = null;
@@ -397,6 +415,10 @@ export class EventStore {
     });
   }
 
+  #rows(records: readonly OutgoingRecord[]): StoreRow[] {
+    return records.map((r) => toStoreRow(r, this.#describeRule));
+  }
+
   /** Writes a batch in one transaction; returns the positions of records already stored. */
   writeBatch(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): Set<number> {
     return new Set(this.writeBatchReporting(records, mode).duplicates);
@@ -406,7 +428,7 @@ export class EventStore {
   writeBatchReporting(records: readonly OutgoingRecord[], mode: SqliteSinkMode = 'events+alerts'): SinkWriteResult {
     let written: { duplicates: number[]; reused: number[] };
     try {
-      written = this.#writeBatch(records.map(toStoreRow), mode, new Date().toISOString());
+      written = this.#writeBatch(this.#rows(records), mode, new Date().toISOString());
     } catch (err) {
       this.#slots?.rollback();
       throw err;
@@ -514,7 +536,7 @@ export class EventStore {
     // The commit thread has no window of recent auditID slots: a reuse across batches is not
     // flagged there (within a batch the ingest flags it before any sink; docs/configuration.md).
     return {
-      duplicates: new Set(await this.#committer.write(records.map(toStoreRow), mode, new Date().toISOString(), signal)),
+      duplicates: new Set(await this.#committer.write(this.#rows(records), mode, new Date().toISOString(), signal)),
       refused: new Map(),
     };
   }
@@ -535,12 +557,19 @@ export class EventStore {
 
   /** Stored events, newest first. */
   queryEvents(q: EventQuery = {}): NormalisedRecord[] {
-    return this.#query('events', q);
+    return this.#query('events', q).map((r) => r.record);
   }
 
-  /** Stored alerts (the high records), newest first. */
-  queryAlerts(q: EventQuery = {}): NormalisedRecord[] {
-    return this.#query('alerts', q);
+  /**
+   * Stored alerts (the high records), newest first, each with `finding`: its OCSF 1.8.0 Detection
+   * Finding (2004), as the stream alerts sinks send it, naming the rules as the ingest's pack did.
+   */
+  queryAlerts(q: EventQuery = {}): AlertRecord[] {
+    return this.#query('alerts', q).map(({ record, rules }) => {
+      const known: RuleInfo[] = rules === null ? [] : (JSON.parse(rules) as RuleInfo[]);
+      const finding = toDetectionFinding(record, (id) => known.find((r) => r.id === id) ?? this.#describeRule?.(id));
+      return { ...record, finding };
+    });
   }
 
   /** How many events match. */
@@ -555,7 +584,7 @@ export class EventStore {
     return (this.db.prepare(`SELECT count(*) AS n FROM alerts ${where.sql}`).get(...where.params) as { n: number }).n;
   }
 
-  #query(table: 'events' | 'alerts', q: EventQuery): NormalisedRecord[] {
+  #query(table: 'events' | 'alerts', q: EventQuery): { record: NormalisedRecord; rules: string | null }[] {
     const where = whereOf(q, 't.');
     const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
     const sql =
@@ -563,10 +592,10 @@ export class EventStore {
         ? `SELECT t.record, t.raw_event, t.source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason FROM events t ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`
         : 'SELECT CASE WHEN t.event_id IS NULL THEN t.record ELSE e.record END AS record, ' +
           'CASE WHEN t.event_id IS NULL THEN t.raw_event ELSE e.raw_event END AS raw_event, ' +
-          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason ' +
+          'CASE WHEN t.event_id IS NULL THEN t.source ELSE e.source END AS source, t.tenant_id, t.cluster_name, t.event_time, t.severity_reason, t.rules ' +
           `FROM alerts t LEFT JOIN events e ON e.id = t.event_id ${where.sql} ORDER BY t.event_time DESC, t.id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...where.params, limit) as StoredRecord[];
-    return rows.map(readRecord);
+    const rows = this.db.prepare(sql).all(...where.params, limit) as (StoredRecord & { rules?: string | null })[];
+    return rows.map((row) => ({ record: readRecord(row), rules: row.rules ?? null }));
   }
 
   /** Closes the file; safe to call twice. */
@@ -601,6 +630,8 @@ export interface EventStoreOptions {
   backgroundCheckpoints?: boolean;
   /** Share transactions and fsyncs between concurrent batches, committed on a worker thread (the ingest's writer). */
   groupCommit?: boolean;
+  /** The running pack's rules by id: each alert row keeps the rules that fired, for its Detection Finding. */
+  describeRule?: RuleLookup;
 }
 
 /** Opens the embedded store under a data dir (creating it), e.g. to read back what the ingest stored. */

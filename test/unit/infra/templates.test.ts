@@ -225,14 +225,19 @@ describe('serverless.yml and infra/template.yaml', () => {
     // The functions' logical ids differ (osls names them <Name>LambdaFunction), and the alarm email
     // is a stage param in one and a template parameter in the other; everything else is equal.
     const alarmEmailParam = ['${param:', 'alarmEmail}'].join('');
+    const rulesObjectParam = ['${param:', 'rulesObject}'].join('');
     const slsAsSam = JSON.parse(
       JSON.stringify(sls.resources.Resources)
         .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
         .replaceAll('"IngestLambdaFunction"', '"Ingest"')
-        .replaceAll(`"${alarmEmailParam}"`, '{"Ref":"AlarmEmail"}'),
+        .replaceAll(`"${alarmEmailParam}"`, '{"Ref":"AlarmEmail"}')
+        .replaceAll(`"${rulesObjectParam}"`, '{"Ref":"RulesObject"}'),
     );
     expect(slsAsSam).toEqual(samOwn);
-    expect(sls.resources.Conditions).toEqual({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [alarmEmailParam, ''] }] } });
+    expect(sls.resources.Conditions).toEqual({
+      HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [alarmEmailParam, ''] }] },
+      HasRulesObject: { 'Fn::Not': [{ 'Fn::Equals': [rulesObjectParam, ''] }] },
+    });
     expect((sam as Obj).Conditions).toMatchObject({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] } });
   });
 
@@ -247,7 +252,19 @@ describe('serverless.yml and infra/template.yaml', () => {
       const policies = (sam.Resources[role]?.Properties.Policies ?? []) as {
         PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
       }[];
-      const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+      const all = policies.flatMap((p) => p.PolicyDocument.Statement as unknown[]);
+      // One conditional statement: the ingest may read the operators' rule object, that object only.
+      const conditional = all.filter((s) => (s as Obj)['Fn::If'] !== undefined) as { 'Fn::If': [string, Obj, unknown] }[];
+      for (const c of conditional) {
+        expect(role).toBe('IngestRole');
+        expect(c['Fn::If'][0]).toBe('HasRulesObject');
+        expect(c['Fn::If'][1]).toMatchObject({ Effect: 'Allow', Action: 's3:GetObject' });
+        expect(JSON.stringify(c['Fn::If'][1].Resource)).toContain('{"Ref":"RulesObject"}');
+        expect(JSON.stringify(c['Fn::If'][1].Resource)).not.toContain('*');
+        expect(c['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
+      }
+      expect(conditional).toHaveLength(role === 'IngestRole' ? 1 : 0);
+      const statements = all.filter((s) => (s as Obj)['Fn::If'] === undefined) as { Action: unknown; Resource: unknown }[];
       for (const s of statements) {
         expect([s.Action].flat().every((a) => typeof a === 'string' && !a.includes('*'))).toBe(true);
         expect(JSON.stringify(s.Resource)).not.toContain('*');

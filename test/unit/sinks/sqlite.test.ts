@@ -25,6 +25,20 @@ describe('EventStore and SqliteSink', () => {
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
   });
 
+  it("adds the alerts' rules column to a store written before it, keeping its alerts readable", async () => {
+    const dir = join(tmp.dir, 'nested', 'data');
+    await new SqliteSink(store, 'events+alerts').write(outgoingRecords(20));
+    store.db.exec('ALTER TABLE alerts DROP COLUMN rules');
+    store.close();
+
+    store = openEventStore(dir);
+    const columns = (store.db.pragma('table_info(alerts)') as { name: string }[]).map((c) => c.name);
+    const alerts = store.queryAlerts({ limit: 1000 });
+    expect(columns).toContain('rules');
+    expect(alerts.length).toBeGreaterThan(0);
+    for (const a of alerts) expect(a.finding.class_uid).toBe(2004);
+  });
+
   it('stores a batch and reads the records back as they were normalised', async () => {
     const records = outgoingRecords(20);
 

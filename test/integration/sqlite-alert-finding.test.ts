@@ -1,0 +1,89 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
+import { createIngestService } from '../../lib/ingest/create.js';
+import type { IngestService } from '../../lib/ingest/service.js';
+import { FIXTURES, falcoEvent } from '../helpers/fixtures.js';
+import { eventList, ingestConfig, runCli, SECRET, tempDataDir } from '../helpers/ingest.js';
+import { findingErrors } from '../helpers/ocsf.js';
+
+// The embedded store's alerts carry the OCSF 1.8.0 Detection Finding (2004) the stream alerts
+// sinks send: read back with `events --alerts`, each names the rule (or the severity table's row)
+// that raised it, as the ingest's pack described the rule when it stored the alert, even when
+// the reader runs without the operators' rules.
+const OPERATOR_RULES = join(FIXTURES, 'operator-rules');
+
+describe('SQLite alerts as Detection Findings', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let service: IngestService;
+  // Public attack samples (Falco's k8s_audit test traces) and an operator rule's own case.
+  const privileged = { ...falcoEvent('create_nginx_pod_privileged.json'), auditID: 'f0000000-0000-4000-8000-000000000001' } as AuditEvent;
+  const binding = { ...falcoEvent('attach_cluster_admin_role.json'), auditID: 'f0000000-0000-4000-8000-000000000002' } as AuditEvent;
+  const miner = {
+    ...falcoEvent('create_nginx_pod_unprivileged.json'),
+    auditID: 'f0000000-0000-4000-8000-000000000003',
+  } as AuditEvent & { requestObject: { spec: { containers: { image: string }[] } } };
+
+  beforeAll(async () => {
+    tmp = tempDataDir();
+    miner.requestObject = structuredClone(miner.requestObject);
+    for (const c of miner.requestObject.spec.containers) c.image = 'docker.io/metal3d/xmrig:6.21';
+    service = await createIngestService(
+      ingestConfig({
+        AISOC_DATA_DIR: tmp.dir,
+        EVENTS_SINK: 'sqlite',
+        ALERTS_SINK: 'sqlite',
+        REJECTS_SINK: 'sqlite',
+        K8S_AUDIT_RULES: OPERATOR_RULES,
+      }),
+    );
+    const answer = await service.handle({
+      method: 'POST',
+      path: '/v1/ingest/k8s-audit/acme',
+      query: new URLSearchParams(),
+      headers: { 'x-aisoc-k8s-token': SECRET, 'x-aisoc-cluster-name': 'prod', 'content-type': 'application/json' },
+      body: Buffer.from(eventList([privileged, binding, miner])),
+    });
+    expect(answer.status).toBe(200);
+    await service.close();
+  });
+  afterAll(() => tmp.remove());
+
+  it('gives each alert read back a valid 2004 finding naming its rule, without the operators’ pack at hand', async () => {
+    const { code, stdout } = await runCli(['events', '--alerts', '--json', '--data-dir', tmp.dir]);
+    const alerts = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { audit_id: string; severity_reason: string; finding: Record<string, unknown> });
+    const finding = (id: string) =>
+      alerts.find((a) => a.audit_id === id)?.finding as {
+        class_uid: number;
+        finding_info: { title: string; analytic: { uid: string }; attacks?: { technique: { uid: string } }[] };
+        evidences: { data: { api_activity: { metadata: { correlation_uid: string } } } }[];
+      };
+
+    expect(code).toBe(0);
+    expect(alerts.map((a) => a.audit_id).sort()).toEqual([privileged.auditID, binding.auditID, miner.auditID].sort());
+    for (const a of alerts) expect(findingErrors(a.finding)).toEqual([]);
+    expect(finding(privileged.auditID).class_uid).toBe(2004);
+    expect(finding(privileged.auditID).finding_info.analytic.uid).toBe('privileged-container');
+    expect(finding(privileged.auditID).evidences[0]?.data.api_activity.metadata.correlation_uid).toBe(privileged.auditID);
+    // The operators' rule, known only to the ingest that stored the alert: named with its title and technique.
+    expect(finding(miner.auditID).finding_info).toMatchObject({
+      title: 'Cryptominer image in a pod or workload',
+      analytic: { uid: 'cryptominer-image' },
+      attacks: [{ technique: { uid: 'T1496' } }],
+    });
+    expect(alerts.find((a) => a.audit_id === binding.auditID)?.severity_reason).toMatch(/^(rule:|rbac-binding-change)/);
+  });
+
+  it('shows the rule in the alerts table', async () => {
+    const { stdout } = await runCli(['events', '--alerts', '--data-dir', tmp.dir]);
+    const lines = stdout.trim().split('\n');
+
+    expect(lines[0]).toMatch(/\bCODE\s+RULE\s+TARGET$/);
+    expect(lines.find((l) => l.includes('nginx-privileged') || l.includes('privileged'))).toBeDefined();
+    expect(stdout).toContain('privileged-container');
+    expect(stdout).toContain('cryptominer-image');
+  });
+});
