@@ -49,6 +49,13 @@ export interface GkePushConfig {
  * client still listens, so the client never resends work the server is still doing.
  */
 export const DEFAULT_QUEUE_DEADLINE_MS = 5000;
+/**
+ * No request is admitted while the oldest one whose body has arrived has waited this long for its
+ * answer: the server is behind, and queueing more only makes every answer later. One second holds
+ * the apiserver's burst of 15 batches on an idle 2-core machine (25 ms each) and keeps answers far
+ * inside the senders' timeouts on a busy one (docs/reliability.md, "Overload and durability").
+ */
+export const DEFAULT_MAX_QUEUE_WAIT_MS = 1000;
 /** Seconds a 429 asks the sender to wait: short, the server sheds load in milliseconds. */
 export const DEFAULT_BUSY_RETRY_AFTER_SECONDS = 1;
 /** Where the embedded SQLite store and the dev secret live. */
@@ -75,6 +82,8 @@ export interface AdmissionLimits {
   readonly maxBytes: number;
   /** K8S_AUDIT_QUEUE_DEADLINE_MS: see DEFAULT_QUEUE_DEADLINE_MS. */
   readonly queueDeadlineMs: number;
+  /** K8S_AUDIT_MAX_QUEUE_WAIT_MS: see DEFAULT_MAX_QUEUE_WAIT_MS. */
+  readonly maxQueueWaitMs: number;
   /** The Retry-After of a 429. */
   readonly retryAfterSeconds: number;
 }
@@ -107,6 +116,7 @@ export function defaultAdmission(machine: MachineSize, maxWireBytes: number): Ad
     maxRequests: clamp(8 * machine.cpus, 16, 256),
     maxBytes: Math.max(maxWireBytes, clamp(machine.memoryBytes / 64, 32 * MiB, 256 * MiB)),
     queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
+    maxQueueWaitMs: DEFAULT_MAX_QUEUE_WAIT_MS,
     retryAfterSeconds: DEFAULT_BUSY_RETRY_AFTER_SECONDS,
   };
 }
@@ -360,6 +370,7 @@ function readAdmission(r: EnvReader, defaults: AdmissionLimits, maxWireBytes: nu
     maxRequests: r.int('K8S_AUDIT_MAX_INFLIGHT_REQUESTS', defaults.maxRequests, 1, 100_000),
     maxBytes,
     queueDeadlineMs: r.int('K8S_AUDIT_QUEUE_DEADLINE_MS', defaults.queueDeadlineMs, 10, 600_000),
+    maxQueueWaitMs: r.int('K8S_AUDIT_MAX_QUEUE_WAIT_MS', defaults.maxQueueWaitMs, 1, 600_000),
     retryAfterSeconds: defaults.retryAfterSeconds,
   };
 }

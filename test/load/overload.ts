@@ -65,7 +65,9 @@ function serverCpuMs(pid: number): number {
 
 /** Statuses and in-server times of the overload's requests, from serve's log lines. */
 function serverView(logs: Record<string, unknown>[]): string {
-  const requests = logs.filter((e) => e.msg === 'ingest request');
+  // serve's lines are Powertools' JSON: the text is under `message`.
+  const said = (e: Record<string, unknown>) => e.message ?? e.msg;
+  const requests = logs.filter((e) => said(e) === 'ingest request');
   const byStatus = new Map<unknown, number>();
   for (const e of requests) byStatus.set(e.status, (byStatus.get(e.status) ?? 0) + 1);
   const ok = requests.filter((e) => e.status === 200);
@@ -73,7 +75,7 @@ function serverView(logs: Record<string, unknown>[]): string {
     const v = ok.map((e) => Number(e[key] ?? 0)).sort((a, b) => a - b);
     return v.length === 0 ? 0 : (v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)] as number);
   };
-  const shed = logs.filter((e) => e.msg === 'load shed').reduce((a, e) => a + Number(e.refused ?? 0), 0);
+  const shed = logs.filter((e) => said(e) === 'load shed').reduce((a, e) => a + Number(e.refused ?? 0), 0);
   return (
     `${[...byStatus].map(([s, n]) => `${n} × ${s}`).join(', ')} logged, ≥ ${shed} refused at admission (logged once a second); ` +
     `a 200 in the server: p50 ${at('ms', 0.5)} ms (normalise ${at('normalise_ms', 0.5)}, SQLite ${at('sink_ms', 0.5)}), p99 ${at('ms', 0.99)} ms`
