@@ -43,6 +43,8 @@ export interface OverloadResult {
   capacity: number;
   offered: number;
   goodput: number;
+  /** Goodput per second of server CPU over capacity per second of server CPU (1: refusing cost nothing); NaN without procfs. */
+  goodputPerCpu: number;
   report: StandInReport;
   stored: number;
   storedTwice: number;
@@ -98,8 +100,12 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
       }, 100)
     : null;
   try {
+    const capCpu0 = serverCpuMs(serve.pid);
+    const capWall0 = performance.now();
     const cap = await load(serve.url, makeBody, o.capacityRequests, 15, { tenant: TENANT, secret: SECRET });
+    const capShare = (serverCpuMs(serve.pid) - capCpu0) / (performance.now() - capWall0);
     if (cap.errors > 0) throw new Error(`the capacity run had ${cap.errors} failed requests`);
+    // Events answered 200 per second, the 429s (a poster sends its next batch at once) left out.
     const capacity = cap.eventsPerSecond;
     const rssStart = HAS_PROCFS ? rssBytes(serve.pid) : 0;
     peak = rssStart;
@@ -125,7 +131,10 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
     if (sampler) clearInterval(sampler);
     const wall = performance.now() - wall0;
     const own = process.cpuUsage(cpu0[1]);
-    const cpu = `CPU over the load: server ${((100 * (serverCpuMs(serve.pid) - cpu0[0])) / wall).toFixed(0)} %, stand-in ${((100 * (own.user + own.system)) / 1000 / wall).toFixed(0)} % of one core`;
+    const share = (serverCpuMs(serve.pid) - cpu0[0]) / wall;
+    // The machine is shared: what the server got of a core in each phase says whether a goodput
+    // below capacity is the server's doing (CPU spent on refusals) or the machine's (CPU it never got).
+    const cpu = `CPU: server ${(100 * capShare).toFixed(0)} % of one core in the capacity run, ${(100 * share).toFixed(0)} % under the load; stand-in ${((100 * (own.user + own.system)) / 1000 / wall).toFixed(0)} %`;
 
     const store = openEventStore(dataDir);
     let stored = 0;
@@ -153,6 +162,9 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
     // Goodput over the seconds the load lasted, the first one (the ramp) left out.
     const window = report.deliveredPerSecond.slice(1, o.durationS);
     const goodput = window.reduce((a, b) => a + (b ?? 0), 0) / Math.max(1, window.length);
+    // The same per second of server CPU (events per CPU-second under the load over the capacity
+    // run's): near 1 when refusing costs the server little, whatever the other tenants of the machine did.
+    const perCpu = capShare > 0 && share > 0 ? goodput / share / (capacity / capShare) : Number.NaN;
     const answers = Object.keys(report.statuses);
     const checks: [string, boolean][] = [
       ['0 client timeouts, 0 connection failures', report.timeouts === 0 && report.connectErrors === 0 && report.otherErrors === 0],
@@ -166,6 +178,7 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
       capacity,
       offered,
       goodput,
+      goodputPerCpu: perCpu,
       report,
       stored,
       storedTwice,
@@ -193,7 +206,7 @@ export function describeOverload(r: OverloadResult): string[] {
   return [
     `capacity (closed loop, 15 posters)  ${Math.round(r.capacity)} events/s`,
     `offered (stand-in)                  ${Math.round(r.offered)} events/s, ${rep.generated} events`,
-    `goodput                             ${Math.round(r.goodput)} events/s (${((100 * r.goodput) / r.capacity).toFixed(0)} % of capacity)`,
+    `goodput                             ${Math.round(r.goodput)} events/s (${((100 * r.goodput) / r.capacity).toFixed(0)} % of capacity; per second of server CPU ${(100 * r.goodputPerCpu).toFixed(0)} %)`,
     `requests                            ${rep.requests}: ${Object.entries(rep.statuses)
       .map(([s, n]) => `${n} × ${s}`)
       .join(', ')}; ${rep.timeouts} timeouts, ${rep.connectErrors} connect failures, ${rep.otherErrors} other errors`,
