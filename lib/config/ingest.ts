@@ -172,6 +172,12 @@ export interface IngestConfig {
    * does not flag an auditID reused across batches.
    */
   readonly groupCommit: boolean;
+  /**
+   * AISOC_KINESIS_CLIENT_AT (`init`, the default, or `first-use`): when the Kinesis sink loads
+   * the AWS SDK and makes its client, at the Lambda's init or on the first write. Both were
+   * measured (`npm run bench -- --only coldstart`, docs/performance.md); the default is the cheaper.
+   */
+  readonly kinesisClientAt: 'init' | 'first-use';
   /** K8S_AUDIT_REQUIRE_CLUSTER: a batch that names no cluster is refused (400) instead of stored with `cluster_name: null`. */
   readonly requireCluster: boolean;
 }
@@ -246,6 +252,11 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
   const groupCommit = r.bool('AISOC_SQLITE_GROUP_COMMIT', false);
+  const clientAt = r.string('AISOC_KINESIS_CLIENT_AT')?.trim().toLowerCase() ?? 'init';
+  if (clientAt !== 'init' && clientAt !== 'first-use') {
+    r.problems.push(`AISOC_KINESIS_CLIENT_AT must be init or first-use, got ${JSON.stringify(r.string('AISOC_KINESIS_CLIENT_AT'))}`);
+  }
+  const kinesisClientAt = clientAt === 'first-use' ? 'first-use' : 'init';
   const requireCluster = r.bool('K8S_AUDIT_REQUIRE_CLUSTER', false);
 
   const eventsRaw = r.string('EVENTS_SINK');
@@ -354,6 +365,7 @@ export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): Ingest
     detection,
     admission: Object.freeze(admission),
     groupCommit,
+    kinesisClientAt,
     requireCluster,
   });
 }
