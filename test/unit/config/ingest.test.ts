@@ -163,6 +163,11 @@ describe('admission limits of the local server', () => {
     expect(config.admission).toEqual({ maxRequests: 3, maxBytes: 20 * MiB, queueDeadlineMs: 750, maxQueueWaitMs: 250, retryAfterSeconds: 1 });
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
+    expect(loadIngestConfig({}).kinesisClientAt).toBe('init');
+    expect(loadIngestConfig({ AISOC_KINESIS_CLIENT_AT: 'First-Use' }).kinesisClientAt).toBe('first-use');
+    expect(problems(() => loadIngestConfig({ AISOC_KINESIS_CLIENT_AT: 'later' }))).toMatch(
+      /AISOC_KINESIS_CLIENT_AT must be init or first-use, got "later"/,
+    );
   });
 
   it('refuse a byte bound below one largest body, and bad numbers, naming the variables', () => {
