@@ -59,7 +59,12 @@ async function kinesisStandIn(): Promise<{ url: string; close: () => Promise<voi
     req.on('end', () => {
       const records = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records?: unknown[] }).Records ?? [];
       res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify({ FailedRecordCount: 0, Records: records.map((_, i) => ({ SequenceNumber: String(i + 1), ShardId: 'shardId-000000000000' })) }));
+      res.end(
+        JSON.stringify({
+          FailedRecordCount: 0,
+          Records: records.map((_, i) => ({ SequenceNumber: String(i + 1), ShardId: 'shardId-000000000000' })),
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -100,7 +105,12 @@ function firstRequest(bundle: string, env: Record<string, string>, event: string
     child.on('exit', () => {
       try {
         // The Lambda's log lines share stdout; the figures follow the marker.
-        const r = JSON.parse(out.split('\n@@FIRST@@')[1]?.split('\n')[0] ?? '') as { importMs: number; firstMs: number; status: number; body: string };
+        const r = JSON.parse(out.split('\n@@FIRST@@')[1]?.split('\n')[0] ?? '') as {
+          importMs: number;
+          firstMs: number;
+          status: number;
+          body: string;
+        };
         if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body}`);
         resolve(r);
       } catch (e) {
@@ -129,7 +139,9 @@ async function clientPlacement(ctx: BenchContext, runs: number): Promise<BenchFi
       AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
     };
     // The EKS audit event of the OCSF examples (a real event, as CloudWatch Logs delivers it).
-    const line = JSON.stringify(JSON.parse(readFileSync(join(ctx.root, 'test', 'fixtures', 'ocsf-examples-eks', 'v1.1.0__eks.raw.json'), 'utf8')));
+    const line = JSON.stringify(
+      JSON.parse(readFileSync(join(ctx.root, 'test', 'fixtures', 'ocsf-examples-eks', 'v1.1.0__eks.raw.json'), 'utf8')),
+    );
     const event = JSON.stringify({
       version: '2.0',
       routeKey: 'POST /v1/ingest/k8s-audit/{tenant_id}',

@@ -5,7 +5,7 @@
 // answer 200 or 429, every event answered 200 stored exactly once and nothing else stored, the
 // server's resident set under its bound, and goodput (events answered 200 per second while the
 // load lasted) at least 90 % of the capacity measured in the same run.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
@@ -13,6 +13,7 @@ import { auditLines } from '../bench/corpus.js';
 import { load } from '../bench/ingest.bench.js';
 import { FATE, runApiserverStandIn, type StandInReport } from '../helpers/apiserver.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
+import { threadCpuMs } from '../helpers/serve-process.js';
 
 const SECRET = 'overload-shared-secret-41b7d2aa';
 const TENANT = 'overload';
@@ -57,12 +58,10 @@ export interface OverloadResult {
   checks: [string, boolean][];
 }
 
-/** CPU time a process used so far (user + system), ms, from /proc/<pid>/stat; 0 without procfs. */
+/** CPU time a process used so far (all its threads), ms; 0 without procfs. */
 function serverCpuMs(pid: number): number {
-  if (!HAS_PROCFS) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name; in clock ticks (100 a second).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const t = threadCpuMs(pid);
+  return t.main + t.others;
 }
 
 /** Statuses and in-server times of the overload's requests, from serve's log lines. */

@@ -160,7 +160,13 @@ describe('admission limits of the local server', () => {
       },
       { machine },
     );
-    expect(config.admission).toEqual({ maxRequests: 3, maxBytes: 20 * MiB, queueDeadlineMs: 750, maxQueueWaitMs: 250, retryAfterSeconds: 1 });
+    expect(config.admission).toEqual({
+      maxRequests: 3,
+      maxBytes: 20 * MiB,
+      queueDeadlineMs: 750,
+      maxQueueWaitMs: 250,
+      retryAfterSeconds: 1,
+    });
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
     expect(loadIngestConfig({}).kinesisClientAt).toBe('init');
