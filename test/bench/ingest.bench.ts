@@ -39,6 +39,8 @@ interface Shot {
   ms: number;
   status: number;
   accepted: number;
+  /** The Retry-After of a 429, in seconds (0 when absent). */
+  retryAfterS: number;
 }
 
 /**
@@ -68,7 +70,7 @@ function postOnce(agent: Agent, url: string, body: Buffer, to: Target): Promise<
         } catch {
           // A non-JSON answer counts as an error below through its status.
         }
-        resolve({ ms, status: res.statusCode ?? 0, accepted });
+        resolve({ ms, status: res.statusCode ?? 0, accepted, retryAfterS: Number(res.headers['retry-after'] ?? 0) || 0 });
       });
     });
     req.on('error', reject);
@@ -82,7 +84,8 @@ export async function load(url: string, makeBody: () => string, total: number, c
   const shots: Shot[] = [];
   let errors = 0;
   // 429s: the server's admission control refused the request before reading it (its queue's
-  // wait was past its bound); the poster sends its next batch at once, and only 200s count.
+  // wait was past its bound); the poster waits its Retry-After, as the apiserver and our shippers
+  // do, and only 200s count (resending at once would make the server drain refused bodies all day).
   let refused = 0;
   let next = 0;
   const t0 = performance.now();
@@ -94,6 +97,7 @@ export async function load(url: string, makeBody: () => string, total: number, c
           const shot = await postOnce(agent, url, Buffer.from(makeBody(), 'utf8'), to);
           if (shot.status === 429) {
             refused++;
+            await new Promise((resolve) => setTimeout(resolve, shot.retryAfterS * 1000));
             continue;
           }
           if (shot.status !== 200 || shot.accepted !== BATCH) errors++;
