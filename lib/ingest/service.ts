@@ -141,6 +141,50 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * Batches take turns at parsing and normalising, first come first served. Sliced (SLICE_MS), N
+ * batches worked on at once would each advance at 1/N of the speed: every answer N times later,
+ * and a batch past its deadline given up after all its work was done (measured: normalise p50 1 s
+ * of wall time per batch, 75 client timeouts). In turn, the first in line finishes at full speed
+ * and the others wait where admission control sees them (their wait counts toward
+ * K8S_AUDIT_MAX_QUEUE_WAIT_MS, their deadline can pass before any work is spent on them).
+ */
+class Turns {
+  #tail: Promise<void> = Promise.resolve();
+
+  /** Waits for this caller's turn (or `signal`'s abort, which throws its reason); call the returned function to pass the turn on. */
+  async take(signal?: AbortSignal): Promise<() => void> {
+    let pass!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      pass = resolve;
+    });
+    const ready = this.#tail;
+    this.#tail = ready.then(() => mine);
+    if (signal === undefined) {
+      await ready;
+      return pass;
+    }
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        ready,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(signal.reason);
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } catch (err) {
+      // Given up while waiting: its turn, when it comes, passes on at once.
+      void ready.then(pass);
+      throw err;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+    return pass;
+  }
+}
+
 /** A request that passed the checks that need no body: who it is for, and what to log. */
 export interface AdmittedRequest {
   readonly route: 'ingest' | 'gke' | 'inbox';
@@ -198,6 +242,7 @@ export class IngestService {
   readonly #now: () => number;
   readonly #observe: (outcome: IngestOutcome) => void;
   readonly #sliceMs: number;
+  readonly #turns = new Turns();
   /** Per-tenant rejects of the last hour, for the status route. */
   readonly recent: RecentCounts;
 
@@ -353,7 +398,13 @@ export class IngestService {
           `Content-Type ${JSON.stringify(req.headers['content-type'])} is not JSON; send application/json (an audit.k8s.io/v1 EventList)`,
         );
       }
-      const result = await this.#ingest(req, decoded, state, signal);
+      const pass = await this.#turns.take(signal);
+      let result: IngestResult;
+      try {
+        result = await this.#ingest(req, decoded, state, signal, pass);
+      } finally {
+        pass();
+      }
       return this.#finish(jsonResponse(200, result), state, req.started);
     } catch (err) {
       return this.#answer(err, state, req.started);
@@ -379,7 +430,13 @@ export class IngestService {
     return binding;
   }
 
-  async #ingest(req: AdmittedRequest, body: Buffer, state: LogState, signal: AbortSignal | undefined): Promise<IngestResult> {
+  async #ingest(
+    req: AdmittedRequest,
+    body: Buffer,
+    state: LogState,
+    signal: AbortSignal | undefined,
+    pass: () => void,
+  ): Promise<IngestResult> {
     const t0 = performance.now();
     const batch =
       req.route === 'gke' ? readPush(body) : looksLikeAksRecords(body) ? readAks(body, req.cluster) : readAuditPayload(req, body);
@@ -402,11 +459,18 @@ export class IngestService {
         });
       }
     }
-    return this.#store(req, batch, state, t0, signal);
+    return this.#store(req, batch, state, t0, signal, pass);
   }
 
   /** Normalises a batch's events and hands them to the sinks; the 200 answer's counts. */
-  async #store(req: AdmittedRequest, batch: Batch, state: LogState, t0: number, signal?: AbortSignal): Promise<IngestResult> {
+  async #store(
+    req: AdmittedRequest,
+    batch: Batch,
+    state: LogState,
+    t0: number,
+    signal: AbortSignal | undefined,
+    pass: () => void,
+  ): Promise<IngestResult> {
     const errors: ItemError[] = batch.rejected.map(itemError);
     // What each rejected item was, for the rejects sink (by its index in the batch).
     const rejectedItems = new Map<number, unknown>();
@@ -485,6 +549,8 @@ export class IngestService {
     state.normaliseMs = round(t1 - t0);
     let accepted = 0;
     if (outgoing.length > 0) {
+      // The write waits on a disk or a network, not the CPU: the next batch may start meanwhile.
+      pass();
       if (t1 - turn >= this.#sliceMs) await nextTurn();
       let outcome: WriteOutcome;
       try {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { TooManyRequestsError } from '../../../lib/ingest/errors.js';
 import { IngestService } from '../../../lib/ingest/service.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
 import { eventList, ingestConfig, MemorySink, SECRET, uniqueFalcoEvents } from '../../helpers/ingest.js';
@@ -56,5 +57,24 @@ describe('the ingest core gives the event loop turns while it normalises a batch
     expect(result.status).toBe(200);
     expect(events.records).toHaveLength(2);
     expect(turns).toBeLessThanOrEqual(2);
+  });
+
+  it('lets batches take turns, first come first served: one given up while it waits spends no work and is answered at once', async () => {
+    const { service, events } = harness(0);
+    const head = { method: 'POST', path: '/v1/ingest/k8s-audit/acme', query: new URLSearchParams(), headers: post('').headers };
+    const first = await service.admit(head);
+    const second = await service.admit(head);
+    if (!('route' in first) || !('route' in second)) throw new Error('not admitted');
+    const order: string[] = [];
+    const a = service.complete(first, Buffer.from(eventList(falco))).then((r) => order.push(`first ${r.status}`));
+    const giveUp = new AbortController();
+    const b = service.complete(second, Buffer.from(eventList(falco)), giveUp.signal).then((r) => order.push(`second ${r.status}`));
+    // The first batch is being normalised, a turn per event; the second waits for its turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    giveUp.abort(new TooManyRequestsError('deadline passed', 1));
+    await Promise.all([a, b]);
+    // Sliced without turns, the second would have been normalised beside the first and answered after it.
+    expect(order).toEqual(['second 429', 'first 200']);
+    expect(events.records).toHaveLength(falco.length);
   });
 });
