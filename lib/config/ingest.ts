@@ -167,9 +167,10 @@ export interface IngestConfig {
   /**
    * AISOC_SQLITE_GROUP_COMMIT (default off): concurrent requests share one SQLite transaction and
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
-   * Off by default because on this project's 2-core machine it measured slower (0.62-0.84x the
-   * events/s of per-request commits at 15 posters; docs/performance.md), and the commit thread
-   * does not flag an auditID reused across batches.
+   * Off by default: on this project's 2-core machine it measured 0.62-1.27x the events/s of
+   * per-request commits at 15 posters, and its best there is about 1.2x, bounded by the CPU a
+   * batch needs (docs/performance.md); and the commit thread does not flag an auditID reused
+   * across batches.
    */
   readonly groupCommit: boolean;
   /**
