@@ -49,6 +49,13 @@ export interface GkePushConfig {
  * client still listens, so the client never resends work the server is still doing.
  */
 export const DEFAULT_QUEUE_DEADLINE_MS = 5000;
+/**
+ * No request is admitted while the oldest one whose body has arrived has waited this long for its
+ * answer: the server is behind, and queueing more only makes every answer later. One second holds
+ * the apiserver's burst of 15 batches on an idle 2-core machine (25 ms each) and keeps answers far
+ * inside the senders' timeouts on a busy one (docs/reliability.md, "Overload and durability").
+ */
+export const DEFAULT_MAX_QUEUE_WAIT_MS = 1000;
 /** Seconds a 429 asks the sender to wait: short, the server sheds load in milliseconds. */
 export const DEFAULT_BUSY_RETRY_AFTER_SECONDS = 1;
 /** Where the embedded SQLite store and the dev secret live. */
@@ -75,6 +82,8 @@ export interface AdmissionLimits {
   readonly maxBytes: number;
   /** K8S_AUDIT_QUEUE_DEADLINE_MS: see DEFAULT_QUEUE_DEADLINE_MS. */
   readonly queueDeadlineMs: number;
+  /** K8S_AUDIT_MAX_QUEUE_WAIT_MS: see DEFAULT_MAX_QUEUE_WAIT_MS. */
+  readonly maxQueueWaitMs: number;
   /** The Retry-After of a 429. */
   readonly retryAfterSeconds: number;
 }
@@ -107,6 +116,7 @@ export function defaultAdmission(machine: MachineSize, maxWireBytes: number): Ad
     maxRequests: clamp(8 * machine.cpus, 16, 256),
     maxBytes: Math.max(maxWireBytes, clamp(machine.memoryBytes / 64, 32 * MiB, 256 * MiB)),
     queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
+    maxQueueWaitMs: DEFAULT_MAX_QUEUE_WAIT_MS,
     retryAfterSeconds: DEFAULT_BUSY_RETRY_AFTER_SECONDS,
   };
 }
@@ -158,11 +168,18 @@ export interface IngestSettings {
   /**
    * AISOC_SQLITE_GROUP_COMMIT (default off): concurrent requests share one SQLite transaction and
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
-   * Off by default because on this project's 2-core machine it measured slower (0.62-0.84x the
-   * events/s of per-request commits at 15 posters; docs/performance.md), and the commit thread
-   * does not flag an auditID reused across batches.
+   * Off by default: on this project's 2-core machine it measured 0.62-1.27x the events/s of
+   * per-request commits at 15 posters, and its best there is about 1.2x, bounded by the CPU a
+   * batch needs (docs/performance.md); and the commit thread does not flag an auditID reused
+   * across batches.
    */
   readonly groupCommit: boolean;
+  /**
+   * AISOC_KINESIS_CLIENT_AT (`init`, the default, or `first-use`): when the Kinesis sink loads
+   * the AWS SDK and makes its client, at the Lambda's init or on the first write. Both were
+   * measured (`npm run bench -- --only coldstart`, docs/performance.md); the default is the cheaper.
+   */
+  readonly kinesisClientAt: 'init' | 'first-use';
   /** K8S_AUDIT_REQUIRE_CLUSTER: a batch that names no cluster is refused (400) instead of stored with `cluster_name: null`. */
   readonly requireCluster: boolean;
 }
@@ -237,6 +254,11 @@ export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): 
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
   const groupCommit = r.bool('AISOC_SQLITE_GROUP_COMMIT', false);
+  const clientAt = r.string('AISOC_KINESIS_CLIENT_AT')?.trim().toLowerCase() ?? 'init';
+  if (clientAt !== 'init' && clientAt !== 'first-use') {
+    r.problems.push(`AISOC_KINESIS_CLIENT_AT must be init or first-use, got ${JSON.stringify(r.string('AISOC_KINESIS_CLIENT_AT'))}`);
+  }
+  const kinesisClientAt = clientAt === 'first-use' ? 'first-use' : 'init';
   const requireCluster = r.bool('K8S_AUDIT_REQUIRE_CLUSTER', false);
 
   const eventsRaw = r.string('EVENTS_SINK');
@@ -342,6 +364,7 @@ export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): 
     gkePush,
     admission: Object.freeze(admission),
     groupCommit,
+    kinesisClientAt,
     requireCluster,
   };
 }
@@ -358,6 +381,7 @@ function readAdmission(r: EnvReader, defaults: AdmissionLimits, maxWireBytes: nu
     maxRequests: r.int('K8S_AUDIT_MAX_INFLIGHT_REQUESTS', defaults.maxRequests, 1, 100_000),
     maxBytes,
     queueDeadlineMs: r.int('K8S_AUDIT_QUEUE_DEADLINE_MS', defaults.queueDeadlineMs, 10, 600_000),
+    maxQueueWaitMs: r.int('K8S_AUDIT_MAX_QUEUE_WAIT_MS', defaults.maxQueueWaitMs, 1, 600_000),
     retryAfterSeconds: defaults.retryAfterSeconds,
   };
 }

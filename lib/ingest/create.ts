@@ -57,6 +57,7 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
       maxAttempts: config.sinkMaxAttempts,
       describeRule: (id) => (config.detection ?? shippedDetection()).rules?.describe?.(id),
       groupCommit: config.groupCommit,
+      kinesisClientAt: config.kinesisClientAt,
       ...opts.sinks,
     }));
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);

@@ -12,7 +12,7 @@ import type { SinkSpec } from '../config/ingest.js';
 import type { RetryOptions } from './batching.js';
 import type { RejectSink } from './rejects.js';
 import type { SqliteSinkMode } from './sqlite-rows.js';
-import type { KeyedSink, RecordSink } from './types.js';
+import type { KeyedSink, OutgoingRecord, RecordSink, SinkWriteResult } from './types.js';
 import { RecordWriter } from './writer.js';
 
 export type { ItemOutcome, RetryOptions } from './batching.js';
@@ -45,6 +45,34 @@ export interface SinkOptions {
   describeRule?: RuleLookup;
   /** SQLite sinks share transactions between concurrent batches (see GroupCommitter). */
   groupCommit?: boolean;
+  /** When the Kinesis sink loads the AWS SDK and makes its client: now (default) or on its first write. */
+  kinesisClientAt?: 'init' | 'first-use';
+}
+
+/** Kinesis's per-record limit as KinesisSink states it (1 MiB less the 64-byte partition key), known before its module loads. */
+const KINESIS_MAX_RECORD_BYTES = 1024 * 1024 - 64;
+
+/**
+ * A sink whose module (and the AWS SDK client it makes) is loaded on the first write instead of
+ * now: the cold start's import is shorter, and the first request pays for the load instead.
+ */
+class FirstUseSink implements RecordSink {
+  #sink: Promise<RecordSink> | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly maxRecordBytes: number,
+    private readonly load: () => Promise<RecordSink>,
+  ) {}
+
+  write(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<SinkWriteResult> {
+    this.#sink ??= this.load();
+    return this.#sink.then((sink) => sink.write(records, signal));
+  }
+
+  async close(): Promise<void> {
+    await (await this.#sink)?.close();
+  }
 }
 
 /** The SQLite sink over the store in the data dir, with WAL checkpoints on a background thread. */
@@ -105,8 +133,11 @@ async function createKeyedSink(
       return new StdoutSink(opts.stdout ?? process.stdout, role);
     }
     case 'kinesis': {
-      const { KinesisSink } = await import('./kinesis.js');
-      return new KinesisSink({ stream: spec.stream, ...retry, ...(opts.clients?.kinesis ? { client: opts.clients.kinesis } : {}) });
+      const make = async () => {
+        const { KinesisSink } = await import('./kinesis.js');
+        return new KinesisSink({ stream: spec.stream, ...retry, ...(opts.clients?.kinesis ? { client: opts.clients.kinesis } : {}) });
+      };
+      return opts.kinesisClientAt === 'first-use' ? new FirstUseSink(`kinesis:${spec.stream}`, KINESIS_MAX_RECORD_BYTES, make) : make();
     }
     case 'firehose': {
       const { FirehoseSink } = await import('./firehose.js');

@@ -1,5 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { BenchContext, BenchFigure } from './types.js';
 
@@ -46,6 +48,140 @@ function dirBytes(dir: string): number {
   return total;
 }
 
+/**
+ * A stand-in for the Kinesis API on loopback: every PutRecords succeeds (the answer's shape is
+ * the PutRecords API reference's: FailedRecordCount and one entry per record, in order).
+ */
+async function kinesisStandIn(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const records = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Records?: unknown[] }).Records ?? [];
+      res.writeHead(200, { 'Content-Type': 'application/x-amz-json-1.1' });
+      res.end(
+        JSON.stringify({
+          FailedRecordCount: 0,
+          Records: records.map((_, i) => ({ SequenceNumber: String(i + 1), ShardId: 'shardId-000000000000' })),
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+// One fresh process: import the ingest bundle (the Lambda's init), then invoke its handler once
+// with a one-event batch (the first request), printing both times. The event is an API Gateway
+// HTTP API (v2) event as the templates route it; the context has what the middlewares read.
+const FIRST_REQUEST = (bundle: string, event: string) => `
+const t0 = performance.now();
+const { handler } = await import(${JSON.stringify(bundle)});
+const t1 = performance.now();
+const context = { functionName: 'bench-ingest', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:bench-ingest', memoryLimitInMB: '512', awsRequestId: 'bench-1', getRemainingTimeInMillis: () => 30000 };
+const answer = await handler(${event}, context);
+const t2 = performance.now();
+process.stdout.write('\\n@@FIRST@@' + JSON.stringify({ importMs: t1 - t0, firstMs: t2 - t1, status: answer.statusCode, body: answer.body }) + '\\n');
+process.exit(0);`;
+
+/** Import + first request of the ingest bundle with Kinesis sinks, in a fresh process (async: the stand-in answers meanwhile). */
+function firstRequest(bundle: string, env: Record<string, string>, event: string): Promise<{ importMs: number; firstMs: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', FIRST_REQUEST(bundle, event)], {
+      env: { ...process.env, ...env, AWS_REGION: 'us-east-1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.on('exit', () => {
+      try {
+        // The Lambda's log lines share stdout; the figures follow the marker.
+        const r = JSON.parse(out.split('\n@@FIRST@@')[1]?.split('\n')[0] ?? '') as {
+          importMs: number;
+          firstMs: number;
+          status: number;
+          body: string;
+        };
+        if (r.status !== 200) throw new Error(`answered ${r.status}: ${r.body}`);
+        resolve(r);
+      } catch (e) {
+        reject(new Error(`the first request failed: ${(e as Error).message} ${err.slice(0, 500)}`));
+      }
+    });
+  });
+}
+
+/**
+ * Where the ingest with Kinesis sinks makes its AWS SDK client: at init (the sink is built with
+ * the service) or on the first write (AISOC_KINESIS_CLIENT_AT=first-use). The cold start a sender
+ * sees is the init plus the first request: both are measured, in alternating fresh processes
+ * against a Kinesis stand-in on loopback; the ratio is first-use over init of that sum.
+ */
+async function clientPlacement(ctx: BenchContext, runs: number): Promise<BenchFigure> {
+  const bundle = join(ctx.dist, 'ingest', 'index.mjs');
+  const kinesis = await kinesisStandIn();
+  try {
+    const env = {
+      K8S_AUDIT_SHARED_SECRET: 'bench-secret',
+      EVENTS_SINK: 'kinesis:bench-events',
+      ALERTS_SINK: 'kinesis:bench-alerts',
+      AWS_ENDPOINT_URL_KINESIS: kinesis.url,
+      AWS_ACCESS_KEY_ID: 'AKIDBENCHBENCHBENCH0',
+      AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+    };
+    // The EKS audit event of the OCSF examples (a real event, as CloudWatch Logs delivers it).
+    const line = JSON.stringify(
+      JSON.parse(readFileSync(join(ctx.root, 'test', 'fixtures', 'ocsf-examples-eks', 'v1.1.0__eks.raw.json'), 'utf8')),
+    );
+    const event = JSON.stringify({
+      version: '2.0',
+      routeKey: 'POST /v1/ingest/k8s-audit/{tenant_id}',
+      rawPath: '/v1/ingest/k8s-audit/bench',
+      rawQueryString: '',
+      pathParameters: { tenant_id: 'bench' },
+      headers: { 'content-type': 'application/json', 'x-aisoc-k8s-token': 'bench-secret', 'x-aisoc-cluster-name': 'bench' },
+      requestContext: { http: { method: 'POST', path: '/v1/ingest/k8s-audit/bench' }, stage: '$default', requestId: 'bench' },
+      body: `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${line}]}`,
+      isBase64Encoded: false,
+    });
+    const at: { importMs: number; firstMs: number }[] = [];
+    const lazy: { importMs: number; firstMs: number }[] = [];
+    const ratios: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const a = await firstRequest(bundle, env, event);
+      const b = await firstRequest(bundle, { ...env, AISOC_KINESIS_CLIENT_AT: 'first-use' }, event);
+      at.push(a);
+      lazy.push(b);
+      ratios.push((b.importMs + b.firstMs) / (a.importMs + a.firstMs));
+    }
+    const m = (xs: { importMs: number; firstMs: number }[], k: 'importMs' | 'firstMs') => median(xs.map((x) => x[k]));
+    const total = (xs: { importMs: number; firstMs: number }[]) => median(xs.map((x) => x.importMs + x.firstMs));
+    const ratio = median(ratios);
+    return {
+      figure: 'cold start, ingest with Kinesis sinks: import + first request, AWS SDK client on first use vs at init',
+      value: Math.round(total(lazy) * 10) / 10,
+      unit: 'ms',
+      floor: Math.round(total(at) * 10) / 10,
+      floorLabel: 'client at init, ms',
+      ratio,
+      goal: 'reported; the default is the cheaper (ratio < 1: first use)',
+      pass: true,
+      notes: `at init: import ${m(at, 'importMs').toFixed(1)} + first request ${m(at, 'firstMs').toFixed(1)} ms; on first use: import ${m(lazy, 'importMs').toFixed(1)} + first request ${m(lazy, 'firstMs').toFixed(1)} ms; medians of ${runs} alternating pairs, ratio = median of the pairs' ratios (a Kinesis stand-in on loopback)`,
+    };
+  } finally {
+    await kinesis.close();
+  }
+}
+
 /** Cold start: a fresh process importing each Lambda bundle, vs a fresh `node -e ''`. */
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const runs = ctx.quick ? 5 : 31;
@@ -83,5 +219,6 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       notes: `bundle ${(dirBytes(join(ctx.dist, fn)) / 1024).toFixed(0)} KiB with its lazily imported chunks (index.mjs ${(statSync(bundle).size / 1024).toFixed(0)} KiB), medians of ${runs} alternating pairs; ratio = median of the pairs' ratios (ratio of the medians ${(imported / base).toFixed(2)})`,
     });
   }
+  figures.push(await clientPlacement(ctx, runs));
   return figures;
 }

@@ -1,6 +1,7 @@
 // `aisoc-k8s-audit serve` as a child process, for tests and the ingest benchmark. Kept apart from
 // serve.ts (which builds the CLI with esbuild) so a benchmark bundled into a temp dir can use it.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /** A running `serve` child process. */
 export interface ServeProcess {
@@ -69,4 +70,32 @@ export async function spawnServe(
       return exited;
     },
   };
+}
+
+/** CPU time (user + system, ms) a thread used so far, from /proc/<pid>/task/<tid>/stat (clock ticks of 10 ms). */
+function taskCpuMs(pid: number, tid: string): number {
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+  const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * CPU time (ms) a process used so far: its main thread (where node runs JavaScript and, without
+ * group commit, SQLite) and its other threads together (V8's garbage-collection helpers, the
+ * checkpoint and commit threads, libuv's pool). Zeros without Linux's /proc.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } {
+  if (!existsSync(`/proc/${pid}/task`)) return { main: 0, others: 0 };
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ms = taskCpuMs(pid, tid);
+      if (tid === String(pid)) main = ms;
+      else others += ms;
+    } catch {
+      // The thread ended while the list was read.
+    }
+  }
+  return { main, others };
 }

@@ -5,7 +5,7 @@ import { shippedDetection } from '../../audit/index.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
 import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
 import type { EventStore } from '../../sinks/sqlite.js';
-import { AdmissionGate } from '../admission.js';
+import { AdmissionGate, type AdmissionRefusal } from '../admission.js';
 import type { IngestConfig } from '../config.js';
 import { type CreateIngestOptions, createIngestService } from '../create.js';
 import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from '../errors.js';
@@ -197,27 +197,34 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const gate = new AdmissionGate(limits);
   let shed = 0;
   let shedLoggedAt = 0;
-  const busy = (): IngestResponse => {
+  const busy = (why: AdmissionRefusal): IngestResponse => {
     shed++;
     const now = Date.now();
+    const held = gate.held;
     if (now - shedLoggedAt >= SHED_LOG_MS) {
-      const held = gate.held;
       log({
         level: 'warn',
         msg: 'load shed',
         status: 429,
         refused: shed,
+        bound: why,
         in_flight: held.requests,
         in_flight_bytes: held.bytes,
+        oldest_wait_ms: Math.round(held.oldestWaitMs),
         max_in_flight: limits.maxRequests,
         max_in_flight_bytes: limits.maxBytes,
+        max_queue_wait_ms: limits.maxQueueWaitMs,
       });
       shed = 0;
       shedLoggedAt = now;
     }
+    const bound =
+      why === 'wait'
+        ? `its oldest request has waited ${Math.round(held.oldestWaitMs)} ms, over K8S_AUDIT_MAX_QUEUE_WAIT_MS ${limits.maxQueueWaitMs}`
+        : `K8S_AUDIT_MAX_INFLIGHT_REQUESTS ${limits.maxRequests}, K8S_AUDIT_MAX_INFLIGHT_BYTES ${limits.maxBytes}`;
     return errorResponse(
       new TooManyRequestsError(
-        `the ingest holds as much work as it may (K8S_AUDIT_MAX_INFLIGHT_REQUESTS ${limits.maxRequests}, K8S_AUDIT_MAX_INFLIGHT_BYTES ${limits.maxBytes}); nothing was read or stored, retry after ${limits.retryAfterSeconds} s`,
+        `the ingest holds as much work as it may (${bound}); nothing was read or stored, retry after ${limits.retryAfterSeconds} s`,
         limits.retryAfterSeconds,
       ),
     );
@@ -268,9 +275,10 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     // Admission, before a byte of the body is read: charged its declared length, or the largest
     // body allowed when it declares none (chunked); past the bound, 429 at once.
     const declared = req.headers['content-length'];
-    const ticket = gate.enter(declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes);
+    const charge = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes;
+    const ticket = gate.enter(charge);
     if (ticket === null) {
-      send(req, res, busy(), closing);
+      send(req, res, busy(gate.refusal(charge) ?? 'requests'), closing);
       return;
     }
     // A request is given up (nothing more done, nothing stored) when its client leaves, or when
@@ -295,6 +303,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
         return;
       }
       if (Buffer.isBuffer(body)) ticket.resize(body.length);
+      ticket.received();
       deadline = setTimeout(() => {
         giveUp.abort(
           new TooManyRequestsError(

@@ -137,6 +137,7 @@ describe('admission limits of the local server', () => {
       maxRequests: 16,
       maxBytes: 256 * MiB,
       queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
+      maxQueueWaitMs: 1000,
       retryAfterSeconds: 1,
     });
     expect(defaultAdmission({ cpus: 8, memoryBytes: 4 * GiB }, 16 * MiB)).toMatchObject({ maxRequests: 64, maxBytes: 64 * MiB });
@@ -154,13 +155,25 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '3',
         K8S_AUDIT_MAX_INFLIGHT_BYTES: String(20 * MiB),
         K8S_AUDIT_QUEUE_DEADLINE_MS: '750',
+        K8S_AUDIT_MAX_QUEUE_WAIT_MS: '250',
         AISOC_SQLITE_GROUP_COMMIT: 'true',
       },
       { machine },
     );
-    expect(config.admission).toEqual({ maxRequests: 3, maxBytes: 20 * MiB, queueDeadlineMs: 750, retryAfterSeconds: 1 });
+    expect(config.admission).toEqual({
+      maxRequests: 3,
+      maxBytes: 20 * MiB,
+      queueDeadlineMs: 750,
+      maxQueueWaitMs: 250,
+      retryAfterSeconds: 1,
+    });
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
+    expect(loadIngestConfig({}).kinesisClientAt).toBe('init');
+    expect(loadIngestConfig({ AISOC_KINESIS_CLIENT_AT: 'First-Use' }).kinesisClientAt).toBe('first-use');
+    expect(problems(() => loadIngestConfig({ AISOC_KINESIS_CLIENT_AT: 'later' }))).toMatch(
+      /AISOC_KINESIS_CLIENT_AT must be init or first-use, got "later"/,
+    );
   });
 
   it('refuse a byte bound below one largest body, and bad numbers, naming the variables', () => {
@@ -169,11 +182,13 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_MAX_INFLIGHT_BYTES: String(4 * MiB),
         K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '0',
         K8S_AUDIT_QUEUE_DEADLINE_MS: 'soon',
+        K8S_AUDIT_MAX_QUEUE_WAIT_MS: '0',
       }),
     );
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES \(4194304\) must be at least the largest body a request may have \(16777216 bytes/);
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS must be an integer between 1 and 100000, got "0"/);
     expect(text).toMatch(/K8S_AUDIT_QUEUE_DEADLINE_MS must be an integer between 10 and 600000, got "soon"/);
+    expect(text).toMatch(/K8S_AUDIT_MAX_QUEUE_WAIT_MS must be an integer between 1 and 600000, got "0"/);
   });
 });
 

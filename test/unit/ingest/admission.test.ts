@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionGate } from '../../../lib/ingest/admission.js';
 
-const limits = { maxRequests: 3, maxBytes: 1000, queueDeadlineMs: 5000, retryAfterSeconds: 1 };
+const limits = { maxRequests: 3, maxBytes: 1000, queueDeadlineMs: 5000, maxQueueWaitMs: 1000, retryAfterSeconds: 1 };
 
 describe('AdmissionGate', () => {
   it('admits up to the request bound and refuses past it, until a ticket is released', () => {
@@ -12,7 +12,7 @@ describe('AdmissionGate', () => {
     tickets[0]?.release();
     // Released twice: counted once.
     tickets[0]?.release();
-    expect(gate.held).toEqual({ requests: 2, bytes: 20 });
+    expect(gate.held).toEqual({ requests: 2, bytes: 20, oldestWaitMs: 0 });
     expect(gate.enter(10)).not.toBeNull();
     expect(gate.enter(10)).toBeNull();
   });
@@ -26,13 +26,54 @@ describe('AdmissionGate', () => {
     const a = gate.enter(600);
     expect(gate.enter(500)).toBeNull();
     expect(gate.enter(400)).not.toBeNull();
-    expect(gate.held).toEqual({ requests: 2, bytes: 1000 });
+    expect(gate.held).toMatchObject({ requests: 2, bytes: 1000 });
     // A body smaller than charged (a chunked request charged the largest size) gives the rest back.
     a?.resize(100);
     expect(gate.held.bytes).toBe(500);
     expect(gate.enter(500)).not.toBeNull();
     a?.release();
     a?.resize(900);
-    expect(gate.held).toEqual({ requests: 2, bytes: 900 });
+    expect(gate.held).toMatchObject({ requests: 2, bytes: 900 });
+  });
+
+  it('refuses while the oldest request with its body has waited past maxQueueWaitMs, whatever the count', () => {
+    let now = 0;
+    const gate = new AdmissionGate({ ...limits, maxRequests: 100, maxBytes: 1e9 }, () => now);
+    const first = gate.enter(10);
+    const second = gate.enter(10);
+    // Still uploading: a slow upload does not count as waiting for the server.
+    now = 5000;
+    expect(gate.refusal(10)).toBeNull();
+    first?.received();
+    now = 5900;
+    second?.received();
+    expect(gate.held.oldestWaitMs).toBe(900);
+    expect(gate.enter(10)).not.toBeNull();
+    now = 6001;
+    expect(gate.refusal(10)).toBe('wait');
+    expect(gate.enter(10)).toBeNull();
+    // The oldest answered: the next one has waited 101 ms, so the gate opens again.
+    first?.release();
+    expect(gate.held.oldestWaitMs).toBe(101);
+    expect(gate.enter(10)).not.toBeNull();
+    // Marked twice: its wait starts at the first mark.
+    now = 7000;
+    second?.received();
+    expect(gate.held.oldestWaitMs).toBe(1100);
+    expect(gate.refusal(10)).toBe('wait');
+  });
+
+  it('names the bound it refuses at, and never refuses a lone request', () => {
+    let now = 0;
+    const gate = new AdmissionGate({ ...limits, maxRequests: 2 }, () => now);
+    expect(gate.refusal(1e9)).toBeNull();
+    const a = gate.enter(600);
+    a?.received();
+    now = 10_000;
+    expect(gate.refusal(500)).toBe('bytes');
+    expect(gate.refusal(10)).toBe('wait');
+    now = 0;
+    expect(gate.enter(10)).not.toBeNull();
+    expect(gate.refusal(10)).toBe('requests');
   });
 });

@@ -1,6 +1,7 @@
 import { KinesisClient, PutRecordsCommand, ResourceNotFoundException } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { createSink } from '../../../lib/sinks/index.js';
 import { KinesisSink } from '../../../lib/sinks/kinesis.js';
 import { SinkUnavailableError } from '../../../lib/sinks/types.js';
 import { outgoingRecords, paddedRecord } from '../../helpers/ingest.js';
@@ -120,5 +121,36 @@ describe('KinesisSink', () => {
     expect(sent.map((r) => Buffer.from(r.Data as Uint8Array).toString())).toEqual([fits.compact?.json]);
     expect([...result.refused.keys()]).toEqual([1]);
     expect(result.refused.get(1)).toMatch(/1 MiB/);
+  });
+});
+
+describe('the Kinesis sink made on first use (AISOC_KINESIS_CLIENT_AT=first-use)', () => {
+  beforeEach(() => {
+    kinesis.reset();
+  });
+
+  it('states the same record limit before it loads, sends nothing until the first write, then writes as the sink made at init', async () => {
+    kinesis.on(PutRecordsCommand).callsFake((input) => ok(input.Records.length));
+    const client = new KinesisClient({ region: 'eu-west-1' });
+    const opts = { dataDir: '/nonexistent', maxAttempts: 3, sleep: noSleep, clients: { kinesis: client } };
+    const atInit = await createSink({ kind: 'kinesis', stream: 'k8s-audit' }, 'events', opts);
+    const lazy = await createSink({ kind: 'kinesis', stream: 'k8s-audit' }, 'events', { ...opts, kinesisClientAt: 'first-use' });
+    expect(lazy).not.toBeInstanceOf(KinesisSink);
+    expect([lazy.name, lazy.maxRecordBytes]).toEqual([atInit.name, atInit.maxRecordBytes]);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(0);
+
+    const records = outgoingRecords(2);
+    const result = await lazy.write(records);
+    expect(kinesis.commandCalls(PutRecordsCommand)).toHaveLength(1);
+    expect(kinesis.commandCalls(PutRecordsCommand)[0]?.args[0].input.Records?.map((r) => r.PartitionKey)).toEqual(
+      records.map((r) => r.record.dedup_key),
+    );
+    expect([result.duplicates.size, result.refused.size]).toEqual([0, 0]);
+    // A failure after the load surfaces as the loaded sink's own.
+    kinesis.on(PutRecordsCommand).rejects(new ResourceNotFoundException({ message: 'no such stream', $metadata: {} }));
+    await expect(lazy.write(outgoingRecords(1))).rejects.toBeInstanceOf(SinkUnavailableError);
+    await lazy.close();
+    // Never written: closing loads nothing.
+    await (await createSink({ kind: 'kinesis', stream: 'other' }, 'events', { ...opts, kinesisClientAt: 'first-use' })).close();
   });
 });
