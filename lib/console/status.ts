@@ -1,10 +1,8 @@
 import type Database from 'better-sqlite3';
+import { LAST_HOUR_MS, LastHourCounts } from '../metrics/last-hour.js';
 import type { ClusterStatus, TenantStatus } from './api-types.js';
 
 export type { ClusterStatus, TenantStatus } from './api-types.js';
-
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
 
 /** Rejects per tenant and cluster over the last hour, as the server counted them (see `RejectCounter`). */
 export interface RejectSource {
@@ -16,9 +14,11 @@ export interface RejectSource {
  * The per-cluster status of one tenant, computed from the store and the reject counts: each
  * cluster's last event (from the (tenant, cluster, time) index alone), and the last hour's events
  * and alerts (a range of the (tenant, time) indexes: bounded by an hour's volume, not the store's).
+ * The console's hour is by the events' own time (what happened in the cluster in the last hour);
+ * the ingest's status route (lib/ingest/status.ts) counts by receive time (is data flowing now).
  */
 export function clusterStatus(db: Database.Database, tenant: string, now: number, rejects?: RejectSource): TenantStatus {
-  const hourAgo = new Date(now - HOUR_MS).toISOString();
+  const hourAgo = new Date(now - LAST_HOUR_MS).toISOString();
   const clusters = new Map<string | null, ClusterStatus>();
   const row = (name: string | null): ClusterStatus => {
     let s = clusters.get(name);
@@ -56,53 +56,25 @@ export function clusterStatus(db: Database.Database, tenant: string, now: number
   };
 }
 
-/** Most (tenant, cluster) pairs the counter tracks: a sender inventing cluster names cannot grow it further. */
-export const MAX_REJECT_KEYS = 10_000;
-
 /**
- * Rejects per (tenant, cluster) in one-minute buckets over the last hour, kept in memory by the
- * server that answered them: the store keeps only what it accepted, so the count starts when
+ * Rejects per (tenant, cluster) over the last hour (lib/metrics/last-hour.ts), kept in memory by
+ * the server that answered them: the store keeps only what it accepted, so the count starts when
  * the server does.
  */
 export class RejectCounter implements RejectSource {
-  // key: JSON of [tenant, cluster] → minute number → count
-  readonly #buckets = new Map<string, Map<number, number>>();
+  readonly #counts = new LastHourCounts();
 
   /** Counts `n` rejects for a tenant and cluster at `now`. */
   add(tenant: string, cluster: string | null, n: number, now: number): void {
-    if (n <= 0) return;
-    const key = JSON.stringify([tenant, cluster]);
-    let minutes = this.#buckets.get(key);
-    if (minutes === undefined) {
-      if (this.#buckets.size >= MAX_REJECT_KEYS) this.#prune(now);
-      if (this.#buckets.size >= MAX_REJECT_KEYS) return;
-      minutes = new Map();
-      this.#buckets.set(key, minutes);
-    }
-    const minute = Math.floor(now / MINUTE_MS);
-    minutes.set(minute, (minutes.get(minute) ?? 0) + n);
-    // Keep at most the last hour of buckets per key.
-    for (const m of minutes.keys()) if (m <= minute - 60) minutes.delete(m);
+    this.#counts.add(JSON.stringify([tenant, cluster]), n, now);
   }
 
   lastHour(tenant: string, now: number): Map<string | null, number> {
     const out = new Map<string | null, number>();
-    const from = Math.floor((now - HOUR_MS) / MINUTE_MS);
-    for (const [key, minutes] of this.#buckets) {
+    for (const [key, n] of this.#counts.entries(now)) {
       const [t, cluster] = JSON.parse(key) as [string, string | null];
-      if (t !== tenant) continue;
-      let n = 0;
-      for (const [m, count] of minutes) if (m > from) n += count;
-      if (n > 0) out.set(cluster, n);
+      if (t === tenant) out.set(cluster, n);
     }
     return out;
-  }
-
-  #prune(now: number): void {
-    const from = Math.floor((now - HOUR_MS) / MINUTE_MS);
-    for (const [key, minutes] of this.#buckets) {
-      for (const m of minutes.keys()) if (m <= from) minutes.delete(m);
-      if (minutes.size === 0) this.#buckets.delete(key);
-    }
   }
 }

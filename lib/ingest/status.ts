@@ -1,12 +1,5 @@
+import { LAST_HOUR_MS, LastHourCounts } from '../metrics/last-hour.js';
 import type { EventStore } from '../sinks/sqlite.js';
-
-/** The window the status counts over: the last hour. */
-export const STATUS_WINDOW_MS = 60 * 60 * 1000;
-const BUCKET_MS = 60 * 1000;
-const BUCKETS = STATUS_WINDOW_MS / BUCKET_MS;
-// Tenants are counted only after the shared secret checked out, but the map is bounded anyway:
-// past this many tenants the least recently counted is forgotten.
-const MAX_TENANTS = 10_000;
 
 /** What the ingest counts per tenant as requests come and go (nothing of it is in the store). */
 export interface RecentCountNames {
@@ -21,50 +14,30 @@ type CountName = keyof RecentCountNames;
 const COUNT_NAMES: readonly CountName[] = ['rejected_items', 'refused_requests', 'refused_without_cluster'];
 
 /**
- * Per-tenant counts over the last hour in one-minute buckets, in memory: they restart with the
- * process, which the status answer says (`counted_since`).
+ * Per-tenant counts over the last hour (lib/metrics/last-hour.ts), in memory: they restart with
+ * the process, which the status answer says (`counted_since`).
  */
 export class RecentCounts {
-  readonly startedAt: number;
-  readonly #tenants = new Map<string, { minute: number; counts: number[] }[]>();
+  readonly #counts: LastHourCounts;
 
   constructor(now: number = Date.now()) {
-    this.startedAt = now;
+    this.#counts = new LastHourCounts(now);
+  }
+
+  get startedAt(): number {
+    return this.#counts.startedAt;
   }
 
   /** Adds `n` to a tenant's count at time `now`. */
   add(tenant: string, name: CountName, n: number, now: number): void {
-    if (n <= 0) return;
-    const minute = Math.floor(now / BUCKET_MS);
-    let buckets = this.#tenants.get(tenant);
-    if (buckets === undefined) {
-      if (this.#tenants.size >= MAX_TENANTS) this.#tenants.delete(this.#tenants.keys().next().value as string);
-      buckets = [];
-    } else {
-      this.#tenants.delete(tenant);
-    }
-    this.#tenants.set(tenant, buckets);
-    let last = buckets[buckets.length - 1];
-    if (last === undefined || last.minute !== minute) {
-      last = { minute, counts: COUNT_NAMES.map(() => 0) };
-      buckets.push(last);
-      while (buckets.length > 0 && (buckets[0] as { minute: number }).minute <= minute - BUCKETS) buckets.shift();
-    }
-    const i = COUNT_NAMES.indexOf(name);
-    last.counts[i] = (last.counts[i] as number) + n;
+    this.#counts.add(JSON.stringify([tenant, name]), n, now);
   }
 
   /** A tenant's counts over the hour before `now`. */
   sum(tenant: string, now: number): RecentCountNames {
-    const minute = Math.floor(now / BUCKET_MS);
-    const totals = COUNT_NAMES.map(() => 0);
-    for (const b of this.#tenants.get(tenant) ?? []) {
-      if (b.minute <= minute - BUCKETS || b.minute > minute) continue;
-      b.counts.forEach((c, i) => {
-        totals[i] = (totals[i] as number) + c;
-      });
-    }
-    return Object.fromEntries(COUNT_NAMES.map((name, i) => [name, totals[i]])) as unknown as RecentCountNames;
+    return Object.fromEntries(
+      COUNT_NAMES.map((name) => [name, this.#counts.total(JSON.stringify([tenant, name]), now)]),
+    ) as unknown as RecentCountNames;
   }
 }
 
@@ -108,7 +81,7 @@ export const MAX_LISTED_CLUSTERS = 1000;
 export function tenantStatus(store: EventStore, tenant: string, now: number, recent?: RecentCounts): TenantStatus {
   // The hour is by receive time (stored_at): "is data flowing now", whatever the events' own
   // times (a backfill stores last week's events now).
-  const since = new Date(now - STATUS_WINDOW_MS).toISOString();
+  const since = new Date(now - LAST_HOUR_MS).toISOString();
   const rows = store.db
     .prepare(
       `SELECT cluster_name, MAX(event_time) AS last_event_time, MAX(stored_at) AS last_received_at, count(*) AS events,
@@ -132,6 +105,6 @@ export function tenantStatus(store: EventStore, tenant: string, now: number, rec
     rejected_items_last_hour: counts?.rejected_items ?? null,
     refused_requests_last_hour: counts?.refused_requests ?? null,
     refused_without_cluster_last_hour: counts?.refused_without_cluster ?? null,
-    counted_since: recent === undefined ? null : new Date(Math.max(recent.startedAt, now - STATUS_WINDOW_MS)).toISOString(),
+    counted_since: recent === undefined ? null : new Date(Math.max(recent.startedAt, now - LAST_HOUR_MS)).toISOString(),
   };
 }
