@@ -21,51 +21,47 @@ const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => st
 const sha256Hex: (data: string) => string =
   typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
-// The canonical form is written by JSON.stringify wherever it can be: on an object whose keys are
-// already in order at every depth (what Go's encoding/json writes for every map: labels,
-// annotations, Secret data, ...), native JSON.stringify writes exactly the canonical bytes, several
-// times faster than assembling them here. Only objects out of order (the apiserver's structs, in
-// field order) are assembled key by key. JSON.stringify and the canonical form agree on every other
-// point: undefined members dropped, undefined in arrays and non-finite numbers written as null,
-// and data parsed from JSON has no toJSON function.
+// The canonical form is written by one native JSON.stringify over a copy of the value whose
+// objects hold their keys in sorted order: JSON.stringify writes an object's keys in their order
+// of insertion, so a copy built in sorted order is written in canonical form, several times faster
+// than assembling the string here. Only what is out of order is copied: an object whose keys are
+// already sorted at every depth (what Go's encoding/json writes for every map: labels,
+// annotations, Secret data, ...) is used as it is, and each node is visited once. JSON.stringify
+// and the canonical form agree on every other point: undefined members dropped, undefined in
+// arrays and non-finite numbers written as null, and data parsed from JSON has no toJSON function.
+//
+// Two kinds of key defeat insertion order, and send the value to the plain, slower writer
+// (`assembled`): array-index keys ("0", "42"), which every JavaScript object enumerates first in
+// numeric order, when the keys around them are out of order; `__proto__` is stored as an own
+// property (defineProperty), since assigning it would set the copy's prototype instead.
 
-/** True when every object in `value` has its keys in sorted (UTF-16 code unit) order. */
-function inOrder(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return true;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!inOrder(value[i])) return false;
-    return true;
-  }
-  let prev: string | undefined;
-  for (const key in value) {
-    if (prev !== undefined && !(prev < key)) return false;
-    prev = key;
-  }
-  for (const key in value) if (!inOrder((value as Record<string, unknown>)[key])) return false;
-  return true;
+/** Set by `sortedCopy` when a key's place cannot be fixed by insertion order. */
+let needsAssembly = false;
+
+function isIndexLike(key: string): boolean {
+  const c = key.charCodeAt(0);
+  return c >= 48 && c <= 57;
 }
 
-// Quoted keys, memoised: an event's keys come from a small vocabulary (Kubernetes field names).
-// Bounded, since keys of maps (labels, annotations) come from the sender.
-const quotedKeys = new Map<string, string>();
-const MAX_QUOTED_KEYS = 8192;
-
-function quoted(key: string): string {
-  let q = quotedKeys.get(key);
-  if (q === undefined) {
-    q = JSON.stringify(key);
-    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, q);
-  }
-  return q;
+function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return value === undefined ? 'null' : JSON.stringify(value);
+/** `value` with every object's keys in sorted (UTF-16 code unit) order: the input itself where it already is. */
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
-    if (inOrder(value)) return JSON.stringify(value);
-    let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i]);
-    return `${out}]`;
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      const c = sortedCopy(v);
+      if (c !== v) {
+        out ??= value.slice();
+        out[i] = c;
+      }
+    }
+    return out ?? value;
   }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
@@ -77,25 +73,55 @@ function canonical(value: unknown): string {
     }
   }
   if (sorted) {
-    let deep = true;
-    for (const key of keys) {
-      if (!inOrder(obj[key])) {
-        deep = false;
-        break;
+    // Copied only from the first member whose value changed; the members before it as they are.
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      const v = obj[key];
+      const c = sortedCopy(v);
+      if (c !== v && out === undefined) {
+        out = {};
+        for (let j = 0; j < i; j++) put(out, keys[j] as string, obj[keys[j] as string]);
       }
+      if (out !== undefined) put(out, key, c);
     }
-    if (deep) return JSON.stringify(obj);
-  } else keys.sort();
+    return out ?? obj;
+  }
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (const key of keys) {
+    if (isIndexLike(key)) needsAssembly = true;
+    put(out, key, sortedCopy(obj[key]));
+  }
+  return out;
+}
+
+/** The canonical form assembled member by member: the definition, for values `sortedCopy` cannot order. */
+function assembled(value: unknown): string {
+  if (value === null || typeof value !== 'object') return value === undefined ? 'null' : JSON.stringify(value);
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + assembled(value[i]);
+    return `${out}]`;
+  }
+  const obj = value as Record<string, unknown>;
   let out = '{';
   let first = true;
-  for (const key of keys) {
+  for (const key of Object.keys(obj).sort()) {
     const v = obj[key];
     // JSON.stringify drops undefined members; so does the canonical form.
     if (v === undefined) continue;
-    out += `${first ? '' : ','}${quoted(key)}:${canonical(v)}`;
+    out += `${first ? '' : ','}${JSON.stringify(key)}:${assembled(v)}`;
     first = false;
   }
   return `${out}}`;
+}
+
+function canonical(value: unknown): string {
+  needsAssembly = false;
+  const copy = sortedCopy(value);
+  if (needsAssembly) return assembled(value);
+  return JSON.stringify(copy) ?? 'null';
 }
 
 /** A JSON value in canonical form (object keys sorted, no whitespace): equal for equal content. */

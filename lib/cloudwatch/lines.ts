@@ -1,4 +1,4 @@
-import { readAuditLine } from '../audit/index.js';
+import { readAuditLine } from '../audit/parse.js';
 import { readAuditId } from '../ship/index.js';
 import { TRUNCATED_SUFFIX } from './eks.js';
 

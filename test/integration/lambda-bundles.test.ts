@@ -22,28 +22,58 @@ function staticGraph(dir: string, entry: string): string[] {
   return [...seen];
 }
 
+/** A Lambda entry built with the options of scripts/build.mjs, unminified so the walk can read the imports (and esbuild's module path comments). */
+async function buildLambda(entry: string, out: string): Promise<void> {
+  // Minifying changes how each chunk is written, not which modules it holds.
+  await build({
+    entryPoints: { index: join(ROOT, 'functions', entry) },
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    external: ['better-sqlite3'],
+    plugins: [yamlData],
+    logLevel: 'error',
+  });
+}
+
+function scratchDir(name: string): string {
+  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
+  return mkdtempSync(join(ROOT, 'node_modules', '.cache', `${name}-`));
+}
+
+describe('the forwarder Lambda bundle', () => {
+  let out: string;
+  beforeAll(async () => {
+    out = scratchDir('forwarder-bundle');
+    await buildLambda('forwarder.ts', out);
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('loads no detection rules, CEL engine or YAML parser at start: it never scores an event', () => {
+    const atStart = staticGraph(out, 'index.mjs')
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('\n');
+    // The line check it does need is there (lib/audit/parse.ts), and the shipper.
+    expect(atStart).toContain('lib/audit/parse.ts');
+    expect(atStart).toContain('lib/ship/');
+    // These cost 60-90 ms of its cold start when a barrel import pulled them in (docs/performance.md).
+    for (const marker of ['node_modules/@marcbachmann/cel-js', 'node_modules/yaml/', 'lib/rules/', 'lib/audit/detect.ts']) {
+      expect(atStart, marker).not.toContain(marker);
+    }
+  });
+});
+
 describe('the ingest Lambda bundle', () => {
   let out: string;
   beforeAll(async () => {
-    mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-    out = mkdtempSync(join(ROOT, 'node_modules', '.cache', 'ingest-bundle-'));
-    // The options of scripts/build.mjs for functions/ingest.ts, unminified so the walk can read the
-    // imports (minifying changes how each chunk is written, not which modules it holds).
-    await build({
-      entryPoints: { index: join(ROOT, 'functions', 'ingest.ts') },
-      outdir: out,
-      outExtension: { '.js': '.mjs' },
-      bundle: true,
-      splitting: true,
-      chunkNames: 'chunks/[name]-[hash]',
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      mainFields: ['module', 'main'],
-      external: ['better-sqlite3'],
-      plugins: [yamlData],
-      logLevel: 'error',
-    });
+    out = scratchDir('ingest-bundle');
+    await buildLambda('ingest.ts', out);
   });
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
