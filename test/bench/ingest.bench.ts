@@ -78,8 +78,18 @@ function postOnce(agent: Agent, url: string, body: Buffer, to: Target): Promise<
   });
 }
 
-/** Runs `total` 400-event requests with `concurrency` in flight (closed loop); every request gets a fresh body. */
-export async function load(url: string, makeBody: () => string, total: number, concurrency: number, to: Target = BENCH_TARGET) {
+/**
+ * Runs `total` 400-event requests with `concurrency` in flight (closed loop); every request gets a
+ * fresh body. With `untilMs` (a `performance.now()` time), no request starts after it.
+ */
+export async function load(
+  url: string,
+  makeBody: () => string,
+  total: number,
+  concurrency: number,
+  to: Target = BENCH_TARGET,
+  untilMs = Infinity,
+) {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const shots: Shot[] = [];
   let errors = 0;
@@ -91,7 +101,7 @@ export async function load(url: string, makeBody: () => string, total: number, c
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < total) {
+      while (next < total && performance.now() < untilMs) {
         next++;
         try {
           const shot = await postOnce(agent, url, Buffer.from(makeBody(), 'utf8'), to);

@@ -95,7 +95,7 @@ export async function main(argv: string[], root: string): Promise<number> {
     console.log(
       [
         'Usage: npm run load -- [--duration SECONDS (20)] [--connections N (15)] [--seed N (1)]',
-        '       npm run load -- --overload [--duration SECONDS (30)] [--factor X (2)] [--seed N (1)]',
+        '       npm run load -- --overload [--duration SECONDS (30: the capacity run, then the load)] [--factor X (2)] [--seed N (1)]',
         '       npm run load -- --soak [--duration SECONDS (600)] [--rate EVENTS_PER_S (2000)] [--seed N (1)]   (npm run soak)',
         '',
         'The first: N closed-loop connections of 400-event EventLists against serve.',
@@ -121,8 +121,8 @@ export async function main(argv: string[], root: string): Promise<number> {
     const factor = Number(argv[argv.indexOf('--factor') + 1] ?? 2);
     const r = await overload(join(o.root, 'dist', 'cli.mjs'), {
       root: o.root,
-      capacityRequests: 60,
       durationS: argv.includes('--duration') ? o.durationS : 30,
+      capacitySeconds: argv.includes('--duration') ? o.durationS : 30,
       factor: argv.includes('--factor') && Number.isFinite(factor) && factor > 0 ? factor : 2,
       seed: o.seed,
     });
