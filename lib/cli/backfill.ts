@@ -16,7 +16,7 @@ Replays a time range of an EKS control-plane log group into the AiSOC ingest: re
 apiserver audit streams with CloudWatch Logs FilterLogEvents, page by page (following nextToken,
 so no event that shares a millisecond with another is lost), and ships every audit line as the
 forwarder Lambda does. Safe to run over a range that was already delivered: the ingest drops
-repeats (same auditID and stage) as duplicates.
+a resend (the same auditID, stage and content) as a duplicate.
 
 TIME is an ISO 8601 time (2024-05-01T10:00:00Z), epoch milliseconds, "now", or an age such as
 30m, 6h or 7d (that long ago). Both bounds are inclusive.

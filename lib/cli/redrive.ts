@@ -25,7 +25,7 @@ Replays the forwarder's on-failure destination (an SQS queue of Lambda asynchron
 records, {"requestPayload": <the original event>, ...}; a dead-letter queue holding the bare
 events works too) through the same code as the forwarder Lambda. Each message is deleted only
 after every audit event in it was delivered; the others stay in the queue and are listed.
-Replaying is safe: the ingest drops repeats (same auditID and stage) as duplicates.
+Replaying is safe: the ingest drops a resend (the same auditID, stage and content) as a duplicate.
 
 A message that can never be replayed (not a failure record, a Kinesis batch pointer, a payload
 that is not base64 gzip) stays in the queue too, unless --set-aside FILE is given: it is then

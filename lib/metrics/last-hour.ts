@@ -21,6 +21,9 @@ export class LastHourCounts {
   readonly #maxKeys: number;
   // key → minute number → count; a key is moved to the end of the map each time it is counted.
   readonly #keys = new Map<string, Map<number, number>>();
+  // The minute of the last sweep for idle keys: at most one sweep a minute, so a sender that
+  // invents a key per request cannot make each request walk every key.
+  #sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(now: number = Date.now(), maxKeys: number = MAX_COUNTED_KEYS) {
     this.startedAt = now;
@@ -33,7 +36,7 @@ export class LastHourCounts {
     const minute = Math.floor(now / MINUTE_MS);
     let minutes = this.#keys.get(key);
     if (minutes === undefined) {
-      if (this.#keys.size >= this.#maxKeys) this.#prune(minute);
+      if (this.#keys.size >= this.#maxKeys && this.#sweptAt !== minute) this.#prune(minute);
       if (this.#keys.size >= this.#maxKeys) this.#keys.delete(this.#keys.keys().next().value as string);
       minutes = new Map();
     } else {
@@ -59,6 +62,7 @@ export class LastHourCounts {
   }
 
   #prune(minute: number): void {
+    this.#sweptAt = minute;
     for (const [key, minutes] of this.#keys) if (sumHour(minutes, minute) === 0) this.#keys.delete(key);
   }
 }

@@ -3,14 +3,13 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../../lib/audit/index.js';
-import { auditLines, prng } from '../helpers/corpus.js';
+import { auditLines, prng, TIME_FIELDS } from '../helpers/corpus.js';
 import { type ServeProcess, spawnServe, threadCpuMs } from '../helpers/serve-process.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 const SECRET = 'bench-shared-secret-0123456789';
 const BATCH = 400; // the apiserver's default --audit-webhook-batch-max-size
 const BURST = 15; // the apiserver webhook's default burst (--audit-webhook-batch-throttle-burst)
-const TIME_FIELDS = /"(requestReceivedTimestamp|stageTimestamp|timestamp)":"[^"]*"/g;
 
 /** The k-th quantile of sorted numbers. */
 function quantile(sorted: number[], q: number): number {

@@ -12,8 +12,10 @@
 //   like the issue's measurements, this stand-in retries any failure (the harsher sender: a
 //   request it timed out on is sent again while the server may still work on it).
 // Times can be scaled down for tests (`initialBackoffMs`, `requestTimeoutMs`). Every event gets an
-// auditID `<runId>-<n>`, so what the store holds can be checked event by event.
+// auditID `<runId>-<n>` and the times of its generation, so what the store holds can be checked
+// event by event, and the store sees live times as it would from a cluster.
 import { Agent, request } from 'node:http';
+import { withLiveTimes } from './corpus.js';
 import { prng } from './prng.js';
 
 /** The knobs of one run; the defaults are the apiserver's. */
@@ -83,14 +85,18 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
   const rand = prng(o.seed ?? 1);
   const total = Math.round((o.eventsPerSecond * o.durationMs) / 1000);
   const fate = new Uint8Array(total);
+  // Each event carries the times of its generation, as an apiserver stamps a request when it
+  // arrives; a resend of event n is the same text (the same auditID and times).
   const parts = o.templates.map((t) => {
     const at = t.indexOf('"auditID":"');
     const end = t.indexOf('"', at + 11);
-    return [t.slice(0, at + 11), t.slice(end)] as const;
+    return [withLiveTimes(t.slice(0, at + 11)), withLiveTimes(t.slice(end))] as const;
   });
+  const generatedAt = new Float64Array(total);
   const eventText = (n: number) => {
-    const [head, tail] = parts[n % parts.length] as readonly [string, string];
-    return `${head}${o.runId}-${n}${tail}`;
+    const [head, tail] = parts[n % parts.length] as (typeof parts)[number];
+    const ms = generatedAt[n] as number;
+    return `${head(ms, n % 1000)}${o.runId}-${n}${tail(ms, n % 1000)}`;
   };
   const report: StandInReport = {
     generated: 0,
@@ -123,6 +129,7 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
       const due = Math.min(total, Math.floor(((performance.now() - t0) * o.eventsPerSecond) / 1000));
       while (report.generated < due) {
         const n = report.generated++;
+        generatedAt[n] = Date.now();
         if (buffer.length >= bufferSize) {
           fate[n] = FATE.droppedBuffer;
           report.droppedBufferFull++;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { load } from '../bench/ingest.bench.js';
 import { FATE, runApiserverStandIn, type StandInReport } from '../helpers/apiserver.js';
-import { auditLines } from '../helpers/corpus.js';
+import { auditLines, withLiveTimes } from '../helpers/corpus.js';
 import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
 import { threadCpuMs } from '../helpers/serve-process.js';
 
@@ -101,9 +101,13 @@ function serverView(logs: Record<string, unknown>[]): string {
 export async function overload(cli: string, o: OverloadOptions): Promise<OverloadResult> {
   const templates = auditLines(o.root, 200, o.seed);
   const template = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${auditLines(o.root, BATCH, o.seed).join(',')}]}`;
-  const parts = template.split('"auditID":"');
+  // Fresh auditIDs and the times of a live batch, as the stand-in's events get.
+  const live = withLiveTimes(template);
   let sent = 0;
-  const makeBody = () => parts.join(`"auditID":"cap${sent++}-`);
+  const makeBody = () =>
+    live(Date.now(), sent % 1000)
+      .split('"auditID":"')
+      .join(`"auditID":"cap${sent++}-`);
   const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-overload-'));
   const serve = await spawnServe(cli, dataDir, { K8S_AUDIT_SHARED_SECRET: SECRET });
   let peak = 0;
