@@ -1,7 +1,8 @@
 // `npm run load -- --overload`: `serve` at twice its capacity. First the closed-loop capacity of
-// this server on this machine, now, sustained for as long as the load will last: 4 posters of 400-event EventLists in a closed loop (enough to
-// keep its one thread busy: batches take turns at normalising, so more posters only queue, and
-// past K8S_AUDIT_MAX_QUEUE_WAIT_MS get 429s whose Retry-After would idle the server and understate it).
+// this server on this machine, now, sustained for as long as the load will last: 4 posters of
+// 400-event EventLists with live times in a closed loop (enough to keep its one thread busy:
+// batches take turns at normalising, so more posters only queue, and past
+// K8S_AUDIT_MAX_QUEUE_WAIT_MS get 429s whose Retry-After would idle the server and understate it).
 // Then the apiserver stand-in (test/helpers/apiserver.ts) with its throttle raised out of the way
 // sends twice that many events per second for a bounded time. Checks: no client timeout, every
 // answer 200 or 429, every event answered 200 stored exactly once and nothing else stored, the
@@ -36,9 +37,8 @@ export interface OverloadOptions {
   root: string;
   /**
    * Seconds of the closed-loop capacity run (CAPACITY_POSTERS in flight). As long as the load by
-   * default: a store's cost per batch grows as it fills (SQLite's share of a batch, 20 ms on an
-   * empty store, was 43 ms after 200,000 events here), so a few seconds on an empty store measure
-   * a burst the server cannot sustain, not its capacity.
+   * default: a few seconds on an empty store measure a burst, not what the server sustains while
+   * its store, its WAL and its heap grow as they do under the load.
    */
   capacitySeconds: number;
   /** Seconds of the stand-in's load. */
