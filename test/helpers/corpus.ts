@@ -84,6 +84,7 @@ export function withLiveTimes(text: string): (receivedMs: number, micros: number
     last = (m.index as number) + m[0].length;
   }
   const tail = text.slice(last);
+  if (keys.length === 0) return () => tail;
   return (receivedMs, micros) => {
     const received = auditTime(receivedMs, micros);
     const staged = auditTime(receivedMs + 3, micros);
