@@ -42,21 +42,23 @@ async function buildLambda(entry: string, out: string): Promise<void> {
   });
 }
 
-function scratchDir(name: string): string {
-  mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
-  return mkdtempSync(join(ROOT, 'node_modules', '.cache', `${name}-`));
+/** Builds `functions/<entry>` into a scratch directory before the suite's tests and removes it after; returns the directory. */
+function useBundle(entry: string): () => string {
+  let out = '';
+  beforeAll(async () => {
+    mkdirSync(join(ROOT, 'node_modules', '.cache'), { recursive: true });
+    out = mkdtempSync(join(ROOT, 'node_modules', '.cache', `${entry.replace(/\.ts$/, '')}-bundle-`));
+    await buildLambda(entry, out);
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  return () => out;
 }
 
 describe('the forwarder Lambda bundle', () => {
-  let out: string;
-  beforeAll(async () => {
-    out = scratchDir('forwarder-bundle');
-    await buildLambda('forwarder.ts', out);
-  });
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const bundle = useBundle('forwarder.ts');
 
   it('loads no detection rules, CEL engine or YAML parser at start: it never scores an event', () => {
-    const atStart = staticGraph(out, 'index.mjs')
+    const atStart = staticGraph(bundle(), 'index.mjs')
       .map((f) => readFileSync(f, 'utf8'))
       .join('\n');
     // The line check it does need is there (lib/audit/parse.ts), and the shipper.
@@ -70,14 +72,10 @@ describe('the forwarder Lambda bundle', () => {
 });
 
 describe('the ingest Lambda bundle', () => {
-  let out: string;
-  beforeAll(async () => {
-    out = scratchDir('ingest-bundle');
-    await buildLambda('ingest.ts', out);
-  });
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  const bundle = useBundle('ingest.ts');
 
   it('loads no sink SDK client, no SQLite and no DynamoDB client at start: each comes with its sink', () => {
+    const out = bundle();
     const graph = staticGraph(out, 'index.mjs');
     const atStart = graph.map((f) => readFileSync(f, 'utf8')).join('\n');
     const everything = readdirSync(join(out, 'chunks'))

@@ -101,13 +101,15 @@ function serverView(logs: Record<string, unknown>[]): string {
 export async function overload(cli: string, o: OverloadOptions): Promise<OverloadResult> {
   const templates = auditLines(o.root, 200, o.seed);
   const template = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${auditLines(o.root, BATCH, o.seed).join(',')}]}`;
-  // Fresh auditIDs and the times of a live batch, as the stand-in's events get.
-  const live = withLiveTimes(template);
+  // Fresh auditIDs and the times of a live batch, as the stand-in's events get. The template is
+  // split once; each body only joins its pieces (the posters share the server's two cores).
+  const pieces = template.split('"auditID":"').map(withLiveTimes);
   let sent = 0;
-  const makeBody = () =>
-    live(Date.now(), sent % 1000)
-      .split('"auditID":"')
-      .join(`"auditID":"cap${sent++}-`);
+  const makeBody = () => {
+    const now = Date.now();
+    const micros = sent % 1000;
+    return pieces.map((piece) => piece(now, micros)).join(`"auditID":"cap${sent++}-`);
+  };
   const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-overload-'));
   const serve = await spawnServe(cli, dataDir, { K8S_AUDIT_SHARED_SECRET: SECRET });
   let peak = 0;
