@@ -141,13 +141,13 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
   })();
 
   /** One POST; resolves with the status, or a string naming the failure. */
-  const post = (body: string): Promise<number | 'timeout' | 'connect' | 'error'> =>
+  const post = (body: Buffer): Promise<number | 'timeout' | 'connect' | 'error'> =>
     new Promise((resolve) => {
       const started = performance.now();
       const req = request(o.url, {
         method: 'POST',
         agent,
-        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': o.token, 'Content-Length': Buffer.byteLength(body) },
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': o.token, 'Content-Length': body.length },
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(o.signal ? [o.signal] : [])]),
       });
       req.on('response', (res) => {
@@ -170,7 +170,11 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
   const sendBatch = async (batch: number[]) => {
     report.batches++;
     for (const n of batch) fate[n] = FATE.sent;
-    const body = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${batch.map(eventText).join(',')}]}`;
+    // Encoded once and sent as the same bytes on every attempt, as client-go does (rest/request.go:
+    // Body keeps the encoded object as bodyBytes and rewinds them for a retry).
+    const body = Buffer.from(
+      `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${batch.map(eventText).join(',')}]}`,
+    );
     let delay = initialBackoff;
     for (let attempt = 0; ; attempt++) {
       if (stopped()) return;

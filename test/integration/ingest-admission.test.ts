@@ -123,6 +123,46 @@ describe('admission control', () => {
     }
   });
 
+  it('keeps the connection of a request refused at admission: the body sent anyway is discarded, and the next request on it is answered', async () => {
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
+    const heldEvents = batch('kept-held', 4);
+    const heldBody = Buffer.from(eventList(heldEvents));
+    const held = await holdRequest(server, heldBody.length);
+    await new Promise((r) => setTimeout(r, 100));
+
+    // Refused on its head; the client sends its body anyway, as a client that writes before it reads does.
+    const refusedBody = Buffer.from(eventList(batch('kept-refused', 6)));
+    const client = await holdRequest(server, refusedBody.length);
+    await client.answered;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 429 /);
+    expect(client.received()).not.toMatch(/\r\nConnection: close\r\n/i);
+    client.sendBody(refusedBody);
+    // Past the server's linger (2 s): a discarded body ends the linger, not the connection.
+    await new Promise((r) => setTimeout(r, 2300));
+    expect(client.socket.destroyed).toBe(false);
+
+    held.sendBody(heldBody);
+    await until(() => /"accepted":4/.test(held.received()));
+    const nextEvents = batch('kept-next', 3);
+    const nextBody = Buffer.from(eventList(nextEvents));
+    client.socket.write(
+      `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${nextBody.length}\r\n\r\n`,
+    );
+    client.sendBody(nextBody);
+    await until(() => /"accepted":3/.test(client.received()));
+    expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
+    client.socket.destroy();
+    held.socket.destroy();
+
+    const store = openEventStore(tmp.dir);
+    try {
+      // The held batch and the next one; nothing of the refused body.
+      expect(store.countEvents({ tenant: 'acme' })).toBe(4 + 3);
+    } finally {
+      store.close();
+    }
+  });
+
   it('charges the declared body bytes: a request that would pass the byte bound is refused, a smaller one admitted', async () => {
     // The bound must hold one largest body (1 MiB here); 1.5 MiB holds one such request, not two.
     await start({ K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024), K8S_AUDIT_MAX_INFLIGHT_BYTES: String(1536 * 1024) });

@@ -129,7 +129,28 @@ export function readBody(req: IncomingMessage, cap: number): Promise<ReceivedBod
   });
 }
 
-function send(req: IncomingMessage, res: ServerResponse, response: IngestResponse, closing: boolean): void {
+/**
+ * Writes an answer. `keepAlive`: the request's unread body has a declared length within the cap
+ * (a 429 at admission), so the connection is kept: node reads and discards the rest of the body
+ * (its `_dump` when the answer ends), and the client's next request follows on the same
+ * connection instead of a new one. A refused request costs the server about 0.4 ms less that way
+ * (measured: 1.21 against 1.98 ms of server CPU per refused 757 KiB request, 0.37 against 0.73 ms
+ * for a 1 KB one), and under twice its capacity the server refuses well over a hundred a second.
+ */
+function send(req: IncomingMessage, res: ServerResponse, response: IngestResponse, closing: boolean, keepAlive = false): void {
+  if (keepAlive && !closing && !req.complete) {
+    for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+    res.writeHead(response.status);
+    res.end(response.body);
+    // The body is discarded as it arrives, for as long as the drain below would wait, no longer.
+    const socket = req.socket;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    const done = () => clearTimeout(timer);
+    req.once('end', done);
+    socket.once('close', done);
+    return;
+  }
   const unread = !req.complete;
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   if (unread || closing) res.setHeader('Connection', 'close');
@@ -278,7 +299,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     const charge = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes;
     const ticket = gate.enter(charge);
     if (ticket === null) {
-      send(req, res, busy(gate.refusal(charge) ?? 'requests'), closing);
+      send(req, res, busy(gate.refusal(charge) ?? 'requests'), closing, declared !== undefined && charge <= opts.config.maxWireBytes);
       return;
     }
     // A request is given up (nothing more done, nothing stored) when its client leaves, or when
