@@ -120,5 +120,6 @@ function tokenError(err: unknown): UnauthorizedError | ServiceUnavailableError {
     }
     return new UnauthorizedError("the Pub/Sub push token is not a token signed by Google's published keys");
   }
-  return new ServiceUnavailableError("Google's token signing keys could not be fetched; retry later", 5, { cause: err });
+  // Pub/Sub push ignores Retry-After and backs off on its own; the header is there for other callers.
+  return new ServiceUnavailableError("Google's token signing keys could not be fetched; retry later", 2, { cause: err });
 }

@@ -38,6 +38,15 @@ export interface StandInOptions {
   initialBackoffMs?: number;
   backoffSteps?: number;
   requestTimeoutMs?: number;
+  /**
+   * client-go's own retries beneath the backoff (rest/request.go, MaxRetries: "retrying upon
+   * receiving Retry-After headers and 429 status-code", default 10; with_retry.go sleeps the
+   * header's whole seconds): a 429 or 5xx with an integer Retry-After is sent again after it, up to
+   * 10 times, all within the request's one timeout. A request whose timeout passes meanwhile fails
+   * with the context's error, which the webhook's DefaultShouldRetry does not retry: the batch is
+   * dropped. Off by default: the stand-in retries on its backoff alone, as the issue measured.
+   */
+  honourRetryAfter?: boolean;
   seed?: number;
   /** Stop everything at once (a crash test's end); what was in flight counts as unanswered. */
   signal?: AbortSignal;
@@ -58,6 +67,8 @@ export interface StandInReport {
   requests: number;
   statuses: Record<string, number>;
   timeouts: number;
+  /** Batches dropped because the request's timeout passed while it waited out Retry-After (honourRetryAfter). */
+  deadlineDrops: number;
   connectErrors: number;
   otherErrors: number;
   /** Latency of every answered request, ms. */
@@ -69,6 +80,10 @@ export interface StandInReport {
 }
 
 const FATE = { notSent: 0, droppedBuffer: 1, sent: 2, delivered: 3, givenUp: 4 } as const;
+/** client-go's default MaxRetries (rest/request.go NewRequest). */
+const CLIENT_GO_MAX_RETRIES = 10;
+
+type Outcome = number | 'timeout' | 'connect' | 'error';
 
 export { FATE };
 
@@ -108,6 +123,7 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
     requests: 0,
     statuses: {},
     timeouts: 0,
+    deadlineDrops: 0,
     connectErrors: 0,
     otherErrors: 0,
     latencies: [],
@@ -140,32 +156,55 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
     generating = false;
   })();
 
-  /** One POST; resolves with the status, or a string naming the failure. */
-  const post = (body: Buffer): Promise<number | 'timeout' | 'connect' | 'error'> =>
+  /** One POST, to be answered before `deadline`; resolves with the status and Retry-After, or a string naming the failure. */
+  const post = (body: Buffer, deadline: number): Promise<{ outcome: Outcome; retryAfterS: number | null }> =>
     new Promise((resolve) => {
       const started = performance.now();
       const req = request(o.url, {
         method: 'POST',
         agent,
         headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': o.token, 'Content-Length': body.length },
-        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), ...(o.signal ? [o.signal] : [])]),
+        signal: AbortSignal.any([AbortSignal.timeout(Math.max(1, Math.ceil(deadline - started))), ...(o.signal ? [o.signal] : [])]),
       });
       req.on('response', (res) => {
         res.resume();
         res.on('end', () => {
           report.latencies.push(performance.now() - started);
-          resolve(res.statusCode ?? 0);
+          const header = res.headers['retry-after'];
+          resolve({
+            outcome: res.statusCode ?? 0,
+            retryAfterS: typeof header === 'string' && /^\d+$/.test(header) ? Number(header) : null,
+          });
         });
-        res.on('error', () => resolve('error'));
+        res.on('error', () => resolve({ outcome: 'error', retryAfterS: null }));
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.name === 'AbortError' || err.name === 'TimeoutError')
-          resolve(performance.now() - started >= timeoutMs - 5 ? 'timeout' : 'error');
-        else if (err.code === 'ECONNREFUSED') resolve('connect');
-        else resolve('error');
+        let outcome: Outcome = 'error';
+        if (err.name === 'AbortError' || err.name === 'TimeoutError') outcome = performance.now() >= deadline - 5 ? 'timeout' : 'error';
+        else if (err.code === 'ECONNREFUSED') outcome = 'connect';
+        resolve({ outcome, retryAfterS: null });
       });
       req.end(body);
     });
+
+  /** One request as client-go makes it: one timeout, and with honourRetryAfter its own retries within it. */
+  const doRequest = async (body: Buffer): Promise<Outcome | 'deadline'> => {
+    const deadline = performance.now() + timeoutMs;
+    for (let retries = 0; ; retries++) {
+      report.requests++;
+      const { outcome, retryAfterS } = await post(body, deadline);
+      if (stopped()) return outcome;
+      if (typeof outcome === 'number') report.statuses[outcome] = (report.statuses[outcome] ?? 0) + 1;
+      else if (outcome === 'timeout') report.timeouts++;
+      else if (outcome === 'connect') report.connectErrors++;
+      else report.otherErrors++;
+      const waits =
+        o.honourRetryAfter === true && typeof outcome === 'number' && (outcome === 429 || outcome >= 500) && retryAfterS !== null;
+      if (!waits || retries >= CLIENT_GO_MAX_RETRIES) return outcome;
+      await sleep(retryAfterS * 1000);
+      if (performance.now() >= deadline) return 'deadline';
+    }
+  };
 
   const sendBatch = async (batch: number[]) => {
     report.batches++;
@@ -178,13 +217,8 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
     let delay = initialBackoff;
     for (let attempt = 0; ; attempt++) {
       if (stopped()) return;
-      report.requests++;
-      const outcome = await post(body);
+      const outcome = await doRequest(body);
       if (stopped()) return;
-      if (typeof outcome === 'number') report.statuses[outcome] = (report.statuses[outcome] ?? 0) + 1;
-      else if (outcome === 'timeout') report.timeouts++;
-      else if (outcome === 'connect') report.connectErrors++;
-      else report.otherErrors++;
       if (outcome === 200) {
         for (const n of batch) fate[n] = FATE.delivered;
         report.delivered += batch.length;
@@ -192,7 +226,8 @@ export async function runApiserverStandIn(o: StandInOptions): Promise<StandInRep
         report.deliveredPerSecond[second] = (report.deliveredPerSecond[second] ?? 0) + batch.length;
         return;
       }
-      if (attempt >= steps - 1) {
+      if (outcome === 'deadline' || attempt >= steps - 1) {
+        if (outcome === 'deadline') report.deadlineDrops++;
         for (const n of batch) fate[n] = FATE.givenUp;
         report.droppedAfterRetries += batch.length;
         return;

@@ -97,7 +97,7 @@ describe('admission control', () => {
     await third.answered;
     // Not one byte of the third body was sent: the answer came on the head alone.
     expect(third.received()).toMatch(/^HTTP\/1\.1 429 /);
-    expect(third.received()).toMatch(/\r\nRetry-After: 1\r\n/i);
+    expect(third.received()).toMatch(/\r\nRetry-After: 2\r\n/i);
     expect(third.received()).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS 2/);
     expect(third.received()).toMatch(/nothing was read or stored/);
     third.socket.destroy();
@@ -192,7 +192,7 @@ describe('admission control', () => {
     const firstAnswer = await first;
 
     expect(second.status).toBe(429);
-    expect(second.headers.get('retry-after')).toBe('1');
+    expect(second.headers.get('retry-after')).toBe('2');
     expect((await answer(second)).error).toMatch(
       /could not begin storing this batch within 300 ms \(K8S_AUDIT_QUEUE_DEADLINE_MS\); nothing was stored/,
     );

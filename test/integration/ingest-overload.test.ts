@@ -62,4 +62,87 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
       tmp.remove();
     }
   });
+
+  it("with client-go's own retries (Retry-After waited out and resent, as kube-apiserver's client does), every event is delivered and stored once", {
+    timeout: 60_000,
+  }, async () => {
+    const tmp = tempDataDir('aisoc-overload-');
+    const server = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' }),
+    });
+    try {
+      const report = await runApiserverStandIn({
+        url: `${server.url}/v1/ingest/k8s-audit/acme`,
+        token: SECRET,
+        runId: 'cgo',
+        templates: auditLines(ROOT, 100, 11),
+        // 100 batches of 100 events in one second: several times what two slots take.
+        eventsPerSecond: 10_000,
+        durationMs: 1000,
+        batchMaxSize: 100,
+        throttleQps: 200,
+        throttleBurst: 200,
+        initialBackoffMs: 300,
+        honourRetryAfter: true,
+      });
+      const store = openEventStore(tmp.dir);
+      let rows: { audit_id: string; n: number }[];
+      try {
+        rows = store.db
+          .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'cgo-%' GROUP BY audit_id")
+          .all() as typeof rows;
+      } finally {
+        store.close();
+      }
+      // The server asks for 2 s: 10 waits fit in the client's 30 s request timeout, so no batch
+      // is dropped at it, and every refused batch comes back until it is stored.
+      expect(report.statuses['429']).toBeGreaterThan(0);
+      expect(Object.keys(report.statuses).sort()).toEqual(['200', '429']);
+      expect([report.deadlineDrops, report.droppedAfterRetries, report.droppedBufferFull]).toEqual([0, 0, 0]);
+      expect(report.delivered).toBe(report.generated);
+      expect(rows.length).toBe(report.generated);
+      expect(rows.filter((r) => r.n !== 1)).toEqual([]);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+
+  it("drops a batch whose Retry-After waits run past client-go's request timeout, as kube-apiserver does", {
+    timeout: 20_000,
+  }, async () => {
+    // A server that refuses everything with Retry-After: 1, and a request timeout of 2.5 s: the
+    // third wait ends past it, and the context's error is not one the webhook retries.
+    const { createServer } = await import('node:http');
+    let requests = 0;
+    const refusing = createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(429, { 'Retry-After': '1', 'Content-Type': 'application/json' }).end('{"error":"busy"}');
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const { port } = refusing.address() as { port: number };
+    try {
+      const report = await runApiserverStandIn({
+        url: `http://127.0.0.1:${port}/v1/ingest/k8s-audit/acme`,
+        token: SECRET,
+        runId: 'late',
+        templates: auditLines(ROOT, 5, 3),
+        eventsPerSecond: 5,
+        durationMs: 1000,
+        batchMaxSize: 5,
+        batchMaxWaitMs: 100,
+        backoffSteps: 3,
+        requestTimeoutMs: 2500,
+        honourRetryAfter: true,
+      });
+      expect(report.deadlineDrops).toBe(report.batches);
+      expect(report.delivered).toBe(0);
+      expect(report.droppedAfterRetries).toBe(report.generated);
+      // Each batch: the first answer and two resends within its one request timeout, no backoff step after.
+      expect(requests).toBe(3 * report.batches);
+    } finally {
+      refusing.close();
+    }
+  });
 });

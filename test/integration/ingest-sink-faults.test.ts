@@ -16,7 +16,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE, type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
+import { runApiserverStandIn } from '../helpers/apiserver.js';
+import { auditLines } from '../helpers/corpus.js';
 import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 const kinesis = mockClient(KinesisClient);
 
@@ -207,5 +211,41 @@ describe('SQLite sink: locked and full', () => {
     expect(await answer(resent)).toMatchObject({ accepted: both.length - first.length, duplicates: first.length, rejected: 0 });
     expectStoredOnce('full-a', first);
     expectStoredOnce('full-b', both.slice(first.length));
+  });
+
+  it("keeps client-go's resends inside its request timeout while the store is full, so the apiserver drops nothing", {
+    timeout: 40_000,
+  }, async () => {
+    // The store full for 6 s against client-go's Retry-After resends, its 30 s timeout scaled to
+    // 9 s. At the 503's 2 s the fourth resend lands once space returns; at the 5 s this route once
+    // asked for, the second wait would end past 9 s, and kube-apiserver drops such a batch.
+    const sinkStore = (server.service.writer.events as SqliteSink).store;
+    sinkStore.setMaxPageCount(sinkStore.db.pragma('page_count', { simple: true }) as number);
+    const freed = setTimeout(() => sinkStore.setMaxPageCount(1073741823), 6000);
+    try {
+      const report = await runApiserverStandIn({
+        url: `${server.url}/v1/ingest/k8s-audit/acme`,
+        token: SECRET,
+        runId: 'full-cgo',
+        templates: auditLines(ROOT, 20, 5),
+        eventsPerSecond: 40,
+        durationMs: 500,
+        batchMaxSize: 10,
+        batchMaxWaitMs: 100,
+        requestTimeoutMs: 9000,
+        backoffSteps: 1,
+        honourRetryAfter: true,
+      });
+      expect(Object.keys(report.statuses).sort()).toEqual(['200', '503']);
+      expect([report.deadlineDrops, report.droppedAfterRetries, report.droppedBufferFull]).toEqual([0, 0, 0]);
+      expect(report.delivered).toBe(report.generated);
+      const rows = store.db
+        .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'full-cgo-%' GROUP BY audit_id")
+        .all() as { audit_id: string; n: number }[];
+      expect(rows.length).toBe(report.generated);
+      expect(rows.filter((r) => r.n !== 1)).toEqual([]);
+    } finally {
+      clearTimeout(freed);
+    }
   });
 });

@@ -95,13 +95,14 @@ export async function main(argv: string[], root: string): Promise<number> {
     console.log(
       [
         'Usage: npm run load -- [--duration SECONDS (20)] [--connections N (15)] [--seed N (1)]',
-        '       npm run load -- --overload [--duration SECONDS (30: the capacity run, then the load)] [--factor X (2)] [--seed N (1)]',
+        '       npm run load -- --overload [--duration SECONDS (30: the capacity runs, and the load)] [--factor X (2)] [--client-go] [--seed N (1)]',
         '       npm run load -- --soak [--duration SECONDS (600)] [--rate EVENTS_PER_S (2000)] [--seed N (1)]   (npm run soak)',
         '',
         'The first: N closed-loop connections of 400-event EventLists against serve.',
         'The second: the apiserver stand-in (test/helpers/apiserver.ts) at X times the capacity measured',
         'first in the same run: 0 timeouts, answers 200 or 429, each event answered 200 stored once,',
-        'RSS bounded, goodput at least 90 % of capacity.',
+        'RSS bounded, goodput at least 90 % of capacity. --client-go: the stand-in also waits out each',
+        "429's Retry-After and resends, up to 10 times within its 30 s timeout, as kube-apiserver's client does.",
         'The third: the stand-in at the apiserver defaults: 0 dropped, stored = delivered, RSS growth < 10 %, WAL bounded.',
       ].join('\n'),
     );
@@ -124,6 +125,7 @@ export async function main(argv: string[], root: string): Promise<number> {
       durationS: argv.includes('--duration') ? o.durationS : 30,
       capacitySeconds: argv.includes('--duration') ? o.durationS : 30,
       factor: argv.includes('--factor') && Number.isFinite(factor) && factor > 0 ? factor : 2,
+      clientGo: argv.includes('--client-go'),
       seed: o.seed,
     });
     for (const line of describeOverload(r)) console.log(line);

@@ -49,6 +49,8 @@ export interface OverloadOptions {
   durationS: number;
   /** Load as a multiple of the measured capacity. */
   factor: number;
+  /** The stand-in waits out each 429's Retry-After and resends, as client-go does (`honourRetryAfter`). */
+  clientGo: boolean;
   seed: number;
 }
 
@@ -60,6 +62,7 @@ export interface OverloadResult {
   capacityBefore: number;
   capacityAfter: number;
   capacitySeconds: number;
+  clientGo: boolean;
   /** 429s the capacity run got (its posters waited their Retry-After). */
   capacityRefused: number;
   offered: number;
@@ -172,6 +175,7 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
       throttleBurst: Math.ceil((offered / BATCH) * 4),
       // Scaled from the apiserver's 10 s so that a refused batch is retried within the run.
       initialBackoffMs: 1000,
+      honourRetryAfter: o.clientGo,
       seed: o.seed,
     });
     if (sampler) clearInterval(sampler);
@@ -228,6 +232,7 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
     return {
       capacity,
       capacitySeconds: o.capacitySeconds,
+      clientGo: o.clientGo,
       capacityRefused: before.refused + after.refused,
       capacityBefore: before.eventsPerSecond,
       capacityAfter: after.eventsPerSecond,
@@ -267,7 +272,9 @@ export function describeOverload(r: OverloadResult): string[] {
     `goodput                             ${Math.round(r.goodput)} events/s (${((100 * r.goodput) / r.capacity).toFixed(0)} % of capacity; per second of server CPU ${(100 * r.goodputPerCpu).toFixed(0)} %)`,
     `requests                            ${rep.requests}: ${Object.entries(rep.statuses)
       .map(([s, n]) => `${n} × ${s}`)
-      .join(', ')}; ${rep.timeouts} timeouts, ${rep.connectErrors} connect failures, ${rep.otherErrors} other errors`,
+      .join(
+        ', ',
+      )}; ${rep.timeouts} timeouts, ${rep.connectErrors} connect failures, ${rep.otherErrors} other errors${r.clientGo ? `; client-go's Retry-After retries on, ${rep.deadlineDrops} batches dropped at the request timeout` : ''}`,
     `latency                             p50 ${q(0.5).toFixed(0)} ms, p99 ${q(0.99).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`,
     `sender                              ${rep.delivered} delivered, ${rep.droppedBufferFull} dropped (buffer full), ${rep.droppedAfterRetries} given up after retries, ${rep.unsent} unsent`,
     `store                               ${r.stored} stored, ${r.storedTwice} twice, ${r.deliveredMissing} answered 200 but missing, ${r.storedUnsent} stored but not answered 200`,

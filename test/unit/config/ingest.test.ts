@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/config/env.js';
 import {
+  DEFAULT_BUSY_RETRY_AFTER_SECONDS,
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUEUE_DEADLINE_MS,
@@ -138,13 +139,16 @@ describe('admission limits of the local server', () => {
       maxBytes: 256 * MiB,
       queueDeadlineMs: DEFAULT_QUEUE_DEADLINE_MS,
       maxQueueWaitMs: 1000,
-      retryAfterSeconds: 1,
+      retryAfterSeconds: 2,
     });
     expect(defaultAdmission({ cpus: 8, memoryBytes: 4 * GiB }, 16 * MiB)).toMatchObject({ maxRequests: 64, maxBytes: 64 * MiB });
     expect(defaultAdmission({ cpus: 1, memoryBytes: 512 * MiB }, 16 * MiB)).toMatchObject({ maxRequests: 16, maxBytes: 32 * MiB });
     expect(defaultAdmission({ cpus: 64, memoryBytes: 512 * MiB }, 48 * MiB)).toMatchObject({ maxRequests: 256, maxBytes: 48 * MiB });
     // The deadline answers well before our shipper's 10 s request timeout.
     expect(DEFAULT_QUEUE_DEADLINE_MS).toBeLessThan(10_000);
+    // kube-apiserver's client waits out a 429's Retry-After up to 10 times within its 30 s request
+    // timeout, and a wait past that timeout drops the batch.
+    expect(10 * DEFAULT_BUSY_RETRY_AFTER_SECONDS).toBeLessThan(30);
   });
 
   it('come from the machine by default and from the environment when set; group commit is on unless turned off', () => {
@@ -165,7 +169,7 @@ describe('admission limits of the local server', () => {
       maxBytes: 20 * MiB,
       queueDeadlineMs: 750,
       maxQueueWaitMs: 250,
-      retryAfterSeconds: 1,
+      retryAfterSeconds: 2,
     });
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
