@@ -51,6 +51,17 @@ export function tempDataDir(prefix = 'aisoc-ingest-'): { dir: string; remove: ()
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** How many times each auditID starting `prefix-` is in the events table of `db` (a store opened on the server's data dir). */
+export function storedCounts(
+  db: { prepare(sql: string): { all(...params: unknown[]): unknown[] } },
+  prefix: string,
+): { audit_id: string; n: number }[] {
+  return db.prepare('SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE ? GROUP BY audit_id').all(`${prefix}-%`) as {
+    audit_id: string;
+    n: number;
+  }[];
+}
+
 /** A sink that keeps what it was given, and can be told to fail or to refuse records. */
 export class MemorySink implements RecordSink {
   readonly records: NormalisedRecord[] = [];

@@ -8,7 +8,7 @@ import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
 import { auditLines } from '../helpers/corpus.js';
-import { ingestConfig, SECRET, tempDataDir } from '../helpers/ingest.js';
+import { ingestConfig, SECRET, storedCounts, tempDataDir } from '../helpers/ingest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -38,11 +38,9 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
         requestTimeoutMs: 15_000,
       });
       const store = openEventStore(tmp.dir);
-      let rows: { audit_id: string; n: number }[];
+      let rows: ReturnType<typeof storedCounts>;
       try {
-        rows = store.db
-          .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'ovl-%' GROUP BY audit_id")
-          .all() as typeof rows;
+        rows = storedCounts(store.db, 'ovl');
       } finally {
         store.close();
       }
@@ -86,11 +84,9 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
         honourRetryAfter: true,
       });
       const store = openEventStore(tmp.dir);
-      let rows: { audit_id: string; n: number }[];
+      let rows: ReturnType<typeof storedCounts>;
       try {
-        rows = store.db
-          .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'cgo-%' GROUP BY audit_id")
-          .all() as typeof rows;
+        rows = storedCounts(store.db, 'cgo');
       } finally {
         store.close();
       }

@@ -18,7 +18,7 @@ import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/
 import { EVENT_STORE_FILE, type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { runApiserverStandIn } from '../helpers/apiserver.js';
 import { auditLines } from '../helpers/corpus.js';
-import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { answer, eventList, ingestConfig, SECRET, storedCounts, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -160,9 +160,7 @@ describe('SQLite sink: locked and full', () => {
 
   /** Each auditID of `events` is stored exactly once, and nothing else with that prefix. */
   function expectStoredOnce(prefix: string, events: AuditEvent[]): void {
-    const rows = store.db
-      .prepare('SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE ? GROUP BY audit_id')
-      .all(`${prefix}-%`) as { audit_id: string; n: number }[];
+    const rows = storedCounts(store.db, prefix);
     expect(rows.filter((r) => r.n !== 1)).toEqual([]);
     expect(rows.map((r) => r.audit_id).sort()).toEqual(events.map((e) => e.auditID).sort());
   }
@@ -239,9 +237,7 @@ describe('SQLite sink: locked and full', () => {
       expect(Object.keys(report.statuses).sort()).toEqual(['200', '503']);
       expect([report.deadlineDrops, report.droppedAfterRetries, report.droppedBufferFull]).toEqual([0, 0, 0]);
       expect(report.delivered).toBe(report.generated);
-      const rows = store.db
-        .prepare("SELECT audit_id, count(*) AS n FROM events WHERE audit_id LIKE 'full-cgo-%' GROUP BY audit_id")
-        .all() as { audit_id: string; n: number }[];
+      const rows = storedCounts(store.db, 'full-cgo');
       expect(rows.length).toBe(report.generated);
       expect(rows.filter((r) => r.n !== 1)).toEqual([]);
     } finally {
