@@ -3,6 +3,7 @@
 // batches as fast as a fleet of clusters would. Every answer is 200 or 429 (no timeout, no
 // reset, no 5xx), every event answered 200 is stored exactly once, and nothing else is stored.
 // The full measurement (2× the closed-loop capacity, goodput, RSS) is `npm run load -- --overload`.
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
@@ -109,7 +110,6 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
   }, async () => {
     // A server that refuses everything with Retry-After: 1, and a request timeout of 2.5 s: the
     // third wait ends past it, and the context's error is not one the webhook retries.
-    const { createServer } = await import('node:http');
     let requests = 0;
     const refusing = createServer((req, res) => {
       requests++;
