@@ -92,6 +92,16 @@ export class ClientClosedRequestError extends HttpError {
   }
 }
 
+/**
+ * Seconds a 503 asks the sender to wait. kube-apiserver's client waits out a 503's Retry-After and
+ * resends up to 10 times within its 30 s request timeout; a wait that would pass the timeout ends
+ * the request with an error its webhook does not retry, and the batch is dropped (client-go
+ * rest/with_retry.go; docs/reliability.md). At 5 s that happened after the sixth attempt; at 2 s the
+ * ten resends end inside the timeout with the 503 itself, which the webhook retries with its own
+ * backoff (--audit-webhook-initial-backoff, 10 s). The shipper honours this header too;
+ * Pub/Sub (GKE) ignores it and keeps its own backoff.
+ */
+export const RETRY_AFTER_SECONDS = 2;
 /** 503: the route is switched off, or a sink failed after its retries; `Retry-After` says when to retry. */
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';

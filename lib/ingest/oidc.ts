@@ -1,6 +1,6 @@
 import type { JWTVerifyGetKey } from 'jose';
 import type { GkePushConfig } from '../config/ingest.js';
-import { ServiceUnavailableError, UnauthorizedError } from './errors.js';
+import { RETRY_AFTER_SECONDS, ServiceUnavailableError, UnauthorizedError } from './errors.js';
 
 /**
  * The issuers of the OIDC tokens Pub/Sub push signs (Pub/Sub "Authenticate push subscriptions":
@@ -120,6 +120,5 @@ function tokenError(err: unknown): UnauthorizedError | ServiceUnavailableError {
     }
     return new UnauthorizedError("the Pub/Sub push token is not a token signed by Google's published keys");
   }
-  // Pub/Sub push ignores Retry-After and backs off on its own; the header is there for other callers.
-  return new ServiceUnavailableError("Google's token signing keys could not be fetched; retry later", 2, { cause: err });
+  return new ServiceUnavailableError("Google's token signing keys could not be fetched; retry later", RETRY_AFTER_SECONDS, { cause: err });
 }

@@ -44,6 +44,7 @@ import {
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
+  RETRY_AFTER_SECONDS,
   ServiceUnavailableError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
@@ -72,16 +73,6 @@ const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export const MAX_LISTED_ERRORS = 100;
 /** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
 export const MAX_LOGGED_REJECTS = 5;
-/**
- * Seconds a 503 asks the sender to wait. kube-apiserver's client waits out a 503's Retry-After and
- * resends up to 10 times within its 30 s request timeout; a wait that would pass the timeout ends
- * the request with an error its webhook does not retry, and the batch is dropped (client-go
- * rest/with_retry.go; docs/reliability.md). At 5 s that happened after the sixth attempt; at 2 s the
- * ten resends end inside the timeout with the 503 itself, which the webhook retries with its own
- * backoff (--audit-webhook-initial-backoff, 10 s). The shipper honours this header too, and
- * Pub/Sub (GKE) ignores it.
- */
-export const RETRY_AFTER_SECONDS = 2;
 // Cluster names are labels (EKS allows 100 characters); anything longer or with control
 // characters is a mistake, not a name to stamp on every record.
 const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;
