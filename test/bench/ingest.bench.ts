@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../../lib/audit/index.js';
 import { auditLines, prng, TIME_FIELDS } from '../helpers/corpus.js';
-import { type ServeProcess, spawnServe, threadCpuMs } from '../helpers/serve-process.js';
+import { processCpuMs, type ServeProcess, spawnServe, threadCpuMs } from '../helpers/serve-process.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
 const SECRET = 'bench-shared-secret-0123456789';
@@ -258,6 +260,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       await on.stop();
       rmSync(onDir, { recursive: true, force: true });
     }
+    const refusal = await refusalCost(ctx, Buffer.from(makeBody(), 'utf8'));
     const eventsFloor = (BATCH / floorMs) * 1000;
     const batchNote = `${BATCH}-event batch, ${Math.round(template.length / 1024)} KiB; normalise-only ${floorMs.toFixed(2)} ms`;
     return [
@@ -347,10 +350,89 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         pass: onC1.p99 <= c1.p99 * 1.1,
         notes: `p50 on ${onC1.p50.toFixed(1)} ms, off ${c1.p50.toFixed(1)} ms`,
       },
+      {
+        figure: `serve's CPU per request refused at admission (429, ${Math.round(refusal.bodyBytes / 1024)} KiB body sent anyway)`,
+        value: Math.round(refusal.serveMs * 1000) / 1000,
+        unit: 'ms',
+        floor: Math.round(refusal.floorMs * 1000) / 1000,
+        floorLabel: 'plain node:http answering 429 at once, node discarding the body',
+        ratio: refusal.serveMs / refusal.floorMs,
+        goal: 'ratio ≤ 1.25 (lower is better)',
+        pass: refusal.serveMs / refusal.floorMs <= 1.25 && refusal.errors === 0,
+        notes: `${refusal.requests} requests, 8 connections kept, ${refusal.errors} answers other than 429`,
+      },
     ];
   } finally {
     await serve.stop();
     if (process.env.AISOC_BENCH_SERVE_FLAGS) process.stderr.write(serve.output());
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a refusal costs the server: `requests` POSTs of `body` over 8 kept connections, each
+ * answered 429 on its head (HTTP/1.1 clients that do not send `Expect: 100-continue`, Go's among
+ * them, send the body anyway), CPU from /proc per refused request. Against `serve` with
+ * K8S_AUDIT_MAX_INFLIGHT_REQUESTS=1 and one request admitted and held, body unsent; the floor is
+ * a plain node:http server that answers 429 at once and lets node discard the body its own way.
+ * Under twice its capacity `serve` refuses 180-550 such requests a second (docs/reliability.md),
+ * so this is CPU taken from the batches it admits.
+ */
+async function refusalCost(ctx: BenchContext, body: Buffer) {
+  const requests = ctx.quick ? 100 : 2000;
+  const post = async (url: string, pid: number) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    let errors = 0;
+    let next = 0;
+    const cpu0 = processCpuMs(pid);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < requests) {
+          next++;
+          const shot = await postOnce(agent, url, body, BENCH_TARGET).catch(() => null);
+          if (shot?.status !== 429) errors++;
+        }
+      }),
+    );
+    const ms = (processCpuMs(pid) - cpu0) / requests;
+    agent.destroy();
+    return { ms, errors };
+  };
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-bench-refusal-'));
+  const serve = await startServe(ctx.dist, dataDir, { K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
+  let served: { ms: number; errors: number };
+  try {
+    const held = connect(serve.port, '127.0.0.1');
+    held.on('error', () => {});
+    await new Promise((r) => held.once('connect', r));
+    held.write(
+      `POST /v1/ingest/k8s-audit/${BENCH_TARGET.tenant} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${BENCH_TARGET.secret}\r\nContent-Length: 1000\r\n\r\n`,
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    served = await post(serve.url, serve.pid);
+    held.destroy();
+  } finally {
+    await serve.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const plain = spawn(
+    process.execPath,
+    [
+      '-e',
+      `require('node:http').createServer((req, res) => { res.writeHead(429, { 'Retry-After': '2', 'Content-Type': 'application/json' }); res.end('{"error":"busy"}'); }).listen(0, '127.0.0.1', function () { console.log(this.address().port); });`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      plain.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+      plain.once('exit', (code) => reject(new Error(`the plain node:http server exited (${code})`)));
+    });
+    const floor = await post(`http://127.0.0.1:${port}`, plain.pid as number);
+    return { requests, bodyBytes: body.length, serveMs: served.ms, floorMs: floor.ms, errors: served.errors + floor.errors };
+  } finally {
+    plain.kill();
   }
 }

@@ -72,6 +72,16 @@ export async function spawnServe(
   };
 }
 
+/**
+ * CPU time (user + system, ms) a whole process used so far, threads that ended included, from
+ * /proc/<pid>/stat. Zero without Linux's /proc.
+ */
+export function processCpuMs(pid: number): number {
+  if (!existsSync(`/proc/${pid}/stat`)) return 0;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** CPU time (user + system, ms) a thread used so far, from /proc/<pid>/task/<tid>/stat (clock ticks of 10 ms). */
 function taskCpuMs(pid: number, tid: string): number {
   // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.

@@ -163,6 +163,77 @@ describe('admission control', () => {
     }
   });
 
+  it('reads a refused body off without keeping it, and the request that follows it in the same packet is stored whole', async () => {
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
+    const heldBody = Buffer.from(eventList(batch('packet-held', 2)));
+    const held = await holdRequest(server, heldBody.length);
+    await new Promise((r) => setTimeout(r, 100));
+    const refusedBody = Buffer.from(eventList(batch('packet-refused')));
+    const client = await holdRequest(server, refusedBody.length);
+    await client.answered;
+    expect(client.received()).toMatch(/^HTTP\/1\.1 429 /);
+    client.sendBody(refusedBody.subarray(0, 1000));
+    held.sendBody(heldBody);
+    await until(() => /"accepted":2/.test(held.received()));
+    // The rest of the refused body and the next request, head and body, in one write.
+    const nextEvents = batch('packet-next', 5);
+    const nextBody = Buffer.from(eventList(nextEvents));
+    client.sendBody(
+      Buffer.concat([
+        refusedBody.subarray(1000),
+        Buffer.from(
+          `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${nextBody.length}\r\n\r\n`,
+        ),
+        nextBody,
+      ]),
+    );
+    await until(() => /"accepted":5/.test(client.received()));
+    expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
+    client.socket.destroy();
+    held.socket.destroy();
+    const store = openEventStore(tmp.dir);
+    try {
+      expect(store.countEvents({ tenant: 'acme' })).toBe(2 + 5);
+      const ids = new Set(store.queryEvents({ tenant: 'acme', limit: 100 }).map((r) => r.audit_id));
+      expect([...ids].sort()).toEqual([...batch('packet-held', 2), ...nextEvents].map((e) => e.auditID).sort());
+    } finally {
+      store.close();
+    }
+  });
+
+  it('refuses one kept connection many times without piling listeners on its socket', async () => {
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const held = await holdRequest(server, 100);
+      await new Promise((r) => setTimeout(r, 100));
+      const body = Buffer.from(eventList(batch('many', 2)));
+      const client = await holdRequest(server, body.length);
+      client.sendBody(body);
+      for (let n = 1; n < 30; n++) {
+        await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === n);
+        client.sendBody(
+          Buffer.concat([
+            Buffer.from(
+              `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${body.length}\r\n\r\n`,
+            ),
+            body,
+          ]),
+        );
+      }
+      await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === 30);
+      await new Promise((r) => setImmediate(r));
+      // node warns (MaxListenersExceededWarning) at the eleventh listener of one kind on a socket.
+      expect(warnings).toEqual([]);
+      client.socket.destroy();
+      held.socket.destroy();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('charges the declared body bytes: a request that would pass the byte bound is refused, a smaller one admitted', async () => {
     // The bound must hold one largest body (1 MiB here); 1.5 MiB holds one such request, not two.
     await start({ K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024), K8S_AUDIT_MAX_INFLIGHT_BYTES: String(1536 * 1024) });

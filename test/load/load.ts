@@ -95,7 +95,7 @@ export async function main(argv: string[], root: string): Promise<number> {
     console.log(
       [
         'Usage: npm run load -- [--duration SECONDS (20)] [--connections N (15)] [--seed N (1)]',
-        '       npm run load -- --overload [--duration SECONDS (30: the capacity runs, and the load)] [--factor X (2)] [--client-go] [--seed N (1)]',
+        '       npm run load -- --overload [--duration SECONDS (30: the capacity runs, and the load)] [--factor X (2)] [--client-go] [--pin] [--seed N (1)]',
         '       npm run load -- --soak [--duration SECONDS (600)] [--rate EVENTS_PER_S (2000)] [--seed N (1)]   (npm run soak)',
         '',
         'The first: N closed-loop connections of 400-event EventLists against serve.',
@@ -103,6 +103,8 @@ export async function main(argv: string[], root: string): Promise<number> {
         'first in the same run: 0 timeouts, answers 200 or 429, each event answered 200 stored once,',
         'RSS bounded, goodput at least 90 % of capacity. --client-go: the stand-in also waits out each',
         "429's Retry-After and resends, up to 10 times within its 30 s timeout, as kube-apiserver's client does.",
+        '--pin: serve on the first half of the CPUs, the posters and the stand-in on the rest (taskset), as',
+        "when the apiserver runs on another machine; unpinned, the 2× sender shares the server's cores.",
         'The third: the stand-in at the apiserver defaults: 0 dropped, stored = delivered, RSS growth < 10 %, WAL bounded.',
       ].join('\n'),
     );
@@ -126,6 +128,7 @@ export async function main(argv: string[], root: string): Promise<number> {
       capacitySeconds: argv.includes('--duration') ? o.durationS : 30,
       factor: argv.includes('--factor') && Number.isFinite(factor) && factor > 0 ? factor : 2,
       clientGo: argv.includes('--client-go'),
+      pin: argv.includes('--pin'),
       seed: o.seed,
     });
     for (const line of describeOverload(r)) console.log(line);

@@ -8,8 +8,9 @@
 // answer 200 or 429, every event answered 200 stored exactly once and nothing else stored, the
 // server's resident set under its bound, and goodput (events answered 200 per second while the
 // load lasted) at least 90 % of the capacity measured in the same run, before and after the load.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { load } from '../bench/ingest.bench.js';
@@ -51,7 +52,30 @@ export interface OverloadOptions {
   factor: number;
   /** The stand-in waits out each 429's Retry-After and resends, as client-go does (`honourRetryAfter`). */
   clientGo: boolean;
+  /**
+   * The server on one half of the CPUs and this process (the capacity posters and the stand-in) on
+   * the other, in both phases: as when the apiserver runs on another machine. Unpinned, the 2×
+   * sender and the kernel's loopback copies for it share the server's two cores.
+   */
+  pin: boolean;
   seed: number;
+}
+
+/** The CPU lists `--pin` gives the server and this process: the first half and the rest. */
+export function pinnedCpus(cpus: number): { server: string; sender: string } {
+  if (cpus < 2) throw new Error(`--pin needs at least 2 CPUs; this machine has ${cpus}`);
+  const half = Math.floor(cpus / 2);
+  const range = (from: number, to: number) => (from === to ? `${from}` : `${from}-${to}`);
+  return { server: range(0, half - 1), sender: range(half, cpus - 1) };
+}
+
+/** Sets the CPU affinity of every thread of `pid` (and the threads it starts later), with util-linux's taskset. */
+function pinProcess(pid: number, cpuList: string): void {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
+  } catch (err) {
+    throw new Error(`--pin: taskset -a -p -c ${cpuList} ${pid} failed (is util-linux installed?): ${(err as Error).message}`);
+  }
 }
 
 /** What an overload run measured, and whether each check passed. */
@@ -63,6 +87,10 @@ export interface OverloadResult {
   capacityAfter: number;
   capacitySeconds: number;
   clientGo: boolean;
+  /** The CPUs of the server and of the sender when pinned (`--pin`), or null. */
+  pinned: { server: string; sender: string } | null;
+  /** Events answered 200 in each second of the goodput window (the load's seconds, the ramp left out). */
+  goodputPerSecond: number[];
   /** 429s the capacity run got (its posters waited their Retry-After). */
   capacityRefused: number;
   offered: number;
@@ -123,6 +151,12 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
   };
   const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-overload-'));
   const serve = await spawnServe(cli, dataDir, { K8S_AUDIT_SHARED_SECRET: SECRET });
+  const allCpus = `0-${availableParallelism() - 1}`;
+  const pinned = o.pin ? pinnedCpus(availableParallelism()) : null;
+  if (pinned !== null) {
+    pinProcess(serve.pid, pinned.server);
+    pinProcess(process.pid, pinned.sender);
+  }
   let peak = 0;
   const sampler = HAS_PROCFS
     ? setInterval(() => {
@@ -215,8 +249,8 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
       store.close();
     }
     // Goodput over the seconds the load lasted, the first one (the ramp) left out.
-    const window = report.deliveredPerSecond.slice(1, o.durationS);
-    const goodput = window.reduce((a, b) => a + (b ?? 0), 0) / Math.max(1, window.length);
+    const window = report.deliveredPerSecond.slice(1, o.durationS).map((n) => n ?? 0);
+    const goodput = window.reduce((a, b) => a + b, 0) / Math.max(1, window.length);
     // The same per second of server CPU (events per CPU-second under the load over the capacity
     // run's): near 1 when refusing costs the server little, whatever the other tenants of the machine did.
     const perCpu = capShare > 0 && share > 0 ? goodput / share / (capacity / capShare) : Number.NaN;
@@ -233,6 +267,8 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
       capacity,
       capacitySeconds: o.capacitySeconds,
       clientGo: o.clientGo,
+      pinned,
+      goodputPerSecond: window,
       capacityRefused: before.refused + after.refused,
       capacityBefore: before.eventsPerSecond,
       capacityAfter: after.eventsPerSecond,
@@ -252,6 +288,7 @@ export async function overload(cli: string, o: OverloadOptions): Promise<Overloa
     };
   } finally {
     if (sampler) clearInterval(sampler);
+    if (pinned !== null) pinProcess(process.pid, allCpus);
     await serve.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -264,10 +301,13 @@ export function describeOverload(r: OverloadResult): string[] {
     return s.length === 0 ? 0 : (s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] as number);
   };
   const rep = r.report;
-  const perSecond = rep.deliveredPerSecond.slice(1).map((n) => n ?? 0);
+  const perSecond = r.goodputPerSecond;
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
   return [
     `capacity (closed loop, ${CAPACITY_POSTERS} posters)   ${Math.round(r.capacity)} events/s over ${r.capacitySeconds} s: ${Math.round(r.capacityBefore)} before the load, ${Math.round(r.capacityAfter)} after it${r.capacityRefused > 0 ? ` (${r.capacityRefused} × 429)` : ''}`,
+    ...(r.pinned === null
+      ? []
+      : [`pinned                              server on CPU ${r.pinned.server}, posters and stand-in on CPU ${r.pinned.sender}`]),
     `offered (stand-in)                  ${Math.round(r.offered)} events/s, ${rep.generated} events`,
     `goodput                             ${Math.round(r.goodput)} events/s (${((100 * r.goodput) / r.capacity).toFixed(0)} % of capacity; per second of server CPU ${(100 * r.goodputPerCpu).toFixed(0)} %)`,
     `requests                            ${rep.requests}: ${Object.entries(rep.statuses)
@@ -278,7 +318,7 @@ export function describeOverload(r: OverloadResult): string[] {
     `latency                             p50 ${q(0.5).toFixed(0)} ms, p99 ${q(0.99).toFixed(0)} ms, max ${q(1).toFixed(0)} ms`,
     `sender                              ${rep.delivered} delivered, ${rep.droppedBufferFull} dropped (buffer full), ${rep.droppedAfterRetries} given up after retries, ${rep.unsent} unsent`,
     `store                               ${r.stored} stored, ${r.storedTwice} twice, ${r.deliveredMissing} answered 200 but missing, ${r.storedUnsent} stored but not answered 200`,
-    `goodput per second                  min ${Math.min(...perSecond)}, median ${median(perSecond)}, max ${Math.max(...perSecond)} events/s`,
+    `goodput per second (same window)    min ${Math.min(...perSecond)}, median ${median(perSecond)}, max ${Math.max(...perSecond)} events/s`,
     `server, capacity run                ${r.serverAtCapacity}`,
     `server                              ${r.server}`,
     `server RSS                          ${(r.rssStart / MiB).toFixed(0)} MiB at the start, peak ${(r.rssPeak / MiB).toFixed(0)} MiB`,

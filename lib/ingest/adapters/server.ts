@@ -8,9 +8,17 @@ import type { EventStore } from '../../sinks/sqlite.js';
 import { AdmissionGate, type AdmissionRefusal } from '../admission.js';
 import type { IngestConfig } from '../config.js';
 import { type CreateIngestOptions, createIngestService } from '../create.js';
-import { ClientClosedRequestError, errorResponse, type IngestResponse, jsonResponse, TooManyRequestsError } from '../errors.js';
+import {
+  ClientClosedRequestError,
+  errorResponse,
+  type IngestResponse,
+  jsonResponse,
+  TooManyRequestsError,
+  tooManyRequestsResponse,
+} from '../errors.js';
 import { matchStatusRoute } from '../request.js';
 import type { IngestService, LogEntry, ReceivedBody } from '../service.js';
+import { skipUnreadBody } from './skip-body.js';
 
 /** A server certificate chain and key (PEM), and optionally the CAs whose client certificates it requires. */
 export interface ServerTls {
@@ -142,11 +150,19 @@ function send(req: IncomingMessage, res: ServerResponse, response: IngestRespons
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
     res.writeHead(response.status);
     res.end(response.body);
-    // The body is discarded as it arrives, for as long as the drain below would wait, no longer.
+    // The body is discarded as it arrives, uncopied (skip-body.ts), for as long as the drain
+    // below would wait, no longer.
+    skipUnreadBody(req);
     const socket = req.socket;
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
-    const done = () => clearTimeout(timer);
+    // Both listeners go with the first to fire: a kept connection may be refused thousands of
+    // times, and listeners left on its socket would pile up until it closed.
+    const done = () => {
+      clearTimeout(timer);
+      req.off('end', done);
+      socket.off('close', done);
+    };
     req.once('end', done);
     socket.once('close', done);
     return;
@@ -243,11 +259,9 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       why === 'wait'
         ? `its oldest request has waited ${Math.round(held.oldestWaitMs)} ms, over K8S_AUDIT_MAX_QUEUE_WAIT_MS ${limits.maxQueueWaitMs}`
         : `K8S_AUDIT_MAX_INFLIGHT_REQUESTS ${limits.maxRequests}, K8S_AUDIT_MAX_INFLIGHT_BYTES ${limits.maxBytes}`;
-    return errorResponse(
-      new TooManyRequestsError(
-        `the ingest holds as much work as it may (${bound}); nothing was read or stored, retry after ${limits.retryAfterSeconds} s`,
-        limits.retryAfterSeconds,
-      ),
+    return tooManyRequestsResponse(
+      `the ingest holds as much work as it may (${bound}); nothing was read or stored, retry after ${limits.retryAfterSeconds} s`,
+      limits.retryAfterSeconds,
     );
   };
   // The status route reads the SQLite file the events sink writes, over its own connection

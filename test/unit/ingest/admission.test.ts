@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AdmissionGate } from '../../../lib/ingest/admission.js';
+import { errorResponse, TooManyRequestsError, tooManyRequestsResponse } from '../../../lib/ingest/errors.js';
 
 const limits = { maxRequests: 3, maxBytes: 1000, queueDeadlineMs: 5000, maxQueueWaitMs: 1000, retryAfterSeconds: 1 };
 
@@ -75,5 +76,16 @@ describe('AdmissionGate', () => {
     now = 0;
     expect(gate.enter(10)).not.toBeNull();
     expect(gate.refusal(10)).toBe('requests');
+  });
+});
+
+describe('tooManyRequestsResponse', () => {
+  it('is the answer errorResponse gives for the same TooManyRequestsError, status, headers and body', () => {
+    const message = 'the ingest holds as much work as it may (K8S_AUDIT_MAX_INFLIGHT_REQUESTS 16); nothing was read or stored';
+    const answer = tooManyRequestsResponse(message, 2);
+    expect(answer).toEqual(errorResponse(new TooManyRequestsError(message, 2)));
+    expect(answer.status).toBe(429);
+    expect(answer.headers['Retry-After']).toBe('2');
+    expect(JSON.parse(answer.body)).toEqual({ error: message });
   });
 });
