@@ -77,16 +77,18 @@ export async function spawnServe(
  * /proc/<pid>/stat. Zero without Linux's /proc.
  */
 export function processCpuMs(pid: number): number {
-  if (!existsSync(`/proc/${pid}/stat`)) return 0;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return existsSync(`/proc/${pid}/stat`) ? statCpuMs(`/proc/${pid}/stat`) : 0;
+}
+
+/** utime + stime (ms) of a /proc stat file: fields 14 and 15 of the line, 12 and 13 after the command name (clock ticks of 10 ms). */
+function statCpuMs(path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** CPU time (user + system, ms) a thread used so far, from /proc/<pid>/task/<tid>/stat (clock ticks of 10 ms). */
 function taskCpuMs(pid: number, tid: string): number {
-  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
-  const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`);
 }
 
 /**

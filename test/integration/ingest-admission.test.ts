@@ -11,6 +11,7 @@ import type { AuditEvent } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { until } from '../helpers/until.js';
 
 const PATH = '/v1/ingest/k8s-audit/acme';
 
@@ -25,6 +26,11 @@ function post(server: IngestServer, events: AuditEvent[]): Promise<Response> {
     headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
     body: eventList(events),
   });
+}
+
+/** The head of a POST to the ingest route declaring `length` body bytes. */
+function requestHead(length: number): string {
+  return `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n`;
 }
 
 /** A request whose head (declaring `length` body bytes) is sent now and whose body is sent when told. */
@@ -52,21 +58,10 @@ function holdRequest(server: IngestServer, length: number): Promise<HeldRequest>
     socket.on('error', () => {});
     socket.once('error', reject);
     socket.once('connect', () => {
-      socket.write(
-        `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n`,
-      );
+      socket.write(requestHead(length));
       resolve({ socket, received: () => text, answered, sendBody: (b) => socket.write(b) });
     });
   });
-}
-
-/** Waits until `check` holds (the server noticed something), at most `ms`. */
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('admission control', () => {
@@ -145,9 +140,7 @@ describe('admission control', () => {
     await until(() => /"accepted":4/.test(held.received()));
     const nextEvents = batch('kept-next', 3);
     const nextBody = Buffer.from(eventList(nextEvents));
-    client.socket.write(
-      `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${nextBody.length}\r\n\r\n`,
-    );
+    client.socket.write(requestHead(nextBody.length));
     client.sendBody(nextBody);
     await until(() => /"accepted":3/.test(client.received()));
     expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
@@ -178,15 +171,7 @@ describe('admission control', () => {
     // The rest of the refused body and the next request, head and body, in one write.
     const nextEvents = batch('packet-next', 5);
     const nextBody = Buffer.from(eventList(nextEvents));
-    client.sendBody(
-      Buffer.concat([
-        refusedBody.subarray(1000),
-        Buffer.from(
-          `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${nextBody.length}\r\n\r\n`,
-        ),
-        nextBody,
-      ]),
-    );
+    client.sendBody(Buffer.concat([refusedBody.subarray(1000), Buffer.from(requestHead(nextBody.length)), nextBody]));
     await until(() => /"accepted":5/.test(client.received()));
     expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
     client.socket.destroy();
@@ -214,14 +199,7 @@ describe('admission control', () => {
       client.sendBody(body);
       for (let n = 1; n < 30; n++) {
         await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === n);
-        client.sendBody(
-          Buffer.concat([
-            Buffer.from(
-              `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${body.length}\r\n\r\n`,
-            ),
-            body,
-          ]),
-        );
+        client.sendBody(Buffer.concat([Buffer.from(requestHead(body.length)), body]));
       }
       await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === 30);
       await new Promise((r) => setImmediate(r));

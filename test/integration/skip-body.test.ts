@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { skipUnreadBody } from '../../lib/ingest/adapters/skip-body.js';
+import { until } from '../helpers/until.js';
 
 interface Seen {
   skipped: boolean[];
@@ -62,14 +63,6 @@ async function open(server: Server): Promise<{ socket: Socket; text: () => strin
   return { socket, text: () => text };
 }
 
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!check()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 describe('skipUnreadBody', () => {
   let server: Server | undefined;
   afterEach(() => server?.close());
@@ -83,7 +76,7 @@ describe('skipUnreadBody', () => {
     const last = body(70_000, 3);
     // The refused head and a first part of its body; the answer comes on the head.
     c.socket.write(head('/refuse', refused.length) + refused.subarray(0, 100_000).toString('latin1'), 'latin1');
-    await until(() => c.text().includes('refused'));
+    await until(() => c.text().includes('refused'), 5000, 5);
     // The rest of it, then the next request whole, in one write: the parser meets the end of the
     // skipped body and the next request's body in the same chunk.
     c.socket.write(Buffer.concat([refused.subarray(100_000), Buffer.from(head('/echo', next.length)), next]));
