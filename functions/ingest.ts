@@ -8,7 +8,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { withSharedSecret } from '../lib/config.js';
 import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/adapters/lambda.js';
-import { loadIngestConfig, withRulesObject } from '../lib/ingest/config.js';
+import { loadIngestConfig, withRules } from '../lib/ingest/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
 import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/metrics/index.js';
@@ -21,7 +21,7 @@ const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'ingest');
 // a ConfigError that names it, instead of failing every request. A secret given by ARN is read
 // from Secrets Manager here, once per execution environment, and so is an operators' rule file
 // given as K8S_AUDIT_RULES=s3://bucket/key.
-const config = await withRulesObject(await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' })));
+const config = await withRules(await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' })));
 // Sink clients are created once per execution environment and reused by every invocation.
 const observe = (outcome: IngestOutcome) => recordIngestOutcome(metrics, outcome);
 const service = await createIngestService(config, { log, observe });

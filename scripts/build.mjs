@@ -5,6 +5,7 @@ import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile 
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildConsole } from './console-build.mjs';
+import { lazyBuiltins } from './lazy-builtins.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
@@ -14,40 +15,6 @@ const quiet = process.argv.includes('--quiet');
 // it. A plain build (npm run build, npm run package) replaces dist/ whole, without stale chunks.
 const ifChanged = process.argv.includes('--if-changed');
 const STAMP = '.build-inputs';
-
-// Two Node builtins the AWS SDK imports at the top of modules every SDK client loads at init,
-// which cost a Lambda's cold start for nothing (docs/performance.md, "Cold start"):
-// - `node:http2` (with assert and the http2 internals: 10-25 ms of init here) is imported by
-//   @smithy/node-http-handler for its HTTP/2 handler, which the Kinesis client defaults to for
-//   SubscribeToShard. Our sinks send over HTTP/1.1 (NodeHttpHandler), so no Lambda of ours opens
-//   an HTTP/2 session; the stand-in loads the real module the first time anything touches it
-//   (`process.getBuiltinModule`: Node >= 20.16 and 22.3).
-// - `node:process` as an ES module (imported by the SDK's user-agent code) is a facade built by
-//   reading every property of `process`, lazily computed getters included (~7 ms here), where
-//   the global `process` is the same object for free.
-// A name a bundled module imports and a stand-in does not export fails the build, not a run.
-const LAZY_BUILTINS = {
-  http2: `
-let real;
-const load = () => (real ??= process.getBuiltinModule('node:http2'));
-export const connect = (...args) => load().connect(...args);
-export const constants = new Proxy({}, { get: (_, name) => load().constants[name] });
-export default { connect, constants };
-`,
-  process: `
-const p = globalThis.process;
-export const env = p.env;
-export const versions = p.versions;
-export default p;
-`,
-};
-const lazyBuiltins = {
-  name: 'aisoc-lazy-builtins',
-  setup(b) {
-    b.onResolve({ filter: /^(node:)?(http2|process)$/ }, (args) => ({ path: args.path.replace(/^node:/, ''), namespace: 'aisoc-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'aisoc-builtin' }, (args) => ({ contents: LAZY_BUILTINS[args.path], loader: 'js' }));
-  },
-};
 
 // better-sqlite3 is a native addon: it cannot be bundled and is loaded only when the
 // SQLite sink is configured. The banner gives ESM bundles a `require` for CJS dependencies.

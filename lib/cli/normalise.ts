@@ -157,7 +157,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
   const cluster = flag(args, 'cluster') ?? null;
   const files = args.positionals.length > 0 ? args.positionals : ['-'];
   // K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES, as the ingest reads them; a bad rule stops here.
-  const detection = loadDetection(io.env);
+  const detection = await loadDetection(io.env);
   let normalised = 0;
   let rejected = 0;
   let unreadable = false;

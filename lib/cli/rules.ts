@@ -43,7 +43,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   try {
     const object = dir?.startsWith('s3://') ? parseRulesObjectUrl(dir) : undefined;
     if (typeof object === 'string') throw new ConfigError([object]);
-    engine = object === undefined ? compilePack(dir) : await compileRulesObject(object);
+    engine = object === undefined ? await compilePack(dir) : await compileRulesObject(object);
   } catch (err) {
     if (!(err instanceof RulePackError) && !(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);

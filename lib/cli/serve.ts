@@ -6,7 +6,7 @@ import { DEFAULT_DATA_DIR, withSharedSecret } from '../config/ingest.js';
 import { isLoopbackHost, readServeTls, type ServeTlsFiles } from '../config/tls.js';
 import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/adapters/server.js';
-import { loadIngestConfig, withRulesObject } from '../ingest/config.js';
+import { loadIngestConfig, withRules } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus } from '../metrics/prometheus.js';
 import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
@@ -180,7 +180,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     devNote = devSecret(env.AISOC_DATA_DIR || '.data');
     env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
   }
-  const config = await withRulesObject(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
+  const config = await withRules(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
   const port = intFlag(args, 'port', 0) ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const insecure = args.flags.get('insecure') === true;

@@ -46,9 +46,10 @@ export async function openInboxStore(spec: InboxStoreSpec, dynamodb?: DynamoDBCl
 /** Builds the ingest core from a validated config: sinks and inbox store, each imported only when configured. */
 export async function createIngestService(config: IngestConfig, opts: CreateIngestOptions = {}): Promise<IngestService> {
   // Scoring with the shipped pack instead of the operators' rules would pass for working: refuse.
-  if (config.rulesObject !== null) {
-    const { bucket, key } = config.rulesObject;
-    throw new ConfigError([`K8S_AUDIT_RULES: s3://${bucket}/${key} was not read at init (withRulesObject)`]);
+  if (config.pendingRules !== null) {
+    const rules = config.pendingRules;
+    const named = rules.kind === 'dir' ? rules.dir : `s3://${rules.object.bucket}/${rules.object.key}`;
+    throw new ConfigError([`K8S_AUDIT_RULES: ${named} was not read at init (withRules)`]);
   }
   const writer =
     opts.writer ??

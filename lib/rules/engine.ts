@@ -239,10 +239,11 @@ function namePatterns(patterns: string[] | undefined): NamePatterns | null {
 
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
 function compileRule(spec: RuleSpec): CompiledRule {
-  const checked = ENV.check(spec.condition);
+  // One parse: the program's own check types the AST it evaluates, so the first event does not type it again.
+  const program = ENV.parse(spec.condition);
+  const checked = program.check();
   if (!checked.valid) throw new Error(checked.error?.message ?? 'does not type-check');
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
-  const program = ENV.parse(spec.condition);
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
   return {

@@ -14,7 +14,7 @@ const RULE_FILE = /\.(ya?ml|json)$/i;
  * Reads every rule file (`*.yaml`, `*.yml`, `*.json`) of an operators' directory, in name order.
  * Throws a `RulePackError` naming each file that cannot be read or holds a bad rule.
  */
-export function readRulesDir(dir: string): (RuleSpec | RuleDisable)[] {
+export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable)[]> {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
@@ -29,7 +29,7 @@ export function readRulesDir(dir: string): (RuleSpec | RuleDisable)[] {
   for (const name of names) {
     const file = join(dir, name);
     try {
-      out.push(...parseRuleFile(readFileSync(file, 'utf8'), file));
+      out.push(...(await parseRuleFile(readFileSync(file, 'utf8'), file)));
     } catch (err) {
       if (err instanceof RulePackError) problems.push(...err.problems);
       else problems.push(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
@@ -40,9 +40,9 @@ export function readRulesDir(dir: string): (RuleSpec | RuleDisable)[] {
 }
 
 /** The shipped pack with an operators' directory applied (overrides, disables, additions), compiled. */
-export function compilePack(dir: string | undefined): RuleEngine {
+export async function compilePack(dir: string | undefined): Promise<RuleEngine> {
   const specs = shippedRuleSpecs();
-  return compileRules(dir === undefined ? specs : mergeRules(specs, readRulesDir(dir)));
+  return compileRules(dir === undefined ? specs : mergeRules(specs, await readRulesDir(dir)));
 }
 
 /** An S3 object holding one rule file (`rules: [...]`), as K8S_AUDIT_RULES=s3://bucket/key names it. */
@@ -94,55 +94,57 @@ export const readS3RulesObject: RulesObjectReader = async ({ bucket, key }) => {
   return text;
 };
 
-/** The detection settings as read from the environment: ready, or waiting for an S3 object. */
+/**
+ * Operators' rules K8S_AUDIT_RULES names: a directory (a Lambda layer, a mounted volume) or one
+ * S3 object. Read and compiled once at init by `compileRulesSource`, asynchronously, so the YAML
+ * parser is loaded only when there are operators' files to parse.
+ */
+export type RulesSource = { kind: 'dir'; dir: string } | { kind: 's3'; object: RulesObject };
+
+/** The detection settings as read from the environment: ready, or waiting for operators' rules. */
 export interface DetectionSetting {
+  /** The detection to use when `rules` is null; with operators' rules, `compileRulesSource` makes it. */
   detection: Detection;
-  /** Set when K8S_AUDIT_RULES names an S3 object: `withRulesObject` reads it at init. */
-  rulesObject: RulesObject | null;
+  rules: RulesSource | null;
 }
 
 /**
  * K8S_AUDIT_SEVERITY (`default`, or `spec` for the spec's table alone) and K8S_AUDIT_RULES (a
- * directory of operators' rules, or `s3://bucket/key` of one rule file, read later by
- * `withRulesObject`). Problems go to the reader, so one ConfigError names them all; a rule that
- * does not compile is one of them, with its file, id and CEL error.
+ * directory of operators' rules, or `s3://bucket/key` of one rule file). Problems go to the
+ * reader, so one ConfigError names them all; the rules themselves are read by `compileRulesSource`,
+ * which names a rule that does not compile with its file, id and CEL error.
  */
 export function readDetectionSetting(r: EnvReader): DetectionSetting {
   const mode = r.string('K8S_AUDIT_SEVERITY')?.trim().toLowerCase() ?? 'default';
-  const dir = r.string('K8S_AUDIT_RULES')?.trim() || undefined;
-  const ready = (detection: Detection): DetectionSetting => ({ detection, rulesObject: null });
+  const named = r.string('K8S_AUDIT_RULES')?.trim() || undefined;
+  const ready = (detection: Detection): DetectionSetting => ({ detection, rules: null });
   if (mode !== 'default' && mode !== 'spec') {
     r.problems.push(`K8S_AUDIT_SEVERITY must be default or spec, got ${JSON.stringify(r.string('K8S_AUDIT_SEVERITY'))}`);
     return ready(shippedDetection());
   }
   if (mode === 'spec') return ready({ severity: 'spec', rules: null });
-  if (dir === undefined) return ready(shippedDetection());
-  if (dir.startsWith('s3://')) {
-    const object = parseRulesObjectUrl(dir);
-    if (typeof object === 'string') {
-      r.problems.push(object);
-      return ready(shippedDetection());
-    }
-    return { detection: shippedDetection(), rulesObject: object };
-  }
-  try {
-    return ready({ severity: 'default', rules: compilePack(dir) });
-  } catch (err) {
-    if (!(err instanceof RulePackError)) throw err;
-    r.problems.push(`K8S_AUDIT_RULES: ${err.problems.join('; ')}`);
+  if (named === undefined) return ready(shippedDetection());
+  if (!named.startsWith('s3://')) return { detection: shippedDetection(), rules: { kind: 'dir', dir: named } };
+  const object = parseRulesObjectUrl(named);
+  if (typeof object === 'string') {
+    r.problems.push(object);
     return ready(shippedDetection());
   }
+  return { detection: shippedDetection(), rules: { kind: 's3', object } };
 }
 
-/** `readDetectionSetting` for callers that read no S3 object: `s3://` is a problem named for them. */
-export function readDetection(r: EnvReader): Detection {
-  const setting = readDetectionSetting(r);
-  if (setting.rulesObject !== null) {
-    r.problems.push(
-      'K8S_AUDIT_RULES: an s3:// rules object is read by the ingest (serve and the Lambda) only; here, download it (aws s3 cp) and name its directory',
-    );
+/**
+ * The shipped pack with the operators' rules of `source` applied (overrides, disables, additions),
+ * compiled. Rejects with a ConfigError naming the directory or s3://bucket/key and every problem.
+ */
+export async function compileRulesSource(source: RulesSource, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
+  if (source.kind === 's3') return compileRulesObject(source.object, read);
+  try {
+    return await compilePack(source.dir);
+  } catch (err) {
+    if (!(err instanceof RulePackError)) throw err;
+    throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);
   }
-  return setting.detection;
 }
 
 /**
@@ -153,17 +155,26 @@ export async function compileRulesObject(object: RulesObject, read: RulesObjectR
   const name = `s3://${object.bucket}/${object.key}`;
   const text = await read(object);
   try {
-    return compileRules(mergeRules(shippedRuleSpecs(), parseRuleFile(text, name)));
+    return compileRules(mergeRules(shippedRuleSpecs(), await parseRuleFile(text, name)));
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);
   }
 }
 
-/** `readDetection` on its own: throws a ConfigError naming every problem. */
-export function loadDetection(env: Env): Detection {
+/**
+ * K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES for the commands that read no S3 object (`s3://` is a
+ * problem named for them), compiled; rejects with a ConfigError naming every problem.
+ */
+export async function loadDetection(env: Env): Promise<Detection> {
   const r = new EnvReader(env);
-  const d = readDetection(r);
+  const setting = readDetectionSetting(r);
+  if (setting.rules?.kind === 's3') {
+    r.problems.push(
+      'K8S_AUDIT_RULES: an s3:// rules object is read by the ingest (serve and the Lambda) only; here, download it (aws s3 cp) and name its directory',
+    );
+  }
   r.done();
-  return d;
+  if (setting.rules === null) return setting.detection;
+  return { severity: 'default', rules: await compileRulesSource(setting.rules) };
 }

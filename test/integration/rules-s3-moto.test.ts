@@ -4,7 +4,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { normaliseAuditEvent } from '../../lib/audit/index.js';
 import { ConfigError } from '../../lib/config/env.js';
-import { loadIngestConfig, withRulesObject } from '../../lib/ingest/config.js';
+import { loadIngestConfig, withRules } from '../../lib/ingest/config.js';
 import { runCli } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
@@ -63,7 +63,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
   });
 
   it('scores events with the shipped pack plus the object’s rules', async () => {
-    const config = await withRulesObject(loadIngestConfig({ K8S_AUDIT_RULES: 's3://aisoc-rules/k8s/rules.yaml' }));
+    const config = await withRules(loadIngestConfig({ K8S_AUDIT_RULES: 's3://aisoc-rules/k8s/rules.yaml' }));
     const record = normaliseAuditEvent(minerPod as never, {
       tenantId: 'acme',
       clusterName: 'c1',
@@ -71,7 +71,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
       detection: config.detection,
     });
 
-    expect(config.rulesObject).toBeNull();
+    expect(config.pendingRules).toBeNull();
     expect(record.severity).toBe('high');
     expect(record.severity_reason).toBe('rule:cryptominer-image');
     expect(record.rule_ids).toContain('cryptominer-image');
@@ -104,7 +104,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     ],
     ['text that is not YAML', 's3://aisoc-rules/k8s/not-yaml.yaml', /s3:\/\/aisoc-rules\/k8s\/not-yaml\.yaml: not valid YAML/],
   ])('fails the start naming the object, never a credential, for %s', async (_, url, message) => {
-    const failure = await withRulesObject(loadIngestConfig({ K8S_AUDIT_RULES: url })).then(
+    const failure = await withRules(loadIngestConfig({ K8S_AUDIT_RULES: url })).then(
       () => null,
       (err: unknown) => err,
     );

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
+import { withRules } from '../../lib/ingest/config.js';
 import { createIngestService } from '../../lib/ingest/create.js';
 import type { IngestService } from '../../lib/ingest/service.js';
 import { FIXTURES, falcoEvent } from '../helpers/fixtures.js';
@@ -29,13 +30,15 @@ describe('SQLite alerts as Detection Findings', () => {
     miner.requestObject = structuredClone(miner.requestObject);
     for (const c of miner.requestObject.spec.containers) c.image = 'docker.io/metal3d/xmrig:6.21';
     service = await createIngestService(
-      ingestConfig({
-        AISOC_DATA_DIR: tmp.dir,
-        EVENTS_SINK: 'sqlite',
-        ALERTS_SINK: 'sqlite',
-        REJECTS_SINK: 'sqlite',
-        K8S_AUDIT_RULES: OPERATOR_RULES,
-      }),
+      await withRules(
+        ingestConfig({
+          AISOC_DATA_DIR: tmp.dir,
+          EVENTS_SINK: 'sqlite',
+          ALERTS_SINK: 'sqlite',
+          REJECTS_SINK: 'sqlite',
+          K8S_AUDIT_RULES: OPERATOR_RULES,
+        }),
+      ),
     );
     const answer = await service.handle({
       method: 'POST',

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../lib/config/env.js';
-import { loadIngestConfig } from '../../../lib/ingest/config.js';
+import { loadIngestConfig, withRules } from '../../../lib/ingest/config.js';
+import { createIngestService } from '../../../lib/ingest/create.js';
 import { runCli } from '../../helpers/cli.js';
 import { FALCO_DIR, FIXTURES } from '../../helpers/fixtures.js';
 
@@ -79,18 +80,25 @@ describe('aisoc-k8s-audit rules', () => {
     expect((await runCli(['rules', 'list', join(scratch, 'missing')])).stderr).toContain('cannot read the rules directory (ENOENT)');
   });
 
-  it('the ingest refuses to start on a broken pack or an unknown K8S_AUDIT_SEVERITY, naming both', () => {
+  it('the ingest refuses to start on a broken pack, an unreadable directory or an unknown K8S_AUDIT_SEVERITY', async () => {
     const broken = dirWith('broken-ingest', { 'x.yaml': BROKEN });
-    let err: unknown;
-    try {
-      loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).message).toContain('K8S_AUDIT_SEVERITY must be default or spec, got "loud"');
+    expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' })).toThrow(
+      /K8S_AUDIT_SEVERITY must be default or spec, got "loud"/,
+    );
     expect(loadIngestConfig({ K8S_AUDIT_SEVERITY: 'spec' }).detection).toEqual({ severity: 'spec', rules: null });
-    expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken })).toThrow(/K8S_AUDIT_RULES: .*x\.yaml: broken: condition does not compile/);
+    // The directory is read at init (withRules), where the ingest entry points await it before serving.
+    const pending = loadIngestConfig({ K8S_AUDIT_RULES: broken, EVENTS_SINK: 'stdout', ALERTS_SINK: 'stdout', REJECTS_SINK: 'stdout' });
+    expect(pending.pendingRules).toEqual({ kind: 'dir', dir: broken });
+    await expect(createIngestService(pending)).rejects.toThrow(`K8S_AUDIT_RULES: ${broken} was not read at init`);
+    const failure = await withRules(pending).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ConfigError);
+    expect((failure as ConfigError).message).toMatch(/K8S_AUDIT_RULES: .*x\.yaml: broken: condition does not compile/);
+    await expect(withRules(loadIngestConfig({ K8S_AUDIT_RULES: join(scratch, 'missing') }))).rejects.toThrow(
+      /missing: cannot read the rules directory \(ENOENT\)/,
+    );
+    const ready = await withRules(loadIngestConfig({ K8S_AUDIT_RULES: OPERATOR_RULES }));
+    expect(ready.pendingRules).toBeNull();
+    expect(ready.detection?.rules?.describe?.('cryptominer-image')).toBeDefined();
   });
 
   it("normalise scores with K8S_AUDIT_SEVERITY=spec and with an operators' rule", async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
 import { compileRules, isPrivateIp, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
-import { parseRuleFile, RulePackError } from '../../../lib/rules/pack.js';
+import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
 
 const EX = `
@@ -22,13 +23,25 @@ function rule(id: string, condition: string, extra = ''): string {
     condition: ${JSON.stringify(condition)}${extra}${EX}`;
 }
 
+// Parsed here, synchronously, as the build parses the shipped files; parseRuleFile's own YAML step is tested below.
 function pack(...rules: string[]): RuleSpec[] {
-  return parseRuleFile(`rules:${rules.join('')}`, 'ops/extra.yaml') as RuleSpec[];
+  return readRuleDocument(parseYaml(`rules:${rules.join('')}`), 'ops/extra.yaml') as RuleSpec[];
 }
 
 function problems(fn: () => unknown): string[] {
   try {
     fn();
+  } catch (err) {
+    if (err instanceof RulePackError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+/** The problems a promise rejects with (a RulePackError's), or [] when it resolves. */
+async function rejected(p: Promise<unknown>): Promise<string[]> {
+  try {
+    await p;
   } catch (err) {
     if (err instanceof RulePackError) return err.problems;
     throw err;
@@ -49,9 +62,9 @@ describe('rule packs', () => {
     ]);
   });
 
-  it('a malformed rule names every problem', () => {
+  it('a malformed rule names every problem', async () => {
     const text = 'rules:\n  - id: Bad_Id\n    severity: critical\n    mitre: [ATTACK-1]\n';
-    const found = problems(() => parseRuleFile(text, 'x.yaml'));
+    const found = await rejected(parseRuleFile(text, 'x.yaml'));
     expect(found).toEqual(
       expect.arrayContaining([
         expect.stringContaining('x.yaml: Bad_Id: id must be'),
@@ -62,18 +75,18 @@ describe('rule packs', () => {
         expect.stringContaining('examples must be a mapping'),
       ]),
     );
-    expect(problems(() => parseRuleFile('rules: [a: b', 'y.yaml'))[0]).toMatch(/^y\.yaml: not valid YAML/);
-    expect(problems(() => parseRuleFile('- just a list', 'z.yaml'))).toEqual(['z.yaml: expected a mapping with a "rules" list']);
+    expect((await rejected(parseRuleFile('rules: [a: b', 'y.yaml')))[0]).toMatch(/^y\.yaml: not valid YAML/);
+    expect(await rejected(parseRuleFile('- just a list', 'z.yaml'))).toEqual(['z.yaml: expected a mapping with a "rules" list']);
     expect(problems(() => compileRules([...pack(rule('dup', 'true')), ...pack(rule('dup', 'true'))]))).toEqual([
       'ops/extra.yaml: dup: the id is used twice',
     ]);
   });
 
-  it('operators override a rule by id, disable one, and add their own', () => {
+  it('operators override a rule by id, disable one, and add their own', async () => {
     const base = pack(rule('a', "verb == 'get'"), rule('b', "verb == 'get'"));
     const extra = [
       ...pack(rule('a', "verb == 'list'")),
-      ...(parseRuleFile('rules:\n  - id: b\n    disabled: true\n', 'ops/off.yaml') as never[]),
+      ...((await parseRuleFile('rules:\n  - id: b\n    disabled: true\n', 'ops/off.yaml')) as never[]),
       ...pack(rule('c', 'true')),
     ];
     const merged = mergeRules(base, extra);
@@ -81,9 +94,8 @@ describe('rule packs', () => {
       ['a', "verb == 'list'"],
       ['c', 'true'],
     ]);
-    expect(
-      problems(() => mergeRules(base, parseRuleFile('rules:\n  - id: nope\n    disabled: true\n', 'ops/off.yaml') as never[])),
-    ).toEqual(['ops/off.yaml: nope: disables a rule that does not exist']);
+    const off = (await parseRuleFile('rules:\n  - id: nope\n    disabled: true\n', 'ops/off.yaml')) as never[];
+    expect(problems(() => mergeRules(base, off))).toEqual(['ops/off.yaml: nope: disables a rule that does not exist']);
   });
 
   it('evaluates a rule only on the verbs and resources it names', () => {

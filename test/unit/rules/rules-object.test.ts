@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normaliseAuditEvent } from '../../../lib/audit/index.js';
 import { ConfigError } from '../../../lib/config/env.js';
-import { loadIngestConfig, withRulesObject } from '../../../lib/ingest/config.js';
+import { loadIngestConfig, withRules } from '../../../lib/ingest/config.js';
 import { createIngestService } from '../../../lib/ingest/create.js';
 import { parseRulesObjectUrl } from '../../../lib/rules/load.js';
 import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
@@ -18,24 +18,24 @@ describe('K8S_AUDIT_RULES as an S3 object', () => {
     expect(() => loadIngestConfig({ K8S_AUDIT_RULES: 's3://Bad_Bucket/rules.yaml' })).toThrow(/"Bad_Bucket" is not an S3 bucket name/);
   });
 
-  it('is read by withRulesObject only, and the ingest refuses to start on the shipped pack while it is pending', async () => {
+  it('is read by withRules only, and the ingest refuses to start on the shipped pack while it is pending', async () => {
     const pending = loadIngestConfig({
       K8S_AUDIT_RULES: 's3://aisoc-rules/rules.yaml',
       EVENTS_SINK: 'stdout',
       ALERTS_SINK: 'stdout',
       REJECTS_SINK: 'stdout',
     });
-    expect(pending.rulesObject).toEqual({ bucket: 'aisoc-rules', key: 'rules.yaml' });
+    expect(pending.pendingRules).toEqual({ kind: 's3', object: { bucket: 'aisoc-rules', key: 'rules.yaml' } });
     await expect(createIngestService(pending)).rejects.toThrow(/s3:\/\/aisoc-rules\/rules\.yaml was not read at init/);
 
     const asked: string[] = [];
     const rules = 'rules:\n  - id: service-proxy-access\n    disabled: true\n';
-    const ready = await withRulesObject(pending, async ({ bucket, key }) => {
+    const ready = await withRules(pending, async ({ bucket, key }) => {
       asked.push(`${bucket}/${key}`);
       return rules;
     });
     expect(asked).toEqual(['aisoc-rules/rules.yaml']);
-    expect(ready.rulesObject).toBeNull();
+    expect(ready.pendingRules).toBeNull();
     // The shipped rule's own example of a service proxy request: it fires without the object, not with it.
     const proxy = {
       auditID: 'a',
