@@ -27,7 +27,9 @@ export async function parseRuleFile(text: string, file: string): Promise<(RuleSp
   // Imported here, not at the top: only operators' rule files need a YAML parser (the shipped pack
   // is parsed at build time), and its 120 KB cost every Lambda's init about 20 ms
   // (docs/performance.md, "Cold start").
-  const { parse: parseYaml } = await import('yaml');
+  const yaml = await import('yaml');
+  // Bundled, a CommonJS package imported on demand arrives as its `module.exports` under `default`.
+  const parseYaml = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 });

@@ -280,6 +280,49 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
     }
   });
 
+  it("ingest scores with operators' rules from a directory (a layer's /opt/rules), and fails its init on one it cannot read", async () => {
+    // A pod of Falco's traces running a miner image: the operators' rule file (YAML) adds the rule that names it.
+    const template = JSON.parse(readFileSync(join(EVENTS, 'ingest-http-api-eventlist.json'), 'utf8')) as {
+      body: string;
+      isBase64Encoded?: boolean;
+    };
+    const pod = readFileSync(join(ROOT, 'test/fixtures/falco/create_nginx_pod_privileged.json'), 'utf8')
+      .split('\n')
+      .map((l) =>
+        l.trim() === '' ? null : (JSON.parse(l) as { verb?: string; requestObject?: { spec?: { containers?: { image: string }[] } } }),
+      )
+      .find((e) => e?.verb === 'create' && e.requestObject?.spec?.containers !== undefined);
+    for (const c of pod?.requestObject?.spec?.containers ?? []) c.image = 'docker.io/metal3d/xmrig:6.21';
+    const eventPath = join(scratch.dir, 'ingest-miner.json');
+    writeFileSync(
+      eventPath,
+      JSON.stringify({
+        ...template,
+        isBase64Encoded: false,
+        body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [pod] }),
+      }),
+    );
+    const run = async (rules: string) => {
+      const env = join(scratch.dir, 'env-rules.json');
+      writeFileSync(env, JSON.stringify({ ...LOCAL_ENV, Ingest: { ...LOCAL_ENV.Ingest, K8S_AUDIT_RULES: rules } }));
+      const { code, stdout, stderr } = await runCli(['invoke', 'Ingest', '--event', eventPath, '--env', env, '--dist', dist], {
+        PATH: process.env.PATH ?? '',
+      });
+      return { code, result: JSON.parse(stdout) as ProxyResult & { errorType?: string; errorMessage?: string }, stderr };
+    };
+
+    const scored = await run(join(ROOT, 'test/fixtures/operator-rules'));
+    expect(scored.code).toBe(0);
+    expect(scored.result.statusCode).toBe(200);
+    expect(JSON.parse(scored.result.body)).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(scored.stderr).toMatch(/"rule_ids":\[[^\]]*"cryptominer-image"/);
+
+    const missing = await run(join(scratch.dir, 'no-such-rules'));
+    expect(missing.code).toBe(1);
+    expect(missing.result).toMatchObject({ errorType: 'ConfigError' });
+    expect(missing.result.errorMessage).toMatch(/K8S_AUDIT_RULES: .*no-such-rules: cannot read the rules directory \(ENOENT\)/);
+  });
+
   it('ingest fails its init with a ConfigError naming EVENTS_SINK when run as a Lambda without a sink', async () => {
     const path = join(scratch.dir, 'env-no-sink.json');
     writeFileSync(path, JSON.stringify({ Ingest: { K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_SHARED_SECRET_ARN: '', EVENTS_SINK: '' } }));
