@@ -3,6 +3,7 @@ import { shippedDetection } from '../audit/index.js';
 import { ConfigError } from '../config/env.js';
 import type { InboxStoreSpec } from '../config/ingest.js';
 import type { IngestOutcome } from '../metrics/names.js';
+import { rulesSourceName } from '../rules/load.js';
 import { shippedRules } from '../rules/shipped.js';
 import { createRecordWriter, createRejectSink, type RejectSink, type SinkOptions } from '../sinks/index.js';
 import type { RecordWriter } from '../sinks/writer.js';
@@ -47,9 +48,7 @@ export async function openInboxStore(spec: InboxStoreSpec, dynamodb?: DynamoDBCl
 export async function createIngestService(config: IngestConfig, opts: CreateIngestOptions = {}): Promise<IngestService> {
   // Scoring with the shipped pack instead of the operators' rules would pass for working: refuse.
   if (config.pendingRules !== null) {
-    const rules = config.pendingRules;
-    const named = rules.kind === 'dir' ? rules.dir : `s3://${rules.object.bucket}/${rules.object.key}`;
-    throw new ConfigError([`K8S_AUDIT_RULES: ${named} was not read at init (withRules)`]);
+    throw new ConfigError([`K8S_AUDIT_RULES: ${rulesSourceName(config.pendingRules)} was not read at init (withRules)`]);
   }
   const writer =
     opts.writer ??

@@ -12,7 +12,7 @@ const RULE_FILE = /\.(ya?ml|json)$/i;
 
 /**
  * Reads every rule file (`*.yaml`, `*.yml`, `*.json`) of an operators' directory, in name order.
- * Throws a `RulePackError` naming each file that cannot be read or holds a bad rule.
+ * Rejects with a `RulePackError` naming each file that cannot be read or holds a bad rule.
  */
 export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable)[]> {
   let names: string[];
@@ -133,33 +133,30 @@ export function readDetectionSetting(r: EnvReader): DetectionSetting {
   return { detection: shippedDetection(), rules: { kind: 's3', object } };
 }
 
+/** How `source` is named in errors: its directory, or s3://bucket/key. */
+export function rulesSourceName(source: RulesSource): string {
+  return source.kind === 'dir' ? source.dir : `s3://${source.object.bucket}/${source.object.key}`;
+}
+
 /**
  * The shipped pack with the operators' rules of `source` applied (overrides, disables, additions),
- * compiled. Rejects with a ConfigError naming the directory or s3://bucket/key and every problem.
+ * compiled. Rejects with a ConfigError naming the directory's files or s3://bucket/key and every
+ * problem (an object the reader cannot fetch is a ConfigError of the reader's).
  */
 export async function compileRulesSource(source: RulesSource, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
-  if (source.kind === 's3') return compileRulesObject(source.object, read);
   try {
-    return await compilePack(source.dir);
+    const extra =
+      source.kind === 'dir' ? await readRulesDir(source.dir) : await parseRuleFile(await read(source.object), rulesSourceName(source));
+    return compileRules(mergeRules(shippedRuleSpecs(), extra));
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);
   }
 }
 
-/**
- * The shipped pack with the rule file held in an S3 object applied (overrides, disables,
- * additions), compiled. Throws a ConfigError naming s3://bucket/key and every problem in it.
- */
-export async function compileRulesObject(object: RulesObject, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
-  const name = `s3://${object.bucket}/${object.key}`;
-  const text = await read(object);
-  try {
-    return compileRules(mergeRules(shippedRuleSpecs(), await parseRuleFile(text, name)));
-  } catch (err) {
-    if (!(err instanceof RulePackError)) throw err;
-    throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);
-  }
+/** `compileRulesSource` of one S3 object (`rules test s3://...`). */
+export function compileRulesObject(object: RulesObject, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
+  return compileRulesSource({ kind: 's3', object }, read);
 }
 
 /**
