@@ -90,6 +90,7 @@ export class TooManyRequestsError extends HttpError {
 export function tooManyRequestsResponse(message: string, retryAfterSeconds: number): IngestResponse {
   return jsonResponse(429, { error: message }, { 'Retry-After': String(retryAfterSeconds) });
 }
+
 /**
  * 499 (nginx's "client closed request"): the client left before its batch was stored, so the
  * server stopped working on it. Nobody reads this answer; it names the case in the log.

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
-import { EVENT_STORE_FILE, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
+import { EVENT_STORE_FILE, type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
 import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { until } from '../helpers/until.js';
 
@@ -80,6 +80,23 @@ describe('admission control', () => {
     tmp?.remove();
   });
 
+  /** A request that has taken a slot: its head read by the server, its body not sent yet. */
+  async function holdSlot(length: number): Promise<HeldRequest> {
+    const held = await holdRequest(server, length);
+    await new Promise((r) => setTimeout(r, 100));
+    return held;
+  }
+
+  /** What the store holds, read through a store opened for `read` alone. */
+  function fromStore<T>(read: (store: EventStore) => T): T {
+    const store = openEventStore(tmp.dir);
+    try {
+      return read(store);
+    } finally {
+      store.close();
+    }
+  }
+
   it('answers 429 with Retry-After before reading the body once the requests in flight are at the bound, and admits again when one ends', async () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' });
     const events = batch('held');
@@ -110,20 +127,14 @@ describe('admission control', () => {
     await new Promise((r) => setTimeout(r, 100));
     const results = await Promise.all([post(server, batch('fifth', 2)), post(server, batch('sixth', 2))]);
     expect(results.map((r) => r.status)).toEqual([200, 200]);
-    const store = openEventStore(tmp.dir);
-    try {
-      expect(store.countEvents({ tenant: 'acme' })).toBe(events.length + 3 + 2 + 2);
-    } finally {
-      store.close();
-    }
+    expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(events.length + 3 + 2 + 2);
   });
 
   it('keeps the connection of a request refused at admission: the body sent anyway is discarded, and the next request on it is answered', async () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
     const heldEvents = batch('kept-held', 4);
     const heldBody = Buffer.from(eventList(heldEvents));
-    const held = await holdRequest(server, heldBody.length);
-    await new Promise((r) => setTimeout(r, 100));
+    const held = await holdSlot(heldBody.length);
 
     // Refused on its head; the client sends its body anyway, as a client that writes before it reads does.
     const refusedBody = Buffer.from(eventList(batch('kept-refused', 6)));
@@ -147,20 +158,14 @@ describe('admission control', () => {
     client.socket.destroy();
     held.socket.destroy();
 
-    const store = openEventStore(tmp.dir);
-    try {
-      // The held batch and the next one; nothing of the refused body.
-      expect(store.countEvents({ tenant: 'acme' })).toBe(4 + 3);
-    } finally {
-      store.close();
-    }
+    // The held batch and the next one; nothing of the refused body.
+    expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(4 + 3);
   });
 
   it('reads a refused body off without keeping it, and the request that follows it in the same packet is stored whole', async () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
     const heldBody = Buffer.from(eventList(batch('packet-held', 2)));
-    const held = await holdRequest(server, heldBody.length);
-    await new Promise((r) => setTimeout(r, 100));
+    const held = await holdSlot(heldBody.length);
     const refusedBody = Buffer.from(eventList(batch('packet-refused')));
     const client = await holdRequest(server, refusedBody.length);
     await client.answered;
@@ -176,14 +181,9 @@ describe('admission control', () => {
     expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
     client.socket.destroy();
     held.socket.destroy();
-    const store = openEventStore(tmp.dir);
-    try {
-      expect(store.countEvents({ tenant: 'acme' })).toBe(2 + 5);
-      const ids = new Set(store.queryEvents({ tenant: 'acme', limit: 100 }).map((r) => r.audit_id));
-      expect([...ids].sort()).toEqual([...batch('packet-held', 2), ...nextEvents].map((e) => e.auditID).sort());
-    } finally {
-      store.close();
-    }
+    expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(2 + 5);
+    const ids = new Set(fromStore((store) => store.queryEvents({ tenant: 'acme', limit: 100 })).map((r) => r.audit_id));
+    expect([...ids].sort()).toEqual([...batch('packet-held', 2), ...nextEvents].map((e) => e.auditID).sort());
   });
 
   it('refuses one kept connection many times without piling listeners on its socket', async () => {
@@ -192,8 +192,7 @@ describe('admission control', () => {
     const onWarning = (w: Error) => warnings.push(w.name);
     process.on('warning', onWarning);
     try {
-      const held = await holdRequest(server, 100);
-      await new Promise((r) => setTimeout(r, 100));
+      const held = await holdSlot(100);
       const body = Buffer.from(eventList(batch('many', 2)));
       const client = await holdRequest(server, body.length);
       client.sendBody(body);
@@ -215,8 +214,7 @@ describe('admission control', () => {
   it('charges the declared body bytes: a request that would pass the byte bound is refused, a smaller one admitted', async () => {
     // The bound must hold one largest body (1 MiB here); 1.5 MiB holds one such request, not two.
     await start({ K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024), K8S_AUDIT_MAX_INFLIGHT_BYTES: String(1536 * 1024) });
-    const big = await holdRequest(server, 1024 * 1024);
-    await new Promise((r) => setTimeout(r, 100));
+    const big = await holdSlot(1024 * 1024);
     const second = await holdRequest(server, 1024 * 1024);
     await second.answered;
     expect(second.received()).toMatch(/^HTTP\/1\.1 429 /);
@@ -246,13 +244,9 @@ describe('admission control', () => {
       /could not begin storing this batch within 300 ms \(K8S_AUDIT_QUEUE_DEADLINE_MS\); nothing was stored/,
     );
     expect(firstAnswer.status).toBe(200);
-    const store = openEventStore(tmp.dir);
-    try {
-      expect(store.countEvents({ tenant: 'acme' })).toBe(4);
-      expect(store.countEvents({ auditId: batch('second', 1)[0]?.auditID })).toBe(0);
-    } finally {
-      store.close();
-    }
+    expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(4);
+
+    expect(fromStore((store) => store.countEvents({ auditId: batch('second', 1)[0]?.auditID }))).toBe(0);
   });
 
   it('stores nothing of a request whose client left while it waited for its commit, and logs it as 499', async () => {
@@ -274,12 +268,7 @@ describe('admission control', () => {
     other.close();
     expect((await first).status).toBe(200);
     await until(() => logs.some((e) => e.msg === 'ingest request' && e.status === 499));
-    const store = openEventStore(tmp.dir);
-    try {
-      expect(store.countEvents({ tenant: 'acme' })).toBe(4);
-    } finally {
-      store.close();
-    }
+    expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(4);
   });
 });
 
