@@ -18,7 +18,8 @@ import type { AuditEvent } from './types.js';
 // One-shot crypto.hash (Node ≥ 20.12, and the nodejs22.x Lambda runtime) is about twice as fast
 // as createHash for short inputs; the fallback keeps older runtimes working.
 const oneShot = (crypto as unknown as { hash?: (alg: string, data: string) => string }).hash;
-const sha256Hex: (data: string) => string =
+/** SHA-256 of a string's UTF-8, in hex. */
+export const sha256Hex: (data: string) => string =
   typeof oneShot === 'function' ? (data) => oneShot('sha256', data) : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 // The canonical form is written by one native JSON.stringify over a copy of the value whose

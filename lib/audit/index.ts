@@ -10,7 +10,7 @@ export type { RuleInfo, RuleLookup } from './finding.js';
 export { toDetectionFinding } from './finding.js';
 export type { GkeConversion, GkeEntryOrigin } from './gke.js';
 export { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
-export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot } from './identity.js';
+export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot, sha256Hex } from './identity.js';
 export { canonicalIp } from './ip.js';
 export { eventListItemTexts } from './items.js';
 export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, serialiseRecord } from './normalise.js';

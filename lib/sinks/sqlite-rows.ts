@@ -8,7 +8,7 @@ import {
   type Severity,
   withReusedAuditId,
 } from '../audit/index.js';
-import type { SlotWindow } from './sqlite-slots.js';
+import { type SlotWindow, slotEntry } from './sqlite-slots.js';
 import type { OutgoingRecord } from './types.js';
 
 /** What a SQLite write stores of one record: its indexed fields, and its JSON or its raw event's. */
@@ -29,8 +29,11 @@ export interface StoreRow {
   k8s_response_code: number | null;
   src_ip: string | null;
   dedup_key: string;
-  /** The key of the record's alert (`alertKey`): one alert per request, whatever its stages. */
-  alert_key: string;
+  /**
+   * The key of the record's alert (`alertKey`): one alert per request, whatever its stages. Null
+   * for a record that is not high: only high records are written to the alerts table.
+   */
+  alert_key: string | null;
   key_time: number;
   /** The record's JSON, or null when `raw` and `source` are stored instead (the record is derived from them when read). */
   record: string | null;
@@ -90,7 +93,7 @@ export function toStoreRow(o: OutgoingRecord, describe?: RuleLookup): StoreRow {
     k8s_response_code: r.k8s_response_code,
     src_ip: r.src_ip,
     dedup_key: r.dedup_key,
-    alert_key: alertKey(r),
+    alert_key: r.severity === 'high' ? alertKey(r) : null,
     key_time: keyTime(r),
     record: origin === undefined ? o.json : null,
     raw: origin === undefined ? null : origin.rawEventJson,
@@ -106,7 +109,10 @@ function flagReusedRow(r: StoreRow): StoreRow {
     reason: r.severity_reason as NormalisedRecord['severity_reason'],
   });
   const record = r.record === null ? null : JSON.stringify(flagReusedAuditId(JSON.parse(r.record) as NormalisedRecord));
-  return { ...r, severity, severity_reason: reason, record };
+  // A flagged record's alert is its own (alertKey), not its request's: with the key of the event
+  // that holds the auditID, its alert would be taken for that event's and dropped.
+  const flagged = { ...r, severity, severity_reason: reason, record };
+  return { ...flagged, alert_key: severity === 'high' ? alertKey(flagged) : null };
 }
 
 /**
@@ -171,7 +177,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
     r.raw,
     r.source,
   ];
-  const alertValues = (r: StoreRow, storedAt: string, hash: bigint | null, eventId: number | bigint | null) => [
+  const alertValues = (r: StoreRow, key: string, storedAt: string, hash: bigint | null, eventId: number | bigint | null) => [
     r.tenant_id,
     r.cluster_name,
     r.audit_id,
@@ -180,7 +186,7 @@ export function createRowWriter(db: Database.Database): RowWriter {
     storedAt,
     r.severity,
     r.severity_reason,
-    r.alert_key,
+    key,
     r.key_time,
     hash,
     eventId,
@@ -202,11 +208,12 @@ export function createRowWriter(db: Database.Database): RowWriter {
   };
 
   /** Stores the alert unless its key is there; whether it was inserted. */
-  const storeAlert = (r: StoreRow, storedAt: string, hash: bigint, eventId: number | bigint | null): boolean => {
-    if (insertAlert.run(...alertValues(r, storedAt, hash, eventId)).changes > 0) return true;
-    if (alertByHash.get(r.key_time, hash) === r.alert_key) return false;
-    if (alertUnhashed.get(r.alert_key) !== undefined) return false;
-    insertAlert.run(...alertValues(r, storedAt, null, eventId));
+  const storeAlert = (r: StoreRow, key: string, storedAt: string, eventId: number | bigint | null): boolean => {
+    const hash = BigInt.asIntN(64, BigInt(`0x${key.slice(0, 16)}`));
+    if (insertAlert.run(...alertValues(r, key, storedAt, hash, eventId)).changes > 0) return true;
+    if (alertByHash.get(r.key_time, hash) === key) return false;
+    if (alertUnhashed.get(key) !== undefined) return false;
+    insertAlert.run(...alertValues(r, key, storedAt, null, eventId));
     return true;
   };
 
@@ -218,17 +225,20 @@ export function createRowWriter(db: Database.Database): RowWriter {
       if (mode !== 'alerts') {
         // An event whose slot another event already holds is stored flagged (a resend of the
         // flagged event finds its own key and stays a duplicate).
-        const flag = slots !== undefined && r.severity_reason !== 'reused-audit-id' && slots.holdsOther(r, r.dedup_key);
+        const entry = slots === undefined ? undefined : slotEntry(r, r.dedup_key);
+        const flag = entry !== undefined && r.severity_reason !== 'reused-audit-id' && slots?.holdsOther(entry) === true;
         if (flag) r = flagReusedRow(r);
         const [inserted, id] = storeEvent(r, storedAt, hash);
         if (!inserted) duplicates.push(offset + i);
         else if (flag) reused?.push(offset + i);
-        if (inserted) slots?.add(r, r.dedup_key);
+        if (inserted && entry !== undefined) slots?.add(entry);
         // Linked also for a resent event: its alert may be missing (stored in 'events' mode before).
         eventId = id;
       }
       if (mode === 'alerts' || (mode === 'events+alerts' && r.severity === 'high')) {
-        const inserted = storeAlert(r, storedAt, BigInt.asIntN(64, BigInt(`0x${r.alert_key.slice(0, 16)}`)), eventId);
+        // Only high records are sent to the alerts table, each with its key (toStoreRow).
+        if (r.alert_key === null) throw new Error(`a ${r.severity} record was written to the alerts table`);
+        const inserted = storeAlert(r, r.alert_key, storedAt, eventId);
         if (mode === 'alerts' && !inserted) duplicates.push(offset + i);
       }
     }

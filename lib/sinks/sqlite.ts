@@ -15,7 +15,7 @@ import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import type { RejectRecord, RejectSink } from './rejects.js';
 import { CommitError, GroupCommitter } from './sqlite-committer.js';
 import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
-import { SlotWindow } from './sqlite-slots.js';
+import { SlotWindow, slotEntry } from './sqlite-slots.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
 /** The file under the data dir that holds events, alerts and inbox tokens. */
@@ -453,7 +453,7 @@ export class EventStore {
     }[];
     for (let i = rows.length - 1; i >= 0; i--) {
       const r = rows[i] as (typeof rows)[number];
-      slots.add(r, r.dedup_key);
+      slots.add(slotEntry(r, r.dedup_key));
     }
     slots.commit();
     return slots;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditEvent, normaliseAuditEvent } from '../../../lib/audit/index.js';
 import { openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
-import { SlotWindow } from '../../../lib/sinks/sqlite-slots.js';
+import { SlotWindow, slotEntry } from '../../../lib/sinks/sqlite-slots.js';
 import type { OutgoingRecord } from '../../../lib/sinks/types.js';
 import { reusedAuditIdPair, tempDataDir } from '../../helpers/ingest.js';
 
@@ -14,6 +14,8 @@ function outgoing(event: AuditEvent, tenant = 'acme'): OutgoingRecord {
 const fields = (auditID: string) => ({ tenant_id: 't', cluster_name: null, audit_id: auditID, k8s_stage: 'ResponseComplete' });
 const KEY_A = 'a'.repeat(64);
 const KEY_B = 'b'.repeat(64);
+const KEY_C = 'c'.repeat(64);
+const entry = (auditID: string, key: string) => slotEntry(fields(auditID), key);
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
@@ -41,29 +43,64 @@ describe('a reused auditID across batches in the SQLite store', () => {
       ['list', 'steady-state'],
     ]);
   });
+
+  it('keeps the alert of a high event that reuses the auditID, time and stage of a high event stored earlier', async () => {
+    // Two different bindings to cluster-admin under one auditID, stage and receive time: a
+    // client choosing its Audit-ID could otherwise hide the second behind the first's alert.
+    const tmp = tempDataDir('aisoc-slots-');
+    cleanup = tmp.remove;
+    const [, binding] = reusedAuditIdPair();
+    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
+    const store = openEventStore(tmp.dir);
+    const sink = new SqliteSink(store, 'events+alerts');
+    await sink.write([outgoing(binding)]);
+    const result = await sink.write([outgoing(second)]);
+    const alerts = store.queryAlerts({ tenant: 'acme' }).map((a) => [a.k8s_object_name, a.severity, a.severity_reason]);
+    store.close();
+
+    expect([...(result.reused ?? [])]).toEqual([0]);
+    expect(alerts.sort()).toEqual([
+      ['pwn', 'high', expect.any(String)],
+      ['pwn-again', 'high', 'reused-audit-id'],
+    ]);
+  });
 });
 
 describe('SlotWindow', () => {
   it('tells another event in a held slot from the same event, and forgets the oldest slots past its capacity', () => {
     const w = new SlotWindow(2);
-    w.add(fields('one'), KEY_A);
-    w.add(fields('two'), KEY_A);
-    expect(w.holdsOther(fields('one'), KEY_B)).toBe(true);
+    w.add(entry('one', KEY_A));
+    w.add(entry('two', KEY_A));
+    expect(w.holdsOther(entry('one', KEY_B))).toBe(true);
     w.commit();
-    w.add(fields('three'), KEY_A);
+    w.add(entry('three', KEY_A));
     w.commit();
 
-    expect(w.holdsOther(fields('one'), KEY_B)).toBe(false);
-    expect(w.holdsOther(fields('two'), KEY_B)).toBe(true);
-    expect(w.holdsOther(fields('two'), KEY_A)).toBe(false);
+    expect(w.holdsOther(entry('one', KEY_B))).toBe(false);
+    expect(w.holdsOther(entry('two', KEY_B))).toBe(true);
+    expect(w.holdsOther(entry('two', KEY_A))).toBe(false);
+  });
+
+  it('holds a slot for the first key written in a transaction, and finds another key after a second one joined it', () => {
+    const w = new SlotWindow();
+    w.add(entry('one', KEY_A));
+    expect(w.holdsOther(entry('one', KEY_A))).toBe(false);
+    w.add(entry('one', KEY_B));
+    // Two keys in the slot: any key, even the first, now meets another.
+    expect(w.holdsOther(entry('one', KEY_A))).toBe(true);
+    expect(w.holdsOther(entry('one', KEY_C))).toBe(true);
+    w.commit();
+
+    expect(w.holdsOther(entry('one', KEY_A))).toBe(false);
+    expect(w.holdsOther(entry('one', KEY_B))).toBe(true);
   });
 
   it('drops what a failed transaction added', () => {
     const w = new SlotWindow();
-    w.add(fields('one'), KEY_A);
+    w.add(entry('one', KEY_A));
     w.rollback();
     w.commit();
 
-    expect(w.holdsOther(fields('one'), KEY_B)).toBe(false);
+    expect(w.holdsOther(entry('one', KEY_B))).toBe(false);
   });
 });
