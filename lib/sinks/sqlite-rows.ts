@@ -225,13 +225,14 @@ export function createRowWriter(db: Database.Database): RowWriter {
       if (mode !== 'alerts') {
         // An event whose slot another event already holds is stored flagged (a resend of the
         // flagged event finds its own key and stays a duplicate).
-        const entry = slots === undefined ? undefined : slotEntry(r, r.dedup_key);
-        const flag = entry !== undefined && r.severity_reason !== 'reused-audit-id' && slots?.holdsOther(entry) === true;
+        // The slot is hashed once per row: it is looked up here and noted below.
+        const entry = slots === undefined ? null : slotEntry(r, r.dedup_key);
+        const flag = slots !== undefined && entry !== null && r.severity_reason !== 'reused-audit-id' && slots.holdsOther(entry);
         if (flag) r = flagReusedRow(r);
         const [inserted, id] = storeEvent(r, storedAt, hash);
         if (!inserted) duplicates.push(offset + i);
         else if (flag) reused?.push(offset + i);
-        if (inserted && entry !== undefined) slots?.add(entry);
+        if (inserted && slots !== undefined && entry !== null) slots.add(entry);
         // Linked also for a resent event: its alert may be missing (stored in 'events' mode before).
         eventId = id;
       }

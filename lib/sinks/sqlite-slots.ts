@@ -28,7 +28,7 @@ export function slotEntry(r: SlotFields, dedupKey: string): SlotEntry {
   return { slot: bits52(sha256Hex(auditIdSlot(r.tenant_id, r.cluster_name, r.audit_id, r.k8s_stage))), key: bits52(dedupKey) };
 }
 
-/** Marks a slot that more than one dedup key was written to in the current transaction (no key is 52 bits of -1). */
+/** Marks a slot that more than one dedup key was written to in the current transaction (keys are never negative). */
 const SEVERAL = -1;
 
 /**

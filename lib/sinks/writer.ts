@@ -1,5 +1,6 @@
 import { type RuleLookup, toDetectionFinding } from '../audit/finding.js';
 import { alertKey } from '../audit/identity.js';
+import { flagReusedAuditId, serialiseRecord } from '../audit/normalise.js';
 import type { NormalisedRecord } from '../audit/types.js';
 import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 
@@ -49,9 +50,13 @@ export class RecordWriter {
     const ev = await this.events.write(records, signal);
     let alertsSent = 0;
     const alertsRefused: string[] = [];
+    // An event the events sink stored flagged (it reuses an auditID stored in an earlier batch:
+    // the SQLite store) is alerted on as stored: flagged, and under its own alert key.
+    const reused = ev.reused;
+    const sent = reused === undefined || reused.size === 0 ? records : records.map((r, i) => (reused.has(i) ? flagged(r) : r));
     // One alert per request: the first high stage of each alert key (lib/audit/identity.ts).
     const keys = new Set<string>();
-    const high = records.filter((r, i) => {
+    const high = sent.filter((r, i) => {
       if (r.record.severity !== 'high' || ev.refused.has(i)) return false;
       const key = alertKey(r.record);
       if (keys.has(key)) return false;
@@ -112,6 +117,16 @@ class AlertRecord implements OutgoingRecord {
     }
     return this.#compact ?? undefined;
   }
+}
+
+/** A record as a store that flagged it `reused-audit-id` keeps it, and its compact form likewise. */
+function flagged(o: OutgoingRecord): OutgoingRecord {
+  const payload = (record: NormalisedRecord): RecordPayload => {
+    const json = serialiseRecord(record);
+    return { record, json, bytes: Buffer.byteLength(json, 'utf8') };
+  };
+  const full = payload(flagReusedAuditId(o.record));
+  return o.compact === undefined ? full : { ...full, compact: payload(flagReusedAuditId(o.compact.record)) };
 }
 
 function withFinding(json: string, record: NormalisedRecord, describe: RuleLookup | undefined): string {

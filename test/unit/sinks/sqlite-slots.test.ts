@@ -3,7 +3,8 @@ import { type AuditEvent, normaliseAuditEvent } from '../../../lib/audit/index.j
 import { openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
 import { SlotWindow, slotEntry } from '../../../lib/sinks/sqlite-slots.js';
 import type { OutgoingRecord } from '../../../lib/sinks/types.js';
-import { reusedAuditIdPair, tempDataDir } from '../../helpers/ingest.js';
+import { RecordWriter } from '../../../lib/sinks/writer.js';
+import { MemorySink, reusedAuditIdPair, tempDataDir } from '../../helpers/ingest.js';
 
 function outgoing(event: AuditEvent, tenant = 'acme'): OutgoingRecord {
   const record = normaliseAuditEvent(event, { tenantId: tenant, clusterName: 'c1', receivedAt: 0 });
@@ -62,6 +63,32 @@ describe('a reused auditID across batches in the SQLite store', () => {
     expect(alerts.sort()).toEqual([
       ['pwn', 'high', expect.any(String)],
       ['pwn-again', 'high', 'reused-audit-id'],
+    ]);
+  });
+});
+
+describe('a reused auditID across batches with a separate alerts sink', () => {
+  it('alerts on the later event as the store keeps it: flagged, under its own alert key', async () => {
+    const tmp = tempDataDir('aisoc-slots-');
+    cleanup = tmp.remove;
+    const [, binding] = reusedAuditIdPair();
+    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
+    const store = openEventStore(tmp.dir);
+    const alerts = new MemorySink('alerts', Number.POSITIVE_INFINITY, false);
+    const writer = new RecordWriter(new SqliteSink(store, 'events'), alerts);
+    await writer.write([outgoing(binding)]);
+    const outcome = await writer.write([outgoing(second)]);
+    const stored = store.queryEvents({ tenant: 'acme' }).map((r) => [r.k8s_object_name, r.severity_reason]);
+    store.close();
+
+    expect([...(outcome.reused ?? [])]).toEqual([0]);
+    expect(alerts.records.map((r) => [r.k8s_object_name, r.severity, r.severity_reason, r.ocsf.severity])).toEqual([
+      ['pwn', 'high', 'rbac-binding-change', 'High'],
+      ['pwn-again', 'high', 'reused-audit-id', 'High'],
+    ]);
+    expect(stored.sort()).toEqual([
+      ['pwn', 'rbac-binding-change'],
+      ['pwn-again', 'reused-audit-id'],
     ]);
   });
 });
