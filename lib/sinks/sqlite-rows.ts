@@ -103,7 +103,7 @@ export function toStoreRow(o: OutgoingRecord, describe?: RuleLookup): StoreRow {
 }
 
 /** The row of the later of two different events in one auditID and stage, flagged as the normaliser flags it. */
-function flagReusedRow(r: StoreRow): StoreRow {
+export function flagReusedRow(r: StoreRow): StoreRow {
   const { severity, reason } = withReusedAuditId({
     severity: r.severity as Severity,
     reason: r.severity_reason as NormalisedRecord['severity_reason'],

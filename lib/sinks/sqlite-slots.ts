@@ -73,6 +73,35 @@ export class SlotWindow {
       if (!this.#held.has(slot)) this.#held.set(slot, key);
     }
     this.rollback();
+    this.#trim();
+  }
+
+  /**
+   * For rows committed on another connection (the commit thread): flags and holds them now, in the
+   * order they will commit, before their commit lands, so a batch sent after them is checked
+   * against them. Returns, per entry, whether another event holds its slot, and what `release`
+   * needs to undo the hold if that commit fails.
+   */
+  holdAhead(entries: readonly (SlotEntry | null)[]): { flags: boolean[]; added: SlotEntry[] } {
+    const added: SlotEntry[] = [];
+    const flags = entries.map((entry) => {
+      if (entry === null) return false;
+      const held = this.#held.get(entry.slot);
+      if (held !== undefined) return held !== entry.key;
+      this.#held.set(entry.slot, entry.key);
+      added.push(entry);
+      return false;
+    });
+    this.#trim();
+    return { flags, added };
+  }
+
+  /** Undoes `holdAhead` for rows whose commit failed: their slots are free again. */
+  release(added: readonly SlotEntry[]): void {
+    for (const { slot, key } of added) if (this.#held.get(slot) === key) this.#held.delete(slot);
+  }
+
+  #trim(): void {
     for (const slot of this.#held.keys()) {
       if (this.#held.size <= this.capacity) break;
       this.#held.delete(slot);

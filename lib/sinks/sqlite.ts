@@ -14,7 +14,7 @@ import {
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
 import type { RejectRecord, RejectSink } from './rejects.js';
 import { CommitError, GroupCommitter } from './sqlite-committer.js';
-import { createRowWriter, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
+import { createRowWriter, flagReusedRow, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
 import { SlotWindow, slotEntry } from './sqlite-slots.js';
 import { NOTHING_TO_REPORT, type OutgoingRecord, type RecordSink, SinkUnavailableError, type SinkWriteResult } from './types.js';
 
@@ -533,12 +533,27 @@ export class EventStore {
       signal?.throwIfAborted();
       return this.writeBatchReporting(records, mode);
     }
-    // The commit thread has no window of recent auditID slots: a reuse across batches is not
-    // flagged there (within a batch the ingest flags it before any sink; docs/configuration.md).
-    return {
-      duplicates: new Set(await this.#committer.write(this.#rows(records), mode, new Date().toISOString(), signal)),
-      refused: new Map(),
-    };
+    // The commit thread has no window of recent auditID slots: this thread flags the rows against
+    // it before they are sent, and holds their slots ahead of the commit (batches reach the
+    // commit thread in the order they are sent), releasing them if the commit fails.
+    const rows = this.#rows(records);
+    this.#slots ??= this.#recentSlots();
+    const { flags, added } = this.#slots.holdAhead(
+      rows.map((r) => (mode === 'alerts' || r.severity_reason === 'reused-audit-id' ? null : slotEntry(r, r.dedup_key))),
+    );
+    const sent = rows.map((r, i) => (flags[i] === true ? flagReusedRow(r) : r));
+    let duplicates: Set<number>;
+    try {
+      duplicates = new Set(await this.#committer.write(sent, mode, new Date().toISOString(), signal));
+    } catch (err) {
+      this.#slots.release(added);
+      throw err;
+    }
+    const reused = new Set<number>();
+    flags.forEach((flag, i) => {
+      if (flag && !duplicates.has(i)) reused.add(i);
+    });
+    return { duplicates, refused: new Map(), ...(reused.size > 0 ? { reused } : {}) };
   }
 
   /**

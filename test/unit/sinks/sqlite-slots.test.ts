@@ -67,6 +67,63 @@ describe('a reused auditID across batches in the SQLite store', () => {
   });
 });
 
+describe('a reused auditID across batches with group commit (the commit thread)', () => {
+  it('is flagged as without it: the event stored flagged, with an alert of its own', async () => {
+    const tmp = tempDataDir('aisoc-slots-');
+    cleanup = tmp.remove;
+    const [list, binding] = reusedAuditIdPair();
+    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
+    const store = openEventStore(tmp.dir, { groupCommit: true });
+    const sink = new SqliteSink(store, 'events+alerts');
+    await sink.write([outgoing(binding)]);
+    // Sent together, as concurrent requests are: the second batch is checked against the first
+    // before either has committed.
+    const [again, other] = await Promise.all([sink.write([outgoing(second)]), sink.write([outgoing({ ...list, auditID: 'fresh' })])]);
+    const resend = await sink.write([outgoing(second)]);
+    const stored = store.queryEvents({ tenant: 'acme' }).map((r) => [r.k8s_object_name ?? r.audit_id, r.severity_reason]);
+    const alerts = store.queryAlerts({ tenant: 'acme' }).map((a) => [a.k8s_object_name, a.severity_reason]);
+    await sink.close();
+
+    expect([...(again.reused ?? [])]).toEqual([0]);
+    expect(other.reused).toBeUndefined();
+    expect([[...resend.duplicates], resend.reused]).toEqual([[0], undefined]);
+    expect(stored.sort()).toEqual([
+      ['fresh', 'steady-state'],
+      ['pwn', 'rbac-binding-change'],
+      ['pwn-again', 'reused-audit-id'],
+    ]);
+    expect(alerts.sort()).toEqual([
+      ['pwn', 'rbac-binding-change'],
+      ['pwn-again', 'reused-audit-id'],
+    ]);
+  });
+
+  it('frees the slots of a batch whose commit failed: the next event in them is not taken for a reuse', async () => {
+    const tmp = tempDataDir('aisoc-slots-');
+    cleanup = tmp.remove;
+    const [list, binding] = reusedAuditIdPair();
+    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
+    const store = openEventStore(tmp.dir, { groupCommit: true });
+    const sink = new SqliteSink(store, 'events+alerts');
+    await sink.write([outgoing({ ...binding, auditID: 'warm-up' })]);
+    // A full disk, as far as SQLite can tell: the batch with the first binding needs new pages and
+    // its commit fails.
+    store.setMaxPageCount(store.db.pragma('page_count', { simple: true }) as number);
+    const fillers = Array.from({ length: 200 }, (_, i) => outgoing({ ...list, auditID: `filler-${i}` }));
+    await expect(sink.write([outgoing(binding), ...fillers])).rejects.toThrow(/full/);
+    store.setMaxPageCount(1073741823);
+    const result = await sink.write([outgoing(second)]);
+    const stored = store.queryEvents({ tenant: 'acme' }).map((r) => [r.k8s_object_name, r.severity_reason]);
+    await sink.close();
+
+    expect(result.reused).toBeUndefined();
+    expect(stored.sort()).toEqual([
+      ['pwn', 'rbac-binding-change'],
+      ['pwn-again', 'rbac-binding-change'],
+    ]);
+  });
+});
+
 describe('a reused auditID across batches with a separate alerts sink', () => {
   it('alerts on the later event as the store keeps it: flagged, under its own alert key', async () => {
     const tmp = tempDataDir('aisoc-slots-');
