@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AuditEvent, normaliseAuditEvent } from '../../../lib/audit/index.js';
-import { openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
+import { type EventStoreOptions, openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
 import { SlotWindow, slotEntry } from '../../../lib/sinks/sqlite-slots.js';
 import type { OutgoingRecord } from '../../../lib/sinks/types.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
@@ -20,6 +20,18 @@ const entry = (auditID: string, key: string) => slotEntry(fields(auditID), key);
 
 let cleanup: (() => void) | undefined;
 afterEach(() => cleanup?.());
+
+/**
+ * A store in a fresh data dir (removed after the test), a list and a binding to cluster-admin in
+ * one auditID, time and stage, and a second binding there that differs in its object's name.
+ */
+function reuseCase(opts: EventStoreOptions = {}) {
+  const tmp = tempDataDir('aisoc-slots-');
+  cleanup = tmp.remove;
+  const [list, binding] = reusedAuditIdPair();
+  const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
+  return { store: openEventStore(tmp.dir, opts), list, binding, second };
+}
 
 describe('a reused auditID across batches in the SQLite store', () => {
   it('is found after the store is closed and opened again (the window is read from the table)', async () => {
@@ -48,11 +60,7 @@ describe('a reused auditID across batches in the SQLite store', () => {
   it('keeps the alert of a high event that reuses the auditID, time and stage of a high event stored earlier', async () => {
     // Two different bindings to cluster-admin under one auditID, stage and receive time: a
     // client choosing its Audit-ID could otherwise hide the second behind the first's alert.
-    const tmp = tempDataDir('aisoc-slots-');
-    cleanup = tmp.remove;
-    const [, binding] = reusedAuditIdPair();
-    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
-    const store = openEventStore(tmp.dir);
+    const { store, binding, second } = reuseCase();
     const sink = new SqliteSink(store, 'events+alerts');
     await sink.write([outgoing(binding)]);
     const result = await sink.write([outgoing(second)]);
@@ -69,11 +77,7 @@ describe('a reused auditID across batches in the SQLite store', () => {
 
 describe('a reused auditID across batches with group commit (the commit thread)', () => {
   it('is flagged as without it: the event stored flagged, with an alert of its own', async () => {
-    const tmp = tempDataDir('aisoc-slots-');
-    cleanup = tmp.remove;
-    const [list, binding] = reusedAuditIdPair();
-    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
-    const store = openEventStore(tmp.dir, { groupCommit: true });
+    const { store, list, binding, second } = reuseCase({ groupCommit: true });
     const sink = new SqliteSink(store, 'events+alerts');
     await sink.write([outgoing(binding)]);
     // Sent together, as concurrent requests are: the second batch is checked against the first
@@ -99,12 +103,9 @@ describe('a reused auditID across batches with group commit (the commit thread)'
   });
 
   it('frees the slots of a batch whose commit failed: the next event in them is not taken for a reuse', async () => {
-    const tmp = tempDataDir('aisoc-slots-');
-    cleanup = tmp.remove;
-    const [list, binding] = reusedAuditIdPair();
-    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
-    const store = openEventStore(tmp.dir, { groupCommit: true });
+    const { store, list, binding, second } = reuseCase({ groupCommit: true });
     const sink = new SqliteSink(store, 'events+alerts');
+    // Another request's binding to the same object ('pwn'), so the store has pages to fill.
     await sink.write([outgoing({ ...binding, auditID: 'warm-up' })]);
     // A full disk, as far as SQLite can tell: the batch with the first binding needs new pages and
     // its commit fails.
@@ -126,11 +127,7 @@ describe('a reused auditID across batches with group commit (the commit thread)'
 
 describe('a reused auditID across batches with a separate alerts sink', () => {
   it('alerts on the later event as the store keeps it: flagged, under its own alert key', async () => {
-    const tmp = tempDataDir('aisoc-slots-');
-    cleanup = tmp.remove;
-    const [, binding] = reusedAuditIdPair();
-    const second: AuditEvent = { ...binding, objectRef: { ...binding.objectRef, name: 'pwn-again' } };
-    const store = openEventStore(tmp.dir);
+    const { store, binding, second } = reuseCase();
     const alerts = new MemorySink('alerts', Number.POSITIVE_INFINITY, false);
     const writer = new RecordWriter(new SqliteSink(store, 'events'), alerts);
     await writer.write([outgoing(binding)]);
