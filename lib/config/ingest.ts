@@ -179,7 +179,7 @@ export interface IngestSettings {
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
    * Off by default: on this project's 2-core machine it measured 0.62-1.27x the events/s of
    * per-request commits at 15 posters, and its best there is about 1.2x, bounded by the CPU a
-   * batch needs (docs/performance.md), and its single-poster p99 was worse in most runs.
+   * batch needs (docs/performance.md), and its single-poster p99 was 0.91-1.70x theirs.
    */
   readonly groupCommit: boolean;
   /**
