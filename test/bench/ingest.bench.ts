@@ -389,9 +389,9 @@ const LARGE_BATCH = 5_000;
 /**
  * The store's write time per event for a batch at the cap against 400-event batches, the same
  * number of events each way, in this process: a write linear in its rows costs the same per event.
- * The reused-auditID window scanned the transaction's rows once per row until 6 December: 0.93
- * and 1.47 in two runs then (45 and 71 µs per event at the cap), 0.80 and 1.05 after (23 and 27).
- * Each round writes fresh events (new auditIDs).
+ * The reused-auditID window scanned the transaction's rows once per row until 6 December: 0.93–1.62
+ * in four runs then (45–71 µs per event at the cap), 0.80–1.05 in five after (21–30 µs). Each
+ * round writes fresh events (new auditIDs).
  */
 function storeScaling(ctx: BenchContext): { smallUs: number; largeUs: number; rounds: number } {
   const rounds = ctx.quick ? 1 : 3;
