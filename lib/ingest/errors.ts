@@ -75,10 +75,15 @@ export class UnsupportedMediaTypeError extends HttpError {
 }
 
 /** 429: the server holds as much work as it may; nothing of this request was read or stored. */
+/** The header that tells a sender how long to wait before it retries (429, 503). */
+function retryAfter(seconds: number): Record<string, string> {
+  return { 'Retry-After': String(seconds) };
+}
+
 export class TooManyRequestsError extends HttpError {
   override name = 'TooManyRequestsError';
   constructor(message: string, retryAfterSeconds: number) {
-    super(429, message, { 'Retry-After': String(retryAfterSeconds) });
+    super(429, message, retryAfter(retryAfterSeconds));
   }
 }
 
@@ -88,7 +93,7 @@ export class TooManyRequestsError extends HttpError {
  * Error would capture a stack trace (measured: the largest JavaScript cost of a refusal).
  */
 export function tooManyRequestsResponse(message: string, retryAfterSeconds: number): IngestResponse {
-  return jsonResponse(429, { error: message }, { 'Retry-After': String(retryAfterSeconds) });
+  return jsonResponse(429, { error: message }, retryAfter(retryAfterSeconds));
 }
 
 /**
@@ -116,7 +121,7 @@ export const RETRY_AFTER_SECONDS = 2;
 export class ServiceUnavailableError extends HttpError {
   override name = 'ServiceUnavailableError';
   constructor(message: string, retryAfterSeconds?: number, options?: { cause?: unknown }) {
-    super(503, message, retryAfterSeconds === undefined ? {} : { 'Retry-After': String(retryAfterSeconds) }, options);
+    super(503, message, retryAfterSeconds === undefined ? {} : retryAfter(retryAfterSeconds), options);
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord, validateAuditEvent } from '../../lib/audit/index.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import type { OutgoingRecord } from '../../lib/sinks/types.js';
-import { auditLines, prng, TIME_FIELDS } from '../helpers/corpus.js';
+import { auditLines, prng, TIME_FIELDS, withLiveTimes } from '../helpers/corpus.js';
 import { processCpuMs, type ServeProcess, spawnServe, threadCpuMs } from '../helpers/serve-process.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
@@ -396,18 +396,13 @@ const LARGE_BATCH = 5_000;
 function storeScaling(ctx: BenchContext): { smallUs: number; largeUs: number; rounds: number } {
   const rounds = ctx.quick ? 1 : 3;
   const nctx = { tenantId: 'bench', clusterName: 'bench-cluster', receivedAt: Date.now() };
-  // Live times, as makeBody gives its batches: each event received 0.1 ms after the one before,
-  // so inserts land at the end of the time-led indexes, as a live cluster's do.
+  // Live times (withLiveTimes): each event received 0.1 ms after the one before, so inserts land
+  // at the end of the time-led indexes, as a live cluster's do.
   let clock = Date.now() * 1000;
-  const live = (line: string) => {
-    clock += 100;
-    const ms = Math.floor(clock / 1000);
-    const at = `${new Date(ms).toISOString().slice(0, -1)}${String(clock % 1000).padStart(3, '0')}Z`;
-    return line.replace(TIME_FIELDS, (_m, key: string) => `"${key}":"${at}"`);
-  };
   const recordsOf = (seed: number): OutgoingRecord[] =>
     auditLines(ctx.root, LARGE_BATCH, seed).map((fixture) => {
-      const line = live(fixture);
+      clock += 100;
+      const line = withLiveTimes(fixture)(Math.floor(clock / 1000), clock % 1000);
       const v = validateAuditEvent(JSON.parse(line));
       if (!v.ok) throw new Error(`benchmark event invalid: ${v.reason}`);
       const record = normaliseAuditEvent(v.event, nctx);
