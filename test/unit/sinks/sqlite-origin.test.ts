@@ -98,6 +98,50 @@ describe('EventStore rows stored as their raw event', () => {
   });
 });
 
+describe('rows sent to the commit thread (group commit)', () => {
+  it('arrive byte for byte: raw events and whole records, multi-byte UTF-8, two batches in one commit', async () => {
+    const tmp = tempDataDir();
+    const store = openEventStore(tmp.dir, { groupCommit: true });
+    try {
+      const ctx = { tenantId: 'acme', clusterName: 'prod', receivedAt: RECEIVED };
+      // Falco's traces, one of them annotated and named outside ASCII (two-, three- and four-byte
+      // UTF-8), as object names and annotation values may be.
+      const events = uniqueFalcoEvents().slice(0, 30);
+      const wide = { ...falcoEvent('create_configmap.json'), auditID: 'wide-text' } as AuditEvent;
+      wide.objectRef = { ...wide.objectRef, name: 'konfig-ünïcødé-日本語' };
+      wide.annotations = { ...(wide.annotations as object), 'example.com/note': 'Grüße, 世界 🚀' };
+      const withRaw = withOrigin([...events.slice(0, 15), wide], ctx);
+      // Records without an origin are stored as their whole JSON (the record column).
+      const whole: OutgoingRecord[] = events.slice(15).map((event) => {
+        const record = normaliseAuditEvent({ ...event, auditID: `${event.auditID}-whole` }, ctx);
+        const json = JSON.stringify(record);
+        return { record, json, bytes: Buffer.byteLength(json) };
+      });
+      const sink = new SqliteSink(store, 'events+alerts');
+
+      // Sent in one turn, as concurrent requests are: one group, one commit.
+      await Promise.all([sink.write(withRaw), sink.write(whole)]);
+
+      expect(store.commitStats).toEqual({ commits: 1, batches: 2 });
+      const rows = store.db.prepare('SELECT audit_id, raw_event, record FROM events').all() as {
+        audit_id: string;
+        raw_event: string | null;
+        record: string | null;
+      }[];
+      const byId = new Map(rows.map((r) => [r.audit_id, r]));
+      expect(rows).toHaveLength(withRaw.length + whole.length);
+      for (const r of withRaw) expect(byId.get(r.record.audit_id)?.raw_event).toBe(r.origin?.rawEventJson);
+      for (const r of whole) expect(byId.get(r.record.audit_id)?.record).toBe(r.json);
+      const [back] = store.queryEvents({ auditId: 'wide-text' });
+      expect(back?.k8s_object_name).toBe('konfig-ünïcødé-日本語');
+      expect(back).toEqual(withRaw.at(-1)?.record);
+    } finally {
+      store.close();
+      tmp.remove();
+    }
+  });
+});
+
 describe('the ingest with the SQLite sink', () => {
   it('stores what it normalised: the records read back equal the normaliser output for the posted events', async () => {
     const tmp = tempDataDir();
