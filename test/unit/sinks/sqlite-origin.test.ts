@@ -105,7 +105,8 @@ describe('rows sent to the commit thread (group commit)', () => {
     try {
       const ctx = { tenantId: 'acme', clusterName: 'prod', receivedAt: RECEIVED };
       // Falco's traces, one of them annotated and named outside ASCII (two-, three- and four-byte
-      // UTF-8), as object names and annotation values may be.
+      // UTF-8): annotation values may hold any text, and a request for a name the apiserver then
+      // refuses is audited with that name.
       const events = uniqueFalcoEvents().slice(0, 30);
       const wide = { ...falcoEvent('create_configmap.json'), auditID: 'wide-text' } as AuditEvent;
       wide.objectRef = { ...wide.objectRef, name: 'konfig-ünïcødé-日本語' };
