@@ -74,12 +74,12 @@ export class UnsupportedMediaTypeError extends HttpError {
   }
 }
 
-/** 429: the server holds as much work as it may; nothing of this request was read or stored. */
 /** The header that tells a sender how long to wait before it retries (429, 503). */
 function retryAfter(seconds: number): Record<string, string> {
   return { 'Retry-After': String(seconds) };
 }
 
+/** 429: the server holds as much work as it may; nothing of this request was read or stored. */
 export class TooManyRequestsError extends HttpError {
   override name = 'TooManyRequestsError';
   constructor(message: string, retryAfterSeconds: number) {

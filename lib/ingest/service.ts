@@ -30,7 +30,7 @@ import {
 import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
-import type { RecordWriter, WriteOutcome } from '../sinks/writer.js';
+import { type RecordWriter, recordPayload, type WriteOutcome } from '../sinks/writer.js';
 import { SharedSecretVerifier, TenantSecretVerifier } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
 import type { IngestConfig } from './config.js';
@@ -532,9 +532,8 @@ export class IngestService {
         const compactEvent = withoutBodies(event);
         // The rules decided on the bodies: the compact record keeps that severity (and a reuse flag),
         // and the full event's identity.
-        out.compact = payload(
+        out.compact = recordPayload(
           sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key),
-          limit,
           compactEvent,
         );
       }
@@ -929,15 +928,6 @@ function keepSeverity(compact: NormalisedRecord, full: NormalisedRecord): Normal
     rule_ids: full.rule_ids,
     ocsf: { ...compact.ocsf, severity_id: full.ocsf.severity_id ?? null, severity: full.ocsf.severity ?? null },
   };
-}
-
-function payload(record: NormalisedRecord, limit: number, event: AuditEvent, text?: string): RecordPayload {
-  // serialiseRecord reuses the event's source text when it has one, and cuts (never loses) an
-  // event nested too deep for JSON.stringify.
-  const json = serialiseRecord(record, event, text);
-  // Sinks without a record limit (SQLite, stdout) never look at the size: skip counting it.
-  const bytes = limit === Number.POSITIVE_INFINITY ? json.length : Buffer.byteLength(json, 'utf8');
-  return { record, json, bytes };
 }
 
 /** A record with another record's identity (dedup key, and OCSF `metadata.uid` which holds it). */

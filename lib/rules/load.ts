@@ -145,9 +145,8 @@ export function rulesSourceName(source: RulesSource): string {
  */
 export async function compileRulesSource(source: RulesSource, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
   try {
-    const extra =
-      source.kind === 'dir' ? await readRulesDir(source.dir) : await parseRuleFile(await read(source.object), rulesSourceName(source));
-    return compileRules(mergeRules(shippedRuleSpecs(), extra));
+    if (source.kind === 'dir') return await compilePack(source.dir);
+    return compileRules(mergeRules(shippedRuleSpecs(), await parseRuleFile(await read(source.object), rulesSourceName(source))));
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);

@@ -72,7 +72,7 @@ export class SlotWindow {
       // The first event of a slot holds it; a later one (flagged) does not take it over.
       if (!this.#held.has(slot)) this.#held.set(slot, key);
     }
-    this.rollback();
+    this.#clearPending();
     this.#trim();
   }
 
@@ -110,6 +110,10 @@ export class SlotWindow {
 
   /** Drops the rows of a transaction that failed. */
   rollback(): void {
+    this.#clearPending();
+  }
+
+  #clearPending(): void {
     this.#pending.clear();
     this.#pendingFirst.clear();
   }

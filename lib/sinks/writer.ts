@@ -1,7 +1,7 @@
 import { type RuleLookup, toDetectionFinding } from '../audit/finding.js';
 import { alertKey } from '../audit/identity.js';
 import { flagReusedAuditId, serialiseRecord } from '../audit/normalise.js';
-import type { NormalisedRecord } from '../audit/types.js';
+import type { AuditEvent, NormalisedRecord } from '../audit/types.js';
 import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 
 /** What a batch write did, by position in the records given. */
@@ -119,14 +119,20 @@ class AlertRecord implements OutgoingRecord {
   }
 }
 
+/**
+ * A record with its JSON and UTF-8 size, for a sink with a record limit. `event` and `text`:
+ * serialiseRecord reuses the event's source text when it has one; it cuts (never loses) an event
+ * nested too deep for JSON.stringify.
+ */
+export function recordPayload(record: NormalisedRecord, event?: AuditEvent, text?: string): RecordPayload {
+  const json = serialiseRecord(record, event, text);
+  return { record, json, bytes: Buffer.byteLength(json, 'utf8') };
+}
+
 /** A record as a store that flagged it `reused-audit-id` keeps it, and its compact form likewise. */
 function flagged(o: OutgoingRecord): OutgoingRecord {
-  const payload = (record: NormalisedRecord): RecordPayload => {
-    const json = serialiseRecord(record);
-    return { record, json, bytes: Buffer.byteLength(json, 'utf8') };
-  };
-  const full = payload(flagReusedAuditId(o.record));
-  return o.compact === undefined ? full : { ...full, compact: payload(flagReusedAuditId(o.compact.record)) };
+  const full = recordPayload(flagReusedAuditId(o.record));
+  return o.compact === undefined ? full : { ...full, compact: recordPayload(flagReusedAuditId(o.compact.record)) };
 }
 
 function withFinding(json: string, record: NormalisedRecord, describe: RuleLookup | undefined): string {
