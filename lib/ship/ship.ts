@@ -126,7 +126,7 @@ function resolve(opts: ShipOptions): Resolved {
     maxAttempts: Math.max(1, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS),
     backoffBaseMs: opts.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     backoffCapMs: opts.backoffCapMs ?? DEFAULT_BACKOFF_CAP_MS,
-    concurrency: stopOnFailure ? 1 : Math.max(1, Math.floor(opts.concurrency ?? 1)),
+    concurrency: Math.max(1, Math.floor(opts.concurrency ?? 1)),
     stopOnFailure,
     fetch: opts.fetch ?? null,
     log: opts.log ?? (() => {}),

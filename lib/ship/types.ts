@@ -42,9 +42,14 @@ export interface ShipOptions {
   /** Base and cap of the full-jitter exponential backoff, in milliseconds. Defaults 200 and 5000. */
   backoffBaseMs?: number;
   backoffCapMs?: number;
-  /** Batches in flight at once. Default 1; forced to 1 with `stopOnFailure`. */
+  /** Batches in flight at once. Default 1. */
   concurrency?: number;
-  /** Stop at the first batch that cannot be delivered (the tailer: cursor order). */
+  /**
+   * Start no batch after one that cannot be delivered (the tailer: cursor order). Batches already
+   * in flight then still finish, so events after the first failed one may be delivered too: a
+   * caller that resumes at the lowest failed index sends them again, a duplicate the ingest drops
+   * by the event's identity (lib/audit/identity.ts).
+   */
   stopOnFailure?: boolean;
   /** A fetch to POST with instead of node:http(s) (tests inject one to stand in for the ingest). */
   fetch?: typeof fetch;

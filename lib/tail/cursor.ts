@@ -91,8 +91,9 @@ export async function readCursor(cursorPath: string): Promise<CursorReadResult> 
  * durable, that fsync is left out (one of the two fsyncs of a poll, ~0.5 ms): the file content is
  * synced before the rename either way, so after a power loss the name holds the new cursor or the
  * old one, both whole and both written only after their lines were accepted. The old one only
- * makes the tailer send again what it sent since (the ingest drops repeats by auditID), exactly as
- * a crash just before this call does; SIGKILL leaves the page cache alone and sees no difference.
+ * makes the tailer send again what it sent since (the ingest drops the repeats, by the identity of
+ * lib/audit/identity.ts), exactly as a crash just before this call does; SIGKILL leaves the page
+ * cache alone and sees no difference.
  */
 export async function writeCursor(cursorPath: string, cursor: TailCursor, opts: { replacing?: boolean } = {}): Promise<void> {
   const dir = dirname(cursorPath);

@@ -3,8 +3,9 @@ import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
 import { eventBytes, eventString, type JoinedLines } from '../ship/index.js';
 import { checkLine, joinLines, type OutgoingLine, type SplitLines } from './lines.js';
 
-// Delivery: the lines of one read go out through lib/ship in file order, and the answer becomes
-// how far the cursor may move, what was passed over, and the alerts of what was delivered.
+// Delivery: the lines of one read go out through lib/ship, batches in file order (several may be
+// in flight at once), and the answer becomes how far the cursor may move, what was passed over,
+// and the alerts of what was delivered.
 
 /** Invalid lines logged one by one per read; the rest only counted, so a garbage file cannot flood the log. */
 const INVALID_LINES_LOGGED = 20;

@@ -1,3 +1,4 @@
+import { DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
 import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
 import type { TailShipFn } from './deliver.js';
@@ -18,6 +19,8 @@ export interface TailShipSettings {
   /** A private CA, a client certificate, plain http allowed (lib/ship's defaults when absent). */
   tls?: ShipTls | null;
   maxBodyBytes?: number;
+  /** Batches in flight at once (default DEFAULT_TAIL_CONCURRENCY). */
+  concurrency?: number;
   gzip?: boolean;
   requestTimeoutMs?: number;
   /** Time left for retries in this poll; 0 once a stop was asked for, so no new retry starts. */
@@ -30,9 +33,10 @@ export interface TailShipSettings {
 }
 
 /**
- * Binds `lib/ship` for the tailer: `stopOnFailure`, so delivery keeps file order and the cursor
- * can stop at the first event not accepted; and the matching oversize test, so an event that
- * can never fit one body is passed over before it reaches the shipper.
+ * Binds `lib/ship` for the tailer: `stopOnFailure`, so no batch starts after one that failed and
+ * the cursor can stop at the first event not accepted (batches in flight past it are sent again
+ * next poll, and dropped by the ingest as repeats); and the matching oversize test, so an event
+ * that can never fit one body is passed over before it reaches the shipper.
  */
 export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: EventText, bytes: number) => boolean } {
   const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -44,6 +48,7 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
       tls: s.tls ?? null,
       maxBodyBytes,
       stopOnFailure: true,
+      concurrency: s.concurrency ?? DEFAULT_TAIL_CONCURRENCY,
       ...(s.gzip === undefined ? {} : { gzip: s.gzip }),
       ...(s.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: s.requestTimeoutMs }),
       ...(s.remainingTimeMs === undefined ? {} : { remainingTimeMs: s.remainingTimeMs, safetyMarginMs: 0 }),

@@ -48,7 +48,7 @@ export function distinctLines(n: number, prefix = 'evt'): string[] {
 
 /** What the stub does with one request. */
 export type Fault =
-  | { kind: 'answer'; status: number; body?: string; headers?: Record<string, string> }
+  | { kind: 'answer'; status: number; body?: string; headers?: Record<string, string>; delayMs?: number }
   | { kind: 'reset' }
   | { kind: 'stall' };
 
@@ -105,8 +105,12 @@ export async function startFaultServer(plan: (n: number, req: SeenRequest) => Fa
       const body =
         fault.body ??
         (fault.status < 300 ? JSON.stringify({ accepted: seen.auditIds.length, rejected: 0, duplicates: 0, errors: [] }) : '{}');
-      res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
-      res.end(body);
+      const answer = (): void => {
+        res.writeHead(fault.status, { 'content-type': 'application/json', ...fault.headers });
+        res.end(body);
+      };
+      if (fault.delayMs === undefined) answer();
+      else setTimeout(answer, fault.delayMs);
     });
   });
   server.on('connection', (s: Socket) => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type JoinedLines, type ShipOptions, type ShipResult, shipEvents } from '../../lib/ship/index.js';
-import { distinctLines, type Fault, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
+import { auditIdOf, distinctLines, type Fault, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 's3cr3t-token-value-0123456789';
 
@@ -50,6 +50,10 @@ function expectAccounted(events: string[], result: ShipResult, srv: FaultServer)
   expect(result.delivered).toBe(deliveredIds.size);
   expect(result.failed.map((f) => f.index)).toEqual([...new Set(result.failed.map((f) => f.index))].sort((a, b) => a - b));
   for (const f of result.failed) expect(f.auditID).toBe(`evt-${f.index}`);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
 }
 
 /** The events as views of one buffer holding them joined by commas, as the tailer hands them over. */
@@ -285,6 +289,25 @@ describe('shipEvents', () => {
     expect(result.delivered).toBe(50);
     expect(result.failed.map((f) => f.index)).toEqual(events.map((_, i) => i).slice(50));
     expect(server.requests.filter((r) => r.auditIds.includes('evt-100'))).toEqual([]);
+    expectAccounted(events, result, server);
+  });
+
+  it('with stopOnFailure and batches in flight, lets them finish and starts none after the failure', async () => {
+    // Batches 0 and 2 are answered 200 after the failure of batch 1 is known.
+    server = await startFaultServer((_n, req) =>
+      req.auditIds.includes('evt-50') ? status(500) : { kind: 'answer', status: 200, delayMs: 150 },
+    );
+    const events = distinctLines(300);
+
+    const result = await shipEvents(events, harness(server.url, { stopOnFailure: true, concurrency: 3, maxAttempts: 1 }).opts);
+
+    expect(server.requests.map((r) => r.auditIds[0]).sort()).toEqual(['evt-0', 'evt-100', 'evt-50']);
+    expect(result.delivered).toBe(100);
+    expect(server.delivered.slice().sort()).toEqual([...events.slice(0, 50), ...events.slice(100, 150)].map(auditIdOf).sort());
+    // The caller resumes at the lowest failed index: events 100-149 are then sent again.
+    expect(result.failed[0]).toMatchObject({ index: 50, kind: 'gave-up', status: 500 });
+    expect(result.failed.map((f) => f.index)).toEqual([...range(50, 100), ...range(150, 300)]);
+    expect(result.failed.filter((f) => f.index >= 150).every((f) => f.kind === 'stopped')).toBe(true);
     expectAccounted(events, result, server);
   });
 

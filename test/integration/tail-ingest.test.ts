@@ -4,8 +4,16 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
+import type { ShipResult } from '../../lib/ship/index.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
-import { FileTailer, KubernetesAuditConnector, parseConnectorConfig, readCursor, tailShipper } from '../../lib/tail/index.js';
+import {
+  FileTailer,
+  KubernetesAuditConnector,
+  parseConnectorConfig,
+  readCursor,
+  type TailShipFn,
+  tailShipper,
+} from '../../lib/tail/index.js';
 import { type Front, startFront } from '../helpers/front.js';
 import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
@@ -138,6 +146,61 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
         events.map((_, i) => `down-${i}`),
       ),
     ).toHaveLength(25);
+  });
+
+  it('with batches in flight at once, stops the cursor at the first batch not accepted and stores every event once', async () => {
+    const events = uniqueEvents(60, 'conc');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    // The first request to arrive (of three sent together) fails, answered only once every
+    // later batch was delivered: the failed batch is followed by delivered ones.
+    const failing = await startFront(ingest.url, (n) => (n === 1 ? { status: 503, afterMs: 400 } : 'pass'));
+    try {
+      const shipper = tailShipper({
+        url: `${failing.url}/v1/ingest/k8s-audit/t-conc`,
+        token: SECRET,
+        clusterName: 'it-cluster',
+        // A few events per body, so the file makes many batches.
+        maxBodyBytes: 8192,
+        concurrency: 3,
+        maxAttempts: 1,
+      });
+      // The ingest's answers, summed: how many events it dropped as repeats.
+      let duplicates = 0;
+      const ship: TailShipFn = async (lines) => {
+        const result = (await shipper.ship(lines)) as ShipResult;
+        duplicates += result.duplicates;
+        return result;
+      };
+      const tailer = new FileTailer({
+        logPath: path,
+        cursorPath: join(dir, 'cursor'),
+        maxBytes: 1 << 20,
+        ship,
+        isOversize: shipper.isOversize,
+      });
+
+      const first = await tailer.poll();
+      const cursor = await readCursor(join(dir, 'cursor'));
+      const second = await tailer.poll();
+
+      expect(failing.maxInFlight()).toBe(3);
+      expect(first.complete).toBe(false);
+      expect(first.error).toContain('HTTP 503');
+      // The cursor stands at the first line of the failed batch: the lines before it, and no more.
+      expect(first.delivered).toBeLessThan(60);
+      expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(asFile(events.slice(0, first.delivered))));
+      expect(second.complete).toBe(true);
+      expect(first.delivered + second.delivered).toBe(60);
+      // What was delivered past the failed batch came again in the second poll: the ingest
+      // dropped it as repeats, and took the failed batch's events.
+      expect(duplicates).toBeGreaterThan(0);
+      expect(duplicates).toBeLessThan(60 - first.delivered);
+      for (const [i] of events.entries()) expect(store.countEvents({ tenant: 't-conc', auditId: `conc-${i}` }), `conc-${i}`).toBe(1);
+      expect(store.countEvents({ tenant: 't-conc' })).toBe(60);
+    } finally {
+      await failing.close();
+    }
   });
 
   it('serves its metrics on /metrics while it runs: lines read, shipped, passed over, cursor lag, last success', async () => {

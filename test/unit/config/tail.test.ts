@@ -16,6 +16,7 @@ describe('loadTailConfig', () => {
       cursorPath: null,
       maxBytes: 8 * 1024 * 1024,
       intervalSeconds: 300,
+      concurrency: 2,
       gzip: false,
     });
     expect(Object.isFrozen(c)).toBe(true);
@@ -30,6 +31,7 @@ describe('loadTailConfig', () => {
       AISOC_TAIL_MAX_BYTES: '65536',
       AISOC_TAIL_INTERVAL_SECONDS: '30',
       AISOC_TAIL_GZIP: 'true',
+      AISOC_TAIL_CONCURRENCY: '4',
     });
 
     expect(c).toMatchObject({
@@ -38,6 +40,7 @@ describe('loadTailConfig', () => {
       cursorPath: '/state/audit.cursor',
       maxBytes: 65536,
       intervalSeconds: 30,
+      concurrency: 4,
       gzip: true,
     });
   });
@@ -45,7 +48,7 @@ describe('loadTailConfig', () => {
   it('names every missing or invalid variable in one error', () => {
     let error: unknown;
     try {
-      loadTailConfig({ AISOC_TAIL_MAX_BYTES: '10', AISOC_TAIL_INTERVAL_SECONDS: 'soon' });
+      loadTailConfig({ AISOC_TAIL_MAX_BYTES: '10', AISOC_TAIL_INTERVAL_SECONDS: 'soon', AISOC_TAIL_CONCURRENCY: '0' });
     } catch (err) {
       error = err;
     }
@@ -56,6 +59,7 @@ describe('loadTailConfig', () => {
       'K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)',
       'AISOC_TAIL_MAX_BYTES must be an integer between 1024 and 268435456, got "10"',
       'AISOC_TAIL_INTERVAL_SECONDS must be an integer between 1 and 86400, got "soon"',
+      'AISOC_TAIL_CONCURRENCY must be an integer between 1 and 16, got "0"',
     ]);
   });
 });
