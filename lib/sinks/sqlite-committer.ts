@@ -169,7 +169,6 @@ export class GroupCommitter {
     if (this.#closed) return Promise.reject(new CommitError('the event store is closed', undefined));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const pending: Pending = { batch: { rows, mode, storedAt }, signal, resolve, reject };
       // Given up while queued: out of the queue and answered at once, not when the commit under
       // way ends (a request never waits past its own deadline). Once its group is sent, it stays.
       const onAbort = () => {
@@ -178,15 +177,23 @@ export class GroupCommitter {
         this.#queue.splice(i, 1);
         reject(signal?.reason);
       };
+      // Built whole, its settling functions in the literal. With them assigned after the literal,
+      // `serve` at one poster promoted about 1 MB a request into V8's old generation (202 MB over
+      // 200 requests, against 11 MB without group commit; --trace-gc-nvp), and its p99 was a
+      // third worse than with group commit off; built whole: 14 MB (CHANGELOG, 6 December).
+      const pending: Pending = {
+        batch: { rows, mode, storedAt },
+        signal,
+        resolve: (d) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(d);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
       signal?.addEventListener('abort', onAbort, { once: true });
-      pending.resolve = (d) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(d);
-      };
-      pending.reject = (e) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(e);
-      };
       this.#queue.push(pending);
       this.#schedule();
     });
