@@ -203,6 +203,43 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     }
   });
 
+  it('with batches in flight, passes over a cut-off line the ingest answers 400 for and stores every other event once', async () => {
+    const events = uniqueEvents(40, 'cut');
+    // A line cut off mid-event, as a crash of the writer leaves one: audit-shaped, so shipped unparsed.
+    const cut = `${(events[1] as string).slice(0, 300)}}`;
+    const lines = [events[0] as string, cut, ...events.slice(2)];
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(lines));
+    const logs: Record<string, unknown>[] = [];
+    const { ship, isOversize } = tailShipper({
+      url: `${ingest.url}/v1/ingest/k8s-audit/t-cut`,
+      token: SECRET,
+      clusterName: 'it-cluster',
+      maxBodyBytes: 8192,
+      concurrency: 2,
+      log: (e) => logs.push(e),
+    });
+    const tailer = new FileTailer({
+      logPath: path,
+      cursorPath: join(dir, 'cursor'),
+      maxBytes: 1 << 20,
+      ship,
+      isOversize,
+      log: (e) => logs.push(e),
+    });
+
+    const r = await tailer.poll();
+
+    expect(r).toMatchObject({ complete: true, delivered: 39, invalid: 1, undelivered: 0 });
+    expect(logs.find((l) => l.msg === 'line passed over')).toMatchObject({ reason: 'line is not JSON' });
+    const cursor = await readCursor(join(dir, 'cursor'));
+    expect(cursor.state === 'ok' && cursor.cursor.offset).toBe(Buffer.byteLength(asFile(lines)));
+    for (const i of [0, ...Array.from({ length: 38 }, (_, k) => k + 2)]) {
+      expect(store.countEvents({ tenant: 't-cut', auditId: `cut-${i}` }), `cut-${i}`).toBe(1);
+    }
+    expect(store.countEvents({ tenant: 't-cut' })).toBe(39);
+  });
+
   it('serves its metrics on /metrics while it runs: lines read, shipped, passed over, cursor lag, last success', async () => {
     const events = uniqueEvents(30, 'prom');
     const path = join(dir, 'audit.log');
