@@ -17,7 +17,7 @@ export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
  * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
  */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
-/** The tailer's batches in flight at once (AISOC_TAIL_CONCURRENCY): see docs/performance.md, "The file tailer". */
+/** The tailer's batches in flight at once (AISOC_TAIL_CONCURRENCY; docs/tail.md says why two). */
 export const DEFAULT_TAIL_CONCURRENCY = 2;
 /** Per request; an ingest that answers at all answers in well under a second. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;

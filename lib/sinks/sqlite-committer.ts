@@ -180,7 +180,8 @@ export class GroupCommitter {
       // Built whole, its settling functions in the literal. With them assigned after the literal,
       // `serve` at one poster promoted about 1 MB a request into V8's old generation (202 MB over
       // 200 requests, against 11 MB without group commit; --trace-gc-nvp), and its p99 was a
-      // third worse than with group commit off; built whole: 14 MB (CHANGELOG, 6 December).
+      // third worse than with group commit off; built whole, 14 MB over the same 200 (CHANGELOG,
+      // 6 December).
       const pending: Pending = {
         batch: { rows, mode, storedAt },
         signal,
