@@ -152,8 +152,8 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     const events = uniqueEvents(60, 'conc');
     const path = join(dir, 'audit.log');
     writeFileSync(path, asFile(events));
-    // The first request to arrive (of three sent together) fails, answered only once every
-    // later batch was delivered: the failed batch is followed by delivered ones.
+    // The first request to arrive (of three sent together) fails, answered only after 400 ms, by
+    // when later batches were delivered: the failed batch is followed by delivered ones.
     const failing = await startFront(ingest.url, (n) => (n === 1 ? { status: 503, afterMs: 400 } : 'pass'));
     try {
       const shipper = tailShipper({
