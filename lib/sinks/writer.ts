@@ -50,19 +50,20 @@ export class RecordWriter {
     const ev = await this.events.write(records, signal);
     let alertsSent = 0;
     const alertsRefused: string[] = [];
-    // An event the events sink stored flagged (it reuses an auditID stored in an earlier batch:
-    // the SQLite store) is alerted on as stored: flagged, and under its own alert key.
-    const reused = ev.reused;
-    const sent = reused === undefined || reused.size === 0 ? records : records.map((r, i) => (reused.has(i) ? flagged(r) : r));
-    // One alert per request: the first high stage of each alert key (lib/audit/identity.ts).
+    // One alert per request: the first high stage of each alert key (lib/audit/identity.ts). An
+    // event the events sink stored flagged (it reuses an auditID stored in an earlier batch: the
+    // SQLite store) is alerted on as stored: flagged, under its own alert key. Flagging keeps a
+    // high record high, and only a separate alerts sink reads the flagged record's JSON.
     const keys = new Set<string>();
-    const high = sent.filter((r, i) => {
-      if (r.record.severity !== 'high' || ev.refused.has(i)) return false;
-      const key = alertKey(r.record);
-      if (keys.has(key)) return false;
+    const high: OutgoingRecord[] = [];
+    for (const [i, r] of records.entries()) {
+      if (r.record.severity !== 'high' || ev.refused.has(i)) continue;
+      const reused = ev.reused?.has(i) === true;
+      const key = alertKey(reused ? flagReusedAuditId(r.record) : r.record);
+      if (keys.has(key)) continue;
       keys.add(key);
-      return true;
-    });
+      high.push(reused && this.alerts !== null ? flagged(r) : r);
+    }
     if (this.alerts !== null) {
       if (high.length > 0) {
         const al = await this.alerts.write(high.map((r) => new AlertRecord(r, this.describeRule)));
