@@ -1,6 +1,6 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
+import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import { loadTailConfig } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
@@ -57,6 +57,8 @@ Environment:
   K8S_AUDIT_SHARED_SECRET   required: sent as ${TOKEN_HEADER} (never logged)
   CLUSTER_NAME              cluster name when --cluster is not given
   AISOC_TAIL_MAX_BYTES      bytes read per poll at most (default 8388608)
+  AISOC_TAIL_BATCH_EVENTS   events per request at most (default ${DEFAULT_TAIL_BATCH_EVENTS}, the ingest's default cap;
+                            a lower cap on the ingest is met by halving a batch it answers 413)
   AISOC_TAIL_CONCURRENCY    batches in flight at once (default ${DEFAULT_TAIL_CONCURRENCY}, 1 to 16); the cursor still stops
                             before the first event not accepted
   AISOC_TAIL_MAX_BODY_BYTES, AISOC_TAIL_GZIP, AISOC_TAIL_REQUEST_TIMEOUT_MS   request shaping
@@ -150,6 +152,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     tls: config.tls,
     clusterName: cluster,
     maxBodyBytes: config.maxBodyBytes,
+    maxEventsPerBatch: config.batchEvents,
     concurrency: config.concurrency,
     gzip: config.gzip,
     requestTimeoutMs: config.requestTimeoutMs,

@@ -6,6 +6,13 @@
 
 /** The ingest's cap on a request body, before and after gzip inflation: the connector documentation's 16 MiB. */
 export const DEFAULT_INGEST_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/**
+ * The ingest's cap on items per batch (K8S_AUDIT_MAX_BATCH_SIZE). The apiserver sends at most
+ * --audit-webhook-batch-max-size events per batch (default 400, k8s.io/apiserver
+ * plugin/pkg/audit/webhook); 5000 leaves room for operators who raise it and for the tailer's
+ * larger batches, while still bounding the work of one request.
+ */
+export const DEFAULT_INGEST_MAX_BATCH_SIZE = 5000;
 
 // The shipper (lib/ship): the forwarder Lambda, `tail`, `backfill`, `redrive`, the AKS forwarder.
 /** The apiserver's --audit-webhook-batch-max-size default (kube-apiserver flags reference). */
@@ -17,6 +24,14 @@ export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
  * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
  */
 export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * Events per body of the tailer (AISOC_TAIL_BATCH_EVENTS): as many as the ingest takes by
+ * default, so the 3 MiB byte cap is what closes a body. The apiserver's 400 suits a sender that
+ * batches as events happen; the tailer reads up to 8 MiB at once, where 400 made 11 requests of a
+ * full poll instead of 3, each paying its round trip (docs/tail.md has the figures). An ingest
+ * with a lower cap answers 413 and lib/ship halves the batch until it fits.
+ */
+export const DEFAULT_TAIL_BATCH_EVENTS = DEFAULT_INGEST_MAX_BATCH_SIZE;
 /** The tailer's batches in flight at once (AISOC_TAIL_CONCURRENCY; docs/tail.md says why two). */
 export const DEFAULT_TAIL_CONCURRENCY = 2;
 /** Per request; an ingest that answers at all answers in well under a second. */

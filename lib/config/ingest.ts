@@ -1,18 +1,14 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { isJsonObject } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
-import { DEFAULT_INGEST_MAX_BODY_BYTES } from './defaults.js';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from './defaults.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
 /** Default cap on a request body, before and after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_INGEST_MAX_BODY_BYTES;
-/**
- * Default cap on items per batch. The apiserver sends at most --audit-webhook-batch-max-size
- * events per batch (default 400, k8s.io/apiserver plugin/pkg/audit/webhook); 5000 leaves room for
- * operators who raise it and for the shipper, while still bounding the work of one request.
- */
-export const DEFAULT_MAX_BATCH_SIZE = 5000;
+/** Default cap on items per batch (K8S_AUDIT_MAX_BATCH_SIZE; lib/config/defaults.ts says why 5000). */
+export const DEFAULT_MAX_BATCH_SIZE = DEFAULT_INGEST_MAX_BATCH_SIZE;
 /**
  * AWS Lambda refuses a synchronous invocation whose payload (the whole API Gateway event JSON,
  * body included) exceeds 6,291,456 bytes (Lambda quotas, "Invocation payload"); API Gateway's own

@@ -1,5 +1,5 @@
 import { TOKEN_HEADER } from '../protocol.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TAIL_CONCURRENCY } from './defaults.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readSharedSecret } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
@@ -37,6 +37,8 @@ export interface TailConfig {
   readonly intervalSeconds: number;
   /** AISOC_TAIL_MAX_BODY_BYTES: byte cap of one EventList body. */
   readonly maxBodyBytes: number;
+  /** AISOC_TAIL_BATCH_EVENTS: events per EventList body at most. */
+  readonly batchEvents: number;
   /** AISOC_TAIL_CONCURRENCY: batches in flight at once. */
   readonly concurrency: number;
   /** AISOC_TAIL_GZIP: send bodies gzip-encoded. */
@@ -68,6 +70,7 @@ export function loadTailConfig(env: Env): TailConfig {
     maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
     intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, 86_400),
     maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_TAIL_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+    batchEvents: r.int('AISOC_TAIL_BATCH_EVENTS', DEFAULT_TAIL_BATCH_EVENTS, 1, 100_000),
     concurrency: r.int('AISOC_TAIL_CONCURRENCY', DEFAULT_TAIL_CONCURRENCY, 1, 16),
     gzip: r.bool('AISOC_TAIL_GZIP', false),
     requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_TAIL_REQUEST_TIMEOUT_MS, 100, 300_000),

@@ -105,19 +105,28 @@ export function eventListChunks(lines: JoinedLines, first: number, count: number
   // A view of the whole memory the previous event lies in, to read the byte after it (made once
   // per buffer, not per event).
   let memory: Uint8Array | null = null;
-  let prev: Uint8Array | null = null;
+  let memoryBuffer: ArrayBufferLike | null = null;
+  // The previous event's memory and where it ends there (the typed-array getters are read once
+  // per event: they are a fair part of this walk's cost).
+  let prevBuffer: ArrayBufferLike | null = null;
+  let gap = 0;
   for (let i = first; i < first + count; i++) {
     const e = events[i] as EventText;
     if (typeof e === 'string') return copied();
-    size += e.length;
-    if (prev !== null) {
+    const length = e.length;
+    const buffer = e.buffer;
+    const offset = e.byteOffset;
+    size += length;
+    if (prevBuffer !== null) {
       // The claim holds when this event starts one byte after the previous one ends, in the same
       // memory, and that byte is a comma: the bytes from the run's start to this end are then what
       // the body holds.
       let holds = false;
-      const gap = prev.byteOffset + prev.length;
-      if (joined[i] === true && e.buffer === prev.buffer && e.byteOffset === gap + 1) {
-        if (memory === null || memory.buffer !== e.buffer) memory = new Uint8Array(e.buffer);
+      if (joined[i] === true && buffer === prevBuffer && offset === gap + 1) {
+        if (memory === null || memoryBuffer !== buffer) {
+          memory = new Uint8Array(buffer);
+          memoryBuffer = buffer;
+        }
         holds = memory[gap] === COMMA;
       }
       if (!holds) {
@@ -126,7 +135,8 @@ export function eventListChunks(lines: JoinedLines, first: number, count: number
         if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) return copied();
       }
     }
-    prev = e;
+    prevBuffer = buffer;
+    gap = offset + length;
   }
   runs.push([runStart, first + count - 1]);
   if (runs.length * 2 + 1 > MAX_BODY_CHUNKS) {

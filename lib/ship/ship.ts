@@ -398,7 +398,11 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
       await deliver(s.first, s.count, eventListChunks(lines, s.first, s.count, s.bytes));
     }
   };
-  await Promise.all(Array.from({ length: o.concurrency }, worker));
+  // Every worker is waited for, even after one threw: a caller may reuse the memory the events
+  // are views of (the tailer's read buffer) as soon as this returns, so no request may still be
+  // writing from it.
+  const settled = await Promise.allSettled(Array.from({ length: o.concurrency }, worker));
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
   result.failed.sort((a, b) => a.index - b.index);
   return result;
 }

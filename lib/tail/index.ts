@@ -15,8 +15,8 @@ export {
   parseConnectorConfig,
   WEBHOOK_ROUTES,
 } from './connector-config.js';
-export type { CursorReadResult, TailCursor } from './cursor.js';
-export { readCursor, writeCursor } from './cursor.js';
+export type { CursorReadResult, PreparedCursor, TailCursor } from './cursor.js';
+export { prepareCursor, readCursor, writeCursor } from './cursor.js';
 export type { TailShipFn, TailShipResult } from './deliver.js';
 export { describeOpenError, HEAD_FINGERPRINT_BYTES } from './file.js';
 export type { ConnectorHealth, PollSummary } from './health.js';

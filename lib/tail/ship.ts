@@ -1,4 +1,4 @@
-import { DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
+import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
 import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
 import type { TailShipFn } from './deliver.js';
@@ -19,6 +19,8 @@ export interface TailShipSettings {
   /** A private CA, a client certificate, plain http allowed (lib/ship's defaults when absent). */
   tls?: ShipTls | null;
   maxBodyBytes?: number;
+  /** Events per body at most (default DEFAULT_TAIL_BATCH_EVENTS: the byte cap closes a body first). */
+  maxEventsPerBatch?: number;
   /** Batches in flight at once (default DEFAULT_TAIL_CONCURRENCY). */
   concurrency?: number;
   gzip?: boolean;
@@ -47,6 +49,7 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
       clusterName: s.clusterName,
       tls: s.tls ?? null,
       maxBodyBytes,
+      maxEventsPerBatch: s.maxEventsPerBatch ?? DEFAULT_TAIL_BATCH_EVENTS,
       stopOnFailure: true,
       concurrency: s.concurrency ?? DEFAULT_TAIL_CONCURRENCY,
       ...(s.gzip === undefined ? {} : { gzip: s.gzip }),

@@ -1,6 +1,6 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { EventText } from '../ship/index.js';
-import { readCursor, type TailCursor, writeCursor } from './cursor.js';
+import { type PreparedCursor, prepareCursor, readCursor, removeStaleTemps, type TailCursor, writeCursor } from './cursor.js';
 import { deliverLines, type TailShipFn } from './deliver.js';
 import {
   describeOpenError,
@@ -48,6 +48,8 @@ interface Segment {
   finished: boolean;
   /** Nothing more can be done this poll (ingest failed, budget spent). */
   stop: boolean;
+  /** `cursor`, already written to its temp file while the lines were delivered (see `save`). */
+  prepared?: PreparedCursor;
 }
 
 /** A poll's steps: each yields its part of the result and returns what the next step needs. */
@@ -67,6 +69,16 @@ export class FileTailer {
    * written there with its directory fsynced (`writeCursor` leaves that fsync out only then).
    */
   private cursorNamed = false;
+  /**
+   * The read buffer, kept from poll to poll (grown to the largest read, at most `maxBytes`): a new
+   * 8 MiB buffer per poll cost its page faults on every read (~0.15 ms of a 7 ms poll) and left the
+   * garbage collector 8 MiB to reclaim. Reuse is safe because nothing outlives a read's delivery:
+   * lib/ship returns only once every request it started has finished, the head fingerprint is
+   * copied, and alerts are normalised from parsed events.
+   */
+  private readBuffer: Buffer | null = null;
+  /** Whether the temp files a killed predecessor left beside the cursor were cleared (first poll). */
+  private tempsCleared = false;
 
   constructor(private readonly opts: TailerOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -92,6 +104,12 @@ export class FileTailer {
 
   private async *steps(): Steps<void> {
     const { logPath, cursorPath } = this.opts;
+    if (!this.tempsCleared) {
+      this.tempsCleared = true;
+      const removed = await removeStaleTemps(cursorPath);
+      if (removed > 0)
+        this.log({ level: 'info', msg: 'removed temp files a stopped tailer left beside the cursor', cursor_path: cursorPath, removed });
+    }
     const found = await readCursor(cursorPath);
     const saved = found.state === 'ok' ? found.cursor : null;
     this.cursorNamed = found.state === 'ok';
@@ -177,7 +195,7 @@ export class FileTailer {
       }
       yield { files: [logPath] };
       const seg = yield* this.drain(live, start, budget, false);
-      yield* this.save(seg.cursor, saved, reset);
+      yield* this.save(seg, saved, reset);
     } finally {
       await live.close().catch(() => undefined);
     }
@@ -230,7 +248,7 @@ export class FileTailer {
         if (st.dev.toString() !== b.dev || st.ino.toString() !== b.ino) continue;
         yield { files: [b.path] };
         const seg = yield* this.drain(fh, { ...cursor, path: b.path }, budget, true);
-        yield* this.save(seg.cursor, old, true);
+        yield* this.save(seg, old, true);
         if (!seg.finished || seg.stop) return false;
       } finally {
         await fh.close().catch(() => undefined);
@@ -240,10 +258,13 @@ export class FileTailer {
   }
 
   /**
-   * Writes the cursor unless it is the one read at the start of the poll and nothing was reset.
-   * A cursor that cannot be written ends the poll: the events delivered will be sent again.
+   * Writes the segment's cursor unless it is the one read at the start of the poll and nothing
+   * was reset: the one `drain` prepared while delivering when it is that cursor, else written
+   * here. A cursor that cannot be written ends the poll: the events delivered will be sent again.
    */
-  private async *save(next: TailCursor, previous: TailCursor | null, reset: boolean): Steps<void> {
+  private async *save(seg: Segment, previous: TailCursor | null, reset: boolean): Steps<void> {
+    const next = seg.cursor;
+    const prepared = seg.prepared?.cursor === next ? seg.prepared : undefined;
     const unchanged =
       !reset &&
       previous !== null &&
@@ -253,13 +274,15 @@ export class FileTailer {
       previous.skipping === next.skipping &&
       previous.headBytes === next.headBytes &&
       previous.headHash === next.headHash;
+    if (unchanged || prepared === undefined) await seg.prepared?.abandon();
     if (unchanged) {
       yield { cursor: next };
       return;
     }
-    const stamped = { ...next, updatedAt: new Date(this.now()).toISOString() };
+    const stamped = prepared?.cursor ?? { ...next, updatedAt: new Date(this.now()).toISOString() };
     try {
-      await writeCursor(this.opts.cursorPath, stamped, { replacing: this.cursorNamed });
+      if (prepared !== undefined) await prepared.commit({ replacing: this.cursorNamed });
+      else await writeCursor(this.opts.cursorPath, stamped, { replacing: this.cursorNamed });
     } catch (err) {
       const error = `cannot save the cursor to ${this.opts.cursorPath} (${errCode(err)}); delivered events will be sent again`;
       this.log({ level: 'error', msg: 'cannot save the cursor', error });
@@ -307,7 +330,8 @@ export class FileTailer {
       yield { more: true };
       return { cursor: c, finished: false, stop: true };
     }
-    const buf = await readRange(fh, c.offset, toRead);
+    if (this.readBuffer === null || this.readBuffer.length < toRead) this.readBuffer = Buffer.allocUnsafe(toRead);
+    const buf = await readRange(fh, c.offset, toRead, this.readBuffer);
     const got = buf.length;
     // Fewer bytes than stat said: the file was cut meanwhile; the next poll sees the new size.
     if (got === 0) return { cursor: c, finished: final, stop: true };
@@ -339,16 +363,26 @@ export class FileTailer {
     // The file's first bytes, for the fingerprint, copied before the lines are joined with commas.
     const head = c.offset === 0 ? Buffer.from(buf.subarray(0, Math.min(end, HEAD_FINGERPRINT_BYTES))) : undefined;
     const split = splitLines(buf, end, c.offset, { checkAll: this.opts.alerts !== undefined, isOversize: this.opts.isOversize });
-    const sent = await deliverLines(split, {
-      buf,
-      end,
-      base: c.offset,
-      file: c.path,
-      ship: this.opts.ship,
-      log: this.log,
-      alerts: this.opts.alerts,
-      now: this.now,
-    });
+    // The cursor past every line of this read, written to its temp file while the lines go out:
+    // when all are accepted (the usual case) `save` only renames it into place.
+    const whole = await withHead(fh, { ...c, offset: c.offset + end }, head);
+    const prepared = prepareCursor(this.opts.cursorPath, { ...whole, updatedAt: new Date(this.now()).toISOString() });
+    let sent: Awaited<ReturnType<typeof deliverLines>>;
+    try {
+      sent = await deliverLines(split, {
+        buf,
+        end,
+        base: c.offset,
+        file: c.path,
+        ship: this.opts.ship,
+        log: this.log,
+        alerts: this.opts.alerts,
+        now: this.now,
+      });
+    } catch (err) {
+      await prepared.abandon();
+      throw err;
+    }
     yield {
       lines: split.count,
       delivered: sent.delivered,
@@ -360,9 +394,12 @@ export class FileTailer {
       ...(sent.error === null ? {} : { error: sent.error }),
     };
     c = { ...c, offset: c.offset + sent.consumed };
-    const next = await withHead(fh, c, head);
-    if (sent.failed) return { cursor: next, finished: false, stop: true };
+    if (sent.failed || sent.consumed !== end) {
+      await prepared.abandon();
+      const next = await withHead(fh, c, head);
+      return { cursor: next, finished: false, stop: true };
+    }
     const finished = c.offset >= size;
-    return { cursor: next, finished, stop: !finished };
+    return { cursor: prepared.cursor, prepared, finished, stop: !finished };
   }
 }

@@ -148,6 +148,44 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     ).toHaveLength(25);
   });
 
+  it('sends a poll in bodies the byte cap closes, not 400 events each, and meets an ingest with a lower batch cap by halving', async () => {
+    const events = uniqueEvents(1000, 'big');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    const counting = await startFront(ingest.url, () => 'pass');
+    // An ingest that takes at most 300 items per request (K8S_AUDIT_MAX_BATCH_SIZE), as a remote
+    // one configured lower than ours may.
+    const lowDir = join(dir, 'low-cap');
+    const low = await startLocalIngest(lowDir, SECRET, undefined, { K8S_AUDIT_MAX_BATCH_SIZE: '300' });
+    const lowStore = openEventStore(lowDir);
+    try {
+      const url = (base: string, tenant: string) => ({ AISOC_INGEST_URL: `${base}/v1/ingest/k8s-audit/${tenant}` });
+      const once = (extra: Record<string, string>, cursor: string) =>
+        runTail(['--path', path, '--cursor', join(dir, cursor), '--once'], captureIo(env('t-big', extra)).io);
+
+      // The file is 1,000 events in well under 3 MiB: one request.
+      expect(await once(url(counting.url, 't-big'), 'c1')).toBe(0);
+      expect(counting.requests()).toBe(1);
+      // AISOC_TAIL_BATCH_EVENTS=400, the apiserver's batch size: three.
+      expect(await once({ ...url(counting.url, 't-big400'), AISOC_TAIL_BATCH_EVENTS: '400' }, 'c2')).toBe(0);
+      expect(counting.requests()).toBe(4);
+      expect(store.countEvents({ tenant: 't-big' })).toBe(1000);
+      expect(store.countEvents({ tenant: 't-big400' })).toBe(1000);
+
+      // Against the 300-item ingest, the 1,000-event batch is answered 413 and halved until each
+      // piece fits: every event is stored once and the poll is complete.
+      const cap = captureIo(env('t-low', url(low.url, 't-low')));
+      expect(await runTail(['--path', path, '--cursor', join(dir, 'c3'), '--once'], cap.io)).toBe(0);
+      expect(cap.err()).toContain('ingest answered 413, splitting the batch');
+      expect(lowStore.countEvents({ tenant: 't-low' })).toBe(1000);
+      for (const i of [0, 299, 300, 999]) expect(lowStore.countEvents({ tenant: 't-low', auditId: `big-${i}` })).toBe(1);
+    } finally {
+      lowStore.close();
+      await low.close();
+      await counting.close();
+    }
+  });
+
   it('with batches in flight at once, stops the cursor at the first batch not accepted and stores every event once', async () => {
     const events = uniqueEvents(60, 'conc');
     const path = join(dir, 'audit.log');

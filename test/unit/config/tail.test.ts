@@ -16,6 +16,7 @@ describe('loadTailConfig', () => {
       cursorPath: null,
       maxBytes: 8 * 1024 * 1024,
       intervalSeconds: 300,
+      batchEvents: 5000,
       concurrency: 2,
       gzip: false,
     });
@@ -32,6 +33,7 @@ describe('loadTailConfig', () => {
       AISOC_TAIL_INTERVAL_SECONDS: '30',
       AISOC_TAIL_GZIP: 'true',
       AISOC_TAIL_CONCURRENCY: '4',
+      AISOC_TAIL_BATCH_EVENTS: '400',
     });
 
     expect(c).toMatchObject({
@@ -41,6 +43,7 @@ describe('loadTailConfig', () => {
       maxBytes: 65536,
       intervalSeconds: 30,
       concurrency: 4,
+      batchEvents: 400,
       gzip: true,
     });
   });
@@ -48,7 +51,12 @@ describe('loadTailConfig', () => {
   it('names every missing or invalid variable in one error', () => {
     let error: unknown;
     try {
-      loadTailConfig({ AISOC_TAIL_MAX_BYTES: '10', AISOC_TAIL_INTERVAL_SECONDS: 'soon', AISOC_TAIL_CONCURRENCY: '0' });
+      loadTailConfig({
+        AISOC_TAIL_MAX_BYTES: '10',
+        AISOC_TAIL_INTERVAL_SECONDS: 'soon',
+        AISOC_TAIL_CONCURRENCY: '0',
+        AISOC_TAIL_BATCH_EVENTS: '0',
+      });
     } catch (err) {
       error = err;
     }
@@ -59,6 +67,7 @@ describe('loadTailConfig', () => {
       'K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)',
       'AISOC_TAIL_MAX_BYTES must be an integer between 1024 and 268435456, got "10"',
       'AISOC_TAIL_INTERVAL_SECONDS must be an integer between 1 and 86400, got "soon"',
+      'AISOC_TAIL_BATCH_EVENTS must be an integer between 1 and 100000, got "0"',
       'AISOC_TAIL_CONCURRENCY must be an integer between 1 and 16, got "0"',
     ]);
   });

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readCursor, type TailCursor, writeCursor } from '../../../lib/tail/index.js';
+import { prepareCursor, readCursor, type TailCursor, writeCursor } from '../../../lib/tail/index.js';
 import { tempDir } from '../../helpers/tail.js';
 
 let dir: string;
@@ -65,5 +65,38 @@ describe('readCursor / writeCursor', () => {
 
   it('fails to write into a directory that does not exist', async () => {
     await expect(writeCursor(join(dir, 'missing', 'c'), cursor)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('prepares a cursor beside the old one without touching it, and puts it in place on commit', async () => {
+    await writeCursor(join(dir, 'c'), cursor);
+    const prepared = prepareCursor(join(dir, 'c'), { ...cursor, offset: 777 });
+
+    // Until the commit, whoever reads the cursor (a restart) still finds the old one.
+    expect(await readCursor(join(dir, 'c'))).toMatchObject({ state: 'ok', cursor: { offset: 123_456 } });
+    await prepared.commit({ replacing: true });
+
+    expect(await readCursor(join(dir, 'c'))).toMatchObject({ state: 'ok', cursor: { offset: 777 } });
+    expect(readdirSync(dir)).toEqual(['c']);
+    await expect(prepared.commit()).rejects.toThrow('committed or abandoned once');
+  });
+
+  it('abandons a prepared cursor: the old one stays, and no temp file is left', async () => {
+    await writeCursor(join(dir, 'c'), cursor);
+    const prepared = prepareCursor(join(dir, 'c'), { ...cursor, offset: 777 });
+
+    await prepared.abandon();
+    await prepared.abandon();
+
+    expect(readdirSync(dir)).toEqual(['c']);
+    expect(JSON.parse(readFileSync(join(dir, 'c'), 'utf8')).offset).toBe(123_456);
+  });
+
+  it("reports a prepared cursor's failed write on commit, and abandons it quietly", async () => {
+    const failing = prepareCursor(join(dir, 'missing', 'c'), cursor);
+    await expect(failing.commit()).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const dropped = prepareCursor(join(dir, 'missing', 'c'), cursor);
+    await expect(dropped.abandon()).resolves.toBeUndefined();
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -58,6 +58,28 @@ describe('splitLines', () => {
     expect(checked.count).toBe(4);
   });
 
+  it('ships a line unparsed only when "auditID" starts within its first 512 bytes, wherever the key lies in that window', () => {
+    // A valid event whose auditID key is pushed to a given byte offset by a padding field before it.
+    const at = (offset: number, id: string): string => {
+      const head = '{"kind":"Event","pad":"';
+      const rest = `","auditID":"${id}","stage":"ResponseComplete","level":"Metadata","apiVersion":"audit.k8s.io/v1","verb":"get","requestURI":"/api","user":{"username":"u"}}`;
+      const pad = 'p'.repeat(offset - head.length - 2);
+      const line = head + pad + rest;
+      expect(line.indexOf('"auditID"')).toBe(offset);
+      return line;
+    };
+    // Near misses of the key before it: the search must not stop at them or skip past the key.
+    const decoys = `{"x":"auditI","y":"auditIDx","z":"AUDITID",${at(200, 'd').slice(1)}`;
+    const lines = [at(40, 'a'), at(512, 'b'), at(513, 'c'), decoys];
+    const buf = Buffer.from(`${lines.join('\n')}\n`);
+
+    const split = splitLines(buf, buf.length, 0, { checkAll: false });
+
+    // The first, second and fourth go out as bytes, unchecked; the third was parsed here.
+    expect(split.lines.map((l) => l.event === undefined)).toEqual([true, true, false, true]);
+    expect(texts(split.lines)).toEqual(lines);
+  });
+
   it('sends a line that is not valid UTF-8 as its decoded text, and its neighbours as bytes', () => {
     const [a, b] = uniqueEvents(2, 'utf') as [string, string];
     const bad = Buffer.from(b.replace('"verb":"', '"verb":"\u00ff'), 'latin1');

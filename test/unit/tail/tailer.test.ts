@@ -400,4 +400,55 @@ describe('FileTailer', () => {
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(join(dir, 'state'))).toEqual(['audit.cursor']);
   });
+
+  it('leaves the cursor it prepared during delivery unused when the ingest stops partway: no temp file, the cursor at the first line not accepted', async () => {
+    mkdirSync(join(dir, 'state'));
+    const path = join(dir, 'state', 'audit.cursor');
+    const events = uniqueEvents(5, 'part');
+    writeFileSync(logPath, asFile(events));
+    shipper.refuseFrom(2);
+
+    const r = await tailer({ cursorPath: path }).poll();
+
+    expect(r).toMatchObject({ complete: false, delivered: 2, undelivered: 3 });
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(dir, 'state'))).toEqual(['audit.cursor']);
+    expect(JSON.parse(readFileSync(path, 'utf8')).offset).toBe(Buffer.byteLength(asFile(events.slice(0, 2))));
+  });
+
+  it('reads each poll into the buffer the last one used and ships exactly the new bytes, however much shorter they are', async () => {
+    // Long lines first, then a short one: the second read fills only the start of the buffer the
+    // first read filled, whose bytes (and commas) are still there after it.
+    const long = uniqueEvents(4, 'long').map((l) => l.replace('"Event"', `"Event","pad":"${'x'.repeat(3000)}"`));
+    writeFileSync(logPath, asFile(long));
+    const t = tailer();
+    await t.poll();
+    const [short] = uniqueEvents(1, 'short') as [string];
+    appendFileSync(logPath, asFile([short]));
+
+    const second = await t.poll();
+    const third = await t.poll();
+
+    expect(second).toMatchObject({ complete: true, delivered: 1, bytesRead: Buffer.byteLength(short) + 1 });
+    expect(third).toMatchObject({ complete: true, delivered: 0, bytesRead: 0 });
+    expect(shipper.shipped).toEqual([...long, short]);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('removes the temp files a killed tailer left beside its cursor when it starts, and only those', async () => {
+    mkdirSync(join(dir, 'state'));
+    const path = join(dir, 'state', 'audit.cursor');
+    // What a tailer killed while delivering leaves: its prepared cursor, never renamed.
+    writeFileSync(join(dir, 'state', '.audit.cursor.4242.0a1b2c3d.tmp'), '{"version":1}');
+    writeFileSync(join(dir, 'state', '.other.cursor.4242.0a1b2c3d.tmp'), 'not ours');
+    writeFileSync(join(dir, 'state', 'notes.txt'), 'not ours either');
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'stale')));
+
+    const r = await tailer({ cursorPath: path }).poll();
+
+    expect(r.complete).toBe(true);
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(join(dir, 'state')).sort()).toEqual(['.other.cursor.4242.0a1b2c3d.tmp', 'audit.cursor', 'notes.txt']);
+    expect(logs).toContainEqual(expect.objectContaining({ msg: 'removed temp files a stopped tailer left beside the cursor', removed: 1 }));
+  });
 });
