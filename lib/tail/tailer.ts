@@ -85,8 +85,21 @@ export class FileTailer {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Runs one poll: read at most `maxBytes` from the cursor, ship complete lines, save the cursor. */
-  async poll(): Promise<PollResult> {
+  /**
+   * Runs one poll: read at most `maxBytes` from the cursor, ship complete lines, save the cursor.
+   * A poll asked for while one runs starts when it has finished: two at once would read the same
+   * cursor and ship the same lines, and would share the read buffer.
+   */
+  poll(): Promise<PollResult> {
+    const next = this.queue.then(() => this.pollOnce());
+    this.queue = next.then(() => undefined);
+    return next;
+  }
+
+  /** The last poll asked for; the next one starts after it. `pollOnce` never rejects. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private async pollOnce(): Promise<PollResult> {
     let r = emptyPoll(this.now());
     try {
       // Each part is added as soon as it is yielded, so a step that throws keeps what came before.

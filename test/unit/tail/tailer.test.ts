@@ -451,4 +451,30 @@ describe('FileTailer', () => {
     expect(readdirSync(join(dir, 'state')).sort()).toEqual(['.other.cursor.4242.0a1b2c3d.tmp', 'audit.cursor', 'notes.txt']);
     expect(logs).toContainEqual(expect.objectContaining({ msg: 'removed temp files a stopped tailer left beside the cursor', removed: 1 }));
   });
+
+  it("runs a poll asked for while one is running after it, so each line is shipped once and every body is the file's bytes", async () => {
+    const events = uniqueEvents(6, 'overlap');
+    writeFileSync(logPath, asFile(events));
+    // A slow ingest: the first poll is still delivering when the second is asked for.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowShip: TailerOptions['ship'] = async (lines) => {
+      await held;
+      return shipper.ship(lines);
+    };
+    const t = tailer({ ship: slowShip });
+
+    const first = t.poll();
+    const second = t.poll();
+    setTimeout(release, 20);
+    const [a, b] = await Promise.all([first, second]);
+
+    expect(a).toMatchObject({ complete: true, delivered: 6 });
+    expect(b).toMatchObject({ complete: true, delivered: 0, bytesRead: 0 });
+    expect(b.startedAt).toBeGreaterThanOrEqual(a.finishedAt);
+    expect(shipper.shipped).toEqual(events);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
 });
