@@ -37,12 +37,12 @@ async function readAt(fh: FileHandle, buf: Buffer, length: number, position: num
 }
 
 /**
- * Reads up to `length` bytes at `position` into the start of `into` (at least `length` long) or
- * a new buffer: the poll's own, as the tailer hands views of it to lib/ship and writes the commas
- * between lines into it (lib/tail/lines.ts). Fewer bytes come back when the file was cut meanwhile.
+ * Reads up to `length` bytes at `position` into the start of `into` (at least `length` long, the
+ * tailer's read buffer: it hands views of it to lib/ship and writes the commas between lines into
+ * it, lib/tail/lines.ts). Fewer bytes come back when the file was cut meanwhile.
  */
-export async function readRange(fh: FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
-  const buf = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
+export async function readRange(fh: FileHandle, position: number, length: number, into: Buffer): Promise<Buffer> {
+  const buf = into.subarray(0, length);
   const got = await readAt(fh, buf, length, position);
   return got === length ? buf : buf.subarray(0, got);
 }

@@ -133,7 +133,7 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
     // A plain view of the read (a Buffer view costs twice as much to make, and nothing downstream
     // needs Buffer's methods on it).
     const bytes = new Uint8Array(memory, at + lineStart, e - lineStart);
-    let data: EventText = allUtf8 || isUtf8(bytes) ? bytes : Buffer.from(memory, at + lineStart, e - lineStart).toString('utf8');
+    let data: EventText = allUtf8 || isUtf8(bytes) ? bytes : eventString(bytes);
     let event: AuditEvent | undefined;
     if (!optimistic) {
       const text = typeof data === 'string' ? data : eventString(bytes);

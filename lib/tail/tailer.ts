@@ -48,7 +48,7 @@ interface Segment {
   finished: boolean;
   /** Nothing more can be done this poll (ingest failed, budget spent). */
   stop: boolean;
-  /** `cursor`, already written to its temp file while the lines were delivered (see `save`). */
+  /** Set when `cursor` is already written to its temp file, prepared while the lines were delivered (see `save`). */
   prepared?: PreparedCursor;
 }
 
@@ -272,12 +272,11 @@ export class FileTailer {
 
   /**
    * Writes the segment's cursor unless it is the one read at the start of the poll and nothing
-   * was reset: the one `drain` prepared while delivering when it is that cursor, else written
-   * here. A cursor that cannot be written ends the poll: the events delivered will be sent again.
+   * was reset: put in place when `drain` prepared it while delivering, else written here. A
+   * cursor that cannot be written ends the poll: the events delivered will be sent again.
    */
   private async *save(seg: Segment, previous: TailCursor | null, reset: boolean): Steps<void> {
-    const next = seg.cursor;
-    const prepared = seg.prepared?.cursor === next ? seg.prepared : undefined;
+    const { cursor: next, prepared } = seg;
     const unchanged =
       !reset &&
       previous !== null &&
@@ -287,8 +286,8 @@ export class FileTailer {
       previous.skipping === next.skipping &&
       previous.headBytes === next.headBytes &&
       previous.headHash === next.headHash;
-    if (unchanged || prepared === undefined) await seg.prepared?.abandon();
     if (unchanged) {
+      await prepared?.abandon();
       yield { cursor: next };
       return;
     }
