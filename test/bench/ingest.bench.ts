@@ -5,6 +5,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord, validateAuditEvent } from '../../lib/audit/index.js';
+import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TAIL_BATCH_EVENTS } from '../../lib/config/defaults.js';
+import { packEventLists } from '../../lib/ship/index.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import type { OutgoingRecord } from '../../lib/sinks/types.js';
 import { auditLines, prng, TIME_FIELDS, withLiveTimes } from '../helpers/corpus.js';
@@ -81,6 +83,33 @@ function postOnce(agent: Agent, url: string, body: Buffer, to: Target): Promise<
   });
 }
 
+/** An audit.k8s.io/v1 EventList of JSON lines. */
+function eventList(lines: readonly string[]): string {
+  return `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${lines.join(',')}]}`;
+}
+
+/**
+ * Fresh bodies from an EventList of `count` events. Every body gets fresh auditIDs (a random
+ * prefix per event, as real UUIDs are random), so no batch is a resend of another and the dedup
+ * index sees random keys, as in production; and the times of a live batch (the fixtures' own are
+ * from 2018 and repeat in every batch, which no apiserver sends): each event received within the
+ * last `count` ms, staged a few ms later.
+ */
+function liveBodies(template: string, count: number, rand: () => number): () => string {
+  const parts = template.split('"auditID":"');
+  const stamp = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}${String(Math.floor(rand() * 1000)).padStart(3, '0')}Z`;
+  return () => {
+    let body = parts[0] as string;
+    for (let i = 1; i < parts.length; i++) body += `"auditID":"${Math.floor(rand() * 0xffffffff).toString(16)}-${parts[i]}`;
+    const now = Date.now();
+    let k = 0;
+    return body.replace(TIME_FIELDS, (_m, key: string) => {
+      const received = now - count + Math.floor(k++ / 2);
+      return `"${key}":"${stamp(key === 'stageTimestamp' ? received + 3 : received)}"`;
+    });
+  };
+}
+
 /**
  * Runs `total` 400-event requests with `concurrency` in flight (closed loop); every request gets a
  * fresh body. With `untilMs` (a `performance.now()` time), no request starts after it.
@@ -137,24 +166,8 @@ export async function load(
  */
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const lines = auditLines(ctx.root, BATCH, ctx.seed);
-  const template = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[${lines.join(',')}]}`;
-  // Every request gets fresh auditIDs (a random prefix per event, as real UUIDs are random), so
-  // no batch is a resend of another and the dedup index sees random keys, as in production; and
-  // the times of a live batch (the fixtures' own are from 2018 and repeat in every batch, which
-  // no apiserver sends): each event received within the last 400 ms, staged a few ms later.
-  const parts = template.split('"auditID":"');
-  const rand = prng(ctx.seed + 1);
-  const stamp = (ms: number) => `${new Date(ms).toISOString().slice(0, -1)}${String(Math.floor(rand() * 1000)).padStart(3, '0')}Z`;
-  const makeBody = () => {
-    let body = parts[0] as string;
-    for (let i = 1; i < parts.length; i++) body += `"auditID":"${Math.floor(rand() * 0xffffffff).toString(16)}-${parts[i]}`;
-    const now = Date.now();
-    let k = 0;
-    return body.replace(TIME_FIELDS, (_m, key: string) => {
-      const received = now - BATCH + Math.floor(k++ / 2);
-      return `"${key}":"${stamp(key === 'stageTimestamp' ? received + 3 : received)}"`;
-    });
-  };
+  const template = eventList(lines);
+  const makeBody = liveBodies(template, BATCH, prng(ctx.seed + 1));
 
   // Floor: what `aisoc-k8s-audit normalise` does with the same batch's bytes (parse, validate,
   // normalise, serialise each record), in this process, median of many rounds after a warm-up.
@@ -266,6 +279,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       if (process.env.AISOC_BENCH_SERVE_FLAGS) process.stderr.write(on.output());
       rmSync(onDir, { recursive: true, force: true });
     }
+    const tailerBody = await tailerBodyCost(ctx, url, makeBody);
     const refusal = await refusalCost(ctx, Buffer.from(makeBody(), 'utf8'));
     const scaling = storeScaling(ctx);
     const eventsFloor = (BATCH / floorMs) * 1000;
@@ -369,6 +383,17 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         notes: `${refusal.requests} requests, 8 connections kept, ${refusal.errors} answers other than 429`,
       },
       {
+        figure: `ingest per event: a tailer's body (${tailerBody.count} events, ${(tailerBody.bytes / 1048576).toFixed(1)} MiB) vs a ${BATCH}-event batch, c=1`,
+        value: Math.round(tailerBody.largeUs * 10) / 10,
+        unit: 'µs',
+        floor: Math.round(tailerBody.smallUs * 10) / 10,
+        floorLabel: `µs per event in ${BATCH}-event batches (median)`,
+        ratio: tailerBody.largeUs / tailerBody.smallUs,
+        goal: "reported (lower is better: ≤ 1, the tailer's bodies cost the ingest no more per event)",
+        pass: true,
+        notes: `medians of ${tailerBody.rounds} alternating requests each way, request time over events; the tailer closes bodies at its ${DEFAULT_MAX_BODY_BYTES / 1048576} MiB cap (AISOC_TAIL_BATCH_EVENTS ${DEFAULT_TAIL_BATCH_EVENTS})`,
+      },
+      {
         figure: `SQLite store write per event: a ${LARGE_BATCH}-event batch (the batch cap) vs a ${BATCH}-event batch`,
         value: Math.round(scaling.largeUs * 100) / 100,
         unit: 'µs',
@@ -385,6 +410,45 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     if (process.env.AISOC_BENCH_SERVE_FLAGS) process.stderr.write(serve.output());
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The ingest's time per event for the body the tailer sends (lib/ship's pack with the tailer's
+ * defaults closes it at the 3 MiB byte cap, four times the apiserver's 400 events or more)
+ * against 400-event batches, alternating, at c=1 against the same server: whether the tailer's
+ * larger bodies cost the ingest more per event (a larger batch is more garbage alive at once).
+ */
+async function tailerBodyCost(ctx: BenchContext, url: string, makeSmall: () => string) {
+  const candidates = auditLines(ctx.root, DEFAULT_TAIL_BATCH_EVENTS, ctx.seed + 7);
+  const first = packEventLists(candidates, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES).bodies[0];
+  if (first === undefined) throw new Error('the tailer packed no body');
+  const template = eventList(candidates.slice(first.first, first.first + first.count));
+  const makeLarge = liveBodies(template, first.count, prng(ctx.seed + 8));
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const rounds = ctx.quick ? 3 : 15;
+  const small: number[] = [];
+  const large: number[] = [];
+  const once = async (body: string, count: number, into: number[] | null) => {
+    const shot = await postOnce(agent, url, Buffer.from(body, 'utf8'), BENCH_TARGET);
+    if (shot.status !== 200 || shot.accepted !== count)
+      throw new Error(`a ${count}-event body was answered ${shot.status}, ${shot.accepted} accepted`);
+    into?.push((shot.ms * 1000) / count);
+  };
+  try {
+    await once(makeLarge(), first.count, null);
+    for (let r = 0; r < rounds; r++) {
+      await once(makeSmall(), BATCH, small);
+      await once(makeLarge(), first.count, large);
+    }
+  } finally {
+    agent.destroy();
+  }
+  const median = (a: number[]) =>
+    quantile(
+      [...a].sort((x, y) => x - y),
+      0.5,
+    );
+  return { count: first.count, bytes: template.length, smallUs: median(small), largeUs: median(large), rounds };
 }
 
 /** The ingest's batch cap (K8S_AUDIT_MAX_BATCH_SIZE's default, docs/limits.md). */
