@@ -1,7 +1,7 @@
 import { isJsonObject } from '../json.js';
 import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
-import { redactEvent } from './redact.js';
+import { redactEvent, scrubJwts } from './redact.js';
 import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
 import type { AuditEvent, Detection } from './types.js';
 
@@ -68,7 +68,7 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
  */
 export function decideEventSeverity(event: AuditEvent, detection?: Detection): DetectionResult {
   const input = severityInputOf(event);
-  const redacted = redactEvent(event, { resource: input.resource, subresource: input.subresource });
+  const redacted = scrubJwts(redactEvent(event, { resource: input.resource, subresource: input.subresource }));
   const user = event.user?.username;
   return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection);
 }

@@ -2,9 +2,9 @@ import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
 import { decideSeverity, severityInputOf } from './detect.js';
 import { nonEmpty, readResponseCode } from './fields.js';
-import { contentDigest, dedupKey } from './identity.js';
+import { canonicalJson, dedupKey, sha256Hex } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
-import { redactEvent } from './redact.js';
+import { JWT_MARK, redactEvent, scrubJwts } from './redact.js';
 import { withReusedAuditId } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
@@ -21,11 +21,35 @@ function toIso(ms: number): string {
 }
 
 /**
+ * The event as the record keeps it, and its content digest (lib/audit/identity.ts): the bodies'
+ * credentials redacted, then the signature of any JWT elsewhere. The event itself when neither
+ * changed anything. The JWT walk runs only when the canonical text the digest needs anyway holds
+ * the text every JWT holds (`JWT_MARK`), so it costs an event without one a substring search.
+ */
+function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string } {
+  const ref = isJsonObject(input.objectRef) ? input.objectRef : {};
+  let event = redactEvent(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
+  let canonical = canonicalJson(event);
+  if (canonical.includes(JWT_MARK)) {
+    const scrubbed = scrubJwts(event);
+    if (scrubbed !== event) {
+      event = scrubbed;
+      canonical = canonicalJson(scrubbed);
+    }
+  }
+  return { event, digest: sha256Hex(canonical) };
+}
+
+/**
  * Normalises one validated audit event: the connector documentation's flat fields, a severity (the connector documentation's table,
  * refined, raised by the detection rules that fire; `ctx.detection`), a dedup key and an OCSF 1.8.0 API Activity record. Secret values are redacted in
- * `raw_event` and `ocsf`; the input object is never mutated. Never throws on a validated event.
+ * `raw_event` and `ocsf`, and JWT signatures in every field; the input object is never mutated. Never throws on a validated event.
  */
-export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
+export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
+  const { event: rawEvent, digest } = recordedEvent(input);
+  // Every field is read from the event as the record keeps it: a JWT's signature scrubbed from the
+  // raw event is scrubbed from the flat fields and the OCSF record too (a requestURI query).
+  const event = rawEvent;
   const ref = event.objectRef ?? {};
   const user = event.user ?? {};
   const annotations = isJsonObject(event.annotations) ? event.annotations : {};
@@ -40,7 +64,6 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
 
-  const rawEvent = redactEvent(event, { resource, subresource });
   const { requestObject, responseObject } = rawEvent;
 
   let objectName = nonEmpty(ref.name);
@@ -65,7 +88,7 @@ export function normaliseAuditEvent(event: AuditEvent, ctx: NormaliseContext): N
   const { severity, reason: severityReason } = ctx.auditIdReused === true ? withReusedAuditId(decided) : decided;
   const { ruleIds } = decided;
   // The identity is the stored (redacted) event's content: see lib/audit/identity.ts.
-  const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage, contentDigest(rawEvent));
+  const key = dedupKey(ctx.tenantId, ctx.clusterName, event.auditID, stage, digest);
   const apiGroup = str(ref.apiGroup);
   const decision = str(annotations[DECISION]);
   const reason = str(annotations[REASON]);

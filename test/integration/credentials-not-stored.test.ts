@@ -1,5 +1,6 @@
 // The issue's two leaks end to end: a JSON patch on a Secret and a TokenRequest answer sent to the
-// local ingest leave no trace of the value in the SQLite file, its WAL, the answer or the log.
+// local ingest leave no trace of the value in the SQLite file, its WAL, the answer or the log; nor
+// does a JWT's signature where the API has no field for a token (a proxied query, a ConfigMap).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { startLocalIngest } from '../helpers/tail-ingest.js';
 
 const PASSWORD = 'c3VwZXJzZWNyZXQtcGFzc3dvcmQtOTg3NjU0MzIx';
 const TOKEN = 'eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDphcHAifQ.c2lnbmF0dXJl';
+const SIGNATURE = TOKEN.slice(TOKEN.lastIndexOf('.') + 1);
 
 const base = {
   kind: 'Event',
@@ -48,10 +50,32 @@ describe('credentials sent to the local ingest', () => {
           status: { token: TOKEN },
         },
       };
+      // The same token where the API has no place for one: a query through the service proxy,
+      // and a kubeconfig kept in a ConfigMap. Only its signature is a secret; it goes.
+      const proxied = {
+        ...base,
+        auditID: 'creds-0003',
+        verb: 'get',
+        requestURI: `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/search?auth_token=${TOKEN}`,
+        objectRef: { resource: 'services', subresource: 'proxy', namespace: 'monitoring', name: 'grafana:3000', apiVersion: 'v1' },
+      };
+      const configMap = {
+        ...base,
+        auditID: 'creds-0004',
+        verb: 'create',
+        requestURI: '/api/v1/namespaces/ci/configmaps',
+        objectRef: { resource: 'configmaps', namespace: 'ci', name: 'deploy-kubeconfig', apiVersion: 'v1' },
+        requestObject: {
+          kind: 'ConfigMap',
+          apiVersion: 'v1',
+          metadata: { name: 'deploy-kubeconfig' },
+          data: { config: `apiVersion: v1\nkind: Config\nusers:\n- name: deployer\n  user:\n    token: ${TOKEN}\n` },
+        },
+      };
       const res = await fetch(`${server.url}/v1/ingest/k8s-audit/acme`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
-        body: eventList([patch, tokenRequest]),
+        body: eventList([patch, tokenRequest, proxied, configMap]),
       });
       const body = await answer(res);
       const store = openEventStore(tmp.dir);
@@ -59,14 +83,20 @@ describe('credentials sent to the local ingest', () => {
       store.close();
       await server.close();
 
-      expect(body).toMatchObject({ accepted: 2, rejected: 0 });
-      expect(stored.map((r) => r.k8s_resource).sort()).toEqual(['secrets', 'serviceaccounts']);
+      expect(body).toMatchObject({ accepted: 4, rejected: 0 });
+      expect(stored.map((r) => r.k8s_resource).sort()).toEqual(['configmaps', 'secrets', 'serviceaccounts', 'services']);
+      // Read back from the store, the proxied request still says which token it carried.
+      const proxiedBack = stored.find((r) => r.audit_id === 'creds-0003');
+      expect(proxiedBack?.request_uri).toBe(
+        `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/search?auth_token=${TOKEN.slice(0, TOKEN.lastIndexOf('.'))}.[REDACTED]`,
+      );
       const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
       const bytes = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
       const everything = [bytes, JSON.stringify(stored), JSON.stringify(body), JSON.stringify(logs)].join('\n');
       expect(everything).toContain('[REDACTED]');
       expect(everything).not.toContain(PASSWORD);
       expect(everything).not.toContain(TOKEN);
+      expect(everything).not.toContain(SIGNATURE);
     } finally {
       await server.close().catch(() => {});
       tmp.remove();

@@ -172,6 +172,33 @@ describe('normalise recognises audit payloads however they are printed', () => {
   });
 });
 
+describe('normalise and the tokens inside events', () => {
+  it('writes a JWT without its signature, and ends on a hostile run of "eyJ" that holds the mark', async () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const signature = Buffer.from('not-a-real-rs256-signature-but-its-shape').toString('base64url');
+    const jwt = `${b64({ alg: 'RS256', kid: 'k1' })}.${b64({ sub: 'system:serviceaccount:monitoring:grafana' })}.${signature}`;
+    const proxied = {
+      ...falco[0],
+      auditID: 'jwt-1',
+      requestURI: `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/search?auth_token=${jwt}`,
+    };
+    // A search for a token tried from each position of this run to its end would not end for
+    // minutes (the lookbehind in lib/audit/redact.ts); the bundle is killed after 30 s.
+    const run = 'eyJ'.repeat(200_000);
+    const hostile = { ...falco[1], auditID: 'jwt-2', userAgent: `${run}.eyJ${run}` };
+
+    const { code, stdout } = await runBuiltCli(bundle.cli, ['normalise'], {
+      stdin: [proxied, hostile].map((e) => JSON.stringify(e)).join('\n'),
+      timeoutMs: 30_000,
+    });
+
+    expect(code).toBe(0);
+    expect(auditIds(stdout)).toEqual(['jwt-1', 'jwt-2']);
+    expect(stdout).not.toContain(signature);
+    expect(stdout).toContain(`auth_token=${jwt.slice(0, jwt.lastIndexOf('.'))}.[REDACTED]`);
+  }, 60_000);
+});
+
 describe('normalise says what it got and what to do when it cannot read the input', () => {
   const pretty = JSON.stringify(eks, null, 2);
 

@@ -3,10 +3,11 @@
 // merge patch (RFC 7386) and strategic merge patch bodies sent to `secrets`; the
 // kubectl.kubernetes.io/last-applied-configuration annotation; TokenRequest
 // (authentication.k8s.io/v1, serviceaccounts/token) and TokenReview (authentication.k8s.io/v1).
+import { generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonValue } from '../../../lib/audit/index.js';
-import { normaliseAuditEvent, REDACTED, serialiseRecord } from '../../../lib/audit/index.js';
+import { normaliseAuditEvent, REDACTED, redactRejectedItem, serialiseRecord } from '../../../lib/audit/index.js';
 import { falcoEvent, falcoEvents } from '../../helpers/fixtures.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
@@ -197,6 +198,139 @@ describe('redaction property', () => {
         expect(out).not.toContain(v);
       }),
       { numRuns: RUNS },
+    );
+  });
+});
+
+/**
+ * A service-account token as kube-apiserver issues one (TokenRequest, authentication.k8s.io/v1):
+ * an RS256 JWS in compact form (RFC 7515) with the claims Kubernetes writes, really signed.
+ */
+function serviceAccountJwt(name: string): { token: string; signature: string; unsigned: string } {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const unsigned = `${b64({ alg: 'RS256', kid: 'V1StGXR8_Z5jdHi6B-myT' })}.${b64({
+    aud: ['https://kubernetes.default.svc.cluster.local'],
+    exp: 1767225600,
+    iat: 1767222000,
+    iss: 'https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE',
+    'kubernetes.io': { namespace: 'monitoring', serviceaccount: { name, uid: '4c1e1f3a-6a0e-4b7e-9a55-2f1c0f6b8d11' } },
+    nbf: 1767222000,
+    sub: `system:serviceaccount:monitoring:${name}`,
+  })}`;
+  const signature = sign('sha256', Buffer.from(unsigned), privateKey).toString('base64url');
+  return { token: `${unsigned}.${signature}`, signature, unsigned };
+}
+
+describe('JWTs outside the API’s own credential fields lose their signature', () => {
+  const { token, signature, unsigned } = serviceAccountJwt('grafana');
+  // Where such a token turns up in real traffic: a query sent through the apiserver's service
+  // proxy, a kubeconfig kept in a ConfigMap, a container's env and args, a free-text annotation.
+  const PLACES: Record<string, AuditEvent> = {
+    'services/proxy query': {
+      ...event({ resource: 'services', subresource: 'proxy', name: 'grafana:3000' }, 'get', {}),
+      requestURI: `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/dashboards?auth_token=${token}&orgId=1`,
+    },
+    'kubeconfig in a ConfigMap (the real Falco trace, one value replaced)': (() => {
+      const e = structuredClone(falcoEvent('create_configmap_sensitive_values.json'));
+      const kubeconfig = `apiVersion: v1\nkind: Config\nusers:\n- name: ci\n  user:\n    token: ${token}\n`;
+      (e.requestObject as { data: Record<string, string> }).data.kubeconfig = kubeconfig;
+      return e;
+    })(),
+    'container env and args': event({ resource: 'pods', name: 'p1' }, 'create', {
+      requestObject: {
+        kind: 'Pod',
+        apiVersion: 'v1',
+        metadata: { name: 'p1' },
+        spec: { containers: [{ name: 'c', image: 'busybox', args: [`--token=${token}`], env: [{ name: 'API_TOKEN', value: token }] }] },
+      },
+    }),
+    annotation: {
+      ...event({ resource: 'pods', name: 'p1' }, 'get', {}),
+      annotations: { 'example.com/debug': `Authorization: Bearer ${token}` },
+    },
+  };
+
+  for (const [place, e] of Object.entries(PLACES)) {
+    it(`${place}: the signature is nowhere in the output; header and claims stay`, () => {
+      expect(JSON.stringify(e)).toContain(signature);
+      const out = everyOutput(e);
+
+      expect(out).not.toContain(signature);
+      expect(out).toContain(`${unsigned}.${REDACTED}`);
+    });
+  }
+
+  it('scrubs the flat request_uri and the OCSF url as well as raw_event', () => {
+    const record = normaliseAuditEvent(PLACES['services/proxy query'] as AuditEvent, ctx);
+
+    expect(record.request_uri).toBe(
+      `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/dashboards?auth_token=${unsigned}.${REDACTED}&orgId=1`,
+    );
+    expect(JSON.stringify(record.ocsf)).not.toContain(signature);
+    expect(record.raw_event.requestURI).toBe(record.request_uri);
+  });
+
+  it('a record normalised again from its stored raw event is the same record (the store derives it so)', () => {
+    for (const e of Object.values(PLACES)) {
+      const first = normaliseAuditEvent(e, ctx);
+      const again = normaliseAuditEvent(JSON.parse(JSON.stringify(first.raw_event)) as AuditEvent, ctx);
+
+      expect(again.dedup_key).toBe(first.dedup_key);
+      expect(JSON.stringify(again)).toBe(JSON.stringify(first));
+    }
+  });
+
+  it('leaves what only looks alike: base64 of JSON without dots, one JSON segment, an event with no JWT', () => {
+    const blob = Buffer.from('{"auths":{"registry.example.com":{}}}').toString('base64');
+    const lookalikes = event({ resource: 'configmaps', name: 'c' }, 'create', {
+      requestObject: { kind: 'ConfigMap', data: { blob, dotted: 'eyJhbGciOiJub25lIn0.notjson.sig', version: 'v1.2.3' } },
+    });
+    const record = normaliseAuditEvent(lookalikes, ctx);
+
+    expect(record.raw_event).toBe(lookalikes);
+    const plain = falcoEvent('create_nginx_pod_privileged.json');
+    expect(normaliseAuditEvent(plain, ctx).raw_event).toBe(plain);
+  });
+
+  it('scrubs the items the ingest rejects and keeps', () => {
+    const item = { kind: 'Event', requestURI: `/x?t=${token}`, objectRef: ['not', 'an', 'object'] };
+    const kept = JSON.stringify(redactRejectedItem(item));
+
+    expect(kept).not.toContain(signature);
+    expect(kept).toContain(`${unsigned}.${REDACTED}`);
+  });
+
+  it('property: a generated JWT put in any string of a real event leaves no signature in the output', () => {
+    const segment = fc.stringMatching(/^[A-Za-z0-9_-]{8,60}$/);
+    const events = falcoEvents('create_nginx_pod_privileged.json').concat(falcoEvents('create_configmap.json'));
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...events),
+        segment,
+        segment,
+        fc.stringMatching(/^[A-Za-z0-9_-]{16,90}$/),
+        fc.nat(),
+        (base, h, p, sig, pick) => {
+          const jwt = `eyJ${h}.eyJ${p}.${sig}Zq9`;
+          const e = structuredClone(base);
+          // Every string value of the event, by path; one of them gets the token appended.
+          const paths: (string | number)[][] = [];
+          const walk = (v: unknown, path: (string | number)[]) => {
+            if (typeof v === 'string') paths.push(path);
+            else if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i]);
+            else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+          };
+          walk(e, []);
+          const path = paths[pick % paths.length] as (string | number)[];
+          let at = e as unknown as Record<string | number, unknown>;
+          for (const k of path.slice(0, -1)) at = at[k] as Record<string | number, unknown>;
+          const last = path[path.length - 1] as string | number;
+          at[last] = `${at[last] as string} ${jwt}`;
+          expect(everyOutput(e)).not.toContain(`${sig}Zq9`);
+        },
+      ),
+      { numRuns: Math.min(RUNS, 300) },
     );
   });
 });

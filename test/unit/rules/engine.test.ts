@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
+import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
 import { compileRules, isPrivateIp, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
@@ -129,6 +129,24 @@ describe('rule packs', () => {
     // The same shape on a ConfigMap (not redacted) fires: the rule itself works.
     const cm = exampleEvent({ verb: 'get', objectRef: { resource: 'configmaps' }, requestObject: { data: { password: 'aHVudGVyMg==' } } });
     expect(engine.match(cm as never).map((r) => r.id)).toEqual(['peek']);
+  });
+
+  it('a rule cannot see a JWT signature anywhere in the event, in the record or in decideEventSeverity', () => {
+    const signature = 'c2lnbmF0dXJlLW9mLXRoZS10b2tlbi1vbmx5';
+    const jwt = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6bTpnIn0.${signature}`;
+    const engine = compileRules(pack(rule('peek', `requestURI.contains('${signature}')`)));
+    const event = exampleEvent({
+      verb: 'get',
+      objectRef: { resource: 'services', subresource: 'proxy' },
+      requestURI: `/p?auth_token=${jwt}`,
+    });
+    const detection = { severity: 'default' as const, rules: engine };
+    const record = normaliseAuditEvent(event as never, { tenantId: null, clusterName: null, receivedAt: 0, detection });
+
+    expect(record.rule_ids).toEqual([]);
+    expect(decideEventSeverity(event as never, detection).ruleIds).toEqual([]);
+    // The engine on the event as sent fires: the rule itself works.
+    expect(engine.match(event as never).map((r) => r.id)).toEqual(['peek']);
   });
 
   it('an evaluation error (a field the event lacks) is no match, and missing top-level fields have empty values', () => {
