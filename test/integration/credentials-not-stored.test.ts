@@ -23,55 +23,62 @@ const base = {
   stageTimestamp: '2024-05-01T12:00:00.100000Z',
 };
 
+/** A request in the default namespace, as the apiserver logs it at RequestResponse level. */
+function request(auditID: string, verb: string, requestURI: string, ref: Record<string, string>, bodies: Record<string, unknown> = {}) {
+  return { ...base, auditID, verb, requestURI, objectRef: { namespace: 'default', apiVersion: 'v1', ...ref }, ...bodies };
+}
+
 describe('credentials sent to the local ingest', () => {
   it('are stored nowhere: not in the SQLite file or its WAL, the answer or the log', async () => {
     const tmp = tempDataDir('aisoc-creds-');
     const logs: Record<string, unknown>[] = [];
     const server = await startLocalIngest(tmp.dir, SECRET, (e) => logs.push(e));
     try {
-      const patch = {
-        ...base,
-        auditID: 'creds-0001',
-        verb: 'patch',
-        requestURI: '/api/v1/namespaces/default/secrets/db',
-        objectRef: { resource: 'secrets', namespace: 'default', name: 'db', apiVersion: 'v1' },
-        requestObject: [{ op: 'replace', path: '/data/password', value: PASSWORD }],
-      };
-      const tokenRequest = {
-        ...base,
-        auditID: 'creds-0002',
-        verb: 'create',
-        requestURI: '/api/v1/namespaces/default/serviceaccounts/app/token',
-        objectRef: { resource: 'serviceaccounts', subresource: 'token', namespace: 'default', name: 'app', apiVersion: 'v1' },
-        responseObject: {
-          kind: 'TokenRequest',
-          apiVersion: 'authentication.k8s.io/v1',
-          spec: { audiences: ['api'] },
-          status: { token: TOKEN },
+      const patch = request(
+        'creds-0001',
+        'patch',
+        '/api/v1/namespaces/default/secrets/db',
+        { resource: 'secrets', name: 'db' },
+        {
+          requestObject: [{ op: 'replace', path: '/data/password', value: PASSWORD }],
         },
-      };
+      );
+      const tokenRequest = request(
+        'creds-0002',
+        'create',
+        '/api/v1/namespaces/default/serviceaccounts/app/token',
+        { resource: 'serviceaccounts', subresource: 'token', name: 'app' },
+        {
+          responseObject: {
+            kind: 'TokenRequest',
+            apiVersion: 'authentication.k8s.io/v1',
+            spec: { audiences: ['api'] },
+            status: { token: TOKEN },
+          },
+        },
+      );
       // The same token where the API has no place for one: a query through the service proxy,
       // and a kubeconfig kept in a ConfigMap. Only its signature is a secret; it goes.
-      const proxied = {
-        ...base,
-        auditID: 'creds-0003',
-        verb: 'get',
-        requestURI: `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/search?auth_token=${TOKEN}`,
-        objectRef: { resource: 'services', subresource: 'proxy', namespace: 'monitoring', name: 'grafana:3000', apiVersion: 'v1' },
-      };
-      const configMap = {
-        ...base,
-        auditID: 'creds-0004',
-        verb: 'create',
-        requestURI: '/api/v1/namespaces/ci/configmaps',
-        objectRef: { resource: 'configmaps', namespace: 'ci', name: 'deploy-kubeconfig', apiVersion: 'v1' },
-        requestObject: {
-          kind: 'ConfigMap',
-          apiVersion: 'v1',
-          metadata: { name: 'deploy-kubeconfig' },
-          data: { config: `apiVersion: v1\nkind: Config\nusers:\n- name: deployer\n  user:\n    token: ${TOKEN}\n` },
+      const proxied = request(
+        'creds-0003',
+        'get',
+        `/api/v1/namespaces/default/services/grafana:3000/proxy/api/search?auth_token=${TOKEN}`,
+        { resource: 'services', subresource: 'proxy', name: 'grafana:3000' },
+      );
+      const configMap = request(
+        'creds-0004',
+        'create',
+        '/api/v1/namespaces/default/configmaps',
+        { resource: 'configmaps', name: 'deploy' },
+        {
+          requestObject: {
+            kind: 'ConfigMap',
+            apiVersion: 'v1',
+            metadata: { name: 'deploy' },
+            data: { config: `apiVersion: v1\nkind: Config\nusers:\n- name: deployer\n  user:\n    token: ${TOKEN}\n` },
+          },
         },
-      };
+      );
       const res = await fetch(`${server.url}/v1/ingest/k8s-audit/acme`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
@@ -88,7 +95,7 @@ describe('credentials sent to the local ingest', () => {
       // Read back from the store, the proxied request still says which token it carried.
       const proxiedBack = stored.find((r) => r.audit_id === 'creds-0003');
       expect(proxiedBack?.request_uri).toBe(
-        `/api/v1/namespaces/monitoring/services/grafana:3000/proxy/api/search?auth_token=${TOKEN.slice(0, TOKEN.lastIndexOf('.'))}.[REDACTED]`,
+        `/api/v1/namespaces/default/services/grafana:3000/proxy/api/search?auth_token=${TOKEN.slice(0, TOKEN.lastIndexOf('.'))}.[REDACTED]`,
       );
       const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
       const bytes = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
