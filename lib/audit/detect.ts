@@ -68,7 +68,8 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
  */
 export function decideEventSeverity(event: AuditEvent, detection?: Detection): DetectionResult {
   const input = severityInputOf(event);
-  const redacted = scrubJwts(redactEvent(event, { resource: input.resource, subresource: input.subresource }));
+  // The event as normaliseAuditEvent keeps it: bodies' credentials and JWT signatures redacted.
+  const redacted = scrubJwts(redactEvent(event, { resource: input.resource, subresource: input.subresource })).event;
   const user = event.user?.username;
   return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection);
 }

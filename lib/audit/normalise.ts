@@ -26,18 +26,20 @@ function toIso(ms: number): string {
  * changed anything. The JWT walk runs only when the canonical text the digest needs anyway holds
  * the text every JWT holds (`JWT_MARK`), so it costs an event without one a substring search.
  */
-function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string } {
+function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string; cut: boolean } {
   const ref = isJsonObject(input.objectRef) ? input.objectRef : {};
   let event = redactEvent(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
   let canonical = canonicalJson(event);
+  let cut = false;
   if (canonical.includes(JWT_MARK)) {
     const scrubbed = scrubJwts(event);
-    if (scrubbed !== event) {
-      event = scrubbed;
-      canonical = canonicalJson(scrubbed);
+    if (scrubbed.event !== event) {
+      event = scrubbed.event;
+      cut = scrubbed.cut;
+      canonical = canonicalJson(event);
     }
   }
-  return { event, digest: sha256Hex(canonical) };
+  return { event, digest: sha256Hex(canonical), cut };
 }
 
 /**
@@ -46,7 +48,7 @@ function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string }
  * `raw_event` and `ocsf`, and JWT signatures in every field; the input object is never mutated. Never throws on a validated event.
  */
 export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
-  const { event: rawEvent, digest } = recordedEvent(input);
+  const { event: rawEvent, digest, cut } = recordedEvent(input);
   // Every field is read from the event as the record keeps it: a JWT's signature scrubbed from the
   // raw event is scrubbed from the flat fields and the OCSF record too (a requestURI query).
   const event = rawEvent;
@@ -123,7 +125,7 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
     source: ctx.source,
   });
 
-  return {
+  const record: NormalisedRecord = {
     tenant_id: ctx.tenantId,
     cluster_name: ctx.clusterName,
     audit_id: event.auditID,
@@ -152,6 +154,8 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
     raw_event: rawEvent,
     ocsf,
   };
+  // The JWT walk cut an event nested too deep for it: flagged as serialising it would have.
+  return cut ? cutDeepRecord(record) : record;
 }
 
 /**

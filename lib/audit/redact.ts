@@ -272,14 +272,14 @@ function scrubWalk(value: JsonValue): JsonValue {
 /**
  * The event with the signature of every JWT in its string values redacted (see JWT above). The
  * event itself when it holds none, a copy otherwise; never mutates. An event nested too deep for
- * the walk is cut first, as the stored record is (lib/audit/depth.ts).
+ * the walk is cut first, as the stored record is (lib/audit/depth.ts), and `cut` says so.
  */
-export function scrubJwts(event: AuditEvent): AuditEvent {
+export function scrubJwts(event: AuditEvent): { event: AuditEvent; cut: boolean } {
   try {
-    return scrubWalk(event as unknown as JsonValue) as unknown as AuditEvent;
+    return { event: scrubWalk(event as unknown as JsonValue) as unknown as AuditEvent, cut: false };
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
-    return scrubWalk(limitDepth(event).value as JsonValue) as unknown as AuditEvent;
+    return { event: scrubWalk(limitDepth(event).value as JsonValue) as unknown as AuditEvent, cut: true };
   }
 }
 

@@ -905,7 +905,11 @@ class PendingRecord implements OutgoingRecord {
     if (this.#origin === undefined) {
       const raw = this.record.raw_event;
       let rawEventJson: string | null = raw === this.event && this.text !== undefined ? this.text : null;
-      if (rawEventJson === null) {
+      // An event the normaliser had to cut (too deep for its JWT walk) would come back uncut and
+      // unflagged from its cut raw event: the record's JSON, flagged, is stored instead.
+      const metadata = this.record.ocsf.metadata;
+      const cut = isJsonObject(metadata) && metadata.is_truncated === true;
+      if (rawEventJson === null && !cut) {
         try {
           // Redacted (a Secret's values), or an item without its text: serialise what is kept.
           rawEventJson = JSON.stringify(raw);

@@ -36,11 +36,11 @@ export function emptyItemsEventList(n: number): Buffer {
 }
 
 /** An EventList holding one real-shaped event whose requestObject nests `depth` deep. */
-export function deepRequestEvent(auditID: string, depth: number): Buffer {
+export function deepRequestEvent(auditID: string, depth: number, requestURI = '/api/v1/namespaces/default/configmaps'): Buffer {
   const nest = `${'{"spec":'.repeat(depth)}{}${'}'.repeat(depth)}`;
   return Buffer.from(
     `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request",` +
-      `"auditID":"${auditID}","stage":"ResponseComplete","verb":"create","user":{"username":"crafted-user"},` +
+      `"auditID":"${auditID}","stage":"ResponseComplete","verb":"create","requestURI":${JSON.stringify(requestURI)},"user":{"username":"crafted-user"},` +
       `"objectRef":{"resource":"configmaps","namespace":"default","name":"deep"},"responseStatus":{"code":201},` +
       `"requestReceivedTimestamp":"2024-05-01T12:00:00.000000Z","requestObject":${nest}}]}`,
   );

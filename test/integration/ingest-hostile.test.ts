@@ -234,6 +234,21 @@ describe('bodies within the cap that are not what they claim', () => {
     await expectHealthy();
   });
 
+  it('keeps an event nesting 100,000 deep that holds a JWT: cut and flagged when read back, the signature gone', async () => {
+    const signature = 'c2lnbmF0dXJlLW9mLWEtZGVlcC1ldmVudA';
+    const uri = `/api/v1/namespaces/default/services/app:80/proxy/?token=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.${signature}`;
+    const { answer } = await measured('an event nesting 100,000 deep with a JWT', () =>
+      send({ body: deepRequestEvent('hostile-deep-jwt', 100_000, uri) }),
+    );
+
+    expect(counts(answer)).toMatchObject({ accepted: 1, rejected: 0 });
+    const [record] = store.queryEvents({ auditId: 'hostile-deep-jwt' });
+    expect(JSON.stringify(record)).not.toContain(signature);
+    expect(JSON.stringify(record?.raw_event)).toContain(DEPTH_MARKER);
+    expect((record?.ocsf.metadata as { is_truncated?: boolean }).is_truncated).toBe(true);
+    await expectHealthy();
+  });
+
   it('stores an event carrying a string of almost 16 MiB', async () => {
     const body = hugeStringEvent('hostile-huge-string', CAP - 200);
 

@@ -121,6 +121,20 @@ describe('normaliseAuditEvent under hostile input', () => {
     expect(JSON.parse(line).raw_event.requestObject.data).toEqual({ ['__proto__']: '[REDACTED]' });
   });
 
+  it('keeps an event nesting 100,000 deep that also holds a JWT: cut, flagged, the signature gone', () => {
+    const depth = 100_000;
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.c2lnbmF0dXJlLWRlZXA';
+    const text = `{"auditID":"deep-jwt","verb":"create","requestURI":"/x?t=${jwt}","objectRef":{"resource":"configmaps"},"requestObject":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+    const record = normaliseAuditEvent(parseAuditPayload(text).events[0] as AuditEvent, { ...ctx, ocsfBodies: true });
+    const line = serialiseRecord(record);
+    const out = JSON.parse(line);
+    expect(line).not.toContain('c2lnbmF0dXJlLWRlZXA');
+    expect(out.request_uri).toBe('/x?t=eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJjaSJ9.[REDACTED]');
+    expect(JSON.stringify(out.raw_event)).toContain(DEPTH_MARKER);
+    expect((out.ocsf.metadata as JsonObject).is_truncated).toBe(true);
+    expect(ocsfErrors(out.ocsf)).toEqual([]);
+  });
+
   it('reads numbers past 2^53 and duplicate keys without surprises', () => {
     const parsed = parseAuditPayload('{"auditID":"first","auditID":"last","verb":"get","responseStatus":{"code":18446744073709551616}}');
     const record = normaliseAuditEvent(parsed.events[0] as AuditEvent, ctx);
