@@ -18,7 +18,7 @@ export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { AuditLineCheck, ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, readAuditLine, validateAuditEvent } from './parse.js';
 export type { BodyTarget } from './redact.js';
-export { REDACTED, redactBody, redactEvent, redactRejectedItem } from './redact.js';
+export { REDACTED, redactBody, redactEvent, redactRejectedItem, scrubJwtText } from './redact.js';
 export type { SeverityInput, SeverityResult } from './severity.js';
 export { classifySeverity, highestSeverity, refineSeverity, withReusedAuditId } from './severity.js';
 export { parseAuditTimestamp } from './time.js';

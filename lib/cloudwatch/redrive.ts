@@ -1,5 +1,5 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { REDACTED, redactRejectedItem } from '../audit/index.js';
+import { REDACTED, redactRejectedItem, scrubJwtText } from '../audit/index.js';
 import { INBOX_TOKEN_IN_TEXT } from '../ingest/inbox.js';
 import { isJsonObject } from '../json.js';
 import { TOKEN_HEADER } from '../protocol.js';
@@ -77,8 +77,8 @@ function redactCredentialKeys(value: unknown): unknown {
  * replaced by the marker. Such a message is not a failure record, so it may be anything (an API
  * Gateway event with its headers, a log line): a JSON body loses its credential headers (any
  * casing), `token` and Secret `data` values (as a rejected item does); any text loses the values
- * after a credential header name, generated inbox tokens, and every `secrets` value given (the
- * shared secret the command holds) wherever it appears.
+ * after a credential header name, generated inbox tokens, every JWT's signature, and every
+ * `secrets` value given (the shared secret the command holds) wherever it appears.
  */
 export function redactMessageBody(body: string, secrets: readonly string[]): { body: string; redacted: boolean } {
   let text = body;
@@ -90,6 +90,7 @@ export function redactMessageBody(body: string, secrets: readonly string[]): { b
   }
   text = text.replace(CREDENTIAL_IN_TEXT, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
   text = text.replace(INBOX_TOKEN_IN_TEXT, REDACTED);
+  text = scrubJwtText(text);
   for (const secret of secrets) if (secret.length >= 8) text = text.split(secret).join(REDACTED);
   return { body: text, redacted: text !== body };
 }

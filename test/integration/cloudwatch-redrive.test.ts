@@ -211,6 +211,16 @@ describe('redactMessageBody', () => {
     expect(out.body).toContain('the secret was [REDACTED] in prose');
   });
 
+  it('drops the signature of a JWT from text that is not JSON, and keeps its header and claims', () => {
+    const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Y2k6ZGVwbG95In0.c2lnbmF0dXJlLWluLWEtbG9n';
+    const text = `2024-05-01T10:00:00Z deploy failed, kubeconfig token ${jwt} rejected`;
+
+    const out = redactMessageBody(text, [SECRET]);
+
+    expect(out.redacted).toBe(true);
+    expect(out.body).toBe(`2024-05-01T10:00:00Z deploy failed, kubeconfig token ${jwt.slice(0, jwt.lastIndexOf('.'))}.[REDACTED] rejected`);
+  });
+
   it('keeps a body with nothing to hide as it was', () => {
     const body = JSON.stringify({ KinesisBatchInfo: { shardId: 'shardId-000000000000' } });
 
