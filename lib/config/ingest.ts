@@ -7,8 +7,6 @@ import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSe
 
 /** Default cap on a request body, before and after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
 export const DEFAULT_MAX_BODY_BYTES = DEFAULT_INGEST_MAX_BODY_BYTES;
-/** Default cap on items per batch (K8S_AUDIT_MAX_BATCH_SIZE; lib/config/defaults.ts says why 5000). */
-export const DEFAULT_MAX_BATCH_SIZE = DEFAULT_INGEST_MAX_BATCH_SIZE;
 /**
  * AWS Lambda refuses a synchronous invocation whose payload (the whole API Gateway event JSON,
  * body included) exceeds 6,291,456 bytes (Lambda quotas, "Invocation payload"); API Gateway's own
@@ -254,7 +252,7 @@ function trimmed(r: EnvReader, name: string): string | null {
 export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): IngestSettings {
   const runtime = opts.runtime ?? (r.string('AWS_LAMBDA_FUNCTION_NAME') !== undefined ? 'lambda' : 'local');
   const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
-  const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_MAX_BATCH_SIZE, 1, 1_000_000);
+  const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_INGEST_MAX_BATCH_SIZE, 1, 1_000_000);
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;
   const groupCommit = r.bool('AISOC_SQLITE_GROUP_COMMIT', false);

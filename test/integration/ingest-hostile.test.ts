@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPTH_MARKER } from '../../lib/audit/index.js';
-import { DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BODY_BYTES } from '../../lib/config/ingest.js';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE } from '../../lib/config/defaults.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config/ingest.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import {
@@ -214,7 +215,7 @@ describe('bodies within the cap that are not what they claim', () => {
 
     expect(answer.status).toBe(413);
     expect(error(answer)).toBe(
-      `batch has 100000 items, over K8S_AUDIT_MAX_BATCH_SIZE (${DEFAULT_MAX_BATCH_SIZE}); lower the apiserver's --audit-webhook-batch-max-size`,
+      `batch has 100000 items, over K8S_AUDIT_MAX_BATCH_SIZE (${DEFAULT_INGEST_MAX_BATCH_SIZE}); lower the apiserver's --audit-webhook-batch-max-size`,
     );
     expect(store.countEvents()).toBe(before);
     // 100,000 parsed objects, each checked before the batch size is: a few times the body, not more.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE } from '../../../lib/config/defaults.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import {
   DEFAULT_BUSY_RETRY_AFTER_SECONDS,
-  DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUEUE_DEADLINE_MS,
   defaultAdmission,
@@ -33,13 +33,13 @@ describe('loadIngestConfig', () => {
       sharedSecret: null,
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
       maxWireBytes: 16 * 1024 * 1024,
-      maxBatchSize: DEFAULT_MAX_BATCH_SIZE,
+      maxBatchSize: DEFAULT_INGEST_MAX_BATCH_SIZE,
       eventsSink: { kind: 'sqlite' },
       alertsSink: { kind: 'sqlite' },
       dataDir: '.data',
       inbox: { kind: 'sqlite', dataDir: '.data' },
     });
-    expect(DEFAULT_MAX_BATCH_SIZE).toBeGreaterThan(400);
+    expect(DEFAULT_INGEST_MAX_BATCH_SIZE).toBeGreaterThan(400);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
