@@ -1,5 +1,10 @@
 import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
-import { DEFAULT_BACKOFF_BASE_MS, DEFAULT_BACKOFF_CAP_MS, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../config/defaults.js';
+import {
+  DEFAULT_BACKOFF_BASE_MS,
+  DEFAULT_BACKOFF_CAP_MS,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHIP_MAX_BODY_BYTES,
+} from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
 import { isJsonObject } from '../json.js';
 import { type PostOutcome, postEventList } from '../ship/post.js';
@@ -153,7 +158,7 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
   if (report.unreadable > 0)
     log({ level: 'warn', msg: 'messages that are not diagnostic-settings bodies were not sent', count: report.unreadable });
 
-  for (const body of packRecords(audit, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES)) {
+  for (const body of packRecords(audit, opts.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES)) {
     report.bodies++;
     let outcome: PostOutcome | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {

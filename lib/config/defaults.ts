@@ -23,7 +23,7 @@ export const DEFAULT_MAX_EVENTS_PER_BATCH = 400;
  * of every quote grows it by a fifth or more; 3 MiB stays clear of that, and far under the
  * ingest's own 16 MiB K8S_AUDIT_MAX_BODY_BYTES default.
  */
-export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const DEFAULT_SHIP_MAX_BODY_BYTES = 3 * 1024 * 1024;
 /**
  * Events per body of the tailer (AISOC_TAIL_BATCH_EVENTS): as many as the ingest takes by
  * default, so the 3 MiB byte cap is what closes a body. The apiserver's 400 suits a sender that

@@ -5,8 +5,6 @@ import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from './
 import { ConfigError, type Env, EnvReader } from './env.js';
 import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
 
-/** Default cap on a request body, before and after gzip inflation (K8S_AUDIT_MAX_BODY_BYTES). */
-export const DEFAULT_MAX_BODY_BYTES = DEFAULT_INGEST_MAX_BODY_BYTES;
 /**
  * AWS Lambda refuses a synchronous invocation whose payload (the whole API Gateway event JSON,
  * body included) exceeds 6,291,456 bytes (Lambda quotas, "Invocation payload"); API Gateway's own
@@ -251,7 +249,7 @@ function trimmed(r: EnvReader, name: string): string | null {
  */
 export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): IngestSettings {
   const runtime = opts.runtime ?? (r.string('AWS_LAMBDA_FUNCTION_NAME') !== undefined ? 'lambda' : 'local');
-  const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
+  const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_INGEST_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
   const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_INGEST_MAX_BATCH_SIZE, 1, 1_000_000);
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;

@@ -1,5 +1,10 @@
 import { TOKEN_HEADER } from '../protocol.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from './defaults.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SHIP_MAX_BODY_BYTES,
+  DEFAULT_TAIL_BATCH_EVENTS,
+  DEFAULT_TAIL_CONCURRENCY,
+} from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readSharedSecret } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
@@ -12,10 +17,6 @@ export const MIN_TAIL_MAX_BYTES = 1024;
 export const MAX_TAIL_MAX_BYTES = 256 * 1024 * 1024;
 /** The connector documentation: "Default poll interval: 300 seconds (overrideable per instance)". */
 export const DEFAULT_TAIL_INTERVAL_SECONDS = 300;
-/** The shipper's body cap (lib/config/defaults.ts: under Lambda's payload limit behind API Gateway). */
-export const DEFAULT_TAIL_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES;
-/** The shipper's per-request timeout. */
-export const DEFAULT_TAIL_REQUEST_TIMEOUT_MS = DEFAULT_REQUEST_TIMEOUT_MS;
 
 /** The `tail` command's environment, validated once at start. Flags override path, cursor, cluster and interval. */
 export interface TailConfig {
@@ -69,11 +70,11 @@ export function loadTailConfig(env: Env): TailConfig {
     cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
     maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
     intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, 86_400),
-    maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_TAIL_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+    maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_SHIP_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
     batchEvents: r.int('AISOC_TAIL_BATCH_EVENTS', DEFAULT_TAIL_BATCH_EVENTS, 1, 100_000),
     concurrency: r.int('AISOC_TAIL_CONCURRENCY', DEFAULT_TAIL_CONCURRENCY, 1, 16),
     gzip: r.bool('AISOC_TAIL_GZIP', false),
-    requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_TAIL_REQUEST_TIMEOUT_MS, 100, 300_000),
+    requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 300_000),
     metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
     metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
   };

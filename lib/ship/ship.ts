@@ -2,10 +2,10 @@ import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_CAP_MS,
   DEFAULT_MAX_ATTEMPTS,
-  DEFAULT_MAX_BODY_BYTES,
   DEFAULT_MAX_EVENTS_PER_BATCH,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SAFETY_MARGIN_MS,
+  DEFAULT_SHIP_MAX_BODY_BYTES,
 } from '../config/defaults.js';
 import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
@@ -118,7 +118,7 @@ function resolve(opts: ShipOptions): Resolved {
     source: opts.source ?? null,
     tls: opts.tls ?? DEFAULT_SHIP_TLS,
     maxEvents: opts.maxEventsPerBatch ?? DEFAULT_MAX_EVENTS_PER_BATCH,
-    maxBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    maxBytes: opts.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES,
     gzip: opts.gzip ?? false,
     requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
     remainingTimeMs: opts.remainingTimeMs ?? null,

@@ -1,6 +1,6 @@
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
-import { DEFAULT_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
+import { DEFAULT_SHIP_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
 import type { TailShipFn } from './deliver.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
@@ -41,7 +41,7 @@ export interface TailShipSettings {
  * that can never fit one body is passed over before it reaches the shipper.
  */
 export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: EventText, bytes: number) => boolean } {
-  const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES;
   const ship: TailShipFn = (events) =>
     shipEvents(events, {
       url: s.url,

@@ -17,7 +17,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { forwardSubscriptionEvent } from '../../lib/cloudwatch/forward.js';
 import type { ForwardSettings } from '../../lib/cloudwatch/report.js';
 import { DEFAULT_FORWARDER_CONCURRENCY } from '../../lib/config/forwarder.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENTS_PER_BATCH } from '../../lib/ship/index.js';
+import { DEFAULT_MAX_EVENTS_PER_BATCH, DEFAULT_SHIP_MAX_BODY_BYTES } from '../../lib/ship/index.js';
 import { auditLines } from '../helpers/corpus.js';
 import type { BenchContext, BenchFigure } from './types.js';
 
@@ -69,7 +69,7 @@ const settings: ForwardSettings = {
   clusterName: null,
   streamPrefix: 'kube-apiserver-audit-',
   maxEventsPerBatch: DEFAULT_MAX_EVENTS_PER_BATCH,
-  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+  maxBodyBytes: DEFAULT_SHIP_MAX_BODY_BYTES,
   gzip: false,
   requestTimeoutMs: 10_000,
   safetyMarginMs: 0,

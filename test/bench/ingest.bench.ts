@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { normaliseAuditEvent, parseAuditPayload, serialiseRecord, validateAuditEvent } from '../../lib/audit/index.js';
-import { DEFAULT_MAX_BODY_BYTES, DEFAULT_TAIL_BATCH_EVENTS } from '../../lib/config/defaults.js';
+import { DEFAULT_SHIP_MAX_BODY_BYTES, DEFAULT_TAIL_BATCH_EVENTS } from '../../lib/config/defaults.js';
 import { packEventLists } from '../../lib/ship/index.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import type { OutgoingRecord } from '../../lib/sinks/types.js';
@@ -391,7 +391,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         ratio: tailerBody.largeUs / tailerBody.smallUs,
         goal: "reported (lower is better: ≤ 1, the tailer's bodies cost the ingest no more per event)",
         pass: true,
-        notes: `medians of ${tailerBody.rounds} alternating requests each way, request time over events; the tailer closes bodies at its ${DEFAULT_MAX_BODY_BYTES / 1048576} MiB cap (AISOC_TAIL_BATCH_EVENTS ${DEFAULT_TAIL_BATCH_EVENTS})`,
+        notes: `medians of ${tailerBody.rounds} alternating requests each way, request time over events; the tailer closes bodies at its ${DEFAULT_SHIP_MAX_BODY_BYTES / 1048576} MiB cap (AISOC_TAIL_BATCH_EVENTS ${DEFAULT_TAIL_BATCH_EVENTS})`,
       },
       {
         figure: `SQLite store write per event: a ${LARGE_BATCH}-event batch (the batch cap) vs a ${BATCH}-event batch`,
@@ -420,7 +420,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
  */
 async function tailerBodyCost(ctx: BenchContext, url: string, makeSmall: () => string) {
   const candidates = auditLines(ctx.root, DEFAULT_TAIL_BATCH_EVENTS, ctx.seed + 7);
-  const first = packEventLists(candidates, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES).bodies[0];
+  const first = packEventLists(candidates, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_SHIP_MAX_BODY_BYTES).bodies[0];
   if (first === undefined) throw new Error('the tailer packed no body');
   const template = eventList(candidates.slice(first.first, first.first + first.count));
   const makeLarge = liveBodies(template, first.count, prng(ctx.seed + 8));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { validateAuditEvent } from '../../lib/audit/index.js';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../../lib/config/defaults.js';
-import { DEFAULT_MAX_BODY_BYTES, packEventLists } from '../../lib/ship/index.js';
+import { DEFAULT_SHIP_MAX_BODY_BYTES, packEventLists } from '../../lib/ship/index.js';
 import { FileTailer, type TailCursor, tailShipper, writeCursor } from '../../lib/tail/index.js';
 import { joinLines, splitLines } from '../../lib/tail/lines.js';
 import { auditLines } from '../helpers/corpus.js';
@@ -192,7 +192,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
     // The second floor: the same bytes read and split, then POSTed as the same EventList bodies
     // over loopback by node:http (packed beforehand): what moving them to an ingest costs at least.
     const url = `http://127.0.0.1:${port}/v1/ingest/k8s-audit/bench`;
-    const bodies = packEventLists(parts, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_MAX_BODY_BYTES).bodies.map((b) => Buffer.from(b.body));
+    const bodies = packEventLists(parts, DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_SHIP_MAX_BODY_BYTES).bodies.map((b) => Buffer.from(b.body));
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     let postMs = Number.POSITIVE_INFINITY;
     const postOnly = async (): Promise<void> => {
@@ -276,7 +276,7 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
         ratio: bestPoll / withPost,
         goal: 'reported (the POST alone exceeds the ≥ 0.5 budget above)',
         pass: postMs > floorMs,
-        notes: `${bodies.length} bodies of ≤ ${DEFAULT_MAX_BODY_BYTES / 1048576} MiB; POST alone ${postMs.toFixed(1)} ms vs read+split ${floorMs.toFixed(1)} ms`,
+        notes: `${bodies.length} bodies of ≤ ${DEFAULT_SHIP_MAX_BODY_BYTES / 1048576} MiB; POST alone ${postMs.toFixed(1)} ms vs read+split ${floorMs.toFixed(1)} ms`,
       },
       {
         figure: `tail: the same poll to an ingest answering in ${REMOTE_ANSWER_MS} ms, ${DEFAULT_TAIL_CONCURRENCY} batches in flight`,

@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEPTH_MARKER } from '../../lib/audit/index.js';
-import { DEFAULT_INGEST_MAX_BATCH_SIZE } from '../../lib/config/defaults.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../../lib/config/ingest.js';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from '../../lib/config/defaults.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import {
@@ -34,7 +33,7 @@ import {
   spawnServe,
 } from '../helpers/serve.js';
 
-const CAP = DEFAULT_MAX_BODY_BYTES;
+const CAP = DEFAULT_INGEST_MAX_BODY_BYTES;
 const MiB = 1024 * 1024;
 const HOSTILE = join(FIXTURES, 'hostile');
 

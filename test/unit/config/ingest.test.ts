@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INGEST_MAX_BATCH_SIZE } from '../../../lib/config/defaults.js';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from '../../../lib/config/defaults.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import {
   DEFAULT_BUSY_RETRY_AFTER_SECONDS,
-  DEFAULT_MAX_BODY_BYTES,
   DEFAULT_QUEUE_DEADLINE_MS,
   defaultAdmission,
   GOOGLE_JWKS_URL,
@@ -31,7 +30,7 @@ describe('loadIngestConfig', () => {
     expect(config).toMatchObject({
       runtime: 'local',
       sharedSecret: null,
-      maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      maxBodyBytes: DEFAULT_INGEST_MAX_BODY_BYTES,
       maxWireBytes: 16 * 1024 * 1024,
       maxBatchSize: DEFAULT_INGEST_MAX_BATCH_SIZE,
       eventsSink: { kind: 'sqlite' },
@@ -117,7 +116,7 @@ describe('loadIngestConfig', () => {
       const config = loadIngestConfig({ EVENTS_SINK: 'kinesis:s' }, { runtime: 'lambda' });
 
       expect(config.maxWireBytes).toBe(LAMBDA_MAX_PAYLOAD_BYTES);
-      expect(config.maxBodyBytes).toBe(DEFAULT_MAX_BODY_BYTES);
+      expect(config.maxBodyBytes).toBe(DEFAULT_INGEST_MAX_BODY_BYTES);
       expect(config.wireLimitName).toMatch(/AWS Lambda synchronous invocation payload limit/);
     });
 
