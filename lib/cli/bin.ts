@@ -5,6 +5,14 @@ import { main } from './main.js';
 // for its users; the SDK's own switch turns it off (an operator's explicit setting is kept).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`normalise … | head`) closes the pipe, and the next write fails with
+// EPIPE, which Node raises as an unhandled 'error' event with a stack trace. Stop quietly instead,
+// as a command killed by SIGPIPE does, with exit 1: not all of the output was read.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(1);
+});
+
 // The `aisoc-k8s-audit` executable (dist/cli.mjs). Long-running commands (serve, tail) resolve
 // only when they are done, so setting the exit code here never cuts them short.
 process.exitCode = await main(process.argv.slice(2), {

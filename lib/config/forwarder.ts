@@ -10,7 +10,14 @@ import {
   METRICS_NAMESPACE,
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
-import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import {
+  readSecretOf,
+  readSecretsManagerSecret,
+  readSharedSecret,
+  type SecretReader,
+  sharedSecretSourceProblem,
+  sharedSecretValue,
+} from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
 /**
@@ -112,7 +119,7 @@ export const forwarderSecretValue = sharedSecretValue;
 export async function resolveForwarderToken(config: ForwarderConfig, read: ForwarderSecretReader = readForwarderSecret): Promise<string> {
   if (config.token !== null) return config.token;
   const arn = config.tokenSecretArn as string;
-  return forwarderSecretValue(await read(arn), arn);
+  return forwarderSecretValue(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read), arn);
 }
 
 /** The settings of the forwarder core, with the token resolved. */

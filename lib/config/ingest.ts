@@ -3,7 +3,14 @@ import { isJsonObject } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from './defaults.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
-import { readSecretsManagerSecret, readSharedSecret, type SecretReader, sharedSecretSourceProblem, sharedSecretValue } from './secret.js';
+import {
+  readSecretOf,
+  readSecretsManagerSecret,
+  readSharedSecret,
+  type SecretReader,
+  sharedSecretSourceProblem,
+  sharedSecretValue,
+} from './secret.js';
 
 /**
  * AWS Lambda refuses a synchronous invocation whose payload (the whole API Gateway event JSON,
@@ -439,11 +446,15 @@ export async function withSharedSecret<T extends IngestSettings>(
 ): Promise<T> {
   let out = config;
   if (config.sharedSecretArn !== null) {
-    out = { ...out, sharedSecret: sharedSecretValue(await read(config.sharedSecretArn), config.sharedSecretArn) };
+    const stored = await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', config.sharedSecretArn, read);
+    out = { ...out, sharedSecret: sharedSecretValue(stored, config.sharedSecretArn) };
   }
   if (config.tenantSecretsArn !== null) {
     const source = `K8S_AUDIT_TENANT_SECRETS_ARN (the secret ${config.tenantSecretsArn})`;
-    out = { ...out, tenantSecrets: parseTenantSecrets(await read(config.tenantSecretsArn), source) };
+    out = {
+      ...out,
+      tenantSecrets: parseTenantSecrets(await readSecretOf('K8S_AUDIT_TENANT_SECRETS_ARN', config.tenantSecretsArn, read), source),
+    };
   } else if (config.tenantSecretsFile !== null) {
     const source = `K8S_AUDIT_TENANT_SECRETS_FILE (${config.tenantSecretsFile})`;
     let text: string;

@@ -1,3 +1,4 @@
+import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { TOKEN_HEADER } from '../protocol.js';
 import { ConfigError } from './env.js';
 
@@ -29,15 +30,47 @@ export function readSharedSecret(raw: string | null | undefined, name: string, p
 /** Reads a secret's value by ARN; injected so tests need no AWS. */
 export type SecretReader = (arn: string) => Promise<string>;
 
+/** The region field of an ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>`), if it has one. */
+export function arnRegion(arn: string): string | undefined {
+  const parts = arn.split(':');
+  return parts[0] === 'arn' && parts.length >= 6 && parts[3] !== '' ? parts[3] : undefined;
+}
+
 /** Reads a Secrets Manager secret with the AWS SDK (imported only when a secret ARN is configured). */
 export const readSecretsManagerSecret: SecretReader = async (arn) => {
   const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
-  const client = new SecretsManagerClient({});
-  const out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  // Sent to the secret's own region, which its ARN names: GetSecretValue is answered only there,
+  // and `serve` on a workstation needs no AWS_REGION for it. Without one (a name, not an ARN),
+  // the SDK's own resolution (AWS_REGION, the profile) applies.
+  const client = new SecretsManagerClient({ region: arnRegion(arn) });
+  let out: GetSecretValueCommandOutput;
+  try {
+    out = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  } catch (err) {
+    // The SDK's own message names neither the variable nor the secret ("Region is missing",
+    // "Access denied"). What the caller can fix (4xx: not found, denied, no region) is a
+    // configuration error; a network failure stays a runtime one. Neither can hold the value.
+    const e = err as Error & { $metadata?: { httpStatusCode?: number } };
+    const problem = `the secret ${arn} cannot be read from Secrets Manager: ${e.name}: ${e.message}`;
+    const status = e.$metadata?.httpStatusCode;
+    if ((status !== undefined && status >= 400 && status < 500) || /region is missing/i.test(e.message)) throw new ConfigError([problem]);
+    throw new Error(problem, { cause: err });
+  }
   if (out.SecretString !== undefined) return out.SecretString;
   if (out.SecretBinary !== undefined) return Buffer.from(out.SecretBinary).toString('utf8');
-  throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} has no value`]);
+  throw new ConfigError([`the secret ${arn} has no value`]);
 };
+
+/** `read(arn)`, with its errors naming `variable` (the one that gave the ARN) before the secret. */
+export async function readSecretOf(variable: string, arn: string, read: SecretReader): Promise<string> {
+  try {
+    return await read(arn);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => `${variable}: ${p}`));
+    if (err instanceof Error) throw new Error(`${variable}: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
 
 /**
  * The shared secret as stored in Secrets Manager: a plain string, or a JSON object holding it

@@ -1,9 +1,14 @@
 import { CreateSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../../lib/cli/main.js';
+import { run as serve } from '../../lib/cli/serve.js';
+import { ConfigError } from '../../lib/config/env.js';
 import { loadForwarderConfig, resolveForwarderToken } from '../../lib/config/forwarder.js';
 import { withSharedSecret } from '../../lib/config/ingest.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
+import { captureIo } from '../helpers/cli.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
+import { tempDataDir } from '../helpers/ingest.js';
 
 // The deployed stacks hand both functions the secret's ARN; each reads the value once at init with
 // the real AWS SDK. moto_server speaks the Secrets Manager protocol on loopback.
@@ -47,11 +52,64 @@ describe.skipIf(!hasMoto())('shared secret by ARN, read from a real Secrets Mana
     expect(await resolveForwarderToken(config)).toBe('plain-shared-secret');
   });
 
-  it('fails the start with the secret named, not a value, when the ARN does not exist', async () => {
+  it('fails the start with a configuration error naming the variable and the secret, not a value, when the ARN does not exist', async () => {
     const missing = plainArn.replace('aisoc-plain', 'aisoc-missing');
 
-    await expect(withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: missing }))).rejects.toThrow(
-      /Secrets Manager can't find|ResourceNotFound/,
-    );
+    const failed = await withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: missing })).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(ConfigError);
+    expect((failed as ConfigError).problems).toEqual([
+      expect.stringMatching(/^K8S_AUDIT_SHARED_SECRET_ARN: the secret arn:aws:secretsmanager:/),
+    ]);
+    expect((failed as Error).message).toContain(missing);
+    expect((failed as Error).message).toMatch(/Secrets Manager can't find|ResourceNotFound/);
+    await expect(
+      resolveForwarderToken(
+        loadForwarderConfig({ AISOC_INGEST_URL: 'https://aisoc.example/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET_ARN: missing }),
+      ),
+    ).rejects.toThrow(/^invalid configuration: K8S_AUDIT_SHARED_SECRET_ARN: the secret .*aisoc-missing/);
+  });
+
+  it('reads the secret in the region its ARN names, with no AWS_REGION set (serve on a workstation)', async () => {
+    vi.stubEnv('AWS_REGION', undefined);
+    vi.stubEnv('AWS_DEFAULT_REGION', undefined);
+    try {
+      expect(plainArn).toMatch(/^arn:aws:secretsmanager:us-east-1:/);
+      const plain = await withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: plainArn }));
+      expect(plain.sharedSecret).toBe('plain-shared-secret');
+    } finally {
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+    }
+  });
+
+  it('serve answers with the secret the ARN holds, and refuses to start (exit 2, the secret named) when it cannot be read', async () => {
+    const data = tempDataDir('aisoc-serve-arn-');
+    try {
+      const cap = captureIo({ K8S_AUDIT_SHARED_SECRET_ARN: plainArn });
+      const abort = new AbortController();
+      const done = serve(['--port', '0', '--data-dir', data.dir, '--no-console'], { ...cap.io, signal: abort.signal });
+      let url = '';
+      for (let i = 0; i < 500 && url === ''; i++) {
+        url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1] ?? '';
+        if (url === '') await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(url, cap.out() + cap.err()).not.toBe('');
+      const post = (token: string) =>
+        fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': token },
+          body: '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}',
+        }).then((r) => r.status);
+      expect(await post('plain-shared-secret')).toBe(200);
+      expect(await post('another-secret')).toBe(401);
+      abort.abort();
+      expect(await done).toBe(0);
+
+      const missing = plainArn.replace('aisoc-plain', 'aisoc-missing');
+      const refused = captureIo({ K8S_AUDIT_SHARED_SECRET_ARN: missing });
+      expect(await main(['serve', '--port', '0', '--data-dir', data.dir, '--no-console'], refused.io)).toBe(2);
+      expect(refused.err()).toContain(`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${missing} cannot be read`);
+    } finally {
+      data.remove();
+    }
   });
 });

@@ -3,7 +3,7 @@ import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
 import { withSharedSecret } from '../../../lib/config/ingest.js';
-import { readSharedSecret, sharedSecretValue } from '../../../lib/config/secret.js';
+import { arnRegion, readSecretOf, readSharedSecret, sharedSecretValue } from '../../../lib/config/secret.js';
 import { loadTailConfig } from '../../../lib/config/tail.js';
 import { loadIngestConfig } from '../../../lib/ingest/config.js';
 import { parseConnectorConfig } from '../../../lib/tail/connector-config.js';
@@ -83,5 +83,29 @@ describe('the one shared secret reader', () => {
       expect(message, name).toContain(`${name} holds a character that cannot be sent`);
       expect(message).not.toContain('def-secret');
     }
+  });
+});
+
+describe("a secret's ARN", () => {
+  it('names the region its GetSecretValue is sent to; a name or a malformed ARN leaves it to the SDK', () => {
+    expect(arnRegion(ARN)).toBe('us-east-1');
+    expect(arnRegion('arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:x')).toBe('cn-north-1');
+    expect(arnRegion('aisoc-k8s-audit')).toBeUndefined();
+    expect(arnRegion('arn:aws:secretsmanager::123456789012:secret:x')).toBeUndefined();
+    expect(arnRegion('arn:aws:secretsmanager:us-east-1')).toBeUndefined();
+  });
+
+  it('a read that fails names the variable that gave the ARN, and keeps a configuration error one', async () => {
+    const denied = readSecretOf('K8S_AUDIT_TENANT_SECRETS_ARN', ARN, async () => {
+      throw new ConfigError([`the secret ${ARN} cannot be read from Secrets Manager: AccessDeniedException: denied`]);
+    });
+    await expect(denied).rejects.toBeInstanceOf(ConfigError);
+    await expect(denied).rejects.toThrow(`invalid configuration: K8S_AUDIT_TENANT_SECRETS_ARN: the secret ${ARN} cannot be read`);
+    const down = readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', ARN, async () => {
+      throw new Error('connect ECONNREFUSED');
+    });
+    await expect(down).rejects.toThrow(/^K8S_AUDIT_SHARED_SECRET_ARN: connect ECONNREFUSED$/);
+    await expect(down).rejects.not.toBeInstanceOf(ConfigError);
+    expect(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', ARN, async () => 'value')).toBe('value');
   });
 });
