@@ -3,6 +3,7 @@
 // EKS sample) wrapped the way CloudWatch Logs wraps them (raw base64 of gzip, the gzip bytes, the
 // decoded JSON, the Lambda event, arrays and lines of these), pretty-printed EventLists and Events,
 // `jq .` output; and what it cannot read (a broken or cut-off file, YAML, a web page, binary).
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -257,5 +258,29 @@ describe('normalise says what it got and what to do when it cannot read the inpu
 
     expect(stderr).toMatch(/: a single audit Event$/m);
     expect(code).toBe(0);
+  });
+});
+
+describe('normalise piped into a reader that stops early', () => {
+  it('ends quietly with exit 1 when its stdout is closed (| head), without a stack trace', async () => {
+    // About 5 MB of records: far more than a pipe buffers, so writes go on after the reader left.
+    const lines = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ ...(falco[i % falco.length] as object), auditID: `pipe-${i}` }));
+    const file = write('many.ndjson', `${lines.join('\n')}\n`);
+    const child = spawn(process.execPath, [bundle.cli, 'normalise', file], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    // What `head -1` does: read the first line, then close its end of the pipe.
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(c.toString())));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+
+    expect((JSON.parse(first.split('\n')[0] as string) as { audit_id: string }).audit_id).toBe('pipe-0');
+    expect(code).toBe(1);
+    expect(stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
   });
 });
