@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { EnvReader } from '../config/env.js';
 import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
+import { loadDetection } from '../rules/load.js';
 import { KubernetesAuditConnector } from '../tail/connector.js';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
@@ -18,7 +19,9 @@ polling every poll_interval_seconds (300 by default):
   file_tail  each poll reads the audit log forward from the byte cursor (cursor_path, default
              <audit_log_path>.aisoc-cursor) and delivers every complete line to ingest_url, with
              the cursor rules of \`tail\`; the poll's high-severity events (fetch_alerts, with the
-             PULL_ALERTS capability) are printed on stdout, one JSON record per line.
+             PULL_ALERTS capability) are printed on stdout, one JSON record per line, scored
+             as the ingest scores them: K8S_AUDIT_SEVERITY=spec for the table alone, and
+             K8S_AUDIT_RULES for a directory of your own rules (docs/detection-rules.md).
   webhook    events arrive at the ingest route; each poll only reports the instance's health
              (fetch_alerts returns []).
 Every poll logs its health as a JSON line on stderr, and --health-file keeps it in a file for
@@ -71,7 +74,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const r = new EnvReader(io.env);
   const tls = loadShipTls(r, config.mode === 'file_tail' ? (config.ingest_url ?? '') : '');
   r.done();
-  const connector = new KubernetesAuditConnector(config, { log, now, tls });
+  // The poll's alerts are scored as the ingest scores them: the same K8S_AUDIT_SEVERITY and
+  // K8S_AUDIT_RULES (a directory) as `normalise` reads; a bad value stops the start (exit 2).
+  const detection = await loadDetection(io.env);
+  const connector = new KubernetesAuditConnector(config, { log, now, tls, detection });
   log({
     msg: 'connector starting',
     mode: config.mode,

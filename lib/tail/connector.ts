@@ -1,4 +1,4 @@
-import type { NormalisedRecord } from '../audit/index.js';
+import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
 import { tenantFromIngestUrl } from '../protocol.js';
 import type { EventText } from '../ship/index.js';
@@ -22,6 +22,8 @@ export interface ConnectorDeps extends TestConnectionDeps {
   maxBytes?: number;
   /** Replaces the `lib/ship` delivery (tests). */
   ship?: TailShipFn;
+  /** How a poll's events are scored for its alerts (`connector run`: K8S_AUDIT_SEVERITY, K8S_AUDIT_RULES); default the refined table and the shipped pack. */
+  detection?: Detection;
 }
 
 const WEBHOOK_NOTE =
@@ -104,7 +106,11 @@ export class KubernetesAuditConnector {
       ...(isOversize === undefined ? {} : { isOversize }),
       ...(this.deps.log === undefined ? {} : { log: this.deps.log }),
       now: this.now,
-      alerts: { tenantId: c.ingest_url === null ? null : tenantFromIngestUrl(c.ingest_url), clusterName: c.cluster_name },
+      alerts: {
+        tenantId: c.ingest_url === null ? null : tenantFromIngestUrl(c.ingest_url),
+        clusterName: c.cluster_name,
+        ...(this.deps.detection === undefined ? {} : { detection: this.deps.detection }),
+      },
     });
     return this.tailer;
   }

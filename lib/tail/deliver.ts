@@ -1,4 +1,4 @@
-import type { NormalisedRecord } from '../audit/index.js';
+import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
 import { eventBytes, eventString, type JoinedLines } from '../ship/index.js';
 import { checkLine, joinLines, type OutgoingLine, type SplitLines } from './lines.js';
@@ -36,8 +36,16 @@ export interface DeliveryContext {
   ship: TailShipFn;
   log: (entry: Record<string, unknown>) => void;
   /** When set, the delivered high-severity events come back normalised (PULL_ALERTS). */
-  alerts?: { tenantId: string | null; clusterName: string | null } | undefined;
+  alerts?: AlertsContext | undefined;
   now: () => number;
+}
+
+/** Whose the alerts of a poll are, and how its events are scored (default: the refined table and the shipped pack). */
+export interface AlertsContext {
+  tenantId: string | null;
+  clusterName: string | null;
+  /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES as the command read them (`loadDetection`). */
+  detection?: Detection;
 }
 
 /** What delivering one read's lines came to. */
@@ -229,14 +237,17 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
 
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */
 function highAlerts(delivered: readonly OutgoingLine[], tooLarge: ReadonlySet<number>, ctx: DeliveryContext): NormalisedRecord[] {
+  const { tenantId, clusterName, detection } = ctx.alerts as AlertsContext;
   const context = {
-    ...(ctx.alerts as { tenantId: string | null; clusterName: string | null }),
+    tenantId,
+    clusterName,
     receivedAt: ctx.now(),
     source: { platform: 'kubernetes' as const },
+    ...(detection === undefined ? {} : { detection }),
   };
   const out: NormalisedRecord[] = [];
   delivered.forEach((line, i) => {
-    if (line.event === undefined || tooLarge.has(i) || decideEventSeverity(line.event).severity !== 'high') return;
+    if (line.event === undefined || tooLarge.has(i) || decideEventSeverity(line.event, detection).severity !== 'high') return;
     const record = normaliseAuditEvent(line.event, context);
     if (record.severity === 'high') out.push(record);
   });

@@ -1,7 +1,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { EventText } from '../ship/index.js';
 import { type PreparedCursor, prepareCursor, readCursor, removeStaleTemps, type TailCursor, writeCursor } from './cursor.js';
-import { deliverLines, type TailShipFn } from './deliver.js';
+import { type AlertsContext, deliverLines, type TailShipFn } from './deliver.js';
 import {
   describeOpenError,
   errCode,
@@ -38,7 +38,7 @@ export interface TailerOptions {
   log?: (entry: Record<string, unknown>) => void;
   now?: () => number;
   /** When set, each poll returns the high-severity events it delivered, normalised (PULL_ALERTS). */
-  alerts?: { tenantId: string | null; clusterName: string | null };
+  alerts?: AlertsContext;
 }
 
 /** Where reading one file got to. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,6 +168,59 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     });
     expect(flagged.code, flagged.stderr).toBe(0);
     expect(store.countEvents({ tenant: 'conn-tail-env', cluster: 'from-flag' })).toBe(2);
+  });
+
+  it('scores the alerts it prints as the ingest does: K8S_AUDIT_SEVERITY=spec and K8S_AUDIT_RULES change them, a bad value stops it', async () => {
+    const log = join(tmp.dir, 'scored-audit.log');
+    writeFileSync(log, asLines(EVENTS));
+    const run = async (name: string, env: Record<string, string> = {}) => {
+      const config = configFile(name, {
+        mode: 'file_tail',
+        cluster_name: 'selfhosted-scored',
+        audit_log_path: log,
+        cursor_path: join(tmp.dir, `${name}.cursor`),
+        ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-${name}`,
+      });
+      const r = await cli(['connector', 'run', '--config', config, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET, ...env });
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as NormalisedRecord);
+    };
+    const byDefault = await run('scored-default');
+    const bySpec = await run('scored-spec', { K8S_AUDIT_SEVERITY: 'spec' });
+
+    // The real traces hold attacks only the rules lift to high (a privileged pod: medium by the table).
+    const lifted = byDefault.filter((a) => a.severity_reason.startsWith('rule:'));
+    expect(lifted.length).toBeGreaterThan(0);
+    expect(bySpec.length).toBeLessThan(byDefault.length);
+    expect(bySpec.every((a) => a.rule_ids.length === 0 && !a.severity_reason.startsWith('rule:'))).toBe(true);
+
+    // An operator's directory turning off the rule that lifted the first of them.
+    const ruleId = (lifted[0] as NormalisedRecord).severity_reason.slice('rule:'.length);
+    const rulesDir = join(tmp.dir, 'operator-rules');
+    mkdirSync(rulesDir, { recursive: true });
+    writeFileSync(join(rulesDir, '10-off.yaml'), `rules:\n  - id: ${ruleId}\n    disabled: true\n`);
+    const withRules = await run('scored-rules', { K8S_AUDIT_RULES: rulesDir });
+    expect(withRules.some((a) => a.rule_ids.includes(ruleId))).toBe(false);
+    expect(byDefault.some((a) => a.rule_ids.includes(ruleId))).toBe(true);
+
+    for (const [env, named] of [
+      [{ K8S_AUDIT_SEVERITY: 'loud' }, 'K8S_AUDIT_SEVERITY must be default or spec'],
+      [{ K8S_AUDIT_RULES: join(tmp.dir, 'no-such-rules') }, 'K8S_AUDIT_RULES'],
+    ] as const) {
+      const config = configFile('scored-bad', {
+        mode: 'file_tail',
+        cluster_name: 'c',
+        audit_log_path: log,
+        ingest_url: `${ingest.url}/v1/ingest/k8s-audit/x`,
+      });
+      const bad = await cli(['connector', 'run', '--config', config, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET, ...env });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain(named);
+    }
   });
 
   it('refuses a config that is invalid or unreadable with exit 2, naming the problem', async () => {
