@@ -72,6 +72,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
   // The shippers' transport settings (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP; docs/tls.md).
   const r = new EnvReader(io.env);
+  r.logLevel();
   const tls = loadShipTls(r, config.mode === 'file_tail' ? (config.ingest_url ?? '') : '');
   r.done();
   // The poll's alerts are scored as the ingest scores them: the same K8S_AUDIT_SEVERITY and

@@ -9,6 +9,9 @@ export class ConfigError extends Error {
   }
 }
 
+/** The levels the logger takes (Powertools Logger's), in any case. */
+export const LOG_LEVELS: readonly string[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
+
 /**
  * Collects problems while reading variables, so one error names every bad variable instead of
  * the first. Call `done()` at the end: it throws a `ConfigError` when anything was wrong.
@@ -21,6 +24,19 @@ export class EnvReader {
   string(name: string): string | undefined {
     const v = this.env[name];
     return v === undefined || v === '' ? undefined : v;
+  }
+
+  /**
+   * LOG_LEVEL and POWERTOOLS_LOG_LEVEL (which wins, as in Powertools), for the parts that log: a
+   * misspelt level would otherwise run at INFO without a word.
+   */
+  logLevel(): void {
+    for (const name of ['POWERTOOLS_LOG_LEVEL', 'LOG_LEVEL']) {
+      const v = this.string(name);
+      if (v !== undefined && !LOG_LEVELS.includes(v.trim().toUpperCase())) {
+        this.problems.push(`${name} must be DEBUG, INFO, WARN or ERROR (or TRACE, CRITICAL, SILENT), got ${JSON.stringify(v)}`);
+      }
+    }
   }
 
   /** A string variable that must be set. */

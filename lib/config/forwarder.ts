@@ -76,6 +76,7 @@ export function readTenantRouteUrl(r: EnvReader): string {
 /** Reads and checks the forwarder's variables; throws one `ConfigError` naming every bad one. */
 export function loadForwarderConfig(env: Env): ForwarderConfig {
   const r = new EnvReader(env);
+  r.logLevel();
   const ingestUrl = readTenantRouteUrl(r);
   const tls = loadShipTls(r, ingestUrl);
   const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems);

@@ -55,6 +55,7 @@ export interface TailConfig {
 /** Reads the file tailer's environment; throws one `ConfigError` naming every bad variable. */
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
+  r.logLevel();
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
   const tls = loadShipTls(r, ingestUrl);
   const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';

@@ -24,6 +24,7 @@ export interface IngestConfig extends IngestSettings {
  */
 export function loadIngestConfig(env: Env, opts: LoadIngestOptions = {}): IngestConfig {
   const r = new EnvReader(env);
+  r.logLevel();
   const settings = readIngestSettings(r, opts);
   const { detection, rules } = readDetectionSetting(r);
   r.done();

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import type { ConstructorOptions } from '@aws-lambda-powertools/logger/types';
+import { LOG_LEVELS } from '../config/env.js';
 
 // One logger for the whole bundle: Powertools Logger in both Lambdas, and the same class writing to
 // a stream in the local commands, so every line has one shape (docs/deploy.md, "Operating it"):
@@ -75,7 +76,7 @@ export function lambdaLogger(service: string): Logger {
  * environment (LOG_LEVEL), so `serve` and `tail` read the same variables as the Lambdas.
  */
 export function streamLog(out: Writable, service: string, env: NodeJS.ProcessEnv = process.env): LogFn {
-  const level = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL || 'INFO').toUpperCase();
-  const known = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
-  return logTo(new StreamLogger(out, { serviceName: service, logLevel: (known.includes(level) ? level : 'INFO') as 'INFO' }));
+  // The command's config loader has refused a level not in LOG_LEVELS (EnvReader.logLevel).
+  const level = (env.POWERTOOLS_LOG_LEVEL || env.LOG_LEVEL || 'INFO').trim().toUpperCase();
+  return logTo(new StreamLogger(out, { serviceName: service, logLevel: (LOG_LEVELS.includes(level) ? level : 'INFO') as 'INFO' }));
 }
