@@ -62,13 +62,19 @@ export function flag(args: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** A flag that must be a positive integer (seconds, counts, ports). */
-export function intFlag(args: ParsedArgs, name: string, min = 0): number | undefined {
+/** A flag that must be a positive integer (seconds, counts, ports), at least `min` and, when given, at most `max`. */
+export function intFlag(args: ParsedArgs, name: string, min = 0, max?: number): number | undefined {
   const v = flag(args, name);
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  if (!/^\d+$/.test(v) || Number(v) < min || (max !== undefined && Number(v) > max)) {
+    const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(v)}`);
+  }
   return Number(v);
 }
+
+/** The largest TCP port; 0 asks the system for a free one. */
+export const MAX_PORT = 65_535;
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

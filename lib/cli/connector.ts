@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { EnvReader } from '../config/env.js';
+import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { loadDetection } from '../rules/load.js';
@@ -66,7 +67,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
     throw err;
   }
-  const intervalSeconds = intFlag(args, 'interval', 1) ?? config.poll_interval_seconds;
+  const intervalSeconds = intFlag(args, 'interval', 1, MAX_TAIL_INTERVAL_SECONDS) ?? config.poll_interval_seconds;
   const healthFile = flag(args, 'health-file');
   const once = args.flags.has('once');
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);

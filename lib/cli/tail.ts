@@ -1,7 +1,7 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
-import { loadTailConfig } from '../config/tail.js';
+import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
@@ -11,7 +11,7 @@ import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js
 import type { PollResult } from '../tail/poll.js';
 import { tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import type { CommandIo } from './io.js';
 
@@ -38,8 +38,9 @@ Options:
   --path FILE         the audit log (default: AISOC_TAIL_PATH)
   --cursor FILE       the cursor file (default: AISOC_TAIL_CURSOR, else <path>.aisoc-cursor)
   --cluster NAME      cluster name stamped on every event (default: CLUSTER_NAME, else the host name)
-  --interval SECONDS  seconds between polls, decimals allowed (default: AISOC_TAIL_INTERVAL_SECONDS
-                      or 300); a poll that stopped at the byte cap is followed at once by the next
+  --interval SECONDS  seconds between polls, 0.01 to 86400, decimals allowed (default:
+                      AISOC_TAIL_INTERVAL_SECONDS or 300); a poll that stopped at the byte cap is
+                      followed at once by the next
   --once              run one poll and exit: 0 when every complete line read was delivered (or
                       passed over as invalid), 1 when some could not be delivered
   --health-file PATH  keep the health after each poll in PATH, for
@@ -69,7 +70,7 @@ finishes the current poll, saves the cursor and exits 0; a second signal exits a
 cursor on disk is always a consistent one).
 `;
 
-/** Shortest pause between polls when asked for one; guards against a busy loop from --interval 0. */
+/** Shortest pause between polls --interval takes (tests poll fast); 0 would poll in a busy loop. */
 const MIN_INTERVAL_MS = 10;
 /** Retries of one poll may use the whole interval, but at least this long (an outage of the ingest). */
 const MIN_RETRY_BUDGET_MS = 30_000;
@@ -108,8 +109,14 @@ async function envWithConnectorFile(file: string, env: CommandIo['env']): Promis
 
 function parseInterval(value: string | undefined, fallbackSeconds: number): number {
   if (value === undefined) return fallbackSeconds * 1000;
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--interval must be a number of seconds, got ${JSON.stringify(value)}`);
-  return Math.max(MIN_INTERVAL_MS, Math.round(Number(value) * 1000));
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Math.round(Number(value) * 1000) : Number.NaN;
+  // 0 polled back to back (a busy loop on the file), which no one means; 86,400 is the variable's cap.
+  if (!(ms >= MIN_INTERVAL_MS && ms <= MAX_TAIL_INTERVAL_SECONDS * 1000)) {
+    throw new UsageError(
+      `--interval must be a number of seconds from ${MIN_INTERVAL_MS / 1000} to ${MAX_TAIL_INTERVAL_SECONDS}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return ms;
 }
 
 /** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */
@@ -132,7 +139,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const intervalMs = parseInterval(flag(args, 'interval'), config.intervalSeconds);
   const once = args.flags.has('once');
   const now = deps.now ?? Date.now;
-  const metricsPort = intFlag(args, 'metrics-port') ?? config.metricsPort;
+  const metricsPort = intFlag(args, 'metrics-port', 0, MAX_PORT) ?? config.metricsPort;
   const metricsHost = flag(args, 'metrics-host') ?? config.metricsHost;
 
   const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);

@@ -17,6 +17,8 @@ export const MIN_TAIL_MAX_BYTES = 1024;
 export const MAX_TAIL_MAX_BYTES = 256 * 1024 * 1024;
 /** The connector documentation: "Default poll interval: 300 seconds (overrideable per instance)". */
 export const DEFAULT_TAIL_INTERVAL_SECONDS = 300;
+/** A day: the longest pause between polls, for the variable, the flag and the connector config alike. */
+export const MAX_TAIL_INTERVAL_SECONDS = 86_400;
 
 /** The `tail` command's environment, validated once at start. Flags override path, cursor, cluster and interval. */
 export interface TailConfig {
@@ -70,7 +72,7 @@ export function loadTailConfig(env: Env): TailConfig {
     path: r.string('AISOC_TAIL_PATH') ?? null,
     cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
     maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
-    intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, 86_400),
+    intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, MAX_TAIL_INTERVAL_SECONDS),
     maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_SHIP_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
     batchEvents: r.int('AISOC_TAIL_BATCH_EVENTS', DEFAULT_TAIL_BATCH_EVENTS, 1, 100_000),
     concurrency: r.int('AISOC_TAIL_CONCURRENCY', DEFAULT_TAIL_CONCURRENCY, 1, 16),

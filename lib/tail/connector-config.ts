@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { readSharedSecret } from '../config/secret.js';
+import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX } from '../protocol.js';
 
@@ -143,8 +144,8 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   if (!isBlank(v.poll_interval_seconds)) {
     const raw = v.poll_interval_seconds;
     const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 86_400) {
-      problems.push(`poll_interval_seconds must be an integer between 1 and 86400, got ${JSON.stringify(raw)}`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_TAIL_INTERVAL_SECONDS) {
+      problems.push(`poll_interval_seconds must be an integer between 1 and ${MAX_TAIL_INTERVAL_SECONDS}, got ${JSON.stringify(raw)}`);
     } else interval = n;
   }
 

@@ -29,13 +29,25 @@ describe('aisoc-k8s-audit tail', () => {
     expect(cap.err()).toContain('--path is required');
   });
 
-  it('is a usage error with a bad --interval', async () => {
+  it.each(['soon', '0', '0.001', '-3', '86401'])('is a usage error with --interval %s (0 polled in a busy loop)', async (value) => {
     const cap = io(env);
 
-    const code = await main(['tail', '--path', '/x', '--interval', 'soon'], cap.io);
+    const code = await main(['tail', '--path', '/x', '--interval', value], cap.io);
 
     expect(code).toBe(2);
-    expect(cap.err()).toContain('--interval must be a number of seconds');
+    expect(cap.err()).toContain('--interval must be a number of seconds from 0.01 to 86400');
+  });
+
+  it.each([
+    ['--metrics-port', '99999'],
+    ['--metrics-port', '65536'],
+  ])('is a usage error with %s %s, out of the port range', async (name, value) => {
+    const cap = io(env);
+
+    const code = await main(['tail', '--path', '/x', '--once', name, value], cap.io);
+
+    expect(code).toBe(2);
+    expect(cap.err()).toContain(`${name} must be an integer from 0 to 65535, got "${value}"`);
   });
 
   it('names every missing variable at once', async () => {
