@@ -17,7 +17,9 @@ Options:
   --tenant ID        only this tenant
   --cluster NAME     only this cluster
   --severity LIST    only these severities (high, medium, low, info; comma-separated)
-  --since TIME       only events at or after this time: an age (30m, 6h, 2d), ISO 8601 or epoch ms
+  --since TIME       only events whose own time (event_time: when the apiserver received the
+                     request) is at or after this: an age (30m, 6h, 2d), ISO 8601 or epoch ms.
+                     Old events replayed or sent now (backfill, samples) keep their old time
   --limit N          at most N records (default 20)
   --alerts           read the alerts table (the high-severity records) instead of events: the
                      table names the rule (or severity-table row) that raised each; -o json

@@ -35,7 +35,7 @@ names a directory of extra detection rules (see aisoc-k8s-audit rules --help).
 On stderr, each input first says what it was read as:
   normalise: <file>: <what it is>
 each rejected item is reported as
-  rejected <file>:<line> item <index>: <reason>
+  rejected <file>[:<line>] item <index>: <reason>   (the line where input has lines: JSON lines, jq . output)
 an input that cannot be read at all as
   rejected <file>[:<line>:<column>]: <what is wrong>; <what it accepts>
 and the last line is the summary: normalised N, rejected M.

@@ -23,11 +23,11 @@ export async function decodeContent(body: Buffer, contentEncoding: string | unde
     .filter((c) => c !== '' && c !== 'identity');
   if (codings.length === 0) return body;
   if (codings.length > 1)
-    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity or gzip`);
+    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity, gzip or deflate`);
   const coding = codings[0];
   const gzip = coding === 'gzip' || coding === 'x-gzip';
   if (!gzip && coding !== 'deflate')
-    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(coding)} is not supported; send identity or gzip`);
+    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(coding)} is not supported; send identity, gzip or deflate`);
   const { gunzip, inflate } = await loadInflaters();
   try {
     return await (gzip ? gunzip : inflate)(body, { maxOutputLength: maxBytes });
