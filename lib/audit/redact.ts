@@ -8,7 +8,8 @@ export const REDACTED = '[REDACTED]';
 // Which credentials an audit event can carry at Request / RequestResponse level, from the
 // Kubernetes API reference (the README's redaction table lists them, and why the rest are safe):
 // - Secret `data` / `stringData` (core/v1 Secret): in create, update, get, list, delete and watch
-//   bodies, in every patch form sent to `secrets`, and in the Secret's own
+//   bodies, the rows of a Table (meta.k8s.io/v1, `kubectl get`), in every patch form sent to
+//   `secrets`, and in the Secret's own
 //   `kubectl.kubernetes.io/last-applied-configuration` annotation;
 // - TokenRequest `status.token` (authentication.k8s.io/v1, `serviceaccounts/token`): a live
 //   bearer token in the response;
@@ -75,6 +76,24 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
       out,
       'items',
       obj.items.map((item) => (isJsonObject(item) ? redactSecretObject(item, kind === 'SecretList' || force) : item)),
+    );
+    return out;
+  }
+  // A Table (meta.k8s.io/v1, what `kubectl get` asks for: server-side printing): each row's
+  // `object` is the object itself (includeObject=Object) or its PartialObjectMetadata (the
+  // default), whose last-applied-configuration annotation is a copy of the Secret. The cells are
+  // the printed columns (name, type, the number of data keys, age): no values.
+  if (Array.isArray(obj.rows) && (kind === 'Table' || force)) {
+    const out = copy(obj);
+    setOwn(
+      out,
+      'rows',
+      obj.rows.map((row) => {
+        if (!isJsonObject(row) || !isJsonObject(row.object)) return row;
+        const rowOut = copy(row);
+        setOwn(rowOut, 'object', redactSecretObject(row.object, force));
+        return rowOut;
+      }),
     );
     return out;
   }
@@ -153,6 +172,7 @@ function hasCredentialKind(value: Obj): boolean {
   const kind = value.kind;
   if (kind === 'Secret' || kind === 'SecretList' || kind === 'TokenRequest' || kind === 'TokenReview') return true;
   if (kind === 'WatchEvent') return isJsonObject(value.object) && hasCredentialKind(value.object);
+  if (kind === 'Table') return Array.isArray(value.rows) && value.rows.some((row) => isJsonObject(row) && isJsonObject(row.object) && hasCredentialKind(row.object));
   return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isJsonObject(item) && hasCredentialKind(item));
 }
 

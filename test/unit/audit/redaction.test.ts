@@ -71,6 +71,48 @@ const SHAPES: Record<string, (key: string, value: string) => AuditEvent> = {
     event({ resource: 'configmaps' }, 'list', {
       responseObject: { kind: 'List', apiVersion: 'v1', items: [{ kind: 'ConfigMap' }, secret(k, v)] },
     }),
+  // meta.k8s.io/v1 Table, what `kubectl get` asks for (server-side printing): each row's `object`
+  // is the object itself with includeObject=Object, or by default its PartialObjectMetadata,
+  // whose last-applied-configuration annotation is a copy of the Secret.
+  'Table answer with includeObject=Object (kubectl get)': (k, v) =>
+    event({ resource: 'secrets' }, 'list', {
+      responseObject: {
+        kind: 'Table',
+        apiVersion: 'meta.k8s.io/v1',
+        metadata: { resourceVersion: '1' },
+        columnDefinitions: [{ name: 'Name', type: 'string', format: 'name' }],
+        rows: [{ cells: ['s1', 'Opaque', 1, '5d'], object: secret(k, v) }],
+      },
+    }),
+  'Table answer with PartialObjectMetadata rows (kubectl get, the default)': (k, v) =>
+    event({ resource: 'secrets', name: 's1' }, 'get', {
+      responseObject: {
+        kind: 'Table',
+        apiVersion: 'meta.k8s.io/v1',
+        columnDefinitions: [{ name: 'Name', type: 'string', format: 'name' }],
+        rows: [
+          {
+            cells: ['s1', 'Opaque', 1, '5d'],
+            object: {
+              kind: 'PartialObjectMetadata',
+              apiVersion: 'meta.k8s.io/v1',
+              metadata: { name: 's1', namespace: 'default', annotations: { [LAST_APPLIED]: JSON.stringify(secret(k, v)) } },
+            },
+          },
+        ],
+      },
+    }),
+  'Table of Secrets in a List of another resource': (k, v) =>
+    event({ resource: 'configmaps' }, 'list', {
+      responseObject: {
+        kind: 'Table',
+        apiVersion: 'meta.k8s.io/v1',
+        rows: [
+          { cells: ['cm'], object: { kind: 'ConfigMap' } },
+          { cells: ['s1'], object: secret(k, v) },
+        ],
+      },
+    }),
   'JSON patch replace /data/<key>': (k, v) =>
     event({ resource: 'secrets', name: 's1' }, 'patch', {
       requestObject: [{ op: 'replace', path: `/data/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: v }],
