@@ -118,6 +118,73 @@ function containersOf(spec: JsonObject): JsonObject[] {
   return out;
 }
 
+// The most list elements a JSON patch path may address here (`/containers/3`): pod specs hold a
+// handful; a hostile index must not allocate a huge array.
+const MAX_PATCH_INDEX = 1000;
+
+function isContainerValue(v: unknown): v is JsonObject | JsonValue[] {
+  return typeof v === 'object' && v !== null;
+}
+
+/**
+ * What a JSON patch (RFC 6902, `kubectl patch --type=json`: an array of `{op, path, value}`) sets,
+ * as the partial object a merge patch would be: `[{op: replace, path: /spec/type, value: NodePort}]`
+ * reads as `{spec: {type: NodePort}}`. So a condition written for objects and merge patches sees
+ * the same fields in a JSON patch, which it otherwise never matched (a NodePort or a privileged
+ * container set by a JSON patch came out info or medium). `add` and `replace` set their value,
+ * the other operations set nothing; `/-` and numeric segments address list elements. Keys are own
+ * properties (a `__proto__` segment is a key, never the prototype).
+ */
+export function jsonPatchView(ops: readonly JsonValue[]): JsonObject {
+  const root: JsonObject = {};
+  for (const op of ops) {
+    if (!isJsonObject(op) || (op.op !== 'add' && op.op !== 'replace') || typeof op.path !== 'string' || !Object.hasOwn(op, 'value'))
+      continue;
+    const value = op.value as JsonValue;
+    const segments = op.path
+      .split('/')
+      .slice(1)
+      .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
+    if (segments.length === 0) {
+      // The whole document replaced: its value is the object.
+      if (isJsonObject(value)) for (const key of Object.keys(value)) setOwnValue(root, key, value[key] as JsonValue);
+      continue;
+    }
+    let node: JsonObject | JsonValue[] = root;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i] as string;
+      const last = i === segments.length - 1;
+      const fresh = (): JsonObject | JsonValue[] => (/^(\d+|-)$/.test(segments[i + 1] as string) ? [] : {});
+      if (Array.isArray(node)) {
+        const index: number = seg === '-' ? node.length : /^\d+$/.test(seg) ? Number(seg) : -1;
+        if (index < 0 || index > MAX_PATCH_INDEX) break;
+        if (last) {
+          node[index] = value;
+          break;
+        }
+        const child: JsonValue | undefined = node[index];
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? child : fresh();
+        node[index] = next;
+        node = next;
+      } else {
+        if (last) {
+          setOwnValue(node, seg, value);
+          break;
+        }
+        const child: JsonValue | undefined = Object.hasOwn(node, seg) ? node[seg] : undefined;
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? child : fresh();
+        setOwnValue(node, seg, next);
+        node = next;
+      }
+    }
+  }
+  return root;
+}
+
+function setOwnValue(obj: JsonObject, key: string, value: JsonValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
 const NONE: never[] = Object.freeze([]) as never[];
 
@@ -149,6 +216,7 @@ const REF_KEYS = ['resource', 'subresource', 'namespace', 'name', 'apiGroup'] as
 class Activation implements RuleActivation {
   #objectRef?: JsonObject;
   #user?: JsonObject;
+  #requestObject?: JsonObject;
   #podSpec?: JsonObject;
   #containers?: JsonObject[];
   constructor(public event: AuditEvent) {}
@@ -157,6 +225,7 @@ class Activation implements RuleActivation {
     this.event = event;
     this.#objectRef = undefined;
     this.#user = undefined;
+    this.#requestObject = undefined;
     this.#podSpec = undefined;
     this.#containers = undefined;
     return this;
@@ -193,7 +262,14 @@ class Activation implements RuleActivation {
     return typeof rs.code === 'number' ? rs : { ...rs, code: Number(rs.code) || 0 };
   }
   get requestObject(): JsonObject {
-    return isJsonObject(this.event.requestObject) ? this.event.requestObject : EMPTY;
+    const body = this.event.requestObject;
+    if (isJsonObject(body)) return body;
+    // A JSON patch: the fields it sets, as a merge patch would carry them.
+    if (Array.isArray(body)) {
+      this.#requestObject ??= jsonPatchView(body);
+      return this.#requestObject;
+    }
+    return EMPTY;
   }
   get responseObject(): JsonObject {
     return isJsonObject(this.event.responseObject) ? this.event.responseObject : EMPTY;

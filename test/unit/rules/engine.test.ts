@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
-import { compileRules, isPrivateIp, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
+import { compileRules, isPrivateIp, jsonPatchView, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
@@ -181,6 +181,73 @@ describe('rule packs', () => {
       expect(act.containers, resource).toHaveLength(2);
     }
     expect(ruleActivation({ auditID: 'x', objectRef: { resource: 'services' }, requestObject: { spec } } as never).containers).toEqual([]);
+  });
+
+  it('reads a JSON patch (kubectl patch --type=json) as the fields it sets, so the shipped rules see what a merge patch would show them', () => {
+    // The shapes RFC 6902 allows: a replace of a leaf, an add of a whole element at /-, an index path.
+    const patch = (resource: string, requestObject: unknown[], extra: Record<string, unknown> = {}) =>
+      ({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        auditID: `p-${resource}`,
+        stage: 'ResponseComplete',
+        verb: 'patch',
+        user: { username: 'mallory' },
+        objectRef: { resource, namespace: 'default', name: 'web', apiVersion: 'v1', ...extra },
+        responseStatus: { code: 200 },
+        requestObject,
+      }) as never;
+    const nodePort = decideEventSeverity(patch('services', [{ op: 'replace', path: '/spec/type', value: 'NodePort' }]));
+    expect(nodePort.ruleIds).toContain('nodeport-service');
+    const leaf = decideEventSeverity(
+      patch('deployments', [{ op: 'add', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true }], {
+        apiGroup: 'apps',
+      }),
+    );
+    expect(leaf).toMatchObject({ severity: 'high', reason: 'rule:privileged-container' });
+    const element = decideEventSeverity(
+      patch(
+        'daemonsets',
+        [
+          { op: 'test', path: '/spec/template/spec/hostPID', value: false },
+          { op: 'add', path: '/spec/template/spec/hostPID', value: true },
+          {
+            op: 'add',
+            path: '/spec/template/spec/containers/-',
+            value: { name: 'x', image: 'alpine', securityContext: { privileged: true } },
+          },
+        ],
+        { apiGroup: 'apps' },
+      ),
+    );
+    expect(element.ruleIds).toEqual(expect.arrayContaining(['privileged-container', 'host-pid-or-ipc']));
+    // What a patch removes or only tests sets nothing.
+    const removal = decideEventSeverity(
+      patch('deployments', [
+        { op: 'test', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true },
+        { op: 'remove', path: '/spec/template/spec/containers/0/securityContext/privileged' },
+      ]),
+    );
+    expect(removal.ruleIds).toEqual([]);
+  });
+
+  it('builds the JSON patch view without touching prototypes or allocating for hostile indexes', () => {
+    const view = jsonPatchView([
+      { op: 'add', path: '/__proto__/polluted', value: 'yes' },
+      { op: 'add', path: '/spec/containers/99999999/image', value: 'huge' },
+      { op: 'replace', path: '/metadata/labels/app~1name', value: 'web' },
+      { op: 'add', path: '/spec/containers/1/name', value: 'second' },
+      { op: 'copy', from: '/a', path: '/b' },
+      'not an op',
+      null,
+    ]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyNames(view)).toEqual(['__proto__', 'spec', 'metadata']);
+    expect((view.metadata as { labels: Record<string, string> }).labels['app/name']).toBe('web');
+    const containers = (view.spec as { containers: unknown[] }).containers;
+    expect(containers.length).toBe(2);
+    expect(containers[1]).toEqual({ name: 'second' });
+    expect(jsonPatchView([{ op: 'replace', path: '', value: { spec: { type: 'NodePort' } } }])).toEqual({ spec: { type: 'NodePort' } });
   });
 
   it('isPrivateIP knows the private, loopback, CGNAT, link-local and IPv6 local ranges', () => {
