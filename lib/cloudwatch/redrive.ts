@@ -72,6 +72,31 @@ function redactCredentialKeys(value: unknown): unknown {
   return out;
 }
 
+/** Where a failure record's payloads are: the objects holding a `data` string (paths from the top). */
+function payloadHolders(value: Record<string, unknown>): (string | number)[][] {
+  const paths: (string | number)[][] = [];
+  const event = (e: unknown, at: (string | number)[]) => {
+    if (!isJsonObject(e)) return;
+    if (isJsonObject(e.awslogs) && typeof e.awslogs.data === 'string') paths.push([...at, 'awslogs']);
+    if (Array.isArray(e.Records)) {
+      e.Records.forEach((r, i) => {
+        if (isJsonObject(r) && isJsonObject(r.kinesis) && typeof r.kinesis.data === 'string') paths.push([...at, 'Records', i, 'kinesis']);
+      });
+    }
+  };
+  event(value, []);
+  event(value.requestPayload, ['requestPayload']);
+  return paths;
+}
+
+function at(value: unknown, path: readonly (string | number)[]): Record<string, unknown> | null {
+  let node: unknown = value;
+  for (const seg of path) node = isJsonObject(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[seg] : undefined;
+  return isJsonObject(node) ? node : null;
+}
+
+const PAYLOAD_PLACEHOLDER = '@@aisoc-payload-';
+
 /**
  * A message body as it may be written to a set-aside file: every value that could be a credential
  * replaced by the marker. Such a message is not a failure record, so it may be anything (an API
@@ -79,20 +104,60 @@ function redactCredentialKeys(value: unknown): unknown {
  * casing), `token` and Secret `data` values (as a rejected item does); any text loses the values
  * after a credential header name, generated inbox tokens, every JWT's signature, and every
  * `secrets` value given (the shared secret the command holds) wherever it appears.
+ *
+ * A failure record's payloads (the subscription payload in `awslogs.data`, each Kinesis record's
+ * `kinesis.data`, bare or under `requestPayload`) are kept as they came: they are what a person
+ * needs to recover the events, the same bytes the queue and the log group hold, and as base64
+ * gzip nothing can be read or cut out of them. Redacted as a rejected item's `data`, every event
+ * inside was lost. With nothing to redact, the body is the one received, byte for byte.
  */
 export function redactMessageBody(body: string, secrets: readonly string[]): { body: string; redacted: boolean } {
   let text = body;
+  let payloads: string[] = [];
+  let changed = false;
   try {
     const parsed: unknown = JSON.parse(body);
-    if (typeof parsed === 'object' && parsed !== null) text = JSON.stringify(redactCredentialKeys(redactRejectedItem(parsed)));
+    if (typeof parsed === 'object' && parsed !== null) {
+      const copy = structuredClone(parsed) as Record<string, unknown>;
+      const holders = Array.isArray(copy) ? [] : payloadHolders(copy);
+      const kept = holders.map((path) => {
+        const holder = at(copy, path) as Record<string, unknown>;
+        const payload = holder.data as string;
+        delete holder.data;
+        return payload;
+      });
+      const plain = JSON.stringify(copy);
+      const redacted = redactCredentialKeys(redactRejectedItem(copy));
+      if (JSON.stringify(redacted) !== plain) {
+        holders.forEach((path, i) => {
+          const holder = at(redacted, path);
+          if (holder !== null)
+            Object.defineProperty(holder, 'data', {
+              value: `${PAYLOAD_PLACEHOLDER}${i}@@`,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+        });
+        text = JSON.stringify(redacted);
+        payloads = kept;
+        changed = true;
+      }
+    }
   } catch {
     // Not JSON: only the text rules below apply.
   }
-  text = text.replace(CREDENTIAL_IN_TEXT, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
-  text = text.replace(INBOX_TOKEN_IN_TEXT, REDACTED);
-  text = scrubJwtText(text);
-  for (const secret of secrets) if (secret.length >= 8) text = text.split(secret).join(REDACTED);
-  return { body: text, redacted: text !== body };
+  let after = text.replace(CREDENTIAL_IN_TEXT, (_m, name: string, sep: string) => `${name}${sep}${REDACTED}`);
+  after = after.replace(INBOX_TOKEN_IN_TEXT, REDACTED);
+  after = scrubJwtText(after);
+  for (const secret of secrets) if (secret.length >= 8) after = after.split(secret).join(REDACTED);
+  if (!changed && after === text) return { body, redacted: false };
+  // The payloads back in place of their placeholders, as the JSON strings they were.
+  const restored = payloads.reduce(
+    (t, payload, i) => t.split(`${PAYLOAD_PLACEHOLDER}${i}@@`).join(JSON.stringify(payload).slice(1, -1)),
+    after,
+  );
+  return { body: restored, redacted: true };
 }
 
 /** A message set aside: written (redacted) to the set-aside file, then deleted from the queue. */

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -221,11 +222,44 @@ describe('redactMessageBody', () => {
     expect(out.body).toBe(`2024-05-01T10:00:00Z deploy failed, kubeconfig token ${jwt.slice(0, jwt.lastIndexOf('.'))}.[REDACTED] rejected`);
   });
 
-  it('keeps a body with nothing to hide as it was', () => {
+  it('keeps a body with nothing to hide as it was, byte for byte', () => {
     const body = JSON.stringify({ KinesisBatchInfo: { shardId: 'shardId-000000000000' } });
 
     expect(redactMessageBody(body, [SECRET])).toEqual({ body, redacted: false });
     expect(redactMessageBody('not json', [SECRET])).toEqual({ body: 'not json', redacted: false });
+    // Spacing a serialiser would change is not a redaction.
+    expect(redactMessageBody('{"hello": "world",\n "n": [1, 2]}', [SECRET])).toEqual({
+      body: '{"hello": "world",\n "n": [1, 2]}',
+      redacted: false,
+    });
+  });
+
+  it("keeps a failure record's payloads (awslogs.data, each Kinesis record's data) whole, and still redacts around them", () => {
+    // base64 gzip of a subscription payload cut off mid-way: undecodable as JSON, but the events are in it.
+    const cut = JSON.stringify(eksPayload(distinctLines(3))).slice(0, -40);
+    const data = gzipSync(cut).toString('base64');
+    const record = {
+      requestContext: { requestId: 'r1', condition: 'RetriesExhausted' },
+      requestPayload: { awslogs: { data } },
+      responsePayload: { errorMessage: 'x', headers: { 'X-AiSOC-K8s-Token': 'abc123' } },
+    };
+    const kinesis = {
+      Records: [{ kinesis: { data, sequenceNumber: '1' } }, { kinesis: { data: 'bm90IGd6aXA=' } }],
+      secret: { data: { k: 'v' } },
+    };
+
+    const out = redactMessageBody(JSON.stringify(record), [SECRET]);
+    const outKinesis = redactMessageBody(JSON.stringify(kinesis), [SECRET]);
+
+    expect(out.redacted).toBe(true);
+    const kept = JSON.parse(out.body) as typeof record;
+    expect(kept.requestPayload.awslogs.data).toBe(data);
+    expect(gunzipSync(Buffer.from(kept.requestPayload.awslogs.data, 'base64')).toString()).toBe(cut);
+    expect(kept.responsePayload.headers['X-AiSOC-K8s-Token']).toBe('[REDACTED]');
+    expect(JSON.parse(outKinesis.body)).toEqual({
+      Records: [{ kinesis: { data, sequenceNumber: '1' } }, { kinesis: { data: 'bm90IGd6aXA=' } }],
+      secret: { data: { k: '[REDACTED]' } },
+    });
   });
 });
 
@@ -280,6 +314,29 @@ describe('aisoc-k8s-audit redrive --set-aside', () => {
     expect(stderr + readFileSync(file, 'utf8')).not.toContain(TOKEN);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(stderr).not.toContain('can be read by other users');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sets aside a failure record whose payload cannot be decoded with the payload whole: its events can still be recovered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-set-aside-'));
+    const file = join(dir, 'aside.jsonl');
+    server = await startFaultServer();
+    const lines = distinctLines(3);
+    // gzip of a subscription payload cut off before its end: the forwarder cannot read it as JSON.
+    const cut = JSON.stringify(eksPayload(lines)).slice(0, -30);
+    const body = invocationRecord({ awslogs: { data: gzipSync(cut).toString('base64') } });
+    queue([{ MessageId: 'cut', ReceiptHandle: 'r-cut', Body: body }]);
+
+    const { code } = await runCommand(['redrive', '--queue-url', QUEUE, '--set-aside', file], env(server.url));
+
+    expect(code).toBe(0);
+    const [line] = readFileSync(file, 'utf8').trim().split('\n');
+    const aside = JSON.parse(line as string) as { body: string; redacted: boolean; reason: string };
+    expect(aside.reason).toMatch(/not valid|not JSON|cannot/);
+    expect(aside).toMatchObject({ body, redacted: false });
+    const data = (JSON.parse(aside.body) as { requestPayload: { awslogs: { data: string } } }).requestPayload.awslogs.data;
+    const recovered = gunzipSync(Buffer.from(data, 'base64')).toString();
+    for (const l of lines) expect(recovered).toContain((JSON.parse(l) as { auditID: string }).auditID);
     rmSync(dir, { recursive: true, force: true });
   });
 
