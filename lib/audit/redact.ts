@@ -172,7 +172,10 @@ function hasCredentialKind(value: Obj): boolean {
   const kind = value.kind;
   if (kind === 'Secret' || kind === 'SecretList' || kind === 'TokenRequest' || kind === 'TokenReview') return true;
   if (kind === 'WatchEvent') return isJsonObject(value.object) && hasCredentialKind(value.object);
-  if (kind === 'Table') return Array.isArray(value.rows) && value.rows.some((row) => isJsonObject(row) && isJsonObject(row.object) && hasCredentialKind(row.object));
+  if (kind === 'Table')
+    return (
+      Array.isArray(value.rows) && value.rows.some((row) => isJsonObject(row) && isJsonObject(row.object) && hasCredentialKind(row.object))
+    );
   return kind === 'List' && Array.isArray(value.items) && value.items.some((item) => isJsonObject(item) && hasCredentialKind(item));
 }
 

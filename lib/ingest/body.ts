@@ -23,7 +23,9 @@ export async function decodeContent(body: Buffer, contentEncoding: string | unde
     .filter((c) => c !== '' && c !== 'identity');
   if (codings.length === 0) return body;
   if (codings.length > 1)
-    throw new UnsupportedMediaTypeError(`Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity, gzip or deflate`);
+    throw new UnsupportedMediaTypeError(
+      `Content-Encoding ${JSON.stringify(contentEncoding)} is not supported; send identity, gzip or deflate`,
+    );
   const coding = codings[0];
   const gzip = coding === 'gzip' || coding === 'x-gzip';
   if (!gzip && coding !== 'deflate')
