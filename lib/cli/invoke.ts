@@ -121,6 +121,9 @@ export function lambdaRuntimeEnv(functionName: string, memoryMb: number, region:
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
     AWS_LAMBDA_LOG_STREAM_NAME: `${day}/[$LATEST]${randomBytes(16).toString('hex')}`,
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    // Every invoke is a fresh init, as Lambda's on-demand one: Powertools reads it for cold_start
+    // (Lambda's "Defined runtime environment variables").
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     LAMBDA_TASK_ROOT: '/var/task',

@@ -129,6 +129,8 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
       const res = r.result as ProxyResult;
       expect(res.statusCode).toBe(200);
       expect(JSON.parse(res.body)).toEqual({ accepted: 9, rejected: 0, duplicates: 0, errors: [] });
+      // Each invoke is a fresh init: the request's log line says so, as a Lambda cold start's does.
+      expect(r.stderr).toMatch(/"message":"ingest request"[^\n]*"cold_start":true|"cold_start":true[^\n]*"message":"ingest request"/);
       // The stdout events sink wrote one record per audit event (the function's stdout goes to stderr here).
       for (const id of auditIdsOfBody(event)) expect(r.stderr).toContain(`"audit_id":"${id}"`);
     },
