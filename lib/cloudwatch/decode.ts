@@ -66,14 +66,18 @@ function inflateChunkSize(bytes: Uint8Array): number {
   return size < DEFAULT_CHUNK || size > MAX_CHUNK ? DEFAULT_CHUNK : size;
 }
 
+/** True when the bytes start with gzip's magic number (RFC 1952). */
+function isGzipped(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+}
+
 /**
  * Inflates a subscription payload to its JSON bytes. Several concatenated gzip members are read
  * as one stream (zlib continues past the first member's end), as a plain `gunzip` would.
  */
 export function inflateLogsData(data: string | Uint8Array): Buffer {
   const bytes = payloadBytes(data);
-  const isGzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
-  if (!isGzip) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!isGzipped(bytes)) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
     return gunzipSync(bytes, { chunkSize: inflateChunkSize(bytes) });
   } catch (err) {
@@ -90,8 +94,13 @@ export function openLogsData(data: string | Uint8Array): PayloadView {
   try {
     return viewSubscriptionJson(json);
   } catch (err) {
-    if (err instanceof EnvelopeError) throw new PayloadDecodeError(err.message, { cause: err });
-    throw err;
+    if (!(err instanceof EnvelopeError)) throw err;
+    // Bytes that were not gzip were read as the decoded JSON (what `normalise` accepts); when that
+    // fails too, say both, or "not JSON" hides that the gzip was missing.
+    throw new PayloadDecodeError(
+      isGzipped(payloadBytes(data)) ? err.message : `subscription payload is neither gzip nor JSON: ${err.message}`,
+      { cause: err },
+    );
   }
 }
 

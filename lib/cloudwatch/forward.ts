@@ -99,9 +99,10 @@ export async function forwardSubscriptionEvent(event: unknown, settings: Forward
   const ctx: RunContext = { report, settings, deps };
   const window = new LineWindow(settings, deps, report);
   for (const [origin, encoded] of shape.payloads.entries()) {
+    // Every payload the invocation holds counts as received, one that cannot be decoded too.
+    report.payloads++;
     const payload = decodeOne(encoded, origin, window, ctx);
     if (payload === null) continue;
-    report.payloads++;
     await forwardPayload(payload, origin, window, ctx);
   }
   await window.flush();

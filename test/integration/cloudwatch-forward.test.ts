@@ -177,7 +177,11 @@ describe('forwardSubscriptionEvent', () => {
 
     const { report } = await run(event, settings(server.url));
 
-    expect(report).toMatchObject({ undecodable: 1, forwarded: 2 });
+    // Both records were received (PayloadsReceived), one of them could not be decoded.
+    expect(report).toMatchObject({ payloads: 2, undecodable: 1, forwarded: 2 });
+    expect(report.samples).toContainEqual(
+      expect.objectContaining({ reason: expect.stringMatching(/^subscription payload is neither gzip nor JSON: /) }),
+    );
     expect(report.failedRecords).toEqual([sequenceNumbers(event)[1]]);
     expect(hasFailures(report)).toBe(true);
     expect(new ForwardError(report).message).toMatch(/1 payload\(s\) could not be decoded/);
