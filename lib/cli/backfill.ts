@@ -5,7 +5,7 @@ import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } 
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
-import { DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
+import { count, DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
 
 /** Injectable pieces of the command, for tests. */
 export type BackfillDeps = ShippingCommandDeps;
@@ -149,7 +149,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
     };
     progress.finish(
       final,
-      `backfill done: ${report.received} read, ${report.forwarded} forwarded, ${report.failed} failed, ${report.truncated} truncated, ${report.invalid} invalid, ${report.skippedEvents} skipped, ${report.duplicates} duplicates, ${report.requests} requests`,
+      `backfill done: ${count(report.received)} read, ${count(report.forwarded)} forwarded, ${count(report.failed)} failed, ${count(report.truncated)} truncated, ${count(report.invalid)} invalid, ${count(report.skippedEvents)} skipped, ${count(report.duplicates)} duplicates, ${count(report.requests)} requests`,
       report.failed > 0 ? 'ERROR' : 'INFO',
     );
     finished = true;

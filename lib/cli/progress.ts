@@ -76,7 +76,7 @@ export function formatElapsed(ms: number): string {
 }
 
 /** A count with thousands separators, the same on every machine. */
-function count(n: number): string {
+export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 

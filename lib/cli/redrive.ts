@@ -9,6 +9,7 @@ import { TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
 import {
+  count,
   DEFAULT_PROGRESS_INTERVAL_SECONDS,
   type ProgressSnapshot,
   type ProgressStream,
@@ -221,7 +222,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
     });
     progress.finish(
       snapshot(report),
-      `redrive done: ${report.messages} messages, ${report.deleted} deleted, ${report.kept} kept, ${report.setAside} set aside, ${report.forwarded} events delivered`,
+      `redrive done: ${count(report.messages)} messages, ${count(report.deleted)} deleted, ${count(report.kept)} kept, ${count(report.setAside)} set aside, ${count(report.forwarded)} events delivered`,
       report.kept > 0 ? 'WARN' : 'INFO',
     );
     finished = true;

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { formatElapsed, type ProgressOptions, progressIntervalMs, renderBar, startProgress } from '../../../lib/cli/progress.js';
+import { count, formatElapsed, type ProgressOptions, progressIntervalMs, renderBar, startProgress } from '../../../lib/cli/progress.js';
 
 /** A stream that says it is a terminal of `columns` columns, and keeps what was written. */
 function fakeTerminal(
@@ -179,5 +179,11 @@ describe('progress helpers', () => {
     expect(progressIntervalMs('0.25')).toBe(250);
     expect(() => progressIntervalMs('-1')).toThrow(/--progress-interval must be a number of seconds >= 0/);
     expect(() => progressIntervalMs('5s')).toThrow(/got "5s"/);
+  });
+});
+
+describe('counts in the summary lines', () => {
+  it('carry thousands separators whatever the locale, as the bar does (backfill done: 51,000 read)', () => {
+    expect([count(0), count(999), count(51_000), count(1_234_567)]).toEqual(['0', '999', '51,000', '1,234,567']);
   });
 });
