@@ -97,10 +97,10 @@ export function openLogsData(data: string | Uint8Array): PayloadView {
     if (!(err instanceof EnvelopeError)) throw err;
     // Bytes that were not gzip were read as the decoded JSON (what `normalise` accepts); when that
     // fails too, say both, or "not JSON" hides that the gzip was missing.
-    throw new PayloadDecodeError(
-      isGzipped(payloadBytes(data)) ? err.message : `subscription payload is neither gzip nor JSON: ${err.message}`,
-      { cause: err },
-    );
+    const message = isGzipped(payloadBytes(data))
+      ? err.message
+      : err.message.replace('subscription payload is not JSON', 'subscription payload is neither gzip nor JSON');
+    throw new PayloadDecodeError(message, { cause: err });
   }
 }
 

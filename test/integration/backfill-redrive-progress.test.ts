@@ -249,7 +249,7 @@ describe('redrive --set-aside', () => {
         'not a forwarder failure record',
         'message body is not JSON',
         'a Kinesis batch pointer (shard shardId-000000000000, sequence 49 to 50): re-read the stream, or backfill that time range',
-        expect.stringMatching(/^subscription payload is not JSON/),
+        expect.stringMatching(/^subscription payload is neither gzip nor JSON of the documented shape: /),
       ]),
     );
     for (const k of kept) expect(k).toMatchObject({ messageId: expect.any(String), queueUrl, body: expect.any(String) });

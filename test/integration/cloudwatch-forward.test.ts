@@ -180,7 +180,9 @@ describe('forwardSubscriptionEvent', () => {
     // Both records were received (PayloadsReceived), one of them could not be decoded.
     expect(report).toMatchObject({ payloads: 2, undecodable: 1, forwarded: 2 });
     expect(report.samples).toContainEqual(
-      expect.objectContaining({ reason: expect.stringMatching(/^subscription payload is neither gzip nor JSON: /) }),
+      expect.objectContaining({
+        reason: expect.stringMatching(/^subscription payload is neither gzip nor JSON of the documented shape: /),
+      }),
     );
     expect(report.failedRecords).toEqual([sequenceNumbers(event)[1]]);
     expect(hasFailures(report)).toBe(true);
