@@ -426,19 +426,46 @@ export class RuleEngine {
  * a new id is added. Order: shipped rules first, then new ones.
  */
 export function mergeRules(base: readonly RuleSpec[], extra: readonly (RuleSpec | RuleDisable)[]): RuleSpec[] {
+  const { rules, problems } = mergeRulesAll(base, extra);
+  if (problems.length > 0) throw new RulePackError(problems);
+  return rules;
+}
+
+/**
+ * `mergeRules`, with its problems returned instead of thrown, so a caller can name them with the
+ * other stages' (`compilePack`). An id the operators' entries name twice (in one file or two: an
+ * override, a disable or a new rule) is a problem: which of the two would win is not theirs to guess.
+ */
+export function mergeRulesAll(
+  base: readonly RuleSpec[],
+  extra: readonly (RuleSpec | RuleDisable)[],
+): { rules: RuleSpec[]; problems: string[] } {
   const byId = new Map(base.map((r) => [r.id, r] as const));
   const problems: string[] = [];
+  const named = new Map<string, string>();
   for (const e of extra) {
+    const first = named.get(e.id);
+    if (first !== undefined) {
+      problems.push(`${e.file}: ${e.id}: the id is also in ${first}; name each id once in the operators' rules`);
+      continue;
+    }
+    named.set(e.id, e.file);
     if ('disabled' in e) {
       if (!byId.delete(e.id)) problems.push(`${e.file}: ${e.id}: disables a rule that does not exist`);
     } else byId.set(e.id, e);
   }
-  if (problems.length > 0) throw new RulePackError(problems);
-  return [...byId.values()];
+  return { rules: [...byId.values()], problems };
 }
 
 /** Compiles every rule once; a rule that does not compile fails with its file, id and CEL error. */
 export function compileRules(specs: readonly RuleSpec[]): RuleEngine {
+  const { engine, problems } = compileRulesAll(specs);
+  if (engine === null) throw new RulePackError(problems);
+  return engine;
+}
+
+/** `compileRules`, with every rule's problem returned (the engine only when there is none). */
+export function compileRulesAll(specs: readonly RuleSpec[]): { engine: RuleEngine | null; problems: string[] } {
   const problems: string[] = [];
   const seen = new Set<string>();
   const compiled: CompiledRule[] = [];
@@ -452,6 +479,5 @@ export function compileRules(specs: readonly RuleSpec[]): RuleEngine {
       problems.push(`${spec.file}: ${spec.id}: condition does not compile: ${msg}`);
     }
   }
-  if (problems.length > 0) throw new RulePackError(problems);
-  return new RuleEngine(compiled);
+  return { engine: problems.length > 0 ? null : new RuleEngine(compiled), problems };
 }

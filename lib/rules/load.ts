@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
 import { ConfigError, type Env, EnvReader } from '../config/env.js';
-import { compileRules, mergeRules, type RuleEngine } from './engine.js';
+import { compileRules, compileRulesAll, mergeRulesAll, type RuleEngine } from './engine.js';
 import { parseRuleFile, RulePackError } from './pack.js';
 import { shippedRuleSpecs } from './shipped.js';
 import type { RuleDisable, RuleSpec } from './types.js';
@@ -11,10 +11,11 @@ import type { RuleDisable, RuleSpec } from './types.js';
 const RULE_FILE = /\.(ya?ml|json)$/i;
 
 /**
- * Reads every rule file (`*.yaml`, `*.yml`, `*.json`) of an operators' directory, in name order.
- * Rejects with a `RulePackError` naming each file that cannot be read or holds a bad rule.
+ * Reads every rule file (`*.yaml`, `*.yml`, `*.json`) of an operators' directory, in name order:
+ * the rules of the files that parse, and a problem for each file that cannot be read or holds a
+ * bad rule.
  */
-export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable)[]> {
+async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; problems: string[] }> {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
@@ -22,27 +23,48 @@ export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable
       .map((d) => d.name)
       .sort();
   } catch (err) {
-    throw new RulePackError([`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    return { entries: [], problems: [`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`] };
   }
-  const out: (RuleSpec | RuleDisable)[] = [];
+  const entries: (RuleSpec | RuleDisable)[] = [];
   const problems: string[] = [];
   for (const name of names) {
     const file = join(dir, name);
     try {
-      out.push(...(await parseRuleFile(readFileSync(file, 'utf8'), file)));
+      entries.push(...(await parseRuleFile(readFileSync(file, 'utf8'), file)));
     } catch (err) {
       if (err instanceof RulePackError) problems.push(...err.problems);
       else problems.push(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   }
+  return { entries, problems };
+}
+
+/** `readRulesDirAll`, rejecting with a `RulePackError` naming every file's problem. */
+export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable)[]> {
+  const { entries, problems } = await readRulesDirAll(dir);
   if (problems.length > 0) throw new RulePackError(problems);
-  return out;
+  return entries;
+}
+
+/**
+ * The shipped pack with operators' entries merged over it, compiled; rejects with every problem of
+ * every stage at once (`earlier`: those of reading the files), so an operator fixing a directory
+ * sees a YAML error in one file, a duplicate id and a condition that does not compile in others
+ * together, not one per start.
+ */
+function packOf(entries: readonly (RuleSpec | RuleDisable)[], earlier: readonly string[]): RuleEngine {
+  const merged = mergeRulesAll(shippedRuleSpecs(), entries);
+  const compiled = compileRulesAll(merged.rules);
+  const problems = [...earlier, ...merged.problems, ...compiled.problems];
+  if (problems.length > 0 || compiled.engine === null) throw new RulePackError(problems);
+  return compiled.engine;
 }
 
 /** The shipped pack with an operators' directory applied (overrides, disables, additions), compiled. */
 export async function compilePack(dir: string | undefined): Promise<RuleEngine> {
-  const specs = shippedRuleSpecs();
-  return compileRules(dir === undefined ? specs : mergeRules(specs, await readRulesDir(dir)));
+  if (dir === undefined) return compileRules(shippedRuleSpecs());
+  const { entries, problems } = await readRulesDirAll(dir);
+  return packOf(entries, problems);
 }
 
 /** An S3 object holding one rule file (`rules: [...]`), as K8S_AUDIT_RULES=s3://bucket/key names it. */
@@ -146,7 +168,7 @@ export function rulesSourceName(source: RulesSource): string {
 export async function compileRulesSource(source: RulesSource, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
   try {
     if (source.kind === 'dir') return await compilePack(source.dir);
-    return compileRules(mergeRules(shippedRuleSpecs(), await parseRuleFile(await read(source.object), rulesSourceName(source))));
+    return packOf(await parseRuleFile(await read(source.object), rulesSourceName(source)), []);
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);

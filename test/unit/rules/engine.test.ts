@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
 import { compileRules, isPrivateIp, jsonPatchView, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
+import { compilePack } from '../../../lib/rules/load.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
 
@@ -96,6 +100,42 @@ describe('rule packs', () => {
     ]);
     const off = (await parseRuleFile('rules:\n  - id: nope\n    disabled: true\n', 'ops/off.yaml')) as never[];
     expect(problems(() => mergeRules(base, off))).toEqual(['ops/off.yaml: nope: disables a rule that does not exist']);
+  });
+
+  it("an id the operators' rules name twice (one file or two, override, disable or new) is a problem naming both files", async () => {
+    const base = pack(rule('a', "verb == 'get'"));
+    const twice = [...pack(rule('mine', 'true')), ...readRuleDocument(parseYaml(`rules:${rule('mine', 'false')}`), 'ops/later.yaml')];
+    expect(problems(() => mergeRules(base, twice))).toEqual([
+      "ops/later.yaml: mine: the id is also in ops/extra.yaml; name each id once in the operators' rules",
+    ]);
+    const overridesTwice = [
+      ...pack(rule('a', "verb == 'list'")),
+      ...((await parseRuleFile('rules:\n  - id: a\n    disabled: true\n', 'ops/off.yaml')) as never[]),
+    ];
+    expect(problems(() => mergeRules(base, overridesTwice))).toEqual([
+      "ops/off.yaml: a: the id is also in ops/extra.yaml; name each id once in the operators' rules",
+    ]);
+    expect(problems(() => mergeRules(base, pack(rule('x', 'true'), rule('x', 'true'))))).toHaveLength(1);
+  });
+
+  it("a directory's problems are named together: bad YAML in one file, a duplicate id, a disable of no rule, a condition that does not compile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-rules-all-'));
+    try {
+      writeFileSync(join(dir, '1-cel.yaml'), `rules:${rule('bad-cel', "verbb == 'get'")}`);
+      writeFileSync(join(dir, '2-dup.yaml'), `rules:${rule('twice', 'true')}`);
+      writeFileSync(join(dir, '3-dup.yaml'), `rules:${rule('twice', 'true')}`);
+      writeFileSync(join(dir, '4-off.yaml'), 'rules:\n  - id: no-such-rule\n    disabled: true\n');
+      writeFileSync(join(dir, '5-yaml.yaml'), 'rules: [a: b');
+      const found = await rejected(compilePack(dir));
+      expect(found).toEqual([
+        expect.stringMatching(/5-yaml\.yaml: not valid YAML/),
+        expect.stringMatching(/3-dup\.yaml: twice: the id is also in .*2-dup\.yaml/),
+        expect.stringMatching(/4-off\.yaml: no-such-rule: disables a rule that does not exist/),
+        expect.stringMatching(/1-cel\.yaml: bad-cel: condition does not compile: Unknown variable: verbb/),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('evaluates a rule only on the verbs and resources it names', () => {
