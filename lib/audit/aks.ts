@@ -1,4 +1,4 @@
-import { isJsonObject } from '../json.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
 import { decodeUtf8, validateAuditEvent } from './parse.js';
 import type { AuditEvent, AuditSource, RejectedItem } from './types.js';
 
@@ -78,7 +78,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
   try {
     doc = JSON.parse(decodeUtf8(input));
   } catch (err) {
-    return `body is not JSON: ${(err as Error).message}`;
+    return `body is not JSON: ${jsonErrorReason(err)}`;
   }
   if (!isJsonObject(doc) || !Array.isArray(doc.records)) return 'body is not an Azure diagnostic-settings body ({"records":[...]})';
   const out: AksRecords = { events: [], rejected: [], skipped: 0, skippedReasons: [], itemCount: doc.records.length };
@@ -106,7 +106,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     try {
       value = JSON.parse(log);
     } catch (err) {
-      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${(err as Error).message}` });
+      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${jsonErrorReason(err)}` });
       return;
     }
     const checked = validateAuditEvent(value);

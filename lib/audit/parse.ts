@@ -1,5 +1,5 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
 import { eventListItemTexts, eventListLayout, nestsDeeperThan } from './items.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
 
@@ -148,7 +148,7 @@ export function decodeUtf8(input: string | Uint8Array): string {
 }
 
 function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return jsonErrorReason(err);
 }
 
 class Collector {

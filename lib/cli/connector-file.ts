@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
+import { jsonErrorReason } from '../json.js';
 import { UsageError } from './args.js';
 
 /**
@@ -17,6 +18,6 @@ export async function readConnectorFile(file: string): Promise<unknown> {
     // YAML 1.2 is a superset of JSON, but JSON.parse gives the better message for a .json file.
     return /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new UsageError(`cannot parse ${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new UsageError(`cannot parse ${file}: ${/\.json$/i.test(file) ? jsonErrorReason(err) : (err as Error).message.split('\n')[0]}`);
   }
 }

@@ -10,6 +10,7 @@ import {
   skipValue as skipJsonValue,
   skipWs,
 } from '../audit/json-bytes.js';
+import { jsonErrorReason } from '../json.js';
 import type { LogEvent } from './types.js';
 
 /** The envelope of a subscription payload that does not have the documented shape. */
@@ -55,7 +56,7 @@ function parseSlice(buf: Buffer, start: number, end: number): unknown {
   try {
     return JSON.parse(buf.toString('utf8', start, end));
   } catch (err) {
-    return fail(`${(err as Error).message}`, start);
+    return fail(jsonErrorReason(err), start);
   }
 }
 

@@ -15,6 +15,7 @@ import {
   UnauthorizedError,
   UnsupportedMediaTypeError,
 } from '../ingest/errors.js';
+import { loggablePath } from '../ingest/request.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { TENANT_ID_PATTERN } from '../protocol.js';
 import type { ConsoleAssets } from './assets.js';
@@ -218,7 +219,7 @@ export class ConsoleRoutes {
         this.#opts.log?.({
           level: 'error',
           msg: 'console error',
-          path: url.pathname,
+          path: loggablePath(url.pathname),
           error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
         });
       }
@@ -231,7 +232,7 @@ export class ConsoleRoutes {
       level: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       msg: 'console request',
       method: req.method ?? 'GET',
-      path: url.pathname,
+      path: loggablePath(url.pathname),
       status: res.statusCode,
       tenant: who.tenant,
       ms: Math.round((performance.now() - started) * 100) / 100,

@@ -15,7 +15,7 @@ import {
   shippedDetection,
   validateAuditEvent,
 } from '../audit/index.js';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import {
   CLUSTER_HEADER,
@@ -775,7 +775,7 @@ function readPush(body: Buffer): Batch {
   try {
     doc = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new BadRequestError(`body is not JSON: ${(err as Error).message}`);
+    throw new BadRequestError(`body is not JSON: ${jsonErrorReason(err)}`);
   }
   let entry: unknown;
   const perEvent: NonNullable<Batch['perEvent']> = [];
@@ -802,7 +802,7 @@ function readPush(body: Buffer): Batch {
     try {
       entry = JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
     } catch (err) {
-      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${(err as Error).message}` });
+      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}` });
       return batch;
     }
   } else if (isJsonObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {

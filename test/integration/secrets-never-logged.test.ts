@@ -130,6 +130,10 @@ describe('the local ingest server', () => {
     statuses.disabled = await call('webhook off', route, SECRET, body, {}, off.url);
     statuses.badTenant = await call('bad tenant', '/v1/ingest/k8s-audit/..%2fx', SECRET, body);
     statuses.badBody = await call('bad body', route, SECRET, `{"token":"${SECRET}"`);
+    // A body that is the secret itself, or holds it right where the parser stops: V8's message
+    // quotes the text around an unexpected token.
+    statuses.secretAsBody = await call('the secret as the body', route, SECRET, SECRET);
+    statuses.secretAfterJunk = await call('the secret after junk', route, SECRET, `[1,2,${SECRET}]`);
     const declared = await rawRequest(
       server.port,
       `POST ${route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: 99999999999`,
@@ -155,6 +159,11 @@ describe('the local ingest server', () => {
     capture('healthz: answer', await health.text());
     const notFound = await fetch(`${server.url}/v1/ingest/${SECRET}`, { method: 'POST' });
     capture('404: answer', await notFound.text());
+    // A secret pasted into a console path: logged as <redacted>, as any other path.
+    for (const path of [`/console/api/${SECRET}`, `/console/${SECRET}`]) {
+      const res = await fetch(`${server.url}${path}`);
+      capture(`console ${path.slice(0, 14)}…: answer`, await res.text());
+    }
     const wrongMethod = await fetch(`${server.url}${route}`, { headers: { 'X-AiSOC-K8s-Token': SECRET } });
     capture('405: answer', await wrongMethod.text());
     const headerTooLarge = await rawRequest(
@@ -203,6 +212,8 @@ describe('the local ingest server', () => {
       disabled: 503,
       badTenant: 400,
       badBody: 400,
+      secretAsBody: 400,
+      secretAfterJunk: 400,
       declaredTooLarge: 413,
       batchTooLarge: 413,
       notJson: 415,
@@ -216,8 +227,8 @@ describe('the local ingest server', () => {
     // One line per request (the 404 and 405 too; not /healthz, nor what the HTTP parser refused).
     const consoleLogins = Object.keys(statuses).filter((k) => k.startsWith('login')).length;
     expect(logs.filter((l) => l.msg === 'ingest request')).toHaveLength(Object.keys(statuses).length - consoleLogins + 2);
-    // The console's too: 4 logins, and 4 reads after each of the 3 that worked.
-    expect(logs.filter((l) => l.msg === 'console request')).toHaveLength(consoleLogins + 3 * 4);
+    // The console's too: 4 logins, 4 reads after each of the 3 that worked, and the 2 secret paths.
+    expect(logs.filter((l) => l.msg === 'console request')).toHaveLength(consoleLogins + 3 * 4 + 2);
     expectNoSecretIn(captured);
   });
 
