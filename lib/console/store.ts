@@ -189,7 +189,9 @@ export class ConsoleStore {
     // fields an alerts-only row does not hold as columns.
     const rows = this.db
       .prepare(
-        'SELECT a.id, a.event_id, a.event_time, ' +
+        // severity_reason: the one thing a raw event does not say, whether its auditID was reused
+        // (readRecord); the alert row's own, which the ingest wrote flagged.
+        'SELECT a.id, a.event_id, a.event_time, a.severity_reason, ' +
           'CASE WHEN a.event_id IS NULL THEN a.record ELSE e.record END AS record, ' +
           'CASE WHEN a.event_id IS NULL THEN a.raw_event ELSE e.raw_event END AS raw_event, ' +
           'CASE WHEN a.event_id IS NULL THEN a.source ELSE e.source END AS source, a.tenant_id, a.cluster_name ' +

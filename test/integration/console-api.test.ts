@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditEvent } from '../../lib/audit/index.js';
+import { type AuditEvent, decideEventSeverity } from '../../lib/audit/index.js';
 import type { ConsoleAssets } from '../../lib/console/assets.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
@@ -164,6 +164,21 @@ describe('console API: access control and tenant scoping', () => {
       buckets: { high: number; medium: number; low: number; info: number }[];
     };
     expect(timeline.buckets.reduce((n, b) => n + b.high + b.medium + b.low + b.info, 0)).toBe(acmeEvents.items.length);
+  });
+
+  it('shows the alert of an event whose auditID was reused flagged, as the events list and the store have it', async () => {
+    const high = freshEvents('reuse').find((e) => decideEventSeverity(e).severity === 'high') as AuditEvent;
+    // The same auditID and stage with other content: a client choosing its own Audit-ID.
+    const twin = { ...high, userAgent: 'another-client/1.0' };
+    expect((await ingest('reuse', [high, twin])).status).toBe(200);
+    const cookie = cookieOf(await login('reuse', SECRET));
+
+    const events = (await (await get('events', cookie)).json()) as { items: { severity_reason: string }[] };
+    const alerts = (await (await get('alerts', cookie)).json()) as { items: { severity_reason: string }[] };
+
+    expect(events.items.map((e) => e.severity_reason)).toContain('reused-audit-id');
+    expect(alerts.items.map((a) => a.severity_reason)).toContain('reused-audit-id');
+    expect(alerts.items.map((a) => a.severity_reason).sort()).toEqual(events.items.map((e) => e.severity_reason).sort());
   });
 
   it('pages with the cursor it hands out and refuses bad parameters with 400', async () => {
