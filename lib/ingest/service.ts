@@ -75,7 +75,8 @@ export const MAX_LISTED_ERRORS = 100;
 export const MAX_LOGGED_REJECTS = 5;
 // Cluster names are labels (EKS allows 100 characters); anything longer or with control
 // characters is a mistake, not a name to stamp on every record.
-const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f]{1,256}$/;
+// 1 to 256 characters (code points: `u`), none of them a control character, C0, DEL or C1 (U+0080-U+009F).
+const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u;
 // The annotation the apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
 // adds when it drops requestObject and responseObject; a record shrunk to fit a sink says the same.
 const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
@@ -348,7 +349,9 @@ export class IngestService {
       // A GKE entry names its own cluster (resource.labels.cluster_name); Pub/Sub sets no headers of ours.
       const cluster = route.kind === 'gke' ? null : (headers[CLUSTER_KEY] ?? queryParam(head.query, CLUSTER_QUERY) ?? boundCluster);
       if (cluster !== null && !CLUSTER_NAME_PATTERN.test(cluster)) {
-        throw new BadRequestError(`cluster name (${CLUSTER_HEADER} or ?${CLUSTER_QUERY}=) must be 1 to 256 printable characters`);
+        throw new BadRequestError(
+          `cluster name (${CLUSTER_HEADER} or ?${CLUSTER_QUERY}=) must be 1 to 256 printable characters (a name that is not ASCII goes in ?${CLUSTER_QUERY}=, percent-encoded UTF-8: a header carries ASCII)`,
+        );
       }
       state.cluster = cluster;
       // The GKE route names its clusters in each entry's resource labels, not in a header.

@@ -520,10 +520,15 @@ describe('IngestService contract, in the order of the design table', () => {
       expect(JSON.parse(bad.body).error).toBe('X-AiSOC-Source-Account must be a 12-digit AWS account id');
     });
 
-    it('answers 400 for a cluster name with control characters', async () => {
-      const res = await harness().service.handle(request({ query: { cluster: 'bad\nname' } }));
+    it('answers 400 for a cluster name with control characters, C1 ones too, and counts its length in characters', async () => {
+      const status = async (cluster: string) => (await harness().service.handle(request({ query: { cluster } }))).status;
 
-      expect(res.status).toBe(400);
+      expect(await status('bad\nname')).toBe(400);
+      // U+0085 (NEL) and U+009B (CSI): the C1 controls a terminal acts on.
+      expect(await status('a\u0085b\u009bc')).toBe(400);
+      expect(await status('\u{1F600}'.repeat(200))).toBe(200);
+      expect(await status('\u{1F600}'.repeat(257))).toBe(400);
+      expect(await status('prod-eu-1 (Frankfurt) é')).toBe(200);
     });
   });
 
