@@ -155,6 +155,29 @@ function severityParam(q: URLSearchParams): Severity[] | undefined {
   return list as Severity[];
 }
 
+/** Each API route's parameters: anything else is a 400 naming them, not a filter silently not applied. */
+const ROUTE_PARAMS: Record<string, readonly string[]> = {
+  session: [],
+  status: [],
+  timeline: ['since', 'until', 'cluster'],
+  events: ['user', 'verb', 'resource', 'namespace', 'cluster', 'no_cluster', 'severity', 'since', 'until', 'limit', 'cursor'],
+  alerts: ['limit', 'cursor'],
+};
+
+function onlyParams(q: URLSearchParams, route: string): void {
+  const allowed = ROUTE_PARAMS[route];
+  if (allowed === undefined) return;
+  for (const name of q.keys()) {
+    if (!allowed.includes(name)) {
+      throw new BadRequestError(
+        allowed.length === 0
+          ? `${route} takes no parameters, got ${name}`
+          : `unknown parameter ${name}; ${route} takes ${allowed.join(', ')}`,
+      );
+    }
+  }
+}
+
 /** The search filters of a query string. */
 export function filterOf(q: URLSearchParams): EventFilter {
   const f: EventFilter = {};
@@ -165,13 +188,17 @@ export function filterOf(q: URLSearchParams): EventFilter {
       f[name] = v;
     }
   }
-  if (param(q, 'no_cluster') === 'true') f.noCluster = true;
+  const noCluster = param(q, 'no_cluster');
+  if (noCluster !== undefined && noCluster !== 'true' && noCluster !== 'false')
+    throw new BadRequestError('no_cluster must be true or false');
+  if (noCluster === 'true') f.noCluster = true;
   const severity = severityParam(q);
   if (severity !== undefined) f.severity = severity;
   const since = timeParam(q, 'since');
   if (since !== undefined) f.since = since;
   const until = timeParam(q, 'until');
   if (until !== undefined) f.until = until;
+  if (since !== undefined && until !== undefined && since > until) throw new BadRequestError('since must be before until');
   return f;
 }
 
@@ -300,6 +327,7 @@ export class ConsoleRoutes {
     if (method !== 'GET' && method !== 'HEAD') throw new MethodNotAllowedError('GET');
     const q = url.searchParams;
     const tenant = session.tenant;
+    onlyParams(q, route);
     switch (route) {
       case 'session':
         return jsonResponse(200, { tenant });

@@ -197,6 +197,11 @@ describe('console API: access control and tenant scoping', () => {
       ['events?cursor=not-a-cursor', /cursor is not one this API handed out/],
       ['timeline?since=2026-01-01T00:00:00Z&until=2025-01-01T00:00:00Z', /since must be before until/],
       ['timeline?since=2020-01-01T00:00:00Z&until=2026-01-01T00:00:00Z', /at most 7 days/],
+      ['events?since=2020-01-01T00:00:00Z&until=2019-01-01T00:00:00Z', /since must be before until/],
+      ['events?no_cluster=maybe', /no_cluster must be true or false/],
+      ['events?bogus=1', /unknown parameter bogus; events takes user, verb, /],
+      ['alerts?severity=high', /unknown parameter severity; alerts takes limit, cursor/],
+      ['status?tenant=globex', /status takes no parameters, got tenant/],
     ] as const) {
       const res = await get(query, acme);
       expect([query, res.status]).toEqual([query, 400]);
