@@ -411,9 +411,10 @@ export class ConsoleRoutes {
   }
 
   #cookie(req: IncomingMessage, value: string, maxAgeSeconds: number): string {
-    // Secure when the browser reached us over TLS (a terminating proxy says so); on plain
-    // http://127.0.0.1 a Secure cookie would not be sent back.
-    const secure = req.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
+    // Secure when the browser reached us over TLS: `serve --tls-cert` itself, or a terminating
+    // proxy that says so; on plain http://127.0.0.1 a Secure cookie would not be sent back.
+    const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
+    const secure = tls || req.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
     return `${SESSION_COOKIE}=${value}; Path=${CONSOLE_PREFIX}; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
   }
 

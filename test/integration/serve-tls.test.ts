@@ -140,6 +140,23 @@ describe.skipIf(!HAS_OPENSSL)('serve --tls-cert --tls-key, rotated on SIGHUP', (
     expect(proc.output()).not.toContain('PRIVATE KEY');
   });
 
+  it("sets the console's session cookie Secure when it serves https itself, with no proxy to say so", async () => {
+    const cookie = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        `${proc.url}/console/api/login`,
+        { method: 'POST', ca, servername: 'localhost', headers: { 'Content-Type': 'application/json', Origin: proc.url } },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolve(`${res.statusCode} ${String(res.headers['set-cookie'] ?? '')}`));
+        },
+      );
+      req.once('error', reject);
+      req.end(JSON.stringify({ tenant: 'acme', secret: SECRET }));
+    });
+    expect(cookie).toMatch(/^200 /);
+    expect(cookie).toMatch(/; HttpOnly; SameSite=Strict; Max-Age=\d+; Secure$/);
+  });
+
   it('rotates on SIGHUP without dropping a request, on kept-alive and new connections', async () => {
     const events = uniqueFalcoEvents();
     const url = `${proc.url}${ROUTE}`;
