@@ -48,6 +48,13 @@ const NO_RULES_FIRED: readonly { id: string; severity: never }[] = [];
  * The severity table's inputs read out of an event: the one reading, shared by the normaliser and
  * the tailer's alert check, so the alert path cannot drift from the records.
  */
+/** A CSR body's `spec.signerName`: null when the body has none, undefined when there is no body. */
+function csrSignerOf(body: unknown): string | null | undefined {
+  if (!isJsonObject(body)) return undefined;
+  const spec = body.spec;
+  return isJsonObject(spec) && typeof spec.signerName === 'string' ? spec.signerName : null;
+}
+
 export function severityInputOf(event: AuditEvent, auditIdReused = false): SeverityInput {
   const ref = event.objectRef ?? {};
   const rs = event.responseStatus;
@@ -58,6 +65,7 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
     namespace: nonEmpty(ref.namespace),
     responseCode: isJsonObject(rs) ? readResponseCode(rs.code) : null,
     impersonated: typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null,
+    ...(ref.resource === 'certificatesigningrequests' ? { csrSigner: csrSignerOf(event.requestObject) } : {}),
     auditIdReused,
   };
 }

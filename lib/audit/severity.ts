@@ -9,6 +9,11 @@ export interface SeverityInput {
   responseCode: number | null;
   impersonated: boolean;
   /**
+   * A CertificateSigningRequest's `spec.signerName` as sent: null when the request body holds none,
+   * undefined when the body was not logged (the policy's Metadata level) or is not a CSR.
+   */
+  csrSigner?: string | null;
+  /**
    * Another event with different content holds the same (tenant, cluster, auditID, stage): set
    * by whoever saw both (the ingest within a batch, the SQLite store across batches).
    */
@@ -111,6 +116,58 @@ const CONTROLLER_SA = 'system:serviceaccount:kube-system:';
 // The controller manager's own identity, when it runs without per-controller credentials.
 const CONTROLLER_MANAGER = 'system:kube-controller-manager';
 
+// The kubelet's own certificates (kubernetes/kubernetes pkg/kubelet/certificate, the
+// certificates.k8s.io signers): its client certificate (asked for as system:bootstrap:<token-id>
+// when the node joins by TLS bootstrapping, as system:node:<name> when it rotates) and its
+// serving certificate. Any other signer asked for by a node (kube-apiserver-client: a client
+// certificate for any name) stays high.
+const KUBELET_SIGNERS = new Set(['kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']);
+// Who approves, signs and cleans up CSRs: kube-controller-manager's csrapproving, csrsigning and
+// csrcleaner controllers (pkg/controller/certificates) under the certificate-controller service
+// account, and EKS's own controller for the serving certificates of its nodes.
+const CSR_CONTROLLERS = new Set(['system:serviceaccount:kube-system:certificate-controller', 'eks:certificate-controller']);
+
+/** The routine case of a write to a sensitive kind (row 3) that a node or a controller makes as the cluster runs. */
+function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResult | null {
+  const { verb, resource, subresource, namespace } = input;
+  if (resource === 'certificatesigningrequests') {
+    if (verb === 'create' && subresource === null && (user.startsWith('system:node:') || user.startsWith('system:bootstrap:'))) {
+      // A body not logged (Metadata level) says nothing against it; one naming another signer does.
+      const signer = input.csrSigner;
+      if (signer === undefined || (signer !== null && KUBELET_SIGNERS.has(signer))) return { severity: 'info', reason: 'routine-node-csr' };
+      return null;
+    }
+    const write = verb === 'update' || verb === 'patch';
+    if (
+      CSR_CONTROLLERS.has(user) &&
+      ((write && (subresource === 'approval' || subresource === 'status')) || (verb === 'delete' && subresource === null))
+    ) {
+      return { severity: 'info', reason: 'routine-controller-reconcile' };
+    }
+    return null;
+  }
+  // The serviceaccount controller makes the `default` service account of every new namespace.
+  if (
+    resource === 'serviceaccounts' &&
+    subresource === null &&
+    verb === 'create' &&
+    user === `${CONTROLLER_SA}service-account-controller`
+  ) {
+    return { severity: 'info', reason: 'routine-controller-reconcile' };
+  }
+  // The token cleaner deletes expired bootstrap tokens (Secrets in kube-system).
+  if (
+    resource === 'secrets' &&
+    subresource === null &&
+    verb === 'delete' &&
+    namespace === 'kube-system' &&
+    user === `${CONTROLLER_SA}token-cleaner`
+  ) {
+    return { severity: 'info', reason: 'routine-controller-reconcile' };
+  }
+  return null;
+}
+
 function controllerOwns(user: string, resource: string, subresource: string | null): boolean {
   const key = subresource === null ? resource : `${resource}/${subresource}`;
   if (user === CONTROLLER_MANAGER) return Object.values(CONTROLLER_OWNS).some((owned) => owned.includes(key));
@@ -121,7 +178,8 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
 /**
  * The table's result with its routine control-plane cases brought down: a node's token requests
  * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
- * its pods, and controllers writing the objects they own (to info); the controller manager's
+ * its pods, a node's requests for its kubelet certificates, and controllers writing the objects
+ * they own (to info); the controller manager's
  * cluster-wide secret watch (to low, as row 8 scores reads). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
@@ -137,6 +195,7 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
       return { severity: 'info', reason: 'routine-controller-token' };
     return result;
   }
+  if (result.reason === 'sensitive-resource-change' && allowed) return routineSensitiveWrite(input, user) ?? result;
   if (result.reason === 'cluster-wide-secrets-read' && user === CONTROLLER_MANAGER && allowed) {
     // The controller manager's shared secret informer lists and watches every namespace, and its
     // reflector reopens the watch every 5-10 minutes: a read, as row 8 scores reads.

@@ -109,6 +109,7 @@ export type SeverityReason =
   | 'routine-node-pod-token'
   | 'routine-controller-token'
   | 'routine-node-pod-delete'
+  | 'routine-node-csr'
   | 'routine-controller-reconcile'
   | 'routine-controller-secrets-watch'
   // A detection rule decided the severity: `rule:<rule id>`.

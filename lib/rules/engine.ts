@@ -74,12 +74,30 @@ export function isPrivateIp(ip: string): boolean {
   return /^f[cd][0-9a-f]{2}:/.test(lower) || /^fe[89ab][0-9a-f]:/.test(lower);
 }
 
+/**
+ * A path as the node resolves it, for comparing with a list: repeated slashes one, `.` segments
+ * and a trailing slash gone (`//etc/./` is `/etc`). The API refuses `..` in a hostPath
+ * (validatePathNoBacksteps in k8s.io/kubernetes pkg/apis/core/validation), but it is resolved
+ * here too, so a rule never depends on that.
+ */
+export function cleanPath(path: string): string {
+  const parts: string[] = [];
+  for (const seg of path.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  const joined = parts.join('/');
+  return path.startsWith('/') ? `/${joined}` : joined === '' ? '.' : joined;
+}
+
 // One environment for every rule: the variables above plus isPrivateIP, optional chaining
 // (`requestObject.?spec.?hostPID.orValue(false)`, as Kubernetes CEL has had since 1.29).
 const ENV = (() => {
   const env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false });
   for (const [name, type] of VARIABLES) env.registerVariable(name, type);
   env.registerFunction('isPrivateIP(string): bool', (ip: string) => isPrivateIp(ip));
+  env.registerFunction('cleanPath(string): string', (path: string) => cleanPath(path));
   return env;
 })();
 

@@ -18,9 +18,11 @@
  *   kubelet gets a token, patches pods/status three times and writes events, the controller
  *   deletes the old pod, the kubelet finishes the delete, the endpointslice-controller updates
  *   slices; rollouts go through the deployment-controller (replicasets) and HPAs scale.
- * - node churn: one node replaced per hour (Karpenter/cluster-autoscaler): it registers, its
- *   DaemonSet pods (VPC CNI, kube-proxy, EBS CSI node, from the EKS add-on registry) are
- *   created by the daemon-set-controller, the old node's are deleted by the pod GC.
+ * - node churn: one node replaced per hour (Karpenter/cluster-autoscaler): it registers, asks for
+ *   its kubelet serving certificate (a CertificateSigningRequest, signer kubernetes.io/kubelet-serving,
+ *   which EKS's eks:certificate-controller approves and signs), its DaemonSet pods (VPC CNI,
+ *   kube-proxy, EBS CSI node, from the EKS add-on registry) are created by the
+ *   daemon-set-controller, the old node's are deleted by the pod GC.
  * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
  *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
@@ -418,6 +420,23 @@ export function steadyStateHour(seed = 1): Obj[] {
         },
       );
     }
+    // Its kubelet serving certificate: a CSR the node creates, EKS's certificate controller
+    // approves and signs (certificates.k8s.io/v1; EKS AMIs run the kubelet with serverTLSBootstrap).
+    const csr = { resource: 'certificatesigningrequests', apiGroup: 'certificates.k8s.io', name: 'csr-8kq2z' };
+    emit(at + 2_000, nodeUser(node), NODE_GROUPS, 'create', { ...csr, name: undefined }, 201, {
+      requestObject: {
+        kind: 'CertificateSigningRequest',
+        apiVersion: 'certificates.k8s.io/v1',
+        metadata: { generateName: 'csr-' },
+        spec: {
+          request: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K',
+          signerName: 'kubernetes.io/kubelet-serving',
+          usages: ['digital signature', 'server auth'],
+        },
+      },
+    });
+    emit(at + 2_300, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'approval' }, 200);
+    emit(at + 2_600, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'status' }, 200);
     const gone = nodes[0] as string;
     for (const name of ['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i']) {
       emit(

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
-import { compileRules, isPrivateIp, jsonPatchView, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
+import { cleanPath, compileRules, isPrivateIp, jsonPatchView, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
 import { compilePack } from '../../../lib/rules/load.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
@@ -290,6 +290,21 @@ describe('rule packs', () => {
     expect(jsonPatchView([{ op: 'replace', path: '', value: { spec: { type: 'NodePort' } } }])).toEqual({ spec: { type: 'NodePort' } });
   });
 
+  it('cleanPath resolves a path as the node does, so a list of sensitive paths is not dodged by its spelling', () => {
+    expect(['//etc', '/etc/', '/./etc/.', '/var//run/docker.sock', '/tmp/../etc', '/', '//', '/..', 'etc/', ''].map(cleanPath)).toEqual([
+      '/etc',
+      '/etc',
+      '/etc',
+      '/var/run/docker.sock',
+      '/etc',
+      '/',
+      '/',
+      '/',
+      'etc',
+      '.',
+    ]);
+  });
+
   it('isPrivateIP knows the private, loopback, CGNAT, link-local and IPv6 local ranges', () => {
     for (const ip of [
       '10.1.2.3',
@@ -346,6 +361,96 @@ describe('severity: refinements and the highest of table and rules', () => {
     );
     expect(refineSeverity(input({ namespace: 'web' }), 'system:kube-controller-manager', high)).toBe(high);
     expect(refineSeverity(input({ subresource: null }), 'system:node:n1', high)).toBe(high);
+  });
+
+  it('a kubelet asking for its own certificates, and the CSR, serviceaccount and token-cleaner controllers at work, are routine; any other such write keeps the row', () => {
+    // Shapes of the Kubernetes API reference (certificates.k8s.io/v1 CertificateSigningRequest and
+    // its approval and status subresources), as a node joining an EKS cluster writes them.
+    let n = 0;
+    const write = (user: string, resource: string, over: Record<string, unknown> = {}) =>
+      decideEventSeverity({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        level: 'RequestResponse',
+        auditID: `csr-${++n}`,
+        stage: 'ResponseComplete',
+        verb: 'create',
+        user: { username: user, groups: ['system:authenticated'] },
+        objectRef: { resource, name: 'csr-7xk2p', apiGroup: 'certificates.k8s.io', apiVersion: 'v1' },
+        responseStatus: { code: 201 },
+        ...over,
+      } as never);
+    const csr = (signerName: string) => ({
+      requestObject: {
+        kind: 'CertificateSigningRequest',
+        apiVersion: 'certificates.k8s.io/v1',
+        metadata: { generateName: 'csr-' },
+        spec: { request: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURSBSRVFVRVNULS0tLS0K', signerName, usages: ['digital signature', 'server auth'] },
+      },
+    });
+    const node = 'system:node:ip-10-0-1-7.ec2.internal';
+    const routine = (r: { severity: string; reason: string }) => [r.severity, r.reason];
+
+    expect(routine(write(node, 'certificatesigningrequests', csr('kubernetes.io/kubelet-serving')))).toEqual(['info', 'routine-node-csr']);
+    expect(
+      routine(write('system:bootstrap:abcdef', 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client-kubelet'))),
+    ).toEqual(['info', 'routine-node-csr']);
+    // Logged at Metadata level: no body to say otherwise.
+    expect(routine(write(node, 'certificatesigningrequests'))).toEqual(['info', 'routine-node-csr']);
+    // A node asking for a client certificate of any name, a person asking for a kubelet's, a refused request.
+    expect(write(node, 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client')).severity).toBe('high');
+    expect(write(node, 'certificatesigningrequests', { requestObject: { kind: 'CertificateSigningRequest', spec: {} } }).severity).toBe(
+      'high',
+    );
+    expect(write('alice', 'certificatesigningrequests', csr('kubernetes.io/kubelet-serving')).severity).toBe('high');
+    expect(
+      write(node, 'certificatesigningrequests', { ...csr('kubernetes.io/kubelet-serving'), responseStatus: { code: 403 } }).severity,
+    ).toBe('high');
+
+    const csrSub = (subresource: string, verb = 'update') => ({
+      verb,
+      objectRef: {
+        resource: 'certificatesigningrequests',
+        subresource,
+        name: 'csr-7xk2p',
+        apiGroup: 'certificates.k8s.io',
+        apiVersion: 'v1',
+      },
+      responseStatus: { code: 200 },
+    });
+    for (const controller of ['eks:certificate-controller', 'system:serviceaccount:kube-system:certificate-controller']) {
+      expect(routine(write(controller, 'certificatesigningrequests', csrSub('approval')))).toEqual([
+        'info',
+        'routine-controller-reconcile',
+      ]);
+      expect(routine(write(controller, 'certificatesigningrequests', csrSub('status')))).toEqual(['info', 'routine-controller-reconcile']);
+    }
+    expect(
+      routine(write('system:serviceaccount:kube-system:certificate-controller', 'certificatesigningrequests', { verb: 'delete' })),
+    ).toEqual(['info', 'routine-controller-reconcile']);
+    // A person approving a CSR is exactly what the row is for.
+    expect(write('alice', 'certificatesigningrequests', csrSub('approval')).severity).toBe('high');
+
+    const sa = { objectRef: { resource: 'serviceaccounts', namespace: 'team-a', apiVersion: 'v1' } };
+    expect(routine(write('system:serviceaccount:kube-system:service-account-controller', 'serviceaccounts', sa))).toEqual([
+      'info',
+      'routine-controller-reconcile',
+    ]);
+    expect(write('alice', 'serviceaccounts', sa).severity).toBe('high');
+    expect(
+      write('system:serviceaccount:kube-system:service-account-controller', 'serviceaccounts', { ...sa, verb: 'delete' }).severity,
+    ).toBe('high');
+
+    const token = (namespace: string) => ({
+      verb: 'delete',
+      objectRef: { resource: 'secrets', namespace, name: 'bootstrap-token-abcdef', apiVersion: 'v1' },
+    });
+    expect(routine(write('system:serviceaccount:kube-system:token-cleaner', 'secrets', token('kube-system')))).toEqual([
+      'info',
+      'routine-controller-reconcile',
+    ]);
+    expect(write('system:serviceaccount:kube-system:token-cleaner', 'secrets', token('default')).severity).toBe('high');
+    expect(write('alice', 'secrets', token('kube-system')).severity).toBe('high');
   });
 
   it('controllers writing what they own are routine; the same writes by others, or of other kinds, keep the row', () => {
