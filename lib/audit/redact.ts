@@ -235,7 +235,7 @@ function redactRejectedValue(value: unknown, key: string | null): JsonValue {
   const isPatchOp = key === '\u0000patch-op';
   for (const k of Object.keys(obj)) {
     const v = obj[k];
-    setOwn(out, k, isPatchOp && k === 'value' ? REDACTED : redactRejectedValue(v, k));
+    setOwn(out, scrubJwtText(k), isPatchOp && k === 'value' ? REDACTED : redactRejectedValue(v, k));
   }
   return out;
 }
@@ -281,15 +281,26 @@ function scrubWalk(value: JsonValue): JsonValue {
     return out ?? value;
   }
   let out: Obj | undefined;
-  for (const key of Object.keys(value)) {
+  const keys = Object.keys(value);
+  for (const key of keys) {
     const v = value[key] as JsonValue;
     const c = scrubWalk(v);
+    // A JWT can be a key too (a ConfigMap's data keyed by token): the key loses its signature.
+    const k = scrubJwtText(key);
+    if (k !== key) return scrubKeys(value, keys);
     if (c !== v) {
       out ??= copy(value);
       setOwn(out, key, c);
     }
   }
   return out ?? value;
+}
+
+/** An object some of whose keys hold a JWT: rebuilt in key order, keys and values scrubbed. */
+function scrubKeys(value: Obj, keys: readonly string[]): Obj {
+  const out: Obj = {};
+  for (const key of keys) setOwn(out, scrubJwtText(key), scrubWalk(value[key] as JsonValue));
+  return out;
 }
 
 /**

@@ -291,6 +291,9 @@ describe('JWTs outside the API’s own credential fields lose their signature', 
       ...event({ resource: 'pods', name: 'p1' }, 'get', {}),
       annotations: { 'example.com/debug': `Authorization: Bearer ${token}` },
     },
+    'a map key (a ConfigMap keyed by token)': event({ resource: 'configmaps', name: 'tokens' }, 'create', {
+      requestObject: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'tokens' }, data: { [token]: 'grafana', other: 'x' } },
+    }),
   };
 
   for (const [place, e] of Object.entries(PLACES)) {
@@ -336,7 +339,7 @@ describe('JWTs outside the API’s own credential fields lose their signature', 
   });
 
   it('scrubs the items the ingest rejects and keeps', () => {
-    const item = { kind: 'Event', requestURI: `/x?t=${token}`, objectRef: ['not', 'an', 'object'] };
+    const item = { kind: 'Event', requestURI: `/x?t=${token}`, objectRef: ['not', 'an', 'object'], extra: { [token]: 'as a key' } };
     const kept = JSON.stringify(redactRejectedItem(item));
 
     expect(kept).not.toContain(signature);
