@@ -33,7 +33,8 @@ Options:
 The function's environment, as sam local builds it (aws/aws-sam-cli
 samcli/local/lambdafn/env_vars.py):
   - only the variables the template declares for the function are set; each starts from the
-    template's value, with !Ref to a parameter giving its --parameter-overrides value or Default,
+    template's value, with !Ref to a parameter giving its --parameter-overrides value or Default
+    (an override of a parameter the template does not declare is ignored, with a warning),
     !Ref to a resource giving its logical id (e.g. SharedSecret) and an unresolvable value "";
   - a declared variable set in this shell takes the shell's value;
   - the env file's "Parameters" then the function's own section override declared variables; a
@@ -194,6 +195,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     parameterOverrides: parseParameterOverrides(multiFlag(args, 'parameter-overrides')),
     shellEnv: io.env,
   });
+  for (const key of spec.undeclaredParameters)
+    io.stderr.write(
+      `invoke: --parameter-overrides sets ${key}, which ${templatePath} has no parameter for: sam local ignores it, and so does invoke\n`,
+    );
   for (const name of spec.dropped)
     io.stderr.write(
       `invoke: the env file sets ${name}, which ${templatePath} does not declare for ${spec.logicalId}: sam local drops it, and so does invoke\n`,

@@ -53,6 +53,8 @@ export interface SamFunction {
   env: Record<string, string>;
   /** Names the env file set for this function that the template does not declare (SAM drops them). */
   dropped: string[];
+  /** --parameter-overrides keys the template has no parameter for (SAM ignores them). */
+  undeclaredParameters: string[];
 }
 
 /** What a local invocation brings besides the template. */
@@ -248,9 +250,13 @@ export function resolveSamFunction(template: Obj, name: string, opts: SamResolve
   const declaredParams = isJsonObject(template.Parameters) ? template.Parameters : {};
   for (const [key, p] of Object.entries(declaredParams))
     if (isJsonObject(p) && p.Default !== undefined) parameters[key] = String(p.Default);
+  // sam local merges every override into the parameter values and uses those the template names
+  // (aws/aws-sam-cli samcli/lib/providers/sam_base_provider.py, _get_parameter_values): one the
+  // template does not declare changes nothing, and is reported, not refused.
+  const undeclared: string[] = [];
   for (const [key, value] of Object.entries(opts.parameterOverrides ?? {})) {
-    if (!(key in declaredParams)) throw new UsageError(`--parameter-overrides: the template has no parameter ${key}`);
-    parameters[key] = value;
+    if (key in declaredParams) parameters[key] = value;
+    else undeclared.push(key);
   }
   const resolver = new Resolver(template, parameters, shell.AWS_REGION || 'us-east-1');
 
@@ -283,5 +289,6 @@ export function resolveSamFunction(template: Obj, name: string, opts: SamResolve
     memoryMb: num(props.MemorySize ?? globals.MemorySize, 128),
     env,
     dropped: Object.keys(overrides).filter((k) => !(k in variables)),
+    undeclaredParameters: undeclared,
   };
 }

@@ -72,13 +72,19 @@ Resources:
     expect(fn.env).not.toHaveProperty('NOT_DECLARED');
     expect(fn.env).not.toHaveProperty('EXTRA');
     expect(fn.dropped).toEqual(['EXTRA']);
+    expect(fn.undeclaredParameters).toEqual([]);
+  });
+
+  it('ignores an override of a parameter the template does not declare, as sam local does, and names it', () => {
+    const fn = resolveSamFunction(template, 'Fn', { parameterOverrides: parseParameterOverrides(['TenantId=acme Nope=1']) });
+    expect(fn.env.URL).toBe('https://Queue.execute-api.us-east-1.amazonaws.com/t/acme');
+    expect(fn.undeclaredParameters).toEqual(['Nope']);
   });
 
   it('finds the function section by FunctionName too, and refuses what sam refuses', () => {
     expect(resolveSamFunction(template, 'Fn', { envVars: { 'local-fn': { SHELL_SET: 'by-name' } } }).env.SHELL_SET).toBe('by-name');
     expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: 'flat' } })).toThrow(/must be an object of variables/);
     expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: { A: { nested: 1 } } } })).toThrow(/A must be a string/);
-    expect(() => resolveSamFunction(template, 'Fn', { parameterOverrides: { Nope: 'x' } })).toThrow(/no parameter Nope/);
     expect(() => parseParameterOverrides(['novalue'])).toThrow(/Key=Value/);
     expect(parseParameterOverrides(['ParameterKey=TenantId,ParameterValue=a b'.replace(' ', '')])).toEqual({ TenantId: 'ab' });
   });
