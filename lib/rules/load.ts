@@ -39,13 +39,6 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
   return { entries, problems };
 }
 
-/** `readRulesDirAll`, rejecting with a `RulePackError` naming every file's problem. */
-export async function readRulesDir(dir: string): Promise<(RuleSpec | RuleDisable)[]> {
-  const { entries, problems } = await readRulesDirAll(dir);
-  if (problems.length > 0) throw new RulePackError(problems);
-  return entries;
-}
-
 /**
  * The shipped pack with operators' entries merged over it, compiled; rejects with every problem of
  * every stage at once (`earlier`: those of reading the files), so an operator fixing a directory
