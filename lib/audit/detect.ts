@@ -44,10 +44,6 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
 
 const NO_RULES_FIRED: readonly { id: string; severity: never }[] = [];
 
-/**
- * The severity table's inputs read out of an event: the one reading, shared by the normaliser and
- * the tailer's alert check, so the alert path cannot drift from the records.
- */
 /** A CSR body's `spec.signerName`: null when the body has none, undefined when there is no body. */
 function csrSignerOf(body: unknown): string | null | undefined {
   if (!isJsonObject(body)) return undefined;
@@ -55,6 +51,10 @@ function csrSignerOf(body: unknown): string | null | undefined {
   return isJsonObject(spec) && typeof spec.signerName === 'string' ? spec.signerName : null;
 }
 
+/**
+ * The severity table's inputs read out of an event: the one reading, shared by the normaliser and
+ * the tailer's alert check, so the alert path cannot drift from the records.
+ */
 export function severityInputOf(event: AuditEvent, auditIdReused = false): SeverityInput {
   const ref = event.objectRef ?? {};
   const rs = event.responseStatus;

@@ -1,4 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js';
+import { setOwn } from '../audit/redact.js';
 import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
@@ -91,7 +92,7 @@ export function cleanPath(path: string): string {
   return path.startsWith('/') ? `/${joined}` : joined === '' ? '.' : joined;
 }
 
-// One environment for every rule: the variables above plus isPrivateIP, optional chaining
+// One environment for every rule: the variables above plus isPrivateIP and cleanPath, optional chaining
 // (`requestObject.?spec.?hostPID.orValue(false)`, as Kubernetes CEL has had since 1.29).
 const ENV = (() => {
   const env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false });
@@ -165,7 +166,7 @@ export function jsonPatchView(ops: readonly JsonValue[]): JsonObject {
       .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (segments.length === 0) {
       // The whole document replaced: its value is the object.
-      if (isJsonObject(value)) for (const key of Object.keys(value)) setOwnValue(root, key, value[key] as JsonValue);
+      if (isJsonObject(value)) for (const key of Object.keys(value)) setOwn(root, key, value[key] as JsonValue);
       continue;
     }
     let node: JsonObject | JsonValue[] = root;
@@ -186,21 +187,17 @@ export function jsonPatchView(ops: readonly JsonValue[]): JsonObject {
         node = next;
       } else {
         if (last) {
-          setOwnValue(node, seg, value);
+          setOwn(node, seg, value);
           break;
         }
         const child: JsonValue | undefined = Object.hasOwn(node, seg) ? node[seg] : undefined;
         const next: JsonObject | JsonValue[] = isContainerValue(child) ? child : fresh();
-        setOwnValue(node, seg, next);
+        setOwn(node, seg, next);
         node = next;
       }
     }
   }
   return root;
-}
-
-function setOwnValue(obj: JsonObject, key: string, value: JsonValue): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
