@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Severity } from '../audit/index.js';
-import { SharedSecretVerifier } from '../ingest/auth.js';
+import { opensTenant, SharedSecretVerifier, TenantSecretVerifier } from '../ingest/auth.js';
 import { isJsonContentType } from '../ingest/body.js';
 import {
   BadRequestError,
@@ -54,6 +54,8 @@ export interface ConsoleOptions {
   dataDir: string;
   sharedSecret: string | null;
   previousSharedSecret?: string | null;
+  /** K8S_AUDIT_TENANT_SECRETS: a tenant in it logs in with its own secret only, as its events are sent. */
+  tenantSecrets?: ReadonlyMap<string, string> | null;
   /** A token that logs in to any tenant, printed by `serve --dev`; null outside dev mode. */
   consoleToken?: string | null;
   /** The built page, script and stylesheet; null serves a JSON 503 that says to build them. */
@@ -215,6 +217,7 @@ export class ConsoleRoutes {
   readonly #throttle: LoginThrottle;
   readonly #verifier: SharedSecretVerifier;
   readonly #tokenVerifier: SharedSecretVerifier;
+  readonly #tenantSecrets: TenantSecretVerifier | null;
   readonly #streams = new Set<Stream>();
   #store: ConsoleStore | undefined;
 
@@ -224,6 +227,7 @@ export class ConsoleRoutes {
     this.#sessions = new SessionStore(this.#now);
     this.#throttle = new LoginThrottle(this.#now);
     this.#verifier = new SharedSecretVerifier(opts.sharedSecret, opts.previousSharedSecret ?? null);
+    this.#tenantSecrets = opts.tenantSecrets ? new TenantSecretVerifier(opts.tenantSecrets) : null;
     this.#tokenVerifier = new SharedSecretVerifier(opts.consoleToken ?? null);
   }
 
@@ -443,11 +447,12 @@ export class ConsoleRoutes {
     }
     who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');
-    if (!this.#verifier.configured && !this.#tokenVerifier.configured) {
+    if (!this.#verifier.configured && !this.#tokenVerifier.configured && this.#tenantSecrets === null) {
       throw new HttpError(503, 'the console has nothing to check a login against: set K8S_AUDIT_SHARED_SECRET (or run serve --dev)');
     }
-    // Both checks run, so the time taken does not say which kind of secret was close.
-    const ok = [this.#verifier.verify(secret), this.#tokenVerifier.verify(secret)].includes(true);
+    // Both checks run, so the time taken does not say which kind of secret was close. The
+    // tenant's secret is the ingest's: its own when it has one, else the shared secret.
+    const ok = [opensTenant(this.#verifier, this.#tenantSecrets, tenant, secret), this.#tokenVerifier.verify(secret)].includes(true);
     if (!ok) {
       this.#throttle.fail(address);
       throw new UnauthorizedError('the secret is neither the shared secret nor the console token');

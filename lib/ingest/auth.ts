@@ -54,6 +54,23 @@ export class TenantSecretVerifier {
   }
 }
 
+/**
+ * Whether `token` opens `tenant`'s data: the tenant's own secret when it has one (the
+ * installation-wide secret then does not open it), else the shared secret, current or previous.
+ * Every route that a tenant's secret guards asks this one question (the ingest route, the status
+ * route, the console's login), so none opens a tenant another refuses. Both checks always run.
+ */
+export function opensTenant(
+  shared: SharedSecretVerifier,
+  own: TenantSecretVerifier | null,
+  tenant: string,
+  token: string | undefined,
+): boolean {
+  const viaShared = shared.verify(token);
+  const viaOwn = own?.verify(tenant, token) ?? null;
+  return viaOwn ?? viaShared;
+}
+
 /** The SHA-256 hex of an inbox token: the only form in which a token is stored or looked up. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');

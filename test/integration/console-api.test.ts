@@ -1,8 +1,9 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, decideEventSeverity } from '../../lib/audit/index.js';
+import { withSharedSecret } from '../../lib/config/ingest.js';
 import type { ConsoleAssets } from '../../lib/console/assets.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
@@ -242,6 +243,47 @@ describe('console API: access control and tenant scoping', () => {
 
     const status = (await (await get('status', cookie)).json()) as { clusters: Record<string, unknown>[] };
     expect(status.clusters).toEqual([expect.objectContaining({ cluster_name: 'initech-eks', events_last_hour: 2, rejects_last_hour: 2 })]);
+  });
+});
+
+describe('per-tenant secrets guard every route that reads a tenant, as they guard its ingest', () => {
+  const tmp = tempDataDir('aisoc-console-tenant-secrets-');
+  const OWN = 'acme-own-secret-7Yq2LmZ0pW4rT8vX';
+  let server: IngestServer;
+
+  beforeAll(async () => {
+    const file = join(tmp.dir, 'tenants.json');
+    writeFileSync(file, JSON.stringify({ acme: OWN }));
+    const config = await withSharedSecret(ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_TENANT_SECRETS_FILE: file }));
+    server = await startIngestServer({ config, console: { assets: ASSETS } });
+  });
+  afterAll(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  const post = (tenant: string, token: string) =>
+    fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': token },
+      body: eventList([]),
+    }).then((r) => r.status);
+  const status = (tenant: string, token: string) =>
+    fetch(`${server.url}/v1/status/k8s-audit/${tenant}`, { headers: { 'X-AiSOC-K8s-Token': token } }).then((r) => r.status);
+  const login = (tenant: string, secret: string) =>
+    fetch(`${server.url}/console/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tenant, secret }),
+    }).then((r) => r.status);
+
+  it('acme with its own secret only; the installation-wide secret for the tenants without one', async () => {
+    const answers = {
+      ingest: [await post('acme', OWN), await post('acme', SECRET), await post('initech', SECRET), await post('initech', OWN)],
+      status: [await status('acme', OWN), await status('acme', SECRET), await status('initech', SECRET), await status('initech', OWN)],
+      console: [await login('acme', OWN), await login('acme', SECRET), await login('initech', SECRET), await login('initech', OWN)],
+    };
+    expect(answers).toEqual({ ingest: [200, 401, 200, 401], status: [200, 401, 200, 401], console: [200, 401, 200, 401] });
   });
 });
 

@@ -223,6 +223,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       dataDir: opts.config.dataDir,
       sharedSecret: opts.config.sharedSecret,
       previousSharedSecret: opts.config.previousSharedSecret,
+      tenantSecrets: opts.config.tenantSecrets ?? null,
       describeRule: (id) => (opts.config.detection ?? shippedDetection()).rules?.describe?.(id),
       log,
       ...opts.console,
