@@ -6,7 +6,7 @@ export const INBOX_TEMPLATE = 'k8s-audit';
 
 // 32 random bytes: the same strength as the connector documentation's `openssl rand -base64 32` shared secret.
 const TOKEN_BYTES = 32;
-const TOKEN_PREFIX = 'aik8s_';
+export const TOKEN_PREFIX = 'aik8s_';
 const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 
 /** A generated inbox token anywhere in a text (a URL path, a log line), for redaction. */

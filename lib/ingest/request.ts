@@ -1,6 +1,6 @@
 import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX, STATUS_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { hashToken } from './auth.js';
-import { inboxTokenId } from './inbox.js';
+import { inboxTokenId, TOKEN_PREFIX } from './inbox.js';
 
 /** Header values as transports give them: node:http, API Gateway v1 and v2. */
 export type RawHeaders = Readonly<Record<string, string | readonly string[] | null | undefined>>;
@@ -94,6 +94,10 @@ export function loggablePath(path: string): string {
       // Not valid percent-encoding: the id of the raw segment still identifies it.
     }
     const tail = slash === -1 ? '' : rest.length === slash + 1 ? '/' : '/<redacted>';
+    // Only a token `inbox create` could have made gets its id: the id is 64 bits of the token's
+    // SHA-256, which says nothing of 32 random bytes, but of a weak secret sent to the wrong route
+    // it would let a log reader test guesses.
+    if (!decoded.startsWith(TOKEN_PREFIX)) return `${INBOX_PREFIX}<redacted>${tail}`;
     return `${INBOX_PREFIX}<id:${inboxTokenId(hashToken(decoded))}>${tail}`;
   }
   const route = matchRoute(bare);

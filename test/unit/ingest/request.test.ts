@@ -62,6 +62,9 @@ describe('loggablePath', () => {
     expect(loggablePath(`/v1/inbox/${token}/x/y`)).toBe(`/v1/inbox/<id:${id}>/<redacted>`);
     expect(loggablePath(`/v1/inbox/${token}?cluster=a`)).toBe(`/v1/inbox/<id:${id}>`);
     expect(loggablePath('/v1/inbox/')).toBe('/v1/inbox/');
+    // Not a token inbox create makes (the shared secret pasted there): no id, so no hash of it either.
+    expect(loggablePath(`/v1/inbox/${secret}`)).toBe('/v1/inbox/<redacted>');
+    expect(loggablePath(`/v1/inbox/${secret}/x`)).toBe('/v1/inbox/<redacted>/<redacted>');
   });
 
   it('redacts anything else that could be a credential sent to the wrong path', () => {
