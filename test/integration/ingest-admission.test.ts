@@ -130,6 +130,30 @@ describe('admission control', () => {
     expect(fromStore((store) => store.countEvents({ tenant: 'acme' }))).toBe(events.length + 3 + 2 + 2);
   });
 
+  it('logs every refusal in the load shed lines, the last second too, and counts each as an answer', async () => {
+    tmp = tempDataDir('aisoc-admission-');
+    logs = [];
+    const outcomes: { status: number; route: string }[] = [];
+    server = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' }),
+      log: (e) => logs.push(e),
+      observe: (o) => outcomes.push({ status: o.status, route: o.route }),
+    });
+    const length = Buffer.byteLength(eventList(batch('shed')));
+    const held = [await holdRequest(server, length), await holdRequest(server, length)];
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 5; i++) {
+      const refused = await holdRequest(server, length);
+      await refused.answered;
+      expect(refused.received()).toMatch(/^HTTP\/1\.1 429 /);
+      refused.socket.destroy();
+    }
+    // No refusal follows the burst: the period's end logs what it held.
+    await until(() => logs.filter((e) => e.msg === 'load shed').reduce((n, e) => n + (e.refused as number), 0) === 5, 3000);
+    expect(outcomes.filter((o) => o.status === 429)).toEqual(Array.from({ length: 5 }, () => ({ status: 429, route: 'ingest' })));
+    for (const h of held) h.socket.destroy();
+  });
+
   it('keeps the connection of a request refused at admission: the body sent anyway is discarded, and the next request on it is answered', async () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '1' });
     const heldEvents = batch('kept-held', 4);

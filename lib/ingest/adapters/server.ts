@@ -3,6 +3,7 @@ import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 
 import type { AddressInfo, Socket } from 'node:net';
 import { shippedDetection } from '../../audit/index.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
+import type { IngestOutcome } from '../../metrics/names.js';
 import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
 import type { EventStore } from '../../sinks/sqlite.js';
 import { AdmissionGate, type AdmissionRefusal } from '../admission.js';
@@ -17,7 +18,7 @@ import {
   tooManyRequestsResponse,
 } from '../errors.js';
 import { matchStatusRoute } from '../request.js';
-import type { IngestService, LogEntry, ReceivedBody } from '../service.js';
+import type { AdmittedRequest, IngestService, LogEntry, ReceivedBody } from '../service.js';
 import { skipUnreadBody } from './skip-body.js';
 
 /** A server certificate chain and key (PEM), and optionally the CAs whose client certificates it requires. */
@@ -204,16 +205,17 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const log = opts.log ?? (() => {});
   const { prometheus, observe } = opts;
   let consoleRoutes: ConsoleRoutes | null = null;
+  const observeAll = (outcome: IngestOutcome): void => {
+    prometheus?.observe(outcome);
+    observe?.(outcome);
+    consoleRoutes?.observe(outcome);
+  };
   // Every request's outcome goes to the Prometheus counters, the caller's hook, and the console
   // (rejects for its status view, and a nudge to the tenant's open consoles when events were stored).
   const service = await createIngestService(opts.config, {
     ...opts,
     log,
-    observe: (outcome) => {
-      prometheus?.observe(outcome);
-      observe?.(outcome);
-      consoleRoutes?.observe(outcome);
-    },
+    observe: (outcome) => observeAll(outcome),
   });
   if (opts.console !== undefined) {
     if (opts.config.eventsSink.kind !== 'sqlite') {
@@ -234,28 +236,58 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const limits = opts.config.admission;
   const gate = new AdmissionGate(limits);
   let shed = 0;
+  let shedBound: AdmissionRefusal = 'requests';
   let shedLoggedAt = 0;
-  const busy = (why: AdmissionRefusal): IngestResponse => {
+  let shedTimer: NodeJS.Timeout | undefined;
+  // One line per period with the count of its refusals: a refusal inside the period waits for
+  // the period's end (a timer), so the last second of a burst is logged too, and at close.
+  const logShed = (): void => {
+    if (shedTimer !== undefined) clearTimeout(shedTimer);
+    shedTimer = undefined;
+    if (shed === 0) return;
+    const held = gate.held;
+    log({
+      level: 'warn',
+      msg: 'load shed',
+      status: 429,
+      refused: shed,
+      bound: shedBound,
+      in_flight: held.requests,
+      in_flight_bytes: held.bytes,
+      oldest_wait_ms: Math.round(held.oldestWaitMs),
+      max_in_flight: limits.maxRequests,
+      max_in_flight_bytes: limits.maxBytes,
+      max_queue_wait_ms: limits.maxQueueWaitMs,
+    });
+    shed = 0;
+    shedLoggedAt = Date.now();
+  };
+  const busy = (why: AdmissionRefusal, admitted: AdmittedRequest): IngestResponse => {
     shed++;
+    shedBound = why;
     const now = Date.now();
     const held = gate.held;
-    if (now - shedLoggedAt >= SHED_LOG_MS) {
-      log({
-        level: 'warn',
-        msg: 'load shed',
-        status: 429,
-        refused: shed,
-        bound: why,
-        in_flight: held.requests,
-        in_flight_bytes: held.bytes,
-        oldest_wait_ms: Math.round(held.oldestWaitMs),
-        max_in_flight: limits.maxRequests,
-        max_in_flight_bytes: limits.maxBytes,
-        max_queue_wait_ms: limits.maxQueueWaitMs,
-      });
-      shed = 0;
-      shedLoggedAt = now;
+    if (now - shedLoggedAt >= SHED_LOG_MS) logShed();
+    else if (shedTimer === undefined) {
+      shedTimer = setTimeout(logShed, SHED_LOG_MS - (now - shedLoggedAt));
+      shedTimer.unref();
     }
+    // Counted as every answer is (Requests, Responses4xx), with nothing read.
+    observeAll({
+      route: admitted.route,
+      status: 429,
+      tenant: admitted.tenant,
+      cluster: admitted.cluster,
+      items: null,
+      accepted: 0,
+      rejected: 0,
+      duplicates: 0,
+      alerts: 0,
+      alertsRefused: 0,
+      bytes: 0,
+      inflatedBytes: 0,
+      ms: 0,
+    });
     const bound =
       why === 'wait'
         ? `its oldest request has waited ${Math.round(held.oldestWaitMs)} ms, over K8S_AUDIT_MAX_QUEUE_WAIT_MS ${limits.maxQueueWaitMs}`
@@ -314,7 +346,13 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     const charge = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes;
     const ticket = gate.enter(charge);
     if (ticket === null) {
-      send(req, res, busy(gate.refusal(charge) ?? 'requests'), closing, declared !== undefined && charge <= opts.config.maxWireBytes);
+      send(
+        req,
+        res,
+        busy(gate.refusal(charge) ?? 'requests', admitted),
+        closing,
+        declared !== undefined && charge <= opts.config.maxWireBytes,
+      );
       return;
     }
     // A request is given up (nothing more done, nothing stored) when its client leaves, or when
@@ -433,6 +471,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       if (!(await within(stopped, 1000))) for (const socket of sockets) socket.destroy();
       await stopped;
       consoleRoutes?.close();
+      logShed();
       await service.close();
       store?.close();
       log({ level: 'info', msg: 'ingest server closed' });
