@@ -251,7 +251,7 @@ describe('admission control', () => {
 
   it('gives up a request whose commit could not begin within K8S_AUDIT_QUEUE_DEADLINE_MS: 429, and nothing of it stored', async () => {
     await start({ K8S_AUDIT_QUEUE_DEADLINE_MS: '300', AISOC_SQLITE_GROUP_COMMIT: 'true' });
-    // Another connection holds SQLite's write lock, so the first commit waits (up to the 5 s busy timeout).
+    // Another connection holds SQLite's write lock, so the first commit waits (up to the 3 s busy timeout).
     const other = new Database(join(tmp.dir, EVENT_STORE_FILE));
     other.exec('BEGIN IMMEDIATE');
     const first = post(server, batch('first', 4));
