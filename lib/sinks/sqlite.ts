@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type RuleInfo, type RuleLookup, toDetectionFinding } from '../audit/finding.js';
@@ -216,6 +216,12 @@ function fileHead(file: string, n: number): Buffer | null {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  if (!fstatSync(fd).isFile()) {
+    closeSync(fd);
+    throw new StoreFileError(
+      `${file} is not a file (a directory or a device), so not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
+    );
+  }
   try {
     const head = Buffer.alloc(n);
     return head.subarray(0, readSync(fd, head, 0, n, 0));
@@ -253,14 +259,39 @@ export function openDatabase(dataDir: string): Database.Database {
       `${file} is not a SQLite database (it does not start with the SQLite header), so not an aisoc-k8s-audit event store; nothing in it was changed: move it away or set another data dir (AISOC_DATA_DIR, --data-dir)`,
     );
   }
-  const db = new Database(file);
+  if (head !== null && head.length > 0) {
+    // Checked over a read-only connection: closing the last read-write one checkpoints a WAL into
+    // the file and deletes the -wal and -shm files, which would change another program's database.
+    // A read-only connection to a WAL database may create empty -wal and -shm files: on a refusal,
+    // those it made go again (never one that was there: another program's, or a writer's).
+    const made = [`${file}-wal`, `${file}-shm`].filter((f) => !existsSync(f));
+    let check: Database.Database | undefined;
+    try {
+      check = new Database(file, { readonly: true, fileMustExist: true });
+      checkOwnFile(check, file);
+      check.close();
+    } catch (err) {
+      check?.close();
+      for (const f of made) rmSync(f, { force: true });
+      if (err instanceof StoreFileError) throw err;
+      throw new StoreFileError(
+        `${file} cannot be read as an aisoc-k8s-audit event store (${(err as Error).message}); it may be corrupt; nothing in it was changed: move it away (keep it for recovery) or set another data dir`,
+        { cause: err },
+      );
+    }
+  }
+  const created = head === null;
+  let db: Database.Database;
   try {
-    checkOwnFile(db, file);
+    db = new Database(file);
+    db.pragma('page_size = 16384');
+    db.pragma('journal_mode = WAL');
   } catch (err) {
-    db.close();
-    if (err instanceof StoreFileError) throw err;
+    if (!created) throw err;
+    // A new store that could not be made (a full or read-only disk): no empty file is left behind.
+    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
     throw new StoreFileError(
-      `${file} cannot be read as an aisoc-k8s-audit event store (${(err as Error).message}); it may be corrupt; nothing in it was changed: move it away (keep it for recovery) or set another data dir`,
+      `${file}: cannot create the event store (${(err as Error).message}): free space or set another data dir (AISOC_DATA_DIR, --data-dir)`,
       { cause: err },
     );
   }
@@ -275,10 +306,9 @@ export function openDatabase(dataDir: string): Database.Database {
   // overflow pages. 16 KiB pages hold them whole; larger pages would make each random insert
   // into the dedup index (auditIDs are random UUIDs) rewrite more bytes of WAL. It applies when
   // the file is created.
-  db.pragma('page_size = 16384');
+  // (page_size and journal_mode = WAL are set above, where a store that cannot be made is cleaned up.)
   // WAL lets readers (the `events` command, tests) run while the server writes. synchronous=FULL
   // fsyncs the WAL at every commit: a 200 means the batch survives a power cut, not only a crash.
-  db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   // A burst can grow the WAL (the checkpoint falls behind while batches keep coming); when the

@@ -3,7 +3,7 @@
 // store whose first page was damaged. Each is refused with an error that says what it is and
 // that nothing was changed, and not one byte of the file changes (no WAL switch, no tables).
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,6 +58,41 @@ describe('a file at the store path that is not an aisoc-k8s-audit store', () => 
     for (let i = 100; i < 4096; i++) bytes[i] = (i * 31) & 0xff;
     writeFileSync(file, bytes);
     expectRefused(/cannot be read as an aisoc-k8s-audit event store \(.*\); it may be corrupt; nothing in it was changed/);
+  });
+
+  it("refuses another program's WAL database left by a killed writer without folding its WAL in or deleting it", () => {
+    // The three files of a writer killed mid-run: copied while its connection is still open.
+    const src = tempDataDir('aisoc-store-files-src-');
+    try {
+      const srcFile = join(src.dir, 'app.sqlite');
+      const writer = new Database(srcFile);
+      writer.pragma('journal_mode = WAL');
+      writer.pragma('wal_autocheckpoint = 0');
+      writer.exec('CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)');
+      const insert = writer.prepare('INSERT INTO users (name) VALUES (?)');
+      for (let i = 0; i < 200; i++) insert.run(`user-${i}`);
+      for (const ext of ['', '-wal', '-shm']) copyFileSync(`${srcFile}${ext}`, `${file}${ext}`);
+      writer.close();
+    } finally {
+      src.remove();
+    }
+    const before = ['', '-wal'].map((ext) => sha(`${file}${ext}`));
+
+    expect(() => openEventStore(tmp.dir)).toThrow(/is a SQLite database of another program \(tables users\).*nothing in it was changed/);
+
+    // The database and its log as they were; the -shm (SQLite's index of the log, rebuilt from it by
+    // any reader) is still there for the other program's next open.
+    expect(['', '-wal'].map((ext) => sha(`${file}${ext}`))).toEqual(before);
+    expect(existsSync(`${file}-shm`)).toBe(true);
+    const other = new Database(file, { readonly: true });
+    expect(other.prepare('SELECT count(*) FROM users').pluck().get()).toBe(200);
+    other.close();
+  });
+
+  it('refuses a directory at the store path, naming it', () => {
+    mkdirSync(file);
+    expect(() => openEventStore(tmp.dir)).toThrow(StoreFileError);
+    expect(() => openEventStore(tmp.dir)).toThrow(`${file} is not a file (a directory or a device)`);
   });
 
   it('opens its own store again, and marks a new one as its own', () => {
