@@ -39,6 +39,30 @@ export interface IngestOutcome {
   failure?: 'unauthorized' | 'auth_unavailable' | 'sink';
 }
 
+/** The outcome of a request answered before anything was read: counted as an answer, nothing else. */
+export function answerOnlyOutcome(
+  route: string,
+  status: number,
+  tenant: string | null = null,
+  cluster: string | null = null,
+): IngestOutcome {
+  return {
+    route,
+    status,
+    tenant,
+    cluster,
+    items: null,
+    accepted: 0,
+    rejected: 0,
+    duplicates: 0,
+    alerts: 0,
+    alertsRefused: 0,
+    bytes: 0,
+    inflatedBytes: 0,
+    ms: 0,
+  };
+}
+
 /** One ingest metric: its CloudWatch name and unit, its Prometheus name and help, and its value for a request. */
 export interface IngestMetric {
   readonly name: string;

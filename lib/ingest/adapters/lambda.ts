@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import type { LogFn } from '../../log/index.js';
-import type { IngestOutcome } from '../../metrics/names.js';
+import { answerOnlyOutcome, type IngestOutcome } from '../../metrics/names.js';
 import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX } from '../../protocol.js';
 import { errorResponse, type IngestResponse } from '../errors.js';
 import type { IngestRequest } from '../request.js';
@@ -80,21 +80,7 @@ export function internalErrorAnswer(
   return {
     onError: (request) => {
       // Counted as a 5xx answer like the core's own, so the 5xx alarm sees it.
-      observe({
-        route: 'unknown',
-        status: 500,
-        tenant: null,
-        cluster: null,
-        items: null,
-        accepted: 0,
-        rejected: 0,
-        duplicates: 0,
-        alerts: 0,
-        alertsRefused: 0,
-        bytes: 0,
-        inflatedBytes: 0,
-        ms: 0,
-      });
+      observe(answerOnlyOutcome('unknown', 500));
       const err = request.error;
       log({
         level: 'error',

@@ -3,7 +3,7 @@ import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 
 import type { AddressInfo, Socket } from 'node:net';
 import { shippedDetection } from '../../audit/index.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
-import type { IngestOutcome } from '../../metrics/names.js';
+import { answerOnlyOutcome, type IngestOutcome } from '../../metrics/names.js';
 import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
 import type { EventStore } from '../../sinks/sqlite.js';
 import { AdmissionGate, type AdmissionRefusal } from '../admission.js';
@@ -273,21 +273,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       shedTimer.unref();
     }
     // Counted as every answer is (Requests, Responses4xx), with nothing read.
-    observeAll({
-      route: admitted.route,
-      status: 429,
-      tenant: admitted.tenant,
-      cluster: admitted.cluster,
-      items: null,
-      accepted: 0,
-      rejected: 0,
-      duplicates: 0,
-      alerts: 0,
-      alertsRefused: 0,
-      bytes: 0,
-      inflatedBytes: 0,
-      ms: 0,
-    });
+    observeAll(answerOnlyOutcome(admitted.route, 429, admitted.tenant, admitted.cluster));
     const bound =
       why === 'wait'
         ? `its oldest request has waited ${Math.round(held.oldestWaitMs)} ms, over K8S_AUDIT_MAX_QUEUE_WAIT_MS ${limits.maxQueueWaitMs}`
