@@ -65,7 +65,8 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
     namespace: nonEmpty(ref.namespace),
     responseCode: isJsonObject(rs) ? readResponseCode(rs.code) : null,
     impersonated: typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null,
-    ...(ref.resource === 'certificatesigningrequests' ? { csrSigner: csrSignerOf(event.requestObject) } : {}),
+    // Always present (one object shape per event); read only for a CSR.
+    csrSigner: ref.resource === 'certificatesigningrequests' ? csrSignerOf(event.requestObject) : undefined,
     auditIdReused,
   };
 }

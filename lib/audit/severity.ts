@@ -12,7 +12,7 @@ export interface SeverityInput {
    * A CertificateSigningRequest's `spec.signerName` as sent: null when the request body holds none,
    * undefined when the body was not logged (the policy's Metadata level) or is not a CSR.
    */
-  csrSigner?: string | null;
+  csrSigner?: string | null | undefined;
   /**
    * Another event with different content holds the same (tenant, cluster, auditID, stage): set
    * by whoever saw both (the ingest within a batch, the SQLite store across batches).
