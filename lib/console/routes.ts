@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Severity } from '../audit/index.js';
-import { opensTenant, SharedSecretVerifier, TenantSecretVerifier } from '../ingest/auth.js';
+import { SharedSecretVerifier, type TenantAccess } from '../ingest/auth.js';
 import { isJsonContentType } from '../ingest/body.js';
 import {
   BadRequestError,
@@ -52,10 +52,8 @@ const PAGE_HEADERS = {
 /** What the console needs: where the store is, what a login is checked against, its files. */
 export interface ConsoleOptions {
   dataDir: string;
-  sharedSecret: string | null;
-  previousSharedSecret?: string | null;
-  /** K8S_AUDIT_TENANT_SECRETS: a tenant in it logs in with its own secret only, as its events are sent. */
-  tenantSecrets?: ReadonlyMap<string, string> | null;
+  /** The ingest's own check of a tenant's secret (shared, previous, per-tenant): a login opens what a POST would. */
+  access: TenantAccess;
   /** A token that logs in to any tenant, printed by `serve --dev`; null outside dev mode. */
   consoleToken?: string | null;
   /** The built page, script and stylesheet; null serves a JSON 503 that says to build them. */
@@ -215,9 +213,7 @@ export class ConsoleRoutes {
   readonly #now: () => number;
   readonly #sessions: SessionStore;
   readonly #throttle: LoginThrottle;
-  readonly #verifier: SharedSecretVerifier;
   readonly #tokenVerifier: SharedSecretVerifier;
-  readonly #tenantSecrets: TenantSecretVerifier | null;
   readonly #streams = new Set<Stream>();
   #store: ConsoleStore | undefined;
 
@@ -226,8 +222,6 @@ export class ConsoleRoutes {
     this.#now = opts.now ?? Date.now;
     this.#sessions = new SessionStore(this.#now);
     this.#throttle = new LoginThrottle(this.#now);
-    this.#verifier = new SharedSecretVerifier(opts.sharedSecret, opts.previousSharedSecret ?? null);
-    this.#tenantSecrets = opts.tenantSecrets ? new TenantSecretVerifier(opts.tenantSecrets) : null;
     this.#tokenVerifier = new SharedSecretVerifier(opts.consoleToken ?? null);
   }
 
@@ -447,12 +441,12 @@ export class ConsoleRoutes {
     }
     who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');
-    if (!this.#verifier.configured && !this.#tokenVerifier.configured && this.#tenantSecrets === null) {
+    if (!this.#opts.access.configured && !this.#tokenVerifier.configured) {
       throw new HttpError(503, 'the console has nothing to check a login against: set K8S_AUDIT_SHARED_SECRET (or run serve --dev)');
     }
     // Both checks run, so the time taken does not say which kind of secret was close. The
     // tenant's secret is the ingest's: its own when it has one, else the shared secret.
-    const ok = [opensTenant(this.#verifier, this.#tenantSecrets, tenant, secret), this.#tokenVerifier.verify(secret)].includes(true);
+    const ok = [this.#opts.access.opens(tenant, secret), this.#tokenVerifier.verify(secret)].includes(true);
     if (!ok) {
       this.#throttle.fail(address);
       throw new UnauthorizedError('the secret is neither the shared secret nor the console token');

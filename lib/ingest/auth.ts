@@ -55,20 +55,31 @@ export class TenantSecretVerifier {
 }
 
 /**
- * Whether `token` opens `tenant`'s data: the tenant's own secret when it has one (the
- * installation-wide secret then does not open it), else the shared secret, current or previous.
- * Every route that a tenant's secret guards asks this one question (the ingest route, the status
+ * Who may open a tenant's data: the tenant's own secret when it has one (the installation-wide
+ * secret then does not open it), else the shared secret, current or previous. One instance, the
+ * ingest service's, answers for every route a tenant's secret guards (the ingest route, the status
  * route, the console's login), so none opens a tenant another refuses. Both checks always run.
  */
-export function opensTenant(
-  shared: SharedSecretVerifier,
-  own: TenantSecretVerifier | null,
-  tenant: string,
-  token: string | undefined,
-): boolean {
-  const viaShared = shared.verify(token);
-  const viaOwn = own?.verify(tenant, token) ?? null;
-  return viaOwn ?? viaShared;
+export class TenantAccess {
+  readonly #shared: SharedSecretVerifier;
+  readonly #own: TenantSecretVerifier | null;
+
+  constructor(shared: string | null, previous: string | null, tenantSecrets: ReadonlyMap<string, string> | null | undefined) {
+    this.#shared = new SharedSecretVerifier(shared, previous);
+    this.#own = tenantSecrets ? new TenantSecretVerifier(tenantSecrets) : null;
+  }
+
+  /** False when neither a shared secret nor a tenant's own is set: the routes stay off. */
+  get configured(): boolean {
+    return this.#shared.configured || this.#own !== null;
+  }
+
+  /** Whether `token` opens `tenant`. */
+  opens(tenant: string, token: string | undefined): boolean {
+    const viaShared = this.#shared.verify(token);
+    const viaOwn = this.#own?.verify(tenant, token) ?? null;
+    return viaOwn ?? viaShared;
+  }
 }
 
 /** The SHA-256 hex of an inbox token: the only form in which a token is stored or looked up. */

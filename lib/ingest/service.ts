@@ -31,7 +31,7 @@ import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
 import { type RecordWriter, recordPayload, type WriteOutcome } from '../sinks/writer.js';
-import { opensTenant, SharedSecretVerifier, TenantSecretVerifier } from './auth.js';
+import { TenantAccess } from './auth.js';
 import { decodeContent, isJsonContentType } from './body.js';
 import type { IngestConfig } from './config.js';
 import {
@@ -235,9 +235,9 @@ interface LogState {
 export class IngestService {
   readonly config: IngestConfig;
   readonly writer: RecordWriter;
-  readonly #verifier: SharedSecretVerifier;
+  /** Who opens which tenant (shared and per-tenant secrets); the console's login asks it too. */
+  readonly access: TenantAccess;
   readonly #pushVerifier: PubSubPushVerifier;
-  readonly #tenantSecrets: TenantSecretVerifier | null;
   readonly #inbox: InboxStore | null;
   readonly #rejects: RejectSink | null;
   readonly #log: (entry: LogEntry) => void;
@@ -251,9 +251,8 @@ export class IngestService {
   constructor(opts: IngestServiceOptions) {
     this.config = opts.config;
     this.writer = opts.writer;
-    this.#verifier = new SharedSecretVerifier(opts.config.sharedSecret, opts.config.previousSharedSecret);
+    this.access = new TenantAccess(opts.config.sharedSecret, opts.config.previousSharedSecret, opts.config.tenantSecrets);
     this.#pushVerifier = new PubSubPushVerifier(opts.config.gkePush);
-    this.#tenantSecrets = opts.config.tenantSecrets ? new TenantSecretVerifier(opts.config.tenantSecrets) : null;
     this.#inbox = opts.inbox ?? null;
     this.#rejects = opts.rejects ?? null;
     this.#log = opts.log ?? (() => {});
@@ -275,12 +274,12 @@ export class IngestService {
     try {
       if (route === null) throw new NotFoundError('no such route');
       if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
-      if (!this.#verifier.configured && this.#tenantSecrets === null) {
+      if (!this.access.configured) {
         throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
       }
       const headers = lowerCaseHeaders(head.headers);
       // A tenant with its own secret is read with that secret only, as it is written.
-      if (!opensTenant(this.#verifier, this.#tenantSecrets, safeDecode(route) ?? '', headers[TOKEN_KEY])) {
+      if (!this.access.opens(safeDecode(route) ?? '', headers[TOKEN_KEY])) {
         throw new UnauthorizedError(tokenRefusal(headers));
       }
       const tenant = safeDecode(route) ?? '';
@@ -316,13 +315,13 @@ export class IngestService {
       let tenant: string;
       let boundCluster: string | null = null;
       if (route.kind === 'ingest') {
-        if (!this.#verifier.configured && this.#tenantSecrets === null) {
+        if (!this.access.configured) {
           throw new ServiceUnavailableError(
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
-        if (!opensTenant(this.#verifier, this.#tenantSecrets, safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
+        if (!this.access.opens(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
           throw new UnauthorizedError(tokenRefusal(headers));
         }
         tenant = safeDecode(route.tenant) ?? '';

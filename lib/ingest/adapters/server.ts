@@ -215,7 +215,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const service = await createIngestService(opts.config, {
     ...opts,
     log,
-    observe: (outcome) => observeAll(outcome),
+    observe: observeAll,
   });
   if (opts.console !== undefined) {
     if (opts.config.eventsSink.kind !== 'sqlite') {
@@ -223,9 +223,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     }
     consoleRoutes = new ConsoleRoutes({
       dataDir: opts.config.dataDir,
-      sharedSecret: opts.config.sharedSecret,
-      previousSharedSecret: opts.config.previousSharedSecret,
-      tenantSecrets: opts.config.tenantSecrets ?? null,
+      access: service.access,
       describeRule: (id) => (opts.config.detection ?? shippedDetection()).rules?.describe?.(id),
       log,
       ...opts.console,
