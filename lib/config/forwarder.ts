@@ -11,10 +11,10 @@ import {
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import {
-  readSecretOf,
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
+  sharedSecretFromArn,
   sharedSecretSourceProblem,
   sharedSecretValue,
 } from './secret.js';
@@ -120,7 +120,7 @@ export const forwarderSecretValue = sharedSecretValue;
 export async function resolveForwarderToken(config: ForwarderConfig, read: ForwarderSecretReader = readForwarderSecret): Promise<string> {
   if (config.token !== null) return config.token;
   const arn = config.tokenSecretArn as string;
-  return forwarderSecretValue(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read), arn);
+  return sharedSecretFromArn(arn, read);
 }
 
 /** The settings of the forwarder core, with the token resolved. */

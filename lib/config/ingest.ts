@@ -8,8 +8,8 @@ import {
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
+  sharedSecretFromArn,
   sharedSecretSourceProblem,
-  sharedSecretValue,
 } from './secret.js';
 
 /**
@@ -446,8 +446,7 @@ export async function withSharedSecret<T extends IngestSettings>(
 ): Promise<T> {
   let out = config;
   if (config.sharedSecretArn !== null) {
-    const stored = await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', config.sharedSecretArn, read);
-    out = { ...out, sharedSecret: sharedSecretValue(stored, config.sharedSecretArn) };
+    out = { ...out, sharedSecret: await sharedSecretFromArn(config.sharedSecretArn, read) };
   }
   if (config.tenantSecretsArn !== null) {
     const source = `K8S_AUDIT_TENANT_SECRETS_ARN (the secret ${config.tenantSecretsArn})`;

@@ -72,6 +72,11 @@ export async function readSecretOf(variable: string, arn: string, read: SecretRe
   }
 }
 
+/** The shared secret K8S_AUDIT_SHARED_SECRET_ARN names, read once and out of its stored form (the ingest and the forwarder alike). */
+export async function sharedSecretFromArn(arn: string, read: SecretReader = readSecretsManagerSecret): Promise<string> {
+  return sharedSecretValue(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read), arn);
+}
+
 /**
  * The shared secret as stored in Secrets Manager: a plain string, or a JSON object holding it
  * under `K8S_AUDIT_SHARED_SECRET`, `token` or `secret` (or its only key), as the Secrets Manager
