@@ -16,14 +16,11 @@ export function isJsonObject(value: unknown): value is JsonObject {
 /**
  * Why `JSON.parse` refused a text, without the text: V8 quotes up to about twenty characters of
  * the input around an unexpected token (`Unexpected token 'S', "S3cr3t-wal"... is not valid JSON`),
- * and a body sent to the wrong place may be a credential. Its other messages name a position and
- * no content, and are kept as they are.
+ * and a body sent to the wrong place may be a credential. Only its messages that name a position
+ * and no content are kept as they are.
  */
 export function jsonErrorReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  if (/^Unexpected token /.test(message) && / is not valid JSON$/.test(message)) return 'Unexpected token: the text is not valid JSON';
-  if (/^"[\s\S]*" is not valid JSON$/.test(message) || !/ at position \d+$|^Unexpected end of JSON input$/.test(message)) {
-    return 'the text is not valid JSON';
-  }
-  return message;
+  const contentFree = / at position \d+$/.test(message) || message === 'Unexpected end of JSON input';
+  return contentFree ? message : 'the text is not valid JSON';
 }

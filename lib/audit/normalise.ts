@@ -48,10 +48,9 @@ function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string; 
  * `raw_event` and `ocsf`, and JWT signatures in every field; the input object is never mutated. Never throws on a validated event.
  */
 export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): NormalisedRecord {
-  const { event: rawEvent, digest, cut } = recordedEvent(input);
   // Every field is read from the event as the record keeps it: a JWT's signature scrubbed from the
   // raw event is scrubbed from the flat fields and the OCSF record too (a requestURI query).
-  const event = rawEvent;
+  const { event, digest, cut } = recordedEvent(input);
   const ref = event.objectRef ?? {};
   const user = event.user ?? {};
   const annotations = isJsonObject(event.annotations) ? event.annotations : {};
@@ -66,7 +65,7 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
   const sourceIps = Array.isArray(event.sourceIPs) ? event.sourceIPs : [];
   const groups = Array.isArray(user.groups) ? user.groups : [];
 
-  const { requestObject, responseObject } = rawEvent;
+  const { requestObject, responseObject } = event;
 
   let objectName = nonEmpty(ref.name);
   if (objectName === null && isJsonObject(event.responseObject)) {
@@ -84,8 +83,8 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
 
   const k8sUser = str(user.username);
   const severityInput = severityInputOf(event, ctx.auditIdReused === true);
-  // Rules see `rawEvent`, the event as the record keeps it: a rule can never read a secret value.
-  const decided = decideSeverity(rawEvent, severityInput, k8sUser, ctx.detection);
+  // Rules see the event as the record keeps it: a rule can never read a secret value.
+  const decided = decideSeverity(event, severityInput, k8sUser, ctx.detection);
   // A reused auditID is named whatever the table, its refinements or a rule decided (at least medium).
   const { severity, reason: severityReason } = ctx.auditIdReused === true ? withReusedAuditId(decided) : decided;
   const { ruleIds } = decided;
@@ -151,7 +150,7 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
     severity_reason: severityReason,
     rule_ids: ruleIds,
     dedup_key: key,
-    raw_event: rawEvent,
+    raw_event: event,
     ocsf,
   };
   // The JWT walk cut an event nested too deep for it: flagged as serialising it would have.

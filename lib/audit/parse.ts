@@ -132,7 +132,7 @@ export function readAuditLine(line: string): AuditLineCheck {
   try {
     value = JSON.parse(line);
   } catch (err) {
-    return { kind: 'not-json', error: errorMessage(err) };
+    return { kind: 'not-json', error: jsonErrorReason(err) };
   }
   const checked = validateAuditEvent(value);
   if (checked.ok) return { kind: 'event', event: checked.event };
@@ -145,10 +145,6 @@ export function readAuditLine(line: string): AuditLineCheck {
 export function decodeUtf8(input: string | Uint8Array): string {
   const text = typeof input === 'string' ? input : decoder.decode(input);
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
-function errorMessage(err: unknown): string {
-  return jsonErrorReason(err);
 }
 
 class Collector {
@@ -312,6 +308,6 @@ function parseNdjson(text: string, wholeError: unknown): ParsedPayload {
     const form = c.addDocument(read.value, lineNo, line);
     if (typeof form !== 'string') c.reject(`line ${lineNo}: ${form.error}`, lineNo);
   }
-  if (parsedLines === 0) return new Collector().result('invalid', `body is not JSON: ${errorMessage(wholeError)}`);
+  if (parsedLines === 0) return new Collector().result('invalid', `body is not JSON: ${jsonErrorReason(wholeError)}`);
   return c.result('ndjson');
 }
