@@ -1,7 +1,7 @@
 import { DEFAULT_INGEST_MAX_BODY_BYTES, DEFAULT_SHIP_MAX_BODY_BYTES } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readTenantRouteUrl } from './forwarder.js';
-import { readSharedSecret } from './secret.js';
+import { noteSecretAsTenant, readSharedSecret } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
 /** The AKS forwarder's configuration (Azure Functions app settings), validated once at start. */
@@ -26,6 +26,7 @@ export function loadAksForwarderConfig(env: Env): AksForwarderConfig {
   if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
     r.problems.push('K8S_AUDIT_SHARED_SECRET is required (the ingest shared secret; in Azure, a Key Vault reference)');
   }
+  noteSecretAsTenant(r.problems, ingestUrl, token);
   const maxBodyBytes = r.int('FORWARDER_MAX_BODY_BYTES', DEFAULT_SHIP_MAX_BODY_BYTES, 64 * 1024, DEFAULT_INGEST_MAX_BODY_BYTES);
   r.done();
   return Object.freeze({ ingestUrl, tls, token, maxBodyBytes });

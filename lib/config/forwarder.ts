@@ -11,6 +11,7 @@ import {
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import {
+  noteSecretAsTenant,
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
@@ -83,6 +84,7 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   const tokenSecretArn = r.string('K8S_AUDIT_SHARED_SECRET_ARN')?.trim() || null;
   const secretProblem = sharedSecretSourceProblem(token, tokenSecretArn, true);
   if (secretProblem !== null) r.problems.push(secretProblem);
+  noteSecretAsTenant(r.problems, ingestUrl, token);
   const clusterName = r.string('CLUSTER_NAME') ?? null;
   if (clusterName !== null && !HEADER_SAFE.test(clusterName)) {
     r.problems.push(`CLUSTER_NAME must be printable ASCII (it is sent as the ${CLUSTER_HEADER} header)`);

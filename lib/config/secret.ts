@@ -1,5 +1,5 @@
 import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
-import { TOKEN_HEADER } from '../protocol.js';
+import { TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
 import { ConfigError } from './env.js';
 
 // What an HTTP header value can carry as sent by every client here: visible ASCII, with spaces or
@@ -117,4 +117,14 @@ export function sharedSecretSourceProblem(value: string | null, arn: string | nu
   if (required && value === null && arn === null)
     return 'K8S_AUDIT_SHARED_SECRET or K8S_AUDIT_SHARED_SECRET_ARN is required (the ingest shared secret)';
   return null;
+}
+
+/**
+ * Notes a problem when an ingest URL's tenant id is the shared secret sent with it (the secret
+ * typed in the tenant's place): the ingest refuses every such request, and the URL, which a proxy
+ * or a log may show, would carry the secret.
+ */
+export function noteSecretAsTenant(problems: string[], ingestUrl: string, token: string | null, source = 'AISOC_INGEST_URL'): void {
+  if (token === null || token === '' || ingestUrl === '' || tenantFromIngestUrl(ingestUrl) !== token) return;
+  problems.push(`${source} has the shared secret where the tenant id goes: the URL names the tenant, ${TOKEN_HEADER} carries the secret`);
 }

@@ -6,7 +6,7 @@ import {
   DEFAULT_TAIL_CONCURRENCY,
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
-import { readSharedSecret } from './secret.js';
+import { noteSecretAsTenant, readSharedSecret } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
 /** The connector documentation: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
@@ -64,6 +64,7 @@ export function loadTailConfig(env: Env): TailConfig {
   if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {
     r.problems.push(`K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in ${TOKEN_HEADER})`);
   }
+  noteSecretAsTenant(r.problems, ingestUrl, token);
   const config: TailConfig = {
     ingestUrl,
     tls,

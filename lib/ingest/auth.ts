@@ -39,10 +39,20 @@ export class SharedSecretVerifier {
  */
 export class TenantSecretVerifier {
   readonly #digests = new Map<string, Buffer>();
+  /** Every tenant's secret as hex SHA-256, to know one sent where a tenant id goes. */
+  readonly #any = new Set<string>();
   readonly #standIn = sha256(randomBytes(32).toString('hex'));
 
   constructor(secrets: ReadonlyMap<string, string>) {
-    for (const [tenant, secret] of secrets) this.#digests.set(tenant, sha256(secret));
+    for (const [tenant, secret] of secrets) {
+      this.#digests.set(tenant, sha256(secret));
+      this.#any.add(sha256(secret).toString('hex'));
+    }
+  }
+
+  /** Whether `value` is some tenant's secret. Looked up by digest, so the time says nothing of the secrets. */
+  isAnySecret(value: string): boolean {
+    return this.#any.has(sha256(value).toString('hex'));
   }
 
   /** `null` when the tenant has no secret of its own; else whether the token is that secret. */
@@ -72,6 +82,17 @@ export class TenantAccess {
   /** False when neither a shared secret nor a tenant's own is set: the routes stay off. */
   get configured(): boolean {
     return this.#shared.configured || this.#own !== null;
+  }
+
+  /**
+   * Whether `value` is one of the secrets that open tenants (the shared one, current or previous,
+   * or a tenant's own): a secret typed where a tenant id goes, which is then refused before it can
+   * be logged, stored or counted as a tenant.
+   */
+  isSecret(value: string): boolean {
+    const shared = this.#shared.verify(value);
+    const own = this.#own?.isAnySecret(value) ?? false;
+    return shared || own;
   }
 
   /** Whether `token` opens `tenant`. */

@@ -77,10 +77,11 @@ const MAX_LOGGED_PATH = 256;
  * The request path as a log line may show it, with no credential in it: an inbox token
  * (`/v1/inbox/<token>`, and whatever follows it) becomes its public id, as `inbox list` shows
  * it (`/v1/inbox/<id:0123456789abcdef>`); the ingest routes keep a valid tenant id; in any other
- * path, a segment that is not a short plain word becomes `<redacted>`. Every logger of request
+ * path, a segment that is not a short plain word becomes `<redacted>`, and so does any segment
+ * `isSecret` knows (a secret typed where the tenant id goes). Every logger of request
  * paths (the ingest's request line, serve's access log) goes through this one function.
  */
-export function loggablePath(path: string): string {
+export function loggablePath(path: string, isSecret: (value: string) => boolean = () => false): string {
   const bare = path.split('?', 1)[0] ?? '';
   if (bare.startsWith(INBOX_PREFIX)) {
     const rest = bare.slice(INBOX_PREFIX.length);
@@ -101,12 +102,12 @@ export function loggablePath(path: string): string {
     return `${INBOX_PREFIX}<id:${inboxTokenId(hashToken(decoded))}>${tail}`;
   }
   const route = matchRoute(bare);
-  if ((route.kind === 'ingest' || route.kind === 'gke') && TENANT_ID_PATTERN.test(route.tenant)) return bare.slice(0, MAX_LOGGED_PATH);
-  const statusTenant = matchStatusRoute(bare);
-  if (statusTenant !== null && TENANT_ID_PATTERN.test(statusTenant)) return bare.slice(0, MAX_LOGGED_PATH);
+  const tenant = route.kind === 'ingest' || route.kind === 'gke' ? route.tenant : matchStatusRoute(bare);
+  if (tenant !== null && TENANT_ID_PATTERN.test(tenant) && !isSecret(tenant)) return bare.slice(0, MAX_LOGGED_PATH);
+  // A secret sent as a segment (typed in the tenant's place) is hidden however short and plain.
   const shown = bare
     .split('/')
-    .map((segment) => (segment === '' || PLAIN_SEGMENT.test(segment) ? segment : '<redacted>'))
+    .map((segment) => (segment === '' || (PLAIN_SEGMENT.test(segment) && !isSecret(segment)) ? segment : '<redacted>'))
     .join('/');
   return shown.length > MAX_LOGGED_PATH ? `${shown.slice(0, MAX_LOGGED_PATH)}…` : shown;
 }

@@ -270,13 +270,14 @@ export class IngestService {
   status(head: RequestHead, store: EventStore | null): IngestResponse {
     const started = performance.now();
     const route = matchStatusRoute(head.path);
-    const state: LogState = { route: 'status', path: loggablePath(head.path) };
+    const state: LogState = { route: 'status', path: loggablePath(head.path, this.#isSecret) };
     try {
       if (route === null) throw new NotFoundError('no such route');
       if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
       if (!this.access.configured) {
         throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
       }
+      this.#refuseSecretAsTenant(route, true);
       const headers = lowerCaseHeaders(head.headers);
       // A tenant with its own secret is read with that secret only, as it is written.
       if (!this.access.opens(safeDecode(route) ?? '', headers[TOKEN_KEY])) {
@@ -290,6 +291,23 @@ export class IngestService {
     } catch (err) {
       return this.#answer(err, state, started);
     }
+  }
+
+  readonly #isSecret = (value: string): boolean => this.access.isSecret(value);
+
+  /**
+   * A secret of this installation sent as the path's tenant id (the shared secret typed in the
+   * tenant's place, as an inbox URL carries its token) is refused before anything names the
+   * tenant: it would otherwise be logged, counted and, with the right header, stored as a tenant id.
+   */
+  #refuseSecretAsTenant(segment: string, viaHeader: boolean): void {
+    const tenant = safeDecode(segment) ?? segment;
+    if (!this.access.isSecret(tenant) && !this.access.isSecret(segment)) return;
+    throw new BadRequestError(
+      viaHeader
+        ? `the tenant id in the path is a secret of this installation: the path names the tenant, the ${TOKEN_HEADER} header carries the secret`
+        : 'the tenant id in the path is a secret of this installation: the path names the tenant',
+    );
   }
 
   /** Handles a whole request whose body is already in memory (the Lambda). */
@@ -307,7 +325,7 @@ export class IngestService {
   async admit(head: RequestHead): Promise<AdmittedRequest | IngestResponse> {
     const started = performance.now();
     const route = matchRoute(head.path);
-    const state: LogState = { route: route.kind, path: loggablePath(head.path) };
+    const state: LogState = { route: route.kind, path: loggablePath(head.path, this.#isSecret) };
     try {
       if (route.kind === 'none') throw new NotFoundError(`no such route; POST audit events to ${INGEST_PREFIX}<tenant_id>`);
       if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
@@ -320,6 +338,7 @@ export class IngestService {
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
+        this.#refuseSecretAsTenant(route.tenant, true);
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
         if (!this.access.opens(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
           throw new UnauthorizedError(tokenRefusal(headers));
@@ -334,6 +353,7 @@ export class IngestService {
             'the GKE Pub/Sub push route is disabled: set K8S_AUDIT_GKE_PUSH on the ingest service to turn it on (docs/gke.md)',
           );
         }
+        this.#refuseSecretAsTenant(route.tenant, false);
         tenant = safeDecode(route.tenant) ?? '';
         if (TENANT_ID_PATTERN.test(tenant)) state.tenant = tenant;
         await this.#pushVerifier.verify(tenant, headers.authorization);

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { readSharedSecret } from '../config/secret.js';
+import { noteSecretAsTenant, readSharedSecret } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX } from '../protocol.js';
@@ -172,6 +172,7 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
     if (typeof rawSecret !== 'string') problems.push('shared_secret must be a string');
     else secret = readSharedSecret(rawSecret, secretSource, problems);
   }
+  noteSecretAsTenant(problems, ingestUrl ?? '', secret, urlSource);
 
   let capabilities: readonly ConnectorCapability[] = CONNECTOR_CAPABILITIES;
   if (v.capabilities !== undefined) {

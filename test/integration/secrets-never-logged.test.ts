@@ -129,6 +129,19 @@ describe('the local ingest server', () => {
     statuses.padded = await call('the secret padded', route, `${SECRET}-and-more`, body);
     statuses.disabled = await call('webhook off', route, SECRET, body, {}, off.url);
     statuses.badTenant = await call('bad tenant', '/v1/ingest/k8s-audit/..%2fx', SECRET, body);
+    // The secret typed where the tenant id goes (it is a valid tenant id by its characters), with
+    // the right header, with none, percent-encoded, and the previous secret there.
+    statuses.secretAsTenant = await call('the secret as the tenant', `/v1/ingest/k8s-audit/${SECRET}`, SECRET, body);
+    statuses.secretAsTenantNoToken = await call('the secret as the tenant, no token', `/v1/ingest/k8s-audit/${SECRET}/`, null, body);
+    statuses.secretAsTenantEncoded = await call(
+      'the secret as the tenant, encoded',
+      `/v1/ingest/k8s-audit/${encodeURIComponent(SECRET).replace(/-/g, '%2D')}`,
+      SECRET,
+      body,
+    );
+    statuses.previousAsTenant = await call('the previous secret as the tenant', `/v1/ingest/k8s-audit/${PREVIOUS}`, SECRET, body);
+    const statusOfSecret = await fetch(`${server.url}/v1/status/k8s-audit/${SECRET}`, { headers: { 'X-AiSOC-K8s-Token': SECRET } });
+    capture('status of the secret as tenant: answer', await statusOfSecret.text());
     statuses.badBody = await call('bad body', route, SECRET, `{"token":"${SECRET}"`);
     // A body that is the secret itself, or holds it right where the parser stops: V8's message
     // quotes the text around an unexpected token.
@@ -178,19 +191,22 @@ describe('the local ingest server', () => {
       capture(`console ${label}: answer`, `${JSON.stringify([...res.headers])}\n${await res.text()}`);
       return res;
     };
-    const login = (label: string, secret: string) =>
+    const login2 = (label: string, tenant: string, secret: string) =>
       consoleCall(label, 'login', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ tenant: 'acme', secret }),
+        body: JSON.stringify({ tenant, secret }),
       });
+    // The two fields swapped, and the console token typed as the tenant.
+    statuses['login, swapped'] = (await login2('login, swapped', SECRET, 'acme')).status;
+    statuses['login, token as tenant'] = (await login2('login, token as tenant', CONSOLE_TOKEN, SECRET)).status;
     for (const [label, secret] of [
       ['login, secret', SECRET],
       ['login, previous', PREVIOUS],
       ['login, token', CONSOLE_TOKEN],
       ['login, prefix', `${CONSOLE_TOKEN.slice(0, -2)}xx`],
     ] as const) {
-      const res = await login(label, secret);
+      const res = await login2(label, 'acme', secret);
       statuses[label] = res.status;
       const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
       if (res.status === 200) {
@@ -198,8 +214,15 @@ describe('the local ingest server', () => {
       }
     }
     capture('server log', logs.map((l) => JSON.stringify(l)).join('\n'));
+    // No event was stored under a secret as its tenant id.
+    const tenants = store.db.prepare('SELECT DISTINCT tenant_id FROM events ORDER BY 1').all() as { tenant_id: string }[];
+    capture('tenants in the store', JSON.stringify(tenants));
+    expect(tenants.map((t) => t.tenant_id)).toEqual(['acme', 'inbox-co']);
 
+    expect(statusOfSecret.status).toBe(400);
     expect(statuses).toEqual({
+      'login, swapped': 400,
+      'login, token as tenant': 400,
       'login, secret': 200,
       'login, previous': 200,
       'login, token': 200,
@@ -211,6 +234,10 @@ describe('the local ingest server', () => {
       padded: 401,
       disabled: 503,
       badTenant: 400,
+      secretAsTenant: 400,
+      secretAsTenantNoToken: 400,
+      secretAsTenantEncoded: 400,
+      previousAsTenant: 400,
       badBody: 400,
       secretAsBody: 400,
       secretAfterJunk: 400,
@@ -226,7 +253,7 @@ describe('the local ingest server', () => {
     expect([health.status, notFound.status, wrongMethod.status, headerTooLarge.status]).toEqual([200, 404, 405, 431]);
     // One line per request (the 404 and 405 too; not /healthz, nor what the HTTP parser refused).
     const consoleLogins = Object.keys(statuses).filter((k) => k.startsWith('login')).length;
-    expect(logs.filter((l) => l.msg === 'ingest request')).toHaveLength(Object.keys(statuses).length - consoleLogins + 2);
+    expect(logs.filter((l) => l.msg === 'ingest request')).toHaveLength(Object.keys(statuses).length - consoleLogins + 3);
     // The console's too: 4 logins, 4 reads after each of the 3 that worked, and the 2 secret paths.
     expect(logs.filter((l) => l.msg === 'console request')).toHaveLength(consoleLogins + 3 * 4 + 2);
     expectNoSecretIn(captured);

@@ -86,6 +86,28 @@ describe('the one shared secret reader', () => {
   });
 });
 
+describe('a secret typed where the tenant id goes', () => {
+  it("is refused by every sender's configuration, naming the setting and never the value", () => {
+    const secret = 'Zq4vN8pW2xR7tY1uHm3bC6dF9gJ0kL5';
+    const url = `https://aisoc.example.com/prod/v1/ingest/k8s-audit/${secret}`;
+    const connector = { mode: 'file_tail', cluster_name: 'c1', audit_log_path: '/var/log/audit.log' };
+    const cases: [string, () => unknown][] = [
+      ['AISOC_INGEST_URL', () => loadForwarderConfig({ AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: secret })],
+      ['AISOC_INGEST_URL', () => loadTailConfig({ AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: `${secret}\n` })],
+      ['AISOC_INGEST_URL', () => loadAksForwarderConfig({ AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: secret })],
+      ['ingest_url', () => parseConnectorConfig({ ...connector, ingest_url: url, shared_secret: secret }, {})],
+      ['AISOC_INGEST_URL', () => parseConnectorConfig(connector, { env: { AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: secret } })],
+    ];
+    for (const [name, load] of cases) {
+      const message = problemOf(load);
+      expect(message, name).toContain(`${name} has the shared secret where the tenant id goes`);
+      expect(message).not.toContain(secret);
+    }
+    // The same URL with another tenant id is fine.
+    expect(problemOf(() => loadTailConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET: secret }))).toBe('');
+  });
+});
+
 describe("a secret's ARN", () => {
   it('names the region its GetSecretValue is sent to; a name or a malformed ARN leaves it to the SDK', () => {
     expect(arnRegion(ARN)).toBe('us-east-1');

@@ -41,6 +41,33 @@ describe('per-tenant secrets', () => {
     expect(await status(s, 'initech', ACME)).toBe(401);
   });
 
+  it("are refused as a path's tenant id, with or without the header, and never become a tenant in the sink or the log", async () => {
+    const events = new MemorySink('events');
+    const logs: string[] = [];
+    const config = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/etc/aisoc/tenants.json', K8S_AUDIT_SHARED_SECRET: SECRET }, { runtime: 'local' }),
+      undefined,
+      async () => JSON.stringify({ acme: ACME, globex: GLOBEX }),
+    );
+    const s = new IngestService({ config, writer: new RecordWriter(events, null), log: (e) => logs.push(JSON.stringify(e)) });
+
+    expect(await status(s, ACME, ACME)).toBe(400);
+    expect(await status(s, GLOBEX, SECRET)).toBe(400);
+    expect(await status(s, GLOBEX, GLOBEX)).toBe(400);
+    const res = await s.handle({
+      method: 'POST',
+      path: `/v1/ingest/k8s-audit/${GLOBEX}`,
+      headers: {},
+      body: Buffer.from(EMPTY_EVENT_LIST),
+    });
+    expect(res.status).toBe(400);
+    expect(String(res.body)).toContain('the tenant id in the path is a secret of this installation');
+    expect(await status(s, 'acme', ACME)).toBe(200);
+    expect(logs.join('\n')).not.toContain(ACME);
+    expect(logs.join('\n')).not.toContain(GLOBEX);
+    expect(logs.filter((l) => l.includes('"status":400')).every((l) => l.includes('/v1/ingest/k8s-audit/<redacted>'))).toBe(true);
+  });
+
   it('turn the route on by themselves: without an installation-wide secret, other tenants get 401', async () => {
     const s = await service({}, JSON.stringify({ acme: ACME }));
 
