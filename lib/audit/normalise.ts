@@ -4,7 +4,7 @@ import { decideSeverity, severityInputOf } from './detect.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { canonicalJson, dedupKey, sha256Hex } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
-import { JWT_MARK, redactEvent, scrubJwts } from './redact.js';
+import { mayHoldJwt, redactEvent, scrubJwts } from './redact.js';
 import { withReusedAuditId } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
@@ -24,14 +24,14 @@ function toIso(ms: number): string {
  * The event as the record keeps it, and its content digest (lib/audit/identity.ts): the bodies'
  * credentials redacted, then the signature of any JWT elsewhere. The event itself when neither
  * changed anything. The JWT walk runs only when the canonical text the digest needs anyway holds
- * the text every JWT holds (`JWT_MARK`), so it costs an event without one a substring search.
+ * the text every JWT holds (`mayHoldJwt`), so it costs an event without one two substring searches.
  */
 function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string; cut: boolean } {
   const ref = isJsonObject(input.objectRef) ? input.objectRef : {};
   let event = redactEvent(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
   let canonical = canonicalJson(event);
   let cut = false;
-  if (canonical.includes(JWT_MARK)) {
+  if (mayHoldJwt(canonical)) {
     const scrubbed = scrubJwts(event);
     if (scrubbed.event !== event) {
       event = scrubbed.event;

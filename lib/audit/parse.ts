@@ -1,6 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isJsonObject, jsonErrorReason } from '../json.js';
 import { eventListItemTexts, eventListLayout, nestsDeeperThan } from './items.js';
+import { scrubJwtText } from './redact.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
 
 /** Result of checking one candidate item. */
@@ -61,7 +62,9 @@ const OBJECT_REF_STRING_FIELDS = [
 export function validateAuditEvent(value: unknown): ValidationResult {
   if (!isJsonObject(value)) return { ok: false, reason: `item is not a JSON object (got ${typeName(value)})` };
   const rawId = value.auditID;
-  const auditID = typeof rawId === 'string' && rawId.length > 0 ? rawId : undefined;
+  // Echoed in the item's error (the answer, a log line, the rejects table): a token sent as the
+  // auditID loses its signature there as it does in the record.
+  const auditID = typeof rawId === 'string' && rawId.length > 0 ? scrubJwtText(rawId) : undefined;
   const fail = (reason: string): ValidationResult => (auditID === undefined ? { ok: false, reason } : { ok: false, reason, auditID });
 
   // Envelopes of other clouds' audit pipelines: say what they are instead of "no auditID".

@@ -7,7 +7,7 @@ import { generateKeyPairSync, sign } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonValue } from '../../../lib/audit/index.js';
-import { normaliseAuditEvent, REDACTED, redactRejectedItem, serialiseRecord } from '../../../lib/audit/index.js';
+import { normaliseAuditEvent, REDACTED, redactRejectedItem, serialiseRecord, validateAuditEvent } from '../../../lib/audit/index.js';
 import { falcoEvent, falcoEvents } from '../../helpers/fixtures.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
@@ -291,6 +291,20 @@ describe('JWTs outside the API’s own credential fields lose their signature', 
       ...event({ resource: 'pods', name: 'p1' }, 'get', {}),
       annotations: { 'example.com/debug': `Authorization: Bearer ${token}` },
     },
+    // The token right after a character a base64url run can hold: a percent-escape's last digit
+    // (`%20` for the space of "Bearer", `%22` for a quote) or anything glued to it.
+    'a proxy query, after a percent-escaped space': {
+      ...event({ resource: 'services', subresource: 'proxy', name: 'x' }, 'get', {}),
+      requestURI: `/api/v1/namespaces/d/services/x/proxy/?auth=Bearer%20${token}`,
+    },
+    'a proxy query, between percent-escaped quotes': {
+      ...event({ resource: 'services', subresource: 'proxy', name: 'x' }, 'get', {}),
+      requestURI: `/api/v1/namespaces/d/services/x/proxy/?q=%22${token}%22`,
+    },
+    'glued to the text before it': {
+      ...event({ resource: 'pods', name: 'p1' }, 'get', {}),
+      annotations: { 'example.com/debug': `token=x${token}` },
+    },
     'a map key (a ConfigMap keyed by token)': event({ resource: 'configmaps', name: 'tokens' }, 'create', {
       requestObject: { kind: 'ConfigMap', apiVersion: 'v1', metadata: { name: 'tokens' }, data: { [token]: 'grafana', other: 'x' } },
     }),
@@ -336,6 +350,34 @@ describe('JWTs outside the API’s own credential fields lose their signature', 
     expect(record.raw_event).toBe(lookalikes);
     const plain = falcoEvent('create_nginx_pod_privileged.json');
     expect(normaliseAuditEvent(plain, ctx).raw_event).toBe(plain);
+  });
+
+  it('knows a token whose header or claims are JSON written with spaces or line breaks', () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const signatureOf = (i: number) => `c2lnbmF0dXJl${i}XyZ-_q`;
+    const tokens = [
+      `${b64('{ "alg": "RS256" }')}.${b64('{"sub":"a"}')}.${signatureOf(1)}`,
+      `${b64('{\n  "alg": "RS256"\n}')}.${b64('{\n  "sub": "a"\n}')}.${signatureOf(2)}`,
+      `${b64('{\t"alg":"none"}')}.${b64('{ "sub":"a"}')}.${signatureOf(3)}`,
+    ];
+    const e = {
+      ...event({ resource: 'services', subresource: 'proxy', name: 'x' }, 'get', {}),
+      requestURI: `/api/v1/namespaces/d/services/x/proxy/?a=${tokens[0]}&b=${tokens[1]}&c=%20${tokens[2]}`,
+    };
+    const out = everyOutput(e);
+
+    for (let i = 1; i <= 3; i++) expect(out).not.toContain(signatureOf(i));
+    // Dotted text whose segments are not JSON objects is left alone.
+    const names = `${b64('{ not json')}.${b64('{"a":1}')}.tail www.ewr.example.com monkey.eyes.x`;
+    expect(normaliseAuditEvent({ ...e, requestURI: `/x?q=${names}` }, ctx).request_uri).toBe(`/x?q=${names}`);
+  });
+
+  it('an item rejected for its auditID does not echo a token there', () => {
+    const checked = validateAuditEvent({ kind: 'Event', auditID: token, verb: 42 });
+
+    expect(checked.ok).toBe(false);
+    expect(JSON.stringify(checked)).not.toContain(signature);
+    expect(JSON.stringify(checked)).toContain(`${unsigned}.${REDACTED}`);
   });
 
   it('scrubs the items the ingest rejects and keeps', () => {
