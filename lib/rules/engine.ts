@@ -53,7 +53,10 @@ const VARIABLES: [keyof RuleActivation, string][] = [
  * uses for pods), link-local, IPv6 unique-local and link-local addresses. Anything that does not
  * parse as an address is not private.
  */
-export function isPrivateIp(ip: string): boolean {
+export function isPrivateIp(address: string): boolean {
+  // An IPv6 zone (`fe80::1%eth0`, RFC 6874) names the interface, not the address.
+  const zone = address.indexOf('%');
+  const ip = zone === -1 ? address : address.slice(0, zone);
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
   if (v4 !== null) {
     const [a, b] = [Number(v4[1]), Number(v4[2])];
@@ -92,13 +95,103 @@ export function cleanPath(path: string): string {
   return path.startsWith('/') ? `/${joined}` : joined === '' ? '.' : joined;
 }
 
-// One environment for every rule: the variables above plus isPrivateIP and cleanPath, optional chaining
+/**
+ * The registries of the EKS add-ons' images (the VPC CNI, kube-proxy, CoreDNS, the EBS CSI node),
+ * one AWS account per partition or opt-in region, from the Amazon EKS user guide, "View Amazon
+ * container image registries for Amazon EKS add-ons" (awsdocs/amazon-eks-user-guide,
+ * latest/ug/workloads/add-ons-images.adoc, and the live page for ap-southeast-5). Only AWS can
+ * create repositories in these accounts and only AWS names hosts under amazonaws.*, so an image
+ * from `<account>.dkr.ecr.<region>.amazonaws.com[.cn|.eu]/` is AWS's own.
+ */
+const EKS_ADDON_ACCOUNTS = new Set([
+  '602401143452', // most commercial regions
+  '877085696533', // af-south-1
+  '800184023465', // ap-east-1
+  '533267051163', // ap-east-2
+  '296578399912', // ap-southeast-3
+  '900889452093', // ap-south-2
+  '491585149902', // ap-southeast-4
+  '151610086707', // ap-southeast-5
+  '333609536671', // ap-southeast-6
+  '121268973566', // ap-southeast-7
+  '918309763551', // cn-north-1
+  '961992271922', // cn-northwest-1
+  '590381155156', // eu-south-1
+  '455263428931', // eu-south-2
+  '900612956339', // eu-central-2
+  '066635153087', // il-central-1
+  '730335286997', // mx-central-1
+  '558608220178', // me-south-1
+  '759879836304', // me-central-1
+  '761377655185', // ca-west-1
+  '151742754352', // us-gov-east-1
+  '013241004608', // us-gov-west-1
+  '877088126301', // eusc-de-east-1
+]);
+const ECR_HOST = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.(?:com|com\.cn|eu)$/;
+
+/** Whether a container image comes from an EKS add-on registry: its host matched whole, its account one of AWS's. */
+export function isEksAddonImage(image: string): boolean {
+  const slash = image.indexOf('/');
+  if (slash === -1) return false;
+  const host = ECR_HOST.exec(image.slice(0, slash));
+  return host !== null && EKS_ADDON_ACCOUNTS.has(host[1] as string);
+}
+
+/** Whether `path`, as the node resolves it (`cleanPath`), is one of `dirs` or below one. */
+export function pathUnder(path: string, dirs: readonly string[]): boolean {
+  const clean = cleanPath(path);
+  for (const dir of dirs) {
+    if (clean === dir || clean.startsWith(dir === '/' ? '/' : `${dir}/`)) return true;
+  }
+  return false;
+}
+
+/** The path of a request URI, without its query, percent-decoded and cleaned as a server resolves it. */
+export function uriPath(requestURI: string): string {
+  const q = requestURI.indexOf('?');
+  const raw = q === -1 ? requestURI : requestURI.slice(0, q);
+  let decoded = raw;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch {
+    // Not valid percent-encoding: the path as written.
+  }
+  return cleanPath(decoded);
+}
+
+/**
+ * Whether a request URI's `labelSelector` query parameter (any of them) holds the equality
+ * requirement `key=value` (or `key==value`), as the apiserver parses selectors
+ * (k8s.io/apimachinery/pkg/labels, requirements separated by commas). A substring test would be
+ * satisfied by the text anywhere in the query, under any parameter name.
+ */
+export function selectsLabel(requestURI: string, key: string, value: string): boolean {
+  const q = requestURI.indexOf('?');
+  if (q === -1) return false;
+  for (const [name, selector] of new URLSearchParams(requestURI.slice(q + 1))) {
+    if (name !== 'labelSelector') continue;
+    for (const requirement of selector.split(',')) {
+      const m = /^\s*([^=!\s]+)\s*==?\s*(\S*)\s*$/.exec(requirement);
+      if (m !== null && m[1] === key && m[2] === value) return true;
+    }
+  }
+  return false;
+}
+
+// One environment for every rule: the variables above plus the functions below, optional chaining
 // (`requestObject.?spec.?hostPID.orValue(false)`, as Kubernetes CEL has had since 1.29).
 const ENV = (() => {
   const env = new Environment({ enableOptionalTypes: true, homogeneousAggregateLiterals: false });
   for (const [name, type] of VARIABLES) env.registerVariable(name, type);
   env.registerFunction('isPrivateIP(string): bool', (ip: string) => isPrivateIp(ip));
   env.registerFunction('cleanPath(string): string', (path: string) => cleanPath(path));
+  env.registerFunction('isEksAddonImage(string): bool', (image: string) => isEksAddonImage(image));
+  env.registerFunction('uriPath(string): string', (uri: string) => uriPath(uri));
+  env.registerFunction('pathUnder(string, list<string>): bool', (path: string, dirs: string[]) => pathUnder(path, dirs));
+  env.registerFunction('selectsLabel(string, string, string): bool', (uri: string, key: string, value: string) =>
+    selectsLabel(uri, key, value),
+  );
   return env;
 })();
 

@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
-import { cleanPath, compileRules, isPrivateIp, jsonPatchView, mergeRules, ruleActivation } from '../../../lib/rules/engine.js';
+import {
+  cleanPath,
+  compileRules,
+  isEksAddonImage,
+  isPrivateIp,
+  jsonPatchView,
+  mergeRules,
+  pathUnder,
+  ruleActivation,
+  selectsLabel,
+  uriPath,
+} from '../../../lib/rules/engine.js';
 import { exampleEvent } from '../../../lib/rules/examples.js';
 import { compilePack } from '../../../lib/rules/load.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
@@ -318,6 +329,8 @@ describe('rule packs', () => {
       'fd00::1',
       'fe80::1',
       '::ffff:10.0.0.1',
+      'fe80::1%eth0',
+      'FE80::1%25en0',
     ])
       expect(isPrivateIp(ip), ip).toBe(true);
     for (const ip of [
@@ -330,8 +343,74 @@ describe('rule packs', () => {
       'not-an-ip',
       '10.0.0.300',
       '',
+      '2001:db8::1%eth0',
+      '%eth0',
     ])
       expect(isPrivateIp(ip), ip).toBe(false);
+  });
+
+  it("isEksAddonImage takes AWS's add-on registry accounts, with the host matched whole", () => {
+    for (const image of [
+      '602401143452.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1.18.3',
+      '918309763551.dkr.ecr.cn-north-1.amazonaws.com.cn/amazon-k8s-cni:v1.18.3',
+      '877085696533.dkr.ecr.af-south-1.amazonaws.com/eks/kube-proxy:v1.31.0',
+      '013241004608.dkr.ecr.us-gov-west-1.amazonaws.com/eks/coredns:v1.11.1',
+      '877088126301.dkr.ecr.eusc-de-east-1.amazonaws.eu/eks/coredns:v1.11.1',
+    ])
+      expect(isEksAddonImage(image), image).toBe(true);
+    for (const image of [
+      '602401143452.dkr.ecr.attacker.example/miner:1',
+      '602401143452.dkr.ecr.us-east-1.amazonaws.com.attacker.example/cni:v1',
+      '123456789012.dkr.ecr.us-east-1.amazonaws.com/amazon-k8s-cni:v1',
+      'x602401143452.dkr.ecr.us-east-1.amazonaws.com/cni:v1',
+      '602401143452.dkr.ecr.us-east-1.amazonaws.com',
+      'nginx',
+      '',
+    ])
+      expect(isEksAddonImage(image), image).toBe(false);
+  });
+
+  it('uriPath is the path a server resolves: no query, percent-decoded, cleaned', () => {
+    expect(
+      [
+        '/api/v1/nodes/n/proxy/metrics?x=1',
+        '/api/v1/nodes/n/proxy/run/a/b/c?x=/proxy/metrics',
+        '/api/v1/nodes/n/proxy/metrics/../pods',
+        '/api/v1/nodes/n/proxy/%6Detrics',
+        '/bad%zz',
+      ].map(uriPath),
+    ).toEqual([
+      '/api/v1/nodes/n/proxy/metrics',
+      '/api/v1/nodes/n/proxy/run/a/b/c',
+      '/api/v1/nodes/n/proxy/pods',
+      '/api/v1/nodes/n/proxy/metrics',
+      '/bad%zz',
+    ]);
+  });
+
+  it('selectsLabel reads the labelSelector parameter requirement by requirement', () => {
+    const has = (uri: string) => selectsLabel(uri, 'owner', 'helm');
+    expect(has('/api/v1/secrets?labelSelector=owner%3Dhelm')).toBe(true);
+    expect(has('/api/v1/secrets?labelSelector=name%3Dapi%2Cowner%3D%3Dhelm')).toBe(true);
+    expect(has('/api/v1/secrets?limit=5&labelSelector=name%3Dx,%20owner%20%3D%20helm')).toBe(true);
+    expect(has('/api/v1/secrets?x=labelSelector=owner%3Dhelm')).toBe(false);
+    expect(has('/api/v1/secrets?labelSelector=owner%21%3Dhelm')).toBe(false);
+    expect(has('/api/v1/secrets?labelSelector=owner%3Dhelmfile')).toBe(false);
+    expect(has('/api/v1/secrets?fieldSelector=owner%3Dhelm')).toBe(false);
+    expect(has('/api/v1/secrets')).toBe(false);
+  });
+
+  it('pathUnder takes a directory and everything below it, however the path is spelled', () => {
+    const dirs = ['/proc', '/etc/kubernetes'];
+    expect(['/proc', '/proc/1/root', '//proc/./1', '/etc/kubernetes/pki/', '/tmp/../proc/x'].map((p) => pathUnder(p, dirs))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(['/procfs', '/etc/kubernetes-old', '/etc', '/', ''].map((p) => pathUnder(p, dirs))).toEqual([false, false, false, false, false]);
+    expect(pathUnder('/anything', ['/'])).toBe(true);
   });
 });
 
