@@ -168,6 +168,27 @@ function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResu
   return null;
 }
 
+/**
+ * Identities only the control plane holds: the kubelets (node credentials), the controller
+ * manager and scheduler, kube-system's service accounts (its controllers and add-ons) and EKS's
+ * own components (eks:…).
+ */
+function isControlPlane(user: string): boolean {
+  return (
+    user.startsWith('system:node:') ||
+    user === CONTROLLER_MANAGER ||
+    user === 'system:kube-scheduler' ||
+    user.startsWith(CONTROLLER_SA) ||
+    user.startsWith('eks:')
+  );
+}
+
+// 404 Not Found and 409 Conflict are how the API answers the control plane's races: a kubelet
+// patching the status of a pod just deleted, a garbage collector getting an owner already gone,
+// a controller's or the scheduler's write losing an optimistic-concurrency race ("the object has
+// been modified"; client-go retries it). Denials (401, 403) and server errors are never routine.
+const ROUTINE_FAILURES = new Set([404, 409]);
+
 function controllerOwns(user: string, resource: string, subresource: string | null): boolean {
   const key = subresource === null ? resource : `${resource}/${subresource}`;
   if (user === CONTROLLER_MANAGER) return Object.values(CONTROLLER_OWNS).some((owned) => owned.includes(key));
@@ -180,7 +201,7 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
  * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
  * its pods, a node's requests for its kubelet certificates, and controllers writing the objects
  * they own (to info); the controller manager's
- * cluster-wide secret watch (to low, as row 8 scores reads). Every other case of those
+ * cluster-wide secret watch (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
 export function refineSeverity(input: SeverityInput, user: string | null, result: SeverityResult): SeverityResult {
@@ -201,9 +222,15 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
     // reflector reopens the watch every 5-10 minutes: a read, as row 8 scores reads.
     return { severity: 'low', reason: 'routine-controller-secrets-watch' };
   }
+  if (result.reason === 'request-denied-or-failed') {
+    if (responseCode !== null && ROUTINE_FAILURES.has(responseCode) && isControlPlane(user)) {
+      return { severity: 'info', reason: 'routine-not-found-or-conflict' };
+    }
+    return result;
+  }
   if (result.reason !== 'workload-change' || resource === null) return result;
-  // 409 Conflict is how optimistic concurrency answers a reconcile racing another: routine too.
-  if (responseCode !== null && responseCode >= 400 && responseCode !== 409) return result;
+  // A reconcile racing another (409), or deleting what is already gone (404): routine too.
+  if (responseCode !== null && responseCode >= 400 && !ROUTINE_FAILURES.has(responseCode)) return result;
   if (verb === 'delete' && resource === 'pods' && subresource === null && user.startsWith('system:node:')) {
     return { severity: 'info', reason: 'routine-node-pod-delete' };
   }

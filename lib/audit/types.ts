@@ -112,6 +112,7 @@ export type SeverityReason =
   | 'routine-node-csr'
   | 'routine-controller-reconcile'
   | 'routine-controller-secrets-watch'
+  | 'routine-not-found-or-conflict'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`
   // Another event with other content already holds this auditID and stage (lib/audit/identity.ts).

@@ -28,6 +28,13 @@
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
  * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
  * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
+ * - routine failures, the control plane racing itself: the endpointslice controller's updates
+ *   lose an optimistic-concurrency race (409 Conflict, "the object has been modified"; client-go
+ *   retries) about one time in ten during churn, its second update then succeeding; a kubelet's
+ *   status patch of a pod deleted meanwhile (404, one deleted pod in five), its own final delete
+ *   of a pod already gone (404, one in twenty) and a `get` of it (404); the garbage collector's
+ *   `get` of an owner already deleted (404, one replaced pod in ten); a scheduler binding that
+ *   lost to a deletion (409, one in fifty). The rates are this file's estimate, not a measurement.
  */
 import { prng } from './prng.js';
 
@@ -298,14 +305,20 @@ export function steadyStateHour(seed = 1): Obj[] {
         201,
       );
     }
-    emit(
-      at + 20_000,
-      SA('kube-system', 'endpointslice-controller'),
-      SA_GROUPS('kube-system'),
-      'update',
-      { resource: 'endpointslices', apiGroup: 'discovery.k8s.io', namespace: old.ns, name: `${old.sa}-x1` },
-      200,
-    );
+    const slice = { resource: 'endpointslices', apiGroup: 'discovery.k8s.io', namespace: old.ns, name: `${old.sa}-x1` };
+    // A lost optimistic-concurrency race, retried at once.
+    if (rand() < 0.1) emit(at + 19_900, SA('kube-system', 'endpointslice-controller'), SA_GROUPS('kube-system'), 'update', slice, 409);
+    emit(at + 20_000, SA('kube-system', 'endpointslice-controller'), SA_GROUPS('kube-system'), 'update', slice, 200);
+    if (rand() < 0.02) {
+      emit(
+        at + 40,
+        'system:kube-scheduler',
+        ['system:authenticated'],
+        'create',
+        { resource: 'pods', subresource: 'binding', namespace: old.ns, name },
+        409,
+      );
+    }
     // The old pod goes: the controller deletes it (a 409 when it raced), the kubelet finishes.
     emit(
       at + 30_000,
@@ -315,7 +328,29 @@ export function steadyStateHour(seed = 1): Obj[] {
       { resource: 'pods', namespace: old.ns, name: old.name },
       rand() < 0.05 ? 409 : 200,
     );
-    emit(at + 60_000, nodeUser(old.node), NODE_GROUPS, 'delete', { resource: 'pods', namespace: old.ns, name: old.name }, 200);
+    const gone = rand() < 0.05;
+    emit(at + 60_000, nodeUser(old.node), NODE_GROUPS, 'delete', { resource: 'pods', namespace: old.ns, name: old.name }, gone ? 404 : 200);
+    if (gone) emit(at + 60_100, nodeUser(old.node), NODE_GROUPS, 'get', { resource: 'pods', namespace: old.ns, name: old.name }, 404);
+    if (rand() < 0.2) {
+      emit(
+        at + 60_500,
+        nodeUser(old.node),
+        NODE_GROUPS,
+        'patch',
+        { resource: 'pods', subresource: 'status', namespace: old.ns, name: old.name },
+        404,
+      );
+    }
+    if (rand() < 0.1) {
+      emit(
+        at + 62_000,
+        SA('kube-system', 'generic-garbage-collector'),
+        SA_GROUPS('kube-system'),
+        'get',
+        { resource: 'replicasets', apiGroup: 'apps', namespace: old.ns, name: `${old.sa}-5c8f7` },
+        404,
+      );
+    }
     emit(
       at + 61_000,
       SA('kube-system', 'endpointslice-controller'),

@@ -554,6 +554,43 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(refineSeverity(scale, 'alice', medium)).toBe(medium);
   });
 
+  it("the control plane's 404s and 409s are routine; its denials and server errors, and anyone else's failures, keep the row", () => {
+    const failed = { severity: 'medium' as const, reason: 'request-denied-or-failed' as const };
+    const at = (over: Partial<SeverityInput>, user: string) => refineSeverity(input(over), user, failed);
+    const statusPatch = { verb: 'patch', resource: 'pods', subresource: 'status', responseCode: 404 };
+    expect(at(statusPatch, 'system:node:ip-10-0-1-17.ec2.internal').reason).toBe('routine-not-found-or-conflict');
+    expect(
+      at(
+        { verb: 'get', resource: 'replicasets', subresource: null, responseCode: 404 },
+        'system:serviceaccount:kube-system:generic-garbage-collector',
+      ).reason,
+    ).toBe('routine-not-found-or-conflict');
+    expect(at({ verb: 'create', resource: 'pods', subresource: 'binding', responseCode: 409 }, 'system:kube-scheduler').reason).toBe(
+      'routine-not-found-or-conflict',
+    );
+    expect(at({ verb: 'update', resource: 'endpointslices', subresource: null, responseCode: 409 }, 'eks:endpoint-controller').reason).toBe(
+      'routine-not-found-or-conflict',
+    );
+    expect(at({ ...statusPatch, responseCode: 403 }, 'system:node:n1')).toBe(failed);
+    expect(at({ ...statusPatch, responseCode: 401 }, 'system:kube-scheduler')).toBe(failed);
+    expect(
+      at(
+        { verb: 'list', resource: 'pods', subresource: null, responseCode: 503 },
+        'system:serviceaccount:kube-system:horizontal-pod-autoscaler',
+      ),
+    ).toBe(failed);
+    expect(at({ verb: 'get', resource: 'secrets', subresource: null, responseCode: 404 }, 'alice')).toBe(failed);
+    expect(at({ verb: 'get', resource: 'pods', subresource: null, responseCode: 404 }, 'system:serviceaccount:web:app')).toBe(failed);
+    // A kubelet's delete of a pod already gone, and a controller's, in the workload row.
+    const medium = { severity: 'medium' as const, reason: 'workload-change' as const };
+    const del = input({ verb: 'delete', resource: 'pods', subresource: null, responseCode: 404 });
+    expect(refineSeverity(del, 'system:node:n1', medium).reason).toBe('routine-node-pod-delete');
+    expect(refineSeverity(del, 'system:serviceaccount:kube-system:replicaset-controller', medium).reason).toBe(
+      'routine-controller-reconcile',
+    );
+    expect(refineSeverity({ ...del, responseCode: 403 }, 'system:node:n1', medium)).toBe(medium);
+  });
+
   it('highest wins; a tie keeps the earlier reason', () => {
     const info = { severity: 'info' as const, reason: 'steady-state' as const };
     expect(highestSeverity(info, [])).toBe(info);
