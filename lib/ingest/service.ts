@@ -615,10 +615,12 @@ export class IngestService {
     }
 
     errors.sort((a, b) => a.index - b.index);
-    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt);
+    // Counted before the rejects are kept: when that fails, the line and the metrics still say
+    // what the events sink already holds (the resend then stores it again, or finds duplicates).
     state.accepted = accepted;
     state.rejected = errors.length;
     state.duplicates = duplicates;
+    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt, state);
     if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
     // Every listed reject, at debug: off by default, on for a share of requests with
     // POWERTOOLS_LOGGER_SAMPLE_RATE, so a bad sender can be looked into without flooding the log.
@@ -634,7 +636,13 @@ export class IngestService {
   }
 
   /** Keeps every rejected item with its reason; a rejects sink that fails makes the request a 503 (the sender resends, the stored events are then duplicates). */
-  async #keepRejects(req: AdmittedRequest, errors: readonly ItemError[], items: ReadonlyMap<number, unknown>, at: number): Promise<void> {
+  async #keepRejects(
+    req: AdmittedRequest,
+    errors: readonly ItemError[],
+    items: ReadonlyMap<number, unknown>,
+    at: number,
+    state: LogState,
+  ): Promise<void> {
     if (this.#rejects === null) return;
     const records = errors.map((e) =>
       toRejectRecord({ index: e.index, auditID: e.auditID, reason: e.reason, item: items.get(e.index) }, req.tenant, req.cluster, at),
@@ -642,6 +650,9 @@ export class IngestService {
     try {
       await this.#rejects.write(records);
     } catch (err) {
+      // A sink failure like the events sink's: the line carries `failure`, SinkFailures counts it,
+      // and the alarm on it fires (a rejects queue the role may not write is otherwise only 5xx).
+      state.failure = 'sink';
       this.#log({
         level: 'error',
         msg: 'rejects sink write failed',

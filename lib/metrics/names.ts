@@ -118,7 +118,7 @@ export const INGEST_METRICS: readonly IngestMetric[] = [
     name: 'SinkFailures',
     unit: 'Count',
     prom: 'aisoc_ingest_sink_failures_total',
-    help: 'Batches answered 503 because the events sink failed after its retries',
+    help: 'Batches answered 503 because the events or the rejects sink failed after its retries',
     value: (o) => (o.failure === 'sink' ? 1 : 0),
   },
   {

@@ -701,3 +701,39 @@ describe('IngestService contract, in the order of the design table', () => {
     });
   });
 });
+
+describe('a rejects sink that fails', () => {
+  it('answers 503 and is a sink failure in the request line and its metrics, with what the events sink already holds', async () => {
+    const events = new MemorySink('events');
+    const logs: LogEntry[] = [];
+    const outcomes: { failure?: string; accepted: number; rejected: number }[] = [];
+    const service = new IngestService({
+      config: ingestConfig(),
+      writer: new RecordWriter(events, null),
+      rejects: {
+        name: 'sqs:https://sqs.us-east-1.amazonaws.com/123456789012/rejects',
+        write: async () => {
+          throw new Error('AccessDenied: not authorized to perform sqs:SendMessage');
+        },
+        close: async () => {},
+      },
+      log: (e) => logs.push(e),
+      observe: (o) => outcomes.push(o),
+    });
+    const good = uniqueFalcoEvents().slice(0, 3);
+    const res = await service.handle({
+      method: 'POST',
+      path: '/v1/ingest/k8s-audit/acme',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
+      body: Buffer.from(JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [...good, { kind: 0 }] })),
+    });
+
+    expect(res.status).toBe(503);
+    expect(JSON.parse(String(res.body))).toEqual({ error: 'the rejected items could not be kept (rejects sink unavailable); retry later' });
+    expect(events.records).toHaveLength(3);
+    const line = logs.find((l) => l.msg === 'ingest request') as Record<string, unknown>;
+    expect(line).toMatchObject({ status: 503, failure: 'sink', accepted: 3, rejected: 1 });
+    expect(logs.find((l) => l.msg === 'rejects sink write failed')).toMatchObject({ sink: expect.stringContaining('rejects') });
+    expect(outcomes).toMatchObject([{ failure: 'sink', accepted: 3, rejected: 1 }]);
+  });
+});
