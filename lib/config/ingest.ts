@@ -8,8 +8,8 @@ import {
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
-  sharedSecretFromArn,
   sharedSecretSourceProblem,
+  sharedSecretsFromArn,
 } from './secret.js';
 
 /**
@@ -446,7 +446,9 @@ export async function withSharedSecret<T extends IngestSettings>(
 ): Promise<T> {
   let out = config;
   if (config.sharedSecretArn !== null) {
-    out = { ...out, sharedSecret: await sharedSecretFromArn(config.sharedSecretArn, read) };
+    const { current, previous } = await sharedSecretsFromArn(config.sharedSecretArn, read);
+    // K8S_AUDIT_SHARED_SECRET_PREVIOUS in the environment, when set, is the operator's explicit choice.
+    out = { ...out, sharedSecret: current, previousSharedSecret: config.previousSharedSecret ?? previous };
   }
   if (config.tenantSecretsArn !== null) {
     const source = `K8S_AUDIT_TENANT_SECRETS_ARN (the secret ${config.tenantSecretsArn})`;

@@ -1,4 +1,5 @@
 import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
+import { isJsonObject } from '../json.js';
 import { TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
 import { ConfigError } from './env.js';
 
@@ -72,9 +73,41 @@ export async function readSecretOf(variable: string, arn: string, read: SecretRe
   }
 }
 
-/** The shared secret K8S_AUDIT_SHARED_SECRET_ARN names, read once and out of its stored form (the ingest and the forwarder alike). */
+/** The shared secret K8S_AUDIT_SHARED_SECRET_ARN names, current and previous, read once (the ingest and the forwarder alike). */
+export async function sharedSecretsFromArn(
+  arn: string,
+  read: SecretReader = readSecretsManagerSecret,
+): Promise<{ current: string; previous: string | null }> {
+  const stored = await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read);
+  return { current: sharedSecretValue(stored, arn), previous: previousSharedSecretValue(stored, arn) };
+}
+
+/** The current shared secret K8S_AUDIT_SHARED_SECRET_ARN names: what a sender sends. */
 export async function sharedSecretFromArn(arn: string, read: SecretReader = readSecretsManagerSecret): Promise<string> {
-  return sharedSecretValue(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read), arn);
+  return (await sharedSecretsFromArn(arn, read)).current;
+}
+
+/**
+ * The previous shared secret a secret stored as JSON carries during a rotation, under
+ * `K8S_AUDIT_SHARED_SECRET_PREVIOUS` next to `K8S_AUDIT_SHARED_SECRET`: the ingest accepts both,
+ * so the changeover needs no value in a template or a function's configuration. Null when the
+ * secret holds none (a plain string, or JSON without the key).
+ */
+export function previousSharedSecretValue(stored: string, arn: string): string | null {
+  const trimmed = stored.trim();
+  if (!trimmed.startsWith('{')) return null;
+  let obj: unknown;
+  try {
+    obj = JSON.parse(trimmed);
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(obj)) return null;
+  const value = obj.K8S_AUDIT_SHARED_SECRET_PREVIOUS;
+  if (value === undefined || value === null || value === '') return null;
+  const name = `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn}, its K8S_AUDIT_SHARED_SECRET_PREVIOUS)`;
+  if (typeof value !== 'string') throw new ConfigError([`${name} must be a string`]);
+  return readSharedSecret(value, name);
 }
 
 /**

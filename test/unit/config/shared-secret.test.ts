@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
 import { ConfigError } from '../../../lib/config/env.js';
-import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
+import { loadForwarderConfig, resolveForwarderToken } from '../../../lib/config/forwarder.js';
 import { withSharedSecret } from '../../../lib/config/ingest.js';
 import { arnRegion, readSecretOf, readSharedSecret, sharedSecretValue } from '../../../lib/config/secret.js';
 import { loadTailConfig } from '../../../lib/config/tail.js';
 import { loadIngestConfig } from '../../../lib/ingest/config.js';
+import { IngestService } from '../../../lib/ingest/service.js';
+import { RecordWriter } from '../../../lib/sinks/writer.js';
 import { parseConnectorConfig } from '../../../lib/tail/connector-config.js';
+import { EMPTY_EVENT_LIST, MemorySink } from '../../helpers/ingest.js';
 
 // What `openssl rand -base64 32` prints, newline included (the value our docs recommend).
 const PRINTED = 'q3Vb8yV0mZ2c9QeH1rT5uW7xA4sD6fG8hJ0kL2nP4rQ=\n';
@@ -83,6 +86,49 @@ describe('the one shared secret reader', () => {
       expect(message, name).toContain(`${name} holds a character that cannot be sent`);
       expect(message).not.toContain('def-secret');
     }
+  });
+});
+
+describe('a rotation through the secret ARN alone', () => {
+  it('the ingest accepts the current and the previous value the secret holds; a sender sends the current one', async () => {
+    const NEW = 'new-shared-secret-Vb7nQ2mX9kD4sW6eZq4vN8pW';
+    const OLD = 'old-shared-secret-Hm3bC6dF9gJ0kL5Zq4vN8pW2';
+    const stored = JSON.stringify({ K8S_AUDIT_SHARED_SECRET: NEW, K8S_AUDIT_SHARED_SECRET_PREVIOUS: `${OLD}\n` });
+    const config = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN, EVENTS_SINK: 'stdout' }, { runtime: 'lambda' }),
+      async () => stored,
+    );
+    const service = new IngestService({ config, writer: new RecordWriter(new MemorySink('events'), null) });
+    const post = async (token: string) =>
+      (
+        await service.handle({
+          method: 'POST',
+          path: '/v1/ingest/k8s-audit/acme',
+          headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': token },
+          body: Buffer.from(EMPTY_EVENT_LIST),
+        })
+      ).status;
+
+    expect([await post(NEW), await post(OLD), await post('neither-of-them-Zq4vN8pW2xR7tY1u')]).toEqual([200, 200, 401]);
+    expect(
+      await resolveForwarderToken(loadForwarderConfig({ AISOC_INGEST_URL: URL_OK, K8S_AUDIT_SHARED_SECRET_ARN: ARN }), async () => stored),
+    ).toBe(NEW);
+    // Without the key (or as a plain string) there is no previous; a bad one is named, never shown.
+    expect(
+      (await withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN }, { runtime: 'local' }), async () => NEW))
+        .previousSharedSecret,
+    ).toBeNull();
+    await expect(
+      withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN }, { runtime: 'local' }), async () =>
+        JSON.stringify({ K8S_AUDIT_SHARED_SECRET: NEW, K8S_AUDIT_SHARED_SECRET_PREVIOUS: 'bad\nvalue-Hm3bC6' }),
+      ),
+    ).rejects.toThrow(/its K8S_AUDIT_SHARED_SECRET_PREVIOUS\) holds a character that cannot be sent/);
+    // The environment's K8S_AUDIT_SHARED_SECRET_PREVIOUS, when set, wins.
+    const explicit = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN, K8S_AUDIT_SHARED_SECRET_PREVIOUS: VALUE }, { runtime: 'local' }),
+      async () => stored,
+    );
+    expect(explicit.previousSharedSecret).toBe(VALUE);
   });
 });
 
