@@ -5,6 +5,7 @@ import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { EVENT_STORE_FILE, type EventQuery, openEventStore } from '../sinks/sqlite.js';
 import { flag, intFlag, outputFormat, parseArgs, parseTime, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
+import { cell, printable } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit events [--tenant ID] [--cluster NAME] [--severity high,medium]
                               [--since TIME] [--limit N] [--alerts] [-o wide|json] [--json] [--data-dir DIR]
@@ -44,11 +45,6 @@ function parseSeverities(value: string | undefined): Severity[] | undefined {
   return list as Severity[];
 }
 
-function cell(value: string | number | null, width: number): string {
-  const text = value === null ? '-' : String(value);
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
-}
-
 /** One table row for a record: what a person scanning the store wants first. */
 export function tableRow(r: NormalisedRecord): string {
   const target = [
@@ -66,7 +62,7 @@ export function tableRow(r: NormalisedRecord): string {
     cell(r.k8s_user, 28),
     cell(r.k8s_verb, 10),
     cell(r.k8s_response_code, 4),
-    target,
+    printable(target),
   ]
     .join(' ')
     .trimEnd();

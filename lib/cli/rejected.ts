@@ -9,6 +9,7 @@ import type { RejectRecord } from '../sinks/rejects.js';
 import { EVENT_STORE_FILE, openEventStore } from '../sinks/sqlite.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
+import { cell, printable } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit rejected [--tenant ID] [--since TIME] [--limit N] [--json] [--data-dir DIR]
        aisoc-k8s-audit rejected --replay [--tenant ID] [--since TIME] [--limit N] [--data-dir DIR]
@@ -32,16 +33,16 @@ Options:
   --help             show this help
 `;
 
-function cell(value: string | number | null, width: number): string {
-  const text = value === null ? '-' : String(value);
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
-}
-
 /** One table row for a kept reject. */
 function tableRow(r: RejectRecord): string {
-  return [cell(r.rejected_at, 24), cell(r.tenant_id, 12), cell(r.cluster_name, 14), cell(r.index, 5), cell(r.audit_id, 36), r.reason].join(
-    ' ',
-  );
+  return [
+    cell(r.rejected_at, 24),
+    cell(r.tenant_id, 12),
+    cell(r.cluster_name, 14),
+    cell(r.index, 5),
+    cell(r.audit_id, 36),
+    printable(r.reason),
+  ].join(' ');
 }
 
 const HEADER = [cell('REJECTED AT', 24), cell('TENANT', 12), cell('CLUSTER', 14), cell('INDEX', 5), cell('AUDIT ID', 36), 'REASON'].join(

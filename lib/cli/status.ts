@@ -5,6 +5,7 @@ import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TOKEN_HEADER } from '..
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
+import { cell } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit status [--tenant ID] [--url URL] [-o wide|json] [--json]
 
@@ -28,11 +29,6 @@ Exit status: 0 when the status was printed, 1 when the ingest could not be reach
 (401, 404 without the SQLite store), 2 for usage errors.
 `;
 
-function cell(value: string | number | null, width: number): string {
-  const text = value === null ? '(none)' : String(value);
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
-}
-
 /** The status as a person reads it: counts, one row per cluster, and what a missing cluster name means. */
 export function formatStatus(s: TenantStatus, wide: boolean): string {
   const rejects =
@@ -50,8 +46,8 @@ export function formatStatus(s: TenantStatus, wide: boolean): string {
     if (wide) head.push(cell('EVENTS', 10), cell('LAST RECEIVED', 25));
     lines.push(head.join(' ').trimEnd());
     for (const c of s.clusters) {
-      const row = [cell(c.cluster_name, 24), cell(c.last_event_time, 25), cell(c.events_last_hour, 10)];
-      if (wide) row.push(cell(c.events, 10), cell(c.last_received_at, 25));
+      const row = [cell(c.cluster_name, 24, '(none)'), cell(c.last_event_time, 25, '(none)'), cell(c.events_last_hour, 10, '(none)')];
+      if (wide) row.push(cell(c.events, 10, '(none)'), cell(c.last_received_at, 25, '(none)'));
       lines.push(row.join(' ').trimEnd());
     }
   }

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NormalisedRecord } from '../../lib/audit/index.js';
+import { type AuditEvent, type NormalisedRecord, normaliseAuditEvent } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
 import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
 import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
 import { captureIo } from '../helpers/cli.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
 import { hasCommand } from '../helpers/host.js';
-import { outgoingRecords, runCli, tempDataDir } from '../helpers/ingest.js';
+import { outgoingRecords, runCli, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 
 const execFileAsync = promisify(execFile);
 const hasCurl = hasCommand('curl');
@@ -344,6 +344,33 @@ describe('aisoc-k8s-audit events', () => {
         .map((l) => (JSON.parse(l) as NormalisedRecord).tenant_id),
     ).toHaveLength(3);
     expect((await runCli(['events', '-o', 'yaml', '--data-dir', tmp.dir])).code).toBe(2);
+  });
+
+  it('shows the control characters and bidi overrides a client wrote into an event as escapes, never to the terminal', async () => {
+    const hostile = tempDataDir();
+    const store = openEventStore(hostile.dir);
+    const base = uniqueFalcoEvents()[0] as AuditEvent;
+    const event = {
+      ...base,
+      auditID: 'e5c0e5c0-0000-4000-8000-000000000001',
+      user: { username: '\u001b[2J\u001b]0;pwned\u0007mallory\r\nFAKE ROW', groups: [] },
+      objectRef: { ...(base.objectRef as object), namespace: 'ns\u202egnp.exe' },
+    } as AuditEvent;
+    const record = normaliseAuditEvent(event, { tenantId: 'evil', clusterName: 'prod', receivedAt: Date.now() });
+    const json = JSON.stringify(record);
+    await new SqliteSink(store, 'events+alerts').write([{ record, json, bytes: Buffer.byteLength(json) }]);
+    store.close();
+
+    for (const args of [['events'], ['events', '-o', 'wide']]) {
+      const { code, stdout } = await runCli([...args, '--data-dir', hostile.dir]);
+      expect(code).toBe(0);
+      expect(stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+      expect(stdout.trim().split('\n')).toHaveLength(2);
+      expect(stdout).toContain('\\x1b[2J\\x1b]0;pwned');
+    }
+    const wide = await runCli(['events', '-o', 'wide', '--data-dir', hostile.dir]);
+    expect(wide.stdout).toContain('ns\\u202egnp.exe');
+    hostile.remove();
   });
 
   it('says so when there is no store yet, and refuses a bad severity', async () => {

@@ -1,0 +1,22 @@
+// The columns of the commands' tables (events, rejected, status). Their values come from audit
+// events, which any client of the apiserver writes: a user name, a namespace or a reason can hold
+// terminal escapes (clear the screen, set the window title, move the cursor to forge a row), line
+// breaks, or Unicode's bidirectional overrides (text shown in another order than it reads). A
+// table shows each of those as an escape instead of passing it to the terminal.
+
+// C0 controls and DEL, C1 controls, and the bidirectional embeddings, overrides and isolates.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every control character and bidirectional override shown as an escape (`\x1b`, `\u202e`). */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A value in a column `width` characters wide: escaped, cut with `…` or padded; `empty` for null. */
+export function cell(value: string | number | null, width: number, empty = '-'): string {
+  const text = value === null ? empty : printable(String(value));
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+}
