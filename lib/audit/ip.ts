@@ -6,7 +6,7 @@ const CANONICAL_V4 = new RegExp(`^(?:${OCTET}\\.){3}${OCTET}$`);
 /**
  * Returns the canonical text of an IP address for OCSF `ip_t` fields, or `null` when the value
  * is no address. Zero-padded IPv4 octets (`12.000.22.33`, as in the Security Lake EKS sample)
- * become `12.0.22.33`; IPv6 is compressed and lower-cased.
+ * become `12.0.22.33`; IPv6 is compressed and lower-cased, without its zone.
  */
 export function canonicalIp(value: string): string | null {
   // Most source addresses are already canonical IPv4: answer those without any allocation.
@@ -16,9 +16,12 @@ export function canonicalIp(value: string): string | null {
     const octets = trimmed.split('.').map(Number);
     return octets.every((o) => o <= 255) ? octets.join('.') : null;
   }
-  if (trimmed.length > 45 || isIP(trimmed) !== 6) return null;
+  // An IPv6 zone (`fe80::1%eth0`, RFC 6874) names the sender's interface; ip_t holds the address.
+  const zone = trimmed.indexOf('%');
+  const address = zone === -1 ? trimmed : trimmed.slice(0, zone);
+  if (address.length > 45 || isIP(address) !== 6) return null;
   try {
-    const host = new URL(`http://[${trimmed}]/`).hostname;
+    const host = new URL(`http://[${address}]/`).hostname;
     return host.slice(1, -1);
   } catch {
     return null;

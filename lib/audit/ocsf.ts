@@ -211,15 +211,20 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
   const actor: Obj = { user: userObj };
   if (Object.keys(session).length > 0) actor.session = session;
 
-  const ips: string[] = [];
+  // The source is sourceIPs[0], as the flat src_ip says: when it is no address, the endpoint is
+  // unknown rather than the next entry (a proxy's address, which would name the wrong client).
+  let sourceIp: string | null = null;
+  const intermediate: string[] = [];
   const badIps: string[] = [];
-  for (const ip of i.sourceIps) {
+  for (let k = 0; k < i.sourceIps.length; k++) {
+    const ip = i.sourceIps[k] as string;
     const canonical = canonicalIp(ip);
     if (canonical === null) badIps.push(ip);
-    else ips.push(canonical);
+    else if (k === 0) sourceIp = canonical;
+    else intermediate.push(canonical);
   }
-  const srcEndpoint: Obj = ips[0] !== undefined ? { ip: ips[0] } : { name: 'unknown' };
-  if (ips.length > 1) srcEndpoint.intermediate_ips = ips.slice(1);
+  const srcEndpoint: Obj = sourceIp !== null ? { ip: sourceIp } : { name: 'unknown' };
+  if (intermediate.length > 0) srcEndpoint.intermediate_ips = intermediate;
 
   const response = compact({
     code: i.responseCode ?? undefined,
@@ -256,7 +261,7 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
   const observables: Obj[] = [];
   if (userObj.name !== undefined && i.user !== null)
     observables.push({ name: 'actor.user.name', type: 'User Name', type_id: 4, value: i.user });
-  if (ips[0] !== undefined) observables.push({ name: 'src_endpoint.ip', type: 'IP Address', type_id: 2, value: ips[0] });
+  if (sourceIp !== null) observables.push({ name: 'src_endpoint.ip', type: 'IP Address', type_id: 2, value: sourceIp });
   if (i.requestUri !== null) observables.push({ name: 'http_request.url.path', type: 'URL String', type_id: 6, value: i.requestUri });
   if (i.objectName !== null)
     observables.push({ name: 'resources[].name', type: 'Resource Details Name', type_id: 38, value: i.objectName });

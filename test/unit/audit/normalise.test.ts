@@ -234,11 +234,20 @@ describe('normaliseAuditEvent', () => {
     expect(normaliseAuditEvent(generated, ctx).k8s_object_name).toBe('web-x7k2p');
   });
 
-  it('keeps source addresses that are no IP out of OCSF ip fields', () => {
+  it("keeps source addresses that are no IP out of OCSF ip fields, and never puts a later one in the source's place", () => {
     const record = normaliseAuditEvent({ auditID: 'ip', verb: 'get', sourceIPs: ['not-an-ip', '10.0.0.1', '2001:DB8::1'] }, ctx);
     expect(record.src_ip).toBe('not-an-ip');
-    expect(record.ocsf.src_endpoint).toEqual({ ip: '10.0.0.1', intermediate_ips: ['2001:db8::1'] });
+    // sourceIPs[0] is the client; the entries after it are the proxies it came through.
+    expect(record.ocsf.src_endpoint).toEqual({ name: 'unknown', intermediate_ips: ['10.0.0.1', '2001:db8::1'] });
+    expect(JSON.stringify(record.ocsf.observables ?? [])).not.toContain('src_endpoint.ip');
     expect((record.ocsf.unmapped as JsonObject).source_ips_not_addresses).toEqual(['not-an-ip']);
+    expect(ocsfErrors(record.ocsf)).toEqual([]);
+  });
+
+  it('writes an IPv6 source address with its zone as the address (ip_t holds no zone)', () => {
+    const record = normaliseAuditEvent({ auditID: 'zone', verb: 'get', sourceIPs: ['FE80::1%eth0', '2001:db8::1'] }, ctx);
+    expect(record.src_ip).toBe('FE80::1%eth0');
+    expect(record.ocsf.src_endpoint).toEqual({ ip: 'fe80::1', intermediate_ips: ['2001:db8::1'] });
     expect(ocsfErrors(record.ocsf)).toEqual([]);
   });
 
