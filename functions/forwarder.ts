@@ -9,13 +9,15 @@ import type { Context } from 'aws-lambda';
 import { forwardSubscriptionEvent } from '../lib/cloudwatch/forward.js';
 import { ForwardError, type ForwardReport, hasFailures } from '../lib/cloudwatch/report.js';
 import { forwardSettings, loadForwarderConfig, resolveForwarderToken } from '../lib/config.js';
-import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
+import { initOrLog, LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, recordForwardCounts } from '../lib/metrics/index.js';
 
 const logger = lambdaLogger(LOG_SERVICES.forwarder);
 const log = logTo(logger);
-const config = loadForwarderConfig(process.env);
-const settings = forwardSettings(config, await resolveForwarderToken(config));
+const { config, settings } = await initOrLog(log, async () => {
+  const config = loadForwarderConfig(process.env);
+  return { config, settings: forwardSettings(config, await resolveForwarderToken(config)) };
+});
 // The metrics' `service` dimension is the function's name: the templates' alarms select it.
 const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'forwarder', config.metricsNamespace);
 
@@ -43,7 +45,8 @@ const lambdaHandler = async (event: unknown, context: Context): Promise<KinesisB
   if (partial && (!failed || report.failedRecords.length > 0))
     return { batchItemFailures: report.failedRecords.map((itemIdentifier) => ({ itemIdentifier })) };
   // Throwing keeps the event: Lambda retries an async invocation twice, then hands it to the
-  // on-failure destination; a Kinesis mapping retries the batch. The ingest dedups on auditID+stage.
+  // on-failure destination; a Kinesis mapping retries the batch. The line above logged why. A
+  // resent event is the same event: the SQLite store drops it, a stream sink keeps its dedup_key.
   if (failed) throw new ForwardError(report);
   return undefined;
 };

@@ -10,7 +10,7 @@ import { withSharedSecret } from '../lib/config.js';
 import { type ApiGatewayEvent, apiGatewayHandler, internalErrorAnswer } from '../lib/ingest/adapters/lambda.js';
 import { loadIngestConfig, withRules } from '../lib/ingest/config.js';
 import { createIngestService } from '../lib/ingest/create.js';
-import { LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
+import { initOrLog, LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, type IngestOutcome, recordIngestOutcome } from '../lib/metrics/index.js';
 
 const logger = lambdaLogger(LOG_SERVICES.ingest);
@@ -21,10 +21,11 @@ const metrics = createMetrics(process.env.AWS_LAMBDA_FUNCTION_NAME || 'ingest');
 // a ConfigError that names it, instead of failing every request. A secret given by ARN is read
 // from Secrets Manager here, once per execution environment, and so is an operators' rule file
 // given as K8S_AUDIT_RULES=s3://bucket/key.
-const config = await withRules(await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' })));
 // Sink clients are created once per execution environment and reused by every invocation.
 const observe = (outcome: IngestOutcome) => recordIngestOutcome(metrics, outcome);
-const service = await createIngestService(config, { log, observe });
+const service = await initOrLog(log, async () =>
+  createIngestService(await withRules(await withSharedSecret(loadIngestConfig(process.env, { runtime: 'lambda' }))), { log, observe }),
+);
 
 export const handler = middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
   .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))

@@ -66,6 +66,21 @@ export class StreamLogger extends Logger {
   }
 }
 
+/**
+ * Runs a Lambda's init, and when it fails logs the failure as a line of the logger's own shape
+ * (the error's name and message: a ConfigError names the variable, never a value), then rethrows
+ * so the init fails as it must. The runtime prints its own `Init error` after it; a query or a
+ * metric filter over the function's lines finds the failure in the shape it knows.
+ */
+export async function initOrLog<T>(log: LogFn, init: () => Promise<T>): Promise<T> {
+  try {
+    return await init();
+  } catch (err) {
+    log({ level: 'error', msg: 'init failed', error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    throw err;
+  }
+}
+
 /** The Lambda logger of one function (lines on stdout, which Lambda ships to CloudWatch Logs). */
 export function lambdaLogger(service: string): Logger {
   return new Logger({ serviceName: service });

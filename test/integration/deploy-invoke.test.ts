@@ -332,5 +332,15 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
     expect(r.code).toBe(1);
     expect(r.result).toMatchObject({ errorType: 'ConfigError' });
     expect((r.result as { errorMessage: string }).errorMessage).toContain('EVENTS_SINK');
+    // The failure is also a line of the function's own log shape, before the runtime's error.
+    const lines = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.find((l) => l.message === 'init failed')).toMatchObject({
+      level: 'ERROR',
+      service: 'aisoc-k8s-audit-ingest',
+      error: expect.stringMatching(/^ConfigError: .*EVENTS_SINK/),
+    });
   });
 });
