@@ -149,6 +149,16 @@ function redact(text: string, token: string): string {
   return token.length > 0 ? text.split(token).join('<redacted>') : text;
 }
 
+/** `value` (parsed JSON) with the token taken out of every string in it, keys included. */
+function redactStrings(value: unknown, token: string): unknown {
+  if (typeof value === 'string') return redact(value, token);
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, token));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k, token), redactStrings(v, token)]));
+  }
+  return value;
+}
+
 function describeAnswer(status: number, text: string, token: string): string {
   let detail = '';
   try {
@@ -349,13 +359,27 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
       o.log({ level: 'warn', msg: 'ingest answered 2xx without counts', url: target, events: count });
       return;
     }
-    const answer = parsed as { accepted?: unknown; rejected?: unknown; duplicates?: unknown; errors?: unknown };
+    const answer = parsed as { accepted?: unknown; rejected?: unknown; duplicates?: unknown; skipped?: unknown; errors?: unknown };
+    const counted = readCount(answer.accepted) + readCount(answer.rejected) + readCount(answer.duplicates) + readCount(answer.skipped);
     result.accepted += readCount(answer.accepted);
     result.rejected += readCount(answer.rejected);
     result.duplicates += readCount(answer.duplicates);
+    if (counted !== count) {
+      // Our ingest accounts for every item it was sent; a 2xx that does not is something else
+      // answering (a proxy, a stub), and the events may not be where they were meant to go.
+      o.log({
+        level: 'warn',
+        msg: 'ingest answered 2xx with counts that do not add up to the events sent',
+        url: target,
+        events: count,
+        counted,
+      });
+    }
     if (Array.isArray(answer.errors) && answer.errors.length > 0) {
       // Per-item rejections are final (the item itself is unusable); they are logged, not retried.
-      o.log({ level: 'warn', msg: 'ingest rejected items', first, rejected: answer.errors.length, errors: answer.errors.slice(0, 5) });
+      // The reasons are the answerer's text: the token is taken out of them as out of any answer.
+      const errors = redactStrings(answer.errors.slice(0, 5), o.token);
+      o.log({ level: 'warn', msg: 'ingest rejected items', first, rejected: answer.errors.length, errors });
     }
   };
 

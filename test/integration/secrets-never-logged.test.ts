@@ -464,6 +464,19 @@ describe('the tail command', () => {
       'an ingest that resets, answers 503 with the token, then takes the batch',
       (n) => (n === 1 ? { kind: 'reset' } : n === 2 ? status(503, SECRET, { 'Retry-After': '0' }) : ok()),
     ],
+    [
+      'an ingest that answers 200 and echoes the token in its per-item reasons',
+      () => ({
+        kind: 'answer',
+        status: 200,
+        body: JSON.stringify({
+          accepted: 9,
+          rejected: 1,
+          duplicates: 0,
+          errors: [{ index: 0, auditID: null, reason: `token ${SECRET}`, [SECRET]: 1 }],
+        }),
+      }),
+    ],
   ])('prints no secret in its log lines against %s', async (_name, plan) => {
     const server = await startFaultServer(plan);
     const tmp = tempDataDir('aisoc-secrets-tail-');

@@ -86,6 +86,27 @@ describe('shipEvents', () => {
     expect(result.bytes).toBe(server.requests.reduce((n, r) => n + r.bodyBytes, 0));
   });
 
+  it('warns when a 2xx accounts for fewer items than were sent (something other than the ingest answered)', async () => {
+    server = await startFaultServer(() => ({
+      kind: 'answer',
+      status: 200,
+      body: JSON.stringify({ accepted: 1, rejected: 0, duplicates: 0 }),
+    }));
+    const h = harness(server.url);
+    const result = await shipEvents(distinctLines(20), h.opts);
+
+    expect(result).toMatchObject({ delivered: 20, accepted: 1 });
+    expect(h.logs.filter((l) => l.msg === 'ingest answered 2xx with counts that do not add up to the events sent')).toEqual([
+      expect.objectContaining({ level: 'warn', events: 20, counted: 1 }),
+    ]);
+    // An answer that adds up says nothing.
+    await server.close();
+    server = await startFaultServer();
+    const quiet = harness(server.url);
+    await shipEvents(distinctLines(20), quiet.opts);
+    expect(quiet.logs.some((l) => String(l.msg).includes('do not add up'))).toBe(false);
+  });
+
   it('gzips the body when asked', async () => {
     server = await startFaultServer();
     const events = distinctLines(30);
