@@ -78,6 +78,29 @@ export async function findRenumbered(backups: readonly BackupFile[], c: TailCurs
 }
 
 /**
+ * The file of `files` that holds what the cursor was reading before a copytruncate rotation: not
+ * the live file, at least as long as the cursor's offset, and starting with the bytes its
+ * fingerprint covers (the live file no longer does; a copy of it does). -1 when none is.
+ */
+export async function findCopy(files: readonly BackupFile[], c: TailCursor, live: { dev: string; ino: string }): Promise<number> {
+  if (c.headBytes === 0) return -1;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i] as BackupFile;
+    if ((f.dev === live.dev && f.ino === live.ino) || f.size < c.offset) continue;
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(f.path, 'r');
+      if (await sameHead(fh, c)) return i;
+    } catch {
+      // Gone or unreadable: not the file.
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+  return -1;
+}
+
+/**
  * The cursor with its head fingerprint extended while it is still within the first bytes of the
  * file. `fromZero` is a copy of the file's first bytes when the caller has them (taken before the
  * read buffer's newlines became commas); otherwise they are read again.

@@ -126,8 +126,14 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
     let e = nl;
     if (e > s && buf[e - 1] === CARRIAGE_RETURN) e--;
     const offset = base + s;
-    const lineStart = s;
+    let lineStart = s;
     s = nl + 1;
+    // NUL bytes before a line are what a crash leaves where writes were lost (ext4 allocates the
+    // blocks of an append before their data lands); the apiserver then appends after them. A UTF-8
+    // byte order mark is what an editor or a copy tool may put at a file's start. Neither is the
+    // line's: both are left out, as the ingest's NDJSON reader leaves out the mark.
+    while (lineStart < e && buf[lineStart] === 0) lineStart++;
+    if (e - lineStart >= 3 && buf[lineStart] === 0xef && buf[lineStart + 1] === 0xbb && buf[lineStart + 2] === 0xbf) lineStart += 3;
     if (e === lineStart) continue;
     const optimistic = !opts.checkAll && looksLikeAuditLine(buf, lineStart, e);
     // A plain view of the read (a Buffer view costs twice as much to make, and nothing downstream

@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 /** A rotated audit log found beside the live one, with its identity. */
@@ -50,6 +50,45 @@ export async function listBackups(logPath: string): Promise<BackupFile[]> {
       out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) });
     } catch {
       // Deleted between readdir and stat (lumberjack's maxbackup clean-up): nothing to read.
+    }
+  }
+  return out;
+}
+
+/**
+ * Every regular file beside the live log: in its directory and, when the path is a symlink, in
+ * its target's directory. Where logrotate leaves the previous file (`create`: renamed to
+ * `audit.log.1` or `audit.log-20261207`; `copytruncate`: a copy under such a name) and where a
+ * re-pointed symlink's previous target stays. Read only when the cursor's file is not among the
+ * apiserver's own backups (`listBackups`), so the stat of each entry is paid at such a rotation.
+ */
+export async function filesBeside(logPath: string): Promise<BackupFile[]> {
+  const dirs = new Set([dirname(logPath)]);
+  try {
+    if ((await lstat(logPath)).isSymbolicLink()) dirs.add(dirname(await realpath(logPath)));
+  } catch {
+    // Gone meanwhile: its directory is still the place to look.
+  }
+  const out: BackupFile[] = [];
+  const seen = new Set<string>();
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names.sort()) {
+      const path = join(dir, name);
+      try {
+        const st = await stat(path, { bigint: true });
+        const id = `${st.dev}:${st.ino}`;
+        if (!st.isFile() || seen.has(id)) continue;
+        seen.add(id);
+        out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) });
+      } catch {
+        // Deleted between readdir and stat: nothing to read.
+      }
     }
   }
   return out;

@@ -5,6 +5,7 @@ import { type AlertsContext, deliverLines, type TailShipFn } from './deliver.js'
 import {
   describeOpenError,
   errCode,
+  findCopy,
   findRenumbered,
   freshCursor,
   HEAD_FINGERPRINT_BYTES,
@@ -15,7 +16,7 @@ import {
 } from './file.js';
 import { splitLines } from './lines.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
-import { type BackupFile, listBackups } from './rotation.js';
+import { type BackupFile, filesBeside, listBackups } from './rotation.js';
 
 // The cursor loop of file_tail mode. The pieces it drives each have a file of their own: reading
 // the audit log (file.ts), splitting a read into lines (lines.ts, pure) and delivering them through
@@ -184,26 +185,36 @@ export class FileTailer {
       let start = cursor ?? freshCursor(logPath, dev, ino);
       start = { ...start, path: logPath };
       const size = Number(st.size);
-      if (start.offset > size) {
+      const shrunk = start.offset > size;
+      if (shrunk || (start.headBytes > 0 && !(await sameHead(live, start)))) {
         reset = true;
         yield { resets: ['truncated'] };
-        this.log({
-          level: 'warn',
-          msg: 'audit log is smaller than the cursor (truncated); reading from offset 0',
-          path: logPath,
-          cursor_offset: start.offset,
-          size,
-        });
-        start = freshCursor(logPath, dev, ino);
-      } else if (start.headBytes > 0 && !(await sameHead(live, start))) {
-        reset = true;
-        yield { resets: ['truncated'] };
-        this.log({
-          level: 'warn',
-          msg: 'audit log was rewritten since the last poll (first bytes differ); reading from offset 0',
-          path: logPath,
-          cursor_offset: start.offset,
-        });
+        // logrotate's copytruncate copies the file, then empties it: what was written since the
+        // last poll is in the copy, which starts with the bytes the cursor's fingerprint covers.
+        const beside = await filesBeside(logPath);
+        const copy = await findCopy(beside, start, { dev, ino });
+        if (copy !== -1) {
+          const b = beside[copy] as BackupFile;
+          this.log({
+            level: 'info',
+            msg: 'audit log was copied and truncated; finishing the copy first',
+            path: logPath,
+            copy: b.path,
+            from_offset: start.offset,
+          });
+          const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino });
+          if (!done) return;
+        } else {
+          this.log({
+            level: 'warn',
+            msg: shrunk
+              ? 'audit log is smaller than the cursor (truncated); reading from offset 0'
+              : 'audit log was rewritten since the last poll (first bytes differ); reading from offset 0',
+            path: logPath,
+            cursor_offset: start.offset,
+            ...(shrunk ? { size } : {}),
+          });
+        }
         start = freshCursor(logPath, dev, ino);
       }
       yield { files: [logPath] };
@@ -220,9 +231,21 @@ export class FileTailer {
    * there (budget spent, ingest failing); the saved cursor then still points into the backup.
    */
   private async *finishRotated(old: TailCursor, budget: { left: number }, live: { dev: string; ino: string }): Steps<boolean> {
-    const backups = await listBackups(this.opts.logPath);
+    let backups = await listBackups(this.opts.logPath);
     let at = backups.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
     if (at === -1) at = await findRenumbered(backups, old);
+    if (at === -1) {
+      // Not an apiserver backup: logrotate's name for it (`audit.log.1`), a copytruncate copy, or
+      // a re-pointed symlink's previous target. Found by what the cursor knows of it; the backups
+      // after it, if any, have no order to read them in, so the live file comes next.
+      const beside = await filesBeside(this.opts.logPath);
+      let found = beside.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
+      if (found === -1) found = await findRenumbered(beside, old);
+      if (found !== -1) {
+        backups = [beside[found] as BackupFile];
+        at = 0;
+      }
+    }
     if (at === -1) {
       this.log({
         level: 'warn',

@@ -1,4 +1,15 @@
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normaliseAuditEvent } from '../../../lib/audit/index.js';
@@ -108,6 +119,103 @@ describe('FileTailer', () => {
     expect(r.resets).toContain('truncated');
     expect(shipper.ids().slice(5)).toEqual(['new-0', 'new-1']);
     expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('finishes what was written since the last poll from the copy logrotate copytruncate made, then reads the emptied file', async () => {
+    const before = uniqueEvents(5, 'ct');
+    const unread = uniqueEvents(3, 'ct-tail', 5);
+    writeFileSync(logPath, asFile(before));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(unread));
+    copyFileSync(logPath, join(dir, 'audit.log.1'));
+    truncateSync(logPath, 0);
+    const fresh = uniqueEvents(2, 'ct-new');
+    appendFileSync(logPath, asFile(fresh));
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toContain('truncated');
+    expect(r.files).toEqual([join(dir, 'audit.log.1'), logPath]);
+    expect(shipper.shipped).toEqual([...before, ...unread, ...fresh]);
+    expect(logs.some((l) => l.msg === 'audit log was copied and truncated; finishing the copy first')).toBe(true);
+    // The next poll reads the live file on from where this one left it.
+    const later = uniqueEvents(1, 'ct-later');
+    appendFileSync(logPath, asFile(later));
+    await tailer().poll();
+    expect(shipper.shipped).toEqual([...before, ...unread, ...fresh, ...later]);
+  });
+
+  it('finishes the copy also when the emptied file was refilled past the cursor', async () => {
+    const before = uniqueEvents(2, 'cr');
+    const unread = uniqueEvents(2, 'cr-tail', 2);
+    writeFileSync(logPath, asFile(before));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(unread));
+    copyFileSync(logPath, join(dir, 'audit.log-20261207'));
+    truncateSync(logPath, 0);
+    const fresh = uniqueEvents(12, 'cr-new');
+    appendFileSync(logPath, asFile(fresh));
+
+    await tailer().poll();
+
+    expect(shipper.shipped).toEqual([...before, ...unread, ...fresh]);
+  });
+
+  it('finishes the previous file under the name logrotate create gave it (audit.log.1)', async () => {
+    const before = uniqueEvents(4, 'lr');
+    const unread = uniqueEvents(3, 'lr-tail', 4);
+    const after = uniqueEvents(2, 'lr-new');
+    writeFileSync(logPath, asFile(before));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(unread));
+    renameSync(logPath, join(dir, 'audit.log.1'));
+    writeFileSync(logPath, asFile(after));
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toEqual(['rotated']);
+    expect(r.files).toEqual([join(dir, 'audit.log.1'), logPath]);
+    expect(shipper.shipped).toEqual([...before, ...unread, ...after]);
+    expect(logs.some((l) => String(l.msg).includes('no longer beside it'))).toBe(false);
+  });
+
+  it('finishes the previous target of a log path that is a symlink re-pointed to a new file', async () => {
+    const real = join(dir, 'real');
+    mkdirSync(real);
+    const before = uniqueEvents(3, 'sl');
+    const unread = uniqueEvents(2, 'sl-tail', 3);
+    const after = uniqueEvents(2, 'sl-new');
+    writeFileSync(join(real, 'audit-1.log'), asFile(before));
+    symlinkSync(join(real, 'audit-1.log'), logPath);
+    await tailer().poll();
+    appendFileSync(join(real, 'audit-1.log'), asFile(unread));
+    writeFileSync(join(real, 'audit-2.log'), asFile(after));
+    rmSync(logPath);
+    symlinkSync(join(real, 'audit-2.log'), logPath);
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toEqual(['rotated']);
+    expect(shipper.shipped).toEqual([...before, ...unread, ...after]);
+  });
+
+  it('reads past a byte order mark at the start and the NUL bytes a crash left before a line', async () => {
+    const first = uniqueEvents(3, 'bom');
+    const after = uniqueEvents(3, 'nul', 3);
+    // A crash on ext4 leaves NULs where lost appends were; the apiserver, restarted, appends after them.
+    writeFileSync(
+      logPath,
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(asFile(first)), Buffer.alloc(4096), Buffer.from(asFile(after))]),
+    );
+
+    const r = await tailer().poll();
+    // And when every line is parsed here (PULL_ALERTS), from a cursor of its own.
+    const checked = await tailer({ cursorPath: join(dir, 'checked-cursor'), alerts: { tenantId: 't1', clusterName: 'prod' } }).poll();
+
+    expect(r.invalid).toBe(0);
+    expect(checked.invalid).toBe(0);
+    expect(checked.delivered).toBe(6);
+    expect(shipper.shipped).toEqual([...first, ...after, ...first, ...after]);
   });
 
   it('notices a file truncated and refilled past the cursor between two polls', async () => {
