@@ -6,6 +6,8 @@
 
 /** The ingest's cap on a request body, before and after gzip inflation: the connector documentation's 16 MiB. */
 export const DEFAULT_INGEST_MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** The smallest K8S_AUDIT_MAX_BODY_BYTES an ingest takes: no AiSOC ingest refuses a body this small as too large. */
+export const MIN_INGEST_MAX_BODY_BYTES = 1024;
 /**
  * The ingest's cap on items per batch (K8S_AUDIT_MAX_BATCH_SIZE). The apiserver sends at most
  * --audit-webhook-batch-max-size events per batch (default 400, k8s.io/apiserver

@@ -1,7 +1,7 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { isJsonObject } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
-import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES } from './defaults.js';
+import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES, MIN_INGEST_MAX_BODY_BYTES } from './defaults.js';
 import { ConfigError, type Env, EnvReader } from './env.js';
 import {
   readSecretOf,
@@ -256,7 +256,7 @@ function trimmed(r: EnvReader, name: string): string | null {
  */
 export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): IngestSettings {
   const runtime = opts.runtime ?? (r.string('AWS_LAMBDA_FUNCTION_NAME') !== undefined ? 'lambda' : 'local');
-  const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_INGEST_MAX_BODY_BYTES, 1024, 1024 * 1024 * 1024);
+  const maxBodyBytes = r.int('K8S_AUDIT_MAX_BODY_BYTES', DEFAULT_INGEST_MAX_BODY_BYTES, MIN_INGEST_MAX_BODY_BYTES, 1024 * 1024 * 1024);
   const maxBatchSize = r.int('K8S_AUDIT_MAX_BATCH_SIZE', DEFAULT_INGEST_MAX_BATCH_SIZE, 1, 1_000_000);
   const sinkMaxAttempts = r.int('SINK_MAX_ATTEMPTS', DEFAULT_SINK_MAX_ATTEMPTS, 1, 10);
   const dataDir = r.string('AISOC_DATA_DIR') ?? DEFAULT_DATA_DIR;

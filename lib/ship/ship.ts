@@ -6,6 +6,7 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SAFETY_MARGIN_MS,
   DEFAULT_SHIP_MAX_BODY_BYTES,
+  MIN_INGEST_MAX_BODY_BYTES,
 } from '../config/defaults.js';
 import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
@@ -275,7 +276,7 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
           return;
         }
         if (status === 413) {
-          await split(first, count, outcome.text);
+          await split(first, count, outcome.text, body.length);
           return;
         }
         const hint = CONFIG_ERROR_HINTS[status];
@@ -383,7 +384,17 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
     }
   };
 
-  const split = async (first: number, count: number, text: string): Promise<void> => {
+  const split = async (first: number, count: number, text: string, bytes: number): Promise<void> => {
+    if (count === 1 && bytes <= MIN_INGEST_MAX_BODY_BYTES) {
+      // No AiSOC ingest caps a body this small: something in front of it (a proxy's or a WAF's
+      // body limit) is refusing everything, and passing the event over as too large would lose
+      // every event that way. Stop as for any configuration error; the events stay unsent.
+      const reason = `configuration error: a ${bytes}-byte body was refused as too large (413), which no AiSOC ingest does (its smallest cap is ${MIN_INGEST_MAX_BODY_BYTES} bytes): check the body size limit of what sits in front of the ingest (${describeAnswer(413, text, o.token)})`;
+      stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, status: 413, retryable: false };
+      fail(first, 1, { kind: 'config', reason, retryable: false, status: 413 });
+      o.log({ level: 'error', msg: 'ingest refused the batch', url: target, status: 413, reason, events: 1 });
+      return;
+    }
     if (count === 1) {
       result.oversize++;
       const reason = `event too large for the ingest (${describeAnswer(413, text, o.token)}); raise K8S_AUDIT_MAX_BODY_BYTES on the ingest`;

@@ -188,6 +188,27 @@ describe('shipEvents', () => {
     expectAccounted(events, result, server);
   });
 
+  it('stops with a configuration error, passing nothing over, when a body smaller than any ingest cap is refused as too large', async () => {
+    // A proxy or WAF in front of the ingest with a tiny body limit answers 413 to everything.
+    server = await startFaultServer(() => status(413, 'Request Entity Too Large'));
+    const events = Array.from(
+      { length: 10 },
+      (_, i) =>
+        `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"small-${i}","stage":"ResponseComplete","verb":"get","user":{"username":"a"}}`,
+    );
+    const h = harness(server.url);
+
+    const result = await shipEvents(events, { ...h.opts, stopOnFailure: true });
+
+    expect(result.delivered).toBe(0);
+    expect(result.oversize).toBe(0);
+    expect(result.failed).toHaveLength(10);
+    expect(result.failed.every((f) => f.kind !== 'oversize')).toBe(true);
+    expect(result.failed[0]).toMatchObject({ kind: 'config', status: 413, retryable: false });
+    expect(result.failed[0]?.reason).toMatch(/which no AiSOC ingest does .*check the body size limit of what sits in front of the ingest/);
+    expect(h.logs.some((l) => l.msg === 'event too large for the ingest')).toBe(false);
+  });
+
   it('fails an event bigger than the byte cap without sending it', async () => {
     server = await startFaultServer();
     const events = distinctLines(5);
