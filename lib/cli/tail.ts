@@ -31,10 +31,10 @@ read to its end under its backup name (audit-<timestamp>.log). Lines that are no
 and single lines longer than the per-poll cap, are counted, logged and passed over.
 
 Options:
-  --config FILE       a connector config (JSON or YAML, as \`connector run\` and \`test-connection\`
-                      read): audit_log_path, cursor_path, cluster_name, poll_interval_seconds,
-                      ingest_url and shared_secret, each overridden by its variable below and by
-                      the flags
+  --config FILE       a file_tail connector config (JSON or YAML, as \`connector run\` and
+                      \`test-connection\` read it): audit_log_path, cursor_path, cluster_name,
+                      poll_interval_seconds, ingest_url and shared_secret win over their variables
+                      below (which fill what the file leaves out); the flags win over both
   --path FILE         the audit log (default: AISOC_TAIL_PATH)
   --cursor FILE       the cursor file (default: AISOC_TAIL_CURSOR, else <path>.aisoc-cursor)
   --cluster NAME      cluster name stamped on every event (default: CLUSTER_NAME, else the host name)
@@ -83,27 +83,41 @@ export interface TailDeps {
 }
 
 /**
- * The environment with a connector config file's fields as defaults: a variable that is set wins
- * over the file (and the flags over both), as kubectl and aws order their sources.
+ * The environment with a connector config file's fields over it, as `connector run` and
+ * `test-connection` read the same file: a field the file sets wins, a variable fills what the
+ * file leaves out, and the flags win over both. So `test-connection --config` checks exactly what
+ * `tail --config` will use. A field the file leaves out is not given its connector default here
+ * (a cursor beside the file's log path would follow a log path a flag changed).
  */
 async function envWithConnectorFile(file: string, env: CommandIo['env']): Promise<Record<string, string | undefined>> {
+  let raw: unknown;
   let c: ReturnType<typeof parseConnectorConfig>;
   try {
-    c = parseConnectorConfig(await readConnectorFile(file), { env });
+    raw = await readConnectorFile(file);
+    c = parseConnectorConfig(raw, { env });
   } catch (err) {
     if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
     throw err;
   }
-  const fromFile: Record<string, string | null> = {
-    AISOC_INGEST_URL: c.ingest_url,
-    K8S_AUDIT_SHARED_SECRET: c.shared_secret,
-    CLUSTER_NAME: c.cluster_name,
-    AISOC_TAIL_PATH: c.audit_log_path,
-    AISOC_TAIL_CURSOR: c.cursor_path,
-    AISOC_TAIL_INTERVAL_SECONDS: String(c.poll_interval_seconds),
+  if (c.mode !== 'file_tail') {
+    throw new UsageError(
+      `${file}: mode is ${c.mode}; tail reads an audit log file (mode: file_tail), a webhook connector is the apiserver's to feed`,
+    );
+  }
+  const sets = (field: string): boolean => {
+    const v = (raw as Record<string, unknown>)[field];
+    return v !== undefined && v !== null && String(v).trim() !== '';
   };
+  const fromFile: [string, string, string | null][] = [
+    ['ingest_url', 'AISOC_INGEST_URL', c.ingest_url],
+    ['shared_secret', 'K8S_AUDIT_SHARED_SECRET', c.shared_secret],
+    ['cluster_name', 'CLUSTER_NAME', c.cluster_name],
+    ['audit_log_path', 'AISOC_TAIL_PATH', c.audit_log_path],
+    ['cursor_path', 'AISOC_TAIL_CURSOR', c.cursor_path],
+    ['poll_interval_seconds', 'AISOC_TAIL_INTERVAL_SECONDS', String(c.poll_interval_seconds)],
+  ];
   const out: Record<string, string | undefined> = { ...env };
-  for (const [name, value] of Object.entries(fromFile)) if (!env[name] && value !== null) out[name] = value;
+  for (const [field, name, value] of fromFile) if (sets(field) && value !== null) out[name] = value;
   return out;
 }
 

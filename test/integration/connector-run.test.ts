@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +149,7 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     expect(poll).toMatchObject({ alerts: 0, health: { mode: 'webhook', status: 'ok', cluster_name: 'eks-prod' } });
   });
 
-  it('tail --config reads the same file, the environment and flags overriding it', async () => {
+  it('tail --config reads the same file as connector run and test-connection: the file over the environment, flags over both', async () => {
     const log = join(tmp.dir, 'tail-audit.log');
     writeFileSync(log, asLines(EVENTS.slice(0, 7)));
     const config = configFile('tail', {
@@ -158,16 +158,36 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
       audit_log_path: log,
       ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-tail`,
     });
-    const r = await cli(['tail', '--config', config, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET });
-    expect(r.code, r.stderr).toBe(0);
-    expect(store.countEvents({ tenant: 'conn-tail', cluster: 'from-file' })).toBe(7);
-    appendFileSync(log, asLines(EVENTS.slice(7, 9)));
-    const flagged = await cli(['tail', '--config', config, '--once', '--cluster', 'from-flag'], {
+    // The environment fills what the file leaves out (the secret) and loses where the file speaks (the URL).
+    const r = await cli(['tail', '--config', config, '--once'], {
       K8S_AUDIT_SHARED_SECRET: SECRET,
       AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/conn-tail-env`,
     });
+    expect(r.code, r.stderr).toBe(0);
+    expect(store.countEvents({ tenant: 'conn-tail', cluster: 'from-file' })).toBe(7);
+    expect(store.countEvents({ tenant: 'conn-tail-env' })).toBe(0);
+    // test-connection checks the same thing: with the same file and environment, it passes.
+    const checked = await cli(['test-connection', '--config', config], {
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/conn-tail-env`,
+    });
+    expect(checked.code, checked.stdout + checked.stderr).toBe(0);
+    appendFileSync(log, asLines(EVENTS.slice(7, 9)));
+    const flagged = await cli(['tail', '--config', config, '--once', '--cluster', 'from-flag'], { K8S_AUDIT_SHARED_SECRET: SECRET });
     expect(flagged.code, flagged.stderr).toBe(0);
-    expect(store.countEvents({ tenant: 'conn-tail-env', cluster: 'from-flag' })).toBe(2);
+    expect(store.countEvents({ tenant: 'conn-tail', cluster: 'from-flag' })).toBe(2);
+    // Another log by flag gets a cursor of its own, beside it, not the file's log's cursor.
+    const other = join(tmp.dir, 'other-audit.log');
+    writeFileSync(other, asLines(EVENTS.slice(9, 12)));
+    const moved = await cli(['tail', '--config', config, '--once', '--path', other], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(existsSync(`${other}.aisoc-cursor`)).toBe(true);
+    expect(store.countEvents({ tenant: 'conn-tail' })).toBe(12);
+    // A webhook connector's file is not one to tail.
+    const webhook = configFile('tail-webhook', { mode: 'webhook', cluster_name: 'w', ingest_url: `${ingest.url}/v1/ingest/k8s-audit/x` });
+    const refused = await cli(['tail', '--config', webhook, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('mode is webhook');
   });
 
   it('scores the alerts it prints as the ingest does: K8S_AUDIT_SEVERITY=spec and K8S_AUDIT_RULES change them, a bad value stops it', async () => {
