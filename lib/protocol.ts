@@ -60,3 +60,12 @@ export function tenantFromIngestUrl(url: string): string | null {
     return null;
   }
 }
+
+/**
+ * A cluster name the senders here (forwarder, tail, connector) can send in the
+ * X-AiSOC-Cluster-Name header: visible ASCII with spaces only inside (a header carries ASCII), at
+ * most 256 characters (the ingest's limit). Checked where it is configured, so a bad one is a
+ * clear error at start instead of a 400 for every batch.
+ */
+export const SENDER_CLUSTER_NAME = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+export const SENDER_CLUSTER_NAME_RULE = '1-256 printable ASCII characters without leading or trailing spaces';

@@ -4,7 +4,7 @@ import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/d
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
-import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
+import { CLUSTER_HEADER, INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER } from '../protocol.js';
 import { ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
@@ -158,7 +158,11 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
 
   const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);
 
-  let cluster = flag(args, 'cluster') ?? config.clusterName;
+  const clusterFlag = flag(args, 'cluster');
+  if (clusterFlag !== undefined && !SENDER_CLUSTER_NAME.test(clusterFlag)) {
+    throw new UsageError(`--cluster must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
+  }
+  let cluster = clusterFlag ?? config.clusterName;
   if (cluster === null || cluster === '') {
     cluster = hostname();
     log({ level: 'warn', msg: 'neither --cluster nor CLUSTER_NAME is set; using the host name as the cluster name', cluster });

@@ -1,4 +1,11 @@
-import { CLUSTER_HEADER, INGEST_PREFIX, splitIngestPath, TENANT_ID_PATTERN } from '../protocol.js';
+import {
+  CLUSTER_HEADER,
+  INGEST_PREFIX,
+  SENDER_CLUSTER_NAME,
+  SENDER_CLUSTER_NAME_RULE,
+  splitIngestPath,
+  TENANT_ID_PATTERN,
+} from '../protocol.js';
 import {
   DEFAULT_AUDIT_STREAM_PREFIX,
   DEFAULT_INGEST_MAX_BODY_BYTES,
@@ -28,9 +35,6 @@ import { loadShipTls, type ShipTls } from './tls.js';
 export const DEFAULT_FORWARDER_CONCURRENCY = 2;
 /** The ingest's own body cap (K8S_AUDIT_MAX_BODY_BYTES default); more could never be accepted. */
 const MAX_BODY_BYTES_LIMIT = DEFAULT_INGEST_MAX_BODY_BYTES;
-
-// Header values must be visible ASCII; EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]* anyway.
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
 
 /** What the forwarder core needs from its configuration (lib/cloudwatch; `loadForwarderConfig` reads it). */
 export interface ForwardSettings {
@@ -86,8 +90,9 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   if (secretProblem !== null) r.problems.push(secretProblem);
   noteSecretAsTenant(r.problems, ingestUrl, token);
   const clusterName = r.string('CLUSTER_NAME') ?? null;
-  if (clusterName !== null && !HEADER_SAFE.test(clusterName)) {
-    r.problems.push(`CLUSTER_NAME must be printable ASCII (it is sent as the ${CLUSTER_HEADER} header)`);
+  // EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]*, 100 at most, anyway.
+  if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
+    r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
   }
   const config: ForwarderConfig = {
     ingestUrl,

@@ -1,4 +1,4 @@
-import { TOKEN_HEADER } from '../protocol.js';
+import { CLUSTER_HEADER, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER } from '../protocol.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHIP_MAX_BODY_BYTES,
@@ -65,11 +65,15 @@ export function loadTailConfig(env: Env): TailConfig {
     r.problems.push(`K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in ${TOKEN_HEADER})`);
   }
   noteSecretAsTenant(r.problems, ingestUrl, token);
+  const clusterName = r.string('CLUSTER_NAME') || null;
+  if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
+    r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
+  }
   const config: TailConfig = {
     ingestUrl,
     tls,
     token,
-    clusterName: r.string('CLUSTER_NAME') ?? null,
+    clusterName,
     path: r.string('AISOC_TAIL_PATH') ?? null,
     cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
     maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),

@@ -2,7 +2,7 @@ import { isAbsolute } from 'node:path';
 import { noteSecretAsTenant, readSharedSecret } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { isJsonObject } from '../json.js';
-import { INGEST_PREFIX } from '../protocol.js';
+import { INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
 
 /** The connector documentation's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
@@ -73,7 +73,6 @@ const KNOWN_FIELDS = new Set([
 ]);
 
 // Sent as the X-AiSOC-Cluster-Name header and shown in the UI: printable ASCII, trimmed.
-const CLUSTER_NAME = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 
 function isBlank(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
@@ -109,8 +108,8 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
 
   let clusterName = '';
   if (isBlank(v.cluster_name)) problems.push('cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1)');
-  else if (typeof v.cluster_name !== 'string' || !CLUSTER_NAME.test(v.cluster_name)) {
-    problems.push('cluster_name must be 1-256 printable ASCII characters without leading or trailing spaces');
+  else if (typeof v.cluster_name !== 'string' || !SENDER_CLUSTER_NAME.test(v.cluster_name)) {
+    problems.push(`cluster_name must be ${SENDER_CLUSTER_NAME_RULE}`);
   } else clusterName = v.cluster_name;
 
   let inboxToken: string | null = null;

@@ -50,6 +50,16 @@ describe('aisoc-k8s-audit tail', () => {
     expect(cap.err()).toContain(`${name} must be an integer from 0 to 65535, got "${value}"`);
   });
 
+  it('refuses a cluster name the ingest would refuse for every batch, from --cluster or CLUSTER_NAME, before sending anything', async () => {
+    const long = 'c'.repeat(300);
+    const byFlag = io(env);
+    expect(await main(['tail', '--path', '/x', '--once', '--cluster', long], byFlag.io)).toBe(2);
+    expect(byFlag.err()).toContain('--cluster must be 1-256 printable ASCII characters without leading or trailing spaces');
+    const byEnv = io({ ...env, CLUSTER_NAME: 'prod\u0085east' });
+    expect(await main(['tail', '--path', '/x', '--once'], byEnv.io)).toBe(2);
+    expect(byEnv.err()).toContain('CLUSTER_NAME must be 1-256 printable ASCII characters');
+  });
+
   it('names every missing variable at once', async () => {
     const cap = io();
 

@@ -89,7 +89,7 @@ describe('loadForwarderConfig', () => {
     expect((error as ConfigError).problems).toEqual([
       'AISOC_INGEST_URL must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>',
       'set only one of K8S_AUDIT_SHARED_SECRET and K8S_AUDIT_SHARED_SECRET_ARN',
-      'CLUSTER_NAME must be printable ASCII (it is sent as the X-AiSOC-Cluster-Name header)',
+      'CLUSTER_NAME must be 1-256 printable ASCII characters without leading or trailing spaces (it is sent as the X-AiSOC-Cluster-Name header)',
       'FORWARDER_MAX_BODY_BYTES must be an integer between 1024 and 16777216, got "99999999999"',
       'FORWARDER_CONCURRENCY must be an integer between 1 and 16, got "0"',
     ]);
