@@ -1,7 +1,7 @@
 import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
 import { eventBytes, eventString, type JoinedLines } from '../ship/index.js';
-import { checkLine, joinLines, type OutgoingLine, type SplitLines } from './lines.js';
+import { checkLine, joinLines, listedLines, type OutgoingLine, type SplitLines } from './lines.js';
 
 // Delivery: the lines of one read go out through lib/ship, batches in file order (several may be
 // in flight at once), and the answer becomes how far the cursor may move, what was passed over,
@@ -170,6 +170,15 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
         continue;
       }
       const checked = checkLine(eventString(line.data));
+      if (checked.items !== undefined) {
+        const listed = listedLines(checked.items, line.offset);
+        rest.push(...listed.lines);
+        for (const skip of listed.skipped) {
+          invalid++;
+          passOver.invalid(skip.offset, skip.reason, skip.auditID);
+        }
+        continue;
+      }
       if (checked.event === undefined) {
         invalid++;
         passOver.invalid(line.offset, checked.reason, checked.auditID);

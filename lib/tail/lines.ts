@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { AuditEvent } from '../audit/index.js';
-import { readAuditLine } from '../audit/index.js';
+import { readAuditLine, validateAuditEvent } from '../audit/index.js';
+import { isJsonObject } from '../json.js';
 import { type EventText, eventString, type JoinedLines, readAuditId } from '../ship/index.js';
 
 // Line splitting: pure functions over the bytes of one read (no files, no network), and the one
@@ -58,17 +59,70 @@ function hasAuditIdKey(buf: Buffer, start: number, end: number): boolean {
  * Looks at the bytes of the line only: nothing is decoded for it.
  */
 function looksLikeAuditLine(buf: Buffer, start: number, end: number): boolean {
-  return buf[start] === OPEN_BRACE && buf[end - 1] === CLOSE_BRACE && hasAuditIdKey(buf, start, end);
+  return buf[start] === OPEN_BRACE && buf[end - 1] === CLOSE_BRACE && !startsEventList(buf, start, end) && hasAuditIdKey(buf, start, end);
 }
 
-/** A line's event, or why it cannot be delivered (not JSON, not an audit Event). */
-export type LineCheck = { event: AuditEvent } | { event?: undefined; reason: string; auditID?: string };
+// How a compact EventList starts as the tools that write one order its keys: Go's encoding/json
+// (kubectl, the apiserver: kind first) and a sorted writer (`jq -S`, Python's sort_keys: apiVersion,
+// then items).
+const EVENT_LIST_STARTS = [
+  '{"kind":"EventList"',
+  '{"apiVersion":"audit.k8s.io/v1","items":[',
+  '{"apiVersion":"audit.k8s.io/v1beta1","items":[',
+].map((p) => Buffer.from(p, 'latin1'));
+
+function startsWith(buf: Buffer, start: number, end: number, prefix: Buffer): boolean {
+  return end - start >= prefix.length && buf.compare(prefix, 0, prefix.length, start, start + prefix.length) === 0;
+}
+
+/**
+ * Whether a line starts as a compact EventList does: its events are read out of it, not shipped as
+ * one. An event line differs within its first bytes (`{"kind":"Event"` at byte 14; `{"annotations"`
+ * or `{"apiVersion"` then `"auditID"` at byte 2 and 32), so this costs a comparison or two per line.
+ * A list with its keys in another order is parsed by the ingest, which refuses it as an item.
+ */
+function startsEventList(buf: Buffer, start: number, end: number): boolean {
+  if (buf[start + 14] === 0x4c) return startsWith(buf, start, end, EVENT_LIST_STARTS[0] as Buffer);
+  if (buf[start + 3] !== 0x70) return false; // "p" of "apiVersion"
+  return startsWith(buf, start, end, EVENT_LIST_STARTS[1] as Buffer) || startsWith(buf, start, end, EVENT_LIST_STARTS[2] as Buffer);
+}
+
+/**
+ * A line's event; the items of an EventList or a JSON array on one line (the NDJSON reader takes
+ * those too); or why it cannot be delivered (not JSON, not an audit Event).
+ */
+export type LineCheck =
+  | { event: AuditEvent; items?: undefined }
+  | { event?: undefined; items: readonly unknown[] }
+  | { event?: undefined; items?: undefined; reason: string; auditID?: string };
+
+/**
+ * The items of an EventList or array on one line: each event goes out on its own, re-serialised,
+ * at the line's offset; each item that is not an event is passed over with its reason, as the
+ * NDJSON reader rejects it.
+ */
+export function listedLines(items: readonly unknown[], offset: number): { lines: OutgoingLine[]; skipped: InvalidLine[] } {
+  const lines: OutgoingLine[] = [];
+  const skipped: InvalidLine[] = [];
+  for (const item of items) {
+    const v = validateAuditEvent(item);
+    if (v.ok) lines.push({ data: JSON.stringify(item), offset, event: v.event });
+    else {
+      const reason = `not a valid audit event (an item of a list on the line): ${v.reason}`;
+      skipped.push(v.auditID === undefined ? { kind: 'invalid', offset, reason } : { kind: 'invalid', offset, reason, auditID: v.auditID });
+    }
+  }
+  return { lines, skipped };
+}
 
 /** Checks one line with lib/audit's line check, in the words the tailer logs. */
 export function checkLine(text: string): LineCheck {
   const read = readAuditLine(text);
   if (read.kind === 'event') return { event: read.event };
   if (read.kind === 'not-json') return { reason: 'line is not JSON' };
+  const v = read.value;
+  if (Array.isArray(v)) return { items: v };
+  if (isJsonObject(v) && v.kind === 'EventList' && Array.isArray(v.items)) return { items: v.items };
   const reason = `not a valid audit event: ${read.reason}`;
   return read.auditID === undefined ? { reason } : { reason, auditID: read.auditID };
 }
@@ -84,10 +138,11 @@ export interface OutgoingLine {
   readonly event?: AuditEvent;
 }
 
+/** A line (or an item of a list on one) passed over as not an audit event, and why. */
+export type InvalidLine = { kind: 'invalid'; offset: number; reason: string; auditID?: string };
+
 /** A complete line passed over before shipping, and why: not an audit event, or too large for any body. */
-export type SkippedLine =
-  | { kind: 'invalid'; offset: number; reason: string; auditID?: string }
-  | { kind: 'oversize'; offset: number; bytes: number; auditID?: string };
+export type SkippedLine = InvalidLine | { kind: 'oversize'; offset: number; bytes: number; auditID?: string };
 
 /** The complete lines of one read: those to ship and those passed over, each in file order. */
 export interface SplitLines {
@@ -146,6 +201,12 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
       if (text.trim() === '') continue;
       const checked = checkLine(text);
       count++;
+      if (checked.items !== undefined) {
+        const listed = listedLines(checked.items, offset);
+        lines.push(...listed.lines);
+        skipped.push(...listed.skipped);
+        continue;
+      }
       if (checked.event === undefined) {
         skipped.push({
           kind: 'invalid',

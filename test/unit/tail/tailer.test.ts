@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { normaliseAuditEvent } from '../../../lib/audit/index.js';
+import { normaliseAuditEvent, parseAuditPayload } from '../../../lib/audit/index.js';
 import { FileTailer, type PollResult, readCursor, type TailerOptions } from '../../../lib/tail/index.js';
 import { asFile, auditIdOf, eventText, RecordingShipper, tempDir, uniqueEvents } from '../../helpers/tail.js';
 
@@ -197,6 +197,25 @@ describe('FileTailer', () => {
 
     expect(r.resets).toEqual(['rotated']);
     expect(shipper.shipped).toEqual([...before, ...unread, ...after]);
+  });
+
+  it('delivers the events of a line holding an EventList or an array, as the NDJSON reader does, and passes over its bad items', async () => {
+    const listed = uniqueEvents(4, 'list');
+    const parsed = listed.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = [
+      JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: [parsed[0], { kind: 0 }, parsed[1]] }),
+      // With its keys sorted (jq -S), as the splitter knows it from its first bytes too.
+      JSON.stringify({ apiVersion: 'audit.k8s.io/v1', items: [parsed[2]], kind: 'EventList', metadata: {} }),
+      JSON.stringify([parsed[3]]),
+    ];
+    writeFileSync(logPath, `${lines.join('\n')}\n`);
+
+    const r = await tailer().poll();
+    const ndjson = parseAuditPayload(lines.join('\n'));
+
+    expect(shipper.ids()).toEqual(['list-0', 'list-1', 'list-2', 'list-3']);
+    expect(ndjson.events.map((e) => e.auditID)).toEqual(shipper.ids());
+    expect(r).toMatchObject({ delivered: 4, invalid: 1, complete: true });
   });
 
   it('reads past a byte order mark at the start and the NUL bytes a crash left before a line', async () => {
