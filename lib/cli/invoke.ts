@@ -28,6 +28,7 @@ Options:
   --parameter-overrides PAIRS   template parameters, 'Key=Value Key2=Value2' (repeatable)
   --timeout SECONDS             the function timeout (default: the template's Timeout)
   --dist DIR                    run DIR/<function>/index.mjs instead of the template's CodeUri
+  --add-host NAME:ADDRESS       taken and ignored, as sam local's container networking (repeatable)
   --help                        show this help
 
 The function's environment, as sam local builds it (aws/aws-sam-cli
@@ -168,10 +169,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const args = parseArgs(
     argv.map((a) => SHORT[a] ?? a),
-    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist'],
+    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist', 'add-host'],
     [],
-    ['parameter-overrides'],
+    ['parameter-overrides', 'add-host'],
   );
+  // sam local's container networking; here the bundle runs on this host, which reaches its own
+  // addresses as they are. Taken so a documented sam command line runs unchanged.
+  if (args.flags.has('add-host')) {
+    io.stderr.write("invoke: --add-host maps a name inside sam local's container; invoke runs on this host and ignores it\n");
+  }
   const [fnName, ...extra] = args.positionals;
   if (fnName === undefined) throw new UsageError("name the function: Forwarder or Ingest (the template's logical id)");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
@@ -217,7 +223,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const event = await readJson(eventPath, 'event', io.stdin);
 
   const region = spec.env.AWS_REGION || inherited.AWS_REGION || inherited.AWS_DEFAULT_REGION || 'us-east-1';
-  const functionName = spec.env.AWS_LAMBDA_FUNCTION_NAME || `aisoc-k8s-audit-${fn}`;
+  // sam local names the function by its logical id (samcli/local/lambdafn/env_vars.py sets
+  // AWS_LAMBDA_FUNCTION_NAME to the FunctionConfig's name, which local_lambda.py takes from the
+  // function's logical id), and the runtime's context.functionName is that variable.
+  const functionName = spec.env.AWS_LAMBDA_FUNCTION_NAME || spec.logicalId;
   const runtimeEnv = lambdaRuntimeEnv(functionName, spec.memoryMb, region, new Date());
   const env = { ...inherited, ...runtimeEnv, ...spec.env };
   const awsRequestId = randomUUID();

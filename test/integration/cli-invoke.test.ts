@@ -94,15 +94,19 @@ describe('aisoc-k8s-audit invoke', () => {
       dist('echo'),
       '--timeout',
       '30',
+      // sam local's option for its container's networking: taken, said so, and without effect here.
+      '--add-host',
+      'host.docker.internal:host-gateway',
     ]);
     expect(code).toBe(0);
     const result = JSON.parse(stdout);
     expect(result.event).toEqual({ n: 7, awslogs: { data: 'H4sI' } });
     expect(result.context).toMatchObject({
-      functionName: 'aisoc-k8s-audit-forwarder',
-      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:aisoc-k8s-audit-forwarder',
+      // sam local's name for it: the template's logical id.
+      functionName: 'Forwarder',
+      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:Forwarder',
       memoryLimitInMB: '512',
-      logGroupName: '/aws/lambda/aisoc-k8s-audit-forwarder',
+      logGroupName: '/aws/lambda/Forwarder',
       functionVersion: '$LATEST',
     });
     expect(result.context.awsRequestId).toMatch(/^[0-9a-f-]{36}$/);
@@ -111,6 +115,7 @@ describe('aisoc-k8s-audit invoke', () => {
     expect(first).toBeGreaterThan(0);
     expect(later).toBeLessThan(first);
     expect(stderr).toContain('init log line\n');
+    expect(stderr).toContain('invoke: --add-host maps a name inside sam local');
     expect(stderr).toContain('handler log line\n');
     expect(stderr).toMatch(new RegExp(`^START RequestId: ${result.context.awsRequestId} Version: \\$LATEST$`, 'm'));
   });
@@ -141,7 +146,7 @@ describe('aisoc-k8s-audit invoke', () => {
     expect(env.SHELL_ONLY).toBeNull();
     expect(env.AWS_ENDPOINT_URL).toBe('http://127.0.0.1:5000');
     expect(env.AWS_REGION).toBe('eu-west-1');
-    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe('aisoc-k8s-audit-ingest');
+    expect(env.AWS_LAMBDA_FUNCTION_NAME).toBe('Ingest');
     expect(context.memoryLimitInMB).toBe('1024');
   });
 
