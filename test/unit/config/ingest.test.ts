@@ -229,6 +229,20 @@ describe('withSharedSecret', () => {
     );
   });
 
+  it('reads an empty K8S_AUDIT_TENANT_SECRETS_ARN (the stacks’ default) as unset: nothing more is read, a secrets file is no conflict', async () => {
+    const config = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN, K8S_AUDIT_TENANT_SECRETS_ARN: '' });
+    expect(config.tenantSecretsArn).toBeNull();
+    const asked: string[] = [];
+    const read = await withSharedSecret(config, async (arn) => {
+      asked.push(arn);
+      return 'from-secrets-manager';
+    });
+    expect(asked).toEqual([ARN]);
+    expect(read.tenantSecrets).toBeNull();
+    const withFile = loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/etc/aisoc/tenants.json', K8S_AUDIT_TENANT_SECRETS_ARN: '' });
+    expect(withFile).toMatchObject({ tenantSecretsArn: null, tenantSecretsFile: '/etc/aisoc/tenants.json' });
+  });
+
   it('names the ARN, never a value, when the stored secret is empty', async () => {
     const config = loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: ARN });
     await expect(withSharedSecret(config, async () => '  ')).rejects.toThrow(`the secret ${ARN} is empty`);

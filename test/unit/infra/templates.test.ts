@@ -14,17 +14,42 @@ const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as Obj & {
   resources: { Resources: Record<string, Obj>; Conditions?: Obj };
 };
 const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as Obj & {
-  Parameters: Record<string, { Default?: string }>;
+  Parameters: Record<string, { Default?: string; AllowedValues?: string[]; AllowedPattern?: string }>;
+  Conditions: Obj;
   Resources: Record<string, { Type: string; Properties: Obj }>;
 };
 
-// serverless.yml's stage params and the SAM template's parameters carry the same choices.
+// serverless.yml's stage params and the SAM template's parameters carry the same choices. The one
+// pair left out differs in shape: ingestUrl is the forwarder's whole route, IngestOrigin only
+// scheme://host.
 const PARAM_NAMES: Record<string, string> = {
   eksLogGroup: 'EksLogGroupName',
   tenantId: 'TenantId',
   clusterName: 'ClusterName',
+  severityMode: 'SeverityMode',
+  rulesDir: 'RulesDir',
+  rulesObject: 'RulesObject',
+  gkePush: 'GkePushTenants',
+  logLevel: 'LogLevel',
+  tenantSecretsArn: 'TenantSecretsArn',
   alarmEmail: 'AlarmEmail',
 };
+
+/** A serverless.yml fragment as the SAM template writes it: `${param:x}` as `!Ref X`, the functions by their SAM logical ids. */
+function slsAsSam<T>(value: T): T {
+  let text = JSON.stringify(value).replaceAll('"ForwarderLambdaFunction"', '"Forwarder"').replaceAll('"IngestLambdaFunction"', '"Ingest"');
+  for (const [slsName, samName] of Object.entries(PARAM_NAMES)) {
+    text = text.replaceAll(`"\${param:${slsName}}"`, JSON.stringify({ Ref: samName }));
+  }
+  return JSON.parse(text) as T;
+}
+
+/** A SAM template parameter's AllowedPattern as CloudFormation applies it: to the whole value. */
+function allowedBy(param: string): (value: string) => boolean {
+  const pattern = sam.Parameters[param]?.AllowedPattern;
+  if (pattern === undefined) throw new Error(`${param} has no AllowedPattern`);
+  return (value) => new RegExp(`^(?:${pattern})$`).test(value);
+}
 
 /** The logical ids a value refers to (Ref, GetAtt, ${X} in Sub), pseudo parameters and template parameters left out. */
 function referencedResources(value: unknown, resources: Record<string, unknown>): string[] {
@@ -63,12 +88,30 @@ interface FunctionModel {
   onFailure: { type: string; target: string[] } | null;
 }
 
-/** Literal variables compare by value; computed ones by the resources they are computed from. */
+/** The SAM template parameters a value names with `Ref` (inside `Fn::If` too), as `<Name>`. */
+function referencedParameters(value: unknown): string[] {
+  const found = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      const o = v as Obj;
+      if (typeof o.Ref === 'string' && o.Ref in sam.Parameters) found.add(`<${o.Ref}>`);
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(value);
+  return [...found].sort();
+}
+
+/**
+ * Literal variables compare by value; computed ones by the resources they are computed from, and
+ * the template parameters they take (so a variable set from the wrong parameter differs).
+ */
 function envModel(vars: Obj, resources: Record<string, unknown>): Record<string, string | string[]> {
   return Object.fromEntries(
     Object.entries(vars).map(([k, v]) => {
       if (typeof v === 'string' && !v.includes('${')) return [k, v];
-      const refs = referencedResources(v, resources);
+      const refs = [...referencedResources(v, resources), ...referencedParameters(v)];
       return [k, refs.length > 0 ? refs : ['<parameter>']];
     }),
   );
@@ -83,11 +126,12 @@ function slsModel(name: string): FunctionModel {
   const resources = { ...sls.resources.Resources, HttpApi: {}, ForwarderLogGroup: {}, IngestLogGroup: {} };
   const env = Object.fromEntries(
     Object.entries(f.environment ?? {}).map(([k, v]) => {
-      // A stage param with a plain default is SAM's template parameter; one whose default is
-      // computed (the stack's own ingest URL) compares by what it is computed from.
+      // A stage param with a SAM twin is that template parameter; one whose default is computed
+      // (the stack's own ingest URL) compares by what it is computed from.
       const param = typeof v === 'string' ? /^\$\{param:(\w+)\}$/.exec(v)?.[1] : undefined;
-      const fallback = param === undefined ? undefined : sls.params.default[param];
-      return [k, param === undefined ? v : typeof fallback === 'string' ? { Ref: param } : fallback];
+      const twin = param === undefined ? undefined : PARAM_NAMES[param];
+      if (twin !== undefined) return [k, { Ref: twin }];
+      return [k, param === undefined ? slsAsSam(v) : sls.params.default[param]];
     }),
   );
   const handler = String(f.handler);
@@ -183,6 +227,55 @@ function fakeResolve(value: unknown, params: Record<string, string>): string {
   return r(value);
 }
 
+type Statement = Obj & { 'Fn::If'?: [string, Obj, unknown] };
+
+/** A role's inline policy statements as written (a conditional one as its `Fn::If`). */
+function roleStatements(resources: Record<string, { Properties: Obj }>, role: string): Statement[] {
+  const policies = (resources[role]?.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+/**
+ * The statements of a role CloudFormation creates for these parameter values: each `Fn::If` is
+ * decided by its condition (`Fn::Not`, `Fn::Equals`, `Ref`), `AWS::NoValue` is dropped, and a
+ * `Ref` to a parameter in a Resource becomes the parameter's value.
+ */
+function grantedWith(
+  resources: Record<string, { Properties: Obj }>,
+  conditions: Obj,
+  role: string,
+  values: Record<string, string>,
+): { Action: unknown; Resource: unknown }[] {
+  const params = { ...Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? ''])), ...values };
+  const value = (v: unknown): unknown => {
+    const o = v as Obj | null;
+    if (typeof o?.Ref === 'string' && o.Ref in params) return params[o.Ref];
+    // A Sub of variables alone (`!Sub ["${Arn}", {Arn: !Ref P}]`); any other stays as written.
+    const [text, vars] = Array.isArray(o?.['Fn::Sub']) ? (o['Fn::Sub'] as [string, Obj]) : [];
+    if (text === undefined || vars === undefined) return v;
+    const out = text.replace(/\$\{(\w+)\}/g, (whole, name: string) => {
+      const x = value(vars[name]);
+      return typeof x === 'string' ? x : whole;
+    });
+    return out.includes('${') ? v : out;
+  };
+  const truth = (c: unknown): boolean => {
+    const o = c as Obj;
+    if (o['Fn::Not'] !== undefined) return !truth((o['Fn::Not'] as unknown[])[0]);
+    if (o['Fn::Equals'] !== undefined) {
+      const [a, b] = o['Fn::Equals'] as unknown[];
+      return value(a) === value(b);
+    }
+    throw new Error(`cannot decide ${JSON.stringify(c)}`);
+  };
+  return roleStatements(resources, role).flatMap((s) => {
+    const chosen = s['Fn::If'] === undefined ? s : truth(conditions[s['Fn::If'][0]]) ? s['Fn::If'][1] : s['Fn::If'][2];
+    if ((chosen as Obj).Ref === 'AWS::NoValue') return [];
+    const { Action, Resource } = chosen as Obj;
+    return [{ Action, Resource: value(Resource) }];
+  });
+}
+
 describe('serverless.yml and infra/template.yaml', () => {
   it('declare the same two functions', () => {
     expect(Object.keys(sls.functions).sort()).toEqual(['forwarder', 'ingest']);
@@ -222,53 +315,65 @@ describe('serverless.yml and infra/template.yaml', () => {
     const samOwn = Object.fromEntries(
       Object.entries(sam.Resources).filter(([, r]) => !r.Type.startsWith('AWS::Serverless::') && r.Type !== 'AWS::Logs::LogGroup'),
     );
-    // The functions' logical ids differ (osls names them <Name>LambdaFunction), and the alarm email
-    // is a stage param in one and a template parameter in the other; everything else is equal.
-    const alarmEmailParam = ['${param:', 'alarmEmail}'].join('');
-    const rulesObjectParam = ['${param:', 'rulesObject}'].join('');
-    const slsAsSam = JSON.parse(
-      JSON.stringify(sls.resources.Resources)
-        .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
-        .replaceAll('"IngestLambdaFunction"', '"Ingest"')
-        .replaceAll(`"${alarmEmailParam}"`, '{"Ref":"AlarmEmail"}')
-        .replaceAll(`"${rulesObjectParam}"`, '{"Ref":"RulesObject"}'),
-    );
-    expect(slsAsSam).toEqual(samOwn);
-    expect(sls.resources.Conditions).toEqual({
-      HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [alarmEmailParam, ''] }] },
-      HasRulesObject: { 'Fn::Not': [{ 'Fn::Equals': [rulesObjectParam, ''] }] },
-    });
-    expect((sam as Obj).Conditions).toMatchObject({ HasAlarmEmail: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] } });
+    // The functions' logical ids differ (osls names them <Name>LambdaFunction), and a choice is a
+    // stage param in one and a template parameter in the other; everything else is equal.
+    expect(slsAsSam(sls.resources.Resources)).toEqual(samOwn);
+    // ForwardToThisStack has no twin: serverless.yml computes the whole ingest URL as a param.
+    const { ForwardToThisStack, ...samConditions } = sam.Conditions;
+    expect(ForwardToThisStack).toEqual({ 'Fn::Equals': [{ Ref: 'IngestOrigin' }, ''] });
+    expect(slsAsSam(sls.resources.Conditions)).toEqual(samConditions);
   });
 
-  it('default the shared parameters to the same values', () => {
+  it('declare the same parameters, with the same defaults', () => {
+    expect(
+      Object.keys(sls.params.default)
+        .filter((p) => p !== 'ingestUrl')
+        .sort(),
+    ).toEqual(Object.keys(PARAM_NAMES).sort());
+    expect(
+      Object.keys(sam.Parameters)
+        .filter((p) => p !== 'IngestOrigin')
+        .sort(),
+    ).toEqual(Object.values(PARAM_NAMES).sort());
     for (const [slsName, samName] of Object.entries(PARAM_NAMES)) {
-      expect(sls.params.default[slsName]).toBe(sam.Parameters[samName]?.Default);
+      expect(sls.params.default[slsName], slsName).toBe(sam.Parameters[samName]?.Default);
     }
   });
 
-  it('grant each role only named actions on the stack’s own resources', () => {
-    for (const role of ['ForwarderRole', 'IngestRole']) {
-      const policies = (sam.Resources[role]?.Properties.Policies ?? []) as {
-        PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] };
-      }[];
-      const all = policies.flatMap((p) => p.PolicyDocument.Statement as unknown[]);
-      // One conditional statement: the ingest may read the operators' rule object, that object only.
-      const conditional = all.filter((s) => (s as Obj)['Fn::If'] !== undefined) as { 'Fn::If': [string, Obj, unknown] }[];
-      for (const c of conditional) {
-        expect(role).toBe('IngestRole');
-        expect(c['Fn::If'][0]).toBe('HasRulesObject');
-        expect(c['Fn::If'][1]).toMatchObject({ Effect: 'Allow', Action: 's3:GetObject' });
-        expect(JSON.stringify(c['Fn::If'][1].Resource)).toContain('{"Ref":"RulesObject"}');
-        expect(JSON.stringify(c['Fn::If'][1].Resource)).not.toContain('*');
-        expect(c['Fn::If'][2]).toEqual({ Ref: 'AWS::NoValue' });
-      }
-      expect(conditional).toHaveLength(role === 'IngestRole' ? 1 : 0);
-      const statements = all.filter((s) => (s as Obj)['Fn::If'] === undefined) as { Action: unknown; Resource: unknown }[];
-      for (const s of statements) {
-        expect([s.Action].flat().every((a) => typeof a === 'string' && !a.includes('*'))).toBe(true);
-        expect(JSON.stringify(s.Resource)).not.toContain('*');
-        expect(referencedResources(s.Resource, sam.Resources)).toHaveLength(1);
+  it('grant each role only named actions on the stack’s own resources, or on what a parameter names when it is set', () => {
+    // The conditional grants: the ingest may read the operators' rule object and the per-tenant
+    // secrets, each only when its parameter is set and only what it names.
+    // condition: [the one action, the one parameter whose value the resource is built from]
+    const CONDITIONAL: Record<string, [string, string]> = {
+      HasRulesObject: ['s3:GetObject', 'RulesObject'],
+      HasTenantSecrets: ['secretsmanager:GetSecretValue', 'TenantSecretsArn'],
+    };
+    for (const [template, resources] of [
+      ['sam', sam.Resources],
+      ['serverless', slsAsSam(sls.resources.Resources) as typeof sam.Resources],
+    ] as const) {
+      for (const role of ['ForwarderRole', 'IngestRole']) {
+        const all = roleStatements(resources, role);
+        const conditional = all.filter((s) => s['Fn::If'] !== undefined) as { 'Fn::If': [string, Obj, unknown] }[];
+        expect(
+          conditional.map((c) => c['Fn::If'][0]),
+          `${template} ${role}`,
+        ).toEqual(role === 'IngestRole' ? Object.keys(CONDITIONAL) : []);
+        for (const c of conditional) {
+          const [condition, statement, otherwise] = c['Fn::If'];
+          const [action, param] = CONDITIONAL[condition] ?? [];
+          expect(statement).toMatchObject({ Effect: 'Allow', Action: action });
+          expect(referencedParameters(statement.Resource)).toEqual([`<${param}>`]);
+          expect(referencedResources(statement.Resource, sam.Resources)).toEqual([]);
+          expect(JSON.stringify(statement.Resource)).not.toContain('*');
+          expect(otherwise).toEqual({ Ref: 'AWS::NoValue' });
+        }
+        const statements = all.filter((s) => s['Fn::If'] === undefined) as { Action: unknown; Resource: unknown }[];
+        for (const s of statements) {
+          expect([s.Action].flat().every((a) => typeof a === 'string' && !a.includes('*'))).toBe(true);
+          expect(JSON.stringify(s.Resource)).not.toContain('*');
+          expect(referencedResources(s.Resource, sam.Resources)).toHaveLength(1);
+        }
       }
     }
   });
@@ -286,6 +391,7 @@ describe('serverless.yml and infra/template.yaml', () => {
         inbox: config.inbox.kind,
         secret: config.sharedSecret,
         arn: config.sharedSecretArn,
+        tenantSecretsArn: config.tenantSecretsArn,
       }).toEqual({
         template,
         events: 'kinesis',
@@ -294,6 +400,8 @@ describe('serverless.yml and infra/template.yaml', () => {
         // The value is read from Secrets Manager at init, never set in the template.
         secret: null,
         arn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:aisoc-k8s-audit-AbCdEf',
+        // TenantSecretsArn's empty default: one installation-wide secret.
+        tenantSecretsArn: null,
       });
     }
     for (const [template, vars] of [
@@ -311,17 +419,94 @@ describe('serverless.yml and infra/template.yaml', () => {
   });
 });
 
-function slsEnv(name: string): Record<string, string> {
-  const defaults = Object.fromEntries(Object.entries(sls.params.default).filter(([, v]) => typeof v === 'string')) as Record<
-    string,
-    string
-  >;
+describe('the LogLevel and TenantSecretsArn parameters', () => {
+  const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aisoc/tenant-secrets-AbC123';
+  const ingestOf = (vars: Record<string, string>) => loadIngestConfig({ ...vars, AWS_LAMBDA_FUNCTION_NAME: 'aisoc-k8s-audit-ingest' });
+
+  it('set LOG_LEVEL on both functions and K8S_AUDIT_TENANT_SECRETS_ARN on the ingest alone, in both templates', () => {
+    for (const model of [slsModel('forwarder'), samModel('Forwarder'), slsModel('ingest'), samModel('Ingest')]) {
+      expect(model.env.LOG_LEVEL).toEqual(['<LogLevel>']);
+    }
+    expect(slsModel('ingest').env.K8S_AUDIT_TENANT_SECRETS_ARN).toEqual(['<TenantSecretsArn>']);
+    expect(samModel('Ingest').env.K8S_AUDIT_TENANT_SECRETS_ARN).toEqual(['<TenantSecretsArn>']);
+    expect(slsModel('forwarder').env).not.toHaveProperty('K8S_AUDIT_TENANT_SECRETS_ARN');
+    expect(samModel('Forwarder').env).not.toHaveProperty('K8S_AUDIT_TENANT_SECRETS_ARN');
+  });
+
+  it('offer the four levels both functions take, INFO by default', () => {
+    const levels = sam.Parameters.LogLevel?.AllowedValues ?? [];
+    expect(levels).toEqual(['DEBUG', 'INFO', 'WARN', 'ERROR']);
+    expect(sam.Parameters.LogLevel?.Default).toBe('INFO');
+    for (const level of levels) {
+      for (const [ingest, forwarder] of [
+        [samEnv('Ingest', { LogLevel: level }), samEnv('Forwarder', { LogLevel: level })],
+        [slsEnv('ingest', { logLevel: level }), slsEnv('forwarder', { logLevel: level })],
+      ] as const) {
+        expect([ingest.LOG_LEVEL, forwarder.LOG_LEVEL]).toEqual([level, level]);
+        expect(() => ingestOf(ingest)).not.toThrow();
+        expect(() => loadForwarderConfig(forwarder)).not.toThrow();
+      }
+    }
+  });
+
+  it('take a whole Secrets Manager secret ARN or nothing, and the ingest reads empty as unset', () => {
+    const allowed = allowedBy('TenantSecretsArn');
+    for (const ok of [
+      '',
+      ARN,
+      'arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:t-AbC123',
+      'arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:t-AbC123',
+    ]) {
+      expect(allowed(ok), ok).toBe(true);
+    }
+    // Without the six characters Secrets Manager appends, the role's grant would match no secret.
+    for (const bad of [
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aisoc/tenants',
+      'aisoc/tenant-secrets-AbC123',
+      'arn:aws:s3:::bucket/tenants-AbC123',
+      ` ${ARN}`,
+    ]) {
+      expect(allowed(bad), bad).toBe(false);
+    }
+    for (const [template, unset, set] of [
+      ['sam', samEnv('Ingest'), samEnv('Ingest', { TenantSecretsArn: ARN })],
+      ['serverless', slsEnv('ingest'), slsEnv('ingest', { tenantSecretsArn: ARN })],
+    ] as const) {
+      expect(unset.K8S_AUDIT_TENANT_SECRETS_ARN, template).toBe('');
+      expect(ingestOf(unset).tenantSecretsArn, template).toBeNull();
+      expect(ingestOf(set).tenantSecretsArn, template).toBe(ARN);
+    }
+  });
+
+  it('grant the ingest role that secret when the parameter is set, and nothing when it is empty', () => {
+    const readable = (granted: { Action: unknown; Resource: unknown }[]) =>
+      granted.filter((s) => s.Action === 'secretsmanager:GetSecretValue').map((s) => s.Resource);
+    for (const [template, resources, conditions] of [
+      ['sam', sam.Resources, sam.Conditions],
+      ['serverless', slsAsSam(sls.resources.Resources) as typeof sam.Resources, slsAsSam(sls.resources.Conditions ?? {})],
+    ] as const) {
+      expect(readable(grantedWith(resources, conditions, 'IngestRole', {})), template).toEqual([{ Ref: 'SharedSecret' }]);
+      expect(readable(grantedWith(resources, conditions, 'IngestRole', { TenantSecretsArn: ARN })), template).toEqual([
+        { Ref: 'SharedSecret' },
+        ARN,
+      ]);
+      expect(readable(grantedWith(resources, conditions, 'ForwarderRole', { TenantSecretsArn: ARN })), template).toEqual([
+        { Ref: 'SharedSecret' },
+      ]);
+    }
+  });
+});
+
+/** A function's environment as deployed with these stage params (the defaults otherwise). */
+function slsEnv(name: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const params = { ...sls.params.default, ...overrides };
+  const defaults = Object.fromEntries(Object.entries(params).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
   const vars = (sls.functions[name]?.environment ?? {}) as Obj;
   return Object.fromEntries(
     Object.entries(vars).map(([k, v]) => {
       const param = typeof v === 'string' ? /^\$\{param:(\w+)\}$/.exec(v)?.[1] : undefined;
       // osls substitutes ${param:...} (also inside a param's computed default) before CloudFormation sees it.
-      const value = JSON.stringify(param === undefined ? v : sls.params.default[param]).replace(
+      const value = JSON.stringify(param === undefined ? v : params[param]).replace(
         /\$\{param:(\w+)\}/g,
         (_, p: string) => defaults[p] ?? '',
       );
@@ -330,8 +515,9 @@ function slsEnv(name: string): Record<string, string> {
   );
 }
 
-function samEnv(logicalId: string): Record<string, string> {
-  const params = Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? '']));
+/** A function's environment as deployed with these template parameters (the defaults otherwise). */
+function samEnv(logicalId: string, overrides: Record<string, string> = {}): Record<string, string> {
+  const params = { ...Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? ''])), ...overrides };
   const vars = ((sam.Resources[logicalId]?.Properties.Environment as { Variables: Obj }) ?? { Variables: {} }).Variables;
   return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, fakeResolve(v, params)]));
 }
