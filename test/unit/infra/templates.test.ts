@@ -195,8 +195,29 @@ function samModel(logicalId: string): FunctionModel {
   };
 }
 
-/** A value CloudFormation would give the intrinsic, good enough for the config loaders to judge. */
-function fakeResolve(value: unknown, params: Record<string, string>): string {
+/** Whether a template condition holds for these parameter values (`Fn::Not`, `Fn::Equals`, literals and `Ref`s). */
+function holds(conditions: Obj, name: string, params: Record<string, string>): boolean {
+  const value = (v: unknown): unknown => {
+    const ref = (v as Obj | null)?.Ref;
+    return typeof ref === 'string' && ref in params ? params[ref] : v;
+  };
+  const truth = (c: unknown): boolean => {
+    const o = (c ?? {}) as Obj;
+    if (o['Fn::Not'] !== undefined) return !truth((o['Fn::Not'] as unknown[])[0]);
+    if (o['Fn::Equals'] !== undefined) {
+      const [a, b] = o['Fn::Equals'] as unknown[];
+      return value(a) === value(b);
+    }
+    throw new Error(`cannot decide ${name}: ${JSON.stringify(c)}`);
+  };
+  return truth(conditions[name]);
+}
+
+/**
+ * A value CloudFormation would give the intrinsic, good enough for the config loaders to judge;
+ * each `Fn::If` goes the way its condition does for these parameter values.
+ */
+function fakeResolve(value: unknown, params: Record<string, string>, conditions: Obj): string {
   const fake: Record<string, string> = {
     HttpApi: 'abc123defg',
     'AWS::Region': 'us-east-1',
@@ -221,7 +242,10 @@ function fakeResolve(value: unknown, params: Record<string, string>): string {
       const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
       return parts.map(r).join(sep);
     }
-    if (Array.isArray(o['Fn::If'])) return r((o['Fn::If'] as unknown[])[1]);
+    if (Array.isArray(o['Fn::If'])) {
+      const [condition, yes, no] = o['Fn::If'] as [string, unknown, unknown];
+      return r(holds(conditions, condition, params) ? yes : no);
+    }
     throw new Error(`cannot resolve ${JSON.stringify(v)}`);
   };
   return r(value);
@@ -259,17 +283,8 @@ function grantedWith(
     });
     return out.includes('${') ? v : out;
   };
-  const truth = (c: unknown): boolean => {
-    const o = c as Obj;
-    if (o['Fn::Not'] !== undefined) return !truth((o['Fn::Not'] as unknown[])[0]);
-    if (o['Fn::Equals'] !== undefined) {
-      const [a, b] = o['Fn::Equals'] as unknown[];
-      return value(a) === value(b);
-    }
-    throw new Error(`cannot decide ${JSON.stringify(c)}`);
-  };
   return roleStatements(resources, role).flatMap((s) => {
-    const chosen = s['Fn::If'] === undefined ? s : truth(conditions[s['Fn::If'][0]]) ? s['Fn::If'][1] : s['Fn::If'][2];
+    const chosen = s['Fn::If'] === undefined ? s : holds(conditions, s['Fn::If'][0], params) ? s['Fn::If'][1] : s['Fn::If'][2];
     if ((chosen as Obj).Ref === 'AWS::NoValue') return [];
     const { Action, Resource } = chosen as Obj;
     return [{ Action, Resource: value(Resource) }];
@@ -419,6 +434,23 @@ describe('serverless.yml and infra/template.yaml', () => {
   });
 });
 
+describe('the IngestOrigin parameter', () => {
+  it('takes an https origin or nothing: the forwarder, as both templates set it up, refuses http at init', () => {
+    const allowed = allowedBy('IngestOrigin');
+    for (const ok of ['', 'https://aisoc.example.com', 'https://aisoc.example.com:8443']) expect(allowed(ok), ok).toBe(true);
+    for (const bad of ['http://aisoc.example.com', 'aisoc.example.com', 'https://aisoc.example.com/v1'])
+      expect(allowed(bad), bad).toBe(false);
+    for (const env of [samEnv('Forwarder'), slsEnv('forwarder')]) expect(env.AISOC_ALLOW_INSECURE_HTTP).toBe('false');
+    expect(loadForwarderConfig(samEnv('Forwarder', { IngestOrigin: 'https://aisoc.example.com' })).ingestUrl).toBe(
+      'https://aisoc.example.com/v1/ingest/k8s-audit/default',
+    );
+    // What the pattern keeps out: an http origin would stop every forwarder start.
+    expect(() => loadForwarderConfig(samEnv('Forwarder', { IngestOrigin: 'http://aisoc.example.com' }))).toThrow(
+      'AISOC_ALLOW_INSECURE_HTTP=true',
+    );
+  });
+});
+
 describe('the LogLevel and TenantSecretsArn parameters', () => {
   const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aisoc/tenant-secrets-AbC123';
   const ingestOf = (vars: Record<string, string>) => loadIngestConfig({ ...vars, AWS_LAMBDA_FUNCTION_NAME: 'aisoc-k8s-audit-ingest' });
@@ -502,6 +534,10 @@ function slsEnv(name: string, overrides: Record<string, string> = {}): Record<st
   const params = { ...sls.params.default, ...overrides };
   const defaults = Object.fromEntries(Object.entries(params).filter(([, v]) => typeof v === 'string')) as Record<string, string>;
   const vars = (sls.functions[name]?.environment ?? {}) as Obj;
+  const substitute = (v: unknown): unknown =>
+    JSON.parse(JSON.stringify(v).replace(/\$\{param:(\w+)\}/g, (_, p: string) => defaults[p] ?? ''));
+  // The conditions take the values osls wrote into them.
+  const conditions = substitute(sls.resources.Conditions ?? {}) as Obj;
   return Object.fromEntries(
     Object.entries(vars).map(([k, v]) => {
       const param = typeof v === 'string' ? /^\$\{param:(\w+)\}$/.exec(v)?.[1] : undefined;
@@ -510,7 +546,7 @@ function slsEnv(name: string, overrides: Record<string, string> = {}): Record<st
         /\$\{param:(\w+)\}/g,
         (_, p: string) => defaults[p] ?? '',
       );
-      return [k, fakeResolve(JSON.parse(value), {})];
+      return [k, fakeResolve(JSON.parse(value), {}, conditions)];
     }),
   );
 }
@@ -519,5 +555,5 @@ function slsEnv(name: string, overrides: Record<string, string> = {}): Record<st
 function samEnv(logicalId: string, overrides: Record<string, string> = {}): Record<string, string> {
   const params = { ...Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? ''])), ...overrides };
   const vars = ((sam.Resources[logicalId]?.Properties.Environment as { Variables: Obj }) ?? { Variables: {} }).Variables;
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, fakeResolve(v, params)]));
+  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, fakeResolve(v, params, sam.Conditions)]));
 }
