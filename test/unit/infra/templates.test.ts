@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadForwarderConfig } from '../../../lib/config/forwarder.js';
 import { loadIngestConfig } from '../../../lib/ingest/config.js';
-import { loadCfnYaml } from '../../helpers/infra-cfn.js';
+import { loadCfnYaml, PARAM_NAMES } from '../../helpers/infra-cfn.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 type Obj = Record<string, unknown>;
@@ -17,22 +17,6 @@ const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as Obj & {
   Parameters: Record<string, { Default?: string; AllowedValues?: string[]; AllowedPattern?: string }>;
   Conditions: Obj;
   Resources: Record<string, { Type: string; Properties: Obj }>;
-};
-
-// serverless.yml's stage params and the SAM template's parameters carry the same choices. The one
-// pair left out differs in shape: ingestUrl is the forwarder's whole route, IngestOrigin only
-// scheme://host.
-const PARAM_NAMES: Record<string, string> = {
-  eksLogGroup: 'EksLogGroupName',
-  tenantId: 'TenantId',
-  clusterName: 'ClusterName',
-  severityMode: 'SeverityMode',
-  rulesDir: 'RulesDir',
-  rulesObject: 'RulesObject',
-  gkePush: 'GkePushTenants',
-  logLevel: 'LogLevel',
-  tenantSecretsArn: 'TenantSecretsArn',
-  alarmEmail: 'AlarmEmail',
 };
 
 /** A serverless.yml fragment as the SAM template writes it: `${param:x}` as `!Ref X`, the functions by their SAM logical ids. */
