@@ -620,8 +620,8 @@ export class IngestService {
     state.accepted = accepted;
     state.rejected = errors.length;
     state.duplicates = duplicates;
-    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt, state);
     if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
+    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt, state);
     // Every listed reject, at debug: off by default, on for a share of requests with
     // POWERTOOLS_LOGGER_SAMPLE_RATE, so a bad sender can be looked into without flooding the log.
     if (errors.length > MAX_LOGGED_REJECTS) {

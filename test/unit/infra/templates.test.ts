@@ -377,6 +377,50 @@ describe('serverless.yml and infra/template.yaml', () => {
     }
   });
 
+  it("compute the rule object's ARN for any RulesObject, empty too (CloudFormation evaluates a Select in the branch an If leaves out)", () => {
+    /** The intrinsic functions the grant uses, as CloudFormation evaluates them: a Select out of range throws. */
+    const evaluate = (v: unknown, params: Record<string, string>): unknown => {
+      if (typeof v === 'string') return v;
+      if (Array.isArray(v)) return v.map((x) => evaluate(x, params));
+      const o = v as Obj;
+      if (typeof o.Ref === 'string') return o.Ref === 'AWS::Partition' ? 'aws' : (params[o.Ref] ?? '');
+      if (o['Fn::Join'] !== undefined) {
+        const [sep, list] = o['Fn::Join'] as [string, unknown[]];
+        return (evaluate(list, params) as string[]).join(sep);
+      }
+      if (o['Fn::Split'] !== undefined) {
+        const [sep, text] = o['Fn::Split'] as [string, unknown];
+        return (evaluate(text, params) as string).split(sep);
+      }
+      if (o['Fn::Select'] !== undefined) {
+        const [i, list] = o['Fn::Select'] as [number, unknown];
+        const items = evaluate(list, params) as string[];
+        if (i >= items.length) throw new Error(`Fn::Select cannot select nonexistent value at index ${i}`);
+        return items[i];
+      }
+      if (o['Fn::Sub'] !== undefined) {
+        const [template, vars] = o['Fn::Sub'] as [string, Obj];
+        const values: Record<string, string> = { 'AWS::Partition': 'aws' };
+        for (const [k, x] of Object.entries(vars)) values[k] = evaluate(x, params) as string;
+        return template.replace(/\$\{([^}]+)\}/g, (_m, k: string) => values[k] ?? '');
+      }
+      throw new Error(`unexpected ${JSON.stringify(v)}`);
+    };
+    for (const [template, resources] of [
+      ['sam', sam.Resources],
+      ['serverless', slsAsSam(sls.resources.Resources) as typeof sam.Resources],
+    ] as const) {
+      const grant = roleStatements(resources, 'IngestRole').find(
+        (x) => (x['Fn::If'] as [string] | undefined)?.[0] === 'HasRulesObject',
+      ) as { 'Fn::If': [string, { Resource: unknown }, unknown] };
+      const resource = grant['Fn::If'][1].Resource;
+      expect(evaluate(resource, { RulesObject: 's3://aisoc-rules/packs/team.yaml' }), template).toBe(
+        'arn:aws:s3:::aisoc-rules/packs/team.yaml',
+      );
+      expect(evaluate(resource, { RulesObject: '' }), template).toBe('arn:aws:s3:::');
+    }
+  });
+
   it('set variables the config loaders accept as a Lambda', () => {
     for (const [template, vars] of [
       ['serverless', slsEnv('ingest')],
