@@ -126,21 +126,39 @@ function isTempOf(cursorPath: string, name: string): boolean {
   return name.startsWith(prefix) && /^\d+\.[0-9a-f]{8}\.tmp$/.test(name.slice(prefix.length));
 }
 
+/** Whether a process with this id runs on this host (EPERM: it runs, as another user). */
+function processRuns(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Removes the temp files a killed tailer left beside its cursor (a cursor prepared while its lines
- * were being delivered, or one being written); returns how many. Called once as a tailer starts,
- * when none of its own can exist yet; one cursor path has one tailer. Never throws.
+ * were being delivered, or one being written). Called once as a tailer starts, when none of its
+ * own can exist yet. A temp file whose writer (the pid in its name) still runs is left alone and
+ * its pid reported: that is another tailer on this cursor, which one cursor path must not have
+ * (each would send what the other sent and undo the other's saves). Never throws.
  */
-export async function removeStaleTemps(cursorPath: string): Promise<number> {
+export async function removeStaleTemps(cursorPath: string): Promise<{ removed: number; otherWriters: number[] }> {
   let names: string[];
   try {
     names = await readdir(dirname(cursorPath));
   } catch {
-    return 0;
+    return { removed: 0, otherWriters: [] };
   }
   let removed = 0;
+  const otherWriters = new Set<number>();
   for (const name of names) {
     if (!isTempOf(cursorPath, name)) continue;
+    const pid = Number(name.slice(basename(cursorPath).length + 2).split('.', 1)[0]);
+    if (pid !== process.pid && processRuns(pid)) {
+      otherWriters.add(pid);
+      continue;
+    }
     try {
       await unlink(join(dirname(cursorPath), name));
       removed++;
@@ -148,7 +166,7 @@ export async function removeStaleTemps(cursorPath: string): Promise<number> {
       // Gone already, or not ours to remove: either way nothing reads it.
     }
   }
-  return removed;
+  return { removed, otherWriters: [...otherWriters] };
 }
 
 /** Starts writing `cursor` to a temp file beside `cursorPath` at once; see `PreparedCursor`. */

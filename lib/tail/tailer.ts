@@ -120,9 +120,17 @@ export class FileTailer {
     const { logPath, cursorPath } = this.opts;
     if (!this.tempsCleared) {
       this.tempsCleared = true;
-      const removed = await removeStaleTemps(cursorPath);
+      const { removed, otherWriters } = await removeStaleTemps(cursorPath);
       if (removed > 0)
         this.log({ level: 'info', msg: 'removed temp files a stopped tailer left beside the cursor', cursor_path: cursorPath, removed });
+      if (otherWriters.length > 0) {
+        this.log({
+          level: 'error',
+          msg: "another process is writing this cursor: one cursor path has one tailer (two send each other's events again and undo each other's saves); stop one, or give each its own --cursor",
+          cursor_path: cursorPath,
+          pids: otherWriters,
+        });
+      }
     }
     const found = await readCursor(cursorPath);
     const saved = found.state === 'ok' ? found.cursor : null;

@@ -566,7 +566,8 @@ describe('FileTailer', () => {
     mkdirSync(join(dir, 'state'));
     const path = join(dir, 'state', 'audit.cursor');
     // What a tailer killed while delivering leaves: its prepared cursor, never renamed.
-    writeFileSync(join(dir, 'state', '.audit.cursor.4242.0a1b2c3d.tmp'), '{"version":1}');
+    // (A pid past Linux's largest, so no process runs under it.)
+    writeFileSync(join(dir, 'state', '.audit.cursor.99999999.0a1b2c3d.tmp'), '{"version":1}');
     writeFileSync(join(dir, 'state', '.other.cursor.4242.0a1b2c3d.tmp'), 'not ours');
     writeFileSync(join(dir, 'state', 'notes.txt'), 'not ours either');
     writeFileSync(logPath, asFile(uniqueEvents(2, 'stale')));
@@ -577,6 +578,21 @@ describe('FileTailer', () => {
     const { readdirSync } = await import('node:fs');
     expect(readdirSync(join(dir, 'state')).sort()).toEqual(['.other.cursor.4242.0a1b2c3d.tmp', 'audit.cursor', 'notes.txt']);
     expect(logs).toContainEqual(expect.objectContaining({ msg: 'removed temp files a stopped tailer left beside the cursor', removed: 1 }));
+  });
+
+  it('leaves the temp file of a writer that still runs, and says another process is writing the cursor', async () => {
+    // A process that surely runs: this test's parent.
+    const other = process.ppid;
+    const temp = `.audit.log.aisoc-cursor.${other}.0a1b2c3d.tmp`;
+    writeFileSync(join(dir, temp), '{"version":1}');
+    writeFileSync(logPath, asFile(uniqueEvents(2, 'two')));
+
+    await tailer().poll();
+
+    const { readdirSync } = await import('node:fs');
+    expect(readdirSync(dir)).toContain(temp);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'error', pids: [other] }));
+    expect(String(logs.find((l) => l.level === 'error')?.msg)).toContain('another process is writing this cursor');
   });
 
   it("runs a poll asked for while one is running after it, so each line is shipped once and every body is the file's bytes", async () => {
