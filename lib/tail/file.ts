@@ -59,34 +59,11 @@ export async function sameHead(fh: FileHandle, c: TailCursor): Promise<boolean> 
   return (await headHash(fh, c.headBytes)) === c.headHash;
 }
 
-/** The backup that is the cursor's file under a new device number (same inode, same first bytes), or -1. */
-export async function findRenumbered(backups: readonly BackupFile[], c: TailCursor): Promise<number> {
-  for (let i = 0; i < backups.length; i++) {
-    const b = backups[i] as BackupFile;
-    if (b.ino !== c.ino) continue;
-    let fh: FileHandle | undefined;
-    try {
-      fh = await open(b.path, 'r');
-      if (await sameHead(fh, c)) return i;
-    } catch {
-      // Gone or unreadable: not the file.
-    } finally {
-      await fh?.close().catch(() => undefined);
-    }
-  }
-  return -1;
-}
-
-/**
- * The file of `files` that holds what the cursor was reading before a copytruncate rotation: not
- * the live file, at least as long as the cursor's offset, and starting with the bytes its
- * fingerprint covers (the live file no longer does; a copy of it does). -1 when none is.
- */
-export async function findCopy(files: readonly BackupFile[], c: TailCursor, live: { dev: string; ino: string }): Promise<number> {
-  if (c.headBytes === 0) return -1;
+/** The first of `files` that `candidate` admits and that starts with the bytes the cursor's fingerprint covers, or -1. */
+async function firstWithHead(files: readonly BackupFile[], c: TailCursor, candidate: (f: BackupFile) => boolean): Promise<number> {
   for (let i = 0; i < files.length; i++) {
     const f = files[i] as BackupFile;
-    if ((f.dev === live.dev && f.ino === live.ino) || f.size < c.offset) continue;
+    if (!candidate(f)) continue;
     let fh: FileHandle | undefined;
     try {
       fh = await open(f.path, 'r');
@@ -98,6 +75,21 @@ export async function findCopy(files: readonly BackupFile[], c: TailCursor, live
     }
   }
   return -1;
+}
+
+/** The backup that is the cursor's file under a new device number (same inode, same first bytes), or -1. */
+export function findRenumbered(backups: readonly BackupFile[], c: TailCursor): Promise<number> {
+  return firstWithHead(backups, c, (b) => b.ino === c.ino);
+}
+
+/**
+ * The file of `files` that holds what the cursor was reading before a copytruncate rotation: not
+ * the live file, at least as long as the cursor's offset, and starting with the bytes its
+ * fingerprint covers (the live file no longer does; a copy of it does). -1 when none is.
+ */
+export async function findCopy(files: readonly BackupFile[], c: TailCursor, live: { dev: string; ino: string }): Promise<number> {
+  if (c.headBytes === 0) return -1;
+  return firstWithHead(files, c, (f) => !(f.dev === live.dev && f.ino === live.ino) && f.size >= c.offset);
 }
 
 /**
