@@ -32,8 +32,6 @@ export function aksClusterOf(resourceId: unknown): { clusterName: string; subscr
 export interface AksEvent {
   index: number;
   event: AuditEvent;
-  /** `properties.log` as sent: the event's source text. */
-  text: string;
   clusterName: string | null;
   source: AuditSource;
 }
@@ -120,7 +118,6 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     out.events.push({
       index,
       event: checked.event,
-      text: log,
       clusterName: cluster?.clusterName ?? null,
       // `location` is optional in Azure Monitor's resource log schema ("the region of the resource").
       source: {

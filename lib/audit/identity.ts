@@ -125,15 +125,20 @@ function canonical(value: unknown): string {
   return JSON.stringify(copy) ?? 'null';
 }
 
-/** A JSON value in canonical form (object keys sorted, no whitespace): equal for equal content. */
-export function canonicalJson(value: unknown): string {
+/** `canonicalJson` of the whole value; null when it nests too deep to be written whole. */
+export function canonicalJsonWhole(value: unknown): string | null {
   try {
     return canonical(value);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
-    // Nested too deep for the stack: the same cut the stored record gets.
-    return canonical(limitDepth(value).value);
+    return null;
   }
+}
+
+/** A JSON value in canonical form (object keys sorted, no whitespace): equal for equal content. */
+export function canonicalJson(value: unknown): string {
+  // Nested too deep for the stack: the same cut the stored record gets.
+  return canonicalJsonWhole(value) ?? canonical(limitDepth(value).value);
 }
 
 /** SHA-256 (hex) of an event's content in canonical form: the same for a resend, whatever its spacing or key order. */

@@ -1,6 +1,5 @@
 import { MAX_RECORD_DEPTH } from './depth.js';
 import {
-  BACKSLASH,
   CLOSE_ARRAY,
   CLOSE_OBJECT,
   COLON,
@@ -14,59 +13,6 @@ import {
   skipValue,
   skipWs,
 } from './json-bytes.js';
-
-// In unicode mode a surrogate pair is one code point above the range: this finds lone ones only.
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
-/**
- * The source text of each item of an EventList's top-level `items` array, for a document
- * `JSON.parse` already accepted as text, so a record can carry an event's text instead of
- * serialising the event again (a third of the cost of serialising a record). `count` is the
- * length of the parsed `items`. An item nested deeper than `maxDepth` gets `undefined`, so it
- * takes the path that cuts what JSON.stringify cannot write. Returns null whenever the texts
- * cannot be vouched for (see `eventListLayout`; also a text with a lone surrogate, which has no
- * UTF-8 form, or a count that differs from the parsed one).
- */
-export function eventListItemTexts(text: string, count: number, maxDepth = MAX_RECORD_DEPTH): (string | undefined)[] | null {
-  if (LONE_SURROGATE.test(text)) return null;
-  const bytes = Buffer.from(text, 'utf8');
-  const layout = eventListLayout(bytes, 0, maxDepth);
-  if (layout === null || layout.deep.length !== count) return null;
-  const { ranges, deep } = layout;
-  return deep.map((d, k) => (d ? undefined : bytes.toString('utf8', ranges[2 * k], ranges[2 * k + 1])));
-}
-
-/**
- * Whether a JSON text (one `JSON.parse` accepted) nests objects and arrays deeper than `maxDepth`:
- * such a document is serialised through the path that cuts it, never copied as its text.
- */
-export function nestsDeeperThan(text: string, maxDepth = MAX_RECORD_DEPTH): boolean {
-  const n = text.length;
-  let depth = 0;
-  let pos = 0;
-  while (pos < n) {
-    const quote = text.indexOf('"', pos);
-    const stop = quote === -1 ? n : quote;
-    for (let j = pos; j < stop; j++) {
-      const c = text.charCodeAt(j);
-      if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
-        if (++depth > maxDepth) return true;
-      } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) depth--;
-    }
-    if (quote === -1) break;
-    let end = quote + 1;
-    for (;;) {
-      end = text.indexOf('"', end);
-      if (end === -1) return false;
-      let slashes = 0;
-      while (text.charCodeAt(end - 1 - slashes) === BACKSLASH) slashes++;
-      if (slashes % 2 === 0) break;
-      end++;
-    }
-    pos = end + 1;
-  }
-  return false;
-}
 
 /** Where an EventList's `items` sit in its bytes: the array's brackets and each item's range. */
 export interface EventListLayout {

@@ -2,7 +2,7 @@ import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
 import { decideSeverity, severityInputOf } from './detect.js';
 import { nonEmpty, readResponseCode } from './fields.js';
-import { canonicalJson, dedupKey, sha256Hex } from './identity.js';
+import { canonicalJson, canonicalJsonWhole, dedupKey, sha256Hex } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
 import { mayHoldJwt, redactEvent, scrubJwts } from './redact.js';
 import { withReusedAuditId } from './severity.js';
@@ -29,17 +29,34 @@ function toIso(ms: number): string {
 function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string; cut: boolean } {
   const ref = isJsonObject(input.objectRef) ? input.objectRef : {};
   let event = redactEvent(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
-  let canonical = canonicalJson(event);
+  let whole = canonicalJsonWhole(event);
+  let canonical = whole ?? canonicalJson(event);
   let cut = false;
   if (mayHoldJwt(canonical)) {
     const scrubbed = scrubJwts(event);
     if (scrubbed.event !== event) {
       event = scrubbed.event;
       cut = scrubbed.cut;
-      canonical = canonicalJson(event);
+      whole = canonicalJsonWhole(event);
+      canonical = whole ?? canonicalJson(event);
     }
   }
+  if (whole !== null && !cut) RECORDED_TEXT.set(event, whole);
   return { event, digest: sha256Hex(canonical), cut };
+}
+
+/**
+ * The JSON text of each recorded event (a record's `raw_event`), written once for its digest:
+ * the record's writers use it instead of writing the event again. It is the event as parsed and
+ * redacted, never the source text: a source can hold what the parsed event does not (a key given
+ * twice, whose first value JSON.parse drops: a Secret's data hidden before a second
+ * `responseObject`), and the stored bytes must be exactly what was analysed and redacted.
+ */
+const RECORDED_TEXT = new WeakMap<AuditEvent, string>();
+
+/** The JSON text of a record's `raw_event`, when the normaliser wrote it (keys sorted); else undefined. */
+export function recordedText(rawEvent: AuditEvent): string | undefined {
+  return RECORDED_TEXT.get(rawEvent);
 }
 
 /**
@@ -172,13 +189,12 @@ export function flagReusedAuditId(record: NormalisedRecord): NormalisedRecord {
 const RAW_MARKER = ',"raw_event":0,"ocsf":';
 
 /**
- * Serialises a record as one JSON line. When `rawText` is the source text of `event` and the
- * record keeps that event unredacted, the text is written as `raw_event` as it came, instead of
- * serialising the event a second time (it was parsed once to validate it; that is enough).
+ * Serialises a record as one JSON line. `raw_event` is the text the normaliser wrote for the
+ * event's digest (`recordedText`: keys sorted, no whitespace), not written a second time.
  */
-export function serialiseRecord(record: NormalisedRecord, event?: AuditEvent, rawText?: string): string {
+export function serialiseRecord(record: NormalisedRecord): string {
   try {
-    return serialiseFast(record, event, rawText);
+    return serialiseFast(record);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     return JSON.stringify(cutDeepRecord(record));
@@ -200,11 +216,9 @@ export function cutDeepRecord(record: NormalisedRecord): NormalisedRecord {
   return { ...record, raw_event: raw.value as AuditEvent, ocsf: cutOcsf };
 }
 
-function serialiseFast(record: NormalisedRecord, event?: AuditEvent, rawText?: string): string {
-  if (rawText === undefined || event === undefined || record.raw_event !== event) return JSON.stringify(record);
-  const raw = rawText.trim();
-  // A pretty-printed source would break the one-record-per-line output: serialise it instead.
-  if (raw.includes('\n') || raw.includes('\r')) return JSON.stringify(record);
+function serialiseFast(record: NormalisedRecord): string {
+  const raw = recordedText(record.raw_event);
+  if (raw === undefined) return JSON.stringify(record);
   const json = JSON.stringify({ ...record, raw_event: 0 });
   // Every value before raw_event is a flat field whose quotes JSON escapes, so the first match of
   // the marker is the raw_event key itself.

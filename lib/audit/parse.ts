@@ -1,6 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isJsonObject, jsonErrorReason } from '../json.js';
-import { eventListItemTexts, eventListLayout, nestsDeeperThan } from './items.js';
+import { eventListLayout } from './items.js';
 import { scrubJwtText } from './redact.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
 
@@ -153,14 +153,13 @@ export function decodeUtf8(input: string | Uint8Array): string {
 class Collector {
   readonly events: AuditEvent[] = [];
   readonly indexes: number[] = [];
-  readonly texts: (string | undefined)[] = [];
   readonly rejected: RejectedItem[] = [];
   next = 0;
 
-  add(value: unknown, line?: number, text?: string): void {
+  add(value: unknown, line?: number): void {
     const result = validateAuditEvent(value);
     if (result.ok) {
-      this.accept(result.event, text);
+      this.accept(result.event);
       return;
     }
     const item: RejectedItem = { index: this.next++, reason: result.reason, item: value };
@@ -169,11 +168,10 @@ class Collector {
     this.rejected.push(item);
   }
 
-  /** Adds an item already checked to be an audit Event, with its own text when it has one. */
-  accept(event: AuditEvent, text?: string): void {
+  /** Adds an item already checked to be an audit Event. */
+  accept(event: AuditEvent): void {
     this.indexes.push(this.next++);
     this.events.push(event);
-    this.texts.push(text);
   }
 
   reject(reason: string, line?: number): void {
@@ -183,7 +181,7 @@ class Collector {
   }
 
   /** Adds a top-level document: an EventList's items, an array's entries, or one item. */
-  addDocument(doc: unknown, line?: number, text?: string): PayloadForm | { error: string } {
+  addDocument(doc: unknown, line?: number): PayloadForm | { error: string } {
     if (Array.isArray(doc)) {
       for (const item of doc) this.add(item, line);
       return 'array';
@@ -192,12 +190,11 @@ class Collector {
       const items = doc.items;
       if (items === undefined || items === null) return 'EventList';
       if (!Array.isArray(items)) return { error: `EventList.items must be an array, got ${typeName(items)}` };
-      const texts = text === undefined ? null : eventListItemTexts(text, items.length);
-      for (let i = 0; i < items.length; i++) this.add(items[i], line, texts?.[i]);
+      for (const item of items) this.add(item, line);
       return 'EventList';
     }
     if (isJsonObject(doc)) {
-      this.add(doc, line, text === undefined || nestsDeeperThan(text) ? undefined : text);
+      this.add(doc, line);
       return 'Event';
     }
     return { error: `expected an EventList, an Event or an array of Events, got ${typeName(doc)}` };
@@ -208,7 +205,6 @@ class Collector {
       form,
       events: this.events,
       indexes: this.indexes,
-      texts: this.texts,
       rejected: this.rejected,
       itemCount: this.next,
     };
@@ -238,7 +234,7 @@ export function parseAuditPayload(input: string | Uint8Array): ParsedPayload {
   }
   if (wholeError === undefined) {
     const c = new Collector();
-    const form = c.addDocument(whole, undefined, text);
+    const form = c.addDocument(whole);
     return typeof form === 'string' ? c.result(form) : c.result('invalid', form.error);
   }
   if (text.trim().length === 0) return new Collector().result('invalid', 'body is empty');
@@ -279,7 +275,7 @@ function parseEventListBytes(input: Uint8Array): ParsedPayload | null {
     } catch {
       return null;
     }
-    c.add(item, undefined, deep[k] === true ? undefined : text);
+    c.add(item);
   }
   return c.result('EventList');
 }
@@ -304,11 +300,11 @@ function parseNdjson(text: string, wholeError: unknown): ParsedPayload {
     }
     parsedLines++;
     if (read.kind === 'event') {
-      c.accept(read.event, nestsDeeperThan(line) ? undefined : line);
+      c.accept(read.event);
       continue;
     }
     // JSON but not one Event: an EventList or an array of Events on one line, or an item to reject.
-    const form = c.addDocument(read.value, lineNo, line);
+    const form = c.addDocument(read.value, lineNo);
     if (typeof form !== 'string') c.reject(`line ${lineNo}: ${form.error}`, lineNo);
   }
   if (parsedLines === 0) return new Collector().result('invalid', `body is not JSON: ${jsonErrorReason(wholeError)}`);

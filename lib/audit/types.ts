@@ -79,13 +79,6 @@ export interface ParsedPayload {
   events: AuditEvent[];
   /** The payload index of each entry of `events` (same length as `events`). */
   indexes: number[];
-  /**
-   * The source text of each entry of `events`: the document itself (a single Event payload, one
-   * Event per NDJSON line) or its slice of an EventList (see `eventListItemTexts`); `undefined`
-   * for entries of a bare array, or when an EventList's item texts could not be vouched for.
-   * Lets `serialiseRecord` write `raw_event` without serialising the event again.
-   */
-  texts: (string | undefined)[];
   rejected: RejectedItem[];
   /** Number of items found (events + rejected). */
   itemCount: number;

@@ -192,7 +192,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       const event = parsed.events[i] as (typeof parsed.events)[number];
       const record = normaliseAuditEvent(event, ctx);
       normalised++;
-      await write(io.stdout, `${serialiseRecord(record, event, parsed.texts[i])}\n`);
+      await write(io.stdout, `${serialiseRecord(record)}\n`);
     }
   }
   io.stderr.write(`normalised ${normalised}, rejected ${rejected}\n`);

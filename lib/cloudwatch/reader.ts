@@ -139,7 +139,6 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
 function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip'): SubscriptionFileContents {
   const events: AuditEvent[] = [];
   const indexes: number[] = [];
-  const texts: string[] = [];
   const rejected: RejectedItem[] = [];
   const source: AuditSource = { platform: 'eks' };
   let clusterName: string | null = null;
@@ -167,7 +166,6 @@ function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gz
       if (verdict.kind === 'event') {
         events.push(JSON.parse(e.message) as AuditEvent);
         indexes.push(at);
-        texts.push(e.message.trimEnd());
         continue;
       }
       const reason =
@@ -180,7 +178,7 @@ function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gz
     }
   }
   return {
-    parsed: { form: 'array', events, indexes, texts, rejected, itemCount: index },
+    parsed: { form: 'array', events, indexes, rejected, itemCount: index },
     source,
     clusterName,
     shape: `${describe(found, container)}: ${all.length} payload${all.length === 1 ? '' : 's'}${groupsNote([...logGroups], clusterName)}`,

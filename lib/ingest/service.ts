@@ -10,6 +10,7 @@ import {
   parseAksRecords,
   parseAuditPayload,
   type RejectedItem,
+  recordedText,
   recordSlot,
   serialiseRecord,
   shippedDetection,
@@ -543,7 +544,7 @@ export class IngestService {
       } else {
         slots.add(slot);
       }
-      const out = new PendingRecord(record, event, batch.texts[i], ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
+      const out = new PendingRecord(record, ctx.source ?? null, limit !== Number.POSITIVE_INFINITY);
       // The SQLite sink stores the raw event and normalises it again on read, with the default
       // detection: under another (K8S_AUDIT_SEVERITY=spec, K8S_AUDIT_RULES) it stores the record.
       if (ctx.detection !== undefined && ctx.detection !== shippedDetection()) out.reproducible = false;
@@ -552,10 +553,7 @@ export class IngestService {
         const compactEvent = withoutBodies(event);
         // The rules decided on the bodies: the compact record keeps that severity (and a reuse flag),
         // and the full event's identity.
-        out.compact = recordPayload(
-          sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key),
-          compactEvent,
-        );
+        out.compact = recordPayload(sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key));
       }
       outgoing.push(out);
       positions.push(index);
@@ -761,7 +759,6 @@ export class IngestService {
 interface Batch {
   events: AuditEvent[];
   indexes: number[];
-  texts: (string | undefined)[];
   rejected: RejectedItem[];
   itemCount: number;
   /** The cluster and source of every event, unless `perEvent` names each one's. */
@@ -789,7 +786,6 @@ function readAuditPayload(req: AdmittedRequest, body: Buffer): Batch {
   return {
     events: parsed.events,
     indexes: parsed.indexes,
-    texts: parsed.texts,
     rejected: parsed.rejected,
     itemCount: parsed.itemCount,
     cluster: req.cluster,
@@ -813,7 +809,6 @@ function readPush(body: Buffer): Batch {
   const batch: Batch = {
     events: [],
     indexes: [],
-    texts: [],
     rejected: [],
     itemCount: 1,
     cluster: null,
@@ -864,7 +859,6 @@ function readPush(body: Buffer): Batch {
   }
   batch.events.push(checked.event);
   batch.indexes.push(0);
-  batch.texts.push(undefined);
   perEvent.push(converted.origin);
   return batch;
 }
@@ -876,7 +870,6 @@ function readAks(body: Buffer, cluster: string | null): Batch {
   return {
     events: aks.events.map((e) => e.event),
     indexes: aks.events.map((e) => e.index),
-    texts: aks.events.map((e) => e.text),
     rejected: aks.rejected,
     itemCount: aks.itemCount,
     cluster: null,
@@ -898,7 +891,7 @@ function itemError(item: RejectedItem): ItemError {
 
 /**
  * A record on its way to the sinks, serialised only when a sink reads `json` or `bytes`: the
- * SQLite sink keeps its `origin` (the event's text, already in hand) instead and never needs the
+ * SQLite sink keeps its `origin` (the event's text, written by the normaliser for its digest) instead and never needs the
  * record's JSON, a fifth of the work of a batch. The record is `normaliseAuditEvent(event, ctx)`
  * with `ctx` = the record's tenant and cluster, `source`, and a receive time `event_time` holds.
  */
@@ -912,17 +905,15 @@ class PendingRecord implements OutgoingRecord {
 
   constructor(
     readonly record: NormalisedRecord,
-    private readonly event: AuditEvent,
-    private readonly text: string | undefined,
     private readonly source: AuditSource | null,
     /** Whether `bytes` must be the exact UTF-8 size (a sink has a record limit), or may be the length. */
     private readonly exactBytes: boolean,
   ) {}
 
   get json(): string {
-    // serialiseRecord reuses the event's source text when it has one, and cuts (never loses) an
-    // event nested too deep for JSON.stringify.
-    this.#json ??= serialiseRecord(this.record, this.event, this.text);
+    // serialiseRecord reuses the text the normaliser wrote for the event's digest, and cuts (never
+    // loses) an event nested too deep for JSON.stringify.
+    this.#json ??= serialiseRecord(this.record);
     return this.#json;
   }
 
@@ -935,14 +926,15 @@ class PendingRecord implements OutgoingRecord {
     if (!this.reproducible) return undefined;
     if (this.#origin === undefined) {
       const raw = this.record.raw_event;
-      let rawEventJson: string | null = raw === this.event && this.text !== undefined ? this.text : null;
+      // The text the normaliser wrote for the digest: the event as parsed and redacted.
+      let rawEventJson: string | null = recordedText(raw) ?? null;
       // An event the normaliser had to cut (too deep for its JWT walk) would come back uncut and
       // unflagged from its cut raw event: the record's JSON, flagged, is stored instead.
       const metadata = this.record.ocsf.metadata;
       const cut = isJsonObject(metadata) && metadata.is_truncated === true;
       if (rawEventJson === null && !cut) {
         try {
-          // Redacted (a Secret's values), or an item without its text: serialise what is kept.
+          // A record the normaliser did not write the text of: serialise what is kept.
           rawEventJson = JSON.stringify(raw);
         } catch {
           // Nested too deep to write: the record's JSON, cut by serialiseRecord, is stored instead.

@@ -1,7 +1,7 @@
 import { type RuleLookup, toDetectionFinding } from '../audit/finding.js';
 import { alertKey } from '../audit/identity.js';
 import { flagReusedAuditId, serialiseRecord } from '../audit/normalise.js';
-import type { AuditEvent, NormalisedRecord } from '../audit/types.js';
+import type { NormalisedRecord } from '../audit/types.js';
 import type { OutgoingRecord, RecordPayload, RecordSink } from './types.js';
 
 /** What a batch write did, by position in the records given. */
@@ -121,12 +121,12 @@ class AlertRecord implements OutgoingRecord {
 }
 
 /**
- * A record with its JSON and UTF-8 size, for a sink with a record limit. `event` and `text`:
- * serialiseRecord reuses the event's source text when it has one; it cuts (never loses) an event
- * nested too deep for JSON.stringify.
+ * A record with its JSON and UTF-8 size, for a sink with a record limit. serialiseRecord reuses
+ * the text the normaliser wrote for the event; it cuts (never loses) an event nested too deep
+ * for JSON.stringify.
  */
-export function recordPayload(record: NormalisedRecord, event?: AuditEvent, text?: string): RecordPayload {
-  const json = serialiseRecord(record, event, text);
+export function recordPayload(record: NormalisedRecord): RecordPayload {
+  const json = serialiseRecord(record);
   return { record, json, bytes: Buffer.byteLength(json, 'utf8') };
 }
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonObject } from '../../../lib/audit/index.js';
-import { contentDigest, dedupKey, normaliseAuditEvent, REDACTED, serialiseRecord } from '../../../lib/audit/index.js';
+import {
+  canonicalJson,
+  contentDigest,
+  dedupKey,
+  normaliseAuditEvent,
+  parseAuditPayload,
+  REDACTED,
+  recordedText,
+  serialiseRecord,
+} from '../../../lib/audit/index.js';
 import { allFalcoEvents, eksRawEvent, falcoEvent } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
@@ -339,32 +348,37 @@ describe('secret redaction', () => {
 });
 
 describe('serialiseRecord', () => {
-  it('writes the same record as JSON.stringify, reusing the source text for raw_event', () => {
-    const text = `  ${JSON.stringify(falcoEvent('exec_pod.json'))}\r`;
-    const event = JSON.parse(text) as AuditEvent;
+  it('writes the same record as JSON.stringify, raw_event as the text the normaliser wrote for its digest', () => {
+    const event = falcoEvent('exec_pod.json');
     const record = normaliseAuditEvent(event, ctx);
-    const line = serialiseRecord(record, event, text);
+    const line = serialiseRecord(record);
     expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(record)));
-    expect(line).toContain(`"raw_event":${text.trim()},"ocsf":`);
-  });
-
-  it('keeps one record per line when the source text was pretty-printed', () => {
-    const event = eksRawEvent();
-    const line = serialiseRecord(normaliseAuditEvent(event, ctx), event, JSON.stringify(event, null, 2));
+    expect(line).toContain(`"raw_event":${canonicalJson(record.raw_event)},"ocsf":`);
     expect(line).not.toContain('\n');
-    expect(JSON.parse(line).audit_id).toBe(event.auditID);
   });
 
-  it('serialises a redacted raw_event instead of the source text', () => {
+  it('serialises a redacted raw_event', () => {
     const event: AuditEvent = {
       auditID: 's',
       verb: 'create',
       objectRef: { resource: 'secrets' },
       requestObject: { data: { k: 'c2VjcmV0' } },
     };
-    const text = JSON.stringify(event);
-    const line = serialiseRecord(normaliseAuditEvent(event, ctx), event, text);
+    const line = serialiseRecord(normaliseAuditEvent(event, ctx));
     expect(line).not.toContain('c2VjcmV0');
     expect(JSON.parse(line).raw_event.requestObject).toEqual({ data: { k: REDACTED } });
+  });
+
+  it('never writes what the source text holds and the parsed event does not: a key given twice hides nothing', () => {
+    // JSON.parse keeps the last of two equal keys: a Secret's data sent first, then a harmless
+    // responseObject, leaves the parsed event with nothing to redact and the text with the value.
+    const text =
+      '{"kind":"Event","auditID":"dup","stage":"ResponseComplete","verb":"get","objectRef":{"resource":"configmaps","name":"c"},' +
+      '"responseObject":{"kind":"Secret","data":{"password":"UEFTU1dPUkQ="}},"responseObject":{"kind":"ConfigMap","data":{"a":"b"}}}';
+    const parsed = parseAuditPayload(`{"kind":"EventList","items":[${text}]}`);
+    const record = normaliseAuditEvent(parsed.events[0] as AuditEvent, ctx);
+
+    expect(serialiseRecord(record)).not.toContain('UEFTU1dPUkQ=');
+    expect(recordedText(record.raw_event)).not.toContain('UEFTU1dPUkQ=');
   });
 });

@@ -102,7 +102,7 @@ describe('normaliseAuditEvent under hostile input', () => {
         expect(['high', 'medium', 'low', 'info']).toContain(record.severity);
         expect(record.k8s_response_code === null || Number.isSafeInteger(record.k8s_response_code)).toBe(true);
         expect(ocsfErrors(record.ocsf)).toEqual([]);
-        const line = serialiseRecord(record, v.event, text);
+        const line = serialiseRecord(record);
         expect(JSON.parse(line).audit_id).toBe(v.event.auditID);
       }),
       { numRuns: RUNS },

@@ -16,10 +16,9 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Everything a record holds, in every form it leaves the normaliser: flat fields, raw event, OCSF (with bodies too). */
 function everyOutput(event: AuditEvent): string {
-  const text = JSON.stringify(event);
   const record = normaliseAuditEvent(event, ctx);
   const withBodies = normaliseAuditEvent(event, { ...ctx, ocsfBodies: true });
-  return [serialiseRecord(record, event, text), JSON.stringify(record), JSON.stringify(withBodies)].join('\n');
+  return [serialiseRecord(record), JSON.stringify(record), JSON.stringify(withBodies)].join('\n');
 }
 
 function event(

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEvent, AuditSource, NormaliseContext } from '../../../lib/audit/index.js';
-import { normaliseAuditEvent, parseAuditPayload } from '../../../lib/audit/index.js';
+import { normaliseAuditEvent, parseAuditPayload, recordedText } from '../../../lib/audit/index.js';
 import { IngestService } from '../../../lib/ingest/service.js';
 import { EVENT_STORE_FILE, type EventStore, openEventStore, SqliteSink } from '../../../lib/sinks/sqlite.js';
 import type { OutgoingRecord } from '../../../lib/sinks/types.js';
@@ -12,12 +12,12 @@ import { eventList, ingestConfig, outgoingRecords, SECRET, tempDataDir, uniqueFa
 
 const RECEIVED = Date.parse('2026-01-02T03:04:05.678Z');
 
-/** Records as the ingest hands them to a sink: with the event's text as their origin. */
+/** Records as the ingest hands them to a sink: with the text the normaliser wrote for the event as their origin. */
 function withOrigin(events: AuditEvent[], ctx: NormaliseContext): OutgoingRecord[] {
   const parsed = parseAuditPayload(eventList(events));
-  return parsed.events.map((event, i) => {
+  return parsed.events.map((event) => {
     const record = normaliseAuditEvent(event, ctx);
-    const rawEventJson = record.raw_event === event ? (parsed.texts[i] as string) : JSON.stringify(record.raw_event);
+    const rawEventJson = recordedText(record.raw_event) ?? JSON.stringify(record.raw_event);
     return { record, json: 'not read by the SQLite sink', bytes: 0, origin: { rawEventJson, source: ctx.source ?? null } };
   });
 }
