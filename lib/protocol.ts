@@ -69,3 +69,8 @@ export function tenantFromIngestUrl(url: string): string | null {
  */
 export const SENDER_CLUSTER_NAME = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 export const SENDER_CLUSTER_NAME_RULE = '1-256 printable ASCII characters without leading or trailing spaces';
+
+// Cluster names are labels (EKS allows 100 characters); anything longer or with control
+// characters is a mistake, not a name to stamp on every record.
+/** A cluster name the ingest takes: 1 to 256 characters (code points), none a control character (C0, DEL or C1). */
+export const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u;

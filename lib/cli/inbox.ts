@@ -2,9 +2,10 @@ import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
 import { hashToken } from '../ingest/auth.js';
 import { openInboxStore } from '../ingest/create.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken, inboxTokenId, looksLikeInboxToken } from '../ingest/inbox.js';
-import { INBOX_PREFIX, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
+import { CLUSTER_NAME_PATTERN, INBOX_PREFIX, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { flag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
+import { printable } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit inbox create --tenant ID --label LABEL [--cluster NAME] [--template k8s-audit] [--json]
        aisoc-k8s-audit inbox list [--json]
@@ -57,7 +58,7 @@ async function openStore(env: CommandIo['env'], dataDir: string | undefined): Pr
 
 function describe(t: InboxToken): string {
   const state = t.revokedAt === null ? 'active' : `revoked ${t.revokedAt}`;
-  return `${t.id}  tenant=${t.tenantId}  cluster=${t.clusterName ?? '-'}  template=${t.template}  label=${JSON.stringify(t.label)}  created ${t.createdAt}  ${state}`;
+  return `${t.id}  tenant=${t.tenantId}  cluster=${t.clusterName === null ? '-' : printable(t.clusterName)}  template=${t.template}  label=${JSON.stringify(t.label)}  created ${t.createdAt}  ${state}`;
 }
 
 /** `aisoc-k8s-audit inbox create|list|revoke`. */
@@ -77,6 +78,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       if (tenantId === undefined) throw new UsageError('inbox create needs --tenant');
       if (!TENANT_ID_PATTERN.test(tenantId)) throw new UsageError(`--tenant must match ${TENANT_ID_RULE}`);
       if (label === undefined || label.trim() === '') throw new UsageError('inbox create needs --label');
+      const clusterName = flag(args, 'cluster') ?? null;
+      // The ingest refuses every request of a token bound to a name it would refuse in a header.
+      if (clusterName !== null && !CLUSTER_NAME_PATTERN.test(clusterName)) {
+        throw new UsageError('--cluster must be 1 to 256 printable characters (no control characters)');
+      }
       const template = flag(args, 'template') ?? INBOX_TEMPLATE;
       // A token bound to another template would be refused (403) on every request it brings.
       if (template !== INBOX_TEMPLATE) {
@@ -88,7 +94,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       try {
         const { token, binding } = await store.create({
           tenantId,
-          clusterName: flag(args, 'cluster') ?? null,
+          clusterName,
           label,
           template,
         });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TenantStatus } from '../ingest/status.js';
-import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
+import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
@@ -107,6 +107,12 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     );
   }
 
+  // Checked here as the ingest checks it, so a bad one is a usage error (exit 2), and the secret
+  // typed where the tenant goes is never sent, nor printed in the URL of an error.
+  if (!TENANT_ID_PATTERN.test(tenant)) throw new UsageError(`--tenant must match ${TENANT_ID_RULE}`);
+  if (tenant === secret) {
+    throw new UsageError(`--tenant is the shared secret: name the tenant (the secret is sent as ${TOKEN_HEADER})`);
+  }
   const url = `${origin}${STATUS_PREFIX}${encodeURIComponent(tenant)}`;
   let res: Response;
   try {

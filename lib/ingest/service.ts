@@ -20,6 +20,7 @@ import { isJsonObject, jsonErrorReason } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import {
   CLUSTER_HEADER,
+  CLUSTER_NAME_PATTERN,
   CLUSTER_QUERY,
   INGEST_PREFIX,
   SOURCE_ACCOUNT_HEADER,
@@ -74,10 +75,6 @@ const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export const MAX_LISTED_ERRORS = 100;
 /** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
 export const MAX_LOGGED_REJECTS = 5;
-// Cluster names are labels (EKS allows 100 characters); anything longer or with control
-// characters is a mistake, not a name to stamp on every record.
-// 1 to 256 characters (code points: `u`), none of them a control character, C0, DEL or C1 (U+0080-U+009F).
-const CLUSTER_NAME_PATTERN = /^[^\u0000-\u001f\u007f-\u009f]{1,256}$/u;
 // The annotation the apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
 // adds when it drops requestObject and responseObject; a record shrunk to fit a sink says the same.
 const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';

@@ -106,7 +106,12 @@ describe('legacy inbox path, end to end with the CLI and the local server', () =
     const badTenant = await runCli(['inbox', 'create', '--tenant', '-x', '--label', 'l'], { AISOC_DATA_DIR: tmp.dir });
     const noLabel = await runCli(['inbox', 'create', '--tenant', 'x'], { AISOC_DATA_DIR: tmp.dir });
     const unknownId = await runCli(['inbox', 'revoke', 'ffffffffffffffff'], { AISOC_DATA_DIR: tmp.dir });
+    // A cluster name the ingest would refuse on every request the token brings.
+    const badCluster = await runCli(['inbox', 'create', '--tenant', 'x', '--label', 'l', '--cluster', 'a\u001bb'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
 
-    expect([badTenant.code, noLabel.code, unknownId.code]).toEqual([2, 2, 1]);
+    expect([badTenant.code, noLabel.code, unknownId.code, badCluster.code]).toEqual([2, 2, 1, 2]);
+    expect(badCluster.stderr).toContain('--cluster must be 1 to 256 printable characters');
   });
 });

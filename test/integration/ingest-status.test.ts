@@ -122,6 +122,13 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     expect(down.stderr).toContain(`ingest at ${nobody}/v1/status/k8s-audit/acme: ECONNREFUSED`);
     expect((await cli(bundle.cli, ['status', '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
     expect((await cli(bundle.cli, ['status', '--tenant', 'acme', '-o', 'yaml'], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
+    expect((await cli(bundle.cli, ['status', '--tenant', 'a b', '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
+    // The secret typed as the tenant: refused before anything is sent, and not printed.
+    const swapped = await cli(bundle.cli, ['status', '--tenant', SECRET, '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(swapped.code).toBe(2);
+    expect(swapped.stderr).toContain('--tenant is the shared secret');
+    expect(swapped.stderr + swapped.stdout).not.toContain(SECRET);
+    expect(swapped.stderr + swapped.stdout).not.toContain(encodeURIComponent(SECRET));
   });
 
   it('K8S_AUDIT_REQUIRE_CLUSTER=true answers 400 for a batch without a cluster name and counts it', async () => {
