@@ -83,7 +83,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
   const skippedCategories = new Set<string>();
   doc.records.forEach((record, index) => {
     if (!isJsonObject(record)) {
-      out.rejected.push({ index, reason: 'record is not a JSON object' });
+      out.rejected.push({ index, reason: 'record is not a JSON object', item: record });
       return;
     }
     const category = typeof record.category === 'string' ? record.category : '';
@@ -97,20 +97,22 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     }
     const log = isJsonObject(record.properties) ? record.properties.log : undefined;
     if (typeof log !== 'string') {
-      out.rejected.push({ index, reason: `${category} record has no properties.log string` });
+      out.rejected.push({ index, reason: `${category} record has no properties.log string`, item: record });
       return;
     }
     let value: unknown;
     try {
       value = JSON.parse(log);
     } catch (err) {
-      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${jsonErrorReason(err)}` });
+      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${jsonErrorReason(err)}`, item: record });
       return;
     }
     const checked = validateAuditEvent(value);
     if (!checked.ok) {
       out.rejected.push(
-        checked.auditID === undefined ? { index, reason: checked.reason } : { index, reason: checked.reason, auditID: checked.auditID },
+        checked.auditID === undefined
+          ? { index, reason: checked.reason, item: record }
+          : { index, reason: checked.reason, auditID: checked.auditID, item: record },
       );
       return;
     }

@@ -200,6 +200,33 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   return hasCredentialKind(value) ? redactSecretObject(value, false) : value;
 }
 
+/** Where a credential's value starts in JSON text, by its key (`"data":`, `"token":`, ...), or -1. */
+function firstCredentialKey(text: string): number {
+  let first = -1;
+  for (const key of ['"data"', '"stringData"', '"token"', `"${LAST_APPLIED}"`]) {
+    const at = text.indexOf(key);
+    if (at !== -1 && (first === -1 || at < first)) first = at;
+  }
+  return first;
+}
+
+/**
+ * A string of a rejected item that may be an event's JSON text (an AKS record's `properties.log`,
+ * a Pub/Sub message's data): when it parses, its value is redacted as an item is and written back;
+ * when it does not (cut short, or not quite JSON), it is cut where the first credential field
+ * starts, since a value there cannot be told from its surroundings. Other text loses JWT signatures.
+ */
+function redactRejectedText(text: string): string {
+  const start = text.trimStart().charCodeAt(0);
+  if (start !== 0x7b && start !== 0x5b) return scrubJwtText(text);
+  try {
+    return JSON.stringify(redactRejectedItem(JSON.parse(text)));
+  } catch {
+    const at = firstCredentialKey(text);
+    return at === -1 ? scrubJwtText(text) : `${scrubJwtText(text.slice(0, at))}${REDACTED}`;
+  }
+}
+
 const REJECT_SECRET_MAPS = new Set(['data', 'stringData']);
 const REJECT_SECRET_VALUES = new Set(['token', LAST_APPLIED]);
 const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
@@ -228,7 +255,7 @@ function redactRejectedValue(value: unknown, key: string | null): JsonValue {
     const patch = key !== null && REJECT_BODIES.has(key);
     return value.map((v) => redactRejectedValue(v, patch && isJsonObject(v) ? '\u0000patch-op' : null));
   }
-  if (typeof value === 'string') return scrubJwtText(value);
+  if (typeof value === 'string') return redactRejectedText(value);
   if (typeof value !== 'object') return value as JsonValue;
   const obj = value as Obj;
   const out: Obj = {};

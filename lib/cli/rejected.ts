@@ -112,6 +112,7 @@ async function replayRejects(
   }
   let failed = 0;
   let replayed = 0;
+  const counts = { accepted: 0, duplicates: 0, rejected: 0 };
   for (const group of groups.values()) {
     const first = group[0] as RejectRecord;
     const body = `${EVENT_LIST_PREFIX}${group.map((r) => r.item).join(',')}${EVENT_LIST_SUFFIX}`;
@@ -125,6 +126,12 @@ async function replayRejects(
     if (res.kind === 'answer' && res.status === 200) {
       done(group.map((r) => r.id));
       replayed += group.length;
+      try {
+        const answer = JSON.parse(res.text) as Partial<typeof counts>;
+        for (const k of ['accepted', 'duplicates', 'rejected'] as const) counts[k] += Number(answer[k]) || 0;
+      } catch {
+        // Not our ingest's answer: the line below shows it as it came.
+      }
       io.stderr.write(`tenant ${first.tenant_id} cluster ${first.cluster_name ?? '-'}: ${res.text}\n`);
     } else {
       failed++;
@@ -132,8 +139,10 @@ async function replayRejects(
       io.stderr.write(`tenant ${first.tenant_id} cluster ${first.cluster_name ?? '-'}: not replayed: ${why}\n`);
     }
   }
+  // What the ingest made of them: an item rejected again is kept again, with its reason.
+  const outcome = replayed > 0 ? ` (${counts.accepted} accepted, ${counts.duplicates} duplicates, ${counts.rejected} rejected again)` : '';
   io.stderr.write(
-    `replayed ${replayed} item(s)${skipped > 0 ? `, ${skipped} cut to the bound and kept` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
+    `replayed ${replayed} item(s)${outcome}${skipped > 0 ? `, ${skipped} kept without their whole text (cut to the bound, or not JSON) and not replayed` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
   );
   return failed > 0 ? 1 : 0;
 }

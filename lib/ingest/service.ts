@@ -822,10 +822,12 @@ function readPush(body: Buffer): Batch {
       batch.skippedReasons?.push(`message ${messageId ?? '(no messageId)'} has no data`);
       return batch;
     }
+    const decoded = Buffer.from(data, 'base64').toString('utf8');
     try {
-      entry = JSON.parse(Buffer.from(data, 'base64').toString('utf8'));
+      entry = JSON.parse(decoded);
     } catch (err) {
-      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}` });
+      // Kept as the text it decoded to (redacted, cut to the bound), for a person to look at.
+      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}`, item: decoded });
       return batch;
     }
   } else if (isJsonObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {
@@ -841,17 +843,18 @@ function readPush(body: Buffer): Batch {
     batch.skippedReasons?.push(converted.reason);
     return batch;
   }
+  // A rejected entry is kept whole (redacted, cut to the bound), as an EventList's items are.
   if (converted.kind === 'rejected') {
     batch.rejected.push(
       converted.auditID === undefined
-        ? { index: 0, reason: converted.reason }
-        : { index: 0, reason: converted.reason, auditID: converted.auditID },
+        ? { index: 0, reason: converted.reason, item: entry }
+        : { index: 0, reason: converted.reason, auditID: converted.auditID, item: entry },
     );
     return batch;
   }
   const checked = validateAuditEvent(converted.event);
   if (!checked.ok) {
-    batch.rejected.push({ index: 0, reason: checked.reason, auditID: converted.event.auditID });
+    batch.rejected.push({ index: 0, reason: checked.reason, auditID: converted.event.auditID, item: entry });
     return batch;
   }
   batch.events.push(checked.event);

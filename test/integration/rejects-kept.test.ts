@@ -90,6 +90,29 @@ describe('rejected items', () => {
     expect(store.queryRejects({ tenant: 't-many', limit: 100 })).toHaveLength(25);
   });
 
+  it('are kept whole from an AKS records body too: the record, with its log text, redacted', async () => {
+    const event = uniqueFalcoEvents()[0] as AuditEvent;
+    const resourceId =
+      '/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS1';
+    const cutLog = JSON.stringify({ ...event, auditID: 'aks-cut', requestObject: { kind: 'Secret', data: { password: PASSWORD } } }).slice(
+      0,
+      -40,
+    );
+    const records = [
+      { category: 'kube-audit', resourceId, properties: { log: cutLog } },
+      { category: 'kube-audit', resourceId, properties: { log: JSON.stringify({ ...event, auditID: 'aks-bad', verb: 7 }) } },
+      { category: 'kube-audit', resourceId, properties: {} },
+    ];
+    const res = await post(JSON.stringify({ records }), 't-aks');
+    expect(((await res.json()) as { rejected: number }).rejected).toBe(3);
+
+    const kept = store.queryRejects({ tenant: 't-aks' });
+    expect(kept).toHaveLength(3);
+    expect(kept.every((r) => r.item?.includes(resourceId))).toBe(true);
+    expect(kept.some((r) => r.item?.includes('aks-bad'))).toBe(true);
+    expect(JSON.stringify(kept)).not.toContain(PASSWORD);
+  });
+
   it('are replayed with `rejected --replay`: kept again with the reason if still bad, exit 1 and kept while the ingest is down', async () => {
     await post(eventList(badItems('replay')), 't-replay');
     const before = store.queryRejects({ tenant: 't-replay' }).map((r) => r.id);
@@ -110,7 +133,7 @@ describe('rejected items', () => {
       // Still invalid: rejected again and kept again (new rows, same reasons); none lost, none doubled.
       expect(after).toHaveLength(before.length);
       expect(after.some((r) => before.includes(r.id))).toBe(false);
-      expect(cap.err()).toContain('replayed 4 item(s)');
+      expect(cap.err()).toContain('replayed 4 item(s) (0 accepted, 0 duplicates, 4 rejected again)');
     } finally {
       await front.close();
     }

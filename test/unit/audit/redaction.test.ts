@@ -379,6 +379,19 @@ describe('JWTs outside the API’s own credential fields lose their signature', 
     expect(JSON.stringify(checked)).toContain(`${unsigned}.${REDACTED}`);
   });
 
+  it('redacts an item that is an event given as text, whole or cut short (an AKS log, a Pub/Sub message)', () => {
+    const secret = { kind: 'Event', auditID: 'x', verb: 7, requestObject: { kind: 'Secret', data: { password: 'c2VjcmV0LWluLXRleHQ=' } } };
+    const whole = JSON.stringify(secret);
+    const cut = whole.slice(0, -5);
+    const kept = JSON.stringify(redactRejectedItem({ properties: { log: whole }, other: cut, plain: `Bearer ${token}` }));
+
+    expect(kept).not.toContain('c2VjcmV0LWluLXRleHQ=');
+    expect(kept).not.toContain(signature);
+    // The whole text is kept redacted, with its structure; the cut one up to its first credential field.
+    expect(kept).toContain('\\"data\\":{\\"password\\":\\"[REDACTED]\\"}');
+    expect(kept).toContain(`${JSON.stringify(cut.slice(0, cut.indexOf('"data"'))).slice(1, -1)}[REDACTED]`);
+  });
+
   it('scrubs the items the ingest rejects and keeps', () => {
     const item = { kind: 'Event', requestURI: `/x?t=${token}`, objectRef: ['not', 'an', 'object'], extra: { [token]: 'as a key' } };
     const kept = JSON.stringify(redactRejectedItem(item));
