@@ -115,7 +115,8 @@ function body(value: JsonValue | undefined): JsonValue | undefined {
  * The response status: the Kubernetes `Status` GKE keeps in `response` when the request failed
  * (it has the real code), else the entry's `google.rpc.Status` mapped to HTTP, else success. GKE
  * does not log the code of a successful request: Falco's plugin infers 201 for create and 200
- * otherwise, and 101 for exec and attach, which upgrade the connection; so does this.
+ * otherwise, and 101 for exec and attach, which upgrade the connection; so does this, and for
+ * portforward, which upgrades it too.
  */
 function responseStatus(payload: JsonObject, verb: string | undefined, streaming: boolean): JsonObject {
   const response = payload.response;
@@ -202,7 +203,8 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
   const toCollection = verb === 'create' && objectRef !== null && objectRef.subresource === undefined;
   if (toCollection && objectRef.resource === 'namespaces') delete objectRef.namespace;
   // Falco convert.go: exec and attach hold the connection open; their one event is ResponseStarted.
-  const streaming = objectRef?.subresource === 'exec' || objectRef?.subresource === 'attach';
+  // A port-forward upgrades the connection as they do (the apiserver answers it 101 too).
+  const streaming = objectRef?.subresource === 'exec' || objectRef?.subresource === 'attach' || objectRef?.subresource === 'portforward';
   const metadata = isJsonObject(payload.requestMetadata) ? payload.requestMetadata : {};
   const auth = isJsonObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
   // LogEntry.timestamp is when the request happened; receiveTimestamp, which Falco uses, is when

@@ -22,6 +22,7 @@ import {
   CLUSTER_HEADER,
   CLUSTER_NAME_PATTERN,
   CLUSTER_QUERY,
+  GKE_PREFIX,
   INGEST_PREFIX,
   SOURCE_ACCOUNT_HEADER,
   SOURCE_REGION_HEADER,
@@ -207,6 +208,8 @@ interface LogState {
   path: string;
   tenant?: string | undefined;
   cluster?: string | null | undefined;
+  /** Some accepted event has no cluster name: none from the request, and none of its own (GKE, AKS). */
+  clusterMissing?: boolean;
   bytes?: number;
   inflatedBytes?: number;
   items?: number;
@@ -325,7 +328,11 @@ export class IngestService {
     const route = matchRoute(head.path);
     const state: LogState = { route: route.kind, path: loggablePath(head.path, this.#isSecret) };
     try {
-      if (route.kind === 'none') throw new NotFoundError(`no such route; POST audit events to ${INGEST_PREFIX}<tenant_id>`);
+      if (route.kind === 'none') {
+        throw new NotFoundError(
+          `no such route; POST audit events to ${INGEST_PREFIX}<tenant_id> (GKE's Pub/Sub pushes go to ${GKE_PREFIX}<tenant_id>)`,
+        );
+      }
       if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
       const headers = lowerCaseHeaders(head.headers);
       let tenant: string;
@@ -613,6 +620,8 @@ export class IngestService {
     // Counted before the rejects are kept: when that fails, the line and the metrics still say
     // what the events sink already holds (the resend then stores it again, or finds duplicates).
     state.accepted = accepted;
+    state.clusterMissing =
+      batch.perEvent === undefined ? batch.cluster === null : batch.events.some((_, i) => batch.perEvent?.[i]?.clusterName === null);
     state.rejected = errors.length;
     state.duplicates = duplicates;
     if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
@@ -733,7 +742,7 @@ export class IngestService {
       alerts: outcome.alerts,
       ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),
-      ...(state.cluster === null && state.accepted ? { cluster_missing: true } : {}),
+      ...(state.clusterMissing === true && state.accepted ? { cluster_missing: true } : {}),
       bytes: outcome.bytes,
       inflated_bytes: outcome.inflatedBytes,
       ms: outcome.ms,

@@ -208,6 +208,16 @@ describe('gkeLogEntryToAuditEvent', () => {
     });
     const record = normaliseAuditEvent(event, { tenantId: 't', clusterName: 'c', receivedAt: RECEIVED });
     expect(record).toMatchObject({ severity: 'high', severity_reason: 'pod-interactive-access' });
+    // A port-forward upgrades the connection as exec does.
+    const forward = asGkeEntry({
+      auditID: 'e0c8f0c3-0000-4000-8000-000000000002',
+      verb: 'create',
+      user: { username: 'alice@example.com' },
+      sourceIPs: ['203.0.113.7'],
+      objectRef: { resource: 'pods', namespace: 'default', name: 'web-0', subresource: 'portforward', apiVersion: 'v1' },
+      requestReceivedTimestamp: '2024-05-01T11:59:59.000000Z',
+    });
+    expect(converted(forward).event).toMatchObject({ stage: 'ResponseStarted', responseStatus: { code: 101 } });
   });
 
   it('derives a forbid decision from authorizationInfo when the labels lack one, and names the data_access log', () => {

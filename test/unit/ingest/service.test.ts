@@ -737,3 +737,32 @@ describe('a rejects sink that fails', () => {
     expect(outcomes).toMatchObject([{ failure: 'sink', accepted: 3, rejected: 1 }]);
   });
 });
+
+describe('the request line of a body whose events name their own cluster', () => {
+  it('says cluster_missing only when an accepted event has none: not for AKS records, yes for an EventList without the header', async () => {
+    const logs: LogEntry[] = [];
+    const service = new IngestService({
+      config: ingestConfig(),
+      writer: new RecordWriter(new MemorySink('events'), null),
+      log: (e) => logs.push(e),
+    });
+    const post = (body: string) =>
+      service.handle({
+        method: 'POST',
+        path: '/v1/ingest/k8s-audit/acme',
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
+        body: Buffer.from(body),
+      });
+    const [a, b] = uniqueFalcoEvents();
+    const resourceId =
+      '/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/AKS1';
+    await post(JSON.stringify({ records: [{ category: 'kube-audit', resourceId, properties: { log: JSON.stringify(a) } }] }));
+    await post(eventList([b as AuditEvent]));
+
+    const lines = logs.filter((l) => l.msg === 'ingest request');
+    expect(lines.map((l) => [l.accepted, l.cluster_missing])).toEqual([
+      [1, undefined],
+      [1, true],
+    ]);
+  });
+});
