@@ -2,8 +2,10 @@ import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
 import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_CAP_MS,
+  DEFAULT_INGEST_MAX_BATCH_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHIP_MAX_BODY_BYTES,
+  MIN_INGEST_MAX_BODY_BYTES,
 } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
 import { isJsonObject } from '../json.js';
@@ -12,7 +14,7 @@ import { type PostOutcome, postEventList } from '../ship/post.js';
 /**
  * The AKS forwarder's work, free of Azure Functions: the Event Hubs messages of one invocation
  * (each an Azure diagnostic-settings body, `{"records":[...]}`) in, the audit records re-packed
- * into records bodies of at most 3 MiB and POSTed to the ingest's EKS-style route with the shared
+ * into records bodies of at most 3 MiB and 5,000 records and POSTed to the ingest's EKS-style route with the shared
  * secret out. The ingest reads the cluster and subscription from each record's `resourceId`.
  */
 
@@ -29,6 +31,8 @@ export interface AksForwardOptions {
   /** A private CA, a client certificate, plain http allowed (lib/ship's defaults when absent). */
   tls?: ShipTls | null;
   maxBodyBytes?: number;
+  /** Records per body at most: the ingest's K8S_AUDIT_MAX_BATCH_SIZE (default 5,000). */
+  maxRecords?: number;
   maxAttempts?: number;
   requestTimeoutMs?: number;
   fetch?: typeof fetch;
@@ -48,6 +52,8 @@ export interface AksForwardReport {
   rejected: number;
   /** Records of other categories, not sent. */
   skipped: number;
+  /** Records the ingest refused as too large even alone (413), passed over and logged. */
+  oversize: number;
   /** Messages that were no diagnostic-settings body, not sent. */
   unreadable: number;
   bodies: number;
@@ -74,24 +80,35 @@ function isAuditRecord(record: unknown): boolean {
   return typeof category === 'string' && AKS_AUDIT_CATEGORIES.has(category);
 }
 
-/** Records bodies of at most `maxBytes` each (a record over it alone goes in a body of its own: the ingest says what it thinks). */
-export function packRecords(records: readonly string[], maxBytes: number): string[] {
-  const bodies: string[] = [];
-  const prefix = '{"records":[';
+const BODY_PREFIX = '{"records":[';
+const BODY_SUFFIX = ']}';
+
+/** A records body of these records. */
+function recordsBody(records: readonly string[]): string {
+  return `${BODY_PREFIX}${records.join(',')}${BODY_SUFFIX}`;
+}
+
+/**
+ * The records grouped into bodies of at most `maxBytes` and `maxRecords` each (the ingest's body
+ * cap and its batch size cap, K8S_AUDIT_MAX_BATCH_SIZE: a body over either is refused 413 whole).
+ * A record over `maxBytes` alone goes in a body of its own: the ingest says what it thinks.
+ */
+export function packRecords(records: readonly string[], maxBytes: number, maxRecords = DEFAULT_INGEST_MAX_BATCH_SIZE): string[][] {
+  const groups: string[][] = [];
   let current: string[] = [];
-  let bytes = prefix.length + 2;
+  let bytes = BODY_PREFIX.length + BODY_SUFFIX.length;
   for (const record of records) {
     const size = Buffer.byteLength(record, 'utf8') + 1;
-    if (current.length > 0 && bytes + size > maxBytes) {
-      bodies.push(`${prefix}${current.join(',')}]}`);
+    if (current.length > 0 && (bytes + size > maxBytes || current.length >= maxRecords)) {
+      groups.push(current);
       current = [];
-      bytes = prefix.length + 2;
+      bytes = BODY_PREFIX.length + BODY_SUFFIX.length;
     }
     current.push(record);
     bytes += size;
   }
-  if (current.length > 0) bodies.push(`${prefix}${current.join(',')}]}`);
-  return bodies;
+  if (current.length > 0) groups.push(current);
+  return groups;
 }
 
 function retryable(outcome: PostOutcome): boolean {
@@ -137,6 +154,7 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
     duplicates: 0,
     rejected: 0,
     skipped: 0,
+    oversize: 0,
     unreadable: 0,
     bodies: 0,
     failure: null,
@@ -158,7 +176,15 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
   if (report.unreadable > 0)
     log({ level: 'warn', msg: 'messages that are not diagnostic-settings bodies were not sent', count: report.unreadable });
 
-  for (const body of packRecords(audit, opts.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES)) {
+  /**
+   * Sends one group of records; false when the invocation must stop there and be retried. A 413
+   * (the ingest's caps may be lower than ours) splits the group in halves until it fits, as the
+   * EKS forwarder does; a record refused alone is passed over, logged: sending it again can never
+   * help, and failing the invocation would retry it forever (Functions' retry policy has no limit)
+   * while the hub's retention runs out for every record behind it.
+   */
+  const deliver = async (records: string[]): Promise<boolean> => {
+    const body = recordsBody(records);
     report.bodies++;
     let outcome: PostOutcome | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
@@ -183,12 +209,33 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
       report.records += c.accepted + c.duplicates;
       if (c.rejected > 0)
         log({ level: 'warn', msg: 'the ingest rejected records', count: c.rejected, answer: outcome.text.slice(0, 2000) });
-      continue;
+      return true;
+    }
+    if (outcome?.kind === 'answer' && outcome.status === 413) {
+      if (records.length > 1) {
+        const half = Math.ceil(records.length / 2);
+        log({ level: 'warn', msg: 'the ingest answered 413, splitting the body', records: records.length });
+        return (await deliver(records.slice(0, half))) && deliver(records.slice(half));
+      }
+      // No AiSOC ingest caps a body this small: something in front of it refuses everything.
+      if (Buffer.byteLength(body, 'utf8') > MIN_INGEST_MAX_BODY_BYTES) {
+        report.oversize++;
+        log({
+          level: 'error',
+          msg: 'a record too large for the ingest was passed over',
+          bytes: Buffer.byteLength(body, 'utf8'),
+          answer: describe(outcome, opts.token),
+        });
+        return true;
+      }
     }
     // Anything else keeps the batch: a wrong secret or URL is fixed by the operator, and the
     // retried invocation then delivers; nothing is dropped here.
     report.failure = describe(outcome as PostOutcome, opts.token);
-    break;
+    return false;
+  };
+  for (const records of packRecords(audit, opts.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES, opts.maxRecords)) {
+    if (!(await deliver(records))) break;
   }
   return report;
 }

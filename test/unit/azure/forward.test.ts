@@ -79,14 +79,51 @@ describe('forwardAksMessages', () => {
 });
 
 describe('packRecords', () => {
-  it('keeps each body under the cap and every record in exactly one body', () => {
+  it('keeps each body under the byte cap and the record cap, and every record in exactly one body', () => {
     const records = Array.from({ length: 50 }, (_, i) => JSON.stringify({ category: 'kube-audit', n: i, pad: 'x'.repeat(900) }));
-    const bodies = packRecords(records, 10_000);
-    expect(bodies.length).toBeGreaterThan(4);
-    for (const b of bodies) expect(Buffer.byteLength(b)).toBeLessThanOrEqual(10_000);
-    expect(bodies.flatMap((b) => (JSON.parse(b) as { records: { n: number }[] }).records.map((r) => r.n))).toEqual(
-      records.map((_, i) => i),
-    );
+    const groups = packRecords(records, 10_000);
+    expect(groups.length).toBeGreaterThan(4);
+    for (const g of groups) expect(Buffer.byteLength(`{"records":[${g.join(',')}]}`)).toBeLessThanOrEqual(10_000);
+    expect(groups.flat()).toEqual(records);
+    const small = Array.from({ length: 25 }, (_, i) => JSON.stringify({ n: i }));
+    expect(packRecords(small, 1_000_000, 10).map((g) => g.length)).toEqual([10, 10, 5]);
+  });
+});
+
+describe('forwardAksMessages on a 413', () => {
+  it('splits the body until the ingest takes it, passes over a record refused alone, and never fails the invocation for either', async () => {
+    const sizes: number[] = [];
+    const fetch = (async (_url: string, init: RequestInit) => {
+      const body = JSON.parse(String(init.body)) as { records: { properties: { log: string } }[] };
+      sizes.push(body.records.length);
+      // An ingest whose batch cap is 4 records, and which refuses any body holding one record (auditID big-…) as too large.
+      if (body.records.length > 4 || body.records.some((r) => r.properties.log.includes('big-')))
+        return Response.json({ error: 'request body is too large' }, { status: 413 });
+      return Response.json({ accepted: body.records.length, rejected: 0, duplicates: 0, errors: [] });
+    }) as unknown as typeof globalThis.fetch;
+    const events = uniqueFalcoEvents().slice(0, 9);
+    events[5] = { ...(events[5] as (typeof events)[number]), auditID: `big-${'x'.repeat(2000)}` };
+    const logs: Record<string, unknown>[] = [];
+
+    const report = await forwardAksMessages([aksBody(events.map((e) => aksRecord(e, 'prod-aks')))], {
+      url: URL,
+      token: TOKEN,
+      fetch,
+      log: (e) => logs.push(e),
+      sleep: async () => {},
+    });
+
+    expect(report).toMatchObject({ accepted: 8, oversize: 1, failure: null });
+    expect(logs.some((l) => l.msg === 'a record too large for the ingest was passed over')).toBe(true);
+    expect(Math.max(...sizes)).toBe(9);
+  });
+
+  it('fails the invocation (a configuration error, retried) when a body smaller than any ingest cap is refused', async () => {
+    const fetch = (async () => new Response('Request Entity Too Large', { status: 413 })) as unknown as typeof globalThis.fetch;
+    const tiny = aksBody([aksRecord({ kind: 'Event', auditID: 'a', verb: 'get' } as never, 'c')]);
+    const report = await forwardAksMessages([tiny], { url: URL, token: TOKEN, fetch, sleep: async () => {} });
+    expect(report.oversize).toBe(0);
+    expect(report.failure).toMatch(/^HTTP 413/);
   });
 });
 
