@@ -436,15 +436,16 @@ export class ConsoleRoutes {
       throw new BadRequestError('the login body is not JSON; send {"tenant": "...", "secret": "..."}');
     }
     const { tenant, secret } = (typeof body === 'object' && body !== null ? body : {}) as { tenant?: unknown; secret?: unknown };
-    if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
-      throw new BadRequestError('tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
-    }
     // The two fields swapped, or the secret typed in both: the tenant field is not logged, and the
     // session is not opened under a tenant named by a secret. Counted as a failed login, so the
-    // answer is no cheaper a way to test guesses than the secret field.
-    if (this.#opts.access.isSecret(tenant) || this.#tokenVerifier.verify(tenant)) {
+    // answer is no cheaper a way to test guesses than the secret field. Checked before the
+    // pattern, which a base64 secret (with / + =) would fail uncounted.
+    if (typeof tenant === 'string' && (this.#opts.access.isSecret(tenant) || this.#tokenVerifier.verify(tenant))) {
       this.#throttle.fail(address);
       throw new BadRequestError('the tenant field holds a secret: put the tenant id in tenant and the secret in secret');
+    }
+    if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
+      throw new BadRequestError('tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
     }
     who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');

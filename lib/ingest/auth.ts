@@ -73,10 +73,18 @@ export class TenantSecretVerifier {
 export class TenantAccess {
   readonly #shared: SharedSecretVerifier;
   readonly #own: TenantSecretVerifier | null;
+  /** Secrets that open no tenant here but must not become one (the console token), as hex SHA-256. */
+  readonly #others: Set<string>;
 
-  constructor(shared: string | null, previous: string | null, tenantSecrets: ReadonlyMap<string, string> | null | undefined) {
+  constructor(
+    shared: string | null,
+    previous: string | null,
+    tenantSecrets: ReadonlyMap<string, string> | null | undefined,
+    otherSecrets: readonly string[] = [],
+  ) {
     this.#shared = new SharedSecretVerifier(shared, previous);
     this.#own = tenantSecrets ? new TenantSecretVerifier(tenantSecrets) : null;
+    this.#others = new Set(otherSecrets.filter((v) => v !== '').map((v) => sha256(v).toString('hex')));
   }
 
   /** False when neither a shared secret nor a tenant's own is set: the routes stay off. */
@@ -86,13 +94,14 @@ export class TenantAccess {
 
   /**
    * Whether `value` is one of the secrets that open tenants (the shared one, current or previous,
-   * or a tenant's own): a secret typed where a tenant id goes, which is then refused before it can
+   * or a tenant's own), or another secret of this installation (the console token): a secret typed where a tenant id goes, which is then refused before it can
    * be logged, stored or counted as a tenant.
    */
   isSecret(value: string): boolean {
     const shared = this.#shared.verify(value);
     const own = this.#own?.isAnySecret(value) ?? false;
-    return shared || own;
+    const other = this.#others.size > 0 && this.#others.has(sha256(value).toString('hex'));
+    return shared || own || other;
   }
 
   /** Whether `token` opens `tenant`. */

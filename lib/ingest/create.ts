@@ -26,6 +26,8 @@ export interface CreateIngestOptions {
   now?: () => number;
   /** Told what each request did (metrics). */
   observe?: (outcome: IngestOutcome) => void;
+  /** Other secrets of this installation, refused as a tenant id (the console token). */
+  otherSecrets?: readonly string[];
 }
 
 /** Opens the inbox store a config names: SQLite in the data dir, DynamoDB, or none. */
@@ -75,5 +77,6 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.observe ? { observe: opts.observe } : {}),
+    ...(opts.otherSecrets ? { otherSecrets: opts.otherSecrets } : {}),
   });
 }

@@ -124,6 +124,8 @@ export interface IngestServiceOptions {
   observe?: (outcome: IngestOutcome) => void;
   /** Longest stretch of work on one batch before the event loop gets a turn (ms; default `SLICE_MS`). */
   sliceMs?: number;
+  /** Other secrets of this installation (the console token): refused as a tenant id like the ingest's own. */
+  otherSecrets?: readonly string[];
 }
 
 /**
@@ -252,7 +254,12 @@ export class IngestService {
   constructor(opts: IngestServiceOptions) {
     this.config = opts.config;
     this.writer = opts.writer;
-    this.access = new TenantAccess(opts.config.sharedSecret, opts.config.previousSharedSecret, opts.config.tenantSecrets);
+    this.access = new TenantAccess(
+      opts.config.sharedSecret,
+      opts.config.previousSharedSecret,
+      opts.config.tenantSecrets,
+      opts.otherSecrets,
+    );
     this.#pushVerifier = new PubSubPushVerifier(opts.config.gkePush);
     this.#inbox = opts.inbox ?? null;
     this.#rejects = opts.rejects ?? null;

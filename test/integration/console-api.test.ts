@@ -314,6 +314,30 @@ describe('console API: logins are throttled per address', () => {
     expect(((await blocked.json()) as { error: string }).error).toMatch(/too many failed logins/);
   });
 
+  it('counts a base64 shared secret typed as the tenant (which the tenant pattern refuses) as a failed login', async () => {
+    const dir = tempDataDir('aisoc-console-swap-');
+    const base64Secret = 'q3Vb8yV0mZ2c9QeH1rT5uW7xA4sD6fG8hJ0kL2n/P4r+Q=';
+    const swapped = await startIngestServer({
+      config: ingestConfig({ AISOC_DATA_DIR: dir.dir, K8S_AUDIT_SHARED_SECRET: base64Secret }),
+      console: { assets: null },
+    });
+    try {
+      const attempt = () =>
+        fetch(`${swapped.url}/console/api/login`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ tenant: base64Secret, secret: 'acme' }),
+        });
+      const statuses: number[] = [];
+      for (let i = 0; i < 11; i++) statuses.push((await attempt()).status);
+      expect(statuses.slice(0, 10)).toEqual(Array(10).fill(400));
+      expect(statuses[10]).toBe(429);
+    } finally {
+      await swapped.close();
+      dir.remove();
+    }
+  });
+
   it('answers a bare JSON 500 when the store cannot be read, and logs why', async () => {
     const dir = tempDataDir('aisoc-console-gone-');
     const logs: Record<string, unknown>[] = [];

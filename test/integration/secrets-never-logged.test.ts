@@ -140,6 +140,7 @@ describe('the local ingest server', () => {
       body,
     );
     statuses.previousAsTenant = await call('the previous secret as the tenant', `/v1/ingest/k8s-audit/${PREVIOUS}`, SECRET, body);
+    statuses.consoleTokenAsTenant = await call('the console token as the tenant', `/v1/ingest/k8s-audit/${CONSOLE_TOKEN}`, SECRET, body);
     const statusOfSecret = await fetch(`${server.url}/v1/status/k8s-audit/${SECRET}`, { headers: { 'X-AiSOC-K8s-Token': SECRET } });
     capture('status of the secret as tenant: answer', await statusOfSecret.text());
     statuses.badBody = await call('bad body', route, SECRET, `{"token":"${SECRET}"`);
@@ -238,6 +239,7 @@ describe('the local ingest server', () => {
       secretAsTenantNoToken: 400,
       secretAsTenantEncoded: 400,
       previousAsTenant: 400,
+      consoleTokenAsTenant: 400,
       badBody: 400,
       secretAsBody: 400,
       secretAfterJunk: 400,

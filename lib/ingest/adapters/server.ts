@@ -212,10 +212,13 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   };
   // Every request's outcome goes to the Prometheus counters, the caller's hook, and the console
   // (rejects for its status view, and a nudge to the tenant's open consoles when events were stored).
+  const consoleToken = opts.console?.consoleToken ?? null;
   const service = await createIngestService(opts.config, {
     ...opts,
     log,
     observe: observeAll,
+    // The console token typed where a tenant id goes is refused (and not logged) as the secrets are.
+    ...(consoleToken === null ? {} : { otherSecrets: [consoleToken] }),
   });
   if (opts.console !== undefined) {
     if (opts.config.eventsSink.kind !== 'sqlite') {
