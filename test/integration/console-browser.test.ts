@@ -40,6 +40,7 @@ declare const window: { __xss?: number };
 
 // A user name that is markup: the console must show it as text and never run it.
 const XSS_USER = '<img src=x onerror="window.__xss=1">';
+const BIDI_USER = 'admin\u202Egnp.exe\u202C';
 
 /** Real Falco events re-timed into the last 40 minutes (the timeline and status views show the last hour). */
 function batch(tag: string): AuditEvent[] {
@@ -51,7 +52,11 @@ function batch(tag: string): AuditEvent[] {
   const exec = { ...falcoEvent('exec_pod.json'), auditID: `${tag}-exec`, requestReceivedTimestamp: now, stageTimestamp: now };
   const marked = { ...falcoEvent('create_configmap.json'), auditID: `${tag}-xss`, requestReceivedTimestamp: now, stageTimestamp: now };
   marked.user = { username: XSS_USER, groups: ['system:authenticated'] };
-  return [...events, exec, marked];
+  // Bidirectional overrides that would show "adminexe.png", and a name of 100,000 characters.
+  const spoof = { ...falcoEvent('create_configmap.json'), auditID: `${tag}-bidi`, requestReceivedTimestamp: now, stageTimestamp: now };
+  spoof.user = { username: BIDI_USER, groups: ['system:authenticated'] };
+  spoof.objectRef = { ...(spoof.objectRef as object), name: 'n'.repeat(100_000) };
+  return [...events, exec, marked, spoof];
 }
 
 describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
@@ -203,8 +208,20 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     expect(raw.user).toEqual({ username: XSS_USER, groups: ['system:authenticated'] });
     await shot('event-raw');
 
-    // Log out: back to the login form, and the API refuses the browser.
+    // A user name with bidirectional overrides shows them spelled out, and a 100,000-character
+    // name is cut in its cell: the whole table lays out at once.
     await page.click('#detail-close');
+    await page.click('#search-form button[type=reset]');
+    await page.click('#search-form button[type=submit]');
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('#events-table tbody tr')).some((tr) => (tr.children[3]?.textContent ?? '').includes('gnp')),
+    );
+    const all = await rows('#events-table');
+    const spoofRow = all.find((r) => (r[3] ?? '').includes('gnp'));
+    expect(spoofRow?.[3]).toBe('admin⟨U+202E⟩gnp.exe⟨U+202C⟩');
+    expect(Math.max(...all.flat().map((cell) => cell.length))).toBeLessThan(400);
+
+    // Log out: back to the login form, and the API refuses the browser.
     await page.click('#logout');
     await page.waitForSelector('#login', { visible: true });
     const status = await page.evaluate(async () => (await fetch('/console/api/events')).status);

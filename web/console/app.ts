@@ -20,9 +20,25 @@ function clickable(tr: HTMLElement, open: () => void): void {
   });
 }
 
+// Unicode's bidirectional controls (embeddings, overrides, isolates, marks) show text in another
+// order than it reads: `admin\u202Egnp.exe` displays as "adminexe.png". Any field of an event can
+// hold them, so every value is shown with them spelled out.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// A table cell shows at most this much of a value (a 100 KB user name laid out in an auto-width
+// table held the page's main thread for minutes); the event's detail shows it whole.
+const MAX_CELL_CHARS = 300;
+
+/** `text` with every bidirectional control shown as its code point, ⟨U+202E⟩. */
+function shown(text: string): string {
+  return text.replace(BIDI_CONTROLS, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+}
+
 function el(tag: string, text?: string | null, className?: string): HTMLElement {
   const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = text;
+  if (text !== undefined && text !== null) {
+    const cut = tag === 'td' && text.length > MAX_CELL_CHARS ? `${text.slice(0, MAX_CELL_CHARS)}… (${text.length} characters)` : text;
+    e.textContent = shown(cut);
+  }
   if (className !== undefined) e.className = className;
   return e;
 }
@@ -301,7 +317,7 @@ async function loadEvents(cursor: string | null): Promise<void> {
 
 async function openDetail(id: number): Promise<void> {
   const { record } = await api<{ record: Record<string, unknown> }>(`events/${id}`);
-  $('#detail-id').textContent = String(record.audit_id ?? id);
+  $('#detail-id').textContent = shown(String(record.audit_id ?? id));
   const body = $('#detail-flat tbody');
   body.replaceChildren(
     ...Object.entries(record)
@@ -312,8 +328,8 @@ async function openDetail(id: number): Promise<void> {
         return tr;
       }),
   );
-  $('#detail-raw').textContent = JSON.stringify(record.raw_event, null, 2);
-  $('#detail-ocsf').textContent = JSON.stringify(record.ocsf, null, 2);
+  $('#detail-raw').textContent = shown(JSON.stringify(record.raw_event, null, 2));
+  $('#detail-ocsf').textContent = shown(JSON.stringify(record.ocsf, null, 2));
   showTab('flat');
   $('#detail').hidden = false;
 }
