@@ -112,11 +112,16 @@ function param(q: URLSearchParams, name: string): string | undefined {
   return v === null || v === '' ? undefined : v;
 }
 
+// An ISO 8601 date, or a time with its zone: Date.parse also takes "March 7", a bare number and a
+// time without a zone (read in the server's local time), and years past 9999, which compare wrong
+// as text against the store's event times.
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+
 function timeParam(q: URLSearchParams, name: string): string | undefined {
   const v = param(q, name);
   if (v === undefined) return undefined;
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new BadRequestError(`${name} must be an ISO 8601 time such as 2026-01-01T00:00:00Z`);
+  const t = ISO_TIME.test(v) ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(t)) throw new BadRequestError(`${name} must be an ISO 8601 time with its zone, such as 2026-01-01T00:00:00Z`);
   return new Date(t).toISOString();
 }
 
@@ -159,15 +164,21 @@ function severityParam(q: URLSearchParams): Severity[] | undefined {
 const ROUTE_PARAMS: Record<string, readonly string[]> = {
   session: [],
   status: [],
+  stream: [],
+  event: [],
   timeline: ['since', 'until', 'cluster'],
   events: ['user', 'verb', 'resource', 'namespace', 'cluster', 'no_cluster', 'severity', 'since', 'until', 'limit', 'cursor'],
   alerts: ['limit', 'cursor'],
 };
 
 function onlyParams(q: URLSearchParams, route: string): void {
-  const allowed = ROUTE_PARAMS[route];
+  const allowed = ROUTE_PARAMS[/^events\/\d+$/.test(route) ? 'event' : route];
   if (allowed === undefined) return;
+  const seen = new Set<string>();
   for (const name of q.keys()) {
+    // Given twice, one value would be used and the other silently not.
+    if (seen.has(name)) throw new BadRequestError(`give ${name} once`);
+    seen.add(name);
     if (!allowed.includes(name)) {
       throw new BadRequestError(
         allowed.length === 0
@@ -358,7 +369,9 @@ export class ConsoleRoutes {
         this.#openStream(session, res);
         return null;
       default: {
-        const m = /^events\/(\d{1,15})$/.exec(route);
+        const m = /^events\/(\d+)$/.exec(route);
+        // An id past the store's range names no event, as another tenant's does not.
+        if (m?.[1] !== undefined && !Number.isSafeInteger(Number(m[1]))) throw new NotFoundError('no such event');
         if (m?.[1] !== undefined) {
           const record = this.#storeOpen.event(tenant, Number(m[1]));
           // Another tenant's event is "not found" too: its existence is not the caller's business.

@@ -203,11 +203,23 @@ describe('console API: access control and tenant scoping', () => {
       ['events?bogus=1', /unknown parameter bogus; events takes user, verb, /],
       ['alerts?severity=high', /unknown parameter severity; alerts takes limit, cursor/],
       ['status?tenant=globex', /status takes no parameters, got tenant/],
+      // Times Date.parse takes but the API does not: no zone (the server's local time), not a date, a year past 9999.
+      ['events?since=2026-12-07T00:00:00', /since must be an ISO 8601 time with its zone/],
+      ['events?since=March%207', /since must be an ISO 8601 time/],
+      ['events?since=1', /since must be an ISO 8601 time/],
+      ['events?until=%2B010000-01-01T00:00:00Z', /until must be an ISO 8601 time/],
+      // A parameter given twice, and parameters of routes that take none.
+      ['events?limit=1&limit=500', /give limit once/],
+      ['events/1?foo=bar', /events\/1 takes no parameters, got foo/],
+      ['stream?x=1', /stream takes no parameters, got x/],
     ] as const) {
       const res = await get(query, acme);
       expect([query, res.status]).toEqual([query, 400]);
       expect(((await res.json()) as { error: string }).error).toMatch(message);
     }
+    const far = await get('events/9999999999999999', acme);
+    expect([far.status, ((await far.json()) as { error: string }).error]).toEqual([404, 'no such event']);
+    expect((await get('events?since=2026-12-07T00:00:00%2B01:00', acme)).status).toBe(200);
   });
 
   it('logs out: the cookie is cleared and no longer opens anything', async () => {
