@@ -8,7 +8,10 @@ import type { CommandIo, ShippingCommandDeps } from './io.js';
 import { count, DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
 
 /** Injectable pieces of the command, for tests. */
-export type BackfillDeps = ShippingCommandDeps;
+export interface BackfillDeps extends ShippingCommandDeps {
+  /** Where SIGINT and SIGTERM come from (the process; an emitter in tests). */
+  signals?: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+}
 
 const HELP = `Usage: aisoc-k8s-audit backfill --log-group /aws/eks/<cluster>/cluster --start TIME [--end TIME] [options]
 
@@ -44,7 +47,9 @@ JSON lines, as the log lines are: {"message":"backfill progress", "eventsRead", 
 --progress-interval, and a final {"message":"backfill done", ...} with the totals.
 
 Exit status: 0 when every audit line was delivered (truncated and invalid lines are counted and
-logged), 1 when some were not (the last line says which --start to rerun from), 2 for usage errors.
+logged), 1 when some were not (the last line says which --start to rerun from), 2 for usage errors,
+130 when stopped by SIGINT or SIGTERM: it finishes the page in hand, sends what it read and says
+where to resume; a second signal ends it at once.
 `;
 
 export { parseTime };
@@ -98,8 +103,21 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
   // How far through the time range the last event read is: FilterLogEvents returns events in time order.
   const fractionAt = (ms: number | null) => (ms === null ? 0 : endMs > startMs ? (ms - startMs) / (endMs - startMs) : 1);
   let finished = false;
+  // The first SIGINT or SIGTERM stops reading after the page in hand, ships what was read and prints
+  // where to resume; a second one ends the process at once (events read and not yet sent are then
+  // sent by the rerun the last line names, from before them).
+  let stopRequested = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopRequested) process.exit(signal === 'SIGINT' ? 130 : 143);
+    stopRequested = true;
+    log({ level: 'warn', msg: `${signal}: stopping after this page; what was read is sent, and the last line says where to resume` });
+  };
+  const signals = deps.signals ?? process;
+  signals.on('SIGINT', onSignal);
+  signals.on('SIGTERM', onSignal);
   try {
     const report = await backfillLogGroup({
+      stopRequested: () => stopRequested,
       logGroup,
       startMs,
       endMs,
@@ -144,8 +162,8 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
         invalid: report.invalid,
         duplicates: report.duplicates,
       },
-      fraction: report.failed > 0 ? fractionAt(report.resumeFromMs) : 1,
-      extra: { resumeFrom: report.failed > 0 ? iso(report.resumeFromMs) : null },
+      fraction: report.failed > 0 || report.stopped ? fractionAt(report.resumeFromMs) : 1,
+      extra: { resumeFrom: report.failed > 0 || report.stopped ? iso(report.resumeFromMs) : null },
     };
     progress.finish(
       final,
@@ -153,6 +171,12 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
       report.failed > 0 ? 'ERROR' : 'INFO',
     );
     finished = true;
+    if (report.stopped) {
+      const advice = `backfill: stopped before the end of the range; rerun with --start ${iso(report.resumeFromMs)} to read the rest`;
+      if (progress.tty) progress.note(advice);
+      else log({ level: 'warn', msg: advice, resumeFrom: iso(report.resumeFromMs) });
+      return 130;
+    }
     if (report.failed > 0) {
       const advice = `backfill: ${report.failed} events not delivered (${report.samples[0]?.reason ?? 'see the log'}); rerun with --start ${iso(report.resumeFromMs)}`;
       if (progress.tty) progress.note(advice);
@@ -161,6 +185,8 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
     }
     return 0;
   } finally {
+    signals.off('SIGINT', onSignal);
+    signals.off('SIGTERM', onSignal);
     if (!finished) progress.stop();
     client.destroy();
   }

@@ -47,6 +47,8 @@ export interface BackfillOptions {
   /** Clock and sleep of the rate limiter, injectable for tests. */
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /** Asked after each page: true stops reading there, ships what was read, and says where to resume. */
+  stopRequested?: () => boolean;
 }
 
 /** The outcome of a backfill. */
@@ -54,8 +56,13 @@ export interface BackfillReport extends ForwardCounts {
   requests: number;
   pages: number;
   cluster: string | null;
-  /** Earliest timestamp of an event not delivered: rerun from here (the ingest dedups the overlap). */
+  /**
+   * Earliest timestamp of an event not delivered, or (when stopped) of the last event read: rerun
+   * from here (the ingest dedups the overlap).
+   */
   resumeFromMs: number | null;
+  /** Stopped before the end of the range (`stopRequested`). */
+  stopped: boolean;
   samples: ForwardFailureSample[];
 }
 
@@ -80,7 +87,7 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
   const { settings, deps } = opts;
   const prefix = opts.streamPrefix ?? settings.streamPrefix;
   const cluster = settings.clusterName ?? clusterFromLogGroup(opts.logGroup);
-  const report: BackfillReport = { ...emptyCounts(), requests: 0, pages: 0, cluster, resumeFromMs: null, samples: [] };
+  const report: BackfillReport = { ...emptyCounts(), requests: 0, pages: 0, cluster, resumeFromMs: null, stopped: false, samples: [] };
   const window = new LineWindow(settings, deps, report);
   await window.useCluster(cluster, prefix);
   const throttle = rateLimiter(
@@ -142,9 +149,16 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
     }
     nextToken = page.nextToken ?? undefined;
     progress();
+    if (nextToken !== undefined && opts.stopRequested?.() === true) {
+      report.stopped = true;
+      break;
+    }
   } while (nextToken !== undefined);
+  // What was read is shipped either way; stopped, the rest of the range starts at the last event
+  // read (events come in time order; the ones sharing its millisecond are sent again, and dropped).
   await window.flush();
-  const failed = window.failedOrigins();
+  const failed = [...window.failedOrigins()];
+  if (report.stopped && lastTimestamp !== null) failed.push(lastTimestamp);
   for (const ts of failed) if (report.resumeFromMs === null || ts < report.resumeFromMs) report.resumeFromMs = ts;
   progress();
   return report;

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import {
   CloudWatchLogsClient,
   type FilteredLogEvent,
@@ -6,11 +7,12 @@ import {
 } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { run } from '../../lib/cli/backfill.js';
 import { backfillLogGroup, type ForwardSettings } from '../../lib/cloudwatch/index.js';
-import { progressLines } from '../helpers/cli.js';
+import { captureIo, progressLines } from '../helpers/cli.js';
 import { runCommand } from '../helpers/cli-io.js';
 import { auditStream, truncateLine } from '../helpers/envelopes.js';
-import { distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
+import { auditIdOf, distinctLines, type FaultServer, ok, startFaultServer, status } from '../helpers/ship.js';
 
 const TOKEN = 'backfill-test-token-31415926';
 const GROUP = '/aws/eks/prod-eks/cluster';
@@ -142,6 +144,30 @@ describe('aisoc-k8s-audit backfill', () => {
     expect(stderr).toMatch(/backfill: 10 events not delivered \(gave up after 1 attempts \(last: HTTP 500/);
     expect(stderr).toContain(`rerun with --start ${new Date(START + 12).toISOString()}`);
     expect(stderr).not.toContain(TOKEN);
+  });
+
+  it('on SIGINT stops after the page in hand, sends what it read, and says where to resume (exit 130)', async () => {
+    server = await startFaultServer();
+    const lines = distinctLines(60, 'stop');
+    const events = filtered(lines);
+    const signals = new EventEmitter();
+    // Pages of 20; the signal arrives while the second page is read.
+    const pages = [events.slice(0, 20), events.slice(20, 40), events.slice(40)];
+    logs.on(FilterLogEventsCommand).callsFake((input: FilterLogEventsCommandInput) => {
+      const n = input.nextToken === undefined ? 0 : Number(input.nextToken.slice(1));
+      if (n === 1) signals.emit('SIGINT', 'SIGINT');
+      return n + 1 < pages.length ? { events: pages[n], nextToken: `t${n + 1}` } : { events: pages[n] };
+    });
+    const cap = captureIo({ ...env(server.url), FORWARDER_MAX_BATCH_EVENTS: '50' });
+
+    const code = await run(['--log-group', GROUP, '--start', '2024-05-01T10:00:00Z', '--end', 'now'], cap.io, { signals });
+
+    expect(code).toBe(130);
+    // Everything read (two pages) was sent before it stopped; the third page was never asked for.
+    expect(server.delivered).toEqual(lines.slice(0, 40).map((l) => auditIdOf(l)));
+    const resume = new Date(events[39]?.timestamp as number).toISOString();
+    expect(cap.err()).toContain(`stopped before the end of the range; rerun with --start ${resume}`);
+    expect(signals.listenerCount('SIGINT')).toBe(0);
   });
 
   it.each([
