@@ -1,4 +1,4 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { REDACTED, redactRejectedItem, scrubJwtText } from '../audit/index.js';
 import { INBOX_TOKEN_IN_TEXT } from '../ingest/inbox.js';
 import { isJsonObject } from '../json.js';
@@ -222,6 +222,9 @@ export interface RedriveOptions {
 export async function redriveFailures(opts: RedriveOptions): Promise<RedriveReport> {
   const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
   const seen = new Set<string>();
+  // The receipts of the messages kept, made visible again once the run ends: otherwise a rerun
+  // straight after the fix reads nothing for the visibility timeout, and says the queue is drained.
+  const keptReceipts: string[] = [];
   const max = opts.maxMessages ?? Number.POSITIVE_INFINITY;
   while (report.messages < max) {
     const out = await opts.sqs.send(
@@ -254,10 +257,18 @@ export async function redriveFailures(opts: RedriveOptions): Promise<RedriveRepo
         else report.deleted++;
       } else {
         report.kept++;
+        if (m.ReceiptHandle !== undefined) keptReceipts.push(m.ReceiptHandle);
       }
       report.forwarded += outcome.forwarded;
       report.failed += outcome.failed;
       opts.onMessage?.(outcome);
+    }
+  }
+  for (const receipt of keptReceipts) {
+    try {
+      await opts.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: opts.queueUrl, ReceiptHandle: receipt, VisibilityTimeout: 0 }));
+    } catch {
+      // Visible again when its timeout runs out anyway; the message is kept either way.
     }
   }
   return report;

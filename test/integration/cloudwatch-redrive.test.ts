@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readRedriveRecord } from '../../lib/cloudwatch/index.js';
@@ -106,6 +106,11 @@ describe('aisoc-k8s-audit redrive', () => {
       { QueueUrl: QUEUE, ReceiptHandle: 'r3' },
     ]);
     expect(server.delivered.sort()).toEqual(['one-0', 'one-1', 'one-2', 'three-0', 'three-1', 'three-2', 'three-3']);
+    // The kept ones are visible again as the run ends, so a rerun right after a fix reads them.
+    expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: QUEUE, ReceiptHandle: 'r2', VisibilityTimeout: 0 },
+      { QueueUrl: QUEUE, ReceiptHandle: 'r4', VisibilityTimeout: 0 },
+    ]);
     const lines = jsonLines(stderr);
     const byMessage = (id: string) => lines.find((l) => l.messageId === id);
     expect(byMessage('m1')).toMatchObject({ message: 'message replayed and deleted', delivered: 3, failed: 0 });
