@@ -1,8 +1,9 @@
 import type { AuditSource, ParsedPayload } from '../audit/index.js';
 import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
+import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { loadDetection } from '../rules/load.js';
-import { flag, parseArgs } from './args.js';
+import { flag, parseArgs, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { splitJsonDocuments } from './json-documents.js';
 import { readInput } from './read-input.js';
@@ -154,6 +155,8 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
   }
   const args = parseArgs(argv, ['tenant', 'cluster']);
   const tenantId = flag(args, 'tenant') ?? null;
+  // The ingest and inbox refuse any other tenant id: records stamped with one would match none.
+  if (tenantId !== null && !TENANT_ID_PATTERN.test(tenantId)) throw new UsageError(`--tenant must match ${TENANT_ID_RULE}`);
   const cluster = flag(args, 'cluster') ?? null;
   const files = args.positionals.length > 0 ? args.positionals : ['-'];
   // K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES, as the ingest reads them; a bad rule stops here.

@@ -7,7 +7,7 @@ import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX } from '../ship/pack.js';
 import { postEventList } from '../ship/post.js';
 import type { RejectRecord } from '../sinks/rejects.js';
 import { EVENT_STORE_FILE, openEventStore } from '../sinks/sqlite.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { cell, printable } from './table.js';
 
@@ -25,7 +25,7 @@ bound cannot be replayed and stay. Exit 0 when every batch was answered 200, 1 o
 
 Options:
   --tenant ID        only this tenant
-  --since TIME       only items rejected at or after this ISO 8601 time
+  --since TIME       only items rejected at or after this time: ISO 8601, or an age (30m, 6h, 2d)
   --limit N          at most N items (default 20; 1000 with --replay)
   --json             one JSON object per line
   --replay           send the items back through the ingest
@@ -59,9 +59,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const replay = args.flags.get('replay') === true;
   const dataDir = flag(args, 'data-dir') ?? (io.env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
-  const since = flag(args, 'since');
-  if (since !== undefined && Number.isNaN(Date.parse(since)))
-    throw new UsageError(`--since must be an ISO 8601 time, got ${JSON.stringify(since)}`);
+  // As `events --since` reads it: an ISO 8601 time or an age, compared as the store's ISO times.
+  const sinceFlag = flag(args, 'since');
+  const since = sinceFlag === undefined ? undefined : new Date(parseTime(sinceFlag, 'since', Date.now())).toISOString();
   const query: { tenant?: string; since?: string; limit: number } = { limit: intFlag(args, 'limit', 1) ?? (replay ? 1000 : 20) };
   const tenant = flag(args, 'tenant');
   if (tenant !== undefined) query.tenant = tenant;

@@ -43,6 +43,12 @@ describe('aisoc-k8s-audit normalise', () => {
     expect(code).toBe(0);
   });
 
+  it('refuses a --tenant the ingest would refuse, as a usage error', async () => {
+    const { code, stderr } = await runCli(['normalise', '--tenant', 'bad tenant'], '{"auditID":"a","verb":"get"}\n');
+    expect(code).toBe(2);
+    expect(stderr).toContain('--tenant must match');
+  });
+
   it('reports rejected NDJSON items with file, line and index', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-'));
     const file = join(dir, 'audit.log');
