@@ -191,16 +191,17 @@ describe('gkeLogEntryToAuditEvent', () => {
     expect(record.ocsf).toMatchObject({ status_id: 2, status: 'Failure' });
   });
 
-  it('marks exec as a started stream (code 101) so the interactive-access rules see it', () => {
-    const exec = asGkeEntry({
-      auditID: 'e0c8f0c3-0000-4000-8000-000000000001',
-      verb: 'create',
-      user: { username: 'alice@example.com' },
-      sourceIPs: ['203.0.113.7'],
-      objectRef: { resource: 'pods', namespace: 'default', name: 'web-0', subresource: 'exec', apiVersion: 'v1' },
-      requestReceivedTimestamp: '2024-05-01T11:59:59.000000Z',
-    });
-    const { event } = converted(exec);
+  it('marks exec, and a port-forward, as a started stream (code 101) so the interactive-access rules see it', () => {
+    const streamed = (subresource: string, n: number) =>
+      asGkeEntry({
+        auditID: `e0c8f0c3-0000-4000-8000-00000000000${n}`,
+        verb: 'create',
+        user: { username: 'alice@example.com' },
+        sourceIPs: ['203.0.113.7'],
+        objectRef: { resource: 'pods', namespace: 'default', name: 'web-0', subresource, apiVersion: 'v1' },
+        requestReceivedTimestamp: '2024-05-01T11:59:59.000000Z',
+      });
+    const { event } = converted(streamed('exec', 1));
     expect(event).toMatchObject({
       stage: 'ResponseStarted',
       responseStatus: { code: 101 },
@@ -209,15 +210,7 @@ describe('gkeLogEntryToAuditEvent', () => {
     const record = normaliseAuditEvent(event, { tenantId: 't', clusterName: 'c', receivedAt: RECEIVED });
     expect(record).toMatchObject({ severity: 'high', severity_reason: 'pod-interactive-access' });
     // A port-forward upgrades the connection as exec does.
-    const forward = asGkeEntry({
-      auditID: 'e0c8f0c3-0000-4000-8000-000000000002',
-      verb: 'create',
-      user: { username: 'alice@example.com' },
-      sourceIPs: ['203.0.113.7'],
-      objectRef: { resource: 'pods', namespace: 'default', name: 'web-0', subresource: 'portforward', apiVersion: 'v1' },
-      requestReceivedTimestamp: '2024-05-01T11:59:59.000000Z',
-    });
-    expect(converted(forward).event).toMatchObject({ stage: 'ResponseStarted', responseStatus: { code: 101 } });
+    expect(converted(streamed('portforward', 2)).event).toMatchObject({ stage: 'ResponseStarted', responseStatus: { code: 101 } });
   });
 
   it('derives a forbid decision from authorizationInfo when the labels lack one, and names the data_access log', () => {
