@@ -1,3 +1,4 @@
+import { awsCallError } from '../config/forwarder.js';
 import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
 import { hashToken } from '../ingest/auth.js';
 import { openInboxStore } from '../ingest/create.js';
@@ -53,7 +54,27 @@ async function openStore(env: CommandIo['env'], dataDir: string | undefined): Pr
     ...(region ? { region } : {}),
     ...(credentials ? { credentials } : {}),
   });
-  return (await openInboxStore(spec, client)) as InboxStore;
+  const store = (await openInboxStore(spec, client)) as InboxStore;
+  // The SDK's own message ("Requested resource not found") names neither the table nor where it
+  // was asked: every call's failure says both, as backfill's and redrive's do.
+  const where = `DynamoDB table ${spec.table}`;
+  const at = endpoint || `https://dynamodb.${region ?? '<region>'}.amazonaws.com`;
+  const named =
+    <A extends unknown[], R>(call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await call(...args);
+      } catch (err) {
+        throw awsCallError(where, at, err);
+      }
+    };
+  return {
+    create: named((input) => store.create(input)),
+    lookup: named((token) => store.lookup(token)),
+    list: named(() => store.list()),
+    revoke: named((id) => store.revoke(id)),
+    close: () => store.close(),
+  };
 }
 
 function describe(t: InboxToken): string {

@@ -101,5 +101,11 @@ describe('DynamoDB inbox store against dynalite', () => {
       expect([res.status, (await answer(res)).accepted]).toEqual([200, 7]);
       expect(store.queryEvents({ tenant: 'dyn-co' }).map((r) => r.cluster_name)).toEqual(Array(7).fill('eks-a'));
     });
+
+    it('names the table and the endpoint when DynamoDB refuses a call (a table that does not exist)', async () => {
+      const listed = await runCli(['inbox', 'list'], { INBOX_TABLE: 'no-such-table', AWS_ENDPOINT_URL_DYNAMODB: endpoint, ...CREDENTIALS });
+      expect(listed.code).toBe(1);
+      expect(listed.stderr).toContain(`DynamoDB table no-such-table at ${endpoint}: ResourceNotFoundException`);
+    });
   });
 });
