@@ -54,7 +54,7 @@ deleted, kept and set aside, events shipped and failed, elapsed time, messages p
 line for each message kept or set aside, and a summary line at the end. Otherwise JSON lines, as the log lines
 are: one per message kept or set aside ("message kept in the queue", "message set aside"), a
 {"message":"redrive progress", "messagesRead", "messagesDeleted", "messagesKept",
-"messagesSetAside", "eventsShipped", "eventsFailed", "elapsedSeconds", ...} every
+"messagesSetAside", "eventsShipped", "eventsFailed", "eventsUnreadable", "elapsedSeconds", ...} every
 --progress-interval, and a final {"message":"redrive done", ...} with the totals.
 
 Exit status: 0 when every message was replayed (or set aside) and deleted, 1 when some were
@@ -70,6 +70,7 @@ function countsOf(r: RedriveReport): ProgressSnapshot['counts'] {
     messagesSetAside: r.setAside,
     eventsShipped: r.forwarded,
     eventsFailed: r.failed,
+    eventsUnreadable: r.unreadable,
   };
 }
 
@@ -149,7 +150,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const clientOptions = awsClientOptions(io.env, 'SQS');
   const endpoint = awsEndpointOf(clientOptions, 'sqs');
   const sqs = new SQSClient(clientOptions);
-  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
+  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0 };
   // The bar's end: the queue's depth when the run starts (an estimate), or --max-messages if fewer.
   const depth = (io.stderr as ProgressStream).isTTY === true ? await queueDepth(sqs, queueUrl) : null;
   const expected = depth === null ? null : Math.min(depth, maxMessages ?? depth);
@@ -205,6 +206,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
         else totals.kept++;
         totals.forwarded += m.forwarded;
         totals.failed += m.failed;
+        totals.unreadable += m.unreadable ?? 0;
         const counts = { delivered: m.forwarded, failed: m.failed };
         if (m.setAside) {
           if (progress.tty) progress.note(`redrive: message ${m.messageId}: set aside to ${setAsidePath}: ${m.reason}`);

@@ -179,6 +179,8 @@ export interface RedriveMessageOutcome {
   setAside?: boolean;
   forwarded: number;
   failed: number;
+  /** Lines that are no audit event (cut by EKS, not JSON, not an Event): counted, never sent. */
+  unreadable?: number;
   reason?: string;
 }
 
@@ -192,6 +194,8 @@ export interface RedriveReport {
   setAside: number;
   forwarded: number;
   failed: number;
+  /** Lines that are no audit event, as backfill counts them (`eventsUnreadable`). */
+  unreadable: number;
 }
 
 /** What a redrive run needs. */
@@ -220,7 +224,7 @@ export interface RedriveOptions {
  * message only once everything in it was delivered; the rest stay in the queue.
  */
 export async function redriveFailures(opts: RedriveOptions): Promise<RedriveReport> {
-  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0 };
+  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0 };
   const seen = new Set<string>();
   // The receipts of the messages kept, made visible again once the run ends: otherwise a rerun
   // straight after the fix reads nothing for the visibility timeout, and says the queue is drained.
@@ -261,6 +265,7 @@ export async function redriveFailures(opts: RedriveOptions): Promise<RedriveRepo
       }
       report.forwarded += outcome.forwarded;
       report.failed += outcome.failed;
+      report.unreadable += outcome.unreadable ?? 0;
       opts.onMessage?.(outcome);
     }
   }
@@ -281,7 +286,13 @@ async function replayOne(body: string, messageId: string, opts: RedriveOptions):
   try {
     const r = await forwardSubscriptionEvent(record.event, opts.settings, opts.deps);
     const done = !hasFailures(r);
-    const outcome: RedriveMessageOutcome = { messageId, deleted: done, forwarded: r.forwarded, failed: r.failed };
+    const outcome: RedriveMessageOutcome = {
+      messageId,
+      deleted: done,
+      forwarded: r.forwarded,
+      failed: r.failed,
+      unreadable: r.truncated + r.invalid,
+    };
     if (!done) outcome.reason = r.samples[0]?.reason ?? `${r.undecodable} payload(s) could not be decoded`;
     // Nothing failed to send, only payloads that cannot be decoded: no replay will ever succeed
     // (what was decodable was delivered, and the ingest drops it as a duplicate if it comes again).

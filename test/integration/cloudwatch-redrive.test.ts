@@ -83,7 +83,10 @@ describe('aisoc-k8s-audit redrive', () => {
       {
         MessageId: 'm1',
         ReceiptHandle: 'r1',
-        Body: invocationRecord(awslogsEvent(eksPayload(distinctLines(3, 'one'), { cluster: 'green' }))),
+        // Three events and a line that is none (counted as unreadable, never sent).
+        Body: invocationRecord(
+          awslogsEvent(eksPayload([...distinctLines(3, 'one'), '{"kind":"Event","verb":"get"}'], { cluster: 'green' })),
+        ),
       },
       {
         MessageId: 'm2',
@@ -133,6 +136,7 @@ describe('aisoc-k8s-audit redrive', () => {
       messagesSetAside: 0,
       eventsShipped: 7,
       eventsFailed: 2,
+      eventsUnreadable: 1,
     });
     expect(stderr).not.toContain(TOKEN);
   });
