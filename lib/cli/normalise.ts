@@ -170,7 +170,17 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
     try {
       bytes = await readInput(file, io.stdin);
     } catch (err) {
-      io.stderr.write(`cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      const code = (err as NodeJS.ErrnoException).code;
+      // The codes a person meets most, said in words; any other as the system names it.
+      const why =
+        code === 'EISDIR'
+          ? 'it is a directory (name the files in it)'
+          : code === 'ENOENT'
+            ? 'no such file'
+            : code === 'EACCES'
+              ? 'permission denied'
+              : (code ?? (err as Error).message);
+      io.stderr.write(`cannot read ${name}: ${why}\n`);
       unreadable = true;
       continue;
     }

@@ -63,7 +63,10 @@ describe('aisoc-k8s-audit normalise', () => {
   it('exits 2 for a file it cannot read and for a usage error', async () => {
     const missing = await runCli(['normalise', '/nonexistent/audit.log']);
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('cannot read /nonexistent/audit.log: ENOENT');
+    expect(missing.stderr).toContain('cannot read /nonexistent/audit.log: no such file');
+    const directory = await runCli(['normalise', tmpdir()]);
+    expect(directory.code).toBe(2);
+    expect(directory.stderr).toContain(`cannot read ${tmpdir()}: it is a directory (name the files in it)`);
     const usage = await runCli(['normalise', '--tenat', 'x']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown option --tenat');
