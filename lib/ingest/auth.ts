@@ -39,20 +39,10 @@ export class SharedSecretVerifier {
  */
 export class TenantSecretVerifier {
   readonly #digests = new Map<string, Buffer>();
-  /** Every tenant's secret as hex SHA-256, to know one sent where a tenant id goes. */
-  readonly #any = new Set<string>();
   readonly #standIn = sha256(randomBytes(32).toString('hex'));
 
   constructor(secrets: ReadonlyMap<string, string>) {
-    for (const [tenant, secret] of secrets) {
-      this.#digests.set(tenant, sha256(secret));
-      this.#any.add(sha256(secret).toString('hex'));
-    }
-  }
-
-  /** Whether `value` is some tenant's secret. Looked up by digest, so the time says nothing of the secrets. */
-  isAnySecret(value: string): boolean {
-    return this.#any.has(sha256(value).toString('hex'));
+    for (const [tenant, secret] of secrets) this.#digests.set(tenant, sha256(secret));
   }
 
   /** `null` when the tenant has no secret of its own; else whether the token is that secret. */
@@ -73,8 +63,12 @@ export class TenantSecretVerifier {
 export class TenantAccess {
   readonly #shared: SharedSecretVerifier;
   readonly #own: TenantSecretVerifier | null;
-  /** Secrets that open no tenant here but must not become one (the console token), as hex SHA-256. */
-  readonly #others: Set<string>;
+  /**
+   * Every secret of this installation as hex SHA-256: the shared one, current and previous, each
+   * tenant's own, and those that open no tenant here (the console token). Looked up by digest, so
+   * the time a lookup takes says nothing of the secrets.
+   */
+  readonly #secrets: Set<string>;
 
   constructor(
     shared: string | null,
@@ -84,7 +78,8 @@ export class TenantAccess {
   ) {
     this.#shared = new SharedSecretVerifier(shared, previous);
     this.#own = tenantSecrets ? new TenantSecretVerifier(tenantSecrets) : null;
-    this.#others = new Set(otherSecrets.filter((v) => v !== '').map((v) => sha256(v).toString('hex')));
+    const all = [shared, previous, ...(tenantSecrets?.values() ?? []), ...otherSecrets];
+    this.#secrets = new Set(all.filter((v): v is string => v !== null && v !== '').map((v) => sha256(v).toString('hex')));
   }
 
   /** False when neither a shared secret nor a tenant's own is set: the routes stay off. */
@@ -93,15 +88,12 @@ export class TenantAccess {
   }
 
   /**
-   * Whether `value` is one of the secrets that open tenants (the shared one, current or previous,
-   * or a tenant's own), or another secret of this installation (the console token): a secret typed where a tenant id goes, which is then refused before it can
-   * be logged, stored or counted as a tenant.
+   * Whether `value` is one of this installation's secrets (the shared one, current or previous, a
+   * tenant's own, the console token): a secret typed where a tenant id goes, which is then refused
+   * before it can be logged, stored or counted as a tenant.
    */
   isSecret(value: string): boolean {
-    const shared = this.#shared.verify(value);
-    const own = this.#own?.isAnySecret(value) ?? false;
-    const other = this.#others.size > 0 && this.#others.has(sha256(value).toString('hex'));
-    return shared || own || other;
+    return value !== '' && this.#secrets.has(sha256(value).toString('hex'));
   }
 
   /** Whether `token` opens `tenant`. */

@@ -310,7 +310,8 @@ export class IngestService {
    */
   #refuseSecretAsTenant(segment: string, viaHeader: boolean): void {
     const tenant = safeDecode(segment) ?? segment;
-    if (!this.access.isSecret(tenant) && !this.access.isSecret(segment)) return;
+    // The segment as sent too, when decoding changed it (a secret holding `%`).
+    if (!this.access.isSecret(tenant) && (tenant === segment || !this.access.isSecret(segment))) return;
     throw new BadRequestError(
       viaHeader
         ? `the tenant id in the path is a secret of this installation: the path names the tenant, the ${TOKEN_HEADER} header carries the secret`
