@@ -203,7 +203,7 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
 /** Where a credential's value starts in JSON text, by its key (`"data":`, `"token":`, ...), or -1. */
 function firstCredentialKey(text: string): number {
   let first = -1;
-  for (const key of ['"data"', '"stringData"', '"token"', `"${LAST_APPLIED}"`]) {
+  for (const key of CREDENTIAL_KEYS_AS_TEXT) {
     const at = text.indexOf(key);
     if (at !== -1 && (first === -1 || at < first)) first = at;
   }
@@ -229,6 +229,8 @@ function redactRejectedText(text: string): string {
 
 const REJECT_SECRET_MAPS = new Set(['data', 'stringData']);
 const REJECT_SECRET_VALUES = new Set(['token', LAST_APPLIED]);
+/** The keys a rejected item's credentials sit under, as JSON text writes them (`"data"`). */
+const CREDENTIAL_KEYS_AS_TEXT = [...REJECT_SECRET_MAPS, ...REJECT_SECRET_VALUES].map((k) => JSON.stringify(k));
 const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
 
 /**
