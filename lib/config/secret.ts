@@ -78,8 +78,7 @@ export async function sharedSecretsFromArn(
   arn: string,
   read: SecretReader = readSecretsManagerSecret,
 ): Promise<{ current: string; previous: string | null }> {
-  const stored = await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read);
-  return { current: sharedSecretValue(stored, arn), previous: previousSharedSecretValue(stored, arn) };
+  return sharedSecretsValue(await readSecretOf('K8S_AUDIT_SHARED_SECRET_ARN', arn, read), arn);
 }
 
 /** The current shared secret K8S_AUDIT_SHARED_SECRET_ARN names: what a sender sends. */
@@ -88,53 +87,43 @@ export async function sharedSecretFromArn(arn: string, read: SecretReader = read
 }
 
 /**
- * The previous shared secret a secret stored as JSON carries during a rotation, under
- * `K8S_AUDIT_SHARED_SECRET_PREVIOUS` next to `K8S_AUDIT_SHARED_SECRET`: the ingest accepts both,
- * so the changeover needs no value in a template or a function's configuration. Null when the
- * secret holds none (a plain string, or JSON without the key).
- */
-export function previousSharedSecretValue(stored: string, arn: string): string | null {
-  const trimmed = stored.trim();
-  if (!trimmed.startsWith('{')) return null;
-  let obj: unknown;
-  try {
-    obj = JSON.parse(trimmed);
-  } catch {
-    return null;
-  }
-  if (!isJsonObject(obj)) return null;
-  const value = obj.K8S_AUDIT_SHARED_SECRET_PREVIOUS;
-  if (value === undefined || value === null || value === '') return null;
-  const name = `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn}, its K8S_AUDIT_SHARED_SECRET_PREVIOUS)`;
-  if (typeof value !== 'string') throw new ConfigError([`${name} must be a string`]);
-  return readSharedSecret(value, name);
-}
-
-/**
  * The shared secret as stored in Secrets Manager: a plain string, or a JSON object holding it
  * under `K8S_AUDIT_SHARED_SECRET`, `token` or `secret` (or its only key), as the Secrets Manager
- * console's key/value editor stores it. The error names the ARN, never the value.
+ * console's key/value editor stores it; and, during a rotation, the previous one the same JSON
+ * carries under `K8S_AUDIT_SHARED_SECRET_PREVIOUS` (the ingest accepts both, so the changeover
+ * needs no value in a template or a function's configuration). Errors name the ARN, never a value.
  */
-export function sharedSecretValue(stored: string, arn: string): string {
+export function sharedSecretsValue(stored: string, arn: string): { current: string; previous: string | null } {
   const trimmed = stored.trim();
+  const name = `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`;
+  if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
+  let obj: unknown;
   if (trimmed.startsWith('{')) {
     try {
-      const obj = JSON.parse(trimmed) as Record<string, unknown>;
-      const keys = Object.keys(obj);
-      const key =
-        ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
-      const value = key === undefined ? undefined : obj[key];
-      const secret = typeof value === 'string' ? readSharedSecret(value, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) : null;
-      if (secret !== null) return secret;
-    } catch (err) {
-      if (err instanceof ConfigError) throw err;
+      obj = JSON.parse(trimmed);
+    } catch {
       // Not JSON after all: the whole string is the secret.
-      return readSharedSecret(trimmed, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) as string;
     }
+  }
+  if (!isJsonObject(obj)) return { current: readSharedSecret(trimmed, name) as string, previous: null };
+  const keys = Object.keys(obj).filter((k) => k !== 'K8S_AUDIT_SHARED_SECRET_PREVIOUS');
+  const key =
+    ['K8S_AUDIT_SHARED_SECRET', 'token', 'secret'].find((k) => typeof obj[k] === 'string') ?? (keys.length === 1 ? keys[0] : undefined);
+  const value = key === undefined ? undefined : obj[key];
+  const current = typeof value === 'string' ? readSharedSecret(value, name) : null;
+  if (current === null) {
     throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is a JSON object without a K8S_AUDIT_SHARED_SECRET key`]);
   }
-  if (trimmed === '') throw new ConfigError([`K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} is empty`]);
-  return readSharedSecret(trimmed, `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn})`) as string;
+  const old = obj.K8S_AUDIT_SHARED_SECRET_PREVIOUS;
+  if (old === undefined || old === null || old === '') return { current, previous: null };
+  const previousName = `K8S_AUDIT_SHARED_SECRET_ARN (the secret ${arn}, its K8S_AUDIT_SHARED_SECRET_PREVIOUS)`;
+  if (typeof old !== 'string') throw new ConfigError([`${previousName} must be a string`]);
+  return { current, previous: readSharedSecret(old, previousName) };
+}
+
+/** The current shared secret out of its stored form (`sharedSecretsValue`). */
+export function sharedSecretValue(stored: string, arn: string): string {
+  return sharedSecretsValue(stored, arn).current;
 }
 
 /** Checks the pair K8S_AUDIT_SHARED_SECRET / K8S_AUDIT_SHARED_SECRET_ARN; returns the problem, or null. */
