@@ -210,7 +210,7 @@ export class FileTailer {
             copy: b.path,
             from_offset: start.offset,
           });
-          const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino });
+          const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino }, b);
           if (!done) return;
         } else {
           this.log({
@@ -238,22 +238,14 @@ export class FileTailer {
    * under its backup name, then any later backups, oldest first. False when this poll must stop
    * there (budget spent, ingest failing); the saved cursor then still points into the backup.
    */
-  private async *finishRotated(old: TailCursor, budget: { left: number }, live: { dev: string; ino: string }): Steps<boolean> {
-    let backups = await listBackups(this.opts.logPath);
-    let at = backups.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
-    if (at === -1) at = await findRenumbered(backups, old);
-    if (at === -1) {
-      // Not an apiserver backup: logrotate's name for it (`audit.log.1`), a copytruncate copy, or
-      // a re-pointed symlink's previous target. Found by what the cursor knows of it; the backups
-      // after it, if any, have no order to read them in, so the live file comes next.
-      const beside = await filesBeside(this.opts.logPath);
-      let found = beside.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
-      if (found === -1) found = await findRenumbered(beside, old);
-      if (found !== -1) {
-        backups = [beside[found] as BackupFile];
-        at = 0;
-      }
-    }
+  private async *finishRotated(
+    old: TailCursor,
+    budget: { left: number },
+    live: { dev: string; ino: string },
+    /** The file the cursor was on, when the caller found it already (a copytruncate copy). */
+    known?: BackupFile,
+  ): Steps<boolean> {
+    const { backups, at } = known === undefined ? await this.#findPrevious(old) : { backups: [known], at: 0 };
     if (at === -1) {
       this.log({
         level: 'warn',
@@ -299,6 +291,21 @@ export class FileTailer {
       }
     }
     return true;
+  }
+
+  /** The backups beside the log, and which of them the cursor was on (-1 when none is). */
+  async #findPrevious(old: TailCursor): Promise<{ backups: BackupFile[]; at: number }> {
+    const backups = await listBackups(this.opts.logPath);
+    let at = backups.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
+    if (at === -1) at = await findRenumbered(backups, old);
+    if (at !== -1) return { backups, at };
+    // Not an apiserver backup: logrotate's name for it (`audit.log.1`), a copytruncate copy, or a
+    // re-pointed symlink's previous target. Found by what the cursor knows of it; the backups after
+    // it, if any, have no order to read them in, so the live file comes next.
+    const beside = await filesBeside(this.opts.logPath);
+    let found = beside.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
+    if (found === -1) found = await findRenumbered(beside, old);
+    return found === -1 ? { backups, at: -1 } : { backups: [beside[found] as BackupFile], at: 0 };
   }
 
   /**
