@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,11 +53,15 @@ describe('aisoc-k8s-audit normalise', () => {
     const dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-'));
     const file = join(dir, 'audit.log');
     writeFileSync(file, `${JSON.stringify({ auditID: 'a' })}\n{broken\n${JSON.stringify({ verb: 'get' })}\n`);
-    const { code, stderr } = await runCli(['normalise', file]);
-    expect(stderr).toContain(`rejected ${file}:2 item 1: line 2 is not valid JSON`);
-    expect(stderr).toContain(`rejected ${file}:3 item 2: item has no auditID\n`);
-    expect(stderr).toContain('normalised 1, rejected 2\n');
-    expect(code).toBe(1);
+    try {
+      const { code, stderr } = await runCli(['normalise', file]);
+      expect(stderr).toContain(`rejected ${file}:2 item 1: line 2 is not valid JSON`);
+      expect(stderr).toContain(`rejected ${file}:3 item 2: item has no auditID\n`);
+      expect(stderr).toContain('normalised 1, rejected 2\n');
+      expect(code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 for a file it cannot read and for a usage error', async () => {
