@@ -35,7 +35,8 @@ Options:
                       \`test-connection\` read it): audit_log_path, cursor_path, cluster_name,
                       poll_interval_seconds, ingest_url and shared_secret win over their variables
                       below (which fill what the file leaves out); the flags win over both
-  --path FILE         the audit log (default: AISOC_TAIL_PATH)
+  --path FILE         the audit log (default: AISOC_TAIL_PATH; with --config, then the connector's
+                      default /var/log/kubernetes/audit/audit.log)
   --cursor FILE       the cursor file (default: AISOC_TAIL_CURSOR, else <path>.aisoc-cursor)
   --cluster NAME      cluster name stamped on every event (default: CLUSTER_NAME, else the host name)
   --interval SECONDS  seconds between polls, 0.01 to 86400, decimals allowed (default:
@@ -87,7 +88,8 @@ export interface TailDeps {
  * `test-connection` read the same file: a field the file sets wins, a variable fills what the
  * file leaves out, and the flags win over both. So `test-connection --config` checks exactly what
  * `tail --config` will use. A field the file leaves out is not given its connector default here
- * (a cursor beside the file's log path would follow a log path a flag changed).
+ * (a cursor beside the file's log path would follow a log path a flag changed), except the log
+ * path itself when no variable names one either.
  */
 async function envWithConnectorFile(file: string, env: CommandIo['env']): Promise<Record<string, string | undefined>> {
   let raw: unknown;
@@ -118,6 +120,10 @@ async function envWithConnectorFile(file: string, env: CommandIo['env']): Promis
   ];
   const out: Record<string, string | undefined> = { ...env };
   for (const [field, name, value] of fromFile) if (sets(field) && value !== null) out[name] = value;
+  // The log path is the one connector default given here: with neither the file nor the variable
+  // naming one, `connector run` and `test-connection` use /var/log/kubernetes/audit/audit.log (the
+  // connector documentation's default), so `tail --config` does too instead of asking for --path.
+  if (out.AISOC_TAIL_PATH === undefined || out.AISOC_TAIL_PATH.trim() === '') out.AISOC_TAIL_PATH = c.audit_log_path;
   return out;
 }
 

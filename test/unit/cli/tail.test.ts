@@ -1,12 +1,15 @@
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../../lib/cli/main.js';
 import { captureIo } from '../../helpers/cli.js';
+import { tempDir } from '../../helpers/tail.js';
 
 function io(env: Record<string, string> = {}): ReturnType<typeof captureIo> {
   return captureIo(env);
 }
 
+const DEFAULT_AUDIT_LOG = '/var/log/kubernetes/audit/audit.log';
 const env = { AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET: 'unit-secret-value' };
 
 describe('aisoc-k8s-audit tail', () => {
@@ -90,6 +93,30 @@ describe('aisoc-k8s-audit tail', () => {
     });
     expect(lines.find((l) => l.message === 'poll')).toMatchObject({ level: 'ERROR', error: `audit log path ${path} not found` });
     expect(cap.err()).not.toContain('unit-secret-value');
+  });
+
+  // The connector documentation: "Audit log path: /var/log/kubernetes/audit/audit.log (default)".
+  it.skipIf(existsSync(DEFAULT_AUDIT_LOG))('--config without audit_log_path tails the default path', async () => {
+    const tmp = tempDir('aisoc-tail-default-path-');
+    const config = join(tmp.dir, 'connector.yaml');
+    writeFileSync(config, 'mode: file_tail\ncluster_name: selfhosted-1\n');
+    const tail = io(env);
+    const checked = io(env);
+
+    const code = await main(['tail', '--config', config, '--once'], tail.io);
+    await main(['test-connection', '--config', config], checked.io);
+    tmp.cleanup();
+
+    expect(code).toBe(1);
+    expect(tail.err()).not.toContain('--path is required');
+    const poll = tail
+      .err()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.message === 'poll');
+    expect(poll).toMatchObject({ level: 'ERROR', error: `audit log path ${DEFAULT_AUDIT_LOG} not found` });
+    expect(checked.out()).toContain(`audit log path ${DEFAULT_AUDIT_LOG} not found`);
   });
 });
 
