@@ -236,10 +236,12 @@ function dedicatedAnswer(status: number, error: string, url: string): Pick<Conne
 
 async function checkInboxRoute(config: ConnectorConfig, deps: TestConnectionDeps): Promise<ConnectionCheck> {
   const token = config.inbox_token as string;
+  // The route is what webhook mode's Test connection confirms; with no host to try it on, nothing
+  // was confirmed, so the check fails as the dedicated route's does instead of passing with a warning.
   if (config.ingest_url === null) {
     return {
       check: 'inbox-route',
-      status: 'warn',
+      status: 'fail',
       message: 'inbox route not checked: set ingest_url (or AISOC_INGEST_URL) so the connector knows the AiSOC host',
     };
   }

@@ -138,6 +138,21 @@ describe('aisoc-k8s-audit test-connection', () => {
     expect(cap.err()).toContain('--config FILE is required');
   });
 
+  it('fails the legacy inbox route it could not try for want of the AiSOC host', async () => {
+    const tmp = tempDir('aisoc-test-connection-inbox-');
+    const config = join(tmp.dir, 'connector.yaml');
+    writeFileSync(config, 'mode: webhook\ncluster_name: prod-eks-legacy\ninbox_token: aik8s_abcdefghijklmnopqrstuv\n');
+    const cap = io();
+
+    const code = await main(['test-connection', '--config', config], cap.io);
+    tmp.cleanup();
+
+    expect(code).toBe(1);
+    expect(cap.out()).toContain('FAIL  inbox-route   inbox route not checked: set ingest_url (or AISOC_INGEST_URL)');
+    expect(cap.out()).toContain('connection failed');
+    expect(cap.out()).not.toContain('aik8s_abcdefghijklmnopqrstuv');
+  });
+
   it('exits 2 for a config file it cannot read', async () => {
     const cap = io();
 
