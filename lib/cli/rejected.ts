@@ -5,8 +5,7 @@ import { readSharedSecret } from '../config/secret.js';
 import { INGEST_PREFIX, splitIngestPath } from '../protocol.js';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX } from '../ship/pack.js';
 import { postEventList } from '../ship/post.js';
-import type { RejectRecord } from '../sinks/rejects.js';
-import { EVENT_STORE_FILE, openEventStore } from '../sinks/sqlite.js';
+import { EVENT_STORE_FILE, openEventStore, type StoredReject } from '../sinks/sqlite.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { cell, printable } from './table.js';
@@ -16,12 +15,16 @@ const HELP = `Usage: aisoc-k8s-audit rejected [--tenant ID] [--since TIME] [--li
 
 Lists the items the local ingest rejected, newest first, with the reason and the item's text
 (credentials redacted, cut to 64 KiB): a table by default, one JSON object per line with --json.
+An item is listed once however often it was rejected (a sender resending its batch): REJECTED AT
+is its last rejection and TIMES counts them (--json: rejected_at, first_rejected_at, times, and
+dedup_key, the item's identity).
 
 --replay sends the listed items back through the ingest (once the cause is fixed: a newer
 version, a raised limit), one EventList per tenant and cluster, to AISOC_INGEST_URL's host with
 K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
-stored is stored, what it rejected again it kept again, with the new reason. Items cut to the
-bound cannot be replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
+stored is stored, what it rejected again it kept again, with the new reason; an item rejected
+again for the same reason stays listed, its TIMES one higher. Items cut to the bound cannot be
+replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
 
 Options:
   --tenant ID        only this tenant
@@ -33,10 +36,11 @@ Options:
   --help             show this help
 `;
 
-/** One table row for a kept reject. */
-function tableRow(r: RejectRecord): string {
+/** One table row for a kept reject: TIMES counts its rejections (a sender's resends, replays rejecting it again). */
+function tableRow(r: StoredReject): string {
   return [
     cell(r.rejected_at, 24),
+    cell(r.times, 5),
     cell(r.tenant_id, 12),
     cell(r.cluster_name, 14),
     cell(r.index, 5),
@@ -45,9 +49,15 @@ function tableRow(r: RejectRecord): string {
   ].join(' ');
 }
 
-const HEADER = [cell('REJECTED AT', 24), cell('TENANT', 12), cell('CLUSTER', 14), cell('INDEX', 5), cell('AUDIT ID', 36), 'REASON'].join(
-  ' ',
-);
+const HEADER = [
+  cell('REJECTED AT', 24),
+  cell('TIMES', 5),
+  cell('TENANT', 12),
+  cell('CLUSTER', 14),
+  cell('INDEX', 5),
+  cell('AUDIT ID', 36),
+  'REASON',
+].join(' ');
 
 /** `aisoc-k8s-audit rejected`: lists (or replays) the items the local ingest rejected. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
@@ -74,7 +84,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const store = openEventStore(dataDir);
   try {
     const rejects = store.queryRejects(query);
-    if (replay) return await replayRejects(rejects, io, (ids) => store.deleteRejects(ids));
+    if (replay) return await replayRejects(rejects, io, (rows) => store.deleteRejects(rows));
     if (args.flags.get('json') === true) {
       for (const { id: _id, ...r } of rejects) await write(io.stdout, `${JSON.stringify(r)}\n`);
       return 0;
@@ -88,11 +98,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
 }
 
-async function replayRejects(
-  rejects: readonly (RejectRecord & { id: number })[],
-  io: CommandIo,
-  done: (ids: number[]) => void,
-): Promise<number> {
+async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, done: (rows: StoredReject[]) => void): Promise<number> {
   const url = io.env.AISOC_INGEST_URL?.trim() ?? '';
   // The whole URL, split like a path: what precedes the route is scheme, host and any stage prefix.
   const route = splitIngestPath(url);
@@ -100,7 +106,7 @@ async function replayRejects(
   const token = readSharedSecret(io.env.K8S_AUDIT_SHARED_SECRET, 'K8S_AUDIT_SHARED_SECRET');
   if (token === null) throw new UsageError('--replay needs K8S_AUDIT_SHARED_SECRET, the ingest shared secret');
   const base = route.prefix;
-  const groups = new Map<string, (RejectRecord & { id: number })[]>();
+  const groups = new Map<string, StoredReject[]>();
   let skipped = 0;
   for (const r of rejects) {
     if (r.item === null || r.item_truncated) {
@@ -114,7 +120,7 @@ async function replayRejects(
   let replayed = 0;
   const counts = { accepted: 0, duplicates: 0, rejected: 0 };
   for (const group of groups.values()) {
-    const first = group[0] as RejectRecord;
+    const first = group[0] as StoredReject;
     const body = `${EVENT_LIST_PREFIX}${group.map((r) => r.item).join(',')}${EVENT_LIST_SUFFIX}`;
     const res = await postEventList(body, {
       url: `${base}${INGEST_PREFIX}${encodeURIComponent(first.tenant_id)}`,
@@ -124,7 +130,7 @@ async function replayRejects(
       timeoutMs: 30_000,
     });
     if (res.kind === 'answer' && res.status === 200) {
-      done(group.map((r) => r.id));
+      done(group);
       replayed += group.length;
       try {
         const answer = JSON.parse(res.text) as Partial<typeof counts>;

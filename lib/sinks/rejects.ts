@@ -1,5 +1,5 @@
 import * as crypto from 'node:crypto';
-import { redactRejectedItem } from '../audit/index.js';
+import { canonicalJson, redactRejectedItem, sha256Hex } from '../audit/index.js';
 import type { KeyedOutgoing, KeyedSink } from './types.js';
 
 /** How much of a rejected item's (redacted) JSON is kept: enough to read and fix it, bounded per item. */
@@ -19,6 +19,54 @@ export interface RejectRecord {
   /** The item's JSON with every credential redacted, cut to MAX_REJECT_ITEM_CHARS; null when there was no item to keep. */
   item: string | null;
   item_truncated: boolean;
+  /**
+   * The reject's identity (`rejectKey`): equal for every resend of the same item rejected for the
+   * same reason, whatever its position in the batch or when it came. The SQLite store keeps one
+   * row a key; a consumer of a stream or queue of rejects deduplicates on it.
+   */
+  dedup_key: string;
+}
+
+/**
+ * The identity of a rejected item, as an event's is (lib/audit/identity.ts): a sender resends a
+ * batch whole (the apiserver's webhook retrying, the forwarder retrying, `backfill` or `redrive`
+ * replaying), so its rejected items come again, at the same or another position and time. One
+ * rejected item is (tenant, cluster, auditID, reason, kept text): the text is the redacted item in
+ * canonical JSON (a resend re-serialised with another key order or spacing is the same item),
+ * or, when it was cut to the bound, the kept cut text. Hashed after redaction, so the key cannot
+ * be used to guess a redacted value. `text` null: there was no item to keep.
+ */
+export function rejectKey(
+  tenant: string,
+  cluster: string | null,
+  auditID: string | null,
+  reason: string,
+  text: { canonical: string } | { cut: string } | null,
+): string {
+  const kept = text === null ? null : 'canonical' in text ? ['whole', text.canonical] : ['cut', text.cut];
+  // A JSON array: no choice of separator, and a null auditID or cluster stays apart from "".
+  return sha256Hex(JSON.stringify(['k8s_audit_reject', tenant, cluster, auditID, reason, kept]));
+}
+
+/**
+ * The key of a reject as stored (its redacted text, cut or whole): the key `toRejectRecord` gave
+ * it. Read by the store's migration, which keys the rows written before rejects had keys.
+ */
+export function storedRejectKey(
+  r: Pick<RejectRecord, 'tenant_id' | 'cluster_name' | 'audit_id' | 'reason' | 'item' | 'item_truncated'>,
+): string {
+  let text: Parameters<typeof rejectKey>[4] = null;
+  if (r.item !== null) {
+    text = { cut: r.item };
+    if (!r.item_truncated) {
+      try {
+        text = { canonical: canonicalJson(JSON.parse(r.item)) };
+      } catch {
+        // Not JSON (no version wrote such a row): the text itself is what is kept.
+      }
+    }
+  }
+  return rejectKey(r.tenant_id, r.cluster_name, r.audit_id, r.reason, text);
 }
 
 /** What the ingest knows of a rejected item. */
@@ -33,11 +81,16 @@ export interface RejectInput {
 export function toRejectRecord(input: RejectInput, tenant: string, cluster: string | null, at: number): RejectRecord {
   let item: string | null = null;
   let truncated = false;
+  let text: Parameters<typeof rejectKey>[4] = null;
   if (input.item !== undefined) {
-    item = JSON.stringify(redactRejectedItem(input.item));
+    const redacted = redactRejectedItem(input.item);
+    item = JSON.stringify(redacted);
     if (item.length > MAX_REJECT_ITEM_CHARS) {
       item = item.slice(0, MAX_REJECT_ITEM_CHARS);
       truncated = true;
+      text = { cut: item };
+    } else {
+      text = { canonical: canonicalJson(redacted) };
     }
   }
   return {
@@ -50,6 +103,7 @@ export function toRejectRecord(input: RejectInput, tenant: string, cluster: stri
     reason: input.reason,
     item,
     item_truncated: truncated,
+    dedup_key: rejectKey(tenant, cluster, input.auditID, input.reason, text),
   };
 }
 

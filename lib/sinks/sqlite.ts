@@ -12,7 +12,7 @@ import {
   type Severity,
 } from '../audit/index.js';
 import { type Checkpointer, startCheckpointer } from './checkpointer.js';
-import type { RejectRecord, RejectSink } from './rejects.js';
+import { type RejectRecord, type RejectSink, storedRejectKey } from './rejects.js';
 import { CommitError, GroupCommitter } from './sqlite-committer.js';
 import { createRowWriter, flagReusedRow, keyTime, type SqliteSinkMode, type StoreRow, toStoreRow } from './sqlite-rows.js';
 import { SlotWindow, slotEntry } from './sqlite-slots.js';
@@ -88,7 +88,10 @@ CREATE TABLE IF NOT EXISTS alerts (
   CHECK (event_id IS NOT NULL OR record IS NOT NULL OR raw_event IS NOT NULL)
 );
 -- Items the ingest rejected, with the reason and their redacted text cut to a bound
--- (lib/sinks/rejects.ts): nothing is rejected silently.
+-- (lib/sinks/rejects.ts): nothing is rejected silently. One row a reject's identity (dedup_key,
+-- lib/sinks/rejects.ts rejectKey): a resend of it counts in times, rejected_at and item_index
+-- are its last rejection's, first_rejected_at its first's. The three columns were added to
+-- stores written before (keyRejects); an older binary writing here leaves dedup_key NULL.
 CREATE TABLE IF NOT EXISTS rejected (
   id INTEGER PRIMARY KEY,
   tenant_id TEXT NOT NULL,
@@ -98,7 +101,10 @@ CREATE TABLE IF NOT EXISTS rejected (
   audit_id TEXT,
   reason TEXT NOT NULL,
   item TEXT,
-  item_truncated INTEGER NOT NULL
+  item_truncated INTEGER NOT NULL,
+  dedup_key TEXT,
+  first_rejected_at TEXT,
+  times INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS rejected_tenant_time ON rejected (tenant_id, rejected_at);
 CREATE INDEX IF NOT EXISTS rejected_time ON rejected (rejected_at);
@@ -188,7 +194,79 @@ function createOrMigrate(db: Database.Database): void {
     db.pragma(`application_id = ${APPLICATION_ID}`);
   }
   db.exec(TABLES + INDEXES);
+  keyRejects(db);
 }
+
+/** Rows keyed by a pass of `keyRejects`: bounded, so a large table is not read into memory at once. */
+const KEY_REJECTS_PAGE = 500;
+
+/**
+ * Gives the rejected table its key columns when a store written before lacks them, and keys
+ * every row without a key (written before, or since by an older binary), merging the rows of
+ * one reject into one: the latest rejection's time and index, the first's time, the rows'
+ * summed count. Then the unique index holds, and writeRejects counts a resend instead of
+ * adding a row. In one transaction: a store is keyed whole or not at all.
+ */
+function keyRejects(db: Database.Database): void {
+  const hasKey = () => (db.pragma('table_info(rejected)') as { name: string }[]).some((c) => c.name === 'dedup_key');
+  if (hasKey() && db.prepare('SELECT 1 FROM rejected WHERE dedup_key IS NULL LIMIT 1').get() === undefined) {
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS rejected_dedup ON rejected (dedup_key)');
+    return;
+  }
+  db.transaction(() => {
+    if (!hasKey()) {
+      db.exec(
+        'ALTER TABLE rejected ADD COLUMN dedup_key TEXT; ALTER TABLE rejected ADD COLUMN first_rejected_at TEXT;' +
+          'ALTER TABLE rejected ADD COLUMN times INTEGER NOT NULL DEFAULT 1;',
+      );
+    }
+    const page = db.prepare(
+      'SELECT id, tenant_id, cluster_name, rejected_at, first_rejected_at, item_index, audit_id, reason, item, item_truncated, times ' +
+        'FROM rejected WHERE dedup_key IS NULL AND id > ? ORDER BY id LIMIT ?',
+    );
+    const holder = db.prepare('SELECT id FROM rejected WHERE dedup_key = ?').pluck();
+    const key = db.prepare('UPDATE rejected SET dedup_key = ?, first_rejected_at = coalesce(first_rejected_at, rejected_at) WHERE id = ?');
+    // Rows are read in id order, the order they were written: the later row's index is the last rejection's.
+    const merge = db.prepare(
+      'UPDATE rejected SET times = times + ?, ' +
+        'item_index = CASE WHEN ? >= rejected_at THEN ? ELSE item_index END, rejected_at = max(rejected_at, ?), ' +
+        'first_rejected_at = min(coalesce(first_rejected_at, rejected_at), ?) WHERE id = ?',
+    );
+    const drop = db.prepare('DELETE FROM rejected WHERE id = ?');
+    let after = 0;
+    for (;;) {
+      const rows = page.all(after, KEY_REJECTS_PAGE) as {
+        id: number;
+        tenant_id: string;
+        cluster_name: string | null;
+        rejected_at: string;
+        first_rejected_at: string | null;
+        item_index: number;
+        audit_id: string | null;
+        reason: string;
+        item: string | null;
+        item_truncated: number;
+        times: number;
+      }[];
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        after = r.id;
+        const k = storedRejectKey({ ...r, item_truncated: r.item_truncated === 1 });
+        const into = holder.get(k) as number | undefined;
+        if (into === undefined) {
+          key.run(k, r.id);
+        } else {
+          merge.run(r.times, r.rejected_at, r.item_index, r.rejected_at, r.first_rejected_at ?? r.rejected_at, into);
+          drop.run(r.id);
+        }
+      }
+    }
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS rejected_dedup ON rejected (dedup_key)');
+  }).immediate();
+}
+
+/** A kept reject as the store holds it: its row id, how many times it was rejected, and when first. */
+export type StoredReject = RejectRecord & { id: number; first_rejected_at: string; times: number };
 
 /** The first 64 bits of a dedup key (SHA-256 hex) as a signed integer: the indexed part of the key. */
 export function keyHash(dedupKey: string): bigint {
@@ -491,21 +569,39 @@ export class EventStore {
     return slots;
   }
 
-  /** Keeps rejected items, in one transaction. */
+  /**
+   * Keeps rejected items, in one transaction: one row a reject (its dedup_key), so a resend of
+   * one already kept counts in its row (times, last rejected_at and index) instead of adding one.
+   */
   writeRejects(rejects: readonly RejectRecord[]): void {
     if (rejects.length === 0) return;
-    const insert = this.db.prepare(
-      'INSERT INTO rejected (tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    const upsert = this.db.prepare(
+      'INSERT INTO rejected (tenant_id, cluster_name, rejected_at, first_rejected_at, item_index, audit_id, reason, item, item_truncated, dedup_key, times) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (dedup_key) DO UPDATE SET times = times + 1, ' +
+        // Every right-hand side reads the row as it was before this update.
+        'item_index = CASE WHEN excluded.rejected_at >= rejected_at THEN excluded.item_index ELSE item_index END, ' +
+        'rejected_at = max(rejected_at, excluded.rejected_at), first_rejected_at = min(first_rejected_at, excluded.rejected_at)',
     );
     this.db.transaction(() => {
       for (const r of rejects) {
-        insert.run(r.tenant_id, r.cluster_name, r.rejected_at, r.index, r.audit_id, r.reason, r.item, r.item_truncated ? 1 : 0);
+        upsert.run(
+          r.tenant_id,
+          r.cluster_name,
+          r.rejected_at,
+          r.rejected_at,
+          r.index,
+          r.audit_id,
+          r.reason,
+          r.item,
+          r.item_truncated ? 1 : 0,
+          r.dedup_key,
+        );
       }
     })();
   }
 
-  /** Kept rejects, newest first, with their row id (for `rejected --replay`). */
-  queryRejects(q: { tenant?: string; since?: string; limit?: number } = {}): (RejectRecord & { id: number })[] {
+  /** Kept rejects, newest (last rejected) first, with their row id and count (for `rejected --replay`). */
+  queryRejects(q: { tenant?: string; since?: string; limit?: number } = {}): StoredReject[] {
     const parts: string[] = [];
     const params: unknown[] = [];
     if (q.tenant !== undefined) {
@@ -520,7 +616,7 @@ export class EventStore {
     const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
     const rows = this.db
       .prepare(
-        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
+        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated, dedup_key, first_rejected_at, times FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
       )
       .all(...params, limit) as {
       id: number;
@@ -532,6 +628,9 @@ export class EventStore {
       reason: string;
       item: string | null;
       item_truncated: number;
+      dedup_key: string;
+      first_rejected_at: string;
+      times: number;
     }[];
     return rows.map((r) => ({
       id: r.id,
@@ -544,14 +643,21 @@ export class EventStore {
       reason: r.reason,
       item: r.item,
       item_truncated: r.item_truncated === 1,
+      dedup_key: r.dedup_key,
+      first_rejected_at: r.first_rejected_at,
+      times: r.times,
     }));
   }
 
-  /** Removes kept rejects by row id (replayed and now stored). */
-  deleteRejects(ids: readonly number[]): void {
-    const del = this.db.prepare('DELETE FROM rejected WHERE id = ?');
+  /**
+   * Removes kept rejects replayed with success, each only as it was read: a row rejected again
+   * since (by the replay itself, for the same reason, or by a sender's resend) has a higher
+   * count and is kept, or replaying an item still bad would drop it from the list.
+   */
+  deleteRejects(rows: readonly Pick<StoredReject, 'id' | 'times'>[]): void {
+    const del = this.db.prepare('DELETE FROM rejected WHERE id = ? AND times = ?');
     this.db.transaction(() => {
-      for (const id of ids) del.run(id);
+      for (const r of rows) del.run(r.id, r.times);
     })();
   }
 

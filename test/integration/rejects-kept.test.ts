@@ -1,14 +1,18 @@
 // Nothing rejected silently: every item the ingest rejects is kept with its reason (redacted,
 // bounded), named in the request's log line, listed by `aisoc-k8s-audit rejected`, and can be
 // replayed; an apiserver stand-in's every event is accounted for.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
-import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { EVENT_STORE_FILE, type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
+import { FIXTURES, falcoEvent } from '../helpers/fixtures.js';
 import { type Front, startFront } from '../helpers/front.js';
-import { answer, eventList, SECRET, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { answer, eventList, reserialised, SECRET, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { prng } from '../helpers/prng.js';
 import { tempDir } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
@@ -33,10 +37,10 @@ afterAll(async () => {
   tmp?.cleanup();
 });
 
-function post(body: string, tenant: string, url = ingest.url): Promise<Response> {
+function post(body: string, tenant: string, url = ingest.url, cluster = 'c1'): Promise<Response> {
   return fetch(`${url}/v1/ingest/k8s-audit/${tenant}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'c1' },
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': cluster },
     body,
   });
 }
@@ -53,7 +57,96 @@ function badItems(tag: string): unknown[] {
   ];
 }
 
+/**
+ * Two real Falco events and four invalid items (one a Secret create, with its data, whose verb is a
+ * number): the batch `test/fixtures/stores/rejected-twice-c5dd3e7.sqlite.gz` was written from.
+ */
+function resentBatch(): unknown[] {
+  const pod = falcoEvent('create_nginx_pod_privileged.json');
+  const secret = falcoEvent('create_secret.json');
+  return [
+    pod,
+    { ...secret, verb: 7, requestObject: { kind: 'Secret', data: { password: 'c3VwZXJzZWNyZXQ=' } } },
+    'an event as a string',
+    falcoEvent('attach_cluster_admin_role.json'),
+    { ...pod, user: [] },
+    { verb: 'get' },
+  ];
+}
+
+/** `rejected --json` of a data dir, parsed. */
+async function listed(dir: string, tenant: string): Promise<Record<string, unknown>[]> {
+  const cap = captureIo({ AISOC_DATA_DIR: dir });
+  expect(await main(['rejected', '--json', '--tenant', tenant], cap.io)).toBe(0);
+  return cap
+    .out()
+    .trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 describe('rejected items', () => {
+  it('of a resent batch are kept once each, counted, whether resent as sent, re-serialised or at other positions', async () => {
+    const items = resentBatch();
+    const first = await answer(await post(eventList(items), 't-resend'));
+    const second = await answer(await post(eventList(items), 't-resend'));
+    // The webhook's batches are cut differently on a retry: the same items, re-serialised, in another order.
+    const third = await answer(
+      await post(`{"kind":"EventList","items":[${[...items].reverse().map(reserialised).join(',')}]}`, 't-resend'),
+    );
+    const cap = captureIo({ AISOC_DATA_DIR: dataDir });
+    const code = await main(['rejected', '--tenant', 't-resend'], cap.io);
+    const kept = await listed(dataDir, 't-resend');
+
+    expect([first.rejected, second.rejected, third.rejected]).toEqual([4, 4, 4]);
+    expect([second.accepted, second.duplicates]).toEqual([0, 2]);
+    expect(code).toBe(0);
+    expect(cap.err()).toBe('4 rejected items\n');
+    expect(
+      cap
+        .out()
+        .trim()
+        .split('\n')
+        .slice(1)
+        .every((line) => /^\S+ 3 /.test(line)),
+    ).toBe(true);
+    expect(kept.map((r) => r.reason).sort()).toEqual(first.errors.map((e) => e.reason).sort());
+    expect(kept.map((r) => r.times)).toEqual([3, 3, 3, 3]);
+    expect(kept.every((r) => String(r.first_rejected_at) < String(r.rejected_at))).toBe(true);
+    // The last rejection's position: the third batch held them in reverse order.
+    expect(kept.map((r) => r.index).sort()).toEqual(third.errors.map((e) => e.index).sort());
+    expect(JSON.stringify(kept)).not.toContain('c3VwZXJzZWNyZXQ=');
+  });
+
+  it('of a store written before they were keyed are merged into one each when it is opened, and a resend counts in them', async () => {
+    const dir = join(tmp.dir, 'old-store');
+    mkdirSync(dir);
+    writeFileSync(join(dir, EVENT_STORE_FILE), gunzipSync(readFileSync(join(FIXTURES, 'stores', 'rejected-twice-c5dd3e7.sqlite.gz'))));
+    const raw = new Database(join(dir, EVENT_STORE_FILE), { readonly: true });
+    const before = raw.prepare('SELECT reason, rejected_at, item FROM rejected ORDER BY id').all() as Record<string, string>[];
+    raw.close();
+
+    const migrated = await listed(dir, 'acme');
+    const old = await startLocalIngest(dir, SECRET);
+    try {
+      const res = await answer(await post(eventList(resentBatch()), 'acme', old.url, 'prod'));
+      const after = await listed(dir, 'acme');
+
+      expect(before).toHaveLength(8);
+      expect(migrated).toHaveLength(4);
+      expect(migrated.map((r) => r.times)).toEqual([2, 2, 2, 2]);
+      for (const r of migrated) {
+        const rows = before.filter((b) => b.reason === r.reason);
+        expect([r.item, r.first_rejected_at, r.rejected_at]).toEqual([rows[0]?.item, rows[0]?.rejected_at, rows[1]?.rejected_at]);
+      }
+      expect([res.accepted, res.duplicates, res.rejected]).toEqual([0, 2, 4]);
+      expect(after.map((r) => [r.dedup_key, r.times]).sort()).toEqual(migrated.map((r) => [r.dedup_key, 3]).sort());
+    } finally {
+      await old.close();
+    }
+  });
+
   it('are kept with their reason and redacted text, named in the log line, and listed by `rejected`', async () => {
     const good = uniqueFalcoEvents()
       .slice(0, 3)
@@ -130,9 +223,8 @@ describe('rejected items', () => {
       expect(failed).toBe(1);
       expect(keptWhileDown).toEqual(before);
       expect(replayed).toBe(0);
-      // Still invalid: rejected again and kept again (new rows, same reasons); none lost, none doubled.
-      expect(after).toHaveLength(before.length);
-      expect(after.some((r) => before.includes(r.id))).toBe(false);
+      // Still invalid: rejected again for the same reasons, so the same entries, counted again; none lost, none doubled.
+      expect(after.map((r) => [r.id, r.times]).sort()).toEqual(before.map((id) => [id, 2]).sort());
       expect(cap.err()).toContain('replayed 4 item(s) (0 accepted, 0 duplicates, 4 rejected again)');
     } finally {
       await front.close();
@@ -159,7 +251,8 @@ describe('an apiserver stand-in', () => {
     }
 
     const stored = store.countEvents({ tenant: 't-acct' });
-    const kept = store.queryRejects({ tenant: 't-acct', limit: 10_000 }).length;
+    // A resent invalid item is one entry: its count says how many times it came.
+    const kept = store.queryRejects({ tenant: 't-acct', limit: 10_000 }).reduce((n, r) => n + r.times, 0);
     expect(kept).toBeGreaterThan(0);
     expect(duplicates).toBeGreaterThan(0);
     expect(stored + duplicates + kept).toBe(generated.length);
