@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto';
 import { canonicalJson, redactRejectedItem, sha256Hex } from '../audit/index.js';
 import type { KeyedOutgoing, KeyedSink } from './types.js';
 
@@ -118,8 +117,9 @@ export interface RejectSink {
 /**
  * A rejects sink over one of the record sinks (stdout, Kinesis, Firehose, SQS, EventBridge): the
  * same batching, retries and limits. Those sinks read a record's JSON, and its `dedup_key`,
- * `tenant_id` and `cluster_name` (partition key, message attributes); a reject gets a key of its
- * own (SHA-256 of tenant, time, index and text), so a retried batch is not merged with another.
+ * `tenant_id` and `cluster_name` (partition key, message attributes); a reject's is its identity
+ * (`rejectKey`), so a resent batch's rejects carry the keys they had the first time: a FIFO queue
+ * drops them as duplicates within its deduplication interval, a consumer on any stream by the key.
  */
 export class StreamRejectSink implements RejectSink {
   constructor(readonly sink: KeyedSink) {}
@@ -132,9 +132,8 @@ export class StreamRejectSink implements RejectSink {
     if (rejects.length === 0) return;
     const out = rejects.map((r): KeyedOutgoing => {
       const json = JSON.stringify(r);
-      const dedup = crypto.createHash('sha256').update(json).digest('hex');
       return {
-        record: { tenant_id: r.tenant_id, cluster_name: r.cluster_name, dedup_key: dedup },
+        record: { tenant_id: r.tenant_id, cluster_name: r.cluster_name, dedup_key: r.dedup_key },
         json,
         bytes: Buffer.byteLength(json, 'utf8'),
       };

@@ -12,8 +12,10 @@ import { apiGatewayHandler } from '../../lib/ingest/adapters/lambda.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { createIngestService } from '../../lib/ingest/create.js';
 import { DynamoInboxStore, INBOX_TABLE_KEY_SCHEMA } from '../../lib/ingest/inbox-dynamodb.js';
+import { falcoEvent } from '../helpers/fixtures.js';
 import { hasMoto, type RunningMoto, startMoto } from '../helpers/infra-moto.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
+import { reserialised } from '../helpers/ingest.js';
 
 const EVENTS = join(ROOT, 'infra/events');
 const SECRET = 'aws-e2e-shared-secret-0123456789abcdef';
@@ -130,6 +132,45 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
     expect(expected.highIds.length).toBeGreaterThan(0);
     expect(alerts.map((r) => r.audit_id).sort()).toEqual(expected.highIds);
     expect(alerts.every((r) => r.severity === 'high')).toBe(true);
+  });
+
+  it('puts each rejected item of a resent batch on a FIFO rejects queue once, under a dedup_key that is the same on every resend', async () => {
+    const target = await sinks('aisoc-e2e-rejects');
+    const { QueueUrl: fifo = '' } = await sqs.send(
+      new CreateQueueCommand({ QueueName: 'aisoc-e2e-rejects.fifo', Attributes: { FifoQueue: 'true' } }),
+    );
+    const config = loadIngestConfig(
+      { K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: `kinesis:${target.stream}`, REJECTS_SINK: `sqs:${fifo}`, INBOX_TABLE: target.table },
+      { runtime: 'lambda' },
+    );
+    const handler = apiGatewayHandler(await createIngestService(config, { sinks: { clients: { kinesis, sqs } }, dynamodb }));
+    const event = await load('ingest-http-api-eventlist.json');
+    const list = JSON.parse(event.body) as { items: unknown[] };
+    // The committed request's events, and items a broken pipeline sends: a real Falco Secret create
+    // whose verb is a number (its data in the body), a string, and an object with no auditID.
+    const secret = falcoEvent('create_secret.json');
+    const bad = [
+      { ...secret, verb: 7, requestObject: { kind: 'Secret', data: { password: 'cmVzZW50LXNlY3JldA==' } } },
+      'not an event',
+      { verb: 'get' },
+    ];
+    const send = (body: string) => handler({ ...event, body, headers: { ...event.headers, 'x-aisoc-k8s-token': SECRET } } as never);
+    const first = await send(JSON.stringify({ ...list, items: [...list.items, ...bad] }));
+    // The resend: the same items re-serialised (other key order, spacing), the bad ones first.
+    const again = await send(`{"kind":"EventList","items":[${[...bad, ...list.items].map(reserialised).join(',')}]}`);
+
+    expect([first.statusCode, again.statusCode]).toEqual([200, 200]);
+    expect([JSON.parse(first.body).rejected, JSON.parse(again.body).rejected]).toEqual([3, 3]);
+    const rejects = (await queueRecords(fifo)) as unknown as Record<string, unknown>[];
+    expect(rejects.map((r) => r.reason).sort()).toEqual(
+      JSON.parse(first.body)
+        .errors.map((e: { reason: string }) => e.reason)
+        .sort(),
+    );
+    expect(new Set(rejects.map((r) => r.dedup_key)).size).toBe(3);
+    // The first send's (its positions): the queue dropped the resend's as duplicates.
+    expect(rejects.map((r) => r.index)).toEqual(bad.map((_, i) => list.items.length + i));
+    expect(JSON.stringify(rejects)).not.toContain('cmVzZW50LXNlY3JldA==');
   });
 
   it('resolves a legacy inbox token from the DynamoDB table and stamps its tenant and cluster', async () => {
