@@ -616,7 +616,7 @@ export class EventStore {
     const limit = Math.max(0, Math.min(q.limit ?? 100, 1_000_000));
     const rows = this.db
       .prepare(
-        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated, dedup_key, first_rejected_at, times FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
+        `SELECT id, tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated, dedup_key, coalesce(first_rejected_at, rejected_at) AS first_rejected_at, times FROM rejected ${where} ORDER BY rejected_at DESC, id DESC LIMIT ?`,
       )
       .all(...params, limit) as {
       id: number;

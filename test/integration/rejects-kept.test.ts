@@ -147,6 +147,23 @@ describe('rejected items', () => {
     }
   });
 
+  it('written by an older binary into a keyed store are listed with their time as the first, and keyed at the next open', async () => {
+    // What the version before keys wrote, on a store this version has opened (its server still running).
+    store.db
+      .prepare(
+        'INSERT INTO rejected (tenant_id, cluster_name, rejected_at, item_index, audit_id, reason, item, item_truncated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
+      .run('t-older', 'c1', '2026-01-02T03:04:05.000Z', 0, null, 'item has no auditID', '{"verb":"get"}', 0);
+    const seen = store.queryRejects({ tenant: 't-older' });
+    const res = await answer(await post(eventList([{ verb: 'get' }]), 't-older'));
+    const kept = await listed(dataDir, 't-older');
+
+    expect(seen.map((r) => [r.first_rejected_at, r.times])).toEqual([['2026-01-02T03:04:05.000Z', 1]]);
+    expect(res.rejected).toBe(1);
+    // Two rows until `rejected` opened the store and keyed the older one: then one, counted twice.
+    expect(kept.map((r) => [r.first_rejected_at, r.times])).toEqual([['2026-01-02T03:04:05.000Z', 2]]);
+  });
+
   it('are kept with their reason and redacted text, named in the log line, and listed by `rejected`', async () => {
     const good = uniqueFalcoEvents()
       .slice(0, 3)
