@@ -1,6 +1,6 @@
 import type { FilterLogEventsCommandInput, FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { clusterFromLogGroup, isAuditStream } from './eks.js';
-import { checkAuditLine, reportUnforwardable } from './lines.js';
+import { checkAuditLine, reportSalvaged, reportUnforwardable } from './lines.js';
 import { emptyCounts, type ForwardCounts, type ForwardDeps, type ForwardFailureSample, type ForwardSettings } from './report.js';
 import { LineWindow } from './window.js';
 
@@ -132,7 +132,7 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
         report.skippedEvents++;
         continue;
       }
-      const verdict = checkAuditLine(message);
+      const verdict = checkAuditLine(message, timestamp);
       if (verdict.kind === 'event') {
         await window.add(message, timestamp);
         continue;
@@ -145,6 +145,11 @@ export async function backfillLogGroup(opts: BackfillOptions): Promise<BackfillR
         logEventTimestamp: timestamp,
         length: message.length,
       };
+      if (verdict.kind === 'salvaged') {
+        reportSalvaged(verdict, where, report, deps.log);
+        await window.add(verdict.text, timestamp);
+        continue;
+      }
       reportUnforwardable(verdict, where, report, deps.log);
     }
     nextToken = page.nextToken ?? undefined;

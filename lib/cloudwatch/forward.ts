@@ -1,7 +1,7 @@
 import { openLogsData, readForwarderEvent } from './decode.js';
 import { clusterFromLogGroup, isAuditStream } from './eks.js';
 import type { PayloadView } from './envelope.js';
-import { checkAuditLine, reportUnforwardable } from './lines.js';
+import { checkAuditLine, reportSalvaged, reportUnforwardable } from './lines.js';
 import { emptyCounts, type ForwardDeps, type ForwardReport, type ForwardSettings, MAX_SAMPLES } from './report.js';
 import type { EncodedPayload, LogEvent } from './types.js';
 import { LineWindow } from './window.js';
@@ -65,7 +65,7 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
       });
       continue;
     }
-    const verdict = checkAuditLine(e.message);
+    const verdict = checkAuditLine(e.message, e.timestamp);
     if (verdict.kind === 'event') {
       await window.add(e.message, origin);
       continue;
@@ -78,6 +78,11 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
       logEventTimestamp: e.timestamp,
       length: e.message.length,
     };
+    if (verdict.kind === 'salvaged') {
+      reportSalvaged(verdict, where, r, deps.log);
+      await window.add(verdict.text, origin);
+      continue;
+    }
     reportUnforwardable(verdict, where, r, deps.log);
   }
 }

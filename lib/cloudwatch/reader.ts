@@ -168,10 +168,11 @@ function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gz
         indexes.push(at);
         continue;
       }
+      // Read without the log event's time, a cut line is never salvaged here: it is listed as cut.
       const reason =
-        verdict.kind === 'truncated'
-          ? `${payload.logStream} event ${e.id}: line truncated by EKS ([Truncated...])`
-          : `${payload.logStream} event ${e.id}: ${verdict.reason}`;
+        verdict.kind === 'invalid'
+          ? `${payload.logStream} event ${e.id}: ${verdict.reason}`
+          : `${payload.logStream} event ${e.id}: line truncated by EKS ([Truncated...])`;
       const item: RejectedItem = { index: at, reason };
       if (verdict.auditID !== undefined) item.auditID = verdict.auditID;
       rejected.push(item);

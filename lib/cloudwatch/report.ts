@@ -8,7 +8,10 @@ export interface ForwardDeps {
   log: (entry: Record<string, unknown>) => void;
 }
 
-/** The counts of one run; every log event ends in exactly one of skipped/truncated/invalid/forwarded/failed. */
+/**
+ * The counts of one run; every log event ends in exactly one of skipped/truncated/invalid/forwarded/failed
+ * (a salvaged line is forwarded or failed, and counted in `salvaged` too).
+ */
 export interface ForwardCounts {
   /** Subscription payloads read (records, for Kinesis). */
   payloads: number;
@@ -20,8 +23,11 @@ export interface ForwardCounts {
   /** Payloads from streams that are not apiserver audit streams, and their log events. */
   skippedStreams: number;
   skippedEvents: number;
+  /** Lines cut short with nothing usable left (no auditID before the cut): not forwarded. */
   truncated: number;
   invalid: number;
+  /** Lines cut short and forwarded with their members before the cut (part of forwarded/failed). */
+  salvaged: number;
   /** Events too large to send (a subset of `failed`). */
   oversize: number;
   /** Payloads that could not be decoded at all. */
@@ -86,6 +92,7 @@ export function emptyCounts(): ForwardCounts {
     skippedEvents: 0,
     truncated: 0,
     invalid: 0,
+    salvaged: 0,
     oversize: 0,
     undecodable: 0,
     retries: 0,

@@ -176,6 +176,7 @@ export const FORWARDER_METRICS = {
   skippedEvents: 'SkippedEvents',
   truncated: 'TruncatedLines',
   invalid: 'InvalidLines',
+  salvaged: 'SalvagedLines',
   oversize: 'OversizeEvents',
   undecodable: 'UndecodablePayloads',
   retries: 'Retries',

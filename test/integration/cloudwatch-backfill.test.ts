@@ -100,7 +100,7 @@ describe('aisoc-k8s-audit backfill', () => {
     server = await startFaultServer();
     const lines = distinctLines(6, 'mix');
     const events = [
-      ...filtered([...lines.slice(0, 4), truncateLine(lines[4] as string), 'not json']),
+      ...filtered([...lines.slice(0, 4), truncateLine(lines[4] as string), truncateLine(lines[5] as string, 20), 'not json']),
       ...filtered(['x'], 'kube-scheduler-1'),
     ];
     servePages(events, 100);
@@ -111,10 +111,11 @@ describe('aisoc-k8s-audit backfill', () => {
     );
 
     expect(code).toBe(0);
-    expect(server.delivered).toHaveLength(4);
+    // mix-4, cut past its auditID, goes out with the members before the cut; mix-5, cut before it, does not.
+    expect(server.delivered).toEqual(['mix-0', 'mix-1', 'mix-2', 'mix-3', 'mix-4']);
     expect(progressLines(stderr, 'backfill').done).toMatchObject({
-      eventsRead: 7,
-      eventsShipped: 4,
+      eventsRead: 8,
+      eventsShipped: 5,
       eventsFailed: 0,
       eventsUnreadable: 2,
       truncated: 1,

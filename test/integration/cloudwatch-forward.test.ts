@@ -124,18 +124,27 @@ describe('forwardSubscriptionEvent', () => {
     expectBalanced(report);
   });
 
-  it('counts and logs truncated and invalid lines with their auditID, and forwards the rest', async () => {
+  it('forwards cut lines salvaged, counts and logs the unusable and invalid ones, and forwards the rest', async () => {
     server = await startFaultServer();
-    const lines = distinctLines(10);
-    const mixed = [...lines.slice(0, 8), truncateLine(lines[8] as string), (lines[9] as string).slice(0, -3), 'plain text', '{"kind": 0}'];
+    const lines = distinctLines(11);
+    const mixed = [
+      ...lines.slice(0, 8),
+      truncateLine(lines[8] as string),
+      (lines[9] as string).slice(0, -3),
+      truncateLine(lines[10] as string, 20),
+      'plain text',
+      '{"kind": 0}',
+    ];
 
     const { report, logs } = await run(awslogsEvent(eksPayload(mixed)), settings(server.url));
 
-    expect(report).toMatchObject({ received: 12, forwarded: 8, truncated: 1, invalid: 3, failed: 0 });
+    // Cut past their auditID (with EKS's suffix, or without): sent with the members before the cut.
+    expect(report).toMatchObject({ received: 13, forwarded: 10, salvaged: 2, truncated: 1, invalid: 2, failed: 0 });
+    expect(server.delivered).toEqual(expect.arrayContaining(['evt-8', 'evt-9']));
     expect(hasFailures(report)).toBe(false);
     expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', auditID: 'evt-8', logStream: auditStream() }));
-    expect(logs).toContainEqual(expect.objectContaining({ msg: 'log line is not a valid audit event', auditID: 'evt-9' }));
-    expect(logs.filter((l) => l.msg === 'log line is not a valid audit event')).toHaveLength(3);
+    expect(logs).toContainEqual(expect.objectContaining({ level: 'warn', auditID: 'evt-9', logStream: auditStream() }));
+    expect(logs.filter((l) => l.msg === 'log line is not a valid audit event')).toHaveLength(2);
     expectBalanced(report);
   });
 

@@ -62,7 +62,9 @@ const route = (base: string): string => `${base}/v1/ingest/k8s-audit/${TENANT}`;
 describe('forwarder → local ingest', () => {
   it('lands every audit line of a subscription event in the SQLite sink, once, with the cluster of the log group', async () => {
     const lines = distinctLines(1000, 'direct');
-    const event = awslogsEvent(eksPayload([...lines, truncateLine(lines[0] as string)], { cluster: 'prod-eks' }), 3);
+    // A line cut at CloudWatch Logs' event-size limit lands too: its members before the cut, flagged truncated.
+    const cut = truncateLine(distinctLines(1, 'direct-cut')[0] as string);
+    const event = awslogsEvent(eksPayload([...lines, cut], { cluster: 'prod-eks' }), 3);
     const handler = await loadForwarder({
       AISOC_INGEST_URL: route(ingest.url),
       K8S_AUDIT_SHARED_SECRET: SECRET,
@@ -73,11 +75,18 @@ describe('forwarder → local ingest', () => {
     await handler(event, lambdaContext());
     await handler(event, lambdaContext());
 
-    expect(store.countEvents({ tenant: TENANT, cluster: 'prod-eks' })).toBe(1000);
+    expect(store.countEvents({ tenant: TENANT, cluster: 'prod-eks' })).toBe(1001);
     const [first, second] = out.emf();
-    expect(first).toMatchObject({ EventsReceived: 1001, EventsForwarded: 1000, TruncatedLines: 1, EventsFailed: 0, IngestDuplicates: 0 });
+    expect(first).toMatchObject({
+      EventsReceived: 1001,
+      EventsForwarded: 1001,
+      SalvagedLines: 1,
+      TruncatedLines: 0,
+      EventsFailed: 0,
+      IngestDuplicates: 0,
+    });
     // Redelivery (a Lambda retry) is harmless: the ingest dedups on auditID + stage.
-    expect(second).toMatchObject({ EventsForwarded: 1000, IngestDuplicates: 1000 });
+    expect(second).toMatchObject({ EventsForwarded: 1001, IngestDuplicates: 1001 });
     const [record] = store.queryEvents({ tenant: TENANT, auditId: 'direct-5' });
     expect(record).toMatchObject({ cluster_name: 'prod-eks', audit_id: 'direct-5' });
     // The log group's account (the payload's owner) and the function's region reach OCSF `cloud`.

@@ -102,7 +102,10 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
         }),
       );
     await put(auditStream(), lines.slice(0, 100));
-    await put(auditStream(), [...lines.slice(100), truncateLine(lines[0] as string)]);
+    // Two lines cut at CloudWatch Logs' event-size limit: one past its auditID (stored, flagged
+    // truncated), one before it (counted and logged only).
+    const cut = distinctLines(1, 'moto-cut')[0] as string;
+    await put(auditStream(), [...lines.slice(100), truncateLine(cut), truncateLine(cut, 20)]);
     await put('kube-scheduler-0a1b2c3d', ['I0501 10:00:00.000000 1 scheduler.go:123] scheduled pod']);
 
     const shardId = stream.StreamDescription?.Shards?.[0]?.ShardId;
@@ -134,12 +137,14 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
 
     await handler(event, lambdaContext());
 
-    expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-eks' })).toBe(150);
+    expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-eks' })).toBe(151);
     expect(store?.queryEvents({ auditId: 'moto-7' })[0]?.k8s_user).toMatch(/^jürgen-名前-/);
+    expect(JSON.stringify(store?.queryEvents({ auditId: 'moto-cut-0' })[0]?.raw_event)).toContain('"audit.k8s.io/truncated":"true"');
     expect(out.emf()[0]).toMatchObject({
       PayloadsReceived: 3,
-      EventsReceived: 152,
-      EventsForwarded: 150,
+      EventsReceived: 153,
+      EventsForwarded: 151,
+      SalvagedLines: 1,
       TruncatedLines: 1,
       SkippedStreams: 1,
     });

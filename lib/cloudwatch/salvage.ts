@@ -1,0 +1,96 @@
+import { CLOSE_OBJECT, COLON, COMMA, OPEN_OBJECT, QUOTE, skipString, skipValue, skipWs } from '../audit/json-bytes.js';
+import { validateAuditEvent } from '../audit/parse.js';
+import { scrubJwtText } from '../audit/redact.js';
+import { isJsonObject } from '../json.js';
+import { TRUNCATED_SUFFIX } from './eks.js';
+
+/**
+ * The annotation kube-apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
+ * sets on an event it shrank; a line cut by CloudWatch Logs says the same, so every consumer has
+ * one flag to read for "this event is incomplete".
+ */
+export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
+
+/** A cut audit line made whole again from the members it still holds. */
+export interface SalvagedLine {
+  /** The event as JSON: the complete members before the cut, flagged truncated. */
+  text: string;
+  /** For the log line: a JWT's signature in it scrubbed, as validateAuditEvent echoes an auditID. */
+  auditID: string;
+  /** The member the cut went through (null when it fell between members). */
+  cutIn: string | null;
+}
+
+/**
+ * What is left of an audit line cut at CloudWatch Logs' event-size limit (EKS appends
+ * `[Truncated...]`, falcosecurity/plugins#297; a line cut without it ends mid-JSON): the
+ * top-level members that arrived whole, as an Event the ingest can normalise and score, instead
+ * of nothing. kube-apiserver writes the metadata first (kind, level, auditID, stage, requestURI,
+ * verb, user, sourceIPs, userAgent, objectRef, responseStatus; k8s.io/apiserver/pkg/apis/audit
+ * Event's field order) and the bodies after, so the cut nearly always falls in requestObject or
+ * responseObject and who did what to which object survives. The timestamps and annotations come
+ * last: a missing `requestReceivedTimestamp`/`stageTimestamp` is taken from the log event's own
+ * time (when CloudWatch Logs got the line, within moments of the stage), and the event is
+ * flagged with `audit.k8s.io/truncated: "true"` as the apiserver flags one it shrank.
+ * Null when the line is not a cut JSON object or what is left has no auditID.
+ */
+export function salvageCutLine(message: string, logEventTimestampMs: number): SalvagedLine | null {
+  let text = message.trimEnd();
+  if (text.endsWith(TRUNCATED_SUFFIX)) text = text.slice(0, -TRUNCATED_SUFFIX.length);
+  const buf = Buffer.from(text, 'utf8');
+  let pos = skipWs(buf, 0);
+  if (buf[pos] !== OPEN_OBJECT) return null;
+  pos++;
+  const event: Record<string, unknown> = {};
+  let cutIn: string | null = null;
+  for (;;) {
+    pos = skipWs(buf, pos);
+    if (pos >= buf.length) break;
+    // A complete object is not a cut line: the caller's JSON check already said what is wrong.
+    if (buf[pos] !== QUOTE) return null;
+    const keyEnd = skipString(buf, pos);
+    if (keyEnd === -1) break;
+    const key = JSON.parse(buf.toString('utf8', pos, keyEnd)) as string;
+    pos = skipWs(buf, keyEnd);
+    if (pos >= buf.length) {
+      cutIn = key;
+      break;
+    }
+    if (buf[pos] !== COLON) return null;
+    const start = skipWs(buf, pos + 1);
+    const end = start >= buf.length ? -1 : skipValue(buf, start);
+    let value: unknown;
+    try {
+      if (end === -1 || end >= buf.length) throw new Error('cut');
+      value = JSON.parse(buf.toString('utf8', start, end));
+    } catch {
+      // Cut inside this member's value (a scalar at the very end may be cut too: `tru`), or text
+      // that is not JSON at all before the end: only the former is a cut line.
+      if (end !== -1 && end < buf.length) return null;
+      cutIn = key;
+      break;
+    }
+    event[key] = value;
+    pos = skipWs(buf, end);
+    if (pos >= buf.length) break;
+    // Whole after all (the suffix on a line that just fit): the event, flagged as EKS flagged it.
+    if (buf[pos] === CLOSE_OBJECT && skipWs(buf, pos + 1) >= buf.length) break;
+    if (buf[pos] !== COMMA) return null;
+    pos++;
+  }
+  const stamp = new Date(logEventTimestampMs);
+  if (!Number.isNaN(stamp.getTime())) {
+    event.requestReceivedTimestamp ??= stamp.toISOString();
+    event.stageTimestamp ??= stamp.toISOString();
+  }
+  event.annotations = { ...(isJsonObject(event.annotations) ? event.annotations : {}), [TRUNCATED_ANNOTATION]: 'true' };
+  const checked = validateAuditEvent(event);
+  if (!checked.ok) return null;
+  // Both go into a log line: the auditID without a JWT's signature (as validateAuditEvent echoes
+  // it), the member name only when it is a plain name (every Event member is one).
+  return {
+    text: JSON.stringify(event),
+    auditID: scrubJwtText(event.auditID as string),
+    cutIn: cutIn !== null && !/^[A-Za-z]{1,40}$/.test(cutIn) ? '(other)' : cutIn,
+  };
+}
