@@ -131,6 +131,11 @@ describe.each(Object.entries(templates()))('%s operations', (_name, resources) =
       ['EventsAccepted', 'Ingest'],
       ['AlertsSent', 'Ingest'],
       ['EventsRejected', 'Ingest'],
+      // Every forwarder count of lines that did not reach the ingest whole.
+      ['InvalidLines', 'Forwarder'],
+      ['TruncatedLines', 'Forwarder'],
+      ['SalvagedLines', 'Forwarder'],
+      ['OversizeEvents', 'Forwarder'],
       ['EventsFailed', 'Forwarder'],
       ['SinkFailures', 'Ingest'],
       ['Errors', 'Forwarder'],
