@@ -1,3 +1,4 @@
+import { scrubJwtText } from '../audit/redact.js';
 import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_CAP_MS,
@@ -82,9 +83,15 @@ function tlsHint(code: string): string | null {
 
 const AUDIT_ID_PATTERN = /"auditID"\s*:\s*"([^"\\]{1,128})"/;
 
-/** Reads the auditID out of an event's text without parsing it (also works on cut-off text). */
+/**
+ * Reads the auditID out of an event's text without parsing it (also works on cut-off text), for
+ * log lines and failure reports. kube-apiserver takes a client's `Audit-ID` header as the auditID
+ * as it is (k8s.io/apiserver/pkg/endpoints/filters/audit_init.go), so it may hold a token: a JWT's
+ * signature is scrubbed, as validateAuditEvent does for the auditID it echoes.
+ */
 export function readAuditId(text: string): string | undefined {
-  return AUDIT_ID_PATTERN.exec(text)?.[1];
+  const id = AUDIT_ID_PATTERN.exec(text)?.[1];
+  return id === undefined ? undefined : scrubJwtText(id);
 }
 
 interface Resolved {

@@ -214,6 +214,24 @@ describe('forwardSubscriptionEvent', () => {
     expect(`${error.message}${JSON.stringify(report)}${JSON.stringify(logs)}`).not.toContain(TOKEN);
   });
 
+  it('names an undelivered event whose client-chosen Audit-ID is a JWT without its signature', async () => {
+    // kube-apiserver uses a client's Audit-ID header as the auditID, as it is.
+    const signature = 'c2lnbmF0dXJlLXNlY3JldC0xMjM0NTY3ODkw';
+    const jwt = `eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.${signature}`;
+    const [line] = distinctLines(1, 'jwt');
+    server = await startFaultServer(() => status(500));
+    const cutBeforeVerb = `{"kind":7,"auditID":"${jwt}","verb":"get[Truncated...]`;
+
+    const { report, logs } = await run(
+      awslogsEvent(eksPayload([(line as string).replace('jwt-0', jwt), cutBeforeVerb])),
+      settings(server.url, { maxAttempts: 1 }),
+    );
+
+    expect(report).toMatchObject({ failed: 1, truncated: 1 });
+    expect(report.samples[0]?.auditID).toMatch(/^eyJhbGciOiJIUzI1NiJ9\.eyJzdWIiOiJhZG1pbiJ9\./);
+    expect(`${new ForwardError(report).message}${JSON.stringify(report)}${JSON.stringify(logs)}`).not.toContain(signature);
+  });
+
   it('splits on 413 and delivers everything', async () => {
     server = await startFaultServer((_n, req) => (req.bodyBytes > 100_000 ? status(413) : ok()));
     const lines = distinctLines(400);
