@@ -1,5 +1,13 @@
 import type { JsonValue } from './types.js';
 
+/**
+ * The annotation kube-apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
+ * sets on an event it shrank. Every event this project makes smaller says the same, so a consumer
+ * has one flag to read for "this event is incomplete": a record shrunk to fit a sink, and a line
+ * cut at the CloudWatch Logs event-size limit.
+ */
+export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
+
 /** Non-empty string or null: an empty namespace or subresource means "none" in audit events. */
 export function nonEmpty(value: JsonValue | undefined): string | null {
   return typeof value === 'string' && value !== '' ? value : null;

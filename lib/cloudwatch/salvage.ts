@@ -1,15 +1,9 @@
+import { TRUNCATED_ANNOTATION } from '../audit/fields.js';
 import { CLOSE_OBJECT, COLON, COMMA, OPEN_OBJECT, QUOTE, skipString, skipValue, skipWs } from '../audit/json-bytes.js';
 import { validateAuditEvent } from '../audit/parse.js';
 import { scrubJwtText } from '../audit/redact.js';
 import { isJsonObject } from '../json.js';
 import { TRUNCATED_SUFFIX } from './eks.js';
-
-/**
- * The annotation kube-apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
- * sets on an event it shrank; a line cut by CloudWatch Logs says the same, so every consumer has
- * one flag to read for "this event is incomplete".
- */
-export const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
 
 /** A cut audit line made whole again from the members it still holds. */
 export interface SalvagedLine {
@@ -70,7 +64,9 @@ export function salvageCutLine(message: string, logEventTimestampMs: number): Sa
       cutIn = key;
       break;
     }
-    event[key] = value;
+    // As JSON.parse keeps it: an own member, even one named __proto__ (assigning that name would
+    // set the object's prototype, and a member given there would be read but never sent).
+    Object.defineProperty(event, key, { value, enumerable: true, writable: true, configurable: true });
     pos = skipWs(buf, end);
     if (pos >= buf.length) break;
     // Whole after all (the suffix on a line that just fit): the event, flagged as EKS flagged it.

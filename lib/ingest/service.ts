@@ -14,6 +14,7 @@ import {
   recordSlot,
   serialiseRecord,
   shippedDetection,
+  TRUNCATED_ANNOTATION,
   validateAuditEvent,
 } from '../audit/index.js';
 import { isJsonObject, jsonErrorReason } from '../json.js';
@@ -76,9 +77,6 @@ const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export const MAX_LISTED_ERRORS = 100;
 /** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
 export const MAX_LOGGED_REJECTS = 5;
-// The annotation the apiserver's truncate backend (k8s.io/apiserver/plugin/pkg/audit/truncate)
-// adds when it drops requestObject and responseObject; a record shrunk to fit a sink says the same.
-const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
 
 /** One item the batch could not use, as the 200 answer lists it. */
 export interface ItemError {

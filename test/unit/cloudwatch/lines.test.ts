@@ -104,6 +104,29 @@ describe('checkAuditLine with the log event time: lines cut at the CloudWatch Lo
     expect(JSON.stringify(verdict.kind === 'salvaged' ? verdict.auditID : '')).not.toContain('c2lnbmF0dXJlLXNlY3JldC0xMjM0NTY3ODkw');
   });
 
+  it("keeps a member named __proto__ as JSON.parse does: sent as a member, never read as the event's own fields", () => {
+    const kept = checkAuditLine(
+      '{"kind":"Event","__proto__":{"auditID":"p-1","verb":"delete"},"auditID":"a-9","verb":"get","user":{"username":"x',
+      AT,
+    );
+    const only = checkAuditLine('{"kind":"Event","__proto__":{"auditID":"p-1","verb":"delete"},"verb":"get","user":{"username":"x', AT);
+
+    expect(kept.kind).toBe('salvaged');
+    const event = kept.kind === 'salvaged' ? JSON.parse(kept.text) : null;
+    expect(Object.keys(event)).toEqual([
+      'kind',
+      '__proto__',
+      'auditID',
+      'verb',
+      'requestReceivedTimestamp',
+      'stageTimestamp',
+      'annotations',
+    ]);
+    expect(event).toMatchObject({ auditID: 'a-9', verb: 'get' });
+    // With no auditID of its own, nothing is salvaged: the one inside __proto__ is not the event's.
+    expect(only.kind).not.toBe('salvaged');
+  });
+
   it('does not salvage a line that is not a cut JSON object', () => {
     expect(checkAuditLine('I0501 10:00:00.000000 1 scheduler.go:123] scheduled pod', AT).kind).toBe('invalid');
     expect(checkAuditLine('{"kind":"Event","auditID":"a-1",,"verb":"get"', AT).kind).toBe('invalid');
