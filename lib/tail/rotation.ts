@@ -8,6 +8,8 @@ export interface BackupFile {
   dev: string;
   ino: string;
   size: number;
+  /** Last modification in nanoseconds: when a rotated file stopped being written. */
+  mtimeNs: bigint;
 }
 
 function escapeRegExp(s: string): string {
@@ -47,7 +49,7 @@ export async function listBackups(logPath: string): Promise<BackupFile[]> {
     try {
       const st = await stat(path, { bigint: true });
       if (!st.isFile()) continue;
-      out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) });
+      out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size), mtimeNs: st.mtimeNs });
     } catch {
       // Deleted between readdir and stat (lumberjack's maxbackup clean-up): nothing to read.
     }
@@ -85,11 +87,69 @@ export async function filesBeside(logPath: string): Promise<BackupFile[]> {
         const id = `${st.dev}:${st.ino}`;
         if (!st.isFile() || seen.has(id)) continue;
         seen.add(id);
-        out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) });
+        out.push({ path, name, dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size), mtimeNs: st.mtimeNs });
       } catch {
         // Deleted between readdir and stat: nothing to read.
       }
     }
   }
   return out;
+}
+
+/** Compressed rotations (logrotate `compress`, `--audit-log-compress`): a new file whose bytes no cursor can continue. */
+const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|lzo|z|zip)$/i;
+
+/** A name's part before its first dot: `audit` for `audit.log`, `audit.log.1` and `audit.log-20261207`. */
+function stemOf(name: string): string {
+  const dot = name.indexOf('.');
+  return dot <= 0 ? name : name.slice(0, dot);
+}
+
+/** logrotate's numbered names: `<base>.<n>`, where a higher n is an older rotation. */
+const NUMBERED = /^(.*)\.(\d+)$/;
+
+/**
+ * Rotation order of two files: the one last written earlier first. Timestamps come from the
+ * kernel's coarse clock (a few ms), so two rotations in a row can leave the same mtime; then the
+ * names decide: `audit.log.2` before `audit.log.1` (logrotate's numbering counts up with age),
+ * otherwise name order (`-<dateext>` and the apiserver's timestamps sort as they were written).
+ */
+function rotationOrder(a: BackupFile, b: BackupFile): number {
+  if (a.mtimeNs !== b.mtimeNs) return a.mtimeNs < b.mtimeNs ? -1 : 1;
+  const na = NUMBERED.exec(a.name);
+  const nb = NUMBERED.exec(b.name);
+  if (na !== null && nb !== null && na[1] === nb[1]) return Number(nb[2]) - Number(na[2]);
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * The files rotated after `previous` (the file the cursor was on) and before the live file,
+ * oldest first: what a log rotated more than once between two polls holds besides the file the
+ * cursor was on. logrotate `create` turns `audit.log` into `audit.log.1` and then `audit.log.2`;
+ * `copytruncate` leaves one copy per rotation; a re-pointed symlink leaves each earlier target.
+ * Their names give no reliable order, but each stopped being written when it was rotated, so
+ * `previous` and the files after it are ordered by their last modification (`rotationOrder`).
+ * Only files named like the log or `previous` (same stem: `audit.log.1`, `audit.log-20261207`,
+ * `audit-2.log`) are candidates; never the live file, the cursor and its temp files
+ * (`skipNames`, hidden names), or a compressed rotation.
+ */
+export function rotatedAfter(
+  beside: readonly BackupFile[],
+  previous: BackupFile,
+  logPath: string,
+  live: { dev: string; ino: string },
+  skipNames: readonly string[],
+): BackupFile[] {
+  const stems = new Set([stemOf(basename(logPath)), stemOf(previous.name)]);
+  const candidates = beside.filter(
+    (f) =>
+      !(f.dev === live.dev && f.ino === live.ino) &&
+      !(f.dev === previous.dev && f.ino === previous.ino) &&
+      !f.name.startsWith('.') &&
+      !skipNames.includes(f.name) &&
+      !COMPRESSED.test(f.name) &&
+      stems.has(stemOf(f.name)) &&
+      rotationOrder(previous, f) < 0,
+  );
+  return candidates.sort(rotationOrder);
 }

@@ -1,4 +1,5 @@
 import { type FileHandle, open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { EventText } from '../ship/index.js';
 import { type PreparedCursor, prepareCursor, readCursor, removeStaleTemps, type TailCursor, writeCursor } from './cursor.js';
 import { type AlertsContext, deliverLines, type TailShipFn } from './deliver.js';
@@ -16,7 +17,7 @@ import {
 } from './file.js';
 import { splitLines } from './lines.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
-import { type BackupFile, filesBeside, listBackups } from './rotation.js';
+import { type BackupFile, filesBeside, listBackups, rotatedAfter } from './rotation.js';
 
 // The cursor loop of file_tail mode. The pieces it drives each have a file of their own: reading
 // the audit log (file.ts), splitting a read into lines (lines.ts, pure) and delivering them through
@@ -210,7 +211,9 @@ export class FileTailer {
             copy: b.path,
             from_offset: start.offset,
           });
-          const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino }, b);
+          // A copytruncate rotation more since the last poll left a newer copy too: read it before the emptied file.
+          const copies = [b, ...this.#rotatedAfter(beside, b, { dev, ino })];
+          const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino }, copies);
           if (!done) return;
         } else {
           this.log({
@@ -242,10 +245,10 @@ export class FileTailer {
     old: TailCursor,
     budget: { left: number },
     live: { dev: string; ino: string },
-    /** The file the cursor was on, when the caller found it already (a copytruncate copy). */
-    known?: BackupFile,
+    /** The file the cursor was on and those rotated after it, when the caller found them already (copytruncate copies). */
+    known?: BackupFile[],
   ): Steps<boolean> {
-    const { backups, at } = known === undefined ? await this.#findPrevious(old) : { backups: [known], at: 0 };
+    const { backups, at } = known === undefined ? await this.#findPrevious(old, live) : { backups: known, at: 0 };
     if (at === -1) {
       this.log({
         level: 'warn',
@@ -294,18 +297,25 @@ export class FileTailer {
   }
 
   /** The backups beside the log, and which of them the cursor was on (-1 when none is). */
-  async #findPrevious(old: TailCursor): Promise<{ backups: BackupFile[]; at: number }> {
+  async #findPrevious(old: TailCursor, live: { dev: string; ino: string }): Promise<{ backups: BackupFile[]; at: number }> {
     const backups = await listBackups(this.opts.logPath);
     let at = backups.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
     if (at === -1) at = await findRenumbered(backups, old);
     if (at !== -1) return { backups, at };
     // Not an apiserver backup: logrotate's name for it (`audit.log.1`), a copytruncate copy, or a
-    // re-pointed symlink's previous target. Found by what the cursor knows of it; the backups after
-    // it, if any, have no order to read them in, so the live file comes next.
+    // re-pointed symlink's previous target. Found by what the cursor knows of it; the files rotated
+    // after it (a second rotation between two polls) follow it, oldest first, then the live file.
     const beside = await filesBeside(this.opts.logPath);
     let found = beside.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
     if (found === -1) found = await findRenumbered(beside, old);
-    return found === -1 ? { backups, at: -1 } : { backups: [beside[found] as BackupFile], at: 0 };
+    if (found === -1) return { backups, at: -1 };
+    const previous = beside[found] as BackupFile;
+    return { backups: [previous, ...this.#rotatedAfter(beside, previous, live)], at: 0 };
+  }
+
+  /** `rotatedAfter` for this tailer's log, leaving its cursor file out (by default it lies beside the log). */
+  #rotatedAfter(beside: readonly BackupFile[], previous: BackupFile, live: { dev: string; ino: string }): BackupFile[] {
+    return rotatedAfter(beside, previous, this.opts.logPath, live, [basename(this.opts.cursorPath)]);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   statSync,
   symlinkSync,
   truncateSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -177,6 +178,76 @@ describe('FileTailer', () => {
     expect(r.files).toEqual([join(dir, 'audit.log.1'), logPath]);
     expect(shipper.shipped).toEqual([...before, ...unread, ...after]);
     expect(logs.some((l) => String(l.msg).includes('no longer beside it'))).toBe(false);
+  });
+
+  it('finishes every file logrotate create rotated between two polls, oldest first (audit.log.2, audit.log.1), then the new one', async () => {
+    const a = uniqueEvents(4, 'lr2-a');
+    const b = uniqueEvents(3, 'lr2-b');
+    const c = uniqueEvents(2, 'lr2-c');
+    // Rotated before the tailer's first poll: older than the file the cursor is on, never read.
+    writeFileSync(join(dir, 'audit.log.3'), asFile(uniqueEvents(2, 'lr2-old')));
+    writeFileSync(join(dir, 'audit.log.4.gz'), 'not a log');
+    utimesSync(join(dir, 'audit.log.3'), new Date('2026-01-01T00:00:00Z'), new Date('2026-01-01T00:00:00Z'));
+    writeFileSync(logPath, asFile(a.slice(0, 1)));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(a.slice(1)));
+    // logrotate `create`, rotate 5, twice: the numbered files move up one, the log becomes .1, a new log is created.
+    renameSync(logPath, join(dir, 'audit.log.1'));
+    writeFileSync(logPath, asFile(b));
+    renameSync(join(dir, 'audit.log.1'), join(dir, 'audit.log.2'));
+    renameSync(logPath, join(dir, 'audit.log.1'));
+    writeFileSync(logPath, asFile(c));
+
+    const r = await tailer().poll();
+
+    expect(r.resets).toEqual(['rotated']);
+    expect(r.files).toEqual([join(dir, 'audit.log.2'), join(dir, 'audit.log.1'), logPath]);
+    expect(shipper.shipped).toEqual([...a, ...b, ...c]);
+    expect(r.complete).toBe(true);
+    // The next poll goes on in the live file only.
+    const later = uniqueEvents(1, 'lr2-later');
+    appendFileSync(logPath, asFile(later));
+    await tailer().poll();
+    expect(shipper.shipped).toEqual([...a, ...b, ...c, ...later]);
+  });
+
+  it('finishes every copy logrotate copytruncate made between two polls, oldest first, then the emptied file', async () => {
+    const a = uniqueEvents(3, 'ct2-a');
+    const b = uniqueEvents(3, 'ct2-b');
+    const c = uniqueEvents(2, 'ct2-c');
+    writeFileSync(logPath, asFile(a.slice(0, 1)));
+    await tailer().poll();
+    appendFileSync(logPath, asFile(a.slice(1)));
+    copyFileSync(logPath, join(dir, 'audit.log.1'));
+    truncateSync(logPath, 0);
+    appendFileSync(logPath, asFile(b));
+    renameSync(join(dir, 'audit.log.1'), join(dir, 'audit.log.2'));
+    copyFileSync(logPath, join(dir, 'audit.log.1'));
+    truncateSync(logPath, 0);
+    appendFileSync(logPath, asFile(c));
+
+    const r = await tailer().poll();
+
+    expect(r.files).toEqual([join(dir, 'audit.log.2'), join(dir, 'audit.log.1'), logPath]);
+    expect(shipper.shipped).toEqual([...a, ...b, ...c]);
+  });
+
+  it('finishes a file rotated twice across polls when one poll cannot read it all, then the next ones in order', async () => {
+    const a = uniqueEvents(20, 'lr3-a');
+    const b = uniqueEvents(20, 'lr3-b');
+    const c = uniqueEvents(2, 'lr3-c');
+    writeFileSync(logPath, asFile(a.slice(0, 1)));
+    const t = tailer({ maxBytes: 8192 });
+    await t.poll();
+    appendFileSync(logPath, asFile(a.slice(1)));
+    renameSync(logPath, join(dir, 'audit.log-20261206'));
+    writeFileSync(logPath, asFile(b));
+    renameSync(logPath, join(dir, 'audit.log-20261207'));
+    writeFileSync(logPath, asFile(c));
+
+    await pollUntilIdle(t);
+
+    expect(shipper.shipped).toEqual([...a, ...b, ...c]);
   });
 
   it('finishes the previous target of a log path that is a symlink re-pointed to a new file', async () => {

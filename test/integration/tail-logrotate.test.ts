@@ -1,0 +1,54 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileTailer } from '../../lib/tail/index.js';
+import { hasCommand } from '../helpers/host.js';
+import { asFile, RecordingShipper, tempDir, uniqueEvents } from '../helpers/tail.js';
+
+// The tailer against the real logrotate (Debian's package): its own renames, copies and
+// truncations, not a test's imitation of them. Skipped where logrotate is not installed.
+const hasLogrotate = hasCommand('logrotate');
+
+let tmp: { dir: string; cleanup: () => void };
+let logPath: string;
+
+beforeEach(() => {
+  tmp = tempDir('aisoc-tail-logrotate-');
+  logPath = join(tmp.dir, 'audit.log');
+});
+
+afterEach(() => tmp.cleanup());
+
+/** Runs `logrotate -f` once with this stanza for the audit log (its state file beside it). */
+function logrotate(directives: string): void {
+  const conf = join(tmp.dir, 'logrotate.conf');
+  writeFileSync(conf, `${logPath} {\n  rotate 5\n  missingok\n${directives}\n}\n`, { mode: 0o644 });
+  execFileSync('logrotate', ['-f', '-s', join(tmp.dir, 'logrotate.state'), conf], { stdio: 'pipe' });
+}
+
+describe.skipIf(!hasLogrotate)('the tailer and a log logrotate rotated twice between two polls', () => {
+  it.each([['create'], ['copytruncate']])(
+    'with %s: every event of both rotated files and the new one is shipped once, in order',
+    async (mode) => {
+      const shipper = new RecordingShipper();
+      const tailer = new FileTailer({ logPath, cursorPath: `${logPath}.aisoc-cursor`, maxBytes: 8 * 1024 * 1024, ship: shipper.ship });
+      const a = uniqueEvents(4, `${mode}-a`);
+      const b = uniqueEvents(3, `${mode}-b`);
+      const c = uniqueEvents(2, `${mode}-c`);
+      writeFileSync(logPath, asFile(a.slice(0, 1)));
+      await tailer.poll();
+      appendFileSync(logPath, asFile(a.slice(1)));
+      logrotate(`  ${mode}`);
+      appendFileSync(logPath, asFile(b));
+      logrotate(`  ${mode}`);
+      appendFileSync(logPath, asFile(c));
+
+      const r = await tailer.poll();
+
+      expect(r.files).toEqual([`${logPath}.2`, `${logPath}.1`, logPath]);
+      expect(shipper.shipped).toEqual([...a, ...b, ...c]);
+      expect(r.complete).toBe(true);
+    },
+  );
+});
