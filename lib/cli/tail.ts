@@ -68,7 +68,8 @@ Environment:
 
 Log lines go to stderr, one JSON object per line (one "poll" line per poll). SIGTERM or SIGINT
 finishes the current poll, saves the cursor and exits 0; a second signal exits at once (the
-cursor on disk is always a consistent one).
+cursor on disk is always a consistent one). One cursor has one tailer: a tail started on the
+cursor of one that runs exits 1 at once, naming its pid (.<cursor>.lock beside the cursor).
 `;
 
 /** Shortest pause between polls --interval takes (tests poll fast); 0 would poll in a busy loop. */
@@ -250,6 +251,12 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
 
   let metricsServer: MetricsServer | null = null;
   try {
+    // A second tailer on this cursor is refused before it reads anything, naming the one running.
+    const refused = await tailer.claim();
+    if (refused !== null) {
+      log({ level: 'error', msg: 'tail refused: the cursor is held by another tailer', cursor: cursorPath, error: refused });
+      return 1;
+    }
     if (prometheus !== null && metricsPort !== null) {
       metricsServer = await startMetricsServer(prometheus.registry, metricsHost, metricsPort);
       log({ msg: 'metrics listening', url: metricsServer.url });
@@ -277,6 +284,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     signals.off('SIGTERM', onSignal);
     signals.off('SIGINT', onSignal);
     await metricsServer?.close();
+    await tailer.close();
   }
 }
 

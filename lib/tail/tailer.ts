@@ -16,6 +16,7 @@ import {
   withHead,
 } from './file.js';
 import { splitLines } from './lines.js';
+import { type CursorLock, lockCursor } from './lock.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
 import { type BackupFile, filesBeside, listBackups, rotatedAfter } from './rotation.js';
 
@@ -81,6 +82,8 @@ export class FileTailer {
   private readBuffer: Buffer | null = null;
   /** Whether the temp files a killed predecessor left beside the cursor were cleared (first poll). */
   private tempsCleared = false;
+  /** This tailer's hold on the cursor (`claim`), taken before its first read. */
+  private lock: CursorLock | null = null;
 
   constructor(private readonly opts: TailerOptions) {
     this.log = opts.log ?? (() => undefined);
@@ -96,6 +99,38 @@ export class FileTailer {
     const next = this.queue.then(() => this.pollOnce());
     this.queue = next.then(() => undefined);
     return next;
+  }
+
+  /**
+   * Takes the cursor for this tailer (a lock file beside it naming this process): null when it
+   * is ours, else the error naming the process that holds it, which must be stopped first. Every
+   * poll claims it before reading; a command calls this at its start to refuse at once.
+   */
+  async claim(): Promise<string | null> {
+    if (this.lock?.held === true) return null;
+    try {
+      this.lock = await lockCursor(this.opts.cursorPath);
+    } catch (err) {
+      // The cursor's directory is missing or read-only: saving the cursor will fail and say so;
+      // a lock that cannot be written is not a reason to read nothing. Tried again next poll.
+      this.lock = null;
+      this.log({
+        level: 'warn',
+        msg: 'cannot write the cursor lock; another tailer on this cursor would go unnoticed',
+        cursor_path: this.opts.cursorPath,
+        error: errCode(err),
+      });
+      return null;
+    }
+    if (this.lock.held) return null;
+    return `another tailer (pid ${this.lock.pid}) is reading the cursor ${this.opts.cursorPath}: one cursor has one tailer (two send each other's events again and undo each other's saves); stop pid ${this.lock.pid}, or give this tailer its own --cursor`;
+  }
+
+  /** Gives the cursor up (removes the lock), once no poll runs any more. */
+  async close(): Promise<void> {
+    await this.queue;
+    if (this.lock?.held === true) await this.lock.release();
+    this.lock = null;
   }
 
   /** The last poll asked for; the next one starts after it. `pollOnce` never rejects. */
@@ -119,6 +154,18 @@ export class FileTailer {
 
   private async *steps(): Steps<void> {
     const { logPath, cursorPath } = this.opts;
+    const refused = await this.claim();
+    if (refused !== null) {
+      this.log({
+        level: 'error',
+        msg: 'the cursor is held by another tailer; nothing read',
+        cursor_path: cursorPath,
+        pid: this.lock?.held === false ? this.lock.pid : undefined,
+        error: refused,
+      });
+      yield { error: refused };
+      return;
+    }
     if (!this.tempsCleared) {
       this.tempsCleared = true;
       const { removed, otherWriters } = await removeStaleTemps(cursorPath);
@@ -200,7 +247,7 @@ export class FileTailer {
         yield { resets: ['truncated'] };
         // logrotate's copytruncate copies the file, then empties it: what was written since the
         // last poll is in the copy, which starts with the bytes the cursor's fingerprint covers.
-        const beside = await filesBeside(logPath);
+        const beside = await this.#beside();
         const copy = await findCopy(beside, start, { dev, ino });
         if (copy !== -1) {
           const b = beside[copy] as BackupFile;
@@ -305,12 +352,22 @@ export class FileTailer {
     // Not an apiserver backup: logrotate's name for it (`audit.log.1`), a copytruncate copy, or a
     // re-pointed symlink's previous target. Found by what the cursor knows of it; the files rotated
     // after it (a second rotation between two polls) follow it, oldest first, then the live file.
-    const beside = await filesBeside(this.opts.logPath);
+    const beside = await this.#beside();
     let found = beside.findIndex((b) => b.dev === old.dev && b.ino === old.ino);
     if (found === -1) found = await findRenumbered(beside, old);
     if (found === -1) return { backups, at: -1 };
     const previous = beside[found] as BackupFile;
     return { backups: [previous, ...this.#rotatedAfter(beside, previous, live)], at: 0 };
+  }
+
+  /**
+   * The files beside the log, without the tailer's own: its cursor (by default beside the log) and
+   * the hidden temp and lock files next to it. Those are created after a rotation and can reuse the
+   * inode of a deleted log, which would make one of them pass for the file the cursor was on.
+   */
+  async #beside(): Promise<BackupFile[]> {
+    const own = basename(this.opts.cursorPath);
+    return (await filesBeside(this.opts.logPath)).filter((f) => f.name !== own && !f.name.startsWith('.'));
   }
 
   /** `rotatedAfter` for this tailer's log, leaving its cursor file out (by default it lies beside the log). */

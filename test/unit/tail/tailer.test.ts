@@ -588,8 +588,10 @@ describe('FileTailer', () => {
     mkdirSync(join(dir, 'state'));
     const path = join(dir, 'state', 'audit.cursor');
     writeFileSync(logPath, asFile(uniqueEvents(2, 'j')));
+    const t = tailer({ cursorPath: path });
 
-    await tailer({ cursorPath: path }).poll();
+    await t.poll();
+    await t.close();
 
     const saved = JSON.parse(readFileSync(path, 'utf8'));
     expect(saved).toMatchObject({ version: 1, path: logPath, offset: statSync(logPath).size, skipping: false });
@@ -605,8 +607,10 @@ describe('FileTailer', () => {
     const events = uniqueEvents(5, 'part');
     writeFileSync(logPath, asFile(events));
     shipper.refuseFrom(2);
+    const t = tailer({ cursorPath: path });
 
-    const r = await tailer({ cursorPath: path }).poll();
+    const r = await t.poll();
+    await t.close();
 
     expect(r).toMatchObject({ complete: false, delivered: 2, undelivered: 3 });
     const { readdirSync } = await import('node:fs');
@@ -642,8 +646,10 @@ describe('FileTailer', () => {
     writeFileSync(join(dir, 'state', '.other.cursor.4242.0a1b2c3d.tmp'), 'not ours');
     writeFileSync(join(dir, 'state', 'notes.txt'), 'not ours either');
     writeFileSync(logPath, asFile(uniqueEvents(2, 'stale')));
+    const t = tailer({ cursorPath: path });
 
-    const r = await tailer({ cursorPath: path }).poll();
+    const r = await t.poll();
+    await t.close();
 
     expect(r.complete).toBe(true);
     const { readdirSync } = await import('node:fs');
