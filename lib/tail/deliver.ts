@@ -1,7 +1,8 @@
 import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
-import { eventBytes, eventString, type JoinedLines } from '../ship/index.js';
-import { checkLine, joinLines, listedLines, type OutgoingLine, type SplitLines } from './lines.js';
+import { isJsonObject } from '../json.js';
+import { type EventText, eventBytes, eventString, type JoinedLines, readAuditId, withoutJoins } from '../ship/index.js';
+import { checkLine, joinLines, listedLines, type OutgoingLine, type OversizeLine, type SplitLines } from './lines.js';
 
 // Delivery: the lines of one read go out through lib/ship, batches in file order (several may be
 // in flight at once), and the answer becomes how far the cursor may move, what was passed over,
@@ -23,7 +24,7 @@ export interface TailShipResult {
  * as read (valid UTF-8), or its decoded text when the bytes are not valid UTF-8; runs of lines
  * that lie comma-joined in the read buffer are claimed as such (`JoinedLines`).
  */
-export type TailShipFn = (lines: JoinedLines) => Promise<TailShipResult>;
+export type TailShipFn = (lines: JoinedLines, how?: { alone?: boolean }) => Promise<TailShipResult>;
 
 /** Where the lines come from and where they go. */
 export interface DeliveryContext {
@@ -57,8 +58,10 @@ export interface Delivery {
   delivered: number;
   /** Lines passed over as not JSON or not a valid audit Event (here, after a 400, or by the ingest item by item). */
   invalid: number;
-  /** Events passed over as too large for one request body (here, or by the ingest's 413). */
+  /** Events the ingest would not take whole nor without their bodies: passed over. */
   oversizeEvents: number;
+  /** Events the ingest would not take whole, delivered without their bodies (also in `delivered`). */
+  truncatedEvents: number;
   /** Valid events the ingest did not accept: read again next poll. */
   undelivered: number;
   error: string | null;
@@ -136,112 +139,227 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
   const { file, log } = ctx;
   const passOver = passOverLog(file, log);
   let invalid = 0;
-  let oversizeEvents = 0;
+  const overCap: OversizeLine[] = [];
   for (const s of split.skipped) {
     if (s.kind === 'invalid') {
       invalid++;
       passOver.invalid(s.offset, s.reason, s.auditID);
-    } else {
-      oversizeEvents++;
-      log({
-        level: 'warn',
-        msg: 'event is larger than one request body may be; passed over',
-        file,
-        offset: s.offset,
-        auditID: s.auditID,
-        bytes: s.bytes,
-      });
-    }
+    } else overCap.push(s);
   }
-  const nothing = { consumed: ctx.end, failed: false, delivered: 0, undelivered: 0, error: null, alerts: [] };
   let lines = split.lines;
-  if (lines.length === 0) {
-    passOver.done();
-    return { ...nothing, invalid, oversizeEvents };
-  }
-
-  let settled = await shipAll(ctx.ship, joinLines(ctx.buf, lines));
-  if (settled.firstReason?.status === 400 && lines.slice(settled.accepted).some((l) => l.event === undefined)) {
-    const from = settled.accepted;
-    const rest: OutgoingLine[] = [];
-    for (const line of lines.slice(from)) {
-      if (line.event !== undefined) {
-        rest.push(line);
-        continue;
-      }
-      const checked = checkLine(eventString(line.data));
-      if (checked.items !== undefined) {
-        const listed = listedLines(checked.items, line.offset);
-        rest.push(...listed.lines);
-        for (const skip of listed.skipped) {
-          invalid++;
-          passOver.invalid(skip.offset, skip.reason, skip.auditID);
+  let settled: Settled = { accepted: 0, firstReason: null, tooLarge: new Set(), rejected: 0 };
+  if (lines.length > 0) {
+    settled = await shipAll(ctx.ship, joinLines(ctx.buf, lines));
+    if (settled.firstReason?.status === 400 && lines.slice(settled.accepted).some((l) => l.event === undefined)) {
+      const from = settled.accepted;
+      const rest: OutgoingLine[] = [];
+      for (const line of lines.slice(from)) {
+        if (line.event !== undefined) {
+          rest.push(line);
+          continue;
         }
-        continue;
+        const checked = checkLine(eventString(line.data));
+        if (checked.items !== undefined) {
+          const listed = listedLines(checked.items, line.offset);
+          rest.push(...listed.lines);
+          for (const skip of listed.skipped) {
+            invalid++;
+            passOver.invalid(skip.offset, skip.reason, skip.auditID);
+          }
+          continue;
+        }
+        if (checked.event === undefined) {
+          invalid++;
+          passOver.invalid(line.offset, checked.reason, checked.auditID);
+          continue;
+        }
+        rest.push({ ...line, event: checked.event });
       }
-      if (checked.event === undefined) {
-        invalid++;
-        passOver.invalid(line.offset, checked.reason, checked.auditID);
-        continue;
+      if (rest.length < lines.length - from) {
+        log({
+          level: 'warn',
+          msg: 'the ingest answered 400 for a batch holding lines that are not audit events; passed over them and sent the rest again',
+          file,
+          passed_over: lines.length - from - rest.length,
+        });
+        const again = await shipAll(ctx.ship, joinLines(ctx.buf, rest));
+        const tooLarge = new Set([...settled.tooLarge].filter((i) => i < from));
+        for (const i of again.tooLarge) tooLarge.add(from + i);
+        settled = {
+          accepted: from + again.accepted,
+          firstReason: again.firstReason,
+          tooLarge,
+          rejected: settled.rejected + again.rejected,
+        };
+        lines = [...lines.slice(0, from), ...rest];
       }
-      rest.push({ ...line, event: checked.event });
-    }
-    if (rest.length < lines.length - from) {
-      log({
-        level: 'warn',
-        msg: 'the ingest answered 400 for a batch holding lines that are not audit events; passed over them and sent the rest again',
-        file,
-        passed_over: lines.length - from - rest.length,
-      });
-      const again = await shipAll(ctx.ship, joinLines(ctx.buf, rest));
-      const tooLarge = new Set([...settled.tooLarge].filter((i) => i < from));
-      for (const i of again.tooLarge) tooLarge.add(from + i);
-      settled = {
-        accepted: from + again.accepted,
-        firstReason: again.firstReason,
-        tooLarge,
-        rejected: settled.rejected + again.rejected,
-      };
-      lines = [...lines.slice(0, from), ...rest];
     }
   }
   passOver.done();
-  if (lines.length === 0) return { ...nothing, invalid, oversizeEvents };
 
   const { accepted, firstReason, tooLarge } = settled;
-  let refused = 0;
-  for (const i of tooLarge) {
-    if (i >= accepted) continue;
-    refused++;
-    oversizeEvents++;
-    log({
-      level: 'warn',
-      msg: 'the ingest refused an event as too large (413); passed over',
-      file,
-      offset: lines[i]?.offset,
-      bytes: eventBytes((lines[i] as OutgoingLine).data),
-    });
-  }
+  const refusedWhole = [...tooLarge].filter((i) => i < accepted);
   // Items the ingest rejected one by one were shipped unchecked and are not usable events:
   // counted as invalid (lib/ship logged the ingest's reasons), not as delivered.
   invalid += settled.rejected;
-  const delivered = accepted - refused - settled.rejected;
+  let delivered = accepted - refusedWhole.length - settled.rejected;
   const alerts = ctx.alerts === undefined ? [] : highAlerts(lines.slice(0, accepted), tooLarge, ctx);
-  if (accepted === lines.length) return { ...nothing, invalid, oversizeEvents, delivered, alerts };
+  let undelivered = lines.length - accepted;
+  let stop: { offset: number; reason: string; status?: number } | null =
+    accepted === lines.length
+      ? null
+      : {
+          offset: (lines[accepted] as OutgoingLine).offset,
+          reason: firstReason?.reason ?? 'unknown',
+          ...(firstReason?.status === undefined ? {} : { status: firstReason.status }),
+        };
 
-  const undelivered = lines.length - accepted;
-  const stoppedAt = (lines[accepted] as OutgoingLine).offset;
-  const error = `the ingest did not accept ${undelivered} event(s) from ${file} at byte ${stoppedAt}: ${firstReason?.reason ?? 'unknown'}${
-    firstReason?.status === undefined ? '' : ` (HTTP ${firstReason.status})`
+  // Events the ingest would not take whole are never simply passed over (a security pipeline must
+  // not lose a call): those over the shipper's body cap go out alone, in a body of their own size,
+  // up to the ingest's own cap; one the ingest refuses with a 413 goes out again without its
+  // request and response bodies. In file order, before the point the batches stopped at, and the
+  // first that cannot be delivered stops the cursor there.
+  const whole: WholeEvent[] = [
+    ...overCap.map((o) => ({ offset: o.offset, data: o.data, bytes: o.bytes, auditID: o.auditID, triedAlone: false })),
+    ...refusedWhole.map((i) => {
+      const l = lines[i] as OutgoingLine;
+      return {
+        offset: l.offset,
+        data: l.data,
+        bytes: eventBytes(l.data),
+        auditID: l.event?.auditID ?? readAuditId(eventString(l.data)),
+        triedAlone: true,
+      };
+    }),
+  ]
+    .filter((w) => stop === null || w.offset < stop.offset)
+    .sort((a, b) => a.offset - b.offset);
+  let oversizeEvents = 0;
+  let truncatedEvents = 0;
+  for (const w of whole) {
+    const out = await deliverWhole(w, ctx);
+    if (out.kind === 'failed') {
+      undelivered++;
+      stop = { offset: w.offset, reason: out.reason, ...(out.status === undefined ? {} : { status: out.status }) };
+      break;
+    }
+    if (out.kind === 'rejected') invalid++;
+    else if (out.kind === 'passed-over') oversizeEvents++;
+    else {
+      delivered++;
+      if (out.kind === 'truncated') truncatedEvents++;
+    }
+  }
+
+  const counts = { delivered, invalid, oversizeEvents, truncatedEvents, undelivered, alerts };
+  if (stop === null) return { consumed: ctx.end, failed: false, error: null, ...counts };
+  const error = `the ingest did not accept ${undelivered} event(s) from ${file} at byte ${stop.offset}: ${stop.reason}${
+    stop.status === undefined ? '' : ` (HTTP ${stop.status})`
   }`;
   log({
     level: 'error',
     msg: 'delivery stopped; the cursor stays before the first event not accepted',
     file,
-    offset: stoppedAt,
+    offset: stop.offset,
     error,
   });
-  return { consumed: stoppedAt - ctx.base, failed: true, delivered, invalid, oversizeEvents, undelivered, error, alerts };
+  return { consumed: stop.offset - ctx.base, failed: true, error, ...counts };
+}
+
+/** An event the batches could not carry: over the body cap, or refused by the ingest's 413 on its own. */
+interface WholeEvent {
+  offset: number;
+  data: EventText;
+  bytes: number;
+  auditID: string | undefined;
+  /** The ingest already answered 413 for it alone. */
+  triedAlone: boolean;
+}
+
+type Failed = { kind: 'failed'; reason: string; status?: number };
+type SentAlone = { kind: 'ok' | 'rejected' } | Failed | { kind: 'too-large'; reason: string; status?: number };
+
+/** Ships one event in a body of its own. */
+async function sendAlone(ship: TailShipFn, data: EventText): Promise<SentAlone> {
+  let res: TailShipResult;
+  try {
+    res = await ship(withoutJoins([data]), { alone: true });
+  } catch (err) {
+    return { kind: 'failed', reason: (err as Error).message };
+  }
+  const f = res.failed[0];
+  if (f === undefined) {
+    if (res.delivered < 1) return { kind: 'failed', reason: 'the ingest did not confirm this event' };
+    return { kind: (res.rejected ?? 0) > 0 ? 'rejected' : 'ok' };
+  }
+  const answer = { reason: f.reason, ...(f.status === undefined ? {} : { status: f.status }) };
+  return f.status === 413 && !f.retryable ? { kind: 'too-large', ...answer } : { kind: 'failed', ...answer };
+}
+
+/**
+ * The event without `requestObject` and `responseObject`, annotated `audit.k8s.io/truncated:
+ * "true"`: what the apiserver's own truncating audit backend sends for an event over its size
+ * limit (k8s.io/apiserver plugin/pkg/audit/truncate, `truncate`), keeping who did what to which
+ * object. Null when the line has neither to drop (or is not a JSON object).
+ */
+export function withoutBodies(data: EventText): string | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(eventString(data));
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(v) || (!('requestObject' in v) && !('responseObject' in v))) return null;
+  const { requestObject: _request, responseObject: _response, ...rest } = v as Record<string, unknown>;
+  const annotations = isJsonObject(rest.annotations) ? rest.annotations : {};
+  return JSON.stringify({ ...rest, annotations: { ...annotations, [TRUNCATED_ANNOTATION]: 'true' } });
+}
+
+/** The annotation the apiserver's truncating backend marks a cut event with. */
+const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
+
+/**
+ * Delivers one event the batches could not carry: whole if the ingest takes it (alone), else
+ * without its bodies; passed over only when even that is refused, logged with where it is in
+ * the file so the operator can still find it there. Never logs the event's content.
+ */
+async function deliverWhole(
+  w: WholeEvent,
+  ctx: DeliveryContext,
+): Promise<{ kind: 'whole' | 'truncated' | 'rejected' | 'passed-over' } | Failed> {
+  const where = { file: ctx.file, offset: w.offset, bytes: w.bytes, ...(w.auditID === undefined ? {} : { auditID: w.auditID }) };
+  let why = 'the ingest refused it as too large (413)';
+  if (!w.triedAlone) {
+    const alone = await sendAlone(ctx.ship, w.data);
+    if (alone.kind === 'failed') return alone;
+    if (alone.kind !== 'too-large') {
+      ctx.log({ level: 'info', msg: 'an event larger than one batch body went out in a body of its own', ...where });
+      return { kind: alone.kind === 'ok' ? 'whole' : 'rejected' };
+    }
+    why = alone.reason;
+  }
+  const cut = withoutBodies(w.data);
+  if (cut !== null) {
+    const sent = await sendAlone(ctx.ship, cut);
+    if (sent.kind === 'failed') return sent;
+    if (sent.kind !== 'too-large') {
+      ctx.log({
+        level: 'warn',
+        msg: `the ingest would not take an event whole; delivered it without its requestObject and responseObject, annotated ${TRUNCATED_ANNOTATION}`,
+        ...where,
+        reason: why,
+      });
+      return { kind: sent.kind === 'ok' ? 'truncated' : 'rejected' };
+    }
+    why = sent.reason;
+  }
+  ctx.log({
+    level: 'error',
+    msg: 'the ingest would not take an event even without its request and response bodies; passed over (it stays in the audit log at this offset)',
+    ...where,
+    reason: why,
+  });
+  return { kind: 'passed-over' };
 }
 
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */

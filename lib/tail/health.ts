@@ -12,6 +12,7 @@ export interface PollSummary {
   invalid: number;
   oversize_lines: number;
   oversize_events: number;
+  truncated_events: number;
   undelivered: number;
   held_back_bytes: number;
   more: boolean;
@@ -49,6 +50,7 @@ export function summarisePoll(r: PollResult): PollSummary {
     invalid: r.invalid,
     oversize_lines: r.oversizeLines,
     oversize_events: r.oversizeEvents,
+    truncated_events: r.truncatedEvents,
     undelivered: r.undelivered,
     held_back_bytes: r.heldBackBytes,
     more: r.more,

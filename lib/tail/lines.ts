@@ -142,7 +142,10 @@ export interface OutgoingLine {
 export type InvalidLine = { kind: 'invalid'; offset: number; reason: string; auditID?: string };
 
 /** A complete line passed over before shipping, and why: not an audit event, or too large for any body. */
-export type SkippedLine = InvalidLine | { kind: 'oversize'; offset: number; bytes: number; auditID?: string };
+export type SkippedLine = InvalidLine | OversizeLine;
+
+/** A line over the shipper's body cap: left out of the batches and sent on its own (lib/tail/deliver.ts). */
+export type OversizeLine = { kind: 'oversize'; offset: number; bytes: number; data: EventText; auditID?: string };
 
 /** The complete lines of one read: those to ship and those passed over, each in file order. */
 export interface SplitLines {
@@ -221,7 +224,7 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
     } else count++;
     if (opts.isOversize?.(data, e - lineStart)) {
       const auditID = event?.auditID ?? readAuditId(eventString(data));
-      skipped.push({ kind: 'oversize', offset, bytes: e - lineStart, ...(auditID === undefined ? {} : { auditID }) });
+      skipped.push({ kind: 'oversize', offset, bytes: e - lineStart, data, ...(auditID === undefined ? {} : { auditID }) });
       continue;
     }
     lines.push(event === undefined ? { data, offset } : { data, offset, event });

@@ -22,8 +22,10 @@ export interface PollResult {
   invalid: number;
   /** Lines longer than the per-poll cap, passed over. */
   oversizeLines: number;
-  /** Events too large for one request body, passed over. */
+  /** Events the ingest would not take whole (over the body cap, or its 413) and that could not be delivered even without their bodies: passed over. */
   oversizeEvents: number;
+  /** Events the ingest would not take whole, delivered without their request and response bodies (counted in `delivered` too). */
+  truncatedEvents: number;
   /** Valid events the ingest did not accept: they are read again next poll. */
   undelivered: number;
   /** Bytes of a final line without `\n`, left for the next poll. */
@@ -51,6 +53,7 @@ const SUMMED = [
   'invalid',
   'oversizeLines',
   'oversizeEvents',
+  'truncatedEvents',
   'undelivered',
   'heldBackBytes',
 ] as const;
@@ -68,6 +71,7 @@ export function emptyPoll(startedAt: number): PollResult {
     invalid: 0,
     oversizeLines: 0,
     oversizeEvents: 0,
+    truncatedEvents: 0,
     undelivered: 0,
     heldBackBytes: 0,
     more: false,

@@ -1,6 +1,13 @@
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
-import { DEFAULT_SHIP_MAX_BODY_BYTES, EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, shipEvents } from '../ship/index.js';
+import {
+  DEFAULT_SHIP_MAX_BODY_BYTES,
+  EVENT_LIST_PREFIX,
+  EVENT_LIST_SUFFIX,
+  type EventText,
+  eventBytes,
+  shipEvents,
+} from '../ship/index.js';
 import type { TailShipFn } from './deliver.js';
 
 const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(EVENT_LIST_SUFFIX);
@@ -38,17 +45,20 @@ export interface TailShipSettings {
  * Binds `lib/ship` for the tailer: `stopOnFailure`, so no batch starts after one that failed and
  * the cursor can stop at the first event not accepted (batches in flight past it are sent again
  * next poll, and dropped by the ingest as repeats); and the matching oversize test, so an event
- * that can never fit one body is passed over before it reaches the shipper.
+ * that does not fit one batch body is left out of the batches and sent alone (`{ alone: true }`).
  */
 export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize: (line: EventText, bytes: number) => boolean } {
   const maxBodyBytes = s.maxBodyBytes ?? DEFAULT_SHIP_MAX_BODY_BYTES;
-  const ship: TailShipFn = (events) =>
+  const ship: TailShipFn = (events, how) =>
     shipEvents(events, {
       url: s.url,
       token: s.token,
       clusterName: s.clusterName,
       tls: s.tls ?? null,
-      maxBodyBytes,
+      // One event over the cap goes out alone in a body of its own size: the cap is the tailer's
+      // batching choice, not the ingest's limit (16 MiB on serve), which answers 413 itself.
+      maxBodyBytes:
+        how?.alone === true ? Math.max(maxBodyBytes, ENVELOPE_BYTES + events.events.reduce((n, e) => n + eventBytes(e), 0)) : maxBodyBytes,
       maxEventsPerBatch: s.maxEventsPerBatch ?? DEFAULT_TAIL_BATCH_EVENTS,
       stopOnFailure: true,
       concurrency: s.concurrency ?? DEFAULT_TAIL_CONCURRENCY,

@@ -33,8 +33,8 @@ export interface TailerOptions {
   maxBytes: number;
   ship: TailShipFn;
   /**
-   * True for an event that can never fit one request body (the shipper's byte cap); such a line
-   * is counted and passed over instead of blocking the cursor forever.
+   * True for an event that does not fit one batch body (the shipper's byte cap): such a line is
+   * left out of the batches and sent on its own (lib/tail/deliver.ts), never passed over for it.
    */
   isOversize?: (line: EventText, bytes: number) => boolean;
   /** Structured log lines (never given a token: the tailer does not hold one). */
@@ -505,6 +505,7 @@ export class FileTailer {
       delivered: sent.delivered,
       invalid: sent.invalid,
       oversizeEvents: sent.oversizeEvents,
+      truncatedEvents: sent.truncatedEvents,
       undelivered: sent.undelivered,
       bytesConsumed: sent.consumed,
       alerts: sent.alerts,

@@ -81,17 +81,29 @@ export class RecordingShipper {
     this.tooLarge.add(auditID);
   }
 
+  /** Events sent on their own (an event over the body cap) fail as an ingest answering 503 would. */
+  failAlone(): void {
+    this.aloneFails = true;
+  }
+
+  private aloneFails = false;
+
   recover(): void {
     this.refuse = null;
+    this.aloneFails = false;
   }
 
   ids(): string[] {
     return this.shipped.map(auditIdOf);
   }
 
-  readonly ship: TailShipFn = async ({ events }) => {
+  readonly ship: TailShipFn = async ({ events }, how) => {
     this.calls++;
     const result: TailShipResult & { failed: TailShipResult['failed'][number][] } = { delivered: 0, failed: [] };
+    if (how?.alone === true && this.aloneFails) {
+      result.failed.push({ index: 0, reason: 'ingest answered HTTP 503', status: 503, retryable: true });
+      return result;
+    }
     for (let i = 0; i < events.length; i++) {
       const line = eventText(events[i] as EventText);
       if (this.refuse !== null && i >= this.refuse.from) {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run as runTail } from '../../lib/cli/tail.js';
@@ -64,7 +64,97 @@ const env = (tenant: string, extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
+/**
+ * A real RequestResponse event (the Falco trace of a pod created in `default`) turned into what a
+ * `list pods` at that level records: its responseObject a PodList (the shape the Kubernetes API
+ * reference gives: apiVersion, kind, metadata, items) of copies of the real Pod, until the line
+ * is at least `minBytes` long.
+ */
+function bigListEvent(auditID: string, minBytes: number): string {
+  const line = readFileSync(join(import.meta.dirname, '../fixtures/falco/create_nginx_pod_privileged.json'), 'utf8')
+    .split('\n')
+    .find((l) => l.includes('"responseObject":{"kind":"Pod"')) as string;
+  const event = JSON.parse(line) as Record<string, unknown> & {
+    responseObject: Record<string, unknown>;
+    objectRef: Record<string, unknown>;
+  };
+  const pod = event.responseObject;
+  const copies = Math.ceil(minBytes / JSON.stringify(pod).length) + 1;
+  const items = Array.from({ length: copies }, (_, i) => ({ ...pod, metadata: { ...(pod.metadata as object), name: `nginx-${i}` } }));
+  const { name: _name, ...listRef } = event.objectRef;
+  return JSON.stringify({
+    ...event,
+    auditID,
+    verb: 'list',
+    objectRef: listRef,
+    requestObject: undefined,
+    responseObject: { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '123456' }, items },
+  });
+}
+
 describe('aisoc-k8s-audit tail against the local ingest', () => {
+  it('delivers whole an event larger than one batch body (3 MiB) in a body of its own, which the ingest (16 MiB cap) stores', async () => {
+    const [a, c] = uniqueEvents(2, 'ovr');
+    const big = bigListEvent('ovr-big', 3.5 * 1024 * 1024);
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile([a as string, big, c as string]));
+    const cap = captureIo(env('t-ovr'));
+
+    const code = await runTail(['--path', path, '--once'], cap.io);
+
+    expect(code).toBe(0);
+    expect(stored('t-ovr', ['ovr-0', 'ovr-big', 'ovr-1'])).toEqual(['ovr-0', 'ovr-big', 'ovr-1']);
+    const record = store.queryEvents({ tenant: 't-ovr', auditId: 'ovr-big', limit: 1 })[0];
+    expect((record?.raw_event.responseObject as { items: unknown[] } | undefined)?.items.length).toBe(
+      (JSON.parse(big).responseObject.items as unknown[]).length,
+    );
+    const poll = JSON.parse(
+      cap
+        .err()
+        .trim()
+        .split('\n')
+        .find((l) => l.includes('"message":"poll"')) as string,
+    );
+    expect(poll).toMatchObject({ delivered: 3, oversize_events: 0, truncated_events: 0, undelivered: 0 });
+  });
+
+  it('delivers an event the ingest refuses whole (413) without its request and response bodies, annotated as the apiserver truncates', async () => {
+    const [a, c] = uniqueEvents(2, 'cut');
+    const big = bigListEvent('cut-big', 1.5 * 1024 * 1024);
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile([a as string, big, c as string]));
+    // An ingest whose body cap (K8S_AUDIT_MAX_BODY_BYTES) is 1 MiB: the event fits the tailer's
+    // 3 MiB batches but not this ingest.
+    const smallDir = join(dir, 'small-cap');
+    const small = await startLocalIngest(smallDir, SECRET, undefined, { K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024) });
+    const smallStore = openEventStore(smallDir);
+    try {
+      const cap = captureIo(env('t-cut', { AISOC_INGEST_URL: `${small.url}/v1/ingest/k8s-audit/t-cut` }));
+
+      const code = await runTail(['--path', path, '--once'], cap.io);
+
+      expect(code).toBe(0);
+      expect(['cut-0', 'cut-big', 'cut-1'].filter((id) => smallStore.countEvents({ tenant: 't-cut', auditId: id }) > 0)).toHaveLength(3);
+      const record = smallStore.queryEvents({ tenant: 't-cut', auditId: 'cut-big', limit: 1 })[0];
+      expect(record?.raw_event.responseObject).toBeUndefined();
+      expect(record?.raw_event.annotations).toMatchObject({ 'audit.k8s.io/truncated': 'true' });
+      expect(record?.raw_event.user).toEqual(JSON.parse(big).user);
+      const lines = cap
+        .err()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.message === 'poll')).toMatchObject({ delivered: 3, oversize_events: 0, truncated_events: 1 });
+      const warned = lines.find((l) => String(l.message).includes('delivered it without its requestObject and responseObject'));
+      expect(warned).toMatchObject({ level: 'WARN', auditID: 'cut-big', file: path, offset: Buffer.byteLength(a as string) + 1 });
+      // Logged without its content.
+      expect(cap.err()).not.toContain('nginx-0');
+    } finally {
+      smallStore.close();
+      await small.close();
+    }
+  });
+
   it('delivers every line of the file to the SQLite sink with --once and exits 0', async () => {
     const events = uniqueEvents(120, 'once');
     const path = join(dir, 'audit.log');

@@ -1,7 +1,7 @@
 // The tailer's line splitter, on bytes alone (no file, no shipper): real audit lines from the Falco
 // traces, with the line ends, blank lines, bad bytes and oversize events a real log can hold.
 import { describe, expect, it } from 'vitest';
-import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, eventListBytes, eventString } from '../../../lib/ship/index.js';
+import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, eventListBytes, eventString } from '../../../lib/ship/index.js';
 import { eventListChunks } from '../../../lib/ship/pack.js';
 import { joinLines, splitLines } from '../../../lib/tail/lines.js';
 import { auditIdOf, uniqueEvents } from '../../helpers/tail.js';
@@ -92,14 +92,17 @@ describe('splitLines', () => {
     expect(split.lines[1]?.data).toContain('\ufffd');
   });
 
-  it("passes over an event too large for one body, with its auditID, as the shipper's cap says", () => {
+  it("leaves an event too large for one body out of the batches, with its bytes and auditID, as the shipper's cap says", () => {
     const [a, big, c] = uniqueEvents(3, 'big') as [string, string, string];
     const buf = Buffer.from(`${a}\n${big}\n${c}\n`);
 
     const split = splitLines(buf, buf.length, 0, { checkAll: false, isOversize: (line) => eventString(line).includes('big-1') });
 
     expect(texts(split.lines)).toEqual([a, c]);
-    expect(split.skipped).toEqual([{ kind: 'oversize', offset: a.length + 1, bytes: big.length, auditID: auditIdOf(big) }]);
+    expect(split.skipped).toEqual([
+      { kind: 'oversize', offset: a.length + 1, bytes: big.length, data: expect.anything(), auditID: auditIdOf(big) },
+    ]);
+    expect(eventString((split.skipped[0] as { data: EventText }).data)).toBe(big);
     expect(split.count).toBe(3);
   });
 });

@@ -516,14 +516,33 @@ describe('FileTailer', () => {
     expect(await cursorOffset()).toBe(statSync(logPath).size);
   });
 
-  it('passes over events that cannot fit one request body', async () => {
+  it('sends an event that cannot fit one batch body on its own instead of passing over it', async () => {
     const events = uniqueEvents(3, 'o');
     writeFileSync(logPath, asFile(events));
 
     const r = await tailer({ isOversize: (line) => eventText(line) === events[0] }).poll();
 
-    expect(r.oversizeEvents).toBe(1);
-    expect(shipper.ids()).toEqual(['o-1', 'o-2']);
+    expect(r).toMatchObject({ complete: true, delivered: 3, oversizeEvents: 0, truncatedEvents: 0 });
+    expect(shipper.ids()).toEqual(['o-1', 'o-2', 'o-0']);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+  });
+
+  it('keeps the cursor before an event over the body cap that could not be delivered, and delivers it next poll', async () => {
+    const events = uniqueEvents(3, 'oc');
+    writeFileSync(logPath, asFile(events));
+    const t = tailer({ isOversize: (line) => eventText(line) === events[1] });
+    shipper.failAlone();
+
+    const r = await t.poll();
+
+    expect(r).toMatchObject({ complete: false, undelivered: 1, oversizeEvents: 0 });
+    expect(r.error).toContain(`at byte ${Buffer.byteLength(asFile(events.slice(0, 1)))}`);
+    expect(await cursorOffset()).toBe(Buffer.byteLength(asFile(events.slice(0, 1))));
+    shipper.recover();
+    const again = await t.poll();
+    expect(again.complete).toBe(true);
+    expect(shipper.ids()).toContain('oc-1');
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
   });
 
   it('reads at most maxBytes per poll and continues on the next poll', async () => {
