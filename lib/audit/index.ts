@@ -5,7 +5,7 @@ export { AKS_AUDIT_CATEGORIES, aksClusterOf, looksLikeAksRecords, parseAksRecord
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export type { DetectionResult } from './detect.js';
 export { decideEventSeverity, decideSeverity, severityInputOf, shippedDetection } from './detect.js';
-export { nonEmpty, readResponseCode, TRUNCATED_ANNOTATION } from './fields.js';
+export { nonEmpty, readResponseCode, TRUNCATED_ANNOTATION, withoutBodies } from './fields.js';
 export type { RuleInfo, RuleLookup } from './finding.js';
 export { toDetectionFinding } from './finding.js';
 export type { GkeConversion, GkeEntryOrigin } from './gke.js';

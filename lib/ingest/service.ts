@@ -14,8 +14,8 @@ import {
   recordSlot,
   serialiseRecord,
   shippedDetection,
-  TRUNCATED_ANNOTATION,
   validateAuditEvent,
+  withoutBodies,
 } from '../audit/index.js';
 import { isJsonObject, jsonErrorReason } from '../json.js';
 import type { IngestOutcome } from '../metrics/names.js';
@@ -977,13 +977,6 @@ function sameIdentity(record: NormalisedRecord, key: string): NormalisedRecord {
   const metadata = record.ocsf.metadata;
   const ocsf = isJsonObject(metadata) ? { ...record.ocsf, metadata: { ...metadata, uid: key } } : record.ocsf;
   return { ...record, dedup_key: key, ocsf };
-}
-
-/** The event without request and response bodies, marked as the apiserver marks a truncated event. */
-function withoutBodies(event: AuditEvent): AuditEvent {
-  const { requestObject: _req, responseObject: _res, ...rest } = event;
-  const annotations = typeof event.annotations === 'object' && event.annotations !== null ? event.annotations : {};
-  return { ...rest, annotations: { ...annotations, [TRUNCATED_ANNOTATION]: 'true' } } as AuditEvent;
 }
 
 function safeDecode(segment: string): string | null {

@@ -1,5 +1,5 @@
-import type { Detection, NormalisedRecord } from '../audit/index.js';
-import { decideEventSeverity, normaliseAuditEvent } from '../audit/index.js';
+import type { AuditEvent, Detection, NormalisedRecord } from '../audit/index.js';
+import { decideEventSeverity, normaliseAuditEvent, TRUNCATED_ANNOTATION, withoutBodies } from '../audit/index.js';
 import { isJsonObject } from '../json.js';
 import { type EventText, eventBytes, eventString, type JoinedLines, readAuditId, withoutJoins } from '../ship/index.js';
 import { checkLine, joinLines, listedLines, type OutgoingLine, type OversizeLine, type SplitLines } from './lines.js';
@@ -297,12 +297,10 @@ async function sendAlone(ship: TailShipFn, data: EventText): Promise<SentAlone> 
 }
 
 /**
- * The event without `requestObject` and `responseObject`, annotated `audit.k8s.io/truncated:
- * "true"`: what the apiserver's own truncating audit backend sends for an event over its size
- * limit (k8s.io/apiserver plugin/pkg/audit/truncate, `truncate`), keeping who did what to which
- * object. Null when the line has neither to drop (or is not a JSON object).
+ * The line's event without its request and response bodies (`withoutBodies`), as JSON; null when
+ * the line has neither to drop (or is not a JSON object).
  */
-export function withoutBodies(data: EventText): string | null {
+function textWithoutBodies(data: EventText): string | null {
   let v: unknown;
   try {
     v = JSON.parse(eventString(data));
@@ -310,13 +308,8 @@ export function withoutBodies(data: EventText): string | null {
     return null;
   }
   if (!isJsonObject(v) || (!('requestObject' in v) && !('responseObject' in v))) return null;
-  const { requestObject: _request, responseObject: _response, ...rest } = v as Record<string, unknown>;
-  const annotations = isJsonObject(rest.annotations) ? rest.annotations : {};
-  return JSON.stringify({ ...rest, annotations: { ...annotations, [TRUNCATED_ANNOTATION]: 'true' } });
+  return JSON.stringify(withoutBodies(v as AuditEvent));
 }
-
-/** The annotation the apiserver's truncating backend marks a cut event with. */
-const TRUNCATED_ANNOTATION = 'audit.k8s.io/truncated';
 
 /**
  * Delivers one event the batches could not carry: whole if the ingest takes it (alone), else
@@ -338,7 +331,7 @@ async function deliverWhole(
     }
     why = alone.reason;
   }
-  const cut = withoutBodies(w.data);
+  const cut = textWithoutBodies(w.data);
   if (cut !== null) {
     const sent = await sendAlone(ctx.ship, cut);
     if (sent.kind === 'failed') return sent;

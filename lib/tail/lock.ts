@@ -79,12 +79,7 @@ export async function lockCursor(cursorPath: string): Promise<CursorLock> {
   await writeFile(mine, `${JSON.stringify(me)}\n`, { mode: 0o644 });
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await link(mine, path);
-        return { held: true, release: () => releaseLock(path, me) };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
+      if (await place(mine, path, me)) return { held: true, release: () => releaseLock(path, me) };
       const aside = `${path}.stale.${randomBytes(4).toString('hex')}`;
       try {
         await rename(path, aside);
@@ -95,7 +90,9 @@ export async function lockCursor(cursorPath: string): Promise<CursorLock> {
       const holder = parseHolder(await readFile(aside, 'utf8').catch(() => ''));
       if (holder !== null && holder.pid !== process.pid && holderRuns(holder)) {
         // Another tailer's lock: put it back (unless a third took the name meanwhile) and say whose it is.
-        await link(aside, path).catch(() => undefined);
+        await link(aside, path).catch(async (err: NodeJS.ErrnoException) => {
+          if (NO_HARD_LINKS.has(err.code ?? '')) await rename(aside, path).catch(() => undefined);
+        });
         await unlink(aside).catch(() => undefined);
         return { held: false, pid: holder.pid };
       }
@@ -104,6 +101,30 @@ export async function lockCursor(cursorPath: string): Promise<CursorLock> {
     throw new Error(`cannot take the lock ${path}: it keeps being replaced`);
   } finally {
     await unlink(mine).catch(() => undefined);
+  }
+}
+
+// What link(2) answers on a file system without hard links (SMB/CIFS shares such as Azure Files,
+// many FUSE mounts): there the lock is created with O_EXCL instead, which is as atomic for the
+// name, though a reader may see it for a moment before its text is written (read as no holder).
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Puts this process's lock at `path`; false when a lock is there already. */
+async function place(mine: string, path: string, me: Holder): Promise<boolean> {
+  try {
+    await link(mine, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_HARD_LINKS.has(code)) throw err;
+  }
+  try {
+    await writeFile(path, `${JSON.stringify(me)}\n`, { mode: 0o644, flag: 'wx' });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
   }
 }
 
