@@ -162,13 +162,15 @@ function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gz
     if (source.region === undefined && encoded.region !== undefined) source.region = encoded.region;
     for (const e of payload.logEvents) {
       const at = index++;
-      const verdict = checkAuditLine(e.message);
-      if (verdict.kind === 'event') {
-        events.push(JSON.parse(e.message) as AuditEvent);
+      // With the log event's time, as the forwarder and backfill read it: a line cut at the event-size
+      // limit comes out salvaged here too (flagged audit.k8s.io/truncated), so `normalise` on a saved
+      // payload gives the records the forwarder would have sent.
+      const verdict = checkAuditLine(e.message, e.timestamp);
+      if (verdict.kind === 'event' || verdict.kind === 'salvaged') {
+        events.push(JSON.parse(verdict.kind === 'event' ? e.message : verdict.text) as AuditEvent);
         indexes.push(at);
         continue;
       }
-      // Read without the log event's time, a cut line is never salvaged here: it is listed as cut.
       const reason =
         verdict.kind === 'invalid'
           ? `${payload.logStream} event ${e.id}: ${verdict.reason}`

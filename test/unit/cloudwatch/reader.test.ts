@@ -51,19 +51,26 @@ describe('readSubscriptionFile', () => {
 
 describe('aisoc-k8s-audit normalise on a saved subscription event', () => {
   it('normalises the EKS audit events inside to schema-valid records with cluster and account', async () => {
-    const lines = distinctLines(6);
-    const file = saved(awslogsEvent(eksPayload([...lines, truncateLine(lines[0] as string)], { cluster: 'prod-eks' })));
+    const lines = distinctLines(8);
+    const whole = lines.slice(0, 6);
+    // evt-6 cut near its end (EKS appends [Truncated...]), evt-7 cut before its auditID.
+    const cut = truncateLine(lines[6] as string, (lines[6] as string).length - 40);
+    const file = saved(awslogsEvent(eksPayload([...whole, cut, truncateLine(lines[7] as string, 20)], { cluster: 'prod-eks' })));
 
     const { code, records, stderr } = await normalise(['--tenant', 'acme', file]);
 
-    expect(records.map((r) => r.audit_id)).toEqual(lines.map((_, i) => `evt-${i}`));
+    // The cut line comes out as the forwarder sends it: the members before the cut, flagged truncated.
+    expect(records.map((r) => r.audit_id)).toEqual([...whole.map((_, i) => `evt-${i}`), 'evt-6']);
     for (const r of records) {
       expect(r.cluster_name).toBe('prod-eks');
       expect(ocsfErrors(r.ocsf)).toEqual([]);
       expect((r.ocsf as { cloud?: { account?: { uid?: string } } }).cloud?.account?.uid).toBe(OWNER);
     }
-    expect(stderr).toMatch(/\(auditID evt-0\): kube-apiserver-audit-\w+ event \d+: line truncated by EKS/);
-    expect(stderr).toMatch(/normalised 6, rejected 1\n$/);
+    const salvaged = records[6] as NormalisedRecord;
+    expect(salvaged.raw_event.annotations).toMatchObject({ 'audit.k8s.io/truncated': 'true' });
+    expect(salvaged.k8s_resource).toBe(JSON.parse(lines[6] as string).objectRef.resource);
+    expect(stderr).toMatch(/kube-apiserver-audit-\w+ event \d+: line truncated by EKS/);
+    expect(stderr).toMatch(/normalised 7, rejected 1\n$/);
     expect(code).toBe(1);
   });
 });
