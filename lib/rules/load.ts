@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { type Dirent, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
@@ -11,15 +11,34 @@ import type { RuleDisable, RuleSpec } from './types.js';
 const RULE_FILE = /\.(ya?ml|json)$/i;
 
 /**
- * Reads every rule file (`*.yaml`, `*.yml`, `*.json`) of an operators' directory, in name order:
- * the rules of the files that parse, and a problem for each file that cannot be read or holds a
- * bad rule.
+ * Whether a directory entry named like a rule file is one to read: a file, or a symbolic link to
+ * one. A ConfigMap or Secret mounted as a volume shows each key as a link (`rules.yaml ->
+ * ..data/rules.yaml`: the kubelet's atomic writer, kubernetes/kubernetes
+ * pkg/volume/util/atomic_writer.go), so links must be followed or a mounted pack is silently
+ * skipped; a link to a directory is not a rule file. A link that leads nowhere is read, so the
+ * read names it (ENOENT) instead of the pack starting without it.
+ */
+function isRuleFile(dir: string, entry: Dirent): boolean {
+  if (!RULE_FILE.test(entry.name)) return false;
+  if (entry.isFile()) return true;
+  if (!entry.isSymbolicLink()) return false;
+  try {
+    return statSync(join(dir, entry.name)).isFile();
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Reads every rule file (`*.yaml`, `*.yml`, `*.json`, or a link to one) of an operators'
+ * directory, in name order: the rules of the files that parse, and a problem for each file that
+ * cannot be read or holds a bad rule.
  */
 async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; problems: string[] }> {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
-      .filter((d) => d.isFile() && RULE_FILE.test(d.name))
+      .filter((d) => isRuleFile(dir, d))
       .map((d) => d.name)
       .sort();
   } catch (err) {

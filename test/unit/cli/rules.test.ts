@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,31 @@ describe('aisoc-k8s-audit rules', () => {
     const test = await runCli(['rules', 'test'], { K8S_AUDIT_RULES: OPERATOR_RULES });
     expect(test.stdout).toMatch(/^22 rules, \d+ examples, 0 failed\n$/);
     expect(test.code).toBe(0);
+  });
+
+  it('reads a pack mounted from a ConfigMap, whose files are links into ..data', async () => {
+    // The kubelet's atomic writer (a ConfigMap or Secret volume) lays a key out as
+    // `<key> -> ..data/<key>`, `..data -> ..<timestamp>/`, the file itself under the timestamped directory.
+    const mount = join(scratch, 'configmap');
+    rmSync(mount, { recursive: true, force: true });
+    const stamp = join(mount, '..2026_12_07_03_00_00.123456789');
+    mkdirSync(stamp, { recursive: true });
+    symlinkSync('..2026_12_07_03_00_00.123456789', join(mount, '..data'));
+    for (const name of readdirSync(OPERATOR_RULES)) {
+      copyFileSync(join(OPERATOR_RULES, name), join(stamp, name));
+      symlinkSync(join('..data', name), join(mount, name));
+    }
+    const list = await runCli(['rules', 'list', mount]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain('service-proxy-access');
+    expect(list.stdout).toMatch(/^cryptominer-image +high +T1496/m);
+    const test = await runCli(['rules', 'test'], { K8S_AUDIT_RULES: mount });
+    expect(test).toMatchObject({ code: 0, stderr: '' });
+    // A link that leads nowhere (a key removed under a stale link) is named, not skipped.
+    symlinkSync(join('..data', 'gone.yaml'), join(mount, '40-gone.yaml'));
+    const gone = await runCli(['rules', 'test', mount]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain(`${join(mount, '40-gone.yaml')}: cannot read (ENOENT)`);
   });
 
   it('a rule that does not compile fails with its file, id and CEL error; a failing example names itself', async () => {
