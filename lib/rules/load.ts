@@ -36,13 +36,29 @@ function isRuleFile(dir: string, entry: Dirent): boolean {
  */
 async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; problems: string[] }> {
   let names: string[];
+  let all: Dirent[];
   try {
-    names = readdirSync(dir, { withFileTypes: true })
+    all = readdirSync(dir, { withFileTypes: true });
+    names = all
       .filter((d) => isRuleFile(dir, d))
       .map((d) => d.name)
       .sort();
   } catch (err) {
     return { entries: [], problems: [`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`] };
+  }
+  if (names.length === 0) {
+    // A directory named but holding no rule file is a wrong path (the mount's parent, a layer's
+    // other folder) or files misnamed: starting on the shipped pack alone would drop the
+    // operators' overrides and disables without a word, as an S3 object not read would.
+    const held = all
+      .map((d) => d.name)
+      .filter((n) => !n.startsWith('..'))
+      .sort();
+    const shown =
+      held.length === 0
+        ? 'it is empty'
+        : `it holds ${held.slice(0, 5).join(', ')}${held.length > 5 ? `, and ${held.length - 5} more` : ''}`;
+    return { entries: [], problems: [`${dir}: no rule files (*.yaml, *.yml, *.json) in the rules directory; ${shown}`] };
   }
   const entries: (RuleSpec | RuleDisable)[] = [];
   const problems: string[] = [];

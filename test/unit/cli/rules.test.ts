@@ -91,6 +91,21 @@ describe('aisoc-k8s-audit rules', () => {
     expect(gone.stderr).toContain(`${join(mount, '40-gone.yaml')}: cannot read (ENOENT)`);
   });
 
+  it('a rules directory holding no rule file stops the start and says what it holds', async () => {
+    const empty = dirWith('empty', {});
+    const r = await runCli(['rules', 'test', empty]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${empty}: no rule files (*.yaml, *.yml, *.json) in the rules directory; it is empty`);
+    const misnamed = dirWith('misnamed', { 'README.md': '# our rules\n', 'rules.yaml.txt': 'rules: []\n' });
+    const file = join(FALCO_DIR, 'create_nginx_pod_privileged.json');
+    const n = await runCli(['normalise', file], { K8S_AUDIT_RULES: misnamed });
+    expect(n).toMatchObject({ code: 2, stdout: '' });
+    expect(n.stderr).toContain(
+      `${misnamed}: no rule files (*.yaml, *.yml, *.json) in the rules directory; it holds README.md, rules.yaml.txt`,
+    );
+    await expect(withRules(loadIngestConfig({ K8S_AUDIT_RULES: empty }))).rejects.toThrow(/no rule files .* it is empty/);
+  });
+
   it('a rule that does not compile fails with its file, id and CEL error; a failing example names itself', async () => {
     const broken = dirWith('broken', { 'x.yaml': BROKEN });
     const r = await runCli(['rules', 'test', broken]);
