@@ -11,6 +11,8 @@ export interface CompiledRule extends RuleSpec {
   test(activation: RuleActivation): boolean;
   /** False when `match.users`/`match.groups` leave this requester out (the condition is then not run). */
   admitsUser(user: unknown): boolean;
+  /** The CEL error the condition stops with on the activation, or null when it evaluates (for `rules test`). */
+  evaluationError(activation: RuleActivation): string | null;
 }
 
 /** The variables a rule's CEL condition sees (documented in docs/detection-rules.md). */
@@ -453,6 +455,14 @@ function compileRule(spec: RuleSpec): CompiledRule {
         return false;
       }
     },
+    evaluationError(activation) {
+      try {
+        program(activation as unknown as Record<string, unknown>);
+        return null;
+      } catch (err) {
+        return (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error';
+      }
+    },
   };
 }
 
@@ -509,6 +519,18 @@ export class RuleEngine {
       }
     }
     return list;
+  }
+
+  /**
+   * The CEL error `rule`'s condition stops with on an event (the record's redacted form), or null
+   * when it evaluates: `rules test` names it, since at ingest it silently counts as no match.
+   */
+  evaluationError(rule: CompiledRule, event: AuditEvent): string | null {
+    // Only where the ingest would run the condition at all: its verbs, resources and requesters.
+    const ref = isJsonObject(event.objectRef) ? event.objectRef : EMPTY;
+    if (!this.candidates(str(event.verb), str(ref.resource), str(ref.subresource)).includes(rule)) return null;
+    if (!rule.admitsUser(event.user)) return null;
+    return rule.evaluationError(new Activation({} as AuditEvent).reset(event));
   }
 
   /** The rules that fire on an event (the record's redacted form), in pack order. */

@@ -60,8 +60,18 @@ export function runExamples(engine: RuleEngine): ExampleReport {
         }
         const record = normaliseAuditEvent(v.event, { tenantId: null, clusterName: null, receivedAt: 0, detection });
         const fired = record.rule_ids.includes(rule.id);
-        if (kind === 'match' && !fired) fail('the rule did not fire');
-        if (kind === 'no_match' && fired) fail('the rule fired');
+        if (fired) {
+          if (kind === 'no_match') fail('the rule fired');
+          return;
+        }
+        // At ingest an evaluation error is "no match" and nobody sees it; here it is the author's
+        // only chance to: a no_match example that passes only because the condition failed on it
+        // means every event of its shape goes unscored by this rule for the same reason.
+        const error = engine.evaluationError(rule, record.raw_event);
+        const hint = 'read fields an event may lack with has() or .?';
+        if (kind === 'match')
+          fail(error === null ? 'the rule did not fire' : `the rule did not fire: its condition failed (${error}); ${hint}`);
+        else if (error !== null) fail(`the rule did not fire only because its condition failed (${error}); ${hint}`);
       });
     }
   }

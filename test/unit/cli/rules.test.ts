@@ -120,6 +120,39 @@ describe('aisoc-k8s-audit rules', () => {
     expect((await runCli(['rules', 'list', join(scratch, 'missing')])).stderr).toContain('cannot read the rules directory (ENOENT)');
   });
 
+  it('rules test names a condition that fails on an example instead of passing it as no match', async () => {
+    // `spec.replicas` read without has(): a Deployment create carries it (apps/v1 DeploymentSpec),
+    // a pod list (no requestObject) does not, and at ingest that error silently counts as no match.
+    const rule = BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, `"requestObject.spec.replicas > 50"`)
+      .replace('verbs: [get], resources: [pods]', "verbs: ['*'], resources: ['*']")
+      .replace(
+        'examples: { match: [{ verb: get }], no_match: [{ verb: list }] }',
+        `examples:
+      match:
+        - { verb: create, objectRef: { resource: deployments, namespace: web, apiGroup: apps, apiVersion: v1 }, requestObject: { kind: Deployment, spec: { replicas: 100 } }, responseStatus: { code: 201 } }
+        - { verb: create, objectRef: { resource: deployments, namespace: web, apiGroup: apps, apiVersion: v1 }, requestObject: { kind: Deployment, metadata: { name: d } }, responseStatus: { code: 201 } }
+      no_match:
+        - { verb: create, objectRef: { resource: deployments, namespace: web, apiGroup: apps, apiVersion: v1 }, requestObject: { kind: Deployment, spec: { replicas: 2 } }, responseStatus: { code: 201 } }
+        - { verb: list, objectRef: { resource: pods, namespace: web, apiVersion: v1 }, responseStatus: { code: 200 } }`,
+      );
+    const dir = dirWith('throws', { 'r.yaml': rule });
+    const r = await runCli(['rules', 'test', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^23 rules, \d+ examples, 2 failed\n$/);
+    const file = join(dir, 'r.yaml');
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `FAIL ${file}: broken: examples.match[1]: the rule did not fire: its condition failed (No such key: spec); read fields an event may lack with has() or .?`,
+      `FAIL ${file}: broken: examples.no_match[1]: the rule did not fire only because its condition failed (No such key: spec); read fields an event may lack with has() or .?`,
+    ]);
+    // Written with .?, the same examples pass.
+    const fixed = dirWith('throws-fixed', {
+      'r.yaml': rule
+        .replace('requestObject.spec.replicas > 50', 'requestObject.?spec.?replicas.orValue(0) > 50')
+        .replace(/^ {8}- .*metadata: \{ name: d \}.*\n/m, ''),
+    });
+    expect(await runCli(['rules', 'test', fixed])).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('the ingest refuses to start on a broken pack, an unreadable directory or an unknown K8S_AUDIT_SEVERITY', async () => {
     const broken = dirWith('broken-ingest', { 'x.yaml': BROKEN });
     expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' })).toThrow(
