@@ -423,6 +423,85 @@ function namePatterns(patterns: string[] | undefined): NamePatterns | null {
   };
 }
 
+// The CEL macros that run their predicate once per element of the list (or map) they are called on.
+const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
+
+/** A cel-js AST node as `parse` returns it (`{op, args}`); the shape is read, never built. */
+interface CelNode {
+  op: string;
+  args: unknown;
+  start?: number;
+  end?: number;
+}
+
+function isCelNode(v: unknown): v is CelNode {
+  return typeof v === 'object' && v !== null && typeof (v as CelNode).op === 'string';
+}
+
+/**
+ * What a comprehension's range is read from: the variable at the root of its member chain
+ * (`c.securityContext.capabilities.add`, `x.?items.orValue([])`, `xs.filter(...)` read back to
+ * `c`, `x`, `xs`), `[literal]` for a list written in the condition, or null when neither.
+ */
+function rangeRoot(node: unknown): string | null {
+  if (!isCelNode(node)) return null;
+  const args = node.args as unknown[];
+  switch (node.op) {
+    case 'id':
+      return node.args as string;
+    case 'list':
+      return '[literal]';
+    case '.':
+    case '.?':
+    case '[]':
+    case '[?]':
+      return rangeRoot(args[0]);
+    case 'rcall':
+      return rangeRoot(args[1]);
+    default:
+      return null;
+  }
+}
+
+/**
+ * Refuses a comprehension nested in another whose range is not part of the innermost enclosing element (or a
+ * literal list): `a.exists(x, b.exists(y, ...))` runs |a| x |b| times, sizes the request controls
+ * (a body can carry thousands of items), and cel-js has no runtime cost limit, so one such rule
+ * stalls the ingest on one crafted request. Ranging over the outer element (`containers.exists(c,
+ * c.ports.exists(...))`) visits each part of the body once. Kubernetes refuses such CEL for the
+ * same reason: its cost estimate multiplies the lengths of nested lists, and a CRD rule nesting
+ * two lists without maxItems fails with "estimated rule cost exceeds budget" (Kubernetes docs,
+ * tasks/extend-kubernetes/custom-resources/custom-resource-definitions, "Validation rules").
+ */
+function crossProduct(condition: string, node: unknown, scope: readonly string[]): string | null {
+  if (Array.isArray(node)) {
+    for (const n of node) {
+      const found = crossProduct(condition, n, scope);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (!isCelNode(node)) return null;
+  const args = node.args;
+  if (node.op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string) && Array.isArray(args[2])) {
+    const [, receiver, macroArgs] = args as [string, unknown, unknown[]];
+    const iter = macroArgs[0];
+    if (scope.length > 0) {
+      const root = rangeRoot(receiver);
+      // The innermost element, not any enclosing one: `a.exists(x, x.l.exists(y, x.l.exists(z, ...)))`
+      // pairs x.l with itself.
+      if (root !== '[literal]' && root !== scope.at(-1)) {
+        const text = (n: unknown) => (isCelNode(n) && n.start !== undefined ? condition.slice(n.start, n.end) : '?');
+        const outer = scope.at(-1) as string;
+        return `${args[0]}() over ${text(receiver)} inside the ${outer} comprehension runs once per pair of elements of two lists the request sizes (a cross product, unbounded cost); range it over part of ${outer} (${outer}.field) or a literal list`;
+      }
+    }
+    const inner = isCelNode(iter) && iter.op === 'id' ? [...scope, iter.args as string] : scope;
+    return crossProduct(condition, receiver, scope) ?? crossProduct(condition, macroArgs.slice(1), inner);
+  }
+  return Array.isArray(args) ? crossProduct(condition, args, scope) : null;
+}
+
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
 function compileRule(spec: RuleSpec): CompiledRule {
   // One parse: the program's own check types the AST it evaluates, so the first event does not type it again.
@@ -430,6 +509,8 @@ function compileRule(spec: RuleSpec): CompiledRule {
   const checked = program.check();
   if (!checked.valid) throw new Error(checked.error?.message ?? 'does not type-check');
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
+  const cross = crossProduct(spec.condition, (program as unknown as { ast: unknown }).ast, []);
+  if (cross !== null) throw new Error(cross);
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
   return {

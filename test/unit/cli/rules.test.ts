@@ -153,6 +153,48 @@ describe('aisoc-k8s-audit rules', () => {
     expect(await runCli(['rules', 'test', fixed])).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('a condition nesting one list of the request inside another (a cross product) is refused at load', async () => {
+    // Pairs of a list response's items: a PodList of 2,000 items (84 KB) makes 4 million
+    // evaluations, about a second of one event's ingest; a third level makes it hours.
+    const cross = BROKEN.replace(
+      `"objectRef.resourse == 'pods' &&"`,
+      `"responseObject.?items.orValue([]).exists(a, responseObject.items.exists(b, a.metadata.name == b.metadata.name && a.metadata.uid != b.metadata.uid))"`,
+    );
+    const dir = dirWith('cross', { 'c.yaml': cross });
+    const r = await runCli(['rules', 'test', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `${join(dir, 'c.yaml')}: broken: condition does not compile: exists() over responseObject.items inside the a comprehension runs once per pair of elements of two lists the request sizes (a cross product, unbounded cost); range it over part of a (a.field) or a literal list`,
+    );
+    await expect(withRules(loadIngestConfig({ K8S_AUDIT_RULES: dir }))).rejects.toThrow(
+      /c\.yaml: broken: condition does not compile: exists\(\) over/,
+    );
+    // Two lists of one element paired (a Role rule's verbs with its resources) are a cross product too.
+    const pairs = dirWith('pairs', {
+      'p.yaml': BROKEN.replace(
+        `"objectRef.resourse == 'pods' &&"`,
+        `"requestObject.?rules.orValue([]).exists(r, r.verbs.exists(v, r.resources.exists(x, x == v)))"`,
+      ),
+    });
+    expect((await runCli(['rules', 'test', pairs])).stderr).toContain('exists() over r.resources inside the v comprehension');
+    // Nesting over the outer element's own lists (each part of the body visited once) and over a
+    // literal list loads, as the shipped pod-spec rules do.
+    const linear = BROKEN.replace(
+      `"objectRef.resourse == 'pods' &&"`,
+      `"containers.exists(c, c.?ports.orValue([]).exists(p, ['22', '2375'].exists(n, string(p.?containerPort.orValue(0)) == n)))"`,
+    )
+      .replace('verbs: [get], resources: [pods]', 'verbs: [create], resources: [pods]')
+      .replace(
+        'examples: { match: [{ verb: get }], no_match: [{ verb: list }] }',
+        `examples:
+      match:
+        - { verb: create, objectRef: { resource: pods, namespace: web, apiVersion: v1 }, requestObject: { kind: Pod, spec: { containers: [{ name: c, image: a, ports: [{ containerPort: 2375 }] }] } }, responseStatus: { code: 201 } }
+      no_match:
+        - { verb: create, objectRef: { resource: pods, namespace: web, apiVersion: v1 }, requestObject: { kind: Pod, spec: { containers: [{ name: c, image: a, ports: [{ containerPort: 80 }] }] } }, responseStatus: { code: 201 } }`,
+      );
+    expect(await runCli(['rules', 'test', dirWith('linear', { 'l.yaml': linear })])).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('the ingest refuses to start on a broken pack, an unreadable directory or an unknown K8S_AUDIT_SEVERITY', async () => {
     const broken = dirWith('broken-ingest', { 'x.yaml': BROKEN });
     expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' })).toThrow(
