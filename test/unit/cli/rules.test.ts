@@ -92,6 +92,16 @@ describe('aisoc-k8s-audit rules', () => {
     expect(test.code).toBe(0);
   });
 
+  it("prints what the worked examples' page shows for them, word for word", async () => {
+    // docs/detection-rules.md shows the command and its output; a new user following it compares the two.
+    const doc = readFileSync(join(FIXTURES, '..', '..', 'docs', 'detection-rules.md'), 'utf8');
+    const shown = /\$ aisoc-k8s-audit rules test test\/fixtures\/operator-rules\n(.*)\n/.exec(doc);
+    expect(shown).not.toBeNull();
+    const r = await runCli(['rules', 'test', OPERATOR_RULES]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toBe(`${shown?.[1]}\n`);
+  });
+
   it('reads a pack mounted from a ConfigMap, whose files are links into ..data', async () => {
     // The kubelet's atomic writer (a ConfigMap or Secret volume) lays a key out as
     // `<key> -> ..data/<key>`, `..data -> ..<timestamp>/`, the file itself under the timestamped directory.
