@@ -74,14 +74,18 @@ export class PubSubPushVerifier {
       );
     }
     const expected = this.#config.tenants.get(tenant);
-    // An unknown tenant answers like a wrong audience: the route does not tell who is configured.
-    if (expected === undefined) throw new UnauthorizedError(NOT_FOR_TENANT);
+    // An unknown tenant's token goes through every check and fails where a wrong audience does:
+    // refused before the token was looked at, it answered "not valid for this tenant" where a
+    // configured tenant answered "not signed by Google" or "expired" (or 503, Google's keys out of
+    // reach), which told a prober which tenants have a subscription.
     const { jwtVerify } = await import('jose');
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(match[1] as string, await this.#getKeys(), {
         issuer: [...GOOGLE_ISSUERS],
-        audience: expected.audience,
+        // The audience is checked below with the other claims that bind a token to a tenant, not
+        // here: jose checks it before the expiry, so an expired token for a configured audience
+        // answered "expired" where the same token for an unconfigured tenant did not.
         algorithms: ALGORITHMS,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'iat'],
@@ -90,7 +94,13 @@ export class PubSubPushVerifier {
       throw tokenError(err);
     }
     const email = typeof payload.email === 'string' ? payload.email : '';
-    if (email.toLowerCase() !== expected.serviceAccount.toLowerCase() || payload.email_verified !== true) {
+    const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (
+      expected === undefined ||
+      !audiences.includes(expected.audience) ||
+      email.toLowerCase() !== expected.serviceAccount.toLowerCase() ||
+      payload.email_verified !== true
+    ) {
       throw new UnauthorizedError(NOT_FOR_TENANT);
     }
     return { tenant, serviceAccount: email };

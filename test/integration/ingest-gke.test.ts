@@ -273,6 +273,45 @@ describe('the GKE route: Pub/Sub push of Cloud Logging entries', () => {
       }
     });
 
+    it('answers a tenant with no subscription exactly as the configured one, whatever the token (no tenant oracle)', async () => {
+      // A prober without Google's keys sends what it can make: a forged, an unsigned, an expired
+      // token, a well-formed one for a key Google never published; and it waits for an outage of
+      // Google's keys. Before, the unconfigured tenant answered "not valid for this tenant" to all
+      // of these, the configured one "not signed by Google", "expired" or 503.
+      const tokens: [string, () => Promise<string>][] = [
+        ['forged', async () => keys.sign(GOOD_CLAIMS, { key: await LocalGoogleKeys.otherKey() })],
+        ['unknown key', async () => keys.sign(GOOD_CLAIMS, { kid: 'not-published' })],
+        ['unsigned', async () => unsigned(GOOD_CLAIMS)],
+        ['expired', async () => keys.sign({ ...GOOD_CLAIMS, expiresIn: -120, issuedAgo: 3720 })],
+        ['not a JWT', async () => 'abc.def.ghi'],
+        ['another audience', async () => keys.sign({ ...GOOD_CLAIMS, aud: 'https://evil.example.com/' })],
+      ];
+      const { service, events } = harness();
+      const answer = async (token: string, tenant: string) => {
+        const res = await service.handle(await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), token, tenant));
+        return { status: res.status, body: res.body, retryAfter: res.headers['Retry-After'] };
+      };
+      for (const [name, make] of tokens) {
+        const token = await make();
+        const known = await answer(token, 'acme');
+        expect(known.status, name).toBe(401);
+        expect(await answer(token, 'other'), name).toEqual(known);
+      }
+      keys.down = true;
+      try {
+        // A fresh verifier, so the keys are fetched (and fail) for this request.
+        const fresh = harness();
+        const token = await keys.sign(GOOD_CLAIMS);
+        const known = await fresh.service.handle(await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), token, 'acme'));
+        const unknown = await fresh.service.handle(await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), token, 'other'));
+        expect(known.status).toBe(503);
+        expect([unknown.status, unknown.body]).toEqual([known.status, known.body]);
+      } finally {
+        keys.down = false;
+      }
+      expect(events.records).toEqual([]);
+    });
+
     it('answers 503 naming K8S_AUDIT_GKE_PUSH when no tenant is configured', async () => {
       const { service } = harness(ingestConfig());
       const res = await service.handle(await push(pushBody(entry('khi__container_recorder_test_1_2.yaml')), await keys.sign(GOOD_CLAIMS)));
