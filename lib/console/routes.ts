@@ -31,8 +31,9 @@ export const SESSION_COOKIE = 'aisoc_console';
 
 /** A login body is a tenant id and a secret: a few hundred bytes. */
 const MAX_LOGIN_BYTES = 4096;
-/** Server-Sent Event streams per session, and in all: a tab left open per session is the normal case. */
+/** Server-Sent Event streams per session, per tenant and in all: a tab left open per session is the normal case. */
 const MAX_STREAMS_PER_SESSION = 4;
+const MAX_STREAMS_PER_TENANT = 32;
 const MAX_STREAMS = 256;
 /** A comment line this often keeps proxies and the browser from timing an idle stream out. */
 const STREAM_PING_MS = 20_000;
@@ -478,13 +479,21 @@ export class ConsoleRoutes {
   }
 
   #openStream(session: Session, res: ServerResponse): void {
-    const mine = [...this.#streams].filter((s) => s.session.id === session.id);
-    if (this.#streams.size >= MAX_STREAMS || mine.length >= MAX_STREAMS_PER_SESSION) {
-      // The oldest stream of this session gives way (a reloaded tab), else the new one is refused.
-      const oldest = mine[0];
-      if (oldest === undefined) throw new HttpError(503, 'too many open console streams; close a console tab', { 'Retry-After': '30' });
-      this.#endStream(oldest);
+    // Past a bound, the oldest stream of this session gives way (a reloaded tab), else of this
+    // tenant, else, with every stream taken, of the tenant holding the most. One tenant's streams
+    // used to fill the server's 256, and another tenant's console was then refused (503).
+    const all = [...this.#streams];
+    const mine = all.filter((s) => s.session.id === session.id);
+    const ours = all.filter((s) => s.session.tenant === session.tenant);
+    let give: Stream | undefined;
+    if (mine.length >= MAX_STREAMS_PER_SESSION) give = mine[0];
+    else if (ours.length >= MAX_STREAMS_PER_TENANT) give = ours[0];
+    else if (all.length >= MAX_STREAMS) {
+      const per = new Map<string, Stream[]>();
+      for (const s of all) per.set(s.session.tenant, [...(per.get(s.session.tenant) ?? []), s]);
+      give = [...per.values()].reduce((a, b) => (b.length > a.length ? b : a))[0];
     }
+    if (give !== undefined) this.#endStream(give);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',

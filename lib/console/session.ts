@@ -11,8 +11,14 @@ export interface Session {
 /** A session ends after this long without a request, and this long after login whatever happens. */
 export const SESSION_IDLE_MS = 8 * 3_600_000;
 export const SESSION_MAX_MS = 24 * 3_600_000;
-/** Most live sessions; the oldest goes when a login would pass it (memory stays bounded). */
+/** Most live sessions (memory stays bounded). */
 export const MAX_SESSIONS = 1000;
+/**
+ * Most live sessions of one tenant: a login past it ends that tenant's oldest session. Below
+ * MAX_SESSIONS, so one tenant's logins (a script logging in in a loop) cannot fill the store and
+ * push another tenant's users out.
+ */
+export const MAX_SESSIONS_PER_TENANT = 100;
 
 /**
  * Console sessions, in memory: a restart logs everyone out, which is what a local console wants
@@ -23,12 +29,29 @@ export class SessionStore {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  /** Starts a session for a tenant. */
+  /**
+   * Starts a session for a tenant. Past a bound, a session of the tenant holding the most goes
+   * (the oldest of them): the tenant logging in when it is at its own bound, so a tenant's logins
+   * end only its own sessions, never another tenant's (the oldest session of all went before, so
+   * 1,000 logins of one tenant logged every other tenant out).
+   */
   create(tenant: string): Session {
-    if (this.#sessions.size >= MAX_SESSIONS) {
-      // Map iteration is insertion order: the first key is the oldest login.
-      const oldest = this.#sessions.keys().next().value;
-      if (oldest !== undefined) this.#sessions.delete(oldest);
+    const counts = new Map<string, number>();
+    for (const s of this.#sessions.values()) counts.set(s.tenant, (counts.get(s.tenant) ?? 0) + 1);
+    let evict: string | undefined;
+    if ((counts.get(tenant) ?? 0) >= MAX_SESSIONS_PER_TENANT) evict = tenant;
+    else if (this.#sessions.size >= MAX_SESSIONS) {
+      let most = 0;
+      for (const [t, n] of counts) if (n > most) [evict, most] = [t, n];
+    }
+    if (evict !== undefined) {
+      // Map iteration is insertion order: the first match is that tenant's oldest login.
+      for (const [id, s] of this.#sessions) {
+        if (s.tenant === evict) {
+          this.#sessions.delete(id);
+          break;
+        }
+      }
     }
     const t = this.now();
     const session: Session = { id: randomBytes(32).toString('base64url'), tenant, created: t, lastSeen: t };

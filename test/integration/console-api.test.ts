@@ -476,3 +476,83 @@ describe('console API: new events are pushed as Server-Sent Events', () => {
     await ended;
   });
 });
+
+describe("console API: one tenant's logins and streams cannot log another tenant out or lock it out", () => {
+  const tmp = tempDataDir('aisoc-console-tenant-bounds-');
+  // Each tenant with its own secret (K8S_AUDIT_TENANT_SECRETS_FILE): acme's holder is the hostile
+  // tenant here, and can open nothing of globex's.
+  const ACME = 'acme-own-secret-7Yq2LmZ0pW4rT8vX';
+  const GLOBEX = 'globex-own-secret-Q3nV8sK1dF6hJ9bM';
+  let server: IngestServer;
+  const open: IncomingMessage[] = [];
+
+  beforeAll(async () => {
+    const file = join(tmp.dir, 'tenants.json');
+    writeFileSync(file, JSON.stringify({ acme: ACME, globex: GLOBEX }));
+    const config = await withSharedSecret(ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_TENANT_SECRETS_FILE: file }));
+    server = await startIngestServer({ config, console: { assets: ASSETS } });
+  });
+  afterAll(async () => {
+    for (const res of open) res.destroy();
+    await server.close();
+    tmp.remove();
+  });
+
+  const login = async (tenant: string, secret: string): Promise<string> => {
+    const res = await fetch(`${server.url}/console/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tenant, secret }),
+    });
+    expect(res.status).toBe(200);
+    return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+  };
+  const stream = (cookie: string) =>
+    new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/console/api/stream`, { headers: { Cookie: cookie }, agent: false }, (res) => {
+        open.push(res);
+        res.resume();
+        resolve(res);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it("keeps globex's session and event stream through 1,001 logins and 300 streams of acme, and lets it open another", async () => {
+    const globex = await login('globex', GLOBEX);
+    const globexStream = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/console/api/stream`, { headers: { Cookie: globex }, agent: false }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    open.push(globexStream);
+    expect(await readEvents(globexStream, 'hello', 1)).toEqual([{ tenant: 'globex' }]);
+    const stored = readEvents(globexStream, 'stored', 1);
+
+    // acme logs in past the server's bound on sessions (1,000), then opens 4 streams in each of
+    // 75 of its sessions: more than the server holds in all (256).
+    const acme: string[] = [];
+    for (let i = 0; i <= 1000; i++) acme.push(await login('acme', ACME));
+    const statuses = new Map<number, number>();
+    for (const cookie of acme.slice(-75)) {
+      for (let j = 0; j < 4; j++) {
+        const code = (await stream(cookie)).statusCode ?? 0;
+        statuses.set(code, (statuses.get(code) ?? 0) + 1);
+      }
+    }
+    // acme is answered too: its own oldest streams give way.
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 300 });
+
+    // globex is still logged in, its stream still hears of its batches, and it can open another.
+    const session = await fetch(`${server.url}/console/api/session`, { headers: { Cookie: globex } });
+    expect([session.status, await session.json()]).toEqual([200, { tenant: 'globex' }]);
+    const post = await fetch(`${server.url}/v1/ingest/k8s-audit/globex`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': GLOBEX, 'X-AiSOC-Cluster-Name': 'globex-prod' },
+      body: eventList([falcoEvent('exec_pod.json')]),
+    });
+    expect(post.status).toBe(200);
+    expect(await stored).toEqual([{ accepted: 1, alerts: 1, cluster: 'globex-prod' }]);
+    expect((await stream(globex)).statusCode).toBe(200);
+  });
+});
