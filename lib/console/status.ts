@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { LAST_HOUR_MS, LastHourCounts } from '../metrics/last-hour.js';
+import { LAST_HOUR_MS, LastHourCounts, MAX_COUNTED_KEYS } from '../metrics/last-hour.js';
 import type { ClusterStatus, TenantStatus } from './api-types.js';
 
 export type { ClusterStatus, TenantStatus } from './api-types.js';
@@ -56,25 +56,52 @@ export function clusterStatus(db: Database.Database, tenant: string, now: number
   };
 }
 
+/** Most clusters counted for one tenant: a sender inventing cluster names fills its own tenant's share only. */
+export const MAX_CLUSTERS_PER_TENANT = 1_000;
+
 /**
  * Rejects per (tenant, cluster) over the last hour (lib/metrics/last-hour.ts), kept in memory by
  * the server that answered them: the store keeps only what it accepted, so the count starts when
- * the server does.
+ * the server does. Bounded per tenant (MAX_CLUSTERS_PER_TENANT) and in all (MAX_COUNTED_KEYS): past
+ * its own bound a tenant's new cluster drops one of that tenant's, past the overall one a cluster
+ * of the tenant holding the most goes. One counter for all tenants let a sender inventing cluster
+ * names in its own tenant push every other tenant's rejects out of their status.
  */
 export class RejectCounter implements RejectSource {
-  readonly #counts = new LastHourCounts();
+  readonly #tenants = new Map<string, LastHourCounts>();
+  #keys = 0;
+
+  constructor(
+    readonly maxKeys: number = MAX_COUNTED_KEYS,
+    readonly maxPerTenant: number = MAX_CLUSTERS_PER_TENANT,
+  ) {}
 
   /** Counts `n` rejects for a tenant and cluster at `now`. */
   add(tenant: string, cluster: string | null, n: number, now: number): void {
-    this.#counts.add(JSON.stringify([tenant, cluster]), n, now);
+    if (n <= 0) return;
+    const key = JSON.stringify(cluster);
+    let counts = this.#tenants.get(tenant);
+    if (counts === undefined) {
+      counts = new LastHourCounts(now, this.maxPerTenant);
+      this.#tenants.set(tenant, counts);
+    }
+    if (!counts.has(key) && counts.size < this.maxPerTenant && this.#keys >= this.maxKeys) {
+      let most: [string, LastHourCounts] = [tenant, counts];
+      for (const entry of this.#tenants) if (entry[1].size > most[1].size) most = entry;
+      const before = most[1].size;
+      most[1].evictOne(now);
+      this.#keys -= before - most[1].size;
+      if (most[1].size === 0 && most[0] !== tenant) this.#tenants.delete(most[0]);
+    }
+    // The tenant's own counter drops one of its keys (idle ones first) when it is at its bound.
+    const before = counts.size;
+    counts.add(key, n, now);
+    this.#keys += counts.size - before;
   }
 
   lastHour(tenant: string, now: number): Map<string | null, number> {
     const out = new Map<string | null, number>();
-    for (const [key, n] of this.#counts.entries(now)) {
-      const [t, cluster] = JSON.parse(key) as [string, string | null];
-      if (t === tenant) out.set(cluster, n);
-    }
+    for (const [key, n] of this.#tenants.get(tenant)?.entries(now) ?? []) out.set(JSON.parse(key) as string | null, n);
     return out;
   }
 }

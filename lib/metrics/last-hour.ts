@@ -47,6 +47,24 @@ export class LastHourCounts {
     for (const m of minutes.keys()) if (m <= minute - MINUTES) minutes.delete(m);
   }
 
+  /** How many keys are held. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /** Whether `key` is held. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  /** Drops one key to make room: an idle one if any (at most one sweep a minute), else the least recently counted. */
+  evictOne(now: number): void {
+    const minute = Math.floor(now / MINUTE_MS);
+    const before = this.#keys.size;
+    if (this.#sweptAt !== minute) this.#prune(minute);
+    if (this.#keys.size === before && before > 0) this.#keys.delete(this.#keys.keys().next().value as string);
+  }
+
   /** The count of `key` over the hour before `now`. */
   total(key: string, now: number): number {
     return sumHour(this.#keys.get(key), Math.floor(now / MINUTE_MS));

@@ -66,4 +66,36 @@ describe('LastHourCounts', () => {
       ]),
     );
   });
+
+  it("keeps one tenant's rejects in its status however many cluster names another tenant invents", () => {
+    // One counter for all tenants held the 10,000 most recent (tenant, cluster) pairs: a tenant
+    // posting rejected batches under 10,000 invented cluster names (?cluster= is the sender's to
+    // choose) emptied every other tenant's rejects_last_hour.
+    const rejects = new RejectCounter();
+    rejects.add('acme', 'acme-eks', 1, NOW - 5 * MIN);
+    rejects.add('acme', null, 2, NOW - 5 * MIN);
+    for (let i = 0; i <= 10_000; i++) rejects.add('globex', `invented-${i}`, 1, NOW);
+    expect(rejects.lastHour('acme', NOW)).toEqual(
+      new Map<string | null, number>([
+        ['acme-eks', 1],
+        [null, 2],
+      ]),
+    );
+    // globex keeps its most recent 1,000 clusters.
+    const globex = rejects.lastHour('globex', NOW);
+    expect([globex.size, globex.has('invented-10000'), globex.has('invented-9000')]).toEqual([1000, true, false]);
+  });
+
+  it('past the bound of all tenants, a cluster of the tenant holding the most goes', () => {
+    const rejects = new RejectCounter(5, 3);
+    rejects.add('acme', 'a1', 1, NOW);
+    rejects.add('globex', 'g1', 1, NOW);
+    rejects.add('globex', 'g2', 1, NOW);
+    rejects.add('globex', 'g3', 1, NOW);
+    rejects.add('initech', 'i1', 1, NOW); // 5 in all
+    rejects.add('initech', 'i2', 1, NOW); // globex, holding the most, gives g1 up
+    expect([...rejects.lastHour('acme', NOW).keys()]).toEqual(['a1']);
+    expect([...rejects.lastHour('globex', NOW).keys()]).toEqual(['g2', 'g3']);
+    expect([...rejects.lastHour('initech', NOW).keys()]).toEqual(['i1', 'i2']);
+  });
 });
