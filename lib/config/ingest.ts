@@ -466,7 +466,30 @@ export async function withSharedSecret<T extends IngestSettings>(
     }
     out = { ...out, tenantSecrets: parseTenantSecrets(text, source) };
   }
+  if (out.tenantSecrets !== null) refuseSharedTenantSecrets(out.tenantSecrets, out.sharedSecret, out.previousSharedSecret);
   return out === config ? config : Object.freeze(out);
+}
+
+/**
+ * A tenant's own secret must be its alone: one shared with another tenant opens that tenant too,
+ * and one equal to the installation-wide secret (current or previous) opens every tenant without
+ * a secret of its own, which is what per-tenant secrets exist to prevent. Names the tenants and
+ * variables, never a value.
+ */
+function refuseSharedTenantSecrets(tenants: ReadonlyMap<string, string>, shared: string | null, previous: string | null): void {
+  const holders = new Map<string, string[]>();
+  for (const [tenant, secret] of tenants) holders.set(secret, [...(holders.get(secret) ?? []), tenant]);
+  const problems: string[] = [];
+  for (const [secret, names] of holders) {
+    if (names.length > 1) problems.push(`tenants ${names.join(', ')} have the same secret: each tenant needs its own`);
+    for (const [name, value] of [
+      ['K8S_AUDIT_SHARED_SECRET', shared],
+      ['K8S_AUDIT_SHARED_SECRET_PREVIOUS', previous],
+    ] as const) {
+      if (value === secret) problems.push(`tenant ${names.join(', ')}: its secret is ${name}, which opens every tenant without its own`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /**

@@ -98,3 +98,36 @@ describe('per-tenant secrets', () => {
     expect(() => loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/a', K8S_AUDIT_TENANT_SECRETS_ARN: ARN })).toThrow(ConfigError);
   });
 });
+
+describe('a tenant secret that is not its own', () => {
+  // Before, both maps were taken: acme's holder opened globex with its own secret, or every
+  // tenant without a secret of its own, as the installation-wide secret does.
+  it.each([
+    [
+      'shared with another tenant',
+      { K8S_AUDIT_SHARED_SECRET: SECRET },
+      { acme: ACME, globex: ACME },
+      /tenants acme, globex have the same secret/,
+    ],
+    [
+      'equal to the installation-wide secret',
+      { K8S_AUDIT_SHARED_SECRET: SECRET },
+      { acme: SECRET },
+      /tenant acme: its secret is K8S_AUDIT_SHARED_SECRET,/,
+    ],
+    [
+      'equal to the previous installation-wide secret',
+      { K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_SHARED_SECRET_PREVIOUS: GLOBEX },
+      { acme: ACME, globex: GLOBEX },
+      /tenant globex: its secret is K8S_AUDIT_SHARED_SECRET_PREVIOUS,/,
+    ],
+  ])('%s stops the start, naming the tenants and never the value', async (_name, env, map, message) => {
+    const started = service(env, JSON.stringify(map));
+    await expect(started).rejects.toBeInstanceOf(ConfigError);
+    const err = (await started.catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain(ACME);
+    expect(err.message).not.toContain(GLOBEX);
+    expect(err.message).not.toContain(SECRET);
+  });
+});
