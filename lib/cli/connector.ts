@@ -27,8 +27,8 @@ polling every poll_interval_seconds (300 by default):
              (fetch_alerts returns []).
 Every poll logs its health as a JSON line on stderr, and --health-file keeps it in a file for
 \`connector health\` (a Kubernetes exec probe). SIGTERM or SIGINT ends the current poll, saves the
-cursor and exits 0. ingest_url and shared_secret fall back to AISOC_INGEST_URL and
-K8S_AUDIT_SHARED_SECRET (prefer the variable to writing the secret into the file).
+cursor and exits 0. Fields the file leaves out fall back to the variables \`tail\` reads, as
+\`test-connection\` lists them (prefer K8S_AUDIT_SHARED_SECRET to writing the secret into the file).
 
 health: exit 0 when the health file's last successful poll is recent enough, else 1 with the
 reason on stderr.

@@ -13,13 +13,13 @@ Checks one Kubernetes Audit Logs connector instance, as "Test connection" in the
 
 FILE is JSON or YAML with the connector's fields:
   mode                   webhook | file_tail (required)
-  cluster_name           human-readable cluster identifier (required)
+  cluster_name           human-readable cluster identifier (required; default: CLUSTER_NAME)
   webhook_route          dedicated | inbox (the legacy inbox-token path); default: inbox when
                          inbox_token is set, else dedicated
   inbox_token            the legacy inbox token (required for webhook_route: inbox)
-  audit_log_path         file_tail: default /var/log/kubernetes/audit/audit.log
-  cursor_path            file_tail: default <audit_log_path>.aisoc-cursor
-  poll_interval_seconds  default 300
+  audit_log_path         file_tail: default AISOC_TAIL_PATH, else /var/log/kubernetes/audit/audit.log
+  cursor_path            file_tail: default AISOC_TAIL_CURSOR, else <audit_log_path>.aisoc-cursor
+  poll_interval_seconds  default AISOC_TAIL_INTERVAL_SECONDS, else 300
   ingest_url             the full route https://<host>${INGEST_PREFIX}<tenant_id>
                          (default: AISOC_INGEST_URL)
   shared_secret          the ingest's shared secret (default: K8S_AUDIT_SHARED_SECRET; prefer the

@@ -32,7 +32,8 @@ export function defaultCursorPath(auditLogPath: string): string {
  * One connector instance, as the connector documentation's "Add connector" form describes it, validated. Field
  * names are the connector documentation's (`cluster_name`, `inbox_token`, `audit_log_path`, ...). `ingest_url` and
  * `shared_secret` say where the connector itself delivers (file_tail) and what test-connection
- * checks; they fall back to AISOC_INGEST_URL and K8S_AUDIT_SHARED_SECRET.
+ * checks. A field the file leaves out falls back to its variable (`CONNECTOR_ENV`), then to the
+ * connector default.
  */
 export interface ConnectorConfig {
   readonly mode: ConnectorMode;
@@ -78,9 +79,25 @@ function isBlank(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 }
 
+/**
+ * The variable each field falls back to when the config file leaves it out (blank counts as left
+ * out): the variables `tail` reads, so `tail --config`, `connector run --config` and
+ * `test-connection --config` resolve the same file and environment to the same instance. The
+ * file_tail fields' variables apply in file_tail mode only.
+ */
+export const CONNECTOR_ENV = {
+  cluster_name: 'CLUSTER_NAME',
+  audit_log_path: 'AISOC_TAIL_PATH',
+  cursor_path: 'AISOC_TAIL_CURSOR',
+  poll_interval_seconds: 'AISOC_TAIL_INTERVAL_SECONDS',
+  ingest_url: 'AISOC_INGEST_URL',
+  shared_secret: 'K8S_AUDIT_SHARED_SECRET',
+} as const;
+type EnvBackedField = keyof typeof CONNECTOR_ENV;
+
 /** Where a field's fallback comes from when the config file leaves it out. */
 export interface ConnectorConfigDefaults {
-  /** The environment of the entry point (AISOC_INGEST_URL, K8S_AUDIT_SHARED_SECRET). */
+  /** The environment of the entry point (the variables of `CONNECTOR_ENV`). */
   env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -106,11 +123,20 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
     problems.push(`mode must be ${CONNECTOR_MODES.join(' or ')}, got ${JSON.stringify(v.mode)}`);
   } else mode = v.mode as ConnectorMode;
 
+  // The file's value, else its variable's (file_tail's variables only in file_tail mode), and which
+  // of the two the problems should name.
+  const pick = (field: EnvBackedField, fileTailOnly = false): { raw: unknown; source: string } => {
+    if (!isBlank(v[field]) || (fileTailOnly && mode !== 'file_tail')) return { raw: v[field], source: field };
+    return { raw: env[CONNECTOR_ENV[field]], source: CONNECTOR_ENV[field] };
+  };
+
   let clusterName = '';
-  if (isBlank(v.cluster_name)) problems.push('cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1)');
-  else if (typeof v.cluster_name !== 'string' || !SENDER_CLUSTER_NAME.test(v.cluster_name)) {
-    problems.push(`cluster_name must be ${SENDER_CLUSTER_NAME_RULE}`);
-  } else clusterName = v.cluster_name;
+  const cluster = pick('cluster_name');
+  if (isBlank(cluster.raw)) {
+    problems.push('cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1; or set CLUSTER_NAME)');
+  } else if (typeof cluster.raw !== 'string' || !SENDER_CLUSTER_NAME.test(cluster.raw)) {
+    problems.push(`${cluster.source} must be ${SENDER_CLUSTER_NAME_RULE}`);
+  } else clusterName = cluster.raw;
 
   let inboxToken: string | null = null;
   if (!isBlank(v.inbox_token)) {
@@ -126,31 +152,31 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   }
   if (mode === 'webhook' && route === 'inbox' && inboxToken === null) problems.push('inbox_token is required in webhook mode');
 
-  const path = (field: string, fallback: string): string => {
-    const raw = v[field];
+  const path = (field: 'audit_log_path' | 'cursor_path', fallback: string): string => {
+    const { raw, source } = pick(field, true);
     if (isBlank(raw)) return fallback;
     if (typeof raw !== 'string') {
-      problems.push(`${field} must be a string`);
+      problems.push(`${source} must be a string`);
       return fallback;
     }
-    if (!isAbsolute(raw.trim())) problems.push(`${field} must be an absolute path, got ${JSON.stringify(raw)}`);
+    if (!isAbsolute(raw.trim())) problems.push(`${source} must be an absolute path, got ${JSON.stringify(raw)}`);
     return raw.trim();
   };
   const auditLogPath = path('audit_log_path', DEFAULT_AUDIT_LOG_PATH);
   const cursorPath = path('cursor_path', defaultCursorPath(auditLogPath));
 
   let interval = DEFAULT_POLL_INTERVAL_SECONDS;
-  if (!isBlank(v.poll_interval_seconds)) {
-    const raw = v.poll_interval_seconds;
+  const poll = pick('poll_interval_seconds');
+  if (!isBlank(poll.raw)) {
+    const raw = poll.raw;
     const n = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_TAIL_INTERVAL_SECONDS) {
-      problems.push(`poll_interval_seconds must be an integer between 1 and ${MAX_TAIL_INTERVAL_SECONDS}, got ${JSON.stringify(raw)}`);
+      problems.push(`${poll.source} must be an integer between 1 and ${MAX_TAIL_INTERVAL_SECONDS}, got ${JSON.stringify(raw)}`);
     } else interval = n;
   }
 
   let ingestUrl: string | null = null;
-  const rawUrl = isBlank(v.ingest_url) ? env.AISOC_INGEST_URL : v.ingest_url;
-  const urlSource = isBlank(v.ingest_url) ? 'AISOC_INGEST_URL' : 'ingest_url';
+  const { raw: rawUrl, source: urlSource } = pick('ingest_url');
   if (!isBlank(rawUrl)) {
     if (typeof rawUrl !== 'string') problems.push(`${urlSource} must be a string`);
     else {
@@ -165,8 +191,7 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   }
 
   let secret: string | null = null;
-  const secretSource = isBlank(v.shared_secret) ? 'K8S_AUDIT_SHARED_SECRET' : 'shared_secret';
-  const rawSecret = isBlank(v.shared_secret) ? env.K8S_AUDIT_SHARED_SECRET : v.shared_secret;
+  const { raw: rawSecret, source: secretSource } = pick('shared_secret');
   if (!isBlank(rawSecret)) {
     if (typeof rawSecret !== 'string') problems.push('shared_secret must be a string');
     else secret = readSharedSecret(rawSecret, secretSource, problems);

@@ -85,7 +85,7 @@ describe('parseConnectorConfig', () => {
   it('requires mode and cluster_name', () => {
     expect(problemsOf({})).toEqual([
       'mode is required (webhook or file_tail)',
-      'cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1)',
+      'cluster_name is required (a human-readable cluster identifier, e.g. prod-eks-us-east-1; or set CLUSTER_NAME)',
     ]);
   });
 
