@@ -61,8 +61,9 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const file = flag(args, 'config');
   if (file === undefined) throw new UsageError('--config FILE is required');
   let config: ReturnType<typeof parseConnectorConfig>;
+  const warnings: string[] = [];
   try {
-    config = parseConnectorConfig(await readConnectorFile(file), { env: io.env });
+    config = parseConnectorConfig(await readConnectorFile(file), { env: io.env, warnings });
   } catch (err) {
     if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
     throw err;
@@ -71,6 +72,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const healthFile = flag(args, 'health-file');
   const once = args.flags.has('once');
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
+  for (const warning of warnings) log({ level: 'warn', msg: `${file}: ${warning}` });
   // The shippers' transport settings (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP; docs/tls.md).
   const r = new EnvReader(io.env);
   r.logLevel();

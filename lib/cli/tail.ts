@@ -92,12 +92,12 @@ export interface TailDeps {
  * (a cursor beside the file's log path would follow a log path a flag changed), except the log
  * path itself when no variable names one either.
  */
-async function envWithConnectorFile(file: string, env: CommandIo['env']): Promise<Record<string, string | undefined>> {
+async function envWithConnectorFile(file: string, env: CommandIo['env'], warnings: string[]): Promise<Record<string, string | undefined>> {
   let raw: unknown;
   let c: ReturnType<typeof parseConnectorConfig>;
   try {
     raw = await readConnectorFile(file);
-    c = parseConnectorConfig(raw, { env });
+    c = parseConnectorConfig(raw, { env, warnings });
   } catch (err) {
     if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
     throw err;
@@ -153,7 +153,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   );
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const configFile = flag(args, 'config');
-  const config = loadTailConfig(configFile === undefined ? io.env : await envWithConnectorFile(configFile, io.env));
+  const warnings: string[] = [];
+  const config = loadTailConfig(configFile === undefined ? io.env : await envWithConnectorFile(configFile, io.env, warnings));
   const path = flag(args, 'path') ?? config.path;
   if (path === null || path === '') throw new UsageError('--path is required (or set AISOC_TAIL_PATH)');
   const cursorPath = flag(args, 'cursor') ?? config.cursorPath ?? defaultCursorPath(path);
@@ -164,6 +165,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const metricsHost = flag(args, 'metrics-host') ?? config.metricsHost;
 
   const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);
+  for (const warning of warnings) log({ level: 'warn', msg: `${configFile}: ${warning}` });
 
   const clusterFlag = flag(args, 'cluster');
   if (clusterFlag !== undefined && !SENDER_CLUSTER_NAME.test(clusterFlag)) {

@@ -79,8 +79,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
 
   let config: ReturnType<typeof parseConnectorConfig>;
+  const warnings: string[] = [];
   try {
-    config = parseConnectorConfig(value, { env: io.env });
+    config = parseConnectorConfig(value, { env: io.env, warnings });
   } catch (err) {
     if (!(err instanceof ConnectorConfigError)) throw err;
     const checks: ConnectionCheck[] = err.problems.map((message) => ({ check: 'config', status: 'fail', message }));
@@ -94,7 +95,12 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     print(io, { ok: false, mode: config.mode, checks: r.problems.map((message) => ({ check: 'config', status: 'fail', message })) }, json);
     return 1;
   }
-  const report = await testConnection(config, { tls });
+  const tested = await testConnection(config, { tls });
+  // A field the mode ignores is shown as a warning first: the test passes, but the user hears of it.
+  const report = {
+    ...tested,
+    checks: [...warnings.map((message): ConnectionCheck => ({ check: 'config', status: 'warn', message })), ...tested.checks],
+  };
   print(io, report, json);
   return report.ok ? 0 : 1;
 }

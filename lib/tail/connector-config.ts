@@ -99,6 +99,49 @@ type EnvBackedField = keyof typeof CONNECTOR_ENV;
 export interface ConnectorConfigDefaults {
   /** The environment of the entry point (the variables of `CONNECTOR_ENV`). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Receives what is valid but likely not meant (a field of the other mode, which that mode
+   * ignores), for the command to show as a warning; without it they are not reported.
+   */
+  warnings?: string[];
+}
+
+/** The fields only one mode reads: set in the other mode, they are ignored, which a user should hear. */
+const MODE_ONLY_FIELDS: Readonly<Record<ConnectorMode, readonly string[]>> = {
+  webhook: ['webhook_route', 'inbox_token'],
+  file_tail: ['audit_log_path', 'cursor_path'],
+};
+
+// A typo's closest name: compared without case and separators (auditLogPath, audit-log-path), at
+// most two edits apart, so "audit_logpath" is named and an unrelated key is not guessed at.
+function squash(name: string): string {
+  return name.toLowerCase().replace(/[\s_-]/g, '');
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
+/** The known name `name` is most likely a typo of, or null. */
+export function closestName(name: string, known: Iterable<string>): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = editDistance(squash(name), squash(candidate));
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
 }
 
 /**
@@ -114,7 +157,13 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   const problems: string[] = [];
 
   for (const key of Object.keys(v)) {
-    if (!KNOWN_FIELDS.has(key)) problems.push(`unknown field ${JSON.stringify(key)}`);
+    if (KNOWN_FIELDS.has(key)) continue;
+    const near = closestName(key, KNOWN_FIELDS);
+    problems.push(
+      near === null
+        ? `unknown field ${JSON.stringify(key)} (the fields are ${[...KNOWN_FIELDS].join(', ')})`
+        : `unknown field ${JSON.stringify(key)}: did you mean ${near}?`,
+    );
   }
 
   let mode: ConnectorMode = 'webhook';
@@ -122,6 +171,12 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   else if (!CONNECTOR_MODES.includes(v.mode as ConnectorMode)) {
     problems.push(`mode must be ${CONNECTOR_MODES.join(' or ')}, got ${JSON.stringify(v.mode)}`);
   } else mode = v.mode as ConnectorMode;
+  if (mode === v.mode) {
+    const other = mode === 'webhook' ? 'file_tail' : 'webhook';
+    for (const field of MODE_ONLY_FIELDS[other]) {
+      if (!isBlank(v[field])) defaults.warnings?.push(`${field} is ignored in ${mode} mode (only ${other} mode reads it)`);
+    }
+  }
 
   // The file's value, else its variable's (file_tail's variables only in file_tail mode), and which
   // of the two the problems should name.
@@ -204,9 +259,19 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
       problems.push('capabilities must be a list of PULL_AUDIT, PULL_ALERTS');
     } else {
       const bad = v.capabilities.filter((c) => !CONNECTOR_CAPABILITIES.includes(c as ConnectorCapability));
-      if (bad.length > 0) {
-        problems.push(`capabilities ${bad.join(', ')} not supported: Kubernetes audit logs are passive (PULL_AUDIT, PULL_ALERTS only)`);
-      } else capabilities = [...new Set(v.capabilities as ConnectorCapability[])];
+      // PULL_ALERT is a typo, named with its fix; BLOCK or ISOLATE is a capability audit logs cannot have.
+      const unsupported: string[] = [];
+      for (const c of bad) {
+        const near = closestName(c, CONNECTOR_CAPABILITIES);
+        if (near === null) unsupported.push(c);
+        else problems.push(`capabilities: unknown capability ${JSON.stringify(c)}: did you mean ${near}?`);
+      }
+      if (unsupported.length > 0) {
+        problems.push(
+          `capabilities ${unsupported.join(', ')} not supported: Kubernetes audit logs are passive (PULL_AUDIT, PULL_ALERTS only)`,
+        );
+      }
+      if (bad.length === 0) capabilities = [...new Set(v.capabilities as ConnectorCapability[])];
     }
   }
 

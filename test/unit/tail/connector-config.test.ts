@@ -72,7 +72,7 @@ describe('parseConnectorConfig', () => {
     });
 
     expect(problems).toEqual([
-      'unknown field "extra"',
+      'unknown field "extra" (the fields are mode, cluster_name, webhook_route, inbox_token, audit_log_path, cursor_path, poll_interval_seconds, ingest_url, shared_secret, capabilities)',
       'mode must be webhook or file_tail, got "stream"',
       'cluster_name must be 1-256 printable ASCII characters without leading or trailing spaces',
       'audit_log_path must be an absolute path, got "relative/audit.log"',
