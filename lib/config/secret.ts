@@ -28,6 +28,23 @@ export function readSharedSecret(raw: string | null | undefined, name: string, p
   return null;
 }
 
+/**
+ * Below this many bytes a shared secret is short enough to guess. The connector documentation: "Pick a long
+ * random value (openssl rand -base64 32)", whose output is 44 characters; 16 bytes is what a
+ * 128-bit random token takes even as raw bytes.
+ */
+export const MIN_SHARED_SECRET_BYTES = 16;
+
+/**
+ * A warning when a shared secret is shorter than `MIN_SHARED_SECRET_BYTES`, naming `name` (the
+ * variable, field or secret it came from) and never the value or its length; else null. A
+ * warning, not a refusal: deployments that already use a short secret keep working.
+ */
+export function shortSecretWarning(secret: string | null, name: string): string | null {
+  if (secret === null || Buffer.byteLength(secret, 'utf8') >= MIN_SHARED_SECRET_BYTES) return null;
+  return `${name} is shorter than ${MIN_SHARED_SECRET_BYTES} bytes, short enough to guess: the AiSOC connector documentation says to pick a long random value (openssl rand -base64 32)`;
+}
+
 /** Reads a secret's value by ARN; injected so tests need no AWS. */
 export type SecretReader = (arn: string) => Promise<string>;
 

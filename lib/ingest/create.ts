@@ -2,6 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { shippedDetection } from '../audit/index.js';
 import { ConfigError } from '../config/env.js';
 import type { InboxStoreSpec } from '../config/ingest.js';
+import { shortSecretWarning } from '../config/secret.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { rulesSourceName } from '../rules/load.js';
 import { shippedRules } from '../rules/shipped.js';
@@ -46,12 +47,32 @@ export async function openInboxStore(spec: InboxStoreSpec, dynamodb?: DynamoDBCl
   }
 }
 
+/** A warning for each secret the ingest accepts that is too short (`shortSecretWarning`). */
+function shortSecretWarnings(config: IngestConfig): string[] {
+  const current =
+    config.sharedSecretArn === null ? 'K8S_AUDIT_SHARED_SECRET' : `the secret ${config.sharedSecretArn} (K8S_AUDIT_SHARED_SECRET_ARN)`;
+  const found = [
+    shortSecretWarning(config.sharedSecret, current),
+    shortSecretWarning(config.previousSharedSecret, 'K8S_AUDIT_SHARED_SECRET_PREVIOUS'),
+    ...[...(config.tenantSecrets ?? new Map<string, string>())].map(([tenant, secret]) =>
+      shortSecretWarning(
+        secret,
+        `the shared secret of tenant ${JSON.stringify(tenant)} (${config.tenantSecretsArn === null ? 'K8S_AUDIT_TENANT_SECRETS_FILE' : 'K8S_AUDIT_TENANT_SECRETS_ARN'})`,
+      ),
+    ),
+  ];
+  return found.filter((w): w is string => w !== null);
+}
+
 /** Builds the ingest core from a validated config: sinks and inbox store, each imported only when configured. */
 export async function createIngestService(config: IngestConfig, opts: CreateIngestOptions = {}): Promise<IngestService> {
   // Scoring with the shipped pack instead of the operators' rules would pass for working: refuse.
   if (config.pendingRules !== null) {
     throw new ConfigError([`K8S_AUDIT_RULES: ${rulesSourceName(config.pendingRules)} was not read at init (withRules)`]);
   }
+  // At init (serve's start, the Lambda's cold start), once the secrets are read from wherever they
+  // live: a guessable secret keeps working but is said, naming where it came from, never its value.
+  for (const warning of shortSecretWarnings(config)) opts.log?.({ level: 'warn', msg: warning });
   const writer =
     opts.writer ??
     (await createRecordWriter(config.eventsSink, config.alertsSink, {

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { noteSecretAsTenant, readSharedSecret } from '../config/secret.js';
+import { noteSecretAsTenant, readSharedSecret, shortSecretWarning } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
@@ -251,6 +251,8 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
     if (typeof rawSecret !== 'string') problems.push('shared_secret must be a string');
     else secret = readSharedSecret(rawSecret, secretSource, problems);
   }
+  const short = shortSecretWarning(secret, secretSource);
+  if (short !== null) defaults.warnings?.push(short);
   noteSecretAsTenant(problems, ingestUrl ?? '', secret, urlSource);
 
   let capabilities: readonly ConnectorCapability[] = CONNECTOR_CAPABILITIES;
