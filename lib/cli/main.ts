@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/env.js';
+import { editDistance } from '../edit-distance.js';
 import { UsageError } from './args.js';
 import type { Command, CommandIo } from './io.js';
 import { packageVersion } from './package-root.js';
@@ -54,22 +55,11 @@ ${Object.entries(COMMANDS)
 
 /** The known command closest to a mistyped one (edit distance at most 3, or a prefix), if any. */
 export function closestCommand(name: string, names: readonly string[] = Object.keys(COMMANDS)): string | undefined {
-  const distance = (a: string, b: string): number => {
-    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const cur = [i];
-      for (let j = 1; j <= b.length; j++) {
-        cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-      }
-      prev = cur;
-    }
-    return prev[b.length] as number;
-  };
   const prefixed = names.filter((n) => n.startsWith(name) && name.length >= 2);
   if (prefixed.length === 1) return prefixed[0];
   let best: { name: string; d: number } | undefined;
   for (const n of names) {
-    const d = distance(name, n);
+    const d = editDistance(name, n);
     if (d <= Math.min(3, Math.floor(n.length / 2)) && (best === undefined || d < best.d)) best = { name: n, d };
   }
   return best?.name;

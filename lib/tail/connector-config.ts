@@ -1,6 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { noteSecretAsTenant, readSharedSecret, shortSecretWarning } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
+import { editDistance } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
 
@@ -116,18 +117,6 @@ const MODE_ONLY_FIELDS: Readonly<Record<ConnectorMode, readonly string[]>> = {
 // most two edits apart, so "audit_logpath" is named and an unrelated key is not guessed at.
 function squash(name: string): string {
   return name.toLowerCase().replace(/[\s_-]/g, '');
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = row;
-  }
-  return prev[b.length] as number;
 }
 
 /** The known name `name` is most likely a typo of, or null. */
