@@ -5,7 +5,7 @@ import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
 import { CLUSTER_HEADER, INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER } from '../protocol.js';
-import { ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
+import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
 import type { PollResult } from '../tail/poll.js';
@@ -111,16 +111,17 @@ async function envWithConnectorFile(file: string, env: CommandIo['env'], warning
     const v = (raw as Record<string, unknown>)[field];
     return v !== undefined && v !== null && String(v).trim() !== '';
   };
-  const fromFile: [string, string, string | null][] = [
-    ['ingest_url', 'AISOC_INGEST_URL', c.ingest_url],
-    ['shared_secret', 'K8S_AUDIT_SHARED_SECRET', c.shared_secret],
-    ['cluster_name', 'CLUSTER_NAME', c.cluster_name],
-    ['audit_log_path', 'AISOC_TAIL_PATH', c.audit_log_path],
-    ['cursor_path', 'AISOC_TAIL_CURSOR', c.cursor_path],
-    ['poll_interval_seconds', 'AISOC_TAIL_INTERVAL_SECONDS', String(c.poll_interval_seconds)],
+  // The field-to-variable table parseConnectorConfig falls back along, so both read one mapping.
+  const fromFile: [keyof typeof CONNECTOR_ENV, string | null][] = [
+    ['ingest_url', c.ingest_url],
+    ['shared_secret', c.shared_secret],
+    ['cluster_name', c.cluster_name],
+    ['audit_log_path', c.audit_log_path],
+    ['cursor_path', c.cursor_path],
+    ['poll_interval_seconds', String(c.poll_interval_seconds)],
   ];
   const out: Record<string, string | undefined> = { ...env };
-  for (const [field, name, value] of fromFile) if (sets(field) && value !== null) out[name] = value;
+  for (const [field, value] of fromFile) if (sets(field) && value !== null) out[CONNECTOR_ENV[field]] = value;
   // The log path is the one connector default given here: with neither the file nor the variable
   // naming one, `connector run` and `test-connection` use /var/log/kubernetes/audit/audit.log (the
   // connector documentation's default), so `tail --config` does too instead of asking for --path.
