@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { EnvReader } from '../config/env.js';
-import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
+import { MAX_TAIL_INTERVAL_SECONDS, readTailShaping } from '../config/tail.js';
 import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { loadDetection } from '../rules/load.js';
@@ -19,7 +19,8 @@ YAML file \`test-connection --config\` reads; fields in \`aisoc-k8s-audit test-c
 polling every poll_interval_seconds (300 by default):
   file_tail  each poll reads the audit log forward from the byte cursor (cursor_path, default
              <audit_log_path>.aisoc-cursor) and delivers every complete line to ingest_url, with
-             the cursor rules of \`tail\`; the poll's high-severity events (fetch_alerts, with the
+             the cursor rules, byte cap and request shaping of \`tail\` (AISOC_TAIL_MAX_BYTES,
+             AISOC_TAIL_BATCH_EVENTS, ...); the poll's high-severity events (fetch_alerts, with the
              PULL_ALERTS capability) are printed on stdout, one JSON record per line, scored
              as the ingest scores them: K8S_AUDIT_SEVERITY=spec for the table alone, and
              K8S_AUDIT_RULES for a directory of your own rules (docs/detection-rules.md).
@@ -77,11 +78,14 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const r = new EnvReader(io.env);
   r.logLevel();
   const tls = loadShipTls(r, config.mode === 'file_tail' ? (config.ingest_url ?? '') : '');
+  // The per-poll cap and request shaping `tail` reads (AISOC_TAIL_MAX_BYTES, ..._BATCH_EVENTS, ...),
+  // so one environment tails alike under either command.
+  const shaping = readTailShaping(r);
   r.done();
   // The poll's alerts are scored as the ingest scores them: the same K8S_AUDIT_SEVERITY and
   // K8S_AUDIT_RULES (a directory) as `normalise` reads; a bad value stops the start (exit 2).
   const detection = await loadDetection(io.env);
-  const connector = new KubernetesAuditConnector(config, { log, now, tls, detection });
+  const connector = new KubernetesAuditConnector(config, { log, now, tls, detection, shaping });
   log({
     msg: 'connector starting',
     mode: config.mode,

@@ -54,6 +54,21 @@ export interface TailConfig {
   readonly metricsHost: string;
 }
 
+/** The per-poll cap and request shaping of the file tailer, which `tail` and `connector run` both read. */
+export type TailShaping = Pick<TailConfig, 'maxBytes' | 'maxBodyBytes' | 'batchEvents' | 'concurrency' | 'gzip' | 'requestTimeoutMs'>;
+
+/** Reads AISOC_TAIL_MAX_BYTES and the request shaping variables into `r` (its problems collect the bad ones). */
+export function readTailShaping(r: EnvReader): TailShaping {
+  return {
+    maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
+    maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_SHIP_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
+    batchEvents: r.int('AISOC_TAIL_BATCH_EVENTS', DEFAULT_TAIL_BATCH_EVENTS, 1, 100_000),
+    concurrency: r.int('AISOC_TAIL_CONCURRENCY', DEFAULT_TAIL_CONCURRENCY, 1, 16),
+    gzip: r.bool('AISOC_TAIL_GZIP', false),
+    requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 300_000),
+  };
+}
+
 /** Reads the file tailer's environment; throws one `ConfigError` naming every bad variable. */
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
@@ -76,13 +91,8 @@ export function loadTailConfig(env: Env): TailConfig {
     clusterName,
     path: r.string('AISOC_TAIL_PATH') ?? null,
     cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
-    maxBytes: r.int('AISOC_TAIL_MAX_BYTES', DEFAULT_TAIL_MAX_BYTES, MIN_TAIL_MAX_BYTES, MAX_TAIL_MAX_BYTES),
+    ...readTailShaping(r),
     intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, MAX_TAIL_INTERVAL_SECONDS),
-    maxBodyBytes: r.int('AISOC_TAIL_MAX_BODY_BYTES', DEFAULT_SHIP_MAX_BODY_BYTES, 1024, 64 * 1024 * 1024),
-    batchEvents: r.int('AISOC_TAIL_BATCH_EVENTS', DEFAULT_TAIL_BATCH_EVENTS, 1, 100_000),
-    concurrency: r.int('AISOC_TAIL_CONCURRENCY', DEFAULT_TAIL_CONCURRENCY, 1, 16),
-    gzip: r.bool('AISOC_TAIL_GZIP', false),
-    requestTimeoutMs: r.int('AISOC_TAIL_REQUEST_TIMEOUT_MS', DEFAULT_REQUEST_TIMEOUT_MS, 100, 300_000),
     metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
     metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
   };

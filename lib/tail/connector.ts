@@ -1,5 +1,5 @@
 import type { Detection, NormalisedRecord } from '../audit/index.js';
-import { DEFAULT_TAIL_MAX_BYTES } from '../config/tail.js';
+import { DEFAULT_TAIL_MAX_BYTES, type TailShaping } from '../config/tail.js';
 import { tenantFromIngestUrl } from '../protocol.js';
 import type { EventText } from '../ship/index.js';
 import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
@@ -18,8 +18,10 @@ export interface FetchAlertsResult {
 export interface ConnectorDeps extends TestConnectionDeps {
   log?: (entry: Record<string, unknown>) => void;
   now?: () => number;
-  /** Bytes read per poll at most (file_tail); default 8 MiB, the connector documentation's cap. */
+  /** Bytes read per poll at most (file_tail); wins over `shaping.maxBytes`; default 8 MiB, the connector documentation's cap. */
   maxBytes?: number;
+  /** file_tail: the per-poll cap and request shaping `tail` reads (AISOC_TAIL_MAX_BYTES, ...); default the tailer's defaults. */
+  shaping?: TailShaping;
   /** Replaces the `lib/ship` delivery (tests). */
   ship?: TailShipFn;
   /** How a poll's events are scored for its alerts (`connector run`: K8S_AUDIT_SEVERITY, K8S_AUDIT_RULES); default the refined table and the shipped pack. */
@@ -91,6 +93,15 @@ export class KubernetesAuditConnector {
         url: c.ingest_url,
         token: c.shared_secret,
         clusterName: c.cluster_name,
+        ...(this.deps.shaping === undefined
+          ? {}
+          : {
+              maxBodyBytes: this.deps.shaping.maxBodyBytes,
+              maxEventsPerBatch: this.deps.shaping.batchEvents,
+              concurrency: this.deps.shaping.concurrency,
+              gzip: this.deps.shaping.gzip,
+              requestTimeoutMs: this.deps.shaping.requestTimeoutMs,
+            }),
         ...(this.deps.tls == null ? {} : { tls: this.deps.tls }),
         ...(this.deps.fetch === undefined ? {} : { fetch: this.deps.fetch }),
         ...(this.deps.log === undefined ? {} : { log: this.deps.log }),
@@ -101,7 +112,7 @@ export class KubernetesAuditConnector {
     this.tailer = new FileTailer({
       logPath: c.audit_log_path,
       cursorPath: c.cursor_path,
-      maxBytes: this.deps.maxBytes ?? DEFAULT_TAIL_MAX_BYTES,
+      maxBytes: this.deps.maxBytes ?? this.deps.shaping?.maxBytes ?? DEFAULT_TAIL_MAX_BYTES,
       ship,
       ...(isOversize === undefined ? {} : { isOversize }),
       ...(this.deps.log === undefined ? {} : { log: this.deps.log }),

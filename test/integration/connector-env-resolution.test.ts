@@ -83,6 +83,44 @@ describe('one connector config + environment, three commands, one instance', () 
     expect(again.stdout).toContain(`cursor file ${cursor} is at byte ${Buffer.byteLength(asFile(lines))}`);
   });
 
+  it('reads a poll as AISOC_TAIL_MAX_BYTES caps it under tail and connector run alike, and refuses a bad value in both', async () => {
+    const log = join(tmp.dir, 'capped-audit.log');
+    const text = asFile(falcoEventLines());
+    writeFileSync(log, text);
+    const cap = 16_384;
+    expect(Buffer.byteLength(text)).toBeGreaterThan(2 * cap);
+    const env = {
+      AISOC_TAIL_PATH: log,
+      AISOC_TAIL_MAX_BYTES: String(cap),
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/capped-tenant`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+    };
+    const forTail = join(tmp.dir, 'capped-tail.yaml');
+    writeFileSync(forTail, `mode: file_tail\ncluster_name: capped-1\ncursor_path: ${join(tmp.dir, 'capped-tail.cursor')}\n`);
+    const forConnector = join(tmp.dir, 'capped-connector.yaml');
+    writeFileSync(forConnector, `mode: file_tail\ncluster_name: capped-2\ncursor_path: ${join(tmp.dir, 'capped-connector.cursor')}\n`);
+
+    const tailed = await runCli(['tail', '--config', forTail, '--once'], env);
+    const ran = await runCli(['connector', 'run', '--config', forConnector, '--once'], env);
+
+    const tailPoll = jsonLines(tailed.stderr).find((l) => l.message === 'poll') as { bytes_read: number; more: boolean };
+    const connectorPoll = (jsonLines(ran.stderr).find((l) => l.message === 'poll') as { health: { last_poll: typeof tailPoll } }).health
+      .last_poll;
+    expect(tailPoll.more).toBe(true);
+    expect(tailPoll.bytes_read).toBeLessThanOrEqual(cap);
+    expect(connectorPoll).toMatchObject({ bytes_read: tailPoll.bytes_read, more: true });
+    expect(store.countEvents({ tenant: 'capped-tenant', cluster: 'capped-2' })).toBe(
+      store.countEvents({ tenant: 'capped-tenant', cluster: 'capped-1' }),
+    );
+
+    const bad = { ...env, AISOC_TAIL_MAX_BYTES: '12' };
+    const tailBad = await runCli(['tail', '--config', forTail, '--once'], bad);
+    const runBad = await runCli(['connector', 'run', '--config', forConnector, '--once'], bad);
+    expect(tailBad.code).toBe(2);
+    expect(runBad.code).toBe(2);
+    expect(runBad.stderr).toContain('AISOC_TAIL_MAX_BYTES');
+  });
+
   it('names the variable, not the field, when a variable it fell back to is wrong', async () => {
     const config = join(tmp.dir, 'bad-env.yaml');
     writeFileSync(config, 'mode: file_tail\ncluster_name: selfhosted-env-2\n');

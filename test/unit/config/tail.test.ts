@@ -66,9 +66,9 @@ describe('loadTailConfig', () => {
       'AISOC_INGEST_URL is required',
       'K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)',
       'AISOC_TAIL_MAX_BYTES must be an integer between 1024 and 268435456, got "10"',
-      'AISOC_TAIL_INTERVAL_SECONDS must be an integer between 1 and 86400, got "soon"',
       'AISOC_TAIL_BATCH_EVENTS must be an integer between 1 and 100000, got "0"',
       'AISOC_TAIL_CONCURRENCY must be an integer between 1 and 16, got "0"',
+      'AISOC_TAIL_INTERVAL_SECONDS must be an integer between 1 and 86400, got "soon"',
     ]);
   });
 });
