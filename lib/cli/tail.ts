@@ -1,6 +1,7 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
+import { shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
@@ -167,6 +168,9 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
 
   const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);
   for (const warning of warnings) log({ level: 'warn', msg: `${configFile}: ${warning}` });
+  // Without --config the connector config's check of the secret's length (above) did not run.
+  const short = configFile === undefined ? shortSecretWarning(config.token, 'K8S_AUDIT_SHARED_SECRET') : null;
+  if (short !== null) log({ level: 'warn', msg: short });
 
   const clusterFlag = flag(args, 'cluster');
   if (clusterFlag !== undefined && !SENDER_CLUSTER_NAME.test(clusterFlag)) {

@@ -100,7 +100,7 @@ describe('a short shared secret', () => {
     expect(captured.text()).not.toContain(SHORT);
   });
 
-  it('test-connection passes with a warn line, and connector run and tail --config log it; none prints the secret', async () => {
+  it('test-connection passes with a warn line, and connector run and tail (with or without --config) log it; none prints the secret', async () => {
     const data = tempDataDir('aisoc-short-secret-tc-');
     const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SHORT });
     const abort = new AbortController();
@@ -117,6 +117,7 @@ describe('a short shared secret', () => {
       const checked = await runCli(['test-connection', '--config', config], env);
       const ran = await runCli(['connector', 'run', '--config', config, '--once'], env);
       const tailed = await runCli(['tail', '--config', config, '--once'], env);
+      const bare = await runCli(['tail', '--path', log, '--cluster', 'selfhosted-short', '--once'], env);
       abort.abort();
       expect(await done).toBe(0);
 
@@ -127,7 +128,9 @@ describe('a short shared secret', () => {
         expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).toContain(`"level":"WARN","message":"${config}: ${WARNING}"`);
       }
-      for (const r of [checked, ran, tailed]) expect(r.stdout + r.stderr).not.toContain(SHORT);
+      expect(bare.code, bare.stderr).toBe(0);
+      expect(bare.stderr).toContain(`"level":"WARN","message":"${WARNING}"`);
+      for (const r of [checked, ran, tailed, bare]) expect(r.stdout + r.stderr).not.toContain(SHORT);
     } finally {
       data.remove();
     }
