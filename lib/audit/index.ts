@@ -18,6 +18,8 @@ export type { AuditLineCheck, ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, readAuditLine, validateAuditEvent } from './parse.js';
 export type { BodyTarget } from './redact.js';
 export { REDACTED, redactBody, redactEvent, redactRejectedItem, scrubJwtText } from './redact.js';
+export type { SalvagedLine } from './salvage.js';
+export { salvageCutLine } from './salvage.js';
 export type { SeverityInput, SeverityResult } from './severity.js';
 export { classifySeverity, highestSeverity, refineSeverity, withReusedAuditId } from './severity.js';
 export { parseAuditTimestamp } from './time.js';

@@ -1,7 +1,7 @@
 import { readAuditLine } from '../audit/parse.js';
+import { salvageCutLine } from '../audit/salvage.js';
 import { readAuditId } from '../ship/index.js';
 import { TRUNCATED_SUFFIX } from './eks.js';
-import { salvageCutLine } from './salvage.js';
 
 /**
  * What one log line is: an audit event to forward as is, a cut line made whole from what it still
@@ -27,7 +27,9 @@ function withId<T extends object>(verdict: T, auditID: string | undefined): T & 
 export function checkAuditLine(message: string, logEventTimestampMs?: number): LineVerdict {
   const salvage = (): LineVerdict | null => {
     if (logEventTimestampMs === undefined) return null;
-    const s = salvageCutLine(message, logEventTimestampMs);
+    let text = message.trimEnd();
+    if (text.endsWith(TRUNCATED_SUFFIX)) text = text.slice(0, -TRUNCATED_SUFFIX.length);
+    const s = salvageCutLine(Buffer.from(text, 'utf8'), logEventTimestampMs);
     return s === null ? null : { kind: 'salvaged', ...s };
   };
   const end = message.trimEnd();

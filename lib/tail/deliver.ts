@@ -355,6 +355,25 @@ async function deliverWhole(
   return { kind: 'passed-over' };
 }
 
+/**
+ * Delivers the event salvaged from the first bytes of a line longer than the per-poll cap
+ * (`salvageOverCapLine`), alone, and without its bodies if the ingest refuses it as too large (a
+ * complete requestObject may precede the cut). `passed-over` when even that is refused.
+ */
+export async function deliverSalvaged(
+  text: string,
+  ship: TailShipFn,
+): Promise<{ kind: 'delivered' | 'rejected' | 'passed-over'; reason?: string } | Failed> {
+  let sent = await sendAlone(ship, text);
+  if (sent.kind === 'too-large') {
+    const cut = textWithoutBodies(text);
+    if (cut !== null) sent = await sendAlone(ship, cut);
+  }
+  if (sent.kind === 'failed') return sent;
+  if (sent.kind === 'too-large') return { kind: 'passed-over', reason: sent.reason };
+  return { kind: sent.kind === 'ok' ? 'delivered' : 'rejected' };
+}
+
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */
 function highAlerts(delivered: readonly OutgoingLine[], tooLarge: ReadonlySet<number>, ctx: DeliveryContext): NormalisedRecord[] {
   const { tenantId, clusterName, detection } = ctx.alerts as AlertsContext;

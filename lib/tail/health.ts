@@ -11,6 +11,7 @@ export interface PollSummary {
   delivered: number;
   invalid: number;
   oversize_lines: number;
+  salvaged_lines: number;
   oversize_events: number;
   truncated_events: number;
   undelivered: number;
@@ -49,6 +50,7 @@ export function summarisePoll(r: PollResult): PollSummary {
     delivered: r.delivered,
     invalid: r.invalid,
     oversize_lines: r.oversizeLines,
+    salvaged_lines: r.salvagedLines,
     oversize_events: r.oversizeEvents,
     truncated_events: r.truncatedEvents,
     undelivered: r.undelivered,

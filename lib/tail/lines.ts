@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { AuditEvent } from '../audit/index.js';
-import { readAuditLine, validateAuditEvent } from '../audit/index.js';
+import { readAuditLine, type SalvagedLine, salvageCutLine, validateAuditEvent } from '../audit/index.js';
 import { isJsonObject } from '../json.js';
 import { type EventText, eventString, type JoinedLines, readAuditId } from '../ship/index.js';
 
@@ -230,6 +230,19 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
     lines.push(event === undefined ? { data, offset } : { data, offset, event });
   }
   return { lines, skipped, count };
+}
+
+/**
+ * The event the first bytes of a line longer than the per-poll cap hold (`buf`: the read, all of
+ * it that one line), flagged truncated; the timestamps past the cut are `readAtMs`, when the
+ * tailer read it. Null when those bytes hold no auditID (the line is then passed over). NUL bytes
+ * and a byte order mark before the line are left out, as `splitLines` leaves them out.
+ */
+export function salvageOverCapLine(buf: Buffer, readAtMs: number): SalvagedLine | null {
+  let start = 0;
+  while (start < buf.length && buf[start] === 0) start++;
+  if (buf.length - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
+  return salvageCutLine(buf.subarray(start), readAtMs);
 }
 
 /**

@@ -20,8 +20,10 @@ export interface PollResult {
   delivered: number;
   /** Lines that are not JSON or not a valid audit Event: counted, logged, passed over. */
   invalid: number;
-  /** Lines longer than the per-poll cap, passed over. */
+  /** Lines longer than the per-poll cap passed over with nothing delivered (no auditID in their first bytes, or refused by the ingest). */
   oversizeLines: number;
+  /** Lines longer than the per-poll cap whose first bytes' event was delivered flagged truncated, the rest passed over (counted in `delivered` too). */
+  salvagedLines: number;
   /** Events the ingest would not take whole (over the body cap, or its 413) and that could not be delivered even without their bodies: passed over. */
   oversizeEvents: number;
   /** Events the ingest would not take whole, delivered without their request and response bodies (counted in `delivered` too). */
@@ -52,6 +54,7 @@ const SUMMED = [
   'delivered',
   'invalid',
   'oversizeLines',
+  'salvagedLines',
   'oversizeEvents',
   'truncatedEvents',
   'undelivered',
@@ -70,6 +73,7 @@ export function emptyPoll(startedAt: number): PollResult {
     delivered: 0,
     invalid: 0,
     oversizeLines: 0,
+    salvagedLines: 0,
     oversizeEvents: 0,
     truncatedEvents: 0,
     undelivered: 0,

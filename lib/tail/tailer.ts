@@ -1,8 +1,9 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { TRUNCATED_ANNOTATION } from '../audit/index.js';
 import type { EventText } from '../ship/index.js';
 import { type PreparedCursor, prepareCursor, readCursor, removeStaleTemps, type TailCursor, writeCursor } from './cursor.js';
-import { type AlertsContext, deliverLines, type TailShipFn } from './deliver.js';
+import { type AlertsContext, deliverLines, deliverSalvaged, type TailShipFn } from './deliver.js';
 import {
   describeOpenError,
   errCode,
@@ -15,7 +16,7 @@ import {
   skipToNewline,
   withHead,
 } from './file.js';
-import { splitLines } from './lines.js';
+import { salvageOverCapLine, splitLines } from './lines.js';
 import { type CursorLock, lockCursor } from './lock.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
 import { type BackupFile, filesBeside, listBackups, rotatedAfter } from './rotation.js';
@@ -29,7 +30,7 @@ export interface TailerOptions {
   logPath: string;
   /** Where the byte cursor is kept (default `<logPath>.aisoc-cursor`). */
   cursorPath: string;
-  /** Bytes read per poll at most (memory bound); a line longer than this is passed over. */
+  /** Bytes read per poll at most (memory bound); of a line longer than this only the event its first bytes hold is delivered. */
   maxBytes: number;
   ship: TailShipFn;
   /**
@@ -411,6 +412,53 @@ export class FileTailer {
   }
 
   /**
+   * The start of a line longer than the cap (`buf`, read at `c`): the event it holds is delivered
+   * salvaged (lib/audit `salvageCutLine`); with no auditID in it the line is only counted and
+   * passed over. 'failed' when the ingest did not accept the event: the cursor stays before the
+   * line and the next poll tries again (the ingest drops the repeat if this one did arrive).
+   * Logs where the line is, its auditID and the bytes read of it, never its content.
+   */
+  private async *deliverOverCap(buf: Buffer, c: TailCursor): Steps<'passed' | 'failed'> {
+    const where = { file: c.path, offset: c.offset, cap_bytes: this.opts.maxBytes };
+    const salvaged = salvageOverCapLine(buf, this.now());
+    if (salvaged === null) {
+      this.log({ level: 'warn', msg: 'line longer than the per-poll cap, with no auditID in its first bytes; passing over it', ...where });
+      yield { oversizeLines: 1 };
+      return 'passed';
+    }
+    const about = { ...where, auditID: salvaged.auditID, bytes_at_least: buf.length, cut_in: salvaged.cutIn };
+    const out = await deliverSalvaged(salvaged.text, this.opts.ship);
+    if (out.kind === 'failed') {
+      const error = `the ingest did not accept the event salvaged from a line longer than the per-poll cap in ${c.path} at byte ${c.offset}: ${out.reason}${
+        out.status === undefined ? '' : ` (HTTP ${out.status})`
+      }`;
+      this.log({ level: 'error', msg: 'delivery stopped; the cursor stays before the first event not accepted', ...about, error });
+      yield { undelivered: 1, error };
+      return 'failed';
+    }
+    if (out.kind === 'delivered') {
+      this.log({
+        level: 'warn',
+        msg: `line longer than the per-poll cap; delivered the event its first bytes hold, annotated ${TRUNCATED_ANNOTATION}, and passing over the rest`,
+        ...about,
+      });
+      yield { salvagedLines: 1, delivered: 1 };
+    } else {
+      this.log({
+        level: 'error',
+        msg:
+          out.kind === 'rejected'
+            ? 'line longer than the per-poll cap; the ingest rejected the event its first bytes hold; passing over it'
+            : 'line longer than the per-poll cap; the ingest would not take the event its first bytes hold even without its bodies; passing over it',
+        ...about,
+        ...(out.reason === undefined ? {} : { reason: out.reason }),
+      });
+      yield { oversizeLines: 1 };
+    }
+    return 'passed';
+  }
+
+  /**
    * Reads one file forward from `cur` within the byte budget, ships its complete lines and
    * returns the advanced cursor. `final` marks a rotated file that no longer grows: its last
    * line counts as complete even without `\n`.
@@ -460,16 +508,13 @@ export class FileTailer {
     if (final && atEof) end = got;
     if (end === 0) {
       if (got >= this.opts.maxBytes) {
-        // One line fills the whole cap: it can never be read in one poll. Pass over it (to its
-        // `\n`, possibly across polls) rather than leave the cursor stuck on it forever.
-        this.log({
-          level: 'warn',
-          msg: 'line longer than the per-poll cap; passing over it',
-          file: c.path,
-          offset: c.offset,
-          cap_bytes: this.opts.maxBytes,
-        });
-        yield { oversizeLines: 1, bytesConsumed: got, more: true };
+        // One line fills the whole cap: it can never be read in one poll (memory stays bounded by
+        // the cap). Its first bytes hold who did what to which object (the apiserver writes the
+        // bodies last): that event goes out flagged truncated, then the rest of the line is passed
+        // over (to its `\n`, possibly across polls) rather than leave the cursor stuck on it.
+        const salvaged = yield* this.deliverOverCap(buf, c);
+        if (salvaged === 'failed') return { cursor: c, finished: false, stop: true };
+        yield { bytesConsumed: got, more: true };
         return { cursor: await withHead(fh, { ...c, offset: c.offset + got, skipping: true }), finished: false, stop: true };
       }
       yield atEof ? { heldBackBytes: got } : { more: true };

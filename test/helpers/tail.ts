@@ -120,3 +120,32 @@ export class RecordingShipper {
     return result;
   };
 }
+
+/**
+ * A RequestResponse-level `list` of pods as kube-apiserver's log backend writes it, longer than
+ * `minBytes`: the real `create` of a pod in the Falco traces turned into a list of the namespace's
+ * pods (verb `list`, objectRef without a name, no request body), its responseObject a PodList
+ * (the Kubernetes API reference's shape: kind, apiVersion, ListMeta, items) of that real pod
+ * repeated, as a big cluster's answer carries every pod. Members keep the event's order, so the
+ * bodies come before the timestamps and annotations, as in the apiserver's output.
+ */
+export function podListLine(minBytes: number): { line: string; event: Record<string, unknown>; podName: string } {
+  const created = JSON.parse(readFileSync(join(FALCO_DIR, 'create_nginx_pod_privileged.json'), 'utf8').split('\n')[0] as string) as Record<
+    string,
+    unknown
+  >;
+  const { kind: _kind, apiVersion: _apiVersion, ...pod } = created.responseObject as Record<string, unknown>;
+  const items: unknown[] = [];
+  const list = { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: '1503' }, items };
+  const event: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(created)) {
+    if (key === 'requestObject') continue;
+    if (key === 'verb') event.verb = 'list';
+    else if (key === 'objectRef') event.objectRef = { resource: 'pods', namespace: 'default', apiVersion: 'v1' };
+    else if (key === 'responseObject') event.responseObject = list;
+    else event[key] = value;
+  }
+  const podBytes = JSON.stringify(pod).length + 1;
+  for (let n = Math.ceil(minBytes / podBytes) + 1; n > 0; n--) items.push(pod);
+  return { line: JSON.stringify(event), event, podName: (pod.metadata as { name: string }).name };
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normaliseAuditEvent, parseAuditPayload } from '../../../lib/audit/index.js';
 import { FileTailer, type PollResult, readCursor, type TailerOptions } from '../../../lib/tail/index.js';
-import { asFile, auditIdOf, eventText, RecordingShipper, tempDir, uniqueEvents } from '../../helpers/tail.js';
+import { asFile, auditIdOf, eventText, podListLine, RecordingShipper, tempDir, uniqueEvents } from '../../helpers/tail.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -416,9 +416,9 @@ describe('FileTailer', () => {
     expect(shipper.ids()).toEqual(['gone-0', 'gone-1', 'new-0', 'new-1', 'new-2']);
   });
 
-  it('passes over a line longer than the per-poll cap with a count and a log line', async () => {
+  it('passes over a line longer than the per-poll cap with no auditID in its first bytes, with a count and a log line', async () => {
     const [one, two] = uniqueEvents(2, 'ok');
-    const huge = `{"kind":"Event","auditID":"huge","requestURI":"${'x'.repeat(20_000)}"}`;
+    const huge = `{"kind":"Event","requestURI":"${'x'.repeat(20_000)}","auditID":"huge"}`;
     writeFileSync(logPath, asFile([one as string, huge, two as string]));
 
     const results = await pollUntilIdle(tailer({ maxBytes: 4096 }));
@@ -427,6 +427,50 @@ describe('FileTailer', () => {
     expect(shipper.ids()).toEqual(['ok-0', 'ok-1']);
     expect(await cursorOffset()).toBe(statSync(logPath).size);
     expect(logs.some((l) => String(l.msg).includes('longer than the per-poll cap'))).toBe(true);
+  });
+
+  it('delivers the event in the first bytes of a line longer than the per-poll cap, flagged truncated, and passes over the rest', async () => {
+    const [one, two] = uniqueEvents(2, 'ok');
+    const { line, event, podName } = podListLine(200_000);
+    writeFileSync(logPath, asFile([one as string, line, two as string]));
+
+    const results = await pollUntilIdle(tailer({ maxBytes: 64 * 1024 }));
+
+    expect(shipper.ids()).toEqual(['ok-0', event.auditID, 'ok-1']);
+    const salvaged = JSON.parse(shipper.shipped[1] as string) as Record<string, unknown>;
+    expect(salvaged).toMatchObject({ user: event.user, verb: 'list', objectRef: event.objectRef, requestURI: event.requestURI });
+    expect(salvaged.annotations).toEqual({ 'audit.k8s.io/truncated': 'true' });
+    expect(shipper.shipped[1]).not.toContain(podName);
+    expect(results.reduce((n, r) => n + r.salvagedLines, 0)).toBe(1);
+    expect(results.reduce((n, r) => n + r.oversizeLines, 0)).toBe(0);
+    expect(results.reduce((n, r) => n + r.delivered, 0)).toBe(3);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
+    const logged = logs.find((l) => String(l.msg).includes('delivered the event its first bytes hold'));
+    expect(logged).toMatchObject({
+      level: 'warn',
+      offset: Buffer.byteLength(`${one}\n`),
+      auditID: event.auditID,
+      cut_in: 'responseObject',
+    });
+    expect(JSON.stringify(logs)).not.toContain(podName);
+  });
+
+  it('keeps the cursor before a line longer than the cap while its salvaged event is not accepted', async () => {
+    const [one] = uniqueEvents(1, 'ok');
+    const { line, event } = podListLine(200_000);
+    writeFileSync(logPath, asFile([one as string, line]));
+    shipper.failAlone();
+
+    const failed = await pollUntilIdle(tailer({ maxBytes: 64 * 1024 }));
+    const stoppedAt = await cursorOffset();
+    shipper.recover();
+    await pollUntilIdle(tailer({ maxBytes: 64 * 1024 }));
+
+    expect(failed.at(-1)).toMatchObject({ undelivered: 1, complete: false });
+    expect(failed.at(-1)?.error).toContain('HTTP 503');
+    expect(stoppedAt).toBe(Buffer.byteLength(`${one}\n`));
+    expect(shipper.ids()).toEqual(['ok-0', event.auditID]);
+    expect(await cursorOffset()).toBe(statSync(logPath).size);
   });
 
   it('passes over an over-cap line that is still being written once its end arrives', async () => {

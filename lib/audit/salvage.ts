@@ -1,9 +1,8 @@
-import { TRUNCATED_ANNOTATION } from '../audit/fields.js';
-import { CLOSE_OBJECT, COLON, COMMA, OPEN_OBJECT, QUOTE, skipString, skipValue, skipWs } from '../audit/json-bytes.js';
-import { validateAuditEvent } from '../audit/parse.js';
-import { scrubJwtText } from '../audit/redact.js';
 import { isJsonObject } from '../json.js';
-import { TRUNCATED_SUFFIX } from './eks.js';
+import { TRUNCATED_ANNOTATION } from './fields.js';
+import { CLOSE_OBJECT, COLON, COMMA, OPEN_OBJECT, QUOTE, skipString, skipValue, skipWs } from './json-bytes.js';
+import { validateAuditEvent } from './parse.js';
+import { scrubJwtText } from './redact.js';
 
 /** A cut audit line made whole again from the members it still holds. */
 export interface SalvagedLine {
@@ -16,22 +15,27 @@ export interface SalvagedLine {
 }
 
 /**
- * What is left of an audit line cut at CloudWatch Logs' event-size limit (EKS appends
- * `[Truncated...]`, falcosecurity/plugins#297; a line cut without it ends mid-JSON): the
- * top-level members that arrived whole, as an Event the ingest can normalise and score, instead
- * of nothing. kube-apiserver writes the metadata first (kind, level, auditID, stage, requestURI,
- * verb, user, sourceIPs, userAgent, objectRef, responseStatus; k8s.io/apiserver/pkg/apis/audit
- * Event's field order) and the bodies after, so the cut nearly always falls in requestObject or
- * responseObject and who did what to which object survives. The timestamps and annotations come
- * last: a missing `requestReceivedTimestamp`/`stageTimestamp` is taken from the log event's own
- * time (when CloudWatch Logs got the line, within moments of the stage), and the event is
- * flagged with `audit.k8s.io/truncated: "true"` as the apiserver flags one it shrank.
- * Null when the line is not a cut JSON object or what is left has no auditID.
+ * What is left of an audit line that was cut, given as the bytes that arrived: the top-level
+ * members that arrived whole, as an Event the ingest can normalise and score, instead of nothing.
+ * Lines are cut in two places: at CloudWatch Logs' event-size limit (the forwarder; EKS appends
+ * `[Truncated...]`, falcosecurity/plugins#297, which the caller strips first) and at the tailer's
+ * per-poll read cap (a line longer than `AISOC_TAIL_MAX_BYTES`: a RequestResponse `list` carries
+ * the whole list in responseObject, and the apiserver's log backend does not truncate by default,
+ * `--audit-log-truncate-enabled=false`). kube-apiserver writes the metadata first (kind, level,
+ * auditID, stage, requestURI, verb, user, sourceIPs, userAgent, objectRef, responseStatus;
+ * k8s.io/apiserver/pkg/apis/audit Event's field order) and the bodies after, so the cut nearly
+ * always falls in requestObject or responseObject and who did what to which object survives.
+ * The timestamps and annotations come last: a missing `requestReceivedTimestamp`/`stageTimestamp`
+ * is taken from `receivedAtMs` (when the cut line was received: the log event's time in CloudWatch
+ * Logs, the tailer's read; within moments of the stage for a live log), and the event is flagged
+ * with `audit.k8s.io/truncated: "true"` as the apiserver flags one it shrank. Reads only `bytes`
+ * (never past them); trailing whitespace is ignored. Null when they are not a cut JSON object or
+ * what is left has no auditID.
  */
-export function salvageCutLine(message: string, logEventTimestampMs: number): SalvagedLine | null {
-  let text = message.trimEnd();
-  if (text.endsWith(TRUNCATED_SUFFIX)) text = text.slice(0, -TRUNCATED_SUFFIX.length);
-  const buf = Buffer.from(text, 'utf8');
+export function salvageCutLine(bytes: Buffer, receivedAtMs: number): SalvagedLine | null {
+  let last = bytes.length;
+  while (last > 0 && isTrailingSpace(bytes[last - 1] as number)) last--;
+  const buf = last === bytes.length ? bytes : bytes.subarray(0, last);
   let pos = skipWs(buf, 0);
   if (buf[pos] !== OPEN_OBJECT) return null;
   pos++;
@@ -74,7 +78,7 @@ export function salvageCutLine(message: string, logEventTimestampMs: number): Sa
     if (buf[pos] !== COMMA) return null;
     pos++;
   }
-  const stamp = new Date(logEventTimestampMs);
+  const stamp = new Date(receivedAtMs);
   if (!Number.isNaN(stamp.getTime())) {
     event.requestReceivedTimestamp ??= stamp.toISOString();
     event.stageTimestamp ??= stamp.toISOString();
@@ -89,4 +93,9 @@ export function salvageCutLine(message: string, logEventTimestampMs: number): Sa
     auditID: scrubJwtText(event.auditID as string),
     cutIn: cutIn !== null && !/^[A-Za-z]{1,40}$/.test(cutIn) ? '(other)' : cutIn,
   };
+}
+
+/** The whitespace `String.prototype.trimEnd` drops that can end UTF-8 JSON text in ASCII: space, tab, CR, LF, VT, FF. */
+function isTrailingSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d);
 }
