@@ -26,13 +26,15 @@ export interface SalvagedLine {
  * k8s.io/apiserver/pkg/apis/audit Event's field order) and the bodies after, so the cut nearly
  * always falls in requestObject or responseObject and who did what to which object survives.
  * The timestamps and annotations come last: a missing `requestReceivedTimestamp`/`stageTimestamp`
- * is taken from `receivedAtMs` (when the cut line was received: the log event's time in CloudWatch
- * Logs, the tailer's read; within moments of the stage for a live log), and the event is flagged
+ * is taken from `receivedAtMs` when there is one (the log event's time in CloudWatch Logs, within
+ * moments of the stage); without it they stay missing and the ingest stamps the time it received
+ * the event. It must be the same on every resend of the line, or a resend is another event. The
+ * event is flagged
  * with `audit.k8s.io/truncated: "true"` as the apiserver flags one it shrank. Reads only `bytes`
  * (never past them); trailing whitespace is ignored. Null when they are not a cut JSON object or
  * what is left has no auditID.
  */
-export function salvageCutLine(bytes: Buffer, receivedAtMs: number): SalvagedLine | null {
+export function salvageCutLine(bytes: Buffer, receivedAtMs: number | null): SalvagedLine | null {
   let last = bytes.length;
   while (last > 0 && isTrailingSpace(bytes[last - 1] as number)) last--;
   const buf = last === bytes.length ? bytes : bytes.subarray(0, last);
@@ -78,7 +80,7 @@ export function salvageCutLine(bytes: Buffer, receivedAtMs: number): SalvagedLin
     if (buf[pos] !== COMMA) return null;
     pos++;
   }
-  const stamp = new Date(receivedAtMs);
+  const stamp = new Date(receivedAtMs ?? Number.NaN);
   if (!Number.isNaN(stamp.getTime())) {
     event.requestReceivedTimestamp ??= stamp.toISOString();
     event.stageTimestamp ??= stamp.toISOString();

@@ -234,15 +234,18 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
 
 /**
  * The event the first bytes of a line longer than the per-poll cap hold (`buf`: the read, all of
- * it that one line), flagged truncated; the timestamps past the cut are `readAtMs`, when the
- * tailer read it. Null when those bytes hold no auditID (the line is then passed over). NUL bytes
- * and a byte order mark before the line are left out, as `splitLines` leaves them out.
+ * it that one line), flagged truncated. The timestamps past the cut stay missing (the ingest
+ * stamps its receive time): the tailer's clock would make each resend of the line (a delivery that
+ * failed, a restart before the cursor moved) another event, where the same bytes give the same
+ * event and the ingest drops the repeat. Null when those bytes hold no auditID (the line is then
+ * passed over). NUL bytes and a byte order mark before the line are left out, as `splitLines`
+ * leaves them out.
  */
-export function salvageOverCapLine(buf: Buffer, readAtMs: number): SalvagedLine | null {
+export function salvageOverCapLine(buf: Buffer): SalvagedLine | null {
   let start = 0;
   while (start < buf.length && buf[start] === 0) start++;
   if (buf.length - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf) start += 3;
-  return salvageCutLine(buf.subarray(start), readAtMs);
+  return salvageCutLine(buf.subarray(start), null);
 }
 
 /**

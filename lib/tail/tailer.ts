@@ -420,7 +420,7 @@ export class FileTailer {
    */
   private async *deliverOverCap(buf: Buffer, c: TailCursor): Steps<'passed' | 'failed'> {
     const where = { file: c.path, offset: c.offset, cap_bytes: this.opts.maxBytes };
-    const salvaged = salvageOverCapLine(buf, this.now());
+    const salvaged = salvageOverCapLine(buf);
     if (salvaged === null) {
       this.log({ level: 'warn', msg: 'line longer than the per-poll cap, with no auditID in its first bytes; passing over it', ...where });
       yield { oversizeLines: 1 };

@@ -122,4 +122,26 @@ describe('tail: a line longer than the per-poll cap', () => {
       skipping: false,
     });
   });
+
+  it('sends the same event for the same line every time, so a resend of it is stored once', { timeout: 120_000 }, async () => {
+    const logPath = join(tmp.dir, 'resent.log');
+    const { line, event } = podListLine(CAP + 1024);
+    writeFileSync(logPath, `${line}\n`);
+    const env = {
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/overcap-resent`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      CLUSTER_NAME: 'overcap-cluster',
+    };
+
+    // The second tailer starts from a cursor of its own: a restart before the first one's cursor
+    // moved (a crash after delivery), reading the same line again a second later.
+    const first = await run(['tail', '--path', logPath, '--cursor', join(tmp.dir, 'resent.cursor.1'), '--once'], env);
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = await run(['tail', '--path', logPath, '--cursor', join(tmp.dir, 'resent.cursor.2'), '--once'], env);
+    const shown = await run(['events', '--json', '--tenant', 'overcap-resent', '--data-dir', dataDir]);
+
+    expect([first.code, second.code]).toEqual([0, 0]);
+    const records = jsonLines(shown.stdout);
+    expect(records.map((r) => [r.audit_id, r.severity_reason === 'reused-audit-id'])).toEqual([[event.auditID, false]]);
+  });
 });
