@@ -9,6 +9,24 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A URL as an error message or a log line may show it: scheme, host, port and path. The user
+ * name and password (`https://user:pass@host`), the query (`?token=…`, `?X-Amz-Security-Token=…`)
+ * and the fragment are where an operator puts a credential, and are left out; a value that does
+ * not parse as an http(s) URL is not shown at all, since it may be a secret set in the wrong
+ * variable or a password whose `#`, `@` or `/` broke the URL.
+ */
+export function loggableUrl(value: string): string {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return '<not a URL>';
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `<a ${u.protocol} URL>`;
+  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+
 /** The levels the logger takes (Powertools Logger's), in any case. */
 export const LOG_LEVELS: readonly string[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 

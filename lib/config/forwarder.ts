@@ -16,7 +16,7 @@ import {
   DEFAULT_SHIP_MAX_BODY_BYTES,
   METRICS_NAMESPACE,
 } from './defaults.js';
-import { type Env, EnvReader } from './env.js';
+import { type Env, EnvReader, loggableUrl } from './env.js';
 import {
   noteSecretAsTenant,
   readSecretsManagerSecret,
@@ -181,5 +181,6 @@ export function awsCallError(service: string, endpoint: string, err: unknown): E
     e.message && e.message !== ''
       ? `${e.name && !['Error', 'AggregateError'].includes(e.name) ? `${e.name}: ` : ''}${e.message}`
       : [e.syscall, e.code ?? String(err)].filter(Boolean).join(' ');
-  return new Error(`${service} at ${endpoint}: ${reason}`, { cause: err });
+  // The endpoint comes from AWS_ENDPOINT_URL*, which may carry a user and password or a query.
+  return new Error(`${service} at ${loggableUrl(endpoint)}: ${reason}`, { cause: err });
 }

@@ -9,6 +9,7 @@ import {
   DEFAULT_SHIP_MAX_BODY_BYTES,
   MIN_INGEST_MAX_BODY_BYTES,
 } from '../config/defaults.js';
+import { loggableUrl } from '../config/env.js';
 import { DEFAULT_SHIP_TLS, plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import {
@@ -143,16 +144,6 @@ function resolve(opts: ShipOptions): Resolved {
   };
 }
 
-/** The URL without credentials or query, safe for a log line. */
-function safeUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.origin}${u.pathname}`;
-  } catch {
-    return '<invalid url>';
-  }
-}
-
 function redact(text: string, token: string): string {
   return token.length > 0 ? text.split(token).join('<redacted>') : text;
 }
@@ -225,7 +216,7 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
     oversize: 0,
   };
   let stop: Stop | null = null;
-  const target = safeUrl(o.url);
+  const target = loggableUrl(o.url);
 
   const fail = (first: number, count: number, info: FailureInfo): void => {
     const { kind, reason, retryable, status } = info;

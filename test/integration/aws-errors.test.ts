@@ -37,7 +37,7 @@ describe('backfill and redrive name the AWS service and endpoint that failed', (
     bundle.cleanup();
   });
 
-  const cli = (args: string[]) =>
+  const cli = (args: string[], extra: Record<string, string> = {}) =>
     exec(process.execPath, [bundle.cli, ...args], {
       env: {
         PATH: process.env.PATH ?? '',
@@ -47,6 +47,7 @@ describe('backfill and redrive name the AWS service and endpoint that failed', (
         AWS_SECRET_ACCESS_KEY: 'test',
         AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/t',
         K8S_AUDIT_SHARED_SECRET: 'aws-errors-secret',
+        ...extra,
       },
     }).then(
       (r) => ({ code: 0, ...r }),
@@ -70,5 +71,22 @@ describe('backfill and redrive name the AWS service and endpoint that failed', (
       new RegExp(`aisoc-k8s-audit redrive: SQS at ${endpoint}: \\w*QueueDoesNotExist\\w*: The specified queue does not exist\\.`),
     );
     expect(r.stderr).not.toContain('NodeVersionSupportWarning');
+  });
+
+  // An endpoint written with a user and password or a signed query (a proxy or a gateway in front
+  // of moto or LocalStack): the error names the endpoint by scheme, host and port only (inbox's
+  // DynamoDB errors: test/integration/ingest-dynamodb.test.ts).
+  it('never shows a user, password or query written into AWS_ENDPOINT_URL', async () => {
+    const [user, password, query] = ['aws-endpoint-user-Qx7', 'aws-endpoint-password-Wz3', 'aws-endpoint-query-Rk9'];
+    const withSecrets = `${endpoint.replace('http://', `http://${user}:${password}@`)}/?X-Amz-Security-Token=${query}`;
+    const runs = [
+      await cli(['backfill', '--log-group', '/aws/eks/nope/cluster', '--start', '1h'], { AWS_ENDPOINT_URL: withSecrets }),
+      await cli(['redrive', '--queue-url', `${endpoint}/123456789012/nope`], { AWS_ENDPOINT_URL: withSecrets }),
+    ];
+    expect(runs.map((r) => r.code)).toEqual([1, 1]);
+    expect(runs.map((r) => r.stderr.match(/ at (\S+): /)?.[1])).toEqual([endpoint, endpoint]);
+    for (const r of runs) {
+      for (const secret of [user, password, query, encodeURIComponent(password)]) expect(`${r.stdout}${r.stderr}`).not.toContain(secret);
+    }
   });
 });

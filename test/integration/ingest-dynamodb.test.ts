@@ -107,5 +107,18 @@ describe('DynamoDB inbox store against dynalite', () => {
       expect(listed.code).toBe(1);
       expect(listed.stderr).toContain(`DynamoDB table no-such-table at ${endpoint}: ResourceNotFoundException`);
     });
+
+    it('names the endpoint without the user, password or query written into AWS_ENDPOINT_URL_DYNAMODB', async () => {
+      const [user, password, query] = ['ddb-endpoint-user-Tm4', 'ddb-endpoint-password-Yc8', 'ddb-endpoint-query-Pn2'];
+      const withSecrets = `${endpoint.replace('http://', `http://${user}:${password}@`)}/?X-Amz-Security-Token=${query}`;
+      const listed = await runCli(['inbox', 'list'], {
+        INBOX_TABLE: 'no-such-table',
+        AWS_ENDPOINT_URL_DYNAMODB: withSecrets,
+        ...CREDENTIALS,
+      });
+      expect(listed.code).toBe(1);
+      expect(listed.stderr).toContain(`DynamoDB table no-such-table at ${endpoint}: ResourceNotFoundException`);
+      for (const secret of [user, password, query]) expect(`${listed.stdout}${listed.stderr}`).not.toContain(secret);
+    });
   });
 });
