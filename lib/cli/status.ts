@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { notAnHttpUrl } from '../config/env.js';
 import type { TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
@@ -89,7 +90,7 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     try {
       fromEnv = new URL(io.env.AISOC_INGEST_URL);
     } catch {
-      throw new UsageError(`AISOC_INGEST_URL is not a URL: ${JSON.stringify(io.env.AISOC_INGEST_URL)}`);
+      throw new UsageError(`AISOC_INGEST_URL is not a URL: ${notAnHttpUrl(io.env.AISOC_INGEST_URL)}`);
     }
   }
   const tenant = flag(args, 'tenant') ?? splitIngestPath(fromEnv?.pathname ?? '')?.tenant;
@@ -98,7 +99,7 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
   try {
     origin = new URL(flag(args, 'url') ?? fromEnv?.origin ?? 'http://127.0.0.1:8080').origin;
   } catch {
-    throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(flag(args, 'url'))}`);
+    throw new UsageError(`--url must be an http(s) URL, got ${notAnHttpUrl(flag(args, 'url') ?? '')}`);
   }
   const secret = io.env.K8S_AUDIT_SHARED_SECRET?.trim() || devSecretIn(io.env.AISOC_DATA_DIR || '.data');
   if (secret === undefined) {

@@ -27,6 +27,15 @@ export function loggableUrl(value: string): string {
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
+/**
+ * What a message says of a value that should have been an http(s) URL and is not: never the value
+ * itself (a secret set in the wrong variable, or a password whose `#`, `@` or `/` broke the URL),
+ * only its scheme when it has one, and how a user name or password must be written.
+ */
+export function notAnHttpUrl(value: string): string {
+  return `${loggableUrl(value)} (not shown: it may hold a credential; a user name or password in a URL must be percent-encoded)`;
+}
+
 /** The levels the logger takes (Powertools Logger's), in any case. */
 export const LOG_LEVELS: readonly string[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 
@@ -97,7 +106,7 @@ export class EnvReader {
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
       return v;
     } catch {
-      this.problems.push(`${name} must be an http(s) URL, got ${JSON.stringify(v)}`);
+      this.problems.push(`${name} must be an http(s) URL, got ${notAnHttpUrl(v)}`);
       return undefined;
     }
   }

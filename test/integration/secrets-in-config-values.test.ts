@@ -1,0 +1,43 @@
+// A careless operator's configuration: a credential written into a URL the commands read, or a URL
+// pointing at a path that carries a token. The command stops with exit 2 and says what is wrong,
+// and the credential is in nothing it prints. In its own file: the Lambda tests of
+// secrets-never-logged.test.ts re-import the modules, which would make main's ConfigError another
+// class than the one these commands throw.
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/** Every value of `secrets` found in a run's output, with the run's index. */
+function leaks(runs: { stdout: string; stderr: string }[], secrets: string[]): string[] {
+  return runs.flatMap((r, i) => secrets.filter((s) => `${r.stdout}${r.stderr}`.includes(s)).map((s) => `run ${i}: ${s}`));
+}
+
+// A password with a `#` in it (the rest of the URL becomes a fragment, and the port does not
+// parse), a bracket, or the secret itself set as the URL.
+describe('a URL that does not parse', () => {
+  const SECRET = 'config-values-shared-secret-Gh7';
+  const PASSWORD = 'url-password-Jd5#Kf2';
+  it.each([
+    ['a password with a # in it', `https://admin:${PASSWORD}@ingest.example.com/v1/ingest/k8s-audit/acme`],
+    ['a password with a [ in it', `https://admin:[${PASSWORD}@ingest.example.com/v1/ingest/k8s-audit/acme`],
+    ['the shared secret set as the URL', SECRET],
+  ])('is refused without being printed: %s', async (_name, url) => {
+    const env = { AISOC_INGEST_URL: url, K8S_AUDIT_SHARED_SECRET: SECRET, AWS_REGION: 'eu-west-1' };
+    const runs = [
+      await runCli(['tail', '--path', '/nonexistent/audit.log', '--once'], env),
+      await runCli(['backfill', '--log-group', '/aws/eks/c/cluster', '--start', '1h'], env),
+      await runCli(['redrive', '--queue-url', 'http://127.0.0.1:9/123456789012/q'], env),
+      await runCli(['status', '--tenant', 'acme'], env),
+      await runCli(['status', '--tenant', 'acme', '--url', url], { K8S_AUDIT_SHARED_SECRET: SECRET }),
+    ];
+
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 2]);
+    expect(runs.map((r) => /(AISOC_INGEST_URL|--url) (must be an http\(s\) URL|is not a URL)/.test(r.stderr))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(leaks(runs, [SECRET, 'url-password-Jd5', encodeURIComponent(PASSWORD)])).toEqual([]);
+  });
+});
