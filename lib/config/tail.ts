@@ -6,6 +6,7 @@ import {
   DEFAULT_TAIL_CONCURRENCY,
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
+import { readTenantRouteUrl } from './forwarder.js';
 import { noteSecretAsTenant, readSharedSecret } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
@@ -73,7 +74,9 @@ export function readTailShaping(r: EnvReader): TailShaping {
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
   r.logLevel();
-  const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
+  // The tenant route only, as the forwarder: another path (the inbox's /v1/inbox/<token>, a token
+  // pasted after the route) would be sent to and logged with every failed batch.
+  const ingestUrl = readTenantRouteUrl(r);
   const tls = loadShipTls(r, ingestUrl);
   const token = readSharedSecret(r.string('K8S_AUDIT_SHARED_SECRET'), 'K8S_AUDIT_SHARED_SECRET', r.problems) ?? '';
   if (token === '' && r.problems.every((p) => !p.startsWith('K8S_AUDIT_SHARED_SECRET'))) {

@@ -3,8 +3,12 @@
 // and the credential is in nothing it prints. In its own file: the Lambda tests of
 // secrets-never-logged.test.ts re-import the modules, which would make main's ConfigError another
 // class than the one these commands throw.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { distinctLines, ok, startFaultServer } from '../helpers/ship.js';
 
 /** Every value of `secrets` found in a run's output, with the run's index. */
 function leaks(runs: { stdout: string; stderr: string }[], secrets: string[]): string[] {
@@ -39,5 +43,37 @@ describe('a URL that does not parse', () => {
       true,
     ]);
     expect(leaks(runs, [SECRET, 'url-password-Jd5', encodeURIComponent(PASSWORD)])).toEqual([]);
+  });
+});
+
+// The inbox's URL (the token in its path) or a token pasted after the route: the tailer sends only
+// to the tenant route, so it stops at start instead of sending there and logging the URL with
+// every failed batch.
+describe('tail with AISOC_INGEST_URL on another path', () => {
+  const TOKEN = 'aisoc-inbox-token-Wq2Lm8Zt5Rn3';
+  it.each([
+    ['the inbox route', (base: string) => `${base}/v1/inbox/${TOKEN}`],
+    ['a token after the tenant route', (base: string) => `${base}/v1/ingest/k8s-audit/acme/${TOKEN}`],
+  ])('refuses %s without sending or printing the token', async (_name, urlOf) => {
+    const server = await startFaultServer(() => ok());
+    const tmp = tempDataDir('aisoc-config-values-tail-');
+    try {
+      const log = join(tmp.dir, 'audit.log');
+      writeFileSync(log, `${distinctLines(1, 'config-values-tail')[0]}\n`);
+      const env = {
+        AISOC_INGEST_URL: urlOf(new URL(server.url).origin),
+        K8S_AUDIT_SHARED_SECRET: 'config-values-secret-Bx4',
+        CLUSTER_NAME: 'c',
+      };
+
+      const run = await runCli(['tail', '--path', log, '--cursor', join(tmp.dir, 'cursor'), '--once'], env);
+
+      expect([run.code, server.requests.length]).toEqual([2, 0]);
+      expect(run.stderr).toContain('AISOC_INGEST_URL must be the full tenant route');
+      expect(leaks([run], [TOKEN, 'config-values-secret-Bx4'])).toEqual([]);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
   });
 });
