@@ -237,6 +237,10 @@ export class ConsoleRoutes {
     this.#tokenVerifier = new SharedSecretVerifier(opts.consoleToken ?? null);
   }
 
+  // A secret or the console token typed into a console URL (a bookmark, a path pasted into the
+  // address bar) is hidden in the access log however short and plain, as the ingest's paths are.
+  readonly #isSecret = (value: string): boolean => this.#opts.access.isSecret(value) || this.#tokenVerifier.verify(value);
+
   /** Whether a path is the console's. */
   handles(path: string): boolean {
     return path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`);
@@ -256,7 +260,7 @@ export class ConsoleRoutes {
         this.#opts.log?.({
           level: 'error',
           msg: 'console error',
-          path: loggablePath(url.pathname),
+          path: loggablePath(url.pathname, this.#isSecret),
           error: err instanceof Error ? `${err.name}: ${err.message}` : 'unknown',
         });
       }
@@ -269,7 +273,7 @@ export class ConsoleRoutes {
       level: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       msg: 'console request',
       method: req.method ?? 'GET',
-      path: loggablePath(url.pathname),
+      path: loggablePath(url.pathname, this.#isSecret),
       status: res.statusCode,
       tenant: who.tenant,
       ms: Math.round((performance.now() - started) * 100) / 100,

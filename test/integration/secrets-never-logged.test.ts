@@ -320,6 +320,38 @@ async function loadIngestLambda(env: Record<string, string>): Promise<{ handler:
   return { handler: mod.handler, out: captured.text };
 }
 
+// A short, plain shared secret (an operator's own pick, not `openssl rand`) and console token
+// pasted into console URLs: shorter than the length that hides any segment, so only knowing them
+// as secrets keeps them out of the access log, as it does on the ingest's routes.
+describe('the console access log with a short secret', () => {
+  it('hides the shared secret, the previous one and the console token in a console path', async () => {
+    const [short, previous, token] = ['Pa55-word-9', 'Old-pass-7', 'Dev-token-3'];
+    const tmp = tempDataDir('aisoc-secrets-console-');
+    const logs: Record<string, unknown>[] = [];
+    const server = await startIngestServer({
+      config: ingestConfig({ K8S_AUDIT_SHARED_SECRET: short, K8S_AUDIT_SHARED_SECRET_PREVIOUS: previous, AISOC_DATA_DIR: tmp.dir }),
+      log: (e) => logs.push(e),
+      console: { assets: null, consoleToken: token },
+    });
+    try {
+      const paths = [short, previous, token].flatMap((s) => [`/console/${s}`, `/console/api/${s}`, `/console/api/events/${s}`]);
+      const statuses: number[] = [];
+      for (const path of paths) statuses.push((await fetch(`${server.url}${path}`)).status);
+
+      const lines = logs.filter((l) => l.msg === 'console request');
+      expect(statuses).toEqual([404, 401, 401, 404, 401, 401, 404, 401, 401]);
+      expect(lines.map((l) => l.path)).toEqual(
+        Array(3).fill(['/console/<redacted>', '/console/api/<redacted>', '/console/api/events/<redacted>']).flat(),
+      );
+      const text = JSON.stringify(logs);
+      expect([short, previous, token].filter((s) => text.includes(s))).toEqual([]);
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
+
 describe('the ingest Lambda', () => {
   const context = { awsRequestId: 'req-secrets', getRemainingTimeInMillis: () => 29_000 } as unknown as Context;
 
