@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { notAnHttpUrl } from '../config/env.js';
 import type { TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
+import { redactToken } from '../ship/post.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
@@ -122,7 +123,8 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
   }
-  const text = await res.text();
+  // A wrong --url (an echo service, a proxy's error page) may send the token header back.
+  const text = redactToken(await res.text(), secret);
   if (!res.ok) {
     let message = text;
     try {

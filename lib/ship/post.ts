@@ -64,6 +64,15 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
+/**
+ * `text` with every occurrence of the token replaced by `<redacted>`. An answer's text goes to
+ * log lines and to the operator's terminal, and what answers may not be our ingest: a proxy's
+ * error page or a wrong URL's echo service can send the request's headers back.
+ */
+export function redactToken(text: string, token: string): string {
+  return token.length > 0 ? text.split(token).join('<redacted>') : text;
+}
+
 function isChunks(body: string | Uint8Array | BodyChunks): body is BodyChunks {
   return typeof body === 'object' && !(body instanceof Uint8Array);
 }
@@ -99,7 +108,7 @@ export async function postEventList(body: string | Uint8Array | BodyChunks, req:
       signal: AbortSignal.timeout(Math.max(1, Math.floor(req.timeoutMs))),
     });
     // Read the whole answer: it carries the counts, and an unread body keeps the socket from reuse.
-    const text = await res.text();
+    const text = redactToken(await res.text(), req.token);
     return { kind: 'answer', status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
   } catch (err) {
     return classifyError(err, req.timeoutMs);
@@ -113,7 +122,12 @@ async function postWithHttp(
 ): Promise<PostOutcome> {
   const posted = await httpPost(req.url, headers, body, req.timeoutMs, req.tls ?? null);
   if (posted.kind === 'answer') {
-    return { kind: 'answer', status: posted.status, text: posted.text, retryAfterMs: parseRetryAfter(posted.retryAfter) };
+    return {
+      kind: 'answer',
+      status: posted.status,
+      text: redactToken(posted.text, req.token),
+      retryAfterMs: parseRetryAfter(posted.retryAfter),
+    };
   }
   if (posted.kind === 'unsendable') return posted;
   return classifyError(posted.error, req.timeoutMs);

@@ -21,7 +21,7 @@ import {
   type JoinedLines,
   withoutJoins,
 } from './pack.js';
-import { type PostOutcome, postEventList } from './post.js';
+import { type PostOutcome, postEventList, redactToken } from './post.js';
 import { warnInsecureOnce } from './tls.js';
 import type { ShipFailure, ShipFailureKind, ShipOptions, ShipResult, ShipSource } from './types.js';
 
@@ -144,16 +144,12 @@ function resolve(opts: ShipOptions): Resolved {
   };
 }
 
-function redact(text: string, token: string): string {
-  return token.length > 0 ? text.split(token).join('<redacted>') : text;
-}
-
 /** `value` (parsed JSON) with the token taken out of every string in it, keys included. */
 function redactStrings(value: unknown, token: string): unknown {
-  if (typeof value === 'string') return redact(value, token);
+  if (typeof value === 'string') return redactToken(value, token);
   if (Array.isArray(value)) return value.map((v) => redactStrings(v, token));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k, token), redactStrings(v, token)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redactToken(k, token), redactStrings(v, token)]));
   }
   return value;
 }
@@ -166,7 +162,7 @@ function describeAnswer(status: number, text: string, token: string): string {
   } catch {
     detail = text.slice(0, 200);
   }
-  detail = redact(detail.replace(/\s+/g, ' ').trim(), token);
+  detail = redactToken(detail.replace(/\s+/g, ' ').trim(), token);
   return detail ? `HTTP ${status}: ${detail}` : `HTTP ${status}`;
 }
 
@@ -300,20 +296,20 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
         lastError = describeAnswer(status, outcome.text, o.token);
         retryAfterMs = outcome.retryAfterMs;
       } else if (outcome.kind === 'unsendable') {
-        const reason = `configuration error: the request cannot be built (${redact(outcome.message, o.token)}): check AISOC_INGEST_URL, the cluster name and the token for characters not allowed in a URL or header`;
+        const reason = `configuration error: the request cannot be built (${redactToken(outcome.message, o.token)}): check AISOC_INGEST_URL, the cluster name and the token for characters not allowed in a URL or header`;
         stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, retryable: false };
         fail(first, count, { kind: 'config', reason, retryable: false });
         o.log({ level: 'error', msg: 'request cannot be built', url: target, reason, events: count });
         return;
       } else if (tlsHint(outcome.code) !== null) {
         // Sending again cannot make the ingest's certificate trusted or ours accepted: stop and say what to set.
-        const reason = `configuration error: ${tlsHint(outcome.code)} (${outcome.code}: ${redact(outcome.message, o.token)})`;
+        const reason = `configuration error: ${tlsHint(outcome.code)} (${outcome.code}: ${redactToken(outcome.message, o.token)})`;
         stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, retryable: false };
         fail(first, count, { kind: 'config', reason, retryable: false });
         o.log({ level: 'error', msg: 'TLS handshake refused', url: target, reason, events: count });
         return;
       } else {
-        lastError = `${outcome.code}: ${redact(outcome.message, o.token)}`;
+        lastError = `${outcome.code}: ${redactToken(outcome.message, o.token)}`;
         if (outcome.stale && !staleRetried) {
           // A socket that idled through a Lambda freeze fails the first request on it; a fresh
           // connection almost always succeeds, so resend at once without spending an attempt.
