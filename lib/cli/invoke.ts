@@ -3,6 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { jsonErrorReason } from '../json.js';
 import { flag, intFlag, multiFlag, parseArgs, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { packageRoot } from './package-root.js';
@@ -157,7 +158,8 @@ async function readJson(path: string, what: string, stdin: NodeJS.ReadableStream
   try {
     return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new UsageError(`${what} ${path} is not JSON: ${(err as Error).message}`);
+    // An env file holds the shared secret: V8's message would quote the text around a bad token.
+    throw new UsageError(`${what} ${path} is not JSON: ${jsonErrorReason(err)}`);
   }
 }
 

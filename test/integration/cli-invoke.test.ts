@@ -200,4 +200,28 @@ describe('aisoc-k8s-audit invoke', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('ENOENT');
   });
+
+  // env.json holds the shared secret (infra/events/env.local.json does): a value left unquoted is
+  // refused with exit 2, and none of its text is quoted back (V8's message would show ~10 characters).
+  it('refuses an env file that is not JSON without quoting the secret in it', async () => {
+    const secret = 'Nc5Xw8Rb1-env-secret';
+    for (const [name, text] of [
+      ['unquoted.json', `{"Forwarder": {"K8S_AUDIT_SHARED_SECRET": ${secret}}}`],
+      ['dotenv.json', `K8S_AUDIT_SHARED_SECRET=${secret}\n`],
+    ] as const) {
+      writeFileSync(join(root, name), text);
+      const r = await runCli([
+        'invoke',
+        'forwarder',
+        '--event',
+        join(root, 'event.json'),
+        '--env-vars',
+        join(root, name),
+        '--dist',
+        dist('echo'),
+      ]);
+      expect([r.code, r.stderr.includes(`env file ${join(root, name)} is not JSON`)]).toEqual([2, true]);
+      for (const part of [secret.slice(0, 8), 'K8S_AUDIT_']) expect(`${r.stdout}${r.stderr}`).not.toContain(part);
+    }
+  });
 });
