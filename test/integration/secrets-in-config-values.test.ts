@@ -77,3 +77,42 @@ describe('tail with AISOC_INGEST_URL on another path', () => {
     }
   });
 });
+
+// A generated secret written unquoted into a connector config: one that starts with a YAML
+// indicator (`|`, `>`, `*`) is not a string, and yaml's message for it quoted the whole token.
+describe('a connector config whose secret breaks the YAML', () => {
+  const SECRET = 'Zr8Lq3Vn6-connector-secret';
+  it.each(['|', '>', '*'])('is refused with the position, not the text: a secret starting with %s', async (indicator) => {
+    const tmp = tempDataDir('aisoc-config-values-yaml-');
+    try {
+      const file = join(tmp.dir, 'connector.yaml');
+      writeFileSync(
+        file,
+        `mode: file_tail\ncluster_name: c\naudit_log_path: ${join(tmp.dir, 'audit.log')}\nshared_secret: ${indicator}${SECRET}\n`,
+      );
+      const runs = [
+        await runCli(['test-connection', '--config', file], {}),
+        await runCli(['tail', '--config', file, '--once'], {}),
+        await runCli(['connector', 'run', '--config', file, '--once'], {}),
+      ];
+
+      expect(runs.map((r) => r.code)).toEqual([2, 2, 2]);
+      expect(runs.map((r) => r.stderr.includes(`cannot parse ${file}: the text is not valid YAML`))).toEqual([true, true, true]);
+      expect(leaks(runs, [SECRET.slice(0, 8)])).toEqual([]);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it("keeps yaml's own words when they quote nothing of the file", async () => {
+    const tmp = tempDataDir('aisoc-config-values-yaml-');
+    try {
+      const file = join(tmp.dir, 'connector.yaml');
+      writeFileSync(file, `mode: webhook\ncluster_name: c\nshared_secret: "${SECRET}\n`);
+      const run = await runCli(['test-connection', '--config', file], {});
+      expect([run.code, run.stderr.trim()]).toEqual([2, `cannot parse ${file}: Missing closing "quote at line 4, column 1`]);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
