@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, type RedriveReport, redriveFailures, type SetAsideMessage } from '../cloudwatch/redrive.js';
-import { ConfigError } from '../config/env.js';
+import { ConfigError, queueUrlProblem } from '../config/env.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { TOKEN_HEADER } from '../protocol.js';
@@ -138,6 +138,8 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const queueUrl = flag(args, 'queue-url');
   if (queueUrl === undefined) throw new UsageError('--queue-url is required');
+  const queueProblem = queueUrlProblem(queueUrl);
+  if (queueProblem !== null) throw new UsageError(`--queue-url ${queueProblem}`);
   const maxMessages = intFlag(args, 'max-messages', 1);
   const visibility = intFlag(args, 'visibility-timeout', 1);
   const intervalMs = progressIntervalMs(flag(args, 'progress-interval'));

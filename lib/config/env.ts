@@ -36,6 +36,26 @@ export function notAnHttpUrl(value: string): string {
   return `${loggableUrl(value)} (not shown: it may hold a credential; a user name or password in a URL must be percent-encoded)`;
 }
 
+/**
+ * Why a value cannot be an SQS queue URL (`https://sqs.<region>.amazonaws.com/<account>/<queue>`),
+ * or null when it can. A queue URL has no user, password, query or fragment, so one that does holds
+ * something else, often a credential; the AWS SDK would print the whole URL in its warning that
+ * the queue's host differs from the client's endpoint, and the redrive's set-aside file would keep it.
+ */
+export function queueUrlProblem(value: string): string | null {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return `must be an SQS queue URL, got ${notAnHttpUrl(value)}`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return `must be an SQS queue URL, got ${notAnHttpUrl(value)}`;
+  if (u.username !== '' || u.password !== '' || u.search !== '' || u.hash !== '') {
+    return `must be an SQS queue URL without a user, password, query or fragment (${loggableUrl(value)}): AWS signs the request, and the URL is printed and kept`;
+  }
+  return null;
+}
+
 /** The levels the logger takes (Powertools Logger's), in any case. */
 export const LOG_LEVELS: readonly string[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 

@@ -2,7 +2,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { isJsonObject } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES, MIN_INGEST_MAX_BODY_BYTES } from './defaults.js';
-import { ConfigError, type Env, EnvReader } from './env.js';
+import { ConfigError, type Env, EnvReader, queueUrlProblem } from './env.js';
 import {
   readSecretOf,
   readSecretsManagerSecret,
@@ -217,10 +217,12 @@ export function parseSinkSpec(value: string, allowed: readonly string[]): SinkSp
     case 'kinesis':
     case 'firehose':
       return { kind, stream: arg };
-    case 'sqs':
+    case 'sqs': {
       if (!/^https?:\/\//.test(arg))
         return `sqs needs a queue URL (sqs:https://sqs.<region>.amazonaws.com/<account>/<queue>), got ${JSON.stringify(arg)}`;
-      return { kind, queueUrl: arg };
+      const problem = queueUrlProblem(arg);
+      return problem === null ? { kind, queueUrl: arg } : `sqs target ${problem}`;
+    }
     case 'eventbridge':
       return { kind, bus: arg };
     default:

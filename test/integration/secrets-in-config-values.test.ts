@@ -3,7 +3,7 @@
 // and the credential is in nothing it prints. In its own file: the Lambda tests of
 // secrets-never-logged.test.ts re-import the modules, which would make main's ConfigError another
 // class than the one these commands throw.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -111,6 +111,46 @@ describe('a connector config whose secret breaks the YAML', () => {
       writeFileSync(file, `mode: webhook\ncluster_name: c\nshared_secret: "${SECRET}\n`);
       const run = await runCli(['test-connection', '--config', file], {});
       expect([run.code, run.stderr.trim()]).toEqual([2, `cannot parse ${file}: Missing closing "quote at line 4, column 1`]);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
+// An SQS queue URL has no user, password, query or fragment; one written with them was printed
+// whole by the AWS SDK's warning that the queue's host differs from the client's endpoint, and
+// kept in redrive's set-aside file. Both readers of a queue URL refuse it at start (exit 2).
+describe('an SQS queue URL with a credential in it', () => {
+  const [USER, PASSWORD, QUERY] = ['queue-user-Hs4', 'queue-password-Kp7', 'queue-query-Mx2'];
+  const urls = [
+    `https://${USER}:${PASSWORD}@127.0.0.1:9/123456789012/failures`,
+    `https://127.0.0.1:9/123456789012/failures?X-Amz-Security-Token=${QUERY}`,
+    `https://127.0.0.1:9/123456789012/failures#${QUERY}`,
+    `http://[${PASSWORD}/123456789012/failures`,
+  ];
+  it.each(urls)('is refused by redrive --queue-url and the ingest sinks: %s', async (url) => {
+    const tmp = tempDataDir('aisoc-config-values-sqs-');
+    try {
+      const env = {
+        AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/acme',
+        K8S_AUDIT_SHARED_SECRET: 'config-values-secret-Bx4',
+        AWS_REGION: 'eu-west-1',
+        // Loopback only, should a regression let a call through.
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      };
+      const setAside = join(tmp.dir, 'set-aside.jsonl');
+      const runs = [
+        await runCli(['redrive', '--queue-url', url, '--set-aside', setAside], env),
+        await runCli(['serve', '--port', '0', '--data-dir', tmp.dir], { ...env, EVENTS_SINK: 'stdout', ALERTS_SINK: `sqs:${url}` }),
+        await runCli(['serve', '--port', '0', '--data-dir', tmp.dir], { ...env, EVENTS_SINK: 'stdout', REJECTS_SINK: `sqs:${url}` }),
+      ];
+
+      expect(runs.map((r) => r.code)).toEqual([2, 2, 2]);
+      expect(
+        runs.map((r) => /(--queue-url|ALERTS_SINK sqs target|REJECTS_SINK sqs target) must be an SQS queue URL/.test(r.stderr)),
+      ).toEqual([true, true, true]);
+      expect(leaks(runs, [USER, PASSWORD, QUERY])).toEqual([]);
+      expect(existsSync(setAside)).toBe(false);
     } finally {
       tmp.remove();
     }
