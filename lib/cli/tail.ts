@@ -1,7 +1,7 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
-import { shortSecretWarning } from '../config/secret.js';
+import { secretAsClusterProblem, shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
@@ -176,6 +176,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   if (clusterFlag !== undefined && !SENDER_CLUSTER_NAME.test(clusterFlag)) {
     throw new UsageError(`--cluster must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
   }
+  const clusterSecret = secretAsClusterProblem(clusterFlag, config.token, '--cluster');
+  if (clusterSecret !== null) throw new UsageError(clusterSecret);
   let cluster = clusterFlag ?? config.clusterName;
   if (cluster === null || cluster === '') {
     cluster = hostname();

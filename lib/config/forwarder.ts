@@ -22,6 +22,7 @@ import {
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
+  secretAsClusterProblem,
   sharedSecretFromArn,
   sharedSecretSourceProblem,
   sharedSecretValue,
@@ -94,6 +95,8 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
     r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
   }
+  const clusterSecret = secretAsClusterProblem(clusterName, token, 'CLUSTER_NAME');
+  if (clusterSecret !== null) r.problems.push(clusterSecret);
   const config: ForwarderConfig = {
     ingestUrl,
     tls,

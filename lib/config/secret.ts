@@ -1,6 +1,6 @@
 import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { isJsonObject } from '../json.js';
-import { TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
+import { CLUSTER_HEADER, TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
 import { ConfigError } from './env.js';
 
 // What an HTTP header value can carry as sent by every client here: visible ASCII, with spaces or
@@ -166,4 +166,14 @@ export function sharedSecretSourceProblem(value: string | null, arn: string | nu
 export function noteSecretAsTenant(problems: string[], ingestUrl: string, token: string | null, source = 'AISOC_INGEST_URL'): void {
   if (token === null || token === '' || ingestUrl === '' || tenantFromIngestUrl(ingestUrl) !== token) return;
   problems.push(`${source} has the shared secret where the tenant id goes: the URL names the tenant, ${TOKEN_HEADER} carries the secret`);
+}
+
+/**
+ * The problem with a sender's cluster name that is its shared secret (both of the front's headers
+ * given the secret, CLUSTER_NAME set to it), or null: the name is logged on every line and sent as
+ * a header the ingest stores, so the ingest refuses it and a sender stops before sending it.
+ */
+export function secretAsClusterProblem(clusterName: string | null | undefined, token: string | null, source: string): string | null {
+  if (token === null || token === '' || clusterName !== token) return null;
+  return `${source} is the shared secret: it names the cluster (sent as ${CLUSTER_HEADER}), ${TOKEN_HEADER} carries the secret`;
 }

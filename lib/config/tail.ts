@@ -7,7 +7,7 @@ import {
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readTenantRouteUrl } from './forwarder.js';
-import { noteSecretAsTenant, readSharedSecret } from './secret.js';
+import { noteSecretAsTenant, readSharedSecret, secretAsClusterProblem } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
 /** The connector documentation: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
@@ -87,6 +87,8 @@ export function loadTailConfig(env: Env): TailConfig {
   if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
     r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
   }
+  const clusterSecret = secretAsClusterProblem(clusterName, token, 'CLUSTER_NAME');
+  if (clusterSecret !== null) r.problems.push(clusterSecret);
   const config: TailConfig = {
     ingestUrl,
     tls,

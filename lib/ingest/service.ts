@@ -381,6 +381,14 @@ export class IngestService {
           `cluster name (${CLUSTER_HEADER} or ?${CLUSTER_QUERY}=) must be 1 to 256 printable characters (a name that is not ASCII goes in ?${CLUSTER_QUERY}=, percent-encoded UTF-8: a header carries ASCII)`,
         );
       }
+      // A secret sent as the cluster name (the nginx front given the secret for both headers, a
+      // tailer's CLUSTER_NAME set to it) would be logged with every request and stored in every
+      // record: refused before anything names the cluster, as one in the path's tenant place is.
+      if (cluster !== null && this.access.isSecret(cluster)) {
+        throw new BadRequestError(
+          `the cluster name is a secret of this installation: ${CLUSTER_HEADER} (or ?${CLUSTER_QUERY}=) names the cluster, the ${TOKEN_HEADER} header carries the secret`,
+        );
+      }
       state.cluster = cluster;
       // The GKE route names its clusters in each entry's resource labels, not in a header.
       if (cluster === null && this.config.requireCluster && route.kind !== 'gke') {

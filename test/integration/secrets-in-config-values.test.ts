@@ -6,9 +6,11 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { runCli } from '../helpers/cli.js';
-import { tempDataDir } from '../helpers/ingest.js';
+import { eventList, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { distinctLines, ok, startFaultServer } from '../helpers/ship.js';
+import { startLocalIngest } from '../helpers/tail-ingest.js';
 
 /** Every value of `secrets` found in a run's output, with the run's index. */
 function leaks(runs: { stdout: string; stderr: string }[], secrets: string[]): string[] {
@@ -152,6 +154,56 @@ describe('an SQS queue URL with a credential in it', () => {
       expect(leaks(runs, [USER, PASSWORD, QUERY])).toEqual([]);
       expect(existsSync(setAside)).toBe(false);
     } finally {
+      tmp.remove();
+    }
+  });
+});
+
+// The shared secret given as the cluster name: both of the nginx front's headers set to the secret,
+// or a tailer's CLUSTER_NAME / --cluster. Stored, it would be in every record and request line.
+describe('the shared secret as the cluster name', () => {
+  const SECRET = 'cluster-as-secret-Qd3Wm7';
+  it('is refused by the ingest (header or ?cluster=) with nothing stored or logged, and by tail at start', async () => {
+    const tmp = tempDataDir('aisoc-config-values-cluster-');
+    const logs: Record<string, unknown>[] = [];
+    const ingest = await startLocalIngest(join(tmp.dir, 'data'), SECRET, (e) => logs.push(e));
+    try {
+      const body = eventList(uniqueFalcoEvents().slice(0, 2));
+      const post = (path: string, headers: Record<string, string>) =>
+        fetch(`${ingest.url}${path}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, ...headers },
+          body,
+        });
+      const answers = [
+        await post('/v1/ingest/k8s-audit/acme', { 'X-AiSOC-Cluster-Name': SECRET }),
+        await post(`/v1/ingest/k8s-audit/acme?cluster=${SECRET}`, {}),
+      ];
+      const log = join(tmp.dir, 'audit.log');
+      writeFileSync(log, `${distinctLines(1, 'cluster-as-secret')[0]}\n`);
+      const env = { AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/acme`, K8S_AUDIT_SHARED_SECRET: SECRET };
+      const runs = [
+        await runCli(['tail', '--path', log, '--cursor', join(tmp.dir, 'c1'), '--once'], { ...env, CLUSTER_NAME: SECRET }),
+        await runCli(['tail', '--path', log, '--cursor', join(tmp.dir, 'c2'), '--once', '--cluster', SECRET], env),
+      ];
+
+      expect(answers.map((r) => r.status)).toEqual([400, 400]);
+      expect((await answers[0]?.json()) as unknown).toEqual({
+        error:
+          'the cluster name is a secret of this installation: X-AiSOC-Cluster-Name (or ?cluster=) names the cluster, the X-AiSOC-K8s-Token header carries the secret',
+      });
+      expect(runs.map((r) => r.code)).toEqual([2, 2]);
+      expect(runs.map((r) => /(CLUSTER_NAME|--cluster) is the shared secret/.test(r.stderr))).toEqual([true, true]);
+      expect(leaks(runs, [SECRET])).toEqual([]);
+      expect(JSON.stringify(logs)).not.toContain(SECRET);
+      const store = openEventStore(join(tmp.dir, 'data'));
+      try {
+        expect(store.queryEvents({ tenant: 'acme' })).toEqual([]);
+      } finally {
+        store.close();
+      }
+    } finally {
+      await ingest.close();
       tmp.remove();
     }
   });
