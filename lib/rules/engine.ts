@@ -3,6 +3,7 @@ import { setOwn } from '../audit/redact.js';
 import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
+import { patternProblem } from './pattern.js';
 import type { RuleDisable, RuleSpec } from './types.js';
 
 /** A rule compiled once at init: its spec and the CEL program. */
@@ -502,6 +503,40 @@ function crossProduct(condition: string, node: unknown, scope: readonly string[]
   return Array.isArray(args) ? crossProduct(condition, args, scope) : null;
 }
 
+/**
+ * Refuses a `matches()` whose pattern is not a string literal (the event would choose the regular
+ * expression) or is one `patternProblem` refuses (exponential backtracking, or beyond RE2): the
+ * evaluator runs it with JavaScript's backtracking RegExp and has no runtime cost limit.
+ */
+function unsafeMatches(condition: string, node: unknown): string | null {
+  if (Array.isArray(node)) {
+    for (const n of node) {
+      const found = unsafeMatches(condition, n);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (!isCelNode(node)) return null;
+  const args = node.args;
+  if (!Array.isArray(args)) return null;
+  // `s.matches(p)` is rcall [name, receiver, [p]]; the global `matches(s, p)` is call [name, [s, p]].
+  const pattern =
+    node.op === 'rcall' && args[0] === 'matches' && Array.isArray(args[2])
+      ? (args[2] as unknown[])[0]
+      : node.op === 'call' && args[0] === 'matches' && Array.isArray(args[1])
+        ? (args[1] as unknown[])[1]
+        : undefined;
+  if (pattern !== undefined) {
+    const text = isCelNode(pattern) && pattern.start !== undefined ? condition.slice(pattern.start, pattern.end) : '?';
+    if (!isCelNode(pattern) || pattern.op !== 'value' || typeof pattern.args !== 'string') {
+      return `matches(${text}): the pattern is not a string literal, so the event would choose the regular expression; write it in the condition as a literal (matches('^system:'))`;
+    }
+    const problem = patternProblem(pattern.args);
+    if (problem !== null) return `matches(${text}) ${problem}`;
+  }
+  return unsafeMatches(condition, args);
+}
+
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
 function compileRule(spec: RuleSpec): CompiledRule {
   // One parse: the program's own check types the AST it evaluates, so the first event does not type it again.
@@ -511,6 +546,8 @@ function compileRule(spec: RuleSpec): CompiledRule {
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
   const cross = crossProduct(spec.condition, (program as unknown as { ast: unknown }).ast, []);
   if (cross !== null) throw new Error(cross);
+  const regex = unsafeMatches(spec.condition, (program as unknown as { ast: unknown }).ast);
+  if (regex !== null) throw new Error(regex);
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
   return {

@@ -231,6 +231,60 @@ describe('aisoc-k8s-audit rules', () => {
     expect(await runCli(['rules', 'test', dirWith('linear', { 'l.yaml': linear })])).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('a matches() pattern that backtracks exponentially, is not a literal or is beyond RE2 is refused at load, naming it', async () => {
+    // cel-js runs matches() with JavaScript's backtracking RegExp; ^(a+)+$ on a user agent of
+    // 'a' x 26 + '!' took 685 ms of one request's ingest, and every requester writes userAgent.
+    const refused: [string, string][] = [
+      [`userAgent.matches('^(a+)+$')`, `matches('^(a+)+$') repeats the group (a+)+, which holds a quantifier`],
+      [`objectRef.name.matches('(a*)*b')`, `matches('(a*)*b') repeats the group (a*)*, which holds a quantifier`],
+      [`userAgent.matches('^(a|aa)+$')`, `matches('^(a|aa)+$') repeats the group (a|aa)+, whose alternatives`],
+      [`requestURI.matches('^(\\\\w+\\\\s?)*$')`, `matches('^(\\\\w+\\\\s?)*$') repeats the group (\\w+\\s?)*, which holds a quantifier`],
+      [`objectRef.name.matches('(a)\\\\1')`, `matches('(a)\\\\1') uses the backreference \\1, which RE2`],
+      [`objectRef.name.matches('admin(?!-ro)')`, `matches('admin(?!-ro)') uses the lookahead (?!, which RE2`],
+      [`objectRef.name.matches('(?<=kube-)proxy')`, `matches('(?<=kube-)proxy') uses the lookbehind (?<=, which RE2`],
+      [
+        `objectRef.name.matches(userAgent)`,
+        `matches(userAgent): the pattern is not a string literal, so the event would choose the regular expression`,
+      ],
+      [`objectRef.name.matches('^' + objectRef.namespace)`, `matches('^' + objectRef.namespace): the pattern is not a string literal`],
+      [`objectRef.name.matches('(?i)admin')`, `matches('(?i)admin') is not a regular expression the evaluator (JavaScript RegExp) reads`],
+    ];
+    for (const [i, [condition, message]] of refused.entries()) {
+      const dir = dirWith(`regex-${i}`, { 'r.yaml': BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, () => JSON.stringify(condition)) });
+      const r = await runCli(['rules', 'test', dir]);
+      expect(r.code, condition).toBe(1);
+      expect(r.stderr, condition).toContain(`${join(dir, 'r.yaml')}: broken: condition does not compile: ${message}`);
+    }
+    // The ReDoS never reaches an ingest: `serve` and the Lambda's init refuse to start on it.
+    const redos = dirWith('regex-serve', {
+      'r.yaml': BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, () => `"userAgent.matches('^(a+)+$')"`),
+    });
+    const served = await runCli(['serve', '--port', '0', '--data-dir', join(scratch, 'regex-serve-data')], {
+      K8S_AUDIT_RULES: redos,
+      K8S_AUDIT_SHARED_SECRET: 'regex-secret',
+    });
+    expect(served.code).toBe(2);
+    expect(served.stderr).toContain(
+      `invalid configuration: K8S_AUDIT_RULES: ${join(redos, 'r.yaml')}: broken: condition does not compile: matches('^(a+)+$') repeats the group (a+)+`,
+    );
+    expect(served.stdout).not.toContain('listening on');
+    await expect(withRules(loadIngestConfig({ K8S_AUDIT_RULES: redos }))).rejects.toThrow(
+      /r\.yaml: broken: condition does not compile: matches\('\^\(a\+\)\+\$'\)/,
+    );
+    // Repeated groups that read each input one way load: plain-text alternatives none of which
+    // begins another, a group quantified at most once, as the shipped rules' patterns are.
+    const linear = BROKEN.replace(
+      `"objectRef.resourse == 'pods' &&"`,
+      () => `"objectRef.name.matches('^(ab|cd)+(-[a-z0-9]+)?$') && !objectRef.name.matches('(x|y){3}')"`,
+    ).replace(
+      'examples: { match: [{ verb: get }], no_match: [{ verb: list }] }',
+      `examples:
+      match: [{ verb: get, objectRef: { resource: pods, namespace: web, name: abcd-1, apiVersion: v1 } }]
+      no_match: [{ verb: get, objectRef: { resource: pods, namespace: web, name: abxyx, apiVersion: v1 } }]`,
+    );
+    expect(await runCli(['rules', 'test', dirWith('regex-linear', { 'l.yaml': linear })])).toMatchObject({ code: 0, stderr: '' });
+  });
+
   it('the ingest refuses to start on a broken pack, an unreadable directory or an unknown K8S_AUDIT_SEVERITY', async () => {
     const broken = dirWith('broken-ingest', { 'x.yaml': BROKEN });
     expect(() => loadIngestConfig({ K8S_AUDIT_RULES: broken, K8S_AUDIT_SEVERITY: 'loud' })).toThrow(
