@@ -66,6 +66,19 @@ export const DEFAULT_MAX_QUEUE_WAIT_MS = 1000;
  * (`npm run load -- --overload --client-go`, docs/reliability.md).
  */
 export const DEFAULT_BUSY_RETRY_AFTER_SECONDS = 2;
+/**
+ * How long the local server waits for the next byte of a request body before it answers 408 and
+ * frees the request's admission slot. Every sender of this connector writes a body it already
+ * holds in memory at once: kube-apiserver's audit webhook posts `RestClient.Post().Body(&list)`
+ * (k8s.io/apiserver/plugin/pkg/audit/webhook/webhook.go), which client-go encodes to one byte
+ * slice before the request is written, and our forwarder,
+ * tailer and backfill post a Buffer (lib/ship). A pause of seconds between two reads is therefore
+ * a stalled or hostile sender, not a slow network: nginx's client_body_timeout (60 s between two
+ * reads) is sized for clients on the internet, while `serve` listens on loopback or a LAN (or
+ * behind a TLS proxy that buffers the body). 10 s is that of our shipper's request timeout, so a
+ * sender of ours has given up by then anyway, and it is a third of the apiserver's 30 s timeout.
+ */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 10_000;
 /** Where the embedded SQLite store and the dev secret live. */
 export const DEFAULT_DATA_DIR = '.data';
 
@@ -173,6 +186,8 @@ export interface IngestSettings {
   readonly gkePush: GkePushConfig;
   /** What the local server holds at once before it answers 429. */
   readonly admission: AdmissionLimits;
+  /** K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: see DEFAULT_BODY_IDLE_TIMEOUT_MS. */
+  readonly bodyIdleTimeoutMs: number;
   /**
    * AISOC_SQLITE_GROUP_COMMIT (default off): concurrent requests share one SQLite transaction and
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
@@ -372,6 +387,7 @@ export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): 
     sinkMaxAttempts,
     gkePush,
     admission: Object.freeze(admission),
+    bodyIdleTimeoutMs: r.int('K8S_AUDIT_BODY_IDLE_TIMEOUT_MS', DEFAULT_BODY_IDLE_TIMEOUT_MS, 100, 600_000),
     groupCommit,
     kinesisClientAt,
     requireCluster,

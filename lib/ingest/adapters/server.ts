@@ -97,18 +97,47 @@ async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   }
 }
 
-/** Reads a request body into memory, stopping (without buffering more) once it exceeds `cap` bytes. */
-export function readBody(req: IncomingMessage, cap: number): Promise<ReceivedBody> {
+/** Why `readBody` gave up: no byte of the body arrived for `idleMs`. */
+export class BodyStalledError extends Error {
+  override name = 'BodyStalledError';
+  constructor(
+    readonly idleMs: number,
+    readonly receivedBytes: number,
+  ) {
+    super(`no byte of the body arrived for ${idleMs} ms`);
+  }
+}
+
+/**
+ * Reads a request body into memory, stopping (without buffering more) once it exceeds `cap`
+ * bytes, or rejecting with BodyStalledError when no byte arrives for `idleMs` (then the caller
+ * answers 408 and frees the request's admission slot instead of holding it to the request timeout).
+ */
+export function readBody(req: IncomingMessage, cap: number, idleMs = 0): Promise<ReceivedBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const onIdle = () => {
+      cleanup();
+      req.pause();
+      chunks.length = 0;
+      reject(new BodyStalledError(idleMs, received));
+    };
+    const armIdle = () => {
+      if (idleMs <= 0) return;
+      if (idle === undefined) idle = setTimeout(onIdle, idleMs);
+      else idle.refresh();
+    };
     const cleanup = () => {
+      clearTimeout(idle);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
       req.off('aborted', onAborted);
     };
     const onData = (chunk: Buffer) => {
+      armIdle();
       received += chunk.length;
       if (received > cap) {
         cleanup();
@@ -135,6 +164,7 @@ export function readBody(req: IncomingMessage, cap: number): Promise<ReceivedBod
     req.on('end', onEnd);
     req.on('error', onError);
     req.on('aborted', onAborted);
+    armIdle();
   });
 }
 
@@ -357,8 +387,32 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       if (expectsContinue) res.writeContinue();
       let body: ReceivedBody;
       try {
-        body = await readBody(req, opts.config.maxWireBytes);
-      } catch {
+        body = await readBody(req, opts.config.maxWireBytes, opts.config.bodyIdleTimeoutMs);
+      } catch (err) {
+        if (err instanceof BodyStalledError) {
+          // A sender that stopped mid-body would hold its slot (and its declared bytes) until the
+          // 60 s request timeout; answered now, with `Connection: close` and the short drain of
+          // `send`, and the slot is freed below.
+          log({
+            level: 'warn',
+            msg: 'request body stalled',
+            status: 408,
+            path: admitted.logPath,
+            tenant: admitted.tenant,
+            received_bytes: err.receivedBytes,
+            idle_ms: err.idleMs,
+          });
+          observeAll(answerOnlyOutcome(admitted.route, 408, admitted.tenant, admitted.cluster));
+          send(
+            req,
+            res,
+            jsonResponse(408, {
+              error: `no byte of the request body arrived for ${err.idleMs} ms (K8S_AUDIT_BODY_IDLE_TIMEOUT_MS); nothing was stored, send the body at once and retry`,
+            }),
+            closing,
+          );
+          return;
+        }
         // The client went away mid-body: there is no one to answer, and nothing was stored.
         res.destroy();
         return;

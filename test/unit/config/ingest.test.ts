@@ -162,6 +162,7 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_MAX_INFLIGHT_BYTES: String(20 * MiB),
         K8S_AUDIT_QUEUE_DEADLINE_MS: '750',
         K8S_AUDIT_MAX_QUEUE_WAIT_MS: '250',
+        K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '2500',
         AISOC_SQLITE_GROUP_COMMIT: 'true',
       },
       { machine },
@@ -173,6 +174,8 @@ describe('admission limits of the local server', () => {
       maxQueueWaitMs: 250,
       retryAfterSeconds: 2,
     });
+    expect(config.bodyIdleTimeoutMs).toBe(2500);
+    expect(loadIngestConfig({}).bodyIdleTimeoutMs).toBe(10_000);
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
     expect(loadIngestConfig({}).kinesisClientAt).toBe('init');
@@ -189,8 +192,10 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '0',
         K8S_AUDIT_QUEUE_DEADLINE_MS: 'soon',
         K8S_AUDIT_MAX_QUEUE_WAIT_MS: '0',
+        K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '50',
       }),
     );
+    expect(text).toMatch(/K8S_AUDIT_BODY_IDLE_TIMEOUT_MS must be an integer between 100 and 600000, got "50"/);
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES \(4194304\) must be at least the largest body a request may have \(16777216 bytes/);
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS must be an integer between 1 and 100000, got "0"/);
     expect(text).toMatch(/K8S_AUDIT_QUEUE_DEADLINE_MS must be an integer between 10 and 600000, got "soon"/);

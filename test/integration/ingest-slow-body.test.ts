@@ -1,0 +1,123 @@
+// A sender that stops mid-body, over real sockets on 127.0.0.1 against the local server: its
+// request is answered 408 once no byte has arrived for K8S_AUDIT_BODY_IDLE_TIMEOUT_MS, and its
+// admission slot is freed then, not at the 60 s request timeout. The events posted are the real
+// Falco fixture events (test/helpers/fixtures.ts).
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { until } from '../helpers/until.js';
+
+/** A raw request: its head declaring `length` body bytes and the first `sent` bytes of the body; the rest is never sent. */
+interface Stalled {
+  socket: Socket;
+  received: () => string;
+  closed: () => boolean;
+}
+
+function stall(server: IngestServer, tenant: string, length: number, sent: string): Promise<Stalled> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(server.port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    socket.on('close', () => {
+      closed = true;
+    });
+    socket.on('error', () => {});
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(
+        `POST /v1/ingest/k8s-audit/${tenant} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n${sent}`,
+      );
+      resolve({ socket, received: () => text, closed: () => closed });
+    });
+  });
+}
+
+function post(server: IngestServer, tenant: string, events: AuditEvent[]): Promise<Response> {
+  return fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
+    body: eventList(events),
+  });
+}
+
+describe('a request body that stalls', () => {
+  let tmp: ReturnType<typeof tempDataDir>;
+  let server: IngestServer;
+  let logs: Record<string, unknown>[];
+  const open: Socket[] = [];
+
+  async function start(env: Record<string, string>): Promise<void> {
+    tmp = tempDataDir('aisoc-slow-body-');
+    logs = [];
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, ...env }), log: (e) => logs.push(e) });
+  }
+
+  afterEach(async () => {
+    for (const s of open.splice(0)) s.destroy();
+    await server?.close();
+    tmp?.remove();
+  });
+
+  function stored(tenant: string): number {
+    const store = openEventStore(tmp.dir);
+    try {
+      return store.countEvents({ tenant });
+    } finally {
+      store.close();
+    }
+  }
+
+  it('is answered 408 once no byte arrives for K8S_AUDIT_BODY_IDLE_TIMEOUT_MS, and its slot is freed', async () => {
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2', K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '500' });
+    // Two senders declare 100,000 bytes and send the first few of an EventList, then nothing.
+    const stalled = [await stall(server, 'acme', 100_000, '{"kind":"EventList",'), await stall(server, 'acme', 100_000, '{"ki')];
+    open.push(...stalled.map((s) => s.socket));
+    // Their heads are read (and their slots taken) before the next request arrives.
+    await new Promise((r) => setTimeout(r, 100));
+    // They hold both slots: a third request is refused at once.
+    const refused = await post(server, 'acme', uniqueFalcoEvents().slice(0, 1));
+    expect(refused.status).toBe(429);
+
+    // Well before the 60 s request timeout, each is answered 408 and its connection closed.
+    await until(() => stalled.every((s) => s.closed()), 10_000);
+    for (const s of stalled) {
+      expect(s.received()).toMatch(/^HTTP\/1\.1 408 /);
+      expect(s.received()).toMatch(/\r\nConnection: close\r\n/i);
+      expect(s.received()).toMatch(/K8S_AUDIT_BODY_IDLE_TIMEOUT_MS/);
+      expect(s.received()).toMatch(/nothing was stored/);
+    }
+    expect(logs.filter((e) => e.msg === 'request body stalled' && e.status === 408)).toHaveLength(2);
+
+    // The slots are free again: a whole batch of real events is admitted and stored, and nothing
+    // of the stalled bodies.
+    const events = uniqueFalcoEvents();
+    const ok = await post(server, 'acme', events);
+    expect(ok.status).toBe(200);
+    expect(stored('acme')).toBe(events.length);
+  });
+
+  it('is not cut while its bytes keep arriving, however slowly in all', async () => {
+    await start({ K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '1000' });
+    const events = uniqueFalcoEvents().slice(0, 5);
+    const body = Buffer.from(eventList(events));
+    const s = await stall(server, 'acme', body.length, '');
+    open.push(s.socket);
+    // The body in four parts 300 ms apart: 1.2 s in all, past the bound, but never idle that long.
+    const parts = 4;
+    const size = Math.ceil(body.length / parts);
+    for (let i = 0; i < parts; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      s.socket.write(body.subarray(i * size, (i + 1) * size));
+    }
+    await until(() => /"accepted":\d+/.test(s.received()), 10_000);
+    expect(s.received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(stored('acme')).toBe(events.length);
+  });
+});
