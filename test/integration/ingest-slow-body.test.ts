@@ -1,12 +1,15 @@
 // A sender that stops mid-body, over real sockets on 127.0.0.1 against the local server: its
 // request is answered 408 once no byte has arrived for K8S_AUDIT_BODY_IDLE_TIMEOUT_MS, and its
-// admission slot is freed then, not at the 60 s request timeout. The events posted are the real
-// Falco fixture events (test/helpers/fixtures.ts).
+// admission slot is freed then, not at the 60 s request timeout; and while one tenant's stalled
+// requests fill the shared admission bounds, another tenant's request is admitted from the reserve
+// (lib/ingest/admission.ts). The events posted are the real Falco fixture events
+// (test/helpers/fixtures.ts, a copy of the public falco k8s audit traces).
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { falcoEvent } from '../helpers/fixtures.js';
 import { eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { until } from '../helpers/until.js';
 
@@ -119,5 +122,33 @@ describe('a request body that stalls', () => {
     await until(() => /"accepted":\d+/.test(s.received()), 10_000);
     expect(s.received()).toMatch(/^HTTP\/1\.1 200 /);
     expect(stored('acme')).toBe(events.length);
+  });
+  it("of one tenant filling every shared slot do not refuse another tenant's request, which is admitted from the reserve", async () => {
+    // The 2-CPU defaults (16 requests: the apiserver's burst of 15 from one cluster fits), set
+    // here so the test means the same on a larger machine; a short idle bound to keep it brief.
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '16', K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '3000' });
+    // Tenant a: 16 requests declaring 100,000 bytes that send a few, then nothing.
+    const stalled: Stalled[] = [];
+    for (let i = 0; i < 16; i++) stalled.push(await stall(server, 'tenant-a', 100_000, '{"kind":"EventList",'));
+    open.push(...stalled.map((s) => s.socket));
+    await new Promise((r) => setTimeout(r, 100));
+    // a holds its whole share: its 17th request is refused at once, before its body is read.
+    const seventeenth = await post(server, 'tenant-a', uniqueFalcoEvents().slice(0, 1));
+    expect(seventeenth.status).toBe(429);
+    expect(seventeenth.headers.get('retry-after')).toBe('2');
+
+    // Tenant b posts a real audit event meanwhile: admitted from the reserve, stored.
+    const event = falcoEvent('create_clusterrolebinding.json');
+    const b = await post(server, 'tenant-b', [event]);
+    expect(b.status).toBe(200);
+    expect(await b.json()).toMatchObject({ accepted: 1 });
+    expect(stored('tenant-b')).toBe(1);
+    // None of a's requests was answered yet: b did not get in by a slot a gave back.
+    expect(stalled.every((s) => s.received() === '')).toBe(true);
+
+    // a's stalled requests are answered 408 once their bodies have been idle for the bound.
+    await until(() => stalled.every((s) => s.closed()), 15_000);
+    for (const s of stalled) expect(s.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(stored('tenant-a')).toBe(0);
   });
 });

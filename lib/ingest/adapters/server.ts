@@ -6,7 +6,7 @@ import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
 import { answerOnlyOutcome, type IngestOutcome } from '../../metrics/names.js';
 import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
 import type { EventStore } from '../../sinks/sqlite.js';
-import { AdmissionGate, type AdmissionRefusal } from '../admission.js';
+import { AdmissionGate, type AdmissionRefusal, tenantReserve } from '../admission.js';
 import type { IngestConfig } from '../config.js';
 import { type CreateIngestOptions, createIngestService } from '../create.js';
 import {
@@ -265,7 +265,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
   const inFlight = new Set<Promise<void>>();
   let closing = false;
   const limits = opts.config.admission;
-  const gate = new AdmissionGate(limits);
+  const gate = new AdmissionGate(limits, undefined, tenantReserve(limits, opts.config.maxWireBytes));
   let shed = 0;
   let shedBound: AdmissionRefusal = 'requests';
   let shedLoggedAt = 0;
@@ -285,6 +285,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       bound: shedBound,
       in_flight: held.requests,
       in_flight_bytes: held.bytes,
+      reserve_in_flight: gate.reserveHeld.requests,
       oldest_wait_ms: Math.round(held.oldestWaitMs),
       max_in_flight: limits.maxRequests,
       max_in_flight_bytes: limits.maxBytes,
@@ -361,12 +362,12 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     // body allowed when it declares none (chunked); past the bound, 429 at once.
     const declared = req.headers['content-length'];
     const charge = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes;
-    const ticket = gate.enter(charge);
+    const ticket = gate.enter(charge, admitted.tenant);
     if (ticket === null) {
       send(
         req,
         res,
-        busy(gate.refusal(charge) ?? 'requests', admitted),
+        busy(gate.refusal(charge, admitted.tenant) ?? 'requests', admitted),
         closing,
         declared !== undefined && charge <= opts.config.maxWireBytes,
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdmissionGate } from '../../../lib/ingest/admission.js';
+import { AdmissionGate, tenantReserve } from '../../../lib/ingest/admission.js';
 import { errorResponse, TooManyRequestsError, tooManyRequestsResponse } from '../../../lib/ingest/errors.js';
 
 const limits = { maxRequests: 3, maxBytes: 1000, queueDeadlineMs: 5000, maxQueueWaitMs: 1000, retryAfterSeconds: 1 };
@@ -76,6 +76,69 @@ describe('AdmissionGate', () => {
     now = 0;
     expect(gate.enter(10)).not.toBeNull();
     expect(gate.refusal(10)).toBe('requests');
+  });
+});
+
+describe('AdmissionGate with a tenant reserve', () => {
+  const reserve = { requests: 2, bytes: 100 };
+
+  it('admits a tenant that holds nothing from the reserve once another fills the shared bounds, one request at a time', () => {
+    const gate = new AdmissionGate(limits, undefined, reserve);
+    const a = [gate.enter(10, 'a'), gate.enter(10, 'a'), gate.enter(10, 'a')];
+    expect(a.every((t) => t !== null)).toBe(true);
+    // a fills the shared bound and, holding requests, never enters the reserve.
+    expect(gate.refusal(10, 'a')).toBe('requests');
+    expect(gate.enter(10, 'a')).toBeNull();
+    // b and c hold nothing: one request each from the reserve.
+    const b = gate.enter(10, 'b');
+    expect(b).not.toBeNull();
+    expect(gate.enter(10, 'b')).toBeNull();
+    const c = gate.enter(10, 'c');
+    expect(c).not.toBeNull();
+    expect(gate.reserveHeld).toEqual({ requests: 2, bytes: 20 });
+    expect(gate.held).toMatchObject({ requests: 5, bytes: 50 });
+    // The reserve is full: a fourth tenant waits for it.
+    expect(gate.refusal(10, 'd')).toBe('requests');
+    b?.release();
+    expect(gate.enter(10, 'd')).not.toBeNull();
+    // A shared slot freed goes to whoever asks first, a too.
+    a[0]?.release();
+    expect(gate.enter(10, 'a')).not.toBeNull();
+    expect(gate.reserveHeld.requests).toBe(2);
+  });
+
+  it('holds reserved bytes apart from the shared ones, and gives them back on resize and release', () => {
+    const gate = new AdmissionGate(limits, undefined, reserve);
+    const a = gate.enter(1000, 'a');
+    expect(gate.refusal(1, 'a')).toBe('bytes');
+    // Over the reserve's bytes: refused, whoever asks.
+    expect(gate.refusal(101, 'b')).toBe('bytes');
+    const b = gate.enter(100, 'b');
+    expect(b).not.toBeNull();
+    b?.resize(40);
+    expect(gate.reserveHeld.bytes).toBe(40);
+    expect(gate.enter(60, 'c')).not.toBeNull();
+    b?.release();
+    b?.release();
+    expect(gate.reserveHeld).toEqual({ requests: 1, bytes: 60 });
+    a?.release();
+    expect(gate.held).toMatchObject({ requests: 1, bytes: 60 });
+    // The shared bounds are free again: a's next request is admitted there, not from the reserve.
+    expect(gate.enter(500, 'a')).not.toBeNull();
+    expect(gate.reserveHeld.requests).toBe(1);
+  });
+
+  it('changes nothing for a single tenant', () => {
+    const gate = new AdmissionGate(limits, undefined, reserve);
+    const held = [gate.enter(10, 'only'), gate.enter(10, 'only'), gate.enter(10, 'only')];
+    expect(held.every((t) => t !== null)).toBe(true);
+    expect(gate.enter(10, 'only')).toBeNull();
+    expect(gate.reserveHeld.requests).toBe(0);
+  });
+
+  it('is a quarter of the shared bounds, at least one request and one largest body', () => {
+    expect(tenantReserve({ maxRequests: 16, maxBytes: 128 * 2 ** 20 }, 16 * 2 ** 20)).toEqual({ requests: 4, bytes: 32 * 2 ** 20 });
+    expect(tenantReserve({ maxRequests: 2, maxBytes: 32 * 2 ** 20 }, 16 * 2 ** 20)).toEqual({ requests: 1, bytes: 16 * 2 ** 20 });
   });
 });
 
