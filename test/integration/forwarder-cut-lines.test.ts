@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
-import { loadIngestConfig } from '../../lib/ingest/config.js';
+import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { type EventStore, openEventStore } from '../../lib/sinks/sqlite.js';
 import { awslogsEvent, eksPayload } from '../helpers/envelopes.js';
 import { captureStdout, lambdaContext, loadForwarder } from '../helpers/forwarder.js';
+import { startLocalIngest } from '../helpers/tail-ingest.js';
 
 const SECRET = 'forwarder-cut-secret-1a2b3c4d5e6f';
 const TENANT = 'acme';
@@ -26,9 +26,7 @@ let out: ReturnType<typeof captureStdout>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'aisoc-fwd-cut-'));
-  ingest = await startIngestServer({
-    config: loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dir }, { runtime: 'local' }),
-  });
+  ingest = await startLocalIngest(dir, SECRET);
   store = openEventStore(dir);
 });
 afterAll(async () => {
