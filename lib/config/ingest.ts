@@ -1,5 +1,5 @@
 import { availableParallelism, totalmem } from 'node:os';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
 import { GKE_PREFIX, TENANT_ID_PATTERN } from '../protocol.js';
 import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES, MIN_INGEST_MAX_BODY_BYTES } from './defaults.js';
 import { ConfigError, type Env, EnvReader, queueUrlProblem } from './env.js';
@@ -518,8 +518,9 @@ export function parseTenantSecrets(text: string, source: string): ReadonlyMap<st
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    throw new ConfigError([`${source} is not JSON: it must be an object of tenant id to secret`]);
+  } catch (err) {
+    // Where it goes wrong, never V8's quoted excerpt of the text (jsonErrorReason): it holds secrets.
+    throw new ConfigError([`${source} is not JSON (${jsonErrorReason(err)}): it must be an object of tenant id to secret`]);
   }
   if (!isJsonObject(parsed)) {
     throw new ConfigError([`${source} must be a JSON object of tenant id to secret`]);

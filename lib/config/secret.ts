@@ -1,5 +1,5 @@
 import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
-import { isJsonObject } from '../json.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
 import { CLUSTER_HEADER, TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
 import { ConfigError } from './env.js';
 
@@ -118,8 +118,16 @@ export function sharedSecretsValue(stored: string, arn: string): { current: stri
   if (trimmed.startsWith('{')) {
     try {
       obj = JSON.parse(trimmed);
-    } catch {
-      // Not JSON after all: the whole string is the secret.
+    } catch (err) {
+      // A value opening with `{` is the console's key/value JSON gone wrong (a trailing comma, a
+      // missing quote), not a secret: taken whole, it would make every sender's secret a 401 with
+      // no clue why. The reason names the position only (jsonErrorReason drops V8's quoted
+      // excerpt), counted in the stored value as Secrets Manager shows it.
+      const lead = stored.length - stored.trimStart().length;
+      const reason = jsonErrorReason(err).replace(/ at position (\d+)$/, (_, n: string) => ` at position ${Number(n) + lead}`);
+      throw new ConfigError([
+        `K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} starts with { but is not valid JSON (${reason}): store the JSON object {"K8S_AUDIT_SHARED_SECRET": "<secret>"} or the plain secret`,
+      ]);
     }
   }
   if (!isJsonObject(obj)) return { current: readSharedSecret(trimmed, name) as string, previous: null };

@@ -30,6 +30,46 @@ describe.skipIf(!hasMoto())('shared secret by ARN, read from a real Secrets Mana
         .ARN ?? '';
   }, 60_000);
 
+  // A trailing comma, as a hand edit of the console's key/value JSON leaves it. Before, the whole
+  // text became the secret and every sender sending the value inside got 401 with no clue why.
+  const trailingComma = '{"K8S_AUDIT_SHARED_SECRET": "trailing-comma-secret-value",}';
+
+  it('refuses a stored value that starts with { but is not JSON, naming the ARN and the position, never the value', async () => {
+    const sm = new SecretsManagerClient({});
+    const arn = (await sm.send(new CreateSecretCommand({ Name: 'aisoc-bad-json', SecretString: `\n${trailingComma}` }))).ARN ?? '';
+    const tenantsArn =
+      (await sm.send(new CreateSecretCommand({ Name: 'aisoc-bad-tenants', SecretString: '{"acme": "tenant-secret-value-hidden",}' })))
+        .ARN ?? '';
+
+    const failed = await withSharedSecret(loadIngestConfig({ K8S_AUDIT_SHARED_SECRET_ARN: arn })).catch((err: unknown) => err);
+    expect(failed).toBeInstanceOf(ConfigError);
+    expect((failed as ConfigError).problems).toEqual([
+      `K8S_AUDIT_SHARED_SECRET_ARN: the secret ${arn} starts with { but is not valid JSON (Expected double-quoted property name in JSON at position 59): store the JSON object {"K8S_AUDIT_SHARED_SECRET": "<secret>"} or the plain secret`,
+    ]);
+    const forwarder = await resolveForwarderToken(
+      loadForwarderConfig({ AISOC_INGEST_URL: 'https://aisoc.example/v1/ingest/k8s-audit/acme', K8S_AUDIT_SHARED_SECRET_ARN: arn }),
+    ).catch((err: unknown) => err);
+    expect((forwarder as Error).message).toContain(`the secret ${arn} starts with { but is not valid JSON`);
+    expect((forwarder as Error).message).not.toContain('trailing-comma-secret-value');
+
+    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET_ARN: arn });
+    const data = tempDataDir('aisoc-serve-arn-json-');
+    try {
+      expect(await main(['serve', '--port', '0', '--data-dir', data.dir, '--no-console'], cap.io)).toBe(2);
+    } finally {
+      data.remove();
+    }
+    expect(cap.err()).toContain(`the secret ${arn} starts with { but is not valid JSON`);
+    expect(cap.out() + cap.err()).not.toContain('trailing-comma-secret-value');
+
+    const tenants = await withSharedSecret(
+      loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: 'an-installation-wide-secret', K8S_AUDIT_TENANT_SECRETS_ARN: tenantsArn }),
+    ).catch((err: unknown) => err);
+    expect((tenants as ConfigError).problems).toEqual([
+      `K8S_AUDIT_TENANT_SECRETS_ARN (the secret ${tenantsArn}) is not JSON (Expected double-quoted property name in JSON at position 38): it must be an object of tenant id to secret`,
+    ]);
+  });
+
   afterAll(async () => {
     vi.unstubAllEnvs();
     await moto?.close();

@@ -136,13 +136,19 @@ describe('forwarderSecretValue', () => {
     ['  s3cret  \n', 's3cret'],
     ['{"token":"t"}', 't'],
     ['{"only":"v"}', 'v'],
-    ['{not json', '{not json'],
   ])('reads %j as %j', (stored, value) => {
     expect(forwarderSecretValue(stored, ARN)).toBe(value);
   });
 
   it.each([[''], ['{"a":"1","b":"2"}']])('refuses %j', (stored) => {
     expect(() => forwarderSecretValue(stored, ARN)).toThrow(ConfigError);
+  });
+
+  // Once taken whole as the secret: a value opening with `{` is JSON gone wrong, not a secret.
+  it('refuses a value that starts with { but is not JSON, naming the position and never the value', () => {
+    expect(() => forwarderSecretValue('{not json', ARN)).toThrow(
+      `K8S_AUDIT_SHARED_SECRET_ARN: the secret ${ARN} starts with { but is not valid JSON (Expected property name or '}' in JSON at position 1)`,
+    );
   });
 });
 

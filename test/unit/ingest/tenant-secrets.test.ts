@@ -94,7 +94,9 @@ describe('per-tenant secrets', () => {
     expect(problems('{"acme": "ab\\ncd-hidden"}')).not.toContain('hidden');
     expect(problems('{"../x": "s"}')).toContain('is not a tenant id');
     expect(problems('{"acme": 7}')).toContain('SRC tenant acme has no secret');
-    expect(problems('{"acme": "secret-not-json-hidden"')).toBe('SRC is not JSON: it must be an object of tenant id to secret');
+    expect(problems('{"acme": "secret-not-json-hidden"')).toBe(
+      "SRC is not JSON (Expected ',' or '}' after property value in JSON at position 33): it must be an object of tenant id to secret",
+    );
     expect(() => loadIngestConfig({ K8S_AUDIT_TENANT_SECRETS_FILE: '/a', K8S_AUDIT_TENANT_SECRETS_ARN: ARN })).toThrow(ConfigError);
   });
 });
