@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, parseDocument } from 'yaml';
 import { jsonErrorReason } from '../json.js';
 import { UsageError } from './args.js';
 
@@ -14,12 +14,45 @@ export async function readConnectorFile(file: string): Promise<unknown> {
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  try {
-    // YAML 1.2 is a superset of JSON, but JSON.parse gives the better message for a .json file.
-    return /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
-  } catch (err) {
-    throw new UsageError(`cannot parse ${file}: ${/\.json$/i.test(file) ? jsonErrorReason(err) : yamlErrorReason(err)}`);
+  // YAML 1.2 is a superset of JSON, but JSON.parse gives the better message for a .json file.
+  if (/\.json$/i.test(file)) {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`cannot parse ${file}: ${jsonErrorReason(err)}`);
+    }
   }
+  // parseDocument, not parse: yaml's parse hands every warning to process.emitWarning, which prints
+  // the source line, and an unquoted secret is that line.
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new UsageError(`cannot parse ${file}: ${yamlErrorReason(doc.errors[0])}`);
+  const tag = doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (tag !== undefined) throw new UsageError(`cannot parse ${file}: ${unresolvedTagReason(doc.contents, tag)}`);
+  try {
+    return doc.toJS();
+  } catch (err) {
+    // An alias without its anchor (a secret starting with `*`) fails only here.
+    throw new UsageError(`cannot parse ${file}: ${yamlErrorReason(err)}`);
+  }
+}
+
+/**
+ * An unquoted value that starts with `!` (a random secret may) is a YAML tag: yaml keeps the
+ * value as an empty string, or the text after a space, and the field then reads as unset. Names
+ * the top-level field and the place, never the value (the tag is the value).
+ */
+function unresolvedTagReason(contents: unknown, warning: { pos: [number, number]; linePos?: { line: number; col: number }[] }): string {
+  let field: string | null = null;
+  if (isMap(contents)) {
+    for (const pair of contents.items) {
+      const start = isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+      if (start !== undefined && start <= warning.pos[0]) field = String((pair.key as { value: unknown }).value);
+    }
+  }
+  const at = warning.linePos?.[0];
+  const where = at === undefined ? '' : ` at line ${at.line}, column ${at.col}`;
+  const what = field === null ? 'a value' : `the value of ${field}`;
+  return `${what}${where} starts with !, which YAML reads as a tag, not text: quote it (${field ?? 'field'}: "!...")`;
 }
 
 // yaml's error codes whose messages are fixed texts (yaml 2.x, dist/compose and dist/parse): their

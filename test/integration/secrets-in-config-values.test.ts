@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { runCli } from '../helpers/cli.js';
+import { buildCliBundle, PROJECT_CACHE, runBuiltCli } from '../helpers/cli-bundle.js';
 import { eventList, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { distinctLines, ok, startFaultServer } from '../helpers/ship.js';
 import { startLocalIngest } from '../helpers/tail-ingest.js';
@@ -102,6 +103,35 @@ describe('a connector config whose secret breaks the YAML', () => {
       expect(runs.map((r) => r.stderr.includes(`cannot parse ${file}: the text is not valid YAML`))).toEqual([true, true, true]);
       expect(leaks(runs, [SECRET.slice(0, 8)])).toEqual([]);
     } finally {
+      tmp.remove();
+    }
+  });
+
+  // `openssl rand -base64` never prints `!`, but a password manager's generator may. Before, yaml
+  // read `!…` as a tag: the field became empty, test-connection said "ingest route not checked:
+  // set shared_secret", and yaml's process warning printed the line, secret and all, to stderr.
+  it('is refused naming the field and place, not the value: a secret starting with ! (a YAML tag)', async () => {
+    const tmp = tempDataDir('aisoc-config-values-yaml-');
+    const bundle = await buildCliBundle(PROJECT_CACHE, 'aisoc-yaml-tag-');
+    try {
+      const file = join(tmp.dir, 'connector.yaml');
+      writeFileSync(
+        file,
+        `mode: file_tail\ncluster_name: c\naudit_log_path: ${join(tmp.dir, 'audit.log')}\ningest_url: http://127.0.0.1:9/v1/ingest/k8s-audit/acme\nshared_secret: !${SECRET}\n`,
+      );
+      const runs = [
+        await runBuiltCli(bundle.cli, ['test-connection', '--config', file]),
+        await runCli(['tail', '--config', file, '--once'], {}),
+        await runCli(['connector', 'run', '--config', file, '--once'], {}),
+      ];
+
+      const said = `cannot parse ${file}: the value of shared_secret at line 5, column 16 starts with !, which YAML reads as a tag, not text: quote it (shared_secret: "!...")`;
+      expect(runs.map((r) => [r.code, r.stderr.includes(said)])).toEqual(Array(3).fill([2, true]));
+      // The bundled process's whole stderr: the one line, no yaml warning after it.
+      expect(runs[0]?.stderr.trim()).toBe(said);
+      expect(leaks(runs, [SECRET.slice(0, 8)])).toEqual([]);
+    } finally {
+      bundle.cleanup();
       tmp.remove();
     }
   });
