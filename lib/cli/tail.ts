@@ -1,11 +1,11 @@
 import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
-import { secretAsClusterProblem, shortSecretWarning } from '../config/secret.js';
+import { clusterFlagProblem, shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
-import { CLUSTER_HEADER, INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER } from '../protocol.js';
+import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
@@ -173,11 +173,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   if (short !== null) log({ level: 'warn', msg: short });
 
   const clusterFlag = flag(args, 'cluster');
-  if (clusterFlag !== undefined && !SENDER_CLUSTER_NAME.test(clusterFlag)) {
-    throw new UsageError(`--cluster must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
-  }
-  const clusterSecret = secretAsClusterProblem(clusterFlag, config.token, '--cluster');
-  if (clusterSecret !== null) throw new UsageError(clusterSecret);
+  const clusterProblem = clusterFlagProblem(clusterFlag, config.token);
+  if (clusterProblem !== null) throw new UsageError(clusterProblem);
   let cluster = clusterFlag ?? config.clusterName;
   if (cluster === null || cluster === '') {
     cluster = hostname();

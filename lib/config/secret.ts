@@ -1,6 +1,6 @@
 import type { GetSecretValueCommandOutput } from '@aws-sdk/client-secrets-manager';
 import { isJsonObject, jsonErrorReason } from '../json.js';
-import { CLUSTER_HEADER, TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
+import { CLUSTER_HEADER, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER, tenantFromIngestUrl } from '../protocol.js';
 import { ConfigError } from './env.js';
 
 // What an HTTP header value can carry as sent by every client here: visible ASCII, with spaces or
@@ -184,4 +184,16 @@ export function noteSecretAsTenant(problems: string[], ingestUrl: string, token:
 export function secretAsClusterProblem(clusterName: string | null | undefined, token: string | null, source: string): string | null {
   if (token === null || token === '' || clusterName !== token) return null;
   return `${source} is the shared secret: it names the cluster (sent as ${CLUSTER_HEADER}), ${TOKEN_HEADER} carries the secret`;
+}
+
+/**
+ * The problem with a sender command's `--cluster` (tail, backfill, redrive), or null: refused at
+ * start as CLUSTER_NAME is, a name that cannot be a header or that is the shared secret; the one
+ * check all three use, so none of them sends or logs it.
+ */
+export function clusterFlagProblem(cluster: string | undefined, token: string | null): string | null {
+  if (cluster === undefined) return null;
+  if (!SENDER_CLUSTER_NAME.test(cluster))
+    return `--cluster must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`;
+  return secretAsClusterProblem(cluster, token, '--cluster');
 }

@@ -237,4 +237,43 @@ describe('the shared secret as the cluster name', () => {
       tmp.remove();
     }
   });
+
+  // Before, both read their input first (CloudWatch Logs, SQS) and sent --cluster as the header on
+  // every batch; the ingest's 400 kept it out of the store, but the command's log named it.
+  it('is refused by backfill --cluster and redrive --cluster at start, before any AWS call', async () => {
+    const env = {
+      AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/acme',
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AWS_REGION: 'eu-west-1',
+      // Loopback only, should a regression let a call through.
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_ACCESS_KEY_ID: 'testing',
+      AWS_SECRET_ACCESS_KEY: 'testing',
+    };
+    const runs = [
+      await runCli(['backfill', '--log-group', '/aws/eks/prod/cluster', '--start', '1h', '--cluster', SECRET], env),
+      await runCli(['redrive', '--queue-url', 'http://127.0.0.1:9/123456789012/failures', '--cluster', SECRET], env),
+      // A name that cannot be a header (a trailing space) is refused the same way, as tail does.
+      await runCli(['backfill', '--log-group', '/aws/eks/prod/cluster', '--start', '1h', '--cluster', 'prod '], env),
+    ];
+
+    expect(runs.map((r) => [r.code, r.stdout, r.stderr.split('\n')[0]])).toEqual([
+      [
+        2,
+        '',
+        'aisoc-k8s-audit backfill: --cluster is the shared secret: it names the cluster (sent as X-AiSOC-Cluster-Name), X-AiSOC-K8s-Token carries the secret',
+      ],
+      [
+        2,
+        '',
+        'aisoc-k8s-audit redrive: --cluster is the shared secret: it names the cluster (sent as X-AiSOC-Cluster-Name), X-AiSOC-K8s-Token carries the secret',
+      ],
+      [
+        2,
+        '',
+        'aisoc-k8s-audit backfill: --cluster must be 1-256 printable ASCII characters without leading or trailing spaces (it is sent as the X-AiSOC-Cluster-Name header)',
+      ],
+    ]);
+    expect(leaks(runs, [SECRET])).toEqual([]);
+  }, 60_000);
 });
