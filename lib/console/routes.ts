@@ -475,7 +475,10 @@ export class ConsoleRoutes {
     const ok = [this.#opts.access.opens(tenant, secret), this.#tokenVerifier.verify(secret)].includes(true);
     if (!ok) {
       this.#throttle.fail(address);
-      throw new UnauthorizedError('the secret is neither the shared secret nor the console token');
+      // Worded like the ingest's 401 (tokenRefusal): the same for every tenant of an installation.
+      throw new UnauthorizedError(
+        `the secret is neither ${this.#opts.access.perTenant ? 'the secret for this tenant' : 'the shared secret'} nor the console token`,
+      );
     }
     this.#throttle.succeed(address);
     const session = this.#sessions.create(tenant);

@@ -96,6 +96,15 @@ export class TenantAccess {
     return value !== '' && this.#secrets.has(sha256(value).toString('hex'));
   }
 
+  /**
+   * Whether some tenant has a secret of its own (K8S_AUDIT_TENANT_SECRETS_FILE or _ARN): a fact of
+   * the installation, the same for every tenant, so an answer worded by it says nothing of which
+   * tenants have their own.
+   */
+  get perTenant(): boolean {
+    return this.#own !== null;
+  }
+
   /** Whether `token` opens `tenant`. */
   opens(tenant: string, token: string | undefined): boolean {
     const viaShared = this.#shared.verify(token);

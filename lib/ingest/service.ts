@@ -287,7 +287,7 @@ export class IngestService {
       const headers = lowerCaseHeaders(head.headers);
       // A tenant with its own secret is read with that secret only, as it is written.
       if (!this.access.opens(safeDecode(route) ?? '', headers[TOKEN_KEY])) {
-        throw new UnauthorizedError(tokenRefusal(headers));
+        throw new UnauthorizedError(tokenRefusal(headers, this.access.perTenant));
       }
       const tenant = safeDecode(route) ?? '';
       if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
@@ -352,7 +352,7 @@ export class IngestService {
         this.#refuseSecretAsTenant(route.tenant, true);
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
         if (!this.access.opens(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
-          throw new UnauthorizedError(tokenRefusal(headers));
+          throw new UnauthorizedError(tokenRefusal(headers, this.access.perTenant));
         }
         tenant = safeDecode(route.tenant) ?? '';
         if (!TENANT_ID_PATTERN.test(tenant)) {
@@ -1000,9 +1000,16 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Why a request's token was refused: none sent, or not the shared secret. */
-function tokenRefusal(headers: Readonly<Record<string, string>>): string {
-  return headers[TOKEN_KEY] === undefined ? `missing ${TOKEN_HEADER} header` : `${TOKEN_HEADER} does not match the shared secret`;
+/**
+ * Why a request's token was refused: none sent, or not the secret. With per-tenant secrets the
+ * shared secret may not be the one a tenant needs, so the answer says "the secret for this tenant",
+ * true of a tenant with its own (that one) and of one without (the shared one): one text for both,
+ * as the GKE route answers alike for configured and unconfigured tenants, so a prober cannot tell
+ * which tenants have their own.
+ */
+function tokenRefusal(headers: Readonly<Record<string, string>>, perTenant: boolean): string {
+  if (headers[TOKEN_KEY] === undefined) return `missing ${TOKEN_HEADER} header`;
+  return perTenant ? `${TOKEN_HEADER} does not match the secret for this tenant` : `${TOKEN_HEADER} does not match the shared secret`;
 }
 
 /** The EKS source the forwarder named in its headers, or undefined; a malformed value is a 400. */

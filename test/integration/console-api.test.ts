@@ -297,6 +297,41 @@ describe('per-tenant secrets guard every route that reads a tenant, as they guar
     };
     expect(answers).toEqual({ ingest: [200, 401, 200, 401], status: [200, 401, 200, 401], console: [200, 401, 200, 401] });
   });
+
+  // Before, acme's wrong secret was told it "does not match the shared secret", which acme does not
+  // use. The answer must not tell a prober which tenants have their own secret either (as the GKE
+  // route answers alike): one text, true of both, for acme (its own) and initech (the shared one).
+  it('answers a wrong secret with the same bytes for a tenant with its own secret and one without, naming neither as the shared secret', async () => {
+    const answer = async (res: Response) => ({
+      status: res.status,
+      type: res.headers.get('content-type'),
+      length: res.headers.get('content-length'),
+      body: await res.text(),
+    });
+    const wrong = 'not-any-secret-here-Vb7Pq2Lx9Zs4';
+    const ask = (tenant: string) =>
+      Promise.all([
+        fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': wrong },
+          body: eventList([]),
+        }).then(answer),
+        fetch(`${server.url}/v1/status/k8s-audit/${tenant}`, { headers: { 'X-AiSOC-K8s-Token': wrong } }).then(answer),
+        fetch(`${server.url}/console/api/login`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ tenant, secret: wrong }),
+        }).then(answer),
+      ]);
+    const [acme, initech] = [await ask('acme'), await ask('initech')];
+
+    expect(acme).toEqual(initech);
+    expect(acme.map((a) => [a.status, JSON.parse(a.body)])).toEqual([
+      [401, { error: 'X-AiSOC-K8s-Token does not match the secret for this tenant' }],
+      [401, { error: 'X-AiSOC-K8s-Token does not match the secret for this tenant' }],
+      [401, { error: 'the secret is neither the secret for this tenant nor the console token' }],
+    ]);
+  });
 });
 
 describe('console API: logins are throttled per address', () => {
