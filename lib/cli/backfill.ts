@@ -161,6 +161,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
         eventsFailed: report.failed,
         eventsUnreadable: report.truncated + report.invalid,
         eventsSkipped: report.skippedEvents,
+        salvaged: report.salvaged,
         truncated: report.truncated,
         invalid: report.invalid,
         duplicates: report.duplicates,
@@ -170,7 +171,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
     };
     progress.finish(
       final,
-      `backfill done: ${count(report.received)} read, ${count(report.forwarded)} forwarded, ${count(report.failed)} failed, ${count(report.truncated)} truncated, ${count(report.invalid)} invalid, ${count(report.skippedEvents)} skipped, ${count(report.duplicates)} duplicates, ${count(report.requests)} requests`,
+      `backfill done: ${count(report.received)} read, ${count(report.forwarded)} forwarded, ${count(report.failed)} failed, ${count(report.salvaged)} salvaged, ${count(report.truncated)} truncated, ${count(report.invalid)} invalid, ${count(report.skippedEvents)} skipped, ${count(report.duplicates)} duplicates, ${count(report.requests)} requests`,
       report.failed > 0 ? 'ERROR' : 'INFO',
     );
     finished = true;

@@ -72,6 +72,7 @@ function countsOf(r: RedriveReport): ProgressSnapshot['counts'] {
     eventsShipped: r.forwarded,
     eventsFailed: r.failed,
     eventsUnreadable: r.unreadable,
+    salvaged: r.salvaged,
   };
 }
 
@@ -155,7 +156,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const clientOptions = awsClientOptions(io.env, 'SQS');
   const endpoint = awsEndpointOf(clientOptions, 'sqs');
   const sqs = new SQSClient(clientOptions);
-  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0 };
+  const totals: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0, salvaged: 0 };
   // The bar's end: the queue's depth when the run starts (an estimate), or --max-messages if fewer.
   const depth = (io.stderr as ProgressStream).isTTY === true ? await queueDepth(sqs, queueUrl) : null;
   const expected = depth === null ? null : Math.min(depth, maxMessages ?? depth);
@@ -212,6 +213,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
         totals.forwarded += m.forwarded;
         totals.failed += m.failed;
         totals.unreadable += m.unreadable ?? 0;
+        totals.salvaged += m.salvaged ?? 0;
         const counts = { delivered: m.forwarded, failed: m.failed };
         if (m.setAside) {
           if (progress.tty) progress.note(`redrive: message ${m.messageId}: set aside to ${setAsidePath}: ${m.reason}`);
@@ -229,7 +231,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
     });
     progress.finish(
       snapshot(report),
-      `redrive done: ${count(report.messages)} messages, ${count(report.deleted)} deleted, ${count(report.kept)} kept, ${count(report.setAside)} set aside, ${count(report.forwarded)} events delivered`,
+      `redrive done: ${count(report.messages)} messages, ${count(report.deleted)} deleted, ${count(report.kept)} kept, ${count(report.setAside)} set aside, ${count(report.forwarded)} events delivered, ${count(report.salvaged)} salvaged`,
       report.kept > 0 ? 'WARN' : 'INFO',
     );
     finished = true;

@@ -181,6 +181,8 @@ export interface RedriveMessageOutcome {
   failed: number;
   /** Lines that are no audit event (cut by EKS, not JSON, not an Event): counted, never sent. */
   unreadable?: number;
+  /** Lines cut at the event-size limit and sent with their members before the cut (part of forwarded/failed). */
+  salvaged?: number;
   reason?: string;
 }
 
@@ -196,6 +198,8 @@ export interface RedriveReport {
   failed: number;
   /** Lines that are no audit event, as backfill counts them (`eventsUnreadable`). */
   unreadable: number;
+  /** Lines cut at the event-size limit and sent flagged truncated, as backfill counts them (`salvaged`). */
+  salvaged: number;
 }
 
 /** What a redrive run needs. */
@@ -224,7 +228,7 @@ export interface RedriveOptions {
  * message only once everything in it was delivered; the rest stay in the queue.
  */
 export async function redriveFailures(opts: RedriveOptions): Promise<RedriveReport> {
-  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0 };
+  const report: RedriveReport = { messages: 0, deleted: 0, kept: 0, setAside: 0, forwarded: 0, failed: 0, unreadable: 0, salvaged: 0 };
   const seen = new Set<string>();
   // The receipts of the messages kept, made visible again once the run ends: otherwise a rerun
   // straight after the fix reads nothing for the visibility timeout, and says the queue is drained.
@@ -266,6 +270,7 @@ export async function redriveFailures(opts: RedriveOptions): Promise<RedriveRepo
       report.forwarded += outcome.forwarded;
       report.failed += outcome.failed;
       report.unreadable += outcome.unreadable ?? 0;
+      report.salvaged += outcome.salvaged ?? 0;
       opts.onMessage?.(outcome);
     }
   }
@@ -292,6 +297,7 @@ async function replayOne(body: string, messageId: string, opts: RedriveOptions):
       forwarded: r.forwarded,
       failed: r.failed,
       unreadable: r.truncated + r.invalid,
+      salvaged: r.salvaged,
     };
     if (!done) outcome.reason = r.samples[0]?.reason ?? `${r.undecodable} payload(s) could not be decoded`;
     // Nothing failed to send, only payloads that cannot be decoded: no replay will ever succeed
