@@ -36,7 +36,7 @@ const REDIRECT_HINT = `the ingest URL redirects (HTTP 3xx): set AISOC_INGEST_URL
 /** Statuses that mean the request itself is wrong (URL, tenant, token): sending again cannot help. */
 const CONFIG_ERROR_HINTS: Record<number, string> = {
   400: `the ingest rejected the request as malformed (its reason follows): a tenant id or cluster name it refuses (check AISOC_INGEST_URL, the full ${ROUTE} route, and the cluster name), or a body that is not JSON`,
-  401: `the token was refused: the shared secret sent as ${TOKEN_HEADER} does not match the ingest K8S_AUDIT_SHARED_SECRET`,
+  401: `the token was refused: the shared secret sent as ${TOKEN_HEADER} does not match the ingest's K8S_AUDIT_SHARED_SECRET, or this tenant's own secret when the ingest has one (K8S_AUDIT_TENANT_SECRETS_FILE/_ARN)`,
   403: 'access forbidden: check AISOC_INGEST_URL and any API Gateway resource policy or WAF in front of the ingest',
   404: `no such route: check AISOC_INGEST_URL (it must be the full ${ROUTE} route)`,
   405: `method not allowed: check AISOC_INGEST_URL (it must be the full ${ROUTE} route)`,

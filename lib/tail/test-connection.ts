@@ -217,7 +217,7 @@ function dedicatedAnswer(status: number, error: string, url: string): Pick<Conne
   if (status === 401) {
     return {
       status: 'fail',
-      message: `the shared secret does not match the one on the ingest service (HTTP 401): check the value sent as ${TOKEN_HEADER}`,
+      message: `the shared secret does not match the one on the ingest service (HTTP 401): check the value sent as ${TOKEN_HEADER} against the ingest's K8S_AUDIT_SHARED_SECRET, or this tenant's own secret when the ingest has one`,
     };
   }
   if (status === 404 || status === 405) {

@@ -277,6 +277,7 @@ describe('shipEvents', () => {
     expect(result.failed[0]).toMatchObject({ status: 401, retryable: false, kind: 'config' });
     expect(result.failed[60]).toMatchObject({ kind: 'stopped' });
     expect(result.failed[0]?.reason).toMatch(/^configuration error: the token was refused/);
+    expect(result.failed[0]?.reason).toContain("or this tenant's own secret when the ingest has one");
     expect(result.failed[60]?.reason).toMatch(/not sent: an earlier batch failed with a configuration error/);
     expect(JSON.stringify(result)).not.toContain(TOKEN);
     expect(JSON.stringify(h.logs)).not.toContain(TOKEN);

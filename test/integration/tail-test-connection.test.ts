@@ -86,6 +86,7 @@ describe('aisoc-k8s-audit test-connection, webhook mode', () => {
 
     expect(r.code).toBe(1);
     expect(r.out).toContain('the shared secret does not match the one on the ingest service (HTTP 401)');
+    expect(r.out).toContain("or this tenant's own secret when the ingest has one");
     expect(r.out).not.toContain('not-the-secret');
   });
 
