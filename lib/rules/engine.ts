@@ -3,7 +3,7 @@ import { setOwn } from '../audit/redact.js';
 import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
-import { patternProblem } from './pattern.js';
+import { linearRegex, patternProblem } from './pattern.js';
 import type { RuleDisable, RuleSpec } from './types.js';
 
 /** A rule compiled once at init: its spec and the CEL program. */
@@ -182,6 +182,14 @@ export function selectsLabel(requestURI: string, key: string, value: string): bo
   return false;
 }
 
+// The name `matches()` calls are renamed to at compile (pattern.ts says why); never written in a rule.
+const LINEAR_MATCHES = 'linearMatches';
+
+/** A CEL message as the operator wrote the condition: `matches`, not the name the engine renamed it to. */
+function asWritten(message: string): string {
+  return message.replaceAll(`.${LINEAR_MATCHES}(`, '.matches(');
+}
+
 // One environment for every rule: the variables above plus the functions below, optional chaining
 // (`requestObject.?spec.?hostPID.orValue(false)`, as Kubernetes CEL has had since 1.29).
 const ENV = (() => {
@@ -195,6 +203,9 @@ const ENV = (() => {
   env.registerFunction('selectsLabel(string, string, string): bool', (uri: string, key: string, value: string) =>
     selectsLabel(uri, key, value),
   );
+  // What every `s.matches(p)` of a rule runs (compileRule renames the calls): RE2, linear in `s`.
+  // cel-js refuses a second `string.matches(string)` overload, so the linear one has its own name.
+  env.registerFunction(`string.${LINEAR_MATCHES}(string): bool`, (s: string, p: string) => linearRegex(p).test(s));
   return env;
 })();
 
@@ -505,13 +516,14 @@ function crossProduct(condition: string, node: unknown, scope: readonly string[]
 
 /**
  * Refuses a `matches()` whose pattern is not a string literal (the event would choose the regular
- * expression) or is one `patternProblem` refuses (exponential backtracking, or beyond RE2): the
- * evaluator runs it with JavaScript's backtracking RegExp and has no runtime cost limit.
+ * expression) or is one `patternProblem` refuses (beyond RE2, or a shape that backtracks
+ * exponentially in cel-js's own matches()). `vetted` (the shipped pack's) skips compiling the
+ * pattern with RE2 at load.
  */
-function unsafeMatches(condition: string, node: unknown): string | null {
+function unsafeMatches(condition: string, node: unknown, vetted: boolean): string | null {
   if (Array.isArray(node)) {
     for (const n of node) {
-      const found = unsafeMatches(condition, n);
+      const found = unsafeMatches(condition, n, vetted);
       if (found !== null) return found;
     }
     return null;
@@ -531,22 +543,58 @@ function unsafeMatches(condition: string, node: unknown): string | null {
     if (!isCelNode(pattern) || pattern.op !== 'value' || typeof pattern.args !== 'string') {
       return `matches(${text}): the pattern is not a string literal, so the event would choose the regular expression; write it in the condition as a literal (matches('^system:'))`;
     }
-    const problem = patternProblem(pattern.args);
+    const problem = patternProblem(pattern.args, !vetted);
     if (problem !== null) return `matches(${text}) ${problem}`;
   }
-  return unsafeMatches(condition, args);
+  return unsafeMatches(condition, args, vetted);
+}
+
+/**
+ * Points every `s.matches(p)` call of a parsed condition at the linear-time function, in place,
+ * before the check resolves its overload (the check binds each call to its handler, so the AST is
+ * renamed first). Refuses a condition that writes the internal name itself.
+ */
+function linearMatches(node: unknown): void {
+  if (Array.isArray(node)) {
+    for (const n of node) linearMatches(n);
+    return;
+  }
+  if (!isCelNode(node)) return;
+  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
+  if (isCelNode(node.args)) return linearMatches(node.args);
+  if (!Array.isArray(node.args)) return;
+  const args = node.args as unknown[];
+  if (node.op === 'rcall' || node.op === 'call') {
+    if (args[0] === LINEAR_MATCHES) throw new Error(`${LINEAR_MATCHES}() is not a function rules can call; write matches()`);
+    if (node.op === 'rcall' && args[0] === 'matches') args[0] = LINEAR_MATCHES;
+  }
+  linearMatches(args);
+}
+
+// The shipped pack's specs (shipped.ts marks them): CI compiles each of their patterns with RE2
+// (test/unit/rules/engine.test.ts), so the ingest's init does not (about 15 ms of cold code for
+// four patterns); each is compiled the first time a condition runs it.
+const VETTED = new WeakSet<RuleSpec>();
+
+/** Marks specs whose `matches()` patterns RE2 is known to read (the shipped pack's); returns them. */
+export function vetted<T extends RuleSpec>(specs: T[]): T[] {
+  for (const s of specs) VETTED.add(s);
+  return specs;
 }
 
 /** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
 function compileRule(spec: RuleSpec): CompiledRule {
   // One parse: the program's own check types the AST it evaluates, so the first event does not type it again.
   const program = ENV.parse(spec.condition);
+  const ast = (program as unknown as { ast: unknown }).ast;
+  // Before the rename, which would hide the calls from it; it also compiles each pattern with RE2.
+  const regex = unsafeMatches(spec.condition, ast, VETTED.has(spec));
+  linearMatches(ast);
   const checked = program.check();
-  if (!checked.valid) throw new Error(checked.error?.message ?? 'does not type-check');
+  if (!checked.valid) throw new Error(asWritten(checked.error?.message ?? 'does not type-check'));
   if (checked.type !== 'bool' && checked.type !== 'dyn') throw new Error(`the condition yields ${checked.type}, not bool`);
-  const cross = crossProduct(spec.condition, (program as unknown as { ast: unknown }).ast, []);
+  const cross = crossProduct(spec.condition, ast, []);
   if (cross !== null) throw new Error(cross);
-  const regex = unsafeMatches(spec.condition, (program as unknown as { ast: unknown }).ast);
   if (regex !== null) throw new Error(regex);
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
@@ -578,7 +626,7 @@ function compileRule(spec: RuleSpec): CompiledRule {
         program(activation as unknown as Record<string, unknown>);
         return null;
       } catch (err) {
-        return (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error';
+        return asWritten((err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error');
       }
     },
   };

@@ -1,12 +1,35 @@
-// Which `matches()` patterns a rule may use. cel-js runs `string.matches` with JavaScript's
-// backtracking RegExp (node_modules/@marcbachmann/cel-js/lib/functions.js, `new RegExp(b).test(a)`),
-// and its registry refuses a second `string.matches(string)` overload ("overlaps with existing
-// overload"), so the engine cannot swap in a linear-time one. CEL and Kubernetes use RE2, whose
-// time is linear in the input (github.com/google/re2/wiki/Syntax). A pattern that backtracks
-// exponentially in JavaScript, on a field the requester writes (userAgent, a name, a body), stalls
-// the ingest on one request: `^(a+)+$` on 'a'x26 + '!' takes most of a second. So such patterns,
-// and constructs RE2 does not have (a rule must mean the same in Kubernetes' CEL), are refused
-// when the pack loads.
+import { RE2JS } from 're2js';
+
+// Which `matches()` patterns a rule may use, and the engine that runs them. CEL and Kubernetes run
+// `matches()` with RE2, whose time is linear in the input (github.com/google/re2/wiki/Syntax).
+// cel-js runs its built-in `string.matches` with JavaScript's backtracking RegExp
+// (node_modules/@marcbachmann/cel-js/lib/functions.js, `new RegExp(b).test(a)`), where a pattern
+// an operator writes takes polynomial or exponential time on a field the requester writes:
+// `.*.*.*=` on 500 'a's took 19.9 s, `.*=` on 100,000 took 4.8 s. So every `matches()` a rule runs
+// goes through RE2JS instead (the `re2js` package, MIT, a pure-JS port of RE2 with its linear-time
+// guarantee: the same pattern on 100,000 'a's takes a few ms), wired by the engine (engine.ts,
+// `linearMatches`), and a pattern is compiled by RE2 at load, so one RE2 does not read fails the
+// load as it would fail in Kubernetes. Measured and not chosen (docs/detection-rules.md):
+// V8's own linear engine (`--enable-experimental-regexp-engine`, the `l` flag) is a process-wide
+// flag and took 483 ms on the 100,000 'a's; `re2` and `re2-wasm` ship a native or WASM binary.
+// The shapes that backtrack exponentially in a backtracking engine are still refused at load, as
+// before the engine was linear: a pack that loads here stays safe under cel-js's own matches().
+
+const LINEAR = new Map<string, RE2JS>();
+
+/**
+ * `pattern` compiled by RE2, kept for the life of the process: the patterns are string literals of
+ * the rules loaded (the engine refuses any other), so the map holds one entry per pattern written.
+ * Throws RE2's error for a pattern RE2 does not read.
+ */
+export function linearRegex(pattern: string): RE2JS {
+  let re = LINEAR.get(pattern);
+  if (re === undefined) {
+    re = RE2JS.compile(pattern);
+    LINEAR.set(pattern, re);
+  }
+  return re;
+}
 
 /** One group being read: what it holds, as far as backtracking is concerned. */
 interface Frame {
@@ -54,18 +77,33 @@ function ambiguous(alternatives: readonly (string | null)[]): boolean {
 }
 
 /**
- * Why a `matches()` pattern is refused, or null when it may be used: not a JavaScript regular
- * expression at all; a backreference or a lookaround (RE2 has neither); a repeated group holding a
+ * Why a `matches()` pattern is refused, or null when it may be used: not a regular expression RE2
+ * reads; a backreference or a lookaround (RE2 has neither, named as such rather than by RE2's parse
+ * error); a repeated group holding a
  * quantifier (`(a+)+`, `(\w+\s?)*`) or alternatives one input can take more than one way
  * (`(a|aa)+`, `(\w|\d)+`), the shapes that backtrack exponentially. A repeated group of plain text
  * alternatives none of which begins another (`(ab|cd)+`) reads each input one way and is allowed.
+ * With `compile` false (a pattern known to compile), RE2 is not asked at load.
  */
-export function patternProblem(pattern: string): string | null {
+export function patternProblem(pattern: string, compile = true): string | null {
+  let re2Error: string | null = null;
   try {
-    new RegExp(pattern);
+    if (compile) linearRegex(pattern);
   } catch (err) {
-    return `is not a regular expression the evaluator (JavaScript RegExp) reads (${(err as Error).message}), so the rule would never match`;
+    re2Error = `is not a regular expression RE2 reads (${(err as Error).message}), so the rule would not load in Kubernetes' CEL either`;
   }
+  let shape: string | null;
+  try {
+    shape = shapeProblem(pattern);
+  } catch {
+    // Only a pattern RE2 refused gets here (an unbalanced `)`): its error says why.
+    shape = null;
+  }
+  return shape ?? re2Error;
+}
+
+/** The backreferences, lookarounds and exponential shapes of `patternProblem`, read from the pattern's text. */
+function shapeProblem(pattern: string): string | null {
   const stack: Frame[] = [{ start: -1, quantified: false, branches: false, alternatives: [''] }];
   const top = () => stack.at(-1) as Frame;
   // Appends to the current alternative: plain text, or null once it is more than text.
@@ -106,11 +144,11 @@ export function patternProblem(pattern: string): string | null {
       const q = quantifierAt(pattern, i + 1);
       const text = pattern.slice(group.start, i + 1 + (q?.length ?? 0));
       if (q?.repeats && group.quantified) {
-        return `repeats the group ${text}, which holds a quantifier: nested quantifiers backtrack exponentially in the evaluator's JavaScript RegExp (RE2 is linear) on a failing input the requester writes; quantify the characters once (^a+$ for ^(a+)+$, [\\w\\s]* for (\\w+\\s?)*)`;
+        return `repeats the group ${text}, which holds a quantifier: nested quantifiers backtrack exponentially in a backtracking engine (JavaScript's RegExp, cel-js's own matches()) on a failing input the requester writes; quantify the characters once (^a+$ for ^(a+)+$, [\\w\\s]* for (\\w+\\s?)*)`;
       }
       const branches = group.branches || (group.alternatives.length > 1 && ambiguous(group.alternatives));
       if (q?.repeats && branches) {
-        return `repeats the group ${text}, whose alternatives (or a group's inside) one input can match more than one way: it backtracks exponentially in the evaluator's JavaScript RegExp (RE2 is linear) on a failing input the requester writes; use a character class ([ab]+ for (a|b)+) or plain-text alternatives none of which begins another`;
+        return `repeats the group ${text}, whose alternatives (or a group's inside) one input can match more than one way: it backtracks exponentially in a backtracking engine (JavaScript's RegExp, cel-js's own matches()) on a failing input the requester writes; use a character class ([ab]+ for (a|b)+) or plain-text alternatives none of which begins another`;
       }
       top().quantified ||= group.quantified || q !== null;
       // `((a|ab)c)+` repeats the ambiguity as surely as `(a|ab)+`.

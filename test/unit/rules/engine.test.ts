@@ -19,7 +19,10 @@ import {
 import { exampleEvent } from '../../../lib/rules/examples.js';
 import { compilePack } from '../../../lib/rules/load.js';
 import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rules/pack.js';
+import { linearRegex } from '../../../lib/rules/pattern.js';
+import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
+import { allFalcoEvents } from '../../helpers/fixtures.js';
 
 const EX = `
     examples:
@@ -604,5 +607,37 @@ describe('severity: refinements and the highest of table and rules', () => {
       reason: 'rule:b',
     });
     expect(highestSeverity(high, [{ severity: 'high', reason: 'rule:a' }])).toBe(high);
+  });
+});
+
+describe('matches() runs RE2', () => {
+  it("means what JavaScript's RegExp meant for the shipped patterns, on every string of the examples and Falco's traces", () => {
+    // The shipped pack's patterns were written and tested against JavaScript's RegExp (cel-js's own
+    // matches()); RE2 (linearRegex) must find the same on the strings the rules see: every string
+    // in the pack's examples and in the public Falco traces (test/fixtures/falco), plus the
+    // examples' request URIs as uriPath reads them. Compiling each of them here is also what lets
+    // the ingest's load skip RE2 for the shipped pack (shippedRuleSpecs marks them vetted).
+    const specs = shippedRuleSpecs();
+    const patterns = [
+      ...new Set(specs.flatMap((s) => [...s.condition.matchAll(/\.matches\('((?:[^'\\]|\\.)*)'\)/g)].map((m) => m[1] as string))),
+    ]
+      // A YAML folded string keeps CEL's escapes: `\\.` in the condition is `\.` in the pattern.
+      .map((p) => p.replace(/\\\\/g, '\\'));
+    expect(patterns.length).toBeGreaterThanOrEqual(4);
+    const strings = new Set<string>();
+    const collect = (v: unknown): void => {
+      if (typeof v === 'string') {
+        strings.add(v);
+        if (v.startsWith('/')) strings.add(uriPath(v)).add(cleanPath(v));
+      } else if (Array.isArray(v)) for (const x of v) collect(x);
+      else if (typeof v === 'object' && v !== null) for (const x of Object.values(v)) collect(x);
+    };
+    for (const s of specs) collect(s.examples);
+    for (const e of allFalcoEvents()) collect(e);
+    expect(strings.size).toBeGreaterThan(500);
+    for (const p of patterns) {
+      const js = new RegExp(p);
+      for (const s of strings) expect(linearRegex(p).test(s), `${p} on ${s}`).toBe(js.test(s));
+    }
   });
 });
