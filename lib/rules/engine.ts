@@ -495,6 +495,8 @@ function crossProduct(condition: string, node: unknown, scope: readonly string[]
   }
   if (!isCelNode(node)) return null;
   const args = node.args;
+  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
+  if (isCelNode(args)) return crossProduct(condition, args, scope);
   if (node.op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string) && Array.isArray(args[2])) {
     const [, receiver, macroArgs] = args as [string, unknown, unknown[]];
     const iter = macroArgs[0];
@@ -530,6 +532,8 @@ function unsafeMatches(condition: string, node: unknown, vetted: boolean): strin
   }
   if (!isCelNode(node)) return null;
   const args = node.args;
+  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
+  if (isCelNode(args)) return unsafeMatches(condition, args, vetted);
   if (!Array.isArray(args)) return null;
   // `s.matches(p)` is rcall [name, receiver, [p]]; the global `matches(s, p)` is call [name, [s, p]].
   const pattern =

@@ -213,6 +213,14 @@ describe('aisoc-k8s-audit rules', () => {
       ),
     });
     expect((await runCli(['rules', 'test', pairs])).stderr).toContain('exists() over r.resources inside the v comprehension');
+    // Negated, the pairs cost the same.
+    const negated = dirWith('cross-negated', {
+      'c.yaml': BROKEN.replace(
+        `"objectRef.resourse == 'pods' &&"`,
+        () => `"!requestObject.?rules.orValue([]).exists(r, requestObject.rules.exists(s, r == s))"`,
+      ),
+    });
+    expect((await runCli(['rules', 'test', negated])).stderr).toContain('exists() over requestObject.rules inside the r comprehension');
     // Nesting over the outer element's own lists (each part of the body visited once) and over a
     // literal list loads, as the shipped pod-spec rules do.
     const linear = BROKEN.replace(
@@ -247,6 +255,9 @@ describe('aisoc-k8s-audit rules', () => {
         `matches(userAgent): the pattern is not a string literal, so the event would choose the regular expression`,
       ],
       [`objectRef.name.matches('^' + objectRef.namespace)`, `matches('^' + objectRef.namespace): the pattern is not a string literal`],
+      // Under a negation too (the operand of `!` is not in a list of the AST, and was not looked at).
+      [`!objectRef.name.matches(userAgent)`, `matches(userAgent): the pattern is not a string literal`],
+      [`!userAgent.matches('^(a+)+$')`, `matches('^(a+)+$') repeats the group (a+)+, which holds a quantifier`],
       // The name the engine gives matches() internally is not a function of the rules' CEL.
       [`userAgent.linearMatches('a')`, 'linearMatches() is not a function rules can call; write matches()'],
       // RE2 caps a count at 1000 (JavaScript reads it): Kubernetes' CEL would refuse the rule.
