@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildConsole } from './console-build.mjs';
 import { lazyBuiltins } from './lazy-builtins.mjs';
+import { buildRe2jsFile } from './re2js-file.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
@@ -103,6 +104,9 @@ try {
       outdir: `${out}/azure/aks-forwarder`,
       outExtension: { '.js': '.mjs' },
     }),
+    // RE2JS beside each bundle that evaluates rules (the ingest, the CLI), required on first use.
+    buildRe2jsFile(`${out}/ingest/re2js.cjs`, { quiet }),
+    buildRe2jsFile(`${out}/re2js.cjs`, { quiet }),
     // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
     buildConsole(process.cwd(), `${out}/console`, { quiet }),
   ]);

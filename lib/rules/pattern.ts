@@ -1,4 +1,5 @@
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { re2js, re2jsPath } from './re2.js';
 
 // Which `matches()` patterns a rule may use, and the engine that runs them. CEL and Kubernetes run
 // `matches()` with RE2, whose time is linear in the input (github.com/google/re2/wiki/Syntax).
@@ -25,7 +26,7 @@ const LINEAR = new Map<string, RE2JS>();
 export function linearRegex(pattern: string): RE2JS {
   let re = LINEAR.get(pattern);
   if (re === undefined) {
-    re = RE2JS.compile(pattern);
+    re = re2js().compile(pattern);
     LINEAR.set(pattern, re);
   }
   return re;
@@ -83,10 +84,13 @@ function ambiguous(alternatives: readonly (string | null)[]): boolean {
  * quantifier (`(a+)+`, `(\w+\s?)*`) or alternatives one input can take more than one way
  * (`(a|aa)+`, `(\w|\d)+`), the shapes that backtrack exponentially. A repeated group of plain text
  * alternatives none of which begins another (`(ab|cd)+`) reads each input one way and is allowed.
- * With `compile` false (a pattern known to compile), RE2 is not asked at load.
+ * With `compile` false (a pattern known to compile), RE2 is not loaded, only found.
  */
 export function patternProblem(pattern: string, compile = true): string | null {
   let re2Error: string | null = null;
+  // Outside the try: an engine that cannot be loaded is the install's problem, not the pattern's.
+  if (compile) re2js();
+  else re2jsPath();
   try {
     if (compile) linearRegex(pattern);
   } catch (err) {

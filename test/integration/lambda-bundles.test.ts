@@ -1,10 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lazyBuiltins } from '../../scripts/lazy-builtins.mjs';
+import { buildRe2jsFile } from '../../scripts/re2js-file.mjs';
 import { yamlData } from '../../scripts/yaml-data.mjs';
+import { FALCO_DIR } from '../helpers/fixtures.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -149,5 +153,60 @@ describe('the ingest Lambda bundle', () => {
     expect(everything).toContain('node_modules/yaml/');
     expect(builtinsOf(atStart)).not.toContain('node:stream/web');
     expect(builtinsOf(atStart)).not.toContain('node:http2');
+    // RE2JS (~150 kB) is in no module of the bundle: it is a file of its own, required on first use.
+    expect(`${atStart}\n${everything}`).not.toContain('node_modules/re2js');
+  });
+});
+
+describe('RE2JS beside the ingest bundle', () => {
+  // The bundle and re2js.cjs as scripts/build.mjs lays them out, in a directory with no
+  // node_modules above it, as Lambda unpacks the zip.
+  let task = '';
+  beforeAll(async () => {
+    task = mkdtempSync(join(tmpdir(), 'aisoc-re2js-'));
+    await buildLambda('ingest.ts', join(task, 'ingest'));
+    await buildRe2jsFile(join(task, 'ingest', 're2js.cjs'), { quiet: true });
+    // An HTTP API request carrying Falco's trace of an anonymous request that created a namespace:
+    // anonymous-request-allowed runs `!requestURI.matches('^/(healthz|...)')` on it.
+    const event = JSON.parse(readFileSync(join(ROOT, 'infra/events/ingest-http-api-eventlist.json'), 'utf8'));
+    const item = JSON.parse(readFileSync(join(FALCO_DIR, 'anonymous_creates_namespace_foo.json'), 'utf8').split('\n')[0] as string);
+    event.body = JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: [item] });
+    delete event.headers['content-length'];
+    writeFileSync(join(task, 'event.json'), JSON.stringify(event));
+    writeFileSync(
+      join(task, 'run.mjs'),
+      `import { readFileSync } from 'node:fs';
+const { handler } = await import('./ingest/index.mjs');
+const result = await handler(JSON.parse(readFileSync('event.json', 'utf8')), { awsRequestId: 'r', functionName: 'f', getRemainingTimeInMillis: () => 30000 });
+console.log(JSON.stringify({ result }));
+`,
+    );
+  });
+  afterAll(() => rmSync(task, { recursive: true, force: true }));
+  const run = () =>
+    spawnSync(process.execPath, ['run.mjs'], {
+      cwd: task,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        K8S_AUDIT_SHARED_SECRET: 'sam-local-shared-secret-not-for-production',
+        EVENTS_SINK: 'stdout',
+        ALERTS_SINK: 'stdout',
+      },
+    });
+
+  it('is required from re2js.cjs when a rule runs matches(), and the alert comes out', () => {
+    const r = run();
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(JSON.parse(lines.at(-1) as string).result.statusCode).toBe(200);
+    expect(lines.filter((l) => l.includes('"rule_ids":["anonymous-request-allowed"]')).length).toBeGreaterThan(0);
+  });
+
+  it('fails the start, naming it, when re2js.cjs is missing (rather than every matches() being no match)', () => {
+    rmSync(join(task, 'ingest', 're2js.cjs'));
+    const r = run();
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('RE2JS (matches()) is not installed');
   });
 });

@@ -1,0 +1,1 @@
+export function buildRe2jsFile(outfile: string, options?: { quiet?: boolean }): Promise<unknown>;
