@@ -6,6 +6,7 @@ import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 import { buildConsole } from './console-build.mjs';
 import { lazyBuiltins } from './lazy-builtins.mjs';
+import { bundledPackages, writeNotices } from './notices.mjs';
 import { buildRe2jsFile } from './re2js-file.mjs';
 import { yamlData } from './yaml-data.mjs';
 
@@ -29,6 +30,8 @@ const common = {
   legalComments: 'none',
   logLevel: quiet ? 'error' : 'info',
   external: ['better-sqlite3'],
+  // The inputs each bundle read: its third-party packages' licences go beside it (scripts/notices.mjs).
+  metafile: true,
   // The shipped detection rules (rules/*.yaml), parsed here and bundled as data.
   plugins: [yamlData],
   banner: {
@@ -68,7 +71,7 @@ if (ifChanged && (await readFile(join('dist', STAMP), 'utf8').catch(() => '')) =
 const out = `dist.tmp-${process.pid}`;
 await rm(out, { recursive: true, force: true });
 try {
-  await Promise.all([
+  const [forwarder, ingest, cli, aks, re2Ingest, re2Cli] = await Promise.all([
     build({
       ...lambda,
       entryPoints: { index: 'functions/forwarder.ts' },
@@ -109,6 +112,12 @@ try {
     buildRe2jsFile(`${out}/re2js.cjs`, { quiet }),
     // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
     buildConsole(process.cwd(), `${out}/console`, { quiet }),
+  ]);
+  await Promise.all([
+    writeNotices(`${out}/forwarder/THIRD-PARTY-NOTICES.txt`, bundledPackages(forwarder)),
+    writeNotices(`${out}/ingest/THIRD-PARTY-NOTICES.txt`, bundledPackages(ingest, re2Ingest)),
+    writeNotices(`${out}/THIRD-PARTY-NOTICES.txt`, bundledPackages(cli, re2Cli)),
+    writeNotices(`${out}/azure/THIRD-PARTY-NOTICES.txt`, bundledPackages(aks)),
   ]);
   await chmod(`${out}/cli.mjs`, 0o755);
   await mkdir(`${out}/azure/aks-forwarder`, { recursive: true });

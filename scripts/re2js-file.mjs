@@ -13,6 +13,8 @@ export function buildRe2jsFile(outfile, { quiet = false } = {}) {
     target: 'node22',
     minify: true,
     legalComments: 'none',
+    // Its licence goes beside the bundle (scripts/notices.mjs).
+    metafile: true,
     logLevel: quiet ? 'error' : 'info',
     entryPoints: [createRequire(import.meta.url).resolve('re2js')],
     outfile,

@@ -100,6 +100,26 @@ describe('npm run package', () => {
     }
   });
 
+  it('ships the licence and notice texts of the third-party code each bundle holds', () => {
+    // The packages' own licence files, as npm installed them: MIT asks that the copyright notice go
+    // with every copy of the code, Apache-2.0 the licence text; the minified bundles keep neither.
+    const licence = (pkg: string) => readFileSync(join(process.cwd(), 'node_modules', pkg, 'LICENSE'), 'utf8').trim();
+    const expected: Record<string, string[]> = {
+      ingest: ['@marcbachmann/cel-js', 're2js', '@aws-sdk/client-kinesis'],
+      forwarder: ['@aws-sdk/client-secrets-manager'],
+    };
+    for (const [name, packages] of Object.entries(expected)) {
+      const notices =
+        readZip(join(dir, '.serverless', `${name}.zip`))
+          .get(`dist/${name}/THIRD-PARTY-NOTICES.txt`)
+          ?.toString('utf8') ?? '';
+      for (const pkg of packages) {
+        expect(notices).toMatch(new RegExp(`^${pkg.replace(/[/.]/g, '\\$&')}@\\d`, 'm'));
+        expect(notices).toContain(licence(pkg));
+      }
+    }
+  });
+
   it('ships zips that run on their own, with no node_modules beside them, as Lambda unpacks them', async () => {
     const task = mkdtempSync(join(tmpdir(), 'aisoc-task-'));
     try {
