@@ -1,17 +1,19 @@
 import { readFile } from 'node:fs/promises';
 import { EnvReader } from '../config/env.js';
-import { MAX_TAIL_INTERVAL_SECONDS, readTailShaping } from '../config/tail.js';
+import { MAX_TAIL_INTERVAL_SECONDS, readTailMetrics, readTailShaping } from '../config/tail.js';
 import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { loadDetection } from '../rules/load.js';
 import { KubernetesAuditConnector } from '../tail/connector.js';
 import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
+import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, write } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit connector run --config FILE [--once] [--interval SECONDS] [--health-file PATH]
+                                      [--metrics-port PORT] [--metrics-host HOST]
        aisoc-k8s-audit connector health --health-file PATH [--max-age SECONDS]
 
 run: runs one instance of the Kubernetes Audit Logs connector from its config (the same JSON or
@@ -39,6 +41,10 @@ Options:
   --once                one poll, then exit: 0 when it succeeded, 1 when not
   --interval SECONDS    overrides poll_interval_seconds
   --health-file PATH    run: where to keep the health after each poll; health: the file to read
+  --metrics-port PORT   run, file_tail: serve GET /metrics in the Prometheus text format on this
+                        port, the metrics of \`tail --metrics-port\` (default: AISOC_TAIL_METRICS_PORT;
+                        unset serves none; 0 picks a free one)
+  --metrics-host HOST   run: the address it listens on (default AISOC_TAIL_METRICS_HOST or 127.0.0.1)
   --max-age SECONDS     health: the oldest acceptable successful poll (default: twice the
                         instance's poll interval plus 60 s)
   --help                show this help
@@ -57,7 +63,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   if (sub === 'health') return health(rest, io, now);
   if (sub !== 'run') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}: run or health`);
 
-  const args = parseArgs(rest, ['config', 'interval', 'health-file'], ['once']);
+  const args = parseArgs(rest, ['config', 'interval', 'health-file', 'metrics-port', 'metrics-host'], ['once']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const file = flag(args, 'config');
   if (file === undefined) throw new UsageError('--config FILE is required');
@@ -81,11 +87,24 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   // The per-poll cap and request shaping `tail` reads (AISOC_TAIL_MAX_BYTES, ..._BATCH_EVENTS, ...),
   // so one environment tails alike under either command.
   const shaping = readTailShaping(r);
+  // The /metrics endpoint `tail` serves (AISOC_TAIL_METRICS_PORT, set in the tailer Deployment), from
+  // the same variables and flags, so swapping `tail` for `connector run` keeps the scrape.
+  const metricsEnv = readTailMetrics(r);
   r.done();
+  const metricsPort = intFlag(args, 'metrics-port', 0, MAX_PORT) ?? metricsEnv.metricsPort;
+  const metricsHost = flag(args, 'metrics-host') ?? metricsEnv.metricsHost;
   // The poll's alerts are scored as the ingest scores them: the same K8S_AUDIT_SEVERITY and
   // K8S_AUDIT_RULES (a directory) as `normalise` reads; a bad value stops the start (exit 2).
   const detection = await loadDetection(io.env);
-  const connector = new KubernetesAuditConnector(config, { log, now, tls, detection, shaping });
+  let metrics: TailMetricsEndpoint | null = null;
+  const connector = new KubernetesAuditConnector(config, {
+    log,
+    now,
+    tls,
+    detection,
+    shaping,
+    onPoll: (result) => metrics?.recordPoll(result, config.audit_log_path),
+  });
   log({
     msg: 'connector starting',
     mode: config.mode,
@@ -104,6 +123,12 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   process.once('SIGINT', stop);
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
+    if (config.mode === 'file_tail') metrics = await startTailMetrics(metricsPort, metricsHost, log);
+    else if (metricsPort !== null) {
+      // A webhook instance reads no file: the tailer's counters would stay at zero, which a
+      // dashboard would take for a healthy idle cluster. Say so instead of serving them.
+      log({ level: 'warn', msg: 'webhook mode serves no /metrics (the tailer metrics are file_tail only); the metrics port is ignored' });
+    }
     for (;;) {
       const { alerts, health } = await connector.fetchAlerts();
       for (const alert of alerts) await write(io.stdout, `${JSON.stringify(alert)}\n`);
@@ -136,6 +161,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
+    await metrics?.close();
   }
 }
 

@@ -1,14 +1,12 @@
-import { type BigIntStats, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import { clusterFlagProblem, shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
-import { type MetricsServer, startMetricsServer, tailPrometheus } from '../metrics/prometheus.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
-import type { TailCursor } from '../tail/cursor.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
+import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import type { PollResult } from '../tail/poll.js';
 import { tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
@@ -229,21 +227,13 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     once,
   });
 
-  const prometheus = metricsPort === null ? null : tailPrometheus();
+  let metrics: TailMetricsEndpoint | null = null;
   const pollOnce = async (): Promise<PollResult> => {
     deadline = now() + retryBudgetMs;
     const result = await tailer.poll();
     const summary = summarisePoll(result);
     log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summary, error: result.error });
-    prometheus?.recordPoll({
-      lines: result.lines,
-      delivered: result.delivered,
-      invalid: result.invalid + result.oversizeLines + result.oversizeEvents,
-      undelivered: result.undelivered,
-      lagBytes: cursorLag(path, result.cursor),
-      ok: result.error === null,
-      at: result.finishedAt,
-    });
+    metrics?.recordPoll(result, path);
     if (healthFile !== undefined) {
       tracker.record(result.startedAt, result.error, summary);
       try {
@@ -255,7 +245,6 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     return result;
   };
 
-  let metricsServer: MetricsServer | null = null;
   try {
     // A second tailer on this cursor is refused before it reads anything, naming the one running.
     const refused = await tailer.claim();
@@ -263,10 +252,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
       log({ level: 'error', msg: 'tail refused: the cursor is held by another tailer', cursor: cursorPath, error: refused });
       return 1;
     }
-    if (prometheus !== null && metricsPort !== null) {
-      metricsServer = await startMetricsServer(prometheus.registry, metricsHost, metricsPort);
-      log({ msg: 'metrics listening', url: metricsServer.url });
-    }
+    metrics = await startTailMetrics(metricsPort, metricsHost, log);
     if (once) {
       const result = await pollOnce();
       return result.complete ? 0 : 1;
@@ -289,20 +275,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   } finally {
     signals.off('SIGTERM', onSignal);
     signals.off('SIGINT', onSignal);
-    await metricsServer?.close();
+    await metrics?.close();
     await tailer.close();
   }
-}
-
-/** Bytes of the live log past the cursor: all of it when the cursor is on another file (or none); null when it cannot be read. */
-function cursorLag(path: string, cursor: TailCursor | null): number | null {
-  let st: BigIntStats;
-  try {
-    st = statSync(path, { bigint: true });
-  } catch {
-    return null;
-  }
-  const size = Number(st.size);
-  if (cursor === null || cursor.dev !== String(st.dev) || cursor.ino !== String(st.ino)) return size;
-  return Math.max(0, size - cursor.offset);
 }

@@ -70,6 +70,17 @@ export function readTailShaping(r: EnvReader): TailShaping {
   };
 }
 
+/** The tailer's /metrics endpoint, which `tail` and `connector run` (file_tail) both serve. */
+export type TailMetricsSettings = Pick<TailConfig, 'metricsPort' | 'metricsHost'>;
+
+/** Reads AISOC_TAIL_METRICS_PORT and AISOC_TAIL_METRICS_HOST into `r` (a bad port is one of its problems). */
+export function readTailMetrics(r: EnvReader): TailMetricsSettings {
+  return {
+    metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
+    metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
+  };
+}
+
 /** Reads the file tailer's environment; throws one `ConfigError` naming every bad variable. */
 export function loadTailConfig(env: Env): TailConfig {
   const r = new EnvReader(env);
@@ -98,8 +109,7 @@ export function loadTailConfig(env: Env): TailConfig {
     cursorPath: r.string('AISOC_TAIL_CURSOR') ?? null,
     ...readTailShaping(r),
     intervalSeconds: r.int('AISOC_TAIL_INTERVAL_SECONDS', DEFAULT_TAIL_INTERVAL_SECONDS, 1, MAX_TAIL_INTERVAL_SECONDS),
-    metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
-    metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
+    ...readTailMetrics(r),
   };
   r.done();
   return Object.freeze(config);

@@ -5,6 +5,7 @@ import type { EventText } from '../ship/index.js';
 import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
 import type { TailShipFn } from './deliver.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
+import type { PollResult } from './poll.js';
 import { tailShipper } from './ship.js';
 import { FileTailer } from './tailer.js';
 import { type ConnectionReport, type TestConnectionDeps, testConnection } from './test-connection.js';
@@ -24,6 +25,8 @@ export interface ConnectorDeps extends TestConnectionDeps {
   shaping?: TailShaping;
   /** Replaces the `lib/ship` delivery (tests). */
   ship?: TailShipFn;
+  /** Called with each file_tail poll's result (`connector run` feeds its /metrics with it, as `tail` does). */
+  onPoll?: (result: PollResult) => void;
   /** How a poll's events are scored for its alerts (`connector run`: K8S_AUDIT_SEVERITY, K8S_AUDIT_RULES); default the refined table and the shipped pack. */
   detection?: Detection;
 }
@@ -76,6 +79,7 @@ export class KubernetesAuditConnector {
       return { alerts: [], health: this.health() };
     }
     const result = await tailer.poll();
+    this.deps.onPoll?.(result);
     this.tracker.record(result.startedAt, result.error, summarisePoll(result));
     return { alerts: this.config.capabilities.includes('PULL_ALERTS') ? result.alerts : [], health: this.health() };
   }
