@@ -103,6 +103,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     tls,
     detection,
     shaping,
+    intervalSeconds,
     onPoll: (result) => metrics?.recordPoll(result, config.audit_log_path),
   });
   log({
@@ -117,6 +118,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   let wake: (() => void) | null = null;
   const stop = () => {
     stopped = true;
+    // As `tail`: no new retry starts, so the poll ends now and the cursor is saved.
+    connector.stop();
     wake?.();
   };
   process.once('SIGTERM', stop);

@@ -8,7 +8,7 @@ import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorC
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import type { PollResult } from '../tail/poll.js';
-import { tailShipper } from '../tail/ship.js';
+import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
@@ -73,8 +73,6 @@ cursor of one that runs exits 1 at once, naming its pid (.<cursor>.lock beside t
 
 /** Shortest pause between polls --interval takes (tests poll fast); 0 would poll in a busy loop. */
 const MIN_INTERVAL_MS = 10;
-/** Retries of one poll may use the whole interval, but at least this long (an outage of the ingest). */
-const MIN_RETRY_BUDGET_MS = 30_000;
 
 /** Process hooks, injectable so tests can send signals without touching the real process. */
 export interface TailDeps {
@@ -180,8 +178,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   }
 
   const stop = { requested: false, wake: null as (() => void) | null };
-  let deadline = 0;
-  const retryBudgetMs = Math.max(MIN_RETRY_BUDGET_MS, intervalMs);
+  const budget = new PollRetryBudget(intervalMs, now);
   const { ship, isOversize } = tailShipper({
     url: config.ingestUrl,
     token: config.token,
@@ -193,7 +190,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     gzip: config.gzip,
     requestTimeoutMs: config.requestTimeoutMs,
     // Once a stop is asked for, no new retry starts: the poll ends and the cursor is saved.
-    remainingTimeMs: () => (stop.requested ? 0 : Math.max(0, deadline - now())),
+    remainingTimeMs: budget.remainingTimeMs,
     log,
   });
   const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });
@@ -209,6 +206,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
       return;
     }
     stop.requested = true;
+    budget.stop();
     log({ msg: 'stopping after the current poll', signal });
     stop.wake?.();
   };
@@ -229,7 +227,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
 
   let metrics: TailMetricsEndpoint | null = null;
   const pollOnce = async (): Promise<PollResult> => {
-    deadline = now() + retryBudgetMs;
+    budget.startPoll();
     const result = await tailer.poll();
     const summary = summarisePoll(result);
     log({ level: result.error === null ? 'info' : 'error', msg: 'poll', path, ...summary, error: result.error });

@@ -6,7 +6,7 @@ import type { ConnectorCapability, ConnectorConfig } from './connector-config.js
 import type { TailShipFn } from './deliver.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
 import type { PollResult } from './poll.js';
-import { tailShipper } from './ship.js';
+import { PollRetryBudget, tailShipper } from './ship.js';
 import { FileTailer } from './tailer.js';
 import { type ConnectionReport, type TestConnectionDeps, testConnection } from './test-connection.js';
 
@@ -25,6 +25,8 @@ export interface ConnectorDeps extends TestConnectionDeps {
   shaping?: TailShaping;
   /** Replaces the `lib/ship` delivery (tests). */
   ship?: TailShipFn;
+  /** Seconds between polls when not the config's `poll_interval_seconds` (`connector run --interval`): the retry budget follows it. */
+  intervalSeconds?: number;
   /** Called with each file_tail poll's result (`connector run` feeds its /metrics with it, as `tail` does). */
   onPoll?: (result: PollResult) => void;
   /** How a poll's events are scored for its alerts (`connector run`: K8S_AUDIT_SEVERITY, K8S_AUDIT_RULES); default the refined table and the shipped pack. */
@@ -46,6 +48,7 @@ export class KubernetesAuditConnector {
   private readonly tracker: HealthTracker;
   private readonly now: () => number;
   private tailer: FileTailer | null = null;
+  private readonly retries: PollRetryBudget;
 
   constructor(
     readonly config: ConnectorConfig,
@@ -53,6 +56,7 @@ export class KubernetesAuditConnector {
   ) {
     this.capabilities = config.capabilities;
     this.now = deps.now ?? Date.now;
+    this.retries = new PollRetryBudget((deps.intervalSeconds ?? config.poll_interval_seconds) * 1000, this.now);
     this.tracker = new HealthTracker(config.mode, config.cluster_name, config.mode === 'webhook' ? WEBHOOK_NOTE : FILE_TAIL_NOTE);
   }
 
@@ -64,6 +68,11 @@ export class KubernetesAuditConnector {
   /** The connector's health: when the last poll ran, what it read, and the last error. */
   health(): ConnectorHealth {
     return this.tracker.snapshot();
+  }
+
+  /** Asks the current poll to start no new retry (SIGTERM): it ends, and the cursor stays before what was not delivered. */
+  stop(): void {
+    this.retries.stop();
   }
 
   /** One poll: webhook mode returns no alerts and the health; file_tail tails and returns the poll's high-severity events. */
@@ -78,6 +87,7 @@ export class KubernetesAuditConnector {
       this.tracker.record(at, tailer, null);
       return { alerts: [], health: this.health() };
     }
+    this.retries.startPoll();
     const result = await tailer.poll();
     this.deps.onPoll?.(result);
     this.tracker.record(result.startedAt, result.error, summarisePoll(result));
@@ -97,6 +107,8 @@ export class KubernetesAuditConnector {
         url: c.ingest_url,
         token: c.shared_secret,
         clusterName: c.cluster_name,
+        // The retry budget `tail` gives a poll: the interval, at least 30 s, and none after stop().
+        remainingTimeMs: this.retries.remainingTimeMs,
         ...(this.deps.shaping === undefined
           ? {}
           : {

@@ -17,6 +17,41 @@ const ENVELOPE_BYTES = Buffer.byteLength(EVENT_LIST_PREFIX) + Buffer.byteLength(
  */
 const UTF8_SLACK = 4096;
 
+/** Retries of one poll may use the whole interval, but at least this long (an outage of the ingest). */
+export const MIN_POLL_RETRY_BUDGET_MS = 30_000;
+
+/**
+ * How long the retries of one poll may go on (docs/configuration.md, "The tailer's retries"): the
+ * poll interval, at least 30 s, from the poll's start; none once a stop was asked for (SIGTERM), so
+ * the poll ends, the cursor is saved and the process exits within the pod's grace period. `tail` and
+ * `connector run` both bound their polls with one, so the two give up on an ingest alike.
+ */
+export class PollRetryBudget {
+  private deadline = 0;
+  private stopped = false;
+  private readonly budgetMs: number;
+
+  constructor(
+    intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.budgetMs = Math.max(MIN_POLL_RETRY_BUDGET_MS, intervalMs);
+  }
+
+  /** A poll starts: its retries may run until the budget from now is spent. */
+  startPoll(): void {
+    this.deadline = this.now() + this.budgetMs;
+  }
+
+  /** No new retry starts, in this poll or any later one. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Time left for retries in the current poll (`remainingTimeMs` of the shipper). */
+  readonly remainingTimeMs = (): number => (this.stopped ? 0 : Math.max(0, this.deadline - this.now()));
+}
+
 /** Where and how the tailer delivers. */
 export interface TailShipSettings {
   url: string;

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,34 @@ interface Run {
   exited: Promise<number | null>;
   /** Resolves with the first stderr log line whose message is `message`. */
   logLine: (message: string) => Promise<Record<string, unknown>>;
+}
+
+/**
+ * An ingest stand-in answering every POST 503 (with `Retry-After` when given), counting requests
+ * per path: what an ingest behind a load balancer with no healthy target answers.
+ */
+async function unavailableIngest(
+  retryAfter: string | null,
+): Promise<{ url: string; attempts: (path: string) => number; close: () => Promise<void> }> {
+  const counts = new Map<string, number>();
+  const server: Server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      counts.set(req.url ?? '', (counts.get(req.url ?? '') ?? 0) + 1);
+      res.writeHead(503, { 'Content-Type': 'application/json', ...(retryAfter === null ? {} : { 'Retry-After': retryAfter }) });
+      res.end('{"error":"temporarily unavailable"}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    attempts: (path) => counts.get(path) ?? 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 /** A port nothing listens on right now (the kernel's pick, released). */
@@ -185,4 +213,68 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
       .find((l) => l.level === 'WARN' && String(l.message).includes('metrics'));
     expect(warned?.message).toContain('webhook mode serves no /metrics');
   }, 60_000);
+  /** A file_tail config for `name` whose log holds a few real events, shipped to `ingestUrl`'s tenant route. */
+  function failingConfig(name: string, ingestUrl: string, interval: number): { file: string; route: string } {
+    const log = join(tmp.dir, `${name}-audit.log`);
+    writeFileSync(log, asLines(EVENTS.slice(0, 3)));
+    const route = `/v1/ingest/k8s-audit/${name}`;
+    const file = config(name, {
+      mode: 'file_tail',
+      cluster_name: 'selfhosted-retry',
+      audit_log_path: log,
+      poll_interval_seconds: interval,
+      ingest_url: `${ingestUrl}${route}`,
+    });
+    return { file, route };
+  }
+
+  it('--once against an ingest answering 503: tail and connector run retry within the same budget (the interval, at least 30 s)', async () => {
+    // lib/ship waits what Retry-After asks, up to 30 s: with a 30 s budget no second attempt fits,
+    // with a 40 s one exactly one more does. Either command must send the same number of requests.
+    const ingest503 = await unavailableIngest('30');
+    try {
+      const cases = [
+        { name: 'budget-tail-1', cmd: ['tail'], interval: 1, expected: 1 },
+        { name: 'budget-connector-1', cmd: ['connector', 'run'], interval: 1, expected: 1 },
+        { name: 'budget-tail-40', cmd: ['tail', '--interval', '40'], interval: 300, expected: 2 },
+        { name: 'budget-connector-40', cmd: ['connector', 'run', '--interval', '40'], interval: 300, expected: 2 },
+      ].map((c) => {
+        const { file, route } = failingConfig(c.name, ingest503.url, c.interval);
+        return { ...c, route, run: start([...c.cmd, '--config', file, '--once'], {}) };
+      });
+      for (const c of cases) {
+        expect(await c.run.exited, c.run.stderr()).toBe(1);
+        expect({ name: c.name, attempts: ingest503.attempts(c.route) }).toEqual({ name: c.name, attempts: c.expected });
+        expect(c.run.stderr()).toContain('not delivered before the deadline (last: HTTP 503');
+        expect(c.run.stderr()).not.toContain(SECRET);
+      }
+    } finally {
+      await ingest503.close();
+    }
+  }, 90_000);
+
+  it('SIGTERM during retries: connector run, like tail, starts no new retry and exits 0 with the cursor unmoved', async () => {
+    const ingest503 = await unavailableIngest(null);
+    try {
+      for (const [name, cmd] of [
+        ['sigterm-tail', ['tail']],
+        ['sigterm-connector', ['connector', 'run']],
+      ] as const) {
+        const { file, route } = failingConfig(name, ingest503.url, 300);
+        const run = start([...cmd, '--config', file], {});
+        await run.logLine('retrying batch');
+        run.child.kill('SIGTERM');
+        expect(await run.exited, run.stderr()).toBe(0);
+        // lib/ship makes 8 attempts when nothing stops it; the signal came after the first.
+        expect({ name, attempts: ingest503.attempts(route) }).toEqual({ name, attempts: 1 });
+        expect(run.stderr()).toContain('not sent: no time was left');
+        // Nothing was delivered: no cursor, or one still at the start of the log.
+        const cursor = join(tmp.dir, `${name}-audit.log.aisoc-cursor`);
+        const offset = existsSync(cursor) ? (JSON.parse(readFileSync(cursor, 'utf8')) as { offset: number }).offset : 0;
+        expect(offset).toBe(0);
+      }
+    } finally {
+      await ingest503.close();
+    }
+  }, 90_000);
 });
