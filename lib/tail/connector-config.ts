@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { noteSecretAsTenant, readSharedSecret, shortSecretWarning } from '../config/secret.js';
+import { noteSecretAsTenant, readSharedSecret, secretAsClusterProblem, shortSecretWarning } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { editDistance } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
@@ -242,6 +242,10 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   }
   const short = shortSecretWarning(secret, secretSource);
   if (short !== null) defaults.warnings?.push(short);
+  // As tail and the forwarder refuse it: a cluster name is logged on every line, kept in the health
+  // and stored with every record, so the secret written there would be in all of them.
+  const clusterSecret = secretAsClusterProblem(clusterName, secret, cluster.source);
+  if (clusterSecret !== null) problems.push(clusterSecret);
   noteSecretAsTenant(problems, ingestUrl ?? '', secret, urlSource);
 
   let capabilities: readonly ConnectorCapability[] = CONNECTOR_CAPABILITIES;

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { uniqueFalcoEvents } from '../helpers/ingest.js';
 import { tempDir } from '../helpers/tail.js';
 import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
@@ -21,6 +22,7 @@ const asLines = (events: readonly unknown[]) => events.map((e) => `${JSON.string
 interface Run {
   child: ChildProcess;
   stderr: () => string;
+  stdout: () => string;
   exited: Promise<number | null>;
   /** Resolves with the first stderr log line whose message is `message`. */
   logLine: (message: string) => Promise<Record<string, unknown>>;
@@ -84,10 +86,14 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
   function start(args: string[], env: Record<string, string>): Run {
     const child = spawn(process.execPath, [bundle.cli, ...args], {
       env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: SECRET, AISOC_ALLOW_INSECURE_HTTP: 'true', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.push(child);
     let stderr = '';
+    let stdout = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     const lines = () =>
       stderr
         .split('\n')
@@ -122,6 +128,7 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
     return {
       child,
       stderr: () => stderr,
+      stdout: () => stdout,
       exited,
       logLine: (message) =>
         new Promise((resolve, reject) => {
@@ -213,6 +220,35 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
       .find((l) => l.level === 'WARN' && String(l.message).includes('metrics'));
     expect(warned?.message).toContain('webhook mode serves no /metrics');
   }, 60_000);
+  it('refuses the shared secret as the cluster name at start, as tail does, printing it nowhere and sending nothing', async () => {
+    const log = join(tmp.dir, 'cluster-secret-audit.log');
+    writeFileSync(log, asLines(EVENTS.slice(0, 3)));
+    const url = `${ingest.url}/v1/ingest/k8s-audit/cluster-secret`;
+    const inFile = config('cluster-secret-file', { mode: 'file_tail', cluster_name: SECRET, audit_log_path: log, ingest_url: url });
+    const fromEnv = config('cluster-secret-env', { mode: 'file_tail', audit_log_path: log, ingest_url: url });
+    const runs: { cmd: string[]; env: Record<string, string>; code: number; names: string }[] = [
+      { cmd: ['connector', 'run', '--config', inFile, '--once'], env: {}, code: 2, names: 'cluster_name' },
+      { cmd: ['connector', 'run', '--config', fromEnv, '--once'], env: { CLUSTER_NAME: SECRET }, code: 2, names: 'CLUSTER_NAME' },
+      { cmd: ['tail', '--config', inFile, '--once'], env: {}, code: 2, names: 'cluster_name' },
+      { cmd: ['test-connection', '--config', inFile], env: {}, code: 1, names: 'cluster_name' },
+    ];
+    for (const r of runs) {
+      const run = start(r.cmd, r.env);
+      const code = await run.exited;
+      expect({ cmd: r.cmd.slice(0, 2), code }).toEqual({ cmd: r.cmd.slice(0, 2), code: r.code });
+      expect(run.stderr() + run.stdout()).toContain(`${r.names} is the shared secret`);
+      expect(run.stderr() + run.stdout()).not.toContain(SECRET);
+    }
+    // Nothing reached the ingest for that tenant, and no cursor was written.
+    const store = openEventStore(join(tmp.dir, 'data'));
+    try {
+      expect(store.countEvents({ tenant: 'cluster-secret' })).toBe(0);
+    } finally {
+      store.close();
+    }
+    expect(existsSync(`${log}.aisoc-cursor`)).toBe(false);
+  }, 60_000);
+
   /** A file_tail config for `name` whose log holds a few real events, shipped to `ingestUrl`'s tenant route. */
   function failingConfig(name: string, ingestUrl: string, interval: number): { file: string; route: string } {
     const log = join(tmp.dir, `${name}-audit.log`);
