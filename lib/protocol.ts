@@ -51,6 +51,17 @@ export function splitIngestPath(pathname: string): IngestPath | null {
   return { prefix: m[1] ?? '', tenant: m[2] ?? '', trailingSlash: m[3] === '/' };
 }
 
+/**
+ * Whether a URL path is exactly a tenant route, `<prefix>/v1/ingest/k8s-audit/<tenant_id>`: the
+ * tenant segment as sent (not decoded) a valid tenant id, with nothing after it. Another path (the
+ * inbox's `/v1/inbox/<token>`, a token pasted after the route) would be sent to, and logged with
+ * every failed batch, by a sender configured with it.
+ */
+export function isTenantRoutePath(pathname: string): boolean {
+  const route = splitIngestPath(pathname);
+  return route !== null && !route.trailingSlash && TENANT_ID_PATTERN.test(route.tenant);
+}
+
 /** The tenant id of a dedicated route URL (`.../v1/ingest/k8s-audit/<tenant_id>`), decoded, or null. */
 export function tenantFromIngestUrl(url: string): string | null {
   try {

@@ -1,11 +1,4 @@
-import {
-  CLUSTER_HEADER,
-  INGEST_PREFIX,
-  SENDER_CLUSTER_NAME,
-  SENDER_CLUSTER_NAME_RULE,
-  splitIngestPath,
-  TENANT_ID_PATTERN,
-} from '../protocol.js';
+import { CLUSTER_HEADER, INGEST_PREFIX, isTenantRoutePath, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
 import {
   DEFAULT_AUDIT_STREAM_PREFIX,
   DEFAULT_INGEST_MAX_BODY_BYTES,
@@ -71,9 +64,7 @@ export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
 /** AISOC_INGEST_URL, required, and the full tenant route (`/v1/ingest/k8s-audit/<tenant_id>`); a problem is noted on `r`. */
 export function readTenantRouteUrl(r: EnvReader): string {
   const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
-  // The tenant segment as sent (not decoded) must be a valid tenant id, with nothing after it.
-  const route = ingestUrl === '' ? null : splitIngestPath(new URL(ingestUrl).pathname);
-  if (ingestUrl !== '' && (route === null || route.trailingSlash || !TENANT_ID_PATTERN.test(route.tenant))) {
+  if (ingestUrl !== '' && !isTenantRoutePath(new URL(ingestUrl).pathname)) {
     r.problems.push(`AISOC_INGEST_URL must be the full tenant route, ending in ${INGEST_PREFIX}<tenant_id>`);
   }
   return ingestUrl;

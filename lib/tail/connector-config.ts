@@ -3,7 +3,7 @@ import { noteSecretAsTenant, readSharedSecret, secretAsClusterProblem, shortSecr
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { editDistance } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
-import { INGEST_PREFIX, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
+import { INGEST_PREFIX, isTenantRoutePath, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
 
 /** The connector documentation's two delivery modes; one per connector instance. */
 export const CONNECTOR_MODES = ['webhook', 'file_tail'] as const;
@@ -227,7 +227,10 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
       try {
         const u = new URL(rawUrl.trim());
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
-        ingestUrl = rawUrl.trim();
+        // As `tail` reads AISOC_INGEST_URL (readTenantRouteUrl): the connector ships to this URL and
+        // logs it with every failed batch, so the inbox's /v1/inbox/<token> would put the token there.
+        if (isTenantRoutePath(u.pathname)) ingestUrl = rawUrl.trim();
+        else problems.push(`${urlSource} must be the full tenant route, ending in ${INGEST_PREFIX}<tenant_id>`);
       } catch {
         problems.push(`${urlSource} must be an http(s) URL (the full ${INGEST_PREFIX}<tenant_id> route)`);
       }

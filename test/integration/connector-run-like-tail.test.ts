@@ -15,6 +15,8 @@ import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js'
 // same retries. Each case runs both built CLIs as processes and looks at what an operator sees.
 
 const SECRET = 'connector-like-tail-secret-9a8b7c6d';
+/** A legacy inbox token, a credential of its own (docs/ingest.md). */
+const INBOX_TOKEN = 'aisoc-inbox-token-Qx7Vn2Kp9Ls4';
 // The real Falco k8saudit traces, one JSON Event per line, as --audit-log-path holds them.
 const EVENTS = uniqueFalcoEvents();
 const asLines = (events: readonly unknown[]) => events.map((e) => `${JSON.stringify(e)}\n`).join('');
@@ -34,7 +36,7 @@ interface Run {
  */
 async function unavailableIngest(
   retryAfter: string | null,
-): Promise<{ url: string; attempts: (path: string) => number; close: () => Promise<void> }> {
+): Promise<{ url: string; attempts: (path: string) => number; requests: () => number; close: () => Promise<void> }> {
   const counts = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     req.resume();
@@ -48,6 +50,7 @@ async function unavailableIngest(
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     attempts: (path) => counts.get(path) ?? 0,
+    requests: () => [...counts.values()].reduce((a, b) => a + b, 0),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -248,6 +251,42 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
     }
     expect(existsSync(`${log}.aisoc-cursor`)).toBe(false);
   }, 60_000);
+
+  it.each([
+    ['the inbox route', (base: string) => `${base}/v1/inbox/${INBOX_TOKEN}`],
+    ['a token after the tenant route', (base: string) => `${base}/v1/ingest/k8s-audit/acme/${INBOX_TOKEN}`],
+  ])(
+    'refuses an ingest_url on %s at start, as tail does, without sending or printing the token',
+    async (_name, urlOf) => {
+      const server = await unavailableIngest(null);
+      try {
+        const log = join(tmp.dir, 'route-audit.log');
+        writeFileSync(log, asLines(EVENTS.slice(0, 3)));
+        const file = config('route', {
+          mode: 'file_tail',
+          cluster_name: 'selfhosted-route',
+          audit_log_path: log,
+          ingest_url: urlOf(server.url),
+        });
+        for (const [cmd, code] of [
+          [['connector', 'run', '--config', file, '--once'], 2],
+          [['tail', '--config', file, '--once'], 2],
+          [['test-connection', '--config', file], 1],
+        ] as const) {
+          const run = start([...cmd], {});
+          expect({ cmd: cmd[0], code: await run.exited }).toEqual({ cmd: cmd[0], code });
+          expect(run.stderr() + run.stdout()).toContain(
+            'ingest_url must be the full tenant route, ending in /v1/ingest/k8s-audit/<tenant_id>',
+          );
+          expect(run.stderr() + run.stdout()).not.toContain(INBOX_TOKEN);
+        }
+        expect(server.requests()).toBe(0);
+      } finally {
+        await server.close();
+      }
+    },
+    60_000,
+  );
 
   /** A file_tail config for `name` whose log holds a few real events, shipped to `ingestUrl`'s tenant route. */
   function failingConfig(name: string, ingestUrl: string, interval: number): { file: string; route: string } {
