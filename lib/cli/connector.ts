@@ -29,9 +29,10 @@ polling every poll_interval_seconds (300 by default):
   webhook    events arrive at the ingest route; each poll only reports the instance's health
              (fetch_alerts returns []).
 Every poll logs its health as a JSON line on stderr, and --health-file keeps it in a file for
-\`connector health\` (a Kubernetes exec probe). SIGTERM or SIGINT ends the current poll, saves the
-cursor and exits 0. Fields the file leaves out fall back to the variables \`tail\` reads, as
-\`test-connection\` lists them (prefer K8S_AUDIT_SHARED_SECRET to writing the secret into the file).
+\`connector health\` (a Kubernetes exec probe). SIGTERM or SIGINT ends the current poll (no new
+retry starts), saves the cursor and exits 0; a second signal exits at once with 130. Fields the
+file leaves out fall back to the variables \`tail\` reads, as \`test-connection\` lists them
+(prefer K8S_AUDIT_SHARED_SECRET to writing the secret into the file).
 
 health: exit 0 when the health file's last successful poll is recent enough, else 1 with the
 reason on stderr.
@@ -122,8 +123,18 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     connector.stop();
     wake?.();
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopped) {
+      // As `tail`: a second signal exits at once (a retry's Retry-After wait can last 30 s); the
+      // cursor on disk is always a consistent one, and the lock of a gone pid is taken over.
+      log({ level: 'warn', msg: 'second signal; exiting now (the saved cursor is consistent)', signal });
+      process.exit(130);
+    }
+    log({ msg: 'stopping after the current poll', signal });
+    stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
     if (config.mode === 'file_tail') metrics = await startTailMetrics(metricsPort, metricsHost, log);
@@ -162,8 +173,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     log({ msg: 'connector stopped', ...(config.mode === 'file_tail' ? { cursor: config.cursor_path } : {}) });
     return 0;
   } finally {
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
     await metrics?.close();
   }
 }

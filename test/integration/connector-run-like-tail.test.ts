@@ -352,4 +352,26 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
       await ingest503.close();
     }
   }, 90_000);
+  it("a second SIGTERM during a retry's Retry-After wait exits at once with 130 under either command", async () => {
+    const ingest503 = await unavailableIngest('30');
+    try {
+      for (const [name, cmd] of [
+        ['second-signal-tail', ['tail']],
+        ['second-signal-connector', ['connector', 'run']],
+      ] as const) {
+        const { file, route } = failingConfig(name, ingest503.url, 300);
+        const run = start([...cmd, '--config', file], {});
+        await run.logLine('retrying batch');
+        // The first signal lets the 30 s wait finish (then no new retry starts); the second ends it.
+        run.child.kill('SIGTERM');
+        await run.logLine('stopping after the current poll');
+        run.child.kill('SIGTERM');
+        expect({ name, code: await run.exited, signal: run.child.signalCode }).toEqual({ name, code: 130, signal: null });
+        expect(run.stderr()).toContain('second signal; exiting now');
+        expect({ name, attempts: ingest503.attempts(route) }).toEqual({ name, attempts: 1 });
+      }
+    } finally {
+      await ingest503.close();
+    }
+  }, 90_000);
 });
