@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { buildConsole } from '../../scripts/console-build.mjs';
+import { buildRe2jsFile } from '../../scripts/re2js-file.mjs';
 import { NODE_TEST_BUNDLE } from './node-bundle.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -31,6 +32,9 @@ export async function buildCliBundle(
     ...NODE_TEST_BUNDLE,
     splitting: true,
   });
+  // RE2JS (the rules' matches()) beside the CLI, as in dist/: a bundle outside the project has no
+  // node_modules to find it in.
+  await buildRe2jsFile(join(outdir, 're2js.cjs'), { quiet: true });
   // `serve` finds the console's files in console/ beside the CLI, as in dist/.
   if (opts.console) await buildConsole(ROOT, join(outdir, 'console'));
   chmodSync(outdir, 0o755);
