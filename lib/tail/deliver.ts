@@ -311,6 +311,35 @@ function textWithoutBodies(data: EventText): string | null {
   return JSON.stringify(withoutBodies(v as AuditEvent));
 }
 
+type SentWholeOrCut =
+  | { kind: 'whole' | 'truncated' | 'rejected'; cut: boolean; reason?: string }
+  | { kind: 'passed-over'; reason: string }
+  | Failed;
+
+/**
+ * Sends one event in a body of its own, then, if the ingest refuses that as too large (413), its
+ * event without the request and response bodies (`textWithoutBodies`); `triedAlone` skips the
+ * first send when the ingest already refused the event alone. `passed-over` when even the cut
+ * event is refused; `reason` is the last refusal's.
+ */
+async function sendWholeOrCut(ship: TailShipFn, data: EventText, triedAlone: boolean): Promise<SentWholeOrCut> {
+  let reason = 'the ingest refused it as too large (413)';
+  if (!triedAlone) {
+    const alone = await sendAlone(ship, data);
+    if (alone.kind === 'failed') return alone;
+    if (alone.kind !== 'too-large') return { kind: alone.kind === 'ok' ? 'whole' : 'rejected', cut: false };
+    reason = alone.reason;
+  }
+  const cut = textWithoutBodies(data);
+  if (cut !== null) {
+    const sent = await sendAlone(ship, cut);
+    if (sent.kind === 'failed') return sent;
+    if (sent.kind !== 'too-large') return { kind: sent.kind === 'ok' ? 'truncated' : 'rejected', cut: true, reason };
+    reason = sent.reason;
+  }
+  return { kind: 'passed-over', reason };
+}
+
 /**
  * Delivers one event the batches could not carry: whole if the ingest takes it (alone), else
  * without its bodies; passed over only when even that is refused, logged with where it is in
@@ -321,38 +350,26 @@ async function deliverWhole(
   ctx: DeliveryContext,
 ): Promise<{ kind: 'whole' | 'truncated' | 'rejected' | 'passed-over' } | Failed> {
   const where = { file: ctx.file, offset: w.offset, bytes: w.bytes, ...(w.auditID === undefined ? {} : { auditID: w.auditID }) };
-  let why = 'the ingest refused it as too large (413)';
-  if (!w.triedAlone) {
-    const alone = await sendAlone(ctx.ship, w.data);
-    if (alone.kind === 'failed') return alone;
-    if (alone.kind !== 'too-large') {
-      ctx.log({ level: 'info', msg: 'an event larger than one batch body went out in a body of its own', ...where });
-      return { kind: alone.kind === 'ok' ? 'whole' : 'rejected' };
-    }
-    why = alone.reason;
+  const out = await sendWholeOrCut(ctx.ship, w.data, w.triedAlone);
+  if (out.kind === 'failed') return out;
+  if (out.kind === 'passed-over') {
+    ctx.log({
+      level: 'error',
+      msg: 'the ingest would not take an event even without its request and response bodies; passed over (it stays in the audit log at this offset)',
+      ...where,
+      reason: out.reason,
+    });
+  } else if (!out.cut) {
+    ctx.log({ level: 'info', msg: 'an event larger than one batch body went out in a body of its own', ...where });
+  } else {
+    ctx.log({
+      level: 'warn',
+      msg: `the ingest would not take an event whole; delivered it without its requestObject and responseObject, annotated ${TRUNCATED_ANNOTATION}`,
+      ...where,
+      reason: out.reason,
+    });
   }
-  const cut = textWithoutBodies(w.data);
-  if (cut !== null) {
-    const sent = await sendAlone(ctx.ship, cut);
-    if (sent.kind === 'failed') return sent;
-    if (sent.kind !== 'too-large') {
-      ctx.log({
-        level: 'warn',
-        msg: `the ingest would not take an event whole; delivered it without its requestObject and responseObject, annotated ${TRUNCATED_ANNOTATION}`,
-        ...where,
-        reason: why,
-      });
-      return { kind: sent.kind === 'ok' ? 'truncated' : 'rejected' };
-    }
-    why = sent.reason;
-  }
-  ctx.log({
-    level: 'error',
-    msg: 'the ingest would not take an event even without its request and response bodies; passed over (it stays in the audit log at this offset)',
-    ...where,
-    reason: why,
-  });
-  return { kind: 'passed-over' };
+  return { kind: out.kind };
 }
 
 /**
@@ -364,14 +381,9 @@ export async function deliverSalvaged(
   text: string,
   ship: TailShipFn,
 ): Promise<{ kind: 'delivered' | 'rejected' | 'passed-over'; reason?: string } | Failed> {
-  let sent = await sendAlone(ship, text);
-  if (sent.kind === 'too-large') {
-    const cut = textWithoutBodies(text);
-    if (cut !== null) sent = await sendAlone(ship, cut);
-  }
-  if (sent.kind === 'failed') return sent;
-  if (sent.kind === 'too-large') return { kind: 'passed-over', reason: sent.reason };
-  return { kind: sent.kind === 'ok' ? 'delivered' : 'rejected' };
+  const out = await sendWholeOrCut(ship, text, false);
+  if (out.kind === 'failed' || out.kind === 'passed-over') return out;
+  return { kind: out.kind === 'rejected' ? 'rejected' : 'delivered' };
 }
 
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */
