@@ -565,7 +565,10 @@ function linearMatches(node: unknown): void {
   }
   if (!isCelNode(node)) return;
   // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
-  if (isCelNode(node.args)) return linearMatches(node.args);
+  if (isCelNode(node.args)) {
+    linearMatches(node.args);
+    return;
+  }
   if (!Array.isArray(node.args)) return;
   const args = node.args as unknown[];
   if (node.op === 'rcall' || node.op === 'call') {

@@ -57,7 +57,17 @@ describe('scripts/build.mjs --if-changed', () => {
   it('a plain build replaces dist/ whole', async () => {
     await build();
     const names = readdirSync(join(scratch.dir, 'dist'));
-    expect(names.sort()).toEqual(['.build-inputs', 'THIRD-PARTY-NOTICES.txt', 'azure', 'chunks', 'cli.mjs', 'console', 'forwarder', 'ingest', 're2js.cjs']);
+    expect(names.sort()).toEqual([
+      '.build-inputs',
+      'THIRD-PARTY-NOTICES.txt',
+      'azure',
+      'chunks',
+      'cli.mjs',
+      'console',
+      'forwarder',
+      'ingest',
+      're2js.cjs',
+    ]);
     expect(readdirSync(scratch.dir).filter((n) => n.startsWith('dist.'))).toEqual([]);
   }, 120_000);
 });
