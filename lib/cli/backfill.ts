@@ -2,7 +2,7 @@ import { CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cl
 import { backfillLogGroup, DEFAULT_BACKFILL_REQUESTS_PER_SECOND, MAX_FILTER_PAGE_SIZE } from '../cloudwatch/backfill.js';
 import { clusterFromLogGroup } from '../cloudwatch/eks.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
-import { clusterFlagProblem } from '../config/secret.js';
+import { senderClusterProblem } from '../config/secret.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
@@ -80,7 +80,7 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
 
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
-  const clusterProblem = clusterFlagProblem(cluster, loaded.token);
+  const clusterProblem = senderClusterProblem(cluster, loaded.token, '--cluster');
   if (clusterProblem !== null) throw new UsageError(clusterProblem);
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
   const clientOptions = awsClientOptions(io.env, 'CLOUDWATCH_LOGS');

@@ -4,7 +4,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_REDRIVE_VISIBILITY_SECONDS, type RedriveReport, redriveFailures, type SetAsideMessage } from '../cloudwatch/redrive.js';
 import { ConfigError, queueUrlProblem } from '../config/env.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
-import { clusterFlagProblem } from '../config/secret.js';
+import { senderClusterProblem } from '../config/secret.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, parseArgs, UsageError } from './args.js';
@@ -149,7 +149,7 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   if (setAsidePath === '') throw new UsageError('--set-aside needs a file name');
   const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
-  const clusterProblem = clusterFlagProblem(cluster, loaded.token);
+  const clusterProblem = senderClusterProblem(cluster, loaded.token, '--cluster');
   if (clusterProblem !== null) throw new UsageError(clusterProblem);
   const settings = cluster === undefined ? loaded : { ...loaded, clusterName: cluster };
   const setAside = setAsidePath === undefined ? null : await openSetAside(setAsidePath, queueUrl);

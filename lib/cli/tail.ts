@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
-import { clusterFlagProblem, shortSecretWarning } from '../config/secret.js';
+import { senderClusterProblem, shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
@@ -169,7 +169,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   if (short !== null) log({ level: 'warn', msg: short });
 
   const clusterFlag = flag(args, 'cluster');
-  const clusterProblem = clusterFlagProblem(clusterFlag, config.token);
+  const clusterProblem = senderClusterProblem(clusterFlag, config.token, '--cluster');
   if (clusterProblem !== null) throw new UsageError(clusterProblem);
   let cluster = clusterFlag ?? config.clusterName;
   if (cluster === null || cluster === '') {

@@ -1,4 +1,4 @@
-import { CLUSTER_HEADER, INGEST_PREFIX, isTenantRoutePath, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
+import { INGEST_PREFIX, isTenantRoutePath } from '../protocol.js';
 import {
   DEFAULT_AUDIT_STREAM_PREFIX,
   DEFAULT_INGEST_MAX_BODY_BYTES,
@@ -15,7 +15,7 @@ import {
   readSecretsManagerSecret,
   readSharedSecret,
   type SecretReader,
-  secretAsClusterProblem,
+  senderClusterProblem,
   sharedSecretFromArn,
   sharedSecretSourceProblem,
   sharedSecretValue,
@@ -83,11 +83,8 @@ export function loadForwarderConfig(env: Env): ForwarderConfig {
   noteSecretAsTenant(r.problems, ingestUrl, token);
   const clusterName = r.string('CLUSTER_NAME') ?? null;
   // EKS cluster names are [0-9A-Za-z][A-Za-z0-9-_]*, 100 at most, anyway.
-  if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
-    r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
-  }
-  const clusterSecret = secretAsClusterProblem(clusterName, token, 'CLUSTER_NAME');
-  if (clusterSecret !== null) r.problems.push(clusterSecret);
+  const clusterProblem = senderClusterProblem(clusterName, token, 'CLUSTER_NAME');
+  if (clusterProblem !== null) r.problems.push(clusterProblem);
   const config: ForwarderConfig = {
     ingestUrl,
     tls,

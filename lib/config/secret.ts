@@ -187,13 +187,13 @@ export function secretAsClusterProblem(clusterName: string | null | undefined, t
 }
 
 /**
- * The problem with a sender command's `--cluster` (tail, backfill, redrive), or null: refused at
- * start as CLUSTER_NAME is, a name that cannot be a header or that is the shared secret; the one
- * check all three use, so none of them sends or logs it.
+ * The problem with a sender's cluster name (`source`: CLUSTER_NAME, `--cluster`), or null: a name
+ * that cannot be a header, or that is the shared secret. The one check the forwarder, tail,
+ * backfill and redrive make at start, so none of them sends or logs it.
  */
-export function clusterFlagProblem(cluster: string | undefined, token: string | null): string | null {
-  if (cluster === undefined) return null;
+export function senderClusterProblem(cluster: string | null | undefined, token: string | null, source: string): string | null {
+  if (cluster === undefined || cluster === null) return null;
   if (!SENDER_CLUSTER_NAME.test(cluster))
-    return `--cluster must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`;
-  return secretAsClusterProblem(cluster, token, '--cluster');
+    return `${source} must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`;
+  return secretAsClusterProblem(cluster, token, source);
 }

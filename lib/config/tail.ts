@@ -1,4 +1,4 @@
-import { CLUSTER_HEADER, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE, TOKEN_HEADER } from '../protocol.js';
+import { TOKEN_HEADER } from '../protocol.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHIP_MAX_BODY_BYTES,
@@ -7,7 +7,7 @@ import {
 } from './defaults.js';
 import { type Env, EnvReader } from './env.js';
 import { readTenantRouteUrl } from './forwarder.js';
-import { noteSecretAsTenant, readSharedSecret, secretAsClusterProblem } from './secret.js';
+import { noteSecretAsTenant, readSharedSecret, senderClusterProblem } from './secret.js';
 import { loadShipTls, type ShipTls } from './tls.js';
 
 /** The connector documentation: "each poll reads the audit log forward ... up to a hard cap of 8 MiB per poll to bound memory". */
@@ -95,11 +95,8 @@ export function loadTailConfig(env: Env): TailConfig {
   }
   noteSecretAsTenant(r.problems, ingestUrl, token);
   const clusterName = r.string('CLUSTER_NAME') || null;
-  if (clusterName !== null && !SENDER_CLUSTER_NAME.test(clusterName)) {
-    r.problems.push(`CLUSTER_NAME must be ${SENDER_CLUSTER_NAME_RULE} (it is sent as the ${CLUSTER_HEADER} header)`);
-  }
-  const clusterSecret = secretAsClusterProblem(clusterName, token, 'CLUSTER_NAME');
-  if (clusterSecret !== null) r.problems.push(clusterSecret);
+  const clusterProblem = senderClusterProblem(clusterName, token, 'CLUSTER_NAME');
+  if (clusterProblem !== null) r.problems.push(clusterProblem);
   const config: TailConfig = {
     ingestUrl,
     tls,
