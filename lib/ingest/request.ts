@@ -79,9 +79,11 @@ const MAX_LOGGED_PATH = 256;
  * it (`/v1/inbox/<id:0123456789abcdef>`); the ingest routes keep a valid tenant id; in any other
  * path, a segment that is not a short plain word becomes `<redacted>`, and so does any segment
  * `isSecret` knows (a secret typed where the tenant id goes). Every logger of request
- * paths (the ingest's request line, serve's access log) goes through this one function.
+ * paths (the ingest's request line, serve's access log, the console's) goes through this one
+ * function, and must say which secrets it knows: a default of none let the console log a short
+ * plain secret typed into its URL.
  */
-export function loggablePath(path: string, isSecret: (value: string) => boolean = () => false): string {
+export function loggablePath(path: string, isSecret: (value: string) => boolean): string {
   const bare = path.split('?', 1)[0] ?? '';
   if (bare.startsWith(INBOX_PREFIX)) {
     const rest = bare.slice(INBOX_PREFIX.length);

@@ -3,6 +3,8 @@ import { hashToken } from '../../../lib/ingest/auth.js';
 import { loggablePath, lowerCaseHeaders, matchRoute, queryParam } from '../../../lib/ingest/request.js';
 import { TENANT_ID_PATTERN } from '../../../lib/protocol.js';
 
+// No configured secret matches: what the path's shape alone hides.
+const NO_SECRET = (): boolean => false;
 describe('matchRoute', () => {
   it.each([
     ['/v1/ingest/k8s-audit/acme', { kind: 'ingest', tenant: 'acme' }],
@@ -50,29 +52,29 @@ describe('loggablePath', () => {
   const token = 'aik8s_Qm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg';
 
   it('keeps the ingest route and plain route words', () => {
-    expect(loggablePath('/v1/ingest/k8s-audit/acme')).toBe('/v1/ingest/k8s-audit/acme');
-    expect(loggablePath('/v1/ingest/gke-audit/acme')).toBe('/v1/ingest/gke-audit/acme');
-    expect(loggablePath('/healthz')).toBe('/healthz');
-    expect(loggablePath('/forward')).toBe('/forward');
+    expect(loggablePath('/v1/ingest/k8s-audit/acme', NO_SECRET)).toBe('/v1/ingest/k8s-audit/acme');
+    expect(loggablePath('/v1/ingest/gke-audit/acme', NO_SECRET)).toBe('/v1/ingest/gke-audit/acme');
+    expect(loggablePath('/healthz', NO_SECRET)).toBe('/healthz');
+    expect(loggablePath('/forward', NO_SECRET)).toBe('/forward');
   });
 
   it('replaces an inbox token by the id `inbox list` shows, and whatever follows it', () => {
     const id = hashToken(token).slice(0, 16);
-    expect(loggablePath(`/v1/inbox/${token}`)).toBe(`/v1/inbox/<id:${id}>`);
-    expect(loggablePath(`/v1/inbox/${token}/x/y`)).toBe(`/v1/inbox/<id:${id}>/<redacted>`);
-    expect(loggablePath(`/v1/inbox/${token}?cluster=a`)).toBe(`/v1/inbox/<id:${id}>`);
-    expect(loggablePath('/v1/inbox/')).toBe('/v1/inbox/');
+    expect(loggablePath(`/v1/inbox/${token}`, NO_SECRET)).toBe(`/v1/inbox/<id:${id}>`);
+    expect(loggablePath(`/v1/inbox/${token}/x/y`, NO_SECRET)).toBe(`/v1/inbox/<id:${id}>/<redacted>`);
+    expect(loggablePath(`/v1/inbox/${token}?cluster=a`, NO_SECRET)).toBe(`/v1/inbox/<id:${id}>`);
+    expect(loggablePath('/v1/inbox/', NO_SECRET)).toBe('/v1/inbox/');
     // Not a token inbox create makes (the shared secret pasted there): no id, so no hash of it either.
-    expect(loggablePath(`/v1/inbox/${secret}`)).toBe('/v1/inbox/<redacted>');
-    expect(loggablePath(`/v1/inbox/${secret}/x`)).toBe('/v1/inbox/<redacted>/<redacted>');
+    expect(loggablePath(`/v1/inbox/${secret}`, NO_SECRET)).toBe('/v1/inbox/<redacted>');
+    expect(loggablePath(`/v1/inbox/${secret}/x`, NO_SECRET)).toBe('/v1/inbox/<redacted>/<redacted>');
   });
 
   it('redacts anything else that could be a credential sent to the wrong path', () => {
-    expect(loggablePath(`/v1/ingest/${secret}`)).toBe('/v1/ingest/<redacted>');
-    expect(loggablePath(`/v1/ingest/k8s-audit/${encodeURIComponent('a/../b')}`)).toBe('/v1/ingest/k8s-audit/<redacted>');
-    expect(loggablePath(`/inbox/${token}`)).toBe('/inbox/<redacted>');
+    expect(loggablePath(`/v1/ingest/${secret}`, NO_SECRET)).toBe('/v1/ingest/<redacted>');
+    expect(loggablePath(`/v1/ingest/k8s-audit/${encodeURIComponent('a/../b')}`, NO_SECRET)).toBe('/v1/ingest/k8s-audit/<redacted>');
+    expect(loggablePath(`/inbox/${token}`, NO_SECRET)).toBe('/inbox/<redacted>');
     // A base64 secret cut at its own slashes: pieces of 16 characters or more, or with + or =, are not shown.
-    expect(loggablePath('/v1/inbox-typo/Zq4vN8pW2xR7tY1u/abc+def=')).toBe('/v1/inbox-typo/<redacted>/<redacted>');
-    expect(loggablePath(`/${'a/'.repeat(300)}`).length).toBeLessThanOrEqual(257);
+    expect(loggablePath('/v1/inbox-typo/Zq4vN8pW2xR7tY1u/abc+def=', NO_SECRET)).toBe('/v1/inbox-typo/<redacted>/<redacted>');
+    expect(loggablePath(`/${'a/'.repeat(300)}`, NO_SECRET).length).toBeLessThanOrEqual(257);
   });
 });
