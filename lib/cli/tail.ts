@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
+import { loggableUrl } from '../config/env.js';
 import { senderClusterProblem, shortSecretWarning } from '../config/secret.js';
 import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
@@ -213,7 +214,6 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   signals.on('SIGTERM', onSignal);
   signals.on('SIGINT', onSignal);
 
-  const ingest = new URL(config.ingestUrl);
   log({
     msg: 'tail starting',
     path,
@@ -221,7 +221,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     cluster,
     interval_s: intervalMs / 1000,
     max_bytes: config.maxBytes,
-    ingest: `${ingest.origin}${ingest.pathname}`,
+    ingest: loggableUrl(config.ingestUrl),
     once,
   });
 

@@ -4,6 +4,8 @@
  * a loopback address (the documented apiserver wiring posts to nginx on 127.0.0.1). The settings
  * (`ShipTls`) and the URL check that config and the shipper share live in lib/config/tls.ts.
  */
+
+import { loggableUrl } from '../config/env.js';
 import { ALLOW_INSECURE_HTTP_VAR, isLoopbackHost } from '../config/tls.js';
 
 // Origins already warned about in this process: "every run that uses it logs a warning once".
@@ -25,7 +27,7 @@ export function warnInsecureOnce(url: string, log: (entry: Record<string, unknow
   log({
     level: 'warn',
     msg: `sending the shared secret over plain http to a non-loopback host (${ALLOW_INSECURE_HTTP_VAR}=true): anyone on the network path can read it; use https`,
-    url: `${u.origin}${u.pathname}`,
+    url: loggableUrl(url),
   });
   return true;
 }

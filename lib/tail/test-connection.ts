@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { loggableUrl } from '../config/env.js';
 import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INBOX_PREFIX, INGEST_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from '../ship/http.js';
@@ -51,12 +52,6 @@ export function inboxUrlFor(ingestUrl: string, token: string): string {
   const u = new URL(ingestUrl);
   const prefix = splitIngestPath(u.pathname)?.prefix ?? '';
   return `${u.origin}${prefix}${INBOX_PREFIX}${encodeURIComponent(token)}`;
-}
-
-/** The URL as safe to show: origin and path, no query or credentials. */
-function shown(url: string): string {
-  const u = new URL(url);
-  return `${u.origin}${u.pathname}`;
 }
 
 async function checkAuditLog(path: string): Promise<ConnectionCheck> {
@@ -192,10 +187,11 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
     fetch: deps.fetch ?? null,
     tls: deps.tls ?? null,
   });
-  if (res.kind === 'unsendable') return { check: 'ingest-route', status: 'fail', message: `cannot send to ${shown(url)}: ${res.message}` };
+  if (res.kind === 'unsendable')
+    return { check: 'ingest-route', status: 'fail', message: `cannot send to ${loggableUrl(url)}: ${res.message}` };
   if (res.kind === 'network') {
     const why = res.timeout ? `no answer within ${timeoutMs} ms` : res.code;
-    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${shown(url)}: ${why}` };
+    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${loggableUrl(url)}: ${why}` };
   }
   return { check: 'ingest-route', ...dedicatedAnswer(res.status, errorOf(res.text), url) };
 }
@@ -204,7 +200,7 @@ function dedicatedAnswer(status: number, error: string, url: string): Pick<Conne
   if (status >= 200 && status < 300) {
     return {
       status: 'ok',
-      message: `the dedicated route ${shown(url)} is reachable and the shared secret is configured on the ingest service`,
+      message: `the dedicated route ${loggableUrl(url)} is reachable and the shared secret is configured on the ingest service`,
     };
   }
   if (status === 503 && (error === '' || error.includes('K8S_AUDIT_SHARED_SECRET'))) {
@@ -223,7 +219,7 @@ function dedicatedAnswer(status: number, error: string, url: string): Pick<Conne
   if (status === 404 || status === 405) {
     return {
       status: 'fail',
-      message: `no ingest route at ${shown(url)} (HTTP ${status}): ingest_url must be the full ${INGEST_PREFIX}<tenant_id> route`,
+      message: `no ingest route at ${loggableUrl(url)} (HTTP ${status}): ingest_url must be the full ${INGEST_PREFIX}<tenant_id> route`,
     };
   }
   if (status === 400)
