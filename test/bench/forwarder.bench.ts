@@ -149,7 +149,7 @@ const peakKiB = () => {
 };
 const [mode, bundle, eventFile, outFile, ingestUrl] = process.argv.slice(2);
 process.env.AISOC_INGEST_URL = ingestUrl;
-process.env.K8S_AUDIT_SHARED_SECRET = 'bench-token';
+process.env.K8S_AUDIT_SHARED_SECRET = 'bench-token-k3J9xQ2mV7pL0aZ4wR8tY6uE1iO5sD3f';
 const handler = mode === 'handler' ? (await import(bundle)).handler : null;
 const baseline = peakKiB();
 const event = JSON.parse(readFileSync(eventFile, 'utf8'));
