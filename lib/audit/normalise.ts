@@ -22,7 +22,8 @@ function toIso(ms: number): string {
 
 /**
  * The event as the record keeps it, and its content digest (lib/audit/identity.ts): the bodies'
- * credentials redacted, then the signature of any JWT elsewhere. The event itself when neither
+ * credentials and the request URI's query credentials redacted (`redactEvent`), then the
+ * signature of any JWT elsewhere. The event itself when neither
  * changed anything. The JWT walk runs only when the canonical text the digest needs anyway holds
  * the text every JWT holds (`mayHoldJwt`), so it costs an event without one two substring searches.
  */

@@ -1,5 +1,6 @@
 import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
+import { scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
 /** What a redacted secret value is replaced with; the key stays so detections still see it. */
@@ -236,7 +237,8 @@ const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
 /**
  * Redacts an item the ingest rejected, which is not a valid event and may hold anything: every
  * `data` / `stringData` map (keys kept), every `token` and last-applied-configuration value, every
- * JSON patch `value` and any body given as text, wherever they are, and every JWT's signature
+ * JSON patch `value` and any body given as text, wherever they are, the query credentials of a
+ * `requestURI` (`scrubUriCredentials`), and every JWT's signature
  * (`scrubJwtText`). Conservative by design: the item is kept so a person can fix and replay it,
  * not for detections. Never mutates.
  */
@@ -257,7 +259,7 @@ function redactRejectedValue(value: unknown, key: string | null): JsonValue {
     const patch = key !== null && REJECT_BODIES.has(key);
     return value.map((v) => redactRejectedValue(v, patch && isJsonObject(v) ? '\u0000patch-op' : null));
   }
-  if (typeof value === 'string') return redactRejectedText(value);
+  if (typeof value === 'string') return redactRejectedText(key === 'requestURI' ? scrubUriCredentials(value) : value);
   if (typeof value !== 'object') return value as JsonValue;
   const obj = value as Obj;
   const out: Obj = {};
@@ -422,15 +424,19 @@ export function scrubJwts(event: AuditEvent): { event: AuditEvent; cut: boolean 
 
 /**
  * The event as a record keeps it: its request and response bodies through `redactBody` for the
- * event's target. The event itself when nothing was redacted, a copy otherwise; never mutates.
- * The record also loses its JWTs' signatures (`scrubJwts`, applied by the normaliser).
+ * event's target, and its `requestURI` through `scrubUriCredentials` (a query's credentials). The
+ * event itself when nothing was redacted, a copy otherwise; never mutates. The record also loses
+ * its JWTs' signatures (`scrubJwts`, applied by the normaliser).
  */
 export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
   const requestObject = redactBody(event.requestObject, target);
   const responseObject = redactBody(event.responseObject, target);
-  if (requestObject === event.requestObject && responseObject === event.responseObject) return event;
+  const uri = event.requestURI;
+  const requestURI = typeof uri === 'string' ? scrubUriCredentials(uri) : uri;
+  if (requestObject === event.requestObject && responseObject === event.responseObject && requestURI === uri) return event;
   const out: AuditEvent = { ...event };
   if (requestObject !== undefined) out.requestObject = requestObject;
   if (responseObject !== undefined) out.responseObject = responseObject;
+  if (requestURI !== uri) out.requestURI = requestURI;
   return out;
 }
