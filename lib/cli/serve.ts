@@ -8,7 +8,7 @@ import { findConsoleAssets } from '../console/assets.js';
 import { startIngestServer } from '../ingest/adapters/server.js';
 import { loadIngestConfig, withRules } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
-import { ingestPrometheus } from '../metrics/prometheus.js';
+import { ingestPrometheus, metricsAccess } from '../metrics/prometheus.js';
 import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
@@ -20,7 +20,8 @@ Runs the ingest API on this machine: the same routes as the ingest Lambda,
   POST ${INGEST_PREFIX}<tenant_id>   (${TOKEN_HEADER}: <shared secret>)
   POST ${INBOX_PREFIX}<token>                  (legacy inbox path)
 plus GET /healthz, GET /metrics (the ingest's counters in the Prometheus text format, the
-same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it") and a
+same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it"; answered to
+callers on this machine, and to others with Authorization: Bearer <AISOC_METRICS_TOKEN>) and a
 read-only console at /console/ (events, alerts, cluster status; log in with a tenant id and the
 shared secret, or in dev mode the console token it prints: docs/console.md). Records go to
 EVENTS_SINK (default: the SQLite file in the data dir) and high-severity ones to ALERTS_SINK
@@ -205,11 +206,15 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     tls,
     sinks: { stdout: io.stdout },
     prometheus: ingestPrometheus(),
+    metricsAccess: metricsAccess(io.env.AISOC_METRICS_TOKEN),
     ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
   });
   if (tls !== null) log({ level: 'info', msg: 'TLS on', ...certificateFacts(tls.cert), client_certificates: tls.clientCa !== null });
   else if (!isLoopbackHost(host)) {
     log({ level: 'warn', msg: `plain http on ${host} (--insecure): shared secrets and inbox tokens cross the network in clear text` });
+  }
+  if (!isLoopbackHost(host) && (io.env.AISOC_METRICS_TOKEN ?? '').trim() === '') {
+    log({ level: 'info', msg: 'GET /metrics answers callers on this machine only: set AISOC_METRICS_TOKEN to scrape it from elsewhere' });
   }
   // cert-manager (and most rotation tools) replace the files in place and expect a reload signal.
   const reload = (): void => {

@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { isLoopbackHost } from '../config/tls.js';
 import { INGEST_METRICS, type IngestOutcome, TAIL_METRICS } from './names.js';
 
 // The self-hosted side of the ingest metrics: `serve` exposes the counters the ingest Lambda emits
@@ -77,8 +79,68 @@ export function tailPrometheus(): PrometheusMetrics & { recordPoll: (poll: TailP
   };
 }
 
-/** Answers GET (or HEAD) /metrics from a registry in the Prometheus text format; other methods get 405. */
-export async function answerMetrics(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+// Who may scrape `serve`'s /metrics. Its counters hold no tenant, but they are the whole
+// installation's: with the port open to the tenants (a `--host 0.0.0.0` serve behind TLS), one of
+// them could read how much every other tenant sends, and when, by subtracting its own, which the
+// threat model (docs/reliability.md) says one tenant cannot count. So /metrics answers a caller on
+// this machine (a loopback peer) as before, and anyone else only with the bearer token
+// AISOC_METRICS_TOKEN, which is what Prometheus sends with `authorization: {credentials_file: …}`
+// in a scrape config. The tailer's /metrics (its own port, one cluster's counts) needs no guard.
+
+/** Who may read /metrics: the SHA-256 of the bearer token when one is set (null: loopback callers only). */
+export interface MetricsAccess {
+  readonly tokenDigest: Buffer | null;
+}
+
+/** The access rule for a metrics token (null, or empty: none). The token itself is not kept. */
+export function metricsAccess(token: string | null | undefined): MetricsAccess {
+  const t = token?.trim() ?? '';
+  return { tokenDigest: t === '' ? null : createHash('sha256').update(t).digest() };
+}
+
+const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
+
+/** Why `req` may not read /metrics under `access` (the status and error), or null when it may. */
+export function metricsRefusal(access: MetricsAccess, req: IncomingMessage): { status: 401 | 403; error: string } | null {
+  if (access.tokenDigest === null) {
+    if (isLoopbackHost(req.socket.remoteAddress ?? '')) return null;
+    return {
+      status: 403,
+      error:
+        'GET /metrics answers only on this machine unless AISOC_METRICS_TOKEN is set; then scrape it with Authorization: Bearer <token>',
+    };
+  }
+  const header = req.headers.authorization;
+  const presented = typeof header === 'string' ? BEARER.exec(header)?.[1] : undefined;
+  // Both sides hashed, so the comparison takes the same time whatever was sent.
+  const digest = createHash('sha256')
+    .update(presented ?? '')
+    .digest();
+  if (presented !== undefined && timingSafeEqual(digest, access.tokenDigest)) return null;
+  return {
+    status: 401,
+    error:
+      presented === undefined
+        ? 'GET /metrics needs Authorization: Bearer <AISOC_METRICS_TOKEN>'
+        : 'the bearer token does not match AISOC_METRICS_TOKEN',
+  };
+}
+
+/**
+ * Answers GET (or HEAD) /metrics from a registry in the Prometheus text format; other methods get
+ * 405. With `access`, a caller it refuses gets 401 or 403 first (`metricsRefusal`).
+ */
+export async function answerMetrics(registry: Registry, req: IncomingMessage, res: ServerResponse, access?: MetricsAccess): Promise<void> {
+  const refusal = access === undefined ? null : metricsRefusal(access, req);
+  if (refusal !== null) {
+    res.writeHead(refusal.status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+      ...(refusal.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="metrics"' } : {}),
+    });
+    res.end(JSON.stringify({ error: refusal.error }));
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { Allow: 'GET', 'Content-Type': 'application/json; charset=utf-8' });
     res.end(JSON.stringify({ error: 'method not allowed; use GET' }));

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { shippedDetection } from '../../audit/index.js';
 import { type ConsoleOptions, ConsoleRoutes } from '../../console/routes.js';
 import { answerOnlyOutcome, type IngestOutcome } from '../../metrics/names.js';
-import { answerMetrics, type ingestPrometheus } from '../../metrics/prometheus.js';
+import { answerMetrics, type ingestPrometheus, type MetricsAccess } from '../../metrics/prometheus.js';
 import type { EventStore } from '../../sinks/sqlite.js';
 import { AdmissionGate, type AdmissionRefusal, tenantReserve } from '../admission.js';
 import type { IngestConfig } from '../config.js';
@@ -53,6 +53,8 @@ export interface IngestServerOptions extends CreateIngestOptions {
   drainTimeoutMs?: number;
   /** When set, every request moves these counters and GET /metrics answers them (Prometheus text format). */
   prometheus?: ReturnType<typeof ingestPrometheus>;
+  /** Who may read GET /metrics (`metricsAccess`); unset, anyone who reaches the port. */
+  metricsAccess?: MetricsAccess;
   /**
    * Serve the read-only console under `/console` (docs/console.md): its files, and whether a
    * console token logs in too. Needs the SQLite events sink; the Lambda never serves it.
@@ -345,7 +347,7 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       return;
     }
     if (url.pathname === '/metrics' && prometheus !== undefined) {
-      await answerMetrics(prometheus.registry, req, res);
+      await answerMetrics(prometheus.registry, req, res, opts.metricsAccess);
       return;
     }
     const head = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers };
