@@ -96,16 +96,22 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
       return;
     }
     const log = isJsonObject(record.properties) ? record.properties.log : undefined;
-    if (typeof log !== 'string') {
-      out.rejected.push({ index, reason: `${category} record has no properties.log string`, item: record });
+    // The diagnostic setting writes the Event as a JSON string; a record whose properties.log
+    // arrives already parsed (an object) carries the same Event: Elastic's Kubernetes integration
+    // keeps such a kube-audit-admin record among its test inputs (elastic/integrations,
+    // packages/kubernetes/data_stream/audit_logs/_dev/test/pipeline/test-audit.log).
+    if (typeof log !== 'string' && !isJsonObject(log)) {
+      out.rejected.push({ index, reason: `${category} record has no properties.log (the audit Event as JSON)`, item: record });
       return;
     }
-    let value: unknown;
-    try {
-      value = JSON.parse(log);
-    } catch (err) {
-      out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${jsonErrorReason(err)}`, item: record });
-      return;
+    let value: unknown = log;
+    if (typeof log === 'string') {
+      try {
+        value = JSON.parse(log);
+      } catch (err) {
+        out.rejected.push({ index, reason: `${category} record's properties.log is not JSON: ${jsonErrorReason(err)}`, item: record });
+        return;
+      }
     }
     const checked = validateAuditEvent(value);
     if (!checked.ok) {

@@ -86,7 +86,7 @@ describe('parseAksRecords', () => {
     expect(out.events.map((e) => e.index)).toEqual([4]);
     expect(out.rejected.map((r) => [r.index, r.reason.replace(/: .*$/, '')])).toEqual([
       [0, "kube-audit record's properties.log is not JSON"],
-      [1, 'kube-audit record has no properties.log string'],
+      [1, 'kube-audit record has no properties.log (the audit Event as JSON)'],
       [2, 'item has no auditID'],
       [3, 'record is not a JSON object'],
     ]);

@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { freePort } from '../helpers/host.js';
+import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { ocsfErrors } from '../helpers/ocsf.js';
+
+const OPENSHIFT = join(FIXTURES, 'openshift');
+
+/** The real OpenShift audit lines (openshift/cluster-logging-operator, see SOURCES.md). */
+function openshiftEvents(): AuditEvent[] {
+  return readFileSync(join(OPENSHIFT, 'clo__apiaudit-audit.log'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as AuditEvent);
+}
+
+// Audit data from public projects' own tests, sent the ways a user sends it, into the local
+// server (`serve`'s) and its SQLite store.
+describe('public audit samples through the local ingest server', () => {
+  const data = tempDataDir('aisoc-public-samples-');
+  let ingest: IngestServer;
+
+  beforeAll(async () => {
+    ingest = await startIngestServer({
+      port: await freePort(),
+      config: loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: data.dir }, { runtime: 'local' }),
+    });
+  });
+
+  afterAll(async () => {
+    await ingest?.close();
+    data.remove();
+  });
+
+  function post(body: string) {
+    return fetch(`${ingest.url}/v1/ingest/k8s-audit/acme`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-aisoc-k8s-token': SECRET },
+      body,
+    });
+  }
+
+  function stored(cluster: string) {
+    const store = openEventStore(data.dir);
+    try {
+      return store.queryEvents({ tenant: 'acme', limit: 1000 }).filter((r) => r.cluster_name === cluster);
+    } finally {
+      store.close();
+    }
+  }
+
+  it('stores a kube-audit-admin record whose properties.log is the Event object, not a string', async () => {
+    // The record's shape (keys, the object-valued properties.log, containerID/pod/stream, the
+    // upper-case resourceId, serviceBuild "na") is that of the kube-audit-admin record in Elastic's
+    // Kubernetes integration test input (elastic/integrations,
+    // packages/kubernetes/data_stream/audit_logs/_dev/test/pipeline/test-audit.log); the Event
+    // in it is a real OpenShift one, a deployments patch.
+    const event = openshiftEvents().find((e) => e.verb === 'patch') as AuditEvent;
+    const record = {
+      category: 'kube-audit-admin',
+      operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+      properties: { containerID: 'aaaa1111', log: event, pod: 'kube-apiserver-1234567890', stream: 'stdout' },
+      resourceId: '/SUBSCRIPTIONS/1234567890/RESOURCEGROUPS/TEST-RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/TEST-AKS',
+      serviceBuild: 'na',
+      time: '2025-09-30T06:23:35.101355367Z',
+    };
+
+    const res = await post(JSON.stringify({ records: [record] }));
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ accepted: 1, rejected: 0, duplicates: 0, errors: [], skipped: 0 });
+    const [r, ...others] = stored('test-aks');
+    expect(others).toEqual([]);
+    expect(r).toMatchObject({ audit_id: event.auditID, k8s_verb: 'patch', k8s_resource: 'deployments', severity: 'medium' });
+    expect(r?.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: '1234567890' } });
+    expect(ocsfErrors(r?.ocsf)).toEqual([]);
+  });
+});
