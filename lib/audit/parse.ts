@@ -67,15 +67,17 @@ export function validateAuditEvent(value: unknown): ValidationResult {
   const auditID = typeof rawId === 'string' && rawId.length > 0 ? scrubJwtText(rawId) : undefined;
   const fail = (reason: string): ValidationResult => (auditID === undefined ? { ok: false, reason } : { ok: false, reason, auditID });
 
-  // Envelopes of other clouds' audit pipelines: say what they are instead of "no auditID".
+  // Envelopes of other clouds' audit pipelines: say what they are, and the path that reads them
+  // (docs/gke.md, docs/aks.md), instead of "no auditID". A GKE customer cannot export the
+  // apiserver's own log: the push route is the way in.
   if ('protoPayload' in value) {
     return fail(
-      'item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; export the apiserver audit log instead',
+      'item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; GKE entries go to POST /v1/ingest/gke-audit/<tenant_id> through a Pub/Sub push subscription',
     );
   }
   if (isJsonObject(value.properties) && 'log' in value.properties) {
     return fail(
-      'item is an AKS diagnostic log record (properties.log), not a Kubernetes audit Event; send the parsed properties.log instead',
+      'item is an AKS diagnostic log record (properties.log), not a Kubernetes audit Event; send the diagnostic setting\'s body as it is ({"records":[...]}), or the Event in properties.log',
     );
   }
   const kind = value.kind;

@@ -81,4 +81,53 @@ describe('public audit samples through the local ingest server', () => {
     expect(r?.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: '1234567890' } });
     expect(ocsfErrors(r?.ocsf)).toEqual([]);
   });
+  it('answers a GKE LogEntry or a lone AKS record on the EventList route with the way each is sent', async () => {
+    // Shapes of the GKE data_access entry for a /readyz probe and of an AKS kube-audit record,
+    // one per line, in Elastic's Kubernetes integration test inputs (elastic/integrations,
+    // packages/kubernetes/data_stream/audit_logs/_dev/test/pipeline/test-audit.log and
+    // test-kube-audit.log); the Event is a real OpenShift one.
+    const gkeEntry = {
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        authenticationInfo: { principalEmail: 'system:gke-master-healthcheck' },
+        authorizationInfo: [{ granted: true, permission: 'io.k8s.get', resource: 'readyz' }],
+        methodName: 'io.k8s.get',
+        requestMetadata: { callerIp: '203.0.113.7', callerSuppliedUserAgent: 'gke-master-healthcheck' },
+        resourceName: 'readyz',
+        serviceName: 'k8s.io',
+        status: { code: 0 },
+      },
+      insertId: '1234abcd',
+      resource: { type: 'k8s_cluster', labels: { cluster_name: 'test-cluster', location: 'us-central1', project_id: 'acme-gke' } },
+      timestamp: '2025-07-13T08:38:39.127266Z',
+      logName: 'projects/acme-gke/logs/cloudaudit.googleapis.com%2Fdata_access',
+      operation: { id: '1234abcd', producer: 'k8s.io', first: true, last: true },
+      receiveTimestamp: '2025-07-13T08:38:41.005864307Z',
+    };
+    const aksLine = {
+      category: 'kube-audit',
+      operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+      properties: {
+        log: JSON.stringify(openshiftEvents()[0]),
+        containerID: 'a64cba7f',
+        stream: 'stdout',
+        pod: 'kube-apiserver-869d7bb754-kkg69',
+      },
+      resourceId: '/SUBSCRIPTIONS/AE2861B3/RESOURCEGROUPS/TEST/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/TEST-CLUSTER',
+      serviceBuild: 'na',
+      time: '2025-10-07T16:19:19.647880072Z',
+    };
+
+    const gke = await post(JSON.stringify(gkeEntry));
+    const aks = await post(JSON.stringify(aksLine));
+
+    expect(gke.status).toBe(400);
+    const gkeError = ((await gke.json()) as { error: string }).error;
+    expect(gkeError).toMatch(/GKE Cloud Audit Logs entry/);
+    expect(gkeError).toContain('/v1/ingest/gke-audit/<tenant_id>');
+    expect(gkeError).not.toMatch(/export the apiserver audit log/);
+    expect(aks.status).toBe(400);
+    expect(((await aks.json()) as { error: string }).error).toContain('{"records":[...]}');
+    expect(stored('test-cluster')).toEqual([]);
+  });
 });
