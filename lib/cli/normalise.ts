@@ -4,6 +4,7 @@ import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { loadDetection } from '../rules/load.js';
 import { flag, parseArgs, UsageError } from './args.js';
+import { type CloudOrigin, readCloudFile, type SkippedItems } from './cloud-input.js';
 import { type CommandIo, write } from './io.js';
 import { splitJsonDocuments } from './json-documents.js';
 import { readInput } from './read-input.js';
@@ -21,7 +22,10 @@ Accepted input, recognised by its content (the first line on stderr says what it
   - a CloudWatch Logs subscription payload: raw (the base64 of gzip in awslogs.data, or the gzip
     bytes), decoded (the JSON with logEvents), the whole Lambda event {"awslogs":{"data":...}},
     a Kinesis event of them, an array of these or one per line: the EKS audit events inside,
-    with their account and the cluster from the log group.
+    with their account and the cluster from the log group;
+  - what the GKE and AKS paths take: a GKE LogEntry, a Pub/Sub push delivery of one, a JSON
+    array of them (gcloud logging read --format=json) or JSON lines of them; an AKS
+    diagnostic-settings body {"records":[...]}: each entry with its own cluster and cloud.
 Input it cannot read is reported with what it looked like, the line and column of the first
 JSON error, and what to hand it instead.
 
@@ -37,9 +41,11 @@ On stderr, each input first says what it was read as:
   normalise: <file>: <what it is>
 each rejected item is reported as
   rejected <file>[:<line>] item <index>: <reason>   (the line where input has lines: JSON lines, jq . output)
+a GKE entry or AKS records that are not Kubernetes audit events, as the ingest passes them over, as
+  skipped <file>[:<line>][ item <index>]: <reason>
 an input that cannot be read at all as
   rejected <file>[:<line>:<column>]: <what is wrong>; <what it accepts>
-and the last line is the summary: normalised N, rejected M.
+and the last line is the summary: normalised N, rejected M (and, when some were, skipped K).
 
 Exit status: 0 when nothing was rejected, 1 when some items were, 2 for usage errors or files
 that cannot be read.
@@ -52,10 +58,14 @@ export type PayloadReader = (bytes: Buffer) => {
   clusterName?: string | null;
   /** What the input was read as, for the user. */
   shape?: string;
+  /** Each event's own cluster and cloud, when the input holds several (GKE and AKS inputs). */
+  perEvent?: CloudOrigin[];
+  /** Items passed over, not rejected: not Kubernetes audit entries. */
+  skipped?: SkippedItems[];
 };
 
 const ACCEPTED =
-  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, or a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event); see aisoc-k8s-audit normalise --help';
+  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries or an AKS diagnostic-settings body; see aisoc-k8s-audit normalise --help';
 
 function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -113,6 +123,8 @@ function firstLineIsJson(text: string): boolean {
 export const readAuditPayload: PayloadReader = (bytes) => {
   const subscription = readSubscriptionFile(bytes);
   if (subscription !== null) return subscription;
+  const cloud = readCloudFile(bytes);
+  if (cloud !== null) return cloud;
   const parsed = parseAuditPayload(bytes);
   if (parsed.form !== 'invalid' && parsed.form !== 'ndjson') return { parsed, shape: describeAudit(parsed) };
   const text = decodeUtf8(bytes);
@@ -163,6 +175,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
   const detection = await loadDetection(io.env);
   let normalised = 0;
   let rejected = 0;
+  let skipped = 0;
   let unreadable = false;
   for (const file of files) {
     const name = file === '-' ? '<stdin>' : file;
@@ -184,7 +197,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       unreadable = true;
       continue;
     }
-    const { parsed, source, clusterName, shape } = reader(bytes);
+    const { parsed, source, clusterName, shape, perEvent, skipped: passedOver } = reader(bytes);
     if (parsed.form === 'invalid') {
       rejected++;
       // A JSON error's place reads as file:line:column, the form editors and terminals link.
@@ -199,16 +212,27 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       const id = item.auditID === undefined ? '' : ` (auditID ${item.auditID})`;
       io.stderr.write(`rejected ${where} item ${item.index}${id}: ${item.reason}\n`);
     }
+    for (const item of passedOver ?? []) {
+      skipped += item.count;
+      const where = item.line === undefined ? name : `${name}:${item.line}`;
+      const count = item.index === undefined ? ` ${item.count} ${item.count === 1 ? 'record' : 'records'}` : ` item ${item.index}`;
+      io.stderr.write(`skipped ${where}${count}: ${item.reason}\n`);
+    }
     const receivedAt = Date.now();
     const ctx = { tenantId, clusterName: cluster ?? clusterName ?? null, receivedAt, detection, ...(source ? { source } : {}) };
     for (let i = 0; i < parsed.events.length; i++) {
       const event = parsed.events[i] as (typeof parsed.events)[number];
-      const record = normaliseAuditEvent(event, ctx);
+      // A GKE export or an AKS body names each event's cluster and cloud; --cluster still wins.
+      const origin = perEvent?.[i];
+      const record = normaliseAuditEvent(
+        event,
+        origin === undefined ? ctx : { ...ctx, clusterName: cluster ?? origin.clusterName ?? null, source: origin.source },
+      );
       normalised++;
       await write(io.stdout, `${serialiseRecord(record)}\n`);
     }
   }
-  io.stderr.write(`normalised ${normalised}, rejected ${rejected}\n`);
+  io.stderr.write(`normalised ${normalised}, rejected ${rejected}${skipped > 0 ? `, skipped ${skipped}` : ''}\n`);
   if (unreadable) return 2;
   return rejected > 0 ? 1 : 0;
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NormalisedRecord } from '../../../lib/audit/index.js';
 import { runCli as runCommand } from '../../helpers/cli.js';
-import { EKS_RAW, FALCO_DIR, falcoFiles } from '../../helpers/fixtures.js';
+import { pushBody } from '../../helpers/clouds.js';
+import { EKS_RAW, FALCO_DIR, FIXTURES, falcoFiles, gkeEntries } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
 function runCli(argv: string[], stdinText = ''): ReturnType<typeof runCommand> {
@@ -129,5 +130,92 @@ describe('aisoc-k8s-audit normalise, input shapes', () => {
 
     expect(stderr).toContain('rejected <stdin>: got text that is not JSON, starting "HelloWorldHelloWorldHelloWorld"');
     expect(code).toBe(1);
+  });
+});
+
+// What the GKE and AKS paths of the ingest take, saved to a file, read by normalise as the ingest
+// reads it (docs/gke.md, docs/aks.md): before, a GKE export was refused whole and an AKS body was
+// read as one Event with no auditID.
+describe('aisoc-k8s-audit normalise, GKE and AKS inputs', () => {
+  function tempFile(name: string, text: string): { path: string; remove: () => void } {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-cloud-'));
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  it('reads real GKE LogEntries as JSON lines (a Cloud Storage sink) and as a push delivery, each with its cluster and project', async () => {
+    // KHI's real GKE audit entries (test/fixtures/gke, see SOURCES.md), one per line, plus an
+    // entry of another log a wide sink filter lets through: passed over, as the push route does.
+    const entries = [...gkeEntries().values()];
+    const other = { ...entries[0], logName: 'projects/sample-project/logs/stdout', insertId: 'not-audit' };
+    const lines = tempFile('gke-audit.json', `${[...entries, other].map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const push = tempFile('push.json', pushBody(entries[0]));
+    try {
+      const { code, stdout, stderr } = await runCli(['normalise', '--tenant', 'acme', lines.path, push.path]);
+      const out = records(stdout);
+
+      expect(out.map((r) => r.audit_id)).toEqual([...entries.map((e) => e.insertId), entries[0]?.insertId]);
+      for (const r of out) {
+        expect(r.cluster_name).toBe('sample-cluster');
+        expect(r.ocsf.cloud).toMatchObject({ provider: 'GCP', account: { uid: 'sample-project' } });
+        expect(ocsfErrors(r.ocsf)).toEqual([]);
+      }
+      expect(stderr).toContain(`normalise: ${lines.path}: JSON lines of GKE LogEntries (4 items)`);
+      expect(stderr).toContain(`normalise: ${push.path}: a Pub/Sub push delivery of a GKE LogEntry`);
+      expect(stderr).toContain(`skipped ${lines.path}:4 item 3: logName "projects/sample-project/logs/stdout"`);
+      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 4, rejected 0, skipped 1');
+      expect(code).toBe(0);
+    } finally {
+      lines.remove();
+      push.remove();
+    }
+  });
+
+  it('reads an AKS diagnostic-settings body, each record with the cluster its resourceId names', async () => {
+    // Records shaped as in Elastic's Kubernetes integration test inputs (elastic/integrations,
+    // packages/kubernetes/data_stream/audit_logs/_dev/test/pipeline/test-kube-audit.log: a
+    // kube-audit record, properties.log a string); the Events are real OpenShift ones
+    // (test/fixtures/openshift), and a kube-apiserver record carries klog text, not an event.
+    const events = readFileSync(join(FIXTURES, 'openshift', 'clo__apiaudit-audit.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+    const record = (category: string, log: string, cluster: string) => ({
+      category,
+      operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+      properties: { log, containerID: 'a64cba7fefbf', stream: 'stdout', pod: 'kube-apiserver-869d7bb754-kkg69' },
+      resourceId: `/SUBSCRIPTIONS/AE2861B3-E901-49BD-99F3-660EB5747107/RESOURCEGROUPS/TEST/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/${cluster}`,
+      serviceBuild: 'na',
+      time: '2025-10-07T16:19:19.647880072Z',
+    });
+    const body = tempFile(
+      'aks.json',
+      JSON.stringify({
+        records: [
+          record('kube-audit', events[0] as string, 'AKS-ONE'),
+          record('kube-apiserver', 'I1007 16:19:19.647762       1 trace.go:236] Trace[1]: "Update" (done)', 'AKS-ONE'),
+          record('kube-audit-admin', events[1] as string, 'AKS-TWO'),
+        ],
+      }),
+    );
+    try {
+      const { code, stdout, stderr } = await runCli(['normalise', body.path]);
+      const out = records(stdout);
+
+      expect(out.map((r) => [r.audit_id, r.cluster_name])).toEqual([
+        [JSON.parse(events[0] as string).auditID, 'aks-one'],
+        [JSON.parse(events[1] as string).auditID, 'aks-two'],
+      ]);
+      for (const r of out) {
+        expect(r.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: 'ae2861b3-e901-49bd-99f3-660eb5747107' } });
+        expect(ocsfErrors(r.ocsf)).toEqual([]);
+      }
+      expect(stderr).toContain(`normalise: ${body.path}: an AKS diagnostic-settings body (3 records)`);
+      expect(stderr).toContain(`skipped ${body.path} 1 record: category "kube-apiserver" is not kube-audit or kube-audit-admin`);
+      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 2, rejected 0, skipped 1');
+      expect(code).toBe(0);
+    } finally {
+      body.remove();
+    }
   });
 });

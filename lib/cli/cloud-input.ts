@@ -1,0 +1,159 @@
+import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
+import { decodeUtf8, gkeLogEntryToAuditEvent, looksLikeAksRecords, parseAksRecords } from '../audit/index.js';
+import { isJsonObject, jsonErrorReason } from '../json.js';
+
+/** Where one event of a cloud input came from: its cluster and the OCSF cloud fields. */
+export interface CloudOrigin {
+  clusterName: string | null;
+  source: AuditSource;
+}
+
+/** Items passed over as the ingest passes them over: one GKE entry, or the AKS records of some categories. */
+export interface SkippedItems {
+  /** The item's index, for one item. */
+  index?: number;
+  line?: number;
+  count: number;
+  reason: string;
+}
+
+/** The audit events of a saved GKE or AKS input, each with its own origin, and what the input was. */
+export interface CloudFileContents {
+  parsed: ParsedPayload;
+  /** Same length as `parsed.events`: a records body or a log export holds several clusters. */
+  perEvent: CloudOrigin[];
+  /** Items that are not Kubernetes audit entries (other GKE logs, other AKS categories), with their reason. */
+  skipped: SkippedItems[];
+  shape: string;
+}
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+/** A GKE LogEntry as Cloud Logging writes it: an AuditLog payload (protoPayload). */
+function isLogEntry(value: unknown): boolean {
+  return isJsonObject(value) && isJsonObject(value.protoPayload);
+}
+
+/** A Pub/Sub push delivery (what the GKE push route receives): `{"message":{"data":...},"subscription":...}`. */
+function isPushBody(value: unknown): value is { message: { data?: unknown } } {
+  return isJsonObject(value) && isJsonObject(value.message) && 'data' in value.message && 'subscription' in value;
+}
+
+/** The first key of a document, for a cheap look before a full parse. */
+const CLOUD_SNIFF = /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity)"/;
+
+/**
+ * Reads what the ingest's GKE and AKS paths take, saved to a file: an AKS diagnostic-settings body
+ * (`{"records":[...]}`, docs/aks.md); a GKE LogEntry, a Pub/Sub push delivery of one (docs/gke.md),
+ * a JSON array of LogEntries (`gcloud logging read --format=json`) or JSON lines of them (what a
+ * Cloud Storage log sink writes). Each entry goes through the same mapping as on the ingest, with
+ * its own cluster and cloud fields. Returns null for anything else (read as audit Events then).
+ * Never throws.
+ */
+export function readCloudFile(bytes: Uint8Array): CloudFileContents | null {
+  if (looksLikeAksRecords(bytes)) return readAks(bytes);
+  const text = decodeUtf8(bytes).replace(/^\uFEFF/, '');
+  if (!CLOUD_SNIFF.test(text.slice(0, 512))) return null;
+  let docs: { value: unknown; line?: number }[];
+  let form: 'one' | 'array' | 'lines';
+  try {
+    const whole: unknown = JSON.parse(text);
+    if (Array.isArray(whole)) {
+      docs = whole.map((value) => ({ value }));
+      form = 'array';
+    } else {
+      docs = [{ value: whole }];
+      form = 'one';
+    }
+  } catch {
+    docs = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = (lines[i] as string).trim();
+      if (line === '') continue;
+      try {
+        docs.push({ value: JSON.parse(line), line: i + 1 });
+      } catch (err) {
+        // Only JSON lines whose first document is a GKE entry are read here; the rest is the audit parser's.
+        if (docs.length === 0) return null;
+        docs.push({ value: { notJson: jsonErrorReason(err) }, line: i + 1 });
+      }
+    }
+    form = 'lines';
+  }
+  const first = docs[0]?.value;
+  if (!isLogEntry(first) && !isPushBody(first)) return null;
+
+  const out: CloudFileContents = {
+    parsed: { form: 'array', events: [], indexes: [], rejected: [], itemCount: docs.length },
+    perEvent: [],
+    skipped: [],
+    shape: '',
+  };
+  docs.forEach(({ value, line }, index) => {
+    const at = line === undefined ? {} : { line };
+    let entry: unknown = value;
+    if (isJsonObject(value) && typeof value.notJson === 'string' && Object.keys(value).length === 1) {
+      out.parsed.rejected.push({ index, ...at, reason: `line is not JSON: ${value.notJson}` });
+      return;
+    }
+    if (isPushBody(value)) {
+      const data = value.message.data;
+      if (typeof data !== 'string' || data === '') {
+        out.skipped.push({ index, ...at, count: 1, reason: 'the push delivery has no message data' });
+        return;
+      }
+      const decoded = Buffer.from(data, 'base64').toString('utf8');
+      try {
+        entry = JSON.parse(decoded);
+      } catch (err) {
+        out.parsed.rejected.push({ index, ...at, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}` });
+        return;
+      }
+    }
+    const converted = gkeLogEntryToAuditEvent(entry);
+    if (converted.kind === 'skipped') {
+      out.skipped.push({ index, ...at, count: 1, reason: converted.reason });
+      return;
+    }
+    if (converted.kind === 'rejected') {
+      const item: RejectedItem = { index, ...at, reason: converted.reason, item: entry };
+      if (converted.auditID !== undefined) item.auditID = converted.auditID;
+      out.parsed.rejected.push(item);
+      return;
+    }
+    out.parsed.events.push(converted.event as AuditEvent);
+    out.parsed.indexes.push(index);
+    out.perEvent.push({ clusterName: converted.origin.clusterName, source: converted.origin.source });
+  });
+  const what = form === 'one' ? (isPushBody(first) ? 'a Pub/Sub push delivery of a GKE LogEntry' : 'a GKE LogEntry') : '';
+  out.shape =
+    form === 'one'
+      ? what
+      : form === 'array'
+        ? `a JSON array of GKE LogEntries (${plural(docs.length, 'item')})`
+        : `JSON lines of GKE LogEntries (${plural(docs.length, 'item')})`;
+  return out;
+}
+
+/** An AKS diagnostic-settings body, read as the ingest reads it (lib/audit/aks.ts). */
+function readAks(bytes: Uint8Array): CloudFileContents | null {
+  const aks = parseAksRecords(bytes);
+  // Not JSON after all, or records not an array: the audit parser says what it is.
+  if (typeof aks === 'string') return null;
+  return {
+    parsed: {
+      form: 'array',
+      events: aks.events.map((e) => e.event),
+      indexes: aks.events.map((e) => e.index),
+      rejected: aks.rejected,
+      itemCount: aks.itemCount,
+    },
+    perEvent: aks.events.map((e) => ({ clusterName: e.clusterName, source: e.source })),
+    // parseAksRecords keeps one reason per category (klog text, not events); the count is the whole.
+    skipped: aks.skipped === 0 ? [] : [{ count: aks.skipped, reason: aks.skippedReasons.join('; ') }],
+    shape: `an AKS diagnostic-settings body (${plural(aks.itemCount, 'record')})`,
+  };
+}
