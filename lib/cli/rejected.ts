@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AKS_AUDIT_CATEGORIES } from '../audit/index.js';
 import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { readSharedSecret } from '../config/secret.js';
+import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX, splitIngestPath } from '../protocol.js';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX } from '../ship/pack.js';
 import { postEventList } from '../ship/post.js';
@@ -20,7 +22,8 @@ is its last rejection and TIMES counts them (--json: rejected_at, first_rejected
 dedup_key, the item's identity).
 
 --replay sends the listed items back through the ingest (once the cause is fixed: a newer
-version, a raised limit), one EventList per tenant and cluster, to AISOC_INGEST_URL's host with
+version, a raised limit), one EventList per tenant and cluster (AKS diagnostic records in a
+records body, as the diagnostic setting sends them), to AISOC_INGEST_URL's host with
 K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
 stored is stored, what it rejected again it kept again, with the new reason; an item rejected
 again for the same reason stays listed, its TIMES one higher. Items cut to the bound cannot be
@@ -98,6 +101,25 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
 }
 
+/**
+ * Whether a kept item is an AKS diagnostic-settings record (rejected from a records body): it
+ * goes back in a records body, the form the ingest reads it in (docs/aks.md); as an EventList
+ * item it would be refused again as "an AKS diagnostic log record", whatever was fixed.
+ */
+function isAksRecordText(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return (
+      isJsonObject(value) &&
+      typeof value.category === 'string' &&
+      AKS_AUDIT_CATEGORIES.has(value.category) &&
+      isJsonObject(value.properties)
+    );
+  } catch {
+    return false;
+  }
+}
+
 async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, done: (rows: StoredReject[]) => void): Promise<number> {
   const url = io.env.AISOC_INGEST_URL?.trim() ?? '';
   // The whole URL, split like a path: what precedes the route is scheme, host and any stage prefix.
@@ -113,7 +135,7 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
       skipped++;
       continue;
     }
-    const key = JSON.stringify([r.tenant_id, r.cluster_name]);
+    const key = JSON.stringify([r.tenant_id, r.cluster_name, isAksRecordText(r.item)]);
     (groups.get(key) ?? groups.set(key, []).get(key) ?? []).push(r);
   }
   let failed = 0;
@@ -121,7 +143,8 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   const counts = { accepted: 0, duplicates: 0, rejected: 0 };
   for (const group of groups.values()) {
     const first = group[0] as StoredReject;
-    const body = `${EVENT_LIST_PREFIX}${group.map((r) => r.item).join(',')}${EVENT_LIST_SUFFIX}`;
+    const items = group.map((r) => r.item).join(',');
+    const body = isAksRecordText(first.item as string) ? `{"records":[${items}]}` : `${EVENT_LIST_PREFIX}${items}${EVENT_LIST_SUFFIX}`;
     const res = await postEventList(body, {
       url: `${base}${INGEST_PREFIX}${encodeURIComponent(first.tenant_id)}`,
       token,

@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
+import { main } from '../../lib/cli/main.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
+import { toRejectRecord } from '../../lib/sinks/rejects.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
+import { captureIo } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/host.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
@@ -129,5 +132,50 @@ describe('public audit samples through the local ingest server', () => {
     expect(aks.status).toBe(400);
     expect(((await aks.json()) as { error: string }).error).toContain('{"records":[...]}');
     expect(stored('test-cluster')).toEqual([]);
+  });
+  it('replays a kept AKS record in a records body, so a record refused before a fix is stored after it', async () => {
+    // The reject an ingest before the object-form fix kept for a kube-audit-admin record shaped as
+    // in Elastic's test input (see above), written as that ingest wrote it; the Event is real.
+    const event = openshiftEvents().find((e) => e.verb === 'update') as AuditEvent;
+    const record = {
+      category: 'kube-audit-admin',
+      operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
+      properties: { containerID: 'aaaa1111', log: event, pod: 'kube-apiserver-1234567890', stream: 'stdout' },
+      resourceId: '/SUBSCRIPTIONS/1234567890/RESOURCEGROUPS/TEST-RG/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/REPLAY-AKS',
+      serviceBuild: 'na',
+      time: '2025-09-30T06:23:35.101355367Z',
+    };
+    const before = openEventStore(data.dir);
+    try {
+      before.writeRejects([
+        toRejectRecord(
+          { index: 0, auditID: null, reason: 'kube-audit-admin record has no properties.log string', item: record },
+          'replay',
+          null,
+          Date.now(),
+        ),
+      ]);
+    } finally {
+      before.close();
+    }
+    const cap = captureIo({
+      AISOC_DATA_DIR: data.dir,
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/replay`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+    });
+
+    const code = await main(['rejected', '--replay', '--tenant', 'replay'], cap.io);
+
+    expect(cap.err()).toContain('replayed 1 item(s) (1 accepted, 0 duplicates, 0 rejected again)');
+    expect(code).toBe(0);
+    const store = openEventStore(data.dir);
+    try {
+      expect(store.queryEvents({ tenant: 'replay', limit: 10 }).map((r) => [r.audit_id, r.cluster_name])).toEqual([
+        [event.auditID, 'replay-aks'],
+      ]);
+      expect(store.queryRejects({ tenant: 'replay' })).toEqual([]);
+    } finally {
+      store.close();
+    }
   });
 });
