@@ -172,47 +172,30 @@ describe('aisoc-k8s-audit normalise, GKE and AKS inputs', () => {
     }
   });
 
-  it('reads an AKS diagnostic-settings body, each record with the cluster its resourceId names', async () => {
-    // Records shaped as in Elastic's Kubernetes integration test inputs (elastic/integrations,
-    // packages/kubernetes/data_stream/audit_logs/_dev/test/pipeline/test-kube-audit.log: a
-    // kube-audit record, properties.log a string); the Events are real OpenShift ones
-    // (test/fixtures/openshift), and a kube-apiserver record carries klog text, not an event.
-    const events = readFileSync(join(FIXTURES, 'openshift', 'clo__apiaudit-audit.log'), 'utf8')
-      .split('\n')
-      .filter((l) => l.trim() !== '');
-    const record = (category: string, log: string, cluster: string) => ({
-      category,
-      operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
-      properties: { log, containerID: 'a64cba7fefbf', stream: 'stdout', pod: 'kube-apiserver-869d7bb754-kkg69' },
-      resourceId: `/SUBSCRIPTIONS/AE2861B3-E901-49BD-99F3-660EB5747107/RESOURCEGROUPS/TEST/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/${cluster}`,
-      serviceBuild: 'na',
-      time: '2025-10-07T16:19:19.647880072Z',
-    });
-    const body = tempFile(
-      'aks.json',
-      JSON.stringify({
-        records: [
-          record('kube-audit', events[0] as string, 'AKS-ONE'),
-          record('kube-apiserver', 'I1007 16:19:19.647762       1 trace.go:236] Trace[1]: "Update" (done)', 'AKS-ONE'),
-          record('kube-audit-admin', events[1] as string, 'AKS-TWO'),
-        ],
-      }),
-    );
+  it('reads a real AKS diagnostic-settings body, each record with the cluster its resourceId names', async () => {
+    // A real Event Hubs message of an AKS cluster (test/fixtures/aks, see SOURCES.md), plus one of
+    // its records turned into kube-apiserver klog text, which a diagnostic setting often sends to
+    // the same hub: passed over, as the ingest does.
+    const real = JSON.parse(readFileSync(join(FIXTURES, 'aks', 'sysdig__event.json'), 'utf8')) as { records: Record<string, unknown>[] };
+    const klog = {
+      ...real.records[0],
+      category: 'kube-apiserver',
+      properties: { log: 'I0505 16:16:37.655912       1 trace.go:116] Trace[1]: "Get"\n' },
+    };
+    const body = tempFile('aks.json', JSON.stringify({ records: [...real.records, klog] }));
     try {
       const { code, stdout, stderr } = await runCli(['normalise', body.path]);
       const out = records(stdout);
 
-      expect(out.map((r) => [r.audit_id, r.cluster_name])).toEqual([
-        [JSON.parse(events[0] as string).auditID, 'aks-one'],
-        [JSON.parse(events[1] as string).auditID, 'aks-two'],
-      ]);
+      expect(out.map((r) => r.audit_id)).toEqual(real.records.map((r) => JSON.parse((r.properties as { log: string }).log).auditID));
       for (const r of out) {
-        expect(r.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: 'ae2861b3-e901-49bd-99f3-660eb5747107' } });
+        expect(r.cluster_name).toBe('kubetest');
+        expect(r.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: 'bfc31cc5-d3bd-4b36-a40e-d13688d546ec' } });
         expect(ocsfErrors(r.ocsf)).toEqual([]);
       }
-      expect(stderr).toContain(`normalise: ${body.path}: an AKS diagnostic-settings body (3 records)`);
+      expect(stderr).toContain(`normalise: ${body.path}: an AKS diagnostic-settings body (23 records)`);
       expect(stderr).toContain(`skipped ${body.path} 1 record: category "kube-apiserver" is not kube-audit or kube-audit-admin`);
-      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 2, rejected 0, skipped 1');
+      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 22, rejected 0, skipped 1');
       expect(code).toBe(0);
     } finally {
       body.remove();
