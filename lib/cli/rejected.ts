@@ -23,7 +23,8 @@ dedup_key, the item's identity).
 
 --replay sends the listed items back through the ingest (once the cause is fixed: a newer
 version, a raised limit), one EventList per tenant and cluster (AKS diagnostic records in a
-records body, as the diagnostic setting sends them), to AISOC_INGEST_URL's host with
+records body, as the diagnostic setting sends them; GKE LogEntries stay, as only the GKE push
+route reads them), to AISOC_INGEST_URL's host with
 K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
 stored is stored, what it rejected again it kept again, with the new reason; an item rejected
 again for the same reason stays listed, its TIMES one higher. Items cut to the bound cannot be
@@ -102,6 +103,20 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /**
+ * Whether a kept item is a GKE LogEntry (rejected on the GKE push route): only that route reads
+ * one, and it takes Pub/Sub's signed pushes, not the shared secret (docs/gke.md). Sent on the
+ * EventList route it would be rejected again for being a LogEntry, and its kept reason lost.
+ */
+function isGkeEntryText(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isJsonObject(value) && isJsonObject(value.protoPayload);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether a kept item is an AKS diagnostic-settings record (rejected from a records body): it
  * goes back in a records body, the form the ingest reads it in (docs/aks.md); as an EventList
  * item it would be refused again as "an AKS diagnostic log record", whatever was fixed.
@@ -130,9 +145,14 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   const base = route.prefix;
   const groups = new Map<string, StoredReject[]>();
   let skipped = 0;
+  let gke = 0;
   for (const r of rejects) {
     if (r.item === null || r.item_truncated) {
       skipped++;
+      continue;
+    }
+    if (isGkeEntryText(r.item)) {
+      gke++;
       continue;
     }
     const key = JSON.stringify([r.tenant_id, r.cluster_name, isAksRecordText(r.item)]);
@@ -171,7 +191,7 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   // What the ingest made of them: an item rejected again is kept again, with its reason.
   const outcome = replayed > 0 ? ` (${counts.accepted} accepted, ${counts.duplicates} duplicates, ${counts.rejected} rejected again)` : '';
   io.stderr.write(
-    `replayed ${replayed} item(s)${outcome}${skipped > 0 ? `, ${skipped} kept without their whole text (cut to the bound, or not JSON) and not replayed` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
+    `replayed ${replayed} item(s)${outcome}${skipped > 0 ? `, ${skipped} kept without their whole text (cut to the bound, or not JSON) and not replayed` : ''}${gke > 0 ? `, ${gke} GKE LogEntr${gke === 1 ? 'y' : 'ies'} kept and not replayed (only the GKE push route reads them, from Pub/Sub)` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
   );
   return failed > 0 ? 1 : 0;
 }

@@ -8,7 +8,7 @@ import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { toRejectRecord } from '../../lib/sinks/rejects.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { captureIo } from '../helpers/cli.js';
-import { FIXTURES } from '../helpers/fixtures.js';
+import { FIXTURES, gkeEntries } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/host.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
 import { ocsfErrors } from '../helpers/ocsf.js';
@@ -174,6 +174,34 @@ describe('public audit samples through the local ingest server', () => {
         [event.auditID, 'replay-aks'],
       ]);
       expect(store.queryRejects({ tenant: 'replay' })).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+  it('keeps a rejected GKE LogEntry on replay, with its reason, where the EventList route would refuse it as a LogEntry', async () => {
+    // A real GKE entry (KHI's, test/fixtures/gke) without its insertId and operation: the GKE push
+    // route rejects it 'GKE audit entry has no insertId' and keeps it, as written here.
+    const { insertId: _id, operation: _op, ...entry } = [...gkeEntries().values()][0] as Record<string, unknown>;
+    const reason = 'GKE audit entry has no insertId (its audit ID)';
+    const before = openEventStore(data.dir);
+    try {
+      before.writeRejects([toRejectRecord({ index: 0, auditID: null, reason, item: entry }, 'gke-replay', 'sample-cluster', Date.now())]);
+    } finally {
+      before.close();
+    }
+    const cap = captureIo({
+      AISOC_DATA_DIR: data.dir,
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/gke-replay`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+    });
+
+    const code = await main(['rejected', '--replay', '--tenant', 'gke-replay'], cap.io);
+
+    expect(cap.err()).toContain('1 GKE LogEntry kept and not replayed (only the GKE push route reads them, from Pub/Sub)');
+    expect(code).toBe(0);
+    const store = openEventStore(data.dir);
+    try {
+      expect(store.queryRejects({ tenant: 'gke-replay' }).map((r) => [r.reason, r.times])).toEqual([[reason, 1]]);
     } finally {
       store.close();
     }
