@@ -41,8 +41,14 @@ function isPushBody(value: unknown): value is { message: { data?: unknown } } {
   return isJsonObject(value) && isJsonObject(value.message) && 'data' in value.message && 'subscription' in value;
 }
 
+/** An AKS diagnostic-settings record on its own (not in a records body): a category and properties. */
+function isAksRecord(value: unknown): boolean {
+  return isJsonObject(value) && typeof value.category === 'string' && isJsonObject(value.properties);
+}
+
 /** The first key of a document, for a cheap look before a full parse. */
-const CLOUD_SNIFF = /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity)"/;
+const CLOUD_SNIFF =
+  /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity|category|operationName|time|resourceId|properties|ccpNamespace)"/;
 
 /**
  * Reads what the ingest's GKE and AKS paths take, saved to a file: an AKS diagnostic-settings body
@@ -84,6 +90,10 @@ export function readCloudFile(bytes: Uint8Array): CloudFileContents | null {
     form = 'lines';
   }
   const first = docs[0]?.value;
+  // Records one per line, without the records body: how a diagnostic setting archives them to a
+  // storage account (Azure Monitor resource logs, "Send to Azure Storage": PT1H.json blobs, a
+  // record a line), or one record saved alone. Read as the records body they came in.
+  if (isAksRecord(first)) return readAksRecordDocs(docs, form);
   if (!isLogEntry(first) && !isPushBody(first)) return null;
 
   const out: CloudFileContents = {
@@ -156,4 +166,30 @@ function readAks(bytes: Uint8Array): CloudFileContents | null {
     skipped: aks.skipped === 0 ? [] : [{ count: aks.skipped, reason: aks.skippedReasons.join('; ') }],
     shape: `an AKS diagnostic-settings body (${plural(aks.itemCount, 'record')})`,
   };
+}
+
+/** The stand-in for a JSON line that did not parse, as readCloudFile makes it. */
+function notJsonReason(value: unknown): string | null {
+  return isJsonObject(value) && typeof value.notJson === 'string' && Object.keys(value).length === 1 ? value.notJson : null;
+}
+
+/** AKS records that came one per line (or alone), read as one records body, each kept at its line. */
+function readAksRecordDocs(docs: { value: unknown; line?: number }[], form: 'one' | 'array' | 'lines'): CloudFileContents | null {
+  // A line that is not JSON goes in as null (parseAksRecords rejects it), then is named for what it was.
+  const records = docs.map((d) => (notJsonReason(d.value) === null ? d.value : null));
+  const read = readAks(Buffer.from(JSON.stringify({ records }), 'utf8'));
+  if (read === null) return null;
+  read.parsed.rejected = read.parsed.rejected.map((r) => {
+    const line = docs[r.index]?.line;
+    const notJson = notJsonReason(docs[r.index]?.value);
+    return { ...r, ...(line === undefined ? {} : { line }), ...(notJson === null ? {} : { reason: `line is not JSON: ${notJson}` }) };
+  });
+  const n = docs.length;
+  read.shape =
+    form === 'one'
+      ? 'an AKS diagnostic-settings record'
+      : form === 'array'
+        ? `a JSON array of AKS diagnostic-settings records (${plural(n, 'record')})`
+        : `JSON lines of AKS diagnostic-settings records (${plural(n, 'record')})`;
+  return read;
 }

@@ -25,7 +25,8 @@ Accepted input, recognised by its content (the first line on stderr says what it
     with their account and the cluster from the log group;
   - what the GKE and AKS paths take: a GKE LogEntry, a Pub/Sub push delivery of one, a JSON
     array of them (gcloud logging read --format=json) or JSON lines of them; an AKS
-    diagnostic-settings body {"records":[...]}: each entry with its own cluster and cloud.
+    diagnostic-settings body {"records":[...]}, or its records one per line (a storage
+    account's PT1H.json) or alone: each entry with its own cluster and cloud.
 Input it cannot read is reported with what it looked like, the line and column of the first
 JSON error, and what to hand it instead.
 

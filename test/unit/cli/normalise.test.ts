@@ -172,6 +172,28 @@ describe('aisoc-k8s-audit normalise, GKE and AKS inputs', () => {
     }
   });
 
+  it('reads AKS records one per line, as a diagnostic setting archives them to a storage account', async () => {
+    // Azure Monitor writes a storage account's PT1H.json blobs a record a line, without the
+    // records body; here the real AKS records (test/fixtures/aks), with one line cut short.
+    const real = JSON.parse(readFileSync(join(FIXTURES, 'aks', 'sysdig__event.json'), 'utf8')) as { records: Record<string, unknown>[] };
+    const lines = real.records.map((r) => JSON.stringify(r));
+    lines.splice(1, 0, (lines[1] as string).slice(0, 200));
+    const file = tempFile('PT1H.json', `${lines.join('\n')}\n`);
+    try {
+      const { code, stdout, stderr } = await runCli(['normalise', file.path]);
+      const out = records(stdout);
+
+      expect(out.map((r) => r.audit_id)).toEqual(real.records.map((r) => JSON.parse((r.properties as { log: string }).log).auditID));
+      expect(new Set(out.map((r) => r.cluster_name))).toEqual(new Set(['kubetest']));
+      expect(stderr).toContain(`normalise: ${file.path}: JSON lines of AKS diagnostic-settings records (23 records)`);
+      expect(stderr).toMatch(new RegExp(`rejected ${file.path}:2 item 1: line is not JSON: `));
+      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 22, rejected 1');
+      expect(code).toBe(1);
+    } finally {
+      file.remove();
+    }
+  });
+
   it('reads a real AKS diagnostic-settings body, each record with the cluster its resourceId names', async () => {
     // A real Event Hubs message of an AKS cluster (test/fixtures/aks, see SOURCES.md), plus one of
     // its records turned into kube-apiserver klog text, which a diagnostic setting often sends to
