@@ -103,36 +103,24 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /**
- * Whether a kept item is a GKE LogEntry (rejected on the GKE push route): only that route reads
- * one, and it takes Pub/Sub's signed pushes, not the shared secret (docs/gke.md). Sent on the
- * EventList route it would be rejected again for being a LogEntry, and its kept reason lost.
+ * The route a kept item goes back by. A GKE LogEntry (rejected on the GKE push route): none, as
+ * only that route reads one, and it takes Pub/Sub's signed pushes, not the shared secret
+ * (docs/gke.md); sent on the EventList route it would be rejected again for being a LogEntry and
+ * its kept reason lost. An AKS diagnostic-settings record (rejected from a records body): in a
+ * records body, the form the ingest reads it in (docs/aks.md); as an EventList item it would be
+ * refused again as "an AKS diagnostic log record", whatever was fixed. Anything else: an EventList item.
  */
-function isGkeEntryText(text: string): boolean {
+function replayForm(text: string): 'gke' | 'aks' | 'event' {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return isJsonObject(value) && isJsonObject(value.protoPayload);
+    value = JSON.parse(text);
   } catch {
-    return false;
+    return 'event';
   }
-}
-
-/**
- * Whether a kept item is an AKS diagnostic-settings record (rejected from a records body): it
- * goes back in a records body, the form the ingest reads it in (docs/aks.md); as an EventList
- * item it would be refused again as "an AKS diagnostic log record", whatever was fixed.
- */
-function isAksRecordText(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return (
-      isJsonObject(value) &&
-      typeof value.category === 'string' &&
-      AKS_AUDIT_CATEGORIES.has(value.category) &&
-      isJsonObject(value.properties)
-    );
-  } catch {
-    return false;
-  }
+  if (!isJsonObject(value)) return 'event';
+  if (isJsonObject(value.protoPayload)) return 'gke';
+  const aks = typeof value.category === 'string' && AKS_AUDIT_CATEGORIES.has(value.category) && isJsonObject(value.properties);
+  return aks ? 'aks' : 'event';
 }
 
 async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, done: (rows: StoredReject[]) => void): Promise<number> {
@@ -151,11 +139,12 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
       skipped++;
       continue;
     }
-    if (isGkeEntryText(r.item)) {
+    const form = replayForm(r.item);
+    if (form === 'gke') {
       gke++;
       continue;
     }
-    const key = JSON.stringify([r.tenant_id, r.cluster_name, isAksRecordText(r.item)]);
+    const key = JSON.stringify([r.tenant_id, r.cluster_name, form]);
     (groups.get(key) ?? groups.set(key, []).get(key) ?? []).push(r);
   }
   let failed = 0;
@@ -164,7 +153,7 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   for (const group of groups.values()) {
     const first = group[0] as StoredReject;
     const items = group.map((r) => r.item).join(',');
-    const body = isAksRecordText(first.item as string) ? `{"records":[${items}]}` : `${EVENT_LIST_PREFIX}${items}${EVENT_LIST_SUFFIX}`;
+    const body = replayForm(first.item as string) === 'aks' ? `{"records":[${items}]}` : `${EVENT_LIST_PREFIX}${items}${EVENT_LIST_SUFFIX}`;
     const res = await postEventList(body, {
       url: `${base}${INGEST_PREFIX}${encodeURIComponent(first.tenant_id)}`,
       token,
