@@ -79,6 +79,28 @@ export const DEFAULT_BUSY_RETRY_AFTER_SECONDS = 2;
  * sender of ours has given up by then anyway, and it is a third of the apiserver's 30 s timeout.
  */
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 10_000;
+/**
+ * The body's minimum average rate, after a grace (DEFAULT_BODY_RATE_GRACE_MS): by `grace + n / rate`
+ * seconds from its first read a body must have sent `n` bytes, or it is answered 408 and its
+ * admission slot freed. The idle bound alone lets a sender that writes a byte every 9 s hold its
+ * slot to the 60 s request timeout; this one cuts it at the grace. Apache's mod_reqtimeout works
+ * the same way (`RequestReadTimeout body=20,MinRate=500`, its default: 20 s, plus 1 s for every 500
+ * bytes received). 8 KiB/s (64 kbit/s) is a sixteenth of the slowest link we plan for: a 3 MiB
+ * body (our shippers' cap, FORWARDER_MAX_BODY_BYTES and AISOC_TAIL_MAX_BODY_BYTES) over 1 Mbit/s
+ * takes 25 s at about 122 KiB/s, and the slowest body any of our senders can deliver at all is one
+ * that ends inside its request timeout (the apiserver's 30 s, k8s.io/apiserver/pkg/util/webhook
+ * `defaultRequestTimeout`; our shipper's 10 s): 3 MiB in 30 s is 102 KiB/s, twelve times this
+ * rate. To hold a slot for the 60 s request timeout a sender must now keep sending at least this
+ * rate: 16 slots cost it about 1 Mbit/s, against 16 bytes a minute before.
+ */
+export const DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND = 8192;
+/**
+ * How long a body may take before the minimum rate applies: the first segments of a body over a
+ * slow WAN link wait for TCP's slow start (a few round trips), and an `Expect: 100-continue`
+ * client sends nothing until our 100 has reached it. Half the idle bound, so a sender that sends
+ * nothing at all is still cut by whichever comes first.
+ */
+export const DEFAULT_BODY_RATE_GRACE_MS = 5000;
 /** Where the embedded SQLite store and the dev secret live. */
 export const DEFAULT_DATA_DIR = '.data';
 
@@ -188,6 +210,8 @@ export interface IngestSettings {
   readonly admission: AdmissionLimits;
   /** K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: see DEFAULT_BODY_IDLE_TIMEOUT_MS. */
   readonly bodyIdleTimeoutMs: number;
+  /** K8S_AUDIT_BODY_MIN_RATE (bytes/s, 0 turns it off) and K8S_AUDIT_BODY_RATE_GRACE_MS: see DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND. */
+  readonly bodyMinRate: { readonly bytesPerSecond: number; readonly graceMs: number };
   /**
    * AISOC_SQLITE_GROUP_COMMIT (default off): concurrent requests share one SQLite transaction and
    * one fsync, committed on a worker thread; off, each request commits its own on the main thread.
@@ -388,6 +412,10 @@ export function readIngestSettings(r: EnvReader, opts: LoadIngestOptions = {}): 
     gkePush,
     admission: Object.freeze(admission),
     bodyIdleTimeoutMs: r.int('K8S_AUDIT_BODY_IDLE_TIMEOUT_MS', DEFAULT_BODY_IDLE_TIMEOUT_MS, 100, 600_000),
+    bodyMinRate: Object.freeze({
+      bytesPerSecond: r.int('K8S_AUDIT_BODY_MIN_RATE', DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND, 0, 1024 * MiB),
+      graceMs: r.int('K8S_AUDIT_BODY_RATE_GRACE_MS', DEFAULT_BODY_RATE_GRACE_MS, 100, 600_000),
+    }),
     groupCommit,
     kinesisClientAt,
     requireCluster,

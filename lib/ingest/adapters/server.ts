@@ -110,21 +110,55 @@ export class BodyStalledError extends Error {
   }
 }
 
+/** Why `readBody` gave up: the body arrived slower on average than `bytesPerSecond` once `graceMs` had passed. */
+export class BodyTooSlowError extends Error {
+  override name = 'BodyTooSlowError';
+  constructor(
+    readonly elapsedMs: number,
+    readonly receivedBytes: number,
+    readonly bytesPerSecond: number,
+  ) {
+    super(`${receivedBytes} bytes of the body arrived in ${elapsedMs} ms, under ${bytesPerSecond} bytes/s`);
+  }
+}
+
+/** The body's minimum average rate after a grace (K8S_AUDIT_BODY_MIN_RATE, K8S_AUDIT_BODY_RATE_GRACE_MS). */
+export interface BodyMinRate {
+  readonly bytesPerSecond: number;
+  readonly graceMs: number;
+}
+
 /**
  * Reads a request body into memory, stopping (without buffering more) once it exceeds `cap`
- * bytes, or rejecting with BodyStalledError when no byte arrives for `idleMs` (then the caller
+ * bytes; rejecting with BodyStalledError when no byte arrives for `idleMs`, and with
+ * BodyTooSlowError once it has taken longer than `graceMs + received / bytesPerSecond` (the caller
  * answers 408 and frees the request's admission slot instead of holding it to the request timeout).
  */
-export function readBody(req: IncomingMessage, cap: number, idleMs = 0): Promise<ReceivedBody> {
+export function readBody(req: IncomingMessage, cap: number, idleMs = 0, minRate?: BodyMinRate): Promise<ReceivedBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
     let idle: NodeJS.Timeout | undefined;
-    const onIdle = () => {
+    let slow: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    const giveUp = (err: Error) => {
       cleanup();
       req.pause();
       chunks.length = 0;
-      reject(new BodyStalledError(idleMs, received));
+      reject(err);
+    };
+    const onIdle = () => giveUp(new BodyStalledError(idleMs, received));
+    // One timer, set to the deadline the bytes so far earn and moved on only when it fires (not on
+    // every chunk): a body at a good rate costs one timer per deadline it reaches, not per read.
+    const checkRate = () => {
+      if (minRate === undefined || minRate.bytesPerSecond <= 0) return;
+      const elapsed = performance.now() - started;
+      const deadline = minRate.graceMs + (received * 1000) / minRate.bytesPerSecond;
+      if (elapsed >= deadline) {
+        giveUp(new BodyTooSlowError(Math.round(elapsed), received, minRate.bytesPerSecond));
+        return;
+      }
+      slow = setTimeout(checkRate, Math.ceil(deadline - elapsed));
     };
     const armIdle = () => {
       if (idleMs <= 0) return;
@@ -133,6 +167,7 @@ export function readBody(req: IncomingMessage, cap: number, idleMs = 0): Promise
     };
     const cleanup = () => {
       clearTimeout(idle);
+      clearTimeout(slow);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -167,6 +202,7 @@ export function readBody(req: IncomingMessage, cap: number, idleMs = 0): Promise
     req.on('error', onError);
     req.on('aborted', onAborted);
     armIdle();
+    checkRate();
   });
 }
 
@@ -390,27 +426,30 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
       if (expectsContinue) res.writeContinue();
       let body: ReceivedBody;
       try {
-        body = await readBody(req, opts.config.maxWireBytes, opts.config.bodyIdleTimeoutMs);
+        body = await readBody(req, opts.config.maxWireBytes, opts.config.bodyIdleTimeoutMs, opts.config.bodyMinRate);
       } catch (err) {
-        if (err instanceof BodyStalledError) {
-          // A sender that stopped mid-body would hold its slot (and its declared bytes) until the
-          // 60 s request timeout; answered now, with `Connection: close` and the short drain of
-          // `send`, and the slot is freed below.
+        if (err instanceof BodyStalledError || err instanceof BodyTooSlowError) {
+          // A sender that stopped mid-body, or that trickles it, would hold its slot (and its
+          // declared bytes) until the 60 s request timeout; answered now, with `Connection: close`
+          // and the short drain of `send`, and the slot is freed below.
+          const stalled = err instanceof BodyStalledError;
           log({
             level: 'warn',
-            msg: 'request body stalled',
+            msg: stalled ? 'request body stalled' : 'request body too slow',
             status: 408,
             path: admitted.logPath,
             tenant: admitted.tenant,
             received_bytes: err.receivedBytes,
-            idle_ms: err.idleMs,
+            ...(stalled ? { idle_ms: err.idleMs } : { elapsed_ms: err.elapsedMs, min_rate: err.bytesPerSecond }),
           });
           observeAll(answerOnlyOutcome(admitted.route, 408, admitted.tenant, admitted.cluster));
           send(
             req,
             res,
             jsonResponse(408, {
-              error: `no byte of the request body arrived for ${err.idleMs} ms (K8S_AUDIT_BODY_IDLE_TIMEOUT_MS); nothing was stored, send the body at once and retry`,
+              error: stalled
+                ? `no byte of the request body arrived for ${err.idleMs} ms (K8S_AUDIT_BODY_IDLE_TIMEOUT_MS); nothing was stored, send the body at once and retry`
+                : `the request body arrived at less than ${err.bytesPerSecond} bytes/s (K8S_AUDIT_BODY_MIN_RATE, after K8S_AUDIT_BODY_RATE_GRACE_MS ${opts.config.bodyMinRate.graceMs} ms): ${err.receivedBytes} bytes in ${err.elapsedMs} ms; nothing was stored, send the body at once and retry`,
             }),
             closing,
           );

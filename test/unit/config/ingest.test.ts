@@ -2,6 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_INGEST_MAX_BATCH_SIZE, DEFAULT_INGEST_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT_MS } from '../../../lib/config/defaults.js';
 import { ConfigError } from '../../../lib/config/env.js';
 import {
+  DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND,
+  DEFAULT_BODY_RATE_GRACE_MS,
   DEFAULT_BUSY_RETRY_AFTER_SECONDS,
   DEFAULT_QUEUE_DEADLINE_MS,
   defaultAdmission,
@@ -151,6 +154,12 @@ describe('admission limits of the local server', () => {
     // kube-apiserver's client waits out a 429's Retry-After up to 10 times within its 30 s request
     // timeout, and a wait past that timeout drops the batch.
     expect(10 * DEFAULT_BUSY_RETRY_AFTER_SECONDS).toBeLessThan(30);
+    // A body's minimum rate is far under what any sender that finishes inside its own request
+    // timeout sends: our shippers' 3 MiB in the apiserver's 30 s (the longest timeout of them),
+    // and 3 MiB over 1 Mbit/s (25 s), each at least ten times the bound.
+    expect(DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND * 10).toBeLessThan((3 * MiB) / 30);
+    expect(DEFAULT_BODY_MIN_RATE_BYTES_PER_SECOND * 10).toBeLessThan(1_000_000 / 8);
+    expect(DEFAULT_BODY_RATE_GRACE_MS).toBeLessThan(DEFAULT_BODY_IDLE_TIMEOUT_MS);
   });
 
   it('come from the machine by default and from the environment when set; group commit is on unless turned off', () => {
@@ -163,6 +172,8 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_QUEUE_DEADLINE_MS: '750',
         K8S_AUDIT_MAX_QUEUE_WAIT_MS: '250',
         K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '2500',
+        K8S_AUDIT_BODY_MIN_RATE: '0',
+        K8S_AUDIT_BODY_RATE_GRACE_MS: '750',
         AISOC_SQLITE_GROUP_COMMIT: 'true',
       },
       { machine },
@@ -176,6 +187,8 @@ describe('admission limits of the local server', () => {
     });
     expect(config.bodyIdleTimeoutMs).toBe(2500);
     expect(loadIngestConfig({}).bodyIdleTimeoutMs).toBe(10_000);
+    expect(config.bodyMinRate).toEqual({ bytesPerSecond: 0, graceMs: 750 });
+    expect(loadIngestConfig({}).bodyMinRate).toEqual({ bytesPerSecond: 8192, graceMs: 5000 });
     expect(config.groupCommit).toBe(true);
     expect(Object.isFrozen(config.admission)).toBe(true);
     expect(loadIngestConfig({}).kinesisClientAt).toBe('init');
@@ -193,8 +206,12 @@ describe('admission limits of the local server', () => {
         K8S_AUDIT_QUEUE_DEADLINE_MS: 'soon',
         K8S_AUDIT_MAX_QUEUE_WAIT_MS: '0',
         K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '50',
+        K8S_AUDIT_BODY_MIN_RATE: 'fast',
+        K8S_AUDIT_BODY_RATE_GRACE_MS: '10',
       }),
     );
+    expect(text).toMatch(/K8S_AUDIT_BODY_MIN_RATE must be an integer between 0 and 1073741824, got "fast"/);
+    expect(text).toMatch(/K8S_AUDIT_BODY_RATE_GRACE_MS must be an integer between 100 and 600000, got "10"/);
     expect(text).toMatch(/K8S_AUDIT_BODY_IDLE_TIMEOUT_MS must be an integer between 100 and 600000, got "50"/);
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES \(4194304\) must be at least the largest body a request may have \(16777216 bytes/);
     expect(text).toMatch(/K8S_AUDIT_MAX_INFLIGHT_REQUESTS must be an integer between 1 and 100000, got "0"/);
