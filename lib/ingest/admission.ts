@@ -49,6 +49,15 @@ export function tenantReserve(limits: Pick<AdmissionLimits, 'maxRequests' | 'max
  * reserve when its tenant holds no request at all, in either: each tenant the server is not
  * serving gets one request in at a time, and a tenant that holds any (the one filling the shared
  * bounds) never enters the reserve. A server that sees one tenant behaves as without a reserve.
+ *
+ * A tenant id is a party only where its own credential opens it (a tenant's own secret, an inbox
+ * token, a GKE subscription): the installation-wide secret opens every tenant without its own, so
+ * its holder could take the whole reserve by sending under invented tenant ids, and leave nothing
+ * for the tenants that hold their own secrets. So a request also names its `party` (who holds the
+ * credential that let it in) and enters the reserve only while its party holds no other request
+ * from it: the holder of the installation-wide secret gets one reserved request at a time, whatever
+ * tenant ids it writes under, and a tenant with its own secret (its party is its tenant id) the
+ * same one as before.
  */
 export class AdmissionGate {
   #requests = 0;
@@ -57,6 +66,8 @@ export class AdmissionGate {
   #reserveBytes = 0;
   /** Requests held per tenant, in either pool; a tenant holding none is not in the map. */
   readonly #tenants = new Map<string, number>();
+  /** Requests held from the reserve per party; a party holding none there is not in the map. */
+  readonly #reservedParties = new Map<string, number>();
   /** When each request that has its body began to wait; insertion order is time order, so the first is the oldest. */
   readonly #waiting = new Map<object, number>();
 
@@ -95,27 +106,35 @@ export class AdmissionGate {
   }
 
   /**
-   * Whether a request of `tenant` and `bytes` may be admitted from the reserve: its tenant holds no
-   * request, and the reserve has a request and the bytes left. The wait bound does not apply: a
+   * Whether a request of `tenant`, `party` and `bytes` may be admitted from the reserve: its tenant
+   * holds no request, its party none from the reserve, and the reserve has a request and the bytes left. The wait bound does not apply: a
    * reserved request waits behind at most the shared bound's requests, and its queue deadline
    * still answers it in time.
    */
-  #reserveFits(bytes: number, tenant: string): boolean {
-    return !this.#tenants.has(tenant) && this.#reserveRequests < this.reserve.requests && this.#reserveBytes + bytes <= this.reserve.bytes;
+  #reserveFits(bytes: number, tenant: string, party: string): boolean {
+    return (
+      !this.#tenants.has(tenant) &&
+      !this.#reservedParties.has(party) &&
+      this.#reserveRequests < this.reserve.requests &&
+      this.#reserveBytes + bytes <= this.reserve.bytes
+    );
   }
 
-  /** Which bound admitting a request of `bytes` for `tenant` would pass now, or null when it may enter. */
-  refusal(bytes: number, tenant = ''): AdmissionRefusal | null {
+  /** Which bound admitting a request of `bytes` for `tenant` (and `party`) would pass now, or null when it may enter. */
+  refusal(bytes: number, tenant = '', party = tenant): AdmissionRefusal | null {
     const shared = this.#sharedRefusal(bytes);
-    if (shared === null || this.#reserveFits(bytes, tenant)) return null;
+    if (shared === null || this.#reserveFits(bytes, tenant, party)) return null;
     return shared;
   }
 
-  /** Admits a request of `bytes` for `tenant`, or returns null when that would pass a bound. */
-  enter(bytes: number, tenant = ''): AdmissionTicket | null {
+  /**
+   * Admits a request of `bytes` for `tenant`, let in by `party`'s credential (the tenant's own,
+   * by default), or returns null when that would pass a bound.
+   */
+  enter(bytes: number, tenant = '', party = tenant): AdmissionTicket | null {
     let reserved: boolean;
     if (this.#sharedRefusal(bytes) === null) reserved = false;
-    else if (this.#reserveFits(bytes, tenant)) reserved = true;
+    else if (this.#reserveFits(bytes, tenant, party)) reserved = true;
     else return null;
     const count = (delta: number, bytesDelta: number) => {
       if (reserved) {
@@ -128,6 +147,7 @@ export class AdmissionGate {
     };
     count(1, bytes);
     this.#tenants.set(tenant, (this.#tenants.get(tenant) ?? 0) + 1);
+    if (reserved) this.#reservedParties.set(party, (this.#reservedParties.get(party) ?? 0) + 1);
     let held = bytes;
     let released = false;
     const key = {};
@@ -147,6 +167,11 @@ export class AdmissionGate {
         const left = (this.#tenants.get(tenant) ?? 1) - 1;
         if (left > 0) this.#tenants.set(tenant, left);
         else this.#tenants.delete(tenant);
+        if (reserved) {
+          const partyLeft = (this.#reservedParties.get(party) ?? 1) - 1;
+          if (partyLeft > 0) this.#reservedParties.set(party, partyLeft);
+          else this.#reservedParties.delete(party);
+        }
         this.#waiting.delete(key);
       },
     };

@@ -52,7 +52,18 @@ export class TenantSecretVerifier {
     if (digest === undefined) return null;
     return token !== undefined && token !== '' && same;
   }
+
+  /** Whether `tenant` has a secret of its own. */
+  has(tenant: string): boolean {
+    return this.#digests.has(tenant);
+  }
 }
+
+/**
+ * The party of every request opened by the installation-wide secret (`TenantAccess.party`): not a
+ * tenant id (TENANT_ID_RULE has no space), so it is never confused with one.
+ */
+export const SHARED_SECRET_PARTY = 'installation-wide secret';
 
 /**
  * Who may open a tenant's data: the tenant's own secret when it has one (the installation-wide
@@ -103,6 +114,16 @@ export class TenantAccess {
    */
   get perTenant(): boolean {
     return this.#own !== null;
+  }
+
+  /**
+   * Who holds the credential that opens `tenant` on the ingest route, once `opens` said it does:
+   * the tenant itself when it has its own secret, else SHARED_SECRET_PARTY, the one holder of the
+   * installation-wide secret, which opens every tenant without its own. Asked only of a request
+   * whose token opened the tenant, so it tells no one anything they could not already write to.
+   */
+  party(tenant: string): string {
+    return this.#own?.has(tenant) === true ? tenant : SHARED_SECRET_PARTY;
   }
 
   /** Whether `token` opens `tenant`. */

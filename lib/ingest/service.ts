@@ -190,6 +190,13 @@ class Turns {
 export interface AdmittedRequest {
   readonly route: 'ingest' | 'gke' | 'inbox';
   readonly tenant: string;
+  /**
+   * Who holds the credential that let it in, for the admission reserve (lib/ingest/admission.ts):
+   * the tenant id for a tenant's own secret, an inbox token (bound to one tenant) or a GKE push
+   * subscription (one per tenant); SHARED_SECRET_PARTY for the installation-wide secret, whose one
+   * holder may write under any tenant id without a secret of its own.
+   */
+  readonly party: string;
   readonly cluster: string | null;
   /** Set when the sender named the EKS source (X-AiSOC-Source-Account / -Region). */
   readonly source?: AuditSource;
@@ -342,6 +349,7 @@ export class IngestService {
       if (head.method.toUpperCase() !== 'POST') throw new MethodNotAllowedError('POST');
       const headers = lowerCaseHeaders(head.headers);
       let tenant: string;
+      let party: string | undefined;
       let boundCluster: string | null = null;
       if (route.kind === 'ingest') {
         if (!this.access.configured) {
@@ -358,6 +366,7 @@ export class IngestService {
         if (!TENANT_ID_PATTERN.test(tenant)) {
           throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
         }
+        party = this.access.party(tenant);
       } else if (route.kind === 'gke') {
         if (!this.#pushVerifier.configured) {
           throw new ServiceUnavailableError(
@@ -403,7 +412,16 @@ export class IngestService {
         state.bytes = Number(declared);
         throw this.#wireTooLarge(Number(declared), true, headers['content-encoding']);
       }
-      return { route: route.kind, tenant, cluster, ...(source === undefined ? {} : { source }), headers, started, logPath: state.path };
+      return {
+        route: route.kind,
+        tenant,
+        party: party ?? tenant,
+        cluster,
+        ...(source === undefined ? {} : { source }),
+        headers,
+        started,
+        logPath: state.path,
+      };
     } catch (err) {
       // Before the body, a 401 is a wrong token and a 503 means the token cannot be checked at all.
       if (err instanceof UnauthorizedError) state.failure = 'unauthorized';

@@ -4,9 +4,12 @@
 // requests fill the shared admission bounds, another tenant's request is admitted from the reserve
 // (lib/ingest/admission.ts). The events posted are the real Falco fixture events
 // (test/helpers/fixtures.ts, a copy of the public falco k8s audit traces).
+import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
+import { withSharedSecret } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
@@ -20,7 +23,7 @@ interface Stalled {
   closed: () => boolean;
 }
 
-function stall(server: IngestServer, tenant: string, length: number, sent: string): Promise<Stalled> {
+function stall(server: IngestServer, tenant: string, length: number, sent: string, secret = SECRET): Promise<Stalled> {
   return new Promise((resolve, reject) => {
     const socket = connect(server.port, '127.0.0.1');
     let text = '';
@@ -35,17 +38,17 @@ function stall(server: IngestServer, tenant: string, length: number, sent: strin
     socket.once('error', reject);
     socket.once('connect', () => {
       socket.write(
-        `POST /v1/ingest/k8s-audit/${tenant} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n${sent}`,
+        `POST /v1/ingest/k8s-audit/${tenant} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${secret}\r\nContent-Length: ${length}\r\n\r\n${sent}`,
       );
       resolve({ socket, received: () => text, closed: () => closed });
     });
   });
 }
 
-function post(server: IngestServer, tenant: string, events: AuditEvent[]): Promise<Response> {
+function post(server: IngestServer, tenant: string, events: AuditEvent[], secret = SECRET): Promise<Response> {
   return fetch(`${server.url}/v1/ingest/k8s-audit/${tenant}`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': secret },
     body: eventList(events),
   });
 }
@@ -56,10 +59,16 @@ describe('a request body that stalls', () => {
   let logs: Record<string, unknown>[];
   const open: Socket[] = [];
 
-  async function start(env: Record<string, string>): Promise<void> {
+  async function start(env: Record<string, string>, tenantSecrets?: Record<string, string>): Promise<void> {
     tmp = tempDataDir('aisoc-slow-body-');
     logs = [];
-    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, ...env }), log: (e) => logs.push(e) });
+    const secretsEnv: Record<string, string> = {};
+    if (tenantSecrets !== undefined) {
+      secretsEnv.K8S_AUDIT_TENANT_SECRETS_FILE = join(tmp.dir, 'tenant-secrets.json');
+      writeFileSync(secretsEnv.K8S_AUDIT_TENANT_SECRETS_FILE, JSON.stringify(tenantSecrets), { mode: 0o600 });
+    }
+    const config = await withSharedSecret(ingestConfig({ AISOC_DATA_DIR: tmp.dir, ...secretsEnv, ...env }));
+    server = await startIngestServer({ config, log: (e) => logs.push(e) });
   }
 
   afterEach(async () => {
@@ -150,5 +159,37 @@ describe('a request body that stalls', () => {
     await until(() => stalled.every((s) => s.closed()), 15_000);
     for (const s of stalled) expect(s.received()).toMatch(/^HTTP\/1\.1 408 /);
     expect(stored('tenant-a')).toBe(0);
+  });
+
+  it('by the holder of the installation-wide secret, spread over invented tenant ids, take one reserved slot, not the reserve of tenants with their own secrets', async () => {
+    // Tenants with their own secrets (K8S_AUDIT_TENANT_SECRETS_FILE); every other tenant id is
+    // opened by the installation-wide secret, so its holder is one party whatever ids it writes under.
+    const own = { 'tenant-b': 'tenant-b-own-secret-0123456789abcdef', 'tenant-c': 'tenant-c-own-secret-0123456789abcdef' };
+    await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '16', K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '3000' }, own);
+    // The holder fills the shared bounds under one tenant id (16 stalled bodies)...
+    const stalled: Stalled[] = [];
+    for (let i = 0; i < 16; i++) stalled.push(await stall(server, 'shared-a', 100_000, '{"kind":"EventList",'));
+    // ...then tries the reserve (4 requests) under four tenant ids it made up.
+    for (let i = 1; i <= 4; i++) stalled.push(await stall(server, `invented-${i}`, 100_000, '{"kind":"EventList",'));
+    open.push(...stalled.map((s) => s.socket));
+    await new Promise((r) => setTimeout(r, 200));
+    // The first invented id got the one reserved slot of that party; the other three the 429 at once.
+    const answeredAtOnce = stalled.slice(17).map((s) => s.received());
+    for (const text of answeredAtOnce) expect(text).toMatch(/^HTTP\/1\.1 429 /);
+    expect(stalled[16]?.received()).toBe('');
+
+    // Each tenant with its own secret posts a real audit event meanwhile, at once: both admitted
+    // from the reserve and stored (before, the four invented ids held the whole reserve: 429).
+    const [b, c] = await Promise.all([
+      post(server, 'tenant-b', [falcoEvent('create_clusterrolebinding.json')], own['tenant-b']),
+      post(server, 'tenant-c', [falcoEvent('create_configmap.json')], own['tenant-c']),
+    ]);
+    expect(b.status).toBe(200);
+    expect(c.status).toBe(200);
+    expect(stored('tenant-b')).toBe(1);
+    expect(stored('tenant-c')).toBe(1);
+
+    await until(() => stalled.every((s) => s.closed()), 15_000);
+    expect(stored('shared-a') + stored('invented-1')).toBe(0);
   });
 });

@@ -400,12 +400,12 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     // body allowed when it declares none (chunked); past the bound, 429 at once.
     const declared = req.headers['content-length'];
     const charge = declared !== undefined && /^\d+$/.test(declared) ? Number(declared) : opts.config.maxWireBytes;
-    const ticket = gate.enter(charge, admitted.tenant);
+    const ticket = gate.enter(charge, admitted.tenant, admitted.party);
     if (ticket === null) {
       send(
         req,
         res,
-        busy(gate.refusal(charge, admitted.tenant) ?? 'requests', admitted),
+        busy(gate.refusal(charge, admitted.tenant, admitted.party) ?? 'requests', admitted),
         closing,
         declared !== undefined && charge <= opts.config.maxWireBytes,
       );

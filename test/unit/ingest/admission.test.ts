@@ -128,6 +128,22 @@ describe('AdmissionGate with a tenant reserve', () => {
     expect(gate.reserveHeld.requests).toBe(1);
   });
 
+  it('gives one party (the holder of the installation-wide secret) one reserved request, whatever tenant ids it writes under', () => {
+    const gate = new AdmissionGate(limits, undefined, reserve);
+    const shared = 'installation-wide secret';
+    for (let i = 0; i < 3; i++) expect(gate.enter(10, 'x', shared)).not.toBeNull();
+    // Tenant ids it made up: the first enters the reserve, the next is refused though its id holds nothing.
+    const y1 = gate.enter(10, 'y1', shared);
+    expect(y1).not.toBeNull();
+    expect(gate.refusal(10, 'y2', shared)).toBe('requests');
+    expect(gate.enter(10, 'y2', shared)).toBeNull();
+    // A tenant with its own secret (its party is its id) still finds the reserve's other request.
+    expect(gate.enter(10, 'own')).not.toBeNull();
+    // Once the party's reserved request is answered, it may have one again.
+    y1?.release();
+    expect(gate.enter(10, 'y2', shared)).not.toBeNull();
+  });
+
   it('changes nothing for a single tenant', () => {
     const gate = new AdmissionGate(limits, undefined, reserve);
     const held = [gate.enter(10, 'only'), gate.enter(10, 'only'), gate.enter(10, 'only')];
