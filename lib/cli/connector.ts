@@ -125,8 +125,9 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopped) {
-      // As `tail`: a second signal exits at once (a retry's Retry-After wait can last 30 s); the
-      // cursor on disk is always a consistent one, and the lock of a gone pid is taken over.
+      // As `tail`: a second signal exits at once (the first ends a Retry-After wait at once, but a
+      // request in flight runs to its timeout); the cursor on disk is always a consistent one, and
+      // the lock of a gone pid is taken over.
       log({ level: 'warn', msg: 'second signal; exiting now (the saved cursor is consistent)', signal });
       process.exit(130);
     }

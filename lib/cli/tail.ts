@@ -192,6 +192,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     requestTimeoutMs: config.requestTimeoutMs,
     // Once a stop is asked for, no new retry starts: the poll ends and the cursor is saved.
     remainingTimeMs: budget.remainingTimeMs,
+    // ...and a backoff wait in progress (a Retry-After) ends at once.
+    signal: budget.signal,
     log,
   });
   const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });

@@ -114,8 +114,10 @@ interface Resolved {
   stopOnFailure: boolean;
   fetch: typeof fetch | null;
   log: (entry: Record<string, unknown>) => void;
-  sleep: (ms: number) => Promise<void>;
+  /** The injected sleep (tests), or null for a timer. */
+  sleep: ((ms: number) => Promise<void>) | null;
   random: () => number;
+  signal: AbortSignal | null;
 }
 
 function resolve(opts: ShipOptions): Resolved {
@@ -139,9 +141,30 @@ function resolve(opts: ShipOptions): Resolved {
     stopOnFailure,
     fetch: opts.fetch ?? null,
     log: opts.log ?? (() => {}),
-    sleep: opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    sleep: opts.sleep ?? null,
     random: opts.random ?? Math.random,
+    signal: opts.signal ?? null,
   };
+}
+
+/**
+ * `sleep(ms)`, ended early when `signal` aborts: a stop must not wait out a Retry-After of up to
+ * 30 s (MAX_RETRY_AFTER_MS) while the pod's grace period runs (30 s by default, then SIGKILL). The
+ * default sleep's timer is cleared then, so it does not keep the process alive either.
+ */
+function abortableSleep(sleep: ((ms: number) => Promise<void>) | null, ms: number, signal: AbortSignal | null): Promise<void> {
+  if (signal?.aborted === true) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    signal?.addEventListener('abort', done, { once: true });
+    if (sleep === null) timer = setTimeout(done, ms);
+    else void sleep(ms).then(done, done);
+  });
 }
 
 /** `value` (parsed JSON) with the token taken out of every string in it, keys included. */
@@ -245,6 +268,10 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
         fail(first, count, { kind: 'stopped', reason: `not sent: ${stop.reason}`, retryable: stop.retryable, status: stop.status });
         return;
       }
+      if (o.signal?.aborted === true) {
+        fail(first, count, { kind: 'stopped', reason: 'not sent: the sender was stopped (SIGTERM or SIGINT)', retryable: true });
+        return;
+      }
       const left = timeLeft();
       if (left < MIN_REQUEST_MS) {
         fail(first, count, {
@@ -340,7 +367,7 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
       }
       result.retries++;
       o.log({ level: 'warn', msg: 'retrying batch', url: target, attempt, delayMs: delay, error: lastError, events: count });
-      await o.sleep(delay);
+      await abortableSleep(o.sleep, delay, o.signal);
     }
   };
 

@@ -57,6 +57,12 @@ export interface ShipOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** Injectable backoff sleep for tests. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * A stop (the tailer's SIGTERM): aborting it ends a backoff wait at once, a Retry-After's
+   * included (up to 30 s, longer than a pod's default grace period), and no request starts after
+   * it; each batch not delivered fails as `stopped`, retryable. A request in flight still finishes.
+   */
+  signal?: AbortSignal;
   /** Injectable randomness for the jitter, in [0, 1). */
   random?: () => number;
 }
@@ -65,7 +71,7 @@ export interface ShipOptions {
  * Why an event was not delivered: `config` (400/401/403/404/405/415 or a request that cannot be
  * built: sending again cannot help until someone fixes the setup), `oversize` (over the byte cap
  * or a single-event 413), `refused` (another 4xx), `gave-up` (retryable failures past the
- * attempts), `deadline` (no time left), `stopped` (not sent after an earlier failure).
+ * attempts), `deadline` (no time left), `stopped` (not sent after an earlier failure, or after `signal` aborted).
  */
 export type ShipFailureKind = 'config' | 'oversize' | 'refused' | 'gave-up' | 'deadline' | 'stopped';
 

@@ -109,6 +109,7 @@ export class KubernetesAuditConnector {
         clusterName: c.cluster_name,
         // The retry budget `tail` gives a poll: the interval, at least 30 s, and none after stop().
         remainingTimeMs: this.retries.remainingTimeMs,
+        signal: this.retries.signal,
         ...(this.deps.shaping === undefined
           ? {}
           : {

@@ -29,6 +29,9 @@ export const MIN_POLL_RETRY_BUDGET_MS = 30_000;
 export class PollRetryBudget {
   private deadline = 0;
   private stopped = false;
+  readonly #stop = new AbortController();
+  /** Aborted by `stop()`: ends the shipper's backoff wait (a Retry-After of up to 30 s) at once. */
+  readonly signal: AbortSignal = this.#stop.signal;
   private readonly budgetMs: number;
 
   constructor(
@@ -46,6 +49,7 @@ export class PollRetryBudget {
   /** No new retry starts, in this poll or any later one. */
   stop(): void {
     this.stopped = true;
+    this.#stop.abort();
   }
 
   /** Time left for retries in the current poll (`remainingTimeMs` of the shipper). */
@@ -69,6 +73,8 @@ export interface TailShipSettings {
   requestTimeoutMs?: number;
   /** Time left for retries in this poll; 0 once a stop was asked for, so no new retry starts. */
   remainingTimeMs?: () => number;
+  /** Aborted when a stop is asked for: a backoff wait in progress ends at once (PollRetryBudget.signal). */
+  signal?: AbortSignal;
   /** Attempts per batch and backoff base (lib/ship defaults: 8 and 200 ms). */
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -100,6 +106,7 @@ export function tailShipper(s: TailShipSettings): { ship: TailShipFn; isOversize
       ...(s.gzip === undefined ? {} : { gzip: s.gzip }),
       ...(s.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: s.requestTimeoutMs }),
       ...(s.remainingTimeMs === undefined ? {} : { remainingTimeMs: s.remainingTimeMs, safetyMarginMs: 0 }),
+      ...(s.signal === undefined ? {} : { signal: s.signal }),
       ...(s.maxAttempts === undefined ? {} : { maxAttempts: s.maxAttempts }),
       ...(s.backoffBaseMs === undefined ? {} : { backoffBaseMs: s.backoffBaseMs }),
       ...(s.fetch === undefined ? {} : { fetch: s.fetch }),

@@ -9,6 +9,7 @@ import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { uniqueFalcoEvents } from '../helpers/ingest.js';
 import { tempDir } from '../helpers/tail.js';
 import { buildTailCliBundle, startLocalIngest } from '../helpers/tail-ingest.js';
+import { until } from '../helpers/until.js';
 
 // `connector run` (file_tail) and `tail` are two doors to one tailer: an operator who swaps one for
 // the other in the Deployment keeps the same environment and expects the same /metrics and the
@@ -342,7 +343,7 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
         expect(await run.exited, run.stderr()).toBe(0);
         // lib/ship makes 8 attempts when nothing stops it; the signal came after the first.
         expect({ name, attempts: ingest503.attempts(route) }).toEqual({ name, attempts: 1 });
-        expect(run.stderr()).toContain('not sent: no time was left');
+        expect(run.stderr()).toContain('not sent: the sender was stopped (SIGTERM or SIGINT)');
         // Nothing was delivered: no cursor, or one still at the start of the log.
         const cursor = join(tmp.dir, `${name}-audit.log.aisoc-cursor`);
         const offset = existsSync(cursor) ? (JSON.parse(readFileSync(cursor, 'utf8')) as { offset: number }).offset : 0;
@@ -352,26 +353,40 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
       await ingest503.close();
     }
   }, 90_000);
-  it("a second SIGTERM during a retry's Retry-After wait exits at once with 130 under either command", async () => {
-    const ingest503 = await unavailableIngest('30');
+  it('a second SIGTERM while a request is still in flight exits at once with 130 under either command', async () => {
+    // The first signal ends a Retry-After wait at once (tail-sigterm-retry-after.test.ts) but lets
+    // a request in flight finish, up to its 10 s timeout: here an ingest that reads the body and
+    // never answers. The second signal ends that.
+    let requests = 0;
+    const silent: Server = createServer((req) => {
+      req.resume();
+      req.on('end', () => {
+        requests++;
+      });
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     try {
       for (const [name, cmd] of [
         ['second-signal-tail', ['tail']],
         ['second-signal-connector', ['connector', 'run']],
       ] as const) {
-        const { file, route } = failingConfig(name, ingest503.url, 300);
+        const before = requests;
+        const { file } = failingConfig(name, url, 300);
         const run = start([...cmd, '--config', file], {});
-        await run.logLine('retrying batch');
-        // The first signal lets the 30 s wait finish (then no new retry starts); the second ends it.
+        await until(() => requests > before, 10_000);
         run.child.kill('SIGTERM');
         await run.logLine('stopping after the current poll');
         run.child.kill('SIGTERM');
         expect({ name, code: await run.exited, signal: run.child.signalCode }).toEqual({ name, code: 130, signal: null });
         expect(run.stderr()).toContain('second signal; exiting now');
-        expect({ name, attempts: ingest503.attempts(route) }).toEqual({ name, attempts: 1 });
+        expect({ name, requests: requests - before }).toEqual({ name, requests: 1 });
       }
     } finally {
-      await ingest503.close();
+      await new Promise<void>((resolve) => {
+        silent.close(() => resolve());
+        silent.closeAllConnections();
+      });
     }
   }, 90_000);
 });
