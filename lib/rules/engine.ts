@@ -1,4 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js';
+import { withoutZone } from '../audit/ip.js';
 import { setOwn } from '../audit/redact.js';
 import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
@@ -57,9 +58,7 @@ const VARIABLES: [keyof RuleActivation, string][] = [
  * parse as an address is not private.
  */
 export function isPrivateIp(address: string): boolean {
-  // An IPv6 zone (`fe80::1%eth0`, RFC 6874) names the interface, not the address.
-  const zone = address.indexOf('%');
-  const ip = zone === -1 ? address : address.slice(0, zone);
+  const ip = withoutZone(address);
   const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
   if (v4 !== null) {
     const [a, b] = [Number(v4[1]), Number(v4[2])];
