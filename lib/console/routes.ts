@@ -19,6 +19,7 @@ import { loggablePath } from '../ingest/request.js';
 import type { IngestOutcome } from '../metrics/names.js';
 import { TENANT_ID_PATTERN } from '../protocol.js';
 import type { ConsoleAssets } from './assets.js';
+import { holdingMost } from './most.js';
 import type { DescribeRule } from './rules.js';
 import { LoginThrottle, SESSION_MAX_MS, type Session, SessionStore } from './session.js';
 import { clusterStatus, RejectCounter } from './status.js';
@@ -498,7 +499,7 @@ export class ConsoleRoutes {
     else if (all.length >= MAX_STREAMS) {
       const per = new Map<string, Stream[]>();
       for (const s of all) per.set(s.session.tenant, [...(per.get(s.session.tenant) ?? []), s]);
-      give = [...per.values()].reduce((a, b) => (b.length > a.length ? b : a))[0];
+      give = holdingMost(per.values(), (streams) => streams.length)?.[0];
     }
     if (give !== undefined) this.#endStream(give);
     res.writeHead(200, {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { holdingMost } from './most.js';
 
 /** A logged-in browser: the tenant it may read, and when it logged in and was last seen (epoch ms). */
 export interface Session {
@@ -40,10 +41,7 @@ export class SessionStore {
     for (const s of this.#sessions.values()) counts.set(s.tenant, (counts.get(s.tenant) ?? 0) + 1);
     let evict: string | undefined;
     if ((counts.get(tenant) ?? 0) >= MAX_SESSIONS_PER_TENANT) evict = tenant;
-    else if (this.#sessions.size >= MAX_SESSIONS) {
-      let most = 0;
-      for (const [t, n] of counts) if (n > most) [evict, most] = [t, n];
-    }
+    else if (this.#sessions.size >= MAX_SESSIONS) evict = holdingMost(counts, ([, n]) => n)?.[0];
     if (evict !== undefined) {
       // Map iteration is insertion order: the first match is that tenant's oldest login.
       for (const [id, s] of this.#sessions) {

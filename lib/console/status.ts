@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { LAST_HOUR_MS, LastHourCounts, MAX_COUNTED_KEYS } from '../metrics/last-hour.js';
 import type { ClusterStatus, TenantStatus } from './api-types.js';
+import { holdingMost } from './most.js';
 
 export type { ClusterStatus, TenantStatus } from './api-types.js';
 
@@ -86,8 +87,7 @@ export class RejectCounter implements RejectSource {
       this.#tenants.set(tenant, counts);
     }
     if (!counts.has(key) && counts.size < this.maxPerTenant && this.#keys >= this.maxKeys) {
-      let most: [string, LastHourCounts] = [tenant, counts];
-      for (const entry of this.#tenants) if (entry[1].size > most[1].size) most = entry;
+      const most = holdingMost<[string, LastHourCounts]>(this.#tenants, (entry) => entry[1].size, [tenant, counts]);
       const before = most[1].size;
       most[1].evictOne(now);
       this.#keys -= before - most[1].size;

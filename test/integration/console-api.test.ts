@@ -512,6 +512,30 @@ describe('console API: new events are pushed as Server-Sent Events', () => {
   });
 });
 
+/** Logs in to the console at `url`; the session cookie (name=value). */
+async function loggedIn(url: string, tenant: string, secret: string): Promise<string> {
+  const res = await fetch(`${url}/console/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ tenant, secret }),
+  });
+  expect(res.status).toBe(200);
+  return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
+}
+
+/** Opens the console's event stream with a session cookie; the response is kept in `open` to be destroyed after. */
+function openStream(url: string, cookie: string, open: IncomingMessage[]): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(`${url}/console/api/stream`, { headers: { Cookie: cookie }, agent: false }, (res) => {
+      open.push(res);
+      res.resume();
+      resolve(res);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe("console API: one tenant's logins and streams cannot log another tenant out or lock it out", () => {
   const tmp = tempDataDir('aisoc-console-tenant-bounds-');
   // Each tenant with its own secret (K8S_AUDIT_TENANT_SECRETS_FILE): acme's holder is the hostile
@@ -533,25 +557,8 @@ describe("console API: one tenant's logins and streams cannot log another tenant
     tmp.remove();
   });
 
-  const login = async (tenant: string, secret: string): Promise<string> => {
-    const res = await fetch(`${server.url}/console/api/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ tenant, secret }),
-    });
-    expect(res.status).toBe(200);
-    return (res.headers.get('set-cookie') ?? '').split(';')[0] as string;
-  };
-  const stream = (cookie: string) =>
-    new Promise<IncomingMessage>((resolve, reject) => {
-      const req = httpRequest(`${server.url}/console/api/stream`, { headers: { Cookie: cookie }, agent: false }, (res) => {
-        open.push(res);
-        res.resume();
-        resolve(res);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const login = (tenant: string, secret: string) => loggedIn(server.url, tenant, secret);
+  const stream = (cookie: string) => openStream(server.url, cookie, open);
 
   it("keeps globex's session and event stream through 1,001 logins and 300 streams of acme, and lets it open another", async () => {
     const globex = await login('globex', GLOBEX);
@@ -589,5 +596,48 @@ describe("console API: one tenant's logins and streams cannot log another tenant
     expect(post.status).toBe(200);
     expect(await stored).toEqual([{ accepted: 1, alerts: 1, cluster: 'globex-prod' }]);
     expect((await stream(globex)).statusCode).toBe(200);
+  });
+});
+
+describe('console API: past the bound of all event streams, the tenant holding the most gives one up', () => {
+  const tmp = tempDataDir('aisoc-console-stream-bound-');
+  let server: IngestServer;
+  const open: IncomingMessage[] = [];
+
+  beforeAll(async () => {
+    server = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: tmp.dir }), console: { assets: ASSETS } });
+  });
+  afterAll(async () => {
+    for (const res of open) res.destroy();
+    await server.close();
+    tmp.remove();
+  });
+
+  const login = (tenant: string) => loggedIn(server.url, tenant, SECRET);
+  const stream = (cookie: string) => openStream(server.url, cookie, open);
+
+  it('ends the oldest stream of the first tenant at its bound when another tenant opens one', async () => {
+    // Eight tenants at their bound of 32 streams (8 sessions of 4) fill the server's 256.
+    const ended: string[] = [];
+    for (let t = 1; t <= 8; t++) {
+      for (let s = 0; s < 8; s++) {
+        const cookie = await login(`tenant-${t}`);
+        for (let i = 0; i < 4; i++) {
+          const res = await stream(cookie);
+          expect(res.statusCode).toBe(200);
+          const name = `tenant-${t}#${s * 4 + i}`;
+          res.once('end', () => ended.push(name));
+        }
+      }
+    }
+    expect(ended).toEqual([]);
+    // All hold 32: the tie goes to the tenant whose stream came first, and its oldest stream ends.
+    const newcomer = await stream(await login('tenant-9'));
+    expect(newcomer.statusCode).toBe(200);
+    await new Promise<void>((resolve) => {
+      const check = () => (ended.length > 0 ? resolve() : setTimeout(check, 10));
+      check();
+    });
+    expect(ended).toEqual(['tenant-1#0']);
   });
 });
