@@ -5,7 +5,7 @@ import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { EVENT_STORE_FILE, type EventQuery, openEventStore } from '../sinks/sqlite.js';
 import { flag, intFlag, outputFormat, parseArgs, parseTime, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
-import { cell, printable } from './table.js';
+import { type Column, headerLine, rowLine } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit events [--tenant ID] [--cluster NAME] [--severity high,medium]
                               [--since TIME] [--limit N] [--alerts] [-o wide|json] [--json] [--data-dir DIR]
@@ -45,59 +45,42 @@ function parseSeverities(value: string | undefined): Severity[] | undefined {
   return list as Severity[];
 }
 
-/** One table row for a record: what a person scanning the store wants first. */
-export function tableRow(r: NormalisedRecord): string {
-  const target = [
-    r.k8s_resource && r.k8s_subresource ? `${r.k8s_resource}/${r.k8s_subresource}` : r.k8s_resource,
-    r.k8s_namespace,
-    r.k8s_object_name,
-  ]
-    .filter((p) => p !== null && p !== '')
-    .join(' ');
-  return [
-    cell(r.event_time, 24),
-    cell(r.severity, 6),
-    cell(r.tenant_id, 12),
-    cell(r.cluster_name, 14),
-    cell(r.k8s_user, 28),
-    cell(r.k8s_verb, 10),
-    cell(r.k8s_response_code, 4),
-    printable(target),
-  ]
-    .join(' ')
-    .trimEnd();
-}
+/** What a table row of a record shows before its target: what a person scanning the store wants first. */
+const COLUMNS: readonly Column<NormalisedRecord>[] = [
+  { title: 'TIME', width: 24, value: (r) => r.event_time },
+  { title: 'SEV', width: 6, value: (r) => r.severity },
+  { title: 'TENANT', width: 12, value: (r) => r.tenant_id },
+  { title: 'CLUSTER', width: 14, value: (r) => r.cluster_name },
+  { title: 'USER', width: 28, value: (r) => r.k8s_user },
+  { title: 'VERB', width: 10, value: (r) => r.k8s_verb },
+  { title: 'CODE', width: 4, value: (r) => r.k8s_response_code },
+];
 
-const HEADER = [
-  cell('TIME', 24),
-  cell('SEV', 6),
-  cell('TENANT', 12),
-  cell('CLUSTER', 14),
-  cell('USER', 28),
-  cell('VERB', 10),
-  cell('CODE', 4),
-  'TARGET',
-].join(' ');
-
-const WIDE_HEADER = `${HEADER.slice(0, -'TARGET'.length)}${cell('STAGE', 16)} ${cell('SOURCE IP', 15)} ${cell('AUDIT ID', 36)} TARGET`;
-
-/** A table row with the stage, source IP and audit ID too, for -o wide. */
-function wideRow(r: NormalisedRecord): string {
-  const base = tableRow(r);
-  const fixed = HEADER.length - 'TARGET'.length;
-  return `${base.slice(0, fixed).padEnd(fixed)}${cell(r.k8s_stage, 16)} ${cell(r.src_ip, 15)} ${cell(r.audit_id, 36)} ${base.slice(fixed)}`.trimEnd();
-}
+/** -o wide adds the stage, source IP and audit ID. */
+const WIDE_COLUMNS: readonly Column<NormalisedRecord>[] = [
+  ...COLUMNS,
+  { title: 'STAGE', width: 16, value: (r) => r.k8s_stage },
+  { title: 'SOURCE IP', width: 15, value: (r) => r.src_ip },
+  { title: 'AUDIT ID', width: 36, value: (r) => r.audit_id },
+];
 
 /** The rule an alert's Detection Finding names (its analytic): a rule id, or the severity table's row. */
 function ruleOf(r: NormalisedRecord & { finding?: { finding_info?: { analytic?: { name?: string } } } }): string {
   return r.finding?.finding_info?.analytic?.name ?? r.severity_reason;
 }
 
-/** An alerts table row: the rule that raised it before the target. */
-function alertRow(r: NormalisedRecord, wide: boolean): string {
-  const base = wide ? wideRow(r) : tableRow(r);
-  const fixed = (wide ? WIDE_HEADER : HEADER).length - 'TARGET'.length;
-  return `${base.slice(0, fixed).padEnd(fixed)}${cell(ruleOf(r), 36)} ${base.slice(fixed)}`.trimEnd();
+/** An alerts table names the rule that raised each before the target. */
+const RULE: Column<NormalisedRecord> = { title: 'RULE', width: 36, value: ruleOf };
+
+/** The last column: resource (with its subresource), namespace and name. */
+function target(r: NormalisedRecord): string {
+  return [
+    r.k8s_resource && r.k8s_subresource ? `${r.k8s_resource}/${r.k8s_subresource}` : r.k8s_resource,
+    r.k8s_namespace,
+    r.k8s_object_name,
+  ]
+    .filter((p) => p !== null && p !== '')
+    .join(' ');
 }
 
 /** `aisoc-k8s-audit events`: reads back the local SQLite store. */
@@ -141,9 +124,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     // A terminal gets lines no wider than it is; a pipe or file, and -o wide, get them whole.
     const columns = (io.stdout as { isTTY?: boolean; columns?: number }).isTTY ? (io.stdout as { columns?: number }).columns : undefined;
     const toWidth = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
-    const header = wide ? WIDE_HEADER : HEADER;
-    await write(io.stdout, `${toWidth(alerts ? `${header.slice(0, -'TARGET'.length)}${cell('RULE', 36)} TARGET` : header)}\n`);
-    for (const r of records) await write(io.stdout, `${toWidth(alerts ? alertRow(r, wide) : wide ? wideRow(r) : tableRow(r))}\n`);
+    const shown = wide ? WIDE_COLUMNS : COLUMNS;
+    const table = alerts ? [...shown, RULE] : shown;
+    await write(io.stdout, `${toWidth(headerLine(table, 'TARGET'))}\n`);
+    for (const r of records) await write(io.stdout, `${toWidth(rowLine(table, r, target(r)).trimEnd())}\n`);
     const { limit: _limit, ...filter } = query;
     const total = alerts ? store.countAlerts(filter) : store.countEvents(filter);
     io.stderr.write(`${records.length} of ${total} ${alerts ? 'alerts' : 'events'}\n`);

@@ -10,7 +10,7 @@ import { postEventList } from '../ship/post.js';
 import { EVENT_STORE_FILE, openEventStore, type StoredReject } from '../sinks/sqlite.js';
 import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import { type CommandIo, write } from './io.js';
-import { cell, printable } from './table.js';
+import { type Column, headerLine, rowLine } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit rejected [--tenant ID] [--since TIME] [--limit N] [--json] [--data-dir DIR]
        aisoc-k8s-audit rejected --replay [--tenant ID] [--since TIME] [--limit N] [--data-dir DIR]
@@ -40,28 +40,15 @@ Options:
   --help             show this help
 `;
 
-/** One table row for a kept reject: TIMES counts its rejections (a sender's resends, replays rejecting it again). */
-function tableRow(r: StoredReject): string {
-  return [
-    cell(r.rejected_at, 24),
-    cell(r.times, 5),
-    cell(r.tenant_id, 12),
-    cell(r.cluster_name, 14),
-    cell(r.index, 5),
-    cell(r.audit_id, 36),
-    printable(r.reason),
-  ].join(' ');
-}
-
-const HEADER = [
-  cell('REJECTED AT', 24),
-  cell('TIMES', 5),
-  cell('TENANT', 12),
-  cell('CLUSTER', 14),
-  cell('INDEX', 5),
-  cell('AUDIT ID', 36),
-  'REASON',
-].join(' ');
+/** The table's columns, then the reason; TIMES counts a kept reject's rejections (a sender's resends, replays rejecting it again). */
+const COLUMNS: readonly Column<StoredReject>[] = [
+  { title: 'REJECTED AT', width: 24, value: (r) => r.rejected_at },
+  { title: 'TIMES', width: 5, value: (r) => r.times },
+  { title: 'TENANT', width: 12, value: (r) => r.tenant_id },
+  { title: 'CLUSTER', width: 14, value: (r) => r.cluster_name },
+  { title: 'INDEX', width: 5, value: (r) => r.index },
+  { title: 'AUDIT ID', width: 36, value: (r) => r.audit_id },
+];
 
 /** `aisoc-k8s-audit rejected`: lists (or replays) the items the local ingest rejected. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
@@ -93,8 +80,8 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       for (const { id: _id, ...r } of rejects) await write(io.stdout, `${JSON.stringify(r)}\n`);
       return 0;
     }
-    await write(io.stdout, `${HEADER}\n`);
-    for (const r of rejects) await write(io.stdout, `${tableRow(r)}\n`);
+    await write(io.stdout, `${headerLine(COLUMNS, 'REASON')}\n`);
+    for (const r of rejects) await write(io.stdout, `${rowLine(COLUMNS, r, r.reason)}\n`);
     io.stderr.write(`${rejects.length} rejected item${rejects.length === 1 ? '' : 's'}\n`);
     return 0;
   } finally {

@@ -20,3 +20,27 @@ export function cell(value: string | number | null, width: number, empty = '-'):
   const text = value === null ? empty : printable(String(value));
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
+
+/** A fixed-width column: its title, its width, and the value it shows of a row. */
+export interface Column<T> {
+  readonly title: string;
+  readonly width: number;
+  readonly value: (row: T) => string | number | null;
+}
+
+/**
+ * A table's header: each column's title in its width, then the title of the last column, which
+ * is shown whole. The titles and widths are written once, in the columns, for header and rows.
+ */
+export function headerLine<T>(columns: readonly Column<T>[], last: string): string {
+  let line = '';
+  for (const c of columns) line += `${cell(c.title, c.width)} `;
+  return line + last;
+}
+
+/** A row of a table: each column's cell, then `last` shown whole (escaped). */
+export function rowLine<T>(columns: readonly Column<T>[], row: T, last: string): string {
+  let line = '';
+  for (const c of columns) line += `${cell(c.value(row), c.width)} `;
+  return line + printable(last);
+}

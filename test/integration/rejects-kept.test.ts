@@ -275,3 +275,19 @@ describe('an apiserver stand-in', () => {
     expect(stored + duplicates + kept).toBe(generated.length);
   });
 });
+
+describe('aisoc-k8s-audit rejected', () => {
+  it('lists each kept reject as a row of fixed-width columns under its header, the reason last and whole', async () => {
+    const event = { ...falcoEvent('exec_pod.json'), kind: 1 } as unknown as AuditEvent;
+    const sent = await answer(await post(eventList([event]), 't-table', ingest.url, 'prod-eu'));
+    expect(sent.rejected).toBe(1);
+    const cap = captureIo({ AISOC_DATA_DIR: dataDir });
+    expect(await main(['rejected', '--tenant', 't-table'], cap.io)).toBe(0);
+    const [header, row, end] = cap.out().split('\n');
+    expect(header).toBe('REJECTED AT              TIMES TENANT       CLUSTER        INDEX AUDIT ID                             REASON');
+    const auditID = String(event.auditID);
+    expect(row).toBe(`${row?.slice(0, 24)} 1     t-table      prod-eu        0     ${auditID.padEnd(36)} ${sent.errors[0]?.reason}`);
+    expect(row).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
+    expect(end).toBe('');
+  });
+});
