@@ -1,6 +1,7 @@
 // The console's page script: plain DOM, no framework. Every value from the store is set with
 // textContent (never as HTML): audit events carry names chosen by whoever sent the request.
 import type { Severity } from '../../lib/audit/types.js';
+import { BIDI_EMBEDDINGS_OVERRIDES_ISOLATES, BIDI_MARKS } from '../../lib/bidi.js';
 import type { AlertSummary, EventSummary, ApiPage as Page, TenantStatus, Timeline } from '../../lib/console/api-types.js';
 
 const SEVERITIES: Severity[] = ['high', 'medium', 'low', 'info'];
@@ -20,10 +21,9 @@ function clickable(tr: HTMLElement, open: () => void): void {
   });
 }
 
-// Unicode's bidirectional controls (embeddings, overrides, isolates, marks) show text in another
-// order than it reads: `admin\u202Egnp.exe` displays as "adminexe.png". Any field of an event can
-// hold them, so every value is shown with them spelled out.
-const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Unicode's bidirectional controls (lib/bidi.ts), the marks too: any field of an event can hold
+// them, so every value is shown with them spelled out.
+const BIDI_CONTROLS = new RegExp(`[${BIDI_MARKS}${BIDI_EMBEDDINGS_OVERRIDES_ISOLATES}]`, 'g');
 // A table cell shows at most this much of a value (a 100 KB user name laid out in an auto-width
 // table held the page's main thread for minutes); the event's detail shows it whole.
 const MAX_CELL_CHARS = 300;
