@@ -5,10 +5,10 @@ import {
   DEFAULT_INGEST_MAX_BATCH_SIZE,
   DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_SHIP_MAX_BODY_BYTES,
-  MIN_INGEST_MAX_BODY_BYTES,
 } from '../config/defaults.js';
 import type { ShipTls } from '../config/tls.js';
 import { isJsonObject } from '../json.js';
+import { firstHalf, tooLargeStep } from '../ship/pack.js';
 import { type PostOutcome, postEventList } from '../ship/post.js';
 
 /**
@@ -212,18 +212,20 @@ export async function forwardAksMessages(messages: readonly unknown[], opts: Aks
       return true;
     }
     if (outcome?.kind === 'answer' && outcome.status === 413) {
-      if (records.length > 1) {
-        const half = Math.ceil(records.length / 2);
+      const bytes = Buffer.byteLength(body, 'utf8');
+      const step = tooLargeStep(records.length, bytes);
+      if (step === 'halve') {
+        const half = firstHalf(records.length);
         log({ level: 'warn', msg: 'the ingest answered 413, splitting the body', records: records.length });
         return (await deliver(records.slice(0, half))) && deliver(records.slice(half));
       }
-      // No AiSOC ingest caps a body this small: something in front of it refuses everything.
-      if (Buffer.byteLength(body, 'utf8') > MIN_INGEST_MAX_BODY_BYTES) {
+      // A front limit keeps the batch, as any other failure below.
+      if (step === 'oversize') {
         report.oversize++;
         log({
           level: 'error',
           msg: 'a record too large for the ingest was passed over',
-          bytes: Buffer.byteLength(body, 'utf8'),
+          bytes,
           answer: describe(outcome, opts.token),
         });
         return true;

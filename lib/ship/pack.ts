@@ -1,3 +1,4 @@
+import { MIN_INGEST_MAX_BODY_BYTES } from '../config/defaults.js';
 import type { PackedBody } from './types.js';
 
 /**
@@ -11,6 +12,28 @@ const SUFFIX_BYTES = Buffer.from(EVENT_LIST_SUFFIX, 'utf8');
 const ENVELOPE_BYTES = PREFIX_BYTES.length + SUFFIX_BYTES.length;
 const COMMA = 0x2c;
 const COMMA_BYTES = Buffer.from(',', 'latin1');
+
+/**
+ * What a sender does when the ingest answers 413 to a body of `count` events and `bytes` bytes,
+ * the one rule of every sender (lib/ship's shipEvents, the AKS forwarder): the ingest's caps (body
+ * bytes, batch size) may be lower than ours, so a body of several events is split in halves
+ * (`halve`, the first half holding `firstHalf(count)`) until it fits; one event refused alone is
+ * too large for the ingest (`oversize`), unless its body is no larger than the smallest cap any
+ * AiSOC ingest takes: then something in front of the ingest (a proxy's or a WAF's body limit)
+ * refuses everything (`front-limit`), and passing events over as too large would lose them all.
+ */
+export type TooLargeStep = 'halve' | 'oversize' | 'front-limit';
+
+/** The step for a 413 to a body of `count` events and `bytes` bytes (see TooLargeStep). */
+export function tooLargeStep(count: number, bytes: number): TooLargeStep {
+  if (count > 1) return 'halve';
+  return bytes > MIN_INGEST_MAX_BODY_BYTES ? 'oversize' : 'front-limit';
+}
+
+/** How many of a 413's `count` events the first half holds. */
+export function firstHalf(count: number): number {
+  return Math.ceil(count / 2);
+}
 
 /** One event as its original JSON text, or as that text's UTF-8 bytes. */
 export type EventText = string | Uint8Array;

@@ -17,8 +17,10 @@ import {
   type EventText,
   eventListChunks,
   eventString,
+  firstHalf,
   iteratePackRanges,
   type JoinedLines,
+  tooLargeStep,
   withoutJoins,
 } from './pack.js';
 import { type PostOutcome, postEventList, redactToken } from './post.js';
@@ -410,17 +412,16 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
   };
 
   const split = async (first: number, count: number, text: string, bytes: number): Promise<void> => {
-    if (count === 1 && bytes <= MIN_INGEST_MAX_BODY_BYTES) {
-      // No AiSOC ingest caps a body this small: something in front of it (a proxy's or a WAF's
-      // body limit) is refusing everything, and passing the event over as too large would lose
-      // every event that way. Stop as for any configuration error; the events stay unsent.
+    const step = tooLargeStep(count, bytes);
+    if (step === 'front-limit') {
+      // Stop as for any configuration error; the events stay unsent.
       const reason = `configuration error: a ${bytes}-byte body was refused as too large (413), which no AiSOC ingest does (its smallest cap is ${MIN_INGEST_MAX_BODY_BYTES} bytes): check the body size limit of what sits in front of the ingest (${describeAnswer(413, text, o.token)})`;
       stop = { reason: `an earlier batch failed with a configuration error: ${reason}`, status: 413, retryable: false };
       fail(first, 1, { kind: 'config', reason, retryable: false, status: 413 });
       o.log({ level: 'error', msg: 'ingest refused the batch', url: target, status: 413, reason, events: 1 });
       return;
     }
-    if (count === 1) {
+    if (step === 'oversize') {
       result.oversize++;
       const reason = `event too large for the ingest (${describeAnswer(413, text, o.token)}); raise K8S_AUDIT_MAX_BODY_BYTES on the ingest`;
       fail(first, 1, { kind: 'oversize', reason, retryable: false, status: 413 });
@@ -432,8 +433,7 @@ export async function shipEvents(input: readonly EventText[] | JoinedLines, opts
       });
       return;
     }
-    // The ingest's caps (body bytes, batch size) may be lower than ours: halve until it fits.
-    const half = Math.ceil(count / 2);
+    const half = firstHalf(count);
     o.log({ level: 'warn', msg: 'ingest answered 413, splitting the batch', url: target, events: count });
     await deliver(first, half, eventListChunks(lines, first, half));
     await deliver(first + half, count - half, eventListChunks(lines, first + half, count - half));

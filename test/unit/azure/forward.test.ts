@@ -118,6 +118,24 @@ describe('forwardAksMessages on a 413', () => {
     expect(Math.max(...sizes)).toBe(9);
   });
 
+  it('halves each refused body, the first half taking the odd record, in the order the records came', async () => {
+    const bodies: string[][] = [];
+    const fetch = (async (_url: string, init: RequestInit) => {
+      const body = JSON.parse(String(init.body)) as { records: { properties: { log: string } }[] };
+      bodies.push(body.records.map((r) => (JSON.parse(r.properties.log) as { auditID: string }).auditID));
+      // An ingest whose batch cap is 2 records.
+      if (body.records.length > 2) return Response.json({ error: 'request body is too large' }, { status: 413 });
+      return Response.json({ accepted: body.records.length, rejected: 0, duplicates: 0, errors: [] });
+    }) as unknown as typeof globalThis.fetch;
+    const events = uniqueFalcoEvents().slice(0, 5);
+    const ids = events.map((e) => e.auditID);
+
+    const report = await forwardAksMessages(messages(5), { url: URL, token: TOKEN, fetch, log: () => {}, sleep: async () => {} });
+
+    expect(report).toMatchObject({ accepted: 5, oversize: 0, failure: null });
+    expect(bodies).toEqual([ids, ids.slice(0, 3), ids.slice(0, 2), ids.slice(2, 3), ids.slice(3, 5)]);
+  });
+
   it('fails the invocation (a configuration error, retried) when a body smaller than any ingest cap is refused', async () => {
     const fetch = (async () => new Response('Request Entity Too Large', { status: 413 })) as unknown as typeof globalThis.fetch;
     const tiny = aksBody([aksRecord({ kind: 'Event', auditID: 'a', verb: 'get' } as never, 'c')]);
