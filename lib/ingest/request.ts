@@ -73,6 +73,12 @@ export function matchStatusRoute(path: string): string | null {
 const PLAIN_SEGMENT = /^[A-Za-z0-9._:-]{1,15}$/;
 const MAX_LOGGED_PATH = 256;
 
+/** A path segment and whether it is a secret of this installation, as a request's handler found it. */
+export interface KnownSegment {
+  readonly segment: string;
+  readonly secret: boolean;
+}
+
 /**
  * The request path as a log line may show it, with no credential in it: an inbox token
  * (`/v1/inbox/<token>`, and whatever follows it) becomes its public id, as `inbox list` shows
@@ -81,9 +87,10 @@ const MAX_LOGGED_PATH = 256;
  * `isSecret` knows (a secret typed where the tenant id goes). Every logger of request
  * paths (the ingest's request line, serve's access log, the console's) goes through this one
  * function, and must say which secrets it knows: a default of none let the console log a short
- * plain secret typed into its URL.
+ * plain secret typed into its URL. `known` is what the caller already found of the path's tenant
+ * segment (the ingest checks it for a secret anyway): that segment is then not hashed again.
  */
-export function loggablePath(path: string, isSecret: (value: string) => boolean): string {
+export function loggablePath(path: string, isSecret: (value: string) => boolean, known?: KnownSegment): string {
   const bare = path.split('?', 1)[0] ?? '';
   if (bare.startsWith(INBOX_PREFIX)) {
     const rest = bare.slice(INBOX_PREFIX.length);
@@ -105,7 +112,9 @@ export function loggablePath(path: string, isSecret: (value: string) => boolean)
   }
   const route = matchRoute(bare);
   const tenant = route.kind === 'ingest' || route.kind === 'gke' ? route.tenant : matchStatusRoute(bare);
-  if (tenant !== null && TENANT_ID_PATTERN.test(tenant) && !isSecret(tenant)) return bare.slice(0, MAX_LOGGED_PATH);
+  if (tenant !== null && TENANT_ID_PATTERN.test(tenant) && !(tenant === known?.segment ? known.secret : isSecret(tenant))) {
+    return bare.slice(0, MAX_LOGGED_PATH);
+  }
   // A secret sent as a segment (typed in the tenant's place) is hidden however short and plain.
   const shown = bare
     .split('/')

@@ -283,14 +283,16 @@ export class IngestService {
   status(head: RequestHead, store: EventStore | null): IngestResponse {
     const started = performance.now();
     const route = matchStatusRoute(head.path);
-    const state: LogState = { route: 'status', path: loggablePath(head.path, this.#isSecret) };
+    // The tenant segment is hashed once: the answer keeps it out of the log line and refuses it below.
+    const pathTenant = route === null ? undefined : { segment: route, secret: this.#segmentIsSecret(route) };
+    const state: LogState = { route: 'status', path: loggablePath(head.path, this.#isSecret, pathTenant) };
     try {
-      if (route === null) throw new NotFoundError('no such route');
+      if (route === null || pathTenant === undefined) throw new NotFoundError('no such route');
       if (head.method.toUpperCase() !== 'GET') throw new MethodNotAllowedError('GET');
       if (!this.access.configured) {
         throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
       }
-      this.#refuseSecretAsTenant(route, true);
+      this.#refuseSecretAsTenant(pathTenant.secret, true);
       const headers = lowerCaseHeaders(head.headers);
       // A tenant with its own secret is read with that secret only, as it is written.
       if (!this.access.opens(safeDecode(route) ?? '', headers[TOKEN_KEY])) {
@@ -308,15 +310,19 @@ export class IngestService {
 
   readonly #isSecret = (value: string): boolean => this.access.isSecret(value);
 
+  /** Whether a path's tenant segment is a secret of this installation, decoded or as sent (a secret holding `%`). */
+  #segmentIsSecret(segment: string): boolean {
+    const tenant = safeDecode(segment) ?? segment;
+    return this.access.isSecret(tenant) || (tenant !== segment && this.access.isSecret(segment));
+  }
+
   /**
    * A secret of this installation sent as the path's tenant id (the shared secret typed in the
    * tenant's place, as an inbox URL carries its token) is refused before anything names the
    * tenant: it would otherwise be logged, counted and, with the right header, stored as a tenant id.
    */
-  #refuseSecretAsTenant(segment: string, viaHeader: boolean): void {
-    const tenant = safeDecode(segment) ?? segment;
-    // The segment as sent too, when decoding changed it (a secret holding `%`).
-    if (!this.access.isSecret(tenant) && (tenant === segment || !this.access.isSecret(segment))) return;
+  #refuseSecretAsTenant(secret: boolean, viaHeader: boolean): void {
+    if (!secret) return;
     throw new BadRequestError(
       viaHeader
         ? `the tenant id in the path is a secret of this installation: the path names the tenant, the ${TOKEN_HEADER} header carries the secret`
@@ -339,7 +345,10 @@ export class IngestService {
   async admit(head: RequestHead): Promise<AdmittedRequest | IngestResponse> {
     const started = performance.now();
     const route = matchRoute(head.path);
-    const state: LogState = { route: route.kind, path: loggablePath(head.path, this.#isSecret) };
+    // The tenant segment is hashed once: the answer keeps it out of the log line and refuses it below.
+    const pathTenant =
+      route.kind === 'ingest' || route.kind === 'gke' ? { segment: route.tenant, secret: this.#segmentIsSecret(route.tenant) } : undefined;
+    const state: LogState = { route: route.kind, path: loggablePath(head.path, this.#isSecret, pathTenant) };
     try {
       if (route.kind === 'none') {
         throw new NotFoundError(
@@ -357,7 +366,7 @@ export class IngestService {
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
-        this.#refuseSecretAsTenant(route.tenant, true);
+        this.#refuseSecretAsTenant(pathTenant?.secret === true, true);
         if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
         if (!this.access.opens(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
           throw new UnauthorizedError(tokenRefusal(headers, this.access.perTenant));
@@ -373,7 +382,7 @@ export class IngestService {
             'the GKE Pub/Sub push route is disabled: set K8S_AUDIT_GKE_PUSH on the ingest service to turn it on (docs/gke.md)',
           );
         }
-        this.#refuseSecretAsTenant(route.tenant, false);
+        this.#refuseSecretAsTenant(pathTenant?.secret === true, false);
         tenant = safeDecode(route.tenant) ?? '';
         if (TENANT_ID_PATTERN.test(tenant)) state.tenant = tenant;
         await this.#pushVerifier.verify(tenant, headers.authorization);

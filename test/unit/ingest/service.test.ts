@@ -766,3 +766,25 @@ describe('the request line of a body whose events name their own cluster', () =>
     ]);
   });
 });
+
+describe("the path's tenant and the installation's secrets", () => {
+  it('are compared once a request, for the log line and the refusal of a secret in the tenant place alike', async () => {
+    for (const [path, status] of [
+      ['/v1/ingest/k8s-audit/acme', 200],
+      ['/v1/status/k8s-audit/acme', 404],
+    ] as const) {
+      const h = harness();
+      const checked: string[] = [];
+      const isSecret = h.service.access.isSecret.bind(h.service.access);
+      h.service.access.isSecret = (value: string) => {
+        checked.push(value);
+        return isSecret(value);
+      };
+      const res = path.includes('/status/')
+        ? h.service.status({ method: 'GET', path, headers: { 'X-AiSOC-K8s-Token': SECRET } }, null)
+        : await h.service.handle(request({ path }));
+      expect(res.status).toBe(status);
+      expect(checked.filter((v) => v === 'acme')).toEqual(['acme']);
+    }
+  });
+});
