@@ -450,6 +450,26 @@ function isCelNode(v: unknown): v is CelNode {
 }
 
 /**
+ * Walks a cel-js AST depth first, each node before its arguments, for the checks at compile.
+ * `visit` answers for a node: a problem (the walk stops and returns it), null (the node is dealt
+ * with: its arguments are not walked), or undefined (walk on into its arguments). A node's
+ * arguments are a list, or, for a unary operator (`!_`, `-_`), the operand node itself.
+ */
+function walkCel(node: unknown, visit: (node: CelNode) => string | null | undefined): string | null {
+  if (Array.isArray(node)) {
+    for (const n of node) {
+      const found = walkCel(n, visit);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (!isCelNode(node)) return null;
+  const verdict = visit(node);
+  if (verdict !== undefined) return verdict;
+  return isCelNode(node.args) || Array.isArray(node.args) ? walkCel(node.args, visit) : null;
+}
+
+/**
  * What a comprehension's range is read from: the variable at the root of its member chain
  * (`c.securityContext.capabilities.add`, `x.?items.orValue([])`, `xs.filter(...)` read back to
  * `c`, `x`, `xs`), `[literal]` for a list written in the condition, or null when neither.
@@ -485,18 +505,9 @@ function rangeRoot(node: unknown): string | null {
  * tasks/extend-kubernetes/custom-resources/custom-resource-definitions, "Validation rules").
  */
 function crossProduct(condition: string, node: unknown, scope: readonly string[]): string | null {
-  if (Array.isArray(node)) {
-    for (const n of node) {
-      const found = crossProduct(condition, n, scope);
-      if (found !== null) return found;
-    }
-    return null;
-  }
-  if (!isCelNode(node)) return null;
-  const args = node.args;
-  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
-  if (isCelNode(args)) return crossProduct(condition, args, scope);
-  if (node.op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string) && Array.isArray(args[2])) {
+  return walkCel(node, (n) => {
+    const args = n.args;
+    if (!(n.op === 'rcall' && Array.isArray(args) && COMPREHENSIONS.has(args[0] as string) && Array.isArray(args[2]))) return undefined;
     const [, receiver, macroArgs] = args as [string, unknown, unknown[]];
     const iter = macroArgs[0];
     if (scope.length > 0) {
@@ -504,15 +515,14 @@ function crossProduct(condition: string, node: unknown, scope: readonly string[]
       // The innermost element, not any enclosing one: `a.exists(x, x.l.exists(y, x.l.exists(z, ...)))`
       // pairs x.l with itself.
       if (root !== '[literal]' && root !== scope.at(-1)) {
-        const text = (n: unknown) => (isCelNode(n) && n.start !== undefined ? condition.slice(n.start, n.end) : '?');
+        const text = (c: unknown) => (isCelNode(c) && c.start !== undefined ? condition.slice(c.start, c.end) : '?');
         const outer = scope.at(-1) as string;
         return `${args[0]}() over ${text(receiver)} inside the ${outer} comprehension runs once per pair of elements of two lists the request sizes (a cross product, unbounded cost); range it over part of ${outer} (${outer}.field) or a literal list`;
       }
     }
     const inner = isCelNode(iter) && iter.op === 'id' ? [...scope, iter.args as string] : scope;
     return crossProduct(condition, receiver, scope) ?? crossProduct(condition, macroArgs.slice(1), inner);
-  }
-  return Array.isArray(args) ? crossProduct(condition, args, scope) : null;
+  });
 }
 
 /**
@@ -522,34 +532,24 @@ function crossProduct(condition: string, node: unknown, scope: readonly string[]
  * pattern with RE2 at load.
  */
 function unsafeMatches(condition: string, node: unknown, vetted: boolean): string | null {
-  if (Array.isArray(node)) {
-    for (const n of node) {
-      const found = unsafeMatches(condition, n, vetted);
-      if (found !== null) return found;
-    }
-    return null;
-  }
-  if (!isCelNode(node)) return null;
-  const args = node.args;
-  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
-  if (isCelNode(args)) return unsafeMatches(condition, args, vetted);
-  if (!Array.isArray(args)) return null;
-  // `s.matches(p)` is rcall [name, receiver, [p]]; the global `matches(s, p)` is call [name, [s, p]].
-  const pattern =
-    node.op === 'rcall' && args[0] === 'matches' && Array.isArray(args[2])
-      ? (args[2] as unknown[])[0]
-      : node.op === 'call' && args[0] === 'matches' && Array.isArray(args[1])
-        ? (args[1] as unknown[])[1]
-        : undefined;
-  if (pattern !== undefined) {
+  return walkCel(node, (n) => {
+    const args = n.args;
+    if (!Array.isArray(args)) return undefined;
+    // `s.matches(p)` is rcall [name, receiver, [p]]; the global `matches(s, p)` is call [name, [s, p]].
+    const pattern =
+      n.op === 'rcall' && args[0] === 'matches' && Array.isArray(args[2])
+        ? (args[2] as unknown[])[0]
+        : n.op === 'call' && args[0] === 'matches' && Array.isArray(args[1])
+          ? (args[1] as unknown[])[1]
+          : undefined;
+    if (pattern === undefined) return undefined;
     const text = isCelNode(pattern) && pattern.start !== undefined ? condition.slice(pattern.start, pattern.end) : '?';
     if (!isCelNode(pattern) || pattern.op !== 'value' || typeof pattern.args !== 'string') {
       return `matches(${text}): the pattern is not a string literal, so the event would choose the regular expression; write it in the condition as a literal (matches('^system:'))`;
     }
     const problem = patternProblem(pattern.args, !vetted);
-    if (problem !== null) return `matches(${text}) ${problem}`;
-  }
-  return unsafeMatches(condition, args, vetted);
+    return problem === null ? undefined : `matches(${text}) ${problem}`;
+  });
 }
 
 /**
@@ -558,23 +558,14 @@ function unsafeMatches(condition: string, node: unknown, vetted: boolean): strin
  * renamed first). Refuses a condition that writes the internal name itself.
  */
 function linearMatches(node: unknown): void {
-  if (Array.isArray(node)) {
-    for (const n of node) linearMatches(n);
-    return;
-  }
-  if (!isCelNode(node)) return;
-  // A unary operator (`!_`, `-_`) holds its operand as the node itself, not in a list.
-  if (isCelNode(node.args)) {
-    linearMatches(node.args);
-    return;
-  }
-  if (!Array.isArray(node.args)) return;
-  const args = node.args as unknown[];
-  if (node.op === 'rcall' || node.op === 'call') {
-    if (args[0] === LINEAR_MATCHES) throw new Error(`${LINEAR_MATCHES}() is not a function rules can call; write matches()`);
-    if (node.op === 'rcall' && args[0] === 'matches') args[0] = LINEAR_MATCHES;
-  }
-  linearMatches(args);
+  walkCel(node, (n) => {
+    const args = n.args;
+    if (Array.isArray(args) && (n.op === 'rcall' || n.op === 'call')) {
+      if (args[0] === LINEAR_MATCHES) throw new Error(`${LINEAR_MATCHES}() is not a function rules can call; write matches()`);
+      if (n.op === 'rcall' && args[0] === 'matches') args[0] = LINEAR_MATCHES;
+    }
+    return undefined;
+  });
 }
 
 // The shipped pack's specs (shipped.ts marks them): CI compiles each of their patterns with RE2
