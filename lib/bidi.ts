@@ -3,8 +3,9 @@
 // tables, the web console) spells them out; the code points are listed here once, as the body of
 // a regular expression's character class, for each to build the class it needs.
 
-/** The embeddings and overrides (U+202A to U+202E) and the isolates (U+2066 to U+2069). */
-export const BIDI_EMBEDDINGS_OVERRIDES_ISOLATES = '\\u202a-\\u202e\\u2066-\\u2069';
-
-/** The marks: ARABIC LETTER MARK (U+061C), LEFT-TO-RIGHT MARK (U+200E), RIGHT-TO-LEFT MARK (U+200F). */
-export const BIDI_MARKS = '\\u061c\\u200e\\u200f';
+/**
+ * The embeddings and overrides (U+202A to U+202E), the isolates (U+2066 to U+2069) and the marks:
+ * ARABIC LETTER MARK (U+061C), LEFT-TO-RIGHT MARK (U+200E), RIGHT-TO-LEFT MARK (U+200F), which
+ * move the neutral characters around them (`a\u200f-b` shows its `-` on the other side).
+ */
+export const BIDI_CONTROLS = '\\u202a-\\u202e\\u2066-\\u2069\\u061c\\u200e\\u200f';

@@ -4,10 +4,10 @@
 // breaks, or Unicode's bidirectional overrides (text shown in another order than it reads). A
 // table shows each of those as an escape instead of passing it to the terminal.
 
-import { BIDI_EMBEDDINGS_OVERRIDES_ISOLATES } from '../bidi.js';
+import { BIDI_CONTROLS } from '../bidi.js';
 
-// C0 controls and DEL, C1 controls, and the bidirectional embeddings, overrides and isolates.
-const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_EMBEDDINGS_OVERRIDES_ISOLATES}]`, 'g');
+// C0 controls and DEL, C1 controls, and the bidirectional controls (lib/bidi.ts).
+const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
 
 /** `text` with every control character and bidirectional override shown as an escape (`\x1b`, `\u202e`). */
 export function printable(text: string): string {

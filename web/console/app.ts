@@ -1,7 +1,7 @@
 // The console's page script: plain DOM, no framework. Every value from the store is set with
 // textContent (never as HTML): audit events carry names chosen by whoever sent the request.
 import type { Severity } from '../../lib/audit/types.js';
-import { BIDI_EMBEDDINGS_OVERRIDES_ISOLATES, BIDI_MARKS } from '../../lib/bidi.js';
+import { BIDI_CONTROLS } from '../../lib/bidi.js';
 import type { AlertSummary, EventSummary, ApiPage as Page, TenantStatus, Timeline } from '../../lib/console/api-types.js';
 
 const SEVERITIES: Severity[] = ['high', 'medium', 'low', 'info'];
@@ -23,14 +23,14 @@ function clickable(tr: HTMLElement, open: () => void): void {
 
 // Unicode's bidirectional controls (lib/bidi.ts), the marks too: any field of an event can hold
 // them, so every value is shown with them spelled out.
-const BIDI_CONTROLS = new RegExp(`[${BIDI_MARKS}${BIDI_EMBEDDINGS_OVERRIDES_ISOLATES}]`, 'g');
+const BIDI = new RegExp(`[${BIDI_CONTROLS}]`, 'g');
 // A table cell shows at most this much of a value (a 100 KB user name laid out in an auto-width
 // table held the page's main thread for minutes); the event's detail shows it whole.
 const MAX_CELL_CHARS = 300;
 
 /** `text` with every bidirectional control shown as its code point, ⟨U+202E⟩. */
 function shown(text: string): string {
-  return text.replace(BIDI_CONTROLS, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+  return text.replace(BIDI, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
 }
 
 function el(tag: string, text?: string | null, className?: string): HTMLElement {
