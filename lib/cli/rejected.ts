@@ -27,8 +27,8 @@ records body, as the diagnostic setting sends them; GKE LogEntries stay, as only
 route reads them), to AISOC_INGEST_URL's host with
 K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
 stored is stored, what it rejected again it kept again, with the new reason; an item rejected
-again for the same reason stays listed, its TIMES one higher. Items cut to the bound cannot be
-replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
+again for the same reason stays listed, its TIMES one higher. Items cut to the bound, and text
+kept from a message that was no JSON, cannot be replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
 
 Options:
   --tenant ID        only this tenant
@@ -95,15 +95,19 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
  * (docs/gke.md); sent on the EventList route it would be rejected again for being a LogEntry and
  * its kept reason lost. An AKS diagnostic-settings record (rejected from a records body): in a
  * records body, the form the ingest reads it in (docs/aks.md); as an EventList item it would be
- * refused again as "an AKS diagnostic log record", whatever was fixed. Anything else: an EventList item.
+ * refused again as "an AKS diagnostic log record", whatever was fixed. Text kept as a JSON string
+ * (a Pub/Sub message's data that was no JSON, decoded for a person to read): none, as no route
+ * reads a string as an event, and the 200 of a replay would drop the row and its reason. Anything
+ * else: an EventList item.
  */
-function replayForm(text: string): 'gke' | 'aks' | 'event' {
+function replayForm(text: string): 'gke' | 'aks' | 'text' | 'event' {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return 'event';
   }
+  if (typeof value === 'string') return 'text';
   if (!isJsonObject(value)) return 'event';
   if (isJsonObject(value.protoPayload)) return 'gke';
   const aks = typeof value.category === 'string' && AKS_AUDIT_CATEGORIES.has(value.category) && isJsonObject(value.properties);
@@ -127,6 +131,10 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
       continue;
     }
     const form = replayForm(r.item);
+    if (form === 'text') {
+      skipped++;
+      continue;
+    }
     if (form === 'gke') {
       gke++;
       continue;

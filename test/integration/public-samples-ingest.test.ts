@@ -206,4 +206,31 @@ describe('public audit samples through the local ingest server', () => {
       store.close();
     }
   });
+  it('keeps a Pub/Sub message whose data was no JSON on replay, with its reason, where the EventList route would refuse the text', async () => {
+    // What the GKE push route keeps for {"message":{"data":"bm90IGpzb24=",...}}: the decoded text.
+    const reason = 'message data is not base64 of a JSON LogEntry: Unexpected token o in JSON at position 1';
+    const decoded = Buffer.from('bm90IGpzb24=', 'base64').toString('utf8');
+    const before = openEventStore(data.dir);
+    try {
+      before.writeRejects([toRejectRecord({ index: 0, auditID: null, reason, item: decoded }, 'gke-text', 'sample-cluster', Date.now())]);
+    } finally {
+      before.close();
+    }
+    const cap = captureIo({
+      AISOC_DATA_DIR: data.dir,
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/gke-text`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+    });
+
+    const code = await main(['rejected', '--replay', '--tenant', 'gke-text'], cap.io);
+
+    expect(cap.err()).toContain('replayed 0 item(s), 1 kept without their whole text (cut to the bound, or not JSON) and not replayed');
+    expect(code).toBe(0);
+    const store = openEventStore(data.dir);
+    try {
+      expect(store.queryRejects({ tenant: 'gke-text' }).map((r) => [r.reason, r.item, r.times])).toEqual([[reason, '"not json"', 1]]);
+    } finally {
+      store.close();
+    }
+  });
 });
