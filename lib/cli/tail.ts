@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import { loggableUrl } from '../config/env.js';
@@ -8,7 +9,7 @@ import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
-import type { PollResult } from '../tail/poll.js';
+import { type FileAtStart, onceHasMore, type PollResult } from '../tail/poll.js';
 import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
@@ -42,7 +43,8 @@ Options:
   --interval SECONDS  seconds between polls, 0.01 to 86400, decimals allowed (default:
                       AISOC_TAIL_INTERVAL_SECONDS or 300); a poll that stopped at the byte cap is
                       followed at once by the next
-  --once              run one poll and exit: 0 when every complete line read was delivered (or
+  --once              read what the audit log holds now (polling at once while a poll stops at
+                      the byte cap) and exit: 0 when every complete line read was delivered (or
                       passed over as invalid), 1 when some could not be delivered
   --health-file PATH  keep the health after each poll in PATH, for
                       \`aisoc-k8s-audit connector health --health-file PATH\` (the Deployment's probes)
@@ -137,6 +139,16 @@ function parseInterval(value: string | undefined, fallbackSeconds: number): numb
     );
   }
   return ms;
+}
+
+/** The log's identity and size at the start of `--once`; null when it cannot be read (the poll says why). */
+async function fileAtStart(path: string): Promise<FileAtStart | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return { dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+  } catch {
+    return null;
+  }
 }
 
 /** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */
@@ -254,8 +266,16 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
     }
     metrics = await startTailMetrics(metricsPort, metricsHost, log);
     if (once) {
-      const result = await pollOnce();
-      return result.complete ? 0 : 1;
+      // --once reads what the log holds at its start, not just one poll's cap of it: a poll that
+      // stopped at the byte cap (a line longer than the cap and the lines after it, a backlog over
+      // 8 MiB) is followed at once by the next, as the long-running loop does, until the file as
+      // it was found is read (onceHasMore), a poll fails, or a signal stops it.
+      const start = await fileAtStart(path);
+      for (;;) {
+        const result = await pollOnce();
+        if (!result.complete) return 1;
+        if (stop.requested || !onceHasMore(result, start)) return 0;
+      }
     }
     while (!stop.requested) {
       const result = await pollOnce();

@@ -101,3 +101,23 @@ export function withPart(r: PollResult, p: PollPart): PollResult {
   for (const key of SUMMED) next[key] = r[key] + (p[key] ?? 0);
   return next;
 }
+
+/** The audit log as `tail --once` found it at its start: what it has to read before it exits. */
+export interface FileAtStart {
+  dev: string;
+  ino: string;
+  size: number;
+}
+
+/**
+ * Whether `tail --once` goes on with another poll after `r`: the poll stopped at the byte cap
+ * with more to read (a log over the cap, or a line longer than it followed by more lines), and
+ * what the file held at the start is not read yet. Bounded by that size, so a writer appending
+ * as fast as the tailer reads cannot keep `--once` running; a cursor on another file (a rotated
+ * one being finished) has the live file still ahead of it.
+ */
+export function onceHasMore(r: PollResult, start: FileAtStart | null): boolean {
+  if (!r.more || r.error !== null) return false;
+  if (start === null || r.cursor === null) return true;
+  return !(r.cursor.dev === start.dev && r.cursor.ino === start.ino && r.cursor.offset >= start.size);
+}

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
-import { asFile, podListLine, tempDir, uniqueEvents } from '../helpers/tail.js';
+import { asFile, falcoEventLines, podListLine, tempDir, uniqueEvents } from '../helpers/tail.js';
 import { startLocalIngest } from '../helpers/tail-ingest.js';
 
 const execFileAsync = promisify(execFile);
@@ -143,5 +143,40 @@ describe('tail: a line longer than the per-poll cap', () => {
     expect([first.code, second.code]).toEqual([0, 0]);
     const records = jsonLines(shown.stdout);
     expect(records.map((r) => [r.audit_id, r.severity_reason === 'reused-audit-id'])).toEqual([[event.auditID, false]]);
+  });
+
+  it('--once reads on past the long line: the lines after it in the file at the start are delivered in the same run', {
+    timeout: 120_000,
+  }, async () => {
+    // A smaller cap than 8 MiB (the same code path, a tenth of the bytes): the long line spans
+    // three polls' reads, and every real Falco event after it (more than one read too) follows.
+    const cap = 64 * 1024;
+    const logPath = join(tmp.dir, 'once.log');
+    const cursorPath = join(tmp.dir, 'once.cursor');
+    const { line, event, podName } = podListLine(cap * 2 + 1000);
+    const after = uniqueEvents(falcoEventLines().length, 'after-once');
+    writeFileSync(logPath, `${line}\n${asFile(after)}`);
+    const env = {
+      AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/overcap-once`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      CLUSTER_NAME: 'overcap-cluster',
+      AISOC_TAIL_MAX_BYTES: String(cap),
+    };
+
+    const once = await run(['tail', '--path', logPath, '--cursor', cursorPath, '--once'], env);
+    const shown = await run(['events', '--json', '--limit', '1000', '--tenant', 'overcap-once', '--data-dir', dataDir]);
+
+    expect(once.code).toBe(0);
+    const polls = jsonLines(once.stderr).filter((l) => l.message === 'poll');
+    expect(polls[0]).toMatchObject({ delivered: 1, salvaged_lines: 1, more: true });
+    expect(polls.at(-1)).toMatchObject({ more: false, undelivered: 0 });
+    expect(polls.reduce((n, p) => n + (p.delivered as number), 0)).toBe(1 + after.length);
+    expect(once.stderr).not.toContain(podName);
+    const ids = jsonLines(shown.stdout).map((r) => r.audit_id as string);
+    expect(ids.sort()).toEqual([event.auditID as string, ...after.map((l) => (JSON.parse(l) as { auditID: string }).auditID)].sort());
+    expect(JSON.parse(readFileSync(cursorPath, 'utf8'))).toMatchObject({
+      offset: Buffer.byteLength(`${line}\n${asFile(after)}`),
+      skipping: false,
+    });
   });
 });
