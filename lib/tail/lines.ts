@@ -249,6 +249,21 @@ export function salvageOverCapLine(buf: Buffer): SalvagedLine | null {
 }
 
 /**
+ * Whether the bytes after the last `\n` of a rotated file (which no longer grows) are a line its
+ * writer never finished: an apiserver killed mid-write, the file then rotated. Such bytes are not
+ * JSON; a final line that is (an event, or a line that is JSON but no event) is complete all the
+ * same and goes the usual way, as do blank bytes. NUL bytes and a byte order mark before it are
+ * left out, as `splitLines` leaves them out. Looked at once per rotated file, never per line.
+ */
+export function isUnfinishedLine(piece: Buffer): boolean {
+  let start = 0;
+  while (start < piece.length && piece[start] === 0) start++;
+  if (piece.length - start >= 3 && piece[start] === 0xef && piece[start + 1] === 0xbb && piece[start + 2] === 0xbf) start += 3;
+  const text = piece.toString('utf8', start);
+  return text.trim() !== '' && readAuditLine(text).kind === 'not-json';
+}
+
+/**
  * The lines as one `JoinedLines` for lib/ship. Where two lines that go out one after the other lie
  * one newline apart in `buf`, that newline is overwritten with a comma and the join is claimed:
  * lib/ship then sends the run as one view of `buf` inside the EventList envelope, byte for byte

@@ -22,7 +22,11 @@ export interface PollResult {
   invalid: number;
   /** Lines longer than the per-poll cap passed over with nothing delivered (no auditID in their first bytes, or refused by the ingest). */
   oversizeLines: number;
-  /** Lines longer than the per-poll cap whose first bytes' event was delivered flagged truncated, the rest passed over (counted in `delivered` too). */
+  /**
+   * Lines longer than the per-poll cap whose first bytes' event was delivered flagged truncated,
+   * the rest passed over, and unfinished last lines of rotated files delivered the same way
+   * (counted in `delivered` too).
+   */
   salvagedLines: number;
   /** Events the ingest would not take whole (over the body cap, or its 413) and that could not be delivered even without their bodies: passed over. */
   oversizeEvents: number;

@@ -16,7 +16,7 @@ import {
   skipToNewline,
   withHead,
 } from './file.js';
-import { salvageOverCapLine, splitLines } from './lines.js';
+import { isUnfinishedLine, salvageOverCapLine, splitLines } from './lines.js';
 import { type CursorLock, lockCursor } from './lock.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
 import { type BackupFile, filesBeside, listBackups, rotatedAfter } from './rotation.js';
@@ -412,24 +412,38 @@ export class FileTailer {
   }
 
   /**
-   * The start of a line longer than the cap (`buf`, read at `c`): the event it holds is delivered
-   * salvaged (lib/audit `salvageCutLine`); with no auditID in it the line is only counted and
-   * passed over. 'failed' when the ingest did not accept the event: the cursor stays before the
+   * The start of a line longer than the cap (`buf`, read at `c`), or the unfinished last line of a
+   * rotated file (`cut` 'unfinished', `buf` all of it): the event it holds is delivered salvaged
+   * (lib/audit `salvageCutLine`); with no auditID in it the line is only counted (in
+   * `oversizeLines`, or for an unfinished line in `invalid`) and passed over. 'failed' when the ingest did not accept the event: the cursor stays before the
    * line and the next poll tries again (the ingest drops the repeat if this one did arrive).
    * Logs where the line is, its auditID and the bytes read of it, never its content.
    */
-  private async *deliverOverCap(buf: Buffer, c: TailCursor): Steps<'passed' | 'failed'> {
-    const where = { file: c.path, offset: c.offset, cap_bytes: this.opts.maxBytes };
+  private async *deliverOverCap(buf: Buffer, c: TailCursor, cut: 'over-cap' | 'unfinished' = 'over-cap'): Steps<'passed' | 'failed'> {
+    const where =
+      cut === 'over-cap'
+        ? { file: c.path, offset: c.offset, cap_bytes: this.opts.maxBytes }
+        : { file: c.path, offset: c.offset, bytes: buf.length };
+    const what =
+      cut === 'over-cap'
+        ? 'line longer than the per-poll cap'
+        : 'the rotated audit log ends in a line its writer did not finish (no newline, not JSON)';
     const salvaged = salvageOverCapLine(buf);
     if (salvaged === null) {
-      this.log({ level: 'warn', msg: 'line longer than the per-poll cap, with no auditID in its first bytes; passing over it', ...where });
-      yield { oversizeLines: 1 };
+      this.log({ level: 'warn', msg: `${what}, with no auditID in its first bytes; passing over it`, ...where });
+      // An unfinished line with no event in it is counted as the invalid lines are.
+      yield cut === 'over-cap' ? { oversizeLines: 1 } : { invalid: 1 };
       return 'passed';
     }
-    const about = { ...where, auditID: salvaged.auditID, bytes_at_least: buf.length, cut_in: salvaged.cutIn };
+    const about = {
+      ...where,
+      auditID: salvaged.auditID,
+      ...(cut === 'over-cap' ? { bytes_at_least: buf.length } : {}),
+      cut_in: salvaged.cutIn,
+    };
     const out = await deliverSalvaged(salvaged.text, this.opts.ship);
     if (out.kind === 'failed') {
-      const error = `the ingest did not accept the event salvaged from a line longer than the per-poll cap in ${c.path} at byte ${c.offset}: ${out.reason}${
+      const error = `the ingest did not accept the event salvaged from a ${cut === 'over-cap' ? 'line longer than the per-poll cap' : 'line its writer did not finish'} in ${c.path} at byte ${c.offset}: ${out.reason}${
         out.status === undefined ? '' : ` (HTTP ${out.status})`
       }`;
       this.log({ level: 'error', msg: 'delivery stopped; the cursor stays before the first event not accepted', ...about, error });
@@ -439,7 +453,7 @@ export class FileTailer {
     if (out.kind === 'delivered') {
       this.log({
         level: 'warn',
-        msg: `line longer than the per-poll cap; delivered the event its first bytes hold, annotated ${TRUNCATED_ANNOTATION}, and passing over the rest`,
+        msg: `${what}; delivered the event its first bytes hold, annotated ${TRUNCATED_ANNOTATION}, and passing over the rest`,
         ...about,
       });
       yield { salvagedLines: 1, delivered: 1 };
@@ -448,12 +462,12 @@ export class FileTailer {
         level: 'error',
         msg:
           out.kind === 'rejected'
-            ? 'line longer than the per-poll cap; the ingest rejected the event its first bytes hold; passing over it'
-            : 'line longer than the per-poll cap; the ingest would not take the event its first bytes hold even without its bodies; passing over it',
+            ? `${what}; the ingest rejected the event its first bytes hold; passing over it`
+            : `${what}; the ingest would not take the event its first bytes hold even without its bodies; passing over it`,
         ...about,
         ...(out.reason === undefined ? {} : { reason: out.reason }),
       });
-      yield { oversizeLines: 1 };
+      yield cut === 'over-cap' ? { oversizeLines: 1 } : { invalid: 1 };
     }
     return 'passed';
   }
@@ -505,8 +519,15 @@ export class FileTailer {
     const atEof = c.offset + got >= size;
 
     let end = buf.lastIndexOf(10) + 1;
-    if (final && atEof) end = got;
-    if (end === 0) {
+    // A rotated file no longer grows: its last line counts as complete without `\n`. Unless it is
+    // not JSON: then its writer stopped mid-line (killed, then the file rotated), and the event its
+    // bytes hold goes out salvaged as a cut line's does, after the lines before it (`unfinished`).
+    let unfinished: Buffer | null = null;
+    if (final && atEof && end < got) {
+      if (isUnfinishedLine(buf.subarray(end, got))) unfinished = buf.subarray(end, got);
+      else end = got;
+    }
+    if (end === 0 && unfinished === null) {
       if (got >= this.opts.maxBytes) {
         // One line fills the whole cap: it can never be read in one poll (memory stays bounded by
         // the cap). Its first bytes hold who did what to which object (the apiserver writes the
@@ -520,14 +541,15 @@ export class FileTailer {
       yield atEof ? { heldBackBytes: got } : { more: true };
       return { cursor: c, finished: false, stop: true };
     }
-    yield atEof ? { heldBackBytes: got - end } : { more: true };
+    const through = unfinished === null ? end : got;
+    yield atEof ? { heldBackBytes: got - through } : { more: true };
 
     // The file's first bytes, for the fingerprint, copied before the lines are joined with commas.
-    const head = c.offset === 0 ? Buffer.from(buf.subarray(0, Math.min(end, HEAD_FINGERPRINT_BYTES))) : undefined;
+    const head = c.offset === 0 ? Buffer.from(buf.subarray(0, Math.min(through, HEAD_FINGERPRINT_BYTES))) : undefined;
     const split = splitLines(buf, end, c.offset, { checkAll: this.opts.alerts !== undefined, isOversize: this.opts.isOversize });
     // The cursor past every line of this read, written to its temp file while the lines go out:
     // when all are accepted (the usual case) `save` only renames it into place.
-    const whole = await withHead(fh, { ...c, offset: c.offset + end }, head);
+    const whole = await withHead(fh, { ...c, offset: c.offset + through }, head);
     const prepared = prepareCursor(this.opts.cursorPath, { ...whole, updatedAt: new Date(this.now()).toISOString() });
     let sent: Awaited<ReturnType<typeof deliverLines>>;
     try {
@@ -557,7 +579,14 @@ export class FileTailer {
       ...(sent.error === null ? {} : { error: sent.error }),
     };
     c = { ...c, offset: c.offset + sent.consumed };
-    if (sent.failed || sent.consumed !== end) {
+    if (!sent.failed && sent.consumed === end && unfinished !== null) {
+      // Only once every line before it was accepted, so the cursor stays before it if it is not.
+      if ((yield* this.deliverOverCap(unfinished, c, 'unfinished')) === 'passed') {
+        c = { ...c, offset: c.offset + unfinished.length };
+        yield { bytesConsumed: unfinished.length };
+      }
+    }
+    if (sent.failed || c.offset !== whole.offset) {
       await prepared.abandon();
       const next = await withHead(fh, c, head);
       return { cursor: next, finished: false, stop: true };
