@@ -5,7 +5,7 @@ import { loadShipTls } from '../config/tls.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { loadDetection } from '../rules/load.js';
 import { KubernetesAuditConnector } from '../tail/connector.js';
-import { ConnectorConfigError, parseConnectorConfig } from '../tail/connector-config.js';
+import { ConnectorConfigError, deliveryProblems, parseConnectorConfig } from '../tail/connector-config.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
@@ -76,6 +76,9 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     if (err instanceof ConnectorConfigError) throw new UsageError(`${file}: ${err.message}`);
     throw err;
   }
+  // A file_tail instance with nowhere to deliver stops here, as `tail` does, not at every poll.
+  const undeliverable = deliveryProblems(config);
+  if (undeliverable.length > 0) throw new UsageError(`${file}: ${undeliverable.join('; ')}`);
   const intervalSeconds = intFlag(args, 'interval', 1, MAX_TAIL_INTERVAL_SECONDS) ?? config.poll_interval_seconds;
   const healthFile = flag(args, 'health-file');
   const once = args.flags.has('once');

@@ -288,6 +288,20 @@ export function parseConnectorConfig(value: unknown, defaults: ConnectorConfigDe
   });
 }
 
+/**
+ * What a file_tail instance lacks to deliver events: the route and the secret, which the config
+ * may leave out (test-connection then checks the file alone and warns). `connector run` refuses to
+ * start without them (exit 2, as `tail` does), rather than start and fail every poll.
+ */
+export function deliveryProblems(config: ConnectorConfig): string[] {
+  if (config.mode !== 'file_tail') return [];
+  const problems: string[] = [];
+  if (config.ingest_url === null) problems.push(`file_tail mode needs ingest_url (or ${CONNECTOR_ENV.ingest_url}) to deliver events`);
+  if (config.shared_secret === null)
+    problems.push(`file_tail mode needs shared_secret (or ${CONNECTOR_ENV.shared_secret}) to deliver events`);
+  return problems;
+}
+
 /** The config as safe to print: the token and the secret replaced by whether they are set. */
 export function describeConnectorConfig(config: ConnectorConfig): Record<string, unknown> {
   return {

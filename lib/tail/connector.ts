@@ -2,7 +2,7 @@ import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { DEFAULT_TAIL_MAX_BYTES, type TailShaping } from '../config/tail.js';
 import { tenantFromIngestUrl } from '../protocol.js';
 import type { EventText } from '../ship/index.js';
-import type { ConnectorCapability, ConnectorConfig } from './connector-config.js';
+import { type ConnectorCapability, type ConnectorConfig, deliveryProblems } from './connector-config.js';
 import type { TailShipFn } from './deliver.js';
 import { type ConnectorHealth, HealthTracker, summarisePoll } from './health.js';
 import type { PollResult } from './poll.js';
@@ -100,9 +100,8 @@ export class KubernetesAuditConnector {
     let ship = this.deps.ship;
     let isOversize: ((line: EventText, bytes: number) => boolean) | undefined;
     if (ship === undefined) {
-      if (c.ingest_url === null || c.shared_secret === null) {
-        return 'file_tail mode needs ingest_url (or AISOC_INGEST_URL) and shared_secret (or K8S_AUDIT_SHARED_SECRET) to deliver events';
-      }
+      const missing = deliveryProblems(c);
+      if (missing.length > 0 || c.ingest_url === null || c.shared_secret === null) return missing.join('; ');
       const bound = tailShipper({
         url: c.ingest_url,
         token: c.shared_secret,

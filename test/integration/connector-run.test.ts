@@ -38,11 +38,16 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     tmp?.cleanup();
   });
 
-  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  async function cli(
+    args: string[],
+    env: Record<string, string> = {},
+    timeoutMs = 0,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     try {
       const { stdout, stderr } = await exec(process.execPath, [bundle.cli, ...args], {
         env: { PATH: process.env.PATH ?? '', ...env },
         maxBuffer: 64 * 1024 * 1024,
+        timeout: timeoutMs,
       });
       return { code: 0, stdout, stderr };
     } catch (err) {
@@ -250,5 +255,43 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     expect(r.stderr).toContain('cluster_name is required');
     expect((await cli(['connector', 'run', '--config', join(tmp.dir, 'nope.yaml')])).stderr).toContain('ENOENT');
     expect((await cli(['connector', 'explode'])).code).toBe(2);
+  });
+
+  it('stops at the start with exit 2, before any poll, on a file_tail config with nowhere to deliver or a rule that does not compile', async () => {
+    const log = join(tmp.dir, 'start-audit.log');
+    writeFileSync(log, asLines(EVENTS.slice(0, 3)));
+    const cursor = join(tmp.dir, 'start.cursor');
+    const noRoute = configFile('start-no-route', { mode: 'file_tail', cluster_name: 'c', audit_log_path: log, cursor_path: cursor });
+    // Without --once too: it used to start, log a failed poll every interval and never exit.
+    const r = await cli(['connector', 'run', '--config', noRoute], {}, 10_000);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('file_tail mode needs ingest_url (or AISOC_INGEST_URL) to deliver events');
+    expect(r.stderr).toContain('file_tail mode needs shared_secret (or K8S_AUDIT_SHARED_SECRET) to deliver events');
+    expect(r.stderr).not.toContain('"message":"poll"');
+    expect(existsSync(cursor)).toBe(false);
+
+    // A shipped rule with its condition cut short: named with its file, id and the CEL parser's error.
+    const rulesDir = join(tmp.dir, 'broken-rules');
+    mkdirSync(rulesDir, { recursive: true });
+    const shipped = readFileSync(join(import.meta.dirname, '../../rules/access.yaml'), 'utf8');
+    const start = shipped.indexOf('\n  - id: ') + 1;
+    const block = shipped.slice(start, shipped.indexOf('\n  - id: ', start) + 1);
+    const id = /- id: ([a-z0-9-]+)/.exec(block)?.[1] as string;
+    writeFileSync(
+      join(rulesDir, 'broken.yaml'),
+      `rules:\n${block.replace(/ {4}condition: >-\n(?: {6}.*\n)+/, `    condition: "verb == 'create' &&"\n`)}`,
+    );
+    const routed = configFile('start-bad-rule', {
+      mode: 'file_tail',
+      cluster_name: 'c',
+      audit_log_path: log,
+      cursor_path: cursor,
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-start`,
+    });
+    const bad = await cli(['connector', 'run', '--config', routed], { K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_RULES: rulesDir }, 10_000);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`${join(rulesDir, 'broken.yaml')}: ${id}: condition does not compile`);
+    expect(bad.stderr).not.toContain('"message":"poll"');
+    expect(store.countEvents({ tenant: 'conn-start' })).toBe(0);
   });
 });
