@@ -245,9 +245,12 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
     }
     if (out.kind === 'rejected') invalid++;
     else if (out.kind === 'passed-over') oversizeEvents++;
-    else {
+    else if ('sent' in out) {
       delivered++;
       if (out.kind === 'truncated') truncatedEvents++;
+      // Scored on what the ingest received (without its bodies when cut), as any delivered event.
+      const alert = ctx.alerts === undefined ? null : alertOfSent(out.sent, ctx.alerts, ctx.now());
+      if (alert !== null) alerts.push(alert);
     }
   }
 
@@ -312,7 +315,8 @@ function textWithoutBodies(data: EventText): string | null {
 }
 
 type SentWholeOrCut =
-  | { kind: 'whole' | 'truncated' | 'rejected'; cut: boolean; reason?: string }
+  | { kind: 'whole' | 'truncated'; cut: boolean; reason?: string; sent: EventText }
+  | { kind: 'rejected'; cut: boolean; reason?: string }
   | { kind: 'passed-over'; reason: string }
   | Failed;
 
@@ -327,14 +331,16 @@ async function sendWholeOrCut(ship: TailShipFn, data: EventText, triedAlone: boo
   if (!triedAlone) {
     const alone = await sendAlone(ship, data);
     if (alone.kind === 'failed') return alone;
-    if (alone.kind !== 'too-large') return { kind: alone.kind === 'ok' ? 'whole' : 'rejected', cut: false };
+    if (alone.kind !== 'too-large')
+      return alone.kind === 'ok' ? { kind: 'whole', cut: false, sent: data } : { kind: 'rejected', cut: false };
     reason = alone.reason;
   }
   const cut = textWithoutBodies(data);
   if (cut !== null) {
     const sent = await sendAlone(ship, cut);
     if (sent.kind === 'failed') return sent;
-    if (sent.kind !== 'too-large') return { kind: sent.kind === 'ok' ? 'truncated' : 'rejected', cut: true, reason };
+    if (sent.kind !== 'too-large')
+      return sent.kind === 'ok' ? { kind: 'truncated', cut: true, reason, sent: cut } : { kind: 'rejected', cut: true, reason };
     reason = sent.reason;
   }
   return { kind: 'passed-over', reason };
@@ -348,7 +354,7 @@ async function sendWholeOrCut(ship: TailShipFn, data: EventText, triedAlone: boo
 async function deliverWhole(
   w: WholeEvent,
   ctx: DeliveryContext,
-): Promise<{ kind: 'whole' | 'truncated' | 'rejected' | 'passed-over' } | Failed> {
+): Promise<{ kind: 'whole' | 'truncated'; sent: EventText } | { kind: 'rejected' | 'passed-over' } | Failed> {
   const where = { file: ctx.file, offset: w.offset, bytes: w.bytes, ...(w.auditID === undefined ? {} : { auditID: w.auditID }) };
   const out = await sendWholeOrCut(ctx.ship, w.data, w.triedAlone);
   if (out.kind === 'failed') return out;
@@ -369,7 +375,7 @@ async function deliverWhole(
       reason: out.reason,
     });
   }
-  return { kind: out.kind };
+  return out.kind === 'whole' || out.kind === 'truncated' ? { kind: out.kind, sent: out.sent } : { kind: out.kind };
 }
 
 /**
@@ -380,22 +386,39 @@ async function deliverWhole(
 export async function deliverSalvaged(
   text: string,
   ship: TailShipFn,
-): Promise<{ kind: 'delivered' | 'rejected' | 'passed-over'; reason?: string } | Failed> {
+): Promise<{ kind: 'delivered'; sent: EventText } | { kind: 'rejected' | 'passed-over'; reason?: string } | Failed> {
   const out = await sendWholeOrCut(ship, text, false);
   if (out.kind === 'failed' || out.kind === 'passed-over') return out;
-  return { kind: out.kind === 'rejected' ? 'rejected' : 'delivered' };
+  return out.kind === 'rejected' ? { kind: 'rejected' } : { kind: 'delivered', sent: out.sent };
+}
+
+/**
+ * The alert of one event delivered on its own (salvaged from a cut line, sent alone, or without
+ * its bodies): the record the ingest makes of the text it received when that is high, else null.
+ * So such an event reaches `fetch_alerts` as an event delivered in a batch does (`highAlerts`).
+ */
+export function alertOfSent(sent: EventText, alerts: AlertsContext, receivedAt: number): NormalisedRecord | null {
+  const { event } = checkLine(eventString(sent));
+  if (event === undefined || decideEventSeverity(event, alerts.detection).severity !== 'high') return null;
+  const record = normaliseAuditEvent(event, alertContext(alerts, receivedAt));
+  return record.severity === 'high' ? record : null;
+}
+
+/** The normalising context of a poll's alerts. */
+function alertContext({ tenantId, clusterName, detection }: AlertsContext, receivedAt: number) {
+  return {
+    tenantId,
+    clusterName,
+    receivedAt,
+    source: { platform: 'kubernetes' as const },
+    ...(detection === undefined ? {} : { detection }),
+  };
 }
 
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */
 function highAlerts(delivered: readonly OutgoingLine[], tooLarge: ReadonlySet<number>, ctx: DeliveryContext): NormalisedRecord[] {
-  const { tenantId, clusterName, detection } = ctx.alerts as AlertsContext;
-  const context = {
-    tenantId,
-    clusterName,
-    receivedAt: ctx.now(),
-    source: { platform: 'kubernetes' as const },
-    ...(detection === undefined ? {} : { detection }),
-  };
+  const { detection } = ctx.alerts as AlertsContext;
+  const context = alertContext(ctx.alerts as AlertsContext, ctx.now());
   const out: NormalisedRecord[] = [];
   delivered.forEach((line, i) => {
     if (line.event === undefined || tooLarge.has(i) || decideEventSeverity(line.event, detection).severity !== 'high') return;

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { TRUNCATED_ANNOTATION } from '../audit/index.js';
 import type { EventText } from '../ship/index.js';
 import { type PreparedCursor, prepareCursor, readCursor, removeStaleTemps, type TailCursor, writeCursor } from './cursor.js';
-import { type AlertsContext, deliverLines, deliverSalvaged, type TailShipFn } from './deliver.js';
+import { type AlertsContext, alertOfSent, deliverLines, deliverSalvaged, type TailShipFn } from './deliver.js';
 import {
   describeOpenError,
   errCode,
@@ -456,7 +456,9 @@ export class FileTailer {
         msg: `${what}; delivered the event its first bytes hold, annotated ${TRUNCATED_ANNOTATION}, and passing over the rest`,
         ...about,
       });
-      yield { salvagedLines: 1, delivered: 1 };
+      // Its alert reaches fetch_alerts as a batched event's does, scored on what the ingest received.
+      const alert = this.opts.alerts === undefined ? null : alertOfSent(out.sent, this.opts.alerts, this.now());
+      yield { salvagedLines: 1, delivered: 1, ...(alert === null ? {} : { alerts: [alert] }) };
     } else {
       this.log({
         level: 'error',

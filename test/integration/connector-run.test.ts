@@ -294,4 +294,48 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     expect(bad.stderr).not.toContain('"message":"poll"');
     expect(store.countEvents({ tenant: 'conn-start' })).toBe(0);
   });
+
+  it('prints the alert of an event salvaged from a line longer than the per-poll cap, as the ingest raised it', async () => {
+    // The real Falco trace of a privileged pod's creation, unchanged: 3,355 bytes, over a 2 KiB
+    // cap. Its first 2 KiB hold who created which pod and the whole requestObject (the apiserver
+    // writes responseObject after it), which the privileged-container rule reads.
+    const falco = join(import.meta.dirname, '../fixtures/falco/create_nginx_pod_privileged.json');
+    const line = readFileSync(falco, 'utf8').split('\n')[0] as string;
+    const cap = 2048;
+    expect(Buffer.byteLength(line)).toBeGreaterThan(cap);
+    const log = join(tmp.dir, 'salvaged-audit.log');
+    writeFileSync(log, `${line}\n`);
+    const config = configFile('salvaged', {
+      mode: 'file_tail',
+      cluster_name: 'selfhosted-salvaged',
+      audit_log_path: log,
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-salvaged`,
+    });
+
+    const r = await cli(['connector', 'run', '--config', config, '--once'], {
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AISOC_TAIL_MAX_BYTES: String(cap),
+    });
+
+    expect(r.code, r.stderr).toBe(0);
+    const poll = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('"message":"poll"'))
+      .map((l) => JSON.parse(l) as { alerts: number; health: { last_poll: { salvaged_lines: number } } });
+    expect(poll[0]?.health.last_poll.salvaged_lines).toBe(1);
+    const stored = store.queryAlerts({ tenant: 'conn-salvaged' });
+    expect(stored.map((a) => [a.audit_id, a.severity_reason])).toEqual([
+      [(JSON.parse(line) as { auditID: string }).auditID, 'rule:privileged-container'],
+    ]);
+    const printed = r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as NormalisedRecord);
+    expect(printed.map((a) => [a.audit_id, a.severity_reason, a.rule_ids])).toEqual(
+      stored.map((a) => [a.audit_id, a.severity_reason, a.rule_ids]),
+    );
+    expect(poll[0]?.alerts).toBe(1);
+    expect(printed[0]?.raw_event).toMatchObject({ annotations: { 'audit.k8s.io/truncated': 'true' } });
+  });
 });

@@ -13,8 +13,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { normaliseAuditEvent, parseAuditPayload } from '../../../lib/audit/index.js';
-import { FileTailer, type PollResult, readCursor, type TailerOptions } from '../../../lib/tail/index.js';
+import { type AuditEvent, normaliseAuditEvent, parseAuditPayload, withoutBodies } from '../../../lib/audit/index.js';
+import type { EventText } from '../../../lib/ship/index.js';
+import { FileTailer, type PollResult, readCursor, type TailerOptions, type TailShipFn } from '../../../lib/tail/index.js';
 import { asFile, auditIdOf, eventText, podListLine, RecordingShipper, tempDir, uniqueEvents } from '../../helpers/tail.js';
 
 let dir: string;
@@ -613,6 +614,38 @@ describe('FileTailer', () => {
     expect(expected.length).toBeGreaterThan(0);
     expect(r.alerts.map((a) => a.audit_id)).toEqual(expected);
     expect(r.alerts.every((a) => a.severity === 'high' && a.cluster_name === 'prod' && a.tenant_id === 't1')).toBe(true);
+  });
+
+  it('returns the alerts of events sent on their own, whole or without their bodies, as of those sent in batches', async () => {
+    const events = uniqueEvents(47, 'alone');
+    writeFileSync(logPath, asFile(events));
+    const context = { tenantId: 't1', clusterName: 'prod', receivedAt: 0 };
+    const high = (e: AuditEvent) => normaliseAuditEvent(e, context).severity === 'high';
+    const highIds = new Set(events.filter((l) => high(JSON.parse(l))).map(auditIdOf));
+    // The first high event's creation the ingest refuses even alone (413): it goes out without its bodies.
+    const refused = events.find((l) => highIds.has(auditIdOf(l)) && high(withoutBodies(JSON.parse(l)))) as string;
+    const recording = new RecordingShipper();
+    // An ingest whose cap the refused event is over with its bodies and under without them.
+    const ship: TailShipFn = async (lines, how) => {
+      const text = eventText(lines.events[0] as EventText);
+      if (how?.alone === true && auditIdOf(text) === auditIdOf(refused) && 'requestObject' in JSON.parse(text)) {
+        return { delivered: 0, failed: [{ index: 0, reason: 'event too large for the ingest', status: 413, retryable: false }] };
+      }
+      return recording.ship(lines, how);
+    };
+
+    const r = await tailer({
+      ship,
+      // Every high event is over the batch body cap: each goes out alone.
+      isOversize: (line) => highIds.has(auditIdOf(eventText(line))),
+      alerts: { tenantId: 't1', clusterName: 'prod' },
+    }).poll();
+
+    expect(r).toMatchObject({ delivered: 47, truncatedEvents: 1, complete: true });
+    expect(highIds.size).toBeGreaterThan(1);
+    expect(r.alerts.map((a) => a.audit_id).sort()).toEqual([...highIds].sort());
+    const cut = r.alerts.find((a) => a.audit_id === auditIdOf(refused)) as { raw_event: AuditEvent };
+    expect(cut.raw_event.annotations?.['audit.k8s.io/truncated']).toBe('true');
   });
 
   it('reports a missing audit log without touching the cursor', async () => {
