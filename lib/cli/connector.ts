@@ -6,8 +6,10 @@ import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { loadDetection } from '../rules/load.js';
 import { KubernetesAuditConnector } from '../tail/connector.js';
 import { ConnectorConfigError, deliveryProblems, parseConnectorConfig } from '../tail/connector-config.js';
+import { fileAtStart } from '../tail/file.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
+import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, write } from './io.js';
@@ -39,7 +41,9 @@ reason on stderr.
 
 Options:
   --config FILE         the connector config (JSON or YAML)
-  --once                one poll, then exit: 0 when it succeeded, 1 when not
+  --once                one poll (file_tail: polls at once while one stops at the byte cap, until
+                        the log as found at the start is read), then exit: 0 when they
+                        succeeded, 1 when not
   --interval SECONDS    overrides poll_interval_seconds
   --health-file PATH    run: where to keep the health after each poll; health: the file to read
   --metrics-port PORT   run, file_tail: serve GET /metrics in the Prometheus text format on this
@@ -101,6 +105,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   // K8S_AUDIT_RULES (a directory) as `normalise` reads; a bad value stops the start (exit 2).
   const detection = await loadDetection(io.env);
   let metrics: TailMetricsEndpoint | null = null;
+  let lastPoll: PollResult | null = null;
   const connector = new KubernetesAuditConnector(config, {
     log,
     now,
@@ -108,7 +113,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     detection,
     shaping,
     intervalSeconds,
-    onPoll: (result) => metrics?.recordPoll(result, config.audit_log_path),
+    onPoll: (result) => {
+      lastPoll = result;
+      metrics?.recordPoll(result, config.audit_log_path);
+    },
   });
   log({
     msg: 'connector starting',
@@ -147,7 +155,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
       // dashboard would take for a healthy idle cluster. Say so instead of serving them.
       log({ level: 'warn', msg: 'webhook mode serves no /metrics (the tailer metrics are file_tail only); the metrics port is ignored' });
     }
+    // --once reads what the log holds at the start, as `tail --once` does (onceHasMore).
+    const start = once && config.mode === 'file_tail' ? await fileAtStart(config.audit_log_path) : null;
     for (;;) {
+      lastPoll = null;
       const { alerts, health } = await connector.fetchAlerts();
       for (const alert of alerts) await write(io.stdout, `${JSON.stringify(alert)}\n`);
       log({ level: health.status === 'error' ? 'error' : 'info', msg: 'poll', alerts: alerts.length, health });
@@ -158,7 +169,12 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
           log({ level: 'error', msg: 'cannot write the health file', path: healthFile, error: (err as NodeJS.ErrnoException).code });
         }
       }
-      if (once) return health.status === 'ok' ? 0 : 1;
+      if (once) {
+        if (health.status !== 'ok') return 1;
+        const polled: PollResult | null = lastPoll;
+        if (stopped || polled === null || !onceHasMore(polled, start)) return 0;
+        continue;
+      }
       // A file_tail poll that stopped at its byte cap goes on at once, as `tail` does.
       const more = health.last_poll?.more === true && health.status === 'ok';
       if (stopped) break;

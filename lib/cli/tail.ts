@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { DEFAULT_TAIL_BATCH_EVENTS, DEFAULT_TAIL_CONCURRENCY } from '../config/defaults.js';
 import { loggableUrl } from '../config/env.js';
@@ -7,9 +6,10 @@ import { loadTailConfig, MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { CONNECTOR_ENV, ConnectorConfigError, defaultCursorPath, parseConnectorConfig } from '../tail/connector-config.js';
+import { fileAtStart } from '../tail/file.js';
 import { HealthTracker, summarisePoll, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
-import { type FileAtStart, onceHasMore, type PollResult } from '../tail/poll.js';
+import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
@@ -139,16 +139,6 @@ function parseInterval(value: string | undefined, fallbackSeconds: number): numb
     );
   }
   return ms;
-}
-
-/** The log's identity and size at the start of `--once`; null when it cannot be read (the poll says why). */
-async function fileAtStart(path: string): Promise<FileAtStart | null> {
-  try {
-    const st = await stat(path, { bigint: true });
-    return { dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
-  } catch {
-    return null;
-  }
 }
 
 /** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { TailCursor } from './cursor.js';
+import type { FileAtStart } from './poll.js';
 import type { BackupFile } from './rotation.js';
 
 // The tailer's file I/O: reading byte ranges of the audit log at a position, the head
@@ -141,4 +142,14 @@ export function describeOpenError(path: string, err: unknown): string {
   if (code === 'EACCES' || code === 'EPERM') return `audit log path ${path} is not readable (permission denied)`;
   if (code === 'EISDIR') return `audit log path ${path} is a directory, not a file`;
   return `audit log path ${path} cannot be opened (${code})`;
+}
+
+/** The log's identity and size when `--once` starts (what it reads before it exits); null when it cannot be read (the poll says why). */
+export async function fileAtStart(path: string): Promise<FileAtStart | null> {
+  try {
+    const st = await stat(path, { bigint: true });
+    return { dev: st.dev.toString(), ino: st.ino.toString(), size: Number(st.size) };
+  } catch {
+    return null;
+  }
 }
