@@ -153,6 +153,10 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
     if (settled.firstReason?.status === 400 && lines.slice(settled.accepted).some((l) => l.event === undefined)) {
       const from = settled.accepted;
       const rest: OutgoingLine[] = [];
+      // Lines passed over, and lines whose events were read out of them (a list, or an event
+      // appended to a line its writer did not finish: lines.ts `checkLine`).
+      let passed = 0;
+      let readOut = 0;
       for (const line of lines.slice(from)) {
         if (line.event !== undefined) {
           rest.push(line);
@@ -160,27 +164,31 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
         }
         const checked = checkLine(eventString(line.data));
         if (checked.items !== undefined) {
-          const listed = listedLines(checked.items, line.offset);
+          const listed = listedLines(checked.items, line.offset, checked.unreadable);
           rest.push(...listed.lines);
+          readOut++;
           for (const skip of listed.skipped) {
             invalid++;
+            passed++;
             passOver.invalid(skip.offset, skip.reason, skip.auditID);
           }
           continue;
         }
         if (checked.event === undefined) {
           invalid++;
+          passed++;
           passOver.invalid(line.offset, checked.reason, checked.auditID);
           continue;
         }
         rest.push({ ...line, event: checked.event });
       }
-      if (rest.length < lines.length - from) {
+      if (passed > 0 || readOut > 0) {
         log({
           level: 'warn',
-          msg: 'the ingest answered 400 for a batch holding lines that are not audit events; passed over them and sent the rest again',
+          msg: 'the ingest answered 400 for a batch holding lines that are not audit events; passed over them (or read the events out of them) and sent the rest again',
           file,
-          passed_over: lines.length - from - rest.length,
+          passed_over: passed,
+          ...(readOut > 0 ? { events_read_out_of: readOut } : {}),
         });
         const again = await shipAll(ctx.ship, joinLines(ctx.buf, rest));
         const tooLarge = new Set([...settled.tooLarge].filter((i) => i < from));

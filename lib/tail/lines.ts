@@ -93,7 +93,7 @@ function startsEventList(buf: Buffer, start: number, end: number): boolean {
  */
 export type LineCheck =
   | { event: AuditEvent; items?: undefined }
-  | { event?: undefined; items: readonly unknown[] }
+  | { event?: undefined; items: readonly unknown[]; unreadable?: string }
   | { event?: undefined; items?: undefined; reason: string; auditID?: string };
 
 /**
@@ -101,9 +101,14 @@ export type LineCheck =
  * at the line's offset; each item that is not an event is passed over with its reason, as the
  * NDJSON reader rejects it.
  */
-export function listedLines(items: readonly unknown[], offset: number): { lines: OutgoingLine[]; skipped: InvalidLine[] } {
+export function listedLines(
+  items: readonly unknown[],
+  offset: number,
+  unreadable?: string,
+): { lines: OutgoingLine[]; skipped: InvalidLine[] } {
   const lines: OutgoingLine[] = [];
   const skipped: InvalidLine[] = [];
+  if (unreadable !== undefined) skipped.push({ kind: 'invalid', offset, reason: unreadable });
   for (const item of items) {
     const v = validateAuditEvent(item);
     if (v.ok) lines.push({ data: JSON.stringify(item), offset, event: v.event });
@@ -115,11 +120,47 @@ export function listedLines(items: readonly unknown[], offset: number): { lines:
   return { lines, skipped };
 }
 
+// kube-apiserver's log backend writes each Event on a line of its own. A writer killed mid-line
+// (OOM, SIGKILL) leaves that line unfinished, and its next life opens the same file to append: its
+// first event then follows the cut bytes on the same line, which is no JSON. Both are read out of
+// it, not passed over: the event after the cut whole, and the cut one salvaged as any cut line is
+// (lib/audit `salvageCutLine`, flagged truncated; no timestamps invented, so a resend is a repeat).
+// An event starts as the apiserver writes it (Go's encoding/json, struct order: kind, then
+// apiVersion) or as a writer with sorted keys does (annotations first, or apiVersion when there
+// are none); the first such start after the cut whose rest reads as one event is taken, trying at
+// most a few (the same text also opens objects inside a body). Only a line that does not parse
+// pays for the search.
+const EVENT_STARTS = ['{"kind":"Event","apiVersion":"audit.k8s.io/', '{"apiVersion":"audit.k8s.io/', '{"annotations":{'];
+const MAX_GLUE_TRIES = 16;
+
+function unglued(text: string): LineCheck | null {
+  let from = 1;
+  for (let tries = 0; tries < MAX_GLUE_TRIES; tries++) {
+    let at = -1;
+    for (const start of EVENT_STARTS) {
+      const i = text.indexOf(start, from);
+      if (i !== -1 && (at === -1 || i < at)) at = i;
+    }
+    if (at === -1) return null;
+    const after = readAuditLine(text.slice(at));
+    if (after.kind === 'event') {
+      const cut = salvageCutLine(Buffer.from(text.slice(0, at), 'utf8'), null);
+      if (cut !== null) return { items: [JSON.parse(cut.text) as unknown, after.event] };
+      return {
+        items: [after.event],
+        unreadable: 'line is not JSON: bytes a writer did not finish, with no auditID, before an event appended to them',
+      };
+    }
+    from = at + 1;
+  }
+  return null;
+}
+
 /** Checks one line with lib/audit's line check, in the words the tailer logs. */
 export function checkLine(text: string): LineCheck {
   const read = readAuditLine(text);
   if (read.kind === 'event') return { event: read.event };
-  if (read.kind === 'not-json') return { reason: 'line is not JSON' };
+  if (read.kind === 'not-json') return unglued(text) ?? { reason: 'line is not JSON' };
   const v = read.value;
   if (Array.isArray(v)) return { items: v };
   if (isJsonObject(v) && v.kind === 'EventList' && Array.isArray(v.items)) return { items: v.items };
@@ -205,7 +246,7 @@ export function splitLines(buf: Buffer, end: number, base: number, opts: SplitOp
       const checked = checkLine(text);
       count++;
       if (checked.items !== undefined) {
-        const listed = listedLines(checked.items, offset);
+        const listed = listedLines(checked.items, offset, checked.unreadable);
         lines.push(...listed.lines);
         skipped.push(...listed.skipped);
         continue;

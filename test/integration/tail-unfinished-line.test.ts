@@ -128,3 +128,29 @@ describe.skipIf(!hasLogrotate)('tail: a rotated file ending in a line its writer
     expect(r.records.map((x) => x.audit_id).sort()).toEqual([...r.ids].sort());
   });
 });
+
+// The same killed writer without a rotation: its next life opens the file to append (the
+// apiserver's log backend does), so its first event follows the cut bytes on one line, which is
+// no JSON. Neither event may be lost: the appended one is delivered whole, the cut one salvaged.
+describe('tail: an event appended to the bytes of a line its writer did not finish', () => {
+  it('delivers the appended event whole and salvages the cut one, flagged truncated', { timeout: 120_000 }, async () => {
+    const name = 'glued';
+    const logPath = join(tmp.dir, `${name}.log`);
+    const env = { AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/${name}`, K8S_AUDIT_SHARED_SECRET: SECRET, CLUSTER_NAME: 'glued' };
+    const [before, cutWhole, appended, after] = uniqueEvents(4, name) as [string, string, string, string];
+    const cut = cutWhole.slice(0, cutWhole.indexOf('"auditID"') + 300);
+    writeFileSync(logPath, `${before}\n${cut}${appended}\n${after}\n`);
+    const run = await runBuiltCli(cli.cli, ['tail', '--path', logPath, '--cursor', join(tmp.dir, `${name}.cursor`), '--once'], { env });
+    const shown = await runBuiltCli(cli.cli, ['events', '--json', '--limit', '100', '--tenant', name, '--data-dir', dataDir]);
+
+    expect([run.code, shown.code], run.stderr).toEqual([0, 0]);
+    const records = jsonLines(shown.stdout);
+    const id = (l: string) => (JSON.parse(l) as { auditID: string }).auditID;
+    expect(records.map((x) => x.audit_id).sort()).toEqual([before, cutWhole, appended, after].map(id).sort());
+    const salvaged = records.find((x) => x.audit_id === id(cutWhole)) as { raw_event: Record<string, unknown> };
+    expect((salvaged.raw_event.annotations as Record<string, string>)['audit.k8s.io/truncated']).toBe('true');
+    const whole = records.find((x) => x.audit_id === id(appended)) as { raw_event: Record<string, unknown> };
+    expect(whole.raw_event.annotations ?? {}).not.toHaveProperty('audit.k8s.io/truncated');
+    expect(jsonLines(run.stderr).find((l) => l.message === 'poll')).toMatchObject({ invalid: 0, undelivered: 0 });
+  });
+});

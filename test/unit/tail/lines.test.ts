@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, eventListBytes, eventString } from '../../../lib/ship/index.js';
 import { eventListChunks } from '../../../lib/ship/pack.js';
-import { joinLines, splitLines } from '../../../lib/tail/lines.js';
+import { checkLine, joinLines, splitLines } from '../../../lib/tail/lines.js';
 import { auditIdOf, uniqueEvents } from '../../helpers/tail.js';
 
 const texts = (lines: readonly { data: string | Uint8Array }[]): string[] => lines.map((l) => eventString(l.data));
@@ -104,6 +104,36 @@ describe('splitLines', () => {
     ]);
     expect(eventString((split.skipped[0] as { data: EventText }).data)).toBe(big);
     expect(split.count).toBe(3);
+  });
+});
+
+describe('checkLine: an event appended to the bytes of a line its writer did not finish', () => {
+  // A killed apiserver's next life appends to the same file: its first event follows the cut.
+  const [cutWhole, appended] = uniqueEvents(2, 'glue') as [string, string];
+
+  it('reads the appended event whole and salvages the cut one (flagged truncated), in file order', () => {
+    const cut = cutWhole.slice(0, cutWhole.indexOf('"auditID"') + 200);
+    const checked = checkLine(`${cut}${appended}`) as {
+      items: { auditID: string; annotations: Record<string, string> }[];
+      unreadable?: string;
+    };
+
+    expect(checked.items.map((e) => e.auditID)).toEqual([auditIdOf(cutWhole), auditIdOf(appended)]);
+    expect(checked.items[0]?.annotations['audit.k8s.io/truncated']).toBe('true');
+    expect(checked.items[1]).toEqual(JSON.parse(appended));
+    expect(checked.unreadable).toBeUndefined();
+  });
+
+  it('reads the appended event and names the cut bytes unreadable when they hold no auditID', () => {
+    const cut = cutWhole.slice(0, cutWhole.indexOf('"auditID"') - 1);
+    const checked = checkLine(`${cut}${appended}`) as { items: unknown[]; unreadable?: string };
+
+    expect(checked.items).toEqual([JSON.parse(appended)]);
+    expect(checked.unreadable).toMatch(/^line is not JSON: bytes a writer did not finish, with no auditID/);
+  });
+
+  it('leaves a line that holds no whole event after its cut as not JSON', () => {
+    expect(checkLine(`${cutWhole.slice(0, 400)}${appended.slice(0, 400)}`)).toEqual({ reason: 'line is not JSON' });
   });
 });
 
