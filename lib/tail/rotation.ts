@@ -1,4 +1,4 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 /** A rotated audit log found beside the live one, with its identity. */
@@ -152,4 +152,30 @@ export function rotatedAfter(
       rotationOrder(previous, f) < 0,
   );
   return candidates.sort(rotationOrder);
+}
+
+// What an audit log's first bytes are: a JSON object's `{`, after what the tailer passes over at a
+// line's start (a UTF-8 byte order mark, the NUL bytes a crash leaves, blank lines). A file named
+// like the log that starts with anything else is not a rotation of it: logrotate's own state
+// (`logrotate state -- version 2`) or configuration kept beside the log under its name
+// (`audit.logrotate.state`), which logrotate writes after each rotation, so by its time it would
+// count as rotated after the cursor's file and its lines be read and passed over.
+const HEAD_BYTES = 4096;
+
+/** Whether a file starts as an audit log does (see above); an empty or blank head cannot tell, and counts. */
+export async function startsLikeAuditLog(path: string): Promise<boolean> {
+  let fh: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    fh = await open(path, 'r');
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+    while (i < bytesRead && (buf[i] === 0 || buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
+    return i >= bytesRead || buf[i] === 0x7b;
+  } catch {
+    // Gone or unreadable: the read that follows says so, as it would have.
+    return true;
+  } finally {
+    await fh?.close().catch(() => undefined);
+  }
 }

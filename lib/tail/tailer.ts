@@ -19,7 +19,7 @@ import {
 import { isUnfinishedLine, salvageOverCapLine, splitLines } from './lines.js';
 import { type CursorLock, lockCursor } from './lock.js';
 import { emptyPoll, type PollPart, type PollResult, withPart } from './poll.js';
-import { type BackupFile, filesBeside, listBackups, rotatedAfter } from './rotation.js';
+import { type BackupFile, filesBeside, listBackups, rotatedAfter, startsLikeAuditLog } from './rotation.js';
 
 // The cursor loop of file_tail mode. The pieces it drives each have a file of their own: reading
 // the audit log (file.ts), splitting a read into lines (lines.ts, pure) and delivering them through
@@ -260,7 +260,7 @@ export class FileTailer {
             from_offset: start.offset,
           });
           // A copytruncate rotation more since the last poll left a newer copy too: read it before the emptied file.
-          const copies = [b, ...this.#rotatedAfter(beside, b, { dev, ino })];
+          const copies = [b, ...(await this.#rotatedAfter(beside, b, { dev, ino }))];
           const done = yield* this.finishRotated({ ...start, path: b.path, dev: b.dev, ino: b.ino }, budget, { dev, ino }, copies);
           if (!done) return;
         } else {
@@ -358,7 +358,7 @@ export class FileTailer {
     if (found === -1) found = await findRenumbered(beside, old);
     if (found === -1) return { backups, at: -1 };
     const previous = beside[found] as BackupFile;
-    return { backups: [previous, ...this.#rotatedAfter(beside, previous, live)], at: 0 };
+    return { backups: [previous, ...(await this.#rotatedAfter(beside, previous, live))], at: 0 };
   }
 
   /**
@@ -371,9 +371,14 @@ export class FileTailer {
     return (await filesBeside(this.opts.logPath)).filter((f) => f.name !== own && !f.name.startsWith('.'));
   }
 
-  /** `rotatedAfter` for this tailer's log, leaving its cursor file out (by default it lies beside the log). */
-  #rotatedAfter(beside: readonly BackupFile[], previous: BackupFile, live: { dev: string; ino: string }): BackupFile[] {
-    return rotatedAfter(beside, previous, this.opts.logPath, live, [basename(this.opts.cursorPath)]);
+  /**
+   * `rotatedAfter` for this tailer's log, leaving out its cursor file (by default it lies beside
+   * the log) and files named like the log that do not start as one (`startsLikeAuditLog`).
+   */
+  async #rotatedAfter(beside: readonly BackupFile[], previous: BackupFile, live: { dev: string; ino: string }): Promise<BackupFile[]> {
+    const after = rotatedAfter(beside, previous, this.opts.logPath, live, [basename(this.opts.cursorPath)]);
+    const looks = await Promise.all(after.map((f) => startsLikeAuditLog(f.path)));
+    return after.filter((_, i) => looks[i]);
   }
 
   /**

@@ -20,11 +20,11 @@ beforeEach(() => {
 
 afterEach(() => tmp.cleanup());
 
-/** Runs `logrotate -f` once with this stanza for the audit log (its state file beside it). */
-function logrotate(directives: string): void {
-  const conf = join(tmp.dir, 'logrotate.conf');
+/** Runs `logrotate -f` once with this stanza for the audit log (its state file beside it, named `<stem>`.state). */
+function logrotate(directives: string, stem = 'logrotate'): void {
+  const conf = join(tmp.dir, `${stem}.conf`);
   writeFileSync(conf, `${logPath} {\n  rotate 5\n  missingok\n${directives}\n}\n`, { mode: 0o644 });
-  execFileSync('logrotate', ['-f', '-s', join(tmp.dir, 'logrotate.state'), conf], { stdio: 'pipe' });
+  execFileSync('logrotate', ['-f', '-s', join(tmp.dir, `${stem}.state`), conf], { stdio: 'pipe' });
 }
 
 describe.skipIf(!hasLogrotate)('the tailer and a log logrotate rotated twice between two polls', () => {
@@ -47,6 +47,34 @@ describe.skipIf(!hasLogrotate)('the tailer and a log logrotate rotated twice bet
       const r = await tailer.poll();
 
       expect(r.files).toEqual([`${logPath}.2`, `${logPath}.1`, logPath]);
+      expect(shipper.shipped).toEqual([...a, ...b, ...c]);
+      expect(r.complete).toBe(true);
+    },
+  );
+
+  // An operator keeping logrotate's own files beside the log under its name (audit.logrotate.conf,
+  // audit.logrotate.state): both are written at each rotation, after the rotated file, and share
+  // the log's stem; they are no rotation of it and none of their lines may be read as one.
+  it.each([['create'], ['copytruncate']])(
+    'with %s and its state and configuration named like the log beside it: only the log and its rotations are read',
+    async (mode) => {
+      const shipper = new RecordingShipper();
+      const tailer = new FileTailer({ logPath, cursorPath: `${logPath}.aisoc-cursor`, maxBytes: 8 * 1024 * 1024, ship: shipper.ship });
+      const a = uniqueEvents(4, `${mode}-sa`);
+      const b = uniqueEvents(3, `${mode}-sb`);
+      const c = uniqueEvents(2, `${mode}-sc`);
+      writeFileSync(logPath, asFile(a.slice(0, 1)));
+      await tailer.poll();
+      appendFileSync(logPath, asFile(a.slice(1)));
+      logrotate(`  ${mode}`, 'audit.logrotate');
+      appendFileSync(logPath, asFile(b));
+      logrotate(`  ${mode}`, 'audit.logrotate');
+      appendFileSync(logPath, asFile(c));
+
+      const r = await tailer.poll();
+
+      expect(r.files).toEqual([`${logPath}.2`, `${logPath}.1`, logPath]);
+      expect(r.invalid).toBe(0);
       expect(shipper.shipped).toEqual([...a, ...b, ...c]);
       expect(r.complete).toBe(true);
     },
