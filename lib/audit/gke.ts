@@ -16,6 +16,9 @@ const AUDIT_LOG_SUFFIXES = ['cloudaudit.googleapis.com%2Factivity', 'cloudaudit.
 const AUDIT_LOG_TYPE = 'type.googleapis.com/google.cloud.audit.AuditLog';
 /** The annotation that says which Cloud Audit Logs log the entry came from (`activity` or `data_access`). */
 export const GKE_LOG_ANNOTATION = 'logging.googleapis.com/log';
+
+/** Why a Pub/Sub push message is rejected whose data is no JSON (its decoded text is kept); `rejected --replay` reads it. */
+export const GKE_DATA_NOT_JSON = 'message data is not base64 of a JSON LogEntry';
 const DECISION = 'authorization.k8s.io/decision';
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
 

@@ -9,7 +9,7 @@ export { nonEmpty, readResponseCode, TRUNCATED_ANNOTATION, withoutBodies } from 
 export type { RuleInfo, RuleLookup } from './finding.js';
 export { toDetectionFinding } from './finding.js';
 export type { GkeConversion, GkeEntryOrigin } from './gke.js';
-export { GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
+export { GKE_DATA_NOT_JSON, GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
 export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot, sha256Hex } from './identity.js';
 export { canonicalIp } from './ip.js';
 export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, recordedText, serialiseRecord } from './normalise.js';

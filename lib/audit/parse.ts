@@ -1,5 +1,6 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { isJsonObject, jsonErrorReason } from '../json.js';
+import { GKE_PREFIX } from '../protocol.js';
 import { eventListLayout } from './items.js';
 import { scrubJwtText } from './redact.js';
 import type { AuditEvent, JsonValue, ParsedPayload, PayloadForm, RejectedItem } from './types.js';
@@ -72,7 +73,7 @@ export function validateAuditEvent(value: unknown): ValidationResult {
   // apiserver's own log: the push route is the way in.
   if ('protoPayload' in value) {
     return fail(
-      'item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; GKE entries go to POST /v1/ingest/gke-audit/<tenant_id> through a Pub/Sub push subscription',
+      `item is a GKE Cloud Audit Logs entry (protoPayload), not a Kubernetes audit Event; GKE entries go to POST ${GKE_PREFIX}<tenant_id> through a Pub/Sub push subscription`,
     );
   }
   if (isJsonObject(value.properties) && 'log' in value.properties) {

@@ -1,5 +1,5 @@
 import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
-import { decodeUtf8, gkeLogEntryToAuditEvent, looksLikeAksRecords, parseAksRecords } from '../audit/index.js';
+import { decodeUtf8, GKE_DATA_NOT_JSON, gkeLogEntryToAuditEvent, looksLikeAksRecords, parseAksRecords } from '../audit/index.js';
 import { isJsonObject, jsonErrorReason } from '../json.js';
 
 /** Where one event of a cloud input came from: its cluster and the OCSF cloud fields. */
@@ -119,7 +119,7 @@ export function readCloudFile(bytes: Uint8Array): CloudFileContents | null {
       try {
         entry = JSON.parse(decoded);
       } catch (err) {
-        out.parsed.rejected.push({ index, ...at, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}` });
+        out.parsed.rejected.push({ index, ...at, reason: `${GKE_DATA_NOT_JSON}: ${jsonErrorReason(err)}` });
         return;
       }
     }

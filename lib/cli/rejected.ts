@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { AKS_AUDIT_CATEGORIES } from '../audit/index.js';
+import { AKS_AUDIT_CATEGORIES, GKE_DATA_NOT_JSON } from '../audit/index.js';
 import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { readSharedSecret } from '../config/secret.js';
 import { isJsonObject } from '../json.js';
@@ -23,12 +23,12 @@ dedup_key, the item's identity).
 
 --replay sends the listed items back through the ingest (once the cause is fixed: a newer
 version, a raised limit), one EventList per tenant and cluster (AKS diagnostic records in a
-records body, as the diagnostic setting sends them; GKE LogEntries stay, as only the GKE push
-route reads them), to AISOC_INGEST_URL's host with
+records body, as the diagnostic setting sends them; what the GKE push route rejected stays, as
+only that route reads it), to AISOC_INGEST_URL's host with
 K8S_AUDIT_SHARED_SECRET. A batch the ingest answered 200 is removed from this list: what it
 stored is stored, what it rejected again it kept again, with the new reason; an item rejected
-again for the same reason stays listed, its TIMES one higher. Items cut to the bound, and text
-kept from a message that was no JSON, cannot be replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
+again for the same reason stays listed, its TIMES one higher. Items cut to the bound cannot be
+replayed and stay. Exit 0 when every batch was answered 200, 1 otherwise.
 
 Options:
   --tenant ID        only this tenant
@@ -90,24 +90,22 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
 }
 
 /**
- * The route a kept item goes back by. A GKE LogEntry (rejected on the GKE push route): none, as
- * only that route reads one, and it takes Pub/Sub's signed pushes, not the shared secret
- * (docs/gke.md); sent on the EventList route it would be rejected again for being a LogEntry and
- * its kept reason lost. An AKS diagnostic-settings record (rejected from a records body): in a
- * records body, the form the ingest reads it in (docs/aks.md); as an EventList item it would be
- * refused again as "an AKS diagnostic log record", whatever was fixed. Text kept as a JSON string
- * (a Pub/Sub message's data that was no JSON, decoded for a person to read): none, as no route
- * reads a string as an event, and the 200 of a replay would drop the row and its reason. Anything
- * else: an EventList item.
+ * The route a kept item goes back by. What the GKE push route rejected: none, as only that route
+ * reads a LogEntry or a push message, and it takes Pub/Sub's signed pushes, not the shared secret
+ * (docs/gke.md); sent on the EventList route it would be rejected again for being a LogEntry (or
+ * for being no JSON object, the decoded text of a message that was no JSON) and its kept reason
+ * lost. An AKS diagnostic-settings record (rejected from a records body): in a records body, the
+ * form the ingest reads it in (docs/aks.md); as an EventList item it would be refused again as "an
+ * AKS diagnostic log record", whatever was fixed. Anything else: an EventList item.
  */
-function replayForm(text: string): 'gke' | 'aks' | 'text' | 'event' {
+function replayForm(r: StoredReject & { item: string }): 'gke' | 'aks' | 'event' {
+  if (r.reason.startsWith(GKE_DATA_NOT_JSON)) return 'gke';
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(r.item);
   } catch {
     return 'event';
   }
-  if (typeof value === 'string') return 'text';
   if (!isJsonObject(value)) return 'event';
   if (isJsonObject(value.protoPayload)) return 'gke';
   const aks = typeof value.category === 'string' && AKS_AUDIT_CATEGORIES.has(value.category) && isJsonObject(value.properties);
@@ -130,11 +128,7 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
       skipped++;
       continue;
     }
-    const form = replayForm(r.item);
-    if (form === 'text') {
-      skipped++;
-      continue;
-    }
+    const form = replayForm({ ...r, item: r.item });
     if (form === 'gke') {
       gke++;
       continue;
@@ -148,7 +142,10 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   for (const group of groups.values()) {
     const first = group[0] as StoredReject;
     const items = group.map((r) => r.item).join(',');
-    const body = replayForm(first.item as string) === 'aks' ? `{"records":[${items}]}` : `${EVENT_LIST_PREFIX}${items}${EVENT_LIST_SUFFIX}`;
+    const body =
+      replayForm({ ...first, item: first.item as string }) === 'aks'
+        ? `{"records":[${items}]}`
+        : `${EVENT_LIST_PREFIX}${items}${EVENT_LIST_SUFFIX}`;
     const res = await postEventList(body, {
       url: `${base}${INGEST_PREFIX}${encodeURIComponent(first.tenant_id)}`,
       token,
@@ -175,7 +172,7 @@ async function replayRejects(rejects: readonly StoredReject[], io: CommandIo, do
   // What the ingest made of them: an item rejected again is kept again, with its reason.
   const outcome = replayed > 0 ? ` (${counts.accepted} accepted, ${counts.duplicates} duplicates, ${counts.rejected} rejected again)` : '';
   io.stderr.write(
-    `replayed ${replayed} item(s)${outcome}${skipped > 0 ? `, ${skipped} kept without their whole text (cut to the bound, or not JSON) and not replayed` : ''}${gke > 0 ? `, ${gke} GKE LogEntr${gke === 1 ? 'y' : 'ies'} kept and not replayed (only the GKE push route reads them, from Pub/Sub)` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
+    `replayed ${replayed} item(s)${outcome}${skipped > 0 ? `, ${skipped} kept without their whole text (cut to the bound, or not JSON) and not replayed` : ''}${gke > 0 ? `, ${gke} GKE push item(s) kept and not replayed (only the GKE push route reads them, from Pub/Sub)` : ''}${failed > 0 ? `, ${failed} batch(es) failed` : ''}\n`,
   );
   return failed > 0 ? 1 : 0;
 }

@@ -2,6 +2,7 @@ import {
   type AuditEvent,
   type AuditSource,
   flagReusedAuditId,
+  GKE_DATA_NOT_JSON,
   gkeLogEntryToAuditEvent,
   looksLikeAksRecords,
   type NormaliseContext,
@@ -877,7 +878,7 @@ function readPush(body: Buffer): Batch {
       entry = JSON.parse(decoded);
     } catch (err) {
       // Kept as the text it decoded to (redacted, cut to the bound), for a person to look at.
-      batch.rejected.push({ index: 0, reason: `message data is not base64 of a JSON LogEntry: ${jsonErrorReason(err)}`, item: decoded });
+      batch.rejected.push({ index: 0, reason: `${GKE_DATA_NOT_JSON}: ${jsonErrorReason(err)}`, item: decoded });
       return batch;
     }
   } else if (isJsonObject(doc) && ('logName' in doc || 'protoPayload' in doc)) {

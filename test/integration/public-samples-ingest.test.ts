@@ -197,7 +197,7 @@ describe('public audit samples through the local ingest server', () => {
 
     const code = await main(['rejected', '--replay', '--tenant', 'gke-replay'], cap.io);
 
-    expect(cap.err()).toContain('1 GKE LogEntry kept and not replayed (only the GKE push route reads them, from Pub/Sub)');
+    expect(cap.err()).toContain('1 GKE push item(s) kept and not replayed (only the GKE push route reads them, from Pub/Sub)');
     expect(code).toBe(0);
     const store = openEventStore(data.dir);
     try {
@@ -224,7 +224,9 @@ describe('public audit samples through the local ingest server', () => {
 
     const code = await main(['rejected', '--replay', '--tenant', 'gke-text'], cap.io);
 
-    expect(cap.err()).toContain('replayed 0 item(s), 1 kept without their whole text (cut to the bound, or not JSON) and not replayed');
+    expect(cap.err()).toContain(
+      'replayed 0 item(s), 1 GKE push item(s) kept and not replayed (only the GKE push route reads them, from Pub/Sub)',
+    );
     expect(code).toBe(0);
     const store = openEventStore(data.dir);
     try {
