@@ -1,0 +1,428 @@
+// Do the stacks' alarms fire? A static name check (test/unit/infra/operations.test.ts) cannot say:
+// in CloudWatch a metric is (namespace, name, exact set of dimensions), and an alarm whose
+// dimensions are [service] never sees a datapoint published under [service, cluster] or [].
+// Here the real bundles (built by the real build script) run through `aisoc-k8s-audit invoke`
+// on the failure each alarm is for; every EMF document they print is turned into datapoints the
+// way CloudWatch does (Embedded Metric Format specification: each dimension set listed in
+// `_aws.CloudWatchMetrics[].Dimensions` is one metric, its values the root members of those
+// names), and each alarm of both templates is evaluated against them.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { loadIngestConfig } from '../../lib/ingest/config.js';
+import { runCli } from '../helpers/cli.js';
+import { loadCfnYaml } from '../helpers/infra-cfn.js';
+import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
+
+type Obj = Record<string, unknown>;
+type Resource = { Type: string; Properties: Obj };
+const EVENTS = join(ROOT, 'infra/events');
+const LOCAL_ENV = JSON.parse(readFileSync(join(EVENTS, 'env.local.json'), 'utf8')) as Record<string, Record<string, string>>;
+const SECRET = LOCAL_ENV.Ingest?.K8S_AUDIT_SHARED_SECRET ?? '';
+
+/** One CloudWatch metric: namespace, name and its exact dimensions (name → value). */
+interface Identity {
+  namespace: string;
+  name: string;
+  dims: Record<string, string>;
+}
+interface Datapoint extends Identity {
+  value: number;
+}
+
+const key = (m: Identity) =>
+  `${m.namespace} ${m.name} {${Object.entries(m.dims)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',')}}`;
+
+/**
+ * The datapoints of the EMF documents among a function's log lines, as CloudWatch Logs extracts
+ * them (EMF specification): per directive, one metric per dimension set, its dimension values the
+ * root members named in the set; a value may be a number or an array of numbers.
+ */
+function emfDatapoints(logText: string): Datapoint[] {
+  const points: Datapoint[] = [];
+  for (const line of logText.split('\n')) {
+    if (!line.includes('"_aws"')) continue;
+    const doc = JSON.parse(line) as Obj & {
+      _aws: { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+    };
+    for (const directive of doc._aws.CloudWatchMetrics) {
+      for (const set of directive.Dimensions) {
+        const dims: Record<string, string> = {};
+        for (const d of set) {
+          // The specification: a dimension's member must be a string; otherwise nothing is published.
+          if (typeof doc[d] !== 'string') throw new Error(`EMF dimension ${d} has no string value in ${line}`);
+          dims[d] = doc[d] as string;
+        }
+        for (const m of directive.Metrics) {
+          const raw = doc[m.Name];
+          for (const value of Array.isArray(raw) ? raw : [raw]) {
+            points.push({ namespace: directive.Namespace, name: m.Name, dims, value: Number(value) });
+          }
+        }
+      }
+    }
+  }
+  return points;
+}
+
+/**
+ * What AWS itself publishes for an invocation that ran the code (Lambda developer guide, "Types of
+ * metrics for Lambda functions": Invocations and Errors per FunctionName, Errors = 1 when the
+ * function threw, failed its init or timed out).
+ */
+function lambdaDatapoints(fn: string, threw: boolean): Datapoint[] {
+  const dims = { FunctionName: fn };
+  return [
+    { namespace: 'AWS/Lambda', name: 'Invocations', dims, value: 1 },
+    { namespace: 'AWS/Lambda', name: 'Errors', dims, value: threw ? 1 : 0 },
+  ];
+}
+
+/** Both templates' resources, serverless.yml's functions under their SAM logical ids. */
+function templates(): Record<string, Record<string, Resource>> {
+  const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as { Resources: Record<string, Resource> };
+  const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as { resources: { Resources: Record<string, Resource> } };
+  const slsResources = JSON.parse(
+    JSON.stringify(sls.resources.Resources)
+      .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
+      .replaceAll('"IngestLambdaFunction"', '"Ingest"'),
+  ) as Record<string, Resource>;
+  return { 'infra/template.yaml': sam.Resources, 'serverless.yml': slsResources };
+}
+
+const FUNCTIONS = ['Forwarder', 'Ingest'] as const;
+type Fn = (typeof FUNCTIONS)[number];
+
+/**
+ * A dimension value as CloudFormation resolves it, for the two functions: `!Ref` of a function is
+ * its name, which is also the AWS_LAMBDA_FUNCTION_NAME the code runs with (and the metrics'
+ * `service`). `invoke` names a function by its logical id, as sam local does, so here the name is
+ * the logical id on both sides. Anything else is a resource the bundles never name.
+ */
+function resolve(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const ref = (value as { Ref?: string }).Ref;
+  if (ref !== undefined && (FUNCTIONS as readonly string[]).includes(ref)) return ref;
+  const getAtt = (value as { 'Fn::GetAtt'?: string[] })['Fn::GetAtt'];
+  return `<${ref ?? getAtt?.join('.') ?? 'unresolved'}>`;
+}
+
+interface MetricStat {
+  id: string;
+  identity: Identity;
+  stat: string;
+  period: number;
+}
+interface Alarm {
+  id: string;
+  stats: MetricStat[];
+  /** A metric-math expression over the ids; a plain alarm is its one metric. */
+  expression: string;
+  evaluationPeriods: number;
+  datapointsToAlarm: number;
+  threshold: number;
+  comparison: string;
+  treatMissing: string;
+}
+
+function identityOf(m: Obj): Identity {
+  const dims: Record<string, string> = {};
+  for (const d of (m.Dimensions ?? []) as { Name: string; Value: unknown }[]) dims[d.Name] = resolve(d.Value);
+  return { namespace: resolve(m.Namespace), name: String(m.MetricName), dims };
+}
+
+function alarmsOf(resources: Record<string, Resource>): Alarm[] {
+  return Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+    .map(([id, r]) => {
+      const p = r.Properties;
+      const common = {
+        id,
+        evaluationPeriods: Number(p.EvaluationPeriods),
+        datapointsToAlarm: Number(p.DatapointsToAlarm ?? p.EvaluationPeriods),
+        threshold: Number(p.Threshold),
+        comparison: String(p.ComparisonOperator),
+        treatMissing: String(p.TreatMissingData ?? 'missing'),
+      };
+      if (p.Metrics === undefined) {
+        return {
+          ...common,
+          stats: [{ id: 'm', identity: identityOf(p), stat: String(p.Statistic), period: Number(p.Period) }],
+          expression: 'm',
+        };
+      }
+      const queries = p.Metrics as {
+        Id: string;
+        Expression?: string;
+        ReturnData?: boolean;
+        MetricStat?: { Metric: Obj; Period: number; Stat: string };
+      }[];
+      const returned = queries.find((q) => q.ReturnData !== false);
+      return {
+        ...common,
+        stats: queries.flatMap((q) =>
+          q.MetricStat
+            ? [{ id: q.Id, identity: identityOf(q.MetricStat.Metric), stat: q.MetricStat.Stat, period: q.MetricStat.Period }]
+            : [],
+        ),
+        expression: returned?.Expression ?? returned?.Id ?? '',
+      };
+    });
+}
+
+/** A statistic over one period's values, as CloudWatch computes it; undefined for no datapoint. */
+function statistic(stat: string, values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  switch (stat) {
+    case 'Sum':
+      return values.reduce((a, b) => a + b, 0);
+    case 'Maximum':
+      return Math.max(...values);
+    case 'Minimum':
+      return Math.min(...values);
+    case 'Average':
+      return values.reduce((a, b) => a + b, 0) / values.length;
+    case 'SampleCount':
+      return values.length;
+    default:
+      throw new Error(`statistic ${stat} not modelled`);
+  }
+}
+
+/** Only sums of ids are modelled (the templates' expressions); anything else fails loudly. */
+function evaluateExpression(expression: string, values: Record<string, number | undefined>): number | undefined {
+  const ids = expression.split('+').map((s) => s.trim());
+  if (ids.some((id) => !(id in values))) throw new Error(`expression ${expression} not modelled`);
+  const present = ids.map((id) => values[id]).filter((v): v is number => v !== undefined);
+  return present.length === 0 ? undefined : present.reduce((a, b) => a + b, 0);
+}
+
+const COMPARE: Record<string, (v: number, t: number) => boolean> = {
+  GreaterThanOrEqualToThreshold: (v, t) => v >= t,
+  GreaterThanThreshold: (v, t) => v > t,
+  LessThanThreshold: (v, t) => v < t,
+  LessThanOrEqualToThreshold: (v, t) => v <= t,
+};
+
+/**
+ * The alarm's state when `perPeriod` (the datapoints of one scenario) repeats in every period of
+ * its evaluation range, a condition that lasts: the exact identity selects the datapoints; a period
+ * with none is missing data, breaching or not as TreatMissingData says; M of N breaching is ALARM.
+ */
+function evaluate(alarm: Alarm, perPeriod: Datapoint[]): 'ALARM' | 'OK' | 'INSUFFICIENT_DATA' {
+  const values: Record<string, number | undefined> = {};
+  for (const s of alarm.stats) {
+    const k = key(s.identity);
+    values[s.id] = statistic(
+      s.stat,
+      perPeriod.filter((p) => key(p) === k).map((p) => p.value),
+    );
+  }
+  const value = evaluateExpression(alarm.expression, values);
+  const compare = COMPARE[alarm.comparison];
+  if (compare === undefined) throw new Error(`${alarm.comparison} not modelled`);
+  let breaching = 0;
+  for (let i = 0; i < alarm.evaluationPeriods; i++) {
+    if (value === undefined) {
+      if (alarm.treatMissing === 'breaching') breaching++;
+      else if (alarm.treatMissing !== 'notBreaching') return 'INSUFFICIENT_DATA';
+    } else if (compare(value, alarm.threshold)) breaching++;
+  }
+  return breaching >= alarm.datapointsToAlarm ? 'ALARM' : 'OK';
+}
+
+/** A loopback HTTP server answering every request with `status`. */
+async function answering(status: number, body = '{"error":"unavailable"}'): Promise<Server> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return server;
+}
+const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+
+interface Scenario {
+  fn: Fn;
+  /** What the run must have answered, so a scenario that stopped driving its failure is seen. */
+  expect: { exit: number; status?: number };
+  event: string;
+  /** The function's env-file section (over env.local.json's). */
+  env?: Record<string, string>;
+  /** This shell's AWS_* variables, which invoke passes on (an endpoint for a sink). */
+  shell?: Record<string, string>;
+}
+
+// Each alarm's failure, driven through the bundle; `healthy` runs are the ones no alarm may fire on.
+// AWS/Lambda Throttles and AWS/SQS are published by AWS before or after the code runs: no bundle
+// run produces them, so they are listed with the reason and checked for their documented dimension.
+const AWS_SIDE: Record<string, string> = {
+  ForwarderThrottlesAlarm: 'AWS/Lambda Throttles: the invocation never ran',
+  IngestThrottlesAlarm: 'AWS/Lambda Throttles: the invocation never ran',
+  ForwarderFailureQueueAlarm: 'AWS/SQS depth of the on-failure destination, filled by Lambda',
+};
+const FIRES_ON: Record<string, string> = {
+  ForwarderErrorsAlarm: 'forwarder, ingest answers 503',
+  Ingest5xxAlarm: 'ingest, events sink down',
+  IngestSinkFailuresAlarm: 'ingest, events sink down',
+  IngestErrorsAlarm: 'ingest, init fails',
+  IngestNoEventsAlarm: 'ingest, no audit event in the batches',
+};
+const HEALTHY: Record<Fn, string> = { Forwarder: 'forwarder, ingest stores the batch', Ingest: 'ingest, batch stored' };
+
+describe('the alarms against the metrics the built bundles emit', () => {
+  let scratch = { dir: '', cleanup: () => {} };
+  let dist = '';
+  let dataDir = '';
+  let ingest: IngestServer;
+  const servers: Server[] = [];
+  const runs: Record<string, { points: Datapoint[]; exit: number; result: unknown }> = {};
+
+  async function run(name: string, s: Scenario): Promise<void> {
+    const envPath = join(scratch.dir, `env-${Object.keys(runs).length}.json`);
+    writeFileSync(envPath, JSON.stringify({ ...LOCAL_ENV, [s.fn]: { ...LOCAL_ENV[s.fn], ...s.env } }));
+    const eventPath = s.event.startsWith('{') ? join(scratch.dir, `event-${Object.keys(runs).length}.json`) : join(EVENTS, s.event);
+    if (s.event.startsWith('{')) writeFileSync(eventPath, s.event);
+    const r = await runCli(['invoke', s.fn, '--event', eventPath, '--env-vars', envPath, '--dist', dist], {
+      PATH: process.env.PATH ?? '',
+      ...s.shell,
+    });
+    runs[name] = {
+      points: [...emfDatapoints(r.stderr), ...lambdaDatapoints(s.fn, r.code === 1)],
+      exit: r.code,
+      result: r.stdout.trim() === '' ? null : JSON.parse(r.stdout),
+    };
+  }
+
+  beforeAll(async () => {
+    scratch = scratchCheckout();
+    dist = await buildScratchBundles(scratch.dir);
+    dataDir = mkdtempSync(join(tmpdir(), 'aisoc-alarms-'));
+    ingest = await startIngestServer({
+      config: loadIngestConfig({ K8S_AUDIT_SHARED_SECRET: SECRET, EVENTS_SINK: 'sqlite', AISOC_DATA_DIR: dataDir }, { runtime: 'local' }),
+    });
+    const unavailable = await answering(503);
+    // Kinesis' JSON-protocol answer for an internal failure, from a loopback endpoint (the SDK retries it, then gives up).
+    const kinesis = await answering(500, '{"__type":"InternalFailure","message":"We encountered an internal error."}');
+    servers.push(unavailable, kinesis);
+    const scenarios: Record<string, Scenario> = {
+      [HEALTHY.Forwarder]: {
+        fn: 'Forwarder',
+        event: 'forwarder-cloudwatch-logs.json',
+        env: { AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/alarms`, AISOC_ALLOW_INSECURE_HTTP: 'true' },
+        expect: { exit: 0 },
+      },
+      [FIRES_ON.ForwarderErrorsAlarm as string]: {
+        fn: 'Forwarder',
+        event: 'forwarder-cloudwatch-logs.json',
+        env: { AISOC_INGEST_URL: `${urlOf(unavailable)}/v1/ingest/k8s-audit/alarms`, AISOC_ALLOW_INSECURE_HTTP: 'true' },
+        expect: { exit: 1 },
+      },
+      [HEALTHY.Ingest]: { fn: 'Ingest', event: 'ingest-http-api-eventlist.json', expect: { exit: 0, status: 200 } },
+      [FIRES_ON.IngestNoEventsAlarm as string]: { fn: 'Ingest', event: 'ingest-http-api-empty.json', expect: { exit: 0, status: 200 } },
+      [FIRES_ON.Ingest5xxAlarm as string]: {
+        fn: 'Ingest',
+        event: 'ingest-http-api-eventlist.json',
+        env: { EVENTS_SINK: 'kinesis:aisoc-alarms' },
+        shell: {
+          AWS_ENDPOINT_URL: urlOf(kinesis),
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'AKIAALARMSTEST',
+          AWS_SECRET_ACCESS_KEY: 'loopback',
+        },
+        expect: { exit: 0, status: 503 },
+      },
+      [FIRES_ON.IngestErrorsAlarm as string]: {
+        fn: 'Ingest',
+        event: 'ingest-http-api-eventlist.json',
+        env: { K8S_AUDIT_SEVERITY: 'not-a-mode' },
+        expect: { exit: 1 },
+      },
+    };
+    for (const [name, s] of Object.entries(scenarios)) {
+      await run(name, s);
+      const r = runs[name];
+      expect(r?.exit, name).toBe(s.expect.exit);
+      if (s.expect.status !== undefined) expect((r?.result as { statusCode?: number } | undefined)?.statusCode, name).toBe(s.expect.status);
+    }
+  }, 240_000);
+
+  afterAll(async () => {
+    await ingest?.close();
+    for (const s of servers) s.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    scratch.cleanup();
+  });
+
+  describe.each(Object.entries(templates()))('%s', (_file, resources) => {
+    const alarms = alarmsOf(resources);
+
+    it('has a failure run for every alarm, or says why no bundle run can publish its metric', () => {
+      for (const a of alarms) expect(FIRES_ON[a.id] ?? AWS_SIDE[a.id], a.id).toBeDefined();
+    });
+
+    it('every alarm the bundles feed selects a metric they publish, with its exact dimensions', () => {
+      const published = new Set(Object.values(runs).flatMap((r) => r.points.map(key)));
+      for (const a of alarms.filter((a) => FIRES_ON[a.id] !== undefined)) {
+        for (const s of a.stats) expect(published.has(key(s.identity)), `${a.id} selects ${key(s.identity)}`).toBe(true);
+      }
+    });
+
+    it('goes to ALARM on the failure it is for, and stays OK on a healthy run of its function', () => {
+      for (const a of alarms.filter((a) => FIRES_ON[a.id] !== undefined)) {
+        const failure = runs[FIRES_ON[a.id] as string];
+        expect(evaluate(a, failure?.points ?? []), `${a.id} on "${FIRES_ON[a.id]}"`).toBe('ALARM');
+        const fn = a.stats.map((s) => s.identity.dims.service ?? s.identity.dims.FunctionName).find((v) => v !== undefined) as Fn;
+        expect(evaluate(a, runs[HEALTHY[fn]]?.points ?? []), `${a.id} on "${HEALTHY[fn]}"`).toBe('OK');
+      }
+    });
+
+    it('the AWS-side alarms name the dimension AWS publishes their metric under', () => {
+      const documented: Record<string, string[]> = { 'AWS/Lambda': ['FunctionName'], 'AWS/SQS': ['QueueName'] };
+      for (const a of alarms.filter((a) => AWS_SIDE[a.id] !== undefined)) {
+        for (const s of a.stats) expect(Object.keys(s.identity.dims), a.id).toEqual(documented[s.identity.namespace]);
+      }
+    });
+
+    it('every dashboard line of a bundle metric charts a metric the bundles publish', () => {
+      const dashboard = Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
+      if (dashboard === undefined) throw new Error('no dashboard');
+      const [body, vars] = (dashboard.Properties.DashboardBody as { 'Fn::Sub': [string, Record<string, unknown>] })['Fn::Sub'];
+      const bound = body.replace(/\$\{(\w+)\}/g, (_, name: string) => resolve(vars[name]));
+      const widgets = (JSON.parse(bound) as { widgets: { properties: { metrics: unknown[][] } }[] }).widgets;
+      const published = new Set(Object.values(runs).flatMap((r) => r.points.map(key)));
+      let charted = 0;
+      for (const line of widgets.flatMap((w) => w.properties.metrics)) {
+        const parts = line.filter((p) => typeof p === 'string') as string[];
+        const [namespace = '', name = '', ...pairs] = parts;
+        if (namespace !== 'AiSOC/K8sAudit' && !(namespace === 'AWS/Lambda' && name === 'Errors')) continue;
+        const dims: Record<string, string> = {};
+        for (let i = 0; i < pairs.length; i += 2) dims[pairs[i] as string] = pairs[i + 1] as string;
+        expect(published.has(key({ namespace, name, dims })), key({ namespace, name, dims })).toBe(true);
+        charted++;
+      }
+      expect(charted).toBeGreaterThan(20);
+    });
+  });
+
+  it('catches an alarm whose dimensions differ from what the code publishes', () => {
+    const alarm = alarmsOf(templates()['infra/template.yaml'] ?? {}).find((a) => a.id === 'IngestSinkFailuresAlarm') as Alarm;
+    const failure = runs[FIRES_ON.IngestSinkFailuresAlarm as string]?.points ?? [];
+    expect(evaluate(alarm, failure)).toBe('ALARM');
+    const withCluster = {
+      ...alarm,
+      stats: alarm.stats.map((s) => ({ ...s, identity: { ...s.identity, dims: { ...s.identity.dims, cluster: 'demo-cluster' } } })),
+    };
+    expect(evaluate(withCluster, failure)).toBe('OK');
+  });
+});
