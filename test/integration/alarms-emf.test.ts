@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { runCli } from '../helpers/cli.js';
+import { awslogsEvent, eksPayload, truncateLine } from '../helpers/envelopes.js';
+import { falcoEvent } from '../helpers/fixtures.js';
 import { loadCfnYaml } from '../helpers/infra-cfn.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
@@ -270,9 +272,11 @@ const AWS_SIDE: Record<string, string> = {
   ForwarderThrottlesAlarm: 'AWS/Lambda Throttles: the invocation never ran',
   IngestThrottlesAlarm: 'AWS/Lambda Throttles: the invocation never ran',
   ForwarderFailureQueueAlarm: 'AWS/SQS depth of the on-failure destination, filled by Lambda',
+  ForwarderDestinationFailuresAlarm: 'AWS/Lambda DestinationDeliveryFailures: Lambda writing to the on-failure destination',
 };
 const FIRES_ON: Record<string, string> = {
   ForwarderErrorsAlarm: 'forwarder, ingest answers 503',
+  ForwarderDroppedLinesAlarm: 'forwarder, a cut line and lines that are no audit events',
   Ingest5xxAlarm: 'ingest, events sink down',
   IngestSinkFailuresAlarm: 'ingest, events sink down',
   IngestErrorsAlarm: 'ingest, init fails',
@@ -328,6 +332,22 @@ describe('the alarms against the metrics the built bundles emit', () => {
         env: { AISOC_INGEST_URL: `${urlOf(unavailable)}/v1/ingest/k8s-audit/alarms`, AISOC_ALLOW_INSECURE_HTTP: 'true' },
         expect: { exit: 1 },
       },
+      // A real apiserver line (Falco's trace) cut before its auditID, as EKS cuts an over-long line,
+      // and two lines of an audit stream that are no audit Event: the invocation succeeds.
+      [FIRES_ON.ForwarderDroppedLinesAlarm as string]: {
+        fn: 'Forwarder',
+        event: JSON.stringify(
+          awslogsEvent(
+            eksPayload([
+              truncateLine(JSON.stringify(falcoEvent('create_nginx_pod_privileged.json')), 60),
+              '{"kind":0}',
+              'not an event "auditID"',
+            ]),
+          ),
+        ),
+        env: { AISOC_INGEST_URL: `${ingest.url}/v1/ingest/k8s-audit/alarms`, AISOC_ALLOW_INSECURE_HTTP: 'true' },
+        expect: { exit: 0 },
+      },
       [HEALTHY.Ingest]: { fn: 'Ingest', event: 'ingest-http-api-eventlist.json', expect: { exit: 0, status: 200 } },
       [FIRES_ON.IngestNoEventsAlarm as string]: { fn: 'Ingest', event: 'ingest-http-api-empty.json', expect: { exit: 0, status: 200 } },
       [FIRES_ON.Ingest5xxAlarm as string]: {
@@ -369,6 +389,10 @@ describe('the alarms against the metrics the built bundles emit', () => {
 
     it('has a failure run for every alarm, or says why no bundle run can publish its metric', () => {
       for (const a of alarms) expect(FIRES_ON[a.id] ?? AWS_SIDE[a.id], a.id).toBeDefined();
+    });
+
+    it('has an alarm for every failure that loses or stops events (docs/deploy.md, Operating it)', () => {
+      expect(alarms.map((a) => a.id).sort()).toEqual([...Object.keys(FIRES_ON), ...Object.keys(AWS_SIDE)].sort());
     });
 
     it('every alarm the bundles feed selects a metric they publish, with its exact dimensions', () => {

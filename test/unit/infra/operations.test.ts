@@ -32,19 +32,28 @@ interface MetricRef {
   namespace: string;
   name: string;
   fn: string | undefined;
+  /** The dimension names, for alarms. */
+  dims?: string[];
 }
 
 function alarmMetrics(resources: Record<string, Resource>): MetricRef[] {
   return Object.entries(resources)
     .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
-    .map(([id, r]) => {
-      const dims = (r.Properties.Dimensions ?? []) as { Name: string; Value: { Ref?: string; 'Fn::GetAtt'?: string[] } }[];
-      return {
-        where: id,
-        namespace: String(r.Properties.Namespace),
-        name: String(r.Properties.MetricName),
-        fn: dims.map((d) => d.Value.Ref ?? d.Value['Fn::GetAtt']?.[0]).find((v) => v !== undefined),
-      };
+    .flatMap(([id, r]) => {
+      // A metric-math alarm names its metrics under Metrics[].MetricStat.Metric.
+      const metrics = r.Properties.Metrics
+        ? (r.Properties.Metrics as { MetricStat?: { Metric: Obj } }[]).flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric] : []))
+        : [r.Properties];
+      return metrics.map((m) => {
+        const dims = (m.Dimensions ?? []) as { Name: string; Value: { Ref?: string; 'Fn::GetAtt'?: string[] } }[];
+        return {
+          where: id,
+          namespace: String(m.Namespace),
+          name: String(m.MetricName),
+          fn: dims.map((d) => d.Value.Ref ?? d.Value['Fn::GetAtt']?.[0]).find((v) => v !== undefined),
+          dims: dims.map((d) => d.Name),
+        };
+      });
     });
 }
 
@@ -84,10 +93,7 @@ describe.each(Object.entries(templates()))('%s operations', (_name, resources) =
   it('alarms and charts only metrics the code emits, with the function as the service dimension', () => {
     expect(drift(alarms)).toEqual([]);
     expect(drift(dashboardMetrics(resources).metrics)).toEqual([]);
-    for (const r of Object.values(resources)) {
-      if (r.Type !== 'AWS::CloudWatch::Alarm' || r.Properties.Namespace !== METRICS_NAMESPACE) continue;
-      expect((r.Properties.Dimensions as { Name: string }[]).map((d) => d.Name)).toEqual([SERVICE_DIMENSION]);
-    }
+    for (const a of alarms.filter((a) => a.namespace === METRICS_NAMESPACE)) expect(a.dims, a.where).toEqual([SERVICE_DIMENSION]);
   });
 
   it('catches a metric renamed in the code but not in the template', () => {
