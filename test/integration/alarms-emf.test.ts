@@ -16,7 +16,7 @@ import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { runCli } from '../helpers/cli.js';
 import { awslogsEvent, eksPayload, truncateLine } from '../helpers/envelopes.js';
-import { falcoEvent } from '../helpers/fixtures.js';
+import { FALCO_DIR, falcoEvent } from '../helpers/fixtures.js';
 import { loadCfnYaml } from '../helpers/infra-cfn.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
@@ -254,6 +254,16 @@ async function answering(status: number, body = '{"error":"unavailable"}'): Prom
 }
 const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 
+/** A committed API Gateway event whose EventList body gets one more item (content-length kept true). */
+function withItem(file: string, item: unknown): string {
+  const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8')) as { body: string; headers: Record<string, string> };
+  const list = JSON.parse(event.body) as { items: unknown[] };
+  list.items.push(item);
+  event.body = JSON.stringify(list);
+  event.headers['content-length'] = String(Buffer.byteLength(event.body));
+  return JSON.stringify(event);
+}
+
 interface Scenario {
   fn: Fn;
   /** What the run must have answered, so a scenario that stopped driving its failure is seen. */
@@ -280,6 +290,8 @@ const FIRES_ON: Record<string, string> = {
   Ingest5xxAlarm: 'ingest, events sink down',
   IngestSinkFailuresAlarm: 'ingest, events sink down',
   IngestErrorsAlarm: 'ingest, init fails',
+  IngestRefusedAlarm: 'ingest, token refused',
+  IngestRejectedItemsAlarm: 'ingest, an item that is no audit event in a batch',
   IngestNoEventsAlarm: 'ingest, no audit event in the batches',
 };
 const HEALTHY: Record<Fn, string> = { Forwarder: 'forwarder, ingest stores the batch', Ingest: 'ingest, batch stored' };
@@ -361,6 +373,13 @@ describe('the alarms against the metrics the built bundles emit', () => {
           AWS_SECRET_ACCESS_KEY: 'loopback',
         },
         expect: { exit: 0, status: 503 },
+      },
+      [FIRES_ON.IngestRefusedAlarm as string]: { fn: 'Ingest', event: 'ingest-http-api-bad-token.json', expect: { exit: 0, status: 401 } },
+      // The committed EventList with Falco's `{"kind": 0}` regression input (a security audit's) added as an item.
+      [FIRES_ON.IngestRejectedItemsAlarm as string]: {
+        fn: 'Ingest',
+        event: withItem('ingest-http-api-eventlist.json', JSON.parse(readFileSync(join(FALCO_DIR, 'fal_01_003.json'), 'utf8'))),
+        expect: { exit: 0, status: 200 },
       },
       [FIRES_ON.IngestErrorsAlarm as string]: {
         fn: 'Ingest',
