@@ -291,6 +291,7 @@ const FIRES_ON: Record<string, string> = {
   IngestSinkFailuresAlarm: 'ingest, events sink down',
   IngestErrorsAlarm: 'ingest, init fails',
   IngestRefusedAlarm: 'ingest, token refused',
+  IngestAlertsRefusedAlarm: 'ingest, alerts sink refuses the alerts',
   IngestRejectedItemsAlarm: 'ingest, an item that is no audit event in a batch',
   IngestNoEventsAlarm: 'ingest, no audit event in the batches',
 };
@@ -330,7 +331,31 @@ describe('the alarms against the metrics the built bundles emit', () => {
     const unavailable = await answering(503);
     // Kinesis' JSON-protocol answer for an internal failure, from a loopback endpoint (the SDK retries it, then gives up).
     const kinesis = await answering(500, '{"__type":"InternalFailure","message":"We encountered an internal error."}');
-    servers.push(unavailable, kinesis);
+    // SendMessageBatch (SQS's JSON protocol) answering every entry as Failed with SenderFault, as
+    // SQS does for a message it will never take (SendMessageBatch API reference, BatchResultErrorEntry).
+    const sqs = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        const entries = (JSON.parse(body || '{}') as { Entries?: { Id: string }[] }).Entries ?? [];
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(
+          JSON.stringify({
+            Successful: [],
+            Failed: entries.map((e) => ({
+              Id: e.Id,
+              SenderFault: true,
+              Code: 'InvalidParameterValue',
+              Message: 'One or more parameters are invalid.',
+            })),
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => sqs.listen(0, '127.0.0.1', r));
+    servers.push(unavailable, kinesis, sqs);
     const scenarios: Record<string, Scenario> = {
       [HEALTHY.Forwarder]: {
         fn: 'Forwarder',
@@ -373,6 +398,13 @@ describe('the alarms against the metrics the built bundles emit', () => {
           AWS_SECRET_ACCESS_KEY: 'loopback',
         },
         expect: { exit: 0, status: 503 },
+      },
+      [FIRES_ON.IngestAlertsRefusedAlarm as string]: {
+        fn: 'Ingest',
+        event: 'ingest-http-api-eventlist.json',
+        env: { ALERTS_SINK: `sqs:${urlOf(sqs)}/123456789012/aisoc-alerts` },
+        shell: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIAALARMSTEST', AWS_SECRET_ACCESS_KEY: 'loopback' },
+        expect: { exit: 0, status: 200 },
       },
       [FIRES_ON.IngestRefusedAlarm as string]: { fn: 'Ingest', event: 'ingest-http-api-bad-token.json', expect: { exit: 0, status: 401 } },
       // The committed EventList with Falco's `{"kind": 0}` regression input (a security audit's) added as an item.
