@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import { isJsonObject } from '../../json.js';
 import type { LogFn } from '../../log/index.js';
 import { answerOnlyOutcome, type IngestOutcome } from '../../metrics/names.js';
 import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX } from '../../protocol.js';
@@ -35,8 +36,41 @@ function routedPath(template: string | undefined, params: Record<string, string 
   return undefined;
 }
 
+/**
+ * A Lambda event that is no API Gateway proxy event: the function was wired to another trigger, or
+ * run by hand (`sam local invoke`, `aisoc-k8s-audit invoke`) with another service's sample, e.g. the
+ * CloudWatch Logs or Kinesis ones `sam local generate-event` writes. It fails the invocation with
+ * this message: there is no HTTP client to answer.
+ */
+export class UnsupportedEventError extends Error {
+  override name = 'UnsupportedEventError';
+}
+
+const EXPECTED =
+  'the ingest takes API Gateway proxy events only: HTTP API payload 2.0 ({"version":"2.0","rawPath":...,"requestContext":{"http":{"method":...}}}) or REST API / payload 1.0 ({"httpMethod":...,"path":...})';
+
+/** What the adapter reads of an event, checked before it is read (a wrong trigger fails clearly, not with a TypeError). */
+function checkApiGatewayEvent(event: unknown): asserts event is ApiGatewayEvent {
+  const e = isJsonObject(event) ? event : undefined;
+  if (e === undefined) throw new UnsupportedEventError(`event is not a JSON object; ${EXPECTED}`);
+  if (e.version === '2.0') {
+    const ctx = isJsonObject(e.requestContext) ? e.requestContext : {};
+    const http = isJsonObject(ctx.http) ? ctx.http : {};
+    if (typeof e.rawPath === 'string' && typeof http.method === 'string') return;
+    throw new UnsupportedEventError(`event says version 2.0 but lacks rawPath or requestContext.http.method; ${EXPECTED}`);
+  }
+  if (typeof e.httpMethod === 'string' && typeof e.path === 'string') return;
+  const kind = isJsonObject(e.awslogs)
+    ? ' (this is a CloudWatch Logs subscription event: the Forwarder takes those)'
+    : Array.isArray(e.Records)
+      ? ' (this is a Records batch, e.g. Kinesis or SQS: the Forwarder takes Kinesis ones)'
+      : '';
+  throw new UnsupportedEventError(`event is not an API Gateway proxy event${kind}; ${EXPECTED}`);
+}
+
 /** Turns an API Gateway v1 or v2 event into the core's request (body base64-decoded when flagged). */
 export function toIngestRequest(event: ApiGatewayEvent): IngestRequest {
+  checkApiGatewayEvent(event);
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');
   if (isV2(event)) {
@@ -79,6 +113,13 @@ export function internalErrorAnswer(
 ): MiddlewareObj<ApiGatewayEvent, APIGatewayProxyResult> {
   return {
     onError: (request) => {
+      // Not a request at all: the invocation fails with the error's own message (Lambda's Errors
+      // metric and the template's IngestErrorsAlarm see it), as the forwarder does for an event it
+      // cannot read. A 500 answer would go to no one.
+      if (request.error instanceof UnsupportedEventError) {
+        log({ level: 'error', msg: 'event is not an API Gateway proxy event', error: request.error.message });
+        return;
+      }
       // Counted as a 5xx answer like the core's own, so the 5xx alarm sees it.
       observe(answerOnlyOutcome('unknown', 500));
       const err = request.error;

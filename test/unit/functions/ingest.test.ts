@@ -317,11 +317,28 @@ describe('functions/ingest (the ingest Lambda)', () => {
     await expect(loadHandler({ K8S_AUDIT_SHARED_SECRET: SECRET })).rejects.toThrow(/EVENTS_SINK is required in AWS Lambda/);
   });
 
-  it('answers a bare JSON 500 for an event it cannot read', async () => {
+  it('fails the invocation, by name, for an event that is no API Gateway proxy event', async () => {
     const out = captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
 
-    const res = await handler({ unexpected: 'shape' }, context);
+    // No API Gateway sends this: there is no HTTP client to answer, so Lambda's error is the answer.
+    await expect(handler({ unexpected: 'shape' }, context)).rejects.toMatchObject({
+      name: 'UnsupportedEventError',
+      message: expect.stringContaining('event is not an API Gateway proxy event'),
+    });
+    expect(out.logs()).toContainEqual(
+      expect.objectContaining({ level: 'ERROR', message: 'event is not an API Gateway proxy event', function_request_id: 'req-1' }),
+    );
+    expect(out.emf('Responses5xx')).toEqual([]);
+  });
+
+  it('answers a bare JSON 500 for an error that escapes the core', async () => {
+    const out = captureStdout();
+    const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
+
+    // An HTTP API event whose body is a number: Buffer.from throws inside the handler.
+    const event = { version: '2.0', rawPath: '/v1/ingest/k8s-audit/acme', requestContext: { http: { method: 'POST' } }, body: 5 };
+    const res = await handler(event as never, context);
 
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: 'internal error' });

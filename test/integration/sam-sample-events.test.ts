@@ -1,0 +1,86 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBuiltCli } from '../helpers/cli-bundle.js';
+import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
+
+// SAM CLI's own sample events (test/fixtures/sam/, what `sam local generate-event` prints) through
+// the built bundles with `node dist/cli.mjs invoke`, as a user who starts from them would run
+// `sam local invoke`: each gets the answer our Lambda gives, and one that is not for the function
+// gets a clear error (exit 1, Lambda's error shape), never a crash or a silent success.
+const SAM = join(ROOT, 'test/fixtures/sam');
+
+interface Invocation {
+  code: number;
+  result: Record<string, unknown> | null;
+  stderr: string;
+}
+
+describe('invoke with the SAM CLI sample events', () => {
+  let scratch = { dir: '', cleanup: () => {} };
+  let cli = '';
+
+  beforeAll(async () => {
+    scratch = scratchCheckout();
+    cli = join(await buildScratchBundles(scratch.dir), 'cli.mjs');
+  }, 120_000);
+
+  afterAll(() => scratch.cleanup());
+
+  async function invoke(fn: string, sample: string): Promise<Invocation> {
+    // The template and env file of the checkout, as docs/deploy.md's local-run lines give them.
+    const { code, stdout, stderr } = await runBuiltCli(cli, [
+      'invoke',
+      fn,
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      join(SAM, sample),
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+    return { code, result: JSON.parse(stdout) as Record<string, unknown> | null, stderr };
+  }
+
+  it.each(['cloudwatch-logs.json', 'kinesis-get-records.json'])('Ingest refuses %s by name, not with a TypeError', async (sample) => {
+    const r = await invoke('Ingest', sample);
+    expect(r.code).toBe(1);
+    expect(r.result?.errorType).toBe('UnsupportedEventError');
+    expect(r.result?.errorMessage).toMatch(/^event is not an API Gateway proxy event .*the Forwarder takes/);
+    expect(r.result?.errorMessage).toContain('HTTP API payload 2.0');
+    expect(r.stderr).not.toContain('TypeError');
+    expect(r.stderr).not.toContain('unhandled error in the ingest handler');
+  });
+
+  it.each(['apigateway-http-api-proxy.json', 'apigateway-aws-proxy.json'])(
+    'Ingest answers %s (POST /path/to/resource) 404 naming the routes',
+    async (sample) => {
+      const r = await invoke('Ingest', sample);
+      expect(r.code).toBe(0);
+      expect(r.result?.statusCode).toBe(404);
+      expect(JSON.parse(String(r.result?.body)).error).toContain('POST audit events to /v1/ingest/k8s-audit/<tenant_id>');
+    },
+  );
+
+  it.each(['apigateway-http-api-proxy.json', 'apigateway-aws-proxy.json'])('Forwarder refuses %s by name', async (sample) => {
+    const r = await invoke('Forwarder', sample);
+    expect(r.code).toBe(1);
+    expect(r.result?.errorType).toBe('UnsupportedEventError');
+    expect(r.result?.errorMessage).toContain('neither a CloudWatch Logs subscription event');
+  });
+
+  it("Forwarder fails on SAM's Kinesis record, whose data is no subscription payload", async () => {
+    const r = await invoke('Forwarder', 'kinesis-get-records.json');
+    expect(r.code).toBe(1);
+    expect(r.result?.errorType).toBe('ForwardError');
+    expect(r.result?.errorMessage).toContain('could not be decoded');
+  });
+
+  it("Forwarder skips SAM's CloudWatch Logs sample (testLogGroup/testLogStream is no apiserver audit stream) and says so", async () => {
+    const r = await invoke('Forwarder', 'cloudwatch-logs.json');
+    expect(r.code).toBe(0);
+    expect(r.result).toBeNull();
+    const skipped = r.stderr.split('\n').find((l) => l.includes('stream skipped: not an apiserver audit stream'));
+    expect(skipped).toBeDefined();
+    expect(JSON.parse(skipped as string)).toMatchObject({ logGroup: 'testLogGroup', logStream: 'testLogStream', events: 2 });
+  });
+});
