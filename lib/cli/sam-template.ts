@@ -230,19 +230,12 @@ export function envVarsOverrides(envVars: unknown, names: readonly string[]): Re
 }
 
 /**
- * Finds a function of a SAM template by logical id (case-insensitively) and resolves its
+ * Finds a function of a SAM template by logical id or FunctionName (exactly) and resolves its
  * configuration and environment as `sam local invoke` would (rules in the comment above).
  */
 export function resolveSamFunction(template: Obj, name: string, opts: SamResolveOptions = {}): SamFunction {
   const resources = isJsonObject(template.Resources) ? template.Resources : {};
   const functions = Object.entries(resources).filter(([, r]) => isJsonObject(r) && r.Type === 'AWS::Serverless::Function');
-  const found = functions.find(([id]) => id.toLowerCase() === name.toLowerCase());
-  if (found === undefined)
-    throw new UsageError(
-      `the template has no function ${JSON.stringify(name)}; it has ${functions.map(([id]) => id).join(', ') || 'none'}`,
-    );
-  const [logicalId, resource] = found as [string, Obj];
-  const props = isJsonObject(resource.Properties) ? resource.Properties : {};
   const globals = isJsonObject(template.Globals) && isJsonObject(template.Globals.Function) ? template.Globals.Function : {};
 
   const shell = opts.shellEnv ?? {};
@@ -259,6 +252,26 @@ export function resolveSamFunction(template: Obj, name: string, opts: SamResolve
     else undeclared.push(key);
   }
   const resolver = new Resolver(template, parameters, shell.AWS_REGION || 'us-east-1');
+
+  // sam local finds the function by its logical id or its FunctionName, exactly as written
+  // (aws/aws-sam-cli samcli/lib/providers/sam_function_provider.py, SamFunctionProvider.get): a
+  // name that differs in case only is "Unable to find a function" there, so it is refused here too,
+  // with the spelling that works.
+  const nameOf = (r: unknown) => {
+    const v = isJsonObject(r) && isJsonObject(r.Properties) ? resolver.value(r.Properties.FunctionName) : undefined;
+    return typeof v === 'string' ? v : undefined;
+  };
+  const found = functions.find(([id]) => id === name) ?? functions.find(([, r]) => nameOf(r) === name);
+  if (found === undefined) {
+    const folded = functions.find(([id, r]) => id.toLowerCase() === name.toLowerCase() || nameOf(r)?.toLowerCase() === name.toLowerCase());
+    throw new UsageError(
+      folded === undefined
+        ? `the template has no function ${JSON.stringify(name)}; it has ${functions.map(([id]) => id).join(', ') || 'none'}`
+        : `the template has no function ${JSON.stringify(name)}: did you mean ${folded[0]}? (sam local invoke matches the logical id or FunctionName exactly, case included)`,
+    );
+  }
+  const [logicalId, resource] = found as [string, Obj];
+  const props = isJsonObject(resource.Properties) ? resource.Properties : {};
 
   const variables: Obj = {
     ...(isJsonObject(globals.Environment) && isJsonObject(globals.Environment.Variables) ? globals.Environment.Variables : {}),

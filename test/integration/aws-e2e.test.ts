@@ -253,7 +253,7 @@ describe.skipIf(!hasMoto())('ingest on the AWS sinks (moto_server)', () => {
         AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
         AWS_REGION: 'us-east-1',
       };
-      const argv = ['invoke', 'ingest', '--event', eventFile, '--env', envFile, '--dist', dist];
+      const argv = ['invoke', 'Ingest', '--event', eventFile, '--env', envFile, '--dist', dist];
       const code = await main(argv, { stdout, stderr: new PassThrough(), stdin: new PassThrough(), env });
 
       expect(code).toBe(0);

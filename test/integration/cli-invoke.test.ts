@@ -87,7 +87,7 @@ describe('aisoc-k8s-audit invoke', () => {
   it('calls the handler with the event and a Lambda-like context, and prints the result as JSON on stdout', async () => {
     const { code, stdout, stderr } = await runCli([
       'invoke',
-      'forwarder',
+      'Forwarder',
       '--event',
       join(root, 'event.json'),
       '--dist',
@@ -123,10 +123,10 @@ describe('aisoc-k8s-audit invoke', () => {
   it('gives the bundle its env-file variables at init, Parameters first and then the function section', async () => {
     const env = join(root, 'env.json');
     const fwd = JSON.parse(
-      (await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
+      (await runCli(['invoke', 'Forwarder', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
     );
     const ing = JSON.parse(
-      (await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
+      (await runCli(['invoke', 'Ingest', '--event', join(root, 'event.json'), '--env', env, '--dist', dist('echo')])).stdout,
     );
     expect(fwd.atInit).toBe('from-parameters');
     // ONLY_INGEST is not declared for the Forwarder: SAM does not set it, and neither does invoke.
@@ -136,7 +136,7 @@ describe('aisoc-k8s-audit invoke', () => {
   });
 
   it('passes AWS_* variables of the shell through but nothing else, like sam local', async () => {
-    const { stdout } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', dist('echo')], {
+    const { stdout } = await runCli(['invoke', 'Ingest', '--event', join(root, 'event.json'), '--dist', dist('echo')], {
       SHELL_ONLY: 'leak',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
       AWS_REGION: 'eu-west-1',
@@ -151,14 +151,14 @@ describe('aisoc-k8s-audit invoke', () => {
   });
 
   it('prints the error type and message like sam and exits 1 when the handler throws', async () => {
-    const { code, stdout, stderr } = await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--dist', dist('throws')]);
+    const { code, stdout, stderr } = await runCli(['invoke', 'Forwarder', '--event', join(root, 'event.json'), '--dist', dist('throws')]);
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ errorType: 'ForwardError', errorMessage: '3 of 9 audit events not delivered' });
     expect(stderr).toContain('Invoke error: ForwardError: 3 of 9 audit events not delivered\n');
   });
 
   it('reports an error thrown while the bundle initialises, as Lambda does', async () => {
-    const { code, stdout, stderr } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', dist('initFails')]);
+    const { code, stdout, stderr } = await runCli(['invoke', 'Ingest', '--event', join(root, 'event.json'), '--dist', dist('initFails')]);
     expect(code).toBe(1);
     expect(JSON.parse(stdout)).toMatchObject({ errorType: 'ConfigError', errorMessage: 'invalid configuration: EVENTS_SINK is required' });
     expect(stderr).toContain('Init error: ConfigError');
@@ -167,7 +167,7 @@ describe('aisoc-k8s-audit invoke', () => {
   it('stops a handler that runs past the timeout', async () => {
     const { code, stdout } = await runCli([
       'invoke',
-      'forwarder',
+      'Forwarder',
       '--event',
       join(root, 'event.json'),
       '--dist',
@@ -180,13 +180,13 @@ describe('aisoc-k8s-audit invoke', () => {
   });
 
   it('supports callback-style handlers', async () => {
-    const { code, stdout } = await runCli(['invoke', 'forwarder', '--event', join(root, 'event.json'), '--dist', dist('callback')]);
+    const { code, stdout } = await runCli(['invoke', 'Forwarder', '--event', join(root, 'event.json'), '--dist', dist('callback')]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({ via: 'callback', n: 7 });
   });
 
   it('says to build first when the bundle is missing', async () => {
-    const { code, stderr } = await runCli(['invoke', 'ingest', '--event', join(root, 'event.json'), '--dist', join(root, 'nothing-here')]);
+    const { code, stderr } = await runCli(['invoke', 'Ingest', '--event', join(root, 'event.json'), '--dist', join(root, 'nothing-here')]);
     expect(code).toBe(2);
     expect(stderr).toContain('is not built; run `npm run build` first');
   });
@@ -195,8 +195,8 @@ describe('aisoc-k8s-audit invoke', () => {
     expect((await runCli(['invoke', 'tailer', '--event', 'x.json'])).stderr).toContain(
       'the template has no function "tailer"; it has Forwarder, Ingest',
     );
-    expect((await runCli(['invoke', 'ingest', '--dist', dist('echo')])).stderr).toContain('--event FILE is required');
-    const missing = await runCli(['invoke', 'ingest', '--event', join(root, 'missing.json'), '--dist', dist('echo')]);
+    expect((await runCli(['invoke', 'Ingest', '--dist', dist('echo')])).stderr).toContain('--event FILE is required');
+    const missing = await runCli(['invoke', 'Ingest', '--event', join(root, 'missing.json'), '--dist', dist('echo')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('ENOENT');
   });
@@ -212,7 +212,7 @@ describe('aisoc-k8s-audit invoke', () => {
       writeFileSync(join(root, name), text);
       const r = await runCli([
         'invoke',
-        'forwarder',
+        'Forwarder',
         '--event',
         join(root, 'event.json'),
         '--env-vars',

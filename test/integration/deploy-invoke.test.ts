@@ -174,7 +174,7 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
   for (const [file, check] of Object.entries(ingestCases)) {
     it(`ingest answers ${file}`, async () => {
       const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8'));
-      const r = await invoke('ingest', file, envFile('unused'));
+      const r = await invoke('Ingest', file, envFile('unused'));
       expect(r.code).toBe(0);
       check(r, event);
     });
@@ -182,7 +182,7 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
 
   for (const [file, { tenant, stored: n }] of Object.entries(forwarderCases)) {
     it(`forwarder handles ${file}: ${n} events reach the ingest`, async () => {
-      const r = await invoke('forwarder', file, envFile(tenant));
+      const r = await invoke('Forwarder', file, envFile(tenant));
       expect(r.code).toBe(0);
       expect(r.result).toBeNull();
       expect(stored(tenant)).toHaveLength(n);
@@ -195,7 +195,7 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
       FORWARDER_MAX_ATTEMPTS: '1',
       FORWARDER_REQUEST_TIMEOUT_MS: '2000',
     });
-    const r = await invoke('forwarder', 'forwarder-cloudwatch-logs.json', env);
+    const r = await invoke('Forwarder', 'forwarder-cloudwatch-logs.json', env);
     expect(r.code).toBe(1);
     expect(r.result).toMatchObject({ errorType: 'ForwardError' });
     expect((r.result as { errorMessage: string }).errorMessage).toContain('9 of 9 audit events not delivered');
@@ -328,7 +328,7 @@ describe('aisoc-k8s-audit invoke on infra/events', () => {
   it('ingest fails its init with a ConfigError naming EVENTS_SINK when run as a Lambda without a sink', async () => {
     const path = join(scratch.dir, 'env-no-sink.json');
     writeFileSync(path, JSON.stringify({ Ingest: { K8S_AUDIT_SHARED_SECRET: SECRET, K8S_AUDIT_SHARED_SECRET_ARN: '', EVENTS_SINK: '' } }));
-    const r = await invoke('ingest', 'ingest-http-api-empty.json', path);
+    const r = await invoke('Ingest', 'ingest-http-api-empty.json', path);
     expect(r.code).toBe(1);
     expect(r.result).toMatchObject({ errorType: 'ConfigError' });
     expect((r.result as { errorMessage: string }).errorMessage).toContain('EVENTS_SINK');

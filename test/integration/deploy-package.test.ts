@@ -125,10 +125,10 @@ describe('npm run package', () => {
     try {
       unzipInto(join(dir, '.serverless/ingest.zip'), task);
       unzipInto(join(dir, '.serverless/forwarder.zip'), task);
-      const ingest = await invokeBundle(join(task, 'dist'), 'ingest', 'ingest-http-api-eventlist.json');
+      const ingest = await invokeBundle(join(task, 'dist'), 'Ingest', 'ingest-http-api-eventlist.json');
       expect(ingest.code).toBe(0);
       expect(JSON.parse(JSON.parse(ingest.out).body)).toMatchObject({ accepted: 9, rejected: 0 });
-      const forwarder = await invokeBundle(join(task, 'dist'), 'forwarder', 'forwarder-control-message.json');
+      const forwarder = await invokeBundle(join(task, 'dist'), 'Forwarder', 'forwarder-control-message.json');
       expect(forwarder).toEqual({ code: 0, out: 'null\n' });
     } finally {
       rmSync(task, { recursive: true, force: true });

@@ -26,6 +26,20 @@ describe('invoke with the SAM CLI sample events', () => {
 
   afterAll(() => scratch.cleanup());
 
+  /** `node dist/cli.mjs invoke FN -t infra/template.yaml -e SAMPLE --env-vars infra/events/env.local.json`. */
+  function run(fn: string, sample: string) {
+    return runBuiltCli(cli, [
+      'invoke',
+      fn,
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      join(SAM, sample),
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+  }
+
   async function invoke(fn: string, sample: string): Promise<Invocation> {
     // The template and env file of the checkout, as docs/deploy.md's local-run lines give them.
     const { code, stdout, stderr } = await runBuiltCli(cli, [
@@ -82,5 +96,19 @@ describe('invoke with the SAM CLI sample events', () => {
     const skipped = r.stderr.split('\n').find((l) => l.includes('stream skipped: not an apiserver audit stream'));
     expect(skipped).toBeDefined();
     expect(JSON.parse(skipped as string)).toMatchObject({ logGroup: 'testLogGroup', logStream: 'testLogStream', events: 2 });
+  });
+
+  // SamFunctionProvider.get (aws/aws-sam-cli samcli/lib/providers/sam_function_provider.py): the
+  // logical id or the FunctionName (the template's `${AWS::StackName}-ingest`, "local-ingest" with
+  // sam local's stack name "local"), exactly. `sam local invoke ingest` finds nothing.
+  it('finds the function as sam local does: logical id or FunctionName, case included', async () => {
+    const lower = await run('ingest', 'apigateway-http-api-proxy.json');
+    expect(lower.code).toBe(2);
+    expect(lower.stdout).toBe('');
+    expect(lower.stderr).toContain('the template has no function "ingest": did you mean Ingest?');
+    const byName = await run('local-ingest', 'apigateway-http-api-proxy.json');
+    expect(byName.code).toBe(0);
+    expect(JSON.parse(byName.stdout).statusCode).toBe(404);
+    expect(byName.stderr).toContain('"function_name":"Ingest"');
   });
 });

@@ -36,7 +36,7 @@ Resources:
 `);
 
   it('resolves Ref to a resource as its logical id, parameters from defaults, pseudo parameters as local stand-ins', () => {
-    const fn = resolveSamFunction(template, 'fn');
+    const fn = resolveSamFunction(template, 'Fn');
     expect(fn.logicalId).toBe('Fn');
     expect(fn.env).toEqual({
       FROM_GLOBALS: 'g',
@@ -81,7 +81,15 @@ Resources:
     expect(fn.undeclaredParameters).toEqual(['Nope']);
   });
 
-  it('finds the function section by FunctionName too, and refuses what sam refuses', () => {
+  it('finds the function by logical id or FunctionName exactly, as sam local does', () => {
+    expect(resolveSamFunction(template, 'local-fn').logicalId).toBe('Fn');
+    expect(() => resolveSamFunction(template, 'fn')).toThrow('the template has no function "fn": did you mean Fn?');
+    expect(() => resolveSamFunction(template, 'nope')).toThrow('the template has no function "nope"; it has Fn');
+  });
+
+  // SAM refuses a section that is not an object (local_lambda.py); a variable whose value is an
+  // object or a list it sets to "" (env_vars.py), where invoke refuses it (docs/deploy.md).
+  it('finds the function section by FunctionName too, and refuses a malformed env file', () => {
     expect(resolveSamFunction(template, 'Fn', { envVars: { 'local-fn': { SHELL_SET: 'by-name' } } }).env.SHELL_SET).toBe('by-name');
     expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: 'flat' } })).toThrow(/must be an object of variables/);
     expect(() => resolveSamFunction(template, 'Fn', { envVars: { Fn: { A: { nested: 1 } } } })).toThrow(/A must be a string/);
