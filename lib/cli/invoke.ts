@@ -11,7 +11,8 @@ import { readInput } from './read-input.js';
 import { parseCfnYaml, parseParameterOverrides, resolveSamFunction } from './sam-template.js';
 
 const HELP = `Usage: aisoc-k8s-audit invoke <Forwarder|Ingest> --event FILE [--env-vars FILE]
-         [--template FILE] [--parameter-overrides 'Key=Value ...'] [--timeout SECONDS] [--dist DIR]
+         [--template FILE] [--parameter-overrides 'Key=Value ...'] [--region REGION] [--profile NAME]
+         [--timeout SECONDS] [--dist DIR]
 
 Runs a built Lambda bundle (from \`npm run build\`) on one event the way
 \`sam local invoke -t TEMPLATE FUNCTION -e FILE --env-vars FILE\` does, without Docker or the SAM
@@ -29,6 +30,9 @@ Options:
   --parameter-overrides PAIRS   template parameters, 'Key=Value Key2=Value2' (repeatable)
   --timeout SECONDS             the function timeout (default: the template's Timeout)
   --dist DIR                    run DIR/<function>/index.mjs instead of the template's CodeUri
+  --region REGION               the AWS::Region of the template (default us-east-1, as sam local's,
+                                whatever this shell's AWS_REGION) and the function's AWS_REGION
+  --profile NAME                the AWS profile whose credentials the function uses
   --add-host NAME:ADDRESS       taken and ignored, as sam local's container networking (repeatable)
   --help                        show this help
 
@@ -37,7 +41,9 @@ samcli/local/lambdafn/env_vars.py):
   - only the variables the template declares for the function are set; each starts from the
     template's value, with !Ref to a parameter giving its --parameter-overrides value or Default
     (an override of a parameter the template does not declare is ignored, with a warning),
-    !Ref to a resource giving its logical id (e.g. SharedSecret) and an unresolvable value "";
+    !Ref to a resource giving its logical id (e.g. SharedSecret), pseudo parameters sam local's
+    stand-ins (AWS::Region us-east-1 or --region, AWS::URLSuffix localhost, AWS::StackName local)
+    and an unresolvable value "";
   - a declared variable set in this shell takes the shell's value;
   - the env file's "Parameters" then the function's own section override declared variables; a
     variable the template does not declare is dropped (with a warning on stderr).
@@ -171,7 +177,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const args = parseArgs(
     argv.map((a) => SHORT[a] ?? a),
-    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist', 'add-host'],
+    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist', 'add-host', 'region', 'profile'],
     [],
     ['parameter-overrides', 'add-host'],
   );
@@ -198,8 +204,15 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const envVars = envPath === undefined ? undefined : await readJson(envPath, 'env file', io.stdin);
   const inherited: Record<string, string> = {};
   for (const [name, value] of Object.entries(io.env)) if (value !== undefined && PASS_THROUGH.test(name)) inherited[name] = value;
+  // sam local invoke's --region and --profile: the region is the AWS::Region pseudo parameter and
+  // the runtime's AWS_REGION; the profile's credentials reach the function (here the SDK in the
+  // child reads that profile itself).
+  const regionFlag = flag(args, 'region');
+  const profile = flag(args, 'profile');
+  if (profile !== undefined) inherited.AWS_PROFILE = profile;
   const spec = resolveSamFunction(template, fnName, {
     envVars,
+    ...(regionFlag === undefined ? {} : { region: regionFlag }),
     parameterOverrides: parseParameterOverrides(multiFlag(args, 'parameter-overrides')),
     shellEnv: io.env,
   });
@@ -224,7 +237,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const event = await readJson(eventPath, 'event', io.stdin);
 
-  const region = spec.env.AWS_REGION || inherited.AWS_REGION || inherited.AWS_DEFAULT_REGION || 'us-east-1';
+  const region = spec.env.AWS_REGION || regionFlag || inherited.AWS_REGION || inherited.AWS_DEFAULT_REGION || 'us-east-1';
   // sam local names the function by its logical id (samcli/local/lambdafn/env_vars.py sets
   // AWS_LAMBDA_FUNCTION_NAME to the FunctionConfig's name, which local_lambda.py takes from the
   // function's logical id), and the runtime's context.functionName is that variable.

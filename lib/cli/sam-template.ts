@@ -13,8 +13,8 @@ import { UsageError } from './args.js';
 //   (or its FunctionName); any other key of the file is ignored.
 // - samcli/lib/intrinsic_resolver/intrinsics_symbol_table.py: `Ref` to a parameter is its
 //   --parameter-overrides value or its Default, to a resource its logical id; the pseudo
-//   parameters are local stand-ins (account 123456789012, stack "local", the shell's AWS_REGION
-//   or us-east-1); `GetAtt X.Arn` is a made-up ARN naming X.
+//   parameters are local stand-ins (account 123456789012, stack "local", URL suffix
+//   "localhost", region us-east-1 or --region); `GetAtt X.Arn` is a made-up ARN naming X.
 
 type Json = unknown;
 
@@ -63,6 +63,8 @@ export interface SamResolveOptions {
   parameterOverrides?: Record<string, string>;
   /** The parsed `--env-vars` file, if any. */
   envVars?: unknown;
+  /** `--region`: the AWS::Region pseudo parameter (sam local's default is us-east-1, not the shell's). */
+  region?: string;
   /** The shell's environment: a declared variable set there takes its value (SAM's second priority). */
   shellEnv?: Readonly<Record<string, string | undefined>>;
 }
@@ -84,13 +86,18 @@ export function parseParameterOverrides(values: readonly string[]): Record<strin
   return out;
 }
 
+// sam local's pseudo parameters: fixed stand-ins (IntrinsicsSymbolTable.DEFAULT_PSEUDO_PARAM_VALUES,
+// aws/aws-sam-cli samcli/lib/intrinsic_resolver/intrinsics_symbol_table.py), which it puts among the
+// parameter values (sam_base_provider.py _get_parameter_values), so they win over its own
+// resolvers: AWS::URLSuffix is "localhost", and AWS::Region is us-east-1 whatever the shell's
+// AWS_REGION, unless `--region` (invoke_context.py) or `--parameter-overrides AWS::Region=...`.
 const PSEUDO: Record<string, (region: string) => string> = {
   'AWS::AccountId': () => '123456789012',
   'AWS::Partition': () => 'aws',
   'AWS::Region': (region) => region,
   'AWS::StackName': () => 'local',
-  'AWS::StackId': (region) => `arn:aws:cloudformation:${region}:123456789012:stack/local/51af3dc0-da77-11e4-872e-1234567db123`,
-  'AWS::URLSuffix': (region) => (region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'),
+  'AWS::StackId': () => 'arn:aws:cloudformation:us-east-1:123456789012:stack/local/51af3dc0-da77-11e4-872e-1234567db123',
+  'AWS::URLSuffix': () => 'localhost',
 };
 
 /** Marks a value CloudFormation would drop (`!Ref AWS::NoValue`). */
@@ -106,9 +113,9 @@ class Resolver {
 
   private ref(name: string): unknown {
     if (name === 'AWS::NoValue') return NO_VALUE;
+    if (name in this.parameters) return this.parameters[name];
     const pseudo = PSEUDO[name];
     if (pseudo !== undefined) return pseudo(this.region);
-    if (name in this.parameters) return this.parameters[name];
     // A resource (or an unknown name): its logical id, as sam local resolves it.
     return name;
   }
@@ -248,10 +255,10 @@ export function resolveSamFunction(template: Obj, name: string, opts: SamResolve
   // template does not declare changes nothing, and is reported, not refused.
   const undeclared: string[] = [];
   for (const [key, value] of Object.entries(opts.parameterOverrides ?? {})) {
-    if (key in declaredParams) parameters[key] = value;
+    if (key in declaredParams || key in PSEUDO) parameters[key] = value;
     else undeclared.push(key);
   }
-  const resolver = new Resolver(template, parameters, shell.AWS_REGION || 'us-east-1');
+  const resolver = new Resolver(template, parameters, opts.parameterOverrides?.['AWS::Region'] || opts.region || 'us-east-1');
 
   // sam local finds the function by its logical id or its FunctionName, exactly as written
   // (aws/aws-sam-cli samcli/lib/providers/sam_function_provider.py, SamFunctionProvider.get): a

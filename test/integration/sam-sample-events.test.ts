@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuiltCli } from '../helpers/cli-bundle.js';
@@ -22,6 +23,14 @@ describe('invoke with the SAM CLI sample events', () => {
   beforeAll(async () => {
     scratch = scratchCheckout();
     cli = join(await buildScratchBundles(scratch.dir), 'cli.mjs');
+    // A stand-in for both functions that answers with the environment it was given at init.
+    for (const fn of ['forwarder', 'ingest']) {
+      mkdirSync(join(scratch.dir, 'env-echo', fn), { recursive: true });
+      writeFileSync(
+        join(scratch.dir, 'env-echo', fn, 'index.mjs'),
+        'const env = { ...process.env };\nexport const handler = async () => env;\n',
+      );
+    }
   }, 120_000);
 
   afterAll(() => scratch.cleanup());
@@ -110,5 +119,39 @@ describe('invoke with the SAM CLI sample events', () => {
     expect(byName.code).toBe(0);
     expect(JSON.parse(byName.stdout).statusCode).toBe(404);
     expect(byName.stderr).toContain('"function_name":"Ingest"');
+  });
+
+  /** The environment infra/template.yaml gives `fn` under `invoke`, with `args` and the shell's `env`. */
+  async function environment(fn: string, args: string[], env: Record<string, string> = {}): Promise<Record<string, string>> {
+    const r = await runBuiltCli(
+      cli,
+      [
+        'invoke',
+        fn,
+        '-t',
+        join(scratch.dir, 'infra/template.yaml'),
+        '-e',
+        join(SAM, 'cloudwatch-logs.json'),
+        '--dist',
+        join(scratch.dir, 'env-echo'),
+        ...args,
+      ],
+      { env },
+    );
+    expect(r.code).toBe(0);
+    return JSON.parse(r.stdout) as Record<string, string>;
+  }
+
+  // IntrinsicsSymbolTable.DEFAULT_PSEUDO_PARAM_VALUES (samcli/lib/intrinsic_resolver/intrinsics_symbol_table.py),
+  // put among the parameter values by sam_base_provider.py: AWS::URLSuffix "localhost", AWS::Region
+  // us-east-1 unless --region, whatever the shell's AWS_REGION.
+  it("resolves the template's pseudo parameters to sam local's stand-ins, and takes --region", async () => {
+    const plain = await environment('Forwarder', [], { AWS_REGION: 'eu-west-1' });
+    expect(plain.AISOC_INGEST_URL).toBe('https://HttpApi.execute-api.us-east-1.localhost/v1/ingest/k8s-audit/default');
+    const region = await environment('Forwarder', ['--region', 'eu-west-1']);
+    expect(region.AISOC_INGEST_URL).toBe('https://HttpApi.execute-api.eu-west-1.localhost/v1/ingest/k8s-audit/default');
+    expect([region.AWS_REGION, region.AWS_DEFAULT_REGION]).toEqual(['eu-west-1', 'eu-west-1']);
+    const override = await environment('Forwarder', ['--parameter-overrides', 'AWS::Region=ap-south-1 TenantId=acme']);
+    expect(override.AISOC_INGEST_URL).toBe('https://HttpApi.execute-api.ap-south-1.localhost/v1/ingest/k8s-audit/acme');
   });
 });

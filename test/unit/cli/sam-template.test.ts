@@ -41,7 +41,7 @@ Resources:
     expect(fn.env).toEqual({
       FROM_GLOBALS: 'g',
       SECRET_ARN: 'Queue',
-      URL: 'https://Queue.execute-api.us-east-1.amazonaws.com/t/default',
+      URL: 'https://Queue.execute-api.us-east-1.localhost/t/default',
       QUEUE_ARN: 'arn:aws:lambda:us-east-1:123456789012:function:Queue',
       CLUSTER: 'from-log-group',
       FLAG: 'true',
@@ -64,7 +64,8 @@ Resources:
         Other: { SHELL_SET: 'z' },
       },
     });
-    expect(fn.env.URL).toBe('https://Queue.execute-api.eu-west-1.amazonaws.com/t/acme');
+    // The shell's AWS_REGION is not AWS::Region: sam local's stand-in us-east-1 is.
+    expect(fn.env.URL).toBe('https://Queue.execute-api.us-east-1.localhost/t/acme');
     expect(fn.env.CLUSTER).toBe('prod-1');
     expect(fn.env.SHELL_SET).toBe('shell');
     expect(fn.env.DECLARED_EMPTY).toBe('p');
@@ -77,8 +78,17 @@ Resources:
 
   it('ignores an override of a parameter the template does not declare, as sam local does, and names it', () => {
     const fn = resolveSamFunction(template, 'Fn', { parameterOverrides: parseParameterOverrides(['TenantId=acme Nope=1']) });
-    expect(fn.env.URL).toBe('https://Queue.execute-api.us-east-1.amazonaws.com/t/acme');
+    expect(fn.env.URL).toBe('https://Queue.execute-api.us-east-1.localhost/t/acme');
     expect(fn.undeclaredParameters).toEqual(['Nope']);
+  });
+
+  it('takes AWS::Region from --region or a pseudo-parameter override, as sam local does', () => {
+    expect(resolveSamFunction(template, 'Fn', { region: 'eu-west-1' }).env.URL).toBe(
+      'https://Queue.execute-api.eu-west-1.localhost/t/default',
+    );
+    const fn = resolveSamFunction(template, 'Fn', { region: 'eu-west-1', parameterOverrides: { 'AWS::Region': 'ap-south-1' } });
+    expect(fn.env.URL).toBe('https://Queue.execute-api.ap-south-1.localhost/t/default');
+    expect(fn.undeclaredParameters).toEqual([]);
   });
 
   it('finds the function by logical id or FunctionName exactly, as sam local does', () => {
