@@ -47,7 +47,8 @@ samcli/local/lambdafn/env_vars.py):
   - a declared variable set in this shell takes the shell's value;
   - the env file's "Parameters" then the function's own section override declared variables; a
     variable the template does not declare is dropped (with a warning on stderr).
-Then the Lambda runtime's variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...), PATH, HOME,
+Then the Lambda runtime's variables (AWS_LAMBDA_FUNCTION_NAME, AWS_REGION, ...) and sam local's
+(AWS_SAM_LOCAL, AWS_LAMBDA_FUNCTION_TIMEOUT, AWS_LAMBDA_FUNCTION_HANDLER, AWS_ACCOUNT_ID), PATH, HOME,
 TMPDIR and every AWS_* variable of this shell (credentials, region, endpoints). Nothing else of
 this shell leaks in.
 
@@ -120,10 +121,29 @@ process.once('message', async (m) => {
 });
 `;
 
-/** The variables Lambda's Node.js runtime sets, for a function of this name, memory and region. */
-export function lambdaRuntimeEnv(functionName: string, memoryMb: number, region: string, requestDate: Date): Record<string, string> {
+/** What the runtime's variables describe: the function as the template configures it. */
+export interface RuntimeFunction {
+  name: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  handler: string;
+}
+
+/**
+ * The variables Lambda's Node.js runtime sets, and those sam local adds to them
+ * (aws/aws-sam-cli samcli/local/lambdafn/env_vars.py, _get_aws_variables: AWS_SAM_LOCAL, the
+ * function's timeout and handler, the stand-in account id), so code that looks for them under
+ * `sam local invoke` finds them under `invoke` too.
+ */
+export function lambdaRuntimeEnv(fn: RuntimeFunction, region: string, requestDate: Date): Record<string, string> {
   const day = requestDate.toISOString().slice(0, 10).replace(/-/g, '/');
+  const functionName = fn.name;
+  const memoryMb = fn.memoryMb;
   return {
+    AWS_SAM_LOCAL: 'true',
+    AWS_LAMBDA_FUNCTION_TIMEOUT: String(fn.timeoutSeconds),
+    AWS_LAMBDA_FUNCTION_HANDLER: fn.handler,
+    AWS_ACCOUNT_ID: '123456789012',
     AWS_LAMBDA_FUNCTION_NAME: functionName,
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMb),
@@ -242,7 +262,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   // AWS_LAMBDA_FUNCTION_NAME to the FunctionConfig's name, which local_lambda.py takes from the
   // function's logical id), and the runtime's context.functionName is that variable.
   const functionName = spec.env.AWS_LAMBDA_FUNCTION_NAME || spec.logicalId;
-  const runtimeEnv = lambdaRuntimeEnv(functionName, spec.memoryMb, region, new Date());
+  const runtimeEnv = lambdaRuntimeEnv(
+    { name: functionName, memoryMb: spec.memoryMb, timeoutSeconds, handler: spec.handler },
+    region,
+    new Date(),
+  );
   const env = { ...inherited, ...runtimeEnv, ...spec.env };
   const awsRequestId = randomUUID();
   const context = {

@@ -154,4 +154,24 @@ describe('invoke with the SAM CLI sample events', () => {
     const override = await environment('Forwarder', ['--parameter-overrides', 'AWS::Region=ap-south-1 TenantId=acme']);
     expect(override.AISOC_INGEST_URL).toBe('https://HttpApi.execute-api.ap-south-1.localhost/v1/ingest/k8s-audit/acme');
   });
+
+  // EnvironmentVariables._get_aws_variables (samcli/local/lambdafn/env_vars.py): the variables
+  // sam local gives every function besides the template's, from the template's configuration.
+  it("sets the runtime variables sam local sets, from the template's Timeout, MemorySize and Handler", async () => {
+    for (const [fn, timeout, memory] of [
+      ['Ingest', '29', '1024'],
+      ['Forwarder', '120', '512'],
+    ] as const) {
+      expect(await environment(fn, [])).toMatchObject({
+        AWS_SAM_LOCAL: 'true',
+        AWS_LAMBDA_FUNCTION_NAME: fn,
+        AWS_LAMBDA_FUNCTION_TIMEOUT: timeout,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: memory,
+        AWS_LAMBDA_FUNCTION_HANDLER: 'index.handler',
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        AWS_ACCOUNT_ID: '123456789012',
+        AWS_REGION: 'us-east-1',
+      });
+    }
+  });
 });
