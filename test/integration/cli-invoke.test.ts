@@ -135,7 +135,9 @@ describe('aisoc-k8s-audit invoke', () => {
     expect(ing.env.ONLY_INGEST).toBe('1');
   });
 
-  it('passes AWS_* variables of the shell through but nothing else, like sam local', async () => {
+  // sam local passes only the credentials and region it resolved (env_vars.py); invoke passes every
+  // AWS_* so an endpoint like moto's reaches the SDK (docs/deploy.md says so).
+  it('passes AWS_* variables of the shell through but nothing else', async () => {
     const { stdout } = await runCli(['invoke', 'Ingest', '--event', join(root, 'event.json'), '--dist', dist('echo')], {
       SHELL_ONLY: 'leak',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:5000',
