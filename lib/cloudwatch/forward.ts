@@ -25,13 +25,21 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
   if (!isAuditStream(payload.logStream, s.streamPrefix)) {
     r.skippedStreams++;
     r.skippedEvents += count;
+    // Another stream of an EKS control-plane group is routine (its filter cannot name streams).
+    // A group that is no EKS control-plane group, with no CLUSTER_NAME saying it is meant, is
+    // most likely a subscription on the wrong group, or a sample such as `sam local generate-event
+    // cloudwatch logs` (testLogGroup): said at WARN, with what to check, not passed over as routine.
+    const unexpected = s.clusterName === null && clusterFromLogGroup(payload.logGroup) === null;
     deps.log({
-      level: 'info',
+      level: unexpected ? 'warn' : 'info',
       msg: 'stream skipped: not an apiserver audit stream',
       logGroup: payload.logGroup,
       logStream: payload.logStream,
       events: count,
       streamPrefix: s.streamPrefix,
+      ...(unexpected && {
+        hint: "the log group is not an EKS control-plane group (/aws/eks/<cluster>/cluster): check that the subscription is on the cluster's group",
+      }),
     });
     return;
   }

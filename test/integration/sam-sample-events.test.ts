@@ -98,13 +98,38 @@ describe('invoke with the SAM CLI sample events', () => {
     expect(r.result?.errorMessage).toContain('could not be decoded');
   });
 
-  it("Forwarder skips SAM's CloudWatch Logs sample (testLogGroup/testLogStream is no apiserver audit stream) and says so", async () => {
+  // A stream that is no apiserver audit stream is skipped in any log group (the subscription's filter
+  // cannot name streams); in a group that is no EKS control-plane group it is said at WARN, with
+  // what to check, since that is a subscription on the wrong group (or SAM's sample), not routine.
+  it("Forwarder skips SAM's CloudWatch Logs sample (testLogGroup/testLogStream) and warns that the group is no EKS group", async () => {
     const r = await invoke('Forwarder', 'cloudwatch-logs.json');
     expect(r.code).toBe(0);
     expect(r.result).toBeNull();
     const skipped = r.stderr.split('\n').find((l) => l.includes('stream skipped: not an apiserver audit stream'));
-    expect(skipped).toBeDefined();
-    expect(JSON.parse(skipped as string)).toMatchObject({ logGroup: 'testLogGroup', logStream: 'testLogStream', events: 2 });
+    expect(JSON.parse(skipped ?? '{}')).toMatchObject({
+      level: 'WARN',
+      logGroup: 'testLogGroup',
+      logStream: 'testLogStream',
+      events: 2,
+      hint: expect.stringContaining('the log group is not an EKS control-plane group (/aws/eks/<cluster>/cluster)'),
+    });
+  });
+
+  it('Forwarder skips another stream of an EKS group at INFO, as routine', async () => {
+    const r = await runBuiltCli(cli, [
+      'invoke',
+      'Forwarder',
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      join(scratch.dir, 'infra/events/forwarder-other-stream.json'),
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+    expect(r.code).toBe(0);
+    const skipped = JSON.parse(r.stderr.split('\n').find((l) => l.includes('stream skipped')) ?? '{}');
+    expect(skipped).toMatchObject({ level: 'INFO', logGroup: expect.stringMatching(/^\/aws\/eks\/[^/]+\/cluster$/) });
+    expect(skipped).not.toHaveProperty('hint');
   });
 
   // SamFunctionProvider.get (aws/aws-sam-cli samcli/lib/providers/sam_function_provider.py): the
