@@ -10,7 +10,7 @@ import { packageRoot } from './package-root.js';
 import { readInput } from './read-input.js';
 import { parseCfnYaml, parseParameterOverrides, resolveSamFunction } from './sam-template.js';
 
-const HELP = `Usage: aisoc-k8s-audit invoke <Forwarder|Ingest> --event FILE [--env-vars FILE]
+const HELP = `Usage: aisoc-k8s-audit invoke <Forwarder|Ingest> [--event FILE] [--env-vars FILE]
          [--template FILE] [--parameter-overrides 'Key=Value ...'] [--region REGION] [--profile NAME]
          [--timeout SECONDS] [--dist DIR]
 
@@ -22,7 +22,8 @@ Lambda-like context (awsRequestId, functionName, invokedFunctionArn, memoryLimit
 logGroupName, logStreamName, getRemainingTimeInMillis counting down from the timeout).
 
 Options:
-  -e, --event FILE              the event JSON (infra/events/*.json); - reads standard input
+  -e, --event FILE              the event JSON (infra/events/*.json); - reads standard input;
+                                without it the event is {}, as sam local's (--no-event too)
   -n, --env-vars FILE           variables in sam local's --env-vars format (also --env):
                                 {"Parameters": {...}} for every function, then {"Forwarder": {...}}
                                 or {"Ingest": {...}} for one
@@ -198,7 +199,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const args = parseArgs(
     argv.map((a) => SHORT[a] ?? a),
     ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist', 'add-host', 'region', 'profile'],
-    [],
+    ['no-event'],
     ['parameter-overrides', 'add-host'],
   );
   // sam local's container networking; here the bundle runs on this host, which reaches its own
@@ -209,8 +210,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   const [fnName, ...extra] = args.positionals;
   if (fnName === undefined) throw new UsageError("name the function: Forwarder or Ingest (the template's logical id)");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  // sam local invoke without --event invokes with {} (aws/aws-sam-cli
+  // samcli/commands/local/invoke/cli.py: "If this option is not specified, no event is assumed");
+  // --no-event is its older, now hidden, spelling of the same.
   const eventPath = flag(args, 'event');
-  if (eventPath === undefined) throw new UsageError('--event FILE is required');
   if (args.flags.has('env') && args.flags.has('env-vars')) throw new UsageError('give --env-vars or --env, not both');
   const envPath = flag(args, 'env-vars') ?? flag(args, 'env');
 
@@ -255,7 +258,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   } catch {
     throw new UsageError(`${bundle} is not built; run \`npm run build\` first`);
   }
-  const event = await readJson(eventPath, 'event', io.stdin);
+  const event = eventPath === undefined ? {} : await readJson(eventPath, 'event', io.stdin);
 
   const region = spec.env.AWS_REGION || regionFlag || inherited.AWS_REGION || inherited.AWS_DEFAULT_REGION || 'us-east-1';
   // sam local names the function by its logical id (samcli/local/lambdafn/env_vars.py sets

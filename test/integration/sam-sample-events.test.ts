@@ -199,4 +199,25 @@ describe('invoke with the SAM CLI sample events', () => {
       });
     }
   });
+
+  // samcli/commands/local/invoke/cli.py: without --event "no event is assumed", and the function
+  // gets {}; --no-event is its hidden older spelling. Each function then names what it takes.
+  it('invokes with {} when no event is given, as sam local invoke does', async () => {
+    for (const [fn, extra, message] of [
+      ['Ingest', [], 'event is not an API Gateway proxy event; the ingest takes API Gateway proxy events only'],
+      ['Forwarder', ['--no-event'], 'event is neither a CloudWatch Logs subscription event'],
+    ] as const) {
+      const r = await runBuiltCli(cli, [
+        'invoke',
+        fn,
+        '-t',
+        join(scratch.dir, 'infra/template.yaml'),
+        '--env-vars',
+        join(scratch.dir, 'infra/events/env.local.json'),
+        ...extra,
+      ]);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ errorType: 'UnsupportedEventError', errorMessage: expect.stringContaining(message) });
+    }
+  });
 });
