@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBuiltCli } from '../helpers/cli-bundle.js';
@@ -219,5 +219,66 @@ describe('invoke with the SAM CLI sample events', () => {
       expect(r.code).toBe(1);
       expect(JSON.parse(r.stdout)).toMatchObject({ errorType: 'UnsupportedEventError', errorMessage: expect.stringContaining(message) });
     }
+  });
+
+  // How `sam local start-api` hands a request to an HttpApi function (samcli/local/apigw/
+  // event_constructor.py construct_v2_event_http, samcli/local/events/api_event.py): Flask's
+  // header names as Flask spells them (X-Aisoc-K8s-Token), X-Forwarded-Proto/Port added, the route
+  // key "POST <path template>", pathParameters from Flask's view_args, stage "$default", a JSON body
+  // as text (isBase64Encoded false: an HttpApi has no binary media types). The body is the real
+  // Falco events of infra/events/ingest-http-api-eventlist.json.
+  it("accepts a request as sam local start-api shapes it (curl -H 'X-AiSOC-K8s-Token: …')", async () => {
+    const body = (JSON.parse(readFileSync(join(ROOT, 'infra/events/ingest-http-api-eventlist.json'), 'utf8')) as { body: string }).body;
+    const path = '/v1/ingest/k8s-audit/acme';
+    const route = 'POST /v1/ingest/k8s-audit/{tenant_id}';
+    const event = {
+      version: '2.0',
+      routeKey: route,
+      rawPath: path,
+      rawQueryString: '',
+      cookies: [],
+      headers: {
+        Host: '127.0.0.1:3000',
+        'User-Agent': 'curl/8.5.0',
+        Accept: '*/*',
+        'Content-Type': 'application/json',
+        'X-Aisoc-K8s-Token': 'sam-local-shared-secret-not-for-production',
+        'Content-Length': String(Buffer.byteLength(body)),
+        'X-Forwarded-Proto': 'http',
+        'X-Forwarded-Port': '3000',
+      },
+      requestContext: {
+        accountId: '123456789012',
+        apiId: '1234567890',
+        domainName: 'localhost',
+        domainPrefix: 'localhost',
+        http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'Custom User Agent String' },
+        requestId: 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+        routeKey: route,
+        stage: '$default',
+        time: '07/Dec/2026:06:00:00 +0000',
+        timeEpoch: 1796623200,
+      },
+      body,
+      pathParameters: { tenant_id: 'acme' },
+      isBase64Encoded: false,
+      stageVariables: null,
+    };
+    const file = join(scratch.dir, 'start-api-event.json');
+    writeFileSync(file, JSON.stringify(event));
+    const r = await runBuiltCli(cli, [
+      'invoke',
+      'Ingest',
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      file,
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout) as { statusCode: number; body: string };
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ accepted: 9, rejected: 0 });
   });
 });
