@@ -1,0 +1,172 @@
+// Public attack tools' API calls, as kube-apiserver audits them, POSTed to a running `serve`:
+// each technique comes out of the store at medium or high with the rule named, its routine
+// counterpart stays below medium and raises no alert. The requests are read from the tools' code
+// (named at each event); the bodies are the API objects the Kubernetes API reference documents.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as serve } from '../../lib/cli/serve.js';
+import { captureIo } from '../helpers/cli.js';
+import { runCli, tempDataDir } from '../helpers/ingest.js';
+
+const SECRET = 'techniques-secret-0123456789abcdef';
+const KUBECTL = 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350';
+const PERSON = { username: 'arn:aws:iam::123456789012:role/dev', groups: ['system:authenticated'] };
+const serviceAccount = (ns: string, name: string) => ({
+  username: `system:serviceaccount:${ns}:${name}`,
+  groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+});
+
+let seq = 0;
+function event(fields: Record<string, unknown>): Record<string, unknown> {
+  seq += 1;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `7ec40000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    sourceIPs: ['10.0.3.17'],
+    requestReceivedTimestamp: '2026-12-07T06:30:00.000000Z',
+    stageTimestamp: '2026-12-07T06:30:00.020000Z',
+    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+    ...fields,
+  };
+}
+
+/** Each technique's events, the rule that must name them and the severity it must reach. */
+const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: string; severity: 'medium' | 'high' }[] = [
+  {
+    // Peirates, kubectl_wrappers.go kubectlAuthCanI: from a pod, with the pod's token, before each
+    // action; Go's net/http default user agent (DoKubernetesAPIRequest sets none).
+    name: 'Peirates permission check (SelfSubjectAccessReview)',
+    rule: 'workload-permission-discovery',
+    severity: 'medium',
+    events: [
+      event({
+        verb: 'create',
+        user: serviceAccount('default', 'default'),
+        userAgent: 'Go-http-client/2.0',
+        requestURI: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
+        objectRef: { resource: 'selfsubjectaccessreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' },
+        requestObject: {
+          kind: 'SelfSubjectAccessReview',
+          apiVersion: 'authorization.k8s.io/v1',
+          spec: { resourceAttributes: { namespace: 'default', verb: 'list', resource: 'secrets' } },
+        },
+        responseObject: {
+          kind: 'SelfSubjectAccessReview',
+          apiVersion: 'authorization.k8s.io/v1',
+          metadata: { creationTimestamp: null },
+          spec: { resourceAttributes: { namespace: 'default', verb: 'list', resource: 'secrets' } },
+          status: { allowed: true },
+        },
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    ],
+  },
+  {
+    // `kubectl auth can-i --list` run inside a pod (kubectl's SelfSubjectRulesReview).
+    name: 'kubectl auth can-i --list with a pod token (SelfSubjectRulesReview)',
+    rule: 'workload-permission-discovery',
+    severity: 'medium',
+    events: [
+      event({
+        verb: 'create',
+        user: serviceAccount('web', 'api'),
+        userAgent: KUBECTL,
+        requestURI: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+        objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' },
+        requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'web' } },
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    ],
+  },
+];
+
+/** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
+const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
+  {
+    name: 'a person running kubectl auth can-i --list',
+    event: event({
+      verb: 'create',
+      user: PERSON,
+      userAgent: KUBECTL,
+      requestURI: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' },
+      requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'web' } },
+      responseStatus: { metadata: {}, code: 201 },
+    }),
+  },
+];
+
+interface StoredRecord {
+  audit_id: string;
+  severity: string;
+  severity_reason: string;
+  rule_ids: string[];
+}
+
+describe('public attack techniques through serve', () => {
+  const tmp = tempDataDir('aisoc-techniques-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: (StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } })[] = [];
+
+  beforeAll(async () => {
+    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
+    const abort = new AbortController();
+    const done = serve(['--port', '0', '--data-dir', tmp.dir, '--no-console'], { ...cap.io, signal: abort.signal });
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
+    const items = [...TECHNIQUES.flatMap((t) => t.events), ...ROUTINE.map((r) => r.event)];
+    const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'prod' },
+      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
+    });
+    status = res.status;
+    answer = await res.json();
+    abort.abort();
+    expect(await done).toBe(0);
+    const lines = async (argv: string[]) =>
+      (await runCli(argv)).stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l));
+    records = await lines(['events', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+    alerts = await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+  });
+  afterAll(() => tmp.remove());
+
+  it('accepts every event', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: TECHNIQUES.flatMap((t) => t.events).length + ROUTINE.length, rejected: 0 });
+  });
+
+  for (const t of TECHNIQUES) {
+    it(`${t.name}: ${t.severity}, named by ${t.rule}`, () => {
+      for (const e of t.events) {
+        const r = records.find((x) => x.audit_id === e.auditID);
+        expect(r, String(e.auditID)).toMatchObject({ severity: t.severity, severity_reason: `rule:${t.rule}` });
+        expect(r?.rule_ids).toContain(t.rule);
+        const alert = alerts.find((a) => a.audit_id === e.auditID);
+        if (t.severity === 'high') expect(alert?.finding.finding_info.analytic.uid).toBe(t.rule);
+        else expect(alert).toBeUndefined();
+      }
+    });
+  }
+
+  for (const r of ROUTINE) {
+    it(`${r.name}: below medium, no rule, no alert`, () => {
+      const stored = records.find((x) => x.audit_id === r.event.auditID);
+      expect(stored?.rule_ids).toEqual([]);
+      expect(['info', 'low']).toContain(stored?.severity);
+      expect(alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
+    });
+  }
+});
