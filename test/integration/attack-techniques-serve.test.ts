@@ -80,6 +80,29 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // Microsoft Threat Matrix for Kubernetes, "CoreDNS poisoning": `kubectl -n kube-system edit
+    // configmap coredns` (a strategic merge patch of the Corefile) sending a service's name elsewhere.
+    name: 'CoreDNS poisoning (Microsoft threat matrix)',
+    rule: 'cluster-dns-config-change',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'patch',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI: '/api/v1/namespaces/kube-system/configmaps/coredns?fieldManager=kubectl-edit',
+        objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'coredns', apiVersion: 'v1' },
+        requestObject: {
+          data: {
+            Corefile:
+              '.:53 {\n    errors\n    health\n    rewrite name api.demo.svc.cluster.local attacker-svc.evil.svc.cluster.local\n    kubernetes cluster.local in-addr.arpa ip6.arpa {\n      pods insecure\n      fallthrough in-addr.arpa ip6.arpa\n    }\n    forward . /etc/resolv.conf\n    cache 30\n}\n',
+          },
+        },
+        responseStatus: { metadata: {}, code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -94,6 +117,17 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
       objectRef: { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' },
       requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'web' } },
       responseStatus: { metadata: {}, code: 201 },
+    }),
+  },
+  {
+    name: 'the EKS add-on manager updating the CoreDNS add-on',
+    event: event({
+      verb: 'patch',
+      user: { username: 'eks:addon-manager', groups: ['system:authenticated'] },
+      userAgent: 'Go-http-client/2.0',
+      requestURI: '/api/v1/namespaces/kube-system/configmaps/coredns?fieldManager=eks',
+      objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'coredns', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
     }),
   },
 ];
