@@ -103,6 +103,36 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // Microsoft Threat Matrix for Kubernetes, "Writable hostPath mount", by way of a
+    // PersistentVolume: the node's root as a hostPath volume (the Kubernetes API reference's
+    // PersistentVolumeSpec), so the pod that claims it names only its claim.
+    name: 'hostPath mount through a PersistentVolume',
+    rule: 'sensitive-host-path-volume',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'create',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI: '/api/v1/persistentvolumes?fieldManager=kubectl-client-side-apply&fieldValidation=Strict',
+        objectRef: { resource: 'persistentvolumes', name: 'host-root', apiVersion: 'v1' },
+        requestObject: {
+          kind: 'PersistentVolume',
+          apiVersion: 'v1',
+          metadata: { name: 'host-root' },
+          spec: {
+            capacity: { storage: '1Gi' },
+            accessModes: ['ReadWriteOnce'],
+            persistentVolumeReclaimPolicy: 'Retain',
+            storageClassName: 'manual',
+            hostPath: { path: '/', type: 'Directory' },
+          },
+        },
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -128,6 +158,29 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
       requestURI: '/api/v1/namespaces/kube-system/configmaps/coredns?fieldManager=eks',
       objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'coredns', apiVersion: 'v1' },
       responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    // Rancher's local-path-provisioner provisioning a claim under its own directory.
+    name: 'a local-storage provisioner creating a hostPath volume for a claim',
+    event: event({
+      verb: 'create',
+      user: serviceAccount('local-path-storage', 'local-path-provisioner-service-account'),
+      userAgent: 'local-path-provisioner/v0.0.0 (linux/amd64) kubernetes/$Format',
+      requestURI: '/api/v1/persistentvolumes',
+      objectRef: { resource: 'persistentvolumes', name: 'pvc-4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f', apiVersion: 'v1' },
+      requestObject: {
+        kind: 'PersistentVolume',
+        apiVersion: 'v1',
+        metadata: { name: 'pvc-4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f' },
+        spec: {
+          capacity: { storage: '2Gi' },
+          accessModes: ['ReadWriteOnce'],
+          storageClassName: 'local-path',
+          hostPath: { path: '/opt/local-path-provisioner/pvc-4f1c2d3e-5a6b-4c7d-8e9f-0a1b2c3d4e5f_web_data', type: 'DirectoryOrCreate' },
+        },
+      },
+      responseStatus: { metadata: {}, code: 201 },
     }),
   },
 ];
