@@ -481,7 +481,6 @@ export class ConsoleRoutes {
         `the secret is neither ${this.#opts.access.perTenant ? 'the secret for this tenant' : 'the shared secret'} nor the console token`,
       );
     }
-    this.#throttle.succeed(address);
     const session = this.#sessions.create(tenant);
     return jsonResponse(200, { tenant }, { 'Set-Cookie': this.#cookie(req, session.id, SESSION_MAX_MS / 1000) });
   }

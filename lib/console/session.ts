@@ -89,7 +89,9 @@ export const LOGIN_WINDOW_MS = 5 * 60_000;
 /**
  * Counts failed logins per client address over a sliding window, so the console's login cannot
  * be used to guess the shared secret at the speed of the loopback (the secret is 256 bits when
- * made as documented; a human-chosen one is the case this guards).
+ * made as documented; a human-chosen one is the case this guards). A successful login does not
+ * clear the count: with per-tenant secrets, the holder of one tenant's secret could otherwise log
+ * in to it between guesses at another tenant's and guess without end.
  */
 export class LoginThrottle {
   readonly #failures = new Map<string, number[]>();
@@ -112,11 +114,6 @@ export class LoginThrottle {
       const oldest = this.#failures.keys().next().value;
       if (oldest !== undefined) this.#failures.delete(oldest);
     }
-  }
-
-  /** Forgets an address's failures (it logged in). */
-  succeed(address: string): void {
-    this.#failures.delete(address);
   }
 
   #recent(address: string): number[] {

@@ -597,6 +597,27 @@ describe("console API: one tenant's logins and streams cannot log another tenant
     expect(await stored).toEqual([{ accepted: 1, alerts: 1, cluster: 'globex-prod' }]);
     expect((await stream(globex)).statusCode).toBe(200);
   });
+
+  // Before, a successful login cleared the address's failed logins: acme's holder logged in to acme
+  // after every 9 wrong guesses at globex's secret and was never answered 429.
+  it("does not let acme's holder reset the throttle by logging in to acme between guesses at globex's secret", async () => {
+    const attempt = (tenant: string, secret: string) =>
+      fetch(`${server.url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant, secret }),
+      }).then(async (r) => [r.status, ((await r.json()) as { error?: string }).error ?? 'ok'] as const);
+    const guesses: number[] = [];
+    const own: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      if (i % 3 === 0) own.push((await attempt('acme', ACME))[0]);
+      guesses.push((await attempt('globex', `guess-${i}-Vb7Pq2Lx9Zs4`))[0]);
+    }
+    // The 10th failed login from this address is its last: the rest are 429, acme's own login too.
+    expect(guesses).toEqual([...Array(10).fill(401), 429, 429]);
+    expect(own).toEqual([200, 200, 200, 200]);
+    expect(await attempt('acme', ACME)).toEqual([429, expect.stringMatching(/too many failed logins/)]);
+  });
 });
 
 describe('console API: past the bound of all event streams, the tenant holding the most gives one up', () => {
