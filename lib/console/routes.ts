@@ -61,6 +61,8 @@ export interface ConsoleOptions {
   /** The built page, script and stylesheet; null serves a JSON 503 that says to build them. */
   assets: ConsoleAssets | null;
   now?: () => number;
+  /** How often an open event stream gets a keep-alive line (default 20 s; tests shorten it). */
+  streamPingMs?: number;
   /** The ingest's rule pack by id (its `mitre` techniques are shown with each alert). */
   describeRule?: DescribeRule;
   /** One JSON line per console request: method, path, status, tenant, ms (never a query string, secret or cookie). */
@@ -509,10 +511,12 @@ export class ConsoleRoutes {
     });
     res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ tenant: session.tenant })}\n\n`);
     const timer = setInterval(() => {
-      // A session that expired or logged out elsewhere stops receiving.
-      if (this.#sessions.get(session.id) === undefined) this.#endStream(stream);
+      // A session that expired or logged out elsewhere stops receiving. Looked at without touching
+      // it: the keep-alive is the server's, not a request of the user, and touching it here kept a
+      // console tab left open alive until the 24-hour bound, never idle.
+      if (this.#sessions.peek(session.id) === undefined) this.#endStream(stream);
       else res.write(': ping\n\n');
-    }, STREAM_PING_MS);
+    }, this.#opts.streamPingMs ?? STREAM_PING_MS);
     timer.unref();
     const stream: Stream = { session, res, timer };
     this.#streams.add(stream);

@@ -59,6 +59,17 @@ export class SessionStore {
 
   /** The live session with this id, touched; undefined when unknown or expired (and then forgotten). */
   get(id: string | undefined): Session | undefined {
+    const s = this.peek(id);
+    if (s !== undefined) s.lastSeen = this.now();
+    return s;
+  }
+
+  /**
+   * The live session with this id, not touched: for the server's own checks (an open event
+   * stream's keep-alive), which are not the user's requests and must not keep an idle session
+   * alive. Undefined when unknown or expired (and then forgotten).
+   */
+  peek(id: string | undefined): Session | undefined {
     if (id === undefined) return undefined;
     const s = this.#sessions.get(id);
     if (s === undefined) return undefined;
@@ -67,7 +78,6 @@ export class SessionStore {
       this.#sessions.delete(id);
       return undefined;
     }
-    s.lastSeen = t;
     return s;
   }
 

@@ -1,11 +1,14 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, decideEventSeverity } from '../../lib/audit/index.js';
 import { withSharedSecret } from '../../lib/config/ingest.js';
 import type { ConsoleAssets } from '../../lib/console/assets.js';
+import { ConsoleRoutes } from '../../lib/console/routes.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
+import { TenantAccess } from '../../lib/ingest/auth.js';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
 import { eventList, ingestConfig, PREVIOUS_SECRET, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
@@ -660,5 +663,65 @@ describe('console API: past the bound of all event streams, the tenant holding t
       check();
     });
     expect(ended).toEqual(['tenant-1#0']);
+  });
+});
+
+// Before, the event stream's keep-alive (every 20 s) touched the session: a console tab left open
+// on a quiet tenant kept its session for 24 hours, never ending after 8 hours without a request.
+describe('console API: an open event stream does not keep an idle session alive', () => {
+  const tmp = tempDataDir('aisoc-console-idle-');
+  let clock = Date.parse('2026-12-07T08:00:00Z');
+  const routes = new ConsoleRoutes({
+    dataDir: tmp.dir,
+    access: new TenantAccess(SECRET, null, null),
+    assets: ASSETS,
+    now: () => clock,
+    streamPingMs: 20,
+  });
+  const server = createServer((req, res) => void routes.handle(req, res, new URL(req.url ?? '/', 'http://127.0.0.1')));
+  let url = '';
+  const open: IncomingMessage[] = [];
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const res of open) res.destroy();
+    routes.close();
+    await new Promise((resolve) => server.close(resolve));
+    tmp.remove();
+  });
+
+  it('ends the session (401) and its stream after 8 hours without a request, the stream open all along', async () => {
+    const cookie = await loggedIn(url, 'acme', SECRET);
+    const stream = await openStream(url, cookie, open);
+    let pings = 0;
+    let ended = false;
+    let wake = () => {};
+    stream.on('data', (chunk: Buffer) => {
+      pings += chunk.toString().split(': ping').length - 1;
+      wake();
+    });
+    stream.on('end', () => {
+      ended = true;
+      wake();
+    });
+    // The second keep-alive line from now (the first may have left before the clock moved), or the end.
+    const next = () => {
+      const seen = pings;
+      return new Promise<void>((resolve) => {
+        wake = () => {
+          if (pings > seen + 1 || ended) resolve();
+        };
+      });
+    };
+    // Nine hours pass, an hour at a time, with keep-alives sent all along and no request made.
+    for (let hour = 1; hour <= 9 && !ended; hour++) {
+      clock += 3_600_000;
+      await next();
+    }
+    expect(ended).toBe(true);
+    const session = await fetch(`${url}/console/api/session`, { headers: { Cookie: cookie } });
+    expect([session.status, await session.json()]).toEqual([401, { error: 'log in to the console first' }]);
   });
 });
