@@ -9,3 +9,13 @@
  * move the neutral characters around them (`a\u200f-b` shows its `-` on the other side).
  */
 export const BIDI_CONTROLS = '\\u202a-\\u202e\\u2066-\\u2069\\u061c\\u200e\\u200f';
+
+/**
+ * Characters that take no space on screen: SOFT HYPHEN (U+00AD), MONGOLIAN VOWEL SEPARATOR
+ * (U+180E), ZERO WIDTH SPACE, NON-JOINER and JOINER (U+200B to U+200D), WORD JOINER and the
+ * invisible operators (U+2060 to U+2064), ZERO WIDTH NO-BREAK SPACE (U+FEFF). A user name
+ * `system:kube-sched\u200buler` looks exactly like `system:kube-scheduler` unless they are spelled
+ * out. (The TAG characters, U+E0000 to U+E007F, are invisible too; outside the BMP, a class built
+ * from this string without the `u` flag cannot hold them.)
+ */
+export const INVISIBLE_CHARACTERS = '\\u00ad\\u180e\\u200b-\\u200d\\u2060-\\u2064\\ufeff';

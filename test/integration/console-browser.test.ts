@@ -41,6 +41,10 @@ declare const window: { __xss?: number };
 // A user name that is markup: the console must show it as text and never run it.
 const XSS_USER = '<img src=x onerror="window.__xss=1">';
 const BIDI_USER = 'admin\u202Egnp.exe\u202C';
+// Names that look exactly like a system account's: a zero-width space in one, a NUL in the other
+// (the apiserver writes what the authenticator or an Impersonate-User header gave it).
+const ZERO_WIDTH_USER = 'system:kube-sched\u200Buler';
+const NUL_USER = 'system:kube-sched\u0000uler';
 
 /** Real Falco events re-timed into the last 40 minutes (the timeline and status views show the last hour). */
 function batch(tag: string): AuditEvent[] {
@@ -56,7 +60,14 @@ function batch(tag: string): AuditEvent[] {
   const spoof = { ...falcoEvent('create_configmap.json'), auditID: `${tag}-bidi`, requestReceivedTimestamp: now, stageTimestamp: now };
   spoof.user = { username: BIDI_USER, groups: ['system:authenticated'] };
   spoof.objectRef = { ...(spoof.objectRef as object), name: 'n'.repeat(100_000) };
-  return [...events, exec, marked, spoof];
+  const lookalikes = [ZERO_WIDTH_USER, NUL_USER].map((username, i) => ({
+    ...falcoEvent('create_configmap.json'),
+    auditID: `${tag}-lookalike-${i}`,
+    requestReceivedTimestamp: now,
+    stageTimestamp: now,
+    user: { username, groups: ['system:authenticated'] },
+  }));
+  return [...events, exec, marked, spoof, ...lookalikes];
 }
 
 describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
@@ -219,6 +230,12 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     const all = await rows('#events-table');
     const spoofRow = all.find((r) => (r[3] ?? '').includes('gnp'));
     expect(spoofRow?.[3]).toBe('admin⟨U+202E⟩gnp.exe⟨U+202C⟩');
+    // Look-alikes of system:kube-scheduler show what sets them apart: before, the zero-width space
+    // was not shown at all, and the row read "system:kube-scheduler".
+    const users = all.map((r) => r[3]);
+    expect(users).toContain('system:kube-sched⟨U+200B⟩uler');
+    expect(users).toContain('system:kube-sched⟨U+0000⟩uler');
+    expect(users).not.toContain(ZERO_WIDTH_USER);
     expect(Math.max(...all.flat().map((cell) => cell.length))).toBeLessThan(400);
 
     // Log out: back to the login form, and the API refuses the browser.

@@ -1,7 +1,7 @@
 // The console's page script: plain DOM, no framework. Every value from the store is set with
 // textContent (never as HTML): audit events carry names chosen by whoever sent the request.
 import type { Severity } from '../../lib/audit/types.js';
-import { BIDI_CONTROLS } from '../../lib/bidi.js';
+import { BIDI_CONTROLS, INVISIBLE_CHARACTERS } from '../../lib/bidi.js';
 import type { AlertSummary, EventSummary, ApiPage as Page, TenantStatus, Timeline } from '../../lib/console/api-types.js';
 
 const SEVERITIES: Severity[] = ['high', 'medium', 'low', 'info'];
@@ -21,16 +21,24 @@ function clickable(tr: HTMLElement, open: () => void): void {
   });
 }
 
-// Unicode's bidirectional controls (lib/bidi.ts), the marks too: any field of an event can hold
-// them, so every value is shown with them spelled out.
-const BIDI = new RegExp(`[${BIDI_CONTROLS}]`, 'g');
+// Unicode's bidirectional controls (lib/bidi.ts), the marks too, the characters that take no space
+// (zero-width spaces and joiners, the soft hyphen, the TAG characters) and the C0 and C1 controls
+// (a NUL in a name): any field of an event can hold them, and a value with them can look exactly
+// like another (`system:kube-sched\u200buler`), so every value is shown with them spelled out.
+const HIDDEN = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}${INVISIBLE_CHARACTERS}]|\\udb40[\\udc00-\\udc7f]`, 'g');
 // A table cell shows at most this much of a value (a 100 KB user name laid out in an auto-width
 // table held the page's main thread for minutes); the event's detail shows it whole.
 const MAX_CELL_CHARS = 300;
 
-/** `text` with every bidirectional control shown as its code point, ⟨U+202E⟩. */
-function shown(text: string): string {
-  return text.replace(BIDI, (c) => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}⟩`);
+/**
+ * `text` with every hidden character shown as its code point, ⟨U+202E⟩. `lines` keeps line breaks
+ * as they are: in the raw and OCSF views they are JSON.stringify's layout (which escapes those in
+ * strings), not a value's.
+ */
+function shown(text: string, lines = false): string {
+  return text.replace(HIDDEN, (c) =>
+    lines && c === '\n' ? c : `⟨U+${(c.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}⟩`,
+  );
 }
 
 function el(tag: string, text?: string | null, className?: string): HTMLElement {
@@ -328,8 +336,8 @@ async function openDetail(id: number): Promise<void> {
         return tr;
       }),
   );
-  $('#detail-raw').textContent = shown(JSON.stringify(record.raw_event, null, 2));
-  $('#detail-ocsf').textContent = shown(JSON.stringify(record.ocsf, null, 2));
+  $('#detail-raw').textContent = shown(JSON.stringify(record.raw_event, null, 2), true);
+  $('#detail-ocsf').textContent = shown(JSON.stringify(record.ocsf, null, 2), true);
   showTab('flat');
   $('#detail').hidden = false;
 }
