@@ -37,6 +37,9 @@ declare const document: {
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 };
 declare const window: { __xss?: number };
+declare const location: { href: string };
+declare const localStorage: Record<string, string>;
+declare const sessionStorage: Record<string, string>;
 
 // A user name that is markup: the console must show it as text and never run it.
 const XSS_USER = '<img src=x onerror="window.__xss=1">';
@@ -56,6 +59,27 @@ function batch(tag: string): AuditEvent[] {
   const exec = { ...falcoEvent('exec_pod.json'), auditID: `${tag}-exec`, requestReceivedTimestamp: now, stageTimestamp: now };
   const marked = { ...falcoEvent('create_configmap.json'), auditID: `${tag}-xss`, requestReceivedTimestamp: now, stageTimestamp: now };
   marked.user = { username: XSS_USER, groups: ['system:authenticated'] };
+  // Every other field a client of the apiserver chooses holds markup too: a user agent, the
+  // object's name and namespace, the request's path, a forwarded address, an annotation, a status
+  // message, the request body.
+  Object.assign(marked, {
+    userAgent: '</script><script>window.__xss=2</script>',
+    objectRef: {
+      ...(marked.objectRef as object),
+      name: '<svg onload="window.__xss=3">',
+      namespace: '{{constructor.constructor("window.__xss=4")()}}',
+    },
+    requestURI: '/api/v1/namespaces/x/configmaps?name=javascript:window.__xss=5',
+    sourceIPs: ['<img src=x onerror="window.__xss=6">'],
+    annotations: { '<b onmouseover="window.__xss=7">': 'x{background:expression(window.__xss=8)}' },
+    responseStatus: { code: 201, message: '"><iframe src="javascript:window.__xss=9">' },
+    requestObject: {
+      kind: 'ConfigMap',
+      apiVersion: 'v1',
+      metadata: { name: '<img src=x onerror="window.__xss=10">' },
+      data: { k: '<script>window.__xss=11</script>' },
+    },
+  });
   // Bidirectional overrides that would show "adminexe.png", and a name of 100,000 characters.
   const spoof = { ...falcoEvent('create_configmap.json'), auditID: `${tag}-bidi`, requestReceivedTimestamp: now, stageTimestamp: now };
   spoof.user = { username: BIDI_USER, groups: ['system:authenticated'] };
@@ -119,9 +143,24 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     expect(consoleToken).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(String(err)));
+    // Nothing an event holds may open a dialog or make the page fetch from anywhere else.
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    const elsewhere: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().startsWith(`${serve.url}/`)) elsewhere.push(r.url());
+    });
 
     // Log in: a wrong secret first, then the console token `serve --dev` printed.
-    await page.goto(`${serve.url}/console/`);
+    const first = await page.goto(`${serve.url}/console/`);
+    expect(first?.headers()).toMatchObject({
+      'content-security-policy': expect.stringMatching(/default-src 'none'; script-src 'self'.*frame-ancestors 'none'/),
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+    });
     await page.waitForSelector('#login-form', { visible: true });
     await shot('login');
     await page.type('#tenant', 'dev');
@@ -218,6 +257,10 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     expect(raw.auditID).toBe('e2e-xss');
     expect(raw.user).toEqual({ username: XSS_USER, groups: ['system:authenticated'] });
     await shot('event-raw');
+    await page.click('#detail .tabs button[data-tab=ocsf]');
+    await page.waitForSelector('#detail-ocsf', { visible: true });
+    expect(await page.$eval('#detail-ocsf', (e) => e.textContent)).toContain('<img src=x onerror=');
+    expect(await page.evaluate(() => window.__xss)).toBeUndefined();
 
     // A user name with bidirectional overrides shows them spelled out, and a 100,000-character
     // name is cut in its cell: the whole table lays out at once.
@@ -245,5 +288,16 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     expect(status).toBe(401);
     await shot('logged-out');
     expect(errors).toEqual([]);
+    expect(dialogs).toEqual([]);
+    expect(elsewhere).toEqual([]);
+    // Neither the console token nor the secret is left in the page, its storage or its address.
+    const kept = await page.evaluate(
+      () => `${location.href} ${JSON.stringify({ ...localStorage })} ${JSON.stringify({ ...sessionStorage })} ${document.cookie}`,
+    );
+    const html = await page.content();
+    for (const text of [kept, html]) {
+      expect(text).not.toContain(consoleToken);
+      expect(text).not.toContain(secret);
+    }
   });
 });
