@@ -281,6 +281,18 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     expect(users).not.toContain(ZERO_WIDTH_USER);
     expect(Math.max(...all.flat().map((cell) => cell.length))).toBeLessThan(400);
 
+    // The session ends elsewhere (another tab logs out; an idle session expires alike): the server
+    // ends the event stream, and the page goes to the login form instead of showing the tenant's
+    // events with "reconnecting" until the next click.
+    await page.evaluate(async () => {
+      await fetch('/console/api/logout', { method: 'POST' });
+    });
+    await page.waitForSelector('#login', { visible: true, timeout: 20_000 });
+    expect(await page.$eval('#events', (e) => (e as unknown as { hidden: boolean }).hidden)).toBe(true);
+    await page.type('#secret', consoleToken);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('#events', { visible: true });
+
     // Log out: back to the login form, and the API refuses the browser.
     await page.click('#logout');
     await page.waitForSelector('#login', { visible: true });

@@ -122,6 +122,11 @@ function openStream(): void {
   stream.onerror = () => {
     live.textContent = 'reconnecting';
     live.className = '';
+    // A stream the server refused (401: the session ended, logged out in another tab or idle)
+    // closes for good, where a dropped connection is retried. Before, the page then kept the
+    // tenant's events on screen, "reconnecting", until the next click; asking for the session
+    // gets the same 401, and api() shows the login form.
+    if (stream?.readyState === EventSource.CLOSED) void api('session').catch(() => {});
   };
 }
 
