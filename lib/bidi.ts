@@ -19,3 +19,11 @@ export const BIDI_CONTROLS = '\\u202a-\\u202e\\u2066-\\u2069\\u061c\\u200e\\u200
  * from this string without the `u` flag cannot hold them.)
  */
 export const INVISIBLE_CHARACTERS = '\\u00ad\\u180e\\u200b-\\u200d\\u2060-\\u2064\\ufeff';
+
+/**
+ * What a value someone else wrote is shown with spelled out, wherever it is shown (the CLI's tables,
+ * the web console): the C0 and C1 controls (terminal escapes, line breaks, a NUL), the bidirectional
+ * controls, the characters that take no space, and the TAG characters (as the surrogate pairs a
+ * string holds them in, so the class needs no `u` flag). The source of a global RegExp.
+ */
+export const HIDDEN_CHARACTERS = `[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}${INVISIBLE_CHARACTERS}]|\\udb40[\\udc00-\\udc7f]`;

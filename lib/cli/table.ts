@@ -1,18 +1,20 @@
 // The columns of the commands' tables (events, rejected, status). Their values come from audit
 // events, which any client of the apiserver writes: a user name, a namespace or a reason can hold
 // terminal escapes (clear the screen, set the window title, move the cursor to forge a row), line
-// breaks, or Unicode's bidirectional overrides (text shown in another order than it reads). A
-// table shows each of those as an escape instead of passing it to the terminal.
+// breaks, Unicode's bidirectional overrides (text shown in another order than it reads), or
+// characters that take no space (`system:kube-sched\u200buler` looks like the scheduler). A table
+// shows each of those as an escape instead of passing it to the terminal.
 
-import { BIDI_CONTROLS } from '../bidi.js';
+import { HIDDEN_CHARACTERS } from '../bidi.js';
 
-// C0 controls and DEL, C1 controls, and the bidirectional controls (lib/bidi.ts).
-const UNPRINTABLE = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}]`, 'g');
+// lib/bidi.ts: the same characters the web console spells out.
+const UNPRINTABLE = new RegExp(HIDDEN_CHARACTERS, 'g');
 
-/** `text` with every control character and bidirectional override shown as an escape (`\x1b`, `\u202e`). */
+/** `text` with every control, bidirectional and invisible character shown as an escape (`\x1b`, `\u202e`, `\u{e0041}`). */
 export function printable(text: string): string {
   return text.replace(UNPRINTABLE, (c) => {
-    const code = c.charCodeAt(0);
+    const code = c.codePointAt(0) ?? 0;
+    if (code > 0xffff) return `\\u{${code.toString(16)}}`;
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }

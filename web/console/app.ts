@@ -1,7 +1,7 @@
 // The console's page script: plain DOM, no framework. Every value from the store is set with
 // textContent (never as HTML): audit events carry names chosen by whoever sent the request.
 import type { Severity } from '../../lib/audit/types.js';
-import { BIDI_CONTROLS, INVISIBLE_CHARACTERS } from '../../lib/bidi.js';
+import { HIDDEN_CHARACTERS } from '../../lib/bidi.js';
 import type { AlertSummary, EventSummary, ApiPage as Page, TenantStatus, Timeline } from '../../lib/console/api-types.js';
 
 const SEVERITIES: Severity[] = ['high', 'medium', 'low', 'info'];
@@ -25,7 +25,7 @@ function clickable(tr: HTMLElement, open: () => void): void {
 // (zero-width spaces and joiners, the soft hyphen, the TAG characters) and the C0 and C1 controls
 // (a NUL in a name): any field of an event can hold them, and a value with them can look exactly
 // like another (`system:kube-sched\u200buler`), so every value is shown with them spelled out.
-const HIDDEN = new RegExp(`[\\u0000-\\u001f\\u007f-\\u009f${BIDI_CONTROLS}${INVISIBLE_CHARACTERS}]|\\udb40[\\udc00-\\udc7f]`, 'g');
+const HIDDEN = new RegExp(HIDDEN_CHARACTERS, 'g');
 // A table cell shows at most this much of a value (a 100 KB user name laid out in an auto-width
 // table held the page's main thread for minutes); the event's detail shows it whole.
 const MAX_CELL_CHARS = 300;
