@@ -1,4 +1,5 @@
 import { isJsonObject } from '../json.js';
+import { attacksOf } from './attack.js';
 import type { JsonValue, NormalisedRecord, Severity, SeverityReason } from './types.js';
 
 type Obj = { [key: string]: JsonValue };
@@ -53,14 +54,6 @@ const SEVERITY_IDS: Record<Severity, [number, string]> = {
   high: [4, 'High'],
 };
 
-function attackOf(id: string): Obj {
-  const [technique, sub] = id.split('.');
-  const url = (path: string) => `https://attack.mitre.org/techniques/${path}/`;
-  const out: Obj = { technique: { uid: technique as string, src_url: url(technique as string) } };
-  if (sub !== undefined) out.sub_technique = { uid: id, src_url: url(`${technique}/${sub}`) };
-  return out;
-}
-
 /**
  * The OCSF 1.8.0 Detection Finding (class 2004) of an alert: the rule that decided its severity
  * (or the spec table's row) as the analytic, the severity, the ATT&CK techniques of every rule that
@@ -97,7 +90,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     related_events: [{ uid: record.audit_id, type_uid: typeof ocsf.type_uid === 'number' ? ocsf.type_uid : 600300 }],
   };
   if (desc) findingInfo.desc = desc;
-  if (techniques.size > 0) findingInfo.attacks = [...techniques].map(attackOf);
+  if (techniques.size > 0) findingInfo.attacks = attacksOf(techniques);
   const evidence: Obj = { data: { api_activity: ocsf } };
   for (const key of ['api', 'actor', 'src_endpoint', 'resources'] as const)
     if (ocsf[key] !== undefined) evidence[key] = ocsf[key] as JsonValue;

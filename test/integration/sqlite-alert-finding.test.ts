@@ -20,6 +20,10 @@ describe('SQLite alerts as Detection Findings', () => {
   // Public attack samples (Falco's k8s_audit test traces) and an operator rule's own case.
   const privileged = { ...falcoEvent('create_nginx_pod_privileged.json'), auditID: 'f0000000-0000-4000-8000-000000000001' } as AuditEvent;
   const binding = { ...falcoEvent('attach_cluster_admin_role.json'), auditID: 'f0000000-0000-4000-8000-000000000002' } as AuditEvent;
+  const wildcard = {
+    ...falcoEvent('create_cluster_role_wildcard_verbs.json'),
+    auditID: 'f0000000-0000-4000-8000-000000000004',
+  } as AuditEvent;
   const miner = {
     ...falcoEvent('create_nginx_pod_unprivileged.json'),
     auditID: 'f0000000-0000-4000-8000-000000000003',
@@ -45,7 +49,7 @@ describe('SQLite alerts as Detection Findings', () => {
       path: '/v1/ingest/k8s-audit/acme',
       query: new URLSearchParams(),
       headers: { 'x-aisoc-k8s-token': SECRET, 'x-aisoc-cluster-name': 'prod', 'content-type': 'application/json' },
-      body: Buffer.from(eventList([privileged, binding, miner])),
+      body: Buffer.from(eventList([privileged, binding, miner, wildcard])),
     });
     expect(answer.status).toBe(200);
     await service.close();
@@ -66,7 +70,7 @@ describe('SQLite alerts as Detection Findings', () => {
       };
 
     expect(code).toBe(0);
-    expect(alerts.map((a) => a.audit_id).sort()).toEqual([privileged.auditID, binding.auditID, miner.auditID].sort());
+    expect(alerts.map((a) => a.audit_id).sort()).toEqual([privileged.auditID, binding.auditID, miner.auditID, wildcard.auditID].sort());
     for (const a of alerts) expect(findingErrors(a.finding)).toEqual([]);
     expect(finding(privileged.auditID).class_uid).toBe(2004);
     expect(finding(privileged.auditID).finding_info.analytic.uid).toBe('privileged-container');
@@ -78,6 +82,39 @@ describe('SQLite alerts as Detection Findings', () => {
       attacks: [{ technique: { uid: 'T1496' } }],
     });
     expect(alerts.find((a) => a.audit_id === binding.auditID)?.severity_reason).toMatch(/^(rule:|rbac-binding-change)/);
+  });
+
+  it('pairs every ATT&CK technique with a tactic ATT&CK lists for it, each technique once', async () => {
+    const { stdout } = await runCli(['events', '--alerts', '--json', '--data-dir', tmp.dir]);
+    type Attack = { technique: { uid: string; name?: string }; sub_technique?: { uid: string }; tactic?: { uid: string; name: string } };
+    const attacks = (id: string) =>
+      (
+        stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as { audit_id: string; finding: { finding_info: { attacks: Attack[] } } })
+          .find((a) => a.audit_id === id) as { finding: { finding_info: { attacks: Attack[] } } }
+      ).finding.finding_info.attacks.map((a) => `${a.sub_technique?.uid ?? a.technique.uid} ${a.tactic?.uid} ${a.tactic?.name}`);
+
+    // ATT&CK v17's technique pages: T1611 Escape to Host is Privilege Escalation's; T1610 Deploy
+    // Container is Execution's and Defense Evasion's; T1496 Resource Hijacking is Impact's.
+    expect(attacks(privileged.auditID)).toEqual([
+      'T1611 TA0004 Privilege Escalation',
+      'T1610 TA0002 Execution',
+      'T1610 TA0005 Defense Evasion',
+    ]);
+    expect(attacks(miner.auditID)).toEqual(['T1496 TA0040 Impact']);
+    // A ClusterRole with wildcard verbs (Falco's trace): the table's row names T1098 and T1528, the
+    // rule T1098.006 and T1078; T1098 appears once, as the parent of T1098.006.
+    expect(attacks(wildcard.auditID)).toEqual([
+      'T1528 TA0006 Credential Access',
+      'T1098.006 TA0003 Persistence',
+      'T1098.006 TA0004 Privilege Escalation',
+      'T1078 TA0001 Initial Access',
+      'T1078 TA0003 Persistence',
+      'T1078 TA0004 Privilege Escalation',
+      'T1078 TA0005 Defense Evasion',
+    ]);
   });
 
   it('shows the rule in the alerts table', async () => {

@@ -23,7 +23,11 @@ describe('alerts as OCSF 1.8.0 Detection Findings (2004)', () => {
         uid: record.dedup_key,
         title: 'Privileged container',
         analytic: { uid: 'privileged-container', type_id: 1 },
-        attacks: [{ technique: { uid: 'T1611' } }, { technique: { uid: 'T1610' } }],
+        attacks: [
+          { technique: { uid: 'T1611' }, tactic: { name: 'Privilege Escalation' } },
+          { technique: { uid: 'T1610' }, tactic: { name: 'Execution' } },
+          { technique: { uid: 'T1610' }, tactic: { name: 'Defense Evasion' } },
+        ],
       },
     });
     const evidence = (finding.evidences as { data: { api_activity: unknown } }[])[0];
@@ -43,12 +47,18 @@ describe('alerts as OCSF 1.8.0 Detection Findings (2004)', () => {
     });
     const admin = toDetectionFinding(normaliseAuditEvent(last('attach_cluster_admin_role.json'), ctx), describeRule);
     expect(findingErrors(admin)).toEqual([]);
-    expect((admin.finding_info as { attacks: unknown[] }).attacks).toEqual([
-      {
-        technique: { uid: 'T1098', src_url: 'https://attack.mitre.org/techniques/T1098/' },
-        sub_technique: { uid: 'T1098.006', src_url: 'https://attack.mitre.org/techniques/T1098/006/' },
-      },
-    ]);
+    expect((admin.finding_info as { attacks: unknown[] }).attacks).toEqual(
+      ['TA0003', 'TA0004'].map((tactic) => ({
+        technique: { uid: 'T1098', name: 'Account Manipulation', src_url: 'https://attack.mitre.org/techniques/T1098/' },
+        sub_technique: {
+          uid: 'T1098.006',
+          name: 'Additional Container Cluster Roles',
+          src_url: 'https://attack.mitre.org/techniques/T1098/006/',
+        },
+        tactic: expect.objectContaining({ uid: tactic }),
+        version: 'v17',
+      })),
+    );
     const eks = normaliseAuditEvent(
       { ...eksRawEvent(), verb: 'create', objectRef: { resource: 'pods', subresource: 'exec', namespace: 'a', name: 'p' } },
       {
