@@ -1,5 +1,6 @@
 import { isJsonObject } from '../json.js';
 import { attacksOf } from './attack.js';
+import { classifySeverity } from './severity.js';
 import type { JsonValue, NormalisedRecord, Severity, SeverityReason } from './types.js';
 
 type Obj = { [key: string]: JsonValue };
@@ -47,6 +48,33 @@ const TABLE_ROWS: Partial<Record<SeverityReason, { title: string; desc: string; 
   },
 };
 
+// A reused auditID is no table row: it says how the event arrived, not what the request did.
+const REUSED = {
+  title: 'Audit ID reused by another event',
+  desc:
+    "Another event with other content was stored under this event's auditID and stage. kube-apiserver " +
+    "takes auditID from the client's Audit-ID header, so a client chose it: one request may be hidden behind another.",
+};
+
+/**
+ * What decided the severity of a record flagged `reused-audit-id` before the flag replaced its
+ * reason (docs/record.md, "A reused auditID"): the first rule that fired at that severity, else the
+ * severity table's row when it gives that severity; null when neither does.
+ */
+function beforeReuse(record: NormalisedRecord, rules: readonly RuleInfo[]): string | null {
+  const rule = rules.find((r) => r.severity === record.severity);
+  if (rule !== undefined) return `rule:${rule.id}`;
+  const row = classifySeverity({
+    verb: record.k8s_verb,
+    resource: record.k8s_resource,
+    subresource: record.k8s_subresource,
+    namespace: record.k8s_namespace,
+    responseCode: record.k8s_response_code,
+    impersonated: record.k8s_impersonated_user !== null,
+  });
+  return row.severity === record.severity ? row.reason : null;
+}
+
 const SEVERITY_IDS: Record<Severity, [number, string]> = {
   info: [1, 'Informational'],
   low: [2, 'Low'],
@@ -60,15 +88,24 @@ const SEVERITY_IDS: Record<Severity, [number, string]> = {
  * fired, and the API Activity (6003) record as evidence.
  */
 export function toDetectionFinding(record: NormalisedRecord, describe: RuleLookup = () => undefined): Obj {
-  const reason = record.severity_reason;
-  const decidingRule = reason.startsWith('rule:') ? reason.slice(5) : null;
   const rules = record.rule_ids.map(
     (id) => describe(id) ?? { id, title: id, description: '', severity: record.severity, mitre: [], source: '' },
   );
+  // A reused auditID is the analytic, but the request's own rule or row says what happened: its
+  // title, description and techniques are the finding's, as they were for the first event.
+  const reused = record.severity_reason === 'reused-audit-id';
+  const reason = reused ? (beforeReuse(record, rules) ?? record.severity_reason) : record.severity_reason;
+  const decidingRule = reason.startsWith('rule:') ? reason.slice(5) : null;
   const row = TABLE_ROWS[reason as SeverityReason];
   const decided = decidingRule === null ? undefined : rules.find((r) => r.id === decidingRule);
-  const title = decided?.title ?? row?.title ?? `Severity table: ${reason}`;
-  const desc = decided?.description || row?.desc;
+  const ownTitle = decided?.title ?? row?.title;
+  const ownDesc = decided?.description || row?.desc;
+  const title = reused
+    ? ownTitle === undefined
+      ? REUSED.title
+      : `${ownTitle} (${REUSED.title.charAt(0).toLowerCase()}${REUSED.title.slice(1)})`
+    : (ownTitle ?? `Severity table: ${reason}`);
+  const desc = reused ? (ownDesc ? `${REUSED.desc} ${ownDesc}` : REUSED.desc) : ownDesc;
   const techniques = new Set<string>([...(decidingRule === null ? (row?.mitre ?? []) : []), ...rules.flatMap((r) => r.mitre)]);
   const ocsf = record.ocsf;
   const [severityId, severityName] = SEVERITY_IDS[record.severity];
@@ -78,17 +115,23 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   const findingInfo: Obj = {
     uid: record.dedup_key,
     title,
-    analytic: {
-      uid: decidingRule ?? reason,
-      name: decidingRule ?? `severity table: ${reason}`,
-      type_id: 1,
-      type: 'Rule',
-      ...(decided?.source ? { desc: `after ${decided.source}` } : {}),
-    },
+    analytic: reused
+      ? { uid: 'reused-audit-id', name: 'reused audit ID', type_id: 1, type: 'Rule' }
+      : {
+          uid: decidingRule ?? reason,
+          name: decidingRule ?? `severity table: ${reason}`,
+          type_id: 1,
+          type: 'Rule',
+          ...(decided?.source ? { desc: `after ${decided.source}` } : {}),
+        },
     types: ['Kubernetes Audit'],
     data_sources: ['Kubernetes audit log'],
     related_events: [{ uid: record.audit_id, type_uid: typeof ocsf.type_uid === 'number' ? ocsf.type_uid : 600300 }],
   };
+  if (reused && reason !== record.severity_reason)
+    findingInfo.related_analytics = [
+      { uid: decidingRule ?? reason, name: decidingRule ?? `severity table: ${reason}`, type_id: 1, type: 'Rule' },
+    ];
   if (desc) findingInfo.desc = desc;
   if (techniques.size > 0) findingInfo.attacks = attacksOf(techniques);
   const evidence: Obj = { data: { api_activity: ocsf } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AuditEvent, normaliseAuditEvent, shippedDetection, toDetectionFinding } from '../../../lib/audit/index.js';
+import { type AuditEvent, flagReusedAuditId, normaliseAuditEvent, shippedDetection, toDetectionFinding } from '../../../lib/audit/index.js';
 import { RecordWriter } from '../../../lib/sinks/writer.js';
 import { eksRawEvent, falcoEvent, falcoEvents } from '../../helpers/fixtures.js';
 import { MemorySink } from '../../helpers/ingest.js';
@@ -69,6 +69,18 @@ describe('alerts as OCSF 1.8.0 Detection Findings (2004)', () => {
     const f = toDetectionFinding(eks);
     expect(findingErrors(f)).toEqual([]);
     expect(f.cloud).toMatchObject({ provider: 'AWS', region: 'us-east-1' });
+  });
+
+  it('a reused auditID on a rule-decided alert keeps the rule as title and techniques, the reuse as analytic', () => {
+    const record = flagReusedAuditId(normaliseAuditEvent(last('create_nginx_pod_privileged.json'), ctx));
+    const finding = toDetectionFinding(record, describeRule);
+    expect(findingErrors(finding)).toEqual([]);
+    expect(finding.finding_info).toMatchObject({
+      title: 'Privileged container (audit ID reused by another event)',
+      analytic: { uid: 'reused-audit-id' },
+      related_analytics: [{ uid: 'privileged-container' }],
+      attacks: [{ technique: { uid: 'T1611' } }, { technique: { uid: 'T1610' } }, { technique: { uid: 'T1610' } }],
+    });
   });
 
   it('the alerts sink receives each high record with its finding; the events sink gets the record alone', async () => {
