@@ -75,6 +75,15 @@ function beforeReuse(record: NormalisedRecord, rules: readonly RuleInfo[]): stri
   return row.severity === record.severity ? row.reason : null;
 }
 
+/** The API Activity record's observables, renamed to their place in the finding: under `evidences[]`, but `resources[]` at the top. */
+function findingObservables(observables: JsonValue | undefined): Obj[] {
+  if (!Array.isArray(observables)) return [];
+  return observables.filter(isJsonObject).map((o) => {
+    const name = typeof o.name === 'string' && !o.name.startsWith('resources[]') ? `evidences[].${o.name}` : o.name;
+    return name === undefined ? o : { ...o, name };
+  });
+}
+
 const SEVERITY_IDS: Record<Severity, [number, string]> = {
   info: [1, 'Informational'],
   low: [2, 'Low'],
@@ -135,7 +144,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   if (desc) findingInfo.desc = desc;
   if (techniques.size > 0) findingInfo.attacks = attacksOf(techniques);
   const evidence: Obj = { data: { api_activity: ocsf } };
-  for (const key of ['api', 'actor', 'src_endpoint', 'resources'] as const)
+  for (const key of ['api', 'actor', 'src_endpoint', 'http_request', 'resources'] as const)
     if (ocsf[key] !== undefined) evidence[key] = ocsf[key] as JsonValue;
   const out: Obj = {
     class_uid: 2004,
@@ -157,6 +166,13 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     finding_info: findingInfo,
     evidences: [evidence],
   };
+  // The affected objects and the observables at the top, where a finding's reader looks for them
+  // (OCSF recommends both for 2004; Security Hub's GuardDuty finding in ocsf/examples carries
+  // them there): a SIEM pivots from an alert to the user, the source address or the object only
+  // through these. Each observable is named by where it sits in this finding.
+  if (Array.isArray(ocsf.resources)) out.resources = ocsf.resources;
+  const observables = findingObservables(ocsf.observables);
+  if (observables.length > 0) out.observables = observables;
   if (isJsonObject(ocsf.cloud)) out.cloud = ocsf.cloud;
   if (record.rule_ids.length > 0) out.unmapped = { rule_ids: record.rule_ids };
   return out;

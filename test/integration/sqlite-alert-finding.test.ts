@@ -117,6 +117,31 @@ describe('SQLite alerts as Detection Findings', () => {
     ]);
   });
 
+  it('puts the affected object and the observables at the top of the finding, named where they sit', async () => {
+    const { stdout } = await runCli(['events', '--alerts', '--json', '--data-dir', tmp.dir]);
+    const alert = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { audit_id: string; finding: Record<string, unknown> })
+      .find((a) => a.audit_id === binding.auditID);
+    const finding = alert?.finding as {
+      resources: unknown[];
+      observables: { name: string; type_id: number; value: string }[];
+      evidences: Record<string, unknown>[];
+    };
+
+    expect(findingErrors(finding)).toEqual([]);
+    // Falco's trace: minikube-user from 192.168.99.1 creates ClusterRoleBinding some-reader-binding.
+    expect(finding.resources).toEqual([expect.objectContaining({ type: 'clusterrolebindings', name: 'some-reader-binding' })]);
+    expect(finding.observables.map((o) => [o.name, o.type_id, o.value])).toEqual([
+      ['evidences[].actor.user.name', 4, 'minikube-user'],
+      ['evidences[].src_endpoint.ip', 2, '192.168.99.1'],
+      ['evidences[].http_request.url.path', 6, '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings'],
+      ['resources[].name', 38, 'some-reader-binding'],
+    ]);
+    expect(finding.evidences[0]).toHaveProperty('http_request.url.path', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
+  });
+
   it('shows the rule in the alerts table', async () => {
     const { stdout } = await runCli(['events', '--alerts', '--data-dir', tmp.dir]);
     const lines = stdout.trim().split('\n');
