@@ -1,5 +1,6 @@
 import { isJsonObject } from '../json.js';
 import { attacksOf } from './attack.js';
+import { TRUNCATED_ANNOTATION } from './fields.js';
 import { classifySeverity } from './severity.js';
 import type { JsonValue, NormalisedRecord, Severity, SeverityReason } from './types.js';
 
@@ -121,6 +122,12 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   const metadata: Obj = isJsonObject(ocsf.metadata)
     ? { ...ocsf.metadata, uid: `finding:${record.dedup_key}` }
     : { version: '1.8.0', product: { name: 'AiSOC K8s Audit', vendor_name: 'AiSOC' }, uid: `finding:${record.dedup_key}` };
+  // An event the apiserver shrank, or a line cut at a size limit and salvaged, arrives flagged
+  // audit.k8s.io/truncated: its bodies are gone, and with them what a rule reading them would have
+  // found. OCSF's metadata.is_truncated says exactly that; the message says it to the analyst.
+  const annotations = isJsonObject(record.raw_event) ? record.raw_event.annotations : undefined;
+  const truncated = isJsonObject(annotations) && annotations[TRUNCATED_ANNOTATION] === 'true';
+  if (truncated) metadata.is_truncated = true;
   const findingInfo: Obj = {
     uid: record.dedup_key,
     title,
@@ -161,7 +168,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     status_id: 1,
     status: 'New',
     is_alert: true,
-    message: `${title}: ${typeof ocsf.message === 'string' ? ocsf.message : record.audit_id}`,
+    message: `${title}: ${typeof ocsf.message === 'string' ? ocsf.message : record.audit_id}${truncated ? ` [event truncated (${TRUNCATED_ANNOTATION}): bodies missing]` : ''}`,
     metadata,
     finding_info: findingInfo,
     evidences: [evidence],
