@@ -128,8 +128,16 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   const annotations = isJsonObject(record.raw_event) ? record.raw_event.annotations : undefined;
   const truncated = isJsonObject(annotations) && annotations[TRUNCATED_ANNOTATION] === 'true';
   if (truncated) metadata.is_truncated = true;
+  // The activity's times as the API Activity record has them (`time` the stage's, `start_time` the
+  // request's receipt): the finding's time, and first and last seen, which Security Hub's findings
+  // in OCSF (ocsf/examples) carry apart from `time` and a SIEM shows as "first observed". No
+  // created_time: the record does not keep when the ingest made the alert, and a time taken here
+  // would differ on every read of a stored one.
+  const seen = typeof ocsf.time === 'number' ? ocsf.time : Date.parse(record.event_time);
   const findingInfo: Obj = {
     uid: record.dedup_key,
+    first_seen_time: typeof ocsf.start_time === 'number' ? Math.min(ocsf.start_time, seen) : seen,
+    last_seen_time: seen,
     title,
     analytic: reused
       ? { uid: 'reused-audit-id', name: 'reused audit ID', type_id: 1, type: 'Rule' }
@@ -162,7 +170,7 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     activity_name: 'Create',
     type_uid: 200401,
     type_name: 'Detection Finding: Create',
-    time: typeof ocsf.time === 'number' ? ocsf.time : Date.parse(record.event_time),
+    time: seen,
     severity_id: severityId,
     severity: severityName,
     status_id: 1,

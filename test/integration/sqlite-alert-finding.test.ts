@@ -142,6 +142,23 @@ describe('SQLite alerts as Detection Findings', () => {
     expect(finding.evidences[0]).toHaveProperty('http_request.url.path', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
   });
 
+  it("gives the request's times as the finding's time and first and last seen", async () => {
+    const { stdout } = await runCli(['events', '--alerts', '--json', '--data-dir', tmp.dir]);
+    const finding = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { audit_id: string; finding: { time: number; finding_info: Record<string, unknown> } })
+      .find((a) => a.audit_id === binding.auditID)?.finding;
+    // Falco's trace: requestReceivedTimestamp 2018-10-26T14:26:34.238974Z, stageTimestamp
+    // 14:26:34.242…Z (the alert is read years later, and its times stay the request's).
+    const received = Date.parse('2018-10-26T14:26:34.238Z');
+    const stage = Date.parse('2018-10-26T14:26:34.242Z');
+
+    expect(findingErrors(finding)).toEqual([]);
+    expect(finding?.time).toBe(stage);
+    expect(finding?.finding_info).toMatchObject({ first_seen_time: received, last_seen_time: stage });
+  });
+
   it('shows the rule in the alerts table', async () => {
     const { stdout } = await runCli(['events', '--alerts', '--data-dir', tmp.dir]);
     const lines = stdout.trim().split('\n');
