@@ -72,6 +72,8 @@ export interface ConsoleOptions {
 /** The tenant a request acted for, filled in as the route learns it (for the log line). */
 interface Who {
   tenant: string | null;
+  /** Why the request was refused when the answer does not say (a login's tenant field held a secret). */
+  note?: string;
 }
 
 interface Stream {
@@ -279,6 +281,7 @@ export class ConsoleRoutes {
       path: loggablePath(url.pathname, this.#isSecret),
       status: res.statusCode,
       tenant: who.tenant,
+      ...(who.note === undefined ? {} : { note: who.note }),
       ms: Math.round((performance.now() - started) * 100) / 100,
     });
   }
@@ -457,18 +460,22 @@ export class ConsoleRoutes {
       throw new BadRequestError('the login body is not JSON; send {"tenant": "...", "secret": "..."}');
     }
     const { tenant, secret } = (typeof body === 'object' && body !== null ? body : {}) as { tenant?: unknown; secret?: unknown };
-    // The two fields swapped, or the secret typed in both: the tenant field is not logged, and the
-    // session is not opened under a tenant named by a secret. Counted as a failed login, so the
-    // answer is no cheaper a way to test guesses than the secret field. Checked before the
-    // pattern, which a base64 secret (with / + =) would fail uncounted.
-    if (typeof tenant === 'string' && (this.#opts.access.isSecret(tenant) || this.#tokenVerifier.verify(tenant))) {
-      this.#throttle.fail(address);
-      throw new BadRequestError('the tenant field holds a secret: put the tenant id in tenant and the secret in secret');
-    }
+    // A tenant field that holds a secret of this installation (the two fields swapped, or the
+    // secret typed in both) is answered exactly as a wrong login of the same shape: same status,
+    // body and steps, and never a session. It used to answer its own 400, and since the check is
+    // against every secret of the installation, one guess in the tenant field tested every
+    // tenant's secret at once and said when it hit one. Only the log says what happened (the
+    // value never: the tenant stays null). The check runs for every login, so its time is the same.
+    const tenantIsSecret = typeof tenant === 'string' && (this.#opts.access.isSecret(tenant) || this.#tokenVerifier.verify(tenant));
+    if (tenantIsSecret) who.note = 'the tenant field held a secret of this installation (not logged)';
+    // Counted as a failed login like a wrong secret: a secret of a shape the pattern refuses (a
+    // base64 one, with / + =) is counted, so a random guess of that shape must be too, or the
+    // throttle would tell them apart.
     if (typeof tenant !== 'string' || !TENANT_ID_PATTERN.test(tenant)) {
+      this.#throttle.fail(address);
       throw new BadRequestError('tenant must match [A-Za-z0-9][A-Za-z0-9._:-]{0,127}');
     }
-    who.tenant = tenant;
+    if (!tenantIsSecret) who.tenant = tenant;
     if (typeof secret !== 'string' || secret === '') throw new BadRequestError('secret is required');
     if (!this.#opts.access.configured && !this.#tokenVerifier.configured) {
       throw new HttpError(503, 'the console has nothing to check a login against: set K8S_AUDIT_SHARED_SECRET (or run serve --dev)');
@@ -476,7 +483,7 @@ export class ConsoleRoutes {
     // Both checks run, so the time taken does not say which kind of secret was close. The
     // tenant's secret is the ingest's: its own when it has one, else the shared secret.
     const ok = [this.#opts.access.opens(tenant, secret), this.#tokenVerifier.verify(secret)].includes(true);
-    if (!ok) {
+    if (!ok || tenantIsSecret) {
       this.#throttle.fail(address);
       // Worded like the ingest's 401 (tokenRefusal): the same for every tenant of an installation.
       throw new UnauthorizedError(
