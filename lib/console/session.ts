@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { clientKey } from './client-key.js';
 import { holdingMost } from './most.js';
 
 /** A logged-in browser: the tenant it may read, and when it logged in and was last seen (epoch ms). */
@@ -92,16 +93,28 @@ export class SessionStore {
   }
 }
 
-/** Failed logins a client address may make per window before it gets 429s. */
+/** Failed logins a client (see clientKey) may make per window before it gets 429s. */
 export const MAX_LOGIN_FAILURES = 10;
 export const LOGIN_WINDOW_MS = 5 * 60_000;
+/** Most clients whose failed logins are counted apart (memory stays bounded). */
+export const MAX_LOGIN_CLIENTS = 1000;
+/** The key the clients past MAX_LOGIN_CLIENTS share (not an address, so no client has it). */
+export const OVERFLOW_KEY = 'overflow';
 
 /**
- * Counts failed logins per client address over a sliding window, so the console's login cannot
- * be used to guess the shared secret at the speed of the loopback (the secret is 256 bits when
- * made as documented; a human-chosen one is the case this guards). A successful login does not
- * clear the count: with per-tenant secrets, the holder of one tenant's secret could otherwise log
- * in to it between guesses at another tenant's and guess without end.
+ * Counts failed logins per client over a sliding window, so the console's login cannot be used to
+ * guess the shared secret at the speed of the loopback (the secret is 256 bits when made as
+ * documented; a human-chosen one is the case this guards). A client is its clientKey: an IPv6
+ * client's /64, not each of its addresses. A successful login does not clear the count: with
+ * per-tenant secrets, the holder of one tenant's secret could otherwise log in to it between
+ * guesses at another tenant's and guess without end.
+ *
+ * The table is bounded, and a count still in its window is never dropped to make room: the oldest
+ * entry used to be evicted, so 1,000 failed logins from fresh addresses cleared a throttled one.
+ * Past the bound (once counts whose window passed are gone), a new client is counted under one
+ * shared key instead, with the same budget: the guesses of a party holding many clients stay
+ * bounded by how many it holds, at the cost that, while the table is full of live counts, a new
+ * client may share that key's 429.
  */
 export class LoginThrottle {
   readonly #failures = new Map<string, number[]>();
@@ -110,24 +123,39 @@ export class LoginThrottle {
 
   /** Seconds until this address may try again, or 0 when it may now. */
   retryAfter(address: string): number {
-    const list = this.#recent(address);
+    const list = this.#recent(this.#key(address));
     if (list.length < MAX_LOGIN_FAILURES) return 0;
     return Math.max(1, Math.ceil(((list[0] as number) + LOGIN_WINDOW_MS - this.now()) / 1000));
   }
 
   /** Counts a failed login. */
   fail(address: string): void {
-    const list = this.#recent(address);
+    const key = this.#key(address);
+    const list = this.#recent(key);
     list.push(this.now());
-    this.#failures.set(address, list);
-    if (this.#failures.size > MAX_SESSIONS) {
-      const oldest = this.#failures.keys().next().value;
-      if (oldest !== undefined) this.#failures.delete(oldest);
-    }
+    this.#failures.set(key, list);
   }
 
-  #recent(address: string): number[] {
+  /** How many clients are counted apart (the overflow key included). */
+  get size(): number {
+    return this.#failures.size;
+  }
+
+  /**
+   * The key this address is counted under: its client's, or the overflow's when the table is full
+   * of counts still in their window without it (those whose window passed go first).
+   */
+  #key(address: string): string {
+    const key = clientKey(address);
+    if (this.#failures.has(key)) return key;
+    if (this.#failures.size >= MAX_LOGIN_CLIENTS) {
+      for (const k of [...this.#failures.keys()]) if (this.#recent(k).length === 0) this.#failures.delete(k);
+    }
+    return this.#failures.size < MAX_LOGIN_CLIENTS ? key : OVERFLOW_KEY;
+  }
+
+  #recent(key: string): number[] {
     const from = this.now() - LOGIN_WINDOW_MS;
-    return (this.#failures.get(address) ?? []).filter((t) => t > from);
+    return (this.#failures.get(key) ?? []).filter((t) => t > from);
   }
 }

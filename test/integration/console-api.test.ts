@@ -388,6 +388,46 @@ describe('console API: logins are throttled per address', () => {
     }
   });
 
+  // Before, failed logins were counted per exact address: each of 127.0.0.2, 127.0.0.3, … (or each
+  // address of an IPv6 client's /64) had a fresh budget. All of 127.0.0.0/8 is this one host.
+  it('throttles a client that rotates its loopback address, and over IPv6 (::1)', async () => {
+    const dir = tempDataDir('aisoc-console-rotate-');
+    // Servers of their own: this file's server has already throttled 127.0.0.1, hence all of 127/8.
+    const v4 = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: dir.dir }), console: { assets: null } });
+    const v6 = await startIngestServer({ config: ingestConfig({ AISOC_DATA_DIR: dir.dir }), console: { assets: null }, host: '::1' });
+    try {
+      const fromAddress = (url: string, localAddress: string | undefined) =>
+        new Promise<number>((resolve, reject) => {
+          const body = JSON.stringify({ tenant: 'acme', secret: 'wrong-guess' });
+          const req = httpRequest(
+            `${url}/console/api/login`,
+            {
+              method: 'POST',
+              localAddress,
+              agent: false,
+              headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      const rotating: number[] = [];
+      for (let i = 2; i <= 12; i++) rotating.push(await fromAddress(v4.url, `127.0.0.${i}`));
+      expect(rotating).toEqual([...Array(10).fill(401), 429]);
+      const overV6: number[] = [];
+      for (let i = 0; i < 11; i++) overV6.push(await fromAddress(v6.url, '::1'));
+      expect(v6.url).toMatch(/^http:\/\/\[::1\]:/);
+      expect(overV6).toEqual([...Array(10).fill(401), 429]);
+    } finally {
+      await Promise.all([v4.close(), v6.close()]);
+      dir.remove();
+    }
+  });
+
   it('answers a bare JSON 500 when the store cannot be read, and logs why', async () => {
     const dir = tempDataDir('aisoc-console-gone-');
     const logs: Record<string, unknown>[] = [];
