@@ -293,12 +293,12 @@ export class IngestService {
       if (!this.access.configured) {
         throw new ServiceUnavailableError('the status route is disabled with the webhook: set K8S_AUDIT_SHARED_SECRET to turn both on');
       }
-      this.#refuseSecretAsTenant(pathTenant.secret, true);
       const headers = lowerCaseHeaders(head.headers);
       // A tenant with its own secret is read with that secret only, as it is written.
       if (!this.access.opens(safeDecode(route) ?? '', headers[TOKEN_KEY])) {
         throw new UnauthorizedError(tokenRefusal(headers, this.access.perTenant));
       }
+      this.#refuseSecretAsTenant(pathTenant.secret, true);
       const tenant = safeDecode(route) ?? '';
       if (!TENANT_ID_PATTERN.test(tenant)) throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
       state.tenant = tenant;
@@ -321,6 +321,9 @@ export class IngestService {
    * A secret of this installation sent as the path's tenant id (the shared secret typed in the
    * tenant's place, as an inbox URL carries its token) is refused before anything names the
    * tenant: it would otherwise be logged, counted and, with the right header, stored as a tenant id.
+   * Refused after the credential is checked, so a caller without one gets the 401 any other
+   * tenant id gets: answered before it, the 400 told anyone whether a guess was one of the
+   * installation's secrets (any tenant's), one request per guess, with nothing to throttle it.
    */
   #refuseSecretAsTenant(secret: boolean, viaHeader: boolean): void {
     if (!secret) return;
@@ -367,11 +370,12 @@ export class IngestService {
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
-        this.#refuseSecretAsTenant(pathTenant?.secret === true, true);
-        if (TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
+        const secretTenant = pathTenant?.secret === true;
+        if (!secretTenant && TENANT_ID_PATTERN.test(route.tenant)) state.tenant = route.tenant;
         if (!this.access.opens(safeDecode(route.tenant) ?? '', headers[TOKEN_KEY])) {
           throw new UnauthorizedError(tokenRefusal(headers, this.access.perTenant));
         }
+        this.#refuseSecretAsTenant(secretTenant, true);
         tenant = safeDecode(route.tenant) ?? '';
         if (!TENANT_ID_PATTERN.test(tenant)) {
           throw new BadRequestError(`tenant id must match ${TENANT_ID_RULE}`);
@@ -383,10 +387,11 @@ export class IngestService {
             'the GKE Pub/Sub push route is disabled: set K8S_AUDIT_GKE_PUSH on the ingest service to turn it on (docs/gke.md)',
           );
         }
-        this.#refuseSecretAsTenant(pathTenant?.secret === true, false);
+        const secretTenant = pathTenant?.secret === true;
         tenant = safeDecode(route.tenant) ?? '';
-        if (TENANT_ID_PATTERN.test(tenant)) state.tenant = tenant;
+        if (!secretTenant && TENANT_ID_PATTERN.test(tenant)) state.tenant = tenant;
         await this.#pushVerifier.verify(tenant, headers.authorization);
+        this.#refuseSecretAsTenant(secretTenant, false);
       } else {
         const binding = await this.#lookupInbox(route.token);
         tenant = binding.tenantId;

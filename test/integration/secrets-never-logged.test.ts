@@ -222,8 +222,8 @@ describe('the local ingest server', () => {
 
     expect(statusOfSecret.status).toBe(400);
     expect(statuses).toEqual({
-      'login, swapped': 400,
-      'login, token as tenant': 400,
+      'login, swapped': 401,
+      'login, token as tenant': 401,
       'login, secret': 200,
       'login, previous': 200,
       'login, token': 200,
@@ -236,7 +236,7 @@ describe('the local ingest server', () => {
       disabled: 503,
       badTenant: 400,
       secretAsTenant: 400,
-      secretAsTenantNoToken: 400,
+      secretAsTenantNoToken: 401,
       secretAsTenantEncoded: 400,
       previousAsTenant: 400,
       consoleTokenAsTenant: 400,

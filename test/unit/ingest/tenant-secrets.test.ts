@@ -50,22 +50,31 @@ describe('per-tenant secrets', () => {
       async () => JSON.stringify({ acme: ACME, globex: GLOBEX }),
     );
     const s = new IngestService({ config, writer: new RecordWriter(events, null), log: (e) => logs.push(JSON.stringify(e)) });
+    const post = (tenant: string, headers: Record<string, string>) =>
+      s.handle({ method: 'POST', path: `/v1/ingest/k8s-audit/${tenant}`, headers, body: Buffer.from(EMPTY_EVENT_LIST) });
 
-    expect(await status(s, ACME, ACME)).toBe(400);
-    expect(await status(s, GLOBEX, SECRET)).toBe(400);
-    expect(await status(s, GLOBEX, GLOBEX)).toBe(400);
-    const res = await s.handle({
-      method: 'POST',
-      path: `/v1/ingest/k8s-audit/${GLOBEX}`,
-      headers: {},
-      body: Buffer.from(EMPTY_EVENT_LIST),
-    });
-    expect(res.status).toBe(400);
-    expect(String(res.body)).toContain('the tenant id in the path is a secret of this installation');
+    // With a credential for the tenant it names (the installation-wide secret opens a tenant
+    // without its own), the path is told it holds a secret.
+    const named = await post(GLOBEX, { 'X-AiSOC-K8s-Token': SECRET });
+    expect(named.status).toBe(400);
+    expect(String(named.body)).toContain('the tenant id in the path is a secret of this installation');
+    // Without one, the answer is any unknown tenant's, byte for byte: a guess at a secret learns nothing.
+    const wrong = { 'X-AiSOC-K8s-Token': 'a-wrong-token-0123456789' };
+    const guesses = [await post(GLOBEX, wrong), await post(ACME, wrong), await post('initech', wrong)];
+    expect(guesses.map((r) => [r.status, String(r.body)])).toEqual(Array(3).fill([401, String(guesses[2]?.body)]));
+    const bare = [await post(GLOBEX, {}), await post('initech', {})];
+    expect(bare.map((r) => [r.status, String(r.body)])).toEqual(Array(2).fill([401, String(bare[1]?.body)]));
+    expect(await status(s, ACME, ACME)).toBe(401);
+    expect(await status(s, GLOBEX, GLOBEX)).toBe(401);
     expect(await status(s, 'acme', ACME)).toBe(200);
+    expect(events.records.map((r) => r.tenant_id).filter((t) => t !== 'acme')).toEqual([]);
     expect(logs.join('\n')).not.toContain(ACME);
     expect(logs.join('\n')).not.toContain(GLOBEX);
-    expect(logs.filter((l) => l.includes('"status":400')).every((l) => l.includes('/v1/ingest/k8s-audit/<redacted>'))).toBe(true);
+    expect(
+      logs
+        .filter((l) => l.includes(`"status":4`) && !l.includes('k8s-audit/acme'))
+        .every((l) => l.includes('/v1/ingest/k8s-audit/<redacted>') || l.includes('k8s-audit/initech')),
+    ).toBe(true);
   });
 
   it('turn the route on by themselves: without an installation-wide secret, other tenants get 401', async () => {
