@@ -12,7 +12,7 @@ export type { GkeConversion, GkeEntryOrigin } from './gke.js';
 export { GKE_DATA_NOT_JSON, GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
 export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot, sha256Hex } from './identity.js';
 export { canonicalIp } from './ip.js';
-export { cutDeepRecord, flagReusedAuditId, normaliseAuditEvent, recordedText, serialiseRecord } from './normalise.js';
+export { cutDeepRecord, flagReusedAuditId, isCutForDepth, normaliseAuditEvent, recordedText, serialiseRecord } from './normalise.js';
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { AuditLineCheck, ValidationResult } from './parse.js';
 export { decodeUtf8, parseAuditPayload, readAuditLine, validateAuditEvent } from './parse.js';

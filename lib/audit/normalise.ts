@@ -203,11 +203,24 @@ export function serialiseRecord(record: NormalisedRecord): string {
 }
 
 /**
+ * The raw events `cutDeepRecord` made. `ocsf.metadata.is_truncated` cannot say "cut for depth":
+ * it is also set for an event that arrived truncated (the audit.k8s.io/truncated annotation),
+ * which is whole as the record keeps it and normalises again to the same record.
+ */
+const CUT_FOR_DEPTH = new WeakSet<AuditEvent>();
+
+/** Whether the record's raw event is one `cutDeepRecord` cut: normalising it again would not give the record back. */
+export function isCutForDepth(record: NormalisedRecord): boolean {
+  return CUT_FOR_DEPTH.has(record.raw_event);
+}
+
+/**
  * A record whose event nests too deep to serialise (JSON.stringify overflows the stack), with the
  * deep parts cut and the cut flagged in `ocsf.metadata.is_truncated`: kept, never lost.
  */
 export function cutDeepRecord(record: NormalisedRecord): NormalisedRecord {
   const raw = limitDepth(record.raw_event);
+  CUT_FOR_DEPTH.add(raw.value as AuditEvent);
   const ocsf = limitDepth(record.ocsf);
   const cutOcsf = ocsf.value as NormalisedRecord['ocsf'];
   const metadata = cutOcsf.metadata;

@@ -1,4 +1,5 @@
 import { isJsonObject } from '../json.js';
+import { TRUNCATED_ANNOTATION } from './fields.js';
 import { canonicalIp } from './ip.js';
 import { setOwn } from './redact.js';
 import type { AuditEvent, AuditSource, JsonValue, OcsfApiActivity, Severity } from './types.js';
@@ -293,6 +294,11 @@ export function toOcsfApiActivity(i: OcsfInput): OcsfApiActivity {
     log_name: stringOrUndefined(e.kind),
     labels: i.clusterName !== null ? [`cluster:${i.clusterName}`] : undefined,
     profiles: i.source !== undefined && i.source.platform !== 'kubernetes' ? ['cloud'] : undefined,
+    // An event shrunk by the apiserver's truncate backend (k8s.io/apiserver plugin/pkg/audit/truncate:
+    // bodies dropped, this annotation set to "true"), or a cut line salvaged (salvage.ts) or sent
+    // without its bodies (withoutBodies), is partial: OCSF's is_truncated ("truncated due to size
+    // limitations") tells a SIEM so without it knowing Kubernetes annotations.
+    is_truncated: isJsonObject(e.annotations) && e.annotations[TRUNCATED_ANNOTATION] === 'true' ? true : undefined,
   });
 
   const cloud = i.source === undefined ? undefined : cloudOf(i.source);

@@ -4,6 +4,7 @@ import {
   flagReusedAuditId,
   GKE_DATA_NOT_JSON,
   gkeLogEntryToAuditEvent,
+  isCutForDepth,
   looksLikeAksRecords,
   type NormaliseContext,
   type NormalisedRecord,
@@ -986,8 +987,8 @@ class PendingRecord implements OutgoingRecord {
       let rawEventJson: string | null = recordedText(raw) ?? null;
       // An event the normaliser had to cut (too deep for its JWT walk) would come back uncut and
       // unflagged from its cut raw event: the record's JSON, flagged, is stored instead.
-      const metadata = this.record.ocsf.metadata;
-      const cut = isJsonObject(metadata) && metadata.is_truncated === true;
+      // (Its own signal: ocsf.metadata.is_truncated also flags an event that arrived truncated.)
+      const cut = isCutForDepth(this.record);
       if (rawEventJson === null && !cut) {
         try {
           // A record the normaliser did not write the text of: serialise what is kept.

@@ -1,7 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonObject } from '../../../lib/audit/index.js';
-import { DEPTH_MARKER, normaliseAuditEvent, parseAuditPayload, serialiseRecord, validateAuditEvent } from '../../../lib/audit/index.js';
+import {
+  DEPTH_MARKER,
+  isCutForDepth,
+  normaliseAuditEvent,
+  parseAuditPayload,
+  serialiseRecord,
+  validateAuditEvent,
+} from '../../../lib/audit/index.js';
 import { hostileJson } from '../../helpers/arbitraries.js';
 import { falcoEvent } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
@@ -133,6 +140,18 @@ describe('normaliseAuditEvent under hostile input', () => {
     expect(JSON.stringify(out.raw_event)).toContain(DEPTH_MARKER);
     expect((out.ocsf.metadata as JsonObject).is_truncated).toBe(true);
     expect(ocsfErrors(out.ocsf)).toEqual([]);
+    // The ingest stores this record's JSON, not its raw event, which would normalise back uncut.
+    expect(isCutForDepth(record)).toBe(true);
+  });
+
+  it('tells a record cut for depth from an event that arrived truncated, both flagged is_truncated', () => {
+    // Falco's ClusterRoleBinding trace as the apiserver's truncate backend sends it
+    // (k8s.io/apiserver/plugin/pkg/audit/truncate: bodies dropped, the annotation set).
+    const { requestObject: _q, responseObject: _r, ...rest } = falcoEvent('create_clusterrolebinding.json');
+    const event = { ...rest, annotations: { ...rest.annotations, 'audit.k8s.io/truncated': 'true' } } as AuditEvent;
+    const record = normaliseAuditEvent(event, ctx);
+    expect((record.ocsf.metadata as JsonObject).is_truncated).toBe(true);
+    expect(isCutForDepth(record)).toBe(false);
   });
 
   it('reads numbers past 2^53 and duplicate keys without surprises', () => {
