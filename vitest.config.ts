@@ -1,10 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { versionDefine } from './scripts/version-define.mjs';
 import { yamlModule } from './scripts/yaml-data.mjs';
 
 // Two projects: `unit` (test/unit, pure code and in-memory fakes) and `integration`
 // (test/integration: real servers on loopback, spawned processes, the built bundles).
 // `npm test` runs both; `npm run test:unit` / `npm run test:integration` run one.
 export default defineConfig({
+  // The connector's version, as scripts/build.mjs defines it for the bundles (a copy: Vite edits it).
+  define: { ...versionDefine },
   // The shipped detection rules (rules/*.yaml) are imported as data, as the esbuild bundles have them.
   plugins: [
     {

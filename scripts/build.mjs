@@ -8,6 +8,7 @@ import { buildConsole } from './console-build.mjs';
 import { lazyBuiltins } from './lazy-builtins.mjs';
 import { bundledPackages, writeNotices } from './notices.mjs';
 import { buildRe2jsFile } from './re2js-file.mjs';
+import { versionDefine } from './version-define.mjs';
 import { yamlData } from './yaml-data.mjs';
 
 const quiet = process.argv.includes('--quiet');
@@ -34,6 +35,8 @@ const common = {
   metafile: true,
   // The shipped detection rules (rules/*.yaml), parsed here and bundled as data.
   plugins: [yamlData],
+  // The connector's version as a literal (lib/version.ts): a Detection Finding's product version.
+  define: versionDefine,
   banner: {
     js: "import { createRequire as __aisocCreateRequire } from 'node:module'; const require = __aisocCreateRequire(import.meta.url);",
   },
@@ -60,7 +63,7 @@ async function inputsDigest() {
     }
   };
   for (const dir of ['lib', 'functions', 'rules', 'infra/azure', 'web', 'scripts']) await walk(dir);
-  for (const file of ['scripts/build.mjs', 'package-lock.json', 'tsconfig.json'])
+  for (const file of ['scripts/build.mjs', 'package.json', 'package-lock.json', 'tsconfig.json'])
     hash.update(`${file}\0`).update(await readFile(file).catch(() => ''));
   return hash.digest('hex');
 }

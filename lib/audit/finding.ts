@@ -1,4 +1,5 @@
 import { isJsonObject } from '../json.js';
+import { CONNECTOR_VERSION } from '../version.js';
 import { attacksOf } from './attack.js';
 import { TRUNCATED_ANNOTATION } from './fields.js';
 import { classifySeverity } from './severity.js';
@@ -119,9 +120,15 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   const techniques = new Set<string>([...(decidingRule === null ? (row?.mitre ?? []) : []), ...rules.flatMap((r) => r.mitre)]);
   const ocsf = record.ocsf;
   const [severityId, severityName] = SEVERITY_IDS[record.severity];
-  const metadata: Obj = isJsonObject(ocsf.metadata)
-    ? { ...ocsf.metadata, uid: `finding:${record.dedup_key}` }
-    : { version: '1.8.0', product: { name: 'AiSOC K8s Audit', vendor_name: 'AiSOC' }, uid: `finding:${record.dedup_key}` };
+  const activityMetadata: Obj = isJsonObject(ocsf.metadata)
+    ? ocsf.metadata
+    : { version: '1.8.0', product: { name: 'AiSOC K8s Audit', vendor_name: 'AiSOC' } };
+  // The finding's product is the detector, this connector: its version is the connector's. The
+  // 6003 record's product.version is the audit API version (audit.k8s.io/v1, where Security Lake's
+  // EKS mapping puts it), which on a finding would read as the detector's; it stays in the evidence.
+  const { version: _auditApiVersion, ...product } = isJsonObject(activityMetadata.product) ? activityMetadata.product : {};
+  if (CONNECTOR_VERSION !== undefined) product.version = CONNECTOR_VERSION;
+  const metadata: Obj = { ...activityMetadata, product, uid: `finding:${record.dedup_key}` };
   // An event the apiserver shrank, or a line cut at a size limit and salvaged, arrives flagged
   // audit.k8s.io/truncated: its bodies are gone, and with them what a rule reading them would have
   // found. OCSF's metadata.is_truncated says exactly that; the message says it to the analyst.
