@@ -151,6 +151,13 @@ describe.each(Object.entries(templates()))('%s operations', (_name, resources) =
       expect(charted(name, fn), `${name} of ${fn}`).toBe(true);
     }
   });
+
+  it('charts every metric an alarm watches, so an alarm that fires can be read on the dashboard', () => {
+    const { metrics } = dashboardMetrics(resources);
+    const id = (m: MetricRef) => `${m.namespace} ${m.name} of ${m.fn ?? '?'}`;
+    const charted = new Set(metrics.map(id));
+    expect(alarms.map(id).filter((a) => !charted.has(a))).toEqual([]);
+  });
 });
 
 describe('the dashboard', () => {
