@@ -283,6 +283,8 @@ const AWS_SIDE: Record<string, string> = {
   IngestThrottlesAlarm: 'AWS/Lambda Throttles: the invocation never ran',
   ForwarderFailureQueueAlarm: 'AWS/SQS depth of the on-failure destination, filled by Lambda',
   ForwarderDestinationFailuresAlarm: 'AWS/Lambda DestinationDeliveryFailures: Lambda writing to the on-failure destination',
+  HttpApi5xxAlarm: 'AWS/ApiGateway 5xx: API Gateway answering, also for requests that never reach the ingest',
+  HttpApi4xxAlarm: 'AWS/ApiGateway 4xx: API Gateway answering, also for requests that never reach the ingest',
 };
 const FIRES_ON: Record<string, string> = {
   ForwarderErrorsAlarm: 'forwarder, ingest answers 503',
@@ -463,7 +465,13 @@ describe('the alarms against the metrics the built bundles emit', () => {
     });
 
     it('the AWS-side alarms name the dimension AWS publishes their metric under', () => {
-      const documented: Record<string, string[]> = { 'AWS/Lambda': ['FunctionName'], 'AWS/SQS': ['QueueName'] };
+      // An HTTP API's metrics by ApiId alone (API Gateway developer guide, "Monitor CloudWatch
+      // metrics for HTTP APIs in API Gateway"); the names are checked in test/unit/infra/operations.test.ts.
+      const documented: Record<string, string[]> = {
+        'AWS/Lambda': ['FunctionName'],
+        'AWS/SQS': ['QueueName'],
+        'AWS/ApiGateway': ['ApiId'],
+      };
       for (const a of alarms.filter((a) => AWS_SIDE[a.id] !== undefined)) {
         for (const s of a.stats) expect(Object.keys(s.identity.dims), a.id).toEqual(documented[s.identity.namespace]);
       }

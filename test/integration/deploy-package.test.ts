@@ -157,6 +157,17 @@ describe('npm run package', () => {
     expect(integrations[0]?.[1].Properties.PayloadFormatVersion).toBe('2.0');
   });
 
+  it('alarms on the metrics of the HTTP API osls generates, by its ApiId', () => {
+    // An HTTP API (not a REST API, whose metrics are 4XXError/5XXError) on the $default stage:
+    // API Gateway publishes its 4xx/5xx by ApiId (API Gateway developer guide, "Monitor
+    // CloudWatch metrics for HTTP APIs in API Gateway"), and Ref of the Api is that id.
+    expect(template.Resources.HttpApi).toMatchObject({ Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'HTTP' } });
+    expect(byType('AWS::ApiGatewayV2::Stage').map(([, r]) => r.Properties.StageName)).toEqual(['$default']);
+    const gateway = byType('AWS::CloudWatch::Alarm').filter(([, r]) => r.Properties.Namespace === 'AWS/ApiGateway');
+    expect(gateway.map(([, r]) => r.Properties.MetricName).sort()).toEqual(['4xx', '5xx']);
+    for (const [, r] of gateway) expect(r.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
+  });
+
   it('subscribes the forwarder to the EKS log group, with permission for CloudWatch Logs to invoke it', () => {
     const [forwarderId] = fn('forwarder') ?? [];
     const filters = byType('AWS::Logs::SubscriptionFilter');

@@ -62,7 +62,25 @@ describe('docs/deploy.md', () => {
       if (r.Type !== 'AWS::CloudWatch::Alarm') expect(named, id).toContain(id);
     }
     // The alarms are one row here, each one its own row (or a shared one) in the alarm table.
-    const WORDS = ['no', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve', 'thirteen'];
+    const WORDS = [
+      'no',
+      'one',
+      'two',
+      'three',
+      'four',
+      'five',
+      'six',
+      'seven',
+      'eight',
+      'nine',
+      'ten',
+      'eleven',
+      'twelve',
+      'thirteen',
+      'fourteen',
+      'fifteen',
+      'sixteen',
+    ];
     expect(rows.map((r) => r[0]).join(' ')).toContain(`the ${WORDS[alarms.length]} \`…Alarm\`s`);
     const alarmRows = table('| alarm |').flatMap((r) => codes(r[0]));
     expect(alarmRows.sort()).toEqual(alarms.map(([id]) => id).sort());

@@ -110,6 +110,10 @@ describe.each(Object.entries(templates()))('%s operations', (_name, resources) =
     expect(has('AWS/Lambda', 'Throttles', 'Ingest')).toBe(true);
     expect(has(METRICS_NAMESPACE, 'Responses5xx', 'Ingest')).toBe(true);
     expect(has(METRICS_NAMESPACE, 'SinkFailures', 'Ingest')).toBe(true);
+    // Requests API Gateway answers without the ingest's code (throttled, init failure, 30 s
+    // timeout, a body over 6 MB, its own throttle): only API Gateway's own metrics count them.
+    expect(has('AWS/ApiGateway', '5xx', 'HttpApi')).toBe(true);
+    expect(has('AWS/ApiGateway', '4xx', 'HttpApi')).toBe(true);
     // The failure destination: depth > 0 for 5 minutes.
     const depth = Object.values(resources).find(
       (r) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
@@ -127,6 +131,65 @@ describe.each(Object.entries(templates()))('%s operations', (_name, resources) =
     }
     expect(resources.AlarmTopic?.Type).toBe('AWS::SNS::Topic');
     expect(resources.AlarmEmailSubscription).toMatchObject({ Condition: 'HasAlarmEmail', Properties: { Protocol: 'email' } });
+  });
+
+  it('alarms on AWS-published metrics under the name and the exact dimensions AWS documents for that resource', () => {
+    // AWS publishes these; nothing here can produce them, so their identity is checked against
+    // AWS's documentation: the metric names, the dimension set the alarm selects, and the kind of
+    // resource whose Ref (or QueueName) is that dimension's value.
+    const DOCUMENTED: Record<string, { names: string[]; dimension: string; types: string[]; value: 'Ref' | 'QueueName' }> = {
+      // API Gateway developer guide, "Monitor CloudWatch metrics for HTTP APIs in API Gateway":
+      // an HTTP API's metrics, by ApiId (or ApiId and Stage); 4XXError/5XXError are REST APIs'
+      // names and are never published for an HTTP API. Ref of an HTTP API is its id
+      // (CloudFormation reference, AWS::ApiGatewayV2::Api, return values).
+      'AWS/ApiGateway': {
+        names: ['4xx', '5xx', 'Count', 'IntegrationLatency', 'Latency', 'DataProcessed'],
+        dimension: 'ApiId',
+        types: ['AWS::Serverless::HttpApi', 'AWS::ApiGatewayV2::Api'],
+        value: 'Ref',
+      },
+      // Lambda developer guide, "Types of metrics for Lambda functions" (by FunctionName); Ref of a function is its name.
+      'AWS/Lambda': {
+        names: ['Invocations', 'Errors', 'Throttles', 'DestinationDeliveryFailures', 'Duration', 'ConcurrentExecutions'],
+        dimension: 'FunctionName',
+        types: ['AWS::Serverless::Function', 'AWS::Lambda::Function'],
+        value: 'Ref',
+      },
+      // SQS developer guide, "Available CloudWatch metrics for Amazon SQS" (by QueueName).
+      'AWS/SQS': { names: ['ApproximateNumberOfMessagesVisible'], dimension: 'QueueName', types: ['AWS::SQS::Queue'], value: 'QueueName' },
+    };
+    // serverless.yml leaves the functions and the HTTP API to osls, which generates them as these
+    // types (test/integration/deploy-package.test.ts checks the packaged template).
+    const GENERATED: Record<string, string> = {
+      Forwarder: 'AWS::Lambda::Function',
+      Ingest: 'AWS::Lambda::Function',
+      HttpApi: 'AWS::ApiGatewayV2::Api',
+    };
+    const typeOf = (id: string) => resources[id]?.Type ?? GENERATED[id];
+    const watched = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+      .flatMap(([id, r]) =>
+        (r.Properties.Metrics
+          ? (r.Properties.Metrics as { MetricStat?: { Metric: Obj } }[]).flatMap((q) => (q.MetricStat ? [q.MetricStat.Metric] : []))
+          : [r.Properties]
+        ).map((m) => ({ id, m })),
+      )
+      .filter(({ m }) => String(m.Namespace).startsWith('AWS/'));
+    expect(watched.filter(({ m }) => m.Namespace === 'AWS/ApiGateway').length).toBeGreaterThan(0);
+    for (const { id, m } of watched) {
+      const doc = DOCUMENTED[String(m.Namespace)];
+      expect(doc, `${id}: ${String(m.Namespace)}`).toBeDefined();
+      if (doc === undefined) continue;
+      expect(doc.names, id).toContain(m.MetricName);
+      const dims = m.Dimensions as { Name: string; Value: { Ref?: string; 'Fn::GetAtt'?: string[] } }[];
+      expect(
+        dims.map((d) => d.Name),
+        id,
+      ).toEqual([doc.dimension]);
+      const value = dims[0]?.Value ?? {};
+      const target = doc.value === 'Ref' ? value.Ref : value['Fn::GetAtt']?.[1] === 'QueueName' ? value['Fn::GetAtt'][0] : undefined;
+      expect(doc.types, `${id}: ${JSON.stringify(value)}`).toContain(target === undefined ? undefined : typeOf(target));
+    }
   });
 
   it('charts events in, alerts, rejects and failures of each function on one dashboard', () => {
