@@ -11,6 +11,7 @@ import { npmRun, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
 interface CfnResource {
   Type: string;
+  Condition?: string;
   Properties: Record<string, unknown>;
 }
 
@@ -69,7 +70,7 @@ async function invokeBundle(dist: string, fn: string, event: string): Promise<{ 
 describe('npm run package', () => {
   let dir = '';
   let cleanup = () => {};
-  let template: { Resources: Record<string, CfnResource> } = { Resources: {} };
+  let template: { Resources: Record<string, CfnResource>; Conditions?: Record<string, unknown> } = { Resources: {} };
   const byType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
   const fn = (name: string) => byType('AWS::Lambda::Function').find(([, r]) => r.Properties.FunctionName === `aisoc-k8s-audit-dev-${name}`);
 
@@ -166,6 +167,17 @@ describe('npm run package', () => {
     const gateway = byType('AWS::CloudWatch::Alarm').filter(([, r]) => r.Properties.Namespace === 'AWS/ApiGateway');
     expect(gateway.map(([, r]) => r.Properties.MetricName).sort()).toEqual(['4xx', '5xx']);
     for (const [, r] of gateway) expect(r.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
+  });
+
+  it('ships to its own HTTP API and alarms on no events stored only then, with the default ingestUrl', () => {
+    // osls writes the empty param into the condition: CloudFormation creates the alarm and
+    // takes the If's first branch (test/unit/infra/templates.test.ts evaluates the other).
+    expect(template.Conditions?.ForwardToThisStack).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(template.Resources.IngestNoEventsAlarm?.Condition).toBe('ForwardToThisStack');
+    const url = fn('forwarder')?.[1].Properties.Environment as { Variables: Record<string, unknown> };
+    expect(JSON.stringify(url.Variables.AISOC_INGEST_URL)).toMatch(
+      /^\{"Fn::If":\["ForwardToThisStack",\{"Fn::Join":.*"HttpApi".*\/v1\/ingest\/k8s-audit\/default"\]\]\},""\]\}$/,
+    );
   });
 
   it('subscribes the forwarder to the EKS log group, with permission for CloudWatch Logs to invoke it', () => {

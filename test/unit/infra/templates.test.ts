@@ -317,10 +317,13 @@ describe('serverless.yml and infra/template.yaml', () => {
     // The functions' logical ids differ (osls names them <Name>LambdaFunction), and a choice is a
     // stage param in one and a template parameter in the other; everything else is equal.
     expect(slsAsSam(sls.resources.Resources)).toEqual(samOwn);
-    // ForwardToThisStack has no twin: serverless.yml computes the whole ingest URL as a param.
+    // ForwardToThisStack tests the one pair of parameters that differ in shape (osls takes the
+    // whole route, SAM the origin): empty, both mean this stack's own ingest.
     const { ForwardToThisStack, ...samConditions } = sam.Conditions;
+    const { ForwardToThisStack: slsForward, ...slsConditions } = slsAsSam(sls.resources.Conditions ?? {});
     expect(ForwardToThisStack).toEqual({ 'Fn::Equals': [{ Ref: 'IngestOrigin' }, ''] });
-    expect(slsAsSam(sls.resources.Conditions)).toEqual(samConditions);
+    expect(slsForward).toEqual({ 'Fn::Equals': [`\${param:ingestUrl}`, ''] });
+    expect(slsConditions).toEqual(samConditions);
   });
 
   it('declare the same parameters, with the same defaults', () => {
@@ -476,6 +479,43 @@ describe('the IngestOrigin parameter', () => {
     expect(() => loadForwarderConfig(samEnv('Forwarder', { IngestOrigin: 'http://aisoc.example.com' }))).toThrow(
       'AISOC_ALLOW_INSECURE_HTTP=true',
     );
+  });
+});
+
+describe('IngestNoEventsAlarm', () => {
+  // It counts the events this stack's ingest stores, with missing data as breaching: when the
+  // forwarder ships to another ingest, this one may store nothing at all, and the alarm would stay
+  // in ALARM for good. So it exists only when the forwarder ships here.
+  const OTHER = 'https://aisoc.example.com';
+  /** Which alarms the stack creates with these parameters (the defaults otherwise), as CloudFormation decides each Condition. */
+  const samAlarms = (overrides: Record<string, string> = {}) => {
+    const params = { ...Object.fromEntries(Object.entries(sam.Parameters).map(([k, v]) => [k, v.Default ?? ''])), ...overrides };
+    return Object.entries(sam.Resources as Record<string, { Type: string; Condition?: string }>)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && (r.Condition === undefined || holds(sam.Conditions, r.Condition, params)))
+      .map(([id]) => id);
+  };
+  const slsAlarms = (overrides: Record<string, string> = {}) => {
+    const params = { ...sls.params.default, ...overrides } as Record<string, string>;
+    // osls writes the params into the conditions before CloudFormation decides them.
+    const conditions = JSON.parse(
+      JSON.stringify(sls.resources.Conditions ?? {}).replace(/\$\{param:(\w+)\}/g, (_, p: string) => params[p] ?? ''),
+    ) as Obj;
+    return Object.entries(sls.resources.Resources as Record<string, { Type: string; Condition?: string }>)
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && (r.Condition === undefined || holds(conditions, r.Condition, {})))
+      .map(([id]) => id);
+  };
+
+  it('exists when the forwarder ships to this stack, and not when it ships to another ingest, in both templates', () => {
+    expect(samAlarms()).toContain('IngestNoEventsAlarm');
+    expect(slsAlarms()).toContain('IngestNoEventsAlarm');
+    expect(loadForwarderConfig(samEnv('Forwarder', { IngestOrigin: OTHER })).ingestUrl).toBe(`${OTHER}/v1/ingest/k8s-audit/default`);
+    expect(samAlarms({ IngestOrigin: OTHER })).not.toContain('IngestNoEventsAlarm');
+    const route = `${OTHER}/v1/ingest/k8s-audit/team-a`;
+    expect(loadForwarderConfig(slsEnv('forwarder', { ingestUrl: route })).ingestUrl).toBe(route);
+    expect(slsAlarms({ ingestUrl: route })).not.toContain('IngestNoEventsAlarm');
+    // Every other alarm stays.
+    expect(samAlarms({ IngestOrigin: OTHER })).toEqual(samAlarms().filter((a) => a !== 'IngestNoEventsAlarm'));
+    expect(slsAlarms({ ingestUrl: route })).toEqual(slsAlarms().filter((a) => a !== 'IngestNoEventsAlarm'));
   });
 });
 
