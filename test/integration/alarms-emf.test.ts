@@ -17,11 +17,11 @@ import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { runCli } from '../helpers/cli.js';
 import { awslogsEvent, eksPayload, truncateLine } from '../helpers/envelopes.js';
 import { FALCO_DIR, falcoEvent } from '../helpers/fixtures.js';
-import { loadCfnYaml } from '../helpers/infra-cfn.js';
+import { type CfnResource, templateResources } from '../helpers/infra-cfn.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
 type Obj = Record<string, unknown>;
-type Resource = { Type: string; Properties: Obj };
+type Resource = CfnResource;
 const EVENTS = join(ROOT, 'infra/events');
 const LOCAL_ENV = JSON.parse(readFileSync(join(EVENTS, 'env.local.json'), 'utf8')) as Record<string, Record<string, string>>;
 const SECRET = LOCAL_ENV.Ingest?.K8S_AUDIT_SHARED_SECRET ?? '';
@@ -87,17 +87,7 @@ function lambdaDatapoints(fn: string, threw: boolean): Datapoint[] {
   ];
 }
 
-/** Both templates' resources, serverless.yml's functions under their SAM logical ids. */
-function templates(): Record<string, Record<string, Resource>> {
-  const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as { Resources: Record<string, Resource> };
-  const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as { resources: { Resources: Record<string, Resource> } };
-  const slsResources = JSON.parse(
-    JSON.stringify(sls.resources.Resources)
-      .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
-      .replaceAll('"IngestLambdaFunction"', '"Ingest"'),
-  ) as Record<string, Resource>;
-  return { 'infra/template.yaml': sam.Resources, 'serverless.yml': slsResources };
-}
+const templates = () => templateResources(ROOT);
 
 const FUNCTIONS = ['Forwarder', 'Ingest'] as const;
 type Fn = (typeof FUNCTIONS)[number];

@@ -5,23 +5,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FORWARDER_METRIC_NAMES, INGEST_METRIC_NAMES, METRICS_NAMESPACE } from '../../../lib/metrics/index.js';
 import { SERVICE_DIMENSION } from '../../../lib/metrics/names.js';
-import { loadCfnYaml } from '../../helpers/infra-cfn.js';
+import { type CfnResource, templateResources } from '../../helpers/infra-cfn.js';
 
 const ROOT = join(import.meta.dirname, '../../..');
 type Obj = Record<string, unknown>;
-type Resource = { Type: string; Condition?: string; Properties: Obj };
+type Resource = CfnResource;
 
-/** Each template's resources, with its functions' logical ids as the SAM template names them. */
-function templates(): Record<string, Record<string, Resource>> {
-  const sam = loadCfnYaml(join(ROOT, 'infra/template.yaml')) as { Resources: Record<string, Resource> };
-  const sls = loadCfnYaml(join(ROOT, 'serverless.yml')) as { resources: { Resources: Record<string, Resource> } };
-  const slsResources = JSON.parse(
-    JSON.stringify(sls.resources.Resources)
-      .replaceAll('"ForwarderLambdaFunction"', '"Forwarder"')
-      .replaceAll('"IngestLambdaFunction"', '"Ingest"'),
-  ) as Record<string, Resource>;
-  return { 'infra/template.yaml': sam.Resources, 'serverless.yml': slsResources };
-}
+const templates = () => templateResources(ROOT);
 
 /** What each function emits in the AiSOC namespace. */
 const EMITTED: Record<string, readonly string[]> = { Forwarder: FORWARDER_METRIC_NAMES, Ingest: INGEST_METRIC_NAMES };
