@@ -133,6 +133,43 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // Kubernetes API reference, ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1):
+    // validationActions [Audit] keeps the policy evaluating and refuses nothing.
+    name: 'admission policy binding switched to audit only',
+    rule: 'admission-policy-change',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'patch',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI:
+          '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/deny-privileged-binding?fieldManager=kubectl-patch',
+        objectRef: {
+          resource: 'validatingadmissionpolicybindings',
+          name: 'deny-privileged-binding',
+          apiGroup: 'admissionregistration.k8s.io',
+          apiVersion: 'v1',
+        },
+        requestObject: { spec: { validationActions: ['Audit'] } },
+        responseStatus: { metadata: {}, code: 200 },
+      }),
+      event({
+        verb: 'delete',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI: '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/deny-privileged',
+        objectRef: {
+          resource: 'validatingadmissionpolicies',
+          name: 'deny-privileged',
+          apiGroup: 'admissionregistration.k8s.io',
+          apiVersion: 'v1',
+        },
+        responseStatus: { metadata: {}, code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -181,6 +218,24 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
         },
       },
       responseStatus: { metadata: {}, code: 201 },
+    }),
+  },
+  {
+    // The apiserver's type checker records each policy's typeChecking result in its status.
+    name: "the apiserver writing an admission policy's status",
+    event: event({
+      verb: 'update',
+      user: { username: 'system:apiserver', groups: ['system:authenticated', 'system:masters'] },
+      userAgent: 'kube-apiserver/v1.30.2 (linux/amd64) kubernetes/3968350',
+      requestURI: '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/deny-privileged/status',
+      objectRef: {
+        resource: 'validatingadmissionpolicies',
+        subresource: 'status',
+        name: 'deny-privileged',
+        apiGroup: 'admissionregistration.k8s.io',
+        apiVersion: 'v1',
+      },
+      responseStatus: { metadata: {}, code: 200 },
     }),
   },
 ];
