@@ -170,6 +170,37 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // metrics.k8s.io repointed at a Service of the attacker's: the APIService of metrics-server's
+    // own manifest (kubernetes-sigs/metrics-server components.yaml) with another service, so
+    // `kubectl top` and every HPA's metric reads reach it with the caller's identity.
+    name: 'aggregated API repointed at an attacker Service (APIService)',
+    rule: 'aggregated-api-registered',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'update',
+        user: serviceAccount('web', 'default'),
+        userAgent: 'Go-http-client/2.0',
+        requestURI: '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io',
+        objectRef: { resource: 'apiservices', name: 'v1beta1.metrics.k8s.io', apiGroup: 'apiregistration.k8s.io', apiVersion: 'v1' },
+        requestObject: {
+          kind: 'APIService',
+          apiVersion: 'apiregistration.k8s.io/v1',
+          metadata: { name: 'v1beta1.metrics.k8s.io' },
+          spec: {
+            group: 'metrics.k8s.io',
+            version: 'v1beta1',
+            service: { name: 'metrics-proxy', namespace: 'web' },
+            insecureSkipTLSVerify: true,
+            groupPriorityMinimum: 100,
+            versionPriority: 100,
+          },
+        },
+        responseStatus: { metadata: {}, code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -236,6 +267,32 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
         apiVersion: 'v1',
       },
       responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    // The EKS metrics-server add-on: its manifest's APIService (kubernetes-sigs/metrics-server
+    // components.yaml), created by EKS.
+    name: 'the EKS add-on manager registering metrics-server',
+    event: event({
+      verb: 'create',
+      user: { username: 'eks:addon-manager', groups: ['system:authenticated'] },
+      userAgent: 'Go-http-client/2.0',
+      requestURI: '/apis/apiregistration.k8s.io/v1/apiservices?fieldManager=eks',
+      objectRef: { resource: 'apiservices', name: 'v1beta1.metrics.k8s.io', apiGroup: 'apiregistration.k8s.io', apiVersion: 'v1' },
+      requestObject: {
+        kind: 'APIService',
+        apiVersion: 'apiregistration.k8s.io/v1',
+        metadata: { name: 'v1beta1.metrics.k8s.io', labels: { 'k8s-app': 'metrics-server' } },
+        spec: {
+          group: 'metrics.k8s.io',
+          version: 'v1beta1',
+          service: { name: 'metrics-server', namespace: 'kube-system' },
+          insecureSkipTLSVerify: true,
+          groupPriorityMinimum: 100,
+          versionPriority: 100,
+        },
+      },
+      responseStatus: { metadata: {}, code: 201 },
     }),
   },
 ];
