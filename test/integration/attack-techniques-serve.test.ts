@@ -201,6 +201,29 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // A pod's token removing its namespace's default-deny egress policy (the Kubernetes API
+    // reference's NetworkPolicy, networking.k8s.io/v1), opening the way out.
+    name: 'network policy deleted with a pod token',
+    rule: 'network-policy-deleted',
+    severity: 'medium',
+    events: [
+      event({
+        verb: 'delete',
+        user: serviceAccount('web', 'default'),
+        userAgent: 'Go-http-client/2.0',
+        requestURI: '/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/default-deny-egress',
+        objectRef: {
+          resource: 'networkpolicies',
+          namespace: 'web',
+          name: 'default-deny-egress',
+          apiGroup: 'networking.k8s.io',
+          apiVersion: 'v1',
+        },
+        responseStatus: { metadata: {}, status: 'Success', code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -293,6 +316,30 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
         },
       },
       responseStatus: { metadata: {}, code: 201 },
+    }),
+  },
+  {
+    // kube-controller-manager's namespace controller emptying a namespace being deleted.
+    name: 'the namespace controller deleting the network policies of a namespace being deleted',
+    event: event({
+      verb: 'deletecollection',
+      user: serviceAccount('kube-system', 'namespace-controller'),
+      userAgent: 'kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:serviceaccount:kube-system:namespace-controller',
+      requestURI: '/apis/networking.k8s.io/v1/namespaces/preview-42/networkpolicies',
+      objectRef: { resource: 'networkpolicies', namespace: 'preview-42', apiGroup: 'networking.k8s.io', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    // Argo CD pruning a policy removed from the application's repository.
+    name: 'Argo CD pruning a network policy',
+    event: event({
+      verb: 'delete',
+      user: serviceAccount('argocd', 'argocd-application-controller'),
+      userAgent: 'argocd-application-controller/v0.0.0 (linux/amd64) kubernetes/$Format',
+      requestURI: '/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/allow-legacy',
+      objectRef: { resource: 'networkpolicies', namespace: 'web', name: 'allow-legacy', apiGroup: 'networking.k8s.io', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
     }),
   },
 ];
