@@ -224,6 +224,30 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // kube-proxy's kubeconfig (kube-system/kube-proxy, key kubeconfig on EKS) repointed at an API
+    // server of the attacker's: each node's kube-proxy then programs the Services and endpoints
+    // that server lists, sending any Service's traffic where it says.
+    name: 'kube-proxy repointed at another API server (ConfigMap kube-proxy)',
+    rule: 'kube-proxy-config-change',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'patch',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI: '/api/v1/namespaces/kube-system/configmaps/kube-proxy?fieldManager=kubectl-edit',
+        objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'kube-proxy', apiVersion: 'v1' },
+        requestObject: {
+          data: {
+            kubeconfig:
+              'kind: Config\napiVersion: v1\nclusters:\n- cluster:\n    certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt\n    server: https://203.0.113.9:6443\n  name: default\ncontexts:\n- context:\n    cluster: default\n    namespace: default\n    user: default\n  name: default\ncurrent-context: default\nusers:\n- name: default\n  user:\n    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n',
+          },
+        },
+        responseStatus: { metadata: {}, code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -339,6 +363,17 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
       userAgent: 'argocd-application-controller/v0.0.0 (linux/amd64) kubernetes/$Format',
       requestURI: '/apis/networking.k8s.io/v1/namespaces/web/networkpolicies/allow-legacy',
       objectRef: { resource: 'networkpolicies', namespace: 'web', name: 'allow-legacy', apiGroup: 'networking.k8s.io', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    name: 'the EKS add-on manager updating the kube-proxy add-on',
+    event: event({
+      verb: 'patch',
+      user: { username: 'eks:addon-manager', groups: ['system:authenticated'] },
+      userAgent: 'Go-http-client/2.0',
+      requestURI: '/api/v1/namespaces/kube-system/configmaps/kube-proxy-config?fieldManager=eks',
+      objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'kube-proxy-config', apiVersion: 'v1' },
       responseStatus: { metadata: {}, code: 200 },
     }),
   },
