@@ -48,6 +48,7 @@ export const TECHNIQUES: Readonly<Record<string, Technique>> = {
   'T1098.006': { name: 'Additional Container Cluster Roles', tactics: ['TA0003', 'TA0004'] },
   T1133: { name: 'External Remote Services', tactics: ['TA0001', 'TA0003'] },
   T1190: { name: 'Exploit Public-Facing Application', tactics: ['TA0001'] },
+  T1485: { name: 'Data Destruction', tactics: ['TA0040'] },
   T1496: { name: 'Resource Hijacking', tactics: ['TA0040'] },
   T1528: { name: 'Steal Application Access Token', tactics: ['TA0006'] },
   T1546: { name: 'Event Triggered Execution', tactics: ['TA0003', 'TA0004'] },

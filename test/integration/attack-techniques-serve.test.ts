@@ -248,6 +248,23 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       }),
     ],
   },
+  {
+    // Microsoft Threat Matrix for Kubernetes, "Data destruction": `kubectl delete namespace`.
+    name: 'namespace deleted (data destruction)',
+    rule: 'namespace-deleted',
+    severity: 'high',
+    events: [
+      event({
+        verb: 'delete',
+        user: PERSON,
+        userAgent: KUBECTL,
+        requestURI: '/api/v1/namespaces/payments',
+        objectRef: { resource: 'namespaces', name: 'payments', apiVersion: 'v1' },
+        requestObject: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        responseStatus: { metadata: {}, status: 'Success', code: 200 },
+      }),
+    ],
+  },
 ];
 
 /** What the same API looks like when nobody is attacking: none may reach medium or raise an alert. */
@@ -374,6 +391,31 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
       userAgent: 'Go-http-client/2.0',
       requestURI: '/api/v1/namespaces/kube-system/configmaps/kube-proxy-config?fieldManager=eks',
       objectRef: { resource: 'configmaps', namespace: 'kube-system', name: 'kube-proxy-config', apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    // The namespace controller removing its finalizer from a namespace it has emptied.
+    name: 'the namespace controller finalizing a deleted namespace',
+    event: event({
+      verb: 'update',
+      user: serviceAccount('kube-system', 'namespace-controller'),
+      userAgent: 'kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:serviceaccount:kube-system:namespace-controller',
+      requestURI: '/api/v1/namespaces/preview-42/finalize',
+      objectRef: { resource: 'namespaces', subresource: 'finalize', name: 'preview-42', apiVersion: 'v1' },
+      requestObject: { kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'preview-42' }, spec: { finalizers: [] } },
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  },
+  {
+    // Argo CD pruning a preview environment's namespace removed from the repository.
+    name: 'Argo CD pruning a preview namespace',
+    event: event({
+      verb: 'delete',
+      user: serviceAccount('argocd', 'argocd-application-controller'),
+      userAgent: 'argocd-application-controller/v0.0.0 (linux/amd64) kubernetes/$Format',
+      requestURI: '/api/v1/namespaces/preview-42',
+      objectRef: { resource: 'namespaces', name: 'preview-42', apiVersion: 'v1' },
       responseStatus: { metadata: {}, code: 200 },
     }),
   },

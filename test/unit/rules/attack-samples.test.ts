@@ -24,6 +24,7 @@ describe('Falco attack traces through the shipped pack', () => {
     ['create_pod_kube_system_namespace.json', 'kube-system-pod', 'medium', 'medium'],
     ['create_pod_kube_public_namespace.json', 'kube-system-pod', 'medium', 'medium'],
     ['create_nginx_pod_hostnetwork.json', 'host-network', 'medium', 'medium'],
+    ['delete_namespace_foo.json', 'namespace-deleted', 'info', 'high'],
   ])('%s: %s fires (spec table %s, now %s)', (file, ruleId, specSeverity, severity) => {
     const event = lastEvent(file);
     const record = normaliseAuditEvent(event, ctx);
@@ -61,13 +62,7 @@ describe('Falco attack traces through the shipped pack', () => {
   });
 
   it('events no rule matches keep the spec table exactly', () => {
-    for (const file of [
-      'create_deployment.json',
-      'delete_secret.json',
-      'exec_pod.json',
-      'create_configmap.json',
-      'delete_namespace_foo.json',
-    ]) {
+    for (const file of ['create_deployment.json', 'delete_secret.json', 'exec_pod.json', 'create_configmap.json']) {
       const event = falcoEvent(file);
       const ours = normaliseAuditEvent(event, ctx);
       const table = normaliseAuditEvent(event, spec);
