@@ -115,6 +115,12 @@ const CONTROLLER_OWNS: Record<string, readonly string[]> = {
 const CONTROLLER_SA = 'system:serviceaccount:kube-system:';
 // The controller manager's own identity, when it runs without per-controller credentials.
 const CONTROLLER_MANAGER = 'system:kube-controller-manager';
+// The namespace controller empties a namespace being deleted: a deletecollection (or, where a
+// kind has none, a delete of each object) of every namespaced kind, Secrets, service accounts,
+// RoleBindings and pods among them (kubernetes/kubernetes
+// pkg/controller/namespace/deletion/namespaced_resources_deleter.go).
+const NAMESPACE_CONTROLLER = `${CONTROLLER_SA}namespace-controller`;
+const EMPTIED_BY_NAMESPACE_CONTROLLER = new Set(['rbac-binding-change', 'sensitive-resource-change', 'workload-change']);
 
 // The kubelet's own certificates (kubernetes/kubernetes pkg/kubelet/certificate, the
 // certificates.k8s.io signers): its client certificate (asked for as system:bootstrap:<token-id>
@@ -200,7 +206,7 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
  * The table's result with its routine control-plane cases brought down: a node's token requests
  * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
  * its pods, a node's requests for its kubelet certificates, and controllers writing the objects
- * they own (to info); the controller manager's
+ * they own, the namespace controller emptying a namespace being deleted (to info); the controller manager's
  * cluster-wide secret watch (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
@@ -208,6 +214,16 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
   if (user === null) return result;
   const { verb, resource, subresource, namespace, responseCode } = input;
   const allowed = responseCode !== null && responseCode < 400;
+  if (
+    user === NAMESPACE_CONTROLLER &&
+    (verb === 'delete' || verb === 'deletecollection') &&
+    namespace !== null &&
+    responseCode !== null &&
+    (responseCode < 400 || ROUTINE_FAILURES.has(responseCode)) &&
+    EMPTIED_BY_NAMESPACE_CONTROLLER.has(result.reason)
+  ) {
+    return { severity: 'info', reason: 'routine-controller-reconcile' };
+  }
   if (result.reason === 'sensitive-resource-change' && verb === 'create' && resource === 'serviceaccounts' && subresource === 'token') {
     // NodeRestriction admits a node's TokenRequest only for a pod bound to that node, so an
     // allowed one is the kubelet refreshing a projected token (every pod, hourly).

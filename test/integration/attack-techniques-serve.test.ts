@@ -419,6 +419,28 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
       responseStatus: { metadata: {}, code: 200 },
     }),
   },
+  // kube-controller-manager's namespace controller emptying the namespace of an environment torn
+  // down (pkg/controller/namespace/deletion: a deletecollection of each namespaced kind).
+  ...(['secrets', 'serviceaccounts', 'rolebindings', 'pods', 'deployments'] as const).map((resource) => ({
+    name: `the namespace controller deleting the ${resource} of a namespace being deleted`,
+    event: event({
+      verb: 'deletecollection',
+      user: serviceAccount('kube-system', 'namespace-controller'),
+      userAgent: 'kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:serviceaccount:kube-system:namespace-controller',
+      requestURI: `/${resource === 'rolebindings' ? 'apis/rbac.authorization.k8s.io/v1' : resource === 'deployments' ? 'apis/apps/v1' : 'api/v1'}/namespaces/preview-42/${resource}`,
+      objectRef: {
+        resource,
+        namespace: 'preview-42',
+        ...(resource === 'rolebindings'
+          ? { apiGroup: 'rbac.authorization.k8s.io' }
+          : resource === 'deployments'
+            ? { apiGroup: 'apps' }
+            : {}),
+        apiVersion: 'v1',
+      },
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  })),
 ];
 
 interface StoredRecord {
