@@ -330,7 +330,9 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
   }, 90_000);
 
   it('SIGTERM during retries: connector run, like tail, starts no new retry and exits 0 with the cursor unmoved', async () => {
-    const ingest503 = await unavailableIngest(null);
+    // A wait of 5 s before the next attempt (Retry-After): without one, the backoff's first wait is
+    // a random fraction of 200 ms, which the signal can arrive after on a loaded machine.
+    const ingest503 = await unavailableIngest('5');
     try {
       for (const [name, cmd] of [
         ['sigterm-tail', ['tail']],
