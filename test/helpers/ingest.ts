@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
 import { auditIdSlot, normaliseAuditEvent } from '../../lib/audit/index.js';
 import { type IngestConfig, loadIngestConfig } from '../../lib/ingest/config.js';
+import { openEventStore } from '../../lib/sinks/sqlite.js';
 import {
   fitRecord,
   NOTHING_TO_REPORT,
@@ -49,6 +50,16 @@ export function uniqueFalcoEvents(): AuditEvent[] {
 export function tempDataDir(prefix = 'aisoc-ingest-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** How many events of `tenant` the SQLite store in `dataDir` holds (opened and closed for the count, as a user's `events` command would). */
+export function storedEventCount(dataDir: string, tenant: string): number {
+  const store = openEventStore(dataDir);
+  try {
+    return store.countEvents({ tenant });
+  } finally {
+    store.close();
+  }
 }
 
 /** How many times each auditID starting `prefix-` is in the events table of `db` (a store opened on the server's data dir). */

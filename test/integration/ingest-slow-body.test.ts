@@ -11,9 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { withSharedSecret } from '../../lib/config/ingest.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
-import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
-import { eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { eventList, ingestConfig, SECRET, storedEventCount, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { until } from '../helpers/until.js';
 
 /** A raw request: its head declaring `length` body bytes and the first `sent` bytes of the body; the rest is never sent. */
@@ -77,14 +76,7 @@ describe('a request body that stalls', () => {
     tmp?.remove();
   });
 
-  function stored(tenant: string): number {
-    const store = openEventStore(tmp.dir);
-    try {
-      return store.countEvents({ tenant });
-    } finally {
-      store.close();
-    }
-  }
+  const stored = (tenant: string): number => storedEventCount(tmp.dir, tenant);
 
   it('is answered 408 once no byte arrives for K8S_AUDIT_BODY_IDLE_TIMEOUT_MS, and its slot is freed', async () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2', K8S_AUDIT_BODY_IDLE_TIMEOUT_MS: '500' });

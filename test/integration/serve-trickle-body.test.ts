@@ -7,9 +7,8 @@
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
-import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { falcoEvent } from '../helpers/fixtures.js';
-import { eventList, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import { eventList, SECRET, storedEventCount, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
 import { buildServeBundle, type ServeProcess, spawnServe } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -75,14 +74,7 @@ describe('serve against bodies that trickle', () => {
     bundle?.cleanup();
   });
 
-  function stored(tenant: string): number {
-    const store = openEventStore(tmp.dir);
-    try {
-      return store.countEvents({ tenant });
-    } finally {
-      store.close();
-    }
-  }
+  const stored = (tenant: string): number => storedEventCount(tmp.dir, tenant);
 
   it('answers each 408 once it falls under K8S_AUDIT_BODY_MIN_RATE, frees its slot, and serves another tenant meanwhile', async () => {
     tmp = tempDataDir('aisoc-trickle-');
