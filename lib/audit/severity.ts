@@ -33,8 +33,10 @@ const SENSITIVE_RESOURCES = new Set(['secrets', 'serviceaccounts', 'clusterroles
 const POD_INTERACTIVE = new Set(['exec', 'attach', 'portforward', 'proxy']);
 const WORKLOADS = new Set(['deployments', 'daemonsets', 'statefulsets', 'pods', 'jobs', 'cronjobs', 'replicasets']);
 // Subresources that change what runs. `status` and `binding` are written by the kubelet and
-// the scheduler all day long; counting them would bury real workload changes in noise.
-const WORKLOAD_SUBRESOURCES = new Set(['scale', 'ephemeralcontainers', 'resize']);
+// the scheduler all day long; counting them would bury real workload changes in noise. A pod's
+// `eviction` is a create on pods that deletes the pod (kubectl drain, or anyone allowed to evict):
+// the table's row as written, and no steady-state writer makes it.
+const WORKLOAD_SUBRESOURCES = new Set(['scale', 'ephemeralcontainers', 'resize', 'eviction']);
 const SENSITIVE_READ = new Set(['secrets', 'serviceaccounts', 'clusterroles', 'clusterrolebindings', 'roles', 'rolebindings']);
 
 /**
