@@ -1,0 +1,418 @@
+// Bishop Fox's badPods (test/fixtures/badpods, SOURCES.md): the public pod manifests that each
+// open a way from a pod to its node, as a person puts them on a new cluster, POSTed to a running
+// `serve` as the apiserver audits the requests, then read back with `events` as a user reads them.
+// Each manifest goes in three ways: `kubectl create -f`, `kubectl apply -f` (client-side, the first
+// time: a create) and `kubectl apply --server-side -f` (a patch answered 201). Then the later
+// patches that add the dangerous field to a workload that did not have it, in the shapes kubectl
+// sends: strategic merge (`kubectl patch`, `kubectl apply` of an edited file), JSON merge
+// (`--type=merge`) and JSON patch (`--type=json`).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { run as serve } from '../../lib/cli/serve.js';
+import { captureIo } from '../helpers/cli.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { runCli, tempDataDir } from '../helpers/ingest.js';
+
+type Json = Record<string, unknown>;
+const SECRET = 'badpods-secret-0123456789abcdef';
+const KUBECTL = 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350';
+const PERSON = { username: 'arn:aws:iam::123456789012:role/dev', groups: ['system:authenticated'] };
+const DIR = join(FIXTURES, 'badpods');
+
+// What each badPods class must come out as, and the rules that must name it.
+const CLASSES: Record<string, { rules: string[]; high: boolean }> = {
+  'everything-allowed': { rules: ['privileged-container', 'host-pid-or-ipc', 'host-network', 'sensitive-host-path'], high: true },
+  'priv-and-hostpid': { rules: ['privileged-container', 'host-pid-or-ipc'], high: true },
+  priv: { rules: ['privileged-container'], high: true },
+  hostpath: { rules: ['sensitive-host-path'], high: true },
+  hostpid: { rules: ['host-pid-or-ipc'], high: false },
+  hostipc: { rules: ['host-pid-or-ipc'], high: false },
+  hostnetwork: { rules: ['host-network'], high: false },
+  'nothing-allowed': { rules: [], high: false },
+};
+
+// Each kind's resource and API group (the Kubernetes API reference).
+const RESOURCES: Record<string, [string, string]> = {
+  Pod: ['pods', ''],
+  Service: ['services', ''],
+  ReplicationController: ['replicationcontrollers', ''],
+  Deployment: ['deployments', 'apps'],
+  DaemonSet: ['daemonsets', 'apps'],
+  StatefulSet: ['statefulsets', 'apps'],
+  ReplicaSet: ['replicasets', 'apps'],
+  Job: ['jobs', 'batch'],
+  CronJob: ['cronjobs', 'batch'],
+};
+
+interface Manifest {
+  cls: string;
+  dir: string;
+  object: Json;
+}
+
+/** Every document of every kept manifest (a StatefulSet's file also holds its headless Service). */
+function manifests(): Manifest[] {
+  const out: Manifest[] = [];
+  for (const cls of readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    for (const dir of readdirSync(join(DIR, cls.name))) {
+      for (const file of readdirSync(join(DIR, cls.name, dir))) {
+        for (const doc of parseAllDocuments(readFileSync(join(DIR, cls.name, dir, file), 'utf8'))) {
+          const object = doc.toJS() as Json;
+          // The CronJobs say batch/v1beta1, which Kubernetes stopped serving in 1.25: on a new
+          // cluster kubectl refuses the file (no matches for kind "CronJob") until the line says batch/v1.
+          if (object.apiVersion === 'batch/v1beta1') object.apiVersion = 'batch/v1';
+          out.push({ cls: cls.name, dir, object });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function clone<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/** The pod spec of a Pod, of a workload's template, or of a CronJob's job template. */
+function podSpec(object: Json): Json | undefined {
+  const spec = object.spec as Json | undefined;
+  if (object.kind === 'Pod') return spec;
+  if (object.kind === 'CronJob') return ((spec?.jobTemplate as Json)?.spec as Json)?.template as Json;
+  return spec?.template as Json | undefined;
+}
+
+/**
+ * A created object as the apiserver logs it at RequestResponse: decoded and defaulted before the
+ * audit records it. The defaults are the Kubernetes API reference's, in the shape of a real create
+ * (test/fixtures/falco/create_nginx_pod_privileged.json: resources {}, terminationMessagePath, ...).
+ */
+function defaulted(object: Json): Json {
+  const out = clone(object);
+  (out.metadata as Json).creationTimestamp = null;
+  const holder = podSpec(out);
+  const spec = (out.kind === 'Pod' ? holder : holder?.spec) as Json | undefined;
+  if (spec !== undefined) {
+    spec.restartPolicy ??= 'Always';
+    spec.terminationGracePeriodSeconds ??= 30;
+    spec.dnsPolicy ??= 'ClusterFirst';
+    spec.securityContext ??= {};
+    spec.schedulerName ??= 'default-scheduler';
+    spec.enableServiceLinks ??= true;
+    for (const c of spec.containers as Json[]) {
+      c.resources ??= {};
+      c.terminationMessagePath ??= '/dev/termination-log';
+      c.terminationMessagePolicy ??= 'File';
+      c.imagePullPolicy ??= 'Always'; // `ubuntu`, no tag: latest
+    }
+    for (const v of (spec.volumes as Json[] | undefined) ?? []) if (v.hostPath !== undefined) (v.hostPath as Json).type ??= '';
+  }
+  if (out.kind === 'Pod') out.status = {};
+  return out;
+}
+
+let seq = 0;
+function event(fields: Json): Json {
+  seq += 1;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `badb0d00-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    user: PERSON,
+    sourceIPs: ['203.0.113.7'],
+    userAgent: KUBECTL,
+    requestReceivedTimestamp: '2026-12-07T07:10:00.000000Z',
+    stageTimestamp: '2026-12-07T07:10:00.030000Z',
+    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+    ...fields,
+  };
+}
+
+function where(object: Json): { base: string; resource: string; ref: Json } {
+  const [resource, group] = RESOURCES[object.kind as string] as [string, string];
+  const name = (object.metadata as Json).name as string;
+  const ref: Json = { resource, namespace: 'default', name, apiVersion: 'v1', ...(group === '' ? {} : { apiGroup: group }) };
+  return { base: `${group === '' ? '/api/v1' : `/apis/${group}/v1`}/namespaces/default/${resource}`, resource, ref };
+}
+
+/** The three audit events of a person creating `object`, one per kubectl command. */
+function creates(object: Json): { how: string; event: Json }[] {
+  const { base, ref } = where(object);
+  const name = ref.name as string;
+  const created = defaulted(object);
+  const applied = defaulted(object);
+  // kubectl apply keeps the file, as JSON, in this annotation on the object it creates.
+  const meta = applied.metadata as Json;
+  meta.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': `${JSON.stringify(object)}\n` };
+  return [
+    {
+      how: 'kubectl create',
+      event: event({
+        verb: 'create',
+        requestURI: `${base}?fieldManager=kubectl-create&fieldValidation=Strict`,
+        objectRef: ref,
+        requestObject: created,
+        responseObject: created,
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    },
+    {
+      how: 'kubectl apply',
+      event: event({
+        verb: 'create',
+        requestURI: `${base}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`,
+        objectRef: ref,
+        requestObject: applied,
+        responseObject: applied,
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    },
+    {
+      // Server-side apply is a PATCH (application/apply-patch+yaml) of the file as kubectl sends
+      // it; the audit logs the patch body as sent and the apiserver answers 201 for a new object.
+      how: 'kubectl apply --server-side',
+      event: event({
+        verb: 'patch',
+        requestURI: `${base}/${name}?fieldManager=kubectl&fieldValidation=Strict&force=false`,
+        objectRef: ref,
+        requestObject: object,
+        responseObject: created,
+        responseStatus: { metadata: {}, code: 201 },
+      }),
+    },
+  ];
+}
+
+const ALL = manifests();
+const nothing = (kind: string): Json => ALL.find((m) => m.cls === 'nothing-allowed' && m.object.kind === kind)?.object ?? ({} as Json);
+
+/** A later patch of a nothing-allowed workload: its body as sent, the object it leaves (responseObject). */
+function patch(name: string, kind: string, requestObject: unknown, change: (spec: Json) => void, fieldManager = 'kubectl-patch') {
+  const before = nothing(kind);
+  const { base, ref } = where(before);
+  const after = defaulted(before);
+  change(podSpec(after)?.spec as Json);
+  return {
+    name,
+    event: event({
+      verb: 'patch',
+      requestURI: `${base}/${ref.name}?fieldManager=${fieldManager}`,
+      objectRef: ref,
+      requestObject,
+      responseObject: after,
+      responseStatus: { metadata: {}, code: 200 },
+    }),
+  };
+}
+
+const containerName = (kind: string): string => {
+  const spec = podSpec(nothing(kind))?.spec as Json | undefined;
+  return (spec?.containers as Json[] | undefined)?.[0]?.name as string;
+};
+const HOST_ROOT = { name: 'noderoot', hostPath: { path: '/' } };
+
+const PATCHES: { name: string; rule: string; severity: 'high' | 'medium'; event: Json }[] = [
+  {
+    rule: 'privileged-container',
+    severity: 'high',
+    // kubectl patch deployment NAME -p '{"spec":{"template":{"spec":{"containers":[{"name":...,"securityContext":{"privileged":true}}]}}}}'
+    ...patch(
+      'strategic merge patch: a Deployment container made privileged',
+      'Deployment',
+      { spec: { template: { spec: { containers: [{ name: containerName('Deployment'), securityContext: { privileged: true } }] } } } },
+      (s) => {
+        ((s.containers as Json[])[0] as Json).securityContext = { privileged: true };
+      },
+    ),
+  },
+  {
+    rule: 'sensitive-host-path',
+    severity: 'high',
+    // `kubectl apply -f` of the StatefulSet's file with the node's root mounted: kubectl's
+    // three-way strategic merge patch, with its $setElementOrder directives and the new annotation.
+    ...patch(
+      'kubectl apply of an edited file: the node root mounted into a StatefulSet',
+      'StatefulSet',
+      {
+        metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"apps/v1"}\n' } },
+        spec: {
+          template: {
+            spec: {
+              '$setElementOrder/containers': [{ name: containerName('StatefulSet') }],
+              '$setElementOrder/volumes': [{ name: 'noderoot' }],
+              containers: [{ name: containerName('StatefulSet'), volumeMounts: [{ mountPath: '/host', name: 'noderoot' }] }],
+              volumes: [HOST_ROOT],
+            },
+          },
+        },
+      },
+      (s) => {
+        s.volumes = [{ ...HOST_ROOT, hostPath: { path: '/', type: '' } }];
+      },
+      'kubectl-client-side-apply',
+    ),
+  },
+  {
+    rule: 'host-pid-or-ipc',
+    severity: 'high',
+    // kubectl patch daemonset NAME --type=json -p '[{"op":"add","path":"/spec/template/spec/hostPID","value":true}]'
+    ...patch(
+      'JSON patch: hostPID added to a DaemonSet',
+      'DaemonSet',
+      [{ op: 'add', path: '/spec/template/spec/hostPID', value: true }],
+      (s) => {
+        s.hostPID = true;
+      },
+    ),
+  },
+  {
+    rule: 'sensitive-host-path',
+    severity: 'high',
+    // kubectl patch cronjob NAME --type=json: a volume of the node's root, and its mount.
+    ...patch(
+      'JSON patch: the node root mounted into a CronJob',
+      'CronJob',
+      [
+        { op: 'add', path: '/spec/jobTemplate/spec/template/spec/volumes', value: [HOST_ROOT] },
+        {
+          op: 'add',
+          path: '/spec/jobTemplate/spec/template/spec/containers/0/volumeMounts',
+          value: [{ mountPath: '/host', name: 'noderoot' }],
+        },
+      ],
+      (s) => {
+        s.volumes = [{ ...HOST_ROOT, hostPath: { path: '/', type: '' } }];
+      },
+    ),
+  },
+  {
+    rule: 'privileged-container',
+    severity: 'high',
+    ...patch(
+      'JSON patch: a ReplicaSet container made privileged',
+      'ReplicaSet',
+      [{ op: 'add', path: '/spec/template/spec/containers/0/securityContext', value: { privileged: true } }],
+      (s) => {
+        ((s.containers as Json[])[0] as Json).securityContext = { privileged: true };
+      },
+    ),
+  },
+  {
+    rule: 'host-network',
+    severity: 'medium',
+    // kubectl patch rc NAME --type=merge -p '{"spec":{"template":{"spec":{"hostNetwork":true}}}}'
+    ...patch(
+      'JSON merge patch: a ReplicationController put on the host network',
+      'ReplicationController',
+      { spec: { template: { spec: { hostNetwork: true } } } },
+      (s) => {
+        s.hostNetwork = true;
+      },
+    ),
+  },
+];
+
+interface StoredRecord {
+  audit_id: string;
+  k8s_resource: string;
+  severity: string;
+  severity_reason: string;
+  rule_ids: string[];
+}
+
+const CREATES = ALL.map((m) => ({ ...m, events: creates(m.object) }));
+
+describe("Bishop Fox's badPods through serve", () => {
+  const tmp = tempDataDir('aisoc-badpods-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: (StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } })[] = [];
+  const items = [...CREATES.flatMap((m) => m.events.map((e) => e.event)), ...PATCHES.map((p) => p.event)];
+
+  beforeAll(async () => {
+    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
+    const abort = new AbortController();
+    const done = serve(['--port', '0', '--data-dir', tmp.dir, '--no-console'], { ...cap.io, signal: abort.signal });
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
+    const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'lab' },
+      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
+    });
+    status = res.status;
+    answer = await res.json();
+    abort.abort();
+    expect(await done).toBe(0);
+    const lines = async (argv: string[]) =>
+      (await runCli(argv)).stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l));
+    records = await lines(['events', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+    alerts = await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+  });
+  afterAll(() => tmp.remove());
+
+  it('accepts every event and keeps the 8 classes of 8 kinds', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(new Set(ALL.filter((m) => m.object.kind !== 'Service').map((m) => `${m.cls}/${m.object.kind}`)).size).toBe(64);
+    expect(records).toHaveLength(items.length);
+  });
+
+  for (const m of CREATES) {
+    const expected = CLASSES[m.cls] as { rules: string[]; high: boolean };
+    const kind = m.object.kind as string;
+    // The headless Service beside each StatefulSet opens nothing.
+    const harmless = m.cls === 'nothing-allowed' || kind === 'Service';
+    const what = harmless
+      ? 'not high, no rule, no alert'
+      : `${expected.high ? 'high with an alert' : 'medium or high'}, named by ${expected.rules.join(', ')}`;
+    it(`${m.cls} ${kind} (${m.dir}/): ${what}`, () => {
+      for (const { how, event: e } of m.events) {
+        const r = records.find((x) => x.audit_id === e.auditID);
+        const alert = alerts.find((a) => a.audit_id === e.auditID);
+        expect(r?.k8s_resource, how).toBe((e.objectRef as Json).resource);
+        if (harmless) {
+          expect(r?.severity, how).not.toBe('high');
+          expect(r?.rule_ids, how).toEqual([]);
+          expect(alert, how).toBeUndefined();
+          continue;
+        }
+        expect(r?.rule_ids, how).toEqual(expect.arrayContaining(expected.rules));
+        expect(['medium', 'high'], how).toContain(r?.severity);
+        if (expected.high) expect(r?.severity, how).toBe('high');
+        if (r?.severity === 'high') {
+          expect(
+            expected.rules.map((id) => `rule:${id}`),
+            how,
+          ).toContain(r.severity_reason);
+          expect(expected.rules, how).toContain(alert?.finding.finding_info.analytic.uid);
+        } else expect(alert, how).toBeUndefined();
+      }
+    });
+  }
+
+  for (const p of PATCHES) {
+    it(`${p.name}: ${p.severity}, named by ${p.rule}`, () => {
+      const r = records.find((x) => x.audit_id === p.event.auditID);
+      expect(r?.rule_ids).toContain(p.rule);
+      expect(r?.severity).toBe(p.severity);
+      const alert = alerts.find((a) => a.audit_id === p.event.auditID);
+      if (p.severity === 'high') {
+        expect(r?.severity_reason).toBe(`rule:${p.rule}`);
+        expect(alert?.finding.finding_info.analytic.uid).toBe(p.rule);
+      } else expect(alert).toBeUndefined();
+    });
+  }
+});
