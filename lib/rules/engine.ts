@@ -256,20 +256,25 @@ function isContainerValue(v: unknown): v is JsonObject | JsonValue[] {
  * as the partial object a merge patch would be: `[{op: replace, path: /spec/type, value: NodePort}]`
  * reads as `{spec: {type: NodePort}}`. So a condition written for objects and merge patches sees
  * the same fields in a JSON patch, which it otherwise never matched (a NodePort or a privileged
- * container set by a JSON patch came out info or medium). `add` and `replace` set their value,
- * the other operations set nothing; `/-` and numeric segments address list elements. Keys are own
- * properties (a `__proto__` segment is a key, never the prototype).
+ * container set by a JSON patch came out info or medium). `add` and `replace` set their value;
+ * `copy` and `move` set a value the patch does not hold (the object's own enableServiceLinks,
+ * defaulted true, copied into hostPID or a container's privileged), so theirs is read at the same
+ * path in `result`, the object the patch left (responseObject, logged at RequestResponse), and set
+ * nothing without it; `remove` and `test` set nothing. `/-` and numeric segments address list
+ * elements. Keys are own properties (a `__proto__` segment is a key, never the prototype).
  */
-export function jsonPatchView(ops: readonly JsonValue[]): JsonObject {
+export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): JsonObject {
   const root: JsonObject = {};
   for (const op of ops) {
-    if (!isJsonObject(op) || (op.op !== 'add' && op.op !== 'replace') || typeof op.path !== 'string' || !Object.hasOwn(op, 'value'))
-      continue;
-    const value = op.value as JsonValue;
+    if (!isJsonObject(op) || typeof op.path !== 'string') continue;
     const segments = op.path
       .split('/')
       .slice(1)
       .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let value: JsonValue | undefined;
+    if (op.op === 'add' || op.op === 'replace') value = Object.hasOwn(op, 'value') ? (op.value as JsonValue) : undefined;
+    else if ((op.op === 'copy' || op.op === 'move') && result !== undefined) value = valueAt(result, segments);
+    if (value === undefined) continue;
     if (segments.length === 0) {
       // The whole document replaced: its value is the object.
       if (isJsonObject(value)) for (const key of Object.keys(value)) setOwn(root, key, value[key] as JsonValue);
@@ -304,6 +309,20 @@ export function jsonPatchView(ops: readonly JsonValue[]): JsonObject {
     }
   }
   return root;
+}
+
+/** The value at a JSON pointer's segments in `doc` (`-`: a list's last element, where `copy` and `move` append), or undefined. */
+function valueAt(doc: JsonObject, segments: readonly string[]): JsonValue | undefined {
+  let node: JsonValue = doc;
+  for (const seg of segments) {
+    if (Array.isArray(node)) {
+      const index = seg === '-' ? node.length - 1 : /^\d+$/.test(seg) ? Number(seg) : -1;
+      if (index < 0 || index >= node.length) return undefined;
+      node = node[index] as JsonValue;
+    } else if (isJsonObject(node) && Object.hasOwn(node, seg)) node = node[seg] as JsonValue;
+    else return undefined;
+  }
+  return node;
 }
 
 const EMPTY: JsonObject = Object.freeze({}) as JsonObject;
@@ -387,7 +406,8 @@ class Activation implements RuleActivation {
     if (isJsonObject(body)) return body;
     // A JSON patch: the fields it sets, as a merge patch would carry them.
     if (Array.isArray(body)) {
-      this.#requestObject ??= jsonPatchView(body);
+      const result = this.event.responseObject;
+      this.#requestObject ??= jsonPatchView(body, isJsonObject(result) ? result : undefined);
       return this.#requestObject;
     }
     return EMPTY;

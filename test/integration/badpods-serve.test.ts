@@ -301,6 +301,36 @@ const PATCHES: { name: string; rule: string; severity: 'high' | 'medium'; event:
     ),
   },
   {
+    rule: 'host-pid-or-ipc',
+    severity: 'high',
+    // A JSON patch `copy` writes a value the body does not hold: here the pod spec's own
+    // enableServiceLinks, which the apiserver defaults to true, copied into hostPID. Only the
+    // object the patch left (responseObject, logged at RequestResponse) shows what it set.
+    ...patch(
+      'JSON patch copy: hostPID set from enableServiceLinks in a Deployment',
+      'Deployment',
+      [{ op: 'copy', from: '/spec/template/spec/enableServiceLinks', path: '/spec/template/spec/hostPID' }],
+      (s) => {
+        s.hostPID = true;
+      },
+    ),
+  },
+  {
+    rule: 'privileged-container',
+    severity: 'high',
+    ...patch(
+      'JSON patch copy: a Job container made privileged from enableServiceLinks',
+      'Job',
+      [
+        { op: 'add', path: '/spec/template/spec/containers/0/securityContext', value: {} },
+        { op: 'copy', from: '/spec/template/spec/enableServiceLinks', path: '/spec/template/spec/containers/0/securityContext/privileged' },
+      ],
+      (s) => {
+        ((s.containers as Json[])[0] as Json).securityContext = { privileged: true };
+      },
+    ),
+  },
+  {
     rule: 'host-network',
     severity: 'medium',
     // kubectl patch rc NAME --type=merge -p '{"spec":{"template":{"spec":{"hostNetwork":true}}}}'

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { decideEventSeverity, highestSeverity, normaliseAuditEvent, refineSeverity, type SeverityInput } from '../../../lib/audit/index.js';
+import type { JsonObject } from '../../../lib/json.js';
 import {
   cleanPath,
   compileRules,
@@ -283,6 +284,54 @@ describe('rule packs', () => {
       ]),
     );
     expect(removal.ruleIds).toEqual([]);
+  });
+
+  it('reads what a JSON patch copy or move set from the object the patch left, and only at the path it set', () => {
+    // A Deployment after the patch (responseObject at RequestResponse): enableServiceLinks is the
+    // apiserver's default (true), hostPID the copy of it; the sidecar was privileged before.
+    const after: JsonObject = {
+      kind: 'Deployment',
+      spec: {
+        template: {
+          spec: {
+            enableServiceLinks: true,
+            hostPID: true,
+            containers: [
+              { name: 'app', image: 'ubuntu' },
+              { name: 'agent', image: 'falco', securityContext: { privileged: true } },
+            ],
+            volumes: [
+              { name: 'logs', hostPath: { path: '/var/log' } },
+              { name: 'root', hostPath: { path: '/' } },
+            ],
+          },
+        },
+      },
+    };
+    const event = (requestObject: unknown[], responseObject?: unknown) =>
+      ({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        auditID: 'copy',
+        stage: 'ResponseComplete',
+        verb: 'patch',
+        user: { username: 'mallory' },
+        objectRef: { resource: 'deployments', namespace: 'default', name: 'web', apiGroup: 'apps', apiVersion: 'v1' },
+        responseStatus: { code: 200 },
+        requestObject,
+        ...(responseObject === undefined ? {} : { responseObject }),
+      }) as never;
+    const copy = [{ op: 'copy', from: '/spec/template/spec/enableServiceLinks', path: '/spec/template/spec/hostPID' }];
+    expect(decideEventSeverity(event(copy, after))).toMatchObject({ severity: 'high', reason: 'rule:host-pid-or-ipc' });
+    expect(decideEventSeverity(event(copy, after)).ruleIds).toEqual(['host-pid-or-ipc']);
+    // At the Request level there is no responseObject: nothing is known to be set.
+    expect(decideEventSeverity(event(copy)).ruleIds).toEqual([]);
+    // A move appending to a list sets the list's last element.
+    expect(jsonPatchView([{ op: 'move', from: '/spec/template/spec/volumes/0', path: '/spec/template/spec/volumes/-' }], after)).toEqual({
+      spec: { template: { spec: { volumes: [{ name: 'root', hostPath: { path: '/' } }] } } },
+    });
+    // A copy to a path the object does not hold (the patch failed, or the body was cut) sets nothing.
+    expect(jsonPatchView([{ op: 'copy', from: '/a', path: '/spec/template/spec/hostNetwork' }], after)).toEqual({});
   });
 
   it('builds the JSON patch view without touching prototypes or allocating for hostile indexes', () => {
