@@ -251,6 +251,17 @@ function isContainerValue(v: unknown): v is JsonObject | JsonValue[] {
   return typeof v === 'object' && v !== null;
 }
 
+// A node the view is about to write into may be an earlier op's value (or the responseObject's):
+// objects of the event itself, which the view must not change (`add .../securityContext {}` then
+// `add .../securityContext/privileged true` wrote `privileged` into the first op's value, so the
+// record's raw event no longer said what was sent). A shallow copy per step of the path keeps them whole.
+function shallowCopy(v: JsonObject | JsonValue[]): JsonObject | JsonValue[] {
+  if (Array.isArray(v)) return [...v];
+  const out: JsonObject = {};
+  for (const key of Object.keys(v)) setOwn(out, key, v[key] as JsonValue);
+  return out;
+}
+
 /**
  * What a JSON patch (RFC 6902, `kubectl patch --type=json`: an array of `{op, path, value}`) sets,
  * as the partial object a merge patch would be: `[{op: replace, path: /spec/type, value: NodePort}]`
@@ -293,7 +304,7 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
           break;
         }
         const child: JsonValue | undefined = node[index];
-        const next: JsonObject | JsonValue[] = isContainerValue(child) ? child : fresh();
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? shallowCopy(child) : fresh();
         node[index] = next;
         node = next;
       } else {
@@ -302,7 +313,7 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
           break;
         }
         const child: JsonValue | undefined = Object.hasOwn(node, seg) ? node[seg] : undefined;
-        const next: JsonObject | JsonValue[] = isContainerValue(child) ? child : fresh();
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? shallowCopy(child) : fresh();
         setOwn(node, seg, next);
         node = next;
       }

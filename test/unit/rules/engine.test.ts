@@ -334,6 +334,30 @@ describe('rule packs', () => {
     expect(jsonPatchView([{ op: 'copy', from: '/a', path: '/spec/template/spec/hostNetwork' }], after)).toEqual({});
   });
 
+  it('keeps the JSON patch a record holds as it was sent while reading what it sets', () => {
+    // An empty securityContext added, then privileged set inside it: the second op once wrote
+    // `privileged` into the first op's value, in the caller's event and the record's raw_event.
+    const sent = {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      auditID: 'pure',
+      stage: 'ResponseComplete',
+      verb: 'patch',
+      user: { username: 'mallory' },
+      objectRef: { resource: 'jobs', namespace: 'default', name: 'nightly', apiGroup: 'batch', apiVersion: 'v1' },
+      responseStatus: { code: 200 },
+      requestObject: [
+        { op: 'add', path: '/spec/template/spec/containers/0/securityContext', value: {} },
+        { op: 'add', path: '/spec/template/spec/containers/0/securityContext/privileged', value: true },
+      ],
+    };
+    const input = JSON.parse(JSON.stringify(sent));
+    const record = normaliseAuditEvent(input, { tenantId: 'acme', clusterName: null, receivedAt: 0 } as never);
+    expect(record).toMatchObject({ severity: 'high', severity_reason: 'rule:privileged-container' });
+    expect(record.raw_event.requestObject).toEqual(sent.requestObject);
+    expect(input).toEqual(sent);
+  });
+
   it('builds the JSON patch view without touching prototypes or allocating for hostile indexes', () => {
     const view = jsonPatchView([
       { op: 'add', path: '/__proto__/polluted', value: 'yes' },
