@@ -254,7 +254,9 @@ function isContainerValue(v: unknown): v is JsonObject | JsonValue[] {
 // A node the view is about to write into may be an earlier op's value (or the responseObject's):
 // objects of the event itself, which the view must not change (`add .../securityContext {}` then
 // `add .../securityContext/privileged true` wrote `privileged` into the first op's value, so the
-// record's raw event no longer said what was sent). A shallow copy per step of the path keeps them whole.
+// record's raw event no longer said what was sent). Such a node is copied (shallow) the first time
+// a path steps into it, and the copy is the view's own from then on (`owned`): a patch of many ops
+// into one large value copies it once, not once per op.
 function shallowCopy(v: JsonObject | JsonValue[]): JsonObject | JsonValue[] {
   if (Array.isArray(v)) return [...v];
   const out: JsonObject = {};
@@ -276,6 +278,13 @@ function shallowCopy(v: JsonObject | JsonValue[]): JsonObject | JsonValue[] {
  */
 export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): JsonObject {
   const root: JsonObject = {};
+  const owned = new WeakSet<object>();
+  const own = (child: JsonObject | JsonValue[]): JsonObject | JsonValue[] => {
+    if (owned.has(child)) return child;
+    const copy = shallowCopy(child);
+    owned.add(copy);
+    return copy;
+  };
   for (const op of ops) {
     if (!isJsonObject(op) || typeof op.path !== 'string') continue;
     const segments = op.path
@@ -295,7 +304,11 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i] as string;
       const last = i === segments.length - 1;
-      const fresh = (): JsonObject | JsonValue[] => (/^(\d+|-)$/.test(segments[i + 1] as string) ? [] : {});
+      const fresh = (): JsonObject | JsonValue[] => {
+        const node: JsonObject | JsonValue[] = /^(\d+|-)$/.test(segments[i + 1] as string) ? [] : {};
+        owned.add(node);
+        return node;
+      };
       if (Array.isArray(node)) {
         const index: number = seg === '-' ? node.length : /^\d+$/.test(seg) ? Number(seg) : -1;
         if (index < 0 || index > MAX_PATCH_INDEX) break;
@@ -304,7 +317,7 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
           break;
         }
         const child: JsonValue | undefined = node[index];
-        const next: JsonObject | JsonValue[] = isContainerValue(child) ? shallowCopy(child) : fresh();
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? own(child) : fresh();
         node[index] = next;
         node = next;
       } else {
@@ -313,7 +326,7 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
           break;
         }
         const child: JsonValue | undefined = Object.hasOwn(node, seg) ? node[seg] : undefined;
-        const next: JsonObject | JsonValue[] = isContainerValue(child) ? shallowCopy(child) : fresh();
+        const next: JsonObject | JsonValue[] = isContainerValue(child) ? own(child) : fresh();
         setOwn(node, seg, next);
         node = next;
       }
