@@ -1,0 +1,259 @@
+// Peirates' and kube-hunter's API calls with a stolen service-account token, as kube-apiserver
+// audits them (test/fixtures/offensive-tools, each action with the tool's source file), POSTed to a
+// running `serve`: what each action comes out as in `events` and `events --alerts`, event by event.
+// The controllers that read Secrets across namespaces as they run stay below medium beside them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run as serve } from '../../lib/cli/serve.js';
+import { captureIo } from '../helpers/cli.js';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { runCli, tempDataDir } from '../helpers/ingest.js';
+
+const SECRET = 'offensive-tools-secret-0123456789abcdef';
+
+interface Action {
+  tool: string;
+  action: string;
+  source: string;
+  events: Record<string, unknown>[];
+}
+const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'peirates-kube-hunter.json'), 'utf8')) as {
+  actions: Action[];
+};
+
+/** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
+type Outcome = [severity: string, reason: string, rules?: string[]];
+const SSAR: Outcome = ['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']];
+const EXPECTED: Record<string, Outcome[]> = {
+  'auth can-i before an action (set-auth-can-i on, the default)': [SSAR],
+  // Its own namespace: a read, as the table scores reads (see docs/detection-rules.md).
+  'list-secrets in its own namespace [10]': [SSAR, ['low', 'sensitive-read']],
+  'list-ns [2]': [SSAR, ['info', 'steady-state']],
+  'switch-ns to payments, then list-secrets': [SSAR, ['low', 'sensitive-read']],
+  'switch-ns to kube-system, set-auth-can-i off, then list-secrets (denied)': [['medium', 'request-denied-or-failed']],
+  'secret-to-sa: a token Secret of another namespace [11]': [['low', 'sensitive-read']],
+  'kubectl get secrets -A (denied)': [['high', 'cluster-wide-secrets-read']],
+  'list-pods [3]': [SSAR, ['info', 'steady-state']],
+  'exec-via-kubelet: node addresses [22]': [SSAR, ['medium', 'request-denied-or-failed']],
+  'attack-pod-hostpath-mount [20]': [
+    ['info', 'steady-state'],
+    ['medium', 'request-denied-or-failed'],
+    ['high', 'rule:sensitive-host-path', ['sensitive-host-path']],
+    ['info', 'steady-state'],
+    ['high', 'pod-interactive-access'],
+    ['medium', 'workload-change'],
+  ],
+  'exec-via-api: cat the service-account token of another pod [21]': [SSAR, ['info', 'steady-state'], ['high', 'pod-interactive-access']],
+  'kubectl create token for a service account of another namespace': [['high', 'sensitive-resource-change']],
+  'API access without a token (AccessApiServer)': [
+    ['medium', 'request-denied-or-failed'],
+    ['medium', 'request-denied-or-failed'],
+    ['info', 'steady-state'],
+  ],
+  'API access with the pod token (AccessApiServerWithToken)': [
+    ['info', 'steady-state'],
+    ['info', 'steady-state'],
+    ['medium', 'request-denied-or-failed'],
+    ['medium', 'request-denied-or-failed'],
+    ['info', 'steady-state'],
+  ],
+  'create and delete a namespace (--active)': [
+    ['info', 'steady-state'],
+    ['high', 'rule:namespace-deleted', ['namespace-deleted']],
+  ],
+  'create, patch and delete a cluster role (--active)': [
+    ['high', 'sensitive-resource-change'],
+    ['high', 'sensitive-resource-change'],
+    ['high', 'sensitive-resource-change'],
+  ],
+  'create and delete a privileged pod in a namespace it listed (--active)': [
+    ['high', 'rule:privileged-container', ['privileged-container']],
+    ['medium', 'workload-change'],
+  ],
+  'create, patch and delete a pod (--active)': [
+    ['medium', 'workload-change'],
+    ['medium', 'workload-change'],
+    ['medium', 'workload-change'],
+  ],
+  'create, patch and delete a role (--active, denied)': [['high', 'sensitive-resource-change']],
+};
+
+const KUBE = 'kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350/system:serviceaccount:kube-system:namespace-controller';
+let seq = 0;
+function routine(username: string, verb: string, uri: string, namespace: string, name?: string, userAgent = 'Go-http-client/2.0') {
+  seq += 1;
+  const ns = username.split(':')[2] as string;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `c0a11e55-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    requestURI: uri,
+    verb,
+    user: { username, groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'] },
+    sourceIPs: ['10.0.2.40'],
+    userAgent,
+    objectRef: { resource: 'secrets', namespace, ...(name ? { name } : {}), apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-12-07T06:40:00.000000Z',
+    stageTimestamp: '2026-12-07T06:40:00.010000Z',
+    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+  };
+}
+/** Controllers and tools reading the Secrets of other namespaces as they run: none may reach medium. */
+const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
+  {
+    name: "cert-manager reading a Certificate's Secret",
+    event: routine('system:serviceaccount:cert-manager:cert-manager', 'get', '/api/v1/namespaces/web/secrets/web-tls', 'web', 'web-tls'),
+  },
+  {
+    name: "cert-manager's cainjector reading a CA Secret",
+    event: routine(
+      'system:serviceaccount:cert-manager:cert-manager-cainjector',
+      'get',
+      '/api/v1/namespaces/web/secrets/webhook-ca',
+      'web',
+      'webhook-ca',
+    ),
+  },
+  {
+    name: "external-secrets reading a SecretStore's credentials",
+    event: routine(
+      'system:serviceaccount:external-secrets:external-secrets',
+      'get',
+      '/api/v1/namespaces/payments/secrets/vault-token',
+      'payments',
+      'vault-token',
+    ),
+  },
+  {
+    name: "Argo CD's application controller watching an application's namespace",
+    event: routine(
+      'system:serviceaccount:argocd:argocd-application-controller',
+      'watch',
+      '/api/v1/namespaces/payments/secrets?allowWatchBookmarks=true&resourceVersion=88123&watch=true',
+      'payments',
+    ),
+  },
+  {
+    name: "Flux's helm-controller listing a release's Secrets (Helm's storage driver)",
+    event: routine(
+      'system:serviceaccount:flux-system:helm-controller',
+      'list',
+      '/api/v1/namespaces/payments/secrets?labelSelector=name%3Dapi%2Cowner%3Dhelm',
+      'payments',
+    ),
+  },
+  {
+    name: 'a CI account running helm upgrade: its get of the release Secret',
+    event: routine(
+      'system:serviceaccount:ci:deployer',
+      'get',
+      '/api/v1/namespaces/payments/secrets/sh.helm.release.v1.api.v7',
+      'payments',
+      'sh.helm.release.v1.api.v7',
+      'helm/v3.15.2 (linux/amd64) kubernetes/$Format',
+    ),
+  },
+  {
+    name: 'the namespace controller listing what a deleted namespace still holds',
+    event: routine(
+      'system:serviceaccount:kube-system:namespace-controller',
+      'list',
+      '/api/v1/namespaces/preview-42/secrets?limit=500',
+      'preview-42',
+      undefined,
+      KUBE,
+    ),
+  },
+  {
+    name: "the EBS CSI controller reading a StorageClass's provisioner Secret",
+    event: routine(
+      'system:serviceaccount:kube-system:ebs-csi-controller-sa',
+      'get',
+      '/api/v1/namespaces/storage/secrets/ebs-kms',
+      'storage',
+      'ebs-kms',
+    ),
+  },
+];
+
+interface StoredRecord {
+  audit_id: string;
+  severity: string;
+  severity_reason: string;
+  rule_ids: string[];
+}
+
+describe('Peirates and kube-hunter with a stolen service-account token, through serve', () => {
+  const tmp = tempDataDir('aisoc-offensive-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: (StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } })[] = [];
+  const items = [...actions.flatMap((a) => a.events), ...ROUTINE.map((r) => r.event)];
+
+  beforeAll(async () => {
+    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
+    const abort = new AbortController();
+    const done = serve(['--port', '0', '--data-dir', tmp.dir, '--no-console'], { ...cap.io, signal: abort.signal });
+    let url: string | undefined;
+    for (let i = 0; i < 500 && url === undefined; i++) {
+      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
+      if (url === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
+    const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'prod' },
+      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
+    });
+    status = res.status;
+    answer = await res.json();
+    abort.abort();
+    expect(await done).toBe(0);
+    const lines = async (argv: string[]) =>
+      (await runCli(argv)).stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l));
+    records = await lines(['events', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+    alerts = await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+  });
+  afterAll(() => tmp.remove());
+
+  it('accepts every event, and every action of the fixture has its expected outcome written here', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(actions.map((a) => a.action).sort()).toEqual(Object.keys(EXPECTED).sort());
+  });
+
+  for (const a of actions) {
+    it(`${a.tool}: ${a.action}`, () => {
+      const expected = EXPECTED[a.action] ?? [];
+      const got = a.events.map((e) => {
+        const r = records.find((x) => x.audit_id === e.auditID);
+        return [r?.severity, r?.severity_reason, r?.rule_ids];
+      });
+      expect(got).toEqual(expected.map(([severity, reason, rules]) => [severity, reason, rules ?? []]));
+      // Every high event raises one alert, its analytic the rule or table row that decided it; nothing else does.
+      for (const [i, e] of a.events.entries()) {
+        const alert = alerts.find((x) => x.audit_id === e.auditID);
+        if (expected[i]?.[0] === 'high') expect(alert?.finding.finding_info.analytic.uid).toBe(expected[i]?.[1].replace(/^rule:/, ''));
+        else expect(alert).toBeUndefined();
+      }
+    });
+  }
+
+  for (const r of ROUTINE) {
+    it(`${r.name}: below medium, no rule, no alert`, () => {
+      const stored = records.find((x) => x.audit_id === r.event.auditID);
+      expect(stored?.rule_ids).toEqual([]);
+      expect(stored?.severity).toBe('low');
+      expect(alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
+    });
+  }
+});
