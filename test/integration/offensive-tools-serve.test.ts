@@ -25,14 +25,15 @@ const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'p
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
 type Outcome = [severity: string, reason: string, rules?: string[]];
 const SSAR: Outcome = ['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']];
+const CROSS = 'workload-cross-namespace-secret-read';
 const EXPECTED: Record<string, Outcome[]> = {
   'auth can-i before an action (set-auth-can-i on, the default)': [SSAR],
   // Its own namespace: a read, as the table scores reads (see docs/detection-rules.md).
   'list-secrets in its own namespace [10]': [SSAR, ['low', 'sensitive-read']],
   'list-ns [2]': [SSAR, ['info', 'steady-state']],
-  'switch-ns to payments, then list-secrets': [SSAR, ['low', 'sensitive-read']],
-  'switch-ns to kube-system, set-auth-can-i off, then list-secrets (denied)': [['medium', 'request-denied-or-failed']],
-  'secret-to-sa: a token Secret of another namespace [11]': [['low', 'sensitive-read']],
+  'switch-ns to payments, then list-secrets': [SSAR, ['medium', `rule:${CROSS}`, [CROSS]]],
+  'switch-ns to kube-system, set-auth-can-i off, then list-secrets (denied)': [['medium', 'request-denied-or-failed', [CROSS]]],
+  'secret-to-sa: a token Secret of another namespace [11]': [['medium', `rule:${CROSS}`, [CROSS]]],
   'kubectl get secrets -A (denied)': [['high', 'cluster-wide-secrets-read']],
   'list-pods [3]': [SSAR, ['info', 'steady-state']],
   'exec-via-kubelet: node addresses [22]': [SSAR, ['medium', 'request-denied-or-failed']],
