@@ -36,7 +36,8 @@ function event(fields: Record<string, unknown>): Record<string, unknown> {
 const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: string; severity: 'medium' | 'high' }[] = [
   {
     // Peirates, kubectl_wrappers.go kubectlAuthCanI: from a pod, with the pod's token, before each
-    // action; Go's net/http default user agent (DoKubernetesAPIRequest sets none).
+    // action; Go's net/http default user agent (DoKubernetesAPIRequest sets none), over HTTP/1.1:
+    // its http.Transport has its own TLS config, which turns Go's HTTP/2 off.
     name: 'Peirates permission check (SelfSubjectAccessReview)',
     rule: 'workload-permission-discovery',
     severity: 'medium',
@@ -44,7 +45,7 @@ const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: strin
       event({
         verb: 'create',
         user: serviceAccount('default', 'default'),
-        userAgent: 'Go-http-client/2.0',
+        userAgent: 'Go-http-client/1.1',
         requestURI: '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews',
         objectRef: { resource: 'selfsubjectaccessreviews', apiGroup: 'authorization.k8s.io', apiVersion: 'v1' },
         requestObject: {
