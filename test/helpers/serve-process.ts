@@ -1,7 +1,9 @@
-// `aisoc-k8s-audit serve` as a child process, for tests and the ingest benchmark. Kept apart from
-// serve.ts (which builds the CLI with esbuild) so a benchmark bundled into a temp dir can use it.
+// `aisoc-k8s-audit serve` as a child process and its memory from /proc, for tests, the ingest
+// benchmark and `npm run load`. Kept apart from serve.ts (which builds the CLI with esbuild and so
+// imports scripts/version-define.mjs, which reads ../package.json beside itself when loaded) so a
+// benchmark or load run bundled into a temp dir can use it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** A running `serve` child process. */
 export interface ServeProcess {
@@ -110,4 +112,33 @@ export function threadCpuMs(pid: number): { main: number; others: number } {
     }
   }
   return { main, others };
+}
+
+/** Whether /proc/<pid>/status can be read (Linux). */
+export const HAS_PROCFS = existsSync('/proc/self/status');
+
+function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** The resident set of a process, in bytes. */
+export function rssBytes(pid: number): number {
+  return statusField(pid, 'VmRSS');
+}
+
+/** The peak resident set of a process, in bytes (since it started or since `resetPeakRss`). */
+export function peakRssBytes(pid: number): number {
+  return statusField(pid, 'VmHWM');
+}
+
+/** Resets the peak resident set to the current one (Linux ≥ 4.0: `echo 5 > /proc/<pid>/clear_refs`); false if not allowed. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,45 +1,16 @@
 // The real local ingest as its own process (`aisoc-k8s-audit serve`, which runs startIngestServer
 // on 127.0.0.1:0), so a test can measure the server's memory apart from its own: its resident
-// set and its peak, from /proc/<pid>/status (Linux). Also a raw HTTP/1.1 client, for requests
-// fetch would not send as they are (a lying Content-Length, a 1 MB header, an unnormalised path).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// set and its peak, from /proc/<pid>/status (Linux; serve-process.ts, re-exported here). Also a
+// raw HTTP/1.1 client, for requests fetch would not send as they are (a lying Content-Length, a
+// 1 MB header, an unnormalised path).
 import { connect } from 'node:net';
 import { buildCliBundle, PROJECT_CACHE } from './cli-bundle.js';
 
-export { type ServeProcess, spawnServe } from './serve-process.js';
+export { HAS_PROCFS, peakRssBytes, resetPeakRss, rssBytes, type ServeProcess, spawnServe } from './serve-process.js';
 
 /** A private build of the CLI that can open the SQLite store (see `buildCliBundle`). */
 export function buildServeBundle(): Promise<{ cli: string; cleanup: () => void }> {
   return buildCliBundle(PROJECT_CACHE, 'aisoc-serve-');
-}
-
-/** Whether /proc/<pid>/status can be read (Linux). */
-export const HAS_PROCFS = existsSync('/proc/self/status');
-
-function statusField(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
-  return Number(m[1]) * 1024;
-}
-
-/** The resident set of a process, in bytes. */
-export function rssBytes(pid: number): number {
-  return statusField(pid, 'VmRSS');
-}
-
-/** The peak resident set of a process, in bytes (since it started or since `resetPeakRss`). */
-export function peakRssBytes(pid: number): number {
-  return statusField(pid, 'VmHWM');
-}
-
-/** Resets the peak resident set to the current one (Linux ≥ 4.0: `echo 5 > /proc/<pid>/clear_refs`); false if not allowed. */
-export function resetPeakRss(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** An HTTP answer as read off the socket. */

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { auditLines } from '../helpers/corpus.js';
-import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
+import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve-process.js';
 import { median } from '../helpers/stats.js';
 import { describeOverload, overload } from './overload.js';
 import { soak } from './soak.js';

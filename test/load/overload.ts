@@ -16,8 +16,7 @@ import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { load } from '../bench/ingest.bench.js';
 import { FATE, runApiserverStandIn, type StandInReport } from '../helpers/apiserver.js';
 import { auditLines, withLiveTimes } from '../helpers/corpus.js';
-import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
-import { threadCpuMs } from '../helpers/serve-process.js';
+import { HAS_PROCFS, rssBytes, spawnServe, threadCpuMs } from '../helpers/serve-process.js';
 
 const SECRET = 'overload-shared-secret-41b7d2aa';
 const TENANT = 'overload';

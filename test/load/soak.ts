@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
 import { auditLines } from '../helpers/corpus.js';
-import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve.js';
+import { HAS_PROCFS, rssBytes, spawnServe } from '../helpers/serve-process.js';
 import { median } from '../helpers/stats.js';
 
 const SECRET = 'soak-shared-secret-6f2c8e1d';
