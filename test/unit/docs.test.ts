@@ -132,4 +132,23 @@ describe('the files the docs name', () => {
     );
     expect(missing).toEqual([]);
   });
+
+  it('every test a page runs by name (`vitest run [FILE] -t NAME`) exists (in FILE when one is given)', () => {
+    const runs = PAGES.flatMap((page) =>
+      [...doc(page).matchAll(/vitest run ((?:test\/[\w./-]+\.ts )*)-t '([^']+)'/g)].map((m) => ({
+        page,
+        files: (m[1] ?? '').split(' ').filter((f) => f !== ''),
+        name: m[2] ?? '',
+      })),
+    );
+    expect(runs.length).toBeGreaterThan(0);
+    const everyTest = [...sourceFiles('test/unit'), ...sourceFiles('test/integration')];
+    const missing = runs
+      .filter(
+        ({ files, name }) =>
+          !(files.length > 0 ? files : everyTest).some((f) => existsSync(join(REPO_ROOT, f)) && sourceText(f).includes(name)),
+      )
+      .map(({ page, name }) => `${page}: ${name}`);
+    expect(missing).toEqual([]);
+  });
 });
