@@ -122,6 +122,26 @@ describe('docs/configuration.md against the variables the code reads', () => {
   });
 });
 
+describe('docs/configuration.md against the knobs the tests read', () => {
+  it('names every variable a test, benchmark or load run reads that the test does not set itself', () => {
+    const configuration = doc('docs/configuration.md');
+    const files = [...sourceFiles('test'), 'test/bench/run.mjs', 'test/load/run.mjs'];
+    const unnamed = new Set<string>();
+    for (const file of files) {
+      const text = codeLines(sourceText(file)).join('\n');
+      for (const m of codeLines(text)
+        .join('\n')
+        .matchAll(/process\.env\.([A-Z][A-Z0-9_]+)|process\.env\[['"]([A-Z][A-Z0-9_]+)['"]\]/g)) {
+        const name = m[1] ?? m[2] ?? '';
+        // PATH is the system's; a name the file also assigns (`NAME: …`, `NAME=…`) is the test's own fixture.
+        const setHere = new RegExp(`\\b${name}(?::\\s*['"\`]|=)`).test(text);
+        if (name !== 'PATH' && !setHere && !configuration.includes(`\`${name}\``)) unnamed.add(`${file}: ${name}`);
+      }
+    }
+    expect([...unnamed].sort()).toEqual([]);
+  });
+});
+
 describe('the files the docs name', () => {
   it('every source, script and test file a page names exists', () => {
     const missing = PAGES.flatMap((page) =>
