@@ -118,6 +118,15 @@ export function prepareDataDir(dataDir: string): string | null {
   return null;
 }
 
+/**
+ * How to run `events` from where this server was started: under `npm start` (the README's way, in
+ * a checkout where `aisoc-k8s-audit` is on no PATH) the README's `npm run cli -- events`; else the
+ * installed command.
+ */
+export function eventsCommand(env: Readonly<Record<string, string | undefined>>): string {
+  return env.npm_lifecycle_event === 'start' ? 'npm run cli -- events' : 'aisoc-k8s-audit events';
+}
+
 /** The connector documentation's curl smoke test against a local URL. */
 export function smokeTest(url: string, tenant: string, secret: string): string {
   return [
@@ -245,7 +254,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
       '',
     );
   }
-  if (config.eventsSink.kind === 'sqlite') lines.push(`Stored events: aisoc-k8s-audit events --data-dir ${config.dataDir}`);
+  if (config.eventsSink.kind === 'sqlite') lines.push(`Stored events: ${eventsCommand(io.env)} --data-dir ${config.dataDir}`);
   if (withConsole) {
     lines.push(
       consoleToken === null
