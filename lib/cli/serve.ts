@@ -57,9 +57,9 @@ SIGHUP re-reads the certificate, key and client CAs (cert-manager rotates them i
 connections get the new certificate, open ones finish on the old; a pair that does not load is
 logged and the current one kept.
 
-Configuration comes from the environment: see docs/ingest.md (K8S_AUDIT_SHARED_SECRET,
-K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK, ALERTS_SINK, ...); the
-console: docs/console.md.
+Configuration comes from the environment, every variable in docs/configuration.md
+(K8S_AUDIT_SHARED_SECRET, K8S_AUDIT_MAX_BODY_BYTES, K8S_AUDIT_MAX_BATCH_SIZE, EVENTS_SINK,
+ALERTS_SINK, ...); the endpoint: docs/ingest.md; the console: docs/console.md.
 `;
 
 /** The dev secret file under the data dir. */

@@ -56,6 +56,13 @@ describe('docs/commands.md against each command’s --help', () => {
     expect(listed.filter((c) => !documented.has(c))).toEqual([]);
   });
 
+  it('every docs page a --help names exists', async () => {
+    const helps = await Promise.all(rows.flatMap((r) => r.commands).map(async (c) => (await runCli([...c.split(' '), '--help'])).stdout));
+    const named = [...new Set(helps.flatMap((h) => [...h.matchAll(/\bdocs\/[a-z-]+\.md\b/g)].map((m) => m[0])))];
+    expect(named.length).toBeGreaterThan(3);
+    expect(named.filter((page) => !existsSync(join(REPO_ROOT, page)))).toEqual([]);
+  });
+
   it.each(rows.map((r) => [r.commands.join(', '), r] as const))(
     '%s: every flag the row names is in --help, and every option --help lists is in the row',
     async (_, row) => {
