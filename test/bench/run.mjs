@@ -26,11 +26,16 @@ const only = opt('only');
 const jsonOut = opt('json');
 
 const benchDir = join(root, 'test', 'bench');
-const names = readdirSync(benchDir)
+const every = readdirSync(benchDir)
   .filter((f) => f.endsWith('.bench.ts'))
   .map((f) => f.replace(/\.bench\.ts$/, ''))
-  .filter((n) => only === undefined || n === only)
   .sort();
+// A mistyped --only (normalize) would otherwise run nothing and print an empty table, exit 0.
+if (only !== undefined && !every.includes(only)) {
+  process.stderr.write(`bench: no benchmark ${JSON.stringify(only)}; --only takes one of ${every.join(', ')}\n`);
+  process.exit(2);
+}
+const names = every.filter((n) => only === undefined || n === only);
 // The bundles as built for this run, copied aside: another build (a test, a second terminal)
 // deletes and rewrites dist/ and would pull them out from under a running benchmark. The copy
 // lives under node_modules/ so the bundles still resolve their external better-sqlite3.
