@@ -124,6 +124,28 @@ const CONTROLLER_MANAGER = 'system:kube-controller-manager';
 const NAMESPACE_CONTROLLER = `${CONTROLLER_SA}namespace-controller`;
 const EMPTIED_BY_NAMESPACE_CONTROLLER = new Set(['rbac-binding-change', 'sensitive-resource-change', 'workload-change']);
 
+// Who drains nodes on an EKS cluster, each as its own documentation installs it; all of them
+// evict through the Eviction API (`create pods/eviction`, which a PodDisruptionBudget can refuse):
+// - EKS managed node groups (updates, scale-in, auto repair) as `eks:node-manager`, bound to the
+//   ClusterRole of that name (an EKS audit trace of a node group scale-in:
+//   github.com/focaaby/ironman-eks-example docs/example/ch11/managed-ng-pods-update.json);
+// - cluster-autoscaler's scale-down, as kube-system's `cluster-autoscaler` (kubernetes/autoscaler
+//   cluster-autoscaler/cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml; FAQ.md);
+// - Karpenter's disruption and consolidation, as kube-system's `karpenter` (its getting-started
+//   guide installs Helm release `karpenter` in KARPENTER_NAMESPACE=kube-system, and the chart names
+//   the service account after the release; kubernetes-sigs/karpenter
+//   pkg/controllers/node/termination/terminator/eviction.go evicts);
+// - the AWS Node Termination Handler, as kube-system's `aws-node-termination-handler` (its README's
+//   `helm upgrade --install aws-node-termination-handler --namespace kube-system`; it drains with
+//   k8s.io/kubectl/pkg/drain, which evicts).
+// Only these exact identities: the same service account name in another namespace is anyone's.
+const NODE_LIFECYCLE_EVICTORS = new Set([
+  'eks:node-manager',
+  `${CONTROLLER_SA}cluster-autoscaler`,
+  `${CONTROLLER_SA}karpenter`,
+  `${CONTROLLER_SA}aws-node-termination-handler`,
+]);
+
 // The kubelet's own certificates (kubernetes/kubernetes pkg/kubelet/certificate, the
 // certificates.k8s.io signers): its client certificate (asked for as system:bootstrap:<token-id>
 // when the node joins by TLS bootstrapping, as system:node:<name> when it rotates) and its
@@ -207,8 +229,8 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
 /**
  * The table's result with its routine control-plane cases brought down: a node's token requests
  * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
- * its pods, a node's requests for its kubelet certificates, and controllers writing the objects
- * they own, the namespace controller emptying a namespace being deleted (to info); the controller manager's
+ * its pods, a node's requests for its kubelet certificates, controllers writing the objects
+ * they own, the node lifecycle controllers' evictions as they drain nodes, the namespace controller emptying a namespace being deleted (to info); the controller manager's
  * cluster-wide secret watch (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
@@ -251,6 +273,17 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
   if (responseCode !== null && responseCode >= 400 && !ROUTINE_FAILURES.has(responseCode)) return result;
   if (verb === 'delete' && resource === 'pods' && subresource === null && user.startsWith('system:node:')) {
     return { severity: 'info', reason: 'routine-node-pod-delete' };
+  }
+  // A node drain: an eviction by the cluster's node lifecycle identities, allowed (or racing the
+  // pod's own deletion: 404, 409). A PodDisruptionBudget's refusal (429) and a denial keep the row.
+  if (
+    verb === 'create' &&
+    resource === 'pods' &&
+    subresource === 'eviction' &&
+    responseCode !== null &&
+    NODE_LIFECYCLE_EVICTORS.has(user)
+  ) {
+    return { severity: 'info', reason: 'routine-node-drain-eviction' };
   }
   if (controllerOwns(user, resource, subresource)) return { severity: 'info', reason: 'routine-controller-reconcile' };
   return result;

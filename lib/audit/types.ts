@@ -102,6 +102,7 @@ export type SeverityReason =
   | 'routine-node-pod-token'
   | 'routine-controller-token'
   | 'routine-node-pod-delete'
+  | 'routine-node-drain-eviction'
   | 'routine-node-csr'
   | 'routine-controller-reconcile'
   | 'routine-controller-secrets-watch'

@@ -22,7 +22,17 @@
  *   its kubelet serving certificate (a CertificateSigningRequest, signer kubernetes.io/kubelet-serving,
  *   which EKS's eks:certificate-controller approves and signs), its DaemonSet pods (VPC CNI,
  *   kube-proxy, EBS CSI node, from the EKS add-on registry) are created by the
- *   daemon-set-controller, the old node's are deleted by the pod GC.
+ *   daemon-set-controller.
+ * - the node removed: cluster-autoscaler, installed as kubernetes/autoscaler's AWS example manifest
+ *   (cluster-autoscaler/cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml: service
+ *   account `cluster-autoscaler` in kube-system, its ClusterRole allowed to create `pods/eviction`),
+ *   scales down a node unneeded for 10 min (--scale-down-unneeded-time). As its FAQ.md says ("How
+ *   does scale-down work?", "Does CA respect PodDisruptionBudgets?"), it taints the node, evicts
+ *   every pod on it through the Eviction API
+ *   (`create pods/eviction`, policy/v1), DaemonSet pods included on an occupied node
+ *   (--daemonset-eviction-for-occupied-nodes, default true), then deletes the node: ~30 evictions
+ *   for this cluster's 30 pods a node. The kubelet finishes each evicted pod's delete and the
+ *   ReplicaSets replace the app pods on other nodes.
  * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
  *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
@@ -56,6 +66,8 @@ const PEOPLE = [
   'dev-erin',
 ];
 const SA = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+// client-go's default user agent: the binary's name, its version, platform and commit.
+const CA_USER_AGENT = 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format';
 
 /** One hour of routine traffic as audit events, in time order; deterministic for a seed. */
 export function steadyStateHour(seed = 1): Obj[] {
@@ -472,18 +484,74 @@ export function steadyStateHour(seed = 1): Obj[] {
     });
     emit(at + 2_300, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'approval' }, 200);
     emit(at + 2_600, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'status' }, 200);
+    // The node cluster-autoscaler scales down: it taints it, drains it (an Eviction of each pod
+    // on it, DaemonSet pods included), then deletes it. No rand() here, so the streams generated
+    // after this one are the same hour they were before the drain was modelled.
     const gone = nodes[0] as string;
-    for (const name of ['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i']) {
+    const CA = SA('kube-system', 'cluster-autoscaler');
+    const drainAt = at + 560_000;
+    emit(drainAt, CA, SA_GROUPS('kube-system'), 'update', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
+    const onGone = [
+      ...pods.filter((p) => p.node === gone),
+      ...['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i'].map((name) => ({ ns: 'kube-system', name, node: gone, sa: '' })),
+    ];
+    onGone.forEach((pod, k) => {
+      const t = drainAt + 1_000 + k * 150;
       emit(
-        at + 600_000,
-        SA('kube-system', 'pod-garbage-collector'),
+        t,
+        CA,
         SA_GROUPS('kube-system'),
-        'delete',
-        { resource: 'pods', namespace: 'kube-system', name },
-        200,
+        'create',
+        { resource: 'pods', subresource: 'eviction', namespace: pod.ns, name: pod.name },
+        201,
+        {
+          userAgent: CA_USER_AGENT,
+          requestObject: { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: pod.name, namespace: pod.ns } },
+        },
       );
-    }
-    emit(at + 590_000, SA('kube-system', 'cluster-autoscaler'), SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200);
+      // The kubelet finishes the graceful delete the eviction started.
+      emit(t + 15_000, nodeUser(gone), NODE_GROUPS, 'delete', { resource: 'pods', namespace: pod.ns, name: pod.name }, 200);
+      if (pod.sa === '') return;
+      // Its ReplicaSet replaces it on another node.
+      const node = nodes[1 + (k % (nodes.length - 1))] as string;
+      const name = `${pod.name.slice(0, pod.name.lastIndexOf('-'))}-d${k.toString(36).padStart(4, '0')}`;
+      emit(
+        t + 200,
+        SA('kube-system', 'replicaset-controller'),
+        SA_GROUPS('kube-system'),
+        'create',
+        { resource: 'pods', namespace: pod.ns },
+        201,
+        {
+          requestObject: {
+            kind: 'Pod',
+            apiVersion: 'v1',
+            metadata: { generateName: `${pod.sa}-`, namespace: pod.ns },
+            spec: {
+              serviceAccountName: pod.sa,
+              containers: [
+                {
+                  name: 'app',
+                  image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${pod.sa}:v${1 + (k % 40)}`,
+                  securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                },
+              ],
+            },
+          },
+        },
+      );
+      emit(
+        t + 250,
+        'system:kube-scheduler',
+        ['system:authenticated'],
+        'create',
+        { resource: 'pods', subresource: 'binding', namespace: pod.ns, name },
+        201,
+      );
+      pod.name = name;
+      pod.node = node;
+    });
+    emit(at + 590_000, CA, SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
   }
 
   // People with kubectl: reads, logs, a describe.

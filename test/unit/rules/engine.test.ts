@@ -667,6 +667,91 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(refineSeverity({ ...del, responseCode: 403 }, 'system:node:n1', medium)).toBe(medium);
   });
 
+  it("a node drain's evictions by the node lifecycle identities, allowed, are routine; anyone else's, or a refused one, stay medium; spec keeps the table", () => {
+    // The shape of a real eviction on EKS: a managed node group scaling in drains its node as
+    // eks:node-manager (github.com/focaaby/ironman-eks-example,
+    // docs/example/ch11/managed-ng-pods-update.json: user, groups, user agent, URI, body, 201).
+    let n = 0;
+    const eviction = (username: string, code: number | null, over: Record<string, unknown> = {}) =>
+      ({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        level: 'RequestResponse',
+        auditID: `a7ba2bc3-37ae-4452-b0e8-${(++n).toString().padStart(12, '0')}`,
+        stage: 'ResponseComplete',
+        requestURI: '/api/v1/namespaces/demo/pods/nginx-demo-deployment-7d4795b8bb-klqtk/eviction?timeout=19s',
+        verb: 'create',
+        user: { username, groups: ['system:authenticated'] },
+        sourceIPs: ['3.252.228.42'],
+        userAgent: 'vpcLambda/v0.0.0 (linux/amd64) kubernetes/$Format',
+        objectRef: {
+          resource: 'pods',
+          namespace: 'demo',
+          name: 'nginx-demo-deployment-7d4795b8bb-klqtk',
+          apiVersion: 'v1',
+          subresource: 'eviction',
+        },
+        ...(code === null ? {} : { responseStatus: { metadata: {}, code } }),
+        requestObject: {
+          kind: 'Eviction',
+          apiVersion: 'policy/v1beta1',
+          metadata: { name: 'nginx-demo-deployment-7d4795b8bb-klqtk', namespace: 'demo', creationTimestamp: null },
+        },
+        requestReceivedTimestamp: '2023-07-09T14:58:15.223678Z',
+        stageTimestamp: '2023-07-09T14:58:15.247508Z',
+        ...over,
+      }) as never;
+    const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0 };
+    const scored = (event: never, spec = false) => {
+      const r = normaliseAuditEvent(event, spec ? { ...ctx, detection: { severity: 'spec' as const, rules: null } } : ctx);
+      return [r.severity, r.severity_reason];
+    };
+    const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+    // EKS's node manager calls from AWS's own address, as in the trace; the add-ons run in the
+    // cluster (a service account's token used from a public address is a rule of its own).
+    const drainers: [string, Record<string, unknown>][] = [
+      ['eks:node-manager', {}],
+      [
+        sa('kube-system', 'cluster-autoscaler'),
+        { sourceIPs: ['10.0.3.21'], userAgent: 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format' },
+      ],
+      [sa('kube-system', 'karpenter'), { sourceIPs: ['10.0.7.118'], userAgent: 'karpenter/1.6.0' }],
+      [sa('kube-system', 'aws-node-termination-handler'), { sourceIPs: ['10.0.12.40'] }],
+    ];
+    for (const [user, from] of drainers) {
+      expect(scored(eviction(user, 201, from)), user).toEqual(['info', 'routine-node-drain-eviction']);
+      // Racing the pod's own deletion (Karpenter's eviction queue takes a 404 or 409 as done).
+      expect(scored(eviction(user, 404, from)), user).toEqual(['info', 'routine-node-drain-eviction']);
+      expect(scored(eviction(user, 409, from)), user).toEqual(['info', 'routine-node-drain-eviction']);
+      // K8S_AUDIT_SEVERITY=spec: the table as written.
+      expect(scored(eviction(user, 201, from), true), user).toEqual(['medium', 'workload-change']);
+      // Refused: by RBAC, or by a PodDisruptionBudget (429, which the drainers retry), or no answer logged.
+      expect(scored(eviction(user, 403, from)), user).toEqual(['medium', 'workload-change']);
+      expect(scored(eviction(user, 429, from)), user).toEqual(['medium', 'workload-change']);
+      expect(scored(eviction(user, null, from)), user).toEqual(['medium', 'workload-change']);
+      // Only evictions: the same identity deleting a pod outright is the row's case.
+      const del = { verb: 'delete', objectRef: { resource: 'pods', namespace: 'demo', name: 'web-1', apiVersion: 'v1' } };
+      expect(scored(eviction(user, 200, { ...from, ...del })), user).toEqual(['medium', 'workload-change']);
+    }
+    // The same names elsewhere are anyone's service accounts (and Karpenter's older namespace is not
+    // its documented install); a person's kubectl drain; a workload; an unknown EKS identity.
+    for (const user of [
+      sa('karpenter', 'karpenter'),
+      sa('web', 'cluster-autoscaler'),
+      sa('default', 'aws-node-termination-handler'),
+      sa('kube-system', 'karpenter-extra'),
+      'arn:aws:iam::123456789012:role/sre-alice',
+      sa('web', 'app'),
+      'eks:node-manager-x',
+      'node-manager',
+    ]) {
+      expect(
+        scored(eviction(user, 201, { sourceIPs: ['10.0.3.21'], userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350' })),
+        user,
+      ).toEqual(['medium', 'workload-change']);
+    }
+  });
+
   it('highest wins; a tie keeps the earlier reason', () => {
     const info = { severity: 'info' as const, reason: 'steady-state' as const };
     expect(highestSeverity(info, [])).toBe(info);

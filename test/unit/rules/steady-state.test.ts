@@ -53,6 +53,9 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
     expect(byReason['routine-node-pod-token']).toBeGreaterThan(1_500);
     expect(byReason['routine-controller-reconcile']).toBeGreaterThan(50);
     expect(byReason['routine-node-pod-delete']).toBeGreaterThan(50);
+    // cluster-autoscaler's drain of the node it scales down: one eviction per pod on it.
+    expect(byReason['routine-node-drain-eviction']).toBeGreaterThanOrEqual(30);
+    expect(specByReason['workload-change']).toBeGreaterThan(byReason['routine-node-drain-eviction'] ?? 0);
     expect(bySeverity.medium ?? 0).toBe(0);
   });
 });
