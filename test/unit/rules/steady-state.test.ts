@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type NormalisedRecord, normaliseAuditEvent, validateAuditEvent } from '../../../lib/audit/index.js';
+import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
+import { FIXTURES } from '../../helpers/fixtures.js';
 import { STEADY_STATE, steadyStateHour } from '../../helpers/steady-state.js';
 
 const ctx = { tenantId: 'acme', clusterName: 'prod', receivedAt: 0 };
@@ -47,6 +51,29 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
     expect(ours.length).toBeGreaterThan(30_000);
     expect(((bySeverity.high ?? 0) / ours.length) * 10_000).toBeLessThan(1);
     expect(specBySeverity.high ?? 0).toBeGreaterThan(1_000);
+  });
+
+  it("docs/detection-rules.md's noise table and the README report this hour's figures", () => {
+    // A change to the generator or the refinements that moves a figure must move the docs with it.
+    const root = join(FIXTURES, '..', '..');
+    const doc = readFileSync(join(root, 'docs', 'detection-rules.md'), 'utf8');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    const f = (n: number | undefined) => (n ?? 0).toLocaleString('en-US');
+    const per10k = Math.round(((specBySeverity.high ?? 0) / spec.length) * 10_000);
+    // Every event is a ResponseComplete stage of its own request: each high one is an alert.
+    expect(doc).toContain(
+      `| \`K8S_AUDIT_SEVERITY=spec\` (the table alone) | ${f(spec.length)} | ${f(specBySeverity.high)} (${per10k} per 10,000) | ` +
+        `${f(specBySeverity.medium)} | ${f(specBySeverity.low)} | ${f(specBySeverity.info)} | ${f(specBySeverity.high)} |`,
+    );
+    expect(doc).toContain(
+      `| default (refinements + rule pack) | ${f(ours.length)} | **${f(bySeverity.high)}** | **${f(bySeverity.medium)}** | ` +
+        `${f(bySeverity.low)} | ${f(bySeverity.info)} | **${f(bySeverity.high)}** |`,
+    );
+    expect(byRule).toEqual({});
+    expect(doc.replace(/\s+/g, ' ')).toContain(`firing count 0 for each of the ${shippedRuleSpecs().length} rules`);
+    expect(readme).toContain(
+      `EKS cluster (${f(ours.length)} events) the table alone gives ${f(specBySeverity.high)} high, the default ${f(bySeverity.high)}`,
+    );
   });
 
   it('the refinements cover the routine token requests and controller writes; nothing routine is medium', () => {
