@@ -157,6 +157,42 @@ const KUBELET_SIGNERS = new Set(['kubernetes.io/kube-apiserver-client-kubelet', 
 // account, and EKS's own controller for the serving certificates of its nodes.
 const CSR_CONTROLLERS = new Set(['system:serviceaccount:kube-system:certificate-controller', 'eks:certificate-controller']);
 
+// Add-ons that keep a cluster-wide Secret informer (a ClusterRole granting list and watch on
+// secrets, an informer with no namespace), each by the service account and namespace its own
+// install instructions give; client-go's reflector re-lists and reopens each watch every 5-10
+// minutes, so each one is several row-5 events an hour, forever:
+// - cert-manager's controller (Issuer, ClusterIssuer, Certificate, ACME Secrets in every namespace)
+//   and cainjector (CA data of Secrets named by its annotations): ClusterRoles
+//   cert-manager-controller-* and cert-manager-cainjector, both with secrets get/list/watch
+//   (cert-manager/cert-manager deploy/charts/cert-manager/templates/rbac.yaml, cainjector-rbac.yaml);
+//   its docs install release `cert-manager` in namespace `cert-manager`, accounts `cert-manager`
+//   and `cert-manager-cainjector`;
+// - ingress-nginx's controller (TLS Secrets of every Ingress): its chart's ClusterRole lists and
+//   watches secrets unless `controller.scope` is set (kubernetes/ingress-nginx
+//   charts/ingress-nginx/templates/clusterrole.yaml); its quick start installs release
+//   `ingress-nginx` in namespace `ingress-nginx`, account `ingress-nginx`;
+// - kube-state-metrics (kube_secret_* metrics): its standard manifests' ClusterRole lists and
+//   watches secrets, account `kube-state-metrics` in kube-system (kubernetes/kube-state-metrics
+//   examples/standard/cluster-role.yaml, service-account.yaml);
+// - Argo CD's application controller, whose cluster cache watches every kind it may, Secrets
+//   included, restarting each watch every 10 min (argoproj/gitops-engine pkg/cache/cluster.go
+//   defaultWatchResyncTimeout): ClusterRole argocd-application-controller grants `*` on `*`
+//   (argoproj/argo-cd manifests/cluster-rbac/application-controller), installed in `argocd`;
+// - istiod (gateway credentials, multicluster secrets): ClusterRole istiod-clusterrole-<ns> with
+//   secrets get/watch/list (istio/istio manifests/charts/istio-control/istio-discovery/templates/
+//   clusterrole.yaml), account `istiod`, installed in `istio-system` by Istio's Helm guide.
+// The AWS Load Balancer Controller is not here: its chart grants cluster-wide Secrets only with
+// clusterSecretsPermissions.allowAllSecrets, false by default (helm/aws-load-balancer-controller).
+// Only these exact identities: the same name in another namespace is anyone's service account.
+const ADDON_SECRET_WATCHERS = new Set([
+  'system:serviceaccount:cert-manager:cert-manager',
+  'system:serviceaccount:cert-manager:cert-manager-cainjector',
+  'system:serviceaccount:ingress-nginx:ingress-nginx',
+  `${CONTROLLER_SA}kube-state-metrics`,
+  'system:serviceaccount:argocd:argocd-application-controller',
+  'system:serviceaccount:istio-system:istiod',
+]);
+
 /** The routine case of a write to a sensitive kind (row 3) that a node or a controller makes as the cluster runs. */
 function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResult | null {
   const { verb, resource, subresource, namespace } = input;
@@ -231,7 +267,8 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
  * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
  * its pods, a node's requests for its kubelet certificates, controllers writing the objects
  * they own, the node lifecycle controllers' evictions as they drain nodes, the namespace controller emptying a namespace being deleted (to info); the controller manager's
- * cluster-wide secret watch (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
+ * cluster-wide secret watch and the
+ * common add-ons' cluster-wide Secret informers (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
  */
 export function refineSeverity(input: SeverityInput, user: string | null, result: SeverityResult): SeverityResult {
@@ -261,6 +298,11 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
     // The controller manager's shared secret informer lists and watches every namespace, and its
     // reflector reopens the watch every 5-10 minutes: a read, as row 8 scores reads.
     return { severity: 'low', reason: 'routine-controller-secrets-watch' };
+  }
+  if (result.reason === 'cluster-wide-secrets-read' && allowed && ADDON_SECRET_WATCHERS.has(user)) {
+    // An add-on's own cluster-wide Secret informer (its list and each reopened watch): a read, as
+    // row 8 scores reads. A `get` never reaches here (row 5 is list and watch only).
+    return { severity: 'low', reason: 'routine-addon-secrets-watch' };
   }
   if (result.reason === 'request-denied-or-failed') {
     if (responseCode !== null && ROUTINE_FAILURES.has(responseCode) && isControlPlane(user)) {

@@ -106,6 +106,7 @@ export type SeverityReason =
   | 'routine-node-csr'
   | 'routine-controller-reconcile'
   | 'routine-controller-secrets-watch'
+  | 'routine-addon-secrets-watch'
   | 'routine-not-found-or-conflict'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`

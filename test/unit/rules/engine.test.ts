@@ -752,6 +752,110 @@ describe('severity: refinements and the highest of table and rules', () => {
     }
   });
 
+  it("the common add-ons' cluster-wide Secret informers are a read (low); the same list or watch by anyone else, elsewhere, denied, or under the spec's table keeps row 5", () => {
+    // The requests client-go's reflector makes (k8s.io/client-go/tools/cache/reflector.go: a list
+    // from resourceVersion 0, then a watch with bookmarks and a 5-10 min timeoutSeconds), by each
+    // add-on's service account as its chart or manifests install it (sources in severity.ts).
+    let n = 0;
+    const reflector = (username: string, verb: 'list' | 'watch', over: Record<string, unknown> = {}) =>
+      ({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        level: 'Metadata',
+        auditID: `c1d2e3f4-0000-4000-8000-${(++n).toString().padStart(12, '0')}`,
+        stage: 'ResponseComplete',
+        requestURI:
+          verb === 'list'
+            ? '/api/v1/secrets?limit=500&resourceVersion=0'
+            : '/api/v1/secrets?allowWatchBookmarks=true&resourceVersion=52817733&timeout=7m21s&timeoutSeconds=441&watch=true',
+        verb,
+        user: { username, groups: ['system:serviceaccounts', 'system:authenticated'] },
+        sourceIPs: ['10.0.14.87'],
+        userAgent: 'cert-manager-controller/v1.16.2 (linux/amd64) cert-manager/0000000',
+        objectRef: { resource: 'secrets', apiVersion: 'v1' },
+        responseStatus: { metadata: {}, code: 200 },
+        requestReceivedTimestamp: '2026-03-02T09:14:07.120000Z',
+        stageTimestamp: '2026-03-02T09:14:07.180000Z',
+        ...over,
+      }) as never;
+    const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0 };
+    const scored = (event: never, spec = false) => {
+      const r = normaliseAuditEvent(event, spec ? { ...ctx, detection: { severity: 'spec' as const, rules: null } } : ctx);
+      return [r.severity, r.severity_reason, ...r.rule_ids];
+    };
+    const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+    const addons = [
+      sa('cert-manager', 'cert-manager'),
+      sa('cert-manager', 'cert-manager-cainjector'),
+      sa('ingress-nginx', 'ingress-nginx'),
+      sa('kube-system', 'kube-state-metrics'),
+      sa('argocd', 'argocd-application-controller'),
+      sa('istio-system', 'istiod'),
+    ];
+    for (const user of addons) {
+      for (const verb of ['list', 'watch'] as const) {
+        expect(scored(reflector(user, verb)), `${user} ${verb}`).toEqual(['low', 'routine-addon-secrets-watch']);
+        // K8S_AUDIT_SEVERITY=spec: the table as written.
+        expect(scored(reflector(user, verb), true), `${user} ${verb}`).toEqual(['high', 'cluster-wide-secrets-read']);
+        // Denied (the add-on's binding removed, or a look-alike without it): the attempt keeps row 5.
+        expect(scored(reflector(user, verb, { responseStatus: { metadata: {}, code: 403 } })), `${user} ${verb}`).toEqual([
+          'high',
+          'cluster-wide-secrets-read',
+        ]);
+      }
+    }
+    // The same names in other namespaces (kube-prometheus-stack's kube-state-metrics lives in the
+    // release's namespace under another name), a name that merely begins like one, a workload, a
+    // person running `kubectl get secrets -A`, the controller manager's own case kept apart.
+    for (const user of [
+      sa('default', 'cert-manager'),
+      sa('web', 'cert-manager-cainjector'),
+      sa('kube-system', 'ingress-nginx'),
+      sa('monitoring', 'kube-state-metrics'),
+      sa('monitoring', 'kube-prometheus-stack-kube-state-metrics'),
+      sa('web', 'argocd-application-controller'),
+      sa('argocd', 'argocd-server'),
+      sa('istio-system', 'istiod-canary'),
+      sa('payments', 'api'),
+      'system:kube-scheduler',
+    ]) {
+      expect(scored(reflector(user, 'list')), user).toEqual(['high', 'cluster-wide-secrets-read']);
+      expect(scored(reflector(user, 'watch')), user).toEqual(['high', 'cluster-wide-secrets-read']);
+    }
+    // A person with the same verbs: row 5, and the rule pack names the human read.
+    for (const verb of ['list', 'watch'] as const) {
+      expect(
+        scored(
+          reflector('arn:aws:iam::123456789012:role/sre-alice', verb, { userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350' }),
+        ),
+      ).toEqual(['high', 'cluster-wide-secrets-read', 'human-secret-read']);
+    }
+    expect(scored(reflector('system:kube-controller-manager', 'watch'))).toEqual(['low', 'routine-controller-secrets-watch']);
+    // A `get` is never row 5: with no namespace it is row 8's read (a person's, a rule's finding too).
+    const get = {
+      verb: 'get',
+      requestURI: '/api/v1/secrets/db-credentials',
+      objectRef: { resource: 'secrets', name: 'db-credentials', apiVersion: 'v1' },
+    };
+    expect(scored(reflector(sa('ingress-nginx', 'ingress-nginx'), 'list', get))).toEqual(['low', 'sensitive-read']);
+    expect(scored(reflector('arn:aws:iam::123456789012:role/sre-alice', 'list', get))).toEqual([
+      'medium',
+      'rule:human-secret-read',
+      'human-secret-read',
+    ]);
+    // The trade-off's other side: ingress-nginx's token listing one other namespace's Secrets is
+    // still a finding of the rule pack.
+    const oneNamespace = {
+      requestURI: '/api/v1/namespaces/payments/secrets?limit=500',
+      objectRef: { resource: 'secrets', namespace: 'payments', apiVersion: 'v1' },
+    };
+    expect(scored(reflector(sa('ingress-nginx', 'ingress-nginx'), 'list', oneNamespace))).toEqual([
+      'medium',
+      'rule:workload-cross-namespace-secret-read',
+      'workload-cross-namespace-secret-read',
+    ]);
+  });
+
   it('highest wins; a tie keeps the earlier reason', () => {
     const info = { severity: 'info' as const, reason: 'steady-state' as const };
     expect(highestSeverity(info, [])).toBe(info);
