@@ -36,6 +36,14 @@
  * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
  *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
+ * - add-ons' informers: cert-manager (controller and cainjector), ingress-nginx, kube-state-metrics
+ *   and Argo CD's application controller, each under the service account and namespace its own
+ *   install instructions give, each with a cluster-wide Secret informer among its others (their
+ *   ClusterRoles grant list/watch on secrets; ADDON_SECRET_WATCHERS in lib/audit/severity.ts names
+ *   the chart and RBAC file of each). client-go reflectors reopen each watch every 5-10 min; one
+ *   re-list per informer per hour (a watch whose resourceVersion was compacted away: this file's
+ *   estimate); Argo CD's cluster cache re-lists and restarts every watch every 10 min
+ *   (argoproj/gitops-engine pkg/cache/cluster.go, defaultWatchResyncTimeout).
  * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
  * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
  * - routine failures, the control plane racing itself: the endpointslice controller's updates
@@ -581,6 +589,134 @@ export function steadyStateHour(seed = 1): Obj[] {
         emit(at, person, groups, 'list', { resource: 'events', namespace: ns }, 200, {
           userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
         });
+    }
+  }
+  // The add-ons most EKS clusters add, each as its own install instructions deploy it, with their
+  // informers (a list, then a watch reopened every 5-10 min). Each keeps a cluster-wide Secret
+  // informer, which the spec's table scores high (row 5). Generated last so the streams above stay
+  // the hour they were. Service accounts, namespaces, RBAC and sources: ADDON_SECRET_WATCHERS in
+  // lib/audit/severity.ts. User agents as each binary sets them (commit hashes elided):
+  // cert-manager pkg/util RestConfigWithUserAgent "cert-manager-<component>/<version> (<platform>)
+  // cert-manager/<commit>"; ingress-nginx cmd/nginx/main.go "<binary>/<release> (<os>/<arch>)
+  // ingress-nginx/<commit>"; kube-state-metrics pkg/version "<binary>/<release> (<os>/<arch>)
+  // kube-state-metrics/<commit>"; Argo CD cmd/argocd-application-controller
+  // "argocd-application-controller/<version> (<platform>)".
+  const ADDONS: {
+    user: string;
+    ns: string;
+    userAgent: string;
+    watchMs: [number, number];
+    relistEachWatch: boolean;
+    informers: [string, string?][];
+  }[] = [
+    {
+      user: SA('cert-manager', 'cert-manager'),
+      ns: 'cert-manager',
+      userAgent: 'cert-manager-controller/v1.16.2 (linux/amd64) cert-manager/0000000',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['pods'],
+        ['services'],
+        ['ingresses', 'networking.k8s.io'],
+        ['certificates', 'cert-manager.io'],
+        ['certificaterequests', 'cert-manager.io'],
+        ['issuers', 'cert-manager.io'],
+        ['clusterissuers', 'cert-manager.io'],
+        ['orders', 'acme.cert-manager.io'],
+        ['challenges', 'acme.cert-manager.io'],
+      ],
+    },
+    {
+      user: SA('cert-manager', 'cert-manager-cainjector'),
+      ns: 'cert-manager',
+      userAgent: 'cert-manager-cainjector/v1.16.2 (linux/amd64) cert-manager/0000000',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['certificates', 'cert-manager.io'],
+        ['mutatingwebhookconfigurations', 'admissionregistration.k8s.io'],
+        ['validatingwebhookconfigurations', 'admissionregistration.k8s.io'],
+        ['apiservices', 'apiregistration.k8s.io'],
+        ['customresourcedefinitions', 'apiextensions.k8s.io'],
+      ],
+    },
+    {
+      user: SA('ingress-nginx', 'ingress-nginx'),
+      ns: 'ingress-nginx',
+      userAgent: 'nginx-ingress-controller/v1.11.3 (linux/amd64) ingress-nginx/0000000',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['configmaps'],
+        ['services'],
+        ['endpointslices', 'discovery.k8s.io'],
+        ['ingresses', 'networking.k8s.io'],
+        ['ingressclasses', 'networking.k8s.io'],
+      ],
+    },
+    {
+      user: SA('kube-system', 'kube-state-metrics'),
+      ns: 'kube-system',
+      userAgent: 'kube-state-metrics/v2.13.0 (linux/amd64) kube-state-metrics/0000000',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['configmaps'],
+        ['pods'],
+        ['nodes'],
+        ['services'],
+        ['namespaces'],
+        ['persistentvolumeclaims'],
+        ['deployments', 'apps'],
+        ['daemonsets', 'apps'],
+        ['statefulsets', 'apps'],
+        ['replicasets', 'apps'],
+        ['jobs', 'batch'],
+        ['cronjobs', 'batch'],
+        ['horizontalpodautoscalers', 'autoscaling'],
+      ],
+    },
+    {
+      // gitops-engine's cluster cache lists and watches every kind, and restarts each watch with a
+      // fresh list every 10 min (pkg/cache/cluster.go defaultWatchResyncTimeout).
+      user: SA('argocd', 'argocd-application-controller'),
+      ns: 'argocd',
+      userAgent: 'argocd-application-controller/v2.13.1+af54ef8 (linux/amd64)',
+      watchMs: [600_000, 600_000],
+      relistEachWatch: true,
+      informers: [
+        ['secrets'],
+        ['configmaps'],
+        ['serviceaccounts'],
+        ['services'],
+        ['pods'],
+        ['deployments', 'apps'],
+        ['replicasets', 'apps'],
+        ['statefulsets', 'apps'],
+        ['ingresses', 'networking.k8s.io'],
+        ['applications', 'argoproj.io'],
+      ],
+    },
+  ];
+  for (const addon of ADDONS) {
+    for (const [resource, apiGroup] of addon.informers) {
+      const ref = apiGroup === undefined ? { resource } : { resource, apiGroup };
+      const [lo, hi] = addon.watchMs;
+      const period = lo + rand() * (hi - lo);
+      const extra = { userAgent: addon.userAgent };
+      // A list at the hour's first reopen (the informer's re-list after its resourceVersion
+      // expired: this file's estimate, one an hour), each watch after it; Argo CD re-lists every time.
+      let first = true;
+      every(period, (at) => {
+        if (first || addon.relistEachWatch) emit(Math.max(0, at - 200), addon.user, SA_GROUPS(addon.ns), 'list', ref, 200, extra);
+        first = false;
+        emit(at, addon.user, SA_GROUPS(addon.ns), 'watch', ref, 200, extra);
+      });
     }
   }
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).

@@ -83,6 +83,11 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
     // cluster-autoscaler's drain of the node it scales down: one eviction per pod on it.
     expect(byReason['routine-node-drain-eviction']).toBeGreaterThanOrEqual(30);
     expect(specByReason['workload-change']).toBeGreaterThan(byReason['routine-node-drain-eviction'] ?? 0);
+    // The add-ons' cluster-wide Secret informers: high under the spec's table, low by default.
+    expect(byReason['routine-addon-secrets-watch']).toBeGreaterThanOrEqual(40);
+    expect(specByReason['cluster-wide-secrets-read']).toBe(
+      (byReason['routine-addon-secrets-watch'] ?? 0) + (byReason['routine-controller-secrets-watch'] ?? 0),
+    );
     expect(bySeverity.medium ?? 0).toBe(0);
   });
 });
