@@ -27,10 +27,24 @@ const CASES: { label: string; fn: string; env: Record<string, string> }[] = [
   },
 ];
 
+// AISOC_BENCH_NODE: the node binary every measured process runs on, floor and imports alike
+// (default: the node running the benchmark). The Lambdas run on nodejs22.x while a development
+// machine may run another major; the bundles' cold start is worth measuring on the runtime's.
+const NODE = process.env.AISOC_BENCH_NODE || process.execPath;
+
+/** The version `NODE` reports, so the table says which node its cold-start rows were measured on. */
+function measuredNodeVersion(): string {
+  const r = spawnSync(NODE, ['--version'], { encoding: 'utf8' });
+  if (r.error !== undefined || r.status !== 0)
+    throw new Error(`AISOC_BENCH_NODE (${NODE}) does not run: ${r.error?.message ?? r.stderr.slice(0, 200)}`);
+  const version = r.stdout.trim();
+  return NODE === process.execPath ? `node ${version}` : `node ${version} from AISOC_BENCH_NODE (${NODE})`;
+}
+
 /** Wall time of one fresh `node` process running `args`, in ms. */
 function wallMs(args: string[], env: Record<string, string>): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, args, {
+  const r = spawnSync(NODE, args, {
     env: { ...process.env, ...env, AWS_REGION: 'us-east-1' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -94,7 +108,7 @@ process.exit(0);`;
 /** Import + first request of the ingest bundle with Kinesis sinks, in a fresh process (async: the stand-in answers meanwhile). */
 function firstRequest(bundle: string, env: Record<string, string>, event: string): Promise<{ importMs: number; firstMs: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', FIRST_REQUEST(bundle, event)], {
+    const child = spawn(NODE, ['--input-type=module', '-e', FIRST_REQUEST(bundle, event)], {
       env: { ...process.env, ...env, AWS_REGION: 'us-east-1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -130,7 +144,7 @@ function firstRequest(bundle: string, env: Record<string, string>, event: string
  * sees is the init plus the first request: both are measured, in alternating fresh processes
  * against a Kinesis stand-in on loopback; the ratio is first-use over init of that sum.
  */
-async function clientPlacement(ctx: BenchContext, runs: number): Promise<BenchFigure> {
+async function clientPlacement(ctx: BenchContext, runs: number, nodeVersion: string): Promise<BenchFigure> {
   const bundle = join(ctx.dist, 'ingest', 'index.mjs');
   const kinesis = await kinesisStandIn();
   try {
@@ -179,17 +193,18 @@ async function clientPlacement(ctx: BenchContext, runs: number): Promise<BenchFi
       ratio,
       goal: 'reported; the default is the cheaper (ratio < 1: first use)',
       pass: true,
-      notes: `at init: import ${m(at, 'importMs').toFixed(1)} + first request ${m(at, 'firstMs').toFixed(1)} ms; on first use: import ${m(lazy, 'importMs').toFixed(1)} + first request ${m(lazy, 'firstMs').toFixed(1)} ms; medians of ${runs} alternating pairs, ratio = median of the pairs' ratios (a Kinesis stand-in on loopback)`,
+      notes: `${nodeVersion}; at init: import ${m(at, 'importMs').toFixed(1)} + first request ${m(at, 'firstMs').toFixed(1)} ms; on first use: import ${m(lazy, 'importMs').toFixed(1)} + first request ${m(lazy, 'firstMs').toFixed(1)} ms; medians of ${runs} alternating pairs, ratio = median of the pairs' ratios (a Kinesis stand-in on loopback)`,
     };
   } finally {
     await kinesis.close();
   }
 }
 
-/** Cold start: a fresh process importing each Lambda bundle, vs a fresh `node -e ''`. */
+/** Cold start: a fresh process importing each Lambda bundle, vs a fresh `node -e ''`, both on `NODE`. */
 export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
   const runs = ctx.quick ? 5 : 31;
   const figures: BenchFigure[] = [];
+  const nodeVersion = measuredNodeVersion();
   for (const { label, fn, env } of CASES) {
     const bundle = join(ctx.dist, fn, 'index.mjs');
     if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
@@ -220,9 +235,9 @@ export async function run(ctx: BenchContext): Promise<BenchFigure[]> {
       ratio,
       goal: 'ratio ≤ 1.5',
       pass: ratio <= 1.5,
-      notes: `bundle ${(dirBytes(join(ctx.dist, fn)) / 1024).toFixed(0)} KiB with its lazily imported chunks (index.mjs ${(statSync(bundle).size / 1024).toFixed(0)} KiB), medians of ${runs} alternating pairs; ratio = median of the pairs' ratios (ratio of the medians ${(imported / base).toFixed(2)})`,
+      notes: `${nodeVersion}; bundle ${(dirBytes(join(ctx.dist, fn)) / 1024).toFixed(0)} KiB with its lazily imported chunks (index.mjs ${(statSync(bundle).size / 1024).toFixed(0)} KiB), medians of ${runs} alternating pairs; ratio = median of the pairs' ratios (ratio of the medians ${(imported / base).toFixed(2)})`,
     });
   }
-  figures.push(await clientPlacement(ctx, runs));
+  figures.push(await clientPlacement(ctx, runs, nodeVersion));
   return figures;
 }
