@@ -32,7 +32,7 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
   const table = classifySeverity(input);
   const d = detection ?? shippedDetection();
   if (d.severity === 'spec') return { ...table, ruleIds: NO_RULES };
-  const refined = refineSeverity(input, user, table);
+  const refined = refineSeverity(input, user, table, d.rules?.routine);
   const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event);
   if (fired.length === 0) return { ...refined, ruleIds: NO_RULES };
   const decided = highestSeverity(

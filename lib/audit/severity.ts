@@ -1,4 +1,4 @@
-import type { Severity, SeverityReason } from './types.js';
+import type { RoutineIdentities, Severity, SeverityReason } from './types.js';
 
 /** The fields the severity rules look at, already read out of the event. */
 export interface SeverityInput {
@@ -270,8 +270,14 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
  * cluster-wide secret watch and the
  * common add-ons' cluster-wide Secret informers (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
  * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
+ * `routine`: the operators' own secret-watching add-ons and node drainers, as the built-in ones.
  */
-export function refineSeverity(input: SeverityInput, user: string | null, result: SeverityResult): SeverityResult {
+export function refineSeverity(
+  input: SeverityInput,
+  user: string | null,
+  result: SeverityResult,
+  routine?: RoutineIdentities,
+): SeverityResult {
   if (user === null) return result;
   const { verb, resource, subresource, namespace, responseCode } = input;
   const allowed = responseCode !== null && responseCode < 400;
@@ -299,7 +305,11 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
     // reflector reopens the watch every 5-10 minutes: a read, as row 8 scores reads.
     return { severity: 'low', reason: 'routine-controller-secrets-watch' };
   }
-  if (result.reason === 'cluster-wide-secrets-read' && allowed && ADDON_SECRET_WATCHERS.has(user)) {
+  if (
+    result.reason === 'cluster-wide-secrets-read' &&
+    allowed &&
+    (ADDON_SECRET_WATCHERS.has(user) || routine?.secretWatchers.has(user) === true)
+  ) {
     // An add-on's own cluster-wide Secret informer (its list and each reopened watch): a read, as
     // row 8 scores reads. A `get` never reaches here (row 5 is list and watch only).
     return { severity: 'low', reason: 'routine-addon-secrets-watch' };
@@ -323,7 +333,7 @@ export function refineSeverity(input: SeverityInput, user: string | null, result
     resource === 'pods' &&
     subresource === 'eviction' &&
     responseCode !== null &&
-    NODE_LIFECYCLE_EVICTORS.has(user)
+    (NODE_LIFECYCLE_EVICTORS.has(user) || routine?.nodeDrainers.has(user) === true)
   ) {
     return { severity: 'info', reason: 'routine-node-drain-eviction' };
   }

@@ -163,6 +163,19 @@ export interface DetectionRules {
   describe?(
     id: string,
   ): { id: string; title: string; description: string; severity: Severity; mitre: readonly string[]; source: string } | undefined;
+  /** The cluster's own routine identities the operators' files declare; absent when none do. */
+  routine?: RoutineIdentities;
+}
+
+/**
+ * Exact user names an operator declares routine for their cluster (the `routine` section of their
+ * rule files), added to the built-in add-on identities of `refineSeverity` for that deployment.
+ */
+export interface RoutineIdentities {
+  /** Add-ons whose cluster-wide Secret list/watch is routine (`routine-addon-secrets-watch`). */
+  secretWatchers: ReadonlySet<string>;
+  /** Identities whose pod evictions are node drains (`routine-node-drain-eviction`). */
+  nodeDrainers: ReadonlySet<string>;
 }
 
 /** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */

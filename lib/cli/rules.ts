@@ -22,7 +22,8 @@ rules override shipped rules with the same id, "{id, disabled: true}" turns one 
 are added. DIR may also be s3://bucket/key, one rule file in S3 as the ingest reads it at init
 (with the AWS credentials and region of the environment). Without DIR: K8S_AUDIT_RULES when set,
 else the shipped pack alone. A rule that does not compile is reported with its file, id and the
-CEL error. Format: docs/detection-rules.md.
+CEL error. list also prints the identities DIR's files declare routine (a "routine" section:
+secret_watchers, node_drainers). Format: docs/detection-rules.md.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
 2 for usage errors.
@@ -61,7 +62,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         io.stdout.write(`${r.id.padEnd(38)} ${r.severity.padEnd(7)} ${r.mitre.join(',').padEnd(24)} ${r.title}\n`);
         io.stdout.write(`${''.padEnd(38)} ${r.file}; after ${r.source}\n`);
       }
-      io.stdout.write(`${engine.rules.length} rules${dir === undefined ? '' : ` (shipped pack with ${dir})`}\n`);
+      // The operators' routine identities change severities as much as a rule does: shown with them.
+      for (const e of engine.declared) io.stdout.write(`routine ${e.list.padEnd(16)} ${e.user}\n${''.padEnd(25)} ${e.file}\n`);
+      const routine = engine.declared.length === 0 ? '' : `, ${engine.declared.length} routine identities`;
+      io.stdout.write(`${engine.rules.length} rules${routine}${dir === undefined ? '' : ` (shipped pack with ${dir})`}\n`);
     }
     return 0;
   }

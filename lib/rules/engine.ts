@@ -1,11 +1,11 @@
 import { Environment } from '@marcbachmann/cel-js';
 import { withoutZone } from '../audit/ip.js';
 import { setOwn } from '../audit/redact.js';
-import type { AuditEvent, JsonObject, JsonValue } from '../audit/types.js';
+import type { AuditEvent, JsonObject, JsonValue, RoutineIdentities } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
 import { linearRegex, patternProblem } from './pattern.js';
-import type { RuleDisable, RuleSpec } from './types.js';
+import type { RoutineEntry, RoutineList, RuleDisable, RuleSpec } from './types.js';
 
 /** A rule compiled once at init: its spec and the CEL program. */
 export interface CompiledRule extends RuleSpec {
@@ -694,7 +694,17 @@ export class RuleEngine {
   // Matching is synchronous and CEL programs do not keep their activation, so one is reused.
   readonly #activation = new Activation({} as AuditEvent);
   #memoSize = 0;
-  constructor(readonly rules: readonly CompiledRule[]) {}
+  /** The operators' routine identities as `refineSeverity` reads them; undefined when none are declared. */
+  readonly routine: RoutineIdentities | undefined;
+
+  /** `declared`: the routine identities of the operators' files (`routine:`), for this deployment. */
+  constructor(
+    readonly rules: readonly CompiledRule[],
+    readonly declared: readonly RoutineEntry[] = [],
+  ) {
+    const of = (list: RoutineList) => new Set(declared.filter((e) => e.list === list).map((e) => e.user));
+    this.routine = declared.length === 0 ? undefined : { secretWatchers: of('secret_watchers'), nodeDrainers: of('node_drainers') };
+  }
 
   /** A rule of the pack by id. */
   describe(id: string): CompiledRule | undefined {

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
 import { ConfigError, type Env, EnvReader } from '../config/env.js';
-import { compileRules, compileRulesAll, mergeRulesAll, type RuleEngine } from './engine.js';
-import { parseRuleFile, RulePackError } from './pack.js';
+import { compileRules, compileRulesAll, mergeRulesAll, RuleEngine } from './engine.js';
+import { parseOperatorFile, RulePackError } from './pack.js';
 import { shippedRuleSpecs } from './shipped.js';
-import type { RuleDisable, RuleSpec } from './types.js';
+import type { RoutineEntry, RuleDisable, RuleSpec } from './types.js';
 
 const RULE_FILE = /\.(ya?ml|json)$/i;
 
@@ -34,7 +34,7 @@ function isRuleFile(dir: string, entry: Dirent): boolean {
  * directory, in name order: the rules of the files that parse, and a problem for each file that
  * cannot be read or holds a bad rule.
  */
-async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; problems: string[] }> {
+async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; routine: RoutineEntry[]; problems: string[] }> {
   let names: string[];
   let all: Dirent[];
   try {
@@ -44,7 +44,11 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
       .map((d) => d.name)
       .sort();
   } catch (err) {
-    return { entries: [], problems: [`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`] };
+    return {
+      entries: [],
+      routine: [],
+      problems: [`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`],
+    };
   }
   if (names.length === 0) {
     // A directory named but holding no rule file is a wrong path (the mount's parent, a layer's
@@ -58,41 +62,45 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
       held.length === 0
         ? 'it is empty'
         : `it holds ${held.slice(0, 5).join(', ')}${held.length > 5 ? `, and ${held.length - 5} more` : ''}`;
-    return { entries: [], problems: [`${dir}: no rule files (*.yaml, *.yml, *.json) in the rules directory; ${shown}`] };
+    return { entries: [], routine: [], problems: [`${dir}: no rule files (*.yaml, *.yml, *.json) in the rules directory; ${shown}`] };
   }
   const entries: (RuleSpec | RuleDisable)[] = [];
+  const routine: RoutineEntry[] = [];
   const problems: string[] = [];
   for (const name of names) {
     const file = join(dir, name);
     try {
-      entries.push(...(await parseRuleFile(readFileSync(file, 'utf8'), file)));
+      const content = await parseOperatorFile(readFileSync(file, 'utf8'), file);
+      entries.push(...content.entries);
+      routine.push(...content.routine);
     } catch (err) {
       if (err instanceof RulePackError) problems.push(...err.problems);
       else problems.push(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   }
-  return { entries, problems };
+  return { entries, routine, problems };
 }
 
 /**
  * The shipped pack with operators' entries merged over it, compiled; rejects with every problem of
  * every stage at once (`earlier`: those of reading the files), so an operator fixing a directory
  * sees a YAML error in one file, a duplicate id and a condition that does not compile in others
- * together, not one per start.
+ * together, not one per start. `routine`: every file's routine identities, merged (a name in two
+ * files is the same declaration, so no conflict).
  */
-function packOf(entries: readonly (RuleSpec | RuleDisable)[], earlier: readonly string[]): RuleEngine {
+function packOf(entries: readonly (RuleSpec | RuleDisable)[], routine: readonly RoutineEntry[], earlier: readonly string[]): RuleEngine {
   const merged = mergeRulesAll(shippedRuleSpecs(), entries);
   const compiled = compileRulesAll(merged.rules);
   const problems = [...earlier, ...merged.problems, ...compiled.problems];
   if (problems.length > 0 || compiled.engine === null) throw new RulePackError(problems);
-  return compiled.engine;
+  return routine.length === 0 ? compiled.engine : new RuleEngine(compiled.engine.rules, routine);
 }
 
 /** The shipped pack with an operators' directory applied (overrides, disables, additions), compiled. */
 export async function compilePack(dir: string | undefined): Promise<RuleEngine> {
   if (dir === undefined) return compileRules(shippedRuleSpecs());
-  const { entries, problems } = await readRulesDirAll(dir);
-  return packOf(entries, problems);
+  const { entries, routine, problems } = await readRulesDirAll(dir);
+  return packOf(entries, routine, problems);
 }
 
 /** An S3 object holding one rule file (`rules: [...]`), as K8S_AUDIT_RULES=s3://bucket/key names it. */
@@ -196,7 +204,8 @@ export function rulesSourceName(source: RulesSource): string {
 export async function compileRulesSource(source: RulesSource, read: RulesObjectReader = readS3RulesObject): Promise<RuleEngine> {
   try {
     if (source.kind === 'dir') return await compilePack(source.dir);
-    return packOf(await parseRuleFile(await read(source.object), rulesSourceName(source)), []);
+    const content = await parseOperatorFile(await read(source.object), rulesSourceName(source));
+    return packOf(content.entries, content.routine, []);
   } catch (err) {
     if (!(err instanceof RulePackError)) throw err;
     throw new ConfigError([`K8S_AUDIT_RULES: ${err.problems.join('; ')}`]);

@@ -1,6 +1,6 @@
 import type { JsonObject, JsonValue, Severity } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
-import type { RuleDisable, RuleExamples, RuleMatch, RuleSpec } from './types.js';
+import type { RoutineEntry, RoutineList, RuleDisable, RuleExamples, RuleFileContent, RuleMatch, RuleSpec } from './types.js';
 
 /** A pack that cannot be used: every problem named with its file and rule id, as init reports it. */
 export class RulePackError extends Error {
@@ -24,6 +24,14 @@ function stringList(v: unknown): string[] | null {
  * `RulePackError` naming every problem, each as `<file>: <id>: <problem>`.
  */
 export async function parseRuleFile(text: string, file: string): Promise<(RuleSpec | RuleDisable)[]> {
+  return (await parseOperatorFile(text, file)).entries;
+}
+
+/**
+ * Reads one operators' file (YAML or JSON): its `rules` list and its `routine` section, either or
+ * both. Rejects like `parseRuleFile`, a routine entry's problem as `<file>: routine.<list>[<n>] ...`.
+ */
+export async function parseOperatorFile(text: string, file: string): Promise<RuleFileContent> {
   // Imported here, not at the top: only operators' rule files need a YAML parser (the shipped pack
   // is parsed at build time), and its 120 KB cost every Lambda's init about 20 ms
   // (docs/performance.md, "Cold start").
@@ -36,20 +44,100 @@ export async function parseRuleFile(text: string, file: string): Promise<(RuleSp
   } catch (err) {
     throw new RulePackError([`${file}: not valid YAML: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`]);
   }
-  return readRuleDocument(doc, file);
+  return readOperatorDocument(doc, file);
 }
 
 /** Reads a pack file's parsed document (`{rules: [...]}`); throws like `parseRuleFile`. */
 export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDisable)[] {
   if (!isJsonObject(doc) || !Array.isArray(doc.rules)) throw new RulePackError([`${file}: expected a mapping with a "rules" list`]);
   const problems: string[] = [];
+  const out = readRules(doc.rules, file, problems);
+  if (problems.length > 0) throw new RulePackError(problems);
+  return out;
+}
+
+/**
+ * Reads an operators' file's parsed document: `rules: [...]`, `routine: {...}`, or both (a file
+ * may hold only the cluster's routine identities). Throws like `parseRuleFile`, every problem of
+ * both sections at once.
+ */
+export function readOperatorDocument(doc: unknown, file: string): RuleFileContent {
+  const hasRoutine = isJsonObject(doc) && doc.routine !== undefined;
+  if (!isJsonObject(doc) || (doc.rules === undefined && !hasRoutine) || (doc.rules !== undefined && !Array.isArray(doc.rules)))
+    throw new RulePackError([`${file}: expected a mapping with a "rules" list, a "routine" section, or both`]);
+  const problems: string[] = [];
+  const entries = Array.isArray(doc.rules) ? readRules(doc.rules, file, problems) : [];
+  const routine = hasRoutine ? readRoutine(doc.routine as JsonValue, file, problems) : [];
+  if (problems.length > 0) throw new RulePackError(problems);
+  return { entries, routine };
+}
+
+function readRules(rules: readonly JsonValue[], file: string, problems: string[]): (RuleSpec | RuleDisable)[] {
   const out: (RuleSpec | RuleDisable)[] = [];
-  doc.rules.forEach((raw, i) => {
+  rules.forEach((raw, i) => {
     const where = `${file}: ${isJsonObject(raw) && typeof raw.id === 'string' ? raw.id : `rule #${i + 1}`}`;
     const rule = readRule(raw, file, (p) => problems.push(`${where}: ${p}`));
     if (rule !== null) out.push(rule);
   });
-  if (problems.length > 0) throw new RulePackError(problems);
+  return out;
+}
+
+const ROUTINE_LISTS: readonly RoutineList[] = ['secret_watchers', 'node_drainers'];
+// Kubernetes' built-in group names (kubernetes/kubernetes staging/src/k8s.io/apiserver
+// pkg/authentication/user/user.go; serviceaccount.MakeNamespaceGroupName): never a user name.
+const GROUP_NAME = /^system:(authenticated|unauthenticated|masters|nodes|serviceaccounts(:.*)?|bootstrappers(:.*)?)$/;
+const SA_PREFIX = 'system:serviceaccount:';
+// A namespace is a DNS-1123 label, a service account's name a DNS-1123 subdomain (Kubernetes API
+// reference, ObjectMeta.name; pkg/apis/core/validation ValidateServiceAccountName).
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SA_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+/**
+ * Why `user` cannot be declared routine, or null when it can. Only exact names: a wildcard would
+ * take in an identity named like the add-on in any namespace, which anyone who can create a
+ * service account there holds. A node's identity and the anonymous user are refused outright.
+ */
+function routineUserProblem(user: JsonValue): string | null {
+  if (typeof user !== 'string' || user.trim() === '') return 'an empty name; list exact user names';
+  if (user !== user.trim()) return 'has spaces around it; user names in audit events have none, so it would never match';
+  if (user.includes('*'))
+    return "a wildcard; only exact names are accepted: the same name in another namespace (or any name a pattern takes in) is anyone's identity";
+  if (user.startsWith('system:node:'))
+    return "a node's identity; a pod that escapes to its host holds the node's credentials, and the kubelets' routine traffic is already recognised";
+  if (user === 'system:anonymous') return 'the unauthenticated user; anyone who reaches the API server is it';
+  if (GROUP_NAME.test(user)) return 'a group name, not a user name; list the exact user names';
+  if (user.startsWith(SA_PREFIX)) {
+    const [namespace, name, ...more] = user.slice(SA_PREFIX.length).split(':');
+    if (more.length > 0 || namespace === undefined || name === undefined || !NAMESPACE.test(namespace) || !SA_NAME.test(name))
+      return 'not a service account name; write system:serviceaccount:<namespace>:<name>';
+  }
+  return null;
+}
+
+/** The `routine` section: `{secret_watchers: [user, ...], node_drainers: [user, ...]}`, both optional. */
+function readRoutine(raw: JsonValue, file: string, problems: string[]): RoutineEntry[] {
+  if (!isJsonObject(raw)) {
+    problems.push(`${file}: routine: must be a mapping with secret_watchers and/or node_drainers lists of user names`);
+    return [];
+  }
+  const out: RoutineEntry[] = [];
+  for (const key of Object.keys(raw)) {
+    if (!(ROUTINE_LISTS as readonly string[]).includes(key))
+      problems.push(`${file}: routine: unknown key "${key}" (secret_watchers, node_drainers)`);
+  }
+  for (const list of ROUTINE_LISTS) {
+    const users = raw[list];
+    if (users === undefined) continue;
+    if (!Array.isArray(users)) {
+      problems.push(`${file}: routine.${list}: must be a list of user names`);
+      continue;
+    }
+    users.forEach((user, i) => {
+      const problem = routineUserProblem(user);
+      if (problem === null) out.push({ list, user: user as string, file });
+      else problems.push(`${file}: routine.${list}[${i}] ${JSON.stringify(user)}: ${problem}`);
+    });
+  }
   return out;
 }
 

@@ -44,3 +44,19 @@ export interface RuleDisable {
   disabled: true;
   file: string;
 }
+
+/** Which built-in set of routine identities an operator's entry adds to (`routine:` in a rule file). */
+export type RoutineList = 'secret_watchers' | 'node_drainers';
+
+/** One identity an operators' file declares routine: exact user name, where it was read from. */
+export interface RoutineEntry {
+  list: RoutineList;
+  user: string;
+  file: string;
+}
+
+/** What one operators' rule file holds: rules (overrides, disables, additions) and routine identities. */
+export interface RuleFileContent {
+  entries: (RuleSpec | RuleDisable)[];
+  routine: RoutineEntry[];
+}

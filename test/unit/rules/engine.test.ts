@@ -95,7 +95,9 @@ describe('rule packs', () => {
       ]),
     );
     expect((await rejected(parseRuleFile('rules: [a: b', 'y.yaml')))[0]).toMatch(/^y\.yaml: not valid YAML/);
-    expect(await rejected(parseRuleFile('- just a list', 'z.yaml'))).toEqual(['z.yaml: expected a mapping with a "rules" list']);
+    expect(await rejected(parseRuleFile('- just a list', 'z.yaml'))).toEqual([
+      'z.yaml: expected a mapping with a "rules" list, a "routine" section, or both',
+    ]);
     expect(problems(() => compileRules([...pack(rule('dup', 'true')), ...pack(rule('dup', 'true'))]))).toEqual([
       'ops/extra.yaml: dup: the id is used twice',
     ]);

@@ -1,0 +1,200 @@
+// The operators' `routine` section (docs/detection-rules.md, "The cluster's own routine
+// identities"), through the built CLI as an operator runs it: `rules list` on a directory holding
+// one, and `normalise` with K8S_AUDIT_RULES naming it.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
+const scratch = mkdtempSync(join(tmpdir(), 'aisoc-routine-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function dirWith(name: string, files: Record<string, string>): string {
+  const dir = join(scratch, name);
+  mkdirSync(dir);
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  return dir;
+}
+
+const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+// kube-prometheus-stack installed as its README does (`helm install kube-prometheus-stack
+// prometheus-community/kube-prometheus-stack -n monitoring`): its kube-state-metrics subchart names
+// the account `<release>-kube-state-metrics` (prometheus-community/helm-charts
+// charts/kube-state-metrics/templates/_helpers.tpl, kube-state-metrics.fullname) and its
+// ClusterRole lists and watches secrets (templates/_permissions.tpl, collectors.secrets).
+const KPS_KSM = sa('monitoring', 'kube-prometheus-stack-kube-state-metrics');
+// cluster-autoscaler's Helm chart names its account `<release>-aws-cluster-autoscaler`
+// (kubernetes/autoscaler charts/cluster-autoscaler, cluster-autoscaler.fullname).
+const CA_CHART = sa('kube-system', 'cluster-autoscaler-aws-cluster-autoscaler');
+
+const ROUTINE = `# Our cluster's add-ons as we install them
+routine:
+  secret_watchers:
+    - ${KPS_KSM}
+`;
+const DRAINERS = `routine:
+  node_drainers: ["${CA_CHART}"]
+  secret_watchers: ["${KPS_KSM}"]
+`;
+
+let n = 0;
+/** client-go's reflector: a list from resourceVersion 0, then a watch (k8s.io/client-go/tools/cache/reflector.go). */
+function secretsReflector(username: string, verb: 'list' | 'watch'): object {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `c1d2e3f4-0000-4000-8000-${(++n).toString().padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    requestURI:
+      verb === 'list'
+        ? '/api/v1/secrets?limit=500&resourceVersion=0'
+        : '/api/v1/secrets?allowWatchBookmarks=true&resourceVersion=52817733&timeout=7m21s&timeoutSeconds=441&watch=true',
+    verb,
+    user: { username, groups: ['system:serviceaccounts', 'system:serviceaccounts:monitoring', 'system:authenticated'] },
+    sourceIPs: ['10.0.14.87'],
+    userAgent: 'v2.13.0 (linux/amd64) kubernetes/0000000',
+    objectRef: { resource: 'secrets', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-03-02T09:14:07.120000Z',
+    stageTimestamp: '2026-03-02T09:14:07.180000Z',
+  };
+}
+
+/**
+ * A node drain's eviction as EKS logs one (github.com/focaaby/ironman-eks-example
+ * docs/example/ch11/managed-ng-pods-update.json: URI, body, 201), by `username` from inside the VPC.
+ */
+function eviction(username: string): object {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `a7ba2bc3-37ae-4452-b0e8-${(++n).toString().padStart(12, '0')}`,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/demo/pods/nginx-demo-deployment-7d4795b8bb-klqtk/eviction?timeout=19s',
+    verb: 'create',
+    user: { username, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
+    sourceIPs: ['10.0.3.21'],
+    userAgent: 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format',
+    objectRef: {
+      resource: 'pods',
+      namespace: 'demo',
+      name: 'nginx-demo-deployment-7d4795b8bb-klqtk',
+      apiVersion: 'v1',
+      subresource: 'eviction',
+    },
+    responseStatus: { metadata: {}, status: 'Success', code: 201 },
+    requestObject: {
+      kind: 'Eviction',
+      apiVersion: 'policy/v1beta1',
+      metadata: { name: 'nginx-demo-deployment-7d4795b8bb-klqtk', namespace: 'demo', creationTimestamp: null },
+    },
+    requestReceivedTimestamp: '2023-07-09T14:58:15.223678Z',
+    stageTimestamp: '2023-07-09T14:58:15.247508Z',
+  };
+}
+
+describe("the operators' routine identities", () => {
+  // The kube-prometheus-stack's kube-state-metrics, a look-alike (its name in another namespace),
+  // the chart-installed cluster-autoscaler draining a node, and an undeclared evictor.
+  const events = [
+    secretsReflector(KPS_KSM, 'list'),
+    secretsReflector(KPS_KSM, 'watch'),
+    secretsReflector(sa('web', 'kube-prometheus-stack-kube-state-metrics'), 'list'),
+    eviction(CA_CHART),
+    eviction(sa('web', 'cluster-autoscaler-aws-cluster-autoscaler')),
+  ];
+  const input = join(scratch, 'events.ndjson');
+  writeFileSync(input, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+  const scored = async (env: Record<string, string>) => {
+    const r = await cli(['normalise', input], env);
+    expect(r.stderr).not.toMatch(/error|invalid/i);
+    expect(r.code).toBe(0);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { severity: string; severity_reason: string })
+      .map((r) => `${r.severity} ${r.severity_reason}`);
+  };
+
+  it('normalise scores a declared secret watcher low and a declared drainer info; look-alikes, no section, and spec keep the table', async () => {
+    const rules = dirWith('ours', { '00-routine.yaml': ROUTINE, '10-drainers.yml': DRAINERS });
+    expect(await scored({ K8S_AUDIT_RULES: rules })).toEqual([
+      'low routine-addon-secrets-watch',
+      'low routine-addon-secrets-watch',
+      'high cluster-wide-secrets-read',
+      'info routine-node-drain-eviction',
+      'medium workload-change',
+    ]);
+    // Without the section (the shipped defaults), what the operator saw before declaring them.
+    const without = ['high cluster-wide-secrets-read', 'high cluster-wide-secrets-read', 'high cluster-wide-secrets-read'];
+    expect(await scored({})).toEqual([...without, 'medium workload-change', 'medium workload-change']);
+    // K8S_AUDIT_SEVERITY=spec: the spec's table, whatever the files declare.
+    expect(await scored({ K8S_AUDIT_RULES: rules, K8S_AUDIT_SEVERITY: 'spec' })).toEqual([
+      ...without,
+      'medium workload-change',
+      'medium workload-change',
+    ]);
+  });
+
+  it('rules list shows each declared identity with its file', async () => {
+    const rules = dirWith('listed', { 'routine.yaml': DRAINERS });
+    const r = await cli(['rules', 'list', rules]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`routine node_drainers    ${CA_CHART}\n${''.padEnd(25)} ${join(rules, 'routine.yaml')}\n`);
+    expect(r.stdout).toContain(`routine secret_watchers  ${KPS_KSM}\n`);
+    expect(r.stdout).toMatch(/^\d+ rules, 2 routine identities \(shipped pack with .*listed\)\n$/m);
+  });
+
+  it('refuses a wildcard, an empty name, a node, the anonymous user, a group and an unknown list, naming file and entry; the start fails', async () => {
+    const rules = dirWith('bad', {
+      'ok.yaml': ROUTINE,
+      'wrong.yaml': `routine:
+  secret_watchers:
+    - "system:serviceaccount:*:kube-state-metrics"
+    - ""
+    - system:node:ip-10-0-3-21.eu-west-1.compute.internal
+  node_drainers: [system:anonymous, "system:serviceaccounts:kube-system", "system:serviceaccount:karpenter"]
+  drainers: [karpenter]
+`,
+    });
+    const file = join(rules, 'wrong.yaml');
+    const listed = await cli(['rules', 'list', rules]);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr.split('\n')).toEqual([
+      `${file}: routine: unknown key "drainers" (secret_watchers, node_drainers)`,
+      `${file}: routine.secret_watchers[0] "system:serviceaccount:*:kube-state-metrics": a wildcard; only exact names are accepted: the same name in another namespace (or any name a pattern takes in) is anyone's identity`,
+      `${file}: routine.secret_watchers[1] "": an empty name; list exact user names`,
+      `${file}: routine.secret_watchers[2] "system:node:ip-10-0-3-21.eu-west-1.compute.internal": a node's identity; a pod that escapes to its host holds the node's credentials, and the kubelets' routine traffic is already recognised`,
+      `${file}: routine.node_drainers[0] "system:anonymous": the unauthenticated user; anyone who reaches the API server is it`,
+      `${file}: routine.node_drainers[1] "system:serviceaccounts:kube-system": a group name, not a user name; list the exact user names`,
+      `${file}: routine.node_drainers[2] "system:serviceaccount:karpenter": not a service account name; write system:serviceaccount:<namespace>:<name>`,
+      'the pack does not load: 7 problem(s)',
+      '',
+    ]);
+    // The ingest's other entry point refuses to start on it too, naming the same entries.
+    const normalised = await cli(['normalise', input], { K8S_AUDIT_RULES: rules });
+    expect(normalised.code).not.toBe(0);
+    expect(normalised.stdout).toBe('');
+    expect(normalised.stderr).toContain(`K8S_AUDIT_RULES: ${file}: routine: unknown key "drainers"`);
+    expect(normalised.stderr).toContain(`${file}: routine.node_drainers[0] "system:anonymous"`);
+  });
+});
