@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { normaliseAuditEvent } from '../../lib/audit/index.js';
+import { ConfigError } from '../../lib/config/env.js';
+import { compileRulesSource } from '../../lib/rules/load.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
@@ -196,5 +199,22 @@ describe("the operators' routine identities", () => {
     expect(normalised.stdout).toBe('');
     expect(normalised.stderr).toContain(`K8S_AUDIT_RULES: ${file}: routine: unknown key "drainers"`);
     expect(normalised.stderr).toContain(`${file}: routine.node_drainers[0] "system:anonymous"`);
+  });
+
+  it('an S3 rules object may carry the section too, read as the ingest reads it at init', async () => {
+    const object = { bucket: 'acme-secops', key: 'k8s/rules.yaml' };
+    const rules = await compileRulesSource({ kind: 's3', object }, async () => DRAINERS);
+    const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0, detection: { severity: 'default' as const, rules } };
+    const scored = (e: object) => normaliseAuditEvent(e as never, ctx);
+    expect(scored(secretsReflector(KPS_KSM, 'watch'))).toMatchObject({ severity: 'low', severity_reason: 'routine-addon-secrets-watch' });
+    expect(scored(eviction(CA_CHART))).toMatchObject({ severity: 'info', severity_reason: 'routine-node-drain-eviction' });
+    const bad = compileRulesSource(
+      { kind: 's3', object },
+      async () => 'routine:\n  node_drainers: ["system:serviceaccount:*:karpenter"]\n',
+    );
+    await expect(bad).rejects.toThrow(ConfigError);
+    await expect(bad).rejects.toThrow(
+      /K8S_AUDIT_RULES: s3:\/\/acme-secops\/k8s\/rules\.yaml: routine\.node_drainers\[0\] "system:serviceaccount:\*:karpenter": a wildcard/,
+    );
   });
 });
