@@ -10,10 +10,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { run as serve } from '../../lib/cli/serve.js';
-import { captureIo } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { runCli, tempDataDir } from '../helpers/ingest.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
 const SECRET = 'badpods-secret-0123456789abcdef';
@@ -345,14 +344,6 @@ const PATCHES: { name: string; rule: string; severity: 'high' | 'medium'; event:
   },
 ];
 
-interface StoredRecord {
-  audit_id: string;
-  k8s_resource: string;
-  severity: string;
-  severity_reason: string;
-  rule_ids: string[];
-}
-
 const CREATES = ALL.map((m) => ({ ...m, events: creates(m.object) }));
 
 describe("Bishop Fox's badPods through serve", () => {
@@ -360,36 +351,11 @@ describe("Bishop Fox's badPods through serve", () => {
   let status = 0;
   let answer: unknown;
   let records: StoredRecord[] = [];
-  let alerts: (StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } })[] = [];
+  let alerts: StoredAlert[] = [];
   const items = [...CREATES.flatMap((m) => m.events.map((e) => e.event)), ...PATCHES.map((p) => p.event)];
 
   beforeAll(async () => {
-    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
-    const abort = new AbortController();
-    const done = serve(['--port', '0', '--data-dir', tmp.dir, '--no-console'], { ...cap.io, signal: abort.signal });
-    let url: string | undefined;
-    for (let i = 0; i < 500 && url === undefined; i++) {
-      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
-      if (url === undefined) await new Promise((r) => setTimeout(r, 10));
-    }
-    if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
-    const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'lab' },
-      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
-    });
-    status = res.status;
-    answer = await res.json();
-    abort.abort();
-    expect(await done).toBe(0);
-    const lines = async (argv: string[]) =>
-      (await runCli(argv)).stdout
-        .trim()
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l));
-    records = await lines(['events', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
-    alerts = await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'lab', items));
   });
   afterAll(() => tmp.remove());
 

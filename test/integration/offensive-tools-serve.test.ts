@@ -5,10 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as serve } from '../../lib/cli/serve.js';
-import { captureIo } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { runCli, tempDataDir } from '../helpers/ingest.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'offensive-tools-secret-0123456789abcdef';
 
@@ -181,48 +180,16 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
   },
 ];
 
-interface StoredRecord {
-  audit_id: string;
-  severity: string;
-  severity_reason: string;
-  rule_ids: string[];
-}
-
 describe('Peirates and kube-hunter with a stolen service-account token, through serve', () => {
   const tmp = tempDataDir('aisoc-offensive-');
   let status = 0;
   let answer: unknown;
   let records: StoredRecord[] = [];
-  let alerts: (StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } })[] = [];
+  let alerts: StoredAlert[] = [];
   const items = [...actions.flatMap((a) => a.events), ...ROUTINE.map((r) => r.event)];
 
   beforeAll(async () => {
-    const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
-    const abort = new AbortController();
-    const done = serve(['--port', '0', '--data-dir', tmp.dir, '--no-console'], { ...cap.io, signal: abort.signal });
-    let url: string | undefined;
-    for (let i = 0; i < 500 && url === undefined; i++) {
-      url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
-      if (url === undefined) await new Promise((r) => setTimeout(r, 10));
-    }
-    if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
-    const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET, 'X-AiSOC-Cluster-Name': 'prod' },
-      body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
-    });
-    status = res.status;
-    answer = await res.json();
-    abort.abort();
-    expect(await done).toBe(0);
-    const lines = async (argv: string[]) =>
-      (await runCli(argv)).stdout
-        .trim()
-        .split('\n')
-        .filter((l) => l !== '')
-        .map((l) => JSON.parse(l));
-    records = await lines(['events', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
-    alerts = await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', tmp.dir]);
+    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
   });
   afterAll(() => tmp.remove());
 

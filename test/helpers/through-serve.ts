@@ -1,0 +1,62 @@
+import { run as serve } from '../../lib/cli/serve.js';
+import { captureIo } from './cli.js';
+import { runCli } from './ingest.js';
+
+/** The fields of a stored record the scoring tests read, as `events --json` prints them. */
+export interface StoredRecord {
+  audit_id: string;
+  k8s_resource: string;
+  severity: string;
+  severity_reason: string;
+  rule_ids: string[];
+}
+
+/** An alert as `events --alerts --json` prints it: the record and its Detection Finding. */
+export type StoredAlert = StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } };
+
+/** What a user sees after posting one EventList through `serve`: the answer, then the stored records and alerts. */
+export interface ThroughServe {
+  status: number;
+  answer: unknown;
+  records: StoredRecord[];
+  alerts: StoredAlert[];
+}
+
+/**
+ * Starts the CLI's `serve` on a free port over `dataDir` (SQLite store, shared secret `secret`),
+ * posts `items` as one EventList of cluster `cluster` as an apiserver's webhook does, stops it,
+ * and reads back what a user reads: `events --json` and `events --alerts --json`.
+ */
+export async function throughServe(dataDir: string, secret: string, cluster: string, items: readonly unknown[]): Promise<ThroughServe> {
+  const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: secret });
+  const abort = new AbortController();
+  const done = serve(['--port', '0', '--data-dir', dataDir, '--no-console'], { ...cap.io, signal: abort.signal });
+  let url: string | undefined;
+  for (let i = 0; i < 500 && url === undefined; i++) {
+    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
+    if (url === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
+  const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': secret, 'X-AiSOC-Cluster-Name': cluster },
+    body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
+  });
+  const status = res.status;
+  const answer: unknown = await res.json();
+  abort.abort();
+  const code = await done;
+  if (code !== 0) throw new Error(`serve exited ${code}: ${cap.err()}`);
+  const lines = async (argv: string[]) =>
+    (await runCli(argv)).stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l));
+  return {
+    status,
+    answer,
+    records: await lines(['events', '--json', '--limit', '1000', '--data-dir', dataDir]),
+    alerts: await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', dataDir]),
+  };
+}
