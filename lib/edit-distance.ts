@@ -13,3 +13,23 @@ export function editDistance(a: string, b: string): number {
   }
   return prev[b.length] as number;
 }
+
+// A typo's closest name: compared without case and separators (auditLogPath, audit-log-path), at
+// most two edits apart, so "audit_logpath" is named and an unrelated key is not guessed at.
+function squash(name: string): string {
+  return name.toLowerCase().replace(/[\s_-]/g, '');
+}
+
+/** The known name `name` is most likely a typo of, or null. */
+export function closestName(name: string, known: Iterable<string>): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = editDistance(squash(name), squash(candidate));
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue, Severity } from '../audit/types.js';
+import { closestName } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
 import type { RoutineEntry, RoutineList, RuleDisable, RuleExamples, RuleFileContent, RuleMatch, RuleSpec } from './types.js';
 
@@ -56,16 +57,29 @@ export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDi
   return out;
 }
 
+/** The top-level keys of an operators' rule file. */
+const OPERATOR_FILE_KEYS: readonly string[] = ['rules', 'routine'];
+
 /**
  * Reads an operators' file's parsed document: `rules: [...]`, `routine: {...}`, or both (a file
  * may hold only the cluster's routine identities). Throws like `parseRuleFile`, every problem of
- * both sections at once.
+ * both sections at once. Any other top-level key is refused: it is read by nothing, and a typo
+ * (`routines:`) would leave the operator believing a section is in force while it is dropped.
  */
 export function readOperatorDocument(doc: unknown, file: string): RuleFileContent {
-  const hasRoutine = isJsonObject(doc) && doc.routine !== undefined;
-  if (!isJsonObject(doc) || (doc.rules === undefined && !hasRoutine) || (doc.rules !== undefined && !Array.isArray(doc.rules)))
-    throw new RulePackError([`${file}: expected a mapping with a "rules" list, a "routine" section, or both`]);
+  if (!isJsonObject(doc)) throw new RulePackError([`${file}: expected a mapping with a "rules" list, a "routine" section, or both`]);
   const problems: string[] = [];
+  for (const key of Object.keys(doc)) {
+    if (OPERATOR_FILE_KEYS.includes(key)) continue;
+    const near = closestName(key, OPERATOR_FILE_KEYS);
+    problems.push(
+      `${file}: unknown top-level key ${JSON.stringify(key)}${near === null ? '' : `: did you mean ${near}?`} (a rule file holds "rules", "routine", or both)`,
+    );
+  }
+  const hasRoutine = doc.routine !== undefined;
+  if ((doc.rules === undefined && !hasRoutine) || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
+    throw new RulePackError([...problems, `${file}: expected a mapping with a "rules" list, a "routine" section, or both`]);
+  }
   const entries = Array.isArray(doc.rules) ? readRules(doc.rules, file, problems) : [];
   const routine = hasRoutine ? readRoutine(doc.routine as JsonValue, file, problems) : [];
   if (problems.length > 0) throw new RulePackError(problems);

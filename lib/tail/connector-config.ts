@@ -1,7 +1,7 @@
 import { isAbsolute } from 'node:path';
 import { noteSecretAsTenant, readSharedSecret, secretAsClusterProblem, shortSecretWarning } from '../config/secret.js';
 import { MAX_TAIL_INTERVAL_SECONDS } from '../config/tail.js';
-import { editDistance } from '../edit-distance.js';
+import { closestName } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
 import { INGEST_PREFIX, isTenantRoutePath, SENDER_CLUSTER_NAME, SENDER_CLUSTER_NAME_RULE } from '../protocol.js';
 
@@ -112,26 +112,6 @@ const MODE_ONLY_FIELDS: Readonly<Record<ConnectorMode, readonly string[]>> = {
   webhook: ['webhook_route', 'inbox_token'],
   file_tail: ['audit_log_path', 'cursor_path'],
 };
-
-// A typo's closest name: compared without case and separators (auditLogPath, audit-log-path), at
-// most two edits apart, so "audit_logpath" is named and an unrelated key is not guessed at.
-function squash(name: string): string {
-  return name.toLowerCase().replace(/[\s_-]/g, '');
-}
-
-/** The known name `name` is most likely a typo of, or null. */
-export function closestName(name: string, known: Iterable<string>): string | null {
-  let best: string | null = null;
-  let bestDistance = 3;
-  for (const candidate of known) {
-    const d = editDistance(squash(name), squash(candidate));
-    if (d < bestDistance) {
-      best = candidate;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
 
 /**
  * Validates a connector config (as read from JSON or YAML) and applies the connector documentation's defaults.

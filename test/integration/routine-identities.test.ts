@@ -167,6 +167,21 @@ describe("the operators' routine identities", () => {
     expect(r.stdout).toMatch(/^\d+ rules, 2 routine identities \(shipped pack with .*listed\)\n$/m);
   });
 
+  it('refuses a misspelt section name, which would otherwise be dropped without a word', async () => {
+    // `routines:` for `routine:`: before, the file loaded, rules list said 0 routine identities,
+    // and the add-on's watches stayed high with nothing telling the operator why.
+    const rules = dirWith('typo', { 'routine.yaml': ROUTINE.replace(/^routine:/m, 'routines:') });
+    const file = join(rules, 'routine.yaml');
+    const listed = await cli(['rules', 'list', rules]);
+    expect(listed.code).toBe(1);
+    expect(listed.stderr).toContain(
+      `${file}: unknown top-level key "routines": did you mean routine? (a rule file holds "rules", "routine", or both)`,
+    );
+    const normalised = await cli(['normalise', input], { K8S_AUDIT_RULES: rules });
+    expect(normalised.code).not.toBe(0);
+    expect(normalised.stderr).toContain('unknown top-level key "routines": did you mean routine?');
+  });
+
   it('refuses a wildcard, an empty name, a node, the anonymous user, a group and an unknown list, naming file and entry; the start fails', async () => {
     const rules = dirWith('bad', {
       'ok.yaml': ROUTINE,
