@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { normaliseAuditEvent } from '../../lib/audit/index.js';
 import { ConfigError } from '../../lib/config/env.js';
 import { compileRulesSource } from '../../lib/rules/load.js';
+import { evictionEvent, secretsReflectorEvent } from '../helpers/k8s-events.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
@@ -57,63 +58,20 @@ const DRAINERS = `routine:
   secret_watchers: ["${KPS_KSM}"]
 `;
 
-let n = 0;
-/** client-go's reflector: a list from resourceVersion 0, then a watch (k8s.io/client-go/tools/cache/reflector.go). */
-function secretsReflector(username: string, verb: 'list' | 'watch'): object {
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'Metadata',
-    auditID: `c1d2e3f4-0000-4000-8000-${(++n).toString().padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    requestURI:
-      verb === 'list'
-        ? '/api/v1/secrets?limit=500&resourceVersion=0'
-        : '/api/v1/secrets?allowWatchBookmarks=true&resourceVersion=52817733&timeout=7m21s&timeoutSeconds=441&watch=true',
-    verb,
+// The integration's variants of the shared shapes: kube-prometheus-stack's kube-state-metrics in
+// `monitoring`, and cluster-autoscaler draining from inside the VPC.
+const secretsReflector = (username: string, verb: 'list' | 'watch'): object =>
+  secretsReflectorEvent(username, verb, {
     user: { username, groups: ['system:serviceaccounts', 'system:serviceaccounts:monitoring', 'system:authenticated'] },
-    sourceIPs: ['10.0.14.87'],
     userAgent: 'v2.13.0 (linux/amd64) kubernetes/0000000',
-    objectRef: { resource: 'secrets', apiVersion: 'v1' },
-    responseStatus: { metadata: {}, code: 200 },
-    requestReceivedTimestamp: '2026-03-02T09:14:07.120000Z',
-    stageTimestamp: '2026-03-02T09:14:07.180000Z',
-  };
-}
-
-/**
- * A node drain's eviction as EKS logs one (github.com/focaaby/ironman-eks-example
- * docs/example/ch11/managed-ng-pods-update.json: URI, body, 201), by `username` from inside the VPC.
- */
-function eviction(username: string): object {
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'RequestResponse',
-    auditID: `a7ba2bc3-37ae-4452-b0e8-${(++n).toString().padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    requestURI: '/api/v1/namespaces/demo/pods/nginx-demo-deployment-7d4795b8bb-klqtk/eviction?timeout=19s',
-    verb: 'create',
+  });
+const eviction = (username: string): object =>
+  evictionEvent(username, 201, {
     user: { username, groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'] },
     sourceIPs: ['10.0.3.21'],
     userAgent: 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format',
-    objectRef: {
-      resource: 'pods',
-      namespace: 'demo',
-      name: 'nginx-demo-deployment-7d4795b8bb-klqtk',
-      apiVersion: 'v1',
-      subresource: 'eviction',
-    },
     responseStatus: { metadata: {}, status: 'Success', code: 201 },
-    requestObject: {
-      kind: 'Eviction',
-      apiVersion: 'policy/v1beta1',
-      metadata: { name: 'nginx-demo-deployment-7d4795b8bb-klqtk', namespace: 'demo', creationTimestamp: null },
-    },
-    requestReceivedTimestamp: '2023-07-09T14:58:15.223678Z',
-    stageTimestamp: '2023-07-09T14:58:15.247508Z',
-  };
-}
+  });
 
 describe("the operators' routine identities", () => {
   // The kube-prometheus-stack's kube-state-metrics, a look-alike (its name in another namespace),

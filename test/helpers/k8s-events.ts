@@ -1,0 +1,70 @@
+// Audit events of two routine control-plane shapes, written once for the unit and the integration
+// tests of the refinements that recognise them (lib/audit/severity.ts). Each call gets a fresh auditID.
+
+let n = 0;
+const next = () => (++n).toString().padStart(12, '0');
+
+/**
+ * client-go's reflector over every Secret: a list from resourceVersion 0, then a watch with
+ * bookmarks and a 5-10 min timeoutSeconds (k8s.io/client-go/tools/cache/reflector.go), by
+ * `username`, at Metadata level as EKS's audit policy logs Secrets. `over` replaces fields.
+ */
+export function secretsReflectorEvent(username: string, verb: 'list' | 'watch', over: Record<string, unknown> = {}): never {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID: `c1d2e3f4-0000-4000-8000-${next()}`,
+    stage: 'ResponseComplete',
+    requestURI:
+      verb === 'list'
+        ? '/api/v1/secrets?limit=500&resourceVersion=0'
+        : '/api/v1/secrets?allowWatchBookmarks=true&resourceVersion=52817733&timeout=7m21s&timeoutSeconds=441&watch=true',
+    verb,
+    user: { username, groups: ['system:serviceaccounts', 'system:authenticated'] },
+    sourceIPs: ['10.0.14.87'],
+    userAgent: 'cert-manager-controller/v1.16.2 (linux/amd64) cert-manager/0000000',
+    objectRef: { resource: 'secrets', apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-03-02T09:14:07.120000Z',
+    stageTimestamp: '2026-03-02T09:14:07.180000Z',
+    ...over,
+  } as never;
+}
+
+/**
+ * A node drain's eviction as EKS logs one: a managed node group scaling in drains its node as
+ * eks:node-manager (github.com/focaaby/ironman-eks-example,
+ * docs/example/ch11/managed-ng-pods-update.json: user agent, URI, body, 201), here by `username`
+ * answered `code` (no responseStatus when null). `over` replaces fields.
+ */
+export function evictionEvent(username: string, code: number | null, over: Record<string, unknown> = {}): never {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: `a7ba2bc3-37ae-4452-b0e8-${next()}`,
+    stage: 'ResponseComplete',
+    requestURI: '/api/v1/namespaces/demo/pods/nginx-demo-deployment-7d4795b8bb-klqtk/eviction?timeout=19s',
+    verb: 'create',
+    user: { username, groups: ['system:authenticated'] },
+    sourceIPs: ['3.252.228.42'],
+    userAgent: 'vpcLambda/v0.0.0 (linux/amd64) kubernetes/$Format',
+    objectRef: {
+      resource: 'pods',
+      namespace: 'demo',
+      name: 'nginx-demo-deployment-7d4795b8bb-klqtk',
+      apiVersion: 'v1',
+      subresource: 'eviction',
+    },
+    ...(code === null ? {} : { responseStatus: { metadata: {}, code } }),
+    requestObject: {
+      kind: 'Eviction',
+      apiVersion: 'policy/v1beta1',
+      metadata: { name: 'nginx-demo-deployment-7d4795b8bb-klqtk', namespace: 'demo', creationTimestamp: null },
+    },
+    requestReceivedTimestamp: '2023-07-09T14:58:15.223678Z',
+    stageTimestamp: '2023-07-09T14:58:15.247508Z',
+    ...over,
+  } as never;
+}
