@@ -264,6 +264,9 @@ function shallowCopy(v: JsonObject | JsonValue[]): JsonObject | JsonValue[] {
   return out;
 }
 
+/** The JSON patch operations that set a value at their path (jsonPatchView). */
+const SETTING_OPS = new Set(['add', 'replace', 'copy', 'move']);
+
 /**
  * What a JSON patch (RFC 6902, `kubectl patch --type=json`: an array of `{op, path, value}`) sets,
  * as the partial object a merge patch would be: `[{op: replace, path: /spec/type, value: NodePort}]`
@@ -286,7 +289,8 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
     return copy;
   };
   for (const op of ops) {
-    if (!isJsonObject(op) || typeof op.path !== 'string') continue;
+    // Only these operations set a value; the path of any other is not even split.
+    if (!isJsonObject(op) || typeof op.path !== 'string' || !SETTING_OPS.has(op.op as string)) continue;
     const segments = op.path
       .split('/')
       .slice(1)

@@ -57,6 +57,19 @@ export function readRuleDocument(doc: unknown, file: string): (RuleSpec | RuleDi
   return out;
 }
 
+/**
+ * The keys of `obj` outside `known`, each quoted and followed by the known key it is likely a
+ * typo of (`"routines": did you mean routine?`), for the sections of an operators' file.
+ */
+function unknownKeys(obj: JsonObject, known: readonly string[]): string[] {
+  return Object.keys(obj)
+    .filter((key) => !known.includes(key))
+    .map((key) => {
+      const near = closestName(key, known);
+      return `${JSON.stringify(key)}${near === null ? '' : `: did you mean ${near}?`}`;
+    });
+}
+
 /** The top-level keys of an operators' rule file. */
 const OPERATOR_FILE_KEYS: readonly string[] = ['rules', 'routine'];
 
@@ -69,12 +82,8 @@ const OPERATOR_FILE_KEYS: readonly string[] = ['rules', 'routine'];
 export function readOperatorDocument(doc: unknown, file: string): RuleFileContent {
   if (!isJsonObject(doc)) throw new RulePackError([`${file}: expected a mapping with a "rules" list, a "routine" section, or both`]);
   const problems: string[] = [];
-  for (const key of Object.keys(doc)) {
-    if (OPERATOR_FILE_KEYS.includes(key)) continue;
-    const near = closestName(key, OPERATOR_FILE_KEYS);
-    problems.push(
-      `${file}: unknown top-level key ${JSON.stringify(key)}${near === null ? '' : `: did you mean ${near}?`} (a rule file holds "rules", "routine", or both)`,
-    );
+  for (const key of unknownKeys(doc, OPERATOR_FILE_KEYS)) {
+    problems.push(`${file}: unknown top-level key ${key} (a rule file holds "rules", "routine", or both)`);
   }
   const hasRoutine = doc.routine !== undefined;
   if ((doc.rules === undefined && !hasRoutine) || (doc.rules !== undefined && !Array.isArray(doc.rules))) {
@@ -135,10 +144,7 @@ function readRoutine(raw: JsonValue, file: string, problems: string[]): RoutineE
     return [];
   }
   const out: RoutineEntry[] = [];
-  for (const key of Object.keys(raw)) {
-    if (!(ROUTINE_LISTS as readonly string[]).includes(key))
-      problems.push(`${file}: routine: unknown key "${key}" (secret_watchers, node_drainers)`);
-  }
+  for (const key of unknownKeys(raw, ROUTINE_LISTS)) problems.push(`${file}: routine: unknown key ${key} (secret_watchers, node_drainers)`);
   for (const list of ROUTINE_LISTS) {
     const users = raw[list];
     if (users === undefined) continue;
