@@ -263,14 +263,15 @@ function controllerOwns(user: string, resource: string, subresource: string | nu
 }
 
 /**
- * The table's result with its routine control-plane cases brought down: a node's token requests
- * for its own pods, the controller manager's tokens for its controllers, a node's final delete of
- * its pods, a node's requests for its kubelet certificates, controllers writing the objects
- * they own, the node lifecycle controllers' evictions as they drain nodes, the namespace controller emptying a namespace being deleted (to info); the controller manager's
- * cluster-wide secret watch and the
- * common add-ons' cluster-wide Secret informers (to low, as row 8 scores reads); the control plane's 404s and 409s (to info). Every other case of those
- * rows stays as the table has it; docs/detection-rules.md gives the traffic behind each.
- * `routine`: the operators' own secret-watching add-ons and node drainers, as the built-in ones.
+ * The table's result with its routine control-plane cases brought down. To info: a node's token
+ * requests for its own pods, the controller manager's tokens for its controllers, a node's final
+ * delete of its pods, a node's requests for its kubelet certificates, controllers writing the
+ * objects they own, node drains' evictions by the node lifecycle identities, the namespace
+ * controller emptying a namespace being deleted, the control plane's 404s and 409s. To low (as row
+ * 8 scores reads): the controller manager's and the common add-ons' cluster-wide Secret watches.
+ * Every other case of those rows stays as the table has it; docs/detection-rules.md gives the
+ * traffic behind each. `routine`: the operators' own secret-watching add-ons and node drainers,
+ * counted as the built-in ones.
  */
 export function refineSeverity(
   input: SeverityInput,
