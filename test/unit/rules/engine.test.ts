@@ -726,6 +726,61 @@ describe('severity: refinements and the highest of table and rules', () => {
     }
   });
 
+  it('ReplicationController writes are the workload row, as ReplicaSets are; their controllers reconciling them are routine; spec keeps the table', () => {
+    const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0 };
+    const rc = (verb: string, user: string, code: number, subresource?: string) =>
+      ({
+        kind: 'Event',
+        apiVersion: 'audit.k8s.io/v1',
+        level: 'Metadata',
+        auditID: `rc-${verb}-${subresource ?? ''}-${code}`,
+        stage: 'ResponseComplete',
+        requestURI: `/api/v1/namespaces/web/replicationcontrollers/legacy${subresource === undefined ? '' : `/${subresource}`}`,
+        verb,
+        user: { username: user, groups: ['system:authenticated'] },
+        sourceIPs: ['10.0.3.21'],
+        objectRef: {
+          resource: 'replicationcontrollers',
+          namespace: 'web',
+          name: 'legacy',
+          apiVersion: 'v1',
+          ...(subresource === undefined ? {} : { subresource }),
+        },
+        responseStatus: { metadata: {}, code },
+        requestReceivedTimestamp: '2026-12-07T10:00:00.000000Z',
+        stageTimestamp: '2026-12-07T10:00:00.010000Z',
+      }) as never;
+    const scored = (event: never, spec = false) => {
+      const r = normaliseAuditEvent(event, spec ? { ...ctx, detection: { severity: 'spec' as const, rules: null } } : ctx);
+      return [r.severity, r.severity_reason];
+    };
+    const alice = 'arn:aws:iam::123456789012:role/sre-alice';
+    for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) {
+      expect(scored(rc(verb, alice, verb === 'create' ? 201 : 200)), verb).toEqual(['medium', 'workload-change']);
+      // The spec's table names the kinds it scores; ReplicationControllers are not among them.
+      expect(scored(rc(verb, alice, 200), true), verb).toEqual(['info', 'steady-state']);
+    }
+    // `kubectl scale rc legacy --replicas=50`: the scale subresource, as for the other kinds.
+    expect(scored(rc('patch', alice, 200, 'scale'))).toEqual(['medium', 'workload-change']);
+    // The replication controller writing its status is the controller's own bookkeeping, not a change of what runs.
+    expect(scored(rc('update', 'system:serviceaccount:kube-system:replication-controller', 200, 'status'))).toEqual([
+      'info',
+      'steady-state',
+    ]);
+    // Reads stay reads; a denied write is the failed-request row.
+    expect(scored(rc('get', alice, 200))).toEqual(['info', 'steady-state']);
+    expect(scored(rc('create', alice, 403))).toEqual(['medium', 'request-denied-or-failed']);
+    // The garbage collector deleting an orphan, the autoscaler scaling one: their own objects.
+    expect(scored(rc('delete', 'system:serviceaccount:kube-system:generic-garbage-collector', 200))).toEqual([
+      'info',
+      'routine-controller-reconcile',
+    ]);
+    expect(scored(rc('update', 'system:serviceaccount:kube-system:horizontal-pod-autoscaler', 200, 'scale'))).toEqual([
+      'info',
+      'routine-controller-reconcile',
+    ]);
+  });
+
   it("the common add-ons' cluster-wide Secret informers are a read (low); the same list or watch by anyone else, elsewhere, denied, or under the spec's table keeps row 5", () => {
     // The requests client-go's reflector makes (k8s.io/client-go/tools/cache/reflector.go: a list
     // from resourceVersion 0, then a watch with bookmarks and a 5-10 min timeoutSeconds), by each
