@@ -1,3 +1,4 @@
+import { BUILT_IN_ROUTINE } from '../audit/severity.js';
 import { ConfigError } from '../config/env.js';
 import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
@@ -13,7 +14,8 @@ The detection rules: CEL conditions over each audit event that raise its severit
 the spec's table and every rule that fires; the record lists the rules in rule_ids).
 
   list   prints the pack: id, severity, MITRE ATT&CK techniques, title, where it comes from;
-         --json prints one rule per line with every field
+         --json prints one rule per line with every field, then one line per routine identity,
+         built-in and declared: {"routine": list, "user": name, "built_in": bool, "file": ...}
   test   runs every rule's examples through the normaliser: each "match" event must fire its
          rule, each "no_match" event must not
 
@@ -57,6 +59,16 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         const { test: _t, admitsUser: _a, ...spec } = r;
         io.stdout.write(`${JSON.stringify(spec)}\n`);
       }
+      // After the rules, every identity counted routine, each a line with `routine` (not `id`):
+      // the built-in ones, then those DIR's files declare, with their file.
+      for (const [list, users] of [
+        ['secret_watchers', BUILT_IN_ROUTINE.secretWatchers],
+        ['node_drainers', BUILT_IN_ROUTINE.nodeDrainers],
+      ] as const) {
+        for (const user of users) io.stdout.write(`${JSON.stringify({ routine: list, user, built_in: true })}\n`);
+      }
+      for (const e of engine.declared)
+        io.stdout.write(`${JSON.stringify({ routine: e.list, user: e.user, built_in: false, file: e.file })}\n`);
     } else {
       for (const r of engine.rules) {
         io.stdout.write(`${r.id.padEnd(38)} ${r.severity.padEnd(7)} ${r.mitre.join(',').padEnd(24)} ${r.title}\n`);

@@ -125,6 +125,48 @@ describe("the operators' routine identities", () => {
     expect(r.stdout).toMatch(/^\d+ rules, 2 routine identities \(shipped pack with .*listed\)\n$/m);
   });
 
+  it('rules list --json gives every routine identity after the rules: the built-in ones, then the declared ones with their file', async () => {
+    // Before, --json printed the rules alone: a script could not see what the text listing shows.
+    const lines = async (args: string[]) => {
+      const r = await cli(['rules', 'list', ...args, '--json']);
+      expect(r).toMatchObject({ code: 0, stderr: '' });
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    };
+    // The built-in ones as docs/detection-rules.md's Refinements table names them.
+    const builtIn = [
+      ...[
+        sa('cert-manager', 'cert-manager'),
+        sa('cert-manager', 'cert-manager-cainjector'),
+        sa('ingress-nginx', 'ingress-nginx'),
+        sa('kube-system', 'kube-state-metrics'),
+        sa('argocd', 'argocd-application-controller'),
+        sa('istio-system', 'istiod'),
+      ].map((user) => ({ routine: 'secret_watchers', user, built_in: true })),
+      ...[
+        'eks:node-manager',
+        sa('kube-system', 'cluster-autoscaler'),
+        sa('kube-system', 'karpenter'),
+        sa('kube-system', 'aws-node-termination-handler'),
+      ].map((user) => ({ routine: 'node_drainers', user, built_in: true })),
+    ];
+    const shipped = await lines([]);
+    expect(shipped.filter((l) => 'id' in l)).toHaveLength(31);
+    expect(shipped.slice(31)).toEqual(builtIn);
+
+    const rules = dirWith('listed-json', { 'routine.yaml': DRAINERS });
+    const file = join(rules, 'routine.yaml');
+    const withDir = await lines([rules]);
+    expect(withDir.slice(0, 31).every((l) => typeof l.id === 'string')).toBe(true);
+    expect(withDir.slice(31)).toEqual([
+      ...builtIn,
+      { routine: 'secret_watchers', user: KPS_KSM, built_in: false, file },
+      { routine: 'node_drainers', user: CA_CHART, built_in: false, file },
+    ]);
+  });
+
   it('refuses a misspelt section name, which would otherwise be dropped without a word', async () => {
     // `routines:` for `routine:`: before, the file loaded, rules list said 0 routine identities,
     // and the add-on's watches stayed high with nothing telling the operator why.

@@ -42,7 +42,8 @@ describe('aisoc-k8s-audit rules', () => {
     const json = (await runCli(['rules', 'list', '--json'])).stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l));
+      .map((l) => JSON.parse(l))
+      .filter((l) => 'id' in l);
     expect(json).toHaveLength(31);
     expect(json[0]).toMatchObject({ id: 'anonymous-request-allowed', severity: 'high', file: 'rules/access.yaml' });
     expect(Object.keys(json[0])).toContain('condition');
@@ -60,7 +61,8 @@ describe('aisoc-k8s-audit rules', () => {
     const rules = (await runCli(['rules', 'list', '--json'])).stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; source: string });
+      .map((l) => JSON.parse(l) as { id: string; source: string })
+      .filter((l) => 'id' in l);
     const missing: string[] = [];
     for (const { id, source } of rules) {
       for (const m of source.matchAll(/([a-z0-9_]+\.toml)/g)) if (!elastic.has(m[1] as string)) missing.push(`${id}: Elastic ${m[1]}`);
@@ -82,7 +84,8 @@ describe('aisoc-k8s-audit rules', () => {
     const rules = (await runCli(['rules', 'list', '--json'])).stdout
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { id: string; severity: string });
+      .map((l) => JSON.parse(l) as { id: string; severity: string })
+      .filter((l) => 'id' in l);
     const missing = rules.flatMap(({ id, severity }) =>
       [
         readme.includes(`| \`${id}\` | ${severity} |`) ? [] : [`README.md: ${id}`],
