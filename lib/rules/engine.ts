@@ -815,8 +815,14 @@ export function compileRules(specs: readonly RuleSpec[]): RuleEngine {
   return engine;
 }
 
-/** `compileRules`, with every rule's problem returned (the engine only when there is none). */
-export function compileRulesAll(specs: readonly RuleSpec[]): { engine: RuleEngine | null; problems: string[] } {
+/**
+ * `compileRules`, with every rule's problem returned (the engine only when there is none).
+ * `declared`: the operators' routine identities, given to the one engine built.
+ */
+export function compileRulesAll(
+  specs: readonly RuleSpec[],
+  declared: readonly RoutineEntry[] = [],
+): { engine: RuleEngine | null; problems: string[] } {
   const problems: string[] = [];
   const seen = new Set<string>();
   const compiled: CompiledRule[] = [];
@@ -830,5 +836,5 @@ export function compileRulesAll(specs: readonly RuleSpec[]): { engine: RuleEngin
       problems.push(`${spec.file}: ${spec.id}: condition does not compile: ${msg}`);
     }
   }
-  return { engine: problems.length > 0 ? null : new RuleEngine(compiled), problems };
+  return { engine: problems.length > 0 ? null : new RuleEngine(compiled, declared), problems };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
 import { ConfigError, type Env, EnvReader } from '../config/env.js';
-import { compileRules, compileRulesAll, mergeRulesAll, RuleEngine } from './engine.js';
+import { compileRules, compileRulesAll, mergeRulesAll, type RuleEngine } from './engine.js';
 import { parseOperatorFile, RulePackError } from './pack.js';
 import { shippedRuleSpecs } from './shipped.js';
 import type { RoutineEntry, RuleDisable, RuleSpec } from './types.js';
@@ -90,10 +90,10 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
  */
 function packOf(entries: readonly (RuleSpec | RuleDisable)[], routine: readonly RoutineEntry[], earlier: readonly string[]): RuleEngine {
   const merged = mergeRulesAll(shippedRuleSpecs(), entries);
-  const compiled = compileRulesAll(merged.rules);
+  const compiled = compileRulesAll(merged.rules, routine);
   const problems = [...earlier, ...merged.problems, ...compiled.problems];
   if (problems.length > 0 || compiled.engine === null) throw new RulePackError(problems);
-  return routine.length === 0 ? compiled.engine : new RuleEngine(compiled.engine.rules, routine);
+  return compiled.engine;
 }
 
 /** The shipped pack with an operators' directory applied (overrides, disables, additions), compiled. */
