@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { notAnHttpUrl } from '../config/env.js';
-import type { TenantStatus } from '../ingest/status.js';
+import type { ClusterStatus, TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { redactToken } from '../ship/post.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
-import { cell } from './table.js';
+import { type Column, fitted, tableLines } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit status [--tenant ID] [--url URL] [-o wide|json] [--json]
 
@@ -31,6 +31,23 @@ Exit status: 0 when the status was printed, 1 when the ingest could not be reach
 (401, 404 without the SQLite store), 2 for usage errors.
 `;
 
+// Each column's title, width and value written once, for the header and the rows alike.
+// The cluster's name comes first, fitted to the names shown (formatStatus).
+const CLUSTER: Column<ClusterStatus> = { title: 'CLUSTER', width: 24, value: (c) => c.cluster_name, empty: '(none)' };
+const COLUMNS: readonly Column<ClusterStatus>[] = [
+  { title: 'LAST EVENT', width: 25, value: (c) => c.last_event_time },
+  { title: 'EVENTS/1H', width: 10, value: (c) => c.events_last_hour },
+];
+const WIDE_COLUMNS: readonly Column<ClusterStatus>[] = [
+  ...COLUMNS,
+  { title: 'EVENTS', width: 10, value: (c) => c.events },
+  { title: 'LAST RECEIVED', width: 25, value: (c) => c.last_received_at },
+];
+// The cluster column widens to the longest name, up to EKS's longest (100 characters: the EKS API
+// reference, CreateCluster `name`), so two clusters named alike to their last characters
+// (`...-payments-blue`, `...-payments-green`) are told apart; a longer name is cut with `…`.
+const MAX_CLUSTER_WIDTH = 100;
+
 /** The status as a person reads it: counts, one row per cluster, and what a missing cluster name means. */
 export function formatStatus(s: TenantStatus, wide: boolean): string {
   const rejects =
@@ -44,14 +61,8 @@ export function formatStatus(s: TenantStatus, wide: boolean): string {
   ];
   if (s.clusters.length === 0) lines.push('no events stored for this tenant yet');
   else {
-    const head = [cell('CLUSTER', 24), cell('LAST EVENT', 25), cell('EVENTS/1H', 10)];
-    if (wide) head.push(cell('EVENTS', 10), cell('LAST RECEIVED', 25));
-    lines.push(head.join(' ').trimEnd());
-    for (const c of s.clusters) {
-      const row = [cell(c.cluster_name, 24, '(none)'), cell(c.last_event_time, 25, '(none)'), cell(c.events_last_hour, 10, '(none)')];
-      if (wide) row.push(cell(c.events, 10, '(none)'), cell(c.last_received_at, 25, '(none)'));
-      lines.push(row.join(' ').trimEnd());
-    }
+    const columns = [fitted(CLUSTER, s.clusters, MAX_CLUSTER_WIDTH), ...(wide ? WIDE_COLUMNS : COLUMNS)];
+    lines.push(...tableLines(columns, s.clusters));
   }
   const missing = s.clusters.find((c) => c.cluster_name === null);
   if (missing !== undefined) {

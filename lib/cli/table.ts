@@ -25,11 +25,31 @@ export function cell(value: string | number | null, width: number, empty = '-'):
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 }
 
-/** A fixed-width column: its title, its width, and the value it shows of a row. */
+/** A fixed-width column: its title, its width, the value it shows of a row, and what it shows for null (`-`). */
 export interface Column<T> {
   readonly title: string;
   readonly width: number;
   readonly value: (row: T) => string | number | null;
+  readonly empty?: string;
+}
+
+/** `column` widened to its longest value in `rows` as shown (escaped), up to `max`; never narrower. */
+export function fitted<T>(column: Column<T>, rows: readonly T[], max: number): Column<T> {
+  let width = column.width;
+  for (const row of rows) {
+    const v = column.value(row);
+    width = Math.max(width, Math.min(max, v === null ? 0 : printable(String(v)).length));
+  }
+  return { ...column, width };
+}
+
+/** A table of fixed-width columns only: the header, then a line per row, each without trailing spaces. */
+export function tableLines<T>(columns: readonly Column<T>[], rows: readonly T[]): string[] {
+  const line = (cells: string[]) => cells.join(' ').trimEnd();
+  return [
+    line(columns.map((c) => cell(c.title, c.width))),
+    ...rows.map((r) => line(columns.map((c) => cell(c.value(r), c.width, c.empty)))),
+  ];
 }
 
 /**
@@ -45,6 +65,6 @@ export function headerLine<T>(columns: readonly Column<T>[], last: string): stri
 /** A row of a table: each column's cell, then `last` shown whole (escaped). */
 export function rowLine<T>(columns: readonly Column<T>[], row: T, last: string): string {
   let line = '';
-  for (const c of columns) line += `${cell(c.value(row), c.width)} `;
+  for (const c of columns) line += `${cell(c.value(row), c.width, c.empty)} `;
   return line + printable(last);
 }
