@@ -1,5 +1,5 @@
 import type { RE2JS } from 're2js';
-import { re2js, re2jsPath } from './re2.js';
+import { re2js } from './re2.js';
 
 // Which `matches()` patterns a rule may use, and the engine that runs them. CEL and Kubernetes run
 // `matches()` with RE2, whose time is linear in the input (github.com/google/re2/wiki/Syntax).
@@ -84,15 +84,13 @@ function ambiguous(alternatives: readonly (string | null)[]): boolean {
  * quantifier (`(a+)+`, `(\w+\s?)*`) or alternatives one input can take more than one way
  * (`(a|aa)+`, `(\w|\d)+`), the shapes that backtrack exponentially. A repeated group of plain text
  * alternatives none of which begins another (`(ab|cd)+`) reads each input one way and is allowed.
- * With `compile` false (a pattern known to compile), RE2 is not loaded, only found.
  */
-export function patternProblem(pattern: string, compile = true): string | null {
+export function patternProblem(pattern: string): string | null {
   let re2Error: string | null = null;
   // Outside the try: an engine that cannot be loaded is the install's problem, not the pattern's.
-  if (compile) re2js();
-  else re2jsPath();
+  re2js();
   try {
-    if (compile) linearRegex(pattern);
+    linearRegex(pattern);
   } catch (err) {
     re2Error = `is not a regular expression RE2 reads (${(err as Error).message}), so the rule would not load in Kubernetes' CEL either`;
   }

@@ -8,6 +8,7 @@ import type { JsonObject } from '../../../lib/json.js';
 import {
   cleanPath,
   compileRules,
+  compileRulesAll,
   isEksAddonImage,
   isPrivateIp,
   jsonPatchView,
@@ -877,6 +878,17 @@ describe('severity: refinements and the highest of table and rules', () => {
       reason: 'rule:b',
     });
     expect(highestSeverity(high, [{ severity: 'high', reason: 'rule:a' }])).toBe(high);
+  });
+});
+
+describe('the shipped pack at load', () => {
+  it("passes every check of the load unmarked: what lets the ingest's init skip them for the marked specs", () => {
+    // shippedRuleSpecs marks its specs vetted, and the load then skips RE2's compile, the patterns'
+    // shapes and the cross-product walk; copies are unmarked, so here every check runs, as it does
+    // for an operator's rule (test/unit/cli/rules.test.ts gives those refusals).
+    const copies = shippedRuleSpecs().map((s) => ({ ...s }));
+    expect(compileRulesAll(copies).problems).toEqual([]);
+    expect(compileRules(copies).rules).toHaveLength(31);
   });
 });
 
