@@ -188,12 +188,22 @@ function statistic(stat: string, values: number[]): number | undefined {
   }
 }
 
-/** Only sums of ids are modelled (the templates' expressions); anything else fails loudly. */
+/**
+ * The templates' expressions: ids and FILL(id, 0) added or subtracted (CloudWatch metric math:
+ * FILL gives a period without a datapoint the value; an arithmetic result has a datapoint only
+ * where every operand has one). Anything else fails loudly.
+ */
 function evaluateExpression(expression: string, values: Record<string, number | undefined>): number | undefined {
-  const ids = expression.split('+').map((s) => s.trim());
-  if (ids.some((id) => !(id in values))) throw new Error(`expression ${expression} not modelled`);
-  const present = ids.map((id) => values[id]).filter((v): v is number => v !== undefined);
-  return present.length === 0 ? undefined : present.reduce((a, b) => a + b, 0);
+  let total = 0;
+  for (const [, sign, term] of expression.matchAll(/([+-]?)\s*([^+-]+)/g)) {
+    const fill = /^FILL\((\w+),\s*(\d+)\)$/.exec((term as string).trim());
+    const id = fill ? (fill[1] as string) : (term as string).trim();
+    if (!(id in values)) throw new Error(`expression ${expression} not modelled`);
+    const value = values[id] ?? (fill ? Number(fill[2]) : undefined);
+    if (value === undefined) return undefined;
+    total += sign === '-' ? -value : value;
+  }
+  return total;
 }
 
 const COMPARE: Record<string, (v: number, t: number) => boolean> = {
@@ -204,24 +214,27 @@ const COMPARE: Record<string, (v: number, t: number) => boolean> = {
 };
 
 /**
- * The alarm's state when `perPeriod` (the datapoints of one scenario) repeats in every period of
- * its evaluation range, a condition that lasts: the exact identity selects the datapoints; a period
- * with none is missing data, breaching or not as TreatMissingData says; M of N breaching is ALARM.
+ * The alarm's state over its evaluation range. `perPeriod` (the datapoints of one scenario) repeats
+ * in every period: a condition that lasts. An array of such lists is a sequence of periods, oldest
+ * first: the last N are evaluated. The exact identity selects the datapoints; a period with none is
+ * missing data, breaching or not as TreatMissingData says; M of N breaching is ALARM.
  */
-function evaluate(alarm: Alarm, perPeriod: Datapoint[]): 'ALARM' | 'OK' | 'INSUFFICIENT_DATA' {
-  const values: Record<string, number | undefined> = {};
-  for (const s of alarm.stats) {
-    const k = key(s.identity);
-    values[s.id] = statistic(
-      s.stat,
-      perPeriod.filter((p) => key(p) === k).map((p) => p.value),
-    );
-  }
-  const value = evaluateExpression(alarm.expression, values);
+function evaluate(alarm: Alarm, perPeriod: Datapoint[] | Datapoint[][]): 'ALARM' | 'OK' | 'INSUFFICIENT_DATA' {
+  const sequence = Array.isArray(perPeriod[0]) ? (perPeriod as Datapoint[][]) : null;
+  const periods = sequence ?? Array.from({ length: alarm.evaluationPeriods }, () => perPeriod as Datapoint[]);
   const compare = COMPARE[alarm.comparison];
   if (compare === undefined) throw new Error(`${alarm.comparison} not modelled`);
   let breaching = 0;
-  for (let i = 0; i < alarm.evaluationPeriods; i++) {
+  for (const points of periods.slice(-alarm.evaluationPeriods)) {
+    const values: Record<string, number | undefined> = {};
+    for (const s of alarm.stats) {
+      const k = key(s.identity);
+      values[s.id] = statistic(
+        s.stat,
+        points.filter((p) => key(p) === k).map((p) => p.value),
+      );
+    }
+    const value = evaluateExpression(alarm.expression, values);
     if (value === undefined) {
       if (alarm.treatMissing === 'breaching') breaching++;
       else if (alarm.treatMissing !== 'notBreaching') return 'INSUFFICIENT_DATA';
@@ -229,6 +242,13 @@ function evaluate(alarm: Alarm, perPeriod: Datapoint[]): 'ALARM' | 'OK' | 'INSUF
   }
   return breaching >= alarm.datapointsToAlarm ? 'ALARM' : 'OK';
 }
+
+/**
+ * What API Gateway publishes for `n` 4xx answers of the HTTP API in a period (API Gateway developer
+ * guide, "Monitor CloudWatch metrics for HTTP APIs": 4xx by ApiId); `<HttpApi>` is how resolve()
+ * names the Ref of the API.
+ */
+const gateway4xx = (n: number): Datapoint[] => [{ namespace: 'AWS/ApiGateway', name: '4xx', dims: { ApiId: '<HttpApi>' }, value: n }];
 
 /** A loopback HTTP server answering every request with `status`. */
 async function answering(status: number, body = '{"error":"unavailable"}'): Promise<Server> {
@@ -244,14 +264,21 @@ async function answering(status: number, body = '{"error":"unavailable"}'): Prom
 }
 const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 
-/** A committed API Gateway event whose EventList body gets one more item (content-length kept true). */
-function withItem(file: string, item: unknown): string {
+/** A committed API Gateway event with its body rewritten (content-length kept true). */
+function withBody(file: string, rewrite: (body: string) => string): string {
   const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8')) as { body: string; headers: Record<string, string> };
-  const list = JSON.parse(event.body) as { items: unknown[] };
-  list.items.push(item);
-  event.body = JSON.stringify(list);
+  event.body = rewrite(event.body);
   event.headers['content-length'] = String(Buffer.byteLength(event.body));
   return JSON.stringify(event);
+}
+
+/** A committed API Gateway event whose EventList body gets one more item. */
+function withItem(file: string, item: unknown): string {
+  return withBody(file, (body) => {
+    const list = JSON.parse(body) as { items: unknown[] };
+    list.items.push(item);
+    return JSON.stringify(list);
+  });
 }
 
 interface Scenario {
@@ -282,7 +309,8 @@ const FIRES_ON: Record<string, string> = {
   Ingest5xxAlarm: 'ingest, events sink down',
   IngestSinkFailuresAlarm: 'ingest, events sink down',
   IngestErrorsAlarm: 'ingest, init fails',
-  IngestRefusedAlarm: 'ingest, token refused',
+  IngestRefusedAlarm: 'ingest, a malformed batch with the token',
+  IngestUnauthorizedAlarm: 'ingest, token refused',
   IngestAlertsRefusedAlarm: 'ingest, alerts sink refuses the alerts',
   IngestRejectedItemsAlarm: 'ingest, an item that is no audit event in a batch',
   IngestNoEventsAlarm: 'ingest, no audit event in the batches',
@@ -398,7 +426,17 @@ describe('the alarms against the metrics the built bundles emit', () => {
         shell: { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'AKIAALARMSTEST', AWS_SECRET_ACCESS_KEY: 'loopback' },
         expect: { exit: 0, status: 200 },
       },
-      [FIRES_ON.IngestRefusedAlarm as string]: { fn: 'Ingest', event: 'ingest-http-api-bad-token.json', expect: { exit: 0, status: 401 } },
+      [FIRES_ON.IngestUnauthorizedAlarm as string]: {
+        fn: 'Ingest',
+        event: 'ingest-http-api-bad-token.json',
+        expect: { exit: 0, status: 401 },
+      },
+      // The committed EventList with the right token, its body cut short: a real sender's batch refused.
+      [FIRES_ON.IngestRefusedAlarm as string]: {
+        fn: 'Ingest',
+        event: withBody('ingest-http-api-eventlist.json', (body) => body.slice(0, body.length / 2)),
+        expect: { exit: 0, status: 400 },
+      },
       // The committed EventList with Falco's `{"kind": 0}` regression input (a security audit's) added as an item.
       [FIRES_ON.IngestRejectedItemsAlarm as string]: {
         fn: 'Ingest',
@@ -463,8 +501,46 @@ describe('the alarms against the metrics the built bundles emit', () => {
         'AWS/ApiGateway': ['ApiId'],
       };
       for (const a of alarms.filter((a) => AWS_SIDE[a.id] !== undefined)) {
-        for (const s of a.stats) expect(Object.keys(s.identity.dims), a.id).toEqual(documented[s.identity.namespace]);
+        for (const s of a.stats.filter((s) => s.identity.namespace.startsWith('AWS/'))) {
+          expect(Object.keys(s.identity.dims), a.id).toEqual(documented[s.identity.namespace]);
+        }
       }
+    });
+
+    // The ingest's API is public: anyone can draw a 401 or a 404. What an operator must hear of is
+    // a sender that keeps failing; what must not page is one probe among healthy traffic.
+    const healthy = () => [...(runs[HEALTHY.Forwarder]?.points ?? []), ...(runs[HEALTHY.Ingest]?.points ?? [])];
+    const unauthorized = () => runs[FIRES_ON.IngestUnauthorizedAlarm as string]?.points ?? [];
+    const states = (periods: Datapoint[][]) => Object.fromEntries(alarms.map((a) => [a.id, evaluate(a, periods)]));
+    const allOk = Object.fromEntries(alarms.map((a) => [a.id, 'OK']));
+
+    it('pages nobody for one refused request in 15 minutes of healthy traffic: a wrong token, a path no route matches', () => {
+      // The 401 is counted by API Gateway too; the 404 only by API Gateway (it never reaches the code).
+      expect(states([[...healthy(), ...unauthorized(), ...gateway4xx(1)], healthy(), healthy()])).toEqual(allOk);
+      expect(states([healthy(), [...healthy(), ...gateway4xx(1)], healthy()])).toEqual(allOk);
+      expect(states([healthy(), [...healthy(), ...gateway4xx(1)], [...healthy(), ...unauthorized(), ...gateway4xx(1)]])).toEqual(allOk);
+    });
+
+    it('pages for a sender whose token is wrong in each of three 5-minute periods, by IngestUnauthorizedAlarm alone', () => {
+      const period = [...healthy(), ...unauthorized(), ...gateway4xx(1)];
+      expect(states([period, period, period])).toEqual({ ...allOk, IngestUnauthorizedAlarm: 'ALARM' });
+      // Two periods, then a quiet one: a probe over a period boundary, or a sender fixed, pages nobody.
+      expect(states([period, period, healthy()])).toEqual(allOk);
+    });
+
+    it('pages for a sender API Gateway refuses in each of three 5-minute periods (a wrong URL, its throttle), by HttpApi4xxAlarm alone', () => {
+      const period = [...healthy(), ...gateway4xx(3)];
+      expect(states([period, period, period])).toEqual({ ...allOk, HttpApi4xxAlarm: 'ALARM' });
+      // With no request reaching the ingest at all (its only sender has the wrong URL): FILL keeps the datapoint.
+      expect(evaluate(alarms.find((a) => a.id === 'HttpApi4xxAlarm') as Alarm, gateway4xx(3))).toBe('ALARM');
+    });
+
+    it('pages at once for a batch of a sender holding the token refused, by IngestRefusedAlarm alone', () => {
+      const refused = runs[FIRES_ON.IngestRefusedAlarm as string]?.points ?? [];
+      expect(states([healthy(), healthy(), [...healthy(), ...refused, ...gateway4xx(1)]])).toEqual({
+        ...allOk,
+        IngestRefusedAlarm: 'ALARM',
+      });
     });
 
     it('every dashboard line of a bundle metric charts a metric the bundles publish', () => {

@@ -164,9 +164,18 @@ describe('npm run package', () => {
     // CloudWatch metrics for HTTP APIs in API Gateway"), and Ref of the Api is that id.
     expect(template.Resources.HttpApi).toMatchObject({ Type: 'AWS::ApiGatewayV2::Api', Properties: { ProtocolType: 'HTTP' } });
     expect(byType('AWS::ApiGatewayV2::Stage').map(([, r]) => r.Properties.StageName)).toEqual(['$default']);
-    const gateway = byType('AWS::CloudWatch::Alarm').filter(([, r]) => r.Properties.Namespace === 'AWS/ApiGateway');
-    expect(gateway.map(([, r]) => r.Properties.MetricName).sort()).toEqual(['4xx', '5xx']);
-    for (const [, r] of gateway) expect(r.Properties.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
+    // A metric-math alarm (HttpApi4xxAlarm) names its metrics under Metrics[].MetricStat.Metric.
+    const gateway = byType('AWS::CloudWatch::Alarm')
+      .flatMap(([, r]) =>
+        r.Properties.Metrics
+          ? (r.Properties.Metrics as { MetricStat?: { Metric: Record<string, unknown> } }[]).flatMap((q) =>
+              q.MetricStat ? [q.MetricStat.Metric] : [],
+            )
+          : [r.Properties],
+      )
+      .filter((m) => m.Namespace === 'AWS/ApiGateway');
+    expect(gateway.map((m) => m.MetricName).sort()).toEqual(['4xx', '5xx']);
+    for (const m of gateway) expect(m.Dimensions).toEqual([{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }]);
   });
 
   it('ships to its own HTTP API and alarms on no events stored only then, with the default ingestUrl', () => {

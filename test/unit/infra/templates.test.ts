@@ -519,6 +519,62 @@ describe('IngestNoEventsAlarm', () => {
   });
 });
 
+describe('the 4xx alarms of a public endpoint', () => {
+  // Anyone on the internet can draw a 401 or a 404 from the ingest's API, and a 429 is resent by
+  // design: what pages is a sender that keeps failing (3 of 3 five-minute periods), or a refusal
+  // only a holder of the token can draw (docs/deploy.md, "Alarms").
+  const both = () =>
+    [
+      ['infra/template.yaml', sam.Resources],
+      ['serverless.yml', slsAsSam(sls.resources.Resources) as Record<string, { Type: string; Properties: Obj }>],
+    ] as const;
+  const returned = (p: Obj) => (p.Metrics as { Expression?: string; ReturnData?: boolean }[]).find((q) => q.ReturnData !== false);
+  const metricOf = (p: Obj, id: string) =>
+    (p.Metrics as { Id: string; MetricStat?: { Metric: Obj; Period: number; Stat: string } }[]).find((q) => q.Id === id)?.MetricStat;
+
+  it.each(both())('%s: a wrong token pages when it lasts 15 minutes, a refused batch of a token holder at once', (_file, resources) => {
+    expect(resources.IngestUnauthorizedAlarm?.Properties).toMatchObject({
+      Namespace: 'AiSOC/K8sAudit',
+      MetricName: 'AuthFailures',
+      Dimensions: [{ Name: 'service', Value: { Ref: 'Ingest' } }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    const refused = resources.IngestRefusedAlarm?.Properties ?? {};
+    expect(returned(refused)?.Expression).toBe('answered4xx - unauthorized');
+    expect(metricOf(refused, 'answered4xx')).toMatchObject({ Metric: { MetricName: 'Responses4xx' }, Period: 300, Stat: 'Sum' });
+    expect(metricOf(refused, 'unauthorized')).toMatchObject({ Metric: { MetricName: 'AuthFailures' }, Period: 300, Stat: 'Sum' });
+    expect(refused).toMatchObject({ EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
+    expect(refused.DatapointsToAlarm).toBeUndefined();
+  });
+
+  it.each(both())('%s: API Gateway’s own 4xx page when they last 15 minutes, the ingest’s own left to its alarms', (_file, resources) => {
+    const gateway = resources.HttpApi4xxAlarm?.Properties ?? {};
+    expect(returned(gateway)?.Expression).toBe('gateway4xx - FILL(ingest4xx, 0)');
+    expect(metricOf(gateway, 'gateway4xx')).toMatchObject({
+      Metric: { Namespace: 'AWS/ApiGateway', MetricName: '4xx', Dimensions: [{ Name: 'ApiId', Value: { Ref: 'HttpApi' } }] },
+      Period: 300,
+      Stat: 'Sum',
+    });
+    expect(metricOf(gateway, 'ingest4xx')).toMatchObject({
+      Metric: { Namespace: 'AiSOC/K8sAudit', MetricName: 'Responses4xx', Dimensions: [{ Name: 'service', Value: { Ref: 'Ingest' } }] },
+      Period: 300,
+      Stat: 'Sum',
+    });
+    expect(gateway).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1, TreatMissingData: 'notBreaching' });
+  });
+
+  it('are the same in both templates', () => {
+    const [[, a], [, b]] = both();
+    for (const id of ['IngestRefusedAlarm', 'IngestUnauthorizedAlarm', 'HttpApi4xxAlarm']) expect(b[id], id).toEqual(a[id]);
+  });
+});
+
 describe('the LogLevel and TenantSecretsArn parameters', () => {
   const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:aisoc/tenant-secrets-AbC123';
   const ingestOf = (vars: Record<string, string>) => loadIngestConfig({ ...vars, AWS_LAMBDA_FUNCTION_NAME: 'aisoc-k8s-audit-ingest' });
