@@ -125,6 +125,15 @@ export class ServiceUnavailableError extends HttpError {
   }
 }
 
+/**
+ * 503 for a route this ingest has turned off (the webhook without a secret, GKE push without
+ * tenants, the inbox without a table). Anyone who finds the URL can draw it, so it is counted
+ * apart (RoutesOff) from a 503 that is an outage: the alarms page on it only when it lasts.
+ */
+export class RouteOffError extends ServiceUnavailableError {
+  override name = 'RouteOffError';
+}
+
 /** A transport-free HTTP answer: what the Lambda and the local server both send. */
 export interface IngestResponse {
   status: number;

@@ -51,6 +51,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   RETRY_AFTER_SECONDS,
+  RouteOffError,
   ServiceUnavailableError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
@@ -367,7 +368,7 @@ export class IngestService {
       let boundCluster: string | null = null;
       if (route.kind === 'ingest') {
         if (!this.access.configured) {
-          throw new ServiceUnavailableError(
+          throw new RouteOffError(
             'the Kubernetes audit webhook is disabled: set K8S_AUDIT_SHARED_SECRET on the ingest service to turn it on',
           );
         }
@@ -384,7 +385,7 @@ export class IngestService {
         party = this.access.party(tenant);
       } else if (route.kind === 'gke') {
         if (!this.#pushVerifier.configured) {
-          throw new ServiceUnavailableError(
+          throw new RouteOffError(
             'the GKE Pub/Sub push route is disabled: set K8S_AUDIT_GKE_PUSH on the ingest service to turn it on (docs/gke.md)',
           );
         }
@@ -439,8 +440,10 @@ export class IngestService {
         logPath: state.path,
       };
     } catch (err) {
-      // Before the body, a 401 is a wrong token and a 503 means the token cannot be checked at all.
+      // Before the body, a 401 is a wrong token, a RouteOffError a route turned off here, and any
+      // other 503 means the token cannot be checked at all (the inbox token store down).
       if (err instanceof UnauthorizedError) state.failure = 'unauthorized';
+      else if (err instanceof RouteOffError) state.failure = 'route_off';
       else if (err instanceof ServiceUnavailableError) state.failure = 'auth_unavailable';
       return this.#answer(err, state, started);
     }
@@ -483,7 +486,7 @@ export class IngestService {
 
   async #lookupInbox(token: string) {
     if (this.#inbox === null) {
-      throw new ServiceUnavailableError('the legacy inbox path is not configured on this ingest service (set INBOX_TABLE)');
+      throw new RouteOffError('the legacy inbox path is not configured on this ingest service (set INBOX_TABLE)');
     }
     const decoded = safeDecode(token);
     if (decoded === null || !looksLikeInboxToken(decoded)) throw new UnauthorizedError('unknown or revoked inbox token');

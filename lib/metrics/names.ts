@@ -35,8 +35,8 @@ export interface IngestOutcome {
   ms: number;
   normaliseMs?: number;
   sinkMs?: number;
-  /** Why the request failed, where an operator acts on it: a wrong token, auth not available, a sink. */
-  failure?: 'unauthorized' | 'auth_unavailable' | 'sink';
+  /** Why the request failed, where an operator acts on it: a wrong token, a route turned off, auth not available, a sink. */
+  failure?: 'unauthorized' | 'route_off' | 'auth_unavailable' | 'sink';
 }
 
 /** The outcome of a request answered before anything was read: counted as an answer, nothing else. */
@@ -132,8 +132,15 @@ export const INGEST_METRICS: readonly IngestMetric[] = [
     name: 'AuthUnavailable',
     unit: 'Count',
     prom: 'aisoc_ingest_auth_unavailable_total',
-    help: 'Requests answered 503 before the body: shared secret unset, or the inbox token store down',
+    help: "Requests answered 503 before the body because the token cannot be checked: the inbox token store or Google's signing keys unreachable",
     value: (o) => (o.failure === 'auth_unavailable' ? 1 : 0),
+  },
+  {
+    name: 'RoutesOff',
+    unit: 'Count',
+    prom: 'aisoc_ingest_routes_off_total',
+    help: 'Requests answered 503 because their route is turned off here (webhook without a secret, GKE push without tenants, inbox without a table)',
+    value: (o) => (o.failure === 'route_off' ? 1 : 0),
   },
   {
     name: 'Responses4xx',

@@ -249,6 +249,7 @@ function evaluate(alarm: Alarm, perPeriod: Datapoint[] | Datapoint[][]): 'ALARM'
  * names the Ref of the API.
  */
 const gateway4xx = (n: number): Datapoint[] => [{ namespace: 'AWS/ApiGateway', name: '4xx', dims: { ApiId: '<HttpApi>' }, value: n }];
+const gateway5xx = (n: number): Datapoint[] => [{ namespace: 'AWS/ApiGateway', name: '5xx', dims: { ApiId: '<HttpApi>' }, value: n }];
 
 /** A loopback HTTP server answering every request with `status`. */
 async function answering(status: number, body = '{"error":"unavailable"}'): Promise<Server> {
@@ -269,6 +270,21 @@ function withBody(file: string, rewrite: (body: string) => string): string {
   const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8')) as { body: string; headers: Record<string, string> };
   event.body = rewrite(event.body);
   event.headers['content-length'] = String(Buffer.byteLength(event.body));
+  return JSON.stringify(event);
+}
+
+/** A committed API Gateway event posted to another route (`k8s-audit` replaced), without its token. */
+function withPath(file: string, route: string): string {
+  const event = JSON.parse(readFileSync(join(EVENTS, file), 'utf8')) as {
+    rawPath: string;
+    routeKey: string;
+    headers: Record<string, string>;
+    requestContext: { http: { path: string } };
+  };
+  event.rawPath = event.rawPath.replace('k8s-audit', route);
+  event.routeKey = event.routeKey.replace('k8s-audit', route);
+  event.requestContext.http.path = event.requestContext.http.path.replace('k8s-audit', route);
+  delete event.headers['x-aisoc-k8s-token'];
   return JSON.stringify(event);
 }
 
@@ -311,6 +327,7 @@ const FIRES_ON: Record<string, string> = {
   IngestErrorsAlarm: 'ingest, init fails',
   IngestRefusedAlarm: 'ingest, a malformed batch with the token',
   IngestUnauthorizedAlarm: 'ingest, token refused',
+  IngestRoutesOffAlarm: "ingest, a stranger's POST to the GKE route a stack keeps off",
   IngestAlertsRefusedAlarm: 'ingest, alerts sink refuses the alerts',
   IngestRejectedItemsAlarm: 'ingest, an item that is no audit event in a batch',
   IngestNoEventsAlarm: 'ingest, no audit event in the batches',
@@ -431,6 +448,12 @@ describe('the alarms against the metrics the built bundles emit', () => {
         event: 'ingest-http-api-bad-token.json',
         expect: { exit: 0, status: 401 },
       },
+      // The committed request with no token, to the GKE route: the stacks deploy it with GkePushTenants empty.
+      [FIRES_ON.IngestRoutesOffAlarm as string]: {
+        fn: 'Ingest',
+        event: withPath('ingest-http-api-bad-token.json', 'gke-audit'),
+        expect: { exit: 0, status: 503 },
+      },
       // The committed EventList with the right token, its body cut short: a real sender's batch refused.
       [FIRES_ON.IngestRefusedAlarm as string]: {
         fn: 'Ingest',
@@ -511,7 +534,11 @@ describe('the alarms against the metrics the built bundles emit', () => {
     // a sender that keeps failing; what must not page is one probe among healthy traffic.
     const healthy = () => [...(runs[HEALTHY.Forwarder]?.points ?? []), ...(runs[HEALTHY.Ingest]?.points ?? [])];
     const unauthorized = () => runs[FIRES_ON.IngestUnauthorizedAlarm as string]?.points ?? [];
-    const states = (periods: Datapoint[][]) => Object.fromEntries(alarms.map((a) => [a.id, evaluate(a, periods)]));
+    /** Each alarm's worst state over a sequence of periods: evaluated after each period, as CloudWatch does. */
+    const states = (periods: Datapoint[][]) =>
+      Object.fromEntries(
+        alarms.map((a) => [a.id, periods.some((_, i) => evaluate(a, periods.slice(0, i + 1)) === 'ALARM') ? 'ALARM' : 'OK']),
+      );
     const allOk = Object.fromEntries(alarms.map((a) => [a.id, 'OK']));
 
     it('pages nobody for one refused request in 15 minutes of healthy traffic: a wrong token, a path no route matches', () => {
@@ -540,6 +567,28 @@ describe('the alarms against the metrics the built bundles emit', () => {
       expect(states([healthy(), healthy(), [...healthy(), ...refused, ...gateway4xx(1)]])).toEqual({
         ...allOk,
         IngestRefusedAlarm: 'ALARM',
+      });
+    });
+
+    it("pages nobody for one stranger's POST to a route turned off, or one body over Lambda's payload", () => {
+      const routeOff = runs[FIRES_ON.IngestRoutesOffAlarm as string]?.points ?? [];
+      expect(states([[...healthy(), ...routeOff, ...gateway5xx(1)], healthy(), healthy()])).toEqual(allOk);
+      expect(states([healthy(), [...healthy(), ...gateway5xx(1)], healthy()])).toEqual(allOk);
+    });
+
+    it('pages for a sender posting to a route turned off, or refused by API Gateway with 5xx, in each of three periods', () => {
+      const routeOff = [...healthy(), ...(runs[FIRES_ON.IngestRoutesOffAlarm as string]?.points ?? []), ...gateway5xx(1)];
+      expect(states([routeOff, routeOff, routeOff])).toEqual({ ...allOk, IngestRoutesOffAlarm: 'ALARM' });
+      const tooLarge = [...healthy(), ...gateway5xx(2)];
+      expect(states([tooLarge, tooLarge, tooLarge])).toEqual({ ...allOk, HttpApi5xxAlarm: 'ALARM' });
+    });
+
+    it('pages at once for an outage answered 5xx (the events sink down), by the ingest alarms', () => {
+      const down = runs[FIRES_ON.Ingest5xxAlarm as string]?.points ?? [];
+      expect(states([healthy(), healthy(), [...healthy(), ...down, ...gateway5xx(1)]])).toEqual({
+        ...allOk,
+        Ingest5xxAlarm: 'ALARM',
+        IngestSinkFailuresAlarm: 'ALARM',
       });
     });
 

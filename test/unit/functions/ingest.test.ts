@@ -165,7 +165,7 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(out.text()).not.toContain(SECRET);
   });
 
-  it('counts a wrong token (401) and a webhook without a secret (503) as separate metrics, and logs neither token', async () => {
+  it('counts a wrong token (401) and a route turned off (503: the webhook without a secret, GKE push without tenants) as separate metrics, and logs neither token', async () => {
     const out = captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
     const wrong = 'wrong-token-5f4e3d2c1b0a';
@@ -186,7 +186,19 @@ describe('functions/ingest (the ingest Lambda)', () => {
     const res503 = await disabled(v2Event('/v1/ingest/k8s-audit/acme', EMPTY_EVENT_LIST, { 'x-aisoc-k8s-token': wrong }), context);
 
     expect(res503.statusCode).toBe(503);
-    expect(off.emf('AuthUnavailable')).toMatchObject([{ AuthFailures: 0, AuthUnavailable: 1, Responses5xx: 1 }]);
+    // A stranger's POST, with no token, to the GKE route a stack without GkePushTenants keeps off.
+    const gke = await disabled(v2Event('/v1/ingest/gke-audit/acme', '{}', {}), context);
+    expect(gke.statusCode).toBe(503);
+    // Anyone can draw these; the alarms tell them from an outage (Responses5xx - RoutesOff).
+    expect(off.emf('RoutesOff')).toMatchObject([
+      { AuthFailures: 0, AuthUnavailable: 0, RoutesOff: 1, Responses5xx: 1 },
+      { AuthFailures: 0, AuthUnavailable: 0, RoutesOff: 1, Responses5xx: 1 },
+    ]);
+    expect(off.logs().filter((l) => l.message === 'ingest request')).toMatchObject([
+      { status: 503, failure: 'route_off' },
+      { status: 503, failure: 'route_off' },
+    ]);
+    expect(off.text()).not.toContain(wrong);
   });
 
   it('lists every reject of a bad batch at DEBUG only for the sampled share of requests', async () => {

@@ -80,6 +80,8 @@ describe('docs/deploy.md', () => {
       'fourteen',
       'fifteen',
       'sixteen',
+      'seventeen',
+      'eighteen',
     ];
     expect(rows.map((r) => r[0]).join(' ')).toContain(`the ${WORDS[alarms.length]} \`…Alarm\`s`);
     const alarmRows = table('| alarm |').flatMap((r) => codes(r[0]));

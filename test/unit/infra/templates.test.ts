@@ -519,7 +519,7 @@ describe('IngestNoEventsAlarm', () => {
   });
 });
 
-describe('the 4xx alarms of a public endpoint', () => {
+describe('the 4xx and 5xx alarms of a public endpoint', () => {
   // Anyone on the internet can draw a 401 or a 404 from the ingest's API, and a 429 is resent by
   // design: what pages is a sender that keeps failing (3 of 3 five-minute periods), or a refusal
   // only a holder of the token can draw (docs/deploy.md, "Alarms").
@@ -569,9 +569,42 @@ describe('the 4xx alarms of a public endpoint', () => {
     expect(gateway).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1, TreatMissingData: 'notBreaching' });
   });
 
+  it.each(both())(
+    '%s: a 503 of a route turned off, and API Gateway’s own 5xx, page when they last 15 minutes; an outage at once',
+    (_file, resources) => {
+      const outage = resources.Ingest5xxAlarm?.Properties ?? {};
+      expect(returned(outage)?.Expression).toBe('answered5xx - routesOff');
+      expect(metricOf(outage, 'answered5xx')).toMatchObject({ Metric: { MetricName: 'Responses5xx' }, Period: 300, Stat: 'Sum' });
+      expect(metricOf(outage, 'routesOff')).toMatchObject({ Metric: { MetricName: 'RoutesOff' }, Period: 300, Stat: 'Sum' });
+      expect(outage).toMatchObject({ EvaluationPeriods: 1, Threshold: 1 });
+      expect(resources.IngestRoutesOffAlarm?.Properties).toMatchObject({
+        MetricName: 'RoutesOff',
+        Dimensions: [{ Name: 'service', Value: { Ref: 'Ingest' } }],
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        Threshold: 1,
+      });
+      const gateway = resources.HttpApi5xxAlarm?.Properties ?? {};
+      expect(returned(gateway)?.Expression).toBe('gateway5xx - FILL(ingest5xx, 0)');
+      expect(metricOf(gateway, 'gateway5xx')).toMatchObject({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx' }, Period: 300 });
+      expect(metricOf(gateway, 'ingest5xx')).toMatchObject({ Metric: { MetricName: 'Responses5xx' }, Period: 300 });
+      expect(gateway).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1, TreatMissingData: 'notBreaching' });
+    },
+  );
+
   it('are the same in both templates', () => {
     const [[, a], [, b]] = both();
-    for (const id of ['IngestRefusedAlarm', 'IngestUnauthorizedAlarm', 'HttpApi4xxAlarm']) expect(b[id], id).toEqual(a[id]);
+    for (const id of [
+      'IngestRefusedAlarm',
+      'IngestUnauthorizedAlarm',
+      'HttpApi4xxAlarm',
+      'Ingest5xxAlarm',
+      'IngestRoutesOffAlarm',
+      'HttpApi5xxAlarm',
+    ]) {
+      expect(b[id], id).toEqual(a[id]);
+    }
   });
 });
 
