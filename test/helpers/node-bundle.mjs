@@ -10,7 +10,7 @@ export const NODE_TEST_BUNDLE = Object.freeze({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['better-sqlite3', 'esbuild', 'autocannon'],
+  external: ['better-sqlite3', 'esbuild'],
   // The shipped detection rules, parsed and bundled as data as scripts/build.mjs does.
   plugins: [yamlData],
   // The connector's version, as scripts/build.mjs defines it.
