@@ -7,6 +7,12 @@ import { RulePackError } from '../rules/pack.js';
 import { parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
+/** The built-in routine identities, by the name an operators' `routine:` section gives each list. */
+const BUILT_IN_LISTS = [
+  ['secret_watchers', BUILT_IN_ROUTINE.secretWatchers],
+  ['node_drainers', BUILT_IN_ROUTINE.nodeDrainers],
+] as const;
+
 const HELP = `Usage: aisoc-k8s-audit rules list [DIR] [--json]
        aisoc-k8s-audit rules test [DIR]
 
@@ -14,7 +20,8 @@ The detection rules: CEL conditions over each audit event that raise its severit
 the spec's table and every rule that fires; the record lists the rules in rule_ids).
 
   list   prints the pack: id, severity, MITRE ATT&CK techniques, title, where it comes from;
-         --json prints one rule per line with every field, then one line per routine identity,
+         then the identities whose routine traffic is scored low or info (the built-in ones,
+         then those DIR's files declare, each with its file); --json prints one rule per line with every field, then one line per routine identity,
          built-in and declared: {"routine": list, "user": name, "built_in": bool, "file": ...}
   test   runs every rule's examples through the normaliser: each "match" event must fire its
          rule, each "no_match" event must not
@@ -24,8 +31,8 @@ rules override shipped rules with the same id, "{id, disabled: true}" turns one 
 are added. DIR may also be s3://bucket/key, one rule file in S3 as the ingest reads it at init
 (with the AWS credentials and region of the environment). Without DIR: K8S_AUDIT_RULES when set,
 else the shipped pack alone. A rule that does not compile is reported with its file, id and the
-CEL error. list also prints the identities DIR's files declare routine (a "routine" section:
-secret_watchers, node_drainers). Format: docs/detection-rules.md.
+CEL error. DIR's files may declare routine identities (a "routine" section: secret_watchers,
+node_drainers). Format: docs/detection-rules.md.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
 2 for usage errors.
@@ -61,10 +68,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       }
       // After the rules, every identity counted routine, each a line with `routine` (not `id`):
       // the built-in ones, then those DIR's files declare, with their file.
-      for (const [list, users] of [
-        ['secret_watchers', BUILT_IN_ROUTINE.secretWatchers],
-        ['node_drainers', BUILT_IN_ROUTINE.nodeDrainers],
-      ] as const) {
+      for (const [list, users] of BUILT_IN_LISTS) {
         for (const user of users) io.stdout.write(`${JSON.stringify({ routine: list, user, built_in: true })}\n`);
       }
       for (const e of engine.declared)
@@ -74,10 +78,18 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
         io.stdout.write(`${r.id.padEnd(38)} ${r.severity.padEnd(7)} ${r.mitre.join(',').padEnd(24)} ${r.title}\n`);
         io.stdout.write(`${''.padEnd(38)} ${r.file}; after ${r.source}\n`);
       }
-      // The operators' routine identities change severities as much as a rule does: shown with them.
+      // Routine identities change severities as much as a rule does: shown with them, the built-in
+      // ones (docs/detection-rules.md, Refinements) then those the operators' files declare.
+      let builtIn = 0;
+      for (const [list, users] of BUILT_IN_LISTS) {
+        for (const user of users) io.stdout.write(`routine ${list.padEnd(16)} ${user}\n${''.padEnd(25)} built in\n`);
+        builtIn += users.size;
+      }
       for (const e of engine.declared) io.stdout.write(`routine ${e.list.padEnd(16)} ${e.user}\n${''.padEnd(25)} ${e.file}\n`);
-      const routine = engine.declared.length === 0 ? '' : `, ${engine.declared.length} routine identities`;
-      io.stdout.write(`${engine.rules.length} rules${routine}${dir === undefined ? '' : ` (shipped pack with ${dir})`}\n`);
+      const declared = engine.declared.length === 0 ? '' : `, ${engine.declared.length} declared`;
+      io.stdout.write(
+        `${engine.rules.length} rules, ${builtIn} built-in routine identities${declared}${dir === undefined ? '' : ` (shipped pack with ${dir})`}\n`,
+      );
     }
     return 0;
   }

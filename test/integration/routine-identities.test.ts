@@ -116,13 +116,19 @@ describe("the operators' routine identities", () => {
     ]);
   });
 
-  it('rules list shows each declared identity with its file', async () => {
+  it('rules list shows the built-in identities, then each declared identity with its file', async () => {
     const rules = dirWith('listed', { 'routine.yaml': DRAINERS });
     const r = await cli(['rules', 'list', rules]);
     expect(r.code).toBe(0);
+    // The built-in ones first, as refineSeverity counts them (the drain of an EKS managed node group).
+    expect(r.stdout).toContain(`routine node_drainers    eks:node-manager\n${''.padEnd(25)} built in\n`);
+    expect(r.stdout.indexOf('eks:node-manager')).toBeLessThan(r.stdout.indexOf(CA_CHART));
+    const shipped = await cli(['rules', 'list']);
+    expect(shipped.stdout).toContain('routine secret_watchers  system:serviceaccount:cert-manager:cert-manager\n');
+    expect(shipped.stdout).toMatch(/^\d+ rules, \d+ built-in routine identities\n$/m);
     expect(r.stdout).toContain(`routine node_drainers    ${CA_CHART}\n${''.padEnd(25)} ${join(rules, 'routine.yaml')}\n`);
     expect(r.stdout).toContain(`routine secret_watchers  ${KPS_KSM}\n`);
-    expect(r.stdout).toMatch(/^\d+ rules, 2 routine identities \(shipped pack with .*listed\)\n$/m);
+    expect(r.stdout).toMatch(/^\d+ rules, \d+ built-in routine identities, 2 declared \(shipped pack with .*listed\)\n$/m);
   });
 
   it('rules list --json gives every routine identity after the rules: the built-in ones, then the declared ones with their file', async () => {

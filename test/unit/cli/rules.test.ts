@@ -38,7 +38,7 @@ describe('aisoc-k8s-audit rules', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^eks-aws-auth-configmap-change +high +T1098,T1098\.006 +EKS aws-auth ConfigMap/m);
     expect(r.stdout).toContain('rules/eks.yaml; after Elastic detection-rules');
-    expect(r.stdout).toMatch(/^31 rules\n$/m);
+    expect(r.stdout).toMatch(/^31 rules, \d+ built-in routine identities\n$/m);
     const json = (await runCli(['rules', 'list', '--json'])).stdout
       .trim()
       .split('\n')
@@ -107,7 +107,7 @@ describe('aisoc-k8s-audit rules', () => {
     expect(list.stdout).not.toContain('service-proxy-access');
     expect(list.stdout).toMatch(/^cryptominer-image +high +T1496/m);
     expect(list.stdout).toContain(`${join(OPERATOR_RULES, '10-nat-egress.yaml')}; after shipped rule service-account-from-public-address`);
-    expect(list.stdout).toMatch(/^31 rules \(shipped pack with /m);
+    expect(list.stdout).toMatch(/^31 rules, \d+ built-in routine identities \(shipped pack with /m);
     const test = await runCli(['rules', 'test'], { K8S_AUDIT_RULES: OPERATOR_RULES });
     expect(test.stdout).toMatch(/^31 rules, \d+ examples, 0 failed\n$/);
     expect(test.code).toBe(0);
