@@ -159,10 +159,17 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     data_sources: ['Kubernetes audit log'],
     related_events: [{ uid: record.audit_id, type_uid: typeof ocsf.type_uid === 'number' ? ocsf.type_uid : 600300 }],
   };
+  // The other analytics behind the alert: the request's own rule or row of a reused auditID, and
+  // every rule that fired without deciding (a rule as high as the table's row leaves the row named,
+  // yet says more: a token for a privileged account, not any write to a sensitive kind).
+  const related: Obj[] = [];
   if (reused && reason !== record.severity_reason)
-    findingInfo.related_analytics = [
-      { uid: decidingRule ?? reason, name: decidingRule ?? `severity table: ${reason}`, type_id: 1, type: 'Rule' },
-    ];
+    related.push({ uid: decidingRule ?? reason, name: decidingRule ?? `severity table: ${reason}`, type_id: 1, type: 'Rule' });
+  for (const r of rules) {
+    if (r.id === decidingRule) continue;
+    related.push({ uid: r.id, name: r.id, type_id: 1, type: 'Rule', ...(r.source ? { desc: `after ${r.source}` } : {}) });
+  }
+  if (related.length > 0) findingInfo.related_analytics = related;
   if (desc) findingInfo.desc = desc;
   if (techniques.size > 0) findingInfo.attacks = attacksOf(techniques);
   const evidence: Obj = { data: { api_activity: ocsf } };

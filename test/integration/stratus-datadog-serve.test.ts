@@ -249,8 +249,12 @@ describe('Stratus Red Team techniques and Datadog default rules through serve', 
     const alert = alerts.find((a) => a.audit_id === e.auditID);
     if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
     expect(findingErrors(alert?.finding)).toEqual([]);
-    // The finding names what set the severity: the rule, or the table's row when a rule came level with it.
-    expect(alert?.finding.finding_info.analytic.uid).toBe(reason.replace(/^rule:/, ''));
+    // The finding names what set the severity: the rule, or the table's row when a rule came level
+    // with it; every other rule that fired is a related analytic, so none goes unnamed.
+    const analytic = reason.replace(/^rule:/, '');
+    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
+    const related = (alert?.finding.finding_info.related_analytics ?? []) as { uid: string }[];
+    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
   };
 
   it('accepts every event', () => {
