@@ -68,7 +68,8 @@ export function isCredentialParamName(raw: string): boolean {
  */
 const UNSIGNED_JWT = /^(?:bearer(?:%20|\+| ))?(e[wy][A-Za-z0-9_-]*\.[A-Za-z0-9_-]+)\.\[REDACTED\]$/i;
 
-function redactedValue(value: string): string {
+/** What a credential's value becomes: the marker, or a JWT's header and claims with the marker for its signature. */
+export function redactedValue(value: string): string {
   const scrubbed = scrubJwtText(value);
   const unsigned = UNSIGNED_JWT.exec(scrubbed)?.[1];
   // Header and claims are a JWT's only when a signature after them makes one again.
@@ -180,4 +181,45 @@ export function scrubUriCredentials(uri: string): string {
   const scrubbed = scrubQuery(uri, q);
   if (!scrubbed.includes('@', q) && !scrubbed.includes('%40', q)) return scrubbed;
   return scrubbed.slice(0, q) + scrubUserinfo(scrubbed.slice(q));
+}
+
+// Free text that quotes a URL: an error the apiserver returns (`responseStatus.message`, a failed
+// request's Status answer), where Go's `url.Error` writes `Post "https://…": dial tcp …`
+// (net/url, `%s %q: %s`) and a webhook's denial or a ValidatingAdmissionPolicy's message is
+// whatever its author wrote, and the values of audit annotations (a policy's `auditAnnotations`
+// are CEL over the object). Each URL there, from its scheme to the first space, quote, `<`, `>`
+// or backquote, loses what a requestURI would: its userinfo's password (Go's http.Client already
+// writes `***` for it, other clients do not) and its credential query values.
+
+function isSchemeChar(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46;
+}
+
+function isTextUrlEnd(c: number): boolean {
+  return c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e || c === 0x60;
+}
+
+/** `text` with the credentials of each `scheme://` URL in it redacted (see above); the same string when it holds none. */
+export function scrubTextUrls(text: string): string {
+  let at = text.indexOf('://');
+  if (at === -1) return text;
+  let out = '';
+  let copied = 0;
+  while (at !== -1) {
+    let start = at;
+    while (start > copied && isSchemeChar(text.charCodeAt(start - 1))) start--;
+    let end = at + 3;
+    while (end < text.length && !isTextUrlEnd(text.charCodeAt(end))) end++;
+    if (start < at) {
+      const url = text.slice(start, end);
+      const q = url.indexOf('?');
+      const scrubbed = scrubUserinfo(q === -1 ? url : scrubQuery(url, q));
+      if (scrubbed !== url) {
+        out += text.slice(copied, start) + scrubbed;
+        copied = end;
+      }
+    }
+    at = text.indexOf('://', end);
+  }
+  return copied === 0 ? text : out + text.slice(copied);
 }

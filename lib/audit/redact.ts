@@ -1,6 +1,6 @@
 import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
-import { scrubUriCredentials } from './redact-uri.js';
+import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
 /** What a redacted secret value is replaced with; the key stays so detections still see it. */
@@ -198,7 +198,55 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
-  return hasCredentialKind(value) ? redactSecretObject(value, false) : value;
+  const kept = hasCredentialKind(value) ? redactSecretObject(value, false) : value;
+  // A failed request's Status answer quotes the error text.
+  return redactStatusText(kept);
+}
+
+/** A Status (`responseStatus`, or a failed request's answer) with the URLs its messages quote scrubbed (scrubTextUrls). */
+function redactStatusText(status: Obj): Obj {
+  const message = status.message;
+  let out = status;
+  if (typeof message === 'string') {
+    const kept = scrubTextUrls(message);
+    if (kept !== message) {
+      out = copy(status);
+      setOwn(out, 'message', kept);
+    }
+  }
+  const details = status.details;
+  if (!isJsonObject(details) || !Array.isArray(details.causes)) return out;
+  let changed = false;
+  const causes = details.causes.map((cause) => {
+    if (!isJsonObject(cause) || typeof cause.message !== 'string') return cause;
+    const kept = scrubTextUrls(cause.message);
+    if (kept === cause.message) return cause;
+    changed = true;
+    const c = copy(cause);
+    setOwn(c, 'message', kept);
+    return c;
+  });
+  if (!changed) return out;
+  const detailsOut = copy(details);
+  setOwn(detailsOut, 'causes', causes);
+  if (out === status) out = copy(status);
+  setOwn(out, 'details', detailsOut);
+  return out;
+}
+
+/** Annotations with the URLs their values quote scrubbed (a policy's audit annotation, a webhook's). */
+function redactAnnotationText(annotations: Obj): Obj {
+  let out: Obj | undefined;
+  for (const key of Object.keys(annotations)) {
+    const value = annotations[key];
+    if (typeof value !== 'string') continue;
+    const kept = scrubTextUrls(value);
+    if (kept !== value) {
+      out ??= copy(annotations);
+      setOwn(out, key, kept);
+    }
+  }
+  return out ?? annotations;
 }
 
 /** Where a credential's value starts in JSON text, by its key (`"data":`, `"token":`, ...), or -1. */
@@ -433,10 +481,23 @@ export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
   const responseObject = redactBody(event.responseObject, target);
   const uri = event.requestURI;
   const requestURI = typeof uri === 'string' ? scrubUriCredentials(uri) : uri;
-  if (requestObject === event.requestObject && responseObject === event.responseObject && requestURI === uri) return event;
+  const status = event.responseStatus;
+  const responseStatus = isJsonObject(status) ? redactStatusText(status) : status;
+  const notes = event.annotations;
+  const annotations = isJsonObject(notes) ? redactAnnotationText(notes) : notes;
+  if (
+    requestObject === event.requestObject &&
+    responseObject === event.responseObject &&
+    requestURI === uri &&
+    responseStatus === status &&
+    annotations === notes
+  )
+    return event;
   const out: AuditEvent = { ...event };
   if (requestObject !== undefined) out.requestObject = requestObject;
   if (responseObject !== undefined) out.responseObject = responseObject;
   if (requestURI !== uri) out.requestURI = requestURI;
+  if (responseStatus !== status) out.responseStatus = responseStatus;
+  if (annotations !== notes) out.annotations = annotations;
   return out;
 }
