@@ -1,5 +1,6 @@
 import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
+import { scrubCommandQuery } from './redact-argv.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
@@ -480,7 +481,7 @@ export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
   const requestObject = redactBody(event.requestObject, target);
   const responseObject = redactBody(event.responseObject, target);
   const uri = event.requestURI;
-  const requestURI = typeof uri === 'string' ? scrubUriCredentials(uri) : uri;
+  const requestURI = typeof uri === 'string' ? scrubCommandQuery(scrubUriCredentials(uri)) : uri;
   const status = event.responseStatus;
   const responseStatus = isJsonObject(status) ? redactStatusText(status) : status;
   const notes = event.annotations;
