@@ -1,6 +1,7 @@
 import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubCommandQuery } from './redact-argv.js';
+import { redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
@@ -196,12 +197,14 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
     if (!isJsonObject(value)) return REDACTED;
     return redactSecretObject(value, true);
   }
+  // A JSON patch sent elsewhere: its operations' values by where they go in a pod spec.
+  if (Array.isArray(value)) return redactPodBody(value, target.resource === 'configmaps');
   if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
   const kept = hasCredentialKind(value) ? redactSecretObject(value, false) : value;
-  // A failed request's Status answer quotes the error text.
-  return redactStatusText(kept);
+  // Pod specs' literal credentials (lib/audit/redact-pod.ts); a failed request's Status answer quotes the error text.
+  return redactStatusText(redactPodBody(kept, target.resource === 'configmaps') as Obj);
 }
 
 /** A Status (`responseStatus`, or a failed request's answer) with the URLs its messages quote scrubbed (scrubTextUrls). */

@@ -1,8 +1,25 @@
-// The rules of credentials in free text (lib/audit/redact-argv.ts, redact-uri.ts scrubTextUrls):
-// command lines as `kubectl exec` and the kubelet's `/run` carry them, URLs quoted in error text.
+// The rules of credentials in free text (lib/audit/redact-argv.ts, redact-pod.ts, redact-uri.ts
+// scrubTextUrls), on the shapes the Kubernetes API reference gives them: a PodSpec's
+// `containers[].env` (core/v1 EnvVar: `name`, `value`, `valueFrom`), `command` and `args`; the
+// pod template of apps/v1 and batch/v1 workloads; lists, watch events and JSON patches (RFC 6902).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import type { JsonValue } from '../../../lib/audit/index.js';
+import { redactBody } from '../../../lib/audit/index.js';
 import { scrubArgv, scrubCommandQuery } from '../../../lib/audit/redact-argv.js';
 import { scrubTextUrls } from '../../../lib/audit/redact-uri.js';
+
+/** Every document of Bishop Fox's badPods manifests (test/fixtures/badpods, SOURCES.md). */
+function badPodManifests(): JsonValue[] {
+  const dir = join(import.meta.dirname, '../../fixtures/badpods');
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.yaml'))
+    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as JsonValue));
+}
+
+const pods = { resource: 'pods', subresource: null };
 
 describe('command lines', () => {
   it.each([
@@ -73,5 +90,82 @@ describe('URLs in text', () => {
     );
     const text = 'failed calling webhook "v.example.com": failed to call webhook: Post "https://v.ns.svc:443/validate?timeout=10s": EOF';
     expect(scrubTextUrls(text)).toBe(text);
+  });
+});
+
+const container = (env: JsonValue[]): JsonValue => ({ name: 'app', image: 'app:1', env });
+const envOf = (body: JsonValue, path: string[]): JsonValue =>
+  path.reduce<JsonValue>((v, k) => (v as Record<string, JsonValue>)[k] as JsonValue, body);
+
+describe('pod specs', () => {
+  const env: JsonValue[] = [
+    { name: 'AWS_ACCESS_KEY_ID', value: 'AKIAIOSFODNN7EXAMPLE' },
+    { name: 'AWS_SECRET_ACCESS_KEY', value: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+    { name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 'api', key: 'token' } } },
+    { name: 'DATABASE_URL', value: 'postgres://app:pw@db:5432/app' },
+  ];
+  const kept: JsonValue[] = [
+    env[0] as JsonValue,
+    { name: 'AWS_SECRET_ACCESS_KEY', value: '[REDACTED]' },
+    env[2] as JsonValue,
+    { name: 'DATABASE_URL', value: 'postgres://app:[REDACTED]@db:5432/app' },
+  ];
+  const podSpec = { containers: [container(env)], initContainers: [container(env)] };
+
+  it.each([
+    ['Pod', 'pods', { kind: 'Pod', spec: podSpec }, ['spec']],
+    ['Deployment', 'deployments', { kind: 'Deployment', spec: { template: { spec: podSpec } } }, ['spec', 'template', 'spec']],
+    [
+      'CronJob',
+      'cronjobs',
+      { kind: 'CronJob', spec: { jobTemplate: { spec: { template: { spec: podSpec } } } } },
+      ['spec', 'jobTemplate', 'spec', 'template', 'spec'],
+    ],
+    ['PodTemplate', 'podtemplates', { kind: 'PodTemplate', template: { spec: podSpec } }, ['template', 'spec']],
+  ])('%s: a credential-named env value goes, its name, references and other values stay', (_kind, resource, body, path) => {
+    const out = redactBody(body as JsonValue, { resource, subresource: null });
+    for (const list of ['containers', 'initContainers']) {
+      expect(envOf(out as JsonValue, [...path, list, '0', 'env'])).toEqual(kept);
+    }
+    expect(envOf(body as JsonValue, [...path, 'containers', '0', 'env'])).toEqual(env); // never mutated
+  });
+
+  it('in a list, a watch event and a JSON patch', () => {
+    const list = redactBody({ kind: 'PodList', items: [{ kind: 'Pod', spec: podSpec }] }, pods) as JsonValue;
+    expect(envOf(list, ['items', '0', 'spec', 'containers', '0', 'env'])).toEqual(kept);
+    const watch = redactBody({ type: 'ADDED', object: { kind: 'Pod', spec: podSpec } }, pods) as JsonValue;
+    expect(envOf(watch, ['object', 'spec', 'containers', '0', 'env'])).toEqual(kept);
+    const patch = redactBody(
+      [
+        { op: 'add', path: '/spec/template/spec/containers/0/env/-', value: env[1] as JsonValue },
+        { op: 'replace', path: '/spec/template/spec/containers/0/env/3/value', value: 'new-secret' },
+        { op: 'replace', path: '/spec/replicas', value: 3 },
+      ],
+      { resource: 'deployments', subresource: null },
+    );
+    expect(patch).toEqual([
+      { op: 'add', path: '/spec/template/spec/containers/0/env/-', value: kept[1] },
+      { op: 'replace', path: '/spec/template/spec/containers/0/env/3/value', value: '[REDACTED]' },
+      { op: 'replace', path: '/spec/replicas', value: 3 },
+    ]);
+  });
+
+  it('returns each public bad pod itself (no copy): nothing in them is a credential', () => {
+    const manifests = badPodManifests();
+    expect(manifests.length).toBeGreaterThan(5);
+    for (const m of manifests) expect(redactBody(m, pods)).toBe(m);
+  });
+
+  it("a ConfigMap's value under a credential's key goes; the keys every cluster writes stay, as the same object", () => {
+    const cm = { kind: 'ConfigMap', data: { DB_HOST: 'db', DB_PASSWORD: 'pw' } };
+    expect(envOf(redactBody(cm, { resource: 'configmaps', subresource: null }) as JsonValue, ['data'])).toEqual({
+      DB_HOST: 'db',
+      DB_PASSWORD: '[REDACTED]',
+    });
+    // A merge patch and a list item carry no kind: where they were sent says.
+    const patch = { data: { API_TOKEN: 't' } };
+    expect(redactBody(patch, { resource: 'configmaps', subresource: null })).toEqual({ data: { API_TOKEN: '[REDACTED]' } });
+    const rootCa = { kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nMIIC\n' } };
+    expect(redactBody(rootCa, { resource: 'configmaps', subresource: null })).toBe(rootCa);
   });
 });

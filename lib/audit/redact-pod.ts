@@ -1,0 +1,246 @@
+import { isJsonObject } from '../json.js';
+import { REDACTED, setOwn } from './redact.js';
+import { scrubArgv } from './redact-argv.js';
+import { isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
+import type { JsonValue } from './types.js';
+
+// Credentials written as literals into a pod spec. The Kubernetes documentation ("Secrets",
+// "Define Environment Variables for a Container") tells users to keep them in a Secret and
+// reference it (`valueFrom.secretKeyRef`, `envFrom.secretRef`); a literal `env[].value` is in
+// every audit body that carries the spec: the Pod, and the pod template of a Deployment,
+// DaemonSet, StatefulSet, ReplicaSet, ReplicationController, Job, CronJob and PodTemplate (or any
+// custom resource shaped so: `spec.template.spec`), in requests, answers, lists, watch events,
+// patches and kubectl's last-applied-configuration annotation of each.
+// - `env[].value` under a name that names a credential, by the rule of a query parameter's name
+//   (redact-uri.ts: `DB_PASSWORD`, `AWS_SECRET_ACCESS_KEY`, `API_TOKEN`, `GITHUB_TOKEN`; not
+//   `AWS_ACCESS_KEY_ID`, an identifier): the value becomes the marker, the name stays (that a
+//   credential was put in plain env is what a detection or a person wants to know). Any other
+//   env value loses the password and credential query of a URL it holds (`DATABASE_URL`).
+//   `valueFrom` is a reference and stays.
+// - `command` and `args`: the command-line rule (redact-argv.ts), flags and names kept.
+// - A ConfigMap's `data` and `binaryData` value under a key named so (`DB_PASSWORD`): the
+//   documentation's "ConfigMap does not provide secrecy", and `envFrom.configMapRef` makes each key
+//   an env variable of that name, so the same rule holds. The keys every cluster writes
+//   (`ca.crt`, `Corefile`, `config.conf`, `kubeconfig`, `mapRoles`, `client-ca-file`) name none.
+//   Any other value loses a URL's credentials (a twelve-factor `DATABASE_URL`); a kubeconfig or
+//   registry config pasted under another key is content no name marks, and keeps all but its
+//   JWTs' signatures (redact.ts).
+// Detections read securityContext, volumes, host namespaces, images: none of that changes.
+
+type Obj = { [key: string]: JsonValue };
+
+function copyObj(obj: Obj): Obj {
+  const out: Obj = {};
+  for (const key of Object.keys(obj)) setOwn(out, key, obj[key] as JsonValue);
+  return out;
+}
+
+/** `obj` with `obj[key]` replaced by `value` (a copy), or `obj` itself when the value is the same. */
+function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {
+  if (value === obj[key] || value === undefined) return obj;
+  const out = copyObj(obj);
+  setOwn(out, key, value);
+  return out;
+}
+
+/** Each element through `fn`; the same array when none changed. */
+function mapSame(list: JsonValue[], fn: (v: JsonValue) => JsonValue): JsonValue[] {
+  let out: JsonValue[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i] as JsonValue;
+    const c = fn(v);
+    if (c !== v) {
+      out ??= list.slice();
+      out[i] = c;
+    }
+  }
+  return out ?? list;
+}
+
+/** One `env` entry as kept. */
+function redactEnvVar(entry: JsonValue): JsonValue {
+  if (!isJsonObject(entry)) return entry;
+  const value = entry.value;
+  if (typeof value !== 'string' || value === '') return entry;
+  const name = entry.name;
+  const kept = typeof name === 'string' && isCredentialParamName(name) ? redactedValue(value) : scrubTextUrls(value);
+  return withKey(entry, 'value', kept);
+}
+
+function redactEnvList(env: JsonValue | undefined): JsonValue | undefined {
+  return Array.isArray(env) ? mapSame(env, redactEnvVar) : env;
+}
+
+function redactArgList(list: JsonValue | undefined): JsonValue | undefined {
+  if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) return list;
+  const scrubbed = scrubArgv(list as string[]);
+  return scrubbed === list ? list : (scrubbed as JsonValue[]);
+}
+
+/** A container as kept: its env values, command and args (see above). */
+function redactContainer(container: JsonValue): JsonValue {
+  if (!isJsonObject(container)) return container;
+  let out = withKey(container, 'env', redactEnvList(container.env));
+  // command and args are one command line: a flag at the end of command takes args' first word.
+  const command = container.command;
+  const args = container.args;
+  if (
+    Array.isArray(command) &&
+    Array.isArray(args) &&
+    command.every((v) => typeof v === 'string') &&
+    args.every((v) => typeof v === 'string')
+  ) {
+    const whole = [...(command as string[]), ...(args as string[])];
+    const scrubbed = scrubArgv(whole);
+    if (scrubbed !== whole) {
+      out = withKey(out, 'command', scrubbed.slice(0, command.length) as JsonValue[]);
+      out = withKey(out, 'args', scrubbed.slice(command.length) as JsonValue[]);
+    }
+    return out;
+  }
+  out = withKey(out, 'command', redactArgList(command));
+  return withKey(out, 'args', redactArgList(args));
+}
+
+const CONTAINER_LISTS = ['containers', 'initContainers', 'ephemeralContainers'] as const;
+
+/** A PodSpec (or a patch of one) as kept. */
+function redactPodSpec(spec: JsonValue | undefined): JsonValue | undefined {
+  if (!isJsonObject(spec)) return spec;
+  let out = spec;
+  for (const key of CONTAINER_LISTS) {
+    const list = spec[key];
+    if (Array.isArray(list)) out = withKey(out, key, mapSame(list, redactContainer));
+  }
+  return out;
+}
+
+/** A `{spec: PodSpec}`-shaped template (PodTemplateSpec) as kept. */
+function redactTemplate(template: JsonValue | undefined): JsonValue | undefined {
+  return isJsonObject(template) ? withKey(template, 'spec', redactPodSpec(template.spec)) : template;
+}
+
+/**
+ * An object as kept when it is, or holds at a known place, a pod spec: a Pod (`spec`), a
+ * workload (`spec.template`), a CronJob (`spec.jobTemplate.spec.template`), a PodTemplate
+ * (`template`); the same object when there is nothing to redact.
+ */
+function redactWorkload(obj: Obj, configMap: boolean): Obj {
+  let out = obj;
+  if (configMap || obj.kind === 'ConfigMap') {
+    out = withKey(out, 'data', redactNamedValues(obj.data));
+    out = withKey(out, 'binaryData', redactNamedValues(obj.binaryData));
+  }
+  const spec = obj.spec;
+  if (isJsonObject(spec)) {
+    let specOut = redactPodSpec(spec) as Obj;
+    specOut = withKey(specOut, 'template', redactTemplate(spec.template));
+    const job = spec.jobTemplate;
+    if (isJsonObject(job) && isJsonObject(job.spec)) {
+      specOut = withKey(specOut, 'jobTemplate', withKey(job, 'spec', withKey(job.spec, 'template', redactTemplate(job.spec.template))));
+    }
+    out = withKey(out, 'spec', specOut);
+  }
+  out = withKey(out, 'template', redactTemplate(obj.template));
+  return withKey(out, 'metadata', redactLastApplied(obj.metadata));
+}
+
+/** A ConfigMap's data: the value of each key named for a credential becomes the marker, any other loses a URL's credentials. */
+function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
+  if (!isJsonObject(map)) return map;
+  let out: Obj | undefined;
+  for (const key of Object.keys(map)) {
+    const value = map[key];
+    if (typeof value !== 'string' || value === '') continue;
+    const kept = isCredentialParamName(key) ? redactedValue(value) : scrubTextUrls(value);
+    if (kept !== value) {
+      out ??= copyObj(map);
+      setOwn(out, key, kept);
+    }
+  }
+  return out ?? map;
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/** `metadata` whose last-applied-configuration (a JSON copy of the object kubectl applied) holds env or a command line, redacted. */
+function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefined {
+  if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations)) return metadata;
+  const text = metadata.annotations[LAST_APPLIED];
+  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData)"/.test(text)) return metadata;
+  let kept: string;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isJsonObject(parsed)) return metadata;
+    const redacted = redactPodBody(parsed, false);
+    if (redacted === parsed) return metadata;
+    kept = JSON.stringify(redacted);
+  } catch {
+    // Not JSON: nothing says where its values are, and the object's own fields are redacted.
+    kept = REDACTED;
+  }
+  return withKey(metadata, 'annotations', withKey(metadata.annotations, LAST_APPLIED, kept));
+}
+
+/** A JSON patch operation's value as kept, by where it goes (`/spec/template/spec/containers/0/env/-`, …). */
+function redactPatchOp(op: JsonValue): JsonValue {
+  if (!isJsonObject(op) || !Object.hasOwn(op, 'value') || typeof op.path !== 'string') return op;
+  const path = op.path;
+  const value = op.value as JsonValue;
+  let kept: JsonValue | undefined = value;
+  if (/\/env\/(\d+|-)\/value$/.test(path)) {
+    // The entry's name is in the object, not the patch: a literal set there may be a credential.
+    kept = typeof value === 'string' && value !== '' ? REDACTED : value;
+  } else if (/\/env\/(\d+|-)$/.test(path)) kept = redactEnvVar(value);
+  else if (path.endsWith('/env')) kept = redactEnvList(value);
+  else if (/\/(args|command)$/.test(path)) kept = redactArgList(value);
+  else if (/\/(containers|initContainers|ephemeralContainers)\/(\d+|-)$/.test(path)) kept = redactContainer(value);
+  else if (/\/(containers|initContainers|ephemeralContainers)$/.test(path))
+    kept = Array.isArray(value) ? mapSame(value, redactContainer) : value;
+  else if (isJsonObject(value))
+    kept =
+      path.endsWith('/spec') && !path.endsWith('/template/spec')
+        ? redactWorkload({ spec: value }, false).spec
+        : redactPodBodyOrSpec(value, path);
+  return withKey(op, 'value', kept);
+}
+
+function redactPodBodyOrSpec(value: Obj, path: string): JsonValue {
+  if (path.endsWith('/template/spec')) return redactPodSpec(value) as JsonValue;
+  if (path.endsWith('/template')) return redactTemplate(value) as JsonValue;
+  return redactPodBody(value, false);
+}
+
+/**
+ * A request or response body with the credentials of every pod spec in it redacted (see above):
+ * the object, each item of a list, a watch event's object, a Table row's object, each operation
+ * of a JSON patch. The same value when there is nothing to redact; never mutates.
+ */
+export function redactPodBody(value: JsonValue, configMap: boolean): JsonValue {
+  if (Array.isArray(value)) return mapSame(value, configMap ? redactConfigMapPatchOp : redactPatchOp);
+  if (!isJsonObject(value)) return value;
+  // A list's items and a watch event's object carry no kind on the wire: where it was sent says.
+  let out = redactWorkload(value, configMap && !Array.isArray(value.items) && !isJsonObject(value.object));
+  const inner = (v: JsonValue) => redactPodBody(v, configMap);
+  if (Array.isArray(value.items)) out = withKey(out, 'items', mapSame(value.items, inner));
+  if (isJsonObject(value.object)) out = withKey(out, 'object', inner(value.object));
+  if (Array.isArray(value.rows)) {
+    out = withKey(
+      out,
+      'rows',
+      mapSame(value.rows, (row) => (isJsonObject(row) && isJsonObject(row.object) ? withKey(row, 'object', inner(row.object)) : row)),
+    );
+  }
+  return out;
+}
+
+/** A JSON patch operation sent to `configmaps`: `/data/<key>` by the key's name, `/data` by each. */
+function redactConfigMapPatchOp(op: JsonValue): JsonValue {
+  if (!isJsonObject(op) || !Object.hasOwn(op, 'value') || typeof op.path !== 'string') return op;
+  const m = /^\/(data|binaryData)(?:\/(.*))?$/.exec(op.path);
+  if (m === null) return op;
+  const value = op.value as JsonValue;
+  if (m[2] === undefined) return withKey(op, 'value', redactNamedValues(value));
+  const key = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
+  return typeof value === 'string' && value !== '' && isCredentialParamName(key) ? withKey(op, 'value', redactedValue(value)) : op;
+}
