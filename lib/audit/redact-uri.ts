@@ -50,8 +50,26 @@ function isHex(c: number): boolean {
   return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 }
 
+// Names repeat from event to event (every pod of a Deployment has the same env names), so the
+// answer for a name of up to NAME_MEMO_LEN characters is remembered, up to NAME_MEMO_MAX names
+// past which the memory starts again: at most 4096 × 64 characters, whatever a sender writes.
+const NAME_MEMO = new Map<string, boolean>();
+const NAME_MEMO_MAX = 4096;
+const NAME_MEMO_LEN = 64;
+
 /** Whether a query parameter's name (as written in the URI) names a credential. */
 export function isCredentialParamName(raw: string): boolean {
+  if (raw.length > NAME_MEMO_LEN) return namesCredential(raw);
+  let known = NAME_MEMO.get(raw);
+  if (known === undefined) {
+    known = namesCredential(raw);
+    if (NAME_MEMO.size >= NAME_MEMO_MAX) NAME_MEMO.clear();
+    NAME_MEMO.set(raw, known);
+  }
+  return known;
+}
+
+function namesCredential(raw: string): boolean {
   const name = percentDecode(percentDecode(raw))
     .toLowerCase()
     .replace(/[-_.\s]/g, '');
