@@ -57,14 +57,35 @@ function mapSame(list: JsonValue[], fn: (v: JsonValue) => JsonValue): JsonValue[
   return out ?? list;
 }
 
+// Values a credential's name can hold that are no credential, kept whole: a switch
+// (`AUTH_ENABLED=true`), and the path of a file a credential is read from, under a name that ends
+// in FILE, PATH or DIR: Docker's `_FILE` convention (`POSTGRES_PASSWORD_FILE=/run/secrets/db`),
+// and what EKS injects into every pod it gives AWS credentials, IRSA's
+// `AWS_WEB_IDENTITY_TOKEN_FILE=/var/run/secrets/eks.amazonaws.com/serviceaccount/token`
+// (aws/amazon-eks-pod-identity-webhook, README) and Pod Identity's
+// `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (EKS user guide, "EKS Pod Identity"). A URL under a
+// name ending in URL, URI or ENDPOINT (`OAUTH_TOKEN_URL`) loses only its own credentials.
+const SWITCH = /^(?:true|false|yes|no|on|off|enabled|disabled)$/i;
+const PATH_NAME = /(?:file|path|dir)$/;
+const URL_NAME = /(?:url|uri|endpoint)$/;
+const ABSOLUTE_PATH = /^\/[\w./@:+-]*$/;
+
+/** A value as kept under `name` (an env variable's, a ConfigMap key's). */
+function keptValue(name: string, value: string): string {
+  if (!isCredentialParamName(name) || SWITCH.test(value)) return scrubTextUrls(value);
+  const plain = name.toLowerCase().replace(/[-_.\s]/g, '');
+  if (PATH_NAME.test(plain) && ABSOLUTE_PATH.test(value)) return value;
+  if (URL_NAME.test(plain)) return scrubTextUrls(value);
+  return redactedValue(value);
+}
+
 /** One `env` entry as kept. */
 function redactEnvVar(entry: JsonValue): JsonValue {
   if (!isJsonObject(entry)) return entry;
   const value = entry.value;
   if (typeof value !== 'string' || value === '') return entry;
   const name = entry.name;
-  const kept = typeof name === 'string' && isCredentialParamName(name) ? redactedValue(value) : scrubTextUrls(value);
-  return withKey(entry, 'value', kept);
+  return withKey(entry, 'value', typeof name === 'string' ? keptValue(name, value) : scrubTextUrls(value));
 }
 
 function redactEnvList(env: JsonValue | undefined): JsonValue | undefined {
@@ -152,7 +173,7 @@ function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
   for (const key of Object.keys(map)) {
     const value = map[key];
     if (typeof value !== 'string' || value === '') continue;
-    const kept = isCredentialParamName(key) ? redactedValue(value) : scrubTextUrls(value);
+    const kept = keptValue(key, value);
     if (kept !== value) {
       out ??= copyObj(map);
       setOwn(out, key, kept);

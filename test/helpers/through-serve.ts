@@ -12,7 +12,9 @@ export interface StoredRecord {
 }
 
 /** An alert as `events --alerts --json` prints it: the record and its Detection Finding. */
-export type StoredAlert = StoredRecord & { finding: { finding_info: { analytic: { uid: string } } } };
+export type StoredAlert = StoredRecord & {
+  finding: { finding_info: { analytic: { uid: string }; related_analytics?: { uid: string }[] } };
+};
 
 /** What a user sees after posting one EventList through `serve`: the answer, then the stored records and alerts. */
 export interface ThroughServe {

@@ -253,7 +253,7 @@ describe('Stratus Red Team techniques and Datadog default rules through serve', 
     // with it; every other rule that fired is a related analytic, so none goes unnamed.
     const analytic = reason.replace(/^rule:/, '');
     expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
-    const related = (alert?.finding.finding_info.related_analytics ?? []) as { uid: string }[];
+    const related = alert?.finding.finding_info.related_analytics ?? [];
     expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
   };
 

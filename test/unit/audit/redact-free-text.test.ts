@@ -130,6 +130,38 @@ describe('pod specs', () => {
     expect(envOf(body as JsonValue, [...path, 'containers', '0', 'env'])).toEqual(env); // never mutated
   });
 
+  it('keeps what a credential-named variable holds when it is no credential: a switch, a file path, a URL without credentials', () => {
+    // What EKS injects into a pod it gives AWS credentials: IRSA (aws/amazon-eks-pod-identity-webhook,
+    // README, "Usage") and Pod Identity (EKS user guide, "EKS Pod Identity"); and Docker's _FILE
+    // convention, as the official postgres image documents it.
+    const injected: JsonValue[] = [
+      { name: 'AWS_ROLE_ARN', value: 'arn:aws:iam::111122223333:role/s3-reader' },
+      { name: 'AWS_WEB_IDENTITY_TOKEN_FILE', value: '/var/run/secrets/eks.amazonaws.com/serviceaccount/token' },
+      { name: 'AWS_CONTAINER_CREDENTIALS_FULL_URI', value: 'http://169.254.170.23/v1/credentials' },
+      {
+        name: 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',
+        value: '/var/run/secrets/pods.eks.amazonaws.com/serviceaccount/eks-pod-identity-token',
+      },
+      { name: 'POSTGRES_PASSWORD_FILE', value: '/run/secrets/postgres-passwd' },
+      { name: 'AUTH_ENABLED', value: 'false' },
+      { name: 'OAUTH_TOKEN_URL', value: 'https://login.example.com/oauth2/token' },
+    ];
+    const body = { kind: 'Pod', spec: { containers: [container(injected)] } };
+    expect(redactBody(body, pods)).toBe(body);
+    // The same names still lose what is a credential: a password instead of a path, credentials in the URL.
+    const risky: JsonValue[] = [
+      { name: 'POSTGRES_PASSWORD_FILE', value: 'hunter2' },
+      { name: 'OAUTH_TOKEN_URL', value: 'https://client:s3cr3t@login.example.com/oauth2/token' },
+      { name: 'AUTH_SECRET', value: 'on-the-wire' },
+    ];
+    const out = redactBody({ kind: 'Pod', spec: { containers: [container(risky)] } }, pods) as JsonValue;
+    expect(envOf(out, ['spec', 'containers', '0', 'env'])).toEqual([
+      { name: 'POSTGRES_PASSWORD_FILE', value: '[REDACTED]' },
+      { name: 'OAUTH_TOKEN_URL', value: 'https://client:[REDACTED]@login.example.com/oauth2/token' },
+      { name: 'AUTH_SECRET', value: '[REDACTED]' },
+    ]);
+  });
+
   it('in a list, a watch event and a JSON patch', () => {
     const list = redactBody({ kind: 'PodList', items: [{ kind: 'Pod', spec: podSpec }] }, pods) as JsonValue;
     expect(envOf(list, ['items', '0', 'spec', 'containers', '0', 'env'])).toEqual(kept);
