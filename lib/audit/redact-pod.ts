@@ -71,7 +71,7 @@ const URL_NAME = /(?:url|uri|endpoint)$/;
 const ABSOLUTE_PATH = /^\/[\w./@:+-]*$/;
 
 /** A value as kept under `name` (an env variable's, a ConfigMap key's). */
-function keptValue(name: string, value: string): string {
+export function keptValue(name: string, value: string): string {
   if (!isCredentialParamName(name) || SWITCH.test(value)) return scrubTextUrls(value);
   const plain = name.toLowerCase().replace(/[-_.\s]/g, '');
   if (PATH_NAME.test(plain) && ABSOLUTE_PATH.test(value)) return value;

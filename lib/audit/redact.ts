@@ -1,7 +1,7 @@
 import { isJsonObject } from '../json.js';
 import { limitDepth } from './depth.js';
-import { scrubCommandQuery } from './redact-argv.js';
-import { redactPodBody } from './redact-pod.js';
+import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
+import { keptValue, redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
@@ -290,7 +290,8 @@ const REJECT_BODIES = new Set(['requestObject', 'responseObject']);
  * Redacts an item the ingest rejected, which is not a valid event and may hold anything: every
  * `data` / `stringData` map (keys kept), every `token` and last-applied-configuration value, every
  * JSON patch `value` and any body given as text, wherever they are, the query credentials of a
- * `requestURI` (`scrubUriCredentials`), and every JWT's signature
+ * `requestURI` (`scrubUriCredentials`), a `{name, value}` pair's value by the env rule and a
+ * `command` or `args` list by the command-line rule (redact-pod.ts, redact-argv.ts), and every JWT's signature
  * (`scrubJwtText`). Conservative by design: the item is kept so a person can fix and replay it,
  * not for detections. Never mutates.
  */
@@ -309,9 +310,11 @@ function redactRejectedValue(value: unknown, key: string | null): JsonValue {
   if (Array.isArray(value)) {
     // A JSON patch under a body: every operation's value goes.
     const patch = key !== null && REJECT_BODIES.has(key);
-    return value.map((v) => redactRejectedValue(v, patch && isJsonObject(v) ? '\u0000patch-op' : null));
+    const out = value.map((v) => redactRejectedValue(v, patch && isJsonObject(v) ? '\u0000patch-op' : null));
+    // A container's command line, wherever the item has one, by the command-line rule.
+    return (key === 'command' || key === 'args') && out.every((v) => typeof v === 'string') ? [...scrubArgv(out as string[])] : out;
   }
-  if (typeof value === 'string') return redactRejectedText(key === 'requestURI' ? scrubUriCredentials(value) : value);
+  if (typeof value === 'string') return redactRejectedText(key === 'requestURI' ? scrubCommandQuery(scrubUriCredentials(value)) : value);
   if (typeof value !== 'object') return value as JsonValue;
   const obj = value as Obj;
   const out: Obj = {};
@@ -320,6 +323,8 @@ function redactRejectedValue(value: unknown, key: string | null): JsonValue {
     const v = obj[k];
     setOwn(out, scrubJwtText(k), isPatchOp && k === 'value' ? REDACTED : redactRejectedValue(v, k));
   }
+  // A name and its value (a container's env entry, wherever the item has one), by the env rule.
+  if (!isPatchOp && typeof obj.name === 'string' && typeof out.value === 'string') setOwn(out, 'value', keptValue(obj.name, out.value));
   return out;
 }
 

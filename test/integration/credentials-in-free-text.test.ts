@@ -19,7 +19,7 @@
 //   convention), as public deploy scripts write them for `envFrom.configMapRef`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { falcoEvent } from '../helpers/fixtures.js';
-import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { runCli, SECRET, tempDataDir } from '../helpers/ingest.js';
 import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
 
 // Opaque values (no JWT: the JWT rule would already take those): none may be stored.
@@ -146,12 +146,21 @@ function items(): unknown[] {
   ];
 }
 
+/** Two of the items above as a sender could garble them (the core API's version, not the audit API's): rejected, and kept. */
+function garbled(): unknown[] {
+  return items()
+    .filter((e) => ['env-0001', 'exec-0001'].includes((e as { auditID: string }).auditID))
+    .map((e) => ({ ...(e as object), auditID: `${(e as { auditID: string }).auditID}-garbled`, apiVersion: 'v1' }));
+}
+
 let out: ThroughServe;
 let all: string;
+let rejected: string;
 const tmp = tempDataDir('aisoc-free-text-creds-');
 beforeAll(async () => {
-  out = await throughServe(tmp.dir, SECRET, 'prod', items());
+  out = await throughServe(tmp.dir, SECRET, 'prod', [...items(), ...garbled()]);
   all = JSON.stringify([out.records, out.alerts]);
+  rejected = (await runCli(['rejected', '--json', '--data-dir', tmp.dir])).stdout;
 }, 60_000);
 afterAll(() => tmp.remove());
 
@@ -168,7 +177,19 @@ const record = (id: string): Rec => {
 describe('credentials in free text, through serve', () => {
   it('accepts every item', () => {
     expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: 6, rejected: 0 });
+    expect(out.answer).toMatchObject({ accepted: 6, rejected: 2 });
+  });
+
+  it('keeps the rejected items for a person to fix, without the credentials their env and exec command carry', () => {
+    const kept = rejected
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { audit_id: string; item: string });
+    expect(kept.map((r) => r.audit_id).sort()).toEqual(['env-0001-garbled', 'exec-0001-garbled']);
+    expect(rejected).toContain('MYSQL_ROOT_PASSWORD');
+    expect(rejected).toContain('command=-p[REDACTED]');
+    expect(rejected).not.toContain('-ppassword');
+    expect(rejected).not.toMatch(/"value\\*":\\*"password/);
   });
 
   it('keeps an env name and replaces its literal credential, in the bodies and the last-applied annotation', () => {
