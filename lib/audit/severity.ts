@@ -146,6 +146,18 @@ const NODE_LIFECYCLE_EVICTORS = new Set([
   `${CONTROLLER_SA}aws-node-termination-handler`,
 ]);
 
+// A PodDisruptionBudget's refusal of an eviction: 429 TooManyRequests, "Cannot evict pod as it
+// would violate the pod's disruption budget." (kubernetes/kubernetes
+// pkg/registry/core/pod/storage/eviction.go). Nothing was evicted; every drainer retries it until
+// the budget allows it: kubectl drain every 5 s with no end by default (k8s.io/kubectl pkg/drain
+// drain.go evictPods, EvictErrorRetryDelay 5 s in pkg/cmd/drain), cluster-autoscaler every 10 s
+// for up to 2 min (cluster-autoscaler/core/scaledown/actuation/drain.go DefaultEvictionRetryTime,
+// --max-pod-eviction-time), Karpenter with a backoff growing to 10 s (kubernetes-sigs/karpenter
+// pkg/controllers/node/termination/terminator/eviction.go evictionQueueMaxDelay), the AWS Node
+// Termination Handler with no delay at all (its pkg/node/node.go getDrainHelper leaves
+// EvictErrorRetryDelay 0) until its timeout. Each retry is an event of its own.
+const EVICTION_REFUSED = 429;
+
 // The kubelet's own certificates (kubernetes/kubernetes pkg/kubelet/certificate, the
 // certificates.k8s.io signers): its client certificate (asked for as system:bootstrap:<token-id>
 // when the node joins by TLS bootstrapping, as system:node:<name> when it rotates) and its
@@ -261,6 +273,10 @@ function isControlPlane(user: string): boolean {
 // been modified"; client-go retries it). Denials (401, 403) and server errors are never routine.
 const ROUTINE_FAILURES = new Set([404, 409]);
 
+function isNodeDrainer(user: string, routine: RoutineIdentities | undefined): boolean {
+  return NODE_LIFECYCLE_EVICTORS.has(user) || routine?.nodeDrainers.has(user) === true;
+}
+
 function controllerOwns(user: string, resource: string, subresource: string | null): boolean {
   const key = subresource === null ? resource : `${resource}/${subresource}`;
   if (user === CONTROLLER_MANAGER) return Object.values(CONTROLLER_OWNS).some((owned) => owned.includes(key));
@@ -286,12 +302,13 @@ function withReplicationControllers(input: SeverityInput, table: SeverityResult)
  * The table's result with its routine control-plane cases brought down. To info: a node's token
  * requests for its own pods, the controller manager's tokens for its controllers, a node's final
  * delete of its pods, a node's requests for its kubelet certificates, controllers writing the
- * objects they own, node drains' evictions by the node lifecycle identities, the namespace
- * controller emptying a namespace being deleted, the control plane's 404s and 409s. To low (as row
- * 8 scores reads): the controller manager's and the common add-ons' cluster-wide Secret watches.
- * Every other case of those rows stays as the table has it; docs/detection-rules.md gives the
- * traffic behind each. `routine`: the operators' own secret-watching add-ons and node drainers,
- * counted as the built-in ones. One case goes up: ReplicationController writes join the workload
+ * objects they own, node drains' evictions by the node lifecycle identities (those a
+ * PodDisruptionBudget refuses too), the namespace controller emptying a namespace being deleted,
+ * the control plane's 404s and 409s. To low (as row 8 scores reads): the controller manager's
+ * and the common add-ons' cluster-wide Secret watches; and anyone else's eviction a budget
+ * refuses. Every other case of those rows stays as the table has it; docs/detection-rules.md
+ * gives the traffic behind each. `routine`: the operators' own secret-watching add-ons and node
+ * drainers, counted as the built-in ones. One case goes up: ReplicationController writes join the workload
  * row (`withReplicationControllers`).
  */
 export function refineSeverity(
@@ -344,20 +361,23 @@ export function refineSeverity(
     return result;
   }
   if (result.reason !== 'workload-change' || resource === null) return result;
+  const eviction = verb === 'create' && resource === 'pods' && subresource === 'eviction';
+  if (eviction && responseCode === EVICTION_REFUSED) {
+    // Refused by a PodDisruptionBudget (EVICTION_REFUSED): nothing evicted, and retried until
+    // allowed. A node lifecycle identity's retries are its drain waiting (info); anyone else's
+    // are kept as a trace (low) without a medium every 5 s: the evictions that do pass stay medium.
+    return isNodeDrainer(user, routine)
+      ? { severity: 'info', reason: 'routine-node-drain-eviction' }
+      : { severity: 'low', reason: 'eviction-refused' };
+  }
   // A reconcile racing another (409), or deleting what is already gone (404): routine too.
   if (responseCode !== null && responseCode >= 400 && !ROUTINE_FAILURES.has(responseCode)) return result;
   if (verb === 'delete' && resource === 'pods' && subresource === null && user.startsWith('system:node:')) {
     return { severity: 'info', reason: 'routine-node-pod-delete' };
   }
   // A node drain: an eviction by the cluster's node lifecycle identities, allowed (or racing the
-  // pod's own deletion: 404, 409). A PodDisruptionBudget's refusal (429) and a denial keep the row.
-  if (
-    verb === 'create' &&
-    resource === 'pods' &&
-    subresource === 'eviction' &&
-    responseCode !== null &&
-    (NODE_LIFECYCLE_EVICTORS.has(user) || routine?.nodeDrainers.has(user) === true)
-  ) {
+  // pod's own deletion: 404, 409; refused by a budget: above). A denial keeps the row.
+  if (eviction && responseCode !== null && isNodeDrainer(user, routine)) {
     return { severity: 'info', reason: 'routine-node-drain-eviction' };
   }
   if (controllerOwns(user, resource, subresource)) return { severity: 'info', reason: 'routine-controller-reconcile' };

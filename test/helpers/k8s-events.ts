@@ -68,3 +68,23 @@ export function evictionEvent(username: string, code: number | null, over: Recor
     ...over,
   } as never;
 }
+
+/**
+ * A PodDisruptionBudget's refusal of an eviction as the audit log keeps it in `responseStatus`:
+ * kubernetes/kubernetes pkg/registry/core/pod/storage/eviction.go checkAndDecrement answers
+ * NewTooManyRequests with a DisruptionBudget cause, and the apiserver's audit copies status,
+ * message, reason, details and code (staging/src/k8s.io/apiserver/pkg/audit/request.go
+ * LogResponseObject). Pass as `over` to evictionEvent.
+ */
+export const PDB_REFUSAL = {
+  responseStatus: {
+    metadata: {},
+    status: 'Failure',
+    message: "Cannot evict pod as it would violate the pod's disruption budget.",
+    reason: 'TooManyRequests',
+    details: {
+      causes: [{ reason: 'DisruptionBudget', message: 'The disruption budget nginx-demo-pdb needs 2 healthy pods and has 2 currently' }],
+    },
+    code: 429,
+  },
+} as const;

@@ -32,7 +32,11 @@
  *   (`create pods/eviction`, policy/v1), DaemonSet pods included on an occupied node
  *   (--daemonset-eviction-for-occupied-nodes, default true), then deletes the node: ~30 evictions
  *   for this cluster's 30 pods a node. The kubelet finishes each evicted pod's delete and the
- *   ReplicaSets replace the app pods on other nodes.
+ *   ReplicaSets replace the app pods on other nodes. One pod is held by a PodDisruptionBudget:
+ *   refused (429) three times, retried every 10 s, before it passes.
+ * - a spot node's interruption notice: the AWS Node Termination Handler cordons the node and drains
+ *   it with kubectl's drain library, its DaemonSet pods left alone; one pod refused ten times by
+ *   its budget, 400 ms apart, the pod read again after each.
  * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
  *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
@@ -76,6 +80,19 @@ const PEOPLE = [
 const SA = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
 // client-go's default user agent: the binary's name, its version, platform and commit.
 const CA_USER_AGENT = 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format';
+// The termination handler's binary is node-termination-handler (cmd/node-termination-handler.go),
+// with client-go's default user agent.
+const NTH_USER_AGENT = 'node-termination-handler/v0.0.0 (linux/amd64) kubernetes/$Format';
+
+// A PodDisruptionBudget's refusal of an eviction, as the apiserver answers it and the audit log
+// copies it into responseStatus (kubernetes/kubernetes pkg/registry/core/pod/storage/eviction.go
+// checkAndDecrement: NewTooManyRequests with a DisruptionBudget cause).
+const pdbRefusal = (pdb: string): Obj => ({
+  status: 'Failure',
+  message: "Cannot evict pod as it would violate the pod's disruption budget.",
+  reason: 'TooManyRequests',
+  details: { causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb} needs 2 healthy pods and has 2 currently` }] },
+});
 
 /** One hour of routine traffic as audit events, in time order; deterministic for a seed. */
 export function steadyStateHour(seed = 1): Obj[] {
@@ -116,7 +133,7 @@ export function steadyStateHour(seed = 1): Obj[] {
       ],
       userAgent: extra.userAgent ?? 'kubernetes-client',
       objectRef: { apiVersion: 'v1', ...ref },
-      responseStatus: { metadata: {}, code },
+      responseStatus: { metadata: {}, code, ...(extra.status as Obj | undefined) },
       requestReceivedTimestamp: t,
       stageTimestamp: t,
       annotations: { 'authorization.k8s.io/decision': code === 403 ? 'forbid' : 'allow', 'authorization.k8s.io/reason': '' },
@@ -128,6 +145,94 @@ export function steadyStateHour(seed = 1): Obj[] {
   const SA_GROUPS = (ns: string) => ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
   const every = (periodMs: number, fn: (at: number) => void) => {
     for (let at = rand() * periodMs; at < HOUR_MS; at += periodMs) fn(at);
+  };
+  // A node drain through the Eviction API (`create pods/eviction`, policy/v1) of every pod on
+  // `gone`, DaemonSet pods included, by `drainer` (a service account of namespace `ns`): each
+  // evicted pod's graceful delete is finished by its kubelet and its ReplicaSet replaces it on
+  // another node (the new pod's name ends in `tag` and its index). `held`: the pod a
+  // PodDisruptionBudget holds, refused once per gap of `retryGapsMs` (the wait after each refusal)
+  // before it passes; `getAfterRefusal`: the drainer reads the pod again after each refusal, as
+  // k8s.io/kubectl's drain library does (pkg/drain/drain.go evictPods, getPodFn). `daemonSets`:
+  // its DaemonSet pods are evicted too (cluster-autoscaler's --daemonset-eviction-for-occupied-nodes,
+  // true by default); the termination handler skips them (--ignore-daemon-sets, true by default).
+  const drainNode = (
+    drainer: string,
+    ns: string,
+    userAgent: string,
+    gone: string,
+    drainAt: number,
+    held: { pod: number; retryGapsMs: readonly number[]; getAfterRefusal?: boolean },
+    tag: string,
+    daemonSets: boolean,
+  ) => {
+    const onGone = [
+      ...pods.filter((p) => p.node === gone),
+      ...(daemonSets ? ['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i'] : []).map((name) => ({
+        ns: 'kube-system',
+        name,
+        node: gone,
+        sa: '',
+      })),
+    ];
+    onGone.forEach((pod, k) => {
+      const eviction = (t: number, code: number, status?: Obj) =>
+        emit(t, drainer, SA_GROUPS(ns), 'create', { resource: 'pods', subresource: 'eviction', namespace: pod.ns, name: pod.name }, code, {
+          userAgent,
+          requestObject: { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: pod.name, namespace: pod.ns } },
+          ...(status === undefined ? {} : { status }),
+        });
+      let t = drainAt + 1_000 + k * 150;
+      if (k === held.pod) {
+        for (const gap of held.retryGapsMs) {
+          eviction(t, 429, pdbRefusal(`${pod.sa}-pdb`));
+          if (held.getAfterRefusal === true)
+            emit(t + 20, drainer, SA_GROUPS(ns), 'get', { resource: 'pods', namespace: pod.ns, name: pod.name }, 200, { userAgent });
+          t += gap;
+        }
+      }
+      eviction(t, 201);
+      // The kubelet finishes the graceful delete the eviction started.
+      emit(t + 15_000, nodeUser(gone), NODE_GROUPS, 'delete', { resource: 'pods', namespace: pod.ns, name: pod.name }, 200);
+      if (pod.sa === '') return;
+      // Its ReplicaSet replaces it on another node.
+      const node = nodes[1 + (k % (nodes.length - 1))] as string;
+      const name = `${pod.name.slice(0, pod.name.lastIndexOf('-'))}-${tag}${k.toString(36).padStart(4, '0')}`;
+      emit(
+        t + 200,
+        SA('kube-system', 'replicaset-controller'),
+        SA_GROUPS('kube-system'),
+        'create',
+        { resource: 'pods', namespace: pod.ns },
+        201,
+        {
+          requestObject: {
+            kind: 'Pod',
+            apiVersion: 'v1',
+            metadata: { generateName: `${pod.sa}-`, namespace: pod.ns },
+            spec: {
+              serviceAccountName: pod.sa,
+              containers: [
+                {
+                  name: 'app',
+                  image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${pod.sa}:v${1 + (k % 40)}`,
+                  securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+                },
+              ],
+            },
+          },
+        },
+      );
+      emit(
+        t + 250,
+        'system:kube-scheduler',
+        ['system:authenticated'],
+        'create',
+        { resource: 'pods', subresource: 'binding', namespace: pod.ns, name },
+        201,
+      );
+      pod.name = name;
+      pod.node = node;
+    });
   };
 
   for (const node of nodes) {
@@ -499,66 +604,11 @@ export function steadyStateHour(seed = 1): Obj[] {
     const CA = SA('kube-system', 'cluster-autoscaler');
     const drainAt = at + 560_000;
     emit(drainAt, CA, SA_GROUPS('kube-system'), 'update', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
-    const onGone = [
-      ...pods.filter((p) => p.node === gone),
-      ...['aws-node-a1b2c', 'kube-proxy-d3e4f', 'ebs-csi-node-g5h6i'].map((name) => ({ ns: 'kube-system', name, node: gone, sa: '' })),
-    ];
-    onGone.forEach((pod, k) => {
-      const t = drainAt + 1_000 + k * 150;
-      emit(
-        t,
-        CA,
-        SA_GROUPS('kube-system'),
-        'create',
-        { resource: 'pods', subresource: 'eviction', namespace: pod.ns, name: pod.name },
-        201,
-        {
-          userAgent: CA_USER_AGENT,
-          requestObject: { kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: pod.name, namespace: pod.ns } },
-        },
-      );
-      // The kubelet finishes the graceful delete the eviction started.
-      emit(t + 15_000, nodeUser(gone), NODE_GROUPS, 'delete', { resource: 'pods', namespace: pod.ns, name: pod.name }, 200);
-      if (pod.sa === '') return;
-      // Its ReplicaSet replaces it on another node.
-      const node = nodes[1 + (k % (nodes.length - 1))] as string;
-      const name = `${pod.name.slice(0, pod.name.lastIndexOf('-'))}-d${k.toString(36).padStart(4, '0')}`;
-      emit(
-        t + 200,
-        SA('kube-system', 'replicaset-controller'),
-        SA_GROUPS('kube-system'),
-        'create',
-        { resource: 'pods', namespace: pod.ns },
-        201,
-        {
-          requestObject: {
-            kind: 'Pod',
-            apiVersion: 'v1',
-            metadata: { generateName: `${pod.sa}-`, namespace: pod.ns },
-            spec: {
-              serviceAccountName: pod.sa,
-              containers: [
-                {
-                  name: 'app',
-                  image: `123456789012.dkr.ecr.us-east-1.amazonaws.com/${pod.sa}:v${1 + (k % 40)}`,
-                  securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-                },
-              ],
-            },
-          },
-        },
-      );
-      emit(
-        t + 250,
-        'system:kube-scheduler',
-        ['system:authenticated'],
-        'create',
-        { resource: 'pods', subresource: 'binding', namespace: pod.ns, name },
-        201,
-      );
-      pod.name = name;
-      pod.node = node;
-    });
+    // One of its pods is held by a PodDisruptionBudget until its ReplicaSet's new pod is ready:
+    // cluster-autoscaler retries the eviction every 10 s (DefaultEvictionRetryTime, for up to
+    // --max-pod-eviction-time 2 min; cluster-autoscaler/core/scaledown/actuation/drain.go),
+    // refused three times here before it passes.
+    drainNode(CA, 'kube-system', CA_USER_AGENT, gone, drainAt, { pod: 1, retryGapsMs: [10_000, 10_000, 10_000] }, 'd', true);
     emit(at + 590_000, CA, SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
   }
 
@@ -719,6 +769,28 @@ export function steadyStateHour(seed = 1): Obj[] {
       });
     }
   }
+  // Generated after the streams above, so that they stay the hour they were.
+  // A spot instance's interruption notice: the AWS Node Termination Handler, as its README
+  // installs it (Helm release `aws-node-termination-handler` in kube-system), cordons the node
+  // (k8s.io/kubectl pkg/drain RunCordonOrUncordon: a patch) and drains it with kubectl's drain
+  // library, which retries a PodDisruptionBudget's refusal with no delay (its pkg/node/node.go
+  // getDrainHelper leaves EvictErrorRetryDelay 0), reading the pod again after each: only its
+  // client's rate limit (--kube-api-qps 5, an eviction and a get per try) spaces them, 400 ms.
+  // One notice an hour is this file's estimate for a 50-node cluster with spot capacity.
+  const NTH = SA('kube-system', 'aws-node-termination-handler');
+  const spot = nodes[2] as string;
+  const noticeAt = HOUR_MS * 0.58;
+  emit(noticeAt, NTH, SA_GROUPS('kube-system'), 'patch', { resource: 'nodes', name: spot }, 200, { userAgent: NTH_USER_AGENT });
+  drainNode(
+    NTH,
+    'kube-system',
+    NTH_USER_AGENT,
+    spot,
+    noticeAt,
+    { pod: 4, retryGapsMs: Array(10).fill(400), getAfterRefusal: true },
+    's',
+    false,
+  );
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;
   events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));

@@ -25,7 +25,7 @@ import { linearRegex } from '../../../lib/rules/pattern.js';
 import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
 import { allFalcoEvents } from '../../helpers/fixtures.js';
-import { evictionEvent, secretsReflectorEvent } from '../../helpers/k8s-events.js';
+import { evictionEvent, PDB_REFUSAL, secretsReflectorEvent } from '../../helpers/k8s-events.js';
 
 const EX = `
     examples:
@@ -671,7 +671,7 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(refineSeverity({ ...del, responseCode: 403 }, 'system:node:n1', medium)).toBe(medium);
   });
 
-  it("a node drain's evictions by the node lifecycle identities, allowed, are routine; anyone else's, or a refused one, stay medium; spec keeps the table", () => {
+  it("a node drain's evictions by the node lifecycle identities, allowed or refused by a budget, are routine; anyone else's stay medium; spec keeps the table", () => {
     // The shape of a real eviction on EKS: a managed node group scaling in drains its node as
     // eks:node-manager (github.com/focaaby/ironman-eks-example,
     // docs/example/ch11/managed-ng-pods-update.json: user, groups, user agent, URI, body, 201).
@@ -700,9 +700,12 @@ describe('severity: refinements and the highest of table and rules', () => {
       expect(scored(eviction(user, 409, from)), user).toEqual(['info', 'routine-node-drain-eviction']);
       // K8S_AUDIT_SEVERITY=spec: the table as written.
       expect(scored(eviction(user, 201, from), true), user).toEqual(['medium', 'workload-change']);
-      // Refused: by RBAC, or by a PodDisruptionBudget (429, which the drainers retry), or no answer logged.
+      // Refused by a PodDisruptionBudget, as the apiserver answers (429 TooManyRequests): nothing
+      // was evicted, and the drainer retries it until the budget allows it, every 5 to 10 s.
+      expect(scored(eviction(user, 429, { ...from, ...PDB_REFUSAL })), user).toEqual(['info', 'routine-node-drain-eviction']);
+      expect(scored(eviction(user, 429, { ...from, ...PDB_REFUSAL }), true), user).toEqual(['medium', 'workload-change']);
+      // Refused by RBAC, or no answer logged.
       expect(scored(eviction(user, 403, from)), user).toEqual(['medium', 'workload-change']);
-      expect(scored(eviction(user, 429, from)), user).toEqual(['medium', 'workload-change']);
       expect(scored(eviction(user, null, from)), user).toEqual(['medium', 'workload-change']);
       // Only evictions: the same identity deleting a pod outright is the row's case.
       const del = { verb: 'delete', objectRef: { resource: 'pods', namespace: 'demo', name: 'web-1', apiVersion: 'v1' } };
@@ -720,11 +723,31 @@ describe('severity: refinements and the highest of table and rules', () => {
       'eks:node-manager-x',
       'node-manager',
     ]) {
-      expect(
-        scored(eviction(user, 201, { sourceIPs: ['10.0.3.21'], userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350' })),
-        user,
-      ).toEqual(['medium', 'workload-change']);
+      const kubectl = { sourceIPs: ['10.0.3.21'], userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350' };
+      expect(scored(eviction(user, 201, kubectl)), user).toEqual(['medium', 'workload-change']);
+      expect(scored(eviction(user, 403, kubectl)), user).toEqual(['medium', 'workload-change']);
+      // Their evictions a budget refuses evicted nothing: kubectl drain retries each every 5 s with
+      // no end by default (k8s.io/kubectl pkg/drain), twelve a minute. Kept as a trace, low; the
+      // spec's table keeps each medium.
+      expect(scored(eviction(user, 429, { ...kubectl, ...PDB_REFUSAL })), user).toEqual(['low', 'eviction-refused']);
+      expect(scored(eviction(user, 429, { ...kubectl, ...PDB_REFUSAL }), true), user).toEqual(['medium', 'workload-change']);
     }
+    // An operator's declared drainer (routine: node_drainers): its refused retries are info too.
+    const chart = sa('kube-system', 'cluster-autoscaler-aws-cluster-autoscaler');
+    const declared = { secretWatchers: new Set<string>(), nodeDrainers: new Set([chart]) };
+    const refusedInput = {
+      verb: 'create',
+      resource: 'pods',
+      subresource: 'eviction',
+      namespace: 'demo',
+      responseCode: 429,
+      impersonated: false,
+    };
+    expect(refineSeverity(refusedInput, chart, medium, declared)).toEqual({ severity: 'info', reason: 'routine-node-drain-eviction' });
+    expect(refineSeverity(refusedInput, chart, medium)).toEqual({ severity: 'low', reason: 'eviction-refused' });
+    // Any other 429 on a pod write is not a refused eviction: a delete keeps the row.
+    const del = { verb: 'delete', objectRef: { resource: 'pods', namespace: 'demo', name: 'web-1', apiVersion: 'v1' } };
+    expect(scored(eviction('alice', 429, { ...del, ...PDB_REFUSAL }))).toEqual(['medium', 'workload-change']);
   });
 
   it('ReplicationController writes are the workload row, as ReplicaSets are; their controllers reconciling them are routine; spec keeps the table', () => {
