@@ -138,11 +138,16 @@ const EMPTIED_BY_NAMESPACE_CONTROLLER = new Set(['rbac-binding-change', 'sensiti
 // - the AWS Node Termination Handler, as kube-system's `aws-node-termination-handler` (its README's
 //   `helm upgrade --install aws-node-termination-handler --namespace kube-system`; it drains with
 //   k8s.io/kubectl/pkg/drain, which evicts).
+// - Karpenter installed as its documentation did before v0.32: Helm release `karpenter` in
+//   namespace `karpenter` (aws/karpenter-provider-aws website/content/en/v0.19.2/getting-started/
+//   getting-started-with-eksctl/scripts/step08-apply-helm-chart.sh, `--namespace karpenter
+//   --create-namespace`), where clusters installed then still run it.
 // Only these exact identities: the same service account name in another namespace is anyone's.
 const NODE_LIFECYCLE_EVICTORS = new Set([
   'eks:node-manager',
   `${CONTROLLER_SA}cluster-autoscaler`,
   `${CONTROLLER_SA}karpenter`,
+  'system:serviceaccount:karpenter:karpenter',
   `${CONTROLLER_SA}aws-node-termination-handler`,
 ]);
 

@@ -33,7 +33,10 @@
  *   (--daemonset-eviction-for-occupied-nodes, default true), then deletes the node: ~30 evictions
  *   for this cluster's 30 pods a node. The kubelet finishes each evicted pod's delete and the
  *   ReplicaSets replace the app pods on other nodes. One pod is held by a PodDisruptionBudget:
- *   refused (429) three times, retried every 10 s, before it passes.
+ *   refused (429) three times, retried every 10 s, before it passes. With `nodeLifecycle:
+ *   'karpenter'` Karpenter's consolidation removes that node instead (its NodeClaim and Node
+ *   deleted, the node drained, a refusal retried with its eviction queue's backoff, the
+ *   finalizers removed), and no termination handler runs.
  * - a spot node's interruption notice: the AWS Node Termination Handler cordons the node and drains
  *   it with kubectl's drain library, its DaemonSet pods left alone; one pod refused ten times by
  *   its budget, 400 ms apart, the pod read again after each.
@@ -80,6 +83,8 @@ const PEOPLE = [
 const SA = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
 // client-go's default user agent: the binary's name, its version, platform and commit.
 const CA_USER_AGENT = 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format';
+// Karpenter sets its own: "<AppName>/<Version>" (kubernetes-sigs/karpenter pkg/operator/operator.go).
+const KARPENTER_USER_AGENT = 'karpenter/1.6.0';
 // The termination handler's binary is node-termination-handler (cmd/node-termination-handler.go),
 // with client-go's default user agent.
 const NTH_USER_AGENT = 'node-termination-handler/v0.0.0 (linux/amd64) kubernetes/$Format';
@@ -94,9 +99,16 @@ const pdbRefusal = (pdb: string): Obj => ({
   details: { causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb} needs 2 healthy pods and has 2 currently` }] },
 });
 
+/** Which of the cluster's node lifecycle managers removes the hour's unneeded node. */
+export interface SteadyStateOptions {
+  /** cluster-autoscaler (the default, the README's figures) or Karpenter's consolidation. */
+  nodeLifecycle?: 'cluster-autoscaler' | 'karpenter';
+}
+
 /** One hour of routine traffic as audit events, in time order; deterministic for a seed. */
-export function steadyStateHour(seed = 1): Obj[] {
+export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj[] {
   const rand = prng(seed);
+  const karpenter = options.nodeLifecycle === 'karpenter';
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
   const events: Obj[] = [];
   let n = 0;
@@ -154,7 +166,8 @@ export function steadyStateHour(seed = 1): Obj[] {
   // before it passes; `getAfterRefusal`: the drainer reads the pod again after each refusal, as
   // k8s.io/kubectl's drain library does (pkg/drain/drain.go evictPods, getPodFn). `daemonSets`:
   // its DaemonSet pods are evicted too (cluster-autoscaler's --daemonset-eviction-for-occupied-nodes,
-  // true by default); the termination handler skips them (--ignore-daemon-sets, true by default).
+  // true by default); the termination handler skips them (--ignore-daemon-sets, true by default),
+  // and Karpenter evicts no pod that tolerates its disrupted taint, as these DaemonSets tolerate all.
   const drainNode = (
     drainer: string,
     ns: string,
@@ -311,7 +324,11 @@ export function steadyStateHour(seed = 1): Obj[] {
     ['system:kube-controller-manager', 'kube-system', 'kube-controller-manager'],
     ['system:kube-scheduler', 'kube-system', 'kube-scheduler'],
     [SA('kube-system', 'aws-load-balancer-controller'), 'kube-system', 'aws-load-balancer-controller-leader'],
-    [SA('kube-system', 'cluster-autoscaler'), 'kube-system', 'cluster-autoscaler'],
+    // The node lifecycle manager's own lease: cluster-autoscaler's, or Karpenter's
+    // (karpenter-leader-election, kubernetes-sigs/karpenter pkg/operator/options/options.go).
+    karpenter
+      ? ([SA('kube-system', 'karpenter'), 'kube-system', 'karpenter-leader-election'] as const)
+      : ([SA('kube-system', 'cluster-autoscaler'), 'kube-system', 'cluster-autoscaler'] as const),
     [SA('kube-system', 'ebs-csi-controller-sa'), 'kube-system', 'external-attacher-leader-ebs-csi-aws-com'],
   ] as const) {
     every(2_000, (at) =>
@@ -349,7 +366,9 @@ export function steadyStateHour(seed = 1): Obj[] {
     ],
     [SA('kube-system', 'metrics-server'), ['nodes', 'pods']],
     [SA('kube-system', 'aws-load-balancer-controller'), ['services', 'ingresses', 'endpointslices', 'pods', 'nodes']],
-    [SA('kube-system', 'cluster-autoscaler'), ['pods', 'nodes', 'poddisruptionbudgets', 'replicasets', 'statefulsets']],
+    karpenter
+      ? [SA('kube-system', 'karpenter'), ['pods', 'nodes', 'poddisruptionbudgets', 'persistentvolumeclaims', 'nodeclaims']]
+      : [SA('kube-system', 'cluster-autoscaler'), ['pods', 'nodes', 'poddisruptionbudgets', 'replicasets', 'statefulsets']],
   ];
   for (const [user, resources] of WATCHERS) {
     for (const resource of resources) {
@@ -601,15 +620,44 @@ export function steadyStateHour(seed = 1): Obj[] {
     // on it, DaemonSet pods included), then deletes it. No rand() here, so the streams generated
     // after this one are the same hour they were before the drain was modelled.
     const gone = nodes[0] as string;
-    const CA = SA('kube-system', 'cluster-autoscaler');
-    const drainAt = at + 560_000;
-    emit(drainAt, CA, SA_GROUPS('kube-system'), 'update', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
-    // One of its pods is held by a PodDisruptionBudget until its ReplicaSet's new pod is ready:
-    // cluster-autoscaler retries the eviction every 10 s (DefaultEvictionRetryTime, for up to
-    // --max-pod-eviction-time 2 min; cluster-autoscaler/core/scaledown/actuation/drain.go),
-    // refused three times here before it passes.
-    drainNode(CA, 'kube-system', CA_USER_AGENT, gone, drainAt, { pod: 1, retryGapsMs: [10_000, 10_000, 10_000] }, 'd', true);
-    emit(at + 590_000, CA, SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
+    if (karpenter) {
+      // Karpenter's consolidation removes it instead (kubernetes-sigs/karpenter, as its
+      // getting-started guide installs it: release `karpenter` in kube-system): it taints the
+      // node karpenter.sh/disrupted:NoSchedule, deletes its NodeClaim and then the Node, whose
+      // termination finalizer drains it through the Eviction API, a PodDisruptionBudget's refusal
+      // requeued with the eviction queue's backoff, 100 ms doubling up to 10 s
+      // (pkg/controllers/node/termination/terminator/eviction.go), and, the instance gone, removes
+      // the finalizers of the Node and the NodeClaim (pkg/controllers/node/termination/controller.go).
+      const K = SA('kube-system', 'karpenter');
+      const ua = { userAgent: KARPENTER_USER_AGENT };
+      const claim = { resource: 'nodeclaims', apiGroup: 'karpenter.sh', name: 'default-7x2kq' };
+      const drainAt = at + 560_000;
+      emit(drainAt, K, SA_GROUPS('kube-system'), 'patch', { resource: 'nodes', name: gone }, 200, ua);
+      emit(drainAt + 300, K, SA_GROUPS('kube-system'), 'delete', claim, 200, ua);
+      emit(drainAt + 600, K, SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200, ua);
+      drainNode(
+        K,
+        'kube-system',
+        KARPENTER_USER_AGENT,
+        gone,
+        drainAt,
+        { pod: 1, retryGapsMs: [100, 200, 400, 800, 1_600, 3_200, 6_400, 10_000] },
+        'k',
+        false,
+      );
+      emit(at + 590_000, K, SA_GROUPS('kube-system'), 'patch', { resource: 'nodes', name: gone }, 200, ua);
+      emit(at + 590_500, K, SA_GROUPS('kube-system'), 'patch', claim, 200, ua);
+    } else {
+      const CA = SA('kube-system', 'cluster-autoscaler');
+      const drainAt = at + 560_000;
+      emit(drainAt, CA, SA_GROUPS('kube-system'), 'update', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
+      // One of its pods is held by a PodDisruptionBudget until its ReplicaSet's new pod is ready:
+      // cluster-autoscaler retries the eviction every 10 s (DefaultEvictionRetryTime, for up to
+      // --max-pod-eviction-time 2 min; cluster-autoscaler/core/scaledown/actuation/drain.go),
+      // refused three times here before it passes.
+      drainNode(CA, 'kube-system', CA_USER_AGENT, gone, drainAt, { pod: 1, retryGapsMs: [10_000, 10_000, 10_000] }, 'd', true);
+      emit(at + 590_000, CA, SA_GROUPS('kube-system'), 'delete', { resource: 'nodes', name: gone }, 200, { userAgent: CA_USER_AGENT });
+    }
   }
 
   // People with kubectl: reads, logs, a describe.
@@ -770,27 +818,30 @@ export function steadyStateHour(seed = 1): Obj[] {
     }
   }
   // Generated after the streams above, so that they stay the hour they were.
-  // A spot instance's interruption notice: the AWS Node Termination Handler, as its README
-  // installs it (Helm release `aws-node-termination-handler` in kube-system), cordons the node
-  // (k8s.io/kubectl pkg/drain RunCordonOrUncordon: a patch) and drains it with kubectl's drain
-  // library, which retries a PodDisruptionBudget's refusal with no delay (its pkg/node/node.go
-  // getDrainHelper leaves EvictErrorRetryDelay 0), reading the pod again after each: only its
-  // client's rate limit (--kube-api-qps 5, an eviction and a get per try) spaces them, 400 ms.
-  // One notice an hour is this file's estimate for a 50-node cluster with spot capacity.
-  const NTH = SA('kube-system', 'aws-node-termination-handler');
-  const spot = nodes[2] as string;
-  const noticeAt = HOUR_MS * 0.58;
-  emit(noticeAt, NTH, SA_GROUPS('kube-system'), 'patch', { resource: 'nodes', name: spot }, 200, { userAgent: NTH_USER_AGENT });
-  drainNode(
-    NTH,
-    'kube-system',
-    NTH_USER_AGENT,
-    spot,
-    noticeAt,
-    { pod: 4, retryGapsMs: Array(10).fill(400), getAfterRefusal: true },
-    's',
-    false,
-  );
+  if (!karpenter) {
+    // A spot instance's interruption notice: the AWS Node Termination Handler, as its README
+    // installs it (Helm release `aws-node-termination-handler` in kube-system), cordons the node
+    // (k8s.io/kubectl pkg/drain RunCordonOrUncordon: a patch) and drains it with kubectl's drain
+    // library, which retries a PodDisruptionBudget's refusal with no delay (its pkg/node/node.go
+    // getDrainHelper leaves EvictErrorRetryDelay 0), reading the pod again after each: only its
+    // client's rate limit (--kube-api-qps 5, an eviction and a get per try) spaces them, 400 ms.
+    // With Karpenter the interruption queue is Karpenter's own: no handler there. One notice an
+    // hour is this file's estimate for a 50-node cluster with spot capacity.
+    const NTH = SA('kube-system', 'aws-node-termination-handler');
+    const spot = nodes[2] as string;
+    const noticeAt = HOUR_MS * 0.58;
+    emit(noticeAt, NTH, SA_GROUPS('kube-system'), 'patch', { resource: 'nodes', name: spot }, 200, { userAgent: NTH_USER_AGENT });
+    drainNode(
+      NTH,
+      'kube-system',
+      NTH_USER_AGENT,
+      spot,
+      noticeAt,
+      { pod: 4, retryGapsMs: Array(10).fill(400), getAfterRefusal: true },
+      's',
+      false,
+    );
+  }
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;
   events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));

@@ -691,6 +691,8 @@ describe('severity: refinements and the highest of table and rules', () => {
         { sourceIPs: ['10.0.3.21'], userAgent: 'cluster-autoscaler/v1.32.1 (linux/amd64) kubernetes/$Format' },
       ],
       [sa('kube-system', 'karpenter'), { sourceIPs: ['10.0.7.118'], userAgent: 'karpenter/1.6.0' }],
+      // Karpenter as its documentation installed it before v0.32 (namespace `karpenter`).
+      [sa('karpenter', 'karpenter'), { sourceIPs: ['10.0.7.119'], userAgent: 'karpenter/0.31.4' }],
       [sa('kube-system', 'aws-node-termination-handler'), { sourceIPs: ['10.0.12.40'] }],
     ];
     for (const [user, from] of drainers) {
@@ -711,10 +713,11 @@ describe('severity: refinements and the highest of table and rules', () => {
       const del = { verb: 'delete', objectRef: { resource: 'pods', namespace: 'demo', name: 'web-1', apiVersion: 'v1' } };
       expect(scored(eviction(user, 200, { ...from, ...del })), user).toEqual(['medium', 'workload-change']);
     }
-    // The same names elsewhere are anyone's service accounts (and Karpenter's older namespace is not
-    // its documented install); a person's kubectl drain; a workload; an unknown EKS identity.
+    // The same names elsewhere are anyone's service accounts; a person's kubectl drain; a
+    // workload; an unknown EKS identity.
     for (const user of [
-      sa('karpenter', 'karpenter'),
+      sa('karpenter', 'karpenter-extra'),
+      sa('default', 'karpenter'),
       sa('web', 'cluster-autoscaler'),
       sa('default', 'aws-node-termination-handler'),
       sa('kube-system', 'karpenter-extra'),

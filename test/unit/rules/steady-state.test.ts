@@ -95,4 +95,23 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
     );
     expect(bySeverity.medium ?? 0).toBe(0);
   });
+
+  it('is as quiet with Karpenter removing the node instead of cluster-autoscaler', () => {
+    // The same hour with Karpenter's consolidation (its NodeClaim and Node deleted, the node
+    // drained with a budget's refusals retried, the finalizers removed): no high, no medium.
+    const hour = steadyStateHour(1, { nodeLifecycle: 'karpenter' });
+    const records = hour.map((e) => {
+      const v = validateAuditEvent(e);
+      if (!v.ok) throw new Error(v.reason);
+      return normaliseAuditEvent(v.event, ctx);
+    });
+    const karpenter = 'system:serviceaccount:kube-system:karpenter';
+    const byKarpenter = records.filter((r) => r.k8s_user === karpenter);
+    expect(byKarpenter.filter((r) => r.k8s_subresource === 'eviction' && r.k8s_response_code === 429).length).toBeGreaterThanOrEqual(8);
+    expect(byKarpenter.some((r) => r.k8s_resource === 'nodeclaims' && r.k8s_verb === 'delete')).toBe(true);
+    expect(hour.some((e) => (e.user as { username: string }).username.endsWith(':cluster-autoscaler'))).toBe(false);
+    const severities = tally(records, (r) => [r.severity]);
+    expect([severities.high ?? 0, severities.medium ?? 0]).toEqual([0, 0]);
+    expect(tally(records, (r) => r.rule_ids)).toEqual({});
+  });
 });
