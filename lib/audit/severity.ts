@@ -198,6 +198,31 @@ const CSR_CONTROLLERS = new Set(['system:serviceaccount:kube-system:certificate-
 // - istiod (gateway credentials, multicluster secrets): ClusterRole istiod-clusterrole-<ns> with
 //   secrets get/watch/list (istio/istio manifests/charts/istio-control/istio-discovery/templates/
 //   clusterrole.yaml), account `istiod`, installed in `istio-system` by Istio's Helm guide.
+// - external-secrets' controller (the Secrets its ExternalSecrets manage, in every namespace): its
+//   chart's ClusterRole `<release>-controller` grants secrets get/list/watch unless `scopedRBAC`
+//   (false by default), and the controller keeps a cluster-wide informer of the Secrets labelled
+//   reconcile.external-secrets.io/managed=true (external-secrets/external-secrets
+//   deploy/charts/external-secrets/templates/rbac.yaml, pkg/controllers/common/common.go
+//   BuildManagedSecretClient, `--enable-managed-secrets-caching` true by default); its getting
+//   started installs release `external-secrets` in namespace `external-secrets`, account
+//   `external-secrets`. Its cert-controller (whose ClusterRole also lists Secrets) reads only its
+//   own webhook's Secret, uncached (cmd/controller/certcontroller.go DisableFor Secret), and its
+//   webhook reads none: neither is here;
+// - the Prometheus operator (the Secrets its Prometheus and Alertmanager objects name): a
+//   metadata-only Secret informer over every namespace unless --namespaces narrows it
+//   (prometheus-operator/prometheus-operator pkg/prometheus/server/operator.go, pkg/operator/config.go
+//   AllowList defaulting to all); kube-prometheus's manifests install it as `prometheus-operator`
+//   in `monitoring`, ClusterRole prometheus-operator with `*` on secrets
+//   (prometheus-operator/kube-prometheus manifests/prometheusOperator-serviceAccount.yaml,
+//   prometheusOperator-clusterRole.yaml). kube-prometheus-stack's chart names its operator
+//   `<release>-…-operator` after whatever release name the installer picks: not here;
+// - Velero, whose backups list every kind in all namespaces at once, Secrets included
+//   (vmware-tanzu/velero pkg/backup/item_collector.go getNamespacesToList: "" when all namespaces
+//   are included, the default): `velero install` makes account `velero` in namespace `velero`
+//   bound to cluster-admin (pkg/install/resources.go), and the Helm chart, release `velero` as its
+//   README installs it, account `velero-server` bound to cluster-admin
+//   (vmware-tanzu/helm-charts charts/velero values.yaml rbac.clusterAdministrator,
+//   templates/clusterrolebinding.yaml), in the `velero` namespace Velero's documentation uses.
 // The AWS Load Balancer Controller is not here: its chart grants cluster-wide Secrets only with
 // clusterSecretsPermissions.allowAllSecrets, false by default (helm/aws-load-balancer-controller).
 // Only these exact identities: the same name in another namespace is anyone's service account.
@@ -208,6 +233,10 @@ const ADDON_SECRET_WATCHERS = new Set([
   `${CONTROLLER_SA}kube-state-metrics`,
   'system:serviceaccount:argocd:argocd-application-controller',
   'system:serviceaccount:istio-system:istiod',
+  'system:serviceaccount:external-secrets:external-secrets',
+  'system:serviceaccount:monitoring:prometheus-operator',
+  'system:serviceaccount:velero:velero',
+  'system:serviceaccount:velero:velero-server',
 ]);
 
 /**

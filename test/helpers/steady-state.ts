@@ -43,14 +43,16 @@
  * - watches: client-go reflectors re-open each watch every 5-10 min (minWatchTimeout 5 min,
  *   randomised up to twice): kubelets, kube-proxy, aws-node, CoreDNS, the controllers and
  *   scheduler, metrics-server and the load-balancer controller, with a list on each resync.
- * - add-ons' informers: cert-manager (controller and cainjector), ingress-nginx, kube-state-metrics
- *   and Argo CD's application controller, each under the service account and namespace its own
+ * - add-ons' informers: cert-manager (controller and cainjector), ingress-nginx, kube-state-metrics,
+ *   Argo CD's application controller, external-secrets' controller and the Prometheus operator
+ *   (kube-prometheus), each under the service account and namespace its own
  *   install instructions give, each with a cluster-wide Secret informer among its others (their
  *   ClusterRoles grant list/watch on secrets; ADDON_SECRET_WATCHERS in lib/audit/severity.ts names
  *   the chart and RBAC file of each). client-go reflectors reopen each watch every 5-10 min; one
  *   re-list per informer per hour (a watch whose resourceVersion was compacted away: this file's
  *   estimate); Argo CD's cluster cache re-lists and restarts every watch every 10 min
  *   (argoproj/gitops-engine pkg/cache/cluster.go, defaultWatchResyncTimeout).
+ * - Velero's hourly scheduled backup: one cluster-scope list of each kind, Secrets included.
  * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
  * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
  * - routine failures, the control plane racing itself: the endpointslice controller's updates
@@ -800,6 +802,45 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
         ['applications', 'argoproj.io'],
       ],
     },
+    {
+      // external-secrets' controller as its getting started installs it: a cluster-wide informer
+      // of the Secrets it manages (label reconcile.external-secrets.io/managed=true) beside its
+      // own kinds (controller-runtime's reflectors; client-go's default user agent).
+      user: SA('external-secrets', 'external-secrets'),
+      ns: 'external-secrets',
+      userAgent: 'external-secrets/v0.0.0 (linux/amd64) kubernetes/$Format',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['externalsecrets', 'external-secrets.io'],
+        ['secretstores', 'external-secrets.io'],
+        ['clustersecretstores', 'external-secrets.io'],
+        ['pushsecrets', 'external-secrets.io'],
+      ],
+    },
+    {
+      // The Prometheus operator as kube-prometheus installs it (`prometheus-operator` in
+      // `monitoring`): metadata-only informers of Secrets and ConfigMaps in every namespace beside
+      // its own kinds (pkg/prometheus/server/operator.go); its binary is `operator`.
+      user: SA('monitoring', 'prometheus-operator'),
+      ns: 'monitoring',
+      userAgent: 'operator/v0.0.0 (linux/amd64) kubernetes/$Format',
+      watchMs: [300_000, 600_000],
+      relistEachWatch: false,
+      informers: [
+        ['secrets'],
+        ['configmaps'],
+        ['namespaces'],
+        ['statefulsets', 'apps'],
+        ['prometheuses', 'monitoring.coreos.com'],
+        ['alertmanagers', 'monitoring.coreos.com'],
+        ['servicemonitors', 'monitoring.coreos.com'],
+        ['podmonitors', 'monitoring.coreos.com'],
+        ['probes', 'monitoring.coreos.com'],
+        ['prometheusrules', 'monitoring.coreos.com'],
+      ],
+    },
   ];
   for (const addon of ADDONS) {
     for (const [resource, apiGroup] of addon.informers) {
@@ -842,6 +883,37 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
       false,
     );
   }
+  // Velero's hourly scheduled backup, `velero install`'s account (`velero` in `velero`, bound to
+  // cluster-admin): with every namespace included it lists each kind once at cluster scope
+  // (vmware-tanzu/velero pkg/backup/item_collector.go getNamespacesToList), in pages of 500
+  // (its --client-page-size), then writes its Backup's status. The hourly schedule is this file's
+  // estimate; a nightly one puts the same requests in one hour of the night.
+  const VELERO = SA('velero', 'velero');
+  const veleroUa = { userAgent: 'velero/v1.15.0 (linux/amd64) 0000000' };
+  const backupAt = HOUR_MS * 0.5;
+  (
+    [
+      ['pods', undefined, 3],
+      ['persistentvolumeclaims'],
+      ['persistentvolumes'],
+      ['secrets', undefined, 2],
+      ['configmaps', undefined, 2],
+      ['serviceaccounts'],
+      ['services'],
+      ['namespaces'],
+      ['deployments', 'apps'],
+      ['replicasets', 'apps', 2],
+      ['statefulsets', 'apps'],
+      ['daemonsets', 'apps'],
+      ['roles', 'rbac.authorization.k8s.io'],
+      ['rolebindings', 'rbac.authorization.k8s.io'],
+      ['clusterroles', 'rbac.authorization.k8s.io'],
+      ['clusterrolebindings', 'rbac.authorization.k8s.io'],
+    ] as [string, string?, number?][]
+  ).forEach(([resource, apiGroup, pages = 1], i) => {
+    const ref = apiGroup === undefined ? { resource } : { resource, apiGroup };
+    for (let page = 0; page < pages; page++) emit(backupAt + i * 700 + page * 150, VELERO, SA_GROUPS('velero'), 'list', ref, 200, veleroUa);
+  });
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;
   events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));

@@ -826,6 +826,10 @@ describe('severity: refinements and the highest of table and rules', () => {
       sa('kube-system', 'kube-state-metrics'),
       sa('argocd', 'argocd-application-controller'),
       sa('istio-system', 'istiod'),
+      sa('external-secrets', 'external-secrets'),
+      sa('monitoring', 'prometheus-operator'),
+      sa('velero', 'velero'),
+      sa('velero', 'velero-server'),
     ];
     for (const user of addons) {
       for (const verb of ['list', 'watch'] as const) {
@@ -851,6 +855,16 @@ describe('severity: refinements and the highest of table and rules', () => {
       sa('web', 'argocd-application-controller'),
       sa('argocd', 'argocd-server'),
       sa('istio-system', 'istiod-canary'),
+      // external-secrets' cert-controller and webhook read no Secret cluster-wide (the first gets
+      // its own webhook's, uncached); kube-prometheus-stack's operator is named after its release;
+      // Velero's node agent reads no Secrets; the names in another namespace are anyone's.
+      sa('external-secrets', 'external-secrets-cert-controller'),
+      sa('external-secrets', 'external-secrets-webhook'),
+      sa('default', 'external-secrets'),
+      sa('monitoring', 'kube-prometheus-stack-operator'),
+      sa('default', 'prometheus-operator'),
+      sa('velero', 'node-agent'),
+      sa('backup', 'velero'),
       sa('payments', 'api'),
       'system:kube-scheduler',
     ]) {
