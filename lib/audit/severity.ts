@@ -338,11 +338,12 @@ function withReplicationControllers(input: SeverityInput, table: SeverityResult)
  * delete of its pods, a node's requests for its kubelet certificates, controllers writing the
  * objects they own, node drains' evictions by the node lifecycle identities (those a
  * PodDisruptionBudget refuses too), the namespace controller emptying a namespace being deleted,
- * the control plane's 404s and 409s. To low (as row 8 scores reads): the controller manager's
- * and the common add-ons' cluster-wide Secret watches; and anyone else's eviction a budget
- * refuses. Every other case of those rows stays as the table has it; docs/detection-rules.md
- * gives the traffic behind each. `routine`: the operators' own secret-watching add-ons and node
- * drainers, counted as the built-in ones. One case goes up: ReplicationController writes join the workload
+ * the control plane's 404s and 409s, a service account's get of an object not there yet (404). To
+ * low (as row 8 scores reads): the controller manager's and the common add-ons' cluster-wide
+ * Secret watches, a service account's 404 get of a kind row 8 counts; and anyone else's eviction
+ * a budget refuses. Every other case of those rows stays as the table has it;
+ * docs/detection-rules.md gives the traffic behind each. `routine`: the operators' own
+ * secret-watching add-ons and node drainers, counted as the built-in ones. One case goes up: ReplicationController writes join the workload
  * row (`withReplicationControllers`).
  */
 export function refineSeverity(
@@ -391,6 +392,19 @@ export function refineSeverity(
   if (result.reason === 'request-denied-or-failed') {
     if (responseCode !== null && ROUTINE_FAILURES.has(responseCode) && isControlPlane(user)) {
       return { severity: 'info', reason: 'routine-not-found-or-conflict' };
+    }
+    // A workload's own deployer (Argo CD, Flux, Helm, a CI job's kubectl apply) gets each object
+    // before it creates it, and the first time that is a 404: kubectl apply's client side
+    // (k8s.io/kubectl pkg/cmd/apply/apply.go: info.Get, then a create when IsNotFound), Helm's
+    // install (helm/helm pkg/action/validate.go existingResourceConflict: a Get of each object),
+    // Flux's kustomize-controller every reconcile (fluxcd/pkg ssa/manager_apply.go ApplyAll: a Get
+    // of each object before its dry-run apply). Nothing was read or changed: scored as that read
+    // would be when allowed (info, or low for a kind row 8 counts), not as a failure. Only a
+    // service account's `get` of an object: a person's, a list, a denial and a server error keep
+    // the row.
+    if (verb === 'get' && responseCode === 404 && subresource === null && resource !== null && user.startsWith('system:serviceaccount:')) {
+      const sensitive = SENSITIVE_READ.has(resource) || (resource === 'configmaps' && namespace === 'kube-system');
+      return { severity: sensitive ? 'low' : 'info', reason: 'routine-get-not-found' };
     }
     return result;
   }

@@ -108,6 +108,7 @@ export type SeverityReason =
   | 'routine-controller-secrets-watch'
   | 'routine-addon-secrets-watch'
   | 'routine-not-found-or-conflict'
+  | 'routine-get-not-found'
   | 'eviction-refused'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`

@@ -53,6 +53,8 @@
  *   estimate); Argo CD's cluster cache re-lists and restarts every watch every 10 min
  *   (argoproj/gitops-engine pkg/cache/cluster.go, defaultWatchResyncTimeout).
  * - Velero's hourly scheduled backup: one cluster-scope list of each kind, Secrets included.
+ * - Argo CD syncing a change that adds a ConfigMap and a Service: a 404 get of each, for the dry
+ *   run and again for the apply, before it creates it.
  * - HPA metrics: 10 HorizontalPodAutoscalers read pods.metrics.k8s.io every 15 s.
  * - people: 6 engineers with kubectl, 40 get/list/log requests each per hour (no secrets).
  * - routine failures, the control plane racing itself: the endpointslice controller's updates
@@ -99,6 +101,15 @@ const pdbRefusal = (pdb: string): Obj => ({
   message: "Cannot evict pod as it would violate the pod's disruption budget.",
   reason: 'TooManyRequests',
   details: { causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${pdb} needs 2 healthy pods and has 2 currently` }] },
+});
+
+// The apiserver's answer to a get of an object that does not exist, as the audit log copies it
+// (k8s.io/apimachinery pkg/api/errors NewNotFound: `<resource> "<name>" not found`).
+const notFound = (resource: string, name: string): Obj => ({
+  status: 'Failure',
+  message: `${resource} "${name}" not found`,
+  reason: 'NotFound',
+  details: { name, kind: resource },
 });
 
 /** Which of the cluster's node lifecycle managers removes the hour's unneeded node. */
@@ -913,6 +924,23 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
   ).forEach(([resource, apiGroup, pages = 1], i) => {
     const ref = apiGroup === undefined ? { resource } : { resource, apiGroup };
     for (let page = 0; page < pages; page++) emit(backupAt + i * 700 + page * 150, VELERO, SA_GROUPS('velero'), 'list', ref, 200, veleroUa);
+  });
+  // Argo CD syncs a change that adds a ConfigMap and a Service to an application: gitops-engine
+  // runs kubectl's apply on each object twice, a client dry run first, then for real
+  // (argoproj/gitops-engine pkg/sync/sync_context.go applyObject), and kubectl's apply gets the
+  // object before it creates it (k8s.io/kubectl pkg/cmd/apply/apply.go: info.Get, a create when
+  // IsNotFound): a 404 for each run, then the create.
+  const ARGO = SA('argocd', 'argocd-application-controller');
+  const argoUa = { userAgent: 'argocd-application-controller/v2.13.1+af54ef8 (linux/amd64)' };
+  const syncAt = HOUR_MS * 0.71;
+  [
+    { resource: 'configmaps', namespace: 'checkout', name: 'checkout-feature-flags' },
+    { resource: 'services', namespace: 'checkout', name: 'checkout-grpc' },
+  ].forEach((ref, i) => {
+    const t = syncAt + i * 40;
+    emit(t, ARGO, SA_GROUPS('argocd'), 'get', ref, 404, { ...argoUa, status: notFound(ref.resource, ref.name) });
+    emit(t + 900, ARGO, SA_GROUPS('argocd'), 'get', ref, 404, { ...argoUa, status: notFound(ref.resource, ref.name) });
+    emit(t + 910, ARGO, SA_GROUPS('argocd'), 'create', { resource: ref.resource, namespace: ref.namespace }, 201, argoUa);
   });
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;

@@ -38,7 +38,8 @@ const EXPECTED: Record<string, Outcome[]> = {
   'exec-via-kubelet: node addresses [22]': [SSAR, ['medium', 'request-denied-or-failed']],
   'attack-pod-hostpath-mount [20]': [
     ['info', 'steady-state'],
-    ['medium', 'request-denied-or-failed'],
+    // kubectl apply's get before its create (404): nothing read; the create and the exec are the signal.
+    ['info', 'routine-get-not-found'],
     ['high', 'rule:sensitive-host-path', ['sensitive-host-path']],
     ['info', 'steady-state'],
     ['high', 'pod-interactive-access'],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rul
 import { linearRegex } from '../../../lib/rules/pattern.js';
 import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
-import { allFalcoEvents } from '../../helpers/fixtures.js';
+import { allFalcoEvents, FIXTURES } from '../../helpers/fixtures.js';
 import { evictionEvent, PDB_REFUSAL, secretsReflectorEvent } from '../../helpers/k8s-events.js';
 
 const EX = `
@@ -660,7 +660,12 @@ describe('severity: refinements and the highest of table and rules', () => {
       ),
     ).toBe(failed);
     expect(at({ verb: 'get', resource: 'secrets', subresource: null, responseCode: 404 }, 'alice')).toBe(failed);
-    expect(at({ verb: 'get', resource: 'pods', subresource: null, responseCode: 404 }, 'system:serviceaccount:web:app')).toBe(failed);
+    // A workload's get of a pod not there is a deployer's first look (its own test below); its
+    // list answered 404 is not.
+    expect(at({ verb: 'get', resource: 'pods', subresource: null, responseCode: 404 }, 'system:serviceaccount:web:app').reason).toBe(
+      'routine-get-not-found',
+    );
+    expect(at({ verb: 'list', resource: 'pods', subresource: null, responseCode: 404 }, 'system:serviceaccount:web:app')).toBe(failed);
     // A kubelet's delete of a pod already gone, and a controller's, in the workload row.
     const medium = { severity: 'medium' as const, reason: 'workload-change' as const };
     const del = input({ verb: 'delete', resource: 'pods', subresource: null, responseCode: 404 });
@@ -669,6 +674,72 @@ describe('severity: refinements and the highest of table and rules', () => {
       'routine-controller-reconcile',
     );
     expect(refineSeverity({ ...del, responseCode: 403 }, 'system:node:n1', medium)).toBe(medium);
+  });
+
+  it("a service account's get of an object not there yet (kubectl apply, Helm, Argo CD, Flux) scores as the read would; a person's, a list, a denial or another kind of failure keeps the row", () => {
+    // The apiserver's 404 to a get, as the audit log keeps it (test/fixtures/kubernetes: the
+    // Status kind of the API reference, NotFound with details), by a deployer's service account.
+    const cases = JSON.parse(readFileSync(join(FIXTURES, 'kubernetes', 'apiserver-audit-events.json'), 'utf8')).cases as {
+      name: string;
+      event: Record<string, unknown>;
+    }[];
+    const notFound = cases.find((c) => c.name === 'pods get 404 NotFound')?.event as Record<string, unknown>;
+    expect((notFound.responseStatus as { reason: string }).reason).toBe('NotFound');
+    const ctx = { tenantId: 't', clusterName: 'c', receivedAt: 0 };
+    const scored = (user: string, over: Record<string, unknown> = {}, spec = false) => {
+      const event = { ...notFound, user: { username: user, groups: ['system:serviceaccounts', 'system:authenticated'] }, ...over } as never;
+      const r = normaliseAuditEvent(event, spec ? { ...ctx, detection: { severity: 'spec' as const, rules: null } } : ctx);
+      return [r.severity, r.severity_reason, ...r.rule_ids];
+    };
+    const ref = (resource: string, namespace: string, name: string, apiGroup?: string) => ({
+      objectRef: { resource, namespace, name, apiVersion: 'v1', ...(apiGroup === undefined ? {} : { apiGroup }) },
+      requestURI: `/api${apiGroup === undefined ? '' : `s/${apiGroup}`}/v1/namespaces/${namespace}/${resource}/${name}`,
+    });
+    const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+    const deployers = [
+      sa('argocd', 'argocd-application-controller'),
+      sa('flux-system', 'kustomize-controller'),
+      sa('gitlab-runner', 'gitlab-runner'),
+      sa('ci', 'deployer'),
+    ];
+    for (const user of deployers) {
+      // A Deployment, a ConfigMap, a Service, a pod: as an allowed get of them, info.
+      expect(scored(user, ref('deployments', 'checkout', 'checkout', 'apps')), user).toEqual(['info', 'routine-get-not-found']);
+      expect(scored(user, ref('configmaps', 'checkout', 'feature-flags')), user).toEqual(['info', 'routine-get-not-found']);
+      expect(scored(user, ref('services', 'checkout', 'checkout-grpc')), user).toEqual(['info', 'routine-get-not-found']);
+      expect(scored(user), user).toEqual(['info', 'routine-get-not-found']);
+      // A kind row 8 counts (a ServiceAccount, a Role): low, as the allowed get would be.
+      expect(scored(user, ref('serviceaccounts', 'checkout', 'checkout')), user).toEqual(['low', 'routine-get-not-found']);
+      expect(scored(user, ref('roles', 'checkout', 'checkout', 'rbac.authorization.k8s.io')), user).toEqual([
+        'low',
+        'routine-get-not-found',
+      ]);
+      // K8S_AUDIT_SEVERITY=spec: the table as written.
+      expect(scored(user, ref('configmaps', 'checkout', 'feature-flags'), true), user).toEqual(['medium', 'request-denied-or-failed']);
+      // Only a get answered 404: a denial, a list, a subresource, a write keep the row.
+      const status = (code: number) => ({ responseStatus: { metadata: {}, code } });
+      expect(scored(user, { ...ref('configmaps', 'checkout', 'x'), ...status(403) }), user).toEqual(['medium', 'request-denied-or-failed']);
+      expect(scored(user, { ...ref('configmaps', 'checkout', 'x'), ...status(500) }), user).toEqual(['medium', 'request-denied-or-failed']);
+      expect(scored(user, { ...ref('configmaps', 'checkout', 'x'), verb: 'list' }), user).toEqual(['medium', 'request-denied-or-failed']);
+      expect(
+        scored(user, { objectRef: { resource: 'pods', namespace: 'checkout', name: 'x', apiVersion: 'v1', subresource: 'log' } }),
+        user,
+      ).toEqual(['medium', 'request-denied-or-failed']);
+      expect(scored(user, { ...ref('configmaps', 'checkout', 'x'), verb: 'patch' }), user).toEqual(['medium', 'request-denied-or-failed']);
+    }
+    // Another namespace's Secret by name: the rule pack's finding still lifts it.
+    expect(scored(sa('ci', 'deployer'), ref('secrets', 'payments', 'db-password'))).toEqual([
+      'medium',
+      'rule:workload-cross-namespace-secret-read',
+      'workload-cross-namespace-secret-read',
+    ]);
+    // People: the fixture's own user (kubecfg), an IAM role, a node is the control plane's case.
+    expect(scored('kubecfg')).toEqual(['medium', 'request-denied-or-failed']);
+    expect(scored('arn:aws:iam::123456789012:role/sre-alice', ref('configmaps', 'checkout', 'x'))).toEqual([
+      'medium',
+      'request-denied-or-failed',
+    ]);
+    expect(scored('system:serviceaccount', ref('configmaps', 'checkout', 'x'))).toEqual(['medium', 'request-denied-or-failed']);
   });
 
   it("a node drain's evictions by the node lifecycle identities, allowed or refused by a budget, are routine; anyone else's stay medium; spec keeps the table", () => {

@@ -88,6 +88,8 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
       (e) => (e.objectRef as { subresource?: string }).subresource === 'eviction' && (e.responseStatus as { code: number }).code === 429,
     );
     expect(refused.length).toBeGreaterThanOrEqual(13);
+    // Argo CD's gets of the objects a sync is about to create (404).
+    expect(byReason['routine-get-not-found']).toBeGreaterThanOrEqual(4);
     // The add-ons' cluster-wide Secret informers: high under the spec's table, low by default.
     expect(byReason['routine-addon-secrets-watch']).toBeGreaterThanOrEqual(40);
     expect(specByReason['cluster-wide-secrets-read']).toBe(
