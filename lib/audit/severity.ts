@@ -343,8 +343,8 @@ function withReplicationControllers(input: SeverityInput, table: SeverityResult)
  * Secret watches, a service account's 404 get of a kind row 8 counts; and anyone else's eviction
  * a budget refuses. Every other case of those rows stays as the table has it;
  * docs/detection-rules.md gives the traffic behind each. `routine`: the operators' own
- * secret-watching add-ons and node drainers, counted as the built-in ones. One case goes up: ReplicationController writes join the workload
- * row (`withReplicationControllers`).
+ * secret-watching add-ons and node drainers, counted as the built-in ones. One case goes up:
+ * ReplicationController writes join the workload row (`withReplicationControllers`).
  */
 export function refineSeverity(
   input: SeverityInput,

@@ -150,11 +150,16 @@ describe("the operators' routine identities", () => {
         sa('kube-system', 'kube-state-metrics'),
         sa('argocd', 'argocd-application-controller'),
         sa('istio-system', 'istiod'),
+        sa('external-secrets', 'external-secrets'),
+        sa('monitoring', 'prometheus-operator'),
+        sa('velero', 'velero'),
+        sa('velero', 'velero-server'),
       ].map((user) => ({ routine: 'secret_watchers', user, built_in: true })),
       ...[
         'eks:node-manager',
         sa('kube-system', 'cluster-autoscaler'),
         sa('kube-system', 'karpenter'),
+        sa('karpenter', 'karpenter'),
         sa('kube-system', 'aws-node-termination-handler'),
       ].map((user) => ({ routine: 'node_drainers', user, built_in: true })),
     ];
