@@ -13,6 +13,20 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Each element through `fn`; the same array when none changed (a copy-on-write map for the redaction walks). */
+export function mapSame<T>(list: T[], fn: (v: T) => T): T[] {
+  let out: T[] | undefined;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i] as T;
+    const c = fn(v);
+    if (c !== v) {
+      out ??= list.slice();
+      out[i] = c;
+    }
+  }
+  return out ?? list;
+}
+
 /**
  * Why `JSON.parse` refused a text, without the text: V8 quotes up to about twenty characters of
  * the input around an unexpected token (`Unexpected token 'S', "S3cr3t-wal"... is not valid JSON`),

@@ -1,4 +1,4 @@
-import { isJsonObject } from '../json.js';
+import { isJsonObject, mapSame } from '../json.js';
 import { REDACTED, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
 import { isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
@@ -41,20 +41,6 @@ function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {
   const out = copyObj(obj);
   setOwn(out, key, value);
   return out;
-}
-
-/** Each element through `fn`; the same array when none changed. */
-function mapSame(list: JsonValue[], fn: (v: JsonValue) => JsonValue): JsonValue[] {
-  let out: JsonValue[] | undefined;
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i] as JsonValue;
-    const c = fn(v);
-    if (c !== v) {
-      out ??= list.slice();
-      out[i] = c;
-    }
-  }
-  return out ?? list;
 }
 
 // Values a credential's name can hold that are no credential, kept whole: a switch

@@ -1,4 +1,4 @@
-import { isJsonObject } from '../json.js';
+import { isJsonObject, mapSame } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
 import { keptValue, redactPodBody } from './redact-pod.js';
@@ -430,18 +430,7 @@ export function scrubJwtText(text: string): string {
 function scrubWalk(value: JsonValue): JsonValue {
   if (typeof value === 'string') return scrubJwtText(value);
   if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) {
-    let out: JsonValue[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i] as JsonValue;
-      const c = scrubWalk(v);
-      if (c !== v) {
-        out ??= value.slice();
-        out[i] = c;
-      }
-    }
-    return out ?? value;
-  }
+  if (Array.isArray(value)) return mapSame(value, scrubWalk);
   let out: Obj | undefined;
   const keys = Object.keys(value);
   for (const key of keys) {
