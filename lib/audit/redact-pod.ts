@@ -249,5 +249,5 @@ function redactConfigMapPatchOp(op: JsonValue): JsonValue {
   const value = op.value as JsonValue;
   if (m[2] === undefined) return withKey(op, 'value', redactNamedValues(value));
   const key = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
-  return typeof value === 'string' && value !== '' && isCredentialParamName(key) ? withKey(op, 'value', redactedValue(value)) : op;
+  return typeof value === 'string' && value !== '' ? withKey(op, 'value', keptValue(key, value)) : op;
 }

@@ -197,6 +197,17 @@ describe('pod specs', () => {
     // A merge patch and a list item carry no kind: where they were sent says.
     const patch = { data: { API_TOKEN: 't' } };
     expect(redactBody(patch, { resource: 'configmaps', subresource: null })).toEqual({ data: { API_TOKEN: '[REDACTED]' } });
+    // A JSON patch of one key, by the same rule as the object: its name, a path, a URL's password.
+    const ops = [
+      { op: 'replace', path: '/data/DB_PASSWORD', value: 'pw' },
+      { op: 'add', path: '/data/DB_PASSWORD_FILE', value: '/run/secrets/db' },
+      { op: 'add', path: '/data/DATABASE_URL', value: 'postgres://app:pw@db:5432/app' },
+    ];
+    expect(redactBody(ops, { resource: 'configmaps', subresource: null })).toEqual([
+      { op: 'replace', path: '/data/DB_PASSWORD', value: '[REDACTED]' },
+      ops[1],
+      { op: 'add', path: '/data/DATABASE_URL', value: 'postgres://app:[REDACTED]@db:5432/app' },
+    ]);
     const rootCa = { kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' }, data: { 'ca.crt': '-----BEGIN CERTIFICATE-----\nMIIC\n' } };
     expect(redactBody(rootCa, { resource: 'configmaps', subresource: null })).toBe(rootCa);
   });
