@@ -88,3 +88,46 @@ export const PDB_REFUSAL = {
     code: 429,
   },
 } as const;
+
+/**
+ * A builder of one test's own events: each an audit Event at RequestResponse level, stage
+ * ResponseComplete, allowed by RBAC (the annotations the apiserver adds), with an auditID
+ * numbered after `prefix` (eight hex digits, one per test file, so its events are its own);
+ * `base` then each call's fields replace what they name.
+ */
+export function eventMaker(prefix: string, base: Record<string, unknown>): (fields: Record<string, unknown>) => Record<string, unknown> {
+  let seq = 0;
+  return (fields) => {
+    seq += 1;
+    return {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'RequestResponse',
+      auditID: `${prefix}-0000-4000-8000-${String(seq).padStart(12, '0')}`,
+      stage: 'ResponseComplete',
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+      ...base,
+      ...fields,
+    };
+  };
+}
+
+const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+
+/**
+ * The add-ons' own service accounts counted routine Secret watchers, as docs/detection-rules.md's
+ * Refinements table names them: written here, not read from lib/audit/severity.ts, so the tests
+ * compare the code with the documentation.
+ */
+export const ADDON_SECRET_WATCHER_USERS: readonly string[] = [
+  sa('cert-manager', 'cert-manager'),
+  sa('cert-manager', 'cert-manager-cainjector'),
+  sa('ingress-nginx', 'ingress-nginx'),
+  sa('kube-system', 'kube-state-metrics'),
+  sa('argocd', 'argocd-application-controller'),
+  sa('istio-system', 'istiod'),
+  sa('external-secrets', 'external-secrets'),
+  sa('monitoring', 'prometheus-operator'),
+  sa('velero', 'velero'),
+  sa('velero', 'velero-server'),
+];

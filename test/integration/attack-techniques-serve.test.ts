@@ -4,6 +4,7 @@
 // (named at each event); the bodies are the API objects the Kubernetes API reference documents.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDataDir } from '../helpers/ingest.js';
+import { eventMaker } from '../helpers/k8s-events.js';
 import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'techniques-secret-0123456789abcdef';
@@ -14,22 +15,11 @@ const serviceAccount = (ns: string, name: string) => ({
   groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
 });
 
-let seq = 0;
-function event(fields: Record<string, unknown>): Record<string, unknown> {
-  seq += 1;
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'RequestResponse',
-    auditID: `7ec40000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    sourceIPs: ['10.0.3.17'],
-    requestReceivedTimestamp: '2026-12-07T06:30:00.000000Z',
-    stageTimestamp: '2026-12-07T06:30:00.020000Z',
-    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
-    ...fields,
-  };
-}
+const event = eventMaker('7ec40000', {
+  sourceIPs: ['10.0.3.17'],
+  requestReceivedTimestamp: '2026-12-07T06:30:00.000000Z',
+  stageTimestamp: '2026-12-07T06:30:00.020000Z',
+});
 
 /** Each technique's events, the rule that must name them and the severity it must reach. */
 const TECHNIQUES: { name: string; events: Record<string, unknown>[]; rule: string; severity: 'medium' | 'high' }[] = [

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
+import { eventMaker } from '../helpers/k8s-events.js';
 import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
@@ -111,24 +112,13 @@ function defaulted(object: Json): Json {
   return out;
 }
 
-let seq = 0;
-function event(fields: Json): Json {
-  seq += 1;
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'RequestResponse',
-    auditID: `badb0d00-0000-4000-8000-${String(seq).padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    user: PERSON,
-    sourceIPs: ['203.0.113.7'],
-    userAgent: KUBECTL,
-    requestReceivedTimestamp: '2026-12-07T07:10:00.000000Z',
-    stageTimestamp: '2026-12-07T07:10:00.030000Z',
-    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
-    ...fields,
-  };
-}
+const event = eventMaker('badb0d00', {
+  user: PERSON,
+  sourceIPs: ['203.0.113.7'],
+  userAgent: KUBECTL,
+  requestReceivedTimestamp: '2026-12-07T07:10:00.000000Z',
+  stageTimestamp: '2026-12-07T07:10:00.030000Z',
+});
 
 function where(object: Json): { base: string; resource: string; ref: Json } {
   const [resource, group] = RESOURCES[object.kind as string] as [string, string];

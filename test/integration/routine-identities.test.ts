@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { normaliseAuditEvent } from '../../lib/audit/index.js';
 import { ConfigError } from '../../lib/config/env.js';
 import { compileRulesSource } from '../../lib/rules/load.js';
-import { evictionEvent, secretsReflectorEvent } from '../helpers/k8s-events.js';
+import { ADDON_SECRET_WATCHER_USERS, evictionEvent, secretsReflectorEvent } from '../helpers/k8s-events.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
@@ -143,18 +143,7 @@ describe("the operators' routine identities", () => {
     };
     // The built-in ones as docs/detection-rules.md's Refinements table names them.
     const builtIn = [
-      ...[
-        sa('cert-manager', 'cert-manager'),
-        sa('cert-manager', 'cert-manager-cainjector'),
-        sa('ingress-nginx', 'ingress-nginx'),
-        sa('kube-system', 'kube-state-metrics'),
-        sa('argocd', 'argocd-application-controller'),
-        sa('istio-system', 'istiod'),
-        sa('external-secrets', 'external-secrets'),
-        sa('monitoring', 'prometheus-operator'),
-        sa('velero', 'velero'),
-        sa('velero', 'velero-server'),
-      ].map((user) => ({ routine: 'secret_watchers', user, built_in: true })),
+      ...ADDON_SECRET_WATCHER_USERS.map((user) => ({ routine: 'secret_watchers', user, built_in: true })),
       ...[
         'eks:node-manager',
         sa('kube-system', 'cluster-autoscaler'),

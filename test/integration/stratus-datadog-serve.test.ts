@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
+import { eventMaker } from '../helpers/k8s-events.js';
 import { findingErrors } from '../helpers/ocsf.js';
 import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
@@ -62,25 +63,14 @@ const STRATUS: Record<string, Outcome[]> = {
 const PERSON = { username: 'arn:aws:iam::123456789012:role/dev', groups: ['system:authenticated'] };
 const ANONYMOUS = { username: 'system:anonymous', groups: ['system:unauthenticated'] };
 const KUBECTL = 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350';
-let seq = 0;
-function event(fields: Record<string, unknown>): Record<string, unknown> {
-  seq += 1;
-  return {
-    kind: 'Event',
-    apiVersion: 'audit.k8s.io/v1',
-    level: 'RequestResponse',
-    auditID: `dd0d0000-0000-4000-8000-${String(seq).padStart(12, '0')}`,
-    stage: 'ResponseComplete',
-    sourceIPs: ['198.51.100.23'],
-    userAgent: KUBECTL,
-    user: PERSON,
-    requestReceivedTimestamp: '2026-12-07T08:00:00.000000Z',
-    stageTimestamp: '2026-12-07T08:00:00.020000Z',
-    annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
-    responseStatus: { metadata: {}, code: 200 },
-    ...fields,
-  };
-}
+const event = eventMaker('dd0d0000', {
+  sourceIPs: ['198.51.100.23'],
+  userAgent: KUBECTL,
+  user: PERSON,
+  requestReceivedTimestamp: '2026-12-07T08:00:00.000000Z',
+  stageTimestamp: '2026-12-07T08:00:00.020000Z',
+  responseStatus: { metadata: {}, code: 200 },
+});
 const webhook = (kind: string) => ({
   kind,
   apiVersion: 'admissionregistration.k8s.io/v1',

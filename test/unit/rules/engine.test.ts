@@ -25,7 +25,7 @@ import { linearRegex } from '../../../lib/rules/pattern.js';
 import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
 import { allFalcoEvents, FIXTURES } from '../../helpers/fixtures.js';
-import { evictionEvent, PDB_REFUSAL, secretsReflectorEvent } from '../../helpers/k8s-events.js';
+import { ADDON_SECRET_WATCHER_USERS, evictionEvent, PDB_REFUSAL, secretsReflectorEvent } from '../../helpers/k8s-events.js';
 
 const EX = `
     examples:
@@ -890,18 +890,7 @@ describe('severity: refinements and the highest of table and rules', () => {
       return [r.severity, r.severity_reason, ...r.rule_ids];
     };
     const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
-    const addons = [
-      sa('cert-manager', 'cert-manager'),
-      sa('cert-manager', 'cert-manager-cainjector'),
-      sa('ingress-nginx', 'ingress-nginx'),
-      sa('kube-system', 'kube-state-metrics'),
-      sa('argocd', 'argocd-application-controller'),
-      sa('istio-system', 'istiod'),
-      sa('external-secrets', 'external-secrets'),
-      sa('monitoring', 'prometheus-operator'),
-      sa('velero', 'velero'),
-      sa('velero', 'velero-server'),
-    ];
+    const addons = ADDON_SECRET_WATCHER_USERS;
     for (const user of addons) {
       for (const verb of ['list', 'watch'] as const) {
         expect(scored(reflector(user, verb)), `${user} ${verb}`).toEqual(['low', 'routine-addon-secrets-watch']);
