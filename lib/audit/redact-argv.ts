@@ -82,7 +82,8 @@ function scrubWordAsFlag(word: string, state: ArgvState): string {
     }
     return `${word.slice(0, delim + 1)}${redactedValue(value)}`;
   }
-  if (word.startsWith('-') && isCredentialParamName(word.replace(/^-+/, ''))) state.pending = 'value';
+  // A negated flag takes no value (`--no-password`: psql, mysql and others ask for none).
+  if (word.startsWith('-') && !/^--?no-/i.test(word) && isCredentialParamName(word.replace(/^-+/, ''))) state.pending = 'value';
   return word;
 }
 

@@ -50,7 +50,26 @@ function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {
 // `AWS_WEB_IDENTITY_TOKEN_FILE=/var/run/secrets/eks.amazonaws.com/serviceaccount/token`
 // (aws/amazon-eks-pod-identity-webhook, README) and Pod Identity's
 // `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE` (EKS user guide, "EKS Pod Identity"). A URL under a
-// name ending in URL, URI or ENDPOINT (`OAUTH_TOKEN_URL`) loses only its own credentials.
+// name ending in URL, URI or ENDPOINT (`OAUTH_TOKEN_URL`) loses only its own credentials. And a
+// quantity (a number, with a unit of time or size) under a name that says it counts or measures
+// something (`SESSION_TIMEOUT=3600`, `TOKEN_TTL=15m`, `AUTH_MAX_RETRIES=5`): a password or key is
+// no such name's value.
+const QUANTITY = /^\d+(?:\.\d+)?(?:ms|s|m|h|d|k|ki|mi|gi|kb|mb|gb)?$/i;
+const QUANTITY_WORDS = new Set(
+  'timeout ttl interval expiry expires expiration duration period age max min size length len port count retries limit seconds secs ms'.split(
+    ' ',
+  ),
+);
+
+/** Whether one of the name's words (split at separators and camelCase) says it counts or measures: not `ADMIN` for `min`. */
+function namesQuantity(name: string): boolean {
+  for (const word of name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[-_.\s]+/))
+    if (QUANTITY_WORDS.has(word)) return true;
+  return false;
+}
 const SWITCH = /^(?:true|false|yes|no|on|off|enabled|disabled)$/i;
 const PATH_NAME = /(?:file|path|dir)$/;
 const URL_NAME = /(?:url|uri|endpoint)$/;
@@ -61,6 +80,7 @@ export function keptValue(name: string, value: string): string {
   if (!isCredentialParamName(name) || SWITCH.test(value)) return scrubTextUrls(value);
   const plain = name.toLowerCase().replace(/[-_.\s]/g, '');
   if (PATH_NAME.test(plain) && ABSOLUTE_PATH.test(value)) return value;
+  if (QUANTITY.test(value) && namesQuantity(name)) return value;
   if (URL_NAME.test(plain)) return scrubTextUrls(value);
   return redactedValue(value);
 }

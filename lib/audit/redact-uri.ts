@@ -30,7 +30,10 @@ import { REDACTED, scrubJwtText } from './redact.js';
 // userinfo is looked for in the query only: a proxied request's path holds none).
 
 const SUBSTRINGS = ['token', 'secret', 'pass', 'pwd', 'signature', 'auth', 'session'];
-const EXACT = new Set(['sig', 'code']);
+// `cookie` and `set-cookie` (compared as `setcookie`): Elastic APM's default names `set-cookie`,
+// and its agents take the request's cookies apart (a cookie header holds session ids); a
+// command line's `curl -H "Cookie: …"` has no other name to tell.
+const EXACT = new Set(['sig', 'code', 'cookie', 'setcookie']);
 
 /** `text` with each valid `%XX` decoded (as Latin-1: names are compared, never shown); malformed escapes stay. */
 function percentDecode(text: string): string {

@@ -37,6 +37,16 @@ describe('command lines', () => {
       ['psql', '--password', '-h', 'db'],
       ['psql', '--password', '-h', 'db'],
     ],
+    // A negated flag takes no value: the database name after it stays (mysql --no-password, psql -w's long form).
+    [
+      ['mysql', '--no-password', 'inventory'],
+      ['mysql', '--no-password', 'inventory'],
+    ],
+    // A cookie header holds a session: curl's -H and -b (its manual).
+    [
+      ['curl', '-H', 'Cookie: _gh_sess=abc123', 'https://x/'],
+      ['curl', '-H', 'Cookie: [REDACTED]', 'https://x/'],
+    ],
     // A header given to curl, as one argument or as a shell line.
     [
       ['curl', '-H', 'Authorization: Bearer abc.def'],
@@ -145,6 +155,10 @@ describe('pod specs', () => {
       { name: 'POSTGRES_PASSWORD_FILE', value: '/run/secrets/postgres-passwd' },
       { name: 'AUTH_ENABLED', value: 'false' },
       { name: 'OAUTH_TOKEN_URL', value: 'https://login.example.com/oauth2/token' },
+      // Quantities under names that count or measure.
+      { name: 'SESSION_TIMEOUT', value: '3600' },
+      { name: 'TOKEN_TTL', value: '15m' },
+      { name: 'authMaxRetries', value: '5' },
     ];
     const body = { kind: 'Pod', spec: { containers: [container(injected)] } };
     expect(redactBody(body, pods)).toBe(body);
@@ -153,12 +167,17 @@ describe('pod specs', () => {
       { name: 'POSTGRES_PASSWORD_FILE', value: 'hunter2' },
       { name: 'OAUTH_TOKEN_URL', value: 'https://client:s3cr3t@login.example.com/oauth2/token' },
       { name: 'AUTH_SECRET', value: 'on-the-wire' },
+      // A number is a password under a name that measures nothing (`min` inside ADMIN is no word).
+      { name: 'ADMIN_PASSWORD', value: '123456' },
+      { name: 'SESSION_TIMEOUT', value: 'hunter2' },
     ];
     const out = redactBody({ kind: 'Pod', spec: { containers: [container(risky)] } }, pods) as JsonValue;
     expect(envOf(out, ['spec', 'containers', '0', 'env'])).toEqual([
       { name: 'POSTGRES_PASSWORD_FILE', value: '[REDACTED]' },
       { name: 'OAUTH_TOKEN_URL', value: 'https://client:[REDACTED]@login.example.com/oauth2/token' },
       { name: 'AUTH_SECRET', value: '[REDACTED]' },
+      { name: 'ADMIN_PASSWORD', value: '[REDACTED]' },
+      { name: 'SESSION_TIMEOUT', value: '[REDACTED]' },
     ]);
   });
 
