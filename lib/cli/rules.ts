@@ -4,14 +4,12 @@ import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
 import { compilePack, compileRulesObject, parseRulesObjectUrl } from '../rules/load.js';
 import { RulePackError } from '../rules/pack.js';
+import { ROUTINE_LISTS } from '../rules/types.js';
 import { parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
 /** The built-in routine identities, by the name an operators' `routine:` section gives each list. */
-const BUILT_IN_LISTS = [
-  ['secret_watchers', BUILT_IN_ROUTINE.secretWatchers],
-  ['node_drainers', BUILT_IN_ROUTINE.nodeDrainers],
-] as const;
+const BUILT_IN_LISTS = Object.entries(ROUTINE_LISTS).map(([list, key]) => [list, BUILT_IN_ROUTINE[key]] as const);
 
 const HELP = `Usage: aisoc-k8s-audit rules list [DIR] [--json]
        aisoc-k8s-audit rules test [DIR]

@@ -6,7 +6,7 @@ import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
 import { linearRegex, patternProblem } from './pattern.js';
 import { re2jsPath } from './re2.js';
-import type { RoutineEntry, RoutineList, RuleDisable, RuleSpec } from './types.js';
+import { ROUTINE_LISTS, type RoutineEntry, type RuleDisable, type RuleSpec } from './types.js';
 
 /** A rule compiled once at init: its spec and the CEL program. */
 export interface CompiledRule extends RuleSpec {
@@ -711,8 +711,9 @@ export class RuleEngine {
     readonly rules: readonly CompiledRule[],
     readonly declared: readonly RoutineEntry[] = [],
   ) {
-    const of = (list: RoutineList) => new Set(declared.filter((e) => e.list === list).map((e) => e.user));
-    this.routine = declared.length === 0 ? undefined : { secretWatchers: of('secret_watchers'), nodeDrainers: of('node_drainers') };
+    const sets = { secretWatchers: new Set<string>(), nodeDrainers: new Set<string>() };
+    for (const e of declared) sets[ROUTINE_LISTS[e.list]].add(e.user);
+    this.routine = declared.length === 0 ? undefined : sets;
   }
 
   /** A rule of the pack by id. */

@@ -1,7 +1,16 @@
 import type { JsonObject, JsonValue, Severity } from '../audit/types.js';
 import { closestName } from '../edit-distance.js';
 import { isJsonObject } from '../json.js';
-import type { RoutineEntry, RoutineList, RuleDisable, RuleExamples, RuleFileContent, RuleMatch, RuleSpec } from './types.js';
+import {
+  ROUTINE_LISTS,
+  type RoutineEntry,
+  type RoutineList,
+  type RuleDisable,
+  type RuleExamples,
+  type RuleFileContent,
+  type RuleMatch,
+  type RuleSpec,
+} from './types.js';
 
 /** A pack that cannot be used: every problem named with its file and rule id, as init reports it. */
 export class RulePackError extends Error {
@@ -105,7 +114,7 @@ function readRules(rules: readonly JsonValue[], file: string, problems: string[]
   return out;
 }
 
-const ROUTINE_LISTS: readonly RoutineList[] = ['secret_watchers', 'node_drainers'];
+const ROUTINE_LIST_NAMES = Object.keys(ROUTINE_LISTS) as RoutineList[];
 // Kubernetes' built-in group names (kubernetes/kubernetes staging/src/k8s.io/apiserver
 // pkg/authentication/user/user.go; serviceaccount.MakeNamespaceGroupName): never a user name.
 const GROUP_NAME = /^system:(authenticated|unauthenticated|masters|nodes|serviceaccounts(:.*)?|bootstrappers(:.*)?)$/;
@@ -144,8 +153,9 @@ function readRoutine(raw: JsonValue, file: string, problems: string[]): RoutineE
     return [];
   }
   const out: RoutineEntry[] = [];
-  for (const key of unknownKeys(raw, ROUTINE_LISTS)) problems.push(`${file}: routine: unknown key ${key} (secret_watchers, node_drainers)`);
-  for (const list of ROUTINE_LISTS) {
+  for (const key of unknownKeys(raw, ROUTINE_LIST_NAMES))
+    problems.push(`${file}: routine: unknown key ${key} (${ROUTINE_LIST_NAMES.join(', ')})`);
+  for (const list of ROUTINE_LIST_NAMES) {
     const users = raw[list];
     if (users === undefined) continue;
     if (!Array.isArray(users)) {

@@ -1,4 +1,4 @@
-import type { JsonObject, Severity } from '../audit/types.js';
+import type { JsonObject, RoutineIdentities, Severity } from '../audit/types.js';
 
 /** Events that must (`match`) and must not (`no_match`) fire a rule; run by `rules test`. */
 export interface RuleExamples {
@@ -45,8 +45,15 @@ export interface RuleDisable {
   file: string;
 }
 
-/** Which built-in set of routine identities an operator's entry adds to (`routine:` in a rule file). */
-export type RoutineList = 'secret_watchers' | 'node_drainers';
+/**
+ * Which built-in set of routine identities an operator's entry adds to (`routine:` in a rule
+ * file): each list's name in the file, and the set of `RoutineIdentities` it adds to.
+ */
+export const ROUTINE_LISTS = { secret_watchers: 'secretWatchers', node_drainers: 'nodeDrainers' } as const satisfies Record<
+  string,
+  keyof RoutineIdentities
+>;
+export type RoutineList = keyof typeof ROUTINE_LISTS;
 
 /** One identity an operators' file declares routine: exact user name, where it was read from. */
 export interface RoutineEntry {
