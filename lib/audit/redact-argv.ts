@@ -1,5 +1,5 @@
 import { REDACTED } from './redact.js';
-import { isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
+import { CREDENTIAL_NAME_WORDS, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 
 // Credentials on a command line: what `kubectl exec` sends as `pods/exec?command=…` (one
 // `command` parameter per argument, in order: the apiserver logs the query as sent), the
@@ -114,7 +114,7 @@ function scrubArg(arg: string, state: ArgvState): string {
  * here), and the other cases name their client, a URL, a JWT's `.ey`/`.ew` or a percent-escape.
  * Most containers' command lines hold none, and cost this one pass instead of a walk word by word.
  */
-const MAY_HOLD = /token|secret|pass|pwd|signature|auth|session|key|sig|code|mysql|mariadb|curl|:\/\/|\.e[yw]|%/;
+const MAY_HOLD = new RegExp(`${CREDENTIAL_NAME_WORDS.join('|')}|mysql|mariadb|curl|://|\\.e[yw]|%`);
 
 /** A command line (its arguments in order) with its credentials redacted (see above); the same array when it holds none. */
 export function scrubArgv(argv: readonly string[]): readonly string[] {

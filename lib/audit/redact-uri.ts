@@ -34,6 +34,13 @@ const SUBSTRINGS = ['token', 'secret', 'pass', 'pwd', 'signature', 'auth', 'sess
 // and its agents take the request's cookies apart (a cookie header holds session ids); a
 // command line's `curl -H "Cookie: …"` has no other name to tell.
 const EXACT = new Set(['sig', 'code', 'cookie', 'setcookie']);
+const KEY_SUFFIX = 'key';
+
+/**
+ * Every word a credential's name holds by this rule (each substring, the key suffix, each exact
+ * name), for a caller that first asks whether a text may hold such a name at all.
+ */
+export const CREDENTIAL_NAME_WORDS: readonly string[] = [...SUBSTRINGS, KEY_SUFFIX, ...EXACT];
 
 /** `text` with each valid `%XX` decoded (as Latin-1: names are compared, never shown); malformed escapes stay. */
 function percentDecode(text: string): string {
@@ -77,7 +84,7 @@ function namesCredential(raw: string): boolean {
     .toLowerCase()
     .replace(/[-_.\s]/g, '');
   if (name === '') return false;
-  if (EXACT.has(name) || name.endsWith('key')) return true;
+  if (EXACT.has(name) || name.endsWith(KEY_SUFFIX)) return true;
   for (const s of SUBSTRINGS) if (name.includes(s)) return true;
   return false;
 }

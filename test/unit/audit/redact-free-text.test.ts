@@ -47,6 +47,11 @@ describe('command lines', () => {
       ['curl', '-H', 'Cookie: _gh_sess=abc123', 'https://x/'],
       ['curl', '-H', 'Cookie: [REDACTED]', 'https://x/'],
     ],
+    // The same header from a client the rule does not name: the cookie's name is the only sign.
+    [
+      ['wget', '--header', 'Cookie: _gh_sess=abc123', 'example.com/x'],
+      ['wget', '--header', 'Cookie: [REDACTED]', 'example.com/x'],
+    ],
     // A header given to curl, as one argument or as a shell line.
     [
       ['curl', '-H', 'Authorization: Bearer abc.def'],
