@@ -76,11 +76,16 @@ function classifyRow(input: SeverityInput): SeverityResult {
   }
   if (responseCode !== null && responseCode >= 400) return { severity: 'medium', reason: 'request-denied-or-failed' };
   if (resource !== null && verb !== null && READ_VERBS.has(verb)) {
-    if (SENSITIVE_READ.has(resource) || (resource === 'configmaps' && namespace === 'kube-system')) {
+    if (isSensitiveRead(resource, namespace)) {
       return { severity: 'low', reason: 'sensitive-read' };
     }
   }
   return { severity: 'info', reason: 'steady-state' };
+}
+
+/** Whether a read of this kind is row 8's (`sensitive-read`): credentials, RBAC, kube-system's ConfigMaps (aws-auth). */
+function isSensitiveRead(resource: string, namespace: string | null): boolean {
+  return SENSITIVE_READ.has(resource) || (resource === 'configmaps' && namespace === 'kube-system');
 }
 
 const RANK: Record<Severity, number> = { info: 0, low: 1, medium: 2, high: 3 };
@@ -403,8 +408,7 @@ export function refineSeverity(
     // service account's `get` of an object: a person's, a list, a denial and a server error keep
     // the row.
     if (verb === 'get' && responseCode === 404 && subresource === null && resource !== null && user.startsWith('system:serviceaccount:')) {
-      const sensitive = SENSITIVE_READ.has(resource) || (resource === 'configmaps' && namespace === 'kube-system');
-      return { severity: sensitive ? 'low' : 'info', reason: 'routine-get-not-found' };
+      return { severity: isSensitiveRead(resource, namespace) ? 'low' : 'info', reason: 'routine-get-not-found' };
     }
     return result;
   }
