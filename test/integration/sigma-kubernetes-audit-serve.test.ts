@@ -1,0 +1,216 @@
+// SigmaHQ's Kubernetes audit rules (rules/application/kubernetes/audit/, 18 files: the 16 of the
+// default branch and two versions only in pull requests), each with the audit events it is written
+// to catch, as kube-apiserver writes them (test/fixtures/offensive-tools/sigma-kubernetes-audit.json,
+// one entry per Sigma rule path, every event with its source), POSTed to a running `serve`: what each
+// comes out as in `events` and `events --alerts`. Every attack is medium or high with the rule or the
+// table's row that decided it named, and each high one's alert a valid OCSF 2004 finding; where a
+// Sigma rule is a hunting query that routine traffic matches, the routine case is asserted as what
+// this connector does instead (docs/detection-rules.md, "SigmaHQ's Kubernetes audit rules"). Each
+// rule's `falsepositives` actors are here too, with what their routine traffic comes out as.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { findingErrors } from '../helpers/ocsf.js';
+import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+
+const SECRET = 'sigma-kubernetes-secret-0123456789abcdef';
+
+interface Case {
+  name: string;
+  source: string;
+  event: Record<string, unknown>;
+}
+interface SigmaRule {
+  path: string;
+  title: string;
+  events: Case[];
+  falsePositives: Case[];
+}
+const sigma = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'sigma-kubernetes-audit.json'), 'utf8')) as {
+  secretValues: string[];
+  rules: SigmaRule[];
+};
+
+/** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
+type Outcome = [severity: string, reason: string, rules?: string[]];
+const EXEC: Outcome = ['high', 'pod-interactive-access'];
+const WORKLOAD: Outcome = ['medium', 'workload-change'];
+const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
+const BINDING: Outcome = ['high', 'rbac-binding-change'];
+const rule = (severity: string, id: string, also: string[] = []): Outcome => [severity, `rule:${id}`, [id, ...also]];
+
+/** What each Sigma rule's events come out as: `attacks` all medium or high, `routine` its falsepositives' actors. */
+const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
+  'kubernetes_audit_change_admission_controller.yml': {
+    attacks: Array(4).fill(rule('high', 'admission-webhook-change')),
+    // cainjector writes the CA bundle only at install, upgrade and CA rotation: alerted on (left alone).
+    routine: [rule('high', 'admission-webhook-change')],
+  },
+  // Not on Sigma's default branch; the audit log sees a compiler only as an exec.
+  'kubernetes_audit_compiler_execution_in_container.yml': { attacks: [EXEC], routine: [] },
+  'kubernetes_audit_cronjob_modification.yml': {
+    attacks: Array(5).fill(WORKLOAD),
+    routine: [['info', 'routine-controller-reconcile'], ['info', 'routine-controller-reconcile'], WORKLOAD],
+  },
+  'kubernetes_audit_deployment_deleted.yml': { attacks: [WORKLOAD, WORKLOAD], routine: [WORKLOAD] },
+  'kubernetes_audit_events_deleted.yml': {
+    attacks: Array(3).fill(rule('high', 'events-deleted')),
+    // The namespace controller's deletecollection of a deleted namespace's events: the table's row
+    // (events are none of its kinds), no alert; who deleted the namespace is namespace-deleted's.
+    routine: [
+      ['info', 'steady-state'],
+      ['info', 'steady-state'],
+    ],
+  },
+  'kubernetes_audit_exec_into_container.yml': { attacks: [EXEC, EXEC, EXEC], routine: [] },
+  'kubernetes_audit_hostpath_mount.yml': {
+    // A hostPath outside the sensitive list (/var/log) is the table's workload row.
+    attacks: [rule('high', 'sensitive-host-path'), rule('high', 'sensitive-host-path'), WORKLOAD],
+    routine: [
+      ['info', 'routine-controller-reconcile'],
+      // Controller-made pods are checked as people's are: node-exporter on every new node (left alone).
+      ['high', 'rule:host-pid-or-ipc', ['host-pid-or-ipc', 'host-network', 'sensitive-host-path']],
+    ],
+  },
+  'kubernetes_audit_pod_in_system_namespace.yml': {
+    attacks: [rule('high', 'kube-system-workload', ['kube-system-pod']), ['medium', 'workload-change', ['kube-system-pod']]],
+    routine: [['info', 'routine-controller-reconcile'], ['info', 'steady-state'], rule('medium', 'kube-system-pod')],
+  },
+  'kubernetes_audit_potential_enumeration_activity.yml': {
+    attacks: [
+      EXEC,
+      EXEC,
+      rule('medium', 'workload-permission-discovery'),
+      // A person asking what they may do is what kubectl auth can-i and every dashboard do.
+      ['info', 'steady-state'],
+      rule('medium', 'human-secret-read'),
+    ],
+    routine: [EXEC],
+  },
+  'kubernetes_audit_suspicious_enumeration_or_attack.yml': { attacks: [EXEC], routine: [] },
+  'kubernetes_audit_privileged_pod_creation.yml': {
+    attacks: [
+      rule('high', 'privileged-container'),
+      rule('high', 'dangerous-capabilities'),
+      ['medium', 'workload-change', ['host-network']],
+      rule('high', 'host-pid-or-ipc'),
+    ],
+    // Dropping every capability is the restricted profile: no rule, only the table's workload row.
+    routine: [WORKLOAD],
+  },
+  'kubernetes_audit_rbac_permisions_listing.yml': {
+    attacks: [rule('medium', 'workload-permission-discovery'), ['info', 'steady-state']],
+    routine: [],
+  },
+  'kubernetes_audit_rolebinding_modification.yml': {
+    attacks: [['high', 'rbac-binding-change', ['cluster-admin-binding']], BINDING, BINDING, BINDING, BINDING],
+    // The table's row 2 is every binding write, a deployer's too (the spec's requirement).
+    routine: [BINDING, BINDING],
+  },
+  'kubernetes_audit_secrets_enumeration.yml': {
+    attacks: [
+      rule('medium', 'human-secret-read'),
+      ['high', 'cluster-wide-secrets-read', ['human-secret-read']],
+      rule('medium', 'workload-cross-namespace-secret-read'),
+      // Its own namespace: how Spring Cloud Kubernetes and in-cluster Helm read their configuration.
+      ['low', 'sensitive-read'],
+    ],
+    routine: [['low', 'sensitive-read']],
+  },
+  'kubernetes_audit_secrets_modified_or_deleted.yml': {
+    attacks: [SENSITIVE, SENSITIVE, SENSITIVE, SENSITIVE],
+    // The table's row 3 is every Secret write, Helm's release records and cert-manager's renewals too.
+    routine: [SENSITIVE, SENSITIVE],
+  },
+  'kubernetes_audit_serviceaccount_creation.yml': {
+    attacks: [SENSITIVE, SENSITIVE],
+    routine: [['info', 'routine-controller-reconcile']],
+  },
+  'kubernetes_audit_sidecar_injection.yml': { attacks: [WORKLOAD, rule('high', 'privileged-container')], routine: [WORKLOAD] },
+  'kubernetes_audit_unauthorized_unauthenticated_actions.yml': {
+    attacks: [
+      ['medium', 'request-denied-or-failed'],
+      ['medium', 'request-denied-or-failed'],
+    ],
+    routine: [],
+  },
+};
+const file = (path: string) => path.split('/').pop() as string;
+
+describe("SigmaHQ's Kubernetes audit rules through serve", () => {
+  const tmp = tempDataDir('aisoc-sigma-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: StoredAlert[] = [];
+  let stored = '';
+  const items = sigma.rules.flatMap((r) => [...r.events, ...r.falsePositives].map((c) => c.event));
+
+  beforeAll(async () => {
+    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
+    stored = JSON.stringify([records, alerts]);
+  });
+  afterAll(() => tmp.remove());
+
+  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
+    const r = records.find((x) => x.audit_id === e.auditID);
+    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
+    expect(r?.rule_ids).toEqual(rules);
+    const alert = alerts.find((a) => a.audit_id === e.auditID);
+    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
+    expect(findingErrors(alert?.finding)).toEqual([]);
+    const analytic = reason.replace(/^rule:/, '');
+    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
+    const related = alert?.finding.finding_info.related_analytics ?? [];
+    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
+  };
+
+  it('accepts every event', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+  });
+
+  it("has all 18 of Sigma's rule files, each with an expectation for every event", () => {
+    expect(sigma.rules.map((r) => file(r.path)).sort()).toEqual(Object.keys(EXPECTED).sort());
+    expect(sigma.rules).toHaveLength(18);
+    for (const r of sigma.rules) {
+      expect(r.events.length, r.path).toBe(EXPECTED[file(r.path)]?.attacks.length);
+      expect(r.falsePositives.length, r.path).toBe(EXPECTED[file(r.path)]?.routine.length);
+    }
+  });
+
+  it('scores every attack event medium or high, except the hunting cases documented', () => {
+    const below = sigma.rules.flatMap((r) =>
+      r.events
+        .filter((c) => !['medium', 'high'].includes(records.find((x) => x.audit_id === c.event.auditID)?.severity ?? ''))
+        .map((c) => `${file(r.path)}: ${c.name}`),
+    );
+    expect(below).toEqual([
+      'kubernetes_audit_potential_enumeration_activity.yml: the same run by a person with their own kubeconfig',
+      'kubernetes_audit_rbac_permisions_listing.yml: kubectl auth can-i --list by a person',
+      "kubernetes_audit_secrets_enumeration.yml: a pod's token listing the Secrets of its own namespace",
+    ]);
+  });
+
+  for (const r of sigma.rules) {
+    it(`Sigma ${file(r.path)}: the events it is written to catch`, () => {
+      r.events.forEach((c, i) => {
+        check(c.event, EXPECTED[file(r.path)]?.attacks[i] as Outcome);
+      });
+    });
+    if (r.falsePositives.length > 0) {
+      it(`Sigma ${file(r.path)}: its falsepositives' routine actors`, () => {
+        r.falsePositives.forEach((c, i) => {
+          check(c.event, EXPECTED[file(r.path)]?.routine[i] as Outcome);
+        });
+      });
+    }
+  }
+
+  it('keeps no Secret value a request carried', () => {
+    expect(stored).not.toBe('');
+    for (const v of sigma.secretValues) expect(stored).not.toContain(v);
+  });
+});
