@@ -153,14 +153,14 @@ describe("the operators' routine identities", () => {
       ].map((user) => ({ routine: 'node_drainers', user, built_in: true })),
     ];
     const shipped = await lines([]);
-    expect(shipped.filter((l) => 'id' in l)).toHaveLength(31);
-    expect(shipped.slice(31)).toEqual(builtIn);
+    expect(shipped.filter((l) => 'id' in l)).toHaveLength(32);
+    expect(shipped.slice(32)).toEqual(builtIn);
 
     const rules = dirWith('listed-json', { 'routine.yaml': DRAINERS });
     const file = join(rules, 'routine.yaml');
     const withDir = await lines([rules]);
-    expect(withDir.slice(0, 31).every((l) => typeof l.id === 'string')).toBe(true);
-    expect(withDir.slice(31)).toEqual([
+    expect(withDir.slice(0, 32).every((l) => typeof l.id === 'string')).toBe(true);
+    expect(withDir.slice(32)).toEqual([
       ...builtIn,
       { routine: 'secret_watchers', user: KPS_KSM, built_in: false, file },
       { routine: 'node_drainers', user: CA_CHART, built_in: false, file },
