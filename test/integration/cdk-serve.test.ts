@@ -1,0 +1,193 @@
+// CDK's Kubernetes exploits (test/fixtures/offensive-tools/cdk.json: the API calls each exploit's
+// Go code makes from a compromised pod, as kube-apiserver audits them) and CVE-2020-8554's
+// load-balancer variant, POSTed to a running `serve`: what each event comes out as in `events` and
+// `events --alerts`, each high one's alert a valid OCSF 2004 finding naming its rule or table row.
+// The controllers that write services/status as they run stay below medium beside them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { eventMaker } from '../helpers/k8s-events.js';
+import { findingErrors } from '../helpers/ocsf.js';
+import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+
+const SECRET = 'cdk-serve-secret-0123456789abcdef';
+
+interface Action {
+  tool: string;
+  action: string;
+  source: string;
+  events: Record<string, unknown>[];
+}
+const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'cdk.json'), 'utf8')) as { actions: Action[] };
+
+/** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
+type Outcome = [severity: string, reason: string, rules?: string[]];
+const DENIED: Outcome = ['medium', 'request-denied-or-failed'];
+// Reads a cluster's own controllers and dashboards make all day: below medium on purpose
+// (docs/detection-rules.md, "Left below medium on purpose"); the exploit's writes are the signal.
+const RECON: Outcome = ['info', 'steady-state'];
+const POD_ESCAPE = ['privileged-container', 'host-pid-or-ipc', 'host-network', 'sensitive-host-path', 'dangerous-capabilities'];
+const EXPECTED: Record<string, Outcome[]> = {
+  // Anonymous GET / (denied), then /apis and a list of namespaces with the pod's token.
+  'cdk evaluate: K8s anonymous login and service-account checks': [DENIED, RECON, RECON],
+  'cdk run k8s-secret-dump auto': [
+    ['high', 'cluster-wide-secrets-read'],
+    ['high', 'cluster-wide-secrets-read'],
+  ],
+  // A list of every ConfigMap: kube-state-metrics, istiod and others list them cluster-wide as they run.
+  'cdk run k8s-configmap-dump auto': [DENIED, RECON],
+  'cdk run k8s-psp-dump auto': [DENIED, DENIED, ['high', 'rule:privileged-container', POD_ESCAPE]],
+  'cdk run k8s-backdoor-daemonset default ubuntu "<reverse shell>"': [
+    // GET /version without a token: system:public-info-viewer, every cluster's default.
+    RECON,
+    ['high', 'rule:privileged-container', POD_ESCAPE],
+  ],
+  'cdk run k8s-cronjob default min alpine "<download and run>" (Kubernetes 1.25 and later)': [['medium', 'workload-change']],
+  'cdk run k8s-cronjob default min alpine "<download and run>" (before Kubernetes 1.25)': [['medium', 'workload-change']],
+  'cdk run k8s-shadow-apiserver default (kubeadm control plane)': [
+    RECON,
+    RECON,
+    ['high', 'rule:sensitive-host-path', ['host-network', 'sensitive-host-path', 'kube-system-pod']],
+  ],
+  'cdk run k8s-mitm-clusterip default mitmproxy/mitmproxy:10.4.2 203.0.113.50 443': [
+    ['medium', 'workload-change'],
+    // CVE-2020-8554: was info (steady-state).
+    ['high', 'rule:service-external-ip', ['service-external-ip']],
+  ],
+  'cdk run k8s-get-sa-token default clusterrole-aggregation-controller 203.0.113.7 4444': [
+    ['medium', 'workload-change', ['host-network', 'kube-system-pod']],
+  ],
+};
+
+// CVE-2020-8554's second way in (kubernetes/kubernetes#97076): a services/status patch setting
+// status.loadBalancer.ingress[].ip, which kube-proxy then routes to the Service's pods, by anyone
+// but the controllers that publish load-balancer addresses; and those controllers as they run,
+// each with the identity its code or chart gives it (rules/control-plane.yaml names the sources).
+const event = eventMaker('cdc5a700', {
+  sourceIPs: ['10.0.2.73'],
+  requestReceivedTimestamp: '2026-12-07T09:10:00.000000Z',
+  stageTimestamp: '2026-12-07T09:10:00.015000Z',
+  responseStatus: { metadata: {}, code: 200 },
+});
+const SA = (ns: string, name: string) => ({
+  username: `system:serviceaccount:${ns}:${name}`,
+  groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+});
+const statusPatch = (user: Record<string, unknown>, userAgent: string, ingress: Record<string, unknown>[], verb = 'patch') =>
+  event({
+    verb,
+    user,
+    userAgent,
+    requestURI: '/api/v1/namespaces/shop/services/checkout/status',
+    objectRef: { resource: 'services', subresource: 'status', namespace: 'shop', name: 'checkout', apiVersion: 'v1' },
+    requestObject: { status: { loadBalancer: { ingress } } },
+  });
+const KCM = 'kube-controller-manager/v1.30.2 (linux/amd64) kubernetes/3968350';
+const STATUS: { name: string; event: Record<string, unknown>; outcome: Outcome }[] = [
+  {
+    name: "a pod's token setting a load-balancer IP (kubectl patch --subresource=status)",
+    event: statusPatch(SA('shop', 'frontend'), 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350', [{ ip: '10.0.40.12' }]),
+    outcome: ['high', 'rule:service-external-ip', ['service-external-ip']],
+  },
+  {
+    name: 'the service controller of kube-controller-manager (--use-service-account-credentials)',
+    event: statusPatch(SA('kube-system', 'service-controller'), `${KCM}/system:serviceaccount:kube-system:service-controller`, [
+      { ip: '34.117.52.10' },
+    ]),
+    outcome: ['info', 'steady-state'],
+  },
+  {
+    name: "the service controller on its manager's own credentials",
+    event: statusPatch({ username: 'system:kube-controller-manager', groups: ['system:authenticated'] }, KCM, [{ ip: '34.117.52.10' }]),
+    outcome: ['info', 'steady-state'],
+  },
+  {
+    name: "EKS's cloud-controller-manager publishing a Classic Load Balancer",
+    event: statusPatch(
+      { username: 'eks:cloud-controller-manager', groups: ['system:authenticated'] },
+      'aws-cloud-controller-manager/v1.30.3 (linux/amd64) kubernetes/$Format',
+      [{ hostname: 'a1b2c3d4e5f60718293a4b5c6d7e8f90-1234567890.us-east-1.elb.amazonaws.com' }],
+    ),
+    outcome: ['info', 'steady-state'],
+  },
+  {
+    name: 'the AWS Load Balancer Controller publishing an NLB',
+    event: statusPatch(SA('kube-system', 'aws-load-balancer-controller'), 'controller/v0.0.0 (linux/amd64) kubernetes/$Format', [
+      { hostname: 'k8s-shop-checkout-0a1b2c3d4e-0123456789abcdef.elb.us-east-1.amazonaws.com' },
+    ]),
+    outcome: ['info', 'steady-state'],
+  },
+  {
+    name: "MetalLB's controller assigning an address from its pool",
+    event: statusPatch(
+      SA('metallb-system', 'controller'),
+      'controller/v0.0.0 (linux/amd64) kubernetes/$Format',
+      [{ ip: '192.168.10.240', ipMode: 'VIP' }],
+      'update',
+    ),
+    outcome: ['info', 'steady-state'],
+  },
+];
+
+describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
+  const tmp = tempDataDir('aisoc-cdk-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: StoredAlert[] = [];
+  const items = [...actions.flatMap((a) => a.events), ...STATUS.map((s) => s.event)];
+
+  beforeAll(async () => {
+    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
+  });
+  afterAll(() => tmp.remove());
+
+  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
+    const r = records.find((x) => x.audit_id === e.auditID);
+    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
+    expect(r?.rule_ids, String(e.auditID)).toEqual(rules);
+    const alert = alerts.find((a) => a.audit_id === e.auditID);
+    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
+    expect(findingErrors(alert?.finding)).toEqual([]);
+    const analytic = reason.replace(/^rule:/, '');
+    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
+    const related = alert?.finding.finding_info.related_analytics ?? [];
+    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
+  };
+
+  it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(actions.map((a) => a.action)).toEqual(Object.keys(EXPECTED));
+    for (const a of actions) expect(a.events.length, a.action).toBe(EXPECTED[a.action]?.length);
+  });
+
+  for (const a of actions) {
+    it(`CDK ${a.action}`, () => {
+      a.events.forEach((e, i) => {
+        check(e, EXPECTED[a.action]?.[i] as Outcome);
+      });
+    });
+  }
+
+  it('every write an exploit makes comes out medium or high', () => {
+    const writes = actions.flatMap((a) => a.events).filter((e) => ['create', 'update', 'patch', 'delete'].includes(String(e.verb)));
+    expect(writes.length).toBe(8);
+    for (const e of writes)
+      expect(['medium', 'high'], String(e.auditID)).toContain(records.find((r) => r.audit_id === e.auditID)?.severity);
+  });
+
+  it('the CVE-2020-8554 alert names T1557 Adversary-in-the-Middle', () => {
+    const mitm = actions.find((a) => a.action.startsWith('cdk run k8s-mitm-clusterip'))?.events[1];
+    const alert = alerts.find((a) => a.audit_id === mitm?.auditID) as unknown as {
+      finding: { finding_info: { attacks?: { technique?: { uid?: string } }[] } };
+    };
+    expect(alert.finding.finding_info.attacks?.map((x) => x.technique?.uid)).toContain('T1557');
+  });
+
+  for (const s of STATUS) {
+    it(`services/status: ${s.name}`, () => check(s.event, s.outcome));
+  }
+});
