@@ -131,13 +131,27 @@ const STATUS: { name: string; event: Record<string, unknown>; outcome: Outcome }
   },
 ];
 
+// CDK's anonymous mode hides its address behind an X-Forwarded-For of 100 pod-range addresses
+// (pkg/tool/kubectl/common.go ServerAccountRequest), which kube-apiserver lists before the peer's:
+// "All but the last IP can be arbitrarily set by the client" (audit.k8s.io/v1 Event, sourceIPs).
+// The pod's token taken out of the cluster and sent the same way must still read as from outside.
+const SPOOFED = event({
+  verb: 'list',
+  user: SA('shop', 'frontend'),
+  userAgent: 'Go-http-client/1.1',
+  sourceIPs: ['10.0.2.73', '198.51.100.23'],
+  requestURI: '/api/v1/namespaces/shop/secrets',
+  objectRef: { resource: 'secrets', namespace: 'shop', apiVersion: 'v1' },
+  level: 'Metadata',
+});
+
 describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
   const tmp = tempDataDir('aisoc-cdk-');
   let status = 0;
   let answer: unknown;
   let records: StoredRecord[] = [];
   let alerts: StoredAlert[] = [];
-  const items = [...actions.flatMap((a) => a.events), ...STATUS.map((s) => s.event)];
+  const items = [...actions.flatMap((a) => a.events), ...STATUS.map((s) => s.event), SPOOFED];
 
   beforeAll(async () => {
     ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
@@ -185,6 +199,10 @@ describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
       finding: { finding_info: { attacks?: { technique?: { uid?: string } }[] } };
     };
     expect(alert.finding.finding_info.attacks?.map((x) => x.technique?.uid)).toContain('T1557');
+  });
+
+  it("a pod's token used from outside behind a spoofed X-Forwarded-For of a pod address is still from a public address", () => {
+    check(SPOOFED, ['medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']]);
   });
 
   for (const s of STATUS) {
