@@ -57,7 +57,7 @@ const EXPECTED: Record<string, Outcome[]> = {
     ['high', 'rule:service-external-ip', ['service-external-ip']],
   ],
   'cdk run k8s-get-sa-token default clusterrole-aggregation-controller 203.0.113.7 4444': [
-    ['medium', 'workload-change', ['host-network', 'kube-system-pod']],
+    ['high', 'rule:pod-as-controller-account', ['pod-as-controller-account', 'host-network', 'kube-system-pod']],
   ],
 };
 

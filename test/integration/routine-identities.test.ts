@@ -153,14 +153,16 @@ describe("the operators' routine identities", () => {
       ].map((user) => ({ routine: 'node_drainers', user, built_in: true })),
     ];
     const shipped = await lines([]);
-    expect(shipped.filter((l) => 'id' in l)).toHaveLength(32);
-    expect(shipped.slice(32)).toEqual(builtIn);
+    // The rules first (one line each), then the routine identities.
+    const ruleCount = 33;
+    expect(shipped.filter((l) => 'id' in l)).toHaveLength(ruleCount);
+    expect(shipped.slice(ruleCount)).toEqual(builtIn);
 
     const rules = dirWith('listed-json', { 'routine.yaml': DRAINERS });
     const file = join(rules, 'routine.yaml');
     const withDir = await lines([rules]);
-    expect(withDir.slice(0, 32).every((l) => typeof l.id === 'string')).toBe(true);
-    expect(withDir.slice(32)).toEqual([
+    expect(withDir.slice(0, ruleCount).every((l) => typeof l.id === 'string')).toBe(true);
+    expect(withDir.slice(ruleCount)).toEqual([
       ...builtIn,
       { routine: 'secret_watchers', user: KPS_KSM, built_in: false, file },
       { routine: 'node_drainers', user: CA_CHART, built_in: false, file },
