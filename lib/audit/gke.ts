@@ -91,6 +91,17 @@ export function gkeObjectRef(resourceName: string): AuditObjectRef | null {
 }
 
 /**
+ * The path of a request for no API object (`/readyz`, `/version`): GKE's resourceName with the one
+ * leading slash a request path has. A resourceName may already be the path (`/readyz`: the GKE
+ * health check of panther-labs/panther-analysis rules/kubernetes_rules/k8s_system_principal_public_ip.yml);
+ * `//readyz` is no path an apiserver serves, and the rules that leave out the public health
+ * endpoints would not know it.
+ */
+function nonResourcePath(resourceName: string | undefined): string {
+  return `/${(resourceName ?? '').replace(/^\/+/, '')}`;
+}
+
+/**
  * The request path the apiserver served, rebuilt from the objectRef with the Kubernetes API's
  * path layout (`/api/v1/...` for the core group, `/apis/<group>/<version>/...` otherwise). GKE
  * logs no query string, so an exec's `?command=` is not in it. Falco's plugin uses
@@ -232,7 +243,7 @@ export function gkeLogEntryToAuditEvent(entry: unknown): GkeConversion {
     level: levelOf(payload),
     auditID,
     stage: streaming ? 'ResponseStarted' : 'ResponseComplete',
-    requestURI: objectRef === null ? `/${resourceName ?? ''}` : requestPath(objectRef, toCollection),
+    requestURI: objectRef === null ? nonResourcePath(resourceName) : requestPath(objectRef, toCollection),
     verb,
     // Falco convert.go: principalEmail is the Kubernetes username (a Google account, a Google
     // service account, or system:serviceaccount:<ns>:<name>); GKE logs no groups.

@@ -213,6 +213,28 @@ describe('gkeLogEntryToAuditEvent', () => {
     expect(converted(streamed('portforward', 2)).event).toMatchObject({ stage: 'ResponseStarted', responseStatus: { code: 101 } });
   });
 
+  it('gives a request for no API object its path with one leading slash, however GKE wrote its resourceName', () => {
+    // Panther's GKE health check (panther-labs/panther-analysis, k8s_system_principal_public_ip.yml)
+    // names the path itself, `/readyz`; the GKE page's resource paths have no leading slash.
+    const health = (resourceName: string, n: number) => ({
+      insertId: `3c2a9d1e-0000-4000-8000-00000000000${n}`,
+      logName: 'projects/acme-prod/logs/cloudaudit.googleapis.com%2Fdata_access',
+      protoPayload: {
+        '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
+        authenticationInfo: { principalEmail: 'system:anonymous' },
+        methodName: 'io.k8s.readyz',
+        requestMetadata: { callerIp: '108.177.75.65', callerSuppliedUserAgent: 'GoogleHC/1.0' },
+        resourceName,
+        serviceName: 'k8s.io',
+        status: {},
+      },
+      resource: { type: 'k8s_cluster', labels: { cluster_name: 'prod-gke', project_id: 'acme-prod', location: 'europe-west1' } },
+      timestamp: '2024-05-01T11:59:59.000000Z',
+    });
+    expect(converted(health('/readyz', 1)).event.requestURI).toBe('/readyz');
+    expect(converted(health('readyz', 2)).event.requestURI).toBe('/readyz');
+  });
+
   it('derives a forbid decision from authorizationInfo when the labels lack one, and names the data_access log', () => {
     const base = entry('khi__container_recorder_test_1_2.yaml');
     const denied = {
