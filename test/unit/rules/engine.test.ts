@@ -554,6 +554,16 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(
       routine(write('system:bootstrap:abcdef', 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client-kubelet'))),
     ).toEqual(['info', 'routine-node-csr']);
+    // A GKE node joining with its node pool's bootstrap certificate (Panther's "node bootstrap CSR").
+    expect(
+      routine(write('kubelet-nodepool-bootstrap', 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client-kubelet'))),
+    ).toEqual(['info', 'routine-node-csr']);
+    expect(write('kubelet-nodepool-bootstrap', 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client')).severity).toBe(
+      'high',
+    );
+    expect(
+      write('kubelet-nodepool-bootstrap-x', 'certificatesigningrequests', csr('kubernetes.io/kube-apiserver-client-kubelet')).severity,
+    ).toBe('high');
     // Logged at Metadata level: no body to say otherwise.
     expect(routine(write(node, 'certificatesigningrequests'))).toEqual(['info', 'routine-node-csr']);
     // A node asking for a client certificate of any name, a person asking for a kubelet's, a refused request.
