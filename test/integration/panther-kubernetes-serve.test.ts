@@ -384,10 +384,12 @@ const OUTCOMES: Record<string, Outcome[]> = {
     ['AKS workload identity token theft', 'high', 'pod-interactive-access'],
     ['GKE workload identity token theft', 'high', 'pod-interactive-access'],
   ],
-  // service-account-from-public-address reads sourceIPs[0] and knows no cloud's ranges: AKS nodes reach
+  // service-account-from-public-address reads every address of sourceIPs and knows no cloud's ranges: AKS nodes reach
   // a public API server from the cluster's outbound addresses (Panther's CSI driver events), which an
   // operator adds with the rule's override (docs/aks.md); an address that is no IP is not a private
-  // one either. A refusal is the denied row. Panther's GKE health checks name no path GKE is known to
+  // one either. A refusal is the denied row. Panther's "mixed" addresses are a private
+  // X-Forwarded-For (the client's to write) before the connection's public address, which the
+  // apiserver always lists last: a token used from outside that claims to be inside. Panther's GKE health checks name no path GKE is known to
   // write (core/v1/healthz, a methodName with no resourceName): an anonymous request allowed.
   'k8s_system_principal_public_ip.yml': [
     [
@@ -412,7 +414,12 @@ const OUTCOMES: Record<string, Outcome[]> = {
     ['AKS CSI File Driver from Azure Node', 'medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']],
     ['GKE Anonymous Health Check with User Agent', 'high', 'rule:anonymous-request-allowed', ['anonymous-request-allowed']],
     ['GKE Anonymous Readyz Check via RequestURI', 'high', 'rule:anonymous-request-allowed', ['anonymous-request-allowed']],
-    ['Pod with Mixed Public and Private IPs', 'info', 'steady-state'],
+    [
+      'Pod with Mixed Public and Private IPs',
+      'medium',
+      'rule:service-account-from-public-address',
+      ['service-account-from-public-address'],
+    ],
     ['AKS System Node from Azure IP', 'info', 'steady-state'],
     [
       'Invalid IP in sourceIPs (Skip Invalid)',
