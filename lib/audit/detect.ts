@@ -3,7 +3,7 @@ import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { redactEvent, scrubJwts } from './redact.js';
 import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
-import type { AuditEvent, Detection } from './types.js';
+import type { AuditEvent, Detection, FiredRule, Severity } from './types.js';
 
 /** A decided severity and the ids of the rules that fired (shared, frozen, when none did). */
 export interface DetectionResult extends SeverityResult {
@@ -35,14 +35,73 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
   const refined = refineSeverity(input, user, table, d.rules?.routine);
   const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event);
   if (fired.length === 0) return { ...refined, ruleIds: NO_RULES };
+  const copy = isDaemonSetPodCopy(event, input, user);
   const decided = highestSeverity(
     refined,
-    fired.map((r) => ({ severity: r.severity, reason: `rule:${r.id}` as const })),
+    fired.map(
+      (r): SeverityResult =>
+        copy && scoresDaemonSetTemplates(r) ? daemonSetPodLift(r.severity) : { severity: r.severity, reason: `rule:${r.id}` },
+    ),
   );
   return { ...decided, ruleIds: fired.map((r) => r.id) };
 }
 
-const NO_RULES_FIRED: readonly { id: string; severity: never }[] = [];
+const NO_RULES_FIRED: readonly FiredRule[] = [];
+
+/**
+ * Who creates a DaemonSet's pods: kube-controller-manager's DaemonSet controller under its own
+ * service account (--use-service-account-credentials, as EKS and kubeadm run it), or the controller
+ * manager's own identity without it (kubernetes/kubernetes cmd/kube-controller-manager,
+ * pkg/controller/daemon). No one else writes a pod as these users.
+ */
+const DAEMONSET_POD_CREATORS: ReadonlySet<string> = new Set([
+  'system:serviceaccount:kube-system:daemon-set-controller',
+  'system:kube-controller-manager',
+]);
+
+/**
+ * A pod the DaemonSet controller made from its DaemonSet (a new node joining, a rollout): created
+ * by one of its identities, not impersonated, allowed, whose one controller ownerReference is an
+ * `apps/v1` DaemonSet (the controller sets `metav1.NewControllerRef(ds, apps/v1 DaemonSet)`:
+ * pkg/controller/daemon/daemon_controller.go; the apiserver refuses two controller references).
+ * Its spec is the DaemonSet's template (plus the tolerations and node affinity
+ * pkg/controller/daemon/util adds), which the same rules scored when the DaemonSet was written.
+ * Read only when a rule fired, so it costs nothing on the events no rule fires on.
+ */
+function isDaemonSetPodCopy(event: AuditEvent, input: SeverityInput, user: string | null): boolean {
+  if (input.verb !== 'create' || input.resource !== 'pods' || input.subresource !== null || input.impersonated) return false;
+  if (user === null || !DAEMONSET_POD_CREATORS.has(user)) return false;
+  if (input.responseCode === null || input.responseCode >= 400) return false;
+  const body = event.requestObject;
+  const meta = isJsonObject(body) ? body.metadata : undefined;
+  const refs = isJsonObject(meta) ? meta.ownerReferences : undefined;
+  if (!Array.isArray(refs)) return false;
+  const controllers = refs.filter((r) => isJsonObject(r) && r.controller === true);
+  const owner = controllers.length === 1 ? controllers[0] : undefined;
+  return isJsonObject(owner) && owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet';
+}
+
+/**
+ * Whether a rule was evaluated on every DaemonSet write: it admits `create` of `daemonsets` for any
+ * requester (no `users`/`groups`), so the template the pod copies was scored by it, high there
+ * whoever wrote it. A rule only pods admit (`kube-system-pod`) saw nothing before the pod, and keeps its severity.
+ */
+function scoresDaemonSetTemplates(rule: FiredRule): boolean {
+  const m = rule.match;
+  if (m === undefined || m.users !== undefined || m.groups !== undefined) return false;
+  return (m.verbs.includes('create') || m.verbs.includes('*')) && (m.resources.includes('daemonsets') || m.resources.includes('*'));
+}
+
+/**
+ * What such a rule gives the copy: low, kept (searchable by `severity_reason` and `rule_ids`) but not
+ * read by detections that read medium and high, since one DaemonSet of a node agent makes one per
+ * node join (docs/detection-rules.md, "Refinements"). A rule already low or info keeps its own.
+ */
+function daemonSetPodLift(severity: Severity): SeverityResult {
+  return severity === 'high' || severity === 'medium'
+    ? { severity: 'low', reason: 'routine-daemonset-pod' }
+    : { severity, reason: 'routine-daemonset-pod' };
+}
 
 /** A CSR body's `spec.signerName`: null when the body has none, undefined when there is no body. */
 function csrSignerOf(body: unknown): string | null | undefined {

@@ -110,6 +110,8 @@ export type SeverityReason =
   | 'routine-not-found-or-conflict'
   | 'routine-get-not-found'
   | 'eviction-refused'
+  // A pod-spec rule fired on a pod the DaemonSet controller made from its DaemonSet (lib/audit/detect.ts).
+  | 'routine-daemonset-pod'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`
   // Another event with other content already holds this auditID and stage (lib/audit/identity.ts).
@@ -158,9 +160,16 @@ export interface Detection {
   rules: DetectionRules | null;
 }
 
+/** A rule that fired, as the normaliser reads it: `match` tells whether it also scores DaemonSet templates. */
+export interface FiredRule {
+  id: string;
+  severity: Severity;
+  match?: { verbs: readonly string[]; resources: readonly string[]; users?: readonly string[]; groups?: readonly string[] };
+}
+
 /** What the normaliser needs of a compiled rule pack (lib/rules `RuleEngine`). */
 export interface DetectionRules {
-  match(event: AuditEvent): readonly { id: string; severity: Severity }[];
+  match(event: AuditEvent): readonly FiredRule[];
   /** A rule of the pack by id, for the Detection Finding of an alert it decided. */
   describe?(
     id: string,
