@@ -23,6 +23,11 @@
  *   which EKS's eks:certificate-controller approves and signs), its DaemonSet pods (VPC CNI,
  *   kube-proxy, EBS CSI node, from the EKS add-on registry) are created by the
  *   daemon-set-controller.
+ * - node agents: on each node that joins (the one replaced, the spot node's replacement and two
+ *   scale-ups for the churn's pending pods: 4 an hour, this file's estimate), the daemon-set-controller
+ *   creates one pod per third-party agent DaemonSet: kube-prometheus's node-exporter, Falco, the
+ *   Datadog agent, fluent-bit, from their public manifests (test/fixtures/daemonset-agents,
+ *   SOURCES.md), each the template plus what pkg/controller/daemon adds (test/helpers/daemonset-pods.ts).
  * - the node removed: cluster-autoscaler, installed as kubernetes/autoscaler's AWS example manifest
  *   (cluster-autoscaler/cloudprovider/aws/examples/cluster-autoscaler-autodiscover.yaml: service
  *   account `cluster-autoscaler` in kube-system, its ClusterRole allowed to create `pods/eviction`),
@@ -65,6 +70,7 @@
  *   `get` of an owner already deleted (404, one replaced pod in ten); a scheduler binding that
  *   lost to a deletion (409, one in fifty). The rates are this file's estimate, not a measurement.
  */
+import { agentDaemonSets, daemonSetPod, KCM_USER_AGENT } from './daemonset-pods.js';
 import { prng } from './prng.js';
 
 type Obj = Record<string, unknown>;
@@ -73,6 +79,23 @@ type Obj = Record<string, unknown>;
 export const STEADY_STATE = { nodes: 50, pods: 1500, hours: 1 } as const;
 
 const HOUR_MS = 3_600_000;
+
+// The controller reference the DaemonSet controller sets on each pod it creates
+// (metav1.NewControllerRef; kubernetes/kubernetes pkg/controller/daemon/daemon_controller.go).
+const daemonSetOwner = (name: string): Obj => ({
+  apiVersion: 'apps/v1',
+  kind: 'DaemonSet',
+  name,
+  uid: `6c0e4f2a-${name.length.toString(16).padStart(4, '0')}-4d1b-9e3a-5b7c8d9e0f1a`,
+  controller: true,
+  blockOwnerDeletion: true,
+});
+
+// The node agents a security-minded EKS cluster runs besides the add-ons, one DaemonSet each, from
+// their public manifests (test/fixtures/daemonset-agents, SOURCES.md): kube-prometheus's
+// node-exporter, Falco, the Datadog agent, fluent-bit. Cilium's agent is kept for the serve test
+// but not run here: this cluster's CNI is the VPC CNI (aws-node).
+const NODE_AGENTS = agentDaemonSets().filter(({ file }) => !file.startsWith('cilium'));
 const START = Date.UTC(2026, 2, 2, 9, 0, 0);
 const EKS_REGISTRY = '602401143452.dkr.ecr.us-east-1.amazonaws.com';
 const NAMESPACES = ['web', 'payments', 'search', 'checkout', 'catalog', 'monitoring', 'ingest', 'batch'];
@@ -549,10 +572,10 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
     old.node = node;
   }
 
-  // Node churn: one node replaced.
-  {
-    const at = rand() * (HOUR_MS / 2);
-    const node = `ip-10-0-9-${200 + Math.floor(rand() * 50)}.ec2.internal`;
+  // A node joining: it registers, the DaemonSet controller creates the EKS add-ons' pods on it
+  // (each owned by its DaemonSet, as pkg/controller/daemon writes them), and it asks for its
+  // kubelet serving certificate.
+  const joinNode = (at: number, node: string) => {
     emit(at, nodeUser(node), NODE_GROUPS, 'create', { resource: 'nodes' }, 201);
     const DS: [string, Obj][] = [
       [
@@ -608,7 +631,12 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
         { resource: 'pods', namespace: 'kube-system' },
         201,
         {
-          requestObject: { kind: 'Pod', apiVersion: 'v1', metadata: { generateName: `${name}-`, namespace: 'kube-system' }, spec },
+          requestObject: {
+            kind: 'Pod',
+            apiVersion: 'v1',
+            metadata: { generateName: `${name}-`, namespace: 'kube-system', ownerReferences: [daemonSetOwner(name)] },
+            spec,
+          },
         },
       );
     }
@@ -629,6 +657,13 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
     });
     emit(at + 2_300, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'approval' }, 200);
     emit(at + 2_600, 'eks:certificate-controller', ['system:authenticated'], 'update', { ...csr, subresource: 'status' }, 200);
+  };
+
+  // Node churn: one node replaced.
+  {
+    const at = rand() * (HOUR_MS / 2);
+    const node = `ip-10-0-9-${200 + Math.floor(rand() * 50)}.ec2.internal`;
+    joinNode(at, node);
     // The node cluster-autoscaler scales down: it taints it, drains it (an Eviction of each pod
     // on it, DaemonSet pods included), then deletes it. No rand() here, so the streams generated
     // after this one are the same hour they were before the drain was modelled.
@@ -942,6 +977,40 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
     emit(t + 900, ARGO, SA_GROUPS('argocd'), 'get', ref, 404, { ...argoUa, status: notFound(ref.resource, ref.name) });
     emit(t + 910, ARGO, SA_GROUPS('argocd'), 'create', { resource: ref.resource, namespace: ref.namespace }, 201, argoUa);
   });
+  // Node agents on every node that joins (test/fixtures/daemonset-agents): the DaemonSet controller
+  // creates one pod per agent DaemonSet on it, the template plus its tolerations and node affinity.
+  // Emitted last, so the streams above are the same hour they were before the agents were modelled.
+  // Besides the node replaced above, three more join: the spot node's replacement and two
+  // scale-ups for the churn's pending pods (Karpenter or cluster-autoscaler; the count is this
+  // file's estimate for a 50-node cluster with spot capacity), each with the add-ons' pods and
+  // its serving certificate as above.
+  const joins = [...events.filter((e) => e.verb === 'create' && (e.objectRef as Obj).resource === 'nodes')].map((e) => ({
+    at: Date.parse(e.requestReceivedTimestamp as string) - START,
+    node: (e.user as { username: string }).username.slice('system:node:'.length),
+  }));
+  [0.38, 0.55, 0.82].forEach((f, i) => {
+    const node = `ip-10-0-10-${210 + i}.ec2.internal`;
+    joinNode(HOUR_MS * f, node);
+    joins.push({ at: HOUR_MS * f, node });
+  });
+  for (const { at: joined, node } of joins) {
+    for (const { ds } of NODE_AGENTS) {
+      const pod = daemonSetPod(ds, node);
+      const ns = (pod.metadata as Obj).namespace as string;
+      emit(
+        joined + 5_100,
+        SA('kube-system', 'daemon-set-controller'),
+        SA_GROUPS('kube-system'),
+        'create',
+        { resource: 'pods', namespace: ns },
+        201,
+        {
+          requestObject: pod,
+          userAgent: KCM_USER_AGENT,
+        },
+      );
+    }
+  }
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;
   events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));
