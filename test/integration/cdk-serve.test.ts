@@ -42,7 +42,8 @@ const EXPECTED: Record<string, Outcome[]> = {
   'cdk run k8s-backdoor-daemonset default ubuntu "<reverse shell>"': [
     // GET /version without a token: system:public-info-viewer, every cluster's default.
     RECON,
-    ['high', 'rule:privileged-container', POD_ESCAPE],
+    // A DaemonSet in kube-system from ubuntu: kube-system-pod reads its template too.
+    ['high', 'rule:privileged-container', [...POD_ESCAPE, 'kube-system-pod']],
   ],
   'cdk run k8s-cronjob default min alpine "<download and run>" (Kubernetes 1.25 and later)': [['medium', 'workload-change']],
   'cdk run k8s-cronjob default min alpine "<download and run>" (before Kubernetes 1.25)': [['medium', 'workload-change']],

@@ -156,8 +156,8 @@ describe("public node agents' DaemonSet pods through serve", () => {
       const { rules, kubeSystem } = AGENTS[w.agent] as { rules: string[]; kubeSystem: boolean };
       const r = records.find((x) => x.audit_id === w.event.auditID);
       const alert = alerts.find((a) => a.audit_id === w.event.auditID);
-      // kube-system-pod reads pods only; a person's workload in kube-system is kube-system-workload's.
-      const expected = rules.filter((id) => id !== 'kube-system-pod').concat(kubeSystem ? ['kube-system-workload'] : []);
+      // A person's workload in kube-system is kube-system-workload's too (before kube-system-pod, in pack order).
+      const expected = kubeSystem ? [...rules.slice(0, -1), 'kube-system-workload', ...rules.slice(-1)] : rules;
       expect(r?.rule_ids, w.agent).toEqual(expected);
       if (rules.length === 0) {
         expect([r?.severity, r?.severity_reason, alert], w.agent).toEqual(['medium', 'workload-change', undefined]);
@@ -181,10 +181,8 @@ describe("public node agents' DaemonSet pods through serve", () => {
         expect(alert).toBeUndefined();
       } else if (c.copy) {
         // Scored when the DaemonSet was written; the copy is kept, low, its rules named, no alert.
-        // kube-system-pod reads only pods: Cilium's agent in kube-system stays medium by it.
-        expect([r?.severity, r?.severity_reason]).toEqual(
-          kubeSystem ? ['medium', 'rule:kube-system-pod'] : ['low', 'routine-daemonset-pod'],
-        );
+        // kube-system-pod reads DaemonSets too, so Cilium's agent in kube-system is no exception.
+        expect([r?.severity, r?.severity_reason]).toEqual(['low', 'routine-daemonset-pod']);
         expect(alert).toBeUndefined();
       } else {
         expect(r?.severity).toBe('high');

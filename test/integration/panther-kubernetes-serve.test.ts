@@ -137,7 +137,12 @@ const OUTCOMES: Record<string, Outcome[]> = {
   // its "kube-proxy" DaemonSet create keeps the row. Panther's EKS DaemonSet mounts the container
   // runtime's socket in kube-system: high by two rules.
   'k8s_daemonset_created.yml': [
-    ['EKS DaemonSet Created', 'high', 'rule:container-runtime-socket', ['container-runtime-socket', 'kube-system-workload']],
+    [
+      'EKS DaemonSet Created',
+      'high',
+      'rule:container-runtime-socket',
+      ['container-runtime-socket', 'kube-system-workload', 'kube-system-pod'],
+    ],
     ['AKS DaemonSet Created', 'medium', 'workload-change'],
     ['GCP GKE DaemonSet Created', 'high', 'rule:kube-system-workload', ['kube-system-workload']],
     ['DaemonSet Creation Failed', 'medium', 'workload-change'],
