@@ -1,0 +1,141 @@
+// Microsoft's Defender for Cloud attack simulation for Kubernetes
+// (test/fixtures/offensive-tools/defender-attack-simulation.json: every request its simulation.py,
+// its Helm chart and its attack scripts make to the API server, as kube-apiserver audits them),
+// POSTed to a running `serve`: what each event comes out as in `events` and `events --alerts`.
+// Its one attack that reaches the API server is the reconnaissance's SelfSubjectAccessReview,
+// sent with the victim pod's token through the web shell; the rest is the operator installing,
+// watching and removing the simulation, scored as the connector documentation's table scores a
+// person's requests.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { tempDataDir } from '../helpers/ingest.js';
+import { findingErrors } from '../helpers/ocsf.js';
+import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+
+const SECRET = 'defender-simulation-secret-0123456789abcdef';
+
+interface Action {
+  tool: string;
+  action: string;
+  source: string;
+  identity: 'operator' | 'victim pod';
+  events: Record<string, unknown>[];
+}
+const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'defender-attack-simulation.json'), 'utf8')) as {
+  actions: Action[];
+};
+
+/** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
+type Outcome = [severity: string, reason: string, rules?: string[]];
+// The connector documentation's table, row by row, for a person's requests: a write of a Secret or a
+// ServiceAccount is high, a pod write medium, any answer >= 400 medium (a person's 404 keeps the
+// row: only a service account's get of a missing object is a deployer's routine check), a read of
+// Secrets low (Helm's own release selector names no other rule).
+const SENSITIVE_WRITE: Outcome = ['high', 'sensitive-resource-change'];
+const POD_WRITE: Outcome = ['medium', 'workload-change'];
+const NOT_FOUND: Outcome = ['medium', 'request-denied-or-failed'];
+const HELM_HISTORY: Outcome = ['low', 'sensitive-read'];
+const INFO: Outcome = ['info', 'steady-state'];
+const EXPECTED: Record<string, Outcome[]> = {
+  'simulation.py: kubectl get pod mdc-simulation-attacker -n mdc-simulation (first run: none)': [NOT_FOUND],
+  'helm upgrade --install mdc-simulation oci://ghcr.io/microsoft/defender-for-cloud/attacksimulation/mdc-simulation --set env.name=mdc-simulation --set scenario=all':
+    [
+      // `upgrade --install` reads the release's history, then install reads it again (its name check).
+      HELM_HISTORY,
+      HELM_HISTORY,
+      // existingResourceConflict: a get of each object of the chart, 404 on a first install.
+      NOT_FOUND,
+      NOT_FOUND,
+      NOT_FOUND,
+      NOT_FOUND,
+      NOT_FOUND,
+      // The release Secret, then the pre-install hook's Namespace (a namespace created is info,
+      // as Falco's "K8s Namespace Created" is informational), then the chart in install order.
+      SENSITIVE_WRITE,
+      INFO,
+      SENSITIVE_WRITE,
+      INFO,
+      INFO,
+      POD_WRITE,
+      POD_WRITE,
+      SENSITIVE_WRITE,
+    ],
+  'simulation.py: kubectl get pod -o jsonpath (status), kubectl logs -f, kubectl logs --tail=1': [INFO, INFO, INFO, INFO],
+  // Defender for Containers' "Suspicious Kubernetes service account operation detected".
+  'Reconnaissance (recon.sh, all-scenarios.sh) via the victim\'s web shell: curl -A "kubectl" POST selfsubjectaccessreviews (get pods in default)':
+    [['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']]],
+  'delete_resources: helm uninstall mdc-simulation': [
+    HELM_HISTORY,
+    SENSITIVE_WRITE,
+    POD_WRITE,
+    POD_WRITE,
+    INFO,
+    INFO,
+    SENSITIVE_WRITE,
+    SENSITIVE_WRITE,
+  ],
+  // Removing a whole namespace (and all it holds) is high by whoever: the simulation's own cleanup too.
+  'delete_resources: kubectl delete namespace mdc-simulation': [['high', 'rule:namespace-deleted', ['namespace-deleted']]],
+};
+
+describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through serve", () => {
+  const tmp = tempDataDir('aisoc-mdc-sim-');
+  let status = 0;
+  let answer: unknown;
+  let records: StoredRecord[] = [];
+  let alerts: StoredAlert[] = [];
+  const items = actions.flatMap((a) => a.events);
+
+  beforeAll(async () => {
+    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'aks-prod', items));
+  });
+  afterAll(() => tmp.remove());
+
+  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
+    const r = records.find((x) => x.audit_id === e.auditID);
+    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
+    expect(r?.rule_ids, String(e.auditID)).toEqual(rules);
+    const alert = alerts.find((a) => a.audit_id === e.auditID);
+    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
+    expect(findingErrors(alert?.finding)).toEqual([]);
+    const analytic = reason.replace(/^rule:/, '');
+    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
+    const related = alert?.finding.finding_info.related_analytics ?? [];
+    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
+  };
+
+  it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
+    expect(status).toBe(200);
+    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(actions.map((a) => a.action)).toEqual(Object.keys(EXPECTED));
+    for (const a of actions) expect(a.events.length, a.action).toBe(EXPECTED[a.action]?.length);
+  });
+
+  for (const a of actions) {
+    it(`${a.identity}: ${a.action}`, () => {
+      a.events.forEach((e, i) => {
+        check(e, EXPECTED[a.action]?.[i] as Outcome);
+      });
+    });
+  }
+
+  it("every request the victim pod's token makes comes out medium or high, with its rule named", () => {
+    const attack = actions.filter((a) => a.identity === 'victim pod').flatMap((a) => a.events);
+    expect(attack.length).toBe(1);
+    for (const e of attack) {
+      const r = records.find((x) => x.audit_id === e.auditID);
+      expect(['medium', 'high'], String(e.auditID)).toContain(r?.severity);
+      expect(r?.rule_ids.length, String(e.auditID)).toBeGreaterThan(0);
+    }
+  });
+
+  it('the simulation pods the operator installs run nothing the pod-spec rules flag', () => {
+    const pods = actions
+      .flatMap((a) => a.events)
+      .filter((e) => e.verb === 'create' && (e.objectRef as { resource?: string }).resource === 'pods');
+    expect(pods.length).toBe(2);
+    for (const e of pods) expect(records.find((x) => x.audit_id === e.auditID)?.rule_ids).toEqual([]);
+  });
+});
