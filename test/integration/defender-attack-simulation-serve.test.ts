@@ -80,13 +80,19 @@ const EXPECTED: Record<string, Outcome[]> = {
   'delete_resources: kubectl delete namespace mdc-simulation': [['high', 'rule:namespace-deleted', ['namespace-deleted']]],
 };
 
+// The same request on an AKS cluster with a public API server (`az aks get-credentials`, the
+// tool's README, gives one by default): pods reach it from the load balancer's outbound address, a
+// public one (docs/aks.md, "Service accounts from public addresses"), until the operator declares it.
+const recon = actions.find((a) => a.identity === 'victim pod')?.events[0] as Record<string, unknown>;
+const PUBLIC_ENDPOINT = { ...recon, auditID: 'd3fe4d00-0000-4000-8000-0000000000ff', sourceIPs: ['20.61.37.120'] };
+
 describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through serve", () => {
   const tmp = tempDataDir('aisoc-mdc-sim-');
   let status = 0;
   let answer: unknown;
   let records: StoredRecord[] = [];
   let alerts: StoredAlert[] = [];
-  const items = actions.flatMap((a) => a.events);
+  const items = [...actions.flatMap((a) => a.events), PUBLIC_ENDPOINT];
 
   beforeAll(async () => {
     ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'aks-prod', items));
@@ -129,6 +135,14 @@ describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through
       expect(['medium', 'high'], String(e.auditID)).toContain(r?.severity);
       expect(r?.rule_ids.length, String(e.auditID)).toBeGreaterThan(0);
     }
+  });
+
+  it("on a public AKS endpoint the reconnaissance names both rules, the public address's first", () => {
+    check(PUBLIC_ENDPOINT, [
+      'medium',
+      'rule:service-account-from-public-address',
+      ['service-account-from-public-address', 'workload-permission-discovery'],
+    ]);
   });
 
   it('the simulation pods the operator installs run nothing the pod-spec rules flag', () => {
