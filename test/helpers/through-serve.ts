@@ -1,6 +1,8 @@
+import { expect } from 'vitest';
 import { run as serve } from '../../lib/cli/serve.js';
 import { captureIo } from './cli.js';
 import { runCli } from './ingest.js';
+import { findingErrors } from './ocsf.js';
 
 /** The fields of a stored record the scoring tests read, as `events --json` prints them. */
 export interface StoredRecord {
@@ -61,4 +63,43 @@ export async function throughServe(dataDir: string, secret: string, cluster: str
     records: await lines(['events', '--json', '--limit', '1000', '--data-dir', dataDir]),
     alerts: await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', dataDir]),
   };
+}
+
+/** What one posted event comes out as: its severity, its severity_reason and the rules that fired (pack order). */
+export type Outcome = [severity: string, reason: string, rules?: string[]];
+
+/**
+ * Asserts the alert a user reads back for one event: none below high; for a high one a valid OCSF
+ * 2004 finding naming what set the severity (the rule, or the table's row when a rule came level
+ * with it), every other rule that fired a related analytic, so none goes unnamed.
+ */
+export function expectAlert(
+  alerts: readonly StoredAlert[],
+  auditId: string,
+  [severity, reason, rules = []]: Outcome,
+  label = auditId,
+): void {
+  const alert = alerts.find((a) => a.audit_id === auditId);
+  if (severity !== 'high') {
+    expect(alert, label).toBeUndefined();
+    return;
+  }
+  expect(findingErrors(alert?.finding), label).toEqual([]);
+  const analytic = reason.replace(/^rule:/, '');
+  expect(alert?.finding.finding_info.analytic.uid, label).toBe(analytic);
+  const related = alert?.finding.finding_info.related_analytics ?? [];
+  expect(
+    related.map((a) => a.uid),
+    label,
+  ).toEqual(rules.filter((id) => id !== analytic));
+}
+
+/** Asserts what a user reads back for one posted event: its record's severity, reason and rules, then its alert. */
+export function expectOutcome(got: Pick<ThroughServe, 'records' | 'alerts'>, event: { auditID?: unknown }, outcome: Outcome): void {
+  const id = String(event.auditID);
+  const [severity, reason, rules = []] = outcome;
+  const r = got.records.find((x) => x.audit_id === id);
+  expect(r, id).toMatchObject({ severity, severity_reason: reason });
+  expect(r?.rule_ids, id).toEqual(rules);
+  expectAlert(got.alerts, id, outcome);
 }

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
-import { findingErrors } from '../helpers/ocsf.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'defender-simulation-secret-0123456789abcdef';
 
@@ -28,7 +27,6 @@ const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'd
 };
 
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
-type Outcome = [severity: string, reason: string, rules?: string[]];
 // The connector documentation's table, row by row, for a person's requests: a write of a Secret or a
 // ServiceAccount is high, a pod write medium, any answer >= 400 medium (a person's 404 keeps the
 // row: only a service account's get of a missing object is a deployer's routine check), a read of
@@ -99,18 +97,7 @@ describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through
   });
   afterAll(() => tmp.remove());
 
-  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
-    const r = records.find((x) => x.audit_id === e.auditID);
-    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
-    expect(r?.rule_ids, String(e.auditID)).toEqual(rules);
-    const alert = alerts.find((a) => a.audit_id === e.auditID);
-    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
-    expect(findingErrors(alert?.finding)).toEqual([]);
-    const analytic = reason.replace(/^rule:/, '');
-    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
-    const related = alert?.finding.finding_info.related_analytics ?? [];
-    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
-  };
+  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
 
   it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
     expect(status).toBe(200);

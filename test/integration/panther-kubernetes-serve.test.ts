@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gkeLogEntryToAuditEvent, parseAksRecords } from '../../lib/audit/index.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
-import { findingErrors } from '../helpers/ocsf.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectAlert, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'panther-kubernetes-secret-0123456789abcdef';
 
@@ -516,21 +515,7 @@ describe("Panther's Kubernetes rules' test events through serve", () => {
         const c = mine[i] as (typeof converted)[number];
         expect([c.test, ...outcomeOf(c)]).toEqual([test, ...expected]);
         const [severity, reason = '', rules = []] = expected as [string, string?, string[]?];
-        const alert = alerts.find((a) => a.audit_id === c.id);
-        if (severity !== 'high') {
-          expect(alert, test).toBeUndefined();
-          continue;
-        }
-        expect(findingErrors(alert?.finding)).toEqual([]);
-        // The finding names what set the severity: the rule, or the table's row when a rule came
-        // level with it; every other rule that fired is a related analytic.
-        const analytic = reason.replace(/^rule:/, '');
-        expect(alert?.finding.finding_info.analytic.uid, test).toBe(analytic);
-        const related = alert?.finding.finding_info.related_analytics ?? [];
-        expect(
-          related.map((a) => a.uid),
-          test,
-        ).toEqual(rules.filter((id) => id !== analytic));
+        expectAlert(alerts, c.id, [severity, reason, rules], test);
       }
     });
   }

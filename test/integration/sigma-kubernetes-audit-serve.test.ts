@@ -12,8 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
-import { findingErrors } from '../helpers/ocsf.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'sigma-kubernetes-secret-0123456789abcdef';
 
@@ -34,7 +33,6 @@ const sigma = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'sigma-k
 };
 
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
-type Outcome = [severity: string, reason: string, rules?: string[]];
 const EXEC: Outcome = ['high', 'pod-interactive-access'];
 const WORKLOAD: Outcome = ['medium', 'workload-change'];
 const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
@@ -155,18 +153,7 @@ describe("SigmaHQ's Kubernetes audit rules through serve", () => {
   });
   afterAll(() => tmp.remove());
 
-  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
-    const r = records.find((x) => x.audit_id === e.auditID);
-    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
-    expect(r?.rule_ids).toEqual(rules);
-    const alert = alerts.find((a) => a.audit_id === e.auditID);
-    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
-    expect(findingErrors(alert?.finding)).toEqual([]);
-    const analytic = reason.replace(/^rule:/, '');
-    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
-    const related = alert?.finding.finding_info.related_analytics ?? [];
-    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
-  };
+  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
 
   it('accepts every event', () => {
     expect(status).toBe(200);

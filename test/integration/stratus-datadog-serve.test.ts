@@ -9,8 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { findingErrors } from '../helpers/ocsf.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'stratus-datadog-secret-0123456789abcdef';
 
@@ -25,7 +24,6 @@ const stratus = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'strat
 };
 
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
-type Outcome = [severity: string, reason: string, rules?: string[]];
 const STRATUS: Record<string, Outcome[]> = {
   // Every run first checks it may list pods (SelfSubjectAccessReview): a person doing so is routine.
   preflight: [['info', 'steady-state']],
@@ -232,20 +230,7 @@ describe('Stratus Red Team techniques and Datadog default rules through serve', 
   });
   afterAll(() => tmp.remove());
 
-  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
-    const r = records.find((x) => x.audit_id === e.auditID);
-    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
-    expect(r?.rule_ids).toEqual(rules);
-    const alert = alerts.find((a) => a.audit_id === e.auditID);
-    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
-    expect(findingErrors(alert?.finding)).toEqual([]);
-    // The finding names what set the severity: the rule, or the table's row when a rule came level
-    // with it; every other rule that fired is a related analytic, so none goes unnamed.
-    const analytic = reason.replace(/^rule:/, '');
-    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
-    const related = alert?.finding.finding_info.related_analytics ?? [];
-    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
-  };
+  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
 
   it('accepts every event', () => {
     expect(status).toBe(200);
