@@ -37,6 +37,8 @@ const VALID_ACCOUNTS: readonly TacticId[] = ['TA0001', 'TA0003', 'TA0004', 'TA00
 export const TECHNIQUES: Readonly<Record<string, Technique>> = {
   T1036: { name: 'Masquerading', tactics: ['TA0005'] },
   'T1036.005': { name: 'Match Legitimate Resource Name or Location', tactics: ['TA0005'] },
+  T1059: { name: 'Command and Scripting Interpreter', tactics: ['TA0002'] },
+  'T1059.004': { name: 'Unix Shell', tactics: ['TA0002'] },
   T1068: { name: 'Exploitation for Privilege Escalation', tactics: ['TA0004'] },
   T1069: { name: 'Permission Groups Discovery', tactics: ['TA0007'] },
   T1070: { name: 'Indicator Removal', tactics: ['TA0005'] },
@@ -44,6 +46,7 @@ export const TECHNIQUES: Readonly<Record<string, Technique>> = {
   'T1078.001': { name: 'Default Accounts', tactics: VALID_ACCOUNTS },
   'T1078.004': { name: 'Cloud Accounts', tactics: VALID_ACCOUNTS },
   T1090: { name: 'Proxy', tactics: ['TA0011'] },
+  T1095: { name: 'Non-Application Layer Protocol', tactics: ['TA0011'] },
   T1098: { name: 'Account Manipulation', tactics: ['TA0003', 'TA0004'] },
   'T1098.006': { name: 'Additional Container Cluster Roles', tactics: ['TA0003', 'TA0004'] },
   T1133: { name: 'External Remote Services', tactics: ['TA0001', 'TA0003'] },
