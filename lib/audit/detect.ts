@@ -84,7 +84,8 @@ function isDaemonSetPodCopy(event: AuditEvent, input: SeverityInput, user: strin
 /**
  * Whether a rule was evaluated on every DaemonSet write: it admits `create` of `daemonsets` for any
  * requester (no `users`/`groups`), so the template the pod copies was scored by it, high there
- * whoever wrote it. A rule only pods admit (`kube-system-pod`) saw nothing before the pod, and keeps its severity.
+ * whoever wrote it. A rule only pods admit saw nothing before the pod, and keeps its severity (which
+ * is why `kube-system-pod` reads DaemonSets too).
  */
 function scoresDaemonSetTemplates(rule: FiredRule): boolean {
   const m = rule.match;
