@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
-import { findingErrors } from '../helpers/ocsf.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
 
 const SECRET = 'red-kube-serve-secret-0123456789abcdef';
 
@@ -22,7 +21,6 @@ interface Action {
 const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'red-kube.json'), 'utf8')) as { actions: Action[] };
 
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
-type Outcome = [severity: string, reason: string, rules?: string[]];
 // Plain discovery that routine traffic also makes all day, below medium on purpose
 // (docs/detection-rules.md, "Left below medium on purpose"): kubectl's discovery GETs, `get` of a
 // pod before an exec, lists of pods, services, nodes, ConfigMaps, PVCs and NetworkPolicies in all
@@ -114,18 +112,7 @@ describe("Lightspin's Red Kube and k8s attack simulations, through serve", () =>
   });
   afterAll(() => tmp.remove());
 
-  const check = (e: Record<string, unknown>, [severity, reason, rules = []]: Outcome) => {
-    const r = records.find((x) => x.audit_id === e.auditID);
-    expect(r, String(e.auditID)).toMatchObject({ severity, severity_reason: reason });
-    expect(r?.rule_ids, String(e.auditID)).toEqual(rules);
-    const alert = alerts.find((a) => a.audit_id === e.auditID);
-    if (severity !== 'high') return expect(alert, String(e.auditID)).toBeUndefined();
-    expect(findingErrors(alert?.finding)).toEqual([]);
-    const analytic = reason.replace(/^rule:/, '');
-    expect(alert?.finding.finding_info.analytic.uid).toBe(analytic);
-    const related = alert?.finding.finding_info.related_analytics ?? [];
-    expect(related.map((a) => a.uid)).toEqual(rules.filter((id) => id !== analytic));
-  };
+  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
 
   it('accepts every event, and every command of the fixture has one expected outcome per event here', () => {
     expect(status).toBe(200);
