@@ -1,7 +1,7 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { run as serve } from '../../lib/cli/serve.js';
 import { captureIo } from './cli.js';
-import { runCli } from './ingest.js';
+import { runCli, tempDataDir } from './ingest.js';
 import { findingErrors } from './ocsf.js';
 
 /** The fields of a stored record the scoring tests read, as `events --json` prints them. */
@@ -102,4 +102,30 @@ export function expectOutcome(got: Pick<ThroughServe, 'records' | 'alerts'>, eve
   expect(r, id).toMatchObject({ severity, severity_reason: reason });
   expect(r?.rule_ids, id).toEqual(rules);
   expectAlert(got.alerts, id, outcome);
+}
+
+/** What `servedOnce` gives the tests of its block: what a user read back, and the check of one event. */
+export interface Served extends ThroughServe {
+  check(event: { auditID?: unknown }, outcome: Outcome): void;
+}
+
+/**
+ * Posts `items` through `serve` once for the enclosing `describe` (in its beforeAll, over a fresh
+ * data directory removed afterAll); the returned object holds what a user read back once the
+ * block's tests run.
+ */
+export function servedOnce(prefix: string, secret: string, cluster: string, items: readonly unknown[]): Served {
+  const tmp = tempDataDir(prefix);
+  const served: Served = {
+    status: 0,
+    answer: undefined,
+    records: [],
+    alerts: [],
+    check: (event, outcome) => expectOutcome(served, event, outcome),
+  };
+  beforeAll(async () => {
+    Object.assign(served, await throughServe(tmp.dir, secret, cluster, items));
+  });
+  afterAll(() => tmp.remove());
+  return served;
 }

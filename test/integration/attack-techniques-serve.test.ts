@@ -2,10 +2,9 @@
 // each technique comes out of the store at medium or high with the rule named, its routine
 // counterpart stays below medium and raises no alert. The requests are read from the tools' code
 // (named at each event); the bodies are the API objects the Kubernetes API reference documents.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDataDir } from '../helpers/ingest.js';
+import { describe, expect, it } from 'vitest';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'techniques-secret-0123456789abcdef';
 const KUBECTL = 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350';
@@ -434,30 +433,21 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
 ];
 
 describe('public attack techniques through serve', () => {
-  const tmp = tempDataDir('aisoc-techniques-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
-
   const items = [...TECHNIQUES.flatMap((t) => t.events), ...ROUTINE.map((r) => r.event)];
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-  });
-  afterAll(() => tmp.remove());
+  const served = servedOnce('aisoc-techniques-', SECRET, 'prod', items);
 
   it('accepts every event', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: TECHNIQUES.flatMap((t) => t.events).length + ROUTINE.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: TECHNIQUES.flatMap((t) => t.events).length + ROUTINE.length, rejected: 0 });
   });
 
   for (const t of TECHNIQUES) {
     it(`${t.name}: ${t.severity}, named by ${t.rule}`, () => {
       for (const e of t.events) {
-        const r = records.find((x) => x.audit_id === e.auditID);
+        const r = served.records.find((x) => x.audit_id === e.auditID);
         expect(r, String(e.auditID)).toMatchObject({ severity: t.severity, severity_reason: `rule:${t.rule}` });
         expect(r?.rule_ids).toContain(t.rule);
-        const alert = alerts.find((a) => a.audit_id === e.auditID);
+        const alert = served.alerts.find((a) => a.audit_id === e.auditID);
         if (t.severity === 'high') expect(alert?.finding.finding_info.analytic.uid).toBe(t.rule);
         else expect(alert).toBeUndefined();
       }
@@ -466,10 +456,10 @@ describe('public attack techniques through serve', () => {
 
   for (const r of ROUTINE) {
     it(`${r.name}: below medium, no rule, no alert`, () => {
-      const stored = records.find((x) => x.audit_id === r.event.auditID);
+      const stored = served.records.find((x) => x.audit_id === r.event.auditID);
       expect(stored?.rule_ids).toEqual([]);
       expect(['info', 'low']).toContain(stored?.severity);
-      expect(alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
+      expect(served.alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
     });
   }
 });

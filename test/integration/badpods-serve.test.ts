@@ -8,12 +8,11 @@
 // (`--type=merge`) and JSON patch (`--type=json`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { servedOnce } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
 const SECRET = 'badpods-secret-0123456789abcdef';
@@ -337,23 +336,14 @@ const PATCHES: { name: string; rule: string; severity: 'high' | 'medium'; event:
 const CREATES = ALL.map((m) => ({ ...m, events: creates(m.object) }));
 
 describe("Bishop Fox's badPods through serve", () => {
-  const tmp = tempDataDir('aisoc-badpods-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
   const items = [...CREATES.flatMap((m) => m.events.map((e) => e.event)), ...PATCHES.map((p) => p.event)];
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'lab', items));
-  });
-  afterAll(() => tmp.remove());
+  const served = servedOnce('aisoc-badpods-', SECRET, 'lab', items);
 
   it('accepts every event and keeps the 8 classes of 8 kinds', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
     expect(new Set(ALL.filter((m) => m.object.kind !== 'Service').map((m) => `${m.cls}/${m.object.kind}`)).size).toBe(64);
-    expect(records).toHaveLength(items.length);
+    expect(served.records).toHaveLength(items.length);
   });
 
   for (const m of CREATES) {
@@ -366,8 +356,8 @@ describe("Bishop Fox's badPods through serve", () => {
       : `${expected.high ? 'high with an alert' : 'medium or high'}, named by ${expected.rules.join(', ')}`;
     it(`${m.cls} ${kind} (${m.dir}/): ${what}`, () => {
       for (const { how, event: e } of m.events) {
-        const r = records.find((x) => x.audit_id === e.auditID);
-        const alert = alerts.find((a) => a.audit_id === e.auditID);
+        const r = served.records.find((x) => x.audit_id === e.auditID);
+        const alert = served.alerts.find((a) => a.audit_id === e.auditID);
         expect(r?.k8s_resource, how).toBe((e.objectRef as Json).resource);
         if (harmless) {
           // A person making a workload is the table's workload row, whatever its kind: a
@@ -394,10 +384,10 @@ describe("Bishop Fox's badPods through serve", () => {
 
   for (const p of PATCHES) {
     it(`${p.name}: ${p.severity}, named by ${p.rule}`, () => {
-      const r = records.find((x) => x.audit_id === p.event.auditID);
+      const r = served.records.find((x) => x.audit_id === p.event.auditID);
       expect(r?.rule_ids).toContain(p.rule);
       expect(r?.severity).toBe(p.severity);
-      const alert = alerts.find((a) => a.audit_id === p.event.auditID);
+      const alert = served.alerts.find((a) => a.audit_id === p.event.auditID);
       if (p.severity === 'high') {
         expect(r?.severity_reason).toBe(`rule:${p.rule}`);
         expect(alert?.finding.finding_info.analytic.uid).toBe(p.rule);

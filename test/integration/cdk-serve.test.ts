@@ -5,11 +5,10 @@
 // The controllers that write services/status as they run stay below medium beside them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'cdk-serve-secret-0123456789abcdef';
 
@@ -145,23 +144,12 @@ const SPOOFED = event({
 });
 
 describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
-  const tmp = tempDataDir('aisoc-cdk-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
   const items = [...actions.flatMap((a) => a.events), ...STATUS.map((s) => s.event), SPOOFED];
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-  });
-  afterAll(() => tmp.remove());
-
-  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
+  const served = servedOnce('aisoc-cdk-', SECRET, 'prod', items);
 
   it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
     expect(actions.map((a) => a.action)).toEqual(Object.keys(EXPECTED));
     for (const a of actions) expect(a.events.length, a.action).toBe(EXPECTED[a.action]?.length);
   });
@@ -169,7 +157,7 @@ describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
   for (const a of actions) {
     it(`CDK ${a.action}`, () => {
       a.events.forEach((e, i) => {
-        check(e, EXPECTED[a.action]?.[i] as Outcome);
+        served.check(e, EXPECTED[a.action]?.[i] as Outcome);
       });
     });
   }
@@ -178,22 +166,22 @@ describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
     const writes = actions.flatMap((a) => a.events).filter((e) => ['create', 'update', 'patch', 'delete'].includes(String(e.verb)));
     expect(writes.length).toBe(8);
     for (const e of writes)
-      expect(['medium', 'high'], String(e.auditID)).toContain(records.find((r) => r.audit_id === e.auditID)?.severity);
+      expect(['medium', 'high'], String(e.auditID)).toContain(served.records.find((r) => r.audit_id === e.auditID)?.severity);
   });
 
   it('the CVE-2020-8554 alert names T1557 Adversary-in-the-Middle', () => {
     const mitm = actions.find((a) => a.action.startsWith('cdk run k8s-mitm-clusterip'))?.events[1];
-    const alert = alerts.find((a) => a.audit_id === mitm?.auditID) as unknown as {
+    const alert = served.alerts.find((a) => a.audit_id === mitm?.auditID) as unknown as {
       finding: { finding_info: { attacks?: { technique?: { uid?: string } }[] } };
     };
     expect(alert.finding.finding_info.attacks?.map((x) => x.technique?.uid)).toContain('T1557');
   });
 
   it("a pod's token used from outside behind a spoofed X-Forwarded-For of a pod address is still from a public address", () => {
-    check(SPOOFED, ['medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']]);
+    served.check(SPOOFED, ['medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']]);
   });
 
   for (const s of STATUS) {
-    it(`services/status: ${s.name}`, () => check(s.event, s.outcome));
+    it(`services/status: ${s.name}`, () => served.check(s.event, s.outcome));
   }
 });

@@ -3,12 +3,11 @@
 // DaemonSet controller creates one pod per DaemonSet on it, the template plus what
 // pkg/controller/daemon adds (test/helpers/daemonset-pods.ts). Each pod, and the same pod written
 // by anyone else or owned by another kind, POSTed to a running `serve` and read back with `events`.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { normaliseAuditEvent, validateAuditEvent } from '../../lib/audit/index.js';
 import { agentDaemonSets, daemonSetPod, KCM_USER_AGENT, namespaceOf } from '../helpers/daemonset-pods.js';
-import { tempDataDir } from '../helpers/ingest.js';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { servedOnce } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
 const SECRET = 'daemonset-agents-secret-0123456789';
@@ -132,30 +131,23 @@ function daemonSetWrites(): { agent: string; event: Json }[] {
 describe("public node agents' DaemonSet pods through serve", () => {
   const all = cases();
   const writes = daemonSetWrites();
-  const tmp = tempDataDir();
-  let status = 0;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
-  beforeAll(async () => {
-    ({ status, records, alerts } = await throughServe(
-      tmp.dir,
-      SECRET,
-      'prod',
-      [...writes, ...all].map((c) => c.event),
-    ));
-  });
-  afterAll(() => tmp.remove());
+  const served = servedOnce(
+    'aisoc-daemonset-agents-',
+    SECRET,
+    'prod',
+    [...writes, ...all].map((c) => c.event),
+  );
 
   it('accepts every event', () => {
-    expect(status).toBe(200);
-    expect(records).toHaveLength(writes.length + all.length);
+    expect(served.status).toBe(200);
+    expect(served.records).toHaveLength(writes.length + all.length);
   });
 
   it('each DaemonSet write is scored by the same rules, high, an alert (the template the copies come from)', () => {
     for (const w of writes) {
       const { rules, kubeSystem } = AGENTS[w.agent] as { rules: string[]; kubeSystem: boolean };
-      const r = records.find((x) => x.audit_id === w.event.auditID);
-      const alert = alerts.find((a) => a.audit_id === w.event.auditID);
+      const r = served.records.find((x) => x.audit_id === w.event.auditID);
+      const alert = served.alerts.find((a) => a.audit_id === w.event.auditID);
       // A person's workload in kube-system is kube-system-workload's too (before kube-system-pod, in pack order).
       const expected = kubeSystem ? [...rules.slice(0, -1), 'kube-system-workload', ...rules.slice(-1)] : rules;
       expect(r?.rule_ids, w.agent).toEqual(expected);
@@ -171,8 +163,8 @@ describe("public node agents' DaemonSet pods through serve", () => {
   for (const c of all) {
     const { rules, kubeSystem } = AGENTS[c.agent] as { rules: string[]; kubeSystem: boolean };
     it(`${c.agent}: pod created by ${c.who}`, () => {
-      const r = records.find((x) => x.audit_id === c.event.auditID);
-      const alert = alerts.find((a) => a.audit_id === c.event.auditID);
+      const r = served.records.find((x) => x.audit_id === c.event.auditID);
+      const alert = served.alerts.find((a) => a.audit_id === c.event.auditID);
       const person = c.who.startsWith('a person');
       expect(r?.rule_ids).toEqual(person && kubeSystem ? [...rules.slice(0, -1), 'kube-system-workload', ...rules.slice(-1)] : rules);
       if (rules.length === 0) {

@@ -8,10 +8,9 @@
 // person's requests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
-import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'defender-simulation-secret-0123456789abcdef';
 
@@ -85,23 +84,12 @@ const recon = actions.find((a) => a.identity === 'victim pod')?.events[0] as Rec
 const PUBLIC_ENDPOINT = { ...recon, auditID: 'd3fe4d00-0000-4000-8000-0000000000ff', sourceIPs: ['20.61.37.120'] };
 
 describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through serve", () => {
-  const tmp = tempDataDir('aisoc-mdc-sim-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
   const items = [...actions.flatMap((a) => a.events), PUBLIC_ENDPOINT];
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'aks-prod', items));
-  });
-  afterAll(() => tmp.remove());
-
-  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
+  const served = servedOnce('aisoc-mdc-sim-', SECRET, 'aks-prod', items);
 
   it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
     expect(actions.map((a) => a.action)).toEqual(Object.keys(EXPECTED));
     for (const a of actions) expect(a.events.length, a.action).toBe(EXPECTED[a.action]?.length);
   });
@@ -109,7 +97,7 @@ describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through
   for (const a of actions) {
     it(`${a.identity}: ${a.action}`, () => {
       a.events.forEach((e, i) => {
-        check(e, EXPECTED[a.action]?.[i] as Outcome);
+        served.check(e, EXPECTED[a.action]?.[i] as Outcome);
       });
     });
   }
@@ -118,14 +106,14 @@ describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through
     const attack = actions.filter((a) => a.identity === 'victim pod').flatMap((a) => a.events);
     expect(attack.length).toBe(1);
     for (const e of attack) {
-      const r = records.find((x) => x.audit_id === e.auditID);
+      const r = served.records.find((x) => x.audit_id === e.auditID);
       expect(['medium', 'high'], String(e.auditID)).toContain(r?.severity);
       expect(r?.rule_ids.length, String(e.auditID)).toBeGreaterThan(0);
     }
   });
 
   it("on a public AKS endpoint the reconnaissance names both rules, the public address's first", () => {
-    check(PUBLIC_ENDPOINT, [
+    served.check(PUBLIC_ENDPOINT, [
       'medium',
       'rule:service-account-from-public-address',
       ['service-account-from-public-address', 'workload-permission-discovery'],
@@ -137,6 +125,6 @@ describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through
       .flatMap((a) => a.events)
       .filter((e) => e.verb === 'create' && (e.objectRef as { resource?: string }).resource === 'pods');
     expect(pods.length).toBe(2);
-    for (const e of pods) expect(records.find((x) => x.audit_id === e.auditID)?.rule_ids).toEqual([]);
+    for (const e of pods) expect(served.records.find((x) => x.audit_id === e.auditID)?.rule_ids).toEqual([]);
   });
 });

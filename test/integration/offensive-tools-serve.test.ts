@@ -4,10 +4,9 @@
 // The controllers that read Secrets across namespaces as they run stay below medium beside them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
-import { expectAlert, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectAlert, type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'offensive-tools-secret-0123456789abcdef';
 
@@ -181,21 +180,12 @@ const ROUTINE: { name: string; event: Record<string, unknown> }[] = [
 ];
 
 describe('Peirates and kube-hunter with a stolen service-account token, through serve', () => {
-  const tmp = tempDataDir('aisoc-offensive-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
   const items = [...actions.flatMap((a) => a.events), ...ROUTINE.map((r) => r.event)];
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-  });
-  afterAll(() => tmp.remove());
+  const served = servedOnce('aisoc-offensive-', SECRET, 'prod', items);
 
   it('accepts every event, and every action of the fixture has its expected outcome written here', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
     expect(actions.map((a) => a.action).sort()).toEqual(Object.keys(EXPECTED).sort());
   });
 
@@ -203,22 +193,22 @@ describe('Peirates and kube-hunter with a stolen service-account token, through 
     it(`${a.tool}: ${a.action}`, () => {
       const expected = EXPECTED[a.action] ?? [];
       const got = a.events.map((e) => {
-        const r = records.find((x) => x.audit_id === e.auditID);
+        const r = served.records.find((x) => x.audit_id === e.auditID);
         return [r?.severity, r?.severity_reason, r?.rule_ids];
       });
       expect(got).toEqual(expected.map(([severity, reason, rules]) => [severity, reason, rules ?? []]));
       // Every high event raises one alert, a valid finding whose analytic is the rule or table row
       // that decided it, the other rules related; nothing else does.
-      for (const [i, e] of a.events.entries()) expectAlert(alerts, String(e.auditID), expected[i] as Outcome);
+      for (const [i, e] of a.events.entries()) expectAlert(served.alerts, String(e.auditID), expected[i] as Outcome);
     });
   }
 
   for (const r of ROUTINE) {
     it(`${r.name}: below medium, no rule, no alert`, () => {
-      const stored = records.find((x) => x.audit_id === r.event.auditID);
+      const stored = served.records.find((x) => x.audit_id === r.event.auditID);
       expect(stored?.rule_ids).toEqual([]);
       expect(stored?.severity).toBe('low');
-      expect(alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
+      expect(served.alerts.find((a) => a.audit_id === r.event.auditID)).toBeUndefined();
     });
   }
 });

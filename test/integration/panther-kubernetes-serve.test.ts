@@ -5,11 +5,10 @@
 // event, each high one's alert a valid OCSF 2004 finding naming its rule or table row.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gkeLogEntryToAuditEvent, parseAksRecords } from '../../lib/audit/index.js';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
-import { expectAlert, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { expectAlert, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'panther-kubernetes-secret-0123456789abcdef';
 
@@ -476,25 +475,17 @@ const converted = cases.map((c) => ({ ...c, item: asAuditEvent(c, c.id) }));
 const items = converted.flatMap((c) => ('skipped' in c.item ? [] : [c.item]));
 
 describe("Panther's Kubernetes rules' test events through serve", () => {
-  const tmp = tempDataDir('aisoc-panther-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-  });
-  afterAll(() => tmp.remove());
+  const served = servedOnce('aisoc-panther-', SECRET, 'prod', items);
 
   const outcomeOf = (c: (typeof converted)[number]) => {
     if ('skipped' in c.item) return ['skipped'];
-    const r = records.find((x) => x.audit_id === c.id);
+    const r = served.records.find((x) => x.audit_id === c.id);
     return [r?.severity, r?.severity_reason, ...(r?.rule_ids.length ? [r.rule_ids] : [])];
   };
 
   it('accepts every event', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
   });
 
   it('has an expectation for every test in the fixture, by name, in order', () => {
@@ -515,12 +506,12 @@ describe("Panther's Kubernetes rules' test events through serve", () => {
         const c = mine[i] as (typeof converted)[number];
         expect([c.test, ...outcomeOf(c)]).toEqual([test, ...expected]);
         const [severity, reason = '', rules = []] = expected as [string, string?, string[]?];
-        expectAlert(alerts, c.id, [severity, reason, rules], test);
+        expectAlert(served.alerts, c.id, [severity, reason, rules], test);
       }
     });
   }
 
-  it('gives every attack Panther alerts on medium or high, but the ones it cannot see in the event', () => {
+  it('gives every attack Panther served.alerts on medium or high, but the ones it cannot see in the event', () => {
     const quiet = converted
       .filter((c) => c.expected && !['medium', 'high'].includes(String(outcomeOf(c)[0])))
       .map((c) => `${c.rule}/${c.test}`);

@@ -4,10 +4,9 @@
 // and `events --alerts`, each high one's alert a valid OCSF 2004 finding naming its rule or table row.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
-import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'red-kube-serve-secret-0123456789abcdef';
 
@@ -100,23 +99,12 @@ const EXPECTED: Record<string, Outcome[]> = {
 };
 
 describe("Lightspin's Red Kube and k8s attack simulations, through serve", () => {
-  const tmp = tempDataDir('aisoc-red-kube-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
   const items = actions.flatMap((a) => a.events);
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-  });
-  afterAll(() => tmp.remove());
-
-  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
+  const served = servedOnce('aisoc-red-kube-', SECRET, 'prod', items);
 
   it('accepts every event, and every command of the fixture has one expected outcome per event here', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
     expect(actions.map((a) => a.id)).toEqual(Object.keys(EXPECTED));
     for (const a of actions) expect(a.events.length, a.id).toBe(EXPECTED[a.id]?.length);
   });
@@ -124,7 +112,7 @@ describe("Lightspin's Red Kube and k8s attack simulations, through serve", () =>
   for (const a of actions) {
     it(`${a.tool} ${a.id} ${a.action}`, () => {
       a.events.forEach((e, i) => {
-        check(e, EXPECTED[a.id]?.[i] as Outcome);
+        served.check(e, EXPECTED[a.id]?.[i] as Outcome);
       });
     });
   }
@@ -137,12 +125,12 @@ describe("Lightspin's Red Kube and k8s attack simulations, through serve", () =>
     );
     expect(active.length).toBe(29);
     for (const e of active)
-      expect(['medium', 'high'], String(e.auditID)).toContain(records.find((r) => r.audit_id === e.auditID)?.severity);
+      expect(['medium', 'high'], String(e.auditID)).toContain(served.records.find((r) => r.audit_id === e.auditID)?.severity);
   });
 
   it('the reverse shell alert names T1059.004 and the pod it starts', () => {
     const shell = actions.find((a) => a.id === 'rk-cnc02')?.events[0];
-    const alert = alerts.find((a) => a.audit_id === shell?.auditID) as unknown as {
+    const alert = served.alerts.find((a) => a.audit_id === shell?.auditID) as unknown as {
       finding: { finding_info: { attacks?: { technique?: { uid?: string }; sub_technique?: { uid?: string } }[] } };
     };
     const uids = (alert.finding.finding_info.attacks ?? []).flatMap((x) => [x.technique?.uid, x.sub_technique?.uid]);

@@ -9,10 +9,9 @@
 // rule's `falsepositives` actors are here too, with what their routine traffic comes out as.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
-import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'sigma-kubernetes-secret-0123456789abcdef';
 
@@ -144,25 +143,12 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
 const file = (path: string) => path.split('/').pop() as string;
 
 describe("SigmaHQ's Kubernetes audit rules through serve", () => {
-  const tmp = tempDataDir('aisoc-sigma-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
-  let stored = '';
   const items = sigma.rules.flatMap((r) => [...r.events, ...r.falsePositives].map((c) => c.event));
-
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-    stored = JSON.stringify([records, alerts]);
-  });
-  afterAll(() => tmp.remove());
-
-  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
+  const served = servedOnce('aisoc-sigma-', SECRET, 'prod', items);
 
   it('accepts every event', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
   });
 
   it("has all 18 of Sigma's rule files, each with an expectation for every event", () => {
@@ -177,7 +163,7 @@ describe("SigmaHQ's Kubernetes audit rules through serve", () => {
   it('scores every attack event medium or high, except the hunting cases documented', () => {
     const below = sigma.rules.flatMap((r) =>
       r.events
-        .filter((c) => !['medium', 'high'].includes(records.find((x) => x.audit_id === c.event.auditID)?.severity ?? ''))
+        .filter((c) => !['medium', 'high'].includes(served.records.find((x) => x.audit_id === c.event.auditID)?.severity ?? ''))
         .map((c) => `${file(r.path)}: ${c.name}`),
     );
     expect(below).toEqual([
@@ -190,19 +176,20 @@ describe("SigmaHQ's Kubernetes audit rules through serve", () => {
   for (const r of sigma.rules) {
     it(`Sigma ${file(r.path)}: the events it is written to catch`, () => {
       r.events.forEach((c, i) => {
-        check(c.event, EXPECTED[file(r.path)]?.attacks[i] as Outcome);
+        served.check(c.event, EXPECTED[file(r.path)]?.attacks[i] as Outcome);
       });
     });
     if (r.falsePositives.length > 0) {
       it(`Sigma ${file(r.path)}: its falsepositives' routine actors`, () => {
         r.falsePositives.forEach((c, i) => {
-          check(c.event, EXPECTED[file(r.path)]?.routine[i] as Outcome);
+          served.check(c.event, EXPECTED[file(r.path)]?.routine[i] as Outcome);
         });
       });
     }
   }
 
   it('keeps no Secret value a request carried', () => {
+    const stored = JSON.stringify([served.records, served.alerts]);
     expect(stored).not.toBe('');
     for (const v of sigma.secretValues) expect(stored).not.toContain(v);
   });

@@ -5,11 +5,10 @@
 // event, each high one's alert a valid OCSF 2004 finding, and no Secret value or token in the store.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { tempDataDir } from '../helpers/ingest.js';
 import { eventMaker } from '../helpers/k8s-events.js';
-import { expectOutcome, type Outcome, type StoredAlert, type StoredRecord, throughServe } from '../helpers/through-serve.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 const SECRET = 'stratus-datadog-secret-0123456789abcdef';
 
@@ -216,25 +215,12 @@ const DATADOG: { rule: string; name: string; event: Record<string, unknown>; out
 ];
 
 describe('Stratus Red Team techniques and Datadog default rules through serve', () => {
-  const tmp = tempDataDir('aisoc-stratus-');
-  let status = 0;
-  let answer: unknown;
-  let records: StoredRecord[] = [];
-  let alerts: StoredAlert[] = [];
-  let stored = '';
-
   const items = [...stratus.techniques.flatMap((t) => t.events), ...DATADOG.map((d) => d.event)];
-  beforeAll(async () => {
-    ({ status, answer, records, alerts } = await throughServe(tmp.dir, SECRET, 'prod', items));
-    stored = JSON.stringify([records, alerts]);
-  });
-  afterAll(() => tmp.remove());
-
-  const check = (e: Record<string, unknown>, outcome: Outcome) => expectOutcome({ records, alerts }, e, outcome);
+  const served = servedOnce('aisoc-stratus-', SECRET, 'prod', items);
 
   it('accepts every event', () => {
-    expect(status).toBe(200);
-    expect(answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
   });
 
   it('has an expectation for every technique in the fixture, one per event', () => {
@@ -245,16 +231,17 @@ describe('Stratus Red Team techniques and Datadog default rules through serve', 
   for (const t of stratus.techniques) {
     it(`Stratus ${t.id}`, () => {
       t.events.forEach((e, i) => {
-        check(e, STRATUS[t.id]?.[i] as Outcome);
+        served.check(e, STRATUS[t.id]?.[i] as Outcome);
       });
     });
   }
 
   for (const d of DATADOG) {
-    it(`Datadog "${d.rule}": ${d.name}`, () => check(d.event, d.outcome));
+    it(`Datadog "${d.rule}": ${d.name}`, () => served.check(d.event, d.outcome));
   }
 
   it('keeps no Secret value or token the responses carried', () => {
+    const stored = JSON.stringify([served.records, served.alerts]);
     expect(stored).not.toBe('');
     for (const v of stratus.secretValues) expect(stored).not.toContain(v);
   });
