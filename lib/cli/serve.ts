@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../config/env.js';
 import { DEFAULT_DATA_DIR, withSharedSecret } from '../config/ingest.js';
@@ -23,7 +23,7 @@ plus GET /healthz, GET /metrics (the ingest's counters in the Prometheus text fo
 same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it"; answered to
 callers on this machine, and to others with Authorization: Bearer <AISOC_METRICS_TOKEN>) and a
 read-only console at /console/ (events, alerts, cluster status; log in with a tenant id and the
-shared secret, or in dev mode the console token it prints: docs/console.md). Records go to
+shared secret, or in dev mode the console token it keeps in the data dir: docs/console.md). Records go to
 EVENTS_SINK (default: the SQLite file in the data dir) and high-severity ones to ALERTS_SINK
 (default: the alerts table of the same file). One JSON log line per request goes to stderr
 (level from LOG_LEVEL, default INFO). SIGTERM or SIGINT stops accepting, lets in-flight
@@ -64,7 +64,24 @@ ALERTS_SINK, ...); the endpoint: docs/ingest.md; the console: docs/console.md.
 
 /** The dev secret file under the data dir. */
 export const DEV_SECRET_FILE = 'dev-shared-secret';
+/** The console token of a running `serve --dev`, under the data dir; removed when it stops. */
+export const DEV_CONSOLE_TOKEN_FILE = 'dev-console-token';
 const DEV_TENANT = 'dev';
+
+/**
+ * Writes a credential to a new 0600 file (replacing any), so that the banner can name the file
+ * instead of printing the value: whatever keeps `npm start`'s output (a terminal's scrollback, a
+ * container's log, a CI job) never holds a credential.
+ */
+function writePrivateFile(path: string, value: string): void {
+  writeFileSync(path, `${value}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+/** A path quoted for sh (single quotes; a single quote in it closed, escaped and reopened). */
+function shellQuoted(path: string): string {
+  return `'${path.replaceAll("'", `'\\''`)}'`;
+}
 
 /** Reads the dev secret from the data dir, creating it (mode 0600) on first use. */
 export function devSecret(dataDir: string): { secret: string; path: string; created: boolean } {
@@ -78,8 +95,7 @@ export function devSecret(dataDir: string): { secret: string; path: string; crea
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // The connector documentation's recommendation: openssl rand -base64 32.
   const secret = randomBytes(32).toString('base64');
-  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
+  writePrivateFile(path, secret);
   return { secret, path, created: true };
 }
 
@@ -128,13 +144,14 @@ export function eventsCommand(env: Readonly<Record<string, string | undefined>>)
 }
 
 /** The connector documentation's curl smoke test against a local URL. */
-export function smokeTest(url: string, tenant: string, secret: string): string {
+export function smokeTest(url: string, tenant: string, secretFile: string): string {
   return [
     `curl -X POST ${url}${INGEST_PREFIX}${tenant} \\`,
     // A private CA's certificate is not in curl's bundle.
     ...(url.startsWith('https:') ? ['  --cacert <the CA that issued the --tls-cert certificate> \\'] : []),
     `  -H "Content-Type: application/json" \\`,
-    `  -H "${TOKEN_HEADER}: ${secret}" \\`,
+    // The secret is read from its file when the command runs: the banner never holds it.
+    `  -H "${TOKEN_HEADER}: $(cat ${shellQuoted(secretFile)})" \\`,
     `  -d '{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[]}'`,
   ].join('\n');
 }
@@ -207,6 +224,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   // The console reads the SQLite store, so it is there only when events go to it.
   const withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
   const consoleToken = withConsole && dev ? randomBytes(24).toString('base64url') : null;
+  const consoleTokenFile = consoleToken === null ? null : resolve(config.dataDir, DEV_CONSOLE_TOKEN_FILE);
+  if (consoleTokenFile !== null && consoleToken !== null) writePrivateFile(consoleTokenFile, consoleToken);
   const server = await startIngestServer({
     config,
     host,
@@ -244,13 +263,11 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     lines.push('K8S_AUDIT_SHARED_SECRET is unset: the webhook route answers 503 until it is set (or run with --dev).');
   } else if (devNote !== undefined) {
     lines.push(
-      `Dev mode: K8S_AUDIT_SHARED_SECRET is unset, so this server uses the secret ${devNote.created ? 'created' : 'kept'} in ${devNote.path} (mode 0600):`,
-      '',
-      `  ${devNote.secret}`,
+      `Dev mode: K8S_AUDIT_SHARED_SECRET is unset, so this server uses the secret ${devNote.created ? 'created' : 'kept'} in ${resolve(devNote.path)} (mode 0600; never printed).`,
       '',
       'Smoke test (expect 200 {"accepted":0,"rejected":0,"duplicates":0,"errors":[]}):',
       '',
-      smokeTest(server.url, DEV_TENANT, devNote.secret),
+      smokeTest(server.url, DEV_TENANT, resolve(devNote.path)),
       '',
     );
   }
@@ -259,7 +276,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     lines.push(
       consoleToken === null
         ? `Console: ${server.url}/console/ (log in with a tenant id and the shared secret)`
-        : `Console: ${server.url}/console/ (log in with tenant ${DEV_TENANT} and the console token ${consoleToken}, or the shared secret)`,
+        : `Console: ${server.url}/console/ (log in with tenant ${DEV_TENANT} and the console token: cat ${shellQuoted(consoleTokenFile ?? '')}; or the shared secret)`,
     );
   }
   // With the stdout sink, stdout carries records only; the banner goes to stderr.
@@ -277,5 +294,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     io.signal?.addEventListener('abort', stop, { once: true });
   });
   await server.close();
+  // The token logs in only while this server runs; its file goes with it.
+  if (consoleTokenFile !== null) rmSync(consoleTokenFile, { force: true });
   return 0;
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
-import { DEV_SECRET_FILE } from '../../lib/cli/serve.js';
+import { DEV_CONSOLE_TOKEN_FILE, DEV_SECRET_FILE } from '../../lib/cli/serve.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
 import { falcoEvent } from '../helpers/fixtures.js';
 import { eventList, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
@@ -121,8 +121,9 @@ describe.skipIf(CHROMIUM === undefined)('console in chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     bundle = await buildCliBundle(PROJECT_CACHE, 'aisoc-console-', { console: true });
     serve = await spawnServe(bundle.cli, tmp.dir, {}, [], ['--dev']);
-    const m = /console token ([A-Za-z0-9_-]+)/.exec(serve.output());
-    consoleToken = m?.[1] as string;
+    // `serve --dev` names the token's file; the token itself is never printed.
+    consoleToken = readFileSync(join(tmp.dir, DEV_CONSOLE_TOKEN_FILE), 'utf8').trim();
+    expect(serve.output()).not.toContain(consoleToken);
     secret = readFileSync(join(tmp.dir, DEV_SECRET_FILE), 'utf8').trim();
     browser = await puppeteer.launch({
       executablePath: CHROMIUM as string,

@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuditEvent, type NormalisedRecord, normaliseAuditEvent } from '../../lib/audit/index.js';
 import { main } from '../../lib/cli/main.js';
-import { DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
+import { DEV_CONSOLE_TOKEN_FILE, DEV_SECRET_FILE, run as serve } from '../../lib/cli/serve.js';
 import { openEventStore, SqliteSink } from '../../lib/sinks/sqlite.js';
 import { captureIo } from '../helpers/cli.js';
 import { buildCliBundle, PROJECT_CACHE } from '../helpers/cli-bundle.js';
@@ -47,16 +47,22 @@ function startServe(argv: string[], env: Record<string, string>) {
 }
 
 describe('aisoc-k8s-audit serve', () => {
-  it('in --dev mode creates a 0600 secret in the data dir, prints it and a curl smoke test that works as printed', async () => {
+  it('in --dev mode creates a 0600 secret in the data dir, never prints it, and prints a curl smoke test that works as printed', async () => {
     const tmp = tempDataDir();
-    const s = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
+    // A data dir whose path needs quoting in sh: the printed command must still work as printed.
+    const dataDir = join(tmp.dir, "it's data");
+    const s = startServe(['--dev', '--port', '0', '--data-dir', dataDir], {});
     try {
       const url = await s.url();
-      const secretFile = join(tmp.dir, DEV_SECRET_FILE);
+      const secretFile = join(dataDir, DEV_SECRET_FILE);
       const printed = s.out();
       const curl = printed.slice(printed.indexOf('curl -X POST'), printed.indexOf('items":[]}\'') + 'items":[]}\''.length);
 
       expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+      const secret = readFileSync(secretFile, 'utf8').trim();
+      expect(secret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+      expect(s.out() + s.err()).not.toContain(secret);
+      expect(printed).toContain(`uses the secret created in ${secretFile} (mode 0600; never printed)`);
       expect(printed).toContain(`curl -X POST ${url}/v1/ingest/k8s-audit/dev`);
       expect(curl).toContain('-H "Content-Type: application/json"');
       if (hasCurl) {
@@ -80,18 +86,26 @@ describe('aisoc-k8s-audit serve', () => {
     try {
       const dev = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
       const devUrl = await dev.url();
-      const token = /Console: (\S+) \(log in with tenant dev and the console token ([A-Za-z0-9_-]{32}), or the shared secret\)/.exec(
+      const tokenFile = join(tmp.dir, DEV_CONSOLE_TOKEN_FILE);
+      const printed = /Console: (\S+) \(log in with tenant dev and the console token: cat '([^']+)'; or the shared secret\)/.exec(
         dev.out(),
       );
-      expect(token?.[1]).toBe(`${devUrl}/console/`);
-      expect((await login(devUrl, token?.[2] as string)).status).toBe(200);
+      expect(printed?.[1]).toBe(`${devUrl}/console/`);
+      expect(printed?.[2]).toBe(tokenFile);
+      // The token is in its 0600 file, never in what serve printed.
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect(dev.out() + dev.err()).not.toContain(token);
+      expect((await login(devUrl, token)).status).toBe(200);
       expect(await dev.stop()).toBe(0);
+      expect(existsSync(tokenFile)).toBe(false);
 
       const plain = startServe(['--port', '0', '--data-dir', tmp.dir], { K8S_AUDIT_SHARED_SECRET: 'serve-secret-123' });
       const plainUrl = await plain.url();
       expect(plain.out()).toContain(`Console: ${plainUrl}/console/ (log in with a tenant id and the shared secret)`);
       // A token from an earlier dev run does not outlive it.
-      expect((await login(plainUrl, token?.[2] as string)).status).toBe(401);
+      expect((await login(plainUrl, token)).status).toBe(401);
       expect((await login(plainUrl, 'serve-secret-123')).status).toBe(200);
       await plain.stop();
 
@@ -116,7 +130,8 @@ describe('aisoc-k8s-audit serve', () => {
     for (let i = 0; i < 2; i++) {
       const s = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
       await s.url();
-      secrets.push(/X-AiSOC-K8s-Token: ([^"]+)"/.exec(s.out())?.[1] ?? '');
+      secrets.push(readFileSync(join(tmp.dir, DEV_SECRET_FILE), 'utf8').trim());
+      expect(s.out()).toContain(`uses the secret ${i === 0 ? 'created' : 'kept'} in ${join(tmp.dir, DEV_SECRET_FILE)}`);
       await s.stop();
     }
     tmp.remove();
