@@ -46,9 +46,16 @@ function isAksRecord(value: unknown): boolean {
   return isJsonObject(value) && typeof value.category === 'string' && isJsonObject(value.properties);
 }
 
-/** The first key of a document, for a cheap look before a full parse. */
+/**
+ * The first key of a document, for a cheap look before a full parse. An AKS record's keys come in
+ * no fixed order: Sysdig's AKS sample starts with operationName, a 2020 record Elastic keeps
+ * (elastic/integrations, packages/azure/data_stream/platformlogs/_dev/test/pipeline/
+ * test-platformlogs-kube.log) with `Cloud`, then `Environment`; the other keys are those of Azure
+ * Monitor's common schema for resource logs. A document that only starts like one is still
+ * checked whole (`isAksRecord`, `isLogEntry`) before it is read as one.
+ */
 const CLOUD_SNIFF =
-  /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity|category|operationName|time|resourceId|properties|ccpNamespace)"/;
+  /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity|category|operationName|operationVersion|time|resourceId|tenantId|location|Level|properties|ccpNamespace|Cloud|Environment|UnderlayClass|UnderlayName)"/;
 
 /**
  * Reads what the ingest's GKE and AKS paths take, saved to a file: an AKS diagnostic-settings body

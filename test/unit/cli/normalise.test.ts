@@ -194,6 +194,23 @@ describe('aisoc-k8s-audit normalise, GKE and AKS inputs', () => {
     }
   });
 
+  it('reads a real AKS record saved alone whose first key is Cloud, not only one that starts with operationName', async () => {
+    // Elastic's Azure integration keeps a real kube-audit record of 2020 (test/fixtures/elastic,
+    // SOURCES.md) whose keys start with Cloud and Environment, and whose properties.log is an Event
+    // cut down to its kind: read as an AKS record it is rejected for what it lacks. It was read as
+    // an audit Event and rejected as "an AKS diagnostic log record ... send the records body".
+    const path = join(FIXTURES, 'elastic', 'azure__test-platformlogs-kube.log');
+    const { code, stdout, stderr } = await runCli(['normalise', path]);
+
+    expect(stdout).toBe('');
+    expect(stderr.split('\n').slice(0, 3)).toEqual([
+      `normalise: ${path}: an AKS diagnostic-settings record`,
+      `rejected ${path} item 0: item has no auditID`,
+      'normalised 0, rejected 1',
+    ]);
+    expect(code).toBe(1);
+  });
+
   it('reads a real AKS diagnostic-settings body, each record with the cluster its resourceId names', async () => {
     // A real Event Hubs message of an AKS cluster (test/fixtures/aks, see SOURCES.md), plus one of
     // its records turned into kube-apiserver klog text, which a diagnostic setting often sends to
