@@ -1,6 +1,7 @@
 import {
   type AuditEvent,
   type AuditSource,
+  aksClusterOf,
   flagReusedAuditId,
   GKE_DATA_NOT_JSON,
   gkeLogEntryToAuditEvent,
@@ -676,7 +677,7 @@ export class IngestService {
     state.rejected = errors.length;
     state.duplicates = duplicates;
     if (errors.length > 0) state.rejects = errors.slice(0, MAX_LOGGED_REJECTS);
-    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, receivedAt, state);
+    if (errors.length > 0) await this.#keepRejects(req, errors, rejectedItems, rejectedClusters(batch, errors), receivedAt, state);
     // Every listed reject, at debug: off by default, on for a share of requests with
     // POWERTOOLS_LOGGER_SAMPLE_RATE, so a bad sender can be looked into without flooding the log.
     if (errors.length > MAX_LOGGED_REJECTS) {
@@ -695,12 +696,18 @@ export class IngestService {
     req: AdmittedRequest,
     errors: readonly ItemError[],
     items: ReadonlyMap<number, unknown>,
+    clusters: ReadonlyMap<number, string>,
     at: number,
     state: LogState,
   ): Promise<void> {
     if (this.#rejects === null) return;
     const records = errors.map((e) =>
-      toRejectRecord({ index: e.index, auditID: e.auditID, reason: e.reason, item: items.get(e.index) }, req.tenant, req.cluster, at),
+      toRejectRecord(
+        { index: e.index, auditID: e.auditID, reason: e.reason, item: items.get(e.index) },
+        req.tenant,
+        clusters.get(e.index) ?? req.cluster,
+        at,
+      ),
     );
     try {
       await this.#rejects.write(records);
@@ -921,6 +928,39 @@ function readPush(body: Buffer): Batch {
   batch.indexes.push(0);
   perEvent.push(converted.origin);
   return batch;
+}
+
+/**
+ * The cluster each rejected item of an AKS records body or a GKE push names itself, by its index:
+ * an event's (its record's resourceId, its entry's resource labels, as `perEvent` holds them), or
+ * for an item rejected before it became one, the AKS record's resourceId or the GKE entry's
+ * `resource.labels.cluster_name`. A kept reject then says which cluster it came from as the
+ * stored events do (a records body's clusters are its records', the header only fills a gap);
+ * it had only the request's cluster, which neither path sends. Empty for other bodies.
+ */
+function rejectedClusters(batch: Batch, errors: readonly ItemError[]): Map<number, string> {
+  const out = new Map<number, string>();
+  if (batch.perEvent === undefined) return out;
+  const wanted = new Set(errors.map((e) => e.index));
+  batch.indexes.forEach((index, i) => {
+    const cluster = batch.perEvent?.[i]?.clusterName;
+    if (wanted.has(index) && cluster !== null && cluster !== undefined) out.set(index, cluster);
+  });
+  for (const r of batch.rejected) {
+    const cluster = ownCluster(r.item);
+    if (cluster !== null) out.set(r.index, cluster);
+  }
+  return out;
+}
+
+/** The cluster an AKS record (its resourceId) or a GKE LogEntry (its resource labels) names, if any. */
+function ownCluster(item: unknown): string | null {
+  if (!isJsonObject(item)) return null;
+  const aks = aksClusterOf(item.resourceId);
+  if (aks !== null) return aks.clusterName;
+  const labels = isJsonObject(item.resource) && isJsonObject(item.resource.labels) ? item.resource.labels : null;
+  const name = labels?.cluster_name;
+  return typeof name === 'string' && name !== '' ? name : null;
 }
 
 /** An Azure diagnostic-settings body: each record's event with the cluster its resourceId names. */

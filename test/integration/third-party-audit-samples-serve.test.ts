@@ -132,7 +132,10 @@ beforeAll(async () => {
 
   // GKE: each LogEntry as the log sink's Pub/Sub push subscription delivers it.
   const token = await keys.sign({ aud: AUDIENCE, email: PUSH_SA, email_verified: true, sub: '113774264463038321964' });
-  for (const [i, entry] of [gkeReadyz, gkeProbe].entries()) {
+  // The third, derived here: the health check's entry without its methodName, which the ingest rejects.
+  const { methodName: _method, ...noMethod } = (gkeReadyz as { protoPayload: Record<string, unknown> }).protoPayload;
+  const gkeNoMethod = { ...gkeReadyz, protoPayload: noMethod };
+  for (const [i, entry] of [gkeReadyz, gkeProbe, gkeNoMethod].entries()) {
     const res = await fetch(`${base}/v1/ingest/gke-audit/acme`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
@@ -280,7 +283,7 @@ describe("Elastic's Kubernetes audit test lines, through tail, the forwarder, th
     expect(got.forwarderLog).not.toContain(SECRET);
   });
 
-  it('AKS: both records stored with their cluster and subscription; the record with an empty Event rejected and kept', () => {
+  it('AKS: both records stored with their cluster and subscription; the record with an empty Event rejected and kept with its cluster', () => {
     expect(got.aks).toEqual({
       status: 200,
       answer: { accepted: 2, rejected: 1, duplicates: 0, errors: [{ index: 2, auditID: null, reason: 'item has no auditID' }], skipped: 0 },
@@ -314,11 +317,14 @@ describe("Elastic's Kubernetes audit test lines, through tail, the forwarder, th
     const stub = got.rejected.filter((r) => r.reason === 'item has no auditID');
     expect(stub).toHaveLength(1);
     expect(JSON.parse(String(stub[0]?.item))).toEqual(aksStub);
+    // Kept with the cluster its resourceId names, as its events would be: it was kept with none
+    // (the request's cluster, which a diagnostic setting never sends).
+    expect(stub[0]?.cluster_name).toBe('obskube');
   });
 
   it("GKE: the master health check's /readyz is info, the anonymous /HNAP1 probe medium, each with GKE's cluster, project and region", () => {
-    expect(got.gke.map((g) => g.status)).toEqual([200, 200]);
-    for (const g of got.gke) expect(g.answer).toMatchObject({ accepted: 1, rejected: 0 });
+    expect(got.gke.map((g) => g.status)).toEqual([200, 200, 200]);
+    for (const g of got.gke.slice(0, 2)) expect(g.answer).toMatchObject({ accepted: 1, rejected: 0 });
     const readyz = record('test-cluster', '1234abcd');
     expect(flat(readyz)).toEqual({
       user: 'system:gke-master-healthcheck',
@@ -347,6 +353,14 @@ describe("Elastic's Kubernetes audit test lines, through tail, the forwarder, th
       account: { uid: 'example-project' },
     });
     expect([probe.severity, probe.severity_reason, probe.rule_ids]).toEqual(['medium', 'request-denied-or-failed', []]);
+  });
+
+  it('GKE: an entry without its methodName is rejected, and kept with the cluster its resource labels name', () => {
+    const reason = 'GKE audit entry has no protoPayload.methodName';
+    expect(got.gke[2]?.answer).toMatchObject({ accepted: 0, rejected: 1, errors: [{ index: 0, auditID: '1234abcd', reason }] });
+    const kept = got.rejected.filter((r) => r.reason === reason);
+    expect(kept).toHaveLength(1);
+    expect(kept[0]?.cluster_name).toBe('test-cluster');
   });
 
   it("k3s: the DaemonSet controller's refused agent pod is stored medium, its enrollment token and password nowhere in the store", () => {
