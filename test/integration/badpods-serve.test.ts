@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { eventMaker } from '../helpers/k8s-events.js';
+import { defaulted, kubectlCreates, podSpec, where } from '../helpers/kubectl-creates.js';
 import { servedOnce } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
@@ -30,19 +31,6 @@ const CLASSES: Record<string, { rules: string[]; high: boolean }> = {
   hostipc: { rules: ['host-pid-or-ipc'], high: false },
   hostnetwork: { rules: ['host-network'], high: false },
   'nothing-allowed': { rules: [], high: false },
-};
-
-// Each kind's resource and API group (the Kubernetes API reference).
-const RESOURCES: Record<string, [string, string]> = {
-  Pod: ['pods', ''],
-  Service: ['services', ''],
-  ReplicationController: ['replicationcontrollers', ''],
-  Deployment: ['deployments', 'apps'],
-  DaemonSet: ['daemonsets', 'apps'],
-  StatefulSet: ['statefulsets', 'apps'],
-  ReplicaSet: ['replicasets', 'apps'],
-  Job: ['jobs', 'batch'],
-  CronJob: ['cronjobs', 'batch'],
 };
 
 interface Manifest {
@@ -70,47 +58,6 @@ function manifests(): Manifest[] {
   return out;
 }
 
-function clone<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
-
-/** The pod spec of a Pod, of a workload's template, or of a CronJob's job template. */
-function podSpec(object: Json): Json | undefined {
-  const spec = object.spec as Json | undefined;
-  if (object.kind === 'Pod') return spec;
-  if (object.kind === 'CronJob') return ((spec?.jobTemplate as Json)?.spec as Json)?.template as Json;
-  return spec?.template as Json | undefined;
-}
-
-/**
- * A created object as the apiserver logs it at RequestResponse: decoded and defaulted before the
- * audit records it. The defaults are the Kubernetes API reference's, in the shape of a real create
- * (test/fixtures/falco/create_nginx_pod_privileged.json: resources {}, terminationMessagePath, ...).
- */
-function defaulted(object: Json): Json {
-  const out = clone(object);
-  (out.metadata as Json).creationTimestamp = null;
-  const holder = podSpec(out);
-  const spec = (out.kind === 'Pod' ? holder : holder?.spec) as Json | undefined;
-  if (spec !== undefined) {
-    spec.restartPolicy ??= 'Always';
-    spec.terminationGracePeriodSeconds ??= 30;
-    spec.dnsPolicy ??= 'ClusterFirst';
-    spec.securityContext ??= {};
-    spec.schedulerName ??= 'default-scheduler';
-    spec.enableServiceLinks ??= true;
-    for (const c of spec.containers as Json[]) {
-      c.resources ??= {};
-      c.terminationMessagePath ??= '/dev/termination-log';
-      c.terminationMessagePolicy ??= 'File';
-      c.imagePullPolicy ??= 'Always'; // `ubuntu`, no tag: latest
-    }
-    for (const v of (spec.volumes as Json[] | undefined) ?? []) if (v.hostPath !== undefined) (v.hostPath as Json).type ??= '';
-  }
-  if (out.kind === 'Pod') out.status = {};
-  return out;
-}
-
 const event = eventMaker('badb0d00', {
   user: PERSON,
   sourceIPs: ['203.0.113.7'],
@@ -118,61 +65,6 @@ const event = eventMaker('badb0d00', {
   requestReceivedTimestamp: '2026-12-07T07:10:00.000000Z',
   stageTimestamp: '2026-12-07T07:10:00.030000Z',
 });
-
-function where(object: Json): { base: string; resource: string; ref: Json } {
-  const [resource, group] = RESOURCES[object.kind as string] as [string, string];
-  const name = (object.metadata as Json).name as string;
-  const ref: Json = { resource, namespace: 'default', name, apiVersion: 'v1', ...(group === '' ? {} : { apiGroup: group }) };
-  return { base: `${group === '' ? '/api/v1' : `/apis/${group}/v1`}/namespaces/default/${resource}`, resource, ref };
-}
-
-/** The three audit events of a person creating `object`, one per kubectl command. */
-function creates(object: Json): { how: string; event: Json }[] {
-  const { base, ref } = where(object);
-  const name = ref.name as string;
-  const created = defaulted(object);
-  const applied = defaulted(object);
-  // kubectl apply keeps the file, as JSON, in this annotation on the object it creates.
-  const meta = applied.metadata as Json;
-  meta.annotations = { 'kubectl.kubernetes.io/last-applied-configuration': `${JSON.stringify(object)}\n` };
-  return [
-    {
-      how: 'kubectl create',
-      event: event({
-        verb: 'create',
-        requestURI: `${base}?fieldManager=kubectl-create&fieldValidation=Strict`,
-        objectRef: ref,
-        requestObject: created,
-        responseObject: created,
-        responseStatus: { metadata: {}, code: 201 },
-      }),
-    },
-    {
-      how: 'kubectl apply',
-      event: event({
-        verb: 'create',
-        requestURI: `${base}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`,
-        objectRef: ref,
-        requestObject: applied,
-        responseObject: applied,
-        responseStatus: { metadata: {}, code: 201 },
-      }),
-    },
-    {
-      // Server-side apply is a PATCH (application/apply-patch+yaml) of the file as kubectl sends
-      // it; the audit logs the patch body as sent and the apiserver answers 201 for a new object.
-      how: 'kubectl apply --server-side',
-      event: event({
-        verb: 'patch',
-        requestURI: `${base}/${name}?fieldManager=kubectl&fieldValidation=Strict&force=false`,
-        objectRef: ref,
-        requestObject: object,
-        responseObject: created,
-        responseStatus: { metadata: {}, code: 201 },
-      }),
-    },
-  ];
-}
 
 const ALL = manifests();
 const nothing = (kind: string): Json => ALL.find((m) => m.cls === 'nothing-allowed' && m.object.kind === kind)?.object ?? ({} as Json);
@@ -333,7 +225,7 @@ const PATCHES: { name: string; rule: string; severity: 'high' | 'medium'; event:
   },
 ];
 
-const CREATES = ALL.map((m) => ({ ...m, events: creates(m.object) }));
+const CREATES = ALL.map((m) => ({ ...m, events: kubectlCreates(event, m.object) }));
 
 describe("Bishop Fox's badPods through serve", () => {
   const items = [...CREATES.flatMap((m) => m.events.map((e) => e.event)), ...PATCHES.map((p) => p.event)];
