@@ -104,7 +104,14 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
     routine: [],
   },
   'kubernetes_audit_rolebinding_modification.yml': {
-    attacks: [['high', 'rbac-binding-change', ['cluster-admin-binding']], BINDING, BINDING, BINDING, BINDING],
+    // The fourth, `view` bound to system:authenticated (every identity the cluster accepts): was the row alone.
+    attacks: [
+      ['high', 'rbac-binding-change', ['cluster-admin-binding']],
+      BINDING,
+      BINDING,
+      ['high', 'rbac-binding-change', ['rbac-binding-to-system-group']],
+      BINDING,
+    ],
     // The table's row 2 is every binding write, a deployer's too (the spec's requirement).
     routine: [BINDING, BINDING],
   },
