@@ -269,17 +269,19 @@ const OUTCOMES: Record<string, Outcome[]> = {
   ],
   // Every Role and ClusterRole write is row 3 (high), whatever it grants, by anyone, refused or not:
   // the same in the three files below. A service account named `operator` or `controller` runs no
-  // controller of kube-controller-manager's and has no documented routine.
+  // controller of kube-controller-manager's and has no documented routine. A nodes/proxy grant
+  // allowed is named by rbac-node-proxy-csr-or-webhook-grant (was no rule), an update's too: the
+  // grant is the same whether the role is new.
   'k8s_role_node_proxy_permissions.yml': [
-    ['EKS ClusterRole with nodes/proxy permission', 'high', 'sensitive-resource-change'],
+    ['EKS ClusterRole with nodes/proxy permission', 'high', 'sensitive-resource-change', ['rbac-node-proxy-csr-or-webhook-grant']],
     ['AKS ClusterRole with nodes/* permission', 'high', 'sensitive-resource-change', ['rbac-escalation-verbs-or-wildcards']],
-    ['GKE ClusterRole with nodes proxy access', 'high', 'sensitive-resource-change'],
+    ['GKE ClusterRole with nodes proxy access', 'high', 'sensitive-resource-change', ['rbac-node-proxy-csr-or-webhook-grant']],
     ['EKS Role with nodes wildcard', 'high', 'sensitive-resource-change', ['rbac-escalation-verbs-or-wildcards']],
     ['Role with only node list permission (no proxy)', 'high', 'sensitive-resource-change'],
     ['Role with pod permissions (not nodes)', 'high', 'sensitive-resource-change'],
-    ['System principal creating role (excluded)', 'high', 'sensitive-resource-change'],
+    ['System principal creating role (excluded)', 'high', 'sensitive-resource-change', ['rbac-node-proxy-csr-or-webhook-grant']],
     ['Failed request (excluded)', 'high', 'sensitive-resource-change'],
-    ['Updating existing role (not creating)', 'high', 'sensitive-resource-change'],
+    ['Updating existing role (not creating)', 'high', 'sensitive-resource-change', ['rbac-node-proxy-csr-or-webhook-grant']],
   ],
   'k8s_role_pod_exec.yml': [
     ['EKS ClusterRole with pods/exec', 'high', 'sensitive-resource-change'],
