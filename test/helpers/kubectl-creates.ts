@@ -11,6 +11,7 @@ const KINDS: Record<string, [resource: string, group: string, namespaced: boolea
   Pod: ['pods', '', true],
   Service: ['services', '', true],
   ServiceAccount: ['serviceaccounts', '', true],
+  Secret: ['secrets', '', true],
   ReplicationController: ['replicationcontrollers', '', true],
   Deployment: ['deployments', 'apps', true],
   DaemonSet: ['daemonsets', 'apps', true],
@@ -76,6 +77,18 @@ export function defaulted(object: Json): Json {
     out.status = { loadBalancer: {} };
   }
   for (const s of (out.subjects as Json[] | undefined) ?? []) s.apiGroup ??= s.kind === 'ServiceAccount' ? '' : 'rbac.authorization.k8s.io';
+  if (out.kind === 'Secret') {
+    // The request object is logged as decoded: stringData merged into data (base64), which the
+    // v1 conversion does, and the type defaulted to Opaque (pkg/apis/core/v1 SetDefaults_Secret).
+    out.type ??= 'Opaque';
+    const plain = out.stringData as Record<string, string> | undefined;
+    if (plain !== undefined) {
+      const data = (out.data ?? {}) as Record<string, string>;
+      for (const [k, v] of Object.entries(plain)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+      out.data = data;
+      delete out.stringData;
+    }
+  }
   return out;
 }
 

@@ -32,6 +32,7 @@ const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
 const WILDCARDS = 'rbac-escalation-verbs-or-wildcards';
 const GRANT = 'rbac-node-proxy-csr-or-webhook-grant';
 const SYSTEM_GROUP = 'rbac-binding-to-system-group';
+const TOKEN_SECRET = 'service-account-token-secret';
 
 /** What each policy's resources come out as: the bad ones, then the good ones (by name where they differ). */
 const POLICIES: Record<string, { bad: Outcome; good: Outcome; goodExceptions?: Record<string, Outcome> }> = {
@@ -72,6 +73,8 @@ const POLICIES: Record<string, { bad: Outcome; good: Outcome; goodExceptions?: R
   'restrict-sa-automount-sa-token': { bad: SENSITIVE, good: SENSITIVE },
   // Not a rule: toleration of the control plane's taint; EKS has no schedulable control-plane node.
   'restrict-controlplane-scheduling': { bad: ['medium', 'workload-change'], good: ['medium', 'workload-change'] },
+  // A person's Secret is row 3 whatever it holds. Was: the row alone for the minted token too.
+  'deny-secret-service-account-token-type': { bad: ['high', 'sensitive-resource-change', [TOKEN_SECRET]], good: SENSITIVE },
 };
 
 interface Resource {
@@ -145,6 +148,7 @@ describe("Kyverno's RBAC, service and access policies' test resources through se
       'restrict-clusterrole-mutating-validating-admission-webhooks': GRANT,
       'restrict-service-external-ips': 'service-external-ip',
       'restrict-node-port': 'nodeport-service',
+      'deny-secret-service-account-token-type': TOKEN_SECRET,
     };
     for (const r of ALL.filter((x) => !x.bad && covering[x.policy] !== undefined)) {
       for (const { how, event: e } of r.events) {
