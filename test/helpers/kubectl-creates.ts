@@ -1,8 +1,8 @@
 // A public manifest as the audit events a person's kubectl leaves when it creates the object:
 // `kubectl create -f`, `kubectl apply -f` (client side, the first time: a create) and
 // `kubectl apply --server-side -f` (a patch answered 201). Written for the badPods manifests
-// (test/integration/badpods-serve.test.ts) and shared with the Kyverno policies' test resources
-// (test/integration/kyverno-rbac-access-serve.test.ts).
+// (test/integration/badpods-serve.test.ts) and shared with Kyverno's test resources
+// (test/integration/kyverno-rbac-access-serve.test.ts, kyverno-pod-security-serve.test.ts).
 
 type Json = Record<string, unknown>;
 
@@ -40,14 +40,17 @@ export function podSpec(object: Json): Json | undefined {
 /**
  * A created object as the apiserver logs it at RequestResponse: decoded and defaulted before the
  * audit records it. The defaults are the Kubernetes API reference's, in the shape of a real create
- * (test/fixtures/falco/create_nginx_pod_privileged.json: resources {}, terminationMessagePath, ...);
+ * (test/fixtures/falco/create_nginx_pod_privileged.json: resources {}, terminationMessagePath, ...)
+ * for every container list a pod spec has;
  * a Service's (type ClusterIP, sessionAffinity None, each port's protocol TCP and targetPort its
  * port) and an RBAC subject's (apiGroup rbac.authorization.k8s.io for a User or a Group, "" for a
  * ServiceAccount: k8s.io/kubernetes pkg/apis/rbac/v1/defaults.go SetDefaults_Subject) too.
  */
 export function defaulted(object: Json): Json {
   const out = clone(object);
-  (out.metadata as Json).creationTimestamp = null;
+  const meta = (out.metadata ?? {}) as Json;
+  out.metadata = meta;
+  meta.creationTimestamp = null;
   const holder = podSpec(out);
   const spec = (out.kind === 'Pod' ? holder : holder?.spec) as Json | undefined;
   if (spec !== undefined) {
@@ -57,11 +60,15 @@ export function defaulted(object: Json): Json {
     spec.securityContext ??= {};
     spec.schedulerName ??= 'default-scheduler';
     spec.enableServiceLinks ??= true;
-    for (const c of spec.containers as Json[]) {
-      c.resources ??= {};
-      c.terminationMessagePath ??= '/dev/termination-log';
-      c.terminationMessagePolicy ??= 'File';
-      c.imagePullPolicy ??= 'Always'; // `ubuntu`, no tag: latest
+    for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
+      for (const c of (spec[key] as Json[] | undefined) ?? []) {
+        c.resources ??= {};
+        c.terminationMessagePath ??= '/dev/termination-log';
+        c.terminationMessagePolicy ??= 'File';
+        // The API reference: Always for an image with no tag or :latest, IfNotPresent otherwise.
+        const image = typeof c.image === 'string' ? c.image : '';
+        c.imagePullPolicy ??= /:[^/:]+$/.test(image) && !image.endsWith(':latest') ? 'IfNotPresent' : 'Always';
+      }
     }
     for (const v of (spec.volumes as Json[] | undefined) ?? []) if (v.hostPath !== undefined) (v.hostPath as Json).type ??= '';
   }
@@ -116,7 +123,7 @@ export function kubectlCreates(event: (fields: Json) => Json, object: Json, name
   // kubectl apply keeps the file, as JSON, in this annotation on the object it creates.
   const meta = applied.metadata as Json;
   meta.annotations = {
-    ...(meta.annotations as Json | undefined),
+    ...((meta.annotations as Json | undefined) ?? {}),
     'kubectl.kubernetes.io/last-applied-configuration': `${JSON.stringify(object)}\n`,
   };
   return [
