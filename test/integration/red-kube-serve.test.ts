@@ -93,7 +93,10 @@ const EXPECTED: Record<string, Outcome[]> = {
   'logs-removal': [APPLY_GET, WRITE],
   'modify-password-files': [APPLY_GET, WRITE],
   'modify-ssh-authorized-keys': [APPLY_GET, WRITE],
-  'mount-cgroups-into-container': [APPLY_GET, ['high', 'rule:dangerous-capabilities', ['dangerous-capabilities']]],
+  'mount-cgroups-into-container': [
+    APPLY_GET,
+    ['high', 'rule:dangerous-capabilities', ['dangerous-capabilities', 'container-isolation-disabled']],
+  ],
   'outbound-connection-to-miner': [APPLY_GET, WRITE],
   'sim-delete': [WRITE],
 };
