@@ -144,6 +144,9 @@ for (const [policy, check] of Object.entries(CHECKS)) {
       expect(served.records).toHaveLength(items.length);
       expect(all.some((r) => r.bad)).toBe(true);
       expect(all.some((r) => !r.bad)).toBe(true);
+      // Each name listed as not covered is one of this policy's refused resources.
+      const refused = all.filter((r) => r.bad).map((r) => (r.object.metadata as Json).name);
+      expect((check.uncovered?.names ?? []).filter((n) => !refused.includes(n))).toEqual([]);
     });
 
     for (const r of all) {
