@@ -33,6 +33,7 @@ export interface RuleActivation {
   responseObject: JsonObject;
   annotations: JsonObject;
   podSpec: JsonObject;
+  podMetadata: JsonObject;
   containers: JsonObject[];
 }
 
@@ -50,6 +51,7 @@ const VARIABLES: [keyof RuleActivation, string][] = [
   ['responseObject', 'map'],
   ['annotations', 'map'],
   ['podSpec', 'map'],
+  ['podMetadata', 'map'],
   ['containers', 'list'],
 ];
 
@@ -216,14 +218,15 @@ function str(v: unknown): string {
 const TEMPLATE_OWNERS = new Set(['deployments', 'daemonsets', 'statefulsets', 'replicasets', 'jobs', 'replicationcontrollers']);
 
 /**
- * The pod spec a request carries: a pod's own spec, or the pod template of a workload (CronJobs
- * one level deeper). Patches in merge form have the same shape, so they are read the same way.
+ * The pod a request carries, as the object holding its `metadata` and `spec`: a pod itself, or the
+ * pod template of a workload (CronJobs one level deeper). Patches in merge form have the same
+ * shape, so they are read the same way. `{}` when there is none.
  */
-function podSpecOf(resource: string, subresource: string, body: JsonObject): JsonObject {
-  if (subresource !== '' && subresource !== 'ephemeralcontainers') return {};
+function podOf(resource: string, subresource: string, body: JsonObject): JsonObject {
+  if (subresource !== '' && subresource !== 'ephemeralcontainers') return EMPTY;
+  if (resource === 'pods') return body;
   const spec = body.spec;
-  if (!isJsonObject(spec)) return {};
-  if (resource === 'pods') return spec;
+  if (!isJsonObject(spec)) return EMPTY;
   let template: JsonValue | undefined;
   if (TEMPLATE_OWNERS.has(resource)) template = spec.template;
   else if (resource === 'cronjobs') {
@@ -231,8 +234,13 @@ function podSpecOf(resource: string, subresource: string, body: JsonObject): Jso
     const jobSpec = isJsonObject(job) ? job.spec : undefined;
     template = isJsonObject(jobSpec) ? jobSpec.template : undefined;
   }
-  const podSpec = isJsonObject(template) ? template.spec : undefined;
-  return isJsonObject(podSpec) ? podSpec : {};
+  return isJsonObject(template) ? template : EMPTY;
+}
+
+/** A member of the pod that is an object, else `{}`. */
+function podPart(pod: JsonObject, key: 'spec' | 'metadata'): JsonObject {
+  const part = pod[key];
+  return isJsonObject(part) ? part : EMPTY;
 }
 
 function containersOf(spec: JsonObject): JsonObject[] {
@@ -386,6 +394,7 @@ class Activation implements RuleActivation {
   #objectRef?: JsonObject;
   #user?: JsonObject;
   #requestObject?: JsonObject;
+  #pod?: JsonObject;
   #podSpec?: JsonObject;
   #containers?: JsonObject[];
   constructor(public event: AuditEvent) {}
@@ -395,6 +404,7 @@ class Activation implements RuleActivation {
     this.#objectRef = undefined;
     this.#user = undefined;
     this.#requestObject = undefined;
+    this.#pod = undefined;
     this.#podSpec = undefined;
     this.#containers = undefined;
     return this;
@@ -447,12 +457,20 @@ class Activation implements RuleActivation {
   get annotations(): JsonObject {
     return isJsonObject(this.event.annotations) ? (this.event.annotations as JsonObject) : EMPTY;
   }
-  get podSpec(): JsonObject {
-    if (this.#podSpec === undefined) {
+  /** The pod or pod template the request carries (`podOf`). */
+  #podObject(): JsonObject {
+    if (this.#pod === undefined) {
       const ref = this.objectRef;
-      this.#podSpec = podSpecOf(ref.resource as string, ref.subresource as string, this.requestObject);
+      this.#pod = podOf(ref.resource as string, ref.subresource as string, this.requestObject);
     }
+    return this.#pod;
+  }
+  get podSpec(): JsonObject {
+    this.#podSpec ??= podPart(this.#podObject(), 'spec');
     return this.#podSpec;
+  }
+  get podMetadata(): JsonObject {
+    return podPart(this.#podObject(), 'metadata');
   }
   get containers(): JsonObject[] {
     this.#containers ??= containersOf(this.podSpec);

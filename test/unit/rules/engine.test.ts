@@ -219,27 +219,39 @@ describe('rule packs', () => {
       sourceIPs: [],
       responseStatus: { code: 0 },
       podSpec: {},
+      podMetadata: {},
       containers: [],
     });
   });
 
-  it('reads the pod template of every workload kind like a pod', () => {
+  it('reads the pod template of every workload kind like a pod, its metadata as podMetadata', () => {
     const c = { name: 'x', image: 'i' };
     const spec = { containers: [c], initContainers: [c] };
+    const metadata = { annotations: { 'container.apparmor.security.beta.kubernetes.io/x': 'unconfined' } };
     const cases: [string, unknown][] = [
-      ['pods', { spec }],
-      ['deployments', { spec: { template: { spec } } }],
-      ['daemonsets', { spec: { template: { spec } } }],
-      ['statefulsets', { spec: { template: { spec } } }],
-      ['replicasets', { spec: { template: { spec } } }],
-      ['jobs', { spec: { template: { spec } } }],
-      ['cronjobs', { spec: { jobTemplate: { spec: { template: { spec } } } } }],
+      ['pods', { metadata, spec }],
+      ['deployments', { metadata: { name: 'd' }, spec: { template: { metadata, spec } } }],
+      ['daemonsets', { spec: { template: { metadata, spec } } }],
+      ['statefulsets', { spec: { template: { metadata, spec } } }],
+      ['replicasets', { spec: { template: { metadata, spec } } }],
+      ['jobs', { spec: { template: { metadata, spec } } }],
+      ['cronjobs', { metadata: { name: 'c' }, spec: { jobTemplate: { metadata: { name: 'j' }, spec: { template: { metadata, spec } } } } }],
     ];
     for (const [resource, body] of cases) {
       const act = ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource }, requestObject: body } as never);
       expect(act.containers, resource).toHaveLength(2);
+      // The pod's own metadata, not the workload's or the job template's.
+      expect(act.podMetadata, resource).toEqual(metadata);
     }
-    expect(ruleActivation({ auditID: 'x', objectRef: { resource: 'services' }, requestObject: { spec } } as never).containers).toEqual([]);
+    const service = ruleActivation({ auditID: 'x', objectRef: { resource: 'services' }, requestObject: { metadata, spec } } as never);
+    expect(service.containers).toEqual([]);
+    expect(service.podMetadata).toEqual({});
+    // A CEL condition reads it as any variable (the AppArmor annotation of container-isolation-disabled).
+    const engine = compileRules(pack(rule('aa', "has(podMetadata.annotations) && podMetadata.annotations.exists(k, k.endsWith('/x'))")));
+    const fired = (resource: string, body: unknown) =>
+      engine.match({ auditID: 'x', verb: 'create', objectRef: { resource }, requestObject: body } as never).map((r) => r.id);
+    expect(fired('deployments', { spec: { template: { metadata, spec } } })).toEqual(['aa']);
+    expect(fired('deployments', { metadata, spec: { template: { spec } } })).toEqual([]);
   });
 
   it('reads a JSON patch (kubectl patch --type=json) as the fields it sets, so the shipped rules see what a merge patch would show them', () => {
