@@ -12,7 +12,7 @@ import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
-import { type CommandIo, write } from './io.js';
+import { type CommandIo, listenFailure, METRICS_FLAGS, write } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit connector run --config FILE [--once] [--interval SECONDS] [--health-file PATH]
                                       [--metrics-port PORT] [--metrics-host HOST]
@@ -149,7 +149,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   process.on('SIGINT', onSignal);
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
-    if (config.mode === 'file_tail') metrics = await startTailMetrics(metricsPort, metricsHost, log);
+    if (config.mode === 'file_tail')
+      metrics = await startTailMetrics(metricsPort, metricsHost, log).catch((err: unknown) => {
+        throw listenFailure(err, 'the metrics endpoint', METRICS_FLAGS);
+      });
     else if (metricsPort !== null) {
       // A webhook instance reads no file: the tailer's counters would stay at zero, which a
       // dashboard would take for a healthy idle cluster. Say so instead of serving them.

@@ -25,3 +25,45 @@ export interface ShippingCommandDeps {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
 }
+
+/** The flags (or variables) that move a listening server, named in the error when it cannot listen. */
+export interface ListenFlags {
+  host: string;
+  port: string;
+  /** Who usually holds the port, when there is a likely answer. */
+  usualHolder?: string;
+}
+
+/**
+ * Why a server could not listen, saying what to do: Node's own message
+ * (`listen EADDRINUSE: address already in use 127.0.0.1:8080`) names the errno and nothing else,
+ * and a second `npm start` beside a running one is the first thing a new operator meets.
+ * `what` names the server; an error that is not a listen error comes back unchanged.
+ */
+export function listenFailure(err: unknown, what: string, flags: ListenFlags): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.syscall !== 'listen' || e.address === undefined) return err;
+  const where = `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return new Error(
+        `${what} cannot listen on ${where}: another process already listens there${flags.usualHolder === undefined ? '' : ` (${flags.usualHolder})`}: stop it, or choose another port with ${flags.port}`,
+      );
+    case 'EADDRNOTAVAIL':
+      return new Error(
+        `${what} cannot listen on ${where}: no network interface of this machine has the address ${e.address} (ip -4 addr lists them): give ${flags.host} one of its addresses`,
+      );
+    case 'EACCES':
+      return new Error(
+        `${what} cannot listen on ${where}: a port below 1024 needs privileges this user does not have: choose a port from 1024 up with ${flags.port}`,
+      );
+    default:
+      return err;
+  }
+}
+
+/** `tail`'s and `connector run`'s metrics endpoint: its flags, or the variables they default to. */
+export const METRICS_FLAGS: ListenFlags = {
+  host: '--metrics-host (or AISOC_TAIL_METRICS_HOST)',
+  port: '--metrics-port (or AISOC_TAIL_METRICS_PORT)',
+};

@@ -11,7 +11,7 @@ import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus, metricsAccess } from '../metrics/prometheus.js';
 import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
-import type { CommandIo } from './io.js';
+import { type CommandIo, listenFailure } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev] [--no-console]
                              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]] [--insecure]
@@ -225,7 +225,6 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
   const consoleToken = withConsole && dev ? randomBytes(24).toString('base64url') : null;
   const consoleTokenFile = consoleToken === null ? null : resolve(config.dataDir, DEV_CONSOLE_TOKEN_FILE);
-  if (consoleTokenFile !== null && consoleToken !== null) writePrivateFile(consoleTokenFile, consoleToken);
   const server = await startIngestServer({
     config,
     host,
@@ -236,7 +235,12 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     prometheus: ingestPrometheus(),
     metricsAccess: metricsAccess(io.env.AISOC_METRICS_TOKEN),
     ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
+  }).catch((err: unknown) => {
+    throw listenFailure(err, 'the ingest', { host: '--host', port: '--port', usualHolder: 'a serve or npm start still running?' });
   });
+  // Written only once this server listens: a second `npm start` refused the port must not replace
+  // the file of the one running (whose console would then refuse the token the file holds).
+  if (consoleTokenFile !== null && consoleToken !== null) writePrivateFile(consoleTokenFile, consoleToken);
   if (tls !== null) log({ level: 'info', msg: 'TLS on', ...certificateFacts(tls.cert), client_certificates: tls.clientCa !== null });
   else if (!isLoopbackHost(host)) {
     log({ level: 'warn', msg: `plain http on ${host} (--insecure): shared secrets and inbox tokens cross the network in clear text` });

@@ -124,6 +124,37 @@ describe('aisoc-k8s-audit serve', () => {
     }
   });
 
+  it("a second --dev serve on a running one's port says so and leaves the running one's console token file as it was", async () => {
+    const tmp = tempDataDir();
+    try {
+      const first = startServe(['--dev', '--port', '0', '--data-dir', tmp.dir], {});
+      const url = await first.url();
+      const port = new URL(url).port;
+      const tokenFile = join(tmp.dir, DEV_CONSOLE_TOKEN_FILE);
+      const token = readFileSync(tokenFile, 'utf8');
+
+      // What a new operator does with `npm start` already running in another terminal.
+      const second = await runCli(['serve', '--dev', '--port', port, '--data-dir', tmp.dir]);
+
+      expect(second.code).toBe(1);
+      expect(second.stderr).toBe(
+        `aisoc-k8s-audit serve: the ingest cannot listen on 127.0.0.1:${port}: another process already listens there (a serve or npm start still running?): stop it, or choose another port with --port\n`,
+      );
+      // The file the first banner named still holds the token the running console takes.
+      expect(readFileSync(tokenFile, 'utf8')).toBe(token);
+      const login = await fetch(`${url}/console/api/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ tenant: 'dev', secret: token.trim() }),
+      });
+      expect(login.status).toBe(200);
+      expect(await first.stop()).toBe(0);
+      expect(existsSync(tokenFile)).toBe(false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
   it('in --dev mode keeps the same secret across restarts', async () => {
     const tmp = tempDataDir();
     const secrets: string[] = [];

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main } from '../../lib/cli/main.js';
 import { run as runTail } from '../../lib/cli/tail.js';
 import type { IngestServer } from '../../lib/ingest/adapters/server.js';
 import type { ShipResult } from '../../lib/ship/index.js';
@@ -15,7 +17,7 @@ import {
   tailShipper,
 } from '../../lib/tail/index.js';
 import { type Front, startFront } from '../helpers/front.js';
-import { asFile, tempDir, uniqueEvents } from '../helpers/tail.js';
+import { asFile, auditIdOf, tempDir, uniqueEvents } from '../helpers/tail.js';
 import { captureIo, startLocalIngest } from '../helpers/tail-ingest.js';
 
 const SECRET = 'tail-it-secret-2b4d6f8a';
@@ -411,6 +413,30 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
     expect(value('aisoc_tail_last_success_timestamp_seconds') * 1000).toBeGreaterThanOrEqual(started - 1000);
     // The server is gone once the command returns.
     await expect(fetch(url as string)).rejects.toThrow();
+  });
+
+  it('says which metrics port is taken and which flag moves it, sends nothing and leaves no cursor lock behind', async () => {
+    const events = uniqueEvents(3, 'port-taken');
+    const path = join(dir, 'audit.log');
+    writeFileSync(path, asFile(events));
+    // What an operator meets: another process (an ingest, a second tailer) already holds the port.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    const cap = captureIo(env('t-port-taken'));
+    try {
+      // Through main, which prints what the command threw, as the operator reads it.
+      const code = await main(['tail', '--path', path, '--once', '--metrics-port', String(port)], cap.io);
+
+      expect(code).toBe(1);
+      expect(cap.err()).toContain(
+        `the metrics endpoint cannot listen on 127.0.0.1:${port}: another process already listens there: stop it, or choose another port with --metrics-port (or AISOC_TAIL_METRICS_PORT)`,
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+    expect(stored('t-port-taken', events.map(auditIdOf))).toEqual([]);
+    expect(readdirSync(dir).filter((name) => name.endsWith('.lock'))).toEqual([]);
   });
 
   it('finishes the current poll, saves the cursor and exits 0 on SIGTERM', async () => {
