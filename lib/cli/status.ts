@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { notAnHttpUrl } from '../config/env.js';
 import type { ClusterStatus, TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
@@ -113,7 +113,9 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
   } catch {
     throw new UsageError(`--url must be an http(s) URL, got ${notAnHttpUrl(flag(args, 'url') ?? '')}`);
   }
-  const secret = io.env.K8S_AUDIT_SHARED_SECRET?.trim() || devSecretIn(io.env.AISOC_DATA_DIR || '.data');
+  const fromVariable = io.env.K8S_AUDIT_SHARED_SECRET?.trim() || undefined;
+  const devSecretFile = join(io.env.AISOC_DATA_DIR || '.data', DEV_SECRET_FILE);
+  const secret = fromVariable ?? devSecretIn(io.env.AISOC_DATA_DIR || '.data');
   if (secret === undefined) {
     throw new UsageError(
       `set K8S_AUDIT_SHARED_SECRET to the ingest's shared secret (or run serve --dev, whose secret is kept in the data dir)`,
@@ -143,7 +145,16 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     } catch {
       // not JSON: the text as it came
     }
-    throw new Error(`ingest at ${url}: ${res.status} ${message}`);
+    // A 401 says the secret is wrong, not which one was sent: a dev secret left in the data dir by
+    // an earlier `npm start` is sent to a serve started with K8S_AUDIT_SHARED_SECRET (docs/deploy.md's
+    // sam-local line), and the operator cannot tell why without this.
+    const which =
+      res.status === 401
+        ? fromVariable === undefined
+          ? `; this command sent the dev secret in ${resolve(devSecretFile)}: set K8S_AUDIT_SHARED_SECRET to the secret this ingest was started with`
+          : '; this command sent K8S_AUDIT_SHARED_SECRET: set it to the secret this ingest was started with'
+        : '';
+    throw new Error(`ingest at ${url}: ${res.status} ${message}${which}`);
   }
   const status = JSON.parse(text) as TenantStatus;
   await write(io.stdout, output === 'json' ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status, output === 'wide'));

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEV_SECRET_FILE } from '../../lib/cli/serve.js';
 import type { ClusterStatus, TenantStatus } from '../../lib/ingest/status.js';
 import { falcoEvents } from '../helpers/fixtures.js';
 import { freePort } from '../helpers/host.js';
@@ -129,6 +132,28 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     expect(swapped.stderr).toContain('--tenant is the shared secret');
     expect(swapped.stderr + swapped.stdout).not.toContain(SECRET);
     expect(swapped.stderr + swapped.stdout).not.toContain(encodeURIComponent(SECRET));
+  });
+
+  it('`status` refused with 401 says which secret it sent: a dev secret an earlier npm start left, or K8S_AUDIT_SHARED_SECRET', async () => {
+    // An earlier `npm start` (serve --dev) kept its secret in the data dir; this serve was started
+    // with K8S_AUDIT_SHARED_SECRET, as docs/deploy.md's sam local line starts it.
+    const earlier = tempDataDir('aisoc-status-earlier-dev-');
+    try {
+      writeFileSync(join(earlier.dir, DEV_SECRET_FILE), 'left-by-an-earlier-npm-start\n', { mode: 0o600 });
+      const stale = await cli(bundle.cli, ['status', '--tenant', 'acme', '--url', serve.url], { AISOC_DATA_DIR: earlier.dir });
+      expect(stale.code).toBe(1);
+      expect(stale.stderr).toBe(
+        `aisoc-k8s-audit status: ingest at ${serve.url}/v1/status/k8s-audit/acme: 401 X-AiSOC-K8s-Token does not match the shared secret; ` +
+          `this command sent the dev secret in ${join(earlier.dir, DEV_SECRET_FILE)}: set K8S_AUDIT_SHARED_SECRET to the secret this ingest was started with\n`,
+      );
+      expect(stale.stderr).not.toContain('left-by-an-earlier-npm-start');
+      const wrong = await cli(bundle.cli, ['status', '--tenant', 'acme', '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: 'not-it' });
+      expect(wrong.stderr).toContain(
+        '401 X-AiSOC-K8s-Token does not match the shared secret; this command sent K8S_AUDIT_SHARED_SECRET: set it to the secret this ingest was started with',
+      );
+    } finally {
+      earlier.remove();
+    }
   });
 
   it('K8S_AUDIT_REQUIRE_CLUSTER=true answers 400 for a batch without a cluster name and counts it', async () => {
