@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SecretReader } from '../config/secret.js';
 
@@ -67,3 +69,25 @@ export const METRICS_FLAGS: ListenFlags = {
   host: '--metrics-host (or AISOC_TAIL_METRICS_HOST)',
   port: '--metrics-port (or AISOC_TAIL_METRICS_PORT)',
 };
+
+/**
+ * Why `--health-file PATH` could never be written, or null: its directory is missing, not a
+ * directory, or not writable. Checked at start (exit 2) because a health file that is never
+ * written leaves `connector health` answering `cannot read ...: ENOENT` while every poll logs only
+ * `ENOENT`, and the Deployment's probe restarts a tailer that was working.
+ */
+export function healthFileProblem(path: string): string | null {
+  const dir = dirname(resolve(path));
+  try {
+    if (!statSync(dir).isDirectory())
+      return `--health-file ${path}: ${dir} is not a directory: give a path in a directory this user can write`;
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      return `--health-file ${path}: the directory ${dir} does not exist: create it, or give a path in a directory this user can write`;
+    }
+    return `--health-file ${path}: the directory ${dir} is not writable by this user (${code}): give a path in a directory this user can write`;
+  }
+}

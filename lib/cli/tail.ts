@@ -14,7 +14,7 @@ import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
-import { type CommandIo, listenFailure, METRICS_FLAGS } from './io.js';
+import { type CommandIo, healthFileProblem, listenFailure, METRICS_FLAGS } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit tail [--config FILE] [--path FILE] [--cursor FILE] [--cluster NAME]
                             [--interval SECONDS] [--once] [--health-file PATH]
@@ -200,6 +200,8 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   });
   const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });
   const healthFile = flag(args, 'health-file');
+  const healthProblem = healthFile === undefined ? null : healthFileProblem(healthFile);
+  if (healthProblem !== null) throw new UsageError(healthProblem);
   const tracker = new HealthTracker('file_tail', cluster, 'tail: each poll reads the audit log forward from the byte cursor');
 
   const signals = deps.signals ?? process;

@@ -95,6 +95,43 @@ describe('aisoc-k8s-audit tail', () => {
     expect(cap.err()).not.toContain('unit-secret-value');
   });
 
+  // docs/tail.md's example: `connector run --config connector.yaml --health-file /var/lib/aisoc/health.json`
+  // on a host without /var/lib/aisoc polled on, logged `"error":"ENOENT"` at every poll, and left
+  // `connector health` (the Deployment's probe) answering unhealthy for a tailer that delivered.
+  it.each([
+    ['tail', (_config: string, path: string) => ['tail', '--path', path, '--cluster', 'selfhosted-1', '--once']],
+    ['connector run', (config: string) => ['connector', 'run', '--config', config, '--once']],
+  ])('%s refuses a --health-file whose directory is missing or not one, before reading the log', async (name, argv) => {
+    const tmp = tempDir('aisoc-health-dir-');
+    const path = join(tmp.dir, 'audit.log');
+    writeFileSync(path, '');
+    const config = join(tmp.dir, 'connector.yaml');
+    writeFileSync(config, `mode: file_tail\ncluster_name: selfhosted-1\naudit_log_path: ${path}\n`);
+    const missing = join(tmp.dir, 'no-such-dir', 'health.json');
+    const underFile = join(path, 'health.json');
+    const command = name === 'tail' ? 'tail' : 'connector';
+    try {
+      for (const [healthFile, problem] of [
+        [
+          missing,
+          `the directory ${join(tmp.dir, 'no-such-dir')} does not exist: create it, or give a path in a directory this user can write`,
+        ],
+        [underFile, `${path} is not a directory: give a path in a directory this user can write`],
+      ] as const) {
+        const cap = io(env);
+        const code = await main([...argv(config, path), '--health-file', healthFile], cap.io);
+
+        expect(code).toBe(2);
+        expect(cap.err()).toBe(
+          `aisoc-k8s-audit ${command}: --health-file ${healthFile}: ${problem}\nRun 'aisoc-k8s-audit ${command} --help' for usage.\n`,
+        );
+        expect(existsSync(`${path}.aisoc-cursor`)).toBe(false);
+      }
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   // The connector documentation: "Audit log path: /var/log/kubernetes/audit/audit.log (default)".
   it.skipIf(existsSync(DEFAULT_AUDIT_LOG))('--config without audit_log_path tails the default path', async () => {
     const tmp = tempDir('aisoc-tail-default-path-');
