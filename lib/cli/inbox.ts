@@ -1,9 +1,12 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { awsCallError } from '../config/forwarder.js';
 import { type InboxStoreSpec, loadInboxStoreSpec } from '../config/ingest.js';
 import { hashToken } from '../ingest/auth.js';
 import { openInboxStore } from '../ingest/create.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken, inboxTokenId, looksLikeInboxToken } from '../ingest/inbox.js';
 import { CLUSTER_NAME_PATTERN, INBOX_PREFIX, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
+import { EVENT_STORE_FILE } from '../sinks/sqlite.js';
 import { flag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 import { printable } from './table.js';
@@ -32,6 +35,19 @@ Options:
 
 revoke takes the token's id (from inbox list) or the token itself; the token is never printed.
 `;
+
+/**
+ * The local data dir when it holds no store yet (null with INBOX_TABLE, or when it does): `list`
+ * and `revoke` then say so instead of opening the store, which would create an empty
+ * `.data/aisoc-k8s-audit.sqlite` wherever they ran and answer "no inbox tokens" while the tokens
+ * sit in the data dir `serve` uses.
+ */
+function missingLocalStore(env: CommandIo['env'], dataDir: string | undefined): string | null {
+  const spec = loadInboxStoreSpec(env);
+  if (spec.kind !== 'sqlite') return null;
+  const dir = dataDir ?? spec.dataDir;
+  return existsSync(join(dir, EVENT_STORE_FILE)) ? null : dir;
+}
 
 async function openStore(env: CommandIo['env'], dataDir: string | undefined): Promise<InboxStore> {
   let spec: InboxStoreSpec = loadInboxStoreSpec(env);
@@ -133,6 +149,14 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       }
     }
     case 'list': {
+      const missing = missingLocalStore(io.env, dataDir);
+      if (missing !== null) {
+        if (!json)
+          io.stderr.write(
+            `no inbox tokens: no store in ${missing} yet (inbox create makes one; --data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+          );
+        return 0;
+      }
       const store = await openStore(io.env, dataDir);
       try {
         const tokens = await store.list();
@@ -150,6 +174,13 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       // derived from its hash, and it is never echoed.
       const isToken = !/^[0-9a-f]{16}$/.test(given) && looksLikeInboxToken(given);
       const id = isToken ? inboxTokenId(hashToken(given)) : given;
+      const missing = missingLocalStore(io.env, dataDir);
+      if (missing !== null) {
+        io.stderr.write(
+          `no inbox token store in ${missing}: nothing to revoke (--data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+        );
+        return 1;
+      }
       const store = await openStore(io.env, dataDir);
       try {
         if (!(await store.revoke(id))) {

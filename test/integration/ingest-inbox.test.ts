@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openInboxStore } from '../../lib/ingest/create.js';
@@ -62,6 +64,29 @@ describe('legacy inbox path, end to end with the CLI and the local server', () =
     expect((await runCli(['inbox', 'list', '--json'], { AISOC_DATA_DIR: tmp.dir })).stdout).toMatch(
       new RegExp(`"id":"${id}".*"revokedAt":"\\d{4}-`),
     );
+  });
+
+  it('list and revoke in a directory with no store say so, naming the data dir, and create nothing there', async () => {
+    // An operator running `inbox list` outside the checkout `serve` runs in (or without --data-dir).
+    const elsewhere = tempDataDir();
+    const dataDir = join(elsewhere.dir, '.data');
+    try {
+      const listed = await runCli(['inbox', 'list'], { AISOC_DATA_DIR: dataDir });
+      const revoked = await runCli(['inbox', 'revoke', '0123456789abcdef'], { AISOC_DATA_DIR: dataDir });
+
+      expect([listed.code, listed.stdout]).toEqual([0, '']);
+      expect(listed.stderr).toBe(
+        `no inbox tokens: no store in ${dataDir} yet (inbox create makes one; --data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+      );
+      expect(revoked.code).toBe(1);
+      expect(revoked.stderr).toBe(
+        `no inbox token store in ${dataDir}: nothing to revoke (--data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+      );
+      // Nothing was made where they ran: a later `events` or `serve` there finds no stray store.
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      elsewhere.remove();
+    }
   });
 
   it('revokes by the token itself without echoing it', async () => {
