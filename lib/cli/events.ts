@@ -109,7 +109,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (since !== undefined) query.since = since;
 
   if (!existsSync(join(dataDir, EVENT_STORE_FILE))) {
-    io.stderr.write(`no event store in ${dataDir} yet: start the ingest (npm start) and send it events\n`);
+    // The store lives where `serve` ran (a relative .data): said, so a reader elsewhere finds it.
+    io.stderr.write(
+      `no event store in ${dataDir} yet: start the ingest (npm start) and send it events, or give --data-dir (or AISOC_DATA_DIR) the data dir serve uses\n`,
+    );
     return 1;
   }
   const store = openEventStore(dataDir);

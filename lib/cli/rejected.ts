@@ -69,7 +69,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (since !== undefined) query.since = since;
 
   if (!existsSync(join(dataDir, EVENT_STORE_FILE))) {
-    io.stderr.write(`no event store in ${dataDir} yet: nothing was rejected\n`);
+    io.stderr.write(
+      `no event store in ${dataDir} yet: nothing was rejected here (--data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+    );
     return replay ? 0 : 1;
   }
   const store = openEventStore(dataDir);

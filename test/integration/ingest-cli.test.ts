@@ -422,10 +422,17 @@ describe('aisoc-k8s-audit events', () => {
   it('says so when there is no store yet, and refuses a bad severity', async () => {
     const empty = tempDataDir();
     const none = await runCli(['events', '--data-dir', empty.dir]);
+    const noneRejected = await runCli(['rejected', '--data-dir', empty.dir]);
     const bad = await runCli(['events', '--severity', 'critical', '--data-dir', tmp.dir]);
     empty.remove();
 
-    expect([none.code, bad.code]).toEqual([1, 2]);
-    expect(none.stderr).toMatch(/no event store/);
+    expect([none.code, noneRejected.code, bad.code]).toEqual([1, 1, 2]);
+    // Run elsewhere than serve's directory, the reader is told which flag points it there.
+    expect(none.stderr).toBe(
+      `no event store in ${empty.dir} yet: start the ingest (npm start) and send it events, or give --data-dir (or AISOC_DATA_DIR) the data dir serve uses\n`,
+    );
+    expect(noneRejected.stderr).toBe(
+      `no event store in ${empty.dir} yet: nothing was rejected here (--data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
+    );
   });
 });
