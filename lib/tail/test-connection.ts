@@ -191,7 +191,14 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
     return { check: 'ingest-route', status: 'fail', message: `cannot send to ${loggableUrl(url)}: ${res.message}` };
   if (res.kind === 'network') {
     const why = res.timeout ? `no answer within ${timeoutMs} ms` : res.code;
-    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${loggableUrl(url)}: ${why}` };
+    // An https:// URL to an ingest serving plain http (`serve` without --tls-cert, `npm start`)
+    // fails the handshake with a bare ECONNRESET (EPROTO from some servers): the likeliest cause,
+    // said, since the code alone sends an operator to the network.
+    const plainHttp =
+      !res.timeout && url.startsWith('https:') && (res.code === 'ECONNRESET' || res.code === 'EPROTO')
+        ? '; the TLS handshake failed: if the ingest serves plain http (serve without --tls-cert, npm start), use http:// for a loopback ingest, or start it with --tls-cert and --tls-key (docs/tls.md)'
+        : '';
+    return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${loggableUrl(url)}: ${why}${plainHttp}` };
   }
   return { check: 'ingest-route', ...dedicatedAnswer(res.status, errorOf(res.text), url) };
 }

@@ -157,6 +157,20 @@ describe('aisoc-k8s-audit test-connection, webhook mode', () => {
     expect(r.out).toContain(`cannot reach the ingest at http://127.0.0.1:${port}/v1/ingest/k8s-audit/acme: ECONNREFUSED`);
   });
 
+  it('says the TLS handshake failed and why when an https:// ingest_url points at a serve on plain http', async () => {
+    // The mistake a new operator makes with `npm start` (plain http on 127.0.0.1:8080) and the
+    // https:// route every other example shows.
+    const plainHttp = route(withSecret);
+    const httpsUrl = plainHttp.replace(/^http:/, 'https:');
+    const r = await testConnection({ mode: 'webhook', cluster_name: 'prod', ingest_url: httpsUrl, shared_secret: SECRET });
+
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(
+      `FAIL  ingest-route  cannot reach the ingest at ${httpsUrl}: ECONNRESET; the TLS handshake failed: if the ingest serves plain http (serve without --tls-cert, npm start), use http:// for a loopback ingest, or start it with --tls-cert and --tls-key (docs/tls.md)`,
+    );
+    expect(r.out + r.err).not.toContain(SECRET);
+  });
+
   it('names every invalid field of the config in one answer', async () => {
     const r = await testConnection({ mode: 'pull', poll_interval_seconds: 0, audit_log_pth: '/x' });
 
