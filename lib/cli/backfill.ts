@@ -131,7 +131,13 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
         try {
           return await client.send(new FilterLogEventsCommand(input));
         } catch (err) {
-          throw awsCallError('CloudWatch Logs', endpoint, err);
+          const failure = awsCallError('CloudWatch Logs', endpoint, err);
+          // The SDK says only "The specified log group does not exist.": a mistyped cluster in
+          // the name, or (as often) a shell whose AWS_REGION is not the cluster's.
+          if ((err as { name?: string }).name === 'ResourceNotFoundException') {
+            failure.message += ` Check --log-group ${logGroup} (aws logs describe-log-groups --log-group-name-prefix /aws/eks/ lists them) and that AWS_REGION (${clientOptions.region ?? 'unset: the SDK default'}) is the cluster's region.`;
+          }
+          throw failure;
         }
       },
       settings,

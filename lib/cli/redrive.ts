@@ -194,7 +194,14 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
           try {
             return await sqs.send(command);
           } catch (err) {
-            throw awsCallError('SQS', endpoint, err);
+            const failure = awsCallError('SQS', endpoint, err);
+            // The SDK says only "The specified queue does not exist.": a URL copied wrong, or a
+            // queue of another stack or account.
+            if (['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue'].includes((err as { name?: string }).name ?? '')) {
+              failure.message +=
+                " Check --queue-url: it is the stack's ForwarderFailureQueueUrl output (aws cloudformation describe-stacks), read with the credentials of its account.";
+            }
+            throw failure;
           }
         }) as SQSClient['send'],
       },

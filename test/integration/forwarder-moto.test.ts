@@ -179,4 +179,29 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
     expect(code).toBe(0);
     expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-backfill' })).toBe(60);
   });
+  it.skipIf(!hasMoto)('backfill of a log group and redrive of a queue that do not exist say what to check, exit 1', async () => {
+    const env = {
+      AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`,
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AWS_REGION: REGION,
+      AWS_ENDPOINT_URL: endpoint,
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    };
+    // A cluster name mistyped in the group, as an operator following docs/forwarder.md might.
+    const backfill = await runCommand(['backfill', '--log-group', '/aws/eks/no-such-cluster/cluster', '--start', '1h'], env);
+    expect(backfill.code).toBe(1);
+    expect(backfill.stderr).toContain(
+      `aisoc-k8s-audit backfill: CloudWatch Logs at ${endpoint}: ResourceNotFoundException: The specified log group does not exist. ` +
+        `Check --log-group /aws/eks/no-such-cluster/cluster (aws logs describe-log-groups --log-group-name-prefix /aws/eks/ lists them) and that AWS_REGION (${REGION}) is the cluster's region.`,
+    );
+    const queueUrl = `${endpoint}/123456789012/no-such-forwarder-failures`;
+    const redrive = await runCommand(['redrive', '--queue-url', queueUrl], env);
+    expect(redrive.code).toBe(1);
+    expect(redrive.stderr).toContain(
+      `aisoc-k8s-audit redrive: SQS at ${endpoint}: QueueDoesNotExist: The specified queue does not exist. ` +
+        "Check --queue-url: it is the stack's ForwarderFailureQueueUrl output (aws cloudformation describe-stacks), read with the credentials of its account.",
+    );
+    expect(backfill.stderr + redrive.stderr).not.toContain(SECRET);
+  });
 });
