@@ -236,7 +236,13 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     metricsAccess: metricsAccess(io.env.AISOC_METRICS_TOKEN),
     ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
   }).catch((err: unknown) => {
-    throw listenFailure(err, 'the ingest', { host: '--host', port: '--port', usualHolder: 'a serve or npm start still running?' });
+    // Under `npm start` a flag reaches serve only after `--`.
+    const viaNpm = io.env.npm_lifecycle_event === 'start';
+    throw listenFailure(err, 'the ingest', {
+      host: viaNpm ? '--host (npm start -- --host ADDRESS)' : '--host',
+      port: viaNpm ? '--port (npm start -- --port 8081)' : '--port',
+      usualHolder: 'a serve or npm start still running?',
+    });
   });
   // Written only once this server listens: a second `npm start` refused the port must not replace
   // the file of the one running (whose console would then refuse the token the file holds).

@@ -140,6 +140,10 @@ describe('aisoc-k8s-audit serve', () => {
       expect(second.stderr).toBe(
         `aisoc-k8s-audit serve: the ingest cannot listen on 127.0.0.1:${port}: another process already listens there (a serve or npm start still running?): stop it, or choose another port with --port\n`,
       );
+      // Under npm start a flag reaches serve only after `--`: the message says how.
+      const viaNpm = await runCli(['serve', '--dev', '--port', port, '--data-dir', tmp.dir], { npm_lifecycle_event: 'start' });
+      expect(viaNpm.code).toBe(1);
+      expect(viaNpm.stderr).toContain('stop it, or choose another port with --port (npm start -- --port 8081)');
       // The file the first banner named still holds the token the running console takes.
       expect(readFileSync(tokenFile, 'utf8')).toBe(token);
       const login = await fetch(`${url}/console/api/login`, {
