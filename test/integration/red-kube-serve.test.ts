@@ -50,8 +50,11 @@ const EXPECTED: Record<string, Outcome[]> = {
   // The exec, then curl in the pod with its own token: GET /api is what every in-cluster client
   // sends first (client-go's discovery), so it stays info; the exec is the alert.
   'rk-ca05': [...EXEC_PAIR, RECON],
-  // The pod's token listing kube-system's Secrets with curl.
-  'rk-ca06': [...EXEC_PAIR, ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read']]],
+  // The pod's token listing kube-system's Secrets with curl: curl names the second rule.
+  'rk-ca06': [
+    ...EXEC_PAIR,
+    ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read', 'workload-secret-read-by-http-tool']],
+  ],
   'rk-ca07': EXEC_PAIR,
   'rk-ca08': [...EXEC_PAIR, ...EXEC_PAIR],
   // On EKS there is no kube-apiserver pod to read: only the list of kube-system's pods is sent.
