@@ -8,6 +8,7 @@ type Json = Record<string, unknown>;
 
 // Each kind's resource, API group and whether it lives in a namespace (the Kubernetes API reference).
 const KINDS: Record<string, [resource: string, group: string, namespaced: boolean]> = {
+  Namespace: ['namespaces', '', false],
   Pod: ['pods', '', true],
   Service: ['services', '', true],
   ServiceAccount: ['serviceaccounts', '', true],
