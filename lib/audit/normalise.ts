@@ -16,6 +16,18 @@ function str(value: JsonValue | undefined): string | null {
   return typeof value === 'string' ? value : null;
 }
 
+/**
+ * The stage time of a legacy event (one with `timestamp`): its `metadata.creationTimestamp`, where
+ * audit.k8s.io/v1beta1 carries stageTimestamp; null for any other event.
+ */
+function legacyStageTime(event: AuditEvent): number | null {
+  if (event.timestamp === undefined) return null;
+  const meta = event.metadata;
+  return typeof meta === 'object' && meta !== null
+    ? parseAuditTimestamp((meta as { creationTimestamp?: unknown }).creationTimestamp)
+    : null;
+}
+
 function toIso(ms: number): string {
   return new Date(ms).toISOString();
 }
@@ -92,10 +104,14 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
     if (isJsonObject(meta)) objectName = nonEmpty(meta.name);
   }
 
-  const received = parseAuditTimestamp(event.requestReceivedTimestamp);
-  const staged = parseAuditTimestamp(event.stageTimestamp);
-  const legacy = parseAuditTimestamp(event.timestamp);
-  const eventMs = received ?? staged ?? legacy;
+  // An audit.k8s.io/v1beta1 (and v1alpha1) event has no requestReceivedTimestamp or stageTimestamp:
+  // kube-apiserver writes the request's receipt as `timestamp` and the stage's time as
+  // `metadata.creationTimestamp` (kubernetes/kubernetes
+  // staging/src/k8s.io/apiserver/pkg/apis/audit/v1beta1/conversion.go, Convert_audit_Event_To_v1beta1_Event).
+  // Read only when the newer field is absent, so a v1 event costs no more parsing.
+  const received = parseAuditTimestamp(event.requestReceivedTimestamp) ?? parseAuditTimestamp(event.timestamp);
+  const staged = parseAuditTimestamp(event.stageTimestamp) ?? legacyStageTime(event);
+  const eventMs = received ?? staged;
   const timeSource = eventMs === null ? 'received' : 'event';
   const eventTime = eventMs ?? ctx.receivedAt;
 

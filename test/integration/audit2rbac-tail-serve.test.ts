@@ -156,6 +156,23 @@ describe('audit2rbac demo.log, tailed into serve', () => {
     for (const l of lines) expect(recordOf(l), `${l.auditID} ${l.stage}`).toHaveLength(1);
   });
 
+  it("reads v1beta1's timestamp as the request's receipt (event_time, OCSF start_time) and metadata.creationTimestamp as the stage's (OCSF time)", () => {
+    // kube-apiserver writes a v1beta1 event's requestReceivedTimestamp as `timestamp` and its
+    // stageTimestamp as `metadata.creationTimestamp` (kubernetes/kubernetes
+    // staging/src/k8s.io/apiserver/pkg/apis/audit/v1beta1/conversion.go). Two lines of this log
+    // finished in the second after they arrived, so the two differ there.
+    const later = lines.filter((l) => l.metadata.creationTimestamp !== l.timestamp);
+    expect(later.map((l) => l.stage)).toEqual(['ResponseComplete', 'ResponseComplete']);
+    for (const l of lines) {
+      const r = recordOf(l)[0];
+      expect(r?.event_time, l.auditID).toBe(new Date(l.timestamp).toISOString());
+      expect(r?.ocsf, `${l.auditID} ${l.stage}`).toMatchObject({
+        start_time: Date.parse(l.timestamp),
+        time: Date.parse(l.metadata.creationTimestamp),
+      });
+    }
+  });
+
   it('scores each kind of line as the severity table and its refinements say, 401 high, 82 medium, 274 low', () => {
     for (const l of lines) {
       const [severity, reason] = expected(l);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AuditEvent, JsonObject } from '../../../lib/audit/index.js';
 import {
@@ -10,7 +12,7 @@ import {
   recordedText,
   serialiseRecord,
 } from '../../../lib/audit/index.js';
-import { allFalcoEvents, eksRawEvent, falcoEvent } from '../../helpers/fixtures.js';
+import { allFalcoEvents, eksRawEvent, FIXTURES, falcoEvent } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
 const ctx = { tenantId: 'acme', clusterName: 'prod-eks-us-east-1', receivedAt: Date.UTC(2026, 10, 26, 1, 2, 3) };
@@ -212,6 +214,30 @@ describe('normaliseAuditEvent', () => {
     expect(normaliseAuditEvent(withAll, ctx).event_time).toBe('2024-01-02T03:04:05.123Z');
     expect(normaliseAuditEvent({ ...base, stageTimestamp: '2024-01-02 03:04:06' }, ctx).event_time).toBe('2024-01-02T03:04:06.000Z');
     expect(normaliseAuditEvent({ ...base, timestamp: '2024-01-02T05:04:05+02:00' }, ctx).event_time).toBe('2024-01-02T03:04:05.000Z');
+  });
+
+  it("reads a v1beta1 event's timestamp as the request's receipt and metadata.creationTimestamp as the stage's time", () => {
+    // A ResponseComplete line of audit2rbac's recorded log (test/fixtures/audit2rbac/demo.log),
+    // whose stage ended in the second after the request arrived.
+    const line = readFileSync(join(FIXTURES, 'audit2rbac', 'demo.log'), 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"creationTimestamp":"2017-09-11T19:57:39Z"'));
+    const event = JSON.parse(line as string) as AuditEvent;
+    expect(event).toMatchObject({ apiVersion: 'audit.k8s.io/v1beta1', timestamp: '2017-09-11T19:57:38Z' });
+    const record = normaliseAuditEvent(event, ctx);
+    expect(record.event_time).toBe('2017-09-11T19:57:38.000Z');
+    expect(record.ocsf).toMatchObject({ start_time: Date.parse('2017-09-11T19:57:38Z'), time: Date.parse('2017-09-11T19:57:39Z') });
+    // A v1 event's metadata (empty as the apiserver writes it) is never read for a time.
+    const v1 = normaliseAuditEvent(
+      {
+        auditID: 't',
+        verb: 'get',
+        requestReceivedTimestamp: '2024-01-02T03:04:05Z',
+        metadata: { creationTimestamp: '2020-01-01T00:00:00Z' },
+      },
+      ctx,
+    );
+    expect(v1.ocsf.time).toBe(Date.parse('2024-01-02T03:04:05Z'));
   });
 
   it('keeps an event without a usable timestamp, at the time it was received, and says so', () => {
