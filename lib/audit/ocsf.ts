@@ -145,7 +145,10 @@ function summary(i: OcsfInput): string {
   ]
     .filter((p) => p !== null)
     .join(' ');
-  const who = i.user ?? 'unknown user';
+  // A request made through impersonation was authorized as the impersonated user (the 403 of a
+  // `kubectl --as bob` says "User \"bob\" cannot ..."): name both, as kubectl's --as reads.
+  const as = i.event.impersonatedUser?.username;
+  const who = `${i.user ?? 'unknown user'}${typeof as === 'string' && as !== '' ? ` as ${as}` : ''}`;
   const what = i.verb ?? 'unknown verb';
   const code = i.responseCode === null ? '' : ` (${i.responseCode})`;
   return `${who} ${what} ${target === '' ? (i.requestUri ?? '') : target}${code}`.trim();

@@ -5,7 +5,7 @@ import { DEFAULT_DATA_DIR } from '../config/ingest.js';
 import { EVENT_STORE_FILE, type EventQuery, openEventStore } from '../sinks/sqlite.js';
 import { flag, intFlag, outputFormat, parseArgs, parseTime, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
-import { type Column, headerLine, rowLine } from './table.js';
+import { type Column, fitted, headerLine, rowLine } from './table.js';
 
 const HELP = `Usage: aisoc-k8s-audit events [--tenant ID] [--cluster NAME] [--severity high,medium]
                               [--since TIME] [--limit N] [--alerts] [-o wide|json] [--json] [--data-dir DIR]
@@ -51,7 +51,12 @@ const COLUMNS: readonly Column<NormalisedRecord>[] = [
   { title: 'SEV', width: 6, value: (r) => r.severity },
   { title: 'TENANT', width: 12, value: (r) => r.tenant_id },
   { title: 'CLUSTER', width: 14, value: (r) => r.cluster_name },
-  { title: 'USER', width: 28, value: (r) => r.k8s_user },
+  // An impersonated request names the identity it was made as too (`system:admin as bob`).
+  {
+    title: 'USER',
+    width: 28,
+    value: (r) => (r.k8s_impersonated_user === null ? r.k8s_user : `${r.k8s_user ?? ''} as ${r.k8s_impersonated_user}`),
+  },
   { title: 'VERB', width: 10, value: (r) => r.k8s_verb },
   { title: 'CODE', width: 4, value: (r) => r.k8s_response_code },
 ];
@@ -128,7 +133,9 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     const columns = (io.stdout as { isTTY?: boolean; columns?: number }).isTTY ? (io.stdout as { columns?: number }).columns : undefined;
     const toWidth = (line: string) => (wide || columns === undefined || line.length <= columns ? line : `${line.slice(0, columns - 1)}…`);
     const shown = wide ? WIDE_COLUMNS : COLUMNS;
-    const table = alerts ? [...shown, RULE] : shown;
+    // -o wide promises nothing cut: each column as wide as its longest value (a service account's
+    // name, `system:admin as system:serviceaccount:ns1:sa1`), never narrower than its title's width.
+    const table = (alerts ? [...shown, RULE] : shown).map((c) => (wide ? fitted(c, records, Number.POSITIVE_INFINITY) : c));
     await write(io.stdout, `${toWidth(headerLine(table, 'TARGET'))}\n`);
     for (const r of records) await write(io.stdout, `${toWidth(rowLine(table, r, target(r)).trimEnd())}\n`);
     const { limit: _limit, ...filter } = query;

@@ -73,6 +73,7 @@ function expected(l: Line): [severity: string, reason: string] {
 let got: { tailCode: number; tailLog: Record<string, unknown>[]; status: Record<string, unknown> } & Record<string, unknown>;
 let records: Stored[] = [];
 let alerts: Alert[] = [];
+let table = '';
 let rejected = '';
 const tmp = tempDataDir('aisoc-audit2rbac-');
 
@@ -102,6 +103,7 @@ beforeAll(async () => {
       .map((l) => JSON.parse(l));
   records = await json(['events', '--json', '--limit', '10000']);
   alerts = await json(['events', '--alerts', '--json', '--limit', '10000']);
+  table = (await runCli(['events', '-o', 'wide', '--limit', '10000', '--data-dir', dataDir])).stdout;
   rejected = (await runCli(['rejected', '--json', '--data-dir', dataDir])).stdout;
   got = {
     tailCode,
@@ -199,6 +201,23 @@ describe('audit2rbac demo.log, tailed into serve', () => {
       expect(a.k8s_stage, a.audit_id).toBe(first.stage);
       expect(findingErrors(a.finding), a.audit_id).toEqual([]);
       expect(a.finding.finding_info.analytic.uid).toBe(a.severity_reason);
+    }
+  });
+
+  it('names both identities of an impersonated request: the one who acted and the one it acted as', () => {
+    const impersonated = lines.filter((l) => l.impersonatedUser !== undefined);
+    expect(impersonated).toHaveLength(37);
+    for (const l of impersonated) {
+      const as = l.impersonatedUser?.username as string;
+      const r = recordOf(l)[0];
+      expect(r).toMatchObject({ k8s_user: 'system:admin', k8s_impersonated_user: as });
+      expect(r?.ocsf.message, l.auditID).toMatch(new RegExp(`^system:admin as ${as} ${l.verb} `));
+      const a = alerts.find((x) => x.audit_id === l.auditID);
+      expect(a?.finding.message, l.auditID).toBe(`Request made through impersonation: ${r?.ocsf.message}`);
+      expect(
+        table.split('\n').find((row) => row.includes(l.auditID)),
+        l.auditID,
+      ).toContain(`system:admin as ${as}`);
     }
   });
 });
