@@ -45,7 +45,8 @@ export interface ListenFlags {
 export function listenFailure(err: unknown, what: string, flags: ListenFlags): unknown {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
   if (e?.syscall !== 'listen' || e.address === undefined) return err;
-  const where = `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+  // The errno stays in the message (`listen EADDRINUSE` is what an operator searches for).
+  const where = `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port} (${e.code})`;
   switch (e.code) {
     case 'EADDRINUSE':
       return new Error(

@@ -138,7 +138,7 @@ describe('aisoc-k8s-audit serve', () => {
 
       expect(second.code).toBe(1);
       expect(second.stderr).toBe(
-        `aisoc-k8s-audit serve: the ingest cannot listen on 127.0.0.1:${port}: another process already listens there (a serve or npm start still running?): stop it, or choose another port with --port\n`,
+        `aisoc-k8s-audit serve: the ingest cannot listen on 127.0.0.1:${port} (EADDRINUSE): another process already listens there (a serve or npm start still running?): stop it, or choose another port with --port\n`,
       );
       // Under npm start a flag reaches serve only after `--`: the message says how.
       const viaNpm = await runCli(['serve', '--dev', '--port', port, '--data-dir', tmp.dir], { npm_lifecycle_event: 'start' });

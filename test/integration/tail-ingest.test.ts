@@ -430,7 +430,7 @@ describe('aisoc-k8s-audit tail against the local ingest', () => {
 
       expect(code).toBe(1);
       expect(cap.err()).toContain(
-        `the metrics endpoint cannot listen on 127.0.0.1:${port}: another process already listens there: stop it, or choose another port with --metrics-port (or AISOC_TAIL_METRICS_PORT)`,
+        `the metrics endpoint cannot listen on 127.0.0.1:${port} (EADDRINUSE): another process already listens there: stop it, or choose another port with --metrics-port (or AISOC_TAIL_METRICS_PORT)`,
       );
     } finally {
       await new Promise((resolve) => holder.close(resolve));
