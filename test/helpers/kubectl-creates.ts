@@ -13,6 +13,7 @@ const KINDS: Record<string, [resource: string, group: string, namespaced: boolea
   Service: ['services', '', true],
   ServiceAccount: ['serviceaccounts', '', true],
   Secret: ['secrets', '', true],
+  ConfigMap: ['configmaps', '', true],
   ReplicationController: ['replicationcontrollers', '', true],
   Deployment: ['deployments', 'apps', true],
   DaemonSet: ['daemonsets', 'apps', true],
@@ -24,6 +25,7 @@ const KINDS: Record<string, [resource: string, group: string, namespaced: boolea
   RoleBinding: ['rolebindings', 'rbac.authorization.k8s.io', true],
   ClusterRole: ['clusterroles', 'rbac.authorization.k8s.io', false],
   ClusterRoleBinding: ['clusterrolebindings', 'rbac.authorization.k8s.io', false],
+  NetworkPolicy: ['networkpolicies', 'networking.k8s.io', true],
 };
 
 function clone<T>(v: T): T {
@@ -72,6 +74,11 @@ export function defaulted(object: Json): Json {
       }
     }
     for (const v of (spec.volumes as Json[] | undefined) ?? []) if (v.hostPath !== undefined) (v.hostPath as Json).type ??= '';
+  }
+  // The API reference: policyTypes defaults to Ingress, plus Egress when the policy has egress rules.
+  if (out.kind === 'NetworkPolicy') {
+    const s = out.spec as Json;
+    s.policyTypes ??= s.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'];
   }
   if (out.kind === 'Pod') out.status = {};
   if (out.kind === 'Service') {

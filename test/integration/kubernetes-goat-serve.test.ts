@@ -11,6 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { eventMaker } from '../helpers/k8s-events.js';
 import { kubectlCreates } from '../helpers/kubectl-creates.js';
+import { podIdentity, requester } from '../helpers/pod-requests.js';
 import { type Outcome, servedOnce } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
@@ -151,48 +152,7 @@ const INSTALLED: Install[] = INSTALLS.flatMap(({ file }) =>
   }),
 );
 
-/** A service account's bound token as a pod carries it: the pod's name and uid in `user.extra` (KEP-4193). */
-function podIdentity(namespace: string, sa: string, pod: string, node = 'goat-worker'): Json {
-  return {
-    username: `system:serviceaccount:${namespace}:${sa}`,
-    uid: '6b1f1a47-3c1e-4c55-9d4e-0d5b6f3c2a10',
-    groups: ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated'],
-    extra: {
-      'authentication.kubernetes.io/pod-name': [pod],
-      'authentication.kubernetes.io/pod-uid': ['0f6c7d2e-8a9b-4c1d-9e2f-3a4b5c6d7e8f'],
-      'authentication.kubernetes.io/node-name': [node],
-      'authentication.kubernetes.io/credential-id': ['JTI=5d2c1b0a-9f8e-4d7c-8b6a-5e4f3d2c1b0a'],
-    },
-  };
-}
-
-/** One request: `path` as sent, its verb and objectRef as the apiserver resolves them, the answer's code. */
-function request(
-  user: Json,
-  userAgent: string,
-  sourceIP: string,
-  verb: string,
-  requestURI: string,
-  objectRef: Json | undefined,
-  code: number,
-  more: Json = {},
-): Json {
-  const denied = code === 403;
-  return event({
-    user,
-    userAgent,
-    sourceIPs: [sourceIP],
-    verb,
-    requestURI,
-    ...(objectRef === undefined ? {} : { objectRef: { apiVersion: 'v1', ...objectRef } }),
-    responseStatus: denied
-      ? { metadata: {}, status: 'Failure', message: `${verb} forbidden`, reason: 'Forbidden', code: 403 }
-      : { metadata: {}, code },
-    annotations: { 'authorization.k8s.io/decision': denied ? 'forbid' : 'allow', 'authorization.k8s.io/reason': '' },
-    level: verb === 'get' || verb === 'list' || verb === 'watch' ? 'Metadata' : 'RequestResponse',
-    ...more,
-  });
-}
+const request = requester(event);
 
 // Scenario 16, RBAC least privileges misconfiguration (guide/docs/scenarios/scenario-16): curl in
 // the hunger-check pod with its service account's token. The image is ubuntu:noble with its curl
