@@ -1,0 +1,546 @@
+// ControlPlane's Kubernetes simulator (test/fixtures/simulator, README.md there): the CTF scenarios
+// that are played against the API server, Seven Seas and Commandeer Container. Their manifests as an
+// operator installs them, each created by a person's kubectl in the three ways kubectl creates
+// (test/helpers/kubectl-creates.ts); the walkthroughs' kubectl commands as the requests each makes
+// with the service account of the pod it runs in (the manifests the attacker applies read from the
+// walkthrough as published): POSTed to a running `serve` and read back with `events` as a user reads them.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { FIXTURES } from '../helpers/fixtures.js';
+import { eventMaker } from '../helpers/k8s-events.js';
+import { defaulted, kubectlCreates, where } from '../helpers/kubectl-creates.js';
+import { podIdentity, requester } from '../helpers/pod-requests.js';
+import { type Outcome, servedOnce } from '../helpers/through-serve.js';
+
+type Json = Record<string, unknown>;
+const SECRET = 'simulator-secret-0123456789abcdef';
+const DIR = join(FIXTURES, 'simulator');
+
+const OPERATOR = { username: 'kubernetes-admin', groups: ['kubeadm:cluster-admins', 'system:authenticated'] };
+const event = eventMaker('c0a70510', {
+  user: OPERATOR,
+  sourceIPs: ['10.0.1.10'],
+  userAgent: 'kubectl/v1.28.4 (linux/amd64) kubernetes/bae2c62',
+  requestReceivedTimestamp: '2026-12-07T10:00:00.000000Z',
+  stageTimestamp: '2026-12-07T10:00:00.025000Z',
+});
+const request = requester(event);
+
+/** The objects of one fixture file. */
+function objects(file: string): Json[] {
+  return parseAllDocuments(readFileSync(join(DIR, file), 'utf8'))
+    .map((d) => d.toJS() as Json | null)
+    .filter((o): o is Json => o !== null);
+}
+
+/** The manifest a walkthrough shows the attacker writing: the fenced block starting `apiVersion:` at `line` (1-based, its fence). */
+function walkthroughManifest(scenario: string, line: number): Json {
+  const text = readFileSync(join(DIR, scenario, 'walkthrough.md'), 'utf8').split('\n');
+  expect(text[line - 1], `${scenario} walkthrough line ${line}`).toMatch(/^```/);
+  const end = text.findIndex((l, i) => i >= line && l.startsWith('```'));
+  return parse(text.slice(line, end).join('\n')) as Json;
+}
+
+const MEDIUM_WORKLOAD: Outcome = ['medium', 'workload-change'];
+const INFO: Outcome = ['info', 'steady-state'];
+const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
+const ROLE = SENSITIVE;
+const BINDING: Outcome = ['high', 'rbac-binding-change'];
+const NODEPORT: Outcome = ['medium', 'rule:nodeport-service', ['nodeport-service']];
+
+// What each installed object comes out as, by kind/name (the same for its three creates).
+const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
+  {
+    file: 'seven-seas/00-namespaces.yaml',
+    expect: {
+      'Namespace/arctic': INFO,
+      'Namespace/north-atlantic': INFO,
+      'Namespace/south-atlantic': INFO,
+      'Namespace/north-pacific': INFO,
+      'Namespace/south-pacific': INFO,
+      'Namespace/indian': INFO,
+      'Namespace/southern': INFO,
+    },
+  },
+  {
+    file: 'seven-seas/04-arctic-start.yaml',
+    expect: {
+      'ServiceAccount/swashbyter': SENSITIVE,
+      'ClusterRole/ocean-viewer-cr': ROLE,
+      'ClusterRoleBinding/ocean-viewer-cr': BINDING,
+      'Pod/fancy': MEDIUM_WORKLOAD,
+      'Pod/path-of-the-pirate': MEDIUM_WORKLOAD,
+      'Service/the-way': NODEPORT,
+    },
+  },
+  {
+    file: 'seven-seas/05-north-atlantic-secret.yaml',
+    expect: { 'Role/stowaway': ROLE, 'RoleBinding/stowaway-bd': BINDING, 'Secret/treasure-map-2': SENSITIVE },
+  },
+  {
+    file: 'seven-seas/06-south-atlantic-sidecar.yaml',
+    expect: {
+      'Role/navigator': ROLE,
+      'RoleBinding/navigator-rb': BINDING,
+      'ServiceAccount/invader': SENSITIVE,
+      'Role/cabin-boy-uniform': ROLE,
+      'RoleBinding/cabin-boy-bd': BINDING,
+      'Role/navy-uniform': ROLE,
+      'RoleBinding/navy-uniform-rb': BINDING,
+    },
+  },
+  {
+    file: 'seven-seas/07-southern-attached.yaml',
+    expect: {
+      'ServiceAccount/terrible-disguise': SENSITIVE,
+      'Role/third-mate': ROLE,
+      'RoleBinding/third-mate-rb': BINDING,
+      // The node's /mnt mounted: a host path, though not one of the sensitive ones.
+      'Pod/whydah-galley': MEDIUM_WORKLOAD,
+      'Role/second-mate': ROLE,
+      'RoleBinding/second-mate-rb': BINDING,
+      'ClusterRole/td-ocean-viewer': ROLE,
+      'ClusterRoleBinding/td-ocean-viewer-cr': BINDING,
+      'Role/first-mate': ROLE,
+      'RoleBinding/first-mate-rb': BINDING,
+    },
+  },
+  {
+    file: 'seven-seas/08-indian-exposed-service.yaml',
+    expect: {
+      'Service/crack-in-hull': INFO,
+      'Pod/adventure-galley': MEDIUM_WORKLOAD,
+      'Secret/action': SENSITIVE,
+      'Secret/object': SENSITIVE,
+      'Secret/treasure-map-5': SENSITIVE,
+      'ConfigMap/options': INFO,
+      'NetworkPolicy/blockade': INFO,
+    },
+  },
+  {
+    file: 'seven-seas/09-south-pacific-pss.yaml',
+    expect: {
+      'Secret/treasure-map-6': SENSITIVE,
+      'ServiceAccount/port-finder': SENSITIVE,
+      'Role/cartographer': ROLE,
+      'RoleBinding/cartographer-rb': BINDING,
+      'Role/quartermaster': ROLE,
+      'RoleBinding/quartermaster-rb': BINDING,
+    },
+  },
+  {
+    // Step 9's ship: privileged, the host's PID namespace.
+    file: 'seven-seas/10-north-pacific-ssh.yaml',
+    expect: {
+      'Pod/royal-fortune': ['high', 'rule:privileged-container', ['privileged-container', 'host-pid-or-ipc']],
+      'Service/plot-a-course': INFO,
+      'NetworkPolicy/clearing': INFO,
+    },
+  },
+  {
+    file: 'commandeer-container/01-scenario.yaml',
+    expect: {
+      'Namespace/treasure-island': INFO,
+      'Pod/buried-chest': MEDIUM_WORKLOAD,
+      'Service/x': NODEPORT,
+      'Secret/map': SENSITIVE,
+      'Namespace/smugglers-cove': INFO,
+      'ServiceAccount/cartographer': SENSITIVE,
+      'Role/reader': ROLE,
+      'RoleBinding/reader-binding': BINDING,
+      'Pod/misty-gally': MEDIUM_WORKLOAD,
+      'Namespace/sea': INFO,
+      'ServiceAccount/scurvy-dog': SENSITIVE,
+      'Role/navigator': ROLE,
+      'RoleBinding/navigator-rb': BINDING,
+      'ClusterRole/compass': ROLE,
+      'ClusterRoleBinding/compass-crb': BINDING,
+      'Pod/dark-tide': MEDIUM_WORKLOAD,
+    },
+  },
+];
+
+interface Install {
+  file: string;
+  key: string;
+  events: { how: string; event: Json }[];
+}
+
+const INSTALLED: Install[] = INSTALLS.flatMap(({ file }) =>
+  objects(file).map((object) => {
+    const meta = object.metadata as Json;
+    const namespace = (meta.namespace as string | undefined) ?? 'default';
+    return { file, key: `${object.kind}/${meta.name as string}`, events: kubectlCreates(event, object, namespace) };
+  }),
+);
+
+// The walkthroughs (November 2023, by their dates) do not print kubectl's version; the kubectl of
+// their time, 1.28, sends exec and attach as SPDY POSTs (verb create; WebSockets came in 1.30).
+const KUBECTL = 'kubectl/v1.28.4 (linux/amd64) kubernetes/bae2c62';
+const EXEC_UA = KUBECTL;
+
+/** `kubectl auth can-i --list -n <ns>`: a SelfSubjectRulesReview, cluster-scoped, answered 201. */
+function canIList(user: Json, ip: string, namespace: string): Json {
+  return request(
+    user,
+    KUBECTL,
+    ip,
+    'create',
+    '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+    { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' },
+    201,
+    {
+      requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace } },
+    },
+  );
+}
+
+/** `kubectl get <resource> [name] -n <ns>`: a list (limit=500, as kubectl pages) or a get. */
+function get(user: Json, ip: string, resource: string, namespace: string | null, name?: string, group = ''): Json {
+  const root = group === '' ? '/api/v1' : `/apis/${group}/v1`;
+  const ns = namespace === null ? '' : `/namespaces/${namespace}`;
+  return request(
+    user,
+    KUBECTL,
+    ip,
+    name === undefined ? 'list' : 'get',
+    `${root}${ns}/${resource}${name === undefined ? '?limit=500' : `/${name}`}`,
+    {
+      resource,
+      ...(namespace === null ? {} : { namespace }),
+      ...(name === undefined ? {} : { name }),
+      ...(group === '' ? {} : { apiGroup: group, apiVersion: 'v1' }),
+    },
+    200,
+  );
+}
+
+/** `kubectl exec -it` or `kubectl attach -it` to a container: the pod's subresource, a create answered 101. */
+function podStream(
+  user: Json,
+  ip: string,
+  sub: 'exec' | 'attach',
+  namespace: string,
+  pod: string,
+  container: string,
+  command?: string,
+): Json {
+  const q =
+    sub === 'exec'
+      ? `command=${encodeURIComponent(command ?? '')}&container=${container}&stdin=true&stdout=true&tty=true`
+      : `container=${container}&stdin=true&stdout=true&tty=true`;
+  return request(
+    user,
+    EXEC_UA,
+    ip,
+    'create',
+    `/api/v1/namespaces/${namespace}/pods/${pod}/${sub}?${q}`,
+    { resource: 'pods', namespace, name: pod, subresource: sub },
+    101,
+  );
+}
+
+/** `kubectl apply -f` of a new object: the create kubectl's client-side apply sends. */
+function applyCreate(user: Json, ip: string, object: Json): Json {
+  const meta = object.metadata as Json;
+  const { base, ref } = where(object, meta.namespace as string);
+  const applied = defaulted(object);
+  (applied.metadata as Json).annotations = { 'kubectl.kubernetes.io/last-applied-configuration': `${JSON.stringify(object)}\n` };
+  return request(user, KUBECTL, ip, 'create', `${base}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`, ref, 201, {
+    requestObject: applied,
+    responseObject: applied,
+  });
+}
+
+/** `kubectl apply -f` of an object that exists: client-side apply's strategic merge patch, the file's new spec and annotation. */
+function applyPatch(user: Json, ip: string, object: Json): Json {
+  const meta = object.metadata as Json;
+  const { base, ref } = where(object, meta.namespace as string);
+  const last = `${JSON.stringify(object)}\n`;
+  const result = defaulted(object);
+  (result.metadata as Json).annotations = { 'kubectl.kubernetes.io/last-applied-configuration': last };
+  return request(
+    user,
+    KUBECTL,
+    ip,
+    'patch',
+    `${base}/${meta.name as string}?fieldManager=kubectl-client-side-apply&fieldValidation=Strict`,
+    ref,
+    200,
+    {
+      requestObject: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': last } }, spec: object.spec },
+      responseObject: result,
+    },
+  );
+}
+
+// Seven Seas (seven-seas/walkthrough.md). Each step's kubectl runs in a pod with that pod's token:
+// fancy (arctic, swashbyter), then invader (south-atlantic, invader), whydah-galley (southern,
+// terrible-disguise), the attacker's invader Deployment's pod (south-pacific, port-finder).
+const FANCY = podIdentity('arctic', 'swashbyter', 'fancy', 'node-2');
+const FANCY_IP = '192.168.109.65';
+const INVADER = podIdentity('south-atlantic', 'invader', 'invader', 'node-2');
+const INVADER_IP = '192.168.109.70';
+const WHYDAH = podIdentity('southern', 'terrible-disguise', 'whydah-galley', 'node-1');
+const WHYDAH_IP = '192.168.11.200';
+const PORT_FINDER = podIdentity('south-pacific', 'port-finder', 'invader-55f8b55bd-wsbl4', 'node-2');
+const PORT_FINDER_IP = '192.168.109.74';
+const INVADER_POD = walkthroughManifest('seven-seas', 342);
+const NETPOL = walkthroughManifest('seven-seas', 613);
+const DEPLOY_1 = walkthroughManifest('seven-seas', 787);
+const DEPLOY_2 = walkthroughManifest('seven-seas', 834);
+
+const DISCOVERY: Outcome = ['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']];
+const CROSS_NS_SECRETS: Outcome = ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read']];
+// Discovery that routine clients make too: `get namespaces`, lists of pods, Services,
+// NetworkPolicies and ConfigMaps, a pod's logs (controllers, dashboards, CI jobs and people send
+// them all day: docs/detection-rules.md, "Left below medium on purpose") are info; reads of service
+// accounts and of a service account's own namespace's Secrets with kubectl are row 8's low (what a
+// CI job's or a Helm hook's kubectl does; curl or wget would be workload-secret-read-by-http-tool).
+// What gives Seven Seas away is around them: the exec and the workloads each pod writes.
+const RECON = INFO;
+const SENSITIVE_READ: Outcome = ['low', 'sensitive-read'];
+
+interface Step {
+  scenario: string;
+  step: string;
+  event: Json;
+  outcome: Outcome;
+}
+
+const SEVEN_SEAS: Step[] = [
+  { scenario: 'seven-seas 1', step: 'fancy: kubectl auth can-i --list', event: canIList(FANCY, FANCY_IP, 'default'), outcome: DISCOVERY },
+  { scenario: 'seven-seas 1', step: 'fancy: kubectl get namespaces', event: get(FANCY, FANCY_IP, 'namespaces', null), outcome: RECON },
+  {
+    scenario: 'seven-seas 2',
+    step: 'fancy: kubectl get secrets -n north-atlantic',
+    event: get(FANCY, FANCY_IP, 'secrets', 'north-atlantic'),
+    outcome: CROSS_NS_SECRETS,
+  },
+  {
+    scenario: 'seven-seas 2',
+    step: 'fancy: kubectl get secrets treasure-map-2 -n north-atlantic',
+    event: get(FANCY, FANCY_IP, 'secrets', 'north-atlantic', 'treasure-map-2'),
+    outcome: CROSS_NS_SECRETS,
+  },
+  {
+    scenario: 'seven-seas 3',
+    step: 'fancy: kubectl get serviceaccounts -n south-atlantic',
+    event: get(FANCY, FANCY_IP, 'serviceaccounts', 'south-atlantic'),
+    outcome: SENSITIVE_READ,
+  },
+  {
+    scenario: 'seven-seas 3',
+    step: 'fancy: kubectl apply -f pod.yaml (invader, south-atlantic, service account invader)',
+    event: applyCreate(FANCY, FANCY_IP, INVADER_POD),
+    outcome: MEDIUM_WORKLOAD,
+  },
+  {
+    scenario: 'seven-seas 3',
+    step: 'fancy: kubectl exec -c blockade-ship -it invader -n south-atlantic -- /bin/sh',
+    event: podStream(FANCY, FANCY_IP, 'exec', 'south-atlantic', 'invader', 'blockade-ship', '/bin/sh'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'seven-seas 3',
+    step: 'fancy: kubectl exec -c tools -it invader -n south-atlantic -- /bin/bash',
+    event: podStream(FANCY, FANCY_IP, 'exec', 'south-atlantic', 'invader', 'tools', '/bin/bash'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'seven-seas 3',
+    step: 'invader: kubectl auth can-i --list -n southern',
+    event: canIList(INVADER, INVADER_IP, 'southern'),
+    outcome: DISCOVERY,
+  },
+  {
+    scenario: 'seven-seas 4',
+    step: 'invader: kubectl exec -it whydah-galley -n southern -- /bin/bash',
+    event: podStream(INVADER, INVADER_IP, 'exec', 'southern', 'whydah-galley', 'whydah', '/bin/bash'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'seven-seas 5',
+    step: 'whydah-galley: kubectl get pods -n indian',
+    event: get(WHYDAH, WHYDAH_IP, 'pods', 'indian'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'seven-seas 5',
+    step: 'whydah-galley: kubectl get services -n indian',
+    event: get(WHYDAH, WHYDAH_IP, 'services', 'indian'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'seven-seas 5',
+    step: 'whydah-galley: kubectl get networkpolicies -n indian',
+    event: get(WHYDAH, WHYDAH_IP, 'networkpolicies', 'indian', undefined, 'networking.k8s.io'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'seven-seas 5',
+    step: 'whydah-galley: kubectl apply -f np.yaml (blockade opened to every source)',
+    event: applyPatch(WHYDAH, WHYDAH_IP, NETPOL),
+    // Was info: the patch lifts the isolation that deleting the policy would (network-policy-deleted).
+    outcome: ['medium', 'rule:network-policy-allow-all', ['network-policy-allow-all']],
+  },
+  {
+    scenario: 'seven-seas 6',
+    step: 'whydah-galley: kubectl get configmaps options -n indian',
+    event: get(WHYDAH, WHYDAH_IP, 'configmaps', 'indian', 'options'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'seven-seas 6',
+    step: 'whydah-galley: kubectl logs adventure-galley -n indian',
+    event: request(
+      WHYDAH,
+      KUBECTL,
+      WHYDAH_IP,
+      'get',
+      '/api/v1/namespaces/indian/pods/adventure-galley/log',
+      { resource: 'pods', namespace: 'indian', name: 'adventure-galley', subresource: 'log' },
+      200,
+    ),
+    outcome: RECON,
+  },
+  {
+    scenario: 'seven-seas 7',
+    step: 'whydah-galley: kubectl apply -f deploy.yaml (south-pacific, service account port-finder, ttl.sh image)',
+    event: applyCreate(WHYDAH, WHYDAH_IP, DEPLOY_1),
+    outcome: MEDIUM_WORKLOAD,
+  },
+  {
+    scenario: 'seven-seas 7',
+    step: 'whydah-galley: kubectl apply -f deploy.yaml again (restricted securityContext)',
+    event: applyPatch(WHYDAH, WHYDAH_IP, DEPLOY_2),
+    outcome: MEDIUM_WORKLOAD,
+  },
+  {
+    scenario: 'seven-seas 8',
+    step: 'whydah-galley: kubectl exec -it invader-55f8b55bd-wsbl4 -n south-pacific -- /bin/bash',
+    event: podStream(WHYDAH, WHYDAH_IP, 'exec', 'south-pacific', 'invader-55f8b55bd-wsbl4', 'invader', '/bin/bash'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'seven-seas 8',
+    step: 'port-finder: kubectl get secrets -n south-pacific',
+    event: get(PORT_FINDER, PORT_FINDER_IP, 'secrets', 'south-pacific'),
+    outcome: SENSITIVE_READ,
+  },
+  {
+    scenario: 'seven-seas 8',
+    step: 'port-finder: kubectl get secrets treasure-map-6 -n south-pacific',
+    event: get(PORT_FINDER, PORT_FINDER_IP, 'secrets', 'south-pacific', 'treasure-map-6'),
+    outcome: SENSITIVE_READ,
+  },
+  {
+    scenario: 'seven-seas 8',
+    step: 'port-finder: kubectl get services -n north-pacific',
+    event: get(PORT_FINDER, PORT_FINDER_IP, 'services', 'north-pacific'),
+    outcome: RECON,
+  },
+];
+
+// Commandeer Container (commandeer-container/walkthrough.md): kubectl in dark-tide (sea,
+// scurvy-dog), then in misty-gally (smugglers-cove, cartographer) once attached to it.
+const DARK_TIDE = podIdentity('sea', 'scurvy-dog', 'dark-tide', 'node-1');
+const DARK_TIDE_IP = '192.168.11.190';
+const MISTY = podIdentity('smugglers-cove', 'cartographer', 'misty-gally', 'node-1');
+const MISTY_IP = '192.168.11.193';
+const COMMANDEER: Step[] = [
+  {
+    scenario: 'commandeer 1',
+    step: 'dark-tide: kubectl get namespaces',
+    event: get(DARK_TIDE, DARK_TIDE_IP, 'namespaces', null),
+    outcome: RECON,
+  },
+  {
+    scenario: 'commandeer 1',
+    step: 'dark-tide: kubectl auth can-i --list -n smugglers-cove',
+    event: canIList(DARK_TIDE, DARK_TIDE_IP, 'smugglers-cove'),
+    outcome: DISCOVERY,
+  },
+  {
+    scenario: 'commandeer 1',
+    step: 'dark-tide: kubectl get pods -n smugglers-cove -oyaml',
+    event: get(DARK_TIDE, DARK_TIDE_IP, 'pods', 'smugglers-cove'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'commandeer 1',
+    step: 'dark-tide: kubectl attach -it misty-gally -c hold -n smugglers-cove',
+    event: podStream(DARK_TIDE, DARK_TIDE_IP, 'attach', 'smugglers-cove', 'misty-gally', 'hold'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'commandeer 2',
+    step: 'misty-gally: kubectl auth can-i --list -n treasure-island',
+    event: canIList(MISTY, MISTY_IP, 'treasure-island'),
+    outcome: DISCOVERY,
+  },
+  {
+    scenario: 'commandeer 2',
+    step: 'misty-gally: kubectl get services -n treasure-island',
+    event: get(MISTY, MISTY_IP, 'services', 'treasure-island'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'commandeer 3',
+    step: 'misty-gally: kubectl get secrets -n treasure-island',
+    event: get(MISTY, MISTY_IP, 'secrets', 'treasure-island'),
+    outcome: CROSS_NS_SECRETS,
+  },
+  {
+    scenario: 'commandeer 3',
+    step: 'misty-gally: kubectl get secrets map -n treasure-island -ojson',
+    event: get(MISTY, MISTY_IP, 'secrets', 'treasure-island', 'map'),
+    outcome: CROSS_NS_SECRETS,
+  },
+];
+
+const STEPS = [...SEVEN_SEAS, ...COMMANDEER];
+
+describe('ControlPlane simulator scenarios through serve', () => {
+  const items = [...INSTALLED.flatMap((i) => i.events.map((e) => e.event)), ...STEPS.map((s) => s.event)];
+  const served = servedOnce('aisoc-simulator-', SECRET, 'simulator', items);
+
+  it('accepts every event; every object of every file has one expected outcome', () => {
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.records).toHaveLength(items.length);
+    for (const { file, expect: outcomes } of INSTALLS)
+      expect(
+        INSTALLED.filter((i) => i.file === file).map((i) => i.key),
+        file,
+      ).toEqual(Object.keys(outcomes));
+  });
+
+  for (const i of INSTALLED) {
+    const outcome = INSTALLS.find((x) => x.file === i.file)?.expect[i.key] as Outcome;
+    it(`install ${i.file} ${i.key}: ${outcome[0]}, ${outcome[1]}`, () => {
+      for (const { event: e } of i.events) served.check(e, outcome);
+    });
+  }
+
+  for (const s of STEPS) {
+    it(`${s.scenario}: ${s.step}: ${s.outcome[0]}, ${s.outcome[1]}`, () => {
+      served.check(s.event, s.outcome);
+    });
+  }
+
+  it('every write, exec, attach and cross-namespace Secret read of the attacks comes out medium or high', () => {
+    const active = STEPS.filter(
+      (s) =>
+        s.event.verb === 'create' ||
+        s.event.verb === 'patch' ||
+        ((s.event.objectRef as Json | undefined)?.resource === 'secrets' &&
+          !String((s.event.user as Json).username).startsWith(`system:serviceaccount:${(s.event.objectRef as Json).namespace}:`)),
+    );
+    expect(active).toHaveLength(17);
+    for (const s of active)
+      expect(['medium', 'high'], s.step).toContain(served.records.find((r) => r.audit_id === s.event.auditID)?.severity);
+  });
+});
