@@ -35,6 +35,7 @@ export interface RuleActivation {
   podSpec: JsonObject;
   podMetadata: JsonObject;
   containers: JsonObject[];
+  securityContexts: JsonObject[];
 }
 
 const VARIABLES: [keyof RuleActivation, string][] = [
@@ -53,6 +54,7 @@ const VARIABLES: [keyof RuleActivation, string][] = [
   ['podSpec', 'map'],
   ['podMetadata', 'map'],
   ['containers', 'list'],
+  ['securityContexts', 'list'],
 ];
 
 /**
@@ -243,6 +245,40 @@ function podPart(pod: JsonObject, key: 'spec' | 'metadata'): JsonObject {
   return isJsonObject(part) ? part : EMPTY;
 }
 
+// The pod-level fields a container inherits when it does not set its own, and how: the kubelet
+// takes a container's seLinuxOptions, seccompProfile and appArmorProfile whole when it sets them,
+// else the pod's; it merges windowsOptions field by field; runAsUser, runAsGroup and runAsNonRoot
+// are single values (kubernetes/kubernetes pkg/securitycontext/util.go,
+// DetermineEffectiveSecurityContext; the API reference's PodSecurityContext: "If set in both
+// SecurityContext and PodSecurityContext, the value specified in SecurityContext takes precedence").
+const INHERITED_WHOLE = ['seLinuxOptions', 'seccompProfile', 'appArmorProfile', 'runAsUser', 'runAsGroup', 'runAsNonRoot'] as const;
+
+/** A container's effective security context: its own, with what it leaves unset taken from the pod's. */
+function effectiveSecurityContext(own: JsonObject, pod: JsonObject): JsonObject {
+  let out: JsonObject | undefined;
+  const set = (key: string, value: JsonValue) => {
+    out ??= { ...own };
+    out[key] = value;
+  };
+  for (const key of INHERITED_WHOLE) if (own[key] === undefined && pod[key] !== undefined) set(key, pod[key] as JsonValue);
+  const podWin = pod.windowsOptions;
+  if (isJsonObject(podWin)) {
+    const ownWin = own.windowsOptions;
+    set('windowsOptions', isJsonObject(ownWin) ? { ...podWin, ...ownWin } : podWin);
+  }
+  return out ?? own;
+}
+
+/**
+ * The effective security context of each container of `containers` (same order), or, when the
+ * request names no container (a patch of the pod's securityContext alone), the pod's own.
+ */
+function securityContextsOf(spec: JsonObject, containers: readonly JsonObject[]): JsonObject[] {
+  const pod = isJsonObject(spec.securityContext) ? spec.securityContext : EMPTY;
+  if (containers.length === 0) return pod === EMPTY ? [] : [pod];
+  return containers.map((c) => effectiveSecurityContext(isJsonObject(c.securityContext) ? c.securityContext : EMPTY, pod));
+}
+
 function containersOf(spec: JsonObject): JsonObject[] {
   const out: JsonObject[] = [];
   for (const key of ['containers', 'initContainers', 'ephemeralContainers']) {
@@ -397,6 +433,7 @@ class Activation implements RuleActivation {
   #pod?: JsonObject;
   #podSpec?: JsonObject;
   #containers?: JsonObject[];
+  #securityContexts?: JsonObject[];
   constructor(public event: AuditEvent) {}
   /** Points the activation at another event: one activation serves every event an engine matches. */
   reset(event: AuditEvent): this {
@@ -407,6 +444,7 @@ class Activation implements RuleActivation {
     this.#pod = undefined;
     this.#podSpec = undefined;
     this.#containers = undefined;
+    this.#securityContexts = undefined;
     return this;
   }
   get verb(): string {
@@ -475,6 +513,10 @@ class Activation implements RuleActivation {
   get containers(): JsonObject[] {
     this.#containers ??= containersOf(this.podSpec);
     return this.#containers;
+  }
+  get securityContexts(): JsonObject[] {
+    this.#securityContexts ??= securityContextsOf(this.podSpec, this.containers);
+    return this.#securityContexts;
   }
 }
 

@@ -254,6 +254,50 @@ describe('rule packs', () => {
     expect(fired('deployments', { metadata, spec: { template: { spec } } })).toEqual([]);
   });
 
+  it("gives each container's effective security context as the kubelet computes it: its own, else the pod's", () => {
+    const act = (spec: unknown) =>
+      ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource: 'pods' }, requestObject: { spec } } as never).securityContexts;
+    const pod = {
+      seccompProfile: { type: 'Unconfined' },
+      seLinuxOptions: { type: 'spc_t' },
+      runAsUser: 0,
+      windowsOptions: { hostProcess: true, runAsUserName: 'NT AUTHORITY\\SYSTEM' },
+    };
+    const got = act({
+      securityContext: pod,
+      containers: [
+        { name: 'plain' },
+        // Its own seccompProfile and seLinuxOptions replace the pod's whole (a level without a type
+        // is not the pod's spc_t); windowsOptions merge field by field.
+        {
+          name: 'own',
+          securityContext: {
+            privileged: true,
+            seccompProfile: { type: 'RuntimeDefault' },
+            seLinuxOptions: { level: 's0:c1' },
+            windowsOptions: { hostProcess: false },
+          },
+        },
+      ],
+      initContainers: [{ name: 'init', securityContext: { runAsUser: 1000 } }],
+    });
+    expect(got).toEqual([
+      pod,
+      {
+        privileged: true,
+        seccompProfile: { type: 'RuntimeDefault' },
+        seLinuxOptions: { level: 's0:c1' },
+        runAsUser: 0,
+        windowsOptions: { hostProcess: false, runAsUserName: 'NT AUTHORITY\\SYSTEM' },
+      },
+      { ...pod, runAsUser: 1000 },
+    ]);
+    // A patch of the pod's securityContext alone: the pod's, for the containers it leaves as they are.
+    expect(act({ securityContext: { seccompProfile: { type: 'Unconfined' } } })).toEqual([{ seccompProfile: { type: 'Unconfined' } }]);
+    expect(act({ containers: [{ name: 'a' }] })).toEqual([{}]);
+    expect(act({})).toEqual([]);
+  });
+
   it('reads a JSON patch (kubectl patch --type=json) as the fields it sets, so the shipped rules see what a merge patch would show them', () => {
     // The shapes RFC 6902 allows: a replace of a leaf, an add of a whole element at /-, an index path.
     const patch = (resource: string, requestObject: unknown[], extra: Record<string, unknown> = {}) =>
