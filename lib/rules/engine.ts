@@ -36,6 +36,7 @@ export interface RuleActivation {
   podMetadata: JsonObject;
   containers: JsonObject[];
   securityContexts: JsonObject[];
+  eksAddonWorkload: boolean;
 }
 
 const VARIABLES: [keyof RuleActivation, string][] = [
@@ -55,6 +56,7 @@ const VARIABLES: [keyof RuleActivation, string][] = [
   ['podMetadata', 'map'],
   ['containers', 'list'],
   ['securityContexts', 'list'],
+  ['eksAddonWorkload', 'bool'],
 ];
 
 /**
@@ -517,6 +519,18 @@ class Activation implements RuleActivation {
   get securityContexts(): JsonObject[] {
     this.#securityContexts ??= securityContextsOf(this.podSpec, this.containers);
     return this.#securityContexts;
+  }
+  /**
+   * An EKS add-on's own pod or workload: in kube-system, every container's image from an EKS
+   * add-on registry, written by a kube-system service account or EKS itself (`eks:…`). The
+   * pod-spec rules leave these out (docs/detection-rules.md, "The shipped pack").
+   */
+  get eksAddonWorkload(): boolean {
+    if (this.objectRef.namespace !== 'kube-system') return false;
+    const containers = this.containers;
+    if (containers.length === 0 || !containers.every((c) => isEksAddonImage(typeof c.image === 'string' ? c.image : ''))) return false;
+    const user = this.user.username as string;
+    return user.startsWith('system:serviceaccount:kube-system:') || user.startsWith('eks:');
   }
 }
 

@@ -254,6 +254,29 @@ describe('rule packs', () => {
     expect(fired('deployments', { metadata, spec: { template: { spec } } })).toEqual([]);
   });
 
+  it("says whether a request writes an EKS add-on's own workload: kube-system, add-on images only, kube-system's or EKS's identity", () => {
+    const addon = '602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.30.0-eksbuild.3';
+    const act = (namespace: string, username: string, images: string[]) =>
+      ruleActivation({
+        auditID: 'x',
+        verb: 'create',
+        user: { username, groups: [] },
+        objectRef: { resource: 'pods', namespace },
+        requestObject: { spec: { containers: images.map((image, i) => ({ name: `c${i}`, image })) } },
+      } as never).eksAddonWorkload;
+    expect(act('kube-system', 'system:serviceaccount:kube-system:daemon-set-controller', [addon])).toBe(true);
+    expect(act('kube-system', 'eks:addon-manager', [addon, addon])).toBe(true);
+    // Another namespace, another identity, one image from elsewhere, a look-alike host, no container.
+    expect(act('web', 'system:serviceaccount:kube-system:daemon-set-controller', [addon])).toBe(false);
+    expect(act('kube-system', 'alice', [addon])).toBe(false);
+    expect(act('kube-system', 'system:serviceaccount:web:deployer', [addon])).toBe(false);
+    expect(act('kube-system', 'eks:addon-manager', [addon, 'docker.io/library/alpine'])).toBe(false);
+    expect(act('kube-system', 'eks:addon-manager', ['602401143452.dkr.ecr.us-west-2.amazonaws.com.attacker.example/eks/kube-proxy'])).toBe(
+      false,
+    );
+    expect(act('kube-system', 'eks:addon-manager', [])).toBe(false);
+  });
+
   it("gives each container's effective security context as the kubelet computes it: its own, else the pod's", () => {
     const act = (spec: unknown) =>
       ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource: 'pods' }, requestObject: { spec } } as never).securityContexts;
