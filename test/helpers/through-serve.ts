@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect } from 'vitest';
 import { run as serve } from '../../lib/cli/serve.js';
-import { captureIo } from './cli.js';
+import { captureIo, jsonLines } from './cli.js';
 import { runCli, tempDataDir } from './ingest.js';
 import { findingErrors } from './ocsf.js';
 
@@ -26,12 +26,14 @@ export interface ThroughServe {
   alerts: StoredAlert[];
 }
 
-/**
- * Starts the CLI's `serve` on a free port over `dataDir` (SQLite store, shared secret `secret`),
- * posts `items` as one EventList of cluster `cluster` as an apiserver's webhook does, stops it,
- * and reads back what a user reads: `events --json` and `events --alerts --json`.
- */
-export async function throughServe(dataDir: string, secret: string, cluster: string, items: readonly unknown[]): Promise<ThroughServe> {
+/** A running `serve`: its URL, and `stop` (resolves once it has exited 0; throws with its log if not). */
+export interface RunningServe {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the CLI's `serve` in this process on a free port over `dataDir` (SQLite store, shared secret `secret`). */
+export async function startServe(dataDir: string, secret: string): Promise<RunningServe> {
   const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: secret });
   const abort = new AbortController();
   const done = serve(['--port', '0', '--data-dir', dataDir, '--no-console'], { ...cap.io, signal: abort.signal });
@@ -41,27 +43,41 @@ export async function throughServe(dataDir: string, secret: string, cluster: str
     if (url === undefined) await new Promise((r) => setTimeout(r, 10));
   }
   if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
-  const res = await fetch(`${url}/v1/ingest/k8s-audit/acme`, {
+  return {
+    url,
+    async stop() {
+      abort.abort();
+      const code = await done;
+      if (code !== 0) throw new Error(`serve exited ${code}: ${cap.err()}`);
+    },
+  };
+}
+
+/** The JSON lines a CLI command prints (`events --json`, `rejected --json`), parsed. */
+export async function cliJson<T>(argv: string[], env: Record<string, string> = {}): Promise<T[]> {
+  return jsonLines((await runCli(argv, env)).stdout) as T[];
+}
+
+/**
+ * Starts the CLI's `serve` on a free port over `dataDir` (SQLite store, shared secret `secret`),
+ * posts `items` as one EventList of cluster `cluster` as an apiserver's webhook does, stops it,
+ * and reads back what a user reads: `events --json` and `events --alerts --json`.
+ */
+export async function throughServe(dataDir: string, secret: string, cluster: string, items: readonly unknown[]): Promise<ThroughServe> {
+  const server = await startServe(dataDir, secret);
+  const res = await fetch(`${server.url}/v1/ingest/k8s-audit/acme`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': secret, 'X-AiSOC-Cluster-Name': cluster },
     body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items }),
   });
   const status = res.status;
   const answer: unknown = await res.json();
-  abort.abort();
-  const code = await done;
-  if (code !== 0) throw new Error(`serve exited ${code}: ${cap.err()}`);
-  const lines = async (argv: string[]) =>
-    (await runCli(argv)).stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l));
+  await server.stop();
   return {
     status,
     answer,
-    records: await lines(['events', '--json', '--limit', '1000', '--data-dir', dataDir]),
-    alerts: await lines(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', dataDir]),
+    records: await cliJson<StoredRecord>(['events', '--json', '--limit', '1000', '--data-dir', dataDir]),
+    alerts: await cliJson<StoredAlert>(['events', '--alerts', '--json', '--limit', '1000', '--data-dir', dataDir]),
   };
 }
 

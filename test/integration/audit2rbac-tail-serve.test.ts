@@ -7,12 +7,12 @@
 import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run as serve } from '../../lib/cli/serve.js';
 import { run as tail } from '../../lib/cli/tail.js';
 import { captureIo, runCli } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 import { tempDataDir } from '../helpers/ingest.js';
 import { findingErrors } from '../helpers/ocsf.js';
+import { cliJson, startServe } from '../helpers/through-serve.js';
 
 const SECRET = 'audit2rbac-tail-serve-secret-0123456789';
 const FILE = join(FIXTURES, 'audit2rbac', 'demo.log');
@@ -81,28 +81,15 @@ beforeAll(async () => {
   const path = join(tmp.dir, 'audit.log');
   copyFileSync(FILE, path);
   const dataDir = join(tmp.dir, 'data');
-  const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: SECRET });
-  const abort = new AbortController();
-  const done = serve(['--port', '0', '--data-dir', dataDir, '--no-console'], { ...cap.io, signal: abort.signal });
-  let url: string | undefined;
-  for (let i = 0; i < 500 && url === undefined; i++) {
-    url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(cap.out() + cap.err())?.[1];
-    if (url === undefined) await new Promise((r) => setTimeout(r, 10));
-  }
-  if (url === undefined) throw new Error(`serve did not start: ${cap.out()}${cap.err()}`);
+  const server = await startServe(dataDir, SECRET);
+  const url = server.url;
   const env = { AISOC_INGEST_URL: `${url}/v1/ingest/k8s-audit/acme`, K8S_AUDIT_SHARED_SECRET: SECRET, CLUSTER_NAME: 'demo' };
   const tailed = captureIo(env);
   const tailCode = await tail(['--path', path, '--once'], tailed.io);
   const status = await runCli(['status', '--json'], env);
-  abort.abort();
-  if ((await done) !== 0) throw new Error(`serve failed: ${cap.err()}`);
-  const json = async (argv: string[]) =>
-    (await runCli([...argv, '--data-dir', dataDir])).stdout
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => JSON.parse(l));
-  records = await json(['events', '--json', '--limit', '10000']);
-  alerts = await json(['events', '--alerts', '--json', '--limit', '10000']);
+  await server.stop();
+  records = await cliJson<Stored>(['events', '--json', '--limit', '10000', '--data-dir', dataDir]);
+  alerts = await cliJson<Alert>(['events', '--alerts', '--json', '--limit', '10000', '--data-dir', dataDir]);
   table = (await runCli(['events', '-o', 'wide', '--limit', '10000', '--data-dir', dataDir])).stdout;
   rejected = (await runCli(['rejected', '--json', '--data-dir', dataDir])).stdout;
   got = {
