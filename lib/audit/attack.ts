@@ -64,6 +64,7 @@ export const TECHNIQUES: Readonly<Record<string, Technique>> = {
   'T1552.007': { name: 'Container API', tactics: ['TA0006'] },
   T1557: { name: 'Adversary-in-the-Middle', tactics: ['TA0006', 'TA0009'] },
   T1562: { name: 'Impair Defenses', tactics: ['TA0005'] },
+  'T1562.001': { name: 'Disable or Modify Tools', tactics: ['TA0005'] },
   'T1562.007': { name: 'Disable or Modify Cloud Firewall', tactics: ['TA0005'] },
   T1565: { name: 'Data Manipulation', tactics: ['TA0040'] },
   'T1565.002': { name: 'Transmitted Data Manipulation', tactics: ['TA0040'] },
