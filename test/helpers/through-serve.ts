@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run as serve } from '../../lib/cli/serve.js';
 import { captureIo, jsonLines } from './cli.js';
 import { runCli, tempDataDir } from './ingest.js';
@@ -143,5 +143,73 @@ export function servedOnce(prefix: string, secret: string, cluster: string, item
     Object.assign(served, await throughServe(tmp.dir, secret, cluster, items));
   });
   afterAll(() => tmp.remove());
+  return served;
+}
+
+type Json = Record<string, unknown>;
+
+/** What each object of one installed file comes out as, by `Kind/name`. */
+export interface InstallOutcomes {
+  file: string;
+  expect: Record<string, Outcome>;
+}
+
+/** One object of an installed file, as the audit events of its kubectl creates. */
+export interface Installed {
+  file: string;
+  key: string;
+  events: { how: string; event: Json }[];
+}
+
+/** One step of an attack scenario: the request it makes and what it comes out as. */
+export interface ScenarioStep {
+  scenario: string;
+  step: string;
+  event: Json;
+  outcome: Outcome;
+  /** A defender putting something back (no attack): left out of the "every attack write" checks. */
+  remedy?: true;
+}
+
+/**
+ * For the public attack scenarios' tests (Kubernetes Goat, ControlPlane's simulator): posts every
+ * install's events and every step through `serve` once, and registers in the calling describe the
+ * tests a user's view gives: every event accepted and stored, each file's objects exactly those
+ * expected, each install's three creates and each step its outcome (`expectOutcome`).
+ */
+export function servedScenarios(
+  prefix: string,
+  secret: string,
+  cluster: string,
+  installs: readonly InstallOutcomes[],
+  installed: readonly Installed[],
+  steps: readonly ScenarioStep[],
+): Served {
+  const items = [...installed.flatMap((i) => i.events.map((e) => e.event)), ...steps.map((s) => s.event)];
+  const served = servedOnce(prefix, secret, cluster, items);
+
+  it('accepts every event; every object of every file has one expected outcome', () => {
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(served.records).toHaveLength(items.length);
+    for (const { file, expect: outcomes } of installs)
+      expect(
+        installed.filter((i) => i.file === file).map((i) => i.key),
+        file,
+      ).toEqual(Object.keys(outcomes));
+  });
+
+  for (const i of installed) {
+    const outcome = installs.find((x) => x.file === i.file)?.expect[i.key] as Outcome;
+    it(`install ${i.file} ${i.key}: ${outcome[0]}, ${outcome[1]}`, () => {
+      for (const { event: e } of i.events) served.check(e, outcome);
+    });
+  }
+
+  for (const s of steps) {
+    it(`${s.scenario}: ${s.step}: ${s.outcome[0]}, ${s.outcome[1]}`, () => {
+      served.check(s.event, s.outcome);
+    });
+  }
   return served;
 }

@@ -12,7 +12,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { eventMaker } from '../helpers/k8s-events.js';
 import { kubectlCreates } from '../helpers/kubectl-creates.js';
 import { podIdentity, requester } from '../helpers/pod-requests.js';
-import { type Outcome, servedOnce } from '../helpers/through-serve.js';
+import { type Installed, type InstallOutcomes, type Outcome, type ScenarioStep, servedScenarios } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
 const SECRET = 'kubernetes-goat-secret-0123456789abcdef';
@@ -41,7 +41,7 @@ const MEDIUM_WORKLOAD: Outcome = ['medium', 'workload-change'];
 const INFO: Outcome = ['info', 'steady-state'];
 const SENSITIVE: Outcome = ['high', 'sensitive-resource-change'];
 const PRIVILEGED = 'rule:privileged-container';
-const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
+const INSTALLS: InstallOutcomes[] = [
   {
     // setup-kubernetes-goat.sh, first: a ServiceAccount in kube-system bound to cluster-admin.
     file: 'scenarios/insecure-rbac/setup.yaml',
@@ -138,13 +138,7 @@ const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
   },
 ];
 
-interface Install {
-  file: string;
-  key: string;
-  events: { how: string; event: Json }[];
-}
-
-const INSTALLED: Install[] = INSTALLS.flatMap(({ file }) =>
+const INSTALLED: Installed[] = INSTALLS.flatMap(({ file }) =>
   objects(file).map((object) => {
     const meta = object.metadata as Json;
     const namespace = (meta.namespace as string | undefined) ?? 'default';
@@ -286,71 +280,56 @@ const CURL_RULE = 'workload-secret-read-by-http-tool';
 // administrators send all day (docs/detection-rules.md, "Left below medium on purpose"): info.
 // What gives scenario 4 away is system-monitor's spec (high above), not these reads.
 const RECON: Outcome = ['info', 'steady-state'];
-const STEPS: { scenario: string; step: string; event: Json; outcome: Outcome }[] = [
-  { scenario: '16', step: 'curl GET /api', event: S16[0] as Json, outcome: RECON },
+const STEPS: ScenarioStep[] = [
+  { scenario: 'scenario 16', step: 'curl GET /api', event: S16[0] as Json, outcome: RECON },
   // Denied, but a list of every namespace's Secrets: table row 5; curl names the rule.
   {
-    scenario: '16',
+    scenario: 'scenario 16',
     step: 'curl GET /api/v1/secrets (403)',
     event: S16[1] as Json,
     outcome: ['high', 'cluster-wide-secrets-read', [CURL_RULE]],
   },
   // Was low (sensitive-read): the pod's own namespace, which its Role allows.
-  { scenario: '16', step: 'curl GET big-monolith secrets', event: S16[2] as Json, outcome: ['medium', `rule:${CURL_RULE}`, [CURL_RULE]] },
-  { scenario: '16', step: 'curl GET big-monolith pods', event: S16[3] as Json, outcome: RECON },
-  { scenario: '9', step: 'kubectl run the helm-tiller pod', event: S9[0] as Json, outcome: MEDIUM_WORKLOAD },
-  { scenario: '9', step: 'kubectl run attaches', event: S9[1] as Json, outcome: ['high', 'pod-interactive-access'] },
   {
-    scenario: '9',
+    scenario: 'scenario 16',
+    step: 'curl GET big-monolith secrets',
+    event: S16[2] as Json,
+    outcome: ['medium', `rule:${CURL_RULE}`, [CURL_RULE]],
+  },
+  { scenario: 'scenario 16', step: 'curl GET big-monolith pods', event: S16[3] as Json, outcome: RECON },
+  { scenario: 'scenario 9', step: 'kubectl run the helm-tiller pod', event: S9[0] as Json, outcome: MEDIUM_WORKLOAD },
+  { scenario: 'scenario 9', step: 'kubectl run attaches', event: S9[1] as Json, outcome: ['high', 'pod-interactive-access'] },
+  {
+    scenario: 'scenario 9',
     step: 'kubectl get secrets -n kube-system (403)',
     event: S9[2] as Json,
     outcome: ['medium', 'request-denied-or-failed', ['workload-cross-namespace-secret-read']],
   },
   {
-    scenario: '9',
+    scenario: 'scenario 9',
     step: 'tiller creates ClusterRole all-your-base',
     event: S9[3] as Json,
     outcome: ['high', 'sensitive-resource-change', ['rbac-escalation-verbs-or-wildcards']],
   },
   // A binding to default/default of a role the binding does not describe: row 2 names it.
-  { scenario: '9', step: 'tiller creates ClusterRoleBinding belong-to-us', event: S9[4] as Json, outcome: ['high', 'rbac-binding-change'] },
   {
-    scenario: '9',
+    scenario: 'scenario 9',
+    step: 'tiller creates ClusterRoleBinding belong-to-us',
+    event: S9[4] as Json,
+    outcome: ['high', 'rbac-binding-change'],
+  },
+  {
+    scenario: 'scenario 9',
     step: 'kubectl get secrets -n kube-system',
     event: S9[5] as Json,
     outcome: ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read']],
   },
-  { scenario: '4', step: 'admin.conf: get all -n kube-system (pods)', event: S4[0] as Json, outcome: RECON },
-  { scenario: '4', step: 'admin.conf: get nodes', event: S4[1] as Json, outcome: RECON },
+  { scenario: 'scenario 4', step: 'admin.conf: get all -n kube-system (pods)', event: S4[0] as Json, outcome: RECON },
+  { scenario: 'scenario 4', step: 'admin.conf: get nodes', event: S4[1] as Json, outcome: RECON },
 ];
 
 describe('Kubernetes Goat through serve', () => {
-  const items = [...INSTALLED.flatMap((i) => i.events.map((e) => e.event)), ...STEPS.map((s) => s.event)];
-  const served = servedOnce('aisoc-kubernetes-goat-', SECRET, 'goat', items);
-
-  it('accepts every event; every object of every file has one expected outcome', () => {
-    expect(served.status).toBe(200);
-    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
-    expect(served.records).toHaveLength(items.length);
-    for (const { file, expect: outcomes } of INSTALLS)
-      expect(
-        INSTALLED.filter((i) => i.file === file).map((i) => i.key),
-        file,
-      ).toEqual(Object.keys(outcomes));
-  });
-
-  for (const i of INSTALLED) {
-    const outcome = INSTALLS.find((x) => x.file === i.file)?.expect[i.key] as Outcome;
-    it(`install ${i.file} ${i.key}: ${outcome[0]}, ${outcome[1]}`, () => {
-      for (const { event: e } of i.events) served.check(e, outcome);
-    });
-  }
-
-  for (const s of STEPS) {
-    it(`scenario ${s.scenario}: ${s.step}: ${s.outcome[0]}, ${s.outcome[1]}`, () => {
-      served.check(s.event, s.outcome);
-    });
-  }
+  const served = servedScenarios('aisoc-kubernetes-goat-', SECRET, 'goat', INSTALLS, INSTALLED, STEPS);
 
   it('every write, attach and Secret read of the attack comes out medium or high', () => {
     const active = STEPS.filter((s) => s.event.verb === 'create' || (s.event.objectRef as Json | undefined)?.resource === 'secrets');

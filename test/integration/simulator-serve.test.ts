@@ -13,7 +13,7 @@ import { FIXTURES } from '../helpers/fixtures.js';
 import { eventMaker } from '../helpers/k8s-events.js';
 import { defaulted, kubectlCreates, where } from '../helpers/kubectl-creates.js';
 import { podIdentity, requester } from '../helpers/pod-requests.js';
-import { type Outcome, servedOnce } from '../helpers/through-serve.js';
+import { type Installed, type InstallOutcomes, type Outcome, type ScenarioStep, servedScenarios } from '../helpers/through-serve.js';
 
 type Json = Record<string, unknown>;
 const SECRET = 'simulator-secret-0123456789abcdef';
@@ -55,7 +55,7 @@ const HOST_ROOT: Outcome = ['high', 'rule:sensitive-host-path', ['sensitive-host
 const PSA_LOWERED: Outcome = ['medium', 'rule:pod-security-enforce-lowered', ['pod-security-enforce-lowered']];
 
 // What each installed object comes out as, by kind/name (the same for its three creates).
-const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
+const INSTALLS: InstallOutcomes[] = [
   {
     file: 'seven-seas/00-namespaces.yaml',
     expect: {
@@ -224,13 +224,7 @@ const INSTALLS: { file: string; expect: Record<string, Outcome> }[] = [
   },
 ];
 
-interface Install {
-  file: string;
-  key: string;
-  events: { how: string; event: Json }[];
-}
-
-const INSTALLED: Install[] = INSTALLS.flatMap(({ file }) =>
+const INSTALLED: Installed[] = INSTALLS.flatMap(({ file }) =>
   objects(file).map((object) => {
     const meta = object.metadata as Json;
     const namespace = (meta.namespace as string | undefined) ?? 'default';
@@ -365,16 +359,7 @@ const CROSS_NS_SECRETS: Outcome = ['medium', 'rule:workload-cross-namespace-secr
 const RECON = INFO;
 const SENSITIVE_READ: Outcome = ['low', 'sensitive-read'];
 
-interface Step {
-  scenario: string;
-  step: string;
-  event: Json;
-  outcome: Outcome;
-  /** The player putting a defence back (PSS Misconfiguration is played as the defender): no attack. */
-  remedy?: true;
-}
-
-const SEVEN_SEAS: Step[] = [
+const SEVEN_SEAS: ScenarioStep[] = [
   { scenario: 'seven-seas 1', step: 'fancy: kubectl auth can-i --list', event: canIList(FANCY, FANCY_IP, 'default'), outcome: DISCOVERY },
   { scenario: 'seven-seas 1', step: 'fancy: kubectl get namespaces', event: get(FANCY, FANCY_IP, 'namespaces', null), outcome: RECON },
   {
@@ -514,7 +499,7 @@ const DARK_TIDE = podIdentity('sea', 'scurvy-dog', 'dark-tide', 'node-1');
 const DARK_TIDE_IP = '192.168.11.190';
 const MISTY = podIdentity('smugglers-cove', 'cartographer', 'misty-gally', 'node-1');
 const MISTY_IP = '192.168.11.193';
-const COMMANDEER: Step[] = [
+const COMMANDEER: ScenarioStep[] = [
   {
     scenario: 'commandeer 1',
     step: 'dark-tide: kubectl get namespaces',
@@ -618,7 +603,8 @@ const ADMIN_IP = '192.168.133.200';
 const DEV_NS = 'dev-app-factory';
 const DEV_LABELS = { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted' };
 const ENFORCE = 'pod-security.kubernetes.io/enforce';
-const PSS: Step[] = [
+// PSS Misconfiguration is played as the defender: its `remedy` steps put a defence back.
+const PSS: ScenarioStep[] = [
   { scenario: 'pss 1', step: 'admin: kubectl auth can-i --list', event: canIList(ADMIN, ADMIN_IP, 'platform'), outcome: DISCOVERY },
   {
     scenario: 'pss 1',
@@ -762,7 +748,7 @@ const PWN: Json = {
 function nodeRequest(user: Json, verb: string, uri: string, ref: Json | undefined, code: number, more: Json = {}): Json {
   return request(user, NODE_KUBECTL, BURROW_IP, verb, uri, ref, code, more);
 }
-const COASTLINE: Step[] = [
+const COASTLINE: ScenarioStep[] = [
   { scenario: 'coastline 2', step: 'jumpbox: kubectl auth can-i --list', event: canIList(SRE, SRE_IP, 'dmz'), outcome: DISCOVERY },
   { scenario: 'coastline 2', step: 'jumpbox: kubectl get namespaces', event: get(SRE, SRE_IP, 'namespaces', null), outcome: RECON },
   {
@@ -904,32 +890,7 @@ const COASTLINE: Step[] = [
 const STEPS = [...SEVEN_SEAS, ...COMMANDEER, ...PSS, ...COASTLINE];
 
 describe('ControlPlane simulator scenarios through serve', () => {
-  const items = [...INSTALLED.flatMap((i) => i.events.map((e) => e.event)), ...STEPS.map((s) => s.event)];
-  const served = servedOnce('aisoc-simulator-', SECRET, 'simulator', items);
-
-  it('accepts every event; every object of every file has one expected outcome', () => {
-    expect(served.status).toBe(200);
-    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
-    expect(served.records).toHaveLength(items.length);
-    for (const { file, expect: outcomes } of INSTALLS)
-      expect(
-        INSTALLED.filter((i) => i.file === file).map((i) => i.key),
-        file,
-      ).toEqual(Object.keys(outcomes));
-  });
-
-  for (const i of INSTALLED) {
-    const outcome = INSTALLS.find((x) => x.file === i.file)?.expect[i.key] as Outcome;
-    it(`install ${i.file} ${i.key}: ${outcome[0]}, ${outcome[1]}`, () => {
-      for (const { event: e } of i.events) served.check(e, outcome);
-    });
-  }
-
-  for (const s of STEPS) {
-    it(`${s.scenario}: ${s.step}: ${s.outcome[0]}, ${s.outcome[1]}`, () => {
-      served.check(s.event, s.outcome);
-    });
-  }
+  const served = servedScenarios('aisoc-simulator-', SECRET, 'simulator', INSTALLS, INSTALLED, STEPS);
 
   it('every write, exec, attach and cross-namespace Secret read of the attacks comes out medium or high', () => {
     const active = STEPS.filter(
