@@ -150,6 +150,16 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
     });
   });
 
+  /** What backfill and redrive run with here: the loopback ingest, and moto as AWS. */
+  const commandEnv = () => ({
+    AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`,
+    K8S_AUDIT_SHARED_SECRET: SECRET,
+    AWS_REGION: REGION,
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  });
+
   it.skipIf(!hasMoto)('backfills the same log group through FilterLogEvents pages, same-millisecond events included', async () => {
     const logs = new CloudWatchLogsClient({ region: REGION, endpoint, credentials });
     const group = await eksLogGroup(logs, 'moto-backfill');
@@ -165,14 +175,7 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
 
     const { code, stderr } = await runCommand(
       ['backfill', '--log-group', group, '--start', String(now), '--end', String(now + 1000), '--page-size', '7', '--rate', '5'],
-      {
-        AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`,
-        K8S_AUDIT_SHARED_SECRET: SECRET,
-        AWS_REGION: REGION,
-        AWS_ENDPOINT_URL: endpoint,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      },
+      commandEnv(),
     );
 
     expect(progressLines(stderr, 'backfill').done).toMatchObject({ eventsRead: 60, eventsShipped: 60, eventsFailed: 0 });
@@ -180,14 +183,7 @@ describe('forwarder on a moto CloudWatch Logs → Kinesis subscription', () => {
     expect(store?.countEvents({ tenant: 'acme', cluster: 'moto-backfill' })).toBe(60);
   });
   it.skipIf(!hasMoto)('backfill of a log group and redrive of a queue that do not exist say what to check, exit 1', async () => {
-    const env = {
-      AISOC_INGEST_URL: `${ingest?.url}/v1/ingest/k8s-audit/acme`,
-      K8S_AUDIT_SHARED_SECRET: SECRET,
-      AWS_REGION: REGION,
-      AWS_ENDPOINT_URL: endpoint,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    };
+    const env = commandEnv();
     // A cluster name mistyped in the group, as an operator following docs/forwarder.md might.
     const backfill = await runCommand(['backfill', '--log-group', '/aws/eks/no-such-cluster/cluster', '--start', '1h'], env);
     expect(backfill.code).toBe(1);
