@@ -213,3 +213,44 @@ export function servedScenarios(
   }
   return served;
 }
+
+/** One action of a public tool's fixture: its id, how its test is titled, and the events it leaves. */
+export interface FixtureAction {
+  key: string;
+  title: string;
+  events: readonly Json[];
+}
+
+/**
+ * For the fixtures of public attack tools (CDK, Defender's simulation, Red Kube): posts every
+ * action's events, then `extra` events, through `serve` once, and registers in the calling describe
+ * the tests a user's view gives: every event accepted, every action with one expected outcome per
+ * event (`expected`, by key, in the fixture's order), and each action's events their outcomes.
+ */
+export function servedActions(
+  prefix: string,
+  secret: string,
+  cluster: string,
+  actions: readonly FixtureAction[],
+  expected: Readonly<Record<string, readonly Outcome[]>>,
+  extra: readonly Json[] = [],
+): Served {
+  const items = [...actions.flatMap((a) => a.events), ...extra];
+  const served = servedOnce(prefix, secret, cluster, items);
+
+  it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
+    expect(served.status).toBe(200);
+    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
+    expect(actions.map((a) => a.key)).toEqual(Object.keys(expected));
+    for (const a of actions) expect(a.events.length, a.key).toBe(expected[a.key]?.length);
+  });
+
+  for (const a of actions) {
+    it(a.title, () => {
+      a.events.forEach((e, i) => {
+        served.check(e, expected[a.key]?.[i] as Outcome);
+      });
+    });
+  }
+  return served;
+}

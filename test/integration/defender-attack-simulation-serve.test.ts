@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { type Outcome, servedOnce } from '../helpers/through-serve.js';
+import { type Outcome, servedActions } from '../helpers/through-serve.js';
 
 const SECRET = 'defender-simulation-secret-0123456789abcdef';
 
@@ -84,23 +84,14 @@ const recon = actions.find((a) => a.identity === 'victim pod')?.events[0] as Rec
 const PUBLIC_ENDPOINT = { ...recon, auditID: 'd3fe4d00-0000-4000-8000-0000000000ff', sourceIPs: ['20.61.37.120'] };
 
 describe("Microsoft's Defender for Cloud attack simulation (Kubernetes), through serve", () => {
-  const items = [...actions.flatMap((a) => a.events), PUBLIC_ENDPOINT];
-  const served = servedOnce('aisoc-mdc-sim-', SECRET, 'aks-prod', items);
-
-  it('accepts every event, and every action of the fixture has one expected outcome per event here', () => {
-    expect(served.status).toBe(200);
-    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
-    expect(actions.map((a) => a.action)).toEqual(Object.keys(EXPECTED));
-    for (const a of actions) expect(a.events.length, a.action).toBe(EXPECTED[a.action]?.length);
-  });
-
-  for (const a of actions) {
-    it(`${a.identity}: ${a.action}`, () => {
-      a.events.forEach((e, i) => {
-        served.check(e, EXPECTED[a.action]?.[i] as Outcome);
-      });
-    });
-  }
+  const served = servedActions(
+    'aisoc-mdc-sim-',
+    SECRET,
+    'aks-prod',
+    actions.map((a) => ({ key: a.action, title: `${a.identity}: ${a.action}`, events: a.events })),
+    EXPECTED,
+    [PUBLIC_ENDPOINT],
+  );
 
   it("every request the victim pod's token makes comes out medium or high, with its rule named", () => {
     const attack = actions.filter((a) => a.identity === 'victim pod').flatMap((a) => a.events);

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/fixtures.js';
-import { type Outcome, servedOnce } from '../helpers/through-serve.js';
+import { type Outcome, servedActions } from '../helpers/through-serve.js';
 
 const SECRET = 'red-kube-serve-secret-0123456789abcdef';
 
@@ -106,22 +106,13 @@ const EXPECTED: Record<string, Outcome[]> = {
 
 describe("Lightspin's Red Kube and k8s attack simulations, through serve", () => {
   const items = actions.flatMap((a) => a.events);
-  const served = servedOnce('aisoc-red-kube-', SECRET, 'prod', items);
-
-  it('accepts every event, and every command of the fixture has one expected outcome per event here', () => {
-    expect(served.status).toBe(200);
-    expect(served.answer).toMatchObject({ accepted: items.length, rejected: 0 });
-    expect(actions.map((a) => a.id)).toEqual(Object.keys(EXPECTED));
-    for (const a of actions) expect(a.events.length, a.id).toBe(EXPECTED[a.id]?.length);
-  });
-
-  for (const a of actions) {
-    it(`${a.tool} ${a.id} ${a.action}`, () => {
-      a.events.forEach((e, i) => {
-        served.check(e, EXPECTED[a.id]?.[i] as Outcome);
-      });
-    });
-  }
+  const served = servedActions(
+    'aisoc-red-kube-',
+    SECRET,
+    'prod',
+    actions.map((a) => ({ key: a.id, title: `${a.tool} ${a.id} ${a.action}`, events: a.events })),
+    EXPECTED,
+  );
 
   it('every write, exec and attach a command makes comes out medium or high', () => {
     const active = items.filter(
