@@ -195,6 +195,20 @@ const pwn = objects('pwnchart/clusterrole.yaml').concat(
   // The chart's values.yaml: namespace default, name default (every pod without its own account).
   objects('pwnchart/clusterrolebinding.yaml', parse(readFileSync(join(DIR, 'pwnchart/values.yaml'), 'utf8')) as Record<string, string>),
 );
+
+/** The tiller pod's kubectl listing kube-system's Secrets: refused before the pwnchart's binding, allowed after. */
+function tillerPodListsKubeSystemSecrets(code: number): Json {
+  return request(
+    TILLER_POD,
+    KUBECTL_118,
+    '10.244.1.19',
+    'list',
+    '/api/v1/namespaces/kube-system/secrets?limit=500',
+    { resource: 'secrets', namespace: 'kube-system' },
+    code,
+  );
+}
+
 const S9 = [
   request(
     PERSON,
@@ -218,15 +232,7 @@ const S9 = [
     { resource: 'pods', namespace: 'default', name: 'helm-tiller', subresource: 'attach' },
     101,
   ),
-  request(
-    TILLER_POD,
-    KUBECTL_118,
-    '10.244.1.19',
-    'list',
-    '/api/v1/namespaces/kube-system/secrets?limit=500',
-    { resource: 'secrets', namespace: 'kube-system' },
-    403,
-  ),
+  tillerPodListsKubeSystemSecrets(403),
   ...pwn.map((o) => {
     const resource = o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings';
     const name = (o.metadata as Json).name as string;
@@ -244,15 +250,7 @@ const S9 = [
       },
     );
   }),
-  request(
-    TILLER_POD,
-    KUBECTL_118,
-    '10.244.1.19',
-    'list',
-    '/api/v1/namespaces/kube-system/secrets?limit=500',
-    { resource: 'secrets', namespace: 'kube-system' },
-    200,
-  ),
+  tillerPodListsKubeSystemSecrets(200),
 ];
 
 // Scenario 4, container escape to the host system (guide/docs/scenarios/scenario-4): chroot into

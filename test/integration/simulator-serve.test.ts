@@ -238,10 +238,10 @@ const KUBECTL = 'kubectl/v1.28.4 (linux/amd64) kubernetes/bae2c62';
 const EXEC_UA = KUBECTL;
 
 /** `kubectl auth can-i --list -n <ns>`: a SelfSubjectRulesReview, cluster-scoped, answered 201. */
-function canIList(user: Json, ip: string, namespace: string): Json {
+function canIList(user: Json, ip: string, namespace: string, agent = KUBECTL): Json {
   return request(
     user,
-    KUBECTL,
+    agent,
     ip,
     'create',
     '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
@@ -791,16 +791,7 @@ const COASTLINE: ScenarioStep[] = [
   {
     scenario: 'coastline 4',
     step: "node's kubectl with coastline-fluentd's token: auth can-i --list -n kube-system",
-    event: nodeRequest(
-      FLUENTD,
-      'create',
-      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
-      { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' },
-      201,
-      {
-        requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'kube-system' } },
-      },
-    ),
+    event: canIList(FLUENTD, BURROW_IP, 'kube-system', NODE_KUBECTL),
     outcome: DISCOVERY,
   },
   {
@@ -827,16 +818,7 @@ const COASTLINE: ScenarioStep[] = [
   {
     scenario: 'coastline 5',
     step: "node's kubectl with the minted token: auth can-i --list -n kube-system",
-    event: nodeRequest(
-      AGGREGATOR,
-      'create',
-      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
-      { resource: 'selfsubjectrulesreviews', apiGroup: 'authorization.k8s.io' },
-      201,
-      {
-        requestObject: { kind: 'SelfSubjectRulesReview', apiVersion: 'authorization.k8s.io/v1', spec: { namespace: 'kube-system' } },
-      },
-    ),
+    event: canIList(AGGREGATOR, BURROW_IP, 'kube-system', NODE_KUBECTL),
     outcome: DISCOVERY,
   },
   {
