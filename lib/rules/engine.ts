@@ -37,6 +37,7 @@ export interface RuleActivation {
   containers: JsonObject[];
   securityContexts: JsonObject[];
   eksAddonWorkload: boolean;
+  created: boolean;
 }
 
 const VARIABLES: [keyof RuleActivation, string][] = [
@@ -57,6 +58,7 @@ const VARIABLES: [keyof RuleActivation, string][] = [
   ['containers', 'list'],
   ['securityContexts', 'list'],
   ['eksAddonWorkload', 'bool'],
+  ['created', 'bool'],
 ];
 
 /**
@@ -451,6 +453,16 @@ class Activation implements RuleActivation {
   }
   get verb(): string {
     return str(this.event.verb);
+  }
+  /**
+   * The request is a create: a `create` (whatever its answer: rules read the code as well), or a
+   * `patch` answered 201 Created, which is how
+   * `kubectl apply --server-side` creates one (kubernetes/kubernetes staging/src/k8s.io/apiserver
+   * pkg/endpoints/handlers/patch.go: an apply patch of an object that does not exist creates it).
+   */
+  get created(): boolean {
+    const verb = this.event.verb;
+    return verb === 'create' || (verb === 'patch' && this.responseStatus.code === 201);
   }
   get stage(): string {
     return str(this.event.stage);

@@ -254,6 +254,17 @@ describe('rule packs', () => {
     expect(fired('deployments', { metadata, spec: { template: { spec } } })).toEqual([]);
   });
 
+  it('says whether a request is a create: a create whatever its answer, or a patch answered 201 (server-side apply)', () => {
+    const created = (verb: string, code: number) =>
+      ruleActivation({ auditID: 'x', verb, objectRef: { resource: 'secrets' }, responseStatus: { code } } as never).created;
+    expect(created('create', 201)).toBe(true);
+    expect(created('create', 403)).toBe(true);
+    expect(created('patch', 201)).toBe(true);
+    expect(created('patch', 200)).toBe(false);
+    expect(created('update', 201)).toBe(false);
+    expect(created('get', 200)).toBe(false);
+  });
+
   it("says whether a request writes an EKS add-on's own workload: kube-system, add-on images only, kube-system's or EKS's identity", () => {
     const addon = '602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.30.0-eksbuild.3';
     const act = (namespace: string, username: string, images: string[]) =>
