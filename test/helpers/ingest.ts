@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, NormalisedRecord } from '../../lib/audit/index.js';
@@ -197,4 +198,45 @@ export function reserialised(value: unknown): string {
     );
   };
   return JSON.stringify(reorder(value), null, 1).replace(/\n/g, ' ');
+}
+
+/** The head of a POST to acme's ingest route declaring `length` body bytes, the body left to the caller. */
+export function ingestRequestHead(length: number): string {
+  return `POST /v1/ingest/k8s-audit/acme HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n`;
+}
+
+/** A request whose head (declaring `length` body bytes) is sent now and whose body is sent when told. */
+export interface HeldRequest {
+  socket: Socket;
+  /** Everything the server has written back so far. */
+  received: () => string;
+  /** Resolves once the server has written anything back. */
+  answered: Promise<void>;
+  sendBody: (body: Buffer | string) => void;
+}
+
+/**
+ * Sends a request head to the server on `port` and holds the body back, so the request holds an
+ * admission slot until `sendBody`: how a test puts the server past its bound however fast the
+ * machine is.
+ */
+export function holdRequest(port: number, length: number): Promise<HeldRequest> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    let onAnswer: () => void = () => {};
+    const answered = new Promise<void>((r) => {
+      onAnswer = r;
+    });
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      onAnswer();
+    });
+    socket.on('error', () => {});
+    socket.once('error', reject);
+    socket.once('connect', () => {
+      socket.write(ingestRequestHead(length));
+      resolve({ socket, received: () => text, answered, sendBody: (b) => socket.write(b) });
+    });
+  });
 }

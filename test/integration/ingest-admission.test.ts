@@ -3,14 +3,23 @@
 // their clients leave), gives up a request that waited past its deadline without storing it,
 // stops working on a request whose client left, and shares SQLite commits between concurrent
 // requests while each 200 still means stored. The events are the real Falco fixture events.
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { EVENT_STORE_FILE, type EventStore, openEventStore, type SqliteSink } from '../../lib/sinks/sqlite.js';
-import { answer, eventList, ingestConfig, SECRET, tempDataDir, uniqueFalcoEvents } from '../helpers/ingest.js';
+import {
+  answer,
+  eventList,
+  type HeldRequest,
+  holdRequest,
+  ingestConfig,
+  ingestRequestHead,
+  SECRET,
+  tempDataDir,
+  uniqueFalcoEvents,
+} from '../helpers/ingest.js';
 import { until } from '../helpers/until.js';
 
 const PATH = '/v1/ingest/k8s-audit/acme';
@@ -25,42 +34,6 @@ function post(server: IngestServer, events: AuditEvent[]): Promise<Response> {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': SECRET },
     body: eventList(events),
-  });
-}
-
-/** The head of a POST to the ingest route declaring `length` body bytes. */
-function requestHead(length: number): string {
-  return `POST ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${length}\r\n\r\n`;
-}
-
-/** A request whose head (declaring `length` body bytes) is sent now and whose body is sent when told. */
-interface HeldRequest {
-  socket: Socket;
-  /** Everything the server has written back so far. */
-  received: () => string;
-  /** Resolves once the server has written anything back. */
-  answered: Promise<void>;
-  sendBody: (body: Buffer) => void;
-}
-
-function holdRequest(server: IngestServer, length: number): Promise<HeldRequest> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(server.port, '127.0.0.1');
-    let text = '';
-    let onAnswer: () => void = () => {};
-    const answered = new Promise<void>((r) => {
-      onAnswer = r;
-    });
-    socket.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-      onAnswer();
-    });
-    socket.on('error', () => {});
-    socket.once('error', reject);
-    socket.once('connect', () => {
-      socket.write(requestHead(length));
-      resolve({ socket, received: () => text, answered, sendBody: (b) => socket.write(b) });
-    });
   });
 }
 
@@ -82,7 +55,7 @@ describe('admission control', () => {
 
   /** A request that has taken a slot: its head read by the server, its body not sent yet. */
   async function holdSlot(length: number): Promise<HeldRequest> {
-    const held = await holdRequest(server, length);
+    const held = await holdRequest(server.port, length);
     await new Promise((r) => setTimeout(r, 100));
     return held;
   }
@@ -101,11 +74,11 @@ describe('admission control', () => {
     await start({ K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2' });
     const events = batch('held');
     const body = Buffer.from(eventList(events));
-    const held = [await holdRequest(server, body.length), await holdRequest(server, body.length)];
+    const held = [await holdRequest(server.port, body.length), await holdRequest(server.port, body.length)];
     // Both held requests are admitted (their heads read) before the third arrives.
     await new Promise((r) => setTimeout(r, 100));
 
-    const third = await holdRequest(server, body.length);
+    const third = await holdRequest(server.port, body.length);
     await third.answered;
     // Not one byte of the third body was sent: the answer came on the head alone.
     expect(third.received()).toMatch(/^HTTP\/1\.1 429 /);
@@ -140,10 +113,10 @@ describe('admission control', () => {
       observe: (o) => outcomes.push({ status: o.status, route: o.route }),
     });
     const length = Buffer.byteLength(eventList(batch('shed')));
-    const held = [await holdRequest(server, length), await holdRequest(server, length)];
+    const held = [await holdRequest(server.port, length), await holdRequest(server.port, length)];
     await new Promise((r) => setTimeout(r, 100));
     for (let i = 0; i < 5; i++) {
-      const refused = await holdRequest(server, length);
+      const refused = await holdRequest(server.port, length);
       await refused.answered;
       expect(refused.received()).toMatch(/^HTTP\/1\.1 429 /);
       refused.socket.destroy();
@@ -162,7 +135,7 @@ describe('admission control', () => {
 
     // Refused on its head; the client sends its body anyway, as a client that writes before it reads does.
     const refusedBody = Buffer.from(eventList(batch('kept-refused', 6)));
-    const client = await holdRequest(server, refusedBody.length);
+    const client = await holdRequest(server.port, refusedBody.length);
     await client.answered;
     expect(client.received()).toMatch(/^HTTP\/1\.1 429 /);
     expect(client.received()).not.toMatch(/\r\nConnection: close\r\n/i);
@@ -175,7 +148,7 @@ describe('admission control', () => {
     await until(() => /"accepted":4/.test(held.received()));
     const nextEvents = batch('kept-next', 3);
     const nextBody = Buffer.from(eventList(nextEvents));
-    client.socket.write(requestHead(nextBody.length));
+    client.socket.write(ingestRequestHead(nextBody.length));
     client.sendBody(nextBody);
     await until(() => /"accepted":3/.test(client.received()));
     expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
@@ -191,7 +164,7 @@ describe('admission control', () => {
     const heldBody = Buffer.from(eventList(batch('packet-held', 2)));
     const held = await holdSlot(heldBody.length);
     const refusedBody = Buffer.from(eventList(batch('packet-refused')));
-    const client = await holdRequest(server, refusedBody.length);
+    const client = await holdRequest(server.port, refusedBody.length);
     await client.answered;
     expect(client.received()).toMatch(/^HTTP\/1\.1 429 /);
     client.sendBody(refusedBody.subarray(0, 1000));
@@ -200,7 +173,7 @@ describe('admission control', () => {
     // The rest of the refused body and the next request, head and body, in one write.
     const nextEvents = batch('packet-next', 5);
     const nextBody = Buffer.from(eventList(nextEvents));
-    client.sendBody(Buffer.concat([refusedBody.subarray(1000), Buffer.from(requestHead(nextBody.length)), nextBody]));
+    client.sendBody(Buffer.concat([refusedBody.subarray(1000), Buffer.from(ingestRequestHead(nextBody.length)), nextBody]));
     await until(() => /"accepted":5/.test(client.received()));
     expect(client.received().match(/HTTP\/1\.1 \d{3} /g)).toEqual(['HTTP/1.1 429 ', 'HTTP/1.1 200 ']);
     client.socket.destroy();
@@ -218,11 +191,11 @@ describe('admission control', () => {
     try {
       const held = await holdSlot(100);
       const body = Buffer.from(eventList(batch('many', 2)));
-      const client = await holdRequest(server, body.length);
+      const client = await holdRequest(server.port, body.length);
       client.sendBody(body);
       for (let n = 1; n < 30; n++) {
         await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === n);
-        client.sendBody(Buffer.concat([Buffer.from(requestHead(body.length)), body]));
+        client.sendBody(Buffer.concat([Buffer.from(ingestRequestHead(body.length)), body]));
       }
       await until(() => (client.received().match(/HTTP\/1\.1 429 /g) ?? []).length === 30);
       await new Promise((r) => setImmediate(r));
@@ -239,7 +212,7 @@ describe('admission control', () => {
     // The bound must hold one largest body (1 MiB here); 1.5 MiB holds one such request, not two.
     await start({ K8S_AUDIT_MAX_BODY_BYTES: String(1024 * 1024), K8S_AUDIT_MAX_INFLIGHT_BYTES: String(1536 * 1024) });
     const big = await holdSlot(1024 * 1024);
-    const second = await holdRequest(server, 1024 * 1024);
+    const second = await holdRequest(server.port, 1024 * 1024);
     await second.answered;
     expect(second.received()).toMatch(/^HTTP\/1\.1 429 /);
     expect(second.received()).toMatch(/K8S_AUDIT_MAX_INFLIGHT_BYTES 1572864/);
@@ -282,7 +255,7 @@ describe('admission control', () => {
     await new Promise((r) => setTimeout(r, 150));
     const leaving = batch('leaving', 6);
     const body = Buffer.from(eventList(leaving));
-    const req = await holdRequest(server, body.length);
+    const req = await holdRequest(server.port, body.length);
     req.sendBody(body);
     // The server has the whole body and queued the batch behind the locked commit; then the client goes.
     await new Promise((r) => setTimeout(r, 200));

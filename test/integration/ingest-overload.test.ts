@@ -4,13 +4,12 @@
 // reset, no 5xx), every event answered 200 is stored exactly once, and nothing else is stored.
 // The full measurement (2× the closed-loop capacity, goodput, RSS) is `npm run load -- --overload`.
 import { createServer } from 'node:http';
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
 import { FATE, runApiserverStandIn } from '../helpers/apiserver.js';
 import { auditLines } from '../helpers/corpus.js';
-import { EMPTY_EVENT_LIST, ingestConfig, SECRET, storedCounts, tempDataDir } from '../helpers/ingest.js';
+import { EMPTY_EVENT_LIST, holdRequest, ingestConfig, SECRET, storedCounts, tempDataDir } from '../helpers/ingest.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -20,6 +19,13 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
     const server = await startIngestServer({
       config: ingestConfig({ AISOC_DATA_DIR: tmp.dir, K8S_AUDIT_MAX_INFLIGHT_REQUESTS: '2', AISOC_SQLITE_GROUP_COMMIT: 'true' }),
     });
+    // Both slots are held for the stand-in's first 600 ms by requests whose bodies come late, so
+    // the server is past its bound however fast the machine: a fast CI machine admitted all of a
+    // burst of 40 batches a second into two slots, and the test saw no 429 at all.
+    const holders = [await holdRequest(server.port, EMPTY_EVENT_LIST.length), await holdRequest(server.port, EMPTY_EVENT_LIST.length)];
+    const release = setTimeout(() => {
+      for (const h of holders) h.sendBody(EMPTY_EVENT_LIST);
+    }, 600);
     try {
       const report = await runApiserverStandIn({
         url: `${server.url}/v1/ingest/k8s-audit/acme`,
@@ -58,6 +64,8 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
       expect(stored.size).toBe(delivered.length);
       expect(report.delivered).toBeGreaterThan(0);
     } finally {
+      clearTimeout(release);
+      for (const h of holders) h.socket.destroy();
       await server.close();
       tmp.remove();
     }
@@ -73,13 +81,8 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
     // The one slot is held for the stand-in's first second by a request whose body comes late, so
     // the server is past its bound however fast the machine: refusals cost it too little now for
     // a burst alone to be sure of one (100 batches a second into two slots were all admitted once).
-    const holder = connect(server.port, '127.0.0.1');
-    holder.on('error', () => {});
-    await new Promise((r) => holder.once('connect', r));
-    holder.write(
-      `POST /v1/ingest/k8s-audit/acme HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-AiSOC-K8s-Token: ${SECRET}\r\nContent-Length: ${EMPTY_EVENT_LIST.length}\r\n\r\n`,
-    );
-    const release = setTimeout(() => holder.end(EMPTY_EVENT_LIST), 1200);
+    const holder = await holdRequest(server.port, EMPTY_EVENT_LIST.length);
+    const release = setTimeout(() => holder.sendBody(EMPTY_EVENT_LIST), 1200);
     try {
       const report = await runApiserverStandIn({
         url: `${server.url}/v1/ingest/k8s-audit/acme`,
@@ -112,7 +115,7 @@ describe('serve under the apiserver stand-in past its admission bound', () => {
       expect(rows.filter((r) => r.n !== 1)).toEqual([]);
     } finally {
       clearTimeout(release);
-      holder.destroy();
+      holder.socket.destroy();
       await server.close();
       tmp.remove();
     }
