@@ -32,6 +32,13 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
   const table = classifySeverity(input);
   const d = detection ?? shippedDetection();
   if (d.severity === 'spec') return { ...table, ruleIds: NO_RULES };
+  // The request's receipt, before authorization, admission or any answer: its later stage (same
+  // auditID) carries the outcome and is scored. Scoring the receipt too made a kubelet's routine
+  // token request `high` and alerted on it, as did each controller's Secret watch, under any
+  // audit policy that does not omit the stage (the AiSOC connector documentation's recommended
+  // policy does not). Falco's k8saudit rules read only ResponseComplete events (falcosecurity/
+  // plugins plugins/k8saudit/rules/k8s_audit_rules.yaml, macro `kevt`, list `k8s_audit_stages`).
+  if (event.stage === 'RequestReceived') return { severity: 'info', reason: 'request-received-stage', ruleIds: NO_RULES };
   const refined = refineSeverity(input, user, table, d.rules?.routine);
   const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event);
   if (fired.length === 0) return { ...refined, ruleIds: NO_RULES };

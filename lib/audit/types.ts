@@ -110,6 +110,8 @@ export type SeverityReason =
   | 'routine-not-found-or-conflict'
   | 'routine-get-not-found'
   | 'eviction-refused'
+  // The RequestReceived stage: its request's later stage is scored (lib/audit/detect.ts).
+  | 'request-received-stage'
   // A pod-spec rule fired on a pod the DaemonSet controller made from its DaemonSet (lib/audit/detect.ts).
   | 'routine-daemonset-pod'
   // A detection rule decided the severity: `rule:<rule id>`.

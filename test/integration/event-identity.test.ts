@@ -148,7 +148,7 @@ describe('two events in one auditID and stage, through tail', () => {
 });
 
 describe('one alert per action', () => {
-  it('raises one alert for an exec logged at three stages, from the first stage, in one batch or across batches', async () => {
+  it('raises one alert for an exec logged at three stages, from its first scored stage (ResponseStarted: the receipt has no outcome yet), in one batch or across batches', async () => {
     const exec = { ...falcoEvent('exec_pod.json'), auditID: 'exec-one-alert-0001' };
     const stages = ['RequestReceived', 'ResponseStarted', 'ResponseComplete'].map((stage) => ({ ...exec, stage }));
     const other = { ...exec, auditID: 'exec-one-alert-0002' };
@@ -160,16 +160,27 @@ describe('one alert per action', () => {
 
     expect(together.accepted).toBe(3);
     expect(store.countEvents({ tenant: 't-alert-one' })).toBe(3);
-    expect(store.queryAlerts({ tenant: 't-alert-one' }).map((r) => [r.audit_id, r.k8s_stage])).toEqual([[exec.auditID, 'RequestReceived']]);
+    expect(store.queryAlerts({ tenant: 't-alert-one' }).map((r) => [r.audit_id, r.k8s_stage])).toEqual([[exec.auditID, 'ResponseStarted']]);
     expect(
       store
         .queryAlerts({ tenant: 't-alert-two' })
         .map((r) => [r.audit_id, r.k8s_stage])
         .sort(),
     ).toEqual([
-      [exec.auditID, 'RequestReceived'],
-      [other.auditID, 'RequestReceived'],
+      [exec.auditID, 'ResponseStarted'],
+      [other.auditID, 'ResponseStarted'],
     ]);
     expect(logs.find((l) => l.msg === 'ingest request' && l.tenant === 't-alert-one')).toMatchObject({ alerts: 1 });
+    // Every stage is stored; the receipt as info, the two that carry an answer as exec's row.
+    expect(
+      store
+        .queryEvents({ tenant: 't-alert-one', limit: 10 })
+        .map((r) => [r.k8s_stage, r.severity, r.severity_reason])
+        .sort(),
+    ).toEqual([
+      ['RequestReceived', 'info', 'request-received-stage'],
+      ['ResponseComplete', 'high', 'pod-interactive-access'],
+      ['ResponseStarted', 'high', 'pod-interactive-access'],
+    ]);
   });
 });

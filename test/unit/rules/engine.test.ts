@@ -612,6 +612,59 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(refineSeverity(input({ subresource: null }), 'system:node:n1', high)).toBe(high);
   });
 
+  it('a RequestReceived stage is info whatever it asks, as its answer is scored; the spec table alone still scores it', () => {
+    // The receipt as staging/src/k8s.io/apiserver/pkg/endpoints/filters/audit.go writes it (no
+    // responseStatus) when the audit policy does not omit the stage, for two routine requests that
+    // were high at receipt (a kubelet's projected-token refresh, the controller manager's Secret
+    // watch) and an attack's binding to cluster-admin, which is high at its answer instead.
+    const receipt = (verb: string, user: string, objectRef: Record<string, unknown>, requestObject?: unknown) => ({
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'RequestResponse',
+      auditID: `rr-${verb}-${user}`,
+      stage: 'RequestReceived',
+      verb,
+      user: { username: user, groups: ['system:authenticated'] },
+      sourceIPs: ['10.0.1.7'],
+      objectRef: { apiVersion: 'v1', ...objectRef },
+      requestReceivedTimestamp: '2026-12-07T10:00:00.000000Z',
+      stageTimestamp: '2026-12-07T10:00:00.000000Z',
+      ...(requestObject === undefined ? {} : { requestObject }),
+    });
+    const binding = {
+      kind: 'ClusterRoleBinding',
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      metadata: { name: 'pwn' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'default' }],
+    };
+    const received = [
+      receipt('create', 'system:node:ip-10-0-1-7.ec2.internal', {
+        resource: 'serviceaccounts',
+        namespace: 'web',
+        name: 'default',
+        subresource: 'token',
+      }),
+      receipt('watch', 'system:kube-controller-manager', { resource: 'secrets' }),
+      receipt('create', 'mallory', { resource: 'clusterrolebindings', apiGroup: 'rbac.authorization.k8s.io', apiVersion: 'v1' }, binding),
+    ];
+    for (const e of received) {
+      expect(decideEventSeverity(e as never), e.auditID).toEqual({ severity: 'info', reason: 'request-received-stage', ruleIds: [] });
+      const answered = { ...e, stage: 'ResponseComplete', responseStatus: { metadata: {}, code: e.verb === 'watch' ? 200 : 201 } };
+      expect(decideEventSeverity(answered as never).reason, e.auditID).not.toBe('request-received-stage');
+    }
+    const attack = { ...received[2], stage: 'ResponseComplete', responseStatus: { metadata: {}, code: 201 } };
+    expect(decideEventSeverity(attack as never)).toMatchObject({
+      severity: 'high',
+      ruleIds: expect.arrayContaining(['cluster-admin-binding']),
+    });
+    expect(decideEventSeverity(received[0] as never, { severity: 'spec', rules: null })).toEqual({
+      severity: 'high',
+      reason: 'sensitive-resource-change',
+      ruleIds: [],
+    });
+  });
+
   it('a kubelet asking for its own certificates, and the CSR, serviceaccount and token-cleaner controllers at work, are routine; any other such write keeps the row', () => {
     // Shapes of the Kubernetes API reference (certificates.k8s.io/v1 CertificateSigningRequest and
     // its approval and status subresources), as a node joining an EKS cluster writes them.
