@@ -233,7 +233,15 @@ const CSR_CONTROLLERS = new Set(['system:serviceaccount:kube-system:certificate-
 //   bound to cluster-admin (pkg/install/resources.go), and the Helm chart, release `velero` as its
 //   README installs it, account `velero-server` bound to cluster-admin
 //   (vmware-tanzu/helm-charts charts/velero values.yaml rbac.clusterAdministrator,
-//   templates/clusterrolebinding.yaml), in the `velero` namespace Velero's documentation uses.
+//   templates/clusterrolebinding.yaml), in the `velero` namespace Velero's documentation uses;
+// - OPA Gatekeeper's audit, which lists every kind the API serves with a `list` verb, Secrets
+//   included, in all namespaces (chunks of 500), every 60 s by default (open-policy-agent/gatekeeper
+//   pkg/audit/manager.go: auditResources over ServerPreferredResources, --audit-interval 60,
+//   --audit-match-kind-only false): ClusterRole gatekeeper-manager-role grants get/list/watch on
+//   `*` of `*`, account `gatekeeper-admin` in `gatekeeper-system` (deploy/gatekeeper.yaml; the
+//   chart names the account `gatekeeper-admin` and its README installs into `gatekeeper-system`).
+//   killer.sh's CKS simulator solution (quoted in kubernetes/kubernetes#106324) shows this account
+//   watching Secrets cluster-wide in a kubeadm cluster's audit log.
 // The AWS Load Balancer Controller is not here: its chart grants cluster-wide Secrets only with
 // clusterSecretsPermissions.allowAllSecrets, false by default (helm/aws-load-balancer-controller).
 // Only these exact identities: the same name in another namespace is anyone's service account.
@@ -248,6 +256,7 @@ const ADDON_SECRET_WATCHERS = new Set([
   'system:serviceaccount:monitoring:prometheus-operator',
   'system:serviceaccount:velero:velero',
   'system:serviceaccount:velero:velero-server',
+  'system:serviceaccount:gatekeeper-system:gatekeeper-admin',
 ]);
 
 /**

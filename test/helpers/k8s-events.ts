@@ -130,4 +130,5 @@ export const ADDON_SECRET_WATCHER_USERS: readonly string[] = [
   sa('monitoring', 'prometheus-operator'),
   sa('velero', 'velero'),
   sa('velero', 'velero-server'),
+  sa('gatekeeper-system', 'gatekeeper-admin'),
 ];

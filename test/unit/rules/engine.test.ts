@@ -1078,6 +1078,9 @@ describe('severity: refinements and the highest of table and rules', () => {
       sa('default', 'prometheus-operator'),
       sa('velero', 'node-agent'),
       sa('backup', 'velero'),
+      // Gatekeeper's account installed elsewhere, or its namespace's other accounts.
+      sa('default', 'gatekeeper-admin'),
+      sa('gatekeeper-system', 'default'),
       sa('payments', 'api'),
       'system:kube-scheduler',
     ]) {
