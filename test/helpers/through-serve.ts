@@ -8,6 +8,7 @@ import { findingErrors } from './ocsf.js';
 export interface StoredRecord {
   audit_id: string;
   k8s_resource: string;
+  k8s_stage: string;
   severity: string;
   severity_reason: string;
   rule_ids: string[];
