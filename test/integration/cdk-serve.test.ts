@@ -29,9 +29,11 @@ const POD_ESCAPE = ['privileged-container', 'host-pid-or-ipc', 'host-network', '
 const EXPECTED: Record<string, Outcome[]> = {
   // Anonymous GET / (denied), then /apis and a list of namespaces with the pod's token.
   'cdk evaluate: K8s anonymous login and service-account checks': [DENIED, RECON, RECON],
+  // Anonymous first (refused), then the pod's token with Go's bare net/http over HTTP/1.1:
+  // workload-secret-read-by-http-tool named beside the row (Splunk's unusual user agent).
   'cdk run k8s-secret-dump auto': [
     ['high', 'cluster-wide-secrets-read'],
-    ['high', 'cluster-wide-secrets-read'],
+    ['high', 'cluster-wide-secrets-read', ['workload-secret-read-by-http-tool']],
   ],
   // A list of every ConfigMap: kube-state-metrics, istiod and others list them cluster-wide as they run.
   'cdk run k8s-configmap-dump auto': [DENIED, RECON],
@@ -169,7 +171,12 @@ describe("CDK's Kubernetes exploits and CVE-2020-8554, through serve", () => {
   });
 
   it("a pod's token used from outside behind a spoofed X-Forwarded-For of a pod address is still from a public address", () => {
-    served.check(SPOOFED, ['medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']]);
+    // CDK's Go-http-client/1.1 reading Secrets names workload-secret-read-by-http-tool first (pack order).
+    served.check(SPOOFED, [
+      'medium',
+      'rule:workload-secret-read-by-http-tool',
+      ['workload-secret-read-by-http-tool', 'service-account-from-public-address'],
+    ]);
   });
 
   for (const s of STATUS) {
