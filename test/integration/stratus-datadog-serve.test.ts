@@ -236,6 +236,14 @@ describe('Stratus Red Team techniques and Datadog default rules through serve', 
     });
   }
 
+  it('has a case for every Datadog title listed in test/fixtures/public-rules, and none for another title', () => {
+    const listed = readFileSync(join(FIXTURES, 'public-rules', 'datadog-kubernetes-audit-rule-titles.txt'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '' && !l.startsWith('#'))
+      .map((l) => l.split('\t')[0]);
+    expect([...new Set(DATADOG.map((d) => d.rule))].sort()).toEqual([...listed].sort());
+  });
+
   for (const d of DATADOG) {
     it(`Datadog "${d.rule}": ${d.name}`, () => served.check(d.event, d.outcome));
   }
