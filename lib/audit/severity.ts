@@ -311,10 +311,17 @@ function isBootstrapIdentity(user: string): boolean {
   return user.startsWith('system:bootstrap:') || user === GKE_NODE_BOOTSTRAP;
 }
 
+// AKS's own control-plane client (system:masters), run by Azure, not by the cluster's users: it
+// reconciles the managed add-ons in kube-system with kubectl (a create of each object,
+// 409 AlreadyExists when it is there, as `coredns-custom` in a real AKS 1.15 Event Hubs message:
+// sysdiglabs/aks-kubernetes-audit-log samples/event.json, test/fixtures/aks) and renews their
+// leader-election Leases (Elastic's AKS records, elastic/integrations test-kube-audit.log).
+const AKS_CONTROL_PLANE = 'aksService';
+
 /**
  * Identities only the control plane holds: the kubelets (node credentials), the controller
- * manager and scheduler, kube-system's service accounts (its controllers and add-ons) and EKS's
- * own components (eks:…).
+ * manager and scheduler, kube-system's service accounts (its controllers and add-ons), EKS's
+ * own components (eks:…) and AKS's (aksService).
  */
 function isControlPlane(user: string): boolean {
   return (
@@ -322,7 +329,8 @@ function isControlPlane(user: string): boolean {
     user === CONTROLLER_MANAGER ||
     user === 'system:kube-scheduler' ||
     user.startsWith(CONTROLLER_SA) ||
-    user.startsWith('eks:')
+    user.startsWith('eks:') ||
+    user === AKS_CONTROL_PLANE
   );
 }
 
