@@ -76,8 +76,8 @@ describe('aisoc-k8s-audit rules', () => {
     expect(rules.find((r) => r.id === 'human-secret-read')?.source).toContain('which flags every successful get');
   });
 
-  it('docs/detection-rules.md answers every Splunk and Datadog Kubernetes detection by its title', () => {
-    // Each title of the two catalogues' listings (test/fixtures/SOURCES.md) has its row there (the
+  it('docs/detection-rules.md answers every Splunk, Datadog and Microsoft Sentinel Kubernetes detection by its title', () => {
+    // Each title of the three catalogues' listings (test/fixtures/SOURCES.md) has its row there (the
     // event, and what it comes out as) or is named where the page says why no rule answers it.
     const doc = readFileSync(join(FIXTURES, '..', '..', 'docs', 'detection-rules.md'), 'utf8').replace(/\s+/g, ' ');
     const titles = (name: string) =>
@@ -87,8 +87,10 @@ describe('aisoc-k8s-audit rules', () => {
     const splunk = titles('splunk-kubernetes-detections.txt').map((l) => l.split('\t')[1] as string);
     const datadog = titles('datadog-kubernetes-audit-rule-titles.txt').map((l) => l.split('\t')[0] as string);
     expect(splunk).toHaveLength(36);
+    const sentinel = titles('azure-sentinel-aks-queries.txt').map((l) => l.split('\t')[1] as string);
     expect(datadog).toHaveLength(5);
-    expect([...splunk, ...datadog].filter((t) => !doc.includes(t))).toEqual([]);
+    expect(sentinel).toHaveLength(10);
+    expect([...splunk, ...datadog, ...sentinel].filter((t) => !doc.includes(t))).toEqual([]);
   });
 
   it('the README and docs/detection-rules.md list every shipped rule with its severity', async () => {
