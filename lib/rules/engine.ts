@@ -316,6 +316,17 @@ function shallowCopy(v: JsonObject | JsonValue[]): JsonObject | JsonValue[] {
 /** The JSON patch operations that set a value at their path (jsonPatchView). */
 const SETTING_OPS = new Set(['add', 'replace', 'copy', 'move']);
 
+/** A JSON pointer's (RFC 6901) segments, unescaped: `/metadata/labels/a~1b` is `metadata`, `labels`, `a/b`. */
+function pointerSegments(path: string): string[] {
+  return path
+    .split('/')
+    .slice(1)
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+/** A segment that may address a list element (`0`, `-`). */
+const LIST_SEGMENT = /^(\d+|-)$/;
+
 /**
  * What a JSON patch (RFC 6902, `kubectl patch --type=json`: an array of `{op, path, value}`) sets,
  * as the partial object a merge patch would be: `[{op: replace, path: /spec/type, value: NodePort}]`
@@ -325,8 +336,13 @@ const SETTING_OPS = new Set(['add', 'replace', 'copy', 'move']);
  * `copy` and `move` set a value the patch does not hold (the object's own enableServiceLinks,
  * defaulted true, copied into hostPID or a container's privileged), so theirs is read at the same
  * path in `result`, the object the patch left (responseObject, logged at RequestResponse), and set
- * nothing without it; `remove` and `test` set nothing. `/-` and numeric segments address list
- * elements. Keys are own properties (a `__proto__` segment is a key, never the prototype).
+ * nothing without it. `remove`, and the `from` of a `move`, read as `null`, as a merge patch says
+ * a key is removed (`remove /metadata/labels/pod-security.kubernetes.io~1enforce` is kubectl
+ * label's `enforce-`, which a rule reads as `null`); only at a key of an object: a path through a
+ * list element (`/spec/containers/0/...`) is one a merge patch cannot say either, and a `null`
+ * there would be a container of the view's making. `test` sets nothing. `/-` and numeric segments
+ * address list elements. Keys are own properties (a `__proto__` segment is a key, never the
+ * prototype).
  */
 export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): JsonObject {
   const root: JsonObject = {};
@@ -337,37 +353,32 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
     owned.add(copy);
     return copy;
   };
-  for (const op of ops) {
-    // Only these operations set a value; the path of any other is not even split.
-    if (!isJsonObject(op) || typeof op.path !== 'string' || !SETTING_OPS.has(op.op as string)) continue;
-    const segments = op.path
-      .split('/')
-      .slice(1)
-      .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'));
-    let value: JsonValue | undefined;
-    if (op.op === 'add' || op.op === 'replace') value = Object.hasOwn(op, 'value') ? (op.value as JsonValue) : undefined;
-    else if ((op.op === 'copy' || op.op === 'move') && result !== undefined) value = valueAt(result, segments);
-    if (value === undefined) continue;
+  const removed = (path: unknown): void => {
+    if (typeof path !== 'string') return;
+    const segments = pointerSegments(path);
+    if (segments.length > 0 && !segments.some((seg) => LIST_SEGMENT.test(seg))) setAt(segments, null);
+  };
+  const setAt = (segments: readonly string[], value: JsonValue): void => {
     if (segments.length === 0) {
       // The whole document replaced: its value is the object.
       if (isJsonObject(value)) for (const key of Object.keys(value)) setOwn(root, key, value[key] as JsonValue);
-      continue;
+      return;
     }
     let node: JsonObject | JsonValue[] = root;
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i] as string;
       const last = i === segments.length - 1;
       const fresh = (): JsonObject | JsonValue[] => {
-        const node: JsonObject | JsonValue[] = /^(\d+|-)$/.test(segments[i + 1] as string) ? [] : {};
+        const node: JsonObject | JsonValue[] = LIST_SEGMENT.test(segments[i + 1] as string) ? [] : {};
         owned.add(node);
         return node;
       };
       if (Array.isArray(node)) {
         const index: number = seg === '-' ? node.length : /^\d+$/.test(seg) ? Number(seg) : -1;
-        if (index < 0 || index > MAX_PATCH_INDEX) break;
+        if (index < 0 || index > MAX_PATCH_INDEX) return;
         if (last) {
           node[index] = value;
-          break;
+          return;
         }
         const child: JsonValue | undefined = node[index];
         const next: JsonObject | JsonValue[] = isContainerValue(child) ? own(child) : fresh();
@@ -376,7 +387,7 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
       } else {
         if (last) {
           setOwn(node, seg, value);
-          break;
+          return;
         }
         const child: JsonValue | undefined = Object.hasOwn(node, seg) ? node[seg] : undefined;
         const next: JsonObject | JsonValue[] = isContainerValue(child) ? own(child) : fresh();
@@ -384,6 +395,23 @@ export function jsonPatchView(ops: readonly JsonValue[], result?: JsonObject): J
         node = next;
       }
     }
+  };
+  for (const op of ops) {
+    if (!isJsonObject(op) || typeof op.path !== 'string') continue;
+    if (op.op === 'remove') {
+      removed(op.path);
+      continue;
+    }
+    // Only these operations set a value; the path of any other is not even split.
+    if (!SETTING_OPS.has(op.op as string)) continue;
+    // A move is a remove of `from` then an add at `path` (RFC 6902 4.4).
+    if (op.op === 'move') removed(op.from);
+    const segments = pointerSegments(op.path);
+    let value: JsonValue | undefined;
+    if (op.op === 'add' || op.op === 'replace') value = Object.hasOwn(op, 'value') ? (op.value as JsonValue) : undefined;
+    else if ((op.op === 'copy' || op.op === 'move') && result !== undefined) value = valueAt(result, segments);
+    if (value === undefined) continue;
+    setAt(segments, value);
   }
   return root;
 }

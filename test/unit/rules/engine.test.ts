@@ -471,6 +471,29 @@ describe('rule packs', () => {
     expect(jsonPatchView([{ op: 'replace', path: '', value: { spec: { type: 'NodePort' } } }])).toEqual({ spec: { type: 'NodePort' } });
   });
 
+  it('reads a JSON patch remove, and the from of a move, as a merge patch removal (null) at an object key only', () => {
+    // kubectl patch --type=json with RFC 6901's escaping of the label's `/`.
+    expect(jsonPatchView([{ op: 'remove', path: '/metadata/labels/pod-security.kubernetes.io~1enforce' }])).toEqual({
+      metadata: { labels: { 'pod-security.kubernetes.io/enforce': null } },
+    });
+    expect(
+      jsonPatchView([{ op: 'move', from: '/metadata/labels/a~0b', path: '/metadata/labels/c' }], { metadata: { labels: { c: 'x' } } }),
+    ).toEqual({
+      metadata: { labels: { 'a~b': null, c: 'x' } },
+    });
+    // Removed then set again: the later op holds, as the apiserver applies them in order.
+    expect(
+      jsonPatchView([
+        { op: 'remove', path: '/metadata/labels/team' },
+        { op: 'add', path: '/metadata/labels/team', value: 'web' },
+      ]),
+    ).toEqual({ metadata: { labels: { team: 'web' } } });
+    // Through a list element, or the whole document: nothing (no container of the view's making).
+    expect(jsonPatchView([{ op: 'remove', path: '/spec/containers/0/securityContext' }])).toEqual({});
+    expect(jsonPatchView([{ op: 'move', from: '/spec/volumes/0', path: '/spec/volumes/-' }])).toEqual({});
+    expect(jsonPatchView([{ op: 'remove', path: '' }, { op: 'remove' }])).toEqual({});
+  });
+
   it('cleanPath resolves a path as the node does, so a list of sensitive paths is not dodged by its spelling', () => {
     expect(['//etc', '/etc/', '/./etc/.', '/var//run/docker.sock', '/tmp/../etc', '/', '//', '/..', 'etc/', ''].map(cleanPath)).toEqual([
       '/etc',
