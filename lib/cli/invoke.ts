@@ -27,7 +27,8 @@ Options:
   -n, --env-vars FILE           variables in sam local's --env-vars format (also --env):
                                 {"Parameters": {...}} for every function, then {"Forwarder": {...}}
                                 or {"Ingest": {...}} for one
-  -t, --template FILE           the SAM template (default: infra/template.yaml of this package)
+  -t, --template FILE           the SAM template (default: infra/template.yaml of this package);
+                                --template-file too, sam's own long name for it
   --parameter-overrides PAIRS   template parameters, 'Key=Value Key2=Value2' (repeatable)
   --timeout SECONDS             the function timeout (default: the template's Timeout)
   --dist DIR                    run DIR/<function>/index.mjs instead of the template's CodeUri
@@ -198,7 +199,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const args = parseArgs(
     argv.map((a) => SHORT[a] ?? a),
-    ['event', 'env', 'env-vars', 'template', 'parameter-overrides', 'timeout', 'dist', 'add-host', 'region', 'profile'],
+    ['event', 'env', 'env-vars', 'template', 'template-file', 'parameter-overrides', 'timeout', 'dist', 'add-host', 'region', 'profile'],
     ['no-event'],
     ['parameter-overrides', 'add-host'],
   );
@@ -217,7 +218,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (args.flags.has('env') && args.flags.has('env-vars')) throw new UsageError('give --env-vars or --env, not both');
   const envPath = flag(args, 'env-vars') ?? flag(args, 'env');
 
-  const templatePath = resolve(flag(args, 'template') ?? join(packageRoot(), 'infra', 'template.yaml'));
+  // sam's one option has three names, --template-file first (aws/aws-sam-cli
+  // samcli/commands/_utils/options.py, template_click_option: "--template-file", "--template", "-t").
+  if (args.flags.has('template') && args.flags.has('template-file')) throw new UsageError('give --template or --template-file, not both');
+  const templatePath = resolve(flag(args, 'template') ?? flag(args, 'template-file') ?? join(packageRoot(), 'infra', 'template.yaml'));
   let template: Record<string, unknown>;
   try {
     template = parseCfnYaml(await readFile(templatePath, 'utf8'));

@@ -193,6 +193,23 @@ describe('aisoc-k8s-audit invoke', () => {
     expect(stderr).toContain('is not built; run `npm run build` first');
   });
 
+  // sam local invoke's template option is `--template-file`, `--template` or `-t` (aws/aws-sam-cli
+  // samcli/commands/_utils/options.py, template_click_option): a sam line with the long name runs too.
+  it('takes the template as sam does: --template-file, --template or -t', async () => {
+    const template = join(root, 'template.yaml');
+    for (const spelling of [['--template-file', template], [`--template-file=${template}`], ['-t', template]]) {
+      const r = await runCliRaw(['invoke', 'Forwarder', ...spelling, '--event', join(root, 'event.json'), '--dist', dist('echo')]);
+      expect({ spelling: spelling[0], code: r.code, stderr: r.code === 0 ? '' : r.stderr }).toEqual({
+        spelling: spelling[0],
+        code: 0,
+        stderr: '',
+      });
+      expect(JSON.parse(r.stdout).env.APP_SETTING).toBe('template-default');
+    }
+    const both = await runCliRaw(['invoke', 'Forwarder', '-t', template, '--template-file', template, '--dist', dist('echo')]);
+    expect([both.code, both.stderr]).toEqual([2, expect.stringContaining('give --template or --template-file, not both')]);
+  });
+
   it('refuses an unknown function and an unreadable event file', async () => {
     expect((await runCli(['invoke', 'tailer', '--event', 'x.json'])).stderr).toContain(
       'the template has no function "tailer"; it has Forwarder, Ingest',
