@@ -118,8 +118,8 @@ export class EnvReader {
   }
 
   /** A URL variable (http or https). */
-  url(name: string, required: boolean): string | undefined {
-    const v = required ? this.required(name) : this.string(name);
+  url(name: string, required: boolean, hint = ''): string | undefined {
+    const v = required ? this.required(name, hint) : this.string(name);
     if (v === undefined || v === '') return undefined;
     try {
       const u = new URL(v);

@@ -63,7 +63,9 @@ export interface ForwarderConfig extends Omit<ForwardSettings, 'token'> {
 
 /** AISOC_INGEST_URL, required, and the full tenant route (`/v1/ingest/k8s-audit/<tenant_id>`); a problem is noted on `r`. */
 export function readTenantRouteUrl(r: EnvReader): string {
-  const ingestUrl = r.url('AISOC_INGEST_URL', true) ?? '';
+  // Unset, the error says what goes there, as the shared secret's does: an operator setting up
+  // `tail`, `backfill` or `redrive` has no other place that tells the route's shape.
+  const ingestUrl = r.url('AISOC_INGEST_URL', true, `the ingest's full tenant route, https://<host>${INGEST_PREFIX}<tenant_id>`) ?? '';
   if (ingestUrl !== '' && !isTenantRoutePath(new URL(ingestUrl).pathname)) {
     r.problems.push(`AISOC_INGEST_URL must be the full tenant route, ending in ${INGEST_PREFIX}<tenant_id>`);
   }

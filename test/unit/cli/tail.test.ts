@@ -70,8 +70,12 @@ describe('aisoc-k8s-audit tail', () => {
 
     // A configuration error is the user's to fix: exit 2, like a usage error.
     expect(code).toBe(2);
-    expect(cap.err()).toContain('AISOC_INGEST_URL is required');
-    expect(cap.err()).toContain('K8S_AUDIT_SHARED_SECRET is required');
+    // Each says what to set, the route's shape as the secret's purpose: a new operator has nothing
+    // else on the screen that tells them.
+    expect(cap.err()).toContain(
+      "AISOC_INGEST_URL is required (the ingest's full tenant route, https://<host>/v1/ingest/k8s-audit/<tenant_id>)",
+    );
+    expect(cap.err()).toContain('K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)');
   });
 
   it('warns when it falls back to the host name as the cluster name, and fails --once on a missing file', async () => {

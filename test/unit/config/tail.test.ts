@@ -63,7 +63,7 @@ describe('loadTailConfig', () => {
 
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
-      'AISOC_INGEST_URL is required',
+      "AISOC_INGEST_URL is required (the ingest's full tenant route, https://<host>/v1/ingest/k8s-audit/<tenant_id>)",
       'K8S_AUDIT_SHARED_SECRET is required (the shared secret the ingest service checks in X-AiSOC-K8s-Token)',
       'AISOC_TAIL_MAX_BYTES must be an integer between 1024 and 268435456, got "10"',
       'AISOC_TAIL_BATCH_EVENTS must be an integer between 1 and 100000, got "0"',
