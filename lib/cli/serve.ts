@@ -9,7 +9,7 @@ import { startIngestServer } from '../ingest/adapters/server.js';
 import { loadIngestConfig, withRules } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus, metricsAccess } from '../metrics/prometheus.js';
-import { INBOX_PREFIX, INGEST_PREFIX, TOKEN_HEADER } from '../protocol.js';
+import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX, STATUS_PREFIX, TOKEN_HEADER } from '../protocol.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { type CommandIo, listenFailure } from './io.js';
 
@@ -18,8 +18,11 @@ const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--d
 
 Runs the ingest API on this machine: the same routes as the ingest Lambda,
   POST ${INGEST_PREFIX}<tenant_id>   (${TOKEN_HEADER}: <shared secret>)
+  POST ${GKE_PREFIX}<tenant_id>   (GKE by Pub/Sub push; 503 until K8S_AUDIT_GKE_PUSH names
+                                         the tenant: docs/gke.md)
   POST ${INBOX_PREFIX}<token>                  (legacy inbox path)
-plus GET /healthz, GET /metrics (the ingest's counters in the Prometheus text format, the
+plus GET ${STATUS_PREFIX}<tenant_id> (with ${TOKEN_HEADER}: what \`aisoc-k8s-audit status\`
+prints), GET /healthz, GET /metrics (the ingest's counters in the Prometheus text format, the
 same ones the ingest Lambda sends to CloudWatch: docs/deploy.md, "Operating it"; answered to
 callers on this machine, and to others with Authorization: Bearer <AISOC_METRICS_TOKEN>) and a
 read-only console at /console/ (events, alerts, cluster status; log in with a tenant id and the
@@ -36,10 +39,11 @@ Options:
                     mode 0700, a wider existing one is reported, one that cannot be created or
                     written stops serve at once (exit 2)
   --dev             development mode (npm start): when K8S_AUDIT_SHARED_SECRET is unset, use a
-                    random secret kept in <data-dir>/dev-shared-secret (mode 0600) and print it
-                    with a curl smoke test. Without --dev an unset secret keeps the webhook off
-                    (503), as in production. Also prints a console token (new at each start)
-                    that logs in to the console for any tenant.
+                    random secret kept in <data-dir>/dev-shared-secret (mode 0600) and print a
+                    curl smoke test that reads it from that file (the secret is never printed).
+                    Without --dev an unset secret keeps the webhook off (503), as in production.
+                    Also keeps a console token (new at each start) in
+                    <data-dir>/dev-console-token, which logs in to the console for any tenant.
   --no-console      do not serve /console (it is served only with the SQLite events sink)
   --tls-cert FILE   terminate TLS (1.2 or newer) with this PEM certificate chain (env
                     AISOC_TLS_CERT_FILE); the server then speaks https only

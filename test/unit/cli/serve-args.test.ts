@@ -21,3 +21,26 @@ describe('serve --port', () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+// A new operator learns serve's routes and what --dev shows from this text: it must list every
+// route serve answers (the GKE push route and the status route were missing) and not say the dev
+// secret is printed, which serve never does (the banner's curl reads it from the file).
+describe('serve --help', () => {
+  it('lists every route serve answers and says the dev secret and console token stay in their files', async () => {
+    const { code, stdout } = await runCli(['serve', '--help']);
+
+    expect(code).toBe(0);
+    for (const route of [
+      'POST /v1/ingest/k8s-audit/<tenant_id>',
+      'POST /v1/ingest/gke-audit/<tenant_id>',
+      'POST /v1/inbox/<token>',
+      'GET /v1/status/k8s-audit/<tenant_id>',
+      'GET /healthz',
+      'GET /metrics',
+    ])
+      expect(stdout).toContain(route);
+    expect(stdout).toContain('(the secret is never printed)');
+    expect(stdout).toContain('<data-dir>/dev-console-token');
+    expect(stdout).not.toMatch(/print it with|prints a console token/);
+  });
+});
