@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { notAnHttpUrl } from '../config/env.js';
 import type { ClusterStatus, TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
-import { redactToken } from '../ship/post.js';
+import { plainHttpHint, redactToken } from '../ship/post.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
 import { DEV_SECRET_FILE } from './serve.js';
@@ -134,7 +134,9 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     res = await (io.fetch ?? fetch)(url, { headers: { [TOKEN_HEADER]: secret }, signal: AbortSignal.timeout(10_000) });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    // `status --url https://…` to `npm start` (plain http) said only ECONNRESET: say why, as
+    // test-connection does.
+    throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}${plainHttpHint(url, cause?.code)}`);
   }
   // A wrong --url (an echo service, a proxy's error page) may send the token header back.
   const text = redactToken(await res.text(), secret);

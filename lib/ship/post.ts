@@ -73,6 +73,17 @@ export function redactToken(text: string, token: string): string {
   return token.length > 0 ? text.split(token).join('<redacted>') : text;
 }
 
+/**
+ * What to say after a network error `code` for `url`: an https:// URL to an ingest serving plain
+ * http (`serve` without --tls-cert, `npm start`) fails the handshake with a bare ECONNRESET
+ * (EPROTO from some servers), and the code alone sends an operator to the network. '' otherwise.
+ */
+export function plainHttpHint(url: string, code: string | undefined): string {
+  return url.startsWith('https:') && (code === 'ECONNRESET' || code === 'EPROTO')
+    ? '; the TLS handshake failed: if the ingest serves plain http (serve without --tls-cert, npm start), use http:// for a loopback ingest, or start it with --tls-cert and --tls-key (docs/tls.md)'
+    : '';
+}
+
 function isChunks(body: string | Uint8Array | BodyChunks): body is BodyChunks {
   return typeof body === 'object' && !(body instanceof Uint8Array);
 }

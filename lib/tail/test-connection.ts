@@ -5,7 +5,7 @@ import { loggableUrl } from '../config/env.js';
 import { plaintextUrlProblem, type ShipTls } from '../config/tls.js';
 import { INBOX_PREFIX, INGEST_PREFIX, splitIngestPath, TOKEN_HEADER } from '../protocol.js';
 import { httpPost } from '../ship/http.js';
-import { postEventList } from '../ship/post.js';
+import { plainHttpHint, postEventList } from '../ship/post.js';
 import type { ConnectorConfig } from './connector-config.js';
 import { readCursor } from './cursor.js';
 import { describeOpenError } from './file.js';
@@ -191,13 +191,7 @@ async function checkDedicatedRoute(config: ConnectorConfig, deps: TestConnection
     return { check: 'ingest-route', status: 'fail', message: `cannot send to ${loggableUrl(url)}: ${res.message}` };
   if (res.kind === 'network') {
     const why = res.timeout ? `no answer within ${timeoutMs} ms` : res.code;
-    // An https:// URL to an ingest serving plain http (`serve` without --tls-cert, `npm start`)
-    // fails the handshake with a bare ECONNRESET (EPROTO from some servers): the likeliest cause,
-    // said, since the code alone sends an operator to the network.
-    const plainHttp =
-      !res.timeout && url.startsWith('https:') && (res.code === 'ECONNRESET' || res.code === 'EPROTO')
-        ? '; the TLS handshake failed: if the ingest serves plain http (serve without --tls-cert, npm start), use http:// for a loopback ingest, or start it with --tls-cert and --tls-key (docs/tls.md)'
-        : '';
+    const plainHttp = res.timeout ? '' : plainHttpHint(url, res.code);
     return { check: 'ingest-route', status: 'fail', message: `cannot reach the ingest at ${loggableUrl(url)}: ${why}${plainHttp}` };
   }
   return { check: 'ingest-route', ...dedicatedAnswer(res.status, errorOf(res.text), url) };

@@ -134,6 +134,22 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     expect(swapped.stderr + swapped.stdout).not.toContain(encodeURIComponent(SECRET));
   });
 
+  // `status --url https://127.0.0.1:8080` against `npm start` (plain http): the TLS handshake is
+  // answered with HTTP and fetch reports a bare ECONNRESET, all status printed; test-connection
+  // already said what to do about it.
+  it('`status` with an https:// --url to a plain-http serve says the TLS handshake failed and to use http://', async () => {
+    const https = serve.url.replace(/^http:/, 'https:');
+    const r = await cli(bundle.cli, ['status', '--tenant', 'acme', '--url', https], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^aisoc-k8s-audit status: ingest at ${https.replace(/[.]/g, '\\.')}/v1/status/k8s-audit/acme: (ECONNRESET|EPROTO); ` +
+          'the TLS handshake failed: if the ingest serves plain http \\(serve without --tls-cert, npm start\\), use http:// for a loopback ingest',
+      ),
+    );
+    expect(r.stderr + r.stdout).not.toContain(SECRET);
+  });
+
   it('`status` refused with 401 says which secret it sent: a dev secret an earlier npm start left, or K8S_AUDIT_SHARED_SECRET', async () => {
     // An earlier `npm start` (serve --dev) kept its secret in the data dir; this serve was started
     // with K8S_AUDIT_SHARED_SECRET, as docs/deploy.md's sam local line starts it.
