@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { notAnHttpUrl } from '../config/env.js';
+import { EnvReader, notAnHttpUrl } from '../config/env.js';
+import { loadShipTls } from '../config/tls.js';
 import type { ClusterStatus, TenantStatus } from '../ingest/status.js';
 import { CLUSTER_HEADER, STATUS_PREFIX, splitIngestPath, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
+import { httpGet } from '../ship/http.js';
 import { plainHttpHint, redactToken } from '../ship/post.js';
 import { flag, outputFormat, parseArgs, UsageError, withShortOutput } from './args.js';
 import { type CommandIo, write } from './io.js';
@@ -25,11 +27,17 @@ Options:
   --help          show this help
 
 The shared secret is sent as ${TOKEN_HEADER}: K8S_AUDIT_SHARED_SECRET, else the dev secret
-\`serve --dev\` keeps in <AISOC_DATA_DIR or .data>/${DEV_SECRET_FILE}. It is never printed.
+\`serve --dev\` keeps in <AISOC_DATA_DIR or .data>/${DEV_SECRET_FILE}. It is never printed, and
+sent as the shippers send it: never over plain http to a host that is not loopback (unless
+AISOC_ALLOW_INSECURE_HTTP=true), over https trusting AISOC_CA_FILE besides the public CAs, with
+the client certificate of AISOC_CLIENT_CERT_FILE and AISOC_CLIENT_KEY_FILE when set (docs/tls.md).
 
 Exit status: 0 when the status was printed, 1 when the ingest could not be reached or refused
 (401, 404 without the SQLite store), 2 for usage errors.
 `;
+
+/** How long `status` waits for the ingest's answer. */
+const STATUS_TIMEOUT_MS = 10_000;
 
 // Each column's title, width and value written once, for the header and the rows alike.
 // The cluster's name comes first, fitted to the names shown (formatStatus).
@@ -129,18 +137,37 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     throw new UsageError(`--tenant is the shared secret: name the tenant (the secret is sent as ${TOKEN_HEADER})`);
   }
   const url = `${origin}${STATUS_PREFIX}${encodeURIComponent(tenant)}`;
-  let res: Response;
-  try {
-    res = await (io.fetch ?? fetch)(url, { headers: { [TOKEN_HEADER]: secret }, signal: AbortSignal.timeout(10_000) });
-  } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  // The secret goes as the shippers send it: refused over plain http off loopback unless
+  // AISOC_ALLOW_INSECURE_HTTP=true, and over https with their trust (AISOC_CA_FILE) and client
+  // certificate (mTLS), so an ingest they reach answers this too (docs/tls.md).
+  const env = new EnvReader(io.env);
+  const tls = loadShipTls(env, url, '--url (or AISOC_INGEST_URL)');
+  if (env.problems.length > 0) throw new UsageError(env.problems.join('; '));
+  let res: { status: number; text: string };
+  const failed = (code: string | undefined, message: string): Error =>
     // `status --url https://…` to `npm start` (plain http) said only ECONNRESET: say why, as
     // test-connection does.
-    throw new Error(`ingest at ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}${plainHttpHint(url, cause?.code)}`);
+    new Error(`ingest at ${url}: ${code ?? message}${plainHttpHint(url, code)}`);
+  if (io.fetch !== undefined) {
+    try {
+      const answer = await io.fetch(url, { headers: { [TOKEN_HEADER]: secret }, signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
+      res = { status: answer.status, text: await answer.text() };
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      throw failed(cause?.code, cause?.message ?? (err as Error).message);
+    }
+  } else {
+    const answer = await httpGet(url, { [TOKEN_HEADER]: secret }, STATUS_TIMEOUT_MS, tls);
+    if (answer.kind === 'unsendable') throw failed(undefined, answer.message);
+    if (answer.kind === 'error') {
+      const e = answer.error as Error & { code?: string };
+      throw failed(e.code, e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${STATUS_TIMEOUT_MS} ms` : e.message);
+    }
+    res = answer;
   }
   // A wrong --url (an echo service, a proxy's error page) may send the token header back.
-  const text = redactToken(await res.text(), secret);
-  if (!res.ok) {
+  const text = redactToken(res.text, secret);
+  if (res.status < 200 || res.status > 299) {
     let message = text;
     try {
       message = (JSON.parse(text) as { error?: string }).error ?? text;

@@ -46,7 +46,7 @@ function transport(protocol: 'http:' | 'https:', tls: ShipTls | null): Promise<T
   return t;
 }
 
-/** What a POST with node:http(s) came back with, before lib/ship classifies it. */
+/** What a request with node:http(s) came back with, before lib/ship classifies it. */
 export type HttpPostResult =
   | { kind: 'answer'; status: number; text: string; retryAfter: string | null }
   | { kind: 'error'; error: unknown }
@@ -61,12 +61,36 @@ export type HttpPostResult =
  * URL that is not http(s), a header value with control characters) is `unsendable`; every other
  * failure is returned as the error it was. Never throws.
  */
-export async function httpPost(
+export function httpPost(
   url: string,
   headers: Record<string, string>,
   body: Uint8Array | readonly Uint8Array[],
   timeoutMs: number,
   tls: ShipTls | null = null,
+): Promise<HttpPostResult> {
+  return exchange('POST', url, headers, body, timeoutMs, tls);
+}
+
+/**
+ * GETs `url` as `httpPost` posts: the same pools, so the same trust (AISOC_CA_FILE) and client
+ * certificate as the shippers (`status` reads the ingest's status route so). Never throws.
+ */
+export function httpGet(
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  tls: ShipTls | null = null,
+): Promise<HttpPostResult> {
+  return exchange('GET', url, headers, null, timeoutMs, tls);
+}
+
+async function exchange(
+  method: 'GET' | 'POST',
+  url: string,
+  headers: Record<string, string>,
+  body: Uint8Array | readonly Uint8Array[] | null,
+  timeoutMs: number,
+  tls: ShipTls | null,
 ): Promise<HttpPostResult> {
   let target: URL;
   try {
@@ -92,8 +116,18 @@ export async function httpPost(
     };
     let req: NodeClientRequest;
     try {
-      const length = Array.isArray(body) ? body.reduce((n: number, c: Uint8Array) => n + c.length, 0) : (body as Uint8Array).length;
-      req = request(target, { method: 'POST', headers: { ...headers, 'Content-Length': String(length) }, agent, signal });
+      const length =
+        body === null
+          ? null
+          : Array.isArray(body)
+            ? body.reduce((n: number, c: Uint8Array) => n + c.length, 0)
+            : (body as Uint8Array).length;
+      req = request(target, {
+        method,
+        headers: length === null ? headers : { ...headers, 'Content-Length': String(length) },
+        agent,
+        signal,
+      });
     } catch (err) {
       // node:http validates header names and values as the request is built.
       done({ kind: 'unsendable', message: (err as Error).message });
@@ -118,7 +152,8 @@ export async function httpPost(
         if (!res.complete) done({ kind: 'error', error: Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }) });
       });
     });
-    if (Array.isArray(body)) {
+    if (body === null) req.end();
+    else if (Array.isArray(body)) {
       req.cork();
       for (const chunk of body as readonly Uint8Array[]) req.write(chunk);
       req.end();

@@ -193,6 +193,26 @@ describe.skipIf(!HAS_OPENSSL)('TLS between the shippers and serve', () => {
     }
   });
 
+  it('`status` reads a TLS serve trusting AISOC_CA_FILE, and says why without it; refuses plain http off loopback before sending the secret', async () => {
+    const trusted = await runCli(['status', '--tenant', 'acme', '--url', server.url], {
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AISOC_CA_FILE: pki.caCert,
+    });
+    expect(trusted.stderr).toBe('');
+    expect(trusted.code).toBe(0);
+    expect(trusted.stdout).toMatch(/^tenant acme, last hour/);
+    const untrusted = await runCli(['status', '--tenant', 'acme', '--url', server.url], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(untrusted.code).toBe(1);
+    expect(untrusted.stderr).toMatch(
+      /ingest at https:\/\/127\.0\.0\.1:\d+\/v1\/status\/k8s-audit\/acme: (UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)/,
+    );
+    // 192.0.2.0/24 is TEST-NET-1: nothing answers there, and nothing is sent, since the secret would go in clear.
+    const plain = await runCli(['status', '--tenant', 'acme', '--url', 'http://192.0.2.10:8080'], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(plain.code).toBe(2);
+    expect(plain.stderr).toContain('is plain http:// to 192.0.2.10, which is not a loopback address');
+    for (const r of [trusted, untrusted, plain]) expect(r.stdout + r.stderr).not.toContain(SECRET);
+  });
+
   it('accepts the EKS forwarder Lambda that trusts the test CA through AISOC_CA_FILE', async () => {
     const handler = await loadForwarder({
       AISOC_INGEST_URL: route,
@@ -250,6 +270,17 @@ describe.skipIf(!HAS_OPENSSL)('mTLS: serve with --tls-client-ca and the shipper 
     const delivered = await shipEvents(distinctLines(3, 'client-cert'), { url, token: SECRET, tls: withCert.tls });
     expect(delivered).toMatchObject({ delivered: 3, accepted: 3, failed: [] });
     expect(storedIds(dataDir)).toEqual(['client-cert-0', 'client-cert-1', 'client-cert-2']);
+  });
+
+  it('`status` presents the client certificate of AISOC_CLIENT_CERT_FILE / AISOC_CLIENT_KEY_FILE', async () => {
+    const base = { K8S_AUDIT_SHARED_SECRET: SECRET, AISOC_CA_FILE: pki.caCert };
+    const args = ['status', '--tenant', 'acme', '--url', server.url, '--json'];
+    const withCert = await runCli(args, { ...base, AISOC_CLIENT_CERT_FILE: pki.clientCert, AISOC_CLIENT_KEY_FILE: pki.clientKey });
+    expect(withCert.stderr).toBe('');
+    expect(JSON.parse(withCert.stdout)).toMatchObject({ tenant: 'acme' });
+    const without = await runCli(args, base);
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain('ingest at https://127.0.0.1:');
   });
 });
 
