@@ -37,6 +37,8 @@ export interface RuleActivation {
   containers: JsonObject[];
   securityContexts: JsonObject[];
   eksAddonWorkload: boolean;
+  controllerAccountPod: boolean;
+  secretsController: boolean;
   created: boolean;
 }
 
@@ -58,6 +60,8 @@ const VARIABLES: [keyof RuleActivation, string][] = [
   ['containers', 'list'],
   ['securityContexts', 'list'],
   ['eksAddonWorkload', 'bool'],
+  ['controllerAccountPod', 'bool'],
+  ['secretsController', 'bool'],
   ['created', 'bool'],
 ];
 
@@ -139,6 +143,85 @@ const EKS_ADDON_ACCOUNTS = new Set([
   '013241004608', // us-gov-west-1
   '877088126301', // eusc-de-east-1
 ]);
+/**
+ * The service accounts kube-controller-manager's controllers act through, each in kube-system and
+ * bound to its `system:controller:<name>` ClusterRole (kubernetes/kubernetes
+ * plugin/pkg/auth/authorizer/rbac/bootstrappolicy/controller_policy.go at commit 003e3121, features
+ * gated on or off alike), and the bootstrap token controllers' two (bootstrap-signer,
+ * token-cleaner). No pod runs as one: kube-controller-manager uses their tokens itself
+ * (--use-service-account-credentials), a self-managed one runs as a static pod with no service
+ * account. Here rather than in `pod-as-controller-account`'s CEL: as 44 string literals they were
+ * a twelfth of the pack's parse at init and a list rebuilt on each kube-system pod write.
+ */
+const CONTROLLER_ACCOUNTS = new Set([
+  'attachdetach-controller',
+  'bootstrap-signer',
+  'certificate-controller',
+  'clusterrole-aggregation-controller',
+  'cronjob-controller',
+  'daemon-set-controller',
+  'deployment-controller',
+  'device-taint-eviction-controller',
+  'disruption-controller',
+  'endpoint-controller',
+  'endpointslice-controller',
+  'endpointslicemirroring-controller',
+  'ephemeral-volume-controller',
+  'expand-controller',
+  'generic-garbage-collector',
+  'horizontal-pod-autoscaler',
+  'job-controller',
+  'kube-apiserver-serving-clustertrustbundle-publisher',
+  'legacy-service-account-token-cleaner',
+  'namespace-controller',
+  'node-controller',
+  'persistent-volume-binder',
+  'pod-garbage-collector',
+  'podcertificaterequestcleaner',
+  'pv-protection-controller',
+  'pvc-protection-controller',
+  'replicaset-controller',
+  'replication-controller',
+  'resource-claim-controller',
+  'resourcequota-controller',
+  'root-ca-cert-publisher',
+  'route-controller',
+  'selinux-warning-controller',
+  'service-account-controller',
+  'service-cidrs-controller',
+  'service-controller',
+  'statefulset-controller',
+  'storage-version-garbage-collector',
+  'storage-version-migrator-controller',
+  'token-cleaner',
+  'ttl-after-finished-controller',
+  'ttl-controller',
+  'validatingadmissionpolicy-status-controller',
+  'volumeattributesclass-protection-controller',
+]);
+
+/**
+ * The controllers that read the Secrets of other namespaces by design, each named whole in the
+ * namespace its chart or install manifests put it in (a name alone can be taken by anyone who can
+ * make a service account): cert-manager's controller and cainjector (the Secrets of Issuers and
+ * Certificates; its Helm chart, release cert-manager), external-secrets' controller (those of its
+ * SecretStores; its chart), Argo CD's application controller and server (the applications it
+ * deploys; its install manifests), Flux's controllers (flux2's install manifests; Elastic's
+ * credential_access_kubernetes_secret_read_by_node_or_pod_service_account.toml leaves Flux out by
+ * name). Here rather than in `workload-cross-namespace-secret-read`'s CEL, for the parse at init.
+ */
+const SECRETS_CONTROLLERS = new Set([
+  'system:serviceaccount:cert-manager:cert-manager',
+  'system:serviceaccount:cert-manager:cert-manager-cainjector',
+  'system:serviceaccount:external-secrets:external-secrets',
+  'system:serviceaccount:argocd:argocd-application-controller',
+  'system:serviceaccount:argocd:argocd-server',
+  'system:serviceaccount:flux-system:kustomize-controller',
+  'system:serviceaccount:flux-system:helm-controller',
+  'system:serviceaccount:flux-system:source-controller',
+  'system:serviceaccount:flux-system:notification-controller',
+]);
+
 const ECR_HOST = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.(?:com|com\.cn|eu)$/;
 
 /** Whether a container image comes from an EKS add-on registry: its host matched whole, its account one of AWS's. */
@@ -559,6 +642,21 @@ class Activation implements RuleActivation {
   get securityContexts(): JsonObject[] {
     this.#securityContexts ??= securityContextsOf(this.podSpec, this.containers);
     return this.#securityContexts;
+  }
+  /**
+   * The pod or pod template runs as one of kube-controller-manager's controller service accounts
+   * (`CONTROLLER_ACCOUNTS`), named by `serviceAccountName` or its deprecated alias `serviceAccount`
+   * (either, as the request carries it: the API server reads the alias when the name is empty,
+   * kubernetes/kubernetes pkg/apis/core/v1/conversion.go). The namespace is the rule's to check.
+   */
+  get controllerAccountPod(): boolean {
+    const spec = this.podSpec;
+    const { serviceAccountName: name, serviceAccount: alias } = spec;
+    return (typeof name === 'string' && CONTROLLER_ACCOUNTS.has(name)) || (typeof alias === 'string' && CONTROLLER_ACCOUNTS.has(alias));
+  }
+  /** The requester is a controller that reads other namespaces' Secrets by design (`SECRETS_CONTROLLERS`). */
+  get secretsController(): boolean {
+    return SECRETS_CONTROLLERS.has(this.user.username as string);
   }
   /**
    * An EKS add-on's own pod or workload: in kube-system, every container's image from an EKS

@@ -288,6 +288,42 @@ describe('rule packs', () => {
     expect(act('kube-system', 'eks:addon-manager', [])).toBe(false);
   });
 
+  it("says whether a pod or template runs as one of kube-controller-manager's accounts, by either field", () => {
+    const act = (resource: string, body: unknown) =>
+      ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource, namespace: 'kube-system' }, requestObject: body } as never)
+        .controllerAccountPod;
+    // CDK's k8s-get-sa-token pod (pkg/exploit/privilege_escalation/k8s_get_sa_token.go), and the
+    // first and last accounts of controller_policy.go's list in either field.
+    expect(act('pods', { spec: { serviceAccountName: 'clusterrole-aggregation-controller' } })).toBe(true);
+    expect(act('pods', { spec: { serviceAccount: 'attachdetach-controller' } })).toBe(true);
+    expect(act('pods', { spec: { serviceAccountName: 'coredns', serviceAccount: 'volumeattributesclass-protection-controller' } })).toBe(
+      true,
+    );
+    // A CronJob's template two levels down.
+    expect(
+      act('cronjobs', { spec: { jobTemplate: { spec: { template: { spec: { serviceAccountName: 'generic-garbage-collector' } } } } } }),
+    ).toBe(true);
+    // kube-system's add-on accounts, a look-alike, another type, none.
+    expect(act('pods', { spec: { serviceAccountName: 'aws-node' } })).toBe(false);
+    expect(act('pods', { spec: { serviceAccountName: 'clusterrole-aggregation-controller-x' } })).toBe(false);
+    expect(act('pods', { spec: { serviceAccountName: ['job-controller'] } })).toBe(false);
+    expect(act('pods', { spec: {} })).toBe(false);
+    expect(act('configmaps', { spec: { serviceAccountName: 'job-controller' } })).toBe(false);
+  });
+
+  it('says whether the requester is a controller that reads Secrets across namespaces, named whole in its namespace', () => {
+    const act = (username: unknown) =>
+      ruleActivation({ auditID: 'x', verb: 'list', user: { username, groups: [] }, objectRef: { resource: 'secrets' } } as never)
+        .secretsController;
+    expect(act('system:serviceaccount:cert-manager:cert-manager')).toBe(true);
+    expect(act('system:serviceaccount:flux-system:notification-controller')).toBe(true);
+    // The same name in another namespace, a person, none.
+    expect(act('system:serviceaccount:web:cert-manager')).toBe(false);
+    expect(act('system:serviceaccount:argocd:argocd-repo-server')).toBe(false);
+    expect(act('alice')).toBe(false);
+    expect(act(undefined)).toBe(false);
+  });
+
   it("gives each container's effective security context as the kubelet computes it: its own, else the pod's", () => {
     const act = (spec: unknown) =>
       ruleActivation({ auditID: 'x', verb: 'create', objectRef: { resource: 'pods' }, requestObject: { spec } } as never).securityContexts;
