@@ -75,7 +75,9 @@ async function forwardPayload(payload: PayloadView, origin: number, window: Line
     }
     const verdict = checkAuditLine(e.message, e.timestamp);
     if (verdict.kind === 'event') {
-      await window.add(e.message, origin);
+      // Awaited only when the line filled the window and it ships (LineWindow.add).
+      const shipping = window.add(e.message, origin);
+      if (shipping !== undefined) await shipping;
       continue;
     }
     const where = {

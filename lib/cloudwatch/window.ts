@@ -45,22 +45,26 @@ export class LineWindow {
     this.stream = stream;
   }
 
-  /** Adds one audit line (its original text); ships the window when it is full. */
-  async add(text: string, origin: number): Promise<void> {
+  /**
+   * Adds one audit line (its original text); ships the window when it is full. Returns the
+   * shipping's promise when it ships, else undefined: the caller awaits only then, not once per
+   * line (an await of each of a payload's 6,400 lines was a suspension and a promise apiece).
+   */
+  add(text: string, origin: number): Promise<void> | undefined {
     const size = Buffer.byteLength(text, 'utf8');
     if (size > this.capacity) {
       // Bigger than any body: the shipper reports it as oversize; it never enters the arena.
       this.items.push(text);
       this.origins.push(origin);
     } else {
-      if (this.used + size > this.capacity) await this.flush();
+      if (this.used + size > this.capacity) return this.flush().then(() => this.add(text, origin));
       this.arena ??= Buffer.allocUnsafe(this.capacity);
       this.arena.write(text, this.used, 'utf8');
       this.items.push(this.arena.subarray(this.used, this.used + size));
       this.origins.push(origin);
       this.used += size;
     }
-    if (this.items.length >= this.maxEvents) await this.flush();
+    return this.items.length >= this.maxEvents ? this.flush() : undefined;
   }
 
   /** The origins of every line not delivered so far. */
