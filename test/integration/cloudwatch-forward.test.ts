@@ -71,6 +71,22 @@ describe('forwardSubscriptionEvent', () => {
     expectBalanced(report);
   });
 
+  it('ships the line window when its bytes are full and the next line goes into the next one, none lost or reordered', async () => {
+    server = await startFaultServer();
+    // Falco's real traces (about 1-3 KiB a line): with 8 KiB bodies and one in flight the window
+    // fills by bytes long before its event cap, so most lines arrive with the window full.
+    const lines = distinctLines(60);
+    const { report } = await run(awslogsEvent(eksPayload(lines)), settings(server.url, { maxBodyBytes: 8 * 1024, concurrency: 1 }));
+
+    expect(report).toMatchObject({ received: 60, forwarded: 60, failed: 0, oversize: 0 });
+    expect(report.batches).toBeGreaterThan(10);
+    // One in flight: the bodies arrive in the order the lines were read, each line whole.
+    expect(server.delivered).toEqual(lines.map((_, i) => `evt-${i}`));
+    expect(server.requests.every((r) => Buffer.byteLength(r.body) <= 8 * 1024)).toBe(true);
+    for (const line of lines) expect(server.requests.some((r) => r.body.includes(line))).toBe(true);
+    expectBalanced(report);
+  });
+
   it('sends each line as its original text', async () => {
     server = await startFaultServer();
     const lines = distinctLines(3).map((l) => l.replace('{"kind":"Event"', '{ "kind": "Event"'));
