@@ -1,4 +1,5 @@
 import { Environment } from '@marcbachmann/cel-js';
+import { readResponseCode } from '../audit/fields.js';
 import { withoutZone } from '../audit/ip.js';
 import { setOwn } from '../audit/redact.js';
 import type { AuditEvent, JsonObject, JsonValue, RoutineIdentities } from '../audit/types.js';
@@ -601,7 +602,10 @@ class Activation implements RuleActivation {
   }
   get responseStatus(): JsonObject {
     const rs = isJsonObject(this.event.responseStatus) ? this.event.responseStatus : EMPTY;
-    return typeof rs.code === 'number' ? rs : { ...rs, code: Number(rs.code) || 0 };
+    // Read as the record reads it (k8s_response_code), 0 for junk. Not Number(): an object whose
+    // own `toString` or `valueOf` is no function (`{"toString": false}`, an own key from the wire)
+    // made it throw, so every rule reading the code or `created` failed as no match.
+    return typeof rs.code === 'number' ? rs : { ...rs, code: readResponseCode(rs.code) ?? 0 };
   }
   get requestObject(): JsonObject {
     const body = this.event.requestObject;

@@ -24,7 +24,7 @@ import { parseRuleFile, RulePackError, readRuleDocument } from '../../../lib/rul
 import { linearRegex } from '../../../lib/rules/pattern.js';
 import { shippedRuleSpecs } from '../../../lib/rules/shipped.js';
 import type { RuleSpec } from '../../../lib/rules/types.js';
-import { allFalcoEvents, FIXTURES } from '../../helpers/fixtures.js';
+import { allFalcoEvents, FIXTURES, falcoEvent } from '../../helpers/fixtures.js';
 import { ADDON_SECRET_WATCHER_USERS, evictionEvent, PDB_REFUSAL, secretsReflectorEvent } from '../../helpers/k8s-events.js';
 
 const EX = `
@@ -263,6 +263,28 @@ describe('rule packs', () => {
     expect(created('patch', 200)).toBe(false);
     expect(created('update', 201)).toBe(false);
     expect(created('get', 200)).toBe(false);
+  });
+
+  // Found by test/unit/audit/hostile-mutants.test.ts (the rules' views property, FUZZ_SEED=1):
+  // a code sent as `{"toString": false}`. JSON.parse makes `toString` an own key, so Number() of
+  // it threw inside the responseStatus view, and every rule reading the code or `created` counted
+  // as no match: Falco's privileged pod create came out info, not high.
+  it('reads a responseStatus.code whose own keys shadow toString or valueOf as 0, so the rules still run', () => {
+    const real = falcoEvent('create_nginx_pod_privileged.json');
+    const bent = (verb: string, code: string) =>
+      JSON.parse(JSON.stringify({ ...real, verb, responseStatus: { metadata: {}, code: 0 } }).replace('"code":0', `"code":${code}`));
+    const record = normaliseAuditEvent(bent('create', '{"toString":false}'), { tenantId: 't', clusterName: 'c', receivedAt: 0 });
+    expect([record.severity, record.severity_reason, record.rule_ids]).toEqual([
+      'high',
+      'rule:privileged-container',
+      ['privileged-container'],
+    ]);
+    expect(record.k8s_response_code).toBeNull();
+    expect((ruleActivation(bent('create', '{"toString":false}')).responseStatus as JsonObject).code).toBe(0);
+    // A server-side apply's code as such an object is no 201: no create, and nothing thrown.
+    expect(ruleActivation(bent('patch', '{"valueOf":null,"toString":null}')).created).toBe(false);
+    // A numeric string is read as the record reads it.
+    expect((ruleActivation(bent('patch', '"201"')).responseStatus as JsonObject).code).toBe(201);
   });
 
   it("says whether a request writes an EKS add-on's own workload: kube-system, add-on images only, kube-system's or EKS's identity", () => {
