@@ -178,9 +178,12 @@ const QUERY_TOKEN = 'opaque-query-token-4f1c9e'; // ?access_token= of a request 
 const ENV_PASSWORD = 'env-password-5b7d2a'; // a container's DB_PASSWORD env value
 const JWT_SIGNATURE = 'c2lnbmF0dXJlLW11dGFudA'; // a JWT's signature in an annotation
 const JWT = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJtdXRhbnQifQ.${JWT_SIGNATURE}`;
-const ALL_SECRETS = [SECRET_DATA, SECRET_STRING, QUERY_TOKEN, ENV_PASSWORD, JWT_SIGNATURE];
+const CONFIGMAP_PASSWORD = 'configmap-password-8e3f1d'; // a ConfigMap's POSTGRES_PASSWORD
+const PATCHED_DATA = 'cGF0Y2hlZC1zZWNyZXQtZGF0YQ=='; // kubectl patch secret --type=json, /data/password
+const PATCHED_ENV = 'patched-env-literal-2c9a7e'; // kubectl patch pod --type=json, .../env/0/value
+const ALL_SECRETS = [SECRET_DATA, SECRET_STRING, QUERY_TOKEN, ENV_PASSWORD, JWT_SIGNATURE, CONFIGMAP_PASSWORD, PATCHED_DATA, PATCHED_ENV];
 
-/** Falco's Secret create and privileged pod create, carrying a credential in each place one travels. */
+/** Falco's Secret, pod and ConfigMap creates, and JSON patches of them, carrying a credential in each place one travels. */
 function secretCarriers(): Record<string, unknown>[] {
   const secret = falcoEvent('create_secret.json') as unknown as Record<string, unknown>;
   const body = secret.requestObject as Record<string, unknown>;
@@ -188,6 +191,8 @@ function secretCarriers(): Record<string, unknown>[] {
   const podBody = pod.requestObject as Record<string, unknown>;
   const spec = podBody.spec as Record<string, unknown>;
   const [first, ...rest] = spec.containers as Record<string, unknown>[];
+  const configMap = falcoEvent('create_configmap_sensitive_values.json') as unknown as Record<string, unknown>;
+  const cmBody = configMap.requestObject as Record<string, unknown>;
   return [
     {
       ...secret,
@@ -203,12 +208,27 @@ function secretCarriers(): Record<string, unknown>[] {
         spec: { ...spec, containers: [{ ...first, env: [{ name: 'DB_PASSWORD', value: ENV_PASSWORD }] }, ...rest] },
       },
     },
+    {
+      ...configMap,
+      requestObject: { ...cmBody, data: { POSTGRES_PASSWORD: CONFIGMAP_PASSWORD } },
+      responseObject: { ...(configMap.responseObject as object), data: { POSTGRES_PASSWORD: CONFIGMAP_PASSWORD } },
+    },
+    {
+      ...secret,
+      verb: 'patch',
+      requestObject: [
+        { op: 'add', path: '/data/password', value: PATCHED_DATA },
+        { op: 'replace', path: '/stringData', value: { token: SECRET_STRING } },
+      ],
+      responseObject: { ...body, data: { password: PATCHED_DATA } },
+    },
+    { ...pod, verb: 'patch', requestObject: [{ op: 'add', path: '/spec/containers/0/env/0/value', value: PATCHED_ENV }] },
   ];
 }
 
 /**
  * What says a value is a credential: the env variable's name, the body's kind and the objectRef's
- * resource (a Secret by either). A mutant that changes these holds no credential by the docs' rules
+ * resource (a Secret by either), a JSON patch operation's op and path. A mutant that changes these holds no credential by the docs' rules
  * (a value under an env name that is an object is no named credential), so they stay.
  */
 function marksCredential(path: readonly (string | number)[]): boolean {
@@ -216,6 +236,8 @@ function marksCredential(path: readonly (string | number)[]): boolean {
   if (path.length === 1) return key === 'objectRef';
   if (key === 'name' && path.at(-3) === 'env') return true;
   if (path.length === 2 && (key === 'kind' || key === 'resource')) return true;
+  // A JSON patch operation's op and path say where its value goes.
+  if (path[0] === 'requestObject' && path.length === 3 && (key === 'op' || key === 'path')) return true;
   return false;
 }
 
@@ -224,6 +246,8 @@ describe('credentials in bent events', () => {
     'a credential placed where one travels never reaches the record, whatever else the event holds',
     () => {
       const carriers = secretCarriers();
+      const sent = JSON.stringify(carriers);
+      for (const s of ALL_SECRETS) expect(sent).toContain(s);
       fc.assert(
         fc.property(mutantOf(carriers, 3, marksCredential), ({ event }) => {
           for (const { record } of normaliseText(JSON.stringify(event)).records) {
