@@ -181,12 +181,13 @@ const cases: Record<string, { event: Json; outcome: Outcome; label: string }[]> 
       outcome: ['high', 'rule:sensitive-host-path', ['sensitive-host-path']],
     },
     {
-      label: "the node's /var/log mounted, as log shippers do (listed by the workbook, not a sensitive mount)",
+      // Read-only here, but a writable /var/log is KubeHound's CE_VAR_LOG_SYMLINK: host-log-mount, medium.
+      label: "the node's /var/log mounted, as log shippers do (listed by the workbook; medium, host-log-mount)",
       event: pod('hp-logs', {
         containers: [{ name: 'c', image: 'fluent/fluent-bit', volumeMounts: [{ name: 'logs', mountPath: '/var/log', readOnly: true }] }],
         volumes: [{ name: 'logs', hostPath: { path: '/var/log' } }],
       }),
-      outcome: ['medium', 'workload-change'],
+      outcome: ['medium', 'workload-change', ['host-log-mount']],
     },
   ],
   'Cluster-admin binding': [],

@@ -20,10 +20,11 @@ const sa = (ns: string, name: string) => ({
 });
 
 // What each agent's pod fires, measured on the pack before the refinement (rules/workloads.yaml):
-// a person creating it is high (an alert), and so was every node's copy. fluent-bit's mounts
-// (/var/log, /var/lib/docker/containers) are not sensitive: no rule, the control case. A person
-// creating a pod in kube-system is kube-system-workload's too.
-const AGENTS: Record<string, { rules: string[]; kubeSystem: boolean }> = {
+// a person creating it is high (an alert), and so was every node's copy. fluent-bit's /var/log
+// fires only the medium host-log-mount (KubeHound's CE_VAR_LOG_SYMLINK precondition), the medium
+// case: no alert, the table's row named where it is medium too. A person creating a pod in
+// kube-system is kube-system-workload's too.
+const AGENTS: Record<string, { rules: string[]; kubeSystem: boolean; medium?: true }> = {
   'cilium__quick-install-daemonset.yaml': {
     rules: ['privileged-container', 'host-network', 'dangerous-capabilities', 'kube-system-pod'],
     kubeSystem: true,
@@ -33,7 +34,7 @@ const AGENTS: Record<string, { rules: string[]; kubeSystem: boolean }> = {
     rules: ['privileged-container', 'sensitive-host-path', 'container-runtime-socket'],
     kubeSystem: false,
   },
-  'fluent-bit-kubernetes-logging__fluent-bit-ds.yaml': { rules: [], kubeSystem: false },
+  'fluent-bit-kubernetes-logging__fluent-bit-ds.yaml': { rules: ['host-log-mount'], kubeSystem: false, medium: true },
   'kube-prometheus__nodeExporter-daemonset.yaml': { rules: ['host-pid-or-ipc', 'host-network', 'sensitive-host-path'], kubeSystem: false },
 };
 
@@ -145,13 +146,16 @@ describe("public node agents' DaemonSet pods through serve", () => {
 
   it('each DaemonSet write is scored by the same rules, high, an alert (the template the copies come from)', () => {
     for (const w of writes) {
-      const { rules, kubeSystem } = AGENTS[w.agent] as { rules: string[]; kubeSystem: boolean };
+      const { rules, kubeSystem, medium } = AGENTS[w.agent] as { rules: string[]; kubeSystem: boolean; medium?: true };
       const r = served.records.find((x) => x.audit_id === w.event.auditID);
       const alert = served.alerts.find((a) => a.audit_id === w.event.auditID);
       // A person's workload in kube-system is kube-system-workload's too (before kube-system-pod, in pack order).
       const expected = kubeSystem ? [...rules.slice(0, -1), 'kube-system-workload', ...rules.slice(-1)] : rules;
       expect(r?.rule_ids, w.agent).toEqual(expected);
-      if (rules.length === 0) {
+      if (medium) {
+        // A medium rule level with row 6: the row stays named.
+        expect([r?.severity, r?.severity_reason, alert], w.agent).toEqual(['medium', 'workload-change', undefined]);
+      } else if (rules.length === 0) {
         expect([r?.severity, r?.severity_reason, alert], w.agent).toEqual(['medium', 'workload-change', undefined]);
       } else {
         expect(r?.severity, w.agent).toBe('high');
@@ -161,7 +165,7 @@ describe("public node agents' DaemonSet pods through serve", () => {
   });
 
   for (const c of all) {
-    const { rules, kubeSystem } = AGENTS[c.agent] as { rules: string[]; kubeSystem: boolean };
+    const { rules, kubeSystem, medium } = AGENTS[c.agent] as { rules: string[]; kubeSystem: boolean; medium?: true };
     it(`${c.agent}: pod created by ${c.who}`, () => {
       const r = served.records.find((x) => x.audit_id === c.event.auditID);
       const alert = served.alerts.find((a) => a.audit_id === c.event.auditID);
@@ -176,6 +180,11 @@ describe("public node agents' DaemonSet pods through serve", () => {
         // kube-system-pod reads DaemonSets too, so Cilium's agent in kube-system is no exception.
         expect([r?.severity, r?.severity_reason]).toEqual(['low', 'routine-daemonset-pod']);
         expect(alert).toBeUndefined();
+      } else if (medium) {
+        // Medium, no alert: row 6 named where the table says medium too (anyone but a controller),
+        // the rule where the controllers' creates are routine (info).
+        const reason = c.who.includes('controller') ? 'rule:host-log-mount' : 'workload-change';
+        expect([r?.severity, r?.severity_reason, alert]).toEqual(['medium', reason, undefined]);
       } else {
         expect(r?.severity).toBe('high');
         expect(r?.severity_reason).toMatch(/^rule:/);

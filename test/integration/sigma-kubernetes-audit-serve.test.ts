@@ -64,8 +64,9 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
   },
   'kubernetes_audit_exec_into_container.yml': { attacks: [EXEC, EXEC, EXEC], routine: [] },
   'kubernetes_audit_hostpath_mount.yml': {
-    // A hostPath outside the sensitive list (/var/log) is the table's workload row.
-    attacks: [rule('high', 'sensitive-host-path'), rule('high', 'sensitive-host-path'), WORKLOAD],
+    // A hostPath outside the sensitive list (/var/log) is the table's workload row, host-log-mount
+    // (medium, KubeHound's CE_VAR_LOG_SYMLINK) named.
+    attacks: [rule('high', 'sensitive-host-path'), rule('high', 'sensitive-host-path'), ['medium', 'workload-change', ['host-log-mount']]],
     routine: [
       ['info', 'routine-controller-reconcile'],
       // node-exporter on a new node, from its DaemonSet: the rules that scored the DaemonSet's

@@ -203,7 +203,8 @@ const INSTALLS: InstallOutcomes[] = [
       // serviceaccounts/token create on every namespace: the grant step 5 mints a controller's token with.
       'ClusterRole/coastline-fluentd': ROLE,
       'ClusterRoleBinding/coastline-fluentd': BINDING,
-      'DaemonSet/coastline-fluentd': ['high', 'rule:kube-system-workload', ['kube-system-workload', 'kube-system-pod']],
+      // Its /var/log hostPath is host-log-mount's (medium) too.
+      'DaemonSet/coastline-fluentd': ['high', 'rule:kube-system-workload', ['host-log-mount', 'kube-system-workload', 'kube-system-pod']],
     },
   },
   {

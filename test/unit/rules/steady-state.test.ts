@@ -107,9 +107,9 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
       (byReason['routine-addon-secrets-watch'] ?? 0) + (byReason['routine-controller-secrets-watch'] ?? 0),
     );
     expect(bySeverity.medium ?? 0).toBe(0);
-    // The node agents' pods on the 4 nodes that join (node-exporter, Falco, the Datadog agent; fluent-bit's
-    // mounts fire no rule): high by their rules before the refinement, low and named now.
-    expect(agentPods).toHaveLength(12);
+    // The node agents' pods on the 4 nodes that join (node-exporter, Falco, the Datadog agent: high by
+    // their rules before the refinement; fluent-bit's /var/log: medium), low and named now.
+    expect(agentPods).toHaveLength(16);
     expect(new Set(agentPods.map((r) => r.severity))).toEqual(new Set(['low']));
     expect(tally(agentPods, (r) => r.rule_ids)).toEqual({
       'host-pid-or-ipc': 4,
@@ -117,6 +117,7 @@ describe(`steady state: one hour of a ${STEADY_STATE.nodes}-node, ${STEADY_STATE
       'sensitive-host-path': 12,
       'privileged-container': 4,
       'container-runtime-socket': 8,
+      'host-log-mount': 4,
     });
   });
 
