@@ -160,8 +160,10 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
     const answer = await httpGet(url, { [TOKEN_HEADER]: secret }, STATUS_TIMEOUT_MS, tls);
     if (answer.kind === 'unsendable') throw failed(undefined, answer.message);
     if (answer.kind === 'error') {
-      const e = answer.error as Error & { code?: string };
-      throw failed(e.code, e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${STATUS_TIMEOUT_MS} ms` : e.message);
+      // A timeout is a DOMException, whose `code` is a number (23): said in words instead.
+      const e = answer.error as Error & { code?: unknown };
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') throw failed(undefined, `no answer within ${STATUS_TIMEOUT_MS / 1000} s`);
+      throw failed(typeof e.code === 'string' ? e.code : undefined, e.message);
     }
     res = answer;
   }

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,21 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     expect(swapped.stderr).toContain('--tenant is the shared secret');
     expect(swapped.stderr + swapped.stdout).not.toContain(SECRET);
     expect(swapped.stderr + swapped.stdout).not.toContain(encodeURIComponent(SECRET));
+  });
+
+  // An ingest that takes the connection and never answers (a hung proxy): the timeout said in
+  // words, not as the number a DOMException's code is.
+  it('`status` against an ingest that never answers gives up after 10 s, saying so', { timeout: 30_000 }, async () => {
+    const silent = createServer((socket) => socket.on('data', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const r = await cli(bundle.cli, ['status', '--tenant', 'acme', '--url', url], { K8S_AUDIT_SHARED_SECRET: SECRET });
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`aisoc-k8s-audit status: ingest at ${url}/v1/status/k8s-audit/acme: no answer within 10 s`);
+    } finally {
+      silent.close();
+    }
   });
 
   // `status --url https://127.0.0.1:8080` against `npm start` (plain http): the TLS handshake is
