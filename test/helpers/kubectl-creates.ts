@@ -26,6 +26,7 @@ const KINDS: Record<string, [resource: string, group: string, namespaced: boolea
   ClusterRole: ['clusterroles', 'rbac.authorization.k8s.io', false],
   ClusterRoleBinding: ['clusterrolebindings', 'rbac.authorization.k8s.io', false],
   NetworkPolicy: ['networkpolicies', 'networking.k8s.io', true],
+  Ingress: ['ingresses', 'networking.k8s.io', true],
 };
 
 function clone<T>(v: T): T {
@@ -81,6 +82,7 @@ export function defaulted(object: Json): Json {
     s.policyTypes ??= s.egress === undefined ? ['Ingress'] : ['Ingress', 'Egress'];
   }
   if (out.kind === 'Pod') out.status = {};
+  if (out.kind === 'Ingress') out.status = { loadBalancer: {} };
   if (out.kind === 'Service') {
     const s = out.spec as Json;
     s.type ??= 'ClusterIP';
