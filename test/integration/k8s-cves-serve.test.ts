@@ -1,6 +1,6 @@
-// ingress-nginx CVEs exploited by an Ingress created through the API server (test/fixtures/k8s-cves,
-// README.md there): public test resources of Kyverno's and trivy-checks' policies for them,
-// and the Ingresses each advisory describes, each created by a person's kubectl
+// Kubernetes CVEs exploited by an object created through the API server (test/fixtures/k8s-cves,
+// README.md there): public test resources of Kyverno's and trivy-checks' policies for the
+// ingress-nginx CVEs, and the objects each advisory describes, each created by a person's kubectl
 // in the three ways kubectl creates (test/helpers/kubectl-creates.ts), POSTed to a running `serve`
 // and read back with `events` as a user reads them.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -60,7 +60,9 @@ function objects(file: string): { key: string; object: Json }[] {
 }
 
 const QUIET: Outcome = ['info', 'steady-state'];
+const POD: Outcome = ['medium', 'workload-change'];
 const INGRESS: Outcome = ['high', 'rule:ingress-nginx-config-injection', ['ingress-nginx-config-injection']];
+const NODE: Outcome = ['high', 'rule:node-exploit-pod-field', ['node-exploit-pod-field']];
 
 const INSTALLS: InstallOutcomes[] = [
   {
@@ -126,6 +128,18 @@ const INSTALLS: InstallOutcomes[] = [
       'Ingress/cve-2023-5043-snippet': INGRESS,
       'Ingress/cve-2023-5044-redirect': INGRESS,
       'Ingress/routine-rewrite': QUIET,
+    },
+  },
+  {
+    file: 'advisories__pods-and-services.yaml',
+    expect: {
+      'Pod/cve-2024-10220-gitrepo': NODE,
+      'Pod/cve-2022-0811-sysctl': NODE,
+      'Pod/cve-2023-3676-subpath': NODE,
+      // An ordinary subPath of an emptyDir: the symlink is made at run time (README.md says why).
+      'Pod/cve-2021-25741-subpath-symlink': POD,
+      'Service/cve-2020-8554-external-ip': ['high', 'rule:service-external-ip', ['service-external-ip']],
+      'Pod/routine-sysctl-subpath': POD,
     },
   },
 ];
