@@ -12,7 +12,7 @@ import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
-import { type CommandIo, healthFileProblem, listenFailure, METRICS_FLAGS, write } from './io.js';
+import { type CommandIo, checkHealthFile, metricsListenFailure, write } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit connector run --config FILE [--once] [--interval SECONDS] [--health-file PATH]
                                       [--metrics-port PORT] [--metrics-host HOST]
@@ -85,8 +85,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   if (undeliverable.length > 0) throw new UsageError(`${file}: ${undeliverable.join('; ')}`);
   const intervalSeconds = intFlag(args, 'interval', 1, MAX_TAIL_INTERVAL_SECONDS) ?? config.poll_interval_seconds;
   const healthFile = flag(args, 'health-file');
-  const healthProblem = healthFile === undefined ? null : healthFileProblem(healthFile);
-  if (healthProblem !== null) throw new UsageError(healthProblem);
+  checkHealthFile(healthFile);
   const once = args.flags.has('once');
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
   for (const warning of warnings) log({ level: 'warn', msg: `${file}: ${warning}` });
@@ -151,10 +150,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   process.on('SIGINT', onSignal);
   io.signal?.addEventListener('abort', stop, { once: true });
   try {
-    if (config.mode === 'file_tail')
-      metrics = await startTailMetrics(metricsPort, metricsHost, log).catch((err: unknown) => {
-        throw listenFailure(err, 'the metrics endpoint', METRICS_FLAGS);
-      });
+    if (config.mode === 'file_tail') metrics = await startTailMetrics(metricsPort, metricsHost, log).catch(metricsListenFailure);
     else if (metricsPort !== null) {
       // A webhook instance reads no file: the tailer's counters would stay at zero, which a
       // dashboard would take for a healthy idle cluster. Say so instead of serving them.

@@ -2,6 +2,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { SecretReader } from '../config/secret.js';
+import { UsageError } from './args.js';
 
 /** Where a command writes, and the environment it reads: injected so tests can capture both. */
 export interface CommandIo {
@@ -66,10 +67,15 @@ export function listenFailure(err: unknown, what: string, flags: ListenFlags): u
 }
 
 /** `tail`'s and `connector run`'s metrics endpoint: its flags, or the variables they default to. */
-export const METRICS_FLAGS: ListenFlags = {
+const METRICS_FLAGS: ListenFlags = {
   host: '--metrics-host (or AISOC_TAIL_METRICS_HOST)',
   port: '--metrics-port (or AISOC_TAIL_METRICS_PORT)',
 };
+
+/** For `startTailMetrics(...).catch(...)` in `tail` and `connector run`: the listen error that says which flag moves it. */
+export function metricsListenFailure(err: unknown): never {
+  throw listenFailure(err, 'the metrics endpoint', METRICS_FLAGS);
+}
 
 /**
  * Why `--health-file PATH` could never be written, or null: its directory is missing, not a
@@ -77,7 +83,7 @@ export const METRICS_FLAGS: ListenFlags = {
  * written leaves `connector health` answering `cannot read ...: ENOENT` while every poll logs only
  * `ENOENT`, and the Deployment's probe restarts a tailer that was working.
  */
-export function healthFileProblem(path: string): string | null {
+function healthFileProblem(path: string): string | null {
   const dir = dirname(resolve(path));
   try {
     if (!statSync(dir).isDirectory())
@@ -91,4 +97,10 @@ export function healthFileProblem(path: string): string | null {
     }
     return `--health-file ${path}: the directory ${dir} is not writable by this user (${code}): give a path in a directory this user can write`;
   }
+}
+
+/** `--health-file`, when given, checked at start: a usage error (exit 2) naming why it could never be written. */
+export function checkHealthFile(path: string | undefined): void {
+  const problem = path === undefined ? null : healthFileProblem(path);
+  if (problem !== null) throw new UsageError(problem);
 }

@@ -97,7 +97,7 @@ function devSecretIn(dataDir: string): string | undefined {
 }
 
 /** `aisoc-k8s-audit status`: a tenant's status from a running ingest. */
-export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch }): Promise<number> {
+export async function run(argv: string[], io: CommandIo & { get?: typeof httpGet }): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     io.stdout.write(HELP);
     return 0;
@@ -143,29 +143,17 @@ export async function run(argv: string[], io: CommandIo & { fetch?: typeof fetch
   const env = new EnvReader(io.env);
   const tls = loadShipTls(env, url, '--url (or AISOC_INGEST_URL)');
   if (env.problems.length > 0) throw new UsageError(env.problems.join('; '));
-  let res: { status: number; text: string };
+  // `status --url https://…` to `npm start` (plain http) said only ECONNRESET: say why, as
+  // test-connection does.
   const failed = (code: string | undefined, message: string): Error =>
-    // `status --url https://…` to `npm start` (plain http) said only ECONNRESET: say why, as
-    // test-connection does.
     new Error(`ingest at ${url}: ${code ?? message}${plainHttpHint(url, code)}`);
-  if (io.fetch !== undefined) {
-    try {
-      const answer = await io.fetch(url, { headers: { [TOKEN_HEADER]: secret }, signal: AbortSignal.timeout(STATUS_TIMEOUT_MS) });
-      res = { status: answer.status, text: await answer.text() };
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw failed(cause?.code, cause?.message ?? (err as Error).message);
-    }
-  } else {
-    const answer = await httpGet(url, { [TOKEN_HEADER]: secret }, STATUS_TIMEOUT_MS, tls);
-    if (answer.kind === 'unsendable') throw failed(undefined, answer.message);
-    if (answer.kind === 'error') {
-      // A timeout is a DOMException, whose `code` is a number (23): said in words instead.
-      const e = answer.error as Error & { code?: unknown };
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') throw failed(undefined, `no answer within ${STATUS_TIMEOUT_MS / 1000} s`);
-      throw failed(typeof e.code === 'string' ? e.code : undefined, e.message);
-    }
-    res = answer;
+  const res = await (io.get ?? httpGet)(url, { [TOKEN_HEADER]: secret }, STATUS_TIMEOUT_MS, tls);
+  if (res.kind === 'unsendable') throw failed(undefined, res.message);
+  if (res.kind === 'error') {
+    // A timeout is a DOMException, whose `code` is a number (23): said in words instead.
+    const e = res.error as Error & { code?: unknown };
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') throw failed(undefined, `no answer within ${STATUS_TIMEOUT_MS / 1000} s`);
+    throw failed(typeof e.code === 'string' ? e.code : undefined, e.message);
   }
   // A wrong --url (an echo service, a proxy's error page) may send the token header back.
   const text = redactToken(res.text, secret);

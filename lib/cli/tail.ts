@@ -14,7 +14,7 @@ import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
 import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
-import { type CommandIo, healthFileProblem, listenFailure, METRICS_FLAGS } from './io.js';
+import { type CommandIo, checkHealthFile, metricsListenFailure } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit tail [--config FILE] [--path FILE] [--cursor FILE] [--cluster NAME]
                             [--interval SECONDS] [--once] [--health-file PATH]
@@ -200,8 +200,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   });
   const tailer = new FileTailer({ logPath: path, cursorPath, maxBytes: config.maxBytes, ship, isOversize, log, now });
   const healthFile = flag(args, 'health-file');
-  const healthProblem = healthFile === undefined ? null : healthFileProblem(healthFile);
-  if (healthProblem !== null) throw new UsageError(healthProblem);
+  checkHealthFile(healthFile);
   const tracker = new HealthTracker('file_tail', cluster, 'tail: each poll reads the audit log forward from the byte cursor');
 
   const signals = deps.signals ?? process;
@@ -256,9 +255,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
       log({ level: 'error', msg: 'tail refused: the cursor is held by another tailer', cursor: cursorPath, error: refused });
       return 1;
     }
-    metrics = await startTailMetrics(metricsPort, metricsHost, log).catch((err: unknown) => {
-      throw listenFailure(err, 'the metrics endpoint', METRICS_FLAGS);
-    });
+    metrics = await startTailMetrics(metricsPort, metricsHost, log).catch(metricsListenFailure);
     if (once) {
       // --once reads what the log holds at its start, not just one poll's cap of it: a poll that
       // stopped at the byte cap (a line longer than the cap and the lines after it, a backlog over

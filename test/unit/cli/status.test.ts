@@ -40,8 +40,8 @@ function answer(clusters: ClusterStatus[]): TenantStatus {
 async function status(clusters: ClusterStatus[], extra: string[] = []): Promise<string[]> {
   const cap = captureIo({ K8S_AUDIT_SHARED_SECRET: 'bench-k3J9xQ2mV7pL0aZ4wR8tY6uE1iO5sD3fG7hJ9kL=' });
   const body = JSON.stringify(answer(clusters));
-  const fetch = (async () => new Response(body, { status: 200 })) as typeof globalThis.fetch;
-  expect(await run(['--tenant', 'acme', ...extra], { ...cap.io, fetch })).toBe(0);
+  const get = async () => ({ kind: 'answer' as const, status: 200, text: body, retryAfter: null });
+  expect(await run(['--tenant', 'acme', ...extra], { ...cap.io, get })).toBe(0);
   const lines = cap.out().split('\n');
   return lines.slice(lines.findIndex((l) => l.startsWith('CLUSTER')));
 }
