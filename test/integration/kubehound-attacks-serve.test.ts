@@ -56,6 +56,26 @@ const setup = (sa: string, role: string, binding: string, pod: string, roleOutco
   [`RoleBinding/${binding}`]: BINDING,
   [`Pod/${pod}`]: POD,
 });
+/**
+ * The ROLE_BIND_* files' four objects per case `x`: its service account, the escalating (Cluster)Role,
+ * the binding of the pod's account to it, and the pod.
+ */
+function roleBindSetup(
+  cases: string[],
+  role: 'Role' | 'ClusterRole',
+  binding: 'RoleBinding' | 'ClusterRoleBinding',
+): Record<string, Outcome> {
+  return Object.fromEntries(
+    cases.flatMap((x) => [
+      [`ServiceAccount/rolebind-sa-${x}`, SA],
+      [`${role}/rolebind-${x}`, ESCALATING_ROLE],
+      // One binding's name is misspelt upstream (pod-bind-rola-crb-cr-rb-r), kept as published.
+      [`${binding}/pod-bind-${x === 'crb-cr-rb-r' ? 'rola' : 'role'}-${x}`, BINDING],
+      [`Pod/rolebind-pod-${x}`, POD],
+    ]),
+  );
+}
+
 const INSTALLS: InstallOutcomes[] = [
   { file: 'CE_MODULE_LOAD.yaml', expect: { 'Pod/modload-pod': ['high', 'rule:dangerous-capabilities', ['dangerous-capabilities']] } },
   {
@@ -116,38 +136,13 @@ const INSTALLS: InstallOutcomes[] = [
   },
   {
     file: 'ROLE_BIND_CRB_CR.yaml',
-    expect: Object.fromEntries(
-      ['crb-cr-crb-cr', 'crb-cr-rb-cr', 'crb-cr-crb-r-fail', 'crb-cr-rb-r'].flatMap((x) => [
-        [`ServiceAccount/rolebind-sa-${x}`, SA],
-        [`ClusterRole/rolebind-${x}`, ESCALATING_ROLE],
-        // The last one's name is misspelt upstream (pod-bind-rola-...), kept as published.
-        [`ClusterRoleBinding/pod-bind-${x === 'crb-cr-rb-r' ? 'rola' : 'role'}-${x}`, BINDING],
-        [`Pod/rolebind-pod-${x}`, POD],
-      ]),
-    ),
+    expect: roleBindSetup(['crb-cr-crb-cr', 'crb-cr-rb-cr', 'crb-cr-crb-r-fail', 'crb-cr-rb-r'], 'ClusterRole', 'ClusterRoleBinding'),
   },
   {
     file: 'ROLE_BIND_RB_CR-SA.yaml',
-    expect: Object.fromEntries(
-      ['rb-cr-crb-cr-fail', 'rb-cr-rb-cr', 'rb-cr-rb-r'].flatMap((x) => [
-        [`ServiceAccount/rolebind-sa-${x}`, SA],
-        [`ClusterRole/rolebind-${x}`, ESCALATING_ROLE],
-        [`RoleBinding/pod-bind-role-${x}`, BINDING],
-        [`Pod/rolebind-pod-${x}`, POD],
-      ]),
-    ),
+    expect: roleBindSetup(['rb-cr-crb-cr-fail', 'rb-cr-rb-cr', 'rb-cr-rb-r'], 'ClusterRole', 'RoleBinding'),
   },
-  {
-    file: 'ROLE_BIND_RB_R-SA.yaml',
-    expect: Object.fromEntries(
-      ['rb-r-rb-r', 'rb-r-crb-cr-fail', 'rb-r-rb-crb'].flatMap((x) => [
-        [`ServiceAccount/rolebind-sa-${x}`, SA],
-        [`Role/rolebind-${x}`, ESCALATING_ROLE],
-        [`RoleBinding/pod-bind-role-${x}`, BINDING],
-        [`Pod/rolebind-pod-${x}`, POD],
-      ]),
-    ),
-  },
+  { file: 'ROLE_BIND_RB_R-SA.yaml', expect: roleBindSetup(['rb-r-rb-r', 'rb-r-crb-cr-fail', 'rb-r-rb-crb'], 'Role', 'RoleBinding') },
   {
     file: 'ROLE_BIND_RB_R-UG.yaml',
     expect: Object.fromEntries(
