@@ -7,7 +7,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { forwardSubscriptionEvent } from '../lib/cloudwatch/forward.js';
-import { ForwardError, type ForwardReport, hasFailures } from '../lib/cloudwatch/report.js';
+import { ForwardError, type ForwardReport, forwardCountsOfError, hasFailures } from '../lib/cloudwatch/report.js';
 import { forwardSettings, loadForwarderConfig, resolveForwarderToken } from '../lib/config.js';
 import { initOrLog, LOG_SERVICES, lambdaLogger, logTo } from '../lib/log/index.js';
 import { createMetrics, recordForwardCounts } from '../lib/metrics/index.js';
@@ -29,10 +29,23 @@ function summary(report: ForwardReport): Record<string, unknown> {
 }
 
 const lambdaHandler = async (event: unknown, context: Context): Promise<KinesisBatchResponse | undefined> => {
-  const report = await forwardSubscriptionEvent(event, settings, {
-    remainingTimeMs: () => context.getRemainingTimeInMillis(),
-    log,
-  });
+  let report: ForwardReport;
+  try {
+    report = await forwardSubscriptionEvent(event, settings, {
+      remainingTimeMs: () => context.getRemainingTimeInMillis(),
+      log,
+    });
+  } catch (err) {
+    // An event the forwarder cannot read still publishes its counts (Powertools would otherwise
+    // flush an empty buffer and print its own "No application metrics to publish" warning).
+    recordForwardCounts(metrics, forwardCountsOfError(err));
+    log({
+      level: 'error',
+      msg: 'invocation failed before forwarding',
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+    throw err;
+  }
   recordForwardCounts(metrics, report);
   const failed = hasFailures(report);
   log({

@@ -1,3 +1,5 @@
+import { UnsupportedEventError } from './decode.js';
+
 export type { ForwardSettings } from '../config/forwarder.js';
 
 /** What the forwarder core needs from its caller: the clock, the network, the log. */
@@ -79,6 +81,16 @@ export function hasFailures(report: ForwardCounts): boolean {
 
 /** Failures kept as samples for the log line and the error message. */
 export const MAX_SAMPLES = 20;
+
+/**
+ * The counts of an invocation the core threw on: an event that is no subscription or Kinesis event
+ * (`UnsupportedEventError`) is one payload that could not be decoded, so the UndecodablePayloads
+ * chart shows why the invocation failed; anything else is a bug and counts nothing. Zeros are
+ * counts too: every invocation publishes its metrics, so an alarm always sees a datapoint.
+ */
+export function forwardCountsOfError(err: unknown): ForwardCounts {
+  return err instanceof UnsupportedEventError ? { ...emptyCounts(), payloads: 1, undecodable: 1 } : emptyCounts();
+}
 
 /** Counts with every field at zero. */
 export function emptyCounts(): ForwardCounts {

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FORWARDER_METRIC_NAMES } from '../../lib/metrics/index.js';
 import { runBuiltCli } from '../helpers/cli-bundle.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
@@ -96,6 +97,37 @@ describe('invoke with the SAM CLI sample events', () => {
     expect(r.code).toBe(1);
     expect(r.result?.errorType).toBe('ForwardError');
     expect(r.result?.errorMessage).toContain('could not be decoded');
+  });
+
+  // Every invocation publishes the forwarder's counts, zeros included (lib/metrics), also one whose
+  // event the forwarder cannot read: before, that one flushed an empty buffer and Powertools printed
+  // its own "No application metrics to publish" warning into the function's log instead of them.
+  it.each([
+    ...['cloudwatch-logs.json', 'kinesis-get-records.json', 'apigateway-http-api-proxy.json'].map((f) => `test/fixtures/sam/${f}`),
+    ...['json-null.json', 'wrong-types.json', 'gke-protopayload.json'].map((f) => `test/fixtures/hostile/${f}`),
+  ])('Forwarder publishes every count for %s, with no Powertools warning', async (event) => {
+    const r = await runBuiltCli(cli, [
+      'invoke',
+      'Forwarder',
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      join(ROOT, event),
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+    expect(r.stderr).not.toMatch(/no application metrics/i);
+    const counts = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((doc) => 'EventsReceived' in doc);
+    expect(counts).toHaveLength(1);
+    for (const name of FORWARDER_METRIC_NAMES) expect(counts[0]?.[name], name).toEqual(expect.any(Number));
+    if (JSON.parse(r.stdout)?.errorType === 'UnsupportedEventError') {
+      expect(counts[0]).toMatchObject({ PayloadsReceived: 1, UndecodablePayloads: 1, EventsReceived: 0 });
+      expect(r.stderr).toContain('"message":"invocation failed before forwarding"');
+    }
   });
 
   // A stream that is no apiserver audit stream is skipped in any log group (the subscription's filter
