@@ -1,3 +1,5 @@
+import { parsePort, portProblem } from '../config/env.js';
+
 /** A usage error: the command prints it with a pointer to `--help` and exits 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -73,8 +75,14 @@ export function intFlag(args: ParsedArgs, name: string, min = 0, max?: number): 
   return Number(v);
 }
 
-/** The largest TCP port; 0 asks the system for a free one. */
-export const MAX_PORT = 65_535;
+/** A port flag (`parsePort`: 0 picks a free one), said wrong in the words its variable's problem uses. */
+export function portFlag(args: ParsedArgs, name: string): number | undefined {
+  const v = flag(args, name);
+  if (v === undefined) return undefined;
+  const port = parsePort(v);
+  if (port === undefined) throw new UsageError(portProblem(`--${name}`, v));
+  return port;
+}
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 

@@ -10,7 +10,7 @@ import { fileAtStart } from '../tail/file.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
-import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
+import { flag, intFlag, parseArgs, portFlag, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, checkHealthFile, metricsListenFailure, write } from './io.js';
 
@@ -100,7 +100,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   // the same variables and flags, so swapping `tail` for `connector run` keeps the scrape.
   const metricsEnv = readTailMetrics(r);
   r.done();
-  const metricsPort = intFlag(args, 'metrics-port', 0, MAX_PORT) ?? metricsEnv.metricsPort;
+  const metricsPort = portFlag(args, 'metrics-port') ?? metricsEnv.metricsPort;
   const metricsHost = flag(args, 'metrics-host') ?? metricsEnv.metricsHost;
   // The poll's alerts are scored as the ingest scores them: the same K8S_AUDIT_SEVERITY and
   // K8S_AUDIT_RULES (a directory) as `normalise` reads; a bad value stops the start (exit 2).

@@ -10,7 +10,7 @@ import { loadIngestConfig, withRules } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus, metricsAccess } from '../metrics/prometheus.js';
 import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX, STATUS_PREFIX, TOKEN_HEADER } from '../protocol.js';
-import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
+import { flag, parseArgs, portFlag, UsageError } from './args.js';
 import { type CommandIo, listenFailure } from './io.js';
 
 const HELP = `Usage: aisoc-k8s-audit serve [--host 127.0.0.1] [--port 8080] [--data-dir DIR] [--dev] [--no-console]
@@ -212,7 +212,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
   }
   const config = await withRules(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
-  const port = intFlag(args, 'port', 0, MAX_PORT) ?? 8080;
+  const port = portFlag(args, 'port') ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const insecure = args.flags.get('insecure') === true;
   const tlsFiles = serveTlsFiles(args, io.env);

@@ -12,7 +12,7 @@ import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
-import { flag, intFlag, MAX_PORT, parseArgs, UsageError } from './args.js';
+import { flag, parseArgs, portFlag, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, checkHealthFile, metricsListenFailure } from './io.js';
 
@@ -162,7 +162,7 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   const intervalMs = parseInterval(flag(args, 'interval'), config.intervalSeconds);
   const once = args.flags.has('once');
   const now = deps.now ?? Date.now;
-  const metricsPort = intFlag(args, 'metrics-port', 0, MAX_PORT) ?? config.metricsPort;
+  const metricsPort = portFlag(args, 'metrics-port') ?? config.metricsPort;
   const metricsHost = flag(args, 'metrics-host') ?? config.metricsHost;
 
   const log = streamLog(io.stderr, LOG_SERVICES.tail, io.env);

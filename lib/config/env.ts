@@ -59,6 +59,24 @@ export function queueUrlProblem(value: string): string | null {
 /** The levels the logger takes (Powertools Logger's), in any case. */
 export const LOG_LEVELS: readonly string[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 
+/** The largest TCP port; 0 asks the system for a free one. */
+export const MAX_PORT = 65_535;
+
+/**
+ * A TCP port as a flag or a variable spells it, 0 (the system picks a free one) to 65,535, or
+ * `undefined` when the text is no port. Flags and variables read ports through this one function
+ * and say `portProblem`, so `--metrics-port 0` and `AISOC_TAIL_METRICS_PORT=0` mean the same.
+ */
+export function parsePort(text: string): number | undefined {
+  const v = text.trim();
+  return /^\d+$/.test(v) && Number(v) <= MAX_PORT ? Number(v) : undefined;
+}
+
+/** What is wrong with a port given as `label` (a flag or a variable). */
+export function portProblem(label: string, text: string): string {
+  return `${label} must be a port from 0 to ${MAX_PORT} (0 picks a free one), got ${JSON.stringify(text)}`;
+}
+
 /**
  * Collects problems while reading variables, so one error names every bad variable instead of
  * the first. Call `done()` at the end: it throws a `ConfigError` when anything was wrong.
@@ -105,6 +123,15 @@ export class EnvReader {
       return fallback;
     }
     return Number(v);
+  }
+
+  /** A port variable (`parsePort`), or null when unset. */
+  port(name: string): number | null {
+    const v = this.string(name);
+    if (v === undefined) return null;
+    const port = parsePort(v);
+    if (port === undefined) this.problems.push(portProblem(name, v));
+    return port ?? null;
   }
 
   /** A boolean variable (`true/false/1/0/yes/no`), or the default when unset. */

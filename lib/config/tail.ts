@@ -49,7 +49,7 @@ export interface TailConfig {
   readonly gzip: boolean;
   /** AISOC_TAIL_REQUEST_TIMEOUT_MS: per request. */
   readonly requestTimeoutMs: number;
-  /** AISOC_TAIL_METRICS_PORT: serve GET /metrics (Prometheus) on this port; null (unset) serves none. */
+  /** AISOC_TAIL_METRICS_PORT: serve GET /metrics (Prometheus) on this port (0: a free one); null (unset) serves none. */
   readonly metricsPort: number | null;
   /** AISOC_TAIL_METRICS_HOST: the address /metrics listens on (default 127.0.0.1; 0.0.0.0 in a pod). */
   readonly metricsHost: string;
@@ -76,7 +76,7 @@ export type TailMetricsSettings = Pick<TailConfig, 'metricsPort' | 'metricsHost'
 /** Reads AISOC_TAIL_METRICS_PORT and AISOC_TAIL_METRICS_HOST into `r` (a bad port is one of its problems). */
 export function readTailMetrics(r: EnvReader): TailMetricsSettings {
   return {
-    metricsPort: r.string('AISOC_TAIL_METRICS_PORT') === undefined ? null : r.int('AISOC_TAIL_METRICS_PORT', 0, 1, 65_535),
+    metricsPort: r.port('AISOC_TAIL_METRICS_PORT'),
     metricsHost: r.string('AISOC_TAIL_METRICS_HOST') ?? '127.0.0.1',
   };
 }

@@ -224,6 +224,37 @@ describe('connector run (file_tail) behaves like tail for the operator', () => {
       .find((l) => l.level === 'WARN' && String(l.message).includes('metrics'));
     expect(warned?.message).toContain('webhook mode serves no /metrics');
   }, 60_000);
+  // `--metrics-port 0` picked a free port while AISOC_TAIL_METRICS_PORT=0 stopped the start ("must
+  // be an integer between 1 and 65535"): a Deployment could not ask for what the flag gives.
+  it('takes AISOC_TAIL_METRICS_PORT=0 as --metrics-port 0, under tail and connector run: a free port, logged and scraped', async () => {
+    for (const [command, tenant] of [
+      [['tail', '--interval', '3600'], 'zero-tail'],
+      [['connector', 'run', '--interval', '3600'], 'zero-connector'],
+    ] as const) {
+      const log = join(tmp.dir, `${tenant}-audit.log`);
+      writeFileSync(log, asLines(EVENTS.slice(0, 2)));
+      const file = config(tenant, {
+        mode: 'file_tail',
+        cluster_name: 'selfhosted-zero',
+        audit_log_path: log,
+        ingest_url: `${ingest.url}/v1/ingest/k8s-audit/${tenant}`,
+      });
+      const run = start([...command, '--config', file], { AISOC_TAIL_METRICS_PORT: '0' });
+      try {
+        const listening = await run.logLine('metrics listening');
+        const url = String(listening.url);
+        expect(url, command.join(' ')).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*\/metrics$/);
+        await run.logLine('poll');
+        const res = await fetch(url);
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain('aisoc_tail_lines_shipped_total 2\n');
+      } finally {
+        run.child.kill('SIGTERM');
+        expect(await run.exited).toBe(0);
+      }
+    }
+  }, 60_000);
+
   it('refuses the shared secret as the cluster name at start, as tail does, printing it nowhere and sending nothing', async () => {
     const log = join(tmp.dir, 'cluster-secret-audit.log');
     writeFileSync(log, asLines(EVENTS.slice(0, 3)));

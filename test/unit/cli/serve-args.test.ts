@@ -17,7 +17,7 @@ describe('serve --port', () => {
     const { code, stderr } = await runCli(['serve', '--port', port, '--data-dir', dir, '--no-console']);
 
     expect(code).toBe(2);
-    expect(stderr).toContain(`--port must be an integer from 0 to 65535, got "${port}"`);
+    expect(stderr).toContain(`--port must be a port from 0 to 65535 (0 picks a free one), got "${port}"`);
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../../lib/cli/main.js';
 import { captureIo } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/tail.js';
@@ -50,7 +50,27 @@ describe('aisoc-k8s-audit tail', () => {
     const code = await main(['tail', '--path', '/x', '--once', name, value], cap.io);
 
     expect(code).toBe(2);
-    expect(cap.err()).toContain(`${name} must be an integer from 0 to 65535, got "${value}"`);
+    expect(cap.err()).toContain(`${name} must be a port from 0 to 65535 (0 picks a free one), got "${value}"`);
+  });
+
+  // The flag and the variable it defaults to take the same values and say the same thing when wrong.
+  it.each([
+    ['tail', '--path', '/x', '--once'],
+    ['connector', 'run', '--once'],
+  ])('%s %s: AISOC_TAIL_METRICS_PORT and --metrics-port refuse the same values in the same words', async (...command) => {
+    const tmp = tempDir();
+    const file = join(tmp.dir, 'connector.yaml');
+    writeFileSync(file, `mode: file_tail\ncluster_name: c1\naudit_log_path: /x\ningest_url: ${env.AISOC_INGEST_URL}\n`);
+    const argv = command[0] === 'connector' ? [...command, '--config', file] : command;
+    onTestFinished(tmp.cleanup);
+    for (const value of ['65536', 'x', '-1', '9100.5']) {
+      const byEnv = io({ ...env, AISOC_TAIL_METRICS_PORT: value });
+      expect(await main(argv, byEnv.io)).toBe(2);
+      expect(byEnv.err()).toContain(`AISOC_TAIL_METRICS_PORT must be a port from 0 to 65535 (0 picks a free one), got "${value}"`);
+      const byFlag = io(env);
+      expect(await main([...argv, '--metrics-port', value], byFlag.io)).toBe(2);
+      expect(byFlag.err()).toContain(`--metrics-port must be a port from 0 to 65535 (0 picks a free one), got "${value}"`);
+    }
   });
 
   it('refuses a cluster name the ingest would refuse for every batch, from --cluster or CLUSTER_NAME, before sending anything', async () => {
