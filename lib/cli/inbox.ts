@@ -30,7 +30,9 @@ Options:
   --template NAME    normalisation template: k8s-audit (the default, and the only one this
                      connector normalises; anything else is refused)
   --data-dir DIR     SQLite data dir (default AISOC_DATA_DIR or .data)
-  --json             machine-readable output
+  --json             one JSON object a line, keys as every command's JSON spells them: id,
+                     tenant_id, cluster_name, label, template, created_at, revoked_at (create
+                     adds token)
   --help             show this help
 
 revoke takes the token's id (from inbox list) or the token itself; the token is never printed.
@@ -93,6 +95,22 @@ async function openStore(env: CommandIo['env'], dataDir: string | undefined): Pr
   };
 }
 
+/**
+ * A token as `--json` prints it: snake_case keys, as every other command's JSON (`events`,
+ * `status`, `rejected`, the records themselves), so one script reads them all alike.
+ */
+function tokenJson(t: InboxToken): Record<string, string | null> {
+  return {
+    id: t.id,
+    tenant_id: t.tenantId,
+    cluster_name: t.clusterName,
+    label: t.label,
+    template: t.template,
+    created_at: t.createdAt,
+    revoked_at: t.revokedAt,
+  };
+}
+
 function describe(t: InboxToken): string {
   const state = t.revokedAt === null ? 'active' : `revoked ${t.revokedAt}`;
   return `${t.id}  tenant=${t.tenantId}  cluster=${t.clusterName === null ? '-' : printable(t.clusterName)}  template=${t.template}  label=${JSON.stringify(t.label)}  created ${t.createdAt}  ${state}`;
@@ -136,7 +154,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
           template,
         });
         if (json) {
-          io.stdout.write(`${JSON.stringify({ token, ...binding })}\n`);
+          io.stdout.write(`${JSON.stringify({ token, ...tokenJson(binding) })}\n`);
         } else {
           io.stdout.write(`${token}\n`);
           io.stderr.write(
@@ -160,7 +178,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       const store = await openStore(io.env, dataDir);
       try {
         const tokens = await store.list();
-        for (const t of tokens) io.stdout.write(json ? `${JSON.stringify(t)}\n` : `${describe(t)}\n`);
+        for (const t of tokens) io.stdout.write(json ? `${JSON.stringify(tokenJson(t))}\n` : `${describe(t)}\n`);
         if (!json && tokens.length === 0) io.stderr.write('no inbox tokens\n');
         return 0;
       } finally {

@@ -62,8 +62,36 @@ describe('legacy inbox path, end to end with the CLI and the local server', () =
     expect(revoked.code).toBe(0);
     expect(after.status).toBe(401);
     expect((await runCli(['inbox', 'list', '--json'], { AISOC_DATA_DIR: tmp.dir })).stdout).toMatch(
-      new RegExp(`"id":"${id}".*"revokedAt":"\\d{4}-`),
+      new RegExp(`"id":"${id}".*"revoked_at":"\\d{4}-`),
     );
+  });
+
+  // `events`, `status` and `rejected` print snake_case keys (tenant_id, cluster_name, ...); inbox
+  // printed the store's camelCase (tenantId, createdAt), so one script could not read both.
+  it('prints snake_case keys with --json, as the other commands do', async () => {
+    const created = await runCli(['inbox', 'create', '--tenant', 'json-co', '--cluster', 'eks-j', '--label', 'keys', '--json'], {
+      AISOC_DATA_DIR: tmp.dir,
+    });
+    const made = JSON.parse(created.stdout) as Record<string, unknown>;
+    expect(Object.keys(made).sort()).toEqual(['cluster_name', 'created_at', 'id', 'label', 'revoked_at', 'template', 'tenant_id', 'token']);
+    expect(made).toMatchObject({ tenant_id: 'json-co', cluster_name: 'eks-j', label: 'keys', template: 'k8s-audit', revoked_at: null });
+
+    const listed = await runCli(['inbox', 'list', '--json'], { AISOC_DATA_DIR: tmp.dir });
+    const row = listed.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((r) => r.id === made.id);
+    expect(row).toEqual({
+      id: made.id,
+      tenant_id: 'json-co',
+      cluster_name: 'eks-j',
+      label: 'keys',
+      template: 'k8s-audit',
+      created_at: made.created_at,
+      revoked_at: null,
+    });
+    expect(listed.stdout).not.toContain(String(made.token));
   });
 
   it('list and revoke in a directory with no store say so, naming the data dir, and create nothing there', async () => {
