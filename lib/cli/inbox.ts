@@ -39,21 +39,26 @@ revoke takes the token's id (from inbox list) or the token itself; the token is 
 `;
 
 /**
+ * Where the tokens are kept: INBOX_TABLE, else the SQLite file in --data-dir (or AISOC_DATA_DIR).
+ * Read once per command and passed on, so the check for a missing store and the store opened
+ * name the same place.
+ */
+function storeSpec(env: CommandIo['env'], dataDir: string | undefined): InboxStoreSpec {
+  const spec = loadInboxStoreSpec(env);
+  return dataDir !== undefined && spec.kind === 'sqlite' ? { kind: 'sqlite', dataDir } : spec;
+}
+
+/**
  * The local data dir when it holds no store yet (null with INBOX_TABLE, or when it does): `list`
  * and `revoke` then say so instead of opening the store, which would create an empty
  * `.data/aisoc-k8s-audit.sqlite` wherever they ran and answer "no inbox tokens" while the tokens
  * sit in the data dir `serve` uses.
  */
-function missingLocalStore(env: CommandIo['env'], dataDir: string | undefined): string | null {
-  const spec = loadInboxStoreSpec(env);
-  if (spec.kind !== 'sqlite') return null;
-  const dir = dataDir ?? spec.dataDir;
-  return existsSync(join(dir, EVENT_STORE_FILE)) ? null : dir;
+function missingLocalStore(spec: InboxStoreSpec): string | null {
+  return spec.kind === 'sqlite' && !existsSync(join(spec.dataDir, EVENT_STORE_FILE)) ? spec.dataDir : null;
 }
 
-async function openStore(env: CommandIo['env'], dataDir: string | undefined): Promise<InboxStore> {
-  let spec: InboxStoreSpec = loadInboxStoreSpec(env);
-  if (dataDir !== undefined && spec.kind === 'sqlite') spec = { kind: 'sqlite', dataDir };
+async function openStore(spec: InboxStoreSpec, env: CommandIo['env']): Promise<InboxStore> {
   if (spec.kind !== 'dynamodb') return (await openInboxStore(spec)) as InboxStore;
   // The CLI's environment is injected (tests), so the client is configured from it, not process.env.
   const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
@@ -125,7 +130,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   }
   const args = parseArgs(rest, ['tenant', 'cluster', 'label', 'template', 'data-dir'], ['json']);
   const json = args.flags.get('json') === true;
-  const dataDir = flag(args, 'data-dir');
+  const spec = storeSpec(io.env, flag(args, 'data-dir'));
   switch (sub) {
     case 'create': {
       const tenantId = flag(args, 'tenant');
@@ -145,7 +150,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
           `--template must be ${INBOX_TEMPLATE} (the only template this connector normalises), got ${JSON.stringify(template)}`,
         );
       }
-      const store = await openStore(io.env, dataDir);
+      const store = await openStore(spec, io.env);
       try {
         const { token, binding } = await store.create({
           tenantId,
@@ -167,7 +172,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       }
     }
     case 'list': {
-      const missing = missingLocalStore(io.env, dataDir);
+      const missing = missingLocalStore(spec);
       if (missing !== null) {
         if (!json)
           io.stderr.write(
@@ -175,7 +180,7 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
           );
         return 0;
       }
-      const store = await openStore(io.env, dataDir);
+      const store = await openStore(spec, io.env);
       try {
         const tokens = await store.list();
         for (const t of tokens) io.stdout.write(json ? `${JSON.stringify(tokenJson(t))}\n` : `${describe(t)}\n`);
@@ -192,14 +197,14 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
       // derived from its hash, and it is never echoed.
       const isToken = !/^[0-9a-f]{16}$/.test(given) && looksLikeInboxToken(given);
       const id = isToken ? inboxTokenId(hashToken(given)) : given;
-      const missing = missingLocalStore(io.env, dataDir);
+      const missing = missingLocalStore(spec);
       if (missing !== null) {
         io.stderr.write(
           `no inbox token store in ${missing}: nothing to revoke (--data-dir or AISOC_DATA_DIR names the data dir serve uses)\n`,
         );
         return 1;
       }
-      const store = await openStore(io.env, dataDir);
+      const store = await openStore(spec, io.env);
       try {
         if (!(await store.revoke(id))) {
           io.stderr.write(isToken ? 'no inbox token matches the token given\n' : `no inbox token with id ${JSON.stringify(id)}\n`);
