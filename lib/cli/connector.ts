@@ -202,6 +202,7 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
 
 async function health(argv: string[], io: CommandIo, now: () => number): Promise<number> {
   const args = parseArgs(argv, ['health-file', 'max-age']);
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const file = flag(args, 'health-file');
   if (file === undefined) throw new UsageError('--health-file PATH is required');
   let text: string;

@@ -129,6 +129,12 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   const args = parseArgs(rest, ['tenant', 'cluster', 'label', 'template', 'data-dir'], ['json']);
+  // revoke takes one id or token, create and list none: a stray word is refused, not ignored, and a
+  // token typed in the wrong place is not echoed back.
+  const extra = args.positionals[sub === 'revoke' ? 1 : 0];
+  if (extra !== undefined && ['create', 'list', 'revoke'].includes(sub)) {
+    throw new UsageError(`unexpected argument ${looksLikeInboxToken(extra) ? '(an inbox token, not shown)' : JSON.stringify(extra)}`);
+  }
   const json = args.flags.get('json') === true;
   const spec = storeSpec(io.env, flag(args, 'data-dir'));
   switch (sub) {

@@ -199,6 +199,8 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
     return 0;
   }
   const args = parseArgs(argv, ['host', 'port', 'data-dir', 'tls-cert', 'tls-key', 'tls-client-ca'], ['dev', 'no-console', 'insecure']);
+  // `serve -p 9000` (or any stray word) started on 8080 as if it had not been typed.
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const dev = args.flags.get('dev') === true;
   const env: Record<string, string | undefined> = { ...io.env };
   const dataDirFlag = flag(args, 'data-dir');
