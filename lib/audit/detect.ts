@@ -134,6 +134,8 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
     impersonated: typeof event.impersonatedUser === 'object' && event.impersonatedUser !== null,
     // Always present (one object shape per event); read only for a CSR.
     csrSigner: ref.resource === 'certificatesigningrequests' ? csrSignerOf(event.requestObject) : undefined,
+    aggregatedRole:
+      ref.resource === 'clusterroles' && isJsonObject(event.responseObject) && isJsonObject(event.responseObject.aggregationRule),
     auditIdReused,
   };
 }

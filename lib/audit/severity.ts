@@ -13,6 +13,8 @@ export interface SeverityInput {
    * undefined when the body was not logged (the policy's Metadata level) or is not a CSR.
    */
   csrSigner?: string | null | undefined;
+  /** A ClusterRole whose stored object (`responseObject`) has an `aggregationRule`; false otherwise. */
+  aggregatedRole?: boolean;
   /**
    * Another event with different content holds the same (tenant, cluster, auditID, stage): set
    * by whoever saw both (the ingest within a batch, the SQLite store across batches).
@@ -290,6 +292,19 @@ function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResu
     subresource === null &&
     verb === 'create' &&
     user === `${CONTROLLER_SA}service-account-controller`
+  ) {
+    return { severity: 'info', reason: 'routine-controller-reconcile' };
+  }
+  // kube-controller-manager's clusterrole aggregation controller rewrites the rules of each role
+  // with an aggregationRule (admin, edit, view, an operator's) whenever a role labelled for it is
+  // installed or changed (pkg/controller/clusterroleaggregation). Its token writing any other role
+  // (ControlPlane simulator's Coastline) stays high.
+  if (
+    resource === 'clusterroles' &&
+    subresource === null &&
+    (verb === 'update' || verb === 'patch') &&
+    input.aggregatedRole === true &&
+    user === `${CONTROLLER_SA}clusterrole-aggregation-controller`
   ) {
     return { severity: 'info', reason: 'routine-controller-reconcile' };
   }
