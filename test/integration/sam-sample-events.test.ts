@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FORWARDER_METRIC_NAMES } from '../../lib/metrics/index.js';
+import { FORWARDER_METRIC_NAMES, INGEST_METRIC_NAMES } from '../../lib/metrics/index.js';
 import { runBuiltCli } from '../helpers/cli-bundle.js';
 import { buildScratchBundles, ROOT, scratchCheckout } from '../helpers/infra-scratch.js';
 
@@ -128,6 +128,50 @@ describe('invoke with the SAM CLI sample events', () => {
       expect(counts[0]).toMatchObject({ PayloadsReceived: 1, UndecodablePayloads: 1, EventsReceived: 0 });
       expect(r.stderr).toContain('"message":"invocation failed before forwarding"');
     }
+  });
+
+  // The ingest likewise, for an invocation that is no API Gateway request (a wrong trigger, a hand-run
+  // sample): it counts as one request answered 502, what API Gateway answers for a failed function,
+  // in the one EMF document every request gets. Before, it recorded nothing, so Powertools flushed an
+  // empty buffer and printed its "No application metrics to publish" warning instead.
+  it.each([
+    ...['cloudwatch-logs.json', 'kinesis-get-records.json'].map((f) => `test/fixtures/sam/${f}`),
+    ...['json-null.json', 'wrong-types.json', 'gke-protopayload.json', 'proto-pollution.json'].map((f) => `test/fixtures/hostile/${f}`),
+  ])('Ingest counts %s as one request answered 502, with no Powertools warning and none of the event in its log', async (event) => {
+    const r = await runBuiltCli(cli, [
+      'invoke',
+      'Ingest',
+      '-t',
+      join(scratch.dir, 'infra/template.yaml'),
+      '-e',
+      join(ROOT, event),
+      '--env-vars',
+      join(scratch.dir, 'infra/events/env.local.json'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ errorType: 'UnsupportedEventError' });
+    expect(r.stderr).not.toMatch(/no application metrics/i);
+    const docs = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(docs).toHaveLength(1);
+    for (const name of INGEST_METRIC_NAMES) expect(docs[0]?.[name], name).toEqual(expect.any(Number));
+    expect(docs[0]).toMatchObject({ Requests: 1, Responses5xx: 1, Responses4xx: 0, EventsAccepted: 0, BodyBytes: 0 });
+    const failed = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{"level":"ERROR"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(failed).toMatchObject([
+      {
+        message: 'event is not an API Gateway proxy event',
+        error: expect.stringContaining('the ingest takes API Gateway proxy events only'),
+      },
+    ]);
+    // The event itself is never logged (an API Gateway one carries the token): none of its strings
+    // (the short ones, e.g. Kinesis' awsRegion "us-east-1", are the function's own context too).
+    const strings = leafStrings(JSON.parse(readFileSync(join(ROOT, event), 'utf8'))).filter((v) => v.length >= 12);
+    for (const value of strings) expect(r.stderr, value).not.toContain(value);
   });
 
   // A stream that is no apiserver audit stream is skipped in any log group (the subscription's filter
@@ -314,3 +358,10 @@ describe('invoke with the SAM CLI sample events', () => {
     expect(JSON.parse(res.body)).toMatchObject({ accepted: 9, rejected: 0 });
   });
 });
+
+/** Every string value of a JSON document, at any depth. */
+function leafStrings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.values(value).flatMap(leafStrings);
+}

@@ -103,6 +103,13 @@ export function apiGatewayHandler(service: IngestService): (event: ApiGatewayEve
 }
 
 /**
+ * The status an invocation whose event is no API Gateway request counts as: API Gateway answers 502
+ * when the function it invoked fails (AWS Lambda developer guide, "Handling Lambda errors with an
+ * API Gateway API").
+ */
+export const UNSUPPORTED_EVENT_STATUS = 502;
+
+/**
  * The middy error mapping of the ingest Lambda: an error that escaped the core is answered as a
  * bare JSON 500 (logged by name and message, never shown to the client), so API Gateway never
  * turns it into its own untyped 502. `observe` counts it as a 500 answer.
@@ -115,8 +122,12 @@ export function internalErrorAnswer(
     onError: (request) => {
       // Not a request at all: the invocation fails with the error's own message (Lambda's Errors
       // metric and the template's IngestErrorsAlarm see it), as the forwarder does for an event it
-      // cannot read. A 500 answer would go to no one.
+      // cannot read. A 500 answer would go to no one. It still counts, as one request answered
+      // 502, what API Gateway answers a client for a failed invocation: the Requests and 5xx charts
+      // show it, and Powertools never flushes an empty buffer (its own "No application metrics to
+      // publish" warning in the log, no datapoint for an alarm).
       if (request.error instanceof UnsupportedEventError) {
+        observe(answerOnlyOutcome('unknown', UNSUPPORTED_EVENT_STATUS));
         log({ level: 'error', msg: 'event is not an API Gateway proxy event', error: request.error.message });
         return;
       }
