@@ -17,6 +17,9 @@ export interface ParsedArgs {
  * Parses `--name value`, `--name=value` and boolean `--name` flags. `booleans` lists the flags
  * that take no value; anything else that is not listed in `known` is a usage error, so a typo
  * never silently falls back to a default. A flag listed in `repeatable` may be given more than once.
+ * A word starting with `-` (other than `-` alone, standard input) is an option too: one the
+ * command does not map to a long name first is unknown, never a file or a directory named `-z`.
+ * After `--` every word is positional, so a file whose name starts with `-` is still reachable.
  */
 export function parseArgs(
   argv: string[],
@@ -33,10 +36,11 @@ export function parseArgs(
       positionals.push(...argv.slice(i + 1));
       break;
     }
-    if (!arg.startsWith('--') || arg === '-') {
+    if (!arg.startsWith('-') || arg === '-') {
       positionals.push(arg);
       continue;
     }
+    if (!arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     if (booleans.includes(name)) {
@@ -51,6 +55,13 @@ export function parseArgs(
     if (repeatable.includes(name)) repeated.set(name, [...(repeated.get(name) ?? []), value]);
   }
   return { flags, positionals, repeated };
+}
+
+/** Whether `--help` or `-h` was given as an option: after `--` they are names (a file called `-h`). */
+export function asksForHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  const options = end === -1 ? argv : argv.slice(0, end);
+  return options.includes('--help') || options.includes('-h');
 }
 
 /** Every value of a repeatable flag, in the order given. */

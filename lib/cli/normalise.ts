@@ -3,17 +3,19 @@ import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } f
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { loadDetection } from '../rules/load.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { asksForHelp, flag, parseArgs, UsageError } from './args.js';
 import { type CloudOrigin, readCloudFile, type SkippedItems } from './cloud-input.js';
 import { type CommandIo, write } from './io.js';
 import { splitJsonDocuments } from './json-documents.js';
 import { readInput } from './read-input.js';
 
-const HELP = `Usage: aisoc-k8s-audit normalise [--tenant ID] [--cluster NAME] [FILE|-]...
+const HELP = `Usage: aisoc-k8s-audit normalise [--tenant ID] [--cluster NAME] [--] [FILE|-]...
 
 Reads Kubernetes audit events and writes one normalised record per line (NDJSON) to stdout:
 the flat fields, severity and an OCSF 1.8.0 API Activity record, as the ingest endpoint stores
-them. With no FILE, or with -, reads standard input.
+them. With no FILE, or with -, reads standard input. Any other word starting with - is an
+option; every word after -- is a FILE, so a file whose name starts with - is read as
+\`normalise -- -events.json\`.
 
 Accepted input, recognised by its content (the first line on stderr says what it was read as):
   - an audit.k8s.io EventList, a single Event or a JSON array of Events, compact or pretty-printed;
@@ -162,7 +164,7 @@ export const readAuditPayload: PayloadReader = (bytes) => {
 
 /** `aisoc-k8s-audit normalise`: files or stdin in, NDJSON records out. */
 export async function run(argv: string[], io: CommandIo, reader: PayloadReader = readAuditPayload): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  if (asksForHelp(argv)) {
     io.stdout.write(HELP);
     return 0;
   }

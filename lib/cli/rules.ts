@@ -5,7 +5,7 @@ import { runExamples } from '../rules/examples.js';
 import { compilePack, compileRulesObject, parseRulesObjectUrl } from '../rules/load.js';
 import { RulePackError } from '../rules/pack.js';
 import { ROUTINE_LISTS } from '../rules/types.js';
-import { parseArgs, UsageError } from './args.js';
+import { asksForHelp, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 
 /** The built-in routine identities, by the name an operators' `routine:` section gives each list. */
@@ -30,7 +30,8 @@ are added. DIR may also be s3://bucket/key, one rule file in S3 as the ingest re
 (with the AWS credentials and region of the environment). Without DIR: K8S_AUDIT_RULES when set,
 else the shipped pack alone. A rule that does not compile is reported with its file, id and the
 CEL error. DIR's files may declare routine identities (a "routine" section: secret_watchers,
-node_drainers). Format: docs/detection-rules.md.
+node_drainers). Format: docs/detection-rules.md. Any other word starting with - is an option: a
+DIR whose name starts with - comes after --, as in rules test -- -my-rules.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
 2 for usage errors.
@@ -38,7 +39,7 @@ Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 
 
 /** `aisoc-k8s-audit rules list|test [DIR]`. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
+  if (asksForHelp(argv) || argv.length === 0) {
     io.stdout.write(HELP);
     return argv.length === 0 ? 2 : 0;
   }
