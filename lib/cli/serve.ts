@@ -30,7 +30,8 @@ shared secret, or in dev mode the console token it keeps in the data dir: docs/c
 EVENTS_SINK (default: the SQLite file in the data dir) and high-severity ones to ALERTS_SINK
 (default: the alerts table of the same file). One JSON log line per request goes to stderr
 (level from LOG_LEVEL, default INFO). SIGTERM or SIGINT stops accepting, lets in-flight
-requests finish and closes the store.
+requests finish and closes the store (Ctrl-C under npm start, which delivers SIGINT twice,
+included); another signal a second or more after the first exits at once with 130.
 
 Options:
   --host HOST       address to listen on (default 127.0.0.1)
@@ -298,19 +299,38 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   // With the stdout sink, stdout carries records only; the banner goes to stderr.
   (config.eventsSink.kind === 'stdout' || config.alertsSink.kind === 'stdout' ? io.stderr : io.stdout).write(`${lines.join('\n')}\n`);
 
+  // Ctrl-C on `npm start` delivers SIGINT twice: the terminal's, to the whole process group, and
+  // the one npm forwards to its script (npm/run-script's signal-manager), which is this process
+  // since the script execs it. With a one-shot handler that second SIGINT killed the server
+  // mid-close: no "closed" line, the console token file left behind. The signal handlers stay
+  // until the server has closed: a repeat within SAME_STOP_MS is that same Ctrl-C and is ignored,
+  // a later one exits at once with 130, as `tail`'s second signal does.
+  let stoppingSince: number | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stoppingSince === null) {
+      stoppingSince = Date.now();
+      log({ level: 'info', msg: 'stopping: in-flight requests finish, then the store closes', signal });
+      stopRequested();
+    } else if (Date.now() - stoppingSince >= SAME_STOP_MS) {
+      log({ level: 'warn', msg: 'second signal; exiting now', signal });
+      process.exit(130);
+    }
+  };
+  let stopRequested: () => void = () => {};
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGHUP', reload);
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-    io.signal?.addEventListener('abort', stop, { once: true });
+    stopRequested = resolve;
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    io.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
+  process.off('SIGHUP', reload);
   await server.close();
   // The token logs in only while this server runs; its file goes with it.
   if (consoleTokenFile !== null) rmSync(consoleTokenFile, { force: true });
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
   return 0;
 }
+
+/** How soon after the first stop signal a repeat counts as the same Ctrl-C (the terminal's and npm's copies arrive within milliseconds). */
+const SAME_STOP_MS = 1000;
