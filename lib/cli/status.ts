@@ -110,17 +110,25 @@ export async function run(argv: string[], io: CommandIo & { get?: typeof httpGet
     try {
       fromEnv = new URL(io.env.AISOC_INGEST_URL);
     } catch {
-      throw new UsageError(`AISOC_INGEST_URL is not a URL: ${notAnHttpUrl(io.env.AISOC_INGEST_URL)}`);
+      throw new UsageError(`AISOC_INGEST_URL must be an http(s) URL, got ${notAnHttpUrl(io.env.AISOC_INGEST_URL)}`);
     }
   }
   const tenant = flag(args, 'tenant') ?? splitIngestPath(fromEnv?.pathname ?? '')?.tenant;
   if (tenant === undefined) throw new UsageError('name the tenant: --tenant ID (or set AISOC_INGEST_URL to its ingest route)');
-  let origin: string;
+  // `--url localhost:8080` parses, as a URL of the scheme `localhost:` whose origin is "null": it
+  // went out as `null/v1/status/...` and failed as unreachable (exit 1) instead of a usage error.
+  const urlFlag = flag(args, 'url');
+  const base = urlFlag ?? fromEnv?.href ?? 'http://127.0.0.1:8080';
+  let parsed: URL | undefined;
   try {
-    origin = new URL(flag(args, 'url') ?? fromEnv?.origin ?? 'http://127.0.0.1:8080').origin;
+    parsed = new URL(base);
   } catch {
-    throw new UsageError(`--url must be an http(s) URL, got ${notAnHttpUrl(flag(args, 'url') ?? '')}`);
+    parsed = undefined;
   }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw new UsageError(`${urlFlag === undefined ? 'AISOC_INGEST_URL' : '--url'} must be an http(s) URL, got ${notAnHttpUrl(base)}`);
+  }
+  const origin = parsed.origin;
   const fromVariable = io.env.K8S_AUDIT_SHARED_SECRET?.trim() || undefined;
   const devSecretFile = join(io.env.AISOC_DATA_DIR || '.data', DEV_SECRET_FILE);
   const secret = fromVariable ?? devSecretIn(io.env.AISOC_DATA_DIR || '.data');

@@ -33,7 +33,10 @@ export function loggableUrl(value: string): string {
  * only its scheme when it has one, and how a user name or password must be written.
  */
 export function notAnHttpUrl(value: string): string {
-  return `${loggableUrl(value)} (not shown: it may hold a credential; a user name or password in a URL must be percent-encoded)`;
+  // `127.0.0.1:8080/...` and `localhost:8080/...` are the usual slip: the second even parses, as
+  // a URL of the scheme `localhost:`. Whether `://` is there says nothing of a secret's text.
+  const noScheme = value.includes('://') ? '' : '; it has no http:// or https:// in front';
+  return `${loggableUrl(value)} (not shown: it may hold a credential${noScheme}; a user name or password in a URL must be percent-encoded)`;
 }
 
 /**
