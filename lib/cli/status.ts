@@ -153,8 +153,13 @@ export async function run(argv: string[], io: CommandIo & { get?: typeof httpGet
   if (env.problems.length > 0) throw new UsageError(env.problems.join('; '));
   // `status --url https://…` to `npm start` (plain http) said only ECONNRESET: say why, as
   // test-connection does.
+  // ECONNREFUSED alone is what a first `status` after `npm start` was stopped (or before it) said.
+  const refused = (code: string | undefined): string =>
+    code === 'ECONNREFUSED'
+      ? ': nothing listens there: start the ingest (npm start, or aisoc-k8s-audit serve), or give --url its address'
+      : '';
   const failed = (code: string | undefined, message: string): Error =>
-    new Error(`ingest at ${url}: ${code ?? message}${plainHttpHint(url, code)}`);
+    new Error(`ingest at ${url}: ${code ?? message}${refused(code)}${plainHttpHint(url, code)}`);
   const res = await (io.get ?? httpGet)(url, { [TOKEN_HEADER]: secret }, STATUS_TIMEOUT_MS, tls);
   if (res.kind === 'unsendable') throw failed(undefined, res.message);
   if (res.kind === 'error') {

@@ -124,6 +124,10 @@ describe('status: GET /v1/status/k8s-audit/{tenant} and aisoc-k8s-audit status',
     const down = await cli(bundle.cli, ['status', '--tenant', 'acme', '--url', nobody], { K8S_AUDIT_SHARED_SECRET: SECRET });
     expect(down.code).toBe(1);
     expect(down.stderr).toContain(`ingest at ${nobody}/v1/status/k8s-audit/acme: ECONNREFUSED`);
+    // a first `status` with no server running: what to do, not only the errno
+    expect(down.stderr).toContain(
+      'ECONNREFUSED: nothing listens there: start the ingest (npm start, or aisoc-k8s-audit serve), or give --url',
+    );
     expect((await cli(bundle.cli, ['status', '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
     expect((await cli(bundle.cli, ['status', '--tenant', 'acme', '-o', 'yaml'], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
     expect((await cli(bundle.cli, ['status', '--tenant', 'a b', '--url', serve.url], { K8S_AUDIT_SHARED_SECRET: SECRET })).code).toBe(2);
