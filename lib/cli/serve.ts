@@ -121,6 +121,11 @@ function makeDirs(path: string): void {
  * a directory others can read is reported. Returns the warning, or null.
  */
 export function prepareDataDir(dataDir: string): string | null {
+  // Checked before the access check: a file there failed X_OK and was reported as EACCES, which
+  // sent the user to its permissions instead of to the path.
+  if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+    throw new ConfigError([`the data dir ${dataDir} is a file, not a directory: give --data-dir (or AISOC_DATA_DIR) a directory`]);
+  }
   try {
     makeDirs(resolve(dataDir));
     accessSync(dataDir, constants.W_OK | constants.X_OK);

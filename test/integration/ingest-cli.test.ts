@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -241,6 +241,28 @@ describe('aisoc-k8s-audit serve', () => {
         expect(r.code).toBe(2);
         expect(r.stderr).toContain(`the data dir ${dir} cannot be created or written`);
         expect(Date.now() - started).toBeLessThan(15_000);
+      }
+    });
+
+    // `--data-dir .data/aisoc-k8s-audit.sqlite` (the store's file for its directory) said EACCES.
+    it('says a --data-dir that is a file is not a directory (exit 2), not a permission problem', async () => {
+      const tmp = tempDataDir('aisoc-data-dir-file-');
+      const file = join(tmp.dir, 'aisoc-k8s-audit.sqlite');
+      writeFileSync(file, '');
+      try {
+        const r = await execFileAsync(process.execPath, [cli, 'serve', '--port', '0', '--data-dir', file], {
+          env: { PATH: process.env.PATH ?? '', K8S_AUDIT_SHARED_SECRET: 'file-secret-0123456789' },
+          timeout: 20_000,
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+        expect(r.code).toBe(2);
+        expect(r.stderr).toBe(
+          `aisoc-k8s-audit serve: invalid configuration: the data dir ${file} is a file, not a directory: give --data-dir (or AISOC_DATA_DIR) a directory\n`,
+        );
+      } finally {
+        tmp.remove();
       }
     });
 
