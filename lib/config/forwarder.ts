@@ -170,6 +170,14 @@ export function awsEndpointOf(opts: AwsClientOptions, host: string): string {
  */
 export function awsCallError(service: string, endpoint: string, err: unknown): Error {
   const e = err as { name?: string; message?: string; code?: string; syscall?: string };
+  // The SDK's words when neither the environment nor ~/.aws/config names a region, or when
+  // AWS_REGION is set empty (the SDK reads its own environment, where empty is not unset); the
+  // endpoint then holds no region either, and was shown as `<not a URL>`.
+  if (e.message === 'Region is missing' || e.message?.startsWith('Region not accepted: region="" ')) {
+    return new Error(`${service}: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the log group or queue`, {
+      cause: err,
+    });
+  }
   const reason =
     e.message && e.message !== ''
       ? `${e.name && !['Error', 'AggregateError'].includes(e.name) ? `${e.name}: ` : ''}${e.message}`

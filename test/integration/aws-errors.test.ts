@@ -64,6 +64,31 @@ describe('backfill and redrive name the AWS service and endpoint that failed', (
     expect(r.stderr).not.toContain('aws-errors-secret');
   });
 
+  // A first run on a machine with no AWS profile: the SDK finds no region, and the message said
+  // `CloudWatch Logs at <not a URL>: Region is missing`.
+  it.each([
+    ['unset', {}],
+    ['set empty', { AWS_REGION: '' }],
+  ])('backfill with AWS_REGION %s and no profile says to set AWS_REGION', async (_name, region) => {
+    const r = await exec(process.execPath, [bundle.cli, 'backfill', '--log-group', '/aws/eks/nope/cluster', '--start', '1h'], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        AWS_CONFIG_FILE: '/nonexistent/aws-config',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+        AISOC_INGEST_URL: 'http://127.0.0.1:9/v1/ingest/k8s-audit/t',
+        K8S_AUDIT_SHARED_SECRET: 'aws-errors-secret',
+        ...region,
+      },
+    }).then(
+      (ok) => ({ code: 0, ...ok }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'aisoc-k8s-audit backfill: CloudWatch Logs: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION) to the region of the log group or queue\n',
+    );
+  });
+
   it('redrive: SQS at <endpoint>: the error', async () => {
     const r = await cli(['redrive', '--queue-url', `${endpoint}/123456789012/nope`]);
     expect(r.code).toBe(1);
