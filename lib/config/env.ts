@@ -139,11 +139,13 @@ export class EnvReader {
 
   /** A boolean variable (`true/false/1/0/yes/no`), or the default when unset. */
   bool(name: string, fallback: boolean): boolean {
-    const v = this.string(name)?.toLowerCase();
+    const raw = this.string(name);
+    const v = raw?.toLowerCase();
     if (v === undefined) return fallback;
     if (['true', '1', 'yes'].includes(v)) return true;
     if (['false', '0', 'no'].includes(v)) return false;
-    this.problems.push(`${name} must be true or false, got ${JSON.stringify(v)}`);
+    // Every spelling taken is named (docs/configuration.md), and the value as it was typed.
+    this.problems.push(`${name} must be true or false (or 1/0, yes/no), got ${JSON.stringify(raw)}`);
     return fallback;
   }
 

@@ -148,8 +148,8 @@ describe('the loaders', () => {
     });
     expect(configProblems(() => loadTailConfig({ ...tailEnv, AISOC_INGEST_URL: `https://10.0.0.5${ROUTE}` }))).toEqual([]);
     expect(
-      configProblems(() => loadTailConfig({ ...tailEnv, AISOC_INGEST_URL: `https://x${ROUTE}`, AISOC_ALLOW_INSECURE_HTTP: 'maybe' })),
-    ).toEqual(['AISOC_ALLOW_INSECURE_HTTP must be true or false, got "maybe"']);
+      configProblems(() => loadTailConfig({ ...tailEnv, AISOC_INGEST_URL: `https://x${ROUTE}`, AISOC_ALLOW_INSECURE_HTTP: 'Maybe' })),
+    ).toEqual(['AISOC_ALLOW_INSECURE_HTTP must be true or false (or 1/0, yes/no), got "Maybe"']);
   });
 
   describe.skipIf(!HAS_OPENSSL)('with certificate files', () => {
