@@ -3,7 +3,7 @@ import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { redactEvent, scrubJwts } from './redact.js';
 import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
-import type { AuditEvent, Detection, FiredRule, Severity } from './types.js';
+import type { AuditEvent, Detection, FiredRule, RuleError, Severity } from './types.js';
 
 /** A decided severity and the ids of the rules that fired (shared, frozen, when none did). */
 export interface DetectionResult extends SeverityResult {
@@ -18,17 +18,30 @@ let defaultDetection: Detection | undefined;
 export function shippedDetection(): Detection {
   defaultDetection ??= {
     severity: 'default',
-    rules: { match: (event) => shippedRules().match(event), describe: (id) => shippedRules().describe(id) },
+    rules: { match: (event, errors) => shippedRules().match(event, errors), describe: (id) => shippedRules().describe(id) },
   };
   return defaultDetection;
 }
 
+// Where a caller that does not collect rule errors has them written: matching is synchronous, so
+// one list serves every call (emptied before each), and the common path allocates nothing.
+const SCRATCH_ERRORS: RuleError[] = [];
+
 /**
  * The final severity of an event: the spec's table (alone with `severity: 'spec'`), else the
  * table with its routine refinements, raised to the highest rule that fires. Rules see the event
- * as the record keeps it (secret values redacted; pod specs and other bodies as sent).
+ * as the record keeps it (secret values redacted; pod specs and other bodies as sent). A rule
+ * whose condition stopped with an error (not an absent key) is added to `errors`, and the event
+ * is then at least its row of the spec's table: a routine refinement or a DaemonSet copy's lift
+ * lowers an event only when every rule could read it (docs/detection-rules.md, "Rule errors").
  */
-export function decideSeverity(event: AuditEvent, input: SeverityInput, user: string | null, detection?: Detection): DetectionResult {
+export function decideSeverity(
+  event: AuditEvent,
+  input: SeverityInput,
+  user: string | null,
+  detection?: Detection,
+  errors?: RuleError[],
+): DetectionResult {
   const table = classifySeverity(input);
   const d = detection ?? shippedDetection();
   if (d.severity === 'spec') return { ...table, ruleIds: NO_RULES };
@@ -40,11 +53,19 @@ export function decideSeverity(event: AuditEvent, input: SeverityInput, user: st
   // plugins plugins/k8saudit/rules/k8s_audit_rules.yaml, macro `kevt`, list `k8s_audit_stages`).
   if (event.stage === 'RequestReceived') return { severity: 'info', reason: 'request-received-stage', ruleIds: NO_RULES };
   const refined = refineSeverity(input, user, table, d.rules?.routine);
-  const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event);
-  if (fired.length === 0) return { ...refined, ruleIds: NO_RULES };
+  let sink = errors;
+  if (sink === undefined) {
+    sink = SCRATCH_ERRORS;
+    sink.length = 0;
+  }
+  const before = sink.length;
+  const fired = d.rules === null ? NO_RULES_FIRED : d.rules.match(event, sink);
+  // A rule that could not be evaluated: the table's row is the floor (its reason when it is higher).
+  const floor = sink.length > before ? table : null;
+  if (fired.length === 0) return { ...(floor === null ? refined : highestSeverity(refined, [floor])), ruleIds: NO_RULES };
   const copy = isDaemonSetPodCopy(event, input, user);
   const decided = highestSeverity(
-    refined,
+    floor === null ? refined : highestSeverity(refined, [floor]),
     fired.map(
       (r): SeverityResult =>
         copy && scoresDaemonSetTemplates(r) ? daemonSetPodLift(r.severity) : { severity: r.severity, reason: `rule:${r.id}` },

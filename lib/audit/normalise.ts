@@ -118,7 +118,7 @@ export function normaliseAuditEvent(input: AuditEvent, ctx: NormaliseContext): N
   const k8sUser = str(user.username);
   const severityInput = severityInputOf(event, ctx.auditIdReused === true);
   // Rules see the event as the record keeps it: a rule can never read a secret value.
-  const decided = decideSeverity(event, severityInput, k8sUser, ctx.detection);
+  const decided = decideSeverity(event, severityInput, k8sUser, ctx.detection, ctx.ruleErrors);
   // A reused auditID is named whatever the table, its refinements or a rule decided (at least medium).
   const { severity, reason: severityReason } = ctx.auditIdReused === true ? withReusedAuditId(decided) : decided;
   const { ruleIds } = decided;

@@ -152,6 +152,8 @@ export interface NormaliseContext {
   detection?: Detection;
   /** Another event with other content already holds this event's auditID and stage (see `lib/audit/identity.ts`). */
   auditIdReused?: boolean;
+  /** Where the rules that stopped with an error (not an absent key) are added, for the caller's count and log. */
+  ruleErrors?: RuleError[];
 }
 
 /** The severity configuration: `K8S_AUDIT_SEVERITY` and the rule pack it runs with. */
@@ -169,9 +171,19 @@ export interface FiredRule {
   match?: { verbs: readonly string[]; resources: readonly string[]; users?: readonly string[]; groups?: readonly string[] };
 }
 
+/**
+ * A rule whose condition stopped on an event with an error other than an absent key, and the
+ * error's kind (`cel:<code>`, or a JavaScript error's class: lib/rules `ruleErrorKind`).
+ */
+export interface RuleError {
+  rule: string;
+  kind: string;
+}
+
 /** What the normaliser needs of a compiled rule pack (lib/rules `RuleEngine`). */
 export interface DetectionRules {
-  match(event: AuditEvent): readonly FiredRule[];
+  /** The rules that fire; those whose condition stopped with an error are added to `errors`. */
+  match(event: AuditEvent, errors?: RuleError[]): readonly FiredRule[];
   /** A rule of the pack by id, for the Detection Finding of an alert it decided. */
   describe?(
     id: string,

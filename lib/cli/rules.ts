@@ -93,7 +93,11 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     return 0;
   }
   const report = runExamples(engine);
-  for (const f of report.failures) io.stderr.write(`FAIL ${f.file}: ${f.ruleId}: examples.${f.kind}[${f.index}]: ${f.reason}\n`);
-  io.stdout.write(`${report.rules} rules, ${report.examples} examples, ${report.failures.length} failed\n`);
+  for (const f of report.failures)
+    io.stderr.write(`${f.error === undefined ? 'FAIL' : 'ERROR'} ${f.file}: ${f.ruleId}: examples.${f.kind}[${f.index}]: ${f.reason}\n`);
+  const errors = report.failures.filter((f) => f.error !== undefined).length;
+  io.stdout.write(
+    `${report.rules} rules, ${report.examples} examples, ${report.failures.length} failed${errors === 0 ? '' : ` (${errors} with a rule error)`}\n`,
+  );
   return report.failures.length === 0 ? 0 : 1;
 }

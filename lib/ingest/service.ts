@@ -13,6 +13,7 @@ import {
   parseAksRecords,
   parseAuditPayload,
   type RejectedItem,
+  type RuleError,
   recordedText,
   recordSlot,
   serialiseRecord,
@@ -21,7 +22,7 @@ import {
   withoutBodies,
 } from '../audit/index.js';
 import { isJsonObject, jsonErrorReason } from '../json.js';
-import type { IngestOutcome } from '../metrics/names.js';
+import { type IngestOutcome, RULE_ERROR_METRIC, type RuleErrorCount } from '../metrics/names.js';
 import {
   CLUSTER_HEADER,
   CLUSTER_NAME_PATTERN,
@@ -79,6 +80,9 @@ const AWS_ACCOUNT_PATTERN = /^\d{12}$/;
 const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
 export const MAX_LISTED_ERRORS = 100;
+/** A rule's evaluation errors are logged at most once per this many ms (each is counted in the metric). */
+const RULE_ERROR_LOG_MS = 60_000;
+
 /** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
 export const MAX_LOGGED_REJECTS = 5;
 
@@ -237,6 +241,8 @@ interface LogState {
   failure?: IngestOutcome['failure'];
   /** The first MAX_LOGGED_REJECTS rejected items, for the log line. */
   rejects?: ItemError[];
+  /** Events a rule could not evaluate (an error other than an absent key), by rule and kind. */
+  ruleErrors?: RuleErrorCount[];
 }
 
 /**
@@ -257,6 +263,8 @@ export class IngestService {
   readonly #observe: (outcome: IngestOutcome) => void;
   readonly #sliceMs: number;
   readonly #turns = new Turns();
+  /** When each rule's error was last logged (ms): one line per rule per RULE_ERROR_LOG_MS. */
+  readonly #ruleErrorLogged = new Map<string, number>();
   /** Per-tenant rejects of the last hour, for the status route. */
   readonly recent: RecentCounts;
 
@@ -551,12 +559,14 @@ export class IngestService {
     for (const r of batch.rejected) if (r.item !== undefined) rejectedItems.set(r.index, r.item);
     const receivedAt = this.#now();
     const detection = this.config.detection;
+    const ruleErrors: RuleError[] = [];
     const shared: NormaliseContext = {
       tenantId: req.tenant,
       clusterName: batch.cluster,
       receivedAt,
       ...(batch.source === undefined ? {} : { source: batch.source }),
       ...(detection === undefined ? {} : { detection }),
+      ruleErrors,
     };
     const limit = this.writer.maxRecordBytes;
     const outgoing: OutgoingRecord[] = [];
@@ -609,7 +619,10 @@ export class IngestService {
         const compactEvent = withoutBodies(event);
         // The rules decided on the bodies: the compact record keeps that severity (and a reuse flag),
         // and the full event's identity.
-        out.compact = recordPayload(sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, ctx), record), record.dedup_key));
+        // Its rule errors were counted with the full event's.
+        out.compact = recordPayload(
+          sameIdentity(keepSeverity(normaliseAuditEvent(compactEvent, { ...ctx, ruleErrors: [] }), record), record.dedup_key),
+        );
       }
       outgoing.push(out);
       positions.push(index);
@@ -617,6 +630,7 @@ export class IngestService {
 
     const t1 = performance.now();
     state.normaliseMs = round(t1 - t0);
+    if (ruleErrors.length > 0) this.#ruleErrors(req.tenant, ruleErrors, state);
     let accepted = 0;
     if (outgoing.length > 0) {
       // The write waits on a disk or a network, not the CPU: the next batch may start meanwhile.
@@ -689,6 +703,37 @@ export class IngestService {
     if (errors.length > MAX_LISTED_ERRORS) result.errorsOmitted = errors.length - MAX_LISTED_ERRORS;
     if (batch.skipped !== undefined) result.skipped = batch.skipped;
     return result;
+  }
+
+  /**
+   * Counts the batch's rule errors for the metrics and logs each rule's at most once per
+   * RULE_ERROR_LOG_MS: the rule id and the error's kind, never the event or the error's message
+   * (which can quote a value of the event). A flood of hostile events moves the counter, not the log.
+   */
+  #ruleErrors(tenant: string, errors: readonly RuleError[], state: LogState): void {
+    const counts = new Map<string, RuleErrorCount>();
+    for (const e of errors) {
+      const key = `${e.rule}\u0000${e.kind}`;
+      const c = counts.get(key);
+      if (c === undefined) counts.set(key, { rule: e.rule, kind: e.kind, count: 1 });
+      else c.count++;
+    }
+    state.ruleErrors = [...counts.values()];
+    const now = this.#now();
+    for (const c of state.ruleErrors) {
+      const last = this.#ruleErrorLogged.get(c.rule);
+      if (last !== undefined && now - last < RULE_ERROR_LOG_MS) continue;
+      this.#ruleErrorLogged.set(c.rule, now);
+      this.#log({
+        level: 'warn',
+        msg: 'rule could not be evaluated',
+        tenant,
+        rule: c.rule,
+        kind: c.kind,
+        events: c.count,
+        hint: `the event was scored without this rule, at least its row of the severity table; metric ${RULE_ERROR_METRIC.prom} (RuleErrors) counts every one, this line is logged once a minute per rule`,
+      });
+    }
   }
 
   /** Keeps every rejected item with its reason; a rejects sink that fails makes the request a 503 (the sender resends, the stored events are then duplicates). */
@@ -780,6 +825,7 @@ export class IngestService {
       ...(state.normaliseMs === undefined ? {} : { normaliseMs: state.normaliseMs }),
       ...(state.sinkMs === undefined ? {} : { sinkMs: state.sinkMs }),
       ...(state.failure === undefined ? {} : { failure: state.failure }),
+      ...(state.ruleErrors === undefined ? {} : { ruleErrors: state.ruleErrors }),
     };
     // The one line per request (docs/ingest.md, "The request log line"): tenant and cluster are
     // here and never metric dimensions, whose number must stay bounded.
@@ -797,6 +843,7 @@ export class IngestService {
       ...(state.rejects === undefined ? {} : { rejected_items: state.rejects }),
       duplicates: outcome.duplicates,
       ...(state.reusedAuditIds ? { reused_audit_ids: state.reusedAuditIds } : {}),
+      ...(state.ruleErrors === undefined ? {} : { rule_errors: state.ruleErrors.reduce((n, e) => n + e.count, 0) }),
       alerts: outcome.alerts,
       ...(outcome.alertsRefused > 0 ? { alerts_refused: outcome.alertsRefused } : {}),
       ...(state.skipped ? { skipped: state.skipped } : {}),

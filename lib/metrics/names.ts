@@ -37,7 +37,29 @@ export interface IngestOutcome {
   sinkMs?: number;
   /** Why the request failed, where an operator acts on it: a wrong token, a route turned off, auth not available, a sink. */
   failure?: 'unauthorized' | 'route_off' | 'auth_unavailable' | 'sink';
+  /** Events on which a rule's condition stopped with an error other than an absent key, by rule and kind. */
+  ruleErrors?: readonly RuleErrorCount[];
 }
+
+/** How many events of a request one rule could not evaluate, and the error's kind (lib/rules `ruleErrorKind`). */
+export interface RuleErrorCount {
+  rule: string;
+  kind: string;
+  count: number;
+}
+
+/**
+ * The rule errors' counter: per rule (an EMF dimension `rule`, a Prometheus label `rule` and
+ * `kind`), emitted only when a request had one, so not in INGEST_METRICS (every one of those is
+ * emitted per request, zeros too). Rule ids are the pack's, so the series are bounded.
+ */
+export const RULE_ERROR_METRIC = {
+  name: 'RuleErrors',
+  unit: 'Count',
+  dimension: 'rule',
+  prom: 'aisoc_ingest_rule_errors_total',
+  help: 'Events on which a rule could not be evaluated (an error other than an absent field), by rule and error kind',
+} as const;
 
 /** The outcome of a request answered before anything was read: counted as an answer, nothing else. */
 export function answerOnlyOutcome(

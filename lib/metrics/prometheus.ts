@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { isLoopbackHost } from '../config/tls.js';
-import { INGEST_METRICS, type IngestOutcome, TAIL_METRICS } from './names.js';
+import { INGEST_METRICS, type IngestOutcome, RULE_ERROR_METRIC, TAIL_METRICS } from './names.js';
 
 // The self-hosted side of the ingest metrics: `serve` exposes the counters the ingest Lambda emits
 // as EMF, under the Prometheus names of lib/metrics/names.ts, on GET /metrics in the text format
@@ -29,10 +29,17 @@ export function ingestPrometheus(): PrometheusMetrics & { observe: (outcome: Ing
     const counter = new Counter({ name: m.prom, help: m.help, registers: [registry] });
     return (o: IngestOutcome) => counter.inc(m.value(o));
   });
+  const ruleErrors = new Counter({
+    name: RULE_ERROR_METRIC.prom,
+    help: RULE_ERROR_METRIC.help,
+    labelNames: ['rule', 'kind'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     observe: (outcome) => {
       for (const feed of feeds) feed(outcome);
+      for (const e of outcome.ruleErrors ?? []) ruleErrors.inc({ rule: e.rule, kind: e.kind }, e.count);
     },
   };
 }

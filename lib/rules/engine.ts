@@ -1,8 +1,8 @@
-import { Environment } from '@marcbachmann/cel-js';
+import { TypeError as CelTypeError, Environment, EvaluationError } from '@marcbachmann/cel-js';
 import { readResponseCode } from '../audit/fields.js';
 import { withoutZone } from '../audit/ip.js';
 import { setOwn } from '../audit/redact.js';
-import type { AuditEvent, JsonObject, JsonValue, RoutineIdentities } from '../audit/types.js';
+import type { AuditEvent, JsonObject, JsonValue, RoutineIdentities, RuleError } from '../audit/types.js';
 import { isJsonObject } from '../json.js';
 import { RulePackError } from './pack.js';
 import { linearRegex, patternProblem } from './pattern.js';
@@ -11,12 +11,46 @@ import { ROUTINE_LISTS, type RoutineEntry, type RuleDisable, type RuleSpec } fro
 
 /** A rule compiled once at init: its spec and the CEL program. */
 export interface CompiledRule extends RuleSpec {
-  /** True when the condition holds on the activation; an evaluation error counts as no match. */
-  test(activation: RuleActivation): boolean;
+  /**
+   * True when the condition holds on the activation, false when it does not or stops on an absent
+   * key (CEL's no match); else the kind of error it stopped with (`ruleErrorKind`).
+   */
+  test(activation: RuleActivation): boolean | string;
   /** False when `match.users`/`match.groups` leave this requester out (the condition is then not run). */
   admitsUser(user: unknown): boolean;
-  /** The CEL error the condition stops with on the activation, or null when it evaluates (for `rules test`). */
-  evaluationError(activation: RuleActivation): string | null;
+  /** The error the condition stops with on the activation, or null when it evaluates (for `rules test`). */
+  evaluationError(activation: RuleActivation): EvaluationFailure | null;
+}
+
+/** An error a condition stopped with: its message (first line) and `ruleErrorKind` (null: an absent key). */
+export interface EvaluationFailure {
+  message: string;
+  kind: string | null;
+}
+
+// CEL's errors for a key or list element the event does not carry: `requestObject.spec.x` on an
+// event without one (cel-js lib/registry.js `field`, `#getListField`; lib/macros.js `has`). They
+// are "no match", as a ValidatingAdmissionPolicy's matchCondition error is not a match.
+const ABSENT = new Set(['no_such_key', 'index_out_of_bounds']);
+// A JavaScript error's class name, as the kind: never its message, which can quote the event.
+const ERROR_CLASS = /^[A-Z][A-Za-z0-9]{0,40}(?:Error|Exception)$/;
+
+/**
+ * What a rule's evaluation stopped with, told apart by class (cel-js 8's EvaluationError and
+ * TypeError carry a fixed `code`; anything else is a JavaScript error of the engine's views, its
+ * registered functions or RE2JS): null for CEL's absent key, `cel:<code>` for CEL's other errors
+ * (`cel:no_matching_overload` on a value of another type than the condition expects), else the
+ * error's class (`TypeError`, `RangeError`, `RE2JSSyntaxException`; `Error` for anything else).
+ * Never the message: it can quote a value of the event.
+ */
+export function ruleErrorKind(err: unknown): string | null {
+  if (err instanceof EvaluationError || err instanceof CelTypeError) {
+    const code = err.code;
+    if (ABSENT.has(code)) return null;
+    return /^[a-z_]{1,40}$/.test(code) ? `cel:${code}` : 'cel:error';
+  }
+  const name = err instanceof Error ? err.constructor.name : '';
+  return ERROR_CLASS.test(name) ? name : 'Error';
 }
 
 /** The variables a rule's CEL condition sees (documented in docs/detection-rules.md). */
@@ -881,10 +915,10 @@ function compileRule(spec: RuleSpec): CompiledRule {
     test(activation) {
       try {
         return program(activation as unknown as Record<string, unknown>) === true;
-      } catch {
-        // A missing key deep in a body (a field the event does not carry) is "no match", as a
-        // ValidatingAdmissionPolicy's matchCondition error is not a match either.
-        return false;
+      } catch (err) {
+        // Classified only here, off the matching path: an absent key is no match; any other error
+        // (a view or function that threw on a value it did not expect) is named to the caller.
+        return ruleErrorKind(err) ?? false;
       }
     },
     evaluationError(activation) {
@@ -892,7 +926,8 @@ function compileRule(spec: RuleSpec): CompiledRule {
         program(activation as unknown as Record<string, unknown>);
         return null;
       } catch (err) {
-        return asWritten((err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error');
+        const message = asWritten((err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error');
+        return { message, kind: ruleErrorKind(err) };
       }
     },
   };
@@ -965,10 +1000,10 @@ export class RuleEngine {
   }
 
   /**
-   * The CEL error `rule`'s condition stops with on an event (the record's redacted form), or null
-   * when it evaluates: `rules test` names it, since at ingest it silently counts as no match.
+   * The error `rule`'s condition stops with on an event (the record's redacted form), or null when
+   * it evaluates: `rules test` names it with its message, which the ingest never logs.
    */
-  evaluationError(rule: CompiledRule, event: AuditEvent): string | null {
+  evaluationError(rule: CompiledRule, event: AuditEvent): EvaluationFailure | null {
     // Only where the ingest would run the condition at all: its verbs, resources and requesters.
     const ref = isJsonObject(event.objectRef) ? event.objectRef : EMPTY;
     if (!this.candidates(str(event.verb), str(ref.resource), str(ref.subresource)).includes(rule)) return null;
@@ -976,8 +1011,11 @@ export class RuleEngine {
     return rule.evaluationError(new Activation({} as AuditEvent).reset(event));
   }
 
-  /** The rules that fire on an event (the record's redacted form), in pack order. */
-  match(event: AuditEvent): CompiledRule[] {
+  /**
+   * The rules that fire on an event (the record's redacted form), in pack order. A rule whose
+   * condition stops with an error other than an absent key does not fire and is added to `errors`.
+   */
+  match(event: AuditEvent, errors?: RuleError[]): CompiledRule[] {
     const ref = isJsonObject(event.objectRef) ? event.objectRef : EMPTY;
     const candidates = this.candidates(str(event.verb), str(ref.resource), str(ref.subresource));
     if (candidates.length === 0) return candidates;
@@ -986,7 +1024,11 @@ export class RuleEngine {
     for (const rule of candidates) {
       if (!rule.admitsUser(event.user)) continue;
       activation ??= this.#activation.reset(event);
-      if (!rule.test(activation)) continue;
+      const outcome = rule.test(activation);
+      if (outcome !== true) {
+        if (outcome !== false) errors?.push({ rule: rule.id, kind: outcome });
+        continue;
+      }
       fired ??= [];
       fired.push(rule);
     }

@@ -10,6 +10,11 @@ export interface ExampleFailure {
   kind: 'match' | 'no_match';
   index: number;
   reason: string;
+  /**
+   * Set when the condition stopped with an error other than an absent key (`ruleErrorKind`): a
+   * view, a function or a pattern threw, which the ingest counts and logs as a rule error.
+   */
+  error?: string;
 }
 
 /** What running a pack's examples found. */
@@ -52,7 +57,8 @@ export function runExamples(engine: RuleEngine): ExampleReport {
     for (const kind of ['match', 'no_match'] as const) {
       rule.examples[kind].forEach((example, index) => {
         examples++;
-        const fail = (reason: string) => failures.push({ ruleId: rule.id, file: rule.file, kind, index, reason });
+        const fail = (reason: string, error?: string) =>
+          failures.push({ ruleId: rule.id, file: rule.file, kind, index, reason, ...(error === undefined ? {} : { error }) });
         const v = validateAuditEvent(exampleEvent(example));
         if (!v.ok) {
           fail(`not a valid audit event: ${v.reason}`);
@@ -64,14 +70,19 @@ export function runExamples(engine: RuleEngine): ExampleReport {
           if (kind === 'no_match') fail('the rule fired');
           return;
         }
-        // At ingest an evaluation error is "no match" and nobody sees it; here it is the author's
-        // only chance to: a no_match example that passes only because the condition failed on it
-        // means every event of its shape goes unscored by this rule for the same reason.
+        // At ingest an absent key is "no match" and nobody sees it; here it is the author's only
+        // chance to: a no_match example that passes only because the condition failed on it means
+        // every event of its shape goes unscored by this rule for the same reason. Any other error
+        // is not a match of either kind: the condition could not be evaluated (docs/detection-rules.md).
         const error = engine.evaluationError(rule, record.raw_event);
+        if (error?.kind != null) {
+          fail(`its condition raised ${error.kind} (${error.message}): a rule error, not a match or a no match`, error.kind);
+          return;
+        }
         const hint = 'read fields an event may lack with has() or .?';
         if (kind === 'match')
-          fail(error === null ? 'the rule did not fire' : `the rule did not fire: its condition failed (${error}); ${hint}`);
-        else if (error !== null) fail(`the rule did not fire only because its condition failed (${error}); ${hint}`);
+          fail(error === null ? 'the rule did not fire' : `the rule did not fire: its condition failed (${error.message}); ${hint}`);
+        else if (error !== null) fail(`the rule did not fire only because its condition failed (${error.message}); ${hint}`);
       });
     }
   }

@@ -227,6 +227,31 @@ describe('aisoc-k8s-audit rules', () => {
     expect(await runCli(['rules', 'test', fixed])).toMatchObject({ code: 0, stderr: '' });
   });
 
+  it('rules test reports a condition that raises an error other than an absent key as a rule error, not as a match or no match', async () => {
+    // `spec.replicas` compared with a number: the API reference's DeploymentSpec says integer, an
+    // example sends it as a string, which CEL does not compare with an int (no_such_overload); at
+    // ingest that is a rule error, counted and logged.
+    const rule = BROKEN.replace(`"objectRef.resourse == 'pods' &&"`, `"requestObject.?spec.?replicas.orValue(0) > 50"`)
+      .replace('verbs: [get], resources: [pods]', 'verbs: [create], resources: [deployments]')
+      .replace(
+        'examples: { match: [{ verb: get }], no_match: [{ verb: list }] }',
+        `examples:
+      match:
+        - { verb: create, objectRef: { resource: deployments, namespace: web, apiGroup: apps, apiVersion: v1 }, requestObject: { kind: Deployment, spec: { replicas: "100" } }, responseStatus: { code: 201 } }
+      no_match:
+        - { verb: create, objectRef: { resource: deployments, namespace: web, apiGroup: apps, apiVersion: v1 }, requestObject: { kind: Deployment, spec: { replicas: "2" } }, responseStatus: { code: 201 } }`,
+      );
+    const dir = dirWith('raises', { 'r.yaml': rule });
+    const r = await runCli(['rules', 'test', dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^45 rules, \d+ examples, 2 failed \(2 with a rule error\)\n$/);
+    const file = join(dir, 'r.yaml');
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `ERROR ${file}: broken: examples.match[0]: its condition raised cel:no_such_overload (no such overload: dyn<string> > int): a rule error, not a match or a no match`,
+      `ERROR ${file}: broken: examples.no_match[0]: its condition raised cel:no_such_overload (no such overload: dyn<string> > int): a rule error, not a match or a no match`,
+    ]);
+  });
+
   it('a condition nesting one list of the request inside another (a cross product) is refused at load', async () => {
     // Pairs of a list response's items: a PodList of 2,000 items (84 KB) makes 4 million
     // evaluations, about a second of one event's ingest; a third level makes it hours.

@@ -1,6 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emptyCounts } from '../../../lib/cloudwatch/index.js';
-import { createMetrics, FORWARDER_METRIC_NAMES, METRICS_NAMESPACE, recordForwardCounts } from '../../../lib/metrics/index.js';
+import {
+  createMetrics,
+  FORWARDER_METRIC_NAMES,
+  INGEST_METRIC_NAMES,
+  METRICS_NAMESPACE,
+  recordForwardCounts,
+  recordIngestOutcome,
+} from '../../../lib/metrics/index.js';
+import { answerOnlyOutcome } from '../../../lib/metrics/names.js';
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -49,5 +57,35 @@ describe('recordForwardCounts', () => {
       TruncatedLines: 0,
       service: 'forwarder',
     });
+  });
+});
+
+describe('recordIngestOutcome', () => {
+  it("emits a request's rule errors as RuleErrors per rule (dimensions service and rule), beside the request's document", () => {
+    const metrics = createMetrics('ingest-fn');
+    const outcome = {
+      ...answerOnlyOutcome('ingest', 200),
+      ruleErrors: [
+        { rule: 'privileged-container', kind: 'TypeError', count: 3 },
+        { rule: 'privileged-container', kind: 'cel:unsupported_type', count: 1 },
+        { rule: 'dangerous-capabilities', kind: 'cel:unsupported_type', count: 2 },
+      ],
+    };
+
+    const docs = captureEmf(() => {
+      recordIngestOutcome(metrics, outcome);
+      metrics.publishStoredMetrics();
+    });
+
+    type Doc = Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] } };
+    const perRule = (docs as Doc[]).filter((d) => 'RuleErrors' in d);
+    expect(perRule.map((d) => [d.rule, d.RuleErrors, d.service, d._aws.CloudWatchMetrics[0]?.Dimensions])).toEqual([
+      ['privileged-container', 4, 'ingest-fn', [['service', 'rule']]],
+      ['dangerous-capabilities', 2, 'ingest-fn', [['service', 'rule']]],
+    ]);
+    // The request's own document is unchanged: every ingest metric, no rule dimension.
+    const request = (docs as Doc[]).find((d) => 'Requests' in d);
+    expect(request?._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name).sort()).toEqual([...INGEST_METRIC_NAMES].sort());
+    expect(request).not.toHaveProperty('rule');
   });
 });
