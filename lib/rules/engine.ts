@@ -53,6 +53,63 @@ export function ruleErrorKind(err: unknown): string | null {
   return ERROR_CLASS.test(name) ? name : 'Error';
 }
 
+/**
+ * `v` with every object that has an own key `constructor` as a Map (its values likewise), copied
+ * only along the paths that hold one; anything else as it is. cel-js picks a value's CEL type by
+ * its `constructor` (lib/registry.js and lib/operators.js of @marcbachmann/cel-js 8), so such an
+ * object, which JSON.parse makes of `{"constructor": null}` and a JSON merge patch carries as
+ * sent, made every condition reading it throw (a TypeError, or `unsupported_type`); a Map is a
+ * CEL map that cel-js reads by key.
+ */
+function celSafe(v: unknown): unknown {
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const safe = celSafe(v[i]);
+      if (safe !== v[i]) {
+        out ??= [...v];
+        out[i] = safe;
+      }
+    }
+    return out ?? v;
+  }
+  if (v === null || typeof v !== 'object' || v instanceof Map) return v;
+  const obj = v as Record<string, unknown>;
+  const ctor = Object.hasOwn(obj, 'constructor');
+  let changed = ctor;
+  const entries: [string, unknown][] = [];
+  for (const key of Object.keys(obj)) {
+    const safe = celSafe(obj[key]);
+    if (safe !== obj[key]) changed = true;
+    entries.push([key, safe]);
+  }
+  if (!changed) return v;
+  if (ctor) return new Map(entries);
+  const out: JsonObject = {};
+  for (const [key, value] of entries) setOwn(out, key, value as JsonValue);
+  return out;
+}
+
+/** The activation's variables as `celSafe` makes them, each converted once when first read. */
+function celSafeActivation(activation: RuleActivation): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name] of VARIABLES) {
+    let value: unknown;
+    let read = false;
+    Object.defineProperty(out, name, {
+      enumerable: true,
+      get: () => {
+        if (!read) {
+          value = celSafe(activation[name]);
+          read = true;
+        }
+        return value;
+      },
+    });
+  }
+  return out;
+}
+
 /** The variables a rule's CEL condition sees (documented in docs/detection-rules.md). */
 export interface RuleActivation {
   verb: string;
@@ -917,15 +974,30 @@ function compileRule(spec: RuleSpec): CompiledRule {
         return program(activation as unknown as Record<string, unknown>) === true;
       } catch (err) {
         // Classified only here, off the matching path: an absent key is no match; any other error
-        // (a view or function that threw on a value it did not expect) is named to the caller.
-        return ruleErrorKind(err) ?? false;
+        // is tried once more on the event as cel-js can read it (celSafe), then named to the caller.
+        if (ruleErrorKind(err) === null) return false;
+        try {
+          return program(celSafeActivation(activation)) === true;
+        } catch (again) {
+          return ruleErrorKind(again) ?? false;
+        }
       }
     },
     evaluationError(activation) {
       try {
         program(activation as unknown as Record<string, unknown>);
         return null;
-      } catch (err) {
+      } catch (first) {
+        // The error the ingest would see: after test()'s second try, when the first was not an absent key.
+        let err = first;
+        if (ruleErrorKind(first) !== null) {
+          try {
+            program(celSafeActivation(activation));
+            return null;
+          } catch (again) {
+            err = again;
+          }
+        }
         const message = asWritten((err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error');
         return { message, kind: ruleErrorKind(err) };
       }
