@@ -209,13 +209,39 @@ function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefin
   return withKey(metadata, 'annotations', withKey(metadata.annotations, LAST_APPLIED, kept));
 }
 
+// A JSON patch (RFC 6902) may set kubectl's last-applied-configuration annotation of any object,
+// which copies the object (its env, its ConfigMap data): as the annotation itself
+// (`/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration`, `/` escaped `~1` by
+// RFC 6901), inside the annotations (`/metadata/annotations`) or inside the metadata (`/metadata`).
+// Its value is redacted as the annotation is in a whole object (redactLastApplied).
+const LAST_APPLIED_PATH = '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration';
+
+/** A JSON patch value under `/metadata` as kept, or undefined when the path is elsewhere. */
+function redactMetadataPatchValue(path: string, value: JsonValue): JsonValue | undefined {
+  if (path === '/metadata') return redactLastApplied(value);
+  if (path === '/metadata/annotations') return isJsonObject(value) ? (redactLastApplied({ annotations: value }) as Obj).annotations : value;
+  if (path === LAST_APPLIED_PATH) {
+    const annotations: Obj = {};
+    setOwn(annotations, LAST_APPLIED, value);
+    return ((redactLastApplied({ annotations }) as Obj).annotations as Obj)[LAST_APPLIED];
+  }
+  return undefined;
+}
+
 /** A JSON patch operation's value as kept, by where it goes (`/spec/template/spec/containers/0/env/-`, …). */
 function redactPatchOp(op: JsonValue): JsonValue {
   if (!isJsonObject(op) || !Object.hasOwn(op, 'value') || typeof op.path !== 'string') return op;
   const path = op.path;
   const value = op.value as JsonValue;
-  let kept: JsonValue | undefined = value;
-  if (/\/env\/(\d+|-)\/value$/.test(path)) {
+  let kept: JsonValue | undefined = redactMetadataPatchValue(path, value) ?? value;
+  if (path.startsWith('/metadata')) {
+    // Handled above: the metadata holds no pod spec.
+  } else if (/\/(args|command)\/(\d+|-)$/.test(path)) {
+    // One word of a command line: a `--db-password=…` in it goes by the command-line rule. A bare
+    // word cannot be told from a file name or an address without its neighbours, which the patch
+    // does not carry, and detections read these words (reverse-shell-command): it stays.
+    kept = typeof value === 'string' ? (scrubArgv([value])[0] as string) : value;
+  } else if (/\/env\/(\d+|-)\/value$/.test(path)) {
     // The entry's name is in the object, not the patch: a literal set there may be a credential.
     kept = typeof value === 'string' && value !== '' ? REDACTED : value;
   } else if (/\/env\/(\d+|-)$/.test(path)) kept = redactEnvVar(value);
@@ -264,9 +290,13 @@ export function redactPodBody(value: JsonValue, configMap: boolean): JsonValue {
 /** A JSON patch operation sent to `configmaps`: `/data/<key>` by the key's name, `/data` by each. */
 function redactConfigMapPatchOp(op: JsonValue): JsonValue {
   if (!isJsonObject(op) || !Object.hasOwn(op, 'value') || typeof op.path !== 'string') return op;
+  const value = op.value as JsonValue;
+  const metadata = redactMetadataPatchValue(op.path, value);
+  if (metadata !== undefined) return withKey(op, 'value', metadata);
+  // The whole document (RFC 6901: "" is the root): a ConfigMap, as sent to `configmaps`.
+  if (op.path === '' && isJsonObject(value)) return withKey(op, 'value', redactPodBody(value, true));
   const m = /^\/(data|binaryData)(?:\/(.*))?$/.exec(op.path);
   if (m === null) return op;
-  const value = op.value as JsonValue;
   if (m[2] === undefined) return withKey(op, 'value', redactNamedValues(value));
   const key = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
   return typeof value === 'string' && value !== '' ? withKey(op, 'value', keptValue(key, value)) : op;

@@ -236,3 +236,52 @@ describe('pod specs', () => {
     expect(redactBody(rootCa, { resource: 'configmaps', subresource: null })).toBe(rootCa);
   });
 });
+
+// Write shapes the object rules above do not see (docs/record.md, the redaction table): a JSON
+// patch (RFC 6902) of kubectl's last-applied-configuration annotation or of a whole ConfigMap, and
+// of one word of a command line.
+describe('write shapes', () => {
+  const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+  const applied = JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'a', env: [{ name: 'API_TOKEN', value: 't0k' }] }] } });
+  const redactedApplied = JSON.stringify({
+    kind: 'Pod',
+    spec: { containers: [{ name: 'a', env: [{ name: 'API_TOKEN', value: '[REDACTED]' }] }] },
+  });
+
+  it('a JSON patch of the last-applied annotation, the annotations or the metadata, whatever the op', () => {
+    const ops: JsonValue[] = [
+      { op: 'test', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', value: applied },
+      { op: 'add', path: '/metadata/annotations', value: { [LAST_APPLIED]: applied, team: 'web' } },
+      { op: 'replace', path: '/metadata', value: { name: 'a', annotations: { [LAST_APPLIED]: applied } } },
+      { op: 'add', path: '/metadata/labels', value: { app: 'a' } },
+    ];
+    expect(redactBody(ops, pods)).toEqual([
+      { ...(ops[0] as object), value: redactedApplied },
+      { ...(ops[1] as object), value: { [LAST_APPLIED]: redactedApplied, team: 'web' } },
+      { ...(ops[2] as object), value: { name: 'a', annotations: { [LAST_APPLIED]: redactedApplied } } },
+      ops[3],
+    ]);
+  });
+
+  it("one word of a command line by the command-line rule: a flag's credential goes, other words stay", () => {
+    const ops = [
+      { op: 'add', path: '/spec/template/spec/containers/0/args/-', value: '--kubelet-insecure-tls' },
+      { op: 'add', path: '/spec/template/spec/containers/0/args/2', value: '--client-secret=abc123' },
+      { op: 'replace', path: '/spec/containers/0/command/0', value: '/bin/sh' },
+    ];
+    const out = redactBody(ops, { resource: 'deployments', subresource: null });
+    expect(out).toEqual([ops[0], { ...ops[1], value: '--client-secret=[REDACTED]' }, ops[2]]);
+    expect(redactBody([ops[0], ops[2]] as JsonValue, pods)).toEqual([ops[0], ops[2]]);
+  });
+
+  it('a JSON patch of a ConfigMap: the whole document and its last-applied annotation', () => {
+    const cm = { kind: 'ConfigMap', data: { DB_PASSWORD: 'pw', DB_HOST: 'db' } };
+    const ops = [
+      { op: 'replace', path: '', value: cm },
+      { op: 'replace', path: '/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration', value: JSON.stringify(cm) },
+    ];
+    const out = redactBody(ops, { resource: 'configmaps', subresource: null }) as { value: JsonValue }[];
+    expect(out[0]?.value).toEqual({ kind: 'ConfigMap', data: { DB_PASSWORD: '[REDACTED]', DB_HOST: 'db' } });
+    expect(JSON.parse(String(out[1]?.value))).toEqual({ kind: 'ConfigMap', data: { DB_PASSWORD: '[REDACTED]', DB_HOST: 'db' } });
+  });
+});

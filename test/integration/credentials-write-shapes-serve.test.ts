@@ -1,0 +1,153 @@
+// Credentials in the write shapes kubectl sends that no object rule sees,
+// sent through the real `serve` and read back as a user reads them (`events --json`, `--alerts`)
+// and as the SQLite file holds them:
+// - JSON patches (RFC 6902; `kubectl patch --type=json`, which kube-apiserver logs as sent:
+//   k8s.io/apiserver endpoints/handlers/patch.go `audit.LogRequestPatch(req.Context(), patchBytes)`)
+//   that set kubectl's last-applied-configuration annotation itself (`~1` for `/`, RFC 6901), the
+//   annotations or the metadata holding it, of a Deployment and of a ConfigMap; one that replaces
+//   a whole ConfigMap (path ""); and one word appended to a container's args (`args/-`, the shape
+//   public scripts use for metrics-server's `--kubelet-insecure-tls` and the dashboard's
+//   `--enable-skip-login`), here oauth2-proxy's documented `--cookie-secret`, next to a `hostPID`
+//   op that makes the event high (a Detection Finding);
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
+import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
+
+// Opaque values (no JWT, no credential-shaped text): none may be stored.
+const MYSQL_PASSWORD = 'opaque-mysql-root-4c1d7e';
+const CM_PASSWORD = 'opaque-cm-password-9a2f55';
+const COOKIE_SECRET = 'opaque-cookie-secret-0b8e3a';
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+// The Kubernetes documentation's MySQL tutorial Deployment (kubernetes/website, content/en/examples/
+// application/mysql/mysql-deployment.yaml), as kubectl writes it into the annotation.
+const deployment = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'mysql', namespace: 'default' },
+  spec: {
+    selector: { matchLabels: { app: 'mysql' } },
+    strategy: { type: 'Recreate' },
+    template: {
+      metadata: { labels: { app: 'mysql' } },
+      spec: { containers: [{ image: 'mysql:5.6', name: 'mysql', env: [{ name: 'MYSQL_ROOT_PASSWORD', value: MYSQL_PASSWORD }] }] },
+    },
+  },
+};
+const deploymentText = `${JSON.stringify(deployment)}\n`;
+const configMap = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'app', namespace: 'default' },
+  data: { POSTGRES_PASSWORD: CM_PASSWORD },
+};
+const configMapText = `${JSON.stringify(configMap)}\n`;
+
+const base = {
+  kind: 'Event',
+  apiVersion: 'audit.k8s.io/v1',
+  level: 'RequestResponse',
+  stage: 'ResponseComplete',
+  user: { username: 'alice', groups: ['system:authenticated'] },
+  sourceIPs: ['10.0.0.7'],
+  userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+  responseStatus: { metadata: {}, code: 200 },
+  requestReceivedTimestamp: '2026-12-07T10:00:00.000000Z',
+  stageTimestamp: '2026-12-07T10:00:00.100000Z',
+};
+const deploymentRef = { resource: 'deployments', namespace: 'default', name: 'mysql', apiGroup: 'apps', apiVersion: 'v1' };
+const cmRef = { resource: 'configmaps', namespace: 'default', name: 'app', apiVersion: 'v1' };
+const DEPLOY_URI = '/apis/apps/v1/namespaces/default/deployments/mysql';
+const CM_URI = '/api/v1/namespaces/default/configmaps/app';
+const annotationPath = `/metadata/annotations/${LAST_APPLIED.replace('/', '~1')}`;
+
+function items(): unknown[] {
+  const patch = (auditID: string, requestURI: string, objectRef: object, requestObject: unknown) => ({
+    ...base,
+    auditID,
+    verb: 'patch',
+    requestURI,
+    objectRef,
+    requestObject,
+  });
+  return [
+    patch('jp-0001', DEPLOY_URI, deploymentRef, [{ op: 'replace', path: annotationPath, value: deploymentText }]),
+    patch('jp-0002', DEPLOY_URI, deploymentRef, [{ op: 'add', path: '/metadata/annotations', value: { [LAST_APPLIED]: deploymentText } }]),
+    patch('jp-0003', DEPLOY_URI, deploymentRef, [
+      { op: 'replace', path: '/metadata', value: { name: 'mysql', annotations: { [LAST_APPLIED]: deploymentText } } },
+    ]),
+    patch('jp-0004', CM_URI, cmRef, [{ op: 'replace', path: annotationPath, value: configMapText }]),
+    patch('jp-0005', CM_URI, cmRef, [{ op: 'replace', path: '', value: configMap }]),
+    patch(
+      'jp-0006',
+      '/apis/apps/v1/namespaces/auth/deployments/oauth2-proxy',
+      { ...deploymentRef, namespace: 'auth', name: 'oauth2-proxy' },
+      [
+        { op: 'add', path: '/spec/template/spec/hostPID', value: true },
+        { op: 'add', path: '/spec/template/spec/containers/0/args/-', value: '--enable-skip-login' },
+        { op: 'add', path: '/spec/template/spec/containers/0/args/-', value: `--cookie-secret=${COOKIE_SECRET}` },
+      ],
+    ),
+  ];
+}
+
+let out: ThroughServe;
+let all: string;
+let disk: string;
+const tmp = tempDataDir('aisoc-write-shapes-');
+beforeAll(async () => {
+  out = await throughServe(tmp.dir, SECRET, 'prod', items());
+  all = JSON.stringify([out.records, out.alerts]);
+  const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
+  disk = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
+}, 60_000);
+afterAll(() => tmp.remove());
+
+type Rec = { audit_id: string; raw_event: unknown; rule_ids: string[]; severity: string };
+const dig = (v: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], v);
+const record = (id: string): Rec => {
+  const r = (out.records as unknown as Rec[]).find((x) => x.audit_id === id);
+  if (r === undefined) throw new Error(`no record ${id}`);
+  return r;
+};
+const ops = (id: string) => dig(record(id).raw_event, 'requestObject') as { path: string; value: unknown }[];
+/** The value of the `i`-th operation of a stored JSON patch. */
+const opValue = (id: string, i: number): unknown => ops(id)[i]?.value;
+
+describe('credentials in write shapes, through serve', () => {
+  it('accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
+    expect(out.status).toBe(200);
+    expect(out.answer).toMatchObject({ accepted: 6, rejected: 0 });
+    expect(disk.length).toBeGreaterThan(0);
+    for (const text of [all, disk]) {
+      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET]) expect(text).not.toContain(value);
+    }
+  });
+
+  it('redacts the last-applied annotation a JSON patch sets, keeping the env names', () => {
+    const annotated = [
+      opValue('jp-0001', 0),
+      (opValue('jp-0002', 0) as Record<string, unknown>)[LAST_APPLIED],
+      (dig(opValue('jp-0003', 0), 'annotations') as Record<string, unknown>)[LAST_APPLIED],
+    ];
+    for (const text of annotated) {
+      expect(dig(JSON.parse(String(text)), 'spec.template.spec.containers.0.env')).toEqual([
+        { name: 'MYSQL_ROOT_PASSWORD', value: '[REDACTED]' },
+      ]);
+    }
+    expect(JSON.parse(String(opValue('jp-0004', 0))).data).toEqual({ POSTGRES_PASSWORD: '[REDACTED]' });
+    expect(dig(opValue('jp-0005', 0), 'data')).toEqual({ POSTGRES_PASSWORD: '[REDACTED]' });
+  });
+
+  it("keeps a JSON patch's command-line words and what detections read, and the high event's finding holds no credential", () => {
+    expect(ops('jp-0006').map((op) => op.value)).toEqual([true, '--enable-skip-login', '--cookie-secret=[REDACTED]']);
+    expect(record('jp-0006').severity).toBe('high');
+    const alert = out.alerts.find((a) => a.audit_id === 'jp-0006');
+    expect(alert?.rule_ids).toContain('host-pid-or-ipc');
+    expect(JSON.stringify(alert)).toContain('--cookie-secret=[REDACTED]');
+  });
+});
