@@ -155,7 +155,7 @@ function redactTemplate(template: JsonValue | undefined): JsonValue | undefined 
 function redactWorkload(obj: Obj, configMap: boolean): Obj {
   let out = obj;
   if (configMap || obj.kind === 'ConfigMap') {
-    out = withKey(out, 'data', redactNamedValues(obj.data));
+    out = withKey(out, 'data', isHelmRelease(obj.metadata) ? redactHelmRelease(obj.data) : redactNamedValues(obj.data));
     out = withKey(out, 'binaryData', redactNamedValues(obj.binaryData));
   }
   const spec = obj.spec;
@@ -170,6 +170,24 @@ function redactWorkload(obj: Obj, configMap: boolean): Obj {
   }
   out = withKey(out, 'template', redactTemplate(obj.template));
   return withKey(out, 'metadata', redactLastApplied(obj.metadata));
+}
+
+// Helm's ConfigMap storage driver (`HELM_DRIVER=configmap`; Helm 2's Tiller by default) keeps each
+// release revision in a ConfigMap as `data.release`: base64 of the gzipped release, which holds the
+// values the user gave (`--set db.password=…`) and the rendered manifest, Secrets included. Helm
+// labels it `owner: helm` (Helm 3, helm/helm pkg/storage/driver/cfgmaps.go, newConfigMapsObject) or
+// `OWNER: TILLER` (Helm 2, same file). Its Secret driver (the default) is a Secret, redacted as one.
+// No detection reads the compressed release, so it goes whole.
+function isHelmRelease(metadata: JsonValue | undefined): boolean {
+  if (!isJsonObject(metadata) || !isJsonObject(metadata.labels)) return false;
+  return metadata.labels.owner === 'helm' || metadata.labels.OWNER === 'TILLER';
+}
+
+/** A Helm release ConfigMap's data: `release` becomes the marker, any other key by its name. */
+function redactHelmRelease(map: JsonValue | undefined): JsonValue | undefined {
+  const kept = redactNamedValues(map);
+  if (!isJsonObject(kept) || typeof kept.release !== 'string' || kept.release === '') return kept;
+  return withKey(kept, 'release', REDACTED);
 }
 
 /** A ConfigMap's data: the value of each key named for a credential becomes the marker, any other loses a URL's credentials. */

@@ -1,4 +1,4 @@
-// Credentials in the write shapes kubectl sends that no object rule sees,
+// Credentials in the write shapes kubectl and Helm send that no object rule sees,
 // sent through the real `serve` and read back as a user reads them (`events --json`, `--alerts`)
 // and as the SQLite file holds them:
 // - JSON patches (RFC 6902; `kubectl patch --type=json`, which kube-apiserver logs as sent:
@@ -9,8 +9,12 @@
 //   public scripts use for metrics-server's `--kubelet-insecure-tls` and the dashboard's
 //   `--enable-skip-login`), here oauth2-proxy's documented `--cookie-secret`, next to a `hostPID`
 //   op that makes the event high (a Detection Finding);
+// - a Helm 3 release kept by its ConfigMap driver (helm/helm pkg/storage/driver/cfgmaps.go:
+//   labels `owner: helm`, `name`, `status`, `version`; `data.release`, base64 of the gzipped
+//   release JSON with the user's values and the rendered manifest);
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
@@ -20,6 +24,7 @@ import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
 const MYSQL_PASSWORD = 'opaque-mysql-root-4c1d7e';
 const CM_PASSWORD = 'opaque-cm-password-9a2f55';
 const COOKIE_SECRET = 'opaque-cookie-secret-0b8e3a';
+const HELM_PASSWORD = 'opaque-helm-values-pw-61d0c2';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // The Kubernetes documentation's MySQL tutorial Deployment (kubernetes/website, content/en/examples/
@@ -45,6 +50,18 @@ const configMap = {
   data: { POSTGRES_PASSWORD: CM_PASSWORD },
 };
 const configMapText = `${JSON.stringify(configMap)}\n`;
+
+// A Helm 3 release as its storage driver encodes it (fields of helm.sh/helm/v3 pkg/release.Release).
+const release = {
+  name: 'db',
+  info: { status: 'deployed', description: 'Install complete' },
+  chart: { metadata: { name: 'postgresql', version: '15.5.0' } },
+  config: { auth: { postgresPassword: HELM_PASSWORD } },
+  manifest: `---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db-postgresql\ndata:\n  postgres-password: ${Buffer.from(HELM_PASSWORD).toString('base64')}\n`,
+  version: 1,
+  namespace: 'default',
+};
+const RELEASE = gzipSync(JSON.stringify(release)).toString('base64');
 
 const base = {
   kind: 'Event',
@@ -91,6 +108,21 @@ function items(): unknown[] {
         { op: 'add', path: '/spec/template/spec/containers/0/args/-', value: `--cookie-secret=${COOKIE_SECRET}` },
       ],
     ),
+    {
+      ...base,
+      auditID: 'helm-0001',
+      verb: 'create',
+      userAgent: 'Helm/3.15.2',
+      requestURI: '/api/v1/namespaces/default/configmaps',
+      objectRef: { resource: 'configmaps', namespace: 'default', name: 'sh.helm.release.v1.db.v1', apiVersion: 'v1' },
+      requestObject: {
+        kind: 'ConfigMap',
+        apiVersion: 'v1',
+        metadata: { name: 'sh.helm.release.v1.db.v1', labels: { name: 'db', owner: 'helm', status: 'deployed', version: '1' } },
+        data: { release: RELEASE },
+      },
+      responseStatus: { metadata: {}, code: 201 },
+    },
   ];
 }
 
@@ -121,10 +153,10 @@ const opValue = (id: string, i: number): unknown => ops(id)[i]?.value;
 describe('credentials in write shapes, through serve', () => {
   it('accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
     expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: 6, rejected: 0 });
+    expect(out.answer).toMatchObject({ accepted: 7, rejected: 0 });
     expect(disk.length).toBeGreaterThan(0);
     for (const text of [all, disk]) {
-      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET]) expect(text).not.toContain(value);
+      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET, RELEASE.slice(0, 40)]) expect(text).not.toContain(value);
     }
   });
 
@@ -149,5 +181,11 @@ describe('credentials in write shapes, through serve', () => {
     const alert = out.alerts.find((a) => a.audit_id === 'jp-0006');
     expect(alert?.rule_ids).toContain('host-pid-or-ipc');
     expect(JSON.stringify(alert)).toContain('--cookie-secret=[REDACTED]');
+  });
+
+  it("replaces a Helm release kept in a ConfigMap, keeping Helm's labels", () => {
+    const raw = record('helm-0001').raw_event;
+    expect(dig(raw, 'requestObject.data')).toEqual({ release: '[REDACTED]' });
+    expect(dig(raw, 'requestObject.metadata.labels')).toEqual({ name: 'db', owner: 'helm', status: 'deployed', version: '1' });
   });
 });

@@ -240,6 +240,7 @@ describe('pod specs', () => {
 // Write shapes the object rules above do not see (docs/record.md, the redaction table): a JSON
 // patch (RFC 6902) of kubectl's last-applied-configuration annotation or of a whole ConfigMap, and
 // of one word of a command line.
+// Helm 3's ConfigMap release storage (helm/helm pkg/storage/driver/cfgmaps.go).
 describe('write shapes', () => {
   const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
   const applied = JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'a', env: [{ name: 'API_TOKEN', value: 't0k' }] }] } });
@@ -283,5 +284,18 @@ describe('write shapes', () => {
     const out = redactBody(ops, { resource: 'configmaps', subresource: null }) as { value: JsonValue }[];
     expect(out[0]?.value).toEqual({ kind: 'ConfigMap', data: { DB_PASSWORD: '[REDACTED]', DB_HOST: 'db' } });
     expect(JSON.parse(String(out[1]?.value))).toEqual({ kind: 'ConfigMap', data: { DB_PASSWORD: '[REDACTED]', DB_HOST: 'db' } });
+  });
+
+  it("a Helm release ConfigMap (Helm 3's owner: helm, Helm 2's OWNER: TILLER) loses its release, in a list too; another ConfigMap's release key stays", () => {
+    const configmaps = { resource: 'configmaps', subresource: null };
+    const helm3 = {
+      metadata: { labels: { owner: 'helm', name: 'db', status: 'deployed', version: '2' } },
+      data: { release: 'H4sIAAAAAAAC/+xYS2' },
+    };
+    const helm2 = { metadata: { labels: { OWNER: 'TILLER', NAME: 'db' } }, data: { release: 'H4sIAAAAAAAC/+xYS2' } };
+    const list = redactBody({ kind: 'ConfigMapList', items: [helm3, helm2] }, configmaps) as { items: { data: JsonValue }[] };
+    expect(list.items.map((i) => i.data)).toEqual([{ release: '[REDACTED]' }, { release: '[REDACTED]' }]);
+    const other = { kind: 'ConfigMap', metadata: { labels: { app: 'notes' } }, data: { release: 'v1.2.3' } };
+    expect(redactBody(other, configmaps)).toBe(other);
   });
 });
