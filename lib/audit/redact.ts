@@ -202,9 +202,54 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
-  const kept = hasCredentialKind(value) ? redactSecretObject(value, false) : value;
+  const embedding = target.resource === 'objects' ? redactManifestHolder(value) : value;
+  const kept = hasCredentialKind(embedding) ? redactSecretObject(embedding, false) : embedding;
   // Pod specs' literal credentials (lib/audit/redact-pod.ts); a failed request's Status answer quotes the error text.
   return redactStatusText(redactPodBody(kept, target.resource === 'configmaps') as Obj);
+}
+
+// Crossplane's provider-kubernetes `Object` (kubernetes.crossplane.io, kubernetes.m.crossplane.io;
+// resource `objects`) carries the manifest it applies in `spec.forProvider.manifest` and the object
+// it observed in `status.atProvider.manifest`. By default a value it copies from a Secret
+// (`spec.references[].patchesFrom`) is stored in both, "readable by anyone who can read Objects",
+// and a Secret written there directly always is (crossplane-contrib/provider-kubernetes,
+// docs/sanitize-secrets.md). A manifest of kind Secret is redacted as a Secret is.
+const MANIFEST_PLACES = [
+  ['spec', 'forProvider'],
+  ['status', 'atProvider'],
+] as const;
+
+/** An `Object` (or its list, or watch event) with each Secret manifest it holds redacted; the same value when it holds none. */
+function redactManifestHolder(obj: Obj): Obj {
+  if (Array.isArray(obj.items)) {
+    const items = mapSame(obj.items, (item) => (isJsonObject(item) ? redactManifestHolder(item) : item));
+    if (items === obj.items) return obj;
+    const out = copy(obj);
+    setOwn(out, 'items', items);
+    return out;
+  }
+  if (isJsonObject(obj.object) && !isJsonObject(obj.spec)) {
+    const inner = redactManifestHolder(obj.object);
+    if (inner === obj.object) return obj;
+    const out = copy(obj);
+    setOwn(out, 'object', inner);
+    return out;
+  }
+  let out = obj;
+  for (const [outer, inner] of MANIFEST_PLACES) {
+    const part = out[outer];
+    if (!isJsonObject(part) || !isJsonObject(part[inner])) continue;
+    const place = part[inner] as Obj;
+    const manifest = place.manifest;
+    if (!isJsonObject(manifest) || manifest.kind !== 'Secret') continue;
+    const placeOut = copy(place);
+    setOwn(placeOut, 'manifest', redactSecretObject(manifest, false));
+    const partOut = copy(part);
+    setOwn(partOut, inner, placeOut);
+    if (out === obj) out = copy(obj);
+    setOwn(out, outer, partOut);
+  }
+  return out;
 }
 
 /** A Status (`responseStatus`, or a failed request's answer) with the URLs its messages quote scrubbed (scrubTextUrls). */

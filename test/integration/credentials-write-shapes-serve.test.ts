@@ -1,4 +1,4 @@
-// Credentials in the write shapes kubectl and Helm send that no object rule sees,
+// Credentials in the write shapes kubectl, Helm and controllers send that no object rule sees,
 // sent through the real `serve` and read back as a user reads them (`events --json`, `--alerts`)
 // and as the SQLite file holds them:
 // - JSON patches (RFC 6902; `kubectl patch --type=json`, which kube-apiserver logs as sent:
@@ -12,6 +12,10 @@
 // - a Helm 3 release kept by its ConfigMap driver (helm/helm pkg/storage/driver/cfgmaps.go:
 //   labels `owner: helm`, `name`, `status`, `version`; `data.release`, base64 of the gzipped
 //   release JSON with the user's values and the rendered manifest);
+// - Crossplane provider-kubernetes's example Object that copies a Secret's `data.password` into
+//   the Secret it manages (examples/namespaced/object/object-sanitize-secrets.yaml), updated by the
+//   provider without `--sanitize-secrets` (docs/sanitize-secrets.md: the value is then stored in
+//   `spec.forProvider.manifest` and `status.atProvider.manifest`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -25,6 +29,7 @@ const MYSQL_PASSWORD = 'opaque-mysql-root-4c1d7e';
 const CM_PASSWORD = 'opaque-cm-password-9a2f55';
 const COOKIE_SECRET = 'opaque-cookie-secret-0b8e3a';
 const HELM_PASSWORD = 'opaque-helm-values-pw-61d0c2';
+const XP_PASSWORD = Buffer.from('sample-password').toString('base64');
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // The Kubernetes documentation's MySQL tutorial Deployment (kubernetes/website, content/en/examples/
@@ -62,6 +67,36 @@ const release = {
   namespace: 'default',
 };
 const RELEASE = gzipSync(JSON.stringify(release)).toString('base64');
+
+const xpObject = {
+  apiVersion: 'kubernetes.m.crossplane.io/v1alpha1',
+  kind: 'Object',
+  metadata: { name: 'foo-sanitized', namespace: 'default' },
+  spec: {
+    watch: true,
+    references: [
+      {
+        patchesFrom: { apiVersion: 'v1', kind: 'Secret', name: 'bar-sanitized', namespace: 'default', fieldPath: 'data.password' },
+        toFieldPath: 'data.password',
+      },
+    ],
+    forProvider: {
+      manifest: { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'default' }, type: 'Opaque', data: { password: XP_PASSWORD } },
+    },
+    providerConfigRef: { kind: 'ClusterProviderConfig', name: 'kubernetes-provider' },
+  },
+  status: {
+    atProvider: {
+      manifest: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'foo-sanitized', namespace: 'default' },
+        type: 'Opaque',
+        data: { password: XP_PASSWORD },
+      },
+    },
+  },
+};
 
 const base = {
   kind: 'Event',
@@ -123,6 +158,24 @@ function items(): unknown[] {
       },
       responseStatus: { metadata: {}, code: 201 },
     },
+    {
+      ...base,
+      auditID: 'xp-0001',
+      verb: 'update',
+      user: { username: 'system:serviceaccount:crossplane-system:provider-kubernetes-a1b2c3' },
+      userAgent: 'crossplane-provider-kubernetes/v1.0.0',
+      requestURI: '/apis/kubernetes.m.crossplane.io/v1alpha1/namespaces/default/objects/foo-sanitized/status',
+      objectRef: {
+        resource: 'objects',
+        subresource: 'status',
+        namespace: 'default',
+        name: 'foo-sanitized',
+        apiGroup: 'kubernetes.m.crossplane.io',
+        apiVersion: 'v1alpha1',
+      },
+      requestObject: xpObject,
+      responseObject: xpObject,
+    },
   ];
 }
 
@@ -153,10 +206,11 @@ const opValue = (id: string, i: number): unknown => ops(id)[i]?.value;
 describe('credentials in write shapes, through serve', () => {
   it('accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
     expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: 7, rejected: 0 });
+    expect(out.answer).toMatchObject({ accepted: 8, rejected: 0 });
     expect(disk.length).toBeGreaterThan(0);
     for (const text of [all, disk]) {
-      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET, RELEASE.slice(0, 40)]) expect(text).not.toContain(value);
+      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET, XP_PASSWORD, RELEASE.slice(0, 40)])
+        expect(text).not.toContain(value);
     }
   });
 
@@ -187,5 +241,14 @@ describe('credentials in write shapes, through serve', () => {
     const raw = record('helm-0001').raw_event;
     expect(dig(raw, 'requestObject.data')).toEqual({ release: '[REDACTED]' });
     expect(dig(raw, 'requestObject.metadata.labels')).toEqual({ name: 'db', owner: 'helm', status: 'deployed', version: '1' });
+  });
+
+  it('redacts the Secret a Crossplane Object manages, in its spec and its status, keeping the keys and references', () => {
+    const raw = record('xp-0001').raw_event;
+    for (const body of ['requestObject', 'responseObject']) {
+      expect(dig(raw, `${body}.spec.forProvider.manifest.data`)).toEqual({ password: '[REDACTED]' });
+      expect(dig(raw, `${body}.status.atProvider.manifest.data`)).toEqual({ password: '[REDACTED]' });
+      expect(dig(raw, `${body}.spec.references`)).toEqual(xpObject.spec.references);
+    }
   });
 });

@@ -241,6 +241,7 @@ describe('pod specs', () => {
 // patch (RFC 6902) of kubectl's last-applied-configuration annotation or of a whole ConfigMap, and
 // of one word of a command line.
 // Helm 3's ConfigMap release storage (helm/helm pkg/storage/driver/cfgmaps.go).
+// Crossplane provider-kubernetes's Object (its docs/sanitize-secrets.md).
 describe('write shapes', () => {
   const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
   const applied = JSON.stringify({ kind: 'Pod', spec: { containers: [{ name: 'a', env: [{ name: 'API_TOKEN', value: 't0k' }] }] } });
@@ -297,5 +298,22 @@ describe('write shapes', () => {
     expect(list.items.map((i) => i.data)).toEqual([{ release: '[REDACTED]' }, { release: '[REDACTED]' }]);
     const other = { kind: 'ConfigMap', metadata: { labels: { app: 'notes' } }, data: { release: 'v1.2.3' } };
     expect(redactBody(other, configmaps)).toBe(other);
+  });
+
+  it("a Crossplane Object's Secret manifests, in a list and a watch event; a manifest of another kind stays", () => {
+    const objects = { resource: 'objects', subresource: null };
+    const secret = { apiVersion: 'v1', kind: 'Secret', data: { password: 'c2FtcGxlLXBhc3N3b3Jk' } };
+    const obj = { kind: 'Object', spec: { forProvider: { manifest: secret } }, status: { atProvider: { manifest: secret } } };
+    const watch = redactBody({ type: 'MODIFIED', object: obj }, objects) as JsonValue;
+    const list = redactBody({ kind: 'ObjectList', items: [obj] }, objects) as JsonValue;
+    for (const [v, at] of [
+      [watch, ['object']],
+      [list, ['items', '0']],
+    ] as const) {
+      expect(envOf(v, [...at, 'spec', 'forProvider', 'manifest', 'data'])).toEqual({ password: '[REDACTED]' });
+      expect(envOf(v, [...at, 'status', 'atProvider', 'manifest', 'data'])).toEqual({ password: '[REDACTED]' });
+    }
+    const cmObject = { kind: 'Object', spec: { forProvider: { manifest: { kind: 'ConfigMap', data: { a: 'b' } } } } };
+    expect(redactBody(cmObject, objects)).toBe(cmObject);
   });
 });
