@@ -319,3 +319,136 @@ function redactConfigMapPatchOp(op: JsonValue): JsonValue {
   const key = m[2].replace(/~1/g, '/').replace(/~0/g, '~');
   return typeof value === 'string' && value !== '' ? withKey(op, 'value', keptValue(key, value)) : op;
 }
+
+// Helm values written into a GitOps controller's custom resource, in clear: Argo CD's Application
+// and ApplicationSet carry them in every `helm` block of a source (`spec.source.helm`,
+// `spec.sources[].helm`, the template's, and the copies Argo CD keeps in `status`:
+// `sync.comparedTo`, `history[]`, `operationState`), as `parameters` (`{name, value}`, what
+// `argocd app set -p auth.password=…` writes), `valuesObject` (a map) and `values` (the text of a
+// values.yaml) (argo-cd docs/user-guide/helm.md, "Helm Parameters", "Values"); Flux's HelmRelease
+// in `spec.values` (helm.toolkit.fluxcd.io, docs "HelmRelease": "Values holds the values for this
+// Helm release"). A value goes by the name it is set under, as an env value does (keptValue):
+// a parameter's `name` (`postgresql.auth.password`), a map's key at any depth (`postgresPassword`),
+// a `key: value` line of the text; a `{name, value}` pair in the values (a chart's `extraEnv`)
+// by its name. Other values stay (they are what a person reads to see what was deployed). A
+// source's config management plugin gets `plugin.env` (`{name, value}`, the same docs'
+// operator-manual/application.yaml): by the env rule. Not read: a `values` line whose value is a
+// block scalar (`password: |` and the lines after it), and values Helm reads from a file
+// (`valueFiles`, `valuesFrom`): references, not values.
+
+// A key that names a reference to a Secret, not a value: Kubernetes' own `secretName` (a TLS
+// block of an Ingress, a volume), `secretRef`, and the `existingSecret` charts take instead of a
+// password (Bitnami's convention, `auth.existingSecret`). Argo CD's documented Application sets
+// `tls[].secretName: mydomain-tls`.
+function namesReference(key: string): boolean {
+  const plain = key.toLowerCase().replace(/[-_.\s]/g, '');
+  return plain.endsWith('name') || plain.endsWith('ref') || plain.startsWith('existing');
+}
+
+/** A value set under `key` in Helm values, as kept: by keptValue unless the key names a reference. */
+function keptHelmValue(key: string, value: string): string {
+  return namesReference(key) ? scrubTextUrls(value) : keptValue(key, value);
+}
+
+/** A values map (Helm's values.yaml as JSON) with each value under a credential's name redacted, at any depth. */
+function redactValuesTree(value: JsonValue, key: string | null): JsonValue {
+  if (typeof value === 'string') return key === null || value === '' ? value : keptHelmValue(key, value);
+  // A number under a credential's name (`apiKey: 123456` in YAML) goes unless the name measures something.
+  if (typeof value === 'number') return key === null || keptHelmValue(key, String(value)) === String(value) ? value : REDACTED;
+  if (Array.isArray(value)) return mapSame(value, (v) => redactValuesTree(v, key));
+  if (!isJsonObject(value)) return value;
+  let out: Obj | undefined;
+  for (const k of Object.keys(value)) {
+    const v = value[k] as JsonValue;
+    const kept = redactValuesTree(v, k);
+    if (kept !== v) {
+      out ??= copyObj(value);
+      setOwn(out, k, kept);
+    }
+  }
+  const result = out ?? value;
+  // A name and its value (an env entry in the values): by the name.
+  if (typeof value.name === 'string' && typeof result.value === 'string' && result.value !== '') {
+    return withKey(result, 'value', keptHelmValue(value.name, result.value));
+  }
+  return result;
+}
+
+/**
+ * A `key: value` line of YAML text (a block mapping's entry, or a sequence item's first one): the
+ * indentation and an optional `- `, the key, the colon, the value. Each part is bounded by a
+ * character the next cannot start with, so a hostile line costs time linear in its length.
+ */
+const YAML_PAIR = /^([ \t]*(?:-[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*:[ \t]+)(\S.*)$/;
+
+function redactValuesText(text: string): string {
+  if (!text.includes(':')) return text;
+  let changed = false;
+  const lines = text.split('\n').map((line) => {
+    const m = YAML_PAIR.exec(line);
+    if (m === null) return line;
+    const [, lead, key, sep, rest] = m as unknown as [string, string, string, string, string];
+    const value = rest.trimEnd();
+    // A block scalar's indicator (`|`, `>-`): its text is on the lines after, not read.
+    if (/^[|>][-+0-9]*$/.test(value)) return line;
+    const kept = keptHelmValue(key, value);
+    if (kept === value) return line;
+    changed = true;
+    return `${lead}${key}${sep}${kept}${rest.slice(value.length)}`;
+  });
+  return changed ? lines.join('\n') : text;
+}
+
+/** One Argo CD `helm` block as kept. */
+function redactHelmSource(helm: Obj): Obj {
+  let out = withKey(
+    helm,
+    'parameters',
+    Array.isArray(helm.parameters) ? mapSame(helm.parameters, (p) => redactValuesTree(p, null)) : helm.parameters,
+  );
+  if (helm.valuesObject !== undefined) out = withKey(out, 'valuesObject', redactValuesTree(helm.valuesObject as JsonValue, null));
+  if (typeof helm.values === 'string') out = withKey(out, 'values', redactValuesText(helm.values));
+  return out;
+}
+
+/** Every `helm` block anywhere in an Argo CD body, as kept. */
+function redactHelmBlocks(value: JsonValue): JsonValue {
+  if (Array.isArray(value)) return mapSame(value, redactHelmBlocks);
+  if (!isJsonObject(value)) return value;
+  let out: Obj | undefined;
+  for (const k of Object.keys(value)) {
+    const v = value[k] as JsonValue;
+    const kept =
+      k === 'helm' && isJsonObject(v)
+        ? redactHelmSource(v)
+        : k === 'plugin' && isJsonObject(v)
+          ? withKey(v, 'env', redactEnvList(v.env))
+          : redactHelmBlocks(v);
+    if (kept !== v) {
+      out ??= copyObj(value);
+      setOwn(out, k, kept);
+    }
+  }
+  return out ?? value;
+}
+
+/** A Flux HelmRelease (or its list, or watch event) with its `spec.values` as kept. */
+function redactFluxHelmRelease(value: Obj): Obj {
+  if (Array.isArray(value.items))
+    return withKey(
+      value,
+      'items',
+      mapSame(value.items, (i) => (isJsonObject(i) ? redactFluxHelmRelease(i) : i)),
+    );
+  if (isJsonObject(value.object) && !isJsonObject(value.spec)) return withKey(value, 'object', redactFluxHelmRelease(value.object));
+  const spec = value.spec;
+  if (!isJsonObject(spec) || spec.values === undefined) return value;
+  return withKey(value, 'spec', withKey(spec, 'values', redactValuesTree(spec.values as JsonValue, null)));
+}
+
+/** The Helm values a body sent to Argo CD's or Flux's resources carries, as kept (see above); the same value when none is a credential. */
+export function redactGitOpsValues(value: Obj, resource: string | null): Obj {
+  if (resource === 'applications' || resource === 'applicationsets') return redactHelmBlocks(value) as Obj;
+  if (resource === 'helmreleases') return redactFluxHelmRelease(value);
+  return value;
+}

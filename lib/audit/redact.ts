@@ -1,7 +1,7 @@
 import { isJsonObject, mapSame } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
-import { keptValue, redactPodBody } from './redact-pod.js';
+import { keptValue, redactGitOpsValues, redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
@@ -202,7 +202,7 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
-  const embedding = target.resource === 'objects' ? redactManifestHolder(value) : value;
+  const embedding = target.resource === 'objects' ? redactManifestHolder(value) : redactGitOpsValues(value, target.resource);
   const kept = hasCredentialKind(embedding) ? redactSecretObject(embedding, false) : embedding;
   // Pod specs' literal credentials (lib/audit/redact-pod.ts); a failed request's Status answer quotes the error text.
   return redactStatusText(redactPodBody(kept, target.resource === 'configmaps') as Obj);

@@ -15,7 +15,8 @@
 // - Crossplane provider-kubernetes's example Object that copies a Secret's `data.password` into
 //   the Secret it manages (examples/namespaced/object/object-sanitize-secrets.yaml), updated by the
 //   provider without `--sanitize-secrets` (docs/sanitize-secrets.md: the value is then stored in
-//   `spec.forProvider.manifest` and `status.atProvider.manifest`).
+//   `spec.forProvider.manifest` and `status.atProvider.manifest`);
+// - an Argo CD Application updated by `argocd app set -p` with a Helm parameter that is a password.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -30,6 +31,7 @@ const CM_PASSWORD = 'opaque-cm-password-9a2f55';
 const COOKIE_SECRET = 'opaque-cookie-secret-0b8e3a';
 const HELM_PASSWORD = 'opaque-helm-values-pw-61d0c2';
 const XP_PASSWORD = Buffer.from('sample-password').toString('base64');
+const ARGO_PASSWORD = 'opaque-argo-param-pw-5e7a19';
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // The Kubernetes documentation's MySQL tutorial Deployment (kubernetes/website, content/en/examples/
@@ -176,6 +178,31 @@ function items(): unknown[] {
       requestObject: xpObject,
       responseObject: xpObject,
     },
+    {
+      ...base,
+      auditID: 'argo-0001',
+      verb: 'update',
+      user: { username: 'system:serviceaccount:argocd:argocd-server' },
+      userAgent: 'argocd-server/v2.11.3',
+      requestURI: '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications/db',
+      objectRef: { resource: 'applications', namespace: 'argocd', name: 'db', apiGroup: 'argoproj.io', apiVersion: 'v1alpha1' },
+      // What `argocd app set db -p auth.postgresPassword=…` writes (argo-cd docs/user-guide/helm.md, "Helm Parameters").
+      requestObject: {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'db', namespace: 'argocd' },
+        spec: {
+          project: 'default',
+          source: {
+            chart: 'postgresql',
+            repoURL: 'registry-1.docker.io/bitnamicharts',
+            targetRevision: '15.5.0',
+            helm: { parameters: [{ name: 'auth.postgresPassword', value: ARGO_PASSWORD }] },
+          },
+          destination: { server: 'https://kubernetes.default.svc', namespace: 'db' },
+        },
+      },
+    },
   ];
 }
 
@@ -206,10 +233,10 @@ const opValue = (id: string, i: number): unknown => ops(id)[i]?.value;
 describe('credentials in write shapes, through serve', () => {
   it('accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
     expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: 8, rejected: 0 });
+    expect(out.answer).toMatchObject({ accepted: 9, rejected: 0 });
     expect(disk.length).toBeGreaterThan(0);
     for (const text of [all, disk]) {
-      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET, XP_PASSWORD, RELEASE.slice(0, 40)])
+      for (const value of [MYSQL_PASSWORD, CM_PASSWORD, COOKIE_SECRET, XP_PASSWORD, RELEASE.slice(0, 40), ARGO_PASSWORD])
         expect(text).not.toContain(value);
     }
   });
@@ -250,5 +277,11 @@ describe('credentials in write shapes, through serve', () => {
       expect(dig(raw, `${body}.status.atProvider.manifest.data`)).toEqual({ password: '[REDACTED]' });
       expect(dig(raw, `${body}.spec.references`)).toEqual(xpObject.spec.references);
     }
+  });
+
+  it("keeps an Argo CD Application's Helm parameter names and replaces a password set as one", () => {
+    expect(dig(record('argo-0001').raw_event, 'requestObject.spec.source.helm.parameters')).toEqual([
+      { name: 'auth.postgresPassword', value: '[REDACTED]' },
+    ]);
   });
 });

@@ -317,3 +317,82 @@ describe('write shapes', () => {
     expect(redactBody(cmObject, objects)).toBe(cmObject);
   });
 });
+
+// Argo CD's Application as its documentation gives every field (argoproj/argo-cd
+// docs/operator-manual/application.yaml, test/fixtures/argocd), and Flux's HelmRelease as the
+// helm-controller documentation's first example (fluxcd/helm-controller docs/spec/v2/helmreleases.md).
+describe('Helm values in GitOps resources', () => {
+  const applications = { resource: 'applications', subresource: null };
+  const documented = parseAllDocuments(
+    readFileSync(join(import.meta.dirname, '../../fixtures/argocd/application.yaml'), 'utf8'),
+  )[0]?.toJSON() as {
+    spec: { source: { helm: { parameters: JsonValue[]; values: string }; plugin: { env: JsonValue[] } } };
+  };
+
+  it("keeps the documented Application as it is (the same object): none of its values is a credential's", () => {
+    expect(documented.spec.source.helm.parameters).toHaveLength(2);
+    expect(redactBody(documented as unknown as JsonValue, applications)).toBe(documented);
+  });
+
+  it('redacts the values set under a credential name: parameters, values text, valuesObject, plugin env, and the copies in status', () => {
+    const helm = documented.spec.source.helm;
+    const source = {
+      ...documented.spec.source,
+      helm: {
+        ...helm,
+        parameters: [...helm.parameters, { name: 'postgresql.auth.password', value: 'pw-param' }],
+        values: `${helm.values}auth:\n  postgresPassword: pw-text  \n  username: app\n  existingSecret: |\n    db\n`,
+        valuesObject: { auth: { postgresPassword: 'pw-object', port: 5432, apiKey: 4711 }, image: { tag: '1.2.3' } },
+      },
+      plugin: {
+        ...documented.spec.source.plugin,
+        env: [
+          { name: 'FOO', value: 'bar' },
+          { name: 'VAULT_TOKEN', value: 'pw-env' },
+        ],
+      },
+    };
+    const app = {
+      ...documented,
+      spec: { ...documented.spec, source },
+      status: { history: [{ id: 1, source }], sync: { comparedTo: { source } } },
+    };
+    const out = redactBody(app as unknown as JsonValue, applications) as typeof app;
+    const text = JSON.stringify(out);
+    for (const pw of ['pw-param', 'pw-text', 'pw-object', 'pw-env', '4711']) expect(text).not.toContain(pw);
+    for (const kept of [out.spec.source, out.status.history[0]?.source, out.status.sync.comparedTo.source]) {
+      expect(kept?.helm.parameters).toEqual([...helm.parameters, { name: 'postgresql.auth.password', value: '[REDACTED]' }]);
+      expect(kept?.helm.values).toBe(
+        `${helm.values}auth:\n  postgresPassword: [REDACTED]  \n  username: app\n  existingSecret: |\n    db\n`,
+      );
+      expect(kept?.helm.valuesObject).toEqual({
+        auth: { postgresPassword: '[REDACTED]', port: 5432, apiKey: '[REDACTED]' },
+        image: { tag: '1.2.3' },
+      });
+      expect(kept?.plugin.env).toEqual([
+        { name: 'FOO', value: 'bar' },
+        { name: 'VAULT_TOKEN', value: '[REDACTED]' },
+      ]);
+    }
+  });
+
+  it("a Flux HelmRelease's values: a credential's goes, in a list too; the documented example stays", () => {
+    const helmreleases = { resource: 'helmreleases', subresource: null };
+    const podinfo = {
+      apiVersion: 'helm.toolkit.fluxcd.io/v2',
+      kind: 'HelmRelease',
+      metadata: { name: 'podinfo', namespace: 'default' },
+      spec: {
+        interval: '5m',
+        chart: { spec: { chart: 'podinfo', version: '6.5.*', sourceRef: { kind: 'HelmRepository', name: 'podinfo' }, interval: '1m' } },
+        values: { replicaCount: 2 },
+      },
+    };
+    expect(redactBody(podinfo, helmreleases)).toBe(podinfo);
+    const withPassword = { ...podinfo, spec: { ...podinfo.spec, values: { replicaCount: 2, redis: { auth: { password: 'pw-flux' } } } } };
+    const list = redactBody({ kind: 'HelmReleaseList', items: [withPassword] }, helmreleases) as {
+      items: { spec: { values: JsonValue } }[];
+    };
+    expect(list.items[0]?.spec.values).toEqual({ replicaCount: 2, redis: { auth: { password: '[REDACTED]' } } });
+  });
+});
