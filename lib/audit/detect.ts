@@ -1,7 +1,7 @@
 import { isJsonObject } from '../json.js';
 import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
-import { redactEvent, scrubJwts } from './redact.js';
+import { redactEventBounded, scrubJwts } from './redact.js';
 import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
 import type { AuditEvent, Detection, FiredRule, RuleError, Severity } from './types.js';
 
@@ -168,7 +168,7 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
 export function decideEventSeverity(event: AuditEvent, detection?: Detection): DetectionResult {
   const input = severityInputOf(event);
   // The event as normaliseAuditEvent keeps it: bodies' credentials and JWT signatures redacted.
-  const redacted = scrubJwts(redactEvent(event, { resource: input.resource, subresource: input.subresource })).event;
+  const redacted = scrubJwts(redactEventBounded(event, { resource: input.resource, subresource: input.subresource }).event).event;
   const user = event.user?.username;
   return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection);
 }

@@ -4,7 +4,7 @@ import { decideSeverity, severityInputOf } from './detect.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { canonicalJson, canonicalJsonWhole, dedupKey, sha256Hex } from './identity.js';
 import { ocsfSeverity, toOcsfApiActivity } from './ocsf.js';
-import { mayHoldJwt, redactEvent, scrubJwts } from './redact.js';
+import { mayHoldJwt, redactEventBounded, scrubJwts } from './redact.js';
 import { withReusedAuditId } from './severity.js';
 import { parseAuditTimestamp } from './time.js';
 import type { AuditEvent, JsonValue, NormaliseContext, NormalisedRecord } from './types.js';
@@ -34,22 +34,23 @@ function toIso(ms: number): string {
 
 /**
  * The event as the record keeps it, and its content digest (lib/audit/identity.ts): the bodies'
- * credentials and the request URI's query credentials redacted (`redactEvent`), then the
+ * credentials and the request URI's query credentials redacted (`redactEventBounded`), then the
  * signature of any JWT elsewhere. The event itself when neither
  * changed anything. The JWT walk runs only when the canonical text the digest needs anyway holds
  * the text every JWT holds (`mayHoldJwt`), so it costs an event without one two substring searches.
  */
 function recordedEvent(input: AuditEvent): { event: AuditEvent; digest: string; cut: boolean } {
   const ref = isJsonObject(input.objectRef) ? input.objectRef : {};
-  let event = redactEvent(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
+  const redacted = redactEventBounded(input, { resource: nonEmpty(ref.resource), subresource: nonEmpty(ref.subresource) });
+  let event = redacted.event;
+  let cut = redacted.cut;
   let whole = canonicalJsonWhole(event);
   let canonical = whole ?? canonicalJson(event);
-  let cut = false;
   if (mayHoldJwt(canonical)) {
     const scrubbed = scrubJwts(event);
     if (scrubbed.event !== event) {
       event = scrubbed.event;
-      cut = scrubbed.cut;
+      cut ||= scrubbed.cut;
       whole = canonicalJsonWhole(event);
       canonical = whole ?? canonicalJson(event);
     }

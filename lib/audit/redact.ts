@@ -514,6 +514,20 @@ export function scrubJwts(event: AuditEvent): { event: AuditEvent; cut: boolean 
 }
 
 /**
+ * `redactEvent`, for an event nested deeper than the walks' stack (a hostile body, `[[[[…]]]]`
+ * tens of thousands deep, which JSON.parse reads): the event is cut first, as the stored record
+ * is (lib/audit/depth.ts), and `cut` says so. Any other event costs nothing more.
+ */
+export function redactEventBounded(event: AuditEvent, target: BodyTarget): { event: AuditEvent; cut: boolean } {
+  try {
+    return { event: redactEvent(event, target), cut: false };
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return { event: redactEvent(limitDepth(event).value as AuditEvent, target), cut: true };
+  }
+}
+
+/**
  * The event as a record keeps it: its request and response bodies through `redactBody` for the
  * event's target, and its `requestURI` through `scrubUriCredentials` (a query's credentials). The
  * event itself when nothing was redacted, a copy otherwise; never mutates. The record also loses

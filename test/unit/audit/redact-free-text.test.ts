@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import type { JsonValue } from '../../../lib/audit/index.js';
-import { redactBody } from '../../../lib/audit/index.js';
+import type { AuditEvent, JsonValue } from '../../../lib/audit/index.js';
+import { DEPTH_MARKER, normaliseAuditEvent, redactBody } from '../../../lib/audit/index.js';
 import { scrubArgv, scrubCommandQuery } from '../../../lib/audit/redact-argv.js';
 import { scrubTextUrls } from '../../../lib/audit/redact-uri.js';
 
@@ -394,5 +394,26 @@ describe('Helm values in GitOps resources', () => {
       items: { spec: { values: JsonValue } }[];
     };
     expect(list.items[0]?.spec.values).toEqual({ replicaCount: 2, redis: { auth: { password: '[REDACTED]' } } });
+  });
+});
+
+describe('bodies nested deeper than the walks can go', () => {
+  // JSON.parse reads these; a walk of them would overflow the stack. The record cuts them at the
+  // depth it stores (lib/audit/depth.ts) and flags it, as the JWT walk does.
+  const deep = (resource: string, requestObject: string): AuditEvent =>
+    JSON.parse(
+      `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Request","auditID":"deep-${resource}","stage":"ResponseComplete",` +
+        `"verb":"update","requestURI":"/x","user":{"username":"crafted"},"objectRef":{"resource":"${resource}","namespace":"n","name":"x"},` +
+        `"responseStatus":{"code":200},"requestReceivedTimestamp":"2026-12-07T10:00:00.000000Z","requestObject":${requestObject}}`,
+    ) as AuditEvent;
+  const n = 50_000;
+  it.each([
+    ['applications', `{"spec":{"source":{"helm":{"valuesObject":${'['.repeat(n)}${']'.repeat(n)}}}}}`],
+    ['helmreleases', `{"spec":{"values":${'{"a":'.repeat(n)}"pw"${'}'.repeat(n)}}}`],
+    ['pods', `{"type":"MODIFIED",${'"object":{'.repeat(n)}${'}'.repeat(n)}}`],
+  ])('%s: a body 50,000 deep is kept, cut and flagged, not thrown', (resource, body) => {
+    const record = normaliseAuditEvent(deep(resource, body), { tenantId: 't', clusterName: 'c', receivedAt: 0 });
+    expect(JSON.stringify(record.raw_event)).toContain(DEPTH_MARKER);
+    expect(record.ocsf.metadata).toMatchObject({ is_truncated: true });
   });
 });
