@@ -244,7 +244,7 @@ describe('aisoc-k8s-audit rules', () => {
     const dir = dirWith('raises', { 'r.yaml': rule });
     const r = await runCli(['rules', 'test', dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^45 rules, \d+ examples, 2 failed \(2 with a rule error\)\n$/);
+    expect(r.stdout).toMatch(/^46 rules, \d+ examples, 2 failed \(2 with a rule error\)\n$/);
     const file = join(dir, 'r.yaml');
     expect(r.stderr.trim().split('\n')).toEqual([
       `ERROR ${file}: broken: examples.match[0]: its condition raised cel:no_such_overload (no such overload: dyn<string> > int): a rule error, not a match or a no match`,
