@@ -324,7 +324,7 @@ const STEPS: ScenarioStep[] = [
     ],
   },
   {
-    // Its own namespace's Secrets by a workload: row 8, what CI jobs' kubectl reads too (docs/detection-rules.md).
+    // Its own namespace's Secrets by a workload's token with kubectl (row 8's low before: what CI jobs' kubectl reads too).
     scenario: 'TOKEN_LIST',
     step: 'kubectl get secrets -o json',
     event: request(
@@ -336,7 +336,7 @@ const STEPS: ScenarioStep[] = [
       ref('secrets'),
       200,
     ),
-    outcome: ['low', 'sensitive-read'],
+    outcome: ['medium', 'rule:workload-secret-read-by-http-tool', ['workload-secret-read-by-http-tool']],
   },
   {
     scenario: 'TOKEN_BRUTEFORCE',
@@ -350,7 +350,8 @@ const STEPS: ScenarioStep[] = [
       ref('secrets', 'pod-exec-sa-token-7x2kq'),
       404,
     ),
-    outcome: ['low', 'routine-get-not-found'],
+    // kubectl with a pod's token: the guess itself is the signal (it was low, routine-get-not-found).
+    outcome: ['medium', 'rule:workload-secret-read-by-http-tool', ['workload-secret-read-by-http-tool']],
   },
   {
     scenario: 'IDENTITY_IMPERSONATE',
@@ -367,7 +368,7 @@ const STEPS: ScenarioStep[] = [
         impersonatedUser: { username: 'null', groups: ['system:masters', 'system:authenticated'] },
       },
     ),
-    outcome: ['high', 'impersonation'],
+    outcome: ['high', 'impersonation', ['workload-secret-read-by-http-tool']],
   },
   {
     scenario: 'PERMISSION_DISCOVER',

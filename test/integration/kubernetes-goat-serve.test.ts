@@ -301,7 +301,7 @@ const STEPS: ScenarioStep[] = [
     scenario: 'scenario 9',
     step: 'kubectl get secrets -n kube-system (403)',
     event: S9[2] as Json,
-    outcome: ['medium', 'request-denied-or-failed', ['workload-cross-namespace-secret-read']],
+    outcome: ['medium', 'request-denied-or-failed', ['workload-cross-namespace-secret-read', 'workload-secret-read-by-http-tool']],
   },
   {
     scenario: 'scenario 9',
@@ -320,7 +320,11 @@ const STEPS: ScenarioStep[] = [
     scenario: 'scenario 9',
     step: 'kubectl get secrets -n kube-system',
     event: S9[5] as Json,
-    outcome: ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read']],
+    outcome: [
+      'medium',
+      'rule:workload-cross-namespace-secret-read',
+      ['workload-cross-namespace-secret-read', 'workload-secret-read-by-http-tool'],
+    ],
   },
   { scenario: 'scenario 4', step: 'admin.conf: get all -n kube-system (pods)', event: S4[0] as Json, outcome: RECON },
   { scenario: 'scenario 4', step: 'admin.conf: get nodes', event: S4[1] as Json, outcome: RECON },

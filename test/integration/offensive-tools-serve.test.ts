@@ -23,15 +23,17 @@ const { actions } = JSON.parse(readFileSync(join(FIXTURES, 'offensive-tools', 'p
 /** Each event's severity, its severity_reason and the rules that fired, in the fixture's order. */
 const SSAR: Outcome = ['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']];
 const CROSS = 'workload-cross-namespace-secret-read';
+// Peirates reads Secrets through its linked-in kubectl (kubectl/v0.0.0 … kubernetes/$Format).
+const TOOL = 'workload-secret-read-by-http-tool';
 const EXPECTED: Record<string, Outcome[]> = {
   'auth can-i before an action (set-auth-can-i on, the default)': [SSAR],
-  // Its own namespace: a read, as the table scores reads (see docs/detection-rules.md).
-  'list-secrets in its own namespace [10]': [SSAR, ['low', 'sensitive-read']],
+  // Its own namespace: kubectl with a service account's token (it was low, a read as the table scores reads).
+  'list-secrets in its own namespace [10]': [SSAR, ['medium', `rule:${TOOL}`, [TOOL]]],
   'list-ns [2]': [SSAR, ['info', 'steady-state']],
-  'switch-ns to payments, then list-secrets': [SSAR, ['medium', `rule:${CROSS}`, [CROSS]]],
-  'switch-ns to kube-system, set-auth-can-i off, then list-secrets (denied)': [['medium', 'request-denied-or-failed', [CROSS]]],
-  'secret-to-sa: a token Secret of another namespace [11]': [['medium', `rule:${CROSS}`, [CROSS]]],
-  'kubectl get secrets -A (denied)': [['high', 'cluster-wide-secrets-read']],
+  'switch-ns to payments, then list-secrets': [SSAR, ['medium', `rule:${CROSS}`, [CROSS, TOOL]]],
+  'switch-ns to kube-system, set-auth-can-i off, then list-secrets (denied)': [['medium', 'request-denied-or-failed', [CROSS, TOOL]]],
+  'secret-to-sa: a token Secret of another namespace [11]': [['medium', `rule:${CROSS}`, [CROSS, TOOL]]],
+  'kubectl get secrets -A (denied)': [['high', 'cluster-wide-secrets-read', [TOOL]]],
   'list-pods [3]': [SSAR, ['info', 'steady-state']],
   'exec-via-kubelet: node addresses [22]': [SSAR, ['medium', 'request-denied-or-failed']],
   'attack-pod-hostpath-mount [20]': [

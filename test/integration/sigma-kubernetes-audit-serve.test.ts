@@ -120,9 +120,15 @@ const EXPECTED: Record<string, { attacks: Outcome[]; routine: Outcome[] }> = {
     attacks: [
       rule('medium', 'human-secret-read'),
       ['high', 'cluster-wide-secrets-read', ['human-secret-read']],
-      rule('medium', 'workload-cross-namespace-secret-read'),
-      // Its own namespace: how Spring Cloud Kubernetes and in-cluster Helm read their configuration.
-      ['low', 'sensitive-read'],
+      // Both with kubectl's user agent: a person at a shell with the pod's token, wherever it reads.
+      [
+        'medium',
+        'rule:workload-cross-namespace-secret-read',
+        ['workload-cross-namespace-secret-read', 'workload-secret-read-by-http-tool'],
+      ],
+      // Its own namespace: low while only the namespace was the signal (Spring Cloud Kubernetes and
+      // in-cluster Helm read theirs so, with their own clients); kubectl is what makes it medium.
+      rule('medium', 'workload-secret-read-by-http-tool'),
     ],
     routine: [['low', 'sensitive-read']],
   },
@@ -177,7 +183,6 @@ describe("SigmaHQ's Kubernetes audit rules through serve", () => {
     expect(below).toEqual([
       'kubernetes_audit_potential_enumeration_activity.yml: the same run by a person with their own kubeconfig',
       'kubernetes_audit_rbac_permisions_listing.yml: kubectl auth can-i --list by a person',
-      "kubernetes_audit_secrets_enumeration.yml: a pod's token listing the Secrets of its own namespace",
     ]);
   });
 

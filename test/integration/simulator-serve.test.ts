@@ -350,15 +350,22 @@ const DEPLOY_1 = walkthroughManifest('seven-seas', 787);
 const DEPLOY_2 = walkthroughManifest('seven-seas', 834);
 
 const DISCOVERY: Outcome = ['medium', 'rule:workload-permission-discovery', ['workload-permission-discovery']];
-const CROSS_NS_SECRETS: Outcome = ['medium', 'rule:workload-cross-namespace-secret-read', ['workload-cross-namespace-secret-read']];
+// Each read with kubectl and a pod's token: workload-secret-read-by-http-tool fires beside it.
+const CROSS_NS_SECRETS: Outcome = [
+  'medium',
+  'rule:workload-cross-namespace-secret-read',
+  ['workload-cross-namespace-secret-read', 'workload-secret-read-by-http-tool'],
+];
 // Discovery that routine clients make too: `get namespaces`, lists of pods, Services,
 // NetworkPolicies and ConfigMaps, a pod's logs (controllers, dashboards, CI jobs and people send
 // them all day: docs/detection-rules.md, "Left below medium on purpose") are info; reads of service
-// accounts and of a service account's own namespace's Secrets with kubectl are row 8's low (what a
-// CI job's or a Helm hook's kubectl does; curl or wget would be workload-secret-read-by-http-tool).
+// accounts are row 8's low. A service account's own namespace's Secrets read with kubectl were low
+// too (what a CI job's kubectl does) until TryHackMe's Advent of Cyber 2024 day 22 log showed the
+// same read as the attack's last step: workload-secret-read-by-http-tool, medium, no alert.
 // What gives Seven Seas away is around them: the exec and the workloads each pod writes.
 const RECON = INFO;
 const SENSITIVE_READ: Outcome = ['low', 'sensitive-read'];
+const OWN_NS_SECRETS: Outcome = ['medium', 'rule:workload-secret-read-by-http-tool', ['workload-secret-read-by-http-tool']];
 
 const SEVEN_SEAS: ScenarioStep[] = [
   { scenario: 'seven-seas 1', step: 'fancy: kubectl auth can-i --list', event: canIList(FANCY, FANCY_IP, 'default'), outcome: DISCOVERY },
@@ -478,13 +485,13 @@ const SEVEN_SEAS: ScenarioStep[] = [
     scenario: 'seven-seas 8',
     step: 'port-finder: kubectl get secrets -n south-pacific',
     event: get(PORT_FINDER, PORT_FINDER_IP, 'secrets', 'south-pacific'),
-    outcome: SENSITIVE_READ,
+    outcome: OWN_NS_SECRETS,
   },
   {
     scenario: 'seven-seas 8',
     step: 'port-finder: kubectl get secrets treasure-map-6 -n south-pacific',
     event: get(PORT_FINDER, PORT_FINDER_IP, 'secrets', 'south-pacific', 'treasure-map-6'),
-    outcome: SENSITIVE_READ,
+    outcome: OWN_NS_SECRETS,
   },
   {
     scenario: 'seven-seas 8',

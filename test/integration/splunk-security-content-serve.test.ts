@@ -208,7 +208,12 @@ const CASES: Case[] = [
     detection: 'Kubernetes Abuse of Secret by Unusual Location',
     name: "a pod's token reading a Secret from an outside address",
     event: secretGet('web', 'db-credentials', { user: SA, sourceIPs: ['203.0.113.50'] }),
-    outcome: ['medium', 'rule:service-account-from-public-address', ['service-account-from-public-address']],
+    // kubectl with the pod's token: both medium, the first in the pack names it.
+    outcome: [
+      'medium',
+      'rule:workload-secret-read-by-http-tool',
+      ['workload-secret-read-by-http-tool', 'service-account-from-public-address'],
+    ],
   },
   {
     detection: 'Kubernetes Abuse of Secret by Unusual User Agent',
