@@ -190,14 +190,16 @@ function redactHelmRelease(map: JsonValue | undefined): JsonValue | undefined {
   return withKey(kept, 'release', REDACTED);
 }
 
-/** A ConfigMap's data: the value of each key named for a credential becomes the marker, any other loses a URL's credentials. */
+/** A ConfigMap's data: the value of each key named for a credential becomes the marker; any other loses a URL's credentials and the values of its lines naming one. */
 function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
   if (!isJsonObject(map)) return map;
   let out: Obj | undefined;
   for (const key of Object.keys(map)) {
     const value = map[key];
     if (typeof value !== 'string' || value === '') continue;
-    const kept = keptValue(key, value);
+    // A value under a credential's name goes whole; any other may be a file of pairs (redactPairLines).
+    let kept = keptValue(key, value);
+    if (!isCredentialParamName(key)) kept = redactPairLines(kept);
     if (kept !== value) {
       out ??= copyObj(map);
       setOwn(out, key, kept);
@@ -375,17 +377,25 @@ function redactValuesTree(value: JsonValue, key: string | null): JsonValue {
 }
 
 /**
- * A `key: value` line of YAML text (a block mapping's entry, or a sequence item's first one): the
- * indentation and an optional `- `, the key, the colon, the value. Each part is bounded by a
- * character the next cannot start with, so a hostile line costs time linear in its length.
+ * A `key: value` line of YAML text (a block mapping's entry, or a sequence item's first one), or a
+ * `key = value` line of a properties, INI or env file (`export KEY=value` too): the indentation,
+ * an optional `- ` or `export `, the key, the separator, the value. A colon separates only when a
+ * space follows it, as in YAML, so `http://…` and `host:port` are no pairs. Each part is bounded
+ * by a character the next cannot start with, so a hostile line costs time linear in its length.
  */
-const YAML_PAIR = /^([ \t]*(?:-[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*:[ \t]+)(\S.*)$/;
+const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(?::[ \t]+|=[ \t]*))(\S.*)$/;
 
-function redactValuesText(text: string): string {
-  if (!text.includes(':')) return text;
+/**
+ * Configuration text with the value of each `key: value` or `key = value` line whose key names a
+ * credential as kept (keptHelmValue): Helm values' text, and a ConfigMap value holding a file
+ * (Falco's k8saudit trace create_configmap_sensitive_values: `access.properties` with
+ * `aws_secret_access_key = …`, the shape of the AWS CLI's credentials file).
+ */
+function redactPairLines(text: string): string {
+  if (!text.includes(':') && !text.includes('=')) return text;
   let changed = false;
   const lines = text.split('\n').map((line) => {
-    const m = YAML_PAIR.exec(line);
+    const m = TEXT_PAIR.exec(line);
     if (m === null) return line;
     const [, lead, key, sep, rest] = m as unknown as [string, string, string, string, string];
     const value = rest.trimEnd();
@@ -407,7 +417,7 @@ function redactHelmSource(helm: Obj): Obj {
     Array.isArray(helm.parameters) ? mapSame(helm.parameters, (p) => redactValuesTree(p, null)) : helm.parameters,
   );
   if (helm.valuesObject !== undefined) out = withKey(out, 'valuesObject', redactValuesTree(helm.valuesObject as JsonValue, null));
-  if (typeof helm.values === 'string') out = withKey(out, 'values', redactValuesText(helm.values));
+  if (typeof helm.values === 'string') out = withKey(out, 'values', redactPairLines(helm.values));
   return out;
 }
 

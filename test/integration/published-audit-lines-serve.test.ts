@@ -111,6 +111,13 @@ describe('published audit lines through serve', () => {
     got.check(plainConfigMap, ['info', 'steady-state']);
   });
 
+  it("keeps the ConfigMap's secret access key out of the stored records, and the key id, the names and the other file", () => {
+    const stored = JSON.stringify(got.records);
+    expect(stored).not.toContain('MY-KEY');
+    expect(stored).toContain('aws_access_key_id = MY-ID\\naws_secret_access_key = [REDACTED]\\n');
+    expect(stored).toContain('color.good=purple');
+  });
+
   it("keeps no byte of the Secret's data in the records or the alerts", () => {
     const stored = JSON.stringify([got.records, got.alerts]);
     expect(stored).toContain('registry-creds');

@@ -358,8 +358,49 @@ describe('secret redaction', () => {
   });
 
   it('leaves bodies of other resources as they are', () => {
-    const event = falcoEvent('create_configmap_sensitive_values.json');
+    const event = falcoEvent('create_configmap_no_sensitive_values.json');
     expect(normaliseAuditEvent(event, ctx).raw_event).toBe(event);
+  });
+
+  it("redacts a pair line naming a credential in a ConfigMap's file (Falco's trace: an AWS credentials file in access.properties)", () => {
+    const event = falcoEvent('create_configmap_sensitive_values.json');
+    const data = (normaliseAuditEvent(event, ctx).raw_event.requestObject as { data: Record<string, string> }).data;
+    expect(data).toEqual({
+      'access.properties': `aws_access_key_id = MY-ID\naws_secret_access_key = ${REDACTED}\n`,
+      'ui.properties': 'color.good=purple\ncolor.bad=yellow\nallow.textmode=true\n',
+    });
+  });
+
+  it('reads key = value, KEY=value, export KEY="value" and key: value lines, and leaves URLs, host:port and reference names alone', () => {
+    const text = [
+      'db_password=hunter2',
+      'export API_TOKEN="tok-123456"',
+      '  client_secret: s3cr3t-value',
+      'endpoint: https://example.com:8443/path',
+      'listen=0.0.0.0:9090',
+      'password_file = /etc/app/password',
+      'tls_secret_name: app-tls',
+      '[section]',
+    ].join('\n');
+    const e: AuditEvent = {
+      auditID: 'cm',
+      verb: 'create',
+      objectRef: { resource: 'configmaps', name: 'app' },
+      requestObject: { kind: 'ConfigMap', data: { 'app.conf': text } },
+    };
+    const kept = (normaliseAuditEvent(e, ctx).raw_event.requestObject as { data: Record<string, string> }).data['app.conf'];
+    expect(kept).toBe(
+      [
+        `db_password=${REDACTED}`,
+        `export API_TOKEN=${REDACTED}`,
+        `  client_secret: ${REDACTED}`,
+        'endpoint: https://example.com:8443/path',
+        'listen=0.0.0.0:9090',
+        'password_file = /etc/app/password',
+        'tls_secret_name: app-tls',
+        '[section]',
+      ].join('\n'),
+    );
   });
 
   it('replaces an unparseable last-applied annotation whole', () => {
