@@ -95,7 +95,7 @@ const SEVERITY_IDS: Record<Severity, [number, string]> = {
 
 /**
  * The OCSF 1.8.0 Detection Finding (class 2004) of an alert: the rule that decided its severity
- * (or the spec table's row) as the analytic, the severity, the ATT&CK techniques of every rule that
+ * (or came level with the spec table's row; else the row) as the analytic, the severity, the ATT&CK techniques of every rule that
  * fired, and the API Activity (6003) record as evidence.
  */
 export function toDetectionFinding(record: NormalisedRecord, describe: RuleLookup = () => undefined): Obj {
@@ -106,8 +106,12 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
   // title, description and techniques are the finding's, as they were for the first event.
   const reused = record.severity_reason === 'reused-audit-id';
   const reason = reused ? (beforeReuse(record, rules) ?? record.severity_reason) : record.severity_reason;
-  const decidingRule = reason.startsWith('rule:') ? reason.slice(5) : null;
-  const row = TABLE_ROWS[reason as SeverityReason];
+  // A rule that fired as high as the table's row names the alert (docs/record.md, `severity_reason`):
+  // the row kept the reason, as the first of equals, but the rule says what the request did (a
+  // binding to cluster-admin, not any binding change); the row stays beside it as a related analytic.
+  const tiedRow = !reason.startsWith('rule:') && !reused ? rules.find((r) => r.severity === record.severity) : undefined;
+  const decidingRule = reason.startsWith('rule:') ? reason.slice(5) : (tiedRow?.id ?? null);
+  const row = tiedRow === undefined ? TABLE_ROWS[reason as SeverityReason] : undefined;
   const decided = decidingRule === null ? undefined : rules.find((r) => r.id === decidingRule);
   const ownTitle = decided?.title ?? row?.title;
   const ownDesc = decided?.description || row?.desc;
@@ -117,7 +121,8 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
       : `${ownTitle} (${REUSED.title.charAt(0).toLowerCase()}${REUSED.title.slice(1)})`
     : (ownTitle ?? `Severity table: ${reason}`);
   const desc = reused ? (ownDesc ? `${REUSED.desc} ${ownDesc}` : REUSED.desc) : ownDesc;
-  const techniques = new Set<string>([...(decidingRule === null ? (row?.mitre ?? []) : []), ...rules.flatMap((r) => r.mitre)]);
+  const rowMitre = reason.startsWith('rule:') ? [] : (TABLE_ROWS[reason as SeverityReason]?.mitre ?? []);
+  const techniques = new Set<string>([...rowMitre, ...rules.flatMap((r) => r.mitre)]);
   const ocsf = record.ocsf;
   const [severityId, severityName] = SEVERITY_IDS[record.severity];
   const activityMetadata: Obj = isJsonObject(ocsf.metadata)
@@ -159,12 +164,12 @@ export function toDetectionFinding(record: NormalisedRecord, describe: RuleLooku
     data_sources: ['Kubernetes audit log'],
     related_events: [{ uid: record.audit_id, type_uid: typeof ocsf.type_uid === 'number' ? ocsf.type_uid : 600300 }],
   };
-  // The other analytics behind the alert: the request's own rule or row of a reused auditID, and
-  // every rule that fired without deciding (a rule as high as the table's row leaves the row named,
-  // yet says more: a token for a privileged account, not any write to a sensitive kind).
+  // The other analytics behind the alert: the request's own rule or row of a reused auditID, the
+  // table's row a rule came level with, and every rule that fired without deciding.
   const related: Obj[] = [];
   if (reused && reason !== record.severity_reason)
     related.push({ uid: decidingRule ?? reason, name: decidingRule ?? `severity table: ${reason}`, type_id: 1, type: 'Rule' });
+  if (tiedRow !== undefined) related.push({ uid: reason, name: `severity table: ${reason}`, type_id: 1, type: 'Rule' });
   for (const r of rules) {
     if (r.id === decidingRule) continue;
     related.push({ uid: r.id, name: r.id, type_id: 1, type: 'Rule', ...(r.source ? { desc: `after ${r.source}` } : {}) });

@@ -23,7 +23,8 @@ Options:
                      Old events replayed or sent now (backfill, samples) keep their old time
   --limit N          at most N records (default 20)
   --alerts           read the alerts table (the high-severity records) instead of events: the
-                     table names the rule (or severity-table row) that raised each; -o json
+                     table's RULE names the rule that raised each (the severity-table row
+                     when no rule fired as high); -o json
                      adds "finding", its OCSF 1.8.0 Detection Finding (class 2004)
   -o wide            more columns (stage, source IP, audit ID), nothing cut
   -o json, --json    one JSON record per line
@@ -69,7 +70,7 @@ const WIDE_COLUMNS: readonly Column<NormalisedRecord>[] = [
   { title: 'AUDIT ID', width: 36, value: (r) => r.audit_id },
 ];
 
-/** The rule an alert's Detection Finding names (its analytic): a rule id, or the severity table's row. */
+/** The rule an alert's Detection Finding names (its analytic): a rule id, or the severity table's row (docs/record.md). */
 function ruleOf(r: NormalisedRecord & { finding?: { finding_info?: { analytic?: { name?: string } } } }): string {
   return r.finding?.finding_info?.analytic?.name ?? r.severity_reason;
 }
