@@ -3,7 +3,7 @@ import { ConfigError } from '../config/env.js';
 import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
 import { compilePack, compileRulesObject, parseRulesObjectUrl } from '../rules/load.js';
-import { RulePackError } from '../rules/pack.js';
+import { RulePackError, RulesDirError } from '../rules/pack.js';
 import { ROUTINE_LISTS } from '../rules/types.js';
 import { asksForHelp, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
@@ -34,7 +34,8 @@ node_drainers). Format: docs/detection-rules.md. Any other word starting with - 
 DIR whose name starts with - comes after --, as in rules test -- -my-rules.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
-2 for usage errors.
+2 for usage errors and a DIR that cannot be read or holds no rule file (as every command that
+reads K8S_AUDIT_RULES).
 `;
 
 /** `aisoc-k8s-audit rules list|test [DIR]`. */
@@ -54,6 +55,10 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
     if (typeof object === 'string') throw new ConfigError([object]);
     engine = object === undefined ? await compilePack(dir) : await compileRulesObject(object);
   } catch (err) {
+    // A directory that cannot be read or holds no rule file is a configuration error, exit 2 and
+    // worded as normalise, serve and connector run word K8S_AUDIT_RULES naming it.
+    if (err instanceof RulesDirError)
+      throw new ConfigError(err.problems.map((p) => (args.positionals[0] === undefined ? `K8S_AUDIT_RULES: ${p}` : p)));
     if (!(err instanceof RulePackError) && !(err instanceof ConfigError)) throw err;
     for (const p of err.problems) io.stderr.write(`${p}\n`);
     io.stderr.write(`the pack does not load: ${err.problems.length} problem(s)\n`);

@@ -4,7 +4,7 @@ import { shippedDetection } from '../audit/detect.js';
 import type { Detection } from '../audit/types.js';
 import { ConfigError, type Env, EnvReader } from '../config/env.js';
 import { compileRules, compileRulesAll, mergeRulesAll, type RuleEngine } from './engine.js';
-import { parseOperatorFile, RulePackError } from './pack.js';
+import { parseOperatorFile, RulePackError, RulesDirError } from './pack.js';
 import { shippedRuleSpecs } from './shipped.js';
 import type { RoutineEntry, RuleDisable, RuleSpec } from './types.js';
 
@@ -32,7 +32,8 @@ function isRuleFile(dir: string, entry: Dirent): boolean {
 /**
  * Reads every rule file (`*.yaml`, `*.yml`, `*.json`, or a link to one) of an operators'
  * directory, in name order: the rules of the files that parse, and a problem for each file that
- * cannot be read or holds a bad rule.
+ * cannot be read or holds a bad rule; throws RulesDirError when the directory cannot be read or
+ * holds no rule file.
  */
 async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | RuleDisable)[]; routine: RoutineEntry[]; problems: string[] }> {
   let names: string[];
@@ -44,11 +45,7 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
       .map((d) => d.name)
       .sort();
   } catch (err) {
-    return {
-      entries: [],
-      routine: [],
-      problems: [`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`],
-    };
+    throw new RulesDirError([`${dir}: cannot read the rules directory (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
   if (names.length === 0) {
     // A directory named but holding no rule file is a wrong path (the mount's parent, a layer's
@@ -62,7 +59,7 @@ async function readRulesDirAll(dir: string): Promise<{ entries: (RuleSpec | Rule
       held.length === 0
         ? 'it is empty'
         : `it holds ${held.slice(0, 5).join(', ')}${held.length > 5 ? `, and ${held.length - 5} more` : ''}`;
-    return { entries: [], routine: [], problems: [`${dir}: no rule files (*.yaml, *.yml, *.json) in the rules directory; ${shown}`] };
+    throw new RulesDirError([`${dir}: no rule files (*.yaml, *.yml, *.json) in the rules directory; ${shown}`]);
   }
   const entries: (RuleSpec | RuleDisable)[] = [];
   const routine: RoutineEntry[] = [];

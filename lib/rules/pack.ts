@@ -20,6 +20,15 @@ export class RulePackError extends Error {
   }
 }
 
+/**
+ * The operators' rules directory itself is wrong: it cannot be read (missing, not a directory,
+ * no permission) or holds no rule file. A configuration error for every command (exit 2), where a
+ * rule that does not compile is `rules test`'s finding (exit 1).
+ */
+export class RulesDirError extends RulePackError {
+  override name = 'RulesDirError';
+}
+
 const SEVERITIES = new Set<Severity>(['info', 'low', 'medium', 'high']);
 const ID = /^[a-z0-9][a-z0-9-]{0,79}$/;
 const TECHNIQUE = /^T\d{4}(\.\d{3})?$/;

@@ -168,7 +168,7 @@ describe('aisoc-k8s-audit rules', () => {
   it('a rules directory holding no rule file stops the start and says what it holds', async () => {
     const empty = dirWith('empty', {});
     const r = await runCli(['rules', 'test', empty]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${empty}: no rule files (*.yaml, *.yml, *.json) in the rules directory; it is empty`);
     const misnamed = dirWith('misnamed', { 'README.md': '# our rules\n', 'rules.yaml.txt': 'rules: []\n' });
     const file = join(FALCO_DIR, 'create_nginx_pod_privileged.json');
@@ -178,6 +178,41 @@ describe('aisoc-k8s-audit rules', () => {
       `${misnamed}: no rule files (*.yaml, *.yml, *.json) in the rules directory; it holds README.md, rules.yaml.txt`,
     );
     await expect(withRules(loadIngestConfig({ K8S_AUDIT_RULES: empty }))).rejects.toThrow(/no rule files .* it is empty/);
+  });
+
+  it('a missing or unreadable rules directory is a configuration error, exit 2 and one wording, in every command', async () => {
+    const missing = join(scratch, 'nope');
+    const notDir = join(FALCO_DIR, 'exec_pod.json');
+    const problem = (dir: string, code: string) => `invalid configuration: ${dir}: cannot read the rules directory (${code})`;
+    for (const [dir, code] of [
+      [missing, 'ENOENT'],
+      [notDir, 'ENOTDIR'],
+    ] as const) {
+      for (const sub of ['test', 'list']) {
+        const named = await runCli(['rules', sub, dir]);
+        expect(named, `rules ${sub} ${dir}`).toMatchObject({ code: 2, stdout: '' });
+        expect(named.stderr).toBe(`aisoc-k8s-audit rules: ${problem(dir, code)}\n`);
+        const fromEnv = await runCli(['rules', sub], { K8S_AUDIT_RULES: dir });
+        expect(fromEnv, `K8S_AUDIT_RULES=${dir} rules ${sub}`).toMatchObject({ code: 2, stdout: '' });
+        expect(fromEnv.stderr).toBe(
+          `aisoc-k8s-audit rules: invalid configuration: K8S_AUDIT_RULES: ${dir}: cannot read the rules directory (${code})\n`,
+        );
+      }
+      const n = await runCli(['normalise', join(FALCO_DIR, 'exec_pod.json')], { K8S_AUDIT_RULES: dir });
+      expect(n).toMatchObject({ code: 2, stdout: '' });
+      expect(n.stderr).toBe(
+        `aisoc-k8s-audit normalise: invalid configuration: K8S_AUDIT_RULES: ${dir}: cannot read the rules directory (${code})\n`,
+      );
+      const data = join(scratch, 'serve-data');
+      const serve = await runCli(['serve', '--port', '0', '--data-dir', data, '--no-console'], {
+        K8S_AUDIT_RULES: dir,
+        K8S_AUDIT_SHARED_SECRET: 'rules-dir-secret-long-enough-0123456789',
+      });
+      expect(serve.code).toBe(2);
+      expect(serve.stderr).toContain(
+        `aisoc-k8s-audit serve: invalid configuration: K8S_AUDIT_RULES: ${dir}: cannot read the rules directory (${code})`,
+      );
+    }
   });
 
   it('a rule that does not compile fails with its file, id and CEL error; a failing example names itself', async () => {
