@@ -10,6 +10,7 @@ import { loadIngestConfig, withRules } from '../ingest/config.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { ingestPrometheus, metricsAccess } from '../metrics/prometheus.js';
 import { GKE_PREFIX, INBOX_PREFIX, INGEST_PREFIX, STATUS_PREFIX, TOKEN_HEADER } from '../protocol.js';
+import { EVENT_STORE_FILE } from '../sinks/sqlite.js';
 import { flag, parseArgs, portFlag, UsageError } from './args.js';
 import { type CommandIo, listenFailure } from './io.js';
 
@@ -145,6 +146,51 @@ export function prepareDataDir(dataDir: string): string | null {
 }
 
 /**
+ * The files a start of serve writes in its data dir before its port is bound: the SQLite store
+ * with SQLite's side files, and the dev secret. (The console token is written once it listens.)
+ */
+const START_FILES = [
+  EVENT_STORE_FILE,
+  `${EVENT_STORE_FILE}-wal`,
+  `${EVENT_STORE_FILE}-shm`,
+  `${EVENT_STORE_FILE}-journal`,
+  DEV_SECRET_FILE,
+];
+
+/** What a start found before writing: the outermost directory of the data dir's path it will create (null when the data dir exists), and which START_FILES were there. */
+export interface StartState {
+  dataDir: string;
+  createdRoot: string | null;
+  present: ReadonlySet<string>;
+}
+
+/** Looks at the data dir before a start writes anything to it (`undoStart` takes the answer). */
+export function beforeStart(dataDir: string): StartState {
+  const abs = resolve(dataDir);
+  let createdRoot: string | null = null;
+  for (let p = abs; !existsSync(p); p = dirname(p)) {
+    createdRoot = p;
+    if (dirname(p) === p) break;
+  }
+  const present = new Set(createdRoot === null ? START_FILES.filter((f) => existsSync(join(abs, f))) : []);
+  return { dataDir: abs, createdRoot, present };
+}
+
+/**
+ * Removes what a start that failed created (the data dir it made, else the store and dev secret
+ * it wrote) and never what was there before: a first-time user whose port was taken finds no
+ * store or secret they never used, and an existing store stays as it was.
+ */
+export function undoStart(state: StartState): void {
+  try {
+    if (state.createdRoot !== null) rmSync(state.createdRoot, { recursive: true, force: true });
+    else for (const f of START_FILES) if (!state.present.has(f)) rmSync(join(state.dataDir, f), { force: true });
+  } catch {
+    // Best effort: the start's own error is the one the user needs.
+  }
+}
+
+/**
  * How to run `events` from where this server was started: under `npm start` (the README's way, in
  * a checkout where `aisoc-k8s-audit` is on no PATH) the README's `npm run cli -- events`; else the
  * installed command.
@@ -211,19 +257,12 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const env: Record<string, string | undefined> = { ...io.env };
   const dataDirFlag = flag(args, 'data-dir');
   if (dataDirFlag !== undefined) env.AISOC_DATA_DIR = dataDirFlag;
-  const dataDirWarning = prepareDataDir(env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
-  if (dataDirWarning !== null) io.stderr.write(`warning: ${dataDirWarning}\n`);
-  let devNote: { secret: string; path: string; created: boolean } | undefined;
-  // A secret given by ARN is the operator's choice: dev mode only fills in when neither is set.
-  if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '' && (env.K8S_AUDIT_SHARED_SECRET_ARN ?? '').trim() === '') {
-    devNote = devSecret(env.AISOC_DATA_DIR || '.data');
-    env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
-  }
-  const config = await withRules(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
   const port = portFlag(args, 'port') ?? 8080;
   const host = flag(args, 'host') ?? '127.0.0.1';
   const insecure = args.flags.get('insecure') === true;
   const tlsFiles = serveTlsFiles(args, io.env);
+  // Refused before the data dir is touched: a first `serve --host 0.0.0.0` left a store and a dev
+  // secret behind that no server ever used.
   if (tlsFiles === null && !isLoopbackHost(host) && !insecure) {
     throw new UsageError(
       `refusing to listen on ${host} without TLS: every request's shared secret (${TOKEN_HEADER}) and inbox token would cross the network in clear text. ` +
@@ -233,29 +272,51 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   }
   const tls = tlsFiles === null ? null : readServeTls(tlsFiles);
   const log = streamLog(io.stderr, LOG_SERVICES.serve, io.env);
-  // The console reads the SQLite store, so it is there only when events go to it.
-  const withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
-  const consoleToken = withConsole && dev ? randomBytes(24).toString('base64url') : null;
-  const consoleTokenFile = consoleToken === null ? null : resolve(config.dataDir, DEV_CONSOLE_TOKEN_FILE);
-  const server = await startIngestServer({
-    config,
-    host,
-    port,
-    log,
-    tls,
-    sinks: { stdout: io.stdout },
-    prometheus: ingestPrometheus(),
-    metricsAccess: metricsAccess(io.env.AISOC_METRICS_TOKEN),
-    ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
-  }).catch((err: unknown) => {
-    // Under `npm start` a flag reaches serve only after `--`.
-    const viaNpm = io.env.npm_lifecycle_event === 'start';
-    throw listenFailure(err, 'the ingest', {
-      host: viaNpm ? '--host (npm start -- --host ADDRESS)' : '--host',
-      port: viaNpm ? '--port (npm start -- --port 8081)' : '--port',
-      usualHolder: 'a serve or npm start still running?',
+  // The store is opened and the dev secret written before the port is bound (the ingest needs
+  // them to answer its first request); a start that then fails (the port taken, a bad rules
+  // directory) removes what it created, and nothing that was there before.
+  const before = beforeStart(env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
+  let devNote: { secret: string; path: string; created: boolean } | undefined;
+  let config: Awaited<ReturnType<typeof withRules>>;
+  let withConsole: boolean;
+  let consoleToken: string | null;
+  let server: Awaited<ReturnType<typeof startIngestServer>>;
+  try {
+    const dataDirWarning = prepareDataDir(env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);
+    if (dataDirWarning !== null) io.stderr.write(`warning: ${dataDirWarning}\n`);
+    // A secret given by ARN is the operator's choice: dev mode only fills in when neither is set.
+    if (dev && (env.K8S_AUDIT_SHARED_SECRET ?? '').trim() === '' && (env.K8S_AUDIT_SHARED_SECRET_ARN ?? '').trim() === '') {
+      devNote = devSecret(env.AISOC_DATA_DIR || '.data');
+      env.K8S_AUDIT_SHARED_SECRET = devNote.secret;
+    }
+    config = await withRules(await withSharedSecret(loadIngestConfig(env, { runtime: 'local' })));
+    // The console reads the SQLite store, so it is there only when events go to it.
+    withConsole = args.flags.get('no-console') !== true && config.eventsSink.kind === 'sqlite';
+    consoleToken = withConsole && dev ? randomBytes(24).toString('base64url') : null;
+    server = await startIngestServer({
+      config,
+      host,
+      port,
+      log,
+      tls,
+      sinks: { stdout: io.stdout },
+      prometheus: ingestPrometheus(),
+      metricsAccess: metricsAccess(io.env.AISOC_METRICS_TOKEN),
+      ...(withConsole ? { console: { assets: findConsoleAssets(), consoleToken } } : {}),
+    }).catch((err: unknown) => {
+      // Under `npm start` a flag reaches serve only after `--`.
+      const viaNpm = io.env.npm_lifecycle_event === 'start';
+      throw listenFailure(err, 'the ingest', {
+        host: viaNpm ? '--host (npm start -- --host ADDRESS)' : '--host',
+        port: viaNpm ? '--port (npm start -- --port 8081)' : '--port',
+        usualHolder: 'a serve or npm start still running?',
+      });
     });
-  });
+  } catch (err) {
+    undoStart(before);
+    throw err;
+  }
+  const consoleTokenFile = consoleToken === null ? null : resolve(config.dataDir, DEV_CONSOLE_TOKEN_FILE);
   // Written only once this server listens: a second `npm start` refused the port must not replace
   // the file of the one running (whose console would then refuse the token the file holds).
   if (consoleTokenFile !== null && consoleToken !== null) writePrivateFile(consoleTokenFile, consoleToken);

@@ -1,5 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -155,6 +157,61 @@ describe('aisoc-k8s-audit serve', () => {
       expect(await first.stop()).toBe(0);
       expect(existsSync(tokenFile)).toBe(false);
     } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a start that fails (port held by another listener, --host 0.0.0.0 refused, a bad rules dir) leaves no store or secret behind, and an existing store as it was', async () => {
+    const tmp = tempDataDir();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = String((holder.address() as AddressInfo).port);
+    const taken = `aisoc-k8s-audit serve: the ingest cannot listen on 127.0.0.1:${port} (EADDRINUSE): another process already listens there (a serve or npm start still running?): stop it, or choose another port with --port\n`;
+    const listing = (dir: string) =>
+      readdirSync(dir)
+        .sort()
+        .map(
+          (f) =>
+            `${f} ${createHash('sha256')
+              .update(readFileSync(join(dir, f)))
+              .digest('hex')}`,
+        );
+    try {
+      // A first-time user's data dir, not there yet (two levels), and one made empty beforehand.
+      const fresh = join(tmp.dir, 'first', 'data');
+      const held = await runCli(['serve', '--dev', '--port', port, '--data-dir', fresh]);
+      expect(held).toMatchObject({ code: 1, stderr: taken });
+      expect(existsSync(join(tmp.dir, 'first'))).toBe(false);
+      const empty = join(tmp.dir, 'empty');
+      mkdirSync(empty, { mode: 0o700 });
+      expect(await runCli(['serve', '--dev', '--port', port, '--data-dir', empty])).toMatchObject({ code: 1, stderr: taken });
+      expect(readdirSync(empty)).toEqual([]);
+      const open = await runCli(['serve', '--dev', '--host', '0.0.0.0', '--port', '0', '--data-dir', fresh]);
+      expect(open.code).toBe(2);
+      expect(open.stderr).toContain('refusing to listen on 0.0.0.0 without TLS');
+      expect(existsSync(join(tmp.dir, 'first'))).toBe(false);
+      const rules = await runCli(['serve', '--dev', '--port', '0', '--data-dir', fresh], { K8S_AUDIT_RULES: join(tmp.dir, 'nope') });
+      expect(rules.code).toBe(2);
+      expect(existsSync(join(tmp.dir, 'first'))).toBe(false);
+
+      // A store a serve wrote, with events in it: a failed start leaves every byte of it.
+      const used = join(tmp.dir, 'used');
+      const first = startServe(['--dev', '--port', '0', '--data-dir', used], {});
+      const url = await first.url();
+      const secret = readFileSync(join(used, DEV_SECRET_FILE), 'utf8').trim();
+      const post = await fetch(`${url}/v1/ingest/k8s-audit/dev`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-AiSOC-K8s-Token': secret, 'X-AiSOC-Cluster-Name': 'c' },
+        body: JSON.stringify({ kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: uniqueFalcoEvents().slice(0, 5) }),
+      });
+      expect(post.status).toBe(200);
+      expect(await first.stop()).toBe(0);
+      const kept = listing(used);
+      expect(kept.length).toBeGreaterThanOrEqual(2);
+      expect(await runCli(['serve', '--dev', '--port', port, '--data-dir', used])).toMatchObject({ code: 1, stderr: taken });
+      expect(listing(used)).toEqual(kept);
+    } finally {
+      holder.close();
       tmp.remove();
     }
   });

@@ -526,13 +526,22 @@ export async function startIngestServer(opts: IngestServerOptions): Promise<Inge
     socket.once('close', () => sockets.delete(socket));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    // Not listening (the port taken, an address not here): the store and sinks opened for it are
+    // closed, so the caller can remove what this start created (serve does).
+    consoleRoutes?.close();
+    await service.close().catch(() => {});
+    store?.close();
+    throw err;
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${https === null ? 'http' : 'https'}://${host}:${address.port}`;
