@@ -165,10 +165,10 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
  * An event's severity as `normaliseAuditEvent` decides it, without building the record: the same
  * inputs, rules run on the same redacted event. For callers that normalise only what is high.
  */
-export function decideEventSeverity(event: AuditEvent, detection?: Detection): DetectionResult {
+export function decideEventSeverity(event: AuditEvent, detection?: Detection, errors?: RuleError[]): DetectionResult {
   const input = severityInputOf(event);
   // The event as normaliseAuditEvent keeps it: bodies' credentials and JWT signatures redacted.
   const redacted = scrubJwts(redactEventBounded(event, { resource: input.resource, subresource: input.subresource }).event).event;
   const user = event.user?.username;
-  return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection);
+  return decideSeverity(redacted, input, typeof user === 'string' ? user : null, detection, errors);
 }

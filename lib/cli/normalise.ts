@@ -1,7 +1,8 @@
-import type { AuditSource, ParsedPayload } from '../audit/index.js';
+import type { AuditSource, ParsedPayload, RuleError } from '../audit/index.js';
 import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
+import { countRuleErrors } from '../rules/error-log.js';
 import { loadDetection } from '../rules/load.js';
 import { asksForHelp, flag, parseArgs, UsageError } from './args.js';
 import { type CloudOrigin, readCloudFile, type SkippedItems } from './cloud-input.js';
@@ -48,7 +49,11 @@ a GKE entry or AKS records that are not Kubernetes audit events, as the ingest p
   skipped <file>[:<line>][ item <index>]: <reason>
 an input that cannot be read at all as
   rejected <file>[:<line>:<column>]: <what is wrong>; <what it accepts>
-and the last line is the summary: normalised N, rejected M (and, when some were, skipped K).
+a detection rule whose condition stopped on some events with an error other than an absent key
+(the events are scored without it, at least by their severity-table row) as
+  rule error <rule> (<kind>) on N events: ...
+and the last line is the summary: normalised N, rejected M (and, when some were, skipped K;
+when a rule could not evaluate some, rule errors E).
 
 Exit status: 0 when nothing was rejected, 1 when some items were, 2 for usage errors or files
 that cannot be read.
@@ -180,6 +185,9 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
   let rejected = 0;
   let skipped = 0;
   let unreadable = false;
+  // Rules whose condition stopped on an event with an error other than an absent key: the event
+  // was scored without them, at least by its table row (docs/detection-rules.md, "Rule errors").
+  const ruleErrors: RuleError[] = [];
   for (const file of files) {
     const name = file === '-' ? '<stdin>' : file;
     let bytes: Buffer;
@@ -222,7 +230,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       io.stderr.write(`skipped ${where}${count}: ${item.reason}\n`);
     }
     const receivedAt = Date.now();
-    const ctx = { tenantId, clusterName: cluster ?? clusterName ?? null, receivedAt, detection, ...(source ? { source } : {}) };
+    const ctx = { tenantId, clusterName: cluster ?? clusterName ?? null, receivedAt, detection, ruleErrors, ...(source ? { source } : {}) };
     for (let i = 0; i < parsed.events.length; i++) {
       const event = parsed.events[i] as (typeof parsed.events)[number];
       // A GKE export or an AKS body names each event's cluster and cloud; --cluster still wins.
@@ -235,7 +243,15 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       await write(io.stdout, `${serialiseRecord(record)}\n`);
     }
   }
-  io.stderr.write(`normalised ${normalised}, rejected ${rejected}${skipped > 0 ? `, skipped ${skipped}` : ''}\n`);
+  // Said as the ingest's log says it: the rule and the error's kind, never an event's value or the
+  // error's message (which can quote one).
+  for (const c of countRuleErrors(ruleErrors)) {
+    io.stderr.write(
+      `rule error ${c.rule} (${c.kind}) on ${plural(c.count, 'event')}: scored without this rule, at least by its severity-table row\n`,
+    );
+  }
+  const errored = ruleErrors.length > 0 ? `, rule errors ${ruleErrors.length}` : '';
+  io.stderr.write(`normalised ${normalised}, rejected ${rejected}${skipped > 0 ? `, skipped ${skipped}` : ''}${errored}\n`);
   if (unreadable) return 2;
   return rejected > 0 ? 1 : 0;
 }

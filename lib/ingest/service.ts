@@ -35,6 +35,7 @@ import {
   TENANT_ID_RULE,
   TOKEN_HEADER,
 } from '../protocol.js';
+import { countRuleErrors, RuleErrorLog, ruleErrorLine } from '../rules/error-log.js';
 import { type RejectSink, toRejectRecord } from '../sinks/rejects.js';
 import type { EventStore } from '../sinks/sqlite.js';
 import { type OutgoingRecord, type RecordOrigin, type RecordPayload, SinkUnavailableError } from '../sinks/types.js';
@@ -80,8 +81,6 @@ const AWS_ACCOUNT_PATTERN = /^\d{12}$/;
 const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** At most this many per-item errors are listed in a 200 answer; the rest are counted. */
 export const MAX_LISTED_ERRORS = 100;
-/** A rule's evaluation errors are logged at most once per this many ms (each is counted in the metric). */
-const RULE_ERROR_LOG_MS = 60_000;
 
 /** At most this many rejected items are named in the request's log line: a bad batch must not flood the log. */
 export const MAX_LOGGED_REJECTS = 5;
@@ -263,8 +262,8 @@ export class IngestService {
   readonly #observe: (outcome: IngestOutcome) => void;
   readonly #sliceMs: number;
   readonly #turns = new Turns();
-  /** When each rule's error was last logged (ms): one line per rule per RULE_ERROR_LOG_MS. */
-  readonly #ruleErrorLogged = new Map<string, number>();
+  /** One log line per rule per RULE_ERROR_LOG_MS. */
+  readonly #ruleErrorLog = new RuleErrorLog();
   /** Per-tenant rejects of the last hour, for the status route. */
   readonly recent: RecentCounts;
 
@@ -707,32 +706,19 @@ export class IngestService {
 
   /**
    * Counts the batch's rule errors for the metrics and logs each rule's at most once per
-   * RULE_ERROR_LOG_MS: the rule id and the error's kind, never the event or the error's message
+   * RULE_ERROR_LOG_MS (lib/rules/error-log.ts): the rule id and the error's kind, never the event or the error's message
    * (which can quote a value of the event). A flood of hostile events moves the counter, not the log.
    */
   #ruleErrors(tenant: string, errors: readonly RuleError[], state: LogState): void {
-    const counts = new Map<string, RuleErrorCount>();
-    for (const e of errors) {
-      const key = `${e.rule}\u0000${e.kind}`;
-      const c = counts.get(key);
-      if (c === undefined) counts.set(key, { rule: e.rule, kind: e.kind, count: 1 });
-      else c.count++;
-    }
-    state.ruleErrors = [...counts.values()];
-    const now = this.#now();
-    for (const c of state.ruleErrors) {
-      const last = this.#ruleErrorLogged.get(c.rule);
-      if (last !== undefined && now - last < RULE_ERROR_LOG_MS) continue;
-      this.#ruleErrorLogged.set(c.rule, now);
-      this.#log({
-        level: 'warn',
-        msg: 'rule could not be evaluated',
-        tenant,
-        rule: c.rule,
-        kind: c.kind,
-        events: c.count,
-        hint: `the event was scored without this rule, at least its row of the severity table; metric ${RULE_ERROR_METRIC.prom} (RuleErrors) counts every one, this line is logged once a minute per rule`,
-      });
+    state.ruleErrors = countRuleErrors(errors);
+    for (const c of this.#ruleErrorLog.due(state.ruleErrors, this.#now())) {
+      this.#log(
+        ruleErrorLine(
+          tenant,
+          c,
+          `the event was scored without this rule, at least its row of the severity table; metric ${RULE_ERROR_METRIC.prom} (RuleErrors) counts every one, this line is logged once a minute per rule`,
+        ),
+      );
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Detection, NormalisedRecord } from '../audit/index.js';
 import { DEFAULT_TAIL_MAX_BYTES, type TailShaping } from '../config/tail.js';
 import { tenantFromIngestUrl } from '../protocol.js';
+import { RuleErrorLog } from '../rules/error-log.js';
 import type { EventText } from '../ship/index.js';
 import { type ConnectorCapability, type ConnectorConfig, deliveryProblems } from './connector-config.js';
 import type { TailShipFn } from './deliver.js';
@@ -137,6 +138,7 @@ export class KubernetesAuditConnector {
         tenantId: c.ingest_url === null ? null : tenantFromIngestUrl(c.ingest_url),
         clusterName: c.cluster_name,
         ...(this.deps.detection === undefined ? {} : { detection: this.deps.detection }),
+        ruleErrorLog: new RuleErrorLog(),
       },
     });
     return this.tailer;

@@ -1,6 +1,7 @@
-import type { AuditEvent, Detection, NormalisedRecord } from '../audit/index.js';
+import type { AuditEvent, Detection, NormalisedRecord, RuleError } from '../audit/index.js';
 import { decideEventSeverity, normaliseAuditEvent, TRUNCATED_ANNOTATION, withoutBodies } from '../audit/index.js';
 import { isJsonObject } from '../json.js';
+import { countRuleErrors, type RuleErrorLog, ruleErrorLine } from '../rules/error-log.js';
 import { type EventText, eventBytes, eventString, type JoinedLines, readAuditId, withoutJoins } from '../ship/index.js';
 import { checkLine, joinLines, listedLines, type OutgoingLine, type OversizeLine, type SplitLines } from './lines.js';
 
@@ -47,6 +48,8 @@ export interface AlertsContext {
   clusterName: string | null;
   /** K8S_AUDIT_SEVERITY and K8S_AUDIT_RULES as the command read them (`loadDetection`). */
   detection?: Detection;
+  /** Logs the rules that could not evaluate an event as the ingest does, once per rule per minute (kept across polls). */
+  ruleErrorLog?: RuleErrorLog;
 }
 
 /** What delivering one read's lines came to. */
@@ -211,7 +214,8 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
   // counted as invalid (lib/ship logged the ingest's reasons), not as delivered.
   invalid += settled.rejected;
   let delivered = accepted - refusedWhole.length - settled.rejected;
-  const alerts = ctx.alerts === undefined ? [] : highAlerts(lines.slice(0, accepted), tooLarge, ctx);
+  const ruleErrors: RuleError[] = [];
+  const alerts = ctx.alerts === undefined ? [] : highAlerts(lines.slice(0, accepted), tooLarge, ctx, ruleErrors);
   let undelivered = lines.length - accepted;
   let stop: { offset: number; reason: string; status?: number } | null =
     accepted === lines.length
@@ -257,11 +261,12 @@ export async function deliverLines(split: SplitLines, ctx: DeliveryContext): Pro
       delivered++;
       if (out.kind === 'truncated') truncatedEvents++;
       // Scored on what the ingest received (without its bodies when cut), as any delivered event.
-      const alert = ctx.alerts === undefined ? null : alertOfSent(out.sent, ctx.alerts, ctx.now());
+      const alert = ctx.alerts === undefined ? null : alertOfSent(out.sent, ctx.alerts, ctx.now(), ruleErrors);
       if (alert !== null) alerts.push(alert);
     }
   }
 
+  if (ruleErrors.length > 0 && ctx.alerts !== undefined) logRuleErrors(ruleErrors, ctx.alerts, ctx);
   const counts = { delivered, invalid, oversizeEvents, truncatedEvents, undelivered, alerts };
   if (stop === null) return { consumed: ctx.end, failed: false, error: null, ...counts };
   const error = `the ingest did not accept ${undelivered} event(s) from ${file} at byte ${stop.offset}: ${stop.reason}${
@@ -405,9 +410,9 @@ export async function deliverSalvaged(
  * its bodies): the record the ingest makes of the text it received when that is high, else null.
  * So such an event reaches `fetch_alerts` as an event delivered in a batch does (`highAlerts`).
  */
-export function alertOfSent(sent: EventText, alerts: AlertsContext, receivedAt: number): NormalisedRecord | null {
+export function alertOfSent(sent: EventText, alerts: AlertsContext, receivedAt: number, ruleErrors?: RuleError[]): NormalisedRecord | null {
   const { event } = checkLine(eventString(sent));
-  if (event === undefined || decideEventSeverity(event, alerts.detection).severity !== 'high') return null;
+  if (event === undefined || decideEventSeverity(event, alerts.detection, ruleErrors).severity !== 'high') return null;
   const record = normaliseAuditEvent(event, alertContext(alerts, receivedAt));
   return record.severity === 'high' ? record : null;
 }
@@ -423,13 +428,36 @@ function alertContext({ tenantId, clusterName, detection }: AlertsContext, recei
   };
 }
 
+/**
+ * The poll's rule errors (scoring its events for alerts, as the ingest scores them) logged as the
+ * ingest logs them: rule id, kind and count, each rule at most once a minute, no event value.
+ */
+function logRuleErrors(errors: readonly RuleError[], alerts: AlertsContext, ctx: DeliveryContext): void {
+  const counts = countRuleErrors(errors);
+  const due = alerts.ruleErrorLog === undefined ? counts : alerts.ruleErrorLog.due(counts, ctx.now());
+  for (const c of due) {
+    ctx.log(
+      ruleErrorLine(
+        alerts.tenantId,
+        c,
+        'the event was scored for alerts without this rule, at least its row of the severity table; this line is logged once a minute per rule',
+      ),
+    );
+  }
+}
+
 /** The delivered lines' high-severity events, normalised (the connector's PULL_ALERTS). */
-function highAlerts(delivered: readonly OutgoingLine[], tooLarge: ReadonlySet<number>, ctx: DeliveryContext): NormalisedRecord[] {
+function highAlerts(
+  delivered: readonly OutgoingLine[],
+  tooLarge: ReadonlySet<number>,
+  ctx: DeliveryContext,
+  ruleErrors: RuleError[],
+): NormalisedRecord[] {
   const { detection } = ctx.alerts as AlertsContext;
   const context = alertContext(ctx.alerts as AlertsContext, ctx.now());
   const out: NormalisedRecord[] = [];
   delivered.forEach((line, i) => {
-    if (line.event === undefined || tooLarge.has(i) || decideEventSeverity(line.event, detection).severity !== 'high') return;
+    if (line.event === undefined || tooLarge.has(i) || decideEventSeverity(line.event, detection, ruleErrors).severity !== 'high') return;
     const record = normaliseAuditEvent(line.event, context);
     if (record.severity === 'high') out.push(record);
   });

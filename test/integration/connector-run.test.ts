@@ -195,6 +195,46 @@ describe('aisoc-k8s-audit connector run (the built CLI) against the local ingest
     expect(refused.stderr).toContain('mode is webhook');
   });
 
+  it('logs a rule that could not evaluate a tailed event as the ingest does: rule, kind and count once per rule, no event value', async () => {
+    // The rule-errors commit's hostile event (test/integration/rule-errors-serve.test.ts): Falco's
+    // ReplicaSet-controller privileged pod create with `capabilities.add` as a string, which
+    // makes dangerous-capabilities stop (exists() over no list).
+    const original = EVENTS.find((e) => e.auditID === 'a362d22b-db3c-4590-9505-23782f12925f');
+    expect(original).toBeDefined();
+    const hostile = [1, 2, 3].map((n) => {
+      const e = structuredClone(original) as { auditID: string; requestObject: { spec: { containers: { securityContext: unknown }[] } } };
+      e.auditID = `0d5e7a10-0000-4000-8000-${String(n).padStart(12, '0')}`;
+      (e.requestObject.spec.containers[0] as { securityContext: unknown }).securityContext = { capabilities: { add: 'SYS_ADMIN' } };
+      return e;
+    });
+    const log = join(tmp.dir, 'rule-errors-audit.log');
+    writeFileSync(log, asLines([original, ...hostile]));
+    const config = configFile('rule-errors', {
+      mode: 'file_tail',
+      cluster_name: 'selfhosted-rule-errors',
+      audit_log_path: log,
+      cursor_path: join(tmp.dir, 'rule-errors.cursor'),
+      ingest_url: `${ingest.url}/v1/ingest/k8s-audit/conn-rule-errors`,
+    });
+    const r = await cli(['connector', 'run', '--config', config, '--once'], { K8S_AUDIT_SHARED_SECRET: SECRET });
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.message === 'rule could not be evaluated');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        level: 'WARN',
+        tenant: 'conn-rule-errors',
+        rule: 'dangerous-capabilities',
+        kind: 'cel:invalid_comprehension_range',
+        events: 3,
+      }),
+    ]);
+    for (const value of ['SYS_ADMIN', 'nginx', 'replicaset-controller', 'cannot be range']) expect(r.stderr).not.toContain(value);
+  });
+
   it('scores the alerts it prints as the ingest does: K8S_AUDIT_SEVERITY=spec and K8S_AUDIT_RULES change them, a bad value stops it', async () => {
     const log = join(tmp.dir, 'scored-audit.log');
     writeFileSync(log, asLines(EVENTS));

@@ -241,3 +241,37 @@ describe('aisoc-k8s-audit normalise, GKE and AKS inputs', () => {
     }
   });
 });
+
+// The hostile event of the rule-errors commit (test/integration/rule-errors-serve.test.ts): Falco's
+// public trace of the ReplicaSet controller's privileged pod create, its container's
+// securityContext replaced by `capabilities.add` as a string, which makes dangerous-capabilities
+// stop (exists() over no list). The ingest counts and logs it; normalise now says it too.
+describe('aisoc-k8s-audit normalise, a rule that cannot evaluate an event', () => {
+  const hostile = (n: number): unknown => {
+    const text = readFileSync(join(FALCO_DIR, 'create_nginx_pod_privileged.json'), 'utf8').trim().split('\n')[0] as string;
+    const event = JSON.parse(text) as { auditID: string; requestObject: { spec: { containers: { securityContext: unknown }[] } } };
+    event.auditID = `0d5e7a10-0000-4000-8000-${String(n).padStart(12, '0')}`;
+    (event.requestObject.spec.containers[0] as { securityContext: unknown }).securityContext = { capabilities: { add: 'SYS_ADMIN' } };
+    return event;
+  };
+
+  it('names the rule and the error kind in its end summary on stderr, never a value of the event', async () => {
+    const original = readFileSync(join(FALCO_DIR, 'create_nginx_pod_privileged.json'), 'utf8');
+    const input = `${original.trim()}\n${[1, 2, 3].map((n) => JSON.stringify(hostile(n))).join('\n')}\n`;
+    const { code, stdout, stderr } = await runCli(['normalise', '-'], input);
+    expect(code).toBe(0);
+    const out = records(stdout);
+    expect(out).toHaveLength(4);
+    // Scored by the table's row, not the controller's routine refinement (info).
+    expect(out.slice(1).map((r) => [r.severity, r.severity_reason])).toEqual(Array(3).fill(['medium', 'workload-change']));
+    const lines = stderr.trim().split('\n');
+    expect(lines.slice(-2)).toEqual([
+      'rule error dangerous-capabilities (cel:invalid_comprehension_range) on 3 events: scored without this rule, at least by its severity-table row',
+      'normalised 4, rejected 0, rule errors 3',
+    ]);
+    for (const value of ['SYS_ADMIN', 'nginx', 'replicaset-controller', 'cannot be range']) expect(stderr).not.toContain(value);
+    // Without a rule error the summary is as it was.
+    const clean = await runCli(['normalise', '-'], original);
+    expect(clean.stderr.trim().split('\n').at(-1)).toBe('normalised 1, rejected 0');
+  });
+});
