@@ -1,4 +1,5 @@
 import { isJsonObject, jsonErrorReason } from '../json.js';
+import { aksRowToAuditEvent, isLogAnalyticsRow } from './aks-table.js';
 import { decodeUtf8, validateAuditEvent } from './parse.js';
 import type { AuditEvent, AuditSource, RejectedItem } from './types.js';
 
@@ -86,6 +87,12 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
       out.rejected.push({ index, reason: 'record is not a JSON object', item: record });
       return;
     }
+    // A Log Analytics data export to Event Hubs sends rows of the AKSAudit tables in the same
+    // records body (lib/audit/aks-table.ts); a hub can carry both shapes, so each record says which.
+    if (isLogAnalyticsRow(record)) {
+      readRow(record as Record<string, unknown>, index, out, skippedCategories);
+      return;
+    }
     const category = typeof record.category === 'string' ? record.category : '';
     if (!AKS_AUDIT_CATEGORIES.has(category)) {
       out.skipped++;
@@ -136,4 +143,42 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     });
   });
   return out;
+}
+
+/** One Log Analytics row of a records body: its Event, checked like a diagnostic record's. */
+function readRow(record: Record<string, unknown>, index: number, out: AksRecords, skippedReasons: Set<string>): void {
+  const row = aksRowToAuditEvent(record);
+  if (row.kind === 'skipped') {
+    out.skipped++;
+    if (!skippedReasons.has(row.reason) && skippedReasons.size < 10) {
+      skippedReasons.add(row.reason);
+      out.skippedReasons.push(row.reason);
+    }
+    return;
+  }
+  if (row.kind === 'rejected') {
+    out.rejected.push(
+      row.auditID === undefined
+        ? { index, reason: row.reason, item: record }
+        : { index, reason: row.reason, auditID: row.auditID, item: record },
+    );
+    return;
+  }
+  const checked = validateAuditEvent(row.event);
+  if (!checked.ok) {
+    out.rejected.push(
+      checked.auditID === undefined
+        ? { index, reason: `AKSAudit row: ${checked.reason}`, item: record }
+        : { index, reason: `AKSAudit row: ${checked.reason}`, auditID: checked.auditID, item: record },
+    );
+    return;
+  }
+  // A row has no location column; its _ResourceId names the cluster as a record's resourceId does.
+  const cluster = aksClusterOf(record._ResourceId);
+  out.events.push({
+    index,
+    event: checked.event,
+    clusterName: cluster?.clusterName ?? null,
+    source: { platform: 'aks', accountId: cluster?.subscriptionId ?? null, region: null },
+  });
 }

@@ -2,6 +2,7 @@
 
 export type { AksEvent, AksRecords } from './aks.js';
 export { AKS_AUDIT_CATEGORIES, aksClusterOf, looksLikeAksRecords, parseAksRecords } from './aks.js';
+export { AKS_AUDIT_TABLES, isLogAnalyticsRow, queryApiRows, SKIPPED_TOO_BIG } from './aks-table.js';
 export { DEPTH_MARKER, limitDepth, MAX_RECORD_DEPTH } from './depth.js';
 export type { DetectionResult } from './detect.js';
 export { decideEventSeverity, decideSeverity, severityInputOf, shippedDetection } from './detect.js';

@@ -1,5 +1,13 @@
 import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
-import { decodeUtf8, GKE_DATA_NOT_JSON, gkeLogEntryToAuditEvent, looksLikeAksRecords, parseAksRecords } from '../audit/index.js';
+import {
+  decodeUtf8,
+  GKE_DATA_NOT_JSON,
+  gkeLogEntryToAuditEvent,
+  isLogAnalyticsRow,
+  looksLikeAksRecords,
+  parseAksRecords,
+  queryApiRows,
+} from '../audit/index.js';
 import { isJsonObject, jsonErrorReason } from '../json.js';
 
 /** Where one event of a cloud input came from: its cluster and the OCSF cloud fields. */
@@ -52,10 +60,13 @@ function isAksRecord(value: unknown): boolean {
  * (elastic/integrations, packages/azure/data_stream/platformlogs/_dev/test/pipeline/
  * test-platformlogs-kube.log) with `Cloud`, then `Environment`; the other keys are those of Azure
  * Monitor's common schema for resource logs. A document that only starts like one is still
- * checked whole (`isAksRecord`, `isLogEntry`) before it is read as one.
+ * checked whole (`isAksRecord`, `isLogEntry`) before it is read as one. The PascalCase names are
+ * the AKSAudit table's columns (lib/audit/aks-table.ts), in any order: `az monitor log-analytics
+ * query -o json` sorts them, a data export writes them as the table has them; `tables` starts a
+ * Log Analytics Query API answer. An audit Event's own keys are camelCase, so none is taken for them.
  */
 const CLOUD_SNIFF =
-  /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity|category|operationName|operationVersion|time|resourceId|tenantId|location|Level|properties|ccpNamespace|Cloud|Environment|UnderlayClass|UnderlayName)"/;
+  /^\s*\[?\s*\{\s*"(?:records|protoPayload|insertId|logName|message|resource|labels|timestamp|severity|category|operationName|operationVersion|time|resourceId|tenantId|location|Level|properties|ccpNamespace|Cloud|Environment|UnderlayClass|UnderlayName|tables|Annotations|AuditId|ObjectRef|PodName|RequestObject|RequestReceivedTime|RequestUri|ResponseObject|ResponseStatus|SourceIps|SourceSystem|Stage|StageReceivedTime|TableName|TenantId|TimeGenerated|Type|User|UserAgent|Verb|_BilledSize|_IsBillable|_ResourceId|_SubscriptionId)"/;
 
 /**
  * Reads what the ingest's GKE and AKS paths take, saved to a file: an AKS diagnostic-settings body
@@ -96,11 +107,23 @@ export function readCloudFile(bytes: Uint8Array): CloudFileContents | null {
     }
     form = 'lines';
   }
+  // A Log Analytics Query API answer: its rows, as the array `az ... query -o json` would print.
+  const apiRows = form === 'one' ? queryApiRows(docs[0]?.value) : null;
+  if (apiRows !== null)
+    return readAksRecordDocs(
+      apiRows.map((value) => ({ value })),
+      'array',
+      'query',
+    );
   const first = docs[0]?.value;
   // Records one per line, without the records body: how a diagnostic setting archives them to a
   // storage account (Azure Monitor resource logs, "Send to Azure Storage": PT1H.json blobs, a
   // record a line), or one record saved alone. Read as the records body they came in.
-  if (isAksRecord(first)) return readAksRecordDocs(docs, form);
+  if (isAksRecord(first)) return readAksRecordDocs(docs, form, 'record');
+  // AKSAudit rows: a storage account's data export (PT05M.json, a row a line), `az monitor
+  // log-analytics query -o json` (an array of rows), or one row. Read as the records body a data
+  // export to Event Hubs sends them in.
+  if (isLogAnalyticsRow(first)) return readAksRecordDocs(docs, form, 'row');
   if (!isLogEntry(first) && !isPushBody(first)) return null;
 
   const out: CloudFileContents = {
@@ -181,7 +204,11 @@ function notJsonReason(value: unknown): string | null {
 }
 
 /** AKS records that came one per line (or alone), read as one records body, each kept at its line. */
-function readAksRecordDocs(docs: { value: unknown; line?: number }[], form: 'one' | 'array' | 'lines'): CloudFileContents | null {
+function readAksRecordDocs(
+  docs: { value: unknown; line?: number }[],
+  form: 'one' | 'array' | 'lines',
+  what: 'record' | 'row' | 'query',
+): CloudFileContents | null {
   // A line that is not JSON goes in as null (parseAksRecords rejects it), then is named for what it was.
   const records = docs.map((d) => (notJsonReason(d.value) === null ? d.value : null));
   const read = readAks(Buffer.from(JSON.stringify({ records }), 'utf8'));
@@ -192,11 +219,12 @@ function readAksRecordDocs(docs: { value: unknown; line?: number }[], form: 'one
     return { ...r, ...(line === undefined ? {} : { line }), ...(notJson === null ? {} : { reason: `line is not JSON: ${notJson}` }) };
   });
   const n = docs.length;
-  read.shape =
-    form === 'one'
-      ? 'an AKS diagnostic-settings record'
-      : form === 'array'
-        ? `a JSON array of AKS diagnostic-settings records (${plural(n, 'record')})`
-        : `JSON lines of AKS diagnostic-settings records (${plural(n, 'record')})`;
+  if (what === 'query') {
+    read.shape = `a Log Analytics Query API answer (${plural(n, 'row')})`;
+    return read;
+  }
+  const one = what === 'record' ? 'an AKS diagnostic-settings record' : 'a Log Analytics row (AKSAudit)';
+  const many = what === 'record' ? `AKS diagnostic-settings records (${plural(n, 'record')})` : `Log Analytics rows (${plural(n, 'row')})`;
+  read.shape = form === 'one' ? one : form === 'array' ? `a JSON array of ${many}` : `JSON lines of ${many}`;
   return read;
 }

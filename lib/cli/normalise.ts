@@ -29,7 +29,10 @@ Accepted input, recognised by its content (the first line on stderr says what it
   - what the GKE and AKS paths take: a GKE LogEntry, a Pub/Sub push delivery of one, a JSON
     array of them (gcloud logging read --format=json) or JSON lines of them; an AKS
     diagnostic-settings body {"records":[...]}, or its records one per line (a storage
-    account's PT1H.json) or alone: each entry with its own cluster and cloud.
+    account's PT1H.json) or alone; AKSAudit / AKSAuditAdmin rows of Log Analytics: a data
+    export's {"records":[...]} or PT05M.json (a row a line), az monitor log-analytics query
+    -o json (a JSON array of rows), a Query API answer {"tables":[...]}, or one row: each entry
+    with its own cluster and cloud.
 Input it cannot read is reported with what it looked like, the line and column of the first
 JSON error, and what to hand it instead.
 
@@ -73,7 +76,7 @@ export type PayloadReader = (bytes: Buffer) => {
 };
 
 const ACCEPTED =
-  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries or an AKS diagnostic-settings body; see aisoc-k8s-audit normalise --help';
+  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries, an AKS diagnostic-settings body or AKSAudit rows (Log Analytics); see aisoc-k8s-audit normalise --help';
 
 function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;

@@ -986,10 +986,11 @@ function rejectedClusters(batch: Batch, errors: readonly ItemError[]): Map<numbe
   return out;
 }
 
-/** The cluster an AKS record (its resourceId) or a GKE LogEntry (its resource labels) names, if any. */
+/** The cluster an AKS record (its resourceId), an AKSAudit row (its _ResourceId) or a GKE LogEntry (its resource labels) names, if any. */
 function ownCluster(item: unknown): string | null {
   if (!isJsonObject(item)) return null;
-  const aks = aksClusterOf(item.resourceId);
+  // A diagnostic record's resourceId, or an AKSAudit row's _ResourceId (Log Analytics data export).
+  const aks = aksClusterOf(item.resourceId ?? item._ResourceId);
   if (aks !== null) return aks.clusterName;
   const labels = isJsonObject(item.resource) && isJsonObject(item.resource.labels) ? item.resource.labels : null;
   const name = labels?.cluster_name;

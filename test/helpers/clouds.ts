@@ -50,3 +50,95 @@ export function withoutCloud(record: NormalisedRecord): unknown {
   const { feature: _feature, ...prod } = product as Record<string, unknown>;
   return { ...record, ocsf: { ...ocsf, metadata: { ...meta, product: prod } } };
 }
+
+/**
+ * An audit Event as a row of the AKSAudit Log Analytics table, column for field as the Azure
+ * Monitor Logs reference names them (MicrosoftDocs/azure-reference-other,
+ * azure-monitor-ref/tables/includes/aksaudit-include.md). `text`: every cell a string, dynamic
+ * columns as their JSON text, as `az monitor log-analytics query -o json` prints them (with its
+ * `TableName`); otherwise the objects a Log Analytics data export writes.
+ */
+export function aksRow(event: AuditEvent, cluster = 'prod-aks', opts: { text?: boolean; table?: string } = {}): Record<string, unknown> {
+  const e = event as unknown as Record<string, unknown>;
+  const dyn = (v: unknown) => (v === undefined ? undefined : opts.text === true ? JSON.stringify(v) : v);
+  const row: Record<string, unknown> = {
+    TenantId: '8c5f99a3-b05f-4598-8ef9-29f7510d32f7',
+    TimeGenerated: e.stageTimestamp,
+    Level: e.level,
+    AuditId: e.auditID,
+    Stage: e.stage,
+    RequestUri: e.requestURI,
+    Verb: e.verb,
+    User: dyn(e.user),
+    SourceIps: dyn(e.sourceIPs),
+    UserAgent: e.userAgent,
+    ObjectRef: dyn(e.objectRef),
+    ResponseStatus: dyn(e.responseStatus),
+    RequestObject: dyn(e.requestObject),
+    ResponseObject: dyn(e.responseObject),
+    RequestReceivedTime: e.requestReceivedTimestamp,
+    StageReceivedTime: e.stageTimestamp,
+    Annotations: dyn(e.annotations),
+    PodName: 'kube-apiserver-6d7fc956fd-s68ss',
+    Type: opts.table ?? 'AKSAudit',
+    _ResourceId: aksResourceId(cluster).toLowerCase(),
+  };
+  if (opts.text === true) row.TableName = 'PrimaryResult';
+  // Log Analytics leaves an empty string column out of an export; the CLI prints it as "".
+  for (const [k, v] of Object.entries(row)) {
+    if (v !== undefined) continue;
+    if (opts.text === true) row[k] = '';
+    else delete row[k];
+  }
+  return row;
+}
+
+/**
+ * A real AKSAudit row, `kubectl get cm` on a 2025 AKS cluster (Kubernetes 1.31) as the Log
+ * Analytics portal showed it: published in a public AKS troubleshooting notes file on GitHub
+ * ("kube-audit.configmap.list"); subscription already redacted there. Dynamic columns as objects,
+ * the form a data export writes them in.
+ */
+export const PUBLISHED_AKSAUDIT_ROW: Readonly<Record<string, unknown>> = {
+  TenantId: '8c5f99a3-b05f-4598-8ef9-29f7510d32f7',
+  TimeGenerated: '2025-05-30T18:02:52.4298698Z',
+  Level: 'Metadata',
+  AuditId: '43af2d39-6ad2-4266-9196-c144db8cf714',
+  Stage: 'ResponseComplete',
+  RequestUri: '/api/v1/namespaces/default/configmaps?limit=500',
+  Verb: 'list',
+  User: { username: 'masterclient', groups: ['system:masters', 'system:authenticated'] },
+  SourceIps: ['1.2.3.4', '172.31.22.97'],
+  UserAgent: 'kubectl/v1.31.0 (linux/amd64) kubernetes/9edcffc',
+  ObjectRef: { resource: 'configmaps', apiVersion: 'v1', namespace: 'default' },
+  ResponseStatus: { metadata: {}, code: 200 },
+  RequestReceivedTime: '2025-05-30T18:02:52.425513Z',
+  StageReceivedTime: '2025-05-30T18:02:52.429672Z',
+  Annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': '' },
+  PodName: 'kube-apiserver-6d7fc956fd-s68ss',
+  Type: 'AKSAudit',
+  _ResourceId:
+    '/subscriptions/redacts-1111-1111-1111-111111111111/resourcegroups/rg/providers/microsoft.containerservice/managedclusters/aks',
+};
+
+/** The audit Event an AKSAudit row carries, written back as the apiserver writes it (for the diagnostics shape). */
+export function eventOfPublishedRow(): AuditEvent {
+  const r = PUBLISHED_AKSAUDIT_ROW;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: r.Level,
+    auditID: r.AuditId,
+    stage: r.Stage,
+    requestURI: r.RequestUri,
+    verb: r.Verb,
+    user: r.User,
+    sourceIPs: r.SourceIps,
+    userAgent: r.UserAgent,
+    objectRef: r.ObjectRef,
+    responseStatus: r.ResponseStatus,
+    requestReceivedTimestamp: r.RequestReceivedTime,
+    stageTimestamp: r.StageReceivedTime,
+    annotations: r.Annotations,
+  } as unknown as AuditEvent;
+}

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../lib/audit/index.js';
 import { type IngestServer, startIngestServer } from '../../lib/ingest/adapters/server.js';
 import { loadIngestConfig } from '../../lib/ingest/config.js';
 import { openEventStore } from '../../lib/sinks/sqlite.js';
-import { aksBody, aksRecord, pushBody } from '../helpers/clouds.js';
+import { aksBody, aksRecord, aksRow, PUBLISHED_AKSAUDIT_ROW, pushBody } from '../helpers/clouds.js';
 import { gkeEntries } from '../helpers/fixtures.js';
 import { LocalGoogleKeys } from '../helpers/google-oidc.js';
 import { freePort } from '../helpers/host.js';
@@ -99,5 +100,36 @@ describe('GKE pushes and AKS records through the local ingest server into SQLite
     const records = stored('prod-aks');
     expect(records.map((r) => r.audit_id).sort()).toEqual(events.map((e) => e.auditID).sort());
     for (const r of records) expect(r.ocsf.cloud).toMatchObject({ provider: 'Azure' });
+  });
+
+  it('stores AKSAudit rows as a Log Analytics data export sends them to Event Hubs, skipping other tables and listing a broken row', async () => {
+    const events = uniqueFalcoEvents().slice(10, 15);
+    const body = aksBody([
+      PUBLISHED_AKSAUDIT_ROW,
+      ...events.map((e) => aksRow(e, 'rows-aks', { table: 'AKSAuditAdmin' })),
+      { TimeGenerated: '2025-05-30T18:02:53Z', Type: 'AKSControlPlane', Category: 'kube-apiserver', Message: 'I0530' },
+      { ...aksRow(events[0] as AuditEvent, 'rows-aks'), AuditId: 'broken-row', SourceIps: '["1.2.3.4"' },
+    ]);
+    const res = await fetch(`${ingest.url}/v1/ingest/k8s-audit/acme`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-aisoc-k8s-token': SECRET },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      accepted: 6,
+      rejected: 1,
+      duplicates: 0,
+      skipped: 1,
+      errors: [{ index: 7, auditID: 'broken-row' }],
+    });
+    expect(
+      stored('rows-aks')
+        .map((r) => r.audit_id)
+        .sort(),
+    ).toEqual(events.map((e) => e.auditID).sort());
+    const [published] = stored('aks');
+    expect(published).toMatchObject({ audit_id: PUBLISHED_AKSAUDIT_ROW.AuditId, k8s_user: 'masterclient', k8s_resource: 'configmaps' });
+    expect(ocsfErrors(published?.ocsf)).toEqual([]);
   });
 });

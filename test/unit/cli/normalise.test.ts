@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { NormalisedRecord } from '../../../lib/audit/index.js';
+import type { AuditEvent, NormalisedRecord } from '../../../lib/audit/index.js';
 import { runCli as runCommand } from '../../helpers/cli.js';
-import { pushBody } from '../../helpers/clouds.js';
+import { aksBody, aksRecord, aksRow, PUBLISHED_AKSAUDIT_ROW, pushBody } from '../../helpers/clouds.js';
 import { EKS_RAW, FALCO_DIR, FIXTURES, falcoFiles, gkeEntries } from '../../helpers/fixtures.js';
 import { ocsfErrors } from '../../helpers/ocsf.js';
 
@@ -273,5 +273,98 @@ describe('aisoc-k8s-audit normalise, a rule that cannot evaluate an event', () =
     // Without a rule error the summary is as it was.
     const clean = await runCli(['normalise', '-'], original);
     expect(clean.stderr.trim().split('\n').at(-1)).toBe('normalised 1, rejected 0');
+  });
+});
+
+// AKSAudit rows, the resource-specific destination's shape: before, `az monitor log-analytics
+// query -o json` output was read as a JSON array of items with no auditID (every row rejected),
+// a data export's PT05M.json the same, and a Query API answer as one Event with no auditID.
+describe('aisoc-k8s-audit normalise, AKSAudit rows', () => {
+  function tempFile(name: string, text: string): { path: string; remove: () => void } {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-normalise-rows-'));
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return { path, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  // The real AKS events of Sysdig's Event Hubs message (test/fixtures/aks), each as its record
+  // and as its AKSAudit row, in the same cluster.
+  const real = JSON.parse(readFileSync(join(FIXTURES, 'aks', 'sysdig__event.json'), 'utf8')) as { records: Record<string, unknown>[] };
+  const events = real.records.map((r) => JSON.parse((r.properties as { log: string }).log) as AuditEvent);
+
+  it('gives az monitor log-analytics query -o json output the records the same events give as diagnostic records', async () => {
+    const diag = tempFile('records.json', aksBody(events.map((e) => aksRecord(e, 'kubetest'))));
+    const az = tempFile(
+      'az.json',
+      JSON.stringify(
+        [
+          ...events.map((e) => aksRow(e, 'kubetest', { text: true })),
+          { ...aksRow(events[0] as AuditEvent, 'kubetest', { text: true }), AuditId: 'broken-row', ObjectRef: '{"resource":' },
+        ],
+        null,
+        2,
+      ),
+    );
+    try {
+      const a = await runCli(['normalise', '--tenant', 'acme', diag.path]);
+      const b = await runCli(['normalise', '--tenant', 'acme', az.path]);
+
+      expect(records(b.stdout)).toHaveLength(22);
+      expect(records(b.stdout)).toEqual(records(a.stdout));
+      expect(b.stderr).toContain(`normalise: ${az.path}: a JSON array of Log Analytics rows (23 rows)`);
+      expect(b.stderr).toMatch(
+        new RegExp(`rejected ${az.path}(:\\d+)? item 22 \\(auditID broken-row\\): AKSAudit row's ObjectRef is not JSON: `),
+      );
+      expect(b.stderr.trimEnd().split('\n').at(-1)).toBe('normalised 22, rejected 1');
+      expect(b.code).toBe(1);
+    } finally {
+      diag.remove();
+      az.remove();
+    }
+  });
+
+  it('reads the published row as a data export writes it to storage (a row a line) and in a Query API answer', async () => {
+    const other = { TimeGenerated: '2025-05-30T18:02:53Z', Type: 'AKSControlPlane', Category: 'kube-apiserver', Message: 'I0530 ...' };
+    const lines = tempFile('PT05M.json', `${JSON.stringify(PUBLISHED_AKSAUDIT_ROW)}\n${JSON.stringify(other)}\n`);
+    const columns = Object.keys(PUBLISHED_AKSAUDIT_ROW);
+    const api = tempFile(
+      'query.json',
+      JSON.stringify({
+        tables: [
+          {
+            name: 'PrimaryResult',
+            columns: columns.map((name) => ({ name, type: typeof PUBLISHED_AKSAUDIT_ROW[name] === 'object' ? 'dynamic' : 'string' })),
+            rows: [
+              columns.map((c) =>
+                typeof PUBLISHED_AKSAUDIT_ROW[c] === 'object' ? JSON.stringify(PUBLISHED_AKSAUDIT_ROW[c]) : PUBLISHED_AKSAUDIT_ROW[c],
+              ),
+            ],
+          },
+        ],
+      }),
+    );
+    try {
+      const { code, stdout, stderr } = await runCli(['normalise', lines.path, api.path]);
+      const out = records(stdout);
+
+      expect(out).toHaveLength(2);
+      expect(out[0]).toEqual(out[1]);
+      expect(out[0]).toMatchObject({
+        cluster_name: 'aks',
+        audit_id: '43af2d39-6ad2-4266-9196-c144db8cf714',
+        k8s_user: 'masterclient',
+        k8s_verb: 'list',
+        src_ip: '1.2.3.4',
+      });
+      expect(out[0]?.ocsf.cloud).toMatchObject({ provider: 'Azure', account: { uid: 'redacts-1111-1111-1111-111111111111' } });
+      expect(ocsfErrors(out[0]?.ocsf)).toEqual([]);
+      expect(stderr).toContain(`normalise: ${lines.path}: JSON lines of Log Analytics rows (2 rows)`);
+      expect(stderr).toContain(`normalise: ${api.path}: a Log Analytics Query API answer (1 row)`);
+      expect(stderr).toContain('table "AKSControlPlane" is not AKSAudit or AKSAuditAdmin');
+      expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 2, rejected 0, skipped 1');
+      expect(code).toBe(0);
+    } finally {
+      lines.remove();
+      api.remove();
+    }
   });
 });
