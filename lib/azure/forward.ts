@@ -1,4 +1,5 @@
 import { AKS_AUDIT_CATEGORIES } from '../audit/aks.js';
+import { AKS_AUDIT_TABLES, isLogAnalyticsRow } from '../audit/aks-table.js';
 import {
   DEFAULT_BACKOFF_BASE_MS,
   DEFAULT_BACKOFF_CAP_MS,
@@ -77,7 +78,12 @@ function messageRecords(message: unknown): unknown[] | null {
 
 function isAuditRecord(record: unknown): boolean {
   const category = typeof record === 'object' && record !== null ? (record as { category?: unknown }).category : undefined;
-  return typeof category === 'string' && AKS_AUDIT_CATEGORIES.has(category);
+  if (typeof category === 'string') return AKS_AUDIT_CATEGORIES.has(category);
+  // A Log Analytics data export to the same hub sends AKSAudit / AKSAuditAdmin rows (docs/aks.md):
+  // kept whole for the ingest, which reads them and counts the rows of other tables as skipped.
+  if (!isLogAnalyticsRow(record)) return false;
+  const table = (record as { Type?: unknown }).Type;
+  return typeof table !== 'string' || AKS_AUDIT_TABLES.has(table);
 }
 
 const BODY_PREFIX = '{"records":[';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { forwardAksMessages, packRecords } from '../../../lib/azure/forward.js';
 import { loadAksForwarderConfig } from '../../../lib/config/aks-forwarder.js';
-import { aksBody, aksRecord } from '../../helpers/clouds.js';
+import { aksBody, aksRecord, aksRow } from '../../helpers/clouds.js';
 import { uniqueFalcoEvents } from '../../helpers/ingest.js';
 
 const URL = 'https://aisoc.example.com/v1/ingest/k8s-audit/acme';
@@ -43,6 +43,20 @@ describe('forwardAksMessages', () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]?.headers.get('x-aisoc-k8s-token')).toBe(TOKEN);
     expect(sent[0]?.body.records).toHaveLength(3);
+  });
+
+  it('sends AKSAudit rows a Log Analytics data export puts on the hub, and skips rows of other tables', async () => {
+    // Before, a row (no category) was counted as skipped and never reached the ingest.
+    const { sent, fetch } = ingest([ok(2)]);
+    const rows = uniqueFalcoEvents()
+      .slice(0, 2)
+      .map((e, i) => aksRow(e, 'prod-aks', { table: i === 0 ? 'AKSAudit' : 'AKSAuditAdmin' }));
+    const batch = [aksBody([...rows, { TimeGenerated: '2025-05-30T18:02:53Z', Type: 'AKSControlPlane', Message: 'I0530' }])];
+
+    const report = await forwardAksMessages(batch, { url: URL, token: TOKEN, fetch });
+
+    expect(report).toMatchObject({ messages: 1, records: 2, accepted: 2, skipped: 1, failure: null });
+    expect(sent[0]?.body.records).toEqual(rows);
   });
 
   it('takes messages the host already parsed, and bytes', async () => {
