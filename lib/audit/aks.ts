@@ -122,11 +122,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     }
     const checked = validateAuditEvent(value);
     if (!checked.ok) {
-      out.rejected.push(
-        checked.auditID === undefined
-          ? { index, reason: checked.reason, item: record }
-          : { index, reason: checked.reason, auditID: checked.auditID, item: record },
-      );
+      out.rejected.push(rejectedRecord(index, checked.reason, checked.auditID, record));
       return;
     }
     const cluster = aksClusterOf(record.resourceId);
@@ -157,20 +153,12 @@ function readRow(record: Record<string, unknown>, index: number, out: AksRecords
     return;
   }
   if (row.kind === 'rejected') {
-    out.rejected.push(
-      row.auditID === undefined
-        ? { index, reason: row.reason, item: record }
-        : { index, reason: row.reason, auditID: row.auditID, item: record },
-    );
+    out.rejected.push(rejectedRecord(index, row.reason, row.auditID, record));
     return;
   }
   const checked = validateAuditEvent(row.event);
   if (!checked.ok) {
-    out.rejected.push(
-      checked.auditID === undefined
-        ? { index, reason: `AKSAudit row: ${checked.reason}`, item: record }
-        : { index, reason: `AKSAudit row: ${checked.reason}`, auditID: checked.auditID, item: record },
-    );
+    out.rejected.push(rejectedRecord(index, `AKSAudit row: ${checked.reason}`, checked.auditID, record));
     return;
   }
   // A row has no location column; its _ResourceId names the cluster as a record's resourceId does.
@@ -181,4 +169,9 @@ function readRow(record: Record<string, unknown>, index: number, out: AksRecords
     clusterName: cluster?.clusterName ?? null,
     source: { platform: 'aks', accountId: cluster?.subscriptionId ?? null, region: null },
   });
+}
+
+/** A rejected record or row with its reason, and the auditID when one could be read. */
+function rejectedRecord(index: number, reason: string, auditID: string | undefined, item: unknown): RejectedItem {
+  return auditID === undefined ? { index, reason, item } : { index, reason, auditID, item };
 }
