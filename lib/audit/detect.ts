@@ -2,8 +2,15 @@ import { isJsonObject } from '../json.js';
 import { shippedRules } from '../rules/shipped.js';
 import { nonEmpty, readResponseCode } from './fields.js';
 import { redactEventBounded, scrubJwts } from './redact.js';
-import { classifySeverity, highestSeverity, refineSeverity, type SeverityInput, type SeverityResult } from './severity.js';
-import type { AuditEvent, Detection, FiredRule, RuleError, Severity } from './types.js';
+import {
+  classifySeverity,
+  highestSeverity,
+  isWebhookCaInjector,
+  refineSeverity,
+  type SeverityInput,
+  type SeverityResult,
+} from './severity.js';
+import type { AuditEvent, Detection, FiredRule, RoutineIdentities, RuleError, Severity } from './types.js';
 
 /** A decided severity and the ids of the rules that fired (shared, frozen, when none did). */
 export interface DetectionResult extends SeverityResult {
@@ -66,10 +73,11 @@ export function decideSeverity(
   const copy = isDaemonSetPodCopy(event, input, user);
   const decided = highestSeverity(
     floor === null ? refined : highestSeverity(refined, [floor]),
-    fired.map(
-      (r): SeverityResult =>
-        copy && scoresDaemonSetTemplates(r) ? daemonSetPodLift(r.severity) : { severity: r.severity, reason: `rule:${r.id}` },
-    ),
+    fired.map((r): SeverityResult => {
+      if (copy && scoresDaemonSetTemplates(r)) return daemonSetPodLift(r.severity);
+      if (r.id === WEBHOOK_RULE && isRoutineCaInjection(event, input, user, d.rules?.routine)) return WEBHOOK_CA_LIFT;
+      return { severity: r.severity, reason: `rule:${r.id}` };
+    }),
   );
   return { ...decided, ruleIds: fired.map((r) => r.id) };
 }
@@ -130,6 +138,80 @@ function daemonSetPodLift(severity: Severity): SeverityResult {
   return severity === 'high' || severity === 'medium'
     ? { severity: 'low', reason: 'routine-daemonset-pod' }
     : { severity, reason: 'routine-daemonset-pod' };
+}
+
+const WEBHOOK_RULE = 'admission-webhook-change';
+/**
+ * An add-on's own CA bundle write: low, kept and searchable (`rule_ids` still names the rule) but
+ * below the detections that read medium and high, as it comes at every install, restart and CA
+ * rotation (docs/detection-rules.md, "Refinements").
+ */
+const WEBHOOK_CA_LIFT: SeverityResult = { severity: 'low', reason: 'routine-webhook-ca-injection' };
+const CA_BUNDLE_PATH = /^\/webhooks\/\d+\/clientConfig\/caBundle$/;
+const SA_PREFIX = 'system:serviceaccount:';
+
+/**
+ * A webhook configuration write by an add-on's exact identity (`isWebhookCaInjector`) that sets
+ * nothing but its webhooks' CA bundle, allowed and not impersonated. What the event carries decides:
+ * - a `patch` is read whole: a JSON patch whose every operation sets `/webhooks/N/clientConfig/caBundle`,
+ *   or a merge, strategic merge or apply body holding only kind, apiVersion, metadata.name and
+ *   `webhooks[]` entries of only `name` and `clientConfig.caBundle` (cert-manager's cainjector);
+ * - an `update` carries the whole new object, not the old one, so a change of rules,
+ *   failurePolicy or selectors cannot be told from a CA-only update: only the target can be
+ *   checked, so every webhook must call a Service in the add-on's own namespace, none a `url`
+ *   (Kyverno, istiod, Gatekeeper, ingress-nginx's patch Job write so).
+ * Anything else (a create, a delete, no body logged, another identity) keeps the rule's severity.
+ * Read only when admission-webhook-change fired.
+ */
+function isRoutineCaInjection(
+  event: AuditEvent,
+  input: SeverityInput,
+  user: string | null,
+  routine: RoutineIdentities | undefined,
+): boolean {
+  if ((input.verb !== 'patch' && input.verb !== 'update') || input.subresource !== null || input.impersonated) return false;
+  if (input.responseCode === null || input.responseCode >= 400) return false;
+  if (user === null || !isWebhookCaInjector(user, routine)) return false;
+  const body = event.requestObject;
+  if (input.verb === 'patch') {
+    if (Array.isArray(body)) {
+      return (
+        body.length > 0 &&
+        body.every(
+          (op) =>
+            isJsonObject(op) && (op.op === 'replace' || op.op === 'add') && typeof op.path === 'string' && CA_BUNDLE_PATH.test(op.path),
+        )
+      );
+    }
+    return isCaBundleOnlyBody(body, event.objectRef?.name);
+  }
+  const ns = user.startsWith(SA_PREFIX) ? user.slice(SA_PREFIX.length).split(':')[0] : undefined;
+  const webhooks = isJsonObject(body) ? body.webhooks : undefined;
+  if (ns === undefined || !Array.isArray(webhooks) || webhooks.length === 0) return false;
+  return webhooks.every((w) => {
+    const cc = isJsonObject(w) ? w.clientConfig : undefined;
+    return isJsonObject(cc) && cc.url === undefined && isJsonObject(cc.service) && cc.service.namespace === ns;
+  });
+}
+
+const CA_PATCH_TOP = new Set(['kind', 'apiVersion', 'metadata', 'webhooks']);
+
+/** A patch body that names the object and sets only each webhook's `clientConfig.caBundle`. */
+function isCaBundleOnlyBody(body: unknown, name: string | undefined): boolean {
+  if (!isJsonObject(body) || !Object.keys(body).every((k) => CA_PATCH_TOP.has(k))) return false;
+  const meta = body.metadata;
+  if (
+    meta !== undefined &&
+    !(isJsonObject(meta) && Object.keys(meta).every((k) => k === 'name') && (meta.name === undefined || meta.name === name))
+  )
+    return false;
+  const webhooks = body.webhooks;
+  if (!Array.isArray(webhooks) || webhooks.length === 0) return false;
+  return webhooks.every((w) => {
+    if (!isJsonObject(w) || typeof w.name !== 'string' || !Object.keys(w).every((k) => k === 'name' || k === 'clientConfig')) return false;
+    const cc = w.clientConfig;
+    return isJsonObject(cc) && Object.keys(cc).length === 1 && typeof cc.caBundle === 'string';
+  });
 }
 
 /** A CSR body's `spec.signerName`: null when the body has none, undefined when there is no body. */

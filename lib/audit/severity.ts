@@ -261,11 +261,56 @@ const ADDON_SECRET_WATCHERS = new Set([
   'system:serviceaccount:gatekeeper-system:gatekeeper-admin',
 ]);
 
+// Add-ons that write their own admission webhooks' CA bundle (`caBundle`) as their serving CA is
+// made and rotated, each by the service account and namespace its own install gives (a write of
+// only the CA bundle is `routine-webhook-ca-injection`, lib/audit/detect.ts):
+// - cert-manager's cainjector, into every webhook configuration annotated
+//   cert-manager.io/inject-ca-from(-secret), its own webhook's included: a server-side apply
+//   `patch` whose body holds only each webhook's name and clientConfig.caBundle
+//   (cert-manager/cert-manager 2d0d7f7f, pkg/controller/cainjector/reconciler.go Reconcile,
+//   injectables.go AsApplyObject); chart release `cert-manager` in `cert-manager`, account
+//   `cert-manager-cainjector`;
+// - Kyverno's admission controller, an `update` of each of its configurations
+//   (kyverno-resource-validating-webhook-cfg, -mutating-, policy, verify, exception: kyverno/kyverno
+//   111e07bb, pkg/controllers/webhook/controller.go reconcile*WebhookConfiguration via
+//   controllerutils.Update) with its own Service as target; chart release `kyverno` in `kyverno`,
+//   account `kyverno-admission-controller` (charts/kyverno/templates/admission-controller/_helpers.tpl);
+// - istiod, an `update` of istio-sidecar-injector and istio-validator-* when its CA bundle differs
+//   (istio/istio 86c9f01f, pkg/webhooks/webhookpatch.go patchMutatingWebhookConfig,
+//   pkg/webhooks/validation/controller/controller.go), account `istiod` in `istio-system`;
+// - OPA Gatekeeper's cert rotator (open-policy-agent/cert-controller 5bfb84d4, pkg/rotator/rotator.go
+//   ensureCerts: an `update` of each webhook configuration with clientConfig.caBundle set), run
+//   inside the controller manager as `gatekeeper-admin` in `gatekeeper-system`;
+// - ingress-nginx's admission patch Job (`kube-webhook-certgen patch`: an `update` of
+//   ingress-nginx-admission with each webhook's caBundle and, when given, failurePolicy:
+//   kubernetes/ingress-nginx dbb11b92, images/kube-webhook-certgen/rootfs/pkg/k8s/k8s.go
+//   patchValidating; charts/ingress-nginx/templates/admission-webhooks/job-patch), account
+//   `ingress-nginx-admission` in `ingress-nginx`.
+// The AWS Load Balancer Controller is not here: its chart writes its webhooks' caBundle itself
+// (Helm, as whoever runs the upgrade) or leaves it to cert-manager's cainjector.
+// Only these exact identities: the same name in another namespace is anyone's service account.
+const WEBHOOK_CA_INJECTORS = new Set([
+  'system:serviceaccount:cert-manager:cert-manager-cainjector',
+  'system:serviceaccount:kyverno:kyverno-admission-controller',
+  'system:serviceaccount:istio-system:istiod',
+  'system:serviceaccount:gatekeeper-system:gatekeeper-admin',
+  'system:serviceaccount:ingress-nginx:ingress-nginx-admission',
+]);
+
+/** Whether `user` is an add-on whose own webhooks' CA bundle writes are routine (built in, or the operators'). */
+export function isWebhookCaInjector(user: string, routine: RoutineIdentities | undefined): boolean {
+  return WEBHOOK_CA_INJECTORS.has(user) || routine?.webhookCaInjectors.has(user) === true;
+}
+
 /**
  * The identities `refineSeverity` counts routine with no operators' file: what `rules list --json`
  * shows beside the declared ones, so a script sees every name that lowers a row.
  */
-export const BUILT_IN_ROUTINE: RoutineIdentities = { secretWatchers: ADDON_SECRET_WATCHERS, nodeDrainers: NODE_LIFECYCLE_EVICTORS };
+export const BUILT_IN_ROUTINE: RoutineIdentities = {
+  secretWatchers: ADDON_SECRET_WATCHERS,
+  nodeDrainers: NODE_LIFECYCLE_EVICTORS,
+  webhookCaInjectors: WEBHOOK_CA_INJECTORS,
+};
 
 /** The routine case of a write to a sensitive kind (row 3) that a node or a controller makes as the cluster runs. */
 function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResult | null {

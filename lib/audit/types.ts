@@ -114,6 +114,8 @@ export type SeverityReason =
   | 'request-received-stage'
   // A pod-spec rule fired on a pod the DaemonSet controller made from its DaemonSet (lib/audit/detect.ts).
   | 'routine-daemonset-pod'
+  // admission-webhook-change fired on an add-on's own write of only its webhooks' CA bundle (lib/audit/detect.ts).
+  | 'routine-webhook-ca-injection'
   // A detection rule decided the severity: `rule:<rule id>`.
   | `rule:${string}`
   // Another event with other content already holds this auditID and stage (lib/audit/identity.ts).
@@ -201,6 +203,8 @@ export interface RoutineIdentities {
   secretWatchers: ReadonlySet<string>;
   /** Identities whose pod evictions are node drains (`routine-node-drain-eviction`). */
   nodeDrainers: ReadonlySet<string>;
+  /** Add-ons whose write of only their webhooks' CA bundle is routine (`routine-webhook-ca-injection`). */
+  webhookCaInjectors: ReadonlySet<string>;
 }
 
 /** The OCSF 1.8.0 API Activity (class 6003) record; validated by the schema in tests. */

@@ -30,7 +30,7 @@ are added. DIR may also be s3://bucket/key, one rule file in S3 as the ingest re
 (with the AWS credentials and region of the environment). Without DIR: K8S_AUDIT_RULES when set,
 else the shipped pack alone. A rule that does not compile is reported with its file, id and the
 CEL error. DIR's files may declare routine identities (a "routine" section: secret_watchers,
-node_drainers). Format: docs/detection-rules.md. Any other word starting with - is an option: a
+node_drainers, webhook_ca_injectors). Format: docs/detection-rules.md. Any other word starting with - is an option: a
 DIR whose name starts with - comes after --, as in rules test -- -my-rules.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,

@@ -1034,7 +1034,7 @@ export class RuleEngine {
     readonly rules: readonly CompiledRule[],
     readonly declared: readonly RoutineEntry[] = [],
   ) {
-    const sets = { secretWatchers: new Set<string>(), nodeDrainers: new Set<string>() };
+    const sets = { secretWatchers: new Set<string>(), nodeDrainers: new Set<string>(), webhookCaInjectors: new Set<string>() };
     for (const e of declared) sets[ROUTINE_LISTS[e.list]].add(e.user);
     this.routine = declared.length === 0 ? undefined : sets;
   }

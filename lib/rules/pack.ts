@@ -155,10 +155,12 @@ function routineUserProblem(user: JsonValue): string | null {
   return null;
 }
 
-/** The `routine` section: `{secret_watchers: [user, ...], node_drainers: [user, ...]}`, both optional. */
+/** The `routine` section: `{secret_watchers: [user, ...], node_drainers: [user, ...], webhook_ca_injectors: [user, ...]}`, each optional. */
 function readRoutine(raw: JsonValue, file: string, problems: string[]): RoutineEntry[] {
   if (!isJsonObject(raw)) {
-    problems.push(`${file}: routine: must be a mapping with secret_watchers and/or node_drainers lists of user names`);
+    problems.push(
+      `${file}: routine: must be a mapping with secret_watchers, node_drainers and/or webhook_ca_injectors lists of user names`,
+    );
     return [];
   }
   const out: RoutineEntry[] = [];

@@ -49,10 +49,11 @@ export interface RuleDisable {
  * Which built-in set of routine identities an operator's entry adds to (`routine:` in a rule
  * file): each list's name in the file, and the set of `RoutineIdentities` it adds to.
  */
-export const ROUTINE_LISTS = { secret_watchers: 'secretWatchers', node_drainers: 'nodeDrainers' } as const satisfies Record<
-  string,
-  keyof RoutineIdentities
->;
+export const ROUTINE_LISTS = {
+  secret_watchers: 'secretWatchers',
+  node_drainers: 'nodeDrainers',
+  webhook_ca_injectors: 'webhookCaInjectors',
+} as const satisfies Record<string, keyof RoutineIdentities>;
 export type RoutineList = keyof typeof ROUTINE_LISTS;
 
 /** One identity an operators' file declares routine: exact user name, where it was read from. */

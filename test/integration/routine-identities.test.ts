@@ -11,6 +11,7 @@ import { normaliseAuditEvent } from '../../lib/audit/index.js';
 import { ConfigError } from '../../lib/config/env.js';
 import { compileRulesSource } from '../../lib/rules/load.js';
 import { ADDON_SECRET_WATCHER_USERS, evictionEvent, secretsReflectorEvent } from '../helpers/k8s-events.js';
+import { INJECTORS, webhookWrite, withCaBundle } from '../helpers/webhook-ca-writes.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
@@ -151,6 +152,7 @@ describe("the operators' routine identities", () => {
         sa('karpenter', 'karpenter'),
         sa('kube-system', 'aws-node-termination-handler'),
       ].map((user) => ({ routine: 'node_drainers', user, built_in: true })),
+      ...Object.values(INJECTORS).map((user) => ({ routine: 'webhook_ca_injectors', user, built_in: true })),
     ];
     const shipped = await lines([]);
     // The rules first (one line each), then the routine identities.
@@ -200,7 +202,7 @@ describe("the operators' routine identities", () => {
     const listed = await cli(['rules', 'list', rules]);
     expect(listed.code).toBe(1);
     expect(listed.stderr.split('\n')).toEqual([
-      `${file}: routine: unknown key "drainers" (secret_watchers, node_drainers)`,
+      `${file}: routine: unknown key "drainers" (secret_watchers, node_drainers, webhook_ca_injectors)`,
       `${file}: routine.secret_watchers[0] "system:serviceaccount:*:kube-state-metrics": a wildcard; only exact names are accepted: the same name in another namespace (or any name a pattern takes in) is anyone's identity`,
       `${file}: routine.secret_watchers[1] "": an empty name; list exact user names`,
       `${file}: routine.secret_watchers[2] "system:node:ip-10-0-3-21.eu-west-1.compute.internal": a node's identity; a pod that escapes to its host holds the node's credentials, and the kubelets' routine traffic is already recognised`,
@@ -216,6 +218,76 @@ describe("the operators' routine identities", () => {
     expect(normalised.stdout).toBe('');
     expect(normalised.stderr).toContain(`K8S_AUDIT_RULES: ${file}: routine: unknown key "drainers"`);
     expect(normalised.stderr).toContain(`${file}: routine.node_drainers[0] "system:anonymous"`);
+  });
+
+  it("normalise scores a declared add-on's own webhook CA bundle update low; undeclared, a look-alike and one aimed elsewhere stay high", async () => {
+    // external-secrets' cert-controller (its chart's account `external-secrets-cert-controller`)
+    // sets caBundle (and its own Service) on its webhooks and sends an update of the whole
+    // configuration on every requeue (external-secrets/external-secrets 199c9103,
+    // pkg/controllers/webhookconfig/webhookconfig.go updateConfig, inject).
+    const certController = sa('external-secrets', 'external-secrets-cert-controller');
+    const config = withCaBundle({
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'secretstore-validate' },
+      webhooks: [
+        {
+          name: 'validate.secretstore.external-secrets.io',
+          admissionReviewVersions: ['v1', 'v1beta1'],
+          clientConfig: {
+            service: {
+              name: 'external-secrets-webhook',
+              namespace: 'external-secrets',
+              path: '/validate-external-secrets-io-v1-secretstore',
+            },
+          },
+          failurePolicy: 'Fail',
+          rules: [
+            {
+              apiGroups: ['external-secrets.io'],
+              apiVersions: ['v1'],
+              operations: ['CREATE', 'UPDATE', 'DELETE'],
+              resources: ['secretstores'],
+              scope: 'Namespaced',
+            },
+          ],
+          sideEffects: 'None',
+        },
+      ],
+    });
+    const aimed = {
+      ...config,
+      webhooks: (config.webhooks as Record<string, unknown>[]).map((w) => ({ ...w, clientConfig: { url: 'https://203.0.113.9/v' } })),
+    };
+    const writes = [
+      webhookWrite(certController, 'update', 'ValidatingWebhookConfiguration', 'secretstore-validate', config),
+      webhookWrite(
+        sa('web', 'external-secrets-cert-controller'),
+        'update',
+        'ValidatingWebhookConfiguration',
+        'secretstore-validate',
+        config,
+      ),
+      webhookWrite(certController, 'update', 'ValidatingWebhookConfiguration', 'secretstore-validate', aimed),
+    ];
+    const file = join(scratch, 'webhooks.ndjson');
+    writeFileSync(file, `${writes.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const score = async (env: Record<string, string>) => {
+      const r = await cli(['normalise', file], env);
+      expect(r.code).toBe(0);
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const rec = JSON.parse(l) as { severity: string; severity_reason: string };
+          return `${rec.severity} ${rec.severity_reason}`;
+        });
+    };
+    const rules = dirWith('injectors', { 'routine.yaml': `routine:\n  webhook_ca_injectors: ["${certController}"]\n` });
+    const high = 'high rule:admission-webhook-change';
+    expect(await score({ K8S_AUDIT_RULES: rules })).toEqual(['low routine-webhook-ca-injection', high, high]);
+    expect(await score({})).toEqual([high, high, high]);
+    expect(await score({ K8S_AUDIT_RULES: rules, K8S_AUDIT_SEVERITY: 'spec' })).toEqual(Array(3).fill('info steady-state'));
   });
 
   it('an S3 rules object may carry the section too, read as the ingest reads it at init', async () => {

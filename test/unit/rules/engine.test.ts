@@ -1042,7 +1042,7 @@ describe('severity: refinements and the highest of table and rules', () => {
     }
     // An operator's declared drainer (routine: node_drainers): its refused retries are info too.
     const chart = sa('kube-system', 'cluster-autoscaler-aws-cluster-autoscaler');
-    const declared = { secretWatchers: new Set<string>(), nodeDrainers: new Set([chart]) };
+    const declared = { secretWatchers: new Set<string>(), nodeDrainers: new Set([chart]), webhookCaInjectors: new Set<string>() };
     const refusedInput = {
       verb: 'create',
       resource: 'pods',
