@@ -57,6 +57,9 @@
  *   re-list per informer per hour (a watch whose resourceVersion was compacted away: this file's
  *   estimate); Argo CD's cluster cache re-lists and restarts every watch every 10 min
  *   (argoproj/gitops-engine pkg/cache/cluster.go, defaultWatchResyncTimeout).
+ * - add-ons' own webhook CA bundle writes as their pods restart: cert-manager's cainjector (both
+ *   its own webhook and the AWS Load Balancer Controller's), Kyverno, istiod and Gatekeeper's
+ *   rotator, once each (test/helpers/webhook-ca-writes.ts names each source).
  * - Velero's hourly scheduled backup: one cluster-scope list of each kind, Secrets included.
  * - Argo CD syncing a change that adds a ConfigMap and a Service: a 404 get of each, for the dry
  *   run and again for the apply, before it creates it.
@@ -72,6 +75,7 @@
  */
 import { agentDaemonSets, daemonSetPod, KCM_USER_AGENT } from './daemonset-pods.js';
 import { prng } from './prng.js';
+import { routineCaWrites } from './webhook-ca-writes.js';
 
 type Obj = Record<string, unknown>;
 
@@ -1011,6 +1015,27 @@ export function steadyStateHour(seed = 1, options: SteadyStateOptions = {}): Obj
       );
     }
   }
+  // Add-ons writing their own webhooks' CA bundle as their pods start: the node scaled down or
+  // drained held their controllers, and each writes at start (what, as whom and from which source:
+  // test/helpers/webhook-ca-writes.ts): cert-manager's cainjector applies the CA to its own
+  // webhook and the load-balancer controller's, Kyverno's admission controller updates its resource webhooks, istiod its sidecar
+  // injector, Gatekeeper's rotator both its configurations. Generated last, so the streams above
+  // stay the hour they were. One restart each in the hour is this file's estimate.
+  // ingress-nginx's patch Job runs only at install and upgrade, not in a routine hour.
+  const caWrites = routineCaWrites().filter(({ addon }) => !addon.startsWith('ingress-nginx'));
+  caWrites.forEach(({ event }, i) => {
+    const ref = event.objectRef as Obj;
+    const user = (event.user as { username: string }).username;
+    emit(
+      HOUR_MS * 0.62 + i * 7_300,
+      user,
+      SA_GROUPS(user.split(':')[2] as string),
+      event.verb as string,
+      { resource: ref.resource, name: ref.name, apiGroup: ref.apiGroup },
+      200,
+      { requestObject: event.requestObject, userAgent: event.userAgent },
+    );
+  });
   // Time order (ISO strings of one format sort as text; localeCompare would be 100x slower).
   const at = (e: Obj) => e.requestReceivedTimestamp as string;
   events.sort((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : 0));
