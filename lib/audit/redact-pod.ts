@@ -1,7 +1,7 @@
 import { isJsonObject, mapSame } from '../json.js';
 import { REDACTED, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
-import { isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
+import { CREDENTIAL_NAME_WORDS, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 import type { JsonValue } from './types.js';
 
 // Credentials written as literals into a pod spec. The Kubernetes documentation ("Secrets",
@@ -383,6 +383,9 @@ function redactValuesTree(value: JsonValue, key: string | null): JsonValue {
  * space follows it, as in YAML, so `http://…` and `host:port` are no pairs. Each part is bounded
  * by a character the next cannot start with, so a hostile line costs time linear in its length.
  */
+/** The words a credential's name holds (redact-uri.ts), in any case: a text without one has no pair to redact. */
+const MAY_NAME_CREDENTIAL = new RegExp(CREDENTIAL_NAME_WORDS.join('|'), 'i');
+
 const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(?::[ \t]+|=[ \t]*))(\S.*)$/;
 
 /**
@@ -392,7 +395,9 @@ const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(
  * `aws_secret_access_key = …`, the shape of the AWS CLI's credentials file).
  */
 function redactPairLines(text: string): string {
-  if (!text.includes(':') && !text.includes('=')) return text;
+  // Most ConfigMap files (a Corefile, an nginx.conf, a leader record) name no credential: one
+  // search for the words every credential's name holds spares them the split and the line reads.
+  if ((!text.includes(':') && !text.includes('=')) || !MAY_NAME_CREDENTIAL.test(text)) return text;
   let changed = false;
   const lines = text.split('\n').map((line) => {
     const m = TEXT_PAIR.exec(line);
