@@ -38,13 +38,18 @@ describe('invoke with the SAM CLI sample events', () => {
 
   /** `node dist/cli.mjs invoke FN -t infra/template.yaml -e SAMPLE --env-vars infra/events/env.local.json`. */
   function run(fn: string, sample: string) {
+    return invokeWith(fn, join(SAM, sample));
+  }
+
+  /** The same with any event file (a path). */
+  function invokeWith(fn: string, eventFile: string) {
     return runBuiltCli(cli, [
       'invoke',
       fn,
       '-t',
       join(scratch.dir, 'infra/template.yaml'),
       '-e',
-      join(SAM, sample),
+      eventFile,
       '--env-vars',
       join(scratch.dir, 'infra/events/env.local.json'),
     ]);
@@ -106,16 +111,7 @@ describe('invoke with the SAM CLI sample events', () => {
     ...['cloudwatch-logs.json', 'kinesis-get-records.json', 'apigateway-http-api-proxy.json'].map((f) => `test/fixtures/sam/${f}`),
     ...['json-null.json', 'wrong-types.json', 'gke-protopayload.json'].map((f) => `test/fixtures/hostile/${f}`),
   ])('Forwarder publishes every count for %s, with no Powertools warning', async (event) => {
-    const r = await runBuiltCli(cli, [
-      'invoke',
-      'Forwarder',
-      '-t',
-      join(scratch.dir, 'infra/template.yaml'),
-      '-e',
-      join(ROOT, event),
-      '--env-vars',
-      join(scratch.dir, 'infra/events/env.local.json'),
-    ]);
+    const r = await invokeWith('Forwarder', join(ROOT, event));
     expect(r.stderr).not.toMatch(/no application metrics/i);
     const counts = r.stderr
       .split('\n')
@@ -138,16 +134,7 @@ describe('invoke with the SAM CLI sample events', () => {
     ...['cloudwatch-logs.json', 'kinesis-get-records.json'].map((f) => `test/fixtures/sam/${f}`),
     ...['json-null.json', 'wrong-types.json', 'gke-protopayload.json', 'proto-pollution.json'].map((f) => `test/fixtures/hostile/${f}`),
   ])('Ingest counts %s as one request answered 502, with no Powertools warning and none of the event in its log', async (event) => {
-    const r = await runBuiltCli(cli, [
-      'invoke',
-      'Ingest',
-      '-t',
-      join(scratch.dir, 'infra/template.yaml'),
-      '-e',
-      join(ROOT, event),
-      '--env-vars',
-      join(scratch.dir, 'infra/events/env.local.json'),
-    ]);
+    const r = await invokeWith('Ingest', join(ROOT, event));
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ errorType: 'UnsupportedEventError' });
     expect(r.stderr).not.toMatch(/no application metrics/i);
