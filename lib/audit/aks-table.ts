@@ -1,5 +1,7 @@
 import { isJsonObject, jsonErrorReason } from '../json.js';
 import { TRUNCATED_ANNOTATION } from './fields.js';
+import { setOwn } from './redact.js';
+import type { JsonObject, JsonValue } from './types.js';
 
 /**
  * AKS audit events as rows of the Log Analytics tables a *resource-specific* diagnostic setting
@@ -136,9 +138,10 @@ export function queryApiRows(doc: unknown): unknown[] | null {
         out.push(row);
         continue;
       }
-      const obj: Record<string, unknown> = {};
+      const obj: JsonObject = {};
+      // Defined, not assigned: a column a file names `__proto__` becomes a key, never the row's prototype.
       names.forEach((name, i) => {
-        if (name !== '') obj[name] = row[i];
+        if (name !== '') setOwn(obj, name, row[i] as JsonValue);
       });
       out.push(obj);
     }
