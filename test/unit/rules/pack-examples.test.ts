@@ -4,6 +4,8 @@ import { exampleEvent, runExamples } from '../../../lib/rules/examples.js';
 import { shippedRules } from '../../../lib/rules/shipped.js';
 
 const RANK = { info: 0, low: 1, medium: 2, high: 3 };
+// The refinements lib/audit/detect.ts applies to a rule that fired (the rule stays in rule_ids).
+const AFTER_RULE_REFINEMENTS = new Set(['routine-webhook-ca-injection', 'routine-daemonset-pod']);
 
 describe('the shipped rule pack', () => {
   const engine = shippedRules();
@@ -30,10 +32,14 @@ describe('the shipped rule pack', () => {
           receivedAt: 0,
           detection: { severity: 'spec', rules: null },
         });
+        // The rule still fires and is named; a refinement documented for its routine case (an
+        // add-on writing only its own webhooks' CA bundle: docs/detection-rules.md, Refinements)
+        // may score it below, as its example shows.
+        expect(record.rule_ids, rule.id).toContain(rule.id);
+        if (AFTER_RULE_REFINEMENTS.has(record.severity_reason)) continue;
         expect(RANK[record.severity], rule.id).toBeGreaterThanOrEqual(RANK.medium);
         expect(RANK[record.severity], rule.id).toBeGreaterThanOrEqual(RANK[rule.severity]);
         if (RANK[rule.severity] > RANK[table.severity]) expect(record.severity_reason, rule.id).toMatch(/^rule:/);
-        expect(record.rule_ids, rule.id).toContain(rule.id);
       }
     }
   });
