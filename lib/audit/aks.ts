@@ -81,7 +81,7 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
   }
   if (!isJsonObject(doc) || !Array.isArray(doc.records)) return 'body is not an Azure diagnostic-settings body ({"records":[...]})';
   const out: AksRecords = { events: [], rejected: [], skipped: 0, skippedReasons: [], itemCount: doc.records.length };
-  const skippedCategories = new Set<string>();
+  const skippedReasons = new Set<string>();
   doc.records.forEach((record, index) => {
     if (!isJsonObject(record)) {
       out.rejected.push({ index, reason: 'record is not a JSON object', item: record });
@@ -90,16 +90,12 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
     // A Log Analytics data export to Event Hubs sends rows of the AKSAudit tables in the same
     // records body (lib/audit/aks-table.ts); a hub can carry both shapes, so each record says which.
     if (isLogAnalyticsRow(record)) {
-      readRow(record as Record<string, unknown>, index, out, skippedCategories);
+      readRow(record as Record<string, unknown>, index, out, skippedReasons);
       return;
     }
     const category = typeof record.category === 'string' ? record.category : '';
     if (!AKS_AUDIT_CATEGORIES.has(category)) {
-      out.skipped++;
-      if (!skippedCategories.has(category) && skippedCategories.size < 10) {
-        skippedCategories.add(category);
-        out.skippedReasons.push(`category ${JSON.stringify(category)} is not kube-audit or kube-audit-admin`);
-      }
+      skip(out, skippedReasons, `category ${JSON.stringify(category)} is not kube-audit or kube-audit-admin`);
       return;
     }
     const log = isJsonObject(record.properties) ? record.properties.log : undefined;
@@ -120,23 +116,9 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
         return;
       }
     }
-    const checked = validateAuditEvent(value);
-    if (!checked.ok) {
-      out.rejected.push(rejectedRecord(index, checked.reason, checked.auditID, record));
-      return;
-    }
-    const cluster = aksClusterOf(record.resourceId);
-    out.events.push({
-      index,
-      event: checked.event,
-      clusterName: cluster?.clusterName ?? null,
-      // `location` is optional in Azure Monitor's resource log schema ("the region of the resource").
-      source: {
-        platform: 'aks',
-        accountId: cluster?.subscriptionId ?? null,
-        region: typeof record.location === 'string' && record.location !== '' ? record.location : null,
-      },
-    });
+    // `location` is optional in Azure Monitor's resource log schema ("the region of the resource").
+    const region = typeof record.location === 'string' && record.location !== '' ? record.location : null;
+    accept(out, index, value, record, { resourceId: record.resourceId, region, reasonPrefix: '' });
   });
   return out;
 }
@@ -145,29 +127,45 @@ export function parseAksRecords(input: Uint8Array | string): AksRecords | string
 function readRow(record: Record<string, unknown>, index: number, out: AksRecords, skippedReasons: Set<string>): void {
   const row = aksRowToAuditEvent(record);
   if (row.kind === 'skipped') {
-    out.skipped++;
-    if (!skippedReasons.has(row.reason) && skippedReasons.size < 10) {
-      skippedReasons.add(row.reason);
-      out.skippedReasons.push(row.reason);
-    }
+    skip(out, skippedReasons, row.reason);
     return;
   }
   if (row.kind === 'rejected') {
     out.rejected.push(rejectedRecord(index, row.reason, row.auditID, record));
     return;
   }
-  const checked = validateAuditEvent(row.event);
+  // A row has no location column; its _ResourceId names the cluster as a record's resourceId does.
+  accept(out, index, row.event, record, { resourceId: record._ResourceId, region: null, reasonPrefix: 'AKSAudit row: ' });
+}
+
+/** Counts a skipped record or row; each distinct reason is kept, ten at the most. */
+function skip(out: AksRecords, seen: Set<string>, reason: string): void {
+  out.skipped++;
+  if (!seen.has(reason) && seen.size < 10) {
+    seen.add(reason);
+    out.skippedReasons.push(reason);
+  }
+}
+
+/** A record's or row's Event, checked: kept with the cluster its resource id names, or rejected with the reason. */
+function accept(
+  out: AksRecords,
+  index: number,
+  value: unknown,
+  record: unknown,
+  from: { resourceId: unknown; region: string | null; reasonPrefix: string },
+): void {
+  const checked = validateAuditEvent(value);
   if (!checked.ok) {
-    out.rejected.push(rejectedRecord(index, `AKSAudit row: ${checked.reason}`, checked.auditID, record));
+    out.rejected.push(rejectedRecord(index, `${from.reasonPrefix}${checked.reason}`, checked.auditID, record));
     return;
   }
-  // A row has no location column; its _ResourceId names the cluster as a record's resourceId does.
-  const cluster = aksClusterOf(record._ResourceId);
+  const cluster = aksClusterOf(from.resourceId);
   out.events.push({
     index,
     event: checked.event,
     clusterName: cluster?.clusterName ?? null,
-    source: { platform: 'aks', accountId: cluster?.subscriptionId ?? null, region: null },
+    source: { platform: 'aks', accountId: cluster?.subscriptionId ?? null, region: from.region },
   });
 }
 
