@@ -955,6 +955,15 @@ function compileRule(spec: RuleSpec): CompiledRule {
   if (regex !== null) throw new Error(regex);
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
+  // The second try of a condition that stopped with an error other than an absent key: on the
+  // event with objects keyed `constructor` read as maps (celSafe). Its value, or the error it stops with.
+  const retry = (activation: RuleActivation): { value: unknown } | { error: unknown } => {
+    try {
+      return { value: program(celSafeActivation(activation)) };
+    } catch (error) {
+      return { error };
+    }
+  };
   return {
     ...spec,
     admitsUser:
@@ -976,11 +985,8 @@ function compileRule(spec: RuleSpec): CompiledRule {
         // Classified only here, off the matching path: an absent key is no match; any other error
         // is tried once more on the event as cel-js can read it (celSafe), then named to the caller.
         if (ruleErrorKind(err) === null) return false;
-        try {
-          return program(celSafeActivation(activation)) === true;
-        } catch (again) {
-          return ruleErrorKind(again) ?? false;
-        }
+        const again = retry(activation);
+        return 'value' in again ? again.value === true : (ruleErrorKind(again.error) ?? false);
       }
     },
     evaluationError(activation) {
@@ -991,12 +997,9 @@ function compileRule(spec: RuleSpec): CompiledRule {
         // The error the ingest would see: after test()'s second try, when the first was not an absent key.
         let err = first;
         if (ruleErrorKind(first) !== null) {
-          try {
-            program(celSafeActivation(activation));
-            return null;
-          } catch (again) {
-            err = again;
-          }
+          const again = retry(activation);
+          if ('value' in again) return null;
+          err = again.error;
         }
         const message = asWritten((err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? 'evaluation error');
         return { message, kind: ruleErrorKind(err) };
