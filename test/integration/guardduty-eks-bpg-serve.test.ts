@@ -78,8 +78,9 @@ const ref = (resource: string, name: string, namespace?: string, group = '') => 
 function created(obj: Json, user: Json = ADMIN): Json {
   const meta = obj.metadata as { name: string; namespace?: string };
   const [group, version] = String(obj.apiVersion).includes('/') ? String(obj.apiVersion).split('/') : ['', obj.apiVersion];
-  // Every kind created here pluralises with an s (Deployment, Service, ClusterRoleBinding, ...).
-  const resource = `${String(obj.kind).toLowerCase()}s`;
+  // Every kind created here pluralises with an s (Deployment, Service, ClusterRoleBinding, ...), or es (Ingress).
+  const kind = String(obj.kind).toLowerCase();
+  const resource = kind.endsWith('s') ? `${kind}es` : `${kind}s`;
   const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
   const ns = meta.namespace === undefined ? '' : `/namespaces/${meta.namespace}`;
   return event({
@@ -497,6 +498,77 @@ const GUARDDUTY: Case[] = [
     name: 'the centraldashboard Service patched to type LoadBalancer',
     kind: 'attack',
     event: exposed('centraldashboard', 'kubeflow', KUBEFLOW_LABELS, kubeflowService.spec.ports, KUBEFLOW_LABELS),
+  },
+  {
+    // The same console routed instead of typed: kubernetes/dashboard's chart rendered with
+    // app.ingress.enabled and app.ingress.hosts [dashboard.example.com] (release kubernetes-dashboard;
+    // charts/kubernetes-dashboard/templates/networking/ingress.yaml, Apache-2.0).
+    item: 'Policy:Kubernetes/ExposedDashboard',
+    name: "the dashboard chart's Ingress to kubernetes-dashboard-kong-proxy",
+    kind: 'attack',
+    event: created({
+      kind: 'Ingress',
+      apiVersion: 'networking.k8s.io/v1',
+      metadata: {
+        name: 'kubernetes-dashboard',
+        namespace: 'kubernetes-dashboard',
+        labels: { 'app.kubernetes.io/part-of': 'kubernetes-dashboard' },
+        annotations: {
+          'nginx.ingress.kubernetes.io/backend-protocol': 'HTTPS',
+          'nginx.ingress.kubernetes.io/ssl-passthrough': 'true',
+          'nginx.ingress.kubernetes.io/ssl-redirect': 'true',
+        },
+      },
+      spec: {
+        ingressClassName: 'internal-nginx',
+        tls: [{ hosts: ['dashboard.example.com'], secretName: 'kubernetes-dashboard-certs' }],
+        rules: [
+          {
+            host: 'dashboard.example.com',
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'ImplementationSpecific',
+                  backend: { service: { name: 'kubernetes-dashboard-kong-proxy', port: { number: 443 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    }),
+  },
+  {
+    // Kubeflow's central dashboard on a Gateway API route.
+    item: 'Policy:Kubernetes/KubeflowDashboardExposed',
+    name: 'an HTTPRoute to centraldashboard',
+    kind: 'attack',
+    event: created({
+      kind: 'HTTPRoute',
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      metadata: { name: 'kubeflow', namespace: 'kubeflow' },
+      spec: {
+        parentRefs: [{ name: 'public', namespace: 'gateways' }],
+        hostnames: ['kubeflow.example.com'],
+        rules: [{ backendRefs: [{ name: 'centraldashboard', port: 80 }] }],
+      },
+    }),
+  },
+  {
+    item: 'Policy:Kubernetes/ExposedDashboard',
+    name: "a shop front's Ingress",
+    kind: 'routine',
+    event: created({
+      kind: 'Ingress',
+      apiVersion: 'networking.k8s.io/v1',
+      metadata: { name: 'storefront', namespace: 'shop' },
+      spec: {
+        rules: [
+          { http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'storefront', port: { number: 80 } } } }] } },
+        ],
+      },
+    }),
   },
 ];
 
@@ -920,6 +992,9 @@ const OUTCOMES: Record<string, Outcome> = {
   'a shop front Service of type LoadBalancer': ['info', 'steady-state'],
   'kubeflow/manifests creates centraldashboard (ClusterIP)': ['info', 'steady-state'],
   'the centraldashboard Service patched to type LoadBalancer': ['high', 'rule:dashboard-exposed', ['dashboard-exposed']],
+  "the dashboard chart's Ingress to kubernetes-dashboard-kong-proxy": ['medium', 'rule:dashboard-routed', ['dashboard-routed']],
+  'an HTTPRoute to centraldashboard': ['medium', 'rule:dashboard-routed', ['dashboard-routed']],
+  "a shop front's Ingress": ['info', 'steady-state'],
   'the tester: a long-lived token Secret for default/default': ['high', 'sensitive-resource-change', ['service-account-token-secret']],
   'the tester: torify curl $APISERVER/api with that token': [
     'medium',

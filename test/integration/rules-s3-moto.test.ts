@@ -75,7 +75,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     expect(record.severity).toBe('high');
     expect(record.severity_reason).toBe('rule:cryptominer-image');
     expect(record.rule_ids).toContain('cryptominer-image');
-    // The shipped pack is still there: 46 rules and the operators' one.
+    // The shipped pack is still there: 47 rules and the operators' one.
     expect(config.detection?.rules?.describe?.('privileged-container')).toBeDefined();
     // Without the object the same pod is the spec's table's medium.
     expect(normaliseAuditEvent(minerPod as never, { tenantId: 'acme', clusterName: 'c1', receivedAt: 0 }).rule_ids).toEqual([]);
