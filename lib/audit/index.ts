@@ -13,6 +13,8 @@ export type { GkeConversion, GkeEntryOrigin } from './gke.js';
 export { GKE_DATA_NOT_JSON, GKE_LOG_ANNOTATION, gkeLogEntryToAuditEvent, gkeObjectRef } from './gke.js';
 export { alertKey, auditIdSlot, canonicalJson, contentDigest, dedupKey, recordSlot, sha256Hex } from './identity.js';
 export { canonicalIp } from './ip.js';
+export type { LegacyLine, LegacyText } from './legacy.js';
+export { looksLikeLegacyLine, NEITHER_JSON_NOR_LEGACY, readLegacyLine, readLegacyText, requestInfo } from './legacy.js';
 export { cutDeepRecord, flagReusedAuditId, isCutForDepth, normaliseAuditEvent, recordedText, serialiseRecord } from './normalise.js';
 export { activityIdForVerb, OCSF_VERSION, toOcsfApiActivity } from './ocsf.js';
 export type { AuditLineCheck, ValidationResult } from './parse.js';

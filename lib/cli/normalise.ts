@@ -1,5 +1,12 @@
 import type { AuditSource, ParsedPayload, RuleError } from '../audit/index.js';
-import { decodeUtf8, normaliseAuditEvent, parseAuditPayload, serialiseRecord } from '../audit/index.js';
+import {
+  decodeUtf8,
+  looksLikeLegacyLine,
+  normaliseAuditEvent,
+  parseAuditPayload,
+  readLegacyText,
+  serialiseRecord,
+} from '../audit/index.js';
 import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { countRuleErrors } from '../rules/error-log.js';
@@ -21,6 +28,8 @@ option; every word after -- is a FILE, so a file whose name starts with - is rea
 Accepted input, recognised by its content (the first line on stderr says what it was read as):
   - an audit.k8s.io EventList, a single Event or a JSON array of Events, compact or pretty-printed;
   - JSON lines (one Event or EventList per line, as the apiserver's log backend writes them);
+  - kube-apiserver legacy audit lines (--audit-log-format=legacy: <time> AUDIT: id="..." ...),
+    each read into the Event it stands for (docs/tail.md), JSON lines among them read as such;
   - pretty-printed documents one after another (what \`jq . audit.log\` prints);
   - a CloudWatch Logs subscription payload: raw (the base64 of gzip in awslogs.data, or the gzip
     bytes), decoded (the JSON with logEvents), the whole Lambda event {"awslogs":{"data":...}},
@@ -76,7 +85,7 @@ export type PayloadReader = (bytes: Buffer) => {
 };
 
 const ACCEPTED =
-  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries, an AKS diagnostic-settings body or AKSAudit rows (Log Analytics); see aisoc-k8s-audit normalise --help';
+  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, kube-apiserver legacy audit lines, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries, an AKS diagnostic-settings body or AKSAudit rows (Log Analytics); see aisoc-k8s-audit normalise --help';
 
 function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
@@ -127,6 +136,34 @@ function firstLineIsJson(text: string): boolean {
 }
 
 /**
+ * kube-apiserver's `--audit-log-format=legacy` text (lib/audit/legacy.ts): taken when the first
+ * non-blank line is one; a JSON line among them is read as JSON, any other line rejected as neither.
+ * Only an input starting with a digit (a legacy line's time) is decoded for the look.
+ */
+function readLegacyInput(bytes: Buffer): ReturnType<PayloadReader> | null {
+  let i = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  const c = bytes[i];
+  if (c === undefined || c < 0x30 || c > 0x39) return null;
+  const text = decodeUtf8(bytes);
+  if (!looksLikeLegacyLine(text.trimStart().split('\n', 1)[0] ?? '')) return null;
+  const read = readLegacyText(text);
+  const parsed: ParsedPayload = {
+    form: 'ndjson',
+    events: read.events.map((e) => e.event),
+    indexes: read.events.map((e) => e.index),
+    rejected: read.rejected,
+    itemCount: read.events.length + read.rejected.length + read.skipped.length,
+  };
+  const also = read.jsonLines > 0 ? `, ${plural(read.jsonLines, 'JSON line')} among them` : '';
+  return {
+    parsed,
+    shape: `kube-apiserver legacy audit lines (${plural(read.legacyLines, 'line')}${also}; ${plural(read.events.length, 'event')})`,
+    skipped: read.skipped.map((s) => ({ ...s, count: 1 })),
+  };
+}
+
+/**
  * Reads one input: a CloudWatch Logs subscription shape (lib/cloudwatch, the forwarder's decoding),
  * else an audit payload; pretty-printed documents one after another are read one by one, and text
  * that is none of these says what it is and where the first JSON error is.
@@ -136,6 +173,8 @@ export const readAuditPayload: PayloadReader = (bytes) => {
   if (subscription !== null) return subscription;
   const cloud = readCloudFile(bytes);
   if (cloud !== null) return cloud;
+  const legacy = readLegacyInput(bytes);
+  if (legacy !== null) return legacy;
   const parsed = parseAuditPayload(bytes);
   if (parsed.form !== 'invalid' && parsed.form !== 'ndjson') return { parsed, shape: describeAudit(parsed) };
   const text = decodeUtf8(bytes);
