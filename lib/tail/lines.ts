@@ -1,6 +1,15 @@
 import { isUtf8 } from 'node:buffer';
 import type { AuditEvent } from '../audit/index.js';
-import { readAuditLine, type SalvagedLine, salvageCutLine, validateAuditEvent } from '../audit/index.js';
+import {
+  looksLikeLegacyLine,
+  NEITHER_JSON_NOR_LEGACY,
+  readAuditLine,
+  readLegacyLine,
+  type SalvagedLine,
+  salvageCutLine,
+  scrubJwtText,
+  validateAuditEvent,
+} from '../audit/index.js';
 import { isJsonObject } from '../json.js';
 import { type EventText, eventString, type JoinedLines, readAuditId } from '../ship/index.js';
 
@@ -156,11 +165,33 @@ function unglued(text: string): LineCheck | null {
   return null;
 }
 
+/**
+ * A line that is not JSON: a kube-apiserver legacy audit line (`--audit-log-format=legacy`, read
+ * into an Event and shipped as JSON, lib/audit/legacy.ts), or why it is passed over: a JSON line
+ * cut off, or text that is neither format. Only lines that failed JSON.parse get here, so JSON
+ * files pay nothing for it.
+ */
+function notJson(text: string): LineCheck {
+  const line = text.trim();
+  if (looksLikeLegacyLine(line)) {
+    const read = readLegacyLine(line);
+    if (read.kind === 'event') return { items: [read.event] };
+    if (read.kind === 'response') {
+      return {
+        reason: `a legacy response line (id ${scrubJwtText(read.auditID)}, code ${read.code}): its request line is the event`,
+        auditID: scrubJwtText(read.auditID),
+      };
+    }
+    return read.auditID === undefined ? { reason: read.reason } : { reason: read.reason, auditID: read.auditID };
+  }
+  return line.startsWith('{') || line.startsWith('[') ? { reason: 'line is not JSON' } : { reason: NEITHER_JSON_NOR_LEGACY };
+}
+
 /** Checks one line with lib/audit's line check, in the words the tailer logs. */
 export function checkLine(text: string): LineCheck {
   const read = readAuditLine(text);
   if (read.kind === 'event') return { event: read.event };
-  if (read.kind === 'not-json') return unglued(text) ?? { reason: 'line is not JSON' };
+  if (read.kind === 'not-json') return unglued(text) ?? notJson(text);
   const v = read.value;
   if (Array.isArray(v)) return { items: v };
   if (isJsonObject(v) && v.kind === 'EventList' && Array.isArray(v.items)) return { items: v.items };
@@ -301,7 +332,8 @@ export function isUnfinishedLine(piece: Buffer): boolean {
   while (start < piece.length && piece[start] === 0) start++;
   if (piece.length - start >= 3 && piece[start] === 0xef && piece[start + 1] === 0xbb && piece[start + 2] === 0xbf) start += 3;
   const text = piece.toString('utf8', start);
-  return text.trim() !== '' && readAuditLine(text).kind === 'not-json';
+  // A legacy line that reads whole is a complete line (lib/audit/legacy.ts), not JSON all the same.
+  return text.trim() !== '' && readAuditLine(text).kind === 'not-json' && readLegacyLine(text.trim()).kind !== 'event';
 }
 
 /**

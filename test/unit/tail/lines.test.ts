@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_LIST_PREFIX, EVENT_LIST_SUFFIX, type EventText, eventListBytes, eventString } from '../../../lib/ship/index.js';
 import { eventListChunks } from '../../../lib/ship/pack.js';
-import { checkLine, joinLines, splitLines } from '../../../lib/tail/lines.js';
+import { checkLine, isUnfinishedLine, joinLines, splitLines } from '../../../lib/tail/lines.js';
+import { eventString as legacyLine } from '../../helpers/legacy-audit.js';
 import { auditIdOf, uniqueEvents } from '../../helpers/tail.js';
 
 const texts = (lines: readonly { data: string | Uint8Array }[]): string[] => lines.map((l) => eventString(l.data));
@@ -41,14 +42,18 @@ describe('splitLines', () => {
     expect(texts(fast.lines)).toEqual([a, shapedButNot]);
     expect(fast.lines.every((l) => l.event === undefined)).toBe(true);
     expect(fast.skipped.map((s) => s.kind === 'invalid' && s.reason)).toEqual([
-      'line is not JSON',
+      'line is neither JSON nor a kube-apiserver legacy audit line (<time> AUDIT: id="..." ...)',
       'not a valid audit event: kind must be "Event", got number',
     ]);
     expect(texts(checked.lines)).toEqual([a]);
     expect(checked.lines[0]?.event?.auditID).toBe('shape-0');
     expect(checked.skipped).toEqual([
       { kind: 'invalid', offset: a.length + 1, reason: 'not a valid audit event: user must be an object, got string', auditID: 'x-1' },
-      { kind: 'invalid', offset: a.length + 1 + shapedButNot.length + 1, reason: 'line is not JSON' },
+      {
+        kind: 'invalid',
+        offset: a.length + 1 + shapedButNot.length + 1,
+        reason: 'line is neither JSON nor a kube-apiserver legacy audit line (<time> AUDIT: id="..." ...)',
+      },
       {
         kind: 'invalid',
         offset: a.length + 1 + shapedButNot.length + 1 + 16,
@@ -180,5 +185,48 @@ describe('joinLines', () => {
     expect(Buffer.concat(body.chunks).toString()).toBe(
       `${EVENT_LIST_PREFIX}${[0, 1, 3, 4].map((i) => events[i]).join(',')}${EVENT_LIST_SUFFIX}`,
     );
+  });
+});
+
+describe('kube-apiserver legacy audit lines (--audit-log-format=legacy)', () => {
+  const line = legacyLine(
+    {
+      auditID: 'lg-1',
+      stage: 'ResponseComplete',
+      verb: 'delete',
+      user: { username: 'mallory' },
+      sourceIPs: ['198.51.100.4'],
+      requestURI: '/api/v1/namespaces/prod/secrets/db',
+      responseStatus: { code: 200 },
+    },
+    '2024-01-02T03:04:05.000006Z',
+  );
+
+  it('ships a legacy line as the JSON Event it stands for, whether or not every line is checked', () => {
+    const buf = Buffer.from(`${line}\n`);
+    for (const checkAll of [false, true]) {
+      const split = splitLines(buf, buf.length, 0, { checkAll });
+      expect(split.skipped).toEqual([]);
+      expect(split.lines.map((l) => JSON.parse(texts([l])[0] as string))).toEqual([
+        {
+          kind: 'Event',
+          apiVersion: 'audit.k8s.io/v1',
+          auditID: 'lg-1',
+          requestReceivedTimestamp: '2024-01-02T03:04:05.000006Z',
+          stage: 'ResponseComplete',
+          requestURI: '/api/v1/namespaces/prod/secrets/db',
+          verb: 'delete',
+          user: { username: 'mallory' },
+          sourceIPs: ['198.51.100.4'],
+          objectRef: { apiVersion: 'v1', namespace: 'prod', resource: 'secrets', name: 'db' },
+          responseStatus: { metadata: {}, code: 200 },
+        },
+      ]);
+    }
+  });
+
+  it("takes a rotated file's last legacy line without a newline as complete, and a cut one as unfinished", () => {
+    expect(isUnfinishedLine(Buffer.from(line))).toBe(false);
+    expect(isUnfinishedLine(Buffer.from(line.slice(0, 120)))).toBe(true);
   });
 });

@@ -497,7 +497,7 @@ describe('FileTailer', () => {
     expect(r.complete).toBe(true);
     expect(shipper.ids()).toEqual(['good-0']);
     expect(logs.filter((l) => l.msg === 'line passed over').map((l) => l.reason)).toEqual([
-      'line is not JSON',
+      'line is neither JSON nor a kube-apiserver legacy audit line (<time> AUDIT: id="..." ...)',
       'not a valid audit event: kind must be "Event", got number',
       'not a valid audit event: item has no auditID',
     ]);
