@@ -1,5 +1,6 @@
 import { lstat, open, readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
+import { looksLikeLegacyLine } from '../audit/index.js';
 
 /** A rotated audit log found beside the live one, with its identity. */
 export interface BackupFile {
@@ -154,7 +155,7 @@ export function rotatedAfter(
   return candidates.sort(rotationOrder);
 }
 
-// What an audit log's first bytes are: a JSON object's `{`, after what the tailer passes over at a
+// What an audit log's first bytes are: a JSON object's `{` (or a legacy line's time), after what the tailer passes over at a
 // line's start (a UTF-8 byte order mark, the NUL bytes a crash leaves, blank lines). A file named
 // like the log that starts with anything else is not a rotation of it: logrotate's own state
 // (`logrotate state -- version 2`) or configuration kept beside the log under its name
@@ -171,7 +172,11 @@ export async function startsLikeAuditLog(path: string): Promise<boolean> {
     const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
     let i = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
     while (i < bytesRead && (buf[i] === 0 || buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i++;
-    return i >= bytesRead || buf[i] === 0x7b;
+    if (i >= bytesRead || buf[i] === 0x7b) return true;
+    // Or a kube-apiserver legacy audit line (`<time> AUDIT: `, lib/audit/legacy.ts): the apiserver
+    // with --audit-log-format=legacy rotates its log the same way.
+    const nl = buf.indexOf(0x0a, i);
+    return looksLikeLegacyLine(buf.toString('utf8', i, nl === -1 || nl > bytesRead ? bytesRead : nl));
   } catch {
     // Gone or unreadable: the read that follows says so, as it would have.
     return true;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileTailer } from '../../lib/tail/index.js';
 import { hasCommand } from '../helpers/host.js';
+import { eventString } from '../helpers/legacy-audit.js';
 import { asFile, RecordingShipper, tempDir, uniqueEvents } from '../helpers/tail.js';
 
 // The tailer against the real logrotate (Debian's package): its own renames, copies and
@@ -61,4 +62,40 @@ describe.skipIf(!hasLogrotate)('the tailer and a log logrotate rotated twice bet
       expect(r.complete).toBe(true);
     },
   );
+});
+
+describe.skipIf(!hasLogrotate)('the tailer and a legacy-format log logrotate rotated between two polls', () => {
+  // kube-apiserver --audit-log-format=legacy (lib/audit/legacy.ts): its rotated files start with a
+  // legacy line's time, not `{`, and are the log's rotations all the same; logrotate's state beside
+  // the log is still none.
+  it('ships every event of both rotated files and the new one, once, in order', async () => {
+    const shipper = new RecordingShipper();
+    const tailer = new FileTailer({ logPath, cursorPath: `${logPath}.aisoc-cursor`, maxBytes: 8 * 1024 * 1024, ship: shipper.ship });
+    const line = (id: string) =>
+      eventString(
+        {
+          auditID: id,
+          stage: 'ResponseComplete',
+          verb: 'get',
+          user: { username: 'admin' },
+          requestURI: '/api/v1/namespaces/default/pods/web',
+          responseStatus: { code: 200 },
+        },
+        '2024-01-02T03:04:05.000006Z',
+      );
+    writeFileSync(logPath, `${line('l-0')}\n`);
+    await tailer.poll();
+    appendFileSync(logPath, `${line('l-1')}\n${line('l-2')}\n`);
+    logrotate('  create', 'audit.logrotate');
+    appendFileSync(logPath, `${line('l-3')}\n`);
+    logrotate('  create', 'audit.logrotate');
+    appendFileSync(logPath, `${line('l-4')}\n`);
+
+    const r = await tailer.poll();
+
+    // audit.log.1 was rotated after the cursor's file: read only if it starts as the log does.
+    expect(r.files).toEqual([`${logPath}.2`, `${logPath}.1`, logPath]);
+    expect(r.invalid).toBe(0);
+    expect(shipper.shipped.map((s) => (JSON.parse(s) as { auditID: string }).auditID)).toEqual(['l-0', 'l-1', 'l-2', 'l-3', 'l-4']);
+  });
 });
