@@ -1,7 +1,9 @@
 // The ingest Lambda: POST /v1/ingest/k8s-audit/{tenant_id} and POST /v1/inbox/{token} behind API
 // Gateway (HTTP API or REST). The middy chain, outermost first: the logger (request id, cold start,
 // function name on every line; the event itself is never logged, it carries the token), the EMF
-// metrics (one document per request), the 500 for an error that escaped the core, then the core.
+// metrics (one document per request, and Powertools' ColdStart on an execution environment's first
+// invocation, as the forwarder: a cold-start dashboard sees both), the 500 for an error that
+// escaped the core, then the core.
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
@@ -29,6 +31,6 @@ const service = await initOrLog(log, async () =>
 
 export const handler = middy<ApiGatewayEvent, APIGatewayProxyResult, Error, Context>()
   .use(injectLambdaContext(logger, { logEvent: false, resetKeys: true }))
-  .use(logMetrics(metrics))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .use(internalErrorAnswer(log, observe))
   .handler(apiGatewayHandler(service));

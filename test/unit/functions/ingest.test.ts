@@ -346,6 +346,26 @@ describe('functions/ingest (the ingest Lambda)', () => {
     expect(out.emf('Responses5xx')).toMatchObject([{ Requests: 1, Responses5xx: 1, Responses4xx: 0, EventsAccepted: 0 }]);
   });
 
+  it("publishes Powertools' ColdStart once per execution environment, as the forwarder does", async () => {
+    const out = captureStdout();
+    // Lambda sets the initialization type; Powertools counts a cold start only for `on-demand`.
+    const handler = await loadHandler({
+      EVENTS_SINK: 'stdout',
+      K8S_AUDIT_SHARED_SECRET: SECRET,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    });
+    const request = () => v2Event('/v1/ingest/k8s-audit/acme', EMPTY_EVENT_LIST, { 'x-aisoc-k8s-token': SECRET });
+
+    expect((await handler(request(), context)).statusCode).toBe(200);
+    expect((await handler(request(), context)).statusCode).toBe(200);
+
+    // Its own document (dimensions service and function_name), on the first invocation only.
+    const cold = out.emf('ColdStart') as (Record<string, unknown> & { _aws: { CloudWatchMetrics: { Dimensions: string[][] }[] } })[];
+    expect(cold).toMatchObject([{ ColdStart: 1, service: 'aisoc-k8s-audit-ingest', function_name: 'aisoc-k8s-audit-ingest' }]);
+    expect(cold[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'function_name']]);
+    expect(out.emf('Requests')).toHaveLength(2);
+  });
+
   it('answers a bare JSON 500 for an error that escapes the core', async () => {
     const out = captureStdout();
     const handler = await loadHandler({ EVENTS_SINK: 'stdout', K8S_AUDIT_SHARED_SECRET: SECRET });
