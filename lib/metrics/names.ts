@@ -35,8 +35,11 @@ export interface IngestOutcome {
   ms: number;
   normaliseMs?: number;
   sinkMs?: number;
-  /** Why the request failed, where an operator acts on it: a wrong token, a route turned off, auth not available, a sink. */
-  failure?: 'unauthorized' | 'route_off' | 'auth_unavailable' | 'sink';
+  /**
+   * Why the request failed, where an operator acts on it: a wrong token, a route turned off, auth
+   * not available, a sink, or (Lambda) an invocation whose event is no API Gateway request.
+   */
+  failure?: 'unauthorized' | 'route_off' | 'auth_unavailable' | 'sink' | 'unsupported_event';
   /** Events on which a rule's condition stopped with an error other than an absent key, by rule and kind. */
   ruleErrors?: readonly RuleErrorCount[];
 }
@@ -177,6 +180,15 @@ export const INGEST_METRICS: readonly IngestMetric[] = [
     prom: 'aisoc_ingest_responses_5xx_total',
     help: 'Requests answered 5xx',
     value: (o) => (o.status >= 500 ? 1 : 0),
+  },
+  {
+    // Part of Responses5xx (counted as API Gateway's 502), yet API Gateway never saw it: its 5xx
+    // alarm adds this back, or one such invocation would hide (or outweigh) a 5xx of its own.
+    name: 'UnsupportedEvents',
+    unit: 'Count',
+    prom: 'aisoc_ingest_unsupported_events_total',
+    help: 'Lambda invocations whose event was no API Gateway request, counted as 502 answers (always 0 on serve)',
+    value: (o) => (o.failure === 'unsupported_event' ? 1 : 0),
   },
   {
     name: 'BodyBytes',

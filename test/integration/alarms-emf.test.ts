@@ -333,6 +333,8 @@ const FIRES_ON: Record<string, string> = {
   IngestNoEventsAlarm: 'ingest, no audit event in the batches',
 };
 const HEALTHY: Record<Fn, string> = { Forwarder: 'forwarder, ingest stores the batch', Ingest: 'ingest, batch stored' };
+/** The ingest invoked with another service's event (SAM's CloudWatch Logs sample): no API Gateway request at all. */
+const NOT_HTTP = 'ingest, an event that is no API Gateway request';
 
 describe('the alarms against the metrics the built bundles emit', () => {
   let scratch = { dir: '', cleanup: () => {} };
@@ -466,6 +468,11 @@ describe('the alarms against the metrics the built bundles emit', () => {
         event: withItem('ingest-http-api-eventlist.json', JSON.parse(readFileSync(join(FALCO_DIR, 'fal_01_003.json'), 'utf8'))),
         expect: { exit: 0, status: 200 },
       },
+      [NOT_HTTP]: {
+        fn: 'Ingest',
+        event: readFileSync(join(ROOT, 'test/fixtures/sam/cloudwatch-logs.json'), 'utf8'),
+        expect: { exit: 1 },
+      },
       [FIRES_ON.IngestErrorsAlarm as string]: {
         fn: 'Ingest',
         event: 'ingest-http-api-eventlist.json',
@@ -581,6 +588,22 @@ describe('the alarms against the metrics the built bundles emit', () => {
       expect(states([routeOff, routeOff, routeOff])).toEqual({ ...allOk, IngestRoutesOffAlarm: 'ALARM' });
       const tooLarge = [...healthy(), ...gateway5xx(2)];
       expect(states([tooLarge, tooLarge, tooLarge])).toEqual({ ...allOk, HttpApi5xxAlarm: 'ALARM' });
+    });
+
+    it("pages for API Gateway's own 5xx also when an invocation that is no API Gateway request (a 502 of the ingest's count) falls in the same periods", () => {
+      // That 502 is in Responses5xx, never in API Gateway's 5xx (API Gateway did not invoke it):
+      // subtracted alone it cancelled the gateway's one 5xx of each period (1 - 1 = 0).
+      const notHttp = runs[NOT_HTTP]?.points ?? [];
+      const period = [...healthy(), ...gateway5xx(1), ...notHttp];
+      expect(states([period, period, period])).toEqual({
+        ...allOk,
+        HttpApi5xxAlarm: 'ALARM',
+        Ingest5xxAlarm: 'ALARM',
+        IngestErrorsAlarm: 'ALARM',
+      });
+      // Without a gateway 5xx it pages by the ingest's alarms only (the expression never goes below 0).
+      const alone = [...healthy(), ...gateway5xx(0), ...notHttp];
+      expect(states([alone, alone, alone])).toEqual({ ...allOk, Ingest5xxAlarm: 'ALARM', IngestErrorsAlarm: 'ALARM' });
     });
 
     it('pages at once for an outage answered 5xx (the events sink down), by the ingest alarms', () => {

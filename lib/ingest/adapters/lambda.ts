@@ -127,7 +127,8 @@ export function internalErrorAnswer(
       // show it, and Powertools never flushes an empty buffer (its own "No application metrics to
       // publish" warning in the log, no datapoint for an alarm).
       if (request.error instanceof UnsupportedEventError) {
-        observe(answerOnlyOutcome('unknown', UNSUPPORTED_EVENT_STATUS));
+        // Its own count too: API Gateway's 5xx never includes it (docs/deploy.md, HttpApi5xxAlarm).
+        observe({ ...answerOnlyOutcome('unknown', UNSUPPORTED_EVENT_STATUS), failure: 'unsupported_event' });
         log({ level: 'error', msg: 'event is not an API Gateway proxy event', error: request.error.message });
         return;
       }

@@ -586,7 +586,9 @@ describe('the 4xx and 5xx alarms of a public endpoint', () => {
         Threshold: 1,
       });
       const gateway = resources.HttpApi5xxAlarm?.Properties ?? {};
-      expect(returned(gateway)?.Expression).toBe('gateway5xx - FILL(ingest5xx, 0)');
+      // An invocation that is no API Gateway request is in Responses5xx but not in API Gateway's 5xx: added back.
+      expect(returned(gateway)?.Expression).toBe('gateway5xx - FILL(ingest5xx, 0) + FILL(unsupported, 0)');
+      expect(metricOf(gateway, 'unsupported')).toMatchObject({ Metric: { MetricName: 'UnsupportedEvents' }, Period: 300, Stat: 'Sum' });
       expect(metricOf(gateway, 'gateway5xx')).toMatchObject({ Metric: { Namespace: 'AWS/ApiGateway', MetricName: '5xx' }, Period: 300 });
       expect(metricOf(gateway, 'ingest5xx')).toMatchObject({ Metric: { MetricName: 'Responses5xx' }, Period: 300 });
       expect(gateway).toMatchObject({ EvaluationPeriods: 3, DatapointsToAlarm: 3, Threshold: 1, TreatMissingData: 'notBreaching' });
