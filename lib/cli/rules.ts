@@ -2,7 +2,7 @@ import { BUILT_IN_ROUTINE } from '../audit/severity.js';
 import { ConfigError } from '../config/env.js';
 import type { RuleEngine } from '../rules/engine.js';
 import { runExamples } from '../rules/examples.js';
-import { compilePack, compileRulesObject, parseRulesObjectUrl } from '../rules/load.js';
+import { compilePack, compileRulesObject, parseRulesObjectUrl, type RulesObjectReader, readS3RulesObject } from '../rules/load.js';
 import { RulePackError, RulesDirError } from '../rules/pack.js';
 import { ROUTINE_LISTS } from '../rules/types.js';
 import { asksForHelp, parseArgs, UsageError } from './args.js';
@@ -34,8 +34,8 @@ node_drainers, webhook_ca_injectors). Format: docs/detection-rules.md. Any other
 DIR whose name starts with - comes after --, as in rules test -- -my-rules.
 
 Exit status: 0 when the pack compiles (and, for test, every example behaves), 1 when not,
-2 for usage errors and a DIR that cannot be read or holds no rule file (as every command that
-reads K8S_AUDIT_RULES).
+2 for usage errors, a DIR that cannot be read or holds no rule file, and an s3:// object that
+cannot be fetched (as every command that reads K8S_AUDIT_RULES).
 `;
 
 /** `aisoc-k8s-audit rules list|test [DIR]`. */
@@ -49,11 +49,26 @@ export async function run(argv: string[], io: CommandIo): Promise<number> {
   if (args.positionals.length > 1) throw new UsageError('at most one rules directory');
   if (sub !== 'list' && sub !== 'test') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}; use list or test`);
   const dir = args.positionals[0] ?? (io.env.K8S_AUDIT_RULES || undefined);
+  // Named as the user gave it: DIR alone, or K8S_AUDIT_RULES when the variable named it.
+  const named = (problem: string) => (args.positionals[0] === undefined ? problem : problem.replace(/^K8S_AUDIT_RULES: /, ''));
+  const object = dir?.startsWith('s3://') ? parseRulesObjectUrl(dir) : undefined;
+  // An s3:// that is no bucket and key, or an object that cannot be fetched (NoSuchKey,
+  // NoSuchBucket, AccessDenied), is the configuration error a missing directory is: exit 2, worded
+  // as serve words it at init. What the object holds is the pack's finding (exit 1), below.
+  if (typeof object === 'string') throw new ConfigError([named(object)]);
+  let fetched: RulesObjectReader | undefined;
+  if (object !== undefined) {
+    try {
+      const text = await readS3RulesObject(object);
+      fetched = async () => text;
+    } catch (err) {
+      if (err instanceof ConfigError) throw new ConfigError(err.problems.map(named));
+      throw err;
+    }
+  }
   let engine: RuleEngine;
   try {
-    const object = dir?.startsWith('s3://') ? parseRulesObjectUrl(dir) : undefined;
-    if (typeof object === 'string') throw new ConfigError([object]);
-    engine = object === undefined ? await compilePack(dir) : await compileRulesObject(object);
+    engine = object === undefined ? await compilePack(dir) : await compileRulesObject(object, fetched);
   } catch (err) {
     // A directory that cannot be read or holds no rule file is a configuration error, exit 2 and
     // worded as normalise, serve and connector run word K8S_AUDIT_RULES naming it.

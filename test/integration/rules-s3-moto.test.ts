@@ -94,6 +94,33 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     expect(broken.stderr).toContain('s3://aisoc-rules/k8s/broken.yaml: Bad Id');
   });
 
+  it('an object that cannot be fetched is a configuration error in `rules` too (exit 2, as a missing directory), naming bucket, key and S3 code', async () => {
+    for (const [url, code] of [
+      ['s3://aisoc-rules/k8s/missing.yaml', 'NoSuchKey'],
+      ['s3://aisoc-no-such-bucket/rules.yaml', 'NoSuchBucket'],
+    ] as const) {
+      for (const sub of ['test', 'list']) {
+        const named = await runCli(['rules', sub, url]);
+        expect(named, `rules ${sub} ${url}`).toMatchObject({ code: 2, stdout: '' });
+        expect(named.stderr).toMatch(new RegExp(`^aisoc-k8s-audit rules: invalid configuration: ${url} cannot be read: ${code}: `, 'm'));
+        const fromEnv = await runCli(['rules', sub], { K8S_AUDIT_RULES: url });
+        expect(fromEnv, `K8S_AUDIT_RULES=${url} rules ${sub}`).toMatchObject({ code: 2, stdout: '' });
+        expect(fromEnv.stderr).toMatch(
+          new RegExp(`^aisoc-k8s-audit rules: invalid configuration: K8S_AUDIT_RULES: ${url} cannot be read: ${code}: `, 'm'),
+        );
+        for (const r of [named, fromEnv]) {
+          expect(r.stderr).not.toContain(SECRET_KEY);
+          expect(r.stderr).not.toContain('testing');
+        }
+      }
+    }
+    // Not a bucket and key at all: the same class of error.
+    expect(await runCli(['rules', 'test', 's3://Not_A_Bucket/rules.yaml'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('aisoc-k8s-audit rules: invalid configuration: "Not_A_Bucket" is not an S3 bucket name'),
+    });
+  });
+
   it.each([
     ['a missing key', 's3://aisoc-rules/k8s/missing.yaml', /s3:\/\/aisoc-rules\/k8s\/missing\.yaml cannot be read: NoSuchKey/],
     ['a missing bucket', 's3://aisoc-no-such-bucket/rules.yaml', /s3:\/\/aisoc-no-such-bucket\/rules\.yaml cannot be read: NoSuchBucket/],
