@@ -75,6 +75,17 @@ export function flag(args: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/**
+ * The environment with the variables whose flag was given left out (`twins`: flag name to its
+ * variable). A flag wins over the variable it defaults from (docs/configuration.md), so the
+ * variable's value is not read at all: a bad one no longer stops a command the flag configures.
+ */
+export function envUnderFlags(env: NodeJS.ProcessEnv, args: ParsedArgs, twins: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const [name, variable] of Object.entries(twins)) if (args.flags.has(name)) delete out[variable];
+  return out;
+}
+
 /** A flag that must be a positive integer (seconds, counts, ports), at least `min` and, when given, at most `max`. */
 export function intFlag(args: ParsedArgs, name: string, min = 0, max?: number): number | undefined {
   const v = flag(args, name);

@@ -4,7 +4,7 @@ import { clusterFromLogGroup } from '../cloudwatch/eks.js';
 import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } from '../config/forwarder.js';
 import { senderClusterProblem } from '../config/secret.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
-import { flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
+import { envUnderFlags, flag, intFlag, parseArgs, parseTime, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
 import { count, DEFAULT_PROGRESS_INTERVAL_SECONDS, type ProgressSnapshot, progressIntervalMs, startProgress } from './progress.js';
 
@@ -78,7 +78,9 @@ export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}
     throw new UsageError(`--page-size must be at most ${MAX_FILTER_PAGE_SIZE}`);
   const intervalMs = progressIntervalMs(flag(args, 'progress-interval'));
 
-  const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
+  // --cluster and --stream-prefix win over their variables, which are then not read.
+  const env = envUnderFlags(io.env, args, { cluster: 'CLUSTER_NAME', 'stream-prefix': 'AUDIT_LOG_STREAM_PREFIX' });
+  const loaded = await loadForwarderSettings(env, ...(deps.readSecret ? [deps.readSecret] : []));
   const cluster = flag(args, 'cluster');
   const clusterProblem = senderClusterProblem(cluster, loaded.token, '--cluster');
   if (clusterProblem !== null) throw new UsageError(clusterProblem);

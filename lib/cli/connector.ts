@@ -10,7 +10,7 @@ import { fileAtStart } from '../tail/file.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
-import { flag, intFlag, parseArgs, portFlag, UsageError } from './args.js';
+import { envUnderFlags, flag, intFlag, parseArgs, portFlag, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, checkHealthFile, metricsListenFailure, write } from './io.js';
 
@@ -90,7 +90,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
   const log = streamLog(io.stderr, LOG_SERVICES.connector, io.env);
   for (const warning of warnings) log({ level: 'warn', msg: `${file}: ${warning}` });
   // The shippers' transport settings (AISOC_CA_FILE, mTLS, AISOC_ALLOW_INSECURE_HTTP; docs/tls.md).
-  const r = new EnvReader(io.env);
+  // --metrics-port and --metrics-host win over their variables, which are then not read.
+  const r = new EnvReader(
+    envUnderFlags(io.env, args, { 'metrics-port': 'AISOC_TAIL_METRICS_PORT', 'metrics-host': 'AISOC_TAIL_METRICS_HOST' }),
+  );
   r.logLevel();
   const tls = loadShipTls(r, config.mode === 'file_tail' ? (config.ingest_url ?? '') : '');
   // The per-poll cap and request shaping `tail` reads (AISOC_TAIL_MAX_BYTES, ..._BATCH_EVENTS, ...),

@@ -7,7 +7,7 @@ import { awsCallError, awsClientOptions, awsEndpointOf, loadForwarderSettings } 
 import { senderClusterProblem } from '../config/secret.js';
 import { LOG_SERVICES, streamLog } from '../log/index.js';
 import { TOKEN_HEADER } from '../protocol.js';
-import { flag, intFlag, parseArgs, UsageError } from './args.js';
+import { envUnderFlags, flag, intFlag, parseArgs, UsageError } from './args.js';
 import type { CommandIo, ShippingCommandDeps } from './io.js';
 import {
   count,
@@ -147,7 +147,11 @@ export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {})
   const intervalMs = progressIntervalMs(flag(args, 'progress-interval'));
   const setAsidePath = flag(args, 'set-aside');
   if (setAsidePath === '') throw new UsageError('--set-aside needs a file name');
-  const loaded = await loadForwarderSettings(io.env, ...(deps.readSecret ? [deps.readSecret] : []));
+  // --cluster wins over CLUSTER_NAME, which is then not read.
+  const loaded = await loadForwarderSettings(
+    envUnderFlags(io.env, args, { cluster: 'CLUSTER_NAME' }),
+    ...(deps.readSecret ? [deps.readSecret] : []),
+  );
   const cluster = flag(args, 'cluster');
   const clusterProblem = senderClusterProblem(cluster, loaded.token, '--cluster');
   if (clusterProblem !== null) throw new UsageError(clusterProblem);

@@ -106,7 +106,8 @@ export async function run(argv: string[], io: CommandIo & { get?: typeof httpGet
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const output = outputFormat(args);
   let fromEnv: URL | undefined;
-  if (io.env.AISOC_INGEST_URL) {
+  // AISOC_INGEST_URL defaults --tenant and --url; with both given (a flag wins) it is not read.
+  if (io.env.AISOC_INGEST_URL && !(args.flags.has('tenant') && args.flags.has('url'))) {
     try {
       fromEnv = new URL(io.env.AISOC_INGEST_URL);
     } catch {

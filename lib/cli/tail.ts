@@ -12,7 +12,7 @@ import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
 import { PollRetryBudget, tailShipper } from '../tail/ship.js';
 import { FileTailer } from '../tail/tailer.js';
-import { flag, parseArgs, portFlag, UsageError } from './args.js';
+import { envUnderFlags, flag, parseArgs, portFlag, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, checkHealthFile, metricsListenFailure } from './io.js';
 
@@ -141,6 +141,16 @@ function parseInterval(value: string | undefined, fallbackSeconds: number): numb
   return ms;
 }
 
+/** Each flag of `tail` that a variable defaults (its help says which). */
+const TAIL_FLAG_VARIABLES = {
+  path: 'AISOC_TAIL_PATH',
+  cursor: 'AISOC_TAIL_CURSOR',
+  cluster: 'CLUSTER_NAME',
+  interval: 'AISOC_TAIL_INTERVAL_SECONDS',
+  'metrics-port': 'AISOC_TAIL_METRICS_PORT',
+  'metrics-host': 'AISOC_TAIL_METRICS_HOST',
+} as const;
+
 /** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */
 export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -155,7 +165,9 @@ export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): P
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const configFile = flag(args, 'config');
   const warnings: string[] = [];
-  const config = loadTailConfig(configFile === undefined ? io.env : await envWithConnectorFile(configFile, io.env, warnings));
+  const merged = configFile === undefined ? io.env : await envWithConnectorFile(configFile, io.env, warnings);
+  // A flag wins over its variable and the file's value alike: what it replaces is not read.
+  const config = loadTailConfig(envUnderFlags(merged, args, TAIL_FLAG_VARIABLES));
   const path = flag(args, 'path') ?? config.path;
   if (path === null || path === '') throw new UsageError('--path is required (or set AISOC_TAIL_PATH)');
   const cursorPath = flag(args, 'cursor') ?? config.cursorPath ?? defaultCursorPath(path);
