@@ -11,15 +11,23 @@ export interface ParsedArgs {
   positionals: string[];
   /** Every value of each flag listed as repeatable, in order. */
   repeated: Map<string, string[]>;
+  /** `--help` or `-h` was given as an option (not as an option's value, not after `--`). */
+  help: boolean;
 }
+
+/** How a value that is an option is named in the error: an option's name, or not at all (it may be anything). */
+const OPTION_LIKE = /^--?[A-Za-z][A-Za-z0-9-]*$/;
 
 /**
  * Parses `--name value`, `--name=value` and boolean `--name` flags. `booleans` lists the flags
  * that take no value; anything else that is not listed in `known` is a usage error, so a typo
  * never silently falls back to a default. A flag listed in `repeatable` may be given more than once.
  * A word starting with `-` (other than `-` alone, standard input) is an option too: one the
- * command does not map to a long name first is unknown, never a file or a directory named `-z`.
+ * command does not map to a long name first is unknown, never a file or a directory named `-z`;
+ * nor is it ever the value of the option before it (`invoke Ingest -e -h` printed the help: the
+ * error names `--event`), which takes such a value as `--name=-x`.
  * After `--` every word is positional, so a file whose name starts with `-` is still reachable.
+ * `--help` / `-h` as an option sets `help`, and then wins over every usage error of the line.
  */
 export function parseArgs(
   argv: string[],
@@ -30,6 +38,11 @@ export function parseArgs(
   const flags = new Map<string, string | true>();
   const repeated = new Map<string, string[]>();
   const positionals: string[] = [];
+  let help = false;
+  let problem: string | undefined;
+  const refuse = (message: string) => {
+    problem ??= message;
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === '--') {
@@ -40,21 +53,41 @@ export function parseArgs(
       positionals.push(arg);
       continue;
     }
-    if (!arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      refuse(`unknown option ${arg}`);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     if (booleans.includes(name)) {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      flags.set(name, true);
+      if (eq !== -1) refuse(`--${name} takes no value`);
+      else flags.set(name, true);
       continue;
     }
-    if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
+    if (!known.includes(name)) {
+      refuse(`unknown option --${name}`);
+      continue;
+    }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined || (eq === -1 && value.startsWith('--'))) throw new UsageError(`--${name} needs a value`);
+    if (value === undefined) {
+      refuse(`--${name} needs a value`);
+      continue;
+    }
+    // A negative number is a value (said out of range by the flag's own check), as argparse reads it.
+    if (eq === -1 && value.startsWith('-') && value !== '-' && !/^-\d/.test(value)) {
+      const shown = OPTION_LIKE.test(value) ? `${value} is an option` : 'a word starting with - is an option';
+      refuse(`--${name} needs a value (${shown}; a value that starts with - goes as --${name}=<value>)`);
+      continue;
+    }
     flags.set(name, value);
     if (repeatable.includes(name)) repeated.set(name, [...(repeated.get(name) ?? []), value]);
   }
-  return { flags, positionals, repeated };
+  if (!help && problem !== undefined) throw new UsageError(problem);
+  return { flags, positionals, repeated, help };
 }
 
 /** Whether `--help` or `-h` was given as an option: after `--` they are names (a file called `-h`). */

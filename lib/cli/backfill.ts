@@ -57,11 +57,11 @@ export { parseTime };
 
 /** `aisoc-k8s-audit backfill`: a log group's time range, through lib/ship, to the ingest. */
 export async function run(argv: string[], io: CommandIo, deps: BackfillDeps = {}): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(argv, ['log-group', 'start', 'end', 'stream-prefix', 'cluster', 'rate', 'page-size', 'progress-interval']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['log-group', 'start', 'end', 'stream-prefix', 'cluster', 'rate', 'page-size', 'progress-interval']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const now = deps.now ?? Date.now;
   const logGroup = flag(args, 'log-group');

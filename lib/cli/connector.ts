@@ -10,7 +10,7 @@ import { fileAtStart } from '../tail/file.js';
 import { healthProblem, writeHealthFile } from '../tail/health.js';
 import { startTailMetrics, type TailMetricsEndpoint } from '../tail/metrics.js';
 import { onceHasMore, type PollResult } from '../tail/poll.js';
-import { envUnderFlags, flag, intFlag, parseArgs, portFlag, UsageError } from './args.js';
+import { asksForHelp, envUnderFlags, flag, intFlag, parseArgs, portFlag, UsageError } from './args.js';
 import { readConnectorFile } from './connector-file.js';
 import { type CommandIo, checkHealthFile, metricsListenFailure, write } from './io.js';
 
@@ -59,16 +59,21 @@ Exit status: 0 success, 1 a failed poll (--once) or stale health, 2 usage or con
 
 /** `aisoc-k8s-audit connector`: run one connector instance from its config, or check its health file. */
 export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal; now?: () => number }): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h') || argv.length === 0) {
-    io.stdout.write(HELP);
-    return argv.length === 0 ? 2 : 0;
-  }
   const [sub, ...rest] = argv;
+  // Help of a subcommand is read by its parser: a help word given as an option's value is not help.
+  if (sub === undefined || (sub !== 'run' && sub !== 'health' && asksForHelp(argv))) {
+    io.stdout.write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
   const now = io.now ?? Date.now;
   if (sub === 'health') return health(rest, io, now);
   if (sub !== 'run') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}: run or health`);
 
   const args = parseArgs(rest, ['config', 'interval', 'health-file', 'metrics-port', 'metrics-host'], ['once']);
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const file = flag(args, 'config');
   if (file === undefined) throw new UsageError('--config FILE is required');
@@ -205,6 +210,10 @@ export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal
 
 async function health(argv: string[], io: CommandIo, now: () => number): Promise<number> {
   const args = parseArgs(argv, ['health-file', 'max-age']);
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const file = flag(args, 'health-file');
   if (file === undefined) throw new UsageError('--health-file PATH is required');

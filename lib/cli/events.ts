@@ -91,15 +91,15 @@ function target(r: NormalisedRecord): string {
 
 /** `aisoc-k8s-audit events`: reads back the local SQLite store. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(HELP);
-    return 0;
-  }
   const args = parseArgs(
     withShortOutput(argv),
     ['tenant', 'cluster', 'severity', 'since', 'limit', 'data-dir', 'output'],
     ['alerts', 'json'],
   );
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const output = outputFormat(args);
   const dataDir = flag(args, 'data-dir') ?? (io.env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);

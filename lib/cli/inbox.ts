@@ -7,7 +7,7 @@ import { openInboxStore } from '../ingest/create.js';
 import { INBOX_TEMPLATE, type InboxStore, type InboxToken, inboxTokenId, looksLikeInboxToken } from '../ingest/inbox.js';
 import { CLUSTER_NAME_PATTERN, INBOX_PREFIX, TENANT_ID_PATTERN, TENANT_ID_RULE, TOKEN_HEADER } from '../protocol.js';
 import { EVENT_STORE_FILE } from '../sinks/sqlite.js';
-import { flag, parseArgs, UsageError } from './args.js';
+import { asksForHelp, flag, parseArgs, UsageError } from './args.js';
 import type { CommandIo } from './io.js';
 import { printable } from './table.js';
 
@@ -124,11 +124,16 @@ function describe(t: InboxToken): string {
 /** `aisoc-k8s-audit inbox create|list|revoke`. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h' || rest.includes('--help')) {
+  // Help of create, list and revoke is read by their parser: a help word given as an option's value is not help.
+  if (sub === undefined || (!['create', 'list', 'revoke'].includes(sub) && asksForHelp(argv))) {
     io.stdout.write(HELP);
     return sub === undefined ? 2 : 0;
   }
   const args = parseArgs(rest, ['tenant', 'cluster', 'label', 'template', 'data-dir'], ['json']);
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   // revoke takes one id or token, create and list none: a stray word is refused, not ignored, and a
   // token typed in the wrong place is not echoed back.
   const extra = args.positionals[sub === 'revoke' ? 1 : 0];

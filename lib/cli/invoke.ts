@@ -193,16 +193,16 @@ async function readJson(path: string, what: string, stdin: NodeJS.ReadableStream
 
 /** `aisoc-k8s-audit invoke`: one event through a built Lambda bundle, like `sam local invoke`. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(HELP);
-    return 0;
-  }
   const args = parseArgs(
     argv.map((a) => SHORT[a] ?? a),
     ['event', 'env', 'env-vars', 'template', 'template-file', 'parameter-overrides', 'timeout', 'dist', 'add-host', 'region', 'profile'],
     ['no-event'],
     ['parameter-overrides', 'add-host'],
   );
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   // sam local's container networking; here the bundle runs on this host, which reaches its own
   // addresses as they are. Taken so a documented sam command line runs unchanged.
   if (args.flags.has('add-host')) {

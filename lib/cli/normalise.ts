@@ -11,7 +11,7 @@ import { readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { countRuleErrors } from '../rules/error-log.js';
 import { loadDetection } from '../rules/load.js';
-import { asksForHelp, flag, parseArgs, UsageError } from './args.js';
+import { flag, parseArgs, UsageError } from './args.js';
 import { type CloudOrigin, readCloudFile, type SkippedItems } from './cloud-input.js';
 import { type CommandIo, write } from './io.js';
 import { splitJsonDocuments } from './json-documents.js';
@@ -211,11 +211,11 @@ export const readAuditPayload: PayloadReader = (bytes) => {
 
 /** `aisoc-k8s-audit normalise`: files or stdin in, NDJSON records out. */
 export async function run(argv: string[], io: CommandIo, reader: PayloadReader = readAuditPayload): Promise<number> {
-  if (asksForHelp(argv)) {
+  const args = parseArgs(argv, ['tenant', 'cluster']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['tenant', 'cluster']);
   const tenantId = flag(args, 'tenant') ?? null;
   // The ingest and inbox refuse any other tenant id: records stamped with one would match none.
   if (tenantId !== null && !TENANT_ID_PATTERN.test(tenantId)) throw new UsageError(`--tenant must match ${TENANT_ID_RULE}`);

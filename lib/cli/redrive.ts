@@ -132,11 +132,11 @@ async function openSetAside(
 
 /** `aisoc-k8s-audit redrive`: the failure queue back through the forwarder core. */
 export async function run(argv: string[], io: CommandIo, deps: RedriveDeps = {}): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(argv, ['queue-url', 'max-messages', 'visibility-timeout', 'cluster', 'set-aside', 'progress-interval']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['queue-url', 'max-messages', 'visibility-timeout', 'cluster', 'set-aside', 'progress-interval']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const queueUrl = flag(args, 'queue-url');
   if (queueUrl === undefined) throw new UsageError('--queue-url is required');

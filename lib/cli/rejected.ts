@@ -52,11 +52,11 @@ const COLUMNS: readonly Column<StoredReject>[] = [
 
 /** `aisoc-k8s-audit rejected`: lists (or replays) the items the local ingest rejected. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(argv, ['tenant', 'since', 'limit', 'data-dir'], ['json', 'replay']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['tenant', 'since', 'limit', 'data-dir'], ['json', 'replay']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const replay = args.flags.get('replay') === true;
   const dataDir = flag(args, 'data-dir') ?? (io.env.AISOC_DATA_DIR || DEFAULT_DATA_DIR);

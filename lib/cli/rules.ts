@@ -40,12 +40,17 @@ cannot be fetched (as every command that reads K8S_AUDIT_RULES).
 
 /** `aisoc-k8s-audit rules list|test [DIR]`. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (asksForHelp(argv) || argv.length === 0) {
-    io.stdout.write(HELP);
-    return argv.length === 0 ? 2 : 0;
-  }
   const [sub, ...rest] = argv;
+  // Help of list and test is read by their parser (after `--` a -h is a directory's name).
+  if (sub === undefined || (sub !== 'list' && sub !== 'test' && asksForHelp(argv))) {
+    io.stdout.write(HELP);
+    return sub === undefined ? 2 : 0;
+  }
   const args = parseArgs(rest, [], ['json']);
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   if (args.positionals.length > 1) throw new UsageError('at most one rules directory');
   if (sub !== 'list' && sub !== 'test') throw new UsageError(`unknown subcommand ${JSON.stringify(sub)}; use list or test`);
   const dir = args.positionals[0] ?? (io.env.K8S_AUDIT_RULES || undefined);

@@ -246,11 +246,11 @@ function certificateFacts(pem: string): Record<string, string> {
 
 /** `aisoc-k8s-audit serve`: the local ingest API until SIGTERM/SIGINT (or `io.signal` aborts). */
 export async function run(argv: string[], io: CommandIo & { signal?: AbortSignal }): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(argv, ['host', 'port', 'data-dir', 'tls-cert', 'tls-key', 'tls-client-ca'], ['dev', 'no-console', 'insecure']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['host', 'port', 'data-dir', 'tls-cert', 'tls-key', 'tls-client-ca'], ['dev', 'no-console', 'insecure']);
   // `serve -p 9000` (or any stray word) started on 8080 as if it had not been typed.
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const dev = args.flags.get('dev') === true;

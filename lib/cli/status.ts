@@ -98,11 +98,11 @@ function devSecretIn(dataDir: string): string | undefined {
 
 /** `aisoc-k8s-audit status`: a tenant's status from a running ingest. */
 export async function run(argv: string[], io: CommandIo & { get?: typeof httpGet }): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(withShortOutput(argv), ['tenant', 'url', 'output'], ['json']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(withShortOutput(argv), ['tenant', 'url', 'output'], ['json']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const output = outputFormat(args);
   let fromEnv: URL | undefined;

@@ -153,15 +153,15 @@ const TAIL_FLAG_VARIABLES = {
 
 /** `aisoc-k8s-audit tail`: the file_tail mode as a long-running command (or one poll with --once). */
 export async function run(argv: string[], io: CommandIo, deps: TailDeps = {}): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    io.stdout.write(HELP);
-    return 0;
-  }
   const args = parseArgs(
     argv,
     ['config', 'path', 'cursor', 'cluster', 'interval', 'health-file', 'metrics-port', 'metrics-host'],
     ['once'],
   );
+  if (args.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const configFile = flag(args, 'config');
   const warnings: string[] = [];

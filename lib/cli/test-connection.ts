@@ -60,11 +60,11 @@ function print(io: CommandIo, report: ConnectionReport | (Omit<ConnectionReport,
 
 /** `aisoc-k8s-audit test-connection`: the connector documentation's "Test connection" from the command line. */
 export async function run(argv: string[], io: CommandIo): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  const args = parseArgs(argv, ['config'], ['json']);
+  if (args.help) {
     io.stdout.write(HELP);
     return 0;
   }
-  const args = parseArgs(argv, ['config'], ['json']);
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
   const file = flag(args, 'config');
   if (file === undefined) throw new UsageError('--config FILE is required');
