@@ -36,6 +36,22 @@ describe('forwarder handler', () => {
     ]);
   });
 
+  it("publishes Powertools' ColdStart on the first invocation of an execution environment only, as the ingest does", async () => {
+    server = await startFaultServer();
+    // Lambda sets the initialization type; Powertools counts a cold start only for `on-demand`.
+    const handler = await loadForwarder({
+      AISOC_INGEST_URL: server.url,
+      K8S_AUDIT_SHARED_SECRET: TOKEN,
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+    });
+
+    await handler(awslogsEvent(eksPayload(distinctLines(2))), lambdaContext());
+    await handler(awslogsEvent(eksPayload(distinctLines(2))), lambdaContext());
+
+    expect(out.emf('ColdStart')).toMatchObject([{ ColdStart: 1, service: 'forwarder', function_name: 'aisoc-k8s-audit-forwarder' }]);
+    expect(out.emf()).toHaveLength(2);
+  });
+
   it('throws when events cannot be delivered and still emits the failure metrics', async () => {
     server = await startFaultServer(() => status(503, 'sink unavailable'));
     const handler = await loadForwarder({ AISOC_INGEST_URL: server.url, K8S_AUDIT_SHARED_SECRET: TOKEN, FORWARDER_MAX_ATTEMPTS: '2' });
