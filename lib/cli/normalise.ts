@@ -34,7 +34,11 @@ Accepted input, recognised by its content (the first line on stderr says what it
   - a CloudWatch Logs subscription payload: raw (the base64 of gzip in awslogs.data, or the gzip
     bytes), decoded (the JSON with logEvents), the whole Lambda event {"awslogs":{"data":...}},
     a Kinesis event of them, an array of these or one per line: the EKS audit events inside,
-    with their account and the cluster from the log group;
+    with their account and the cluster from the log group; CONTROL_MESSAGEs are counted, skipped;
+  - CloudWatch Logs that Amazon Data Firehose archived to S3: gzip members one after another (no
+    decompression: a payload each), decoded payloads one after another with no separator or a
+    newline (decompression), or these gzip'd as one; a corrupt or cut-off member or payload is
+    rejected with its number and byte, and the others are still read;
   - what the GKE and AKS paths take: a GKE LogEntry, a Pub/Sub push delivery of one, a JSON
     array of them (gcloud logging read --format=json) or JSON lines of them; an AKS
     diagnostic-settings body {"records":[...]}, or its records one per line (a storage
@@ -85,7 +89,7 @@ export type PayloadReader = (bytes: Buffer) => {
 };
 
 const ACCEPTED =
-  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, kube-apiserver legacy audit lines, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event), GKE LogEntries, an AKS diagnostic-settings body or AKSAudit rows (Log Analytics); see aisoc-k8s-audit normalise --help';
+  'normalise reads an audit.k8s.io EventList or Event (compact or pretty-printed), JSON lines of Events, kube-apiserver legacy audit lines, a CloudWatch Logs subscription payload (raw base64 gzip, decoded, or the Lambda event) or a Firehose S3 object of them, GKE LogEntries, an AKS diagnostic-settings body or AKSAudit rows (Log Analytics); see aisoc-k8s-audit normalise --help';
 
 function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;

@@ -1,7 +1,9 @@
 import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
+import { skipWs } from '../audit/json-bytes.js';
 import { isJsonObject } from '../json.js';
 import { decodeLogsData, readForwarderEvent, UnsupportedEventError } from './decode.js';
 import { clusterFromLogGroup, DEFAULT_AUDIT_STREAM_PREFIX, isAuditStream } from './eks.js';
+import { gzipMembers, splitJsonObjects, startsPayload } from './firehose.js';
 import { checkAuditLine } from './lines.js';
 import type { EncodedPayload } from './types.js';
 
@@ -99,7 +101,7 @@ function describe(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip')
 export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFileContents | null {
   const buf = typeof bytes === 'string' ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf !== null && buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    return readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
+    return readFirehoseGzip(buf) ?? readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
   }
   const text = (buf === null ? (bytes as string) : buf.toString('utf8')).replace(/^\uFEFF/, '');
   const trimmed = text.trim();
@@ -124,7 +126,8 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
       try {
         docs.push(JSON.parse(l));
       } catch {
-        return null;
+        // Decoded payloads one after another (Firehose with decompression): `}{` or a line each.
+        return buf !== null && startsPayload(buf, skipWs(buf, buf[0] === 0xef ? 3 : 0)) ? readFirehoseDecoded(buf) : null;
       }
     }
     const found = docs.map(classify);
@@ -137,22 +140,46 @@ export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFi
 }
 
 function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip'): SubscriptionFileContents {
+  const all = found.flatMap((f) => f.payloads);
+  return readItems(all, (n) => `${describe(found, container)}: ${plural(n, 'payload')}`);
+}
+
+/** One payload to read, with where it is in the input for the user; or a part of the input that holds none, and why. */
+type PayloadItem = { encoded: EncodedPayload; where?: string } | { error: string };
+
+function plural(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Reads payloads one at a time (an iterable, so a Firehose object is inflated one member at a
+ * time and only its events are kept), and says what the input was with `shape(payloads read)`.
+ */
+function readItems(items: Iterable<PayloadItem>, shape: (payloads: number) => string): SubscriptionFileContents {
   const events: AuditEvent[] = [];
   const indexes: number[] = [];
   const rejected: RejectedItem[] = [];
   const source: AuditSource = { platform: 'eks' };
   let clusterName: string | null = null;
   let index = 0;
+  let n = 0;
+  let controls = 0;
   const logGroups = new Set<string>();
-  const all = found.flatMap((f) => f.payloads);
-  for (const [n, { encoded }] of all.entries()) {
+  for (const item of items) {
+    if ('error' in item) {
+      rejected.push({ index: index++, reason: item.error });
+      continue;
+    }
+    const { encoded, where } = item;
     let payload: ReturnType<typeof decodeLogsData>;
+    const at = n++;
     try {
       payload = decodeLogsData(encoded.data);
     } catch (err) {
-      rejected.push({ index: index++, reason: `payload ${n}: ${(err as Error).message}` });
+      rejected.push({ index: index++, reason: `payload ${at}${where === undefined ? '' : ` (${where})`}: ${(err as Error).message}` });
       continue;
     }
+    if (payload.messageType === 'CONTROL_MESSAGE') controls++;
     if (payload.messageType !== 'DATA_MESSAGE') continue;
     logGroups.add(payload.logGroup);
     const cluster = clusterFromLogGroup(payload.logGroup);
@@ -180,12 +207,101 @@ function readPayloads(found: Found[], container: 'array' | 'lines' | 'one' | 'gz
       rejected.push(item);
     }
   }
+  // CloudWatch Logs' health checks of a new destination carry no log data: passed over, as the forwarder does, and counted.
+  const controlNote = controls === 0 ? '' : `, ${plural(controls, 'CONTROL_MESSAGE')} skipped`;
   return {
     parsed: { form: 'array', events, indexes, rejected, itemCount: index },
     source,
     clusterName,
-    shape: `${describe(found, container)}: ${all.length} payload${all.length === 1 ? '' : 's'}${groupsNote([...logGroups], clusterName)}`,
+    shape: `${shape(n)}${controlNote}${groupsNote([...logGroups], clusterName)}`,
   };
+}
+
+const FIREHOSE = 'Firehose-archived CloudWatch Logs';
+
+/**
+ * A Firehose object written without decompression: gzip members, each a subscription payload (a
+ * member may hold several payloads one after another, when the object itself was gzip'd, and a
+ * payload split over members is joined). Null when the first member holds no subscription
+ * payload: read as the gzip bytes of one payload then, whose error says what it holds. One member
+ * of one payload is still named as the gzip bytes of a payload (awslogs.data, base64-decoded).
+ */
+function readFirehoseGzip(buf: Buffer): SubscriptionFileContents | null {
+  const first = gzipMembers(buf).next().value;
+  if (first === undefined || !('data' in first) || !startsPayload(first.data, skipWs(first.data, 0))) return null;
+  let members = 0;
+  let unreadable = 0;
+  const items = (function* (): Generator<PayloadItem> {
+    for (const { item, members: seen } of firehoseGzipItems(buf)) {
+      members = seen;
+      if ('error' in item) unreadable++;
+      yield item;
+    }
+  })();
+  return readItems(items, (n) =>
+    n === 1 && unreadable === 0
+      ? `${describe([], 'gzip')}: 1 payload`
+      : members === 1
+        ? `${FIREHOSE} (gzip of decoded payloads one after another, as Firehose writes them with decompression and GZIP compression): ${plural(n, 'payload')}`
+        : `${FIREHOSE} (gzip members one after another, as Firehose writes them without decompression): ${plural(n, 'payload')} in ${plural(members, 'gzip member')}`,
+  );
+}
+
+/** The payloads of a multi-member gzip object, each with the member it came from; `members` counts the members seen so far. */
+function* firehoseGzipItems(buf: Buffer): Generator<{ item: PayloadItem; members: number }> {
+  // The start of a payload that the member did not close, joined with the next member unless that one starts a payload.
+  let pending: { bytes: Buffer; member: number; offset: number } | null = null;
+  let members = 0;
+  const cut = (p: { member: number; offset: number }, why: string): PayloadItem => ({
+    error: `gzip member ${p.member} at byte ${p.offset}: payload cut short (${why})`,
+  });
+  for (const m of gzipMembers(buf)) {
+    members = m.index + 1;
+    if ('error' in m) {
+      if (pending !== null) yield { item: cut(pending, 'the next member is unreadable'), members };
+      pending = null;
+      yield { item: { error: `gzip member ${m.index} at byte ${m.offset}: ${m.error}` }, members };
+      continue;
+    }
+    let bytes = m.data;
+    let from = { member: m.index, offset: m.offset };
+    if (pending !== null) {
+      if (startsPayload(m.data, skipWs(m.data, 0))) yield { item: cut(pending, 'the next member starts a new payload'), members };
+      else {
+        bytes = Buffer.concat([pending.bytes, m.data]);
+        from = pending;
+      }
+      pending = null;
+    }
+    const where = `gzip member ${from.member} at byte ${from.offset}`;
+    const split = splitJsonObjects(bytes);
+    for (const piece of split.pieces) {
+      yield {
+        item:
+          'error' in piece
+            ? { error: `${where}: ${piece.error} at byte ${piece.at} of its inflated data` }
+            : { encoded: { data: bytes.subarray(piece.start, piece.end) }, where },
+        members,
+      };
+    }
+    if (split.incomplete !== undefined) pending = { bytes: bytes.subarray(split.incomplete), ...from };
+  }
+  if (pending !== null) yield { item: cut(pending, 'the object ends inside it'), members };
+}
+
+/** Decoded payloads one after another, with no separator (`}{`) or a newline (Firehose with decompression). */
+function readFirehoseDecoded(buf: Buffer): SubscriptionFileContents {
+  const split = splitJsonObjects(buf);
+  const items: PayloadItem[] = split.pieces.map((piece) =>
+    'error' in piece
+      ? { error: `byte ${piece.at}: ${piece.error}` }
+      : { encoded: { data: buf.subarray(piece.start, piece.end) }, where: `at byte ${piece.start}` },
+  );
+  if (split.incomplete !== undefined) items.push({ error: `byte ${split.incomplete}: payload cut short (the input ends inside it)` });
+  return readItems(
+    items,
+    (n) => `${FIREHOSE} (decoded payloads one after another, as Firehose writes them with decompression): ${plural(n, 'payload')}`,
+  );
 }
 
 /** The log groups read, and a word when none is an EKS control-plane group (its lines are rarely audit events). */

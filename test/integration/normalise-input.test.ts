@@ -128,6 +128,110 @@ describe('normalise recognises CloudWatch Logs subscription shapes', () => {
   });
 });
 
+// What Amazon Data Firehose writes to S3 from a CloudWatch Logs subscription (Firehose Developer
+// Guide, "Decompress CloudWatch Logs"; API Reference, Processor): each record is a payload as
+// CloudWatch Logs sends it (gzip of the JSON), and the object is the records one after another.
+// Built here the way Firehose builds it, from real audit events in the documented envelope.
+describe('normalise reads CloudWatch Logs that Firehose archived to S3', () => {
+  const payloads = [
+    controlPayload(),
+    eksPayload(
+      falco.slice(0, 4).map((e) => JSON.stringify(e)),
+      { cluster: 'demo' },
+    ),
+    eksPayload([JSON.stringify(eks), ...falco.slice(4, 7).map((e) => JSON.stringify(e))], { cluster: 'demo' }),
+    eksPayload(
+      falco.slice(7, 10).map((e) => JSON.stringify(e)),
+      { cluster: 'demo' },
+    ),
+  ];
+  const ids = [...falco.slice(0, 4).map((e) => e.auditID), eks.auditID, ...falco.slice(4, 10).map((e) => e.auditID)];
+  const members = payloads.map((p) => gzipSync(JSON.stringify(p)));
+  const json = payloads.map((p) => JSON.stringify(p));
+  const firstLine = (stderr: string) => stderr.split('\n')[0] ?? '';
+  const account = (stdout: string) =>
+    (JSON.parse(stdout.split('\n')[0] as string) as { ocsf: { cloud: { account: { uid: string } } } }).ocsf.cloud.account.uid;
+
+  it.each([
+    [
+      'gzip members, one payload each (without decompression)',
+      () => Buffer.concat(members),
+      '(gzip members one after another, as Firehose writes them without decompression): 4 payloads in 4 gzip members, 1 CONTROL_MESSAGE skipped, log group /aws/eks/demo/cluster',
+    ],
+    [
+      'decoded payloads with no separator (with decompression)',
+      () => json.join(''),
+      '(decoded payloads one after another, as Firehose writes them with decompression): 4 payloads, 1 CONTROL_MESSAGE skipped',
+    ],
+    [
+      'decoded payloads gzip-compressed as one object (with decompression and GZIP compression)',
+      () => gzipSync(json.join('')),
+      '(gzip of decoded payloads one after another, as Firehose writes them with decompression and GZIP compression): 4 payloads, 1 CONTROL_MESSAGE skipped',
+    ],
+  ])('reads %s', async (_name, object, shape) => {
+    const { code, stdout, stderr } = await normalise({ file: write('firehose-object', object()) });
+
+    expect(firstLine(stderr)).toContain(`Firehose-archived CloudWatch Logs ${shape}`);
+    expect(auditIds(stdout)).toEqual(ids);
+    expect((JSON.parse(stdout.split('\n')[0] as string) as { cluster_name: string }).cluster_name).toBe('demo');
+    expect(account(stdout)).toBe('123456789012');
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 11, rejected 0');
+    expect(code).toBe(0);
+  });
+
+  it('reads decoded payloads with the newline delimiter (AppendDelimiterToRecord)', async () => {
+    const { code, stdout, stderr } = await normalise({ stdin: `${json.join('\n')}\n` });
+
+    expect(firstLine(stderr)).toContain('one per line: 4 decoded CloudWatch Logs subscription payloads');
+    expect(firstLine(stderr)).toContain('1 CONTROL_MESSAGE skipped');
+    expect(auditIds(stdout)).toEqual(ids);
+    expect(code).toBe(0);
+  });
+
+  it('reports a corrupt member by number and byte, and still reads the members before and after it', async () => {
+    const corrupt = members.map((m) => Buffer.from(m));
+    // A flipped byte inside the second data member's deflate data, as a bad disk or copy leaves it.
+    const second = corrupt[2] as Buffer;
+    second[40] = (second[40] as number) ^ 0xff;
+    const at = (corrupt[0] as Buffer).length + (corrupt[1] as Buffer).length;
+    const file = write('firehose-corrupt.gz', Buffer.concat(corrupt));
+
+    const { code, stdout, stderr } = await normalise({ file });
+
+    expect(firstLine(stderr)).toContain('Firehose-archived CloudWatch Logs (gzip members one after another');
+    expect(stderr).toMatch(new RegExp(`^rejected ${file} item \\d+: gzip member 2 at byte ${at}: not valid gzip: `, 'm'));
+    expect(auditIds(stdout)).toEqual([...ids.slice(0, 4), ...ids.slice(8)]);
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 7, rejected 1');
+    expect(code).toBe(1);
+  });
+
+  it('reports a last member cut short (an object copied while it was written), keeping the members before it', async () => {
+    const whole = Buffer.concat(members);
+    const last = whole.length - (members[3] as Buffer).length;
+    const file = write('firehose-cut.gz', whole.subarray(0, whole.length - 100));
+
+    const { code, stdout, stderr } = await normalise({ file });
+
+    expect(stderr).toContain(`rejected ${file} item 8: gzip member 3 at byte ${last}: cut short (unexpected end of file)\n`);
+    expect(auditIds(stdout)).toEqual(ids.slice(0, 8));
+    expect(code).toBe(1);
+  });
+
+  it('reports a decoded payload cut short between two others, and reads both', async () => {
+    const cut = [...json];
+    cut[2] = (cut[2] as string).slice(0, 300);
+    const file = write('firehose-cut.json', cut.join(''));
+    const at = Buffer.byteLength((json[0] as string) + (json[1] as string));
+
+    const { code, stdout, stderr } = await normalise({ file });
+
+    expect(firstLine(stderr)).toContain('Firehose-archived CloudWatch Logs (decoded payloads one after another');
+    expect(stderr).toContain(`rejected ${file} item 4: byte ${at}: payload cut short (not closed before the next one starts)\n`);
+    expect(auditIds(stdout)).toEqual([...ids.slice(0, 4), ...ids.slice(8)]);
+    expect(code).toBe(1);
+  });
+});
+
 describe('normalise recognises audit payloads however they are printed', () => {
   it('reads a pretty-printed EventList and a pretty-printed Event', async () => {
     const list = await normalise({
