@@ -1,4 +1,4 @@
-import type { AuditSource, ParsedPayload, RuleError } from '../audit/index.js';
+import type { AuditSource, ParsedPayload, RejectedItem, RuleError } from '../audit/index.js';
 import {
   decodeUtf8,
   looksLikeLegacyLine,
@@ -7,7 +7,7 @@ import {
   readLegacyText,
   serialiseRecord,
 } from '../audit/index.js';
-import { readSubscriptionFile } from '../cloudwatch/reader.js';
+import { type ReadItem, readSubscriptionFile } from '../cloudwatch/reader.js';
 import { TENANT_ID_PATTERN, TENANT_ID_RULE } from '../protocol.js';
 import { countRuleErrors } from '../rules/error-log.js';
 import { loadDetection } from '../rules/load.js';
@@ -86,6 +86,8 @@ export type PayloadReader = (bytes: Buffer) => {
   perEvent?: CloudOrigin[];
   /** Items passed over, not rejected: not Kubernetes audit entries. */
   skipped?: SkippedItems[];
+  /** The events and rejected items, read as they are asked for (a Firehose object), instead of in `parsed`. */
+  stream?: () => Iterable<ReadItem>;
 };
 
 const ACCEPTED =
@@ -254,7 +256,7 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       unreadable = true;
       continue;
     }
-    const { parsed, source, clusterName, shape, perEvent, skipped: passedOver } = reader(bytes);
+    const { parsed, source, clusterName, shape, perEvent, skipped: passedOver, stream } = reader(bytes);
     if (parsed.form === 'invalid') {
       rejected++;
       // A JSON error's place reads as file:line:column, the form editors and terminals link.
@@ -263,12 +265,13 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       continue;
     }
     if (shape !== undefined) io.stderr.write(`normalise: ${name}: ${shape}\n`);
-    for (const item of parsed.rejected) {
+    const reject = (item: RejectedItem): void => {
       rejected++;
       const where = item.line === undefined ? name : `${name}:${item.line}`;
       const id = item.auditID === undefined ? '' : ` (auditID ${item.auditID})`;
       io.stderr.write(`rejected ${where} item ${item.index}${id}: ${item.reason}\n`);
-    }
+    };
+    for (const item of parsed.rejected) reject(item);
     for (const item of passedOver ?? []) {
       skipped += item.count;
       const where = item.line === undefined ? name : `${name}:${item.line}`;
@@ -287,6 +290,15 @@ export async function run(argv: string[], io: CommandIo, reader: PayloadReader =
       );
       normalised++;
       await write(io.stdout, `${serialiseRecord(record)}\n`);
+    }
+    // A Firehose object's events, one payload at a time, each written before the next is read.
+    for (const read of stream?.() ?? []) {
+      if ('rejected' in read) {
+        reject(read.rejected);
+        continue;
+      }
+      normalised++;
+      await write(io.stdout, `${serialiseRecord(normaliseAuditEvent(read.event, ctx))}\n`);
     }
   }
   // Said as the ingest's log says it: the rule and the error's kind, never an event's value or the

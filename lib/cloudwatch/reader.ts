@@ -1,11 +1,12 @@
 import type { AuditEvent, AuditSource, ParsedPayload, RejectedItem } from '../audit/index.js';
 import { skipWs } from '../audit/json-bytes.js';
 import { isJsonObject } from '../json.js';
-import { decodeLogsData, readForwarderEvent, UnsupportedEventError } from './decode.js';
+import { decodeLogsData, openLogsData, readForwarderEvent, UnsupportedEventError } from './decode.js';
 import { clusterFromLogGroup, DEFAULT_AUDIT_STREAM_PREFIX, isAuditStream } from './eks.js';
+import type { PayloadView } from './envelope.js';
 import { gzipMembers, splitJsonObjects, startsPayload } from './firehose.js';
 import { checkAuditLine } from './lines.js';
-import type { EncodedPayload } from './types.js';
+import type { EncodedPayload, LogEvent } from './types.js';
 
 /** The audit events of a saved forwarder event, with where they came from and what the input was. */
 export interface SubscriptionFileContents {
@@ -14,6 +15,11 @@ export interface SubscriptionFileContents {
   clusterName: string | null;
   /** What the input was recognised as, for the user ("a CloudWatch Logs subscription Lambda event (1 payload)"). */
   shape: string;
+  /**
+   * For a Firehose object: its events and rejected items, read one payload at a time when
+   * called (`parsed` is then empty), so an object of a million events is never held whole.
+   */
+  stream?: () => Iterable<ReadItem>;
 }
 
 /** One subscription payload found in a file: still encoded (base64, gzip) or already decoded JSON. */
@@ -151,69 +157,105 @@ function plural(n: number, one: string): string {
   return `${n} ${one}${n === 1 ? '' : 's'}`;
 }
 
+/** What the payloads read so far hold, for the line that says what the input was. */
+interface Tally {
+  payloads: number;
+  controls: number;
+  logGroups: Set<string>;
+  clusterName: string | null;
+  source: AuditSource;
+}
+
+function newTally(): Tally {
+  return { payloads: 0, controls: 0, logGroups: new Set(), clusterName: null, source: { platform: 'eks' } };
+}
+
+/** One audit event of the input with its item index, or an item rejected. */
+export type ReadItem = { event: AuditEvent; index: number } | { rejected: RejectedItem };
+
 /**
- * Reads payloads one at a time (an iterable, so a Firehose object is inflated one member at a
- * time and only its events are kept), and says what the input was with `shape(payloads read)`.
+ * Reads payloads one at a time, through the forwarder's decoder, into their audit events and
+ * rejected items, counting into `tally`. With `eventsToo` false only the envelopes are read (for
+ * the counts, before a stream of events is read a second time).
  */
-function readItems(items: Iterable<PayloadItem>, shape: (payloads: number) => string): SubscriptionFileContents {
-  const events: AuditEvent[] = [];
-  const indexes: number[] = [];
-  const rejected: RejectedItem[] = [];
-  const source: AuditSource = { platform: 'eks' };
-  let clusterName: string | null = null;
+function* readEvents(items: Iterable<PayloadItem>, tally: Tally, eventsToo = true): Generator<ReadItem> {
   let index = 0;
-  let n = 0;
-  let controls = 0;
-  const logGroups = new Set<string>();
   for (const item of items) {
     if ('error' in item) {
-      rejected.push({ index: index++, reason: item.error });
+      yield { rejected: { index: index++, reason: item.error } };
       continue;
     }
     const { encoded, where } = item;
-    let payload: ReturnType<typeof decodeLogsData>;
-    const at = n++;
+    const at = tally.payloads++;
+    let payload: Pick<PayloadView, 'messageType' | 'owner' | 'logGroup' | 'logStream'>;
+    let logEvents: LogEvent[] = [];
     try {
-      payload = decodeLogsData(encoded.data);
+      if (eventsToo) {
+        // All of one payload's events, or none: a payload whose envelope is broken is rejected whole.
+        const decoded = decodeLogsData(encoded.data);
+        payload = decoded;
+        logEvents = decoded.logEvents;
+      } else payload = openLogsData(encoded.data);
     } catch (err) {
-      rejected.push({ index: index++, reason: `payload ${at}${where === undefined ? '' : ` (${where})`}: ${(err as Error).message}` });
+      yield { rejected: { index: index++, reason: `payload ${at}${where === undefined ? '' : ` (${where})`}: ${(err as Error).message}` } };
       continue;
     }
-    if (payload.messageType === 'CONTROL_MESSAGE') controls++;
+    if (payload.messageType === 'CONTROL_MESSAGE') tally.controls++;
     if (payload.messageType !== 'DATA_MESSAGE') continue;
-    logGroups.add(payload.logGroup);
+    tally.logGroups.add(payload.logGroup);
     const cluster = clusterFromLogGroup(payload.logGroup);
     if (cluster !== null && !isAuditStream(payload.logStream, DEFAULT_AUDIT_STREAM_PREFIX)) continue;
-    clusterName ??= cluster;
-    if (source.accountId === undefined && payload.owner !== '') source.accountId = payload.owner;
-    if (source.region === undefined && encoded.region !== undefined) source.region = encoded.region;
-    for (const e of payload.logEvents) {
+    tally.clusterName ??= cluster;
+    if (tally.source.accountId === undefined && payload.owner !== '') tally.source.accountId = payload.owner;
+    if (tally.source.region === undefined && encoded.region !== undefined) tally.source.region = encoded.region;
+    for (const e of logEvents) {
       const at = index++;
       // With the log event's time, as the forwarder and backfill read it: a line cut at the event-size
       // limit comes out salvaged here too (flagged audit.k8s.io/truncated), so `normalise` on a saved
       // payload gives the records the forwarder would have sent.
       const verdict = checkAuditLine(e.message, e.timestamp);
       if (verdict.kind === 'event' || verdict.kind === 'salvaged') {
-        events.push(JSON.parse(verdict.kind === 'event' ? e.message : verdict.text) as AuditEvent);
-        indexes.push(at);
+        yield { event: JSON.parse(verdict.kind === 'event' ? e.message : verdict.text) as AuditEvent, index: at };
         continue;
       }
       const reason =
         verdict.kind === 'invalid'
           ? `${payload.logStream} event ${e.id}: ${verdict.reason}`
           : `${payload.logStream} event ${e.id}: line truncated by EKS ([Truncated...])`;
-      const item: RejectedItem = { index: at, reason };
-      if (verdict.auditID !== undefined) item.auditID = verdict.auditID;
-      rejected.push(item);
+      const rejected: RejectedItem = { index: at, reason };
+      if (verdict.auditID !== undefined) rejected.auditID = verdict.auditID;
+      yield { rejected };
     }
   }
+}
+
+/** The line that says what the input was: the shape, CONTROL_MESSAGEs passed over, the log groups. */
+function shapeLine(tally: Tally, shape: (payloads: number) => string): string {
   // CloudWatch Logs' health checks of a new destination carry no log data: passed over, as the forwarder does, and counted.
-  const controlNote = controls === 0 ? '' : `, ${plural(controls, 'CONTROL_MESSAGE')} skipped`;
+  const controlNote = tally.controls === 0 ? '' : `, ${plural(tally.controls, 'CONTROL_MESSAGE')} skipped`;
+  return `${shape(tally.payloads)}${controlNote}${groupsNote([...tally.logGroups], tally.clusterName)}`;
+}
+
+/** Reads payloads into their events and rejected items, all held (the inputs that are read whole anyway). */
+function readItems(items: Iterable<PayloadItem>, shape: (payloads: number) => string): SubscriptionFileContents {
+  const events: AuditEvent[] = [];
+  const indexes: number[] = [];
+  const rejected: RejectedItem[] = [];
+  const tally = newTally();
+  let itemCount = 0;
+  for (const read of readEvents(items, tally)) {
+    itemCount++;
+    if ('rejected' in read) rejected.push(read.rejected);
+    else {
+      events.push(read.event);
+      indexes.push(read.index);
+    }
+  }
   return {
-    parsed: { form: 'array', events, indexes, rejected, itemCount: index },
-    source,
-    clusterName,
-    shape: `${shape(n)}${controlNote}${groupsNote([...logGroups], clusterName)}`,
+    parsed: { form: 'array', events, indexes, rejected, itemCount },
+    source: tally.source,
+    clusterName: tally.clusterName,
+    shape: shapeLine(tally, shape),
   };
 }
 
@@ -238,13 +280,43 @@ function readFirehoseGzip(buf: Buffer): SubscriptionFileContents | null {
       yield item;
     }
   })();
-  return readItems(items, (n) =>
-    n === 1 && unreadable === 0
-      ? `${describe([], 'gzip')}: 1 payload`
-      : members === 1
-        ? `${FIREHOSE} (gzip of decoded payloads one after another, as Firehose writes them with decompression and GZIP compression): ${plural(n, 'payload')}`
-        : `${FIREHOSE} (gzip members one after another, as Firehose writes them without decompression): ${plural(n, 'payload')} in ${plural(members, 'gzip member')}`,
+  return streamItems(
+    items,
+    () => firehoseGzipItems(buf),
+    (n) =>
+      n === 1 && unreadable === 0
+        ? `${describe([], 'gzip')}: 1 payload`
+        : members === 1
+          ? `${FIREHOSE} (gzip of decoded payloads one after another, as Firehose writes them with decompression and GZIP compression): ${plural(n, 'payload')}`
+          : `${FIREHOSE} (gzip members one after another, as Firehose writes them without decompression): ${plural(n, 'payload')} in ${plural(members, 'gzip member')}`,
   );
+}
+
+/**
+ * The contents of a Firehose object as a stream: a first pass reads only the envelopes, for the
+ * line that says what the input was (payloads, members, log groups, cluster, account); the events
+ * are read on a second pass, one payload at a time, when the caller asks for them. Inflating the
+ * members twice costs less than holding every event of a 128 MiB object (Firehose's largest buffer).
+ */
+function streamItems(
+  counted: Iterable<PayloadItem>,
+  again: () => Iterable<PayloadItem | { item: PayloadItem }>,
+  shape: (payloads: number) => string,
+): SubscriptionFileContents {
+  const tally = newTally();
+  for (const _ of readEvents(counted, tally, false)) {
+    // Only the tally is wanted from this pass.
+  }
+  const unwrap = function* (): Generator<PayloadItem> {
+    for (const i of again()) yield 'item' in i ? i.item : i;
+  };
+  return {
+    parsed: { form: 'array', events: [], indexes: [], rejected: [], itemCount: 0 },
+    source: tally.source,
+    clusterName: tally.clusterName,
+    shape: shapeLine(tally, shape),
+    stream: () => readEvents(unwrap(), newTally()),
+  };
 }
 
 /** The payloads of a multi-member gzip object, each with the member it came from; `members` counts the members seen so far. */
@@ -298,8 +370,9 @@ function readFirehoseDecoded(buf: Buffer): SubscriptionFileContents {
       : { encoded: { data: buf.subarray(piece.start, piece.end) }, where: `at byte ${piece.start}` },
   );
   if (split.incomplete !== undefined) items.push({ error: `byte ${split.incomplete}: payload cut short (the input ends inside it)` });
-  return readItems(
+  return streamItems(
     items,
+    () => items,
     (n) => `${FIREHOSE} (decoded payloads one after another, as Firehose writes them with decompression): ${plural(n, 'payload')}`,
   );
 }

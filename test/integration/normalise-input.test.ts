@@ -188,6 +188,37 @@ describe('normalise reads CloudWatch Logs that Firehose archived to S3', () => {
     expect(code).toBe(0);
   });
 
+  it('writes the events of a large object payload by payload, within a heap that could not hold them all', async () => {
+    // 60 payloads of 250 real events each (15,000 events, 2 MB gzip'd, 25 MB of JSON): held
+    // whole as parsed events they need more than a 40 MB heap; read a payload at a time, not.
+    const object = Buffer.concat(
+      Array.from({ length: 60 }, (_, p) =>
+        gzipSync(
+          JSON.stringify(
+            eksPayload(
+              Array.from({ length: 250 }, (_, i) =>
+                JSON.stringify({ ...falco[(p * 250 + i) % falco.length], auditID: `big-${p * 250 + i}` }),
+              ),
+              { cluster: 'demo' },
+            ),
+          ),
+        ),
+      ),
+    );
+    const file = write('firehose-large.gz', object);
+
+    const { code, stdout, stderr } = await runBuiltCli(bundle.cli, ['normalise', file], {
+      env: { NODE_OPTIONS: '--max-old-space-size=40' },
+      timeoutMs: 120_000,
+    });
+
+    expect(firstLine(stderr)).toContain('60 payloads in 60 gzip members');
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 15000, rejected 0');
+    const ids = auditIds(stdout);
+    expect([ids.length, ids[0], ids.at(-1)]).toEqual([15000, 'big-0', 'big-14999']);
+    expect(code).toBe(0);
+  }, 150_000);
+
   it('reports a corrupt member by number and byte, and still reads the members before and after it', async () => {
     const corrupt = members.map((m) => Buffer.from(m));
     // A flipped byte inside the second data member's deflate data, as a bad disk or copy leaves it.
