@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import type { AuditSource, ParsedPayload, RejectedItem, RuleError } from '../audit/index.js';
 import {
   decodeUtf8,
@@ -39,6 +40,8 @@ Accepted input, recognised by its content (the first line on stderr says what it
     decompression: a payload each), decoded payloads one after another with no separator or a
     newline (decompression), or these gzip'd as one; a corrupt or cut-off member or payload is
     rejected with its number and byte, and the others are still read;
+  - any of the audit inputs here gzip'd (the apiserver's rotated audit.log.gz, or a Firehose
+    object of extracted messages with GZIP compression): read as what it inflates to;
   - what the GKE and AKS paths take: a GKE LogEntry, a Pub/Sub push delivery of one, a JSON
     array of them (gcloud logging read --format=json) or JSON lines of them; an AKS
     diagnostic-settings body {"records":[...]}, or its records one per line (a storage
@@ -177,6 +180,28 @@ function readLegacyInput(bytes: Buffer): ReturnType<PayloadReader> | null {
 export const readAuditPayload: PayloadReader = (bytes) => {
   const subscription = readSubscriptionFile(bytes);
   if (subscription !== null) return subscription;
+  // Gzip that holds no subscription payload: the apiserver's rotated audit.log.gz
+  // (--audit-log-compress), or a Firehose object of extracted messages (JSON lines) that Firehose
+  // compressed. Read as what it inflates to.
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    let inflated: Buffer;
+    try {
+      inflated = gunzipSync(bytes);
+    } catch (err) {
+      return {
+        parsed: {
+          form: 'invalid',
+          events: [],
+          indexes: [],
+          rejected: [],
+          itemCount: 0,
+          error: `got gzip data that does not inflate: ${(err as Error).message}`,
+        },
+      };
+    }
+    const inner = readAuditPayload(inflated);
+    return inner.shape === undefined ? inner : { ...inner, shape: `gzip of ${inner.shape}` };
+  }
   const cloud = readCloudFile(bytes);
   if (cloud !== null) return cloud;
   const legacy = readLegacyInput(bytes);

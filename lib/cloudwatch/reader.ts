@@ -107,6 +107,10 @@ function describe(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip')
 export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFileContents | null {
   const buf = typeof bytes === 'string' ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf !== null && buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    const first = gzipMembers(buf).next().value;
+    // A gzip that holds no subscription payload (an apiserver's rotated audit.log.gz, a Firehose
+    // object of extracted messages): not a subscription shape; what it holds is read by the caller.
+    if (first !== undefined && 'data' in first && !startsPayload(first.data, skipWs(first.data, 0))) return null;
     return readFirehoseGzip(buf) ?? readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
   }
   const text = (buf === null ? (bytes as string) : buf.toString('utf8')).replace(/^\uFEFF/, '');

@@ -219,6 +219,20 @@ describe('normalise reads CloudWatch Logs that Firehose archived to S3', () => {
     expect(code).toBe(0);
   }, 150_000);
 
+  it('reads extracted messages that Firehose compressed (JSON lines in gzip), as an audit.log.gz', async () => {
+    // With message extraction Firehose writes the audit lines alone, one a line; with GZIP
+    // compression the object is their gzip, as the apiserver's rotated audit.log.gz is too.
+    const trace = readFileSync(join(FALCO_DIR, 'create_configmap_sensitive_values.json'));
+    const file = write('firehose-messages.gz', gzipSync(trace));
+
+    const { code, stdout, stderr } = await normalise({ file });
+
+    expect(firstLine(stderr)).toBe(`normalise: ${file}: gzip of JSON lines (6 items)`);
+    expect(auditIds(stdout)).toHaveLength(6);
+    expect(stderr.trimEnd().split('\n').at(-1)).toBe('normalised 6, rejected 0');
+    expect(code).toBe(0);
+  });
+
   it('reports a corrupt member by number and byte, and still reads the members before and after it', async () => {
     const corrupt = members.map((m) => Buffer.from(m));
     // A flipped byte inside the second data member's deflate data, as a bad disk or copy leaves it.
