@@ -45,16 +45,17 @@ describe('npm run bench -- --only coldstart with AISOC_BENCH_NODE', () => {
         env: { ...process.env, AISOC_BENCH_NODE: node },
       });
       const rows = stdout.split('\n').filter((l) => l.startsWith('| cold start'));
-      expect(rows).toHaveLength(4);
+      expect(rows).toHaveLength(5);
       for (const row of rows) expect(row).toContain(`node v22.99.0-standin from AISOC_BENCH_NODE (${node})`);
       const lines = readFileSync(log, 'utf8').trim().split('\n');
-      // --quick: 5 pairs for each of the three import rows, 5 pairs of first requests.
-      expect(lines.filter((l) => l === '-e ')).toHaveLength(15);
+      // --quick: 5 pairs for each of the three import rows and for the first 400-event batch
+      // (floor and process), 5 pairs of first requests.
+      expect(lines.filter((l) => l === '-e ')).toHaveLength(20);
       const imports = (fn: string) =>
         lines.filter((l) => l.startsWith('--input-type=module -e await import(') && l.includes(`/${fn}/index.mjs`));
       expect(imports('ingest')).toHaveLength(10);
       expect(imports('forwarder')).toHaveLength(5);
-      expect(lines.filter((l) => l.includes('@@FIRST@@'))).toHaveLength(10);
+      expect(lines.filter((l) => l.includes('@@FIRST@@'))).toHaveLength(15);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
