@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
+import { shippedRuleProblems } from './check-rules.mjs';
 import { buildConsole } from './console-build.mjs';
 import { lazyBuiltins } from './lazy-builtins.mjs';
 import { bundledPackages, writeNotices } from './notices.mjs';
@@ -73,6 +74,12 @@ if (ifChanged && (await readFile(join('dist', STAMP), 'utf8').catch(() => '')) =
 
 const out = `dist.tmp-${process.pid}`;
 await rm(out, { recursive: true, force: true });
+// Every shipped condition compiled through every check of the load, beside the bundling: the
+// ingest compiles each only when a request first reaches it, so a pack that does not compile
+// stops here, before dist/ is replaced (scripts/check-rules.mjs).
+const ruleProblems = shippedRuleProblems();
+// Awaited after the bundles; a bundling error thrown first is the one reported.
+ruleProblems.catch(() => {});
 try {
   const [forwarder, ingest, cli, aks, re2Ingest, re2Cli] = await Promise.all([
     build({
@@ -116,6 +123,12 @@ try {
     // The console `serve` hosts under /console, served from dist/console/ beside the CLI.
     buildConsole(process.cwd(), `${out}/console`, { quiet }),
   ]);
+  const problems = await ruleProblems;
+  if (problems.length > 0) {
+    process.stderr.write(`build: the shipped rule pack does not load (${problems.length}):\n${problems.map((p) => `  ${p}\n`).join('')}`);
+    await rm(out, { recursive: true, force: true });
+    process.exit(1);
+  }
   await Promise.all([
     writeNotices(`${out}/forwarder/THIRD-PARTY-NOTICES.txt`, bundledPackages(forwarder)),
     writeNotices(`${out}/ingest/THIRD-PARTY-NOTICES.txt`, bundledPackages(ingest, re2Ingest)),

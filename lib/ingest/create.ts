@@ -84,7 +84,8 @@ export async function createIngestService(config: IngestConfig, opts: CreateInge
       ...opts.sinks,
     }));
   const inbox = opts.inbox !== undefined ? opts.inbox : await openInboxStore(config.inbox, opts.dynamodb);
-  // Compile the shipped rule pack now (tens of ms), at init, not inside the first request.
+  // Load the shipped rule pack now, at init: its conditions are compiled as requests first reach
+  // them (lib/rules/engine.ts compileRule; docs/performance.md, "Cold start").
   if (config.detection === undefined || config.detection === shippedDetection()) shippedRules();
   const rejects =
     opts.rejects !== undefined

@@ -9,7 +9,7 @@ import { linearRegex, patternProblem } from './pattern.js';
 import { re2jsPath } from './re2.js';
 import { ROUTINE_LISTS, type RoutineEntry, type RuleDisable, type RuleSpec } from './types.js';
 
-/** A rule compiled once at init: its spec and the CEL program. */
+/** A rule: its spec and its CEL program (compiled at load, or a vetted one on first use: `compileRule`). */
 export interface CompiledRule extends RuleSpec {
   /**
    * True when the condition holds on the activation, false when it does not or stops on an absent
@@ -923,12 +923,13 @@ function linearMatches(node: unknown): void {
   });
 }
 
-// The shipped pack's specs (shipped.ts marks them): CI compiles each of their patterns with RE2
-// and loads the pack unmarked, through every check below (test/unit/rules/engine.test.ts), so the
-// ingest's init does neither: RE2 cost about 15 ms of cold code for four patterns (each is compiled
-// the first time a condition runs it), the patterns' shapes and the cross-product walk 3 ms (CPU
-// profile of the import, 7 December). Only RE2's presence is checked, so a bundle without it fails
-// its start.
+// The shipped pack's specs (shipped.ts marks them): the build (scripts/check-rules.mjs) and CI
+// (test/unit/rules/engine.test.ts) load the pack unmarked, through every check below, so the
+// ingest's init does none of them and compiles each condition on first use (compileRule): RE2 cost
+// about 15 ms of cold code for four patterns (each is compiled the first time a condition runs it),
+// the patterns' shapes and the cross-product walk 3 ms (CPU profile of the import, 7 December), the
+// conditions' parse and type check 18-22 ms. Only RE2's presence is checked, so a bundle without it
+// fails its start.
 const VETTED = new WeakSet<RuleSpec>();
 
 /** Marks specs whose conditions are known to pass the load's checks (the shipped pack's); returns them. */
@@ -937,13 +938,11 @@ export function vetted<T extends RuleSpec>(specs: T[]): T[] {
   return specs;
 }
 
-/** Compiles one rule; throws with the CEL error (and its position) when it does not check. */
-function compileRule(spec: RuleSpec): CompiledRule {
+/** Compiles one condition to its program; throws with the CEL error (and its position) when it does not check. */
+function compileCondition(spec: RuleSpec, isVetted: boolean): ReturnType<typeof ENV.parse> {
   // One parse: the program's own check types the AST it evaluates, so the first event does not type it again.
   const program = ENV.parse(spec.condition);
   const ast = (program as unknown as { ast: unknown }).ast;
-  const isVetted = VETTED.has(spec);
-  if (isVetted && spec.condition.includes('matches(')) re2jsPath();
   // Before the rename, which would hide the calls from it; it also compiles each pattern with RE2.
   const regex = isVetted ? null : unsafeMatches(spec.condition, ast);
   linearMatches(ast);
@@ -953,11 +952,35 @@ function compileRule(spec: RuleSpec): CompiledRule {
   const cross = isVetted ? null : crossProduct(spec.condition, ast, []);
   if (cross !== null) throw new Error(cross);
   if (regex !== null) throw new Error(regex);
+  return program;
+}
+
+/**
+ * One rule: an operator's condition compiled now, so a rule that does not compile fails the load
+ * with its CEL error; a vetted (shipped) one the first time a request reaches it (its verbs,
+ * resources and requesters admit the event), so an execution environment compiles only the rules
+ * its traffic reaches: cel-js's parse and check of the 46 shipped conditions were 18-22 ms of the
+ * ingest's cold start (docs/performance.md, "Cold start").
+ */
+function compileRule(spec: RuleSpec): CompiledRule {
+  const isVetted = VETTED.has(spec);
+  // At load even when the condition waits: a bundle without RE2JS fails its start.
+  if (isVetted && spec.condition.includes('matches(')) re2jsPath();
+  // A vetted condition cannot fail to compile on first use: the build compiles every shipped
+  // condition through every check of an operator's load and stops on the first that fails
+  // (scripts/check-rules.mjs), so a bundle carries only conditions that compile; the compile runs
+  // outside test()'s catch, so if one ever did not, the request would fail loudly rather than the
+  // rule be counted as an evaluation error or read as no match.
+  let compiled = isVetted ? undefined : compileCondition(spec, false);
+  const programOf = () => {
+    compiled ??= compileCondition(spec, true);
+    return compiled;
+  };
   const users = namePatterns(spec.match.users);
   const groups = namePatterns(spec.match.groups);
   // The second try of a condition that stopped with an error other than an absent key: on the
   // event with objects keyed `constructor` read as maps (celSafe). Its value, or the error it stops with.
-  const retry = (activation: RuleActivation): { value: unknown } | { error: unknown } => {
+  const retry = (program: ReturnType<typeof programOf>, activation: RuleActivation): { value: unknown } | { error: unknown } => {
     try {
       return { value: program(celSafeActivation(activation)) };
     } catch (error) {
@@ -979,17 +1002,19 @@ function compileRule(spec: RuleSpec): CompiledRule {
             return false;
           },
     test(activation) {
+      const program = programOf();
       try {
         return program(activation as unknown as Record<string, unknown>) === true;
       } catch (err) {
         // Classified only here, off the matching path: an absent key is no match; any other error
         // is tried once more on the event as cel-js can read it (celSafe), then named to the caller.
         if (ruleErrorKind(err) === null) return false;
-        const again = retry(activation);
+        const again = retry(program, activation);
         return 'value' in again ? again.value === true : (ruleErrorKind(again.error) ?? false);
       }
     },
     evaluationError(activation) {
+      const program = programOf();
       try {
         program(activation as unknown as Record<string, unknown>);
         return null;
@@ -997,7 +1022,7 @@ function compileRule(spec: RuleSpec): CompiledRule {
         // The error the ingest would see: after test()'s second try, when the first was not an absent key.
         let err = first;
         if (ruleErrorKind(first) !== null) {
-          const again = retry(activation);
+          const again = retry(program, activation);
           if ('value' in again) return null;
           err = again.error;
         }

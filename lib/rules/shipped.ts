@@ -28,7 +28,7 @@ export function shippedRuleSpecs(): RuleSpec[] {
 
 let shipped: RuleEngine | undefined;
 
-/** The shipped pack, compiled on first use and kept for the life of the process. */
+/** The shipped pack, loaded on first call (each condition compiled when a request first reaches it) and kept for the life of the process. */
 export function shippedRules(): RuleEngine {
   shipped ??= compileRules(shippedRuleSpecs());
   return shipped;
