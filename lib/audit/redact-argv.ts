@@ -1,5 +1,5 @@
 import { REDACTED } from './redact.js';
-import { CREDENTIAL_NAME_WORDS, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
+import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 
 // Credentials on a command line: what `kubectl exec` sends as `pods/exec?command=…` (one
 // `command` parameter per argument, in order: the apiserver logs the query as sent), the
@@ -110,11 +110,10 @@ function scrubArg(arg: string, state: ArgvState): string {
 
 /**
  * Whether a command line may hold a credential by the rule above: a name the query rule takes
- * contains one of these (unless a separator splits the word itself: `--p-w-d` is not looked for
- * here), and the other cases name their client, a URL, a JWT's `.ey`/`.ew` or a percent-escape.
+ * holds one of its words, split or not by a separator the rule drops (`--p-w-d`), and the other cases name their client, a URL, a JWT's `.ey`/`.ew` or a percent-escape.
  * Most containers' command lines hold none, and cost this one pass instead of a walk word by word.
  */
-const MAY_HOLD = new RegExp(`${CREDENTIAL_NAME_WORDS.join('|')}|mysql|mariadb|curl|://|\\.e[yw]|%`);
+const MAY_HOLD = new RegExp(`${CREDENTIAL_NAME_PATTERN}|mysql|mariadb|curl|://|\\.e[yw]|%`);
 
 /** A command line (its arguments in order) with its credentials redacted (see above); the same array when it holds none. */
 export function scrubArgv(argv: readonly string[]): readonly string[] {

@@ -1,7 +1,7 @@
 import { isJsonObject, mapSame } from '../json.js';
 import { REDACTED, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
-import { CREDENTIAL_NAME_WORDS, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
+import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 import type { JsonValue } from './types.js';
 
 // Credentials written as literals into a pod spec. The Kubernetes documentation ("Secrets",
@@ -383,8 +383,11 @@ function redactValuesTree(value: JsonValue, key: string | null): JsonValue {
  * space follows it, as in YAML, so `http://…` and `host:port` are no pairs. Each part is bounded
  * by a character the next cannot start with, so a hostile line costs time linear in its length.
  */
-/** The words a credential's name holds (redact-uri.ts), in any case: a text without one has no pair to redact. */
-const MAY_NAME_CREDENTIAL = new RegExp(CREDENTIAL_NAME_WORDS.join('|'), 'i');
+/**
+ * Whether a text may hold a key the credential rule takes (redact-uri.ts): one of its words, in
+ * any case, split or not by the separators the rule drops. A text without one has no pair to redact.
+ */
+const MAY_NAME_CREDENTIAL = new RegExp(CREDENTIAL_NAME_PATTERN, 'iu');
 
 const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(?::[ \t]+|=[ \t]*))(\S.*)$/;
 

@@ -42,6 +42,15 @@ const KEY_SUFFIX = 'key';
  */
 export const CREDENTIAL_NAME_WORDS: readonly string[] = [...SUBSTRINGS, KEY_SUFFIX, ...EXACT];
 
+/**
+ * A regular expression's source that finds each of those words in a text, a separator the rule
+ * drops (`-`, `_`, `.`) allowed between any two of its letters: `DB-PASS`, `Pass_Word`, but also
+ * `se_cret` and `P.W.D`, which the rule takes. A caller's prefilter built from it (case-insensitive)
+ * never admits less than the rule does for a name without spaces or percent-escapes (a key of a
+ * pairs file, a command line's flag); one built from the bare words would miss the split ones.
+ */
+export const CREDENTIAL_NAME_PATTERN = CREDENTIAL_NAME_WORDS.map((w) => [...w].join('[-_.]*')).join('|');
+
 /** `text` with each valid `%XX` decoded (as Latin-1: names are compared, never shown); malformed escapes stay. */
 function percentDecode(text: string): string {
   if (!text.includes('%') && !text.includes('+')) return text;
