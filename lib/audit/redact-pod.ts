@@ -334,9 +334,9 @@ function redactConfigMapPatchOp(op: JsonValue): JsonValue {
 // a `key: value` line of the text; a `{name, value}` pair in the values (a chart's `extraEnv`)
 // by its name. Other values stay (they are what a person reads to see what was deployed). A
 // source's config management plugin gets `plugin.env` (`{name, value}`, the same docs'
-// operator-manual/application.yaml): by the env rule. Not read: a `values` line whose value is a
-// block scalar (`password: |` and the lines after it), and values Helm reads from a file
-// (`valueFiles`, `valuesFrom`): references, not values.
+// operator-manual/application.yaml): by the env rule. The text's values below their key (a block
+// scalar, `password: |`) and in flow style are read too (redactPairLines). Not read: values Helm
+// reads from a file (`valueFiles`, `valuesFrom`): references, not values.
 
 // A key that names a reference to a Secret, not a value: Kubernetes' own `secretName` (a TLS
 // block of an Ingress, a volume), `secretRef`, and the `existingSecret` charts take instead of a
@@ -383,38 +383,112 @@ function redactValuesTree(value: JsonValue, key: string | null): JsonValue {
  * space follows it, as in YAML, so `http://…` and `host:port` are no pairs. Each part is bounded
  * by a character the next cannot start with, so a hostile line costs time linear in its length.
  */
+const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(?::[ \t]+|=[ \t]*))(\S.*)$/;
 /**
  * Whether a text may hold a key the credential rule takes (redact-uri.ts): one of its words, in
  * any case, split or not by the separators the rule drops. A text without one has no pair to redact.
  */
 const MAY_NAME_CREDENTIAL = new RegExp(CREDENTIAL_NAME_PATTERN, 'iu');
+// A YAML key whose value starts on the next line: `password:` alone (a comment may follow).
+const KEY_ALONE = /^([ \t]*(?:-[ \t]+)?["']?)([\w.-]+)["']?[ \t]*:[ \t]*(?:#.*)?$/;
+// A block scalar's header (YAML 1.2, 8.1.1): `|` or `>`, a chomping and an indentation
+// indicator in either order (`|-`, `>+`, `|2-`), then a comment; its text is the lines after.
+const BLOCK_HEADER = /^[|>](?:[1-9]?[-+]?|[-+][1-9])(?:[ \t]+#.*)?$/;
+// One `key: value` of a flow mapping (`{password: x, user: y}`), after its `{` or `,`: a value
+// up to the next `,`, `}` or `]`, or quoted. The quoted forms come first so a comma inside the
+// quotes stays in the value.
+const FLOW_PAIR = /([{,][ \t]*["']?)([\w.-]+)(["']?[ \t]*:[ \t]+)("[^"]*"|'[^']*'|[^\s,{}[\]"'][^,{}[\]]*?)(?=[ \t]*[,}\]])/g;
+const SEQUENCE_ITEM = /^([ \t]*-[ \t]+)(\S.*)$/;
 
-const TEXT_PAIR = /^([ \t]*(?:-[ \t]+|export[ \t]+)?["']?)([\w.-]+)(["']?[ \t]*(?::[ \t]+|=[ \t]*))(\S.*)$/;
+/** The number of spaces or tabs `line` starts with. */
+function indentOf(line: string): number {
+  return line.length - line.trimStart().length;
+}
+
+/** A flow mapping's text with the value of each pair under a credential's name as kept, at any depth. */
+function redactFlowPairs(value: string): string {
+  if (!value.includes('{')) return value;
+  return value.replace(FLOW_PAIR, (whole, lead: string, key: string, sep: string, v: string) => {
+    const kept = keptHelmValue(key, v);
+    return kept === v ? whole : `${lead}${key}${sep}${kept}`;
+  });
+}
 
 /**
  * Configuration text with the value of each `key: value` or `key = value` line whose key names a
  * credential as kept (keptHelmValue): Helm values' text, and a ConfigMap value holding a file
  * (Falco's k8saudit trace create_configmap_sensitive_values: `access.properties` with
- * `aws_secret_access_key = …`, the shape of the AWS CLI's credentials file).
+ * `aws_secret_access_key = …`, the shape of the AWS CLI's credentials file). A YAML value on the
+ * lines below its key (a block scalar `password: |` or `>-`, a plain or quoted scalar on the next
+ * line, a list of scalars) becomes one marker line in its place, the key's line kept: argo-helm's
+ * documented Argo CD values (charts/argo-cd/values.yaml, `configs.credentialTemplates`) set
+ * `sshPrivateKey: |` and `githubAppPrivateKey: |` so. Each pair of a flow mapping
+ * (`db: {password: x}`) is read too. A document separator (`---`) is a line like any other.
  */
 function redactPairLines(text: string): string {
   // Most ConfigMap files (a Corefile, an nginx.conf, a leader record) name no credential: one
   // search for the words every credential's name holds spares them the split and the line reads.
   if ((!text.includes(':') && !text.includes('=')) || !MAY_NAME_CREDENTIAL.test(text)) return text;
+  const lines = text.split('\n');
   let changed = false;
-  const lines = text.split('\n').map((line) => {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
     const m = TEXT_PAIR.exec(line);
-    if (m === null) return line;
-    const [, lead, key, sep, rest] = m as unknown as [string, string, string, string, string];
-    const value = rest.trimEnd();
-    // A block scalar's indicator (`|`, `>-`): its text is on the lines after, not read.
-    if (/^[|>][-+0-9]*$/.test(value)) return line;
-    const kept = keptHelmValue(key, value);
-    if (kept === value) return line;
+    let below = false;
+    let lead: string;
+    let key: string;
+    if (m === null) {
+      const alone = KEY_ALONE.exec(line);
+      if (alone === null) continue;
+      [, lead, key] = alone as unknown as [string, string, string];
+      below = true;
+    } else {
+      const [, l, k, sep, rest] = m as unknown as [string, string, string, string, string];
+      lead = l;
+      key = k;
+      const value = rest.trimEnd();
+      if (BLOCK_HEADER.test(value)) below = sep.includes(':');
+      else {
+        const kept = value.startsWith('{') ? redactFlowPairs(value) : keptHelmValue(key, value);
+        if (kept !== value) {
+          changed = true;
+          lines[i] = `${lead}${key}${sep}${kept}${rest.slice(value.length)}`;
+        }
+        continue;
+      }
+    }
+    if (!below || !isCredentialParamName(key) || namesReference(key)) continue;
+    const end = valueLinesEnd(lines, i, lead.replace(/["']$/, '').length, m === null);
+    if (end === i + 1) continue;
+    const first = lines[i + 1] as string;
+    // A key alone whose lines below are a mapping (or a list of mappings) is a structure: its
+    // members are read on their own lines.
+    if (m === null && (TEXT_PAIR.test(first) || KEY_ALONE.test(first))) continue;
+    const item = m === null && SEQUENCE_ITEM.test(first);
+    // One marker line, indented as the first, in the value's place: still YAML, the key kept.
+    const marker = `${first.slice(0, indentOf(first))}${item ? '- ' : ''}${REDACTED}`;
+    lines.splice(i + 1, end - i - 1, marker);
     changed = true;
-    return `${lead}${key}${sep}${kept}${rest.slice(value.length)}`;
-  });
+  }
   return changed ? lines.join('\n') : text;
+}
+
+/**
+ * Where the value below the key on line `at` ends (the index after its last line): the lines
+ * after it, blank or indented deeper than the key's column; a key given alone may also take
+ * a list at its own column (`key:` then `- a`, YAML's compact sequence). Trailing blank lines
+ * are left out.
+ */
+function valueLinesEnd(lines: string[], at: number, column: number, alone: boolean): number {
+  let end = at + 1;
+  for (let j = at + 1; j < lines.length; j++) {
+    const line = lines[j] as string;
+    if (line.trim() === '') continue;
+    const indent = indentOf(line);
+    if (indent > column || (alone && indent === column && SEQUENCE_ITEM.test(line))) end = j + 1;
+    else break;
+  }
+  return end;
 }
 
 /** One Argo CD `helm` block as kept. */

@@ -1,12 +1,70 @@
-// The prefilters that spare a ConfigMap file or a command line the full read of its names
-// (lib/audit/redact-pod.ts redactPairLines, lib/audit/redact-argv.ts scrubArgv), checked against
-// the name rule as docs/record.md documents it.
+// Credentials in a file of pairs (lib/audit/redact-pod.ts redactPairLines: Helm values text, a
+// ConfigMap's file): YAML values on the lines below their key and in flow style, as YAML 1.2 writes
+// them (yaml.org/spec/1.2.2, 8.1 "Block Scalar Styles", 7.4 "Flow Collection Styles"); and the
+// prefilters that spare a file or a command line the full read of its names (redactPairLines,
+// lib/audit/redact-argv.ts scrubArgv), checked against the name rule as docs/record.md documents it.
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import type { JsonValue } from '../../../lib/audit/index.js';
 import { redactBody } from '../../../lib/audit/index.js';
 
 const configmaps = { resource: 'configmaps', subresource: null };
 const pods = { resource: 'pods', subresource: null };
+
+/** A ConfigMap's file value as kept. */
+function keptFile(text: string): string {
+  const out = redactBody({ kind: 'ConfigMap', data: { 'values.yaml': text } }, configmaps) as { data: { 'values.yaml': string } };
+  return out.data['values.yaml'];
+}
+
+describe('YAML values below their key, in a file of pairs', () => {
+  it.each([
+    [
+      'a literal block',
+      'db:\n  password: |\n    line-one\n    line-two\n  user: app\n',
+      'db:\n  password: |\n    [REDACTED]\n  user: app\n',
+    ],
+    ['folded, stripped', 'password: >-\n  s3cr3t\nnext: 1\n', 'password: >-\n  [REDACTED]\nnext: 1\n'],
+    // Indentation and chomping indicators in either order, a comment after the header, a blank line inside.
+    [
+      'indicators and a comment',
+      'tls:\n  privateKey: |2- # PEM\n     -----BEGIN-----\n\n     abc\n  crt: x\n',
+      'tls:\n  privateKey: |2- # PEM\n     [REDACTED]\n  crt: x\n',
+    ],
+    ['keep chomping, last in the file', 'apiToken: |+\n  t0k3n\n\n', 'apiToken: |+\n  [REDACTED]\n\n'],
+    [
+      'a sequence item',
+      'users:\n  - name: a\n    password: |\n      pw\n  - name: b\n',
+      'users:\n  - name: a\n    password: |\n      [REDACTED]\n  - name: b\n',
+    ],
+    ['a compact item', '- password: |\n    pw\n  user: u\n', '- password: |\n    [REDACTED]\n  user: u\n'],
+    ['a plain scalar on the next line', 'auth:\n  password:\n    s3cr3t\n  user: u\n', 'auth:\n  password:\n    [REDACTED]\n  user: u\n'],
+    ['a list of scalars', 'tokens:\n  - t1\n  - t2\nother: 1\n', 'tokens:\n  - [REDACTED]\nother: 1\n'],
+    ['a compact list of scalars', 'tokens:\n- t1\n- t2\nother: 1\n', 'tokens:\n- [REDACTED]\nother: 1\n'],
+    [
+      'a flow mapping',
+      'redis: {auth: {enabled: true, password: s3cr3t}, port: 6379}\n',
+      'redis: {auth: {enabled: true, password: [REDACTED]}, port: 6379}\n',
+    ],
+    ['a quoted flow value with a comma', 'db: {password: "a,b", user: "x"}\n', 'db: {password: [REDACTED], user: "x"}\n'],
+    ['two documents', 'a: 1\n---\nsecret: |\n  s\n---\nb: 2\n', 'a: 1\n---\nsecret: |\n  [REDACTED]\n---\nb: 2\n'],
+  ])('%s', (_name, text, expected) => {
+    const kept = keptFile(text);
+    expect(kept).toBe(expected);
+    // Still YAML, each key where it was.
+    expect(() => parse(kept.split('\n---\n').join('\n'))).not.toThrow();
+  });
+
+  it.each([
+    ['a mapping under a credential name', 'auth:\n  enabled: true\n  username: app\n'],
+    ['a list of mappings under one', 'secrets:\n  - name: a\n    mountPath: /x\n'],
+    ['a reference to a Secret', 'auth:\n  existingSecret: |\n    db-creds\n'],
+    ['a block under another name', 'script: |\n  echo password\n  exit 0\n'],
+    ['a properties line whose value is a bar', 'password = |\n'],
+  ])('keeps %s as it is', (_name, text) => {
+    expect(keptFile(text)).toBe(text);
+  });
+});
 
 // The name rule as docs/record.md's query row documents it, written here from the text, not the code.
 const WORDS = ['token', 'secret', 'pass', 'pwd', 'signature', 'auth', 'session'];
