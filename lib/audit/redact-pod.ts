@@ -1,5 +1,5 @@
 import { isJsonObject, mapSame } from '../json.js';
-import { REDACTED, setOwn } from './redact.js';
+import { isManifestHolder, REDACTED, redactManifestHolder, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
 import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 import type { JsonValue } from './types.js';
@@ -214,12 +214,13 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefined {
   if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations)) return metadata;
   const text = metadata.annotations[LAST_APPLIED];
-  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData)"/.test(text)) return metadata;
+  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData|stringData)"/.test(text)) return metadata;
   let kept: string;
   try {
     const parsed: unknown = JSON.parse(text);
     if (!isJsonObject(parsed)) return metadata;
-    const redacted = redactPodBody(parsed, false);
+    // A Crossplane Object applied by kubectl or Argo CD is copied here whole, its manifest too (redact.ts).
+    const redacted = redactPodBody(isManifestHolder(parsed) ? redactManifestHolder(parsed) : parsed, false);
     if (redacted === parsed) return metadata;
     kept = JSON.stringify(redacted);
   } catch {

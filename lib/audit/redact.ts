@@ -213,14 +213,33 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
 // it observed in `status.atProvider.manifest`. By default a value it copies from a Secret
 // (`spec.references[].patchesFrom`) is stored in both, "readable by anyone who can read Objects",
 // and a Secret written there directly always is (crossplane-contrib/provider-kubernetes,
-// docs/sanitize-secrets.md). A manifest of kind Secret is redacted as a Secret is.
+// docs/sanitize-secrets.md). A manifest of kind Secret is redacted as a Secret is; any other as
+// the object itself would be (redactPodBody): a Deployment's or Pod's env and command lines, a
+// ConfigMap's data (the provider's own examples manage both: examples/namespaced/object/
+// object-ssa-deployment.yaml, references/patches-from-resource.yaml).
 const MANIFEST_PLACES = [
   ['spec', 'forProvider'],
   ['status', 'atProvider'],
 ] as const;
 
-/** An `Object` (or its list, or watch event) with each Secret manifest it holds redacted; the same value when it holds none. */
-function redactManifestHolder(obj: Obj): Obj {
+/**
+ * Whether a manifest is a Secret's, or may be: a merge patch of an `Object` (what kubectl and
+ * Argo CD send to a custom resource) carries only what changed, often the manifest's `data`
+ * without its `kind`; a ConfigMap's cannot be told from a Secret's there, so both go as a Secret's.
+ */
+function holdsSecret(manifest: Obj): boolean {
+  if (manifest.kind === 'Secret') return true;
+  return manifest.kind === undefined && (Object.hasOwn(manifest, 'data') || Object.hasOwn(manifest, 'stringData'));
+}
+
+/** Whether `obj` is a Crossplane provider-kubernetes `Object` by its own apiVersion and kind (a copy in an annotation). */
+export function isManifestHolder(obj: Obj): boolean {
+  const api = obj.apiVersion;
+  return obj.kind === 'Object' && typeof api === 'string' && /^kubernetes(?:\.m)?\.crossplane\.io\//.test(api);
+}
+
+/** An `Object` (or its list, or watch event) with each manifest it holds redacted; the same value when it holds none. */
+export function redactManifestHolder(obj: Obj): Obj {
   if (Array.isArray(obj.items)) {
     const items = mapSame(obj.items, (item) => (isJsonObject(item) ? redactManifestHolder(item) : item));
     if (items === obj.items) return obj;
@@ -241,9 +260,11 @@ function redactManifestHolder(obj: Obj): Obj {
     if (!isJsonObject(part) || !isJsonObject(part[inner])) continue;
     const place = part[inner] as Obj;
     const manifest = place.manifest;
-    if (!isJsonObject(manifest) || manifest.kind !== 'Secret') continue;
+    if (!isJsonObject(manifest)) continue;
+    const kept = holdsSecret(manifest) ? redactSecretObject(manifest, true) : (redactPodBody(manifest, false) as Obj);
+    if (kept === manifest) continue;
     const placeOut = copy(place);
-    setOwn(placeOut, 'manifest', redactSecretObject(manifest, false));
+    setOwn(placeOut, 'manifest', kept);
     const partOut = copy(part);
     setOwn(partOut, inner, placeOut);
     if (out === obj) out = copy(obj);

@@ -1,6 +1,7 @@
 // Credentials in a file of pairs (lib/audit/redact-pod.ts redactPairLines: Helm values text, a
 // ConfigMap's file): YAML values on the lines below their key and in flow style, as YAML 1.2 writes
-// them (yaml.org/spec/1.2.2, 8.1 "Block Scalar Styles", 7.4 "Flow Collection Styles"); and the
+// them (yaml.org/spec/1.2.2, 8.1 "Block Scalar Styles", 7.4 "Flow Collection Styles"); the
+// manifests a Crossplane Object holds (lib/audit/redact.ts redactManifestHolder); and the
 // prefilters that spare a file or a command line the full read of its names (redactPairLines,
 // lib/audit/redact-argv.ts scrubArgv), checked against the name rule as docs/record.md documents it.
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { redactBody } from '../../../lib/audit/index.js';
 
 const configmaps = { resource: 'configmaps', subresource: null };
 const pods = { resource: 'pods', subresource: null };
+const objects = { resource: 'objects', subresource: null };
 
 /** A ConfigMap's file value as kept. */
 function keptFile(text: string): string {
@@ -63,6 +65,46 @@ describe('YAML values below their key, in a file of pairs', () => {
     ['a properties line whose value is a bar', 'password = |\n'],
   ])('keeps %s as it is', (_name, text) => {
     expect(keptFile(text)).toBe(text);
+  });
+});
+
+describe('manifests a Crossplane Object holds', () => {
+  it('a Deployment and a ConfigMap as the objects themselves; a kindless manifest of data as a Secret', () => {
+    const env = [{ name: 'DB_PASSWORD', value: 'pw-env' }];
+    const body = {
+      kind: 'Object',
+      apiVersion: 'kubernetes.crossplane.io/v1alpha2',
+      spec: {
+        forProvider: {
+          manifest: { kind: 'Pod', apiVersion: 'v1', spec: { containers: [{ name: 'c', env, command: ['app', '--api-key', 'pw-flag'] }] } },
+        },
+      },
+      status: { atProvider: { manifest: { kind: 'ConfigMap', apiVersion: 'v1', data: { API_TOKEN: 'pw-cm', mode: 'fast' } } } },
+    };
+    const out = redactBody(body, objects) as typeof body;
+    expect(out.spec.forProvider.manifest.spec.containers[0]).toEqual({
+      name: 'c',
+      env: [{ name: 'DB_PASSWORD', value: '[REDACTED]' }],
+      command: ['app', '--api-key', '[REDACTED]'],
+    });
+    expect(out.status.atProvider.manifest.data).toEqual({ API_TOKEN: '[REDACTED]', mode: 'fast' });
+    expect(body.spec.forProvider.manifest.spec.containers[0]?.env).toBe(env); // the input is not mutated
+    const patch = { spec: { forProvider: { manifest: { stringData: { anything: 'pw-patch' } } } } };
+    expect(redactBody(patch, objects)).toEqual({ spec: { forProvider: { manifest: { stringData: { anything: '[REDACTED]' } } } } });
+  });
+
+  it("the Object's last-applied annotation (kubectl apply, Argo CD's sync) as the Object", () => {
+    const LAST = 'kubectl.kubernetes.io/last-applied-configuration';
+    const object = {
+      apiVersion: 'kubernetes.m.crossplane.io/v1alpha1',
+      kind: 'Object',
+      metadata: { name: 'foo' },
+      spec: { forProvider: { manifest: { apiVersion: 'v1', kind: 'Secret', stringData: { password: 'pw-annotated' } } } },
+    };
+    const body = { ...object, metadata: { name: 'foo', annotations: { [LAST]: JSON.stringify(object) } } };
+    const out = redactBody(body, objects) as typeof body;
+    expect(JSON.parse(out.metadata.annotations[LAST]).spec.forProvider.manifest.stringData).toEqual({ password: '[REDACTED]' });
+    expect(out.spec.forProvider.manifest.stringData).toEqual({ password: '[REDACTED]' });
   });
 });
 
