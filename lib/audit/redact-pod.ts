@@ -214,13 +214,15 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefined {
   if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations)) return metadata;
   const text = metadata.annotations[LAST_APPLIED];
-  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData|stringData)"/.test(text)) return metadata;
+  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData|stringData|helm|values)"/.test(text)) return metadata;
   let kept: string;
   try {
     const parsed: unknown = JSON.parse(text);
     if (!isJsonObject(parsed)) return metadata;
-    // A Crossplane Object applied by kubectl or Argo CD is copied here whole, its manifest too (redact.ts).
-    const redacted = redactPodBody(isManifestHolder(parsed) ? redactManifestHolder(parsed) : parsed, false);
+    // An object applied by kubectl or Argo CD is copied here whole: a Crossplane Object's manifest
+    // (redact.ts) and an Argo CD or Flux resource's Helm values (below) go as in the object.
+    const embedding = isManifestHolder(parsed) ? redactManifestHolder(parsed) : redactGitOpsValues(parsed, gitOpsResourceOf(parsed));
+    const redacted = redactPodBody(embedding, false);
     if (redacted === parsed) return metadata;
     kept = JSON.stringify(redacted);
   } catch {
@@ -537,6 +539,14 @@ function redactFluxHelmRelease(value: Obj): Obj {
   const spec = value.spec;
   if (!isJsonObject(spec) || spec.values === undefined) return value;
   return withKey(value, 'spec', withKey(spec, 'values', redactValuesTree(spec.values as JsonValue, null)));
+}
+
+/** The resource an object of Argo CD's or Flux's Helm kinds is kept under, by its own apiVersion and kind (a copy in an annotation); null for any other. */
+function gitOpsResourceOf(obj: Obj): string | null {
+  const api = typeof obj.apiVersion === 'string' ? obj.apiVersion : '';
+  if (api.startsWith('argoproj.io/'))
+    return obj.kind === 'Application' ? 'applications' : obj.kind === 'ApplicationSet' ? 'applicationsets' : null;
+  return api.startsWith('helm.toolkit.fluxcd.io/') && obj.kind === 'HelmRelease' ? 'helmreleases' : null;
 }
 
 /** The Helm values a body sent to Argo CD's or Flux's resources carries, as kept (see above); the same value when none is a credential. */

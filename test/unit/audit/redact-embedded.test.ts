@@ -1,9 +1,10 @@
 // Credentials in a file of pairs (lib/audit/redact-pod.ts redactPairLines: Helm values text, a
 // ConfigMap's file): YAML values on the lines below their key and in flow style, as YAML 1.2 writes
 // them (yaml.org/spec/1.2.2, 8.1 "Block Scalar Styles", 7.4 "Flow Collection Styles"); the
-// manifests a Crossplane Object holds (lib/audit/redact.ts redactManifestHolder); and the
-// prefilters that spare a file or a command line the full read of its names (redactPairLines,
-// lib/audit/redact-argv.ts scrubArgv), checked against the name rule as docs/record.md documents it.
+// manifests a Crossplane Object holds (lib/audit/redact.ts redactManifestHolder); the Helm values
+// the last-applied annotation copies; and the prefilters that spare a file or a command line the
+// full read of its names (redactPairLines, lib/audit/redact-argv.ts scrubArgv), checked against
+// the name rule as docs/record.md documents it.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { JsonValue } from '../../../lib/audit/index.js';
@@ -105,6 +106,48 @@ describe('manifests a Crossplane Object holds', () => {
     const out = redactBody(body, objects) as typeof body;
     expect(JSON.parse(out.metadata.annotations[LAST]).spec.forProvider.manifest.stringData).toEqual({ password: '[REDACTED]' });
     expect(out.spec.forProvider.manifest.stringData).toEqual({ password: '[REDACTED]' });
+  });
+});
+
+// `kubectl apply` (and Argo CD's client-side apply) copies the object it applies into this
+// annotation: an Application's or HelmRelease's Helm values with it.
+describe("the last-applied annotation of Argo CD's and Flux's resources", () => {
+  const LAST = 'kubectl.kubernetes.io/last-applied-configuration';
+  const annotated = <T extends { metadata: object }>(obj: T) => ({
+    ...obj,
+    metadata: { ...obj.metadata, annotations: { [LAST]: `${JSON.stringify(obj)}\n` } },
+  });
+  it.each([
+    [
+      'applications',
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: { name: 'db' },
+        spec: { source: { helm: { parameters: [{ name: 'auth.password', value: 'pw-p' }], values: 'auth:\n  password: pw-v\n' } } },
+      },
+      'spec.source.helm',
+      { parameters: [{ name: 'auth.password', value: '[REDACTED]' }], values: 'auth:\n  password: [REDACTED]\n' },
+    ],
+    [
+      'helmreleases',
+      {
+        apiVersion: 'helm.toolkit.fluxcd.io/v2',
+        kind: 'HelmRelease',
+        metadata: { name: 'r' },
+        spec: { values: { redis: { password: 'pw-f' } } },
+      },
+      'spec.values',
+      { redis: { password: '[REDACTED]' } },
+    ],
+  ])('%s: the copy loses what the object loses', (resource, object, path, expected) => {
+    const out = redactBody(annotated(object) as JsonValue, { resource, subresource: null }) as {
+      metadata: { annotations: Record<string, string> };
+    };
+    const copy = JSON.parse(out.metadata.annotations[LAST] as string) as unknown;
+    const at = (v: unknown) => path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown>)[k], v);
+    expect(at(copy)).toEqual(expected);
+    expect(at(out)).toEqual(expected);
   });
 });
 
