@@ -210,11 +210,16 @@ function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+// What a last-applied copy holding a credential the rows read must contain: a pod spec's or a
+// ConfigMap's or Secret manifest's field, or an Argo CD or Flux apiVersion (its Helm values). Not
+// `"values"` alone: every node affinity's `matchExpressions` has one.
+const LAST_APPLIED_MAY_HOLD = /"(?:env|args|command|data|binaryData|stringData)"|argoproj\.io\/|helm\.toolkit\.fluxcd\.io\//;
+
 /** `metadata` whose last-applied-configuration (a JSON copy of the object kubectl applied) holds env or a command line, redacted. */
 function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefined {
   if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations)) return metadata;
   const text = metadata.annotations[LAST_APPLIED];
-  if (typeof text !== 'string' || !/"(env|args|command|data|binaryData|stringData|helm|values)"/.test(text)) return metadata;
+  if (typeof text !== 'string' || !LAST_APPLIED_MAY_HOLD.test(text)) return metadata;
   let kept: string;
   try {
     const parsed: unknown = JSON.parse(text);
