@@ -33,7 +33,8 @@ const minerPod = {
     kind: 'Pod',
     apiVersion: 'v1',
     metadata: { name: 'web-1' },
-    spec: { containers: [{ name: 'app', image: 'docker.io/metal3d/xmrig:6.21' }] },
+    // An image only the operators' rule names (the shipped cryptominer-workload knows xmrig, not NiceHash).
+    spec: { containers: [{ name: 'app', image: 'docker.io/nicehash/excavator:1.8.2' }] },
   },
   requestReceivedTimestamp: '2026-12-04T10:00:00.000000Z',
   stageTimestamp: '2026-12-04T10:00:00.020000Z',
@@ -87,7 +88,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     const broken = await runCli(['rules', 'test', 's3://aisoc-rules/k8s/broken.yaml']);
 
     expect(test.code).toBe(0);
-    expect(test.stdout).toMatch(/^48 rules, \d+ examples, 0 failed$/m);
+    expect(test.stdout).toMatch(/^49 rules, \d+ examples, 0 failed$/m);
     expect(list.stdout).toContain('cryptominer-image');
     expect(list.stdout).toMatch(/s3:\/\/aisoc-rules\/k8s\/rules\.yaml; after Microsoft Threat Matrix/);
     expect(broken.code).toBe(1);

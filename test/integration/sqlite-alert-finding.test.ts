@@ -32,7 +32,8 @@ describe('SQLite alerts as Detection Findings', () => {
   beforeAll(async () => {
     tmp = tempDataDir();
     miner.requestObject = structuredClone(miner.requestObject);
-    for (const c of miner.requestObject.spec.containers) c.image = 'docker.io/metal3d/xmrig:6.21';
+    // An image only the operators' rule names (the shipped cryptominer-workload knows xmrig, not NiceHash).
+    for (const c of miner.requestObject.spec.containers) c.image = 'docker.io/nicehash/excavator:1.8.2';
     service = await createIngestService(
       await withRules(
         ingestConfig({
