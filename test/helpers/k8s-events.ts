@@ -112,6 +112,25 @@ export function eventMaker(prefix: string, base: Record<string, unknown>): (fiel
   };
 }
 
+/**
+ * The fields every write of alice's kubectl shares in the credential tests (RequestResponse, the
+ * answer 200, 100 ms between receipt and answer), on `day` (YYYY-MM-DD).
+ */
+export function kubectlWriteBase(day: string): Record<string, unknown> {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    stage: 'ResponseComplete',
+    user: { username: 'alice', groups: ['system:authenticated'] },
+    sourceIPs: ['10.0.0.7'],
+    userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: `${day}T10:00:00.000000Z`,
+    stageTimestamp: `${day}T10:00:00.100000Z`,
+  };
+}
+
 const sa = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
 
 /**

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { runCli } from '../helpers/cli.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { kubectlWriteBase } from '../helpers/k8s-events.js';
 import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
 
 // Opaque values (no JWT, no credential-shaped text): none may be stored or printed.
@@ -161,18 +162,7 @@ function applied<T extends { metadata: object }>(obj: T): T {
   return { ...obj, metadata: { ...obj.metadata, annotations: { [LAST_APPLIED]: `${JSON.stringify(obj)}\n` } } };
 }
 
-const base = {
-  kind: 'Event',
-  apiVersion: 'audit.k8s.io/v1',
-  level: 'RequestResponse',
-  stage: 'ResponseComplete',
-  user: { username: 'alice', groups: ['system:authenticated'] },
-  sourceIPs: ['10.0.0.7'],
-  userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
-  responseStatus: { metadata: {}, code: 200 },
-  requestReceivedTimestamp: '2026-12-08T10:00:00.000000Z',
-  stageTimestamp: '2026-12-08T10:00:00.100000Z',
-};
+const base = kubectlWriteBase('2026-12-08');
 const argoRef = (resource: string, name: string) => ({
   resource,
   namespace: 'argocd',

@@ -23,6 +23,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { kubectlWriteBase } from '../helpers/k8s-events.js';
 import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
 
 // Opaque values (no JWT, no credential-shaped text): none may be stored.
@@ -100,18 +101,7 @@ const xpObject = {
   },
 };
 
-const base = {
-  kind: 'Event',
-  apiVersion: 'audit.k8s.io/v1',
-  level: 'RequestResponse',
-  stage: 'ResponseComplete',
-  user: { username: 'alice', groups: ['system:authenticated'] },
-  sourceIPs: ['10.0.0.7'],
-  userAgent: 'kubectl/v1.30.2 (linux/amd64) kubernetes/3968350',
-  responseStatus: { metadata: {}, code: 200 },
-  requestReceivedTimestamp: '2026-12-07T10:00:00.000000Z',
-  stageTimestamp: '2026-12-07T10:00:00.100000Z',
-};
+const base = kubectlWriteBase('2026-12-07');
 const deploymentRef = { resource: 'deployments', namespace: 'default', name: 'mysql', apiGroup: 'apps', apiVersion: 'v1' };
 const cmRef = { resource: 'configmaps', namespace: 'default', name: 'app', apiVersion: 'v1' };
 const DEPLOY_URI = '/apis/apps/v1/namespaces/default/deployments/mysql';
