@@ -171,6 +171,16 @@ export function requestInfo(uri: string, httpVerb?: string): { objectRef?: Audit
   return verb === undefined ? { objectRef: ref } : { objectRef: ref, verb };
 }
 
+/** A user (or the impersonated one) with its groups value read, when given; null when that value is no list of quoted names. */
+function userWithGroups(username: string, groups: string | undefined): AuditUserInfo | null {
+  const user: AuditUserInfo = { username };
+  if (groups === undefined) return user;
+  const names = readGroups(groups);
+  if (names === null) return null;
+  user.groups = names;
+  return user;
+}
+
 /** A placeholder EventString prints for an absent value, or the value. */
 function present(value: string | undefined, placeholder: string): string | undefined {
   return value === undefined || value === '' || value === placeholder ? undefined : value;
@@ -221,24 +231,14 @@ export function readLegacyLine(line: string): LegacyLine {
   if (verb !== undefined) event.verb = verb;
   const username = present(pairs.get('user'), '<none>');
   if (username !== undefined) {
-    const user: AuditUserInfo = { username };
-    const groups = present(pairs.get('groups'), '<none>');
-    if (groups !== undefined) {
-      const names = readGroups(groups);
-      if (names === null) return fail('groups is not a list of quoted names');
-      user.groups = names;
-    }
+    const user = userWithGroups(username, present(pairs.get('groups'), '<none>'));
+    if (user === null) return fail('groups is not a list of quoted names');
     event.user = user;
   }
   const as = pairs.get('as');
   if (as !== undefined && as !== '<self>') {
-    const impersonated: AuditUserInfo = { username: as };
-    const asgroups = present(pairs.get('asgroups'), '<lookup>');
-    if (asgroups !== undefined) {
-      const names = readGroups(asgroups);
-      if (names === null) return fail('asgroups is not a list of quoted names');
-      impersonated.groups = names;
-    }
+    const impersonated = userWithGroups(as, present(pairs.get('asgroups'), '<lookup>'));
+    if (impersonated === null) return fail('asgroups is not a list of quoted names');
     event.impersonatedUser = impersonated;
   }
   const ip = present(pairs.get('ip'), '<unknown>');
