@@ -371,6 +371,17 @@ function isBootstrapIdentity(user: string): boolean {
   return user.startsWith('system:bootstrap:') || user === GKE_NODE_BOOTSTRAP;
 }
 
+// EKS installs, updates and keeps its managed add-ons (the VPC CNI's aws-node DaemonSet, CoreDNS,
+// kube-proxy, the EBS CSI driver, ADOT's operator) as `eks:addon-manager`, an identity only AWS
+// holds (authenticated from EKS's own AddonManagerRole: its authenticator log line, "access
+// granted ... username=eks:addon-manager"), bound to EKS's ClusterRole and Roles of that name; it
+// re-applies an add-on's objects when they drift (CoreDNS's tolerations reset by it, operators'
+// notes), and Falco lists it among eks_allowed_k8s_users (falcosecurity/plugins k8saudit rules,
+// "Add eks:addon-manager as well"). Its writes of the add-ons' workloads, service accounts, roles
+// and bindings are low: seen, no alert; the rules still read each workload's pod spec.
+const EKS_ADDON_MANAGER = 'eks:addon-manager';
+const ADDON_MANAGER_ROWS = new Set(['workload-change', 'rbac-binding-change', 'sensitive-resource-change']);
+
 // AKS's own control-plane client (system:masters), run by Azure, not by the cluster's users: it
 // reconciles the managed add-ons in kube-system with kubectl (a create of each object,
 // 409 AlreadyExists when it is there, as `coredns-custom` in a real AKS 1.15 Event Hubs message:
@@ -459,6 +470,8 @@ export function refineSeverity(
   ) {
     return { severity: 'info', reason: 'routine-controller-reconcile' };
   }
+  if (user === EKS_ADDON_MANAGER && allowed && ADDON_MANAGER_ROWS.has(result.reason))
+    return { severity: 'low', reason: 'routine-eks-addon-manager' };
   if (result.reason === 'sensitive-resource-change' && verb === 'create' && resource === 'serviceaccounts' && subresource === 'token') {
     // NodeRestriction admits a node's TokenRequest only for a pod bound to that node, so an
     // allowed one is the kubelet refreshing a projected token (every pod, hourly).

@@ -109,6 +109,7 @@ export type SeverityReason =
   | 'routine-addon-secrets-watch'
   | 'routine-not-found-or-conflict'
   | 'routine-get-not-found'
+  | 'routine-eks-addon-manager'
   | 'eviction-refused'
   // The RequestReceived stage: its request's later stage is scored (lib/audit/detect.ts).
   | 'request-received-stage'

@@ -52,7 +52,8 @@ const EXPECTED: Record<string, Outcome[]> = {
   // (routine-pipeline): no rule tells the miner from a model by the request alone.
   'kubeflow-pipeline': [['info', 'steady-state']],
   // Routine counterparts.
-  'routine-addon-daemonset': [['medium', 'workload-change']],
+  // EKS's own add-on manager (eks:addon-manager): low, seen without an alert (routine-eks-addon-manager).
+  'routine-addon-daemonset': [['low', 'routine-eks-addon-manager']],
   'routine-notebook': [['info', 'steady-state']],
   'routine-pipeline': [['info', 'steady-state']],
   'routine-dashboard-deployment': [['medium', 'workload-change']],

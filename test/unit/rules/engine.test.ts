@@ -868,6 +868,23 @@ describe('severity: refinements and the highest of table and rules', () => {
     expect(refineSeverity(scale, 'alice', medium)).toBe(medium);
   });
 
+  it("EKS's add-on manager writing an add-on's objects is low; the same writes by others, a denied one, or another row keep theirs", () => {
+    const ds = input({ verb: 'patch', resource: 'daemonsets', subresource: null, namespace: 'kube-system', responseCode: 200 });
+    const addon = { severity: 'low', reason: 'routine-eks-addon-manager' };
+    expect(refineSeverity(ds, 'eks:addon-manager', medium)).toEqual(addon);
+    const sa = input({ verb: 'create', resource: 'serviceaccounts', subresource: null, namespace: 'kube-system' });
+    expect(refineSeverity(sa, 'eks:addon-manager', high)).toEqual(addon);
+    const binding = { severity: 'high' as const, reason: 'rbac-binding-change' as const };
+    expect(
+      refineSeverity(input({ resource: 'clusterrolebindings', subresource: null, namespace: null }), 'eks:addon-manager', binding),
+    ).toEqual(addon);
+    expect(refineSeverity({ ...ds, responseCode: 403 }, 'eks:addon-manager', medium)).toBe(medium);
+    expect(refineSeverity(ds, 'eks:addon-managers', medium)).toBe(medium);
+    expect(refineSeverity(ds, 'system:serviceaccount:kube-system:eks-addon-manager', medium)).toBe(medium);
+    const exec = { severity: 'high' as const, reason: 'pod-interactive-access' as const };
+    expect(refineSeverity(input({ resource: 'pods', subresource: 'exec' }), 'eks:addon-manager', exec)).toBe(exec);
+  });
+
   it("the control plane's 404s and 409s are routine; its denials and server errors, and anyone else's failures, keep the row", () => {
     const failed = { severity: 'medium' as const, reason: 'request-denied-or-failed' as const };
     const at = (over: Partial<SeverityInput>, user: string) => refineSeverity(input(over), user, failed);
