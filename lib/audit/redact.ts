@@ -1,6 +1,7 @@
 import { isJsonObject, mapSame } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
+import { isOpenShiftTarget, redactOpenShiftEvent } from './redact-openshift.js';
 import { keptValue, redactGitOpsValues, redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
@@ -570,12 +571,14 @@ export function redactEvent(event: AuditEvent, target: BodyTarget): AuditEvent {
     responseStatus === status &&
     annotations === notes
   )
-    return event;
+    return isOpenShiftTarget(target.resource) ? redactOpenShiftEvent(event, target) : event;
   const out: AuditEvent = { ...event };
   if (requestObject !== undefined) out.requestObject = requestObject;
   if (responseObject !== undefined) out.responseObject = responseObject;
   if (requestURI !== uri) out.requestURI = requestURI;
   if (responseStatus !== status) out.responseStatus = responseStatus;
   if (annotations !== notes) out.annotations = annotations;
-  return out;
+  // OpenShift's own credentials (Route keys, OAuthClient secrets, token names, ...): one Set
+  // lookup for every other event (redact-openshift.ts).
+  return isOpenShiftTarget(target.resource) ? redactOpenShiftEvent(out, target) : out;
 }
