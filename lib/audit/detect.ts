@@ -239,8 +239,17 @@ export function severityInputOf(event: AuditEvent, auditIdReused = false): Sever
     csrSigner: ref.resource === 'certificatesigningrequests' ? csrSignerOf(event.requestObject) : undefined,
     aggregatedRole:
       ref.resource === 'clusterroles' && isJsonObject(event.responseObject) && isJsonObject(event.responseObject.aggregationRule),
+    openshiftScc: isOpenShiftScc(ref.resource, ref.name),
     auditIdReused,
   };
+}
+
+const RBAC_KINDS = new Set(['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']);
+
+/** An SCC, or a role or binding named as `oc adm policy add-scc-to-user` names them (`system:openshift:scc:<scc>`). */
+function isOpenShiftScc(resource: unknown, name: unknown): boolean {
+  if (resource === 'securitycontextconstraints') return true;
+  return typeof resource === 'string' && RBAC_KINDS.has(resource) && typeof name === 'string' && name.startsWith('system:openshift:scc:');
 }
 
 /**

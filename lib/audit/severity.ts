@@ -16,6 +16,11 @@ export interface SeverityInput {
   /** A ClusterRole whose stored object (`responseObject`) has an `aggregationRule`; false otherwise. */
   aggregatedRole?: boolean;
   /**
+   * The object is one of OpenShift's SecurityContextConstraints (`securitycontextconstraints`) or a
+   * Role, ClusterRole or binding named `system:openshift:scc:…` (the RBAC form of an SCC grant).
+   */
+  openshiftScc?: boolean;
+  /**
    * Another event with different content holds the same (tenant, cluster, auditID, stage): set
    * by whoever saw both (the ingest within a batch, the SQLite store across batches).
    */
@@ -366,6 +371,24 @@ function routineSensitiveWrite(input: SeverityInput, user: string): SeverityResu
   return null;
 }
 
+// OpenShift's own writers of its SCCs and of the `system:openshift:scc:<name>` roles and bindings
+// that grant them: the cluster-version operator applies the release's manifests on install and
+// every upgrade as `system:serviceaccount:openshift-cluster-version:default` (the built-in SCCs
+// and their ClusterRoles carry include.release.openshift.io annotations: openshift/cluster-kube-
+// apiserver-operator c813e820, bindata/bootkube/scc-manifests/, Apache-2.0), the kube-apiserver
+// operator's SCC reconcile controller updates the built-in SCCs' volumes (its
+// pkg/operator/sccreconcilecontroller), and each cluster operator keeps the bindings of its own
+// operands in its `openshift-*` namespace (the network operator's RoleBinding
+// `system:openshift:scc:hostnetwork-v2` in openshift-network-node-identity, a related object in
+// openshift/oc 6b8e30c5 pkg/cli/admin/upgrade/status/examples/4.16.0-compact-co.yaml).
+const CLUSTER_VERSION_OPERATOR = 'system:serviceaccount:openshift-cluster-version:default';
+const OPENSHIFT_OPERATOR_SA = 'system:serviceaccount:openshift-';
+
+/** Whether `user` is OpenShift's own: its cluster-version operator or a service account of an `openshift-*` namespace. */
+function isOpenShiftOperator(user: string): boolean {
+  return user === CLUSTER_VERSION_OPERATOR || user.startsWith(OPENSHIFT_OPERATOR_SA);
+}
+
 /** A joining node's identity before it has its own: a bootstrap token's user, or GKE's node pool bootstrap certificate. */
 function isBootstrapIdentity(user: string): boolean {
   return user.startsWith('system:bootstrap:') || user === GKE_NODE_BOOTSTRAP;
@@ -479,6 +502,15 @@ export function refineSeverity(
     if (allowed && user === CONTROLLER_MANAGER && namespace === 'kube-system')
       return { severity: 'info', reason: 'routine-controller-token' };
     return result;
+  }
+  if (
+    input.openshiftScc === true &&
+    allowed &&
+    (result.reason === 'sensitive-resource-change' || result.reason === 'rbac-binding-change') &&
+    isOpenShiftOperator(user)
+  ) {
+    // OpenShift's operators keeping its SCCs' roles and bindings as the release ships them.
+    return { severity: 'info', reason: 'routine-controller-reconcile' };
   }
   if (result.reason === 'sensitive-resource-change' && allowed) return routineSensitiveWrite(input, user) ?? result;
   if (result.reason === 'cluster-wide-secrets-read' && user === CONTROLLER_MANAGER && allowed) {

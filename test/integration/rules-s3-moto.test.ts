@@ -76,7 +76,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     expect(record.severity).toBe('high');
     expect(record.severity_reason).toBe('rule:cryptominer-image');
     expect(record.rule_ids).toContain('cryptominer-image');
-    // The shipped pack is still there: 48 rules and the operators' one.
+    // The shipped pack is still there: 50 rules and the operators' one.
     expect(config.detection?.rules?.describe?.('privileged-container')).toBeDefined();
     // Without the object the same pod is the spec's table's medium.
     expect(normaliseAuditEvent(minerPod as never, { tenantId: 'acme', clusterName: 'c1', receivedAt: 0 }).rule_ids).toEqual([]);
@@ -88,7 +88,7 @@ describe.skipIf(!hasMoto())('operators’ rules from an S3 object, read from a r
     const broken = await runCli(['rules', 'test', 's3://aisoc-rules/k8s/broken.yaml']);
 
     expect(test.code).toBe(0);
-    expect(test.stdout).toMatch(/^49 rules, \d+ examples, 0 failed$/m);
+    expect(test.stdout).toMatch(/^51 rules, \d+ examples, 0 failed$/m);
     expect(list.stdout).toContain('cryptominer-image');
     expect(list.stdout).toMatch(/s3:\/\/aisoc-rules\/k8s\/rules\.yaml; after Microsoft Threat Matrix/);
     expect(broken.code).toBe(1);

@@ -38,13 +38,13 @@ describe('aisoc-k8s-audit rules', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^eks-aws-auth-configmap-change +high +T1098,T1098\.006 +EKS aws-auth ConfigMap/m);
     expect(r.stdout).toContain('rules/eks.yaml; after Elastic detection-rules');
-    expect(r.stdout).toMatch(/^48 rules, \d+ built-in routine identities\n$/m);
+    expect(r.stdout).toMatch(/^50 rules, \d+ built-in routine identities\n$/m);
     const json = (await runCli(['rules', 'list', '--json'])).stdout
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l))
       .filter((l) => 'id' in l);
-    expect(json).toHaveLength(48);
+    expect(json).toHaveLength(50);
     expect(json[0]).toMatchObject({ id: 'anonymous-request-allowed', severity: 'high', file: 'rules/access.yaml' });
     expect(Object.keys(json[0])).toContain('condition');
   });
@@ -115,7 +115,7 @@ describe('aisoc-k8s-audit rules', () => {
   it('test runs every example of the shipped pack', async () => {
     const r = await runCli(['rules', 'test']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toMatch(/^48 rules, \d+ examples, 0 failed\n$/);
+    expect(r.stdout).toMatch(/^50 rules, \d+ examples, 0 failed\n$/);
   });
 
   it("applies an operators' directory: an override, a disable and a new rule (the three worked examples)", async () => {
@@ -124,9 +124,9 @@ describe('aisoc-k8s-audit rules', () => {
     expect(list.stdout).not.toContain('service-proxy-access');
     expect(list.stdout).toMatch(/^cryptominer-image +high +T1496/m);
     expect(list.stdout).toContain(`${join(OPERATOR_RULES, '10-nat-egress.yaml')}; after shipped rule service-account-from-public-address`);
-    expect(list.stdout).toMatch(/^48 rules, \d+ built-in routine identities \(shipped pack with /m);
+    expect(list.stdout).toMatch(/^50 rules, \d+ built-in routine identities \(shipped pack with /m);
     const test = await runCli(['rules', 'test'], { K8S_AUDIT_RULES: OPERATOR_RULES });
-    expect(test.stdout).toMatch(/^48 rules, \d+ examples, 0 failed\n$/);
+    expect(test.stdout).toMatch(/^50 rules, \d+ examples, 0 failed\n$/);
     expect(test.code).toBe(0);
   });
 
@@ -224,7 +224,7 @@ describe('aisoc-k8s-audit rules', () => {
     const t = await runCli(['rules', 'test', wrong]);
     expect(t.code).toBe(1);
     expect(t.stderr).toContain(`FAIL ${join(wrong, 'y.yml')}: broken: examples.match[0]: the rule did not fire`);
-    expect(t.stdout).toMatch(/49 rules, \d+ examples, 1 failed/);
+    expect(t.stdout).toMatch(/51 rules, \d+ examples, 1 failed/);
     expect((await runCli(['rules', 'frobnicate'])).code).toBe(2);
     expect((await runCli(['rules', 'list', join(scratch, 'missing')])).stderr).toContain('cannot read the rules directory (ENOENT)');
   });
@@ -247,7 +247,7 @@ describe('aisoc-k8s-audit rules', () => {
     const dir = dirWith('throws', { 'r.yaml': rule });
     const r = await runCli(['rules', 'test', dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^49 rules, \d+ examples, 2 failed\n$/);
+    expect(r.stdout).toMatch(/^51 rules, \d+ examples, 2 failed\n$/);
     const file = join(dir, 'r.yaml');
     expect(r.stderr.trim().split('\n')).toEqual([
       `FAIL ${file}: broken: examples.match[1]: the rule did not fire: its condition failed (No such key: spec); read fields an event may lack with has() or .?`,
@@ -279,7 +279,7 @@ describe('aisoc-k8s-audit rules', () => {
     const dir = dirWith('raises', { 'r.yaml': rule });
     const r = await runCli(['rules', 'test', dir]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^49 rules, \d+ examples, 2 failed \(2 with a rule error\)\n$/);
+    expect(r.stdout).toMatch(/^51 rules, \d+ examples, 2 failed \(2 with a rule error\)\n$/);
     const file = join(dir, 'r.yaml');
     expect(r.stderr.trim().split('\n')).toEqual([
       `ERROR ${file}: broken: examples.match[0]: its condition raised cel:no_such_overload (no such overload: dyn<string> > int): a rule error, not a match or a no match`,
