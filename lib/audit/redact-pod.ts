@@ -1,6 +1,7 @@
 import { isJsonObject, mapSame } from '../json.js';
 import { isManifestHolder, REDACTED, redactManifestHolder, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
+import { paramResourceOf, redactParamValues } from './redact-params.js';
 import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
 import type { JsonValue } from './types.js';
 
@@ -211,9 +212,10 @@ function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // What a last-applied copy holding a credential the rows read must contain: a pod spec's or a
-// ConfigMap's or Secret manifest's field, or an Argo CD or Flux apiVersion (its Helm values). Not
+// ConfigMap's or Secret manifest's field, or an Argo CD, Argo Workflows, Flux or Tekton apiVersion
+// (Helm values, parameters; a Kyverno policy's generated Secret has `"data"`). Not
 // `"values"` alone: every node affinity's `matchExpressions` has one.
-const LAST_APPLIED_MAY_HOLD = /"(?:env|args|command|data|binaryData|stringData)"|argoproj\.io\/|helm\.toolkit\.fluxcd\.io\//;
+const LAST_APPLIED_MAY_HOLD = /"(?:env|args|command|data|binaryData|stringData)"|argoproj\.io\/|helm\.toolkit\.fluxcd\.io\/|tekton\.dev\//;
 
 /** `metadata` whose last-applied-configuration (a JSON copy of the object kubectl applied) holds env or a command line, redacted. */
 function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefined {
@@ -227,7 +229,8 @@ function redactLastApplied(metadata: JsonValue | undefined): JsonValue | undefin
     // An object applied by kubectl or Argo CD is copied here whole: a Crossplane Object's manifest
     // (redact.ts) and an Argo CD or Flux resource's Helm values (below) go as in the object.
     const embedding = isManifestHolder(parsed) ? redactManifestHolder(parsed) : redactGitOpsValues(parsed, gitOpsResourceOf(parsed));
-    const redacted = redactPodBody(embedding, false);
+    const withParams = redactParamValues(embedding, paramResourceOf(parsed));
+    const redacted = redactPodBody(withParams, false);
     if (redacted === parsed) return metadata;
     kept = JSON.stringify(redacted);
   } catch {

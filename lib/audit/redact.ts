@@ -2,6 +2,7 @@ import { isJsonObject, mapSame } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
 import { isOpenShiftTarget, redactOpenShiftEvent } from './redact-openshift.js';
+import { redactParamValues } from './redact-params.js';
 import { keptValue, redactGitOpsValues, redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
@@ -118,6 +119,11 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
   return out;
 }
 
+/** A copy of a Secret's body (or of a patch of one) with its values and its last-applied copy redacted: what a Secret sent to `secrets` keeps. */
+export function redactAsSecret(obj: Obj): Obj {
+  return redactSecretObject(obj, true);
+}
+
 /** A copy with `obj[outer][inner]` replaced by the marker, when it is there. */
 function redactAt(obj: Obj, outer: string, inner: string): Obj {
   const part = obj[outer];
@@ -204,7 +210,9 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');
   const embedding = target.resource === 'objects' ? redactManifestHolder(value) : redactGitOpsValues(value, target.resource);
-  const kept = hasCredentialKind(embedding) ? redactSecretObject(embedding, false) : embedding;
+  // Workflow and pipeline parameters, Secrets a policy generates (lib/audit/redact-params.ts).
+  const params = redactParamValues(embedding, target.resource);
+  const kept = hasCredentialKind(params) ? redactSecretObject(params, false) : params;
   // Pod specs' literal credentials (lib/audit/redact-pod.ts); a failed request's Status answer quotes the error text.
   return redactStatusText(redactPodBody(kept, target.resource === 'configmaps') as Obj);
 }
