@@ -176,3 +176,58 @@ export function paramResourceOf(obj: Obj): string | null {
     group === 'argoproj.io' ? ARGO_KINDS : group === 'tekton.dev' ? TEKTON_KINDS : group === 'kyverno.io' ? KYVERNO_KINDS : null;
   return kinds?.get(kind) ?? null;
 }
+
+// A JSON patch (RFC 6902, `kubectl patch --type=json`) sent to one of the resources above: an
+// operation's value is read as if it stood at its path. A value set at
+// `…/parameters/<n>/value` (or `default`, or Tekton's `…/params/<n>/value`) cannot name its
+// parameter (the name is in the object, not the patch), so a literal there goes, as an env value
+// set by a JSON patch does (redact-pod.ts); a reference to another parameter stays.
+const PARAM_FIELD = /\/(?:parameters|params)\/(?:\d+|-)\/(?:value|default)$/;
+// One parameter (`…/parameters/-`, `…/params/0`): read by its own name.
+const PARAM_ITEM = /\/(?:parameters|params)\/(?:\d+|-)$/;
+
+/** A value whose name is unknown, as kept: each literal becomes the marker, the shape stays. */
+function unnamedValue(value: JsonValue): JsonValue {
+  if (typeof value === 'string') return value === '' || SUBSTITUTION.test(value) ? value : REDACTED;
+  if (typeof value === 'number') return REDACTED;
+  if (Array.isArray(value)) return mapSame(value, unnamedValue);
+  if (!isJsonObject(value)) return value;
+  const out: Obj = {};
+  for (const key of Object.keys(value)) setOwn(out, key, unnamedValue(value[key] as JsonValue));
+  return out;
+}
+
+/** The last segment of a JSON pointer (RFC 6901), unescaped. */
+function lastSegment(path: string): string {
+  return path
+    .slice(path.lastIndexOf('/') + 1)
+    .replace(/~1/g, '/')
+    .replace(/~0/g, '~');
+}
+
+function redactParamOp(op: JsonValue, redact: Redactor): JsonValue {
+  if (!isJsonObject(op) || typeof op.path !== 'string' || !Object.hasOwn(op, 'value')) return op;
+  const value = op.value as JsonValue;
+  let kept: JsonValue;
+  if (PARAM_FIELD.test(op.path)) kept = unnamedValue(value);
+  else if (value === null || typeof value !== 'object') return op;
+  else if (op.path === '') kept = redact(value);
+  else if (PARAM_ITEM.test(op.path)) kept = redactParam(value);
+  else {
+    // The value placed under its own key: a `parameters` list, a `generate` block, a rule.
+    const key = lastSegment(op.path);
+    const wrapped: Obj = {};
+    setOwn(wrapped, key, value);
+    kept = (redact(wrapped) as Obj)[key] as JsonValue;
+  }
+  if (kept === value) return op;
+  const out = copyObj(op);
+  setOwn(out, 'value', kept);
+  return out;
+}
+
+/** A JSON patch sent to one of the resources above, as kept; any other patch as it came. */
+export function redactParamPatch(ops: JsonValue[], resource: string | null): JsonValue[] {
+  const redact = resource === null ? undefined : BY_RESOURCE.get(resource);
+  return redact === undefined ? ops : mapSame(ops, (op) => redactParamOp(op, redact));
+}

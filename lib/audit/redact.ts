@@ -2,7 +2,7 @@ import { isJsonObject, mapSame } from '../json.js';
 import { limitDepth } from './depth.js';
 import { scrubArgv, scrubCommandQuery } from './redact-argv.js';
 import { isOpenShiftTarget, redactOpenShiftEvent } from './redact-openshift.js';
-import { redactParamValues } from './redact-params.js';
+import { redactParamPatch, redactParamValues } from './redact-params.js';
 import { keptValue, redactGitOpsValues, redactPodBody } from './redact-pod.js';
 import { scrubTextUrls, scrubUriCredentials } from './redact-uri.js';
 import type { AuditEvent, JsonValue } from './types.js';
@@ -205,7 +205,7 @@ export function redactBody(value: JsonValue | undefined, target: BodyTarget): Js
     return redactSecretObject(value, true);
   }
   // A JSON patch sent elsewhere: its operations' values by where they go in a pod spec.
-  if (Array.isArray(value)) return redactPodBody(value, target.resource === 'configmaps');
+  if (Array.isArray(value)) return redactPodBody(redactParamPatch(value, target.resource), target.resource === 'configmaps');
   if (!isJsonObject(value)) return value;
   if (target.resource === 'serviceaccounts' && target.subresource === 'token') return redactAt(value, 'status', 'token');
   if (target.resource === 'tokenreviews') return redactAt(value, 'spec', 'token');

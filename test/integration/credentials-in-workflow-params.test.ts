@@ -1,6 +1,6 @@
 // Credentials passed as workflow and pipeline parameters, and Secrets a policy generates, as
 // kube-apiserver logs them at RequestResponse level (create with both bodies, the merge patch
-// kubectl and a controller send to a custom resource, get and list answers, a watch event's
+// kubectl and a controller send to a custom resource, a JSON patch (`kubectl patch --type=json`), get and list answers, a watch event's
 // `{type, object}`, the kubectl last-applied-configuration annotation `kubectl apply` adds), read
 // through `normalise` and a real `serve` (records, alerts, the SQLite file):
 // - Argo Workflows' documented parameters workflow (argoproj/argo-workflows
@@ -37,7 +37,21 @@ const PR_OBJECT = 'opaque-tekton-object-pw-2b9f7a';
 const TASK_DEFAULT = 'opaque-tekton-default-secret-8e14c3';
 const KYV_CONFIG = Buffer.from('{"bearerToken":"opaque-kyverno-cluster-token-4d1e"}').toString('base64');
 const KYV_STRING = 'opaque-kyverno-string-pw-77a0b5';
-const CANARIES = [DB_PASSWORD, DEFAULT_TOKEN, CRON_KEY, PR_PASSWORD, PR_ARRAY, PR_OBJECT, TASK_DEFAULT, KYV_CONFIG, KYV_STRING];
+const PATCH_ITEM = 'opaque-json-patch-item-pw-3c6d90';
+const PATCH_FIELD = 'opaque-json-patch-field-e81f2b';
+const CANARIES = [
+  DB_PASSWORD,
+  DEFAULT_TOKEN,
+  CRON_KEY,
+  PR_PASSWORD,
+  PR_ARRAY,
+  PR_OBJECT,
+  TASK_DEFAULT,
+  KYV_CONFIG,
+  KYV_STRING,
+  PATCH_ITEM,
+  PATCH_FIELD,
+];
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const R = '[REDACTED]';
 
@@ -213,6 +227,13 @@ function items(): unknown[] {
     ev('wf-watch', 'watch', `${ARGO}/workflows?watch=true`, ref('argoproj.io', 'workflows', 'argo'), {
       responseObject: { type: 'MODIFIED', object: withStatus },
     }),
+    // `kubectl patch workflow … --type=json`: a parameter added whole, and one value replaced by index.
+    ev('wf-jsonpatch', 'patch', `${ARGO}/workflows/${workflow.metadata.name}`, wfRef, {
+      requestObject: [
+        { op: 'add', path: '/spec/arguments/parameters/-', value: { name: 'db-password', value: PATCH_ITEM } },
+        { op: 'replace', path: '/spec/arguments/parameters/0/value', value: PATCH_FIELD },
+      ],
+    }),
     ev('wft-create', 'create', `${ARGO}/workflowtemplates`, ref('argoproj.io', 'workflowtemplates', 'argo', 'print-message'), {
       requestObject: wft,
       responseObject: wft,
@@ -315,6 +336,10 @@ function expectKept(records: Rec[]): void {
   expect(dig(byId('cron-patch'), 'requestObject.spec.workflowSpec.arguments.parameters')).toEqual([{ name: 'API_KEY', value: R }]);
   expect(dig(annotation(byId('cron-patch'), 'requestObject'), 'spec.workflowSpec.arguments.parameters')).toEqual([
     { name: 'API_KEY', value: R },
+  ]);
+  expect(dig(byId('wf-jsonpatch'), 'requestObject')).toEqual([
+    { op: 'add', path: '/spec/arguments/parameters/-', value: { name: 'db-password', value: R } },
+    { op: 'replace', path: '/spec/arguments/parameters/0/value', value: R },
   ]);
   expect(dig(byId('cpol-list'), 'responseObject.items.0.spec.rules.0.generate.data')).toEqual(SECRET_KEPT);
 }

@@ -63,6 +63,33 @@ describe('workflow and pipeline parameters', () => {
   });
 });
 
+describe('JSON patches of parameters and policies', () => {
+  it('a Tekton params list, a rule added to a policy: each read where its path puts it; a reference stays', () => {
+    const ops: JsonValue = [
+      {
+        op: 'add',
+        path: '/spec/params',
+        value: [
+          { name: 'API_TOKEN', value: 'opaque-list-tok' },
+          { name: 'x', value: '1' },
+        ],
+      },
+      { op: 'replace', path: '/spec/params/1/value', value: '$(params.other)' },
+      {
+        op: 'add',
+        path: '/spec/rules/-',
+        value: { name: 'r', generate: { kind: 'Secret', data: { stringData: { token: 'opaque-rule-tok' } } } },
+      },
+    ];
+    expect(dig(redactBody(ops, to('pipelineruns')), '0.value')).toEqual([
+      { name: 'API_TOKEN', value: R },
+      { name: 'x', value: '1' },
+    ]);
+    expect(dig(redactBody(ops, to('pipelineruns')), '1.value')).toBe('$(params.other)');
+    expect(dig(redactBody(ops, to('clusterpolicies')), '2.value.generate.data')).toEqual({ stringData: { token: R } });
+  });
+});
+
 describe("Kyverno's generated Secrets", () => {
   it('each foreach entry generating a Secret loses its values; a generated ConfigMap stays', () => {
     const configMap = { kind: 'ConfigMap', data: { color: 'blue' } };
