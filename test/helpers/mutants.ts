@@ -14,10 +14,14 @@ import { kubectlCreates } from './kubectl-creates.js';
 
 type Json = Record<string, unknown>;
 
-/** The OpenShift cluster-logging samples: one pretty-printed event per .json file, one per line in the .log. */
+/**
+ * The OpenShift cluster-logging samples: one pretty-printed event per .json file, one per line in
+ * the .log (the directory's .yaml files are manifests, not events).
+ */
 function openshiftEvents(): Json[] {
   const dir = join(FIXTURES, 'openshift');
   return readdirSync(dir)
+    .filter((f) => f.endsWith('.json') || f.endsWith('.log'))
     .sort()
     .flatMap((f) => {
       const text = readFileSync(join(dir, f), 'utf8');
