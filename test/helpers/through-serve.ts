@@ -1,8 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { shippedDetection } from '../../lib/audit/index.js';
 import { run as serve } from '../../lib/cli/serve.js';
+import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
 import { captureIo, jsonLines } from './cli.js';
-import { runCli, tempDataDir } from './ingest.js';
+import { runCli, SECRET, tempDataDir } from './ingest.js';
 import { findingErrors } from './ocsf.js';
 
 /** The fields of a stored record the scoring tests read, as `events --json` prints them. */
@@ -262,4 +265,66 @@ export function servedActions(
     });
   }
   return served;
+}
+
+/** What `credentialsNotStored` checks: the events, the values none may show, and what each must keep. */
+export interface CredentialCase<R> {
+  /** The temporary data directory's prefix. */
+  prefix: string;
+  /** The audit events, as the apiserver posts them. */
+  items: () => readonly unknown[];
+  /** Fails the test when the text holds a credential's value. */
+  expectNoCanary: (text: string) => void;
+  /** Checks the kept keys and structure of the records (`serve`'s, then `normalise`'s). */
+  expectKept: (records: R[]) => void;
+  /** The second test's title: what the records keep. */
+  kept: string;
+}
+
+/**
+ * The credential tests' three checks, the same for each shape of credential: `serve` accepts every
+ * item and no value reaches a record, a finding or the SQLite file's bytes; the records keep what
+ * they should; `normalise` prints neither on stdout nor stderr and keeps the same.
+ */
+export function credentialsNotStored<R>(c: CredentialCase<R>): void {
+  let out: ThroughServe;
+  let disk: string;
+  const tmp = tempDataDir(c.prefix);
+  beforeAll(async () => {
+    out = await throughServe(tmp.dir, SECRET, 'prod', c.items());
+    const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
+    disk = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
+  }, 60_000);
+  afterAll(() => tmp.remove());
+
+  it('serve accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
+    expect(out.status).toBe(200);
+    expect(out.answer).toMatchObject({ accepted: c.items().length, rejected: 0 });
+    expect(disk.length).toBeGreaterThan(0);
+    c.expectNoCanary(JSON.stringify([out.records, out.alerts]));
+    c.expectNoCanary(disk);
+  });
+
+  it(`serve ${c.kept}`, () => {
+    c.expectKept(out.records as unknown as R[]);
+  });
+
+  it('normalise prints the same: no credential on stdout or stderr', async () => {
+    const run = await runCli(
+      ['normalise', '--tenant', 'acme'],
+      {},
+      c
+        .items()
+        .map((i) => JSON.stringify(i))
+        .join('\n'),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    c.expectNoCanary(`${run.stdout}\n${run.stderr}`);
+    c.expectKept(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as R),
+    );
+  });
 }

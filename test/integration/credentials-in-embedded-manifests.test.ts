@@ -17,14 +17,11 @@
 //   examples/namespaced/object/references/patches-from-resource.yaml (a ConfigMap), its manifest the
 //   ConfigMap of Falco's trace create_configmap_sensitive_values (test/fixtures/falco), whose
 //   `access.properties` holds `aws_secret_access_key = …`.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
-import { runCli } from '../helpers/cli.js';
-import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { describe, expect } from 'vitest';
 import { kubectlWriteBase } from '../helpers/k8s-events.js';
-import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
+import { credentialsNotStored } from '../helpers/through-serve.js';
 
 // Opaque values (no JWT, no credential-shaped text): none may be stored or printed.
 const APP_KEY = 'opaque-github-app-key-b7e1d4';
@@ -281,43 +278,11 @@ const expectNoCanary = (text: string) => {
 };
 
 describe('credentials in embedded values and manifests', () => {
-  let out: ThroughServe;
-  let disk: string;
-  const tmp = tempDataDir('aisoc-embedded-');
-  beforeAll(async () => {
-    out = await throughServe(tmp.dir, SECRET, 'prod', items());
-    const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
-    disk = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
-  }, 60_000);
-  afterAll(() => tmp.remove());
-
-  it('serve accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
-    expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: items().length, rejected: 0 });
-    expect(disk.length).toBeGreaterThan(0);
-    expectNoCanary(JSON.stringify([out.records, out.alerts]));
-    expectNoCanary(disk);
-  });
-
-  it('serve keeps every key and the structure: a block scalar becomes one marker line, a flow pair its marker', () => {
-    expectKept(out.records as unknown as Rec[]);
-  });
-
-  it('normalise prints the same: no credential on stdout or stderr', async () => {
-    const run = await runCli(
-      ['normalise', '--tenant', 'acme'],
-      {},
-      items()
-        .map((i) => JSON.stringify(i))
-        .join('\n'),
-    );
-    expect(run.code, run.stderr).toBe(0);
-    expectNoCanary(`${run.stdout}\n${run.stderr}`);
-    expectKept(
-      run.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Rec),
-    );
+  credentialsNotStored({
+    prefix: 'aisoc-embedded-',
+    items,
+    expectNoCanary,
+    expectKept,
+    kept: 'keeps every key and the structure: a block scalar becomes one marker line, a flow pair its marker',
   });
 });

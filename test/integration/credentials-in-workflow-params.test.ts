@@ -1,31 +1,6 @@
-// Credentials passed as workflow and pipeline parameters, and Secrets a policy generates, as
-// kube-apiserver logs them at RequestResponse level (create with both bodies, the merge patch
-// kubectl and a controller send to a custom resource, a JSON patch (`kubectl patch --type=json`), get and list answers, a watch event's
-// `{type, object}`, the kubectl last-applied-configuration annotation `kubectl apply` adds), read
-// through `normalise` and a real `serve` (records, alerts, the SQLite file):
-// - Argo Workflows' documented parameters workflow (argoproj/argo-workflows
-//   docs/walk-through/parameters.md, commit f016ad89eb269d282aec06dc491c29f396a38df4, Apache-2.0),
-//   its `message` parameter given the credential `argo submit -p db-password=…` sets; the copies
-//   the controller keeps in `status.nodes[*].inputs.parameters`; a WorkflowTemplate's input
-//   `default`; a CronWorkflow's `spec.workflowSpec.arguments`.
-// - Tekton's pipelinerun-with-params (tektoncd/pipeline
-//   examples/v1/pipelineruns/pipelinerun-with-params.yaml, and the object param of
-//   pipeline-object-param-and-result.yaml, commit 3ee1745ae5b2d9175b11917d7c1935eaad44910c,
-//   Apache-2.0), params named for credentials: a string, an array and an object value, a Task's
-//   `default`, and the Pipeline's spec the run copies into `status.pipelineSpec` (docs/pipelineruns.md).
-// - Kyverno's argo-cluster-generation-from-rancher-capi ClusterPolicy (kyverno/policies
-//   argo/argo-cluster-generation-from-rancher-capi/argo-cluster-generation-from-rancher-capi.yaml,
-//   commit b9c4317ce02256dc66118e08bb3e9345e7bfce5c, Apache-2.0): its `generate` rule creates a
-//   Secret whose `data` the policy carries; here a literal `config` (a cluster's bearer token) in
-//   place of its JMESPath variables, as a user writes it for one cluster.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
-import { runCli } from '../helpers/cli.js';
-import { SECRET, tempDataDir } from '../helpers/ingest.js';
+import { describe, expect } from 'vitest';
 import { kubectlWriteBase } from '../helpers/k8s-events.js';
-import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
+import { credentialsNotStored } from '../helpers/through-serve.js';
 
 // Opaque values (no JWT, no credential-shaped text): none may be stored or printed.
 const DB_PASSWORD = 'opaque-argo-db-pw-51c8e2';
@@ -349,43 +324,11 @@ const expectNoCanary = (text: string) => {
 };
 
 describe('credentials in workflow parameters and generated Secrets', () => {
-  let out: ThroughServe;
-  let disk: string;
-  const tmp = tempDataDir('aisoc-params-');
-  beforeAll(async () => {
-    out = await throughServe(tmp.dir, SECRET, 'prod', items());
-    const files = readdirSync(tmp.dir).filter((f) => f.startsWith(EVENT_STORE_FILE));
-    disk = files.map((f) => readFileSync(join(tmp.dir, f)).toString('latin1')).join('');
-  }, 60_000);
-  afterAll(() => tmp.remove());
-
-  it('serve accepts every item and stores none of the credentials: not in a record, a finding or the SQLite file', () => {
-    expect(out.status).toBe(200);
-    expect(out.answer).toMatchObject({ accepted: items().length, rejected: 0 });
-    expect(disk.length).toBeGreaterThan(0);
-    expectNoCanary(JSON.stringify([out.records, out.alerts]));
-    expectNoCanary(disk);
-  });
-
-  it('serve keeps each parameter name and reference, and the generated Secret keys', () => {
-    expectKept(out.records as unknown as Rec[]);
-  });
-
-  it('normalise prints the same: no credential on stdout or stderr', async () => {
-    const run = await runCli(
-      ['normalise', '--tenant', 'acme'],
-      {},
-      items()
-        .map((i) => JSON.stringify(i))
-        .join('\n'),
-    );
-    expect(run.code, run.stderr).toBe(0);
-    expectNoCanary(`${run.stdout}\n${run.stderr}`);
-    expectKept(
-      run.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Rec),
-    );
+  credentialsNotStored({
+    prefix: 'aisoc-params-',
+    items,
+    expectNoCanary,
+    expectKept,
+    kept: 'keeps each parameter name and reference, and the generated Secret keys',
   });
 });
