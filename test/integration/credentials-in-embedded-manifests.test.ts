@@ -20,6 +20,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
+import { applied, dig, eventOn, LAST_APPLIED, lastApplied } from '../helpers/credential-events.js';
 import { kubectlWriteBase } from '../helpers/k8s-events.js';
 import { credentialsNotStored } from '../helpers/through-serve.js';
 
@@ -34,7 +35,6 @@ const FLAG_PASSWORD = 'opaque-db-flag-pw-7c21fa';
 const FALCO_KEY = 'MY-KEY'; // the trace's own value of aws_secret_access_key
 const PATCH_PASSWORD = Buffer.from('opaque-patch-secret-0d6e').toString('base64');
 const CANARIES = [APP_KEY, SSH_KEY, REPO_PASSWORD, FOLDED, FLOW, MYSQL_PASSWORD, FLAG_PASSWORD, PATCH_PASSWORD];
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // argo-helm's commented example, uncommented under `configs:` (its place in the chart's values),
 // each key's `...` body given a value.
@@ -154,11 +154,6 @@ const xpConfigMap = {
   status: { atProvider: { manifest: falcoConfigMap } },
 };
 
-/** `obj` as `kubectl apply` creates it: its own JSON in the last-applied annotation. */
-function applied<T extends { metadata: object }>(obj: T): T {
-  return { ...obj, metadata: { ...obj.metadata, annotations: { [LAST_APPLIED]: `${JSON.stringify(obj)}\n` } } };
-}
-
 const base = kubectlWriteBase('2026-12-08');
 const argoRef = (resource: string, name: string) => ({
   resource,
@@ -179,14 +174,7 @@ const ARGO = '/apis/argoproj.io/v1alpha1/namespaces/argocd';
 const XP = '/apis/kubernetes.m.crossplane.io/v1alpha1/namespaces/default/objects';
 
 function items(): unknown[] {
-  const ev = (auditID: string, verb: string, requestURI: string, objectRef: object, bodies: object) => ({
-    ...base,
-    auditID,
-    verb,
-    requestURI,
-    objectRef,
-    ...bodies,
-  });
+  const ev = eventOn(base);
   const app = applied(application);
   const set = applied(applicationSet);
   const xpd = applied(xpDeployment);
@@ -228,10 +216,6 @@ function items(): unknown[] {
 }
 
 type Rec = { audit_id: string; raw_event: unknown };
-const dig = (v: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], v);
-const annotation = (raw: unknown, body: string): unknown =>
-  JSON.parse(String((dig(raw, `${body}.metadata.annotations`) as Record<string, unknown>)[LAST_APPLIED]));
 
 /** What a user reads of each stored or printed record: the same checks for `normalise` and `serve`. */
 function expectKept(records: Rec[]): void {
@@ -243,11 +227,11 @@ function expectKept(records: Rec[]): void {
   const helm = 'spec.source.helm.values';
   for (const body of ['requestObject', 'responseObject']) {
     expect(dig(byId('app-create'), `${body}.${helm}`)).toBe(VALUES_KEPT);
-    expect(dig(annotation(byId('app-create'), body), helm)).toBe(VALUES_KEPT);
+    expect(dig(lastApplied(byId('app-create'), body), helm)).toBe(VALUES_KEPT);
     expect(dig(byId('set-create'), `${body}.spec.template.${helm}`)).toBe(SET_VALUES_KEPT);
-    expect(dig(annotation(byId('set-create'), body), `spec.template.${helm}`)).toBe(SET_VALUES_KEPT);
+    expect(dig(lastApplied(byId('set-create'), body), `spec.template.${helm}`)).toBe(SET_VALUES_KEPT);
     const container = (o: unknown) => dig(o, 'spec.forProvider.manifest.spec.template.spec.containers.0');
-    for (const o of [dig(byId('xp-create'), body), annotation(byId('xp-create'), body)]) {
+    for (const o of [dig(byId('xp-create'), body), lastApplied(byId('xp-create'), body)]) {
       expect(container(o)).toMatchObject({
         args: ['--db-password=[REDACTED]'],
         env: [
@@ -264,7 +248,7 @@ function expectKept(records: Rec[]): void {
     }
   }
   expect(dig(byId('app-patch'), `requestObject.${helm}`)).toBe(VALUES_KEPT);
-  expect(dig(annotation(byId('app-patch'), 'requestObject'), helm)).toBe(VALUES_KEPT);
+  expect(dig(lastApplied(byId('app-patch'), 'requestObject'), helm)).toBe(VALUES_KEPT);
   expect(dig(byId('app-list'), `responseObject.items.0.${helm}`)).toBe(VALUES_KEPT);
   expect(dig(byId('xp-get'), 'responseObject.status.atProvider.manifest.spec.template.spec.containers.0.env.1')).toEqual({
     name: 'MYSQL_ROOT_PASSWORD',

@@ -1,4 +1,25 @@
+// Credentials passed as workflow and pipeline parameters, and Secrets a policy generates, as
+// kube-apiserver logs them at RequestResponse level (create with both bodies, the merge patch
+// kubectl and a controller send to a custom resource, a JSON patch (`kubectl patch --type=json`), get and list answers, a watch event's
+// `{type, object}`, the kubectl last-applied-configuration annotation `kubectl apply` adds), read
+// through `normalise` and a real `serve` (records, alerts, the SQLite file):
+// - Argo Workflows' documented parameters workflow (argoproj/argo-workflows
+//   docs/walk-through/parameters.md, commit f016ad89eb269d282aec06dc491c29f396a38df4, Apache-2.0),
+//   its `message` parameter given the credential `argo submit -p db-password=…` sets; the copies
+//   the controller keeps in `status.nodes[*].inputs.parameters`; a WorkflowTemplate's input
+//   `default`; a CronWorkflow's `spec.workflowSpec.arguments`.
+// - Tekton's pipelinerun-with-params (tektoncd/pipeline
+//   examples/v1/pipelineruns/pipelinerun-with-params.yaml, and the object param of
+//   pipeline-object-param-and-result.yaml, commit 3ee1745ae5b2d9175b11917d7c1935eaad44910c,
+//   Apache-2.0), params named for credentials: a string, an array and an object value, a Task's
+//   `default`, and the Pipeline's spec the run copies into `status.pipelineSpec` (docs/pipelineruns.md).
+// - Kyverno's argo-cluster-generation-from-rancher-capi ClusterPolicy (kyverno/policies
+//   argo/argo-cluster-generation-from-rancher-capi/argo-cluster-generation-from-rancher-capi.yaml,
+//   commit b9c4317ce02256dc66118e08bb3e9345e7bfce5c, Apache-2.0): its `generate` rule creates a
+//   Secret whose `data` the policy carries; here a literal `config` (a cluster's bearer token) in
+//   place of its JMESPath variables, as a user writes it for one cluster.
 import { describe, expect } from 'vitest';
+import { applied, dig, eventOn, LAST_APPLIED, lastApplied } from '../helpers/credential-events.js';
 import { kubectlWriteBase } from '../helpers/k8s-events.js';
 import { credentialsNotStored } from '../helpers/through-serve.js';
 
@@ -27,7 +48,6 @@ const CANARIES = [
   PATCH_ITEM,
   PATCH_FIELD,
 ];
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const R = '[REDACTED]';
 
 const workflow = {
@@ -154,11 +174,6 @@ const clusterPolicy = {
   },
 };
 
-/** `obj` as `kubectl apply` creates it: its own JSON in the last-applied annotation. */
-function applied<T extends { metadata: object }>(obj: T): T {
-  return { ...obj, metadata: { ...obj.metadata, annotations: { [LAST_APPLIED]: `${JSON.stringify(obj)}\n` } } };
-}
-
 const base = kubectlWriteBase('2026-12-08');
 const ref = (apiGroup: string, resource: string, namespace: string | null, name?: string) => ({
   resource,
@@ -172,14 +187,7 @@ const TEKTON = '/apis/tekton.dev/v1/namespaces/default';
 const KYVERNO = '/apis/kyverno.io/v1/clusterpolicies';
 
 function items(): unknown[] {
-  const ev = (auditID: string, verb: string, requestURI: string, objectRef: object, bodies: object) => ({
-    ...base,
-    auditID,
-    verb,
-    requestURI,
-    objectRef,
-    ...bodies,
-  });
+  const ev = eventOn(base);
   const wfRef = ref('argoproj.io', 'workflows', 'argo', workflow.metadata.name);
   const withStatus = { ...workflow, status: { phase: 'Succeeded', nodes } };
   const wft = applied(workflowTemplate);
@@ -252,10 +260,6 @@ function items(): unknown[] {
 }
 
 type Rec = { audit_id: string; raw_event: unknown };
-const dig = (v: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], v);
-const annotation = (raw: unknown, body: string): unknown =>
-  JSON.parse(String((dig(raw, `${body}.metadata.annotations`) as Record<string, unknown>)[LAST_APPLIED]));
 
 const WF_ARGS = [
   { name: 'message', value: 'hello world' },
@@ -284,7 +288,7 @@ function expectKept(records: Rec[]): void {
       value: '{{workflow.parameters.db-password}}',
     });
     expect(dig(byId('wf-status'), `${body}.${NODE}`)).toEqual(WF_ARGS);
-    for (const o of [dig(byId('wft-create'), body), annotation(byId('wft-create'), body)]) {
+    for (const o of [dig(byId('wft-create'), body), lastApplied(byId('wft-create'), body)]) {
       expect(dig(o, 'spec.templates.0.inputs.parameters')).toEqual([{ name: 'message' }, { name: 'api-token', default: R }]);
     }
     expect(dig(byId('pr-create'), `${body}.spec.params`)).toEqual([
@@ -295,11 +299,11 @@ function expectKept(records: Rec[]): void {
     ]);
     expect(dig(byId('pr-status'), `${body}.status.pipelineSpec.params.1`)).toEqual({ name: 'db-password', type: 'string', default: R });
     expect(dig(byId('pr-status'), `${body}.status.pipelineSpec.tasks.0.params.0`)).toEqual({ name: 'a', value: '$(params.pl-param-x)' });
-    for (const o of [dig(byId('task-create'), body), annotation(byId('task-create'), body)]) {
+    for (const o of [dig(byId('task-create'), body), lastApplied(byId('task-create'), body)]) {
       expect(dig(o, 'spec.params.0.default')).toBe('1');
       expect(dig(o, 'spec.params.1')).toEqual({ name: 'client-secret', type: 'string', default: R });
     }
-    for (const o of [dig(byId('cpol-create'), body), annotation(byId('cpol-create'), body)]) {
+    for (const o of [dig(byId('cpol-create'), body), lastApplied(byId('cpol-create'), body)]) {
       expect(dig(o, 'spec.rules.0.generate.data')).toEqual(SECRET_KEPT);
       expect(dig(o, 'spec.rules.0.generate.name')).toBe('prod-cluster');
     }
@@ -309,7 +313,7 @@ function expectKept(records: Rec[]): void {
   expect(dig(byId('wf-list'), `responseObject.items.0.${NODE}`)).toEqual(WF_ARGS);
   expect(dig(byId('wf-watch'), `responseObject.object.${NODE}`)).toEqual(WF_ARGS);
   expect(dig(byId('cron-patch'), 'requestObject.spec.workflowSpec.arguments.parameters')).toEqual([{ name: 'API_KEY', value: R }]);
-  expect(dig(annotation(byId('cron-patch'), 'requestObject'), 'spec.workflowSpec.arguments.parameters')).toEqual([
+  expect(dig(lastApplied(byId('cron-patch'), 'requestObject'), 'spec.workflowSpec.arguments.parameters')).toEqual([
     { name: 'API_KEY', value: R },
   ]);
   expect(dig(byId('wf-jsonpatch'), 'requestObject')).toEqual([

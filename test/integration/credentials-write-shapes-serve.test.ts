@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_STORE_FILE } from '../../lib/sinks/sqlite.js';
+import { dig, LAST_APPLIED } from '../helpers/credential-events.js';
 import { SECRET, tempDataDir } from '../helpers/ingest.js';
 import { kubectlWriteBase } from '../helpers/k8s-events.js';
 import { type ThroughServe, throughServe } from '../helpers/through-serve.js';
@@ -33,7 +34,6 @@ const COOKIE_SECRET = 'opaque-cookie-secret-0b8e3a';
 const HELM_PASSWORD = 'opaque-helm-values-pw-61d0c2';
 const XP_PASSWORD = Buffer.from('sample-password').toString('base64');
 const ARGO_PASSWORD = 'opaque-argo-param-pw-5e7a19';
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // The Kubernetes documentation's MySQL tutorial Deployment (kubernetes/website, content/en/examples/
 // application/mysql/mysql-deployment.yaml), as kubectl writes it into the annotation.
@@ -209,8 +209,6 @@ beforeAll(async () => {
 afterAll(() => tmp.remove());
 
 type Rec = { audit_id: string; raw_event: unknown; rule_ids: string[]; severity: string };
-const dig = (v: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], v);
 const record = (id: string): Rec => {
   const r = (out.records as unknown as Rec[]).find((x) => x.audit_id === id);
   if (r === undefined) throw new Error(`no record ${id}`);

@@ -8,11 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import type { JsonValue } from '../../../lib/audit/index.js';
 import { redactBody } from '../../../lib/audit/index.js';
+import { dig } from '../../helpers/credential-events.js';
 
 const to = (resource: string) => ({ resource, subresource: null });
 const R = '[REDACTED]';
-const dig = (v: unknown, path: string): unknown =>
-  path.split('.').reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], v);
 
 describe('workflow and pipeline parameters', () => {
   it('an Argo node output parameter and a number go by the name; a switch and a file path stay', () => {
