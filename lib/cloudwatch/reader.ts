@@ -107,11 +107,13 @@ function describe(found: Found[], container: 'array' | 'lines' | 'one' | 'gzip')
 export function readSubscriptionFile(bytes: Uint8Array | string): SubscriptionFileContents | null {
   const buf = typeof bytes === 'string' ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf !== null && buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
+    // The first member inflated once, here: whether the object holds subscription payloads at all.
     const first = gzipMembers(buf).next().value;
+    if (first === undefined || !('data' in first)) return readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
     // A gzip that holds no subscription payload (an apiserver's rotated audit.log.gz, a Firehose
     // object of extracted messages): not a subscription shape; what it holds is read by the caller.
-    if (first !== undefined && 'data' in first && !startsPayload(first.data, skipWs(first.data, 0))) return null;
-    return readFirehoseGzip(buf) ?? readPayloads([{ kind: 'raw', payloads: [{ encoded: { data: buf } }] }], 'gzip');
+    if (!startsPayload(first.data, skipWs(first.data, 0))) return null;
+    return readFirehoseGzip(buf);
   }
   const text = (buf === null ? (bytes as string) : buf.toString('utf8')).replace(/^\uFEFF/, '');
   const trimmed = text.trim();
@@ -268,13 +270,11 @@ const FIREHOSE = 'Firehose-archived CloudWatch Logs';
 /**
  * A Firehose object written without decompression: gzip members, each a subscription payload (a
  * member may hold several payloads one after another, when the object itself was gzip'd, and a
- * payload split over members is joined). Null when the first member holds no subscription
- * payload: read as the gzip bytes of one payload then, whose error says what it holds. One member
- * of one payload is still named as the gzip bytes of a payload (awslogs.data, base64-decoded).
+ * payload split over members is joined); the caller has seen its first member start a payload.
+ * One member of one payload is still named as the gzip bytes of a payload (awslogs.data,
+ * base64-decoded).
  */
-function readFirehoseGzip(buf: Buffer): SubscriptionFileContents | null {
-  const first = gzipMembers(buf).next().value;
-  if (first === undefined || !('data' in first) || !startsPayload(first.data, skipWs(first.data, 0))) return null;
+function readFirehoseGzip(buf: Buffer): SubscriptionFileContents {
   let members = 0;
   let unreadable = 0;
   const items = (function* (): Generator<PayloadItem> {
