@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isJsonObject, mapSame } from '../json.js';
-import { keptValue } from './redact-pod.js';
+import { LAST_APPLIED, REDACTED, setOwn } from './redact.js';
+import { keptValue, withKey } from './redact-pod.js';
 import type { AuditEvent, JsonValue } from './types.js';
 
 // Credentials OpenShift keeps in its own API objects, in clear, from the types in openshift/api
@@ -20,10 +21,6 @@ import type { AuditEvent, JsonValue } from './types.js';
 // Each is redacted in an object, a list's items, a watch event's object, a Table row's object,
 // a merge or strategic-merge patch (the object's shape), a JSON patch (by the op's path) and the
 // kubectl last-applied-configuration annotation.
-
-/** What a redacted value becomes (redact.ts REDACTED; repeated here so this file needs no cycle). */
-const MARKER = '[REDACTED]';
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** A path to a credential in an object: keys, `*` for every element of an array. */
 type FieldPath = readonly string[];
@@ -47,17 +44,6 @@ const TEMPLATE_RESOURCES = new Set(['templates', 'processedtemplates']);
 
 type Obj = { [key: string]: JsonValue };
 
-function setOwn(obj: Obj, key: string, value: JsonValue): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function withKey(obj: Obj, key: string, value: JsonValue): Obj {
-  const out: Obj = {};
-  for (const k of Object.keys(obj)) setOwn(out, k, obj[k] as JsonValue);
-  setOwn(out, key, value);
-  return out;
-}
-
 /** Whether `resource` is one whose bodies this file reads. */
 function holdsOpenShiftCredentials(resource: string): boolean {
   return Object.hasOwn(PATHS, resource) || TEMPLATE_RESOURCES.has(resource);
@@ -67,7 +53,7 @@ function holdsOpenShiftCredentials(resource: string): boolean {
 function markValue(value: JsonValue): JsonValue {
   if (value === null) return null;
   if (Array.isArray(value)) return value.map(markValue);
-  return isJsonObject(value) ? mapObjectValues(value) : MARKER;
+  return isJsonObject(value) ? mapObjectValues(value) : REDACTED;
 }
 
 function mapObjectValues(obj: Obj): Obj {
@@ -116,11 +102,11 @@ function redactObject(obj: Obj, resource: string): Obj {
 function redactLastApplied(text: string, resource: string): string {
   try {
     const parsed: unknown = JSON.parse(text);
-    if (!isJsonObject(parsed)) return MARKER;
+    if (!isJsonObject(parsed)) return REDACTED;
     const kept = redactObject(parsed, resource);
     return kept === parsed ? text : JSON.stringify(kept);
   } catch {
-    return MARKER;
+    return REDACTED;
   }
 }
 
@@ -178,7 +164,7 @@ function redactPatchValue(pointer: string, value: JsonValue, resource: string): 
       const kept = redactParameters({ parameters: [value] }).parameters;
       return Array.isArray(kept) ? (kept[0] as JsonValue) : value;
     }
-    if (segs.length === 3 && segs[2] === 'value') return value === null ? null : MARKER;
+    if (segs.length === 3 && segs[2] === 'value') return value === null ? null : REDACTED;
     return value;
   }
   let out = value;
@@ -204,7 +190,7 @@ function redactOpenShiftBody(value: JsonValue, resource: string): JsonValue {
       return kept === v ? op : withKey(op, 'value', kept);
     });
   }
-  if (typeof value === 'string') return MARKER; // a patch logged as text: it may set any field
+  if (typeof value === 'string') return REDACTED; // a patch logged as text: it may set any field
   return isJsonObject(value) ? redactForm(value, resource) : value;
 }
 
@@ -221,7 +207,7 @@ function redactWebhookUri(uri: string): string {
   const from = at + WEBHOOKS_SEGMENT.length;
   let end = from;
   while (end < uri.length && uri[end] !== '/' && uri[end] !== '?') end++;
-  return end === from ? uri : `${uri.slice(0, from)}${MARKER}${uri.slice(end)}`;
+  return end === from ? uri : `${uri.slice(0, from)}${REDACTED}${uri.slice(end)}`;
 }
 
 // OAuth tokens as objects (oauth.openshift.io/v1): OAuthAccessToken, OAuthAuthorizeToken and the

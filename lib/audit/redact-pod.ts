@@ -1,5 +1,5 @@
 import { isJsonObject, mapSame } from '../json.js';
-import { isManifestHolder, REDACTED, redactManifestHolder, setOwn } from './redact.js';
+import { isManifestHolder, LAST_APPLIED, REDACTED, redactManifestHolder, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
 import { paramResourceOf, redactParamValues } from './redact-params.js';
 import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
@@ -37,7 +37,7 @@ function copyObj(obj: Obj): Obj {
 }
 
 /** `obj` with `obj[key]` replaced by `value` (a copy), or `obj` itself when the value is the same. */
-function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {
+export function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {
   if (value === obj[key] || value === undefined) return obj;
   const out = copyObj(obj);
   setOwn(out, key, value);
@@ -208,8 +208,6 @@ function redactNamedValues(map: JsonValue | undefined): JsonValue | undefined {
   }
   return out ?? map;
 }
-
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 // What a last-applied copy holding a credential the rows read must contain: a pod spec's or a
 // ConfigMap's or Secret manifest's field, or an Argo CD, Argo Workflows, Flux or Tekton apiVersion

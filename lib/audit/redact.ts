@@ -20,7 +20,7 @@ export const REDACTED = '[REDACTED]';
 //   bearer token in the response;
 // - TokenReview `spec.token` (authentication.k8s.io/v1, `tokenreviews`): the bearer token under
 //   review, in the request and echoed in the response.
-const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+export const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const SECRET_FIELDS = ['data', 'stringData'] as const;
 // Top-level JSON patch paths of a Secret whose values are never credentials.
 const SAFE_PATCH_FIELDS = new Set(['type', 'immutable', 'kind', 'apiVersion']);
