@@ -1,5 +1,5 @@
 import { isJsonObject, mapSame } from '../json.js';
-import { REDACTED, redactAsSecret, setOwn } from './redact.js';
+import { copyObj, REDACTED, redactAsSecret, setOwn } from './redact.js';
 import { keptValue } from './redact-pod.js';
 import type { JsonValue } from './types.js';
 
@@ -24,12 +24,6 @@ import type { JsonValue } from './types.js';
 
 type Obj = { [key: string]: JsonValue };
 type Redactor = (value: JsonValue) => JsonValue;
-
-function copyObj(obj: Obj): Obj {
-  const out: Obj = {};
-  for (const key of Object.keys(obj)) setOwn(out, key, obj[key] as JsonValue);
-  return out;
-}
 
 // A value that is one reference to another parameter, no literal: Argo's `{{inputs.parameters.x}}`
 // or `{{workflow.parameters.x}}`, Tekton's `$(params.x)` (their docs' substitution syntax). It says

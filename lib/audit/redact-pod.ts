@@ -1,5 +1,5 @@
 import { isJsonObject, mapSame } from '../json.js';
-import { isManifestHolder, LAST_APPLIED, REDACTED, redactManifestHolder, setOwn } from './redact.js';
+import { copyObj, isManifestHolder, LAST_APPLIED, REDACTED, redactManifestHolder, setOwn } from './redact.js';
 import { scrubArgv } from './redact-argv.js';
 import { paramResourceOf, redactParamValues } from './redact-params.js';
 import { CREDENTIAL_NAME_PATTERN, isCredentialParamName, redactedValue, scrubTextUrls } from './redact-uri.js';
@@ -29,12 +29,6 @@ import type { JsonValue } from './types.js';
 // Detections read securityContext, volumes, host namespaces, images: none of that changes.
 
 type Obj = { [key: string]: JsonValue };
-
-function copyObj(obj: Obj): Obj {
-  const out: Obj = {};
-  for (const key of Object.keys(obj)) setOwn(out, key, obj[key] as JsonValue);
-  return out;
-}
 
 /** `obj` with `obj[key]` replaced by `value` (a copy), or `obj` itself when the value is the same. */
 export function withKey(obj: Obj, key: string, value: JsonValue | undefined): Obj {

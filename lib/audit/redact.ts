@@ -40,7 +40,8 @@ function redactValues(map: JsonValue | undefined): JsonValue | undefined {
   return out;
 }
 
-function copy(obj: Obj): Obj {
+/** A shallow copy of `obj` with own properties only (`__proto__` stays a key, never a prototype). */
+export function copyObj(obj: Obj): Obj {
   const out: Obj = {};
   for (const key of Object.keys(obj)) setOwn(out, key, obj[key] as JsonValue);
   return out;
@@ -60,9 +61,9 @@ function redactLastApplied(value: JsonValue | undefined): JsonValue | undefined 
 /** `metadata` with the last-applied-configuration annotation redacted (the rest as it was). */
 function redactMetadata(metadata: JsonValue | undefined): JsonValue | undefined {
   if (!isJsonObject(metadata) || !isJsonObject(metadata.annotations) || !Object.hasOwn(metadata.annotations, LAST_APPLIED)) return metadata;
-  const annotations = copy(metadata.annotations);
+  const annotations = copyObj(metadata.annotations);
   setOwn(annotations, LAST_APPLIED, redactLastApplied(metadata.annotations[LAST_APPLIED]) as JsonValue);
-  const out = copy(metadata);
+  const out = copyObj(metadata);
   setOwn(out, 'annotations', annotations);
   return out;
 }
@@ -76,7 +77,7 @@ function redactMetadata(metadata: JsonValue | undefined): JsonValue | undefined 
 function redactSecretObject(obj: Obj, force: boolean): Obj {
   const kind = obj.kind;
   if (Array.isArray(obj.items) && (kind === 'SecretList' || kind === 'List' || force)) {
-    const out = copy(obj);
+    const out = copyObj(obj);
     setOwn(
       out,
       'items',
@@ -89,13 +90,13 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
   // default), whose last-applied-configuration annotation is a copy of the Secret. The cells are
   // the printed columns (name, type, the number of data keys, age): no values.
   if (Array.isArray(obj.rows) && (kind === 'Table' || force)) {
-    const out = copy(obj);
+    const out = copyObj(obj);
     setOwn(
       out,
       'rows',
       obj.rows.map((row) => {
         if (!isJsonObject(row) || !isJsonObject(row.object)) return row;
-        const rowOut = copy(row);
+        const rowOut = copyObj(row);
         setOwn(rowOut, 'object', redactSecretObject(row.object, force));
         return rowOut;
       }),
@@ -104,14 +105,14 @@ function redactSecretObject(obj: Obj, force: boolean): Obj {
   }
   // A watch event (`{type, object}`; the kind is often left out on the wire).
   if ((kind === 'WatchEvent' || force) && isJsonObject(obj.object)) {
-    const out = copy(obj);
+    const out = copyObj(obj);
     setOwn(out, 'object', redactSecretObject(obj.object, force));
     return out;
   }
   if (kind === 'TokenRequest') return redactAt(obj, 'status', 'token');
   if (kind === 'TokenReview') return redactAt(obj, 'spec', 'token');
   if (!force && kind !== 'Secret') return obj;
-  const out = copy(obj);
+  const out = copyObj(obj);
   for (const field of SECRET_FIELDS) {
     if (Object.hasOwn(out, field)) setOwn(out, field, redactValues(out[field]) as JsonValue);
   }
@@ -128,9 +129,9 @@ export function redactAsSecret(obj: Obj): Obj {
 function redactAt(obj: Obj, outer: string, inner: string): Obj {
   const part = obj[outer];
   if (!isJsonObject(part) || !Object.hasOwn(part, inner) || part[inner] === null) return obj;
-  const partOut = copy(part);
+  const partOut = copyObj(part);
   setOwn(partOut, inner, REDACTED);
-  const out = copy(obj);
+  const out = copyObj(obj);
   setOwn(out, outer, partOut);
   return out;
 }
@@ -166,7 +167,7 @@ function redactJsonPatch(ops: JsonValue[]): JsonValue[] {
   return ops.map((op) => {
     if (!isJsonObject(op)) return op === null ? op : REDACTED;
     if (!Object.hasOwn(op, 'value')) return op;
-    const out = copy(op);
+    const out = copyObj(op);
     setOwn(out, 'value', redactPatchValue(op.path, op.value as JsonValue));
     return out;
   });
@@ -252,14 +253,14 @@ export function redactManifestHolder(obj: Obj): Obj {
   if (Array.isArray(obj.items)) {
     const items = mapSame(obj.items, (item) => (isJsonObject(item) ? redactManifestHolder(item) : item));
     if (items === obj.items) return obj;
-    const out = copy(obj);
+    const out = copyObj(obj);
     setOwn(out, 'items', items);
     return out;
   }
   if (isJsonObject(obj.object) && !isJsonObject(obj.spec)) {
     const inner = redactManifestHolder(obj.object);
     if (inner === obj.object) return obj;
-    const out = copy(obj);
+    const out = copyObj(obj);
     setOwn(out, 'object', inner);
     return out;
   }
@@ -272,11 +273,11 @@ export function redactManifestHolder(obj: Obj): Obj {
     if (!isJsonObject(manifest)) continue;
     const kept = holdsSecret(manifest) ? redactSecretObject(manifest, true) : (redactPodBody(manifest, false) as Obj);
     if (kept === manifest) continue;
-    const placeOut = copy(place);
+    const placeOut = copyObj(place);
     setOwn(placeOut, 'manifest', kept);
-    const partOut = copy(part);
+    const partOut = copyObj(part);
     setOwn(partOut, inner, placeOut);
-    if (out === obj) out = copy(obj);
+    if (out === obj) out = copyObj(obj);
     setOwn(out, outer, partOut);
   }
   return out;
@@ -289,7 +290,7 @@ function redactStatusText(status: Obj): Obj {
   if (typeof message === 'string') {
     const kept = scrubTextUrls(message);
     if (kept !== message) {
-      out = copy(status);
+      out = copyObj(status);
       setOwn(out, 'message', kept);
     }
   }
@@ -301,14 +302,14 @@ function redactStatusText(status: Obj): Obj {
     const kept = scrubTextUrls(cause.message);
     if (kept === cause.message) return cause;
     changed = true;
-    const c = copy(cause);
+    const c = copyObj(cause);
     setOwn(c, 'message', kept);
     return c;
   });
   if (!changed) return out;
-  const detailsOut = copy(details);
+  const detailsOut = copyObj(details);
   setOwn(detailsOut, 'causes', causes);
-  if (out === status) out = copy(status);
+  if (out === status) out = copyObj(status);
   setOwn(out, 'details', detailsOut);
   return out;
 }
@@ -321,7 +322,7 @@ function redactAnnotationText(annotations: Obj): Obj {
     if (typeof value !== 'string') continue;
     const kept = scrubTextUrls(value);
     if (kept !== value) {
-      out ??= copy(annotations);
+      out ??= copyObj(annotations);
       setOwn(out, key, kept);
     }
   }
@@ -515,7 +516,7 @@ function scrubWalk(value: JsonValue): JsonValue {
     const k = scrubJwtText(key);
     if (k !== key) return scrubKeys(value, keys);
     if (c !== v) {
-      out ??= copy(value);
+      out ??= copyObj(value);
       setOwn(out, key, c);
     }
   }
